@@ -1,0 +1,52 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AuthContext } from '../../../shared/auth/auth-context.ts';
+import { storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
+import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
+import type { AgentDefinition, AgentRegistryPort } from '../../ports/agent-registry-port.ts';
+
+/** Agent definitions under `tenant/{tenant_id}/agents/{agent_id}`. */
+export class DynamoAgentRegistry implements AgentRegistryPort {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
+  }
+
+  async get(auth: AuthContext, agentId: string): Promise<AgentDefinition | undefined> {
+    try {
+      const result = await this.db.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: storageKeys.agent(auth.tenant_id, agentId), sk: recordSortKey },
+        }),
+      );
+      if (result.Item === undefined) return undefined;
+      const { agent_id, name, model_ref, system_prompt, tool_ids, max_steps, max_tokens_per_step } =
+        result.Item as AgentDefinition;
+      return { agent_id, name, model_ref, system_prompt, tool_ids, max_steps, max_tokens_per_step };
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+  }
+
+  async put(auth: AuthContext, agent: AgentDefinition): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: storageKeys.agent(auth.tenant_id, agent.agent_id),
+            sk: recordSortKey,
+            kind: 'agent',
+            ...agent,
+          },
+        }),
+      );
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+  }
+}

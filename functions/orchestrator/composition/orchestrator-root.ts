@@ -1,0 +1,64 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { jwtVerifierFromEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
+import { awsClientConfig } from '../../shared/aws/client-config.ts';
+import type { EnvSource } from '../../shared/config/env.ts';
+import { createTelemetry } from '../../shared/observability/telemetry.ts';
+import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
+import { DynamoAgentRegistry } from '../adapters/dynamodb/dynamo-agent-registry.ts';
+import { DynamoRunStateStore } from '../adapters/dynamodb/dynamo-run-state.ts';
+import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
+import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.ts';
+import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
+import { RegisteredToolAdapter } from '../adapters/tools/registered-tools.ts';
+import { eventRoutes, runRoutes } from '../api/run-routes.ts';
+import { createRunService } from '../runtime/run-service.ts';
+import { newRunId } from '../runtime/run-id.ts';
+import { createStepEngine } from '../runtime/step-engine.ts';
+import { orchestratorConfigFromEnv } from './orchestrator-config.ts';
+import { healthRoute } from '../../shared/http/health-route.ts';
+
+/**
+ * The Orchestrator's composition root: the one place that picks adapters for its ports. Each Lambda
+ * entry point takes the part it needs.
+ */
+export function composeOrchestrator(env: EnvSource = process.env) {
+  const config = orchestratorConfigFromEnv(env);
+  const telemetry = createTelemetry('agent-orchestrator');
+  const aws = awsClientConfig(env);
+  const db = createDocumentClient(aws);
+  const runs = new DynamoRunStateStore(db, config.tableName);
+  const agents = new DynamoAgentRegistry(db, config.tableName);
+  const queue = new SqsStepQueue(new SQSClient(aws), config.stepQueueUrl);
+  const sink = new LogEventSink(telemetry.logger);
+  const service = createRunService({
+    runs,
+    queue,
+    agents,
+    sink,
+    now: () => new Date(),
+    newRunId: () => newRunId(),
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+  });
+  return {
+    config,
+    telemetry,
+    verifier: () => jwtVerifierFromEnv(env),
+    apiRoutes: () => [healthRoute('agent-orchestrator'), ...runRoutes(service)],
+    eventRoutes: () => eventRoutes(service, runs, config.eventStream),
+    stepEngine: () =>
+      createStepEngine({
+        runs,
+        queue,
+        agents,
+        sink,
+        tools: new RegisteredToolAdapter(db, config.tableName),
+        models: new ModelPolicyClient({
+          baseUrl: config.modelPolicyUrl,
+          issuer: serviceTokenIssuerFromEnv(env),
+          timeoutMs: config.modelTimeoutMs,
+          actor: 'agent-orchestrator',
+        }),
+        now: () => new Date(),
+      }),
+  };
+}

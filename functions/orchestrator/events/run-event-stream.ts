@@ -1,0 +1,82 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { RunStatePort } from '../ports/run-state-port.ts';
+import { terminalEventTypes } from '../schemas/event.ts';
+import { isTerminal } from '../runtime/run-state-machine.ts';
+import type { RunStatus } from '../schemas/run.ts';
+import { formatSseComment, formatSseEvent, formatSseRetry } from './sse-format.ts';
+
+/** Timing of an event stream. */
+export type EventStreamTiming = {
+  /** Poll interval right after events arrived. */
+  pollMinMs: number;
+  /** Poll interval the stream backs off to while idle. */
+  pollMaxMs: number;
+  /** A keep-alive comment goes out when nothing was sent for this long (at most 15 s). */
+  keepAliveMs: number;
+  /** The stream ends after this long so the function never hits its timeout; clients reconnect. */
+  maxDurationMs: number;
+  /** The `retry:` hint. */
+  retryMs: number;
+};
+
+export const defaultEventStreamTiming: EventStreamTiming = {
+  pollMinMs: 50,
+  pollMaxMs: 500,
+  keepAliveMs: 15_000,
+  maxDurationMs: 14 * 60 * 1000,
+  retryMs: 1_000,
+};
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Yields SSE frames for a run: first the stored events after `after` (replay), then new ones as they
+ * are committed (follow), until the terminal event has been sent, the client leaves or the
+ * stream's time is up.
+ */
+export async function* followRunEvents(options: {
+  runs: RunStatePort;
+  auth: AuthContext;
+  runId: string;
+  after: number;
+  initialStatus: RunStatus;
+  timing: EventStreamTiming;
+  signal: AbortSignal;
+}): AsyncGenerator<string> {
+  const { runs, auth, runId, timing, signal } = options;
+  const startedAt = Date.now();
+  let after = options.after;
+  let lastSentAt = Date.now();
+  let pollMs = timing.pollMinMs;
+  yield formatSseRetry(timing.retryMs);
+  while (!signal.aborted) {
+    const events = await runs.listEvents(auth, runId, { after, limit: 100 });
+    for (const event of events) {
+      yield formatSseEvent(event);
+      after = event.sequence;
+      lastSentAt = Date.now();
+      if (terminalEventTypes.has(event.type)) return;
+    }
+    if (events.length === 100) continue;
+    // A run that was already finished when the client connected has nothing more to send.
+    if (events.length === 0 && isTerminal(options.initialStatus)) return;
+    if (Date.now() - startedAt >= timing.maxDurationMs) return;
+    if (Date.now() - lastSentAt >= timing.keepAliveMs) {
+      yield formatSseComment('keep-alive');
+      lastSentAt = Date.now();
+    }
+    pollMs = events.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
+    await sleep(Math.min(pollMs, timing.keepAliveMs), signal);
+  }
+}

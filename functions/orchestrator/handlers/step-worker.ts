@@ -1,0 +1,11 @@
+import { composeOrchestrator } from '../composition/orchestrator-root.ts';
+import { createStepWorkerHandler } from '../runtime/step-worker.ts';
+
+const root = composeOrchestrator();
+
+/** Lambda entry: the SQS step worker. */
+export const handler = createStepWorkerHandler({
+  engine: root.stepEngine(),
+  telemetry: root.telemetry,
+  maxAttempts: root.config.stepMaxAttempts,
+});

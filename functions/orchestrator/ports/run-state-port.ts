@@ -1,0 +1,86 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
+import type { NewEvent, RunEvent } from '../schemas/event.ts';
+import type { RunError, RunInput, RunStatus, RunUsage } from '../schemas/run.ts';
+
+/** A run as stored: the API view plus what the runtime needs to resume it. */
+export type RunRecord = {
+  run_id: string;
+  tenant_id: string;
+  agent_id: string;
+  principal_id: string;
+  status: RunStatus;
+  input: RunInput;
+  output: { message: AssistantMessage } | null;
+  error: RunError | null;
+  metadata: Record<string, string>;
+  /** The conversation so far: input, then each step's assistant and tool messages. */
+  transcript: ChatMessage[];
+  steps_completed: number;
+  last_sequence: number;
+  usage: RunUsage;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+};
+
+/** Fields a commit may change besides status and sequence. */
+export type RunChanges = Partial<
+  Pick<RunRecord, 'output' | 'error' | 'transcript' | 'steps_completed' | 'usage' | 'started_at' | 'ended_at'>
+>;
+
+/** One atomic change to a run: append events and optionally change status and fields. */
+export type RunCommit = {
+  /** The commit applies only while the run is in one of these states. */
+  requireStatus: readonly RunStatus[];
+  /** New status, when the commit is a transition. */
+  status?: RunStatus;
+  changes?: RunChanges;
+  events: NewEvent[];
+};
+
+/** What a commit did. `events` holds, for each requested event, the stored one (new or already present). */
+export type CommitResult = { run: RunRecord; events: RunEvent[]; appended: number };
+
+/** How run creation is made idempotent. */
+export type IdempotencyClaim = {
+  /** Hash of key + tenant + principal + agent. */
+  scopeHash: string;
+  /** Hash of the request body. */
+  requestHash: string;
+  /** Epoch seconds after which the claim may be forgotten. */
+  expiresAt: number;
+};
+
+export type CreateRunResult =
+  | { outcome: 'created'; run: RunRecord }
+  | { outcome: 'replayed'; run: RunRecord }
+  | { outcome: 'key_reused' };
+
+/** Raised by `commit` when the run is not in a required state (e.g. it was canceled meanwhile). */
+export class RunStateConflictError extends Error {
+  readonly actual: RunStatus;
+  constructor(actual: RunStatus) {
+    super(`Run is ${actual}`);
+    this.name = 'RunStateConflictError';
+    this.actual = actual;
+  }
+}
+
+/**
+ * Persists runs and their ordered event log (HLD §3.1 RunStatePort). Every call is scoped by the
+ * Auth Context's tenant. Appends are atomic with the state change they accompany, assign gapless
+ * sequences, and skip events whose `event_id` is already stored.
+ */
+export interface RunStatePort {
+  createRun(
+    auth: AuthContext,
+    run: RunRecord,
+    events: NewEvent[],
+    idempotency?: IdempotencyClaim,
+  ): Promise<CreateRunResult>;
+  getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined>;
+  commit(auth: AuthContext, runId: string, commit: RunCommit): Promise<CommitResult>;
+  listEvents(auth: AuthContext, runId: string, page: { after: number; limit: number }): Promise<RunEvent[]>;
+}

@@ -1,0 +1,234 @@
+import { createHash } from 'node:crypto';
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import {
+  ConflictError,
+  DependencyUnavailableError,
+  IdempotencyKeyReusedError,
+  NotFoundError,
+} from '../../shared/errors/agentos-error.ts';
+import type { AgentRegistryPort } from '../ports/agent-registry-port.ts';
+import type { EventSinkPort } from '../ports/event-sink-port.ts';
+import type { QueuePort } from '../ports/queue-port.ts';
+import { RunStateConflictError } from '../ports/run-state-port.ts';
+import type { RunRecord, RunStatePort } from '../ports/run-state-port.ts';
+import { newEvent } from '../schemas/event.ts';
+import type { RunEvent } from '../schemas/event.ts';
+import type { CreateRunRequest, Run } from '../schemas/run.ts';
+import { eventIds } from './event-ids.ts';
+import { statesLeadingTo } from './run-state-machine.ts';
+
+/** What the run service needs from the world. */
+export type RunServiceDeps = {
+  runs: RunStatePort;
+  queue: QueuePort;
+  agents: AgentRegistryPort;
+  sink: EventSinkPort;
+  now: () => Date;
+  newRunId: () => string;
+  /** How long an idempotency key is remembered; at least 24 h. */
+  idempotencyTtlSeconds: number;
+};
+
+/** The public view of a run. */
+export function toRunView(run: RunRecord): Run {
+  return {
+    object: 'run',
+    run_id: run.run_id,
+    agent_id: run.agent_id,
+    status: run.status,
+    input: run.input,
+    output: run.output,
+    error: run.error,
+    steps_completed: run.steps_completed,
+    last_sequence: run.last_sequence,
+    usage: run.usage,
+    metadata: run.metadata,
+    created_at: run.created_at,
+    updated_at: run.updated_at,
+    started_at: run.started_at,
+    ended_at: run.ended_at,
+    events_url: `/v1/runs/${run.run_id}/events`,
+  };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** JSON with sorted object keys, so two bodies that mean the same hash the same. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Creates, reads and cancels runs; the API handlers are thin wrappers around it. */
+export function createRunService(deps: RunServiceDeps) {
+  async function load(auth: AuthContext, runId: string): Promise<RunRecord> {
+    const run = await deps.runs.getRun(auth, runId);
+    if (run === undefined) throw new NotFoundError(`Run ${runId} was not found`);
+    return run;
+  }
+
+  async function enqueueFirstStep(auth: AuthContext, run: RunRecord): Promise<void> {
+    try {
+      await deps.queue.enqueueStep(auth, { runId: run.run_id, step: 1 });
+    } catch (cause) {
+      throw new DependencyUnavailableError(
+        'The run was stored but could not be scheduled; retry with the same Idempotency-Key',
+        {
+          cause,
+          details: { run_id: run.run_id },
+        },
+      );
+    }
+  }
+
+  return {
+    /** Creates a run (or replays the one an idempotency key already created) and schedules its first step. */
+    async createRun(
+      auth: AuthContext,
+      body: CreateRunRequest,
+      idempotencyKey: string | undefined,
+    ): Promise<{ run: Run; replayed: boolean }> {
+      const agent = await deps.agents.get(auth, body.agent_id);
+      if (agent === undefined) {
+        throw new NotFoundError(`Agent ${body.agent_id} was not found`, { details: { field: 'agent_id' } });
+      }
+      const now = deps.now();
+      const at = now.toISOString();
+      const runId = deps.newRunId();
+      const record: RunRecord = {
+        run_id: runId,
+        tenant_id: auth.tenant_id,
+        agent_id: body.agent_id,
+        principal_id: auth.principal.id,
+        status: 'queued',
+        input: body.input,
+        output: null,
+        error: null,
+        metadata: body.metadata ?? {},
+        transcript: body.input.messages,
+        steps_completed: 0,
+        last_sequence: 0,
+        usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
+        created_at: at,
+        updated_at: at,
+        started_at: null,
+        ended_at: null,
+      };
+      const claim =
+        idempotencyKey === undefined
+          ? undefined
+          : {
+              scopeHash: sha256(
+                canonicalJson([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
+              ),
+              requestHash: sha256(canonicalJson(body)),
+              expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
+            };
+      const queued = newEvent(eventIds.runQueued(runId), 'run.queued', {
+        agent_id: body.agent_id,
+        status: 'queued',
+      });
+      const result = await deps.runs.createRun(auth, record, [queued], claim);
+      if (result.outcome === 'key_reused') {
+        throw new IdempotencyKeyReusedError(
+          'This Idempotency-Key was already used with a different request body',
+          { details: { header: 'Idempotency-Key' } },
+        );
+      }
+      if (result.outcome === 'replayed') {
+        // The first attempt may have stored the run and then failed to enqueue it; re-enqueueing is
+        // harmless because the worker skips work a run has already done.
+        if (result.run.status === 'queued') await enqueueFirstStep(auth, result.run);
+        return { run: toRunView(result.run), replayed: true };
+      }
+      const stored = await deps.runs.listEvents(auth, runId, { after: 0, limit: 1 });
+      await deps.sink.publish(auth, stored).catch(() => undefined);
+      if (claim === undefined) {
+        try {
+          await deps.queue.enqueueStep(auth, { runId, step: 1 });
+        } catch (cause) {
+          // Without a key the client cannot resume this run, so it must not linger as queued.
+          await deps.runs
+            .commit(auth, runId, {
+              requireStatus: statesLeadingTo('failed'),
+              status: 'failed',
+              changes: {
+                error: { code: 'dependency_unavailable', message: 'The run could not be scheduled' },
+                ended_at: deps.now().toISOString(),
+              },
+              events: [
+                newEvent(eventIds.runTerminal(runId), 'run.failed', {
+                  status: 'failed',
+                  error: { code: 'dependency_unavailable', message: 'The run could not be scheduled' },
+                }),
+              ],
+            })
+            .catch(() => undefined);
+          throw new DependencyUnavailableError('The run could not be scheduled', {
+            cause,
+            details: { run_id: runId },
+          });
+        }
+      } else {
+        await enqueueFirstStep(auth, result.run);
+      }
+      return { run: toRunView(result.run), replayed: false };
+    },
+
+    async getRun(auth: AuthContext, runId: string): Promise<Run> {
+      return toRunView(await load(auth, runId));
+    },
+
+    /** Cancels a queued or running run. Canceling a canceled run is a no-op; a finished run cannot be canceled. */
+    async cancelRun(auth: AuthContext, runId: string): Promise<Run> {
+      const run = await load(auth, runId);
+      if (run.status === 'canceled') return toRunView(run);
+      try {
+        const at = deps.now().toISOString();
+        const result = await deps.runs.commit(auth, runId, {
+          requireStatus: statesLeadingTo('canceled'),
+          status: 'canceled',
+          changes: { ended_at: at },
+          events: [
+            newEvent(eventIds.runTerminal(runId), 'run.canceled', {
+              status: 'canceled',
+              reason: `canceled by ${auth.principal.type}`,
+            }),
+          ],
+        });
+        await deps.sink.publish(auth, result.events).catch(() => undefined);
+        return toRunView(result.run);
+      } catch (error) {
+        if (error instanceof RunStateConflictError) {
+          if (error.actual === 'canceled') return toRunView(await load(auth, runId));
+          throw new ConflictError(`The run is already ${error.actual} and cannot be canceled`, {
+            details: { status: error.actual },
+          });
+        }
+        throw error;
+      }
+    },
+
+    /** A page of a run's events after `after`. */
+    async listEvents(
+      auth: AuthContext,
+      runId: string,
+      after: number,
+      limit: number,
+    ): Promise<{ events: RunEvent[]; run: RunRecord }> {
+      const run = await load(auth, runId);
+      const events = await deps.runs.listEvents(auth, runId, { after, limit });
+      return { events, run };
+    },
+  };
+}
+
+export type RunService = ReturnType<typeof createRunService>;

@@ -1,0 +1,306 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
+import type { ModelInvokeResponse } from '../../shared/contracts/model-invocation.ts';
+import {
+  AgentOsError,
+  DependencyUnavailableError,
+  RateLimitedError,
+  RequestInProgressError,
+} from '../../shared/errors/agentos-error.ts';
+import type { AgentDefinition, AgentRegistryPort } from '../ports/agent-registry-port.ts';
+import type { EventSinkPort } from '../ports/event-sink-port.ts';
+import type { ModelPort } from '../ports/model-port.ts';
+import type { QueuePort } from '../ports/queue-port.ts';
+import { RunStateConflictError } from '../ports/run-state-port.ts';
+import type { CommitResult, RunCommit, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
+import type { ToolPort } from '../ports/tool-port.ts';
+import { newEvent } from '../schemas/event.ts';
+import type { RunError } from '../schemas/run.ts';
+import { eventIds } from './event-ids.ts';
+import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
+
+/** What the step engine needs from the world. */
+export type StepEngineDeps = {
+  runs: RunStatePort;
+  queue: QueuePort;
+  agents: AgentRegistryPort;
+  models: ModelPort;
+  tools: ToolPort;
+  sink: EventSinkPort;
+  now: () => Date;
+};
+
+/** One delivery of a step task. */
+export type StepDelivery = { runId: string; step: number; attempt: number; maxAttempts: number };
+
+/** `done`: the delivery can be acknowledged. `retry`: leave it for redelivery. */
+export type StepOutcome = { status: 'done' | 'retry'; reason: string };
+
+/** Thrown inside the engine to stop a step because the run left the `running` state. */
+class RunLeftRunning extends Error {}
+
+function isRetryable(error: unknown): boolean {
+  return (
+    error instanceof DependencyUnavailableError ||
+    error instanceof RateLimitedError ||
+    error instanceof RequestInProgressError
+  );
+}
+
+function runErrorOf(error: unknown): RunError {
+  if (error instanceof AgentOsError && error.code !== 'internal')
+    return { code: error.code, message: error.message };
+  return { code: 'internal', message: 'The step failed unexpectedly' };
+}
+
+/**
+ * Executes run steps. A step calls the model once through the Model Policy, runs the tool calls it
+ * asks for, and either finishes the run or schedules the next step. Every state change is a commit
+ * whose events have deterministic ids, so a redelivered step replays stored results instead of
+ * duplicating them.
+ */
+export function createStepEngine(deps: StepEngineDeps) {
+  async function commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
+    try {
+      const result = await deps.runs.commit(auth, runId, change);
+      if (result.appended > 0) await deps.sink.publish(auth, result.events).catch(() => undefined);
+      return result;
+    } catch (error) {
+      if (error instanceof RunStateConflictError) throw new RunLeftRunning(error.actual);
+      throw error;
+    }
+  }
+
+  async function failRun(auth: AuthContext, run: RunRecord, error: RunError): Promise<void> {
+    await commit(auth, run.run_id, {
+      requireStatus: statesLeadingTo('failed'),
+      status: 'failed',
+      changes: { error, ended_at: deps.now().toISOString() },
+      events: [newEvent(eventIds.runTerminal(run.run_id), 'run.failed', { status: 'failed', error })],
+    });
+  }
+
+  async function callModel(
+    auth: AuthContext,
+    run: RunRecord,
+    agent: AgentDefinition,
+    step: number,
+  ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
+    const requestId = `${run.run_id}/step-${step}`;
+    const started = await commit(auth, run.run_id, {
+      requireStatus: ['running'],
+      events: [
+        newEvent(eventIds.step(run.run_id, step, 'step.started'), 'step.started', { step }),
+        newEvent(eventIds.step(run.run_id, step, 'model.requested'), 'model.requested', {
+          step,
+          request_id: requestId,
+          model_ref: agent.model_ref,
+          message_count: run.transcript.length + 1,
+        }),
+      ],
+    });
+    const tools = await deps.tools.describe(auth, agent.tool_ids);
+    const messages: ChatMessage[] = [
+      { role: 'system', content: agent.system_prompt },
+      ...started.run.transcript,
+    ];
+    const response = await deps.models.invoke(auth, agent.model_ref, {
+      request_id: requestId,
+      messages,
+      ...(tools.length > 0 ? { tools } : {}),
+      max_tokens: agent.max_tokens_per_step,
+      attribution: { run_id: run.run_id, step },
+    });
+    const fallbacks = response.route.hops
+      .filter((hop) => hop.outcome === 'fallback')
+      .map((hop, index) =>
+        newEvent(eventIds.step(run.run_id, step, `model.fallback.${index}`), 'model.fallback', {
+          step,
+          request_id: requestId,
+          provider: hop.provider,
+          model: hop.model,
+          reason: hop.reason ?? 'unknown',
+          ...(hop.status === undefined ? {} : { status: hop.status }),
+        }),
+      );
+    const completed = await commit(auth, run.run_id, {
+      requireStatus: ['running'],
+      changes: {
+        usage: {
+          prompt_tokens: started.run.usage.prompt_tokens + response.usage.prompt_tokens,
+          completion_tokens: started.run.usage.completion_tokens + response.usage.completion_tokens,
+          cost_usd: started.run.usage.cost_usd + response.usage.cost_usd,
+        },
+      },
+      events: [
+        ...fallbacks,
+        newEvent(eventIds.step(run.run_id, step, 'model.completed'), 'model.completed', {
+          step,
+          request_id: requestId,
+          message: response.output.message,
+          finish_reason: response.output.finish_reason,
+          usage: response.usage,
+          route: response.route,
+          policy: response.policy,
+        }),
+      ],
+    });
+    // On redelivery the stored event wins, so the transcript matches what was already streamed.
+    const stored = completed.events.at(-1);
+    const message = (stored?.data['message'] as AssistantMessage | undefined) ?? response.output.message;
+    return { response: { ...response, output: { ...response.output, message } }, run: completed.run };
+  }
+
+  async function runTools(
+    auth: AuthContext,
+    run: RunRecord,
+    step: number,
+    message: AssistantMessage,
+  ): Promise<ChatMessage[]> {
+    const results: ChatMessage[] = [];
+    for (const call of message.tool_calls ?? []) {
+      await commit(auth, run.run_id, {
+        requireStatus: ['running'],
+        events: [
+          newEvent(eventIds.tool(run.run_id, step, 'tool.requested', call.id), 'tool.requested', {
+            step,
+            tool_call_id: call.id,
+            name: call.function.name,
+            arguments: call.function.arguments,
+          }),
+        ],
+      });
+      const result = await deps.tools.invoke(auth, {
+        toolCallId: call.id,
+        name: call.function.name,
+        arguments: call.function.arguments,
+        runId: run.run_id,
+      });
+      const done = await commit(auth, run.run_id, {
+        requireStatus: ['running'],
+        events: [
+          newEvent(eventIds.tool(run.run_id, step, 'tool.completed', call.id), 'tool.completed', {
+            step,
+            tool_call_id: call.id,
+            name: call.function.name,
+            output: result.output,
+            is_error: result.isError,
+          }),
+        ],
+      });
+      const output = (done.events[0]?.data['output'] as string | undefined) ?? result.output;
+      results.push({ role: 'tool', tool_call_id: call.id, content: output });
+    }
+    return results;
+  }
+
+  async function finishStep(
+    auth: AuthContext,
+    run: RunRecord,
+    agent: AgentDefinition,
+    step: number,
+    response: ModelInvokeResponse,
+    toolMessages: ChatMessage[],
+  ): Promise<void> {
+    const message = response.output.message;
+    const transcript: ChatMessage[] = [...run.transcript, message, ...toolMessages];
+    const stepDone = newEvent(eventIds.step(run.run_id, step, 'step.completed'), 'step.completed', {
+      step,
+      finish_reason: response.output.finish_reason,
+    });
+    const wantsTools = (message.tool_calls ?? []).length > 0;
+    if (!wantsTools) {
+      const output = { message };
+      await commit(auth, run.run_id, {
+        requireStatus: ['running'],
+        status: 'completed',
+        changes: { transcript, steps_completed: step, output, ended_at: deps.now().toISOString() },
+        events: [
+          stepDone,
+          newEvent(eventIds.runTerminal(run.run_id), 'run.completed', { status: 'completed', output }),
+        ],
+      });
+      return;
+    }
+    if (step >= agent.max_steps) {
+      const error = {
+        code: 'max_steps_exceeded',
+        message: `The agent did not finish within ${agent.max_steps} steps`,
+      };
+      await commit(auth, run.run_id, {
+        requireStatus: ['running'],
+        status: 'failed',
+        changes: { transcript, steps_completed: step, error, ended_at: deps.now().toISOString() },
+        events: [
+          stepDone,
+          newEvent(eventIds.runTerminal(run.run_id), 'run.failed', { status: 'failed', error }),
+        ],
+      });
+      return;
+    }
+    await commit(auth, run.run_id, {
+      requireStatus: ['running'],
+      changes: { transcript, steps_completed: step },
+      events: [stepDone],
+    });
+    await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+  }
+
+  async function start(auth: AuthContext, run: RunRecord): Promise<RunRecord> {
+    if (run.status !== 'queued') return run;
+    const result = await commit(auth, run.run_id, {
+      requireStatus: ['queued'],
+      status: 'running',
+      changes: { started_at: deps.now().toISOString() },
+      events: [newEvent(eventIds.runStarted(run.run_id), 'run.started', { status: 'running' })],
+    });
+    return result.run;
+  }
+
+  return {
+    /** Executes one delivery of a step task. Throws only for failures that should be retried by redelivery. */
+    async execute(auth: AuthContext, delivery: StepDelivery): Promise<StepOutcome> {
+      const { step } = delivery;
+      let run = await deps.runs.getRun(auth, delivery.runId);
+      if (run === undefined) return { status: 'done', reason: 'run not found' };
+      if (isTerminal(run.status)) return { status: 'done', reason: `run is ${run.status}` };
+      if (step <= run.steps_completed) {
+        // A duplicate of a finished step; its successor may have been lost, so schedule it again.
+        if (step === run.steps_completed)
+          await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+        return { status: 'done', reason: 'step already completed' };
+      }
+      if (step > run.steps_completed + 1) return { status: 'done', reason: 'step is ahead of the run' };
+      try {
+        const agent = await deps.agents.get(auth, run.agent_id);
+        run = await start(auth, run);
+        if (agent === undefined) {
+          await failRun(auth, run, { code: 'not_found', message: `Agent ${run.agent_id} no longer exists` });
+          return { status: 'done', reason: 'agent missing' };
+        }
+        let model: { response: ModelInvokeResponse; run: RunRecord };
+        try {
+          model = await callModel(auth, run, agent, step);
+        } catch (error) {
+          if (error instanceof RunLeftRunning) throw error;
+          if (isRetryable(error) && delivery.attempt < delivery.maxAttempts) {
+            return { status: 'retry', reason: error instanceof AgentOsError ? error.code : 'retryable' };
+          }
+          await failRun(auth, run, runErrorOf(error));
+          return { status: 'done', reason: 'model call failed' };
+        }
+        const toolMessages = await runTools(auth, model.run, step, model.response.output.message);
+        const latest = await deps.runs.getRun(auth, run.run_id);
+        if (latest === undefined) return { status: 'done', reason: 'run disappeared' };
+        await finishStep(auth, latest, agent, step, model.response, toolMessages);
+        return { status: 'done', reason: 'step completed' };
+      } catch (error) {
+        if (error instanceof RunLeftRunning)
+          return { status: 'done', reason: `run left running (${error.message})` };
+        throw error;
+      }
+    },
+  };
+}
+
+export type StepEngine = ReturnType<typeof createStepEngine>;

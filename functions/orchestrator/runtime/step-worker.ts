@@ -1,0 +1,73 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Telemetry } from '../../shared/observability/telemetry.ts';
+import type { StepEngine } from './step-engine.ts';
+import { StepMessageSchema } from './step-message.ts';
+
+/**
+ * The SQS step worker: runs each record's step and reports the records to redeliver in
+ * `batchItemFailures`, so one failed step never redelivers its batch-mates. A record that is not a
+ * valid step message is reported too; after the queue's receive limit it lands in the DLQ.
+ */
+export function createStepWorkerHandler(options: {
+  engine: StepEngine;
+  telemetry: Telemetry;
+  maxAttempts: number;
+}) {
+  const { logger, metrics } = options.telemetry;
+
+  async function processRecord(record: SQSRecord): Promise<boolean> {
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body);
+    } catch {
+      body = undefined;
+    }
+    const message = StepMessageSchema.safeParse(body);
+    if (!message.success) {
+      logger.error('invalid step message', { message_id: record.messageId });
+      return false;
+    }
+    const { auth, run_id: runId, step } = message.data;
+    const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
+    try {
+      const outcome = await options.engine.execute(auth, {
+        runId,
+        step,
+        attempt,
+        maxAttempts: options.maxAttempts,
+      });
+      logger.info('step processed', {
+        tenant_id: auth.tenant_id,
+        run_id: runId,
+        step,
+        attempt,
+        outcome: outcome.status,
+        reason: outcome.reason,
+      });
+      metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
+      return outcome.status === 'done';
+    } catch (error) {
+      logger.error('step failed', { tenant_id: auth.tenant_id, run_id: runId, step, attempt, error });
+      metrics.addMetric('StepErrors', MetricUnit.Count, 1);
+      return false;
+    }
+  }
+
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler(async (event) => {
+      const results = await Promise.all(
+        event.Records.map(async (record) => ({ record, ok: await processRecord(record) })),
+      );
+      return {
+        batchItemFailures: results
+          .filter(({ ok }) => !ok)
+          .map(({ record }) => ({ itemIdentifier: record.messageId })),
+      };
+    });
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { ChatMessageSchema, SystemMessageSchema, UserMessageSchema, AssistantMessageSchema } from '../../shared/contracts/chat.ts';
+
+export const runStatuses = ['queued', 'running', 'completed', 'failed', 'canceled'] as const;
+export const RunStatusSchema = z.enum(runStatuses).meta({ id: 'RunStatus' });
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+export const RunIdSchema = z.string().regex(/^run_[a-z0-9]{26}$/, 'run ids look like run_ followed by 26 characters');
+export const AgentIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'agent ids are 1-64 characters of A-Z a-z 0-9 . _ -');
+
+/** Input a client gives a run: the opening messages of the conversation. */
+export const RunInputSchema = z
+  .strictObject({
+    messages: z
+      .array(z.discriminatedUnion('role', [SystemMessageSchema.extend({ role: z.literal('system') }), UserMessageSchema]))
+      .min(1)
+      .max(100),
+  })
+  .meta({ id: 'RunInput' });
+
+export type RunInput = z.infer<typeof RunInputSchema>;
+
+export const MetadataSchema = z
+  .record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), z.string().max(512))
+  .refine((value) => Object.keys(value).length <= 16, 'at most 16 metadata keys')
+  .meta({ id: 'Metadata' });
+
+/** `POST /v1/runs` body. Unknown fields are rejected. */
+export const CreateRunRequestSchema = z
+  .strictObject({
+    agent_id: AgentIdSchema,
+    input: RunInputSchema,
+    metadata: MetadataSchema.optional(),
+  })
+  .meta({ id: 'CreateRunRequest' });
+
+export type CreateRunRequest = z.infer<typeof CreateRunRequestSchema>;
+
+export const RunErrorSchema = z
+  .strictObject({ code: z.string(), message: z.string() })
+  .meta({ id: 'RunError' });
+
+export type RunError = z.infer<typeof RunErrorSchema>;
+
+export const RunUsageSchema = z
+  .strictObject({
+    prompt_tokens: z.number().int().nonnegative(),
+    completion_tokens: z.number().int().nonnegative(),
+    cost_usd: z.number().nonnegative(),
+  })
+  .meta({ id: 'RunUsage' });
+
+export type RunUsage = z.infer<typeof RunUsageSchema>;
+
+/** A run as the API returns it. */
+export const RunSchema = z
+  .strictObject({
+    object: z.literal('run'),
+    run_id: RunIdSchema,
+    agent_id: AgentIdSchema,
+    status: RunStatusSchema,
+    input: RunInputSchema,
+    output: z.strictObject({ message: AssistantMessageSchema }).nullable(),
+    error: RunErrorSchema.nullable(),
+    steps_completed: z.number().int().nonnegative(),
+    last_sequence: z.number().int().nonnegative(),
+    usage: RunUsageSchema,
+    metadata: MetadataSchema,
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    started_at: z.iso.datetime().nullable(),
+    ended_at: z.iso.datetime().nullable(),
+    events_url: z.string(),
+  })
+  .meta({ id: 'Run' });
+
+export type Run = z.infer<typeof RunSchema>;
+
+export { ChatMessageSchema };

@@ -1,0 +1,83 @@
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
+import { AuthContextSchema } from './auth-context.ts';
+import type { AuthContext } from './auth-context.ts';
+import { InternalError, UnauthorizedError } from '../errors/agentos-error.ts';
+
+/** Only asymmetric algorithms: a verifier never holds a secret that could also mint tokens. */
+export const allowedJwtAlgorithms = ['ES256', 'RS256'] as const;
+
+/** Where the verifier finds public keys. */
+export type JwksSource = { kind: 'inline'; jwks: JSONWebKeySet } | { kind: 'url'; url: string };
+
+/** Settings of a JWT verifier. */
+export type JwtVerifierOptions = {
+  issuer: string;
+  audience: string;
+  jwks: JwksSource;
+  /** Seconds of clock skew tolerated on `exp`/`nbf`. */
+  clockToleranceSeconds?: number;
+};
+
+/** Verifies bearer tokens and turns their claims into an Auth Context. */
+export type JwtVerifier = { verify(token: string): Promise<AuthContext> };
+
+function readScopes(payload: JWTPayload): string[] {
+  const { scope, scp } = payload as { scope?: unknown; scp?: unknown };
+  if (typeof scope === 'string') return scope.split(' ').filter((s) => s.length > 0);
+  if (Array.isArray(scp)) return scp.filter((s): s is string => typeof s === 'string');
+  return [];
+}
+
+function toAuthContext(payload: JWTPayload): AuthContext {
+  const claims = payload as JWTPayload & { tenant_id?: unknown; policy_context?: unknown; act?: unknown };
+  const parsed = AuthContextSchema.safeParse({
+    tenant_id: claims.tenant_id,
+    principal: { id: claims.sub, type: claims.act === undefined ? 'user' : 'service' },
+    scopes: readScopes(payload),
+    policy_context:
+      typeof claims.policy_context === 'object' && claims.policy_context !== null
+        ? claims.policy_context
+        : {},
+  });
+  if (!parsed.success) {
+    const missing = parsed.error.issues.map((issue) => issue.path.join('.')).join(', ');
+    throw new UnauthorizedError(`Token claims are incomplete or invalid (${missing})`);
+  }
+  return parsed.data;
+}
+
+/** Creates a verifier that checks signature (allow-listed algorithms), `iss`, `aud` and `exp`. */
+export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
+  const keys: JWTVerifyGetKey =
+    options.jwks.kind === 'inline'
+      ? createLocalJWKSet(options.jwks.jwks)
+      : createRemoteJWKSet(new URL(options.jwks.url));
+  return {
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, keys, {
+          issuer: options.issuer,
+          audience: options.audience,
+          algorithms: [...allowedJwtAlgorithms],
+          requiredClaims: ['exp', 'sub'],
+          clockTolerance: options.clockToleranceSeconds ?? 5,
+        });
+        return toAuthContext(payload);
+      } catch (error) {
+        if (error instanceof UnauthorizedError) throw error;
+        if (error instanceof joseErrors.JOSEError) {
+          throw new UnauthorizedError('The bearer token is invalid or expired', { cause: error });
+        }
+        throw new InternalError('Token verification failed', { cause: error });
+      }
+    },
+  };
+}
+
+/** Extracts the token from an `Authorization: Bearer …` header value. */
+export function bearerToken(header: string | undefined): string {
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match?.[1] === undefined) throw new UnauthorizedError();
+  return match[1];
+}

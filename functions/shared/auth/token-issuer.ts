@@ -1,0 +1,53 @@
+import { importJWK, SignJWT } from 'jose';
+import type { JWK } from 'jose';
+import { z } from 'zod';
+
+/** A private signing key in JWK form, with the `kid` verifiers look it up by. */
+export const SigningJwkSchema = z
+  .object({ kty: z.string(), kid: z.string().min(1), alg: z.enum(['ES256', 'RS256']), d: z.string() })
+  .loose();
+
+export type SigningJwk = z.infer<typeof SigningJwkSchema>;
+
+/** What a minted token asserts. */
+export type TokenClaims = {
+  tenantId: string;
+  subject: string;
+  scopes: string[];
+  /** Set when a service acts on behalf of `subject` (RFC 8693 `act`). */
+  actor?: string;
+  policyContext?: Record<string, unknown>;
+  ttlSeconds: number;
+};
+
+/** Mints short-lived tokens with a node's signing key (local mode, and service-to-service calls). */
+export type TokenIssuer = { issue(claims: TokenClaims): Promise<string> };
+
+/** Creates an issuer signing with `jwk` for the given issuer/audience. */
+export function createTokenIssuer(options: {
+  jwk: SigningJwk;
+  issuer: string;
+  audience: string;
+}): TokenIssuer {
+  const keyPromise = importJWK(options.jwk as JWK, options.jwk.alg);
+  return {
+    async issue(claims) {
+      const key = await keyPromise;
+      const payload: Record<string, unknown> = {
+        tenant_id: claims.tenantId,
+        scope: claims.scopes.join(' '),
+      };
+      if (claims.actor !== undefined) payload['act'] = { sub: claims.actor };
+      if (claims.policyContext !== undefined) payload['policy_context'] = claims.policyContext;
+      return new SignJWT(payload)
+        .setProtectedHeader({ alg: options.jwk.alg, kid: options.jwk.kid, typ: 'JWT' })
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setSubject(claims.subject)
+        .setIssuedAt()
+        .setExpirationTime(`${claims.ttlSeconds}s`)
+        .setJti(crypto.randomUUID())
+        .sign(key);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { TenantIdSchema } from '../auth/auth-context.ts';
+import { InternalError } from '../errors/agentos-error.ts';
+
+/**
+ * Canonical storage keys (HLD §4.2). Every key starts with `tenant/{tenant_id}/`, and every builder
+ * refuses to build one without a valid tenant, so no adapter can address data outside a tenant.
+ *
+ * Items live in one table keyed by `pk` (string) and `sk` (number). A record's own canonical key is
+ * its `pk` with `sk = 0`; the events of a run share the run's `pk` with `sk = sequence`, so a query
+ * on the run returns its events in order, and an event's canonical key is
+ * `tenant/{tenant_id}/runs/{run_id}/events/{sequence}`.
+ */
+
+const segment = /^[A-Za-z0-9._:@+=-]{1,200}$/;
+
+function tenant(tenantId: string): string {
+  if (!TenantIdSchema.safeParse(tenantId).success) {
+    throw new InternalError('Storage key requested without a valid tenant');
+  }
+  return `tenant/${tenantId}`;
+}
+
+function part(value: string, what: string): string {
+  if (!segment.test(value)) throw new InternalError(`Storage key has an invalid ${what}`);
+  return value;
+}
+
+/** The sort key of a record itself (as opposed to an event under it). */
+export const recordSortKey = 0;
+
+export const storageKeys = {
+  run: (tenantId: string, runId: string) => `${tenant(tenantId)}/runs/${part(runId, 'run id')}`,
+  event: (tenantId: string, runId: string, sequence: number) =>
+    `${tenant(tenantId)}/runs/${part(runId, 'run id')}/events/${sequence}`,
+  agent: (tenantId: string, agentId: string) => `${tenant(tenantId)}/agents/${part(agentId, 'agent id')}`,
+  tool: (tenantId: string, toolId: string) => `${tenant(tenantId)}/tools/${part(toolId, 'tool id')}`,
+  usage: (tenantId: string, window: 'day' | 'month', date: string) =>
+    `${tenant(tenantId)}/usage/${window}/${part(date, 'date')}`,
+  usageByPrincipal: (tenantId: string, window: 'day' | 'month', date: string, principalHash: string) =>
+    `${tenant(tenantId)}/usage/${window}/${part(date, 'date')}/principals/${part(principalHash, 'principal')}`,
+  usageByRun: (tenantId: string, runId: string) => `${tenant(tenantId)}/usage/runs/${part(runId, 'run id')}`,
+  idempotency: (tenantId: string, scopeHash: string) =>
+    `${tenant(tenantId)}/idempotency/${part(scopeHash, 'idempotency scope')}`,
+  modelRequest: (tenantId: string, requestHash: string) =>
+    `${tenant(tenantId)}/model-requests/${part(requestHash, 'request id')}`,
+  modelPolicy: (tenantId: string) => `${tenant(tenantId)}/model-policy`,
+  budget: (tenantId: string, scope: string, period: string) =>
+    `${tenant(tenantId)}/budgets/${part(scope, 'budget scope')}/${part(period, 'period')}`,
+  memory: (tenantId: string, namespace: string, keyHash: string) =>
+    `${tenant(tenantId)}/memory/${part(namespace, 'namespace')}/${part(keyHash, 'memory key')}`,
+} as const;

@@ -1,0 +1,107 @@
+/**
+ * The one description of a node's AWS resources. The CDK stack and the local provisioner both build
+ * from these values, and a test compares what each produces, so the local node and a deployed node
+ * cannot drift apart.
+ */
+
+/** The single DynamoDB table of a node (keys: see functions/shared/storage/keys.ts). */
+export const tableDefinition = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'N' },
+  billingMode: 'PAY_PER_REQUEST',
+  timeToLiveAttribute: 'expires_at',
+} as const;
+
+/** The step queue, which feeds the step worker, and its dead-letter queue. */
+export const stepQueueDefinition = {
+  /** Longer than the worker's timeout, so a slow step is not handed to a second worker mid-flight. */
+  visibilityTimeoutSeconds: 180,
+  messageRetentionSeconds: 4 * 24 * 3600,
+  receiveMessageWaitTimeSeconds: 20,
+  /** Deliveries before a message moves to the DLQ. */
+  maxReceiveCount: 5,
+} as const;
+
+export const stepDeadLetterQueueDefinition = {
+  messageRetentionSeconds: 14 * 24 * 3600,
+} as const;
+
+/** Lambda settings that the local node mirrors (batch size, timeouts). */
+export const functionDefinitions = {
+  orchestratorApi: {
+    entry: 'functions/orchestrator/handlers/api.ts',
+    memoryMb: 512,
+    timeoutSeconds: 29,
+    streaming: false,
+  },
+  orchestratorEvents: {
+    entry: 'functions/orchestrator/handlers/events.ts',
+    memoryMb: 256,
+    timeoutSeconds: 900,
+    streaming: true,
+  },
+  stepWorker: {
+    entry: 'functions/orchestrator/handlers/step-worker.ts',
+    memoryMb: 512,
+    timeoutSeconds: 150,
+    streaming: false,
+    batchSize: 5,
+  },
+  modelPolicyApi: {
+    entry: 'functions/model-policy/handlers/api.ts',
+    memoryMb: 512,
+    timeoutSeconds: 900,
+    streaming: true,
+  },
+} as const;
+
+export type FunctionName = keyof typeof functionDefinitions;
+
+/**
+ * How the REST APIs route to functions: the most specific resource wins, as in API Gateway. The
+ * events route streams, so it gets its own function.
+ */
+export const apiRoutes = {
+  orchestrator: [
+    { resource: '/v1/runs/{run_id}/events', method: 'GET', function: 'orchestratorEvents' },
+    { resource: '/{proxy+}', method: 'ANY', function: 'orchestratorApi' },
+  ],
+  modelPolicy: [{ resource: '/{proxy+}', method: 'ANY', function: 'modelPolicyApi' }],
+} as const satisfies Record<string, readonly { resource: string; method: string; function: FunctionName }[]>;
+
+/**
+ * The long-run state machine: waits out a run's deadline, then tells the step worker, which fails
+ * the run if it is still going. `${StepQueueUrl}` is substituted by CDK and by the local provisioner.
+ */
+export const runDeadlineStateMachineDefinition = {
+  Comment: 'AgentOS run deadline: fails runs that outlive their agent timeout',
+  StartAt: 'WaitForDeadline',
+  States: {
+    WaitForDeadline: { Type: 'Wait', SecondsPath: '$.timeout_seconds', Next: 'NotifyStepWorker' },
+    NotifyStepWorker: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::sqs:sendMessage',
+      Parameters: { QueueUrl: '${StepQueueUrl}', 'MessageBody.$': '$.message' },
+      End: true,
+    },
+  },
+} as const;
+
+/** The sender identity of alert e-mail. */
+export const alertEmailDefinition = { defaultSender: 'alerts@agentos.local' } as const;
+
+/** Physical names of a node's resources; a node id keeps two nodes on one account (or emulator) apart. */
+export function resourceNames(nodeId: string) {
+  if (!/^[a-z0-9-]{1,32}$/.test(nodeId)) throw new Error(`Invalid node id "${nodeId}"`);
+  return {
+    table: `agentos-${nodeId}`,
+    stepQueue: `agentos-${nodeId}-steps`,
+    stepDeadLetterQueue: `agentos-${nodeId}-steps-dlq`,
+    stateMachine: `agentos-${nodeId}-run-deadline`,
+  };
+}
+
+/** The state machine definition with the step queue's URL filled in. */
+export function renderStateMachineDefinition(stepQueueUrl: string): string {
+  return JSON.stringify(runDeadlineStateMachineDefinition).replace('${StepQueueUrl}', stepQueueUrl);
+}

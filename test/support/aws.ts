@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { awsClientConfig } from '../../functions/shared/aws/client-config.ts';
+import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
+import { provisionNode } from '../../infra/local/provision-emulator.ts';
+import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
+
+/** SDK settings pointing at the test emulator. */
+export function testAwsConfig(): AwsClientConfig {
+  return awsClientConfig(process.env);
+}
+
+/** A node id no other test uses, so each test file gets its own table and queues. */
+export function uniqueNodeId(prefix = 't'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+/** Provisions a fresh node's resources in the emulator. */
+export async function provisionTestNode(
+  prefix = 't',
+): Promise<{ nodeId: string; resources: ProvisionedResources }> {
+  const nodeId = uniqueNodeId(prefix);
+  return { nodeId, resources: await provisionNode(nodeId, testAwsConfig()) };
+}
