@@ -58,7 +58,8 @@ export async function startMoto(
 ): Promise<EmulatorHandle> {
   const port = options.port ?? (await freePort());
   const out = options.logFile === undefined ? 'ignore' : openSync(options.logFile, 'a');
-  const child = spawn(motoServerCommand(), ['-H', '127.0.0.1', '-p', String(port)], {
+  const moto = motoServerCommand();
+  const child = spawn(moto.command, [...moto.args, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', out, out],
     detached: options.detached === true,
     env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' },

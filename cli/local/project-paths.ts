@@ -15,10 +15,12 @@ export function reportsDir(env: NodeJS.ProcessEnv = process.env): string {
   return env['AGENTOS_REPORTS_DIR'] ?? join(projectRoot, 'reports');
 }
 
-/** The moto server executable: the project virtualenv's, else one on PATH. */
-export function motoServerCommand(env: NodeJS.ProcessEnv = process.env): string {
-  const configured = env['AGENTOS_MOTO_SERVER'];
-  if (configured !== undefined && configured !== '') return configured;
-  const venv = join(projectRoot, '.toolchain', 'venv', 'bin', 'moto_server');
-  return existsSync(venv) ? venv : 'moto_server';
+/**
+ * How to start moto server: `AGENTOS_MOTO_PYTHON` when set, else the project virtualenv's Python, else
+ * `python3`, running our launcher, which makes DynamoDB operations atomic as in AWS.
+ */
+export function motoServerCommand(env: NodeJS.ProcessEnv = process.env): { command: string; args: string[] } {
+  const venvPython = join(projectRoot, '.toolchain', 'venv', 'bin', 'python');
+  const python = env['AGENTOS_MOTO_PYTHON'] ?? (existsSync(venvPython) ? venvPython : 'python3');
+  return { command: python, args: [join(projectRoot, 'cli', 'local', 'moto_serialized_server.py')] };
 }

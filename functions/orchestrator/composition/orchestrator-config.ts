@@ -10,6 +10,8 @@ export type OrchestratorConfig = {
   modelPolicyUrl: string;
   modelTimeoutMs: number;
   stepMaxAttempts: number;
+  /** Upper bound of the backoff before a retried step is redelivered. */
+  stepRetryMaxDelaySeconds: number;
   idempotencyTtlSeconds: number;
   eventStream: EventStreamTiming;
 };
@@ -22,6 +24,7 @@ export function orchestratorConfigFromEnv(env: EnvSource = process.env): Orchest
     modelPolicyUrl: requiredEnv('AGENTOS_MODEL_POLICY_URL', env),
     modelTimeoutMs: intEnv('AGENTOS_MODEL_TIMEOUT_MS', 60_000, env),
     stepMaxAttempts: intEnv('AGENTOS_STEP_MAX_ATTEMPTS', 3, env),
+    stepRetryMaxDelaySeconds: intEnv('AGENTOS_STEP_RETRY_MAX_DELAY_SECONDS', 300, env),
     idempotencyTtlSeconds: Math.max(24 * 3600, intEnv('AGENTOS_IDEMPOTENCY_TTL_SECONDS', 24 * 3600, env)),
     eventStream: {
       pollMinMs: intEnv('AGENTOS_SSE_POLL_MIN_MS', defaultEventStreamTiming.pollMinMs, env),

@@ -9,6 +9,7 @@ import { DynamoRunStateStore } from '../adapters/dynamodb/dynamo-run-state.ts';
 import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
 import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.ts';
 import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
+import { SqsRedeliveryBackoff } from '../adapters/sqs/sqs-visibility.ts';
 import { RegisteredToolAdapter } from '../adapters/tools/registered-tools.ts';
 import { eventRoutes, runRoutes } from '../api/run-routes.ts';
 import { createRunService } from '../runtime/run-service.ts';
@@ -28,7 +29,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const db = createDocumentClient(aws);
   const runs = new DynamoRunStateStore(db, config.tableName);
   const agents = new DynamoAgentRegistry(db, config.tableName);
-  const queue = new SqsStepQueue(new SQSClient(aws), config.stepQueueUrl);
+  const sqs = new SQSClient(aws);
+  const queue = new SqsStepQueue(sqs, config.stepQueueUrl);
+  const backoff = new SqsRedeliveryBackoff(sqs, config.stepQueueUrl);
   const sink = new LogEventSink(telemetry.logger);
   const service = createRunService({
     runs,
@@ -43,6 +46,11 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     config,
     telemetry,
     verifier: () => jwtVerifierFromEnv(env),
+    redeliverAfter: (receiptHandle: string, attempt: number) =>
+      backoff.redeliverAfter(
+        receiptHandle,
+        Math.min(config.stepRetryMaxDelaySeconds, SqsRedeliveryBackoff.delaySeconds(attempt)),
+      ),
     apiRoutes: () => [healthRoute('agent-orchestrator'), ...runRoutes(service)],
     eventRoutes: () => eventRoutes(service, runs, config.eventStream),
     stepEngine: () =>

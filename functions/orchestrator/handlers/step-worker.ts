@@ -8,4 +8,5 @@ export const handler = createStepWorkerHandler({
   engine: root.stepEngine(),
   telemetry: root.telemetry,
   maxAttempts: root.config.stepMaxAttempts,
+  redeliverAfter: root.redeliverAfter,
 });

@@ -23,11 +23,23 @@ export type RunRecord = {
   updated_at: string;
   started_at: string | null;
   ended_at: string | null;
+  /** When the first step was handed to the queue; lets an idempotent retry re-schedule a run whose enqueue failed. */
+  scheduled_at: string | null;
 };
 
 /** Fields a commit may change besides status and sequence. */
 export type RunChanges = Partial<
-  Pick<RunRecord, 'output' | 'error' | 'transcript' | 'steps_completed' | 'usage' | 'started_at' | 'ended_at'>
+  Pick<
+    RunRecord,
+    | 'output'
+    | 'error'
+    | 'transcript'
+    | 'steps_completed'
+    | 'usage'
+    | 'started_at'
+    | 'ended_at'
+    | 'scheduled_at'
+  >
 >;
 
 /** One atomic change to a run: append events and optionally change status and fields. */
@@ -54,7 +66,7 @@ export type IdempotencyClaim = {
 };
 
 export type CreateRunResult =
-  | { outcome: 'created'; run: RunRecord }
+  | { outcome: 'created'; run: RunRecord; events: RunEvent[] }
   | { outcome: 'replayed'; run: RunRecord }
   | { outcome: 'key_reused' };
 

@@ -75,7 +75,8 @@ export function createRunService(deps: RunServiceDeps) {
     return run;
   }
 
-  async function enqueueFirstStep(auth: AuthContext, run: RunRecord): Promise<void> {
+  /** Hands step 1 to the queue and records that it did, so an idempotent retry knows whether to do it again. */
+  async function scheduleFirstStep(auth: AuthContext, run: RunRecord): Promise<void> {
     try {
       await deps.queue.enqueueStep(auth, { runId: run.run_id, step: 1 });
     } catch (cause) {
@@ -87,6 +88,16 @@ export function createRunService(deps: RunServiceDeps) {
         },
       );
     }
+    await deps.runs
+      .commit(auth, run.run_id, {
+        requireStatus: ['queued'],
+        changes: { scheduled_at: deps.now().toISOString() },
+        events: [],
+      })
+      .catch((error: unknown) => {
+        // Already started by a worker: being scheduled is then a given.
+        if (!(error instanceof RunStateConflictError)) throw error;
+      });
   }
 
   return {
@@ -121,6 +132,7 @@ export function createRunService(deps: RunServiceDeps) {
         updated_at: at,
         started_at: null,
         ended_at: null,
+        scheduled_at: null,
       };
       const claim =
         idempotencyKey === undefined
@@ -144,13 +156,12 @@ export function createRunService(deps: RunServiceDeps) {
         );
       }
       if (result.outcome === 'replayed') {
-        // The first attempt may have stored the run and then failed to enqueue it; re-enqueueing is
-        // harmless because the worker skips work a run has already done.
-        if (result.run.status === 'queued') await enqueueFirstStep(auth, result.run);
+        // The first attempt may have stored the run and then failed to enqueue it.
+        if (result.run.status === 'queued' && result.run.scheduled_at === null)
+          await scheduleFirstStep(auth, result.run);
         return { run: toRunView(result.run), replayed: true };
       }
-      const stored = await deps.runs.listEvents(auth, runId, { after: 0, limit: 1 });
-      await deps.sink.publish(auth, stored).catch(() => undefined);
+      await deps.sink.publish(auth, result.events).catch(() => undefined);
       if (claim === undefined) {
         try {
           await deps.queue.enqueueStep(auth, { runId, step: 1 });
@@ -178,7 +189,7 @@ export function createRunService(deps: RunServiceDeps) {
           });
         }
       } else {
-        await enqueueFirstStep(auth, result.run);
+        await scheduleFirstStep(auth, result.run);
       }
       return { run: toRunView(result.run), replayed: false };
     },

@@ -16,6 +16,8 @@ export function createStepWorkerHandler(options: {
   engine: StepEngine;
   telemetry: Telemetry;
   maxAttempts: number;
+  /** Brings a record back after a backoff; if that fails, the queue's visibility timeout applies. */
+  redeliverAfter: (receiptHandle: string, attempt: number) => Promise<void>;
 }) {
   const { logger, metrics } = options.telemetry;
 
@@ -49,6 +51,8 @@ export function createStepWorkerHandler(options: {
         reason: outcome.reason,
       });
       metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
+      if (outcome.status === 'retry')
+        await options.redeliverAfter(record.receiptHandle, attempt).catch(() => undefined);
       return outcome.status === 'done';
     } catch (error) {
       logger.error('step failed', { tenant_id: auth.tenant_id, run_id: runId, step, attempt, error });

@@ -85,6 +85,8 @@ export const PolicyOutcomeSchema = z
       z.strictObject({ id: z.string(), effect: z.enum(['deny', 'redact']), reason: z.string() }),
     ),
     max_tokens_applied: z.number().int().nonnegative().optional(),
+    /** Redactions applied to the model's answer, per kind, when the tenant redacts output. */
+    output_redactions: z.record(z.string(), z.number().int().nonnegative()).optional(),
   })
   .meta({ id: 'PolicyOutcome' });
 

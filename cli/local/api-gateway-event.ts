@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+
+/** An API Gateway resource template, e.g. `/v1/runs/{run_id}/events` or `/{proxy+}`. */
+export type ResourceTemplate = { resource: string; method: string };
+
+type CompiledResource<T> = { template: T & ResourceTemplate; pattern: RegExp; names: string[]; rank: number };
+
+/** Compiles resources and matches paths the way API Gateway does: literal beats parameter beats greedy. */
+export function createResourceMatcher<T>(resources: (T & ResourceTemplate)[]) {
+  const compiled: CompiledResource<T>[] = resources.map((template) => {
+    const names: string[] = [];
+    const segments = template.resource.split('/').filter((s) => s !== '');
+    let rank = 0;
+    const source = segments
+      .map((segment) => {
+        const greedy = /^\{([A-Za-z0-9_]+)\+\}$/.exec(segment);
+        if (greedy?.[1] !== undefined) {
+          names.push(greedy[1]);
+          return '/(.+)';
+        }
+        const param = /^\{([A-Za-z0-9_]+)\}$/.exec(segment);
+        if (param?.[1] !== undefined) {
+          names.push(param[1]);
+          rank += 10;
+          return '/([^/]+)';
+        }
+        rank += 100;
+        return `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`;
+      })
+      .join('');
+    return { template, pattern: new RegExp(`^${source || '/'}$`), names, rank };
+  });
+  compiled.sort((a, b) => b.rank - a.rank);
+  return (
+    method: string,
+    path: string,
+  ): { template: T & ResourceTemplate; pathParameters: Record<string, string> } | undefined => {
+    for (const candidate of compiled) {
+      if (candidate.template.method !== 'ANY' && candidate.template.method !== method) continue;
+      const found = candidate.pattern.exec(path);
+      if (found === null) continue;
+      const pathParameters: Record<string, string> = {};
+      candidate.names.forEach((name, i) => {
+        pathParameters[name] = found[i + 1] ?? '';
+      });
+      return { template: candidate.template, pathParameters };
+    }
+    return undefined;
+  };
+}
+
+/** Builds the REST API (v1) Lambda proxy event API Gateway would send for this request. */
+export function toProxyEvent(options: {
+  request: IncomingMessage;
+  body: Buffer;
+  resource: string;
+  pathParameters: Record<string, string>;
+  stage: string;
+}): APIGatewayProxyEvent {
+  const { request, body, stage } = options;
+  const url = new URL(request.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i] ?? '';
+    const value = request.rawHeaders[i + 1] ?? '';
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    query[name] = value;
+    (multiQuery[name] ??= []).push(value);
+  }
+  const contentType = request.headers['content-type'] ?? '';
+  const isText =
+    body.length === 0 ||
+    /^(text\/|application\/(json|x-www-form-urlencoded|.*\+json))/i.test(contentType) ||
+    contentType === '';
+  const now = Date.now();
+  return {
+    resource: options.resource,
+    path: url.pathname,
+    httpMethod: request.method ?? 'GET',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: Object.keys(query).length > 0 ? query : null,
+    multiValueQueryStringParameters: Object.keys(multiQuery).length > 0 ? multiQuery : null,
+    pathParameters: Object.keys(options.pathParameters).length > 0 ? options.pathParameters : null,
+    stageVariables: null,
+    body: body.length === 0 ? null : isText ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: body.length > 0 && !isText,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: undefined,
+      protocol: `HTTP/${request.httpVersion}`,
+      httpMethod: request.method ?? 'GET',
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        user: null,
+        userAgent: request.headers['user-agent'] ?? null,
+        userArn: null,
+      },
+      path: `/${stage}${url.pathname}`,
+      stage,
+      requestId: randomUUID(),
+      requestTimeEpoch: now,
+      resourceId: 'local',
+      resourcePath: options.resource,
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { JSONWebKeySet } from 'jose';
+import type { SigningJwk } from '../../functions/shared/auth/token-issuer.ts';
+import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
+import { apiRoutes, functionDefinitions } from '../../infra/resources/definitions.ts';
+import type { FunctionName } from '../../infra/resources/definitions.ts';
+import { freePort } from './emulator.ts';
+import { startHttpFront } from './lambda-http-front.ts';
+import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
+import { installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
+import { projectRoot } from './project-paths.ts';
+import { startSqsPoller } from './sqs-poller.ts';
+import type { SqsPoller } from './sqs-poller.ts';
+
+/** Everything a local node needs to start. */
+export type LocalNodeSettings = {
+  nodeId: string;
+  host: string;
+  /** 0 picks a free port. */
+  orchestratorPort: number;
+  modelPolicyPort: number;
+  awsEndpoint: string;
+  region: string;
+  resources: ProvisionedResources;
+  jwt: { issuer: string; audience: string; jwks: JSONWebKeySet; serviceSigningKey: SigningJwk };
+  /** Extra environment for the functions (model catalog, tenant policy defaults, timings…). */
+  functionEnv?: Record<string, string>;
+  pollerConcurrency?: number;
+};
+
+/** A running local node. */
+export type LocalNode = {
+  nodeId: string;
+  orchestratorUrl: string;
+  modelPolicyUrl: string;
+  stop(): Promise<void>;
+};
+
+/** The environment the Lambda functions of a node see, as the CDK stack would set it. */
+export function functionEnvironment(
+  settings: LocalNodeSettings,
+  modelPolicyUrl: string,
+): Record<string, string> {
+  return {
+    AGENTOS_NODE_ID: settings.nodeId,
+    AGENTOS_TABLE_NAME: settings.resources.tableName,
+    AGENTOS_STEP_QUEUE_URL: settings.resources.stepQueueUrl,
+    AGENTOS_STATE_MACHINE_ARN: settings.resources.stateMachineArn,
+    AGENTOS_MODEL_POLICY_URL: modelPolicyUrl,
+    AGENTOS_JWT_ISSUER: settings.jwt.issuer,
+    AGENTOS_JWT_AUDIENCE: settings.jwt.audience,
+    AGENTOS_JWKS: JSON.stringify(settings.jwt.jwks),
+    AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(settings.jwt.serviceSigningKey),
+    AGENTOS_AWS_ENDPOINT: settings.awsEndpoint,
+    AWS_REGION: settings.region,
+    AWS_ACCESS_KEY_ID: process.env['AWS_ACCESS_KEY_ID'] ?? 'test',
+    AWS_SECRET_ACCESS_KEY: process.env['AWS_SECRET_ACCESS_KEY'] ?? 'test',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'INFO',
+    ...settings.functionEnv,
+  };
+}
+
+async function loadHandler(name: FunctionName): Promise<unknown> {
+  const module = (await import(`${projectRoot}/${functionDefinitions[name].entry}`)) as { handler?: unknown };
+  if (module.handler === undefined) throw new Error(`${functionDefinitions[name].entry} exports no handler`);
+  return module.handler;
+}
+
+async function routesFor(api: keyof typeof apiRoutes): Promise<LocalRoute[]> {
+  return Promise.all(
+    apiRoutes[api].map(async (route) => ({
+      resource: route.resource,
+      method: route.method,
+      functionName: route.function,
+      timeoutSeconds: functionDefinitions[route.function].timeoutSeconds,
+      handler: await loadHandler(route.function),
+    })),
+  );
+}
+
+/**
+ * Runs a node's Lambda handlers on localhost against the emulator: the Orchestrator and Model Policy
+ * REST APIs on their own ports, and the SQS event source mapping of the step worker. Handlers read
+ * their settings from `process.env` at import, like in Lambda, so one process hosts one node.
+ */
+export async function startLocalNode(settings: LocalNodeSettings): Promise<LocalNode> {
+  const modelPolicyPort = settings.modelPolicyPort === 0 ? await freePort() : settings.modelPolicyPort;
+  const orchestratorPort = settings.orchestratorPort === 0 ? await freePort() : settings.orchestratorPort;
+  const modelPolicyUrl = `http://${settings.host}:${modelPolicyPort}`;
+  Object.assign(process.env, functionEnvironment(settings, modelPolicyUrl));
+  installLambdaRuntimeShim();
+  const fronts: HttpFront[] = [];
+  let poller: SqsPoller | undefined;
+  try {
+    fronts.push(
+      await startHttpFront({
+        routes: await routesFor('modelPolicy'),
+        port: modelPolicyPort,
+        host: settings.host,
+      }),
+    );
+    fronts.push(
+      await startHttpFront({
+        routes: await routesFor('orchestrator'),
+        port: orchestratorPort,
+        host: settings.host,
+      }),
+    );
+    const worker = functionDefinitions.stepWorker;
+    poller = startSqsPoller({
+      aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
+      queueUrl: settings.resources.stepQueueUrl,
+      queueArn: settings.resources.stepQueueArn,
+      functionName: 'stepWorker',
+      timeoutSeconds: worker.timeoutSeconds,
+      handler: (await loadHandler('stepWorker')) as (
+        event: SQSEvent,
+        context: unknown,
+      ) => Promise<SQSBatchResponse>,
+      batchSize: worker.batchSize,
+      concurrency: settings.pollerConcurrency ?? 4,
+      onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
+    });
+  } catch (error) {
+    await Promise.allSettled(fronts.map((front) => front.close()));
+    await poller?.stop();
+    throw error;
+  }
+  const [modelPolicyFront, orchestratorFront] = fronts as [HttpFront, HttpFront];
+  return {
+    nodeId: settings.nodeId,
+    orchestratorUrl: orchestratorFront.url,
+    modelPolicyUrl: modelPolicyFront.url,
+    async stop() {
+      await poller?.stop();
+      await Promise.allSettled(fronts.map((front) => front.close()));
+    },
+  };
+}

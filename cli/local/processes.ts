@@ -1,0 +1,38 @@
+/** True when a process with this pid exists (and may be signaled by us). */
+export function isAlive(pid: number | null | undefined): boolean {
+  if (pid === null || pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stops a process (its group when it leads one): SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopProcess(
+  pid: number | null | undefined,
+  graceMs = 5000,
+): Promise<'stopped' | 'not-running'> {
+  if (!isAlive(pid)) return 'not-running';
+  const target = pid as number;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-target, sig);
+    } catch {
+      try {
+        process.kill(target, sig);
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(target)) return 'stopped';
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  signal('SIGKILL');
+  return 'stopped';
+}

@@ -1,0 +1,75 @@
+/**
+ * Benchmark (a script, not a test): POST /v1/runs → first SSE event, and POST → run.completed, for a
+ * three-step run on a local node (moto emulator, real HTTP, real SQS polling). Prints p50/p95.
+ *
+ *   node test/bench/run-latency-bench.ts [runs=30] [concurrency=1]
+ */
+import { AgentOsClient } from '../../cli/client/agentos-client.ts';
+import { timeThreeStepRun } from '../../cli/client/three-step-run.ts';
+import type { TimedRun } from '../../cli/client/three-step-run.ts';
+import { startMoto } from '../../cli/local/emulator.ts';
+import { startLocalNode } from '../../cli/local/local-node.ts';
+import { seedTenantCatalog } from '../../cli/local/seed.ts';
+import { provisionNode } from '../../infra/local/provision-emulator.ts';
+import { createTestAuth } from '../support/test-auth.ts';
+import { summarize } from './percentiles.ts';
+
+const runs = Number(process.argv[2] ?? 30);
+const concurrency = Number(process.argv[3] ?? 1);
+
+process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
+process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
+process.env['POWERTOOLS_LOG_LEVEL'] = 'ERROR';
+
+const external = process.env['AGENTOS_AWS_ENDPOINT'];
+const emulator = external === undefined ? await startMoto() : undefined;
+const endpoint = external ?? emulator!.endpoint;
+const aws = { region: 'us-east-1', endpoint, maxAttempts: 3 };
+const nodeId = `bench-${Date.now().toString(36)}`;
+const resources = await provisionNode(nodeId, aws);
+const auth = await createTestAuth(`https://agentos.bench/${nodeId}`);
+const node = await startLocalNode({
+  nodeId,
+  host: '127.0.0.1',
+  orchestratorPort: 0,
+  modelPolicyPort: 0,
+  awsEndpoint: endpoint,
+  region: aws.region,
+  resources,
+  jwt: { issuer: auth.issuer, audience: auth.audience, jwks: auth.jwks, serviceSigningKey: auth.signingKey },
+  functionEnv: { POWERTOOLS_LOG_LEVEL: 'ERROR' },
+});
+try {
+  await seedTenantCatalog({
+    aws,
+    tableName: resources.tableName,
+    tenantId: 'bench',
+    adminPrincipal: 'admin@bench',
+  });
+  const client = new AgentOsClient(node.orchestratorUrl, await auth.token('bench'));
+  await timeThreeStepRun(client, 'sample-agent', 'warmup');
+  const results: TimedRun[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < runs) {
+        next += 1;
+        results.push(await timeThreeStepRun(client, 'sample-agent', `bench-${next}`));
+      }
+    }),
+  );
+  const failed = results.filter((r) => r.status !== 'completed');
+  const first = summarize(results.map((r) => r.firstEventMs));
+  const done = summarize(results.map((r) => r.terminalMs));
+  console.log(
+    `three-step runs on a local node (moto), ${results.length} runs, concurrency ${concurrency}, ${failed.length} not completed`,
+  );
+  console.log('| measure | n | p50 ms | p95 ms | max ms |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(`| POST → first SSE event | ${first.n} | ${first.p50} | ${first.p95} | ${first.max} |`);
+  console.log(`| POST → run.completed | ${done.n} | ${done.p50} | ${done.p95} | ${done.max} |`);
+  if (failed.length > 0) process.exitCode = 1;
+} finally {
+  await node.stop();
+  await emulator?.stop();
+}

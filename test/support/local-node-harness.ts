@@ -1,0 +1,64 @@
+import { startLocalNode } from '../../cli/local/local-node.ts';
+import type { LocalNode } from '../../cli/local/local-node.ts';
+import { seedTenantCatalog } from '../../cli/local/seed.ts';
+import type { AgentDefinition } from '../../functions/orchestrator/ports/agent-registry-port.ts';
+import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
+import { provisionTestNode, testAwsConfig } from './aws.ts';
+import { createTestAuth } from './test-auth.ts';
+import type { TestAuth } from './test-auth.ts';
+
+/** A local node running in this test process against the emulator. */
+export type TestNode = {
+  node: LocalNode;
+  nodeId: string;
+  resources: ProvisionedResources;
+  auth: TestAuth;
+  /** Seeds an agent (and the sample tool) for a tenant. */
+  seed(tenantId: string, agent?: Partial<AgentDefinition>): Promise<void>;
+  stop(): Promise<void>;
+};
+
+/**
+ * Provisions a fresh node in the emulator and starts its handlers in this process. One per test file:
+ * handlers read their environment once, at import.
+ */
+export async function startTestNode(
+  options: { functionEnv?: Record<string, string> } = {},
+): Promise<TestNode> {
+  const { nodeId, resources } = await provisionTestNode('node');
+  const auth = await createTestAuth(`https://agentos.test/${nodeId}`);
+  const aws = testAwsConfig();
+  const node = await startLocalNode({
+    nodeId,
+    host: '127.0.0.1',
+    orchestratorPort: 0,
+    modelPolicyPort: 0,
+    awsEndpoint: aws.endpoint ?? '',
+    region: aws.region,
+    resources,
+    jwt: {
+      issuer: auth.issuer,
+      audience: auth.audience,
+      jwks: auth.jwks,
+      serviceSigningKey: auth.signingKey,
+    },
+    functionEnv: { POWERTOOLS_LOG_LEVEL: 'ERROR', AGENTOS_SSE_POLL_MAX_MS: '200', ...options.functionEnv },
+  });
+  return {
+    node,
+    nodeId,
+    resources,
+    auth,
+    async seed(tenantId, agent = {}) {
+      const { sampleAgent } = await import('../../cli/local/seed.ts');
+      await seedTenantCatalog({
+        aws,
+        tableName: resources.tableName,
+        tenantId,
+        adminPrincipal: `admin-${tenantId}`,
+        agent: { ...sampleAgent, ...agent },
+      });
+    },
+    stop: () => node.stop(),
+  };
+}

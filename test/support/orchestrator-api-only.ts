@@ -1,0 +1,60 @@
+import { startHttpFront } from '../../cli/local/lambda-http-front.ts';
+import type { HttpFront } from '../../cli/local/lambda-http-front.ts';
+import { seedTenantCatalog, sampleAgent } from '../../cli/local/seed.ts';
+import type { AgentDefinition } from '../../functions/orchestrator/ports/agent-registry-port.ts';
+import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
+import { apiRoutes, functionDefinitions } from '../../infra/resources/definitions.ts';
+import { provisionTestNode, testAwsConfig } from './aws.ts';
+import { importLambdaHandler } from './serve-lambda.ts';
+import { createTestAuth } from './test-auth.ts';
+import type { TestAuth } from './test-auth.ts';
+
+/**
+ * The Orchestrator's two HTTP functions (API and events) behind a local API Gateway front, against a
+ * fresh emulator node, with no worker polling: runs stay queued, which is what API tests want.
+ */
+export async function startOrchestratorApi(extraEnv: Record<string, string> = {}): Promise<{
+  url: string;
+  auth: TestAuth;
+  resources: ProvisionedResources;
+  seed(tenantId: string, agent?: Partial<AgentDefinition>): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const { nodeId, resources } = await provisionTestNode('api');
+  const auth = await createTestAuth(`https://agentos.test/${nodeId}`);
+  Object.assign(process.env, auth.env(), {
+    AGENTOS_TABLE_NAME: resources.tableName,
+    AGENTOS_STEP_QUEUE_URL: resources.stepQueueUrl,
+    AGENTOS_MODEL_POLICY_URL: 'http://127.0.0.1:9',
+    ...extraEnv,
+  });
+  const root = new URL('../../', import.meta.url).pathname;
+  const handlers = {
+    orchestratorApi: await importLambdaHandler(`${root}${functionDefinitions.orchestratorApi.entry}`),
+    orchestratorEvents: await importLambdaHandler(`${root}${functionDefinitions.orchestratorEvents.entry}`),
+  };
+  const front: HttpFront = await startHttpFront({
+    routes: apiRoutes.orchestrator.map((route) => ({
+      resource: route.resource,
+      method: route.method,
+      functionName: route.function,
+      timeoutSeconds: 30,
+      handler: handlers[route.function],
+    })),
+  });
+  return {
+    url: front.url,
+    auth,
+    resources,
+    seed: async (tenantId, agent = {}) => {
+      await seedTenantCatalog({
+        aws: testAwsConfig(),
+        tableName: resources.tableName,
+        tenantId,
+        adminPrincipal: `admin-${tenantId}`,
+        agent: { ...sampleAgent, ...agent },
+      });
+    },
+    close: () => front.close(),
+  };
+}

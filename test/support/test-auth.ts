@@ -1,0 +1,50 @@
+import { exportJWK, generateKeyPair } from 'jose';
+import type { JSONWebKeySet } from 'jose';
+import { defaultTenantScopes } from '../../functions/shared/auth/auth-context.ts';
+import { createTokenIssuer, SigningJwkSchema } from '../../functions/shared/auth/token-issuer.ts';
+import type { SigningJwk, TokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
+
+/** A signing key, its JWKS and an issuer, as a node would have them. */
+export type TestAuth = {
+  issuer: string;
+  audience: string;
+  signingKey: SigningJwk;
+  jwks: JSONWebKeySet;
+  tokens: TokenIssuer;
+  /** A bearer token for `tenantId` with the default tenant scopes (or the given ones). */
+  token(tenantId: string, options?: { subject?: string; scopes?: string[] }): Promise<string>;
+  /** The verifier's environment (AGENTOS_JWT_ISSUER, AGENTOS_JWT_AUDIENCE, AGENTOS_JWKS) plus the service signing key. */
+  env(): Record<string, string>;
+};
+
+/** Creates a fresh ES256 key pair and token issuer for a test node. */
+export async function createTestAuth(
+  issuer = 'https://agentos.test/node',
+  audience = 'agentos',
+): Promise<TestAuth> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = `test-${crypto.randomUUID().slice(0, 8)}`;
+  const signingKey = SigningJwkSchema.parse({ ...(await exportJWK(privateKey)), kid, alg: 'ES256' });
+  const jwks: JSONWebKeySet = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] };
+  const tokens = createTokenIssuer({ jwk: signingKey, issuer, audience });
+  return {
+    issuer,
+    audience,
+    signingKey,
+    jwks,
+    tokens,
+    token: (tenantId, options = {}) =>
+      tokens.issue({
+        tenantId,
+        subject: options.subject ?? `user-${tenantId}`,
+        scopes: options.scopes ?? [...defaultTenantScopes],
+        ttlSeconds: 600,
+      }),
+    env: () => ({
+      AGENTOS_JWT_ISSUER: issuer,
+      AGENTOS_JWT_AUDIENCE: audience,
+      AGENTOS_JWKS: JSON.stringify(jwks),
+      AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(signingKey),
+    }),
+  };
+}
