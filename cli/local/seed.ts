@@ -2,6 +2,7 @@ import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynamodb/dynamo-agent-registry.ts';
+import { DynamoMemoryStore } from '../../functions/orchestrator/adapters/memory/dynamo-memory-store.ts';
 import { RegisteredToolAdapter } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
 import type { ToolRecord } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
 import type { AgentDefinition } from '../../functions/orchestrator/ports/agent-registry-port.ts';
@@ -22,6 +23,7 @@ export const sampleAgent: AgentDefinition = {
   tool_ids: ['echo'],
   max_steps: 8,
   max_tokens_per_step: 256,
+  timeout_seconds: 900,
 };
 
 /** What seeding created. */
@@ -49,7 +51,11 @@ export async function seedTenantCatalog(options: {
   const agent = options.agent ?? sampleAgent;
   const tools = options.tools ?? [sampleTool];
   try {
-    const registry = new RegisteredToolAdapter(db, options.tableName);
+    const registry = new RegisteredToolAdapter(
+      db,
+      options.tableName,
+      new DynamoMemoryStore(db, options.tableName),
+    );
     for (const tool of tools) await registry.register(auth, tool);
     await new DynamoAgentRegistry(db, options.tableName).put(auth, agent);
   } finally {

@@ -168,6 +168,24 @@ describe('a run end to end', () => {
     expect(events.at(-1)).toMatchObject({ type: 'run.failed', data: { error: { code: 'invalid_request' } } });
   });
 
+  it('fails a run that outlives its agent timeout with run_timeout, through the Step Functions deadline', async () => {
+    await node.seed('acme', { agent_id: 'impatient', timeout_seconds: 2 });
+    const created = await client.createRun(
+      scriptedInput('impatient', [{ reply: 'too late', delay_ms: 8000 }]),
+    );
+    const run = await waitForRun<{ status: string; error: { code: string } | null }>(
+      client,
+      created.body.run_id,
+      (r) => r.status === 'failed',
+      30_000,
+    );
+    expect(run.error?.code).toBe('run_timeout');
+    await new Promise((r) => setTimeout(r, 7000));
+    const events = await allEvents(client, created.body.run_id);
+    expect(events.at(-1)?.type).toBe('run.failed');
+    expect(events.some((e) => e.type === 'model.completed')).toBe(false);
+  });
+
   it('keeps another tenant out of the stream of a running run', async () => {
     const created = await client.createRun(threeStepRunInput('sample-agent', 'private'));
     const intruder = new AgentOsClient(node.node.orchestratorUrl, await node.auth.token('globex'));

@@ -25,6 +25,7 @@ export async function startOrchestratorApi(extraEnv: Record<string, string> = {}
   Object.assign(process.env, auth.env(), {
     AGENTOS_TABLE_NAME: resources.tableName,
     AGENTOS_STEP_QUEUE_URL: resources.stepQueueUrl,
+    AGENTOS_STATE_MACHINE_ARN: resources.stateMachineArn,
     AGENTOS_MODEL_POLICY_URL: 'http://127.0.0.1:9',
     ...extraEnv,
   });

@@ -7,6 +7,8 @@ import type { EventStreamTiming } from '../events/run-event-stream.ts';
 export type OrchestratorConfig = {
   tableName: string;
   stepQueueUrl: string;
+  /** The run-deadline state machine. */
+  stateMachineArn: string;
   modelPolicyUrl: string;
   modelTimeoutMs: number;
   stepMaxAttempts: number;
@@ -21,6 +23,7 @@ export function orchestratorConfigFromEnv(env: EnvSource = process.env): Orchest
   return {
     tableName: requiredEnv('AGENTOS_TABLE_NAME', env),
     stepQueueUrl: requiredEnv('AGENTOS_STEP_QUEUE_URL', env),
+    stateMachineArn: requiredEnv('AGENTOS_STATE_MACHINE_ARN', env),
     modelPolicyUrl: requiredEnv('AGENTOS_MODEL_POLICY_URL', env),
     modelTimeoutMs: intEnv('AGENTOS_MODEL_TIMEOUT_MS', 60_000, env),
     stepMaxAttempts: intEnv('AGENTOS_STEP_MAX_ATTEMPTS', 3, env),

@@ -1,3 +1,4 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { jwtVerifierFromEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
@@ -6,6 +7,7 @@ import { createTelemetry } from '../../shared/observability/telemetry.ts';
 import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../adapters/dynamodb/dynamo-agent-registry.ts';
 import { DynamoRunStateStore } from '../adapters/dynamodb/dynamo-run-state.ts';
+import { DynamoMemoryStore } from '../adapters/memory/dynamo-memory-store.ts';
 import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
 import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.ts';
 import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
@@ -30,7 +32,10 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const runs = new DynamoRunStateStore(db, config.tableName);
   const agents = new DynamoAgentRegistry(db, config.tableName);
   const sqs = new SQSClient(aws);
-  const queue = new SqsStepQueue(sqs, config.stepQueueUrl);
+  const queue = new SqsStepQueue(sqs, config.stepQueueUrl, {
+    sfn: new SFNClient(aws),
+    stateMachineArn: config.stateMachineArn,
+  });
   const backoff = new SqsRedeliveryBackoff(sqs, config.stepQueueUrl);
   const sink = new LogEventSink(telemetry.logger);
   const service = createRunService({
@@ -59,7 +64,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         queue,
         agents,
         sink,
-        tools: new RegisteredToolAdapter(db, config.tableName),
+        tools: new RegisteredToolAdapter(db, config.tableName, new DynamoMemoryStore(db, config.tableName)),
         models: new ModelPolicyClient({
           baseUrl: config.modelPolicyUrl,
           issuer: serviceTokenIssuerFromEnv(env),
@@ -67,6 +72,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           actor: 'agent-orchestrator',
         }),
         now: () => new Date(),
+        warn: (message, context) => telemetry.logger.warn(message, context),
       }),
   };
 }

@@ -1,15 +1,7 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { AgentDefinition } from '../schemas/agent.ts';
 
-/** What an agent is: its model, its instructions, its tools and its limits. */
-export type AgentDefinition = {
-  agent_id: string;
-  name: string;
-  model_ref: string;
-  system_prompt: string;
-  tool_ids: string[];
-  max_steps: number;
-  max_tokens_per_step: number;
-};
+export type { AgentDefinition };
 
 /** Reads and writes a tenant's agent definitions. */
 export interface AgentRegistryPort {

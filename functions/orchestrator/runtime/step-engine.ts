@@ -28,6 +28,8 @@ export type StepEngineDeps = {
   tools: ToolPort;
   sink: EventSinkPort;
   now: () => Date;
+  /** Reports a problem that does not stop the step. */
+  warn: (message: string, context: Record<string, unknown>) => void;
 };
 
 /** One delivery of a step task. */
@@ -246,8 +248,12 @@ export function createStepEngine(deps: StepEngineDeps) {
     await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
   }
 
-  async function start(auth: AuthContext, run: RunRecord): Promise<RunRecord> {
+  async function start(auth: AuthContext, run: RunRecord, agent: AgentDefinition): Promise<RunRecord> {
     if (run.status !== 'queued') return run;
+    // Scheduled before the run starts so that a started run always has a deadline; scheduling twice is harmless.
+    await deps.queue
+      .scheduleDeadline(auth, { runId: run.run_id, afterSeconds: agent.timeout_seconds })
+      .catch((error: unknown) => deps.warn('run deadline not scheduled', { run_id: run.run_id, error }));
     const result = await commit(auth, run.run_id, {
       requireStatus: ['queued'],
       status: 'running',
@@ -258,6 +264,24 @@ export function createStepEngine(deps: StepEngineDeps) {
   }
 
   return {
+    /** Fails the run with `run_timeout` if it is still going when its deadline task arrives. */
+    async expire(auth: AuthContext, runId: string): Promise<StepOutcome> {
+      const run = await deps.runs.getRun(auth, runId);
+      if (run === undefined || isTerminal(run.status)) return { status: 'done', reason: 'run already over' };
+      const agent = await deps.agents.get(auth, run.agent_id);
+      const limit = agent === undefined ? 'its' : `its ${agent.timeout_seconds} s`;
+      try {
+        await failRun(auth, run, {
+          code: 'run_timeout',
+          message: `The run did not finish within ${limit} timeout`,
+        });
+      } catch (error) {
+        if (error instanceof RunLeftRunning) return { status: 'done', reason: 'run already over' };
+        throw error;
+      }
+      return { status: 'done', reason: 'run timed out' };
+    },
+
     /** Executes one delivery of a step task. Throws only for failures that should be retried by redelivery. */
     async execute(auth: AuthContext, delivery: StepDelivery): Promise<StepOutcome> {
       const { step } = delivery;
@@ -273,11 +297,11 @@ export function createStepEngine(deps: StepEngineDeps) {
       if (step > run.steps_completed + 1) return { status: 'done', reason: 'step is ahead of the run' };
       try {
         const agent = await deps.agents.get(auth, run.agent_id);
-        run = await start(auth, run);
         if (agent === undefined) {
           await failRun(auth, run, { code: 'not_found', message: `Agent ${run.agent_id} no longer exists` });
           return { status: 'done', reason: 'agent missing' };
         }
+        run = await start(auth, run, agent);
         let model: { response: ModelInvokeResponse; run: RunRecord };
         try {
           model = await callModel(auth, run, agent, step);

@@ -33,29 +33,43 @@ export function createStepWorkerHandler(options: {
       logger.error('invalid step message', { message_id: record.messageId });
       return false;
     }
-    const { auth, run_id: runId, step } = message.data;
+    const task = message.data;
+    const { auth, run_id: runId } = task;
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
+    const step = task.kind === 'run.step' ? task.step : null;
     try {
-      const outcome = await options.engine.execute(auth, {
-        runId,
-        step,
-        attempt,
-        maxAttempts: options.maxAttempts,
-      });
-      logger.info('step processed', {
+      const outcome =
+        task.kind === 'run.step'
+          ? await options.engine.execute(auth, {
+              runId,
+              step: task.step,
+              attempt,
+              maxAttempts: options.maxAttempts,
+            })
+          : await options.engine.expire(auth, runId);
+      logger.info('task processed', {
         tenant_id: auth.tenant_id,
         run_id: runId,
+        kind: task.kind,
         step,
         attempt,
         outcome: outcome.status,
         reason: outcome.reason,
       });
       metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
-      if (outcome.status === 'retry')
+      if (outcome.status === 'retry') {
         await options.redeliverAfter(record.receiptHandle, attempt).catch(() => undefined);
+      }
       return outcome.status === 'done';
     } catch (error) {
-      logger.error('step failed', { tenant_id: auth.tenant_id, run_id: runId, step, attempt, error });
+      logger.error('task failed', {
+        tenant_id: auth.tenant_id,
+        run_id: runId,
+        kind: task.kind,
+        step,
+        attempt,
+        error,
+      });
       metrics.addMetric('StepErrors', MetricUnit.Count, 1);
       return false;
     }

@@ -39,6 +39,9 @@ export const storageKeys = {
   usageByPrincipal: (tenantId: string, window: 'day' | 'month', date: string, principalHash: string) =>
     `${tenant(tenantId)}/usage/${window}/${part(date, 'date')}/principals/${part(principalHash, 'principal')}`,
   usageByRun: (tenantId: string, runId: string) => `${tenant(tenantId)}/usage/runs/${part(runId, 'run id')}`,
+  /** The usage records of one request id (one item per attempt, `sk` = the attempt's epoch ms). */
+  usageRecords: (tenantId: string, requestHash: string) =>
+    `${tenant(tenantId)}/usage/records/${part(requestHash, 'request id')}`,
   idempotency: (tenantId: string, scopeHash: string) =>
     `${tenant(tenantId)}/idempotency/${part(scopeHash, 'idempotency scope')}`,
   modelRequest: (tenantId: string, requestHash: string) =>

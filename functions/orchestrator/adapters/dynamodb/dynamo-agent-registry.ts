@@ -3,7 +3,9 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
+import { InternalError } from '../../../shared/errors/agentos-error.ts';
 import type { AgentDefinition, AgentRegistryPort } from '../../ports/agent-registry-port.ts';
+import { AgentDefinitionSchema } from '../../schemas/agent.ts';
 
 /** Agent definitions under `tenant/{tenant_id}/agents/{agent_id}`. */
 export class DynamoAgentRegistry implements AgentRegistryPort {
@@ -16,6 +18,7 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
   }
 
   async get(auth: AuthContext, agentId: string): Promise<AgentDefinition | undefined> {
+    let item: Record<string, unknown>;
     try {
       const result = await this.db.send(
         new GetCommand({
@@ -24,12 +27,14 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
         }),
       );
       if (result.Item === undefined) return undefined;
-      const { agent_id, name, model_ref, system_prompt, tool_ids, max_steps, max_tokens_per_step } =
-        result.Item as AgentDefinition;
-      return { agent_id, name, model_ref, system_prompt, tool_ids, max_steps, max_tokens_per_step };
+      item = result.Item;
     } catch (error) {
       throw storageUnavailable(error);
     }
+    const parsed = AgentDefinitionSchema.safeParse(item);
+    if (!parsed.success)
+      throw new InternalError(`Stored agent ${agentId} is malformed`, { cause: parsed.error });
+    return parsed.data;
   }
 
   async put(auth: AuthContext, agent: AgentDefinition): Promise<void> {

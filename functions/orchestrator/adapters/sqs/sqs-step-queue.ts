@@ -1,18 +1,26 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { DependencyUnavailableError } from '../../../shared/errors/agentos-error.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { StepMessage } from '../../runtime/step-message.ts';
 
-/** QueuePort on an SQS standard queue; the message carries the Auth Context the step runs under. */
+/**
+ * QueuePort on an SQS standard queue; messages carry the Auth Context the task runs under. Deadlines
+ * outlive SQS's 15-minute delay limit, so the run-deadline state machine waits them out and then
+ * sends the task to the same queue.
+ */
 export class SqsStepQueue implements QueuePort {
   private readonly sqs: SQSClient;
   private readonly queueUrl: string;
+  private readonly deadlines: { sfn: SFNClient; stateMachineArn: string };
 
-  constructor(sqs: SQSClient, queueUrl: string) {
+  constructor(sqs: SQSClient, queueUrl: string, deadlines: { sfn: SFNClient; stateMachineArn: string }) {
     this.sqs = sqs;
     this.queueUrl = queueUrl;
+    this.deadlines = deadlines;
   }
 
   async enqueueStep(auth: AuthContext, task: StepTask): Promise<void> {
@@ -27,6 +35,23 @@ export class SqsStepQueue implements QueuePort {
       );
     } catch (cause) {
       throw new DependencyUnavailableError('The step queue is unavailable', { cause });
+    }
+  }
+
+  async scheduleDeadline(auth: AuthContext, task: { runId: string; afterSeconds: number }): Promise<void> {
+    const message: StepMessage = { kind: 'run.deadline', run_id: task.runId, auth };
+    try {
+      await this.deadlines.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.deadlines.stateMachineArn,
+          // One execution per run: a redelivered start finds the execution already there.
+          name: `${auth.tenant_id}-${task.runId}`.slice(0, 80),
+          input: JSON.stringify({ timeout_seconds: task.afterSeconds, message: JSON.stringify(message) }),
+        }),
+      );
+    } catch (cause) {
+      if (cause instanceof ExecutionAlreadyExists) return;
+      throw new DependencyUnavailableError('The run deadline could not be scheduled', { cause });
     }
   }
 }

@@ -5,6 +5,7 @@ import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { ToolDefinition } from '../../../shared/contracts/chat.ts';
 import { storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
+import type { MemoryPort } from '../../ports/memory-port.ts';
 import type { ToolInvocation, ToolPort, ToolResult } from '../../ports/tool-port.ts';
 import { builtinTools } from './builtin-tools.ts';
 
@@ -24,10 +25,12 @@ export type ToolRecord = z.infer<typeof ToolRecordSchema>;
 export class RegisteredToolAdapter implements ToolPort {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly memory: MemoryPort;
 
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
+  constructor(db: DynamoDBDocumentClient, tableName: string, memory: MemoryPort) {
     this.db = db;
     this.tableName = tableName;
+    this.memory = memory;
   }
 
   /** Registers (or replaces) a tool for the caller's tenant. */
@@ -110,7 +113,10 @@ export class RegisteredToolAdapter implements ToolPort {
       return { output: 'Tool arguments are not valid JSON', isError: true };
     }
     try {
-      return { output: builtin.run(args), isError: false };
+      return {
+        output: await builtin.run(args, { auth, memory: this.memory, runId: call.runId }),
+        isError: false,
+      };
     } catch (error) {
       const message =
         error instanceof z.ZodError
