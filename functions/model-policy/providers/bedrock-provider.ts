@@ -1,0 +1,144 @@
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+} from '@aws-sdk/client-bedrock-runtime';
+import type { BedrockRuntimeClientConfig } from '@aws-sdk/client-bedrock-runtime';
+import { bedrockFailure } from './bedrock-failure.ts';
+import {
+  ConverseStreamEventSchema,
+  converseInput,
+  converseResult,
+  finishReasonOf,
+} from './bedrock-mapping.ts';
+import { ProviderError } from './model-provider.ts';
+import type {
+  ModelProvider,
+  ProviderRequest,
+  ProviderResult,
+  ProviderStreamChunk,
+  ProviderUsage,
+} from './model-provider.ts';
+
+/** Options of {@link BedrockProvider}. */
+export type BedrockProviderOptions = {
+  region?: string;
+  /** Another endpoint than the region's Bedrock Runtime (a VPC endpoint, or a fake in tests). */
+  endpoint?: string;
+  /** Resolved by the caller from configuration; the SDK's default chain (the Lambda role) otherwise. */
+  credentials?: BedrockRuntimeClientConfig['credentials'];
+  /**
+   * SDK attempts per call; 1 by default, because the router falls back to the next backend instead
+   * of retrying a throttled or failing one within the caller's timeout.
+   */
+  maxAttempts?: number;
+  /** A ready client, instead of one built from the options above. */
+  client?: BedrockRuntimeClient;
+};
+
+/**
+ * Amazon Bedrock through the Converse and ConverseStream APIs (kind `bedrock`). The mapping of
+ * messages, tools and stop reasons is in `bedrock-mapping.ts`; the per-call timeout is the request's
+ * abort signal.
+ */
+export class BedrockProvider implements ModelProvider {
+  readonly kind = 'bedrock';
+  readonly #client: BedrockRuntimeClient;
+
+  constructor(options: BedrockProviderOptions = {}) {
+    this.#client =
+      options.client ??
+      new BedrockRuntimeClient({
+        maxAttempts: options.maxAttempts ?? 1,
+        ...(options.region !== undefined ? { region: options.region } : {}),
+        ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+        ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+      });
+  }
+
+  async complete(request: ProviderRequest): Promise<ProviderResult> {
+    const input = { modelId: request.model, ...converseInput(request) };
+    try {
+      const output = await this.#client.send(new ConverseCommand(input), { abortSignal: request.signal });
+      return converseResult(output);
+    } catch (error) {
+      throw bedrockFailure(error, request.signal, false);
+    }
+  }
+
+  async *stream(request: ProviderRequest): AsyncIterable<ProviderStreamChunk> {
+    const input = { modelId: request.model, ...converseInput(request) };
+    let events: AsyncIterable<unknown>;
+    try {
+      const output = await this.#client.send(new ConverseStreamCommand(input), {
+        abortSignal: request.signal,
+      });
+      if (output.stream === undefined)
+        throw new ProviderError('server_error', 'bedrock: ConverseStream returned no stream');
+      events = output.stream;
+    } catch (error) {
+      throw bedrockFailure(error, request.signal, false);
+    }
+    // Converse numbers all content blocks; OpenAI-style deltas number tool calls only.
+    const toolIndexOfBlock = new Map<number, number>();
+    const blocksWithArguments = new Set<number>();
+    let stopReason: string | undefined;
+    let usage: ProviderUsage | undefined;
+    try {
+      for await (const raw of events) {
+        const event = ConverseStreamEventSchema.safeParse(raw);
+        if (!event.success) {
+          throw new ProviderError('server_error', 'bedrock: unexpected ConverseStream event', {
+            cause: event.error,
+          });
+        }
+        const { contentBlockStart, contentBlockDelta, contentBlockStop, messageStop, metadata } = event.data;
+        const toolUse = contentBlockStart?.start?.toolUse;
+        if (contentBlockStart !== undefined && toolUse !== undefined) {
+          const index = toolIndexOfBlock.size;
+          toolIndexOfBlock.set(contentBlockStart.contentBlockIndex, index);
+          yield {
+            type: 'delta',
+            tool_calls: [{ index, id: toolUse.toolUseId, name: toolUse.name, arguments: '' }],
+          };
+        }
+        if (contentBlockDelta !== undefined) {
+          const { text, toolUse: toolDelta } = contentBlockDelta.delta;
+          if (text !== undefined && text !== '') yield { type: 'delta', content: text };
+          if (toolDelta !== undefined && toolDelta.input !== '') {
+            const index = toolIndexOfBlock.get(contentBlockDelta.contentBlockIndex);
+            if (index === undefined) {
+              throw new ProviderError(
+                'server_error',
+                'bedrock: tool input streamed for a block that never started',
+              );
+            }
+            blocksWithArguments.add(contentBlockDelta.contentBlockIndex);
+            yield { type: 'delta', tool_calls: [{ index, arguments: toolDelta.input }] };
+          }
+        }
+        if (contentBlockStop !== undefined) {
+          const block = contentBlockStop.contentBlockIndex;
+          const index = toolIndexOfBlock.get(block);
+          // A tool without parameters streams no input; OpenAI clients expect the JSON `{}`.
+          if (index !== undefined && !blocksWithArguments.has(block)) {
+            yield { type: 'delta', tool_calls: [{ index, arguments: '{}' }] };
+          }
+        }
+        if (messageStop !== undefined) stopReason = messageStop.stopReason;
+        if (metadata !== undefined) {
+          usage = {
+            prompt_tokens: metadata.usage.inputTokens,
+            completion_tokens: metadata.usage.outputTokens,
+          };
+        }
+      }
+    } catch (error) {
+      throw bedrockFailure(error, request.signal, true);
+    }
+    if (stopReason === undefined || usage === undefined) {
+      throw new ProviderError('stream_cut', 'bedrock: the stream ended before its stop and usage events');
+    }
+    yield { type: 'finish', finish_reason: finishReasonOf(stopReason), usage };
+  }
+}

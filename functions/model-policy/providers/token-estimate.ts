@@ -1,0 +1,68 @@
+import { contentText } from '../../shared/contracts/chat.ts';
+import type { AssistantMessage, ChatMessage, ToolDefinition } from '../../shared/contracts/chat.ts';
+
+/**
+ * The token metering convention of the local provider and of worst-case budget reservation.
+ *
+ * Real backends tokenize with byte-level BPE, where every token covers at least one UTF-8 byte, so the
+ * byte length of a text bounds its token count from above. Counting bytes is deterministic, needs no
+ * tokenizer tables, and never under-reserves a budget.
+ */
+
+/** Chat-template overhead per message (role markers and separators) of common chat formats. */
+const perMessageOverhead = 4;
+
+const utf8 = new TextEncoder();
+
+function byteLength(text: string): number {
+  return utf8.encode(text).length;
+}
+
+/**
+ * A deterministic upper bound of the prompt tokens a byte-level BPE tokenizer produces for these
+ * messages and tools: the UTF-8 bytes of every message's text content, name, tool-call names and
+ * arguments and `tool_call_id`, plus 4 per message, plus the UTF-8 bytes of `JSON.stringify(tools)`.
+ *
+ * The local provider reports exactly this as `prompt_tokens`, so tests can predict its cost.
+ */
+export function estimatePromptTokens(
+  messages: readonly ChatMessage[],
+  tools?: readonly ToolDefinition[],
+): number {
+  let total = 0;
+  for (const message of messages) {
+    total += perMessageOverhead + byteLength(contentText(message.content));
+    if ('name' in message && message.name !== undefined) total += byteLength(message.name);
+    if (message.role === 'assistant') {
+      for (const call of message.tool_calls ?? []) {
+        total += byteLength(call.function.name) + byteLength(call.function.arguments);
+      }
+    }
+    if (message.role === 'tool') total += byteLength(message.tool_call_id);
+  }
+  if (tools !== undefined && tools.length > 0) total += byteLength(JSON.stringify(tools));
+  return total;
+}
+
+/**
+ * The completion tokens the local provider meters for an answer: the whitespace-separated words of
+ * its content, plus, for each tool call, 1 (the name) + ceil(UTF-8 bytes of the arguments / 4).
+ *
+ * The local provider never produces more than `max_tokens` of these, so reserving `max_tokens`
+ * output tokens always covers it.
+ */
+export function countCompletionTokens(message: AssistantMessage): number {
+  let total = countWords(message.content ?? '');
+  for (const call of message.tool_calls ?? []) total += toolCallTokens(call.function.arguments);
+  return total;
+}
+
+/** Whitespace-separated words of a text. */
+export function countWords(text: string): number {
+  return text.match(/\S+/g)?.length ?? 0;
+}
+
+/** Completion tokens of one tool call whose arguments are this JSON text. */
+export function toolCallTokens(argumentsJson: string): number {
+  return 1 + Math.ceil(byteLength(argumentsJson) / 4);
+}

@@ -1,0 +1,20 @@
+import type { ProviderFailureKind } from './model-provider.ts';
+
+/**
+ * The failure kind of an HTTP error status from a model backend: whether the router may try the next
+ * backend depends on it, so a 4xx caused by the request never becomes a fallback.
+ */
+export function failureKindOfStatus(status: number): ProviderFailureKind {
+  if (status === 429) return 'rate_limited';
+  if (status === 401 || status === 403) return 'auth';
+  // 408 means the backend gave up waiting, not that the request was wrong.
+  if (status === 408) return 'timeout';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request';
+}
+
+/** Keeps an upstream error message short enough for logs and routes. */
+export function upstreamMessage(message: string): string {
+  const trimmed = message.trim();
+  return trimmed.length > 300 ? `${trimmed.slice(0, 300)}…` : trimmed;
+}

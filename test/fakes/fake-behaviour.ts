@@ -1,0 +1,150 @@
+/**
+ * What a fake upstream does with the next request: shared by the fake OpenAI-compatible server and
+ * the fake Bedrock server, each of which renders it in its own wire format.
+ */
+
+/** A tool call the fake model makes; `arguments` as an object is sent JSON-encoded. */
+export type FakeToolCall = { id?: string; name: string; arguments?: Record<string, unknown> | string };
+
+/** Token usage a behaviour reports instead of the fake's own count. */
+export type FakeUsage = { prompt_tokens: number; completion_tokens: number };
+
+/** Fields every behaviour may add. */
+export type FakeTiming = {
+  /** Waits this long before answering; longer than the client's timeout makes the client give up. */
+  delayMs?: number;
+};
+
+/** One scripted answer of a fake upstream. */
+export type FakeBehaviour = FakeTiming &
+  (
+    | { kind: 'echo' }
+    | { kind: 'reply'; text: string; usage?: FakeUsage }
+    | { kind: 'tool_calls'; calls: FakeToolCall[]; text?: string; usage?: FakeUsage }
+    /** Exactly `max_tokens` words `lorem`, finish `length`. */
+    | { kind: 'fill' }
+    /** An HTTP error with the service's own error body; `type` overrides the error type it names. */
+    | { kind: 'error'; status: number; message?: string; type?: string }
+    /** A streamed answer cut by destroying the connection after `afterChunks` chunks (default 2). */
+    | { kind: 'cut'; afterChunks?: number }
+    /** An error reported inside the stream after `afterChunks` chunks; `type` names it (Bedrock). */
+    | { kind: 'stream_error'; afterChunks?: number; message?: string; type?: string }
+    /** The connection is destroyed before anything is answered. */
+    | { kind: 'drop' }
+  );
+
+/** A queue of behaviours, one per request, with a default when it is empty. */
+export class BehaviourQueue {
+  #queue: FakeBehaviour[] = [];
+  #fallback: FakeBehaviour;
+
+  constructor(fallback: FakeBehaviour) {
+    this.#fallback = fallback;
+  }
+
+  enqueue(...behaviours: FakeBehaviour[]): void {
+    this.#queue.push(...behaviours);
+  }
+
+  /** Drops queued behaviours and, when given, replaces the default. */
+  reset(fallback?: FakeBehaviour): void {
+    this.#queue = [];
+    if (fallback !== undefined) this.#fallback = fallback;
+  }
+
+  next(): FakeBehaviour {
+    return this.#queue.shift() ?? this.#fallback;
+  }
+}
+
+/** The answer a behaviour produces, before it is rendered in a wire format. */
+export type FakeAnswer = {
+  text: string;
+  calls: { id: string; name: string; arguments: string }[];
+  finish: 'stop' | 'length' | 'tool_calls';
+  usage: FakeUsage;
+};
+
+/**
+ * The answer of a reply, echo, tool-call or fill behaviour, with usage counted as the local provider
+ * does (words, and 1 + a quarter of the argument bytes per tool call) and the text cut to `maxTokens`
+ * words like a real model stops at its limit.
+ */
+export function fakeAnswer(
+  behaviour: Extract<FakeBehaviour, { kind: 'echo' | 'reply' | 'tool_calls' | 'fill' }>,
+  context: { lastUserText: string; maxTokens: number; promptTokens: number; callIdPrefix: string },
+): FakeAnswer {
+  const { maxTokens } = context;
+  if (behaviour.kind === 'fill') {
+    return answer(Array(maxTokens).fill('lorem').join(' '), [], 'length', context.promptTokens);
+  }
+  if (behaviour.kind === 'tool_calls') {
+    const calls = behaviour.calls.map((call, index) => ({
+      id: call.id ?? `${context.callIdPrefix}${index}`,
+      name: call.name,
+      arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments ?? {}),
+    }));
+    const result = answer(behaviour.text ?? '', calls, 'tool_calls', context.promptTokens);
+    return behaviour.usage === undefined ? result : { ...result, usage: behaviour.usage };
+  }
+  const text = behaviour.kind === 'echo' ? `echo: ${context.lastUserText}` : behaviour.text;
+  const words = text.match(/\S+/g) ?? [];
+  const result =
+    words.length > maxTokens
+      ? answer(words.slice(0, maxTokens).join(' '), [], 'length', context.promptTokens)
+      : answer(text, [], 'stop', context.promptTokens);
+  return behaviour.kind === 'reply' && behaviour.usage !== undefined
+    ? { ...result, usage: behaviour.usage }
+    : result;
+}
+
+function answer(
+  text: string,
+  calls: FakeAnswer['calls'],
+  finish: FakeAnswer['finish'],
+  promptTokens: number,
+): FakeAnswer {
+  const words = text.match(/\S+/g)?.length ?? 0;
+  const callTokens = calls.reduce(
+    (sum, call) => sum + 1 + Math.ceil(Buffer.byteLength(call.arguments) / 4),
+    0,
+  );
+  return {
+    text,
+    calls,
+    finish,
+    usage: { prompt_tokens: promptTokens, completion_tokens: words + callTokens },
+  };
+}
+
+/** The fakes' prompt token count: a quarter of the bytes of the JSON they were sent, rounded up. */
+export function fakePromptTokens(...parts: unknown[]): number {
+  return Math.ceil(
+    parts.reduce<number>((sum, part) => sum + Buffer.byteLength(JSON.stringify(part ?? null)), 0) / 4,
+  );
+}
+
+/** Text cut word by word, each piece keeping its trailing space; the pieces join back to the text. */
+export function wordPieces(text: string): string[] {
+  return text.match(/\s*\S+\s*/g) ?? [];
+}
+
+/** Text cut into pieces of at most `size` characters. */
+export function slices(text: string, size: number): string[] {
+  const pieces: string[] = [];
+  for (let start = 0; start < text.length; start += size) pieces.push(text.slice(start, start + size));
+  return pieces;
+}
+
+/** Resolves after `ms`, or as soon as `cancel` is called; `done` tells whether the wait was cancelled. */
+export function cancellableWait(ms: number): { done: Promise<boolean>; cancel: () => void } {
+  let cancel = (): void => undefined;
+  const done = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    cancel = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+  });
+  return { done, cancel };
+}
