@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { modelPolicyLocal } from '../commands/model-policy-local.ts';
 import { nukeLocal } from '../commands/nuke-local.ts';
 import { statusLocal } from '../commands/status-local.ts';
 import { tokenLocal } from '../commands/token-local.ts';
@@ -105,6 +106,28 @@ program
         ...(opts.subject === undefined ? {} : { subject: opts.subject }),
         ...(opts.scope === undefined ? {} : { scopes: opts.scope }),
         ttlSeconds: opts.ttl,
+      });
+    },
+  );
+
+program
+  .command('model-policy')
+  .description("show or replace a tenant's model policy (budgets, entitlements, redaction, deny rules)")
+  .argument('<action>', 'get or set')
+  .option('--local', 'the local node')
+  .option('--node-id <id>', 'node id', nodeId, 'local')
+  .option('--tenant <id>', 'tenant id', 'default')
+  .option('--file <path>', 'policy JSON for set (- reads standard input)')
+  .action(
+    async (action: string, opts: { local?: boolean; nodeId: string; tenant: string; file?: string }) => {
+      requireLocal('model-policy', opts.local);
+      if (action !== 'get' && action !== 'set')
+        throw new InvalidArgumentError('model-policy takes get or set');
+      process.exitCode = await modelPolicyLocal({
+        action,
+        nodeId: opts.nodeId,
+        tenant: opts.tenant,
+        ...(opts.file === undefined ? {} : { file: opts.file }),
       });
     },
   );

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { TenantModelPolicySchema } from '../../functions/model-policy/schemas/tenant-policy.ts';
 import { maybeEnv } from '../../functions/shared/config/env.ts';
 
 /**
@@ -19,7 +21,18 @@ export function localNodeDefaults(nodeId: string, portBase: number, env: NodeJS.
     tenantId: 'default',
     adminPrincipal: 'admin@default',
     functionEnv: {} as Record<string, string>,
-    /** The seeded tenant's model policy: local models only, finite budgets. */
-    tenantModelPolicy: {} as Record<string, unknown>,
+    /** The seeded tenant's model policy: local models only, input redaction, finite budgets. */
+    tenantModelPolicy: {
+      entitlements: { allow: ['local/*', 'tier:*'], deny: [] },
+      max_tokens: 4096,
+      default_max_tokens: 1024,
+      redaction: { input: true, output: false },
+      deny_rules: [],
+      budgets: [
+        { scope: 'tenant', period: 'month', limit_usd: 10, limit_tokens: 20_000_000 },
+        { scope: 'tenant', period: 'day', limit_usd: 2, limit_tokens: 2_000_000 },
+        { scope: 'run', period: 'total', limit_tokens: 200_000 },
+      ],
+    } satisfies z.input<typeof TenantModelPolicySchema>,
   };
 }

@@ -1,16 +1,108 @@
-"""Starts moto server with each DynamoDB operation atomic, as real DynamoDB guarantees.
+"""Starts moto server with DynamoDB behaving as AgentOS relies on real DynamoDB to behave.
 
-moto serves requests on many threads and its DynamoDB backend checks conditions and then writes
-without a lock, so two concurrent conditional writes (or transactions) can both succeed, and a query
-can observe half of a transaction. Real DynamoDB never allows either. This launcher wraps every
-DynamoDB backend operation in one lock, then hands over to moto's own command line.
+1. Atomic operations. moto serves requests on many threads and its DynamoDB backend checks conditions
+   and then writes without a lock, so two concurrent conditional writes (or transactions) can both
+   succeed, and a query can observe half of a transaction. Real DynamoDB allows neither. Every
+   DynamoDB backend operation runs under one lock here.
+2. Transactions that cost what they touch. moto snapshots each whole table (a deep copy) for every
+   item of a TransactWriteItems call so it can roll back, which makes each transaction slower as the
+   table grows. Under the lock above it is enough to snapshot the items the transaction writes.
+3. Concurrent Step Functions executions. moto deep-copies the state machine, executions included, on
+   every StartExecution; once one execution is running (it holds thread locks) every further start
+   fails with "cannot pickle '_thread.RLock'". The copy here leaves the executions out.
+
+Then it hands over to moto's own command line.
 """
 
+import copy
 import sys
 import threading
 
+import moto.dynamodb.models as dynamodb_models
+import moto.stepfunctions.parser.models as stepfunctions_models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.server import main
+from moto.stepfunctions.models import StateMachine
+
+_lock = threading.RLock()
+
+
+class _TablesAreNotCopied:
+    """Stands in for the `copy` module inside moto's DynamoDB backend: whole tables are not copied."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+dynamodb_models.copy = _TablesAreNotCopied()
+
+
+class _ExecutionsAreNotCopied:
+    """Stands in for the `copy` module inside moto's Step Functions parser backend."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        if isinstance(value, StateMachine):
+            clone = copy.copy(value)
+            clone.executions = []
+            return clone
+        return copy.deepcopy(value, memo)
+
+
+stepfunctions_models.copy = _ExecutionsAreNotCopied()
+
+
+def _written_keys(backend, transact_items):
+    keys = []
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName"))
+        if table is None or op_type == "ConditionCheck":
+            continue
+        if op_type == "Put":
+            source = op.get("Item", {})
+            key = {table.hash_key_attr: source.get(table.hash_key_attr)}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = source.get(table.range_key_attr)
+        else:
+            key = op.get("Key", {})
+        if all(value is not None for value in key.values()):
+            keys.append((op["TableName"], key))
+    return keys
+
+
+_original_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+def _transact_write_items(self, transact_items):
+    snapshots = []
+    for table_name, key in _written_keys(self, transact_items):
+        try:
+            current = self.get_item(table_name, key)
+        except Exception:  # an invalid key: moto's own validation reports it below
+            continue
+        snapshots.append((table_name, key, None if current is None else copy.deepcopy(current.to_json()["Attributes"])))
+    try:
+        return _original_transact_write_items(self, transact_items)
+    except Exception:
+        for table_name, key, attributes in reversed(snapshots):
+            if attributes is None:
+                if self.get_item(table_name, key) is not None:
+                    self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, attributes)
+        raise
+
+
+DynamoDBBackend.transact_write_items = _transact_write_items
 
 _OPERATIONS = (
     "put_item",
@@ -27,8 +119,6 @@ _OPERATIONS = (
     "execute_transaction",
     "batch_execute_statement",
 )
-
-_lock = threading.RLock()
 
 
 def _atomic(operation):

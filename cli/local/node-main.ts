@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { startLocalNode } from './local-node.ts';
 import type { LocalNodeSettings } from './local-node.ts';
@@ -55,14 +55,16 @@ async function main(): Promise<void> {
     functionEnv: file.functionEnv,
   };
   const node = await startLocalNode(settings);
+  // Written whole, then renamed, so `up` never reads half a file.
   await writeFile(
-    readyPath,
+    `${readyPath}.tmp`,
     JSON.stringify({
       pid: process.pid,
       orchestrator_url: node.orchestratorUrl,
       model_policy_url: node.modelPolicyUrl,
     }),
   );
+  await rename(`${readyPath}.tmp`, readyPath);
   console.log(
     `agentos node ${file.nodeId}: orchestrator ${node.orchestratorUrl}, model policy ${node.modelPolicyUrl}`,
   );

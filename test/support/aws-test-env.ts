@@ -6,5 +6,6 @@ process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
 process.env['AWS_REGION'] ??= 'us-east-1';
 process.env['AGENTOS_AWS_ENDPOINT'] = inject('awsEndpoint');
 process.env['POWERTOOLS_TRACE_ENABLED'] = 'false';
-process.env['POWERTOOLS_LOG_LEVEL'] ??= 'WARN';
+// Expected failures log at ERROR in the services; keep test output readable unless asked.
+process.env['POWERTOOLS_LOG_LEVEL'] = process.env['AGENTOS_TEST_LOG_LEVEL'] ?? 'SILENT';
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';

@@ -42,7 +42,11 @@ export async function startTestNode(
       jwks: auth.jwks,
       serviceSigningKey: auth.signingKey,
     },
-    functionEnv: { POWERTOOLS_LOG_LEVEL: 'ERROR', AGENTOS_SSE_POLL_MAX_MS: '200', ...options.functionEnv },
+    functionEnv: {
+      POWERTOOLS_LOG_LEVEL: process.env['AGENTOS_TEST_LOG_LEVEL'] ?? 'SILENT',
+      AGENTOS_SSE_POLL_MAX_MS: '200',
+      ...options.functionEnv,
+    },
   });
   return {
     node,

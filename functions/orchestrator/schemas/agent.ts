@@ -12,7 +12,12 @@ export const AgentDefinitionSchema = z
     max_steps: z.number().int().min(1).max(100),
     max_tokens_per_step: z.number().int().min(1).max(100_000),
     /** A run still going this long after it started fails with `run_timeout`. */
-    timeout_seconds: z.number().int().min(1).max(7 * 24 * 3600).default(900),
+    timeout_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(900),
   })
   .meta({ id: 'AgentDefinition' });
 

@@ -14,7 +14,11 @@ export const eventDataSchemas = {
   'run.queued': z.strictObject({ agent_id: z.string(), status: RunStatusSchema }),
   'run.started': z.strictObject({ status: RunStatusSchema }),
   'step.started': stepData,
-  'model.requested': stepData.extend({ request_id: z.string(), model_ref: z.string(), message_count: z.number().int() }),
+  'model.requested': stepData.extend({
+    request_id: z.string(),
+    model_ref: z.string(),
+    message_count: z.number().int(),
+  }),
   'model.fallback': stepData.extend({
     request_id: z.string(),
     provider: z.string(),
@@ -38,14 +42,21 @@ export const eventDataSchemas = {
     is_error: z.boolean(),
   }),
   'step.completed': stepData.extend({ finish_reason: z.string() }),
-  'run.completed': z.strictObject({ status: RunStatusSchema, output: z.strictObject({ message: AssistantMessageSchema }) }),
+  'run.completed': z.strictObject({
+    status: RunStatusSchema,
+    output: z.strictObject({ message: AssistantMessageSchema }),
+  }),
   'run.failed': z.strictObject({ status: RunStatusSchema, error: RunErrorSchema }),
   'run.canceled': z.strictObject({ status: RunStatusSchema, reason: z.string().optional() }),
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;
 export const eventTypes = Object.keys(eventDataSchemas) as EventType[];
-export const terminalEventTypes: ReadonlySet<string> = new Set(['run.completed', 'run.failed', 'run.canceled']);
+export const terminalEventTypes: ReadonlySet<string> = new Set([
+  'run.completed',
+  'run.failed',
+  'run.canceled',
+]);
 
 export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
 

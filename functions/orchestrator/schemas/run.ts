@@ -1,18 +1,32 @@
 import { z } from 'zod';
-import { ChatMessageSchema, SystemMessageSchema, UserMessageSchema, AssistantMessageSchema } from '../../shared/contracts/chat.ts';
+import {
+  ChatMessageSchema,
+  SystemMessageSchema,
+  UserMessageSchema,
+  AssistantMessageSchema,
+} from '../../shared/contracts/chat.ts';
 
 export const runStatuses = ['queued', 'running', 'completed', 'failed', 'canceled'] as const;
 export const RunStatusSchema = z.enum(runStatuses).meta({ id: 'RunStatus' });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
-export const RunIdSchema = z.string().regex(/^run_[a-z0-9]{26}$/, 'run ids look like run_ followed by 26 characters');
-export const AgentIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'agent ids are 1-64 characters of A-Z a-z 0-9 . _ -');
+export const RunIdSchema = z
+  .string()
+  .regex(/^run_[a-z0-9]{26}$/, 'run ids look like run_ followed by 26 characters');
+export const AgentIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'agent ids are 1-64 characters of A-Z a-z 0-9 . _ -');
 
 /** Input a client gives a run: the opening messages of the conversation. */
 export const RunInputSchema = z
   .strictObject({
     messages: z
-      .array(z.discriminatedUnion('role', [SystemMessageSchema.extend({ role: z.literal('system') }), UserMessageSchema]))
+      .array(
+        z.discriminatedUnion('role', [
+          SystemMessageSchema.extend({ role: z.literal('system') }),
+          UserMessageSchema,
+        ]),
+      )
       .min(1)
       .max(100),
   })

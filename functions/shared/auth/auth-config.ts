@@ -1,11 +1,13 @@
 import type { JSONWebKeySet } from 'jose';
 import { maybeEnv, requiredEnv } from '../config/env.ts';
 import type { EnvSource } from '../config/env.ts';
-import { ConfigurationError } from '../errors/agentos-error.ts';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { awsClientConfig } from '../aws/client-config.ts';
+import { ConfigurationError, DependencyUnavailableError } from '../errors/agentos-error.ts';
 import { createJwtVerifier } from './jwt-verifier.ts';
 import type { JwtVerifier } from './jwt-verifier.ts';
 import { createTokenIssuer, SigningJwkSchema } from './token-issuer.ts';
-import type { TokenIssuer } from './token-issuer.ts';
+import type { SigningJwk, TokenIssuer } from './token-issuer.ts';
 
 /** Builds the verifier from `AGENTOS_JWT_ISSUER`, `AGENTOS_JWT_AUDIENCE` and `AGENTOS_JWKS` or `AGENTOS_JWKS_URL`. */
 export function jwtVerifierFromEnv(env: EnvSource = process.env): JwtVerifier {
@@ -25,24 +27,54 @@ export function jwtVerifierFromEnv(env: EnvSource = process.env): JwtVerifier {
   return createJwtVerifier({ issuer, audience, jwks: { kind: 'inline', jwks } });
 }
 
-/**
- * Builds the issuer a service uses to call another on a principal's behalf, from the node's private
- * signing key in `AGENTOS_SERVICE_SIGNING_KEY` (a JWK).
- */
-export function serviceTokenIssuerFromEnv(env: EnvSource = process.env): TokenIssuer {
-  const raw = requiredEnv('AGENTOS_SERVICE_SIGNING_KEY', env);
+function parseSigningJwk(raw: string, source: string): SigningJwk {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (cause) {
-    throw new ConfigurationError('AGENTOS_SERVICE_SIGNING_KEY is not valid JSON', { cause });
+    throw new ConfigurationError(`${source} is not valid JSON`, { cause });
   }
   const jwk = SigningJwkSchema.safeParse(parsed);
-  if (!jwk.success)
-    throw new ConfigurationError('AGENTOS_SERVICE_SIGNING_KEY is not a private JWK with kid and alg');
+  if (!jwk.success) throw new ConfigurationError(`${source} is not a private JWK with kid and alg`);
+  return jwk.data;
+}
+
+/**
+ * Builds the issuer a service uses to call another on a principal's behalf, with the node's private
+ * signing key: inline in `AGENTOS_SERVICE_SIGNING_KEY` (local mode), or in the Secrets Manager secret
+ * named by `AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN` (deployed nodes), read once on first use.
+ */
+export function serviceTokenIssuerFromEnv(env: EnvSource = process.env): TokenIssuer {
+  const issuer = requiredEnv('AGENTOS_JWT_ISSUER', env);
+  const audience = requiredEnv('AGENTOS_JWT_AUDIENCE', env);
+  const inline = maybeEnv('AGENTOS_SERVICE_SIGNING_KEY', env);
+  if (inline !== undefined) {
+    return createTokenIssuer({
+      jwk: parseSigningJwk(inline, 'AGENTOS_SERVICE_SIGNING_KEY'),
+      issuer,
+      audience,
+    });
+  }
+  const secretArn = maybeEnv('AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN', env);
+  if (secretArn === undefined) {
+    throw new ConfigurationError(
+      'Missing required environment variable AGENTOS_SERVICE_SIGNING_KEY or AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN',
+    );
+  }
+  const client = new SecretsManagerClient(awsClientConfig(env));
   return createTokenIssuer({
-    jwk: jwk.data,
-    issuer: requiredEnv('AGENTOS_JWT_ISSUER', env),
-    audience: requiredEnv('AGENTOS_JWT_AUDIENCE', env),
+    issuer,
+    audience,
+    jwk: async () => {
+      let secret: string | undefined;
+      try {
+        secret = (await client.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
+      } catch (cause) {
+        throw new DependencyUnavailableError('The service signing key could not be read', { cause });
+      }
+      if (secret === undefined)
+        throw new ConfigurationError('The service signing key secret has no string value');
+      return parseSigningJwk(secret, 'The service signing key secret');
+    },
   });
 }

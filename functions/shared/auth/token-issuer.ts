@@ -23,16 +23,25 @@ export type TokenClaims = {
 /** Mints short-lived tokens with a node's signing key (local mode, and service-to-service calls). */
 export type TokenIssuer = { issue(claims: TokenClaims): Promise<string> };
 
-/** Creates an issuer signing with `jwk` for the given issuer/audience. */
+/** Creates an issuer signing with `jwk` (or the key `jwk()` resolves to, loaded once) for the given issuer/audience. */
 export function createTokenIssuer(options: {
-  jwk: SigningJwk;
+  jwk: SigningJwk | (() => Promise<SigningJwk>);
   issuer: string;
   audience: string;
 }): TokenIssuer {
-  const keyPromise = importJWK(options.jwk as JWK, options.jwk.alg);
+  let signing: Promise<{ jwk: SigningJwk; key: Awaited<ReturnType<typeof importJWK>> }> | undefined;
+  const load = async () => {
+    const jwk = typeof options.jwk === 'function' ? await options.jwk() : options.jwk;
+    return { jwk, key: await importJWK(jwk as JWK, jwk.alg) };
+  };
   return {
     async issue(claims) {
-      const key = await keyPromise;
+      // A failed load is retried on the next call rather than cached.
+      signing ??= load().catch((error: unknown) => {
+        signing = undefined;
+        throw error;
+      });
+      const { jwk, key } = await signing;
       const payload: Record<string, unknown> = {
         tenant_id: claims.tenantId,
         scope: claims.scopes.join(' '),
@@ -40,7 +49,7 @@ export function createTokenIssuer(options: {
       if (claims.actor !== undefined) payload['act'] = { sub: claims.actor };
       if (claims.policyContext !== undefined) payload['policy_context'] = claims.policyContext;
       return new SignJWT(payload)
-        .setProtectedHeader({ alg: options.jwk.alg, kid: options.jwk.kid, typ: 'JWT' })
+        .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: 'JWT' })
         .setIssuer(options.issuer)
         .setAudience(options.audience)
         .setSubject(claims.subject)

@@ -1,0 +1,86 @@
+import { readFile } from 'node:fs/promises';
+import { scopes, TenantIdSchema } from '../../functions/shared/auth/auth-context.ts';
+import { createTokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
+import { localNodeDefaults } from '../local/local-defaults.ts';
+import { nodePaths, readLocalState } from '../local/local-state.ts';
+import { ensureNodeKeys } from '../local/node-keys.ts';
+
+async function readPolicy(file: string): Promise<string> {
+  if (file !== '-') return readFile(file, 'utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * `agentos model-policy get|set --local --tenant T [--file F]`: reads or replaces a tenant's budgets,
+ * entitlements and policy through the Model Policy's admin API, as an operator of the local node.
+ */
+export async function modelPolicyLocal(options: {
+  action: 'get' | 'set';
+  nodeId: string;
+  tenant: string;
+  file?: string;
+  out?: NodeJS.WritableStream;
+}): Promise<number> {
+  const out = options.out ?? process.stdout;
+  if (!TenantIdSchema.safeParse(options.tenant).success) {
+    process.stderr.write(`Invalid tenant id "${options.tenant}".\n`);
+    return 2;
+  }
+  const state = await readLocalState(options.nodeId);
+  if (state === undefined) {
+    process.stderr.write(
+      `Local node "${options.nodeId}" is not running: run \`agentos up --local\` first.\n`,
+    );
+    return 1;
+  }
+  let body: string | undefined;
+  if (options.action === 'set') {
+    if (options.file === undefined) {
+      process.stderr.write(
+        '`model-policy set` needs --file <policy.json> (or --file - for standard input).\n',
+      );
+      return 2;
+    }
+    body = await readPolicy(options.file);
+    try {
+      JSON.parse(body);
+    } catch {
+      process.stderr.write(`${options.file} is not valid JSON.\n`);
+      return 2;
+    }
+  }
+  const defaults = localNodeDefaults(options.nodeId, 0);
+  const keys = await ensureNodeKeys(nodePaths(options.nodeId).keys);
+  const token = await createTokenIssuer({
+    jwk: keys.signingKey,
+    issuer: defaults.issuer,
+    audience: defaults.audience,
+  }).issue({
+    tenantId: options.tenant,
+    subject: 'operator@local',
+    scopes: [scopes.operator],
+    ttlSeconds: 120,
+  });
+  const response = await fetch(
+    `${state.node.model_policy_url}/v1/admin/tenants/${options.tenant}/model-policy`,
+    {
+      method: options.action === 'get' ? 'GET' : 'PUT',
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body }),
+    },
+  );
+  const text = await response.text();
+  let pretty = text;
+  try {
+    pretty = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // Not JSON: show it as it came.
+  }
+  (response.ok ? out : process.stderr).write(`${pretty}\n`);
+  return response.ok ? 0 : 1;
+}

@@ -1,0 +1,381 @@
+import { createHash } from 'node:crypto';
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  cancellationCodes,
+  isConditionFailure,
+  storageUnavailable,
+} from '../../../shared/storage/dynamo-errors.ts';
+import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
+import { principalKey, principalSortKey, requestKey, runKey } from '../../metering/attribution-keys.ts';
+import type { UsageRecord } from '../../metering/usage-record.ts';
+import type {
+  AggregateTargets,
+  Amount,
+  BudgetCounters,
+  BudgetLine,
+  CallSettlement,
+  ClaimOutcome,
+  LedgerPort,
+  RequestClaim,
+} from '../../ports/ledger-port.ts';
+import { decodeStoredCall, encodeStoredCall } from './ledger-items.ts';
+import type { BudgetItem, RequestItem } from './ledger-items.ts';
+
+type TransactItem = NonNullable<
+  ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
+>[number];
+
+const maxClaimAttempts = 5;
+const maxSettleAttempts = 6;
+
+/** A DynamoDB client request token (≤ 36 characters) derived from a claim's token and a purpose. */
+function requestToken(seed: string): string {
+  return createHash('sha256').update(seed).digest('hex').slice(0, 36);
+}
+
+function pause(attempt: number): Promise<void> {
+  const ms = Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * LedgerPort on the node's DynamoDB table. Budgets are counters of committed (= spent + reserved)
+ * tokens and nano-USD; a reservation is an `ADD` conditioned on `committed <= limit - amount`, the
+ * limit coming from the tenant's current policy, so the store enforces every limit atomically and a
+ * changed limit applies at once. A call's settlement is one transaction carrying a client request
+ * token, so neither a concurrent retry nor an SDK retry can apply it twice.
+ */
+export class DynamoLedger implements LedgerPort {
+  readonly #db: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.#db = db;
+    this.#tableName = tableName;
+  }
+
+  async claim(tenantId: string, claim: RequestClaim): Promise<ClaimOutcome> {
+    const pk = storageKeys.modelRequest(tenantId, claim.requestKey);
+    const item: RequestItem = {
+      pk,
+      sk: recordSortKey,
+      kind: 'model-request',
+      request_id: claim.requestId,
+      principal_id: claim.principalId,
+      fingerprint: claim.fingerprint,
+      status: 'in_flight',
+      claim_token: claim.token,
+      lease_until: claim.leaseUntil,
+      expires_at: claim.expiresAt,
+    };
+    for (let attempt = 0; attempt < maxClaimAttempts; attempt += 1) {
+      try {
+        await this.#db.send(
+          new PutCommand({
+            TableName: this.#tableName,
+            Item: item,
+            ConditionExpression:
+              'attribute_not_exists(pk) OR expires_at < :now_s OR (#status = :in_flight AND lease_until < :now_ms)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':in_flight': 'in_flight',
+              ':now_ms': claim.now,
+              ':now_s': Math.floor(claim.now / 1000),
+            },
+          }),
+        );
+        return { outcome: 'claimed' };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw storageUnavailable(error);
+      }
+      const existing = await this.#get<RequestItem>(pk);
+      // Released between our write and our read: try to claim again.
+      if (existing === undefined) continue;
+      if (existing.fingerprint !== claim.fingerprint) return { outcome: 'reused' };
+      if (existing.status === 'completed' && existing.response !== undefined) {
+        return { outcome: 'replay', call: decodeStoredCall(existing.response) };
+      }
+      return { outcome: 'in_progress' };
+    }
+    throw storageUnavailable(new Error('request claim kept conflicting'));
+  }
+
+  async readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]> {
+    if (lines.length === 0) return [];
+    const keys = lines.map((line) => ({ pk: this.#budgetKey(tenantId, line), sk: recordSortKey }));
+    const found = new Map<string, BudgetItem>();
+    let pending: Record<string, unknown>[] = keys;
+    try {
+      for (let attempt = 0; pending.length > 0 && attempt < 8; attempt += 1) {
+        const result = await this.#db.send(
+          new BatchGetCommand({
+            RequestItems: { [this.#tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        for (const item of result.Responses?.[this.#tableName] ?? []) found.set(item['pk'] as string, item);
+        pending = result.UnprocessedKeys?.[this.#tableName]?.Keys ?? [];
+        if (pending.length > 0) await pause(attempt);
+      }
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+    if (pending.length > 0) throw storageUnavailable(new Error('budget counters could not all be read'));
+    return keys.map(({ pk }) => {
+      const item = found.get(pk) ?? {};
+      return {
+        spentTokens: item.spent_tokens ?? 0,
+        spentNano: item.spent_nano ?? 0,
+        reservedTokens: item.reserved_tokens ?? 0,
+        reservedNano: item.reserved_nano ?? 0,
+      };
+    });
+  }
+
+  async reserve(
+    tenantId: string,
+    lines: readonly BudgetLine[],
+    amount: Amount,
+    attemptToken: string,
+  ): Promise<boolean> {
+    const updates = lines.map((line) => this.#reserveUpdate(tenantId, line, amount));
+    if (updates.some((update) => update === undefined)) return false;
+    const items = updates as NonNullable<(typeof updates)[number]>[];
+    try {
+      if (items.length === 1) {
+        await this.#db.send(new UpdateCommand(items[0]!));
+      } else {
+        await this.#db.send(
+          new TransactWriteCommand({
+            TransactItems: items.map((update) => ({ Update: update })),
+            ClientRequestToken: requestToken(`reserve:${attemptToken}`),
+          }),
+        );
+      }
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      const codes = cancellationCodes(error);
+      if (codes?.every((code) => ['None', 'ConditionalCheckFailed', 'TransactionConflict'].includes(code))) {
+        return false;
+      }
+      throw storageUnavailable(error);
+    }
+  }
+
+  async settle(tenantId: string, settlement: CallSettlement): Promise<void> {
+    let includeRequest = true;
+    for (let attempt = 0; attempt < maxSettleAttempts; attempt += 1) {
+      const items = this.#settlementItems(tenantId, settlement, includeRequest);
+      try {
+        await this.#db.send(
+          new TransactWriteCommand({
+            TransactItems: items,
+            ClientRequestToken: requestToken(`settle:${settlement.claim.token}:${includeRequest}`),
+          }),
+        );
+        return;
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        if (codes === undefined) throw storageUnavailable(error);
+        if (includeRequest && codes[0] === 'ConditionalCheckFailed') {
+          // Another attempt took the request id over after our lease ran out: it owns the stored
+          // response, but what this attempt consumed is still billed.
+          includeRequest = false;
+          continue;
+        }
+        if (!codes.includes('TransactionConflict')) throw storageUnavailable(error);
+        await pause(attempt);
+      }
+    }
+    throw storageUnavailable(new Error('settlement kept conflicting'));
+  }
+
+  async recordRefusal(tenantId: string, record: UsageRecord): Promise<void> {
+    try {
+      await this.#db.send(
+        new PutCommand({ TableName: this.#tableName, Item: this.#recordItem(tenantId, record) }),
+      );
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+  }
+
+  #budgetKey(tenantId: string, line: BudgetLine): string {
+    return storageKeys.budget(tenantId, line.scopeKey, line.periodKey);
+  }
+
+  /** The conditional reservation of one line, or undefined when the amount exceeds a limit outright. */
+  #reserveUpdate(tenantId: string, line: BudgetLine, amount: Amount) {
+    const conditions: string[] = [];
+    const values: Record<string, unknown> = {
+      ':rt': amount.tokens,
+      ':rn': amount.nano,
+      ':key': this.#budgetKey(tenantId, line),
+      ':tenant': tenantId,
+      ':scope': line.scope,
+      ':period': line.period,
+      ':period_key': line.periodKey,
+      ':kind': 'budget',
+      ':exp': line.expiresAt ?? 0,
+    };
+    if (line.limitTokens !== undefined) {
+      const ceiling = line.limitTokens - amount.tokens;
+      if (ceiling < 0) return undefined;
+      conditions.push('(attribute_not_exists(committed_tokens) OR committed_tokens <= :ceil_t)');
+      values[':ceil_t'] = ceiling;
+    }
+    if (line.limitNano !== undefined) {
+      const ceiling = line.limitNano - amount.nano;
+      if (ceiling < 0) return undefined;
+      conditions.push('(attribute_not_exists(committed_nano) OR committed_nano <= :ceil_n)');
+      values[':ceil_n'] = ceiling;
+    }
+    return {
+      TableName: this.#tableName,
+      Key: { pk: this.#budgetKey(tenantId, line), sk: recordSortKey },
+      UpdateExpression:
+        'SET #key = :key, tenant_id = :tenant, #scope = :scope, #period = :period, period_key = :period_key, #kind = :kind, expires_at = :exp ' +
+        'ADD reserved_tokens :rt, reserved_nano :rn, committed_tokens :rt, committed_nano :rn',
+      ...(conditions.length > 0 ? { ConditionExpression: conditions.join(' AND ') } : {}),
+      ExpressionAttributeNames: { '#key': 'key', '#scope': 'scope', '#period': 'period', '#kind': 'kind' },
+      ExpressionAttributeValues: values,
+    };
+  }
+
+  #settlementItems(tenantId: string, settlement: CallSettlement, includeRequest: boolean): TransactItem[] {
+    const items: TransactItem[] = [];
+    const requestPk = storageKeys.modelRequest(tenantId, settlement.claim.requestKey);
+    if (includeRequest) {
+      const condition = {
+        ConditionExpression: 'claim_token = :token',
+        ExpressionAttributeValues: { ':token': settlement.claim.token },
+      };
+      if (settlement.request.kind === 'complete') {
+        items.push({
+          Update: {
+            TableName: this.#tableName,
+            Key: { pk: requestPk, sk: recordSortKey },
+            UpdateExpression: 'SET #status = :completed, #response = :response',
+            ConditionExpression: condition.ConditionExpression,
+            ExpressionAttributeNames: { '#status': 'status', '#response': 'response' },
+            ExpressionAttributeValues: {
+              ...condition.ExpressionAttributeValues,
+              ':completed': 'completed',
+              ':response': encodeStoredCall(settlement.request.call),
+            },
+          },
+        });
+      } else {
+        items.push({
+          Delete: { TableName: this.#tableName, Key: { pk: requestPk, sk: recordSortKey }, ...condition },
+        });
+      }
+    }
+    items.push({
+      Put: {
+        TableName: this.#tableName,
+        Item: this.#recordItem(tenantId, settlement.record, settlement.claim.now),
+      },
+    });
+    const { reserved, actual } = settlement.budgets;
+    for (const line of settlement.budgets.lines) {
+      items.push({
+        Update: {
+          TableName: this.#tableName,
+          Key: { pk: this.#budgetKey(tenantId, line), sk: recordSortKey },
+          UpdateExpression:
+            'ADD reserved_tokens :rt, reserved_nano :rn, spent_tokens :at, spent_nano :an, committed_tokens :dt, committed_nano :dn',
+          ExpressionAttributeValues: {
+            ':rt': -reserved.tokens,
+            ':rn': -reserved.nano,
+            ':at': actual.tokens,
+            ':an': actual.nano,
+            ':dt': actual.tokens - reserved.tokens,
+            ':dn': actual.nano - reserved.nano,
+          },
+        },
+      });
+    }
+    if (settlement.aggregate !== undefined)
+      items.push(...this.#aggregateItems(tenantId, settlement.record, settlement.aggregate));
+    return items;
+  }
+
+  #aggregateItems(tenantId: string, record: UsageRecord, targets: AggregateTargets): TransactItem[] {
+    const counters = {
+      ':one': 1,
+      ':p': record.prompt_tokens,
+      ':c': record.completion_tokens,
+      ':n': record.cost_nano,
+      ':tenant': tenantId,
+    };
+    const add = 'ADD #calls :one, prompt_tokens :p, completion_tokens :c, cost_nano :n';
+    const items: TransactItem[] = [];
+    for (const { window, date } of targets.windows) {
+      const pk = storageKeys.usage(tenantId, window, date);
+      items.push({
+        Update: {
+          TableName: this.#tableName,
+          Key: { pk, sk: recordSortKey },
+          UpdateExpression: `SET #key = :key, tenant_id = :tenant, #window = :window, #date = :date ${add}`,
+          ExpressionAttributeNames: {
+            '#key': 'key',
+            '#window': 'window',
+            '#date': 'date',
+            '#calls': 'calls',
+          },
+          ExpressionAttributeValues: { ...counters, ':key': pk, ':window': window, ':date': date },
+        },
+      });
+      items.push({
+        Update: {
+          TableName: this.#tableName,
+          Key: { pk, sk: principalSortKey(targets.principalId) },
+          UpdateExpression: `SET #key = :key, tenant_id = :tenant, principal_id = :principal ${add}`,
+          ExpressionAttributeNames: { '#key': 'key', '#calls': 'calls' },
+          ExpressionAttributeValues: {
+            ...counters,
+            ':key': storageKeys.usageByPrincipal(tenantId, window, date, principalKey(targets.principalId)),
+            ':principal': targets.principalId,
+          },
+        },
+      });
+    }
+    if (targets.runId !== undefined) {
+      const pk = storageKeys.usageByRun(tenantId, runKey(targets.runId));
+      items.push({
+        Update: {
+          TableName: this.#tableName,
+          Key: { pk, sk: recordSortKey },
+          UpdateExpression: `SET #key = :key, tenant_id = :tenant, run_id = :run ${add}`,
+          ExpressionAttributeNames: { '#key': 'key', '#calls': 'calls' },
+          ExpressionAttributeValues: { ...counters, ':key': pk, ':run': targets.runId },
+        },
+      });
+    }
+    return items;
+  }
+
+  #recordItem(tenantId: string, record: UsageRecord, attemptMs = Date.parse(record.created_at)) {
+    const pk = storageKeys.usageRecords(tenantId, requestKey(record.principal_id, record.request_id));
+    return { ...record, pk, sk: attemptMs, kind: 'usage-record', key: `${pk}/${attemptMs}` };
+  }
+
+  async #get<T>(pk: string): Promise<T | undefined> {
+    try {
+      const result = await this.#db.send(
+        new GetCommand({ TableName: this.#tableName, Key: { pk, sk: recordSortKey }, ConsistentRead: true }),
+      );
+      return result.Item as T | undefined;
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+  }
+}

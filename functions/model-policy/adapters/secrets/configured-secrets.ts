@@ -1,0 +1,67 @@
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { EnvSource } from '../../../shared/config/env.ts';
+import { ConfigurationError } from '../../../shared/errors/agentos-error.ts';
+import type { SecretsPort } from '../../ports/secrets-port.ts';
+
+/** How long a Secrets Manager value is reused before it is fetched again (rotation). */
+const cacheMs = 5 * 60 * 1000;
+
+/**
+ * SecretsPort for the catalog's credential references: `env:NAME` reads the function's environment;
+ * `secretsmanager:<arn-or-name>[#field]` reads Secrets Manager (a JSON field of the secret when
+ * `#field` is given). Values are never logged and never come from requests.
+ */
+export class ConfiguredSecrets implements SecretsPort {
+  readonly #env: EnvSource;
+  readonly #client: () => SecretsManagerClient;
+  readonly #cache = new Map<string, { value: Promise<string>; at: number }>();
+
+  constructor(env: EnvSource, client: () => SecretsManagerClient) {
+    this.#env = env;
+    this.#client = client;
+  }
+
+  resolve(reference: string): Promise<string> {
+    if (reference.startsWith('env:')) {
+      const name = reference.slice('env:'.length);
+      const value = this.#env[name];
+      if (value === undefined || value === '') {
+        return Promise.reject(
+          new ConfigurationError(`Credential reference ${reference} names an unset variable`),
+        );
+      }
+      return Promise.resolve(value);
+    }
+    if (!reference.startsWith('secretsmanager:')) {
+      return Promise.reject(new ConfigurationError('Unknown credential reference kind'));
+    }
+    const cached = this.#cache.get(reference);
+    if (cached !== undefined && Date.now() - cached.at < cacheMs) return cached.value;
+    const value = this.#fetch(reference.slice('secretsmanager:'.length));
+    this.#cache.set(reference, { value, at: Date.now() });
+    value.catch(() => this.#cache.delete(reference));
+    return value;
+  }
+
+  async #fetch(target: string): Promise<string> {
+    const [secretId, field] = target.split('#') as [string, string | undefined];
+    const result = await this.#client().send(new GetSecretValueCommand({ SecretId: secretId }));
+    const text =
+      result.SecretString ??
+      (result.SecretBinary === undefined ? undefined : Buffer.from(result.SecretBinary).toString('utf8'));
+    if (text === undefined) throw new ConfigurationError(`Secret ${secretId} has no value`);
+    if (field === undefined) return text;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      throw new ConfigurationError(`Secret ${secretId} is not JSON, so it has no field ${field}`, { cause });
+    }
+    const value = (parsed as Record<string, unknown>)[field];
+    if (typeof value !== 'string' || value === '') {
+      throw new ConfigurationError(`Secret ${secretId} has no string field ${field}`);
+    }
+    return value;
+  }
+}

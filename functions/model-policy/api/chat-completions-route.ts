@@ -1,0 +1,108 @@
+import { Readable } from 'node:stream';
+import { scopes } from '../../shared/auth/auth-context.ts';
+import { toErrorEnvelope } from '../../shared/errors/error-envelope.ts';
+import type { ApiRequest, ApiResponse, Route } from '../../shared/http/api-types.ts';
+import { parseJsonBody } from '../../shared/http/json-body.ts';
+import type { ModelCallInput } from '../invocation/model-call.ts';
+import type { ModelGateway, StreamStart } from '../invocation/model-gateway.ts';
+import { requestFingerprint } from '../invocation/request-fingerprint.ts';
+import { ChatCompletionRequestSchema } from '../schemas/openai-chat.ts';
+import type { ChatCompletionRequest } from '../schemas/openai-chat.ts';
+import { ChunkWriter, chatCompletionOf, gatewayHeaders, replayChunks, sseEvent } from './openai-rendering.ts';
+import { requestIdFrom } from './request-id.ts';
+
+const sseHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
+
+function callInput(request: ApiRequest, body: ChatCompletionRequest, requestId: string): ModelCallInput {
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+  const stop = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined);
+  return {
+    auth: request.auth,
+    endpoint: 'chat.completions',
+    stream: body.stream === true,
+    requestId,
+    fingerprint: requestFingerprint('chat.completions', body.model, body),
+    correlationId: request.correlationId,
+    modelRef: body.model,
+    messages: body.messages,
+    ...(body.tools === undefined ? {} : { tools: body.tools }),
+    ...(body.tool_choice === undefined ? {} : { toolChoice: body.tool_choice }),
+    ...(maxTokens === undefined ? {} : { maxTokens }),
+    ...(body.temperature === undefined || body.temperature === null ? {} : { temperature: body.temperature }),
+    ...(body.top_p === undefined || body.top_p === null ? {} : { topP: body.top_p }),
+    ...(stop === undefined ? {} : { stop }),
+    attribution: {},
+    signal: request.signal,
+  };
+}
+
+async function* liveSse(
+  start: Extract<StreamStart, { kind: 'live' }>,
+  correlationId: string,
+): AsyncGenerator<string> {
+  const writer = new ChunkWriter({ id: start.completionId, created: start.created, model: start.model });
+  try {
+    for await (const event of start.events) {
+      yield event.type === 'delta' ? writer.delta(event) : writer.finish(event.call);
+    }
+  } catch (error) {
+    // Headers are gone: the failure travels as an error event, which OpenAI clients raise.
+    yield sseEvent(toErrorEnvelope(error, correlationId).envelope);
+  }
+}
+
+/**
+ * `POST /v1/chat/completions` (scope `models:invoke`): the OpenAI-compatible form. `X-Request-Id`
+ * names the request for dedupe (one is generated when absent); the route taken, the policy decision
+ * and the cost come back as `x-agentos-*` headers.
+ */
+export function chatCompletionsRoute(gateway: ModelGateway, maxBodyBytes: number): Route {
+  return {
+    method: 'POST',
+    path: '/v1/chat/completions',
+    scope: scopes.modelsInvoke,
+    async handle(request): Promise<ApiResponse> {
+      const body = parseJsonBody(request.body, ChatCompletionRequestSchema, { maxBytes: maxBodyBytes });
+      const requestId = requestIdFrom(request.headers);
+      const input = callInput(request, body, requestId);
+      if (!input.stream) {
+        const { call, replayed } = await gateway.complete(input);
+        return {
+          status: 200,
+          headers: gatewayHeaders({
+            requestId,
+            route: call.route,
+            policy: call.policy,
+            replayed,
+            costNano: call.usage.cost_nano,
+          }),
+          json: chatCompletionOf(call),
+        };
+      }
+      const start = await gateway.openStream(input);
+      if (start.kind === 'replay') {
+        const { call } = start;
+        return {
+          status: 200,
+          headers: {
+            ...sseHeaders,
+            ...gatewayHeaders({ requestId, route: call.route, policy: call.policy, replayed: true }),
+          },
+          stream: Readable.from(replayChunks(call)),
+        };
+      }
+      return {
+        status: 200,
+        headers: {
+          ...sseHeaders,
+          ...gatewayHeaders({ requestId, route: start.route, policy: start.policy, replayed: false }),
+        },
+        stream: Readable.from(liveSse(start, request.correlationId)),
+      };
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { scopes } from '../../shared/auth/auth-context.ts';
+import { NotFoundError } from '../../shared/errors/agentos-error.ts';
+import type { Route } from '../../shared/http/api-types.ts';
+import { isEntitled } from '../policy/entitlements.ts';
+import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
+import { candidatesFor, catalogRefs } from '../router/route-plan.ts';
+import type { ModelCatalog } from '../schemas/model-catalog.ts';
+import type { ModelList, ModelObject } from '../schemas/openai-chat.ts';
+import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
+
+function modelObject(catalog: ModelCatalog, ref: string): ModelObject {
+  const backend = ref.startsWith('tier:') ? 'tier' : (catalog.models[ref]?.backend ?? 'unknown');
+  return { id: ref, object: 'model', created: 0, owned_by: `agentos:${backend}` };
+}
+
+/** The refs (models and tiers) a tenant may call: entitled, and for tiers with an entitled member. */
+function entitledRefs(catalog: ModelCatalog, policy: TenantModelPolicy): string[] {
+  const { models, tiers } = catalogRefs(catalog);
+  return [
+    ...models.filter((ref) => isEntitled(policy.entitlements, ref)),
+    ...tiers.filter(
+      (ref) =>
+        isEntitled(policy.entitlements, ref) &&
+        candidatesFor(catalog, ref).some((member) => isEntitled(policy.entitlements, member)),
+    ),
+  ];
+}
+
+/** `GET /v1/models` and `GET /v1/models/{model_ref}` (scope `models:read`), in OpenAI's shapes. */
+export function modelsRoutes(catalog: ModelCatalog, policies: TenantPolicySource): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/models',
+      scope: scopes.modelsRead,
+      async handle(request) {
+        const { policy } = await policies.forTenant(request.auth.tenant_id);
+        const list: ModelList = {
+          object: 'list',
+          data: entitledRefs(catalog, policy).map((ref) => modelObject(catalog, ref)),
+        };
+        return { status: 200, json: list };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/models/{model_ref+}',
+      scope: scopes.modelsRead,
+      async handle(request) {
+        const ref = request.params['model_ref'] ?? '';
+        const { policy } = await policies.forTenant(request.auth.tenant_id);
+        // A model the tenant may not use is, to it, a model that does not exist.
+        if (!entitledRefs(catalog, policy).includes(ref))
+          throw new NotFoundError(`The model '${ref}' does not exist`);
+        return { status: 200, json: modelObject(catalog, ref) };
+      },
+    },
+  ];
+}

@@ -1,0 +1,96 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { jwtVerifierFromEnv } from '../../shared/auth/auth-config.ts';
+import { awsClientConfig } from '../../shared/aws/client-config.ts';
+import type { EnvSource } from '../../shared/config/env.ts';
+import { createTelemetry } from '../../shared/observability/telemetry.ts';
+import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
+import { DynamoLedger } from '../adapters/dynamodb/dynamo-ledger.ts';
+import { DynamoTenantPolicyStore } from '../adapters/dynamodb/dynamo-tenant-policy-store.ts';
+import { DynamoUsageStore } from '../adapters/dynamodb/dynamo-usage-store.ts';
+import { ConfiguredSecrets } from '../adapters/secrets/configured-secrets.ts';
+import { modelPolicyRoutes } from '../api/model-policy-routes.ts';
+import { ModelGateway } from '../invocation/model-gateway.ts';
+import { UsageReporter } from '../metering/usage-reporter.ts';
+import { TenantPolicySource } from '../policy/tenant-policy-source.ts';
+import type { LedgerPort } from '../ports/ledger-port.ts';
+import type { SecretsPort } from '../ports/secrets-port.ts';
+import type { TenantPolicyStorePort } from '../ports/tenant-policy-store-port.ts';
+import type { UsageStorePort } from '../ports/usage-store-port.ts';
+import { ProviderRegistry } from '../router/provider-registry.ts';
+import type { ProviderFactory } from '../router/provider-registry.ts';
+import { modelPolicyConfigFromEnv } from './model-policy-config.ts';
+import { createProviderFactory } from './provider-factory.ts';
+
+/** The adapters behind the Model Policy's ports; each can be replaced (tests, other stores). */
+export type ModelPolicyAdapters = {
+  ledger: LedgerPort;
+  usage: UsageStorePort;
+  policyStore: TenantPolicyStorePort;
+  secrets: SecretsPort;
+  providerFactory: ProviderFactory;
+};
+
+/** Options of {@link composeModelPolicy}. */
+export type ComposeModelPolicyOptions = {
+  env?: EnvSource;
+  /** Adapters to use instead of the DynamoDB / Secrets Manager / catalog-built ones. */
+  adapters?: Partial<ModelPolicyAdapters>;
+  now?: () => Date;
+};
+
+/**
+ * The Model Policy's composition root: reads the configuration, picks adapters for the ports (the
+ * node's DynamoDB table for ledger, usage and tenant policies; Secrets Manager and the environment
+ * for credentials; the catalog's backends for providers) and builds the gateway and its routes.
+ */
+export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
+  const env = options.env ?? process.env;
+  const now = options.now ?? (() => new Date());
+  const config = modelPolicyConfigFromEnv(env);
+  const telemetry = createTelemetry('model-policy');
+  const aws = awsClientConfig(env);
+  let db: DynamoDBDocumentClient | undefined;
+  const table = (): DynamoDBDocumentClient => (db ??= createDocumentClient(aws));
+  let secretsClient: SecretsManagerClient | undefined;
+  const secrets =
+    options.adapters?.secrets ??
+    new ConfiguredSecrets(env, () => (secretsClient ??= new SecretsManagerClient(aws)));
+  const adapters: ModelPolicyAdapters = {
+    ledger: options.adapters?.ledger ?? new DynamoLedger(table(), config.tableName),
+    usage: options.adapters?.usage ?? new DynamoUsageStore(table(), config.tableName),
+    policyStore: options.adapters?.policyStore ?? new DynamoTenantPolicyStore(table(), config.tableName),
+    secrets,
+    providerFactory: options.adapters?.providerFactory ?? createProviderFactory(secrets),
+  };
+  const policies = new TenantPolicySource(adapters.policyStore, config.defaultPolicy, config.policyCacheMs);
+  const gateway = new ModelGateway({
+    catalog: config.catalog,
+    providers: new ProviderRegistry(config.catalog, adapters.providerFactory),
+    ledger: adapters.ledger,
+    policies,
+    now,
+    requestRetentionSeconds: config.requestRetentionSeconds,
+    log: telemetry.logger,
+    metrics: { count: (name, value) => telemetry.metrics.addMetric(name, MetricUnit.Count, value) },
+  });
+  const reporter = new UsageReporter({ usage: adapters.usage, ledger: adapters.ledger, policies, now });
+  return {
+    config,
+    telemetry,
+    gateway,
+    policies,
+    verifier: () => jwtVerifierFromEnv(env),
+    apiRoutes: () =>
+      modelPolicyRoutes({
+        gateway,
+        reporter,
+        policies,
+        catalog: config.catalog,
+        maxBodyBytes: config.maxBodyBytes,
+        log: telemetry.logger,
+        now,
+      }),
+  };
+}

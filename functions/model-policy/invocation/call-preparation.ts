@@ -1,0 +1,271 @@
+import { randomUUID } from 'node:crypto';
+import type { ChatMessage } from '../../shared/contracts/chat.ts';
+import type { PolicyOutcome } from '../../shared/contracts/model-invocation.ts';
+import {
+  BudgetExceededError,
+  ForbiddenError,
+  IdempotencyKeyReusedError,
+  RequestInProgressError,
+} from '../../shared/errors/agentos-error.ts';
+import { budgetLines } from '../budgets/budget-lines.ts';
+import { reserveBudget } from '../budgets/budget-reserver.ts';
+import type { Reservation } from '../budgets/budget-reserver.ts';
+import { priceTableAt, worstCasePrices } from '../metering/price-table.ts';
+import type { PriceTable } from '../metering/price-table.ts';
+import { aggregateWindows } from '../metering/usage-windows.ts';
+import { requestKey } from '../metering/attribution-keys.ts';
+import { evaluatePolicy } from '../policy/policy-engine.ts';
+import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
+import type { AggregateTargets, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
+import { estimatePromptTokens } from '../providers/token-estimate.ts';
+import type { ProviderRegistry } from '../router/provider-registry.ts';
+import { candidatesFor, outputLimitOf, routeTargets } from '../router/route-plan.ts';
+import type { RouteTarget } from '../router/route-plan.ts';
+import type { ModelCatalog } from '../schemas/model-catalog.ts';
+import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
+import type { GatewayLog, GatewayMetrics, ModelCallInput } from './model-call.ts';
+import type { StoredCall } from './stored-call.ts';
+import { usageRecordOf } from './usage-records.ts';
+
+/** What the gateway is built from. */
+export type GatewayDeps = {
+  catalog: ModelCatalog;
+  providers: ProviderRegistry;
+  ledger: LedgerPort;
+  policies: TenantPolicySource;
+  now: () => Date;
+  /** How long a request id is remembered (at least 24 h). */
+  requestRetentionSeconds: number;
+  log: GatewayLog;
+  metrics: GatewayMetrics;
+};
+
+/** A call that passed policy, holds its request id and has its budget reserved. */
+export type PreparedCall = {
+  input: ModelCallInput;
+  policy: TenantModelPolicy;
+  outcome: PolicyOutcome;
+  /** The messages as the model sees them (redacted). */
+  messages: ChatMessage[];
+  targets: RouteTarget[];
+  prices: PriceTable;
+  promptTokens: number;
+  claim: RequestClaim;
+  reservation: Reservation;
+  aggregate: AggregateTargets;
+  startedAt: Date;
+};
+
+export type Preparation = { kind: 'replay'; call: StoredCall } | { kind: 'ready'; call: PreparedCall };
+
+/** Slack on top of the backends' timeouts before another attempt may take over a request id. */
+const leaseSlackMs = 60_000;
+
+/** The policy, routing and budget facts of a call before anything is claimed. */
+export type CallPlan = {
+  policy: TenantModelPolicy;
+  outcome: PolicyOutcome;
+  messages: ChatMessage[];
+  targets: RouteTarget[];
+  prices: PriceTable;
+  promptTokens: number;
+  maxOutputTokens: number;
+};
+
+/** What planning needs of a call. */
+export type PlanSubject = Pick<
+  ModelCallInput,
+  'auth' | 'modelRef' | 'messages' | 'tools' | 'maxTokens' | 'requireTools'
+>;
+
+/** A plan, or the policy's denial of the call. */
+export type PlanResult =
+  | { kind: 'planned'; plan: CallPlan }
+  | { kind: 'denied'; error: ForbiddenError; outcome: PolicyOutcome; priceVersion: string };
+
+/**
+ * Plans a call: resolves the model ref, applies the tenant's policy, picks the routable models and
+ * sizes the worst case. Pure apart from reading the tenant's policy.
+ *
+ * @throws NotFoundError for an unknown model ref; InvalidRequestError when no model takes the tools.
+ */
+export async function planCall(deps: GatewayDeps, subject: PlanSubject, at: Date): Promise<PlanResult> {
+  const { policy } = await deps.policies.forTenant(subject.auth.tenant_id);
+  const candidates = candidatesFor(deps.catalog, subject.modelRef);
+  const prices = priceTableAt(deps.catalog, at);
+  const evaluation = evaluatePolicy({
+    policy,
+    principalId: subject.auth.principal.id,
+    modelRef: subject.modelRef,
+    candidates,
+    messages: subject.messages,
+    maxTokens: subject.maxTokens,
+  });
+  if (!evaluation.allowed) {
+    return {
+      kind: 'denied',
+      error: new ForbiddenError(evaluation.denial.message, {
+        details: { rule_id: evaluation.denial.ruleId, policy: evaluation.outcome },
+      }),
+      outcome: evaluation.outcome,
+      priceVersion: prices.version,
+    };
+  }
+  const targets = routeTargets(
+    deps.catalog,
+    evaluation.chain,
+    (subject.tools?.length ?? 0) > 0 || subject.requireTools === true,
+  );
+  const modelLimit = outputLimitOf(deps.catalog, targets);
+  return {
+    kind: 'planned',
+    plan: {
+      policy,
+      outcome: evaluation.outcome,
+      messages: evaluation.messages,
+      targets,
+      prices,
+      promptTokens: estimatePromptTokens(evaluation.messages, subject.tools),
+      maxOutputTokens: Math.min(evaluation.maxTokens, modelLimit ?? Number.POSITIVE_INFINITY),
+    },
+  };
+}
+
+async function recordRefusalSafely(
+  deps: GatewayDeps,
+  input: ModelCallInput,
+  facts: Parameters<typeof usageRecordOf>[1],
+): Promise<void> {
+  try {
+    await deps.ledger.recordRefusal(input.auth.tenant_id, usageRecordOf(input, facts));
+  } catch (error) {
+    // The refusal stands whether or not it could be recorded.
+    deps.log.warn('could not record a refused model call', { error_name: (error as Error).name });
+  }
+}
+
+function claimFor(deps: GatewayDeps, input: ModelCallInput, plan: CallPlan, at: Date): RequestClaim {
+  const hopBudgetMs = plan.targets.reduce((sum, target) => sum + target.timeoutMs, 0);
+  const callBudgetMs = Math.min(hopBudgetMs, input.maxLatencyMs ?? Number.POSITIVE_INFINITY, 900_000);
+  return {
+    requestKey: requestKey(input.auth.principal.id, input.requestId),
+    requestId: input.requestId,
+    principalId: input.auth.principal.id,
+    fingerprint: input.fingerprint,
+    token: randomUUID(),
+    leaseUntil: at.getTime() + callBudgetMs + leaseSlackMs,
+    expiresAt: Math.floor(at.getTime() / 1000) + deps.requestRetentionSeconds,
+    now: at.getTime(),
+  };
+}
+
+/**
+ * Everything before a backend is called (issue 3): plan and policy, then the request-id claim (a
+ * retry of a completed request replays it; a different body or a request still running is refused),
+ * then the atomic budget reservation, which lowers `max_tokens` to what remains.
+ */
+export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Promise<Preparation> {
+  const startedAt = deps.now();
+  const planned = await planCall(deps, input, startedAt);
+  if (planned.kind === 'denied') {
+    deps.metrics.count('PolicyDenials', 1);
+    await recordRefusalSafely(deps, input, {
+      outcome: 'denied',
+      policy: planned.outcome,
+      priceVersion: planned.priceVersion,
+      errorCode: 'forbidden',
+      at: startedAt,
+    });
+    throw planned.error;
+  }
+  const { plan } = planned;
+  const claim = claimFor(deps, input, plan, startedAt);
+  const claimed = await deps.ledger.claim(input.auth.tenant_id, claim);
+  if (claimed.outcome === 'replay') {
+    deps.metrics.count('ModelCallsReplayed', 1);
+    return { kind: 'replay', call: claimed.call };
+  }
+  if (claimed.outcome === 'reused') {
+    throw new IdempotencyKeyReusedError(
+      `Request id ${input.requestId} was already used with a different request`,
+    );
+  }
+  if (claimed.outcome === 'in_progress') {
+    throw new RequestInProgressError(`Request ${input.requestId} is still being processed`);
+  }
+  const lines = budgetLines(plan.policy.budgets, {
+    principalId: input.auth.principal.id,
+    runId: input.attribution.runId,
+    now: startedAt,
+  });
+  let reservation: Reservation;
+  try {
+    reservation = await reserveBudget(
+      deps.ledger,
+      input.auth.tenant_id,
+      lines,
+      {
+        promptTokens: plan.promptTokens,
+        maxOutputTokens: plan.maxOutputTokens,
+        prices: worstCasePrices(
+          plan.prices,
+          plan.targets.map((target) => target.modelRef),
+        ),
+      },
+      claim.token,
+    );
+  } catch (error) {
+    await releaseUnreserved(deps, input, plan, claim, error, startedAt);
+    throw error;
+  }
+  return {
+    kind: 'ready',
+    call: {
+      input,
+      policy: plan.policy,
+      outcome: { ...plan.outcome, max_tokens_applied: reservation.outputTokens },
+      messages: plan.messages,
+      targets: plan.targets,
+      prices: plan.prices,
+      promptTokens: plan.promptTokens,
+      claim,
+      reservation,
+      aggregate: {
+        windows: aggregateWindows(startedAt),
+        principalId: input.auth.principal.id,
+        ...(input.attribution.runId === undefined ? {} : { runId: input.attribution.runId }),
+      },
+      startedAt,
+    },
+  };
+}
+
+/** Frees the request id of a call that got no reservation, recording why when it was the budget. */
+async function releaseUnreserved(
+  deps: GatewayDeps,
+  input: ModelCallInput,
+  plan: CallPlan,
+  claim: RequestClaim,
+  error: unknown,
+  at: Date,
+): Promise<void> {
+  const overBudget = error instanceof BudgetExceededError;
+  if (overBudget) deps.metrics.count('BudgetRefusals', 1);
+  try {
+    await deps.ledger.settle(input.auth.tenant_id, {
+      claim,
+      request: { kind: 'release' },
+      budgets: { lines: [], reserved: { tokens: 0, nano: 0 }, actual: { tokens: 0, nano: 0 } },
+      record: usageRecordOf(input, {
+        outcome: overBudget ? 'budget_exceeded' : 'failed',
+        policy: plan.outcome,
+        priceVersion: plan.prices.version,
+        errorCode: overBudget ? 'budget_exceeded' : 'dependency_unavailable',
+        at,
+      }),
+    });
+  } catch (releaseError) {
+    // The claim lapses at its lease; nothing was reserved, so nothing is held.
+    deps.log.warn('could not release a request claim', { error_name: (releaseError as Error).name });
+  }
+}

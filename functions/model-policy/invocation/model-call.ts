@@ -1,0 +1,49 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { ChatMessage, ToolDefinition } from '../../shared/contracts/chat.ts';
+import type { ToolChoice } from '../schemas/openai-chat.ts';
+
+/** A model call as both API forms hand it to the gateway. */
+export type ModelCallInput = {
+  auth: AuthContext;
+  endpoint: 'chat.completions' | 'invoke';
+  stream: boolean;
+  requestId: string;
+  /** Hash of the request body: a retry with the same id must send the same request. */
+  fingerprint: string;
+  correlationId: string;
+  /** A concrete model or a `tier:`. */
+  modelRef: string;
+  messages: ChatMessage[];
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  /** Only models that accept tools, even when the call carries none. */
+  requireTools?: boolean;
+  /** Overall deadline for the call, fallbacks included. */
+  maxLatencyMs?: number;
+  attribution: { runId?: string; step?: number };
+  signal: AbortSignal;
+};
+
+/** Where a gateway writes what operators need to know (never message content). */
+export type GatewayLog = {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+};
+
+/** Counters for the service's global metrics (no tenant dimension, HLD §9.2). */
+export type GatewayMetrics = { count(name: GatewayMetricName, value: number): void };
+
+export type GatewayMetricName =
+  | 'ModelCalls'
+  | 'ModelTokens'
+  | 'ModelFallbacks'
+  | 'ModelCallsFailed'
+  | 'ModelCallsPartial'
+  | 'ModelCallsReplayed'
+  | 'PolicyDenials'
+  | 'BudgetRefusals';

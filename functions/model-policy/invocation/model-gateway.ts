@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { ChatMessage, ToolDefinition } from '../../shared/contracts/chat.ts';
+import type { ModelRoute, PolicyOutcome } from '../../shared/contracts/model-invocation.ts';
+import { InvalidRequestError, NotFoundError } from '../../shared/errors/agentos-error.ts';
+import { redactAssistantMessage } from '../policy/message-redaction.ts';
+import { redactionKindsOf, redactionRules } from '../policy/policy-engine.ts';
+import type { RedactionCounts } from '../policy/sensitive-text.ts';
+import { budgetLines } from '../budgets/budget-lines.ts';
+import { sizeReservation } from '../budgets/reservation-sizing.ts';
+import { worstCasePrices } from '../metering/price-table.ts';
+import { usdFromNano } from '../metering/money.ts';
+import { completeWithFallback, openStreamWithFallback } from '../router/fallback-executor.ts';
+import type { RoutedCall } from '../router/fallback-executor.ts';
+import { RouteFailure } from '../router/route-failure.ts';
+import type { PolicyCheckResponse } from '../schemas/policy-check.ts';
+import { planCall, prepareCall } from './call-preparation.ts';
+import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
+import { actualAmount, settleCompleted, settleFailed } from './call-settlement.ts';
+import type { ModelCallInput } from './model-call.ts';
+import type { StoredCall } from './stored-call.ts';
+import { pumpStream } from './stream-pump.ts';
+import type { StreamEvent } from './stream-pump.ts';
+
+/** A call's result, and whether it is the stored result of an earlier call with the same request id. */
+export type CallResult = { call: StoredCall; replayed: boolean };
+
+/** A stream about to be sent: a replay of a stored call, or a live stream whose route is decided. */
+export type StreamStart =
+  | { kind: 'replay'; call: StoredCall }
+  | {
+      kind: 'live';
+      completionId: string;
+      created: number;
+      model: string;
+      route: ModelRoute;
+      policy: PolicyOutcome;
+      events: AsyncGenerator<StreamEvent>;
+    };
+
+/** What `POST /v1/policy/check` evaluates. */
+export type PolicyCheckInput = {
+  auth: AuthContext;
+  modelRef: string;
+  messages: ChatMessage[];
+  tools?: ToolDefinition[];
+  maxTokens?: number;
+  runId?: string;
+};
+
+function newCompletionId(): string {
+  return `chatcmpl-${randomUUID().replace(/-/g, '')}`;
+}
+
+/** The overall deadline of a call, when it has one. */
+function callSignal(input: ModelCallInput): AbortSignal {
+  return input.maxLatencyMs === undefined
+    ? input.signal
+    : AbortSignal.any([input.signal, AbortSignal.timeout(input.maxLatencyMs)]);
+}
+
+function routedCall(call: PreparedCall): RoutedCall {
+  const { input } = call;
+  return {
+    modelRef: input.modelRef,
+    targets: call.targets,
+    signal: callSignal(input),
+    request: {
+      messages: call.messages,
+      ...(input.tools === undefined ? {} : { tools: input.tools }),
+      ...(input.toolChoice === undefined ? {} : { tool_choice: input.toolChoice }),
+      max_tokens: call.reservation.outputTokens,
+      ...(input.temperature === undefined ? {} : { temperature: input.temperature }),
+      ...(input.topP === undefined ? {} : { top_p: input.topP }),
+      ...(input.stop === undefined ? {} : { stop: input.stop }),
+    },
+  };
+}
+
+/**
+ * The Model Policy's use cases: a model call (whole or streamed) through policy, request-id claim,
+ * budget reservation, routing with fallback and settlement; and a policy check without a call.
+ */
+export class ModelGateway {
+  readonly #deps: GatewayDeps;
+
+  constructor(deps: GatewayDeps) {
+    this.#deps = deps;
+  }
+
+  /** A whole completion. */
+  async complete(input: ModelCallInput): Promise<CallResult> {
+    const preparation = await prepareCall(this.#deps, input);
+    if (preparation.kind === 'replay') return { call: preparation.call, replayed: true };
+    const call = preparation.call;
+    let routed: Awaited<ReturnType<typeof completeWithFallback>>;
+    try {
+      routed = await completeWithFallback(this.#deps.providers, routedCall(call));
+    } catch (error) {
+      throw await this.#failed(call, error);
+    }
+    let message = routed.result.message;
+    let policy = call.outcome;
+    if (call.policy.redaction.output) {
+      const counts: RedactionCounts = {};
+      message = redactAssistantMessage(message, redactionKindsOf(call.policy), counts);
+      policy = {
+        ...policy,
+        decision: policy.decision === 'allow' && Object.keys(counts).length > 0 ? 'redact' : policy.decision,
+        rules: [...policy.rules, ...redactionRules(counts, 'output')],
+        output_redactions: { ...counts },
+      };
+    }
+    const usage = routed.result.usage;
+    const stored: StoredCall = {
+      request_id: input.requestId,
+      completion_id: newCompletionId(),
+      created: Math.floor(call.startedAt.getTime() / 1000),
+      model_ref: input.modelRef,
+      model: routed.target.modelRef,
+      message,
+      finish_reason: routed.result.finish_reason,
+      usage: { ...usage, cost_nano: actualAmount(call, routed.target.modelRef, usage).nano },
+      route: routed.route,
+      policy,
+    };
+    await settleCompleted(this.#deps, call, stored, routed.latencyMs);
+    return { call: stored, replayed: false };
+  }
+
+  /**
+   * A streamed completion. It resolves once a backend has produced its first chunk (falling back
+   * until one does), so the caller can still answer with an error status when none does.
+   */
+  async openStream(input: ModelCallInput): Promise<StreamStart> {
+    const preparation = await prepareCall(this.#deps, input);
+    if (preparation.kind === 'replay') return { kind: 'replay', call: preparation.call };
+    const call = preparation.call;
+    let opened: Awaited<ReturnType<typeof openStreamWithFallback>>;
+    try {
+      opened = await openStreamWithFallback(this.#deps.providers, routedCall(call));
+    } catch (error) {
+      throw await this.#failed(call, error);
+    }
+    const identity = {
+      completionId: newCompletionId(),
+      created: Math.floor(call.startedAt.getTime() / 1000),
+    };
+    return {
+      kind: 'live',
+      ...identity,
+      model: opened.route.model,
+      route: opened.route,
+      policy: call.outcome,
+      events: pumpStream(this.#deps, call, opened, identity),
+    };
+  }
+
+  /** Evaluates a call against policy and budgets without calling a model or reserving anything. */
+  async check(input: PolicyCheckInput): Promise<PolicyCheckResponse> {
+    const at = this.#deps.now();
+    let planned: Awaited<ReturnType<typeof planCall>>;
+    try {
+      planned = await planCall(this.#deps, input, at);
+    } catch (error) {
+      return this.#refusedCheck(input.modelRef, error);
+    }
+    if (planned.kind === 'denied') {
+      return {
+        object: 'policy.check',
+        model_ref: input.modelRef,
+        allowed: false,
+        policy: planned.outcome,
+        chain: [],
+        denial: { code: 'forbidden', message: planned.error.message },
+        budget: null,
+      };
+    }
+    const { plan } = planned;
+    const lines = budgetLines(plan.policy.budgets, {
+      principalId: input.auth.principal.id,
+      runId: input.runId,
+      now: at,
+    });
+    const counters = await this.#deps.ledger.readBudgets(input.auth.tenant_id, lines);
+    const size = sizeReservation(
+      {
+        promptTokens: plan.promptTokens,
+        maxOutputTokens: plan.maxOutputTokens,
+        prices: worstCasePrices(
+          plan.prices,
+          plan.targets.map((target) => target.modelRef),
+        ),
+      },
+      lines,
+      counters,
+    );
+    const within = size.outputTokens >= 1;
+    return {
+      object: 'policy.check',
+      model_ref: input.modelRef,
+      allowed: within,
+      policy: { ...plan.outcome, max_tokens_applied: Math.max(size.outputTokens, 0) },
+      chain: plan.targets.map((target) => target.modelRef),
+      denial: within ? null : { code: 'budget_exceeded', message: 'No budget can cover this request now' },
+      budget: {
+        within_budget: within,
+        max_output_tokens: Math.max(size.outputTokens, 0),
+        reserve_tokens: within ? size.amount.tokens : 0,
+        reserve_cost_usd: within ? usdFromNano(size.amount.nano) : 0,
+        limited_by:
+          size.limitedBy === undefined
+            ? null
+            : { scope: size.limitedBy.scope, period: size.limitedBy.period },
+      },
+    };
+  }
+
+  /** A check of a call that cannot be planned: an unknown model, or tools no model takes. */
+  #refusedCheck(modelRef: string, error: unknown): PolicyCheckResponse {
+    if (!(error instanceof NotFoundError || error instanceof InvalidRequestError)) throw error;
+    return {
+      object: 'policy.check',
+      model_ref: modelRef,
+      allowed: false,
+      policy: { decision: 'deny', redactions: {}, rules: [] },
+      chain: [],
+      denial: {
+        code: error instanceof NotFoundError ? 'not_found' : 'invalid_request',
+        message: error.message,
+      },
+      budget: null,
+    };
+  }
+
+  /** Settles a call no backend answered and returns the error its caller sees. */
+  async #failed(call: PreparedCall, error: unknown): Promise<unknown> {
+    if (!(error instanceof RouteFailure)) {
+      await settleFailed(this.#deps, call, new RouteFailure([], undefined, false), 'internal').catch(
+        () => undefined,
+      );
+      return error;
+    }
+    const apiError = error.toApiError(call.input.modelRef);
+    try {
+      await settleFailed(this.#deps, call, error, apiError.code);
+    } catch (settleError) {
+      // The caller still learns why the call failed; the reservation stays held, never released twice.
+      this.#deps.log.error('could not settle a failed call', { error_name: (settleError as Error).name });
+    }
+    return apiError;
+  }
+}

@@ -1,0 +1,23 @@
+import type { AssistantMessage, FinishReason } from '../../shared/contracts/chat.ts';
+import type { ModelRoute, PolicyOutcome } from '../../shared/contracts/model-invocation.ts';
+
+/**
+ * A completed model call as the ledger keeps it for replays of the same `request_id`; both the native
+ * and the OpenAI-compatible endpoints render their responses from it.
+ */
+export type StoredCall = {
+  request_id: string;
+  /** The OpenAI completion id (`chatcmpl-…`), stable across replays. */
+  completion_id: string;
+  /** Epoch seconds of the original call. */
+  created: number;
+  /** The model ref as requested (a model or a tier). */
+  model_ref: string;
+  /** The model that answered. */
+  model: string;
+  message: AssistantMessage;
+  finish_reason: FinishReason;
+  usage: { prompt_tokens: number; completion_tokens: number; cost_nano: number };
+  route: ModelRoute;
+  policy: PolicyOutcome;
+};

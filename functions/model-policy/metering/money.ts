@@ -1,0 +1,19 @@
+/**
+ * Money is counted in whole nano-dollars (10⁻⁹ USD): prices with at most 3 decimals per million
+ * tokens are whole nano-dollars per token, so costs and budget counters add up exactly.
+ */
+
+export const nanoPerUsd = 1_000_000_000;
+
+export function nanoFromUsd(usd: number): number {
+  return Math.round(usd * nanoPerUsd);
+}
+
+export function usdFromNano(nano: number): number {
+  return Number((nano / nanoPerUsd).toFixed(9));
+}
+
+/** USD per million tokens → nano-USD per token. */
+export function nanoPerTokenFromUsdPerMtok(usdPerMtok: number): number {
+  return Math.round(usdPerMtok * 1000);
+}

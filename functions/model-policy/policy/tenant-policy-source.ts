@@ -1,0 +1,50 @@
+import type { StoredTenantPolicy, TenantPolicyStorePort } from '../ports/tenant-policy-store-port.ts';
+import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
+
+/** A tenant's policy in force, and whether it is the tenant's own or the node default. */
+export type EffectivePolicy = { policy: TenantModelPolicy; stored: StoredTenantPolicy | undefined };
+
+/**
+ * The policy in force for a tenant: its stored policy, or the node default (which has finite
+ * budgets, so no tenant is ever unlimited). Reads are cached per process for `cacheMs`, bounding how
+ * long another process may act on an older policy; a change made through this process applies at once.
+ */
+export class TenantPolicySource {
+  readonly #store: TenantPolicyStorePort;
+  readonly #defaultPolicy: TenantModelPolicy;
+  readonly #cacheMs: number;
+  readonly #cache = new Map<string, { value: EffectivePolicy; at: number }>();
+
+  constructor(store: TenantPolicyStorePort, defaultPolicy: TenantModelPolicy, cacheMs: number) {
+    this.#store = store;
+    this.#defaultPolicy = defaultPolicy;
+    this.#cacheMs = cacheMs;
+  }
+
+  get defaultPolicy(): TenantModelPolicy {
+    return this.#defaultPolicy;
+  }
+
+  async forTenant(tenantId: string): Promise<EffectivePolicy> {
+    const cached = this.#cache.get(tenantId);
+    if (cached !== undefined && Date.now() - cached.at < this.#cacheMs) return cached.value;
+    const stored = await this.#store.get(tenantId);
+    const value: EffectivePolicy = { policy: stored?.policy ?? this.#defaultPolicy, stored };
+    if (this.#cacheMs > 0) {
+      if (this.#cache.size > 10_000) this.#cache.clear();
+      this.#cache.set(tenantId, { value, at: Date.now() });
+    }
+    return value;
+  }
+
+  async update(
+    tenantId: string,
+    policy: TenantModelPolicy,
+    updatedBy: string,
+    now: Date,
+  ): Promise<StoredTenantPolicy> {
+    const stored = await this.#store.put(tenantId, policy, updatedBy, now);
+    this.#cache.delete(tenantId);
+    return stored;
+  }
+}

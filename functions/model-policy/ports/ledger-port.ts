@@ -1,0 +1,96 @@
+import type { BudgetPeriod, BudgetScope } from '../schemas/tenant-policy.ts';
+import type { UsageWindow } from '../schemas/usage.ts';
+import type { StoredCall } from '../invocation/stored-call.ts';
+import type { UsageRecord } from '../metering/usage-record.ts';
+
+/**
+ * The metering ledger (HLD §5.3): budget counters, request-id claims, usage records and aggregates,
+ * in one store so that a call's settlement (budgets, record, aggregates and the stored response) is
+ * one atomic write, and a retried `request_id` can never be billed twice.
+ */
+
+/** Tokens and nano-USD (10⁻⁹ USD), always whole numbers. */
+export type Amount = { tokens: number; nano: number };
+
+/** One budget a call is counted against, for the period it falls in. */
+export type BudgetLine = {
+  scope: BudgetScope;
+  period: BudgetPeriod;
+  /** Storage-safe scope key: `tenant`, `principal.<hash>` or `run.<id-or-hash>`. */
+  scopeKey: string;
+  /** `day.2025-06-14`, `month.2025-06` or `total`. */
+  periodKey: string;
+  limitTokens?: number;
+  limitNano?: number;
+  /** When the counter may be deleted (epoch seconds), well after its period ended. */
+  expiresAt?: number;
+};
+
+/** What a budget counter holds: committed = spent + reserved. */
+export type BudgetCounters = {
+  spentTokens: number;
+  spentNano: number;
+  reservedTokens: number;
+  reservedNano: number;
+};
+
+/** A claim on a request id, taken before anything is reserved or called. */
+export type RequestClaim = {
+  /** Storage-safe hash of (principal, request id). */
+  requestKey: string;
+  requestId: string;
+  principalId: string;
+  fingerprint: string;
+  /** Identifies this claimant; only it may complete or release the claim. */
+  token: string;
+  /** Until when (epoch ms) the claim holds without completing; a later retry may take it over. */
+  leaseUntil: number;
+  /** When the stored request may be deleted (epoch seconds); at least 24 h ahead. */
+  expiresAt: number;
+  now: number;
+};
+
+export type ClaimOutcome =
+  | { outcome: 'claimed' }
+  | { outcome: 'replay'; call: StoredCall }
+  | { outcome: 'reused' }
+  | { outcome: 'in_progress' };
+
+/** Where a settled call is aggregated. */
+export type AggregateTargets = {
+  windows: { window: UsageWindow; date: string }[];
+  principalId: string;
+  runId?: string;
+};
+
+/** How a call ends in the ledger. */
+export type CallSettlement = {
+  claim: RequestClaim;
+  /** `complete` stores the response for replays; `release` frees the request id for a retry. */
+  request: { kind: 'complete'; call: StoredCall } | { kind: 'release' };
+  budgets: { lines: BudgetLine[]; reserved: Amount; actual: Amount };
+  record: UsageRecord;
+  /** Set when the call consumed tokens, so they count in the usage aggregates. */
+  aggregate?: AggregateTargets;
+};
+
+/** The ledger a call goes through. Every method fails with `dependency_unavailable` when unreachable. */
+export interface LedgerPort {
+  claim(tenantId: string, claim: RequestClaim): Promise<ClaimOutcome>;
+  readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]>;
+  /**
+   * Atomically reserves `amount` on every line, or on none: each line's committed tokens and cost
+   * must stay within its limits. Returns false when some line cannot take it. `attemptToken` makes a
+   * retried write of the same attempt apply once.
+   */
+  reserve(
+    tenantId: string,
+    lines: readonly BudgetLine[],
+    amount: Amount,
+    attemptToken: string,
+  ): Promise<boolean>;
+  /** Settles a call: budgets to the actual amount, the usage record, aggregates and the request, atomically. */
+  settle(tenantId: string, settlement: CallSettlement): Promise<void>;
+  /** Writes the usage record of a call refused before anything was claimed (e.g. denied by policy). */
+  recordRefusal(tenantId: string, record: UsageRecord): Promise<void>;
+}

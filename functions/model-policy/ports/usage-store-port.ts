@@ -1,0 +1,24 @@
+import type { UsageWindow } from '../schemas/usage.ts';
+
+/** Metered totals in integers: cost in nano-USD, so sums never drift. */
+export type MeteredTotals = {
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  costNano: number;
+};
+
+/** One principal's totals within a window. */
+export type PrincipalTotals = MeteredTotals & { principalId: string };
+
+/** Reads the usage aggregates the ledger maintains. */
+export interface UsageStorePort {
+  /** A window's tenant totals and per-principal rows (both empty when nothing was metered). */
+  readWindow(
+    tenantId: string,
+    window: UsageWindow,
+    date: string,
+  ): Promise<{ totals: MeteredTotals; principals: PrincipalTotals[] }>;
+  /** One run's totals, all time. */
+  readRun(tenantId: string, runId: string): Promise<MeteredTotals>;
+}

@@ -1,0 +1,148 @@
+import type { ModelRoute, RouteHop } from '../../shared/contracts/model-invocation.ts';
+import { ProviderError } from '../providers/model-provider.ts';
+import type { ProviderRequest, ProviderResult, ProviderStreamChunk } from '../providers/model-provider.ts';
+import { IdleDeadline } from './idle-deadline.ts';
+import type { ProviderRegistry } from './provider-registry.ts';
+import type { RouteTarget } from './route-plan.ts';
+import { asProviderError, RouteFailure } from './route-failure.ts';
+
+/** A call to route: the request without the backend model and signal, which each hop sets. */
+export type RoutedCall = {
+  modelRef: string;
+  targets: readonly RouteTarget[];
+  request: Omit<ProviderRequest, 'model' | 'signal'>;
+  /** Aborts the whole route (client gone, overall deadline). */
+  signal: AbortSignal;
+};
+
+/** A route that answered. */
+export type RoutedResult = {
+  result: ProviderResult;
+  target: RouteTarget;
+  route: ModelRoute;
+  latencyMs: number;
+};
+
+/** A stream that started: its first chunk has arrived, so the route is decided. */
+export type RoutedStream = {
+  first: ProviderStreamChunk;
+  rest: AsyncIterator<ProviderStreamChunk>;
+  target: RouteTarget;
+  route: ModelRoute;
+  /** The hop's idle deadline: touch it per chunk; abort it to stop the backend. */
+  deadline: IdleDeadline;
+  startedAt: number;
+};
+
+function fallbackHop(
+  target: RouteTarget,
+  error: ReturnType<typeof asProviderError>,
+  startedAt: number,
+): RouteHop {
+  return {
+    provider: target.backendId,
+    model: target.modelRef,
+    outcome: 'fallback',
+    reason: error.kind,
+    ...(error.status === undefined ? {} : { status: error.status }),
+    latency_ms: Date.now() - startedAt,
+  };
+}
+
+function okRoute(call: RoutedCall, target: RouteTarget, hops: RouteHop[], startedAt: number): ModelRoute {
+  return {
+    model_ref: call.modelRef,
+    provider: target.backendId,
+    model: target.modelRef,
+    hops: [
+      ...hops,
+      {
+        provider: target.backendId,
+        model: target.modelRef,
+        outcome: 'ok',
+        latency_ms: Date.now() - startedAt,
+      },
+    ],
+  };
+}
+
+/**
+ * Calls the chain's backends in order until one answers (issue 3): on 429, 5xx, timeouts, connection
+ * errors, auth failures at the backend and cut streams it moves on; on a 4xx caused by the request
+ * it stops, since every backend would refuse it alike. Each hop has its backend's timeout.
+ *
+ * @throws RouteFailure with every hop when none answered.
+ */
+export async function completeWithFallback(
+  providers: ProviderRegistry,
+  call: RoutedCall,
+): Promise<RoutedResult> {
+  const hops: RouteHop[] = [];
+  const began = Date.now();
+  let lastError: ReturnType<typeof asProviderError> | undefined;
+  for (const target of call.targets) {
+    if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
+    const startedAt = Date.now();
+    const signal = AbortSignal.any([call.signal, AbortSignal.timeout(target.timeoutMs)]);
+    try {
+      const provider = await providers.providerFor(target.backendId);
+      const result = await provider.complete({ ...call.request, model: target.backendModel, signal });
+      return { result, target, route: okRoute(call, target, hops, startedAt), latencyMs: Date.now() - began };
+    } catch (error) {
+      lastError = asProviderError(error, signal);
+      hops.push(fallbackHop(target, lastError, startedAt));
+      if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
+      if (!lastError.fallbackEligible) break;
+    }
+  }
+  throw new RouteFailure(hops, lastError, false);
+}
+
+/**
+ * Opens a stream on the first backend of the chain that produces a first chunk. Fallback happens only
+ * before that chunk, so only before anything could have been sent to the client; a failure after it
+ * belongs to the caller. The backend's timeout bounds each wait for a chunk.
+ *
+ * @throws RouteFailure with every hop when no backend started streaming.
+ */
+export async function openStreamWithFallback(
+  providers: ProviderRegistry,
+  call: RoutedCall,
+): Promise<RoutedStream> {
+  const hops: RouteHop[] = [];
+  let lastError: ReturnType<typeof asProviderError> | undefined;
+  for (const target of call.targets) {
+    if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
+    const startedAt = Date.now();
+    const deadline = new IdleDeadline(target.timeoutMs, call.signal);
+    let iterator: AsyncIterator<ProviderStreamChunk> | undefined;
+    try {
+      const provider = await providers.providerFor(target.backendId);
+      const stream = provider.stream({
+        ...call.request,
+        model: target.backendModel,
+        signal: deadline.signal,
+      });
+      iterator = stream[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done === true) throw new ProviderError('stream_cut', 'the stream ended before it began');
+      deadline.touch();
+      return {
+        first: first.value,
+        rest: iterator,
+        target,
+        route: okRoute(call, target, hops, startedAt),
+        deadline,
+        startedAt,
+      };
+    } catch (error) {
+      lastError = asProviderError(error, deadline.signal);
+      deadline.abort();
+      await iterator?.return?.().catch(() => undefined);
+      hops.push(fallbackHop(target, lastError, startedAt));
+      if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
+      if (!lastError.fallbackEligible) break;
+    }
+  }
+  throw new RouteFailure(hops, lastError, false);
+}

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import {
+  AssistantMessageSchema,
+  ChatMessageSchema,
+  FinishReasonSchema,
+  ToolDefinitionSchema,
+} from '../../shared/contracts/chat.ts';
+
+/**
+ * The OpenAI-compatible surface (`POST /v1/chat/completions`, `GET /v1/models`): the request fields
+ * the official clients send, and the response, chunk and list shapes they parse.
+ */
+
+export const ToolChoiceSchema = z.union([
+  z.enum(['auto', 'none', 'required']),
+  z.strictObject({
+    type: z.literal('function'),
+    function: z.strictObject({ name: z.string().min(1).max(128) }),
+  }),
+]);
+
+export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
+
+/**
+ * A chat completion request. `seed`, `user`, `parallel_tool_calls`, `frequency_penalty` and
+ * `presence_penalty` are accepted for client compatibility but not forwarded: the provider port does
+ * not carry them to every backend alike. Fields outside this list are rejected by name.
+ */
+export const ChatCompletionRequestSchema = z
+  .strictObject({
+    model: z.string().min(1).max(256),
+    messages: z.array(ChatMessageSchema).min(1).max(500),
+    tools: z.array(ToolDefinitionSchema).max(128).optional(),
+    tool_choice: ToolChoiceSchema.optional(),
+    max_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
+    max_completion_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
+    temperature: z.number().min(0).max(2).nullable().optional(),
+    top_p: z.number().min(0).max(1).nullable().optional(),
+    stop: z
+      .union([z.string(), z.array(z.string()).max(4)])
+      .nullable()
+      .optional(),
+    stream: z.boolean().nullable().optional(),
+    stream_options: z
+      .strictObject({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() })
+      .nullable()
+      .optional(),
+    n: z.literal(1, 'only n = 1 is supported').nullable().optional(),
+    user: z.string().max(256).optional(),
+    seed: z.number().int().nullable().optional(),
+    parallel_tool_calls: z.boolean().optional(),
+    frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+    presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+    logprobs: z.literal(false, 'logprobs are not supported').nullable().optional(),
+  })
+  .meta({ id: 'ChatCompletionRequest' });
+
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
+
+export const CompletionUsageSchema = z
+  .strictObject({
+    prompt_tokens: z.number().int().nonnegative(),
+    completion_tokens: z.number().int().nonnegative(),
+    total_tokens: z.number().int().nonnegative(),
+  })
+  .meta({ id: 'CompletionUsage' });
+
+export const ChatCompletionSchema = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('chat.completion'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z.strictObject({
+        index: z.number().int().nonnegative(),
+        message: AssistantMessageSchema,
+        finish_reason: FinishReasonSchema,
+        logprobs: z.null(),
+      }),
+    ),
+    usage: CompletionUsageSchema,
+    system_fingerprint: z.string().nullable(),
+  })
+  .meta({ id: 'ChatCompletion' });
+
+export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;
+
+export const ToolCallDeltaSchema = z.strictObject({
+  index: z.number().int().nonnegative(),
+  id: z.string().optional(),
+  type: z.literal('function').optional(),
+  function: z.strictObject({ name: z.string().optional(), arguments: z.string().optional() }).optional(),
+});
+
+export const ChatCompletionChunkSchema = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('chat.completion.chunk'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z.strictObject({
+        index: z.number().int().nonnegative(),
+        delta: z.strictObject({
+          role: z.literal('assistant').optional(),
+          content: z.string().nullable().optional(),
+          tool_calls: z.array(ToolCallDeltaSchema).optional(),
+        }),
+        finish_reason: FinishReasonSchema.nullable(),
+        logprobs: z.null(),
+      }),
+    ),
+    usage: CompletionUsageSchema.nullable(),
+    system_fingerprint: z.string().nullable(),
+  })
+  .meta({ id: 'ChatCompletionChunk' });
+
+export type ChatCompletionChunk = z.infer<typeof ChatCompletionChunkSchema>;
+
+export const ModelObjectSchema = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('model'),
+    created: z.number().int(),
+    owned_by: z.string(),
+  })
+  .meta({ id: 'Model' });
+
+export type ModelObject = z.infer<typeof ModelObjectSchema>;
+
+export const ModelListSchema = z
+  .strictObject({ object: z.literal('list'), data: z.array(ModelObjectSchema) })
+  .meta({ id: 'ModelList' });
+
+export type ModelList = z.infer<typeof ModelListSchema>;

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { budgetPeriods, budgetScopes } from './tenant-policy.ts';
+
+/** `GET /v1/usage`: the tenant's metered usage. */
+
+export const usageWindows = ['day', 'month'] as const;
+export type UsageWindow = (typeof usageWindows)[number];
+
+export const UsageQuerySchema = z.strictObject({
+  window: z.enum(usageWindows).default('month'),
+  /** `YYYY-MM-DD` for a day, `YYYY-MM` for a month (UTC); the current one by default. */
+  date: z
+    .string()
+    .regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM-DD or YYYY-MM')
+    .optional(),
+  /** Only this principal's usage in the window. */
+  principal: z.string().min(1).max(256).optional(),
+  /** The usage of one run, all time (window and date do not apply). */
+  run_id: z.string().min(1).max(200).optional(),
+});
+
+export type UsageQuery = z.output<typeof UsageQuerySchema>;
+
+export const UsageTotalsSchema = z
+  .strictObject({
+    calls: z.number().int().nonnegative(),
+    prompt_tokens: z.number().int().nonnegative(),
+    completion_tokens: z.number().int().nonnegative(),
+    total_tokens: z.number().int().nonnegative(),
+    cost_usd: z.number().nonnegative(),
+  })
+  .meta({ id: 'UsageTotals' });
+
+export type UsageTotals = z.infer<typeof UsageTotalsSchema>;
+
+export const BudgetStatusSchema = z
+  .strictObject({
+    scope: z.enum(budgetScopes),
+    period: z.enum(budgetPeriods),
+    period_key: z.string(),
+    limit_usd: z.number().nonnegative().nullable(),
+    limit_tokens: z.number().int().nonnegative().nullable(),
+    spent_usd: z.number(),
+    spent_tokens: z.number().int(),
+    reserved_usd: z.number(),
+    reserved_tokens: z.number().int(),
+  })
+  .meta({ id: 'BudgetStatus' });
+
+export type BudgetStatus = z.infer<typeof BudgetStatusSchema>;
+
+export const UsageReportSchema = z
+  .strictObject({
+    object: z.literal('usage'),
+    tenant_id: z.string(),
+    window: z.enum(usageWindows),
+    date: z.string(),
+    totals: UsageTotalsSchema,
+    by_principal: z.array(UsageTotalsSchema.extend({ principal_id: z.string() })),
+    /** The tenant's and the caller's budgets of the current periods. */
+    budgets: z.array(BudgetStatusSchema),
+  })
+  .meta({ id: 'UsageReport' });
+
+export type UsageReport = z.infer<typeof UsageReportSchema>;
+
+export const RunUsageReportSchema = z
+  .strictObject({
+    object: z.literal('usage.run'),
+    tenant_id: z.string(),
+    run_id: z.string(),
+    totals: UsageTotalsSchema,
+  })
+  .meta({ id: 'RunUsageReport' });
+
+export type RunUsageReport = z.infer<typeof RunUsageReportSchema>;

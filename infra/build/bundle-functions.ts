@@ -1,0 +1,168 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { build } from 'esbuild';
+import type { BuildOptions, Metafile } from 'esbuild';
+import { functionDefinitions } from '../resources/definitions.ts';
+import type { FunctionName } from '../resources/definitions.ts';
+import {
+  bundleDirectory,
+  bundleFile,
+  defaultBundlesDir,
+  metafileName,
+  repositoryRoot,
+} from './bundle-layout.ts';
+
+/** What to bundle, and where. */
+export type BundleOptions = {
+  /** Output root; each function lands in `<outDir>/<name>/index.mjs`. Default: dist/functions. */
+  outDir?: string;
+  /** A subset of functions; default: every function in `functionDefinitions`. */
+  functions?: readonly FunctionName[];
+  /** Repository root the entries are relative to. */
+  root?: string;
+};
+
+/** The largest contributors to a bundle, by package (or first-party folder). */
+export type BundleInput = { source: string; bytes: number };
+
+/** One function's bundle. */
+export type BundleResult = {
+  name: FunctionName;
+  outFile: string;
+  bytes: number;
+  /** Top contributors by bytes in the output, largest first. */
+  largestInputs: BundleInput[];
+  warnings: string[];
+};
+
+/** Thrown when a function's entry file is missing, naming the entry. */
+export class MissingEntryError extends Error {
+  readonly functionName: FunctionName;
+  readonly entry: string;
+
+  constructor(functionName: FunctionName, entry: string) {
+    super(`Lambda entry for "${functionName}" does not exist: ${entry} (see infra/resources/definitions.ts)`);
+    this.name = 'MissingEntryError';
+    this.functionName = functionName;
+    this.entry = entry;
+  }
+}
+
+/**
+ * ESM output has no `require`; some bundled CommonJS dependencies call it for Node built-ins, so
+ * each bundle defines one before anything else runs.
+ */
+const requireBanner = [
+  "import { createRequire as __agentosCreateRequire } from 'node:module';",
+  'const require = __agentosCreateRequire(import.meta.url);',
+].join('\n');
+
+function esbuildOptions(entry: string, outFile: string): BuildOptions {
+  return {
+    entryPoints: [entry],
+    outfile: outFile,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'esm',
+    // Prefer the ESM builds of dependencies: they tree-shake far better than their CJS builds.
+    mainFields: ['module', 'main'],
+    minify: true,
+    treeShaking: true,
+    // Errors set `name` from their class (`new.target.name`); keep class names readable in logs.
+    keepNames: true,
+    sourcemap: 'external',
+    legalComments: 'none',
+    // Nothing is external: the AWS SDK is bundled at the version the tests ran against, not the
+    // runtime's.
+    external: [],
+    banner: { js: requireBanner },
+    metafile: true,
+    logLevel: 'silent',
+  };
+}
+
+/** Groups a metafile input path by npm package (`node_modules/<pkg>`) or first-party top folder. */
+function inputGroup(path: string): string {
+  const marker = 'node_modules/';
+  const at = path.lastIndexOf(marker);
+  if (at >= 0) {
+    const rest = path.slice(at + marker.length).split('/');
+    return rest[0]?.startsWith('@') === true ? `${rest[0]}/${rest[1] ?? ''}` : (rest[0] ?? path);
+  }
+  return path.split('/').slice(0, 2).join('/');
+}
+
+function largestInputs(metafile: Metafile, limit: number): BundleInput[] {
+  const output = Object.values(metafile.outputs).find((candidate) => candidate.entryPoint !== undefined);
+  const totals = new Map<string, number>();
+  for (const [path, input] of Object.entries(output?.inputs ?? {})) {
+    const group = inputGroup(path);
+    totals.set(group, (totals.get(group) ?? 0) + input.bytesInOutput);
+  }
+  return [...totals.entries()]
+    .map(([source, bytes]) => ({ source, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, limit);
+}
+
+async function bundleOne(name: FunctionName, root: string, outDir: string): Promise<BundleResult> {
+  const entry = join(root, functionDefinitions[name].entry);
+  const outFile = bundleFile(outDir, name);
+  await rm(bundleDirectory(outDir, name), { recursive: true, force: true });
+  await mkdir(bundleDirectory(outDir, name), { recursive: true });
+  const result = await build({ ...esbuildOptions(entry, outFile), absWorkingDir: root });
+  const metafile = result.metafile ?? { inputs: {}, outputs: {} };
+  await writeFile(join(bundleDirectory(outDir, name), metafileName), JSON.stringify(metafile));
+  return {
+    name,
+    outFile,
+    bytes: (await stat(outFile)).size,
+    largestInputs: largestInputs(metafile, 5),
+    warnings: result.warnings.map((warning) => warning.text),
+  };
+}
+
+/**
+ * Bundles each Lambda entry of `functionDefinitions` into one self-contained, minified ESM file for
+ * `nodejs24.x`. Fails before building anything when an entry is missing.
+ */
+export async function bundleFunctions(options: BundleOptions = {}): Promise<BundleResult[]> {
+  const root = options.root ?? repositoryRoot;
+  const outDir = options.outDir ?? defaultBundlesDir;
+  const names = options.functions ?? (Object.keys(functionDefinitions) as FunctionName[]);
+  for (const name of names) {
+    const entry = functionDefinitions[name].entry;
+    if (!existsSync(join(root, entry))) throw new MissingEntryError(name, entry);
+  }
+  const results: BundleResult[] = [];
+  // One at a time: esbuild is already parallel inside a build, and the machine is shared.
+  for (const name of names) results.push(await bundleOne(name, root, outDir));
+  return results;
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** A human summary of bundle results (sizes and largest contributors). */
+export function formatBundleSummary(results: readonly BundleResult[]): string {
+  const lines: string[] = [];
+  for (const result of results) {
+    lines.push(`${result.name}: ${relative(repositoryRoot, result.outFile)} ${kib(result.bytes)}`);
+    for (const input of result.largestInputs)
+      lines.push(`    ${kib(input.bytes).padStart(10)}  ${input.source}`);
+    for (const warning of result.warnings) lines.push(`    warning: ${warning}`);
+  }
+  return lines.join('\n');
+}
+
+if (import.meta.main) {
+  try {
+    console.log(formatBundleSummary(await bundleFunctions()));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  }
+}

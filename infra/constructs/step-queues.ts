@@ -1,0 +1,34 @@
+import { Duration } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { stepDeadLetterQueueDefinition, stepQueueDefinition } from '../resources/definitions.ts';
+
+export type StepQueuesProps = { queueName: string; deadLetterQueueName: string };
+
+/**
+ * The step queue and its dead-letter queue, as `stepQueueDefinition` describes them; both encrypted
+ * at rest (SSE-SQS) and refusing requests that are not over TLS.
+ */
+export class StepQueues extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: StepQueuesProps) {
+    super(scope, id);
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      queueName: props.deadLetterQueueName,
+      retentionPeriod: Duration.seconds(stepDeadLetterQueueDefinition.messageRetentionSeconds),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.queue = new Queue(this, 'Queue', {
+      queueName: props.queueName,
+      visibilityTimeout: Duration.seconds(stepQueueDefinition.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(stepQueueDefinition.messageRetentionSeconds),
+      receiveMessageWaitTime: Duration.seconds(stepQueueDefinition.receiveMessageWaitTimeSeconds),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: stepQueueDefinition.maxReceiveCount },
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+  }
+}

@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../cli/local/processes.ts';
+
+const run = promisify(execFile);
+const cli = new URL('../../cli/bin/agentos.ts', import.meta.url).pathname;
+
+let stateDir: string;
+let reportsDir: string;
+let portBase: number;
+const nodeId = `cli-${Date.now().toString(36)}`;
+
+/** Runs the CLI as an operator would, with its own moto (no emulator endpoint inherited from the tests). */
+async function agentos(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AGENTOS_STATE_DIR: stateDir,
+    AGENTOS_REPORTS_DIR: reportsDir,
+  };
+  delete env['AGENTOS_AWS_ENDPOINT'];
+  delete env['AWS_ENDPOINT_URL'];
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env, timeout: 170_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failure.code ?? 1, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' };
+  }
+}
+
+async function reports(action: string): Promise<Record<string, unknown>[]> {
+  const files = (await readdir(reportsDir)).filter((f) => f.startsWith(`${action}-`) && f.endsWith('.json'));
+  return Promise.all(
+    files.map(
+      async (f) => JSON.parse(await readFile(join(reportsDir, f), 'utf8')) as Record<string, unknown>,
+    ),
+  );
+}
+
+function portsFree(base: number, count: number): Promise<boolean> {
+  const one = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  return Promise.all(Array.from({ length: count }, (_, i) => one(base + i))).then((all) =>
+    all.every(Boolean),
+  );
+}
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
+  reportsDir = await mkdtemp(join(tmpdir(), 'agentos-reports-'));
+  // Three consecutive free ports: orchestrator, model policy, emulator.
+  do {
+    portBase = 20_000 + Math.floor(Math.random() * 30_000);
+  } while (!(await portsFree(portBase, 3)));
+});
+
+afterAll(async () => {
+  await agentos('nuke', '--local', '--yes', '--node-id', nodeId);
+  await rm(stateDir, { recursive: true, force: true });
+  await rm(reportsDir, { recursive: true, force: true });
+});
+
+describe('agentos up | status | token | nuke --local', () => {
+  it('brings a node up to a green report, refuses a second up, serves tokens, reports status, and nukes it', async () => {
+    const up = await agentos('up', '--local', '--node-id', nodeId, '--port-base', String(portBase));
+    expect(up.stdout).toContain('▶ preflight');
+    expect(up.stdout).toContain('✔ validate');
+    expect(up.code).toBe(0);
+    const [upReport] = await reports('up');
+    expect(upReport).toMatchObject({
+      action: 'up',
+      outcome: 'green',
+      endpoints: {
+        orchestrator: `http://127.0.0.1:${portBase}`,
+        model_policy: `http://127.0.0.1:${portBase + 1}`,
+      },
+      seeded: {
+        tenant: 'default',
+        tenant_admin: 'admin@default',
+        sample_agent: 'sample-agent',
+        sample_tool: 'echo',
+      },
+    });
+    expect((upReport?.['phases'] as { name: string }[]).map((p) => p.name)).toEqual([
+      'preflight',
+      'boot',
+      'seed',
+      'wire',
+      'validate',
+      'alert test',
+      'report',
+    ]);
+    expect(upReport?.['smoke']).toEqual([expect.objectContaining({ outcome: 'ok' })]);
+    expect(JSON.stringify(upReport)).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
+
+    const again = await agentos('up', '--local', '--node-id', nodeId, '--port-base', String(portBase));
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain('already running');
+
+    const token = await agentos('token', '--local', '--node-id', nodeId, '--tenant', 'default');
+    expect(token.code).toBe(0);
+    const response = await fetch(`http://127.0.0.1:${portBase}/v1/runs/run_${'0'.repeat(26)}`, {
+      headers: { authorization: `Bearer ${token.stdout.trim()}` },
+    });
+    expect(response.status).toBe(404);
+
+    const policyFile = join(stateDir, 'policy.json');
+    await writeFile(
+      policyFile,
+      JSON.stringify({
+        entitlements: { allow: ['local/echo'] },
+        max_tokens: 64,
+        budgets: [{ scope: 'tenant', period: 'day', limit_usd: 1, limit_tokens: 1000 }],
+      }),
+    );
+    const set = await agentos(
+      'model-policy',
+      'set',
+      '--local',
+      '--node-id',
+      nodeId,
+      '--tenant',
+      'acme',
+      '--file',
+      policyFile,
+    );
+    expect(set.code).toBe(0);
+    const got = await agentos('model-policy', 'get', '--local', '--node-id', nodeId, '--tenant', 'acme');
+    expect(got.code).toBe(0);
+    expect(got.stdout).toContain('"local/echo"');
+    const invalid = await agentos(
+      'model-policy',
+      'set',
+      '--local',
+      '--node-id',
+      nodeId,
+      '--tenant',
+      'acme',
+      '--file',
+      '/dev/null',
+    );
+    expect(invalid.code).not.toBe(0);
+
+    const status = await agentos('status', '--local', '--node-id', nodeId);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('running');
+    const state = JSON.parse(await readFile(join(stateDir, nodeId, 'state.json'), 'utf8')) as {
+      node: { pid: number };
+      emulator: { pid: number };
+    };
+
+    const refused = await agentos('nuke', '--local', '--node-id', nodeId);
+    expect(refused.code).toBe(1);
+    expect(isAlive(state.node.pid)).toBe(true);
+
+    const nuke = await agentos('nuke', '--local', '--yes', '--node-id', nodeId);
+    expect(nuke.code).toBe(0);
+    expect(isAlive(state.node.pid)).toBe(false);
+    expect(isAlive(state.emulator.pid)).toBe(false);
+    expect((await reports('nuke'))[0]).toMatchObject({ outcome: 'green' });
+    const after = await agentos('status', '--local', '--node-id', nodeId);
+    expect(after.code).toBe(1);
+  }, 240_000);
+});

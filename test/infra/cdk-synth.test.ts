@@ -1,0 +1,287 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CfnResource } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
+import { contextKeys } from '../../infra/config/node-settings.ts';
+import { bundlesDirContextKey, nodeStackName } from '../../infra/node-app.ts';
+import {
+  functionDefinitions,
+  stepQueueDefinition,
+  tableDefinition,
+} from '../../infra/resources/definitions.ts';
+import type { FunctionName } from '../../infra/resources/definitions.ts';
+import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
+import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
+import { environmentOf, functionResource, resourcesOfType, synthesizeNodeStack } from './node-template.ts';
+import type { TemplateResource } from './node-template.ts';
+
+const functionNames = Object.keys(functionDefinitions) as FunctionName[];
+
+function policyStatementsOf(stack: AgentOsNodeStack, template: Template, name: FunctionName): unknown[] {
+  const role = stack.functions[name].role?.node.defaultChild as CfnResource;
+  const roleId = stack.getLogicalId(role);
+  return Object.values(resourcesOfType(template, 'AWS::IAM::Policy'))
+    .filter((policy) => JSON.stringify(policy.Properties?.['Roles']).includes(`"${roleId}"`))
+    .flatMap((policy) => (policy.Properties?.['PolicyDocument'] as { Statement: unknown[] }).Statement);
+}
+
+/** Every API method as `API METHOD /path`, with its integration's transfer mode. */
+function methodTransferModes(stack: AgentOsNodeStack, template: Template): Record<string, unknown> {
+  const modes: Record<string, unknown> = {};
+  const methods = resourcesOfType(template, 'AWS::ApiGateway::Method');
+  for (const [api, serviceApi] of [
+    ['orchestrator', stack.orchestratorApi],
+    ['modelPolicy', stack.modelPolicyApi],
+  ] as const) {
+    for (const method of serviceApi.restApi.methods) {
+      const resource = methods[stack.getLogicalId(method.node.defaultChild as CfnResource)];
+      const integration = resource?.Properties?.['Integration'] as Record<string, unknown>;
+      modes[`${api} ${method.httpMethod} ${method.resource.path}`] = integration['ResponseTransferMode'];
+    }
+  }
+  return modes;
+}
+
+describe('the node stack', () => {
+  let stack: AgentOsNodeStack;
+  let template: Template;
+
+  beforeAll(async () => {
+    ({ stack, template } = await synthesizeNodeStack());
+  });
+
+  it('runs every function on nodejs24.x on arm64 with active tracing, sized as defined', () => {
+    for (const name of functionNames) {
+      expect(functionResource(stack, template, name).Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        MemorySize: functionDefinitions[name].memoryMb,
+        Timeout: functionDefinitions[name].timeoutSeconds,
+      });
+    }
+  });
+
+  it('streams the run events route and the whole Model Policy API, and buffers the rest', () => {
+    expect(methodTransferModes(stack, template)).toEqual({
+      'orchestrator GET /v1/runs/{run_id}/events': 'STREAM',
+      'orchestrator ANY /{proxy+}': 'BUFFERED',
+      'modelPolicy ANY /{proxy+}': 'STREAM',
+    });
+  });
+
+  it('invokes streaming functions through the response-streaming Lambda API', () => {
+    const methods = Object.values(resourcesOfType(template, 'AWS::ApiGateway::Method'));
+    const uris = methods.map((method) => {
+      const integration = method.Properties?.['Integration'] as Record<string, unknown>;
+      return { mode: integration['ResponseTransferMode'], uri: JSON.stringify(integration['Uri']) };
+    });
+    for (const { mode, uri } of uris) {
+      expect(uri.includes('/response-streaming-invocations')).toBe(mode === 'STREAM');
+    }
+  });
+
+  it('feeds the step worker from the step queue in defined batches, reporting batch item failures', () => {
+    const queueId = stack.getLogicalId(stack.stepQueue.node.defaultChild as CfnResource);
+    const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]?.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: stack.getLogicalId(stack.functions.stepWorker.node.defaultChild as CfnResource) },
+      BatchSize: functionDefinitions.stepWorker.batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('redrives the step queue to its DLQ, with both queues encrypted and TLS-only', () => {
+    const dlqId = stack.getLogicalId(stack.stepDeadLetterQueue.node.defaultChild as CfnResource);
+    const queueId = stack.getLogicalId(stack.stepQueue.node.defaultChild as CfnResource);
+    const queues = resourcesOfType(template, 'AWS::SQS::Queue');
+    expect(queues[queueId]?.Properties).toMatchObject({
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+        maxReceiveCount: stepQueueDefinition.maxReceiveCount,
+      },
+      SqsManagedSseEnabled: true,
+    });
+    expect(queues[dlqId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
+    const denials = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy')).map((policy) =>
+      JSON.stringify(policy.Properties?.['PolicyDocument']),
+    );
+    expect(denials).toHaveLength(2);
+    for (const denial of denials) expect(denial).toContain('"aws:SecureTransport":"false"');
+  });
+
+  it('keeps the table with TTL on, point-in-time recovery on, and retained by default', () => {
+    const tables = Object.values(resourcesOfType(template, 'AWS::DynamoDB::Table'));
+    expect(tables).toHaveLength(1);
+    expect(tables[0]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: {
+        TimeToLiveSpecification: { AttributeName: tableDefinition.timeToLiveAttribute, Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+      },
+    });
+  });
+
+  it('lets a development node delete its table only with the destroy flag', async () => {
+    const dev = await synthesizeNodeStack({ [contextKeys.destroyOnRemoval]: 'true' });
+    expect(Object.values(resourcesOfType(dev.template, 'AWS::DynamoDB::Table'))[0]).toMatchObject({
+      DeletionPolicy: 'Delete',
+      Properties: { DeletionProtectionEnabled: false },
+    });
+  });
+
+  it('puts no key material in the template: the step worker gets the signing key secret by ARN', () => {
+    const secretId = Object.keys(resourcesOfType(template, 'AWS::SecretsManager::Secret'));
+    expect(secretId).toHaveLength(1);
+    expect(environmentOf(functionResource(stack, template, 'stepWorker'))).toMatchObject({
+      AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: { Ref: secretId[0] },
+    });
+    for (const name of functionNames) {
+      const environment = environmentOf(functionResource(stack, template, name));
+      expect(Object.keys(environment)).not.toContain('AGENTOS_SERVICE_SIGNING_KEY');
+      expect(Object.keys(environment)).not.toContain('AGENTOS_JWKS');
+    }
+    const text = JSON.stringify(template.toJSON());
+    expect(text).not.toMatch(/"d"\s*:\s*"/);
+    expect(text).not.toContain('PRIVATE KEY');
+    expect(text).not.toMatch(/"SecretString"\s*:/);
+  });
+
+  it('lets only the step worker read the signing key and start run-deadline executions', () => {
+    const allowedTo = (action: string, resourceId: string) =>
+      functionNames.filter((name) =>
+        policyStatementsOf(stack, template, name).some((statement) => {
+          const text = JSON.stringify(statement);
+          return text.includes(`"${action}"`) && text.includes(`"${resourceId}"`);
+        }),
+      );
+    const secretId = Object.keys(resourcesOfType(template, 'AWS::SecretsManager::Secret'))[0] ?? 'none';
+    const stateMachineId = stack.getLogicalId(stack.runDeadline.node.defaultChild as CfnResource);
+    expect(allowedTo('secretsmanager:GetSecretValue', secretId)).toEqual(['stepWorker']);
+    expect(allowedTo('states:StartExecution', stateMachineId)).toEqual(['stepWorker']);
+  });
+
+  it('lets the Model Policy read provider credentials under the node prefix only', () => {
+    const secretReads = policyStatementsOf(stack, template, 'modelPolicyApi')
+      .map((statement) => JSON.stringify(statement))
+      .filter((statement) => statement.includes('secretsmanager:GetSecretValue'));
+    expect(secretReads).toHaveLength(1);
+    expect(secretReads[0]).toContain(`:secret:${nodeSecretNames('main').providerCredentialsPrefix}*`);
+  });
+
+  it('gives the events function read-only table access and no queue access', () => {
+    const statements = JSON.stringify(policyStatementsOf(stack, template, 'orchestratorEvents'));
+    expect(statements).toContain('dynamodb:Query');
+    expect(statements).not.toContain('dynamodb:PutItem');
+    expect(statements).not.toContain('sqs:');
+  });
+
+  it('asks for the JWT settings as parameters unless context fixes them', async () => {
+    expect(Object.keys(template.toJSON()['Parameters'] as object)).toEqual(
+      expect.arrayContaining(['JwtIssuer', 'JwtAudience', 'JwksUrl']),
+    );
+    const fixed = await synthesizeNodeStack({
+      [contextKeys.jwtIssuer]: 'https://issuer.example/',
+      [contextKeys.jwtAudience]: 'agentos-test',
+      [contextKeys.jwksUrl]: 'https://issuer.example/jwks.json',
+      [contextKeys.serviceSigningKeySecretArn]:
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:agentos/signing-AbCdEf',
+    });
+    expect(Object.keys(fixed.template.toJSON()['Parameters'] as object)).not.toContain('JwtIssuer');
+    expect(environmentOf(functionResource(fixed.stack, fixed.template, 'stepWorker'))).toMatchObject({
+      AGENTOS_JWT_ISSUER: 'https://issuer.example/',
+      AGENTOS_JWT_AUDIENCE: 'agentos-test',
+      AGENTOS_JWKS_URL: 'https://issuer.example/jwks.json',
+      AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN:
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:agentos/signing-AbCdEf',
+    });
+    expect(Object.keys(resourcesOfType(fixed.template, 'AWS::SecretsManager::Secret'))).toHaveLength(0);
+  });
+
+  it('throws when the signing key secret ARN is not a complete ARN', async () => {
+    await expect(
+      synthesizeNodeStack({ [contextKeys.serviceSigningKeySecretArn]: 'agentos/main/service-signing-key' }),
+    ).rejects.toThrow(contextKeys.serviceSigningKeySecretArn);
+  });
+
+  it('gives every Orchestrator function the settings its composition root requires', () => {
+    for (const name of ['orchestratorApi', 'orchestratorEvents', 'stepWorker'] as const) {
+      expect(Object.keys(environmentOf(functionResource(stack, template, name)))).toEqual(
+        expect.arrayContaining([
+          'AGENTOS_TABLE_NAME',
+          'AGENTOS_STEP_QUEUE_URL',
+          'AGENTOS_STATE_MACHINE_ARN',
+          'AGENTOS_MODEL_POLICY_URL',
+          'AGENTOS_JWT_ISSUER',
+          'AGENTOS_JWT_AUDIENCE',
+          'AGENTOS_JWKS_URL',
+          'POWERTOOLS_SERVICE_NAME',
+        ]),
+      );
+    }
+  });
+
+  it('outputs both API base URLs, the table name and the step queue URL', () => {
+    expect(Object.keys(template.toJSON()['Outputs'] as object)).toEqual(
+      expect.arrayContaining(['OrchestratorApiUrl', 'ModelPolicyApiUrl', 'TableName', 'StepQueueUrl']),
+    );
+  });
+});
+
+function runCdk(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(repositoryRoot, 'node_modules', '.bin', 'cdk'), args, {
+      cwd: repositoryRoot,
+      // No account, no credentials, no network: synthesis must not need them.
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? tmpdir(),
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+describe('cdk synth', () => {
+  it('exits 0 offline and writes the node template', { timeout: 180_000 }, async () => {
+    const outDir = await mkdtemp(join(tmpdir(), 'agentos-cdk-cli-'));
+    const bundlesDir = join(await mkdtemp(join(tmpdir(), 'agentos-cli-bundles-')), 'functions');
+    const result = await runCdk([
+      'synth',
+      '--no-notices',
+      '--no-version-reporting',
+      '--quiet',
+      '--output',
+      outDir,
+      '--context',
+      `${bundlesDirContextKey}=${bundlesDir}`,
+    ]);
+    // The whole result, so a failure shows the CLI's output.
+    expect(result).toMatchObject({ code: 0 });
+    const templatePath = join(outDir, `${nodeStackName('main')}.template.json`);
+    expect(existsSync(templatePath)).toBe(true);
+    const template = JSON.parse(await readFile(templatePath, 'utf8')) as {
+      Resources: Record<string, TemplateResource>;
+    };
+    const functions = Object.values(template.Resources).filter(
+      (resource) => resource.Type === 'AWS::Lambda::Function',
+    );
+    expect(functions).toHaveLength(functionNames.length);
+  });
+});

@@ -1,0 +1,199 @@
+import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetEmailIdentityCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contextKeys } from '../../infra/config/node-settings.ts';
+import { deprovisionNode, provisionNode } from '../../infra/local/provision-emulator.ts';
+import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
+import { resourceNames } from '../../infra/resources/definitions.ts';
+import { testAwsConfig, uniqueNodeId } from '../support/aws.ts';
+import { resourcesOfType, resourceWhere, synthesizeNodeStack } from './node-template.ts';
+
+/*
+ * The local node is provisioned by infra/local/provision-emulator.ts, a deployed node by the CDK
+ * stack. Each side is read back as it really is (the emulator over its API, the stack as a
+ * synthesized template) and reduced to the same shape, so a value changed on one side only fails.
+ */
+
+type QueueShape = {
+  name: string;
+  visibilityTimeoutSeconds?: number;
+  retentionSeconds: number;
+  waitTimeSeconds?: number;
+  maxReceiveCount?: number;
+  deadLetterQueueName?: string;
+};
+
+function numberOrUndefined(value: unknown): number | undefined {
+  return value === undefined ? undefined : Number(value);
+}
+
+function sortedAttributes(attributes: readonly { AttributeName?: string; AttributeType?: string }[]) {
+  return attributes
+    .map(({ AttributeName, AttributeType }) => ({ AttributeName, AttributeType }))
+    .sort((a, b) => String(a.AttributeName).localeCompare(String(b.AttributeName)));
+}
+
+/** The queue as the emulator reports it. */
+async function emulatorQueue(sqs: SQSClient, url: string, deadLetter: boolean): Promise<QueueShape> {
+  const { Attributes: attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }),
+  );
+  const name = url.split('/').at(-1) ?? '';
+  if (deadLetter) return { name, retentionSeconds: Number(attributes['MessageRetentionPeriod']) };
+  const redrive = JSON.parse(attributes['RedrivePolicy'] ?? '{}') as {
+    maxReceiveCount?: number | string;
+    deadLetterTargetArn?: string;
+  };
+  return {
+    name,
+    visibilityTimeoutSeconds: numberOrUndefined(attributes['VisibilityTimeout']),
+    retentionSeconds: Number(attributes['MessageRetentionPeriod']),
+    waitTimeSeconds: numberOrUndefined(attributes['ReceiveMessageWaitTimeSeconds']),
+    maxReceiveCount: numberOrUndefined(redrive.maxReceiveCount),
+    deadLetterQueueName: redrive.deadLetterTargetArn?.split(':').at(-1),
+  };
+}
+
+/** The queue as the template declares it; the DLQ target is resolved to that queue's name. */
+function templateQueue(template: Template, name: string, deadLetter: boolean): QueueShape {
+  const queues = resourcesOfType(template, 'AWS::SQS::Queue');
+  const properties = resourceWhere(template, 'AWS::SQS::Queue', 'QueueName', name).resource.Properties ?? {};
+  if (deadLetter) return { name, retentionSeconds: Number(properties['MessageRetentionPeriod']) };
+  const redrive = properties['RedrivePolicy'] as
+    { maxReceiveCount?: number; deadLetterTargetArn?: { 'Fn::GetAtt'?: [string, string] } } | undefined;
+  const targetId = redrive?.deadLetterTargetArn?.['Fn::GetAtt']?.[0];
+  return {
+    name,
+    visibilityTimeoutSeconds: numberOrUndefined(properties['VisibilityTimeout']),
+    retentionSeconds: Number(properties['MessageRetentionPeriod']),
+    waitTimeSeconds: numberOrUndefined(properties['ReceiveMessageWaitTimeSeconds']),
+    maxReceiveCount: numberOrUndefined(redrive?.maxReceiveCount),
+    deadLetterQueueName:
+      targetId === undefined
+        ? undefined
+        : (queues[targetId]?.Properties?.['QueueName'] as string | undefined),
+  };
+}
+
+/**
+ * Renders a `DefinitionString` the way CloudFormation does: every `${Name}` replaced by its
+ * substitution, with `Ref`s resolved to what the emulator's resource of that logical id returns.
+ */
+function renderDefinition(
+  definition: string,
+  substitutions: Record<string, unknown>,
+  refs: Record<string, string>,
+): string {
+  let rendered = definition;
+  for (const [name, value] of Object.entries(substitutions)) {
+    const ref = (value as { Ref?: string }).Ref;
+    const resolved = typeof value === 'string' ? value : ref === undefined ? undefined : refs[ref];
+    if (resolved === undefined)
+      throw new Error(`Cannot resolve substitution ${name}: ${JSON.stringify(value)}`);
+    rendered = rendered.replaceAll(`\${${name}}`, resolved);
+  }
+  return rendered;
+}
+
+describe('the emulator node and the CDK stack', () => {
+  const nodeId = uniqueNodeId('drift');
+  const names = resourceNames(nodeId);
+  let provisioned: ProvisionedResources;
+  let template: Template;
+
+  beforeAll(async () => {
+    provisioned = await provisionNode(nodeId, testAwsConfig());
+    ({ template } = await synthesizeNodeStack({ [contextKeys.nodeId]: nodeId }));
+  });
+
+  afterAll(async () => {
+    await deprovisionNode(nodeId, testAwsConfig());
+  });
+
+  it('declare the same table: keys, attribute types, billing mode and TTL attribute', async () => {
+    const db = new DynamoDBClient(testAwsConfig());
+    const { Table: table } = await db.send(new DescribeTableCommand({ TableName: provisioned.tableName }));
+    const { TimeToLiveDescription: ttl } = await db.send(
+      new DescribeTimeToLiveCommand({ TableName: provisioned.tableName }),
+    );
+    db.destroy();
+    const declared =
+      resourceWhere(template, 'AWS::DynamoDB::Table', 'TableName', names.table).resource.Properties ?? {};
+    const declaredTtl = declared['TimeToLiveSpecification'] as
+      { AttributeName: string; Enabled: boolean } | undefined;
+
+    expect({
+      name: table?.TableName,
+      keySchema: table?.KeySchema,
+      attributes: sortedAttributes(table?.AttributeDefinitions ?? []),
+      billingMode: table?.BillingModeSummary?.BillingMode,
+      ttlAttribute: ttl?.TimeToLiveStatus === 'ENABLED' ? ttl.AttributeName : undefined,
+    }).toEqual({
+      name: declared['TableName'],
+      keySchema: declared['KeySchema'],
+      attributes: sortedAttributes(declared['AttributeDefinitions'] as { AttributeName: string }[]),
+      billingMode: declared['BillingMode'],
+      ttlAttribute: declaredTtl?.Enabled === true ? declaredTtl.AttributeName : undefined,
+    });
+  });
+
+  it('declare the same step queue and dead-letter queue', async () => {
+    const sqs = new SQSClient(testAwsConfig());
+    const emulator = {
+      stepQueue: await emulatorQueue(sqs, provisioned.stepQueueUrl, false),
+      deadLetterQueue: await emulatorQueue(sqs, provisioned.stepDeadLetterQueueUrl, true),
+    };
+    sqs.destroy();
+
+    expect(emulator).toEqual({
+      stepQueue: templateQueue(template, names.stepQueue, false),
+      deadLetterQueue: templateQueue(template, names.stepDeadLetterQueue, true),
+    });
+  });
+
+  it('declare the same run-deadline state machine, once the step queue URL is substituted', async () => {
+    const sfn = new SFNClient(testAwsConfig());
+    const described = await sfn.send(
+      new DescribeStateMachineCommand({ stateMachineArn: provisioned.stateMachineArn }),
+    );
+    sfn.destroy();
+    const declared =
+      resourceWhere(template, 'AWS::StepFunctions::StateMachine', 'StateMachineName', names.stateMachine)
+        .resource.Properties ?? {};
+    const queueRefs = {
+      [resourceWhere(template, 'AWS::SQS::Queue', 'QueueName', names.stepQueue).logicalId]:
+        provisioned.stepQueueUrl,
+      [resourceWhere(template, 'AWS::SQS::Queue', 'QueueName', names.stepDeadLetterQueue).logicalId]:
+        provisioned.stepDeadLetterQueueUrl,
+    };
+    const rendered = renderDefinition(
+      declared['DefinitionString'] as string,
+      (declared['DefinitionSubstitutions'] ?? {}) as Record<string, unknown>,
+      queueRefs,
+    );
+
+    expect({
+      name: described.name,
+      type: described.type,
+      definition: JSON.parse(described.definition ?? '{}') as unknown,
+    }).toEqual({
+      name: declared['StateMachineName'],
+      type: declared['StateMachineType'],
+      definition: JSON.parse(rendered) as unknown,
+    });
+  });
+
+  it('declare the same alert sender identity', async () => {
+    const declared = Object.values(resourcesOfType(template, 'AWS::SES::EmailIdentity')).map(
+      (identity) => identity.Properties?.['EmailIdentity'],
+    );
+    expect(declared).toEqual([provisioned.alertSender]);
+    const ses = new SESv2Client(testAwsConfig());
+    const identity = await ses.send(new GetEmailIdentityCommand({ EmailIdentity: provisioned.alertSender }));
+    ses.destroy();
+    expect(identity.IdentityType).toBe('EMAIL_ADDRESS');
+  });
+});

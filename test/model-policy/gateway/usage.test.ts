@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway } from '../support/gateway-harness.ts';
+import type { Gateway } from '../support/gateway-harness.ts';
+
+let gateway: Gateway;
+
+beforeAll(async () => {
+  gateway = await startGateway();
+});
+
+afterAll(async () => {
+  await gateway.close();
+});
+
+type Totals = {
+  calls: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cost_usd: number;
+};
+
+async function call(token: string, requestId: string, text: string, runId?: string) {
+  const response = await gateway.call('POST', '/v1/models/local%2Fecho:invoke', token, {
+    request_id: requestId,
+    messages: [{ role: 'user', content: text }],
+    ...(runId === undefined ? {} : { attribution: { run_id: runId, step: 1 } }),
+  });
+  expect(response.status).toBe(200);
+  return response.body['usage'] as { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+}
+
+describe('GET /v1/usage', () => {
+  it('reports the tenant by day and month, by principal, and by run', async () => {
+    const alice = await gateway.token('metered', { subject: 'alice' });
+    const bob = await gateway.token('metered', { subject: 'bob' });
+    const a1 = await call(alice, 'a1', 'one two', 'run_a');
+    const a2 = await call(alice, 'a2', 'three', 'run_a');
+    const b1 = await call(bob, 'b1', 'four five six');
+    const all = a1.total_tokens + a2.total_tokens + b1.total_tokens;
+
+    for (const window of ['day', 'month']) {
+      const report = await gateway.call('GET', `/v1/usage?window=${window}`, alice);
+      expect(report.status).toBe(200);
+      expect(report.body).toMatchObject({ object: 'usage', tenant_id: 'metered', window });
+      expect(report.body['totals']).toMatchObject({ calls: 3, total_tokens: all, cost_usd: 0 });
+      const rows = report.body['by_principal'] as (Totals & { principal_id: string })[];
+      expect(rows.map((row) => [row.principal_id, row.calls]).sort()).toEqual([
+        ['alice', 2],
+        ['bob', 1],
+      ]);
+    }
+
+    const onlyBob = await gateway.call('GET', '/v1/usage?window=day&principal=bob', alice);
+    expect(onlyBob.body['totals']).toMatchObject({ calls: 1, total_tokens: b1.total_tokens });
+
+    const run = await gateway.call('GET', '/v1/usage?run_id=run_a', alice);
+    expect(run.body).toMatchObject({
+      object: 'usage.run',
+      run_id: 'run_a',
+      totals: { calls: 2, total_tokens: a1.total_tokens + a2.total_tokens },
+    });
+  });
+
+  it('shows the tenant budgets with what is spent', async () => {
+    const token = await gateway.token('budgeted');
+    const usage = await call(token, 'x1', 'hello');
+    const report = await gateway.call('GET', '/v1/usage', token);
+    const budgets = report.body['budgets'] as {
+      scope: string;
+      period: string;
+      spent_tokens: number;
+      limit_tokens: number;
+    }[];
+    expect(budgets.map((budget) => `${budget.scope}/${budget.period}`).sort()).toEqual([
+      'tenant/day',
+      'tenant/month',
+    ]);
+    expect(
+      budgets.every((budget) => budget.spent_tokens === usage.total_tokens && budget.limit_tokens > 0),
+    ).toBe(true);
+  });
+
+  it('keeps tenants apart', async () => {
+    const other = await gateway.token('someone-else');
+    const report = await gateway.call('GET', '/v1/usage?window=month', other);
+    expect(report.body['totals']).toMatchObject({ calls: 0, total_tokens: 0 });
+    expect(report.body['by_principal']).toEqual([]);
+  });
+
+  it('rejects a date that does not match the window', async () => {
+    const response = await gateway.call(
+      'GET',
+      '/v1/usage?window=day&date=2025-06',
+      await gateway.token('metered'),
+    );
+    expect(response.status).toBe(400);
+    expect(response.body['error']).toMatchObject({ details: { fields: [{ field: 'date' }] } });
+  });
+
+  it('requires the usage:read scope', async () => {
+    const token = await gateway.token('metered', { scopes: ['models:invoke'] });
+    expect((await gateway.call('GET', '/v1/usage', token)).status).toBe(403);
+  });
+});

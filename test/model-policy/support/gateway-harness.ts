@@ -1,0 +1,133 @@
+import { installLambdaRuntimeShim } from '../../../cli/local/lambda-runtime-shim.ts';
+import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
+import { composeModelPolicy } from '../../../functions/model-policy/composition/model-policy-root.ts';
+import type { ModelPolicyAdapters } from '../../../functions/model-policy/composition/model-policy-root.ts';
+import { scopes } from '../../../functions/shared/auth/auth-context.ts';
+import { createStreamingApiHandler } from '../../../functions/shared/http/api-handler.ts';
+import { provisionTestNode } from '../../support/aws.ts';
+import { serveLambda } from '../../support/serve-lambda.ts';
+import { createTestAuth } from '../../support/test-auth.ts';
+import type { TestAuth } from '../../support/test-auth.ts';
+
+/** A Model Policy served over real HTTP against a fresh emulator table. */
+export type Gateway = {
+  url: string;
+  tableName: string;
+  auth: TestAuth;
+  /** A tenant member's bearer token (default scopes unless told). */
+  token(tenantId: string, options?: { subject?: string; scopes?: string[] }): Promise<string>;
+  /** An operator's bearer token. */
+  operatorToken(): Promise<string>;
+  /** POSTs or GETs JSON with a bearer token; returns status, headers and parsed body. */
+  call(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    token: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }>;
+  close(): Promise<void>;
+};
+
+/** Options of {@link startGateway}. */
+export type GatewayOptions = {
+  /** `AGENTOS_MODEL_CATALOG`; the default local catalog when absent. */
+  catalog?: unknown;
+  /** `AGENTOS_MODEL_DEFAULT_POLICY`; the built-in default when absent. */
+  defaultPolicy?: unknown;
+  env?: Record<string, string>;
+  adapters?: Partial<ModelPolicyAdapters>;
+};
+
+/**
+ * Composes the Model Policy from its root with test settings, wraps it in the same streaming handler
+ * as `handlers/api.ts`, and serves it through the local API Gateway front. Tenant policies are not
+ * cached, so an admin change applies to the next call.
+ */
+export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const { resources } = await provisionTestNode('mp');
+  const auth = await createTestAuth(`https://agentos.test/${resources.tableName}`);
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    ...auth.env(),
+    AGENTOS_TABLE_NAME: resources.tableName,
+    AGENTOS_MODEL_POLICY_CACHE_MS: '0',
+    ...(options.catalog === undefined ? {} : { AGENTOS_MODEL_CATALOG: JSON.stringify(options.catalog) }),
+    ...(options.defaultPolicy === undefined
+      ? {}
+      : { AGENTOS_MODEL_DEFAULT_POLICY: JSON.stringify(options.defaultPolicy) }),
+    ...options.env,
+  };
+  installLambdaRuntimeShim();
+  const root = composeModelPolicy({
+    env,
+    ...(options.adapters === undefined ? {} : { adapters: options.adapters }),
+  });
+  const handler = createStreamingApiHandler({
+    routes: root.apiRoutes(),
+    verifier: root.verifier(),
+    telemetry: root.telemetry,
+  });
+  const front: HttpFront = await serveLambda({ handler, timeoutSeconds: 60 });
+  return {
+    url: front.url,
+    tableName: resources.tableName,
+    auth,
+    token: (tenantId, tokenOptions) => auth.token(tenantId, tokenOptions),
+    operatorToken: () => auth.token('operators', { subject: 'ops', scopes: [scopes.operator] }),
+    async call(method, path, token, body, headers = {}) {
+      const response = await fetch(`${front.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        headers: response.headers,
+        body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+      };
+    },
+    close: () => front.close(),
+  };
+}
+
+/** A catalog whose `price_tables` price every model the same, for tests that need costs. */
+export function pricedCatalog(
+  catalog: { models: Record<string, unknown> } & Record<string, unknown>,
+  price: { input_usd_per_mtok: number; output_usd_per_mtok: number },
+): Record<string, unknown> {
+  return {
+    ...catalog,
+    price_tables: [
+      {
+        version: 'test-1',
+        effective_from: '2024-01-01T00:00:00Z',
+        prices: Object.fromEntries(Object.keys(catalog.models).map((ref) => [ref, price])),
+      },
+    ],
+  };
+}
+
+/** A policy that lets the tenant use everything, with the given budgets. */
+export function policyWithBudgets(
+  budgets: unknown[],
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    entitlements: { allow: ['*'] },
+    max_tokens: 4096,
+    redaction: { input: true, output: false },
+    budgets,
+    ...overrides,
+  };
+}
+
+/** An `agentos-script` system message for the local `scripted` model. */
+export function script(...turns: unknown[]): { role: 'system'; content: string } {
+  return { role: 'system', content: `agentos-script: ${JSON.stringify(turns)}` };
+}
