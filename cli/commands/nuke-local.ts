@@ -3,8 +3,7 @@ import { deprovisionNode } from '../../infra/local/provision-emulator.ts';
 import { readLocalState, removeLocalState } from '../local/local-state.ts';
 import { stopProcess } from '../local/processes.ts';
 import { reportsDir } from '../local/project-paths.ts';
-import { writeOperatorReport } from '../reports/operator-report.ts';
-import type { OperatorReport } from '../reports/operator-report.ts';
+import { newOperatorReport, writeOperatorReport } from '../reports/operator-report.ts';
 import { PhaseRunner } from '../reports/phase-runner.ts';
 
 async function confirm(question: string): Promise<boolean> {
@@ -36,21 +35,8 @@ export async function nukeLocal(options: {
   }
   const runner = new PhaseRunner(out);
   const state = await readLocalState(options.nodeId);
-  const report: OperatorReport = {
-    action: 'nuke',
-    node_id: options.nodeId,
-    mode: 'local',
-    started_at: new Date().toISOString(),
-    finished_at: '',
-    outcome: 'red',
-    phases: runner.phases,
-    endpoints: {},
-    seeded: {},
-    health: [],
-    smoke: [],
-    alert_test: { name: 'alert e-mail', outcome: 'skipped', duration_ms: 0, detail: 'not part of nuke' },
-    notes: [],
-  };
+  const report = newOperatorReport('nuke', options.nodeId, 'not part of nuke');
+  report.phases = runner.phases;
   try {
     await runner.run('stop node', async (note) => {
       note(state === undefined ? 'no node state found' : `node process ${await stopProcess(state.node.pid)}`);

@@ -1,48 +1,16 @@
 import { readLocalState } from '../local/local-state.ts';
 import { isAlive } from '../local/processes.ts';
+import { httpCheck } from '../reports/checks.ts';
 import { reportsDir } from '../local/project-paths.ts';
-import { writeOperatorReport } from '../reports/operator-report.ts';
-import type { CheckRecord, OperatorReport } from '../reports/operator-report.ts';
-
-async function probe(name: string, url: string): Promise<CheckRecord> {
-  const started = Date.now();
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
-    return {
-      name,
-      outcome: response.status < 500 ? 'ok' : 'failed',
-      duration_ms: Date.now() - started,
-      detail: `HTTP ${response.status}`,
-    };
-  } catch (error) {
-    return {
-      name,
-      outcome: 'failed',
-      duration_ms: Date.now() - started,
-      detail: error instanceof Error ? error.message : String(error),
-    };
-  }
-}
+import { newOperatorReport, writeOperatorReport } from '../reports/operator-report.ts';
+import type { CheckRecord } from '../reports/operator-report.ts';
 
 /** `agentos status --local`: what runs, whether it answers, and a report. Exit 0 when healthy. */
 export async function statusLocal(options: { nodeId: string; out?: NodeJS.WritableStream }): Promise<number> {
   const out = options.out ?? process.stdout;
   const state = await readLocalState(options.nodeId);
-  const report: OperatorReport = {
-    action: 'status',
-    node_id: options.nodeId,
-    mode: 'local',
-    started_at: new Date().toISOString(),
-    finished_at: '',
-    outcome: 'red',
-    phases: [],
-    endpoints: {},
-    seeded: state?.seeded ?? {},
-    health: [],
-    smoke: [],
-    alert_test: { name: 'alert e-mail', outcome: 'skipped', duration_ms: 0, detail: 'not part of status' },
-    notes: [],
-  };
+  const report = newOperatorReport('status', options.nodeId, 'not part of status');
+  report.seeded = state?.seeded ?? {};
   if (state === undefined) {
     report.notes.push(`No local node "${options.nodeId}" has been started (run \`agentos up --local\`).`);
   } else {
@@ -69,9 +37,9 @@ export async function statusLocal(options: { nodeId: string; out?: NodeJS.Writab
             } as CheckRecord,
           ]
         : []),
-      await probe('emulator endpoint', state.emulator.endpoint),
-      await probe('orchestrator health', `${state.node.orchestrator_url}/v1/health`),
-      await probe('model policy health', `${state.node.model_policy_url}/v1/health`),
+      await httpCheck('emulator endpoint', state.emulator.endpoint),
+      await httpCheck('orchestrator health', `${state.node.orchestrator_url}/v1/health`),
+      await httpCheck('model policy health', `${state.node.model_policy_url}/v1/health`),
     );
     report.outcome = report.health.every((check) => check.outcome === 'ok') ? 'green' : 'red';
   }

@@ -16,26 +16,12 @@ import { isAlive, stopProcess } from '../local/processes.ts';
 import { projectRoot, reportsDir } from '../local/project-paths.ts';
 import { seedTenantCatalog } from '../local/seed.ts';
 import { localNodeDefaults } from '../local/local-defaults.ts';
-import { reportPaths, writeOperatorReport } from '../reports/operator-report.ts';
-import type { CheckRecord, OperatorReport } from '../reports/operator-report.ts';
+import { newOperatorReport, reportPaths, writeOperatorReport } from '../reports/operator-report.ts';
 import { PhaseRunner } from '../reports/phase-runner.ts';
+import { timedCheck } from '../reports/checks.ts';
 
 /** Options of `agentos up --local`. */
 export type UpLocalOptions = { nodeId: string; portBase: number; out?: NodeJS.WritableStream };
-
-async function timed(name: string, work: () => Promise<string>): Promise<CheckRecord> {
-  const started = Date.now();
-  try {
-    return { name, outcome: 'ok', duration_ms: Date.now() - started, detail: await work() };
-  } catch (error) {
-    return {
-      name,
-      outcome: 'failed',
-      duration_ms: Date.now() - started,
-      detail: error instanceof Error ? error.message : String(error),
-    };
-  }
-}
 
 async function portFree(port: number): Promise<boolean> {
   try {
@@ -66,26 +52,8 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
   const runner = new PhaseRunner(out);
   const paths = nodePaths(options.nodeId);
   const defaults = localNodeDefaults(options.nodeId, options.portBase);
-  const report: OperatorReport = {
-    action: 'up',
-    node_id: options.nodeId,
-    mode: 'local',
-    started_at: new Date().toISOString(),
-    finished_at: '',
-    outcome: 'red',
-    phases: runner.phases,
-    endpoints: {},
-    seeded: {},
-    health: [],
-    smoke: [],
-    alert_test: {
-      name: 'alert e-mail',
-      outcome: 'skipped',
-      duration_ms: 0,
-      detail: 'SMTP alerting is not configured in local mode yet',
-    },
-    notes: [],
-  };
+  const report = newOperatorReport('up', options.nodeId, 'SMTP alerting is not configured in local mode yet');
+  report.phases = runner.phases;
   const started: { emulatorPid?: number | undefined; nodePid?: number | undefined } = {};
   let ownsLock = false;
   try {
@@ -268,17 +236,17 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
 
     await runner.run('wire', async (note) => {
       report.health.push(
-        await timed('orchestrator health', async () => {
+        await timedCheck('orchestrator health', async () => {
           const response = await fetch(`${boot.state.node.orchestrator_url}/v1/health`);
           if (!response.ok) throw new Error(`answered ${response.status}`);
           return 'ok';
         }),
-        await timed('model policy health', async () => {
+        await timedCheck('model policy health', async () => {
           const response = await fetch(`${boot.state.node.model_policy_url}/v1/health`);
           if (!response.ok) throw new Error(`answered ${response.status}`);
           return 'ok';
         }),
-        await timed('model policy lists entitled models', async () => {
+        await timedCheck('model policy lists entitled models', async () => {
           const response = await fetch(`${boot.state.node.model_policy_url}/v1/models`, {
             headers: { authorization: `Bearer ${tenantToken}` },
           });
@@ -296,7 +264,7 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
     await runner.run('validate', async (note) => {
       const client = new AgentOsClient(boot.state.node.orchestrator_url, tenantToken);
       const started = Date.now();
-      const check = await timed('three-step run to run.completed over SSE', async () => {
+      const check = await timedCheck('three-step run to run.completed over SSE', async () => {
         const run = await timeThreeStepRun(client, report.seeded['sample_agent'] ?? 'sample-agent', 'smoke');
         const gapless = run.sequences.every((s, i) => s === i + 1);
         if (run.status !== 'completed') throw new Error(`run ${run.runId} ended ${run.status}`);

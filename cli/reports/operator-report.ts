@@ -27,6 +27,25 @@ export type OperatorReport = {
   notes: string[];
 };
 
+/** An empty, red report of `action` for a local node; commands fill it in as they go. */
+export function newOperatorReport(action: string, nodeId: string, alertTest: string): OperatorReport {
+  return {
+    action,
+    node_id: nodeId,
+    mode: 'local',
+    started_at: new Date().toISOString(),
+    finished_at: '',
+    outcome: 'red',
+    phases: [],
+    endpoints: {},
+    seeded: {},
+    health: [],
+    smoke: [],
+    alert_test: { name: 'alert e-mail', outcome: 'skipped', duration_ms: 0, detail: alertTest },
+    notes: [],
+  };
+}
+
 function table(rows: CheckRecord[] | PhaseRecord[]): string {
   if (rows.length === 0) return '_none_\n';
   const lines = rows.map((row) => `| ${row.name} | ${row.outcome} | ${row.duration_ms} | ${row.detail.replace(/\|/g, '\\|')} |`);

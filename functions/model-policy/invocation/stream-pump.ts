@@ -1,4 +1,4 @@
-import type { AssistantMessage, FinishReason, ToolCall } from '../../shared/contracts/chat.ts';
+import type { FinishReason } from '../../shared/contracts/chat.ts';
 import { AgentOsError, DependencyUnavailableError } from '../../shared/errors/agentos-error.ts';
 import { redactionKindsOf, redactionRules } from '../policy/policy-engine.ts';
 import { addCounts, redactText } from '../policy/sensitive-text.ts';
@@ -6,6 +6,8 @@ import type { RedactionCounts } from '../policy/sensitive-text.ts';
 import { StreamRedactor } from '../policy/stream-redactor.ts';
 import { ProviderError } from '../providers/model-provider.ts';
 import type { ProviderUsage } from '../providers/model-provider.ts';
+import { StreamedMessage } from '../providers/stream-assembly.ts';
+import type { ToolCallDelta } from '../providers/stream-assembly.ts';
 import type { RoutedStream } from '../router/fallback-executor.ts';
 import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
 import { actualAmount, settleCompleted, settlePartial } from './call-settlement.ts';
@@ -13,31 +15,10 @@ import { OutputMeter } from './output-meter.ts';
 import type { StoredCall } from './stored-call.ts';
 
 /** A piece of a streamed answer, in the provider port's indexed-delta convention. */
-export type StreamDelta = {
-  type: 'delta';
-  content?: string;
-  tool_calls?: { index: number; id?: string; name?: string; arguments?: string }[];
-};
+export type StreamDelta = { type: 'delta'; content?: string; tool_calls?: ToolCallDelta[] };
 
 /** What a live stream yields: deltas, then, once settled, the whole call. */
 export type StreamEvent = StreamDelta | { type: 'done'; call: StoredCall };
-
-type PartialCall = { id: string; name: string; arguments: string };
-
-function assembled(content: string, sawContent: boolean, calls: Map<number, PartialCall>): AssistantMessage {
-  const toolCalls: ToolCall[] = [...calls.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([, call]) => ({
-      id: call.id,
-      type: 'function',
-      function: { name: call.name, arguments: call.arguments },
-    }));
-  return {
-    role: 'assistant',
-    content: sawContent || toolCalls.length === 0 ? content : null,
-    ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
-  };
-}
 
 /**
  * Relays a started stream to the client and settles it (issue 3). Output is metered as it arrives
@@ -55,9 +36,7 @@ export async function* pumpStream(
   const redactor = call.policy.redaction.output
     ? new StreamRedactor(redactionKindsOf(call.policy))
     : undefined;
-  const calls = new Map<number, PartialCall>();
-  let content = '';
-  let sawContent = false;
+  const streamed = new StreamedMessage();
   let finish: { finish_reason: FinishReason; usage: ProviderUsage } | undefined;
   let phase: 'streaming' | 'settling' | 'settled' = 'streaming';
 
@@ -86,20 +65,16 @@ export async function* pumpStream(
       const out: StreamDelta = { type: 'delta' };
       if (chunk.content !== undefined && chunk.content !== '') {
         const admitted = meter.admitContent(chunk.content);
-        if (admitted !== '') sawContent = true;
+        if (admitted !== '') streamed.markContent();
         const emitted = redactor === undefined ? admitted : redactor.push(admitted);
         if (emitted !== '') {
-          content += emitted;
+          streamed.appendText(emitted);
           out.content = emitted;
         }
       }
       for (const delta of chunk.tool_calls ?? []) {
         if (!meter.admitToolCall(delta.index, delta.arguments ?? '')) break;
-        const partial = calls.get(delta.index) ?? { id: '', name: '', arguments: '' };
-        if (partial.id === '' && delta.id !== undefined) partial.id = delta.id;
-        if (partial.name === '' && delta.name !== undefined) partial.name = delta.name;
-        partial.arguments += delta.arguments ?? '';
-        calls.set(delta.index, partial);
+        streamed.addToolCallDelta(delta);
         if (redactor === undefined) (out.tool_calls ??= []).push(delta);
       }
       if (out.content !== undefined || out.tool_calls !== undefined) yield out;
@@ -122,19 +97,14 @@ export async function* pumpStream(
       const rest = redactor.flush();
       addCounts(outputCounts, redactor.counts);
       if (rest !== '') {
-        content += rest;
+        streamed.appendText(rest);
         tail.content = rest;
       }
-      for (const [index, partial] of [...calls.entries()].sort(([a], [b]) => a - b)) {
+      for (const partial of streamed.toolCalls()) {
         const redacted = redactText(partial.arguments, redactionKindsOf(call.policy));
         addCounts(outputCounts, redacted.counts);
-        partial.arguments = redacted.text;
-        (tail.tool_calls ??= []).push({
-          index,
-          id: partial.id,
-          name: partial.name,
-          arguments: partial.arguments,
-        });
+        streamed.setToolCallArguments(partial.index, redacted.text);
+        (tail.tool_calls ??= []).push({ ...partial, arguments: redacted.text });
       }
       if (tail.content !== undefined || tail.tool_calls !== undefined) yield tail;
     }
@@ -162,7 +132,7 @@ export async function* pumpStream(
       created: identity.created,
       model_ref: call.input.modelRef,
       model: opened.route.model,
-      message: assembled(content, sawContent, calls),
+      message: streamed.message(),
       finish_reason: finish === undefined ? 'length' : finish.finish_reason,
       usage: { ...usage, cost_nano: actualAmount(call, opened.route.model, usage).nano },
       route: opened.route,

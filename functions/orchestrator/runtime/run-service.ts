@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import { fingerprint } from '../../shared/encoding/canonical-json.ts';
 import {
   ConflictError,
   DependencyUnavailableError,
@@ -49,22 +49,6 @@ export function toRunView(run: RunRecord): Run {
     ended_at: run.ended_at,
     events_url: `/v1/runs/${run.run_id}/events`,
   };
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-/** JSON with sorted object keys, so two bodies that mean the same hash the same. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** Creates, reads and cancels runs; the API handlers are thin wrappers around it. */
@@ -138,10 +122,8 @@ export function createRunService(deps: RunServiceDeps) {
         idempotencyKey === undefined
           ? undefined
           : {
-              scopeHash: sha256(
-                canonicalJson([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
-              ),
-              requestHash: sha256(canonicalJson(body)),
+              scopeHash: fingerprint([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
+              requestHash: fingerprint(body),
               expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
             };
       const queued = newEvent(eventIds.runQueued(runId), 'run.queued', {
