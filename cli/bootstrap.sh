@@ -66,6 +66,8 @@ ensure_emulator() {
     echo "$want" >"$venv/.agentos-requirements.sha256"
     return
   fi
+  # Leave no half-installed virtualenv behind: the CLI would take it for a working one.
+  rm -rf "$venv"
   local pinned_major
   pinned_major=$(sed -n 's/^moto\[server\]==\([0-9]*\)\..*/\1/p' cli/emulator-requirements.txt)
   if python3 -c "import moto.server, flask, sys; sys.exit(0 if moto.__version__.split('.')[0] == '$pinned_major' else 1)" 2>/dev/null; then

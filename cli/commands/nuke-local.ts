@@ -1,3 +1,4 @@
+import { optionalEnv } from '../../functions/shared/config/env.ts';
 import { createInterface } from 'node:readline/promises';
 import { deprovisionNode } from '../../infra/local/provision-emulator.ts';
 import { readLocalState, removeLocalState } from '../local/local-state.ts';
@@ -47,7 +48,7 @@ export async function nukeLocal(options: {
         note(`emulator ${await stopProcess(state.emulator.pid)} (its data goes with it)`);
       } else {
         await deprovisionNode(options.nodeId, {
-          region: process.env['AWS_REGION'] ?? 'us-east-1',
+          region: optionalEnv('AWS_REGION', 'us-east-1'),
           endpoint: state.emulator.endpoint,
           maxAttempts: 2,
         });

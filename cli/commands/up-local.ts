@@ -1,3 +1,4 @@
+import { optionalEnv } from '../../functions/shared/config/env.ts';
 import { spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -139,8 +140,8 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
           stdio: ['ignore', log, log],
           env: {
             ...process.env,
-            AWS_ACCESS_KEY_ID: process.env['AWS_ACCESS_KEY_ID'] ?? 'test',
-            AWS_SECRET_ACCESS_KEY: process.env['AWS_SECRET_ACCESS_KEY'] ?? 'test',
+            AWS_ACCESS_KEY_ID: optionalEnv('AWS_ACCESS_KEY_ID', 'test'),
+            AWS_SECRET_ACCESS_KEY: optionalEnv('AWS_SECRET_ACCESS_KEY', 'test'),
           },
         },
       );

@@ -1,3 +1,4 @@
+import { optionalEnv } from '../../functions/shared/config/env.ts';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { JSONWebKeySet } from 'jose';
 import type { SigningJwk } from '../../functions/shared/auth/token-issuer.ts';
@@ -53,11 +54,11 @@ export function functionEnvironment(
     AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(settings.jwt.serviceSigningKey),
     AGENTOS_AWS_ENDPOINT: settings.awsEndpoint,
     AWS_REGION: settings.region,
-    AWS_ACCESS_KEY_ID: process.env['AWS_ACCESS_KEY_ID'] ?? 'test',
-    AWS_SECRET_ACCESS_KEY: process.env['AWS_SECRET_ACCESS_KEY'] ?? 'test',
+    AWS_ACCESS_KEY_ID: optionalEnv('AWS_ACCESS_KEY_ID', 'test'),
+    AWS_SECRET_ACCESS_KEY: optionalEnv('AWS_SECRET_ACCESS_KEY', 'test'),
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'INFO',
+    POWERTOOLS_LOG_LEVEL: optionalEnv('POWERTOOLS_LOG_LEVEL', 'INFO'),
     ...settings.functionEnv,
   };
 }

@@ -1,9 +1,11 @@
 """Starts moto server with DynamoDB behaving as AgentOS relies on real DynamoDB to behave.
 
-1. Atomic operations. moto serves requests on many threads and its DynamoDB backend checks conditions
-   and then writes without a lock, so two concurrent conditional writes (or transactions) can both
-   succeed, and a query can observe half of a transaction. Real DynamoDB allows neither. Every
-   DynamoDB backend operation runs under one lock here.
+1. Atomic writes. moto serves requests on many threads and its DynamoDB backend checks conditions and
+   then writes without a lock, so two concurrent conditional writes (or transactions) can both
+   succeed, which real DynamoDB never allows. Every DynamoDB backend operation runs under one lock
+   here; reads too, because moto's tables are not safe to read while another thread writes. (Real
+   DynamoDB queries are only read-committed per item and may see part of a transaction; AgentOS's
+   readers are written for that, see functions/orchestrator/events/event-order.ts.)
 2. Transactions that cost what they touch. moto snapshots each whole table (a deep copy) for every
    item of a TransactWriteItems call so it can roll back, which makes each transaction slower as the
    table grows. Under the lock above it is enough to snapshot the items the transaction writes.

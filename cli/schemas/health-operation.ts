@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiOperation } from './api-operation.ts';
+import type { ApiOperation } from '../../functions/shared/http/api-operation.ts';
 
 /** What `GET /v1/health` (functions/shared/http/health-route.ts) answers. */
 export const HealthStatusSchema = z

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ErrorEnvelopeSchema } from '../../functions/shared/errors/error-envelope.ts';
-import type { ApiOperation, HeaderSpec, ResponseSpec } from './api-operation.ts';
+import type { ApiOperation, HeaderSpec, ResponseSpec } from '../../functions/shared/http/api-operation.ts';
 import type { JsonObject } from './json-value.ts';
 import { convertZodSchemas } from './zod-to-components.ts';
 import type { ConvertedSchemas } from './zod-to-components.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isAlive } from '../../cli/local/processes.ts';
 
 const run = promisify(execFile);
@@ -15,15 +15,20 @@ let reportsDir: string;
 let portBase: number;
 const nodeId = `cli-${Date.now().toString(36)}`;
 
-/** Runs the CLI as an operator would, with its own moto (no emulator endpoint inherited from the tests). */
+/**
+ * Runs the CLI as an operator would: with its own moto, unless the whole test run was pointed at an
+ * external emulator (then no moto is installed, and the CLI uses that emulator too).
+ */
 async function agentos(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     AGENTOS_STATE_DIR: stateDir,
     AGENTOS_REPORTS_DIR: reportsDir,
   };
-  delete env['AGENTOS_AWS_ENDPOINT'];
-  delete env['AWS_ENDPOINT_URL'];
+  if (!inject('externalEmulator')) {
+    delete env['AGENTOS_AWS_ENDPOINT'];
+    delete env['AWS_ENDPOINT_URL'];
+  }
   try {
     const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env, timeout: 170_000 });
     return { code: 0, stdout, stderr };

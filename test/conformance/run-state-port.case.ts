@@ -61,7 +61,7 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       const created = await port.createRun(authFor(t), run, [queued(run.run_id)]);
       expect(created.outcome).toBe('created');
       const stored = await port.getRun(authFor(t), run.run_id);
-      expect(stored).toMatchObject({ run_id: run.run_id, status: 'queued', last_sequence: 1 });
+      expect(stored).toEqual({ ...run, last_sequence: 1 });
       expect(await port.getRun(authFor(t), newRunId())).toBeUndefined();
     });
 
@@ -188,6 +188,27 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       await expect(attempt).rejects.toBeInstanceOf(RunStateConflictError);
       await expect(attempt).rejects.toMatchObject({ actual: 'canceled' });
       expect((await port.getRun(authFor(t), run.run_id))?.last_sequence).toBe(2);
+    });
+
+    it('returns every changed field of the record after a commit', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const changes = {
+        scheduled_at: '2026-01-01T00:00:00.000Z',
+        started_at: '2026-01-01T00:00:01.000Z',
+        steps_completed: 1,
+        transcript: [{ role: 'assistant' as const, content: 'hello' }],
+        usage: { prompt_tokens: 3, completion_tokens: 1, cost_usd: 0.5 },
+      };
+      const result = await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        changes,
+        events: [],
+      });
+      expect(result.run).toMatchObject(changes);
+      expect(await port.getRun(authFor(t), run.run_id)).toEqual(result.run);
     });
 
     it('pages events after a sequence', async () => {

@@ -142,17 +142,53 @@ describe('a run end to end', () => {
       ]),
     );
     const runId = created.body.run_id;
-    await waitForRun(client, runId, (r) => r.status === 'running');
+    // Cancel while the model call is in flight.
+    for await (const frame of client.streamEvents(runId, { signal: AbortSignal.timeout(30_000) })) {
+      if (frame.kind === 'event' && frame.event === 'model.requested') break;
+    }
     const canceled = await client.cancelRun(runId);
     expect(canceled.status).toBe(200);
     expect(canceled.body.status).toBe('canceled');
-    await new Promise((r) => setTimeout(r, 2500));
     await queueIsDrained();
     const events = await allEvents(client, runId);
     expect(events.at(-1)?.type).toBe('run.canceled');
     expect(events.filter((e) => e.type === 'step.started').map((e) => e.data['step'])).toEqual([1]);
-    expect(events.some((e) => e.type === 'model.completed' || e.type === 'step.completed')).toBe(false);
+    expect(events.some((e) => ['model.completed', 'tool.requested', 'step.completed'].includes(e.type))).toBe(
+      false,
+    );
     expect((await client.getRun(runId)).body.status).toBe('canceled');
+  });
+
+  it('refuses to cancel a finished run with 409 and writes nothing', async () => {
+    const created = await client.createRun(scriptedInput('sample-agent', [{ reply: 'quick' }]));
+    const run = await waitForRun<{ status: string; last_sequence: number }>(
+      client,
+      created.body.run_id,
+      (r) => r.status === 'completed',
+    );
+    const refused = await client.cancelRun(created.body.run_id);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ error: { code: 'conflict', details: { status: 'completed' } } });
+    const after = await client.getRun(created.body.run_id);
+    expect(after.body).toMatchObject({ status: 'completed', last_sequence: run.last_sequence });
+  });
+
+  it("answers a tool call outside the agent's tool list with an error result, without running it", async () => {
+    await node.seed('acme', { agent_id: 'echo-only', tool_ids: ['echo'] });
+    const created = await client.createRun(
+      scriptedInput('echo-only', [
+        { tool_calls: [{ name: 'remember', arguments: { key: 'k', value: 'v' } }] },
+        { tool_calls: [{ name: 'not a tool!', arguments: {} }] },
+        { reply: 'ok' },
+      ]),
+    );
+    await waitForRun(client, created.body.run_id, (r) => r.status === 'completed');
+    const results = (await allEvents(client, created.body.run_id)).filter((e) => e.type === 'tool.completed');
+    expect(results.map((e) => [e.data['name'], e.data['is_error']])).toEqual([
+      ['remember', true],
+      ['not a tool!', true],
+    ]);
+    expect(results[0]?.data['output']).toContain('not available to this agent');
   });
 
   it('fails a run whose model call the Model Policy rejects, with the error in run.failed', async () => {
@@ -180,7 +216,7 @@ describe('a run end to end', () => {
       30_000,
     );
     expect(run.error?.code).toBe('run_timeout');
-    await new Promise((r) => setTimeout(r, 7000));
+    await queueIsDrained();
     const events = await allEvents(client, created.body.run_id);
     expect(events.at(-1)?.type).toBe('run.failed');
     expect(events.some((e) => e.type === 'model.completed')).toBe(false);

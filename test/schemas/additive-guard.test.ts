@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { generateApiDocuments } from '../../cli/schemas/api-documents.ts';
-import type { ApiOperation } from '../../cli/schemas/api-operation.ts';
+import type { ApiOperation } from '../../functions/shared/http/api-operation.ts';
 import { findBreakingChanges, formatBreakingChange } from '../../cli/schemas/breaking-changes.ts';
 import { canonicalJson } from '../../cli/schemas/canonical-json.ts';
 import type { JsonObject } from '../../cli/schemas/json-value.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { apiDocumentSpecs } from '../../cli/schemas/api-documents.ts';
-import type { ApiOperation } from '../../cli/schemas/api-operation.ts';
+import type { ApiOperation } from '../../functions/shared/http/api-operation.ts';
 import { modelPolicyRoutes } from '../../functions/model-policy/api/model-policy-routes.ts';
 import { eventRoutes, runRoutes } from '../../functions/orchestrator/api/run-routes.ts';
 import { healthRoute } from '../../functions/shared/http/health-route.ts';

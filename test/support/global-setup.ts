@@ -5,6 +5,8 @@ import type { EmulatorHandle } from '../../cli/local/emulator.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     awsEndpoint: string;
+    /** True when the run uses an emulator someone else started (no moto was installed or started). */
+    externalEmulator: boolean;
   }
 }
 
@@ -18,10 +20,12 @@ export async function setup(project: TestProject): Promise<void> {
   const external = process.env['AGENTOS_AWS_ENDPOINT'] ?? process.env['AWS_ENDPOINT_URL'];
   if (external !== undefined && external !== '') {
     project.provide('awsEndpoint', external);
+    project.provide('externalEmulator', true);
     return;
   }
   emulator = await startMoto();
   project.provide('awsEndpoint', emulator.endpoint);
+  project.provide('externalEmulator', false);
 }
 
 export async function teardown(): Promise<void> {

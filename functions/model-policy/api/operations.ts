@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiOperation, HeaderSpec, ResponseSpec } from '../../../cli/schemas/api-operation.ts';
+import type { ApiOperation, HeaderSpec, ResponseSpec } from '../../shared/http/api-operation.ts';
 import { scopes, TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import {
   ModelInvokeRequestSchema,

@@ -1,8 +1,14 @@
 import { z } from 'zod';
-import type { ApiOperation, HeaderSpec } from '../../../cli/schemas/api-operation.ts';
+import type { ApiOperation, HeaderSpec } from '../../shared/http/api-operation.ts';
 import { scopes } from '../../shared/auth/auth-context.ts';
 import { EventPageSchema, RunEventSchema } from '../schemas/event.ts';
-import { CreateRunRequestSchema, RunIdSchema, RunSchema } from '../schemas/run.ts';
+import {
+  CreateRunRequestSchema,
+  EventQuerySchema,
+  IdempotencyKeySchema,
+  RunIdSchema,
+  RunSchema,
+} from '../schemas/run.ts';
 
 /**
  * The Orchestrator's public API as documentation sees it: one entry per route in run-routes.ts, with
@@ -12,27 +18,6 @@ import { CreateRunRequestSchema, RunIdSchema, RunSchema } from '../schemas/run.t
 const RunPathSchema = z.strictObject({
   run_id: RunIdSchema.describe('The run id; a malformed id is answered like an unknown run (404).'),
 });
-
-const EventQuerySchema = z.strictObject({
-  after: z.coerce
-    .number()
-    .int()
-    .nonnegative()
-    .optional()
-    .describe('Return events with a sequence greater than this (default 0: from the start).'),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1000)
-    .optional()
-    .describe('Largest page for the JSON form (default 100); ignored when streaming.'),
-});
-
-/** `Idempotency-Key` values: what run-routes.ts accepts. */
-export const IdempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters');
 
 const idempotencyKey: HeaderSpec = {
   name: 'Idempotency-Key',

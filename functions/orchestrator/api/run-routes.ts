@@ -5,21 +5,19 @@ import { InvalidRequestError, NotFoundError } from '../../shared/errors/agentos-
 import type { Route } from '../../shared/http/api-types.ts';
 import { parseJsonBody, validate } from '../../shared/http/json-body.ts';
 import type { RunStatePort } from '../ports/run-state-port.ts';
+import { gaplessAfter } from '../events/event-order.ts';
 import { followRunEvents } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunService } from '../runtime/run-service.ts';
-import { CreateRunRequestSchema, RunIdSchema } from '../schemas/run.ts';
+import {
+  CreateRunRequestSchema,
+  EventQuerySchema,
+  IdempotencyKeySchema,
+  RunIdSchema,
+} from '../schemas/run.ts';
 
 /** Largest accepted `POST /v1/runs` body. */
-export const maxCreateRunBytes = 256 * 1024;
-
-const IdempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters');
-const EventQuerySchema = z.strictObject({
-  after: z.coerce.number().int().nonnegative().optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-});
+export const maxCreateRunBytes = 128 * 1024;
 
 function runIdOf(params: Record<string, string>): string {
   const runId = params['run_id'] ?? '';
@@ -95,25 +93,22 @@ export function eventRoutes(service: RunService, runs: RunStatePort, timing: Eve
           after = Math.max(after, parsed.data);
         }
         const wantsStream = (request.headers['accept'] ?? '').includes('text/event-stream');
-        const limit = query.limit ?? 100;
-        const { events, run } = await service.listEvents(
-          request.auth,
-          runId,
-          after,
-          wantsStream ? 1 : limit + 1,
-        );
         if (!wantsStream) {
-          const page = events.slice(0, limit);
+          const limit = query.limit ?? 100;
+          const { events } = await service.listEvents(request.auth, runId, after, limit + 1);
+          const page = gaplessAfter(events, after).slice(0, limit);
           return {
             status: 200,
             json: {
               object: 'list',
               data: page,
-              has_more: events.length > limit,
+              // Also true when a commit is only partly visible yet: the rest comes with the next page.
+              has_more: events.length > page.length,
               next_after: page.at(-1)?.sequence ?? after,
             },
           };
         }
+        const run = await service.getRun(request.auth, runId);
         const stream = Readable.from(
           followRunEvents({
             runs,

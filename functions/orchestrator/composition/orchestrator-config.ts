@@ -30,11 +30,12 @@ export function orchestratorConfigFromEnv(env: EnvSource = process.env): Orchest
     stepRetryMaxDelaySeconds: intEnv('AGENTOS_STEP_RETRY_MAX_DELAY_SECONDS', 300, env),
     idempotencyTtlSeconds: Math.max(24 * 3600, intEnv('AGENTOS_IDEMPOTENCY_TTL_SECONDS', 24 * 3600, env)),
     eventStream: {
-      pollMinMs: intEnv('AGENTOS_SSE_POLL_MIN_MS', defaultEventStreamTiming.pollMinMs, env),
+      pollMinMs: Math.max(10, intEnv('AGENTOS_SSE_POLL_MIN_MS', defaultEventStreamTiming.pollMinMs, env)),
       pollMaxMs: intEnv('AGENTOS_SSE_POLL_MAX_MS', defaultEventStreamTiming.pollMaxMs, env),
-      keepAliveMs: Math.min(
-        15_000,
-        intEnv('AGENTOS_SSE_KEEPALIVE_MS', defaultEventStreamTiming.keepAliveMs, env),
+      // Between 1 s (anything shorter is a busy loop) and the 15 s clients may rely on.
+      keepAliveMs: Math.max(
+        1_000,
+        Math.min(15_000, intEnv('AGENTOS_SSE_KEEPALIVE_MS', defaultEventStreamTiming.keepAliveMs, env)),
       ),
       maxDurationMs: intEnv('AGENTOS_SSE_MAX_DURATION_MS', defaultEventStreamTiming.maxDurationMs, env),
       retryMs: intEnv('AGENTOS_SSE_RETRY_MS', defaultEventStreamTiming.retryMs, env),

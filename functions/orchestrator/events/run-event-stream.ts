@@ -3,6 +3,7 @@ import type { RunStatePort } from '../ports/run-state-port.ts';
 import { terminalEventTypes } from '../schemas/event.ts';
 import { isTerminal } from '../runtime/run-state-machine.ts';
 import type { RunStatus } from '../schemas/run.ts';
+import { gaplessAfter } from './event-order.ts';
 import { formatSseComment, formatSseEvent, formatSseRetry } from './sse-format.ts';
 
 /** Timing of an event stream. */
@@ -60,8 +61,11 @@ export async function* followRunEvents(options: {
   let lastSentAt = Date.now();
   let pollMs = timing.pollMinMs;
   yield formatSseRetry(timing.retryMs);
+  // Keep-alives go out a little before the interval ends, so a quiet stream never exceeds it.
+  const keepAliveDue = timing.keepAliveMs - Math.min(500, Math.floor(timing.keepAliveMs / 10));
   while (!signal.aborted) {
-    const events = await runs.listEvents(auth, runId, { after, limit: 100 });
+    const page = await runs.listEvents(auth, runId, { after, limit: 100 });
+    const events = gaplessAfter(page, after);
     for (const event of events) {
       yield formatSseEvent(event);
       after = event.sequence;
@@ -70,13 +74,13 @@ export async function* followRunEvents(options: {
     }
     if (events.length === 100) continue;
     // A run that was already finished when the client connected has nothing more to send.
-    if (events.length === 0 && isTerminal(options.initialStatus)) return;
+    if (page.length === 0 && isTerminal(options.initialStatus)) return;
     if (Date.now() - startedAt >= timing.maxDurationMs) return;
-    if (Date.now() - lastSentAt >= timing.keepAliveMs) {
+    if (Date.now() - lastSentAt >= keepAliveDue) {
       yield formatSseComment('keep-alive');
       lastSentAt = Date.now();
     }
-    pollMs = events.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
-    await sleep(Math.min(pollMs, timing.keepAliveMs), signal);
+    pollMs = events.length > 0 || page.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
+    await sleep(Math.max(0, Math.min(pollMs, keepAliveDue - (Date.now() - lastSentAt))), signal);
   }
 }

@@ -1,5 +1,5 @@
 import { composeOrchestrator } from '../composition/orchestrator-root.ts';
-import { createStepWorkerHandler } from '../runtime/step-worker.ts';
+import { createStepWorkerHandler } from '../adapters/sqs/sqs-step-worker.ts';
 
 const root = composeOrchestrator();
 

@@ -14,7 +14,7 @@ export type RunRecord = {
   output: { message: AssistantMessage } | null;
   error: RunError | null;
   metadata: Record<string, string>;
-  /** The conversation so far: input, then each step's assistant and tool messages. */
+  /** The conversation after the input: each step's assistant and tool messages. */
   transcript: ChatMessage[];
   steps_completed: number;
   last_sequence: number;
@@ -77,6 +77,18 @@ export class RunStateConflictError extends Error {
     super(`Run is ${actual}`);
     this.name = 'RunStateConflictError';
     this.actual = actual;
+  }
+}
+
+/** Raised when a run (its record with transcript and event index) would outgrow what one stored item can hold. */
+export class RunTooLargeError extends Error {
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(bytes: number, limit: number) {
+    super(`The run would take ${bytes} bytes; the limit is ${limit}`);
+    this.name = 'RunTooLargeError';
+    this.bytes = bytes;
+    this.limit = limit;
   }
 }
 

@@ -10,9 +10,6 @@ export function newRunId(now: number = Date.now()): string {
     time = alphabet[remaining % 32] + time;
     remaining = Math.floor(remaining / 32);
   }
-  const random = [...randomBytes(16)]
-    .slice(0, 16)
-    .map((byte) => alphabet[byte % 32])
-    .join('');
+  const random = [...randomBytes(16)].map((byte) => alphabet[byte % 32]).join('');
   return `run_${time}${random}`;
 }

@@ -4,12 +4,13 @@ import {
   ConflictError,
   DependencyUnavailableError,
   IdempotencyKeyReusedError,
+  InvalidRequestError,
   NotFoundError,
 } from '../../shared/errors/agentos-error.ts';
 import type { AgentRegistryPort } from '../ports/agent-registry-port.ts';
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { QueuePort } from '../ports/queue-port.ts';
-import { RunStateConflictError } from '../ports/run-state-port.ts';
+import { RunStateConflictError, RunTooLargeError } from '../ports/run-state-port.ts';
 import type { RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import { newEvent } from '../schemas/event.ts';
 import type { RunEvent } from '../schemas/event.ts';
@@ -108,7 +109,7 @@ export function createRunService(deps: RunServiceDeps) {
         output: null,
         error: null,
         metadata: body.metadata ?? {},
-        transcript: body.input.messages,
+        transcript: [],
         steps_completed: 0,
         last_sequence: 0,
         usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
@@ -130,7 +131,19 @@ export function createRunService(deps: RunServiceDeps) {
         agent_id: body.agent_id,
         status: 'queued',
       });
-      const result = await deps.runs.createRun(auth, record, [queued], claim);
+      let result: Awaited<ReturnType<RunStatePort['createRun']>>;
+      try {
+        result = await deps.runs.createRun(auth, record, [queued], claim);
+      } catch (error) {
+        if (error instanceof RunTooLargeError) {
+          throw new InvalidRequestError(
+            'The run input is too large to store',
+            [{ field: 'input', message: 'too large' }],
+            { cause: error },
+          );
+        }
+        throw error;
+      }
       if (result.outcome === 'key_reused') {
         throw new IdempotencyKeyReusedError(
           'This Idempotency-Key was already used with a different request body',

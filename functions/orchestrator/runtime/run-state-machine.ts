@@ -1,9 +1,9 @@
-import { ConflictError } from '../../shared/errors/agentos-error.ts';
 import type { RunStatus } from '../schemas/run.ts';
 
 /**
  * The run lifecycle: queued → running → completed | failed | canceled. A queued run may also be
  * canceled before it starts, or fail when it cannot be scheduled. Terminal states have no way out.
+ * Commits are conditional on the states this table allows, so an illegal transition is never written.
  */
 const allowed: Record<RunStatus, readonly RunStatus[]> = {
   queued: ['running', 'canceled', 'failed'],
@@ -13,11 +13,6 @@ const allowed: Record<RunStatus, readonly RunStatus[]> = {
   canceled: [],
 };
 
-/** True when `to` may follow `from`. */
-export function canTransition(from: RunStatus, to: RunStatus): boolean {
-  return allowed[from].includes(to);
-}
-
 /** States from which a run may move to `to`; commits are made conditional on them. */
 export function statesLeadingTo(to: RunStatus): RunStatus[] {
   return (Object.keys(allowed) as RunStatus[]).filter((from) => allowed[from].includes(to));
@@ -26,11 +21,4 @@ export function statesLeadingTo(to: RunStatus): RunStatus[] {
 /** True for completed, failed and canceled. */
 export function isTerminal(status: RunStatus): boolean {
   return allowed[status].length === 0;
-}
-
-/** Throws when `from → to` is not a legal transition. */
-export function assertTransition(from: RunStatus, to: RunStatus): void {
-  if (!canTransition(from, to)) {
-    throw new ConflictError(`A ${from} run cannot become ${to}`, { details: { status: from } });
-  }
 }

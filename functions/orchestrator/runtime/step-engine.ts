@@ -11,7 +11,7 @@ import type { AgentDefinition, AgentRegistryPort } from '../ports/agent-registry
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { ModelPort } from '../ports/model-port.ts';
 import type { QueuePort } from '../ports/queue-port.ts';
-import { RunStateConflictError } from '../ports/run-state-port.ts';
+import { RunStateConflictError, RunTooLargeError } from '../ports/run-state-port.ts';
 import type { CommitResult, RunCommit, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import type { ToolPort } from '../ports/tool-port.ts';
 import { newEvent } from '../schemas/event.ts';
@@ -97,13 +97,14 @@ export function createStepEngine(deps: StepEngineDeps) {
           step,
           request_id: requestId,
           model_ref: agent.model_ref,
-          message_count: run.transcript.length + 1,
+          message_count: 1 + run.input.messages.length + run.transcript.length,
         }),
       ],
     });
     const tools = await deps.tools.describe(auth, agent.tool_ids);
     const messages: ChatMessage[] = [
       { role: 'system', content: agent.system_prompt },
+      ...started.run.input.messages,
       ...started.run.transcript,
     ];
     const response = await deps.models.invoke(auth, agent.model_ref, {
@@ -156,10 +157,12 @@ export function createStepEngine(deps: StepEngineDeps) {
   async function runTools(
     auth: AuthContext,
     run: RunRecord,
+    agent: AgentDefinition,
     step: number,
     message: AssistantMessage,
-  ): Promise<ChatMessage[]> {
-    const results: ChatMessage[] = [];
+  ): Promise<{ messages: ChatMessage[]; run: RunRecord }> {
+    const messages: ChatMessage[] = [];
+    let latest = run;
     for (const call of message.tool_calls ?? []) {
       await commit(auth, run.run_id, {
         requireStatus: ['running'],
@@ -172,12 +175,15 @@ export function createStepEngine(deps: StepEngineDeps) {
           }),
         ],
       });
-      const result = await deps.tools.invoke(auth, {
-        toolCallId: call.id,
-        name: call.function.name,
-        arguments: call.function.arguments,
-        runId: run.run_id,
-      });
+      // The agent's tool list is its allow-list: a model asking for another tool gets an error result.
+      const result = agent.tool_ids.includes(call.function.name)
+        ? await deps.tools.invoke(auth, {
+            toolCallId: call.id,
+            name: call.function.name,
+            arguments: call.function.arguments,
+            runId: run.run_id,
+          })
+        : { output: `Tool "${call.function.name}" is not available to this agent`, isError: true };
       const done = await commit(auth, run.run_id, {
         requireStatus: ['running'],
         events: [
@@ -190,10 +196,12 @@ export function createStepEngine(deps: StepEngineDeps) {
           }),
         ],
       });
+      latest = done.run;
+      // On redelivery the stored result wins, so the model sees what was already streamed.
       const output = (done.events[0]?.data['output'] as string | undefined) ?? result.output;
-      results.push({ role: 'tool', tool_call_id: call.id, content: output });
+      messages.push({ role: 'tool', tool_call_id: call.id, content: output });
     }
-    return results;
+    return { messages, run: latest };
   }
 
   async function finishStep(
@@ -240,12 +248,25 @@ export function createStepEngine(deps: StepEngineDeps) {
       });
       return;
     }
-    await commit(auth, run.run_id, {
+    const done = await commit(auth, run.run_id, {
       requireStatus: ['running'],
       changes: { transcript, steps_completed: step },
       events: [stepDone],
     });
-    await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+    // Only the delivery that completed the step schedules the next one, so duplicates do not multiply.
+    if (done.appended > 0) await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+  }
+
+  /**
+   * A duplicate of a finished step re-schedules its successor only if the run has not moved since
+   * that step completed: the enqueue after the completing commit may have failed.
+   */
+  async function rescheduleIfStalled(auth: AuthContext, run: RunRecord, step: number): Promise<void> {
+    if (step !== run.steps_completed) return;
+    const [last] = await deps.runs.listEvents(auth, run.run_id, { after: run.last_sequence - 1, limit: 1 });
+    if (last?.type === 'step.completed' && last.data['step'] === step) {
+      await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+    }
   }
 
   async function start(auth: AuthContext, run: RunRecord, agent: AgentDefinition): Promise<RunRecord> {
@@ -289,9 +310,7 @@ export function createStepEngine(deps: StepEngineDeps) {
       if (run === undefined) return { status: 'done', reason: 'run not found' };
       if (isTerminal(run.status)) return { status: 'done', reason: `run is ${run.status}` };
       if (step <= run.steps_completed) {
-        // A duplicate of a finished step; its successor may have been lost, so schedule it again.
-        if (step === run.steps_completed)
-          await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+        await rescheduleIfStalled(auth, run, step);
         return { status: 'done', reason: 'step already completed' };
       }
       if (step > run.steps_completed + 1) return { status: 'done', reason: 'step is ahead of the run' };
@@ -306,21 +325,27 @@ export function createStepEngine(deps: StepEngineDeps) {
         try {
           model = await callModel(auth, run, agent, step);
         } catch (error) {
-          if (error instanceof RunLeftRunning) throw error;
+          if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
           if (isRetryable(error) && delivery.attempt < delivery.maxAttempts) {
             return { status: 'retry', reason: error instanceof AgentOsError ? error.code : 'retryable' };
           }
           await failRun(auth, run, runErrorOf(error));
           return { status: 'done', reason: 'model call failed' };
         }
-        const toolMessages = await runTools(auth, model.run, step, model.response.output.message);
-        const latest = await deps.runs.getRun(auth, run.run_id);
-        if (latest === undefined) return { status: 'done', reason: 'run disappeared' };
-        await finishStep(auth, latest, agent, step, model.response, toolMessages);
+        const tools = await runTools(auth, model.run, agent, step, model.response.output.message);
+        await finishStep(auth, tools.run, agent, step, model.response, tools.messages);
         return { status: 'done', reason: 'step completed' };
       } catch (error) {
-        if (error instanceof RunLeftRunning)
+        if (error instanceof RunLeftRunning) {
           return { status: 'done', reason: `run left running (${error.message})` };
+        }
+        if (error instanceof RunTooLargeError) {
+          await failRun(auth, run, {
+            code: 'run_too_large',
+            message: 'The run outgrew the storage limit of one run',
+          });
+          return { status: 'done', reason: 'run too large' };
+        }
         throw error;
       }
     },

@@ -91,3 +91,25 @@ export const RunSchema = z
 export type Run = z.infer<typeof RunSchema>;
 
 export { ChatMessageSchema };
+
+/** Query of `GET /v1/runs/{run_id}/events`. */
+export const EventQuerySchema = z.strictObject({
+  after: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Return events with a sequence greater than this (default 0: from the start).'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('Largest page for the JSON form (default 100); ignored when streaming.'),
+});
+
+/** `Idempotency-Key` header values. */
+export const IdempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters');

@@ -24,7 +24,7 @@ export function maybeEnv(name: string, env: EnvSource = process.env): string | u
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-/** Returns a positive integer variable, throwing when it is not one. */
+/** Returns a non-negative integer variable, throwing when it is not one. */
 export function intEnv(name: string, fallback: number, env: EnvSource = process.env): number {
   const raw = maybeEnv(name, env);
   if (raw === undefined) return fallback;

@@ -12,7 +12,7 @@ export type ApiRequest = {
   correlationId: string;
   /** Set on authenticated routes. */
   auth: AuthContext;
-  /** Aborted when the client goes away or the function is about to time out. */
+  /** Aborted when a streaming client goes away; buffered handlers get one that fires after 15 minutes. */
   signal: AbortSignal;
 };
 

@@ -1,10 +1,10 @@
 import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
-import { AgentOsError } from '../../../shared/errors/agentos-error.ts';
+import { AgentOsError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
 import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
-import { RunStateConflictError } from '../../ports/run-state-port.ts';
+import { RunStateConflictError, RunTooLargeError } from '../../ports/run-state-port.ts';
 import type {
   CommitResult,
   CreateRunResult,
@@ -37,7 +37,21 @@ const runFields = [
   'updated_at',
   'started_at',
   'ended_at',
-] as const;
+  'scheduled_at',
+] as const satisfies readonly (keyof RunRecord)[];
+
+// Every field of a run record is stored and read back; adding a field without listing it fails to compile.
+type UnlistedRunFields = Exclude<keyof RunRecord, (typeof runFields)[number]>;
+const allRunFieldsListed: UnlistedRunFields extends never ? true : never = true;
+void allRunFieldsListed;
+
+/** DynamoDB's item limit is 400 KB; stay clear of it with room for attribute overhead. */
+const maxRunItemBytes = 380 * 1024;
+
+function assertFits(item: RunItem): void {
+  const bytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
+  if (bytes > maxRunItemBytes) throw new RunTooLargeError(bytes, maxRunItemBytes);
+}
 
 function toRecord(item: RunItem): RunRecord {
   const record: Record<string, unknown> = {};
@@ -93,6 +107,7 @@ export class DynamoRunStateStore implements RunStatePort {
       kind: 'run',
       event_index: Object.fromEntries(eventItems.map((e) => [e.event_id, e.sequence])),
     };
+    assertFits(item);
     const idemPk = claim === undefined ? undefined : storageKeys.idempotency(auth.tenant_id, claim.scopeHash);
     for (let attempt = 0; attempt < maxCommitAttempts; attempt += 1) {
       try {
@@ -163,7 +178,7 @@ export class DynamoRunStateStore implements RunStatePort {
     let fromCache = current !== undefined;
     if (current === undefined) current = await this.readRunItem(pk);
     for (let attempt = 0; attempt < maxCommitAttempts; attempt += 1) {
-      if (current === undefined) throw new RunStateConflictError('failed');
+      if (current === undefined) throw new NotFoundError(`Run ${runId} was not found`);
       if (!change.requireStatus.includes(current.status)) {
         if (!fromCache) throw new RunStateConflictError(current.status);
         current = await this.readRunItem(pk);
@@ -194,6 +209,7 @@ export class DynamoRunStateStore implements RunStatePort {
         updated_at: now,
         event_index: { ...index, ...Object.fromEntries(newItems.map((e) => [e.event_id, e.sequence])) },
       };
+      assertFits(next);
       try {
         await this.db.send(
           new TransactWriteCommand({

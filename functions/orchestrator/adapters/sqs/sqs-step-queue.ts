@@ -44,8 +44,8 @@ export class SqsStepQueue implements QueuePort {
       await this.deadlines.sfn.send(
         new StartExecutionCommand({
           stateMachineArn: this.deadlines.stateMachineArn,
-          // One execution per run: a redelivered start finds the execution already there.
-          name: `${auth.tenant_id}-${task.runId}`.slice(0, 80),
+          // One execution per run (run ids are unique across tenants): a redelivered start finds it there.
+          name: task.runId,
           input: JSON.stringify({ timeout_seconds: task.afterSeconds, message: JSON.stringify(message) }),
         }),
       );

@@ -90,6 +90,10 @@ export class RegisteredToolAdapter implements ToolPort {
   }
 
   async invoke(auth: AuthContext, call: ToolInvocation): Promise<ToolResult> {
+    // A model may name anything; a name that cannot be a tool id is simply not an available tool.
+    if (!ToolRecordSchema.shape.tool_id.safeParse(call.name).success) {
+      return { output: `Tool "${call.name.slice(0, 64)}" is not available`, isError: true };
+    }
     let record: ToolRecord | undefined;
     try {
       const result = await this.db.send(

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { ApiOperation, HeaderSpec } from '../../../../cli/schemas/api-operation.ts';
-import { IdempotencyKeySchema } from '../../api/operations.ts';
+import type { ApiOperation, HeaderSpec } from '../../../shared/http/api-operation.ts';
+import { IdempotencyKeySchema } from '../../schemas/run.ts';
 import { federationScopes } from '../federation-scopes.ts';
 import { IngestEventsRequestSchema, IngestEventsResultSchema } from '../schemas/event-ingest.ts';
 import { PeerCapabilitiesSchema } from '../schemas/peer-capabilities.ts';

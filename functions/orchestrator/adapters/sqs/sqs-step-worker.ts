@@ -3,9 +3,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Telemetry } from '../../shared/observability/telemetry.ts';
-import type { StepEngine } from './step-engine.ts';
-import { StepMessageSchema } from './step-message.ts';
+import type { Telemetry } from '../../../shared/observability/telemetry.ts';
+import type { StepEngine } from '../../runtime/step-engine.ts';
+import { StepMessageSchema } from '../../runtime/step-message.ts';
 
 /**
  * The SQS step worker: runs each record's step and reports the records to redeliver in
