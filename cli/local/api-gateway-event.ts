@@ -7,6 +7,14 @@ export type ResourceTemplate = { resource: string; method: string };
 
 type CompiledResource<T> = { template: T & ResourceTemplate; pattern: RegExp; names: string[]; rank: number };
 
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 /** Compiles resources and matches paths the way API Gateway does: literal beats parameter beats greedy. */
 export function createResourceMatcher<T>(resources: (T & ResourceTemplate)[]) {
   const compiled: CompiledResource<T>[] = resources.map((template) => {
@@ -43,7 +51,8 @@ export function createResourceMatcher<T>(resources: (T & ResourceTemplate)[]) {
       if (found === null) continue;
       const pathParameters: Record<string, string> = {};
       candidate.names.forEach((name, i) => {
-        pathParameters[name] = found[i + 1] ?? '';
+        // API Gateway hands path parameters to the function URL-decoded.
+        pathParameters[name] = safeDecode(found[i + 1] ?? '');
       });
       return { template: candidate.template, pathParameters };
     }
