@@ -5,6 +5,7 @@ import { nukeLocal } from '../commands/nuke-local.ts';
 import { statusLocal } from '../commands/status-local.ts';
 import { tokenLocal } from '../commands/token-local.ts';
 import { upLocal } from '../commands/up-local.ts';
+import { useEmulatorCredentials } from '../local/emulator.ts';
 
 function nodeId(value: string): string {
   if (!/^[a-z0-9-]{1,32}$/.test(value))
@@ -27,7 +28,10 @@ function positiveInt(value: string): number {
 
 /** Commands that only exist for AWS deployments so far point at what works today. */
 function requireLocal(command: string, local: boolean | undefined): void {
-  if (local === true) return;
+  if (local === true) {
+    useEmulatorCredentials();
+    return;
+  }
   process.stderr.write(
     `agentos ${command} against AWS (cdk deploy) is not available yet; this build supports --local only.\n` +
       `Try: agentos ${command} --local\n`,

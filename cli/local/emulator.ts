@@ -6,6 +6,15 @@ import { motoServerCommand } from './project-paths.ts';
 /** A running AWS emulator endpoint. */
 export type EmulatorHandle = { endpoint: string; pid: number | undefined; stop(): Promise<void> };
 
+/**
+ * Local mode only ever talks to an emulator, which accepts any credentials; set placeholder ones when
+ * none are configured, so the SDK never goes looking for real ones.
+ */
+export function useEmulatorCredentials(env: NodeJS.ProcessEnv = process.env): void {
+  env['AWS_ACCESS_KEY_ID'] ??= 'test';
+  env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
+}
+
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -25,6 +25,9 @@ async function agentos(...args: string[]): Promise<{ code: number; stdout: strin
     AGENTOS_STATE_DIR: stateDir,
     AGENTOS_REPORTS_DIR: reportsDir,
   };
+  // A fresh shell: no AWS credentials (local mode must not need any).
+  delete env['AWS_ACCESS_KEY_ID'];
+  delete env['AWS_SECRET_ACCESS_KEY'];
   if (!inject('externalEmulator')) {
     delete env['AGENTOS_AWS_ENDPOINT'];
     delete env['AWS_ENDPOINT_URL'];
