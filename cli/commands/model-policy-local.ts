@@ -58,7 +58,7 @@ export async function modelPolicyLocal(options: {
     issuer: defaults.issuer,
     audience: defaults.audience,
   }).issue({
-    tenantId: options.tenant,
+    tenantId: defaults.operatorTenantId,
     subject: 'operator@local',
     scopes: [scopes.operator],
     ttlSeconds: 120,

@@ -198,7 +198,7 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
       ttlSeconds: 600,
     });
     const operatorToken = await issuer.issue({
-      tenantId: defaults.tenantId,
+      tenantId: defaults.operatorTenantId,
       subject: 'operator@local',
       scopes: [scopes.operator],
       ttlSeconds: 600,

@@ -19,6 +19,8 @@ export function localNodeDefaults(nodeId: string, portBase: number, env: NodeJS.
     issuer: `https://agentos.local/${nodeId}`,
     audience: 'agentos',
     tenantId: 'default',
+    /** The platform tenant whose operator-scoped tokens may administer other tenants (the Model Policy's default). */
+    operatorTenantId: 'operator',
     adminPrincipal: 'admin@default',
     functionEnv: {} as Record<string, string>,
     /** The seeded tenant's model policy: local models only, input redaction, finite budgets. */

@@ -6,10 +6,18 @@ import type {
   ClaimOutcome,
   LedgerPort,
   RequestClaim,
+  ReserveOutcome,
 } from '../../functions/model-policy/ports/ledger-port.ts';
 import type { StoredCall } from '../../functions/model-policy/invocation/stored-call.ts';
 
-type RequestEntry = { fingerprint: string; token: string; leaseUntil: number; call?: StoredCall };
+type Held = { keys: string[]; amount: Amount };
+type RequestEntry = {
+  fingerprint: string;
+  token: string;
+  leaseUntil: number;
+  held?: Held;
+  call?: StoredCall;
+};
 type Counters = BudgetCounters & { committedTokens: number; committedNano: number };
 
 /**
@@ -26,6 +34,7 @@ export class InMemoryLedger implements LedgerPort {
     const key = `${tenantId}/${claim.requestKey}`;
     const existing = this.#requests.get(key);
     if (existing === undefined || (existing.call === undefined && existing.leaseUntil < claim.now)) {
+      if (existing?.held !== undefined) this.#release(existing.held);
       this.#requests.set(key, {
         fingerprint: claim.fingerprint,
         token: claim.token,
@@ -43,7 +52,14 @@ export class InMemoryLedger implements LedgerPort {
     return lines.map((line) => ({ ...this.#counters(tenantId, line) }));
   }
 
-  async reserve(tenantId: string, lines: readonly BudgetLine[], amount: Amount): Promise<boolean> {
+  async reserve(
+    tenantId: string,
+    claim: RequestClaim,
+    lines: readonly BudgetLine[],
+    amount: Amount,
+  ): Promise<ReserveOutcome> {
+    const entry = this.#requests.get(`${tenantId}/${claim.requestKey}`);
+    if (entry?.token !== claim.token || entry.held !== undefined) return 'claim_lost';
     const counters = lines.map((line) => this.#counters(tenantId, line));
     const fits = lines.every((line, index) => {
       const counter = counters[index]!;
@@ -52,32 +68,38 @@ export class InMemoryLedger implements LedgerPort {
         (line.limitNano === undefined || counter.committedNano + amount.nano <= line.limitNano)
       );
     });
-    if (!fits) return false;
-    for (const counter of counters) {
-      counter.reservedTokens += amount.tokens;
-      counter.reservedNano += amount.nano;
-      counter.committedTokens += amount.tokens;
-      counter.committedNano += amount.nano;
-    }
-    return true;
+    if (!fits) return 'no_room';
+    for (const counter of counters) this.#add(counter, amount, amount);
+    entry.held = { keys: lines.map((line) => this.#key(tenantId, line)), amount };
+    return 'reserved';
   }
 
   async settle(tenantId: string, settlement: CallSettlement): Promise<void> {
     const key = `${tenantId}/${settlement.claim.requestKey}`;
     const entry = this.#requests.get(key);
-    if (entry?.token === settlement.claim.token) {
-      if (settlement.request.kind === 'complete') entry.call = settlement.request.call;
-      else this.#requests.delete(key);
+    const owned = entry?.token === settlement.claim.token;
+    if (owned && (settlement.budgets !== undefined || entry.held === undefined)) {
+      if (settlement.request.kind === 'complete') {
+        entry.call = settlement.request.call;
+        delete entry.held;
+      } else this.#requests.delete(key);
     }
-    const { reserved, actual } = settlement.budgets;
-    for (const line of settlement.budgets.lines) {
-      const counter = this.#counters(tenantId, line);
-      counter.reservedTokens -= reserved.tokens;
-      counter.reservedNano -= reserved.nano;
-      counter.spentTokens += actual.tokens;
-      counter.spentNano += actual.nano;
-      counter.committedTokens += actual.tokens - reserved.tokens;
-      counter.committedNano += actual.nano - reserved.nano;
+    const budgets = settlement.budgets;
+    if (budgets !== undefined) {
+      const released = owned ? budgets.reserved : { tokens: 0, nano: 0 };
+      for (const line of budgets.lines) {
+        const counter = this.#counters(tenantId, line);
+        this.#add(
+          counter,
+          { tokens: -released.tokens, nano: -released.nano },
+          {
+            tokens: budgets.charged.tokens - released.tokens,
+            nano: budgets.charged.nano - released.nano,
+          },
+        );
+        counter.spentTokens += budgets.charged.tokens;
+        counter.spentNano += budgets.charged.nano;
+      }
     }
     this.records += 1;
   }
@@ -86,8 +108,26 @@ export class InMemoryLedger implements LedgerPort {
     this.records += 1;
   }
 
+  #release(held: Held): void {
+    for (const key of held.keys) {
+      const negative = { tokens: -held.amount.tokens, nano: -held.amount.nano };
+      this.#add(this.#budgets.get(key)!, negative, negative);
+    }
+  }
+
+  #add(counter: Counters, reserved: Amount, committed: Amount): void {
+    counter.reservedTokens += reserved.tokens;
+    counter.reservedNano += reserved.nano;
+    counter.committedTokens += committed.tokens;
+    counter.committedNano += committed.nano;
+  }
+
+  #key(tenantId: string, line: BudgetLine): string {
+    return `${tenantId}/${line.scopeKey}/${line.periodKey}`;
+  }
+
   #counters(tenantId: string, line: BudgetLine): Counters {
-    const key = `${tenantId}/${line.scopeKey}/${line.periodKey}`;
+    const key = this.#key(tenantId, line);
     let counter = this.#budgets.get(key);
     if (counter === undefined) {
       counter = {

@@ -333,7 +333,7 @@ async function main(): Promise<void> {
         `\nBaseline p95 for "doubles" is each target's p95 at ${rates[0]} req/s.`,
         'AgentOS does per call: a policy read, a request-id claim, a budget reservation (a transaction over 3',
         'budgets) and a settlement transaction (budgets, usage record, aggregates, stored response).',
-        '"moto ledger" keeps them in the emulator, which deep-copies the table for every item of a transaction;',
+        '"moto ledger" keeps them in the emulator (moto server over HTTP, one DynamoDB operation at a time);',
         '"memory ledger" runs the same policy, budget and metering code against an in-process ledger.',
       ].join('\n'),
     );

@@ -1,3 +1,9 @@
+import {
+  countTextTokens,
+  textWithinTokens,
+  toolCallTokens,
+} from '../../functions/model-policy/providers/token-estimate.ts';
+
 /**
  * What a fake upstream does with the next request: shared by the fake OpenAI-compatible server and
  * the fake Bedrock server, each of which renders it in its own wire format.
@@ -21,7 +27,7 @@ export type FakeBehaviour = FakeTiming &
     | { kind: 'echo' }
     | { kind: 'reply'; text: string; usage?: FakeUsage }
     | { kind: 'tool_calls'; calls: FakeToolCall[]; text?: string; usage?: FakeUsage }
-    /** Exactly `max_tokens` words `lorem`, finish `length`. */
+    /** Exactly `max_tokens` tokens (`tok tok …`), finish `length`. */
     | { kind: 'fill' }
     /** An HTTP error with the service's own error body; `type` overrides the error type it names. */
     | { kind: 'error'; status: number; message?: string; type?: string }
@@ -67,8 +73,8 @@ export type FakeAnswer = {
 
 /**
  * The answer of a reply, echo, tool-call or fill behaviour, with usage counted as the local provider
- * does (words, and 1 + a quarter of the argument bytes per tool call) and the text cut to `maxTokens`
- * words like a real model stops at its limit.
+ * does (`token-estimate.ts`) and the text cut to `maxTokens` tokens like a real model stops at its
+ * limit.
  */
 export function fakeAnswer(
   behaviour: Extract<FakeBehaviour, { kind: 'echo' | 'reply' | 'tool_calls' | 'fill' }>,
@@ -76,7 +82,7 @@ export function fakeAnswer(
 ): FakeAnswer {
   const { maxTokens } = context;
   if (behaviour.kind === 'fill') {
-    return answer(Array(maxTokens).fill('lorem').join(' '), [], 'length', context.promptTokens);
+    return answer(Array(maxTokens).fill('tok').join(' '), [], 'length', context.promptTokens);
   }
   if (behaviour.kind === 'tool_calls') {
     const calls = behaviour.calls.map((call, index) => ({
@@ -88,10 +94,9 @@ export function fakeAnswer(
     return behaviour.usage === undefined ? result : { ...result, usage: behaviour.usage };
   }
   const text = behaviour.kind === 'echo' ? `echo: ${context.lastUserText}` : behaviour.text;
-  const words = text.match(/\S+/g) ?? [];
   const result =
-    words.length > maxTokens
-      ? answer(words.slice(0, maxTokens).join(' '), [], 'length', context.promptTokens)
+    countTextTokens(text) > maxTokens
+      ? answer(textWithinTokens(text, maxTokens), [], 'length', context.promptTokens)
       : answer(text, [], 'stop', context.promptTokens);
   return behaviour.kind === 'reply' && behaviour.usage !== undefined
     ? { ...result, usage: behaviour.usage }
@@ -104,16 +109,12 @@ function answer(
   finish: FakeAnswer['finish'],
   promptTokens: number,
 ): FakeAnswer {
-  const words = text.match(/\S+/g)?.length ?? 0;
-  const callTokens = calls.reduce(
-    (sum, call) => sum + 1 + Math.ceil(Buffer.byteLength(call.arguments) / 4),
-    0,
-  );
+  const callTokens = calls.reduce((sum, call) => sum + toolCallTokens(call.arguments), 0);
   return {
     text,
     calls,
     finish,
-    usage: { prompt_tokens: promptTokens, completion_tokens: words + callTokens },
+    usage: { prompt_tokens: promptTokens, completion_tokens: countTextTokens(text) + callTokens },
   };
 }
 

@@ -1,5 +1,6 @@
 import { scopes, TenantIdSchema } from '../../shared/auth/auth-context.ts';
-import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import { ForbiddenError, InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 import type { Route } from '../../shared/http/api-types.ts';
 import { parseJsonBody } from '../../shared/http/json-body.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
@@ -18,18 +19,33 @@ function tenantIdOf(params: Record<string, string>): string {
   return tenantId;
 }
 
+/** The platform tenant whose operators administer other tenants, unless configured otherwise. */
+export const defaultOperatorTenantId = 'operator';
+
+/** Refuses anyone but an operator of the platform's own tenant: the scope alone is not enough. */
+function requirePlatformOperator(auth: AuthContext, operatorTenantId: string): void {
+  if (auth.tenant_id !== operatorTenantId) {
+    throw new ForbiddenError('Only operators of the platform tenant may administer tenants');
+  }
+}
+
 /**
- * `GET`/`PUT /v1/admin/tenants/{tenant_id}/model-policy` (scope `operator`): an operator reads or sets
- * a tenant's entitlements, max-tokens cap, redaction, deny rules and budgets. A tenant without its
- * own policy reads as the node default.
+ * `GET`/`PUT /v1/admin/tenants/{tenant_id}/model-policy` (scope `operator`, token of the operator
+ * tenant): an operator reads or sets a tenant's entitlements, max-tokens cap, redaction, deny rules
+ * and budgets. A tenant without its own policy reads as the node default.
  */
-export function adminPolicyRoutes(policies: TenantPolicySource, now: () => Date): Route[] {
+export function adminPolicyRoutes(
+  policies: TenantPolicySource,
+  now: () => Date,
+  operatorTenantId: string,
+): Route[] {
   return [
     {
       method: 'GET',
       path: '/v1/admin/tenants/{tenant_id}/model-policy',
       scope: scopes.operator,
       async handle(request) {
+        requirePlatformOperator(request.auth, operatorTenantId);
         const tenantId = tenantIdOf(request.params);
         const { policy, stored } = await policies.forTenant(tenantId);
         const document: TenantModelPolicyDocument = {
@@ -49,6 +65,7 @@ export function adminPolicyRoutes(policies: TenantPolicySource, now: () => Date)
       path: '/v1/admin/tenants/{tenant_id}/model-policy',
       scope: scopes.operator,
       async handle(request) {
+        requirePlatformOperator(request.auth, operatorTenantId);
         const tenantId = tenantIdOf(request.params);
         const policy = parseJsonBody(request.body, TenantModelPolicySchema, { maxBytes: maxPolicyBytes });
         const stored = await policies.update(tenantId, policy, request.auth.principal.id, now());

@@ -5,7 +5,7 @@ import type { ModelGateway } from '../invocation/model-gateway.ts';
 import type { UsageReporter } from '../metering/usage-reporter.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
-import { adminPolicyRoutes } from './admin-policy-routes.ts';
+import { adminPolicyRoutes, defaultOperatorTenantId } from './admin-policy-routes.ts';
 import { chatCompletionsRoute } from './chat-completions-route.ts';
 import { invokeRoute } from './invoke-route.ts';
 import { modelsRoutes } from './models-routes.ts';
@@ -22,6 +22,8 @@ export type ModelPolicyRouteDeps = {
   maxBodyBytes: number;
   log: GatewayLog;
   now: () => Date;
+  /** The platform tenant whose operators administer other tenants; `operator` when absent. */
+  operatorTenantId?: string;
 };
 
 /** Every route of the Model Policy API (HLD §2.1 Model API). */
@@ -34,6 +36,6 @@ export function modelPolicyRoutes(deps: ModelPolicyRouteDeps): Route[] {
     invokeRoute(deps.gateway, deps.maxBodyBytes),
     policyCheckRoute(deps.gateway, deps.maxBodyBytes),
     usageRoute(deps.reporter),
-    ...adminPolicyRoutes(deps.policies, deps.now),
+    ...adminPolicyRoutes(deps.policies, deps.now, deps.operatorTenantId ?? defaultOperatorTenantId),
   ];
 }

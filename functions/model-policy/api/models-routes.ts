@@ -1,7 +1,7 @@
 import { scopes } from '../../shared/auth/auth-context.ts';
 import { NotFoundError } from '../../shared/errors/agentos-error.ts';
 import type { Route } from '../../shared/http/api-types.ts';
-import { isEntitled } from '../policy/entitlements.ts';
+import { entitledRefs } from '../policy/entitlements.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import { candidatesFor, catalogRefs } from '../router/route-plan.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
@@ -13,21 +13,18 @@ function modelObject(catalog: ModelCatalog, ref: string): ModelObject {
   return { id: ref, object: 'model', created: 0, owned_by: `agentos:${backend}` };
 }
 
-/** The refs (models and tiers) a tenant may call: entitled, and for tiers with an entitled member. */
-function entitledRefs(catalog: ModelCatalog, policy: TenantModelPolicy): string[] {
+/** The catalog's models, and its tiers with their members. */
+function catalogChoices(catalog: ModelCatalog) {
   const { models, tiers } = catalogRefs(catalog);
-  return [
-    ...models.filter((ref) => isEntitled(policy.entitlements, ref)),
-    ...tiers.filter(
-      (ref) =>
-        isEntitled(policy.entitlements, ref) &&
-        candidatesFor(catalog, ref).some((member) => isEntitled(policy.entitlements, member)),
-    ),
-  ];
+  return { models, tiers: tiers.map((ref) => ({ ref, members: candidatesFor(catalog, ref) })) };
 }
 
 /** `GET /v1/models` and `GET /v1/models/{model_ref}` (scope `models:read`), in OpenAI's shapes. */
 export function modelsRoutes(catalog: ModelCatalog, policies: TenantPolicySource): Route[] {
+  // Built on first use: the catalog does not change while the process lives.
+  let choices: ReturnType<typeof catalogChoices> | undefined;
+  const entitled = (policy: TenantModelPolicy): string[] =>
+    entitledRefs(policy.entitlements, (choices ??= catalogChoices(catalog)));
   return [
     {
       method: 'GET',
@@ -37,7 +34,7 @@ export function modelsRoutes(catalog: ModelCatalog, policies: TenantPolicySource
         const { policy } = await policies.forTenant(request.auth.tenant_id);
         const list: ModelList = {
           object: 'list',
-          data: entitledRefs(catalog, policy).map((ref) => modelObject(catalog, ref)),
+          data: entitled(policy).map((ref) => modelObject(catalog, ref)),
         };
         return { status: 200, json: list };
       },
@@ -50,8 +47,7 @@ export function modelsRoutes(catalog: ModelCatalog, policies: TenantPolicySource
         const ref = request.params['model_ref'] ?? '';
         const { policy } = await policies.forTenant(request.auth.tenant_id);
         // A model the tenant may not use is, to it, a model that does not exist.
-        if (!entitledRefs(catalog, policy).includes(ref))
-          throw new NotFoundError(`The model '${ref}' does not exist`);
+        if (!entitled(policy).includes(ref)) throw new NotFoundError(`The model '${ref}' does not exist`);
         return { status: 200, json: modelObject(catalog, ref) };
       },
     },

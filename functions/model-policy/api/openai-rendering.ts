@@ -53,6 +53,7 @@ export function sseEvent(value: unknown): string {
   return `data: ${JSON.stringify(value)}\n\n`;
 }
 
+/** The SSE event that ends an OpenAI stream. */
 export const sseDone = 'data: [DONE]\n\n';
 
 /** Turns stream deltas into OpenAI chunks: the first carries the role, a tool call's first its id. */

@@ -103,6 +103,7 @@ const modelCallErrors = {
   503: 'dependency_unavailable: no backend could answer, or the budget ledger cannot be reached (the call is refused, never let through).',
 };
 
+/** Every operation of the Model Policy API, for the OpenAPI document. */
 export const modelPolicyOperations: ApiOperation[] = [
   {
     operationId: 'createChatCompletion',

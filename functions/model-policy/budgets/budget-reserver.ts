@@ -1,5 +1,10 @@
-import { BudgetExceededError, RateLimitedError } from '../../shared/errors/agentos-error.ts';
-import type { Amount, BudgetCounters, BudgetLine, LedgerPort } from '../ports/ledger-port.ts';
+import {
+  BudgetExceededError,
+  RateLimitedError,
+  RequestInProgressError,
+} from '../../shared/errors/agentos-error.ts';
+import type { Amount, BudgetCounters, BudgetLine, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
+import { pauseAfterContention } from '../../shared/timing/contention-backoff.ts';
 import { noCounters, sizeReservation } from './reservation-sizing.ts';
 import type { ReservationSize, WorstCase } from './reservation-sizing.ts';
 
@@ -21,38 +26,35 @@ function exceeded(size: ReservationSize): BudgetExceededError {
   );
 }
 
-function pause(attempt: number): Promise<void> {
-  const ms = Math.min(100, 2 * 2 ** attempt) * (0.5 + Math.random());
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Reserves the worst case of a call on all its budget lines before the call (issue 3). The first
  * attempt assumes nothing is committed, which is right for most calls and costs one conditional
  * write; when a line cannot take it, the counters are read and the reservation is sized to what
  * remains, lowering the call's output tokens. Concurrent calls can only ever fail a condition,
- * never overdraw: the store checks each line's limit atomically.
+ * never overdraw: the store checks each line's limit atomically. The reservation is recorded on the
+ * request claim, so an attempt that takes a lapsed claim over releases it.
  *
- * @throws BudgetExceededError when not even one output token fits.
+ * @throws BudgetExceededError when not even one output token fits; RequestInProgressError when a
+ * later attempt took the request id over meanwhile.
  */
 export async function reserveBudget(
   ledger: LedgerPort,
   tenantId: string,
+  claim: RequestClaim,
   lines: BudgetLine[],
   worst: WorstCase,
-  claimToken: string,
 ): Promise<Reservation> {
   let counters: BudgetCounters[] = lines.map(() => noCounters);
   for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
     const size = sizeReservation(worst, lines, counters);
     if (size.outputTokens < 1) throw exceeded(size);
-    if (
-      lines.length === 0 ||
-      (await ledger.reserve(tenantId, lines, size.amount, `${claimToken}:${attempt}`))
-    ) {
-      return { lines, outputTokens: size.outputTokens, amount: size.amount };
+    const outcome =
+      lines.length === 0 ? 'reserved' : await ledger.reserve(tenantId, claim, lines, size.amount, attempt);
+    if (outcome === 'reserved') return { lines, outputTokens: size.outputTokens, amount: size.amount };
+    if (outcome === 'claim_lost') {
+      throw new RequestInProgressError(`Request ${claim.requestId} was taken over by a later attempt`);
     }
-    if (attempt > 0) await pause(attempt);
+    if (attempt > 0) await pauseAfterContention(attempt, { baseMs: 2, maxMs: 100 });
     counters = await ledger.readBudgets(tenantId, lines);
   }
   throw new RateLimitedError('The budget ledger is busy with concurrent calls; retry shortly');

@@ -14,6 +14,7 @@ export type WorstCase = {
 /** How much a call may reserve. `outputTokens < 1` means no budget can cover the call. */
 export type ReservationSize = { outputTokens: number; amount: Amount; limitedBy: BudgetLine | undefined };
 
+/** The counters of a budget nothing was spent or reserved on yet. */
 export const noCounters: BudgetCounters = {
   spentTokens: 0,
   spentNano: 0,

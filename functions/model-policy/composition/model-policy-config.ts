@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
-import { intEnv, jsonEnv, maybeEnv, requiredEnv } from '../../shared/config/env.ts';
+import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
+import { intEnv, jsonEnv, maybeEnv, optionalEnv, requiredEnv } from '../../shared/config/env.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
+import { defaultOperatorTenantId } from '../api/admin-policy-routes.ts';
 import { ModelCatalogSchema } from '../schemas/model-catalog.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
@@ -21,6 +23,11 @@ export type ModelPolicyConfig = {
   /** How long a process reuses a tenant policy it read. */
   policyCacheMs: number;
   maxBodyBytes: number;
+  /**
+   * The platform's own tenant: only its operators (scope `operator`) may administer other tenants'
+   * policies, so an operator scope minted for any other tenant grants nothing.
+   */
+  operatorTenantId: string;
 };
 
 const day = 24 * 3600;
@@ -64,5 +71,10 @@ export function modelPolicyConfigFromEnv(env: EnvSource = process.env): ModelPol
     requestRetentionSeconds: Math.max(day, intEnv('AGENTOS_MODEL_REQUEST_TTL_SECONDS', day, env)),
     policyCacheMs: intEnv('AGENTOS_MODEL_POLICY_CACHE_MS', 2000, env),
     maxBodyBytes: intEnv('AGENTOS_MODEL_MAX_BODY_BYTES', 1024 * 1024, env),
+    operatorTenantId: parsed(
+      TenantIdSchema,
+      optionalEnv('AGENTOS_OPERATOR_TENANT', defaultOperatorTenantId, env),
+      'AGENTOS_OPERATOR_TENANT',
+    ),
   };
 }

@@ -62,12 +62,17 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     usage: options.adapters?.usage ?? new DynamoUsageStore(table(), config.tableName),
     policyStore: options.adapters?.policyStore ?? new DynamoTenantPolicyStore(table(), config.tableName),
     secrets,
-    providerFactory: options.adapters?.providerFactory ?? createProviderFactory(secrets),
+    providerFactory: options.adapters?.providerFactory ?? createProviderFactory(),
   };
-  const policies = new TenantPolicySource(adapters.policyStore, config.defaultPolicy, config.policyCacheMs);
+  const policies = new TenantPolicySource(
+    adapters.policyStore,
+    config.defaultPolicy,
+    config.policyCacheMs,
+    now,
+  );
   const gateway = new ModelGateway({
     catalog: config.catalog,
-    providers: new ProviderRegistry(config.catalog, adapters.providerFactory),
+    providers: new ProviderRegistry(config.catalog, adapters.providerFactory, adapters.secrets),
     ledger: adapters.ledger,
     policies,
     now,
@@ -91,6 +96,7 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
         maxBodyBytes: config.maxBodyBytes,
         log: telemetry.logger,
         now,
+        operatorTenantId: config.operatorTenantId,
       }),
   };
 }

@@ -1,7 +1,6 @@
 import type { BedrockRuntimeClientConfig } from '@aws-sdk/client-bedrock-runtime';
 import { z } from 'zod';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
-import type { SecretsPort } from '../ports/secrets-port.ts';
 import { BedrockProvider } from '../providers/bedrock-provider.ts';
 import { LocalModelProvider } from '../providers/local-provider.ts';
 import { ProviderError } from '../providers/model-provider.ts';
@@ -15,13 +14,10 @@ const AwsCredentialsSecretSchema = z.object({
   session_token: z.string().min(1).optional(),
 });
 
-async function bedrockCredentials(
-  secrets: SecretsPort,
-  reference: string,
-): Promise<BedrockRuntimeClientConfig['credentials']> {
+function bedrockCredentials(secret: string): BedrockRuntimeClientConfig['credentials'] {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await secrets.resolve(reference));
+    parsed = JSON.parse(secret);
   } catch (cause) {
     throw new ConfigurationError('Bedrock credentials are not JSON', { cause });
   }
@@ -36,38 +32,36 @@ async function bedrockCredentials(
   };
 }
 
-async function build(secrets: SecretsPort, backend: BackendConfig) {
+function build(backend: BackendConfig, credentials: string | undefined) {
   switch (backend.kind) {
     case 'local':
       return new LocalModelProvider();
     case 'openai':
       return new OpenAiCompatibleProvider({
         baseUrl: backend.base_url,
-        ...(backend.api_key === undefined ? {} : { apiKey: await secrets.resolve(backend.api_key) }),
+        ...(credentials === undefined ? {} : { apiKey: credentials }),
         ...(backend.max_tokens_field === undefined ? {} : { maxTokensField: backend.max_tokens_field }),
       });
     case 'bedrock':
       return new BedrockProvider({
         region: backend.region,
         ...(backend.endpoint === undefined ? {} : { endpoint: backend.endpoint }),
-        ...(backend.credentials === undefined
-          ? {}
-          : { credentials: await bedrockCredentials(secrets, backend.credentials) }),
+        ...(credentials === undefined ? {} : { credentials: bedrockCredentials(credentials) }),
       });
   }
 }
 
 /**
- * Builds each backend's provider adapter with its credentials resolved from configuration or Secrets
- * Manager. A backend whose credentials cannot be resolved fails like a backend refusing AgentOS's
- * credentials (`auth`), so the router moves on to the next one.
+ * Builds each backend's provider adapter with the credentials the registry resolved from
+ * configuration or Secrets Manager. Credentials that cannot be used fail like a backend refusing
+ * AgentOS's credentials (`auth`), so the router moves on to the next one.
  */
-export function createProviderFactory(secrets: SecretsPort): ProviderFactory {
-  return async (backendId, backend) => {
+export function createProviderFactory(): ProviderFactory {
+  return async (backendId, backend, credentials) => {
     try {
-      return await build(secrets, backend);
+      return build(backend, credentials);
     } catch (error) {
-      throw new ProviderError('auth', `credentials of backend ${backendId} could not be resolved`, {
+      throw new ProviderError('auth', `credentials of backend ${backendId} cannot be used`, {
         cause: error,
       });
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChatMessage } from '../../shared/contracts/chat.ts';
 import type { PolicyOutcome } from '../../shared/contracts/model-invocation.ts';
 import {
+  AgentOsError,
   BudgetExceededError,
   ForbiddenError,
   IdempotencyKeyReusedError,
@@ -10,6 +11,7 @@ import {
 import { budgetLines } from '../budgets/budget-lines.ts';
 import { reserveBudget } from '../budgets/budget-reserver.ts';
 import type { Reservation } from '../budgets/budget-reserver.ts';
+import type { WorstCase } from '../budgets/reservation-sizing.ts';
 import { priceTableAt, worstCasePrices } from '../metering/price-table.ts';
 import type { PriceTable } from '../metering/price-table.ts';
 import { aggregateWindows } from '../metering/usage-windows.ts';
@@ -17,6 +19,7 @@ import { requestKey } from '../metering/attribution-keys.ts';
 import { evaluatePolicy } from '../policy/policy-engine.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import type { AggregateTargets, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
+import { promptOverheadTokens } from '../providers/prompt-overhead.ts';
 import { estimatePromptTokens } from '../providers/token-estimate.ts';
 import type { ProviderRegistry } from '../router/provider-registry.ts';
 import { candidatesFor, outputLimitOf, routeTargets } from '../router/route-plan.ts';
@@ -54,11 +57,23 @@ export type PreparedCall = {
   reservation: Reservation;
   aggregate: AggregateTargets;
   startedAt: Date;
+  /** How long the call may run, fallbacks and streaming included; it is aborted after. */
+  deadlineMs: number;
 };
 
+/** What preparing a call gives: the stored result of an earlier call with its request id, or a call ready to route. */
 export type Preparation = { kind: 'replay'; call: StoredCall } | { kind: 'ready'; call: PreparedCall };
 
-/** Slack on top of the backends' timeouts before another attempt may take over a request id. */
+/**
+ * The longest any call runs: a Lambda function runs at most 15 minutes, so nothing can wait on a
+ * backend longer, and the local node holds calls to the same bound.
+ */
+const maxCallMs = 900_000;
+
+/**
+ * Slack on top of a call's deadline before another attempt may take over its request id: time to
+ * settle after the backend answered.
+ */
 const leaseSlackMs = 60_000;
 
 /** The policy, routing and budget facts of a call before anything is claimed. */
@@ -68,9 +83,27 @@ export type CallPlan = {
   messages: ChatMessage[];
   targets: RouteTarget[];
   prices: PriceTable;
+  /** The prompt estimate (see `estimatePromptTokens`). */
   promptTokens: number;
+  /** Prompt tokens the routable backends add on top of the estimate (see `prompt-overhead.ts`). */
+  promptMarginTokens: number;
   maxOutputTokens: number;
 };
+
+/**
+ * The worst case a planned call could cost: the prompt estimate with the backends' margin, the
+ * output it may ask for, priced at the most expensive model of its chain.
+ */
+export function worstCaseOf(plan: CallPlan): WorstCase {
+  return {
+    promptTokens: plan.promptTokens + plan.promptMarginTokens,
+    maxOutputTokens: plan.maxOutputTokens,
+    prices: worstCasePrices(
+      plan.prices,
+      plan.targets.map((target) => target.modelRef),
+    ),
+  };
+}
 
 /** What planning needs of a call. */
 export type PlanSubject = Pick<
@@ -111,11 +144,8 @@ export async function planCall(deps: GatewayDeps, subject: PlanSubject, at: Date
       priceVersion: prices.version,
     };
   }
-  const targets = routeTargets(
-    deps.catalog,
-    evaluation.chain,
-    (subject.tools?.length ?? 0) > 0 || subject.requireTools === true,
-  );
+  const sendsTools = (subject.tools?.length ?? 0) > 0;
+  const targets = routeTargets(deps.catalog, evaluation.chain, sendsTools || subject.requireTools === true);
   const modelLimit = outputLimitOf(deps.catalog, targets);
   return {
     kind: 'planned',
@@ -126,6 +156,9 @@ export async function planCall(deps: GatewayDeps, subject: PlanSubject, at: Date
       targets,
       prices,
       promptTokens: estimatePromptTokens(evaluation.messages, subject.tools),
+      promptMarginTokens: Math.max(
+        ...targets.map((target) => promptOverheadTokens(target.backendKind, sendsTools)),
+      ),
       maxOutputTokens: Math.min(evaluation.maxTokens, modelLimit ?? Number.POSITIVE_INFINITY),
     },
   };
@@ -144,16 +177,28 @@ async function recordRefusalSafely(
   }
 }
 
-function claimFor(deps: GatewayDeps, input: ModelCallInput, plan: CallPlan, at: Date): RequestClaim {
-  const hopBudgetMs = plan.targets.reduce((sum, target) => sum + target.timeoutMs, 0);
-  const callBudgetMs = Math.min(hopBudgetMs, input.maxLatencyMs ?? Number.POSITIVE_INFINITY, 900_000);
+/**
+ * How long a call may run. A whole completion is bounded by its backends' timeouts, one per hop; a
+ * stream's backend timeout only bounds each wait for the next chunk, so a stream may run until the
+ * longest any call runs. The caller's `max_latency_ms` lowers either.
+ */
+function callDeadlineMs(input: ModelCallInput, plan: CallPlan): number {
+  const hopsMs = input.stream ? maxCallMs : plan.targets.reduce((sum, target) => sum + target.timeoutMs, 0);
+  return Math.min(hopsMs, input.maxLatencyMs ?? Number.POSITIVE_INFINITY, maxCallMs);
+}
+
+/**
+ * The claim of a call's request id. Its lease outlasts the call's deadline, so no retry takes the id
+ * over (and calls the model again) while the call may still be running.
+ */
+function claimFor(deps: GatewayDeps, input: ModelCallInput, deadlineMs: number, at: Date): RequestClaim {
   return {
     requestKey: requestKey(input.auth.principal.id, input.requestId),
     requestId: input.requestId,
     principalId: input.auth.principal.id,
     fingerprint: input.fingerprint,
     token: randomUUID(),
-    leaseUntil: at.getTime() + callBudgetMs + leaseSlackMs,
+    leaseUntil: at.getTime() + deadlineMs + leaseSlackMs,
     expiresAt: Math.floor(at.getTime() / 1000) + deps.requestRetentionSeconds,
     now: at.getTime(),
   };
@@ -179,7 +224,8 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
     throw planned.error;
   }
   const { plan } = planned;
-  const claim = claimFor(deps, input, plan, startedAt);
+  const deadlineMs = callDeadlineMs(input, plan);
+  const claim = claimFor(deps, input, deadlineMs, startedAt);
   const claimed = await deps.ledger.claim(input.auth.tenant_id, claim);
   if (claimed.outcome === 'replay') {
     deps.metrics.count('ModelCallsReplayed', 1);
@@ -200,20 +246,7 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   });
   let reservation: Reservation;
   try {
-    reservation = await reserveBudget(
-      deps.ledger,
-      input.auth.tenant_id,
-      lines,
-      {
-        promptTokens: plan.promptTokens,
-        maxOutputTokens: plan.maxOutputTokens,
-        prices: worstCasePrices(
-          plan.prices,
-          plan.targets.map((target) => target.modelRef),
-        ),
-      },
-      claim.token,
-    );
+    reservation = await reserveBudget(deps.ledger, input.auth.tenant_id, claim, lines, worstCaseOf(plan));
   } catch (error) {
     await releaseUnreserved(deps, input, plan, claim, error, startedAt);
     throw error;
@@ -236,6 +269,7 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
         ...(input.attribution.runId === undefined ? {} : { runId: input.attribution.runId }),
       },
       startedAt,
+      deadlineMs,
     },
   };
 }
@@ -255,17 +289,16 @@ async function releaseUnreserved(
     await deps.ledger.settle(input.auth.tenant_id, {
       claim,
       request: { kind: 'release' },
-      budgets: { lines: [], reserved: { tokens: 0, nano: 0 }, actual: { tokens: 0, nano: 0 } },
       record: usageRecordOf(input, {
         outcome: overBudget ? 'budget_exceeded' : 'failed',
         policy: plan.outcome,
         priceVersion: plan.prices.version,
-        errorCode: overBudget ? 'budget_exceeded' : 'dependency_unavailable',
+        errorCode: error instanceof AgentOsError ? error.code : 'internal',
         at,
       }),
     });
   } catch (releaseError) {
-    // The claim lapses at its lease; nothing was reserved, so nothing is held.
+    // The claim lapses at its lease, and whoever takes it over releases anything it holds.
     deps.log.warn('could not release a request claim', { error_name: (releaseError as Error).name });
   }
 }

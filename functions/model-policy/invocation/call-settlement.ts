@@ -1,7 +1,8 @@
-import type { ModelRoute } from '../../shared/contracts/model-invocation.ts';
+import type { ModelRoute, RouteHop } from '../../shared/contracts/model-invocation.ts';
+import { budgetCharge } from '../budgets/budget-charge.ts';
+import type { BudgetCharge } from '../budgets/budget-charge.ts';
 import { costNano } from '../metering/price-table.ts';
 import type { Amount } from '../ports/ledger-port.ts';
-import type { RouteFailure } from '../router/route-failure.ts';
 import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
 import type { StoredCall } from './stored-call.ts';
 import { failedRoute, usageRecordOf } from './usage-records.ts';
@@ -24,8 +25,26 @@ export function actualAmount(
 }
 
 /**
- * Settles a completed call in one atomic ledger write: budgets to the actual cost (the rest of the
- * reservation released), the usage record, the aggregates, and the stored response for replays.
+ * What a call's budgets are charged for its actual usage (never past its reservation); usage beyond
+ * the reservation is counted in a metric and logged, for the margins to be tuned.
+ */
+function chargeOf(deps: GatewayDeps, call: PreparedCall, actual: Amount): BudgetCharge {
+  const charge = budgetCharge(call.reservation.amount, actual);
+  if (charge.beyond.tokens > 0 || charge.beyond.nano > 0) {
+    deps.metrics.count('ModelCallsBeyondReservation', 1);
+    deps.log.warn('a backend reported more usage than was reserved', {
+      reserved_tokens: call.reservation.amount.tokens,
+      beyond_tokens: charge.beyond.tokens,
+      beyond_nano: charge.beyond.nano,
+    });
+  }
+  return charge;
+}
+
+/**
+ * Settles a completed call in one atomic ledger write: budgets to the actual cost, capped at the
+ * reservation (the rest released), the usage record with the true usage, the aggregates, and the
+ * stored response for replays.
  */
 export async function settleCompleted(
   deps: GatewayDeps,
@@ -37,10 +56,11 @@ export async function settleCompleted(
     tokens: stored.usage.prompt_tokens + stored.usage.completion_tokens,
     nano: stored.usage.cost_nano,
   };
+  const charge = chargeOf(deps, call, actual);
   await deps.ledger.settle(call.input.auth.tenant_id, {
     claim: call.claim,
     request: { kind: 'complete', call: stored },
-    budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, actual },
+    budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, charged: charge.charged },
     record: usageRecordOf(call.input, {
       outcome: 'completed',
       policy: stored.policy,
@@ -50,6 +70,7 @@ export async function settleCompleted(
       completionTokens: stored.usage.completion_tokens,
       costNano: stored.usage.cost_nano,
       reserved: call.reservation.amount,
+      beyondReservation: charge.beyond,
       latencyMs,
       at: deps.now(),
     }),
@@ -64,14 +85,14 @@ export async function settleCompleted(
 export async function settleFailed(
   deps: GatewayDeps,
   call: PreparedCall,
-  failure: RouteFailure,
+  hops: RouteHop[],
   errorCode: string,
 ): Promise<void> {
-  const route = failedRoute(call.input.modelRef, failure.hops);
+  const route = failedRoute(call.input.modelRef, hops);
   await deps.ledger.settle(call.input.auth.tenant_id, {
     claim: call.claim,
     request: { kind: 'release' },
-    budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, actual: nothing },
+    budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, charged: nothing },
     record: usageRecordOf(call.input, {
       outcome: 'failed',
       policy: call.outcome,
@@ -99,10 +120,11 @@ export async function settlePartial(
 ): Promise<void> {
   const usage = { prompt_tokens: call.promptTokens, completion_tokens: completionTokens };
   const actual = actualAmount(call, route.model, usage);
+  const charge = chargeOf(deps, call, actual);
   await deps.ledger.settle(call.input.auth.tenant_id, {
     claim: call.claim,
     request: { kind: 'release' },
-    budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, actual },
+    budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, charged: charge.charged },
     record: usageRecordOf(call.input, {
       outcome: 'partial',
       policy: call.outcome,
@@ -112,6 +134,7 @@ export async function settlePartial(
       completionTokens,
       costNano: actual.nano,
       reserved: call.reservation.amount,
+      beyondReservation: charge.beyond,
       latencyMs: deps.now().getTime() - call.startedAt.getTime(),
       errorCode,
       at: deps.now(),

@@ -38,12 +38,14 @@ export type GatewayLog = {
 /** Counters for the service's global metrics (no tenant dimension, HLD §9.2). */
 export type GatewayMetrics = { count(name: GatewayMetricName, value: number): void };
 
+/** The metrics the gateway counts. */
 export type GatewayMetricName =
   | 'ModelCalls'
   | 'ModelTokens'
   | 'ModelFallbacks'
   | 'ModelCallsFailed'
   | 'ModelCallsPartial'
+  | 'ModelCallsBeyondReservation'
   | 'ModelCallsReplayed'
   | 'PolicyDenials'
   | 'BudgetRefusals';

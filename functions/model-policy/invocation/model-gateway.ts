@@ -8,13 +8,12 @@ import { redactionKindsOf, redactionRules } from '../policy/policy-engine.ts';
 import type { RedactionCounts } from '../policy/sensitive-text.ts';
 import { budgetLines } from '../budgets/budget-lines.ts';
 import { sizeReservation } from '../budgets/reservation-sizing.ts';
-import { worstCasePrices } from '../metering/price-table.ts';
 import { usdFromNano } from '../metering/money.ts';
 import { completeWithFallback, openStreamWithFallback } from '../router/fallback-executor.ts';
 import type { RoutedCall } from '../router/fallback-executor.ts';
 import { RouteFailure } from '../router/route-failure.ts';
 import type { PolicyCheckResponse } from '../schemas/policy-check.ts';
-import { planCall, prepareCall } from './call-preparation.ts';
+import { planCall, prepareCall, worstCaseOf } from './call-preparation.ts';
 import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
 import { actualAmount, settleCompleted, settleFailed } from './call-settlement.ts';
 import type { ModelCallInput } from './model-call.ts';
@@ -52,19 +51,13 @@ function newCompletionId(): string {
   return `chatcmpl-${randomUUID().replace(/-/g, '')}`;
 }
 
-/** The overall deadline of a call, when it has one. */
-function callSignal(input: ModelCallInput): AbortSignal {
-  return input.maxLatencyMs === undefined
-    ? input.signal
-    : AbortSignal.any([input.signal, AbortSignal.timeout(input.maxLatencyMs)]);
-}
-
 function routedCall(call: PreparedCall): RoutedCall {
   const { input } = call;
   return {
     modelRef: input.modelRef,
     targets: call.targets,
-    signal: callSignal(input),
+    // The call ends by its deadline, so it never outlives the lease on its request id.
+    signal: AbortSignal.any([input.signal, AbortSignal.timeout(call.deadlineMs)]),
     request: {
       messages: call.messages,
       ...(input.tools === undefined ? {} : { tools: input.tools }),
@@ -183,18 +176,7 @@ export class ModelGateway {
       now: at,
     });
     const counters = await this.#deps.ledger.readBudgets(input.auth.tenant_id, lines);
-    const size = sizeReservation(
-      {
-        promptTokens: plan.promptTokens,
-        maxOutputTokens: plan.maxOutputTokens,
-        prices: worstCasePrices(
-          plan.prices,
-          plan.targets.map((target) => target.modelRef),
-        ),
-      },
-      lines,
-      counters,
-    );
+    const size = sizeReservation(worstCaseOf(plan), lines, counters);
     const within = size.outputTokens >= 1;
     return {
       object: 'policy.check',
@@ -236,14 +218,24 @@ export class ModelGateway {
   /** Settles a call no backend answered and returns the error its caller sees. */
   async #failed(call: PreparedCall, error: unknown): Promise<unknown> {
     if (!(error instanceof RouteFailure)) {
-      await settleFailed(this.#deps, call, new RouteFailure([], undefined, false), 'internal').catch(
-        () => undefined,
-      );
+      await settleFailed(this.#deps, call, [], 'internal').catch(() => undefined);
       return error;
     }
     const apiError = error.toApiError(call.input.modelRef);
+    const last = error.lastError;
+    if (last !== undefined) {
+      // The backend's own words may name accounts, ARNs or the request: operators read them here,
+      // callers get a generic message and the hops.
+      this.#deps.log.warn('no model backend answered', {
+        error_code: apiError.code,
+        reason: last.kind,
+        status: last.status,
+        upstream_message: last.message,
+        hops: error.hops.length,
+      });
+    }
     try {
-      await settleFailed(this.#deps, call, error, apiError.code);
+      await settleFailed(this.#deps, call, error.hops, apiError.code);
     } catch (settleError) {
       // The caller still learns why the call failed; the reservation stays held, never released twice.
       this.#deps.log.error('could not settle a failed call', { error_name: (settleError as Error).name });

@@ -1,13 +1,14 @@
+import { TextTokenCounter } from '../providers/token-estimate.ts';
+
 /**
  * Counts a stream's output tokens as it arrives, by the metering convention of `token-estimate.ts`
- * (a word of content is at least one token; a tool call is 1 + ceil(argument bytes / 4)), and stops
- * it at the reservation: text is cut before the word that would not fit, and a tool-call delta that
- * would not fit is refused whole, since half of its arguments is of no use.
+ * (text: max(words, ceil(UTF-8 bytes / 4)); a tool call: 1 + ceil(argument bytes / 4)), and stops
+ * it at the reservation: text is cut where the next character would not fit, and a tool-call delta
+ * that would not fit is refused whole, since half of its arguments is of no use.
  */
 export class OutputMeter {
   readonly #limit: number;
-  #words = 0;
-  #inWord = false;
+  readonly #text = new TextTokenCounter();
   #toolTokens = 0;
   readonly #argumentBytes = new Map<number, number>();
   #exhausted = false;
@@ -18,7 +19,7 @@ export class OutputMeter {
 
   /** Output tokens counted so far. */
   get tokens(): number {
-    return this.#words + this.#toolTokens;
+    return this.#text.tokens + this.#toolTokens;
   }
 
   /** True once the stream reached the reservation. */
@@ -29,18 +30,9 @@ export class OutputMeter {
   /** The part of `text` that fits; sets `exhausted` when something had to be cut. */
   admitContent(text: string): string {
     if (this.#exhausted) return '';
-    for (let index = 0; index < text.length; index += 1) {
-      const space = /\s/.test(text[index]!);
-      if (!space && !this.#inWord) {
-        if (this.tokens + 1 > this.#limit) {
-          this.#exhausted = true;
-          return text.slice(0, index);
-        }
-        this.#words += 1;
-      }
-      this.#inWord = !space;
-    }
-    return text;
+    const admitted = this.#text.addWithin(text, this.#limit - this.#toolTokens);
+    if (admitted.length < text.length) this.#exhausted = true;
+    return admitted;
   }
 
   /** Whether a tool-call delta fits; when it does not, the stream is exhausted. */

@@ -1,9 +1,10 @@
 import type { FinishReason } from '../../shared/contracts/chat.ts';
 import { AgentOsError, DependencyUnavailableError } from '../../shared/errors/agentos-error.ts';
 import { redactionKindsOf, redactionRules } from '../policy/policy-engine.ts';
-import { addCounts, redactText } from '../policy/sensitive-text.ts';
+import { addCounts } from '../policy/sensitive-text.ts';
 import type { RedactionCounts } from '../policy/sensitive-text.ts';
 import { StreamRedactor } from '../policy/stream-redactor.ts';
+import { redactStructuredText } from '../policy/structured-redaction.ts';
 import { ProviderError } from '../providers/model-provider.ts';
 import type { ProviderUsage } from '../providers/model-provider.ts';
 import { StreamedMessage } from '../providers/stream-assembly.ts';
@@ -101,7 +102,7 @@ export async function* pumpStream(
         tail.content = rest;
       }
       for (const partial of streamed.toolCalls()) {
-        const redacted = redactText(partial.arguments, redactionKindsOf(call.policy));
+        const redacted = redactStructuredText(partial.arguments, redactionKindsOf(call.policy));
         addCounts(outputCounts, redacted.counts);
         streamed.setToolCallArguments(partial.index, redacted.text);
         (tail.tool_calls ??= []).push({ ...partial, arguments: redacted.text });

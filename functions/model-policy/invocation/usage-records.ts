@@ -14,6 +14,8 @@ export type RecordFacts = {
   completionTokens?: number;
   costNano?: number;
   reserved?: Amount;
+  /** Usage beyond the reservation, which the budgets were not charged for. */
+  beyondReservation?: Amount;
   latencyMs?: number;
   errorCode?: string;
   at: Date;
@@ -46,6 +48,13 @@ export function usageRecordOf(input: ModelCallInput, facts: RecordFacts): UsageR
     price_version: facts.priceVersion,
     reserved_tokens: facts.reserved?.tokens ?? 0,
     reserved_nano: facts.reserved?.nano ?? 0,
+    ...(facts.beyondReservation === undefined ||
+    (facts.beyondReservation.tokens === 0 && facts.beyondReservation.nano === 0)
+      ? {}
+      : {
+          beyond_reservation_tokens: facts.beyondReservation.tokens,
+          beyond_reservation_nano: facts.beyondReservation.nano,
+        }),
     latency_ms: facts.latencyMs ?? 0,
     policy: facts.policy,
     created_at: facts.at.toISOString(),

@@ -43,6 +43,12 @@ export type UsageRecord = {
   price_version: string;
   reserved_tokens: number;
   reserved_nano: number;
+  /**
+   * Usage the backend reported beyond the reservation (tokens and nano-USD): billed here and in the
+   * aggregates, but not charged to the budgets, which never go past their limits.
+   */
+  beyond_reservation_tokens?: number;
+  beyond_reservation_nano?: number;
   /** Time spent in backends, fallbacks included. */
   latency_ms: number;
   policy: PolicyOutcome;

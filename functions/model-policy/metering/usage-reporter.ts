@@ -1,9 +1,8 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
-import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 import { budgetLines } from '../budgets/budget-lines.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import type { LedgerPort } from '../ports/ledger-port.ts';
-import type { MeteredTotals, UsageStorePort } from '../ports/usage-store-port.ts';
+import type { MeteredTotals, PrincipalTotals, UsageStorePort } from '../ports/usage-store-port.ts';
 import type { RunUsageReport, UsageQuery, UsageReport, UsageTotals } from '../schemas/usage.ts';
 import { usdFromNano } from './money.ts';
 import { currentDate } from './usage-windows.ts';
@@ -54,21 +53,10 @@ export class UsageReporter {
   async window(auth: AuthContext, query: UsageQuery): Promise<UsageReport> {
     const now = this.#now();
     const date = query.date ?? currentDate(query.window, now);
-    const expectedLength = query.window === 'day' ? 10 : 7;
-    if (date.length !== expectedLength) {
-      throw new InvalidRequestError(
-        `date must be ${query.window === 'day' ? 'YYYY-MM-DD' : 'YYYY-MM'} for this window`,
-        [{ field: 'date', message: `does not match window ${query.window}` }],
-      );
-    }
     const [window, policy] = await Promise.all([
-      this.#usage.readWindow(auth.tenant_id, query.window, date),
+      this.#window(auth.tenant_id, query.window, date, query.principal),
       this.#policies.forTenant(auth.tenant_id),
     ]);
-    const principals =
-      query.principal === undefined
-        ? window.principals
-        : window.principals.filter((row) => row.principalId === query.principal);
     const lines = budgetLines(policy.policy.budgets, {
       principalId: auth.principal.id,
       runId: undefined,
@@ -80,12 +68,8 @@ export class UsageReporter {
       tenant_id: auth.tenant_id,
       window: query.window,
       date,
-      totals: totals(
-        query.principal === undefined
-          ? window.totals
-          : (principals[0] ?? { calls: 0, promptTokens: 0, completionTokens: 0, costNano: 0 }),
-      ),
-      by_principal: principals.map((row) => ({ principal_id: row.principalId, ...totals(row) })),
+      totals: totals(window.totals),
+      by_principal: window.principals.map((row) => ({ principal_id: row.principalId, ...totals(row) })),
       budgets: lines.map((line, index) => {
         const counter = counters[index]!;
         return {
@@ -101,5 +85,17 @@ export class UsageReporter {
         };
       }),
     };
+  }
+
+  /** A window's totals and rows: the tenant's, or only one principal's (read directly). */
+  async #window(
+    tenantId: string,
+    window: UsageQuery['window'],
+    date: string,
+    principalId: string | undefined,
+  ): Promise<{ totals: MeteredTotals; principals: PrincipalTotals[] }> {
+    if (principalId === undefined) return this.#usage.readWindow(tenantId, window, date);
+    const metered = await this.#usage.readPrincipal(tenantId, window, date, principalId);
+    return { totals: metered, principals: metered.calls === 0 ? [] : [{ principalId, ...metered }] };
   }
 }

@@ -17,6 +17,21 @@ function messageTexts(messages: readonly ChatMessage[]): string[] {
 }
 
 /**
+ * Each rule's compiled content patterns, kept as long as the rule object lives: policies are cached
+ * per process, so a rule is compiled once per policy load, not once per call.
+ */
+const compiledContent = new WeakMap<DenyRule, RegExp[]>();
+
+function contentPatterns(rule: DenyRule, sources: readonly string[]): RegExp[] {
+  let patterns = compiledContent.get(rule);
+  if (patterns === undefined) {
+    patterns = sources.map((source) => new RegExp(source, 'iu'));
+    compiledContent.set(rule, patterns);
+  }
+  return patterns;
+}
+
+/**
  * The first rule that matches: every condition a rule names must hold (the requested model matches
  * one of `models`, the principal one of `principals`, some message one of the `content` patterns).
  */
@@ -30,7 +45,7 @@ export function firstMatchingDenyRule(
     if (rule.principals !== undefined && !anyGlobMatches(rule.principals, subject.principalId)) return false;
     if (rule.content !== undefined) {
       texts ??= messageTexts(subject.messages);
-      const patterns = rule.content.map((source) => new RegExp(source, 'iu'));
+      const patterns = contentPatterns(rule, rule.content);
       if (!patterns.some((pattern) => texts!.some((text) => pattern.test(text)))) return false;
     }
     return true;

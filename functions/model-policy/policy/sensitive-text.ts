@@ -2,8 +2,8 @@ import type { RedactionKind } from '../schemas/tenant-policy.ts';
 import { passesLuhn } from './luhn.ts';
 
 /**
- * Finds sensitive text: contact data (e-mail, phone, Luhn-valid payment cards) and secret-like
- * tokens. Every pattern is bounded in length, so a streaming redactor that holds back
+ * Finds sensitive text: contact data (e-mail, phone, payment cards) and secret-like tokens. Every
+ * pattern is bounded in length, so a streaming redactor that holds back
  * {@link maxSensitiveSpanLength} characters never emits half of a match.
  */
 
@@ -12,16 +12,33 @@ export type SensitiveSpan = { start: number; end: number; kind: RedactionKind };
 
 type Detector = { kind: RedactionKind; pattern: RegExp; accept?: (match: string) => boolean };
 
-/** Upper bound of any match's length. */
-export const maxSensitiveSpanLength = 320;
+/**
+ * Upper bound of any match's length: the longest e-mail address the pattern takes (64 + 1 + 4 × 64 +
+ * 24); every other pattern stops sooner (secret tokens at 261 characters).
+ */
+export const maxSensitiveSpanLength = 345;
+
+/**
+ * Characters before a span that its detector looks at (`Bearer ` and up to 8 spaces before a bearer
+ * token): a streaming redactor must not emit them while the span may still be found.
+ */
+export const sensitiveContextLength = 16;
 
 function hasMixedCharacterClasses(text: string): boolean {
   return /[a-z]/.test(text) && /[A-Z]/.test(text) && /[0-9]/.test(text);
 }
 
+/**
+ * Issuer prefixes of the card schemes (Visa; Mastercard 51-55 and 2221-2720; Amex; Discover and
+ * UnionPay; JCB; Diners Club; Maestro). Requiring one keeps ids and millisecond timestamps, a tenth
+ * of which pass the Luhn check by chance, from being taken for cards.
+ */
+const cardSchemePrefix =
+  /^(?:4|5[1-5]|222[1-9]|22[3-9]\d|2[3-6]\d\d|27[01]\d|2720|3[47]|6011|64[4-9]|65|62|35(?:2[89]|[3-8]\d)|30[0-5]|36|3[89]|50|5[6-8]|6[37])/;
+
 function isPaymentCard(text: string): boolean {
   const digits = text.replace(/\D/g, '');
-  return digits.length >= 13 && digits.length <= 19 && passesLuhn(digits);
+  return digits.length >= 13 && digits.length <= 19 && cardSchemePrefix.test(digits) && passesLuhn(digits);
 }
 
 function isPhoneNumber(text: string): boolean {
@@ -53,7 +70,7 @@ const detectors: Detector[] = [
   {
     kind: 'email',
     pattern:
-      /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,6}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/g,
+      /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,4}[A-Za-z]{2,24}(?![A-Za-z0-9-])/g,
   },
   {
     kind: 'phone',

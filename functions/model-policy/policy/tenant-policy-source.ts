@@ -13,29 +13,40 @@ export class TenantPolicySource {
   readonly #store: TenantPolicyStorePort;
   readonly #defaultPolicy: TenantModelPolicy;
   readonly #cacheMs: number;
+  readonly #now: () => Date;
   readonly #cache = new Map<string, { value: EffectivePolicy; at: number }>();
 
-  constructor(store: TenantPolicyStorePort, defaultPolicy: TenantModelPolicy, cacheMs: number) {
+  constructor(
+    store: TenantPolicyStorePort,
+    defaultPolicy: TenantModelPolicy,
+    cacheMs: number,
+    now: () => Date = () => new Date(),
+  ) {
     this.#store = store;
     this.#defaultPolicy = defaultPolicy;
     this.#cacheMs = cacheMs;
+    this.#now = now;
   }
 
+  /** The node default, in force for tenants without a policy of their own. */
   get defaultPolicy(): TenantModelPolicy {
     return this.#defaultPolicy;
   }
 
+  /** The policy in force for a tenant. */
   async forTenant(tenantId: string): Promise<EffectivePolicy> {
     const cached = this.#cache.get(tenantId);
-    if (cached !== undefined && Date.now() - cached.at < this.#cacheMs) return cached.value;
+    if (cached !== undefined && this.#now().getTime() - cached.at < this.#cacheMs) return cached.value;
     const stored = await this.#store.get(tenantId);
     const value: EffectivePolicy = { policy: stored?.policy ?? this.#defaultPolicy, stored };
     if (this.#cacheMs > 0) {
       if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(tenantId, { value, at: Date.now() });
+      this.#cache.set(tenantId, { value, at: this.#now().getTime() });
     }
     return value;
   }
+
+  /** Stores a tenant's policy; this process applies it at once. */
 
   async update(
     tenantId: string,

@@ -6,7 +6,8 @@ import type { UsageRecord } from '../metering/usage-record.ts';
 /**
  * The metering ledger (HLD §5.3): budget counters, request-id claims, usage records and aggregates,
  * in one store so that a call's settlement (budgets, record, aggregates and the stored response) is
- * one atomic write, and a retried `request_id` can never be billed twice.
+ * one atomic write, and a retried `request_id` can never be billed twice. A claim remembers the
+ * reservation made under it, so whoever takes over a lapsed claim releases what it held.
  */
 
 /** Tokens and nano-USD (10⁻⁹ USD), always whole numbers. */
@@ -50,6 +51,11 @@ export type RequestClaim = {
   now: number;
 };
 
+/**
+ * What claiming a request id found: `claimed` (this attempt owns it; a lapsed earlier attempt's
+ * reservation has been released), `replay` (completed before: its stored call), `reused` (the id was
+ * used with another request body), `in_progress` (another attempt holds it and its lease runs).
+ */
 export type ClaimOutcome =
   | { outcome: 'claimed' }
   | { outcome: 'replay'; call: StoredCall }
@@ -63,12 +69,25 @@ export type AggregateTargets = {
   runId?: string;
 };
 
+/**
+ * What reserving found: `reserved`, `no_room` (some line cannot take the amount now), or
+ * `claim_lost` (a later attempt took the request id over, so this one must stop).
+ */
+export type ReserveOutcome = 'reserved' | 'no_room' | 'claim_lost';
+
 /** How a call ends in the ledger. */
 export type CallSettlement = {
   claim: RequestClaim;
   /** `complete` stores the response for replays; `release` frees the request id for a retry. */
   request: { kind: 'complete'; call: StoredCall } | { kind: 'release' };
-  budgets: { lines: BudgetLine[]; reserved: Amount; actual: Amount };
+  /**
+   * The reservation to release and what the call is charged against its budgets (never more than
+   * was reserved). When a later attempt took the claim over, it released the reservation already,
+   * so only the charge is applied. Absent when nothing was reserved: the request id is then freed
+   * only if the claim holds no reservation (one that applied although its write seemed to fail is
+   * released by whoever takes the claim over once its lease lapses).
+   */
+  budgets?: { lines: BudgetLine[]; reserved: Amount; charged: Amount };
   record: UsageRecord;
   /** Set when the call consumed tokens, so they count in the usage aggregates. */
   aggregate?: AggregateTargets;
@@ -76,19 +95,24 @@ export type CallSettlement = {
 
 /** The ledger a call goes through. Every method fails with `dependency_unavailable` when unreachable. */
 export interface LedgerPort {
+  /**
+   * Claims a request id. A claim whose lease lapsed (or whose retention ended) is taken over, and
+   * the reservation it held is released in the same atomic write.
+   */
   claim(tenantId: string, claim: RequestClaim): Promise<ClaimOutcome>;
   readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]>;
   /**
-   * Atomically reserves `amount` on every line, or on none: each line's committed tokens and cost
-   * must stay within its limits. Returns false when some line cannot take it. `attemptToken` makes a
-   * retried write of the same attempt apply once.
+   * Atomically reserves `amount` on every line and records it on the claim, or does nothing: each
+   * line's committed tokens and cost must stay within its limits, and the claim must still be this
+   * attempt's. A retried write of the same `attempt` (numbered per claim) applies once.
    */
   reserve(
     tenantId: string,
+    claim: RequestClaim,
     lines: readonly BudgetLine[],
     amount: Amount,
-    attemptToken: string,
-  ): Promise<boolean>;
+    attempt: number,
+  ): Promise<ReserveOutcome>;
   /** Settles a call: budgets to the actual amount, the usage record, aggregates and the request, atomically. */
   settle(tenantId: string, settlement: CallSettlement): Promise<void>;
   /** Writes the usage record of a call refused before anything was claimed (e.g. denied by policy). */

@@ -13,12 +13,22 @@ export type PrincipalTotals = MeteredTotals & { principalId: string };
 
 /** Reads the usage aggregates the ledger maintains. */
 export interface UsageStorePort {
-  /** A window's tenant totals and per-principal rows (both empty when nothing was metered). */
+  /**
+   * A window's tenant totals and per-principal rows (both empty when nothing was metered), the rows
+   * sorted by cost; a window with very many principals lists a bounded number of them.
+   */
   readWindow(
     tenantId: string,
     window: UsageWindow,
     date: string,
   ): Promise<{ totals: MeteredTotals; principals: PrincipalTotals[] }>;
+  /** One principal's totals within a window (zero when it metered nothing there). */
+  readPrincipal(
+    tenantId: string,
+    window: UsageWindow,
+    date: string,
+    principalId: string,
+  ): Promise<MeteredTotals>;
   /** One run's totals, all time. */
   readRun(tenantId: string, runId: string): Promise<MeteredTotals>;
 }

@@ -58,18 +58,16 @@ function kindOfServiceException(
     error instanceof ServiceUnavailableException ||
     error instanceof InternalServerException ||
     error instanceof ModelNotReadyException ||
-    error instanceof ModelErrorException
+    error instanceof ModelErrorException ||
+    // A conflicting state at the service, which another backend does not share.
+    error instanceof ConflictException
   ) {
     return 'server_error';
   }
   if (error instanceof AccessDeniedException) return 'auth';
-  if (
-    error instanceof ValidationException ||
-    error instanceof ResourceNotFoundException ||
-    error instanceof ConflictException
-  ) {
-    return 'invalid_request';
-  }
+  // The model is not offered in this region or under this id: the catalog's mistake.
+  if (error instanceof ResourceNotFoundException) return 'model_unavailable';
+  if (error instanceof ValidationException) return 'invalid_request';
   const status = httpStatusOf(error);
   if (status === undefined) return midStream ? 'stream_cut' : 'server_error';
   return failureKindOfStatus(status);

@@ -44,8 +44,11 @@ export type BedrockProviderOptions = {
 export class BedrockProvider implements ModelProvider {
   readonly kind = 'bedrock';
   readonly #client: BedrockRuntimeClient;
+  /** Whether the client is this provider's own, to destroy on close (a given one belongs to its giver). */
+  readonly #ownsClient: boolean;
 
   constructor(options: BedrockProviderOptions = {}) {
+    this.#ownsClient = options.client === undefined;
     this.#client =
       options.client ??
       new BedrockRuntimeClient({
@@ -54,6 +57,10 @@ export class BedrockProvider implements ModelProvider {
         ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
         ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
       });
+  }
+
+  close(): void {
+    if (this.#ownsClient) this.#client.destroy();
   }
 
   async complete(request: ProviderRequest): Promise<ProviderResult> {

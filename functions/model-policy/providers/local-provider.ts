@@ -10,12 +10,19 @@ import type {
   ProviderResult,
   ProviderStreamChunk,
 } from './model-provider.ts';
-import { countCompletionTokens, countWords, estimatePromptTokens, toolCallTokens } from './token-estimate.ts';
+import {
+  countCompletionTokens,
+  countTextTokens,
+  estimatePromptTokens,
+  textWithinTokens,
+  toolCallTokens,
+} from './token-estimate.ts';
 
 export type { LocalTurn } from './local-script.ts';
 
 /** Models the local provider serves. */
 export const localModelIds = ['echo', 'scripted'] as const;
+/** One of {@link localModelIds}. */
 export type LocalModelId = (typeof localModelIds)[number];
 
 /** Options of {@link LocalModelProvider}. */
@@ -36,6 +43,9 @@ const statusOfKind: Partial<Record<ProviderFailureKind, number>> = {
 
 /** Text streamed before a scripted `stream_cut`. */
 const cutStreamPrefix = 'partial answer';
+
+/** What `{fill: true}` repeats: three letters and a space are four bytes, so exactly one token each. */
+const fillWord = 'tok';
 
 /** Characters per streamed tool-call arguments delta, so arguments arrive in several pieces. */
 const argumentsDeltaLength = 8;
@@ -95,7 +105,7 @@ export class LocalModelProvider implements ModelProvider {
   async #answer(request: ProviderRequest): Promise<Answer> {
     if (!isLocalModel(request.model)) {
       throw new ProviderError(
-        'invalid_request',
+        'model_unavailable',
         `local provider has no model '${request.model}' (models: ${localModelIds.join(', ')})`,
         { status: 404 },
       );
@@ -143,16 +153,15 @@ function play(
 ): { message: AssistantMessage; finish_reason: FinishReason } {
   if ('fill' in turn) {
     return {
-      message: { role: 'assistant', content: Array(maxTokens).fill('lorem').join(' ') },
+      message: { role: 'assistant', content: Array(maxTokens).fill(fillWord).join(' ') },
       finish_reason: 'length',
     };
   }
   if ('reply' in turn) {
-    const words = countWords(turn.reply);
-    if (words <= maxTokens)
+    if (countTextTokens(turn.reply) <= maxTokens)
       return { message: { role: 'assistant', content: turn.reply }, finish_reason: 'stop' };
     return {
-      message: { role: 'assistant', content: firstWords(turn.reply, maxTokens) },
+      message: { role: 'assistant', content: textWithinTokens(turn.reply, maxTokens) },
       finish_reason: 'length',
     };
   }
@@ -183,19 +192,6 @@ function playToolCalls(
     message: { role: 'assistant', content: null, tool_calls: fitted },
     finish_reason: truncated ? 'length' : 'tool_calls',
   };
-}
-
-/** The text up to the end of its `count`-th word. */
-function firstWords(text: string, count: number): string {
-  if (count <= 0) return '';
-  let end = 0;
-  let seen = 0;
-  for (const match of text.matchAll(/\S+/g)) {
-    end = match.index + match[0].length;
-    seen += 1;
-    if (seen === count) break;
-  }
-  return text.slice(0, end);
 }
 
 /** A text cut word by word; the pieces concatenate back to the text. */

@@ -49,7 +49,7 @@ export const LocalTurnSchema = z.union([
 
 /**
  * One scripted model call: `{reply}`, `{tool_calls: [{name, arguments}]}`, `{fill: true}` (exactly
- * `max_tokens` words, finish `length`) or `{error: kind}`; any of them may wait `delay_ms` first.
+ * `max_tokens` tokens, finish `length`) or `{error: kind}`; any of them may wait `delay_ms` first.
  */
 export type LocalTurn = z.infer<typeof LocalTurnSchema>;
 

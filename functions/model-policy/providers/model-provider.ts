@@ -50,6 +50,11 @@ export type ProviderFailureKind =
   | 'stream_cut'
   /** A 4xx caused by the request itself: never retried elsewhere. */
   | 'invalid_request'
+  /**
+   * The backend does not serve the configured model (not in its region, a wrong model id or path):
+   * a platform configuration problem, not the caller's, so fall back.
+   */
+  | 'model_unavailable'
   /** Credentials or permissions of AgentOS at the backend: not the caller's fault, so fall back. */
   | 'auth';
 
@@ -81,4 +86,6 @@ export interface ModelProvider {
   complete(request: ProviderRequest): Promise<ProviderResult>;
   /** Streams a completion; ends with exactly one `finish` chunk, or throws (`stream_cut` if it ends early). */
   stream(request: ProviderRequest): AsyncIterable<ProviderStreamChunk>;
+  /** Releases the adapter's connections once no call uses it any more (a replaced provider). */
+  close?(): void;
 }

@@ -44,25 +44,68 @@ export function estimatePromptTokens(
   return total;
 }
 
+/** UTF-8 bytes a token covers at most, by the metering convention. */
+const bytesPerToken = 4;
+
 /**
- * The completion tokens the local provider meters for an answer: the whitespace-separated words of
- * its content, plus, for each tool call, 1 (the name) + ceil(UTF-8 bytes of the arguments / 4).
+ * Counts the tokens of a text as it grows, by the metering convention: a whitespace-separated word is
+ * at least one token, and so is every {@link bytesPerToken} UTF-8 bytes, so text without spaces
+ * (Chinese, Japanese, base64, minified code) is never counted as one word.
+ */
+export class TextTokenCounter {
+  #words = 0;
+  #bytes = 0;
+  #inWord = false;
+
+  /** Tokens counted so far: max(words, ceil(bytes / 4)). */
+  get tokens(): number {
+    return Math.max(this.#words, Math.ceil(this.#bytes / bytesPerToken));
+  }
+
+  /** Counts as much of `text` as keeps the total within `limit` tokens; returns the part counted. */
+  addWithin(text: string, limit: number): string {
+    let used = 0;
+    for (const char of text) {
+      const space = /\s/.test(char);
+      const words = this.#words + (!space && !this.#inWord ? 1 : 0);
+      const bytes = this.#bytes + byteLength(char);
+      if (Math.max(words, Math.ceil(bytes / bytesPerToken)) > limit) return text.slice(0, used);
+      this.#words = words;
+      this.#bytes = bytes;
+      this.#inWord = !space;
+      used += char.length;
+    }
+    return text;
+  }
+}
+
+/** The tokens of a text by the metering convention (see {@link TextTokenCounter}). */
+export function countTextTokens(text: string): number {
+  const counter = new TextTokenCounter();
+  counter.addWithin(text, Number.POSITIVE_INFINITY);
+  return counter.tokens;
+}
+
+/** The longest start of `text` whose tokens fit in `limit`, without trailing whitespace. */
+export function textWithinTokens(text: string, limit: number): string {
+  return new TextTokenCounter().addWithin(text, limit).trimEnd();
+}
+
+/**
+ * The completion tokens the local provider meters for an answer: the tokens of its content (see
+ * {@link TextTokenCounter}), plus, for each tool call, 1 (the name) + ceil(UTF-8 bytes of the
+ * arguments / 4).
  *
  * The local provider never produces more than `max_tokens` of these, so reserving `max_tokens`
- * output tokens always covers it.
+ * output tokens always covers it, and the gateway's stream meter counts the same way.
  */
 export function countCompletionTokens(message: AssistantMessage): number {
-  let total = countWords(message.content ?? '');
+  let total = countTextTokens(message.content ?? '');
   for (const call of message.tool_calls ?? []) total += toolCallTokens(call.function.arguments);
   return total;
 }
 
-/** Whitespace-separated words of a text. */
-export function countWords(text: string): number {
-  return text.match(/\S+/g)?.length ?? 0;
-}
-
 /** Completion tokens of one tool call whose arguments are this JSON text. */
 export function toolCallTokens(argumentsJson: string): number {
-  return 1 + Math.ceil(byteLength(argumentsJson) / 4);
+  return 1 + Math.ceil(byteLength(argumentsJson) / bytesPerToken);
 }

@@ -9,6 +9,8 @@ export function failureKindOfStatus(status: number): ProviderFailureKind {
   if (status === 401 || status === 403) return 'auth';
   // 408 means the backend gave up waiting, not that the request was wrong.
   if (status === 408) return 'timeout';
+  // A missing model or path is the catalog's mistake, whatever the request said.
+  if (status === 404) return 'model_unavailable';
   if (status >= 500) return 'server_error';
   return 'invalid_request';
 }

@@ -22,15 +22,19 @@ export class RouteFailure extends Error {
     this.aborted = aborted;
   }
 
-  /** The API error the caller sees, with the hops in its details. */
+  /**
+   * The API error the caller sees, with the hops in its details. Messages are generic: a backend's
+   * own error text may name accounts or resources, so it goes to the logs only.
+   */
   toApiError(modelRef: string): AgentOsError {
     const details = { route: { model_ref: modelRef, hops: this.hops } };
     const last = this.lastError;
     if (last !== undefined && !last.fallbackEligible) {
-      return new InvalidRequestError(`The model backend rejected the request: ${last.message}`, [], {
-        details,
-        cause: last,
-      });
+      return new InvalidRequestError(
+        `The model backend rejected the request as invalid (HTTP ${last.status ?? 400})`,
+        [],
+        { details, cause: last },
+      );
     }
     if (this.hops.length > 0 && this.hops.every((hop) => hop.reason === 'rate_limited')) {
       return new RateLimitedError('Every model backend of this route is rate limited', {

@@ -1,11 +1,12 @@
 import { InvalidRequestError, NotFoundError } from '../../shared/errors/agentos-error.ts';
-import type { ModelCatalog } from '../schemas/model-catalog.ts';
+import type { BackendConfig, ModelCatalog } from '../schemas/model-catalog.ts';
 
 /** One model of a fallback chain, with what it takes to call it. */
 export type RouteTarget = {
   /** The catalog's model ref, e.g. `openai/gpt-4o-mini`. */
   modelRef: string;
   backendId: string;
+  backendKind: BackendConfig['kind'];
   /** The backend's own model id. */
   backendModel: string;
   timeoutMs: number;
@@ -49,6 +50,7 @@ export function routeTargets(
       return {
         modelRef: ref,
         backendId: model.backend,
+        backendKind: backend.kind,
         backendModel: model.model,
         timeoutMs: backend.timeout_ms,
       };

@@ -16,4 +16,5 @@ export const TenantModelPolicyDocumentSchema = z
   })
   .meta({ id: 'TenantModelPolicyDocument' });
 
+/** The policy document as the admin API answers it. */
 export type TenantModelPolicyDocument = z.infer<typeof TenantModelPolicyDocumentSchema>;

@@ -16,10 +16,13 @@ export const CredentialRefSchema = z
 
 const TimeoutSchema = z.number().int().positive().max(900_000).default(60_000);
 
+/** A backend's id in the catalog (what models name as their `backend`). */
 export const BackendIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'backend ids are a-z 0-9 _ -');
 
+/** The deterministic local provider (local mode and tests). */
 export const LocalBackendSchema = z.strictObject({ kind: z.literal('local'), timeout_ms: TimeoutSchema });
 
+/** A server speaking OpenAI's chat-completions API: OpenAI, vLLM, Ollama. */
 export const OpenAiBackendSchema = z.strictObject({
   kind: z.literal('openai'),
   /** Up to the API version, e.g. `https://api.openai.com/v1`, `http://vllm:8000/v1`. */
@@ -29,6 +32,7 @@ export const OpenAiBackendSchema = z.strictObject({
   timeout_ms: TimeoutSchema,
 });
 
+/** Amazon Bedrock Runtime through Converse and ConverseStream. */
 export const BedrockBackendSchema = z.strictObject({
   kind: z.literal('bedrock'),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
@@ -42,12 +46,14 @@ export const BedrockBackendSchema = z.strictObject({
   timeout_ms: TimeoutSchema,
 });
 
+/** Any backend, told apart by `kind`. */
 export const BackendSchema = z.discriminatedUnion('kind', [
   LocalBackendSchema,
   OpenAiBackendSchema,
   BedrockBackendSchema,
 ]);
 
+/** A validated backend (defaults applied). */
 export type BackendConfig = z.output<typeof BackendSchema>;
 
 /** A concrete model: `<name>/<id>`, e.g. `local/echo`, `openai/gpt-4o-mini`, `bedrock/anthropic.claude-3-haiku-20240307-v1:0`. */
@@ -58,6 +64,7 @@ export const ModelRefSchema = z
 /** A tier name as used in `tier:<name>`. */
 export const TierNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'tier names are a-z 0-9 _ -');
 
+/** A concrete model: its backend, the backend's own id, capabilities and fallbacks. */
 export const CatalogModelSchema = z.strictObject({
   backend: BackendIdSchema,
   /** The backend's own model id. */
@@ -70,6 +77,7 @@ export const CatalogModelSchema = z.strictObject({
   fallbacks: z.array(ModelRefSchema).max(10).default([]),
 });
 
+/** A validated catalog model (defaults applied). */
 export type CatalogModel = z.output<typeof CatalogModelSchema>;
 
 /** Prices in USD per million tokens, at most 3 decimals (so costs are whole nano-dollars per token). */
@@ -79,11 +87,13 @@ const PriceSchema = z
   .max(1_000_000)
   .refine((usd) => Math.abs(usd * 1000 - Math.round(usd * 1000)) < 1e-6, 'at most 3 decimals');
 
+/** A model's prices in USD per million input and output tokens. */
 export const ModelPriceSchema = z.strictObject({
   input_usd_per_mtok: PriceSchema,
   output_usd_per_mtok: PriceSchema,
 });
 
+/** One version of the price table, in force from `effective_from` until the next. */
 export const PriceTableSchema = z.strictObject({
   /** Recorded with every usage record, so a cost can always be traced to the prices it used. */
   version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
@@ -92,6 +102,7 @@ export const PriceTableSchema = z.strictObject({
   prices: z.record(ModelRefSchema, ModelPriceSchema),
 });
 
+/** The whole catalog, checked for dangling references and missing prices. */
 export const ModelCatalogSchema = z
   .strictObject({
     backends: z.record(BackendIdSchema, BackendSchema),

@@ -11,6 +11,7 @@ import {
  * the official clients send, and the response, chunk and list shapes they parse.
  */
 
+/** How the model may use the tools: `auto`, `none`, `required`, or one named function. */
 export const ToolChoiceSchema = z.union([
   z.enum(['auto', 'none', 'required']),
   z.strictObject({
@@ -19,6 +20,7 @@ export const ToolChoiceSchema = z.union([
   }),
 ]);
 
+/** A validated tool choice. */
 export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
 
 /**
@@ -55,8 +57,10 @@ export const ChatCompletionRequestSchema = z
   })
   .meta({ id: 'ChatCompletionRequest' });
 
+/** A validated chat completion request. */
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
 
+/** Token usage of a completion, as OpenAI reports it. */
 export const CompletionUsageSchema = z
   .strictObject({
     prompt_tokens: z.number().int().nonnegative(),
@@ -65,6 +69,7 @@ export const CompletionUsageSchema = z
   })
   .meta({ id: 'CompletionUsage' });
 
+/** A whole chat completion (`stream` off). */
 export const ChatCompletionSchema = z
   .strictObject({
     id: z.string(),
@@ -84,8 +89,10 @@ export const ChatCompletionSchema = z
   })
   .meta({ id: 'ChatCompletion' });
 
+/** A chat completion as the gateway answers it. */
 export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;
 
+/** A piece of a streamed tool call: its id and name come first, then pieces of its arguments. */
 export const ToolCallDeltaSchema = z.strictObject({
   index: z.number().int().nonnegative(),
   id: z.string().optional(),
@@ -93,6 +100,7 @@ export const ToolCallDeltaSchema = z.strictObject({
   function: z.strictObject({ name: z.string().optional(), arguments: z.string().optional() }).optional(),
 });
 
+/** One SSE chunk of a streamed completion; the last one before `[DONE]` carries the usage. */
 export const ChatCompletionChunkSchema = z
   .strictObject({
     id: z.string(),
@@ -116,8 +124,10 @@ export const ChatCompletionChunkSchema = z
   })
   .meta({ id: 'ChatCompletionChunk' });
 
+/** A streamed chunk as the gateway sends it. */
 export type ChatCompletionChunk = z.infer<typeof ChatCompletionChunkSchema>;
 
+/** A model or tier in OpenAI's model shape. */
 export const ModelObjectSchema = z
   .strictObject({
     id: z.string(),
@@ -127,10 +137,13 @@ export const ModelObjectSchema = z
   })
   .meta({ id: 'Model' });
 
+/** A model as `GET /v1/models` lists it. */
 export type ModelObject = z.infer<typeof ModelObjectSchema>;
 
+/** `GET /v1/models`: the models and tiers a tenant may call. */
 export const ModelListSchema = z
   .strictObject({ object: z.literal('list'), data: z.array(ModelObjectSchema) })
   .meta({ id: 'ModelList' });
 
+/** The model list as the gateway answers it. */
 export type ModelList = z.infer<typeof ModelListSchema>;

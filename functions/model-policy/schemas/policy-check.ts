@@ -14,13 +14,16 @@ export const PolicyCheckRequestSchema = z
   })
   .meta({ id: 'PolicyCheckRequest' });
 
+/** A validated policy check request (defaults applied). */
 export type PolicyCheckRequest = z.output<typeof PolicyCheckRequestSchema>;
 
+/** Names a budget by scope and period. */
 export const BudgetLimitRefSchema = z.strictObject({
   scope: z.enum(budgetScopes),
   period: z.enum(budgetPeriods),
 });
 
+/** What the policy and the budgets make of a call, without calling a model. */
 export const PolicyCheckResponseSchema = z
   .strictObject({
     object: z.literal('policy.check'),
@@ -48,4 +51,5 @@ export const PolicyCheckResponseSchema = z
   })
   .meta({ id: 'PolicyCheckResponse' });
 
+/** The policy check as the gateway answers it. */
 export type PolicyCheckResponse = z.infer<typeof PolicyCheckResponseSchema>;

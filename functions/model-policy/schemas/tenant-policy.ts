@@ -18,6 +18,7 @@ export const redactionKinds = [
   'bearer_token',
 ] as const;
 
+/** One of {@link redactionKinds}. */
 export type RedactionKind = (typeof redactionKinds)[number];
 
 /** A model glob such as `local/*`, `openai/gpt-4o*`, `tier:*` or `*`. */
@@ -37,6 +38,7 @@ function isValidPattern(pattern: string): boolean {
   }
 }
 
+/** A rule that refuses calls: every condition it names must hold (model, principal, content). */
 export const DenyRuleSchema = z
   .strictObject({
     id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'rule ids are 1-64 characters of A-Z a-z 0-9 . _ -'),
@@ -58,13 +60,19 @@ export const DenyRuleSchema = z
   )
   .meta({ id: 'DenyRule' });
 
+/** A validated deny rule. */
 export type DenyRule = z.infer<typeof DenyRuleSchema>;
 
+/** Whose spending a budget bounds. */
 export const budgetScopes = ['tenant', 'principal', 'run'] as const;
+/** One of {@link budgetScopes}. */
 export type BudgetScope = (typeof budgetScopes)[number];
+/** The UTC calendar period a budget resets with (`total` never resets). */
 export const budgetPeriods = ['day', 'month', 'total'] as const;
+/** One of {@link budgetPeriods}. */
 export type BudgetPeriod = (typeof budgetPeriods)[number];
 
+/** A budget: a cost and/or token limit for a scope and period. */
 export const BudgetSchema = z
   .strictObject({
     /** Whose spending it bounds: the whole tenant, each principal, or each run (`attribution.run_id`). */
@@ -82,8 +90,10 @@ export const BudgetSchema = z
   )
   .meta({ id: 'Budget' });
 
+/** A validated budget. */
 export type Budget = z.infer<typeof BudgetSchema>;
 
+/** A tenant's whole model policy, as operators set it. */
 export const TenantModelPolicySchema = z
   .strictObject({
     entitlements: z.strictObject({

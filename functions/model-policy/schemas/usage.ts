@@ -3,24 +3,40 @@ import { budgetPeriods, budgetScopes } from './tenant-policy.ts';
 
 /** `GET /v1/usage`: the tenant's metered usage. */
 
+/** The windows usage is aggregated by. */
 export const usageWindows = ['day', 'month'] as const;
+/** One of {@link usageWindows}. */
 export type UsageWindow = (typeof usageWindows)[number];
 
-export const UsageQuerySchema = z.strictObject({
-  window: z.enum(usageWindows).default('month'),
-  /** `YYYY-MM-DD` for a day, `YYYY-MM` for a month (UTC); the current one by default. */
-  date: z
-    .string()
-    .regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM-DD or YYYY-MM')
-    .optional(),
-  /** Only this principal's usage in the window. */
-  principal: z.string().min(1).max(256).optional(),
-  /** The usage of one run, all time (window and date do not apply). */
-  run_id: z.string().min(1).max(200).optional(),
-});
+/** `GET /v1/usage` query: a window (and date), optionally one principal; or one run. */
+export const UsageQuerySchema = z
+  .strictObject({
+    window: z.enum(usageWindows).default('month'),
+    /** `YYYY-MM-DD` for a day, `YYYY-MM` for a month (UTC); the current one by default. */
+    date: z
+      .string()
+      .regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM-DD or YYYY-MM')
+      .optional(),
+    /** Only this principal's usage in the window. */
+    principal: z.string().min(1).max(256).optional(),
+    /** The usage of one run, all time (window and date do not apply). */
+    run_id: z.string().min(1).max(200).optional(),
+  })
+  .superRefine((query, context) => {
+    if (query.date === undefined || query.run_id !== undefined) return;
+    if (query.date.length !== (query.window === 'day' ? 10 : 7)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['date'],
+        message: `must be ${query.window === 'day' ? 'YYYY-MM-DD' : 'YYYY-MM'} for window ${query.window}`,
+      });
+    }
+  });
 
+/** A validated usage query (defaults applied). */
 export type UsageQuery = z.output<typeof UsageQuerySchema>;
 
+/** Metered totals: calls, tokens and cost. */
 export const UsageTotalsSchema = z
   .strictObject({
     calls: z.number().int().nonnegative(),
@@ -31,8 +47,10 @@ export const UsageTotalsSchema = z
   })
   .meta({ id: 'UsageTotals' });
 
+/** Totals as the usage report shows them. */
 export type UsageTotals = z.infer<typeof UsageTotalsSchema>;
 
+/** A budget in its current period: its limits and what is spent and reserved against them. */
 export const BudgetStatusSchema = z
   .strictObject({
     scope: z.enum(budgetScopes),
@@ -47,8 +65,10 @@ export const BudgetStatusSchema = z
   })
   .meta({ id: 'BudgetStatus' });
 
+/** A budget's state as the usage report shows it. */
 export type BudgetStatus = z.infer<typeof BudgetStatusSchema>;
 
+/** A window's usage: the tenant's totals, per principal, and its budgets. */
 export const UsageReportSchema = z
   .strictObject({
     object: z.literal('usage'),
@@ -62,8 +82,10 @@ export const UsageReportSchema = z
   })
   .meta({ id: 'UsageReport' });
 
+/** The usage report of a window. */
 export type UsageReport = z.infer<typeof UsageReportSchema>;
 
+/** One run's usage, all time. */
 export const RunUsageReportSchema = z
   .strictObject({
     object: z.literal('usage.run'),
@@ -73,4 +95,5 @@ export const RunUsageReportSchema = z
   })
   .meta({ id: 'RunUsageReport' });
 
+/** The usage report of a run. */
 export type RunUsageReport = z.infer<typeof RunUsageReportSchema>;

@@ -17,6 +17,16 @@ describe('modelPolicyConfigFromEnv', () => {
     expect(config.requestRetentionSeconds).toBeGreaterThanOrEqual(24 * 3600);
   });
 
+  it('takes the operator tenant from AGENTOS_OPERATOR_TENANT, "operator" by default', () => {
+    expect(modelPolicyConfigFromEnv(base).operatorTenantId).toBe('operator');
+    expect(
+      modelPolicyConfigFromEnv({ ...base, AGENTOS_OPERATOR_TENANT: 'platform-ops' }).operatorTenantId,
+    ).toBe('platform-ops');
+    expect(() => modelPolicyConfigFromEnv({ ...base, AGENTOS_OPERATOR_TENANT: 'Not A Tenant!' })).toThrow(
+      /AGENTOS_OPERATOR_TENANT/,
+    );
+  });
+
   it('never remembers request ids for less than 24 hours', () => {
     expect(
       modelPolicyConfigFromEnv({ ...base, AGENTOS_MODEL_REQUEST_TTL_SECONDS: '60' }).requestRetentionSeconds,

@@ -35,6 +35,11 @@ beforeAll(async () => {
             fallbacks: ['bedrock/claude-haiku'],
           },
           'bedrock/claude-haiku': { backend: 'bedrock', model: 'anthropic.claude-3-haiku-20240307-v1:0' },
+          'bedrock/claude-primary': {
+            backend: 'bedrock',
+            model: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+            fallbacks: ['openai/gpt-4o-mini'],
+          },
         },
         tiers: { fast: ['openai/gpt-4o-mini', 'bedrock/claude-haiku'] },
       },
@@ -101,6 +106,12 @@ describe('fallback', () => {
     ['a 500', { kind: 'error', status: 500 }, 'server_error', 500],
     ['a timeout', { kind: 'reply', text: 'too late', delayMs: 5000 }, 'timeout', undefined],
     ['a dropped connection', { kind: 'drop' }, 'connection', undefined],
+    [
+      'a 404 for a model the backend does not serve',
+      { kind: 'error', status: 404 },
+      'model_unavailable',
+      404,
+    ],
   ])('falls back to Bedrock after %s and returns every hop', async (_case, behaviour, reason, status) => {
     openai.enqueue(behaviour);
     const response = await invoke('openai/gpt-4o-mini');
@@ -144,6 +155,47 @@ describe('fallback', () => {
       details: { route: { hops: [{ reason: 'invalid_request', status: 400 }] } },
     });
     expect(bedrock.requests).toHaveLength(0);
+  });
+
+  it('never shows the backend’s own error text to the caller', async () => {
+    openai.enqueue({
+      kind: 'error',
+      status: 400,
+      message: 'Invalid model arn:aws:bedrock:us-east-1:123456789012:inference-profile/secret-profile',
+    });
+    const response = await invoke('openai/gpt-4o-mini');
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(response.body)).not.toContain('123456789012');
+    expect(JSON.stringify(response.body)).not.toContain('secret-profile');
+  });
+
+  it.each<[string, FakeBehaviour, string]>([
+    ['throttled', { kind: 'error', status: 429 }, 'rate_limited'],
+    ['a model it does not serve in its region', { kind: 'error', status: 404 }, 'model_unavailable'],
+    ['failing', { kind: 'error', status: 500 }, 'server_error'],
+  ])('falls back from Bedrock as the primary when it is %s', async (_case, behaviour, reason) => {
+    bedrock.enqueue(behaviour);
+    const response = await invoke('bedrock/claude-primary');
+    expect(response.status).toBe(200);
+    expect((response.body['route'] as Route).hops).toMatchObject([
+      { provider: 'bedrock', model: 'bedrock/claude-primary', outcome: 'fallback', reason },
+      { provider: 'primary', model: 'openai/gpt-4o-mini', outcome: 'ok' },
+    ]);
+    expect(openai.requests).toHaveLength(1);
+  });
+
+  it('falls back from Bedrock as the primary when its ConverseStream is cut before the first chunk', async () => {
+    bedrock.enqueue({ kind: 'cut', afterChunks: 0 });
+    const response = await streamChat('bedrock/claude-primary');
+    expect(response.status).toBe(200);
+    expect(streamedText(sseData(await response.text()))).toBe('echo: route me');
+    expect(JSON.parse(response.headers.get('x-agentos-route') ?? '{}')).toMatchObject({
+      provider: 'primary',
+      hops: [
+        { provider: 'bedrock', outcome: 'fallback' },
+        { provider: 'primary', outcome: 'ok' },
+      ],
+    });
   });
 
   it('answers rate_limited when every backend is rate limited', async () => {

@@ -117,7 +117,7 @@ describe('request ids', () => {
     expect((other.body['output'] as { message: { content: string } }).message.content).toBe('echo: bob asks');
   });
 
-  it('lets a request id be retried after a failed call, and bills only the call that succeeded', async () => {
+  it('lets a request id be retried after a failed call, runs the backend again and bills neither', async () => {
     const token = await gateway.token('flaky');
     const failing = {
       request_id: 'flaky-1',
@@ -132,7 +132,14 @@ describe('request ids', () => {
       },
     });
     const again = await gateway.call('POST', '/v1/models/local%2Fscripted:invoke', token, failing);
+    // The retry ran the backend again (its own hop), rather than being refused as in progress.
     expect(again.status).toBe(503);
+    expect(again.body['error']).toMatchObject({
+      code: 'dependency_unavailable',
+      details: {
+        route: { hops: [{ model: 'local/scripted', outcome: 'fallback', reason: 'server_error' }] },
+      },
+    });
     expect((await monthTotals(token)).calls).toBe(0);
   });
 

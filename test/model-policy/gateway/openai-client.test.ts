@@ -39,8 +39,9 @@ describe('the official openai client against the gateway', () => {
     expect(data.model).toBe('local/echo');
     expect(data.choices[0]?.message.content).toBe('echo: hello there');
     expect(data.choices[0]?.finish_reason).toBe('stop');
-    expect(data.usage).toMatchObject({ completion_tokens: 3 });
-    expect(data.usage!.total_tokens).toBe(data.usage!.prompt_tokens + 3);
+    // 17 bytes of text: ceil(17 / 4) = 5 tokens by the metering convention.
+    expect(data.usage).toMatchObject({ completion_tokens: 5 });
+    expect(data.usage!.total_tokens).toBe(data.usage!.prompt_tokens + 5);
     expect(JSON.parse(response.headers.get('x-agentos-route') ?? '{}')).toMatchObject({
       model_ref: 'local/echo',
       provider: 'local',
@@ -69,7 +70,7 @@ describe('the official openai client against the gateway', () => {
     expect(text).toBe('echo: one two three');
     expect(chunks).toBeGreaterThan(3);
     expect(finish).toBe('stop');
-    expect(usage?.completion_tokens).toBe(4);
+    expect(usage?.completion_tokens).toBe(Math.ceil(Buffer.byteLength('echo: one two three') / 4));
   });
 
   it('maps tool calls out and tool results back in', async () => {
@@ -152,7 +153,7 @@ describe('the official openai client against the gateway', () => {
   });
 
   it('raises the gateway error envelope as an APIError', async () => {
-    const operator = await auth.token('ops', { subject: 'ops', scopes: [scopes.operator] });
+    const operator = await auth.token('operator', { subject: 'ops', scopes: [scopes.operator] });
     const put = await fetch(`${front.url}/v1/admin/tenants/locked/model-policy`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },

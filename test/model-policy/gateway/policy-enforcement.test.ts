@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { scopes } from '../../../functions/shared/auth/auth-context.ts';
 import { startFakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
 import type { FakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
 import { policyWithBudgets, pricedCatalog, startGateway } from '../support/gateway-harness.ts';
@@ -136,6 +137,48 @@ describe('policy enforcement', () => {
     });
   });
 
+  it('sends tool-call arguments and tool results redacted and still valid JSON', async () => {
+    const response = await invoke('openai/gpt-4o-mini', {
+      messages: [
+        { role: 'user', content: 'pay the invoice' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_1',
+              type: 'function',
+              function: {
+                name: 'pay',
+                arguments: JSON.stringify({ to: 'jane@example.com', card: 4111111111111111 }).replace(
+                  '}',
+                  ',"at_ms":1718361234567}',
+                ),
+              },
+            },
+          ],
+        },
+        {
+          role: 'tool',
+          tool_call_id: 'call_1',
+          content: '{"receipt_to":"+1 415 555 2671","at_ms":1718361234574}',
+        },
+      ],
+    });
+    expect(response.status).toBe(200);
+    const sent = upstream.requests[0]!.body.messages;
+    const call = (sent[1]!.tool_calls as { function: { arguments: string } }[])[0]!;
+    expect(JSON.parse(call.function.arguments)).toEqual({
+      to: '[REDACTED:email]',
+      card: '[REDACTED:payment_card]',
+      at_ms: 1718361234567,
+    });
+    expect(JSON.parse(sent[2]!.content as string)).toEqual({
+      receipt_to: '[REDACTED:phone]',
+      at_ms: 1718361234574,
+    });
+  });
+
   it('redacts the answer when the tenant redacts output', async () => {
     upstream.enqueue({ kind: 'reply', text: 'Write to ops@example.org or call 415-555-2671.' });
     const response = await invoke('openai/gpt-4o-mini', {
@@ -259,6 +302,24 @@ describe('tenant policy administration', () => {
     );
     expect(first.body).toMatchObject({ source: 'stored', version: 1, updated_by: 'ops' });
     expect(second.body).toMatchObject({ version: 2 });
+  });
+
+  it('refuses an operator-scoped token of any tenant but the operator tenant', async () => {
+    const foreignOperator = await gateway.token('guarded', { subject: 'ops', scopes: [scopes.operator] });
+    const read = await gateway.call('GET', '/v1/admin/tenants/guarded/model-policy', foreignOperator);
+    expect(read.status).toBe(403);
+    expect(read.body['error']).toMatchObject({ code: 'forbidden' });
+    const write = await gateway.call(
+      'PUT',
+      '/v1/admin/tenants/victim/model-policy',
+      foreignOperator,
+      policyWithBudgets([
+        { scope: 'tenant', period: 'month', limit_usd: 1_000_000, limit_tokens: 1_000_000_000 },
+      ]),
+    );
+    expect(write.status).toBe(403);
+    const victim = await gateway.call('GET', '/v1/admin/tenants/victim/model-policy', operator);
+    expect(victim.body).toMatchObject({ source: 'default' });
   });
 
   it('requires the operator scope', async () => {

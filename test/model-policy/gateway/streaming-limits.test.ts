@@ -30,14 +30,17 @@ class RunawayBackend implements ModelProvider {
   }
 
   async *stream(request: ProviderRequest): AsyncIterable<ProviderStreamChunk> {
-    const endless = request.messages.some(
-      (message) => message.role === 'user' && message.content === 'forever',
-    );
+    const said = (text: string): boolean =>
+      request.messages.some((message) => message.role === 'user' && message.content === text);
+    const endless = said('forever');
+    const piece = said('no spaces')
+      ? (index: number) => `汉字${index % 10}`
+      : (index: number) => `w${index} `;
     try {
       for (let index = 0; endless || index < 1000; index += 1) {
         if (request.signal.aborted) throw new ProviderError('timeout', 'stopped');
         if (endless) await new Promise((resolve) => setTimeout(resolve, 5));
-        yield { type: 'delta', content: `w${index} ` };
+        yield { type: 'delta', content: piece(index) };
       }
       yield { type: 'finish', finish_reason: 'stop', usage: { prompt_tokens: 1, completion_tokens: 1000 } };
     } finally {
@@ -98,6 +101,25 @@ describe('streams against the reservation', () => {
     const reserved = estimatePromptTokens(messages as never) + 5;
     expect(after.totals.total_tokens - before.totals.total_tokens).toBeLessThanOrEqual(reserved);
     expect(after.budgets.every((budget) => budget.reserved_tokens === 0)).toBe(true);
+  });
+
+  it('cuts a stream of text without spaces at the reserved max_tokens', async () => {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'local/echo',
+        stream: true,
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'no spaces' }],
+      }),
+    });
+    const events = chunks(await response.text());
+    const text = events
+      .map((event) => (event['choices'] as { delta: { content?: string } }[])[0]?.delta.content ?? '')
+      .join('');
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(5 * 4);
+    expect(events.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: 5 } });
   });
 
   it('stops the backend and bills the partial stream when the client goes away', async () => {

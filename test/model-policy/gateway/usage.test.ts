@@ -53,6 +53,10 @@ describe('GET /v1/usage', () => {
 
     const onlyBob = await gateway.call('GET', '/v1/usage?window=day&principal=bob', alice);
     expect(onlyBob.body['totals']).toMatchObject({ calls: 1, total_tokens: b1.total_tokens });
+    expect(onlyBob.body['by_principal']).toMatchObject([{ principal_id: 'bob', calls: 1 }]);
+    const nobody = await gateway.call('GET', '/v1/usage?window=day&principal=nobody', alice);
+    expect(nobody.body['totals']).toMatchObject({ calls: 0, total_tokens: 0 });
+    expect(nobody.body['by_principal']).toEqual([]);
 
     const run = await gateway.call('GET', '/v1/usage?run_id=run_a', alice);
     expect(run.body).toMatchObject({

@@ -13,6 +13,10 @@ describe('redactText', () => {
     ['card 4111 1111 1111 1111 exp 12/29', 'card [REDACTED:payment_card] exp 12/29', 'payment_card'],
     ['card 4111-1111-1111-1111', 'card [REDACTED:payment_card]', 'payment_card'],
     ['card 378282246310005', 'card [REDACTED:payment_card]', 'payment_card'],
+    ['mastercard 2221000000000009', 'mastercard [REDACTED:payment_card]', 'payment_card'],
+    ['discover 6011111111111117', 'discover [REDACTED:payment_card]', 'payment_card'],
+    ['jcb 3530111333300000', 'jcb [REDACTED:payment_card]', 'payment_card'],
+    ['diners 30569309025904', 'diners [REDACTED:payment_card]', 'payment_card'],
     ['key sk-proj-abcdefghijklmnopqrstuvwxyz012345', 'key [REDACTED:openai_key]', 'openai_key'],
     ['id AKIAIOSFODNN7EXAMPLE here', 'id [REDACTED:aws_access_key] here', 'aws_access_key'],
     ['temp ASIAY34FZKBOKMUTVV7A', 'temp [REDACTED:aws_access_key]', 'aws_access_key'],
@@ -41,6 +45,7 @@ describe('redactText', () => {
     ['a date and a time', 'on 2025-06-14 at 10:30'],
     ['a git commit hash', 'commit 3f786850e387550fdab836ed7e6dc881de23001b'],
     ['a short number', 'room 555-1234'],
+    ['a Luhn-valid number no card scheme issues', 'ticket 1234567812345670 closed'],
   ])('leaves %s alone', (_what, text) => {
     expect(redactText(text, all)).toEqual({ text, counts: {} });
   });
@@ -60,5 +65,10 @@ describe('redactText', () => {
     const args = JSON.stringify({ to: 'x@y.org', note: 'Bearer abcdefgh12345678' });
     const redacted = redactText(args, all).text;
     expect(JSON.parse(redacted)).toEqual({ to: '[REDACTED:email]', note: 'Bearer [REDACTED:bearer_token]' });
+  });
+
+  it('leaves millisecond timestamps alone, though a tenth of them pass the Luhn check', () => {
+    const stamps = Array.from({ length: 100 }, (_, index) => `{"at_ms":${1718361234567 + index}}`);
+    for (const text of stamps) expect(redactText(text, all)).toEqual({ text, counts: {} });
   });
 });

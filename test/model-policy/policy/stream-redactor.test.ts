@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { redactText } from '../../../functions/model-policy/policy/sensitive-text.ts';
+import {
+  findSensitiveSpans,
+  maxSensitiveSpanLength,
+  redactText,
+} from '../../../functions/model-policy/policy/sensitive-text.ts';
 import { StreamRedactor } from '../../../functions/model-policy/policy/stream-redactor.ts';
 import { redactionKinds } from '../../../functions/model-policy/schemas/tenant-policy.ts';
 
@@ -29,5 +33,24 @@ describe('StreamRedactor', () => {
     expect(emitted).not.toContain('jane@');
     expect(emitted + redactor.flush()).toContain('[REDACTED:email]');
     expect(redactor.counts).toEqual({ email: 1 });
+  });
+
+  it.each([1, 4, 16])('never emits a bearer token followed by long text, in pieces of %i', (pieceLength) => {
+    const secret = 'tok_live_abcdefghijklmnopq';
+    const sent = streamed(`Authorization: Bearer ${secret} ${filler}`, pieceLength);
+    expect(sent).not.toContain('tok_live');
+    expect(sent).toContain('Bearer [REDACTED:bearer_token]');
+  });
+
+  it('never emits part of the longest e-mail address it redacts', () => {
+    const label = 'b'.repeat(63);
+    const address = `${'j'.repeat(64)}@${label}.${label}.${label}.${label}.${'c'.repeat(24)}`;
+    expect(findSensitiveSpans(address, all)).toEqual([{ start: 0, end: address.length, kind: 'email' }]);
+    expect(address.length).toBeLessThanOrEqual(maxSensitiveSpanLength);
+    const redactor = new StreamRedactor(all);
+    let emitted = '';
+    for (const char of `${filler}${address} ${filler}`) emitted += redactor.push(char);
+    expect(emitted).not.toContain('jjj');
+    expect(emitted + redactor.flush()).toBe(`${filler}[REDACTED:email] ${filler}`);
   });
 });

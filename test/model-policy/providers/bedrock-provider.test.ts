@@ -273,13 +273,14 @@ describe('BedrockProvider against a fake Bedrock Runtime', () => {
     [424, 'ModelErrorException', 'server_error'],
     [429, 'ModelNotReadyException', 'server_error'],
     [503, 'ServiceUnavailableException', 'server_error'],
-    [404, 'ResourceNotFoundException', 'invalid_request'],
+    [404, 'ResourceNotFoundException', 'model_unavailable'],
+    [409, 'ConflictException', 'server_error'],
   ] as const)('maps a %i %s to %s', async ([status, type, kind]) => {
     fake.enqueue({ kind: 'error', status, type });
     const error = await failure(provider.complete(request()));
     expect(error.kind).toBe(kind);
     expect(error.status).toBe(status);
-    expect(error.fallbackEligible).toBe(kind !== 'invalid_request');
+    expect(error.fallbackEligible).toBe(true);
   });
 
   it('throws invalid_request when the service rejects the request it was sent', async () => {

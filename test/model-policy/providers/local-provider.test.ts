@@ -72,8 +72,10 @@ describe('estimatePromptTokens', () => {
 });
 
 describe('countCompletionTokens', () => {
-  it('counts words of the content and 1 + a quarter of the argument bytes per tool call', () => {
-    expect(countCompletionTokens({ role: 'assistant', content: '  one two\nthree ' })).toBe(3);
+  it('counts max(words, a quarter of the bytes) of the content and 1 + a quarter of the argument bytes per tool call', () => {
+    expect(countCompletionTokens({ role: 'assistant', content: '  a b\nc ' })).toBe(3);
+    expect(countCompletionTokens({ role: 'assistant', content: '  one two\nthree ' })).toBe(4);
+    expect(countCompletionTokens({ role: 'assistant', content: '汉'.repeat(8) })).toBe(6);
     expect(
       countCompletionTokens({
         role: 'assistant',
@@ -99,7 +101,10 @@ describe('LocalModelProvider', () => {
     expect(result).toEqual({
       message: { role: 'assistant', content: 'echo: second words here' },
       finish_reason: 'stop',
-      usage: { prompt_tokens: estimatePromptTokens(req.messages), completion_tokens: 4 },
+      usage: {
+        prompt_tokens: estimatePromptTokens(req.messages),
+        completion_tokens: Math.ceil(Buffer.byteLength('echo: second words here') / 4),
+      },
     });
   });
 
@@ -127,16 +132,22 @@ describe('LocalModelProvider', () => {
     expect(third.message.content).toBe('done');
   });
 
-  it('fills exactly max_tokens words and finishes with length', async () => {
+  it('fills exactly max_tokens tokens and finishes with length', async () => {
     const result = await provider.complete(scripted([{ fill: true }], [], 7));
-    expect(result.message.content).toBe('lorem lorem lorem lorem lorem lorem lorem');
+    expect(result.message.content).toBe('tok tok tok tok tok tok tok');
     expect(result.finish_reason).toBe('length');
     expect(result.usage.completion_tokens).toBe(7);
   });
 
-  it('truncates a reply longer than max_tokens words', async () => {
+  it('truncates a reply longer than max_tokens tokens', async () => {
     const result = await provider.complete(scripted([{ reply: 'a b  c d e' }], [], 3));
     expect(result).toMatchObject({ message: { content: 'a b  c' }, finish_reason: 'length' });
+    expect(result.usage.completion_tokens).toBe(3);
+  });
+
+  it('truncates a reply without spaces by its bytes', async () => {
+    const result = await provider.complete(scripted([{ reply: '汉'.repeat(100) }], [], 3));
+    expect(result).toMatchObject({ message: { content: '汉'.repeat(4) }, finish_reason: 'length' });
     expect(result.usage.completion_tokens).toBe(3);
   });
 
@@ -189,9 +200,10 @@ describe('LocalModelProvider', () => {
     expect(result.message.content).toBe('after a pause');
   });
 
-  it('throws invalid_request for an unknown model', async () => {
+  it('throws a fallback-eligible model_unavailable for an unknown model', async () => {
     const error = await failure(provider.complete(request({ model: 'gpt-4o' })));
-    expect(error.kind).toBe('invalid_request');
+    expect(error.kind).toBe('model_unavailable');
+    expect(error.fallbackEligible).toBe(true);
     expect(error.message).toContain('gpt-4o');
   });
 

@@ -1,10 +1,13 @@
 import { installLambdaRuntimeShim } from '../../../cli/local/lambda-runtime-shim.ts';
 import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
+import { DynamoLedger } from '../../../functions/model-policy/adapters/dynamodb/dynamo-ledger.ts';
 import { composeModelPolicy } from '../../../functions/model-policy/composition/model-policy-root.ts';
 import type { ModelPolicyAdapters } from '../../../functions/model-policy/composition/model-policy-root.ts';
+import type { LedgerPort } from '../../../functions/model-policy/ports/ledger-port.ts';
 import { scopes } from '../../../functions/shared/auth/auth-context.ts';
 import { createStreamingApiHandler } from '../../../functions/shared/http/api-handler.ts';
-import { provisionTestNode } from '../../support/aws.ts';
+import { createDocumentClient } from '../../../functions/shared/storage/dynamo-client.ts';
+import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
 import { serveLambda } from '../../support/serve-lambda.ts';
 import { createTestAuth } from '../../support/test-auth.ts';
 import type { TestAuth } from '../../support/test-auth.ts';
@@ -16,7 +19,7 @@ export type Gateway = {
   auth: TestAuth;
   /** A tenant member's bearer token (default scopes unless told). */
   token(tenantId: string, options?: { subject?: string; scopes?: string[] }): Promise<string>;
-  /** An operator's bearer token. */
+  /** An operator's bearer token (tenant `operator`, the default operator tenant). */
   operatorToken(): Promise<string>;
   /** POSTs or GETs JSON with a bearer token; returns status, headers and parsed body. */
   call(
@@ -37,6 +40,10 @@ export type GatewayOptions = {
   defaultPolicy?: unknown;
   env?: Record<string, string>;
   adapters?: Partial<ModelPolicyAdapters>;
+  /** Wraps the node's DynamoDB ledger, e.g. to make one of its writes fail. */
+  wrapLedger?: (ledger: LedgerPort) => LedgerPort;
+  /** The gateway's clock; the real one when absent. */
+  now?: () => Date;
 };
 
 /**
@@ -59,9 +66,20 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...options.env,
   };
   installLambdaRuntimeShim();
+  const adapters: Partial<ModelPolicyAdapters> = {
+    ...options.adapters,
+    ...(options.wrapLedger === undefined
+      ? {}
+      : {
+          ledger: options.wrapLedger(
+            new DynamoLedger(createDocumentClient(testAwsConfig()), resources.tableName),
+          ),
+        }),
+  };
   const root = composeModelPolicy({
     env,
-    ...(options.adapters === undefined ? {} : { adapters: options.adapters }),
+    adapters,
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   const handler = createStreamingApiHandler({
     routes: root.apiRoutes(),
@@ -74,7 +92,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     tableName: resources.tableName,
     auth,
     token: (tenantId, tokenOptions) => auth.token(tenantId, tokenOptions),
-    operatorToken: () => auth.token('operators', { subject: 'ops', scopes: [scopes.operator] }),
+    operatorToken: () => auth.token('operator', { subject: 'ops', scopes: [scopes.operator] }),
     async call(method, path, token, body, headers = {}) {
       const response = await fetch(`${front.url}${path}`, {
         method,
@@ -94,6 +112,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     },
     close: () => front.close(),
   };
+}
+
+/** A clock that runs with the real one, moved ahead on demand (leases, lapsed claims). */
+export class AdjustableClock {
+  #offsetMs = 0;
+
+  readonly now = (): Date => new Date(Date.now() + this.#offsetMs);
+
+  advance(ms: number): void {
+    this.#offsetMs += ms;
+  }
 }
 
 /** A catalog whose `price_tables` price every model the same, for tests that need costs. */

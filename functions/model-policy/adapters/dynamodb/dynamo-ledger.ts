@@ -1,11 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  BatchGetCommand,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   cancellationCodes,
@@ -13,6 +7,7 @@ import {
   storageUnavailable,
 } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
+import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
 import { principalKey, principalSortKey, requestKey, runKey } from '../../metering/attribution-keys.ts';
 import type { UsageRecord } from '../../metering/usage-record.ts';
 import type {
@@ -24,9 +19,10 @@ import type {
   ClaimOutcome,
   LedgerPort,
   RequestClaim,
+  ReserveOutcome,
 } from '../../ports/ledger-port.ts';
 import { decodeStoredCall, encodeStoredCall } from './ledger-items.ts';
-import type { BudgetItem, RequestItem } from './ledger-items.ts';
+import type { BudgetItem, HeldReservation, RequestItem } from './ledger-items.ts';
 
 type TransactItem = NonNullable<
   ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
@@ -40,17 +36,29 @@ function requestToken(seed: string): string {
   return createHash('sha256').update(seed).digest('hex').slice(0, 36);
 }
 
+/** Cancellation reasons that mean "lost a race or a condition", never "the store is unwell". */
+const contendedCodes = new Set(['None', 'ConditionalCheckFailed', 'TransactionConflict']);
+
 function pause(attempt: number): Promise<void> {
-  const ms = Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
 }
+
+/** Whether another attempt may take a request item over: its lease lapsed, or its retention ended. */
+function isLapsed(item: RequestItem, nowMs: number): boolean {
+  return (
+    item.expires_at < Math.floor(nowMs / 1000) || (item.status === 'in_flight' && item.lease_until < nowMs)
+  );
+}
+
+const lapsedCondition = '(expires_at < :now_s OR (#status = :in_flight AND lease_until < :now_ms))';
 
 /**
  * LedgerPort on the node's DynamoDB table. Budgets are counters of committed (= spent + reserved)
  * tokens and nano-USD; a reservation is an `ADD` conditioned on `committed <= limit - amount`, the
  * limit coming from the tenant's current policy, so the store enforces every limit atomically and a
- * changed limit applies at once. A call's settlement is one transaction carrying a client request
- * token, so neither a concurrent retry nor an SDK retry can apply it twice.
+ * changed limit applies at once. Every write that moves counters is a transaction carrying a client
+ * request token, so neither a concurrent retry nor an SDK retry can apply it twice. A reservation is
+ * recorded on the request item in the same transaction, so taking over a lapsed claim releases it.
  */
 export class DynamoLedger implements LedgerPort {
   readonly #db: DynamoDBDocumentClient;
@@ -75,20 +83,21 @@ export class DynamoLedger implements LedgerPort {
       lease_until: claim.leaseUntil,
       expires_at: claim.expiresAt,
     };
+    const lapsedValues = {
+      ':in_flight': 'in_flight',
+      ':now_ms': claim.now,
+      ':now_s': Math.floor(claim.now / 1000),
+    };
     for (let attempt = 0; attempt < maxClaimAttempts; attempt += 1) {
       try {
         await this.#db.send(
           new PutCommand({
             TableName: this.#tableName,
             Item: item,
-            ConditionExpression:
-              'attribute_not_exists(pk) OR expires_at < :now_s OR (#status = :in_flight AND lease_until < :now_ms)',
+            // A lapsed item holding a reservation is taken over below, releasing it in the same write.
+            ConditionExpression: `attribute_not_exists(pk) OR (attribute_not_exists(reservation) AND ${lapsedCondition})`,
             ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':in_flight': 'in_flight',
-              ':now_ms': claim.now,
-              ':now_s': Math.floor(claim.now / 1000),
-            },
+            ExpressionAttributeValues: lapsedValues,
           }),
         );
         return { outcome: 'claimed' };
@@ -98,6 +107,10 @@ export class DynamoLedger implements LedgerPort {
       const existing = await this.#get<RequestItem>(pk);
       // Released between our write and our read: try to claim again.
       if (existing === undefined) continue;
+      if (isLapsed(existing, claim.now)) {
+        if (await this.#takeOver(item, existing, lapsedValues)) return { outcome: 'claimed' };
+        continue;
+      }
       if (existing.fingerprint !== claim.fingerprint) return { outcome: 'reused' };
       if (existing.status === 'completed' && existing.response !== undefined) {
         return { outcome: 'replay', call: decodeStoredCall(existing.response) };
@@ -140,31 +153,52 @@ export class DynamoLedger implements LedgerPort {
 
   async reserve(
     tenantId: string,
+    claim: RequestClaim,
     lines: readonly BudgetLine[],
     amount: Amount,
-    attemptToken: string,
-  ): Promise<boolean> {
+    attempt: number,
+  ): Promise<ReserveOutcome> {
     const updates = lines.map((line) => this.#reserveUpdate(tenantId, line, amount));
-    if (updates.some((update) => update === undefined)) return false;
-    const items = updates as NonNullable<(typeof updates)[number]>[];
+    if (updates.some((update) => update === undefined)) return 'no_room';
+    const requestPk = storageKeys.modelRequest(tenantId, claim.requestKey);
+    const held: HeldReservation = {
+      budget_keys: lines.map((line) => this.#budgetKey(tenantId, line)),
+      tokens: amount.tokens,
+      nano: amount.nano,
+      attempt,
+    };
+    const recordOnClaim: TransactItem = {
+      Update: {
+        TableName: this.#tableName,
+        Key: { pk: requestPk, sk: recordSortKey },
+        UpdateExpression: 'SET reservation = :held',
+        ConditionExpression:
+          'claim_token = :token AND #status = :in_flight AND attribute_not_exists(reservation)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':held': held, ':token': claim.token, ':in_flight': 'in_flight' },
+      },
+    };
     try {
-      if (items.length === 1) {
-        await this.#db.send(new UpdateCommand(items[0]!));
-      } else {
-        await this.#db.send(
-          new TransactWriteCommand({
-            TransactItems: items.map((update) => ({ Update: update })),
-            ClientRequestToken: requestToken(`reserve:${attemptToken}`),
-          }),
-        );
-      }
-      return true;
+      // Always a transaction, even for one line: its request token makes an SDK retry of a write
+      // that applied (the answer lost on the way) apply once, where a plain update would add twice.
+      await this.#db.send(
+        new TransactWriteCommand({
+          TransactItems: [recordOnClaim, ...updates.map((update) => ({ Update: update! }))],
+          ClientRequestToken: requestToken(`reserve:${claim.token}:${attempt}`),
+        }),
+      );
+      return 'reserved';
     } catch (error) {
-      if (isConditionFailure(error)) return false;
       const codes = cancellationCodes(error);
-      if (codes?.every((code) => ['None', 'ConditionalCheckFailed', 'TransactionConflict'].includes(code))) {
-        return false;
+      if (codes === undefined) throw storageUnavailable(error);
+      if (codes[0] === 'ConditionalCheckFailed') {
+        // Either a later attempt took the claim over, or this very write applied before (a retry
+        // the store did not recognise by its token): the claim tells which.
+        const current = await this.#get<RequestItem>(requestPk);
+        const ours = current?.claim_token === claim.token && current.reservation?.attempt === attempt;
+        return ours ? 'reserved' : 'claim_lost';
       }
+      if (codes.every((code) => contendedCodes.has(code))) return 'no_room';
       throw storageUnavailable(error);
     }
   }
@@ -185,8 +219,10 @@ export class DynamoLedger implements LedgerPort {
         const codes = cancellationCodes(error);
         if (codes === undefined) throw storageUnavailable(error);
         if (includeRequest && codes[0] === 'ConditionalCheckFailed') {
-          // Another attempt took the request id over after our lease ran out: it owns the stored
-          // response, but what this attempt consumed is still billed.
+          // Another attempt took the request id over after our lease ran out, releasing our
+          // reservation: it owns the stored response, but what this attempt consumed is still billed.
+          // (Or a claim released without budgets holds a reservation after all: it stays for the
+          // takeover to release, and the record is still written.)
           includeRequest = false;
           continue;
         }
@@ -203,6 +239,51 @@ export class DynamoLedger implements LedgerPort {
         new PutCommand({ TableName: this.#tableName, Item: this.#recordItem(tenantId, record) }),
       );
     } catch (error) {
+      throw storageUnavailable(error);
+    }
+  }
+
+  /**
+   * Takes a lapsed request item over and releases the reservation it recorded, in one transaction
+   * conditioned on the item still being that lapsed claim. False when another attempt was quicker.
+   */
+  async #takeOver(
+    item: RequestItem,
+    lapsed: RequestItem,
+    lapsedValues: Record<string, unknown>,
+  ): Promise<boolean> {
+    const held = lapsed.reservation;
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.#tableName,
+          Item: item,
+          ConditionExpression: `claim_token = :lapsed_token AND ${lapsedCondition}`,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ...lapsedValues, ':lapsed_token': lapsed.claim_token },
+        },
+      },
+      ...(held?.budget_keys ?? []).map((key): TransactItem => ({
+        Update: {
+          TableName: this.#tableName,
+          Key: { pk: key, sk: recordSortKey },
+          UpdateExpression:
+            'ADD reserved_tokens :rt, reserved_nano :rn, committed_tokens :rt, committed_nano :rn',
+          ExpressionAttributeValues: { ':rt': -held!.tokens, ':rn': -held!.nano },
+        },
+      })),
+    ];
+    try {
+      await this.#db.send(
+        new TransactWriteCommand({
+          TransactItems: items,
+          ClientRequestToken: requestToken(`takeover:${item.claim_token}:${lapsed.claim_token}`),
+        }),
+      );
+      return true;
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.every((code) => contendedCodes.has(code))) return false;
       throw storageUnavailable(error);
     }
   }
@@ -252,21 +333,19 @@ export class DynamoLedger implements LedgerPort {
   #settlementItems(tenantId: string, settlement: CallSettlement, includeRequest: boolean): TransactItem[] {
     const items: TransactItem[] = [];
     const requestPk = storageKeys.modelRequest(tenantId, settlement.claim.requestKey);
+    const budgets = settlement.budgets;
     if (includeRequest) {
-      const condition = {
-        ConditionExpression: 'claim_token = :token',
-        ExpressionAttributeValues: { ':token': settlement.claim.token },
-      };
+      const values = { ':token': settlement.claim.token };
       if (settlement.request.kind === 'complete') {
         items.push({
           Update: {
             TableName: this.#tableName,
             Key: { pk: requestPk, sk: recordSortKey },
-            UpdateExpression: 'SET #status = :completed, #response = :response',
-            ConditionExpression: condition.ConditionExpression,
+            UpdateExpression: 'SET #status = :completed, #response = :response REMOVE reservation',
+            ConditionExpression: 'claim_token = :token',
             ExpressionAttributeNames: { '#status': 'status', '#response': 'response' },
             ExpressionAttributeValues: {
-              ...condition.ExpressionAttributeValues,
+              ...values,
               ':completed': 'completed',
               ':response': encodeStoredCall(settlement.request.call),
             },
@@ -274,7 +353,17 @@ export class DynamoLedger implements LedgerPort {
         });
       } else {
         items.push({
-          Delete: { TableName: this.#tableName, Key: { pk: requestPk, sk: recordSortKey }, ...condition },
+          Delete: {
+            TableName: this.#tableName,
+            Key: { pk: requestPk, sk: recordSortKey },
+            // Without a reservation to release here, the claim is freed only if it holds none: a
+            // reservation that applied although its write reported a failure is released at takeover.
+            ConditionExpression:
+              budgets === undefined
+                ? 'claim_token = :token AND attribute_not_exists(reservation)'
+                : 'claim_token = :token',
+            ExpressionAttributeValues: values,
+          },
         });
       }
     }
@@ -284,24 +373,28 @@ export class DynamoLedger implements LedgerPort {
         Item: this.#recordItem(tenantId, settlement.record, settlement.claim.now),
       },
     });
-    const { reserved, actual } = settlement.budgets;
-    for (const line of settlement.budgets.lines) {
-      items.push({
-        Update: {
-          TableName: this.#tableName,
-          Key: { pk: this.#budgetKey(tenantId, line), sk: recordSortKey },
-          UpdateExpression:
-            'ADD reserved_tokens :rt, reserved_nano :rn, spent_tokens :at, spent_nano :an, committed_tokens :dt, committed_nano :dn',
-          ExpressionAttributeValues: {
-            ':rt': -reserved.tokens,
-            ':rn': -reserved.nano,
-            ':at': actual.tokens,
-            ':an': actual.nano,
-            ':dt': actual.tokens - reserved.tokens,
-            ':dn': actual.nano - reserved.nano,
+    if (budgets !== undefined) {
+      // After a takeover the reservation is released already: only the charge remains to apply.
+      const released = includeRequest ? budgets.reserved : { tokens: 0, nano: 0 };
+      const { charged } = budgets;
+      for (const line of budgets.lines) {
+        items.push({
+          Update: {
+            TableName: this.#tableName,
+            Key: { pk: this.#budgetKey(tenantId, line), sk: recordSortKey },
+            UpdateExpression:
+              'ADD reserved_tokens :rt, reserved_nano :rn, spent_tokens :ct, spent_nano :cn, committed_tokens :dt, committed_nano :dn',
+            ExpressionAttributeValues: {
+              ':rt': -released.tokens,
+              ':rn': -released.nano,
+              ':ct': charged.tokens,
+              ':cn': charged.nano,
+              ':dt': charged.tokens - released.tokens,
+              ':dn': charged.nano - released.nano,
+            },
           },
-        },
-      });
+        });
+      }
     }
     if (settlement.aggregate !== undefined)
       items.push(...this.#aggregateItems(tenantId, settlement.record, settlement.aggregate));

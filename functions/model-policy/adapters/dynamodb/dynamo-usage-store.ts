@@ -2,12 +2,16 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
-import { runKey } from '../../metering/attribution-keys.ts';
+import { principalSortKey, runKey } from '../../metering/attribution-keys.ts';
 import type { MeteredTotals, PrincipalTotals, UsageStorePort } from '../../ports/usage-store-port.ts';
 import type { UsageWindow } from '../../schemas/usage.ts';
 import type { TotalsItem } from './ledger-items.ts';
 
-/** Principal rows read per window at most; a window with more lists the busiest ones first. */
+/**
+ * Principal rows read per window at most. Rows come in key order (a hash of the principal), so a
+ * window with more lists an arbitrary 5000 of them, each sorted by cost; one principal's totals are
+ * read directly (`readPrincipal`) and are never cut.
+ */
 const maxPrincipalRows = 5000;
 
 function totalsOf(item: TotalsItem | undefined): MeteredTotals {
@@ -64,16 +68,27 @@ export class DynamoUsageStore implements UsageStorePort {
     return { totals: totalsOf(total), principals };
   }
 
+  async readPrincipal(
+    tenantId: string,
+    window: UsageWindow,
+    date: string,
+    principalId: string,
+  ): Promise<MeteredTotals> {
+    const item = await this.#get(storageKeys.usage(tenantId, window, date), principalSortKey(principalId));
+    // Sort keys are 48 bits of a hash: another principal's row is someone else's usage, not this one's.
+    return totalsOf(item?.principal_id === principalId ? item : undefined);
+  }
+
   async readRun(tenantId: string, runId: string): Promise<MeteredTotals> {
+    return totalsOf(await this.#get(storageKeys.usageByRun(tenantId, runKey(runId)), recordSortKey));
+  }
+
+  async #get(pk: string, sk: number): Promise<TotalsItem | undefined> {
     try {
       const result = await this.#db.send(
-        new GetCommand({
-          TableName: this.#tableName,
-          Key: { pk: storageKeys.usageByRun(tenantId, runKey(runId)), sk: recordSortKey },
-          ConsistentRead: true,
-        }),
+        new GetCommand({ TableName: this.#tableName, Key: { pk, sk }, ConsistentRead: true }),
       );
-      return totalsOf(result.Item as TotalsItem | undefined);
+      return result.Item as TotalsItem | undefined;
     } catch (error) {
       throw storageUnavailable(error);
     }

@@ -4,8 +4,9 @@ import type { StoredCall } from '../../invocation/stored-call.ts';
 /**
  * Item shapes of the metering ledger in the node's table (pk string, sk number):
  *
- * - request   `tenant/{t}/model-requests/{hash}`, 0: the request-id claim and, once completed, the
- *             stored response (gzip JSON) for replays; TTL `expires_at`.
+ * - request   `tenant/{t}/model-requests/{hash}`, 0: the request-id claim, the reservation made under
+ *             it while the call runs and, once completed, the stored response (gzip JSON) for
+ *             replays; TTL `expires_at`.
  * - budget    `tenant/{t}/budgets/{scope}/{period}`, 0: spent / reserved / committed counters.
  * - record    `tenant/{t}/usage/records/{hash}`, attempt epoch ms: one usage record per attempt.
  * - usage     `tenant/{t}/usage/{window}/{date}`, 0: the window's totals; sk = principal sort key:
@@ -13,6 +14,16 @@ import type { StoredCall } from '../../invocation/stored-call.ts';
  * - run usage `tenant/{t}/usage/runs/{run}`, 0: a run's totals.
  */
 
+/** A reservation as its request item records it, so whoever takes a lapsed claim over can release it. */
+export type HeldReservation = {
+  budget_keys: string[];
+  tokens: number;
+  nano: number;
+  /** The reservation attempt that wrote it, so a retry of that write can tell it applied. */
+  attempt: number;
+};
+
+/** The request-id claim of a model call. */
 export type RequestItem = {
   pk: string;
   sk: number;
@@ -24,9 +35,11 @@ export type RequestItem = {
   claim_token: string;
   lease_until: number;
   expires_at: number;
+  reservation?: HeldReservation;
   response?: Uint8Array;
 };
 
+/** A budget counter (committed = spent + reserved is kept alongside, for the reservation condition). */
 export type BudgetItem = {
   spent_tokens?: number;
   spent_nano?: number;
@@ -34,6 +47,7 @@ export type BudgetItem = {
   reserved_nano?: number;
 };
 
+/** A usage aggregate: a window's or a run's totals, or one principal's within a window. */
 export type TotalsItem = {
   sk: number;
   calls?: number;
@@ -48,6 +62,7 @@ export function encodeStoredCall(call: StoredCall): Uint8Array {
   return gzipSync(Buffer.from(JSON.stringify(call), 'utf8'));
 }
 
+/** The stored call a request item keeps, from its compact binary. */
 export function decodeStoredCall(bytes: Uint8Array): StoredCall {
   return JSON.parse(gunzipSync(bytes).toString('utf8')) as StoredCall;
 }

@@ -1,5 +1,6 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { maybeEnv } from '../../../shared/config/env.ts';
 import type { EnvSource } from '../../../shared/config/env.ts';
 import { ConfigurationError } from '../../../shared/errors/agentos-error.ts';
 import type { SecretsPort } from '../../ports/secrets-port.ts';
@@ -25,8 +26,8 @@ export class ConfiguredSecrets implements SecretsPort {
   resolve(reference: string): Promise<string> {
     if (reference.startsWith('env:')) {
       const name = reference.slice('env:'.length);
-      const value = this.#env[name];
-      if (value === undefined || value === '') {
+      const value = maybeEnv(name, this.#env);
+      if (value === undefined) {
         return Promise.reject(
           new ConfigurationError(`Credential reference ${reference} names an unset variable`),
         );

@@ -4,6 +4,7 @@ import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { AgentOsError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
 import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
+import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
 import { RunStateConflictError, RunTooLargeError } from '../../ports/run-state-port.ts';
 import type {
   CommitResult,
@@ -152,13 +153,13 @@ export class DynamoRunStateStore implements RunStatePort {
           throw storageUnavailable(error);
         const existing = await this.get<{ run_id: string; request_hash: string; expires_at: number }>(idemPk);
         if (existing === undefined) {
-          await pause(attempt);
+          await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
           continue;
         }
         if (existing.request_hash !== claim.requestHash) return { outcome: 'key_reused' };
         const stored = await this.getRun(auth, existing.run_id);
         if (stored === undefined) {
-          await pause(attempt);
+          await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
           continue;
         }
         return { outcome: 'replayed', run: stored };
@@ -224,7 +225,7 @@ export class DynamoRunStateStore implements RunStatePort {
       } catch (error) {
         if (cancellationCodes(error) === undefined) throw storageUnavailable(error);
         this.cache.delete(pk);
-        if (!fromCache) await pause(attempt);
+        if (!fromCache) await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
         current = await this.readRunItem(pk);
         fromCache = false;
         continue;
@@ -378,9 +379,4 @@ export class DynamoRunStateStore implements RunStatePort {
       throw storageUnavailable(error);
     }
   }
-}
-
-function pause(attempt: number): Promise<void> {
-  const ms = Math.min(200, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random());
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

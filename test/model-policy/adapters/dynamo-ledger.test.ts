@@ -1,0 +1,87 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DynamoLedger } from '../../../functions/model-policy/adapters/dynamodb/dynamo-ledger.ts';
+import type { BudgetLine, RequestClaim } from '../../../functions/model-policy/ports/ledger-port.ts';
+import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
+
+/**
+ * A document client whose next write, once armed, reaches the store but loses its answer on the way
+ * back, so the SDK retries a write that already applied (a timeout after the request was sent).
+ */
+function clientLosingOneAnswer(): { db: DynamoDBDocumentClient; loseNextWriteAnswer(): void } {
+  const client = new DynamoDBClient({ ...testAwsConfig(), maxAttempts: 3 });
+  let armed = false;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (armed && /Update|TransactWrite/.test(context.commandName ?? '')) {
+        armed = false;
+        throw Object.assign(new Error('the answer was lost'), { name: 'TimeoutError', $metadata: {} });
+      }
+      return result;
+    },
+    { step: 'deserialize', name: 'loseOneAnswer' },
+  );
+  return {
+    db: DynamoDBDocumentClient.from(client),
+    loseNextWriteAnswer: () => {
+      armed = true;
+    },
+  };
+}
+
+let tableName: string;
+
+beforeAll(async () => {
+  tableName = (await provisionTestNode('ledger')).resources.tableName;
+});
+
+function claimOf(requestKey: string): RequestClaim {
+  const now = Date.now();
+  return {
+    requestKey,
+    requestId: requestKey,
+    principalId: 'alice',
+    fingerprint: 'f',
+    token: `token-${requestKey}`,
+    leaseUntil: now + 60_000,
+    expiresAt: Math.floor(now / 1000) + 86_400,
+    now,
+  };
+}
+
+const line: BudgetLine = {
+  scope: 'tenant',
+  period: 'total',
+  scopeKey: 'tenant',
+  periodKey: 'total',
+  limitTokens: 1000,
+};
+
+describe('DynamoLedger', () => {
+  it('counts a reservation once when the SDK retries a write that applied', async () => {
+    const { db, loseNextWriteAnswer } = clientLosingOneAnswer();
+    const ledger = new DynamoLedger(db, tableName);
+    const claim = claimOf('retried-reserve');
+    expect(await ledger.claim('acme', claim)).toEqual({ outcome: 'claimed' });
+    loseNextWriteAnswer();
+    expect(await ledger.reserve('acme', claim, [line], { tokens: 100, nano: 0 }, 0)).toBe('reserved');
+    const [counters] = await ledger.readBudgets('acme', [line]);
+    expect(counters).toMatchObject({ reservedTokens: 100 });
+  });
+
+  it('refuses a reservation under a claim a later attempt took over, and releases the lapsed one', async () => {
+    const ledger = new DynamoLedger(
+      DynamoDBDocumentClient.from(new DynamoDBClient(testAwsConfig())),
+      tableName,
+    );
+    const first = claimOf('taken-over');
+    await ledger.claim('beta', first);
+    expect(await ledger.reserve('beta', first, [line], { tokens: 300, nano: 0 }, 0)).toBe('reserved');
+    const later = { ...claimOf('taken-over'), token: 'later', now: first.leaseUntil + 1 };
+    expect(await ledger.claim('beta', later)).toEqual({ outcome: 'claimed' });
+    expect((await ledger.readBudgets('beta', [line]))[0]).toMatchObject({ reservedTokens: 0 });
+    expect(await ledger.reserve('beta', first, [line], { tokens: 300, nano: 0 }, 1)).toBe('claim_lost');
+  });
+});
