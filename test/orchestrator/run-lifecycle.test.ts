@@ -222,6 +222,26 @@ describe('a run end to end', () => {
     expect(events.some((e) => e.type === 'model.completed')).toBe(false);
   });
 
+  it('records each Model Policy fallback hop as a model.fallback event of the run', async () => {
+    await node.seed('acme', { agent_id: 'tiered', model_ref: 'tier:default', tool_ids: [] });
+    const created = await client.createRun(
+      scriptedInput('tiered', [{ error: 'server_error' }], 'fall back please'),
+    );
+    await waitForRun(client, created.body.run_id, (r) => r.status === 'completed');
+    const events = await allEvents(client, created.body.run_id);
+    const fallback = events.find((e) => e.type === 'model.fallback');
+    expect(fallback?.data).toMatchObject({ step: 1, model: 'local/scripted', reason: 'server_error' });
+    const completed = events.find((e) => e.type === 'model.completed');
+    expect(completed?.data).toMatchObject({
+      route: {
+        model_ref: 'tier:default',
+        model: 'local/echo',
+        hops: [{ outcome: 'fallback' }, { outcome: 'ok' }],
+      },
+    });
+    expect(events.indexOf(fallback!)).toBeLessThan(events.indexOf(completed!));
+  });
+
   it('keeps another tenant out of the stream of a running run', async () => {
     const created = await client.createRun(threeStepRunInput('sample-agent', 'private'));
     const intruder = new AgentOsClient(node.node.orchestratorUrl, await node.auth.token('globex'));
