@@ -12,6 +12,7 @@ import type {
 import { collectStream } from '../../../functions/model-policy/providers/stream-assembly.ts';
 import { startFakeBedrockServer } from '../../fakes/fake-bedrock-server.ts';
 import type { FakeBedrockServer } from '../../fakes/fake-bedrock-server.ts';
+import { drainStream, providerFailure } from '../../support/provider-calls.ts';
 
 const model = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const credentials = { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' };
@@ -54,21 +55,6 @@ function request(overrides: Partial<ProviderRequest> = {}): ProviderRequest {
     signal: AbortSignal.timeout(30_000),
     ...overrides,
   };
-}
-
-async function failure(call: Promise<unknown>): Promise<ProviderError> {
-  const error = await call.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(error)}`);
-  return error;
-}
-
-async function drain(stream: AsyncIterable<ProviderStreamChunk>): Promise<ProviderStreamChunk[]> {
-  const chunks: ProviderStreamChunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
 }
 
 describe('converseInput', () => {
@@ -238,7 +224,7 @@ describe('BedrockProvider against a fake Bedrock Runtime', () => {
         { name: 'now', arguments: {} },
       ],
     });
-    const chunks = await drain(provider.stream(request({ tools })));
+    const chunks = await drainStream(provider.stream(request({ tools })));
     const deltas = chunks.flatMap((chunk) => (chunk.type === 'delta' ? (chunk.tool_calls ?? []) : []));
     const first = deltas.filter((delta) => delta.index === 0);
     expect(first[0]).toMatchObject({ index: 0, id: 'tooluse_fake1_0', name: 'lookup' });
@@ -277,14 +263,14 @@ describe('BedrockProvider against a fake Bedrock Runtime', () => {
     [409, 'ConflictException', 'server_error'],
   ] as const)('maps a %i %s to %s', async ([status, type, kind]) => {
     fake.enqueue({ kind: 'error', status, type });
-    const error = await failure(provider.complete(request()));
+    const error = await providerFailure(provider.complete(request()));
     expect(error.kind).toBe(kind);
     expect(error.status).toBe(status);
     expect(error.fallbackEligible).toBe(true);
   });
 
   it('throws invalid_request when the service rejects the request it was sent', async () => {
-    const error = await failure(provider.complete(request({ max_tokens: 0 })));
+    const error = await providerFailure(provider.complete(request({ max_tokens: 0 })));
     expect(error.kind).toBe('invalid_request');
     expect(error.message).toMatch(/maxTokens/);
   });
@@ -292,7 +278,7 @@ describe('BedrockProvider against a fake Bedrock Runtime', () => {
   it('throws stream_cut on a modelStreamErrorException mid-stream, after the content before it', async () => {
     fake.enqueue({ kind: 'stream_error', afterChunks: 3, type: 'modelStreamErrorException' });
     const chunks: ProviderStreamChunk[] = [];
-    const error = await failure(
+    const error = await providerFailure(
       (async () => {
         for await (const chunk of provider.stream(request())) chunks.push(chunk);
       })(),
@@ -303,12 +289,12 @@ describe('BedrockProvider against a fake Bedrock Runtime', () => {
 
   it('throws rate_limited on a throttlingException mid-stream', async () => {
     fake.enqueue({ kind: 'stream_error', afterChunks: 2, type: 'throttlingException' });
-    expect((await failure(drain(provider.stream(request())))).kind).toBe('rate_limited');
+    expect((await providerFailure(drainStream(provider.stream(request())))).kind).toBe('rate_limited');
   });
 
   it('throws connection when the service drops the connection before answering', async () => {
     fake.enqueue({ kind: 'drop' });
-    expect((await failure(provider.complete(request()))).kind).toBe('connection');
+    expect((await providerFailure(provider.complete(request()))).kind).toBe('connection');
   });
 
   it('throws connection when nothing listens at the endpoint', async () => {
@@ -318,7 +304,7 @@ describe('BedrockProvider against a fake Bedrock Runtime', () => {
       endpoint: `http://127.0.0.1:${port}`,
       credentials,
     });
-    expect((await failure(nowhere.complete(request()))).kind).toBe('connection');
+    expect((await providerFailure(nowhere.complete(request()))).kind).toBe('connection');
   });
 });
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage, ToolDefinition } from '../../../functions/shared/contracts/chat.ts';
 import { LocalModelProvider } from '../../../functions/model-policy/providers/local-provider.ts';
-import { ProviderError } from '../../../functions/model-policy/providers/model-provider.ts';
 import type {
   ProviderRequest,
   ProviderStreamChunk,
@@ -10,6 +9,7 @@ import {
   countCompletionTokens,
   estimatePromptTokens,
 } from '../../../functions/model-policy/providers/token-estimate.ts';
+import { drainStream, providerFailure } from '../../support/provider-calls.ts';
 
 const echoTool: ToolDefinition = {
   type: 'function',
@@ -36,21 +36,6 @@ function scripted(turns: unknown, history: ChatMessage[] = [], maxTokens = 100):
     ],
     max_tokens: maxTokens,
   });
-}
-
-async function collect(stream: AsyncIterable<ProviderStreamChunk>): Promise<ProviderStreamChunk[]> {
-  const chunks: ProviderStreamChunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
-
-async function failure(promise: Promise<unknown>): Promise<ProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(error)}`);
-  return error;
 }
 
 describe('estimatePromptTokens', () => {
@@ -169,14 +154,14 @@ describe('LocalModelProvider', () => {
     ['connection', true],
     ['invalid_request', false],
   ] as const)('throws a %s ProviderError when scripted to', async (kind, fallbackEligible) => {
-    const error = await failure(provider.complete(scripted([{ error: kind }])));
+    const error = await providerFailure(provider.complete(scripted([{ error: kind }])));
     expect(error.kind).toBe(kind);
     expect(error.fallbackEligible).toBe(fallbackEligible);
   });
 
   it('streams some content and then throws stream_cut when scripted to cut', async () => {
     const chunks: ProviderStreamChunk[] = [];
-    const error = await failure(
+    const error = await providerFailure(
       (async () => {
         for await (const chunk of provider.stream(scripted([{ error: 'stream_cut' }]))) chunks.push(chunk);
       })(),
@@ -184,13 +169,15 @@ describe('LocalModelProvider', () => {
     expect(error.kind).toBe('stream_cut');
     expect(chunks.length).toBeGreaterThan(0);
     expect(chunks.every((chunk) => chunk.type === 'delta')).toBe(true);
-    expect((await failure(provider.complete(scripted([{ error: 'stream_cut' }])))).kind).toBe('stream_cut');
+    expect((await providerFailure(provider.complete(scripted([{ error: 'stream_cut' }])))).kind).toBe(
+      'stream_cut',
+    );
   });
 
   it('throws timeout when the signal aborts during a scripted delay', async () => {
     const controller = new AbortController();
     const req = { ...scripted([{ reply: 'late', delay_ms: 600_000 }]), signal: controller.signal };
-    const pending = failure(provider.complete(req));
+    const pending = providerFailure(provider.complete(req));
     controller.abort();
     expect((await pending).kind).toBe('timeout');
   });
@@ -201,7 +188,7 @@ describe('LocalModelProvider', () => {
   });
 
   it('throws a fallback-eligible model_unavailable for an unknown model', async () => {
-    const error = await failure(provider.complete(request({ model: 'gpt-4o' })));
+    const error = await providerFailure(provider.complete(request({ model: 'gpt-4o' })));
     expect(error.kind).toBe('model_unavailable');
     expect(error.fallbackEligible).toBe(true);
     expect(error.message).toContain('gpt-4o');
@@ -212,8 +199,8 @@ describe('LocalModelProvider', () => {
       model: 'scripted',
       messages: [{ role: 'user', content: 'agentos-script: [{' }],
     });
-    expect((await failure(provider.complete(notJson))).message).toMatch(/not valid JSON/);
-    const badTurn = await failure(provider.complete(scripted([{ reply: 'ok' }, { dance: true }])));
+    expect((await providerFailure(provider.complete(notJson))).message).toMatch(/not valid JSON/);
+    const badTurn = await providerFailure(provider.complete(scripted([{ reply: 'ok' }, { dance: true }])));
     expect(badTurn.kind).toBe('invalid_request');
     expect(badTurn.message).toMatch(/agentos-script.*at 1/);
   });
@@ -222,7 +209,9 @@ describe('LocalModelProvider', () => {
     const driven = new LocalModelProvider({
       script: (req) => (req.messages.length > 1 ? { reply: 'second call' } : { error: 'rate_limited' }),
     });
-    expect((await failure(driven.complete(request({ model: 'scripted' })))).kind).toBe('rate_limited');
+    expect((await providerFailure(driven.complete(request({ model: 'scripted' })))).kind).toBe(
+      'rate_limited',
+    );
     const result = await driven.complete(
       request({
         model: 'scripted',
@@ -241,7 +230,7 @@ describe('LocalModelProvider', () => {
     ];
     const req = { ...scripted(turns), tools: [echoTool] };
     const whole = await provider.complete(req);
-    const chunks = await collect(provider.stream(req));
+    const chunks = await drainStream(provider.stream(req));
     const toolDeltas = chunks.flatMap((chunk) => (chunk.type === 'delta' ? (chunk.tool_calls ?? []) : []));
     expect(toolDeltas.filter((delta) => delta.index === 0).length).toBeGreaterThan(2);
     const assembled = [0, 1].map((index) => {
@@ -255,7 +244,7 @@ describe('LocalModelProvider', () => {
     expect(assembled).toEqual(whole.message.tool_calls?.map((call) => ({ id: call.id, ...call.function })));
     expect(chunks.at(-1)).toEqual({ type: 'finish', finish_reason: 'tool_calls', usage: whole.usage });
 
-    const echo = await collect(
+    const echo = await drainStream(
       provider.stream(request({ messages: [{ role: 'user', content: 'one two three' }] })),
     );
     const text = echo.flatMap((chunk) => (chunk.type === 'delta' ? [chunk.content ?? ''] : []));

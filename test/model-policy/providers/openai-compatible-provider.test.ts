@@ -2,16 +2,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { ToolDefinition } from '../../../functions/shared/contracts/chat.ts';
-import { ProviderError } from '../../../functions/model-policy/providers/model-provider.ts';
-import type {
-  ProviderRequest,
-  ProviderStreamChunk,
-} from '../../../functions/model-policy/providers/model-provider.ts';
+import type { ProviderRequest } from '../../../functions/model-policy/providers/model-provider.ts';
 import { OpenAiCompatibleProvider } from '../../../functions/model-policy/providers/openai-compatible-provider.ts';
 import { collectStream } from '../../../functions/model-policy/providers/stream-assembly.ts';
 import { estimatePromptTokens } from '../../../functions/model-policy/providers/token-estimate.ts';
 import { startFakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
 import type { FakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
+import { drainStream, providerFailure } from '../../support/provider-calls.ts';
 
 const apiKey = 'sk-fake-adapter-test';
 
@@ -30,21 +27,6 @@ function request(overrides: Partial<ProviderRequest> = {}): ProviderRequest {
     signal: AbortSignal.timeout(30_000),
     ...overrides,
   };
-}
-
-async function failure(call: Promise<unknown>): Promise<ProviderError> {
-  const error = await call.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(error)}`);
-  return error;
-}
-
-async function drain(stream: AsyncIterable<ProviderStreamChunk>): Promise<ProviderStreamChunk[]> {
-  const chunks: ProviderStreamChunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
 }
 
 /** A fetch answering every call with this SSE text, for upstream quirks the fake does not produce. */
@@ -91,7 +73,7 @@ describe('OpenAiCompatibleProvider against a fake OpenAI server', () => {
       stop: ['END'],
     });
     await provider.complete(req);
-    await drain(provider.stream(req));
+    await drainStream(provider.stream(req));
     const [plain, streamed] = fake.requests;
     expect(plain?.headers.authorization).toBe(`Bearer ${apiKey}`);
     expect(plain?.body).toEqual({
@@ -126,7 +108,7 @@ describe('OpenAiCompatibleProvider against a fake OpenAI server', () => {
 
   it('throws auth, which allows fallback, when the backend refuses the key', async () => {
     const wrongKey = new OpenAiCompatibleProvider({ baseUrl: fake.url, apiKey: 'sk-wrong' });
-    const error = await failure(wrongKey.complete(request()));
+    const error = await providerFailure(wrongKey.complete(request()));
     expect(error).toMatchObject({ kind: 'auth', status: 401, fallbackEligible: true });
     expect(error.message).toContain('Incorrect API key provided');
     expect(error.message).not.toContain('sk-wrong');
@@ -140,7 +122,7 @@ describe('OpenAiCompatibleProvider against a fake OpenAI server', () => {
         { name: 'lookup', arguments: { word: 'dog' } },
       ],
     });
-    const chunks = await drain(provider.stream(request({ tools })));
+    const chunks = await drainStream(provider.stream(request({ tools })));
     const deltas = chunks.flatMap((part) => (part.type === 'delta' ? (part.tool_calls ?? []) : []));
     expect(deltas.filter((delta) => delta.id !== undefined).map((delta) => [delta.index, delta.id])).toEqual([
       [0, 'call_fake1_0'],
@@ -161,25 +143,25 @@ describe('OpenAiCompatibleProvider against a fake OpenAI server', () => {
 
   it('throws server_error on an error reported inside the stream', async () => {
     fake.enqueue({ kind: 'stream_error', afterChunks: 2, message: 'engine died' });
-    const error = await failure(drain(provider.stream(request())));
+    const error = await providerFailure(drainStream(provider.stream(request())));
     expect(error.kind).toBe('server_error');
     expect(error.message).toContain('engine died');
   });
 
   it('throws connection when the backend drops the connection or nothing listens', async () => {
     fake.enqueue({ kind: 'drop' });
-    expect((await failure(provider.complete(request()))).kind).toBe('connection');
+    expect((await providerFailure(provider.complete(request()))).kind).toBe('connection');
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     await new Promise<void>((resolve) => server.close(() => resolve()));
     const nowhere = new OpenAiCompatibleProvider({ baseUrl: `http://127.0.0.1:${port}/v1` });
-    expect((await failure(nowhere.complete(request()))).kind).toBe('connection');
+    expect((await providerFailure(nowhere.complete(request()))).kind).toBe('connection');
   });
 
   it('throws connection when a JSON answer is cut half-way', async () => {
     fake.enqueue({ kind: 'cut' });
-    expect((await failure(provider.complete(request()))).kind).toBe('connection');
+    expect((await providerFailure(provider.complete(request()))).kind).toBe('connection');
   });
 });
 
@@ -233,7 +215,7 @@ describe('OpenAiCompatibleProvider with unusual upstreams', () => {
       baseUrl: 'http://x.invalid/v1',
       fetch: sseFetch(sse(chunk({ content: 'half' }), '[DONE]')),
     });
-    expect((await failure(drain(provider.stream(request())))).kind).toBe('stream_cut');
+    expect((await providerFailure(drainStream(provider.stream(request())))).kind).toBe('stream_cut');
   });
 
   it('finishes without [DONE] once the finish reason and usage have arrived', async () => {
@@ -255,11 +237,11 @@ describe('OpenAiCompatibleProvider with unusual upstreams', () => {
       baseUrl: 'http://x.invalid/v1',
       fetch: async () => Response.json({ choices: [{ message: { content: 42 } }] }),
     });
-    expect((await failure(provider.complete(request()))).kind).toBe('server_error');
+    expect((await providerFailure(provider.complete(request()))).kind).toBe('server_error');
     const garbled = new OpenAiCompatibleProvider({
       baseUrl: 'http://x.invalid/v1',
       fetch: sseFetch('data: {"choi\n\n'),
     });
-    expect((await failure(drain(garbled.stream(request())))).kind).toBe('server_error');
+    expect((await providerFailure(drainStream(garbled.stream(request())))).kind).toBe('server_error');
   });
 });
