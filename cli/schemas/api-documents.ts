@@ -1,6 +1,6 @@
 import { modelPolicyOperations } from '../../functions/model-policy/api/operations.ts';
 import { orchestratorOperations } from '../../functions/orchestrator/api/operations.ts';
-import { federationOperations } from '../../functions/orchestrator/federation/api/operations.ts';
+import { federationOperations } from './federation-design/operations.ts';
 import { healthOperation } from './health-operation.ts';
 import { buildOpenApiDocument } from './openapi-builder.ts';
 import type { ApiDocumentSpec } from './openapi-builder.ts';

@@ -8,7 +8,7 @@ import type {
   RequestClaim,
   ReserveOutcome,
 } from '../../functions/model-policy/ports/ledger-port.ts';
-import type { StoredCall } from '../../functions/model-policy/invocation/stored-call.ts';
+import type { StoredCall } from '../../functions/model-policy/schemas/stored-call.ts';
 
 type Held = { keys: string[]; amount: Amount };
 type RequestEntry = {

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestContext } from 'vitest';
 import type { ChatMessage, ToolDefinition } from '../../functions/shared/contracts/chat.ts';
-import { ProviderError } from '../../functions/model-policy/providers/model-provider.ts';
+import { ProviderError } from '../../functions/model-policy/ports/model-provider-port.ts';
 import type {
   ModelProvider,
   ProviderFailureKind,
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
-} from '../../functions/model-policy/providers/model-provider.ts';
-import { collectStream } from '../../functions/model-policy/providers/stream-assembly.ts';
+} from '../../functions/model-policy/ports/model-provider-port.ts';
+import { collectStream } from '../../functions/model-policy/invocation/stream-assembly.ts';
 
 /**
  * The behaviour every ModelProvider shows, whatever its backend: one suite, run by each adapter's

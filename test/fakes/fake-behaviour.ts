@@ -2,7 +2,7 @@ import {
   countTextTokens,
   textWithinTokens,
   toolCallTokens,
-} from '../../functions/model-policy/providers/token-estimate.ts';
+} from '../../functions/model-policy/metering/token-estimate.ts';
 
 /**
  * What a fake upstream does with the next request: shared by the fake OpenAI-compatible server and

@@ -1,5 +1,5 @@
-import { ProviderError } from '../../functions/model-policy/providers/model-provider.ts';
-import type { ProviderStreamChunk } from '../../functions/model-policy/providers/model-provider.ts';
+import { ProviderError } from '../../functions/model-policy/ports/model-provider-port.ts';
+import type { ProviderStreamChunk } from '../../functions/model-policy/ports/model-provider-port.ts';
 
 /** Awaits a provider call that must fail, and returns its ProviderError (anything else fails the test). */
 export async function providerFailure(call: Promise<unknown>): Promise<ProviderError> {

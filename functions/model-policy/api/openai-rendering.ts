@@ -1,6 +1,6 @@
 import type { FinishReason } from '../../shared/contracts/chat.ts';
 import type { ModelRoute, PolicyOutcome } from '../../shared/contracts/model-invocation.ts';
-import type { StoredCall } from '../invocation/stored-call.ts';
+import type { StoredCall } from '../schemas/stored-call.ts';
 import type { StreamDelta } from '../invocation/stream-pump.ts';
 import { usdFromNano } from '../metering/money.ts';
 import type { ChatCompletion, ChatCompletionChunk } from '../schemas/openai-chat.ts';

@@ -27,7 +27,7 @@ function exceeded(size: ReservationSize): BudgetExceededError {
 }
 
 /**
- * Reserves the worst case of a call on all its budget lines before the call (issue 3). The first
+ * Reserves the worst case of a call on all its budget lines before the call (HLD §5.3 hard gating). The first
  * attempt assumes nothing is committed, which is right for most calls and costs one conditional
  * write; when a line cannot take it, the counters are read and the reservation is sized to what
  * remains, lowering the call's output tokens. Concurrent calls can only ever fail a condition,

@@ -53,7 +53,7 @@ function outputRoom(line: BudgetLine, counters: BudgetCounters, worst: WorstCase
 
 /**
  * Sizes a reservation to what remains: the requested output tokens, lowered so that the prompt and
- * the output fit every line's token and cost limits (issue 3: "capped to what remains").
+ * the output fit every line's token and cost limits (HLD §5.2: budget and max tokens enforced at invocation).
  */
 export function sizeReservation(
   worst: WorstCase,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { BedrockProvider } from '../providers/bedrock-provider.ts';
 import { LocalModelProvider } from '../providers/local-provider.ts';
-import { ProviderError } from '../providers/model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
 import { OpenAiCompatibleProvider } from '../providers/openai-compatible-provider.ts';
 import type { ProviderFactory } from '../router/provider-registry.ts';
 import type { BackendConfig } from '../schemas/model-catalog.ts';

@@ -19,15 +19,15 @@ import { requestKey } from '../metering/attribution-keys.ts';
 import { evaluatePolicy } from '../policy/policy-engine.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import type { AggregateTargets, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
-import { promptOverheadTokens } from '../providers/prompt-overhead.ts';
-import { estimatePromptTokens } from '../providers/token-estimate.ts';
+import { promptOverheadTokens } from '../budgets/prompt-overhead.ts';
+import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { ProviderRegistry } from '../router/provider-registry.ts';
 import { candidatesFor, outputLimitOf, routeTargets } from '../router/route-plan.ts';
 import type { RouteTarget } from '../router/route-plan.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
 import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 import type { GatewayLog, GatewayMetrics, ModelCallInput } from './model-call.ts';
-import type { StoredCall } from './stored-call.ts';
+import type { StoredCall } from '../schemas/stored-call.ts';
 import { usageRecordOf } from './usage-records.ts';
 
 /** What the gateway is built from. */
@@ -205,7 +205,7 @@ function claimFor(deps: GatewayDeps, input: ModelCallInput, deadlineMs: number, 
 }
 
 /**
- * Everything before a backend is called (issue 3): plan and policy, then the request-id claim (a
+ * Everything before a backend is called (HLD §5.2 model invocation): plan and policy, then the request-id claim (a
  * retry of a completed request replays it; a different body or a request still running is refused),
  * then the atomic budget reservation, which lowers `max_tokens` to what remains.
  */

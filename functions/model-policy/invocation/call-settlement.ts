@@ -4,7 +4,7 @@ import type { BudgetCharge } from '../budgets/budget-charge.ts';
 import { costNano } from '../metering/price-table.ts';
 import type { Amount } from '../ports/ledger-port.ts';
 import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
-import type { StoredCall } from './stored-call.ts';
+import type { StoredCall } from '../schemas/stored-call.ts';
 import { failedRoute, usageRecordOf } from './usage-records.ts';
 
 const nothing: Amount = { tokens: 0, nano: 0 };

@@ -17,7 +17,7 @@ import { planCall, prepareCall, worstCaseOf } from './call-preparation.ts';
 import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
 import { actualAmount, settleCompleted, settleFailed } from './call-settlement.ts';
 import type { ModelCallInput } from './model-call.ts';
-import type { StoredCall } from './stored-call.ts';
+import type { StoredCall } from '../schemas/stored-call.ts';
 import { pumpStream } from './stream-pump.ts';
 import type { StreamEvent } from './stream-pump.ts';
 

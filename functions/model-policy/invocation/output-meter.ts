@@ -1,4 +1,4 @@
-import { TextTokenCounter } from '../providers/token-estimate.ts';
+import { TextTokenCounter } from '../metering/token-estimate.ts';
 
 /**
  * Counts a stream's output tokens as it arrives, by the metering convention of `token-estimate.ts`

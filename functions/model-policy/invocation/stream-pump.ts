@@ -5,15 +5,15 @@ import { addCounts } from '../policy/sensitive-text.ts';
 import type { RedactionCounts } from '../policy/sensitive-text.ts';
 import { StreamRedactor } from '../policy/stream-redactor.ts';
 import { redactStructuredText } from '../policy/structured-redaction.ts';
-import { ProviderError } from '../providers/model-provider.ts';
-import type { ProviderUsage } from '../providers/model-provider.ts';
-import { StreamedMessage } from '../providers/stream-assembly.ts';
-import type { ToolCallDelta } from '../providers/stream-assembly.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
+import type { ProviderUsage } from '../ports/model-provider-port.ts';
+import { StreamedMessage } from './stream-assembly.ts';
+import type { ToolCallDelta } from './stream-assembly.ts';
 import type { RoutedStream } from '../router/fallback-executor.ts';
 import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
 import { actualAmount, settleCompleted, settlePartial } from './call-settlement.ts';
 import { OutputMeter } from './output-meter.ts';
-import type { StoredCall } from './stored-call.ts';
+import type { StoredCall } from '../schemas/stored-call.ts';
 
 /** A piece of a streamed answer, in the provider port's indexed-delta convention. */
 export type StreamDelta = { type: 'delta'; content?: string; tool_calls?: ToolCallDelta[] };
@@ -22,7 +22,7 @@ export type StreamDelta = { type: 'delta'; content?: string; tool_calls?: ToolCa
 export type StreamEvent = StreamDelta | { type: 'done'; call: StoredCall };
 
 /**
- * Relays a started stream to the client and settles it (issue 3). Output is metered as it arrives
+ * Relays a started stream to the client and settles it (HLD §3.2 metering). Output is metered as it arrives
  * and cut at the reservation (finish `length`); with output redaction on, text passes through a
  * holding redactor and tool-call arguments are released whole at the end. A stream that breaks, or
  * whose client goes away, is billed for what it produced and its request id is freed.

@@ -1,7 +1,7 @@
 import type { ModelRoute, PolicyOutcome } from '../../shared/contracts/model-invocation.ts';
 import type { Amount } from '../ports/ledger-port.ts';
 import { usdFromNano } from '../metering/money.ts';
-import type { UsageOutcome, UsageRecord } from '../metering/usage-record.ts';
+import type { UsageOutcome, UsageRecord } from '../schemas/usage-record.ts';
 import type { ModelCallInput } from './model-call.ts';
 
 /** What a usage record says about a call's end. */

@@ -1,7 +1,7 @@
 import type { BudgetPeriod, BudgetScope } from '../schemas/tenant-policy.ts';
 import type { UsageWindow } from '../schemas/usage.ts';
-import type { StoredCall } from '../invocation/stored-call.ts';
-import type { UsageRecord } from '../metering/usage-record.ts';
+import type { StoredCall } from '../schemas/stored-call.ts';
+import type { UsageRecord } from '../schemas/usage-record.ts';
 
 /**
  * The metering ledger (HLD §5.3): budget counters, request-id claims, usage records and aggregates,

@@ -13,8 +13,8 @@ import {
   ThrottlingException,
   ValidationException,
 } from '@aws-sdk/client-bedrock-runtime';
-import { ProviderError } from './model-provider.ts';
-import type { ProviderFailureKind } from './model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
+import type { ProviderFailureKind } from '../ports/model-provider-port.ts';
 import { failureKindOfStatus, upstreamMessage } from './upstream-failure.ts';
 
 /**

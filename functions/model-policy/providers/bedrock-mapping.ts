@@ -11,8 +11,8 @@ import type {
 import { z } from 'zod';
 import { contentText } from '../../shared/contracts/chat.ts';
 import type { AssistantMessage, ChatMessage, FinishReason, ToolCall } from '../../shared/contracts/chat.ts';
-import { ProviderError } from './model-provider.ts';
-import type { ProviderRequest, ProviderResult } from './model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
+import type { ProviderRequest, ProviderResult } from '../ports/model-provider-port.ts';
 
 /**
  * Translation between the OpenAI chat shape and Bedrock's Converse API, in both directions. Converse

@@ -11,14 +11,14 @@ import {
   converseResult,
   finishReasonOf,
 } from './bedrock-mapping.ts';
-import { ProviderError } from './model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
   ModelProvider,
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
   ProviderUsage,
-} from './model-provider.ts';
+} from '../ports/model-provider-port.ts';
 
 /** Options of {@link BedrockProvider}. */
 export type BedrockProviderOptions = {

@@ -2,21 +2,21 @@ import { contentText } from '../../shared/contracts/chat.ts';
 import type { AssistantMessage, FinishReason, ToolCall } from '../../shared/contracts/chat.ts';
 import { embeddedScript } from './local-script.ts';
 import type { LocalTurn } from './local-script.ts';
-import { ProviderError } from './model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
   ModelProvider,
   ProviderFailureKind,
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
-} from './model-provider.ts';
+} from '../ports/model-provider-port.ts';
 import {
   countCompletionTokens,
   countTextTokens,
   estimatePromptTokens,
   textWithinTokens,
   toolCallTokens,
-} from './token-estimate.ts';
+} from '../metering/token-estimate.ts';
 
 export type { LocalTurn } from './local-script.ts';
 

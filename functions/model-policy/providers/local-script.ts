@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { contentText } from '../../shared/contracts/chat.ts';
 import type { ChatMessage } from '../../shared/contracts/chat.ts';
-import { ProviderError } from './model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
 
 /**
  * The script language of the local provider's `scripted` model: one turn per model call, chosen by

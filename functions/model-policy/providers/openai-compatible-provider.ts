@@ -1,15 +1,15 @@
 import type { AssistantMessage, FinishReason } from '../../shared/contracts/chat.ts';
-import { ProviderError } from './model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
   ModelProvider,
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
   ProviderUsage,
-} from './model-provider.ts';
+} from '../ports/model-provider-port.ts';
 import { ChatCompletionChunkSchema, ChatCompletionSchema, UpstreamErrorSchema } from './openai-wire.ts';
 import { sseData } from './sse-data.ts';
-import { estimatePromptTokens } from './token-estimate.ts';
+import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import { failureKindOfStatus, upstreamMessage } from './upstream-failure.ts';
 
 /** Options of {@link OpenAiCompatibleProvider}. */

@@ -1,4 +1,4 @@
-import type { ProviderFailureKind } from './model-provider.ts';
+import type { ProviderFailureKind } from '../ports/model-provider-port.ts';
 
 /**
  * The failure kind of an HTTP error status from a model backend: whether the router may try the next

@@ -1,6 +1,6 @@
 import type { ModelRoute, RouteHop } from '../../shared/contracts/model-invocation.ts';
-import { ProviderError } from '../providers/model-provider.ts';
-import type { ProviderRequest, ProviderResult, ProviderStreamChunk } from '../providers/model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
+import type { ProviderRequest, ProviderResult, ProviderStreamChunk } from '../ports/model-provider-port.ts';
 import { IdleDeadline } from './idle-deadline.ts';
 import type { ProviderRegistry } from './provider-registry.ts';
 import type { RouteTarget } from './route-plan.ts';
@@ -67,7 +67,7 @@ function okRoute(call: RoutedCall, target: RouteTarget, hops: RouteHop[], starte
 }
 
 /**
- * Calls the chain's backends in order until one answers (issue 3): on 429, 5xx, timeouts, connection
+ * Calls the chain's backends in order until one answers (HLD §3.2 router): on 429, 5xx, timeouts, connection
  * errors, auth failures at the backend and cut streams it moves on; on a 4xx caused by the request
  * it stops, since every backend would refuse it alike. Each hop has its backend's timeout.
  *

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SecretsPort } from '../ports/secrets-port.ts';
-import { ProviderError } from '../providers/model-provider.ts';
-import type { ModelProvider } from '../providers/model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
+import type { ModelProvider } from '../ports/model-provider-port.ts';
 import type { BackendConfig, ModelCatalog } from '../schemas/model-catalog.ts';
 
 /**

@@ -5,7 +5,7 @@ import {
   RateLimitedError,
 } from '../../shared/errors/agentos-error.ts';
 import type { AgentOsError } from '../../shared/errors/agentos-error.ts';
-import { ProviderError } from '../providers/model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
 
 /** No backend of the chain answered; `hops` says what each one did. */
 export class RouteFailure extends Error {

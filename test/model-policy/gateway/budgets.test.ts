@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../../functions/shared/contracts/chat.ts';
-import { estimatePromptTokens } from '../../../functions/model-policy/providers/token-estimate.ts';
+import { estimatePromptTokens } from '../../../functions/model-policy/metering/token-estimate.ts';
 import { defaultModelCatalog } from '../../../functions/model-policy/composition/default-catalog.ts';
 import { policyWithBudgets, pricedCatalog, script, startGateway } from '../support/gateway-harness.ts';
 import type { Gateway } from '../support/gateway-harness.ts';

@@ -5,7 +5,7 @@ import type {
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
-} from '../../../functions/model-policy/providers/model-provider.ts';
+} from '../../../functions/model-policy/ports/model-provider-port.ts';
 import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
 import { AdjustableClock, policyWithBudgets, startGateway } from '../support/gateway-harness.ts';
 import type { Gateway } from '../support/gateway-harness.ts';

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProviderError } from '../../../functions/model-policy/providers/model-provider.ts';
+import { ProviderError } from '../../../functions/model-policy/ports/model-provider-port.ts';
 import type {
   ModelProvider,
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
-} from '../../../functions/model-policy/providers/model-provider.ts';
-import { estimatePromptTokens } from '../../../functions/model-policy/providers/token-estimate.ts';
+} from '../../../functions/model-policy/ports/model-provider-port.ts';
+import { estimatePromptTokens } from '../../../functions/model-policy/metering/token-estimate.ts';
 import { startGateway } from '../support/gateway-harness.ts';
 import type { Gateway } from '../support/gateway-harness.ts';
 

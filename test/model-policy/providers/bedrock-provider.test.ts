@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import type { ChatMessage, ToolDefinition } from '../../../functions/shared/contracts/chat.ts';
 import { BedrockProvider } from '../../../functions/model-policy/providers/bedrock-provider.ts';
 import { converseInput, finishReasonOf } from '../../../functions/model-policy/providers/bedrock-mapping.ts';
-import { ProviderError } from '../../../functions/model-policy/providers/model-provider.ts';
+import { ProviderError } from '../../../functions/model-policy/ports/model-provider-port.ts';
 import type {
   ProviderRequest,
   ProviderStreamChunk,
-} from '../../../functions/model-policy/providers/model-provider.ts';
-import { collectStream } from '../../../functions/model-policy/providers/stream-assembly.ts';
+} from '../../../functions/model-policy/ports/model-provider-port.ts';
+import { collectStream } from '../../../functions/model-policy/invocation/stream-assembly.ts';
 import { startFakeBedrockServer } from '../../fakes/fake-bedrock-server.ts';
 import type { FakeBedrockServer } from '../../fakes/fake-bedrock-server.ts';
 import { drainStream, providerFailure } from '../../support/provider-calls.ts';

@@ -4,11 +4,11 @@ import { LocalModelProvider } from '../../../functions/model-policy/providers/lo
 import type {
   ProviderRequest,
   ProviderStreamChunk,
-} from '../../../functions/model-policy/providers/model-provider.ts';
+} from '../../../functions/model-policy/ports/model-provider-port.ts';
 import {
   countCompletionTokens,
   estimatePromptTokens,
-} from '../../../functions/model-policy/providers/token-estimate.ts';
+} from '../../../functions/model-policy/metering/token-estimate.ts';
 import { drainStream, providerFailure } from '../../support/provider-calls.ts';
 
 const echoTool: ToolDefinition = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelProvider } from '../../../functions/model-policy/providers/model-provider.ts';
+import type { ModelProvider } from '../../../functions/model-policy/ports/model-provider-port.ts';
 import { ProviderRegistry } from '../../../functions/model-policy/router/provider-registry.ts';
 import type { ModelCatalog } from '../../../functions/model-policy/schemas/model-catalog.ts';
 

@@ -9,7 +9,7 @@ import {
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
 import { principalKey, principalSortKey, requestKey, runKey } from '../../metering/attribution-keys.ts';
-import type { UsageRecord } from '../../metering/usage-record.ts';
+import type { UsageRecord } from '../../schemas/usage-record.ts';
 import type {
   AggregateTargets,
   Amount,

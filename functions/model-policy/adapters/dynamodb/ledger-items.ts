@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { StoredCall } from '../../invocation/stored-call.ts';
+import type { StoredCall } from '../../schemas/stored-call.ts';
 
 /**
  * Item shapes of the metering ledger in the node's table (pk string, sk number):

@@ -1,6 +1,6 @@
 import type { AssistantMessage, ToolCall } from '../../shared/contracts/chat.ts';
-import { ProviderError } from './model-provider.ts';
-import type { ProviderResult, ProviderStreamChunk } from './model-provider.ts';
+import { ProviderError } from '../ports/model-provider-port.ts';
+import type { ProviderResult, ProviderStreamChunk } from '../ports/model-provider-port.ts';
 
 /** A tool-call delta in the indexed convention of OpenAI streams and the provider port. */
 export type ToolCallDelta = { index: number; id?: string; name?: string; arguments?: string };

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { ApiOperation, HeaderSpec } from '../../../shared/http/api-operation.ts';
-import { IdempotencyKeySchema } from '../../schemas/run.ts';
-import { federationScopes } from '../federation-scopes.ts';
-import { IngestEventsRequestSchema, IngestEventsResultSchema } from '../schemas/event-ingest.ts';
-import { PeerCapabilitiesSchema } from '../schemas/peer-capabilities.ts';
-import { ForwardedRunSchema, ForwardRunRequestSchema } from '../schemas/run-forwarding.ts';
+import type { ApiOperation, HeaderSpec } from '../../../functions/shared/http/api-operation.ts';
+import { IdempotencyKeySchema } from '../../../functions/orchestrator/schemas/run.ts';
+import { federationScopes } from './federation-scopes.ts';
+import { IngestEventsRequestSchema, IngestEventsResultSchema } from './schemas/event-ingest.ts';
+import { PeerCapabilitiesSchema } from './schemas/peer-capabilities.ts';
+import { ForwardedRunSchema, ForwardRunRequestSchema } from './schemas/run-forwarding.ts';
 
 /**
  * The Federation API (HLD §7), served by the Agent Orchestrator between peer nodes. Designed, not

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { RunIdSchema } from '../../schemas/run.ts';
-import { RunEventSchema } from '../../schemas/event.ts';
+import { RunIdSchema } from '../../../../functions/orchestrator/schemas/run.ts';
+import { RunEventSchema } from '../../../../functions/orchestrator/schemas/event.ts';
 import { NodeIdSchema } from './peer-identity.ts';
 
 /**
