@@ -60,6 +60,20 @@ export function createResourceMatcher<T>(resources: (T & ResourceTemplate)[]) {
   };
 }
 
+/**
+ * Whether API Gateway treats a request body as binary (base64 in the event): its Content-Type matches
+ * one of the API's binary media types, where `*` in a type or subtype matches anything. A body
+ * without a Content-Type is binary only under the all-types wildcard.
+ */
+export function isBinaryMediaType(contentType: string, binaryMediaTypes: readonly string[]): boolean {
+  const essence = contentType.split(';')[0]!.trim().toLowerCase();
+  const [type = '', subtype = ''] = essence.split('/');
+  return binaryMediaTypes.some((candidate) => {
+    const [wantType = '', wantSubtype = ''] = candidate.toLowerCase().split('/');
+    return (wantType === '*' || wantType === type) && (wantSubtype === '*' || wantSubtype === subtype);
+  });
+}
+
 /** Builds the REST API (v1) Lambda proxy event API Gateway would send for this request. */
 export function toProxyEvent(options: {
   request: IncomingMessage;
@@ -67,6 +81,10 @@ export function toProxyEvent(options: {
   resource: string;
   pathParameters: Record<string, string>;
   stage: string;
+  /** The REST API's binary media types: bodies of these types arrive base64-encoded. */
+  binaryMediaTypes: readonly string[];
+  /** API Gateway's id of this request (a new one when absent). */
+  requestId?: string;
 }): APIGatewayProxyEvent {
   const { request, body, stage } = options;
   const url = new URL(request.url ?? '/', 'http://local');
@@ -85,10 +103,7 @@ export function toProxyEvent(options: {
     (multiQuery[name] ??= []).push(value);
   }
   const contentType = request.headers['content-type'] ?? '';
-  const isText =
-    body.length === 0 ||
-    /^(text\/|application\/(json|x-www-form-urlencoded|.*\+json))/i.test(contentType) ||
-    contentType === '';
+  const isText = !isBinaryMediaType(contentType, options.binaryMediaTypes);
   const now = Date.now();
   return {
     resource: options.resource,
@@ -127,7 +142,7 @@ export function toProxyEvent(options: {
       },
       path: `/${stage}${url.pathname}`,
       stage,
-      requestId: randomUUID(),
+      requestId: options.requestId ?? randomUUID(),
       requestTimeEpoch: now,
       resourceId: 'local',
       resourcePath: options.resource,

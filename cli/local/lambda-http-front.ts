@@ -3,6 +3,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { gatewayResponseBody, restApiDefinition } from '../../infra/resources/definitions.ts';
+import type { GatewayResponseDefinition } from '../../infra/resources/definitions.ts';
 import { createResourceMatcher, toProxyEvent } from './api-gateway-event.ts';
 import { createLambdaContext } from './lambda-context.ts';
 import { isStreamingHandler, preludeDelimiter } from './lambda-runtime-shim.ts';
@@ -20,29 +22,63 @@ export type LocalRoute = {
 /** A running HTTP front. */
 export type HttpFront = { url: string; port: number; close(): Promise<void> };
 
-/** API Gateway's payload limit. */
-const maxPayloadBytes = 10 * 1024 * 1024;
+/** Where the front reports what went wrong outside any handler (never request bodies). */
+export type FrontLog = (message: string, attributes: Record<string, unknown>) => void;
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+const defaultLog: FrontLog = (message, attributes) =>
+  console.error(JSON.stringify({ level: 'WARN', message, ...attributes }));
+
+/** Bodies beyond this many bytes past the limit are no longer drained: the connection is closed. */
+const maxDrainBytes = 4 * restApiDefinition.maxPayloadBytes;
+
+function gatewayResponse(type: GatewayResponseDefinition['type']): GatewayResponseDefinition {
+  return restApiDefinition.gatewayResponses.find((response) => response.type === type)!;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
+/** Answers as API Gateway's own gateway responses do: the error envelope, with the gateway's request id. */
+function sendGatewayResponse(
+  res: ServerResponse,
+  type: GatewayResponseDefinition['type'],
+  requestId: string,
+  status?: number,
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const response = gatewayResponse(type);
+  res.writeHead(status ?? response.statusCode ?? 502, {
+    'content-type': 'application/json',
+    'x-amzn-requestid': requestId,
+  });
+  res.end(gatewayResponseBody(response, requestId));
+}
+
+type BodyOutcome = { kind: 'ok'; body: Buffer } | { kind: 'too_large' } | { kind: 'aborted' };
+
+/**
+ * Reads a request body up to API Gateway's payload limit. Beyond it the rest is read and dropped
+ * (up to a bound), so the client gets a 413 answer rather than a reset connection.
+ */
+function readBody(req: IncomingMessage): Promise<BodyOutcome> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxPayloadBytes) {
-        resolve(undefined);
+      if (size <= restApiDefinition.maxPayloadBytes) chunks.push(chunk);
+      else if (size > maxDrainBytes) {
+        resolve({ kind: 'too_large' });
         req.destroy();
-        return;
       }
-      chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () =>
+      resolve(
+        size > restApiDefinition.maxPayloadBytes
+          ? { kind: 'too_large' }
+          : { kind: 'ok', body: Buffer.concat(chunks) },
+      ),
+    );
+    // A client that hangs up mid-upload: nothing to answer.
+    req.on('aborted', () => resolve({ kind: 'aborted' }));
+    req.on('error', () => resolve({ kind: 'aborted' }));
   });
 }
 
@@ -59,9 +95,9 @@ function writeBufferedResult(res: ServerResponse, result: APIGatewayProxyResult)
 /**
  * A Writable given to streaming handlers as Lambda's response stream. It parses the metadata prelude
  * (JSON, then eight NUL bytes) into the HTTP status and headers, then passes the body through as it
- * is written, as API Gateway's STREAM transfer mode does.
+ * is written, honouring the client's backpressure, as API Gateway's STREAM transfer mode does.
  */
-function responseStreamFor(res: ServerResponse): Writable {
+function responseStreamFor(res: ServerResponse, log: FrontLog): Writable {
   let prelude: Buffer | undefined = Buffer.alloc(0);
   const startBody = (metadata: {
     statusCode?: number;
@@ -76,6 +112,10 @@ function responseStreamFor(res: ServerResponse): Writable {
   };
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
+      if (res.destroyed) {
+        callback(new Error('client disconnected'));
+        return;
+      }
       let data = chunk;
       if (prelude !== undefined) {
         const combined = Buffer.concat([prelude, data]);
@@ -92,7 +132,14 @@ function responseStreamFor(res: ServerResponse): Writable {
             return;
           }
         } else {
-          startBody(JSON.parse(combined.subarray(0, at).toString('utf8')) as { statusCode?: number });
+          let metadata: { statusCode?: number; headers?: Record<string, string> };
+          try {
+            metadata = JSON.parse(combined.subarray(0, at).toString('utf8')) as typeof metadata;
+          } catch (error) {
+            callback(error instanceof Error ? error : new Error('invalid response prelude'));
+            return;
+          }
+          startBody(metadata);
           prelude = undefined;
           data = combined.subarray(at + preludeDelimiter.length);
         }
@@ -102,15 +149,27 @@ function responseStreamFor(res: ServerResponse): Writable {
         return;
       }
       if (res.write(data)) callback();
-      else res.once('drain', () => callback());
+      else {
+        const resume = () => {
+          res.off('close', resume);
+          res.off('drain', resume);
+          callback(res.destroyed ? new Error('client disconnected') : undefined);
+        };
+        res.once('drain', resume);
+        res.once('close', resume);
+      }
     },
     final(callback) {
-      if (prelude !== undefined) startBody({});
+      if (prelude !== undefined && !res.headersSent) startBody({});
       res.end();
       callback();
     },
   });
-  // The client went away: fail the handler's pipeline so it stops producing, as Lambda does.
+  // The client went away: stop the handler's pipeline, as Lambda does. The error is expected and
+  // handled here, so it can never surface as an unhandled 'error' event.
+  stream.on('error', (error) => {
+    if (!res.destroyed) log('response stream failed', { error: String(error) });
+  });
   res.once('close', () => {
     if (!res.writableFinished) stream.destroy(new Error('client disconnected'));
   });
@@ -121,63 +180,96 @@ async function invoke(
   route: LocalRoute,
   res: ServerResponse,
   event: ReturnType<typeof toProxyEvent>,
+  log: FrontLog,
 ): Promise<void> {
   const context = createLambdaContext(route.functionName, route.timeoutSeconds);
+  const requestId = event.requestContext.requestId;
   if (isStreamingHandler(route.handler)) {
-    const stream = responseStreamFor(res);
+    const stream = responseStreamFor(res, log);
     try {
       await route.handler(event, stream, context);
       if (!stream.writableEnded && !stream.destroyed) stream.end();
     } catch (error) {
-      if (!res.headersSent) sendJson(res, 502, { message: 'Internal server error' });
-      else res.destroy(error instanceof Error ? error : undefined);
+      if (res.destroyed) return; // the client hung up: the handler was stopped on purpose
+      log('streaming function failed', {
+        function: route.functionName,
+        request_id: requestId,
+        error: String(error),
+      });
+      if (!res.headersSent) sendGatewayResponse(res, 'DEFAULT_5XX', requestId, 502);
+      else res.destroy();
     }
     return;
   }
   const handler = route.handler as (event: unknown, context: unknown) => Promise<APIGatewayProxyResult>;
   try {
-    writeBufferedResult(res, await handler(event, context));
-  } catch {
-    sendJson(res, 502, { message: 'Internal server error' });
+    const result = await handler(event, context);
+    if (!res.destroyed) writeBufferedResult(res, result);
+  } catch (error) {
+    log('function failed', { function: route.functionName, request_id: requestId, error: String(error) });
+    sendGatewayResponse(res, 'DEFAULT_5XX', requestId, 502);
   }
 }
 
 /**
  * Serves Lambda handlers on localhost the way API Gateway's REST API fronts them: requests become
- * proxy events, buffered results become responses, and response-streaming handlers stream.
+ * proxy events (bodies base64, as under the API's binary media types), buffered results become
+ * responses, response-streaming handlers stream, and what never reaches a function (no route, too
+ * large a body, a crashed function) gets the API's gateway responses. No client behaviour, such as
+ * hanging up at any stage, can take the front down.
  */
 export async function startHttpFront(options: {
   routes: LocalRoute[];
   port?: number;
   host?: string;
   stage?: string;
+  log?: FrontLog;
 }): Promise<HttpFront> {
   const match = createResourceMatcher(options.routes);
   const stage = options.stage ?? 'local';
+  const log = options.log ?? defaultLog;
   const server: Server = createServer((req, res) => {
+    res.on('error', (error) => log('response stream failed', { error: String(error) }));
     void (async () => {
       const path = new URL(req.url ?? '/', 'http://local').pathname;
       const found = match(req.method ?? 'GET', path);
+      const outcome = await readBody(req);
+      if (outcome.kind === 'aborted') return;
+      const requestId = crypto.randomUUID();
       if (found === undefined) {
-        sendJson(res, 403, { message: 'Missing Authentication Token' });
+        sendGatewayResponse(res, 'MISSING_AUTHENTICATION_TOKEN', requestId);
         return;
       }
-      const body = await readBody(req);
-      if (body === undefined) {
-        sendJson(res, 413, { message: 'Request Too Long' });
+      if (outcome.kind === 'too_large') {
+        sendGatewayResponse(res, 'REQUEST_TOO_LARGE', requestId);
         return;
       }
       const event = toProxyEvent({
         request: req,
-        body,
+        body: outcome.body,
         resource: found.template.resource,
         pathParameters: found.pathParameters,
         stage,
+        binaryMediaTypes: restApiDefinition.binaryMediaTypes,
+        requestId,
       });
-      await invoke(found.template, res, event);
-    })().catch(() => {
-      if (!res.headersSent) sendJson(res, 502, { message: 'Internal server error' });
+      await invoke(found.template, res, event, log);
+    })().catch((error: unknown) => {
+      log('front failed to serve a request', { error: String(error) });
+      sendGatewayResponse(res, 'DEFAULT_5XX', 'local', 502);
     });
+  });
+  server.on('clientError', (error, socket) => {
+    // A client that reset its connection has nobody left to answer; anything else is malformed HTTP,
+    // answered 400 if the socket still can. Never throw: a client must not take the node down.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ECONNRESET' || !socket.writable) {
+      log('client connection reset', { error: error.message });
+      socket.destroy();
+      return;
+    }
+    log('malformed request from a client', { error: error.message });
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) =>

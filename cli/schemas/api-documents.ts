@@ -1,12 +1,14 @@
-import { modelPolicyOperations } from '../../functions/model-policy/api/operations.ts';
-import { orchestratorOperations } from '../../functions/orchestrator/api/operations.ts';
+import { modelPolicyRoutes } from '../../functions/model-policy/api/model-policy-api.ts';
+import { orchestratorRoutes } from '../../functions/orchestrator/api/run-api.ts';
 import { federationOperations } from './federation-design/operations.ts';
-import { healthOperation } from './health-operation.ts';
 import { buildOpenApiDocument } from './openapi-builder.ts';
 import type { ApiDocumentSpec } from './openapi-builder.ts';
 import type { JsonObject } from './json-value.ts';
 
-/** Every public API AgentOS documents, one OpenAPI document each. */
+/**
+ * Every public API AgentOS documents, one OpenAPI document each, built from the very route
+ * declarations the services serve.
+ */
 export const apiDocumentSpecs: ApiDocumentSpec[] = [
   {
     name: 'orchestrator',
@@ -16,7 +18,7 @@ export const apiDocumentSpecs: ApiDocumentSpec[] = [
       'Runs and their events (HLD §2.1). Every request carries a bearer JWT naming the tenant, principal and ' +
       'scopes; every error is the ErrorEnvelope with a stable code. Responses may gain fields, and enums such ' +
       'as event types and error codes may gain values: clients ignore what they do not know.',
-    operations: [healthOperation, ...orchestratorOperations],
+    operations: orchestratorRoutes,
   },
   {
     name: 'model-policy',
@@ -27,7 +29,7 @@ export const apiDocumentSpecs: ApiDocumentSpec[] = [
       'native invoke the Orchestrator uses, policy checks, metered usage and tenant policy administration. ' +
       'Every request carries a bearer JWT; every error is the ErrorEnvelope with a stable code. Responses may ' +
       'gain fields and enums may gain values: clients ignore what they do not know.',
-    operations: [healthOperation, ...modelPolicyOperations],
+    operations: modelPolicyRoutes,
   },
   {
     name: 'federation',

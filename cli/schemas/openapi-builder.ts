@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ErrorEnvelopeSchema } from '../../functions/shared/errors/error-envelope.ts';
-import type { ApiOperation, HeaderSpec, ResponseSpec } from '../../functions/shared/http/api-operation.ts';
+import type { HeaderSpec, ResponseSpec, RouteSpec } from '../../functions/shared/http/route-spec.ts';
 import type { JsonObject } from './json-value.ts';
 import { convertZodSchemas } from './zod-to-components.ts';
 import type { ConvertedSchemas } from './zod-to-components.ts';
@@ -14,7 +14,7 @@ export type ApiDocumentSpec = {
   description: string;
   /** `stub` marks a designed API that no service serves yet (`info.x-status`). */
   status?: 'stub';
-  operations: ApiOperation[];
+  operations: readonly RouteSpec[];
 };
 
 const errorEnvelopeRef = { $ref: '#/components/schemas/ErrorEnvelope' };
@@ -71,7 +71,7 @@ function checkOperations(spec: ApiDocumentSpec): void {
   }
 }
 
-function requestSchemas(operation: ApiOperation): z.ZodType[] {
+function requestSchemas(operation: RouteSpec): z.ZodType[] {
   const request = operation.request ?? {};
   return [
     ...(request.params ? [request.params] : []),
@@ -81,7 +81,7 @@ function requestSchemas(operation: ApiOperation): z.ZodType[] {
   ];
 }
 
-function responseSchemas(operation: ApiOperation): z.ZodType[] {
+function responseSchemas(operation: RouteSpec): z.ZodType[] {
   return Object.values(operation.responses).flatMap((response) => [
     ...Object.values(response.content ?? {}).map((content) => content.schema),
     ...(response.headers ?? []).flatMap((header) => (header.schema ? [header.schema] : [])),
@@ -139,18 +139,23 @@ function buildResponse(converted: ConvertedSchemas, status: number, response: Re
   };
 }
 
-function withDefaultErrors(operation: ApiOperation): Record<number, ResponseSpec> {
+function withDefaultErrors(operation: RouteSpec): Record<number, ResponseSpec> {
   const responses: Record<number, ResponseSpec> = { ...operation.responses };
   if (operation.scope !== null) {
     for (const [status, description] of Object.entries(authErrors)) {
       responses[Number(status)] ??= { description };
     }
   }
+  if (operation.request?.body !== undefined) {
+    responses[415] ??= {
+      description: 'invalid_request: the body is not JSON (send Content-Type: application/json).',
+    };
+  }
   responses[500] ??= { description: internalError };
   return responses;
 }
 
-function buildOperation(converted: ConvertedSchemas, operation: ApiOperation): JsonObject {
+function buildOperation(converted: ConvertedSchemas, operation: RouteSpec): JsonObject {
   const request = operation.request ?? {};
   const parameters: JsonObject[] = [
     ...objectParameters(converted, request.params, 'path'),

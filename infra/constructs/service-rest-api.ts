@@ -1,8 +1,19 @@
 import { Duration } from 'aws-cdk-lib';
-import { EndpointType, LambdaIntegration, ResponseTransferMode, RestApi } from 'aws-cdk-lib/aws-apigateway';
+import {
+  EndpointType,
+  LambdaIntegration,
+  ResponseTransferMode,
+  ResponseType,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { apiRoutes, functionDefinitions } from '../resources/definitions.ts';
+import {
+  apiRoutes,
+  functionDefinitions,
+  gatewayResponseBody,
+  restApiDefinition,
+} from '../resources/definitions.ts';
 import type { FunctionName } from '../resources/definitions.ts';
 
 /** Which of the node's REST APIs. */
@@ -33,7 +44,15 @@ export class ServiceRestApi extends Construct {
       // The account-level API Gateway logging role is an account concern, not a node's.
       cloudWatchRole: false,
       deployOptions: { stageName, tracingEnabled: true, metricsEnabled: true },
+      binaryMediaTypes: [...restApiDefinition.binaryMediaTypes],
     });
+    for (const response of restApiDefinition.gatewayResponses) {
+      this.restApi.addGatewayResponse(response.type, {
+        type: ResponseType.of(response.type),
+        ...('statusCode' in response ? { statusCode: String(response.statusCode) } : {}),
+        templates: { 'application/json': gatewayResponseBody(response, '$context.requestId') },
+      });
+    }
     for (const route of apiRoutes[props.api]) {
       const definition = functionDefinitions[route.function];
       const integration = new LambdaIntegration(

@@ -69,6 +69,50 @@ export const apiRoutes = {
   modelPolicy: [{ resource: '/{proxy+}', method: 'ANY', function: 'modelPolicyApi' }],
 } as const satisfies Record<string, readonly { resource: string; method: string; function: FunctionName }[]>;
 
+/** What an API Gateway gateway response (an answer no function gave) says, in the error envelope. */
+export type GatewayResponseDefinition = {
+  /** API Gateway's response type. */
+  type: 'REQUEST_TOO_LARGE' | 'MISSING_AUTHENTICATION_TOKEN' | 'DEFAULT_5XX';
+  /** The status it answers with; absent keeps API Gateway's own (502, 504, …). */
+  statusCode?: number;
+  code: 'invalid_request' | 'not_found' | 'internal';
+  message: string;
+};
+
+/**
+ * How both REST APIs treat requests before any function sees them. Every body reaches the function
+ * base64-encoded (every media type is binary to the API), so the services see the exact bytes and can refuse
+ * invalid UTF-8 instead of receiving it silently repaired; answers API Gateway gives itself carry
+ * the same error envelope as the services' own.
+ */
+export const restApiDefinition = {
+  binaryMediaTypes: ['*/*'],
+  /** API Gateway's payload limit for REST APIs. */
+  maxPayloadBytes: 10 * 1024 * 1024,
+  gatewayResponses: [
+    {
+      type: 'REQUEST_TOO_LARGE',
+      statusCode: 413,
+      code: 'invalid_request',
+      message: 'Request body is larger than 10 MB, the most the API accepts',
+    },
+    {
+      type: 'MISSING_AUTHENTICATION_TOKEN',
+      statusCode: 404,
+      code: 'not_found',
+      message: 'No route for this path',
+    },
+    { type: 'DEFAULT_5XX', code: 'internal', message: 'The service could not answer; retry later' },
+  ] as const satisfies readonly GatewayResponseDefinition[],
+} as const;
+
+/** The envelope body of a gateway response; `requestId` is API Gateway's `$context.requestId` on AWS. */
+export function gatewayResponseBody(response: GatewayResponseDefinition, requestId: string): string {
+  return JSON.stringify({
+    error: { code: response.code, message: response.message, correlation_id: requestId, details: {} },
+  });
+}
+
 /**
  * The long-run state machine: waits out a run's deadline, then tells the step worker, which fails
  * the run if it is still going. `${StepQueueUrl}` is substituted by CDK and by the local provisioner.

@@ -25,7 +25,7 @@ import { projectRoot } from '../../cli/local/project-paths.ts';
 import { composeModelPolicy } from '../../functions/model-policy/composition/model-policy-root.ts';
 import type { ModelPolicyAdapters } from '../../functions/model-policy/composition/model-policy-root.ts';
 import { awsClientConfig } from '../../functions/shared/aws/client-config.ts';
-import { createStreamingApiHandler } from '../../functions/shared/http/api-handler.ts';
+import { createStreamingLambdaHandler } from '../../functions/shared/http/lambda-adapter.ts';
 import { deprovisionNode, provisionNode } from '../../infra/local/provision-emulator.ts';
 import { startFakeOpenAiServer } from '../fakes/fake-openai-server.ts';
 import { createTestAuth } from '../support/test-auth.ts';
@@ -207,11 +207,7 @@ async function main(): Promise<void> {
   };
   const serveGateway = async (adapters: Partial<ModelPolicyAdapters>): Promise<HttpFront> => {
     const root = composeModelPolicy({ env: gatewayEnv, adapters });
-    const handler = createStreamingApiHandler({
-      routes: root.apiRoutes(),
-      verifier: root.verifier(),
-      telemetry: root.telemetry,
-    });
+    const handler = createStreamingLambdaHandler(root.httpApp(), root.telemetry);
     return startHttpFront({
       routes: [
         { resource: '/{proxy+}', method: 'ANY', functionName: 'modelPolicyApi', timeoutSeconds: 60, handler },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { generateApiDocuments } from '../../cli/schemas/api-documents.ts';
-import type { ApiOperation } from '../../functions/shared/http/api-operation.ts';
+import type { RouteSpec } from '../../functions/shared/http/route-spec.ts';
 import { findBreakingChanges, formatBreakingChange } from '../../cli/schemas/breaking-changes.ts';
 import { canonicalJson } from '../../cli/schemas/canonical-json.ts';
 import type { JsonObject } from '../../cli/schemas/json-value.ts';
@@ -44,7 +44,7 @@ type WidgetApi = {
 function widgetDocument(api: WidgetApi = {}): JsonObject {
   const WidgetRequest = z.strictObject(api.request ?? baseRequest).meta({ id: 'WidgetRequest' });
   const Widget = z.strictObject(api.response ?? baseResponse).meta({ id: 'Widget' });
-  const operations: ApiOperation[] = [
+  const operations: RouteSpec[] = [
     {
       operationId: 'createWidget',
       method: 'POST',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiOperation, HeaderSpec } from '../../../functions/shared/http/api-operation.ts';
+import type { HeaderSpec, RouteSpec } from '../../../functions/shared/http/route-spec.ts';
 import { IdempotencyKeySchema } from '../../../functions/orchestrator/schemas/run.ts';
 import { federationScopes } from './federation-scopes.ts';
 import { IngestEventsRequestSchema, IngestEventsResultSchema } from './schemas/event-ingest.ts';
@@ -35,7 +35,7 @@ const peerErrors = {
   503: { description: 'dependency_unavailable: this peer cannot take work right now; retry later.' },
 };
 
-export const federationOperations: ApiOperation[] = [
+export const federationOperations: RouteSpec[] = [
   {
     operationId: 'getPeerCapabilities',
     method: 'GET',

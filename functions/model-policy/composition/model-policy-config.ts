@@ -4,7 +4,7 @@ import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import { intEnv, jsonEnv, maybeEnv, optionalEnv, requiredEnv } from '../../shared/config/env.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
-import { defaultOperatorTenantId } from '../api/admin-policy-routes.ts';
+import { defaultOperatorTenantId } from '../api/admin-policy-handlers.ts';
 import { ModelCatalogSchema } from '../schemas/model-catalog.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';

@@ -10,7 +10,10 @@ import { DynamoLedger } from '../adapters/dynamodb/dynamo-ledger.ts';
 import { DynamoTenantPolicyStore } from '../adapters/dynamodb/dynamo-tenant-policy-store.ts';
 import { DynamoUsageStore } from '../adapters/dynamodb/dynamo-usage-store.ts';
 import { ConfiguredSecrets } from '../adapters/secrets/configured-secrets.ts';
-import { modelPolicyRoutes } from '../api/model-policy-routes.ts';
+import { modelPolicyRoutes } from '../api/model-policy-api.ts';
+import { modelPolicyHandlers } from '../api/model-policy-handlers.ts';
+import { bindRoutes } from '../../shared/http/bound-route.ts';
+import { createHttpApp } from '../../shared/http/http-app.ts';
 import { ModelGateway } from '../invocation/model-gateway.ts';
 import { UsageReporter } from '../metering/usage-reporter.ts';
 import { TenantPolicySource } from '../policy/tenant-policy-source.ts';
@@ -86,17 +89,24 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     telemetry,
     gateway,
     policies,
-    verifier: () => jwtVerifierFromEnv(env),
-    apiRoutes: () =>
-      modelPolicyRoutes({
-        gateway,
-        reporter,
-        policies,
-        catalog: config.catalog,
+    /** The HTTP core of the Model Policy function. */
+    httpApp: () =>
+      createHttpApp({
+        service: 'model-policy',
+        routes: bindRoutes(
+          modelPolicyRoutes,
+          modelPolicyHandlers({
+            gateway,
+            reporter,
+            policies,
+            catalog: config.catalog,
+            now,
+            operatorTenantId: config.operatorTenantId,
+          }),
+        ),
+        verifier: jwtVerifierFromEnv(env),
+        telemetry,
         maxBodyBytes: config.maxBodyBytes,
-        log: telemetry.logger,
-        now,
-        operatorTenantId: config.operatorTenantId,
       }),
   };
 }

@@ -1,4 +1,4 @@
-import { createStreamingApiHandler } from '../../shared/http/api-handler.ts';
+import { createStreamingLambdaHandler } from '../../shared/http/lambda-adapter.ts';
 import { composeModelPolicy } from '../composition/model-policy-root.ts';
 
 const root = composeModelPolicy();
@@ -7,8 +7,4 @@ const root = composeModelPolicy();
  * Lambda entry: the Model Policy API (chat completions with SSE, models, native invoke, policy
  * check, usage, tenant policy administration) as one response-streaming function.
  */
-export const handler = createStreamingApiHandler({
-  routes: root.apiRoutes(),
-  verifier: root.verifier(),
-  telemetry: root.telemetry,
-});
+export const handler = createStreamingLambdaHandler(root.httpApp(), root.telemetry);

@@ -30,8 +30,18 @@ export const UsageQuerySchema = z
         path: ['date'],
         message: `must be ${query.window === 'day' ? 'YYYY-MM-DD' : 'YYYY-MM'} for window ${query.window}`,
       });
+    } else if (!isCalendarDate(query.date)) {
+      context.addIssue({ code: 'custom', path: ['date'], message: 'is not a calendar date' });
     }
   });
+
+/** Whether `YYYY-MM` or `YYYY-MM-DD` names a real month or day (so `2025-13-45` does not). */
+function isCalendarDate(date: string): boolean {
+  const [year, month, day = 1] = date.split('-').map(Number);
+  if (year === undefined || month === undefined || month < 1 || month > 12 || day < 1) return false;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return day <= daysInMonth;
+}
 
 /** A validated usage query (defaults applied). */
 export type UsageQuery = z.output<typeof UsageQuerySchema>;

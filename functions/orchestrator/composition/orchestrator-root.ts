@@ -13,12 +13,14 @@ import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.
 import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
 import { SqsRedeliveryBackoff } from '../adapters/sqs/sqs-visibility.ts';
 import { RegisteredToolAdapter } from '../adapters/tools/registered-tools.ts';
-import { eventRoutes, runRoutes } from '../api/run-routes.ts';
+import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
+import { runHandlers } from '../api/run-handlers.ts';
 import { createRunService } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
 import { createStepEngine } from '../runtime/step-engine.ts';
 import { orchestratorConfigFromEnv } from './orchestrator-config.ts';
-import { healthRoute } from '../../shared/http/health-route.ts';
+import { bindRoutes } from '../../shared/http/bound-route.ts';
+import { createHttpApp } from '../../shared/http/http-app.ts';
 
 /**
  * The Orchestrator's composition root: the one place that picks adapters for its ports. Each Lambda
@@ -50,14 +52,20 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   return {
     config,
     telemetry,
-    verifier: () => jwtVerifierFromEnv(env),
     redeliverAfter: (receiptHandle: string, attempt: number) =>
       backoff.redeliverAfter(
         receiptHandle,
         Math.min(config.stepRetryMaxDelaySeconds, SqsRedeliveryBackoff.delaySeconds(attempt)),
       ),
-    apiRoutes: () => [healthRoute('agent-orchestrator'), ...runRoutes(service)],
-    eventRoutes: () => eventRoutes(service, runs, config.eventStream),
+    /** The HTTP core of both Orchestrator functions; API Gateway sends each path to one of them. */
+    httpApp: () =>
+      createHttpApp({
+        service: 'agent-orchestrator',
+        routes: bindRoutes(orchestratorRoutes, runHandlers({ service, runs, timing: config.eventStream })),
+        verifier: jwtVerifierFromEnv(env),
+        telemetry,
+        maxBodyBytes: maxCreateRunBytes,
+      }),
     stepEngine: () =>
       createStepEngine({
         runs,

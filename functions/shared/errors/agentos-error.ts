@@ -56,6 +56,32 @@ export class InvalidRequestError extends AgentOsError {
   }
 }
 
+/** The path exists but not with this method; `allowed` lists the methods it has (the `Allow` header). */
+export class MethodNotAllowedError extends AgentOsError {
+  readonly allowed: readonly string[];
+  constructor(method: string, allowed: readonly string[], options: AgentOsErrorOptions = {}) {
+    super('invalid_request', 405, `Method ${method} is not allowed here; allowed: ${allowed.join(', ')}`, {
+      ...options,
+      details: { ...options.details, allowed: [...allowed] },
+    });
+    this.allowed = allowed;
+  }
+}
+
+/** The request body is not in a media type the operation accepts. */
+export class UnsupportedMediaTypeError extends AgentOsError {
+  constructor(message: string, options: AgentOsErrorOptions = {}) {
+    super('invalid_request', 415, message, options);
+  }
+}
+
+/** The request body is larger than the platform accepts at all. */
+export class PayloadTooLargeError extends AgentOsError {
+  constructor(message: string, options: AgentOsErrorOptions = {}) {
+    super('invalid_request', 413, message, options);
+  }
+}
+
 /** No valid credentials were presented. */
 export class UnauthorizedError extends AgentOsError {
   constructor(message = 'A valid bearer token is required', options: AgentOsErrorOptions = {}) {

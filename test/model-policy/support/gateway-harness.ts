@@ -5,7 +5,7 @@ import { composeModelPolicy } from '../../../functions/model-policy/composition/
 import type { ModelPolicyAdapters } from '../../../functions/model-policy/composition/model-policy-root.ts';
 import type { LedgerPort } from '../../../functions/model-policy/ports/ledger-port.ts';
 import { scopes } from '../../../functions/shared/auth/auth-context.ts';
-import { createStreamingApiHandler } from '../../../functions/shared/http/api-handler.ts';
+import { createStreamingLambdaHandler } from '../../../functions/shared/http/lambda-adapter.ts';
 import { createDocumentClient } from '../../../functions/shared/storage/dynamo-client.ts';
 import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
 import { serveLambda } from '../../support/serve-lambda.ts';
@@ -81,11 +81,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     adapters,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  const handler = createStreamingApiHandler({
-    routes: root.apiRoutes(),
-    verifier: root.verifier(),
-    telemetry: root.telemetry,
-  });
+  const handler = createStreamingLambdaHandler(root.httpApp(), root.telemetry);
   const front: HttpFront = await serveLambda({ handler, timeoutSeconds: 60 });
   return {
     url: front.url,

@@ -1,12 +1,12 @@
-import { scopes } from '../../shared/auth/auth-context.ts';
 import { NotFoundError } from '../../shared/errors/agentos-error.ts';
-import type { Route } from '../../shared/http/api-types.ts';
+import type { RouteHandler } from '../../shared/http/bound-route.ts';
 import { entitledRefs } from '../policy/entitlements.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import { candidatesFor, catalogRefs } from '../router/route-plan.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
 import type { ModelList, ModelObject } from '../schemas/openai-chat.ts';
 import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
+import type { getModel, listModels } from './model-policy-api.ts';
 
 function modelObject(catalog: ModelCatalog, ref: string): ModelObject {
   const backend = ref.startsWith('tier:') ? 'tier' : (catalog.models[ref]?.backend ?? 'unknown');
@@ -20,36 +20,29 @@ function catalogChoices(catalog: ModelCatalog) {
 }
 
 /** `GET /v1/models` and `GET /v1/models/{model_ref}` (scope `models:read`), in OpenAI's shapes. */
-export function modelsRoutes(catalog: ModelCatalog, policies: TenantPolicySource): Route[] {
+export function modelsHandlers(
+  catalog: ModelCatalog,
+  policies: TenantPolicySource,
+): { listModels: RouteHandler<typeof listModels>; getModel: RouteHandler<typeof getModel> } {
   // Built on first use: the catalog does not change while the process lives.
   let choices: ReturnType<typeof catalogChoices> | undefined;
   const entitled = (policy: TenantModelPolicy): string[] =>
     entitledRefs(policy.entitlements, (choices ??= catalogChoices(catalog)));
-  return [
-    {
-      method: 'GET',
-      path: '/v1/models',
-      scope: scopes.modelsRead,
-      async handle(request) {
-        const { policy } = await policies.forTenant(request.auth.tenant_id);
-        const list: ModelList = {
-          object: 'list',
-          data: entitled(policy).map((ref) => modelObject(catalog, ref)),
-        };
-        return { status: 200, json: list };
-      },
+  return {
+    async listModels({ auth }) {
+      const { policy } = await policies.forTenant(auth.tenant_id);
+      const list: ModelList = {
+        object: 'list',
+        data: entitled(policy).map((ref) => modelObject(catalog, ref)),
+      };
+      return { status: 200, json: list };
     },
-    {
-      method: 'GET',
-      path: '/v1/models/{model_ref+}',
-      scope: scopes.modelsRead,
-      async handle(request) {
-        const ref = request.params['model_ref'] ?? '';
-        const { policy } = await policies.forTenant(request.auth.tenant_id);
-        // A model the tenant may not use is, to it, a model that does not exist.
-        if (!entitled(policy).includes(ref)) throw new NotFoundError(`The model '${ref}' does not exist`);
-        return { status: 200, json: modelObject(catalog, ref) };
-      },
+    async getModel({ auth, params }) {
+      const ref = params.model_ref;
+      const { policy } = await policies.forTenant(auth.tenant_id);
+      // A model the tenant may not use is, to it, a model that does not exist.
+      if (!entitled(policy).includes(ref)) throw new NotFoundError(`The model '${ref}' does not exist`);
+      return { status: 200, json: modelObject(catalog, ref) };
     },
-  ];
+  };
 }

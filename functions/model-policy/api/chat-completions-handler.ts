@@ -1,13 +1,11 @@
 import { Readable } from 'node:stream';
-import { scopes } from '../../shared/auth/auth-context.ts';
 import { toErrorEnvelope } from '../../shared/errors/error-envelope.ts';
-import type { ApiRequest, ApiResponse, Route } from '../../shared/http/api-types.ts';
-import { parseJsonBody } from '../../shared/http/json-body.ts';
+import type { RouteHandler, RouteInput, RouteResult } from '../../shared/http/bound-route.ts';
 import type { ModelCallInput } from '../invocation/model-call.ts';
 import type { ModelGateway, StreamStart } from '../invocation/model-gateway.ts';
 import { requestFingerprint } from '../invocation/request-fingerprint.ts';
-import { ChatCompletionRequestSchema } from '../schemas/openai-chat.ts';
 import type { ChatCompletionRequest } from '../schemas/openai-chat.ts';
+import type { createChatCompletion } from './model-policy-api.ts';
 import { ChunkWriter, chatCompletionOf, gatewayHeaders, replayChunks, sseEvent } from './openai-rendering.ts';
 import { requestIdFrom } from './request-id.ts';
 
@@ -17,7 +15,11 @@ const sseHeaders = {
   'x-accel-buffering': 'no',
 };
 
-function callInput(request: ApiRequest, body: ChatCompletionRequest, requestId: string): ModelCallInput {
+function callInput(
+  request: RouteInput<typeof createChatCompletion>,
+  body: ChatCompletionRequest,
+  requestId: string,
+): ModelCallInput {
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
   const stop = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined);
   return {
@@ -60,49 +62,44 @@ async function* liveSse(
  * names the request for dedupe (one is generated when absent); the route taken, the policy decision
  * and the cost come back as `x-agentos-*` headers.
  */
-export function chatCompletionsRoute(gateway: ModelGateway, maxBodyBytes: number): Route {
-  return {
-    method: 'POST',
-    path: '/v1/chat/completions',
-    scope: scopes.modelsInvoke,
-    async handle(request): Promise<ApiResponse> {
-      const body = parseJsonBody(request.body, ChatCompletionRequestSchema, { maxBytes: maxBodyBytes });
-      const requestId = requestIdFrom(request.headers);
-      const input = callInput(request, body, requestId);
-      if (!input.stream) {
-        const { call, replayed } = await gateway.complete(input);
-        return {
-          status: 200,
-          headers: gatewayHeaders({
-            requestId,
-            route: call.route,
-            policy: call.policy,
-            replayed,
-            costNano: call.usage.cost_nano,
-          }),
-          json: chatCompletionOf(call),
-        };
-      }
-      const start = await gateway.openStream(input);
-      if (start.kind === 'replay') {
-        const { call } = start;
-        return {
-          status: 200,
-          headers: {
-            ...sseHeaders,
-            ...gatewayHeaders({ requestId, route: call.route, policy: call.policy, replayed: true }),
-          },
-          stream: Readable.from(replayChunks(call)),
-        };
-      }
+export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<typeof createChatCompletion> {
+  return async (request): Promise<RouteResult> => {
+    const { body } = request;
+    const requestId = requestIdFrom(request.headers);
+    const input = callInput(request, body, requestId);
+    if (!input.stream) {
+      const { call, replayed } = await gateway.complete(input);
+      return {
+        status: 200,
+        headers: gatewayHeaders({
+          requestId,
+          route: call.route,
+          policy: call.policy,
+          replayed,
+          costNano: call.usage.cost_nano,
+        }),
+        json: chatCompletionOf(call),
+      };
+    }
+    const start = await gateway.openStream(input);
+    if (start.kind === 'replay') {
+      const { call } = start;
       return {
         status: 200,
         headers: {
           ...sseHeaders,
-          ...gatewayHeaders({ requestId, route: start.route, policy: start.policy, replayed: false }),
+          ...gatewayHeaders({ requestId, route: call.route, policy: call.policy, replayed: true }),
         },
-        stream: Readable.from(liveSse(start, request.correlationId)),
+        stream: Readable.from(replayChunks(call)),
       };
-    },
+    }
+    return {
+      status: 200,
+      headers: {
+        ...sseHeaders,
+        ...gatewayHeaders({ requestId, route: start.route, policy: start.policy, replayed: false }),
+      },
+      stream: Readable.from(liveSse(start, request.correlationId)),
+    };
   };
 }

@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import { healthRoute } from '../../shared/http/health-route.ts';
+import { defineRoute } from '../../shared/http/route-spec.ts';
+import type { HeaderSpec } from '../../shared/http/route-spec.ts';
+import { scopes } from '../../shared/auth/auth-context.ts';
+import { EventPageSchema, RunEventSchema } from '../schemas/event.ts';
+import {
+  CreateRunRequestSchema,
+  EventQuerySchema,
+  IdempotencyKeySchema,
+  RunIdSchema,
+  RunSchema,
+} from '../schemas/run.ts';
+
+/**
+ * The Orchestrator's public API (HLD §2.1 product-facing API), each route declared once: the HTTP
+ * core validates requests against these declarations, handlers (run-handlers.ts) are bound to them
+ * by operation id, and the OpenAPI document is generated from them.
+ */
+
+/** Largest accepted `POST /v1/runs` body. */
+export const maxCreateRunBytes = 128 * 1024;
+
+const RunPathSchema = z.strictObject({
+  run_id: RunIdSchema.describe('The run id; a malformed id is answered like an unknown run (404).'),
+});
+
+const idempotencyKey: HeaderSpec = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    'Makes creation safe to retry: the same key, tenant, principal and agent with the same body returns the run ' +
+    'created first (200, Idempotent-Replayed: true); with a different body the answer is 422 ' +
+    'idempotency_key_reused. Keys are kept at least 24 hours.',
+  schema: IdempotencyKeySchema,
+};
+
+const lastEventId: HeaderSpec = {
+  name: 'Last-Event-ID',
+  required: false,
+  description:
+    'The sequence of the last event the client has (sent by EventSource on reconnect); the larger of it and `after` wins.',
+  schema: z.string().regex(/^\d+$/, 'must be an event sequence'),
+  emptyMeansAbsent: true,
+};
+
+const location: HeaderSpec = {
+  name: 'Location',
+  required: true,
+  description: 'The run: /v1/runs/{run_id}.',
+};
+
+const runErrors = {
+  404: { description: 'not_found: no such run for this tenant (another tenant’s run is never revealed).' },
+  503: { description: 'dependency_unavailable: run storage could not be reached; retry.' },
+};
+
+export const createRun = defineRoute({
+  operationId: 'createRun',
+  method: 'POST',
+  path: '/v1/runs',
+  scope: scopes.runsWrite,
+  tags: ['Runs'],
+  summary: 'Start a run of an agent',
+  description:
+    'Stores a queued run, appends run.queued and schedules its first step. Unknown fields, malformed JSON, ' +
+    'JSON nested deeper than 64 levels and bodies over 128 KiB are rejected with 400 naming the field (a body ' +
+    'that is not JSON with 415), and nothing is stored.',
+  request: { body: CreateRunRequestSchema, maxBodyBytes: maxCreateRunBytes, headers: [idempotencyKey] },
+  responses: {
+    201: {
+      description: 'The run was created and queued.',
+      headers: [location],
+      content: { 'application/json': { schema: RunSchema } },
+    },
+    200: {
+      description:
+        'Replay: this Idempotency-Key already created a run with the same body; it is returned as it is now.',
+      headers: [
+        location,
+        {
+          name: 'Idempotent-Replayed',
+          required: true,
+          description: 'Always `true` on a replay.',
+          schema: z.literal('true'),
+        },
+      ],
+      content: { 'application/json': { schema: RunSchema } },
+    },
+    400: {
+      description: 'invalid_request: malformed JSON, an unknown or invalid field, or an oversized body.',
+    },
+    404: { description: 'not_found: the agent does not exist for this tenant.' },
+    422: { description: 'idempotency_key_reused: the Idempotency-Key was used with a different body.' },
+    503: {
+      description:
+        'dependency_unavailable: storage or the step queue could not be reached; retry with the same Idempotency-Key.',
+    },
+  },
+});
+
+export const getRun = defineRoute({
+  operationId: 'getRun',
+  method: 'GET',
+  path: '/v1/runs/{run_id}',
+  scope: scopes.runsRead,
+  tags: ['Runs'],
+  summary: 'Read a run',
+  request: { params: RunPathSchema, invalidParams: 'not_found' },
+  responses: {
+    200: { description: 'The run as it is now.', content: { 'application/json': { schema: RunSchema } } },
+    ...runErrors,
+  },
+});
+
+export const cancelRun = defineRoute({
+  operationId: 'cancelRun',
+  method: 'POST',
+  path: '/v1/runs/{run_id}:cancel',
+  scope: scopes.runsWrite,
+  tags: ['Runs'],
+  summary: 'Cancel a queued or running run',
+  description:
+    'The run ends `canceled` and appends run.canceled; no further step runs. Canceling a canceled run returns it unchanged.',
+  request: { params: RunPathSchema, invalidParams: 'not_found' },
+  responses: {
+    200: { description: 'The canceled run.', content: { 'application/json': { schema: RunSchema } } },
+    409: { description: 'conflict: the run already completed or failed.' },
+    ...runErrors,
+  },
+});
+
+export const listRunEvents = defineRoute({
+  operationId: 'listRunEvents',
+  method: 'GET',
+  path: '/v1/runs/{run_id}/events',
+  scope: scopes.runsRead,
+  tags: ['Events'],
+  summary: 'A run’s events, streamed (SSE) or as a JSON page',
+  description:
+    'With `Accept: text/event-stream` the events after `after` / `Last-Event-ID` are replayed, then followed live ' +
+    'until the terminal event (run.completed, run.failed or run.canceled), after which the stream closes. ' +
+    'Otherwise one JSON page is returned. Sequences are per run, gapless and increasing; consumers dedupe by ' +
+    'event_id. Event types may be added: clients skip types they do not know.',
+  request: {
+    params: RunPathSchema,
+    invalidParams: 'not_found',
+    query: EventQuerySchema,
+    headers: [lastEventId],
+  },
+  responses: {
+    200: {
+      description: 'The events.',
+      content: {
+        'application/json': { schema: EventPageSchema },
+        'text/event-stream': {
+          schema: RunEventSchema,
+          sse: {
+            id: 'The event’s sequence.',
+            event: 'The event’s type, e.g. run.completed.',
+            data: 'The whole RunEvent as one line of JSON (this media type’s schema).',
+            retry: 'A reconnection delay hint in milliseconds, sent once at the start.',
+            comments: '`: keep-alive` when nothing else was sent for 15 seconds.',
+            resume:
+              'Reconnect with Last-Event-ID (EventSource does this) or ?after= to get exactly the rest.',
+          },
+        },
+      },
+    },
+    400: { description: 'invalid_request: an invalid query parameter or Last-Event-ID.' },
+    ...runErrors,
+  },
+});
+
+/** Every route of the Orchestrator API, in document order. */
+export const orchestratorRoutes = [healthRoute, createRun, getRun, cancelRun, listRunEvents] as const;

@@ -1,0 +1,84 @@
+import { Readable } from 'node:stream';
+import { healthHandler } from '../../shared/http/health-route.ts';
+import type { RouteHandlers } from '../../shared/http/bound-route.ts';
+import type { RunStatePort } from '../ports/run-state-port.ts';
+import { gaplessAfter } from '../events/event-order.ts';
+import { followRunEvents } from '../events/run-event-stream.ts';
+import type { EventStreamTiming } from '../events/run-event-stream.ts';
+import type { RunService } from '../runtime/run-service.ts';
+import type { orchestratorRoutes } from './run-api.ts';
+
+/** What the Orchestrator's handlers are built on. */
+export type RunHandlerDeps = { service: RunService; runs: RunStatePort; timing: EventStreamTiming };
+
+/**
+ * The handlers of the Orchestrator API, one per declared route (run-api.ts). Input arrives parsed
+ * and validated; each handler calls the run service and shapes its answer.
+ */
+export function runHandlers({
+  service,
+  runs,
+  timing,
+}: RunHandlerDeps): RouteHandlers<typeof orchestratorRoutes> {
+  return {
+    getHealth: healthHandler('agent-orchestrator'),
+
+    async createRun({ auth, body, headers }) {
+      const { run, replayed } = await service.createRun(auth, body, headers['idempotency-key']);
+      return {
+        status: replayed ? 200 : 201,
+        headers: {
+          location: `/v1/runs/${run.run_id}`,
+          ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+        },
+        json: run,
+      };
+    },
+
+    async getRun({ auth, params }) {
+      return { status: 200, json: await service.getRun(auth, params.run_id) };
+    },
+
+    async cancelRun({ auth, params }) {
+      return { status: 200, json: await service.cancelRun(auth, params.run_id) };
+    },
+
+    async listRunEvents({ auth, params, query, headers, signal }) {
+      const runId = params.run_id;
+      const lastEventId = headers['last-event-id'];
+      const after = Math.max(
+        query.after ?? 0,
+        lastEventId === undefined || lastEventId === '' ? 0 : Number(lastEventId),
+      );
+      const wantsStream = (headers['accept'] ?? '').includes('text/event-stream');
+      if (!wantsStream) {
+        const limit = query.limit ?? 100;
+        const { events } = await service.listEvents(auth, runId, after, limit + 1);
+        const page = gaplessAfter(events, after).slice(0, limit);
+        return {
+          status: 200,
+          json: {
+            object: 'list',
+            data: page,
+            // Also true when a commit is only partly visible yet: the rest comes with the next page.
+            has_more: events.length > page.length,
+            next_after: page.at(-1)?.sequence ?? after,
+          },
+        };
+      }
+      const run = await service.getRun(auth, runId);
+      const stream = Readable.from(
+        followRunEvents({ runs, auth, runId, after, initialStatus: run.status, timing, signal }),
+      );
+      return {
+        status: 200,
+        headers: {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          'x-accel-buffering': 'no',
+        },
+        stream,
+      };
+    },
+  };
+}

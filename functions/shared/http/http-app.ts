@@ -1,0 +1,218 @@
+import { Readable } from 'node:stream';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { z } from 'zod';
+import type { AuthContext } from '../auth/auth-context.ts';
+import { bearerToken } from '../auth/jwt-verifier.ts';
+import type { JwtVerifier } from '../auth/jwt-verifier.ts';
+import {
+  ForbiddenError,
+  InvalidRequestError,
+  MethodNotAllowedError,
+  NotFoundError,
+} from '../errors/agentos-error.ts';
+import { toErrorEnvelope } from '../errors/error-envelope.ts';
+import type { Telemetry } from '../observability/telemetry.ts';
+import type { BoundRoute, RouteInput, RouteResult } from './bound-route.ts';
+import { correlationIdFor } from './correlation-id.ts';
+import { parseJsonBody, validate } from './json-body.ts';
+import { createPathMatcher } from './path-matcher.ts';
+import type { RouteSpec } from './route-spec.ts';
+
+/** What a service's HTTP core is made of. */
+export type HttpAppOptions = {
+  /** The service name, used as the bearer realm. */
+  service: string;
+  routes: BoundRoute[];
+  verifier: JwtVerifier;
+  telemetry: Telemetry;
+  /** The largest JSON body a route accepts unless its declaration says otherwise. */
+  maxBodyBytes: number;
+};
+
+/** Platform facts an adapter knows about a request. */
+export type RequestContext = {
+  /** The gateway's request id (API Gateway's `requestContext.requestId`), a correlation id fallback. */
+  requestId?: string;
+};
+
+/**
+ * A service's HTTP core: a plain function of a web `Request` to a `Response`, the shape of Hono's
+ * `app.fetch`. Adapters serve it from API Gateway proxy events (Lambda, buffered or streamed) and
+ * from a Node HTTP server.
+ */
+export type HttpApp = { fetch(request: Request, context?: RequestContext): Promise<Response> };
+
+const anonymous: AuthContext = {
+  tenant_id: 'anonymous',
+  principal: { id: 'anonymous', type: 'user' },
+  scopes: [],
+  policy_context: {},
+};
+
+function headerRecord(headers: Headers): Record<string, string> {
+  const record: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    record[name] = value;
+  });
+  return record;
+}
+
+function queryRecord(url: URL): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) query[name] = value;
+  return query;
+}
+
+function validateParams(spec: RouteSpec, params: Record<string, string>): unknown {
+  const schema = spec.request?.params;
+  if (schema === undefined) return params;
+  if (spec.request?.invalidParams === 'not_found') {
+    const result = schema.safeParse(params);
+    // A malformed id cannot name anything that exists: answer as for any unknown one.
+    if (!result.success) throw new NotFoundError(`No ${spec.operationId} target matches this path`);
+    return result.data;
+  }
+  return validate(schema, params, 'path');
+}
+
+function validateHeaders(spec: RouteSpec, headers: Record<string, string>): void {
+  for (const header of spec.request?.headers ?? []) {
+    const raw = headers[header.name.toLowerCase()];
+    const value = raw === '' && header.emptyMeansAbsent === true ? undefined : raw;
+    if (value === undefined) {
+      if (header.required) {
+        throw new InvalidRequestError(`Missing ${header.name} header`, [
+          { field: header.name, message: 'required' },
+        ]);
+      }
+      continue;
+    }
+    const result = (header.schema as z.ZodType | undefined)?.safeParse(value);
+    if (result !== undefined && !result.success) {
+      throw new InvalidRequestError(`Invalid ${header.name} header`, [
+        { field: header.name, message: result.error.issues[0]?.message ?? 'invalid' },
+      ]);
+    }
+  }
+}
+
+function withBase(correlationId: string, headers: Record<string, string> | undefined): Headers {
+  return new Headers({ 'x-correlation-id': correlationId, ...headers });
+}
+
+function toResponse(result: RouteResult, correlationId: string): Response {
+  if ('stream' in result) {
+    return new Response(Readable.toWeb(result.stream) as ReadableStream<Uint8Array>, {
+      status: result.status,
+      headers: withBase(correlationId, result.headers),
+    });
+  }
+  return new Response(JSON.stringify(result.json), {
+    status: result.status,
+    headers: withBase(correlationId, { 'content-type': 'application/json', ...result.headers }),
+  });
+}
+
+/**
+ * Builds a service's HTTP core from its bound routes. Per request: correlation id → route (400 on
+ * malformed percent-encoding, 404, 405 with `Allow`) → bearer authentication and scope (401 with
+ * `WWW-Authenticate`, 403) → params, query, headers and JSON body parsed against the declaration →
+ * handler; every failure becomes the error envelope with a stable code.
+ */
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  const match = createPathMatcher(
+    options.routes.map((bound) => ({ method: bound.spec.method, path: bound.spec.path, bound })),
+  );
+  const { logger, metrics } = options.telemetry;
+
+  async function authenticate(scope: string, headers: Record<string, string>): Promise<AuthContext> {
+    const auth = await options.verifier.verify(bearerToken(headers['authorization']));
+    logger.appendKeys({ tenant_id: auth.tenant_id });
+    if (!auth.scopes.includes(scope))
+      throw new ForbiddenError(`This operation requires the "${scope}" scope`);
+    return auth;
+  }
+
+  async function inputFor(
+    route: BoundRoute,
+    request: Request,
+    url: URL,
+    params: Record<string, string>,
+    headers: Record<string, string>,
+    correlationId: string,
+  ): Promise<RouteInput> {
+    const { spec } = route;
+    const auth = spec.scope === null ? anonymous : await authenticate(spec.scope, headers);
+    const parsedParams = validateParams(spec, params);
+    const query = spec.request?.query ? validate(spec.request.query, queryRecord(url), 'query') : {};
+    validateHeaders(spec, headers);
+    let body: unknown;
+    if (spec.request?.body !== undefined) {
+      const raw = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
+      body = parseJsonBody(raw, spec.request.body, {
+        maxBytes: spec.request.maxBodyBytes ?? options.maxBodyBytes,
+        contentType: headers['content-type'],
+      });
+    }
+    return {
+      params: parsedParams,
+      query,
+      body,
+      headers,
+      auth,
+      correlationId,
+      signal: request.signal,
+      url,
+    } as RouteInput;
+  }
+
+  function failure(
+    error: unknown,
+    correlationId: string,
+    headers: Record<string, string>,
+    route?: BoundRoute,
+  ) {
+    const { status, envelope } = toErrorEnvelope(error, correlationId);
+    if (status >= 500) {
+      logger.error('request failed', { error_code: envelope.error.code, error });
+      metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
+    } else {
+      logger.info('request rejected', { error_code: envelope.error.code, status });
+    }
+    const extra: Record<string, string> = {
+      ...route?.spec.errorHeaders?.({ code: envelope.error.code, requestHeaders: headers }),
+    };
+    if (error instanceof MethodNotAllowedError) extra['allow'] = error.allowed.join(', ');
+    if (status === 401) {
+      // RFC 6750 §3: say which scheme, and whether a presented token was refused.
+      extra['www-authenticate'] =
+        headers['authorization'] === undefined
+          ? `Bearer realm="${options.service}"`
+          : `Bearer realm="${options.service}", error="invalid_token"`;
+    }
+    return toResponse({ status, headers: extra, json: envelope }, correlationId);
+  }
+
+  return {
+    async fetch(request, context = {}) {
+      const headers = headerRecord(request.headers);
+      const correlationId = correlationIdFor(headers, context.requestId);
+      logger.appendKeys({ correlation_id: correlationId });
+      metrics.addMetric('Requests', MetricUnit.Count, 1);
+      let route: BoundRoute | undefined;
+      try {
+        const url = new URL(request.url);
+        const found = match(request.method, url.pathname);
+        if (found.kind === 'not_found')
+          throw new NotFoundError(`No route for ${request.method} ${url.pathname}`);
+        if (found.kind === 'method_not_allowed')
+          throw new MethodNotAllowedError(request.method, found.allowed);
+        route = found.route.bound;
+        const input = await inputFor(route, request, url, found.params, headers, correlationId);
+        return toResponse(await route.handle(input), correlationId);
+      } catch (error) {
+        return failure(error, correlationId, headers, route);
+      }
+    },
+  };
+}

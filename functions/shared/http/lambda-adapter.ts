@@ -1,0 +1,126 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import middy from '@middy/core';
+import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { Telemetry } from '../observability/telemetry.ts';
+import type { HttpApp } from './http-app.ts';
+
+/**
+ * Adapts an HTTP core to API Gateway REST proxy events (Lambda proxy integration, payload format
+ * 1.0): the event becomes a web `Request`, the `Response` a proxy result (buffered transfer mode) or
+ * a Lambda response stream (STREAM transfer mode, with the HTTP metadata prelude middy writes).
+ */
+
+function headersOf(event: APIGatewayProxyEvent): Headers {
+  const headers = new Headers();
+  const multi = event.multiValueHeaders ?? {};
+  for (const [name, values] of Object.entries(multi)) {
+    for (const value of values ?? []) headers.append(name, value);
+  }
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined && !headers.has(name)) headers.set(name, value);
+  }
+  return headers;
+}
+
+function queryOf(event: APIGatewayProxyEvent): string {
+  const search = new URLSearchParams();
+  const multi = event.multiValueQueryStringParameters;
+  if (multi !== null && multi !== undefined) {
+    for (const [name, values] of Object.entries(multi)) {
+      for (const value of values ?? []) search.append(name, value);
+    }
+  } else {
+    for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) {
+      if (value !== undefined) search.append(name, value);
+    }
+  }
+  const text = search.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+/** The web Request an API Gateway proxy event describes; `signal` aborts it (client gone, deadline). */
+export function requestFromProxyEvent(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
+  const headers = headersOf(event);
+  const host = headers.get('host') ?? 'localhost';
+  const url = new URL(`https://${host}${event.path}${queryOf(event)}`);
+  const hasBody =
+    event.body !== null && event.body !== undefined && !['GET', 'HEAD'].includes(event.httpMethod);
+  const body = hasBody ? Buffer.from(event.body!, event.isBase64Encoded ? 'base64' : 'utf8') : undefined;
+  return new Request(url, {
+    method: event.httpMethod,
+    headers,
+    ...(body === undefined ? {} : { body }),
+    signal,
+  });
+}
+
+function plainHeaders(headers: Headers): Record<string, string> {
+  const record: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    record[name] = value;
+  });
+  return record;
+}
+
+function withObservability<T extends middy.MiddyfiedHandler<never, never, Error, Context>>(
+  handler: T,
+  telemetry: Telemetry,
+): T {
+  return handler
+    .use(injectLambdaContext(telemetry.logger, { resetKeys: true }))
+    .use(captureLambdaHandler(telemetry.tracer, { captureResponse: false }))
+    .use(logMetrics(telemetry.metrics)) as T;
+}
+
+/** Milliseconds left before Lambda stops the invocation, less a margin to answer in. */
+function deadlineSignal(context: Context | undefined): AbortSignal {
+  const remaining = context?.getRemainingTimeInMillis?.() ?? 15 * 60 * 1000;
+  return AbortSignal.timeout(Math.max(1, remaining - 500));
+}
+
+/** A buffered API Lambda (`AWS_PROXY`, buffered transfer mode). */
+export function createBufferedLambdaHandler(app: HttpApp, telemetry: Telemetry) {
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>().handler(
+    async (event, context) => {
+      const request = requestFromProxyEvent(event, deadlineSignal(context));
+      const response = await app.fetch(request, { requestId: event.requestContext?.requestId });
+      return {
+        statusCode: response.status,
+        headers: plainHeaders(response.headers),
+        body: await response.text(),
+      };
+    },
+  );
+  return withObservability(handler as never, telemetry) as unknown as (
+    event: APIGatewayProxyEvent,
+    context: Context,
+  ) => Promise<APIGatewayProxyResult>;
+}
+
+/**
+ * A response-streaming API Lambda (`AWS_PROXY`, STREAM transfer mode). The body is piped as the
+ * core produces it; when the client goes away the response stream closes, the body stream is
+ * destroyed (cancelling the core's stream) and the request's signal aborts.
+ */
+export function createStreamingLambdaHandler(app: HttpApp, telemetry: Telemetry) {
+  const handler = middy<APIGatewayProxyEvent, unknown, Error, Context>({
+    executionMode: executionModeStreamifyResponse,
+  }).handler(async (event, context) => {
+    const controller = new AbortController();
+    const signal = AbortSignal.any([controller.signal, deadlineSignal(context)]);
+    const request = requestFromProxyEvent(event, signal);
+    const response = await app.fetch(request, { requestId: event.requestContext?.requestId });
+    const body =
+      response.body === null
+        ? Readable.from([])
+        : Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>);
+    body.once('close', () => controller.abort());
+    return { statusCode: response.status, headers: plainHeaders(response.headers), body };
+  });
+  return withObservability(handler as never, telemetry) as unknown;
+}
