@@ -10,7 +10,7 @@ export type PathMatch<T> =
   | { kind: 'method_not_allowed'; allowed: string[] }
   | { kind: 'not_found' };
 
-type Compiled<T> = { route: T; method: string; pattern: RegExp; names: string[] };
+type Compiled<T> = { route: T; method: string; pattern: RegExp; names: string[]; rank: number[] };
 
 const parameter = /^\{([a-z_]+)(\+?)\}$/;
 
@@ -26,7 +26,34 @@ function compile<T extends PathTemplate>(route: T): Compiled<T> {
       return param[2] === '+' ? '(.+?)' : '([^/]+?)';
     })
     .join('');
-  return { route, method: route.method, pattern: new RegExp(`^${source}$`), names };
+  return {
+    route,
+    method: route.method,
+    pattern: new RegExp(`^${source}$`),
+    names,
+    rank: specificity(route.path),
+  };
+}
+
+/** Per path segment: literal 3, literal with a parameter 2, parameter 1, greedy parameter 0. */
+function specificity(path: string): number[] {
+  return path
+    .split('/')
+    .filter((segment) => segment !== '')
+    .map((segment) => {
+      if (!segment.includes('{')) return 3;
+      if (segment.includes('+}')) return 0;
+      return parameter.test(segment) ? 1 : 2;
+    });
+}
+
+/** Orders templates most specific first, comparing segment by segment as API Gateway does. */
+function bySpecificity(a: { rank: number[] }, b: { rank: number[] }): number {
+  for (let i = 0; i < Math.max(a.rank.length, b.rank.length); i += 1) {
+    const difference = (b.rank[i] ?? -1) - (a.rank[i] ?? -1);
+    if (difference !== 0) return difference;
+  }
+  return 0;
 }
 
 /** Decodes percent-encoding, refusing malformed sequences (which could name nothing) with a 400. */
@@ -44,10 +71,12 @@ export function decodePathPart(value: string): string {
  * Matches a request's method and raw (still percent-encoded) path against route templates such as
  * `/v1/runs/{run_id}:cancel`. Parameters are decoded after matching, so an encoded `/` (`%2F`) stays
  * inside one parameter; `{name+}` parameters may also span literal slashes. A trailing slash is
- * ignored. A path with malformed percent-encoding is refused before any route is considered.
+ * ignored. A path with malformed percent-encoding is refused before any route is considered. As in
+ * API Gateway, the most specific template wins whatever the declaration order: segment by segment, a
+ * literal beats a parameter, which beats a greedy `{name+}`.
  */
 export function createPathMatcher<T extends PathTemplate>(routes: readonly T[]) {
-  const compiled = routes.map(compile);
+  const compiled = routes.map(compile).sort(bySpecificity);
   return (method: string, rawPath: string): PathMatch<T> => {
     decodePathPart(rawPath);
     const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') : rawPath;

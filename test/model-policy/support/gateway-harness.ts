@@ -6,6 +6,7 @@ import type { ModelPolicyAdapters } from '../../../functions/model-policy/compos
 import type { LedgerPort } from '../../../functions/model-policy/ports/ledger-port.ts';
 import { scopes } from '../../../functions/shared/auth/auth-context.ts';
 import { createStreamingLambdaHandler } from '../../../functions/shared/http/lambda-adapter.ts';
+import { serveNode } from '../../../functions/shared/http/node-adapter.ts';
 import { createDocumentClient } from '../../../functions/shared/storage/dynamo-client.ts';
 import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
 import { serveLambda } from '../../support/serve-lambda.ts';
@@ -44,11 +45,17 @@ export type GatewayOptions = {
   wrapLedger?: (ledger: LedgerPort) => LedgerPort;
   /** The gateway's clock; the real one when absent. */
   now?: () => Date;
+  /**
+   * How the core is served: `lambda` (default) through the streaming Lambda handler behind the local
+   * API Gateway front, as deployed; `node` straight from the Node adapter.
+   */
+  transport?: 'lambda' | 'node';
 };
 
 /**
  * Composes the Model Policy from its root with test settings, wraps it in the same streaming handler
- * as `handlers/api.ts`, and serves it through the local API Gateway front. Tenant policies are not
+ * as `handlers/api.ts`, and serves it through the local API Gateway front (or straight from the
+ * Node adapter). Tenant policies are not
  * cached, so an admin change applies to the next call.
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
@@ -81,8 +88,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     adapters,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  const handler = createStreamingLambdaHandler(root.httpApp(), root.telemetry);
-  const front: HttpFront = await serveLambda({ handler, timeoutSeconds: 60 });
+  const front: HttpFront =
+    options.transport === 'node'
+      ? await serveNode(root.httpApp(), {})
+      : await serveLambda({
+          handler: createStreamingLambdaHandler(root.httpApp(), root.telemetry),
+          timeoutSeconds: 60,
+        });
   return {
     url: front.url,
     tableName: resources.tableName,
