@@ -5,6 +5,7 @@ import { nukeLocal } from '../commands/nuke-local.ts';
 import { statusLocal } from '../commands/status-local.ts';
 import { tokenLocal } from '../commands/token-local.ts';
 import { upLocal } from '../commands/up-local.ts';
+import { defaultMaxTokenLifetimeSeconds } from '../../functions/shared/auth/jwt-verifier.ts';
 import { useEmulatorCredentials } from '../local/emulator.ts';
 
 function nodeId(value: string): string {
@@ -23,6 +24,15 @@ function port(value: string): number {
 function positiveInt(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('a positive integer');
+  return parsed;
+}
+
+function tokenLifetime(value: string): number {
+  const parsed = positiveInt(value);
+  if (parsed > defaultMaxTokenLifetimeSeconds)
+    throw new InvalidArgumentError(
+      `at most ${defaultMaxTokenLifetimeSeconds} (24 hours): nodes refuse longer-lived tokens`,
+    );
   return parsed;
 }
 
@@ -93,7 +103,7 @@ program
   .option('--tenant <id>', 'tenant id (default: the seeded tenant)')
   .option('--subject <principal>', 'principal (sub claim)')
   .option('--scope <scope...>', 'scopes (default: the tenant member scopes)')
-  .option('--ttl <seconds>', 'lifetime in seconds', positiveInt, 3600)
+  .option('--ttl <seconds>', 'lifetime in seconds (at most 86400)', tokenLifetime, 3600)
   .action(
     async (opts: {
       local?: boolean;

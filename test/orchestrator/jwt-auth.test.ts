@@ -57,6 +57,11 @@ describe('JWT authentication', () => {
     expect(answer.status).toBe(404);
   });
 
+  it('accepts a token that lives exactly the longest lifetime allowed (24 hours)', async () => {
+    const answer = await getRunWith(`Bearer ${await signWithNodeKey(claims, { expiresAt: '24h' })}`);
+    expect(answer.status).toBe(404);
+  });
+
   const rejected: [string, () => Promise<string | undefined>][] = [
     ['no Authorization header', async () => undefined],
     ['a non-bearer scheme', async () => `Basic ${base64url('user:pass')}`],
@@ -129,6 +134,24 @@ describe('JWT authentication', () => {
       },
     ],
     ['garbage', async () => 'Bearer not.a.jwt'],
+    [
+      'a token that lives 100 years',
+      async () => `Bearer ${await signWithNodeKey(claims, { expiresAt: '100y' })}`,
+    ],
+    [
+      'a 100-year token without iat',
+      async () => {
+        const key = await importJWK(api.auth.signingKey as JWK, 'ES256');
+        const token = await new SignJWT(claims)
+          .setProtectedHeader({ alg: 'ES256', kid: api.auth.signingKey.kid })
+          .setIssuer(api.auth.issuer)
+          .setAudience(api.auth.audience)
+          .setSubject('user-1')
+          .setExpirationTime('100y')
+          .sign(key);
+        return `Bearer ${token}`;
+      },
+    ],
   ];
 
   it.each(rejected)('answers 401 unauthorized for %s', async (_name, authorization) => {

@@ -1,20 +1,29 @@
 import type { JSONWebKeySet } from 'jose';
-import { maybeEnv, requiredEnv } from '../config/env.ts';
+import { intEnv, maybeEnv, requiredEnv } from '../config/env.ts';
 import type { EnvSource } from '../config/env.ts';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsClientConfig } from '../aws/client-config.ts';
 import { ConfigurationError, DependencyUnavailableError } from '../errors/agentos-error.ts';
-import { createJwtVerifier } from './jwt-verifier.ts';
+import { createJwtVerifier, defaultMaxTokenLifetimeSeconds } from './jwt-verifier.ts';
 import type { JwtVerifier } from './jwt-verifier.ts';
 import { createTokenIssuer, SigningJwkSchema } from './token-issuer.ts';
 import type { SigningJwk, TokenIssuer } from './token-issuer.ts';
 
-/** Builds the verifier from `AGENTOS_JWT_ISSUER`, `AGENTOS_JWT_AUDIENCE` and `AGENTOS_JWKS` or `AGENTOS_JWKS_URL`. */
+/**
+ * Builds the verifier from `AGENTOS_JWT_ISSUER`, `AGENTOS_JWT_AUDIENCE`, `AGENTOS_JWKS` or
+ * `AGENTOS_JWKS_URL`, and `AGENTOS_JWT_MAX_LIFETIME_SECONDS` (the longest token lifetime accepted).
+ */
 export function jwtVerifierFromEnv(env: EnvSource = process.env): JwtVerifier {
   const issuer = requiredEnv('AGENTOS_JWT_ISSUER', env);
   const audience = requiredEnv('AGENTOS_JWT_AUDIENCE', env);
+  const maxLifetimeSeconds = intEnv('AGENTOS_JWT_MAX_LIFETIME_SECONDS', defaultMaxTokenLifetimeSeconds, env);
+  if (maxLifetimeSeconds === 0) {
+    throw new ConfigurationError('AGENTOS_JWT_MAX_LIFETIME_SECONDS must be at least 1');
+  }
   const url = maybeEnv('AGENTOS_JWKS_URL', env);
-  if (url !== undefined) return createJwtVerifier({ issuer, audience, jwks: { kind: 'url', url } });
+  if (url !== undefined) {
+    return createJwtVerifier({ issuer, audience, maxLifetimeSeconds, jwks: { kind: 'url', url } });
+  }
   const raw = requiredEnv('AGENTOS_JWKS', env);
   let jwks: JSONWebKeySet;
   try {
@@ -24,7 +33,7 @@ export function jwtVerifierFromEnv(env: EnvSource = process.env): JwtVerifier {
   }
   if (!Array.isArray(jwks.keys))
     throw new ConfigurationError('AGENTOS_JWKS must be a JWK set ({"keys": [...]})');
-  return createJwtVerifier({ issuer, audience, jwks: { kind: 'inline', jwks } });
+  return createJwtVerifier({ issuer, audience, maxLifetimeSeconds, jwks: { kind: 'inline', jwks } });
 }
 
 function parseSigningJwk(raw: string, source: string): SigningJwk {

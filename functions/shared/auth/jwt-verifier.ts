@@ -17,7 +17,15 @@ export type JwtVerifierOptions = {
   jwks: JwksSource;
   /** Seconds of clock skew tolerated on `exp`/`nbf`. */
   clockToleranceSeconds?: number;
+  /**
+   * The longest lifetime this issuer may give a token (`exp − iat`, or `exp − now` without `iat`);
+   * longer-lived tokens are refused, so a leaked one cannot stay valid for years. 24 hours by default.
+   */
+  maxLifetimeSeconds?: number;
 };
+
+/** The default of {@link JwtVerifierOptions.maxLifetimeSeconds}: one day. */
+export const defaultMaxTokenLifetimeSeconds = 24 * 3600;
 
 /** Verifies bearer tokens and turns their claims into an Auth Context. */
 export type JwtVerifier = { verify(token: string): Promise<AuthContext> };
@@ -47,8 +55,22 @@ function toAuthContext(payload: JWTPayload): AuthContext {
   return parsed.data;
 }
 
-/** Creates a verifier that checks signature (allow-listed algorithms), `iss`, `aud` and `exp`. */
+function checkLifetime(payload: JWTPayload, maxSeconds: number, toleranceSeconds: number): void {
+  const from = payload.iat ?? Math.floor(Date.now() / 1000);
+  if (payload.exp !== undefined && payload.exp - from > maxSeconds + toleranceSeconds) {
+    throw new UnauthorizedError(
+      `The bearer token lives longer than the ${maxSeconds} seconds its issuer may grant`,
+    );
+  }
+}
+
+/**
+ * Creates a verifier that checks signature (allow-listed algorithms), `iss`, `aud`, `exp` and the
+ * token's lifetime.
+ */
 export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
+  const tolerance = options.clockToleranceSeconds ?? 5;
+  const maxLifetime = options.maxLifetimeSeconds ?? defaultMaxTokenLifetimeSeconds;
   const keys: JWTVerifyGetKey =
     options.jwks.kind === 'inline'
       ? createLocalJWKSet(options.jwks.jwks)
@@ -61,8 +83,9 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
           audience: options.audience,
           algorithms: [...allowedJwtAlgorithms],
           requiredClaims: ['exp', 'sub'],
-          clockTolerance: options.clockToleranceSeconds ?? 5,
+          clockTolerance: tolerance,
         });
+        checkLifetime(payload, maxLifetime, tolerance);
         return toAuthContext(payload);
       } catch (error) {
         if (error instanceof UnauthorizedError) throw error;
