@@ -1,3 +1,4 @@
+import { BoundedCache } from '../../shared/cache/bounded-cache.ts';
 import type { StoredTenantPolicy, TenantPolicyStorePort } from '../ports/tenant-policy-store-port.ts';
 import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 
@@ -14,7 +15,7 @@ export class TenantPolicySource {
   readonly #defaultPolicy: TenantModelPolicy;
   readonly #cacheMs: number;
   readonly #now: () => Date;
-  readonly #cache = new Map<string, { value: EffectivePolicy; at: number }>();
+  readonly #cache: BoundedCache<string, EffectivePolicy>;
 
   constructor(
     store: TenantPolicyStorePort,
@@ -26,6 +27,11 @@ export class TenantPolicySource {
     this.#defaultPolicy = defaultPolicy;
     this.#cacheMs = cacheMs;
     this.#now = now;
+    this.#cache = new BoundedCache({
+      maxEntries: 10_000,
+      maxAgeMs: Math.max(0, cacheMs - 1),
+      now: () => this.#now().getTime(),
+    });
   }
 
   /** The node default, in force for tenants without a policy of their own. */
@@ -35,14 +41,11 @@ export class TenantPolicySource {
 
   /** The policy in force for a tenant. */
   async forTenant(tenantId: string): Promise<EffectivePolicy> {
-    const cached = this.#cache.get(tenantId);
-    if (cached !== undefined && this.#now().getTime() - cached.at < this.#cacheMs) return cached.value;
+    const cached = this.#cacheMs > 0 ? this.#cache.get(tenantId) : undefined;
+    if (cached !== undefined) return cached;
     const stored = await this.#store.get(tenantId);
     const value: EffectivePolicy = { policy: stored?.policy ?? this.#defaultPolicy, stored };
-    if (this.#cacheMs > 0) {
-      if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(tenantId, { value, at: this.#now().getTime() });
-    }
+    if (this.#cacheMs > 0) this.#cache.set(tenantId, value);
     return value;
   }
 

@@ -1,5 +1,6 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { BoundedCache } from '../../../shared/cache/bounded-cache.ts';
 import { maybeEnv } from '../../../shared/config/env.ts';
 import type { EnvSource } from '../../../shared/config/env.ts';
 import { ConfigurationError } from '../../../shared/errors/agentos-error.ts';
@@ -16,7 +17,7 @@ const cacheMs = 5 * 60 * 1000;
 export class ConfiguredSecrets implements SecretsPort {
   readonly #env: EnvSource;
   readonly #client: () => SecretsManagerClient;
-  readonly #cache = new Map<string, { value: Promise<string>; at: number }>();
+  readonly #cache = new BoundedCache<string, Promise<string>>({ maxEntries: 256, maxAgeMs: cacheMs });
 
   constructor(env: EnvSource, client: () => SecretsManagerClient) {
     this.#env = env;
@@ -38,9 +39,9 @@ export class ConfiguredSecrets implements SecretsPort {
       return Promise.reject(new ConfigurationError('Unknown credential reference kind'));
     }
     const cached = this.#cache.get(reference);
-    if (cached !== undefined && Date.now() - cached.at < cacheMs) return cached.value;
+    if (cached !== undefined) return cached;
     const value = this.#fetch(reference.slice('secretsmanager:'.length));
-    this.#cache.set(reference, { value, at: Date.now() });
+    this.#cache.set(reference, value);
     value.catch(() => this.#cache.delete(reference));
     return value;
   }

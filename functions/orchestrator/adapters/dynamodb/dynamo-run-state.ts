@@ -1,6 +1,7 @@
 import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
+import { BoundedCache } from '../../../shared/cache/bounded-cache.ts';
 import { AgentOsError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
 import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
@@ -49,8 +50,12 @@ void allRunFieldsListed;
 /** DynamoDB's item limit is 400 KB; stay clear of it with room for attribute overhead. */
 const maxRunItemBytes = 380 * 1024;
 
+function itemBytes(item: RunItem): number {
+  return Buffer.byteLength(JSON.stringify(item), 'utf8');
+}
+
 function assertFits(item: RunItem): void {
-  const bytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
+  const bytes = itemBytes(item);
   if (bytes > maxRunItemBytes) throw new RunTooLargeError(bytes, maxRunItemBytes);
 }
 
@@ -80,7 +85,14 @@ function toEvent(item: EventItem): RunEvent {
  * the transaction fail its condition, after which the item is read again.
  */
 export class DynamoRunStateStore implements RunStatePort {
-  private readonly cache = new Map<string, RunItem>();
+  // Bounded by count, bytes and age (a run item can hold ~380 KB of transcript); a stale copy only
+  // costs a failed condition and a re-read.
+  private readonly cache = new BoundedCache<string, RunItem>({
+    maxEntries: 500,
+    maxAgeMs: 5 * 60_000,
+    maxWeight: 32 * 1024 * 1024,
+    weigh: itemBytes,
+  });
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
 
@@ -343,7 +355,6 @@ export class DynamoRunStateStore implements RunStatePort {
   }
 
   private remember(pk: string, item: RunItem): void {
-    if (this.cache.size > 1000) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(pk, item);
   }
 
