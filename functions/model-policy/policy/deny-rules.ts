@@ -1,6 +1,8 @@
 import { contentText } from '../../shared/contracts/chat.ts';
 import type { ChatMessage } from '../../shared/contracts/chat.ts';
 import type { DenyRule } from '../schemas/tenant-policy.ts';
+import { compileDenyPattern } from './deny-pattern.ts';
+import type { DenyPattern } from './deny-pattern.ts';
 import { anyGlobMatches } from './model-glob.ts';
 
 /** What a deny rule is tested against. */
@@ -20,12 +22,12 @@ function messageTexts(messages: readonly ChatMessage[]): string[] {
  * Each rule's compiled content patterns, kept as long as the rule object lives: policies are cached
  * per process, so a rule is compiled once per policy load, not once per call.
  */
-const compiledContent = new WeakMap<DenyRule, RegExp[]>();
+const compiledContent = new WeakMap<DenyRule, DenyPattern[]>();
 
-function contentPatterns(rule: DenyRule, sources: readonly string[]): RegExp[] {
+function contentPatterns(rule: DenyRule, sources: readonly string[]): DenyPattern[] {
   let patterns = compiledContent.get(rule);
   if (patterns === undefined) {
-    patterns = sources.map((source) => new RegExp(source, 'iu'));
+    patterns = sources.map(compileDenyPattern);
     compiledContent.set(rule, patterns);
   }
   return patterns;

@@ -1,4 +1,6 @@
+import { RE2JSSyntaxException } from 're2js';
 import { z } from 'zod';
+import { compileDenyPattern } from '../policy/deny-pattern.ts';
 
 /**
  * A tenant's model policy (HLD §5.2, §5.3): entitlements, the max-tokens cap, redaction, deny rules
@@ -31,10 +33,11 @@ export const ModelGlobSchema = z
 
 function isValidPattern(pattern: string): boolean {
   try {
-    new RegExp(pattern, 'iu');
+    compileDenyPattern(pattern);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    if (error instanceof RE2JSSyntaxException) return false;
+    throw error;
   }
 }
 
@@ -47,9 +50,18 @@ export const DenyRuleSchema = z
     models: z.array(ModelGlobSchema).min(1).max(50).optional(),
     /** Globs of the calling principal's id. */
     principals: z.array(z.string().min(1).max(256)).min(1).max(50).optional(),
-    /** Case-insensitive regular expressions tested against the text of every message. */
+    /**
+     * Case-insensitive regular expressions in RE2 syntax (no backreferences or lookaround), tested
+     * against the text of every message in time linear in its length.
+     */
     content: z
-      .array(z.string().min(1).max(500).refine(isValidPattern, 'not a valid regular expression'))
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(500)
+          .refine(isValidPattern, 'not a valid RE2 regular expression (no backreferences or lookaround)'),
+      )
       .min(1)
       .max(50)
       .optional(),

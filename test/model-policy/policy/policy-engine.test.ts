@@ -110,3 +110,32 @@ describe('evaluatePolicy', () => {
     expect(result).toMatchObject({ allowed: true, messages: [{ role: 'user', content: 'a@b.io' }] });
   });
 });
+
+describe('deny rule patterns', () => {
+  it('evaluates a catastrophic-backtracking pattern on a crafted message in linear time', () => {
+    const nested = TenantModelPolicySchema.parse({
+      ...policy,
+      deny_rules: [{ id: 'redos', reason: 'only a', content: ['^(a+)+$'] }],
+    });
+    // A backtracking engine needs ~2^40 steps here, so this test would not finish.
+    const crafted = `${'a'.repeat(40)}!`;
+    const verdict = evaluatePolicy(
+      subject({ policy: nested, messages: [{ role: 'user', content: crafted }] }),
+    );
+    expect(verdict).toMatchObject({ allowed: true });
+    const matching = evaluatePolicy(
+      subject({ policy: nested, messages: [{ role: 'user', content: 'AAAA' }] }),
+    );
+    expect(matching).toMatchObject({ allowed: false, denial: { ruleId: 'redos' } });
+  });
+
+  it('rejects patterns RE2 cannot run in linear time (backreferences, lookaround) when a policy is parsed', () => {
+    for (const pattern of ['(a)\\1', '(?=secret)', '(?<!x)y']) {
+      const parsed = TenantModelPolicySchema.safeParse({
+        ...policy,
+        deny_rules: [{ id: 'bad', reason: 'x', content: [pattern] }],
+      });
+      expect({ pattern, success: parsed.success }).toEqual({ pattern, success: false });
+    }
+  });
+});
