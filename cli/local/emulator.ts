@@ -58,6 +58,9 @@ export async function configureEmulator(endpoint: string): Promise<'configured' 
   return response?.ok === true ? 'configured' : 'not-moto';
 }
 
+/** The launcher's exit code when the installed moto is not the pinned version. */
+const refusedVersionExitCode = 3;
+
 /**
  * Starts moto server on loopback. `detached` lets it outlive this process (local mode's `up`);
  * otherwise it is stopped with the handle (tests).
@@ -75,7 +78,16 @@ export async function startMoto(
   });
   const exited = new Promise<never>((_, reject) => {
     child.once('error', (error) => reject(new Error(`moto server could not start: ${error.message}`)));
-    child.once('exit', (code) => reject(new Error(`moto server exited with code ${String(code)}`)));
+    child.once('exit', (code) =>
+      reject(
+        new Error(
+          code === refusedVersionExitCode
+            ? 'moto server refused to start: the installed moto is not the version pinned in ' +
+                'cli/emulator-requirements.txt (run `bash cli/bootstrap.sh test` to install it)'
+            : `moto server exited with code ${String(code)}`,
+        ),
+      ),
+    );
   });
   const endpoint = `http://127.0.0.1:${port}`;
   await Promise.race([waitForHttp(`${endpoint}/moto-api/`, 60_000), exited]);

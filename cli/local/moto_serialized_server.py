@@ -14,11 +14,40 @@
    fails with "cannot pickle '_thread.RLock'". The copy here leaves the executions out.
 
 Then it hands over to moto's own command line.
+
+These patches reach into moto's private internals, so they hold only for the moto version pinned in
+cli/emulator-requirements.txt: with any other version installed the launcher refuses to start (exit
+code 3) rather than run an emulator whose patches may silently do nothing.
 """
 
 import copy
+import os
+import re
 import sys
 import threading
+
+import moto
+
+_REFUSED_VERSION_EXIT_CODE = 3
+
+
+def _pinned_moto_version():
+    requirements = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator-requirements.txt")
+    with open(requirements, encoding="utf-8") as handle:
+        for line in handle:
+            found = re.match(r"^moto\[server\]==([0-9][^\s#]*)", line.strip())
+            if found:
+                return found.group(1)
+    raise SystemExit(f"no moto[server]==VERSION pin in {requirements}")
+
+
+_pinned = _pinned_moto_version()
+if moto.__version__ != _pinned:
+    sys.stderr.write(
+        f"moto {moto.__version__} is installed but the launcher's patches are written for moto {_pinned} "
+        "(cli/emulator-requirements.txt); run `bash cli/bootstrap.sh test` to install the pinned version\n"
+    )
+    sys.exit(_REFUSED_VERSION_EXIT_CODE)
 
 import moto.dynamodb.models as dynamodb_models
 import moto.stepfunctions.parser.models as stepfunctions_models
