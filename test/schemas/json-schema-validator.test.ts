@@ -61,52 +61,50 @@ describe('the JSON Schema validator used on examples', () => {
   });
 
   it.each([
-    ['a missing required property', { ...valid, color: undefined }, 'missing required property "color"'],
-    ['an undeclared property', { ...valid, size: 3 }, 'unexpected property "size"'],
-    ['a value outside an enum', { ...valid, color: 'blue' }, 'not one of'],
-    ['a string over maxLength', { ...valid, name: 'abcdefghi' }, 'longer than 8'],
-    ['a string that breaks the pattern', { ...valid, name: 'Gizmo' }, 'does not match'],
-    ['a wrong type', { ...valid, note: 3 }, 'expected string or null'],
-    ['a malformed date-time', { ...valid, created_at: '26/11/2025' }, 'is not a valid date-time'],
+    [
+      'a missing required property',
+      { ...valid, color: undefined },
+      'must have required property \'color\' "color"',
+    ],
+    ['an undeclared property', { ...valid, size: 3 }, 'must NOT have additional properties "size"'],
+    ['a value outside an enum', { ...valid, color: 'blue' }, 'must be equal to one of the allowed values'],
+    ['a string over maxLength', { ...valid, name: 'abcdefghi' }, 'must NOT have more than 8 characters'],
+    ['a string that breaks the pattern', { ...valid, name: 'Gizmo' }, 'must match pattern'],
+    ['a wrong type', { ...valid, note: 3 }, 'must be string,null'],
+    ['a malformed date-time', { ...valid, created_at: '26/11/2025' }, 'must match format "date-time"'],
     [
       'a union member that fits no alternative',
       { ...valid, shapes: [{ kind: 'circle', side: 2 }] },
-      'matches none',
+      'must match exactly one schema in oneOf',
     ],
-    [
-      'an exclusive minimum reached',
-      { ...valid, shapes: [{ kind: 'circle', radius: 0 }] },
-      'not greater than 0',
-    ],
+    ['an exclusive minimum reached', { ...valid, shapes: [{ kind: 'circle', radius: 0 }] }, 'must be > 0'],
     [
       'a non-integer where an integer is required',
       { ...valid, shapes: [{ kind: 'square', side: 1.5 }] },
-      'expected integer',
+      'must be integer',
     ],
     [
       'too many items',
       { ...valid, shapes: [valid.shapes[0], valid.shapes[0], valid.shapes[0]] },
-      'more than 2 items',
+      'must NOT have more than 2 items',
     ],
-    ['a key outside propertyNames', { ...valid, labels: { Team: 'core' } }, 'property name "Team"'],
+    [
+      'a key outside propertyNames',
+      { ...valid, labels: { Team: 'core' } },
+      'property name must be valid "Team"',
+    ],
   ])('rejects %s', (_case, value, message) => {
     const input = JSON.parse(JSON.stringify(value)) as unknown;
     const issues = validateJsonSchema(document, widget, input);
     expect(issues.map((issue) => issue.message).join('\n')).toContain(message);
   });
 
-  it('throws on a keyword it does not implement instead of ignoring it', () => {
-    expect(() => validateJsonSchema(document, { type: 'object', unevaluatedProperties: false }, {})).toThrow(
-      /unevaluatedProperties/,
-    );
-    expect(unsupportedKeywords({ type: 'object', properties: { a: { if: {} } } })).toEqual([
-      '/properties/a: if',
+  it('throws on a keyword or format it does not know instead of ignoring it', () => {
+    expect(() =>
+      validateJsonSchema(document, { type: 'object', properties: { a: { iff: {} } } }, {}),
+    ).toThrow(/iff/);
+    expect(unsupportedKeywords(document, { type: 'string', format: 'no-such-format' })).toEqual([
+      expect.stringContaining('no-such-format'),
     ]);
-  });
-
-  it('throws on a format it cannot assert', () => {
-    expect(() => validateJsonSchema(document, { type: 'string', format: 'hostname' }, 'example.com')).toThrow(
-      /hostname/,
-    );
   });
 });
