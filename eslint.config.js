@@ -19,6 +19,26 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-non-null-assertion': 'off',
       'no-console': 'off',
+      // Never swallow an error: a `.catch` handler must take the error and handle, log or count it
+      // (functions/shared/observability/failure-reporter.ts); empty catch blocks are refused too.
+      'no-empty': ['error', { allowEmptyCatch: false }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.property.name='catch'] > ArrowFunctionExpression[body.type='BlockStatement'][body.body.length=0]",
+          message: 'An empty .catch handler swallows the error; handle, log or count it.',
+        },
+        {
+          selector:
+            "CallExpression[callee.property.name='catch'] > ArrowFunctionExpression[body.type='Identifier'][body.name='undefined']",
+          message: 'A .catch handler must handle, log or count the error; never swallow it.',
+        },
+        {
+          selector: 'CatchClause > BlockStatement[body.length=0]',
+          message: 'An empty catch block swallows the error; handle, log or count it.',
+        },
+      ],
     },
   },
   {

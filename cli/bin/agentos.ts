@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { describeCliError } from '../commands/cli-errors.ts';
 import { modelPolicyLocal } from '../commands/model-policy-local.ts';
 import { nukeLocal } from '../commands/nuke-local.ts';
 import { statusLocal } from '../commands/status-local.ts';
@@ -146,4 +147,10 @@ program
     },
   );
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const { line, exitCode } = describeCliError(error);
+  process.stderr.write(`agentos: ${line}\n`);
+  process.exitCode = exitCode;
+}

@@ -15,6 +15,7 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
   let event = '';
   let data: string[] = [];
   const reader = body.getReader();
+  let failure: unknown;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -45,8 +46,16 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
         else if (field === 'retry' && /^\d+$/.test(value)) yield { kind: 'retry', ms: Number(value) };
       }
     }
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
     reader.releaseLock();
-    await body.cancel().catch(() => undefined);
+    // Cancelling a stream that failed rejects with the error already thrown above, and one the
+    // caller aborted rejects with that abort: neither is news to the caller.
+    await body.cancel().catch((error: unknown) => {
+      const aborted = error instanceof Error && error.name === 'AbortError';
+      if (failure === undefined && !aborted) throw error;
+    });
   }
 }

@@ -78,8 +78,9 @@ export async function modelPolicyLocal(options: {
   let pretty = text;
   try {
     pretty = JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
+  } catch (error) {
     // Not JSON: show it as it came.
+    if (!(error instanceof SyntaxError)) throw error;
   }
   (response.ok ? out : process.stderr).write(`${pretty}\n`);
   return response.ok ? 0 : 1;

@@ -75,7 +75,13 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
       try {
         await writeFile(paths.lock, String(process.pid), { flag: 'wx' });
       } catch {
-        const holder = Number(await readFile(paths.lock, 'utf8').catch(() => '0'));
+        const holder = Number(
+          await readFile(paths.lock, 'utf8').catch((error: unknown) => {
+            // The holder finished and removed its lock in between: nobody holds it now.
+            if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '0';
+            throw error;
+          }),
+        );
         if (isAlive(holder))
           throw new Error(
             `another \`agentos up --local\` (pid ${holder}) is starting node "${options.nodeId}"`,

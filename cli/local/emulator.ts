@@ -50,12 +50,19 @@ export async function waitForHttp(url: string, timeoutMs: number): Promise<void>
  * (LocalStack, MiniStack) execute state machines by default and have no such API; a 404 is fine.
  */
 export async function configureEmulator(endpoint: string): Promise<'configured' | 'not-moto'> {
-  const response = await fetch(`${endpoint}/moto-api/config`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }),
-  }).catch(() => undefined);
-  return response?.ok === true ? 'configured' : 'not-moto';
+  try {
+    const response = await fetch(`${endpoint}/moto-api/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }),
+    });
+    return response.ok ? 'configured' : 'not-moto';
+  } catch (error) {
+    // A reachable emulator without the API resets or refuses the path; an unreachable one is
+    // reported by the next AWS call, with the endpoint in the message.
+    if (error instanceof TypeError) return 'not-moto';
+    throw error;
+  }
 }
 
 /** The launcher's exit code when the installed moto is not the pinned version. */

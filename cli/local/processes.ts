@@ -22,8 +22,9 @@ export async function stopProcess(
     } catch {
       try {
         process.kill(target, sig);
-      } catch {
-        // Already gone.
+      } catch (error) {
+        // ESRCH: already gone, which is what was wanted.
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
       }
     }
   };

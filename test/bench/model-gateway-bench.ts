@@ -338,7 +338,9 @@ async function main(): Promise<void> {
     await emulatorFront.close();
     await memoryFront.close();
     await upstream.close();
-    await deprovisionNode(nodeId, aws).catch(() => undefined);
+    await deprovisionNode(nodeId, aws).catch((error: unknown) =>
+      console.warn(`the benchmark's node was not deprovisioned: ${String(error)}`),
+    );
     await moto?.stop();
   }
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { sampleAgent } from '../../cli/local/seed.ts';
 import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynamodb/dynamo-agent-registry.ts';
 import { DynamoRunStateStore } from '../../functions/orchestrator/adapters/dynamodb/dynamo-run-state.ts';
+import type { EventSinkPort } from '../../functions/orchestrator/ports/event-sink-port.ts';
 import type { QueuePort, StepTask } from '../../functions/orchestrator/ports/queue-port.ts';
+import type { RunStatePort } from '../../functions/orchestrator/ports/run-state-port.ts';
 import { createRunService } from '../../functions/orchestrator/runtime/run-service.ts';
 import { newRunId } from '../../functions/orchestrator/runtime/run-id.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
@@ -36,22 +38,27 @@ const body = {
   input: { messages: [{ role: 'user' as const, content: 'hi' }] },
 };
 
-async function serviceWith(queue: QueuePort) {
+async function serviceWith(
+  queue: QueuePort,
+  options: { sink?: EventSinkPort; wrapRuns?: (runs: RunStatePort) => RunStatePort } = {},
+) {
   const { resources } = await provisionTestNode('sched');
   const db = createDocumentClient(testAwsConfig());
   const agents = new DynamoAgentRegistry(db, resources.tableName);
   await agents.put(auth, sampleAgent);
   const runs = new DynamoRunStateStore(db, resources.tableName);
+  const reported: { what: string; error: unknown }[] = [];
   const service = createRunService({
-    runs,
+    runs: options.wrapRuns?.(runs) ?? runs,
     queue,
     agents,
-    sink: { publish: async () => undefined },
+    sink: options.sink ?? { publish: async () => undefined },
+    reportFailure: (what, error) => reported.push({ what, error }),
     now: () => new Date(),
     newRunId: () => newRunId(),
     idempotencyTtlSeconds: 86_400,
   });
-  return { service, runs };
+  return { service, runs, reported };
 }
 
 describe('scheduling a run', () => {
@@ -89,5 +96,31 @@ describe('scheduling a run', () => {
       },
     };
     await expect(service.createRun(auth, huge, undefined)).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+
+  it('reports, rather than swallows, a commit that could not fail an unschedulable run', async () => {
+    const { service, reported } = await serviceWith(new FlakyQueue(1), {
+      wrapRuns: (runs) => ({
+        createRun: runs.createRun.bind(runs),
+        getRun: runs.getRun.bind(runs),
+        listEvents: runs.listEvents.bind(runs),
+        commit: () => Promise.reject(new Error('table unavailable')),
+      }),
+    });
+    await expect(service.createRun(auth, body, undefined)).rejects.toMatchObject({
+      code: 'dependency_unavailable',
+    });
+    expect(reported).toEqual([
+      { what: 'could not fail a run that could not be scheduled', error: new Error('table unavailable') },
+    ]);
+  });
+
+  it('reports, rather than swallows, events the sink could not publish, and still creates the run', async () => {
+    const { service, reported } = await serviceWith(new FlakyQueue(0), {
+      sink: { publish: () => Promise.reject(new Error('sink down')) },
+    });
+    const created = await service.createRun(auth, body, undefined);
+    expect(created.run.status).toBe('queued');
+    expect(reported).toEqual([{ what: 'run events not published', error: new Error('sink down') }]);
   });
 });

@@ -15,6 +15,8 @@ import { modelPolicyHandlers } from '../api/model-policy-handlers.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 import { ModelGateway } from '../invocation/model-gateway.ts';
+import { failureReporter } from '../invocation/call-preparation.ts';
+import type { GatewayMetricName } from '../invocation/model-call.ts';
 import { UsageReporter } from '../metering/usage-reporter.ts';
 import { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import type { LedgerPort } from '../ports/ledger-port.ts';
@@ -73,15 +75,24 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     config.policyCacheMs,
     now,
   );
+  const metrics = {
+    count: (name: GatewayMetricName, value: number) =>
+      telemetry.metrics.addMetric(name, MetricUnit.Count, value),
+  };
   const gateway = new ModelGateway({
     catalog: config.catalog,
-    providers: new ProviderRegistry(config.catalog, adapters.providerFactory, adapters.secrets),
+    providers: new ProviderRegistry(
+      config.catalog,
+      adapters.providerFactory,
+      adapters.secrets,
+      failureReporter({ log: telemetry.logger, metrics }),
+    ),
     ledger: adapters.ledger,
     policies,
     now,
     requestRetentionSeconds: config.requestRetentionSeconds,
     log: telemetry.logger,
-    metrics: { count: (name, value) => telemetry.metrics.addMetric(name, MetricUnit.Count, value) },
+    metrics,
   });
   const reporter = new UsageReporter({ usage: adapters.usage, ledger: adapters.ledger, policies, now });
   return {

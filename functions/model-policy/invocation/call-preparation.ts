@@ -1,3 +1,5 @@
+import { createFailureReporter } from '../../shared/observability/failure-reporter.ts';
+import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import { randomUUID } from 'node:crypto';
 import type { ChatMessage } from '../../shared/contracts/chat.ts';
 import type { PolicyOutcome } from '../../shared/contracts/model-invocation.ts';
@@ -301,4 +303,9 @@ async function releaseUnreserved(
     // The claim lapses at its lease, and whoever takes it over releases anything it holds.
     deps.log.warn('could not release a request claim', { error_name: (releaseError as Error).name });
   }
+}
+
+/** The gateway's {@link FailureReporter}: its log, and its `HandledFailures` counter. */
+export function failureReporter(deps: Pick<GatewayDeps, 'log' | 'metrics'>): FailureReporter {
+  return createFailureReporter(deps.log, (name, value) => deps.metrics.count(name, value));
 }

@@ -1,3 +1,4 @@
+import type { handledFailuresMetric } from '../../shared/observability/failure-reporter.ts';
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { ChatMessage, ToolDefinition } from '../../shared/contracts/chat.ts';
 import type { ToolChoice } from '../schemas/openai-chat.ts';
@@ -48,4 +49,5 @@ export type GatewayMetricName =
   | 'ModelCallsBeyondReservation'
   | 'ModelCallsReplayed'
   | 'PolicyDenials'
-  | 'BudgetRefusals';
+  | 'BudgetRefusals'
+  | typeof handledFailuresMetric;

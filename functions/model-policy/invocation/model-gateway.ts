@@ -1,3 +1,4 @@
+import { failureReporter } from './call-preparation.ts';
 import { randomUUID } from 'node:crypto';
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { ChatMessage, ToolDefinition } from '../../shared/contracts/chat.ts';
@@ -51,10 +52,11 @@ function newCompletionId(): string {
   return `chatcmpl-${randomUUID().replace(/-/g, '')}`;
 }
 
-function routedCall(call: PreparedCall): RoutedCall {
+function routedCall(deps: GatewayDeps, call: PreparedCall): RoutedCall {
   const { input } = call;
   return {
     modelRef: input.modelRef,
+    reportFailure: failureReporter(deps),
     targets: call.targets,
     // The call ends by its deadline, so it never outlives the lease on its request id.
     signal: AbortSignal.any([input.signal, AbortSignal.timeout(call.deadlineMs)]),
@@ -88,7 +90,7 @@ export class ModelGateway {
     const call = preparation.call;
     let routed: Awaited<ReturnType<typeof completeWithFallback>>;
     try {
-      routed = await completeWithFallback(this.#deps.providers, routedCall(call));
+      routed = await completeWithFallback(this.#deps.providers, routedCall(this.#deps, call));
     } catch (error) {
       throw await this.#failed(call, error);
     }
@@ -131,7 +133,7 @@ export class ModelGateway {
     const call = preparation.call;
     let opened: Awaited<ReturnType<typeof openStreamWithFallback>>;
     try {
-      opened = await openStreamWithFallback(this.#deps.providers, routedCall(call));
+      opened = await openStreamWithFallback(this.#deps.providers, routedCall(this.#deps, call));
     } catch (error) {
       throw await this.#failed(call, error);
     }
@@ -218,7 +220,10 @@ export class ModelGateway {
   /** Settles a call no backend answered and returns the error its caller sees. */
   async #failed(call: PreparedCall, error: unknown): Promise<unknown> {
     if (!(error instanceof RouteFailure)) {
-      await settleFailed(this.#deps, call, [], 'internal').catch(() => undefined);
+      await settleFailed(this.#deps, call, [], 'internal').catch((settleError: unknown) =>
+        // The caller sees the original error; the lapsed claim frees the reservation later.
+        failureReporter(this.#deps)('a failed call could not be settled', settleError, {}),
+      );
       return error;
     }
     const apiError = error.toApiError(call.input.modelRef);

@@ -1,3 +1,4 @@
+import { failureReporter } from './call-preparation.ts';
 import type { FinishReason } from '../../shared/contracts/chat.ts';
 import { AgentOsError, DependencyUnavailableError } from '../../shared/errors/agentos-error.ts';
 import { redactionKindsOf, redactionRules } from '../policy/policy-engine.ts';
@@ -44,7 +45,9 @@ export async function* pumpStream(
   const settleBroken = async (errorCode: string): Promise<void> => {
     phase = 'settled';
     opened.deadline.abort();
-    await opened.rest.return?.().catch(() => undefined);
+    await opened.rest
+      .return?.()
+      .catch((error: unknown) => failureReporter(deps)('a broken backend stream did not close', error, {}));
     try {
       await settlePartial(deps, call, opened.route, meter.tokens, errorCode);
     } catch (error) {
@@ -87,7 +90,9 @@ export async function* pumpStream(
     }
     if (meter.exhausted) {
       opened.deadline.abort();
-      await opened.rest.return?.().catch(() => undefined);
+      await opened.rest
+        .return?.()
+        .catch((error: unknown) => failureReporter(deps)('a cut backend stream did not close', error, {}));
     } else {
       opened.deadline.dispose();
     }

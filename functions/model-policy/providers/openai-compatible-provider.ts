@@ -216,8 +216,9 @@ export class OpenAiCompatibleProvider implements ModelProvider {
     try {
       const failure = UpstreamErrorSchema.safeParse(JSON.parse(text));
       if (failure.success) detail = describeUpstreamError(failure.data.error).message;
-    } catch {
+    } catch (error) {
       // Not JSON: the raw text explains the failure well enough.
+      if (!(error instanceof SyntaxError)) throw error;
     }
     return new ProviderError(
       failureKindOfStatus(response.status),

@@ -1,3 +1,4 @@
+import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import type { ModelRoute, RouteHop } from '../../shared/contracts/model-invocation.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import type { ProviderRequest, ProviderResult, ProviderStreamChunk } from '../ports/model-provider-port.ts';
@@ -13,6 +14,8 @@ export type RoutedCall = {
   request: Omit<ProviderRequest, 'model' | 'signal'>;
   /** Aborts the whole route (client gone, overall deadline). */
   signal: AbortSignal;
+  /** Logs and counts a failed cleanup of a backend that already failed. */
+  reportFailure: FailureReporter;
 };
 
 /** A route that answered. */
@@ -138,7 +141,11 @@ export async function openStreamWithFallback(
     } catch (error) {
       lastError = asProviderError(error, deadline.signal);
       deadline.abort();
-      await iterator?.return?.().catch(() => undefined);
+      await iterator
+        ?.return?.()
+        .catch((error: unknown) =>
+          call.reportFailure('a failed backend stream did not close', error, { backend: target.backendId }),
+        );
       hops.push(fallbackHop(target, lastError, startedAt));
       if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
       if (!lastError.fallbackEligible) break;

@@ -1,3 +1,4 @@
+import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import { createHash } from 'node:crypto';
 import type { SecretsPort } from '../ports/secrets-port.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
@@ -58,6 +59,7 @@ export class ProviderRegistry {
   readonly #factory: ProviderFactory;
   readonly #secrets: SecretsPort;
   readonly #now: () => number;
+  readonly #reportFailure: FailureReporter;
   readonly #built = new Map<string, Entry>();
   readonly #retired: { provider: ModelProvider; at: number }[] = [];
 
@@ -65,8 +67,10 @@ export class ProviderRegistry {
     catalog: ModelCatalog,
     factory: ProviderFactory,
     secrets: SecretsPort,
+    reportFailure: FailureReporter,
     now: () => number = Date.now,
   ) {
+    this.#reportFailure = reportFailure;
     this.#catalog = catalog;
     this.#factory = factory;
     this.#secrets = secrets;
@@ -125,8 +129,9 @@ export class ProviderRegistry {
         checking: false,
       });
       this.#retired.push({ provider: current.provider, at: this.#now() });
-    } catch {
+    } catch (error) {
       // The current provider keeps serving; its credentials are checked again next time.
+      this.#reportFailure('backend credentials could not be refreshed', error, { backend: backendId });
     } finally {
       entry.checking = false;
       entry.checkedAt = this.#now();

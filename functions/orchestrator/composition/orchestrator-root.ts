@@ -3,6 +3,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { jwtVerifierFromEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { createFailureReporter } from '../../shared/observability/failure-reporter.ts';
 import { createTelemetry } from '../../shared/observability/telemetry.ts';
 import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../adapters/dynamodb/dynamo-agent-registry.ts';
@@ -40,11 +42,15 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   });
   const backoff = new SqsRedeliveryBackoff(sqs, config.stepQueueUrl);
   const sink = new LogEventSink(telemetry.logger);
+  const reportFailure = createFailureReporter(telemetry.logger, (name, value) =>
+    telemetry.metrics.addMetric(name, MetricUnit.Count, value),
+  );
   const service = createRunService({
     runs,
     queue,
     agents,
     sink,
+    reportFailure,
     now: () => new Date(),
     newRunId: () => newRunId(),
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
@@ -79,6 +85,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           timeoutMs: config.modelTimeoutMs,
           actor: 'agent-orchestrator',
         }),
+        reportFailure,
         now: () => new Date(),
         warn: (message, context) => telemetry.logger.warn(message, context),
       }),

@@ -1,5 +1,6 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import { fingerprint } from '../../shared/encoding/canonical-json.ts';
+import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import {
   ConflictError,
   DependencyUnavailableError,
@@ -24,6 +25,8 @@ export type RunServiceDeps = {
   queue: QueuePort;
   agents: AgentRegistryPort;
   sink: EventSinkPort;
+  /** Logs and counts a failure that does not change the caller's answer. */
+  reportFailure: FailureReporter;
   now: () => Date;
   newRunId: () => string;
   /** How long an idempotency key is remembered; at least 24 h. */
@@ -58,6 +61,15 @@ export function createRunService(deps: RunServiceDeps) {
     const run = await deps.runs.getRun(auth, runId);
     if (run === undefined) throw new NotFoundError(`Run ${runId} was not found`);
     return run;
+  }
+
+  /** Publishes committed events; the store already holds them, so a failed publish is reported, not thrown. */
+  async function publish(auth: AuthContext, events: RunEvent[]): Promise<void> {
+    await deps.sink
+      .publish(auth, events)
+      .catch((error: unknown) =>
+        deps.reportFailure('run events not published', error, { count: events.length }),
+      );
   }
 
   /** Hands step 1 to the queue and records that it did, so an idempotent retry knows whether to do it again. */
@@ -156,7 +168,7 @@ export function createRunService(deps: RunServiceDeps) {
           await scheduleFirstStep(auth, result.run);
         return { run: toRunView(result.run), replayed: true };
       }
-      await deps.sink.publish(auth, result.events).catch(() => undefined);
+      await publish(auth, result.events);
       if (claim === undefined) {
         try {
           await deps.queue.enqueueStep(auth, { runId, step: 1 });
@@ -177,7 +189,12 @@ export function createRunService(deps: RunServiceDeps) {
                 }),
               ],
             })
-            .catch(() => undefined);
+            .catch((error: unknown) =>
+              // The client gets the 503 either way; the run stays queued unscheduled, visibly.
+              deps.reportFailure('could not fail a run that could not be scheduled', error, {
+                run_id: runId,
+              }),
+            );
           throw new DependencyUnavailableError('The run could not be scheduled', {
             cause,
             details: { run_id: runId },
@@ -210,7 +227,7 @@ export function createRunService(deps: RunServiceDeps) {
             }),
           ],
         });
-        await deps.sink.publish(auth, result.events).catch(() => undefined);
+        await publish(auth, result.events);
         return toRunView(result.run);
       } catch (error) {
         if (error instanceof RunStateConflictError) {

@@ -1,4 +1,5 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
 import type { ModelInvokeResponse } from '../../shared/contracts/model-invocation.ts';
 import {
@@ -28,6 +29,8 @@ export type StepEngineDeps = {
   tools: ToolPort;
   sink: EventSinkPort;
   now: () => Date;
+  /** Logs and counts a failure that does not change the step's outcome. */
+  reportFailure: FailureReporter;
   /** Reports a problem that does not stop the step. */
   warn: (message: string, context: Record<string, unknown>) => void;
 };
@@ -65,7 +68,14 @@ export function createStepEngine(deps: StepEngineDeps) {
   async function commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
     try {
       const result = await deps.runs.commit(auth, runId, change);
-      if (result.appended > 0) await deps.sink.publish(auth, result.events).catch(() => undefined);
+      if (result.appended > 0) {
+        // The store already holds the events; a failed publish is reported, not thrown.
+        await deps.sink
+          .publish(auth, result.events)
+          .catch((error: unknown) =>
+            deps.reportFailure('run events not published', error, { run_id: runId }),
+          );
+      }
       return result;
     } catch (error) {
       if (error instanceof RunStateConflictError) throw new RunLeftRunning(error.actual);

@@ -20,6 +20,7 @@ function harness() {
   const secrets = { KEY: 'first-key' };
   let nowMs = 0;
   const built: BuiltProvider[] = [];
+  const reported: { what: string; error: unknown }[] = [];
   const registry = new ProviderRegistry(
     catalog,
     async (_id, _backend, secret) => {
@@ -36,13 +37,20 @@ function harness() {
       built.push(provider);
       return provider;
     },
-    { resolve: async (reference) => secrets[reference.slice('env:'.length) as 'KEY'] },
+    {
+      resolve: async (reference) => {
+        if (secrets.KEY === 'unreadable') throw new Error('secret store down');
+        return secrets[reference.slice('env:'.length) as 'KEY'];
+      },
+    },
+    (what, error) => reported.push({ what, error }),
     () => nowMs,
   );
   return {
     registry,
     built,
     secrets,
+    reported,
     advance: (ms: number) => {
       nowMs += ms;
     },
@@ -86,5 +94,21 @@ describe('ProviderRegistry', () => {
     await registry.providerFor('keyed');
     expect(built[0]!.closed).toBe(true);
     expect(current.closed).toBe(false);
+  });
+
+  it('keeps serving with the current provider and reports a credential refresh that failed', async () => {
+    const { registry, built, secrets, advance, reported } = harness();
+    const first = await registry.providerFor('keyed');
+    secrets.KEY = 'unreadable';
+    advance(10 * 60_000);
+    expect(await registry.providerFor('keyed')).toBe(first);
+    await settle();
+    expect(built).toHaveLength(1);
+    expect(reported).toEqual([
+      {
+        what: 'backend credentials could not be refreshed',
+        error: expect.objectContaining({ cause: new Error('secret store down') }),
+      },
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createFailureReporter } from '../../../shared/observability/failure-reporter.ts';
 import type { Telemetry } from '../../../shared/observability/telemetry.ts';
 import type { StepEngine } from '../../runtime/step-engine.ts';
 import { StepMessageSchema } from '../../runtime/step-message.ts';
@@ -20,6 +21,9 @@ export function createStepWorkerHandler(options: {
   redeliverAfter: (receiptHandle: string, attempt: number) => Promise<void>;
 }) {
   const { logger, metrics } = options.telemetry;
+  const reportFailure = createFailureReporter(logger, (name, value) =>
+    metrics.addMetric(name, MetricUnit.Count, value),
+  );
 
   async function processRecord(record: SQSRecord): Promise<boolean> {
     let body: unknown;
@@ -58,7 +62,12 @@ export function createStepWorkerHandler(options: {
       });
       metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
       if (outcome.status === 'retry') {
-        await options.redeliverAfter(record.receiptHandle, attempt).catch(() => undefined);
+        // The queue's visibility timeout still brings the record back, only later.
+        await options
+          .redeliverAfter(record.receiptHandle, attempt)
+          .catch((error: unknown) =>
+            reportFailure('step backoff not applied', error, { run_id: runId, step }),
+          );
       }
       return outcome.status === 'done';
     } catch (error) {
