@@ -313,6 +313,24 @@ export function createStepEngine(deps: StepEngineDeps) {
       return { status: 'done', reason: 'run timed out' };
     },
 
+    /**
+     * Fails a run whose task failed on its last delivery before the dead-letter queue, with the
+     * reason, so the run does not stay `running` (HLD §10.1). A run already over is left alone.
+     */
+    async abandon(auth: AuthContext, runId: string, attempts: number, error: unknown): Promise<void> {
+      const run = await deps.runs.getRun(auth, runId);
+      if (run === undefined || isTerminal(run.status)) return;
+      const cause = runErrorOf(error);
+      try {
+        await failRun(auth, run, {
+          code: cause.code,
+          message: `The step failed on all ${attempts} deliveries: ${cause.message}`,
+        });
+      } catch (failure) {
+        if (!(failure instanceof RunLeftRunning)) throw failure;
+      }
+    },
+
     /** Executes one delivery of a step task. Throws only for failures that should be retried by redelivery. */
     async execute(auth: AuthContext, delivery: StepDelivery): Promise<StepOutcome> {
       const { step } = delivery;

@@ -17,6 +17,8 @@ export function createStepWorkerHandler(options: {
   engine: StepEngine;
   telemetry: Telemetry;
   maxAttempts: number;
+  /** The queue's receive limit: the delivery after the last of them goes to the dead-letter queue. */
+  maxReceives: number;
   /** Brings a record back after a backoff; if that fails, the queue's visibility timeout applies. */
   redeliverAfter: (receiptHandle: string, attempt: number) => Promise<void>;
 }) {
@@ -71,6 +73,20 @@ export function createStepWorkerHandler(options: {
       }
       return outcome.status === 'done';
     } catch (error) {
+      if (attempt >= options.maxReceives) {
+        // The last delivery: the message goes to the dead-letter queue next, so the run ends now.
+        await options.engine
+          .abandon(auth, runId, attempt, error)
+          .catch((failure: unknown) =>
+            reportFailure('could not fail an abandoned run', failure, { run_id: runId }),
+          );
+      } else {
+        await options
+          .redeliverAfter(record.receiptHandle, attempt)
+          .catch((failure: unknown) =>
+            reportFailure('step backoff not applied', failure, { run_id: runId, step }),
+          );
+      }
       logger.error('task failed', {
         tenant_id: auth.tenant_id,
         run_id: runId,

@@ -1,0 +1,69 @@
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { createStepWorkerHandler } from '../../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
+import type { StepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
+import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
+
+const auth = {
+  tenant_id: 'acme',
+  principal: { id: 'u', type: 'user' as const },
+  scopes: [],
+  policy_context: {},
+};
+
+function record(receiveCount: number): SQSRecord {
+  return {
+    messageId: `m-${receiveCount}`,
+    receiptHandle: `r-${receiveCount}`,
+    body: JSON.stringify({ kind: 'run.step', run_id: 'run_1', step: 1, auth }),
+    attributes: { ApproximateReceiveCount: String(receiveCount) },
+  } as unknown as SQSRecord;
+}
+
+/** A worker whose engine always throws, recording what the worker did about it. */
+function failingWorker() {
+  const seen = {
+    backoffs: [] as number[],
+    abandoned: [] as { runId: string; attempts: number; error: unknown }[],
+  };
+  const engine = {
+    execute: () => Promise.reject(new DependencyUnavailableError('ledger down')),
+    expire: () => Promise.reject(new Error('not used')),
+    abandon: async (_auth: unknown, runId: string, attempts: number, error: unknown) => {
+      seen.abandoned.push({ runId, attempts, error });
+    },
+  } as unknown as StepEngine;
+  const handler = createStepWorkerHandler({
+    engine,
+    telemetry: createTelemetry('test-worker'),
+    maxAttempts: 3,
+    maxReceives: 5,
+    redeliverAfter: async (_receipt, attempt) => {
+      seen.backoffs.push(attempt);
+    },
+  });
+  const run = (receiveCount: number) =>
+    handler({ Records: [record(receiveCount)] } as SQSEvent, { functionName: 'w' } as Context);
+  return { run, seen };
+}
+
+describe('the SQS step worker', () => {
+  it('retries a step that threw after a growing backoff, not the full visibility timeout', async () => {
+    const { run, seen } = failingWorker();
+    const answer = await run(1);
+    await run(2);
+    expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+    expect(seen.backoffs).toEqual([1, 2]);
+    expect(seen.abandoned).toEqual([]);
+  });
+
+  it('fails the run with the reason on the last delivery before the dead-letter queue', async () => {
+    const { run, seen } = failingWorker();
+    await run(5);
+    expect(seen.backoffs).toEqual([]);
+    expect(seen.abandoned).toEqual([
+      { runId: 'run_1', attempts: 5, error: expect.objectContaining({ code: 'dependency_unavailable' }) },
+    ]);
+  });
+});
