@@ -259,3 +259,38 @@ describe('cancel and events', () => {
     expect(text).toContain('id: 2\nevent: run.canceled\n');
   });
 });
+
+describe('runs of other members of the tenant', () => {
+  it('answers 404 to a member reading, streaming or canceling another member’s run', async () => {
+    const created = await call('POST', '/v1/runs', { token, body });
+    const runId = (created.json as { run_id: string }).run_id;
+    const colleague = await api.auth.token('acme', { subject: 'colleague' });
+    for (const [method, path, headers] of [
+      ['GET', `/v1/runs/${runId}`, {}],
+      ['GET', `/v1/runs/${runId}/events`, {}],
+      ['GET', `/v1/runs/${runId}/events`, { accept: 'text/event-stream' }],
+      ['POST', `/v1/runs/${runId}:cancel`, {}],
+    ] as const) {
+      const answer = await call(method, path, { token: colleague, headers });
+      expect({ method, path, status: answer.status }).toEqual({ method, path, status: 404 });
+    }
+    expect((await call('GET', `/v1/runs/${runId}`, { token })).json).toMatchObject({ status: 'queued' });
+  });
+
+  it('lets runs:read:all read every run of the tenant, and runs:write:all cancel them', async () => {
+    const created = await call('POST', '/v1/runs', { token, body });
+    const runId = (created.json as { run_id: string }).run_id;
+    const reader = await api.auth.token('acme', {
+      subject: 'auditor',
+      scopes: ['runs:read', 'runs:read:all', 'runs:write'],
+    });
+    expect((await call('GET', `/v1/runs/${runId}`, { token: reader })).status).toBe(200);
+    expect((await call('POST', `/v1/runs/${runId}:cancel`, { token: reader })).status).toBe(404);
+    const admin = await api.auth.token('acme', {
+      subject: 'admin',
+      scopes: ['runs:write', 'runs:write:all'],
+    });
+    const canceled = await call('POST', `/v1/runs/${runId}:cancel`, { token: admin });
+    expect([canceled.status, canceled.json?.['status']]).toEqual([200, 'canceled']);
+  });
+});

@@ -1,4 +1,5 @@
-import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import { scopes } from '../../shared/auth/auth-context.ts';
+import type { AuthContext, Scope } from '../../shared/auth/auth-context.ts';
 import { fingerprint } from '../../shared/encoding/canonical-json.ts';
 import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import {
@@ -57,9 +58,16 @@ export function toRunView(run: RunRecord): Run {
 
 /** Creates, reads and cancels runs; the API handlers are thin wrappers around it. */
 export function createRunService(deps: RunServiceDeps) {
-  async function load(auth: AuthContext, runId: string): Promise<RunRecord> {
+  /**
+   * The run, if the caller may see it: a member sees the runs it created; `all` (`runs:read:all` to
+   * read, `runs:write:all` to cancel) opens every run of the tenant. Another member's run answers
+   * 404 like a missing one, so run ids of others cannot be probed (HLD §5.2).
+   */
+  async function load(auth: AuthContext, runId: string, all: Scope = scopes.runsReadAll): Promise<RunRecord> {
     const run = await deps.runs.getRun(auth, runId);
-    if (run === undefined) throw new NotFoundError(`Run ${runId} was not found`);
+    if (run === undefined || (run.principal_id !== auth.principal.id && !auth.scopes.includes(all))) {
+      throw new NotFoundError(`Run ${runId} was not found`);
+    }
     return run;
   }
 
@@ -212,7 +220,7 @@ export function createRunService(deps: RunServiceDeps) {
 
     /** Cancels a queued or running run. Canceling a canceled run is a no-op; a finished run cannot be canceled. */
     async cancelRun(auth: AuthContext, runId: string): Promise<Run> {
-      const run = await load(auth, runId);
+      const run = await load(auth, runId, scopes.runsWriteAll);
       if (run.status === 'canceled') return toRunView(run);
       try {
         const at = deps.now().toISOString();
@@ -231,7 +239,7 @@ export function createRunService(deps: RunServiceDeps) {
         return toRunView(result.run);
       } catch (error) {
         if (error instanceof RunStateConflictError) {
-          if (error.actual === 'canceled') return toRunView(await load(auth, runId));
+          if (error.actual === 'canceled') return toRunView(await load(auth, runId, scopes.runsWriteAll));
           throw new ConflictError(`The run is already ${error.actual} and cannot be canceled`, {
             details: { status: error.actual },
           });

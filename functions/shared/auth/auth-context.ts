@@ -27,6 +27,10 @@ export type AuthContext = z.infer<typeof AuthContextSchema>;
 export const scopes = {
   runsWrite: 'runs:write',
   runsRead: 'runs:read',
+  /** With `runs:read`: read every run of the tenant, not only the caller's own. */
+  runsReadAll: 'runs:read:all',
+  /** With `runs:write`: cancel every run of the tenant, not only the caller's own. */
+  runsWriteAll: 'runs:write:all',
   modelsInvoke: 'models:invoke',
   modelsRead: 'models:read',
   policyCheck: 'policy:check',
