@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { healthRoute } from '../../shared/http/health-route.ts';
+import { healthRoute, readinessRoute } from '../../shared/http/health-route.ts';
 import { defineRoute } from '../../shared/http/route-spec.ts';
 import type { HeaderSpec, ResponseSpec } from '../../shared/http/route-spec.ts';
 import { openAiErrorHeaders } from './openai-errors.ts';
@@ -297,6 +297,7 @@ export const putTenantModelPolicy = defineRoute({
 /** Every route of the Model Policy API, in document order. */
 export const modelPolicyRoutes = [
   healthRoute,
+  readinessRoute,
   createChatCompletion,
   listModels,
   getModel,

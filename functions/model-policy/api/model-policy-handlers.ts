@@ -1,5 +1,6 @@
-import type { RouteHandlers } from '../../shared/http/bound-route.ts';
+import type { RouteHandler, RouteHandlers } from '../../shared/http/bound-route.ts';
 import { healthHandler } from '../../shared/http/health-route.ts';
+import type { readinessRoute } from '../../shared/http/health-route.ts';
 import type { ModelGateway } from '../invocation/model-gateway.ts';
 import type { UsageReporter } from '../metering/usage-reporter.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
@@ -21,12 +22,15 @@ export type ModelPolicyHandlerDeps = {
   now: () => Date;
   /** The platform tenant whose operators administer other tenants; `operator` when absent. */
   operatorTenantId?: string;
+  /** `GET /v1/health/ready`, probing the service's dependencies. */
+  readiness: RouteHandler<typeof readinessRoute>;
 };
 
 /** The handler of every route of the Model Policy API (HLD §2.1 Model API), by operation id. */
 export function modelPolicyHandlers(deps: ModelPolicyHandlerDeps): RouteHandlers<typeof modelPolicyRoutes> {
   return {
     getHealth: healthHandler('model-policy'),
+    getReadiness: deps.readiness,
     createChatCompletion: chatCompletionsHandler(deps.gateway),
     ...modelsHandlers(deps.catalog, deps.policies),
     invokeModel: invokeHandler(deps.gateway),

@@ -15,6 +15,8 @@ import { modelPolicyHandlers } from '../api/model-policy-handlers.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 import { ModelGateway } from '../invocation/model-gateway.ts';
+import { readinessHandler, readinessTiming } from '../../shared/http/health-route.ts';
+import { tableProbe } from '../../shared/storage/table-probe.ts';
 import { failureReporter } from '../invocation/call-preparation.ts';
 import type { GatewayMetricName } from '../invocation/model-call.ts';
 import { UsageReporter } from '../metering/usage-reporter.ts';
@@ -113,6 +115,11 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
             catalog: config.catalog,
             now,
             operatorTenantId: config.operatorTenantId,
+            readiness: readinessHandler(
+              'model-policy',
+              { table: tableProbe(table(), config.tableName) },
+              { ...readinessTiming, reportFailure: failureReporter({ log: telemetry.logger, metrics }) },
+            ),
           }),
         ),
         verifier: jwtVerifierFromEnv(env),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { healthRoute } from '../../shared/http/health-route.ts';
+import { healthRoute, readinessRoute } from '../../shared/http/health-route.ts';
 import { defineRoute } from '../../shared/http/route-spec.ts';
 import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { scopes } from '../../shared/auth/auth-context.ts';
@@ -173,4 +173,11 @@ export const listRunEvents = defineRoute({
 });
 
 /** Every route of the Orchestrator API, in document order. */
-export const orchestratorRoutes = [healthRoute, createRun, getRun, cancelRun, listRunEvents] as const;
+export const orchestratorRoutes = [
+  healthRoute,
+  readinessRoute,
+  createRun,
+  getRun,
+  cancelRun,
+  listRunEvents,
+] as const;

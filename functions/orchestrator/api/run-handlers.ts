@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { healthHandler } from '../../shared/http/health-route.ts';
-import type { RouteHandlers } from '../../shared/http/bound-route.ts';
+import type { readinessRoute } from '../../shared/http/health-route.ts';
+import type { RouteHandler, RouteHandlers } from '../../shared/http/bound-route.ts';
 import type { RunStatePort } from '../ports/run-state-port.ts';
 import { gaplessAfter } from '../events/event-order.ts';
 import { followRunEvents } from '../events/run-event-stream.ts';
@@ -9,7 +10,13 @@ import type { RunService } from '../runtime/run-service.ts';
 import type { orchestratorRoutes } from './run-api.ts';
 
 /** What the Orchestrator's handlers are built on. */
-export type RunHandlerDeps = { service: RunService; runs: RunStatePort; timing: EventStreamTiming };
+export type RunHandlerDeps = {
+  service: RunService;
+  runs: RunStatePort;
+  timing: EventStreamTiming;
+  /** `GET /v1/health/ready`, probing the service's dependencies. */
+  readiness: RouteHandler<typeof readinessRoute>;
+};
 
 /**
  * The handlers of the Orchestrator API, one per declared route (run-api.ts). Input arrives parsed
@@ -19,9 +26,11 @@ export function runHandlers({
   service,
   runs,
   timing,
+  readiness,
 }: RunHandlerDeps): RouteHandlers<typeof orchestratorRoutes> {
   return {
     getHealth: healthHandler('agent-orchestrator'),
+    getReadiness: readiness,
 
     async createRun({ auth, body, headers }) {
       const { run, replayed } = await service.createRun(auth, body, headers['idempotency-key']);

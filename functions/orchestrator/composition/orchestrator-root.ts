@@ -4,7 +4,9 @@ import { jwtVerifierFromEnv, serviceTokenIssuerFromEnv } from '../../shared/auth
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { readinessHandler, readinessTiming } from '../../shared/http/health-route.ts';
 import { createFailureReporter } from '../../shared/observability/failure-reporter.ts';
+import { tableProbe } from '../../shared/storage/table-probe.ts';
 import { createTelemetry } from '../../shared/observability/telemetry.ts';
 import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../adapters/dynamodb/dynamo-agent-registry.ts';
@@ -67,7 +69,19 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     httpApp: () =>
       createHttpApp({
         service: 'agent-orchestrator',
-        routes: bindRoutes(orchestratorRoutes, runHandlers({ service, runs, timing: config.eventStream })),
+        routes: bindRoutes(
+          orchestratorRoutes,
+          runHandlers({
+            service,
+            runs,
+            timing: config.eventStream,
+            readiness: readinessHandler(
+              'agent-orchestrator',
+              { table: tableProbe(db, config.tableName) },
+              { ...readinessTiming, reportFailure },
+            ),
+          }),
+        ),
         verifier: jwtVerifierFromEnv(env),
         telemetry,
         maxBodyBytes: maxCreateRunBytes,

@@ -245,3 +245,18 @@ describe('clients that hang up', () => {
     expect(await streamed.text()).toContain('data: [DONE]');
   });
 });
+
+describe('readiness', () => {
+  it('returns 200 with each dependency ok on both services', async () => {
+    for (const [base, service] of [
+      [orchestrator(), 'agent-orchestrator'],
+      [modelPolicy(), 'model-policy'],
+    ] as const) {
+      const response = await fetch(`${base}/v1/health/ready`);
+      expect([response.status, await response.json()]).toEqual([
+        200,
+        { status: 'ready', service, dependencies: { table: 'ok' } },
+      ]);
+    }
+  });
+});
