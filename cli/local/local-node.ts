@@ -3,7 +3,12 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { JSONWebKeySet } from 'jose';
 import type { SigningJwk } from '../../functions/shared/auth/token-issuer.ts';
 import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
-import { apiRoutes, functionDefinitions } from '../../infra/resources/definitions.ts';
+import { apiRoutes, functionDefinitions, stepQueueDefinition } from '../../infra/resources/definitions.ts';
+import { modelPolicyEnv } from '../../functions/model-policy/composition/model-policy-config.ts';
+import {
+  orchestratorHttpEnv,
+  stepWorkerEnv,
+} from '../../functions/orchestrator/composition/orchestrator-config.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { freePort } from './emulator.ts';
 import { startHttpFront } from './lambda-http-front.ts';
@@ -37,23 +42,30 @@ export type LocalNode = {
   stop(): Promise<void>;
 };
 
-/** The environment the Lambda functions of a node see, as the CDK stack would set it. */
+/**
+ * The environment the Lambda functions of a node see, as the CDK stack would set it: one process
+ * hosts every function, so it gets the union of their contracts, checked against each before use.
+ */
 export function functionEnvironment(
   settings: LocalNodeSettings,
   modelPolicyUrl: string,
 ): Record<string, string> {
-  return {
-    AGENTOS_NODE_ID: settings.nodeId,
-    AGENTOS_TABLE_NAME: settings.resources.tableName,
-    AGENTOS_STEP_QUEUE_URL: settings.resources.stepQueueUrl,
-    AGENTOS_STATE_MACHINE_ARN: settings.resources.stateMachineArn,
-    AGENTOS_MODEL_POLICY_URL: modelPolicyUrl,
-    AGENTOS_JWT_ISSUER: settings.jwt.issuer,
-    AGENTOS_JWT_AUDIENCE: settings.jwt.audience,
-    AGENTOS_JWKS: JSON.stringify(settings.jwt.jwks),
-    AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(settings.jwt.serviceSigningKey),
-    AGENTOS_AWS_ENDPOINT: settings.awsEndpoint,
-    AWS_REGION: settings.region,
+  const environment = {
+    ...orchestratorHttpEnv.render({
+      AGENTOS_TABLE_NAME: settings.resources.tableName,
+      AGENTOS_STEP_QUEUE_URL: settings.resources.stepQueueUrl,
+      AGENTOS_STATE_MACHINE_ARN: settings.resources.stateMachineArn,
+      AGENTOS_JWT_ISSUER: settings.jwt.issuer,
+      AGENTOS_JWT_AUDIENCE: settings.jwt.audience,
+      AGENTOS_JWKS: JSON.stringify(settings.jwt.jwks),
+      AGENTOS_AWS_ENDPOINT: settings.awsEndpoint,
+      AWS_REGION: settings.region,
+    }),
+    ...stepWorkerEnv.render({
+      AGENTOS_MODEL_POLICY_URL: modelPolicyUrl,
+      AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(settings.jwt.serviceSigningKey),
+      AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
+    }),
     AWS_ACCESS_KEY_ID: optionalEnv('AWS_ACCESS_KEY_ID', 'test'),
     AWS_SECRET_ACCESS_KEY: optionalEnv('AWS_SECRET_ACCESS_KEY', 'test'),
     POWERTOOLS_TRACE_ENABLED: 'false',
@@ -61,6 +73,9 @@ export function functionEnvironment(
     POWERTOOLS_LOG_LEVEL: optionalEnv('POWERTOOLS_LOG_LEVEL', 'INFO'),
     ...settings.functionEnv,
   };
+  // A bad override fails here, naming the variable, rather than in the first request.
+  for (const contract of [orchestratorHttpEnv, stepWorkerEnv, modelPolicyEnv]) contract.parse(environment);
+  return environment;
 }
 
 async function loadHandler(name: FunctionName): Promise<unknown> {

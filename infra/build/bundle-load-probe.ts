@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
+import {
+  orchestratorHttpEnv,
+  stepWorkerEnv,
+} from '../../functions/orchestrator/composition/orchestrator-config.ts';
 
 /** What importing a bundle in a fresh Node process showed. */
 export type BundleLoadOutcome = {
@@ -94,19 +98,21 @@ export async function sampleFunctionEnvironment(): Promise<Record<string, string
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: 'bundle-probe', alg: 'ES256', use: 'sig' };
   return {
-    AWS_REGION: 'us-east-1',
-    AGENTOS_NODE_ID: 'probe',
-    AGENTOS_TABLE_NAME: 'agentos-probe',
-    AGENTOS_STEP_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/agentos-probe-steps',
-    AGENTOS_STATE_MACHINE_ARN:
-      'arn:aws:states:us-east-1:000000000000:stateMachine:agentos-probe-run-deadline',
-    AGENTOS_MODEL_POLICY_URL: 'https://model-policy.invalid/prod/',
-    AGENTOS_JWT_ISSUER: 'https://issuer.invalid/',
-    AGENTOS_JWT_AUDIENCE: 'agentos',
-    AGENTOS_JWKS_URL: 'https://issuer.invalid/.well-known/jwks.json',
-    AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(signingKey),
-    AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN:
-      'arn:aws:secretsmanager:us-east-1:000000000000:secret:agentos/probe/service-signing-key-AbCdEf',
+    ...stepWorkerEnv.render({
+      AWS_REGION: 'us-east-1',
+      AGENTOS_TABLE_NAME: 'agentos-probe',
+      AGENTOS_STEP_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/agentos-probe-steps',
+      AGENTOS_STATE_MACHINE_ARN:
+        'arn:aws:states:us-east-1:000000000000:stateMachine:agentos-probe-run-deadline',
+      AGENTOS_MODEL_POLICY_URL: 'https://model-policy.invalid/prod/',
+      AGENTOS_JWT_ISSUER: 'https://issuer.invalid/',
+      AGENTOS_JWT_AUDIENCE: 'agentos',
+      AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(signingKey),
+      AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN:
+        'arn:aws:secretsmanager:us-east-1:000000000000:secret:agentos/probe/service-signing-key-AbCdEf',
+      AGENTOS_STEP_MAX_RECEIVES: '5',
+    }),
+    ...orchestratorHttpEnv.render({ AGENTOS_JWKS_URL: 'https://issuer.invalid/.well-known/jwks.json' }),
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   };
 }

@@ -16,7 +16,12 @@ import { NodeTable } from '../constructs/node-table.ts';
 import { RunDeadlineStateMachine } from '../constructs/run-deadline-state-machine.ts';
 import { ServiceRestApi } from '../constructs/service-rest-api.ts';
 import { StepQueues } from '../constructs/step-queues.ts';
-import { functionDefinitions, resourceNames } from '../resources/definitions.ts';
+import { modelPolicyEnv } from '../../functions/model-policy/composition/model-policy-config.ts';
+import {
+  orchestratorHttpEnv,
+  stepWorkerEnv,
+} from '../../functions/orchestrator/composition/orchestrator-config.ts';
+import { functionDefinitions, resourceNames, stepQueueDefinition } from '../resources/definitions.ts';
 import type { FunctionName } from '../resources/definitions.ts';
 
 export type AgentOsNodeStackProps = StackProps & {
@@ -109,23 +114,30 @@ export class AgentOsNodeStack extends Stack {
           })
         : Secret.fromSecretCompleteArn(this, 'ServiceSigningKey', settings.serviceSigningKeySecretArn);
 
-    const shared = {
-      AGENTOS_NODE_ID: settings.nodeId,
+    const verifier = {
       AGENTOS_TABLE_NAME: this.table.tableName,
       AGENTOS_JWT_ISSUER: jwt.issuer,
       AGENTOS_JWT_AUDIENCE: jwt.audience,
       AGENTOS_JWKS_URL: jwt.jwksUrl,
     };
-    const orchestrator = {
-      ...shared,
+    const queues = {
+      AGENTOS_TABLE_NAME: this.table.tableName,
       AGENTOS_STEP_QUEUE_URL: this.stepQueue.queueUrl,
       AGENTOS_STATE_MACHINE_ARN: this.runDeadline.stateMachineArn,
     };
+    // Each function gets the variables of its own contract; the Model Policy's URL is added to the
+    // step worker once that API exists.
     const environments: Record<FunctionName, Record<string, string>> = {
-      orchestratorApi: orchestrator,
-      orchestratorEvents: orchestrator,
-      stepWorker: { ...orchestrator, AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: signingKey.secretArn },
-      modelPolicyApi: shared,
+      orchestratorApi: orchestratorHttpEnv.render({ ...queues, ...verifier }),
+      orchestratorEvents: orchestratorHttpEnv.render({ ...queues, ...verifier }),
+      stepWorker: stepWorkerEnv.render({
+        ...queues,
+        AGENTOS_JWT_ISSUER: jwt.issuer,
+        AGENTOS_JWT_AUDIENCE: jwt.audience,
+        AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: signingKey.secretArn,
+        AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
+      }),
+      modelPolicyApi: modelPolicyEnv.render(verifier),
     };
     const functionNames = Object.keys(functionDefinitions) as FunctionName[];
     this.functions = Object.fromEntries(
@@ -160,10 +172,10 @@ export class AgentOsNodeStack extends Stack {
       restApiName: `agentos-${settings.nodeId}-orchestrator`,
       functions: this.functions,
     });
-    // Every Orchestrator function composes the model client at load, so each needs the URL.
-    for (const name of ['orchestratorApi', 'orchestratorEvents', 'stepWorker'] as const) {
-      this.functions[name].addEnvironment('AGENTOS_MODEL_POLICY_URL', this.modelPolicyApi.url);
-    }
+    this.functions.stepWorker.addEnvironment(
+      stepWorkerEnv.names.AGENTOS_MODEL_POLICY_URL,
+      this.modelPolicyApi.url,
+    );
 
     this.outputs(signingKey);
   }

@@ -15,6 +15,7 @@ import {
   tableDefinition,
 } from '../../infra/resources/definitions.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
+import { functionEnvironments } from '../../infra/resources/function-environments.ts';
 import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
 import { environmentOf, functionResource, resourcesOfType, synthesizeNodeStack } from './node-template.ts';
@@ -197,10 +198,14 @@ describe('the node stack', () => {
         'arn:aws:secretsmanager:eu-west-1:123456789012:secret:agentos/signing-AbCdEf',
     });
     expect(Object.keys(fixed.template.toJSON()['Parameters'] as object)).not.toContain('JwtIssuer');
-    expect(environmentOf(functionResource(fixed.stack, fixed.template, 'stepWorker'))).toMatchObject({
+    expect(environmentOf(functionResource(fixed.stack, fixed.template, 'orchestratorApi'))).toMatchObject({
       AGENTOS_JWT_ISSUER: 'https://issuer.example/',
       AGENTOS_JWT_AUDIENCE: 'agentos-test',
       AGENTOS_JWKS_URL: 'https://issuer.example/jwks.json',
+    });
+    expect(environmentOf(functionResource(fixed.stack, fixed.template, 'stepWorker'))).toMatchObject({
+      AGENTOS_JWT_ISSUER: 'https://issuer.example/',
+      AGENTOS_JWT_AUDIENCE: 'agentos-test',
       AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN:
         'arn:aws:secretsmanager:eu-west-1:123456789012:secret:agentos/signing-AbCdEf',
     });
@@ -213,22 +218,17 @@ describe('the node stack', () => {
     ).rejects.toThrow(contextKeys.serviceSigningKeySecretArn);
   });
 
-  it('gives every Orchestrator function the settings its composition root requires', () => {
-    for (const name of ['orchestratorApi', 'orchestratorEvents', 'stepWorker'] as const) {
-      expect(Object.keys(environmentOf(functionResource(stack, template, name)))).toEqual(
-        expect.arrayContaining([
-          'AGENTOS_TABLE_NAME',
-          'AGENTOS_STEP_QUEUE_URL',
-          'AGENTOS_STATE_MACHINE_ARN',
-          'AGENTOS_MODEL_POLICY_URL',
-          'AGENTOS_JWT_ISSUER',
-          'AGENTOS_JWT_AUDIENCE',
-          'AGENTOS_JWKS_URL',
-          'POWERTOOLS_SERVICE_NAME',
-        ]),
-      );
-    }
-  });
+  it.each(functionNames)(
+    'gives %s every variable its environment contract requires and none it does not declare',
+    (name) => {
+      const contract = functionEnvironments[name];
+      const declared = Object.keys(environmentOf(functionResource(stack, template, name)));
+      // AWS_REGION comes from the Lambda runtime, never from the template.
+      expect(declared).toEqual(expect.arrayContaining(contract.required.filter((v) => v !== 'AWS_REGION')));
+      const foreign = declared.filter((variable) => !(variable in contract.variables));
+      expect(foreign.filter((variable) => !variable.startsWith('POWERTOOLS_'))).toEqual([]);
+    },
+  );
 
   it('outputs both API base URLs, the table name and the step queue URL', () => {
     expect(Object.keys(template.toJSON()['Outputs'] as object)).toEqual(

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
-import { intEnv, jsonEnv, maybeEnv, optionalEnv, requiredEnv } from '../../shared/config/env.ts';
+import { jwtVerifierEnv } from '../../shared/auth/auth-config.ts';
+import { awsClientEnv } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
+import { envVar } from '../../shared/config/env-contract.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { defaultOperatorTenantId } from '../api/admin-policy-handlers.ts';
 import { ModelCatalogSchema } from '../schemas/model-catalog.ts';
@@ -32,6 +34,25 @@ export type ModelPolicyConfig = {
 
 const day = 24 * 3600;
 
+/** The environment of the Model Policy function. */
+export const modelPolicyEnv = awsClientEnv.extend({
+  ...jwtVerifierEnv.variables,
+  AGENTOS_TABLE_NAME: envVar.string(),
+  /** The catalog as JSON; Lambda environments hold 4 KB in all, so a large one ships as a file. */
+  AGENTOS_MODEL_CATALOG: envVar.optionalString(),
+  AGENTOS_MODEL_CATALOG_FILE: envVar.optionalString(),
+  AGENTOS_MODEL_DEFAULT_POLICY: envVar.json(TenantModelPolicySchema).optional(),
+  /** Request ids are remembered for at least the day clients may retry in. */
+  AGENTOS_MODEL_REQUEST_TTL_SECONDS: envVar.int({ default: day, min: day }),
+  AGENTOS_MODEL_POLICY_CACHE_MS: envVar.int({ default: 2000, min: 0, max: 300_000 }),
+  AGENTOS_MODEL_MAX_BODY_BYTES: envVar.int({ default: 1024 * 1024, min: 1024, max: 6 * 1024 * 1024 }),
+  AGENTOS_OPERATOR_TENANT: z
+    .string()
+    .optional()
+    .transform((value) => value ?? defaultOperatorTenantId)
+    .pipe(TenantIdSchema),
+});
+
 function parsed<S extends z.ZodType>(schema: S, value: unknown, source: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
@@ -40,41 +61,42 @@ function parsed<S extends z.ZodType>(schema: S, value: unknown, source: string):
   throw new ConfigurationError(`${source} is invalid${where}: ${issue?.message ?? 'unknown issue'}`);
 }
 
-function catalogSource(env: EnvSource): { value: unknown; source: string } {
-  if (maybeEnv('AGENTOS_MODEL_CATALOG', env) !== undefined) {
-    return { value: jsonEnv('AGENTOS_MODEL_CATALOG', env), source: 'AGENTOS_MODEL_CATALOG' };
+function catalogSource(
+  inline: string | undefined,
+  file: string | undefined,
+): { value: unknown; source: string } {
+  const { AGENTOS_MODEL_CATALOG, AGENTOS_MODEL_CATALOG_FILE } = modelPolicyEnv.names;
+  if (inline !== undefined) {
+    try {
+      return { value: JSON.parse(inline) as unknown, source: AGENTOS_MODEL_CATALOG };
+    } catch (cause) {
+      throw new ConfigurationError(`${AGENTOS_MODEL_CATALOG} is not valid JSON`, { cause });
+    }
   }
-  // Lambda environments hold 4 KB in all: a large catalog ships as a file next to the code.
-  const file = maybeEnv('AGENTOS_MODEL_CATALOG_FILE', env);
   if (file === undefined) return { value: defaultModelCatalog, source: 'the default model catalog' };
   try {
     return {
       value: JSON.parse(readFileSync(file, 'utf8')) as unknown,
-      source: `AGENTOS_MODEL_CATALOG_FILE (${file})`,
+      source: `${AGENTOS_MODEL_CATALOG_FILE} (${file})`,
     };
   } catch (cause) {
-    throw new ConfigurationError(`AGENTOS_MODEL_CATALOG_FILE (${file}) cannot be read as JSON`, { cause });
+    throw new ConfigurationError(`${AGENTOS_MODEL_CATALOG_FILE} (${file}) cannot be read as JSON`, { cause });
   }
 }
 
-/** Reads and validates the Model Policy's settings, throwing on the first bad one. */
+/** Reads and validates the Model Policy's settings, throwing on the bad ones. */
 export function modelPolicyConfigFromEnv(env: EnvSource = process.env): ModelPolicyConfig {
-  const catalog = catalogSource(env);
-  const policy =
-    maybeEnv('AGENTOS_MODEL_DEFAULT_POLICY', env) === undefined
-      ? { value: defaultTenantPolicy, source: 'the default tenant policy' }
-      : { value: jsonEnv('AGENTOS_MODEL_DEFAULT_POLICY', env), source: 'AGENTOS_MODEL_DEFAULT_POLICY' };
+  const values = modelPolicyEnv.parse(env);
+  const catalog = catalogSource(values.AGENTOS_MODEL_CATALOG, values.AGENTOS_MODEL_CATALOG_FILE);
   return {
-    tableName: requiredEnv('AGENTOS_TABLE_NAME', env),
+    tableName: values.AGENTOS_TABLE_NAME,
     catalog: parsed(ModelCatalogSchema, catalog.value, catalog.source),
-    defaultPolicy: parsed(TenantModelPolicySchema, policy.value, policy.source),
-    requestRetentionSeconds: Math.max(day, intEnv('AGENTOS_MODEL_REQUEST_TTL_SECONDS', day, env)),
-    policyCacheMs: intEnv('AGENTOS_MODEL_POLICY_CACHE_MS', 2000, env),
-    maxBodyBytes: intEnv('AGENTOS_MODEL_MAX_BODY_BYTES', 1024 * 1024, env),
-    operatorTenantId: parsed(
-      TenantIdSchema,
-      optionalEnv('AGENTOS_OPERATOR_TENANT', defaultOperatorTenantId, env),
-      'AGENTOS_OPERATOR_TENANT',
-    ),
+    defaultPolicy:
+      values.AGENTOS_MODEL_DEFAULT_POLICY ??
+      parsed(TenantModelPolicySchema, defaultTenantPolicy, 'the default tenant policy'),
+    requestRetentionSeconds: values.AGENTOS_MODEL_REQUEST_TTL_SECONDS,
+    policyCacheMs: values.AGENTOS_MODEL_POLICY_CACHE_MS,
+    maxBodyBytes: values.AGENTOS_MODEL_MAX_BODY_BYTES,
+    operatorTenantId: values.AGENTOS_OPERATOR_TENANT,
   };
 }

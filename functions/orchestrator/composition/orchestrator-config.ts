@@ -1,44 +1,105 @@
-import { intEnv, requiredEnv } from '../../shared/config/env.ts';
+import { jwtVerifierEnv, serviceTokenEnv } from '../../shared/auth/auth-config.ts';
+import { awsClientEnv } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
+import { envVar } from '../../shared/config/env-contract.ts';
+import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { defaultEventStreamTiming } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 
-/** Settings of the Orchestrator's Lambdas, read once per process. */
+const day = 24 * 3600;
+
+/** What every Orchestrator function reads: AWS clients, the node's table, the step queue. */
+export const orchestratorCoreEnv = awsClientEnv.extend({
+  AGENTOS_TABLE_NAME: envVar.string(),
+  AGENTOS_STEP_QUEUE_URL: envVar.url(),
+  /** The run-deadline state machine. */
+  AGENTOS_STATE_MACHINE_ARN: envVar.string(),
+  /** How long an idempotency key is remembered; clients may retry for a day, so never less. */
+  AGENTOS_IDEMPOTENCY_TTL_SECONDS: envVar.int({ default: day, min: day }),
+});
+
+/** The environment of the Orchestrator's HTTP functions (the runs API and the event stream). */
+export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
+  ...jwtVerifierEnv.variables,
+  /** Poll interval right after events arrived; shorter is a busy loop on the table. */
+  AGENTOS_SSE_POLL_MIN_MS: envVar.int({ default: defaultEventStreamTiming.pollMinMs, min: 10 }),
+  AGENTOS_SSE_POLL_MAX_MS: envVar.int({ default: defaultEventStreamTiming.pollMaxMs, min: 10 }),
+  /** Between 1 s (anything shorter is a busy loop) and the 15 s clients may rely on. */
+  AGENTOS_SSE_KEEPALIVE_MS: envVar.int({
+    default: defaultEventStreamTiming.keepAliveMs,
+    min: 1_000,
+    max: 15_000,
+  }),
+  AGENTOS_SSE_MAX_DURATION_MS: envVar.int({ default: defaultEventStreamTiming.maxDurationMs, min: 1_000 }),
+  AGENTOS_SSE_RETRY_MS: envVar.int({ default: defaultEventStreamTiming.retryMs, min: 0 }),
+});
+
+/** The environment of the step worker, which calls the Model Policy on the run's principal's behalf. */
+export const stepWorkerEnv = orchestratorCoreEnv.extend({
+  ...serviceTokenEnv.variables,
+  AGENTOS_MODEL_POLICY_URL: envVar.url(),
+  AGENTOS_MODEL_TIMEOUT_MS: envVar.int({ default: 60_000, min: 1 }),
+  /** Attempts of a step that failed with a retryable error before the run fails. */
+  AGENTOS_STEP_MAX_ATTEMPTS: envVar.int({ default: 3, min: 1 }),
+  /** Upper bound of the backoff before a retried step is redelivered. */
+  AGENTOS_STEP_RETRY_MAX_DELAY_SECONDS: envVar.int({ default: 300, min: 1, max: 43_200 }),
+  /** The step queue's redrive `maxReceiveCount`: the delivery on which the worker gives a step up. */
+  AGENTOS_STEP_MAX_RECEIVES: envVar.int({ min: 1, max: 1_000 }),
+});
+
+/** Settings every Orchestrator function shares. */
 export type OrchestratorConfig = {
   tableName: string;
   stepQueueUrl: string;
-  /** The run-deadline state machine. */
   stateMachineArn: string;
+  idempotencyTtlSeconds: number;
+};
+
+/** Settings of the step worker. */
+export type StepWorkerConfig = {
   modelPolicyUrl: string;
   modelTimeoutMs: number;
   stepMaxAttempts: number;
-  /** Upper bound of the backoff before a retried step is redelivered. */
   stepRetryMaxDelaySeconds: number;
-  idempotencyTtlSeconds: number;
-  eventStream: EventStreamTiming;
+  maxReceives: number;
 };
 
-/** Reads the Orchestrator's settings, throwing on the first missing one. */
+/** Reads the settings every Orchestrator function shares, throwing on the bad ones. */
 export function orchestratorConfigFromEnv(env: EnvSource = process.env): OrchestratorConfig {
+  const values = orchestratorCoreEnv.parse(env);
   return {
-    tableName: requiredEnv('AGENTOS_TABLE_NAME', env),
-    stepQueueUrl: requiredEnv('AGENTOS_STEP_QUEUE_URL', env),
-    stateMachineArn: requiredEnv('AGENTOS_STATE_MACHINE_ARN', env),
-    modelPolicyUrl: requiredEnv('AGENTOS_MODEL_POLICY_URL', env),
-    modelTimeoutMs: intEnv('AGENTOS_MODEL_TIMEOUT_MS', 60_000, env),
-    stepMaxAttempts: intEnv('AGENTOS_STEP_MAX_ATTEMPTS', 3, env),
-    stepRetryMaxDelaySeconds: intEnv('AGENTOS_STEP_RETRY_MAX_DELAY_SECONDS', 300, env),
-    idempotencyTtlSeconds: Math.max(24 * 3600, intEnv('AGENTOS_IDEMPOTENCY_TTL_SECONDS', 24 * 3600, env)),
-    eventStream: {
-      pollMinMs: Math.max(10, intEnv('AGENTOS_SSE_POLL_MIN_MS', defaultEventStreamTiming.pollMinMs, env)),
-      pollMaxMs: intEnv('AGENTOS_SSE_POLL_MAX_MS', defaultEventStreamTiming.pollMaxMs, env),
-      // Between 1 s (anything shorter is a busy loop) and the 15 s clients may rely on.
-      keepAliveMs: Math.max(
-        1_000,
-        Math.min(15_000, intEnv('AGENTOS_SSE_KEEPALIVE_MS', defaultEventStreamTiming.keepAliveMs, env)),
-      ),
-      maxDurationMs: intEnv('AGENTOS_SSE_MAX_DURATION_MS', defaultEventStreamTiming.maxDurationMs, env),
-      retryMs: intEnv('AGENTOS_SSE_RETRY_MS', defaultEventStreamTiming.retryMs, env),
-    },
+    tableName: values.AGENTOS_TABLE_NAME,
+    stepQueueUrl: values.AGENTOS_STEP_QUEUE_URL,
+    stateMachineArn: values.AGENTOS_STATE_MACHINE_ARN,
+    idempotencyTtlSeconds: values.AGENTOS_IDEMPOTENCY_TTL_SECONDS,
+  };
+}
+
+/** Reads the event stream's timing, throwing on the bad values. */
+export function eventStreamTimingFromEnv(env: EnvSource = process.env): EventStreamTiming {
+  const values = orchestratorHttpEnv.parse(env);
+  if (values.AGENTOS_SSE_POLL_MAX_MS < values.AGENTOS_SSE_POLL_MIN_MS) {
+    throw new ConfigurationError(
+      `Invalid environment: ${orchestratorHttpEnv.names.AGENTOS_SSE_POLL_MAX_MS} is below ${orchestratorHttpEnv.names.AGENTOS_SSE_POLL_MIN_MS}`,
+    );
+  }
+  return {
+    pollMinMs: values.AGENTOS_SSE_POLL_MIN_MS,
+    pollMaxMs: values.AGENTOS_SSE_POLL_MAX_MS,
+    keepAliveMs: values.AGENTOS_SSE_KEEPALIVE_MS,
+    maxDurationMs: values.AGENTOS_SSE_MAX_DURATION_MS,
+    retryMs: values.AGENTOS_SSE_RETRY_MS,
+  };
+}
+
+/** Reads the step worker's settings, throwing on the bad ones. */
+export function stepWorkerConfigFromEnv(env: EnvSource = process.env): StepWorkerConfig {
+  const values = stepWorkerEnv.parse(env);
+  return {
+    modelPolicyUrl: values.AGENTOS_MODEL_POLICY_URL,
+    modelTimeoutMs: values.AGENTOS_MODEL_TIMEOUT_MS,
+    stepMaxAttempts: values.AGENTOS_STEP_MAX_ATTEMPTS,
+    stepRetryMaxDelaySeconds: values.AGENTOS_STEP_RETRY_MAX_DELAY_SECONDS,
+    maxReceives: values.AGENTOS_STEP_MAX_RECEIVES,
   };
 }

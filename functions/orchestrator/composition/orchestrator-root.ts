@@ -22,7 +22,11 @@ import { runHandlers } from '../api/run-handlers.ts';
 import { createRunService } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
 import { createStepEngine } from '../runtime/step-engine.ts';
-import { orchestratorConfigFromEnv } from './orchestrator-config.ts';
+import {
+  eventStreamTimingFromEnv,
+  orchestratorConfigFromEnv,
+  stepWorkerConfigFromEnv,
+} from './orchestrator-config.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 
@@ -60,11 +64,6 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   return {
     config,
     telemetry,
-    redeliverAfter: (receiptHandle: string, attempt: number) =>
-      backoff.redeliverAfter(
-        receiptHandle,
-        Math.min(config.stepRetryMaxDelaySeconds, SqsRedeliveryBackoff.delaySeconds(attempt)),
-      ),
     /** The HTTP core of both Orchestrator functions; API Gateway sends each path to one of them. */
     httpApp: () =>
       createHttpApp({
@@ -74,7 +73,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           runHandlers({
             service,
             runs,
-            timing: config.eventStream,
+            timing: eventStreamTimingFromEnv(env),
             readiness: readinessHandler(
               'agent-orchestrator',
               { table: tableProbe(db, config.tableName) },
@@ -86,22 +85,31 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         telemetry,
         maxBodyBytes: maxCreateRunBytes,
       }),
-    stepEngine: () =>
-      createStepEngine({
+    /** The step worker's parts: its settings, the engine, and the redelivery backoff of retried steps. */
+    stepWorker: () => {
+      const worker = stepWorkerConfigFromEnv(env);
+      const engine = createStepEngine({
         runs,
         queue,
         agents,
         sink,
         tools: new RegisteredToolAdapter(db, config.tableName, new DynamoMemoryStore(db, config.tableName)),
         models: new ModelPolicyClient({
-          baseUrl: config.modelPolicyUrl,
+          baseUrl: worker.modelPolicyUrl,
           issuer: serviceTokenIssuerFromEnv(env),
-          timeoutMs: config.modelTimeoutMs,
+          timeoutMs: worker.modelTimeoutMs,
           actor: 'agent-orchestrator',
         }),
         reportFailure,
         now: () => new Date(),
         warn: (message, context) => telemetry.logger.warn(message, context),
-      }),
+      });
+      const redeliverAfter = (receiptHandle: string, attempt: number) =>
+        backoff.redeliverAfter(
+          receiptHandle,
+          Math.min(worker.stepRetryMaxDelaySeconds, SqsRedeliveryBackoff.delaySeconds(attempt)),
+        );
+      return { config: worker, engine, redeliverAfter };
+    },
   };
 }

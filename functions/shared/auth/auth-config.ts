@@ -1,6 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
-import { intEnv, maybeEnv, requiredEnv } from '../config/env.ts';
+import { z } from 'zod';
 import type { EnvSource } from '../config/env.ts';
+import { defineEnvContract, envVar } from '../config/env-contract.ts';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsClientConfig } from '../aws/client-config.ts';
 import { ConfigurationError, DependencyUnavailableError } from '../errors/agentos-error.ts';
@@ -9,31 +10,58 @@ import type { JwtVerifier } from './jwt-verifier.ts';
 import { createTokenIssuer, SigningJwkSchema } from './token-issuer.ts';
 import type { SigningJwk, TokenIssuer } from './token-issuer.ts';
 
+const JwkSetSchema = z.object(
+  { keys: z.array(z.record(z.string(), z.unknown())) },
+  {
+    error: 'must be a JWK set ({"keys": [...]})',
+  },
+);
+
 /**
- * Builds the verifier from `AGENTOS_JWT_ISSUER`, `AGENTOS_JWT_AUDIENCE`, `AGENTOS_JWKS` or
- * `AGENTOS_JWKS_URL`, and `AGENTOS_JWT_MAX_LIFETIME_SECONDS` (the longest token lifetime accepted).
+ * What a function that verifies callers' tokens reads: the issuer and audience it accepts, the keys
+ * (inline `AGENTOS_JWKS`, or fetched from `AGENTOS_JWKS_URL`), and the longest token lifetime it
+ * accepts (`AGENTOS_JWT_MAX_LIFETIME_SECONDS`, 24 h by default).
  */
+export const jwtVerifierEnv = defineEnvContract({
+  AGENTOS_JWT_ISSUER: envVar.string(),
+  AGENTOS_JWT_AUDIENCE: envVar.string(),
+  AGENTOS_JWKS: envVar.json(JwkSetSchema).optional(),
+  AGENTOS_JWKS_URL: envVar.optionalUrl(),
+  AGENTOS_JWT_MAX_LIFETIME_SECONDS: envVar.int({ default: defaultMaxTokenLifetimeSeconds, min: 1 }),
+});
+
+/**
+ * What a function that calls another service on a principal's behalf reads: the issuer and audience
+ * it stamps, and the node's private signing key, inline in `AGENTOS_SERVICE_SIGNING_KEY` (local mode)
+ * or in the Secrets Manager secret `AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN` (deployed nodes).
+ */
+export const serviceTokenEnv = defineEnvContract({
+  AGENTOS_JWT_ISSUER: envVar.string(),
+  AGENTOS_JWT_AUDIENCE: envVar.string(),
+  AGENTOS_SERVICE_SIGNING_KEY: envVar.json(SigningJwkSchema).optional(),
+  AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: envVar.optionalString(),
+});
+
+/** Builds the verifier from {@link jwtVerifierEnv}. */
 export function jwtVerifierFromEnv(env: EnvSource = process.env): JwtVerifier {
-  const issuer = requiredEnv('AGENTOS_JWT_ISSUER', env);
-  const audience = requiredEnv('AGENTOS_JWT_AUDIENCE', env);
-  const maxLifetimeSeconds = intEnv('AGENTOS_JWT_MAX_LIFETIME_SECONDS', defaultMaxTokenLifetimeSeconds, env);
-  if (maxLifetimeSeconds === 0) {
-    throw new ConfigurationError('AGENTOS_JWT_MAX_LIFETIME_SECONDS must be at least 1');
+  const values = jwtVerifierEnv.parse(env);
+  const settings = {
+    issuer: values.AGENTOS_JWT_ISSUER,
+    audience: values.AGENTOS_JWT_AUDIENCE,
+    maxLifetimeSeconds: values.AGENTOS_JWT_MAX_LIFETIME_SECONDS,
+  };
+  if (values.AGENTOS_JWKS_URL !== undefined) {
+    return createJwtVerifier({ ...settings, jwks: { kind: 'url', url: values.AGENTOS_JWKS_URL } });
   }
-  const url = maybeEnv('AGENTOS_JWKS_URL', env);
-  if (url !== undefined) {
-    return createJwtVerifier({ issuer, audience, maxLifetimeSeconds, jwks: { kind: 'url', url } });
+  if (values.AGENTOS_JWKS === undefined) {
+    throw new ConfigurationError(
+      `Invalid environment: ${jwtVerifierEnv.names.AGENTOS_JWKS} or ${jwtVerifierEnv.names.AGENTOS_JWKS_URL} is required`,
+    );
   }
-  const raw = requiredEnv('AGENTOS_JWKS', env);
-  let jwks: JSONWebKeySet;
-  try {
-    jwks = JSON.parse(raw) as JSONWebKeySet;
-  } catch (cause) {
-    throw new ConfigurationError('AGENTOS_JWKS is not valid JSON', { cause });
-  }
-  if (!Array.isArray(jwks.keys))
-    throw new ConfigurationError('AGENTOS_JWKS must be a JWK set ({"keys": [...]})');
-  return createJwtVerifier({ issuer, audience, maxLifetimeSeconds, jwks: { kind: 'inline', jwks } });
+  return createJwtVerifier({
+    ...settings,
+    jwks: { kind: 'inline', jwks: values.AGENTOS_JWKS as JSONWebKeySet },
+  });
 }
 
 function parseSigningJwk(raw: string, source: string): SigningJwk {
@@ -49,25 +77,20 @@ function parseSigningJwk(raw: string, source: string): SigningJwk {
 }
 
 /**
- * Builds the issuer a service uses to call another on a principal's behalf, with the node's private
- * signing key: inline in `AGENTOS_SERVICE_SIGNING_KEY` (local mode), or in the Secrets Manager secret
- * named by `AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN` (deployed nodes), read once on first use.
+ * Builds the issuer a service uses to call another on a principal's behalf, from
+ * {@link serviceTokenEnv}; a key kept in Secrets Manager is read once, on first use.
  */
 export function serviceTokenIssuerFromEnv(env: EnvSource = process.env): TokenIssuer {
-  const issuer = requiredEnv('AGENTOS_JWT_ISSUER', env);
-  const audience = requiredEnv('AGENTOS_JWT_AUDIENCE', env);
-  const inline = maybeEnv('AGENTOS_SERVICE_SIGNING_KEY', env);
-  if (inline !== undefined) {
-    return createTokenIssuer({
-      jwk: parseSigningJwk(inline, 'AGENTOS_SERVICE_SIGNING_KEY'),
-      issuer,
-      audience,
-    });
+  const values = serviceTokenEnv.parse(env);
+  const issuer = values.AGENTOS_JWT_ISSUER;
+  const audience = values.AGENTOS_JWT_AUDIENCE;
+  if (values.AGENTOS_SERVICE_SIGNING_KEY !== undefined) {
+    return createTokenIssuer({ jwk: values.AGENTOS_SERVICE_SIGNING_KEY, issuer, audience });
   }
-  const secretArn = maybeEnv('AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN', env);
+  const secretArn = values.AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN;
   if (secretArn === undefined) {
     throw new ConfigurationError(
-      'Missing required environment variable AGENTOS_SERVICE_SIGNING_KEY or AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN',
+      `Invalid environment: ${serviceTokenEnv.names.AGENTOS_SERVICE_SIGNING_KEY} or ${serviceTokenEnv.names.AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN} is required`,
     );
   }
   const client = new SecretsManagerClient(awsClientConfig(env));

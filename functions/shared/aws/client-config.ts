@@ -1,6 +1,6 @@
-import { intEnv, maybeEnv, optionalEnv } from '../config/env.ts';
 import type { EnvSource } from '../config/env.ts';
-import { ConfigurationError } from '../errors/agentos-error.ts';
+import { defineEnvContract, envVar } from '../config/env-contract.ts';
+import type { EnvValues } from '../config/env-contract.ts';
 
 /** Options every AWS SDK client of AgentOS is built with. */
 export type AwsClientConfig = {
@@ -20,38 +20,41 @@ export type AwsClientConfig = {
  */
 export const defaultAwsClientTimeouts = { connectTimeoutMs: 1_000, requestTimeoutMs: 3_000, maxAttempts: 3 };
 
-function positive(name: string, fallback: number, env: EnvSource): number {
-  const value = intEnv(name, fallback, env);
-  if (value === 0) throw new ConfigurationError(`Environment variable ${name} must be at least 1`);
-  return value;
-}
-
 /**
- * Region, endpoint, timeouts and retry budget for SDK clients. `AGENTOS_AWS_ENDPOINT` points every
- * client at an emulator (moto, LocalStack, …); without it the SDK's own `AWS_ENDPOINT_URL` handling
- * and real AWS apply. `AGENTOS_AWS_CONNECT_TIMEOUT_MS`, `AGENTOS_AWS_REQUEST_TIMEOUT_MS` and
- * `AGENTOS_AWS_MAX_ATTEMPTS` override the defaults; zero or a non-integer is refused.
+ * The AWS client settings every function reads. `AGENTOS_AWS_ENDPOINT` points every client at an
+ * emulator (moto, LocalStack, …); without it the SDK's own `AWS_ENDPOINT_URL` handling and real AWS
+ * apply. `AWS_REGION` is set by the Lambda runtime.
  */
-export function awsClientConfig(env: EnvSource = process.env): AwsClientConfig {
-  const endpoint = maybeEnv('AGENTOS_AWS_ENDPOINT', env);
-  const region = optionalEnv('AWS_REGION', optionalEnv('AWS_DEFAULT_REGION', 'us-east-1', env), env);
+export const awsClientEnv = defineEnvContract({
+  AWS_REGION: envVar.optionalString(),
+  AWS_DEFAULT_REGION: envVar.optionalString(),
+  AGENTOS_AWS_ENDPOINT: envVar.optionalUrl(),
+  AGENTOS_AWS_CONNECT_TIMEOUT_MS: envVar.int({ default: defaultAwsClientTimeouts.connectTimeoutMs, min: 1 }),
+  AGENTOS_AWS_REQUEST_TIMEOUT_MS: envVar.int({ default: defaultAwsClientTimeouts.requestTimeoutMs, min: 1 }),
+  AGENTOS_AWS_MAX_ATTEMPTS: envVar.int({ default: defaultAwsClientTimeouts.maxAttempts, min: 1, max: 10 }),
+});
+
+/** Builds the client options from parsed {@link awsClientEnv} values. */
+export function awsClientConfigFrom(values: EnvValues<typeof awsClientEnv.variables>): AwsClientConfig {
   const config: AwsClientConfig = {
-    region,
-    maxAttempts: positive('AGENTOS_AWS_MAX_ATTEMPTS', defaultAwsClientTimeouts.maxAttempts, env),
+    region: values.AWS_REGION ?? values.AWS_DEFAULT_REGION ?? 'us-east-1',
+    maxAttempts: values.AGENTOS_AWS_MAX_ATTEMPTS,
     requestHandler: {
-      connectionTimeout: positive(
-        'AGENTOS_AWS_CONNECT_TIMEOUT_MS',
-        defaultAwsClientTimeouts.connectTimeoutMs,
-        env,
-      ),
-      requestTimeout: positive(
-        'AGENTOS_AWS_REQUEST_TIMEOUT_MS',
-        defaultAwsClientTimeouts.requestTimeoutMs,
-        env,
-      ),
+      connectionTimeout: values.AGENTOS_AWS_CONNECT_TIMEOUT_MS,
+      requestTimeout: values.AGENTOS_AWS_REQUEST_TIMEOUT_MS,
       // Without it the SDK only warns when an attempt exceeds requestTimeout, and keeps waiting.
       throwOnRequestTimeout: true,
     },
   };
-  return endpoint === undefined ? config : { ...config, endpoint };
+  return values.AGENTOS_AWS_ENDPOINT === undefined
+    ? config
+    : { ...config, endpoint: values.AGENTOS_AWS_ENDPOINT };
+}
+
+/**
+ * Region, endpoint, timeouts and retry budget for SDK clients, read from `env`; zero, a non-integer
+ * or a value out of range is refused with a ConfigurationError naming the variable.
+ */
+export function awsClientConfig(env: EnvSource = process.env): AwsClientConfig {
+  return awsClientConfigFrom(awsClientEnv.parse(env));
 }

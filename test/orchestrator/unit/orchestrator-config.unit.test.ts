@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import {
+  eventStreamTimingFromEnv,
+  orchestratorConfigFromEnv,
+  stepWorkerConfigFromEnv,
+} from '../../../functions/orchestrator/composition/orchestrator-config.ts';
+
+const core = {
+  AGENTOS_TABLE_NAME: 'agentos-test',
+  AGENTOS_STEP_QUEUE_URL: 'http://localhost:5000/000000000000/steps',
+  AGENTOS_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:deadline',
+};
+const http = { ...core, AGENTOS_JWT_ISSUER: 'https://issuer.test/', AGENTOS_JWT_AUDIENCE: 'agentos' };
+const worker = {
+  ...http,
+  AGENTOS_MODEL_POLICY_URL: 'http://localhost:5001/',
+  AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:0:secret:key',
+  AGENTOS_STEP_MAX_RECEIVES: '5',
+};
+
+describe('orchestrator environment', () => {
+  it('returns the shared settings with a one-day idempotency window by default', () => {
+    expect(orchestratorConfigFromEnv(core)).toEqual({
+      tableName: 'agentos-test',
+      stepQueueUrl: core.AGENTOS_STEP_QUEUE_URL,
+      stateMachineArn: core.AGENTOS_STATE_MACHINE_ARN,
+      idempotencyTtlSeconds: 86_400,
+    });
+  });
+
+  it('throws when the idempotency window is under a day instead of raising it', () => {
+    expect(() => orchestratorConfigFromEnv({ ...core, AGENTOS_IDEMPOTENCY_TTL_SECONDS: '60' })).toThrow(
+      /AGENTOS_IDEMPOTENCY_TTL_SECONDS: must be an integer at least 86400/,
+    );
+  });
+
+  it('throws when the stream keep-alive is outside 1–15 s or the idle poll is below the busy one', () => {
+    expect(() => eventStreamTimingFromEnv({ ...http, AGENTOS_SSE_KEEPALIVE_MS: '30000' })).toThrow(
+      /AGENTOS_SSE_KEEPALIVE_MS/,
+    );
+    expect(() =>
+      eventStreamTimingFromEnv({ ...http, AGENTOS_SSE_POLL_MIN_MS: '400', AGENTOS_SSE_POLL_MAX_MS: '100' }),
+    ).toThrow(/AGENTOS_SSE_POLL_MAX_MS is below AGENTOS_SSE_POLL_MIN_MS/);
+    expect(eventStreamTimingFromEnv({ ...http, AGENTOS_SSE_POLL_MAX_MS: '200' }).pollMaxMs).toBe(200);
+  });
+
+  it('throws when the step worker is not told the queue redrive count or its Model Policy URL', () => {
+    expect(stepWorkerConfigFromEnv(worker).maxReceives).toBe(5);
+    expect(() => stepWorkerConfigFromEnv({ ...worker, AGENTOS_STEP_MAX_RECEIVES: undefined })).toThrow(
+      /AGENTOS_STEP_MAX_RECEIVES: is required/,
+    );
+    expect(() => stepWorkerConfigFromEnv({ ...worker, AGENTOS_MODEL_POLICY_URL: 'model-policy' })).toThrow(
+      /AGENTOS_MODEL_POLICY_URL: must be an absolute URL/,
+    );
+  });
+});
