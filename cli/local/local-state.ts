@@ -38,6 +38,8 @@ export function nodePaths(nodeId: string, env: NodeJS.ProcessEnv = process.env) 
     nodeLog: join(dir, 'node.log'),
     emulatorLog: join(dir, 'emulator.log'),
     lock: join(dir, 'up.lock'),
+    /** Receipt handles of the step messages the node process is working on (see in-flight-journal.ts). */
+    inFlight: join(dir, 'in-flight.json'),
   };
 }
 

@@ -17,6 +17,8 @@ const SettingsFileSchema = z.object({
   awsEndpoint: z.string(),
   region: z.string(),
   keysDir: z.string(),
+  /** Where the node journals the step messages it is working on, so a restart can release them. */
+  inFlightFile: z.string().optional(),
   issuer: z.string(),
   audience: z.string(),
   resources: z.object({
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
       serviceSigningKey: keys.signingKey,
     },
     functionEnv: file.functionEnv,
+    ...(file.inFlightFile === undefined ? {} : { inFlightFile: file.inFlightFile }),
   };
   const node = await startLocalNode(settings);
   // Written whole, then renamed, so `up` never reads half a file.

@@ -1,12 +1,27 @@
-/** True when a process with this pid exists (and may be signaled by us). */
+import { readFileSync } from 'node:fs';
+
+/** True when the process has exited and only waits to be reaped (Linux; elsewhere never). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state letter follows the command name, which is in parentheses and may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw error;
+  }
+}
+
+/** True when a process with this pid exists, has not exited (a zombie has), and may be signaled by us. */
 export function isAlive(pid: number | null | undefined): boolean {
   if (pid === null || pid === undefined) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
 }
 
 /** Stops a process (its group when it leads one): SIGTERM, then SIGKILL after `graceMs`. */

@@ -21,6 +21,8 @@ export type SqsPollerOptions = {
   /** Long-poll wait; short enough that `stop()` returns promptly. */
   waitTimeSeconds?: number;
   onError?: (error: unknown) => void;
+  /** Told which messages are being worked on, so a restarted node can release a dead one's. */
+  journal?: { add(handles: readonly string[]): void; remove(handles: readonly string[]): void };
 };
 
 function toRecord(message: Message, options: SqsPollerOptions): SQSRecord {
@@ -84,6 +86,16 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     );
     const messages = received.Messages ?? [];
     if (messages.length === 0) return;
+    const handles = messages.map((m) => m.ReceiptHandle ?? '');
+    options.journal?.add(handles);
+    try {
+      await handleBatch(messages);
+    } finally {
+      options.journal?.remove(handles);
+    }
+  }
+
+  async function handleBatch(messages: Message[]): Promise<void> {
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, options)) };
     let failed: Set<string>;
     try {

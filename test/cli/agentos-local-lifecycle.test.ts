@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AgentOsClient } from '../../cli/client/agentos-client.ts';
 import { isAlive } from '../../cli/local/processes.ts';
+import { scriptedInput } from '../support/run-events.ts';
 
 const run = promisify(execFile);
 const cli = new URL('../../cli/bin/agentos.ts', import.meta.url).pathname;
@@ -178,4 +180,113 @@ describe('agentos up | status | token | nuke --local', () => {
     const after = await agentos('status', '--local', '--node-id', nodeId);
     expect(after.code).toBe(1);
   }, 240_000);
+});
+
+describe('agentos up --local after a crash', () => {
+  const crashedId = `${nodeId}-crash`;
+  let base: number;
+
+  beforeAll(async () => {
+    do {
+      base = 20_000 + Math.floor(Math.random() * 30_000);
+    } while (!(await portsFree(base, 3)));
+  });
+
+  afterAll(async () => {
+    await agentos('nuke', '--local', '--yes', '--node-id', crashedId);
+  });
+
+  it('resumes a killed node on its data without re-seeding, and its in-flight run completes', async () => {
+    const up = await agentos('up', '--local', '--node-id', crashedId, '--port-base', String(base));
+    expect(up.code).toBe(0);
+    const token = (
+      await agentos('token', '--local', '--node-id', crashedId, '--tenant', 'default')
+    ).stdout.trim();
+    const client = new AgentOsClient(`http://127.0.0.1:${base}`, token);
+    // An operator's change the resumed node must keep, not overwrite with the seed.
+    const policyFile = join(stateDir, 'crash-policy.json');
+    await writeFile(
+      policyFile,
+      JSON.stringify({
+        entitlements: { allow: ['local/*', 'tier:*'] },
+        max_tokens: 777,
+        budgets: [{ scope: 'tenant', period: 'day', limit_usd: 1, limit_tokens: 100_000 }],
+      }),
+    );
+    const set = await agentos(
+      'model-policy',
+      'set',
+      '--local',
+      '--node-id',
+      crashedId,
+      '--tenant',
+      'default',
+      '--file',
+      policyFile,
+    );
+    expect(set.stderr).toBe('');
+    expect(set.code).toBe(0);
+
+    const created = await client.request<{ run_id: string }>('POST', '/v1/runs', {
+      body: scriptedInput('sample-agent', [{ reply: 'survived', delay_ms: 2_000 }]),
+    });
+    expect(created.status).toBe(201);
+    const runId = created.body.run_id;
+    const state = () =>
+      readFile(join(stateDir, crashedId, 'state.json'), 'utf8').then(
+        (text) => JSON.parse(text) as { node: { pid: number }; emulator: { pid: number } },
+      );
+    const before = await state();
+    // Mid-step: the model call is under way when the node dies.
+    await new Promise((r) => setTimeout(r, 1_000));
+    process.kill(before.node.pid, 'SIGKILL');
+    while (isAlive(before.node.pid)) await new Promise((r) => setTimeout(r, 50));
+
+    const again = await agentos('up', '--local', '--node-id', crashedId, '--port-base', String(base));
+    expect(again.stdout).toContain('resuming stopped node');
+    expect(again.code).toBe(0);
+    const after = await state();
+    expect(after.emulator.pid).toBe(before.emulator.pid);
+    const upReports = (await reports('up')).filter((report) => report['node_id'] === crashedId);
+    const resumed = upReports.find((report) =>
+      (report['phases'] as { name: string; outcome: string }[]).some(
+        (phase) => phase.name === 'seed' && phase.outcome === 'skipped',
+      ),
+    );
+    expect(resumed).toMatchObject({
+      outcome: 'green',
+      seeded: { tenant: 'default', sample_agent: 'sample-agent' },
+    });
+
+    const got = await agentos(
+      'model-policy',
+      'get',
+      '--local',
+      '--node-id',
+      crashedId,
+      '--tenant',
+      'default',
+    );
+    expect(got.stdout).toContain('777');
+    // Well inside the step queue's 180 s visibility timeout, which is all a killed worker's message
+    // would otherwise wait for.
+    let run = (await client.request<{ status: string; output: unknown }>('GET', `/v1/runs/${runId}`)).body;
+    for (
+      let waited = 0;
+      !['completed', 'failed', 'canceled'].includes(run.status) && waited < 150_000;
+      waited += 500
+    ) {
+      await new Promise((r) => setTimeout(r, 500));
+      run = (await client.request<{ status: string; output: unknown }>('GET', `/v1/runs/${runId}`)).body;
+    }
+    expect(run.status).toBe('completed');
+    expect(JSON.stringify(run.output)).toContain('survived');
+    const events = await client.request<{ data: { sequence: number; type: string }[] }>(
+      'GET',
+      `/v1/runs/${runId}/events`,
+    );
+    const sequences = events.body.data.map((event) => event.sequence);
+    expect(sequences).toEqual(sequences.map((_, index) => index + 1));
+    expect(events.body.data.filter((event) => event.type === 'run.completed')).toHaveLength(1);
+  }, 300_000);
 });

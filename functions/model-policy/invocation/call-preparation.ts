@@ -239,7 +239,14 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
     );
   }
   if (claimed.outcome === 'in_progress') {
-    throw new RequestInProgressError(`Request ${input.requestId} is still being processed`);
+    // The holder may have died mid-call (a crashed worker): its claim lapses at the lease, so say when.
+    const retryAfterSeconds =
+      claimed.leaseUntil === undefined
+        ? undefined
+        : Math.max(1, Math.ceil((claimed.leaseUntil - startedAt.getTime()) / 1000));
+    throw new RequestInProgressError(`Request ${input.requestId} is still being processed`, {
+      details: retryAfterSeconds === undefined ? {} : { retry_after_seconds: retryAfterSeconds },
+    });
   }
   const lines = budgetLines(plan.policy.budgets, {
     principalId: input.auth.principal.id,

@@ -60,7 +60,11 @@ export type ClaimOutcome =
   | { outcome: 'claimed' }
   | { outcome: 'replay'; call: StoredCall }
   | { outcome: 'reused' }
-  | { outcome: 'in_progress' };
+  | {
+      outcome: 'in_progress';
+      /** When the holder's lease ends (epoch ms), when the ledger knows: a retry after it takes over. */
+      leaseUntil?: number;
+    };
 
 /** Where a settled call is aggregated. */
 export type AggregateTargets = {

@@ -104,10 +104,10 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         now: () => new Date(),
         warn: (message, context) => telemetry.logger.warn(message, context),
       });
-      const redeliverAfter = (receiptHandle: string, attempt: number) =>
+      const redeliverAfter = (receiptHandle: string, attempt: number, seconds?: number) =>
         backoff.redeliverAfter(
           receiptHandle,
-          Math.min(worker.stepRetryMaxDelaySeconds, SqsRedeliveryBackoff.delaySeconds(attempt)),
+          Math.min(worker.stepRetryMaxDelaySeconds, seconds ?? SqsRedeliveryBackoff.delaySeconds(attempt)),
         );
       return { config: worker, engine, redeliverAfter };
     },

@@ -38,8 +38,11 @@ export type StepEngineDeps = {
 /** One delivery of a step task. */
 export type StepDelivery = { runId: string; step: number; attempt: number; maxAttempts: number };
 
-/** `done`: the delivery can be acknowledged. `retry`: leave it for redelivery. */
-export type StepOutcome = { status: 'done' | 'retry'; reason: string };
+/**
+ * `done`: the delivery can be acknowledged. `retry`: leave it for redelivery, after
+ * `retryAfterSeconds` when the engine knows how long to wait (else the worker's backoff).
+ */
+export type StepOutcome = { status: 'done' | 'retry'; reason: string; retryAfterSeconds?: number };
 
 /** Thrown inside the engine to stop a step because the run left the `running` state. */
 class RunLeftRunning extends Error {}
@@ -50,6 +53,18 @@ function isRetryable(error: unknown): boolean {
     error instanceof RateLimitedError ||
     error instanceof RequestInProgressError
   );
+}
+
+/**
+ * A model call whose request id another attempt still holds, with the holder's lease end: the
+ * holder may be a worker that died mid-call (a crashed node), so this is a wait, not a failed
+ * attempt; the claim lapses at the lease and the redelivered step takes it over (HLD §10.1).
+ */
+function leaseRetry(error: unknown): StepOutcome | undefined {
+  if (!(error instanceof RequestInProgressError)) return undefined;
+  const seconds = error.details['retry_after_seconds'];
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return undefined;
+  return { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: Math.ceil(seconds) };
 }
 
 function runErrorOf(error: unknown): RunError {
@@ -354,6 +369,8 @@ export function createStepEngine(deps: StepEngineDeps) {
           model = await callModel(auth, run, agent, step);
         } catch (error) {
           if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
+          const lease = leaseRetry(error);
+          if (lease !== undefined) return lease;
           if (isRetryable(error) && delivery.attempt < delivery.maxAttempts) {
             return { status: 'retry', reason: error instanceof AgentOsError ? error.code : 'retryable' };
           }

@@ -1,7 +1,7 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createStepWorkerHandler } from '../../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
-import type { StepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import type { StepEngine, StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
 import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
 
@@ -21,14 +21,18 @@ function record(receiveCount: number): SQSRecord {
   } as unknown as SQSRecord;
 }
 
-/** A worker whose engine always throws, recording what the worker did about it. */
-function failingWorker() {
+/** A worker whose engine always throws (or answers `outcome`), recording what the worker did about it. */
+function failingWorker(outcome?: StepOutcome) {
   const seen = {
     backoffs: [] as number[],
+    delays: [] as (number | undefined)[],
     abandoned: [] as { runId: string; attempts: number; error: unknown }[],
   };
   const engine = {
-    execute: () => Promise.reject(new DependencyUnavailableError('ledger down')),
+    execute: () =>
+      outcome === undefined
+        ? Promise.reject(new DependencyUnavailableError('ledger down'))
+        : Promise.resolve(outcome),
     expire: () => Promise.reject(new Error('not used')),
     abandon: async (_auth: unknown, runId: string, attempts: number, error: unknown) => {
       seen.abandoned.push({ runId, attempts, error });
@@ -39,8 +43,9 @@ function failingWorker() {
     telemetry: createTelemetry('test-worker'),
     maxAttempts: 3,
     maxReceives: 5,
-    redeliverAfter: async (_receipt, attempt) => {
+    redeliverAfter: async (_receipt, attempt, seconds) => {
       seen.backoffs.push(attempt);
+      seen.delays.push(seconds);
     },
   });
   const run = (receiveCount: number) =>
@@ -64,6 +69,36 @@ describe('the SQS step worker', () => {
     expect(seen.backoffs).toEqual([]);
     expect(seen.abandoned).toEqual([
       { runId: 'run_1', attempts: 5, error: expect.objectContaining({ code: 'dependency_unavailable' }) },
+    ]);
+  });
+
+  it('redelivers after the delay the engine asks for, such as a model call lease running out', async () => {
+    const { run, seen } = failingWorker({
+      status: 'retry',
+      reason: 'request_in_progress',
+      retryAfterSeconds: 75,
+    });
+    const answer = await run(2);
+    expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+    expect(seen.delays).toEqual([75]);
+    expect(seen.abandoned).toEqual([]);
+  });
+
+  it('fails the run instead of leaving a still-waiting step to the dead-letter queue', async () => {
+    const { run, seen } = failingWorker({
+      status: 'retry',
+      reason: 'request_in_progress',
+      retryAfterSeconds: 75,
+    });
+    const answer = await run(5);
+    expect(answer).toEqual({ batchItemFailures: [] });
+    expect(seen.delays).toEqual([]);
+    expect(seen.abandoned).toEqual([
+      {
+        runId: 'run_1',
+        attempts: 5,
+        error: expect.objectContaining({ message: expect.stringContaining('request_in_progress') }),
+      },
     ]);
   });
 });

@@ -115,7 +115,9 @@ export class DynamoLedger implements LedgerPort {
       if (existing.status === 'completed' && existing.response !== undefined) {
         return { outcome: 'replay', call: decodeStoredCall(existing.response) };
       }
-      return { outcome: 'in_progress' };
+      return existing.status === 'in_flight'
+        ? { outcome: 'in_progress', leaseUntil: existing.lease_until }
+        : { outcome: 'in_progress' };
     }
     throw storageUnavailable(new Error('request claim kept conflicting'));
   }

@@ -1,3 +1,4 @@
+import { DependencyUnavailableError } from '../../../shared/errors/agentos-error.ts';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -20,7 +21,8 @@ export function createStepWorkerHandler(options: {
   /** The queue's receive limit: the delivery after the last of them goes to the dead-letter queue. */
   maxReceives: number;
   /** Brings a record back after a backoff; if that fails, the queue's visibility timeout applies. */
-  redeliverAfter: (receiptHandle: string, attempt: number) => Promise<void>;
+  /** Delays the record's redelivery: by `seconds` when given, else by a backoff growing with `attempt`. */
+  redeliverAfter: (receiptHandle: string, attempt: number, seconds?: number) => Promise<void>;
 }) {
   const { logger, metrics } = options.telemetry;
   const reportFailure = createFailureReporter(logger, (name, value) =>
@@ -63,10 +65,24 @@ export function createStepWorkerHandler(options: {
         reason: outcome.reason,
       });
       metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
+      if (outcome.status === 'retry' && attempt >= options.maxReceives) {
+        // The queue would move it to the dead-letter queue on the next receive: end the run now.
+        await options.engine
+          .abandon(
+            auth,
+            runId,
+            attempt,
+            new DependencyUnavailableError(`the step was still waiting (${outcome.reason})`),
+          )
+          .catch((failure: unknown) =>
+            reportFailure('could not fail an abandoned run', failure, { run_id: runId }),
+          );
+        return true;
+      }
       if (outcome.status === 'retry') {
         // The queue's visibility timeout still brings the record back, only later.
         await options
-          .redeliverAfter(record.receiptHandle, attempt)
+          .redeliverAfter(record.receiptHandle, attempt, outcome.retryAfterSeconds)
           .catch((error: unknown) =>
             reportFailure('step backoff not applied', error, { run_id: runId, step }),
           );

@@ -1,0 +1,58 @@
+import type { ProvisionedResources } from '../../../infra/local/provision-emulator.ts';
+import type { AwsClientConfig } from '../../../functions/shared/aws/client-config.ts';
+import { localNodeDefaults } from '../../local/local-defaults.ts';
+import type { LocalState } from '../../local/local-state.ts';
+import { nodePaths } from '../../local/local-state.ts';
+import type { NodeKeys } from '../../local/node-keys.ts';
+import { newOperatorReport } from '../../reports/operator-report.ts';
+import type { OperatorReport } from '../../reports/operator-report.ts';
+import { PhaseRunner } from '../../reports/phase-runner.ts';
+
+/** Options of `agentos up --local`. */
+export type UpLocalOptions = { nodeId: string; portBase: number; out?: NodeJS.WritableStream };
+
+/** What every phase of `up --local` reads and fills in. */
+export type UpContext = {
+  options: UpLocalOptions;
+  out: NodeJS.WritableStream;
+  runner: PhaseRunner;
+  paths: ReturnType<typeof nodePaths>;
+  defaults: ReturnType<typeof localNodeDefaults>;
+  report: OperatorReport;
+  /** Processes this run started, stopped again when boot fails. */
+  started: { emulatorPid?: number | undefined; nodePid?: number | undefined };
+  /** Whether this run holds the node's start-up lock (released at the end). */
+  ownsLock: boolean;
+};
+
+/**
+ * A stopped or crashed node found by preflight whose data is still there: its emulator (managed and
+ * alive, or external) keeps the table and queues, so `up` restarts the node process on them.
+ */
+export type ResumePlan = { state: LocalState };
+
+/** What boot leaves for the later phases. */
+export type BootedNode = {
+  state: LocalState;
+  aws: AwsClientConfig;
+  keys: NodeKeys;
+  resources: ProvisionedResources;
+};
+
+/** A fresh context for one `up --local`. */
+export function newUpContext(options: UpLocalOptions): UpContext {
+  const out = options.out ?? process.stdout;
+  const runner = new PhaseRunner(out);
+  const report = newOperatorReport('up', options.nodeId, 'SMTP alerting is not configured in local mode yet');
+  report.phases = runner.phases;
+  return {
+    options,
+    out,
+    runner,
+    paths: nodePaths(options.nodeId),
+    defaults: localNodeDefaults(options.nodeId, options.portBase),
+    report,
+    started: {},
+    ownsLock: false,
+  };
+}
