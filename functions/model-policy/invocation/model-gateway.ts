@@ -57,6 +57,7 @@ function routedCall(deps: GatewayDeps, call: PreparedCall): RoutedCall {
   return {
     modelRef: input.modelRef,
     reportFailure: failureReporter(deps),
+    now: () => deps.now().getTime(),
     targets: call.targets,
     // The call ends by its deadline, so it never outlives the lease on its request id.
     signal: AbortSignal.any([input.signal, AbortSignal.timeout(call.deadlineMs)]),

@@ -16,6 +16,8 @@ export type RoutedCall = {
   signal: AbortSignal;
   /** Logs and counts a failed cleanup of a backend that already failed. */
   reportFailure: FailureReporter;
+  /** Epoch milliseconds, for hop latencies; the gateway's clock (tests inject one). */
+  now: () => number;
 };
 
 /** A route that answered. */
@@ -41,6 +43,7 @@ function fallbackHop(
   target: RouteTarget,
   error: ReturnType<typeof asProviderError>,
   startedAt: number,
+  now: number,
 ): RouteHop {
   return {
     provider: target.backendId,
@@ -48,7 +51,7 @@ function fallbackHop(
     outcome: 'fallback',
     reason: error.kind,
     ...(error.status === undefined ? {} : { status: error.status }),
-    latency_ms: Date.now() - startedAt,
+    latency_ms: now - startedAt,
   };
 }
 
@@ -63,7 +66,7 @@ function okRoute(call: RoutedCall, target: RouteTarget, hops: RouteHop[], starte
         provider: target.backendId,
         model: target.modelRef,
         outcome: 'ok',
-        latency_ms: Date.now() - startedAt,
+        latency_ms: call.now() - startedAt,
       },
     ],
   };
@@ -81,19 +84,19 @@ export async function completeWithFallback(
   call: RoutedCall,
 ): Promise<RoutedResult> {
   const hops: RouteHop[] = [];
-  const began = Date.now();
+  const began = call.now();
   let lastError: ReturnType<typeof asProviderError> | undefined;
   for (const target of call.targets) {
     if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
-    const startedAt = Date.now();
+    const startedAt = call.now();
     const signal = AbortSignal.any([call.signal, AbortSignal.timeout(target.timeoutMs)]);
     try {
       const provider = await providers.providerFor(target.backendId);
       const result = await provider.complete({ ...call.request, model: target.backendModel, signal });
-      return { result, target, route: okRoute(call, target, hops, startedAt), latencyMs: Date.now() - began };
+      return { result, target, route: okRoute(call, target, hops, startedAt), latencyMs: call.now() - began };
     } catch (error) {
       lastError = asProviderError(error, signal);
-      hops.push(fallbackHop(target, lastError, startedAt));
+      hops.push(fallbackHop(target, lastError, startedAt, call.now()));
       if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
       if (!lastError.fallbackEligible) break;
     }
@@ -116,7 +119,7 @@ export async function openStreamWithFallback(
   let lastError: ReturnType<typeof asProviderError> | undefined;
   for (const target of call.targets) {
     if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
-    const startedAt = Date.now();
+    const startedAt = call.now();
     const deadline = new IdleDeadline(target.timeoutMs, call.signal);
     let iterator: AsyncIterator<ProviderStreamChunk> | undefined;
     try {
@@ -146,7 +149,7 @@ export async function openStreamWithFallback(
         .catch((error: unknown) =>
           call.reportFailure('a failed backend stream did not close', error, { backend: target.backendId }),
         );
-      hops.push(fallbackHop(target, lastError, startedAt));
+      hops.push(fallbackHop(target, lastError, startedAt, call.now()));
       if (call.signal.aborted) throw new RouteFailure(hops, lastError, true);
       if (!lastError.fallbackEligible) break;
     }

@@ -39,7 +39,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const telemetry = createTelemetry('agent-orchestrator');
   const aws = awsClientConfig(env);
   const db = createDocumentClient(aws);
-  const runs = new DynamoRunStateStore(db, config.tableName);
+  // One clock for every part that stamps or ages something.
+  const now = () => new Date();
+  const runs = new DynamoRunStateStore(db, config.tableName, { now });
   const agents = new DynamoAgentRegistry(db, config.tableName);
   const sqs = new SQSClient(aws);
   const queue = new SqsStepQueue(sqs, config.stepQueueUrl, {
@@ -57,7 +59,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     agents,
     sink,
     reportFailure,
-    now: () => new Date(),
+    now,
     newRunId: () => newRunId(),
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
   });
@@ -93,7 +95,11 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         queue,
         agents,
         sink,
-        tools: new RegisteredToolAdapter(db, config.tableName, new DynamoMemoryStore(db, config.tableName)),
+        tools: new RegisteredToolAdapter(
+          db,
+          config.tableName,
+          new DynamoMemoryStore(db, config.tableName, { now }),
+        ),
         models: new ModelPolicyClient({
           baseUrl: worker.modelPolicyUrl,
           issuer: serviceTokenIssuerFromEnv(env),
@@ -101,7 +107,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           actor: 'agent-orchestrator',
         }),
         reportFailure,
-        now: () => new Date(),
+        now,
         warn: (message, context) => telemetry.logger.warn(message, context),
       });
       const redeliverAfter = (receiptHandle: string, attempt: number, seconds?: number) =>

@@ -5,6 +5,8 @@ import { isTerminal } from '../runtime/run-state-machine.ts';
 import type { RunStatus } from '../schemas/run.ts';
 import { gaplessAfter } from './event-order.ts';
 import { formatSseComment, formatSseEvent, formatSseRetry } from './sse-format.ts';
+import { systemClock } from '../../shared/timing/clock.ts';
+import type { Clock } from '../../shared/timing/clock.ts';
 
 /** Timing of an event stream. */
 export type EventStreamTiming = {
@@ -28,19 +30,6 @@ export const defaultEventStreamTiming: EventStreamTiming = {
   retryMs: 1_000,
 };
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Yields SSE frames for a run: first the stored events after `after` (replay), then new ones as they
  * are committed (follow), until the terminal event has been sent, the client leaves or the
@@ -54,11 +43,14 @@ export async function* followRunEvents(options: {
   initialStatus: RunStatus;
   timing: EventStreamTiming;
   signal: AbortSignal;
+  /** The real clock unless a test injects one. */
+  clock?: Clock;
 }): AsyncGenerator<string> {
   const { runs, auth, runId, timing, signal } = options;
-  const startedAt = Date.now();
+  const clock = options.clock ?? systemClock;
+  const startedAt = clock.now();
   let after = options.after;
-  let lastSentAt = Date.now();
+  let lastSentAt = clock.now();
   let pollMs = timing.pollMinMs;
   yield formatSseRetry(timing.retryMs);
   // Keep-alives go out a little before the interval ends, so a quiet stream never exceeds it.
@@ -69,18 +61,18 @@ export async function* followRunEvents(options: {
     for (const event of events) {
       yield formatSseEvent(event);
       after = event.sequence;
-      lastSentAt = Date.now();
+      lastSentAt = clock.now();
       if (terminalEventTypes.has(event.type)) return;
     }
     if (events.length === 100) continue;
     // A run that was already finished when the client connected has nothing more to send.
     if (page.length === 0 && isTerminal(options.initialStatus)) return;
-    if (Date.now() - startedAt >= timing.maxDurationMs) return;
-    if (Date.now() - lastSentAt >= keepAliveDue) {
+    if (clock.now() - startedAt >= timing.maxDurationMs) return;
+    if (clock.now() - lastSentAt >= keepAliveDue) {
       yield formatSseComment('keep-alive');
-      lastSentAt = Date.now();
+      lastSentAt = clock.now();
     }
     pollMs = events.length > 0 || page.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
-    await sleep(Math.max(0, Math.min(pollMs, keepAliveDue - (Date.now() - lastSentAt))), signal);
+    await clock.sleep(Math.max(0, Math.min(pollMs, keepAliveDue - (clock.now() - lastSentAt))), signal);
   }
 }

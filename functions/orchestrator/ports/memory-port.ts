@@ -1,4 +1,28 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
+
+/** Largest value an entry may hold (well under DynamoDB's 400 KB item limit), on every adapter. */
+export const maxMemoryValueBytes = 64 * 1024;
+
+const namespacePattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Throws the port's `invalid_request` for a namespace every adapter refuses. */
+export function assertMemoryNamespace(namespace: string): void {
+  if (!namespacePattern.test(namespace)) {
+    throw new InvalidRequestError('Invalid memory namespace', [
+      { field: 'namespace', message: '1-64 characters of A-Z a-z 0-9 . _ -' },
+    ]);
+  }
+}
+
+/** Throws the port's `invalid_request` for a value every adapter refuses. */
+export function assertMemoryValue(value: string): void {
+  if (Buffer.byteLength(value, 'utf8') > maxMemoryValueBytes) {
+    throw new InvalidRequestError(`Memory values are at most ${maxMemoryValueBytes} bytes`, [
+      { field: 'value', message: 'too large' },
+    ]);
+  }
+}
 
 /** A stored memory entry. */
 export type MemoryEntry = { namespace: string; key: string; value: string; updated_at: string };

@@ -80,6 +80,13 @@ export class RunStateConflictError extends Error {
   }
 }
 
+/**
+ * The most a run record (with its transcript and event index, as JSON) may take. DynamoDB's item
+ * limit is 400 KB; this stays clear of it with room for attribute overhead, and every adapter
+ * enforces the same ceiling so a run behaves alike on each.
+ */
+export const maxRunRecordBytes = 380 * 1024;
+
 /** Raised when a run (its record with transcript and event index) would outgrow what one stored item can hold. */
 export class RunTooLargeError extends Error {
   readonly bytes: number;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { followRunEvents } from '../../../functions/orchestrator/events/run-event-stream.ts';
 import type { RunStatePort } from '../../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
 
 const auth = {
   tenant_id: 'acme',
@@ -39,7 +40,13 @@ function scriptedLog(answers: RunEvent[][]): RunStatePort {
 
 async function frames(
   log: RunStatePort,
-  options: { keepAliveMs?: number; stopAfter?: number; after?: number } = {},
+  options: {
+    keepAliveMs?: number;
+    maxDurationMs?: number;
+    stopAfter?: number;
+    after?: number;
+    clock?: ManualClock;
+  } = {},
 ) {
   const out: string[] = [];
   const controller = new AbortController();
@@ -53,10 +60,11 @@ async function frames(
       pollMinMs: 1,
       pollMaxMs: 5,
       keepAliveMs: options.keepAliveMs ?? 15_000,
-      maxDurationMs: 60_000,
+      maxDurationMs: options.maxDurationMs ?? 60_000,
       retryMs: 1000,
     },
     signal: controller.signal,
+    clock: options.clock ?? new ManualClock(),
   })) {
     out.push(frame);
     if (options.stopAfter !== undefined && out.length >= options.stopAfter) controller.abort();
@@ -92,8 +100,32 @@ describe('followRunEvents', () => {
     expect(out.filter((f) => f.startsWith('id:')).map((f) => f.split('\n')[0])).toEqual(['id: 3']);
   });
 
-  it('sends keep-alive comments while the run is quiet', async () => {
-    const out = await frames(scriptedLog([[]]), { keepAliveMs: 1000, stopAfter: 3 });
+  it('sends keep-alive comments while the run is quiet, never letting the interval pass', async () => {
+    const clock = new ManualClock();
+    const started = clock.now();
+    const out = await frames(scriptedLog([[]]), { keepAliveMs: 15_000, stopAfter: 3, clock });
     expect(out.slice(1)).toEqual([': keep-alive\n\n', ': keep-alive\n\n']);
+    // Two keep-alives, each 500 ms before its 15 s interval ends.
+    expect(clock.now() - started).toBe(2 * 14_500);
+  });
+
+  it('backs its polls off from the busy interval to the idle one while nothing happens', async () => {
+    const clock = new ManualClock();
+    await frames(scriptedLog([[]]), { keepAliveMs: 15_000, stopAfter: 2, clock });
+    expect(clock.sleeps.slice(0, 5)).toEqual([2, 4, 5, 5, 5]);
+  });
+
+  it('ends a quiet stream when its time is up, so clients reconnect before the function times out', async () => {
+    const clock = new ManualClock();
+    const started = clock.now();
+    const out = await frames(scriptedLog([[event(1)]]), {
+      keepAliveMs: 15_000,
+      maxDurationMs: 40_000,
+      clock,
+    });
+    expect(out.filter((f) => f.startsWith('id:'))).toHaveLength(1);
+    expect(out.filter((f) => f.startsWith(':'))).toHaveLength(2);
+    expect(clock.now() - started).toBeGreaterThanOrEqual(40_000);
+    expect(clock.now() - started).toBeLessThan(40_000 + 15_000);
   });
 });

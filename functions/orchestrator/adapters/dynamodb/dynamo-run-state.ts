@@ -6,7 +6,7 @@ import { AgentOsError, NotFoundError } from '../../../shared/errors/agentos-erro
 import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
-import { RunStateConflictError, RunTooLargeError } from '../../ports/run-state-port.ts';
+import { maxRunRecordBytes, RunStateConflictError, RunTooLargeError } from '../../ports/run-state-port.ts';
 import type {
   CommitResult,
   CreateRunResult,
@@ -47,16 +47,13 @@ type UnlistedRunFields = Exclude<keyof RunRecord, (typeof runFields)[number]>;
 const allRunFieldsListed: UnlistedRunFields extends never ? true : never = true;
 void allRunFieldsListed;
 
-/** DynamoDB's item limit is 400 KB; stay clear of it with room for attribute overhead. */
-const maxRunItemBytes = 380 * 1024;
-
 function itemBytes(item: RunItem): number {
   return Buffer.byteLength(JSON.stringify(item), 'utf8');
 }
 
 function assertFits(item: RunItem): void {
   const bytes = itemBytes(item);
-  if (bytes > maxRunItemBytes) throw new RunTooLargeError(bytes, maxRunItemBytes);
+  if (bytes > maxRunRecordBytes) throw new RunTooLargeError(bytes, maxRunRecordBytes);
 }
 
 function toRecord(item: RunItem): RunRecord {
@@ -87,18 +84,23 @@ function toEvent(item: EventItem): RunEvent {
 export class DynamoRunStateStore implements RunStatePort {
   // Bounded by count, bytes and age (a run item can hold ~380 KB of transcript); a stale copy only
   // costs a failed condition and a re-read.
-  private readonly cache = new BoundedCache<string, RunItem>({
-    maxEntries: 500,
-    maxAgeMs: 5 * 60_000,
-    maxWeight: 32 * 1024 * 1024,
-    weigh: itemBytes,
-  });
+  private readonly cache: BoundedCache<string, RunItem>;
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly now: () => Date;
 
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
+  /** `now` stamps stored events and ages the cache; the real clock unless a test injects one. */
+  constructor(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}) {
     this.db = db;
     this.tableName = tableName;
+    this.now = options.now ?? (() => new Date());
+    this.cache = new BoundedCache<string, RunItem>({
+      maxEntries: 500,
+      maxAgeMs: 5 * 60_000,
+      maxWeight: 32 * 1024 * 1024,
+      weigh: itemBytes,
+      now: () => this.now().getTime(),
+    });
   }
 
   async createRun(
@@ -210,7 +212,7 @@ export class DynamoRunStateStore implements RunStatePort {
           appended: 0,
         };
       }
-      const now = new Date().toISOString();
+      const now = this.now().toISOString();
       const newItems = fresh.map((event, i) =>
         this.eventItem(auth, runId, pk, event, current!.last_sequence + i + 1, now),
       );

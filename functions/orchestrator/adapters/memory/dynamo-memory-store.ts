@@ -2,15 +2,10 @@ import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
-import { InvalidRequestError } from '../../../shared/errors/agentos-error.ts';
 import { storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
+import { assertMemoryNamespace, assertMemoryValue } from '../../ports/memory-port.ts';
 import type { MemoryEntry, MemoryPort } from '../../ports/memory-port.ts';
-
-/** Largest value an entry may hold (well under DynamoDB's 400 KB item limit). */
-export const maxMemoryValueBytes = 64 * 1024;
-
-const namespacePattern = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * MemoryPort on the node's table: `tenant/{tenant_id}/memory/{namespace}/{sha256(key)}`. Keys are
@@ -20,17 +15,17 @@ export class DynamoMemoryStore implements MemoryPort {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
 
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
+  private readonly now: () => Date;
+
+  /** `now` stamps `updated_at`; the real clock unless a test injects one. */
+  constructor(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}) {
     this.db = db;
     this.tableName = tableName;
+    this.now = options.now ?? (() => new Date());
   }
 
   private pk(auth: AuthContext, namespace: string, key: string): string {
-    if (!namespacePattern.test(namespace)) {
-      throw new InvalidRequestError('Invalid memory namespace', [
-        { field: 'namespace', message: '1-64 characters of A-Z a-z 0-9 . _ -' },
-      ]);
-    }
+    assertMemoryNamespace(namespace);
     return storageKeys.memory(auth.tenant_id, namespace, createHash('sha256').update(key).digest('hex'));
   }
 
@@ -50,12 +45,8 @@ export class DynamoMemoryStore implements MemoryPort {
 
   async put(auth: AuthContext, namespace: string, key: string, value: string): Promise<MemoryEntry> {
     const pk = this.pk(auth, namespace, key);
-    if (Buffer.byteLength(value, 'utf8') > maxMemoryValueBytes) {
-      throw new InvalidRequestError(`Memory values are at most ${maxMemoryValueBytes} bytes`, [
-        { field: 'value', message: 'too large' },
-      ]);
-    }
-    const entry: MemoryEntry = { namespace, key, value, updated_at: new Date().toISOString() };
+    assertMemoryValue(value);
+    const entry: MemoryEntry = { namespace, key, value, updated_at: this.now().toISOString() };
     try {
       await this.db.send(
         new PutCommand({

@@ -8,6 +8,7 @@ import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import type { MemoryPort } from '../../ports/memory-port.ts';
 import type { ToolInvocation, ToolPort, ToolResult } from '../../ports/tool-port.ts';
 import { builtinTools } from './builtin-tools.ts';
+import type { BuiltinToolContext } from './builtin-tools.ts';
 
 /** A tool registered for a tenant (`tenant/{tenant_id}/tools/{tool_id}`); the id is the function name models call. */
 export const ToolRecordSchema = z.object({
@@ -75,25 +76,12 @@ export class RegisteredToolAdapter implements ToolPort {
     return items
       .map((item) => ToolRecordSchema.safeParse(item))
       .filter((parsed) => parsed.success)
-      .map(({ data }) => {
-        const builtin = builtinTools[data.implementation.slice('builtin:'.length)];
-        return {
-          type: 'function' as const,
-          function: {
-            name: data.tool_id,
-            description: data.description,
-            ...(builtin ? { parameters: builtin.parameters } : {}),
-          },
-        };
-      })
+      .map(({ data }) => describeTool(data))
       .sort((a, b) => toolIds.indexOf(a.function.name) - toolIds.indexOf(b.function.name));
   }
 
   async invoke(auth: AuthContext, call: ToolInvocation): Promise<ToolResult> {
-    // A model may name anything; a name that cannot be a tool id is simply not an available tool.
-    if (!ToolRecordSchema.shape.tool_id.safeParse(call.name).success) {
-      return { output: `Tool "${call.name.slice(0, 64)}" is not available`, isError: true };
-    }
+    if (!isToolName(call.name)) return unavailable(call.name);
     let record: ToolRecord | undefined;
     try {
       const result = await this.db.send(
@@ -107,26 +95,57 @@ export class RegisteredToolAdapter implements ToolPort {
     } catch (error) {
       throw storageUnavailable(error);
     }
-    const builtin =
-      record === undefined ? undefined : builtinTools[record.implementation.slice('builtin:'.length)];
-    if (builtin === undefined) return { output: `Tool "${call.name}" is not available`, isError: true };
-    let args: unknown;
-    try {
-      args = JSON.parse(call.arguments === '' ? '{}' : call.arguments);
-    } catch {
-      return { output: 'Tool arguments are not valid JSON', isError: true };
-    }
-    try {
-      return {
-        output: await builtin.run(args, { auth, memory: this.memory, runId: call.runId }),
-        isError: false,
-      };
-    } catch (error) {
-      const message =
-        error instanceof z.ZodError
-          ? `Invalid arguments: ${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`
-          : 'Tool failed';
-      return { output: message, isError: true };
-    }
+    return runTool(record, call, { auth, memory: this.memory, runId: call.runId });
+  }
+}
+
+/** A model may name anything; a name that cannot be a tool id is simply not an available tool. */
+export function isToolName(name: string): boolean {
+  return ToolRecordSchema.shape.tool_id.safeParse(name).success;
+}
+
+function unavailable(name: string): ToolResult {
+  return { output: `Tool "${name.slice(0, 64)}" is not available`, isError: true };
+}
+
+/** How a registered tool is described to the model. */
+export function describeTool(record: ToolRecord): ToolDefinition {
+  const builtin = builtinTools[record.implementation.slice('builtin:'.length)];
+  return {
+    type: 'function',
+    function: {
+      name: record.tool_id,
+      description: record.description,
+      ...(builtin ? { parameters: builtin.parameters } : {}),
+    },
+  };
+}
+
+/**
+ * Runs a registered tool's implementation (every ToolPort adapter shares it): unknown tools, bad
+ * JSON, invalid arguments and failures come back as error results the model can react to.
+ */
+export async function runTool(
+  record: ToolRecord | undefined,
+  call: ToolInvocation,
+  context: BuiltinToolContext,
+): Promise<ToolResult> {
+  const builtin =
+    record === undefined ? undefined : builtinTools[record.implementation.slice('builtin:'.length)];
+  if (builtin === undefined) return unavailable(call.name);
+  let args: unknown;
+  try {
+    args = JSON.parse(call.arguments === '' ? '{}' : call.arguments);
+  } catch {
+    return { output: 'Tool arguments are not valid JSON', isError: true };
+  }
+  try {
+    return { output: await builtin.run(args, context), isError: false };
+  } catch (error) {
+    const message =
+      error instanceof z.ZodError
+        ? `Invalid arguments: ${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`
+        : 'Tool failed';
+    return { output: message, isError: true };
   }
 }

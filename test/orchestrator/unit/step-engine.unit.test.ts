@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
+import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
+import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
+import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
+import { InMemoryToolRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import type { AgentDefinition } from '../../../functions/orchestrator/ports/agent-registry-port.ts';
+import type { ModelPort } from '../../../functions/orchestrator/ports/model-port.ts';
+import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
+import { createRunService } from '../../../functions/orchestrator/runtime/run-service.ts';
+import { createStepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import type { StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
+import type { AssistantMessage } from '../../../functions/shared/contracts/chat.ts';
+import {
+  DependencyUnavailableError,
+  RequestInProgressError,
+} from '../../../functions/shared/errors/agentos-error.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
+
+const auth: AuthContext = {
+  tenant_id: 'acme',
+  principal: { id: 'user-1', type: 'user' },
+  scopes: ['runs:read', 'runs:write'],
+  policy_context: {},
+};
+
+const agent: AgentDefinition = {
+  agent_id: 'helper',
+  name: 'Helper',
+  model_ref: 'local/scripted',
+  system_prompt: 'Be brief.',
+  tool_ids: ['echo'],
+  max_steps: 3,
+  max_tokens_per_step: 256,
+  timeout_seconds: 900,
+};
+
+/** A model reply, or what the Model Policy call throws. */
+type Turn = AssistantMessage | Error;
+
+const reply = (content: string): AssistantMessage => ({ role: 'assistant', content });
+const echo = (text: string, id = 'call_1'): AssistantMessage => ({
+  role: 'assistant',
+  content: null,
+  tool_calls: [{ id, type: 'function', function: { name: 'echo', arguments: JSON.stringify({ text }) } }],
+});
+
+/**
+ * The engine on in-memory adapters and a manual clock, with a model that answers from a script and
+ * records what it was asked.
+ */
+async function harness(turns: Turn[], agentChanges: Partial<AgentDefinition> = {}) {
+  const clock = new ManualClock();
+  const now = () => clock.date();
+  const runs = new InMemoryRunStateStore({ now });
+  const queue = new InMemoryStepQueue();
+  const agents = new InMemoryAgentRegistry();
+  const memory = new InMemoryMemoryStore({ now });
+  const tools = new InMemoryToolRegistry(memory);
+  await agents.put(auth, { ...agent, ...agentChanges });
+  await tools.register(auth, { tool_id: 'echo', description: 'Echoes', implementation: 'builtin:echo' });
+  const script = [...turns];
+  const requests: string[] = [];
+  const models: ModelPort = {
+    async invoke(_auth, modelRef, request) {
+      requests.push(request.request_id);
+      const next = script.shift() ?? reply('(script ended)');
+      if (next instanceof Error) throw next;
+      return {
+        request_id: request.request_id,
+        correlation_id: 'c',
+        output: { message: next, finish_reason: next.tool_calls === undefined ? 'stop' : 'tool_calls' },
+        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, cost_usd: 0 },
+        route: { model_ref: modelRef, provider: 'local', model: modelRef, hops: [] },
+        policy: { decision: 'allow', redactions: {}, rules: [] },
+        replayed: false,
+      };
+    },
+  };
+  const failures: string[] = [];
+  const sink = { publish: async () => undefined };
+  const reportFailure = (message: string) => {
+    failures.push(message);
+  };
+  const engine = createStepEngine({
+    runs,
+    queue,
+    agents,
+    models,
+    tools,
+    sink,
+    now,
+    reportFailure,
+    warn: (message) => failures.push(message),
+  });
+  const service = createRunService({
+    runs,
+    queue,
+    agents,
+    sink,
+    reportFailure,
+    now,
+    newRunId: () => newRunId(clock.now()),
+    idempotencyTtlSeconds: 86_400,
+  });
+  const { run } = await service.createRun(
+    auth,
+    { agent_id: 'helper', input: { messages: [{ role: 'user', content: 'hi' }] } },
+    undefined,
+  );
+  /** Delivers every queued step once (attempt 1), as a worker would, until the queue is empty. */
+  async function drain(): Promise<StepOutcome[]> {
+    const outcomes: StepOutcome[] = [];
+    for (let rounds = 0; rounds < 20; rounds += 1) {
+      const tasks = queue.take();
+      if (tasks.length === 0) break;
+      for (const task of tasks) {
+        if (task.kind !== 'run.step') continue;
+        outcomes.push(
+          await engine.execute(task.auth, {
+            runId: task.run_id,
+            step: task.step,
+            attempt: 1,
+            maxAttempts: 3,
+          }),
+        );
+      }
+    }
+    return outcomes;
+  }
+  const events = async () =>
+    (await runs.listEvents(auth, run.run_id, { after: 0, limit: 1000 })).map((e) => e.type);
+  return { clock, runs, queue, engine, runId: run.run_id, drain, events, requests, failures, script };
+}
+
+describe('the step engine', () => {
+  it('returns done after a model reply and completes the run with that message', async () => {
+    const h = await harness([echo('ping'), reply('pong')]);
+    const outcomes = await h.drain();
+    expect(outcomes.map((o) => o.reason)).toEqual(['step completed', 'step completed']);
+    const run = await h.runs.getRun(auth, h.runId);
+    expect(run).toMatchObject({
+      status: 'completed',
+      steps_completed: 2,
+      output: { message: { content: 'pong' } },
+    });
+    expect(await h.events()).toContain('tool.completed');
+    expect((await h.events()).at(-1)).toBe('run.completed');
+  });
+
+  it('returns retry for a retryable model failure until the last attempt, then fails the run with the reason', async () => {
+    const h = await harness([
+      new DependencyUnavailableError('backend down'),
+      new DependencyUnavailableError('backend down'),
+    ]);
+    const [task] = h.queue.take();
+    const delivery = { runId: h.runId, step: task?.kind === 'run.step' ? task.step : 0, maxAttempts: 2 };
+    expect(await h.engine.execute(auth, { ...delivery, attempt: 1 })).toEqual({
+      status: 'retry',
+      reason: 'dependency_unavailable',
+    });
+    expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
+    expect(await h.engine.execute(auth, { ...delivery, attempt: 2 })).toEqual({
+      status: 'done',
+      reason: 'model call failed',
+    });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'dependency_unavailable' },
+    });
+    // Both attempts asked for the same request id, so the Model Policy could replay or dedupe them.
+    expect(new Set(h.requests).size).toBe(1);
+  });
+
+  it('returns retry after the lease a still-claimed model call names, without spending an attempt', async () => {
+    const busy = new RequestInProgressError('still running', { details: { retry_after_seconds: 42.2 } });
+    const h = await harness([busy]);
+    h.queue.take();
+    expect(await h.engine.execute(auth, { runId: h.runId, step: 1, attempt: 3, maxAttempts: 3 })).toEqual({
+      status: 'retry',
+      reason: 'request_in_progress',
+      retryAfterSeconds: 43,
+    });
+    expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
+  });
+
+  it('fails the run with max_steps_exceeded when the agent keeps calling tools', async () => {
+    const h = await harness([echo('1'), echo('2', 'call_2'), echo('3', 'call_3'), echo('4', 'call_4')], {
+      max_steps: 2,
+    });
+    await h.drain();
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({
+      status: 'failed',
+      steps_completed: 2,
+      error: { code: 'max_steps_exceeded' },
+    });
+    expect(h.requests).toHaveLength(2);
+  });
+
+  it('fails the run with run_too_large when a step would outgrow the run record', async () => {
+    const h = await harness([echo('x'.repeat(200 * 1024)), echo('y'.repeat(200 * 1024), 'call_2')]);
+    const outcomes = await h.drain();
+    expect(outcomes.at(-1)).toEqual({ status: 'done', reason: 'run too large' });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'run_too_large' },
+    });
+    expect((await h.events()).at(-1)).toBe('run.failed');
+  });
+
+  it('returns done without calling the model again for a stale redelivery of a finished step', async () => {
+    const h = await harness([echo('ping'), reply('pong')]);
+    await h.drain();
+    const asked = h.requests.length;
+    const eventsBefore = await h.events();
+    expect(await h.engine.execute(auth, { runId: h.runId, step: 1, attempt: 2, maxAttempts: 3 })).toEqual({
+      status: 'done',
+      reason: 'run is completed',
+    });
+    expect(h.requests).toHaveLength(asked);
+    expect(await h.events()).toEqual(eventsBefore);
+  });
+
+  it('returns done for a step of a running run that was already completed, leaving the log unchanged', async () => {
+    const h = await harness([echo('ping'), reply('pong')]);
+    h.queue.take();
+    await h.engine.execute(auth, { runId: h.runId, step: 1, attempt: 1, maxAttempts: 3 });
+    const eventsBefore = await h.events();
+    expect(await h.engine.execute(auth, { runId: h.runId, step: 1, attempt: 2, maxAttempts: 3 })).toEqual({
+      status: 'done',
+      reason: 'step already completed',
+    });
+    expect(await h.events()).toEqual(eventsBefore);
+    expect(await h.engine.execute(auth, { runId: h.runId, step: 5, attempt: 1, maxAttempts: 3 })).toEqual({
+      status: 'done',
+      reason: 'step is ahead of the run',
+    });
+  });
+});
