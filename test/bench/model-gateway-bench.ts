@@ -29,7 +29,7 @@ import { createStreamingLambdaHandler } from '../../functions/shared/http/lambda
 import { deprovisionNode, provisionNode } from '../../infra/local/provision-emulator.ts';
 import { startFakeOpenAiServer } from '../fakes/fake-openai-server.ts';
 import { createTestAuth } from '../support/test-auth.ts';
-import { InMemoryLedger } from './in-memory-ledger.ts';
+import { InMemoryLedger } from '../../functions/model-policy/adapters/in-memory/in-memory-ledger.ts';
 
 const { values: args } = parseArgs({
   options: {

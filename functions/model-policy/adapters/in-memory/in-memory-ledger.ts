@@ -7,10 +7,10 @@ import type {
   LedgerPort,
   RequestClaim,
   ReserveOutcome,
-} from '../../functions/model-policy/ports/ledger-port.ts';
-import type { StoredCall } from '../../functions/model-policy/schemas/stored-call.ts';
+} from '../../ports/ledger-port.ts';
+import type { StoredCall } from '../../schemas/stored-call.ts';
 
-type Held = { keys: string[]; amount: Amount };
+type Held = { keys: string[]; amount: Amount; attempt: number };
 type RequestEntry = {
   fingerprint: string;
   token: string;
@@ -21,9 +21,10 @@ type RequestEntry = {
 type Counters = BudgetCounters & { committedTokens: number; committedNano: number };
 
 /**
- * A LedgerPort held in this process, for the benchmark only: the same claim, reservation and
- * settlement rules as the DynamoDB ledger (one process is trivially atomic), without a store's
- * latency, so the gateway's own overhead can be told apart from its store's.
+ * LedgerPort held in this process, for the unit tier and the gateway benchmark: the same claim,
+ * reservation and settlement rules as the DynamoDB ledger (one process is trivially atomic; the
+ * ledger conformance suite holds both to them), without a store's latency, so the gateway's own
+ * overhead can be told apart from its store's. Usage records are counted, not kept.
  */
 export class InMemoryLedger implements LedgerPort {
   readonly #requests = new Map<string, RequestEntry>();
@@ -44,8 +45,8 @@ export class InMemoryLedger implements LedgerPort {
     }
     if (existing.fingerprint !== claim.fingerprint) return { outcome: 'reused' };
     return existing.call === undefined
-      ? { outcome: 'in_progress' }
-      : { outcome: 'replay', call: existing.call };
+      ? { outcome: 'in_progress', leaseUntil: existing.leaseUntil }
+      : { outcome: 'replay', call: structuredClone(existing.call) };
   }
 
   async readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]> {
@@ -57,8 +58,11 @@ export class InMemoryLedger implements LedgerPort {
     claim: RequestClaim,
     lines: readonly BudgetLine[],
     amount: Amount,
+    attempt: number,
   ): Promise<ReserveOutcome> {
     const entry = this.#requests.get(`${tenantId}/${claim.requestKey}`);
+    // A retried write of the same attempt applied already; any other write under a held claim is not ours.
+    if (entry?.token === claim.token && entry.held?.attempt === attempt) return 'reserved';
     if (entry?.token !== claim.token || entry.held !== undefined) return 'claim_lost';
     const counters = lines.map((line) => this.#counters(tenantId, line));
     const fits = lines.every((line, index) => {
@@ -70,7 +74,7 @@ export class InMemoryLedger implements LedgerPort {
     });
     if (!fits) return 'no_room';
     for (const counter of counters) this.#add(counter, amount, amount);
-    entry.held = { keys: lines.map((line) => this.#key(tenantId, line)), amount };
+    entry.held = { keys: lines.map((line) => this.#key(tenantId, line)), amount, attempt };
     return 'reserved';
   }
 
@@ -80,7 +84,7 @@ export class InMemoryLedger implements LedgerPort {
     const owned = entry?.token === settlement.claim.token;
     if (owned && (settlement.budgets !== undefined || entry.held === undefined)) {
       if (settlement.request.kind === 'complete') {
-        entry.call = settlement.request.call;
+        entry.call = structuredClone(settlement.request.call);
         delete entry.held;
       } else this.#requests.delete(key);
     }
