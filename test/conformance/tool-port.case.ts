@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { ToolPort } from '../../functions/orchestrator/ports/tool-port.ts';
+import { builtinTools } from '../../functions/orchestrator/adapters/tools/builtin-tools.ts';
 
 const authFor = (tenant: string): AuthContext => ({
   tenant_id: tenant,
@@ -8,6 +9,27 @@ const authFor = (tenant: string): AuthContext => ({
   scopes: [],
   policy_context: {},
 });
+
+/**
+ * A `grant` for adapters that register tools one record at a time: each id becomes the built-in
+ * tool of that name.
+ */
+export function grantBuiltins(
+  register: (
+    auth: AuthContext,
+    tool: { tool_id: string; description: string; implementation: string },
+  ) => Promise<void>,
+): ToolPortHarness['grant'] {
+  return async (tenantId, toolIds) => {
+    const auth = { ...authFor(tenantId), principal: { id: 'admin', type: 'user' as const } };
+    for (const id of toolIds)
+      await register(auth, {
+        tool_id: id,
+        description: builtinTools[id]?.description ?? id,
+        implementation: `builtin:${id}`,
+      });
+  };
+}
 
 /** A ToolPort under test, with a way to give a tenant the built-in tools `echo`, `remember` and `recall`. */
 export type ToolPortHarness = { port: ToolPort; grant(tenantId: string, toolIds: string[]): Promise<void> };
