@@ -4,6 +4,7 @@ import { seedTenantCatalog, sampleAgent } from '../../cli/local/seed.ts';
 import type { AgentDefinition } from '../../functions/orchestrator/ports/agent-registry-port.ts';
 import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
 import { apiRoutes, functionDefinitions } from '../../infra/resources/definitions.ts';
+import { orchestratorHttpEnv } from '../../functions/orchestrator/composition/orchestrator-config.ts';
 import { provisionTestNode, testAwsConfig } from './aws.ts';
 import { importLambdaHandler } from './serve-lambda.ts';
 import { createTestAuth } from './test-auth.ts';
@@ -13,7 +14,9 @@ import type { TestAuth } from './test-auth.ts';
  * The Orchestrator's two HTTP functions (API and events) behind a local API Gateway front, against a
  * fresh emulator node, with no worker polling: runs stay queued, which is what API tests want.
  */
-export async function startOrchestratorApi(extraEnv: Record<string, string> = {}): Promise<{
+export async function startOrchestratorApi(
+  extraEnv: Partial<Record<keyof typeof orchestratorHttpEnv.variables, string>> = {},
+): Promise<{
   url: string;
   auth: TestAuth;
   resources: ProvisionedResources;
@@ -22,13 +25,16 @@ export async function startOrchestratorApi(extraEnv: Record<string, string> = {}
 }> {
   const { nodeId, resources } = await provisionTestNode('api');
   const auth = await createTestAuth(`https://agentos.test/${nodeId}`);
-  Object.assign(process.env, auth.env(), {
-    AGENTOS_TABLE_NAME: resources.tableName,
-    AGENTOS_STEP_QUEUE_URL: resources.stepQueueUrl,
-    AGENTOS_STATE_MACHINE_ARN: resources.stateMachineArn,
-    AGENTOS_MODEL_POLICY_URL: 'http://127.0.0.1:9',
-    ...extraEnv,
-  });
+  Object.assign(
+    process.env,
+    auth.env(),
+    orchestratorHttpEnv.render({
+      AGENTOS_TABLE_NAME: resources.tableName,
+      AGENTOS_STEP_QUEUE_URL: resources.stepQueueUrl,
+      AGENTOS_STATE_MACHINE_ARN: resources.stateMachineArn,
+    }),
+    extraEnv,
+  );
   const root = new URL('../../', import.meta.url).pathname;
   const handlers = {
     orchestratorApi: await importLambdaHandler(`${root}${functionDefinitions.orchestratorApi.entry}`),

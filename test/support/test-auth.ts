@@ -1,3 +1,4 @@
+import { jwtVerifierEnv, serviceTokenEnv } from '../../functions/shared/auth/auth-config.ts';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { JSONWebKeySet } from 'jose';
 import { defaultTenantScopes } from '../../functions/shared/auth/auth-context.ts';
@@ -41,10 +42,12 @@ export async function createTestAuth(
         ttlSeconds: 600,
       }),
     env: () => ({
-      AGENTOS_JWT_ISSUER: issuer,
-      AGENTOS_JWT_AUDIENCE: audience,
-      AGENTOS_JWKS: JSON.stringify(jwks),
-      AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(signingKey),
+      ...jwtVerifierEnv.render({
+        AGENTOS_JWT_ISSUER: issuer,
+        AGENTOS_JWT_AUDIENCE: audience,
+        AGENTOS_JWKS: JSON.stringify(jwks),
+      }),
+      ...serviceTokenEnv.render({ AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(signingKey) }),
     }),
   };
 }

@@ -168,6 +168,11 @@ export const listRunEvents = defineRoute({
       },
     },
     400: { description: 'invalid_request: an invalid query parameter or Last-Event-ID.' },
+    429: {
+      description:
+        'rate_limited: the node serves as many event streams (in all, or for this tenant) as it allows; ' +
+        'retry after the `Retry-After` seconds.',
+    },
     ...runErrors,
   },
 });

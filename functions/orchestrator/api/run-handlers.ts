@@ -6,6 +6,7 @@ import type { RunStatePort } from '../ports/run-state-port.ts';
 import { gaplessAfter } from '../events/event-order.ts';
 import { followRunEvents } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
+import type { RunEventHub } from '../events/run-event-hub.ts';
 import type { RunService } from '../runtime/run-service.ts';
 import type { orchestratorRoutes } from './run-api.ts';
 
@@ -14,6 +15,8 @@ export type RunHandlerDeps = {
   service: RunService;
   runs: RunStatePort;
   timing: EventStreamTiming;
+  /** Shares one reader per run among the event streams of this process, and caps them. */
+  hub: RunEventHub;
   /** `GET /v1/health/ready`, probing the service's dependencies. */
   readiness: RouteHandler<typeof readinessRoute>;
 };
@@ -26,6 +29,7 @@ export function runHandlers({
   service,
   runs,
   timing,
+  hub,
   readiness,
 }: RunHandlerDeps): RouteHandlers<typeof orchestratorRoutes> {
   return {
@@ -76,8 +80,19 @@ export function runHandlers({
         };
       }
       const run = await service.getRun(auth, runId);
+      // Refused (429) here, before the response starts, when too many streams are open.
+      const subscription = hub.subscribe(auth, runId, after);
       const stream = Readable.from(
-        followRunEvents({ runs, auth, runId, after, initialStatus: run.status, timing, signal }),
+        followRunEvents({
+          runs,
+          subscription,
+          auth,
+          runId,
+          after,
+          initialStatus: run.status,
+          timing,
+          signal,
+        }),
       );
       return {
         status: 200,

@@ -5,6 +5,8 @@ import { envVar } from '../../shared/config/env-contract.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { defaultEventStreamTiming } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
+import { defaultStreamLimits } from '../events/run-event-hub.ts';
+import type { StreamLimits } from '../events/run-event-hub.ts';
 
 const day = 24 * 3600;
 
@@ -32,6 +34,19 @@ export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
   }),
   AGENTOS_SSE_MAX_DURATION_MS: envVar.int({ default: defaultEventStreamTiming.maxDurationMs, min: 1_000 }),
   AGENTOS_SSE_RETRY_MS: envVar.int({ default: defaultEventStreamTiming.retryMs, min: 0 }),
+  /** Event streams one process serves at once; one more is refused with 429. */
+  AGENTOS_SSE_MAX_STREAMS: envVar.int({ default: defaultStreamLimits.maxStreams, min: 1 }),
+  /** Event streams one tenant may hold open in one process. */
+  AGENTOS_SSE_MAX_STREAMS_PER_TENANT: envVar.int({
+    default: defaultStreamLimits.maxStreamsPerTenant,
+    min: 1,
+  }),
+  /** Events a run's shared reader keeps for streams that are a little behind. */
+  AGENTOS_SSE_BUFFERED_EVENTS: envVar.int({
+    default: defaultStreamLimits.bufferedEvents,
+    min: 10,
+    max: 100_000,
+  }),
 });
 
 /** The environment of the step worker, which calls the Model Policy on the run's principal's behalf. */
@@ -89,6 +104,16 @@ export function eventStreamTimingFromEnv(env: EnvSource = process.env): EventStr
     keepAliveMs: values.AGENTOS_SSE_KEEPALIVE_MS,
     maxDurationMs: values.AGENTOS_SSE_MAX_DURATION_MS,
     retryMs: values.AGENTOS_SSE_RETRY_MS,
+  };
+}
+
+/** Reads the limits on the event streams of one process. */
+export function streamLimitsFromEnv(env: EnvSource = process.env): StreamLimits {
+  const values = orchestratorHttpEnv.parse(env);
+  return {
+    maxStreams: values.AGENTOS_SSE_MAX_STREAMS,
+    maxStreamsPerTenant: values.AGENTOS_SSE_MAX_STREAMS_PER_TENANT,
+    bufferedEvents: values.AGENTOS_SSE_BUFFERED_EVENTS,
   };
 }
 

@@ -26,7 +26,9 @@ import {
   eventStreamTimingFromEnv,
   orchestratorConfigFromEnv,
   stepWorkerConfigFromEnv,
+  streamLimitsFromEnv,
 } from './orchestrator-config.ts';
+import { RunEventHub } from '../events/run-event-hub.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 
@@ -67,15 +69,17 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     config,
     telemetry,
     /** The HTTP core of both Orchestrator functions; API Gateway sends each path to one of them. */
-    httpApp: () =>
-      createHttpApp({
+    httpApp: () => {
+      const timing = eventStreamTimingFromEnv(env);
+      return createHttpApp({
         service: 'agent-orchestrator',
         routes: bindRoutes(
           orchestratorRoutes,
           runHandlers({
             service,
             runs,
-            timing: eventStreamTimingFromEnv(env),
+            timing,
+            hub: new RunEventHub({ runs, timing, limits: streamLimitsFromEnv(env) }),
             readiness: readinessHandler(
               'agent-orchestrator',
               { table: tableProbe(db, config.tableName) },
@@ -86,7 +90,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         verifier: jwtVerifierFromEnv(env),
         telemetry,
         maxBodyBytes: maxCreateRunBytes,
-      }),
+      });
+    },
     /** The step worker's parts: its settings, the engine, and the redelivery backoff of retried steps. */
     stepWorker: () => {
       const worker = stepWorkerConfigFromEnv(env);

@@ -1,5 +1,6 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { RunStatePort } from '../ports/run-state-port.ts';
+import type { RunTail } from './run-event-hub.ts';
 import { terminalEventTypes } from '../schemas/event.ts';
 import { isTerminal } from '../runtime/run-state-machine.ts';
 import type { RunStatus } from '../schemas/run.ts';
@@ -33,10 +34,13 @@ export const defaultEventStreamTiming: EventStreamTiming = {
 /**
  * Yields SSE frames for a run: first the stored events after `after` (replay), then new ones as they
  * are committed (follow), until the terminal event has been sent, the client leaves or the
- * stream's time is up.
+ * stream's time is up. Streams of one run share the hub's one reader of it; a stream behind what
+ * that reader keeps catches up from the store on its own. The subscription is closed when the
+ * stream ends, however it ends.
  */
 export async function* followRunEvents(options: {
   runs: RunStatePort;
+  subscription: { tail: RunTail; close(): void };
   auth: AuthContext;
   runId: string;
   after: number;
@@ -46,33 +50,43 @@ export async function* followRunEvents(options: {
   /** The real clock unless a test injects one. */
   clock?: Clock;
 }): AsyncGenerator<string> {
-  const { runs, auth, runId, timing, signal } = options;
+  const { runs, auth, runId, timing, signal, subscription } = options;
+  const { tail } = subscription;
   const clock = options.clock ?? systemClock;
-  const startedAt = clock.now();
-  let after = options.after;
-  let lastSentAt = clock.now();
-  let pollMs = timing.pollMinMs;
-  yield formatSseRetry(timing.retryMs);
-  // Keep-alives go out a little before the interval ends, so a quiet stream never exceeds it.
-  const keepAliveDue = timing.keepAliveMs - Math.min(500, Math.floor(timing.keepAliveMs / 10));
-  while (!signal.aborted) {
-    const page = await runs.listEvents(auth, runId, { after, limit: 100 });
-    const events = gaplessAfter(page, after);
-    for (const event of events) {
-      yield formatSseEvent(event);
-      after = event.sequence;
-      lastSentAt = clock.now();
-      if (terminalEventTypes.has(event.type)) return;
+  signal.addEventListener('abort', () => subscription.close(), { once: true });
+  try {
+    const startedAt = clock.now();
+    let after = options.after;
+    let lastSentAt = clock.now();
+    yield formatSseRetry(timing.retryMs);
+    // Keep-alives go out a little before the interval ends, so a quiet stream never exceeds it.
+    const keepAliveDue = timing.keepAliveMs - Math.min(500, Math.floor(timing.keepAliveMs / 10));
+    while (!signal.aborted) {
+      let events = tail.eventsAfter(after);
+      const behind = events === undefined;
+      if (events === undefined) {
+        events = gaplessAfter(await runs.listEvents(auth, runId, { after, limit: 100 }), after);
+      }
+      for (const event of events) {
+        yield formatSseEvent(event);
+        after = event.sequence;
+        lastSentAt = clock.now();
+        if (terminalEventTypes.has(event.type)) return;
+      }
+      if (behind && events.length > 0) continue;
+      // A run that was already finished when the client connected has nothing more to send.
+      if (isTerminal(options.initialStatus) && tail.caughtUp && after >= tail.last) return;
+      if (tail.terminal && after >= tail.last) return;
+      const elapsed = clock.now() - startedAt;
+      if (elapsed >= timing.maxDurationMs) return;
+      if (clock.now() - lastSentAt >= keepAliveDue) {
+        yield formatSseComment('keep-alive');
+        lastSentAt = clock.now();
+      }
+      const untilKeepAlive = keepAliveDue - (clock.now() - lastSentAt);
+      await tail.changed(Math.max(0, Math.min(untilKeepAlive, timing.maxDurationMs - elapsed)), signal);
     }
-    if (events.length === 100) continue;
-    // A run that was already finished when the client connected has nothing more to send.
-    if (page.length === 0 && isTerminal(options.initialStatus)) return;
-    if (clock.now() - startedAt >= timing.maxDurationMs) return;
-    if (clock.now() - lastSentAt >= keepAliveDue) {
-      yield formatSseComment('keep-alive');
-      lastSentAt = clock.now();
-    }
-    pollMs = events.length > 0 || page.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
-    await clock.sleep(Math.max(0, Math.min(pollMs, keepAliveDue - (clock.now() - lastSentAt))), signal);
+  } finally {
+    subscription.close();
   }
 }

@@ -5,6 +5,7 @@ import type { AuthContext } from '../auth/auth-context.ts';
 import { bearerToken } from '../auth/jwt-verifier.ts';
 import type { JwtVerifier } from '../auth/jwt-verifier.ts';
 import {
+  AgentOsError,
   ForbiddenError,
   InvalidRequestError,
   MethodNotAllowedError,
@@ -183,6 +184,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       ...route?.spec.errorHeaders?.({ code: envelope.error.code, requestHeaders: headers }),
     };
     if (error instanceof MethodNotAllowedError) extra['allow'] = error.allowed.join(', ');
+    const retryAfter = error instanceof AgentOsError ? error.details['retry_after_seconds'] : undefined;
+    if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter > 0) {
+      extra['retry-after'] = String(Math.ceil(retryAfter));
+    }
     if (status === 401) {
       // RFC 6750 §3: say which scheme, and whether a presented token was refused.
       extra['www-authenticate'] =

@@ -3,6 +3,8 @@ import { followRunEvents } from '../../../functions/orchestrator/events/run-even
 import type { RunStatePort } from '../../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
+import { RunEventHub } from '../../../functions/orchestrator/events/run-event-hub.ts';
+import type { RunStatus } from '../../../functions/orchestrator/schemas/run.ts';
 
 const auth = {
   tenant_id: 'acme',
@@ -46,25 +48,32 @@ async function frames(
     stopAfter?: number;
     after?: number;
     clock?: ManualClock;
+    hub?: RunEventHub;
+    initialStatus?: RunStatus;
   } = {},
 ) {
   const out: string[] = [];
   const controller = new AbortController();
+  const clock = options.clock ?? new ManualClock();
+  const timing = {
+    pollMinMs: 1,
+    pollMaxMs: 5,
+    keepAliveMs: options.keepAliveMs ?? 15_000,
+    maxDurationMs: options.maxDurationMs ?? 60_000,
+    retryMs: 1000,
+  };
+  const hub = options.hub ?? new RunEventHub({ runs: log, timing, clock });
+  const after = options.after ?? 0;
   for await (const frame of followRunEvents({
     runs: log,
+    subscription: hub.subscribe(auth, 'run_x', after),
     auth,
     runId: 'run_x',
-    after: options.after ?? 0,
-    initialStatus: 'running',
-    timing: {
-      pollMinMs: 1,
-      pollMaxMs: 5,
-      keepAliveMs: options.keepAliveMs ?? 15_000,
-      maxDurationMs: options.maxDurationMs ?? 60_000,
-      retryMs: 1000,
-    },
+    after,
+    initialStatus: options.initialStatus ?? 'running',
+    timing,
     signal: controller.signal,
-    clock: options.clock ?? new ManualClock(),
+    clock,
   })) {
     out.push(frame);
     if (options.stopAfter !== undefined && out.length >= options.stopAfter) controller.abort();
@@ -111,8 +120,75 @@ describe('followRunEvents', () => {
 
   it('backs its polls off from the busy interval to the idle one while nothing happens', async () => {
     const clock = new ManualClock();
-    await frames(scriptedLog([[]]), { keepAliveMs: 15_000, stopAfter: 2, clock });
-    expect(clock.sleeps.slice(0, 5)).toEqual([2, 4, 5, 5, 5]);
+    const reads: number[] = [];
+    const log = scriptedLog([[]]);
+    const listEvents = log.listEvents.bind(log);
+    log.listEvents = (...args) => {
+      reads.push(clock.now());
+      return listEvents(...args);
+    };
+    await frames(log, { keepAliveMs: 15_000, stopAfter: 2, clock });
+    const gaps = reads.slice(1, 6).map((at, index) => at - reads[index]!);
+    expect(gaps).toEqual([2, 4, 5, 5, 5]);
+  });
+
+  it('shares one reader among the streams of one run', async () => {
+    const clock = new ManualClock();
+    let reads = 0;
+    const log = scriptedLog([
+      [event(1)],
+      [event(1), event(2)],
+      [event(1), event(2), event(3, 'run.completed')],
+    ]);
+    const listEvents = log.listEvents.bind(log);
+    log.listEvents = (...args) => {
+      reads += 1;
+      return listEvents(...args);
+    };
+    const timing = { pollMinMs: 1, pollMaxMs: 5, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 };
+    const hub = new RunEventHub({ runs: log, timing, clock });
+    const streams = await Promise.all(Array.from({ length: 50 }, () => frames(log, { clock, hub })));
+    for (const out of streams) expect(out.filter((f) => f.startsWith('id:'))).toHaveLength(3);
+    expect(reads).toBeLessThan(10);
+    expect(hub.openStreams()).toBe(0);
+  });
+
+  it('throws rate_limited once the tenant has as many streams open as allowed', async () => {
+    const timing = { pollMinMs: 1, pollMaxMs: 5, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 };
+    const hub = new RunEventHub({
+      runs: scriptedLog([[]]),
+      timing,
+      clock: new ManualClock(),
+      limits: { maxStreams: 10, maxStreamsPerTenant: 2, bufferedEvents: 100 },
+    });
+    const first = hub.subscribe(auth, 'run_x', 0);
+    hub.subscribe(auth, 'run_y', 0);
+    expect(() => hub.subscribe(auth, 'run_z', 0)).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    expect(hub.subscribe({ ...auth, tenant_id: 'other' }, 'run_x', 0)).toBeDefined();
+    first.close();
+    first.close();
+    expect(hub.openStreams('acme')).toBe(1);
+    expect(hub.subscribe(auth, 'run_z', 0)).toBeDefined();
+  });
+
+  it('catches a stream that is behind the shared reader up from the store', async () => {
+    const clock = new ManualClock();
+    const log = scriptedLog([[event(1), event(2), event(3), event(4, 'run.completed')]]);
+    const timing = { pollMinMs: 1, pollMaxMs: 5, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 };
+    const hub = new RunEventHub({ runs: log, timing, clock });
+    // The reader starts after 3, where the first client was; the second comes from the start.
+    const late = frames(log, { clock, hub, after: 3 });
+    const early = frames(log, { clock, hub, after: 0 });
+    expect((await late).filter((f) => f.startsWith('id:'))).toHaveLength(1);
+    expect((await early).filter((f) => f.startsWith('id:'))).toHaveLength(4);
+  });
+
+  it('ends at once for a run that had finished before the client came back after its end', async () => {
+    const out = await frames(scriptedLog([[event(1), event(2, 'run.completed')]]), {
+      after: 2,
+      initialStatus: 'completed',
+    });
+    expect(out).toEqual(['retry: 1000\n\n']);
   });
 
   it('ends a quiet stream when its time is up, so clients reconnect before the function times out', async () => {

@@ -85,6 +85,8 @@ export class DynamoRunStateStore implements RunStatePort {
   // Bounded by count, bytes and age (a run item can hold ~380 KB of transcript); a stale copy only
   // costs a failed condition and a re-read.
   private readonly cache: BoundedCache<string, RunItem>;
+  /** Reads under way, by run key; an entry lives only while its request does. */
+  private readonly inflightReads = new Map<string, Promise<RunItem | undefined>>();
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly now: () => Date;
@@ -160,6 +162,7 @@ export class DynamoRunStateStore implements RunStatePort {
           }),
         );
         this.cache.set(pk, item);
+        this.inflightReads.delete(pk);
         return { outcome: 'created', run: toRecord(item), events: eventItems.map(toEvent) };
       } catch (error) {
         const codes = cancellationCodes(error);
@@ -182,8 +185,22 @@ export class DynamoRunStateStore implements RunStatePort {
     throw storageUnavailable(new Error('run creation kept conflicting'));
   }
 
+  /**
+   * Concurrent reads of one run share a single request (a burst of streams opening on one run makes
+   * one read, not hundreds). A commit in this process drops the shared read, so a caller never gets
+   * a state older than a commit that finished before it asked.
+   */
   async getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined> {
-    const item = await this.readRunItem(storageKeys.run(auth.tenant_id, runId));
+    const pk = storageKeys.run(auth.tenant_id, runId);
+    let read = this.inflightReads.get(pk);
+    if (read === undefined) {
+      const started = this.readRunItem(pk).finally(() => {
+        if (this.inflightReads.get(pk) === started) this.inflightReads.delete(pk);
+      });
+      read = started;
+      this.inflightReads.set(pk, read);
+    }
+    const item = await read;
     return item === undefined ? undefined : toRecord(item);
   }
 
@@ -245,6 +262,7 @@ export class DynamoRunStateStore implements RunStatePort {
         continue;
       }
       this.cache.set(pk, next);
+      this.inflightReads.delete(pk);
       const byId = new Map(newItems.map((e) => [e.event_id, toEvent(e)]));
       const missing = change.events.filter((e) => !byId.has(e.event_id)).map((e) => index[e.event_id] ?? 0);
       const old = missing.length > 0 ? await this.readEvents(pk, missing) : [];

@@ -1,0 +1,215 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import { RateLimitedError } from '../../shared/errors/agentos-error.ts';
+import { systemClock } from '../../shared/timing/clock.ts';
+import type { Clock } from '../../shared/timing/clock.ts';
+import type { RunStatePort } from '../ports/run-state-port.ts';
+import { terminalEventTypes } from '../schemas/event.ts';
+import type { RunEvent } from '../schemas/event.ts';
+import { gaplessAfter } from './event-order.ts';
+import type { EventStreamTiming } from './run-event-stream.ts';
+
+/** Limits on the event streams one process serves (HLD §3.1 event streaming). */
+export type StreamLimits = {
+  /** Streams open at once in this process; one more is refused with 429. */
+  maxStreams: number;
+  /** Streams one tenant may have open at once in this process. */
+  maxStreamsPerTenant: number;
+  /** Events a shared reader keeps for its subscribers; one that falls further behind reads the store. */
+  bufferedEvents: number;
+};
+
+export const defaultStreamLimits: StreamLimits = {
+  maxStreams: 2_000,
+  maxStreamsPerTenant: 1_000,
+  bufferedEvents: 1_000,
+};
+
+type TailOptions = {
+  runs: RunStatePort;
+  auth: AuthContext;
+  runId: string;
+  from: number;
+  timing: EventStreamTiming;
+  clock: Clock;
+  buffered: number;
+  onIdle: () => void;
+};
+
+/** What a {@link RunEventHub} is built from. */
+export type RunEventHubOptions = {
+  runs: RunStatePort;
+  timing: EventStreamTiming;
+  limits?: StreamLimits;
+  clock?: Clock;
+};
+
+/**
+ * The one reader of a run's events in this process, however many streams follow the run: it polls
+ * the store (fast while events arrive, backing off to the idle interval while none do), keeps the
+ * newest events, and wakes its subscribers. It stops when the run's terminal event arrived or its
+ * last subscriber left.
+ */
+class RunTail {
+  /** The newest events read, gapless and ascending. */
+  readonly events: RunEvent[] = [];
+  /** The highest sequence read so far (every event up to it has been seen, gapless). */
+  last: number;
+  terminal = false;
+  /** True once a read found nothing beyond what it returned: the reader has caught up with the store. */
+  caughtUp = false;
+  subscribers = 0;
+  readonly #wakers = new Set<() => void>();
+  readonly #stop = new AbortController();
+  #failure: unknown;
+
+  private readonly options: TailOptions;
+
+  constructor(options: TailOptions) {
+    this.options = options;
+    this.last = options.from;
+    void this.#poll();
+  }
+
+  /** The buffered events after `after`, or `undefined` when `after` is older than the buffer holds. */
+  eventsAfter(after: number): RunEvent[] | undefined {
+    const first = this.events[0]?.sequence ?? this.last + 1;
+    if (after < first - 1) return undefined;
+    return this.events.slice(after - first + 1);
+  }
+
+  /** Resolves when new events (or the end) arrived, after `ms`, or when `signal` aborts. */
+  async changed(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    this.#wakers.add(wake);
+    const timeout = new AbortController();
+    try {
+      await Promise.race([woken, this.options.clock.sleep(ms, AbortSignal.any([signal, timeout.signal]))]);
+    } finally {
+      timeout.abort();
+      this.#wakers.delete(wake);
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  leave(): void {
+    this.subscribers -= 1;
+    if (this.subscribers === 0) {
+      this.#stop.abort();
+      this.options.onIdle();
+    }
+  }
+
+  async #poll(): Promise<void> {
+    const { runs, auth, runId, timing, clock, buffered } = this.options;
+    let pollMs = timing.pollMinMs;
+    try {
+      while (!this.#stop.signal.aborted && !this.terminal) {
+        const page = await runs.listEvents(auth, runId, { after: this.last, limit: 100 });
+        const fresh = gaplessAfter(page, this.last);
+        if (fresh.length > 0) {
+          this.events.push(...fresh);
+          if (this.events.length > buffered) this.events.splice(0, this.events.length - buffered);
+          this.last = fresh.at(-1)!.sequence;
+          this.terminal = fresh.some((event) => terminalEventTypes.has(event.type));
+          this.#wake();
+        }
+        if (fresh.length === 100) continue;
+        if (!this.caughtUp) {
+          this.caughtUp = true;
+          this.#wake();
+        }
+        pollMs = page.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
+        await clock.sleep(pollMs, this.#stop.signal);
+      }
+    } catch (error) {
+      // Every subscriber sees the read failure and ends its stream; the next one starts afresh.
+      this.#failure = error;
+      this.options.onIdle();
+    }
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (const wake of this.#wakers) wake();
+    this.#wakers.clear();
+  }
+}
+
+/**
+ * Shares one reader per run among the event streams of this process, and enforces the stream
+ * limits. A stream subscribes, reads the buffered events after its own cursor (or the store, when
+ * it is further behind), waits for the next change, and unsubscribes when it ends; a slow client
+ * only slows its own stream, and memory stays bounded by the buffer.
+ */
+export class RunEventHub {
+  readonly #tails = new Map<string, RunTail>();
+  readonly #open = new Map<string, number>();
+  #total = 0;
+
+  private readonly options: RunEventHubOptions;
+
+  constructor(options: RunEventHubOptions) {
+    this.options = options;
+  }
+
+  /** Streams open now, in all and for one tenant. */
+  openStreams(tenantId?: string): number {
+    return tenantId === undefined ? this.#total : (this.#open.get(tenantId) ?? 0);
+  }
+
+  /**
+   * Registers a stream of `runId` whose client has seen `after`; the returned subscription gives the
+   * shared reader and must be closed when the stream ends.
+   *
+   * @throws RateLimitedError when the process or the tenant has as many streams open as allowed.
+   */
+  subscribe(auth: AuthContext, runId: string, after: number): { tail: RunTail; close(): void } {
+    const limits = this.options.limits ?? defaultStreamLimits;
+    const tenant = auth.tenant_id;
+    const tenantOpen = this.#open.get(tenant) ?? 0;
+    if (this.#total >= limits.maxStreams || tenantOpen >= limits.maxStreamsPerTenant) {
+      throw new RateLimitedError('Too many event streams are open; retry shortly', {
+        details: { retry_after_seconds: 5 },
+      });
+    }
+    const key = `${tenant}/${runId}`;
+    let tail = this.#tails.get(key);
+    if (tail === undefined) {
+      const created: RunTail = new RunTail({
+        runs: this.options.runs,
+        auth,
+        runId,
+        from: after,
+        timing: this.options.timing,
+        clock: this.options.clock ?? systemClock,
+        buffered: limits.bufferedEvents,
+        onIdle: () => {
+          if (this.#tails.get(key) === created) this.#tails.delete(key);
+        },
+      });
+      tail = created;
+      this.#tails.set(key, tail);
+    }
+    tail.subscribers += 1;
+    this.#total += 1;
+    this.#open.set(tenant, tenantOpen + 1);
+    const owned = tail;
+    let closed = false;
+    return {
+      tail: owned,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        owned.leave();
+        this.#total -= 1;
+        const left = (this.#open.get(tenant) ?? 1) - 1;
+        if (left === 0) this.#open.delete(tenant);
+        else this.#open.set(tenant, left);
+      },
+    };
+  }
+}
+
+export type { RunTail };
