@@ -7,20 +7,10 @@
  *
  *   node test/bench/sse-fanout-bench.ts [--clients 1000] [--runs 4] [--steps 12] [--requests 200]
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
-import { defaultTenantScopes } from '../../functions/shared/auth/auth-context.ts';
 import { startMoto } from '../../cli/local/emulator.ts';
-import type { NodeSettingsFile } from '../../cli/local/node-main.ts';
-import { ensureNodeKeys } from '../../cli/local/node-keys.ts';
-import { sampleAgent, seedTenantCatalog } from '../../cli/local/seed.ts';
-import { provisionNode } from '../../infra/local/provision-emulator.ts';
+import { rssMb, startNodeProcess } from './local-node-process.ts';
 import { summarize } from './percentiles.ts';
 
 const { values: args } = parseArgs({
@@ -41,42 +31,7 @@ process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
 
 const external = process.env['AGENTOS_AWS_ENDPOINT'];
 const emulator = external === undefined ? await startMoto() : undefined;
-const endpoint = external ?? emulator!.endpoint;
-const aws = { region: 'us-east-1', endpoint, maxAttempts: 3 };
-const nodeId = `fanout-${Date.now().toString(36)}`;
-const resources = await provisionNode(nodeId, aws);
-const dir = await mkdtemp(join(tmpdir(), 'agentos-fanout-'));
-const keys = await ensureNodeKeys(join(dir, 'keys'));
-const issuerUrl = `https://agentos.bench/${nodeId}`;
-const settings: NodeSettingsFile = {
-  nodeId,
-  host: '127.0.0.1',
-  orchestratorPort: 0,
-  modelPolicyPort: 0,
-  awsEndpoint: endpoint,
-  region: aws.region,
-  keysDir: join(dir, 'keys'),
-  issuer: issuerUrl,
-  audience: 'agentos',
-  resources,
-  functionEnv: { POWERTOOLS_LOG_LEVEL: 'ERROR' },
-};
-await writeFile(join(dir, 'settings.json'), JSON.stringify(settings));
-const nodeProcess = spawn(
-  process.execPath,
-  [
-    new URL('../../cli/local/node-main.ts', import.meta.url).pathname,
-    join(dir, 'settings.json'),
-    join(dir, 'ready.json'),
-  ],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
-);
-
-function rssMb(pid: number | undefined): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
-}
+const node = await startNodeProcess({ endpoint: external ?? emulator!.endpoint, maxSteps: steps + 2 });
 
 async function timed(call: () => Promise<Response>): Promise<number> {
   const started = performance.now();
@@ -149,30 +104,7 @@ function follow(
 }
 
 try {
-  const readyPath = join(dir, 'ready.json');
-  for (let waited = 0; !existsSync(readyPath); waited += 100) {
-    if (waited > 60_000) throw new Error('the node did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const ready = JSON.parse(await readFile(readyPath, 'utf8')) as { orchestrator_url: string };
-  const base = ready.orchestrator_url;
-  await seedTenantCatalog({
-    aws,
-    tableName: resources.tableName,
-    tenantId: 'bench',
-    adminPrincipal: 'admin@bench',
-    agent: { ...sampleAgent, max_steps: steps + 2 },
-  });
-  const token = await createTokenIssuer({
-    jwk: keys.signingKey,
-    issuer: issuerUrl,
-    audience: 'agentos',
-  }).issue({
-    tenantId: 'bench',
-    subject: 'admin@bench',
-    scopes: [...defaultTenantScopes],
-    ttlSeconds: 3600,
-  });
+  const { base, token } = node;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   // Long runs: a tool call per step, each after a pause, then a reply.
   const turns = [
@@ -193,7 +125,7 @@ try {
   });
   console.error('measuring the idle node …');
   const idle = await measure(base, token, ((await quickRun.json()) as { run_id: string }).run_id);
-  const idleRss = rssMb(nodeProcess.pid);
+  const idleRss = rssMb(node.pid());
 
   const runIds: string[] = [];
   for (let i = 0; i < runCount; i += 1) {
@@ -209,7 +141,7 @@ try {
   const streams = Array.from({ length: clients }, (_, i) => follow(base, token, runIds[i % runCount]!));
   await new Promise((r) => setTimeout(r, 2_000));
   const loaded = await measure(base, token, runIds[0]!);
-  const loadedRss = rssMb(nodeProcess.pid);
+  const loadedRss = rssMb(node.pid());
   console.error('waiting for the streams to end …');
   const results = await Promise.allSettled(streams);
   const streamSeconds = (performance.now() - started) / 1000;
@@ -238,6 +170,6 @@ try {
   console.log(`node RSS: ${idleRss} MB idle, ${loadedRss} MB with the streams open`);
   if (complete !== clients) process.exitCode = 1;
 } finally {
-  nodeProcess.kill('SIGTERM');
+  await node.stop();
   await emulator?.stop();
 }
