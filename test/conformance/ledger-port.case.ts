@@ -27,18 +27,31 @@ function claimOf(requestKey: string, changes: Partial<RequestClaim> = {}): Reque
   };
 }
 
-function lineOf(limitTokens: number, scopeKey = 'tenant'): BudgetLine {
-  return { scope: 'tenant', period: 'total', scopeKey, periodKey: 'total', limitTokens };
+/** A later attempt at `claim`'s request, `afterMs` after its lease ends (0: the very last ms of it). */
+function laterClaim(claim: RequestClaim, afterMs: number, changes: Partial<RequestClaim> = {}): RequestClaim {
+  const now = claim.leaseUntil + afterMs;
+  return claimOf(claim.requestKey, { now, leaseUntil: now + 60_000, ...changes });
 }
 
-function storedCall(requestId: string): StoredCall {
+function lineOf(limits: { tokens?: number; nano?: number }, scopeKey = 'tenant'): BudgetLine {
+  return {
+    scope: 'tenant',
+    period: 'total',
+    scopeKey,
+    periodKey: 'total',
+    ...(limits.tokens === undefined ? {} : { limitTokens: limits.tokens }),
+    ...(limits.nano === undefined ? {} : { limitNano: limits.nano }),
+  };
+}
+
+function storedCall(requestId: string, content = 'stored answer'): StoredCall {
   return {
     request_id: requestId,
     completion_id: `chatcmpl-${requestId}`,
     created: 1_767_225_600,
     model_ref: 'local/echo',
     model: 'local/echo',
-    message: { role: 'assistant', content: 'stored answer' },
+    message: { role: 'assistant', content },
     finish_reason: 'stop',
     usage: { prompt_tokens: 10, completion_tokens: 20, cost_nano: 0 },
     route: { model_ref: 'local/echo', provider: 'local', model: 'local/echo', hops: [] },
@@ -91,7 +104,7 @@ export function ledgerPortConformance(name: string, factory: () => Promise<Ledge
       };
     }
 
-    it('returns claimed for a first claim, and in_progress with the lease end while it runs', async () => {
+    it('returns claimed to a first claim, and in_progress with the lease end to a second one', async () => {
       const ledger = await factory();
       const id = tenant();
       const first = claimOf('req-1');
@@ -100,85 +113,146 @@ export function ledgerPortConformance(name: string, factory: () => Promise<Ledge
         outcome: 'in_progress',
         leaseUntil: first.leaseUntil,
       });
+      // The first claim still owns the request id: it can reserve, the second one cannot.
+      expect(await ledger.reserve(id, claimOf('req-1'), [lineOf({})], tokens(1), 0)).toBe('claim_lost');
+      expect(await ledger.reserve(id, first, [lineOf({})], tokens(1), 0)).toBe('reserved');
+      expect(await ledger.claim(id, claimOf('req-2'))).toEqual({ outcome: 'claimed' });
     });
 
-    it('returns reused when the request id comes back with another request', async () => {
+    it('returns reused when the request id comes back with another request, running or completed', async () => {
       const ledger = await factory();
       const id = tenant();
-      await ledger.claim(id, claimOf('req-1'));
+      const first = claimOf('req-1');
+      await ledger.claim(id, first);
+      expect(await ledger.claim(id, claimOf('req-1', { fingerprint: 'fingerprint-2' }))).toEqual({
+        outcome: 'reused',
+      });
+      await ledger.settle(id, settlement(id, first, { kind: 'complete', call: storedCall('req-1') }));
       expect(await ledger.claim(id, claimOf('req-1', { fingerprint: 'fingerprint-2' }))).toEqual({
         outcome: 'reused',
       });
     });
 
-    it('returns the stored call to a retry after completion, and a fresh claim after a release', async () => {
+    it('returns the stored call to a retry after completion, also after its lease, and claimed after a release', async () => {
       const ledger = await factory();
       const id = tenant();
       const done = claimOf('req-done');
       await ledger.claim(id, done);
-      await ledger.settle(id, settlement(id, done, { kind: 'complete', call: storedCall('req-done') }));
+      const call = storedCall('req-done');
+      await ledger.settle(id, settlement(id, done, { kind: 'complete', call }));
+      call.message.content = 'changed by the caller after settling';
+      const replay = await ledger.claim(id, laterClaim(done, 1));
+      expect(replay).toEqual({ outcome: 'replay', call: storedCall('req-done') });
+      if (replay.outcome === 'replay') replay.call.message.content = 'changed by the caller after a replay';
       expect(await ledger.claim(id, claimOf('req-done'))).toEqual({
         outcome: 'replay',
         call: storedCall('req-done'),
       });
+
       const released = claimOf('req-released');
       await ledger.claim(id, released);
       await ledger.settle(id, settlement(id, released, { kind: 'release' }));
       expect(await ledger.claim(id, claimOf('req-released'))).toEqual({ outcome: 'claimed' });
     });
 
-    it('takes a lapsed claim over, releasing its reservation; the lapsed attempt then gets claim_lost', async () => {
+    it('returns in_progress until the lease ends, then claimed, releasing the lapsed reservation; the lapsed attempt gets claim_lost', async () => {
       const ledger = await factory();
       const id = tenant();
-      const line = lineOf(1_000);
+      const line = lineOf({ tokens: 1_000 });
       const lapsed = claimOf('req-lapsed');
       await ledger.claim(id, lapsed);
       expect(await ledger.reserve(id, lapsed, [line], tokens(300), 0)).toBe('reserved');
-      const later = claimOf('req-lapsed', {
-        now: lapsed.leaseUntil + 1,
-        leaseUntil: lapsed.leaseUntil + 60_000,
+      expect(await ledger.claim(id, laterClaim(lapsed, 0))).toEqual({
+        outcome: 'in_progress',
+        leaseUntil: lapsed.leaseUntil,
       });
-      expect(await ledger.claim(id, later)).toEqual({ outcome: 'claimed' });
+      expect(await ledger.claim(id, laterClaim(lapsed, 1))).toEqual({ outcome: 'claimed' });
       expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
       expect(await ledger.reserve(id, lapsed, [line], tokens(300), 1)).toBe('claim_lost');
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0 });
     });
 
-    it('reserves on every line or on none: no_room leaves each line as it was', async () => {
+    it('returns claimed once a completed request has passed its retention', async () => {
       const ledger = await factory();
       const id = tenant();
-      const roomy = lineOf(1_000, 'tenant');
-      const tight = lineOf(100, 'principal.alice');
+      const done = claimOf('req-retained');
+      await ledger.claim(id, done);
+      await ledger.settle(id, settlement(id, done, { kind: 'complete', call: storedCall('req-retained') }));
+      const retentionEnd = done.expiresAt * 1000;
+      expect(await ledger.claim(id, claimOf('req-retained', { now: retentionEnd - 1_000 }))).toMatchObject({
+        outcome: 'replay',
+      });
+      const afterRetention = claimOf('req-retained', {
+        fingerprint: 'fingerprint-2',
+        now: retentionEnd + 1_000,
+        leaseUntil: retentionEnd + 61_000,
+        expiresAt: done.expiresAt + 86_400,
+      });
+      expect(await ledger.claim(id, afterRetention)).toEqual({ outcome: 'claimed' });
+    });
+
+    it('returns no_room and reserves nothing when any line cannot take the amount, in tokens or in cost', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const roomy = lineOf({ tokens: 1_000, nano: 1_000 }, 'tenant');
+      const tight = lineOf({ tokens: 100 }, 'principal.alice');
+      const costly = lineOf({ nano: 50 }, 'run.r1');
       const claim = claimOf('req-lines');
       await ledger.claim(id, claim);
       expect(await ledger.reserve(id, claim, [roomy, tight], tokens(150), 0)).toBe('no_room');
-      expect(await ledger.readBudgets(id, [roomy, tight])).toEqual([
-        expect.objectContaining({ reservedTokens: 0 }),
-        expect.objectContaining({ reservedTokens: 0 }),
+      expect(await ledger.reserve(id, claim, [roomy, costly], { tokens: 10, nano: 60 }, 1)).toBe('no_room');
+      expect(await ledger.readBudgets(id, [roomy, tight, costly])).toEqual([
+        expect.objectContaining({ reservedTokens: 0, reservedNano: 0 }),
+        expect.objectContaining({ reservedTokens: 0, reservedNano: 0 }),
+        expect.objectContaining({ reservedTokens: 0, reservedNano: 0 }),
       ]);
-      expect(await ledger.reserve(id, claim, [roomy, tight], tokens(100), 1)).toBe('reserved');
-      expect(await ledger.readBudgets(id, [roomy, tight])).toEqual([
-        expect.objectContaining({ reservedTokens: 100 }),
-        expect.objectContaining({ reservedTokens: 100 }),
+      expect(await ledger.reserve(id, claim, [roomy, tight, costly], { tokens: 100, nano: 50 }, 2)).toBe(
+        'reserved',
+      );
+      // Another call on the roomy line only: the counters come back in the order of the lines asked for.
+      const other = claimOf('req-other');
+      await ledger.claim(id, other);
+      expect(await ledger.reserve(id, other, [roomy], { tokens: 200, nano: 0 }, 0)).toBe('reserved');
+      expect(await ledger.readBudgets(id, [tight, roomy, costly])).toEqual([
+        { spentTokens: 0, spentNano: 0, reservedTokens: 100, reservedNano: 50 },
+        { spentTokens: 0, spentNano: 0, reservedTokens: 300, reservedNano: 50 },
+        { spentTokens: 0, spentNano: 0, reservedTokens: 100, reservedNano: 50 },
       ]);
+      // Committed tokens count against the limit: 300 of 1,000 are held, so 701 no longer fit.
+      const third = claimOf('req-third');
+      await ledger.claim(id, third);
+      expect(await ledger.reserve(id, third, [roomy], tokens(701), 0)).toBe('no_room');
+      expect(await ledger.reserve(id, third, [roomy], tokens(700), 1)).toBe('reserved');
     });
 
-    it('never lets concurrent reservations go past a limit', async () => {
+    it('returns reserved to concurrent reservations only while they fit: the sum reserved never passes the limit', async () => {
       const ledger = await factory();
       const id = tenant();
-      const line = lineOf(1_000);
+      const line = lineOf({ tokens: 1_000 });
       const claims = Array.from({ length: 16 }, (_, i) => claimOf(`req-race-${i}`));
       await Promise.all(claims.map((claim) => ledger.claim(id, claim)));
       const outcomes = await Promise.all(
         claims.map((claim) => ledger.reserve(id, claim, [line], tokens(150), 0)),
       );
-      expect(outcomes.filter((outcome) => outcome === 'reserved')).toHaveLength(6);
+      // A store may answer no_room to a reservation that lost a race (the caller reads and retries).
+      expect(new Set(outcomes)).toEqual(new Set(['reserved', 'no_room']));
+      const first = outcomes.filter((outcome) => outcome === 'reserved').length;
+      expect(first).toBeLessThanOrEqual(6);
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 150 * first });
+      // Retried one by one, as the gateway does, the refused ones fill the budget exactly to the limit.
+      const retried: string[] = [];
+      for (const [index, claim] of claims.entries()) {
+        if (outcomes[index] === 'no_room')
+          retried.push(await ledger.reserve(id, claim, [line], tokens(150), 1));
+      }
+      expect(first + retried.filter((outcome) => outcome === 'reserved').length).toBe(6);
       expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 900 });
     });
 
-    it('answers reserved again for a retried write of the same attempt and counts it once', async () => {
+    it('returns reserved again to a retried write of the same attempt and counts it once', async () => {
       const ledger = await factory();
       const id = tenant();
-      const line = lineOf(1_000);
+      const line = lineOf({ tokens: 1_000 });
       const claim = claimOf('req-retried');
       await ledger.claim(id, claim);
       expect(await ledger.reserve(id, claim, [line], tokens(200), 0)).toBe('reserved');
@@ -186,49 +260,180 @@ export function ledgerPortConformance(name: string, factory: () => Promise<Ledge
       expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 200 });
     });
 
-    it('settles a call to what it is charged, releasing the rest of its reservation', async () => {
+    it('returns claim_lost to another reservation under a claim that holds one or was settled', async () => {
       const ledger = await factory();
       const id = tenant();
-      const line = lineOf(1_000);
+      const line = lineOf({ tokens: 1_000 });
+      const holding = claimOf('req-holding');
+      await ledger.claim(id, holding);
+      expect(await ledger.reserve(id, holding, [line], tokens(100), 0)).toBe('reserved');
+      expect(await ledger.reserve(id, holding, [line], tokens(100), 1)).toBe('claim_lost');
+      const completed = claimOf('req-completed');
+      await ledger.claim(id, completed);
+      await ledger.settle(
+        id,
+        settlement(id, completed, { kind: 'complete', call: storedCall('req-completed') }),
+      );
+      expect(await ledger.reserve(id, completed, [line], tokens(100), 0)).toBe('claim_lost');
+      const released = claimOf('req-released');
+      await ledger.claim(id, released);
+      await ledger.settle(id, settlement(id, released, { kind: 'release' }));
+      expect(await ledger.reserve(id, released, [line], tokens(100), 0)).toBe('claim_lost');
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 100 });
+    });
+
+    it('returns the charged amount as spent after a settlement, the rest of the reservation released', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000, nano: 10_000 });
       const claim = claimOf('req-settle');
       await ledger.claim(id, claim);
-      await ledger.reserve(id, claim, [line], tokens(500), 0);
+      await ledger.reserve(id, claim, [line], { tokens: 500, nano: 5_000 }, 0);
       await ledger.settle(
         id,
         settlement(
           id,
           claim,
           { kind: 'complete', call: storedCall('req-settle') },
-          { lines: [line], reserved: tokens(500), charged: tokens(120) },
+          { lines: [line], reserved: { tokens: 500, nano: 5_000 }, charged: { tokens: 120, nano: 1_200 } },
+        ),
+      );
+      expect((await ledger.readBudgets(id, [line]))[0]).toEqual({
+        reservedTokens: 0,
+        reservedNano: 0,
+        spentTokens: 120,
+        spentNano: 1_200,
+      });
+      // What was released is room again; what was spent is not.
+      const next = claimOf('req-next');
+      await ledger.claim(id, next);
+      expect(await ledger.reserve(id, next, [line], tokens(881), 0)).toBe('no_room');
+      expect(await ledger.reserve(id, next, [line], tokens(880), 1)).toBe('reserved');
+    });
+
+    it('returns claimed after a release that charged part of its reservation, which stays spent', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const partial = claimOf('req-partial');
+      await ledger.claim(id, partial);
+      await ledger.reserve(id, partial, [line], tokens(400), 0);
+      await ledger.settle(
+        id,
+        settlement(
+          id,
+          partial,
+          { kind: 'release' },
+          { lines: [line], reserved: tokens(400), charged: tokens(50) },
+        ),
+      );
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 50 });
+      const retry = claimOf('req-partial');
+      expect(await ledger.claim(id, retry)).toEqual({ outcome: 'claimed' });
+      expect(await ledger.reserve(id, retry, [line], tokens(951), 0)).toBe('no_room');
+      expect(await ledger.reserve(id, retry, [line], tokens(950), 1)).toBe('reserved');
+    });
+
+    it('returns the taking-over attempt its claim when a lapsed attempt settles late, which is still charged', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const lapsed = claimOf('req-late');
+      await ledger.claim(id, lapsed);
+      await ledger.reserve(id, lapsed, [line], tokens(300), 0);
+      const later = laterClaim(lapsed, 1);
+      expect(await ledger.claim(id, later)).toEqual({ outcome: 'claimed' });
+      expect(await ledger.reserve(id, later, [line], tokens(200), 0)).toBe('reserved');
+      await ledger.settle(
+        id,
+        settlement(
+          id,
+          lapsed,
+          { kind: 'complete', call: storedCall('req-late', 'the lapsed answer') },
+          { lines: [line], reserved: tokens(300), charged: tokens(100) },
+        ),
+      );
+      // The later attempt's reservation is intact and the lapsed one is billed what it consumed.
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({
+        reservedTokens: 200,
+        spentTokens: 100,
+      });
+      expect(await ledger.claim(id, claimOf('req-late', { now: later.now }))).toEqual({
+        outcome: 'in_progress',
+        leaseUntil: later.leaseUntil,
+      });
+      await ledger.settle(
+        id,
+        settlement(
+          id,
+          later,
+          { kind: 'complete', call: storedCall('req-late') },
+          { lines: [line], reserved: tokens(200), charged: tokens(60) },
         ),
       );
       expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({
         reservedTokens: 0,
-        spentTokens: 120,
+        spentTokens: 160,
+      });
+      expect(await ledger.claim(id, claimOf('req-late', { now: later.now }))).toEqual({
+        outcome: 'replay',
+        call: storedCall('req-late'),
       });
     });
 
-    it("keeps tenants apart: one tenant's claims and budgets are invisible to another", async () => {
-      const ledger = await factory();
-      const [a, b] = [tenant(), tenant()];
-      const line = lineOf(1_000);
-      const claim = claimOf('req-shared');
-      await ledger.claim(a, claim);
-      await ledger.reserve(a, claim, [line], tokens(400), 0);
-      expect(await ledger.claim(b, claimOf('req-shared', { fingerprint: 'other' }))).toEqual({
-        outcome: 'claimed',
-      });
-      expect((await ledger.readBudgets(b, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
-    });
-
-    it('records a refusal without touching budgets or request ids', async () => {
+    it('returns in_progress after a release without budgets while the claim holds a reservation, until a takeover releases it', async () => {
       const ledger = await factory();
       const id = tenant();
-      const line = lineOf(1_000);
+      const line = lineOf({ tokens: 1_000 });
+      const holder = claimOf('req-held');
+      await ledger.claim(id, holder);
+      await ledger.reserve(id, holder, [line], tokens(300), 0);
+      // The caller believes its reservation failed, so it releases the request id without budgets.
+      await ledger.settle(id, settlement(id, holder, { kind: 'release' }));
+      expect(await ledger.claim(id, claimOf('req-held'))).toEqual({
+        outcome: 'in_progress',
+        leaseUntil: holder.leaseUntil,
+      });
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 300 });
+      expect(await ledger.claim(id, laterClaim(holder, 1))).toEqual({ outcome: 'claimed' });
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
+    });
+
+    it("returns nothing of one tenant's claims, reservations or stored calls to another", async () => {
+      const ledger = await factory();
+      const [a, b] = [tenant(), tenant()];
+      const line = lineOf({ tokens: 1_000 });
+      const claimA = claimOf('req-shared');
+      await ledger.claim(a, claimA);
+      expect(await ledger.reserve(a, claimA, [line], tokens(400), 0)).toBe('reserved');
+      const claimB = claimOf('req-shared', { fingerprint: 'other' });
+      expect(await ledger.claim(b, claimB)).toEqual({ outcome: 'claimed' });
+      expect((await ledger.readBudgets(b, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
+      // B's whole budget is free, and taking it leaves A's counters and claim as they were.
+      expect(await ledger.reserve(b, claimB, [line], tokens(1_000), 0)).toBe('reserved');
+      expect((await ledger.readBudgets(a, [line]))[0]).toMatchObject({ reservedTokens: 400 });
+      expect(await ledger.claim(a, claimOf('req-shared'))).toEqual({
+        outcome: 'in_progress',
+        leaseUntil: claimA.leaseUntil,
+      });
+      await ledger.settle(b, settlement(b, claimB, { kind: 'complete', call: storedCall('req-shared') }));
+      expect(await ledger.claim(a, claimOf('req-shared'))).toMatchObject({ outcome: 'in_progress' });
+    });
+
+    it('returns untouched budgets and request ids after a refusal is recorded', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
       const claim = claimOf('req-refused');
       await ledger.recordRefusal(id, recordOf(id, claim, 'denied'));
-      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
+      expect(await ledger.readBudgets(id, [line])).toEqual([
+        { spentTokens: 0, spentNano: 0, reservedTokens: 0, reservedNano: 0 },
+      ]);
       expect(await ledger.claim(id, claim)).toEqual({ outcome: 'claimed' });
+      // A refusal of the same request after a claim neither frees nor settles it.
+      await ledger.recordRefusal(id, recordOf(id, claim, 'denied'));
+      expect(await ledger.claim(id, claimOf('req-refused'))).toMatchObject({ outcome: 'in_progress' });
+      expect(await ledger.readBudgets(id, [])).toEqual([]);
     });
   });
 }

@@ -15,16 +15,25 @@ type RequestEntry = {
   fingerprint: string;
   token: string;
   leaseUntil: number;
+  /** Retention end (epoch seconds): after it, the request id may be claimed afresh. */
+  expiresAt: number;
   held?: Held;
   call?: StoredCall;
 };
 type Counters = BudgetCounters & { committedTokens: number; committedNano: number };
 
+/** Whether another attempt may take a request over: its lease lapsed, or its retention ended. */
+function isLapsed(entry: RequestEntry, nowMs: number): boolean {
+  return entry.expiresAt < Math.floor(nowMs / 1000) || (entry.call === undefined && entry.leaseUntil < nowMs);
+}
+
 /**
- * LedgerPort held in this process, for the unit tier and the gateway benchmark: the same claim,
- * reservation and settlement rules as the DynamoDB ledger (one process is trivially atomic; the
- * ledger conformance suite holds both to them), without a store's latency, so the gateway's own
- * overhead can be told apart from its store's. Usage records are counted, not kept.
+ * LedgerPort held in this process, for unit tests and the gateway benchmark: the same claim,
+ * reservation and settlement rules as the DynamoDB ledger (the LedgerPort conformance suite holds
+ * both to them), without a store's latency, so the gateway's own overhead can be told apart from its
+ * store's. One process is trivially atomic: no method awaits between reading and writing its maps.
+ * It reads no clock; leases and retention are judged by each claim's `now`. Usage records (settled
+ * or refused) are counted in {@link InMemoryLedger.records}, not kept.
  */
 export class InMemoryLedger implements LedgerPort {
   readonly #requests = new Map<string, RequestEntry>();
@@ -34,12 +43,13 @@ export class InMemoryLedger implements LedgerPort {
   async claim(tenantId: string, claim: RequestClaim): Promise<ClaimOutcome> {
     const key = `${tenantId}/${claim.requestKey}`;
     const existing = this.#requests.get(key);
-    if (existing === undefined || (existing.call === undefined && existing.leaseUntil < claim.now)) {
+    if (existing === undefined || isLapsed(existing, claim.now)) {
       if (existing?.held !== undefined) this.#release(existing.held);
       this.#requests.set(key, {
         fingerprint: claim.fingerprint,
         token: claim.token,
         leaseUntil: claim.leaseUntil,
+        expiresAt: claim.expiresAt,
       });
       return { outcome: 'claimed' };
     }
@@ -50,7 +60,10 @@ export class InMemoryLedger implements LedgerPort {
   }
 
   async readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]> {
-    return lines.map((line) => ({ ...this.#counters(tenantId, line) }));
+    return lines.map((line) => {
+      const { spentTokens, spentNano, reservedTokens, reservedNano } = this.#counters(tenantId, line);
+      return { spentTokens, spentNano, reservedTokens, reservedNano };
+    });
   }
 
   async reserve(
@@ -63,7 +76,10 @@ export class InMemoryLedger implements LedgerPort {
     const entry = this.#requests.get(`${tenantId}/${claim.requestKey}`);
     // A retried write of the same attempt applied already; any other write under a held claim is not ours.
     if (entry?.token === claim.token && entry.held?.attempt === attempt) return 'reserved';
-    if (entry?.token !== claim.token || entry.held !== undefined) return 'claim_lost';
+    // Only a claim still in flight and holding nothing may reserve (a completed one is settled).
+    if (entry?.token !== claim.token || entry.call !== undefined || entry.held !== undefined) {
+      return 'claim_lost';
+    }
     const counters = lines.map((line) => this.#counters(tenantId, line));
     const fits = lines.every((line, index) => {
       const counter = counters[index]!;
