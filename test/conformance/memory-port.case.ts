@@ -37,6 +37,17 @@ export function memoryPortConformance(name: string, factory: () => Promise<Memor
       expect(await port.get(a, 'other', 'k')).toBeUndefined();
     });
 
+    it('keeps what it stores apart from the entries callers get back', async () => {
+      const port = await factory();
+      const auth = authFor(tenant());
+      const put = await port.put(auth, 'notes', 'k', 'original');
+      put.value = 'changed by the caller';
+      const got = await port.get(auth, 'notes', 'k');
+      expect(got).toEqual({ namespace: 'notes', key: 'k', value: 'original', updated_at: put.updated_at });
+      got!.value = 'changed by the caller';
+      expect((await port.get(auth, 'notes', 'k'))?.value).toBe('original');
+    });
+
     it('throws when a namespace is invalid or a value is too large', async () => {
       const port = await factory();
       const auth = authFor(tenant());

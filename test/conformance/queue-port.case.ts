@@ -3,24 +3,56 @@ import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { QueuePort } from '../../functions/orchestrator/ports/queue-port.ts';
 import type { StepMessage } from '../../functions/orchestrator/runtime/step-message.ts';
 
-const authFor = (tenant: string): AuthContext => ({
-  tenant_id: tenant,
-  principal: { id: `user-${tenant}`, type: 'user' },
-  scopes: ['runs:write'],
-  policy_context: { plan: 'gold' },
-});
+/**
+ * How long `received` lets tasks arrive: a harness over a real queue keeps receiving for at least
+ * this many seconds; one with an injected clock moves it on by this much before taking.
+ */
+export const deliveryWindowSeconds = 2;
+
+/** A deadline delay that passes within the delivery window, and one that does not. */
+const soon = 1;
+const later = 3600;
 
 /**
- * A QueuePort under test: `received` returns the step tasks a worker gets (waiting a while for them
- * when delivery is asynchronous), `deadlines` the deadline tasks scheduled so far.
+ * A QueuePort under test. `received` returns what a worker gets from the queue over the next
+ * {@link deliveryWindowSeconds} (steps, and deadlines whose delay passes meanwhile), in any order,
+ * and removes it, so the next call sees only what came after.
+ *
+ * The port promises delivery at least once. The adapters this suite runs against (in memory, and SQS
+ * on the emulator, which does not duplicate messages) deliver each message once, so the cases count
+ * exactly: a deadline scheduled twice would otherwise be indistinguishable from one delivered twice.
  */
-export type QueuePortHarness = {
-  port: QueuePort;
-  received(expected: number): Promise<StepMessage[]>;
-  deadlines(): Promise<StepMessage[]>;
-};
+export type QueuePortHarness = { port: QueuePort; received(): Promise<StepMessage[]> };
 
-/** The behaviour every QueuePort adapter must have. */
+const authFor = (tenant: string, scopes: string[] = ['runs:write']): AuthContext => ({
+  tenant_id: tenant,
+  principal: { id: `user-${tenant}`, type: 'user' },
+  scopes,
+  policy_context: { plan: `plan-${tenant}` },
+});
+
+const step = (auth: AuthContext, runId: string, n: number): StepMessage => ({
+  kind: 'run.step',
+  run_id: runId,
+  step: n,
+  auth,
+});
+const deadline = (auth: AuthContext, runId: string): StepMessage => ({
+  kind: 'run.deadline',
+  run_id: runId,
+  auth,
+});
+
+/** Messages in a stable order (by run, kind and step), since delivery order is not promised. */
+function sorted(messages: StepMessage[]): StepMessage[] {
+  const keyOf = (m: StepMessage) => `${m.run_id}/${m.kind}/${m.kind === 'run.step' ? m.step : 0}`;
+  return [...messages].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+}
+
+/**
+ * The behaviour every QueuePort adapter must have: tasks reach a worker with their run, step and
+ * Auth Context; a deadline reaches it once per run, only after its delay.
+ */
 export function queuePortConformance(name: string, factory: () => Promise<QueuePortHarness>): void {
   describe(`QueuePort conformance: ${name}`, () => {
     const runId = () => `run_${crypto.randomUUID().replaceAll('-', '').slice(0, 26).toUpperCase()}`;
@@ -30,30 +62,79 @@ export function queuePortConformance(name: string, factory: () => Promise<QueueP
       const auth = authFor('acme');
       const id = runId();
       await port.enqueueStep(auth, { runId: id, step: 3 });
-      expect(await received(1)).toEqual([{ kind: 'run.step', run_id: id, step: 3, auth }]);
+      expect(await received()).toEqual([step(auth, id, 3)]);
     });
 
     it("keeps each tenant's Auth Context on its own tasks", async () => {
       const { port, received } = await factory();
-      const [a, b] = [runId(), runId()];
-      await port.enqueueStep(authFor('tenant-a'), { runId: a, step: 1 });
-      await port.enqueueStep(authFor('tenant-b'), { runId: b, step: 1 });
-      const byRun = new Map((await received(2)).map((message) => [message.run_id, message.auth.tenant_id]));
-      expect(byRun).toEqual(
-        new Map([
-          [a, 'tenant-a'],
-          [b, 'tenant-b'],
-        ]),
-      );
+      const [a, b] = [authFor('tenant-a', ['runs:write']), authFor('tenant-b', ['runs:read', 'runs:write'])];
+      const [runA, runB] = [runId(), runId()];
+      await port.enqueueStep(a, { runId: runA, step: 1 });
+      await port.enqueueStep(b, { runId: runB, step: 1 });
+      expect(sorted(await received())).toEqual(sorted([step(a, runA, 1), step(b, runB, 1)]));
+    });
+
+    it('delivers every step enqueued, of every run', async () => {
+      const { port, received } = await factory();
+      const auth = authFor('acme');
+      const [first, second] = [runId(), runId()];
+      const tasks = [
+        { runId: first, step: 1 },
+        { runId: first, step: 2 },
+        { runId: second, step: 1 },
+        { runId: first, step: 3 },
+      ];
+      for (const task of tasks) await port.enqueueStep(auth, task);
+      expect(sorted(await received())).toEqual(sorted(tasks.map((t) => step(auth, t.runId, t.step))));
     });
 
     it('schedules a deadline once per run even when asked twice', async () => {
-      const { port, deadlines } = await factory();
+      const { port, received } = await factory();
+      const auth = authFor('acme');
       const id = runId();
-      await port.scheduleDeadline(authFor('acme'), { runId: id, afterSeconds: 600 });
-      await port.scheduleDeadline(authFor('acme'), { runId: id, afterSeconds: 600 });
-      const forRun = (await deadlines()).filter((message) => message.run_id === id);
-      expect(forRun).toEqual([{ kind: 'run.deadline', run_id: id, auth: authFor('acme') }]);
+      await port.scheduleDeadline(auth, { runId: id, afterSeconds: soon });
+      await port.scheduleDeadline(auth, { runId: id, afterSeconds: soon });
+      expect(await received()).toEqual([deadline(auth, id)]);
+    });
+
+    it("gives each run its own deadline, under its tenant's Auth Context", async () => {
+      const { port, received } = await factory();
+      const [a, b] = [authFor('tenant-a'), authFor('tenant-b')];
+      const [runA, runB] = [runId(), runId()];
+      await port.scheduleDeadline(a, { runId: runA, afterSeconds: soon });
+      await port.scheduleDeadline(b, { runId: runB, afterSeconds: soon });
+      expect(sorted(await received())).toEqual(sorted([deadline(a, runA), deadline(b, runB)]));
+    });
+
+    it('holds a deadline back until its delay has passed', async () => {
+      const { port, received } = await factory();
+      const auth = authFor('acme');
+      const id = runId();
+      await port.scheduleDeadline(auth, { runId: id, afterSeconds: later });
+      await port.enqueueStep(auth, { runId: id, step: 1 });
+      expect(await received()).toEqual([step(auth, id, 1)]);
+    });
+
+    it('keeps the first deadline of a run when asked again with a shorter delay', async () => {
+      const { port, received } = await factory();
+      const auth = authFor('acme');
+      const [held, other] = [runId(), runId()];
+      await port.scheduleDeadline(auth, { runId: held, afterSeconds: later });
+      await port.scheduleDeadline(auth, { runId: held, afterSeconds: soon });
+      // Another run's deadline in the same window shows that deadlines do arrive meanwhile.
+      await port.scheduleDeadline(auth, { runId: other, afterSeconds: soon });
+      expect(await received()).toEqual([deadline(auth, other)]);
+    });
+
+    it('never delivers a second deadline for a run, even when asked again after it fired', async () => {
+      const { port, received } = await factory();
+      const auth = authFor('acme');
+      const id = runId();
+      await port.scheduleDeadline(auth, { runId: id, afterSeconds: soon });
+      expect(await received()).toEqual([deadline(auth, id)]);
+      await port.scheduleDeadline(auth, { runId: id, afterSeconds: soon });
+      await port.enqueueStep(auth, { runId: id, step: 2 });
+      expect(await received()).toEqual([step(auth, id, 2)]);
     });
   });
 }

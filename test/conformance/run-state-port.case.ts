@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
-import { RunStateConflictError } from '../../functions/orchestrator/ports/run-state-port.ts';
+import {
+  maxRunRecordBytes,
+  RunStateConflictError,
+  RunTooLargeError,
+} from '../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunRecord, RunStatePort } from '../../functions/orchestrator/ports/run-state-port.ts';
 import { newRunId } from '../../functions/orchestrator/runtime/run-id.ts';
 import { newEvent } from '../../functions/orchestrator/schemas/event.ts';
@@ -209,6 +213,108 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       });
       expect(result.run).toMatchObject(changes);
       expect(await port.getRun(authFor(t), run.run_id)).toEqual(result.run);
+    });
+
+    it('holds a claim until the second it expires, then lets the key start a new run', async () => {
+      const port = await factory();
+      const t = tenant();
+      const first = runRecord(t);
+      const expiresAt = Math.floor(Date.parse(first.created_at) / 1000) + 100;
+      const claimUntil = (request: string) => ({ scopeHash: 'scope-x', requestHash: request, expiresAt });
+      // Whether a claim still holds is judged as of the new run's creation time.
+      const createdAt = (epochSeconds: number) => {
+        const run = runRecord(t);
+        return { ...run, created_at: new Date(epochSeconds * 1000).toISOString() };
+      };
+      await port.createRun(authFor(t), first, [queued(first.run_id)], claimUntil('body-1'));
+      const atExpiry = createdAt(expiresAt);
+      expect(
+        (await port.createRun(authFor(t), atExpiry, [queued(atExpiry.run_id)], claimUntil('body-2'))).outcome,
+      ).toBe('key_reused');
+      const afterExpiry = createdAt(expiresAt + 1);
+      const created = await port.createRun(
+        authFor(t),
+        afterExpiry,
+        [queued(afterExpiry.run_id)],
+        claimUntil('body-2'),
+      );
+      expect(created).toMatchObject({ outcome: 'created', run: { run_id: afterExpiry.run_id } });
+      const replay = await port.createRun(authFor(t), runRecord(t), [], claimUntil('body-2'));
+      expect(replay).toMatchObject({ outcome: 'replayed', run: { run_id: afterExpiry.run_id } });
+      expect(await port.getRun(authFor(t), first.run_id)).toMatchObject({ run_id: first.run_id });
+    });
+
+    it('refuses a run too large to store, at creation and on commit, and keeps it as it was', async () => {
+      const port = await factory();
+      const t = tenant();
+      const huge = 'x'.repeat(maxRunRecordBytes);
+      const oversized = { ...runRecord(t), transcript: [{ role: 'user' as const, content: huge }] };
+      const creation = port.createRun(authFor(t), oversized, [queued(oversized.run_id)]);
+      await expect(creation).rejects.toBeInstanceOf(RunTooLargeError);
+      await expect(creation).rejects.toMatchObject({ limit: maxRunRecordBytes });
+      expect(await port.getRun(authFor(t), oversized.run_id)).toBeUndefined();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const before = await port.getRun(authFor(t), run.run_id);
+      const growth = port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        changes: { transcript: [{ role: 'assistant', content: huge }] },
+        events: [newEvent(`${run.run_id}:s1:step.started`, 'step.started', { step: 1 })],
+      });
+      await expect(growth).rejects.toBeInstanceOf(RunTooLargeError);
+      expect(await port.getRun(authFor(t), run.run_id)).toEqual(before);
+      expect(await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 })).toHaveLength(1);
+    });
+
+    it('measures a run against the limit to the byte, as the size it reports', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const withTranscriptOf = (length: number) =>
+        port.commit(authFor(t), run.run_id, {
+          requireStatus: ['queued'],
+          changes: { transcript: [{ role: 'assistant', content: 'x'.repeat(length) }] },
+          events: [],
+        });
+      const refused: unknown = await withTranscriptOf(maxRunRecordBytes).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(RunTooLargeError);
+      const excess = (refused as RunTooLargeError).bytes - maxRunRecordBytes;
+      expect(excess).toBeGreaterThan(0);
+      // The size counts the record's other fields too; one byte over the limit is refused, the limit is not.
+      await expect(withTranscriptOf(maxRunRecordBytes - excess + 1)).rejects.toMatchObject({
+        bytes: maxRunRecordBytes + 1,
+      });
+      const fits = await withTranscriptOf(maxRunRecordBytes - excess);
+      expect(fits.run.transcript[0]?.content).toHaveLength(maxRunRecordBytes - excess);
+    });
+
+    it('keeps what it stores apart from the objects callers pass in and get back', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      const events = [queued(run.run_id)];
+      const created = await port.createRun(authFor(t), run, events);
+      run.transcript.push({ role: 'user', content: 'changed' });
+      run.metadata['changed'] = 'yes';
+      events[0]!.data['status'] = 'changed';
+      if (created.outcome === 'created') {
+        created.run.usage.prompt_tokens = 99;
+        created.events[0]!.data['agent_id'] = 'changed';
+      }
+      const stored = await port.getRun(authFor(t), run.run_id);
+      expect(stored).toMatchObject({
+        transcript: [{ role: 'user', content: 'hi' }],
+        metadata: {},
+        usage: { prompt_tokens: 0 },
+      });
+      stored!.transcript.length = 0;
+      expect((await port.getRun(authFor(t), run.run_id))?.transcript).toHaveLength(1);
+      const [listed] = await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 });
+      expect(listed?.data).toEqual({ agent_id: 'agent', status: 'queued' });
+      listed!.data['status'] = 'changed';
+      const [again] = await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 });
+      expect(again?.data).toEqual({ agent_id: 'agent', status: 'queued' });
     });
 
     it('pages events after a sequence', async () => {

@@ -1,8 +1,15 @@
+import { createHash } from 'node:crypto';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
+import { storageKeys } from '../../../shared/storage/keys.ts';
 import { assertMemoryNamespace, assertMemoryValue } from '../../ports/memory-port.ts';
 import type { MemoryEntry, MemoryPort } from '../../ports/memory-port.ts';
 
-/** MemoryPort held in this process, for the unit tier: the same namespaces and limits as on DynamoDB. */
+/**
+ * MemoryPort held in one process's memory, for the unit tier and single-process use only (nothing
+ * is shared between processes or survives a restart). Entries are keyed as on DynamoDB (tenant,
+ * namespace and a hash of the key, through the same storage keys), with the same namespace and value
+ * limits; `now` stamps `updated_at`. Entries are copied in and out.
+ */
 export class InMemoryMemoryStore implements MemoryPort {
   readonly #entries = new Map<string, MemoryEntry>();
   readonly #now: () => Date;
@@ -13,7 +20,7 @@ export class InMemoryMemoryStore implements MemoryPort {
 
   async get(auth: AuthContext, namespace: string, key: string): Promise<MemoryEntry | undefined> {
     const entry = this.#entries.get(this.#key(auth, namespace, key));
-    return entry === undefined ? undefined : { ...entry };
+    return entry === undefined ? undefined : structuredClone(entry);
   }
 
   async put(auth: AuthContext, namespace: string, key: string, value: string): Promise<MemoryEntry> {
@@ -21,7 +28,7 @@ export class InMemoryMemoryStore implements MemoryPort {
     assertMemoryValue(value);
     const entry: MemoryEntry = { namespace, key, value, updated_at: this.#now().toISOString() };
     this.#entries.set(id, entry);
-    return { ...entry };
+    return structuredClone(entry);
   }
 
   async delete(auth: AuthContext, namespace: string, key: string): Promise<void> {
@@ -30,6 +37,6 @@ export class InMemoryMemoryStore implements MemoryPort {
 
   #key(auth: AuthContext, namespace: string, key: string): string {
     assertMemoryNamespace(namespace);
-    return JSON.stringify([auth.tenant_id, namespace, key]);
+    return storageKeys.memory(auth.tenant_id, namespace, createHash('sha256').update(key).digest('hex'));
   }
 }

@@ -1,31 +1,54 @@
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
-import { NotFoundError } from '../../../shared/errors/agentos-error.ts';
+import { DependencyUnavailableError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
+import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import { maxRunRecordBytes, RunStateConflictError, RunTooLargeError } from '../../ports/run-state-port.ts';
 import type {
   CommitResult,
   CreateRunResult,
   IdempotencyClaim,
+  RunChanges,
   RunCommit,
   RunRecord,
   RunStatePort,
 } from '../../ports/run-state-port.ts';
 import type { NewEvent, RunEvent } from '../../schemas/event.ts';
 
-type StoredRun = { record: RunRecord; events: RunEvent[]; index: Map<string, number> };
+/** A run as held here: its record, the index of its event ids, and its events in sequence order. */
+type StoredRun = { pk: string; record: RunRecord; index: Record<string, number>; events: RunEvent[] };
 
-function bytesOf(run: RunRecord, index: Map<string, number>): number {
-  return Buffer.byteLength(JSON.stringify({ ...run, event_index: Object.fromEntries(index) }), 'utf8');
+type StoredClaim = { runId: string; requestHash: string; expiresAt: number };
+
+/**
+ * Throws when the run would not fit, measured as the DynamoDB adapter measures its run item (the
+ * record, its storage key and its event index as JSON), so a run is refused at the same size on both.
+ */
+function assertFits(run: StoredRun): void {
+  const item = { ...run.record, pk: run.pk, sk: recordSortKey, kind: 'run', event_index: run.index };
+  const bytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
+  if (bytes > maxRunRecordBytes) throw new RunTooLargeError(bytes, maxRunRecordBytes);
+}
+
+/** The fields a commit sets; as in a DynamoDB update, a field given as `undefined` is left as it is. */
+function definedChanges(changes: RunChanges | undefined): RunChanges {
+  return Object.fromEntries(
+    Object.entries(changes ?? {}).filter(([, value]) => value !== undefined),
+  ) as RunChanges;
 }
 
 /**
- * RunStatePort held in this process, for the unit tier and single-process tools: the same rules as
- * the DynamoDB adapter (tenant-scoped runs, idempotent creation, commits conditional on status,
- * gapless sequences, events deduplicated by id, the same size ceiling), each call atomic because
- * nothing else runs between its reads and writes. Values are copied in and out.
+ * RunStatePort held in one process's memory, for the unit tier and single-process use only (nothing
+ * is shared between processes or survives a restart). It keeps the DynamoDB adapter's rules: runs
+ * and idempotency claims keyed by tenant (through the same storage keys, so the same ids are
+ * refused), idempotent creation that replays a live claim, refuses a reused key and ignores an
+ * expired claim (as of the run's `created_at`), commits that apply only in a required status, gapless
+ * sequences, events deduplicated by `event_id`, and the same size ceiling. Each call is atomic
+ * because it does all its reading and writing without yielding. Values are copied in and out, so a
+ * caller cannot change what is stored through an object it passed or got back. `now` stamps commits
+ * (`updated_at` and event times); creation uses the run's own `created_at`, as on DynamoDB.
  */
 export class InMemoryRunStateStore implements RunStatePort {
   readonly #runs = new Map<string, StoredRun>();
-  readonly #claims = new Map<string, { runId: string; requestHash: string; expiresAt: number }>();
+  readonly #claims = new Map<string, StoredClaim>();
   readonly #now: () => Date;
 
   constructor(options: { now?: () => Date } = {}) {
@@ -38,27 +61,28 @@ export class InMemoryRunStateStore implements RunStatePort {
     events: NewEvent[],
     idempotency?: IdempotencyClaim,
   ): Promise<CreateRunResult> {
-    const time = this.#now().toISOString();
-    const claimKey = idempotency === undefined ? undefined : `${auth.tenant_id}/${idempotency.scopeHash}`;
-    if (idempotency !== undefined && claimKey !== undefined) {
-      const existing = this.#claims.get(claimKey);
-      if (existing !== undefined && existing.expiresAt >= Math.floor(Date.parse(time) / 1000)) {
-        if (existing.requestHash !== idempotency.requestHash) return { outcome: 'key_reused' };
-        const stored = this.#runs.get(this.#key(auth, existing.runId));
-        if (stored !== undefined) return { outcome: 'replayed', run: structuredClone(stored.record) };
-      }
-    }
-    const key = this.#key(auth, run.run_id);
-    if (this.#runs.has(key)) throw new Error(`Run ${run.run_id} already exists`);
+    const pk = storageKeys.run(auth.tenant_id, run.run_id);
+    const time = run.created_at;
     const stored: StoredRun = {
+      pk,
       record: { ...structuredClone(run), last_sequence: 0 },
+      index: {},
       events: [],
-      index: new Map(),
     };
-    this.#append(auth, stored, events, time);
-    const bytes = bytesOf(stored.record, stored.index);
-    if (bytes > maxRunRecordBytes) throw new RunTooLargeError(bytes, maxRunRecordBytes);
-    this.#runs.set(key, stored);
+    this.#append(stored, events, time);
+    assertFits(stored);
+    const claimKey =
+      idempotency === undefined ? undefined : storageKeys.idempotency(auth.tenant_id, idempotency.scopeHash);
+    const existing = claimKey === undefined ? undefined : this.#claims.get(claimKey);
+    // A claim holds until its expiry; one that has passed it is replaced, as DynamoDB's condition allows.
+    if (idempotency !== undefined && existing !== undefined && existing.expiresAt >= epochSeconds(time)) {
+      if (existing.requestHash !== idempotency.requestHash) return { outcome: 'key_reused' };
+      const claimed = this.#runs.get(storageKeys.run(auth.tenant_id, existing.runId));
+      if (claimed === undefined) throw new DependencyUnavailableError('The claimed run is missing');
+      return { outcome: 'replayed', run: structuredClone(claimed.record) };
+    }
+    if (this.#runs.has(pk)) throw new DependencyUnavailableError(`Run ${run.run_id} already exists`);
+    this.#runs.set(pk, stored);
     if (idempotency !== undefined && claimKey !== undefined) {
       this.#claims.set(claimKey, {
         runId: run.run_id,
@@ -74,44 +98,38 @@ export class InMemoryRunStateStore implements RunStatePort {
   }
 
   async getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined> {
-    const stored = this.#runs.get(this.#key(auth, runId));
+    const stored = this.#runs.get(storageKeys.run(auth.tenant_id, runId));
     return stored === undefined ? undefined : structuredClone(stored.record);
   }
 
   async commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
-    const stored = this.#runs.get(this.#key(auth, runId));
-    if (stored === undefined) throw new NotFoundError(`Run ${runId} was not found`);
-    if (!change.requireStatus.includes(stored.record.status)) {
-      throw new RunStateConflictError(stored.record.status);
+    const pk = storageKeys.run(auth.tenant_id, runId);
+    const current = this.#runs.get(pk);
+    if (current === undefined) throw new NotFoundError(`Run ${runId} was not found`);
+    if (!change.requireStatus.includes(current.record.status)) {
+      throw new RunStateConflictError(current.record.status);
     }
-    const fresh = change.events.filter((event) => !stored.index.has(event.event_id));
+    const fresh = change.events.filter((event) => current.index[event.event_id] === undefined);
+    // Every event already stored: a redelivered commit, which changes nothing.
     if (fresh.length === 0 && change.events.length > 0) {
-      return {
-        run: structuredClone(stored.record),
-        events: this.#eventsFor(stored, change.events),
-        appended: 0,
-      };
+      return { run: structuredClone(current.record), events: eventsFor(current, change.events), appended: 0 };
     }
     const time = this.#now().toISOString();
     const next: StoredRun = {
+      pk,
       record: {
-        ...stored.record,
-        ...structuredClone(change.changes ?? {}),
-        status: change.status ?? stored.record.status,
+        ...current.record,
+        ...structuredClone(definedChanges(change.changes)),
+        status: change.status ?? current.record.status,
         updated_at: time,
       },
-      events: [...stored.events],
-      index: new Map(stored.index),
+      index: { ...current.index },
+      events: [...current.events],
     };
-    this.#append(auth, next, fresh, time);
-    const bytes = bytesOf(next.record, next.index);
-    if (bytes > maxRunRecordBytes) throw new RunTooLargeError(bytes, maxRunRecordBytes);
-    this.#runs.set(this.#key(auth, runId), next);
-    return {
-      run: structuredClone(next.record),
-      events: this.#eventsFor(next, change.events),
-      appended: fresh.length,
-    };
+    const appended = this.#append(next, fresh, time);
+    assertFits(next);
+    this.#runs.set(pk, next);
+    return { run: structuredClone(next.record), events: eventsFor(next, change.events), appended };
   }
 
   async listEvents(
@@ -119,21 +137,19 @@ export class InMemoryRunStateStore implements RunStatePort {
     runId: string,
     page: { after: number; limit: number },
   ): Promise<RunEvent[]> {
-    const stored = this.#runs.get(this.#key(auth, runId));
+    const stored = this.#runs.get(storageKeys.run(auth.tenant_id, runId));
     if (stored === undefined) return [];
     return structuredClone(stored.events.filter((event) => event.sequence > page.after).slice(0, page.limit));
   }
 
-  #key(auth: AuthContext, runId: string): string {
-    return `${auth.tenant_id}/${runId}`;
-  }
-
-  #append(auth: AuthContext, stored: StoredRun, events: readonly NewEvent[], time: string): void {
+  /** Appends the events whose ids are not yet stored, with the next sequences; returns how many. */
+  #append(stored: StoredRun, events: readonly NewEvent[], time: string): number {
+    let appended = 0;
     for (const event of events) {
-      if (stored.index.has(event.event_id)) continue;
+      if (stored.index[event.event_id] !== undefined) continue;
       const sequence = stored.record.last_sequence + 1;
       stored.record.last_sequence = sequence;
-      stored.index.set(event.event_id, sequence);
+      stored.index[event.event_id] = sequence;
       stored.events.push({
         object: 'event',
         event_id: event.event_id,
@@ -143,13 +159,20 @@ export class InMemoryRunStateStore implements RunStatePort {
         time,
         data: structuredClone(event.data),
       } as RunEvent);
+      appended += 1;
     }
+    return appended;
   }
+}
 
-  #eventsFor(stored: StoredRun, events: readonly NewEvent[]): RunEvent[] {
-    return events
-      .map((event) => stored.events[(stored.index.get(event.event_id) ?? 0) - 1])
-      .filter((event): event is RunEvent => event !== undefined)
-      .map((event) => structuredClone(event));
-  }
+function epochSeconds(iso: string): number {
+  return Math.floor(Date.parse(iso) / 1000);
+}
+
+/** For each requested event, the stored one with its id (new or already present), as copies. */
+function eventsFor(stored: StoredRun, events: readonly NewEvent[]): RunEvent[] {
+  return events
+    .map((event) => stored.events[(stored.index[event.event_id] ?? 0) - 1])
+    .filter((event): event is RunEvent => event !== undefined)
+    .map((event) => structuredClone(event));
 }

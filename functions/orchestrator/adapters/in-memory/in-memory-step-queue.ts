@@ -2,34 +2,61 @@ import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { StepMessage } from '../../runtime/step-message.ts';
 
+/** A scheduled deadline: its task, the delay it was scheduled with, and when it becomes due. */
+export type ScheduledDeadline = { message: StepMessage; afterSeconds: number; dueAt: string };
+
+type Pending = { message: StepMessage; dueAt: number };
+
 /**
- * QueuePort held in this process, for the unit tier: step tasks and deadlines wait here until a test
- * (or a single-process driver) takes them, in the order they were sent. A deadline is scheduled once
- * per run, as the Step Functions execution named after the run is.
+ * QueuePort held in one process's memory, for the unit tier and single-process use only (nothing is
+ * shared between processes or survives a restart). Nothing is pushed to a worker: a test (or a
+ * single-process driver) calls {@link take} to drain the tasks that are due. A step is due at once; a
+ * deadline `afterSeconds` after it was scheduled by the injected clock, so a test moves the clock to
+ * make it due. As with the Step Functions execution named after the run, a run's deadline is
+ * scheduled once: asking again (even with another delay, even after it fired) changes nothing.
+ * Messages are copies, so a caller cannot change a queued task.
  */
 export class InMemoryStepQueue implements QueuePort {
-  readonly #pending: StepMessage[] = [];
-  readonly #deadlines = new Map<string, { message: StepMessage; afterSeconds: number }>();
+  readonly #pending: Pending[] = [];
+  readonly #deadlines = new Map<string, ScheduledDeadline>();
+  readonly #now: () => Date;
+
+  constructor(options: { now?: () => Date } = {}) {
+    this.#now = options.now ?? (() => new Date());
+  }
 
   async enqueueStep(auth: AuthContext, task: StepTask): Promise<void> {
-    this.#pending.push(structuredClone({ kind: 'run.step', run_id: task.runId, step: task.step, auth }));
+    const message: StepMessage = { kind: 'run.step', run_id: task.runId, step: task.step, auth };
+    this.#pending.push({ message: structuredClone(message), dueAt: this.#now().getTime() });
   }
 
   async scheduleDeadline(auth: AuthContext, task: { runId: string; afterSeconds: number }): Promise<void> {
     if (this.#deadlines.has(task.runId)) return;
+    const message: StepMessage = { kind: 'run.deadline', run_id: task.runId, auth };
+    const dueAt = this.#now().getTime() + task.afterSeconds * 1000;
     this.#deadlines.set(task.runId, {
-      message: structuredClone({ kind: 'run.deadline', run_id: task.runId, auth }),
+      message: structuredClone(message),
       afterSeconds: task.afterSeconds,
+      dueAt: new Date(dueAt).toISOString(),
     });
+    this.#pending.push({ message: structuredClone(message), dueAt });
   }
 
-  /** Removes and returns the step tasks sent so far, oldest first. */
+  /**
+   * Removes and returns the tasks due by the clock's current time (steps, and deadlines whose delay
+   * has passed), earliest due first, in the order sent among equals. Later deadlines stay queued.
+   */
   take(): StepMessage[] {
-    return this.#pending.splice(0, this.#pending.length);
+    const now = this.#now().getTime();
+    const due = this.#pending.filter((task) => task.dueAt <= now);
+    const waiting = this.#pending.filter((task) => task.dueAt > now);
+    this.#pending.splice(0, this.#pending.length, ...waiting);
+    // Array.prototype.sort is stable, so tasks due at the same time keep the order they were sent in.
+    return due.sort((a, b) => a.dueAt - b.dueAt).map((task) => task.message);
   }
 
-  /** The deadlines scheduled so far, one per run. */
-  deadlines(): { message: StepMessage; afterSeconds: number }[] {
+  /** Every deadline scheduled so far, one per run, whether it has been taken or not. */
+  deadlines(): ScheduledDeadline[] {
     return structuredClone([...this.#deadlines.values()]);
   }
 }
