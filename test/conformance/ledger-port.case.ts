@@ -399,6 +399,27 @@ export function ledgerPortConformance(name: string, factory: () => Promise<Ledge
       expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
     });
 
+    it('returns in_progress after a completion without budgets while the claim holds a reservation, until a takeover releases it', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const holder = claimOf('req-held-complete');
+      await ledger.claim(id, holder);
+      await ledger.reserve(id, holder, [line], tokens(300), 0);
+      // Completing without budgets would otherwise drop the claim's record of a reservation that
+      // still counts on the budget line: nobody could release it any more.
+      await ledger.settle(
+        id,
+        settlement(id, holder, { kind: 'complete', call: storedCall('req-held-complete') }),
+      );
+      expect(await ledger.claim(id, claimOf('req-held-complete'))).toEqual({
+        outcome: 'in_progress',
+        leaseUntil: holder.leaseUntil,
+      });
+      expect(await ledger.claim(id, laterClaim(holder, 1))).toEqual({ outcome: 'claimed' });
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
+    });
+
     it("returns nothing of one tenant's claims, reservations or stored calls to another", async () => {
       const ledger = await factory();
       const [a, b] = [tenant(), tenant()];

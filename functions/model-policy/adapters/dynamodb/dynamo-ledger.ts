@@ -344,7 +344,12 @@ export class DynamoLedger implements LedgerPort {
             TableName: this.#tableName,
             Key: { pk: requestPk, sk: recordSortKey },
             UpdateExpression: 'SET #status = :completed, #response = :response REMOVE reservation',
-            ConditionExpression: 'claim_token = :token',
+            // Removing the record of a reservation is only right when this settlement releases it;
+            // without budgets, a held reservation stays for the takeover to release.
+            ConditionExpression:
+              budgets === undefined
+                ? 'claim_token = :token AND attribute_not_exists(reservation)'
+                : 'claim_token = :token',
             ExpressionAttributeNames: { '#status': 'status', '#response': 'response' },
             ExpressionAttributeValues: {
               ...values,
