@@ -13,6 +13,11 @@
    every StartExecution; once one execution is running (it holds thread locks) every further start
    fails with "cannot pickle '_thread.RLock'". The copy here leaves the executions out.
 
+4. CloudFormation for the node stack (moto_cfn_models.py): the resource types moto lacks
+   (Secrets Manager secrets, SQS queue policies, SES identities, API Gateway stages and gateway
+   responses), properties it drops, and change-set execution as the CDK drives it (dependency order,
+   outputs, updates, destroy), so `cdk bootstrap` + `cdk deploy` of the real stack complete.
+
 Then it hands over to moto's own command line.
 
 These patches reach into moto's private internals, so they hold only for the moto version pinned in
@@ -164,6 +169,9 @@ def _atomic(operation):
 
 for _name in _OPERATIONS:
     setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
+
+# CloudFormation resource types and engine fixes the node stack needs to deploy (moto_cfn_models.py).
+import moto_cfn_models  # noqa: E402,F401
 
 if __name__ == "__main__":
     main(sys.argv[1:])

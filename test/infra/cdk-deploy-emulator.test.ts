@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configureEmulator, startMoto } from '../../cli/local/emulator.ts';
+import type { EmulatorHandle } from '../../cli/local/emulator.ts';
+import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
+import { contextKeys } from '../../infra/config/node-settings.ts';
+import { bundlesDirContextKey, nodeStackName } from '../../infra/node-app.ts';
+import { functionDefinitions } from '../../infra/resources/definitions.ts';
+import type { FunctionName } from '../../infra/resources/definitions.ts';
+import { functionEnvironments } from '../../infra/resources/function-environments.ts';
+
+/**
+ * The real `cdk bootstrap` and `cdk deploy` of the node stack onto the emulator's CloudFormation
+ * (moto, with the resource types it lacks supplied by cli/local/moto_cfn_models.py), then
+ * `cdk destroy`. A private emulator: the deployed stack must not meet the shared test node.
+ */
+let moto: EmulatorHandle;
+let endpoint: string;
+const stack = nodeStackName('main');
+
+function cdk(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(repositoryRoot, 'node_modules', '.bin', 'cdk'), args, {
+      cwd,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? tmpdir(),
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL: endpoint,
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+beforeAll(async () => {
+  moto = await startMoto();
+  // moto reads the template URL the CDK hands it only when addressed by name.
+  endpoint = moto.endpoint.replace('127.0.0.1', 'localhost');
+  await configureEmulator(endpoint);
+});
+
+afterAll(async () => {
+  await moto.stop();
+});
+
+describe('cdk deploy onto the emulator', () => {
+  it(
+    'bootstraps, deploys the node stack with every function given its contract, and destroys it',
+    { timeout: 240_000 },
+    async () => {
+      const aws = {
+        region: 'us-east-1',
+        endpoint,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      };
+      // Bootstrap from a folder without cdk.json, so the CLI does not synthesize the app for it.
+      const bootstrap = await cdk(
+        ['bootstrap', 'aws://123456789012/us-east-1', '--no-notices', '--no-version-reporting'],
+        await mkdtemp(join(tmpdir(), 'agentos-bootstrap-')),
+      );
+      expect(bootstrap).toMatchObject({ code: 0 });
+
+      const out = await mkdtemp(join(tmpdir(), 'agentos-deploy-'));
+      const context = {
+        [bundlesDirContextKey]: join(out, 'functions'),
+        [contextKeys.jwtIssuer]: 'https://issuer.example.test/',
+        [contextKeys.jwtAudience]: 'agentos',
+        [contextKeys.jwksUrl]: 'https://issuer.example.test/.well-known/jwks.json',
+      };
+      const contextArgs = Object.entries(context).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
+      const deploy = await cdk(
+        [
+          'deploy',
+          '--require-approval',
+          'never',
+          '--no-notices',
+          '--no-version-reporting',
+          '--output',
+          join(out, 'cdk.out'),
+          ...contextArgs,
+        ],
+        repositoryRoot,
+      );
+      // The whole result, so a failure shows the CLI's output.
+      expect(deploy).toMatchObject({ code: 0 });
+
+      const cloudFormation = new CloudFormationClient(aws);
+      const [described] =
+        (await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }))).Stacks ?? [];
+      expect(described?.StackStatus).toBe('CREATE_COMPLETE');
+      const outputs = Object.fromEntries((described?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+      expect(outputs).toMatchObject({
+        TableName: 'agentos-main',
+        OrchestratorApiUrl: expect.stringMatching(
+          /^https:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/prod\/$/,
+        ),
+        ModelPolicyApiUrl: expect.stringMatching(/\/prod\/$/),
+        StepQueueUrl: expect.stringContaining('agentos-main-steps'),
+        ServiceSigningKeySecretArn: expect.stringContaining(':secret:agentos/main/service-signing-key'),
+      });
+
+      // Each deployed function holds what its composition root will parse, with the values resolved.
+      const functions = (await new LambdaClient(aws).send(new ListFunctionsCommand({}))).Functions ?? [];
+      for (const name of Object.keys(functionDefinitions) as FunctionName[]) {
+        const deployed = functions.find((f) => f.FunctionName?.includes(`-${name}Function`));
+        const environment = deployed?.Environment?.Variables ?? {};
+        const required = functionEnvironments[name].required.filter((variable) => variable !== 'AWS_REGION');
+        expect(Object.keys(environment)).toEqual(expect.arrayContaining(required));
+        expect(() =>
+          functionEnvironments[name].parse({ ...environment, AWS_REGION: 'us-east-1' }),
+        ).not.toThrow();
+      }
+      const worker = functions.find((f) => f.FunctionName?.includes('-stepWorkerFunction'));
+      expect(worker?.Environment?.Variables?.['AGENTOS_MODEL_POLICY_URL']).toBe(outputs['ModelPolicyApiUrl']);
+
+      const destroy = await cdk(
+        ['destroy', '--force', '--no-notices', '--output', join(out, 'cdk.out'), ...contextArgs],
+        repositoryRoot,
+      );
+      expect(destroy).toMatchObject({ code: 0 });
+      const stacks = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack })).then(
+        (answer) => answer.Stacks ?? [],
+        (error: unknown) => {
+          // A stack that is gone is reported as a validation error naming it, as on AWS.
+          expect(String(error)).toContain(stack);
+          return [];
+        },
+      );
+      expect(stacks.filter((s) => s.StackStatus !== 'DELETE_COMPLETE')).toEqual([]);
+    },
+  );
+});
