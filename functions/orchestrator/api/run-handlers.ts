@@ -82,6 +82,9 @@ export function runHandlers({
       const run = await service.getRun(auth, runId);
       // Refused (429) here, before the response starts, when too many streams are open.
       const subscription = hub.subscribe(auth, runId, after);
+      // Closed when the client goes away or the response ends, even if the stream never started.
+      if (signal.aborted) subscription.close();
+      else signal.addEventListener('abort', () => subscription.close(), { once: true });
       const stream = Readable.from(
         followRunEvents({
           runs,

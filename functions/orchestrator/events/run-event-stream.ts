@@ -36,7 +36,7 @@ export const defaultEventStreamTiming: EventStreamTiming = {
  * are committed (follow), until the terminal event has been sent, the client leaves or the
  * stream's time is up. Streams of one run share the hub's one reader of it; a stream behind what
  * that reader keeps catches up from the store on its own. The subscription is closed when the
- * stream ends, however it ends.
+ * stream ends; its owner also closes it when the request is aborted (closing twice is harmless).
  */
 export async function* followRunEvents(options: {
   runs: RunStatePort;
@@ -53,7 +53,6 @@ export async function* followRunEvents(options: {
   const { runs, auth, runId, timing, signal, subscription } = options;
   const { tail } = subscription;
   const clock = options.clock ?? systemClock;
-  signal.addEventListener('abort', () => subscription.close(), { once: true });
   try {
     const startedAt = clock.now();
     let after = options.after;
