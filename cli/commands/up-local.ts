@@ -76,7 +76,8 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
     const resume = await runner.run('preflight', (note) => preflight(context, note));
     const booted = await runner.run('boot', (note) => boot(context, resume, note));
     const tokens = await setupTokens(context, booted);
-    if (resume === undefined) {
+    // A node that died before its first seed finished has nothing to keep: seed it now.
+    if (resume === undefined || Object.keys(resume.state.seeded).length === 0) {
       await runner.run('seed', (note) => seed(context, booted, tokens.operator, note));
     } else {
       report.seeded = { ...resume.state.seeded };

@@ -237,8 +237,14 @@ describe('agentos up --local after a crash', () => {
         (text) => JSON.parse(text) as { node: { pid: number }; emulator: { pid: number } },
       );
     const before = await state();
-    // Mid-step: the model call is under way when the node dies.
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Mid-step: the model call (2 s) is under way when the node dies.
+    let requested = false;
+    for (let polls = 0; !requested && polls < 300; polls += 1) {
+      const page = await client.request<{ data: { type: string }[] }>('GET', `/v1/runs/${runId}/events`);
+      requested = page.body.data.some((event) => event.type === 'model.requested');
+      if (!requested) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(requested).toBe(true);
     process.kill(before.node.pid, 'SIGKILL');
     while (isAlive(before.node.pid)) await new Promise((r) => setTimeout(r, 50));
 

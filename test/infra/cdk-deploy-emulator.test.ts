@@ -6,6 +6,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configureEmulator, startMoto } from '../../cli/local/emulator.ts';
+import { jwtVerifierFromEnv, serviceTokenIssuerFromEnv } from '../../functions/shared/auth/auth-config.ts';
 import type { EmulatorHandle } from '../../cli/local/emulator.ts';
 import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
 import { contextKeys } from '../../infra/config/node-settings.ts';
@@ -19,6 +20,14 @@ import { functionEnvironments } from '../../infra/resources/function-environment
  * (moto, with the resource types it lacks supplied by cli/local/moto_cfn_models.py), then
  * `cdk destroy`. A private emulator: the deployed stack must not meet the shared test node.
  */
+/** What each function's composition root builds from the settings the contract leaves either-or. */
+const settingsBuilders: Record<FunctionName, (env: Record<string, string>) => unknown> = {
+  orchestratorApi: jwtVerifierFromEnv,
+  orchestratorEvents: jwtVerifierFromEnv,
+  stepWorker: serviceTokenIssuerFromEnv,
+  modelPolicyApi: jwtVerifierFromEnv,
+};
+
 let moto: EmulatorHandle;
 let endpoint: string;
 const stack = nodeStackName('main');
@@ -121,9 +130,10 @@ describe('cdk deploy onto the emulator', () => {
         const environment = deployed?.Environment?.Variables ?? {};
         const required = functionEnvironments[name].required.filter((variable) => variable !== 'AWS_REGION');
         expect(Object.keys(environment)).toEqual(expect.arrayContaining(required));
-        expect(() =>
-          functionEnvironments[name].parse({ ...environment, AWS_REGION: 'us-east-1' }),
-        ).not.toThrow();
+        const resolved = { ...environment, AWS_REGION: 'us-east-1' };
+        expect(() => functionEnvironments[name].parse(resolved)).not.toThrow();
+        // The either-or settings (JWKS or its URL; signing key or its secret) as the roots build them.
+        expect(() => settingsBuilders[name](resolved)).not.toThrow();
       }
       const worker = functions.find((f) => f.FunctionName?.includes('-stepWorkerFunction'));
       expect(worker?.Environment?.Variables?.['AGENTOS_MODEL_POLICY_URL']).toBe(outputs['ModelPolicyApiUrl']);

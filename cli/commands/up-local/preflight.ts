@@ -1,5 +1,5 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { readLocalState } from '../../local/local-state.ts';
 import type { LocalState } from '../../local/local-state.ts';
 import { isAlive, stopProcess } from '../../local/processes.ts';
@@ -44,21 +44,31 @@ async function takeLock(context: UpContext): Promise<void> {
   await writeFile(paths.lock, String(process.pid));
 }
 
-/** True when the previous emulator still answers and still holds the node's table. */
-async function emulatorKeepsData(state: LocalState, region: string): Promise<boolean> {
-  if (state.emulator.managed && !isAlive(state.emulator.pid)) return false;
+/**
+ * Whether the previous emulator still holds the node's table: `kept` when it answers with the
+ * table, `lost` when it is gone or answers without it (it restarted empty). An emulator that is alive
+ * but does not answer is neither: it may be busy or paused, and stopping it would destroy the very
+ * data a resume keeps, so that is an error for the operator to resolve.
+ */
+async function previousData(state: LocalState, region: string): Promise<'kept' | 'lost'> {
+  if (state.emulator.managed && !isAlive(state.emulator.pid)) return 'lost';
   const db = new DynamoDBClient({
     region,
     endpoint: state.emulator.endpoint,
-    maxAttempts: 1,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true },
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
   });
   try {
     await db.send(new DescribeTableCommand({ TableName: state.resources.table }));
-    return true;
-  } catch {
-    // Not found (the emulator restarted empty), refused, reset or timed out: nothing to resume.
-    return false;
+    return 'kept';
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return 'lost';
+    throw new Error(
+      `the emulator of node "${state.node_id}" at ${state.emulator.endpoint} does not answer ` +
+        `(${error instanceof Error ? error.message : String(error)}); start it again or, to start afresh ` +
+        'without its data, run `agentos nuke --local --yes`',
+      { cause: error },
+    );
   } finally {
     db.destroy();
   }
@@ -86,10 +96,10 @@ export async function preflight(
   context.ownsLock = true;
   let resume: ResumePlan | undefined;
   if (existing !== undefined) {
-    if (await emulatorKeepsData(existing, defaults.region)) {
+    if ((await previousData(existing, defaults.region)) === 'kept') {
       resume = { state: existing };
-    } else if (existing.emulator.managed) {
-      // Its emulator lost the data (or never answers): nothing to resume, so it must not hold the port.
+    } else if (existing.emulator.managed && isAlive(existing.emulator.pid)) {
+      // It answered without the node's table: it restarted empty, so it must not hold the port.
       await stopProcess(existing.emulator.pid);
       context.report.notes.push(
         `The previous emulator of node "${options.nodeId}" had lost its data; the node was built afresh.`,

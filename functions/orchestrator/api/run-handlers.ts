@@ -81,7 +81,8 @@ export function runHandlers({
       }
       const run = await service.getRun(auth, runId);
       // Refused (429) here, before the response starts, when too many streams are open.
-      const subscription = hub.subscribe(auth, runId, after);
+      // A cursor past the run's end would start the run's shared reader beyond every event.
+      const subscription = hub.subscribe(auth, runId, Math.min(after, run.last_sequence));
       // Closed when the client goes away or the response ends, even if the stream never started.
       if (signal.aborted) subscription.close();
       else signal.addEventListener('abort', () => subscription.close(), { once: true });

@@ -59,6 +59,7 @@ class RunTail {
   caughtUp = false;
   subscribers = 0;
   readonly #wakers = new Set<() => void>();
+  #version = 0;
   readonly #stop = new AbortController();
   #failure: unknown;
 
@@ -77,9 +78,21 @@ class RunTail {
     return this.events.slice(after - first + 1);
   }
 
-  /** Resolves when new events (or the end) arrived, after `ms`, or when `signal` aborts. */
-  async changed(ms: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Counts the reader's changes (new events, caught up, finished, failed). A stream notes it before
+   * it looks, and waits with it, so a change that came while it was busy sending is not slept past.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
+   * Resolves at once when the reader changed since `seen` (its {@link version} when the caller last
+   * looked), else when it next changes, after `ms`, or when `signal` aborts.
+   */
+  async changed(seen: number, ms: number, signal: AbortSignal): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
+    if (this.#version !== seen) return;
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     this.#wakers.add(wake);
@@ -132,6 +145,7 @@ class RunTail {
   }
 
   #wake(): void {
+    this.#version += 1;
     for (const wake of this.#wakers) wake();
     this.#wakers.clear();
   }

@@ -61,6 +61,7 @@ export async function* followRunEvents(options: {
     // Keep-alives go out a little before the interval ends, so a quiet stream never exceeds it.
     const keepAliveDue = timing.keepAliveMs - Math.min(500, Math.floor(timing.keepAliveMs / 10));
     while (!signal.aborted) {
+      const seen = tail.version;
       let events = tail.eventsAfter(after);
       const behind = events === undefined;
       if (events === undefined) {
@@ -83,7 +84,7 @@ export async function* followRunEvents(options: {
         lastSentAt = clock.now();
       }
       const untilKeepAlive = keepAliveDue - (clock.now() - lastSentAt);
-      await tail.changed(Math.max(0, Math.min(untilKeepAlive, timing.maxDurationMs - elapsed)), signal);
+      await tail.changed(seen, Math.max(0, Math.min(untilKeepAlive, timing.maxDurationMs - elapsed)), signal);
     }
   } finally {
     subscription.close();

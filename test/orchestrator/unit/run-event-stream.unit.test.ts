@@ -50,6 +50,8 @@ async function frames(
     clock?: ManualClock;
     hub?: RunEventHub;
     initialStatus?: RunStatus;
+    /** Virtual time the client takes to read each frame. */
+    readMs?: number;
   } = {},
 ) {
   const out: string[] = [];
@@ -76,6 +78,7 @@ async function frames(
     clock,
   })) {
     out.push(frame);
+    if (options.readMs !== undefined) await clock.sleep(options.readMs);
     if (options.stopAfter !== undefined && out.length >= options.stopAfter) controller.abort();
   }
   return out;
@@ -130,6 +133,21 @@ describe('followRunEvents', () => {
     await frames(log, { keepAliveMs: 15_000, stopAfter: 2, clock });
     const gaps = reads.slice(1, 6).map((at, index) => at - reads[index]!);
     expect(gaps).toEqual([2, 4, 5, 5, 5]);
+  });
+
+  it('sends an event that arrived while the client was still reading the previous one without waiting for the keep-alive', async () => {
+    const clock = new ManualClock();
+    const started = clock.now();
+    const log = scriptedLog([[event(1)]]);
+    // The run ends 1.5 s in: after the stream sent event 1, while its client is still reading it.
+    log.listEvents = async (_auth, _runId, page) =>
+      (clock.now() - started < 1_500 ? [event(1)] : [event(1), event(2, 'run.completed')]).filter(
+        (e) => e.sequence > page.after,
+      );
+    const out = await frames(log, { clock, readMs: 1_000 });
+    expect(out.filter((f) => f.startsWith('id:'))).toHaveLength(2);
+    // The reader saw the end during the first read; the stream must not sleep past it.
+    expect(clock.now() - started).toBeLessThan(5_000);
   });
 
   it('shares one reader among the streams of one run', async () => {

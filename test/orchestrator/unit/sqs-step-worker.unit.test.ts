@@ -22,7 +22,7 @@ function record(receiveCount: number): SQSRecord {
 }
 
 /** A worker whose engine always throws (or answers `outcome`), recording what the worker did about it. */
-function failingWorker(outcome?: StepOutcome) {
+function failingWorker(outcome?: StepOutcome, abandonFails = false) {
   const seen = {
     backoffs: [] as number[],
     delays: [] as (number | undefined)[],
@@ -36,6 +36,7 @@ function failingWorker(outcome?: StepOutcome) {
     expire: () => Promise.reject(new Error('not used')),
     abandon: async (_auth: unknown, runId: string, attempts: number, error: unknown) => {
       seen.abandoned.push({ runId, attempts, error });
+      if (abandonFails) throw new DependencyUnavailableError('table down');
     },
   } as unknown as StepEngine;
   const handler = createStepWorkerHandler({
@@ -100,5 +101,14 @@ describe('the SQS step worker', () => {
         error: expect.objectContaining({ message: expect.stringContaining('request_in_progress') }),
       },
     ]);
+  });
+
+  it('keeps the last delivery for the dead-letter queue when the run cannot be failed either', async () => {
+    const { run, seen } = failingWorker(
+      { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: 75 },
+      true,
+    );
+    expect(await run(5)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-5' }] });
+    expect(seen.abandoned).toHaveLength(1);
   });
 });

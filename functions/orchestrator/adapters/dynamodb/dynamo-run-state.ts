@@ -186,21 +186,24 @@ export class DynamoRunStateStore implements RunStatePort {
   }
 
   /**
-   * Concurrent reads of one run share a single request (a burst of streams opening on one run makes
-   * one read, not hundreds). A commit in this process drops the shared read, so a caller never gets
-   * a state older than a commit that finished before it asked.
+   * Concurrent reads of one run in this process share a single request (a burst of streams opening
+   * on one run makes one read, not hundreds); each caller gets its own copy. A commit in this process
+   * drops the shared read, so a caller never gets a state older than a commit this process finished
+   * before it asked. A commit by another process is ordered only by the store, as for any two
+   * concurrent reads and writes.
    */
   async getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined> {
     const pk = storageKeys.run(auth.tenant_id, runId);
-    let read = this.inflightReads.get(pk);
-    if (read === undefined) {
-      const started = this.readRunItem(pk).finally(() => {
-        if (this.inflightReads.get(pk) === started) this.inflightReads.delete(pk);
-      });
-      read = started;
-      this.inflightReads.set(pk, read);
+    const shared = this.inflightReads.get(pk);
+    if (shared !== undefined) {
+      const item = await shared;
+      return item === undefined ? undefined : structuredClone(toRecord(item));
     }
-    const item = await read;
+    const started = this.readRunItem(pk).finally(() => {
+      if (this.inflightReads.get(pk) === started) this.inflightReads.delete(pk);
+    });
+    this.inflightReads.set(pk, started);
+    const item = await started;
     return item === undefined ? undefined : toRecord(item);
   }
 

@@ -66,18 +66,22 @@ export function createStepWorkerHandler(options: {
       });
       metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
       if (outcome.status === 'retry' && attempt >= options.maxReceives) {
-        // The queue would move it to the dead-letter queue on the next receive: end the run now.
-        await options.engine
+        // The queue would move it to the dead-letter queue on the next receive: end the run now. If
+        // that fails too, the message stays, so it still reaches the dead-letter queue.
+        return options.engine
           .abandon(
             auth,
             runId,
             attempt,
             new DependencyUnavailableError(`the step was still waiting (${outcome.reason})`),
           )
-          .catch((failure: unknown) =>
-            reportFailure('could not fail an abandoned run', failure, { run_id: runId }),
+          .then(
+            () => true,
+            (failure: unknown) => {
+              reportFailure('could not fail an abandoned run', failure, { run_id: runId });
+              return false;
+            },
           );
-        return true;
       }
       if (outcome.status === 'retry') {
         // The queue's visibility timeout still brings the record back, only later.
