@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { bundlesDirContextKey, nodeStackName } from '../../infra/node-app.ts';
 import { functionDefinitions } from '../../infra/resources/definitions.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { functionEnvironments } from '../../infra/resources/function-environments.ts';
+import { runCdk } from './node-template.ts';
 
 /**
  * The real `cdk bootstrap` and `cdk deploy` of the node stack onto the emulator's CloudFormation
@@ -32,27 +32,16 @@ let moto: EmulatorHandle;
 let endpoint: string;
 const stack = nodeStackName('main');
 
+/** The CDK CLI with the emulator as its AWS endpoint and test credentials. */
 function cdk(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(repositoryRoot, 'node_modules', '.bin', 'cdk'), args, {
-      cwd,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: process.env['HOME'] ?? tmpdir(),
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL: endpoint,
-        CDK_DISABLE_CLI_TELEMETRY: 'true',
-        AWS_EC2_METADATA_DISABLED: 'true',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
+  return runCdk(args, {
+    cwd,
+    env: {
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL: endpoint,
+    },
   });
 }
 

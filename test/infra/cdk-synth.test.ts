@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,7 +5,6 @@ import { join } from 'node:path';
 import type { CfnResource } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
 import { contextKeys } from '../../infra/config/node-settings.ts';
 import { bundlesDirContextKey, nodeStackName } from '../../infra/node-app.ts';
 import {
@@ -18,7 +16,13 @@ import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { functionEnvironments } from '../../infra/resources/function-environments.ts';
 import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
-import { environmentOf, functionResource, resourcesOfType, synthesizeNodeStack } from './node-template.ts';
+import {
+  environmentOf,
+  functionResource,
+  resourcesOfType,
+  runCdk,
+  synthesizeNodeStack,
+} from './node-template.ts';
 import type { TemplateResource } from './node-template.ts';
 
 const functionNames = Object.keys(functionDefinitions) as FunctionName[];
@@ -236,27 +240,6 @@ describe('the node stack', () => {
     );
   });
 });
-
-function runCdk(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(repositoryRoot, 'node_modules', '.bin', 'cdk'), args, {
-      cwd: repositoryRoot,
-      // No account, no credentials, no network: synthesis must not need them.
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: process.env['HOME'] ?? tmpdir(),
-        CDK_DISABLE_CLI_TELEMETRY: 'true',
-        AWS_EC2_METADATA_DISABLED: 'true',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
 
 describe('cdk synth', () => {
   it('exits 0 offline and writes the node template', { timeout: 180_000 }, async () => {
