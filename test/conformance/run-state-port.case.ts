@@ -18,7 +18,8 @@ function authFor(tenant: string): AuthContext {
   };
 }
 
-function runRecord(tenant: string): RunRecord {
+/** A freshly queued run of `tenant`, as the run service creates it. */
+export function runRecord(tenant: string): RunRecord {
   const at = new Date().toISOString();
   return {
     run_id: newRunId(),

@@ -3,9 +3,9 @@ import { DynamoRunStateStore } from '../../functions/orchestrator/adapters/dynam
 import { InMemoryRunStateStore } from '../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { maxRunRecordBytes, RunTooLargeError } from '../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunRecord, RunStatePort } from '../../functions/orchestrator/ports/run-state-port.ts';
-import { newRunId } from '../../functions/orchestrator/runtime/run-id.ts';
 import { newEvent } from '../../functions/orchestrator/schemas/event.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
+import { runRecord } from '../conformance/run-state-port.case.ts';
 import { provisionTestNode, testAwsConfig } from '../support/aws.ts';
 
 const auth = {
@@ -14,27 +14,8 @@ const auth = {
   scopes: [],
   policy_context: {},
 };
-const at = '2026-01-01T00:00:00.000Z';
-const run: RunRecord = {
-  run_id: newRunId(),
-  tenant_id: 'acme',
-  agent_id: 'agent',
-  principal_id: 'u',
-  status: 'queued',
-  input: { messages: [{ role: 'user', content: 'hi' }] },
-  output: null,
-  error: null,
-  metadata: { source: 'parity' },
-  transcript: [],
-  steps_completed: 0,
-  last_sequence: 0,
-  usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
-  created_at: at,
-  updated_at: at,
-  started_at: null,
-  ended_at: null,
-  scheduled_at: null,
-};
+// One record for both adapters, so any difference in the measured size is the adapters'.
+const run: RunRecord = { ...runRecord('acme'), metadata: { source: 'parity' }, transcript: [] };
 
 /** The size an adapter reports for one oversized creation and one oversized commit of `run`. */
 async function reportedSizes(port: RunStatePort): Promise<number[]> {
