@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** A node id doubles as the stage name: it prefixes every physical name of the node. */
+export const StageSchema = z
+  .string()
+  .regex(/^[a-z0-9-]{1,32}$/, 'stages are 1-32 characters of a-z, 0-9 and "-"');
+
+/** An AWS region such as `us-east-1`. */
+export const RegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1');
+
+/**
+ * The external identity provider whose tokens the node accepts (users and their applications).
+ * The node also trusts itself: it signs service-to-service tokens with its own key.
+ */
+export const IdentityProviderSchema = z.strictObject({
+  /** The provider's `iss`, exactly as its tokens carry it. */
+  issuer: z.string().min(1),
+  /** Where the provider publishes its signing keys. */
+  jwks_url: z.url({ protocol: /^https?$/ }),
+});
+
+/**
+ * What an AWS deployment of a node needs beyond the stack's code: read from a JSON file
+ * (`--config`, default `agentos.config.json` when present); every command-line flag overrides the
+ * matching field. See config/agentos.example.json.
+ */
+export const NodeConfigSchema = z.strictObject({
+  /** Optional pointer to this schema, for editors. */
+  $schema: z.string().optional(),
+  /** The node id; two stages side by side in one account differ by it. */
+  stage: StageSchema.default('main'),
+  region: RegionSchema.optional(),
+  /** A named profile of the AWS shared config; the standard credential chain without it. */
+  profile: z.string().min(1).optional(),
+  /** The `aud` every accepted token must carry. */
+  audience: z.string().min(1).default('agentos'),
+  /** Without one, only the node's own tokens are accepted (`agentos token` mints them on dev stages). */
+  identity_provider: IdentityProviderSchema.optional(),
+  /**
+   * A model catalog JSON file (functions/model-policy/schemas/model-catalog.ts), relative to this
+   * file; it ships with the Model Policy's bundle. Without it the node serves the local models only.
+   */
+  model_catalog: z.string().min(1).optional(),
+  /**
+   * Secrets Manager names the catalog's `secretsmanager:` references use; preflight checks each
+   * exists. They must live under `agentos/<stage>/providers/`, the only secrets the gateway may read.
+   */
+  provider_secrets: z.array(z.string().min(1)).default([]),
+  alerts: z
+    .strictObject({
+      /** The SES identity alert e-mail is sent from. */
+      sender: z.email().default('alerts@agentos.local'),
+      recipients: z.array(z.email()).default([]),
+    })
+    .default({ sender: 'alerts@agentos.local', recipients: [] }),
+  retention: z
+    .strictObject({
+      /** CloudWatch Logs retention of every log group, in days. */
+      log_days: z.number().int().positive().default(30),
+      /**
+       * Development stages only: let `nuke` (and `cdk destroy`) delete the table and logs with the
+       * stack. Otherwise they are retained, and only `nuke --delete-data` removes them.
+       */
+      destroy_data_with_stack: z.boolean().default(false),
+    })
+    .default({ log_days: 30, destroy_data_with_stack: false }),
+  /** The tenant `up` seeds, and its administrator. */
+  seed: z
+    .strictObject({
+      tenant: z.string().min(1).default('default'),
+      admin_principal: z.string().min(1).default('admin@default'),
+    })
+    .default({ tenant: 'default', admin_principal: 'admin@default' }),
+});
+
+/** A validated node configuration, defaults applied; `model_catalog` is an absolute path. */
+export type NodeConfig = z.output<typeof NodeConfigSchema>;
+
+/** The file read when `--config` is not given, if it exists in the working directory. */
+export const defaultNodeConfigFile = 'agentos.config.json';
+
+/** A node configuration that could not be read or is invalid; the message names the field. */
+export class NodeConfigError extends Error {
+  override readonly name = 'NodeConfigError';
+}
+
+/** Parses a configuration object, resolving the catalog path against `baseDir`. */
+export function parseNodeConfig(value: unknown, source: string, baseDir: string): NodeConfig {
+  const parsed = NodeConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
+    throw new NodeConfigError(`${source} is invalid${where}: ${issue?.message ?? 'unknown issue'}`);
+  }
+  const config = parsed.data;
+  return config.model_catalog === undefined
+    ? config
+    : { ...config, model_catalog: resolve(baseDir, config.model_catalog) };
+}
+
+/**
+ * Reads the node configuration: `path` when given (it must exist), else {@link defaultNodeConfigFile}
+ * in `cwd` when present, else the defaults.
+ */
+export async function loadNodeConfig(path: string | undefined, cwd = process.cwd()): Promise<NodeConfig> {
+  const file = resolve(cwd, path ?? defaultNodeConfigFile);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (path === undefined && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return parseNodeConfig({}, 'the default node configuration', cwd);
+    }
+    throw new NodeConfigError(`cannot read the node configuration ${file}`, { cause: error });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new NodeConfigError(`${file} is not valid JSON`, { cause });
+  }
+  return parseNodeConfig(value, file, dirname(file));
+}
