@@ -62,14 +62,16 @@ export function functionEnvironment(
       AGENTOS_TABLE_NAME: settings.resources.tableName,
       AGENTOS_STEP_QUEUE_URL: settings.resources.stepQueueUrl,
       AGENTOS_STATE_MACHINE_ARN: settings.resources.stateMachineArn,
-      AGENTOS_JWT_ISSUER: settings.jwt.issuer,
+      // A local node is its own identity provider: one issuer signs users' and service tokens.
+      AGENTOS_TRUSTED_ISSUERS: JSON.stringify([{ issuer: settings.jwt.issuer, jwks: settings.jwt.jwks }]),
       AGENTOS_JWT_AUDIENCE: settings.jwt.audience,
-      AGENTOS_JWKS: JSON.stringify(settings.jwt.jwks),
+      AGENTOS_NODE_JWKS: JSON.stringify(settings.jwt.jwks),
       AGENTOS_AWS_ENDPOINT: settings.awsEndpoint,
       AWS_REGION: settings.region,
     }),
     ...stepWorkerEnv.render({
       AGENTOS_MODEL_POLICY_URL: modelPolicyUrl,
+      AGENTOS_NODE_ISSUER: settings.jwt.issuer,
       AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(settings.jwt.serviceSigningKey),
       AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
     }),

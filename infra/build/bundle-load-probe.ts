@@ -105,14 +105,19 @@ export async function sampleFunctionEnvironment(): Promise<Record<string, string
       AGENTOS_STATE_MACHINE_ARN:
         'arn:aws:states:us-east-1:000000000000:stateMachine:agentos-probe-run-deadline',
       AGENTOS_MODEL_POLICY_URL: 'https://model-policy.invalid/prod/',
-      AGENTOS_JWT_ISSUER: 'https://issuer.invalid/',
+      AGENTOS_NODE_ISSUER: 'https://orchestrator.invalid/prod',
       AGENTOS_JWT_AUDIENCE: 'agentos',
       AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(signingKey),
       AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN:
         'arn:aws:secretsmanager:us-east-1:000000000000:secret:agentos/probe/service-signing-key-AbCdEf',
       AGENTOS_STEP_MAX_RECEIVES: '5',
     }),
-    ...orchestratorHttpEnv.render({ AGENTOS_JWKS_URL: 'https://issuer.invalid/.well-known/jwks.json' }),
+    ...orchestratorHttpEnv.render({
+      AGENTOS_TRUSTED_ISSUERS: JSON.stringify([
+        { issuer: 'https://issuer.invalid/', jwks_url: 'https://issuer.invalid/.well-known/jwks.json' },
+      ]),
+      AGENTOS_NODE_JWKS: JSON.stringify({ keys: [] }),
+    }),
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   };
 }

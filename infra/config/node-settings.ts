@@ -1,26 +1,27 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { alertEmailDefinition, resourceNames } from '../resources/definitions.ts';
+import type { JSONWebKeySet } from 'jose';
+import { z } from 'zod';
+import { resourceNames } from '../resources/definitions.ts';
+
+/** The external identity provider a deployed node trusts besides itself (HLD §3.3). */
+export type IdentityProviderSettings = { issuer: string; jwksUrl: string };
 
 /**
- * How a deployed node's token verification is configured. Each value is either fixed at synth time
- * (from CDK context) or left to a CloudFormation parameter the deployer supplies.
+ * The node's own signing keys: the Secrets Manager secret holding the private key set (see
+ * functions/shared/auth/signing-keys.ts) and the public JWKS the node publishes and verifies its
+ * service tokens with. `agentos up` creates both before it deploys.
  */
-export type JwtSettings = {
-  issuer: string | undefined;
-  audience: string | undefined;
-  jwksUrl: string | undefined;
-};
+export type NodeKeySettings = { signingKeySecretArn: string; jwks: JSONWebKeySet };
 
 /** Everything that varies between deployments of the node stack; the rest is in definitions.ts. */
 export type NodeSettings = {
   nodeId: string;
-  jwt: JwtSettings;
-  /**
-   * An existing Secrets Manager secret holding the node's private service signing key (a JWK).
-   * Without it the stack creates the secret, and the operator puts the key into it.
-   */
-  serviceSigningKeySecretArn: string | undefined;
-  alertSender: string;
+  /** The `aud` every accepted token carries, and every service token is stamped with. */
+  audience: string;
+  identityProvider: IdentityProviderSettings | undefined;
+  keys: NodeKeySettings;
+  /** A model catalog JSON file shipped with the Model Policy's code; the local models without it. */
+  modelCatalogFile: string | undefined;
   /** Development nodes only: let `cdk destroy` delete the table and logs instead of retaining them. */
   destroyOnRemoval: boolean;
   logRetention: RetentionDays;
@@ -29,11 +30,12 @@ export type NodeSettings = {
 /** The CDK context keys a deployment can set (`cdk synth -c agentos:nodeId=dev`). */
 export const contextKeys = {
   nodeId: 'agentos:nodeId',
-  jwtIssuer: 'agentos:jwtIssuer',
-  jwtAudience: 'agentos:jwtAudience',
-  jwksUrl: 'agentos:jwksUrl',
+  audience: 'agentos:audience',
+  identityProviderIssuer: 'agentos:idpIssuer',
+  identityProviderJwksUrl: 'agentos:idpJwksUrl',
   serviceSigningKeySecretArn: 'agentos:serviceSigningKeySecretArn',
-  alertSender: 'agentos:alertSender',
+  nodeJwks: 'agentos:nodeJwks',
+  modelCatalogFile: 'agentos:modelCatalogFile',
   destroyOnRemoval: 'agentos:destroyOnRemoval',
   logRetention: 'agentos:logRetentionDays',
 } as const;
@@ -94,19 +96,62 @@ export const defaultNodeId = 'main';
 /** Default CloudWatch Logs retention of the functions' log groups. */
 export const defaultLogRetention = RetentionDays.ONE_MONTH;
 
+const PublicJwksSchema = z.object({
+  keys: z
+    .array(z.looseObject({ kty: z.string(), kid: z.string().min(1) }))
+    .min(1)
+    .max(4)
+    // A private member here would publish the node's signing key.
+    .refine((keys) => keys.every((key) => !('d' in key) && !('k' in key)), 'must hold public keys only'),
+});
+
+function jwksContext(read: ContextReader, key: string): JSONWebKeySet | undefined {
+  const raw = stringContext(read, key);
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new Error(`Context ${key} must be a JWK set as JSON`);
+  }
+  const parsed = PublicJwksSchema.safeParse(value);
+  if (!parsed.success)
+    throw new Error(`Context ${key} must be a JWK set of 1-4 public keys with kty and kid`);
+  return parsed.data as JSONWebKeySet;
+}
+
+function httpsUrlContext(read: ContextReader, key: string): string | undefined {
+  const url = stringContext(read, key);
+  if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url))
+    throw new Error(`Context ${key} must be an http(s) URL, got "${url}"`);
+  return url;
+}
+
 /** Builds a node's settings from CDK context, validating every value before anything is synthesized. */
 export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
   const nodeId = stringContext(read, contextKeys.nodeId) ?? defaultNodeId;
   resourceNames(nodeId);
+  const issuer = stringContext(read, contextKeys.identityProviderIssuer);
+  const jwksUrl = httpsUrlContext(read, contextKeys.identityProviderJwksUrl);
+  if ((issuer === undefined) !== (jwksUrl === undefined)) {
+    throw new Error(
+      `Contexts ${contextKeys.identityProviderIssuer} and ${contextKeys.identityProviderJwksUrl} go together: set both or neither`,
+    );
+  }
+  const signingKeySecretArn = secretArnContext(read, contextKeys.serviceSigningKeySecretArn);
+  const jwks = jwksContext(read, contextKeys.nodeJwks);
+  if (signingKeySecretArn === undefined || jwks === undefined) {
+    throw new Error(
+      `The node's signing keys are not set (contexts ${contextKeys.serviceSigningKeySecretArn} and ${contextKeys.nodeJwks}): ` +
+        '`agentos up` creates them and passes both; see README "AWS mode"',
+    );
+  }
   return {
     nodeId,
-    jwt: {
-      issuer: stringContext(read, contextKeys.jwtIssuer),
-      audience: stringContext(read, contextKeys.jwtAudience),
-      jwksUrl: stringContext(read, contextKeys.jwksUrl),
-    },
-    serviceSigningKeySecretArn: secretArnContext(read, contextKeys.serviceSigningKeySecretArn),
-    alertSender: stringContext(read, contextKeys.alertSender) ?? alertEmailDefinition.defaultSender,
+    audience: stringContext(read, contextKeys.audience) ?? 'agentos',
+    identityProvider: issuer === undefined || jwksUrl === undefined ? undefined : { issuer, jwksUrl },
+    keys: { signingKeySecretArn, jwks },
+    modelCatalogFile: stringContext(read, contextKeys.modelCatalogFile),
     destroyOnRemoval: booleanContext(read, contextKeys.destroyOnRemoval, false),
     logRetention: retentionContext(read, contextKeys.logRetention, defaultLogRetention),
   };

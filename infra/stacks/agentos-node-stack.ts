@@ -1,16 +1,22 @@
-import { Aws, CfnOutput, CfnParameter, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Aws, CfnOutput, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { CfnStage } from 'aws-cdk-lib/aws-apigateway';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import type { JwtSettings, NodeSettings } from '../config/node-settings.ts';
+import type { NodeSettings } from '../config/node-settings.ts';
+import { bundleDirectory } from '../build/bundle-layout.ts';
+import { jwtVerifierEnv, serviceTokenEnv } from '../../functions/shared/auth/auth-config.ts';
+import type { TrustedIssuersSetting } from '../../functions/shared/auth/auth-config.ts';
+import { ModelCatalogSchema } from '../../functions/model-policy/schemas/model-catalog.ts';
 import { AgentOsFunction } from '../constructs/agentos-function.ts';
 import { NodeTable } from '../constructs/node-table.ts';
 import { RunDeadlineStateMachine } from '../constructs/run-deadline-state-machine.ts';
@@ -39,7 +45,8 @@ const serviceNames = {
 } as const satisfies Record<FunctionName, string>;
 
 /**
- * A node's Secrets Manager names: the service signing key the stack creates, and the prefix under
+ * A node's Secrets Manager names: its signing key set (created by `agentos up`, outside the stack,
+ * so it outlives a `nuke` and a re-deploy keeps verifying tokens already issued), and the prefix under
  * which an operator stores model provider credentials (the catalog's `secretsmanager:` references).
  */
 export function nodeSecretNames(nodeId: string) {
@@ -49,19 +56,34 @@ export function nodeSecretNames(nodeId: string) {
   };
 }
 
-/** The node's JWT settings as template values: fixed by context, else a parameter of the deployment. */
-function jwtTemplateValues(
-  stack: Stack,
-  jwt: JwtSettings,
-): { issuer: string; audience: string; jwksUrl: string } {
-  const parameter = (id: string, description: string, allowedPattern: string) =>
-    new CfnParameter(stack, id, { type: 'String', description, allowedPattern, minLength: 1 }).valueAsString;
-  return {
-    issuer: jwt.issuer ?? parameter('JwtIssuer', 'Expected `iss` of every accepted JWT', '.+'),
-    audience: jwt.audience ?? parameter('JwtAudience', 'Expected `aud` of every accepted JWT', '.+'),
-    jwksUrl:
-      jwt.jwksUrl ?? parameter('JwksUrl', 'HTTPS URL of the JWK set that signs accepted JWTs', 'https://.+'),
-  };
+/** Where the Model Policy finds a catalog shipped with its code (relative to the bundle). */
+export const shippedCatalogFileName = 'model-catalog.json';
+
+/**
+ * Validates the operator's catalog and puts it next to the Model Policy's bundle, so it ships in the
+ * function's code (a Lambda environment holds only 4 KB in all); without one, a stale copy is removed.
+ */
+function shipModelCatalog(bundlesDir: string, catalogFile: string | undefined): boolean {
+  const target = join(bundleDirectory(bundlesDir, 'modelPolicyApi'), shippedCatalogFileName);
+  if (catalogFile === undefined) {
+    rmSync(target, { force: true });
+    return false;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(catalogFile, 'utf8'));
+  } catch (cause) {
+    throw new Error(`The model catalog ${catalogFile} cannot be read as JSON`, { cause });
+  }
+  const parsed = ModelCatalogSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `The model catalog ${catalogFile} is invalid at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? ''}`,
+    );
+  }
+  writeFileSync(target, JSON.stringify(value, null, 2));
+  return true;
 }
 
 /**
@@ -78,6 +100,8 @@ export class AgentOsNodeStack extends Stack {
   readonly functions: Record<FunctionName, LambdaFunction>;
   readonly orchestratorApi: ServiceRestApi;
   readonly modelPolicyApi: ServiceRestApi;
+  /** The `iss` of the node's own tokens: its Orchestrator's base URL. */
+  nodeIssuer = '';
 
   constructor(scope: Construct, id: string, props: AgentOsNodeStackProps) {
     super(scope, id, props);
@@ -100,26 +124,17 @@ export class AgentOsNodeStack extends Stack {
       stepQueue: this.stepQueue,
     }).stateMachine;
 
-    new EmailIdentity(this, 'AlertSender', { identity: Identity.email(settings.alertSender) });
+    const signingKey: ISecret = Secret.fromSecretCompleteArn(
+      this,
+      'ServiceSigningKey',
+      settings.keys.signingKeySecretArn,
+    );
+    const catalogShipped = shipModelCatalog(props.bundlesDir, settings.modelCatalogFile);
 
-    const jwt = jwtTemplateValues(this, settings.jwt);
-    const signingKey: ISecret =
-      settings.serviceSigningKeySecretArn === undefined
-        ? new Secret(this, 'ServiceSigningKey', {
-            secretName: nodeSecretNames(settings.nodeId).serviceSigningKey,
-            description:
-              'Private JWK (ES256 or RS256, with kid and alg) the node signs service-to-service tokens with. ' +
-              'Replace the generated placeholder with the key; its public half belongs in the JWKS.',
-            removalPolicy,
-          })
-        : Secret.fromSecretCompleteArn(this, 'ServiceSigningKey', settings.serviceSigningKeySecretArn);
-
-    const verifier = {
-      AGENTOS_TABLE_NAME: this.table.tableName,
-      AGENTOS_JWT_ISSUER: jwt.issuer,
-      AGENTOS_JWT_AUDIENCE: jwt.audience,
-      AGENTOS_JWKS_URL: jwt.jwksUrl,
-    };
+    // The trusted issuers need the node's own issuer, the Orchestrator's URL, so they are added
+    // once the APIs exist (below); these are the settings known up front.
+    const audience = { AGENTOS_JWT_AUDIENCE: settings.audience };
+    const nodeJwks = { AGENTOS_NODE_JWKS: JSON.stringify(settings.keys.jwks) };
     const queues = {
       AGENTOS_TABLE_NAME: this.table.tableName,
       AGENTOS_STEP_QUEUE_URL: this.stepQueue.queueUrl,
@@ -128,16 +143,21 @@ export class AgentOsNodeStack extends Stack {
     // Each function gets the variables of its own contract; the Model Policy's URL is added to the
     // step worker once that API exists.
     const environments: Record<FunctionName, Record<string, string>> = {
-      orchestratorApi: orchestratorHttpEnv.render({ ...queues, ...verifier }),
-      orchestratorEvents: orchestratorHttpEnv.render({ ...queues, ...verifier }),
+      orchestratorApi: orchestratorHttpEnv.render({ ...queues, ...audience, ...nodeJwks }),
+      orchestratorEvents: orchestratorHttpEnv.render({ ...queues, ...audience, ...nodeJwks }),
       stepWorker: stepWorkerEnv.render({
         ...queues,
-        AGENTOS_JWT_ISSUER: jwt.issuer,
-        AGENTOS_JWT_AUDIENCE: jwt.audience,
+        ...audience,
         AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: signingKey.secretArn,
+        // The first published key is the active one; see the variable's contract.
+        AGENTOS_SERVICE_SIGNING_KID: String(settings.keys.jwks.keys[0]?.kid),
         AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
       }),
-      modelPolicyApi: modelPolicyEnv.render(verifier),
+      modelPolicyApi: modelPolicyEnv.render({
+        AGENTOS_TABLE_NAME: this.table.tableName,
+        ...audience,
+        ...(catalogShipped ? { AGENTOS_MODEL_CATALOG_FILE: shippedCatalogFileName } : {}),
+      }),
     };
     const functionNames = Object.keys(functionDefinitions) as FunctionName[];
     this.functions = Object.fromEntries(
@@ -176,8 +196,34 @@ export class AgentOsNodeStack extends Stack {
       stepWorkerEnv.names.AGENTOS_MODEL_POLICY_URL,
       this.modelPolicyApi.url,
     );
+    this.addTrust(settings);
 
     this.outputs(signingKey);
+  }
+
+  /**
+   * The node's issuer is its Orchestrator's base URL (HLD §3.3), where its JWKS is published. It is
+   * built from the REST API's id, not its deployment URL: the deployment depends on the functions,
+   * which could then not hold the URL. Verifiers trust the node (its public keys inline, so no call
+   * is needed to check a service token) and the external identity provider when there is one.
+   */
+  private addTrust(settings: NodeSettings): void {
+    const api = this.orchestratorApi.restApi;
+    // The stage's name as written in the template: its `stageName` attribute would be a reference
+    // to the stage resource, which depends on the functions.
+    const stageName = (api.deploymentStage.node.defaultChild as CfnStage).stageName;
+    this.nodeIssuer = `https://${api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${stageName}`;
+    const trusted: TrustedIssuersSetting = [
+      { issuer: this.nodeIssuer, jwks: settings.keys.jwks as { keys: Record<string, unknown>[] } },
+    ];
+    if (settings.identityProvider !== undefined) {
+      trusted.push({ issuer: settings.identityProvider.issuer, jwks_url: settings.identityProvider.jwksUrl });
+    }
+    const trustedIssuers = Stack.of(this).toJsonString(trusted);
+    for (const name of ['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const) {
+      this.functions[name].addEnvironment(jwtVerifierEnv.names.AGENTOS_TRUSTED_ISSUERS, trustedIssuers);
+    }
+    this.functions.stepWorker.addEnvironment(serviceTokenEnv.names.AGENTOS_NODE_ISSUER, this.nodeIssuer);
   }
 
   /** Each function gets what its composition root uses, and nothing else. */
@@ -224,5 +270,7 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'StepDeadLetterQueueUrl', { value: this.stepDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'RunDeadlineStateMachineArn', { value: this.runDeadline.stateMachineArn });
     new CfnOutput(this, 'ServiceSigningKeySecretArn', { value: signingKey.secretArn });
+    new CfnOutput(this, 'NodeIssuer', { value: this.nodeIssuer });
+    new CfnOutput(this, 'StepWorkerFunctionName', { value: this.functions.stepWorker.functionName });
   }
 }

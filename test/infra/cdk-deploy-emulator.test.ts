@@ -14,6 +14,8 @@ import { functionDefinitions } from '../../infra/resources/definitions.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { functionEnvironments } from '../../infra/resources/function-environments.ts';
 import { runCdk } from './node-template.ts';
+import { ensureNodeSigningKeys } from '../../cli/aws/node-signing-keys.ts';
+import { operatorClientConfig } from '../../cli/aws/target.ts';
 
 /**
  * The real `cdk bootstrap` and `cdk deploy` of the node stack onto the emulator's CloudFormation
@@ -74,11 +76,16 @@ describe('cdk deploy onto the emulator', () => {
       expect(bootstrap).toMatchObject({ code: 0 });
 
       const out = await mkdtemp(join(tmpdir(), 'agentos-deploy-'));
+      const keys = await ensureNodeSigningKeys(
+        operatorClientConfig({ kind: 'endpoint', stage: 'main', region: 'us-east-1', endpoint }),
+        'main',
+      );
       const context = {
         [bundlesDirContextKey]: join(out, 'functions'),
-        [contextKeys.jwtIssuer]: 'https://issuer.example.test/',
-        [contextKeys.jwtAudience]: 'agentos',
-        [contextKeys.jwksUrl]: 'https://issuer.example.test/.well-known/jwks.json',
+        [contextKeys.identityProviderIssuer]: 'https://issuer.example.test/',
+        [contextKeys.identityProviderJwksUrl]: 'https://issuer.example.test/.well-known/jwks.json',
+        [contextKeys.serviceSigningKeySecretArn]: keys.secretArn,
+        [contextKeys.nodeJwks]: JSON.stringify(keys.jwks),
       };
       const contextArgs = Object.entries(context).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
       const deploy = await cdk(

@@ -20,7 +20,10 @@ import {
   environmentOf,
   functionResource,
   resourcesOfType,
+  nodeKeyContext,
   runCdk,
+  sampleNodeJwks,
+  sampleSigningKeySecretArn,
   synthesizeNodeStack,
 } from './node-template.ts';
 import type { TemplateResource } from './node-template.ts';
@@ -145,34 +148,33 @@ describe('the node stack', () => {
   });
 
   it('puts no key material in the template: the step worker gets the signing key secret by ARN', () => {
-    const secretId = Object.keys(resourcesOfType(template, 'AWS::SecretsManager::Secret'));
-    expect(secretId).toHaveLength(1);
+    // The secret is made by `agentos up`, outside the stack, so it outlives a nuke.
+    expect(Object.keys(resourcesOfType(template, 'AWS::SecretsManager::Secret'))).toHaveLength(0);
     expect(environmentOf(functionResource(stack, template, 'stepWorker'))).toMatchObject({
-      AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: { Ref: secretId[0] },
+      AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: sampleSigningKeySecretArn,
+      AGENTOS_SERVICE_SIGNING_KID: sampleNodeJwks.keys[0]!.kid,
     });
     for (const name of functionNames) {
       const environment = environmentOf(functionResource(stack, template, name));
       expect(Object.keys(environment)).not.toContain('AGENTOS_SERVICE_SIGNING_KEY');
-      expect(Object.keys(environment)).not.toContain('AGENTOS_JWKS');
     }
     const text = JSON.stringify(template.toJSON());
-    expect(text).not.toMatch(/"d"\s*:\s*"/);
+    expect(text).not.toMatch(/\\?"d\\?"\s*:/);
     expect(text).not.toContain('PRIVATE KEY');
     expect(text).not.toMatch(/"SecretString"\s*:/);
   });
 
   it('lets only the step worker read the signing key and start run-deadline executions', () => {
-    const allowedTo = (action: string, resourceId: string) =>
+    const allowedTo = (action: string, resource: string) =>
       functionNames.filter((name) =>
         policyStatementsOf(stack, template, name).some((statement) => {
           const text = JSON.stringify(statement);
-          return text.includes(`"${action}"`) && text.includes(`"${resourceId}"`);
+          return text.includes(`"${action}"`) && text.includes(resource);
         }),
       );
-    const secretId = Object.keys(resourcesOfType(template, 'AWS::SecretsManager::Secret'))[0] ?? 'none';
     const stateMachineId = stack.getLogicalId(stack.runDeadline.node.defaultChild as CfnResource);
-    expect(allowedTo('secretsmanager:GetSecretValue', secretId)).toEqual(['stepWorker']);
-    expect(allowedTo('states:StartExecution', stateMachineId)).toEqual(['stepWorker']);
+    expect(allowedTo('secretsmanager:GetSecretValue', sampleSigningKeySecretArn)).toEqual(['stepWorker']);
+    expect(allowedTo('states:StartExecution', `"${stateMachineId}"`)).toEqual(['stepWorker']);
   });
 
   it('lets the Model Policy read provider credentials under the node prefix only', () => {
@@ -190,30 +192,47 @@ describe('the node stack', () => {
     expect(statements).not.toContain('sqs:');
   });
 
-  it('asks for the JWT settings as parameters unless context fixes them', async () => {
-    expect(Object.keys(template.toJSON()['Parameters'] as object)).toEqual(
-      expect.arrayContaining(['JwtIssuer', 'JwtAudience', 'JwksUrl']),
+  it('trusts the node itself with its keys inline, and the identity provider when context names one', async () => {
+    // The value joins the node's issuer (its API id) with its keys: a CloudFormation join.
+    const ownOnly = JSON.stringify(
+      environmentOf(functionResource(stack, template, 'modelPolicyApi'))['AGENTOS_TRUSTED_ISSUERS'],
     );
-    const fixed = await synthesizeNodeStack({
-      [contextKeys.jwtIssuer]: 'https://issuer.example/',
-      [contextKeys.jwtAudience]: 'agentos-test',
-      [contextKeys.jwksUrl]: 'https://issuer.example/jwks.json',
-      [contextKeys.serviceSigningKeySecretArn]:
-        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:agentos/signing-AbCdEf',
+    expect(ownOnly).toContain(sampleNodeJwks.keys[0]!.kid);
+    expect(ownOnly).not.toContain('jwks_url');
+    const withIdp = await synthesizeNodeStack({
+      [contextKeys.identityProviderIssuer]: 'https://issuer.example/',
+      [contextKeys.identityProviderJwksUrl]: 'https://issuer.example/jwks.json',
+      [contextKeys.audience]: 'agentos-test',
     });
-    expect(Object.keys(fixed.template.toJSON()['Parameters'] as object)).not.toContain('JwtIssuer');
-    expect(environmentOf(functionResource(fixed.stack, fixed.template, 'orchestratorApi'))).toMatchObject({
-      AGENTOS_JWT_ISSUER: 'https://issuer.example/',
-      AGENTOS_JWT_AUDIENCE: 'agentos-test',
-      AGENTOS_JWKS_URL: 'https://issuer.example/jwks.json',
-    });
-    expect(environmentOf(functionResource(fixed.stack, fixed.template, 'stepWorker'))).toMatchObject({
-      AGENTOS_JWT_ISSUER: 'https://issuer.example/',
-      AGENTOS_JWT_AUDIENCE: 'agentos-test',
-      AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN:
-        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:agentos/signing-AbCdEf',
-    });
-    expect(Object.keys(resourcesOfType(fixed.template, 'AWS::SecretsManager::Secret'))).toHaveLength(0);
+    for (const name of ['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const) {
+      const env = environmentOf(functionResource(withIdp.stack, withIdp.template, name));
+      expect(JSON.stringify(env['AGENTOS_TRUSTED_ISSUERS'])).toContain(
+        '{\\"issuer\\":\\"https://issuer.example/\\",\\"jwks_url\\":\\"https://issuer.example/jwks.json\\"}',
+      );
+      expect(env['AGENTOS_JWT_AUDIENCE']).toBe('agentos-test');
+    }
+    const worker = environmentOf(functionResource(withIdp.stack, withIdp.template, 'stepWorker'));
+    // Service tokens carry the node's issuer (its Orchestrator URL), never the identity provider's.
+    expect(JSON.stringify(worker['AGENTOS_NODE_ISSUER'])).toContain('execute-api');
+    expect(worker['AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN']).toBe(sampleSigningKeySecretArn);
+    expect(Object.keys(resourcesOfType(withIdp.template, 'AWS::SecretsManager::Secret'))).toHaveLength(0);
+  });
+
+  it('throws when only one of the identity provider settings is given', async () => {
+    await expect(
+      synthesizeNodeStack({ [contextKeys.identityProviderIssuer]: 'https://issuer.example/' }),
+    ).rejects.toThrow(contextKeys.identityProviderJwksUrl);
+  });
+
+  it('throws when the node keys are missing, naming agentos up', async () => {
+    await expect(synthesizeNodeStack({ [contextKeys.nodeJwks]: '' })).rejects.toThrow('agentos up');
+  });
+
+  it('refuses a node JWKS holding a private key', async () => {
+    const leaked = { keys: [{ ...sampleNodeJwks.keys[0], d: 'secret' }] };
+    await expect(synthesizeNodeStack({ [contextKeys.nodeJwks]: JSON.stringify(leaked) })).rejects.toThrow(
+      'public keys',
+    );
   });
 
   it('throws when the signing key secret ARN is not a complete ARN', async () => {
@@ -254,6 +273,7 @@ describe('cdk synth', () => {
       outDir,
       '--context',
       `${bundlesDirContextKey}=${bundlesDir}`,
+      ...Object.entries(nodeKeyContext()).flatMap(([key, value]) => ['--context', `${key}=${value}`]),
     ]);
     // The whole result, so a failure shows the CLI's output.
     expect(result).toMatchObject({ code: 0 });

@@ -7,6 +7,7 @@ import type { CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { bundleFunctions } from '../../infra/build/bundle-functions.ts';
 import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
+import { contextKeys } from '../../infra/config/node-settings.ts';
 import { addNodeStack, bundlesDirContextKey } from '../../infra/node-app.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
@@ -38,12 +39,44 @@ export async function cdkJsonContext(): Promise<Record<string, unknown>> {
   return cdkJson.context ?? {};
 }
 
+/** A Secrets Manager ARN standing for the node's signing key set in synthesized stacks. */
+export const sampleSigningKeySecretArn =
+  'arn:aws:secretsmanager:us-east-1:123456789012:secret:agentos/main/service-signing-key-AbCdEf';
+
+/** The public JWKS of a sample node key, as `agentos up` passes it. */
+export const sampleNodeJwks = {
+  keys: [
+    {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+      y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+      kid: 'main-sample',
+      alg: 'ES256',
+      use: 'sig',
+    },
+  ],
+};
+
+/** The context naming the node's keys, which every synthesis needs (`agentos up` creates them). */
+export function nodeKeyContext(): Record<string, string> {
+  return {
+    [contextKeys.serviceSigningKeySecretArn]: sampleSigningKeySecretArn,
+    [contextKeys.nodeJwks]: JSON.stringify(sampleNodeJwks),
+  };
+}
+
 /** Synthesizes the node stack in-process, as `cdk synth` would, with extra context on top of cdk.json's. */
 export async function synthesizeNodeStack(
   context: Record<string, unknown> = {},
 ): Promise<{ stack: AgentOsNodeStack; template: Template }> {
   const app = new App({
-    context: { ...(await cdkJsonContext()), [bundlesDirContextKey]: await testBundlesDir(), ...context },
+    context: {
+      ...(await cdkJsonContext()),
+      [bundlesDirContextKey]: await testBundlesDir(),
+      ...nodeKeyContext(),
+      ...context,
+    },
     outdir: await mkdtemp(join(tmpdir(), 'agentos-cdk-out-')),
   });
   const stack = addNodeStack(app);

@@ -26,15 +26,14 @@ describe('service token issuer', () => {
       }),
     );
     const token = await mintWith({
-      AGENTOS_JWT_ISSUER: auth.issuer,
+      AGENTOS_NODE_ISSUER: auth.issuer,
       AGENTOS_JWT_AUDIENCE: auth.audience,
       AGENTOS_SERVICE_SIGNING_KEY: '',
       AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: secret.ARN ?? '',
     });
     const verifier = createJwtVerifier({
-      issuer: auth.issuer,
+      issuers: [{ issuer: auth.issuer, jwks: { kind: 'inline', jwks: auth.jwks } }],
       audience: auth.audience,
-      jwks: { kind: 'inline', jwks: auth.jwks },
     });
     expect(await verifier.verify(token)).toEqual({
       tenant_id: 'acme',
@@ -47,7 +46,7 @@ describe('service token issuer', () => {
   it('throws dependency_unavailable when the secret cannot be read, and names both settings when neither is set', async () => {
     const auth = await createTestAuth();
     const base = {
-      AGENTOS_JWT_ISSUER: auth.issuer,
+      AGENTOS_NODE_ISSUER: auth.issuer,
       AGENTOS_JWT_AUDIENCE: auth.audience,
       AGENTOS_SERVICE_SIGNING_KEY: '',
     };

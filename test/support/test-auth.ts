@@ -1,4 +1,4 @@
-import { jwtVerifierEnv, serviceTokenEnv } from '../../functions/shared/auth/auth-config.ts';
+import { jwtVerifierEnv, nodeJwksEnv, serviceTokenEnv } from '../../functions/shared/auth/auth-config.ts';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { JSONWebKeySet } from 'jose';
 import { defaultTenantScopes } from '../../functions/shared/auth/auth-context.ts';
@@ -14,7 +14,7 @@ export type TestAuth = {
   tokens: TokenIssuer;
   /** A bearer token for `tenantId` with the default tenant scopes (or the given ones). */
   token(tenantId: string, options?: { subject?: string; scopes?: string[] }): Promise<string>;
-  /** The verifier's environment (AGENTOS_JWT_ISSUER, AGENTOS_JWT_AUDIENCE, AGENTOS_JWKS) plus the service signing key. */
+  /** The verifier's environment (the node as its only trusted issuer), its published JWKS and the service signing key. */
   env(): Record<string, string>;
 };
 
@@ -43,11 +43,14 @@ export async function createTestAuth(
       }),
     env: () => ({
       ...jwtVerifierEnv.render({
-        AGENTOS_JWT_ISSUER: issuer,
+        AGENTOS_TRUSTED_ISSUERS: JSON.stringify([{ issuer, jwks }]),
         AGENTOS_JWT_AUDIENCE: audience,
-        AGENTOS_JWKS: JSON.stringify(jwks),
       }),
-      ...serviceTokenEnv.render({ AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(signingKey) }),
+      ...nodeJwksEnv.render({ AGENTOS_NODE_JWKS: JSON.stringify(jwks) }),
+      ...serviceTokenEnv.render({
+        AGENTOS_NODE_ISSUER: issuer,
+        AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(signingKey),
+      }),
     }),
   };
 }

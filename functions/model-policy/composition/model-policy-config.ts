@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import { jwtVerifierEnv } from '../../shared/auth/auth-config.ts';
@@ -40,6 +42,7 @@ export const modelPolicyEnv = awsClientEnv.extend({
   AGENTOS_TABLE_NAME: envVar.string(),
   /** The catalog as JSON; Lambda environments hold 4 KB in all, so a large one ships as a file. */
   AGENTOS_MODEL_CATALOG: envVar.optionalString(),
+  /** A catalog file; a relative path is relative to the function's code (where a deployed node ships it). */
   AGENTOS_MODEL_CATALOG_FILE: envVar.optionalString(),
   AGENTOS_MODEL_DEFAULT_POLICY: envVar.json(TenantModelPolicySchema).optional(),
   /** Request ids are remembered for at least the day clients may retry in. */
@@ -61,6 +64,14 @@ function parsed<S extends z.ZodType>(schema: S, value: unknown, source: string):
   throw new ConfigurationError(`${source} is invalid${where}: ${issue?.message ?? 'unknown issue'}`);
 }
 
+/**
+ * A relative catalog path is relative to the function's code: a deployed node ships its catalog
+ * beside the bundle (infra/stacks), wherever the code is unpacked.
+ */
+function catalogPath(file: string): string {
+  return isAbsolute(file) ? file : fileURLToPath(new URL(file, import.meta.url));
+}
+
 function catalogSource(
   inline: string | undefined,
   file: string | undefined,
@@ -76,7 +87,7 @@ function catalogSource(
   if (file === undefined) return { value: defaultModelCatalog, source: 'the default model catalog' };
   try {
     return {
-      value: JSON.parse(readFileSync(file, 'utf8')) as unknown,
+      value: JSON.parse(readFileSync(catalogPath(file), 'utf8')) as unknown,
       source: `${AGENTOS_MODEL_CATALOG_FILE} (${file})`,
     };
   } catch (cause) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { healthRoute, readinessRoute } from '../../shared/http/health-route.ts';
+import { jwksRoute } from '../../shared/http/jwks-route.ts';
 import { defineRoute } from '../../shared/http/route-spec.ts';
 import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { scopes } from '../../shared/auth/auth-context.ts';
@@ -185,4 +186,5 @@ export const orchestratorRoutes = [
   getRun,
   cancelRun,
   listRunEvents,
+  jwksRoute,
 ] as const;

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { healthHandler } from '../../shared/http/health-route.ts';
 import type { readinessRoute } from '../../shared/http/health-route.ts';
+import type { jwksRoute } from '../../shared/http/jwks-route.ts';
 import type { RouteHandler, RouteHandlers } from '../../shared/http/bound-route.ts';
 import type { RunStatePort } from '../ports/run-state-port.ts';
 import { gaplessAfter } from '../events/event-order.ts';
@@ -19,6 +20,8 @@ export type RunHandlerDeps = {
   hub: RunEventHub;
   /** `GET /v1/health/ready`, probing the service's dependencies. */
   readiness: RouteHandler<typeof readinessRoute>;
+  /** `GET /.well-known/jwks.json`, the node's public signing keys. */
+  jwks: RouteHandler<typeof jwksRoute>;
 };
 
 /**
@@ -31,10 +34,12 @@ export function runHandlers({
   timing,
   hub,
   readiness,
+  jwks,
 }: RunHandlerDeps): RouteHandlers<typeof orchestratorRoutes> {
   return {
     getHealth: healthHandler('agent-orchestrator'),
     getReadiness: readiness,
+    getJwks: jwks,
 
     async createRun({ auth, body, headers }) {
       const { run, replayed } = await service.createRun(auth, body, headers['idempotency-key']);

@@ -1,4 +1,4 @@
-import { jwtVerifierEnv, serviceTokenEnv } from '../../shared/auth/auth-config.ts';
+import { jwtVerifierEnv, nodeJwksEnv, serviceTokenEnv } from '../../shared/auth/auth-config.ts';
 import { awsClientEnv } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
 import { envVar } from '../../shared/config/env-contract.ts';
@@ -23,6 +23,7 @@ export const orchestratorCoreEnv = awsClientEnv.extend({
 /** The environment of the Orchestrator's HTTP functions (the runs API and the event stream). */
 export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
   ...jwtVerifierEnv.variables,
+  ...nodeJwksEnv.variables,
   /** Poll interval right after events arrived; shorter is a busy loop on the table. */
   AGENTOS_SSE_POLL_MIN_MS: envVar.int({ default: defaultEventStreamTiming.pollMinMs, min: 10 }),
   AGENTOS_SSE_POLL_MAX_MS: envVar.int({ default: defaultEventStreamTiming.pollMaxMs, min: 10 }),

@@ -1,6 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { jwtVerifierFromEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
+import { jwtVerifierFromEnv, nodeJwksEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
+import { jwksHandler } from '../../shared/http/jwks-route.ts';
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -85,6 +86,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
               { table: tableProbe(db, config.tableName) },
               { ...readinessTiming, reportFailure },
             ),
+            jwks: jwksHandler(nodeJwksEnv.parse(env).AGENTOS_NODE_JWKS),
           }),
         ),
         verifier: jwtVerifierFromEnv(env),

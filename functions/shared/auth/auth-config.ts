@@ -7,7 +7,9 @@ import { awsClientConfig } from '../aws/client-config.ts';
 import { ConfigurationError, DependencyUnavailableError } from '../errors/agentos-error.ts';
 import { createJwtVerifier, defaultMaxTokenLifetimeSeconds } from './jwt-verifier.ts';
 import type { JwtVerifier } from './jwt-verifier.ts';
-import { createTokenIssuer, SigningJwkSchema } from './token-issuer.ts';
+import { parseSigningKeySet, SigningKeySetSchema } from './signing-keys.ts';
+import type { SigningKeySet } from './signing-keys.ts';
+import { createTokenIssuer } from './token-issuer.ts';
 import type { SigningJwk, TokenIssuer } from './token-issuer.ts';
 
 const JwkSetSchema = z.object(
@@ -17,63 +19,83 @@ const JwkSetSchema = z.object(
   },
 );
 
+/** One trusted issuer in `AGENTOS_TRUSTED_ISSUERS`: its `iss` and its keys, inline or by URL. */
+const TrustedIssuerSchema = z.union([
+  z.strictObject({ issuer: z.string().min(1), jwks_url: z.url({ protocol: /^https?$/ }) }),
+  z.strictObject({ issuer: z.string().min(1), jwks: JwkSetSchema }),
+]);
+
+/** Every issuer a verifier accepts; at least one, each named once. */
+export const TrustedIssuersSchema = z
+  .array(TrustedIssuerSchema)
+  .min(1, 'must list at least one trusted issuer')
+  .max(16)
+  .refine((list) => new Set(list.map((entry) => entry.issuer)).size === list.length, {
+    error: 'must name each issuer once',
+  });
+
+/** What `AGENTOS_TRUSTED_ISSUERS` holds. */
+export type TrustedIssuersSetting = z.input<typeof TrustedIssuersSchema>;
+
 /**
- * What a function that verifies callers' tokens reads: the issuer and audience it accepts, the keys
- * (inline `AGENTOS_JWKS`, or fetched from `AGENTOS_JWKS_URL`), and the longest token lifetime it
- * accepts (`AGENTOS_JWT_MAX_LIFETIME_SECONDS`, 24 h by default).
+ * What a function that verifies callers' tokens reads: the issuers it trusts, each with its own
+ * keys (`AGENTOS_TRUSTED_ISSUERS`: the external identity provider and the node itself, HLD §3.3),
+ * the audience every token must carry, and the longest token lifetime it accepts
+ * (`AGENTOS_JWT_MAX_LIFETIME_SECONDS`, 24 h by default).
  */
 export const jwtVerifierEnv = defineEnvContract({
-  AGENTOS_JWT_ISSUER: envVar.string(),
+  AGENTOS_TRUSTED_ISSUERS: envVar.json(TrustedIssuersSchema),
   AGENTOS_JWT_AUDIENCE: envVar.string(),
-  AGENTOS_JWKS: envVar.json(JwkSetSchema).optional(),
-  AGENTOS_JWKS_URL: envVar.optionalUrl(),
   AGENTOS_JWT_MAX_LIFETIME_SECONDS: envVar.int({ default: defaultMaxTokenLifetimeSeconds, min: 1 }),
 });
 
 /**
- * What a function that calls another service on a principal's behalf reads: the issuer and audience
- * it stamps, and the node's private signing key, inline in `AGENTOS_SERVICE_SIGNING_KEY` (local mode)
- * or in the Secrets Manager secret `AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN` (deployed nodes).
+ * What a function that calls another service on a principal's behalf reads: the node's own issuer
+ * and the audience it stamps, and the node's private signing keys, inline in
+ * `AGENTOS_SERVICE_SIGNING_KEY` (local mode) or in the Secrets Manager secret
+ * `AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN` (deployed nodes); see signing-keys.ts for the format.
  */
 export const serviceTokenEnv = defineEnvContract({
-  AGENTOS_JWT_ISSUER: envVar.string(),
+  AGENTOS_NODE_ISSUER: envVar.string(),
   AGENTOS_JWT_AUDIENCE: envVar.string(),
-  AGENTOS_SERVICE_SIGNING_KEY: envVar.json(SigningJwkSchema).optional(),
+  AGENTOS_SERVICE_SIGNING_KEY: envVar.json(SigningKeySetSchema).optional(),
   AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: envVar.optionalString(),
+  /**
+   * The key to sign with, pinned at deploy to the key the deployment publishes: a rotation written
+   * to the secret takes effect only when the new public key is deployed too (first key without it).
+   */
+  AGENTOS_SERVICE_SIGNING_KID: envVar.optionalString(),
+});
+
+function activeKey(set: SigningKeySet, kid: string | undefined): SigningJwk {
+  if (kid === undefined) return set.keys[0]!;
+  const key = set.keys.find((candidate) => candidate.kid === kid);
+  if (key === undefined)
+    throw new ConfigurationError(
+      `The service signing keys hold no key ${kid}, the one this deployment publishes`,
+    );
+  return key;
+}
+
+/** What the function publishing the node's JWKS reads: the public half of its signing keys. */
+export const nodeJwksEnv = defineEnvContract({
+  AGENTOS_NODE_JWKS: envVar.json(JwkSetSchema),
 });
 
 /** Builds the verifier from {@link jwtVerifierEnv}. */
 export function jwtVerifierFromEnv(env: EnvSource = process.env): JwtVerifier {
   const values = jwtVerifierEnv.parse(env);
-  const settings = {
-    issuer: values.AGENTOS_JWT_ISSUER,
+  return createJwtVerifier({
+    issuers: values.AGENTOS_TRUSTED_ISSUERS.map((entry) => ({
+      issuer: entry.issuer,
+      jwks:
+        'jwks_url' in entry
+          ? { kind: 'url', url: entry.jwks_url }
+          : { kind: 'inline', jwks: entry.jwks as JSONWebKeySet },
+    })),
     audience: values.AGENTOS_JWT_AUDIENCE,
     maxLifetimeSeconds: values.AGENTOS_JWT_MAX_LIFETIME_SECONDS,
-  };
-  if (values.AGENTOS_JWKS_URL !== undefined) {
-    return createJwtVerifier({ ...settings, jwks: { kind: 'url', url: values.AGENTOS_JWKS_URL } });
-  }
-  if (values.AGENTOS_JWKS === undefined) {
-    throw new ConfigurationError(
-      `Invalid environment: ${jwtVerifierEnv.names.AGENTOS_JWKS} or ${jwtVerifierEnv.names.AGENTOS_JWKS_URL} is required`,
-    );
-  }
-  return createJwtVerifier({
-    ...settings,
-    jwks: { kind: 'inline', jwks: values.AGENTOS_JWKS as JSONWebKeySet },
   });
-}
-
-function parseSigningJwk(raw: string, source: string): SigningJwk {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (cause) {
-    throw new ConfigurationError(`${source} is not valid JSON`, { cause });
-  }
-  const jwk = SigningJwkSchema.safeParse(parsed);
-  if (!jwk.success) throw new ConfigurationError(`${source} is not a private JWK with kid and alg`);
-  return jwk.data;
 }
 
 /**
@@ -82,10 +104,14 @@ function parseSigningJwk(raw: string, source: string): SigningJwk {
  */
 export function serviceTokenIssuerFromEnv(env: EnvSource = process.env): TokenIssuer {
   const values = serviceTokenEnv.parse(env);
-  const issuer = values.AGENTOS_JWT_ISSUER;
+  const issuer = values.AGENTOS_NODE_ISSUER;
   const audience = values.AGENTOS_JWT_AUDIENCE;
   if (values.AGENTOS_SERVICE_SIGNING_KEY !== undefined) {
-    return createTokenIssuer({ jwk: values.AGENTOS_SERVICE_SIGNING_KEY, issuer, audience });
+    return createTokenIssuer({
+      jwk: activeKey(values.AGENTOS_SERVICE_SIGNING_KEY, values.AGENTOS_SERVICE_SIGNING_KID),
+      issuer,
+      audience,
+    });
   }
   const secretArn = values.AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN;
   if (secretArn === undefined) {
@@ -106,7 +132,10 @@ export function serviceTokenIssuerFromEnv(env: EnvSource = process.env): TokenIs
       }
       if (secret === undefined)
         throw new ConfigurationError('The service signing key secret has no string value');
-      return parseSigningJwk(secret, 'The service signing key secret');
+      return activeKey(
+        parseSigningKeySet(secret, 'The service signing key secret'),
+        values.AGENTOS_SERVICE_SIGNING_KID,
+      );
     },
   });
 }

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AuthContextSchema } from './auth-context.ts';
 import type { AuthContext } from './auth-context.ts';
@@ -10,11 +10,17 @@ export const allowedJwtAlgorithms = ['ES256', 'RS256'] as const;
 /** Where the verifier finds public keys. */
 export type JwksSource = { kind: 'inline'; jwks: JSONWebKeySet } | { kind: 'url'; url: string };
 
+/** An issuer whose tokens are accepted, with the keys that sign them. */
+export type TrustedIssuer = { issuer: string; jwks: JwksSource };
+
 /** Settings of a JWT verifier. */
 export type JwtVerifierOptions = {
-  issuer: string;
+  /**
+   * Every issuer accepted (an external identity provider, the node itself, later its federation
+   * peers), each verified only with its own keys: one issuer's key never vouches for another's `iss`.
+   */
+  issuers: readonly TrustedIssuer[];
   audience: string;
-  jwks: JwksSource;
   /** Seconds of clock skew tolerated on `exp`/`nbf`. */
   clockToleranceSeconds?: number;
   /**
@@ -64,22 +70,42 @@ function checkLifetime(payload: JWTPayload, maxSeconds: number, toleranceSeconds
   }
 }
 
+function keyResolver(source: JwksSource): JWTVerifyGetKey {
+  // A remote set is cached by jose (refetched at most every 30 s on an unknown `kid`, 10 min max age).
+  return source.kind === 'inline' ? createLocalJWKSet(source.jwks) : createRemoteJWKSet(new URL(source.url));
+}
+
+/** The token's `iss`, read before verification only to pick the keys that must verify it. */
+function claimedIssuer(token: string): string {
+  try {
+    const { iss } = decodeJwt(token);
+    if (typeof iss === 'string') return iss;
+  } catch (cause) {
+    throw new UnauthorizedError('The bearer token is invalid or expired', { cause });
+  }
+  throw new UnauthorizedError('The bearer token is invalid or expired');
+}
+
 /**
- * Creates a verifier that checks signature (allow-listed algorithms), `iss`, `aud`, `exp` and the
+ * Creates a verifier that picks the trusted issuer named by the token's `iss`, then checks the
+ * signature with that issuer's keys (allow-listed algorithms), `iss`, `aud`, `exp` and the
  * token's lifetime.
  */
 export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
+  if (options.issuers.length === 0)
+    throw new InternalError('A JWT verifier needs at least one trusted issuer');
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxLifetime = options.maxLifetimeSeconds ?? defaultMaxTokenLifetimeSeconds;
-  const keys: JWTVerifyGetKey =
-    options.jwks.kind === 'inline'
-      ? createLocalJWKSet(options.jwks.jwks)
-      : createRemoteJWKSet(new URL(options.jwks.url));
+  const resolvers = new Map(options.issuers.map((trusted) => [trusted.issuer, keyResolver(trusted.jwks)]));
   return {
     async verify(token) {
+      const issuer = claimedIssuer(token);
+      const keys = resolvers.get(issuer);
+      if (keys === undefined)
+        throw new UnauthorizedError('The bearer token comes from an issuer this node does not trust');
       try {
         const { payload } = await jwtVerify(token, keys, {
-          issuer: options.issuer,
+          issuer,
           audience: options.audience,
           algorithms: [...allowedJwtAlgorithms],
           requiredClaims: ['exp', 'sub'],

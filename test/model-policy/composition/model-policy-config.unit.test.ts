@@ -7,7 +7,9 @@ import { modelPolicyConfigFromEnv } from '../../../functions/model-policy/compos
 
 const base = {
   AGENTOS_TABLE_NAME: 'agentos-test',
-  AGENTOS_JWT_ISSUER: 'https://issuer.test/',
+  AGENTOS_TRUSTED_ISSUERS: JSON.stringify([
+    { issuer: 'https://issuer.test/', jwks_url: 'https://issuer.test/jwks.json' },
+  ]),
   AGENTOS_JWT_AUDIENCE: 'agentos',
 };
 

@@ -10,9 +10,17 @@ const core = {
   AGENTOS_STEP_QUEUE_URL: 'http://localhost:5000/000000000000/steps',
   AGENTOS_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:deadline',
 };
-const http = { ...core, AGENTOS_JWT_ISSUER: 'https://issuer.test/', AGENTOS_JWT_AUDIENCE: 'agentos' };
+const http = {
+  ...core,
+  AGENTOS_TRUSTED_ISSUERS: JSON.stringify([
+    { issuer: 'https://issuer.test/', jwks_url: 'https://issuer.test/jwks.json' },
+  ]),
+  AGENTOS_JWT_AUDIENCE: 'agentos',
+  AGENTOS_NODE_JWKS: JSON.stringify({ keys: [] }),
+};
 const worker = {
   ...http,
+  AGENTOS_NODE_ISSUER: 'https://orchestrator.test/prod',
   AGENTOS_MODEL_POLICY_URL: 'http://localhost:5001/',
   AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:0:secret:key',
   AGENTOS_STEP_MAX_RECEIVES: '5',
