@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,30 +123,5 @@ export function environmentOf(resource: TemplateResource): Record<string, unknow
   return environment?.Variables ?? {};
 }
 
-/**
- * Runs the CDK CLI as an operator would, with only PATH, HOME and `env` in its environment (no
- * account or credentials unless given); resolves its exit code and its whole output.
- */
-export function runCdk(
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(repositoryRoot, 'node_modules', '.bin', 'cdk'), args, {
-      cwd: options.cwd ?? repositoryRoot,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: process.env['HOME'] ?? tmpdir(),
-        CDK_DISABLE_CLI_TELEMETRY: 'true',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
+/** The CDK CLI runner the operator commands use. */
+export { runCdk } from '../../cli/aws/cdk-cli.ts';

@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
+
+/** What a CDK CLI run printed, and how it ended. */
+export type CdkResult = { code: number | null; output: string };
+
+/**
+ * Runs the project's pinned CDK CLI (`node_modules/.bin/cdk`) with only the environment it needs
+ * (PATH, HOME, telemetry off, no instance metadata lookups) plus `env`; everything it prints is
+ * kept, and also appended to `logFile` when given.
+ */
+export function runCdk(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile?: string } = {},
+): Promise<CdkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(repositoryRoot, 'node_modules', '.bin', 'cdk'), args, {
+      cwd: options.cwd ?? repositoryRoot,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? tmpdir(),
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' });
+    let output = '';
+    const keep = (chunk: string) => {
+      output += chunk;
+      log?.write(chunk);
+    };
+    child.stdout.setEncoding('utf8').on('data', keep);
+    child.stderr.setEncoding('utf8').on('data', keep);
+    child.once('error', (error) => {
+      log?.end();
+      reject(error);
+    });
+    child.once('close', (code) => {
+      log?.end();
+      resolve({ code, output });
+    });
+  });
+}
+
+/** `--context key=value` pairs for the CLI. */
+export function contextArgs(context: Record<string, string>): string[] {
+  return Object.entries(context).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
+}
+
+/** The last lines of a CLI run, for an error message (the whole output is in the log file). */
+export function tail(output: string, lines = 12): string {
+  return output.trimEnd().split('\n').slice(-lines).join('\n');
+}
