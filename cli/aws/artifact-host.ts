@@ -1,0 +1,252 @@
+import { performance } from 'node:perf_hooks';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { FunctionName } from '../../infra/resources/definitions.ts';
+import { freePort } from '../local/emulator.ts';
+import { startHttpFront } from '../local/lambda-http-front.ts';
+import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
+import { installLambdaRuntimeShim, isStreamingHandler } from '../local/lambda-runtime-shim.ts';
+import { startSqsPoller } from '../local/sqs-poller.ts';
+import type { SqsPoller } from '../local/sqs-poller.ts';
+import { readDeployedArtifacts } from './deployed-artifacts.ts';
+import type { DeployedArtifacts, DeployedArtifactsSettings } from './deployed-artifacts.ts';
+import { deployedClientConfig } from './deployed-aws.ts';
+import { runtimeEnvironment, sharedEnvironment } from './deployed-environment.ts';
+import type { KeptVariable, RewrittenVariable, UrlRewrite } from './deployed-environment.ts';
+import { setQueueSourceEnabled } from './deployed-event-source.ts';
+import { importHandler } from './deployed-handler.ts';
+import type { DeployedRoute, ServiceApi } from './deployed-routes.ts';
+
+/** Which deployed stack to run, and where to serve it. */
+export type ArtifactHostSettings = DeployedArtifactsSettings & {
+  /** Interface the fronts listen on; 127.0.0.1 by default. */
+  host?: string;
+  /** 0 or absent picks a free port. */
+  orchestratorPort?: number;
+  modelPolicyPort?: number;
+  /** Parallel step batches; the mapping's maximum concurrency, else 4. */
+  pollerConcurrency?: number;
+  /**
+   * Disable the stack's own SQS event source mapping while the host runs, and enable it again on
+   * stop (default true). The host stands in for it; left on, an emulator tries to run the worker
+   * itself on every SendMessage (moto: in Docker, failing), receiving each step message once more
+   * and counting that delivery towards the queue's redrive limit.
+   */
+  pauseDeployedEventSource?: boolean;
+};
+
+/** A function the host runs, and the deployed code it runs it from. */
+export type HostedFunction = {
+  /** The deployed function's physical name. */
+  functionName: string;
+  /** The module imported: inside the unpacked deployment package. */
+  modulePath: string;
+  codeDirectory: string;
+  codeSha256: string;
+  source: { bucket: string; key: string };
+  /** Absent when the package had been unpacked by an earlier run. */
+  downloaded?: { zipBytes: number; unzippedBytes: number; files: number };
+};
+
+/** A deployed node stack running on this machine. */
+export type ArtifactHost = {
+  orchestratorUrl: string;
+  modelPolicyUrl: string;
+  functions: Record<FunctionName, HostedFunction>;
+  routes: Record<ServiceApi, { source: 'deployed' | 'definitions'; routes: DeployedRoute[] }>;
+  environment: {
+    /** Variables whose deployed API URL now points at a local front. */
+    rewritten: RewrittenVariable[];
+    /** Variables holding a deployed API URL left as deployed (issuers), with the reason. */
+    kept: KeptVariable[];
+    /** Per-function variables left out of the shared environment. */
+    functionScoped: string[];
+    /** AGENTOS_* and POWERTOOLS_* variables this process had that no deployed function sets, removed. */
+    removed: string[];
+    /** Names of the variables the hosted functions share. */
+    names: string[];
+  };
+  timings: { readStackMs: number; codeMs: number; startMs: number };
+  notes: string[];
+  stop(): Promise<void>;
+};
+
+/** Handlers read `process.env` when imported, and modules stay loaded: one host per process. */
+let hostStarted = false;
+
+/** Variable families a function may read that this process may have inherited from its shell. */
+const hostedPrefixes = ['AGENTOS_', 'POWERTOOLS_'];
+
+/** Makes `process.env` exactly the shared environment, as far as the functions' own variables go. */
+function applyEnvironment(variables: Record<string, string>): string[] {
+  const removed = Object.keys(process.env).filter(
+    (name) => hostedPrefixes.some((prefix) => name.startsWith(prefix)) && !(name in variables),
+  );
+  for (const name of removed) Reflect.deleteProperty(process.env, name);
+  Object.assign(process.env, variables);
+  return removed.sort();
+}
+
+function localRoutes(
+  artifacts: DeployedArtifacts,
+  api: ServiceApi,
+  handlers: ReadonlyMap<FunctionName, unknown>,
+): LocalRoute[] {
+  return artifacts.apis[api].routes.map((route) => {
+    const handler = handlers.get(route.function);
+    const deployed = artifacts.functions[route.function];
+    // The front streams exactly when the handler is streamified; the integration must agree.
+    if (isStreamingHandler(handler) !== route.streaming)
+      throw new Error(
+        `${api} ${route.method} ${route.resource}: the integration ${route.streaming ? 'streams' : 'buffers'} ` +
+          `but ${deployed.handlerLocation.modulePath} exports a ${isStreamingHandler(handler) ? 'streaming' : 'buffered'} handler`,
+      );
+    return {
+      resource: route.resource,
+      method: route.method,
+      functionName: deployed.functionName,
+      timeoutSeconds: deployed.timeoutSeconds,
+      handler,
+    };
+  });
+}
+
+function hostedFunctions(artifacts: DeployedArtifacts): Record<FunctionName, HostedFunction> {
+  const entries = Object.values(artifacts.functions).map((f) => {
+    const hosted: HostedFunction = {
+      functionName: f.functionName,
+      modulePath: f.handlerLocation.modulePath,
+      codeDirectory: f.code.directory,
+      codeSha256: f.code.codeSha256,
+      source: f.source,
+      ...(f.code.downloaded === undefined ? {} : { downloaded: f.code.downloaded }),
+    };
+    return [f.name, hosted] as const;
+  });
+  return Object.fromEntries(entries) as Record<FunctionName, HostedFunction>;
+}
+
+/**
+ * Runs a deployed node stack on this machine, from what was deployed: each function's code is the
+ * deployment package CloudFormation deployed (downloaded and unpacked), its environment is the one
+ * Lambda holds (deployed API URLs pointed at the local fronts), its routes are the deployed REST
+ * APIs' (checked against infra/resources/definitions.ts). API Gateway is stood in for by the local
+ * fronts and the step queue's event source mapping by the local poller, as in the local node.
+ * One host per process: the handlers read `process.env` when imported, and stay loaded.
+ */
+export async function startArtifactHost(settings: ArtifactHostSettings): Promise<ArtifactHost> {
+  const refuseSecond = () => {
+    if (hostStarted)
+      throw new Error('One artifact host per process: handlers read process.env when imported');
+  };
+  refuseSecond();
+  const artifacts = await readDeployedArtifacts(settings);
+  const started = performance.now();
+  const host = settings.host ?? '127.0.0.1';
+  const orchestratorPort = settings.orchestratorPort || (await freePort());
+  const modelPolicyPort = settings.modelPolicyPort || (await freePort());
+  const localUrls: Record<ServiceApi, string> = {
+    orchestrator: `http://${host}:${orchestratorPort}`,
+    modelPolicy: `http://${host}:${modelPolicyPort}`,
+  };
+  const rewrites: UrlRewrite[] = (Object.keys(localUrls) as ServiceApi[]).flatMap((api) =>
+    artifacts.apis[api].urls.map((from) => ({ from, to: `${localUrls[api]}/` })),
+  );
+  const perFunction = Object.fromEntries(
+    Object.values(artifacts.functions).map((f) => [f.name, f.environment]),
+  ) as Record<FunctionName, Record<string, string>>;
+  const shared = sharedEnvironment(perFunction, runtimeEnvironment(settings.aws), rewrites);
+  // From here on this process's environment and loaded modules belong to this host.
+  refuseSecond();
+  hostStarted = true;
+  const removed = applyEnvironment(shared.variables);
+  installLambdaRuntimeShim();
+
+  const handlers = new Map<FunctionName, unknown>();
+  for (const f of Object.values(artifacts.functions))
+    handlers.set(f.name, await importHandler(f.handlerLocation));
+
+  const config = deployedClientConfig(settings.aws);
+  const queue = artifacts.stepQueue;
+  const notes = [...artifacts.notes];
+  const pauseMapping = (settings.pauseDeployedEventSource ?? true) && queue.enabled;
+  const fronts: HttpFront[] = [];
+  let poller: SqsPoller | undefined;
+  try {
+    if (pauseMapping) {
+      await setQueueSourceEnabled(config, queue.uuid, false);
+      notes.push(
+        `the stack's event source mapping ${queue.uuid} is disabled while the host polls ${queue.queueArn} ` +
+          'in its place (enabled again on stop)',
+      );
+    }
+    fronts.push(
+      await startHttpFront({
+        routes: localRoutes(artifacts, 'modelPolicy', handlers),
+        port: modelPolicyPort,
+        host,
+      }),
+    );
+    fronts.push(
+      await startHttpFront({
+        routes: localRoutes(artifacts, 'orchestrator', handlers),
+        port: orchestratorPort,
+        host,
+      }),
+    );
+    const worker = artifacts.functions.stepWorker;
+    poller = startSqsPoller({
+      aws: config,
+      queueUrl: queue.queueUrl,
+      queueArn: queue.queueArn,
+      functionName: worker.functionName,
+      timeoutSeconds: worker.timeoutSeconds,
+      handler: handlers.get('stepWorker') as (event: SQSEvent, context: unknown) => Promise<SQSBatchResponse>,
+      batchSize: queue.batchSize,
+      concurrency: settings.pollerConcurrency ?? queue.maximumConcurrency ?? 4,
+      onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
+    });
+  } catch (error) {
+    await Promise.allSettled(fronts.map((front) => front.close()));
+    if (pauseMapping) {
+      // Both failures matter: the start's, and that the deployed mapping stays disabled.
+      await setQueueSourceEnabled(config, queue.uuid, true).catch((restoreError: unknown) => {
+        throw new AggregateError(
+          [error, restoreError],
+          `${String(error)}; enabling ${queue.uuid} again failed too`,
+        );
+      });
+    }
+    throw error;
+  }
+  const [modelPolicyFront, orchestratorFront] = fronts as [HttpFront, HttpFront];
+  const runningPoller = poller;
+  return {
+    orchestratorUrl: orchestratorFront.url,
+    modelPolicyUrl: modelPolicyFront.url,
+    functions: hostedFunctions(artifacts),
+    routes: {
+      orchestrator: {
+        source: artifacts.apis.orchestrator.source,
+        routes: artifacts.apis.orchestrator.routes,
+      },
+      modelPolicy: { source: artifacts.apis.modelPolicy.source, routes: artifacts.apis.modelPolicy.routes },
+    },
+    environment: {
+      rewritten: shared.rewritten,
+      kept: shared.kept,
+      functionScoped: shared.functionScoped,
+      removed,
+      names: Object.keys(shared.variables).sort(),
+    },
+    timings: { ...artifacts.timings, startMs: performance.now() - started },
+    notes,
+    async stop() {
+      try {
+        await runningPoller.stop();
+        await Promise.allSettled(fronts.map((front) => front.close()));
+      } finally {
+        if (pauseMapping) await setQueueSourceEnabled(config, queue.uuid, true);
+      }
+    },
+  };
+}

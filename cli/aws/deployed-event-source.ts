@@ -1,0 +1,90 @@
+import {
+  LambdaClient,
+  paginateListEventSourceMappings,
+  UpdateEventSourceMappingCommand,
+} from '@aws-sdk/client-lambda';
+import type { EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
+import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { DeployedClientConfig } from './deployed-aws.ts';
+
+/** A deployed SQS event source mapping: the queue a function is fed from, and how. */
+export type DeployedQueueSource = {
+  uuid: string;
+  queueArn: string;
+  /** The queue's URL as the endpoint in use names it. */
+  queueUrl: string;
+  batchSize: number;
+  /** At most this many batches at once, when the mapping sets a maximum concurrency. */
+  maximumConcurrency: number | undefined;
+  enabled: boolean;
+};
+
+const queueArnPattern = /^arn:[a-z-]+:sqs:[a-z0-9-]+:(\d{12}):(.+)$/;
+
+async function queueUrlOf(config: DeployedClientConfig, queueArn: string): Promise<string> {
+  const match = queueArnPattern.exec(queueArn);
+  if (match === null) throw new Error(`${queueArn} is not an SQS queue ARN`);
+  const sqs = new SQSClient(config);
+  try {
+    const answer = await sqs.send(
+      new GetQueueUrlCommand({ QueueName: match[2]!, QueueOwnerAWSAccountId: match[1]! }),
+    );
+    if (answer.QueueUrl === undefined) throw new Error(`SQS gave no URL for ${queueArn}`);
+    return answer.QueueUrl;
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/**
+ * The one SQS event source mapping of a function. Refused unless it reports batch item failures:
+ * the local poller implements only that contract (failed records stay, the rest are deleted).
+ */
+export async function readQueueSource(
+  config: DeployedClientConfig,
+  functionName: string,
+): Promise<DeployedQueueSource> {
+  const lambda = new LambdaClient(config);
+  const mappings: EventSourceMappingConfiguration[] = [];
+  try {
+    for await (const page of paginateListEventSourceMappings(
+      { client: lambda },
+      { FunctionName: functionName },
+    ))
+      mappings.push(...(page.EventSourceMappings ?? []));
+  } finally {
+    lambda.destroy();
+  }
+  const sqsMappings = mappings.filter((mapping) => mapping.EventSourceArn?.includes(':sqs:'));
+  if (sqsMappings.length !== 1)
+    throw new Error(`${functionName} has ${sqsMappings.length} SQS event source mappings; expected one`);
+  const mapping = sqsMappings[0]!;
+  if (!(mapping.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'))
+    throw new Error(
+      `The event source mapping ${mapping.UUID} of ${functionName} does not report batch item failures; ` +
+        'the local poller implements only that contract',
+    );
+  const queueArn = mapping.EventSourceArn!;
+  return {
+    uuid: mapping.UUID ?? '',
+    queueArn,
+    queueUrl: await queueUrlOf(config, queueArn),
+    batchSize: mapping.BatchSize ?? 10,
+    maximumConcurrency: mapping.ScalingConfig?.MaximumConcurrency,
+    enabled: mapping.State === 'Enabled' || mapping.State === 'Enabling',
+  };
+}
+
+/** Turns an event source mapping on or off. */
+export async function setQueueSourceEnabled(
+  config: DeployedClientConfig,
+  uuid: string,
+  enabled: boolean,
+): Promise<void> {
+  const lambda = new LambdaClient(config);
+  try {
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled }));
+  } finally {
+    lambda.destroy();
+  }
+}
