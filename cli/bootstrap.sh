@@ -8,7 +8,8 @@
 # pinned in cli/emulator-requirements.txt) goes into .toolchain/venv; nothing else is used in its
 # place, since the emulator launcher patches that exact version (and refuses any other). With
 # AGENTOS_AWS_ENDPOINT (or AWS_ENDPOINT_URL) pointing at a running LocalStack-compatible emulator, no
-# emulator is installed or started.
+# emulator is installed or started. For `test`, cfn-lint (pinned in cli/lint-requirements.txt) goes
+# into the same .toolchain/venv: the stack hygiene test lints the synthesized node template with it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -74,6 +75,25 @@ ensure_emulator() {
   exit 1
 }
 
+ensure_cfn_lint() {
+  local venv="$root/.toolchain/venv"
+  local version
+  version=$(sed -n 's/^cfn-lint==\([^[:space:]]*\).*/\1/p' cli/lint-requirements.txt)
+  # The installed version itself, not a stamp: installing moto (which depends on cfn-lint) into the
+  # same virtualenv may change it.
+  if [ -x "$venv/bin/cfn-lint" ] &&
+    compgen -G "$venv/lib/python3*/site-packages/cfn_lint-$version.dist-info" >/dev/null; then
+    return
+  fi
+  log "installing cfn-lint $version into .toolchain/venv"
+  if { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" >&2; } &&
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r cli/lint-requirements.txt >&2; then
+    return
+  fi
+  log "could not install the pinned cfn-lint (cli/lint-requirements.txt) into .toolchain/venv"
+  exit 1
+}
+
 command=${1:-}
 shift || true
 case "$command" in
@@ -91,4 +111,5 @@ ensure_emulator
 if [ "$command" = up ]; then
   exec node cli/bin/agentos.ts up --local "$@"
 fi
+ensure_cfn_lint
 exec npm run check

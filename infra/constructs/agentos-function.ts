@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type { RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -26,7 +28,8 @@ const metricsNamespace = 'AgentOS';
 
 /**
  * A function built from its esbuild bundle, with the settings every AgentOS function shares:
- * Node 24 on arm64, active X-Ray tracing, its own log group, Powertools configured by environment.
+ * Node 24 on arm64, active X-Ray tracing, its own log group, Powertools configured by environment,
+ * and its own role, which may write to that log group and nowhere else until the stack grants more.
  */
 export class AgentOsFunction extends Construct {
   readonly function: LambdaFunction;
@@ -44,6 +47,21 @@ export class AgentOsFunction extends Construct {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
+    // Not the AWSLambdaBasicExecutionRole managed policy: that one may create and write any log
+    // group in the account, while this function only ever writes to its own.
+    const role = new Role(this, 'ServiceRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `AgentOS ${props.name}`,
+    });
+    logGroup.grantWrite(role);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+        'permissions, so they need Resource "*"; every other grant to this role names its resource ' +
+        '(test/infra/stack-hygiene.test.ts checks that only X-Ray actions use "*").',
+    });
+
     this.function = new LambdaFunction(this, 'Function', {
       description: `AgentOS ${props.name} (${definition.entry})`,
       runtime: Runtime.NODEJS_24_X,
@@ -53,6 +71,7 @@ export class AgentOsFunction extends Construct {
       memorySize: definition.memoryMb,
       timeout: Duration.seconds(definition.timeoutSeconds),
       tracing: Tracing.ACTIVE,
+      role,
       logGroup,
       environment: {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
@@ -61,5 +80,38 @@ export class AgentOsFunction extends Construct {
         ...props.environment,
       },
     });
+    // CDK makes the function depend on its whole role construct: the DependsOn on the role's
+    // default policy matters (the function must not run before its grants exist), and the one on
+    // the role itself, which the GetAtt of its ARN already implies, comes along with it.
+    (this.function.node.defaultChild as CfnFunction).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['W3005'] },
+    });
+
+    if ('batchSize' in definition) {
+      Validations.of(this.function).acknowledge(
+        {
+          id: 'Serverless-LambdaDLQ',
+          reason:
+            'The step worker is invoked only by its SQS event source mapping, never asynchronously, so a ' +
+            'Lambda dead-letter queue would stay empty; a step message that keeps failing moves to the ' +
+            "step queue's dead-letter queue through the queue's redrive policy (maxReceiveCount).",
+        },
+        {
+          id: 'Serverless-LambdaEventSourceMappingDestination',
+          reason:
+            'Lambda supports no on-failure destination for SQS event sources; failed step messages go ' +
+            "to the step queue's dead-letter queue through the queue's redrive policy, and the worker " +
+            'fails the run on the last delivery before that.',
+        },
+      );
+    } else {
+      Validations.of(this.function).acknowledge({
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          'Invoked only synchronously, by API Gateway: a failure is answered to the client as an HTTP error ' +
+          "in the API's error envelope, and a Lambda dead-letter queue receives only failed asynchronous " +
+          'invocations, which this function never gets.',
+      });
+    }
   }
 }

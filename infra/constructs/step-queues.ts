@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stepDeadLetterQueueDefinition, stepQueueDefinition } from '../resources/definitions.ts';
@@ -20,6 +20,13 @@ export class StepQueues extends Construct {
       retentionPeriod: Duration.seconds(stepDeadLetterQueueDefinition.messageRetentionSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason:
+        "This is the step queue's dead-letter queue: nothing consumes it, so nothing could fail to " +
+        'process its messages; an operator inspects the failed steps kept here and redrives them to the ' +
+        'step queue.',
     });
     this.queue = new Queue(this, 'Queue', {
       queueName: props.queueName,

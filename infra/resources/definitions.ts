@@ -15,7 +15,7 @@ export const tableDefinition = {
 /** The step queue, which feeds the step worker, and its dead-letter queue. */
 export const stepQueueDefinition = {
   /** Longer than the worker's timeout, so a slow step is not handed to a second worker mid-flight. */
-  visibilityTimeoutSeconds: 180,
+  visibilityTimeoutSeconds: 900,
   messageRetentionSeconds: 4 * 24 * 3600,
   receiveMessageWaitTimeSeconds: 20,
   /** Deliveries before a message moves to the DLQ. */
@@ -31,7 +31,7 @@ export const functionDefinitions = {
   orchestratorApi: {
     entry: 'functions/orchestrator/handlers/api.ts',
     memoryMb: 512,
-    timeoutSeconds: 29,
+    timeoutSeconds: 25,
     streaming: false,
   },
   orchestratorEvents: {
