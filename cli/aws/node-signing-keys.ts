@@ -15,6 +15,7 @@ import {
   rotateKeySet,
 } from '../../functions/shared/auth/signing-keys.ts';
 import type { SigningKeySet } from '../../functions/shared/auth/signing-keys.ts';
+import type { SigningJwk } from '../../functions/shared/auth/token-issuer.ts';
 import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import type { OperatorClientConfig } from './target.ts';
 
@@ -90,6 +91,33 @@ export async function changeNodeSigningKeys(
       change === 'rotate' ? rotateKeySet(current, await generateSigningKey(stage)) : retireOldKeys(current);
     await sm.send(new PutSecretValueCommand({ SecretId: described.ARN, SecretString: JSON.stringify(next) }));
     return keysOf(described.ARN, next, false);
+  } finally {
+    sm.destroy();
+  }
+}
+
+/**
+ * The active private key of a stage, for an operator who may read it (development stages: `up`'s
+ * checks and `agentos token`). Throws a message saying what to do when the key cannot be read.
+ */
+export async function readActiveSigningKey(client: OperatorClientConfig, stage: string): Promise<SigningJwk> {
+  const sm = new SecretsManagerClient(client);
+  const name = nodeSecretNames(stage).serviceSigningKey;
+  try {
+    return (await readSet(sm, name)).keys[0]!;
+  } catch (error) {
+    const code = (error as { name?: unknown }).name;
+    if (code === 'AccessDeniedException')
+      throw new Error(
+        `your credentials may not read ${name}: only operators of development stages hold the node key; ` +
+          'get a token from the identity provider the node trusts instead',
+        { cause: error },
+      );
+    if (error instanceof ResourceNotFoundException)
+      throw new Error(`stage "${stage}" has no signing key (${name}): run \`agentos up\` first`, {
+        cause: error,
+      });
+    throw error;
   } finally {
     sm.destroy();
   }

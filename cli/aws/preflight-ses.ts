@@ -68,7 +68,7 @@ function senderVerdict(target: RemoteTarget, sender: string, found: Identity, do
     if (domain !== 'absent' && domain.VerifiedForSendingStatus === true)
       return ok(`${sender} has no identity of its own, but its domain is verified for sending`);
     return ok(
-      `no SES identity for ${sender} yet: the stack creates it on deploy, then confirm the verification e-mail SES sends to it (or create it now: ${create})`,
+      `no SES identity for ${sender} yet: agentos up creates it before it deploys; then confirm the verification e-mail SES sends to it (or create it now: ${create})`,
     );
   }
   if (found.VerifiedForSendingStatus === true || found.VerificationStatus === 'SUCCESS')

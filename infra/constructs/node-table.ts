@@ -7,7 +7,11 @@ import { tableDefinition } from '../resources/definitions.ts';
 const attributeTypes = { S: AttributeType.STRING, N: AttributeType.NUMBER, B: AttributeType.BINARY } as const;
 
 export type NodeTableProps = {
-  tableName: string;
+  /**
+   * Absent on AWS: CloudFormation names the table, so a table retained by a deleted node never
+   * blocks deploying that node again.
+   */
+  tableName?: string;
   /** Development nodes only: delete the table with the stack instead of retaining it. */
   destroyOnRemoval: boolean;
 };
@@ -19,7 +23,7 @@ export class NodeTable extends Construct {
   constructor(scope: Construct, id: string, props: NodeTableProps) {
     super(scope, id);
     this.table = new Table(this, 'Table', {
-      tableName: props.tableName,
+      ...(props.tableName === undefined ? {} : { tableName: props.tableName }),
       partitionKey: {
         name: tableDefinition.partitionKey.name,
         type: attributeTypes[tableDefinition.partitionKey.type],

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Aws, CfnOutput, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { CfnStage } from 'aws-cdk-lib/aws-apigateway';
@@ -35,6 +35,9 @@ export type AgentOsNodeStackProps = StackProps & {
   /** Where `bundleFunctions` wrote the Lambda bundles. */
   bundlesDir: string;
 };
+
+/** The most step worker invocations the step queue's event source mapping runs at once. */
+const stepWorkerMaxConcurrency = 10;
 
 /** The Powertools service name of each function: the one its composition root passes to telemetry. */
 const serviceNames = {
@@ -110,7 +113,6 @@ export class AgentOsNodeStack extends Stack {
     const removalPolicy = settings.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
     this.table = new NodeTable(this, 'Table', {
-      tableName: names.table,
       destroyOnRemoval: settings.destroyOnRemoval,
     }).table;
     const stepQueues = new StepQueues(this, 'StepQueues', {
@@ -122,6 +124,8 @@ export class AgentOsNodeStack extends Stack {
     this.runDeadline = new RunDeadlineStateMachine(this, 'RunDeadline', {
       stateMachineName: names.stateMachine,
       stepQueue: this.stepQueue,
+      logRetention: settings.logRetention,
+      removalPolicy,
     }).stateMachine;
 
     const signingKey: ISecret = Secret.fromSecretCompleteArn(
@@ -179,6 +183,9 @@ export class AgentOsNodeStack extends Stack {
       new SqsEventSource(this.stepQueue, {
         batchSize: functionDefinitions.stepWorker.batchSize,
         reportBatchItemFailures: true,
+        // Bounds the step workers running at once (each on up to batchSize steps), so a burst of
+        // runs cannot take the account's Lambda concurrency or the table's and models' throughput.
+        maxConcurrency: stepWorkerMaxConcurrency,
       }),
     );
 
@@ -186,11 +193,15 @@ export class AgentOsNodeStack extends Stack {
       api: 'modelPolicy',
       restApiName: `agentos-${settings.nodeId}-model-policy`,
       functions: this.functions,
+      logRetention: settings.logRetention,
+      removalPolicy,
     });
     this.orchestratorApi = new ServiceRestApi(this, 'OrchestratorApi', {
       api: 'orchestrator',
       restApiName: `agentos-${settings.nodeId}-orchestrator`,
       functions: this.functions,
+      logRetention: settings.logRetention,
+      removalPolicy,
     });
     this.functions.stepWorker.addEnvironment(
       stepWorkerEnv.names.AGENTOS_MODEL_POLICY_URL,
@@ -259,6 +270,27 @@ export class AgentOsNodeStack extends Stack {
           `arn:${Aws.PARTITION}:bedrock:*:${Aws.ACCOUNT_ID}:inference-profile/*`,
         ],
       }),
+    );
+    const bedrockReason =
+      "The Model Policy calls whichever Bedrock foundation models and inference profiles the operator's " +
+      'model catalog lists (a cross-region profile may serve a call from any region); its allow/deny ' +
+      'policy, not IAM, decides which of them a tenant may use.';
+    Validations.of(modelPolicyApi.role ?? modelPolicyApi).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${providerCredentialsPrefix}*]`,
+        reason:
+          "Provider credentials are the model catalog's `secretsmanager:` references, which the operator " +
+          "adds after deployment under the node's own prefix; Secrets Manager appends a random suffix to " +
+          'every secret ARN, so the prefix wildcard is the narrowest grant that covers them.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*]',
+        reason: bedrockReason,
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*:<AWS::AccountId>:inference-profile/*]',
+        reason: bedrockReason,
+      },
     );
   }
 

@@ -205,7 +205,7 @@ describe('runPreflight: SES sender', () => {
     const ses = check(result, 'ses sender');
     expect(ses.outcome).toBe('ok');
     expect(ses.detail).toContain(
-      'no SES identity for absent@example.com yet: the stack creates it on deploy',
+      'no SES identity for absent@example.com yet: agentos up creates it before it deploys',
     );
     expect(ses.detail).toContain(
       'sandbox status not checked: the emulator does not implement SES GetAccount',

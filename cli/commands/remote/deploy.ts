@@ -1,0 +1,159 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CreateEmailIdentityCommand,
+  GetEmailIdentityCommand,
+  NotFoundException,
+  SESv2Client,
+} from '@aws-sdk/client-sesv2';
+import { z } from 'zod';
+import { contextKeys } from '../../../infra/config/node-settings.ts';
+import { bundlesDirContextKey } from '../../../infra/node-app.ts';
+import { functionDefinitions } from '../../../infra/resources/definitions.ts';
+import type { FunctionName } from '../../../infra/resources/definitions.ts';
+import { contextArgs, runCdk, tail } from '../../aws/cdk-cli.ts';
+import type { RemoteNodeKeys } from '../../aws/node-signing-keys.ts';
+import { cdkEnvironment } from '../../aws/target.ts';
+import type { RemoteContext } from './remote-context.ts';
+
+/**
+ * The alert sender's SES identity, created when missing. It belongs to the account, not to one
+ * stage, so it lives outside the stack: two stages sending from one address would collide there.
+ */
+export async function ensureSesSender(context: RemoteContext): Promise<string> {
+  const ses = new SESv2Client(context.client);
+  const sender = context.config.alerts.sender;
+  try {
+    const existing = await ses
+      .send(new GetEmailIdentityCommand({ EmailIdentity: sender }))
+      .catch((error: unknown) => {
+        if (error instanceof NotFoundException) return undefined;
+        throw error;
+      });
+    if (existing !== undefined) return `${sender}: ${existing.VerificationStatus ?? 'status unknown'}`;
+    await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: sender }));
+    return `${sender}: created; confirm the verification e-mail SES sent to it`;
+  } finally {
+    ses.destroy();
+  }
+}
+
+/** The CDK context that configures the stack from the node configuration and the node's keys. */
+export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Record<string, string> {
+  const { config } = context;
+  return {
+    [bundlesDirContextKey]: context.paths.bundles,
+    [contextKeys.nodeId]: context.target.stage,
+    [contextKeys.audience]: config.audience,
+    [contextKeys.serviceSigningKeySecretArn]: keys.secretArn,
+    [contextKeys.nodeJwks]: JSON.stringify(keys.jwks),
+    [contextKeys.destroyOnRemoval]: String(config.retention.destroy_data_with_stack),
+    [contextKeys.logRetention]: String(config.retention.log_days),
+    ...(config.identity_provider === undefined
+      ? {}
+      : {
+          [contextKeys.identityProviderIssuer]: config.identity_provider.issuer,
+          [contextKeys.identityProviderJwksUrl]: config.identity_provider.jwks_url,
+        }),
+    ...(config.model_catalog === undefined ? {} : { [contextKeys.modelCatalogFile]: config.model_catalog }),
+  };
+}
+
+const OutputsFileSchema = z.record(z.string(), z.record(z.string(), z.string()));
+
+/** The stack outputs `cdk deploy --outputs-file` wrote. */
+async function readOutputs(context: RemoteContext): Promise<Record<string, string>> {
+  const parsed = OutputsFileSchema.safeParse(JSON.parse(await readFile(context.paths.outputs, 'utf8')));
+  const outputs = parsed.success ? parsed.data[context.stackName] : undefined;
+  if (outputs === undefined) throw new Error(`cdk deploy wrote no outputs for ${context.stackName}`);
+  return outputs;
+}
+
+/** What one deploy did. */
+export type DeployResult = { outputs: Record<string, string>; bundleBytes: Record<FunctionName, number> };
+
+async function bundleSizes(bundlesDir: string): Promise<Record<FunctionName, number>> {
+  const sizes = {} as Record<FunctionName, number>;
+  for (const name of Object.keys(functionDefinitions) as FunctionName[]) {
+    const dir = join(bundlesDir, name);
+    let total = 0;
+    for (const file of await readdir(dir)) {
+      if (file.endsWith('.map') || file.startsWith('meta')) continue;
+      total += (await stat(join(dir, file))).size;
+    }
+    sizes[name] = total;
+  }
+  return sizes;
+}
+
+/**
+ * `cdk deploy` of the node stack with the project's CLI: bundles are built by the app itself (no
+ * Docker), outputs captured, the CLI's whole output appended to the stage's cdk.log.
+ */
+export async function cdkDeploy(context: RemoteContext, keys: RemoteNodeKeys): Promise<DeployResult> {
+  const result = await runCdk(
+    [
+      'deploy',
+      context.stackName,
+      '--require-approval',
+      'never',
+      '--no-notices',
+      '--no-version-reporting',
+      '--progress',
+      'events',
+      '--output',
+      context.paths.cdkOut,
+      '--outputs-file',
+      context.paths.outputs,
+      ...contextArgs(stackContext(context, keys)),
+    ],
+    { env: cdkEnvironment(context.target, context.env), logFile: context.paths.cdkLog },
+  );
+  if (result.code !== 0)
+    throw new Error(
+      `cdk deploy failed (exit ${String(result.code)}; full output in ${context.paths.cdkLog}):\n${tail(result.output)}`,
+    );
+  return { outputs: await readOutputs(context), bundleBytes: await bundleSizes(context.paths.bundles) };
+}
+
+/** `cdk diff` of the deployed stack against what would be deployed now; the CLI's text. */
+export async function cdkDiff(context: RemoteContext, keys: RemoteNodeKeys): Promise<string> {
+  const result = await runCdk(
+    [
+      'diff',
+      context.stackName,
+      '--no-notices',
+      '--no-version-reporting',
+      '--output',
+      context.paths.cdkOut,
+      ...contextArgs(stackContext(context, keys)),
+    ],
+    { env: cdkEnvironment(context.target, context.env), logFile: context.paths.cdkLog },
+  );
+  // Exit 1 means "there are differences" only with --fail; without it, non-zero is an error.
+  if (result.code !== 0)
+    throw new Error(
+      `cdk diff failed (exit ${String(result.code)}; full output in ${context.paths.cdkLog}):\n${tail(result.output)}`,
+    );
+  return result.output;
+}
+
+/** `cdk destroy` of the node stack. */
+export async function cdkDestroy(context: RemoteContext, keys: RemoteNodeKeys): Promise<void> {
+  const result = await runCdk(
+    [
+      'destroy',
+      context.stackName,
+      '--force',
+      '--no-notices',
+      '--output',
+      context.paths.cdkOut,
+      ...contextArgs(stackContext(context, keys)),
+    ],
+    { env: cdkEnvironment(context.target, context.env), logFile: context.paths.cdkLog },
+  );
+  if (result.code !== 0)
+    throw new Error(
+      `cdk destroy failed (exit ${String(result.code)}; full output in ${context.paths.cdkLog}):\n${tail(result.output)}`,
+    );
+}
