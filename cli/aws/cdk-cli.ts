@@ -28,7 +28,8 @@ export function runCdk(
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const log = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' });
+    const log =
+      options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' });
     let output = '';
     const keep = (chunk: string) => {
       output += chunk;

@@ -97,14 +97,24 @@ export async function changeNodeSigningKeys(
 }
 
 /**
- * The active private key of a stage, for an operator who may read it (development stages: `up`'s
+ * The private key a stage's deployment signs with (`deployedKid`; the newest key without it), for an operator who may read it (development stages: `up`'s
  * checks and `agentos token`). Throws a message saying what to do when the key cannot be read.
  */
-export async function readActiveSigningKey(client: OperatorClientConfig, stage: string): Promise<SigningJwk> {
+export async function readActiveSigningKey(
+  client: OperatorClientConfig,
+  stage: string,
+  deployedKid?: string,
+): Promise<SigningJwk> {
   const sm = new SecretsManagerClient(client);
   const name = nodeSecretNames(stage).serviceSigningKey;
   try {
-    return (await readSet(sm, name)).keys[0]!;
+    const set = await readSet(sm, name);
+    if (deployedKid === undefined) return set.keys[0]!;
+    // A key rotated into the secret signs nothing until a deploy publishes it.
+    const key = set.keys.find((candidate) => candidate.kid === deployedKid);
+    if (key === undefined)
+      throw new Error(`${name} no longer holds the deployed key ${deployedKid}: run \`agentos redeploy\``);
+    return key;
   } catch (error) {
     const code = (error as { name?: unknown }).name;
     if (code === 'AccessDeniedException')

@@ -8,6 +8,16 @@ import { tokenLocal } from '../commands/token-local.ts';
 import { upLocal } from '../commands/up-local.ts';
 import { defaultMaxTokenLifetimeSeconds } from '../../functions/shared/auth/jwt-verifier.ts';
 import { useEmulatorCredentials } from '../local/emulator.ts';
+import { resolveTarget } from '../aws/target.ts';
+import type { Target } from '../aws/target.ts';
+import { defaultNodeConfigFile, loadNodeConfig } from '../config/node-config.ts';
+import type { NodeConfig } from '../config/node-config.ts';
+import { nukeRemote } from '../commands/remote/nuke-remote.ts';
+import { redeployRemote } from '../commands/remote/redeploy-remote.ts';
+import { statusRemote } from '../commands/remote/status-remote.ts';
+import { keysRemote, tokenRemote } from '../commands/remote/token-keys-remote.ts';
+import { upRemote } from '../commands/remote/up-remote.ts';
+import { validateRemote } from '../commands/remote/validate-remote.ts';
 
 function nodeId(value: string): string {
   if (!/^[a-z0-9-]{1,32}$/.test(value))
@@ -37,115 +47,208 @@ function tokenLifetime(value: string): number {
   return parsed;
 }
 
-/** Commands that only exist for AWS deployments so far point at what works today. */
-function requireLocal(command: string, local: boolean | undefined): void {
-  if (local === true) {
-    useEmulatorCredentials();
-    return;
-  }
-  process.stderr.write(
-    `agentos ${command} against AWS (cdk deploy) is not available yet; this build supports --local only.\n` +
-      `Try: agentos ${command} --local\n`,
-  );
+/** The target flags every command takes (see cli/aws/target.ts). */
+type TargetOptions = {
+  local?: boolean;
+  endpoint?: string;
+  profile?: string;
+  region?: string;
+  stage?: string;
+  config?: string;
+  nodeId: string;
+  portBase: number;
+};
+
+/** Adds the target flags: `--local`, `--endpoint URL`, or AWS (`--profile`, `--region`), with `--stage`. */
+function withTarget(command: Command): Command {
+  return command
+    .option('--local', 'the node on this machine, against an AWS emulator')
+    .option('--endpoint <url>', 'a deployment on an AWS-compatible emulator (moto, LocalStack-compatible)')
+    .option('--profile <name>', 'AWS: a named profile (default: the standard credential chain)')
+    .option('--region <region>', 'AWS: the region (default: the node configuration, then AWS_REGION)')
+    .option('--stage <stage>', 'the deployed node id (default: the node configuration, then "main")')
+    .option('--config <file>', `the node configuration (default: ./${defaultNodeConfigFile} when present)`)
+    .option(
+      '--node-id <id>',
+      'local: node id (two nodes side by side need different ids and port bases)',
+      nodeId,
+      'local',
+    )
+    .option(
+      '--port-base <port>',
+      'local: orchestrator port; model policy uses +1, the emulator +2',
+      port,
+      8710,
+    );
+}
+
+/**
+ * Resolves a command's one target. A local target and an emulator get the emulator's keys when the
+ * environment has none; an AWS profile is exported so every SDK client of this process uses it.
+ */
+async function targetOf(opts: TargetOptions): Promise<{ target: Target; config: NodeConfig }> {
+  const config = await loadNodeConfig(opts.config);
+  const target = resolveTarget(opts, config);
+  if (target.kind !== 'aws') useEmulatorCredentials();
+  else if (target.profile !== undefined) process.env['AWS_PROFILE'] = target.profile;
+  return { target, config };
+}
+
+/** Commands that exist only for a local node so far say so for other targets. */
+function localOnly(command: string, target: Target): asserts target is Extract<Target, { kind: 'local' }> {
+  if (target.kind === 'local') return;
+  process.stderr.write(`agentos ${command} works on a local node only so far (--local).\n`);
   process.exit(2);
 }
 
 const program = new Command()
   .name('agentos')
-  .description('Operate AgentOS nodes: a local node on this machine (--local), AWS deployments later')
+  .description(
+    'Operate AgentOS nodes: on this machine (--local), on AWS (--profile/--region), or on an AWS emulator (--endpoint URL)',
+  )
   .showHelpAfterError();
 
-program
-  .command('up')
-  .description(
-    'start a node, seed it, validate it with a smoke run and write reports/up-<timestamp>.{md,json}',
-  )
-  .option('--local', 'run the node on this machine against an AWS emulator')
-  .option(
-    '--node-id <id>',
-    'node id (two nodes side by side need different ids and port bases)',
-    nodeId,
-    'local',
-  )
-  .option('--port-base <port>', 'orchestrator port; model policy uses +1, the emulator +2', port, 8710)
-  .action(async (opts: { local?: boolean; nodeId: string; portBase: number }) => {
-    requireLocal('up', opts.local);
-    process.exitCode = await upLocal({ nodeId: opts.nodeId, portBase: opts.portBase });
+withTarget(
+  program
+    .command('up')
+    .description(
+      'deploy or start a node, seed it, validate it with a smoke run; writes reports/up-<timestamp>.{md,json}',
+    )
+    .option(
+      '--bootstrap',
+      'AWS and emulators: run `cdk bootstrap` when the account/region is not bootstrapped',
+    ),
+).action(async (opts: TargetOptions & { bootstrap?: boolean }) => {
+  const { target, config } = await targetOf(opts);
+  process.exitCode =
+    target.kind === 'local'
+      ? await upLocal({ nodeId: target.nodeId, portBase: target.portBase })
+      : await upRemote({ target, config, bootstrap: opts.bootstrap === true });
+});
+
+withTarget(
+  program
+    .command('redeploy')
+    .description('show the change (cdk diff), deploy code and configuration without re-seeding, validate'),
+).action(async (opts: TargetOptions) => {
+  const { target, config } = await targetOf(opts);
+  if (target.kind === 'local') {
+    process.stderr.write(
+      'a local node runs the code in this checkout: restart it with `agentos up --local`\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  process.exitCode = await redeployRemote({ target, config });
+});
+
+withTarget(
+  program.command('validate').description('health checks and the smoke run, on demand; writes a report'),
+).action(async (opts: TargetOptions) => {
+  const { target, config } = await targetOf(opts);
+  if (target.kind === 'local') {
+    process.stderr.write('`agentos up --local` validates a local node; `agentos status --local` checks it\n');
+    process.exitCode = 2;
+    return;
+  }
+  process.exitCode = await validateRemote({ target, config });
+});
+
+withTarget(
+  program
+    .command('status')
+    .description(
+      'endpoints, stack, health, queue and DLQ depth, recent 5xx; writes reports/status-<timestamp>.{md,json}',
+    ),
+).action(async (opts: TargetOptions) => {
+  const { target, config } = await targetOf(opts);
+  process.exitCode =
+    target.kind === 'local'
+      ? await statusLocal({ nodeId: target.nodeId })
+      : await statusRemote({ target, config });
+});
+
+withTarget(
+  program
+    .command('nuke')
+    .description(
+      'delete the node (lists what is destroyed and retained first); writes reports/nuke-<timestamp>.{md,json}',
+    )
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--delete-data', 'deployed nodes: also delete the retained table, log groups and signing keys'),
+).action(async (opts: TargetOptions & { yes?: boolean; deleteData?: boolean }) => {
+  const { target, config } = await targetOf(opts);
+  process.exitCode =
+    target.kind === 'local'
+      ? await nukeLocal({ nodeId: target.nodeId, yes: opts.yes === true })
+      : await nukeRemote({ target, config, yes: opts.yes === true, deleteData: opts.deleteData === true });
+});
+
+withTarget(
+  program
+    .command('keys')
+    .description(
+      "deployed nodes: rotate the node's signing key (the previous one stays published) or retire old keys",
+    )
+    .argument('<action>', 'rotate or retire'),
+).action(async (action: string, opts: TargetOptions) => {
+  if (action !== 'rotate' && action !== 'retire')
+    throw new InvalidArgumentError('keys takes rotate or retire');
+  const { target, config } = await targetOf(opts);
+  if (target.kind === 'local') {
+    process.stderr.write(
+      'a local node keeps its key in .agentos/<node>/keys; `agentos nuke --local` resets it\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  process.exitCode = await keysRemote({ target, config, change: action });
+});
+
+withTarget(
+  program
+    .command('token')
+    .description(
+      "print a bearer token signed with the node's key (local nodes; deployed dev stages whose key you may read)",
+    )
+    .option('--tenant <id>', 'tenant id (default: the seeded tenant)')
+    .option('--subject <principal>', 'principal (sub claim)')
+    .option('--scope <scope...>', 'scopes (default: the tenant member scopes)')
+    .option('--ttl <seconds>', 'lifetime in seconds (at most 86400)', tokenLifetime, 3600),
+).action(
+  async (opts: TargetOptions & { tenant?: string; subject?: string; scope?: string[]; ttl: number }) => {
+    const { target, config } = await targetOf(opts);
+    const claims = {
+      ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }),
+      ...(opts.subject === undefined ? {} : { subject: opts.subject }),
+      ...(opts.scope === undefined ? {} : { scopes: opts.scope }),
+      ttlSeconds: opts.ttl,
+    };
+    process.exitCode =
+      target.kind === 'local'
+        ? await tokenLocal({ nodeId: target.nodeId, ...claims })
+        : await tokenRemote({ target, config, ...claims });
+  },
+);
+
+withTarget(
+  program
+    .command('model-policy')
+    .description("show or replace a tenant's model policy (budgets, entitlements, redaction, deny rules)")
+    .argument('<action>', 'get or set')
+    .option('--tenant <id>', 'tenant id', 'default')
+    .option('--file <path>', 'policy JSON for set (- reads standard input)'),
+).action(async (action: string, opts: TargetOptions & { tenant: string; file?: string }) => {
+  const { target } = await targetOf(opts);
+  localOnly('model-policy', target);
+  if (action !== 'get' && action !== 'set') throw new InvalidArgumentError('model-policy takes get or set');
+  process.exitCode = await modelPolicyLocal({
+    action,
+    nodeId: target.nodeId,
+    tenant: opts.tenant,
+    ...(opts.file === undefined ? {} : { file: opts.file }),
   });
-
-program
-  .command('status')
-  .description('show what runs and whether it answers; writes reports/status-<timestamp>.{md,json}')
-  .option('--local', 'the local node')
-  .option('--node-id <id>', 'node id', nodeId, 'local')
-  .action(async (opts: { local?: boolean; nodeId: string }) => {
-    requireLocal('status', opts.local);
-    process.exitCode = await statusLocal({ nodeId: opts.nodeId });
-  });
-
-program
-  .command('nuke')
-  .description(
-    'stop the node and delete its resources and local state; writes reports/nuke-<timestamp>.{md,json}',
-  )
-  .option('--local', 'the local node')
-  .option('--node-id <id>', 'node id', nodeId, 'local')
-  .option('-y, --yes', 'do not ask for confirmation')
-  .action(async (opts: { local?: boolean; nodeId: string; yes?: boolean }) => {
-    requireLocal('nuke', opts.local);
-    process.exitCode = await nukeLocal({ nodeId: opts.nodeId, yes: opts.yes === true });
-  });
-
-program
-  .command('token')
-  .description("print a bearer token signed with the local node's key")
-  .option('--local', 'sign with the local node key')
-  .option('--node-id <id>', 'node id', nodeId, 'local')
-  .option('--tenant <id>', 'tenant id (default: the seeded tenant)')
-  .option('--subject <principal>', 'principal (sub claim)')
-  .option('--scope <scope...>', 'scopes (default: the tenant member scopes)')
-  .option('--ttl <seconds>', 'lifetime in seconds (at most 86400)', tokenLifetime, 3600)
-  .action(
-    async (opts: {
-      local?: boolean;
-      nodeId: string;
-      tenant?: string;
-      subject?: string;
-      scope?: string[];
-      ttl: number;
-    }) => {
-      requireLocal('token', opts.local);
-      process.exitCode = await tokenLocal({
-        nodeId: opts.nodeId,
-        ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }),
-        ...(opts.subject === undefined ? {} : { subject: opts.subject }),
-        ...(opts.scope === undefined ? {} : { scopes: opts.scope }),
-        ttlSeconds: opts.ttl,
-      });
-    },
-  );
-
-program
-  .command('model-policy')
-  .description("show or replace a tenant's model policy (budgets, entitlements, redaction, deny rules)")
-  .argument('<action>', 'get or set')
-  .option('--local', 'the local node')
-  .option('--node-id <id>', 'node id', nodeId, 'local')
-  .option('--tenant <id>', 'tenant id', 'default')
-  .option('--file <path>', 'policy JSON for set (- reads standard input)')
-  .action(
-    async (action: string, opts: { local?: boolean; nodeId: string; tenant: string; file?: string }) => {
-      requireLocal('model-policy', opts.local);
-      if (action !== 'get' && action !== 'set')
-        throw new InvalidArgumentError('model-policy takes get or set');
-      process.exitCode = await modelPolicyLocal({
-        action,
-        nodeId: opts.nodeId,
-        tenant: opts.tenant,
-        ...(opts.file === undefined ? {} : { file: opts.file }),
-      });
-    },
-  );
+});
 
 try {
   await program.parseAsync(process.argv);

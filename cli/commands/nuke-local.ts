@@ -1,21 +1,11 @@
 import { optionalEnv } from '../../functions/shared/config/env.ts';
-import { createInterface } from 'node:readline/promises';
 import { deprovisionNode } from '../../infra/local/provision-emulator.ts';
 import { readLocalState, removeLocalState } from '../local/local-state.ts';
 import { stopProcess } from '../local/processes.ts';
 import { reportsDir } from '../local/project-paths.ts';
 import { newOperatorReport, writeOperatorReport } from '../reports/operator-report.ts';
 import { PhaseRunner } from '../reports/phase-runner.ts';
-
-async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
+import { confirm } from './confirm.ts';
 
 /**
  * `agentos nuke --local`: stops what `up --local` started, deletes the node's resources and local

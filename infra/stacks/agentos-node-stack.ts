@@ -105,10 +105,13 @@ export class AgentOsNodeStack extends Stack {
   readonly modelPolicyApi: ServiceRestApi;
   /** The `iss` of the node's own tokens: its Orchestrator's base URL. */
   nodeIssuer = '';
+  /** The key this deployment signs with: the first it publishes. */
+  readonly signingKid: string;
 
   constructor(scope: Construct, id: string, props: AgentOsNodeStackProps) {
     super(scope, id, props);
     const { settings } = props;
+    this.signingKid = String(settings.keys.jwks.keys[0]?.kid);
     const names = resourceNames(settings.nodeId);
     const removalPolicy = settings.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
@@ -154,7 +157,7 @@ export class AgentOsNodeStack extends Stack {
         ...audience,
         AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: signingKey.secretArn,
         // The first published key is the active one; see the variable's contract.
-        AGENTOS_SERVICE_SIGNING_KID: String(settings.keys.jwks.keys[0]?.kid),
+        AGENTOS_SERVICE_SIGNING_KID: this.signingKid,
         AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
       }),
       modelPolicyApi: modelPolicyEnv.render({
@@ -303,6 +306,7 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'RunDeadlineStateMachineArn', { value: this.runDeadline.stateMachineArn });
     new CfnOutput(this, 'ServiceSigningKeySecretArn', { value: signingKey.secretArn });
     new CfnOutput(this, 'NodeIssuer', { value: this.nodeIssuer });
+    new CfnOutput(this, 'ServiceSigningKid', { value: this.signingKid });
     new CfnOutput(this, 'StepWorkerFunctionName', { value: this.functions.stepWorker.functionName });
   }
 }

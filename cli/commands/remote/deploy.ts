@@ -122,6 +122,9 @@ export async function cdkDiff(context: RemoteContext, keys: RemoteNodeKeys): Pro
     [
       'diff',
       context.stackName,
+      // Against the deployed template: a change set would hide code (asset) changes.
+      '--method',
+      'template',
       '--no-notices',
       '--no-version-reporting',
       '--output',

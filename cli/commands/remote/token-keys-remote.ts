@@ -1,0 +1,50 @@
+import { defaultTenantScopes, TenantIdSchema } from '../../../functions/shared/auth/auth-context.ts';
+import { createTokenIssuer } from '../../../functions/shared/auth/token-issuer.ts';
+import { changeNodeSigningKeys, readActiveSigningKey } from '../../aws/node-signing-keys.ts';
+import { deployedOutputs } from './remote-phases.ts';
+import { newRemoteContext } from './remote-context.ts';
+import type { RemoteOptions } from './remote-context.ts';
+
+/**
+ * `agentos token` for a deployed stage: a token signed with the node's key, for an operator who may
+ * read it (development stages); anyone else is told to get one from the identity provider.
+ */
+export async function tokenRemote(
+  options: RemoteOptions & { tenant?: string; subject?: string; scopes?: string[]; ttlSeconds: number },
+): Promise<number> {
+  const context = await newRemoteContext('token', options);
+  const tenant = options.tenant ?? context.config.seed.tenant;
+  if (!TenantIdSchema.safeParse(tenant).success) {
+    process.stderr.write(`Invalid tenant id "${tenant}": use 1-63 characters of a-z, 0-9, "_" and "-".\n`);
+    return 2;
+  }
+  const outputs = await deployedOutputs(context);
+  const issuer = outputs['NodeIssuer'];
+  if (issuer === undefined)
+    throw new Error(`the stack ${context.stackName} has no NodeIssuer output; redeploy it`);
+  const jwk = await readActiveSigningKey(context.client, context.target.stage, outputs['ServiceSigningKid']);
+  const token = await createTokenIssuer({ jwk, issuer, audience: context.config.audience }).issue({
+    tenantId: tenant,
+    subject: options.subject ?? `admin@${tenant}`,
+    scopes:
+      options.scopes !== undefined && options.scopes.length > 0 ? options.scopes : [...defaultTenantScopes],
+    ttlSeconds: options.ttlSeconds,
+  });
+  (options.out ?? process.stdout).write(`${token}\n`);
+  return 0;
+}
+
+/**
+ * `agentos keys rotate|retire`: a new active signing key with the previous one kept published, or
+ * only the active key kept. Either takes effect at the next `agentos redeploy`, which publishes the
+ * keys and pins the worker to the active one.
+ */
+export async function keysRemote(options: RemoteOptions & { change: 'rotate' | 'retire' }): Promise<number> {
+  const context = await newRemoteContext('keys', options);
+  const keys = await changeNodeSigningKeys(context.client, context.target.stage, options.change);
+  context.out.write(
+    `stage "${context.target.stage}": signing keys now ${keys.kids.join(', ')} (first = active).\n` +
+      'Run `agentos redeploy` to publish them; until then the node keeps signing with the key it deployed.\n',
+  );
+  return 0;
+}

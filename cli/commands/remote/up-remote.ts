@@ -1,0 +1,29 @@
+import { nodeEndpoints, nodeTokens } from './node-access.ts';
+import { bootPhase, checkPhases, finishRemote, preflightPhase, seedPhase } from './remote-phases.ts';
+import { newRemoteContext } from './remote-context.ts';
+import type { RemoteOptions } from './remote-context.ts';
+
+/**
+ * `agentos up` against AWS or an emulator (HLD §8.1): preflight → boot (the node's keys and alert
+ * sender, then `cdk deploy`) → seed → wire → validate → report. Returns the exit code: 0 when green.
+ */
+export async function upRemote(options: RemoteOptions & { bootstrap: boolean }): Promise<number> {
+  const context = await newRemoteContext('up', options);
+  const { runner, report } = context;
+  report.alert_test.detail = 'the test alert comes with the observability work; not sent';
+  try {
+    await runner.run('preflight', (note) => preflightPhase(context, { bootstrap: options.bootstrap }, note));
+    const { deployed } = await runner.run('boot', (note) => bootPhase(context, note));
+    const endpoints = await nodeEndpoints(context, deployed.outputs, { restart: true });
+    const tokens = await nodeTokens(context, deployed.outputs);
+    await runner.run('seed', (note) => seedPhase(context, deployed.outputs, endpoints, tokens, note));
+    await checkPhases(context, endpoints, tokens);
+    report.outcome = 'green';
+  } catch (error) {
+    report.notes.push(`Stopped: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return finishRemote(context, {
+    green: `AgentOS stage "${options.target.stage}" is up`,
+    red: 'agentos up failed',
+  });
+}
