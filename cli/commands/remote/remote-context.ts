@@ -70,8 +70,3 @@ export async function newRemoteContext(action: string, options: RemoteOptions): 
     paths,
   };
 }
-
-/** `1234****9012`: enough to tell accounts apart in a report, not enough to target one. */
-export function maskAccount(account: string): string {
-  return account.length === 12 ? `${account.slice(0, 4)}****${account.slice(8)}` : '****';
-}

@@ -15,7 +15,7 @@ import { cdkDeploy, ensureSesSender } from './deploy.ts';
 import type { DeployResult } from './deploy.ts';
 import type { NodeTokens } from './node-access.ts';
 import type { RemoteContext } from './remote-context.ts';
-import { maskAccount } from './remote-context.ts';
+import { maskAccount, maskIdentifiers } from '../../aws/preflight-text.ts';
 
 /**
  * Preflight: every check of cli/aws/preflight.ts, each failure with its fix. A missing CDK bootstrap
@@ -200,6 +200,10 @@ export async function finishRemote(
 ): Promise<number> {
   const { runner, report, out } = context;
   report.finished_at = new Date().toISOString();
+  // Reports are shared: the account id appears in ARNs the tools quote, and is masked everywhere.
+  report.notes = report.notes.map(maskIdentifiers);
+  for (const check of [...report.health, ...report.smoke, ...report.phases])
+    check.detail = maskIdentifiers(check.detail);
   runner.phases.push({
     name: 'report',
     outcome: 'ok',
