@@ -88,8 +88,8 @@ function senderVerdict(target: RemoteTarget, sender: string, found: Identity, do
 }
 
 /**
- * Checks the alert sender's SES identity. Absent is fine before the first deploy (the stack creates
- * it); pending verification is fine too, with a note; a failed verification is not. The account's
+ * Checks the alert sender's SES identity. Absent is fine before the first deploy (`agentos up`
+ * creates it); pending verification is fine too, with a note; a failed verification is not. The account's
  * sandbox status is noted, since in the sandbox every recipient must be verified as well.
  */
 export async function checkSesSender(

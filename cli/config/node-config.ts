@@ -1,6 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+
+/** The retentions CloudWatch Logs offers, in days (finite ones: logs are never kept forever). */
+const logRetentionDays: readonly number[] = Object.values(RetentionDays).filter(
+  (value): value is number => typeof value === 'number' && value !== RetentionDays.INFINITE,
+);
 
 /** A node id doubles as the stage name: it prefixes every physical name of the node. */
 export const StageSchema = z
@@ -58,7 +64,12 @@ export const NodeConfigSchema = z.strictObject({
   retention: z
     .strictObject({
       /** CloudWatch Logs retention of every log group, in days. */
-      log_days: z.number().int().positive().default(30),
+      log_days: z
+        .number()
+        .refine((days) => logRetentionDays.includes(days), {
+          error: `must be a CloudWatch Logs retention: ${logRetentionDays.join(', ')}`,
+        })
+        .default(30),
       /**
        * Development stages only: let `nuke` (and `cdk destroy`) delete the table and logs with the
        * stack. Otherwise they are retained, and only `nuke --delete-data` removes them.

@@ -91,8 +91,9 @@ function shipModelCatalog(bundlesDir: string, catalogFile: string | undefined): 
 
 /**
  * One AgentOS node on AWS: the table, the step queue and its DLQ, the run-deadline state machine,
- * the alert sender identity, the Lambda functions and the Orchestrator and Model Policy REST APIs,
- * all built from infra/resources/definitions.ts, the same values the local node is provisioned from.
+ * the Lambda functions and the Orchestrator and Model Policy REST APIs, all built from
+ * infra/resources/definitions.ts, the same values the local node is provisioned from. The node's
+ * signing keys and the alert sender's SES identity live outside it (`agentos up` creates them).
  * Environment-agnostic: synthesizes offline, with no account or lookups.
  */
 export class AgentOsNodeStack extends Stack {
