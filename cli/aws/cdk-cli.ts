@@ -9,12 +9,12 @@ export type CdkResult = { code: number | null; output: string };
 
 /**
  * Runs the project's pinned CDK CLI (`node_modules/.bin/cdk`) with only the environment it needs
- * (PATH, HOME, telemetry off, no instance metadata lookups) plus `env`; everything it prints is
- * kept, and also appended to `logFile` when given.
+ * (PATH, HOME, telemetry off) plus `env`; everything it prints is kept, and also appended to
+ * `logFile` when given. It is stopped after `timeoutMs` (an hour by default).
  */
 export function runCdk(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile?: string } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile?: string; timeoutMs?: number } = {},
 ): Promise<CdkResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(join(repositoryRoot, 'node_modules', '.bin', 'cdk'), args, {
@@ -23,14 +23,24 @@ export function runCdk(
         PATH: process.env['PATH'] ?? '',
         HOME: process.env['HOME'] ?? tmpdir(),
         CDK_DISABLE_CLI_TELEMETRY: 'true',
-        AWS_EC2_METADATA_DISABLED: 'true',
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    let output = '';
+    // A CLI that hangs (a stuck stack, an unreachable endpoint) ends with its whole process group.
+    const timeoutMs = options.timeoutMs ?? 60 * 60_000;
+    const timer = setTimeout(() => {
+      output += `\nagentos: cdk ${args[0] ?? ''} stopped after ${Math.round(timeoutMs / 60_000)} min\n`;
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    }, timeoutMs);
     const log =
       options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' });
-    let output = '';
     const keep = (chunk: string) => {
       output += chunk;
       log?.write(chunk);
@@ -38,10 +48,12 @@ export function runCdk(
     child.stdout.setEncoding('utf8').on('data', keep);
     child.stderr.setEncoding('utf8').on('data', keep);
     child.once('error', (error) => {
+      clearTimeout(timer);
       log?.end();
       reject(error);
     });
     child.once('close', (code) => {
+      clearTimeout(timer);
       log?.end();
       resolve({ code, output });
     });

@@ -164,6 +164,8 @@ export function cdkEnvironment(
   if (target.kind === 'endpoint') {
     const { credentials } = operatorClientConfig(target, env);
     next['AWS_ENDPOINT_URL'] = target.endpoint;
+    // An emulator's keys are static: no instance-metadata lookup (slow off EC2) is wanted.
+    next['AWS_EC2_METADATA_DISABLED'] = 'true';
     next['AWS_ACCESS_KEY_ID'] = credentials?.accessKeyId;
     next['AWS_SECRET_ACCESS_KEY'] = credentials?.secretAccessKey;
     delete next['AWS_PROFILE'];

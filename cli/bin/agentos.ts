@@ -190,8 +190,9 @@ withTarget(
     .description(
       "deployed nodes: rotate the node's signing key (the previous one stays published) or retire old keys",
     )
-    .argument('<action>', 'rotate or retire'),
-).action(async (action: string, opts: TargetOptions) => {
+    .argument('<action>', 'rotate or retire')
+    .option('--force', 'retire even when tokens of the older keys may still be alive'),
+).action(async (action: string, opts: TargetOptions & { force?: boolean }) => {
   if (action !== 'rotate' && action !== 'retire')
     throw new InvalidArgumentError('keys takes rotate or retire');
   const { target, config } = await targetOf(opts);
@@ -202,7 +203,7 @@ withTarget(
     process.exitCode = 2;
     return;
   }
-  process.exitCode = await keysRemote({ target, config, change: action });
+  process.exitCode = await keysRemote({ target, config, change: action, force: opts.force === true });
 });
 
 withTarget(

@@ -120,10 +120,22 @@ function jwksContext(read: ContextReader, key: string): JSONWebKeySet | undefine
   return parsed.data as JSONWebKeySet;
 }
 
+/**
+ * An HTTPS URL: keys fetched over plain HTTP could be swapped by anyone on the path, and with them
+ * every token forged. Plain HTTP is only for a provider on this machine (emulator trials, tests).
+ */
 function httpsUrlContext(read: ContextReader, key: string): string | undefined {
   const url = stringContext(read, key);
-  if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url))
-    throw new Error(`Context ${key} must be an http(s) URL, got "${url}"`);
+  if (url === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`Context ${key} must be an https URL, got "${url}"`);
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback))
+    throw new Error(`Context ${key} must be an https URL (http only on this machine), got "${url}"`);
   return url;
 }
 

@@ -163,6 +163,16 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
   let orchestrator: string;
   let nodeToken: string;
 
+  it('up stops at preflight without a CDK bootstrap, naming the command, with the account masked', async () => {
+    const up = await agentos('up', ...target());
+    expect(up.code).toBe(1);
+    const report = await latestReport('up');
+    expect(report.outcome).toBe('red');
+    expect(report.notes.join('\n')).toContain('cdk bootstrap aws://1234****9012/us-east-1');
+    expect(JSON.stringify(report)).not.toContain('123456789012');
+    expect(await stackExists()).toBe(false);
+  });
+
   it('up bootstraps, deploys the stack, serves the deployed artifacts and ends with a green report', async () => {
     const up = await agentos('up', ...target(), '--bootstrap');
     // The whole result, so a failure shows the CLI's output.
@@ -246,7 +256,10 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
 
   it('keys rotate takes effect at redeploy, and tokens of the previous key keep verifying', async () => {
     const rotate = await agentos('keys', 'rotate', ...target());
-    expect(rotate.stdout).toContain('first = active');
+    expect(rotate).toMatchObject({ code: 0, stdout: expect.stringContaining('first = active') });
+    // A second rotation before the first is deployed would drop the key the node signs with.
+    const again = await agentos('keys', 'rotate', ...target());
+    expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('not deployed yet') });
     expect(await agentos('redeploy', ...target())).toMatchObject({ code: 0 });
     const hosted = (await latestReport('redeploy')).endpoints['orchestrator']!;
     const jwks = (await (await fetch(`${hosted}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
@@ -255,6 +268,9 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
       headers: { authorization: `Bearer ${nodeToken}` },
     });
     expect(answer.status).toBe(404);
+    // Retiring the previous key now would cut off tokens it signed that are still alive.
+    const retire = await agentos('keys', 'retire', ...target());
+    expect(retire).toMatchObject({ code: 1, stderr: expect.stringContaining('--force') });
   });
 
   it('nuke refuses without --yes, removes the stack with it, and a new up after it works', async () => {

@@ -218,6 +218,32 @@ describe('the node stack', () => {
     expect(Object.keys(resourcesOfType(withIdp.template, 'AWS::SecretsManager::Secret'))).toHaveLength(0);
   });
 
+  it('refuses an identity provider JWKS over plain HTTP unless it is on this machine', async () => {
+    const idp = (jwksUrl: string) =>
+      synthesizeNodeStack({
+        [contextKeys.identityProviderIssuer]: 'https://issuer.example/',
+        [contextKeys.identityProviderJwksUrl]: jwksUrl,
+      });
+    await expect(idp('http://issuer.example/jwks.json')).rejects.toThrow('must be an https URL');
+    await expect(idp('http://127.0.0.1:9999/jwks.json')).resolves.toBeDefined();
+  });
+
+  it('gives two stages no physical name in common, so they deploy side by side in one account', async () => {
+    const physicalNames = (json: Record<string, unknown>) =>
+      Object.values((json['Resources'] ?? {}) as Record<string, TemplateResource>).flatMap((resource) =>
+        Object.entries(resource.Properties ?? {})
+          // An inline policy's name is its role's, a stage's its API's: neither is account-wide.
+          .filter(([key]) => /Name$/.test(key) && !['PolicyName', 'StageName'].includes(key))
+          .filter(([, value]) => typeof value === 'string')
+          .map(([key, value]) => `${resource.Type}.${key}=${String(value)}`),
+      );
+    const other = await synthesizeNodeStack({ [contextKeys.nodeId]: 'qa' });
+    const mine = physicalNames(template.toJSON());
+    expect(mine.length).toBeGreaterThan(0);
+    const theirs = new Set(physicalNames(other.template.toJSON()));
+    expect(mine.filter((name) => theirs.has(name))).toEqual([]);
+  });
+
   it('throws when only one of the identity provider settings is given', async () => {
     await expect(
       synthesizeNodeStack({ [contextKeys.identityProviderIssuer]: 'https://issuer.example/' }),

@@ -6,6 +6,7 @@ import type { CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { bundleFunctions } from '../../infra/build/bundle-functions.ts';
 import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
+import { runCdk as runOperatorCdk } from '../../cli/aws/cdk-cli.ts';
 import { contextKeys } from '../../infra/config/node-settings.ts';
 import { addNodeStack, bundlesDirContextKey } from '../../infra/node-app.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
@@ -123,5 +124,7 @@ export function environmentOf(resource: TemplateResource): Record<string, unknow
   return environment?.Variables ?? {};
 }
 
-/** The CDK CLI runner the operator commands use. */
-export { runCdk } from '../../cli/aws/cdk-cli.ts';
+/** The CDK CLI runner the operator commands use, without instance-metadata lookups (tests run off EC2). */
+export function runCdk(args: string[], options: Parameters<typeof runOperatorCdk>[1] = {}) {
+  return runOperatorCdk(args, { ...options, env: { AWS_EC2_METADATA_DISABLED: 'true', ...options.env } });
+}

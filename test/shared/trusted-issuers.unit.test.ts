@@ -11,6 +11,7 @@ import {
 } from '../../functions/shared/auth/signing-keys.ts';
 import type { SigningKeySet } from '../../functions/shared/auth/signing-keys.ts';
 import { createTokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
+import { jwksHandler } from '../../functions/shared/http/jwks-route.ts';
 import type { SigningJwk } from '../../functions/shared/auth/token-issuer.ts';
 
 const audience = 'agentos';
@@ -133,5 +134,24 @@ describe('signing key rotation', () => {
     expect(parseSigningKeySet(JSON.stringify(key), 'the secret').keys).toHaveLength(1);
     expect(() => parseSigningKeySet('{"keys":[]}', 'the secret')).toThrow('the secret is not a private JWK');
     expect(() => parseSigningKeySet('password123', 'the secret')).toThrow('not valid JSON');
+  });
+});
+
+describe('node JWKS route', () => {
+  it('publishes the public keys with a cache lifetime, and throws when handed a private member', async () => {
+    const key = await generateSigningKey('node');
+    const answer = await jwksHandler(publicJwks({ keys: [key] }))({} as never);
+    expect(answer).toMatchObject({ status: 200, headers: { 'cache-control': 'public, max-age=300' } });
+    expect(JSON.stringify(answer)).not.toContain('"d"');
+    expect(() => jwksHandler({ keys: [{ ...key }] })).toThrow('private key member');
+  });
+
+  it('throws unauthorized when a token names the identity provider but is signed with the node key', async () => {
+    const nodeSet = { keys: [await generateSigningKey('node')] };
+    const verifier = verifierTrusting(nodeSet);
+    const forged = await createTokenIssuer({ jwk: nodeSet.keys[0]!, issuer: idpIssuer, audience }).issue(
+      claims,
+    );
+    await expect(verifier.verify(forged)).rejects.toMatchObject({ code: 'unauthorized' });
   });
 });

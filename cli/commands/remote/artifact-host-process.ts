@@ -30,12 +30,37 @@ function hostFiles(context: RemoteContext) {
   };
 }
 
+/**
+ * Whether `pid` is this stage's artifact host: after a reboot a stale ready file's pid may belong
+ * to any process, which must never be signalled.
+ */
+async function isOurHost(pid: number, settingsFile: string): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  try {
+    const commandLine = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return (
+      commandLine.some((arg) => arg.endsWith('artifact-host-main.ts')) && commandLine.includes(settingsFile)
+    );
+  } catch (error) {
+    // No /proc (not Linux): the pid alone has to do.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return process.platform !== 'linux';
+    throw error;
+  }
+}
+
 /** The artifact host serving this stage, when one runs. */
 export async function runningHost(context: RemoteContext): Promise<HostedNode | undefined> {
   const files = hostFiles(context);
   if (!existsSync(files.ready)) return undefined;
-  const parsed = ReadySchema.safeParse(JSON.parse(await readFile(files.ready, 'utf8')));
-  if (!parsed.success || !isAlive(parsed.data.pid)) return undefined;
+  let ready: unknown;
+  try {
+    ready = JSON.parse(await readFile(files.ready, 'utf8'));
+  } catch {
+    // A torn or corrupt ready file: no host to trust; a start writes a new one.
+    return undefined;
+  }
+  const parsed = ReadySchema.safeParse(ready);
+  if (!parsed.success || !(await isOurHost(parsed.data.pid, files.settings))) return undefined;
   return {
     pid: parsed.data.pid,
     endpoints: { orchestrator: parsed.data.orchestrator_url, modelPolicy: parsed.data.model_policy_url },

@@ -202,8 +202,12 @@ export async function finishRemote(
   report.finished_at = new Date().toISOString();
   // Reports are shared: the account id appears in ARNs the tools quote, and is masked everywhere.
   report.notes = report.notes.map(maskIdentifiers);
-  for (const check of [...report.health, ...report.smoke, ...report.phases])
+  for (const check of [...report.health, ...report.smoke, ...report.phases]) {
     check.detail = maskIdentifiers(check.detail);
+    // Preflight checks carry the fix command, which names the account too.
+    const withFix = check as { fix?: unknown };
+    if (typeof withFix.fix === 'string') withFix.fix = maskIdentifiers(withFix.fix);
+  }
   runner.phases.push({
     name: 'report',
     outcome: 'ok',

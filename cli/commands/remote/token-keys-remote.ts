@@ -1,5 +1,6 @@
 import { defaultTenantScopes, TenantIdSchema } from '../../../functions/shared/auth/auth-context.ts';
 import { createTokenIssuer } from '../../../functions/shared/auth/token-issuer.ts';
+import { defaultMaxTokenLifetimeSeconds } from '../../../functions/shared/auth/jwt-verifier.ts';
 import { changeNodeSigningKeys, readActiveSigningKey } from '../../aws/node-signing-keys.ts';
 import { deployedOutputs } from './remote-phases.ts';
 import { newRemoteContext } from './remote-context.ts';
@@ -39,9 +40,16 @@ export async function tokenRemote(
  * only the active key kept. Either takes effect at the next `agentos redeploy`, which publishes the
  * keys and pins the worker to the active one.
  */
-export async function keysRemote(options: RemoteOptions & { change: 'rotate' | 'retire' }): Promise<number> {
+export async function keysRemote(
+  options: RemoteOptions & { change: 'rotate' | 'retire'; force: boolean },
+): Promise<number> {
   const context = await newRemoteContext('keys', options);
-  const keys = await changeNodeSigningKeys(context.client, context.target.stage, options.change);
+  const outputs = await deployedOutputs(context);
+  const keys = await changeNodeSigningKeys(context.client, context.target.stage, options.change, {
+    deployedKid: outputs['ServiceSigningKid'],
+    maxTokenLifetimeSeconds: defaultMaxTokenLifetimeSeconds,
+    force: options.force,
+  });
   context.out.write(
     `stage "${context.target.stage}": signing keys now ${keys.kids.join(', ')} (first = active).\n` +
       'Run `agentos redeploy` to publish them; until then the node keeps signing with the key it deployed.\n',

@@ -20,7 +20,7 @@ export const SigningKeySetSchema = z.preprocess(
 export type SigningKeySet = z.output<typeof SigningKeySetSchema>;
 
 /** The JWK members that are private (EC, RSA and symmetric): never published. */
-const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+export const privateJwkMembers: readonly string[] = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /** The public half of each key, as a JWKS to publish and to verify with. */
 export function publicJwks(set: SigningKeySet): JSONWebKeySet {
@@ -28,9 +28,7 @@ export function publicJwks(set: SigningKeySet): JSONWebKeySet {
     keys: set.keys.map(
       (key) =>
         Object.fromEntries(
-          Object.entries({ ...key, use: 'sig' }).filter(
-            ([member]) => !(privateMembers as readonly string[]).includes(member),
-          ),
+          Object.entries({ ...key, use: 'sig' }).filter(([member]) => !privateJwkMembers.includes(member)),
         ) as JWK,
     ),
   };

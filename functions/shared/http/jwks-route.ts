@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { privateJwkMembers } from '../auth/signing-keys.ts';
 import { ConfigurationError } from '../errors/agentos-error.ts';
 import type { RouteHandler } from './bound-route.ts';
 import { defineRoute } from './route-spec.ts';
@@ -46,8 +47,11 @@ export function jwksHandler(jwks: {
   keys: readonly Record<string, unknown>[];
 }): RouteHandler<typeof jwksRoute> {
   const parsed = JwksSchema.safeParse(jwks);
-  // Refused at load: a node publishing a malformed key set would fail every peer's verification.
+  // Refused at load: a node publishing a malformed key set would fail every peer's verification,
+  // and one holding a private member would publish its signing key.
   if (!parsed.success) throw new ConfigurationError('The node JWKS has a key without kty or kid');
+  if (parsed.data.keys.some((key) => privateJwkMembers.some((member) => member in key)))
+    throw new ConfigurationError('The node JWKS holds a private key member; publish public keys only');
   const body = parsed.data;
   return async () => ({
     status: 200,
