@@ -273,6 +273,8 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
     expect(retire).toMatchObject({ code: 1, stderr: expect.stringContaining('--force') });
   });
 
+  let firstTable: string;
+
   it('nuke refuses without --yes, removes the stack with it, and a new up after it works', async () => {
     const refused = await agentos('nuke', ...target());
     expect(refused.code).toBe(1);
@@ -280,6 +282,7 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
     expect(await stackExists()).toBe(true);
 
     const table = (await latestReport('up')).endpoints['table']!;
+    firstTable = table;
     expect(await agentos('nuke', ...target(), '--yes')).toMatchObject({ code: 0 });
     expect(await stackExists()).toBe(false);
     const db = new DynamoDBClient(aws());
@@ -292,11 +295,13 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
     expect((await latestReport('up')).outcome).toBe('green');
   });
 
-  it('nuke --delete-data also deletes the retained table and the signing keys', async () => {
+  it("nuke --delete-data also deletes the retained tables, the earlier deployment's too, and the signing keys", async () => {
     const table = (await latestReport('up')).endpoints['table']!;
-    expect(await agentos('nuke', ...target(), '--yes', '--delete-data')).toMatchObject({ code: 0 });
+    const nuke = await agentos('nuke', ...target(), '--yes', '--delete-data');
+    expect(nuke).toMatchObject({ code: 0, stdout: expect.stringContaining(firstTable) });
     const db = new DynamoDBClient(aws());
     await expect(db.send(new DescribeTableCommand({ TableName: table }))).rejects.toThrow();
+    await expect(db.send(new DescribeTableCommand({ TableName: firstTable }))).rejects.toThrow();
     db.destroy();
     const sm = new SecretsManagerClient(aws());
     await expect(

@@ -8,11 +8,13 @@ import {
 import {
   CloudWatchLogsClient,
   DeleteLogGroupCommand,
+  DescribeLogGroupsCommand,
   ResourceNotFoundException as LogGroupNotFound,
 } from '@aws-sdk/client-cloudwatch-logs';
 import {
   DeleteTableCommand,
   DynamoDBClient,
+  ListTablesCommand,
   ResourceNotFoundException as TableNotFound,
   UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -62,6 +64,55 @@ async function plan(context: RemoteContext): Promise<{ destroyed: string[]; reta
     return { destroyed, retained };
   } finally {
     cloudFormation.destroy();
+  }
+}
+
+/** Pages read when looking for a stage's earlier data: bounded, as every listing here. */
+const maxListPages = 50;
+
+/**
+ * Data earlier deployments of the stage left behind (a `nuke` without `--delete-data`, then `up`),
+ * found by the names CloudFormation gave it: `AgentOS-<stage>-<logical id><hash>-<suffix>`, and the
+ * state machine's `/aws/vendedlogs/states/agentos-<stage>-run-deadline-<stack uuid>`. The patterns
+ * are anchored on the exact stage, so `dev` never matches stage `dev-x`'s data.
+ */
+async function earlierRetained(context: RemoteContext): Promise<Retained[]> {
+  const stage = context.target.stage;
+  const table = new RegExp(`^AgentOS-${stage}-Table[0-9A-F]{8}-[A-Za-z0-9]+$`);
+  const logGroup = new RegExp(`^AgentOS-${stage}-[A-Za-z]+Logs[0-9A-F]{8}-[A-Za-z0-9]+$`);
+  const vended = new RegExp(`^/aws/vendedlogs/states/agentos-${stage}-run-deadline-[0-9a-f-]{36}$`);
+  const found: Retained[] = [];
+  const db = new DynamoDBClient(context.client);
+  const logs = new CloudWatchLogsClient(context.client);
+  try {
+    let start: string | undefined;
+    for (let page = 0; page < maxListPages; page++) {
+      const answer = await db.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
+      for (const name of answer.TableNames ?? [])
+        if (table.test(name)) found.push({ type: 'AWS::DynamoDB::Table', physicalId: name });
+      start = answer.LastEvaluatedTableName;
+      if (start === undefined) break;
+    }
+    for (const [prefix, pattern] of [
+      [`AgentOS-${stage}-`, logGroup],
+      [`/aws/vendedlogs/states/agentos-${stage}-run-deadline-`, vended],
+    ] as const) {
+      let token: string | undefined;
+      for (let page = 0; page < maxListPages; page++) {
+        const answer = await logs.send(
+          new DescribeLogGroupsCommand({ logGroupNamePrefix: prefix, nextToken: token }),
+        );
+        for (const group of answer.logGroups ?? [])
+          if (group.logGroupName !== undefined && pattern.test(group.logGroupName))
+            found.push({ type: 'AWS::Logs::LogGroup', physicalId: group.logGroupName });
+        token = answer.nextToken;
+        if (token === undefined) break;
+      }
+    }
+    return found;
+  } finally {
+    db.destroy();
+    logs.destroy();
   }
 }
 
@@ -123,7 +174,13 @@ export async function nukeRemote(
     const state = await describeStack(cloudFormation, context.stackName).finally(() =>
       cloudFormation.destroy(),
     );
-    const { destroyed, retained } = state.deployed ? await plan(context) : { destroyed: [], retained: [] };
+    const planned = state.deployed ? await plan(context) : { destroyed: [], retained: [] };
+    const { destroyed } = planned;
+    const known = new Set(planned.retained.map((r) => r.physicalId));
+    const retained = [
+      ...planned.retained,
+      ...(await earlierRetained(context)).filter((r) => !known.has(r.physicalId)),
+    ];
     const keys = nodeSecretNames(context.target.stage).serviceSigningKey;
     out.write(
       `Stage "${context.target.stage}" (${context.stackName}${state.deployed ? `, ${state.status}` : ', not deployed'}):\n`,
