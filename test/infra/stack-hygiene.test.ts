@@ -8,9 +8,9 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
-import { apiRoutes, functionDefinitions, stepQueueDefinition } from '../../infra/resources/definitions.ts';
+import { apiRoutes, functionDefinitions } from '../../infra/resources/definitions.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
-import { resourcesOfType, synthesizeNodeStack } from './node-template.ts';
+import { functionResource, resourcesOfType, synthesizeNodeStack } from './node-template.ts';
 
 /** Where `bash cli/bootstrap.sh` installs the pinned cfn-lint (cli/lint-requirements.txt). */
 const cfnLint = join(repositoryRoot, '.toolchain', 'venv', 'bin', 'cfn-lint');
@@ -102,19 +102,28 @@ describe('the node stack hygiene', () => {
   });
 
   it('lets a step finish before its message is redelivered: visibility is at least 6× the worker timeout', () => {
-    expect(stepQueueDefinition.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(
-      6 * functionDefinitions.stepWorker.timeoutSeconds,
-    );
+    // Read from the template: the deployed values, whatever the definitions say.
+    const queueId = stack.getLogicalId(stack.stepQueue.node.defaultChild as CfnResource);
+    const visibility = resourcesOfType(template, 'AWS::SQS::Queue')[queueId]?.Properties?.[
+      'VisibilityTimeout'
+    ];
+    const workerTimeout = functionResource(stack, template, 'stepWorker').Properties?.['Timeout'];
+    expect(typeof visibility).toBe('number');
+    expect(visibility as number).toBeGreaterThanOrEqual(6 * (workerTimeout as number));
   });
 
   it('stops every buffered API function before API Gateway gives up on it', () => {
-    const buffered = Object.values(apiRoutes)
-      .flat()
-      .map((route) => functionDefinitions[route.function])
-      .filter((definition) => !definition.streaming);
+    const buffered = [
+      ...new Set(
+        Object.values(apiRoutes)
+          .flat()
+          .map((route) => route.function),
+      ),
+    ].filter((name) => !functionDefinitions[name].streaming);
     expect(buffered.length).toBeGreaterThan(0);
-    for (const definition of buffered) {
-      expect(definition.timeoutSeconds).toBeLessThan(apiGatewayBufferedTimeoutSeconds);
+    for (const name of buffered) {
+      const timeout = functionResource(stack, template, name).Properties?.['Timeout'];
+      expect(timeout as number).toBeLessThan(apiGatewayBufferedTimeoutSeconds);
     }
   });
 
