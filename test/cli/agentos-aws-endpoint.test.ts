@@ -182,6 +182,7 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
     expect(report.phases.map((p) => [p.name, p.outcome])).toEqual([
       ['preflight', 'ok'],
       ['boot', 'ok'],
+      ['endpoints', 'ok'],
       ['seed', 'ok'],
       ['wire', 'ok'],
       ['validate', 'ok'],

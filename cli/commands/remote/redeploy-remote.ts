@@ -43,7 +43,12 @@ export async function redeployRemote(options: RemoteOptions): Promise<number> {
       return result;
     });
     runner.skip('seed', 'redeploy keeps the data tenants changed; nothing re-seeded');
-    const endpoints = await nodeEndpoints(context, deployed.outputs, { restart: true });
+    // Timed on its own: on an emulator that runs no Lambda, this starts the artifact host.
+    const endpoints = await runner.run('endpoints', async (note) => {
+      const found = await nodeEndpoints(context, deployed.outputs, { restart: true });
+      note(`orchestrator ${found.orchestrator}, model policy ${found.modelPolicy}`);
+      return found;
+    });
     report.seeded = { sample_agent: 'sample-agent' };
     await checkPhases(context, endpoints, await nodeTokens(context, deployed.outputs));
     report.outcome = 'green';

@@ -14,7 +14,12 @@ export async function upRemote(options: RemoteOptions & { bootstrap: boolean }):
   try {
     await runner.run('preflight', (note) => preflightPhase(context, { bootstrap: options.bootstrap }, note));
     const { deployed } = await runner.run('boot', (note) => bootPhase(context, note));
-    const endpoints = await nodeEndpoints(context, deployed.outputs, { restart: true });
+    // Timed on its own: on an emulator that runs no Lambda, this starts the artifact host.
+    const endpoints = await runner.run('endpoints', async (note) => {
+      const found = await nodeEndpoints(context, deployed.outputs, { restart: true });
+      note(`orchestrator ${found.orchestrator}, model policy ${found.modelPolicy}`);
+      return found;
+    });
     const tokens = await nodeTokens(context, deployed.outputs);
     await runner.run('seed', (note) => seedPhase(context, deployed.outputs, endpoints, tokens, note));
     await checkPhases(context, endpoints, tokens);
