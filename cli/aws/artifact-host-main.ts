@@ -27,6 +27,8 @@ const SettingsFileSchema = z.strictObject({
   modelPolicyPort: z.number().int().min(0).max(65_535).optional(),
   pollerConcurrency: z.number().int().min(1).max(100).optional(),
   pauseDeployedEventSource: z.boolean().optional(),
+  /** Where the host journals the step messages it is working on, so a restart can release them. */
+  inFlightFile: z.string().min(1).optional(),
 });
 
 /** What the settings file holds. */

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { freePort } from '../local/emulator.ts';
@@ -7,6 +8,7 @@ import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
 import { installLambdaRuntimeShim, isStreamingHandler } from '../local/lambda-runtime-shim.ts';
 import { startSqsPoller } from '../local/sqs-poller.ts';
 import type { SqsPoller } from '../local/sqs-poller.ts';
+import { InFlightJournal, releaseMessages } from '../local/in-flight-journal.ts';
 import { readDeployedArtifacts } from './deployed-artifacts.ts';
 import type { DeployedArtifacts, DeployedArtifactsSettings } from './deployed-artifacts.ts';
 import { deployedClientConfig } from './deployed-aws.ts';
@@ -32,6 +34,12 @@ export type ArtifactHostSettings = DeployedArtifactsSettings & {
    * and counting that delivery towards the queue's redrive limit.
    */
   pauseDeployedEventSource?: boolean;
+  /**
+   * A file journaling the step messages being worked on (see cli/local/in-flight-journal.ts): at
+   * start, the messages a killed host left in flight are made visible again, so their runs resume
+   * at once instead of after the queue's visibility timeout.
+   */
+  inFlightFile?: string;
 };
 
 /** A function the host runs, and the deployed code it runs it from. */
@@ -125,6 +133,28 @@ function hostedFunctions(artifacts: DeployedArtifacts): Record<FunctionName, Hos
   return Object.fromEntries(entries) as Record<FunctionName, HostedFunction>;
 }
 
+/** Releases what a previous host left in flight on the step queue, and opens a fresh journal. */
+async function resumeInFlight(
+  config: ReturnType<typeof deployedClientConfig>,
+  queueUrl: string,
+  file: string,
+): Promise<{ journal: InFlightJournal; note: string | undefined }> {
+  const journal = new InFlightJournal(file);
+  const leftOver = journal.leftOver();
+  let note: string | undefined;
+  if (leftOver.length > 0) {
+    const sqs = new SQSClient(config);
+    try {
+      const { released, stale } = await releaseMessages(sqs, queueUrl, leftOver);
+      note = `released ${released} step message(s) the previous host left in flight (${stale} already settled)`;
+    } finally {
+      sqs.destroy();
+    }
+  }
+  journal.remove([]);
+  return { journal, note };
+}
+
 /**
  * Runs a deployed node stack on this machine, from what was deployed: each function's code is the
  * deployment package CloudFormation deployed (downloaded and unpacked), its environment is the one
@@ -194,7 +224,13 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       }),
     );
     const worker = artifacts.functions.stepWorker;
+    const inFlight =
+      settings.inFlightFile === undefined
+        ? undefined
+        : await resumeInFlight(config, queue.queueUrl, settings.inFlightFile);
+    if (inFlight?.note !== undefined) notes.push(inFlight.note);
     poller = startSqsPoller({
+      ...(inFlight === undefined ? {} : { journal: inFlight.journal }),
       aws: config,
       queueUrl: queue.queueUrl,
       queueArn: queue.queueArn,

@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { scopes, TenantIdSchema } from '../../functions/shared/auth/auth-context.ts';
-import { createTokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
 import { localNodeDefaults } from '../local/local-defaults.ts';
-import { nodePaths, readLocalState } from '../local/local-state.ts';
-import { ensureNodeKeys } from '../local/node-keys.ts';
+import { readLocalState } from '../local/local-state.ts';
+import { localTokenIssuer } from '../local/local-tokens.ts';
 
 async function readPolicy(file: string): Promise<string> {
   if (file !== '-') return readFile(file, 'utf8');
@@ -52,12 +51,10 @@ export async function modelPolicyLocal(options: {
     }
   }
   const defaults = localNodeDefaults(options.nodeId, 0);
-  const keys = await ensureNodeKeys(nodePaths(options.nodeId).keys);
-  const token = await createTokenIssuer({
-    jwk: keys.signingKey,
-    issuer: defaults.issuer,
-    audience: defaults.audience,
-  }).issue({
+  // A node that is down is reported as such (exit 3) before its key is read from the emulator.
+  await fetch(`${state.node.model_policy_url}/v1/health`, { signal: AbortSignal.timeout(10_000) });
+  const issuer = await localTokenIssuer(state);
+  const token = await issuer.issue({
     tenantId: defaults.operatorTenantId,
     subject: 'operator@local',
     scopes: [scopes.operator],

@@ -1,5 +1,5 @@
-import { optionalEnv } from '../../functions/shared/config/env.ts';
-import { deprovisionNode } from '../../infra/local/provision-emulator.ts';
+import { removeNodeStack } from '../local/local-deploy.ts';
+import { localClientConfig } from '../local/local-target.ts';
 import { readLocalState, removeLocalState } from '../local/local-state.ts';
 import { stopProcess } from '../local/processes.ts';
 import { reportsDir } from '../local/project-paths.ts';
@@ -8,8 +8,9 @@ import { PhaseRunner } from '../reports/phase-runner.ts';
 import { confirm } from './confirm.ts';
 
 /**
- * `agentos nuke --local`: stops what `up --local` started, deletes the node's resources and local
- * state (keys included), and writes a report. Asks first unless `yes`.
+ * `agentos nuke --local`: stops what `up --local` started (the node process, and the emulator it
+ * started, whose data goes with it), deletes the node's stack and signing keys from an external
+ * emulator, removes the local state, and writes a report. Asks first unless `yes`.
  */
 export async function nukeLocal(options: {
   nodeId: string;
@@ -36,18 +37,23 @@ export async function nukeLocal(options: {
       if (state === undefined) return note('nothing recorded');
       if (state.emulator.managed) {
         note(`emulator ${await stopProcess(state.emulator.pid)} (its data goes with it)`);
+      } else if (state.stack === undefined) {
+        note(`no stack recorded (a node of an older agentos): nothing deleted at ${state.emulator.endpoint}`);
       } else {
-        await deprovisionNode(options.nodeId, {
-          region: optionalEnv('AWS_REGION', 'us-east-1'),
-          endpoint: state.emulator.endpoint,
-          maxAttempts: 2,
-        });
-        note(`deleted table, queues and state machine at ${state.emulator.endpoint}`);
+        const { name, region } = state.stack;
+        await removeNodeStack(
+          localClientConfig(options.nodeId, region, state.emulator.endpoint),
+          name,
+          options.nodeId,
+        );
+        note(
+          `deleted the stack ${name} (table, queues, state machine) and the signing keys at ${state.emulator.endpoint}`,
+        );
       }
     });
     await runner.run('remove local state', async (note) => {
       await removeLocalState(options.nodeId);
-      note('keys, settings and logs removed');
+      note('settings, builds and logs removed');
     });
     report.outcome = 'green';
   } catch (error) {

@@ -18,6 +18,7 @@ export async function statusLocal(options: { nodeId: string; out?: NodeJS.Writab
       orchestrator: state.node.orchestrator_url,
       model_policy: state.node.model_policy_url,
       aws_emulator: state.emulator.endpoint,
+      ...(state.stack === undefined ? {} : { stack: state.stack.name }),
       table: state.resources.table,
     };
     report.health.push(

@@ -1,11 +1,12 @@
-import { existsSync } from 'node:fs';
 import { defaultTenantScopes, TenantIdSchema } from '../../functions/shared/auth/auth-context.ts';
-import { createTokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
 import { localNodeDefaults } from '../local/local-defaults.ts';
-import { nodePaths } from '../local/local-state.ts';
-import { ensureNodeKeys } from '../local/node-keys.ts';
+import { readLocalState } from '../local/local-state.ts';
+import { localTokenIssuer } from '../local/local-tokens.ts';
 
-/** `agentos token --local`: prints a bearer token signed with the local node's key. */
+/**
+ * `agentos token --local`: prints a bearer token the local node accepts, signed with the key its
+ * stack was deployed with (kept in the emulator's Secrets Manager) and carrying the stack's issuer.
+ */
 export async function tokenLocal(options: {
   nodeId: string;
   tenant?: string;
@@ -14,8 +15,8 @@ export async function tokenLocal(options: {
   ttlSeconds: number;
   out?: NodeJS.WritableStream;
 }): Promise<number> {
-  const paths = nodePaths(options.nodeId);
-  if (!existsSync(`${paths.keys}/signing-key.json`)) {
+  const state = await readLocalState(options.nodeId);
+  if (state === undefined) {
     process.stderr.write(
       `No signing key for local node "${options.nodeId}": run \`agentos up --local\` first.\n`,
     );
@@ -27,12 +28,7 @@ export async function tokenLocal(options: {
     process.stderr.write(`Invalid tenant id "${tenant}": use 1-63 characters of a-z, 0-9, "_" and "-".\n`);
     return 2;
   }
-  const keys = await ensureNodeKeys(paths.keys);
-  const issuer = createTokenIssuer({
-    jwk: keys.signingKey,
-    issuer: defaults.issuer,
-    audience: defaults.audience,
-  });
+  const issuer = await localTokenIssuer(state);
   const token = await issuer.issue({
     tenantId: tenant,
     subject: options.subject ?? `admin@${tenant}`,

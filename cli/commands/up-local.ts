@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { defaultTenantScopes, scopes } from '../../functions/shared/auth/auth-context.ts';
-import { createTokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
 import { stopProcess } from '../local/processes.ts';
 import { reportsDir } from '../local/project-paths.ts';
 import { reportPaths, writeOperatorReport } from '../reports/operator-report.ts';
@@ -17,11 +16,7 @@ export type { UpLocalOptions } from './up-local/up-context.ts';
 /** Short-lived tokens `up` itself uses: the tenant admin's (checks) and an operator's (policy seed). */
 async function setupTokens(context: UpContext, booted: BootedNode) {
   const { defaults } = context;
-  const issuer = createTokenIssuer({
-    jwk: booted.keys.signingKey,
-    issuer: defaults.issuer,
-    audience: defaults.audience,
-  });
+  const issuer = booted.tokens;
   return {
     tenant: await issuer.issue({
       tenantId: defaults.tenantId,
@@ -64,9 +59,11 @@ async function finish(context: UpContext): Promise<number> {
 }
 
 /**
- * `agentos up --local`: preflight → boot (emulator, resources, node process) → seed (default tenant,
- * tenant admin, sample agent and tool, model policy) → wire → validate (health, smoke run) → report.
- * A stopped or crashed node whose emulator still holds its data is resumed: same data, no re-seed.
+ * `agentos up --local`: preflight → boot (emulator, `cdk bootstrap` and `cdk deploy` of the node
+ * stack onto it, the node process serving the deployed functions) → seed (default tenant, tenant
+ * admin, sample agent and tool, model policy) → wire → validate (health, smoke run) → report.
+ * A stopped or crashed node whose emulator still holds its stack is resumed: same data, no re-seed,
+ * and no deploy unless the checkout changed.
  * Returns the exit code: 0 for a green report.
  */
 export async function upLocal(options: UpLocalOptions): Promise<number> {

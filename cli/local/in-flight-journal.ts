@@ -8,7 +8,7 @@ const JournalSchema = z.object({ receipt_handles: z.array(z.string()).max(10_000
 /**
  * The receipt handles of the step messages a local node has received and not yet settled, kept in a
  * file. A killed node leaves its in-flight messages invisible for the queue's whole visibility
- * timeout (180 s); the next start reads the file and makes them visible at once, so the runs resume
+ * timeout (900 s); the next start reads the file and makes them visible at once, so the runs resume
  * promptly (HLD §8.1). Writes are synchronous and atomic (temporary file, then rename): the file
  * must be right at the moment of the crash.
  */

@@ -3,9 +3,9 @@ import type { TenantModelPolicySchema } from '../../functions/model-policy/schem
 import { maybeEnv } from '../../functions/shared/config/env.ts';
 
 /**
- * Defaults of a local node: ports from a base (orchestrator, model policy, emulator), its token
- * issuer, the seeded tenant, and what the Model Policy starts with. Two nodes side by side differ by
- * node id and port base.
+ * Defaults of a local node: ports from a base (orchestrator, model policy, emulator), the seeded
+ * tenant, and what the Model Policy starts with. Two nodes side by side differ by node id and port
+ * base. (The issuer its tokens carry is its stack's: see cli/local/local-tokens.ts.)
  */
 export function localNodeDefaults(nodeId: string, portBase: number, env: NodeJS.ProcessEnv = process.env) {
   const external = maybeEnv('AGENTOS_AWS_ENDPOINT', env) ?? maybeEnv('AWS_ENDPOINT_URL', env);
@@ -16,13 +16,10 @@ export function localNodeDefaults(nodeId: string, portBase: number, env: NodeJS.
     externalEmulator: external !== undefined,
     emulatorEndpoint: external ?? `http://127.0.0.1:${portBase + 2}`,
     region: maybeEnv('AWS_REGION', env) ?? 'us-east-1',
-    issuer: `https://agentos.local/${nodeId}`,
-    audience: 'agentos',
     tenantId: 'default',
     /** The platform tenant whose operator-scoped tokens may administer other tenants (the Model Policy's default). */
     operatorTenantId: 'operator',
     adminPrincipal: 'admin@default',
-    functionEnv: {} as Record<string, string>,
     /** The seeded tenant's model policy: local models only, input redaction, finite budgets. */
     tenantModelPolicy: {
       entitlements: { allow: ['local/*', 'tier:*'], deny: [] },

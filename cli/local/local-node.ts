@@ -1,5 +1,4 @@
 import { optionalEnv } from '../../functions/shared/config/env.ts';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { JSONWebKeySet } from 'jose';
 import type { SigningJwk } from '../../functions/shared/auth/token-issuer.ts';
@@ -17,7 +16,6 @@ import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
 import { installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
 import { startSqsPoller } from './sqs-poller.ts';
-import { InFlightJournal, releaseMessages } from './in-flight-journal.ts';
 import type { SqsPoller } from './sqs-poller.ts';
 
 /** Everything a local node needs to start. */
@@ -34,11 +32,6 @@ export type LocalNodeSettings = {
   /** Extra environment for the functions (model catalog, tenant policy defaults, timings…). */
   functionEnv?: Record<string, string>;
   pollerConcurrency?: number;
-  /**
-   * A file journaling the step messages being worked on: at start, the messages a killed process
-   * left in flight are made visible again, so their runs resume at once.
-   */
-  inFlightFile?: string;
 };
 
 /** A running local node. */
@@ -105,29 +98,13 @@ async function routesFor(api: keyof typeof apiRoutes): Promise<LocalRoute[]> {
   );
 }
 
-/** Releases what a previous process of this node left in flight, and opens a fresh journal. */
-async function resumeInFlight(settings: LocalNodeSettings, file: string): Promise<InFlightJournal> {
-  const journal = new InFlightJournal(file);
-  const leftOver = journal.leftOver();
-  if (leftOver.length > 0) {
-    const sqs = new SQSClient({ region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 });
-    try {
-      const { released, stale } = await releaseMessages(sqs, settings.resources.stepQueueUrl, leftOver);
-      console.log(
-        `released ${released} step message(s) the previous node process left in flight (${stale} already settled)`,
-      );
-    } finally {
-      sqs.destroy();
-    }
-  }
-  journal.remove([]);
-  return journal;
-}
-
 /**
- * Runs a node's Lambda handlers on localhost against the emulator: the Orchestrator and Model Policy
- * REST APIs on their own ports, and the SQS event source mapping of the step worker. Handlers read
- * their settings from `process.env` at import, like in Lambda, so one process hosts one node.
+ * Runs a node's Lambda handlers from this checkout's source on localhost against the emulator: the
+ * Orchestrator and Model Policy REST APIs on their own ports, and the SQS event source mapping of
+ * the step worker. Handlers read their settings from `process.env` at import, like in Lambda, so
+ * one process hosts one node. The tests and benchmarks start nodes this way in their own process,
+ * on resources infra/local/provision-emulator.ts creates; `agentos up --local` instead deploys the
+ * node stack and runs what was deployed (cli/aws/artifact-host.ts).
  */
 export async function startLocalNode(settings: LocalNodeSettings): Promise<LocalNode> {
   const modelPolicyPort = settings.modelPolicyPort === 0 ? await freePort() : settings.modelPolicyPort;
@@ -153,10 +130,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
       }),
     );
     const worker = functionDefinitions.stepWorker;
-    const journal =
-      settings.inFlightFile === undefined ? undefined : await resumeInFlight(settings, settings.inFlightFile);
     poller = startSqsPoller({
-      ...(journal === undefined ? {} : { journal }),
       aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
       queueUrl: settings.resources.stepQueueUrl,
       queueArn: settings.resources.stepQueueArn,

@@ -21,6 +21,14 @@ export const LocalStateSchema = z.object({
     log_file: z.string(),
   }),
   resources: z.object({ table: z.string(), step_queue_url: z.string(), state_machine_arn: z.string() }),
+  /**
+   * The node's stack on the emulator: its name, the issuer its tokens carry and the key id it signs
+   * with (the key itself stays in the emulator's Secrets Manager). Absent in the state of a node
+   * started before local mode deployed its stack: such a node is built afresh.
+   */
+  stack: z
+    .object({ name: z.string(), region: z.string(), node_issuer: z.string(), signing_kid: z.string() })
+    .optional(),
   seeded: z.record(z.string(), z.string()),
 });
 
@@ -32,16 +40,28 @@ export function nodePaths(nodeId: string, env: NodeJS.ProcessEnv = process.env) 
   return {
     dir,
     state: join(dir, 'state.json'),
+    /** The node process's settings (cli/aws/artifact-host-main.ts), with the emulator's keys: 0600. */
     settings: join(dir, 'node-settings.json'),
     ready: join(dir, 'node-ready.json'),
-    keys: join(dir, 'keys'),
     nodeLog: join(dir, 'node.log'),
     emulatorLog: join(dir, 'emulator.log'),
     lock: join(dir, 'up.lock'),
     /** Receipt handles of the step messages the node process is working on (see in-flight-journal.ts). */
     inFlight: join(dir, 'in-flight.json'),
+    /** What `cdk deploy` builds and writes: bundles, cloud assembly, outputs, its log. */
+    bundles: join(dir, 'deploy', 'functions'),
+    cdkOut: join(dir, 'deploy', 'cdk.out'),
+    outputs: join(dir, 'deploy', 'outputs.json'),
+    cdkLog: join(dir, 'cdk.log'),
+    /** The deployment packages the node process unpacked, one directory per code hash. */
+    codeCache: join(dir, 'deploy', 'code'),
+    /** The fingerprint of the sources and settings of the last successful deploy. */
+    deployed: join(dir, 'deploy', 'deployed.json'),
   };
 }
+
+/** The files of one local node. */
+export type LocalNodePaths = ReturnType<typeof nodePaths>;
 
 export async function readLocalState(nodeId: string): Promise<LocalState | undefined> {
   const { state } = nodePaths(nodeId);

@@ -107,6 +107,10 @@ async function findStateMachine(sfn: SFNClient, name: string): Promise<string | 
 /**
  * Creates (or finds) a node's table, step queue with DLQ, run-deadline state machine and alert
  * sender identity in an emulator, from the same definitions the CDK stack uses. Idempotent.
+ * The test suite and the benchmarks use it for the nodes and adapters they run in their own process
+ * (fresh resources per test file in well under a second, where a `cdk deploy` takes seconds);
+ * test/infra/emulator-drift.test.ts keeps it equal to the stack. `agentos up --local` deploys the
+ * stack itself.
  */
 export async function provisionNode(nodeId: string, aws: AwsClientConfig): Promise<ProvisionedResources> {
   const names = resourceNames(nodeId);

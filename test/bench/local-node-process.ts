@@ -1,15 +1,16 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { defaultTenantScopes } from '../../functions/shared/auth/auth-context.ts';
 import { createTokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
-import type { NodeSettingsFile } from '../../cli/local/node-main.ts';
-import { ensureNodeKeys } from '../../cli/local/node-keys.ts';
+import { ensureNodeSigningKeys, readActiveSigningKey } from '../../cli/aws/node-signing-keys.ts';
+import { nodeProcessSettings, startNodeProcess as spawnNodeProcess } from '../../cli/local/host-process.ts';
+import { deployNodeStack, ensureBootstrapped, localDeployContext } from '../../cli/local/local-deploy.ts';
+import { nodePaths } from '../../cli/local/local-state.ts';
 import { sampleAgent, seedTenantCatalog } from '../../cli/local/seed.ts';
-import { provisionNode } from '../../infra/local/provision-emulator.ts';
+import { newOperatorReport } from '../../cli/reports/operator-report.ts';
+import { PhaseRunner } from '../../cli/reports/phase-runner.ts';
 
 /** A local node in its own process, as `agentos up --local` runs it, for benchmark scripts. */
 export type NodeProcess = {
@@ -20,7 +21,7 @@ export type NodeProcess = {
   token: string;
   /** Kills the process without warning (SIGKILL) and waits until it is gone. */
   kill(): Promise<void>;
-  /** Starts the process again on the same resources, ports, keys and in-flight journal. */
+  /** Starts the process again on the same stack, ports and in-flight journal. */
   restart(): Promise<void>;
   stop(): Promise<void>;
 };
@@ -32,59 +33,51 @@ export function rssMb(pid: number | undefined): number {
 }
 
 /**
- * Provisions a node on the emulator at `endpoint`, starts its process, seeds the tenant `bench`
- * with the sample agent (allowed `maxSteps` steps) and returns it once it serves.
+ * Deploys a node stack onto the emulator at `endpoint` (`cdk bootstrap` when needed, then
+ * `cdk deploy`), starts the node's process on it, seeds the tenant `bench` with the sample agent
+ * (allowed `maxSteps` steps) and returns it once it serves.
  */
 export async function startNodeProcess(options: {
   endpoint: string;
   maxSteps: number;
-  functionEnv?: Record<string, string>;
 }): Promise<NodeProcess> {
-  const aws = { region: 'us-east-1', endpoint: options.endpoint, maxAttempts: 3 };
+  const region = 'us-east-1';
   const nodeId = `bench-${Date.now().toString(36)}`;
-  const resources = await provisionNode(nodeId, aws);
-  const dir = await mkdtemp(join(tmpdir(), 'agentos-bench-node-'));
-  const keys = await ensureNodeKeys(join(dir, 'keys'));
-  const issuer = `https://agentos.bench/${nodeId}`;
-  const settingsPath = join(dir, 'settings.json');
-  const readyPath = join(dir, 'ready.json');
+  const paths = nodePaths(nodeId, { AGENTOS_STATE_DIR: await mkdtemp(`${tmpdir()}/agentos-bench-node-`) });
+  const deploy = localDeployContext({
+    nodeId,
+    region,
+    emulatorEndpoint: options.endpoint,
+    out: process.stderr,
+    runner: new PhaseRunner(process.stderr),
+    report: newOperatorReport('bench', nodeId, 'not part of a benchmark'),
+    paths,
+  });
+  await mkdir(paths.dir, { recursive: true });
+  await ensureBootstrapped(deploy);
+  const keys = await ensureNodeSigningKeys(deploy.client, nodeId);
+  const outputs = await deployNodeStack(deploy, keys, () => undefined, paths.deployed);
   let orchestratorPort = 0;
   let modelPolicyPort = 0;
   let child: ChildProcess | undefined;
 
   async function start(): Promise<string> {
-    const settings: NodeSettingsFile = {
-      nodeId,
-      host: '127.0.0.1',
+    const settings = nodeProcessSettings(deploy, {
       orchestratorPort,
       modelPolicyPort,
-      awsEndpoint: options.endpoint,
-      region: aws.region,
-      keysDir: join(dir, 'keys'),
-      inFlightFile: join(dir, 'in-flight.json'),
-      issuer,
-      audience: 'agentos',
-      resources,
-      functionEnv: { POWERTOOLS_LOG_LEVEL: 'ERROR', ...options.functionEnv },
-    };
-    await writeFile(settingsPath, JSON.stringify(settings));
-    await rm(readyPath, { force: true });
-    const cli = new URL('../../cli/local/node-main.ts', import.meta.url).pathname;
-    child = spawn(process.execPath, [cli, settingsPath, readyPath], {
-      stdio: ['ignore', 'ignore', 'ignore'],
+      cacheDir: paths.codeCache,
+      inFlightFile: paths.inFlight,
     });
-    for (let waited = 0; !existsSync(readyPath); waited += 100) {
-      if (waited > 60_000 || child.exitCode !== null) throw new Error('the node process did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const ready = JSON.parse(await readFile(readyPath, 'utf8')) as {
-      orchestrator_url: string;
-      model_policy_url: string;
-    };
+    const started = await spawnNodeProcess(
+      settings,
+      { settings: paths.settings, ready: paths.ready },
+      { detached: false },
+    );
+    child = started.child;
     // A restart keeps the ports, so clients keep their URLs.
-    orchestratorPort = Number(new URL(ready.orchestrator_url).port);
-    modelPolicyPort = Number(new URL(ready.model_policy_url).port);
-    return ready.orchestrator_url;
+    orchestratorPort = Number(new URL(started.ready.orchestrator_url).port);
+    modelPolicyPort = Number(new URL(started.ready.model_policy_url).port);
+    return started.ready.orchestrator_url;
   }
 
   async function waitForExit(): Promise<void> {
@@ -94,14 +87,18 @@ export async function startNodeProcess(options: {
   }
 
   const base = await start();
+  const tableName = outputs['TableName'];
+  const issuer = outputs['NodeIssuer'];
+  if (tableName === undefined || issuer === undefined) throw new Error('the deployed stack has no outputs');
   await seedTenantCatalog({
-    aws,
-    tableName: resources.tableName,
+    aws: { region, endpoint: options.endpoint, maxAttempts: 3 },
+    tableName,
     tenantId: 'bench',
     adminPrincipal: 'admin@bench',
     agent: { ...sampleAgent, max_steps: options.maxSteps },
   });
-  const token = await createTokenIssuer({ jwk: keys.signingKey, issuer, audience: 'agentos' }).issue({
+  const jwk = await readActiveSigningKey(deploy.client, nodeId, outputs['ServiceSigningKid']);
+  const token = await createTokenIssuer({ jwk, issuer, audience: deploy.config.audience }).issue({
     tenantId: 'bench',
     subject: 'admin@bench',
     scopes: [...defaultTenantScopes],

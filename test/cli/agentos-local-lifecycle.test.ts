@@ -80,7 +80,7 @@ afterAll(async () => {
 });
 
 describe('agentos up | status | token | nuke --local', () => {
-  it('brings a node up to a green report, refuses a second up, serves tokens, reports status, and nukes it', async () => {
+  it('deploys a node stack and brings the node up to a green report, refuses a second up, serves tokens, reports status, and nukes it', async () => {
     const up = await agentos('up', '--local', '--node-id', nodeId, '--port-base', String(portBase));
     expect(up.stdout).toContain('▶ preflight');
     expect(up.stdout).toContain('✔ validate');
@@ -92,6 +92,8 @@ describe('agentos up | status | token | nuke --local', () => {
       endpoints: {
         orchestrator: `http://127.0.0.1:${portBase}`,
         model_policy: `http://127.0.0.1:${portBase + 1}`,
+        // The node stack, deployed onto the emulator with `cdk deploy`.
+        stack: `AgentOS-${nodeId}`,
       },
       seeded: {
         tenant: 'default',
@@ -274,7 +276,7 @@ describe('agentos up --local after a crash', () => {
       'default',
     );
     expect(got.stdout).toContain('777');
-    // Well inside the step queue's 180 s visibility timeout, which is all a killed worker's message
+    // Well inside the step queue's 900 s visibility timeout, which is all a killed worker's message
     // would otherwise wait for.
     let run = (await client.request<{ status: string; output: unknown }>('GET', `/v1/runs/${runId}`)).body;
     for (

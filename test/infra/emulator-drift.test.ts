@@ -12,7 +12,8 @@ import { testAwsConfig, uniqueNodeId } from '../support/aws.ts';
 import { resourcesOfType, resourceWhere, synthesizeNodeStack } from './node-template.ts';
 
 /*
- * The local node is provisioned by infra/local/provision-emulator.ts, a deployed node by the CDK
+ * The nodes the tests and benchmarks run in their own process are provisioned by
+ * infra/local/provision-emulator.ts, every other node (`agentos up --local` included) by the CDK
  * stack. Each side is read back as it really is (the emulator over its API, the stack as a
  * synthesized template) and reduced to the same shape, so a value changed on one side only fails.
  */

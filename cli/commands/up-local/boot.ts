@@ -1,30 +1,13 @@
-import { spawn } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { optionalEnv } from '../../../functions/shared/config/env.ts';
-import { provisionNode } from '../../../infra/local/provision-emulator.ts';
-import type { ProvisionedResources } from '../../../infra/local/provision-emulator.ts';
+import { ensureNodeSigningKeys } from '../../aws/node-signing-keys.ts';
 import { configureEmulator, startMoto, waitForHttp } from '../../local/emulator.ts';
+import { deployNodeStack, ensureBootstrapped, localDeployContext } from '../../local/local-deploy.ts';
 import { writeLocalState } from '../../local/local-state.ts';
 import type { LocalState } from '../../local/local-state.ts';
-import type { NodeSettingsFile } from '../../local/node-main.ts';
-import { ensureNodeKeys } from '../../local/node-keys.ts';
-import { isAlive } from '../../local/processes.ts';
-import { projectRoot } from '../../local/project-paths.ts';
+import { localTokenIssuer } from '../../local/local-tokens.ts';
+import { nodeProcessSettings, startNodeProcess } from '../../local/host-process.ts';
+import { ensureSesSender } from '../remote/deploy.ts';
+import type { RemoteContext } from '../remote/remote-context.ts';
 import type { BootedNode, ResumePlan, UpContext } from './up-context.ts';
-
-type ReadyFile = { orchestrator_url: string; model_policy_url: string };
-
-async function waitForFile(path: string, timeoutMs: number, alive: () => boolean): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (existsSync(path)) return readFile(path, 'utf8');
-    if (!alive()) throw new Error('the node process exited during start-up');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the node did not become ready within ${timeoutMs} ms`);
-}
 
 /** The emulator endpoint: the resumed node's, an external one, or a moto started now. */
 async function emulatorEndpoint(context: UpContext, resume: ResumePlan | undefined): Promise<string> {
@@ -44,68 +27,66 @@ async function emulatorEndpoint(context: UpContext, resume: ResumePlan | undefin
   return emulator.endpoint;
 }
 
-/** Starts the node's background process and waits for the URLs it serves. */
-async function spawnNode(
-  context: UpContext,
-  endpoint: string,
-  resources: ProvisionedResources,
-): Promise<{ pid: number | undefined; ready: ReadyFile }> {
-  const { defaults, paths, options } = context;
-  const settings: NodeSettingsFile = {
-    nodeId: options.nodeId,
-    host: '127.0.0.1',
+/**
+ * Starts the node's background process, the artifact host: it runs the functions the stack
+ * deployed, from their deployment packages and with their deployed environments, on the node's
+ * fixed ports, and journals its in-flight step messages. Waits until both APIs answer.
+ */
+async function spawnNode(context: UpContext, deploy: RemoteContext) {
+  const { defaults, paths } = context;
+  const settings = nodeProcessSettings(deploy, {
     orchestratorPort: defaults.orchestratorPort,
     modelPolicyPort: defaults.modelPolicyPort,
-    awsEndpoint: endpoint,
-    region: defaults.region,
-    keysDir: paths.keys,
+    cacheDir: paths.codeCache,
     inFlightFile: paths.inFlight,
-    issuer: defaults.issuer,
-    audience: defaults.audience,
-    resources,
-    functionEnv: defaults.functionEnv,
-  };
-  await writeFile(paths.settings, JSON.stringify(settings, null, 2));
-  await rm(paths.ready, { force: true });
-  const log = openSync(paths.nodeLog, 'a');
-  const child = spawn(
-    process.execPath,
-    [join(projectRoot, 'cli/local/node-main.ts'), paths.settings, paths.ready],
-    {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: optionalEnv('AWS_ACCESS_KEY_ID', 'test'),
-        AWS_SECRET_ACCESS_KEY: optionalEnv('AWS_SECRET_ACCESS_KEY', 'test'),
-      },
-    },
+  });
+  const { child, ready } = await startNodeProcess(
+    settings,
+    { settings: paths.settings, ready: paths.ready, log: paths.nodeLog },
+    { detached: true },
   );
-  child.unref();
   context.started.nodePid = child.pid;
-  const ready = JSON.parse(await waitForFile(paths.ready, 60_000, () => isAlive(child.pid))) as ReadyFile;
   return { pid: child.pid, ready };
 }
 
+function output(outputs: Record<string, string>, key: string, stackName: string): string {
+  const value = outputs[key];
+  if (value === undefined) throw new Error(`the stack ${stackName} has no ${key} output`);
+  return value;
+}
+
 /**
- * Boot: the emulator (kept when resuming), the node's resources (created only where missing), the
- * node process, and the state file `status` and `nuke` read.
+ * Boot: the emulator (kept when resuming), `cdk bootstrap` when it is not bootstrapped, the node's
+ * signing keys and alert sender, `cdk deploy` of the node stack (skipped when a resumed node's stack
+ * is current), the node process serving the deployed functions, and the state file `status`,
+ * `token` and `nuke` read.
  */
 export async function boot(
   context: UpContext,
   resume: ResumePlan | undefined,
   note: (detail: string) => void,
 ): Promise<BootedNode> {
-  const { defaults, paths, options, report, started } = context;
+  const { defaults, options, report, started, out, runner } = context;
   const endpoint = await emulatorEndpoint(context, resume);
   note(`emulator at ${endpoint}`);
-  const aws = { region: defaults.region, endpoint, maxAttempts: 3 };
-  const resources = await provisionNode(options.nodeId, aws);
-  note(`provisioned table ${resources.tableName}, step queue, state machine`);
-  const keys = await ensureNodeKeys(paths.keys);
-  const { pid, ready } = await spawnNode(context, endpoint, resources);
+  const deploy = localDeployContext({
+    nodeId: options.nodeId,
+    region: defaults.region,
+    emulatorEndpoint: endpoint,
+    out,
+    runner,
+    report,
+  });
+  note(await ensureBootstrapped(deploy));
+  // The alert sender's identity lives outside the stack, as on AWS; an emulator verifies it at once.
+  await ensureSesSender(deploy);
+  const keys = await ensureNodeSigningKeys(deploy.client, options.nodeId);
+  note(`${keys.created ? 'created' : 'kept'} the node signing keys (${keys.kids.join(', ')})`);
+  const outputs = await deployNodeStack(deploy, keys, note);
+  const { pid, ready } = await spawnNode(context, deploy);
   note(`node process ${pid} serving the orchestrator at ${ready.orchestrator_url}`);
   const previous = resume?.state.emulator;
+  const stackName = deploy.stackName;
   const state: LocalState = {
     node_id: options.nodeId,
     started_at: report.started_at,
@@ -113,18 +94,24 @@ export async function boot(
       endpoint,
       pid: started.emulatorPid ?? null,
       managed: !defaults.externalEmulator,
-      log_file: defaults.externalEmulator ? null : paths.emulatorLog,
+      log_file: defaults.externalEmulator ? null : context.paths.emulatorLog,
     },
     node: {
       pid: pid ?? null,
       orchestrator_url: ready.orchestrator_url,
       model_policy_url: ready.model_policy_url,
-      log_file: paths.nodeLog,
+      log_file: context.paths.nodeLog,
     },
     resources: {
-      table: resources.tableName,
-      step_queue_url: resources.stepQueueUrl,
-      state_machine_arn: resources.stateMachineArn,
+      table: output(outputs, 'TableName', stackName),
+      step_queue_url: output(outputs, 'StepQueueUrl', stackName),
+      state_machine_arn: output(outputs, 'RunDeadlineStateMachineArn', stackName),
+    },
+    stack: {
+      name: stackName,
+      region: defaults.region,
+      node_issuer: output(outputs, 'NodeIssuer', stackName),
+      signing_kid: output(outputs, 'ServiceSigningKid', stackName),
     },
     seeded: resume?.state.seeded ?? {},
   };
@@ -133,9 +120,19 @@ export async function boot(
     orchestrator: ready.orchestrator_url,
     model_policy: ready.model_policy_url,
     aws_emulator: endpoint,
-    table: resources.tableName,
-    step_queue: resources.stepQueueUrl,
-    state_machine: resources.stateMachineArn,
+    stack: stackName,
+    table: state.resources.table,
+    step_queue: state.resources.step_queue_url,
+    state_machine: state.resources.state_machine_arn,
   };
-  return { state, aws, keys, resources };
+  report.notes.push(
+    `The emulator does not execute Lambda functions: the node process serves the functions its stack deployed (their deployment packages, with the environments CloudFormation resolved and the deployed API routes) on this machine; log ${context.paths.nodeLog}.`,
+    ...ready.notes.map((line) => `Node process: ${line}`),
+  );
+  return {
+    state,
+    aws: { region: defaults.region, endpoint, maxAttempts: 3 },
+    outputs,
+    tokens: await localTokenIssuer(state),
+  };
 }

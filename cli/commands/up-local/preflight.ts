@@ -1,5 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { describeStack } from '../../aws/status-stack.ts';
 import { readLocalState } from '../../local/local-state.ts';
 import type { LocalState } from '../../local/local-state.ts';
 import { isAlive, stopProcess } from '../../local/processes.ts';
@@ -45,24 +47,33 @@ async function takeLock(context: UpContext): Promise<void> {
 }
 
 /**
- * Whether the previous emulator still holds the node's table: `kept` when it answers with the
- * table, `lost` when it is gone or answers without it (it restarted empty). An emulator that is alive
- * but does not answer is neither: it may be busy or paused, and stopping it would destroy the very
- * data a resume keeps, so that is an error for the operator to resolve.
+ * Whether the previous emulator still holds the node: `kept` when it answers with the node's table
+ * and stack, `lost` (and why) when it is gone or answers without them (it restarted empty), or the
+ * state was written before local mode deployed a stack. An emulator that is alive but does not
+ * answer is neither: it may be busy or paused, and stopping it would destroy the very data a resume
+ * keeps, so that is an error for the operator to resolve.
  */
-async function previousData(state: LocalState, region: string): Promise<'kept' | 'lost'> {
-  if (state.emulator.managed && !isAlive(state.emulator.pid)) return 'lost';
-  const db = new DynamoDBClient({
+async function previousData(
+  state: LocalState,
+  region: string,
+): Promise<{ kept: true } | { kept: false; why: string }> {
+  if (state.emulator.managed && !isAlive(state.emulator.pid)) return { kept: false, why: 'is gone' };
+  const limits = {
     region,
     endpoint: state.emulator.endpoint,
     maxAttempts: 3,
     requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-  });
+  } as const;
+  const db = new DynamoDBClient(limits);
+  const cloudFormation = new CloudFormationClient(limits);
   try {
     await db.send(new DescribeTableCommand({ TableName: state.resources.table }));
-    return 'kept';
+    if (state.stack === undefined)
+      return { kept: false, why: 'holds a node built by an older agentos, without a stack' };
+    const stack = await describeStack(cloudFormation, state.stack.name);
+    return stack.deployed ? { kept: true } : { kept: false, why: `lost the stack ${state.stack.name}` };
   } catch (error) {
-    if (error instanceof ResourceNotFoundException) return 'lost';
+    if (error instanceof ResourceNotFoundException) return { kept: false, why: 'had lost its data' };
     throw new Error(
       `the emulator of node "${state.node_id}" at ${state.emulator.endpoint} does not answer ` +
         `(${error instanceof Error ? error.message : String(error)}); start it again or, to start afresh ` +
@@ -71,6 +82,7 @@ async function previousData(state: LocalState, region: string): Promise<'kept' |
     );
   } finally {
     db.destroy();
+    cloudFormation.destroy();
   }
 }
 
@@ -96,13 +108,14 @@ export async function preflight(
   context.ownsLock = true;
   let resume: ResumePlan | undefined;
   if (existing !== undefined) {
-    if ((await previousData(existing, defaults.region)) === 'kept') {
+    const previous = await previousData(existing, defaults.region);
+    if (previous.kept) {
       resume = { state: existing };
     } else if (existing.emulator.managed && isAlive(existing.emulator.pid)) {
-      // It answered without the node's table: it restarted empty, so it must not hold the port.
+      // It answered without the node: it restarted empty (or is an older kind), so it must not hold the port.
       await stopProcess(existing.emulator.pid);
       context.report.notes.push(
-        `The previous emulator of node "${options.nodeId}" had lost its data; the node was built afresh.`,
+        `The previous emulator of node "${options.nodeId}" ${previous.why}; the node was built afresh.`,
       );
     }
   }

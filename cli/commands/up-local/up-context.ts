@@ -1,9 +1,8 @@
-import type { ProvisionedResources } from '../../../infra/local/provision-emulator.ts';
 import type { AwsClientConfig } from '../../../functions/shared/aws/client-config.ts';
+import type { TokenIssuer } from '../../../functions/shared/auth/token-issuer.ts';
 import { localNodeDefaults } from '../../local/local-defaults.ts';
 import type { LocalState } from '../../local/local-state.ts';
 import { nodePaths } from '../../local/local-state.ts';
-import type { NodeKeys } from '../../local/node-keys.ts';
 import { newOperatorReport } from '../../reports/operator-report.ts';
 import type { OperatorReport } from '../../reports/operator-report.ts';
 import { PhaseRunner } from '../../reports/phase-runner.ts';
@@ -27,7 +26,8 @@ export type UpContext = {
 
 /**
  * A stopped or crashed node found by preflight whose data is still there: its emulator (managed and
- * alive, or external) keeps the table and queues, so `up` restarts the node process on them.
+ * alive, or external) keeps the node's stack with its table and queues, so `up` restarts the node
+ * process on them (deploying again only when the checkout changed).
  */
 export type ResumePlan = { state: LocalState };
 
@@ -35,8 +35,10 @@ export type ResumePlan = { state: LocalState };
 export type BootedNode = {
   state: LocalState;
   aws: AwsClientConfig;
-  keys: NodeKeys;
-  resources: ProvisionedResources;
+  /** The deployed stack's outputs. */
+  outputs: Record<string, string>;
+  /** Signs tokens the node accepts (its deployed key and issuer). */
+  tokens: TokenIssuer;
 };
 
 /** A fresh context for one `up --local`. */
