@@ -134,7 +134,7 @@ withTarget(
   const { target, config } = await targetOf(opts);
   if (target.kind === 'local') {
     process.stderr.write(
-      'a local node runs the code in this checkout: restart it with `agentos up --local`\n',
+      'stop the local node and run `agentos up --local` again: it redeploys when the checkout changed\n',
     );
     process.exitCode = 2;
     return;
@@ -198,7 +198,7 @@ withTarget(
   const { target, config } = await targetOf(opts);
   if (target.kind === 'local') {
     process.stderr.write(
-      'a local node keeps its key in .agentos/<node>/keys; `agentos nuke --local` resets it\n',
+      'a local node keeps its key in its emulator (agentos/<node-id>/service-signing-key); `agentos nuke --local` resets it\n',
     );
     process.exitCode = 2;
     return;
