@@ -1,4 +1,4 @@
-import { Aws, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -34,8 +34,9 @@ export class RunDeadlineStateMachine extends Construct {
     const logGroup = new LogGroup(this, 'Logs', {
       // Step Functions adds every log group it delivers to into the account's CloudWatch Logs
       // resource policy, which has a size limit, unless the name is under /aws/vendedlogs/. The
-      // stack's own id ends the name: a group retained by a deleted node never blocks its next deploy.
-      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
+      // machine's name is unique per stack instance (see the node stack), so a group retained by a
+      // deleted node never blocks its next deploy.
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
       retention: props.logRetention ?? defaultLogRetention,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Aws, CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { CfnStage } from 'aws-cdk-lib/aws-apigateway';
@@ -113,7 +113,16 @@ export class AgentOsNodeStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     this.signingKid = String(settings.keys.jwks.keys[0]?.kid);
-    const names = resourceNames(settings.nodeId);
+    // Queues and the state machine are named per stack instance: SQS refuses a queue name for 60 s
+    // after its deletion, and a deleted state machine keeps its name while executions still wait,
+    // so `nuke` then `up` must not reuse them. The suffix is the start of the stack's own id.
+    const instance = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
+    const base = resourceNames(settings.nodeId);
+    const names = {
+      stepQueue: `${base.stepQueue}-${instance}`,
+      stepDeadLetterQueue: `${base.stepDeadLetterQueue}-${instance}`,
+      stateMachine: `${base.stateMachine}-${instance}`,
+    };
     const removalPolicy = settings.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
     this.table = new NodeTable(this, 'Table', {

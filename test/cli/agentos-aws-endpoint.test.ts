@@ -231,7 +231,7 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
     expect((await latestReport('validate')).outcome).toBe('green');
     const status = await agentos('status', ...target());
     expect(status).toMatchObject({ code: 0 });
-    expect(status.stdout).toMatch(/step queue \(agentos-e2e-steps: \d+ waiting/);
+    expect(status.stdout).toMatch(/step queue \(agentos-e2e-steps-[0-9a-f]{8}: \d+ waiting/);
     expect(status.stdout).toContain('artifact host (pid');
     const token = await agentos('token', ...target(), '--tenant', 'default');
     expect(token.code).toBe(0);

@@ -116,7 +116,7 @@ describe('cdk deploy onto the emulator', () => {
           /^https:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/prod\/$/,
         ),
         ModelPolicyApiUrl: expect.stringMatching(/\/prod\/$/),
-        StepQueueUrl: expect.stringContaining('agentos-main-steps'),
+        StepQueueUrl: expect.stringMatching(/agentos-main-steps-[0-9a-f]{8}$/),
         ServiceSigningKeySecretArn: expect.stringContaining(':secret:agentos/main/service-signing-key'),
       });
 

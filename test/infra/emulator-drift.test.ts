@@ -9,7 +9,7 @@ import { deprovisionNode, provisionNode } from '../../infra/local/provision-emul
 import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
 import { resourceNames } from '../../infra/resources/definitions.ts';
 import { testAwsConfig, uniqueNodeId } from '../support/aws.ts';
-import { resourcesOfType, resourceWhere, synthesizeNodeStack } from './node-template.ts';
+import { resourcesOfType, synthesizeNodeStack } from './node-template.ts';
 
 /*
  * The nodes the tests and benchmarks run in their own process are provisioned by
@@ -58,10 +58,32 @@ async function emulatorQueue(sqs: SQSClient, url: string, deadLetter: boolean): 
   };
 }
 
+/**
+ * A physical name as the template declares it, with the stack-instance suffix a deployed stack adds
+ * (a CloudFormation join) dropped: the local node names the same resource without it.
+ */
+function declaredName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] } | undefined)?.['Fn::Join'];
+  if (join === undefined) throw new Error(`Unexpected name ${JSON.stringify(value)}`);
+  const parts = join[1];
+  expect(typeof parts.at(-1)).not.toBe('string');
+  return parts.slice(0, -1).join(join[0]).replace(/-$/, '');
+}
+
+/** The logical id of the template's resource of `type` whose declared name is `name`. */
+function logicalIdNamed(template: Template, type: string, key: string, name: string): string {
+  const matches = Object.entries(resourcesOfType(template, type)).filter(
+    ([, resource]) => declaredName(resource.Properties?.[key]) === name,
+  );
+  if (matches.length !== 1) throw new Error(`Expected one ${type} named ${name}, found ${matches.length}`);
+  return matches[0]![0];
+}
+
 /** The queue as the template declares it; the DLQ target is resolved to that queue's name. */
 function templateQueue(template: Template, name: string, deadLetter: boolean): QueueShape {
   const queues = resourcesOfType(template, 'AWS::SQS::Queue');
-  const properties = resourceWhere(template, 'AWS::SQS::Queue', 'QueueName', name).resource.Properties ?? {};
+  const properties = queues[logicalIdNamed(template, 'AWS::SQS::Queue', 'QueueName', name)]?.Properties ?? {};
   if (deadLetter) return { name, retentionSeconds: Number(properties['MessageRetentionPeriod']) };
   const redrive = properties['RedrivePolicy'] as
     { maxReceiveCount?: number; deadLetterTargetArn?: { 'Fn::GetAtt'?: [string, string] } } | undefined;
@@ -73,9 +95,7 @@ function templateQueue(template: Template, name: string, deadLetter: boolean): Q
     waitTimeSeconds: numberOrUndefined(properties['ReceiveMessageWaitTimeSeconds']),
     maxReceiveCount: numberOrUndefined(redrive?.maxReceiveCount),
     deadLetterQueueName:
-      targetId === undefined
-        ? undefined
-        : (queues[targetId]?.Properties?.['QueueName'] as string | undefined),
+      targetId === undefined ? undefined : declaredName(queues[targetId]?.Properties?.['QueueName']),
   };
 }
 
@@ -164,13 +184,17 @@ describe('the emulator node and the CDK stack', () => {
       new DescribeStateMachineCommand({ stateMachineArn: provisioned.stateMachineArn }),
     );
     sfn.destroy();
+    const machineId = logicalIdNamed(
+      template,
+      'AWS::StepFunctions::StateMachine',
+      'StateMachineName',
+      names.stateMachine,
+    );
     const declared =
-      resourceWhere(template, 'AWS::StepFunctions::StateMachine', 'StateMachineName', names.stateMachine)
-        .resource.Properties ?? {};
+      resourcesOfType(template, 'AWS::StepFunctions::StateMachine')[machineId]?.Properties ?? {};
     const queueRefs = {
-      [resourceWhere(template, 'AWS::SQS::Queue', 'QueueName', names.stepQueue).logicalId]:
-        provisioned.stepQueueUrl,
-      [resourceWhere(template, 'AWS::SQS::Queue', 'QueueName', names.stepDeadLetterQueue).logicalId]:
+      [logicalIdNamed(template, 'AWS::SQS::Queue', 'QueueName', names.stepQueue)]: provisioned.stepQueueUrl,
+      [logicalIdNamed(template, 'AWS::SQS::Queue', 'QueueName', names.stepDeadLetterQueue)]:
         provisioned.stepDeadLetterQueueUrl,
     };
     const rendered = renderDefinition(
@@ -184,7 +208,7 @@ describe('the emulator node and the CDK stack', () => {
       type: described.type,
       definition: JSON.parse(described.definition ?? '{}') as unknown,
     }).toEqual({
-      name: declared['StateMachineName'],
+      name: declaredName(declared['StateMachineName']),
       type: declared['StateMachineType'],
       definition: JSON.parse(rendered) as unknown,
     });

@@ -20,6 +20,9 @@ const outputNano = 2000;
 
 beforeAll(async () => {
   gateway = await startGateway({
+    // 100 concurrent transactions on a busy emulator (CI runs deploy tests beside this file) can take
+    // longer than the 3 s default per attempt; a timeout would answer 503, not the budget's 429.
+    env: { AGENTOS_AWS_REQUEST_TIMEOUT_MS: '20000' },
     catalog: {
       ...pricedCatalog(
         {
