@@ -57,7 +57,9 @@ async function logTail(log: string | undefined): Promise<string> {
   // The log is appended to by every start: the last failure it names is this start's.
   const lines = (await readFile(log, 'utf8')).trimEnd().split('\n');
   const failure = lines.findLast((line) => line.includes('failed to start'));
-  return `${failure === undefined ? '' : ` (${failure.trim()})`}; see ${log}`;
+  // A process that died some other way (a crash, a signal) says why in its last lines.
+  const why = failure ?? lines.slice(-6).join(' | ');
+  return `${why.trim() === '' ? '' : ` (${why.trim().slice(0, 1500)})`}; see ${log}`;
 }
 
 /**

@@ -272,9 +272,17 @@ export async function startHttpFront(options: {
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
-  );
+  // A port taken by another process must fail the start with its reason, not crash the process
+  // with an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    const refused = (error: Error) =>
+      reject(new Error(`cannot listen on port ${options.port ?? 0}: ${error.message}`));
+    server.once('error', refused);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', refused);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,

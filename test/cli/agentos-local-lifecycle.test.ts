@@ -69,7 +69,9 @@ beforeAll(async () => {
   reportsDir = await mkdtemp(join(tmpdir(), 'agentos-reports-'));
   // Three consecutive free ports: orchestrator, model policy, emulator.
   do {
-    portBase = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below Linux's ephemeral range (32768+), where the many client sockets and emulators of a
+    // parallel test run would otherwise take a port between this check and the node binding it.
+    portBase = 20_000 + Math.floor(Math.random() * 12_000);
   } while (!(await portsFree(portBase, 3)));
 });
 
@@ -190,7 +192,7 @@ describe('agentos up --local after a crash', () => {
 
   beforeAll(async () => {
     do {
-      base = 20_000 + Math.floor(Math.random() * 30_000);
+      base = 20_000 + Math.floor(Math.random() * 12_000);
     } while (!(await portsFree(base, 3)));
   });
 
