@@ -1,4 +1,4 @@
-import { defaultTenantScopes, TenantIdSchema } from '../../functions/shared/auth/auth-context.ts';
+import { printToken, requestedTenant } from './print-token.ts';
 import { localNodeDefaults } from '../local/local-defaults.ts';
 import { readLocalState } from '../local/local-state.ts';
 import { localTokenIssuer } from '../local/local-tokens.ts';
@@ -22,20 +22,7 @@ export async function tokenLocal(options: {
     );
     return 1;
   }
-  const defaults = localNodeDefaults(options.nodeId, 0);
-  const tenant = options.tenant ?? defaults.tenantId;
-  if (!TenantIdSchema.safeParse(tenant).success) {
-    process.stderr.write(`Invalid tenant id "${tenant}": use 1-63 characters of a-z, 0-9, "_" and "-".\n`);
-    return 2;
-  }
-  const issuer = await localTokenIssuer(state);
-  const token = await issuer.issue({
-    tenantId: tenant,
-    subject: options.subject ?? `admin@${tenant}`,
-    scopes:
-      options.scopes !== undefined && options.scopes.length > 0 ? options.scopes : [...defaultTenantScopes],
-    ttlSeconds: options.ttlSeconds,
-  });
-  (options.out ?? process.stdout).write(`${token}\n`);
-  return 0;
+  const tenant = requestedTenant(options, localNodeDefaults(options.nodeId, 0).tenantId);
+  if (tenant === 2) return 2;
+  return printToken(await localTokenIssuer(state), tenant, options, options.out);
 }

@@ -87,44 +87,20 @@ async function bundleSizes(bundlesDir: string): Promise<Record<FunctionName, num
 }
 
 /**
- * `cdk deploy` of the node stack with the project's CLI: bundles are built by the app itself (no
- * Docker), outputs captured, the CLI's whole output appended to the stage's cdk.log.
+ * Runs one CDK CLI command on the node stack with the stage's context and target environment; its
+ * whole output goes to the stage's cdk.log, and a failure names the command and that log.
  */
-export async function cdkDeploy(context: RemoteContext, keys: RemoteNodeKeys): Promise<DeployResult> {
+async function cdkOnStack(
+  context: RemoteContext,
+  keys: RemoteNodeKeys,
+  command: 'deploy' | 'diff',
+  options: string[],
+): Promise<string> {
   const result = await runCdk(
     [
-      'deploy',
+      command,
       context.stackName,
-      '--require-approval',
-      'never',
-      '--no-notices',
-      '--no-version-reporting',
-      '--progress',
-      'events',
-      '--output',
-      context.paths.cdkOut,
-      '--outputs-file',
-      context.paths.outputs,
-      ...contextArgs(stackContext(context, keys)),
-    ],
-    { env: cdkEnvironment(context.target, context.env), logFile: context.paths.cdkLog },
-  );
-  if (result.code !== 0)
-    throw new Error(
-      `cdk deploy failed (exit ${String(result.code)}; full output in ${context.paths.cdkLog}):\n${tail(result.output)}`,
-    );
-  return { outputs: await readOutputs(context), bundleBytes: await bundleSizes(context.paths.bundles) };
-}
-
-/** `cdk diff` of the deployed stack against what would be deployed now; the CLI's text. */
-export async function cdkDiff(context: RemoteContext, keys: RemoteNodeKeys): Promise<string> {
-  const result = await runCdk(
-    [
-      'diff',
-      context.stackName,
-      // Against the deployed template: a change set would hide code (asset) changes.
-      '--method',
-      'template',
+      ...options,
       '--no-notices',
       '--no-version-reporting',
       '--output',
@@ -133,30 +109,32 @@ export async function cdkDiff(context: RemoteContext, keys: RemoteNodeKeys): Pro
     ],
     { env: cdkEnvironment(context.target, context.env), logFile: context.paths.cdkLog },
   );
-  // Exit 1 means "there are differences" only with --fail; without it, non-zero is an error.
+  // Non-zero is an error: `cdk diff` exits 1 for "there are differences" only with --fail.
   if (result.code !== 0)
     throw new Error(
-      `cdk diff failed (exit ${String(result.code)}; full output in ${context.paths.cdkLog}):\n${tail(result.output)}`,
+      `cdk ${command} failed (exit ${String(result.code)}; full output in ${context.paths.cdkLog}):\n${tail(result.output)}`,
     );
   return result.output;
 }
 
-/** `cdk destroy` of the node stack. */
-export async function cdkDestroy(context: RemoteContext, keys: RemoteNodeKeys): Promise<void> {
-  const result = await runCdk(
-    [
-      'destroy',
-      context.stackName,
-      '--force',
-      '--no-notices',
-      '--output',
-      context.paths.cdkOut,
-      ...contextArgs(stackContext(context, keys)),
-    ],
-    { env: cdkEnvironment(context.target, context.env), logFile: context.paths.cdkLog },
-  );
-  if (result.code !== 0)
-    throw new Error(
-      `cdk destroy failed (exit ${String(result.code)}; full output in ${context.paths.cdkLog}):\n${tail(result.output)}`,
-    );
+/**
+ * `cdk deploy` of the node stack with the project's CLI: bundles are built by the app itself (no
+ * Docker), outputs captured, the CLI's whole output appended to the stage's cdk.log.
+ */
+export async function cdkDeploy(context: RemoteContext, keys: RemoteNodeKeys): Promise<DeployResult> {
+  await cdkOnStack(context, keys, 'deploy', [
+    '--require-approval',
+    'never',
+    '--progress',
+    'events',
+    '--outputs-file',
+    context.paths.outputs,
+  ]);
+  return { outputs: await readOutputs(context), bundleBytes: await bundleSizes(context.paths.bundles) };
+}
+
+/** `cdk diff` of the deployed stack against what would be deployed now; the CLI's text. */
+export function cdkDiff(context: RemoteContext, keys: RemoteNodeKeys): Promise<string> {
+  // Against the deployed template: a change set would hide code (asset) changes.
+  return cdkOnStack(context, keys, 'diff', ['--method', 'template']);
 }

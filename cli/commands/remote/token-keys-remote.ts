@@ -1,4 +1,4 @@
-import { defaultTenantScopes, TenantIdSchema } from '../../../functions/shared/auth/auth-context.ts';
+import { printToken, requestedTenant } from '../print-token.ts';
 import { createTokenIssuer } from '../../../functions/shared/auth/token-issuer.ts';
 import { defaultMaxTokenLifetimeSeconds } from '../../../functions/shared/auth/jwt-verifier.ts';
 import { changeNodeSigningKeys, readActiveSigningKey } from '../../aws/node-signing-keys.ts';
@@ -14,25 +14,19 @@ export async function tokenRemote(
   options: RemoteOptions & { tenant?: string; subject?: string; scopes?: string[]; ttlSeconds: number },
 ): Promise<number> {
   const context = await newRemoteContext('token', options);
-  const tenant = options.tenant ?? context.config.seed.tenant;
-  if (!TenantIdSchema.safeParse(tenant).success) {
-    process.stderr.write(`Invalid tenant id "${tenant}": use 1-63 characters of a-z, 0-9, "_" and "-".\n`);
-    return 2;
-  }
+  const tenant = requestedTenant(options, context.config.seed.tenant);
+  if (tenant === 2) return 2;
   const outputs = await deployedOutputs(context);
   const issuer = outputs['NodeIssuer'];
   if (issuer === undefined)
     throw new Error(`the stack ${context.stackName} has no NodeIssuer output; redeploy it`);
   const jwk = await readActiveSigningKey(context.client, context.target.stage, outputs['ServiceSigningKid']);
-  const token = await createTokenIssuer({ jwk, issuer, audience: context.config.audience }).issue({
-    tenantId: tenant,
-    subject: options.subject ?? `admin@${tenant}`,
-    scopes:
-      options.scopes !== undefined && options.scopes.length > 0 ? options.scopes : [...defaultTenantScopes],
-    ttlSeconds: options.ttlSeconds,
-  });
-  (options.out ?? process.stdout).write(`${token}\n`);
-  return 0;
+  return printToken(
+    createTokenIssuer({ jwk, issuer, audience: context.config.audience }),
+    tenant,
+    options,
+    options.out,
+  );
 }
 
 /**
