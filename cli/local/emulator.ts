@@ -55,9 +55,12 @@ export async function configureEmulator(endpoint: string): Promise<'configured' 
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }),
+      signal: AbortSignal.timeout(10_000),
     });
     return response.ok ? 'configured' : 'not-moto';
   } catch (error) {
+    if (error instanceof DOMException && error.name === 'TimeoutError')
+      throw new Error(`the emulator at ${endpoint} did not answer within 10 s`, { cause: error });
     // A reachable emulator without the API resets or refuses the path; an unreachable one is
     // reported by the next AWS call, with the endpoint in the message.
     if (error instanceof TypeError) return 'not-moto';
