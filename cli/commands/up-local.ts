@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { defaultTenantScopes, scopes } from '../../functions/shared/auth/auth-context.ts';
 import { stopProcess } from '../local/processes.ts';
 import { reportsDir } from '../local/project-paths.ts';
-import { reportPaths, writeOperatorReport } from '../reports/operator-report.ts';
+import { finishOperatorReport } from '../reports/operator-report.ts';
 import { boot } from './up-local/boot.ts';
 import { validate, wire } from './up-local/checks.ts';
 import { preflight } from './up-local/preflight.ts';
@@ -37,14 +37,7 @@ async function setupTokens(context: UpContext, booted: BootedNode) {
 async function finish(context: UpContext): Promise<number> {
   const { runner, report, out, defaults } = context;
   runner.skip('alert test', report.alert_test.detail);
-  report.finished_at = new Date().toISOString();
-  runner.phases.push({
-    name: 'report',
-    outcome: 'ok',
-    duration_ms: 0,
-    detail: reportPaths(reportsDir(), report).markdown,
-  });
-  const written = await writeOperatorReport(reportsDir(), report);
+  const written = await finishOperatorReport(reportsDir(), report);
   const green = report.outcome === 'green';
   out.write(
     `\n${green ? '✔ AgentOS local node is up' : '✘ agentos up failed'} — report: ${written.markdown}\n`,

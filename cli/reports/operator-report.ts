@@ -91,3 +91,16 @@ export async function writeOperatorReport(dir: string, report: OperatorReport): 
   await writeFile(paths.markdown, renderMarkdown(report));
   return paths;
 }
+
+/**
+ * Ends a command's report: stamps its end, records the report phase with where it goes, and writes
+ * it into `dir`. Returns the written paths.
+ */
+export async function finishOperatorReport(
+  dir: string,
+  report: OperatorReport,
+): Promise<{ markdown: string; json: string }> {
+  report.finished_at = new Date().toISOString();
+  report.phases.push({ name: 'report', outcome: 'ok', duration_ms: 0, detail: reportPaths(dir, report).markdown });
+  return writeOperatorReport(dir, report);
+}

@@ -10,7 +10,7 @@ import { runCdk, tail } from '../../aws/cdk-cli.ts';
 import { cdkEnvironment } from '../../aws/target.ts';
 import { endpointUrl, policyCheck, smokeRunCheck, wireChecks } from '../../reports/node-checks.ts';
 import type { NodeEndpoints } from '../../reports/node-checks.ts';
-import { reportPaths, writeOperatorReport } from '../../reports/operator-report.ts';
+import { finishOperatorReport } from '../../reports/operator-report.ts';
 import { cdkDeploy, ensureSesSender } from './deploy.ts';
 import type { DeployResult } from './deploy.ts';
 import type { NodeTokens } from './node-access.ts';
@@ -198,8 +198,7 @@ export async function finishRemote(
   context: RemoteContext,
   summary: { green: string; red: string },
 ): Promise<number> {
-  const { runner, report, out } = context;
-  report.finished_at = new Date().toISOString();
+  const { report, out } = context;
   // Reports are shared: the account id appears in ARNs the tools quote, and is masked everywhere.
   report.notes = report.notes.map(maskIdentifiers);
   for (const check of [...report.health, ...report.smoke, ...report.phases]) {
@@ -208,13 +207,7 @@ export async function finishRemote(
     const withFix = check as { fix?: unknown };
     if (typeof withFix.fix === 'string') withFix.fix = maskIdentifiers(withFix.fix);
   }
-  runner.phases.push({
-    name: 'report',
-    outcome: 'ok',
-    duration_ms: 0,
-    detail: reportPaths(reportsDir(), report).markdown,
-  });
-  const written = await writeOperatorReport(reportsDir(), report);
+  const written = await finishOperatorReport(reportsDir(), report);
   const green = report.outcome === 'green';
   out.write(`\n${green ? `✔ ${summary.green}` : `✘ ${summary.red}`} — report: ${written.markdown}\n`);
   if (!green)
