@@ -27,9 +27,23 @@ export function assertMemoryValue(value: string): void {
 /** A stored memory entry. */
 export type MemoryEntry = { namespace: string; key: string; value: string; updated_at: string };
 
-/** Tenant-namespaced key-value memory for agents (HLD §3.1 MemoryPort; search comes with the agent runtime). */
+/** A search result: the entry and its lexical relevance (higher is better). */
+export type MemoryHit = { entry: MemoryEntry; score: number };
+
+/**
+ * Tenant-namespaced memory for agents (HLD §3.1 MemoryPort): key-value plus ranked lexical search
+ * (BM25 over keys and values) within one namespace of one tenant. Nothing crosses tenants.
+ */
 export interface MemoryPort {
   get(auth: AuthContext, namespace: string, key: string): Promise<MemoryEntry | undefined>;
   put(auth: AuthContext, namespace: string, key: string, value: string): Promise<MemoryEntry>;
   delete(auth: AuthContext, namespace: string, key: string): Promise<void>;
+  /** Entries of the namespace ranked by relevance to `query`, best first; entries matching no term are left out. */
+  search(auth: AuthContext, namespace: string, query: string, options: { limit: number }): Promise<MemoryHit[]>;
+  /** Entries of the namespace by key; `cursor` is opaque and comes from the previous page. */
+  list(
+    auth: AuthContext,
+    namespace: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<{ entries: MemoryEntry[]; nextCursor: string | null }>;
 }

@@ -2,20 +2,31 @@ import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
 import type { NewEvent, RunEvent } from '../schemas/event.ts';
 import type { RunError, RunInput, RunStatus, RunUsage } from '../schemas/run.ts';
+import type { StepRecord } from '../schemas/step.ts';
 
 /** A run as stored: the API view plus what the runtime needs to resume it. */
 export type RunRecord = {
   run_id: string;
   tenant_id: string;
   agent_id: string;
+  /** The agent version the run runs; later versions or a deleted agent do not change it. */
+  agent_version: number;
+  /** `long` runs are driven by a Step Functions execution, `standard` ones by the step queue. */
+  mode: 'standard' | 'long';
+  /** The Step Functions execution of a `long` run, once started. */
+  execution_arn: string | null;
   principal_id: string;
   status: RunStatus;
   input: RunInput;
   output: { message: AssistantMessage } | null;
   error: RunError | null;
   metadata: Record<string, string>;
-  /** The conversation after the input: each step's assistant and tool messages. */
-  transcript: ChatMessage[];
+  /**
+   * Size of the conversation after the input (each step's assistant and tool messages), which is
+   * stored in its own items and read with `readTranscript`, so a run is not bounded by one item.
+   */
+  transcript_messages: number;
+  transcript_bytes: number;
   steps_completed: number;
   last_sequence: number;
   usage: RunUsage;
@@ -33,7 +44,7 @@ export type RunChanges = Partial<
     RunRecord,
     | 'output'
     | 'error'
-    | 'transcript'
+    | 'execution_arn'
     | 'steps_completed'
     | 'usage'
     | 'started_at'
@@ -50,6 +61,12 @@ export type RunCommit = {
   status?: RunStatus;
   changes?: RunChanges;
   events: NewEvent[];
+  /** Messages appended to the transcript in the same atomic change (the run's counters follow). */
+  appendTranscript?: ChatMessage[];
+  /** A step record stored (or replaced) in the same atomic change. */
+  step?: StepRecord;
+  /** The commit throws RunTooLargeError instead of taking `transcript_bytes` past this. */
+  maxTranscriptBytes?: number;
 };
 
 /** What a commit did. `events` holds, for each requested event, the stored one (new or already present). */
@@ -80,14 +97,7 @@ export class RunStateConflictError extends Error {
   }
 }
 
-/**
- * The most a run record (with its transcript and event index, as JSON) may take. DynamoDB's item
- * limit is 400 KB; this stays clear of it with room for attribute overhead, and every adapter
- * enforces the same ceiling so a run behaves alike on each.
- */
-export const maxRunRecordBytes = 380 * 1024;
-
-/** Raised when a run (its record with transcript and event index) would outgrow what one stored item can hold. */
+/** Raised when a commit would take a run's transcript past the limit the caller set (`maxTranscriptBytes`). */
 export class RunTooLargeError extends Error {
   readonly bytes: number;
   readonly limit: number;
@@ -114,4 +124,24 @@ export interface RunStatePort {
   getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined>;
   commit(auth: AuthContext, runId: string, commit: RunCommit): Promise<CommitResult>;
   listEvents(auth: AuthContext, runId: string, page: { after: number; limit: number }): Promise<RunEvent[]>;
+  /** The stored events among these ids, in the order asked (ids not stored are left out). */
+  getEvents(auth: AuthContext, runId: string, eventIds: readonly string[]): Promise<RunEvent[]>;
+  /**
+   * The run's transcript in order; with `maxBytes`, only the newest whole messages that fit, never
+   * starting with a tool result whose assistant call was cut off.
+   */
+  readTranscript(auth: AuthContext, runId: string, options?: { maxBytes?: number }): Promise<ChatMessage[]>;
+  /** Step records after `after`, in step order. */
+  listSteps(auth: AuthContext, runId: string, page: { after: number; limit: number }): Promise<StepRecord[]>;
+  /** The tenant's runs, newest first; `cursor` is opaque and comes from the previous page. */
+  listRuns(auth: AuthContext, query: RunListQuery): Promise<{ runs: RunRecord[]; nextCursor: string | null }>;
 }
+
+/** Which runs `listRuns` returns. */
+export type RunListQuery = {
+  status?: RunStatus;
+  /** Only this principal's runs (a member without `runs:read:all` sees only its own). */
+  principalId?: string;
+  limit: number;
+  cursor?: string;
+};

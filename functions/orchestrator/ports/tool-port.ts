@@ -1,15 +1,34 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { ToolDefinition } from '../../shared/contracts/chat.ts';
+import type { ToolError } from '../schemas/tool.ts';
 
-/** A tool call as the model asked for it. */
-export type ToolInvocation = { toolCallId: string; name: string; arguments: string; runId: string };
+/** One attempt of a tool call as the model asked for it. */
+export type ToolInvocation = {
+  toolCallId: string;
+  name: string;
+  arguments: string;
+  runId: string;
+  step: number;
+  /** Stable for the call across attempts and redeliveries: `<run_id>/s<step>/c<index>`; HTTP tools send it as `Idempotency-Key`. */
+  idempotencyKey: string;
+  /** The attempt ends with a `timeout` error after this long. */
+  timeoutMs: number;
+  /** The memory namespace of the calling agent (memory built-ins). */
+  memoryNamespace: string;
+  /** Aborted when the step gives up (its own timeout, cancellation). */
+  signal?: AbortSignal;
+};
 
-/** The result handed back to the model; failures are results too, so the model can react. */
-export type ToolResult = { output: string; isError: boolean };
+/**
+ * The result handed back to the model; failures are results too, so the model can react. `error`
+ * says why a call failed and whether trying again may help.
+ */
+export type ToolResult = { output: string; isError: boolean; error?: ToolError & { retryable: boolean } };
 
 /** Describes and invokes the tools a tenant may use (HLD §3.1 ToolPort). */
 export interface ToolPort {
-  /** Definitions of the given tools that exist for this tenant; unknown ids are left out. */
+  /** Definitions of the given tools that exist for this tenant (built-ins included); unknown ids are left out. */
   describe(auth: AuthContext, toolIds: readonly string[]): Promise<ToolDefinition[]>;
+  /** Never throws for a tool's own failure (that is an error result); throws only when storage is unreachable. */
   invoke(auth: AuthContext, call: ToolInvocation): Promise<ToolResult>;
 }
