@@ -23,7 +23,16 @@ export type ToolInvocation = {
  * The result handed back to the model; failures are results too, so the model can react. `error`
  * says why a call failed and whether trying again may help.
  */
-export type ToolResult = { output: string; isError: boolean; error?: ToolError & { retryable: boolean } };
+export type ToolResult = {
+  output: string;
+  isError: boolean;
+  error?: ToolError & { retryable: boolean };
+  /**
+   * The run pauses this long before its next step (the `wait` built-in). Only `long` runs can wait:
+   * their Step Functions execution holds the pause, longer than any function can run (HLD §4.3).
+   */
+  suspendSeconds?: number;
+};
 
 /** Describes and invokes the tools a tenant may use (HLD §3.1 ToolPort). */
 export interface ToolPort {

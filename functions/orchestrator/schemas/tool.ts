@@ -17,6 +17,7 @@ export const builtinToolIds = [
   'memory_put',
   'memory_search',
   'http_fetch',
+  'wait',
 ] as const;
 export type BuiltinToolId = (typeof builtinToolIds)[number];
 
