@@ -15,6 +15,19 @@ export function assertMemoryNamespace(namespace: string): void {
   }
 }
 
+/** Longest key, in characters (Unicode code points). */
+export const maxMemoryKeyLength = 256;
+
+/** Throws the port's `invalid_request` for a key every adapter refuses: empty, too long, or not well-formed Unicode. */
+export function assertMemoryKey(key: string): void {
+  const length = [...key].length;
+  if (length === 0 || length > maxMemoryKeyLength || !key.isWellFormed()) {
+    throw new InvalidRequestError('Invalid memory key', [
+      { field: 'key', message: `1-${maxMemoryKeyLength} characters of well-formed Unicode` },
+    ]);
+  }
+}
+
 /** Throws the port's `invalid_request` for a value every adapter refuses. */
 export function assertMemoryValue(value: string): void {
   if (Buffer.byteLength(value, 'utf8') > maxMemoryValueBytes) {
@@ -40,7 +53,10 @@ export interface MemoryPort {
   delete(auth: AuthContext, namespace: string, key: string): Promise<void>;
   /** Entries of the namespace ranked by relevance to `query`, best first; entries matching no term are left out. */
   search(auth: AuthContext, namespace: string, query: string, options: { limit: number }): Promise<MemoryHit[]>;
-  /** Entries of the namespace by key; `cursor` is opaque and comes from the previous page. */
+  /**
+   * Entries of the namespace in a stable order (by a hash of the key, not alphabetical: entries added
+   * or removed meanwhile do not shift the others); `cursor` is opaque and comes from the previous page.
+   */
   list(
     auth: AuthContext,
     namespace: string,

@@ -36,6 +36,8 @@ export const scopes = {
   policyCheck: 'policy:check',
   usageRead: 'usage:read',
   operator: 'operator',
+  memoryRead: 'memory:read',
+  memoryWrite: 'memory:write',
 } as const;
 
 export type Scope = (typeof scopes)[keyof typeof scopes];
