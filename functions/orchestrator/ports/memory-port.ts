@@ -52,7 +52,12 @@ export interface MemoryPort {
   put(auth: AuthContext, namespace: string, key: string, value: string): Promise<MemoryEntry>;
   delete(auth: AuthContext, namespace: string, key: string): Promise<void>;
   /** Entries of the namespace ranked by relevance to `query`, best first; entries matching no term are left out. */
-  search(auth: AuthContext, namespace: string, query: string, options: { limit: number }): Promise<MemoryHit[]>;
+  search(
+    auth: AuthContext,
+    namespace: string,
+    query: string,
+    options: { limit: number },
+  ): Promise<MemoryHit[]>;
   /**
    * Entries of the namespace in a stable order (by a hash of the key, not alphabetical: entries added
    * or removed meanwhile do not shift the others); `cursor` is opaque and comes from the previous page.

@@ -53,7 +53,8 @@ export const storageKeys = {
    * The partition of one memory namespace: every entry of it, `sk` derived from a hash of the entry's
    * key, so the namespace can be listed and searched while an entry is still one item.
    */
-  memoryNamespace: (tenantId: string, namespace: string) => `${tenant(tenantId)}/memory/${part(namespace, 'namespace')}`,
+  memoryNamespace: (tenantId: string, namespace: string) =>
+    `${tenant(tenantId)}/memory/${part(namespace, 'namespace')}`,
   /** Where an entry lived before namespaces had one partition (`sk` 0); read and moved on first read. */
   legacyMemory: (tenantId: string, namespace: string, keyHash: string) =>
     `${tenant(tenantId)}/memory/${part(namespace, 'namespace')}/${part(keyHash, 'memory key')}`,

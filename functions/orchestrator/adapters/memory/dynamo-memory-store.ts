@@ -101,7 +101,10 @@ export class DynamoMemoryStore implements MemoryPort {
     }
     try {
       await this.db.send(
-        new DeleteCommand({ TableName: this.tableName, Key: { pk: legacyKey(auth, namespace, key), sk: recordSortKey } }),
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: legacyKey(auth, namespace, key), sk: recordSortKey },
+        }),
       );
     } catch (error) {
       throw storageUnavailable(error);
@@ -162,7 +165,8 @@ export class DynamoMemoryStore implements MemoryPort {
     const last = chosen.at(-1);
     return {
       entries: chosen.map(entryOf),
-      nextCursor: items.length > limit && last !== undefined ? encodeMemoryCursor({ s: last.sk, k: last.key }) : null,
+      nextCursor:
+        items.length > limit && last !== undefined ? encodeMemoryCursor({ s: last.sk, k: last.key }) : null,
     };
   }
 
@@ -212,7 +216,10 @@ export class DynamoMemoryStore implements MemoryPort {
             ConditionExpression:
               mode === 'replace' ? 'attribute_not_exists(pk) OR #key = :key' : 'attribute_not_exists(pk)',
             ...(mode === 'replace'
-              ? { ExpressionAttributeNames: { '#key': 'key' }, ExpressionAttributeValues: { ':key': entry.key } }
+              ? {
+                  ExpressionAttributeNames: { '#key': 'key' },
+                  ExpressionAttributeValues: { ':key': entry.key },
+                }
               : {}),
           }),
         );
@@ -235,8 +242,9 @@ export class DynamoMemoryStore implements MemoryPort {
     const oldKey = { pk: legacyKey(auth, namespace, key), sk: recordSortKey };
     let item: Record<string, unknown> | undefined;
     try {
-      item = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: oldKey, ConsistentRead: true })))
-        .Item;
+      item = (
+        await this.db.send(new GetCommand({ TableName: this.tableName, Key: oldKey, ConsistentRead: true }))
+      ).Item;
     } catch (error) {
       throw storageUnavailable(error);
     }
