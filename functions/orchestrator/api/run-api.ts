@@ -4,6 +4,7 @@ import { jwksRoute } from '../../shared/http/jwks-route.ts';
 import { defineRoute } from '../../shared/http/route-spec.ts';
 import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { scopes } from '../../shared/auth/auth-context.ts';
+import { memoryRoutes } from './memory-api.ts';
 import { EventPageSchema, RunEventSchema } from '../schemas/event.ts';
 import {
   CreateRunRequestSchema,
@@ -186,5 +187,6 @@ export const orchestratorRoutes = [
   getRun,
   cancelRun,
   listRunEvents,
+  ...memoryRoutes,
   jwksRoute,
 ] as const;

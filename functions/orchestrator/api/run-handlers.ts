@@ -9,6 +9,7 @@ import { followRunEvents } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunEventHub } from '../events/run-event-hub.ts';
 import type { RunService } from '../runtime/run-service.ts';
+import type { memoryRoutes } from './memory-api.ts';
 import type { orchestratorRoutes } from './run-api.ts';
 
 /** What the Orchestrator's handlers are built on. */
@@ -35,7 +36,7 @@ export function runHandlers({
   hub,
   readiness,
   jwks,
-}: RunHandlerDeps): RouteHandlers<typeof orchestratorRoutes> {
+}: RunHandlerDeps): Omit<RouteHandlers<typeof orchestratorRoutes>, keyof RouteHandlers<typeof memoryRoutes>> {
   return {
     getHealth: healthHandler('agent-orchestrator'),
     getReadiness: readiness,

@@ -19,6 +19,7 @@ import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
 import { SqsRedeliveryBackoff } from '../adapters/sqs/sqs-visibility.ts';
 import { RegisteredToolAdapter } from '../adapters/tools/registered-tools.ts';
 import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
+import { memoryHandlers } from '../api/memory-handlers.ts';
 import { runHandlers } from '../api/run-handlers.ts';
 import { createRunService } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
@@ -46,6 +47,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const now = () => new Date();
   const runs = new DynamoRunStateStore(db, config.tableName, { now });
   const agents = new DynamoAgentRegistry(db, config.tableName);
+  const memory = new DynamoMemoryStore(db, config.tableName, { now });
   const sqs = new SQSClient(aws);
   const queue = new SqsStepQueue(sqs, config.stepQueueUrl, {
     sfn: new SFNClient(aws),
@@ -74,9 +76,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       const timing = eventStreamTimingFromEnv(env);
       return createHttpApp({
         service: 'agent-orchestrator',
-        routes: bindRoutes(
-          orchestratorRoutes,
-          runHandlers({
+        routes: bindRoutes(orchestratorRoutes, {
+          ...runHandlers({
             service,
             runs,
             timing,
@@ -88,7 +89,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             ),
             jwks: jwksHandler(nodeJwksEnv.parse(env).AGENTOS_NODE_JWKS),
           }),
-        ),
+          ...memoryHandlers({ memory }),
+        }),
         verifier: jwtVerifierFromEnv(env),
         telemetry,
         maxBodyBytes: maxCreateRunBytes,
@@ -102,11 +104,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         queue,
         agents,
         sink,
-        tools: new RegisteredToolAdapter(
-          db,
-          config.tableName,
-          new DynamoMemoryStore(db, config.tableName, { now }),
-        ),
+        tools: new RegisteredToolAdapter(db, config.tableName, memory),
         models: new ModelPolicyClient({
           baseUrl: worker.modelPolicyUrl,
           issuer: serviceTokenIssuerFromEnv(env),
