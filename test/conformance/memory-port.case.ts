@@ -200,6 +200,24 @@ export function memoryPortConformance(
         );
       });
 
+      it('returns fewer entries than the limit when they would not fit in one answer, then the rest', async () => {
+        const port = await factory();
+        const auth = authFor(tenant());
+        // 70 entries of 60 KiB: about 4.2 MB, more than one page or search answer carries.
+        const value = `needle ${'hay '.repeat(15 * 1024)}`;
+        for (let i = 0; i < 70; i += 1) await port.put(auth, 'big', `k${String(i).padStart(2, '0')}`, value);
+        const first = await port.list(auth, 'big', { limit: 100 });
+        expect(first.entries.length).toBeLessThan(70);
+        expect(first.entries.length).toBeGreaterThan(60);
+        expect(first.nextCursor).not.toBeNull();
+        const rest = await port.list(auth, 'big', { limit: 100, cursor: first.nextCursor! });
+        expect(first.entries.length + rest.entries.length).toBe(70);
+        expect(rest.nextCursor).toBeNull();
+        const hits = await port.search(auth, 'big', 'needle', { limit: 100 });
+        expect(hits.length).toBe(first.entries.length);
+        expect(hits[0]!.entry.key).toBe('k00');
+      });
+
       it('throws invalid_request for a cursor it did not make', async () => {
         const port = await factory();
         const auth = authFor(tenant());

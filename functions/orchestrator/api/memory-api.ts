@@ -101,7 +101,8 @@ export const listMemoryEntries = defineRoute({
   summary: 'List a namespace’s entries',
   description:
     'Every entry once across pages, in a stable order (by a hash of the key, not alphabetical); entries added ' +
-    'or removed meanwhile do not shift the others. An empty or unknown namespace is an empty list.',
+    'or removed meanwhile do not shift the others. A page carries at most 4 MiB of entries: fewer than `limit` ' +
+    'when they would not fit, with `next_cursor` to the rest. An empty or unknown namespace is an empty list.',
   request: { params: NamespacePathSchema, query: MemoryListQuerySchema },
   responses: {
     200: {
@@ -124,7 +125,8 @@ export const searchMemory = defineRoute({
     'Ranks the namespace’s entries by BM25 (k1 1.2, b 0.75) over the words of key and value (Unicode letters and ' +
     'digits, case-insensitive; the first 8,192 words of an entry count), best first, ties by key. Entries ' +
     'matching no word of `q` are left out. One search reads at most 10,000 entries and 16 MiB of keys and ' +
-    'values: a larger namespace is answered 409 conflict, never ranked in part.',
+    'values: a larger namespace is answered 409 conflict, never ranked in part. An answer carries at most ' +
+    '4 MiB of entries: fewer than `limit` hits when the best ones are large.',
   request: { params: NamespacePathSchema, query: MemorySearchQuerySchema },
   responses: {
     200: {

@@ -18,6 +18,28 @@ export type MemorySearchBounds = { maxEntries: number; maxBytes: number };
 /** The bounds of a search on every node: 10,000 entries and 16 MiB of keys and values. */
 export const memorySearchBounds: MemorySearchBounds = { maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 };
 
+/**
+ * Most bytes of entries, as JSON, in one list page or one search answer: well under the 6 MB a
+ * buffered Lambda response may carry. A page holds at least one entry, then fewer than `limit` when
+ * they would not fit (a list page then has a cursor to the rest).
+ */
+export const maxPageBytes = 4 * 1024 * 1024;
+
+/**
+ * The longest prefix of `items` whose answers (`wire(item)` as JSON) fit in `maxPageBytes`, and never
+ * less than one item.
+ */
+export function withinPageBytes<T>(items: readonly T[], wire: (item: T) => unknown = (item) => item): T[] {
+  const page: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    bytes += Buffer.byteLength(JSON.stringify(wire(item)), 'utf8');
+    if (page.length > 0 && bytes > maxPageBytes) break;
+    page.push(item);
+  }
+  return page;
+}
+
 /** Entries whose key hashes alike share this many consecutive sort keys. */
 export const slotsPerHash = 16;
 
@@ -100,8 +122,8 @@ export class NamespaceSearch {
     this.#ranking.add(entry, entryTokens(entry.key, entry.value), entry.key);
   }
 
-  /** The matching entries, best first (ties by key), at most `limit`. */
+  /** The matching entries, best first (ties by key), at most `limit` and within `maxPageBytes`. */
   hits(limit: number): MemoryHit[] {
-    return this.#ranking.ranked(limit).map(({ item, score }) => ({ entry: item, score }));
+    return withinPageBytes(this.#ranking.ranked(limit).map(({ item, score }) => ({ entry: item, score })));
   }
 }

@@ -7,6 +7,7 @@ import {
   keyHash48,
   memorySearchBounds,
   slotRange,
+  withinPageBytes,
 } from '../../memory/namespace.ts';
 import type { MemorySearchBounds } from '../../memory/namespace.ts';
 import { assertMemoryKey, assertMemoryNamespace, assertMemoryValue } from '../../ports/memory-port.ts';
@@ -76,7 +77,7 @@ export class InMemoryMemoryStore implements MemoryPort {
         stored.sortKey > after.s ||
         (stored.sortKey === after.s && stored.entry.key > after.k),
     );
-    const chosen = rest.slice(0, Math.max(1, page.limit));
+    const chosen = withinPageBytes(rest.slice(0, Math.max(1, page.limit)), (stored) => stored.entry);
     const last = chosen.at(-1);
     return {
       entries: chosen.map((stored) => structuredClone(stored.entry)),

@@ -12,6 +12,7 @@ import {
   keyHash48,
   memorySearchBounds,
   slotRange,
+  withinPageBytes,
 } from '../../memory/namespace.ts';
 import type { MemorySearchBounds } from '../../memory/namespace.ts';
 import { assertMemoryKey, assertMemoryNamespace, assertMemoryValue } from '../../ports/memory-port.ts';
@@ -146,7 +147,8 @@ export class DynamoMemoryStore implements MemoryPort {
     const after = page.cursor === undefined ? undefined : decodeMemoryCursor(page.cursor);
     const items: StoredItem[] = [];
     let start: Record<string, unknown> | undefined = after === undefined ? undefined : { pk, sk: after.s };
-    // One more than the page, to know whether another page follows; at most `limit + 1` items read.
+    // Until one more than fits the page (so it is known whether another page follows): at most
+    // `limit + 1` items, and one query page (1 MB) beyond `maxPageBytes`.
     do {
       const read = await this.query({
         TableName: this.tableName,
@@ -160,13 +162,19 @@ export class DynamoMemoryStore implements MemoryPort {
       });
       items.push(...read.items);
       start = read.next;
-    } while (start !== undefined && items.length <= limit);
-    const chosen = items.slice(0, limit);
+    } while (
+      start !== undefined &&
+      items.length <= limit &&
+      withinPageBytes(items, entryOf).length === items.length
+    );
+    const chosen = withinPageBytes(items.slice(0, limit), entryOf);
     const last = chosen.at(-1);
     return {
       entries: chosen.map(entryOf),
       nextCursor:
-        items.length > limit && last !== undefined ? encodeMemoryCursor({ s: last.sk, k: last.key }) : null,
+        items.length > chosen.length && last !== undefined
+          ? encodeMemoryCursor({ s: last.sk, k: last.key })
+          : null,
     };
   }
 
