@@ -19,7 +19,7 @@ export const MemoryKeySchema = z
     maxLength: maxMemoryKeyLength,
     description:
       'The key: any text of 1-256 characters. In a path it is percent-encoded (`/` as `%2F`, or left as `/`: ' +
-      'the key is the rest of the path).',
+      'the key is the rest of the path; a trailing `/` must be encoded).',
   });
 
 /** A memory value: text of at most 64 KiB in UTF-8. */
