@@ -101,6 +101,11 @@ export class NamespaceSearch {
     this.#ranking = new Bm25Ranking(query);
   }
 
+  /** False when the query has no word, so nothing can match and the namespace need not be read. */
+  get hasTerms(): boolean {
+    return this.#ranking.hasTerms;
+  }
+
   /** Adds an entry; throws `conflict` once the namespace is larger than one search reads. */
   add(entry: MemoryEntry): void {
     this.#entries += 1;

@@ -82,6 +82,11 @@ export class Bm25Ranking<T> {
     this.#documentFrequency = this.#terms.map(() => 0);
   }
 
+  /** False when the query has no term, so no document can match and none need be read. */
+  get hasTerms(): boolean {
+    return this.#terms.length > 0;
+  }
+
   /** Adds one document: its tokens, the item to return when it matches, and the key that breaks ties. */
   add(item: T, tokens: readonly string[], tieKey: string): void {
     this.#documents += 1;

@@ -60,6 +60,7 @@ export class InMemoryMemoryStore implements MemoryPort {
     options: { limit: number },
   ): Promise<MemoryHit[]> {
     const search = new NamespaceSearch(namespace, query, this.#bounds);
+    if (!search.hasTerms) return [];
     for (const stored of this.#ordered(this.#namespace(auth, namespace))) search.add(stored.entry);
     return structuredClone(search.hits(options.limit));
   }

@@ -120,6 +120,7 @@ export class DynamoMemoryStore implements MemoryPort {
   ): Promise<MemoryHit[]> {
     const pk = this.partition(auth, namespace);
     const search = new NamespaceSearch(namespace, query, this.bounds);
+    if (!search.hasTerms) return [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.query({
