@@ -5,6 +5,8 @@ import { defineRoute } from '../../shared/http/route-spec.ts';
 import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { scopes } from '../../shared/auth/auth-context.ts';
 import { EventPageSchema, RunEventSchema } from '../schemas/event.ts';
+import { agentRoutes } from './agent-api.ts';
+import { toolRoutes } from './tool-api.ts';
 import {
   CreateRunRequestSchema,
   EventQuerySchema,
@@ -186,5 +188,7 @@ export const orchestratorRoutes = [
   getRun,
   cancelRun,
   listRunEvents,
+  ...agentRoutes,
+  ...toolRoutes,
   jwksRoute,
 ] as const;

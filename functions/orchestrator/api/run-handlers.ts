@@ -10,6 +10,12 @@ import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunEventHub } from '../events/run-event-hub.ts';
 import type { RunService } from '../runtime/run-service.ts';
 import type { orchestratorRoutes } from './run-api.ts';
+import type { agentRoutes } from './agent-api.ts';
+import type { toolRoutes } from './tool-api.ts';
+
+/** The routes other handler sets serve (agent-handlers.ts, tool-handlers.ts). */
+type OtherOperations =
+  (typeof agentRoutes)[number]['operationId'] | (typeof toolRoutes)[number]['operationId'];
 
 /** What the Orchestrator's handlers are built on. */
 export type RunHandlerDeps = {
@@ -35,7 +41,7 @@ export function runHandlers({
   hub,
   readiness,
   jwks,
-}: RunHandlerDeps): RouteHandlers<typeof orchestratorRoutes> {
+}: RunHandlerDeps): Omit<RouteHandlers<typeof orchestratorRoutes>, OtherOperations> {
   return {
     getHealth: healthHandler('agent-orchestrator'),
     getReadiness: readiness,
