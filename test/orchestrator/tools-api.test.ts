@@ -48,6 +48,13 @@ const weather = (changes: Record<string, unknown> = {}) => ({
   ...changes,
 });
 
+/** A tool's body for PUT: the create body without its id. */
+function specOf(changes: Record<string, unknown> = {}): Record<string, unknown> {
+  const body: Record<string, unknown> = weather(changes);
+  delete body['tool_id'];
+  return body;
+}
+
 function fields(answer: Answer): string[] {
   const error = answer.json?.['error'] as { details?: { fields?: { field: string }[] } } | undefined;
   return (error?.details?.fields ?? []).map((f) => f.field);
@@ -105,7 +112,7 @@ describe('the tools API', () => {
     const listed = await call('GET', '/v1/tools?limit=100', { token: acme });
     expect(ids(listed).slice(0, builtinToolIds.length)).toEqual([...builtinToolIds]);
     expect(ids(listed)).toContain('weather');
-    const { tool_id: _id, ...spec } = weather({ description: 'Weather, v2.' });
+    const spec = specOf({ description: 'Weather, v2.' });
     const replaced = await call('PUT', '/v1/tools/weather', { token: acme, body: spec });
     expect(replaced.status).toBe(200);
     expect(replaced.json).toMatchObject({ version: 2, description: 'Weather, v2.' });
@@ -135,7 +142,7 @@ describe('the tools API', () => {
   });
 
   it('answers 409 for changing or deleting a built-in tool', async () => {
-    const { tool_id: _id, ...spec } = weather();
+    const spec = specOf();
     const put = await call('PUT', '/v1/tools/echo', { token: acme, body: spec });
     expect(put.status).toBe(409);
     expect(JSON.stringify(put.json)).toContain('built-in');
@@ -175,7 +182,7 @@ describe('the tools API', () => {
     expect(
       (await call('POST', '/v1/tools', { token: acme, body: weather({ tool_id: 'private' }) })).status,
     ).toBe(201);
-    const { tool_id: _id, ...spec } = weather();
+    const spec = specOf();
     expect((await call('GET', '/v1/tools/private', { token: globex })).status).toBe(404);
     expect((await call('PUT', '/v1/tools/private', { token: globex, body: spec })).status).toBe(404);
     expect((await call('DELETE', '/v1/tools/private', { token: globex })).status).toBe(404);

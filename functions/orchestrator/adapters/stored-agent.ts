@@ -3,7 +3,7 @@ import type { AgentDefinition } from '../ports/agent-registry-port.ts';
 import { AgentDefinitionSchema } from '../schemas/agent.ts';
 
 /** Attributes of a stored agent item that belong to the storage layout, not to the definition. */
-const layoutAttributes = ['pk', 'sk', 'kind', 'latest_version', 'deleted'] as const;
+const layoutAttributes: readonly string[] = ['pk', 'sk', 'kind', 'latest_version', 'deleted'];
 
 /** When an agent stored before versions existed was created: unknown, so the epoch. */
 const unknownTime = new Date(0).toISOString();
@@ -14,8 +14,9 @@ const unknownTime = new Date(0).toISOString();
  * version 1 with `instructions`. A malformed item is an internal error, never a silent skip.
  */
 export function agentFromStored(item: Record<string, unknown>, agentId: string): AgentDefinition {
-  const fields: Record<string, unknown> = { ...item };
-  for (const attribute of layoutAttributes) delete fields[attribute];
+  const fields: Record<string, unknown> = Object.fromEntries(
+    Object.entries(item).filter(([attribute]) => !layoutAttributes.includes(attribute)),
+  );
   if ('system_prompt' in fields) {
     if (fields['instructions'] === undefined) fields['instructions'] = fields['system_prompt'];
     delete fields['system_prompt'];
