@@ -151,7 +151,8 @@ afterAll(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-describe('agentos agents and tools on a local node', () => {
+// Each CLI call starts a process that loads the CLI's sources: seconds each on a loaded machine.
+describe('agentos agents and tools on a local node', { timeout: 180_000 }, () => {
   it('declares a tool from --file, lists it after the built-ins, shows it and deletes it', async () => {
     const file = join(stateDir, 'tool.json');
     await writeFile(
@@ -260,7 +261,7 @@ describe('agentos agents and tools on a local node', () => {
   });
 });
 
-describe('agentos runs list and steps (against a stub of the API)', () => {
+describe('agentos runs list and steps (against a stub of the API)', { timeout: 120_000 }, () => {
   const stubbed = (...args: string[]) => [
     ...args,
     '--local',
