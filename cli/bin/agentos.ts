@@ -18,6 +18,12 @@ import { statusRemote } from '../commands/remote/status-remote.ts';
 import { keysRemote, tokenRemote } from '../commands/remote/token-keys-remote.ts';
 import { upRemote } from '../commands/remote/up-remote.ts';
 import { validateRemote } from '../commands/remote/validate-remote.ts';
+import { orchestratorClient } from '../commands/api/api-access.ts';
+import { agentCommands, readSpec, runCommands, toolCommands } from '../commands/api/resource-commands.ts';
+import type { PageOptions } from '../commands/api/resource-commands.ts';
+import { ApiRefusal } from '../commands/api/resource-output.ts';
+import type { CommandOutput } from '../commands/api/resource-output.ts';
+import type { AgentOsClient } from '../client/agentos-client.ts';
 
 function nodeId(value: string): string {
   if (!/^[a-z0-9-]{1,32}$/.test(value))
@@ -250,6 +256,160 @@ withTarget(
     ...(opts.file === undefined ? {} : { file: opts.file }),
   });
 });
+
+/** The options of the commands that call the Orchestrator API. */
+type ApiOptions = TargetOptions & { tenant?: string; token?: string; json?: boolean };
+
+/** Adds the target flags and how an API command authenticates and prints. */
+function withApi(command: Command): Command {
+  return withTarget(command)
+    .option('--tenant <id>', 'mint the token for this tenant (default: the seeded tenant)')
+    .option(
+      '--token <jwt>',
+      'use this bearer token (default: $AGENTOS_TOKEN, else one minted with the node key)',
+    )
+    .option('--json', 'print the API’s JSON instead of a table');
+}
+
+/** Adds `--limit`, `--cursor` and `--all` to a list command. */
+function withPaging(command: Command): Command {
+  return command
+    .option('--limit <n>', 'page size, 1-100 (default 20)', pageLimit)
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .option('--all', 'follow the cursors to the last page');
+}
+
+function pageLimit(value: string): number {
+  const parsed = positiveInt(value);
+  if (parsed > 100) throw new InvalidArgumentError('at most 100');
+  return parsed;
+}
+
+function nonNegativeInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('a non-negative integer');
+  return parsed;
+}
+
+function pageOf(opts: PageOptions): PageOptions {
+  return {
+    ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+    ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
+    ...(opts.all === true ? { all: true } : {}),
+  };
+}
+
+/**
+ * Runs an API command against its target: a refusal of the API prints `code: message` on standard
+ * error and exits 1; anything else goes to the common error line.
+ */
+async function apiAction(
+  opts: ApiOptions,
+  command: (client: AgentOsClient, output: CommandOutput) => Promise<number>,
+): Promise<void> {
+  const { target, config } = await targetOf(opts);
+  const client = await orchestratorClient(target, config, {
+    ...(opts.token === undefined ? {} : { token: opts.token }),
+    ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }),
+  });
+  try {
+    process.exitCode = await command(client, {
+      out: process.stdout,
+      err: process.stderr,
+      json: opts.json === true,
+    });
+  } catch (error) {
+    if (!(error instanceof ApiRefusal)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+const agents = program.command('agents').description("the tenant's agents: list, get, create, delete");
+withPaging(withApi(agents.command('list').description('list the agents (current versions)'))).action(
+  (opts: ApiOptions & PageOptions) =>
+    apiAction(opts, (client, out) => agentCommands.list(client, pageOf(opts), out)),
+);
+withApi(
+  agents
+    .command('get')
+    .description("show an agent's current version, or one version")
+    .argument('<agent_id>')
+    .option('--version <n>', 'this version instead of the current one', positiveInt),
+).action((agentId: string, opts: ApiOptions & { version?: number }) =>
+  apiAction(opts, (client, out) => agentCommands.get(client, agentId, opts.version, out)),
+);
+withApi(
+  agents
+    .command('create')
+    .description('create an agent from a JSON spec (POST /v1/agents body)')
+    .option('--file <path>', 'the spec (default or -: standard input)'),
+).action((opts: ApiOptions & { file?: string }) =>
+  apiAction(opts, async (client, out) => agentCommands.create(client, await readSpec(opts.file), out)),
+);
+withApi(
+  agents.command('delete').description('delete an agent (its versions stay readable)').argument('<agent_id>'),
+).action((agentId: string, opts: ApiOptions) =>
+  apiAction(opts, (client, out) => agentCommands.delete(client, agentId, out)),
+);
+
+const tools = program
+  .command('tools')
+  .description("the built-in tools and the tenant's HTTP tools: list, get, create, delete");
+withPaging(withApi(tools.command('list').description('list the tools (built-ins first)'))).action(
+  (opts: ApiOptions & PageOptions) =>
+    apiAction(opts, (client, out) => toolCommands.list(client, pageOf(opts), out)),
+);
+withApi(tools.command('get').description('show a tool').argument('<tool_id>')).action(
+  (toolId: string, opts: ApiOptions) =>
+    apiAction(opts, (client, out) => toolCommands.get(client, toolId, out)),
+);
+withApi(
+  tools
+    .command('create')
+    .description('declare an HTTP tool from a JSON spec (POST /v1/tools body)')
+    .option('--file <path>', 'the spec (default or -: standard input)'),
+).action((opts: ApiOptions & { file?: string }) =>
+  apiAction(opts, async (client, out) => toolCommands.create(client, await readSpec(opts.file), out)),
+);
+withApi(tools.command('delete').description('delete an HTTP tool').argument('<tool_id>')).action(
+  (toolId: string, opts: ApiOptions) =>
+    apiAction(opts, (client, out) => toolCommands.delete(client, toolId, out)),
+);
+
+const runs = program.command('runs').description("the tenant's runs: list, get, events, steps");
+withPaging(
+  withApi(
+    runs
+      .command('list')
+      .description('list runs, newest first')
+      .option('--status <status>', 'only runs in this status (queued, running, completed, failed, canceled)'),
+  ),
+).action((opts: ApiOptions & PageOptions & { status?: string }) =>
+  apiAction(opts, (client, out) => runCommands.list(client, opts.status, pageOf(opts), out)),
+);
+withApi(runs.command('get').description('show a run').argument('<run_id>')).action(
+  (runId: string, opts: ApiOptions) => apiAction(opts, (client, out) => runCommands.get(client, runId, out)),
+);
+withApi(
+  runs
+    .command('events')
+    .description("print a run's events so far")
+    .argument('<run_id>')
+    .option('--after <sequence>', 'only events after this sequence', nonNegativeInt, 0),
+).action((runId: string, opts: ApiOptions & { after: number }) =>
+  apiAction(opts, (client, out) => runCommands.events(client, runId, opts.after, out)),
+);
+withPaging(
+  withApi(
+    runs
+      .command('steps')
+      .description("print a run's steps: model calls, tool calls, errors")
+      .argument('<run_id>'),
+  ),
+).action((runId: string, opts: ApiOptions & PageOptions) =>
+  apiAction(opts, (client, out) => runCommands.steps(client, runId, pageOf(opts), out)),
+);
 
 try {
   await program.parseAsync(process.argv);

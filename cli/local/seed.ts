@@ -5,7 +5,9 @@ import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynam
 import { DynamoMemoryStore } from '../../functions/orchestrator/adapters/memory/dynamo-memory-store.ts';
 import { RegisteredToolAdapter } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
 import type { ToolRecord } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
-import type { AgentDefinition } from '../../functions/orchestrator/ports/agent-registry-port.ts';
+import { AgentSpecSchema } from '../../functions/orchestrator/schemas/agent.ts';
+import type { z } from 'zod';
+import { ConflictError } from '../../functions/shared/errors/agentos-error.ts';
 
 /** The sample tool every seeded tenant gets. */
 export const sampleTool: ToolRecord = {
@@ -14,12 +16,15 @@ export const sampleTool: ToolRecord = {
   implementation: 'builtin:echo',
 };
 
+/** An agent to seed: its id and its spec as a client would send it (defaults apply). */
+export type SeedAgent = { agent_id: string } & z.input<typeof AgentSpecSchema>;
+
 /** The sample agent: the scriptable local model, the sample tool, a few steps. */
-export const sampleAgent: AgentDefinition = {
+export const sampleAgent: SeedAgent = {
   agent_id: 'sample-agent',
   name: 'Sample agent',
   model_ref: 'local/scripted',
-  system_prompt: 'You are the AgentOS sample agent. Use the echo tool when asked to.',
+  instructions: 'You are the AgentOS sample agent. Use the echo tool when asked to.',
   tool_ids: ['echo'],
   max_steps: 8,
   max_tokens_per_step: 256,
@@ -31,14 +36,15 @@ export type SeededTenant = { tenantId: string; adminPrincipal: string; agentId: 
 
 /**
  * Seeds a tenant's agent and tool records through the same adapters the Orchestrator uses, so
- * the records are exactly what the runtime reads.
+ * the records are exactly what the runtime reads. The agent is created, or replaced by a new
+ * version when a seed that did not finish already created it.
  */
 export async function seedTenantCatalog(options: {
   aws: AwsClientConfig;
   tableName: string;
   tenantId: string;
   adminPrincipal: string;
-  agent?: AgentDefinition;
+  agent?: SeedAgent;
   tools?: ToolRecord[];
 }): Promise<SeededTenant> {
   const db = createDocumentClient(options.aws);
@@ -57,7 +63,15 @@ export async function seedTenantCatalog(options: {
       new DynamoMemoryStore(db, options.tableName),
     );
     for (const tool of tools) await registry.register(auth, tool);
-    await new DynamoAgentRegistry(db, options.tableName).put(auth, agent);
+    const { agent_id: agentId, ...input } = agent;
+    const spec = AgentSpecSchema.parse(input);
+    const agents = new DynamoAgentRegistry(db, options.tableName);
+    try {
+      await agents.create(auth, agentId, spec);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      await agents.update(auth, agentId, spec);
+    }
   } finally {
     db.destroy();
   }

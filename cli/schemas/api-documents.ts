@@ -15,7 +15,7 @@ export const apiDocumentSpecs: ApiDocumentSpec[] = [
     title: 'AgentOS Agent Orchestrator API',
     version: '1.0.0',
     description:
-      'Runs and their events (HLD §2.1). Every request carries a bearer JWT naming the tenant, principal and ' +
+      'Runs and their events, agents (versioned) and tools (HLD §2.1, §3.1). Every request carries a bearer JWT naming the tenant, principal and ' +
       'scopes; every error is the ErrorEnvelope with a stable code. Responses may gain fields, and enums such ' +
       'as event types and error codes may gain values: clients ignore what they do not know.',
     operations: orchestratorRoutes,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sampleAgent } from '../../cli/local/seed.ts';
 import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynamodb/dynamo-agent-registry.ts';
 import { DynamoRunStateStore } from '../../functions/orchestrator/adapters/dynamodb/dynamo-run-state.ts';
+import { AgentSpecSchema } from '../../functions/orchestrator/schemas/agent.ts';
 import type { EventSinkPort } from '../../functions/orchestrator/ports/event-sink-port.ts';
 import type { QueuePort, StepTask } from '../../functions/orchestrator/ports/queue-port.ts';
 import type { RunStatePort } from '../../functions/orchestrator/ports/run-state-port.ts';
@@ -45,7 +46,8 @@ async function serviceWith(
   const { resources } = await provisionTestNode('sched');
   const db = createDocumentClient(testAwsConfig());
   const agents = new DynamoAgentRegistry(db, resources.tableName);
-  await agents.put(auth, sampleAgent);
+  const { agent_id: agentId, ...spec } = sampleAgent;
+  await agents.create(auth, agentId, AgentSpecSchema.parse(spec));
   const runs = new DynamoRunStateStore(db, resources.tableName);
   const reported: { what: string; error: unknown }[] = [];
   const service = createRunService({

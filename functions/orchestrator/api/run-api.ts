@@ -6,6 +6,8 @@ import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { scopes } from '../../shared/auth/auth-context.ts';
 import { memoryRoutes } from './memory-api.ts';
 import { EventPageSchema, RunEventSchema } from '../schemas/event.ts';
+import { agentRoutes } from './agent-api.ts';
+import { toolRoutes } from './tool-api.ts';
 import {
   CreateRunRequestSchema,
   EventQuerySchema,
@@ -188,5 +190,7 @@ export const orchestratorRoutes = [
   cancelRun,
   listRunEvents,
   ...memoryRoutes,
+  ...agentRoutes,
+  ...toolRoutes,
   jwksRoute,
 ] as const;

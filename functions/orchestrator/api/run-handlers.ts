@@ -11,6 +11,14 @@ import type { RunEventHub } from '../events/run-event-hub.ts';
 import type { RunService } from '../runtime/run-service.ts';
 import type { memoryRoutes } from './memory-api.ts';
 import type { orchestratorRoutes } from './run-api.ts';
+import type { agentRoutes } from './agent-api.ts';
+import type { toolRoutes } from './tool-api.ts';
+
+/** The routes other handler sets serve (agent-handlers.ts, tool-handlers.ts). */
+type OtherOperations =
+  | (typeof agentRoutes)[number]['operationId']
+  | (typeof toolRoutes)[number]['operationId']
+  | (typeof memoryRoutes)[number]['operationId'];
 
 /** What the Orchestrator's handlers are built on. */
 export type RunHandlerDeps = {
@@ -36,7 +44,7 @@ export function runHandlers({
   hub,
   readiness,
   jwks,
-}: RunHandlerDeps): Omit<RouteHandlers<typeof orchestratorRoutes>, keyof RouteHandlers<typeof memoryRoutes>> {
+}: RunHandlerDeps): Omit<RouteHandlers<typeof orchestratorRoutes>, OtherOperations> {
   return {
     getHealth: healthHandler('agent-orchestrator'),
     getReadiness: readiness,

@@ -11,6 +11,7 @@ import { tableProbe } from '../../shared/storage/table-probe.ts';
 import { createTelemetry } from '../../shared/observability/telemetry.ts';
 import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../adapters/dynamodb/dynamo-agent-registry.ts';
+import { DynamoToolRegistry } from '../adapters/dynamodb/dynamo-tool-registry.ts';
 import { DynamoRunStateStore } from '../adapters/dynamodb/dynamo-run-state.ts';
 import { DynamoMemoryStore } from '../adapters/memory/dynamo-memory-store.ts';
 import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
@@ -21,6 +22,8 @@ import { RegisteredToolAdapter } from '../adapters/tools/registered-tools.ts';
 import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
 import { memoryHandlers } from '../api/memory-handlers.ts';
 import { runHandlers } from '../api/run-handlers.ts';
+import { agentHandlers } from '../api/agent-handlers.ts';
+import { toolHandlers } from '../api/tool-handlers.ts';
 import { createRunService } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
 import { createStepEngine } from '../runtime/step-engine.ts';
@@ -46,7 +49,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   // One clock for every part that stamps or ages something.
   const now = () => new Date();
   const runs = new DynamoRunStateStore(db, config.tableName, { now });
-  const agents = new DynamoAgentRegistry(db, config.tableName);
+  const agents = new DynamoAgentRegistry(db, config.tableName, { now });
+  const toolRegistry = new DynamoToolRegistry(db, config.tableName, { now });
   const memory = new DynamoMemoryStore(db, config.tableName, { now });
   const sqs = new SQSClient(aws);
   const queue = new SqsStepQueue(sqs, config.stepQueueUrl, {
@@ -77,6 +81,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       return createHttpApp({
         service: 'agent-orchestrator',
         routes: bindRoutes(orchestratorRoutes, {
+          ...agentHandlers({ agents, tools: toolRegistry }),
+          ...toolHandlers({ tools: toolRegistry }),
           ...runHandlers({
             service,
             runs,

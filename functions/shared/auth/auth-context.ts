@@ -35,6 +35,18 @@ export const scopes = {
   modelsRead: 'models:read',
   policyCheck: 'policy:check',
   usageRead: 'usage:read',
+  /** Read the tenant's agents and their versions. */
+  agentsRead: 'agents:read',
+  /** Create, update and delete the tenant's agents. */
+  agentsWrite: 'agents:write',
+  /** Read the built-in tools and the tenant's HTTP tools. */
+  toolsRead: 'tools:read',
+  /** Declare, replace and delete the tenant's HTTP tools. */
+  toolsWrite: 'tools:write',
+  /** Read and search the tenant's memory. */
+  memoryRead: 'memory:read',
+  /** Write and delete entries of the tenant's memory. */
+  memoryWrite: 'memory:write',
   operator: 'operator',
   memoryRead: 'memory:read',
   memoryWrite: 'memory:write',
@@ -50,4 +62,10 @@ export const defaultTenantScopes: Scope[] = [
   scopes.modelsRead,
   scopes.policyCheck,
   scopes.usageRead,
+  scopes.agentsRead,
+  scopes.agentsWrite,
+  scopes.toolsRead,
+  scopes.toolsWrite,
+  scopes.memoryRead,
+  scopes.memoryWrite,
 ];

@@ -32,8 +32,16 @@ export const storageKeys = {
   run: (tenantId: string, runId: string) => `${tenant(tenantId)}/runs/${part(runId, 'run id')}`,
   event: (tenantId: string, runId: string, sequence: number) =>
     `${tenant(tenantId)}/runs/${part(runId, 'run id')}/events/${sequence}`,
+  /** An agent: its current version at `sk = 0`, every version `n` at `sk = n` (immutable). */
   agent: (tenantId: string, agentId: string) => `${tenant(tenantId)}/agents/${part(agentId, 'agent id')}`,
+  /** The canonical key of one version of an agent (stored under `agent` with `sk = version`). */
+  agentVersion: (tenantId: string, agentId: string, version: number) =>
+    `${tenant(tenantId)}/agents/${part(agentId, 'agent id')}/versions/${version}`,
+  /** The directory of a tenant's agents: one small item per live agent, `sk` = a hash of its id. */
+  agentIndex: (tenantId: string) => `${tenant(tenantId)}/indexes/agents`,
   tool: (tenantId: string, toolId: string) => `${tenant(tenantId)}/tools/${part(toolId, 'tool id')}`,
+  /** The directory of a tenant's HTTP tools: one small item per tool, `sk` = a hash of its id. */
+  toolIndex: (tenantId: string) => `${tenant(tenantId)}/indexes/tools`,
   usage: (tenantId: string, window: 'day' | 'month', date: string) =>
     `${tenant(tenantId)}/usage/${window}/${part(date, 'date')}`,
   usageByPrincipal: (tenantId: string, window: 'day' | 'month', date: string, principalHash: string) =>

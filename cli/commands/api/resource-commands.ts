@@ -1,0 +1,319 @@
+import { readFile } from 'node:fs/promises';
+import { InvalidArgumentError } from 'commander';
+import type { AgentOsClient } from '../../client/agentos-client.ts';
+import { details, emit, expectStatus, table } from './resource-output.ts';
+import type { CommandOutput } from './resource-output.ts';
+
+/**
+ * `agentos agents|tools|runs …`: thin commands over the Orchestrator API (functions/orchestrator/README.md
+ * lists the routes). Each prints a table or the fields of one item, or the API's JSON with `--json`.
+ */
+
+/** A list page as every list route of the API answers it. */
+type ListPage = { object: 'list'; data: Record<string, unknown>[]; next_cursor: string | null };
+
+/** Paging options of the list commands. */
+export type PageOptions = { limit?: number; cursor?: string; all?: boolean };
+
+function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined) search.set(name, String(value));
+  const text = search.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+const segment = (value: string) => encodeURIComponent(value);
+
+/** One page, or with `all` every page after it, merged into one list. */
+async function listPages(
+  client: AgentOsClient,
+  path: string,
+  params: Record<string, string | number | undefined>,
+  page: PageOptions,
+): Promise<ListPage> {
+  let cursor = page.cursor;
+  const data: Record<string, unknown>[] = [];
+  for (;;) {
+    const body = expectStatus<ListPage>(
+      await client.request('GET', `${path}${query({ ...params, limit: page.limit, cursor })}`),
+      200,
+    );
+    data.push(...body.data);
+    if (page.all !== true || body.next_cursor === null)
+      return { object: 'list', data, next_cursor: body.next_cursor };
+    cursor = body.next_cursor;
+  }
+}
+
+function withMore(page: ListPage, text: string): string {
+  return page.next_cursor === null ? text : `${text}(more: --cursor ${page.next_cursor}, or --all)\n`;
+}
+
+/** A JSON object from `--file` (a path, or `-` for standard input) or, without it, standard input. */
+export async function readSpec(
+  file: string | undefined,
+  stdin: NodeJS.ReadStream = process.stdin,
+): Promise<Record<string, unknown>> {
+  let text: string;
+  if (file === undefined || file === '-') {
+    if (stdin.isTTY === true)
+      throw new InvalidArgumentError('give the spec with --file spec.json, or pipe it on standard input');
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin)
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    text = Buffer.concat(chunks).toString('utf8');
+  } else {
+    text = await readFile(file, 'utf8');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`the spec is not JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new InvalidArgumentError('the spec must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+const agentFields = [
+  'agent_id',
+  'version',
+  'name',
+  'description',
+  'model_ref',
+  'run_mode',
+  'tool_ids',
+  'max_steps',
+  'step_timeout_seconds',
+  'tool_timeout_ms',
+  'on_model_error',
+  'on_tool_error',
+  'memory_namespace',
+  'created_at',
+  'updated_at',
+  'instructions',
+];
+
+/** `agentos agents list|get|create|delete`. */
+export const agentCommands = {
+  async list(client: AgentOsClient, page: PageOptions, output: CommandOutput): Promise<number> {
+    const body = await listPages(client, '/v1/agents', {}, page);
+    emit(output, body, () =>
+      withMore(
+        body,
+        table(
+          [
+            { title: 'AGENT_ID', value: (a: Record<string, unknown>) => a['agent_id'] },
+            { title: 'VERSION', value: (a: Record<string, unknown>) => a['version'] },
+            { title: 'NAME', value: (a: Record<string, unknown>) => a['name'], max: 40 },
+            { title: 'MODEL', value: (a: Record<string, unknown>) => a['model_ref'] },
+            { title: 'MODE', value: (a: Record<string, unknown>) => a['run_mode'] },
+            { title: 'UPDATED', value: (a: Record<string, unknown>) => a['updated_at'] },
+          ],
+          body.data,
+        ),
+      ),
+    );
+    return 0;
+  },
+
+  async get(client: AgentOsClient, agentId: string, version: number | undefined, output: CommandOutput) {
+    const path =
+      version === undefined
+        ? `/v1/agents/${segment(agentId)}`
+        : `/v1/agents/${segment(agentId)}/versions/${version}`;
+    const agent = expectStatus<Record<string, unknown>>(await client.request('GET', path), 200);
+    emit(output, agent, () => details(agent, agentFields));
+    return 0;
+  },
+
+  async create(client: AgentOsClient, spec: Record<string, unknown>, output: CommandOutput): Promise<number> {
+    const agent = expectStatus<Record<string, unknown>>(
+      await client.request('POST', '/v1/agents', { body: spec }),
+      201,
+    );
+    emit(
+      output,
+      agent,
+      () => `created agent ${String(agent['agent_id'])} (version ${String(agent['version'])})\n`,
+    );
+    return 0;
+  },
+
+  async delete(client: AgentOsClient, agentId: string, output: CommandOutput): Promise<number> {
+    expectStatus(await client.request('DELETE', `/v1/agents/${segment(agentId)}`), 204);
+    emit(output, { object: 'agent', agent_id: agentId, deleted: true }, () => `deleted agent ${agentId}\n`);
+    return 0;
+  },
+};
+
+/** `agentos tools list|get|create|delete`. */
+export const toolCommands = {
+  async list(client: AgentOsClient, page: PageOptions, output: CommandOutput): Promise<number> {
+    const body = await listPages(client, '/v1/tools', {}, page);
+    emit(output, body, () =>
+      withMore(
+        body,
+        table(
+          [
+            { title: 'TOOL_ID', value: (t: Record<string, unknown>) => t['tool_id'] },
+            { title: 'KIND', value: (t: Record<string, unknown>) => t['kind'] },
+            { title: 'VERSION', value: (t: Record<string, unknown>) => t['version'] },
+            {
+              title: 'TARGET',
+              value: (t: Record<string, unknown>) => {
+                const http = t['http'] as { method?: string; url?: string } | undefined;
+                return http === undefined ? '-' : `${http.method ?? ''} ${http.url ?? ''}`;
+              },
+              max: 50,
+            },
+            { title: 'DESCRIPTION', value: (t: Record<string, unknown>) => t['description'], max: 60 },
+          ],
+          body.data,
+        ),
+      ),
+    );
+    return 0;
+  },
+
+  async get(client: AgentOsClient, toolId: string, output: CommandOutput): Promise<number> {
+    const tool = expectStatus<Record<string, unknown>>(
+      await client.request('GET', `/v1/tools/${segment(toolId)}`),
+      200,
+    );
+    emit(output, tool, () => details(tool));
+    return 0;
+  },
+
+  async create(client: AgentOsClient, spec: Record<string, unknown>, output: CommandOutput): Promise<number> {
+    const tool = expectStatus<Record<string, unknown>>(
+      await client.request('POST', '/v1/tools', { body: spec }),
+      201,
+    );
+    emit(
+      output,
+      tool,
+      () => `created tool ${String(tool['tool_id'])} (version ${String(tool['version'])})\n`,
+    );
+    return 0;
+  },
+
+  async delete(client: AgentOsClient, toolId: string, output: CommandOutput): Promise<number> {
+    expectStatus(await client.request('DELETE', `/v1/tools/${segment(toolId)}`), 204);
+    emit(output, { object: 'tool', tool_id: toolId, deleted: true }, () => `deleted tool ${toolId}\n`);
+    return 0;
+  },
+};
+
+function summary(data: unknown): string {
+  return data === undefined ? '' : JSON.stringify(data);
+}
+
+/** `agentos runs list|get|events|steps`. */
+export const runCommands = {
+  async list(
+    client: AgentOsClient,
+    status: string | undefined,
+    page: PageOptions,
+    output: CommandOutput,
+  ): Promise<number> {
+    const body = await listPages(client, '/v1/runs', { status }, page);
+    emit(output, body, () =>
+      withMore(
+        body,
+        table(
+          [
+            { title: 'RUN_ID', value: (r: Record<string, unknown>) => r['run_id'] },
+            { title: 'STATUS', value: (r: Record<string, unknown>) => r['status'] },
+            { title: 'AGENT', value: (r: Record<string, unknown>) => r['agent_id'] },
+            { title: 'STEPS', value: (r: Record<string, unknown>) => r['steps_completed'] },
+            { title: 'CREATED', value: (r: Record<string, unknown>) => r['created_at'] },
+          ],
+          body.data,
+        ),
+      ),
+    );
+    return 0;
+  },
+
+  async get(client: AgentOsClient, runId: string, output: CommandOutput): Promise<number> {
+    const run = expectStatus<Record<string, unknown>>(
+      await client.request('GET', `/v1/runs/${segment(runId)}`),
+      200,
+    );
+    emit(output, run, () => details(run));
+    return 0;
+  },
+
+  /** Every event after `after`, page by page (the JSON form of the events route, not the stream). */
+  async events(client: AgentOsClient, runId: string, after: number, output: CommandOutput): Promise<number> {
+    const events: Record<string, unknown>[] = [];
+    for (let cursor = after; ;) {
+      const page = expectStatus<{ data: Record<string, unknown>[]; has_more: boolean; next_after: number }>(
+        await client.request(
+          'GET',
+          `/v1/runs/${segment(runId)}/events${query({ after: cursor, limit: 1000 })}`,
+        ),
+        200,
+      );
+      events.push(...page.data);
+      if (!page.has_more || page.next_after <= cursor) break;
+      cursor = page.next_after;
+    }
+    emit(output, { object: 'list', data: events }, () =>
+      table(
+        [
+          { title: 'SEQ', value: (e: Record<string, unknown>) => e['sequence'] },
+          { title: 'TIME', value: (e: Record<string, unknown>) => e['time'] },
+          { title: 'TYPE', value: (e: Record<string, unknown>) => e['type'] },
+          { title: 'DATA', value: (e: Record<string, unknown>) => summary(e['data']), max: 100 },
+        ],
+        events,
+      ),
+    );
+    return 0;
+  },
+
+  async steps(
+    client: AgentOsClient,
+    runId: string,
+    page: PageOptions,
+    output: CommandOutput,
+  ): Promise<number> {
+    const body = await listPages(client, `/v1/runs/${segment(runId)}/steps`, {}, page);
+    emit(output, body, () =>
+      withMore(
+        body,
+        table(
+          [
+            { title: 'STEP', value: (s: Record<string, unknown>) => s['step'] },
+            { title: 'STATUS', value: (s: Record<string, unknown>) => s['status'] },
+            { title: 'DURATION_MS', value: (s: Record<string, unknown>) => s['duration_ms'] },
+            {
+              title: 'MODEL',
+              value: (s: Record<string, unknown>) =>
+                (s['model'] as { model_ref?: unknown } | undefined)?.model_ref,
+            },
+            {
+              title: 'TOOLS',
+              value: (s: Record<string, unknown>) =>
+                ((s['tool_calls'] as { name?: unknown; attempts?: unknown[] }[] | undefined) ?? [])
+                  .map((c) => `${String(c.name)}×${c.attempts?.length ?? 0}`)
+                  .join(' ') || '-',
+              max: 50,
+            },
+            {
+              title: 'ERROR',
+              value: (s: Record<string, unknown>) =>
+                (s['error'] as { code?: unknown } | null | undefined)?.code,
+            },
+          ],
+          body.data,
+        ),
+      ),
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,85 @@
+import type { ApiAnswer } from '../../client/agentos-client.ts';
+
+/** Where an API command writes: results to `out`, refusals to `err`; `--json` for machines. */
+export type CommandOutput = { out: NodeJS.WritableStream; err: NodeJS.WritableStream; json: boolean };
+
+/** An API answer that is not the success a command expected: printed as `code: message`, exit 1. */
+export class ApiRefusal extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(status: number, code: string, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'ApiRefusal';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+type Envelope = { error?: { code?: unknown; message?: unknown; details?: { fields?: unknown } } };
+
+/** The body of a successful answer, or an ApiRefusal made of its error envelope. */
+export function expectStatus<T>(answer: ApiAnswer<unknown>, ...expected: number[]): T {
+  if (expected.includes(answer.status)) return answer.body as T;
+  const error = (answer.body as Envelope | undefined)?.error;
+  const code = typeof error?.code === 'string' ? error.code : `http_${answer.status}`;
+  let message = typeof error?.message === 'string' ? error.message : `the node answered ${answer.status}`;
+  const fields = Array.isArray(error?.details?.fields) ? (error.details.fields as unknown[]) : [];
+  const named = fields
+    .map((f) => f as { field?: unknown; message?: unknown })
+    .filter((f) => typeof f.field === 'string' && !message.includes(`${String(f.field)} `))
+    .map((f) => `${String(f.field)}: ${String(f.message)}`);
+  if (named.length > 0) message = `${message} (${named.join('; ')})`;
+  throw new ApiRefusal(answer.status, code, message);
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.replace(/\s+/g, ' ');
+}
+
+function clip(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+/** A plain-text table: a header row, then one row per item; cells are one line each, long ones clipped. */
+export function table(
+  columns: { title: string; value: (row: never) => unknown; max?: number }[],
+  rows: unknown[],
+): string {
+  const cells = rows.map((row) =>
+    columns.map((column) => clip(cell((column.value as (r: unknown) => unknown)(row)), column.max ?? 60)),
+  );
+  const widths = columns.map((column, i) => Math.max(column.title.length, ...cells.map((r) => r[i]!.length)));
+  const line = (parts: string[]) =>
+    parts
+      .map((part, i) => (i === parts.length - 1 ? part : part.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.title)), ...cells.map(line)].join('\n') + '\n';
+}
+
+/** One object as `field  value` lines: scalars as they are, arrays and objects as one line of JSON. */
+export function details(value: Record<string, unknown>, fields?: string[]): string {
+  const keys = fields ?? Object.keys(value);
+  const width = Math.max(...keys.map((k) => k.length));
+  return (
+    keys
+      .filter((key) => key in value)
+      .map((key) => {
+        const field = value[key];
+        const text =
+          typeof field === 'string'
+            ? field.replace(/\n/g, '\n' + ' '.repeat(width + 2))
+            : JSON.stringify(field);
+        return `${key.padEnd(width)}  ${text}`;
+      })
+      .join('\n') + '\n'
+  );
+}
+
+/** Writes a result: its JSON for `--json`, else the human form. */
+export function emit(output: CommandOutput, value: unknown, human: () => string): void {
+  output.out.write(output.json ? `${JSON.stringify(value, null, 2)}\n` : human());
+}
