@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Aws, CfnOutput, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type { StackProps } from 'aws-cdk-lib';
+import type { CfnResource, StackProps } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { CfnStage } from 'aws-cdk-lib/aws-apigateway';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -284,6 +284,7 @@ export class AgentOsNodeStack extends Stack {
     // The worker answers a long run's step tasks, and stops the execution of a run it times out.
     this.longRun.grantTaskResponse(stepWorker);
     this.longRun.grantExecution(stepWorker, 'states:StopExecution');
+    this.acknowledgeLongRunExecutions([orchestratorApi, stepWorker]);
     signingKey.grantRead(stepWorker);
 
     this.table.grantReadWriteData(modelPolicyApi);
@@ -328,6 +329,26 @@ export class AgentOsNodeStack extends Stack {
         reason: bedrockReason,
       },
     );
+  }
+
+  /**
+   * StopExecution names an execution, and a long run's execution is named after its run, which
+   * does not exist at deploy time: the grant covers every execution of the long-run state machine,
+   * and no other.
+   */
+  private acknowledgeLongRunExecutions(functions: LambdaFunction[]): void {
+    const machineId = this.getLogicalId(this.longRun.node.defaultChild as CfnResource);
+    const executions =
+      'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:' +
+      `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}:*`;
+    for (const fn of functions) {
+      Validations.of(fn.role ?? fn).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${executions}]`,
+        reason:
+          "A long run's Step Functions execution is named after the run, so stopping it (a cancel, a " +
+          'run timeout) needs the executions of the long-run state machine; the grant names that machine.',
+      });
+    }
   }
 
   private outputs(signingKey: ISecret): void {
