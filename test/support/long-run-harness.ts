@@ -10,7 +10,7 @@ import { SqsRedeliveryBackoff } from '../../functions/orchestrator/adapters/sqs/
 import type { AgentRegistryPort } from '../../functions/orchestrator/ports/agent-registry-port.ts';
 import type { ModelPort } from '../../functions/orchestrator/ports/model-port.ts';
 import type { RunStatePort } from '../../functions/orchestrator/ports/run-state-port.ts';
-import type { ToolPort, ToolResult } from '../../functions/orchestrator/ports/tool-port.ts';
+import type { ToolInvocation, ToolPort, ToolResult } from '../../functions/orchestrator/ports/tool-port.ts';
 import { createRunService } from '../../functions/orchestrator/runtime/run-service.ts';
 import { newRunId } from '../../functions/orchestrator/runtime/run-id.ts';
 import { createStepEngine } from '../../functions/orchestrator/runtime/step-engine.ts';
@@ -71,14 +71,14 @@ function response(message: AssistantMessage): ModelInvokeResponse {
 /** Tools the long runs use: `echo`, and `wait`, which pauses a long run for `seconds`. */
 const tools: ToolPort = {
   describe: async () => [],
-  invoke: async (_auth, call): Promise<ToolResult> => {
+  invoke: async (_auth: AuthContext, call: ToolInvocation): Promise<ToolResult> => {
     const args = JSON.parse(call.arguments) as { text?: string; seconds?: number };
     if (call.name === 'wait') {
       return { output: `waiting ${args.seconds ?? 0} s`, isError: false, suspendSeconds: args.seconds ?? 0 };
     }
     return { output: args.text ?? '', isError: false };
   },
-} as unknown as ToolPort;
+};
 
 /** The agent registry of one agent (its versions are the agent itself). */
 function registryOf(agent: AgentDefinition): AgentRegistryPort {
@@ -200,11 +200,12 @@ export async function startLongRunNode(options: {
     batchSize: 5,
     concurrency: 2,
     waitTimeSeconds: 1,
+    onError: (error) => reportFailure('step poller error', error),
     handler: async (event: SQSEvent, context: unknown): Promise<SQSBatchResponse> => {
       const kept: SQSEvent['Records'] = [];
       const dropped: string[] = [];
       for (const record of event.Records) {
-        let body: Record<string, unknown> = {};
+        let body: Record<string, unknown>;
         try {
           body = JSON.parse(record.body) as Record<string, unknown>;
         } catch {

@@ -32,7 +32,7 @@ export function longRunFailure(task: Extract<StepMessage, { kind: 'run.fail' }>)
     };
   }
   if (task.error === stepTaskErrors.retry || task.error === stepTaskErrors.failed) {
-    let cause: Partial<RunError> = {};
+    let cause: Partial<RunError>;
     try {
       cause = JSON.parse(task.cause ?? '{}') as Partial<RunError>;
     } catch {
