@@ -55,6 +55,7 @@ export function functionEnvironment(
       AGENTOS_TABLE_NAME: settings.resources.tableName,
       AGENTOS_STEP_QUEUE_URL: settings.resources.stepQueueUrl,
       AGENTOS_STATE_MACHINE_ARN: settings.resources.stateMachineArn,
+      AGENTOS_LONG_RUN_STATE_MACHINE_ARN: settings.resources.longRunStateMachineArn,
       // A local node is its own identity provider: one issuer signs users' and service tokens.
       AGENTOS_TRUSTED_ISSUERS: JSON.stringify([{ issuer: settings.jwt.issuer, jwks: settings.jwt.jwks }]),
       AGENTOS_JWT_AUDIENCE: settings.jwt.audience,

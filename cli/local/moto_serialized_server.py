@@ -13,7 +13,10 @@
    every StartExecution; once one execution is running (it holds thread locks) every further start
    fails with "cannot pickle '_thread.RLock'". The copy here leaves the executions out.
 
-4. CloudFormation for the node stack (moto_cfn_models.py): the resource types moto lacks
+4. Step Functions callback tasks (moto_sfn_patches.py): a new task token for every retry attempt, and
+   StopExecution aborting an execution at once, as the long-run state machine needs.
+
+5. CloudFormation for the node stack (moto_cfn_models.py): the resource types moto lacks
    (Secrets Manager secrets, SQS queue policies, SES identities, API Gateway stages and gateway
    responses), properties it drops, and change-set execution as the CDK drives it (dependency order,
    outputs, updates, destroy), so `cdk bootstrap` + `cdk deploy` of the real stack complete.
@@ -169,6 +172,9 @@ def _atomic(operation):
 
 for _name in _OPERATIONS:
     setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
+
+# Callback tasks (task tokens, StopExecution) as the long-run state machine needs them (moto_sfn_patches.py).
+import moto_sfn_patches  # noqa: E402,F401
 
 # CloudFormation resource types and engine fixes the node stack needs to deploy (moto_cfn_models.py).
 import moto_cfn_models  # noqa: E402,F401

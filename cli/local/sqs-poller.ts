@@ -20,7 +20,8 @@ export type SqsPollerOptions = {
   concurrency: number;
   /** Long-poll wait; short enough that `stop()` returns promptly. */
   waitTimeSeconds?: number;
-  onError?: (error: unknown) => void;
+  /** Told about every failure of the mapping itself (a receive, a delete, a handler that threw). */
+  onError: (error: unknown) => void;
   /** Told which messages are being worked on, so a restarted node can release a dead one's. */
   journal?: { add(handles: readonly string[]): void; remove(handles: readonly string[]): void };
 };
@@ -107,17 +108,21 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
       const reported = (result?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
       failed = reported.every((id) => ids.has(id)) ? new Set(reported) : ids;
     } catch (error) {
-      options.onError?.(error);
+      options.onError(error);
       return;
     }
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
     if (done.length === 0) return;
-    await sqs.send(
+    const deleted = await sqs.send(
       new DeleteMessageBatchCommand({
         QueueUrl: options.queueUrl,
         Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
       }),
     );
+    // A message not deleted comes back after its visibility timeout, and its step runs again.
+    for (const failure of deleted.Failed ?? []) {
+      options.onError(new Error(`step message not deleted: ${failure.Code ?? ''} ${failure.Message ?? ''}`));
+    }
   }
 
   async function loop(): Promise<void> {
@@ -126,7 +131,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         await pollOnce();
       } catch (error) {
         if (controller.signal.aborted) return;
-        options.onError?.(error);
+        options.onError(error);
         await new Promise((r) => setTimeout(r, 500));
       }
     }

@@ -104,6 +104,8 @@ export async function sampleFunctionEnvironment(): Promise<Record<string, string
       AGENTOS_STEP_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/agentos-probe-steps',
       AGENTOS_STATE_MACHINE_ARN:
         'arn:aws:states:us-east-1:000000000000:stateMachine:agentos-probe-run-deadline',
+      AGENTOS_LONG_RUN_STATE_MACHINE_ARN:
+        'arn:aws:states:us-east-1:000000000000:stateMachine:agentos-probe-long-run',
       AGENTOS_MODEL_POLICY_URL: 'https://model-policy.invalid/prod/',
       AGENTOS_NODE_ISSUER: 'https://orchestrator.invalid/prod',
       AGENTOS_JWT_AUDIENCE: 'agentos',

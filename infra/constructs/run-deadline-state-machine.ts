@@ -11,6 +11,8 @@ import { runDeadlineStateMachineDefinition } from '../resources/definitions.ts';
 export type RunDeadlineStateMachineProps = {
   stateMachineName: string;
   stepQueue: IQueue;
+  /** The ASL definition, with `${StepQueueUrl}` for the queue; the run deadline's when absent. */
+  definition?: object;
   /** How long its execution history log is kept; the node's default when absent. */
   logRetention?: RetentionDays;
   /** What `cdk destroy` does with that log; kept when absent, as a production node's logs are. */
@@ -21,8 +23,9 @@ export type RunDeadlineStateMachineProps = {
 const stepQueueUrlSubstitution = 'StepQueueUrl';
 
 /**
- * The run-deadline state machine from its shared ASL definition; CloudFormation substitutes the
- * step queue's URL, as the local provisioner does, and its role may only send to that queue. Every
+ * A node state machine that talks to the step queue (the run deadline, or the long-run driver) from
+ * its shared ASL definition; CloudFormation substitutes the step queue's URL, as the local
+ * provisioner does, and its role may only send to that queue. Every
  * execution is traced with X-Ray and logs all its events, without their input and output, to its
  * own log group.
  */
@@ -43,10 +46,13 @@ export class RunDeadlineStateMachine extends Construct {
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromString(JSON.stringify(runDeadlineStateMachineDefinition)),
+      definitionBody: DefinitionBody.fromString(
+        JSON.stringify(props.definition ?? runDeadlineStateMachineDefinition),
+      ),
       definitionSubstitutions: { [stepQueueUrlSubstitution]: props.stepQueue.queueUrl },
       // An execution's input is the step message it sends, which carries the run's Auth Context
-      // (tenant, principal, scopes): state names and timings show why a deadline fired or failed.
+      // (tenant, principal, scopes): state names and timings show why a deadline fired, a step
+      // was retried or a run failed.
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });

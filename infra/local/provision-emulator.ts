@@ -26,6 +26,7 @@ import { AlreadyExistsException, CreateEmailIdentityCommand, SESv2Client } from 
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import {
   alertEmailDefinition,
+  longRunStateMachineDefinition,
   renderStateMachineDefinition,
   resourceNames,
   stepDeadLetterQueueDefinition,
@@ -40,13 +41,15 @@ export type ProvisionedResources = {
   stepQueueArn: string;
   stepDeadLetterQueueUrl: string;
   stateMachineArn: string;
+  /** The long-run state machine, which drives `long` runs. */
+  longRunStateMachineArn: string;
   alertSender: string;
 };
 
-/** An account-local role ARN for the state machine; emulators accept it without IAM. */
-function stateMachineRoleArn(queueArn: string): string {
+/** An account-local role ARN for a state machine; emulators accept it without IAM. */
+function stateMachineRoleArn(queueArn: string, machineName: string): string {
   const account = queueArn.split(':')[4] ?? '000000000000';
-  return `arn:aws:iam::${account}:role/agentos-run-deadline`;
+  return `arn:aws:iam::${account}:role/${machineName}`;
 }
 
 async function ensureTable(db: DynamoDBClient, tableName: string): Promise<void> {
@@ -105,8 +108,8 @@ async function findStateMachine(sfn: SFNClient, name: string): Promise<string | 
 }
 
 /**
- * Creates (or finds) a node's table, step queue with DLQ, run-deadline state machine and alert
- * sender identity in an emulator, from the same definitions the CDK stack uses. Idempotent.
+ * Creates (or finds) a node's table, step queue with DLQ, run-deadline and long-run state machines
+ * and alert sender identity in an emulator, from the same definitions the CDK stack uses. Idempotent.
  * The test suite and the benchmarks use it for the nodes and adapters they run in their own process
  * (fresh resources per test file in well under a second, where a `cdk deploy` takes seconds);
  * test/infra/emulator-drift.test.ts keeps it equal to the stack. `agentos up --local` deploys the
@@ -132,19 +135,27 @@ export async function provisionNode(nodeId: string, aws: AwsClientConfig): Promi
         maxReceiveCount: stepQueueDefinition.maxReceiveCount,
       }),
     });
-    const stateMachineArn =
-      (await findStateMachine(sfn, names.stateMachine)) ??
+    const ensureStateMachine = async (name: string, definition: string): Promise<string> =>
+      (await findStateMachine(sfn, name)) ??
       (
         await sfn.send(
           new CreateStateMachineCommand({
-            name: names.stateMachine,
-            definition: renderStateMachineDefinition(queue.url),
-            roleArn: stateMachineRoleArn(queue.arn),
+            name,
+            definition,
+            roleArn: stateMachineRoleArn(queue.arn, name),
             type: 'STANDARD',
           }),
         )
       ).stateMachineArn ??
       '';
+    const stateMachineArn = await ensureStateMachine(
+      names.stateMachine,
+      renderStateMachineDefinition(queue.url),
+    );
+    const longRunStateMachineArn = await ensureStateMachine(
+      names.longRunStateMachine,
+      renderStateMachineDefinition(queue.url, longRunStateMachineDefinition),
+    );
     try {
       await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: alertEmailDefinition.defaultSender }));
     } catch (error) {
@@ -156,6 +167,7 @@ export async function provisionNode(nodeId: string, aws: AwsClientConfig): Promi
       stepQueueArn: queue.arn,
       stepDeadLetterQueueUrl: dlq.url,
       stateMachineArn,
+      longRunStateMachineArn,
       alertSender: alertEmailDefinition.defaultSender,
     };
   } finally {
@@ -184,8 +196,10 @@ export async function deprovisionNode(nodeId: string, aws: AwsClientConfig): Pro
         if (!(error instanceof QueueDoesNotExist)) throw error;
       }
     }
-    const arn = await findStateMachine(sfn, names.stateMachine);
-    if (arn !== undefined) await sfn.send(new DeleteStateMachineCommand({ stateMachineArn: arn }));
+    for (const machine of [names.stateMachine, names.longRunStateMachine]) {
+      const arn = await findStateMachine(sfn, machine);
+      if (arn !== undefined) await sfn.send(new DeleteStateMachineCommand({ stateMachineArn: arn }));
+    }
   } finally {
     db.destroy();
     sqs.destroy();

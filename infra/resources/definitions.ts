@@ -1,3 +1,5 @@
+import { stepTaskErrors } from '../../functions/orchestrator/runtime/step-message.ts';
+
 /**
  * The one description of a node's AWS resources. The CDK stack and the local provisioner both build
  * from these values, and a test compares what each produces, so the local node and a deployed node
@@ -131,6 +133,104 @@ export const runDeadlineStateMachineDefinition = {
   },
 } as const;
 
+/**
+ * How the long-run state machine treats a step (HLD §4.3): attempts of one step (the first and its
+ * retries after a failure or a heartbeat timeout) and the backoff between them.
+ */
+export const longRunDefinition = {
+  stepAttempts: 3,
+  retryIntervalSeconds: 2,
+  retryBackoffRate: 2,
+} as const;
+
+/**
+ * The long-run state machine (Standard): each step goes to the step queue with a task token; the
+ * worker heartbeats while it works and answers with the step's continuation, which either ends the
+ * execution, waits (a `wait` tool; longer than any function can run), or loops to the next step.
+ * Failures and heartbeat timeouts are retried with backoff; once the attempts are spent, a
+ * `run.fail` task tells the worker to fail the run with the reason. The execution input is
+ * `{ run_id, auth, step, heartbeat_seconds, step_timeout_seconds }`. `${StepQueueUrl}` is substituted
+ * by CDK and by the local provisioner.
+ */
+export const longRunStateMachineDefinition = {
+  Comment: 'AgentOS long run: drives the steps of a long-mode run with task tokens and heartbeats',
+  StartAt: 'RunStep',
+  States: {
+    RunStep: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
+      Parameters: {
+        QueueUrl: '${StepQueueUrl}',
+        MessageBody: {
+          kind: 'run.step',
+          'run_id.$': '$.run_id',
+          'step.$': '$.step',
+          'auth.$': '$.auth',
+          'task_token.$': '$$.Task.Token',
+          'attempt.$': '$$.State.RetryCount',
+          max_attempts: longRunDefinition.stepAttempts,
+          'heartbeat_seconds.$': '$.heartbeat_seconds',
+        },
+        MessageAttributes: { tenant_id: { DataType: 'String', 'StringValue.$': '$.auth.tenant_id' } },
+      },
+      HeartbeatSecondsPath: '$.heartbeat_seconds',
+      TimeoutSecondsPath: '$.step_timeout_seconds',
+      ResultPath: '$.result',
+      Retry: [
+        {
+          // States.Timeout covers both a missed heartbeat and a step over its timeout.
+          ErrorEquals: ['States.Timeout', stepTaskErrors.retry, stepTaskErrors.failed],
+          IntervalSeconds: longRunDefinition.retryIntervalSeconds,
+          BackoffRate: longRunDefinition.retryBackoffRate,
+          MaxAttempts: longRunDefinition.stepAttempts - 1,
+        },
+      ],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'FailRun' }],
+      Next: 'Continue',
+    },
+    Continue: {
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.result.continuation.kind', StringEquals: 'end', Next: 'Done' },
+        { Variable: '$.result.continuation.waitSeconds', NumericGreaterThan: 0, Next: 'Pause' },
+      ],
+      Default: 'NextStep',
+    },
+    Pause: { Type: 'Wait', SecondsPath: '$.result.continuation.waitSeconds', Next: 'NextStep' },
+    NextStep: {
+      Type: 'Pass',
+      Parameters: {
+        'run_id.$': '$.run_id',
+        'auth.$': '$.auth',
+        'step.$': '$.result.continuation.step',
+        'heartbeat_seconds.$': '$.heartbeat_seconds',
+        'step_timeout_seconds.$': '$.step_timeout_seconds',
+      },
+      Next: 'RunStep',
+    },
+    FailRun: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::sqs:sendMessage',
+      Parameters: {
+        QueueUrl: '${StepQueueUrl}',
+        MessageBody: {
+          kind: 'run.fail',
+          'run_id.$': '$.run_id',
+          'step.$': '$.step',
+          'auth.$': '$.auth',
+          'error.$': '$.failure.Error',
+          'cause.$': '$.failure.Cause',
+        },
+        MessageAttributes: { tenant_id: { DataType: 'String', 'StringValue.$': '$.auth.tenant_id' } },
+      },
+      ResultPath: null,
+      Next: 'StepFailed',
+    },
+    StepFailed: { Type: 'Fail', Error: 'StepFailed', Cause: 'The step failed on every attempt' },
+    Done: { Type: 'Succeed' },
+  },
+} as const;
+
 /** The sender identity of alert e-mail. */
 export const alertEmailDefinition = { defaultSender: 'alerts@agentos.local' } as const;
 
@@ -142,10 +242,14 @@ export function resourceNames(nodeId: string) {
     stepQueue: `agentos-${nodeId}-steps`,
     stepDeadLetterQueue: `agentos-${nodeId}-steps-dlq`,
     stateMachine: `agentos-${nodeId}-run-deadline`,
+    longRunStateMachine: `agentos-${nodeId}-long-run`,
   };
 }
 
-/** The state machine definition with the step queue's URL filled in. */
-export function renderStateMachineDefinition(stepQueueUrl: string): string {
-  return JSON.stringify(runDeadlineStateMachineDefinition).replace('${StepQueueUrl}', stepQueueUrl);
+/** A state machine definition with the step queue's URL filled in (the run deadline's by default). */
+export function renderStateMachineDefinition(
+  stepQueueUrl: string,
+  definition: object = runDeadlineStateMachineDefinition,
+): string {
+  return JSON.stringify(definition).replaceAll('${StepQueueUrl}', stepQueueUrl);
 }

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Aws, CfnOutput, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type { StackProps } from 'aws-cdk-lib';
+import type { CfnResource, StackProps } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { CfnStage } from 'aws-cdk-lib/aws-apigateway';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -27,7 +27,12 @@ import {
   orchestratorHttpEnv,
   stepWorkerEnv,
 } from '../../functions/orchestrator/composition/orchestrator-config.ts';
-import { functionDefinitions, resourceNames, stepQueueDefinition } from '../resources/definitions.ts';
+import {
+  functionDefinitions,
+  longRunStateMachineDefinition,
+  resourceNames,
+  stepQueueDefinition,
+} from '../resources/definitions.ts';
 import type { FunctionName } from '../resources/definitions.ts';
 
 export type AgentOsNodeStackProps = StackProps & {
@@ -90,7 +95,8 @@ function shipModelCatalog(bundlesDir: string, catalogFile: string | undefined): 
 }
 
 /**
- * One AgentOS node on AWS: the table, the step queue and its DLQ, the run-deadline state machine,
+ * One AgentOS node on AWS: the table, the step queue and its DLQ, the run-deadline and long-run
+ * state machines,
  * the Lambda functions and the Orchestrator and Model Policy REST APIs, all built from
  * infra/resources/definitions.ts, the same values the local node is provisioned from. The node's
  * signing keys and the alert sender's SES identity live outside it (`agentos up` creates them).
@@ -101,6 +107,8 @@ export class AgentOsNodeStack extends Stack {
   readonly stepQueue: Queue;
   readonly stepDeadLetterQueue: Queue;
   readonly runDeadline: StateMachine;
+  /** Drives the steps of `long` runs (task tokens, heartbeats, waits). */
+  readonly longRun: StateMachine;
   readonly functions: Record<FunctionName, LambdaFunction>;
   readonly orchestratorApi: ServiceRestApi;
   readonly modelPolicyApi: ServiceRestApi;
@@ -122,6 +130,7 @@ export class AgentOsNodeStack extends Stack {
       stepQueue: `${base.stepQueue}-${instance}`,
       stepDeadLetterQueue: `${base.stepDeadLetterQueue}-${instance}`,
       stateMachine: `${base.stateMachine}-${instance}`,
+      longRunStateMachine: `${base.longRunStateMachine}-${instance}`,
     };
     const removalPolicy = settings.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
@@ -137,6 +146,13 @@ export class AgentOsNodeStack extends Stack {
     this.runDeadline = new RunDeadlineStateMachine(this, 'RunDeadline', {
       stateMachineName: names.stateMachine,
       stepQueue: this.stepQueue,
+      logRetention: settings.logRetention,
+      removalPolicy,
+    }).stateMachine;
+    this.longRun = new RunDeadlineStateMachine(this, 'LongRun', {
+      stateMachineName: names.longRunStateMachine,
+      stepQueue: this.stepQueue,
+      definition: longRunStateMachineDefinition,
       logRetention: settings.logRetention,
       removalPolicy,
     }).stateMachine;
@@ -156,6 +172,7 @@ export class AgentOsNodeStack extends Stack {
       AGENTOS_TABLE_NAME: this.table.tableName,
       AGENTOS_STEP_QUEUE_URL: this.stepQueue.queueUrl,
       AGENTOS_STATE_MACHINE_ARN: this.runDeadline.stateMachineArn,
+      AGENTOS_LONG_RUN_STATE_MACHINE_ARN: this.longRun.stateMachineArn,
     };
     // Each function gets the variables of its own contract; the Model Policy's URL is added to the
     // step worker once that API exists.
@@ -255,12 +272,19 @@ export class AgentOsNodeStack extends Stack {
     const { orchestratorApi, orchestratorEvents, stepWorker, modelPolicyApi } = this.functions;
     this.table.grantReadWriteData(orchestratorApi);
     this.stepQueue.grantSendMessages(orchestratorApi);
+    // Creating a long run starts its execution; canceling it stops the execution.
+    this.longRun.grantStartExecution(orchestratorApi);
+    this.longRun.grantExecution(orchestratorApi, 'states:StopExecution');
 
     this.table.grantReadData(orchestratorEvents);
 
     this.table.grantReadWriteData(stepWorker);
     this.stepQueue.grantSendMessages(stepWorker);
     this.runDeadline.grantStartExecution(stepWorker);
+    // The worker answers a long run's step tasks, and stops the execution of a run it times out.
+    this.longRun.grantTaskResponse(stepWorker);
+    this.longRun.grantExecution(stepWorker, 'states:StopExecution');
+    this.acknowledgeLongRunExecutions([orchestratorApi, stepWorker]);
     signingKey.grantRead(stepWorker);
 
     this.table.grantReadWriteData(modelPolicyApi);
@@ -307,6 +331,26 @@ export class AgentOsNodeStack extends Stack {
     );
   }
 
+  /**
+   * StopExecution names an execution, and a long run's execution is named after its run, which
+   * does not exist at deploy time: the grant covers every execution of the long-run state machine,
+   * and no other.
+   */
+  private acknowledgeLongRunExecutions(functions: LambdaFunction[]): void {
+    const machineId = this.getLogicalId(this.longRun.node.defaultChild as CfnResource);
+    const executions =
+      'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:' +
+      `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}:*`;
+    for (const fn of functions) {
+      Validations.of(fn.role ?? fn).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${executions}]`,
+        reason:
+          "A long run's Step Functions execution is named after the run, so stopping it (a cancel, a " +
+          'run timeout) needs the executions of the long-run state machine; the grant names that machine.',
+      });
+    }
+  }
+
   private outputs(signingKey: ISecret): void {
     new CfnOutput(this, 'OrchestratorApiUrl', { value: this.orchestratorApi.url });
     new CfnOutput(this, 'ModelPolicyApiUrl', { value: this.modelPolicyApi.url });
@@ -314,6 +358,7 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'StepQueueUrl', { value: this.stepQueue.queueUrl });
     new CfnOutput(this, 'StepDeadLetterQueueUrl', { value: this.stepDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'RunDeadlineStateMachineArn', { value: this.runDeadline.stateMachineArn });
+    new CfnOutput(this, 'LongRunStateMachineArn', { value: this.longRun.stateMachineArn });
     new CfnOutput(this, 'ServiceSigningKeySecretArn', { value: signingKey.secretArn });
     new CfnOutput(this, 'NodeIssuer', { value: this.nodeIssuer });
     new CfnOutput(this, 'ServiceSigningKid', { value: this.signingKid });

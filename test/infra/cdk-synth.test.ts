@@ -177,6 +177,22 @@ describe('the node stack', () => {
     expect(allowedTo('states:StartExecution', `"${stateMachineId}"`)).toEqual(['stepWorker']);
   });
 
+  it('lets the Orchestrator API start and stop long runs, and only the step worker answer their step tasks', () => {
+    const allowedTo = (action: string, resource: string) =>
+      functionNames.filter((name) =>
+        policyStatementsOf(stack, template, name).some((statement) => {
+          const text = JSON.stringify(statement);
+          return text.includes(`"${action}"`) && text.includes(resource);
+        }),
+      );
+    const longRunId = stack.getLogicalId(stack.longRun.node.defaultChild as CfnResource);
+    expect(allowedTo('states:StartExecution', `"${longRunId}"`)).toEqual(['orchestratorApi']);
+    expect(allowedTo('states:StopExecution', `"${longRunId}"`)).toEqual(['orchestratorApi', 'stepWorker']);
+    for (const action of ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat']) {
+      expect(allowedTo(action, `"${longRunId}"`)).toEqual(['stepWorker']);
+    }
+  });
+
   it('lets the Model Policy read provider credentials under the node prefix only', () => {
     const secretReads = policyStatementsOf(stack, template, 'modelPolicyApi')
       .map((statement) => JSON.stringify(statement))

@@ -178,41 +178,47 @@ describe('the emulator node and the CDK stack', () => {
     });
   });
 
-  it('declare the same run-deadline state machine, once the step queue URL is substituted', async () => {
-    const sfn = new SFNClient(testAwsConfig());
-    const described = await sfn.send(
-      new DescribeStateMachineCommand({ stateMachineArn: provisioned.stateMachineArn }),
-    );
-    sfn.destroy();
-    const machineId = logicalIdNamed(
-      template,
-      'AWS::StepFunctions::StateMachine',
-      'StateMachineName',
-      names.stateMachine,
-    );
-    const declared =
-      resourcesOfType(template, 'AWS::StepFunctions::StateMachine')[machineId]?.Properties ?? {};
-    const queueRefs = {
-      [logicalIdNamed(template, 'AWS::SQS::Queue', 'QueueName', names.stepQueue)]: provisioned.stepQueueUrl,
-      [logicalIdNamed(template, 'AWS::SQS::Queue', 'QueueName', names.stepDeadLetterQueue)]:
-        provisioned.stepDeadLetterQueueUrl,
-    };
-    const rendered = renderDefinition(
-      declared['DefinitionString'] as string,
-      (declared['DefinitionSubstitutions'] ?? {}) as Record<string, unknown>,
-      queueRefs,
-    );
+  it.each([
+    { machine: 'run-deadline', name: 'stateMachine', arn: 'stateMachineArn' },
+    { machine: 'long-run', name: 'longRunStateMachine', arn: 'longRunStateMachineArn' },
+  ] as const)(
+    'declare the same $machine state machine, once the step queue URL is substituted',
+    async ({ name, arn }) => {
+      const sfn = new SFNClient(testAwsConfig());
+      const described = await sfn.send(
+        new DescribeStateMachineCommand({ stateMachineArn: provisioned[arn] }),
+      );
+      sfn.destroy();
+      const machineId = logicalIdNamed(
+        template,
+        'AWS::StepFunctions::StateMachine',
+        'StateMachineName',
+        names[name],
+      );
+      const declared =
+        resourcesOfType(template, 'AWS::StepFunctions::StateMachine')[machineId]?.Properties ?? {};
+      const queueRefs = {
+        [logicalIdNamed(template, 'AWS::SQS::Queue', 'QueueName', names.stepQueue)]: provisioned.stepQueueUrl,
+        [logicalIdNamed(template, 'AWS::SQS::Queue', 'QueueName', names.stepDeadLetterQueue)]:
+          provisioned.stepDeadLetterQueueUrl,
+      };
+      const rendered = renderDefinition(
+        declared['DefinitionString'] as string,
+        (declared['DefinitionSubstitutions'] ?? {}) as Record<string, unknown>,
+        queueRefs,
+      );
 
-    expect({
-      name: described.name,
-      type: described.type,
-      definition: JSON.parse(described.definition ?? '{}') as unknown,
-    }).toEqual({
-      name: declaredName(declared['StateMachineName']),
-      type: declared['StateMachineType'],
-      definition: JSON.parse(rendered) as unknown,
-    });
-  });
+      expect({
+        name: described.name,
+        type: described.type,
+        definition: JSON.parse(described.definition ?? '{}') as unknown,
+      }).toEqual({
+        name: declaredName(declared['StateMachineName']),
+        type: declared['StateMachineType'],
+        definition: JSON.parse(rendered) as unknown,
+      });
+    },
+  );
 
   it('leave the alert sender identity to the operator command, which creates it for both', async () => {
     // An SES identity belongs to the account: two stages sending from one address would collide if

@@ -32,6 +32,7 @@ export async function startOrchestratorApi(
       AGENTOS_TABLE_NAME: resources.tableName,
       AGENTOS_STEP_QUEUE_URL: resources.stepQueueUrl,
       AGENTOS_STATE_MACHINE_ARN: resources.stateMachineArn,
+      AGENTOS_LONG_RUN_STATE_MACHINE_ARN: resources.longRunStateMachineArn,
     }),
     extraEnv,
   );

@@ -73,14 +73,16 @@ const maxListPages = 50;
 /**
  * Data earlier deployments of the stage left behind (a `nuke` without `--delete-data`, then `up`),
  * found by the names CloudFormation gave it: `AgentOS-<stage>-<logical id><hash>-<suffix>`, and the
- * state machine's `/aws/vendedlogs/states/agentos-<stage>-run-deadline-<stack uuid>`. The patterns
+ * state machines' `/aws/vendedlogs/states/agentos-<stage>-{run-deadline,long-run}-<stack uuid>`. The patterns
  * are anchored on the exact stage, so `dev` never matches stage `dev-x`'s data.
  */
 async function earlierRetained(context: RemoteContext): Promise<Retained[]> {
   const stage = context.target.stage;
   const table = new RegExp(`^AgentOS-${stage}-Table[0-9A-F]{8}-[A-Za-z0-9]+$`);
   const logGroup = new RegExp(`^AgentOS-${stage}-[A-Za-z]+Logs[0-9A-F]{8}-[A-Za-z0-9]+$`);
-  const vended = new RegExp(`^/aws/vendedlogs/states/agentos-${stage}-run-deadline-[0-9a-f-]{36}$`);
+  const vended = new RegExp(
+    `^/aws/vendedlogs/states/agentos-${stage}-(run-deadline|long-run)-[0-9a-f-]{36}$`,
+  );
   const found: Retained[] = [];
   const db = new DynamoDBClient(context.client);
   const logs = new CloudWatchLogsClient(context.client);
@@ -96,6 +98,7 @@ async function earlierRetained(context: RemoteContext): Promise<Retained[]> {
     for (const [prefix, pattern] of [
       [`AgentOS-${stage}-`, logGroup],
       [`/aws/vendedlogs/states/agentos-${stage}-run-deadline-`, vended],
+      [`/aws/vendedlogs/states/agentos-${stage}-long-run-`, vended],
     ] as const) {
       let token: string | undefined;
       for (let page = 0; page < maxListPages; page++) {

@@ -16,6 +16,13 @@ export const orchestratorCoreEnv = awsClientEnv.extend({
   AGENTOS_STEP_QUEUE_URL: envVar.url(),
   /** The run-deadline state machine. */
   AGENTOS_STATE_MACHINE_ARN: envVar.string(),
+  /** The long-run state machine, which drives the steps of `long` runs (HLD §4.3). */
+  AGENTOS_LONG_RUN_STATE_MACHINE_ARN: envVar.string(),
+  /**
+   * A step of a long run that sends no heartbeat for this long is timed out and retried; the worker
+   * heartbeats three times as often.
+   */
+  AGENTOS_LONG_RUN_HEARTBEAT_SECONDS: envVar.int({ default: 60, min: 1, max: 900 }),
   /** How long an idempotency key is remembered; clients may retry for a day, so never less. */
   AGENTOS_IDEMPOTENCY_TTL_SECONDS: envVar.int({ default: day, min: day }),
 });
@@ -68,6 +75,8 @@ export type OrchestratorConfig = {
   tableName: string;
   stepQueueUrl: string;
   stateMachineArn: string;
+  longRunStateMachineArn: string;
+  longRunHeartbeatSeconds: number;
   idempotencyTtlSeconds: number;
 };
 
@@ -87,6 +96,8 @@ export function orchestratorConfigFromEnv(env: EnvSource = process.env): Orchest
     tableName: values.AGENTOS_TABLE_NAME,
     stepQueueUrl: values.AGENTOS_STEP_QUEUE_URL,
     stateMachineArn: values.AGENTOS_STATE_MACHINE_ARN,
+    longRunStateMachineArn: values.AGENTOS_LONG_RUN_STATE_MACHINE_ARN,
+    longRunHeartbeatSeconds: values.AGENTOS_LONG_RUN_HEARTBEAT_SECONDS,
     idempotencyTtlSeconds: values.AGENTOS_IDEMPOTENCY_TTL_SECONDS,
   };
 }

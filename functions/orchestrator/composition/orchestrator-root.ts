@@ -16,6 +16,7 @@ import { DynamoRunStateStore } from '../adapters/dynamodb/dynamo-run-state.ts';
 import { DynamoMemoryStore } from '../adapters/memory/dynamo-memory-store.ts';
 import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
 import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.ts';
+import { SfnRunDriver } from '../adapters/sfn/sfn-run-driver.ts';
 import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
 import { SqsRedeliveryBackoff } from '../adapters/sqs/sqs-visibility.ts';
 import { RegisteredToolAdapter } from '../adapters/tools/registered-tools.ts';
@@ -53,9 +54,11 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const toolRegistry = new DynamoToolRegistry(db, config.tableName, { now });
   const memory = new DynamoMemoryStore(db, config.tableName, { now });
   const sqs = new SQSClient(aws);
-  const queue = new SqsStepQueue(sqs, config.stepQueueUrl, {
-    sfn: new SFNClient(aws),
-    stateMachineArn: config.stateMachineArn,
+  const sfn = new SFNClient(aws);
+  const queue = new SqsStepQueue(sqs, config.stepQueueUrl, { sfn, stateMachineArn: config.stateMachineArn });
+  const driver = new SfnRunDriver(sfn, {
+    stateMachineArn: config.longRunStateMachineArn,
+    heartbeatSeconds: config.longRunHeartbeatSeconds,
   });
   const backoff = new SqsRedeliveryBackoff(sqs, config.stepQueueUrl);
   const sink = new LogEventSink(telemetry.logger);
@@ -65,6 +68,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const service = createRunService({
     runs,
     queue,
+    driver,
     agents,
     sink,
     reportFailure,
@@ -102,12 +106,16 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         maxBodyBytes: maxCreateRunBytes,
       });
     },
-    /** The step worker's parts: its settings, the engine, and the redelivery backoff of retried steps. */
+    /**
+     * The step worker's parts: its settings, the engine, the redelivery backoff of retried steps, and
+     * the driver whose step tasks it answers.
+     */
     stepWorker: () => {
       const worker = stepWorkerConfigFromEnv(env);
       const engine = createStepEngine({
         runs,
         queue,
+        driver,
         agents,
         sink,
         tools: new RegisteredToolAdapter(db, config.tableName, memory),
@@ -126,7 +134,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           receiptHandle,
           Math.min(worker.stepRetryMaxDelaySeconds, seconds ?? SqsRedeliveryBackoff.delaySeconds(attempt)),
         );
-      return { config: worker, engine, redeliverAfter };
+      return { config: worker, engine, redeliverAfter, driver, reportFailure };
     },
   };
 }

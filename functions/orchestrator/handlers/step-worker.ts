@@ -11,4 +11,6 @@ export const handler = createStepWorkerHandler({
   maxAttempts: worker.config.stepMaxAttempts,
   maxReceives: worker.config.maxReceives,
   redeliverAfter: worker.redeliverAfter,
+  driver: worker.driver,
+  reportFailure: worker.reportFailure,
 });

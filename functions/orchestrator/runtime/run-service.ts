@@ -12,6 +12,7 @@ import {
 import type { AgentRegistryPort } from '../ports/agent-registry-port.ts';
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { QueuePort } from '../ports/queue-port.ts';
+import type { RunDriverPort } from '../ports/run-driver-port.ts';
 import { RunStateConflictError, RunTooLargeError } from '../ports/run-state-port.ts';
 import type { RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import { newEvent } from '../schemas/event.ts';
@@ -24,6 +25,8 @@ import { statesLeadingTo } from './run-state-machine.ts';
 export type RunServiceDeps = {
   runs: RunStatePort;
   queue: QueuePort;
+  /** Starts and stops the executions that drive `long` runs (HLD §4.3). */
+  driver?: RunDriverPort;
   agents: AgentRegistryPort;
   sink: EventSinkPort;
   /** Logs and counts a failure that does not change the caller's answer. */
@@ -80,10 +83,46 @@ export function createRunService(deps: RunServiceDeps) {
       );
   }
 
-  /** Hands step 1 to the queue and records that it did, so an idempotent retry knows whether to do it again. */
-  async function scheduleFirstStep(auth: AuthContext, run: RunRecord): Promise<void> {
-    try {
+  /**
+   * Hands step 1 to the queue, or starts a `long` run's execution, which sends it (the execution
+   * is recorded on the run so a cancel can stop it).
+   */
+  async function startFirstStep(
+    auth: AuthContext,
+    run: RunRecord,
+    stepTimeoutSeconds: number,
+  ): Promise<void> {
+    if (run.mode !== 'long') {
       await deps.queue.enqueueStep(auth, { runId: run.run_id, step: 1 });
+      return;
+    }
+    if (deps.driver === undefined) throw new Error('This node cannot drive long runs');
+    const executionArn = await deps.driver.start(auth, { runId: run.run_id, stepTimeoutSeconds });
+    try {
+      await deps.runs.commit(auth, run.run_id, {
+        requireStatus: ['queued', 'running'],
+        changes: { execution_arn: executionArn },
+        events: [],
+      });
+    } catch (error) {
+      if (!(error instanceof RunStateConflictError)) throw error;
+      // Canceled (or over) before its execution was recorded: no step of it may run.
+      await deps.driver
+        .stop(executionArn, `run is ${error.actual}`)
+        .catch((failure: unknown) =>
+          deps.reportFailure('long run execution not stopped', failure, { run_id: run.run_id }),
+        );
+    }
+  }
+
+  /** Schedules step 1 and records that it did, so an idempotent retry knows whether to do it again. */
+  async function scheduleFirstStep(
+    auth: AuthContext,
+    run: RunRecord,
+    stepTimeoutSeconds: number,
+  ): Promise<void> {
+    try {
+      await startFirstStep(auth, run, stepTimeoutSeconds);
     } catch (cause) {
       throw new DependencyUnavailableError(
         'The run was stored but could not be scheduled; retry with the same Idempotency-Key',
@@ -103,6 +142,19 @@ export function createRunService(deps: RunServiceDeps) {
         // Already started by a worker: being scheduled is then a given.
         if (!(error instanceof RunStateConflictError)) throw error;
       });
+  }
+
+  /**
+   * Stops a `long` run's execution once the run is over. The run is already canceled, so a failure
+   * only leaves the execution to end at its next step; it is reported, not thrown.
+   */
+  async function stopExecution(run: RunRecord, reason: string): Promise<void> {
+    if (run.mode !== 'long' || run.execution_arn === null || deps.driver === undefined) return;
+    await deps.driver
+      .stop(run.execution_arn, reason)
+      .catch((error: unknown) =>
+        deps.reportFailure('long run execution not stopped', error, { run_id: run.run_id }),
+      );
   }
 
   return {
@@ -125,6 +177,9 @@ export function createRunService(deps: RunServiceDeps) {
         agent_id: body.agent_id,
         principal_id: auth.principal.id,
         status: 'queued',
+        agent_version: agent.version,
+        mode: agent.run_mode === 'long' ? 'long' : 'standard',
+        execution_arn: null,
         input: body.input,
         output: null,
         error: null,
@@ -173,13 +228,13 @@ export function createRunService(deps: RunServiceDeps) {
       if (result.outcome === 'replayed') {
         // The first attempt may have stored the run and then failed to enqueue it.
         if (result.run.status === 'queued' && result.run.scheduled_at === null)
-          await scheduleFirstStep(auth, result.run);
+          await scheduleFirstStep(auth, result.run, agent.step_timeout_seconds);
         return { run: toRunView(result.run), replayed: true };
       }
       await publish(auth, result.events);
       if (claim === undefined) {
         try {
-          await deps.queue.enqueueStep(auth, { runId, step: 1 });
+          await startFirstStep(auth, result.run, agent.step_timeout_seconds);
         } catch (cause) {
           // Without a key the client cannot resume this run, so it must not linger as queued.
           await deps.runs
@@ -209,7 +264,7 @@ export function createRunService(deps: RunServiceDeps) {
           });
         }
       } else {
-        await scheduleFirstStep(auth, result.run);
+        await scheduleFirstStep(auth, result.run, agent.step_timeout_seconds);
       }
       return { run: toRunView(result.run), replayed: false };
     },
@@ -218,7 +273,11 @@ export function createRunService(deps: RunServiceDeps) {
       return toRunView(await load(auth, runId));
     },
 
-    /** Cancels a queued or running run. Canceling a canceled run is a no-op; a finished run cannot be canceled. */
+    /**
+     * Cancels a queued or running run. Canceling a canceled run is a no-op; a finished run cannot be
+     * canceled. A `long` run's execution is stopped, so no further step runs; a step in flight
+     * finds the run canceled and ends.
+     */
     async cancelRun(auth: AuthContext, runId: string): Promise<Run> {
       const run = await load(auth, runId, scopes.runsWriteAll);
       if (run.status === 'canceled') return toRunView(run);
@@ -236,6 +295,7 @@ export function createRunService(deps: RunServiceDeps) {
           ],
         });
         await publish(auth, result.events);
+        await stopExecution(result.run, 'canceled');
         return toRunView(result.run);
       } catch (error) {
         if (error instanceof RunStateConflictError) {

@@ -12,6 +12,7 @@ import type { AgentDefinition, AgentRegistryPort } from '../ports/agent-registry
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { ModelPort } from '../ports/model-port.ts';
 import type { QueuePort } from '../ports/queue-port.ts';
+import type { RunDriverPort, StepContinuation } from '../ports/run-driver-port.ts';
 import { RunStateConflictError, RunTooLargeError } from '../ports/run-state-port.ts';
 import type { CommitResult, RunCommit, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import type { ToolPort } from '../ports/tool-port.ts';
@@ -24,6 +25,8 @@ import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
 export type StepEngineDeps = {
   runs: RunStatePort;
   queue: QueuePort;
+  /** Stops the execution of a `long` run that timed out; absent where no run is long. */
+  driver?: RunDriverPort;
   agents: AgentRegistryPort;
   models: ModelPort;
   tools: ToolPort;
@@ -41,8 +44,14 @@ export type StepDelivery = { runId: string; step: number; attempt: number; maxAt
 /**
  * `done`: the delivery can be acknowledged. `retry`: leave it for redelivery, after
  * `retryAfterSeconds` when the engine knows how long to wait (else the worker's backoff).
+ * `continuation`: what the state machine of a `long` run does next; absent means the run is over.
  */
-export type StepOutcome = { status: 'done' | 'retry'; reason: string; retryAfterSeconds?: number };
+export type StepOutcome = {
+  status: 'done' | 'retry';
+  reason: string;
+  retryAfterSeconds?: number;
+  continuation?: StepContinuation;
+};
 
 /** Thrown inside the engine to stop a step because the run left the `running` state. */
 class RunLeftRunning extends Error {}
@@ -185,9 +194,10 @@ export function createStepEngine(deps: StepEngineDeps) {
     agent: AgentDefinition,
     step: number,
     message: AssistantMessage,
-  ): Promise<{ messages: ChatMessage[]; run: RunRecord }> {
+  ): Promise<{ messages: ChatMessage[]; run: RunRecord; suspendSeconds: number }> {
     const messages: ChatMessage[] = [];
     let latest = run;
+    let suspendSeconds = 0;
     for (const call of message.tool_calls ?? []) {
       await commit(auth, run.run_id, {
         requireStatus: ['running'],
@@ -225,8 +235,10 @@ export function createStepEngine(deps: StepEngineDeps) {
       // On redelivery the stored result wins, so the model sees what was already streamed.
       const output = (done.events[0]?.data['output'] as string | undefined) ?? result.output;
       messages.push({ role: 'tool', tool_call_id: call.id, content: output });
+      // Only a `long` run can pause: its execution waits, longer than any function can run (HLD §4.3).
+      if (run.mode === 'long') suspendSeconds = Math.max(suspendSeconds, result.suspendSeconds ?? 0);
     }
-    return { messages, run: latest };
+    return { messages, run: latest, suspendSeconds };
   }
 
   async function finishStep(
@@ -236,7 +248,8 @@ export function createStepEngine(deps: StepEngineDeps) {
     step: number,
     response: ModelInvokeResponse,
     toolMessages: ChatMessage[],
-  ): Promise<void> {
+    suspendSeconds: number,
+  ): Promise<StepContinuation> {
     const message = response.output.message;
     const transcript: ChatMessage[] = [...run.transcript, message, ...toolMessages];
     const stepDone = newEvent(eventIds.step(run.run_id, step, 'step.completed'), 'step.completed', {
@@ -255,7 +268,7 @@ export function createStepEngine(deps: StepEngineDeps) {
           newEvent(eventIds.runTerminal(run.run_id), 'run.completed', { status: 'completed', output }),
         ],
       });
-      return;
+      return { kind: 'end' };
     }
     if (step >= agent.max_steps) {
       const error = {
@@ -271,27 +284,39 @@ export function createStepEngine(deps: StepEngineDeps) {
           newEvent(eventIds.runTerminal(run.run_id), 'run.failed', { status: 'failed', error }),
         ],
       });
-      return;
+      return { kind: 'end' };
     }
     const done = await commit(auth, run.run_id, {
       requireStatus: ['running'],
       changes: { transcript, steps_completed: step },
       events: [stepDone],
     });
+    const next: StepContinuation = { kind: 'next', step: step + 1, waitSeconds: suspendSeconds };
+    // A long run's state machine runs the next step; it is not enqueued.
+    if (run.mode === 'long') return next;
     // Only the delivery that completed the step schedules the next one, so duplicates do not multiply.
     if (done.appended > 0) await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+    return next;
   }
 
   /**
    * A duplicate of a finished step re-schedules its successor only if the run has not moved since
    * that step completed: the enqueue after the completing commit may have failed.
    */
-  async function rescheduleIfStalled(auth: AuthContext, run: RunRecord, step: number): Promise<void> {
-    if (step !== run.steps_completed) return;
+  async function rescheduleIfStalled(
+    auth: AuthContext,
+    run: RunRecord,
+    step: number,
+  ): Promise<StepContinuation | undefined> {
+    if (step !== run.steps_completed) return undefined;
+    // A long run's step answered again (its first answer was lost): the state machine goes on. A
+    // wait the lost answer asked for is not repeated.
+    if (run.mode === 'long') return { kind: 'next', step: step + 1, waitSeconds: 0 };
     const [last] = await deps.runs.listEvents(auth, run.run_id, { after: run.last_sequence - 1, limit: 1 });
     if (last?.type === 'step.completed' && last.data['step'] === step) {
       await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
     }
+    return undefined;
   }
 
   async function start(auth: AuthContext, run: RunRecord, agent: AgentDefinition): Promise<RunRecord> {
@@ -299,7 +324,9 @@ export function createStepEngine(deps: StepEngineDeps) {
     // Scheduled before the run starts so that a started run always has a deadline; scheduling twice is harmless.
     await deps.queue
       .scheduleDeadline(auth, { runId: run.run_id, afterSeconds: agent.timeout_seconds })
-      .catch((error: unknown) => deps.warn('run deadline not scheduled', { run_id: run.run_id, error }));
+      .catch((error: unknown) =>
+        deps.reportFailure('run deadline not scheduled', error, { run_id: run.run_id }),
+      );
     const result = await commit(auth, run.run_id, {
       requireStatus: ['queued'],
       status: 'running',
@@ -325,7 +352,29 @@ export function createStepEngine(deps: StepEngineDeps) {
         if (error instanceof RunLeftRunning) return { status: 'done', reason: 'run already over' };
         throw error;
       }
+      // A long run's execution may be waiting (a step task, a pause): no further step should run.
+      if (run.mode === 'long' && run.execution_arn !== null && deps.driver !== undefined) {
+        await deps.driver
+          .stop(run.execution_arn, 'run_timeout')
+          .catch((error: unknown) =>
+            deps.reportFailure('long run execution not stopped', error, { run_id: runId }),
+          );
+      }
       return { status: 'done', reason: 'run timed out' };
+    },
+
+    /**
+     * Fails a run that cannot go on, with the reason: a long run whose step failed on every attempt,
+     * or a run named by a step message that is not valid (HLD §10.1). A run already over is left alone.
+     */
+    async fail(auth: AuthContext, runId: string, error: RunError): Promise<void> {
+      const run = await deps.runs.getRun(auth, runId);
+      if (run === undefined || isTerminal(run.status)) return;
+      try {
+        await failRun(auth, run, error);
+      } catch (failure) {
+        if (!(failure instanceof RunLeftRunning)) throw failure;
+      }
     },
 
     /**
@@ -353,8 +402,8 @@ export function createStepEngine(deps: StepEngineDeps) {
       if (run === undefined) return { status: 'done', reason: 'run not found' };
       if (isTerminal(run.status)) return { status: 'done', reason: `run is ${run.status}` };
       if (step <= run.steps_completed) {
-        await rescheduleIfStalled(auth, run, step);
-        return { status: 'done', reason: 'step already completed' };
+        const continuation = await rescheduleIfStalled(auth, run, step);
+        return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };
       }
       if (step > run.steps_completed + 1) return { status: 'done', reason: 'step is ahead of the run' };
       try {
@@ -378,8 +427,16 @@ export function createStepEngine(deps: StepEngineDeps) {
           return { status: 'done', reason: 'model call failed' };
         }
         const tools = await runTools(auth, model.run, agent, step, model.response.output.message);
-        await finishStep(auth, tools.run, agent, step, model.response, tools.messages);
-        return { status: 'done', reason: 'step completed' };
+        const continuation = await finishStep(
+          auth,
+          tools.run,
+          agent,
+          step,
+          model.response,
+          tools.messages,
+          tools.suspendSeconds,
+        );
+        return { status: 'done', reason: 'step completed', continuation };
       } catch (error) {
         if (error instanceof RunLeftRunning) {
           return { status: 'done', reason: `run left running (${error.message})` };

@@ -1,19 +1,52 @@
 import { z } from 'zod';
 import { AuthContextSchema } from '../../shared/auth/auth-context.ts';
 
-/** The body of a task on the step queue: run a step, or enforce a run's deadline. */
+/**
+ * The body of a task on the step queue: run a step, enforce a run's deadline, or fail a long run
+ * whose step failed on every attempt. A step of a `long` run carries its Step Functions task token,
+ * the attempt (0 for the first) and the heartbeat interval the state machine expects (HLD §4.3).
+ */
 export const StepMessageSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('run.step'),
     run_id: z.string().min(1),
     step: z.number().int().positive(),
     auth: AuthContextSchema,
+    task_token: z.string().min(1).optional(),
+    attempt: z.number().int().nonnegative().optional(),
+    max_attempts: z.number().int().positive().optional(),
+    heartbeat_seconds: z.number().int().positive().optional(),
   }),
   z.strictObject({
     kind: z.literal('run.deadline'),
     run_id: z.string().min(1),
     auth: AuthContextSchema,
   }),
+  z.strictObject({
+    kind: z.literal('run.fail'),
+    run_id: z.string().min(1),
+    step: z.number().int().positive(),
+    auth: AuthContextSchema,
+    error: z.string(),
+    cause: z.string().nullable().optional(),
+  }),
 ]);
 
 export type StepMessage = z.infer<typeof StepMessageSchema>;
+
+/**
+ * The error names a long run's step task fails with (`SendTaskFailure`); the long-run state machine
+ * retries both, with backoff (HLD §4.3).
+ */
+export const stepTaskErrors = {
+  /** A retryable failure (a dependency down, rate limited): try the step again after a backoff. */
+  retry: 'StepRetry',
+  /** The step failed unexpectedly in the worker. */
+  failed: 'StepFailed',
+} as const;
+
+/**
+ * What identifies the run of a message that is not a valid step message, when it still names one:
+ * that run can then be failed with the reason instead of waiting for a step that never comes.
+ */
+export const IdentifiableRunSchema = z.object({ run_id: z.string().min(1), auth: AuthContextSchema });

@@ -9,6 +9,7 @@ const core = {
   AGENTOS_TABLE_NAME: 'agentos-test',
   AGENTOS_STEP_QUEUE_URL: 'http://localhost:5000/000000000000/steps',
   AGENTOS_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:deadline',
+  AGENTOS_LONG_RUN_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:long-run',
 };
 const http = {
   ...core,
@@ -32,6 +33,8 @@ describe('orchestrator environment', () => {
       tableName: 'agentos-test',
       stepQueueUrl: core.AGENTOS_STEP_QUEUE_URL,
       stateMachineArn: core.AGENTOS_STATE_MACHINE_ARN,
+      longRunStateMachineArn: core.AGENTOS_LONG_RUN_STATE_MACHINE_ARN,
+      longRunHeartbeatSeconds: 60,
       idempotencyTtlSeconds: 86_400,
     });
   });

@@ -1,18 +1,67 @@
-import { DependencyUnavailableError } from '../../../shared/errors/agentos-error.ts';
+import { AgentOsError, DependencyUnavailableError } from '../../../shared/errors/agentos-error.ts';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createFailureReporter } from '../../../shared/observability/failure-reporter.ts';
+import type { FailureReporter } from '../../../shared/observability/failure-reporter.ts';
 import type { Telemetry } from '../../../shared/observability/telemetry.ts';
-import type { StepEngine } from '../../runtime/step-engine.ts';
-import { StepMessageSchema } from '../../runtime/step-message.ts';
+import type { RunDriverPort, StepContinuation, TaskAnswer } from '../../ports/run-driver-port.ts';
+import type { RunError } from '../../schemas/run.ts';
+import type { StepEngine, StepOutcome } from '../../runtime/step-engine.ts';
+import { IdentifiableRunSchema, StepMessageSchema, stepTaskErrors } from '../../runtime/step-message.ts';
+import type { StepMessage } from '../../runtime/step-message.ts';
+
+type LongStep = Extract<StepMessage, { kind: 'run.step' }> & { task_token: string };
+
+/** The cause a failed step task carries, so the run can fail with the step's own error code. */
+function taskCause(error: RunError): string {
+  return JSON.stringify(error);
+}
+
+/**
+ * The run error of a long run whose step failed on every attempt, from the state machine's
+ * `run.fail` task: a heartbeat or step timeout, or the step's last error.
+ */
+export function longRunFailure(task: Extract<StepMessage, { kind: 'run.fail' }>): RunError {
+  if (task.error === 'States.Timeout' || task.error === 'States.HeartbeatTimeout') {
+    return {
+      code: 'step_timeout',
+      message: `Step ${task.step} sent no heartbeat or no result in time, on every attempt`,
+    };
+  }
+  if (task.error === stepTaskErrors.retry || task.error === stepTaskErrors.failed) {
+    let cause: Partial<RunError>;
+    try {
+      cause = JSON.parse(task.cause ?? '{}') as Partial<RunError>;
+    } catch {
+      cause = { message: task.cause ?? '' };
+    }
+    return {
+      code: typeof cause.code === 'string' ? cause.code : 'internal',
+      message: `Step ${task.step} failed on every attempt: ${cause.message ?? 'no reason given'}`,
+    };
+  }
+  return {
+    code: 'internal',
+    message: `The run's state machine failed at step ${task.step} (${task.error})`,
+  };
+}
+
+function runErrorOf(error: unknown): RunError {
+  if (error instanceof AgentOsError && error.code !== 'internal')
+    return { code: error.code, message: error.message };
+  return { code: 'internal', message: 'The step failed unexpectedly' };
+}
 
 /**
  * The SQS step worker: runs each record's step and reports the records to redeliver in
  * `batchItemFailures`, so one failed step never redelivers its batch-mates. A record that is not a
- * valid step message is reported too; after the queue's receive limit it lands in the DLQ.
+ * valid step message comes back at once (not after the queue's visibility timeout), so it reaches
+ * the DLQ after the queue's receive limit within seconds; a run it names is failed with the reason.
+ * A step of a `long` run carries a task token: the worker heartbeats while the step runs and
+ * answers the state machine, which owns its retries and its next step (HLD §4.3).
  */
 export function createStepWorkerHandler(options: {
   engine: StepEngine;
@@ -20,30 +69,213 @@ export function createStepWorkerHandler(options: {
   maxAttempts: number;
   /** The queue's receive limit: the delivery after the last of them goes to the dead-letter queue. */
   maxReceives: number;
-  /** Brings a record back after a backoff; if that fails, the queue's visibility timeout applies. */
   /** Delays the record's redelivery: by `seconds` when given, else by a backoff growing with `attempt`. */
   redeliverAfter: (receiptHandle: string, attempt: number, seconds?: number) => Promise<void>;
+  /** Answers the step tasks of long runs; without it, a step with a task token is refused. */
+  driver?: RunDriverPort;
+  /** Logs and counts a failure that does not change a record's outcome; the telemetry's when absent. */
+  reportFailure?: FailureReporter;
 }) {
   const { logger, metrics } = options.telemetry;
-  const reportFailure = createFailureReporter(logger, (name, value) =>
-    metrics.addMetric(name, MetricUnit.Count, value),
-  );
+  const reportFailure =
+    options.reportFailure ??
+    createFailureReporter(logger, (name, value) => metrics.addMetric(name, MetricUnit.Count, value));
+
+  /** Brings a record back after a backoff; if that fails, the queue's visibility timeout applies. */
+  async function backOff(
+    record: SQSRecord,
+    attempt: number,
+    context: Record<string, unknown>,
+    seconds?: number,
+  ) {
+    await options
+      .redeliverAfter(record.receiptHandle, attempt, seconds)
+      .catch((error: unknown) => reportFailure('step backoff not applied', error, context));
+  }
+
+  /** A record that is not a step message: back at once (towards the DLQ), and its run failed. */
+  async function rejectRecord(
+    record: SQSRecord,
+    body: unknown,
+    attempt: number,
+    reason: string,
+  ): Promise<false> {
+    const named = IdentifiableRunSchema.safeParse(body);
+    logger.error('invalid step message', {
+      message_id: record.messageId,
+      attempt,
+      reason,
+      ...(named.success ? { tenant_id: named.data.auth.tenant_id, run_id: named.data.run_id } : {}),
+    });
+    metrics.addMetric('InvalidStepMessages', MetricUnit.Count, 1);
+    if (named.success) {
+      await options.engine
+        .fail(named.data.auth, named.data.run_id, {
+          code: 'invalid_step_message',
+          message: `The run's step message is not valid (${reason}); it was moved to the dead-letter queue`,
+        })
+        .catch((error: unknown) =>
+          reportFailure('could not fail the run of an invalid step message', error, {
+            run_id: named.data.run_id,
+          }),
+        );
+    }
+    await backOff(record, attempt, { message_id: record.messageId }, 0);
+    return false;
+  }
+
+  /** Sends a step task's answer; false when it could not be sent, so the record is redelivered. */
+  async function answer(task: LongStep, send: () => Promise<TaskAnswer>, what: string): Promise<boolean> {
+    try {
+      const result = await send();
+      // The task ended meanwhile (the run was canceled, or the step timed out and was retried): the
+      // execution has moved on without this answer.
+      if (result === 'task_over')
+        logger.info('step task already over', { run_id: task.run_id, step: task.step, what });
+      return true;
+    } catch (error) {
+      reportFailure('step task answer not sent', error, { run_id: task.run_id, step: task.step, what });
+      return false;
+    }
+  }
+
+  /**
+   * One step of a long run: heartbeats at a third of the state machine's heartbeat interval while
+   * it runs, then completes the task with the continuation or fails it for the state machine to
+   * retry. The record itself is done once the task is answered.
+   */
+  async function processLongStep(record: SQSRecord, task: LongStep, driver: RunDriverPort): Promise<boolean> {
+    const { auth, run_id: runId, step } = task;
+    const attempt = (task.attempt ?? 0) + 1;
+    const heartbeatMs = Math.max(200, ((task.heartbeat_seconds ?? 60) * 1000) / 3);
+    let taskOver = false;
+    const beat = setInterval(() => {
+      if (taskOver) return;
+      driver.heartbeat(task.task_token).then(
+        (result) => {
+          if (result === 'task_over') taskOver = true;
+        },
+        (error: unknown) => reportFailure('step heartbeat not sent', error, { run_id: runId, step }),
+      );
+    }, heartbeatMs);
+    let outcome: StepOutcome;
+    try {
+      outcome = await options.engine.execute(auth, {
+        runId,
+        step,
+        attempt,
+        maxAttempts: task.max_attempts ?? options.maxAttempts,
+      });
+    } catch (error) {
+      clearInterval(beat);
+      logger.error('task failed', {
+        tenant_id: auth.tenant_id,
+        run_id: runId,
+        kind: task.kind,
+        step,
+        attempt,
+        error,
+      });
+      metrics.addMetric('StepErrors', MetricUnit.Count, 1);
+      return answer(
+        task,
+        () => driver.fail(task.task_token, stepTaskErrors.failed, taskCause(runErrorOf(error))),
+        'failure',
+      );
+    }
+    clearInterval(beat);
+    logger.info('task processed', {
+      tenant_id: auth.tenant_id,
+      run_id: runId,
+      kind: task.kind,
+      step,
+      attempt,
+      outcome: outcome.status,
+      reason: outcome.reason,
+    });
+    metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
+    if (outcome.status === 'retry' && outcome.retryAfterSeconds !== undefined) {
+      // Waiting out another attempt's claim is not a failed attempt: the execution waits, then
+      // runs the same step again.
+      const again: StepContinuation = { kind: 'next', step, waitSeconds: outcome.retryAfterSeconds };
+      return answer(task, () => driver.succeed(task.task_token, again), 'result');
+    }
+    if (outcome.status === 'retry') {
+      const cause = taskCause({
+        code: outcome.reason,
+        message: `the step will be retried (${outcome.reason})`,
+      });
+      return answer(task, () => driver.fail(task.task_token, stepTaskErrors.retry, cause), 'failure');
+    }
+    const continuation = outcome.continuation ?? { kind: 'end' };
+    return answer(task, () => driver.succeed(task.task_token, continuation), 'result');
+  }
 
   async function processRecord(record: SQSRecord): Promise<boolean> {
+    const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     let body: unknown;
     try {
       body = JSON.parse(record.body);
     } catch {
-      body = undefined;
+      return rejectRecord(record, undefined, attempt, 'not JSON');
     }
     const message = StepMessageSchema.safeParse(body);
     if (!message.success) {
-      logger.error('invalid step message', { message_id: record.messageId });
-      return false;
+      const issue = message.error.issues[0];
+      return rejectRecord(
+        record,
+        body,
+        attempt,
+        `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+      );
     }
     const task = message.data;
+    if (task.kind === 'run.step' && task.task_token !== undefined) {
+      if (options.driver === undefined)
+        return rejectRecord(record, body, attempt, 'no run driver for a task token');
+      return processLongStep(record, { ...task, task_token: task.task_token }, options.driver);
+    }
+    if (task.kind === 'run.fail') return processFailTask(task, attempt, record);
+    return processQueuedTask(record, task, attempt);
+  }
+
+  /** The state machine gave a long run's step up: the run fails with the reason. */
+  async function processFailTask(
+    task: Extract<StepMessage, { kind: 'run.fail' }>,
+    attempt: number,
+    record: SQSRecord,
+  ): Promise<boolean> {
+    const error = longRunFailure(task);
+    try {
+      await options.engine.fail(task.auth, task.run_id, error);
+      logger.info('task processed', {
+        tenant_id: task.auth.tenant_id,
+        run_id: task.run_id,
+        kind: task.kind,
+        step: task.step,
+        reason: error.code,
+      });
+      return true;
+    } catch (failure) {
+      logger.error('task failed', {
+        tenant_id: task.auth.tenant_id,
+        run_id: task.run_id,
+        kind: task.kind,
+        attempt,
+        error: failure,
+      });
+      metrics.addMetric('StepErrors', MetricUnit.Count, 1);
+      await backOff(record, attempt, { run_id: task.run_id });
+      return false;
+    }
+  }
+
+  async function processQueuedTask(
+    record: SQSRecord,
+    task: Exclude<StepMessage, { kind: 'run.fail' }>,
+    attempt: number,
+  ): Promise<boolean> {
     const { auth, run_id: runId } = task;
-    const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     const step = task.kind === 'run.step' ? task.step : null;
     try {
       const outcome =
@@ -83,14 +315,9 @@ export function createStepWorkerHandler(options: {
             },
           );
       }
-      if (outcome.status === 'retry') {
-        // The queue's visibility timeout still brings the record back, only later.
-        await options
-          .redeliverAfter(record.receiptHandle, attempt, outcome.retryAfterSeconds)
-          .catch((error: unknown) =>
-            reportFailure('step backoff not applied', error, { run_id: runId, step }),
-          );
-      }
+      // The queue's visibility timeout still brings the record back, only later.
+      if (outcome.status === 'retry')
+        await backOff(record, attempt, { run_id: runId, step }, outcome.retryAfterSeconds);
       return outcome.status === 'done';
     } catch (error) {
       if (attempt >= options.maxReceives) {
@@ -101,11 +328,7 @@ export function createStepWorkerHandler(options: {
             reportFailure('could not fail an abandoned run', failure, { run_id: runId }),
           );
       } else {
-        await options
-          .redeliverAfter(record.receiptHandle, attempt)
-          .catch((failure: unknown) =>
-            reportFailure('step backoff not applied', failure, { run_id: runId, step }),
-          );
+        await backOff(record, attempt, { run_id: runId, step });
       }
       logger.error('task failed', {
         tenant_id: auth.tenant_id,
