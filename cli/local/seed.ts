@@ -6,6 +6,7 @@ import { DynamoMemoryStore } from '../../functions/orchestrator/adapters/memory/
 import { RegisteredToolAdapter } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
 import type { ToolRecord } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
 import type { AgentDefinition } from '../../functions/orchestrator/ports/agent-registry-port.ts';
+import { AgentDefinitionSchema } from '../../functions/orchestrator/schemas/agent.ts';
 
 /** The sample tool every seeded tenant gets. */
 export const sampleTool: ToolRecord = {
@@ -15,16 +16,20 @@ export const sampleTool: ToolRecord = {
 };
 
 /** The sample agent: the scriptable local model, the sample tool, a few steps. */
-export const sampleAgent: AgentDefinition = {
+export const sampleAgent: AgentDefinition = AgentDefinitionSchema.parse({
+  object: 'agent',
   agent_id: 'sample-agent',
+  version: 1,
   name: 'Sample agent',
   model_ref: 'local/scripted',
-  system_prompt: 'You are the AgentOS sample agent. Use the echo tool when asked to.',
+  instructions: 'You are the AgentOS sample agent. Use the echo tool when asked to.',
   tool_ids: ['echo'],
   max_steps: 8,
   max_tokens_per_step: 256,
   timeout_seconds: 900,
-};
+  created_at: '2026-01-01T00:00:00.000Z',
+  updated_at: '2026-01-01T00:00:00.000Z',
+});
 
 /** What seeding created. */
 export type SeededTenant = { tenantId: string; adminPrincipal: string; agentId: string; toolId: string };

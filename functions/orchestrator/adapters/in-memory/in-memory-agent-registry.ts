@@ -22,6 +22,16 @@ export class InMemoryAgentRegistry implements AgentRegistryPort {
     return parsed.data;
   }
 
+  /** The stored definition when it is that version (one version is kept per agent here). */
+  async getVersion(
+    auth: AuthContext,
+    agentId: string,
+    version: number,
+  ): Promise<AgentDefinition | undefined> {
+    const agent = await this.get(auth, agentId);
+    return agent?.version === version ? agent : undefined;
+  }
+
   async put(auth: AuthContext, agent: AgentDefinition): Promise<void> {
     this.#agents.set(storageKeys.agent(auth.tenant_id, agent.agent_id), structuredClone(agent));
   }
