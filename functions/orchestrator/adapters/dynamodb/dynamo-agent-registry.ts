@@ -31,7 +31,8 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
     } catch (error) {
       throw storageUnavailable(error);
     }
-    const parsed = AgentDefinitionSchema.safeParse(item);
+    const { pk: _pk, sk: _sk, kind: _kind, ...definition } = item;
+    const parsed = AgentDefinitionSchema.safeParse(definition);
     if (!parsed.success)
       throw new InternalError(`Stored agent ${agentId} is malformed`, { cause: parsed.error });
     return parsed.data;
