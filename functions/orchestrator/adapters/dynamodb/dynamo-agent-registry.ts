@@ -31,7 +31,10 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
     } catch (error) {
       throw storageUnavailable(error);
     }
-    const { pk: _pk, sk: _sk, kind: _kind, ...definition } = item;
+    // The item's keys are storage's, not the definition's.
+    const definition = Object.fromEntries(
+      Object.entries(item).filter(([field]) => !['pk', 'sk', 'kind'].includes(field)),
+    );
     const parsed = AgentDefinitionSchema.safeParse(definition);
     if (!parsed.success)
       throw new InternalError(`Stored agent ${agentId} is malformed`, { cause: parsed.error });
