@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
+import type { ChatMessage } from '../../functions/shared/contracts/chat.ts';
 import {
   maxRunRecordBytes,
+  messageBytes,
   RunStateConflictError,
   RunTooLargeError,
 } from '../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunRecord, RunStatePort } from '../../functions/orchestrator/ports/run-state-port.ts';
 import { newRunId } from '../../functions/orchestrator/runtime/run-id.ts';
 import { newEvent } from '../../functions/orchestrator/schemas/event.ts';
+import type { RunStatus } from '../../functions/orchestrator/schemas/run.ts';
+import type { StepRecord } from '../../functions/orchestrator/schemas/step.ts';
 
 function authFor(tenant: string): AuthContext {
   return {
@@ -25,13 +29,17 @@ export function runRecord(tenant: string): RunRecord {
     run_id: newRunId(),
     tenant_id: tenant,
     agent_id: 'agent',
+    agent_version: 1,
+    mode: 'standard',
+    execution_arn: null,
     principal_id: `user-${tenant}`,
     status: 'queued',
     input: { messages: [{ role: 'user', content: 'hi' }] },
     output: null,
     error: null,
     metadata: {},
-    transcript: [{ role: 'user', content: 'hi' }],
+    transcript_messages: 0,
+    transcript_bytes: 0,
     steps_completed: 0,
     last_sequence: 0,
     usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
@@ -41,6 +49,61 @@ export function runRecord(tenant: string): RunRecord {
     ended_at: null,
     scheduled_at: null,
   };
+}
+
+/** A completed step record of `runId`, as the step engine stores it. */
+export function stepRecordOf(runId: string, step: number, note = 'ok'): StepRecord {
+  return {
+    object: 'step',
+    run_id: runId,
+    step,
+    status: 'completed',
+    started_at: '2026-01-01T00:00:00.000Z',
+    ended_at: '2026-01-01T00:00:01.000Z',
+    duration_ms: 1000,
+    deliveries: 1,
+    model: {
+      request_id: `${runId}/step-${step}`,
+      model_ref: 'local/scripted',
+      message_count: 2,
+      request_bytes: 100,
+      finish_reason: 'tool_calls',
+      usage: { prompt_tokens: 10, completion_tokens: 5, cost_usd: 0 },
+      provider: 'local',
+      model: 'scripted',
+      duration_ms: 3,
+    },
+    tool_calls: [
+      {
+        tool_call_id: `call_${step}`,
+        name: 'echo',
+        arguments: JSON.stringify({ text: note }),
+        idempotency_key: `${runId}/s${step}/c0`,
+        attempts: [
+          {
+            attempt: 1,
+            started_at: '2026-01-01T00:00:00.500Z',
+            duration_ms: 1,
+            is_error: false,
+            output: note,
+          },
+        ],
+      },
+    ],
+    error: null,
+  };
+}
+
+/** One step's messages: the assistant's tool call and its result of `size` characters. */
+export function stepMessages(step: number, size: number, fill = 'x'): ChatMessage[] {
+  return [
+    {
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: `call_${step}`, type: 'function', function: { name: 'echo', arguments: '{}' } }],
+    },
+    { role: 'tool', tool_call_id: `call_${step}`, content: fill.repeat(size) },
+  ];
 }
 
 const queued = (runId: string) =>
@@ -67,6 +130,7 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       expect(created.outcome).toBe('created');
       const stored = await port.getRun(authFor(t), run.run_id);
       expect(stored).toEqual({ ...run, last_sequence: 1 });
+      expect(await port.readTranscript(authFor(t), run.run_id)).toEqual([]);
       expect(await port.getRun(authFor(t), newRunId())).toBeUndefined();
     });
 
@@ -204,7 +268,6 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
         scheduled_at: '2026-01-01T00:00:00.000Z',
         started_at: '2026-01-01T00:00:01.000Z',
         steps_completed: 1,
-        transcript: [{ role: 'assistant' as const, content: 'hello' }],
         usage: { prompt_tokens: 3, completion_tokens: 1, cost_usd: 0.5 },
       };
       const result = await port.commit(authFor(t), run.run_id, {
@@ -245,49 +308,60 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       expect(await port.getRun(authFor(t), first.run_id)).toMatchObject({ run_id: first.run_id });
     });
 
-    it('refuses a run too large to store, at creation and on commit, and keeps it as it was', async () => {
+    it('refuses a run whose own fields outgrow the record limit, and stores nothing', async () => {
       const port = await factory();
       const t = tenant();
-      const huge = 'x'.repeat(maxRunRecordBytes);
-      const oversized = { ...runRecord(t), transcript: [{ role: 'user' as const, content: huge }] };
+      const oversized = {
+        ...runRecord(t),
+        metadata: { note: 'x' },
+        input: { messages: [{ role: 'user' as const, content: 'x'.repeat(maxRunRecordBytes) }] },
+      };
       const creation = port.createRun(authFor(t), oversized, [queued(oversized.run_id)]);
       await expect(creation).rejects.toBeInstanceOf(RunTooLargeError);
       await expect(creation).rejects.toMatchObject({ limit: maxRunRecordBytes });
       expect(await port.getRun(authFor(t), oversized.run_id)).toBeUndefined();
-      const run = runRecord(t);
-      await port.createRun(authFor(t), run, [queued(run.run_id)]);
-      const before = await port.getRun(authFor(t), run.run_id);
-      const growth = port.commit(authFor(t), run.run_id, {
-        requireStatus: ['queued'],
-        changes: { transcript: [{ role: 'assistant', content: huge }] },
-        events: [newEvent(`${run.run_id}:s1:step.started`, 'step.started', { step: 1 })],
-      });
-      await expect(growth).rejects.toBeInstanceOf(RunTooLargeError);
-      expect(await port.getRun(authFor(t), run.run_id)).toEqual(before);
-      expect(await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 })).toHaveLength(1);
     });
 
-    it('measures a run against the limit to the byte, as the size it reports', async () => {
+    it('refuses a commit past maxTranscriptBytes to the byte, and keeps the run as it was', async () => {
       const port = await factory();
       const t = tenant();
       const run = runRecord(t);
       await port.createRun(authFor(t), run, [queued(run.run_id)]);
-      const withTranscriptOf = (length: number) =>
-        port.commit(authFor(t), run.run_id, {
-          requireStatus: ['queued'],
-          changes: { transcript: [{ role: 'assistant', content: 'x'.repeat(length) }] },
-          events: [],
-        });
-      const refused: unknown = await withTranscriptOf(maxRunRecordBytes).catch((error: unknown) => error);
-      expect(refused).toBeInstanceOf(RunTooLargeError);
-      const excess = (refused as RunTooLargeError).bytes - maxRunRecordBytes;
-      expect(excess).toBeGreaterThan(0);
-      // The size counts the record's other fields too; one byte over the limit is refused, the limit is not.
-      await expect(withTranscriptOf(maxRunRecordBytes - excess + 1)).rejects.toMatchObject({
-        bytes: maxRunRecordBytes + 1,
+      const first = stepMessages(1, 1000);
+      const firstBytes = first.reduce((sum, m) => sum + messageBytes(m), 0);
+      await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        events: [],
+        appendTranscript: first,
+        maxTranscriptBytes: firstBytes,
       });
-      const fits = await withTranscriptOf(maxRunRecordBytes - excess);
-      expect(fits.run.transcript[0]?.content).toHaveLength(maxRunRecordBytes - excess);
+      const before = await port.getRun(authFor(t), run.run_id);
+      expect(before).toMatchObject({ transcript_messages: 2, transcript_bytes: firstBytes });
+      const second = stepMessages(2, 10);
+      const secondBytes = second.reduce((sum, m) => sum + messageBytes(m), 0);
+      const growth = port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        events: [newEvent(`${run.run_id}:s2:step.started`, 'step.started', { step: 2 })],
+        appendTranscript: second,
+        step: stepRecordOf(run.run_id, 2),
+        maxTranscriptBytes: firstBytes + secondBytes - 1,
+      });
+      await expect(growth).rejects.toBeInstanceOf(RunTooLargeError);
+      await expect(growth).rejects.toMatchObject({
+        bytes: firstBytes + secondBytes,
+        limit: firstBytes + secondBytes - 1,
+      });
+      expect(await port.getRun(authFor(t), run.run_id)).toEqual(before);
+      expect(await port.readTranscript(authFor(t), run.run_id)).toEqual(first);
+      expect(await port.listSteps(authFor(t), run.run_id, { after: 0, limit: 10 })).toEqual([]);
+      expect(await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 })).toHaveLength(1);
+      const fits = await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        events: [],
+        appendTranscript: second,
+        maxTranscriptBytes: firstBytes + secondBytes,
+      });
+      expect(fits.run).toMatchObject({ transcript_messages: 4, transcript_bytes: firstBytes + secondBytes });
     });
 
     it('keeps what it stores apart from the objects callers pass in and get back', async () => {
@@ -296,7 +370,7 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       const run = runRecord(t);
       const events = [queued(run.run_id)];
       const created = await port.createRun(authFor(t), run, events);
-      run.transcript.push({ role: 'user', content: 'changed' });
+      run.input.messages.push({ role: 'user', content: 'changed' });
       run.metadata['changed'] = 'yes';
       events[0]!.data['status'] = 'changed';
       if (created.outcome === 'created') {
@@ -305,12 +379,23 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       }
       const stored = await port.getRun(authFor(t), run.run_id);
       expect(stored).toMatchObject({
-        transcript: [{ role: 'user', content: 'hi' }],
+        input: { messages: [{ role: 'user', content: 'hi' }] },
         metadata: {},
         usage: { prompt_tokens: 0 },
       });
-      stored!.transcript.length = 0;
-      expect((await port.getRun(authFor(t), run.run_id))?.transcript).toHaveLength(1);
+      stored!.input.messages.length = 0;
+      expect((await port.getRun(authFor(t), run.run_id))?.input.messages).toHaveLength(1);
+      const appended = stepMessages(1, 3);
+      await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        events: [],
+        appendTranscript: appended,
+      });
+      appended[1]!.content = 'changed';
+      const transcript = await port.readTranscript(authFor(t), run.run_id);
+      expect(transcript[1]?.content).toBe('xxx');
+      transcript.length = 0;
+      expect(await port.readTranscript(authFor(t), run.run_id)).toHaveLength(2);
       const [listed] = await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 });
       expect(listed?.data).toEqual({ agent_id: 'agent', status: 'queued' });
       listed!.data['status'] = 'changed';
@@ -331,6 +416,238 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       });
       const page = await port.listEvents(authFor(t), run.run_id, { after: 2, limit: 1 });
       expect(page.map((e) => [e.sequence, e.data['step']])).toEqual([[3, 2]]);
+    });
+
+    it('returns stored events by id, in the order asked, leaving out ids not stored', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const ids = [1, 2].map((step) => `${run.run_id}:s${step}:step.started`);
+      await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        events: ids.map((id, i) => newEvent(id, 'step.started', { step: i + 1 })),
+      });
+      const found = await port.getEvents(authFor(t), run.run_id, [
+        ids[1]!,
+        'nope',
+        `${run.run_id}:run.queued`,
+      ]);
+      expect(found.map((e) => [e.event_id, e.sequence])).toEqual([
+        [ids[1], 3],
+        [`${run.run_id}:run.queued`, 1],
+      ]);
+    });
+
+    it('appends a redelivered commit once: its transcript and step record are not stored twice', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const change = {
+        requireStatus: ['queued' as RunStatus],
+        changes: { steps_completed: 1 },
+        events: [
+          newEvent(`${run.run_id}:s1:step.completed`, 'step.completed', {
+            step: 1,
+            finish_reason: 'tool_calls',
+          }),
+        ],
+        appendTranscript: stepMessages(1, 10),
+        step: stepRecordOf(run.run_id, 1),
+      };
+      const first = await port.commit(authFor(t), run.run_id, change);
+      const again = await port.commit(authFor(t), run.run_id, {
+        ...change,
+        step: stepRecordOf(run.run_id, 1, 'other'),
+      });
+      expect(first.appended).toBe(1);
+      expect(again).toMatchObject({ appended: 0, run: { transcript_messages: 2, last_sequence: 2 } });
+      expect(again.events.map((e) => e.sequence)).toEqual([2]);
+      expect(await port.readTranscript(authFor(t), run.run_id)).toEqual(stepMessages(1, 10));
+      expect(await port.listSteps(authFor(t), run.run_id, { after: 0, limit: 10 })).toEqual([
+        stepRecordOf(run.run_id, 1),
+      ]);
+    });
+
+    it('returns the transcript in order, and with maxBytes the newest whole messages that fit', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const all: ChatMessage[] = [];
+      for (let step = 1; step <= 4; step += 1) {
+        const messages = stepMessages(step, 100 * step);
+        all.push(...messages);
+        await port.commit(authFor(t), run.run_id, {
+          requireStatus: ['queued'],
+          events: [],
+          appendTranscript: messages,
+        });
+      }
+      expect(await port.readTranscript(authFor(t), run.run_id)).toEqual(all);
+      const sizes = all.map(messageBytes);
+      const lastTwo = sizes.at(-1)! + sizes.at(-2)!;
+      expect(await port.readTranscript(authFor(t), run.run_id, { maxBytes: lastTwo })).toEqual(all.slice(-2));
+      // One byte short of the assistant call: its tool result alone would be an orphan, so nothing fits.
+      expect(await port.readTranscript(authFor(t), run.run_id, { maxBytes: lastTwo - 1 })).toEqual([]);
+      // Room for the last result and the one before it, but not that one's call: the orphan is left out.
+      const withOrphan = lastTwo + sizes.at(-3)!;
+      expect(await port.readTranscript(authFor(t), run.run_id, { maxBytes: withOrphan })).toEqual(
+        all.slice(-2),
+      );
+      expect(await port.readTranscript(authFor(t), run.run_id, { maxBytes: 10 ** 9 })).toEqual(all);
+      expect((await port.getRun(authFor(t), run.run_id))?.transcript_bytes).toBe(
+        sizes.reduce((a, b) => a + b, 0),
+      );
+    });
+
+    it('keeps a transcript larger than one 400 KB item, a single message of 500 KB included', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const all: ChatMessage[] = [];
+      for (let step = 1; step <= 3; step += 1) {
+        // Multi-byte characters, so a piece cut by bytes must not split one.
+        const messages = stepMessages(step, step === 2 ? 250_000 : 150_000, step === 2 ? 'é' : 'y');
+        all.push(...messages);
+        await port.commit(authFor(t), run.run_id, {
+          requireStatus: ['queued'],
+          events: [
+            newEvent(`${run.run_id}:s${step}:step.completed`, 'step.completed', {
+              step,
+              finish_reason: 'tool_calls',
+            }),
+          ],
+          appendTranscript: messages,
+          maxTranscriptBytes: 2 * 1024 * 1024,
+        });
+      }
+      const stored = await port.getRun(authFor(t), run.run_id);
+      expect(stored?.transcript_bytes).toBeGreaterThan(800_000);
+      expect(stored?.transcript_messages).toBe(6);
+      expect(await port.readTranscript(authFor(t), run.run_id)).toEqual(all);
+      const tail = await port.readTranscript(authFor(t), run.run_id, { maxBytes: 700_000 });
+      expect(tail).toEqual(all.slice(2));
+    });
+
+    it('pages step records after a step, in step order', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      for (const step of [1, 2, 3]) {
+        await port.commit(authFor(t), run.run_id, {
+          requireStatus: ['queued'],
+          events: [],
+          step: stepRecordOf(run.run_id, step),
+        });
+      }
+      expect(await port.listSteps(authFor(t), run.run_id, { after: 0, limit: 10 })).toEqual(
+        [1, 2, 3].map((step) => stepRecordOf(run.run_id, step)),
+      );
+      expect(
+        (await port.listSteps(authFor(t), run.run_id, { after: 1, limit: 1 })).map((s) => s.step),
+      ).toEqual([2]);
+    });
+
+    it('lists runs newest first, by status and by principal, a page at a time', async () => {
+      const port = await factory();
+      const t = tenant();
+      const base = Date.parse('2026-03-01T00:00:00.000Z');
+      const runs = Array.from({ length: 5 }, (_, i) => ({
+        ...runRecord(t),
+        principal_id: i % 2 === 0 ? 'alice' : 'bob',
+        created_at: new Date(base + i * 1000).toISOString(),
+      }));
+      for (const run of runs) await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      await port.commit(authFor(t), runs[3]!.run_id, {
+        requireStatus: ['queued'],
+        status: 'canceled',
+        events: [newEvent(`${runs[3]!.run_id}:run.terminal`, 'run.canceled', { status: 'canceled' })],
+      });
+      const newestFirst = [...runs].reverse().map((r) => r.run_id);
+      const collected: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await port.listRuns(authFor(t), {
+          limit: 2,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        expect(page.runs.length).toBeLessThanOrEqual(2);
+        collected.push(...page.runs.map((r) => r.run_id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      expect(collected).toEqual(newestFirst);
+      const canceled = await port.listRuns(authFor(t), { limit: 10, status: 'canceled' });
+      expect(canceled).toMatchObject({
+        runs: [{ run_id: runs[3]!.run_id, status: 'canceled' }],
+        nextCursor: null,
+      });
+      const queuedRuns = await port.listRuns(authFor(t), { limit: 10, status: 'queued' });
+      expect(queuedRuns.runs.map((r) => r.run_id)).toEqual(
+        newestFirst.filter((id) => id !== runs[3]!.run_id),
+      );
+      const alice = await port.listRuns(authFor(t), { limit: 2, principalId: 'alice' });
+      expect(alice.runs.map((r) => r.run_id)).toEqual([runs[4]!.run_id, runs[2]!.run_id]);
+      const aliceRest = await port.listRuns(authFor(t), {
+        limit: 2,
+        principalId: 'alice',
+        cursor: alice.nextCursor!,
+      });
+      expect(aliceRest).toMatchObject({ runs: [{ run_id: runs[0]!.run_id }], nextCursor: null });
+      const bob = await port.listRuns(authFor(t), { limit: 10, principalId: 'bob', status: 'queued' });
+      expect(bob.runs.map((r) => r.run_id)).toEqual([runs[1]!.run_id]);
+    });
+
+    it('throws invalid_request for a cursor it did not give out', async () => {
+      const port = await factory();
+      await expect(
+        port.listRuns(authFor(tenant()), { limit: 5, cursor: 'not-a-cursor' }),
+      ).rejects.toMatchObject({
+        code: 'invalid_request',
+      });
+    });
+
+    it('returns nothing of a run to another tenant: events, transcript, steps, runs', async () => {
+      const port = await factory();
+      const owner = tenant();
+      const other = tenant();
+      const run = runRecord(owner);
+      await port.createRun(authFor(owner), run, [queued(run.run_id)]);
+      await port.commit(authFor(owner), run.run_id, {
+        requireStatus: ['queued'],
+        events: [],
+        appendTranscript: stepMessages(1, 5),
+        step: stepRecordOf(run.run_id, 1),
+      });
+      expect(await port.getEvents(authFor(other), run.run_id, [`${run.run_id}:run.queued`])).toEqual([]);
+      expect(await port.readTranscript(authFor(other), run.run_id)).toEqual([]);
+      expect(await port.readTranscript(authFor(other), run.run_id, { maxBytes: 10_000 })).toEqual([]);
+      expect(await port.listSteps(authFor(other), run.run_id, { after: 0, limit: 10 })).toEqual([]);
+      expect(await port.listRuns(authFor(other), { limit: 10 })).toEqual({ runs: [], nextCursor: null });
+      expect(
+        await port.findIdempotentRun(authFor(other), claim('scope-t', 'body'), new Date().toISOString()),
+      ).toBeUndefined();
+    });
+
+    it('finds what a live claim answers without creating anything', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      const now = new Date().toISOString();
+      expect(await port.findIdempotentRun(authFor(t), claim('scope-f', 'body-1'), now)).toBeUndefined();
+      await port.createRun(authFor(t), run, [queued(run.run_id)], claim('scope-f', 'body-1'));
+      expect(await port.findIdempotentRun(authFor(t), claim('scope-f', 'body-1'), now)).toMatchObject({
+        outcome: 'replayed',
+        run: { run_id: run.run_id },
+      });
+      expect(await port.findIdempotentRun(authFor(t), claim('scope-f', 'body-2'), now)).toEqual({
+        outcome: 'key_reused',
+      });
+      const later = new Date(Date.now() + 2 * 86_400_000).toISOString();
+      expect(await port.findIdempotentRun(authFor(t), claim('scope-f', 'body-1'), later)).toBeUndefined();
     });
   });
 }

@@ -104,8 +104,13 @@ describe('scheduling a run', () => {
     const { service, reported } = await serviceWith(new FlakyQueue(1), {
       wrapRuns: (runs) => ({
         createRun: runs.createRun.bind(runs),
+        findIdempotentRun: runs.findIdempotentRun.bind(runs),
         getRun: runs.getRun.bind(runs),
         listEvents: runs.listEvents.bind(runs),
+        getEvents: runs.getEvents.bind(runs),
+        readTranscript: runs.readTranscript.bind(runs),
+        listSteps: runs.listSteps.bind(runs),
+        listRuns: runs.listRuns.bind(runs),
         commit: () => Promise.reject(new Error('table unavailable')),
       }),
     });

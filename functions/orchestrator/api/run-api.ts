@@ -13,8 +13,11 @@ import {
   EventQuerySchema,
   IdempotencyKeySchema,
   RunIdSchema,
+  RunListQuerySchema,
+  RunPageSchema,
   RunSchema,
 } from '../schemas/run.ts';
+import { StepPageSchema, StepQuerySchema } from '../schemas/step.ts';
 
 /**
  * The Orchestrator's public API (HLD §2.1 product-facing API), each route declared once: the HTTP
@@ -181,14 +184,54 @@ export const listRunEvents = defineRoute({
   },
 });
 
+export const listRuns = defineRoute({
+  operationId: 'listRuns',
+  method: 'GET',
+  path: '/v1/runs',
+  scope: scopes.runsRead,
+  tags: ['Runs'],
+  summary: 'List runs, newest first',
+  description:
+    'The tenant’s runs, newest first, optionally only those in one status. A member sees the runs it created; ' +
+    'with `runs:read:all` it sees every run of the tenant. Follow `next_cursor` for the next page.',
+  request: { query: RunListQuerySchema },
+  responses: {
+    200: { description: 'A page of runs.', content: { 'application/json': { schema: RunPageSchema } } },
+    400: { description: 'invalid_request: an invalid status, limit or cursor.' },
+    503: { description: 'dependency_unavailable: run storage could not be reached; retry.' },
+  },
+});
+
+export const listRunSteps = defineRoute({
+  operationId: 'listRunSteps',
+  method: 'GET',
+  path: '/v1/runs/{run_id}/steps',
+  scope: scopes.runsRead,
+  tags: ['Runs'],
+  summary: 'A run’s steps, in order',
+  description:
+    'Each finished step: the model request (model_ref, messages sent and their size) and what answered it ' +
+    '(provider, model, finish reason, usage), the tool calls with their arguments, attempts, results and ' +
+    'errors, timings and deliveries: enough to debug or replay the run. Tool outputs and arguments are cut at ' +
+    '16 KiB here; the run’s events keep them whole.',
+  request: { params: RunPathSchema, invalidParams: 'not_found', query: StepQuerySchema },
+  responses: {
+    200: { description: 'A page of steps.', content: { 'application/json': { schema: StepPageSchema } } },
+    400: { description: 'invalid_request: an invalid after, limit or cursor.' },
+    ...runErrors,
+  },
+});
+
 /** Every route of the Orchestrator API, in document order. */
 export const orchestratorRoutes = [
   healthRoute,
   readinessRoute,
   createRun,
+  listRuns,
   getRun,
   cancelRun,
   listRunEvents,
+  listRunSteps,
   ...memoryRoutes,
   ...agentRoutes,
   ...toolRoutes,

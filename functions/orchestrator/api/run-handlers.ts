@@ -62,6 +62,32 @@ export function runHandlers({
       };
     },
 
+    async listRuns({ auth, query }) {
+      const { runs, nextCursor } = await service.listRuns(auth, {
+        limit: query.limit ?? 20,
+        ...(query.status === undefined ? {} : { status: query.status }),
+        ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      });
+      return { status: 200, json: { object: 'list', data: runs, next_cursor: nextCursor } };
+    },
+
+    async listRunSteps({ auth, params, query }) {
+      const limit = query.limit ?? 20;
+      const after = Math.max(query.after ?? 0, query.cursor === undefined ? 0 : Number(query.cursor));
+      // One more than a page, to know whether another page follows.
+      const steps = await service.listSteps(auth, params.run_id, after, limit + 1);
+      const page = steps.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        status: 200,
+        json: {
+          object: 'list',
+          data: page,
+          next_cursor: steps.length > limit && last !== undefined ? String(last.step) : null,
+        },
+      };
+    },
+
     async getRun({ auth, params }) {
       return { status: 200, json: await service.getRun(auth, params.run_id) };
     },

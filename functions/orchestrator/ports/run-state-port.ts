@@ -87,6 +87,33 @@ export type CreateRunResult =
   | { outcome: 'replayed'; run: RunRecord }
   | { outcome: 'key_reused' };
 
+/** What a live idempotency claim answers: the run it created, or that the key was used for another request. */
+export type ClaimedRun = Exclude<CreateRunResult, { outcome: 'created' }>;
+
+/**
+ * Most a run's own fields (input, metadata, output, error) may take, as JSON, and also one event's
+ * data or one step record (each is one item of at most 400 KB); the transcript, events and steps are
+ * stored apart and are bounded by the agent's `max_transcript_bytes` and `max_steps`.
+ * Both adapters measure a record the same way ({@link runRecordBytes}).
+ */
+export const maxRunRecordBytes = 300 * 1024;
+
+/**
+ * Most one commit may append to a transcript (one step's assistant message and tool results): a
+ * commit is one transaction, and a transaction holds at most 4 MB.
+ */
+export const maxStepTranscriptBytes = 3 * 1024 * 1024;
+
+/** The size of a run record as the limit measures it: its JSON in UTF-8. */
+export function runRecordBytes(run: RunRecord): number {
+  return Buffer.byteLength(JSON.stringify(run), 'utf8');
+}
+
+/** The size of one transcript message as `transcript_bytes` counts it: its JSON in UTF-8. */
+export function messageBytes(message: ChatMessage): number {
+  return Buffer.byteLength(JSON.stringify(message), 'utf8');
+}
+
 /** Raised by `commit` when the run is not in a required state (e.g. it was canceled meanwhile). */
 export class RunStateConflictError extends Error {
   readonly actual: RunStatus;
@@ -97,15 +124,21 @@ export class RunStateConflictError extends Error {
   }
 }
 
-/** Raised when a commit would take a run's transcript past the limit the caller set (`maxTranscriptBytes`). */
+/**
+ * Raised when a commit would take a run's transcript past the limit the caller set
+ * (`maxTranscriptBytes`), or a run's own fields past {@link maxRunRecordBytes}.
+ */
 export class RunTooLargeError extends Error {
   readonly bytes: number;
   readonly limit: number;
-  constructor(bytes: number, limit: number) {
-    super(`The run would take ${bytes} bytes; the limit is ${limit}`);
+  /** Which limit: the caller's `max_transcript_bytes`, or one of the store's own limits. */
+  readonly limitName: string;
+  constructor(bytes: number, limit: number, limitName = 'max_transcript_bytes') {
+    super(`The run would take ${bytes} bytes, past its ${limitName} of ${limit} bytes`);
     this.name = 'RunTooLargeError';
     this.bytes = bytes;
     this.limit = limit;
+    this.limitName = limitName;
   }
 }
 
@@ -121,6 +154,13 @@ export interface RunStatePort {
     events: NewEvent[],
     idempotency?: IdempotencyClaim,
   ): Promise<CreateRunResult>;
+  /**
+   * What creating a run with this claim would do about its key, without creating anything: the run
+   * a live claim with the same request created (`replayed`), `key_reused` for another request, or
+   * undefined when no live claim exists as of `at` (ISO time). Lets a replay answer even after the
+   * agent is gone.
+   */
+  findIdempotentRun(auth: AuthContext, claim: IdempotencyClaim, at: string): Promise<ClaimedRun | undefined>;
   getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined>;
   commit(auth: AuthContext, runId: string, commit: RunCommit): Promise<CommitResult>;
   listEvents(auth: AuthContext, runId: string, page: { after: number; limit: number }): Promise<RunEvent[]>;

@@ -14,10 +14,12 @@ import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { QueuePort } from '../ports/queue-port.ts';
 import type { RunDriverPort } from '../ports/run-driver-port.ts';
 import { RunStateConflictError, RunTooLargeError } from '../ports/run-state-port.ts';
-import type { RunRecord, RunStatePort } from '../ports/run-state-port.ts';
+import type { ClaimedRun, CreateRunResult, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import { newEvent } from '../schemas/event.ts';
+import { defaultStepTimeoutSeconds } from '../schemas/agent.ts';
 import type { RunEvent } from '../schemas/event.ts';
-import type { CreateRunRequest, Run } from '../schemas/run.ts';
+import type { CreateRunRequest, Run, RunStatus } from '../schemas/run.ts';
+import type { StepRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
 import { statesLeadingTo } from './run-state-machine.ts';
 
@@ -43,6 +45,8 @@ export function toRunView(run: RunRecord): Run {
     object: 'run',
     run_id: run.run_id,
     agent_id: run.agent_id,
+    agent_version: run.agent_version,
+    mode: run.mode,
     status: run.status,
     input: run.input,
     output: run.output,
@@ -157,6 +161,25 @@ export function createRunService(deps: RunServiceDeps) {
       );
   }
 
+  /** The answer to a request whose Idempotency-Key a live claim already holds. */
+  async function replayOf(auth: AuthContext, result: ClaimedRun): Promise<{ run: Run; replayed: true }> {
+    if (result.outcome === 'key_reused') {
+      throw new IdempotencyKeyReusedError(
+        'This Idempotency-Key was already used with a different request body',
+        {
+          details: { header: 'Idempotency-Key' },
+        },
+      );
+    }
+    // The first attempt may have stored the run and then failed to enqueue it.
+    if (result.run.status === 'queued' && result.run.scheduled_at === null) {
+      // The version the run was created with, even if the agent was deleted since.
+      const agent = await deps.agents.getVersion(auth, result.run.agent_id, result.run.agent_version);
+      await scheduleFirstStep(auth, result.run, agent?.step_timeout_seconds ?? defaultStepTimeoutSeconds);
+    }
+    return { run: toRunView(result.run), replayed: true };
+  }
+
   return {
     /** Creates a run (or replays the one an idempotency key already created) and schedules its first step. */
     async createRun(
@@ -164,27 +187,39 @@ export function createRunService(deps: RunServiceDeps) {
       body: CreateRunRequest,
       idempotencyKey: string | undefined,
     ): Promise<{ run: Run; replayed: boolean }> {
+      const now = deps.now();
+      const at = now.toISOString();
+      const claim =
+        idempotencyKey === undefined
+          ? undefined
+          : {
+              scopeHash: fingerprint([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
+              requestHash: fingerprint(body),
+              expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
+            };
+      // A replay answers from the claim, so it works even once the agent is gone.
+      const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
+      if (earlier !== undefined) return replayOf(auth, earlier);
       const agent = await deps.agents.get(auth, body.agent_id);
       if (agent === undefined) {
         throw new NotFoundError(`Agent ${body.agent_id} was not found`, { details: { field: 'agent_id' } });
       }
-      const now = deps.now();
-      const at = now.toISOString();
       const runId = deps.newRunId();
       const record: RunRecord = {
         run_id: runId,
         tenant_id: auth.tenant_id,
         agent_id: body.agent_id,
+        agent_version: agent.version,
+        mode: agent.run_mode,
+        execution_arn: null,
         principal_id: auth.principal.id,
         status: 'queued',
-        agent_version: agent.version,
-        mode: agent.run_mode === 'long' ? 'long' : 'standard',
-        execution_arn: null,
         input: body.input,
         output: null,
         error: null,
         metadata: body.metadata ?? {},
-        transcript: [],
+        transcript_messages: 0,
+        transcript_bytes: 0,
         steps_completed: 0,
         last_sequence: 0,
         usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
@@ -194,19 +229,11 @@ export function createRunService(deps: RunServiceDeps) {
         ended_at: null,
         scheduled_at: null,
       };
-      const claim =
-        idempotencyKey === undefined
-          ? undefined
-          : {
-              scopeHash: fingerprint([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
-              requestHash: fingerprint(body),
-              expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
-            };
       const queued = newEvent(eventIds.runQueued(runId), 'run.queued', {
         agent_id: body.agent_id,
         status: 'queued',
       });
-      let result: Awaited<ReturnType<RunStatePort['createRun']>>;
+      let result: CreateRunResult;
       try {
         result = await deps.runs.createRun(auth, record, [queued], claim);
       } catch (error) {
@@ -219,18 +246,7 @@ export function createRunService(deps: RunServiceDeps) {
         }
         throw error;
       }
-      if (result.outcome === 'key_reused') {
-        throw new IdempotencyKeyReusedError(
-          'This Idempotency-Key was already used with a different request body',
-          { details: { header: 'Idempotency-Key' } },
-        );
-      }
-      if (result.outcome === 'replayed') {
-        // The first attempt may have stored the run and then failed to enqueue it.
-        if (result.run.status === 'queued' && result.run.scheduled_at === null)
-          await scheduleFirstStep(auth, result.run, agent.step_timeout_seconds);
-        return { run: toRunView(result.run), replayed: true };
-      }
+      if (result.outcome !== 'created') return replayOf(auth, result);
       await publish(auth, result.events);
       if (claim === undefined) {
         try {
@@ -306,6 +322,28 @@ export function createRunService(deps: RunServiceDeps) {
         }
         throw error;
       }
+    },
+
+    /**
+     * A page of the tenant's runs, newest first: a member sees its own runs unless it holds
+     * `runs:read:all` (HLD §5.2).
+     */
+    async listRuns(
+      auth: AuthContext,
+      query: { status?: RunStatus; limit: number; cursor?: string },
+    ): Promise<{ runs: Run[]; nextCursor: string | null }> {
+      const all = auth.scopes.includes(scopes.runsReadAll);
+      const page = await deps.runs.listRuns(auth, {
+        ...query,
+        ...(all ? {} : { principalId: auth.principal.id }),
+      });
+      return { runs: page.runs.map(toRunView), nextCursor: page.nextCursor };
+    },
+
+    /** A page of a run's step records after step `after`; another member's or tenant's run is a 404. */
+    async listSteps(auth: AuthContext, runId: string, after: number, limit: number): Promise<StepRecord[]> {
+      await load(auth, runId);
+      return deps.runs.listSteps(auth, runId, { after, limit });
     },
 
     /** A page of a run's events after `after`. */

@@ -18,7 +18,10 @@ import type { CommitResult, RunCommit, RunRecord, RunStatePort } from '../ports/
 import type { ToolPort } from '../ports/tool-port.ts';
 import { newEvent } from '../schemas/event.ts';
 import type { RunError } from '../schemas/run.ts';
+import type { StepRecord, ToolCallRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
+import { singleAttemptCall, stepRecord, toolCallIdempotencyKey } from './step-record.ts';
+import type { StepTrace } from './step-record.ts';
 import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
 
 /** What the step engine needs from the world. */
@@ -107,22 +110,49 @@ export function createStepEngine(deps: StepEngineDeps) {
     }
   }
 
-  async function failRun(auth: AuthContext, run: RunRecord, error: RunError): Promise<void> {
+  /** Fails the run; `trace` is the step that failed it, recorded with the same commit. */
+  async function failRun(
+    auth: AuthContext,
+    run: RunRecord,
+    error: RunError,
+    trace?: StepTrace,
+  ): Promise<void> {
+    const endedAt = deps.now();
     await commit(auth, run.run_id, {
       requireStatus: statesLeadingTo('failed'),
       status: 'failed',
-      changes: { error, ended_at: deps.now().toISOString() },
+      changes: { error, ended_at: endedAt.toISOString() },
       events: [newEvent(eventIds.runTerminal(run.run_id), 'run.failed', { status: 'failed', error })],
+      ...(trace === undefined ? {} : { step: stepRecord({ ...trace, endedAt, error }) }),
     });
   }
 
+  /** The step record of a step that ends now, completed or failing the run with `error`. */
+  function recordOf(trace: StepTrace, error: RunError | null = null): StepRecord {
+    return stepRecord({ ...trace, endedAt: deps.now(), error });
+  }
+
+  /**
+   * Calls the model with the agent's instructions, the run's input and the newest transcript
+   * messages within `max_context_bytes` (HLD §4.3); what it sent and got is noted in `trace`.
+   */
   async function callModel(
     auth: AuthContext,
     run: RunRecord,
     agent: AgentDefinition,
     step: number,
+    trace: StepTrace,
   ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
     const requestId = `${run.run_id}/step-${step}`;
+    const transcript = await deps.runs.readTranscript(auth, run.run_id, {
+      maxBytes: agent.max_context_bytes,
+    });
+    const messages: ChatMessage[] = [
+      ...(agent.instructions === '' ? [] : [{ role: 'system' as const, content: agent.instructions }]),
+      ...run.input.messages,
+      ...transcript,
+    ];
+    trace.model = { requestId, modelRef: agent.model_ref, messages, durationMs: 0 };
     const started = await commit(auth, run.run_id, {
       requireStatus: ['running'],
       events: [
@@ -131,16 +161,12 @@ export function createStepEngine(deps: StepEngineDeps) {
           step,
           request_id: requestId,
           model_ref: agent.model_ref,
-          message_count: 1 + run.input.messages.length + run.transcript.length,
+          message_count: messages.length,
         }),
       ],
     });
     const tools = await deps.tools.describe(auth, agent.tool_ids);
-    const messages: ChatMessage[] = [
-      { role: 'system', content: agent.system_prompt },
-      ...started.run.input.messages,
-      ...started.run.transcript,
-    ];
+    const calledAt = Date.now();
     const response = await deps.models.invoke(auth, agent.model_ref, {
       request_id: requestId,
       messages,
@@ -148,6 +174,8 @@ export function createStepEngine(deps: StepEngineDeps) {
       max_tokens: agent.max_tokens_per_step,
       attribution: { run_id: run.run_id, step },
     });
+    trace.model.durationMs = Date.now() - calledAt;
+    trace.model.response = response;
     const fallbacks = response.route.hops
       .filter((hop) => hop.outcome === 'fallback')
       .map((hop, index) =>
@@ -194,11 +222,12 @@ export function createStepEngine(deps: StepEngineDeps) {
     agent: AgentDefinition,
     step: number,
     message: AssistantMessage,
-  ): Promise<{ messages: ChatMessage[]; run: RunRecord; suspendSeconds: number }> {
+  ): Promise<{ messages: ChatMessage[]; run: RunRecord; calls: ToolCallRecord[]; suspendSeconds: number }> {
     const messages: ChatMessage[] = [];
+    const calls: ToolCallRecord[] = [];
     let latest = run;
     let suspendSeconds = 0;
-    for (const call of message.tool_calls ?? []) {
+    for (const [index, call] of (message.tool_calls ?? []).entries()) {
       await commit(auth, run.run_id, {
         requireStatus: ['running'],
         events: [
@@ -211,14 +240,21 @@ export function createStepEngine(deps: StepEngineDeps) {
         ],
       });
       // The agent's tool list is its allow-list: a model asking for another tool gets an error result.
+      const startedAt = deps.now();
+      const calledAt = Date.now();
       const result = agent.tool_ids.includes(call.function.name)
         ? await deps.tools.invoke(auth, {
             toolCallId: call.id,
             name: call.function.name,
             arguments: call.function.arguments,
             runId: run.run_id,
+            step,
+            idempotencyKey: toolCallIdempotencyKey(run.run_id, step, index),
+            timeoutMs: agent.tool_timeout_ms,
+            memoryNamespace: agent.memory_namespace,
           })
         : { output: `Tool "${call.function.name}" is not available to this agent`, isError: true };
+      const durationMs = Date.now() - calledAt;
       const done = await commit(auth, run.run_id, {
         requireStatus: ['running'],
         events: [
@@ -235,10 +271,21 @@ export function createStepEngine(deps: StepEngineDeps) {
       // On redelivery the stored result wins, so the model sees what was already streamed.
       const output = (done.events[0]?.data['output'] as string | undefined) ?? result.output;
       messages.push({ role: 'tool', tool_call_id: call.id, content: output });
+      calls.push(
+        singleAttemptCall({
+          runId: run.run_id,
+          step,
+          index,
+          call,
+          startedAt,
+          durationMs,
+          result: { ...result, output },
+        }),
+      );
       // Only a `long` run can pause: its execution waits, longer than any function can run (HLD §4.3).
       if (run.mode === 'long') suspendSeconds = Math.max(suspendSeconds, result.suspendSeconds ?? 0);
     }
-    return { messages, run: latest, suspendSeconds };
+    return { messages, run: latest, calls, suspendSeconds };
   }
 
   async function finishStep(
@@ -248,10 +295,15 @@ export function createStepEngine(deps: StepEngineDeps) {
     step: number,
     response: ModelInvokeResponse,
     toolMessages: ChatMessage[],
+    trace: StepTrace,
     suspendSeconds: number,
   ): Promise<StepContinuation> {
     const message = response.output.message;
-    const transcript: ChatMessage[] = [...run.transcript, message, ...toolMessages];
+    // The step's messages join the transcript's own items with the commit that completes the step.
+    const transcript = {
+      appendTranscript: [message, ...toolMessages],
+      maxTranscriptBytes: agent.max_transcript_bytes,
+    };
     const stepDone = newEvent(eventIds.step(run.run_id, step, 'step.completed'), 'step.completed', {
       step,
       finish_reason: response.output.finish_reason,
@@ -262,7 +314,9 @@ export function createStepEngine(deps: StepEngineDeps) {
       await commit(auth, run.run_id, {
         requireStatus: ['running'],
         status: 'completed',
-        changes: { transcript, steps_completed: step, output, ended_at: deps.now().toISOString() },
+        changes: { steps_completed: step, output, ended_at: deps.now().toISOString() },
+        ...transcript,
+        step: recordOf(trace),
         events: [
           stepDone,
           newEvent(eventIds.runTerminal(run.run_id), 'run.completed', { status: 'completed', output }),
@@ -278,7 +332,9 @@ export function createStepEngine(deps: StepEngineDeps) {
       await commit(auth, run.run_id, {
         requireStatus: ['running'],
         status: 'failed',
-        changes: { transcript, steps_completed: step, error, ended_at: deps.now().toISOString() },
+        changes: { steps_completed: step, error, ended_at: deps.now().toISOString() },
+        ...transcript,
+        step: recordOf(trace, error),
         events: [
           stepDone,
           newEvent(eventIds.runTerminal(run.run_id), 'run.failed', { status: 'failed', error }),
@@ -288,7 +344,9 @@ export function createStepEngine(deps: StepEngineDeps) {
     }
     const done = await commit(auth, run.run_id, {
       requireStatus: ['running'],
-      changes: { transcript, steps_completed: step },
+      changes: { steps_completed: step },
+      ...transcript,
+      step: recordOf(trace),
       events: [stepDone],
     });
     const next: StepContinuation = { kind: 'next', step: step + 1, waitSeconds: suspendSeconds };
@@ -341,7 +399,7 @@ export function createStepEngine(deps: StepEngineDeps) {
     async expire(auth: AuthContext, runId: string): Promise<StepOutcome> {
       const run = await deps.runs.getRun(auth, runId);
       if (run === undefined || isTerminal(run.status)) return { status: 'done', reason: 'run already over' };
-      const agent = await deps.agents.get(auth, run.agent_id);
+      const agent = await deps.agents.getVersion(auth, run.agent_id, run.agent_version);
       const limit = agent === undefined ? 'its' : `its ${agent.timeout_seconds} s`;
       try {
         await failRun(auth, run, {
@@ -406,16 +464,37 @@ export function createStepEngine(deps: StepEngineDeps) {
         return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };
       }
       if (step > run.steps_completed + 1) return { status: 'done', reason: 'step is ahead of the run' };
+      let trace: StepTrace | undefined;
       try {
-        const agent = await deps.agents.get(auth, run.agent_id);
+        // The version the run started with: later versions or a deleted agent do not change a run.
+        const agent = await deps.agents.getVersion(auth, run.agent_id, run.agent_version);
         if (agent === undefined) {
-          await failRun(auth, run, { code: 'not_found', message: `Agent ${run.agent_id} no longer exists` });
+          await failRun(auth, run, {
+            code: 'not_found',
+            message: `Agent ${run.agent_id} version ${run.agent_version} no longer exists`,
+          });
           return { status: 'done', reason: 'agent missing' };
         }
         run = await start(auth, run, agent);
+        const startedAt = deps.now();
+        trace = {
+          runId: run.run_id,
+          step,
+          deliveries: delivery.attempt,
+          startedAt,
+          endedAt: startedAt,
+          model: {
+            requestId: `${run.run_id}/step-${step}`,
+            modelRef: agent.model_ref,
+            messages: [],
+            durationMs: 0,
+          },
+          toolCalls: [],
+          error: null,
+        };
         let model: { response: ModelInvokeResponse; run: RunRecord };
         try {
-          model = await callModel(auth, run, agent, step);
+          model = await callModel(auth, run, agent, step, trace);
         } catch (error) {
           if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
           const lease = leaseRetry(error);
@@ -423,10 +502,11 @@ export function createStepEngine(deps: StepEngineDeps) {
           if (isRetryable(error) && delivery.attempt < delivery.maxAttempts) {
             return { status: 'retry', reason: error instanceof AgentOsError ? error.code : 'retryable' };
           }
-          await failRun(auth, run, runErrorOf(error));
+          await failRun(auth, run, runErrorOf(error), trace);
           return { status: 'done', reason: 'model call failed' };
         }
         const tools = await runTools(auth, model.run, agent, step, model.response.output.message);
+        trace.toolCalls = tools.calls;
         const continuation = await finishStep(
           auth,
           tools.run,
@@ -434,6 +514,7 @@ export function createStepEngine(deps: StepEngineDeps) {
           step,
           model.response,
           tools.messages,
+          trace,
           tools.suspendSeconds,
         );
         return { status: 'done', reason: 'step completed', continuation };
@@ -442,10 +523,15 @@ export function createStepEngine(deps: StepEngineDeps) {
           return { status: 'done', reason: `run left running (${error.message})` };
         }
         if (error instanceof RunTooLargeError) {
-          await failRun(auth, run, {
-            code: 'run_too_large',
-            message: 'The run outgrew the storage limit of one run',
-          });
+          await failRun(
+            auth,
+            run,
+            {
+              code: 'run_too_large',
+              message: `The run would take ${error.bytes} bytes, past its ${error.limitName} of ${error.limit} bytes`,
+            },
+            trace,
+          );
           return { status: 'done', reason: 'run too large' };
         }
         throw error;

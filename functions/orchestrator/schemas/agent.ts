@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { AgentIdSchema } from './run.ts';
 import { ToolIdSchema } from './tool.ts';
 
+/** How long a step may take when its agent says nothing (the agent's `step_timeout_seconds`). */
+export const defaultStepTimeoutSeconds = 120;
+
 /** What a failed model call does to the step (HLD §10.1). */
 export const ModelErrorPolicySchema = z
   .strictObject({
@@ -65,7 +68,7 @@ export const AgentSpecSchema = z
       .int()
       .min(1)
       .max(900)
-      .default(120)
+      .default(defaultStepTimeoutSeconds)
       .describe('Longest one step (its model call and tool calls) may take.'),
     tool_timeout_ms: z
       .number()

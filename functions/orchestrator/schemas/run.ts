@@ -72,6 +72,16 @@ export const RunSchema = z
     object: z.literal('run'),
     run_id: RunIdSchema,
     agent_id: AgentIdSchema,
+    agent_version: z
+      .number()
+      .int()
+      .min(1)
+      .describe('The agent version the run runs; later versions do not change it.'),
+    mode: z
+      .enum(['standard', 'long'])
+      .describe(
+        '`standard`: steps pass through the step queue; `long`: a Step Functions execution drives them.',
+      ),
     status: RunStatusSchema,
     input: RunInputSchema,
     output: z.strictObject({ message: AssistantMessageSchema }).nullable(),
@@ -113,3 +123,36 @@ export const EventQuerySchema = z.strictObject({
 export const IdempotencyKeySchema = z
   .string()
   .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters');
+
+/** `limit` of a list: 1-100, 20 when absent. */
+export const ListLimitSchema = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(100)
+  .optional()
+  .describe('Largest page (1-100, default 20).');
+
+/** `cursor` of a list: opaque, from the previous page's `next_cursor`. */
+export const ListCursorSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .optional()
+  .describe('Where to continue: the `next_cursor` of the previous page (opaque; a malformed one is a 400).');
+
+/** Query of `GET /v1/runs`. */
+export const RunListQuerySchema = z.strictObject({
+  status: RunStatusSchema.optional().describe('Only runs in this status.'),
+  limit: ListLimitSchema,
+  cursor: ListCursorSchema,
+});
+
+/** A page of runs, newest first. */
+export const RunPageSchema = z
+  .strictObject({
+    object: z.literal('list'),
+    data: z.array(RunSchema),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+  })
+  .meta({ id: 'RunPage' });

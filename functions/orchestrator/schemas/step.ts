@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RunErrorSchema, RunIdSchema, RunUsageSchema } from './run.ts';
+import { ListLimitSchema, RunErrorSchema, RunIdSchema, RunUsageSchema } from './run.ts';
 import { ToolErrorSchema } from './tool.ts';
 
 /** One attempt of one tool call. */
@@ -58,3 +58,28 @@ export const StepRecordSchema = z
   })
   .meta({ id: 'Step' });
 export type StepRecord = z.infer<typeof StepRecordSchema>;
+
+/** Query of `GET /v1/runs/{run_id}/steps`. */
+export const StepQuerySchema = z.strictObject({
+  after: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Return steps after this step number (default 0: from the first).'),
+  limit: ListLimitSchema,
+  cursor: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a next_cursor of this list')
+    .optional()
+    .describe('The `next_cursor` of the previous page (the same as `after`).'),
+});
+
+/** A page of a run's steps, in step order. */
+export const StepPageSchema = z
+  .strictObject({
+    object: z.literal('list'),
+    data: z.array(StepRecordSchema),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+  })
+  .meta({ id: 'StepPage' });

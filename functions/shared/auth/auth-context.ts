@@ -48,8 +48,6 @@ export const scopes = {
   /** Write and delete entries of the tenant's memory. */
   memoryWrite: 'memory:write',
   operator: 'operator',
-  memoryRead: 'memory:read',
-  memoryWrite: 'memory:write',
 } as const;
 
 export type Scope = (typeof scopes)[keyof typeof scopes];

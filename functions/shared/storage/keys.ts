@@ -32,6 +32,19 @@ export const storageKeys = {
   run: (tenantId: string, runId: string) => `${tenant(tenantId)}/runs/${part(runId, 'run id')}`,
   event: (tenantId: string, runId: string, sequence: number) =>
     `${tenant(tenantId)}/runs/${part(runId, 'run id')}/events/${sequence}`,
+  /** The pieces of a run's transcript (`sk` = piece number from 1), so no item bounds a run (HLD §4.2). */
+  runTranscript: (tenantId: string, runId: string) =>
+    `${tenant(tenantId)}/runs/${part(runId, 'run id')}/transcript`,
+  /** A run's step records (`sk` = step number). */
+  runSteps: (tenantId: string, runId: string) => `${tenant(tenantId)}/runs/${part(runId, 'run id')}/steps`,
+  /** The guard of one event id of a run (`sk` = 0): a second event with that id is refused by its condition. */
+  runEventId: (tenantId: string, runId: string, eventIdHash: string) =>
+    `${tenant(tenantId)}/runs/${part(runId, 'run id')}/event-ids/${part(eventIdHash, 'event id')}`,
+  /** The tenant's run index (`sk` orders runs by creation), read newest first by `GET /v1/runs`. */
+  runIndex: (tenantId: string) => `${tenant(tenantId)}/run-index`,
+  /** One principal's part of the run index, so a member's own runs page without filtering the tenant's. */
+  runIndexByPrincipal: (tenantId: string, principalHash: string) =>
+    `${tenant(tenantId)}/run-index/principals/${part(principalHash, 'principal')}`,
   /** An agent: its current version at `sk = 0`, every version `n` at `sk = n` (immutable). */
   agent: (tenantId: string, agentId: string) => `${tenant(tenantId)}/agents/${part(agentId, 'agent id')}`,
   /** The canonical key of one version of an agent (stored under `agent` with `sk = version`). */

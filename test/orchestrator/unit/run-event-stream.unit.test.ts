@@ -35,8 +35,13 @@ function scriptedLog(answers: RunEvent[][]): RunStatePort {
       return answer.filter((e) => e.sequence > page.after).slice(0, page.limit);
     },
     createRun: () => Promise.reject(new Error('unused')),
+    findIdempotentRun: () => Promise.reject(new Error('unused')),
     getRun: () => Promise.reject(new Error('unused')),
     commit: () => Promise.reject(new Error('unused')),
+    getEvents: () => Promise.reject(new Error('unused')),
+    readTranscript: () => Promise.reject(new Error('unused')),
+    listSteps: () => Promise.reject(new Error('unused')),
+    listRuns: () => Promise.reject(new Error('unused')),
   };
 }
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
 import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
@@ -16,6 +15,8 @@ import {
   DependencyUnavailableError,
   RequestInProgressError,
 } from '../../../functions/shared/errors/agentos-error.ts';
+import type { ChatMessage } from '../../../functions/shared/contracts/chat.ts';
+import { agentDefinition, fixedAgents } from '../../support/fixed-agents.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
 const auth: AuthContext = {
@@ -25,16 +26,16 @@ const auth: AuthContext = {
   policy_context: {},
 };
 
-const agent: AgentDefinition = {
+const agent: AgentDefinition = agentDefinition({
   agent_id: 'helper',
   name: 'Helper',
   model_ref: 'local/scripted',
-  system_prompt: 'Be brief.',
+  instructions: 'Be brief.',
   tool_ids: ['echo'],
   max_steps: 3,
   max_tokens_per_step: 256,
   timeout_seconds: 900,
-};
+});
 
 /** A model reply, or what the Model Policy call throws. */
 type Turn = AssistantMessage | Error;
@@ -55,16 +56,17 @@ async function harness(turns: Turn[], agentChanges: Partial<AgentDefinition> = {
   const now = () => clock.date();
   const runs = new InMemoryRunStateStore({ now });
   const queue = new InMemoryStepQueue();
-  const agents = new InMemoryAgentRegistry();
+  const agents = fixedAgents({ ...agent, ...agentChanges });
   const memory = new InMemoryMemoryStore({ now });
   const tools = new InMemoryToolRegistry(memory);
-  await agents.put(auth, { ...agent, ...agentChanges });
   await tools.register(auth, { tool_id: 'echo', description: 'Echoes', implementation: 'builtin:echo' });
   const script = [...turns];
   const requests: string[] = [];
+  const sent: ChatMessage[][] = [];
   const models: ModelPort = {
     async invoke(_auth, modelRef, request) {
       requests.push(request.request_id);
+      sent.push(request.messages);
       const next = script.shift() ?? reply('(script ended)');
       if (next instanceof Error) throw next;
       return {
@@ -72,7 +74,7 @@ async function harness(turns: Turn[], agentChanges: Partial<AgentDefinition> = {
         correlation_id: 'c',
         output: { message: next, finish_reason: next.tool_calls === undefined ? 'stop' : 'tool_calls' },
         usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, cost_usd: 0 },
-        route: { model_ref: modelRef, provider: 'local', model: modelRef, hops: [] },
+        route: { model_ref: modelRef, provider: 'local', model: 'scripted', hops: [] },
         policy: { decision: 'allow', redactions: {}, rules: [] },
         replayed: false,
       };
@@ -131,7 +133,20 @@ async function harness(turns: Turn[], agentChanges: Partial<AgentDefinition> = {
   }
   const events = async () =>
     (await runs.listEvents(auth, run.run_id, { after: 0, limit: 1000 })).map((e) => e.type);
-  return { clock, runs, queue, engine, runId: run.run_id, drain, events, requests, failures, script };
+  return {
+    clock,
+    runs,
+    queue,
+    agents,
+    engine,
+    runId: run.run_id,
+    drain,
+    events,
+    requests,
+    sent,
+    failures,
+    script,
+  };
 }
 
 describe('the step engine', () => {
@@ -198,15 +213,103 @@ describe('the step engine', () => {
     expect(h.requests).toHaveLength(2);
   });
 
-  it('fails the run with run_too_large when a step would outgrow the run record', async () => {
-    const h = await harness([echo('x'.repeat(200 * 1024)), echo('y'.repeat(200 * 1024), 'call_2')]);
+  it("fails the run with run_too_large, naming the limit, when a step would outgrow the agent's max_transcript_bytes", async () => {
+    const h = await harness([echo('x'.repeat(1500)), echo('y'.repeat(1500), 'call_2')], {
+      max_transcript_bytes: 4096,
+    });
     const outcomes = await h.drain();
     expect(outcomes.at(-1)).toEqual({ status: 'done', reason: 'run too large' });
-    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({
-      status: 'failed',
-      error: { code: 'run_too_large' },
-    });
+    const run = await h.runs.getRun(auth, h.runId);
+    expect(run).toMatchObject({ status: 'failed', steps_completed: 1, error: { code: 'run_too_large' } });
+    expect(run?.error?.message).toContain('max_transcript_bytes of 4096 bytes');
+    expect(run?.transcript_bytes).toBeLessThanOrEqual(4096);
     expect((await h.events()).at(-1)).toBe('run.failed');
+    const steps = await h.runs.listSteps(auth, h.runId, { after: 0, limit: 10 });
+    expect(steps.map((s) => [s.step, s.status, s.error?.code ?? null])).toEqual([
+      [1, 'completed', null],
+      [2, 'failed', 'run_too_large'],
+    ]);
+  });
+
+  it('sends the instructions, the input and the newest transcript within max_context_bytes', async () => {
+    const h = await harness([echo('a'.repeat(300)), echo('b'.repeat(300), 'call_2'), reply('done')], {
+      max_context_bytes: 1024,
+      max_steps: 5,
+    });
+    await h.drain();
+    expect(h.sent.map((messages) => messages.length)).toEqual([2, 4, 4]);
+    const third = h.sent[2]!;
+    expect(third.slice(0, 2)).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'hi' },
+    ]);
+    // Only the second step's call and result fit: the first step's are left out, whole.
+    expect(third[2]).toMatchObject({ role: 'assistant', tool_calls: [{ id: 'call_2' }] });
+    expect(third[3]).toMatchObject({ role: 'tool', tool_call_id: 'call_2' });
+    expect(await h.runs.readTranscript(auth, h.runId)).toHaveLength(5);
+  });
+
+  it('stores a step record per step: the model request and answer, the tool calls and their results', async () => {
+    const h = await harness([echo('ping'), reply('pong')]);
+    await h.drain();
+    const steps = await h.runs.listSteps(auth, h.runId, { after: 0, limit: 10 });
+    expect(steps).toHaveLength(2);
+    expect(steps[0]).toMatchObject({
+      object: 'step',
+      run_id: h.runId,
+      step: 1,
+      status: 'completed',
+      deliveries: 1,
+      model: {
+        request_id: `${h.runId}/step-1`,
+        model_ref: 'local/scripted',
+        message_count: 2,
+        finish_reason: 'tool_calls',
+        usage: { prompt_tokens: 10, completion_tokens: 5, cost_usd: 0 },
+        provider: 'local',
+        model: 'scripted',
+      },
+      tool_calls: [
+        {
+          tool_call_id: 'call_1',
+          name: 'echo',
+          arguments: JSON.stringify({ text: 'ping' }),
+          idempotency_key: `${h.runId}/s1/c0`,
+          attempts: [{ attempt: 1, is_error: false }],
+        },
+      ],
+      error: null,
+    });
+    expect(steps[0]!.model.request_bytes).toBeGreaterThan(0);
+    expect(steps[1]).toMatchObject({
+      step: 2,
+      status: 'completed',
+      tool_calls: [],
+      model: { message_count: 4 },
+    });
+  });
+
+  it('records the failed step with the run failure when the model call fails', async () => {
+    const h = await harness([new DependencyUnavailableError('backend down')]);
+    h.queue.take();
+    await h.engine.execute(auth, { runId: h.runId, step: 1, attempt: 3, maxAttempts: 3 });
+    const [step] = await h.runs.listSteps(auth, h.runId, { after: 0, limit: 10 });
+    expect(step).toMatchObject({
+      step: 1,
+      status: 'failed',
+      deliveries: 3,
+      model: { finish_reason: null, usage: null, provider: null },
+      error: { code: 'dependency_unavailable' },
+    });
+  });
+
+  it('runs the agent version the run started with, even after a new version or a deletion', async () => {
+    const h = await harness([echo('ping'), reply('pong')]);
+    h.agents.add({ ...agent, version: 2, instructions: 'Version two.' });
+    h.agents.remove('helper');
+    await h.drain();
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ status: 'completed', agent_version: 1 });
+    expect(h.sent[0]?.[0]).toEqual({ role: 'system', content: 'Be brief.' });
   });
 
   it('returns done without calling the model again for a stale redelivery of a finished step', async () => {

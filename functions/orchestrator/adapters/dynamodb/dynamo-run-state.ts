@@ -1,26 +1,68 @@
+import { createHash, randomInt } from 'node:crypto';
 import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BatchGetCommandOutput, DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { BoundedCache } from '../../../shared/cache/bounded-cache.ts';
-import { AgentOsError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
+import type { ChatMessage } from '../../../shared/contracts/chat.ts';
+import {
+  AgentOsError,
+  DependencyUnavailableError,
+  InternalError,
+  NotFoundError,
+} from '../../../shared/errors/agentos-error.ts';
 import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
-import { maxRunRecordBytes, RunStateConflictError, RunTooLargeError } from '../../ports/run-state-port.ts';
+import { RunStateConflictError } from '../../ports/run-state-port.ts';
 import type {
+  ClaimedRun,
   CommitResult,
   CreateRunResult,
   IdempotencyClaim,
   RunCommit,
+  RunListQuery,
   RunRecord,
   RunStatePort,
 } from '../../ports/run-state-port.ts';
 import type { NewEvent, RunEvent } from '../../schemas/event.ts';
+import type { StepRecord } from '../../schemas/step.ts';
+import { decodeRunCursor, encodeRunCursor, runIndexSortKey } from '../run-index-cursor.ts';
+import { assertRecordFits, checkCommitSize } from '../run-limits.ts';
+import { transcriptTail } from '../transcript-tail.ts';
 
-type RunItem = RunRecord & { pk: string; sk: number; kind: 'run'; event_index: Record<string, number> };
+/** The run item: the record's small fields and where its other items stand. */
+type RunItem = RunRecord & {
+  pk: string;
+  sk: number;
+  kind: 'run';
+  /** Transcript pieces stored so far (the next one is `transcript_pieces + 1`). */
+  transcript_pieces: number;
+  /** The run's place in the tenant's run index. */
+  index_sk: number;
+};
 type EventItem = Omit<RunEvent, 'object'> & { pk: string; sk: number; kind: 'event'; key: string };
+type GuardItem = { pk: string; sk: number; kind: 'event-id'; event_id: string; sequence: number };
+/**
+ * A piece of a transcript: the messages as JSON lines (`\n`-terminated), cut at a line end unless
+ * one message alone outgrows a piece; `head_partial` marks a piece that starts inside a message.
+ */
+type PieceItem = { pk: string; sk: number; kind: 'transcript'; data: string; head_partial: boolean };
+type StepItem = { pk: string; sk: number; kind: 'step'; record: StepRecord };
+type IndexItem = {
+  pk: string;
+  sk: number;
+  kind: 'run-index';
+  run_id: string;
+  status: RunRecord['status'];
+  principal_id: string;
+  created_at: string;
+};
 
 const maxCommitAttempts = 25;
+/** DynamoDB's most items in one transaction. */
+const maxTransactionItems = 100;
+/** Bytes of transcript text per piece, well under DynamoDB's 400 KB per item. */
+const maxPieceBytes = 300_000;
 const runFields = [
   'run_id',
   'tenant_id',
@@ -34,7 +76,8 @@ const runFields = [
   'output',
   'error',
   'metadata',
-  'transcript',
+  'transcript_messages',
+  'transcript_bytes',
   'steps_completed',
   'last_sequence',
   'usage',
@@ -52,11 +95,6 @@ void allRunFieldsListed;
 
 function itemBytes(item: RunItem): number {
   return Buffer.byteLength(JSON.stringify(item), 'utf8');
-}
-
-function assertFits(item: RunItem): void {
-  const bytes = itemBytes(item);
-  if (bytes > maxRunRecordBytes) throw new RunTooLargeError(bytes, maxRunRecordBytes);
 }
 
 function toRecord(item: RunItem): RunRecord {
@@ -77,16 +115,77 @@ function toEvent(item: EventItem): RunEvent {
   };
 }
 
+/** A fixed-length key segment for a free-form value (event ids hold model-chosen tool call ids). */
+function keyHash(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 40);
+}
+
+/** Cuts UTF-8 text into pieces of at most `max` bytes, never inside a character. */
+function cutUtf8(text: string, max: number): string[] {
+  const bytes = Buffer.from(text, 'utf8');
+  const parts: string[] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let end = Math.min(start + max, bytes.length);
+    // Back off continuation bytes (10xxxxxx) so a character is never split.
+    while (end < bytes.length && end > start && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+    parts.push(bytes.subarray(start, end).toString('utf8'));
+    start = end;
+  }
+  return parts;
+}
+
+/** The transcript pieces of appended messages: whole lines packed per piece; a longer line is cut. */
+function transcriptPieces(messages: readonly ChatMessage[]): { data: string; head_partial: boolean }[] {
+  const pieces: { data: string; head_partial: boolean }[] = [];
+  let current = '';
+  let currentBytes = 0;
+  const flush = () => {
+    if (current !== '') pieces.push({ data: current, head_partial: false });
+    current = '';
+    currentBytes = 0;
+  };
+  for (const message of messages) {
+    const line = `${JSON.stringify(message)}\n`;
+    const bytes = Buffer.byteLength(line, 'utf8');
+    if (bytes > maxPieceBytes) {
+      flush();
+      cutUtf8(line, maxPieceBytes).forEach((data, i) => pieces.push({ data, head_partial: i > 0 }));
+      continue;
+    }
+    if (currentBytes + bytes > maxPieceBytes) flush();
+    current += line;
+    currentBytes += bytes;
+  }
+  flush();
+  return pieces;
+}
+
+/** The messages of consecutive pieces; text before the first line end is dropped when it starts mid-message. */
+function messagesOf(pieces: readonly PieceItem[]): ChatMessage[] {
+  let text = pieces.map((piece) => piece.data).join('');
+  if (pieces[0]?.head_partial === true) text = text.slice(text.indexOf('\n') + 1);
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as ChatMessage);
+}
+
 /**
- * RunStatePort on one DynamoDB table. A run is the item (`tenant/{t}/runs/{id}`, 0); its events are
- * items (same pk, sequence). Each commit is one transaction: the run item's update, conditional on
- * the expected `last_sequence`, status and absent event ids, plus one put per new event. A process
- * keeps the last run item it saw, so a commit usually costs one round trip; a stale copy only makes
- * the transaction fail its condition, after which the item is read again.
+ * RunStatePort on one DynamoDB table (HLD §4.2). A run is the item (`tenant/{t}/runs/{id}`, 0) with its
+ * small fields; its events are items (same pk, sequence); its transcript is pieces under
+ * `…/transcript` (sk = piece number), its step records items under `…/steps` (sk = step), each of its
+ * event ids a guard item under `…/event-ids/{hash}`, and the tenant's run index holds one item per
+ * run (and one in its principal's part). Each commit is ONE transaction: the run item's update,
+ * conditional on the expected `last_sequence`, piece count and status, plus a put per new event and
+ * per event-id guard (conditional on the id being new, so a redelivered step's events are
+ * deduplicated), the transcript pieces, the step record, and the run-index status when the status
+ * changes. So a run is bounded by its agent's limits, not by one item. A process keeps the last run
+ * item it saw, so a commit usually costs one round trip; a stale copy or an already-stored event
+ * only makes the transaction fail, after which the run item and the guards are read again.
  */
 export class DynamoRunStateStore implements RunStatePort {
-  // Bounded by count, bytes and age (a run item can hold ~380 KB of transcript); a stale copy only
-  // costs a failed condition and a re-read.
+  // Bounded by count, bytes and age; a stale copy only costs a failed condition and a re-read.
   private readonly cache: BoundedCache<string, RunItem>;
   /** Reads under way, by run key; an entry lives only while its request does. */
   private readonly inflightReads = new Map<string, Promise<RunItem | undefined>>();
@@ -108,6 +207,16 @@ export class DynamoRunStateStore implements RunStatePort {
     });
   }
 
+  async findIdempotentRun(
+    auth: AuthContext,
+    claim: IdempotencyClaim,
+    at: string,
+  ): Promise<ClaimedRun | undefined> {
+    const found = await this.claimed(auth, claim, at);
+    if (found === 'missing') throw new DependencyUnavailableError('The claimed run is missing');
+    return found;
+  }
+
   async createRun(
     auth: AuthContext,
     run: RunRecord,
@@ -119,17 +228,24 @@ export class DynamoRunStateStore implements RunStatePort {
     const eventItems = events.map((event, index) =>
       this.eventItem(auth, run.run_id, pk, event, index + 1, time),
     );
-    const item: RunItem = {
+    const record: RunRecord = {
       ...run,
       last_sequence: events.length,
-      pk,
-      sk: recordSortKey,
-      kind: 'run',
-      event_index: Object.fromEntries(eventItems.map((e) => [e.event_id, e.sequence])),
+      transcript_messages: 0,
+      transcript_bytes: 0,
     };
-    assertFits(item);
+    assertRecordFits(record);
     const idemPk = claim === undefined ? undefined : storageKeys.idempotency(auth.tenant_id, claim.scopeHash);
     for (let attempt = 0; attempt < maxCommitAttempts; attempt += 1) {
+      // A fresh tie-breaker on every attempt, in case another run took this place in the index.
+      const item: RunItem = {
+        ...record,
+        pk,
+        sk: recordSortKey,
+        kind: 'run',
+        transcript_pieces: 0,
+        index_sk: runIndexSortKey(time, randomInt(1000)),
+      };
       try {
         await this.db.send(
           new TransactWriteCommand({
@@ -160,7 +276,17 @@ export class DynamoRunStateStore implements RunStatePort {
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
               },
+              ...this.indexItems(auth, item).map((index) => ({
+                Put: {
+                  TableName: this.tableName,
+                  Item: index,
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              })),
               ...eventItems.map((e) => ({ Put: { TableName: this.tableName, Item: e } })),
+              ...eventItems.map((e) => ({
+                Put: { TableName: this.tableName, Item: this.guardItem(auth, e) },
+              })),
             ],
           }),
         );
@@ -169,20 +295,13 @@ export class DynamoRunStateStore implements RunStatePort {
         return { outcome: 'created', run: toRecord(item), events: eventItems.map(toEvent) };
       } catch (error) {
         const codes = cancellationCodes(error);
-        if (codes === undefined || claim === undefined || idemPk === undefined)
-          throw storageUnavailable(error);
-        const existing = await this.get<{ run_id: string; request_hash: string; expires_at: number }>(idemPk);
-        if (existing === undefined) {
-          await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
-          continue;
+        if (codes === undefined || !retryableCancellation(codes)) throw storageUnavailable(error);
+        if (claim !== undefined) {
+          const found = await this.claimed(auth, claim, time);
+          if (found !== undefined && found !== 'missing') return found;
         }
-        if (existing.request_hash !== claim.requestHash) return { outcome: 'key_reused' };
-        const stored = await this.getRun(auth, existing.run_id);
-        if (stored === undefined) {
-          await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
-          continue;
-        }
-        return { outcome: 'replayed', run: stored };
+        // Contention on the claim, or another run took this index place: try again.
+        await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
       }
     }
     throw storageUnavailable(new Error('run creation kept conflicting'));
@@ -215,6 +334,8 @@ export class DynamoRunStateStore implements RunStatePort {
     let current = this.cache.get(pk);
     let fromCache = current !== undefined;
     if (current === undefined) current = await this.readRunItem(pk);
+    // Event ids known to be stored, with their sequences; first assumed none (the guards catch it).
+    let known = new Map<string, number>();
     for (let attempt = 0; attempt < maxCommitAttempts; attempt += 1) {
       if (current === undefined) throw new NotFoundError(`Run ${runId} was not found`);
       if (!change.requireStatus.includes(current.status)) {
@@ -223,54 +344,85 @@ export class DynamoRunStateStore implements RunStatePort {
         fromCache = false;
         continue;
       }
-      const index = current.event_index;
-      const fresh = change.events.filter((event) => index[event.event_id] === undefined);
+      const fresh = change.events.filter((event) => !known.has(event.event_id));
       if (fresh.length === 0 && change.events.length > 0) {
         return {
           run: toRecord(current),
           events: await this.readEvents(
             pk,
-            change.events.map((e) => index[e.event_id] ?? 0),
+            change.events.map((e) => known.get(e.event_id) ?? 0),
           ),
           appended: 0,
         };
       }
+      const added = checkCommitSize(change, current.transcript_bytes, fresh);
       const now = this.now().toISOString();
       const newItems = fresh.map((event, i) =>
         this.eventItem(auth, runId, pk, event, current!.last_sequence + i + 1, now),
       );
+      const pieces = transcriptPieces(change.appendTranscript ?? []).map((piece, i): PieceItem => ({
+        pk: storageKeys.runTranscript(auth.tenant_id, runId),
+        sk: current!.transcript_pieces + i + 1,
+        kind: 'transcript',
+        ...piece,
+      }));
       const next: RunItem = {
         ...current,
-        ...change.changes,
+        ...definedChanges(change.changes),
         status: change.status ?? current.status,
         last_sequence: current.last_sequence + fresh.length,
+        transcript_messages: current.transcript_messages + (change.appendTranscript?.length ?? 0),
+        transcript_bytes: current.transcript_bytes + added,
+        transcript_pieces: current.transcript_pieces + pieces.length,
         updated_at: now,
-        event_index: { ...index, ...Object.fromEntries(newItems.map((e) => [e.event_id, e.sequence])) },
       };
-      assertFits(next);
-      try {
-        await this.db.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              this.runUpdate(current, next, change, newItems),
-              ...newItems.map((e) => ({
-                Put: { TableName: this.tableName, Item: e, ConditionExpression: 'attribute_not_exists(pk)' },
-              })),
-            ],
-          }),
+      assertRecordFits(toRecord(next));
+      const statusChanged = change.status !== undefined && change.status !== current.status;
+      const writes = [
+        this.runUpdate(current, next, change),
+        ...newItems.map((e) => ({
+          Put: { TableName: this.tableName, Item: e, ConditionExpression: 'attribute_not_exists(pk)' },
+        })),
+        ...newItems.map((e) => ({
+          Put: {
+            TableName: this.tableName,
+            Item: this.guardItem(auth, e),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        })),
+        ...pieces.map((piece) => ({
+          Put: { TableName: this.tableName, Item: piece, ConditionExpression: 'attribute_not_exists(pk)' },
+        })),
+        ...(change.step === undefined
+          ? []
+          : [{ Put: { TableName: this.tableName, Item: this.stepItem(auth, runId, change.step) } }]),
+        ...(statusChanged ? this.indexItems(auth, next).map((index) => this.indexStatusUpdate(index)) : []),
+      ];
+      if (writes.length > maxTransactionItems) {
+        throw new InternalError(
+          `One commit would write ${writes.length} items; a transaction holds at most ${maxTransactionItems}`,
         );
+      }
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: writes }));
       } catch (error) {
-        if (cancellationCodes(error) === undefined) throw storageUnavailable(error);
+        const codes = cancellationCodes(error);
+        if (codes === undefined || !retryableCancellation(codes)) throw storageUnavailable(error);
         this.cache.delete(pk);
         if (!fromCache) await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
-        current = await this.readRunItem(pk);
+        [current, known] = await Promise.all([
+          this.readRunItem(pk),
+          this.storedIds(auth, runId, change.events),
+        ]);
         fromCache = false;
         continue;
       }
       this.cache.set(pk, next);
       this.inflightReads.delete(pk);
       const byId = new Map(newItems.map((e) => [e.event_id, toEvent(e)]));
-      const missing = change.events.filter((e) => !byId.has(e.event_id)).map((e) => index[e.event_id] ?? 0);
+      const missing = change.events
+        .filter((e) => !byId.has(e.event_id))
+        .map((e) => known.get(e.event_id) ?? 0);
       const old = missing.length > 0 ? await this.readEvents(pk, missing) : [];
       const oldById = new Map(old.map((e) => [e.event_id, e]));
       const events = change.events
@@ -287,20 +439,139 @@ export class DynamoRunStateStore implements RunStatePort {
     page: { after: number; limit: number },
   ): Promise<RunEvent[]> {
     const pk = storageKeys.run(auth.tenant_id, runId);
-    try {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND sk > :after',
-          ExpressionAttributeValues: { ':pk': pk, ':after': Math.max(page.after, recordSortKey) },
-          ConsistentRead: true,
-          Limit: page.limit,
-        }),
-      );
-      return (result.Items ?? []).map((item) => toEvent(item as EventItem));
-    } catch (error) {
-      throw storageUnavailable(error);
+    const items = await this.query({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk > :after',
+      ExpressionAttributeValues: { ':pk': pk, ':after': Math.max(page.after, recordSortKey) },
+      ConsistentRead: true,
+      Limit: page.limit,
+    });
+    return items.map((item) => toEvent(item as EventItem));
+  }
+
+  async getEvents(auth: AuthContext, runId: string, eventIds: readonly string[]): Promise<RunEvent[]> {
+    const known = await this.storedIds(
+      auth,
+      runId,
+      eventIds.map((event_id) => ({ event_id })),
+    );
+    const pk = storageKeys.run(auth.tenant_id, runId);
+    return this.readEvents(
+      pk,
+      eventIds.filter((id) => known.has(id)).map((id) => known.get(id) ?? 0),
+    );
+  }
+
+  async readTranscript(
+    auth: AuthContext,
+    runId: string,
+    options: { maxBytes?: number } = {},
+  ): Promise<ChatMessage[]> {
+    const pk = storageKeys.runTranscript(auth.tenant_id, runId);
+    const { maxBytes } = options;
+    if (maxBytes === undefined) {
+      const pieces = (await this.queryAll({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+      })) as PieceItem[];
+      return messagesOf(pieces);
     }
+    // Newest pieces first, until they cover `maxBytes` of messages: nothing older can be in the tail.
+    const newestFirst: PieceItem[] = [];
+    let covered = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.page({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+        ScanIndexForward: false,
+        Limit: 16,
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      });
+      for (const piece of page.items as PieceItem[]) {
+        newestFirst.push(piece);
+        covered += Buffer.byteLength(piece.data, 'utf8') - countLineEnds(piece.data);
+        if (covered >= maxBytes) break;
+      }
+      startKey = covered >= maxBytes ? undefined : page.lastKey;
+    } while (startKey !== undefined);
+    return transcriptTail(messagesOf(newestFirst.reverse()), maxBytes);
+  }
+
+  async listSteps(
+    auth: AuthContext,
+    runId: string,
+    page: { after: number; limit: number },
+  ): Promise<StepRecord[]> {
+    const items = await this.query({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk > :after',
+      ExpressionAttributeValues: { ':pk': storageKeys.runSteps(auth.tenant_id, runId), ':after': page.after },
+      ConsistentRead: true,
+      Limit: page.limit,
+    });
+    return items.map((item) => (item as StepItem).record);
+  }
+
+  async listRuns(
+    auth: AuthContext,
+    query: RunListQuery,
+  ): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
+    const before = query.cursor === undefined ? undefined : decodeRunCursor(query.cursor);
+    const pk =
+      query.principalId === undefined
+        ? storageKeys.runIndex(auth.tenant_id)
+        : storageKeys.runIndexByPrincipal(auth.tenant_id, keyHash(query.principalId));
+    const values: Record<string, unknown> = { ':pk': pk };
+    if (before !== undefined) values[':before'] = before;
+    if (query.status !== undefined) values[':status'] = query.status;
+    // One more than a page, to know whether another page follows.
+    const found: IndexItem[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.page({
+        TableName: this.tableName,
+        KeyConditionExpression: before === undefined ? 'pk = :pk' : 'pk = :pk AND sk < :before',
+        ...(query.status === undefined
+          ? {}
+          : { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }),
+        ExpressionAttributeValues: values,
+        ConsistentRead: true,
+        ScanIndexForward: false,
+        Limit: query.limit + 1,
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      });
+      found.push(...(page.items as IndexItem[]));
+      startKey = found.length > query.limit ? undefined : page.lastKey;
+    } while (startKey !== undefined);
+    const entries = found.slice(0, query.limit);
+    const items = await this.readRunItems(
+      entries.map((entry) => storageKeys.run(auth.tenant_id, entry.run_id)),
+    );
+    const last = entries.at(-1);
+    return {
+      runs: items.map(toRecord),
+      nextCursor: found.length > query.limit && last !== undefined ? encodeRunCursor(last.sk) : null,
+    };
+  }
+
+  /** What a live claim says about a creation with `claim` as of `at`; `missing` if its run cannot be read. */
+  private async claimed(
+    auth: AuthContext,
+    claim: IdempotencyClaim,
+    at: string,
+  ): Promise<ClaimedRun | 'missing' | undefined> {
+    const existing = await this.get<{ run_id: string; request_hash: string; expires_at: number }>(
+      storageKeys.idempotency(auth.tenant_id, claim.scopeHash),
+    );
+    if (existing === undefined || existing.expires_at < Math.floor(Date.parse(at) / 1000)) return undefined;
+    if (existing.request_hash !== claim.requestHash) return { outcome: 'key_reused' };
+    const stored = await this.getRun(auth, existing.run_id);
+    return stored === undefined ? 'missing' : { outcome: 'replayed', run: stored };
   }
 
   private eventItem(
@@ -325,21 +596,74 @@ export class DynamoRunStateStore implements RunStatePort {
     };
   }
 
-  private runUpdate(current: RunItem, next: RunItem, change: RunCommit, newItems: EventItem[]) {
+  private guardItem(auth: AuthContext, event: EventItem): GuardItem {
+    return {
+      pk: storageKeys.runEventId(auth.tenant_id, event.run_id, keyHash(event.event_id)),
+      sk: recordSortKey,
+      kind: 'event-id',
+      event_id: event.event_id,
+      sequence: event.sequence,
+    };
+  }
+
+  private stepItem(auth: AuthContext, runId: string, record: StepRecord): StepItem {
+    return { pk: storageKeys.runSteps(auth.tenant_id, runId), sk: record.step, kind: 'step', record };
+  }
+
+  /** The run's entries in the tenant's run index and in its principal's part of it. */
+  private indexItems(auth: AuthContext, run: RunItem): IndexItem[] {
+    const entry = {
+      sk: run.index_sk,
+      kind: 'run-index' as const,
+      run_id: run.run_id,
+      status: run.status,
+      principal_id: run.principal_id,
+      created_at: run.created_at,
+    };
+    return [
+      { pk: storageKeys.runIndex(auth.tenant_id), ...entry },
+      { pk: storageKeys.runIndexByPrincipal(auth.tenant_id, keyHash(run.principal_id)), ...entry },
+    ];
+  }
+
+  private indexStatusUpdate(index: IndexItem) {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: index.pk, sk: index.sk },
+        UpdateExpression: 'SET #status = :status',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': index.status },
+      },
+    };
+  }
+
+  private runUpdate(current: RunItem, next: RunItem, change: RunCommit) {
     const names: Record<string, string> = {
       '#status': 'status',
       '#last': 'last_sequence',
       '#updated': 'updated_at',
+      '#pieces': 'transcript_pieces',
+      '#messages': 'transcript_messages',
+      '#bytes': 'transcript_bytes',
     };
-    // DynamoDB rejects names an expression does not use.
-    if (newItems.length > 0) names['#index'] = 'event_index';
     const values: Record<string, unknown> = {
       ':prev': current.last_sequence,
       ':next': next.last_sequence,
       ':updated': next.updated_at,
+      ':prevPieces': current.transcript_pieces,
+      ':pieces': next.transcript_pieces,
+      ':messages': next.transcript_messages,
+      ':bytes': next.transcript_bytes,
     };
-    const sets = ['#last = :next', '#updated = :updated'];
-    const conditions = ['#last = :prev'];
+    const sets = [
+      '#last = :next',
+      '#updated = :updated',
+      '#pieces = :pieces',
+      '#messages = :messages',
+      '#bytes = :bytes',
+    ];
+    const conditions = ['#last = :prev', '#pieces = :prevPieces'];
     change.requireStatus.forEach((status, i) => {
       values[`:req${i}`] = status;
     });
@@ -355,12 +679,6 @@ export class DynamoRunStateStore implements RunStatePort {
         values[`:c${i}`] = value;
         sets.push(`#c${i} = :c${i}`);
       });
-    newItems.forEach((event, i) => {
-      names[`#e${i}`] = event.event_id;
-      values[`:e${i}`] = event.sequence;
-      sets.push(`#index.#e${i} = :e${i}`);
-      conditions.push(`attribute_not_exists(#index.#e${i})`);
-    });
     return {
       Update: {
         TableName: this.tableName,
@@ -373,15 +691,32 @@ export class DynamoRunStateStore implements RunStatePort {
     };
   }
 
+  /** The stored sequences of these event ids (ids not stored are left out). */
+  private async storedIds(
+    auth: AuthContext,
+    runId: string,
+    events: readonly { event_id: string }[],
+  ): Promise<Map<string, number>> {
+    const keys = [...new Set(events.map((e) => e.event_id))].map((id) => ({
+      pk: storageKeys.runEventId(auth.tenant_id, runId, keyHash(id)),
+      sk: recordSortKey,
+    }));
+    const guards = (await this.batchGet(keys)) as GuardItem[];
+    return new Map(guards.map((guard) => [guard.event_id, guard.sequence]));
+  }
+
   private async readRunItem(pk: string): Promise<RunItem | undefined> {
     const item = await this.get<RunItem>(pk);
     if (item === undefined) this.cache.delete(pk);
-    else this.remember(pk, item);
+    else this.cache.set(pk, item);
     return item;
   }
 
-  private remember(pk: string, item: RunItem): void {
-    this.cache.set(pk, item);
+  /** Run items by key, in the order asked (missing ones left out). */
+  private async readRunItems(pks: readonly string[]): Promise<RunItem[]> {
+    const items = (await this.batchGet(pks.map((pk) => ({ pk, sk: recordSortKey })))) as RunItem[];
+    const byPk = new Map(items.map((item) => [item.pk, item]));
+    return pks.map((pk) => byPk.get(pk)).filter((item): item is RunItem => item !== undefined);
   }
 
   private async get<T>(pk: string): Promise<T | undefined> {
@@ -396,24 +731,79 @@ export class DynamoRunStateStore implements RunStatePort {
     }
   }
 
-  private async readEvents(pk: string, sequences: number[]): Promise<RunEvent[]> {
-    if (sequences.length === 0) return [];
+  /** Consistent batch reads in chunks of 100 keys, until nothing is left unprocessed. */
+  private async batchGet(keys: readonly { pk: string; sk: number }[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    for (let start = 0; start < keys.length; start += 100) {
+      let pending: Record<string, unknown>[] | undefined = keys.slice(start, start + 100);
+      for (let attempt = 0; pending !== undefined && pending.length > 0; attempt += 1) {
+        if (attempt >= maxCommitAttempts) throw storageUnavailable(new Error('batch read kept throttling'));
+        if (attempt > 0) await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
+        try {
+          const result: BatchGetCommandOutput = await this.db.send(
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+            }),
+          );
+          items.push(...(result.Responses?.[this.tableName] ?? []));
+          pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
+        } catch (error) {
+          throw storageUnavailable(error);
+        }
+      }
+    }
+    return items;
+  }
+
+  private async page(
+    input: QueryCommandInput,
+  ): Promise<{ items: Record<string, unknown>[]; lastKey: Record<string, unknown> | undefined }> {
     try {
-      const result = await this.db.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [this.tableName]: {
-              Keys: [...new Set(sequences)].map((sk) => ({ pk, sk })),
-              ConsistentRead: true,
-            },
-          },
-        }),
-      );
-      const items = (result.Responses?.[this.tableName] ?? []) as EventItem[];
-      const bySequence = new Map(items.map((item) => [item.sk, toEvent(item)]));
-      return sequences.map((s) => bySequence.get(s)).filter((e): e is RunEvent => e !== undefined);
+      const result = await this.db.send(new QueryCommand(input));
+      return { items: result.Items ?? [], lastKey: result.LastEvaluatedKey };
     } catch (error) {
       throw storageUnavailable(error);
     }
   }
+
+  private async query(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    return (await this.page(input)).items;
+  }
+
+  private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.page({
+        ...input,
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      });
+      items.push(...page.items);
+      startKey = page.lastKey;
+    } while (startKey !== undefined);
+    return items;
+  }
+
+  private async readEvents(pk: string, sequences: number[]): Promise<RunEvent[]> {
+    if (sequences.length === 0) return [];
+    const items = (await this.batchGet([...new Set(sequences)].map((sk) => ({ pk, sk })))) as EventItem[];
+    const bySequence = new Map(items.map((item) => [item.sk, toEvent(item)]));
+    return sequences.map((s) => bySequence.get(s)).filter((e): e is RunEvent => e !== undefined);
+  }
+}
+
+/** A transaction canceled by a condition or by contention, which a fresh read and a retry can settle. */
+function retryableCancellation(codes: readonly string[]): boolean {
+  return codes.every((code) => ['None', 'ConditionalCheckFailed', 'TransactionConflict'].includes(code));
+}
+
+function countLineEnds(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count += 1;
+  return count;
+}
+
+/** The fields a commit sets; as in a DynamoDB update, a field given as `undefined` is left as it is. */
+function definedChanges(changes: RunCommit['changes']): NonNullable<RunCommit['changes']> {
+  return Object.fromEntries(Object.entries(changes ?? {}).filter(([, value]) => value !== undefined));
 }

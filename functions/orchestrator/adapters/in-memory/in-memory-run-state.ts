@@ -1,32 +1,41 @@
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
+import type { ChatMessage } from '../../../shared/contracts/chat.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
-import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
-import { maxRunRecordBytes, RunStateConflictError, RunTooLargeError } from '../../ports/run-state-port.ts';
+import { storageKeys } from '../../../shared/storage/keys.ts';
+import { RunStateConflictError } from '../../ports/run-state-port.ts';
 import type {
+  ClaimedRun,
   CommitResult,
   CreateRunResult,
   IdempotencyClaim,
   RunChanges,
   RunCommit,
+  RunListQuery,
   RunRecord,
   RunStatePort,
 } from '../../ports/run-state-port.ts';
 import type { NewEvent, RunEvent } from '../../schemas/event.ts';
-
-/** A run as held here: its record, the index of its event ids, and its events in sequence order. */
-type StoredRun = { pk: string; record: RunRecord; index: Record<string, number>; events: RunEvent[] };
-
-type StoredClaim = { runId: string; requestHash: string; expiresAt: number };
+import type { StepRecord } from '../../schemas/step.ts';
+import { decodeRunCursor, encodeRunCursor, runIndexSortKey } from '../run-index-cursor.ts';
+import { assertRecordFits, checkCommitSize } from '../run-limits.ts';
+import { transcriptTail } from '../transcript-tail.ts';
 
 /**
- * Throws when the run would not fit, measured as the DynamoDB adapter measures its run item (the
- * record, its storage key and its event index as JSON), so a run is refused at the same size on both.
+ * A run as held here: its record, the index of its event ids, its events in sequence order, its
+ * transcript, its step records and its place in the tenant's run index.
  */
-function assertFits(run: StoredRun): void {
-  const item = { ...run.record, pk: run.pk, sk: recordSortKey, kind: 'run', event_index: run.index };
-  const bytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
-  if (bytes > maxRunRecordBytes) throw new RunTooLargeError(bytes, maxRunRecordBytes);
-}
+type StoredRun = {
+  /** The tenant whose key holds the run. */
+  tenant: string;
+  record: RunRecord;
+  index: Record<string, number>;
+  events: RunEvent[];
+  transcript: ChatMessage[];
+  steps: Map<number, StepRecord>;
+  sortKey: number;
+};
+
+type StoredClaim = { runId: string; requestHash: string; expiresAt: number };
 
 /** The fields a commit sets; as in a DynamoDB update, a field given as `undefined` is left as it is. */
 function definedChanges(changes: RunChanges | undefined): RunChanges {
@@ -41,18 +50,39 @@ function definedChanges(changes: RunChanges | undefined): RunChanges {
  * and idempotency claims keyed by tenant (through the same storage keys, so the same ids are
  * refused), idempotent creation that replays a live claim, refuses a reused key and ignores an
  * expired claim (as of the run's `created_at`), commits that apply only in a required status, gapless
- * sequences, events deduplicated by `event_id`, and the same size ceiling. Each call is atomic
- * because it does all its reading and writing without yielding. Values are copied in and out, so a
- * caller cannot change what is stored through an object it passed or got back. `now` stamps commits
- * (`updated_at` and event times); creation uses the run's own `created_at`, as on DynamoDB.
+ * sequences, events deduplicated by `event_id`, transcripts bounded only by the caller's
+ * `maxTranscriptBytes`, and the same limit on a run's own fields. Each call is atomic because it does
+ * all its reading and writing without yielding. Values are copied in and out, so a caller cannot
+ * change what is stored through an object it passed or got back. `now` stamps commits (`updated_at`
+ * and event times); creation uses the run's own `created_at`, as on DynamoDB.
  */
 export class InMemoryRunStateStore implements RunStatePort {
   readonly #runs = new Map<string, StoredRun>();
   readonly #claims = new Map<string, StoredClaim>();
   readonly #now: () => Date;
+  #created = 0;
 
   constructor(options: { now?: () => Date } = {}) {
     this.#now = options.now ?? (() => new Date());
+  }
+
+  async findIdempotentRun(
+    auth: AuthContext,
+    claim: IdempotencyClaim,
+    at: string,
+  ): Promise<ClaimedRun | undefined> {
+    return this.#replayOf(auth, claim, at);
+  }
+
+  /** What a live claim says about a creation with `claim` (synchronous, so creation stays atomic). */
+  #replayOf(auth: AuthContext, claim: IdempotencyClaim, at: string): ClaimedRun | undefined {
+    const existing = this.#claims.get(storageKeys.idempotency(auth.tenant_id, claim.scopeHash));
+    // A claim holds until its expiry; one that has passed it is replaced, as DynamoDB's condition allows.
+    if (existing === undefined || existing.expiresAt < epochSeconds(at)) return undefined;
+    if (existing.requestHash !== claim.requestHash) return { outcome: 'key_reused' };
+    const claimed = this.#runs.get(storageKeys.run(auth.tenant_id, existing.runId));
+    if (claimed === undefined) throw new DependencyUnavailableError('The claimed run is missing');
+    return { outcome: 'replayed', run: structuredClone(claimed.record) };
   }
 
   async createRun(
@@ -64,27 +94,25 @@ export class InMemoryRunStateStore implements RunStatePort {
     const pk = storageKeys.run(auth.tenant_id, run.run_id);
     const time = run.created_at;
     const stored: StoredRun = {
-      pk,
-      record: { ...structuredClone(run), last_sequence: 0 },
+      tenant: auth.tenant_id,
+      record: { ...structuredClone(run), last_sequence: 0, transcript_messages: 0, transcript_bytes: 0 },
       index: {},
       events: [],
+      transcript: [],
+      steps: new Map(),
+      sortKey: 0,
     };
     this.#append(stored, events, time);
-    assertFits(stored);
-    const claimKey =
-      idempotency === undefined ? undefined : storageKeys.idempotency(auth.tenant_id, idempotency.scopeHash);
-    const existing = claimKey === undefined ? undefined : this.#claims.get(claimKey);
-    // A claim holds until its expiry; one that has passed it is replaced, as DynamoDB's condition allows.
-    if (idempotency !== undefined && existing !== undefined && existing.expiresAt >= epochSeconds(time)) {
-      if (existing.requestHash !== idempotency.requestHash) return { outcome: 'key_reused' };
-      const claimed = this.#runs.get(storageKeys.run(auth.tenant_id, existing.runId));
-      if (claimed === undefined) throw new DependencyUnavailableError('The claimed run is missing');
-      return { outcome: 'replayed', run: structuredClone(claimed.record) };
+    assertRecordFits(stored.record);
+    if (idempotency !== undefined) {
+      const replay = this.#replayOf(auth, idempotency, time);
+      if (replay !== undefined) return replay;
     }
     if (this.#runs.has(pk)) throw new DependencyUnavailableError(`Run ${run.run_id} already exists`);
+    stored.sortKey = this.#sortKeyFor(auth.tenant_id, run.created_at);
     this.#runs.set(pk, stored);
-    if (idempotency !== undefined && claimKey !== undefined) {
-      this.#claims.set(claimKey, {
+    if (idempotency !== undefined) {
+      this.#claims.set(storageKeys.idempotency(auth.tenant_id, idempotency.scopeHash), {
         runId: run.run_id,
         requestHash: idempotency.requestHash,
         expiresAt: idempotency.expiresAt,
@@ -114,20 +142,30 @@ export class InMemoryRunStateStore implements RunStatePort {
     if (fresh.length === 0 && change.events.length > 0) {
       return { run: structuredClone(current.record), events: eventsFor(current, change.events), appended: 0 };
     }
+    const appendedMessages = change.appendTranscript ?? [];
+    const transcriptBytes =
+      current.record.transcript_bytes + checkCommitSize(change, current.record.transcript_bytes, fresh);
     const time = this.#now().toISOString();
     const next: StoredRun = {
-      pk,
+      ...current,
       record: {
         ...current.record,
         ...structuredClone(definedChanges(change.changes)),
         status: change.status ?? current.record.status,
+        transcript_messages: current.record.transcript_messages + appendedMessages.length,
+        transcript_bytes: transcriptBytes,
         updated_at: time,
       },
       index: { ...current.index },
       events: [...current.events],
     };
     const appended = this.#append(next, fresh, time);
-    assertFits(next);
+    assertRecordFits(next.record);
+    next.transcript = [...current.transcript, ...structuredClone(appendedMessages)];
+    if (change.step !== undefined) {
+      next.steps = new Map(current.steps);
+      next.steps.set(change.step.step, structuredClone(change.step));
+    }
     this.#runs.set(pk, next);
     return { run: structuredClone(next.record), events: eventsFor(next, change.events), appended };
   }
@@ -140,6 +178,80 @@ export class InMemoryRunStateStore implements RunStatePort {
     const stored = this.#runs.get(storageKeys.run(auth.tenant_id, runId));
     if (stored === undefined) return [];
     return structuredClone(stored.events.filter((event) => event.sequence > page.after).slice(0, page.limit));
+  }
+
+  async getEvents(auth: AuthContext, runId: string, eventIds: readonly string[]): Promise<RunEvent[]> {
+    const stored = this.#runs.get(storageKeys.run(auth.tenant_id, runId));
+    if (stored === undefined) return [];
+    return eventIds
+      .map((id) => stored.events[(stored.index[id] ?? 0) - 1])
+      .filter((event): event is RunEvent => event !== undefined)
+      .map((event) => structuredClone(event));
+  }
+
+  async readTranscript(
+    auth: AuthContext,
+    runId: string,
+    options: { maxBytes?: number } = {},
+  ): Promise<ChatMessage[]> {
+    const stored = this.#runs.get(storageKeys.run(auth.tenant_id, runId));
+    if (stored === undefined) return [];
+    const messages =
+      options.maxBytes === undefined
+        ? stored.transcript
+        : transcriptTail(stored.transcript, options.maxBytes);
+    return structuredClone(messages);
+  }
+
+  async listSteps(
+    auth: AuthContext,
+    runId: string,
+    page: { after: number; limit: number },
+  ): Promise<StepRecord[]> {
+    const stored = this.#runs.get(storageKeys.run(auth.tenant_id, runId));
+    if (stored === undefined) return [];
+    return [...stored.steps.values()]
+      .filter((step) => step.step > page.after)
+      .sort((a, b) => a.step - b.step)
+      .slice(0, page.limit)
+      .map((step) => structuredClone(step));
+  }
+
+  async listRuns(
+    auth: AuthContext,
+    query: RunListQuery,
+  ): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
+    const before = query.cursor === undefined ? Number.POSITIVE_INFINITY : decodeRunCursor(query.cursor);
+    const matching = [...this.#runs.values()]
+      .filter(
+        (stored) =>
+          stored.tenant === auth.tenant_id &&
+          stored.sortKey < before &&
+          (query.status === undefined || stored.record.status === query.status) &&
+          (query.principalId === undefined || stored.record.principal_id === query.principalId),
+      )
+      .sort((a, b) => b.sortKey - a.sortKey);
+    const page = matching.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      runs: page.map((stored) => structuredClone(stored.record)),
+      nextCursor: matching.length > page.length && last !== undefined ? encodeRunCursor(last.sortKey) : null,
+    };
+  }
+
+  /** A place in the tenant's run index no other run has, ordered by creation time. */
+  #sortKeyFor(tenant: string, createdAt: string): number {
+    const taken = new Set(
+      [...this.#runs.values()].filter((stored) => stored.tenant === tenant).map((stored) => stored.sortKey),
+    );
+    for (let tie = 0; tie < 1000; tie += 1) {
+      const key = runIndexSortKey(createdAt, this.#created + tie);
+      if (!taken.has(key)) {
+        this.#created += 1;
+        return key;
+      }
+    }
+    throw new DependencyUnavailableError('Too many runs were created in one millisecond');
   }
 
   /** Appends the events whose ids are not yet stored, with the next sequences; returns how many. */
