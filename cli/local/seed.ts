@@ -2,17 +2,10 @@ import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynamodb/dynamo-agent-registry.ts';
-import { DynamoMemoryStore } from '../../functions/orchestrator/adapters/memory/dynamo-memory-store.ts';
-import { RegisteredToolAdapter } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
-import type { ToolRecord } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
 import type { AgentDefinition } from '../../functions/orchestrator/ports/agent-registry-port.ts';
 
-/** The sample tool every seeded tenant gets. */
-export const sampleTool: ToolRecord = {
-  tool_id: 'echo',
-  description: 'Returns the given text unchanged.',
-  implementation: 'builtin:echo',
-};
+/** The tool the sample agent uses: a built-in, which every tenant has without registering it. */
+export const sampleToolId = 'echo';
 
 /** The sample agent: the scriptable local model, the sample tool, a few steps. */
 export const sampleAgent: AgentDefinition = {
@@ -30,7 +23,7 @@ export const sampleAgent: AgentDefinition = {
 export type SeededTenant = { tenantId: string; adminPrincipal: string; agentId: string; toolId: string };
 
 /**
- * Seeds a tenant's agent and tool records through the same adapters the Orchestrator uses, so
+ * Seeds a tenant's agent record through the same adapters the Orchestrator uses, so
  * the records are exactly what the runtime reads.
  */
 export async function seedTenantCatalog(options: {
@@ -39,7 +32,6 @@ export async function seedTenantCatalog(options: {
   tenantId: string;
   adminPrincipal: string;
   agent?: AgentDefinition;
-  tools?: ToolRecord[];
 }): Promise<SeededTenant> {
   const db = createDocumentClient(options.aws);
   const auth: AuthContext = {
@@ -49,14 +41,7 @@ export async function seedTenantCatalog(options: {
     policy_context: {},
   };
   const agent = options.agent ?? sampleAgent;
-  const tools = options.tools ?? [sampleTool];
   try {
-    const registry = new RegisteredToolAdapter(
-      db,
-      options.tableName,
-      new DynamoMemoryStore(db, options.tableName),
-    );
-    for (const tool of tools) await registry.register(auth, tool);
     await new DynamoAgentRegistry(db, options.tableName).put(auth, agent);
   } finally {
     db.destroy();
@@ -65,6 +50,6 @@ export async function seedTenantCatalog(options: {
     tenantId: options.tenantId,
     adminPrincipal: options.adminPrincipal,
     agentId: agent.agent_id,
-    toolId: tools[0]?.tool_id ?? '',
+    toolId: sampleToolId,
   };
 }

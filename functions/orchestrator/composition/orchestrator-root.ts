@@ -1,3 +1,4 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { jwtVerifierFromEnv, nodeJwksEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
@@ -17,7 +18,11 @@ import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
 import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.ts';
 import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
 import { SqsRedeliveryBackoff } from '../adapters/sqs/sqs-visibility.ts';
-import { RegisteredToolAdapter } from '../adapters/tools/registered-tools.ts';
+import { noTenantTools, ToolCatalog } from '../adapters/tools/tool-catalog.ts';
+import { SecretsManagerToolSecrets, ToolSecretError } from '../adapters/tools/tool-secrets.ts';
+import type { ToolSecretReader } from '../adapters/tools/tool-secrets.ts';
+import { AllowedHosts } from '../../shared/net/address-policy.ts';
+import { createSafeFetch } from '../../shared/net/safe-fetch.ts';
 import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
 import { runHandlers } from '../api/run-handlers.ts';
 import { createRunService } from '../runtime/run-service.ts';
@@ -97,16 +102,26 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     /** The step worker's parts: its settings, the engine, and the redelivery backoff of retried steps. */
     stepWorker: () => {
       const worker = stepWorkerConfigFromEnv(env);
+      const secrets: ToolSecretReader =
+        worker.toolSecretPrefix === undefined
+          ? {
+              read: async () => {
+                throw new ToolSecretError('This node has no store for tool credentials', false);
+              },
+            }
+          : new SecretsManagerToolSecrets(new SecretsManagerClient(aws), { prefix: worker.toolSecretPrefix });
       const engine = createStepEngine({
         runs,
         queue,
         agents,
         sink,
-        tools: new RegisteredToolAdapter(
-          db,
-          config.tableName,
-          new DynamoMemoryStore(db, config.tableName, { now }),
-        ),
+        tools: new ToolCatalog({
+          // The tenants' HTTP tools come from the tool registry of the tools API (HLD §3.1).
+          registry: noTenantTools,
+          memory: new DynamoMemoryStore(db, config.tableName, { now }),
+          fetch: createSafeFetch({ allowedHosts: new AllowedHosts(worker.toolAllowedHosts) }),
+          secrets,
+        }),
         models: new ModelPolicyClient({
           baseUrl: worker.modelPolicyUrl,
           issuer: serviceTokenIssuerFromEnv(env),
