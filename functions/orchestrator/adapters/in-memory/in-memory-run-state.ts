@@ -142,6 +142,15 @@ export class InMemoryRunStateStore implements RunStatePort {
     return structuredClone(stored.events.filter((event) => event.sequence > page.after).slice(0, page.limit));
   }
 
+  async getEvents(auth: AuthContext, runId: string, eventIds: readonly string[]): Promise<RunEvent[]> {
+    const stored = this.#runs.get(storageKeys.run(auth.tenant_id, runId));
+    if (stored === undefined) return [];
+    return eventIds
+      .map((id) => stored.events[(stored.index[id] ?? 0) - 1])
+      .filter((event): event is RunEvent => event !== undefined)
+      .map((event) => structuredClone(event));
+  }
+
   /** Appends the events whose ids are not yet stored, with the next sequences; returns how many. */
   #append(stored: StoredRun, events: readonly NewEvent[], time: string): number {
     let appended = 0;
