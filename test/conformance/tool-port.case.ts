@@ -33,7 +33,11 @@ export function httpToolSpec(spec: unknown): ToolSpec {
 export function toolPortConformance(name: string, factory: () => Promise<ToolPortHarness>): void {
   describe(`ToolPort conformance: ${name}`, () => {
     const tenant = () => `x${crypto.randomUUID().slice(0, 8)}`;
-    const call = (toolName: string, args: unknown, changes: Partial<ToolInvocation> = {}): ToolInvocation => ({
+    const call = (
+      toolName: string,
+      args: unknown,
+      changes: Partial<ToolInvocation> = {},
+    ): ToolInvocation => ({
       toolCallId: 'call_1',
       name: toolName,
       arguments: typeof args === 'string' ? args : JSON.stringify(args),
@@ -48,17 +52,25 @@ export function toolPortConformance(name: string, factory: () => Promise<ToolPor
     it('describes the built-ins to every tenant and a tenant’s HTTP tools to that tenant only, in the order asked', async () => {
       const { port, addHttpTool, server } = await factory();
       const a = tenant();
-      await addHttpTool(a, 'lookup', { description: 'Looks up', http: { method: 'GET', url: `${server.url}/echo` } });
+      await addHttpTool(a, 'lookup', {
+        description: 'Looks up',
+        http: { method: 'GET', url: `${server.url}/echo` },
+      });
       const tools = await port.describe(authFor(a), ['lookup', 'echo', 'missing', 'memory_search', 'recall']);
       expect(tools.map((tool) => tool.function.name)).toEqual(['lookup', 'echo', 'memory_search', 'recall']);
       expect(tools[1]?.function.parameters).toMatchObject({ type: 'object', required: ['text'] });
-      expect((await port.describe(authFor(tenant()), ['lookup', 'echo'])).map((t) => t.function.name)).toEqual(['echo']);
+      expect(
+        (await port.describe(authFor(tenant()), ['lookup', 'echo'])).map((t) => t.function.name),
+      ).toEqual(['echo']);
     });
 
     it('returns the output of a built-in, and not_found for a tool the tenant does not have', async () => {
       const { port } = await factory();
       const t = tenant();
-      expect(await port.invoke(authFor(t), call('echo', { text: 'hi' }))).toEqual({ output: 'hi', isError: false });
+      expect(await port.invoke(authFor(t), call('echo', { text: 'hi' }))).toEqual({
+        output: 'hi',
+        isError: false,
+      });
       expect(await port.invoke(authFor(t), call('word_count', { text: ' one two  three ' }))).toEqual({
         output: '3',
         isError: false,
@@ -92,16 +104,23 @@ export function toolPortConformance(name: string, factory: () => Promise<ToolPor
         output: 'the boat is teal',
         isError: false,
       });
-      expect((await port.invoke(authFor(a), call('recall', { key: 'pet' }))).output).toBe('a teal teal parrot');
-      const found = JSON.parse((await port.invoke(authFor(a), call('memory_search', { query: 'teal' }))).output) as {
+      expect((await port.invoke(authFor(a), call('recall', { key: 'pet' }))).output).toBe(
+        'a teal teal parrot',
+      );
+      const found = JSON.parse(
+        (await port.invoke(authFor(a), call('memory_search', { query: 'teal' }))).output,
+      ) as {
         key: string;
       }[];
       expect(found.map((hit) => hit.key)).toEqual(['pet', 'colour']);
       expect((await port.invoke(authFor(b), call('memory_get', { key: 'colour' }))).output).toBe('');
       expect(
-        (await port.invoke(authFor(a), call('memory_get', { key: 'colour' }, { memoryNamespace: 'other' }))).output,
+        (await port.invoke(authFor(a), call('memory_get', { key: 'colour' }, { memoryNamespace: 'other' })))
+          .output,
       ).toBe('');
-      expect(JSON.parse((await port.invoke(authFor(b), call('memory_search', { query: 'teal' }))).output)).toEqual([]);
+      expect(
+        JSON.parse((await port.invoke(authFor(b), call('memory_search', { query: 'teal' }))).output),
+      ).toEqual([]);
     });
 
     it('returns the pause a wait asks for', async () => {
@@ -158,8 +177,14 @@ export function toolPortConformance(name: string, factory: () => Promise<ToolPor
         },
         http: { method: 'POST', url: `${server.url}/echo/queues/{queue}/tickets` },
       });
-      const seen = JSON.parse((await port.invoke(authFor(t), call('create_ticket', { queue: 'q1', title: 'Printer' }))).output) as ReceivedRequest;
-      expect(seen).toMatchObject({ method: 'POST', url: '/echo/queues/q1/tickets', body: '{"title":"Printer"}' });
+      const seen = JSON.parse(
+        (await port.invoke(authFor(t), call('create_ticket', { queue: 'q1', title: 'Printer' }))).output,
+      ) as ReceivedRequest;
+      expect(seen).toMatchObject({
+        method: 'POST',
+        url: '/echo/queues/q1/tickets',
+        body: '{"title":"Printer"}',
+      });
       expect(seen.headers['content-type']).toBe('application/json');
     });
 
@@ -203,9 +228,17 @@ export function toolPortConformance(name: string, factory: () => Promise<ToolPor
         isError: true,
         error: { code: 'http_error', status: 503, retryable: true },
       });
-      expect((await port.invoke(authFor(t), call('limited', {}))).error).toMatchObject({ status: 429, retryable: true });
-      expect((await port.invoke(authFor(t), call('refuses', {}))).error).toMatchObject({ status: 400, retryable: false });
-      expect((await port.invoke(authFor(t), call('big', {}))).error).toMatchObject({ code: 'response_too_large' });
+      expect((await port.invoke(authFor(t), call('limited', {}))).error).toMatchObject({
+        status: 429,
+        retryable: true,
+      });
+      expect((await port.invoke(authFor(t), call('refuses', {}))).error).toMatchObject({
+        status: 400,
+        retryable: false,
+      });
+      expect((await port.invoke(authFor(t), call('big', {}))).error).toMatchObject({
+        code: 'response_too_large',
+      });
     });
 
     it('returns an error result when an HTTP tool’s secret is missing, and never reads another tenant’s', async () => {
@@ -228,11 +261,18 @@ export function toolPortConformance(name: string, factory: () => Promise<ToolPor
       const fetched = await port.invoke(authFor(t), call('http_fetch', { url: `${server.url}/echo/page` }));
       expect(fetched.isError).toBe(false);
       expect(JSON.parse(fetched.output)).toMatchObject({ status: 200, content_type: 'application/json' });
-      expect(await port.invoke(authFor(t), call('http_fetch', { url: 'http://127.0.0.1:1/' }))).toMatchObject({
-        isError: true,
-        error: { code: 'blocked_destination' },
-      });
-      expect(await port.invoke(authFor(t), call('http_fetch', { url: 'http://169.254.169.254/latest/meta-data/' }))).toMatchObject({
+      expect(await port.invoke(authFor(t), call('http_fetch', { url: 'http://127.0.0.1:1/' }))).toMatchObject(
+        {
+          isError: true,
+          error: { code: 'blocked_destination' },
+        },
+      );
+      expect(
+        await port.invoke(
+          authFor(t),
+          call('http_fetch', { url: 'http://169.254.169.254/latest/meta-data/' }),
+        ),
+      ).toMatchObject({
         error: { code: 'blocked_destination' },
       });
     });

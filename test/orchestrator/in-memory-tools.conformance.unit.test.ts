@@ -23,7 +23,11 @@ toolPortConformance('tool catalog on in-memory adapters', async () => {
     port,
     server,
     addHttpTool: async (tenantId, toolId, spec) => {
-      await registry.create({ tenant_id: tenantId, principal: { id: 'admin', type: 'user' }, scopes: [], policy_context: {} }, toolId, httpToolSpec(spec));
+      await registry.create(
+        { tenant_id: tenantId, principal: { id: 'admin', type: 'user' }, scopes: [], policy_context: {} },
+        toolId,
+        httpToolSpec(spec),
+      );
     },
     setSecret: async (tenantId, secret, value) => secrets.set(tenantId, secret, value),
   };

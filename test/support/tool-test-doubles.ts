@@ -25,7 +25,12 @@ export async function startToolTestServer(): Promise<{
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const request = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const request = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       received.push(request);
       const path = new URL(request.url, 'http://x');
       if (path.pathname.startsWith('/status/')) {
@@ -70,13 +75,23 @@ export class MapToolRegistry implements ToolRegistryPort {
   }
 
   async list(auth: AuthContext): Promise<{ tools: HttpTool[]; nextCursor: string | null }> {
-    const tools = [...this.#tools.entries()].filter(([key]) => key.startsWith(`${auth.tenant_id}/`)).map(([, t]) => t);
+    const tools = [...this.#tools.entries()]
+      .filter(([key]) => key.startsWith(`${auth.tenant_id}/`))
+      .map(([, t]) => t);
     return { tools: structuredClone(tools), nextCursor: null };
   }
 
   async create(auth: AuthContext, toolId: string, spec: ToolSpec): Promise<HttpTool> {
     const at = '2026-01-01T00:00:00.000Z';
-    const tool: HttpTool = { ...structuredClone(spec), object: 'tool', kind: 'http', tool_id: toolId, version: 1, created_at: at, updated_at: at };
+    const tool: HttpTool = {
+      ...structuredClone(spec),
+      object: 'tool',
+      kind: 'http',
+      tool_id: toolId,
+      version: 1,
+      created_at: at,
+      updated_at: at,
+    };
     this.#tools.set(`${auth.tenant_id}/${toolId}`, tool);
     return structuredClone(tool);
   }
@@ -87,7 +102,8 @@ export class MapToolRegistry implements ToolRegistryPort {
   }
 
   async delete(auth: AuthContext, toolId: string): Promise<void> {
-    if (!this.#tools.delete(`${auth.tenant_id}/${toolId}`)) throw new NotFoundError(`Tool ${toolId} not found`);
+    if (!this.#tools.delete(`${auth.tenant_id}/${toolId}`))
+      throw new NotFoundError(`Tool ${toolId} not found`);
   }
 }
 
@@ -109,7 +125,10 @@ export function withSearch(store: Omit<MemoryPort, 'search' | 'list'> & Partial<
     list: async () => ({ entries: [], nextCursor: null }),
     search: async (auth, namespace, query, options) => {
       if (store.search !== undefined) return store.search(auth, namespace, query, options);
-      const terms = query.toLowerCase().split(/\W+/).filter((t) => t !== '');
+      const terms = query
+        .toLowerCase()
+        .split(/\W+/)
+        .filter((t) => t !== '');
       const hits: MemoryHit[] = [];
       for (const key of keys.get(`${auth.tenant_id}/${namespace}`) ?? []) {
         const entry = await store.get(auth, namespace, key);

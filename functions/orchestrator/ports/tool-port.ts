@@ -45,7 +45,9 @@ export interface ToolPort {
 /** Whether trying a failed call again may help: timeouts, network errors, and HTTP 429 and 5xx. */
 export function isRetryableToolError(error: ToolError): boolean {
   if (error.code === 'timeout' || error.code === 'network_error') return true;
-  return error.code === 'http_error' && error.status !== undefined && (error.status === 429 || error.status >= 500);
+  return (
+    error.code === 'http_error' && error.status !== undefined && (error.status === 429 || error.status >= 500)
+  );
 }
 
 /** The error result of a failed call: the model reads `output`; `error` says why and whether to retry. */
@@ -54,7 +56,11 @@ export function toolErrorResult(
   message: string,
   options: { status?: number; retryable?: boolean } = {},
 ): ToolResult {
-  const error: ToolError = { code, message, ...(options.status === undefined ? {} : { status: options.status }) };
+  const error: ToolError = {
+    code,
+    message,
+    ...(options.status === undefined ? {} : { status: options.status }),
+  };
   return {
     output: `Tool error (${code}): ${message}`,
     isError: true,

@@ -29,7 +29,12 @@ const re2Engine: RegExpEngine = Object.assign(
 
 function newAjv(): Ajv2020 {
   // Not strict: tenants' schemas may carry annotations Ajv does not know; unknown ones are ignored.
-  const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true, code: { regExp: re2Engine } });
+  const ajv = new Ajv2020({
+    strict: false,
+    allErrors: false,
+    validateFormats: true,
+    code: { regExp: re2Engine },
+  });
   return addFormats(ajv);
 }
 
@@ -94,7 +99,10 @@ export class ToolArgumentValidator {
     try {
       validate = this.#validator(schema);
     } catch {
-      return { ok: false, message: 'The tool’s parameters schema does not compile, so no call can be checked' };
+      return {
+        ok: false,
+        message: 'The tool’s parameters schema does not compile, so no call can be checked',
+      };
     }
     if (validate(value)) return { ok: true };
     const errors = (validate.errors ?? []).slice(0, 5).map(describeError);

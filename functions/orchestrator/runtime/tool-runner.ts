@@ -104,11 +104,16 @@ function resultOf(event: RunEvent): ToolResult {
 
 const timedOut = Symbol('timed out');
 
-type CallOutcome = { message: ChatMessage; record: ToolCallRecord; run: RunRecord; abort?: RunError; suspendSeconds: number };
+type CallOutcome = {
+  message: ChatMessage;
+  record: ToolCallRecord;
+  run: RunRecord;
+  abort?: RunError;
+  suspendSeconds: number;
+};
 
 /** Creates the runner the step engine hands each model message with tool calls. */
 export function createToolRunner(deps: ToolRunnerDeps) {
-
   /** One attempt: the call, bounded by the shorter of the agent's tool timeout and the step's time left. */
   async function attemptCall(request: ToolRunRequest, call: ToolCall, index: number): Promise<ToolResult> {
     const { auth, run, agent, step } = request;
@@ -121,7 +126,8 @@ export function createToolRunner(deps: ToolRunnerDeps) {
       return toolErrorResult('not_allowed', 'Only long-running agents (run_mode "long") can wait');
     }
     const left = request.deadlineMs - deps.clock.now();
-    if (left <= 0) return toolErrorResult('timeout', 'The step had no time left for the call', { retryable: false });
+    if (left <= 0)
+      return toolErrorResult('timeout', 'The step had no time left for the call', { retryable: false });
     const timeoutMs = Math.max(1, Math.min(agent.tool_timeout_ms, left));
     const controller = new AbortController();
     const stop = () => controller.abort();
@@ -137,7 +143,7 @@ export function createToolRunner(deps: ToolRunnerDeps) {
       memoryNamespace: agent.memory_namespace,
       signal: controller.signal,
     });
-    const timer = deps.clock.sleep(timeoutMs, controller.signal).then(() => timedOut);
+    const timer = deps.clock.sleep(timeoutMs, controller.signal).then((): typeof timedOut => timedOut);
     try {
       const winner = await Promise.race([invocation, timer]);
       if (winner !== timedOut) return winner;
@@ -152,7 +158,12 @@ export function createToolRunner(deps: ToolRunnerDeps) {
     }
   }
 
-  async function runCall(request: ToolRunRequest, run: RunRecord, call: ToolCall, index: number): Promise<CallOutcome> {
+  async function runCall(
+    request: ToolRunRequest,
+    run: RunRecord,
+    call: ToolCall,
+    index: number,
+  ): Promise<CallOutcome> {
     const { auth, agent, step } = request;
     const runId = run.run_id;
     const name = call.function.name;
@@ -163,11 +174,16 @@ export function createToolRunner(deps: ToolRunnerDeps) {
       completed: toolEventId(runId, step, 'tool.completed', call.id, attempt),
     });
     // Attempts a previous delivery finished are replayed from their events, never run again.
-    const wanted = Array.from({ length: maxAttempts }, (_, i) => ids(i + 1)).flatMap((id) => [id.requested, id.completed]);
-    const stored = new Map((await deps.runs.getEvents(auth, runId, wanted)).map((event) => [event.event_id, event]));
+    const wanted = Array.from({ length: maxAttempts }, (_, i) => ids(i + 1)).flatMap((id) => [
+      id.requested,
+      id.completed,
+    ]);
+    const stored = new Map(
+      (await deps.runs.getEvents(auth, runId, wanted)).map((event) => [event.event_id, event]),
+    );
     const attempts: ToolAttempt[] = [];
     let latest = run;
-    let result: ToolResult = { output: '', isError: true };
+    let result: ToolResult;
     let abort: RunError | undefined;
     for (let attempt = 1; ; attempt += 1) {
       const id = ids(attempt);
@@ -181,7 +197,7 @@ export function createToolRunner(deps: ToolRunnerDeps) {
         durationMs = typeof recorded === 'number' ? recorded : 0;
       } else {
         if (!stored.has(id.requested)) {
-          const requested = await deps.commit(auth, runId, {
+          await deps.commit(auth, runId, {
             requireStatus: ['running'],
             events: [
               newEvent(id.requested, 'tool.requested', {
@@ -193,7 +209,6 @@ export function createToolRunner(deps: ToolRunnerDeps) {
               }),
             ],
           });
-          latest = requested.run;
         }
         const started = deps.clock.now();
         startedAt = new Date(started).toISOString();
@@ -273,7 +288,8 @@ export function createToolRunner(deps: ToolRunnerDeps) {
         messages.push(outcome.message);
         calls.push(outcome.record);
         suspendSeconds = Math.max(suspendSeconds, outcome.suspendSeconds);
-        if (outcome.abort !== undefined) return { messages, run, calls, abort: outcome.abort, suspendSeconds };
+        if (outcome.abort !== undefined)
+          return { messages, run, calls, abort: outcome.abort, suspendSeconds };
       }
       return { messages, run, calls, suspendSeconds };
     },
@@ -282,7 +298,11 @@ export function createToolRunner(deps: ToolRunnerDeps) {
 
 /** A tool error as events and step records keep it (without `retryable`, which follows from it). */
 function plainError(error: ToolError): ToolError {
-  return { code: error.code, message: error.message, ...(error.status === undefined ? {} : { status: error.status }) };
+  return {
+    code: error.code,
+    message: error.message,
+    ...(error.status === undefined ? {} : { status: error.status }),
+  };
 }
 
 function abortError(name: string, error: ToolError): RunError {

@@ -25,7 +25,8 @@ function ipv6ToBigInt(address: string): bigint {
   const headParts = head === '' ? [] : head.split(':');
   const tailParts = tail === undefined || tail === '' ? [] : tail.split(':');
   const missing = 8 - headParts.length - tailParts.length;
-  const parts = tail === undefined ? headParts : [...headParts, ...Array<string>(missing).fill('0'), ...tailParts];
+  const parts =
+    tail === undefined ? headParts : [...headParts, ...Array<string>(missing).fill('0'), ...tailParts];
   return parts.reduce((value, part) => (value << 16n) | BigInt(parseInt(part, 16)), 0n);
 }
 
@@ -127,7 +128,8 @@ const blockedNames = [
 /** Why a host name is refused before resolving it, or undefined when it may be resolved. */
 export function blockedHostName(hostname: string): string | undefined {
   const name = hostname.toLowerCase().replace(/\.+$/, '');
-  if (blockedNames.includes(name) || name.endsWith('.localhost')) return `${name} is a local or metadata name`;
+  if (blockedNames.includes(name) || name.endsWith('.localhost'))
+    return `${name} is a local or metadata name`;
   return undefined;
 }
 
@@ -166,7 +168,9 @@ export class AllowedHosts {
   readonly #entries: ReadonlySet<string>;
 
   constructor(entries: readonly string[]) {
-    this.#entries = new Set(entries.map((entry) => entry.trim().toLowerCase()).filter((entry) => entry !== ''));
+    this.#entries = new Set(
+      entries.map((entry) => entry.trim().toLowerCase()).filter((entry) => entry !== ''),
+    );
   }
 
   /** Parses a comma-separated list. */

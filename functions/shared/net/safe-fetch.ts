@@ -65,7 +65,13 @@ export type SafeRequest = {
 export type SafeResponse = { status: number; headers: Record<string, string>; body: Buffer; url: string };
 
 /** Headers a caller may not set: the client decides them. */
-const reservedHeaders = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'accept-encoding']);
+const reservedHeaders = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'accept-encoding',
+]);
 
 /** Always dropped on a redirect to another origin, besides the caller's own sensitive headers. */
 const credentialHeaders = ['authorization', 'proxy-authorization', 'cookie'];
@@ -85,7 +91,10 @@ export function createSafeFetch(options: SafeFetchOptions = {}): SafeFetch {
 
   async function vet(url: URL, signal: AbortSignal): Promise<Destination> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new OutboundRequestError('blocked_destination', `Only http and https URLs may be fetched, not ${url.protocol}`);
+      throw new OutboundRequestError(
+        'blocked_destination',
+        `Only http and https URLs may be fetched, not ${url.protocol}`,
+      );
     }
     if (url.username !== '' || url.password !== '') {
       throw new OutboundRequestError('blocked_destination', 'URLs with credentials are refused');
@@ -94,7 +103,10 @@ export function createSafeFetch(options: SafeFetchOptions = {}): SafeFetch {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const isAllowed = allowed.allows(url.hostname, port);
     const refuse = (reason: string) =>
-      new OutboundRequestError('blocked_destination', `The destination ${url.host} is not allowed: ${reason}`);
+      new OutboundRequestError(
+        'blocked_destination',
+        `The destination ${url.host} is not allowed: ${reason}`,
+      );
     // A literal in any notation is checked as the address it denotes, never resolved.
     const literal = isIP(host) !== 0 ? host : parseIpv4Literal(host);
     if (literal !== undefined) {
@@ -111,11 +123,13 @@ export function createSafeFetch(options: SafeFetchOptions = {}): SafeFetch {
       if (error instanceof OutboundRequestError) throw error;
       throw new OutboundRequestError('network_error', `The host ${host} could not be resolved`);
     }
-    if (addresses.length === 0) throw new OutboundRequestError('network_error', `The host ${host} has no address`);
+    if (addresses.length === 0)
+      throw new OutboundRequestError('network_error', `The host ${host} has no address`);
     // Every address must pass: a name answering with one public and one private address is refused.
     for (const candidate of addresses) {
       const reason = isAllowed ? undefined : blockedAddress(candidate.address);
-      if (reason !== undefined) throw refuse(`it resolves to a non-public address (${reason.split(' is ')[1] ?? 'blocked'})`);
+      if (reason !== undefined)
+        throw refuse(`it resolves to a non-public address (${reason.split(' is ')[1] ?? 'blocked'})`);
     }
     return { url, address: addresses[0]! };
   }
@@ -123,7 +137,10 @@ export function createSafeFetch(options: SafeFetchOptions = {}): SafeFetch {
   return async function safeFetch(request: SafeRequest): Promise<SafeResponse> {
     const timeout = AbortSignal.timeout(Math.max(1, request.timeoutMs));
     const signal = request.signal === undefined ? timeout : AbortSignal.any([timeout, request.signal]);
-    const sensitive = new Set([...credentialHeaders, ...(request.sensitiveHeaders ?? []).map((h) => h.toLowerCase())]);
+    const sensitive = new Set([
+      ...credentialHeaders,
+      ...(request.sensitiveHeaders ?? []).map((h) => h.toLowerCase()),
+    ]);
     let url: URL;
     try {
       url = new URL(request.url);
@@ -152,7 +169,10 @@ export function createSafeFetch(options: SafeFetchOptions = {}): SafeFetch {
         } catch {
           throw new OutboundRequestError('network_error', 'A redirect named an invalid URL');
         }
-        if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+        if (
+          response.status === 303 ||
+          ((response.status === 301 || response.status === 302) && method === 'POST')
+        ) {
           method = 'GET';
           body = undefined;
           headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'content-type'));
@@ -164,7 +184,10 @@ export function createSafeFetch(options: SafeFetchOptions = {}): SafeFetch {
       }
     } catch (error) {
       if (timeout.aborted || request.signal?.aborted === true) {
-        throw new OutboundRequestError('timeout', `The request did not finish within ${request.timeoutMs} ms`);
+        throw new OutboundRequestError(
+          'timeout',
+          `The request did not finish within ${request.timeoutMs} ms`,
+        );
       }
       throw error;
     }

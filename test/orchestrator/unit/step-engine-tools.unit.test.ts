@@ -4,9 +4,16 @@ import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/
 import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
 import { InMemoryToolSecrets } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
 import { ToolCatalog } from '../../../functions/orchestrator/adapters/tools/tool-catalog.ts';
-import type { AgentDefinition, AgentRegistryPort } from '../../../functions/orchestrator/ports/agent-registry-port.ts';
+import type {
+  AgentDefinition,
+  AgentRegistryPort,
+} from '../../../functions/orchestrator/ports/agent-registry-port.ts';
 import type { ModelPort } from '../../../functions/orchestrator/ports/model-port.ts';
-import type { ToolInvocation, ToolPort, ToolResult } from '../../../functions/orchestrator/ports/tool-port.ts';
+import type {
+  ToolInvocation,
+  ToolPort,
+  ToolResult,
+} from '../../../functions/orchestrator/ports/tool-port.ts';
 import { AgentSpecSchema } from '../../../functions/orchestrator/schemas/agent.ts';
 import type { AgentSpec } from '../../../functions/orchestrator/schemas/agent.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
@@ -31,7 +38,12 @@ const auth: AuthContext = {
 
 /** An agent version as the registry returns it (`system_prompt` too, for engines that read the older name). */
 function agentOf(spec: Partial<AgentSpec>): AgentDefinition {
-  const parsed = AgentSpecSchema.parse({ name: 'Helper', model_ref: 'local/scripted', instructions: 'Be brief.', ...spec });
+  const parsed = AgentSpecSchema.parse({
+    name: 'Helper',
+    model_ref: 'local/scripted',
+    instructions: 'Be brief.',
+    ...spec,
+  });
   return {
     ...parsed,
     object: 'agent',
@@ -52,7 +64,12 @@ const toolCalls = (...calls: [string, Record<string, unknown>][]): LocalTurn => 
  * local provider's scripted model, playing `turns` (one per step); `models` replaces it. The tool
  * `hang` never answers; `flaky` throws (storage unreachable) as often as `flakyThrows` says.
  */
-async function harness(options: { turns?: LocalTurn[]; agent?: Partial<AgentSpec>; models?: ModelPort; flakyThrows?: number }) {
+async function harness(options: {
+  turns?: LocalTurn[];
+  agent?: Partial<AgentSpec>;
+  models?: ModelPort;
+  flakyThrows?: number;
+}) {
   const clock = new ManualClock();
   const now = () => clock.date();
   const runs = new InMemoryRunStateStore({ now });
@@ -94,7 +111,11 @@ async function harness(options: { turns?: LocalTurn[]; agent?: Partial<AgentSpec
         request_id: request.request_id,
         correlation_id: 'c',
         output: { message: result.message, finish_reason: result.finish_reason },
-        usage: { ...result.usage, total_tokens: result.usage.prompt_tokens + result.usage.completion_tokens, cost_usd: 0 },
+        usage: {
+          ...result.usage,
+          total_tokens: result.usage.prompt_tokens + result.usage.completion_tokens,
+          cost_usd: 0,
+        },
         route: { model_ref: modelRef, provider: 'local', model: 'scripted', hops: [] },
         policy: { decision: 'allow', redactions: {}, rules: [] },
         replayed: false,
@@ -144,12 +165,27 @@ async function harness(options: { turns?: LocalTurn[]; agent?: Partial<AgentSpec
     }
     return outcomes;
   }
-  const events = async (): Promise<RunEvent[]> => runs.listEvents(auth, run.run_id, { after: 0, limit: 1000 });
+  const events = async (): Promise<RunEvent[]> =>
+    runs.listEvents(auth, run.run_id, { after: 0, limit: 1000 });
   const toolEvents = async () =>
     (await events())
       .filter((e) => e.type.startsWith('tool.'))
-      .map((e) => ({ id: e.event_id.slice(run.run_id.length + 1), ...e.data }));
-  return { runs, queue, runId: run.run_id, drain, deliver, events, toolEvents, invocations, failures, getRun: () => runs.getRun(auth, run.run_id) };
+      .map((e): Record<string, unknown> & { id: string } => ({
+        ...e.data,
+        id: e.event_id.slice(run.run_id.length + 1),
+      }));
+  return {
+    runs,
+    queue,
+    runId: run.run_id,
+    drain,
+    deliver,
+    events,
+    toolEvents,
+    invocations,
+    failures,
+    getRun: () => runs.getRun(auth, run.run_id),
+  };
 }
 
 describe('tool calls in the step engine', () => {
@@ -165,7 +201,11 @@ describe('tool calls in the step engine', () => {
     });
     const outcomes = await h.drain();
     expect(outcomes.map((o) => o.reason)).toEqual(Array(4).fill('step completed'));
-    expect(await h.getRun()).toMatchObject({ status: 'completed', steps_completed: 4, output: { message: { content: 'all done' } } });
+    expect(await h.getRun()).toMatchObject({
+      status: 'completed',
+      steps_completed: 4,
+      output: { message: { content: 'all done' } },
+    });
     const completed = (await h.toolEvents()).filter((e) => e.id.includes('tool.completed'));
     expect(completed.map((e) => [e['name'], e['output'], e['attempt'], e['is_error']])).toEqual([
       ['echo', 'ping', 1, false],
@@ -196,9 +236,14 @@ describe('tool calls in the step engine', () => {
     expect((await h.drain()).map((o) => o.reason)).toEqual(['tool policy aborted the run']);
     const events = await h.toolEvents();
     expect(events.map((e) => e.id)).toEqual(
-      ['', ':a2', ':a3'].flatMap((suffix) => [`s1:tool.requested:call_0_0${suffix}`, `s1:tool.completed:call_0_0${suffix}`]),
+      ['', ':a2', ':a3'].flatMap((suffix) => [
+        `s1:tool.requested:call_0_0${suffix}`,
+        `s1:tool.completed:call_0_0${suffix}`,
+      ]),
     );
-    expect(events.filter((e) => e.id.includes('completed')).map((e) => [e['attempt'], e['is_error'], e['error']])).toEqual([
+    expect(
+      events.filter((e) => e.id.includes('completed')).map((e) => [e['attempt'], e['is_error'], e['error']]),
+    ).toEqual([
       [1, true, { code: 'timeout', message: 'The tool did not answer within 2000 ms' }],
       [2, true, { code: 'timeout', message: 'The tool did not answer within 2000 ms' }],
       [3, true, { code: 'timeout', message: 'The tool did not answer within 2000 ms' }],
@@ -222,19 +267,28 @@ describe('tool calls in the step engine', () => {
     });
     await h.drain();
     expect(h.invocations).toHaveLength(2);
-    expect(await h.getRun()).toMatchObject({ status: 'completed', output: { message: { content: 'the tool is down' } } });
+    expect(await h.getRun()).toMatchObject({
+      status: 'completed',
+      output: { message: { content: 'the tool is down' } },
+    });
   });
 
   it('fails the run at the first timeout when the policy says abort, and hands it to the model when it says continue', async () => {
     const aborting = await harness({
-      agent: { tool_ids: ['hang'], on_tool_error: { action: 'abort', max_attempts: 3, backoff_ms: 0, on_exhausted: 'abort' } },
+      agent: {
+        tool_ids: ['hang'],
+        on_tool_error: { action: 'abort', max_attempts: 3, backoff_ms: 0, on_exhausted: 'abort' },
+      },
       turns: [toolCalls(['hang', {}])],
     });
     await aborting.drain();
     expect(aborting.invocations).toHaveLength(1);
     expect(await aborting.getRun()).toMatchObject({ status: 'failed', error: { code: 'tool_failed' } });
 
-    const continuing = await harness({ agent: { tool_ids: ['hang'] }, turns: [toolCalls(['hang', {}]), { reply: 'ok' }] });
+    const continuing = await harness({
+      agent: { tool_ids: ['hang'] },
+      turns: [toolCalls(['hang', {}]), { reply: 'ok' }],
+    });
     await continuing.drain();
     expect(continuing.invocations).toHaveLength(1);
     expect(await continuing.getRun()).toMatchObject({ status: 'completed' });
@@ -242,12 +296,22 @@ describe('tool calls in the step engine', () => {
 
   it('returns not_allowed for a tool outside the agent’s list and invalid_arguments to the model, even under abort', async () => {
     const h = await harness({
-      agent: { tool_ids: ['echo'], on_tool_error: { action: 'abort', max_attempts: 1, backoff_ms: 0, on_exhausted: 'abort' } },
-      turns: [toolCalls(['word_count', { text: 'a b' }], ['echo', { wrong: 1 }], ['wait', { seconds: 5 }]), { reply: 'fine' }],
+      agent: {
+        tool_ids: ['echo'],
+        on_tool_error: { action: 'abort', max_attempts: 1, backoff_ms: 0, on_exhausted: 'abort' },
+      },
+      turns: [
+        toolCalls(['word_count', { text: 'a b' }], ['echo', { wrong: 1 }], ['wait', { seconds: 5 }]),
+        { reply: 'fine' },
+      ],
     });
     await h.drain();
     const completed = (await h.toolEvents()).filter((e) => e.id.includes('tool.completed'));
-    expect(completed.map((e) => (e['error'] as { code: string }).code)).toEqual(['not_allowed', 'invalid_arguments', 'not_allowed']);
+    expect(completed.map((e) => (e['error'] as { code: string }).code)).toEqual([
+      'not_allowed',
+      'invalid_arguments',
+      'not_allowed',
+    ]);
     expect(h.invocations.map((call) => call.name)).toEqual(['echo']);
     expect(await h.getRun()).toMatchObject({ status: 'completed' });
   });
@@ -266,7 +330,10 @@ describe('tool calls in the step engine', () => {
     expect(await h.deliver(1, 1)).toMatchObject({ status: 'done', reason: 'step already completed' });
     await h.drain();
     expect(h.invocations.map((call) => call.name)).toEqual(['echo', 'flaky', 'flaky']);
-    expect((await h.toolEvents()).filter((e) => e.id.includes('completed')).map((e) => e['output'])).toEqual(['once', 'flaky ok']);
+    expect((await h.toolEvents()).filter((e) => e.id.includes('completed')).map((e) => e['output'])).toEqual([
+      'once',
+      'flaky ok',
+    ]);
     expect(await h.getRun()).toMatchObject({ status: 'completed', output: { message: { content: 'done' } } });
   });
 });
@@ -279,23 +346,40 @@ describe('the model error policy', () => {
   };
 
   it('fails the run at once with dependency_unavailable when the policy says abort', async () => {
-    const h = await harness({ models: down, agent: { on_model_error: { action: 'abort', max_attempts: 3, backoff_ms: 1000 } } });
+    const h = await harness({
+      models: down,
+      agent: { on_model_error: { action: 'abort', max_attempts: 3, backoff_ms: 1000 } },
+    });
     h.queue.take();
     expect(await h.deliver(1, 1, 5)).toEqual({ status: 'done', reason: 'model call failed' });
     expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'dependency_unavailable' } });
   });
 
   it('retries with doubling backoff up to the policy’s attempts, then fails with the code', async () => {
-    const h = await harness({ models: down, agent: { on_model_error: { action: 'retry', max_attempts: 3, backoff_ms: 1500 } } });
+    const h = await harness({
+      models: down,
+      agent: { on_model_error: { action: 'retry', max_attempts: 3, backoff_ms: 1500 } },
+    });
     h.queue.take();
-    expect(await h.deliver(1, 1, 5)).toEqual({ status: 'retry', reason: 'dependency_unavailable', retryAfterSeconds: 2 });
-    expect(await h.deliver(1, 2, 5)).toEqual({ status: 'retry', reason: 'dependency_unavailable', retryAfterSeconds: 3 });
+    expect(await h.deliver(1, 1, 5)).toEqual({
+      status: 'retry',
+      reason: 'dependency_unavailable',
+      retryAfterSeconds: 2,
+    });
+    expect(await h.deliver(1, 2, 5)).toEqual({
+      status: 'retry',
+      reason: 'dependency_unavailable',
+      retryAfterSeconds: 3,
+    });
     expect(await h.deliver(1, 3, 5)).toEqual({ status: 'done', reason: 'model call failed' });
     expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'dependency_unavailable' } });
   });
 
   it('stops retrying at the node’s attempts when they are fewer than the policy’s', async () => {
-    const h = await harness({ models: down, agent: { on_model_error: { action: 'retry', max_attempts: 10, backoff_ms: 0 } } });
+    const h = await harness({
+      models: down,
+      agent: { on_model_error: { action: 'retry', max_attempts: 10, backoff_ms: 0 } },
+    });
     h.queue.take();
     expect(await h.deliver(1, 1, 2)).toMatchObject({ status: 'retry', retryAfterSeconds: 0 });
     expect(await h.deliver(1, 2, 2)).toEqual({ status: 'done', reason: 'model call failed' });

@@ -3,7 +3,11 @@ import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/
 import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
-import { InMemoryToolRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { InMemoryToolSecrets } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { ToolCatalog } from '../../../functions/orchestrator/adapters/tools/tool-catalog.ts';
+import { AgentSpecSchema } from '../../../functions/orchestrator/schemas/agent.ts';
+import { createSafeFetch } from '../../../functions/shared/net/safe-fetch.ts';
+import { MapToolRegistry } from '../../support/tool-test-doubles.ts';
 import type { AgentDefinition } from '../../../functions/orchestrator/ports/agent-registry-port.ts';
 import type { ModelPort } from '../../../functions/orchestrator/ports/model-port.ts';
 import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
@@ -25,7 +29,8 @@ const auth: AuthContext = {
   policy_context: {},
 };
 
-const agent: AgentDefinition = {
+const agent = {
+  ...AgentSpecSchema.parse({ name: 'Helper', model_ref: 'local/scripted' }),
   agent_id: 'helper',
   name: 'Helper',
   model_ref: 'local/scripted',
@@ -34,7 +39,7 @@ const agent: AgentDefinition = {
   max_steps: 3,
   max_tokens_per_step: 256,
   timeout_seconds: 900,
-};
+} as AgentDefinition;
 
 /** A model reply, or what the Model Policy call throws. */
 type Turn = AssistantMessage | Error;
@@ -57,9 +62,13 @@ async function harness(turns: Turn[], agentChanges: Partial<AgentDefinition> = {
   const queue = new InMemoryStepQueue();
   const agents = new InMemoryAgentRegistry();
   const memory = new InMemoryMemoryStore({ now });
-  const tools = new InMemoryToolRegistry(memory);
+  const tools = new ToolCatalog({
+    registry: new MapToolRegistry(),
+    memory,
+    fetch: createSafeFetch(),
+    secrets: new InMemoryToolSecrets(),
+  });
   await agents.put(auth, { ...agent, ...agentChanges });
-  await tools.register(auth, { tool_id: 'echo', description: 'Echoes', implementation: 'builtin:echo' });
   const script = [...turns];
   const requests: string[] = [];
   const models: ModelPort = {
@@ -159,6 +168,7 @@ describe('the step engine', () => {
     expect(await h.engine.execute(auth, { ...delivery, attempt: 1 })).toEqual({
       status: 'retry',
       reason: 'dependency_unavailable',
+      retryAfterSeconds: 1,
     });
     expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
     expect(await h.engine.execute(auth, { ...delivery, attempt: 2 })).toEqual({

@@ -1,5 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { AllowedHosts, blockedAddress, parseIpv4Literal } from '../../../functions/shared/net/address-policy.ts';
+import {
+  AllowedHosts,
+  blockedAddress,
+  parseIpv4Literal,
+} from '../../../functions/shared/net/address-policy.ts';
 import { createSafeFetch, OutboundRequestError } from '../../../functions/shared/net/safe-fetch.ts';
 import type { HostResolver, SafeRequest } from '../../../functions/shared/net/safe-fetch.ts';
 import { startToolTestServer } from '../../support/tool-test-doubles.ts';
@@ -29,7 +33,10 @@ function resolverOf(answers: Record<string, string[]>): HostResolver & { asked: 
   const asked: string[] = [];
   const resolve = async (host: string) => {
     asked.push(host);
-    return (answers[host] ?? []).map((address) => ({ address, family: address.includes(':') ? (6 as const) : (4 as const) }));
+    return (answers[host] ?? []).map((address) => ({
+      address,
+      family: address.includes(':') ? (6 as const) : (4 as const),
+    }));
   };
   return Object.assign(resolve, { asked });
 }
@@ -70,7 +77,10 @@ describe('the SSRF-safe client', () => {
   });
 
   it('refuses a name resolving to a private address, and one resolving to any non-public address', async () => {
-    const resolver = resolverOf({ 'internal.example.com': ['10.0.0.5'], 'mixed.example.com': ['93.184.216.34', '127.0.0.1'] });
+    const resolver = resolverOf({
+      'internal.example.com': ['10.0.0.5'],
+      'mixed.example.com': ['93.184.216.34', '127.0.0.1'],
+    });
     const fetch = createSafeFetch({ resolver });
     expect(await refusal(fetch(get('http://internal.example.com/')))).toBe('blocked_destination');
     expect(await refusal(fetch(get('http://mixed.example.com/')))).toBe('blocked_destination');
@@ -85,11 +95,16 @@ describe('the SSRF-safe client', () => {
       calls += 1;
       return [{ address: calls === 1 ? '127.0.0.1' : '10.0.0.1', family: 4 }];
     };
-    const fetch = createSafeFetch({ resolver, allowedHosts: new AllowedHosts([`tools.test:${server.port}`]) });
+    const fetch = createSafeFetch({
+      resolver,
+      allowedHosts: new AllowedHosts([`tools.test:${server.port}`]),
+    });
     const response = await fetch(get(`http://tools.test:${server.port}/echo/rebind`));
     expect(response.status).toBe(200);
     expect(calls).toBe(1);
-    expect(JSON.parse(response.body.toString('utf8'))).toMatchObject({ headers: { host: `tools.test:${server.port}` } });
+    expect(JSON.parse(response.body.toString('utf8'))).toMatchObject({
+      headers: { host: `tools.test:${server.port}` },
+    });
   });
 
   it('reaches a local test server only when it is allow-listed', async () => {
@@ -143,7 +158,9 @@ describe('the SSRF-safe client', () => {
 
   it('fails with response_too_large as soon as the body passes the limit, and timeout when the server stalls', async () => {
     const allowed = createSafeFetch({ allowedHosts: new AllowedHosts([`127.0.0.1:${server.port}`]) });
-    expect(await refusal(allowed(get(`${server.url}/big`, { maxResponseBytes: 1000 })))).toBe('response_too_large');
+    expect(await refusal(allowed(get(`${server.url}/big`, { maxResponseBytes: 1000 })))).toBe(
+      'response_too_large',
+    );
     expect(await refusal(allowed(get(`${server.url}/slow`, { timeoutMs: 200 })))).toBe('timeout');
   });
 });

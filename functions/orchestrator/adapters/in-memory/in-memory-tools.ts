@@ -17,7 +17,10 @@ export class InMemoryToolSecrets implements ToolSecretReader {
   async read(tenantId: string, secret: string): Promise<string> {
     const value = this.#values.get(`${tenantId}/${secret}`);
     if (value === undefined) {
-      throw new ToolSecretError(`The tool's credentials secret "${secret}" does not exist for this tenant`, false);
+      throw new ToolSecretError(
+        `The tool's credentials secret "${secret}" does not exist for this tenant`,
+        false,
+      );
     }
     return value;
   }

@@ -9,7 +9,12 @@ import { builtinToolIds } from '../../schemas/tool.ts';
 import type { BuiltinTool as BuiltinToolView, BuiltinToolId } from '../../schemas/tool.ts';
 
 /** What a built-in tool may use while it runs. */
-export type BuiltinToolContext = { auth: AuthContext; memory: MemoryPort; fetch: SafeFetch; call: ToolInvocation };
+export type BuiltinToolContext = {
+  auth: AuthContext;
+  memory: MemoryPort;
+  fetch: SafeFetch;
+  call: ToolInvocation;
+};
 
 /** A tool implemented inside AgentOS itself; `run` gets arguments already checked against `parameters`. */
 export type BuiltinTool = {
@@ -51,10 +56,18 @@ async function memoryCall(work: () => Promise<ToolResult>): Promise<ToolResult> 
 }
 
 const memoryGet: BuiltinTool = {
-  description: "Returns the value stored under a key in the agent's memory, or an empty string when there is none.",
-  parameters: { type: 'object', properties: { key: keyProperty }, required: ['key'], additionalProperties: false },
+  description:
+    "Returns the value stored under a key in the agent's memory, or an empty string when there is none.",
+  parameters: {
+    type: 'object',
+    properties: { key: keyProperty },
+    required: ['key'],
+    additionalProperties: false,
+  },
   run: (args, { auth, memory, call }) =>
-    memoryCall(async () => ok((await memory.get(auth, call.memoryNamespace, String(args['key'])))?.value ?? '')),
+    memoryCall(async () =>
+      ok((await memory.get(auth, call.memoryNamespace, String(args['key'])))?.value ?? ''),
+    ),
 };
 
 const memoryPut: BuiltinTool = {
@@ -110,7 +123,11 @@ export const builtinTools: Record<BuiltinToolId, BuiltinTool> = {
       memoryCall(async () => {
         const limit = typeof args['limit'] === 'number' ? args['limit'] : 5;
         const hits = await memory.search(auth, call.memoryNamespace, String(args['query']), { limit });
-        return ok(JSON.stringify(hits.map((hit) => ({ key: hit.entry.key, value: hit.entry.value, score: hit.score }))));
+        return ok(
+          JSON.stringify(
+            hits.map((hit) => ({ key: hit.entry.key, value: hit.entry.value, score: hit.score })),
+          ),
+        );
       }),
   },
   http_fetch: {
@@ -139,7 +156,10 @@ export const builtinTools: Record<BuiltinToolId, BuiltinTool> = {
             accept: 'text/*, application/json;q=0.9, */*;q=0.1',
             ...(body === undefined
               ? {}
-              : { 'content-type': typeof args['content_type'] === 'string' ? args['content_type'] : 'text/plain' }),
+              : {
+                  'content-type':
+                    typeof args['content_type'] === 'string' ? args['content_type'] : 'text/plain',
+                }),
           },
           ...(body === undefined ? {} : { body }),
           timeoutMs: call.timeoutMs,
@@ -153,7 +173,11 @@ export const builtinTools: Record<BuiltinToolId, BuiltinTool> = {
           });
         }
         return ok(
-          JSON.stringify({ status: response.status, content_type: response.headers['content-type'] ?? null, body: text }),
+          JSON.stringify({
+            status: response.status,
+            content_type: response.headers['content-type'] ?? null,
+            body: text,
+          }),
         );
       } catch (error) {
         if (error instanceof OutboundRequestError) return toolErrorResult(error.code, error.message);

@@ -10,7 +10,13 @@ import type { ToolSecretReader } from './tool-secrets.ts';
 export type HttpToolDeps = { fetch: SafeFetch; secrets: ToolSecretReader };
 
 /** Headers the tool's fixed headers may not set: the call sets them. */
-const callHeaders = new Set(['host', 'content-length', 'content-type', 'idempotency-key', 'transfer-encoding']);
+const callHeaders = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'idempotency-key',
+  'transfer-encoding',
+]);
 
 const placeholder = /\{([A-Za-z0-9_-]+)\}/g;
 
@@ -38,7 +44,8 @@ export function buildHttpToolRequest(
     used.add(name);
     return encodeURIComponent(asText(value));
   });
-  if (missing !== undefined) return { problem: `Invalid arguments: "${missing}" is required by the tool's URL` };
+  if (missing !== undefined)
+    return { problem: `Invalid arguments: "${missing}" is required by the tool's URL` };
   const rest = Object.fromEntries(Object.entries(args).filter(([name]) => !used.has(name)));
   let url: URL;
   try {
@@ -83,9 +90,11 @@ export async function invokeHttpTool(
   if (request.body !== undefined) headers['content-type'] = 'application/json';
   if (credentials !== undefined && credentialHeader !== undefined) {
     try {
-      headers[credentialHeader] = `${credentials.prefix}${await deps.secrets.read(tenantId, credentials.secret, call.signal)}`;
+      headers[credentialHeader] =
+        `${credentials.prefix}${await deps.secrets.read(tenantId, credentials.secret, call.signal)}`;
     } catch (error) {
-      if (error instanceof ToolSecretError) return toolErrorResult('failed', error.message, { retryable: error.retryable });
+      if (error instanceof ToolSecretError)
+        return toolErrorResult('failed', error.message, { retryable: error.retryable });
       throw error;
     }
   }
@@ -102,7 +111,9 @@ export async function invokeHttpTool(
     });
     const text = response.body.toString('utf8');
     if (response.status < 200 || response.status > 299) {
-      return toolErrorResult('http_error', `HTTP ${response.status}: ${text.slice(0, 1024)}`, { status: response.status });
+      return toolErrorResult('http_error', `HTTP ${response.status}: ${text.slice(0, 1024)}`, {
+        status: response.status,
+      });
     }
     return { output: text, isError: false };
   } catch (error) {

@@ -62,12 +62,18 @@ export class ToolCatalog implements ToolPort {
       ids.map(async (id): Promise<ToolDefinition | undefined> => {
         const builtin = builtinFor(id);
         if (builtin !== undefined) {
-          return { type: 'function', function: { name: id, description: builtin.description, parameters: builtin.parameters } };
+          return {
+            type: 'function',
+            function: { name: id, description: builtin.description, parameters: builtin.parameters },
+          };
         }
         const tool = await this.#httpTool(auth, id);
         return tool === undefined
           ? undefined
-          : { type: 'function', function: { name: id, description: tool.description, parameters: tool.parameters } };
+          : {
+              type: 'function',
+              function: { name: id, description: tool.description, parameters: tool.parameters },
+            };
       }),
     );
     return found.filter((definition): definition is ToolDefinition => definition !== undefined);

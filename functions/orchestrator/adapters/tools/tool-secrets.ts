@@ -69,7 +69,10 @@ export class SecretsManagerToolSecrets implements ToolSecretReader {
       value = result.SecretString;
     } catch (error) {
       if (error instanceof ResourceNotFoundException) {
-        throw new ToolSecretError(`The tool's credentials secret "${secret}" does not exist for this tenant`, false);
+        throw new ToolSecretError(
+          `The tool's credentials secret "${secret}" does not exist for this tenant`,
+          false,
+        );
       }
       throw new ToolSecretError(`The tool's credentials secret "${secret}" could not be read now`, true);
     }
