@@ -20,9 +20,10 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 
 /** `pattern` keywords compiled by RE2 instead of the backtracking RegExp engine. */
 const re2Engine: RegExpEngine = Object.assign(
-  (pattern: string) => {
+  (pattern: string, flags: string) => {
     const compiled = RE2JS.compile(pattern);
-    return { test: (text: string) => compiled.matcher(text).find() };
+    // Ajv keys compiled patterns by their text, so each must have its own.
+    return { test: (text: string) => compiled.matcher(text).find(), toString: () => `/${pattern}/${flags}` };
   },
   { code: 're2' },
 );
