@@ -2,19 +2,12 @@ import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynamodb/dynamo-agent-registry.ts';
-import { DynamoMemoryStore } from '../../functions/orchestrator/adapters/memory/dynamo-memory-store.ts';
-import { RegisteredToolAdapter } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
-import type { ToolRecord } from '../../functions/orchestrator/adapters/tools/registered-tools.ts';
 import { AgentSpecSchema } from '../../functions/orchestrator/schemas/agent.ts';
 import type { z } from 'zod';
 import { ConflictError } from '../../functions/shared/errors/agentos-error.ts';
 
-/** The sample tool every seeded tenant gets. */
-export const sampleTool: ToolRecord = {
-  tool_id: 'echo',
-  description: 'Returns the given text unchanged.',
-  implementation: 'builtin:echo',
-};
+/** The tool the sample agent uses: a built-in, which every tenant has without registering it. */
+export const sampleToolId = 'echo';
 
 /** An agent to seed: its id and its spec as a client would send it (defaults apply). */
 export type SeedAgent = { agent_id: string } & z.input<typeof AgentSpecSchema>;
@@ -35,9 +28,9 @@ export const sampleAgent: SeedAgent = {
 export type SeededTenant = { tenantId: string; adminPrincipal: string; agentId: string; toolId: string };
 
 /**
- * Seeds a tenant's agent and tool records through the same adapters the Orchestrator uses, so
- * the records are exactly what the runtime reads. The agent is created, or replaced by a new
- * version when a seed that did not finish already created it.
+ * Seeds a tenant's agent through the same adapter the Orchestrator uses, so the record is exactly
+ * what the runtime reads (built-in tools serve every tenant without a record). The agent is
+ * created, or replaced by a new version when a seed that did not finish already created it.
  */
 export async function seedTenantCatalog(options: {
   aws: AwsClientConfig;
@@ -45,7 +38,6 @@ export async function seedTenantCatalog(options: {
   tenantId: string;
   adminPrincipal: string;
   agent?: SeedAgent;
-  tools?: ToolRecord[];
 }): Promise<SeededTenant> {
   const db = createDocumentClient(options.aws);
   const auth: AuthContext = {
@@ -55,14 +47,7 @@ export async function seedTenantCatalog(options: {
     policy_context: {},
   };
   const agent = options.agent ?? sampleAgent;
-  const tools = options.tools ?? [sampleTool];
   try {
-    const registry = new RegisteredToolAdapter(
-      db,
-      options.tableName,
-      new DynamoMemoryStore(db, options.tableName),
-    );
-    for (const tool of tools) await registry.register(auth, tool);
     const { agent_id: agentId, ...input } = agent;
     const spec = AgentSpecSchema.parse(input);
     const agents = new DynamoAgentRegistry(db, options.tableName);
@@ -79,6 +64,6 @@ export async function seedTenantCatalog(options: {
     tenantId: options.tenantId,
     adminPrincipal: options.adminPrincipal,
     agentId: agent.agent_id,
-    toolId: tools[0]?.tool_id ?? '',
+    toolId: sampleToolId,
   };
 }

@@ -61,6 +61,8 @@ export function nodeSecretNames(nodeId: string) {
   return {
     serviceSigningKey: `agentos/${nodeId}/service-signing-key`,
     providerCredentialsPrefix: `agentos/${nodeId}/providers/`,
+    /** HTTP tools' credentials: `<prefix>/<tenant_id>/<secret>`, read by the step worker only. */
+    toolSecretsPrefix: `agentos/${nodeId}/tools`,
   };
 }
 
@@ -186,6 +188,7 @@ export class AgentOsNodeStack extends Stack {
         // The first published key is the active one; see the variable's contract.
         AGENTOS_SERVICE_SIGNING_KID: this.signingKid,
         AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
+        AGENTOS_TOOL_SECRET_PREFIX: nodeSecretNames(settings.nodeId).toolSecretsPrefix,
       }),
       modelPolicyApi: modelPolicyEnv.render({
         AGENTOS_TABLE_NAME: this.table.tableName,
@@ -208,7 +211,7 @@ export class AgentOsNodeStack extends Stack {
       ]),
     ) as Record<FunctionName, LambdaFunction>;
 
-    this.grantLeastPrivilege(signingKey, nodeSecretNames(settings.nodeId).providerCredentialsPrefix);
+    this.grantLeastPrivilege(signingKey, nodeSecretNames(settings.nodeId));
     this.functions.stepWorker.addEventSource(
       new SqsEventSource(this.stepQueue, {
         batchSize: functionDefinitions.stepWorker.batchSize,
@@ -268,7 +271,8 @@ export class AgentOsNodeStack extends Stack {
   }
 
   /** Each function gets what its composition root uses, and nothing else. */
-  private grantLeastPrivilege(signingKey: ISecret, providerCredentialsPrefix: string): void {
+  private grantLeastPrivilege(signingKey: ISecret, secretNames: ReturnType<typeof nodeSecretNames>): void {
+    const { providerCredentialsPrefix, toolSecretsPrefix } = secretNames;
     const { orchestratorApi, orchestratorEvents, stepWorker, modelPolicyApi } = this.functions;
     this.table.grantReadWriteData(orchestratorApi);
     this.stepQueue.grantSendMessages(orchestratorApi);
@@ -286,6 +290,19 @@ export class AgentOsNodeStack extends Stack {
     this.longRun.grantExecution(stepWorker, 'states:StopExecution');
     this.acknowledgeLongRunExecutions([orchestratorApi, stepWorker]);
     signingKey.grantRead(stepWorker);
+    // HTTP tools' credentials (HLD §10.1): the tenants' secrets under the node's tool prefix, and no other.
+    const toolSecrets = `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${toolSecretsPrefix}/*`;
+    stepWorker.addToRolePolicy(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [toolSecrets] }),
+    );
+    Validations.of(stepWorker.role ?? stepWorker).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${toolSecretsPrefix}/*]`,
+      reason:
+        'HTTP tools name their credentials, which each tenant stores after deployment under the node’s tool ' +
+        'prefix and its own tenant id (the step worker builds the name from the caller’s tenant, never from the ' +
+        'tool); Secrets Manager appends a random suffix to every secret ARN, so the prefix wildcard is the ' +
+        'narrowest grant that covers them.',
+    });
 
     this.table.grantReadWriteData(modelPolicyApi);
     // Provider credentials are `secretsmanager:` references in the model catalog; they live under

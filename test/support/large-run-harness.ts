@@ -1,6 +1,9 @@
 import { InMemoryMemoryStore } from '../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
 import { InMemoryStepQueue } from '../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
-import { InMemoryToolRegistry } from '../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { InMemoryToolSecrets } from '../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { InMemoryToolRegistry } from '../../functions/orchestrator/adapters/in-memory/in-memory-tool-registry.ts';
+import { ToolCatalog } from '../../functions/orchestrator/adapters/tools/tool-catalog.ts';
+import { createSafeFetch } from '../../functions/shared/net/safe-fetch.ts';
 import { RunEventHub } from '../../functions/orchestrator/events/run-event-hub.ts';
 import { followRunEvents } from '../../functions/orchestrator/events/run-event-stream.ts';
 import type { ModelPort } from '../../functions/orchestrator/ports/model-port.ts';
@@ -72,8 +75,12 @@ export async function runToolLoop(
       max_transcript_bytes: 64 * 1024 * 1024,
     }),
   );
-  const tools = new InMemoryToolRegistry(new InMemoryMemoryStore({ now }));
-  await tools.register(auth, { tool_id: 'echo', description: 'Echoes', implementation: 'builtin:echo' });
+  const tools = new ToolCatalog({
+    registry: new InMemoryToolRegistry({ now }),
+    memory: new InMemoryMemoryStore({ now }),
+    fetch: createSafeFetch(),
+    secrets: new InMemoryToolSecrets(),
+  });
   const failures: unknown[] = [];
   const engine = createStepEngine({
     runs,

@@ -68,6 +68,16 @@ export const stepWorkerEnv = orchestratorCoreEnv.extend({
   AGENTOS_STEP_RETRY_MAX_DELAY_SECONDS: envVar.int({ default: 300, min: 1, max: 43_200 }),
   /** The step queue's redrive `maxReceiveCount`: the delivery on which the worker gives a step up. */
   AGENTOS_STEP_MAX_RECEIVES: envVar.int({ min: 1, max: 1_000 }),
+  /**
+   * Secrets Manager prefix of HTTP tools' credentials (`agentos/<stage>/tools`): a tenant's secret is
+   * `<prefix>/<tenant_id>/<secret>`. Unset: tools that need credentials fail with `failed`.
+   */
+  AGENTOS_TOOL_SECRET_PREFIX: envVar.optionalString(),
+  /**
+   * Destinations tools may reach despite the SSRF policy, comma-separated `host` or `host:port`
+   * (`127.0.0.1:8799`, `[::1]:8799`): only for a local node's own test servers. Empty refuses them all.
+   */
+  AGENTOS_TOOL_ALLOWED_HOSTS: envVar.optionalString(),
 });
 
 /** Settings every Orchestrator function shares. */
@@ -87,6 +97,10 @@ export type StepWorkerConfig = {
   stepMaxAttempts: number;
   stepRetryMaxDelaySeconds: number;
   maxReceives: number;
+  /** Where HTTP tools' credentials live; undefined when the node has none. */
+  toolSecretPrefix: string | undefined;
+  /** `host` or `host:port` entries tools may reach despite the SSRF policy. */
+  toolAllowedHosts: string[];
 };
 
 /** Reads the settings every Orchestrator function shares, throwing on the bad ones. */
@@ -138,5 +152,10 @@ export function stepWorkerConfigFromEnv(env: EnvSource = process.env): StepWorke
     stepMaxAttempts: values.AGENTOS_STEP_MAX_ATTEMPTS,
     stepRetryMaxDelaySeconds: values.AGENTOS_STEP_RETRY_MAX_DELAY_SECONDS,
     maxReceives: values.AGENTOS_STEP_MAX_RECEIVES,
+    toolSecretPrefix: values.AGENTOS_TOOL_SECRET_PREFIX?.trim() || undefined,
+    toolAllowedHosts: (values.AGENTOS_TOOL_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
   };
 }

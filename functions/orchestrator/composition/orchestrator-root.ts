@@ -1,3 +1,4 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { jwtVerifierFromEnv, nodeJwksEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
@@ -19,7 +20,11 @@ import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.
 import { SfnRunDriver } from '../adapters/sfn/sfn-run-driver.ts';
 import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
 import { SqsRedeliveryBackoff } from '../adapters/sqs/sqs-visibility.ts';
-import { RegisteredToolAdapter } from '../adapters/tools/registered-tools.ts';
+import { ToolCatalog } from '../adapters/tools/tool-catalog.ts';
+import { SecretsManagerToolSecrets, ToolSecretError } from '../adapters/tools/tool-secrets.ts';
+import type { ToolSecretReader } from '../adapters/tools/tool-secrets.ts';
+import { AllowedHosts } from '../../shared/net/address-policy.ts';
+import { createSafeFetch } from '../../shared/net/safe-fetch.ts';
 import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
 import { memoryHandlers } from '../api/memory-handlers.ts';
 import { runHandlers } from '../api/run-handlers.ts';
@@ -112,13 +117,27 @@ export function composeOrchestrator(env: EnvSource = process.env) {
      */
     stepWorker: () => {
       const worker = stepWorkerConfigFromEnv(env);
+      const secrets: ToolSecretReader =
+        worker.toolSecretPrefix === undefined
+          ? {
+              read: async () => {
+                throw new ToolSecretError('This node has no store for tool credentials', false);
+              },
+            }
+          : new SecretsManagerToolSecrets(new SecretsManagerClient(aws), { prefix: worker.toolSecretPrefix });
       const engine = createStepEngine({
         runs,
         queue,
         driver,
         agents,
         sink,
-        tools: new RegisteredToolAdapter(db, config.tableName, memory),
+        tools: new ToolCatalog({
+          // The tenants' HTTP tools come from the tool registry of the tools API (HLD §3.1).
+          registry: toolRegistry,
+          memory: memory,
+          fetch: createSafeFetch({ allowedHosts: new AllowedHosts(worker.toolAllowedHosts) }),
+          secrets,
+        }),
         models: new ModelPolicyClient({
           baseUrl: worker.modelPolicyUrl,
           issuer: serviceTokenIssuerFromEnv(env),

@@ -41,3 +41,29 @@ export interface ToolPort {
   /** Never throws for a tool's own failure (that is an error result); throws only when storage is unreachable. */
   invoke(auth: AuthContext, call: ToolInvocation): Promise<ToolResult>;
 }
+
+/** Whether trying a failed call again may help: timeouts, network errors, and HTTP 429 and 5xx. */
+export function isRetryableToolError(error: ToolError): boolean {
+  if (error.code === 'timeout' || error.code === 'network_error') return true;
+  return (
+    error.code === 'http_error' && error.status !== undefined && (error.status === 429 || error.status >= 500)
+  );
+}
+
+/** The error result of a failed call: the model reads `output`; `error` says why and whether to retry. */
+export function toolErrorResult(
+  code: ToolError['code'],
+  message: string,
+  options: { status?: number; retryable?: boolean } = {},
+): ToolResult {
+  const error: ToolError = {
+    code,
+    message,
+    ...(options.status === undefined ? {} : { status: options.status }),
+  };
+  return {
+    output: `Tool error (${code}): ${message}`,
+    isError: true,
+    error: { ...error, retryable: options.retryable ?? isRetryableToolError(error) },
+  };
+}

@@ -1,5 +1,7 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
+import { systemClock } from '../../shared/timing/clock.ts';
+import type { Clock } from '../../shared/timing/clock.ts';
 import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
 import type { ModelInvokeResponse } from '../../shared/contracts/model-invocation.ts';
 import {
@@ -18,11 +20,13 @@ import type { CommitResult, RunCommit, RunRecord, RunStatePort } from '../ports/
 import type { ToolPort } from '../ports/tool-port.ts';
 import { newEvent } from '../schemas/event.ts';
 import type { RunError } from '../schemas/run.ts';
-import type { StepRecord, ToolCallRecord } from '../schemas/step.ts';
+import type { StepRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
-import { singleAttemptCall, stepRecord, toolCallIdempotencyKey } from './step-record.ts';
+import { stepRecord } from './step-record.ts';
 import type { StepTrace } from './step-record.ts';
 import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
+import { createToolRunner } from './tool-runner.ts';
+import type { ToolRunOutcome } from './tool-runner.ts';
 
 /** What the step engine needs from the world. */
 export type StepEngineDeps = {
@@ -35,6 +39,8 @@ export type StepEngineDeps = {
   tools: ToolPort;
   sink: EventSinkPort;
   now: () => Date;
+  /** Measures tool calls and waits between their retries; `now` with real timers when absent. */
+  clock?: Clock;
   /** Logs and counts a failure that does not change the step's outcome. */
   reportFailure: FailureReporter;
   /** Reports a problem that does not stop the step. */
@@ -79,6 +85,25 @@ function leaseRetry(error: unknown): StepOutcome | undefined {
   return { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: Math.ceil(seconds) };
 }
 
+/**
+ * The agent's `on_model_error` for a failed model call (HLD §10.1): `retry` leaves a retryable
+ * failure for redelivery after `backoff_ms`·2^(attempt-1), up to the smaller of the policy's and the
+ * node's attempts; otherwise (and always under `abort`) undefined, and the run fails with the code.
+ */
+function modelRetry(
+  policy: AgentDefinition['on_model_error'],
+  error: unknown,
+  delivery: StepDelivery,
+): StepOutcome | undefined {
+  if (policy.action !== 'retry' || !isRetryable(error)) return undefined;
+  if (delivery.attempt >= Math.min(policy.max_attempts, delivery.maxAttempts)) return undefined;
+  return {
+    status: 'retry',
+    reason: error instanceof AgentOsError ? error.code : 'retryable',
+    retryAfterSeconds: Math.ceil((policy.backoff_ms * 2 ** (delivery.attempt - 1)) / 1000),
+  };
+}
+
 function runErrorOf(error: unknown): RunError {
   if (error instanceof AgentOsError && error.code !== 'internal')
     return { code: error.code, message: error.message };
@@ -92,6 +117,15 @@ function runErrorOf(error: unknown): RunError {
  * duplicating them.
  */
 export function createStepEngine(deps: StepEngineDeps) {
+  const clock: Clock = deps.clock ?? { now: () => deps.now().getTime(), sleep: systemClock.sleep };
+  const toolRunner = createToolRunner({
+    runs: deps.runs,
+    tools: deps.tools,
+    clock,
+    commit,
+    reportFailure: deps.reportFailure,
+  });
+
   async function commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
     try {
       const result = await deps.runs.commit(auth, runId, change);
@@ -222,70 +256,9 @@ export function createStepEngine(deps: StepEngineDeps) {
     agent: AgentDefinition,
     step: number,
     message: AssistantMessage,
-  ): Promise<{ messages: ChatMessage[]; run: RunRecord; calls: ToolCallRecord[]; suspendSeconds: number }> {
-    const messages: ChatMessage[] = [];
-    const calls: ToolCallRecord[] = [];
-    let latest = run;
-    let suspendSeconds = 0;
-    for (const [index, call] of (message.tool_calls ?? []).entries()) {
-      await commit(auth, run.run_id, {
-        requireStatus: ['running'],
-        events: [
-          newEvent(eventIds.tool(run.run_id, step, 'tool.requested', call.id), 'tool.requested', {
-            step,
-            tool_call_id: call.id,
-            name: call.function.name,
-            arguments: call.function.arguments,
-          }),
-        ],
-      });
-      // The agent's tool list is its allow-list: a model asking for another tool gets an error result.
-      const startedAt = deps.now();
-      const calledAt = Date.now();
-      const result = agent.tool_ids.includes(call.function.name)
-        ? await deps.tools.invoke(auth, {
-            toolCallId: call.id,
-            name: call.function.name,
-            arguments: call.function.arguments,
-            runId: run.run_id,
-            step,
-            idempotencyKey: toolCallIdempotencyKey(run.run_id, step, index),
-            timeoutMs: agent.tool_timeout_ms,
-            memoryNamespace: agent.memory_namespace,
-          })
-        : { output: `Tool "${call.function.name}" is not available to this agent`, isError: true };
-      const durationMs = Date.now() - calledAt;
-      const done = await commit(auth, run.run_id, {
-        requireStatus: ['running'],
-        events: [
-          newEvent(eventIds.tool(run.run_id, step, 'tool.completed', call.id), 'tool.completed', {
-            step,
-            tool_call_id: call.id,
-            name: call.function.name,
-            output: result.output,
-            is_error: result.isError,
-          }),
-        ],
-      });
-      latest = done.run;
-      // On redelivery the stored result wins, so the model sees what was already streamed.
-      const output = (done.events[0]?.data['output'] as string | undefined) ?? result.output;
-      messages.push({ role: 'tool', tool_call_id: call.id, content: output });
-      calls.push(
-        singleAttemptCall({
-          runId: run.run_id,
-          step,
-          index,
-          call,
-          startedAt,
-          durationMs,
-          result: { ...result, output },
-        }),
-      );
-      // Only a `long` run can pause: its execution waits, longer than any function can run (HLD §4.3).
-      if (run.mode === 'long') suspendSeconds = Math.max(suspendSeconds, result.suspendSeconds ?? 0);
-    }
-    return { messages, run: latest, calls, suspendSeconds };
+    deadlineMs: number,
+  ): Promise<ToolRunOutcome> {
+    return toolRunner.run({ auth, run, agent, step, message, deadlineMs });
   }
 
   async function finishStep(
@@ -456,6 +429,7 @@ export function createStepEngine(deps: StepEngineDeps) {
     /** Executes one delivery of a step task. Throws only for failures that should be retried by redelivery. */
     async execute(auth: AuthContext, delivery: StepDelivery): Promise<StepOutcome> {
       const { step } = delivery;
+      const deliveryStarted = clock.now();
       let run = await deps.runs.getRun(auth, delivery.runId);
       if (run === undefined) return { status: 'done', reason: 'run not found' };
       if (isTerminal(run.status)) return { status: 'done', reason: `run is ${run.status}` };
@@ -499,14 +473,18 @@ export function createStepEngine(deps: StepEngineDeps) {
           if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
           const lease = leaseRetry(error);
           if (lease !== undefined) return lease;
-          if (isRetryable(error) && delivery.attempt < delivery.maxAttempts) {
-            return { status: 'retry', reason: error instanceof AgentOsError ? error.code : 'retryable' };
-          }
+          const retry = modelRetry(agent.on_model_error, error, delivery);
+          if (retry !== undefined) return retry;
           await failRun(auth, run, runErrorOf(error), trace);
           return { status: 'done', reason: 'model call failed' };
         }
-        const tools = await runTools(auth, model.run, agent, step, model.response.output.message);
+        const deadlineMs = deliveryStarted + agent.step_timeout_seconds * 1000;
+        const tools = await runTools(auth, model.run, agent, step, model.response.output.message, deadlineMs);
         trace.toolCalls = tools.calls;
+        if (tools.abort !== undefined) {
+          await failRun(auth, tools.run, tools.abort, trace);
+          return { status: 'done', reason: 'tool policy aborted the run' };
+        }
         const continuation = await finishStep(
           auth,
           tools.run,

@@ -1,16 +1,10 @@
-import type { ChatMessage, ToolCall } from '../../shared/contracts/chat.ts';
+import type { ChatMessage } from '../../shared/contracts/chat.ts';
 import type { ModelInvokeResponse } from '../../shared/contracts/model-invocation.ts';
-import type { ToolResult } from '../ports/tool-port.ts';
 import type { RunError } from '../schemas/run.ts';
 import type { StepRecord, ToolCallRecord } from '../schemas/step.ts';
 
 /** Longest tool output or arguments a step record keeps; the run's events keep them whole. */
 export const maxRecordedTextBytes = 16 * 1024;
-
-/** The idempotency key of a tool call: stable across attempts and redeliveries (HLD §10.1). */
-export function toolCallIdempotencyKey(runId: string, step: number, index: number): string {
-  return `${runId}/s${step}/c${index}`;
-}
 
 /** `text` cut to at most `max` UTF-8 bytes, never inside a character. */
 export function cutText(text: string, max = maxRecordedTextBytes): string {
@@ -75,42 +69,5 @@ export function stepRecord(trace: StepTrace): StepRecord {
     },
     tool_calls: [...trace.toolCalls],
     error: trace.error,
-  };
-}
-
-/** The record of a tool call that took one attempt. */
-export function singleAttemptCall(options: {
-  runId: string;
-  step: number;
-  index: number;
-  call: ToolCall;
-  startedAt: Date;
-  durationMs: number;
-  result: Pick<ToolResult, 'output' | 'isError' | 'error'>;
-}): ToolCallRecord {
-  const { result } = options;
-  return {
-    tool_call_id: options.call.id,
-    name: options.call.function.name,
-    arguments: cutText(options.call.function.arguments),
-    idempotency_key: toolCallIdempotencyKey(options.runId, options.step, options.index),
-    attempts: [
-      {
-        attempt: 1,
-        started_at: options.startedAt.toISOString(),
-        duration_ms: Math.max(0, Math.round(options.durationMs)),
-        is_error: result.isError,
-        ...(result.error === undefined
-          ? {}
-          : {
-              error: {
-                code: result.error.code,
-                message: result.error.message,
-                ...(result.error.status === undefined ? {} : { status: result.error.status }),
-              },
-            }),
-        output: cutText(result.output),
-      },
-    ],
   };
 }

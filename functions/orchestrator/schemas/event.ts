@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AssistantMessageSchema } from '../../shared/contracts/chat.ts';
 import { PolicyOutcomeSchema, RouteSchema, UsageSchema } from '../../shared/contracts/model-invocation.ts';
 import { RunErrorSchema, RunIdSchema, RunStatusSchema } from './run.ts';
+import { ToolErrorSchema } from './tool.ts';
 
 /**
  * Run events. Every event has a per-run gapless `sequence` (its SSE `id:`) and an `event_id` that is
@@ -34,12 +35,23 @@ export const eventDataSchemas = {
     route: RouteSchema,
     policy: PolicyOutcomeSchema,
   }),
-  'tool.requested': stepData.extend({ tool_call_id: z.string(), name: z.string(), arguments: z.string() }),
+  'tool.requested': stepData.extend({
+    tool_call_id: z.string(),
+    name: z.string(),
+    arguments: z.string(),
+    /** 1 for the first attempt; a retried call has a pair of events per attempt. */
+    attempt: z.number().int().positive().optional(),
+  }),
   'tool.completed': stepData.extend({
     tool_call_id: z.string(),
     name: z.string(),
+    attempt: z.number().int().positive().optional(),
     output: z.string(),
     is_error: z.boolean(),
+    error: ToolErrorSchema.optional(),
+    duration_ms: z.number().int().nonnegative().optional(),
+    /** The run pauses this long before its next step (the `wait` built-in of a `long` run). */
+    suspend_seconds: z.number().int().positive().optional(),
   }),
   'step.completed': stepData.extend({ finish_reason: z.string() }),
   'run.completed': z.strictObject({

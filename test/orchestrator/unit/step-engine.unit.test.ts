@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
-import { InMemoryToolRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { InMemoryToolSecrets } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { ToolCatalog } from '../../../functions/orchestrator/adapters/tools/tool-catalog.ts';
+import { createSafeFetch } from '../../../functions/shared/net/safe-fetch.ts';
+import { MapToolRegistry } from '../../support/tool-test-doubles.ts';
 import type { AgentDefinition } from '../../../functions/orchestrator/ports/agent-registry-port.ts';
 import type { ModelPort } from '../../../functions/orchestrator/ports/model-port.ts';
 import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
@@ -58,8 +61,12 @@ async function harness(turns: Turn[], agentChanges: Partial<AgentDefinition> = {
   const queue = new InMemoryStepQueue();
   const agents = fixedAgents({ ...agent, ...agentChanges });
   const memory = new InMemoryMemoryStore({ now });
-  const tools = new InMemoryToolRegistry(memory);
-  await tools.register(auth, { tool_id: 'echo', description: 'Echoes', implementation: 'builtin:echo' });
+  const tools = new ToolCatalog({
+    registry: new MapToolRegistry(),
+    memory,
+    fetch: createSafeFetch(),
+    secrets: new InMemoryToolSecrets(),
+  });
   const script = [...turns];
   const requests: string[] = [];
   const sent: ChatMessage[][] = [];
@@ -174,6 +181,7 @@ describe('the step engine', () => {
     expect(await h.engine.execute(auth, { ...delivery, attempt: 1 })).toEqual({
       status: 'retry',
       reason: 'dependency_unavailable',
+      retryAfterSeconds: 1,
     });
     expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
     expect(await h.engine.execute(auth, { ...delivery, attempt: 2 })).toEqual({

@@ -1,0 +1,387 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
+import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
+import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
+import { InMemoryToolSecrets } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { ToolCatalog } from '../../../functions/orchestrator/adapters/tools/tool-catalog.ts';
+import type {
+  AgentDefinition,
+  AgentRegistryPort,
+} from '../../../functions/orchestrator/ports/agent-registry-port.ts';
+import type { ModelPort } from '../../../functions/orchestrator/ports/model-port.ts';
+import type {
+  ToolInvocation,
+  ToolPort,
+  ToolResult,
+} from '../../../functions/orchestrator/ports/tool-port.ts';
+import { AgentSpecSchema } from '../../../functions/orchestrator/schemas/agent.ts';
+import type { AgentSpec } from '../../../functions/orchestrator/schemas/agent.ts';
+import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
+import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
+import { createRunService } from '../../../functions/orchestrator/runtime/run-service.ts';
+import { createStepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import type { StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import { LocalModelProvider } from '../../../functions/model-policy/providers/local-provider.ts';
+import type { LocalTurn } from '../../../functions/model-policy/providers/local-provider.ts';
+import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
+import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
+import { createSafeFetch } from '../../../functions/shared/net/safe-fetch.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
+import { MapToolRegistry, withSearch } from '../../support/tool-test-doubles.ts';
+
+const auth: AuthContext = {
+  tenant_id: 'acme',
+  principal: { id: 'user-1', type: 'user' },
+  scopes: ['runs:read', 'runs:write'],
+  policy_context: {},
+};
+
+/** An agent version as the registry returns it (`system_prompt` too, for engines that read the older name). */
+function agentOf(spec: Partial<AgentSpec>): AgentDefinition {
+  const parsed = AgentSpecSchema.parse({
+    name: 'Helper',
+    model_ref: 'local/scripted',
+    instructions: 'Be brief.',
+    ...spec,
+  });
+  return {
+    ...parsed,
+    object: 'agent',
+    agent_id: 'helper',
+    version: 1,
+    created_at: '2026-01-01T00:00:00.000Z',
+    updated_at: '2026-01-01T00:00:00.000Z',
+    system_prompt: parsed.instructions,
+  } as AgentDefinition;
+}
+
+const toolCalls = (...calls: [string, Record<string, unknown>][]): LocalTurn => ({
+  tool_calls: calls.map(([name, args]) => ({ name, arguments: args })),
+});
+
+/**
+ * The engine on in-memory adapters, the built-in tool catalog and a manual clock. The model is the
+ * local provider's scripted model, playing `turns` (one per step); `models` replaces it. The tool
+ * `hang` never answers; `flaky` throws (storage unreachable) as often as `flakyThrows` says.
+ */
+async function harness(options: {
+  turns?: LocalTurn[];
+  agent?: Partial<AgentSpec>;
+  models?: ModelPort;
+  flakyThrows?: number;
+}) {
+  const clock = new ManualClock();
+  const now = () => clock.date();
+  const runs = new InMemoryRunStateStore({ now });
+  const queue = new InMemoryStepQueue();
+  const agent = agentOf(options.agent ?? {});
+  const agents = { get: async () => agent, getVersion: async () => agent } as unknown as AgentRegistryPort;
+  const catalog = new ToolCatalog({
+    registry: new MapToolRegistry(),
+    memory: withSearch(new InMemoryMemoryStore({ now })),
+    fetch: createSafeFetch(),
+    secrets: new InMemoryToolSecrets(),
+  });
+  const invocations: ToolInvocation[] = [];
+  let flakyThrows = options.flakyThrows ?? 0;
+  const tools: ToolPort = {
+    describe: (a, ids) => catalog.describe(a, ids),
+    async invoke(a, call): Promise<ToolResult> {
+      invocations.push(call);
+      if (call.name === 'hang') return new Promise<ToolResult>(() => undefined);
+      if (call.name === 'flaky' && flakyThrows > 0) {
+        flakyThrows -= 1;
+        throw new DependencyUnavailableError('tool registry unreachable');
+      }
+      if (call.name === 'flaky') return { output: 'flaky ok', isError: false };
+      return catalog.invoke(a, call);
+    },
+  };
+  const local = new LocalModelProvider();
+  const models: ModelPort = options.models ?? {
+    async invoke(_auth, modelRef, request) {
+      const result = await local.complete({
+        model: 'scripted',
+        messages: request.messages,
+        ...(request.tools === undefined ? {} : { tools: request.tools }),
+        max_tokens: request.max_tokens ?? 256,
+        signal: new AbortController().signal,
+      });
+      return {
+        request_id: request.request_id,
+        correlation_id: 'c',
+        output: { message: result.message, finish_reason: result.finish_reason },
+        usage: {
+          ...result.usage,
+          total_tokens: result.usage.prompt_tokens + result.usage.completion_tokens,
+          cost_usd: 0,
+        },
+        route: { model_ref: modelRef, provider: 'local', model: 'scripted', hops: [] },
+        policy: { decision: 'allow', redactions: {}, rules: [] },
+        replayed: false,
+      };
+    },
+  };
+  const failures: string[] = [];
+  const sink = { publish: async () => undefined };
+  const engine = createStepEngine({
+    runs,
+    queue,
+    agents,
+    models,
+    tools,
+    sink,
+    now,
+    clock,
+    reportFailure: (message) => failures.push(message),
+    warn: (message) => failures.push(message),
+  });
+  const service = createRunService({
+    runs,
+    queue,
+    agents,
+    sink,
+    reportFailure: (message) => failures.push(message),
+    now,
+    newRunId: () => newRunId(clock.now()),
+    idempotencyTtlSeconds: 86_400,
+  });
+  const script = `agentos-script: ${JSON.stringify(options.turns ?? [])}`;
+  const { run } = await service.createRun(
+    auth,
+    { agent_id: 'helper', input: { messages: [{ role: 'user', content: script }] } },
+    undefined,
+  );
+  async function deliver(step: number, attempt = 1, maxAttempts = 3): Promise<StepOutcome> {
+    return engine.execute(auth, { runId: run.run_id, step, attempt, maxAttempts });
+  }
+  /** Delivers every queued step once, as a worker would, until the queue is empty. */
+  async function drain(): Promise<StepOutcome[]> {
+    const outcomes: StepOutcome[] = [];
+    for (let rounds = 0; rounds < 20; rounds += 1) {
+      const tasks = queue.take().filter((task) => task.kind === 'run.step');
+      if (tasks.length === 0) break;
+      for (const task of tasks) outcomes.push(await deliver(task.step));
+    }
+    return outcomes;
+  }
+  const events = async (): Promise<RunEvent[]> =>
+    runs.listEvents(auth, run.run_id, { after: 0, limit: 1000 });
+  const toolEvents = async () =>
+    (await events())
+      .filter((e) => e.type.startsWith('tool.'))
+      .map((e): Record<string, unknown> & { id: string } => ({
+        ...e.data,
+        id: e.event_id.slice(run.run_id.length + 1),
+      }));
+  return {
+    runs,
+    queue,
+    runId: run.run_id,
+    drain,
+    deliver,
+    events,
+    toolEvents,
+    invocations,
+    failures,
+    getRun: () => runs.getRun(auth, run.run_id),
+  };
+}
+
+describe('tool calls in the step engine', () => {
+  it('runs a multi-step tool loop with the scripted local model and completes with its reply', async () => {
+    const h = await harness({
+      agent: { tool_ids: ['echo', 'word_count', 'memory_put', 'memory_search'], max_steps: 5 },
+      turns: [
+        toolCalls(['echo', { text: 'ping' }], ['word_count', { text: 'three little words' }]),
+        toolCalls(['memory_put', { key: 'fact', value: 'the sky is blue' }]),
+        toolCalls(['memory_search', { query: 'sky' }]),
+        { reply: 'all done' },
+      ],
+    });
+    const outcomes = await h.drain();
+    expect(outcomes.map((o) => o.reason)).toEqual(Array(4).fill('step completed'));
+    expect(await h.getRun()).toMatchObject({
+      status: 'completed',
+      steps_completed: 4,
+      output: { message: { content: 'all done' } },
+    });
+    const completed = (await h.toolEvents()).filter((e) => e.id.includes('tool.completed'));
+    expect(completed.map((e) => [e['name'], e['output'], e['attempt'], e['is_error']])).toEqual([
+      ['echo', 'ping', 1, false],
+      ['word_count', '3', 1, false],
+      ['memory_put', 'stored fact', 1, false],
+      ['memory_search', JSON.stringify([{ key: 'fact', value: 'the sky is blue', score: 1 }]), 1, false],
+    ]);
+    expect(h.invocations.map((call) => call.idempotencyKey)).toEqual([
+      `${h.runId}/s1/c0`,
+      `${h.runId}/s1/c1`,
+      `${h.runId}/s2/c0`,
+      `${h.runId}/s3/c0`,
+    ]);
+    // Every call is a requested/completed pair, in that order.
+    const types = (await h.events()).filter((e) => e.type.startsWith('tool.')).map((e) => e.type);
+    expect(types).toEqual(Array(4).fill(['tool.requested', 'tool.completed']).flat());
+  });
+
+  it('records a tool timeout, retries it with an event pair per attempt, then fails the run tool_failed', async () => {
+    const h = await harness({
+      agent: {
+        tool_ids: ['hang'],
+        tool_timeout_ms: 2000,
+        on_tool_error: { action: 'retry', max_attempts: 3, backoff_ms: 500, on_exhausted: 'abort' },
+      },
+      turns: [toolCalls(['hang', {}]), { reply: 'never reached' }],
+    });
+    expect((await h.drain()).map((o) => o.reason)).toEqual(['tool policy aborted the run']);
+    const events = await h.toolEvents();
+    expect(events.map((e) => e.id)).toEqual(
+      ['', ':a2', ':a3'].flatMap((suffix) => [
+        `s1:tool.requested:call_0_0${suffix}`,
+        `s1:tool.completed:call_0_0${suffix}`,
+      ]),
+    );
+    expect(
+      events.filter((e) => e.id.includes('completed')).map((e) => [e['attempt'], e['is_error'], e['error']]),
+    ).toEqual([
+      [1, true, { code: 'timeout', message: 'The tool did not answer within 2000 ms' }],
+      [2, true, { code: 'timeout', message: 'The tool did not answer within 2000 ms' }],
+      [3, true, { code: 'timeout', message: 'The tool did not answer within 2000 ms' }],
+    ]);
+    expect(h.invocations).toHaveLength(3);
+    const run = await h.getRun();
+    expect(run).toMatchObject({ status: 'failed', error: { code: 'tool_failed' } });
+    expect(run?.error?.message).toContain('"hang"');
+    expect(run?.error?.message).toContain('timeout');
+    expect((await h.events()).at(-1)?.type).toBe('run.failed');
+  });
+
+  it('hands a timeout to the model once the retries are spent when the policy says continue', async () => {
+    const h = await harness({
+      agent: {
+        tool_ids: ['hang'],
+        tool_timeout_ms: 1000,
+        on_tool_error: { action: 'retry', max_attempts: 2, backoff_ms: 0, on_exhausted: 'continue' },
+      },
+      turns: [toolCalls(['hang', {}]), { reply: 'the tool is down' }],
+    });
+    await h.drain();
+    expect(h.invocations).toHaveLength(2);
+    expect(await h.getRun()).toMatchObject({
+      status: 'completed',
+      output: { message: { content: 'the tool is down' } },
+    });
+  });
+
+  it('fails the run at the first timeout when the policy says abort, and hands it to the model when it says continue', async () => {
+    const aborting = await harness({
+      agent: {
+        tool_ids: ['hang'],
+        on_tool_error: { action: 'abort', max_attempts: 3, backoff_ms: 0, on_exhausted: 'abort' },
+      },
+      turns: [toolCalls(['hang', {}])],
+    });
+    await aborting.drain();
+    expect(aborting.invocations).toHaveLength(1);
+    expect(await aborting.getRun()).toMatchObject({ status: 'failed', error: { code: 'tool_failed' } });
+
+    const continuing = await harness({
+      agent: { tool_ids: ['hang'] },
+      turns: [toolCalls(['hang', {}]), { reply: 'ok' }],
+    });
+    await continuing.drain();
+    expect(continuing.invocations).toHaveLength(1);
+    expect(await continuing.getRun()).toMatchObject({ status: 'completed' });
+  });
+
+  it('returns not_allowed for a tool outside the agent’s list and invalid_arguments to the model, even under abort', async () => {
+    const h = await harness({
+      agent: {
+        tool_ids: ['echo'],
+        on_tool_error: { action: 'abort', max_attempts: 1, backoff_ms: 0, on_exhausted: 'abort' },
+      },
+      turns: [
+        toolCalls(['word_count', { text: 'a b' }], ['echo', { wrong: 1 }], ['wait', { seconds: 5 }]),
+        { reply: 'fine' },
+      ],
+    });
+    await h.drain();
+    const completed = (await h.toolEvents()).filter((e) => e.id.includes('tool.completed'));
+    expect(completed.map((e) => (e['error'] as { code: string }).code)).toEqual([
+      'not_allowed',
+      'invalid_arguments',
+      'not_allowed',
+    ]);
+    expect(h.invocations.map((call) => call.name)).toEqual(['echo']);
+    expect(await h.getRun()).toMatchObject({ status: 'completed' });
+  });
+
+  it('does not call a tool again when a step is delivered twice after it stored the call', async () => {
+    const h = await harness({
+      agent: { tool_ids: ['echo', 'flaky'] },
+      flakyThrows: 1,
+      turns: [toolCalls(['echo', { text: 'once' }], ['flaky', {}]), { reply: 'done' }],
+    });
+    h.queue.take();
+    // The first delivery dies at the second call (its store is unreachable): the first call's result is stored.
+    await expect(h.deliver(1, 1)).rejects.toThrow(DependencyUnavailableError);
+    expect(await h.deliver(1, 2)).toMatchObject({ status: 'done', reason: 'step completed' });
+    // A duplicate of the finished step changes nothing.
+    expect(await h.deliver(1, 1)).toMatchObject({ status: 'done', reason: 'step already completed' });
+    await h.drain();
+    expect(h.invocations.map((call) => call.name)).toEqual(['echo', 'flaky', 'flaky']);
+    expect((await h.toolEvents()).filter((e) => e.id.includes('completed')).map((e) => e['output'])).toEqual([
+      'once',
+      'flaky ok',
+    ]);
+    expect(await h.getRun()).toMatchObject({ status: 'completed', output: { message: { content: 'done' } } });
+  });
+});
+
+describe('the model error policy', () => {
+  const down: ModelPort = {
+    invoke: async () => {
+      throw new DependencyUnavailableError('The Model Policy is unreachable');
+    },
+  };
+
+  it('fails the run at once with dependency_unavailable when the policy says abort', async () => {
+    const h = await harness({
+      models: down,
+      agent: { on_model_error: { action: 'abort', max_attempts: 3, backoff_ms: 1000 } },
+    });
+    h.queue.take();
+    expect(await h.deliver(1, 1, 5)).toEqual({ status: 'done', reason: 'model call failed' });
+    expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'dependency_unavailable' } });
+  });
+
+  it('retries with doubling backoff up to the policy’s attempts, then fails with the code', async () => {
+    const h = await harness({
+      models: down,
+      agent: { on_model_error: { action: 'retry', max_attempts: 3, backoff_ms: 1500 } },
+    });
+    h.queue.take();
+    expect(await h.deliver(1, 1, 5)).toEqual({
+      status: 'retry',
+      reason: 'dependency_unavailable',
+      retryAfterSeconds: 2,
+    });
+    expect(await h.deliver(1, 2, 5)).toEqual({
+      status: 'retry',
+      reason: 'dependency_unavailable',
+      retryAfterSeconds: 3,
+    });
+    expect(await h.deliver(1, 3, 5)).toEqual({ status: 'done', reason: 'model call failed' });
+    expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'dependency_unavailable' } });
+  });
+
+  it('stops retrying at the node’s attempts when they are fewer than the policy’s', async () => {
+    const h = await harness({
+      models: down,
+      agent: { on_model_error: { action: 'retry', max_attempts: 10, backoff_ms: 0 } },
+    });
+    h.queue.take();
+    expect(await h.deliver(1, 1, 2)).toMatchObject({ status: 'retry', retryAfterSeconds: 0 });
+    expect(await h.deliver(1, 2, 2)).toEqual({ status: 'done', reason: 'model call failed' });
+  });
+});
