@@ -22,7 +22,12 @@ export interface AgentRegistryPort {
    * The next version; NotFoundError when absent or deleted, ConflictError when `expectedVersion` is
    * given and is not the current one.
    */
-  update(auth: AuthContext, agentId: string, spec: AgentSpec, expectedVersion?: number): Promise<AgentDefinition>;
+  update(
+    auth: AuthContext,
+    agentId: string,
+    spec: AgentSpec,
+    expectedVersion?: number,
+  ): Promise<AgentDefinition>;
   /** Deletes the agent (its versions stay for the runs that use them); NotFoundError when absent. */
   delete(auth: AuthContext, agentId: string): Promise<void>;
 }

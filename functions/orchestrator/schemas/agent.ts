@@ -15,7 +15,13 @@ export const ModelErrorPolicySchema = z
           '`abort`: the run fails at once with the failure’s code (e.g. dependency_unavailable).',
       ),
     max_attempts: z.number().int().min(1).max(10).default(3),
-    backoff_ms: z.number().int().min(0).max(300_000).default(1000).describe('First delay; doubles per attempt.'),
+    backoff_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(300_000)
+      .default(1000)
+      .describe('First delay; doubles per attempt.'),
   })
   .meta({ id: 'ModelErrorPolicy' });
 
@@ -30,7 +36,13 @@ export const ToolErrorPolicySchema = z
           '`tool_failed`. invalid_arguments and not_allowed always go back to the model.',
       ),
     max_attempts: z.number().int().min(1).max(10).default(3),
-    backoff_ms: z.number().int().min(0).max(60_000).default(500).describe('First delay; doubles per attempt.'),
+    backoff_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(60_000)
+      .default(500)
+      .describe('First delay; doubles per attempt.'),
     on_exhausted: z
       .enum(['continue', 'abort'])
       .default('abort')
@@ -102,7 +114,9 @@ export const AgentSpecSchema = z
       .min(1024)
       .max(4 * 1024 * 1024)
       .default(256 * 1024)
-      .describe('Most of the transcript a step sends to the model: the newest whole messages within this size.'),
+      .describe(
+        'Most of the transcript a step sends to the model: the newest whole messages within this size.',
+      ),
     max_transcript_bytes: z
       .number()
       .int()

@@ -119,7 +119,9 @@ export const BuiltinToolSchema = z
   .meta({ id: 'BuiltinTool' });
 export type BuiltinTool = z.output<typeof BuiltinToolSchema>;
 
-export const ToolSchema = z.discriminatedUnion('kind', [BuiltinToolSchema, HttpToolSchema]).meta({ id: 'Tool' });
+export const ToolSchema = z
+  .discriminatedUnion('kind', [BuiltinToolSchema, HttpToolSchema])
+  .meta({ id: 'Tool' });
 export type Tool = z.output<typeof ToolSchema>;
 
 /** Why a tool call failed; `tool.completed` events and step records carry it. */
