@@ -139,7 +139,7 @@ describe('a long run', () => {
 
   it('retries a step whose model is down with backoff, then fails with the reason', async () => {
     node = await startLongRunNode({
-      agent: longAgent(),
+      agent: longAgent({ on_model_error: { action: 'retry', max_attempts: 3, backoff_ms: 0 } }),
       script: () => ({ throws: new DependencyUnavailableError('The model is unreachable') }),
     });
     const { run } = await node.service.createRun(auth, { agent_id: 'long-agent', input }, undefined);

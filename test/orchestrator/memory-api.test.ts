@@ -218,7 +218,7 @@ describe('tenants and scopes', () => {
 
   it('answers 403 without the memory scope an operation needs, and 401 without a token', async () => {
     const ns = namespace();
-    const runsOnly = await api.auth.token('acme');
+    const runsOnly = await api.auth.token('acme', { scopes: [scopes.runsRead, scopes.runsWrite] });
     const readOnly = await api.auth.token('acme', { scopes: [scopes.memoryRead] });
     const writeOnly = await api.auth.token('acme', { scopes: [scopes.memoryWrite] });
     const forbidden = [

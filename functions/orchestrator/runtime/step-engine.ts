@@ -59,6 +59,11 @@ export type StepOutcome = {
   status: 'done' | 'retry';
   reason: string;
   retryAfterSeconds?: number;
+  /**
+   * The retry only waits for another attempt's model-call claim to lapse: it is not a failed
+   * attempt, so a long run's execution runs the same step again instead of spending a retry.
+   */
+  waitsForClaim?: boolean;
   continuation?: StepContinuation;
 };
 
@@ -82,7 +87,12 @@ function leaseRetry(error: unknown): StepOutcome | undefined {
   if (!(error instanceof RequestInProgressError)) return undefined;
   const seconds = error.details['retry_after_seconds'];
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return undefined;
-  return { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: Math.ceil(seconds) };
+  return {
+    status: 'retry',
+    reason: 'request_in_progress',
+    retryAfterSeconds: Math.ceil(seconds),
+    waitsForClaim: true,
+  };
 }
 
 /**

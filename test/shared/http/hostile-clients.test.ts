@@ -70,7 +70,7 @@ describe('malformed input gets a clear 4xx envelope', () => {
   it('returns 405 with Allow for a known path and another method', async () => {
     const reply = await send(orchestrator(), 'DELETE', '/v1/runs', { token });
     expect(reply.status).toBe(405);
-    expect(reply.headers.get('allow')).toBe('POST');
+    expect(reply.headers.get('allow')).toBe('GET, POST');
     expect(errorCode(reply)).toBe('invalid_request');
   });
 

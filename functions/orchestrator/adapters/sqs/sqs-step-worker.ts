@@ -194,9 +194,9 @@ export function createStepWorkerHandler(options: {
       reason: outcome.reason,
     });
     metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
-    if (outcome.status === 'retry' && outcome.retryAfterSeconds !== undefined) {
+    if (outcome.status === 'retry' && outcome.waitsForClaim === true && outcome.retryAfterSeconds !== undefined) {
       // Waiting out another attempt's claim is not a failed attempt: the execution waits, then
-      // runs the same step again.
+      // runs the same step again. Any other retry spends one of the state machine's attempts.
       const again: StepContinuation = { kind: 'next', step, waitSeconds: outcome.retryAfterSeconds };
       return answer(task, () => driver.succeed(task.task_token, again), 'result');
     }
