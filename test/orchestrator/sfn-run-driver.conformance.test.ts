@@ -1,0 +1,66 @@
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll } from 'vitest';
+import { SfnRunDriver } from '../../functions/orchestrator/adapters/sfn/sfn-run-driver.ts';
+import { StepMessageSchema } from '../../functions/orchestrator/runtime/step-message.ts';
+import type { StepMessage } from '../../functions/orchestrator/runtime/step-message.ts';
+import { runDriverPortConformance } from '../conformance/run-driver-port.case.ts';
+import type { ExecutionStatus } from '../conformance/run-driver-port.case.ts';
+import { provisionTestNode, testAwsConfig } from '../support/aws.ts';
+
+const node = provisionTestNode('driver');
+const sfn = new SFNClient(testAwsConfig());
+const sqs = new SQSClient(testAwsConfig());
+afterAll(() => {
+  sfn.destroy();
+  sqs.destroy();
+});
+
+/** Tasks the state machine sent to the step queue, received but not yet asked for, by run. */
+const received: StepMessage[] = [];
+
+/**
+ * Over the wire: the long-run state machine on the emulator's Step Functions (executions enabled by
+ * the test emulator), its step tasks read from the node's step queue.
+ */
+runDriverPortConformance('Step Functions', async () => {
+  const { resources } = await node;
+  // A heartbeat far apart from the test's pace: no task times out while a test holds it.
+  const driver = new SfnRunDriver(sfn, {
+    stateMachineArn: resources.longRunStateMachineArn,
+    heartbeatSeconds: 60,
+  });
+  return {
+    driver,
+    // moto 5.2.1 keeps an answered task's token in its callback pool (a later answer is accepted and
+    // ignored; Step Functions answers TaskTimedOut), and its SendTaskFailure drops the cause.
+    emulatorGaps: { answeredTaskStaysOpen: true, failureCauseDropped: true },
+    async nextTask(runId) {
+      for (let polls = 0; polls < 60; polls += 1) {
+        const index = received.findIndex((task) => task.run_id === runId);
+        if (index >= 0) return received.splice(index, 1)[0]!;
+        const answer = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: resources.stepQueueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+          }),
+        );
+        for (const message of answer.Messages ?? []) {
+          received.push(StepMessageSchema.parse(JSON.parse(message.Body ?? '')));
+          await sqs.send(
+            new DeleteMessageCommand({
+              QueueUrl: resources.stepQueueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+            }),
+          );
+        }
+      }
+      throw new Error(`the state machine sent no task for ${runId}`);
+    },
+    async status(executionArn) {
+      const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return execution.status as ExecutionStatus;
+    },
+  };
+});
