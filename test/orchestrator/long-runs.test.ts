@@ -61,7 +61,7 @@ const echoThenReply = (step: number): ModelTurn =>
 
 describe('a long run', () => {
   it('completes through its state machine, each step sent with a task token and answered', async () => {
-    node = await startLongRunNode({ agent: longAgent(), script: echoThenReply });
+    node = await startLongRunNode({ auth, agent: longAgent(), script: echoThenReply });
     const { run } = await node.service.createRun(auth, { agent_id: 'long-agent', input }, undefined);
 
     const done = await settled(run.run_id);
@@ -97,6 +97,7 @@ describe('a long run', () => {
   it('retries a step whose worker stopped heartbeating, with a new task token, and completes', async () => {
     // The first delivery of step 1 goes to a worker that dies: no heartbeat, no answer.
     node = await startLongRunNode({
+      auth,
       agent: longAgent(),
       script: echoThenReply,
       heartbeatSeconds: 1,
@@ -115,6 +116,7 @@ describe('a long run', () => {
 
   it('fails with step_timeout once every attempt of a step stopped heartbeating', async () => {
     node = await startLongRunNode({
+      auth,
       agent: longAgent(),
       script: echoThenReply,
       heartbeatSeconds: 1,
@@ -139,6 +141,7 @@ describe('a long run', () => {
 
   it('retries a step whose model is down with backoff, then fails with the reason', async () => {
     node = await startLongRunNode({
+      auth,
       agent: longAgent({ on_model_error: { action: 'retry', max_attempts: 3, backoff_ms: 0 } }),
       script: () => ({ throws: new DependencyUnavailableError('The model is unreachable') }),
     });
@@ -154,6 +157,7 @@ describe('a long run', () => {
     const workerTimeoutSeconds = 1;
     const waitSeconds = 3;
     node = await startLongRunNode({
+      auth,
       agent: longAgent(),
       workerTimeoutSeconds,
       script: (step) =>
@@ -179,6 +183,7 @@ describe('a long run', () => {
 describe('canceling a long run', () => {
   it('stops its execution while it waits: the run ends canceled and no later step runs', async () => {
     node = await startLongRunNode({
+      auth,
       agent: longAgent(),
       script: (step) =>
         step === 1 ? { tools: [{ name: 'wait', arguments: { seconds: 300 } }] } : { reply: 'done' },
@@ -212,6 +217,7 @@ describe('canceling a long run', () => {
       started = resolve;
     });
     node = await startLongRunNode({
+      auth,
       agent: longAgent(),
       heartbeatSeconds: 1,
       script: async (step) => {
@@ -241,7 +247,7 @@ describe('canceling a long run', () => {
 
 describe('a poison step message', () => {
   it('reaches the dead-letter queue within its receive limit and fails the run it names', async () => {
-    node = await startLongRunNode({ agent: longAgent(), script: echoThenReply });
+    node = await startLongRunNode({ auth, agent: longAgent(), script: echoThenReply });
     const created = await node.runs.createRun(
       auth,
       {

@@ -1,3 +1,4 @@
+import { InMemoryAgentRegistry } from '../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
 import { InMemoryMemoryStore } from '../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
 import { InMemoryStepQueue } from '../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
 import { InMemoryToolSecrets } from '../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
@@ -14,7 +15,7 @@ import { createStepEngine } from '../../functions/orchestrator/runtime/step-engi
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { AssistantMessage } from '../../functions/shared/contracts/chat.ts';
 import type { Clock } from '../../functions/shared/timing/clock.ts';
-import { agentDefinition, fixedAgents } from './fixed-agents.ts';
+import { agentDefinition } from './agent-definitions.ts';
 import { ManualClock } from './manual-clock.ts';
 
 /**
@@ -66,7 +67,9 @@ export async function runToolLoop(
   const clock = new ManualClock();
   const now = () => clock.date();
   const queue = new InMemoryStepQueue();
-  const agents = fixedAgents(
+  const agents = new InMemoryAgentRegistry({ now });
+  await agents.put(
+    auth,
     agentDefinition({
       agent_id: 'looper',
       model_ref: 'local/scripted',

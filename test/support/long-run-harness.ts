@@ -2,15 +2,18 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startSqsPoller } from '../../cli/local/sqs-poller.ts';
+import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynamodb/dynamo-agent-registry.ts';
 import { DynamoRunStateStore } from '../../functions/orchestrator/adapters/dynamodb/dynamo-run-state.ts';
+import { DynamoToolRegistry } from '../../functions/orchestrator/adapters/dynamodb/dynamo-tool-registry.ts';
+import { InMemoryToolSecrets } from '../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { DynamoMemoryStore } from '../../functions/orchestrator/adapters/memory/dynamo-memory-store.ts';
 import { SfnRunDriver } from '../../functions/orchestrator/adapters/sfn/sfn-run-driver.ts';
 import { createStepWorkerHandler } from '../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
 import { SqsStepQueue } from '../../functions/orchestrator/adapters/sqs/sqs-step-queue.ts';
 import { SqsRedeliveryBackoff } from '../../functions/orchestrator/adapters/sqs/sqs-visibility.ts';
-import type { AgentRegistryPort } from '../../functions/orchestrator/ports/agent-registry-port.ts';
+import { ToolCatalog } from '../../functions/orchestrator/adapters/tools/tool-catalog.ts';
 import type { ModelPort } from '../../functions/orchestrator/ports/model-port.ts';
 import type { RunStatePort } from '../../functions/orchestrator/ports/run-state-port.ts';
-import type { ToolInvocation, ToolPort, ToolResult } from '../../functions/orchestrator/ports/tool-port.ts';
 import { createRunService } from '../../functions/orchestrator/runtime/run-service.ts';
 import { newRunId } from '../../functions/orchestrator/runtime/run-id.ts';
 import { createStepEngine } from '../../functions/orchestrator/runtime/step-engine.ts';
@@ -18,6 +21,7 @@ import type { AgentDefinition } from '../../functions/orchestrator/schemas/agent
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { AssistantMessage } from '../../functions/shared/contracts/chat.ts';
 import type { ModelInvokeResponse } from '../../functions/shared/contracts/model-invocation.ts';
+import { createSafeFetch } from '../../functions/shared/net/safe-fetch.ts';
 import { createTelemetry } from '../../functions/shared/observability/telemetry.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
@@ -68,26 +72,6 @@ function response(message: AssistantMessage): ModelInvokeResponse {
   } as unknown as ModelInvokeResponse;
 }
 
-/** Tools the long runs use: `echo`, and `wait`, which pauses a long run for `seconds`. */
-const tools: ToolPort = {
-  describe: async () => [],
-  invoke: async (_auth: AuthContext, call: ToolInvocation): Promise<ToolResult> => {
-    const args = JSON.parse(call.arguments) as { text?: string; seconds?: number };
-    if (call.name === 'wait') {
-      return { output: `waiting ${args.seconds ?? 0} s`, isError: false, suspendSeconds: args.seconds ?? 0 };
-    }
-    return { output: args.text ?? '', isError: false };
-  },
-};
-
-/** The agent registry of one agent (its versions are the agent itself). */
-function registryOf(agent: AgentDefinition): AgentRegistryPort {
-  return {
-    get: async (_auth: AuthContext, id: string) => (id === agent.agent_id ? agent : undefined),
-    getVersion: async (_auth: AuthContext, id: string) => (id === agent.agent_id ? agent : undefined),
-  } as unknown as AgentRegistryPort;
-}
-
 export type LongRunNode = {
   resources: ProvisionedResources;
   runs: RunStatePort;
@@ -105,10 +89,12 @@ export type LongRunNode = {
 
 /**
  * A node driving long runs over the real wire: the run service and the step worker in this process,
- * the emulator's Step Functions, SQS and DynamoDB behind them, and a scripted model (`script(step)`).
+ * the emulator's Step Functions, SQS and DynamoDB behind them (runs, `agent` stored for the tenant
+ * of `auth`, tools and memory), the built-in tools, and a scripted model (`script(step)`).
  * `intercept` may take a delivery away from the worker (a worker that dies: no heartbeat, no answer).
  */
 export async function startLongRunNode(options: {
+  auth: AuthContext;
   agent: AgentDefinition;
   script: (step: number, attempt: number) => ModelTurn | Promise<ModelTurn>;
   heartbeatSeconds?: number;
@@ -122,7 +108,15 @@ export async function startLongRunNode(options: {
   const sqs = new SQSClient(aws);
   const sfn = new SFNClient(aws);
   const runs = new DynamoRunStateStore(db, resources.tableName);
-  const agents = registryOf(options.agent);
+  const agents = new DynamoAgentRegistry(db, resources.tableName);
+  await agents.put(options.auth, options.agent);
+  const tools = new ToolCatalog({
+    registry: new DynamoToolRegistry(db, resources.tableName),
+    memory: new DynamoMemoryStore(db, resources.tableName),
+    fetch: createSafeFetch(),
+    // The built-ins the long runs use (echo, wait) read no credentials.
+    secrets: new InMemoryToolSecrets(),
+  });
   const reported: { what: string; error: unknown }[] = [];
   const reportFailure = (what: string, error: unknown) => reported.push({ what, error });
   const queue = new SqsStepQueue(sqs, resources.stepQueueUrl, {

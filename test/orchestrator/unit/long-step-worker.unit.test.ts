@@ -99,7 +99,8 @@ describe('the step worker on a long run', () => {
   });
 
   it('fails the task for the state machine to retry when the step asks for a retry', async () => {
-    const { run, seen } = worker({ status: 'retry', reason: 'dependency_unavailable' });
+    // A model retry's backoff does not make it a wait: it spends one of the state machine's attempts.
+    const { run, seen } = worker({ status: 'retry', reason: 'dependency_unavailable', retryAfterSeconds: 2 });
     expect(await run(longStep())).toEqual({ batchItemFailures: [] });
     expect(seen.answers).toEqual([
       {
@@ -111,7 +112,12 @@ describe('the step worker on a long run', () => {
   });
 
   it('waits out another attempt’s claim in the execution, running the same step again', async () => {
-    const { run, seen } = worker({ status: 'retry', reason: 'request_in_progress', retryAfterSeconds: 75 });
+    const { run, seen } = worker({
+      status: 'retry',
+      reason: 'request_in_progress',
+      retryAfterSeconds: 75,
+      waitsForClaim: true,
+    });
     await run(longStep());
     expect(seen.answers).toEqual([
       { token: 'token-1', continuation: { kind: 'next', step: 2, waitSeconds: 75 } },

@@ -1,20 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
 import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
+import { InMemoryToolRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tool-registry.ts';
 import { InMemoryToolSecrets } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
 import { ToolCatalog } from '../../../functions/orchestrator/adapters/tools/tool-catalog.ts';
-import type {
-  AgentDefinition,
-  AgentRegistryPort,
-} from '../../../functions/orchestrator/ports/agent-registry-port.ts';
 import type { ModelPort } from '../../../functions/orchestrator/ports/model-port.ts';
 import type {
   ToolInvocation,
   ToolPort,
   ToolResult,
 } from '../../../functions/orchestrator/ports/tool-port.ts';
-import { AgentSpecSchema } from '../../../functions/orchestrator/schemas/agent.ts';
 import type { AgentSpec } from '../../../functions/orchestrator/schemas/agent.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
@@ -27,7 +24,7 @@ import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts
 import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
 import { createSafeFetch } from '../../../functions/shared/net/safe-fetch.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
-import { MapToolRegistry, withSearch } from '../../support/tool-test-doubles.ts';
+import { agentDefinition } from '../../support/agent-definitions.ts';
 
 const auth: AuthContext = {
   tenant_id: 'acme',
@@ -35,25 +32,6 @@ const auth: AuthContext = {
   scopes: ['runs:read', 'runs:write'],
   policy_context: {},
 };
-
-/** An agent version as the registry returns it (`system_prompt` too, for engines that read the older name). */
-function agentOf(spec: Partial<AgentSpec>): AgentDefinition {
-  const parsed = AgentSpecSchema.parse({
-    name: 'Helper',
-    model_ref: 'local/scripted',
-    instructions: 'Be brief.',
-    ...spec,
-  });
-  return {
-    ...parsed,
-    object: 'agent',
-    agent_id: 'helper',
-    version: 1,
-    created_at: '2026-01-01T00:00:00.000Z',
-    updated_at: '2026-01-01T00:00:00.000Z',
-    system_prompt: parsed.instructions,
-  } as AgentDefinition;
-}
 
 const toolCalls = (...calls: [string, Record<string, unknown>][]): LocalTurn => ({
   tool_calls: calls.map(([name, args]) => ({ name, arguments: args })),
@@ -74,11 +52,20 @@ async function harness(options: {
   const now = () => clock.date();
   const runs = new InMemoryRunStateStore({ now });
   const queue = new InMemoryStepQueue();
-  const agent = agentOf(options.agent ?? {});
-  const agents = { get: async () => agent, getVersion: async () => agent } as unknown as AgentRegistryPort;
+  const agents = new InMemoryAgentRegistry({ now });
+  await agents.put(
+    auth,
+    agentDefinition({
+      agent_id: 'helper',
+      name: 'Helper',
+      model_ref: 'local/scripted',
+      instructions: 'Be brief.',
+      ...options.agent,
+    }),
+  );
   const catalog = new ToolCatalog({
-    registry: new MapToolRegistry(),
-    memory: withSearch(new InMemoryMemoryStore({ now })),
+    registry: new InMemoryToolRegistry({ now }),
+    memory: new InMemoryMemoryStore({ now }),
     fetch: createSafeFetch(),
     secrets: new InMemoryToolSecrets(),
   });
@@ -194,8 +181,11 @@ describe('tool calls in the step engine', () => {
       agent: { tool_ids: ['echo', 'word_count', 'memory_put', 'memory_search'], max_steps: 5 },
       turns: [
         toolCalls(['echo', { text: 'ping' }], ['word_count', { text: 'three little words' }]),
-        toolCalls(['memory_put', { key: 'fact', value: 'the sky is blue' }]),
-        toolCalls(['memory_search', { query: 'sky' }]),
+        toolCalls(
+          ['memory_put', { key: 'fact', value: 'the sky is blue' }],
+          ['memory_put', { key: 'night', value: 'the sky at night is dark' }],
+        ),
+        toolCalls(['memory_search', { query: 'blue sky' }]),
         { reply: 'all done' },
       ],
     });
@@ -207,21 +197,39 @@ describe('tool calls in the step engine', () => {
       output: { message: { content: 'all done' } },
     });
     const completed = (await h.toolEvents()).filter((e) => e.id.includes('tool.completed'));
-    expect(completed.map((e) => [e['name'], e['output'], e['attempt'], e['is_error']])).toEqual([
-      ['echo', 'ping', 1, false],
-      ['word_count', '3', 1, false],
-      ['memory_put', 'stored fact', 1, false],
-      ['memory_search', JSON.stringify([{ key: 'fact', value: 'the sky is blue', score: 1 }]), 1, false],
+    expect(completed.map((e) => [e['name'], e['attempt'], e['is_error']])).toEqual([
+      ['echo', 1, false],
+      ['word_count', 1, false],
+      ['memory_put', 1, false],
+      ['memory_put', 1, false],
+      ['memory_search', 1, false],
     ]);
+    expect(completed.slice(0, 4).map((e) => e['output'])).toEqual([
+      'ping',
+      '3',
+      'stored fact',
+      'stored night',
+    ]);
+    // The search finds what the run stored, the entry matching every word first.
+    const hits = JSON.parse(String(completed[4]?.['output'])) as {
+      key: string;
+      value: string;
+      score: number;
+    }[];
+    expect(hits.map((hit) => hit.key)).toEqual(['fact', 'night']);
+    expect(hits[0]).toMatchObject({ value: 'the sky is blue' });
+    expect(hits[0]?.score).toBeGreaterThan(0);
+    expect(hits[0]?.score).toBeGreaterThan(hits[1]?.score ?? Infinity);
     expect(h.invocations.map((call) => call.idempotencyKey)).toEqual([
       `${h.runId}/s1/c0`,
       `${h.runId}/s1/c1`,
       `${h.runId}/s2/c0`,
+      `${h.runId}/s2/c1`,
       `${h.runId}/s3/c0`,
     ]);
     // Every call is a requested/completed pair, in that order.
     const types = (await h.events()).filter((e) => e.type.startsWith('tool.')).map((e) => e.type);
-    expect(types).toEqual(Array(4).fill(['tool.requested', 'tool.completed']).flat());
+    expect(types).toEqual(Array(5).fill(['tool.requested', 'tool.completed']).flat());
   });
 
   it('records a tool timeout, retries it with an event pair per attempt, then fails the run tool_failed', async () => {

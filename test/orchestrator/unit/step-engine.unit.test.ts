@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
 import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
+import { InMemoryToolRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tool-registry.ts';
 import { InMemoryToolSecrets } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
 import { ToolCatalog } from '../../../functions/orchestrator/adapters/tools/tool-catalog.ts';
 import { createSafeFetch } from '../../../functions/shared/net/safe-fetch.ts';
-import { MapToolRegistry } from '../../support/tool-test-doubles.ts';
 import type { AgentDefinition } from '../../../functions/orchestrator/ports/agent-registry-port.ts';
 import type { ModelPort } from '../../../functions/orchestrator/ports/model-port.ts';
 import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
@@ -19,7 +20,7 @@ import {
   RequestInProgressError,
 } from '../../../functions/shared/errors/agentos-error.ts';
 import type { ChatMessage } from '../../../functions/shared/contracts/chat.ts';
-import { agentDefinition, fixedAgents } from '../../support/fixed-agents.ts';
+import { agentDefinition } from '../../support/agent-definitions.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
 const auth: AuthContext = {
@@ -59,10 +60,11 @@ async function harness(turns: Turn[], agentChanges: Partial<AgentDefinition> = {
   const now = () => clock.date();
   const runs = new InMemoryRunStateStore({ now });
   const queue = new InMemoryStepQueue();
-  const agents = fixedAgents({ ...agent, ...agentChanges });
+  const agents = new InMemoryAgentRegistry({ now });
+  await agents.put(auth, { ...agent, ...agentChanges });
   const memory = new InMemoryMemoryStore({ now });
   const tools = new ToolCatalog({
-    registry: new MapToolRegistry(),
+    registry: new InMemoryToolRegistry({ now }),
     memory,
     fetch: createSafeFetch(),
     secrets: new InMemoryToolSecrets(),
@@ -204,6 +206,7 @@ describe('the step engine', () => {
       status: 'retry',
       reason: 'request_in_progress',
       retryAfterSeconds: 43,
+      waitsForClaim: true,
     });
     expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
   });
@@ -313,8 +316,8 @@ describe('the step engine', () => {
 
   it('runs the agent version the run started with, even after a new version or a deletion', async () => {
     const h = await harness([echo('ping'), reply('pong')]);
-    h.agents.add({ ...agent, version: 2, instructions: 'Version two.' });
-    h.agents.remove('helper');
+    await h.agents.update(auth, 'helper', { ...agent, instructions: 'Version two.' });
+    await h.agents.delete(auth, 'helper');
     await h.drain();
     expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ status: 'completed', agent_version: 1 });
     expect(h.sent[0]?.[0]).toEqual({ role: 'system', content: 'Be brief.' });
