@@ -53,7 +53,9 @@ export type StepDelivery = { runId: string; step: number; attempt: number; maxAt
 /**
  * `done`: the delivery can be acknowledged. `retry`: leave it for redelivery, after
  * `retryAfterSeconds` when the engine knows how long to wait (else the worker's backoff).
- * `continuation`: what the state machine of a `long` run does next; absent means the run is over.
+ * `continuation`: what the state machine of a `long` run does next (HLD §4.3); `end` once the
+ * run is over, whether the step completed it or failed it, so the execution stops; absent, the
+ * run is over too.
  */
 export type StepOutcome = {
   status: 'done' | 'retry';
@@ -69,6 +71,9 @@ export type StepOutcome = {
 
 /** Thrown inside the engine to stop a step because the run left the `running` state. */
 class RunLeftRunning extends Error {}
+
+/** The continuation of a step after which the run is over: a long run's execution ends with it. */
+const end: StepContinuation = { kind: 'end' };
 
 function isRetryable(error: unknown): boolean {
   return (
@@ -441,8 +446,9 @@ export function createStepEngine(deps: StepEngineDeps) {
       const { step } = delivery;
       const deliveryStarted = clock.now();
       let run = await deps.runs.getRun(auth, delivery.runId);
-      if (run === undefined) return { status: 'done', reason: 'run not found' };
-      if (isTerminal(run.status)) return { status: 'done', reason: `run is ${run.status}` };
+      if (run === undefined) return { status: 'done', reason: 'run not found', continuation: end };
+      if (isTerminal(run.status))
+        return { status: 'done', reason: `run is ${run.status}`, continuation: end };
       if (step <= run.steps_completed) {
         const continuation = await rescheduleIfStalled(auth, run, step);
         return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };
@@ -457,7 +463,7 @@ export function createStepEngine(deps: StepEngineDeps) {
             code: 'not_found',
             message: `Agent ${run.agent_id} version ${run.agent_version} no longer exists`,
           });
-          return { status: 'done', reason: 'agent missing' };
+          return { status: 'done', reason: 'agent missing', continuation: end };
         }
         run = await start(auth, run, agent);
         const startedAt = deps.now();
@@ -486,14 +492,14 @@ export function createStepEngine(deps: StepEngineDeps) {
           const retry = modelRetry(agent.on_model_error, error, delivery);
           if (retry !== undefined) return retry;
           await failRun(auth, run, runErrorOf(error), trace);
-          return { status: 'done', reason: 'model call failed' };
+          return { status: 'done', reason: 'model call failed', continuation: end };
         }
         const deadlineMs = deliveryStarted + agent.step_timeout_seconds * 1000;
         const tools = await runTools(auth, model.run, agent, step, model.response.output.message, deadlineMs);
         trace.toolCalls = tools.calls;
         if (tools.abort !== undefined) {
           await failRun(auth, tools.run, tools.abort, trace);
-          return { status: 'done', reason: 'tool policy aborted the run' };
+          return { status: 'done', reason: 'tool policy aborted the run', continuation: end };
         }
         const continuation = await finishStep(
           auth,
@@ -508,19 +514,24 @@ export function createStepEngine(deps: StepEngineDeps) {
         return { status: 'done', reason: 'step completed', continuation };
       } catch (error) {
         if (error instanceof RunLeftRunning) {
-          return { status: 'done', reason: `run left running (${error.message})` };
+          return { status: 'done', reason: `run left running (${error.message})`, continuation: end };
         }
         if (error instanceof RunTooLargeError) {
-          await failRun(
-            auth,
-            run,
-            {
-              code: 'run_too_large',
-              message: `The run would take ${error.bytes} bytes, past its ${error.limitName} of ${error.limit} bytes`,
-            },
-            trace,
-          );
-          return { status: 'done', reason: 'run too large' };
+          try {
+            await failRun(
+              auth,
+              run,
+              {
+                code: 'run_too_large',
+                message: `The run would take ${error.bytes} bytes, past its ${error.limitName} of ${error.limit} bytes`,
+              },
+              trace,
+            );
+          } catch (failure) {
+            // Canceled (or ended) meanwhile: the run is over all the same.
+            if (!(failure instanceof RunLeftRunning)) throw failure;
+          }
+          return { status: 'done', reason: 'run too large', continuation: end };
         }
         throw error;
       }

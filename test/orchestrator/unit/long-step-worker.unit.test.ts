@@ -7,6 +7,7 @@ import {
 import type { RunDriverPort, TaskAnswer } from '../../../functions/orchestrator/ports/run-driver-port.ts';
 import type { StepEngine, StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import type { RunError } from '../../../functions/orchestrator/schemas/run.ts';
+import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
 import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
 
 const auth = {
@@ -43,6 +44,7 @@ function worker(outcome: StepOutcome | Error, answer: TaskAnswer = 'answered') {
     answers: [] as unknown[],
     deliveries: [] as unknown[],
     failed: [] as { runId: string; error: RunError }[],
+    abandoned: [] as { runId: string; attempts: number; error: unknown }[],
     delays: [] as (number | undefined)[],
     reported: [] as string[],
   };
@@ -54,6 +56,9 @@ function worker(outcome: StepOutcome | Error, answer: TaskAnswer = 'answered') {
     },
     fail: async (_auth: unknown, runId: string, error: RunError) => {
       seen.failed.push({ runId, error });
+    },
+    abandon: async (_auth: unknown, runId: string, attempts: number, error: unknown) => {
+      seen.abandoned.push({ runId, attempts, error });
     },
   } as unknown as StepEngine;
   const driver = {
@@ -130,6 +135,20 @@ describe('the step worker on a long run', () => {
     expect(seen.answers).toEqual([
       { token: 'token-1', error: 'StepFailed', cause: { code: 'internal', message: expect.any(String) } },
     ]);
+  });
+
+  it('fails the run with the step’s own error when the last attempt throws, and the task too', async () => {
+    const boom = new DependencyUnavailableError('the tool registry is unreachable');
+    const { run, seen } = worker(boom);
+    await run(longStep(1));
+    expect(seen.abandoned).toEqual([]);
+    await run(longStep(2));
+    expect(seen.abandoned).toEqual([{ runId: 'run_1', attempts: 3, error: boom }]);
+    expect(seen.answers.at(-1)).toEqual({
+      token: 'token-1',
+      error: 'StepFailed',
+      cause: { code: 'dependency_unavailable', message: 'the tool registry is unreachable' },
+    });
   });
 
   it('acknowledges quietly when the task is already over (a canceled run, a timed-out attempt)', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
 import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
+import { InMemoryRunDriver } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-driver.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
 import { InMemoryToolRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tool-registry.ts';
@@ -111,9 +112,11 @@ async function harness(options: {
   };
   const failures: string[] = [];
   const sink = { publish: async () => undefined };
+  const driver = new InMemoryRunDriver({ now });
   const engine = createStepEngine({
     runs,
     queue,
+    driver,
     agents,
     models,
     tools,
@@ -126,6 +129,7 @@ async function harness(options: {
   const service = createRunService({
     runs,
     queue,
+    driver,
     agents,
     sink,
     reportFailure: (message) => failures.push(message),
@@ -152,6 +156,23 @@ async function harness(options: {
     }
     return outcomes;
   }
+  /**
+   * Runs the step tasks a long run's execution hands out, answering each with the outcome's
+   * continuation as the step worker does, until the execution hands out no more.
+   */
+  async function driveLong(): Promise<StepOutcome[]> {
+    const outcomes: StepOutcome[] = [];
+    for (let rounds = 0; rounds < 20; rounds += 1) {
+      const [task] = driver.take();
+      if (task?.kind !== 'run.step' || task.task_token === undefined) break;
+      const outcome = await deliver(task.step, (task.attempt ?? 0) + 1, task.max_attempts ?? 3);
+      outcomes.push(outcome);
+      if (outcome.status === 'retry') await driver.fail(task.task_token, 'StepRetry', outcome.reason);
+      else if (outcome.continuation !== undefined)
+        await driver.succeed(task.task_token, outcome.continuation);
+    }
+    return outcomes;
+  }
   const events = async (): Promise<RunEvent[]> =>
     runs.listEvents(auth, run.run_id, { after: 0, limit: 1000 });
   const toolEvents = async () =>
@@ -166,6 +187,9 @@ async function harness(options: {
     queue,
     runId: run.run_id,
     drain,
+    driveLong,
+    execution: () => driver.executions()[0],
+    steps: () => runs.listSteps(auth, run.run_id, { after: 0, limit: 100 }),
     deliver,
     events,
     toolEvents,
@@ -359,7 +383,11 @@ describe('the model error policy', () => {
       agent: { on_model_error: { action: 'abort', max_attempts: 3, backoff_ms: 1000 } },
     });
     h.queue.take();
-    expect(await h.deliver(1, 1, 5)).toEqual({ status: 'done', reason: 'model call failed' });
+    expect(await h.deliver(1, 1, 5)).toEqual({
+      status: 'done',
+      reason: 'model call failed',
+      continuation: { kind: 'end' },
+    });
     expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'dependency_unavailable' } });
   });
 
@@ -379,7 +407,11 @@ describe('the model error policy', () => {
       reason: 'dependency_unavailable',
       retryAfterSeconds: 3,
     });
-    expect(await h.deliver(1, 3, 5)).toEqual({ status: 'done', reason: 'model call failed' });
+    expect(await h.deliver(1, 3, 5)).toEqual({
+      status: 'done',
+      reason: 'model call failed',
+      continuation: { kind: 'end' },
+    });
     expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'dependency_unavailable' } });
   });
 
@@ -390,6 +422,67 @@ describe('the model error policy', () => {
     });
     h.queue.take();
     expect(await h.deliver(1, 1, 2)).toMatchObject({ status: 'retry', retryAfterSeconds: 0 });
-    expect(await h.deliver(1, 2, 2)).toEqual({ status: 'done', reason: 'model call failed' });
+    expect(await h.deliver(1, 2, 2)).toEqual({
+      status: 'done',
+      reason: 'model call failed',
+      continuation: { kind: 'end' },
+    });
+  });
+});
+
+describe('a long run whose step fails', () => {
+  const abort = { action: 'abort', max_attempts: 1, backoff_ms: 0, on_exhausted: 'abort' } as const;
+
+  it('ends its execution when the tool policy aborts the run, with the failed step and its call recorded', async () => {
+    const h = await harness({
+      agent: { run_mode: 'long', tool_ids: ['hang'], tool_timeout_ms: 1000, on_tool_error: abort },
+      turns: [toolCalls(['hang', {}]), { reply: 'never reached' }],
+    });
+    expect(await h.driveLong()).toEqual([
+      { status: 'done', reason: 'tool policy aborted the run', continuation: { kind: 'end' } },
+    ]);
+    expect(h.execution()).toMatchObject({ status: 'SUCCEEDED', step: 1 });
+    expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'tool_failed' } });
+    expect(await h.steps()).toMatchObject([
+      {
+        step: 1,
+        status: 'failed',
+        error: { code: 'tool_failed' },
+        tool_calls: [
+          { name: 'hang', attempts: [{ attempt: 1, is_error: true, error: { code: 'timeout' } }] },
+        ],
+      },
+    ]);
+  });
+
+  it('ends its execution when the model call fails under an abort policy', async () => {
+    const h = await harness({
+      agent: { run_mode: 'long', on_model_error: { action: 'abort', max_attempts: 1, backoff_ms: 0 } },
+      models: {
+        invoke: async () => {
+          throw new DependencyUnavailableError('The Model Policy is unreachable');
+        },
+      },
+    });
+    expect(await h.driveLong()).toEqual([
+      { status: 'done', reason: 'model call failed', continuation: { kind: 'end' } },
+    ]);
+    expect(h.execution()?.status).toBe('SUCCEEDED');
+    expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'dependency_unavailable' } });
+    expect(await h.steps()).toMatchObject([{ step: 1, status: 'failed' }]);
+  });
+
+  it('ends its execution when the agent is still calling tools at max_steps', async () => {
+    const h = await harness({
+      agent: { run_mode: 'long', tool_ids: ['echo'], max_steps: 2 },
+      turns: [toolCalls(['echo', { text: '1' }]), toolCalls(['echo', { text: '2' }]), { reply: 'late' }],
+    });
+    const outcomes = await h.driveLong();
+    expect(outcomes.map((outcome) => outcome.continuation)).toEqual([
+      { kind: 'next', step: 2, waitSeconds: 0 },
+      { kind: 'end' },
+    ]);
+    expect(h.execution()?.status).toBe('SUCCEEDED');
+    expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'max_steps_exceeded' } });
   });
 });

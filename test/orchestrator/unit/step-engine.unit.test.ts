@@ -189,6 +189,7 @@ describe('the step engine', () => {
     expect(await h.engine.execute(auth, { ...delivery, attempt: 2 })).toEqual({
       status: 'done',
       reason: 'model call failed',
+      continuation: { kind: 'end' },
     });
     expect(await h.runs.getRun(auth, h.runId)).toMatchObject({
       status: 'failed',
@@ -229,7 +230,11 @@ describe('the step engine', () => {
       max_transcript_bytes: 4096,
     });
     const outcomes = await h.drain();
-    expect(outcomes.at(-1)).toEqual({ status: 'done', reason: 'run too large' });
+    expect(outcomes.at(-1)).toEqual({
+      status: 'done',
+      reason: 'run too large',
+      continuation: { kind: 'end' },
+    });
     const run = await h.runs.getRun(auth, h.runId);
     expect(run).toMatchObject({ status: 'failed', steps_completed: 1, error: { code: 'run_too_large' } });
     expect(run?.error?.message).toContain('max_transcript_bytes of 4096 bytes');
@@ -331,6 +336,7 @@ describe('the step engine', () => {
     expect(await h.engine.execute(auth, { runId: h.runId, step: 1, attempt: 2, maxAttempts: 3 })).toEqual({
       status: 'done',
       reason: 'run is completed',
+      continuation: { kind: 'end' },
     });
     expect(h.requests).toHaveLength(asked);
     expect(await h.events()).toEqual(eventsBefore);

@@ -177,6 +177,16 @@ export function createStepWorkerHandler(options: {
         error,
       });
       metrics.addMetric('StepErrors', MetricUnit.Count, 1);
+      const maxAttempts = task.max_attempts ?? options.maxAttempts;
+      if (attempt >= maxAttempts) {
+        // The state machine's last attempt: the run fails here with the step's own reason, rather
+        // than only through the cause the `run.fail` task carries back (HLD §10.1).
+        await options.engine
+          .abandon(auth, runId, attempt, error)
+          .catch((failure: unknown) =>
+            reportFailure('could not fail an abandoned run', failure, { run_id: runId, step }),
+          );
+      }
       return answer(
         task,
         () => driver.fail(task.task_token, stepTaskErrors.failed, taskCause(runErrorOf(error))),
@@ -194,7 +204,11 @@ export function createStepWorkerHandler(options: {
       reason: outcome.reason,
     });
     metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
-    if (outcome.status === 'retry' && outcome.waitsForClaim === true && outcome.retryAfterSeconds !== undefined) {
+    if (
+      outcome.status === 'retry' &&
+      outcome.waitsForClaim === true &&
+      outcome.retryAfterSeconds !== undefined
+    ) {
       // Waiting out another attempt's claim is not a failed attempt: the execution waits, then
       // runs the same step again. Any other retry spends one of the state machine's attempts.
       const again: StepContinuation = { kind: 'next', step, waitSeconds: outcome.retryAfterSeconds };
