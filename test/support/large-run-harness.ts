@@ -23,7 +23,7 @@ import { ManualClock } from './manual-clock.ts';
  * only a transcript tail): steps 1 to `toolSteps` each call `echo` with `bytesPerStep` characters,
  * the next one answers `done`. Usage and route look like the local provider's.
  */
-export function toolLoopModel(toolSteps: number, bytesPerStep: number): ModelPort {
+function toolLoopModel(toolSteps: number, bytesPerStep: number): ModelPort {
   return {
     async invoke(_auth, modelRef, request) {
       const step = request.attribution?.step ?? 0;

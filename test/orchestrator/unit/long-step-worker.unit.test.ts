@@ -38,7 +38,11 @@ const longStep = (attempt = 0) =>
     heartbeat_seconds: 60,
   });
 
-/** A worker whose engine answers `outcome` (or throws it), recording what reached the driver. */
+/**
+ * A worker whose engine answers `outcome` (or throws it), recording what reached the driver. Both
+ * are doubles: the test is about what the worker sends (the in-memory driver keeps no answers) and
+ * how it takes an answer it cannot provoke on a real driver at will (`task_over`).
+ */
 function worker(outcome: StepOutcome | Error, answer: TaskAnswer = 'answered') {
   const seen = {
     answers: [] as unknown[],

@@ -72,6 +72,8 @@ async function harness(options: {
   });
   const invocations: ToolInvocation[] = [];
   let flakyThrows = options.flakyThrows ?? 0;
+  // A double around the real catalog: it records every call, and adds what no real tool does on
+  // demand (never answering, throwing as if its store were down).
   const tools: ToolPort = {
     describe: (a, ids) => catalog.describe(a, ids),
     async invoke(a, call): Promise<ToolResult> {

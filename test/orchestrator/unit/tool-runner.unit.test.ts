@@ -71,6 +71,7 @@ async function setup(answer: (name: string, attempt: number) => ToolResult) {
   } as RunRecord;
   await runs.createRun(auth, record, []);
   const counts = new Map<string, number>();
+  // A double: each call's answer is scripted by tool name and attempt, which no real tool offers.
   const tools: ToolPort = {
     describe: async () => [],
     invoke: async (_auth, call) => {
