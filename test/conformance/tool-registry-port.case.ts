@@ -156,6 +156,21 @@ export function toolRegistryPortConformance(name: string, factory: () => Promise
         'http.url',
       ],
       [
+        'a placeholder as the host of a URL without slashes',
+        { http: { method: 'GET', url: 'https:{city}/v1' } },
+        'http.url',
+      ],
+      [
+        'a placeholder as the host behind a backslash',
+        { http: { method: 'GET', url: 'https:\\\\{city}/v1' } },
+        'http.url',
+      ],
+      [
+        'a placeholder that ends the host',
+        { http: { method: 'GET', url: 'https://x.example{city}' } },
+        'http.url',
+      ],
+      [
         'credentials in the URL',
         { http: { method: 'GET', url: 'https://u:p@x.example/{city}' } },
         'http.url',

@@ -85,8 +85,11 @@ function urlIssues(spec: ToolSpec): FieldIssue[] {
     return [{ field, message: 'must be an http or https URL' }];
   if (url.username !== '' || url.password !== '')
     return [{ field, message: 'may not carry credentials; use http.credentials' }];
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(template)?.[1] ?? '';
-  if (authority.includes('{')) return [{ field, message: 'placeholders may not be in the host' }];
+  // Parsed as the runtime parses it, whatever the template's spelling (`https:{h}`, `https:\\{h}`):
+  // if what fills the placeholders can change the origin, the model could pick where credentials go.
+  const other = new URL(template.replace(placeholderPattern, 'y'));
+  if (url.origin !== other.origin)
+    return [{ field, message: 'placeholders may not be in the host' }];
   return [];
 }
 
