@@ -1,5 +1,6 @@
 import type { ChatMessage } from '../../shared/contracts/chat.ts';
 import type { ModelInvokeResponse } from '../../shared/contracts/model-invocation.ts';
+import { maxRunRecordBytes } from '../ports/run-state-port.ts';
 import type { RunError } from '../schemas/run.ts';
 import type { StepRecord, ToolCallRecord } from '../schemas/step.ts';
 
@@ -37,8 +38,51 @@ export type StepTrace = {
   error: RunError | null;
 };
 
-/** The record `GET /v1/runs/{run_id}/steps` returns for a step (schemas/step.ts). */
-export function stepRecord(trace: StepTrace): StepRecord {
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+/** The calls with each argument and attempt output cut to at most `bytes`. */
+function callsWithin(calls: readonly ToolCallRecord[], bytes: number): ToolCallRecord[] {
+  return calls.map((call) => ({
+    ...call,
+    arguments: cutText(call.arguments, bytes),
+    attempts: call.attempts.map((attempt) => ({ ...attempt, output: cutText(attempt.output, bytes) })),
+  }));
+}
+
+/**
+ * The step's tool calls as its record keeps them, so the record stays one stored item however many
+ * calls the model asked for (HLD §4.2): arguments and outputs are cut shorter the more there are,
+ * and only when even empty ones would not fit are the last calls left out (their events keep them).
+ */
+function boundedCalls(record: StepRecord, maxBytes: number): ToolCallRecord[] {
+  for (let bytes = maxRecordedTextBytes; bytes > 0; bytes = Math.floor(bytes / 2)) {
+    const calls = callsWithin(record.tool_calls, bytes);
+    if (jsonBytes({ ...record, tool_calls: calls }) <= maxBytes) return calls;
+  }
+  const kept: ToolCallRecord[] = [];
+  let bytes = jsonBytes({ ...record, tool_calls: [] });
+  for (const call of callsWithin(record.tool_calls, 0)) {
+    // The call's JSON and the comma before it.
+    bytes += jsonBytes(call) + 1;
+    if (bytes > maxBytes) break;
+    kept.push(call);
+  }
+  return kept;
+}
+
+/**
+ * The record `GET /v1/runs/{run_id}/steps` returns for a step (schemas/step.ts), within `maxBytes`
+ * of JSON (what one stored step record may take).
+ */
+export function stepRecord(trace: StepTrace, maxBytes = maxRunRecordBytes): StepRecord {
+  const record = fullStepRecord(trace);
+  if (jsonBytes(record) <= maxBytes) return record;
+  return { ...record, tool_calls: boundedCalls(record, maxBytes) };
+}
+
+function fullStepRecord(trace: StepTrace): StepRecord {
   const { response } = trace.model;
   return {
     object: 'step',

@@ -13,6 +13,7 @@ import type {
   ToolPort,
   ToolResult,
 } from '../../../functions/orchestrator/ports/tool-port.ts';
+import { maxRunRecordBytes } from '../../../functions/orchestrator/ports/run-state-port.ts';
 import type { AgentSpec } from '../../../functions/orchestrator/schemas/agent.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
@@ -369,6 +370,22 @@ describe('tool calls in the step engine', () => {
       'flaky ok',
     ]);
     expect(await h.getRun()).toMatchObject({ status: 'completed', output: { message: { content: 'done' } } });
+  });
+
+  it('completes a step of many large tool calls, its step record kept within one stored item', async () => {
+    // Each call's arguments and output are just under what a step record keeps of either.
+    const text = 'x'.repeat(15_500);
+    const calls = Array.from({ length: 10 }, (): [string, Record<string, unknown>] => ['echo', { text }]);
+    const h = await harness({
+      agent: { tool_ids: ['echo'], max_tokens_per_step: 100_000, max_context_bytes: 4 * 1024 * 1024 },
+      turns: [toolCalls(...calls), { reply: 'done' }],
+    });
+    const outcomes = await h.drain();
+    expect(outcomes.map((o) => o.reason)).toEqual(['step completed', 'step completed']);
+    expect(await h.getRun()).toMatchObject({ status: 'completed' });
+    const [first] = await h.steps();
+    expect(first?.tool_calls).toHaveLength(10);
+    expect(Buffer.byteLength(JSON.stringify(first), 'utf8')).toBeLessThanOrEqual(maxRunRecordBytes);
   });
 });
 
