@@ -601,6 +601,34 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       expect(bob.runs.map((r) => r.run_id)).toEqual([runs[1]!.run_id]);
     });
 
+    it('keeps a page of large runs within 4 MiB, the rest on the next pages', async () => {
+      const port = await factory();
+      const t = tenant();
+      const base = Date.parse('2026-03-02T00:00:00.000Z');
+      // Twenty runs of about 250 KB of input each: 5 MB, more than one Lambda response should carry.
+      const runs = Array.from({ length: 20 }, (_, i) => ({
+        ...runRecord(t),
+        input: { messages: [{ role: 'user' as const, content: 'x'.repeat(250_000) }] },
+        created_at: new Date(base + i * 1000).toISOString(),
+      }));
+      for (const run of runs) await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const collected: string[] = [];
+      let pages = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await port.listRuns(authFor(t), {
+          limit: 100,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        expect(Buffer.byteLength(JSON.stringify(page.runs), 'utf8')).toBeLessThanOrEqual(4 * 1024 * 1024);
+        collected.push(...page.runs.map((r) => r.run_id));
+        cursor = page.nextCursor ?? undefined;
+        pages += 1;
+      } while (cursor !== undefined && pages < 10);
+      expect(pages).toBeGreaterThan(1);
+      expect(collected).toEqual([...runs].reverse().map((r) => r.run_id));
+    });
+
     it('throws invalid_request for a cursor it did not give out', async () => {
       const port = await factory();
       await expect(

@@ -9,6 +9,7 @@ import { followRunEvents } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunEventHub } from '../events/run-event-hub.ts';
 import type { RunService } from '../runtime/run-service.ts';
+import { withinPageBytes } from '../memory/namespace.ts';
 import type { memoryRoutes } from './memory-api.ts';
 import type { orchestratorRoutes } from './run-api.ts';
 import type { agentRoutes } from './agent-api.ts';
@@ -76,14 +77,15 @@ export function runHandlers({
       const after = Math.max(query.after ?? 0, query.cursor === undefined ? 0 : Number(query.cursor));
       // One more than a page, to know whether another page follows.
       const steps = await service.listSteps(auth, params.run_id, after, limit + 1);
-      const page = steps.slice(0, limit);
+      // Within one response's bytes: steps that do not fit come on the next page.
+      const page = withinPageBytes(steps.slice(0, limit));
       const last = page.at(-1);
       return {
         status: 200,
         json: {
           object: 'list',
           data: page,
-          next_cursor: steps.length > limit && last !== undefined ? String(last.step) : null,
+          next_cursor: steps.length > page.length && last !== undefined ? String(last.step) : null,
         },
       };
     },

@@ -29,6 +29,7 @@ import type { StepRecord } from '../../schemas/step.ts';
 import { decodeRunCursor, encodeRunCursor, runIndexSortKey } from '../run-index-cursor.ts';
 import { assertRecordFits, checkCommitSize } from '../run-limits.ts';
 import { transcriptTail } from '../transcript-tail.ts';
+import { withinPageBytes } from '../../memory/namespace.ts';
 
 /** The run item: the record's small fields and where its other items stand. */
 type RunItem = RunRecord & {
@@ -552,10 +553,14 @@ export class DynamoRunStateStore implements RunStatePort {
     const items = await this.readRunItems(
       entries.map((entry) => storageKeys.run(auth.tenant_id, entry.run_id)),
     );
-    const last = entries.at(-1);
+    // Within one response's bytes: runs that do not fit come on the next page.
+    const runs = withinPageBytes(items.map(toRecord));
+    const cut = runs.length < items.length;
+    const lastRunId = runs.at(-1)?.run_id;
+    const last = cut ? entries.find((entry) => entry.run_id === lastRunId) : entries.at(-1);
     return {
-      runs: items.map(toRecord),
-      nextCursor: found.length > query.limit && last !== undefined ? encodeRunCursor(last.sk) : null,
+      runs,
+      nextCursor: (cut || found.length > query.limit) && last !== undefined ? encodeRunCursor(last.sk) : null,
     };
   }
 

@@ -19,6 +19,7 @@ import type { StepRecord } from '../../schemas/step.ts';
 import { decodeRunCursor, encodeRunCursor, runIndexSortKey } from '../run-index-cursor.ts';
 import { assertRecordFits, checkCommitSize } from '../run-limits.ts';
 import { transcriptTail } from '../transcript-tail.ts';
+import { withinPageBytes } from '../../memory/namespace.ts';
 
 /**
  * A run as held here: its record, the index of its event ids, its events in sequence order, its
@@ -231,7 +232,8 @@ export class InMemoryRunStateStore implements RunStatePort {
           (query.principalId === undefined || stored.record.principal_id === query.principalId),
       )
       .sort((a, b) => b.sortKey - a.sortKey);
-    const page = matching.slice(0, query.limit);
+    // Within one response's bytes: runs that do not fit come on the next page.
+    const page = withinPageBytes(matching.slice(0, query.limit), (stored) => stored.record);
     const last = page.at(-1);
     return {
       runs: page.map((stored) => structuredClone(stored.record)),
