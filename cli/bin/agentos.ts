@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { describeCliError } from '../commands/cli-errors.ts';
+import { describeCliError, exitCodes } from '../commands/cli-errors.ts';
 import { modelPolicyLocal } from '../commands/model-policy-local.ts';
 import { nukeLocal } from '../commands/nuke-local.ts';
 import { statusLocal } from '../commands/status-local.ts';
@@ -24,6 +24,7 @@ import type { PageOptions } from '../commands/api/resource-commands.ts';
 import { ApiRefusal } from '../commands/api/resource-output.ts';
 import type { CommandOutput } from '../commands/api/resource-output.ts';
 import type { AgentOsClient } from '../client/agentos-client.ts';
+import { runStatuses } from '../../functions/orchestrator/schemas/run.ts';
 
 function nodeId(value: string): string {
   if (!/^[a-z0-9-]{1,32}$/.test(value))
@@ -112,7 +113,11 @@ const program = new Command()
   .description(
     'Operate AgentOS nodes: on this machine (--local), on AWS (--profile/--region), or on an AWS emulator (--endpoint URL)',
   )
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A wrong flag or argument is a usage error (exit 2), as for every command; help and --version exit 0.
+  .exitOverride((error) => {
+    process.exit(error.exitCode === 1 ? exitCodes.usage : error.exitCode);
+  });
 
 withTarget(
   program
@@ -128,7 +133,7 @@ withTarget(
   const { target, config } = await targetOf(opts);
   process.exitCode =
     target.kind === 'local'
-      ? await upLocal({ nodeId: target.nodeId, portBase: target.portBase })
+      ? await upLocal({ nodeId: target.nodeId, portBase: target.portBase, tools: config.tools })
       : await upRemote({ target, config, bootstrap: opts.bootstrap === true });
 });
 
@@ -285,6 +290,12 @@ function pageLimit(value: string): number {
   return parsed;
 }
 
+function runStatus(value: string): string {
+  if (!(runStatuses as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`one of ${runStatuses.join(', ')}`);
+  return value;
+}
+
 function nonNegativeInt(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('a non-negative integer');
@@ -383,7 +394,7 @@ withPaging(
     runs
       .command('list')
       .description('list runs, newest first')
-      .option('--status <status>', 'only runs in this status (queued, running, completed, failed, canceled)'),
+      .option('--status <status>', `only runs in this status (${runStatuses.join(', ')})`, runStatus),
   ),
 ).action((opts: ApiOptions & PageOptions & { status?: string }) =>
   apiAction(opts, (client, out) => runCommands.list(client, opts.status, pageOf(opts), out)),
@@ -396,9 +407,14 @@ withApi(
     .command('events')
     .description("print a run's events so far")
     .argument('<run_id>')
-    .option('--after <sequence>', 'only events after this sequence', nonNegativeInt, 0),
-).action((runId: string, opts: ApiOptions & { after: number }) =>
-  apiAction(opts, (client, out) => runCommands.events(client, runId, opts.after, out)),
+    .option('--after <sequence>', 'only events after this sequence', nonNegativeInt, 0)
+    .option('-f, --follow', 'keep printing new events until the run ends (--json: one event per line)'),
+).action((runId: string, opts: ApiOptions & { after: number; follow?: boolean }) =>
+  apiAction(opts, (client, out) =>
+    opts.follow === true
+      ? runCommands.follow(client, runId, opts.after, out)
+      : runCommands.events(client, runId, opts.after, out),
+  ),
 );
 withPaging(
   withApi(

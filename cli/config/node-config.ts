@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+import { normalizeAllowedHost } from '../../functions/shared/net/address-policy.ts';
 
 /** The retentions CloudWatch Logs offers, in days (finite ones: logs are never kept forever). */
 const logRetentionDays: readonly number[] = Object.values(RetentionDays).filter(
@@ -25,6 +26,19 @@ export const IdentityProviderSchema = z.strictObject({
   issuer: z.string().min(1),
   /** Where the provider publishes its signing keys. */
   jwks_url: z.url({ protocol: /^https?$/ }),
+});
+
+/**
+ * One destination tools may reach although the SSRF policy refuses it (HLD §10.1): `host` (any
+ * port) or `host:port`, IPv6 in brackets; stored as the step worker compares it.
+ */
+export const AllowedHostSchema = z.string().transform((entry, context) => {
+  try {
+    return normalizeAllowedHost(entry);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
 });
 
 /**
@@ -77,6 +91,16 @@ export const NodeConfigSchema = z.strictObject({
       destroy_data_with_stack: z.boolean().default(false),
     })
     .default({ log_days: 30, destroy_data_with_stack: false }),
+  /** The agent runtime's tools (HLD §10.1). */
+  tools: z
+    .strictObject({
+      /**
+       * Destinations HTTP tools and `http_fetch` may reach although they are private, loopback or
+       * link-local: a local node's own test servers. Empty: every non-public destination is refused.
+       */
+      allowed_hosts: z.array(AllowedHostSchema).max(50).default([]),
+    })
+    .default({ allowed_hosts: [] }),
   /** The tenant `up` seeds, and its administrator. */
   seed: z
     .strictObject({

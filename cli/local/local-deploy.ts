@@ -23,6 +23,7 @@ import { cdkEnvironment } from '../aws/target.ts';
 import type { OperatorClientConfig } from '../aws/target.ts';
 import { cdkDeploy, stackContext } from '../commands/remote/deploy.ts';
 import type { RemoteContext } from '../commands/remote/remote-context.ts';
+import type { NodeConfig } from '../config/node-config.ts';
 import type { OperatorReport } from '../reports/operator-report.ts';
 import type { PhaseRunner } from '../reports/phase-runner.ts';
 import { nodePaths } from './local-state.ts';
@@ -43,11 +44,13 @@ export function localDeployContext(options: {
   report: OperatorReport;
   /** The node's files; its state directory's by default. */
   paths?: LocalNodePaths;
+  /** The `tools` section of the node configuration; the defaults without it. */
+  tools?: NodeConfig['tools'];
 }): RemoteContext {
   const paths = options.paths ?? nodePaths(options.nodeId);
   return {
     target: localTarget(options.nodeId, options.region, options.emulatorEndpoint),
-    config: localNodeConfig(),
+    config: localNodeConfig(options.tools),
     out: options.out,
     env: process.env,
     runner: options.runner,

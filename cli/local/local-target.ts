@@ -7,11 +7,12 @@ import { projectRoot } from './project-paths.ts';
 /**
  * The configuration a local node is deployed with: the defaults (audience `agentos`, the seeded
  * tenant `default` and its admin, no external identity provider, the local models), except that its
- * data goes with its stack: a local node is a development node.
+ * data goes with its stack: a local node is a development node. Only the `tools` section of the
+ * node configuration applies to it (the destinations its tools may reach, e.g. its own test servers).
  */
-export function localNodeConfig(): NodeConfig {
+export function localNodeConfig(tools: Partial<NodeConfig['tools']> = {}): NodeConfig {
   return parseNodeConfig(
-    { retention: { destroy_data_with_stack: true } },
+    { retention: { destroy_data_with_stack: true }, tools },
     'the local node configuration',
     projectRoot,
   );

@@ -1,6 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
+import { normalizeAllowedHost } from '../../functions/shared/net/address-policy.ts';
 import { resourceNames } from '../resources/definitions.ts';
 
 /** The external identity provider a deployed node trusts besides itself (HLD §3.3). */
@@ -25,6 +26,11 @@ export type NodeSettings = {
   /** Development nodes only: let `cdk destroy` delete the table and logs instead of retaining them. */
   destroyOnRemoval: boolean;
   logRetention: RetentionDays;
+  /**
+   * Destinations the step worker's tools may reach although the SSRF policy refuses them (HLD §10.1),
+   * `host` or `host:port`; empty refuses every non-public destination.
+   */
+  toolAllowedHosts: string[];
 };
 
 /** The CDK context keys a deployment can set (`cdk synth -c agentos:nodeId=dev`). */
@@ -38,6 +44,8 @@ export const contextKeys = {
   modelCatalogFile: 'agentos:modelCatalogFile',
   destroyOnRemoval: 'agentos:destroyOnRemoval',
   logRetention: 'agentos:logRetentionDays',
+  /** Comma-separated `host` or `host:port` entries (`tools.allowed_hosts` of the node configuration). */
+  toolAllowedHosts: 'agentos:toolAllowedHosts',
 } as const;
 
 /** Reads one context value; anything else than a non-empty string or a boolean/number is absent. */
@@ -88,6 +96,22 @@ function secretArnContext(read: ContextReader, key: string): string | undefined 
     throw new Error(`Context ${key} must be a complete Secrets Manager secret ARN, got "${arn}"`);
   }
   return arn;
+}
+
+function allowedHostsContext(read: ContextReader, key: string): string[] {
+  const raw = stringContext(read, key);
+  if (raw === undefined) return [];
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      try {
+        return normalizeAllowedHost(entry);
+      } catch (error) {
+        throw new Error(`Context ${key}: ${(error as Error).message}`, { cause: error });
+      }
+    });
 }
 
 /** Default node id of a deployment that sets none. */
@@ -166,5 +190,6 @@ export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
     modelCatalogFile: stringContext(read, contextKeys.modelCatalogFile),
     destroyOnRemoval: booleanContext(read, contextKeys.destroyOnRemoval, false),
     logRetention: retentionContext(read, contextKeys.logRetention, defaultLogRetention),
+    toolAllowedHosts: allowedHostsContext(read, contextKeys.toolAllowedHosts),
   };
 }

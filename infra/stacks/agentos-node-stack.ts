@@ -189,6 +189,10 @@ export class AgentOsNodeStack extends Stack {
         AGENTOS_SERVICE_SIGNING_KID: this.signingKid,
         AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
         AGENTOS_TOOL_SECRET_PREFIX: nodeSecretNames(settings.nodeId).toolSecretsPrefix,
+        // Unset unless the operator allow-listed destinations: the SSRF policy then refuses them all.
+        ...(settings.toolAllowedHosts.length === 0
+          ? {}
+          : { AGENTOS_TOOL_ALLOWED_HOSTS: settings.toolAllowedHosts.join(',') }),
       }),
       modelPolicyApi: modelPolicyEnv.render({
         AGENTOS_TABLE_NAME: this.table.tableName,

@@ -1,27 +1,21 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalState } from '../../cli/local/local-state.ts';
 import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
-import { startOrchestratorApi } from '../support/orchestrator-api-only.ts';
+import { startTestNode } from '../support/local-node-harness.ts';
+import type { TestNode } from '../support/local-node-harness.ts';
 import { testAwsConfig } from '../support/aws.ts';
 
 const cli = new URL('../../cli/bin/agentos.ts', import.meta.url).pathname;
 
-type Api = Awaited<ReturnType<typeof startOrchestratorApi>>;
-let api: Api;
+/** A whole node in this process: the APIs, the step worker and the Model Policy with its local models. */
+let node: TestNode;
 let stateDir: string;
-let stub: Server;
 const nodeId = `res-${Date.now().toString(36)}`;
-const stubNodeId = `stub-${Date.now().toString(36)}`;
-/** What the stub server was asked, path and query. */
-const stubRequests: string[] = [];
 
 type Result = { code: number; stdout: string; stderr: string };
 
@@ -57,97 +51,35 @@ async function writeState(id: string, orchestratorUrl: string, kid: string): Pro
       log_file: '/dev/null',
     },
     resources: {
-      table: api.resources.tableName,
-      step_queue_url: api.resources.stepQueueUrl,
-      state_machine_arn: api.resources.stateMachineArn,
+      table: node.resources.tableName,
+      step_queue_url: node.resources.stepQueueUrl,
+      state_machine_arn: node.resources.stateMachineArn,
     },
-    stack: { name: `AgentOS-${id}`, region: config.region, node_issuer: api.auth.issuer, signing_kid: kid },
+    stack: { name: `AgentOS-${id}`, region: config.region, node_issuer: node.auth.issuer, signing_kid: kid },
     seeded: { tenant: 'default' },
   };
   await mkdir(join(stateDir, id), { recursive: true });
   await writeFile(join(stateDir, id, 'state.json'), JSON.stringify(state));
 }
 
-function startStub(): Promise<Server> {
-  const runs = [
-    {
-      object: 'run',
-      run_id: 'run_a',
-      status: 'completed',
-      agent_id: 'sample-agent',
-      steps_completed: 2,
-      created_at: '2026-01-01T00:00:00.000Z',
-    },
-    {
-      object: 'run',
-      run_id: 'run_b',
-      status: 'completed',
-      agent_id: 'sample-agent',
-      steps_completed: 1,
-      created_at: '2026-01-01T00:00:01.000Z',
-    },
-  ];
-  const step = {
-    object: 'step',
-    run_id: 'run_a',
-    step: 1,
-    status: 'completed',
-    duration_ms: 42,
-    model: { model_ref: 'local/scripted' },
-    tool_calls: [
-      {
-        tool_call_id: 'c1',
-        name: 'echo',
-        arguments: '{"text":"hi"}',
-        idempotency_key: 'run_a/s1/c0',
-        attempts: [{ attempt: 1 }, { attempt: 2 }],
-      },
-    ],
-    error: null,
-  };
-  const server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://stub');
-    stubRequests.push(`${url.pathname}${url.search}`);
-    const json = (status: number, body: unknown) => {
-      response.writeHead(status, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(body));
-    };
-    if (request.headers.authorization !== 'Bearer stub-token')
-      return json(401, { error: { code: 'unauthorized', message: 'A valid bearer token is required' } });
-    if (url.pathname === '/v1/runs') {
-      const cursor = url.searchParams.get('cursor');
-      return cursor === null
-        ? json(200, { object: 'list', data: [runs[0]], next_cursor: 'c1' })
-        : json(200, { object: 'list', data: [runs[1]], next_cursor: null });
-    }
-    if (url.pathname === '/v1/runs/run_a/steps')
-      return json(200, { object: 'list', data: [step], next_cursor: null });
-    return json(404, { error: { code: 'not_found', message: 'No such run' } });
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 beforeAll(async () => {
-  api = await startOrchestratorApi();
-  await api.seed('default');
+  node = await startTestNode();
+  await node.seed('default', { tool_ids: ['echo', 'http_fetch'] });
   stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
   // The node's signing key where `up --local` keeps it: the CLI mints its tokens with it.
   const sm = new SecretsManagerClient(testAwsConfig());
   await sm.send(
     new CreateSecretCommand({
       Name: nodeSecretNames(nodeId).serviceSigningKey,
-      SecretString: JSON.stringify({ keys: [api.auth.signingKey] }),
+      SecretString: JSON.stringify({ keys: [node.auth.signingKey] }),
     }),
   );
   sm.destroy();
-  await writeState(nodeId, api.url, api.auth.signingKey.kid);
-  stub = await startStub();
-  await writeState(stubNodeId, `http://127.0.0.1:${(stub.address() as AddressInfo).port}`, 'unused');
+  await writeState(nodeId, node.node.orchestratorUrl, node.auth.signingKey.kid);
 });
 
 afterAll(async () => {
-  await api.close();
-  await new Promise((resolve) => stub.close(resolve));
+  await node.stop();
   await rm(stateDir, { recursive: true, force: true });
 });
 
@@ -237,85 +169,130 @@ describe('agentos agents and tools on a local node', { timeout: 180_000 }, () =>
     expect(bad.stderr).toMatch(/^unauthorized: /);
   });
 
-  it('shows a run and its events', async () => {
-    // The principal the CLI mints its tokens for: a member sees its own runs.
-    const token = await api.auth.token('default', { subject: 'admin@default' });
-    const created = await fetch(`${api.url}/v1/runs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        agent_id: 'sample-agent',
-        input: { messages: [{ role: 'user', content: 'hi' }] },
-      }),
-    });
-    const { run_id: runId } = (await created.json()) as { run_id: string };
+  it('shows a run and its events, and follows them to the end', async () => {
+    const runId = await createRun('hi');
+    const followed = await agentos(local('runs', 'events', runId, '--follow'));
+    expect(followed.code).toBe(0);
+    expect(followed.stdout).toMatch(/^SEQ\s+TIME\s+TYPE\s+DATA\n1\s+\S+\s+run\.queued\s/);
+    expect(followed.stdout.trim().split('\n').at(-1)).toMatch(/^\d+\s+\S+\s+run\.completed\s/);
     const shown = await agentos(local('runs', 'get', runId));
     expect(shown.stdout).toMatch(new RegExp(`^object\\s+run\\nrun_id\\s+${runId}\\n`));
-    expect(shown.stdout).toMatch(/\nstatus\s+queued\n/);
-    const events = await agentos(local('runs', 'events', runId));
-    expect(events.stdout).toMatch(/^SEQ\s+TIME\s+TYPE\s+DATA\n1\s+\S+\s+run\.queued\s/);
+    expect(shown.stdout).toMatch(/\nstatus\s+completed\n/);
     const json = JSON.parse((await agentos(local('runs', 'events', runId, '--json'))).stdout) as {
       data: { sequence: number; type: string }[];
     };
     expect(json.data[0]).toMatchObject({ sequence: 1, type: 'run.queued' });
+    const after = await agentos(local('runs', 'events', runId, '--follow', '--json', '--after', '1000'));
+    expect(after).toMatchObject({ code: 0, stdout: '' });
   });
 });
 
-describe('agentos runs list and steps (against a stub of the API)', { timeout: 120_000 }, () => {
-  const stubbed = (...args: string[]) => [
-    ...args,
-    '--local',
-    '--node-id',
-    stubNodeId,
-    '--token',
-    'stub-token',
-  ];
+/** Creates a run of the sample agent as the principal the CLI mints its tokens for; returns its id. */
+async function createRun(content: string): Promise<string> {
+  // A member sees its own runs: the CLI's tokens are the seeded admin's.
+  const token = await node.auth.token('default', { subject: 'admin@default' });
+  const created = await fetch(`${node.node.orchestratorUrl}/v1/runs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ agent_id: 'sample-agent', input: { messages: [{ role: 'user', content }] } }),
+  });
+  expect(created.status).toBe(201);
+  return ((await created.json()) as { run_id: string }).run_id;
+}
 
-  it('lists runs with the status filter and follows cursors with --all', async () => {
-    stubRequests.length = 0;
-    const first = await agentos(stubbed('runs', 'list', '--status', 'completed', '--limit', '1'));
-    expect(first.code).toBe(0);
-    expect(first.stdout).toBe(
-      [
-        'RUN_ID  STATUS     AGENT         STEPS  CREATED',
-        'run_a   completed  sample-agent  2      2026-01-01T00:00:00.000Z',
-        '(more: --cursor c1, or --all)',
-        '',
-      ].join('\n'),
+/** Waits (by following its events) until a run ended. */
+async function finished(runId: string): Promise<void> {
+  expect((await agentos(local('runs', 'events', runId, '--follow', '--json'))).code).toBe(0);
+}
+
+describe('agentos runs list and steps on a local node', { timeout: 180_000 }, () => {
+  const script = (turns: unknown[]) => `agentos-script: ${JSON.stringify(turns)}`;
+  let toolRun: string;
+  let failedRun: string;
+
+  beforeAll(async () => {
+    toolRun = await createRun(
+      script([
+        {
+          tool_calls: [
+            { name: 'echo', arguments: { text: 'hi' } },
+            // Loopback: the SSRF policy refuses it (the node allow-lists nothing).
+            { name: 'http_fetch', arguments: { url: 'http://127.0.0.1:9/' } },
+          ],
+        },
+        { reply: 'done' },
+      ]),
     );
-    expect(stubRequests).toEqual(['/v1/runs?status=completed&limit=1']);
-    const all = await agentos(
-      stubbed('runs', 'list', '--status', 'completed', '--limit', '1', '--all', '--json'),
-    );
-    expect((JSON.parse(all.stdout) as { data: { run_id: string }[] }).data.map((r) => r.run_id)).toEqual([
-      'run_a',
-      'run_b',
-    ]);
-    expect(stubRequests.slice(1)).toEqual([
-      '/v1/runs?status=completed&limit=1',
-      '/v1/runs?status=completed&limit=1&cursor=c1',
-    ]);
+    failedRun = await createRun(script([{ error: 'invalid_request' }]));
+    await finished(toolRun);
+    await finished(failedRun);
   });
 
-  it('prints a run’s steps with their tool calls and attempts', async () => {
-    const steps = await agentos(stubbed('runs', 'steps', 'run_a'));
-    expect(steps.stdout).toBe(
-      [
-        'STEP  STATUS     DURATION_MS  MODEL           TOOLS   ERROR',
-        '1     completed  42           local/scripted  echo×2  -',
-        '',
-      ].join('\n'),
-    );
-    const json = JSON.parse((await agentos(stubbed('runs', 'steps', 'run_a', '--json'))).stdout) as {
-      data: { step: number }[];
+  it('lists runs newest first with the status filter, and follows cursors with --all', async () => {
+    const completed = await agentos(local('runs', 'list', '--status', 'completed', '--limit', '1'));
+    expect(completed.code).toBe(0);
+    const lines = completed.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^RUN_ID\s+STATUS\s+AGENT\s+STEPS\s+CREATED$/);
+    expect(lines[1]).toMatch(new RegExp(`^${toolRun}\\s+completed\\s+sample-agent\\s+2\\s+\\S+$`));
+    expect(lines[2]).toMatch(/^\(more: --cursor \S+, or --all\)$/);
+    const all = JSON.parse(
+      (await agentos(local('runs', 'list', '--status', 'completed', '--limit', '1', '--all', '--json')))
+        .stdout,
+    ) as { data: { run_id: string; status: string }[]; next_cursor: string | null };
+    expect(all.data.length).toBeGreaterThanOrEqual(2);
+    expect(all.data[0]?.run_id).toBe(toolRun);
+    expect(all.data.every((run) => run.status === 'completed')).toBe(true);
+    expect(all.data.map((run) => run.run_id)).not.toContain(failedRun);
+    expect(all.next_cursor).toBeNull();
+    const failed = JSON.parse(
+      (await agentos(local('runs', 'list', '--status', 'failed', '--json'))).stdout,
+    ) as {
+      data: { run_id: string }[];
     };
-    expect(json.data[0]).toMatchObject({ step: 1, tool_calls: [{ name: 'echo' }] });
+    expect(failed.data.map((run) => run.run_id)).toEqual([failedRun]);
+  });
+
+  it('refuses an unknown status before calling the node (exit 2)', async () => {
+    const result = await agentos(local('runs', 'list', '--status', 'done'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /argument 'done' is invalid\. one of queued, running, completed, failed, canceled/,
+    );
+  });
+
+  it('prints a run’s steps with their tool calls, attempts and tool errors', async () => {
+    const steps = await agentos(local('runs', 'steps', toolRun));
+    expect(steps.code).toBe(0);
+    const lines = steps.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^STEP\s+STATUS\s+DURATION_MS\s+MODEL\s+TOOLS\s+ERROR$/);
+    expect(lines[1]).toMatch(
+      /^1\s+completed\s+\d+\s+local\/scripted\s+echo×1 http_fetch×1!blocked_destination\s+-$/,
+    );
+    expect(lines[2]).toMatch(/^2\s+completed\s+\d+\s+local\/scripted\s+-\s+-$/);
+    expect(lines).toHaveLength(3);
+    const json = JSON.parse((await agentos(local('runs', 'steps', toolRun, '--json'))).stdout) as {
+      data: { step: number; tool_calls: { name: string; idempotency_key: string }[] }[];
+    };
+    expect(json.data[0]).toMatchObject({
+      step: 1,
+      tool_calls: [
+        { name: 'echo', idempotency_key: `${toolRun}/s1/c0` },
+        { name: 'http_fetch', idempotency_key: `${toolRun}/s1/c1` },
+      ],
+    });
+    const paged = await agentos(local('runs', 'steps', toolRun, '--limit', '1'));
+    expect(paged.stdout.trim().split('\n').at(-1)).toMatch(/^\(more: --cursor \S+, or --all\)$/);
+  });
+
+  it('prints the error code of the step that failed the run', async () => {
+    const steps = await agentos(local('runs', 'steps', failedRun));
+    expect(steps.stdout.trim().split('\n')[1]).toMatch(/^1\s+failed\s+\d+\s+local\/scripted\s+-\s+\S+$/);
   });
 
   it('prints the API’s refusal and exits 1 for an unknown run', async () => {
-    expect(await agentos(stubbed('runs', 'steps', 'run_zzz'))).toMatchObject({
+    expect(await agentos(local('runs', 'steps', 'run_zzz'))).toMatchObject({
       code: 1,
-      stderr: 'not_found: No such run\n',
+      stderr: 'not_found: run_id run_zzz was not found\n',
     });
   });
 

@@ -260,6 +260,30 @@ describe('the node stack', () => {
     expect(mine.filter((name) => theirs.has(name))).toEqual([]);
   });
 
+  it('passes the tool allow-list to the step worker only, and leaves it unset by default', async () => {
+    expect(environmentOf(functionResource(stack, template, 'stepWorker'))).toMatchObject({
+      AGENTOS_TOOL_SECRET_PREFIX: nodeSecretNames('main').toolSecretsPrefix,
+    });
+    expect(Object.keys(environmentOf(functionResource(stack, template, 'stepWorker')))).not.toContain(
+      'AGENTOS_TOOL_ALLOWED_HOSTS',
+    );
+    const allowing = await synthesizeNodeStack({
+      [contextKeys.toolAllowedHosts]: '127.0.0.1:8799, [::1]:8799,Tools.Internal',
+    });
+    for (const name of functionNames) {
+      const environment = environmentOf(functionResource(allowing.stack, allowing.template, name));
+      expect(environment['AGENTOS_TOOL_ALLOWED_HOSTS']).toBe(
+        name === 'stepWorker' ? '127.0.0.1:8799,[::1]:8799,tools.internal' : undefined,
+      );
+    }
+  });
+
+  it('throws naming the entry when the tool allow-list holds something that is not a host', async () => {
+    await expect(
+      synthesizeNodeStack({ [contextKeys.toolAllowedHosts]: '127.0.0.1:8799,http://evil.example/' }),
+    ).rejects.toThrow(`Context ${contextKeys.toolAllowedHosts}: "http://evil.example/" is not a host`);
+  });
+
   it('throws when only one of the identity provider settings is given', async () => {
     await expect(
       synthesizeNodeStack({ [contextKeys.identityProviderIssuer]: 'https://issuer.example/' }),

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
+import { terminalEventTypes } from '../../../functions/orchestrator/schemas/event.ts';
 import type { AgentOsClient } from '../../client/agentos-client.ts';
 import { details, emit, expectStatus, table } from './resource-output.ts';
 import type { CommandOutput } from './resource-output.ts';
@@ -91,10 +92,15 @@ const agentFields = [
   'on_model_error',
   'on_tool_error',
   'memory_namespace',
-  'created_at',
-  'updated_at',
-  'instructions',
 ];
+
+/** `first` in that order, then every other field of `value`, then `last` (multi-line text). */
+function fieldOrder(value: Record<string, unknown>, first: string[], last: string[]): string[] {
+  const placed = new Set([...first, ...last, 'object']);
+  return [...first, ...Object.keys(value).filter((key) => !placed.has(key)), ...last];
+}
+
+const toolFields = ['tool_id', 'kind', 'version', 'description'];
 
 /** `agentos agents list|get|create|delete`. */
 export const agentCommands = {
@@ -125,7 +131,7 @@ export const agentCommands = {
         ? `/v1/agents/${segment(agentId)}`
         : `/v1/agents/${segment(agentId)}/versions/${version}`;
     const agent = expectStatus<Record<string, unknown>>(await client.request('GET', path), 200);
-    emit(output, agent, () => details(agent, agentFields));
+    emit(output, agent, () => details(agent, fieldOrder(agent, agentFields, ['instructions'])));
     return 0;
   },
 
@@ -183,7 +189,7 @@ export const toolCommands = {
       await client.request('GET', `/v1/tools/${segment(toolId)}`),
       200,
     );
-    emit(output, tool, () => details(tool));
+    emit(output, tool, () => details(tool, fieldOrder(tool, toolFields, [])));
     return 0;
   },
 
@@ -207,8 +213,26 @@ export const toolCommands = {
   },
 };
 
+function clipped(text: string, width: number): string {
+  const line = text.replace(/\s+/g, ' ');
+  return line.length <= width ? line : `${line.slice(0, width - 1)}…`;
+}
+
 function summary(data: unknown): string {
   return data === undefined ? '' : JSON.stringify(data);
+}
+
+type ToolCallSummary = {
+  name?: unknown;
+  attempts?: { is_error?: unknown; error?: { code?: unknown } }[];
+};
+
+/** `name×attempts`, and the tool error code when the last attempt failed (`weather×2!timeout`). */
+function toolCallCell(call: ToolCallSummary): string {
+  const attempts = call.attempts ?? [];
+  const last = attempts.at(-1);
+  const failed = last?.is_error === true ? `!${String(last.error?.code ?? 'error')}` : '';
+  return `${String(call.name)}×${attempts.length}${failed}`;
 }
 
 /** `agentos runs list|get|events|steps`. */
@@ -276,6 +300,42 @@ export const runCommands = {
     return 0;
   },
 
+  /**
+   * Prints events as they come until the run's terminal event: a line each (`--json`: the event as
+   * one line of JSON), reading the events route's JSON pages every half second.
+   */
+  async follow(client: AgentOsClient, runId: string, after: number, output: CommandOutput): Promise<number> {
+    if (!output.json) output.out.write(`${'SEQ'.padEnd(5)} ${'TIME'.padEnd(24)} ${'TYPE'.padEnd(16)} DATA\n`);
+    for (let cursor = after; ;) {
+      const page = expectStatus<{ data: Record<string, unknown>[]; has_more: boolean; next_after: number }>(
+        await client.request(
+          'GET',
+          `/v1/runs/${segment(runId)}/events${query({ after: cursor, limit: 1000 })}`,
+        ),
+        200,
+      );
+      for (const event of page.data) {
+        output.out.write(
+          output.json
+            ? `${JSON.stringify(event)}\n`
+            : `${String(event['sequence']).padEnd(5)} ${String(event['time']).padEnd(24)} ${String(event['type']).padEnd(16)} ${clipped(summary(event['data']), 100)}\n`,
+        );
+        if (terminalEventTypes.has(String(event['type']))) return 0;
+      }
+      if (page.next_after > cursor) cursor = page.next_after;
+      if (page.has_more) continue;
+      // Nothing new: a run that already ended (its terminal event at or before --after) stops here.
+      if (page.data.length === 0) {
+        const run = expectStatus<{ status?: unknown }>(
+          await client.request('GET', `/v1/runs/${segment(runId)}`),
+          200,
+        );
+        if (['completed', 'failed', 'canceled'].includes(String(run.status))) return 0;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  },
+
   async steps(
     client: AgentOsClient,
     runId: string,
@@ -299,10 +359,8 @@ export const runCommands = {
             {
               title: 'TOOLS',
               value: (s: Record<string, unknown>) =>
-                ((s['tool_calls'] as { name?: unknown; attempts?: unknown[] }[] | undefined) ?? [])
-                  .map((c) => `${String(c.name)}×${c.attempts?.length ?? 0}`)
-                  .join(' ') || '-',
-              max: 50,
+                ((s['tool_calls'] as ToolCallSummary[] | undefined) ?? []).map(toolCallCell).join(' ') || '-',
+              max: 80,
             },
             {
               title: 'ERROR',

@@ -27,7 +27,13 @@ export function expectStatus<T>(answer: ApiAnswer<unknown>, ...expected: number[
   const fields = Array.isArray(error?.details?.fields) ? (error.details.fields as unknown[]) : [];
   const named = fields
     .map((f) => f as { field?: unknown; message?: unknown })
-    .filter((f) => typeof f.field === 'string' && !message.includes(`${String(f.field)} `))
+    // A field the message already names (`tool_ids.0 "x" …`, `status: Invalid option …`) is not repeated.
+    .filter(
+      (f) =>
+        typeof f.field === 'string' &&
+        !message.includes(`${String(f.field)} `) &&
+        !message.includes(`${String(f.field)}: ${String(f.message)}`),
+    )
     .map((f) => `${String(f.field)}: ${String(f.message)}`);
   if (named.length > 0) message = `${message} (${named.join('; ')})`;
   throw new ApiRefusal(answer.status, code, message);

@@ -56,6 +56,9 @@ export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Reco
           [contextKeys.identityProviderJwksUrl]: config.identity_provider.jwks_url,
         }),
     ...(config.model_catalog === undefined ? {} : { [contextKeys.modelCatalogFile]: config.model_catalog }),
+    ...(config.tools.allowed_hosts.length === 0
+      ? {}
+      : { [contextKeys.toolAllowedHosts]: config.tools.allowed_hosts.join(',') }),
   };
 }
 

@@ -76,6 +76,7 @@ export async function boot(
     out,
     runner,
     report,
+    ...(options.tools === undefined ? {} : { tools: options.tools }),
   });
   note(await ensureBootstrapped(deploy));
   // The alert sender's identity lives outside the stack, as on AWS; an emulator verifies it at once.

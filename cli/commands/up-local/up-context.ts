@@ -1,3 +1,4 @@
+import type { NodeConfig } from '../../config/node-config.ts';
 import type { AwsClientConfig } from '../../../functions/shared/aws/client-config.ts';
 import type { TokenIssuer } from '../../../functions/shared/auth/token-issuer.ts';
 import { localNodeDefaults } from '../../local/local-defaults.ts';
@@ -8,7 +9,13 @@ import type { OperatorReport } from '../../reports/operator-report.ts';
 import { PhaseRunner } from '../../reports/phase-runner.ts';
 
 /** Options of `agentos up --local`. */
-export type UpLocalOptions = { nodeId: string; portBase: number; out?: NodeJS.WritableStream };
+export type UpLocalOptions = {
+  nodeId: string;
+  portBase: number;
+  out?: NodeJS.WritableStream;
+  /** The `tools` section of the node configuration (`tools.allowed_hosts`); the defaults without it. */
+  tools?: NodeConfig['tools'];
+};
 
 /** What every phase of `up --local` reads and fills in. */
 export type UpContext = {

@@ -70,7 +70,13 @@ function validateParams(spec: RouteSpec, params: Record<string, string>): unknow
   if (spec.request?.invalidParams === 'not_found') {
     const result = schema.safeParse(params);
     // A malformed id cannot name anything that exists: answer as for any unknown one.
-    if (!result.success) throw new NotFoundError(`No ${spec.operationId} target matches this path`);
+    if (!result.success) {
+      const name = String(result.error.issues[0]?.path[0] ?? '');
+      const value = params[name];
+      throw new NotFoundError(
+        value === undefined ? 'Nothing matches this path' : `${name} ${value} was not found`,
+      );
+    }
     return result.data;
   }
   return validate(schema, params, 'path');

@@ -184,3 +184,51 @@ export class AllowedHosts {
     return this.#entries.has(host) || this.#entries.has(`${host}:${port}`);
   }
 }
+
+/**
+ * Checks one entry of an operator's allow-list (HLD §10.1) and returns it as {@link AllowedHosts}
+ * compares it: lower case, IPv4 dotted-decimal, IPv6 compressed in brackets. Throws, saying what is
+ * wrong and how to write it, for anything that would never match a URL's host: a scheme, a path,
+ * a wildcard, a bare IPv6 address, a port outside 1-65535.
+ */
+export function normalizeAllowedHost(entry: string): string {
+  const text = entry.trim().toLowerCase();
+  const wrong = (why: string) =>
+    new Error(
+      `"${entry}" is not a host or host:port (${why}); e.g. 127.0.0.1:8799, [::1]:8799, tools.internal`,
+    );
+  if (text === '') throw wrong('it is empty');
+  if (text.includes('://')) throw wrong('write the host without the scheme');
+  if (/[\s,/?#@*\\]/.test(text)) throw wrong('no paths, wildcards, credentials, spaces or commas');
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  let host: string;
+  let port: string | undefined;
+  if (bracketed !== null) {
+    if (isIP(bracketed[1] ?? '') !== 6) throw wrong('brackets hold an IPv6 address');
+    host = `[${bracketed[1] ?? ''}]`;
+    port = bracketed[2];
+  } else {
+    const parts = text.split(':');
+    if (parts.length > 2) throw wrong('write an IPv6 address in brackets');
+    host = parts[0] ?? '';
+    port = parts[1];
+  }
+  if (port !== undefined && !/^[1-9][0-9]{0,4}$/.test(port)) throw wrong('the port is a number 1-65535');
+  if (port !== undefined && Number(port) > 65_535) throw wrong('the port is a number 1-65535');
+  if (
+    bracketed === null &&
+    !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(host)
+  ) {
+    throw wrong('a host is an IPv4 address or a DNS name');
+  }
+  // URLs name a host in one canonical form (127.1 is 127.0.0.1, [0::1] is [::1]); an entry in
+  // another form would never match, so it is refused with the form to use.
+  let canonical: string;
+  try {
+    canonical = new URL(`http://${host}/`).hostname;
+  } catch {
+    throw wrong('a host is an IPv4 address or a DNS name');
+  }
+  if (canonical !== host) throw wrong(`write the host as ${canonical}`);
+  return port === undefined ? host : `${host}:${port}`;
+}
