@@ -48,7 +48,14 @@ export type StepEngineDeps = {
 };
 
 /** One delivery of a step task. */
-export type StepDelivery = { runId: string; step: number; attempt: number; maxAttempts: number };
+export type StepDelivery = {
+  runId: string;
+  step: number;
+  attempt: number;
+  maxAttempts: number;
+  /** When the worker running the delivery must stop (epoch ms): caps the agent's step timeout. */
+  deadlineMs?: number;
+};
 
 /**
  * `done`: the delivery can be acknowledged. `retry`: leave it for redelivery, after
@@ -494,7 +501,12 @@ export function createStepEngine(deps: StepEngineDeps) {
           await failRun(auth, run, runErrorOf(error), trace);
           return { status: 'done', reason: 'model call failed', continuation: end };
         }
-        const deadlineMs = deliveryStarted + agent.step_timeout_seconds * 1000;
+        // The agent's step timeout, but never past the worker's own end: a worker stopped mid-step
+        // would leave its tool calls to be made again by the next delivery.
+        const deadlineMs = Math.min(
+          deliveryStarted + agent.step_timeout_seconds * 1000,
+          delivery.deadlineMs ?? Number.POSITIVE_INFINITY,
+        );
         const tools = await runTools(auth, model.run, agent, step, model.response.output.message, deadlineMs);
         trace.toolCalls = tools.calls;
         if (tools.abort !== undefined) {

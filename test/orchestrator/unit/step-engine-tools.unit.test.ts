@@ -146,8 +146,19 @@ async function harness(options: {
     { agent_id: 'helper', input: { messages: [{ role: 'user', content: script }] } },
     undefined,
   );
-  async function deliver(step: number, attempt = 1, maxAttempts = 3): Promise<StepOutcome> {
-    return engine.execute(auth, { runId: run.run_id, step, attempt, maxAttempts });
+  async function deliver(
+    step: number,
+    attempt = 1,
+    maxAttempts = 3,
+    deadlineMs?: number,
+  ): Promise<StepOutcome> {
+    return engine.execute(auth, {
+      runId: run.run_id,
+      step,
+      attempt,
+      maxAttempts,
+      ...(deadlineMs === undefined ? {} : { deadlineMs }),
+    });
   }
   /** Delivers every queued step once, as a worker would, until the queue is empty. */
   async function drain(): Promise<StepOutcome[]> {
@@ -189,6 +200,7 @@ async function harness(options: {
     runs,
     queue,
     runId: run.run_id,
+    clock,
     drain,
     driveLong,
     execution: () => driver.executions()[0],
@@ -289,6 +301,20 @@ describe('tool calls in the step engine', () => {
     expect(run?.error?.message).toContain('"hang"');
     expect(run?.error?.message).toContain('timeout');
     expect((await h.events()).at(-1)?.type).toBe('run.failed');
+  });
+
+  it('ends a tool call when the worker running the step must stop, before the agent’s own timeouts', async () => {
+    const h = await harness({
+      agent: { tool_ids: ['hang'], tool_timeout_ms: 60_000, step_timeout_seconds: 120 },
+      turns: [toolCalls(['hang', {}]), { reply: 'the tool is slow' }],
+    });
+    h.queue.take();
+    await h.deliver(1, 1, 3, h.clock.now() + 3000);
+    const completed = (await h.toolEvents()).filter((e) => e.id.includes('completed'));
+    expect(completed.map((e) => [e['is_error'], (e['error'] as { code: string }).code])).toEqual([
+      [true, 'timeout'],
+    ]);
+    expect(h.invocations[0]?.timeoutMs).toBeLessThanOrEqual(3000);
   });
 
   it('hands a timeout to the model once the retries are spent when the policy says continue', async () => {

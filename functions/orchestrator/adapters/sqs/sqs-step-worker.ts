@@ -55,6 +55,9 @@ function runErrorOf(error: unknown): RunError {
   return { code: 'internal', message: 'The step failed unexpectedly' };
 }
 
+/** Time a step keeps, before its function is stopped, to store its results and answer. */
+export const stepCommitMarginMs = 10_000;
+
 /**
  * The SQS step worker: runs each record's step and reports the records to redeliver in
  * `batchItemFailures`, so one failed step never redelivers its batch-mates. A record that is not a
@@ -144,7 +147,12 @@ export function createStepWorkerHandler(options: {
    * it runs, then completes the task with the continuation or fails it for the state machine to
    * retry. The record itself is done once the task is answered.
    */
-  async function processLongStep(record: SQSRecord, task: LongStep, driver: RunDriverPort): Promise<boolean> {
+  async function processLongStep(
+    record: SQSRecord,
+    task: LongStep,
+    driver: RunDriverPort,
+    deadlineMs: number | undefined,
+  ): Promise<boolean> {
     const { auth, run_id: runId, step } = task;
     const attempt = (task.attempt ?? 0) + 1;
     const heartbeatMs = Math.max(200, ((task.heartbeat_seconds ?? 60) * 1000) / 3);
@@ -165,6 +173,7 @@ export function createStepWorkerHandler(options: {
         step,
         attempt,
         maxAttempts: task.max_attempts ?? options.maxAttempts,
+        ...(deadlineMs === undefined ? {} : { deadlineMs }),
       });
     } catch (error) {
       clearInterval(beat);
@@ -225,7 +234,7 @@ export function createStepWorkerHandler(options: {
     return answer(task, () => driver.succeed(task.task_token, continuation), 'result');
   }
 
-  async function processRecord(record: SQSRecord): Promise<boolean> {
+  async function processRecord(record: SQSRecord, deadlineMs: number | undefined): Promise<boolean> {
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     let body: unknown;
     try {
@@ -247,10 +256,10 @@ export function createStepWorkerHandler(options: {
     if (task.kind === 'run.step' && task.task_token !== undefined) {
       if (options.driver === undefined)
         return rejectRecord(record, body, attempt, 'no run driver for a task token');
-      return processLongStep(record, { ...task, task_token: task.task_token }, options.driver);
+      return processLongStep(record, { ...task, task_token: task.task_token }, options.driver, deadlineMs);
     }
     if (task.kind === 'run.fail') return processFailTask(task, attempt, record);
-    return processQueuedTask(record, task, attempt);
+    return processQueuedTask(record, task, attempt, deadlineMs);
   }
 
   /** The state machine gave a long run's step up: the run fails with the reason. */
@@ -288,6 +297,7 @@ export function createStepWorkerHandler(options: {
     record: SQSRecord,
     task: Exclude<StepMessage, { kind: 'run.fail' }>,
     attempt: number,
+    deadlineMs: number | undefined,
   ): Promise<boolean> {
     const { auth, run_id: runId } = task;
     const step = task.kind === 'run.step' ? task.step : null;
@@ -299,6 +309,7 @@ export function createStepWorkerHandler(options: {
               step: task.step,
               attempt,
               maxAttempts: options.maxAttempts,
+              ...(deadlineMs === undefined ? {} : { deadlineMs }),
             })
           : await options.engine.expire(auth, runId);
       logger.info('task processed', {
@@ -360,9 +371,14 @@ export function createStepWorkerHandler(options: {
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
+      // A step must end (and store what it did) before the function is stopped: its tools get no
+      // more than the invocation has left, less the time to commit (HLD §10.1).
+      const remainingMs = context?.getRemainingTimeInMillis?.();
+      const deadlineMs =
+        remainingMs === undefined ? undefined : Date.now() + Math.max(0, remainingMs - stepCommitMarginMs);
       const results = await Promise.all(
-        event.Records.map(async (record) => ({ record, ok: await processRecord(record) })),
+        event.Records.map(async (record) => ({ record, ok: await processRecord(record, deadlineMs) })),
       );
       return {
         batchItemFailures: results
