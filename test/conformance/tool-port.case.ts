@@ -165,6 +165,29 @@ export function toolPortConformance(name: string, factory: () => Promise<ToolPor
       });
     });
 
+    it('returns invalid_arguments for an argument of . or .., which would move up the tool’s URL', async () => {
+      const { port, addHttpTool, server } = await factory();
+      const t = tenant();
+      await addHttpTool(t, 'doc_get', {
+        description: 'Reads a document',
+        parameters: {
+          type: 'object',
+          properties: { id: { type: 'string' } },
+          required: ['id'],
+          additionalProperties: false,
+        },
+        http: { method: 'GET', url: `${server.url}/echo/docs/{id}/raw` },
+      });
+      const before = server.received.length;
+      for (const id of ['..', '.']) {
+        const result = await port.invoke(authFor(t), call('doc_get', { id }));
+        expect(result).toMatchObject({ isError: true, error: { code: 'invalid_arguments' } });
+      }
+      expect(server.received.length).toBe(before);
+      const fine = await port.invoke(authFor(t), call('doc_get', { id: 'a..b' }));
+      expect((JSON.parse(fine.output) as ReceivedRequest).url).toBe('/echo/docs/a..b/raw');
+    });
+
     it('sends the arguments of a POST HTTP tool as its JSON body', async () => {
       const { port, addHttpTool, server } = await factory();
       const t = tenant();

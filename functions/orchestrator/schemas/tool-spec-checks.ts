@@ -1,7 +1,6 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 import type { FieldIssue } from '../../shared/errors/agentos-error.ts';
+import { ToolArgumentValidator } from './tool-arguments.ts';
 import { reservedToolIds } from './tool.ts';
 import type { ToolSpec } from './tool.ts';
 
@@ -23,42 +22,37 @@ const transportHeaders = ['host', 'content-length'];
 const placeholderPattern = /\{([^{}]*)\}/g;
 const placeholderName = /^[A-Za-z0-9_]{1,64}$/;
 
-// ajv-formats is CommonJS; under ESM its default export is the function itself or sits on `.default`.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
-  ajv: Ajv2020,
-) => Ajv2020;
-
-function depthOf(value: unknown): number {
+/** Nesting depth of `value`, counted no further than `limit + 1`: the walk stops there. */
+function depthOf(value: unknown, limit: number): number {
   if (value === null || typeof value !== 'object') return 0;
+  if (limit < 0) return 1;
   const children = Array.isArray(value) ? value : Object.values(value);
   let deepest = 0;
-  for (const child of children) deepest = Math.max(deepest, depthOf(child));
+  for (const child of children) {
+    deepest = Math.max(deepest, depthOf(child, limit - 1));
+    if (deepest > limit) break;
+  }
   return deepest + 1;
 }
 
-/** Compiles a tool's arguments schema (JSON Schema 2020-12, formats included); throws when it does not compile. */
-export function compileToolParameters(parameters: Record<string, unknown>) {
-  // A fresh instance per schema: a tenant's `$id` can never collide with another tool's.
-  const ajv = addFormats(new Ajv2020({ strict: false, allErrors: false, logger: false }));
-  return ajv.compile(parameters);
-}
+/**
+ * Compiles schemas exactly as the step worker will check calls against them (RE2 patterns, the same
+ * formats), so a tool accepted here never fails every call there.
+ */
+const parametersCompiler = new ToolArgumentValidator({ maxSchemas: 16 });
 
 function parameterIssues(parameters: Record<string, unknown>): FieldIssue[] {
   const field = 'parameters';
   const bytes = Buffer.byteLength(JSON.stringify(parameters), 'utf8');
   if (bytes > maxParametersBytes)
     return [{ field, message: `is ${bytes} bytes; at most ${maxParametersBytes} are accepted` }];
-  if (depthOf(parameters) > maxParametersDepth)
+  if (depthOf(parameters, maxParametersDepth) > maxParametersDepth)
     return [{ field, message: `is nested deeper than ${maxParametersDepth} levels` }];
   if (parameters['type'] !== 'object')
     return [{ field: 'parameters.type', message: 'must be "object": tools take an arguments object' }];
-  try {
-    compileToolParameters(parameters);
-  } catch (error) {
-    return [
-      { field, message: `is not a JSON Schema that compiles: ${(error as Error).message.slice(0, 300)}` },
-    ];
-  }
+  const problem = parametersCompiler.schemaProblem(parameters);
+  if (problem !== undefined)
+    return [{ field, message: `is not a JSON Schema that compiles: ${problem.slice(0, 300)}` }];
   return [];
 }
 
@@ -88,8 +82,7 @@ function urlIssues(spec: ToolSpec): FieldIssue[] {
   // Parsed as the runtime parses it, whatever the template's spelling (`https:{h}`, `https:\\{h}`):
   // if what fills the placeholders can change the origin, the model could pick where credentials go.
   const other = new URL(template.replace(placeholderPattern, 'y'));
-  if (url.origin !== other.origin)
-    return [{ field, message: 'placeholders may not be in the host' }];
+  if (url.origin !== other.origin) return [{ field, message: 'placeholders may not be in the host' }];
   return [];
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   parseToolArguments,
   ToolArgumentValidator,
-} from '../../../functions/orchestrator/runtime/tool-arguments.ts';
+} from '../../../functions/orchestrator/schemas/tool-arguments.ts';
 
 describe('tool arguments', () => {
   it('returns an object for JSON object arguments (empty text included) and a reason otherwise', () => {

@@ -35,6 +35,7 @@ export function buildHttpToolRequest(
 ): { url: string; body?: string } | { problem: string } {
   const used = new Set<string>();
   let missing: string | undefined;
+  let dotted: string | undefined;
   const filled = tool.http.url.replace(placeholder, (_match, name: string) => {
     const value = args[name];
     if (value === undefined || value === null) {
@@ -42,10 +43,16 @@ export function buildHttpToolRequest(
       return '';
     }
     used.add(name);
-    return encodeURIComponent(asText(value));
+    const encoded = encodeURIComponent(asText(value));
+    // `.` and `..` (in any percent-encoding, which URL parsing decodes) would move the request up
+    // the tool's own path, to an endpoint the tool was not declared for.
+    if (/^(?:\.|%2e){1,2}$/i.test(encoded)) dotted ??= name;
+    return encoded;
   });
   if (missing !== undefined)
     return { problem: `Invalid arguments: "${missing}" is required by the tool's URL` };
+  if (dotted !== undefined)
+    return { problem: `Invalid arguments: "${dotted}" may not be "." or ".." in the tool's URL` };
   const rest = Object.fromEntries(Object.entries(args).filter(([name]) => !used.has(name)));
   let url: URL;
   try {

@@ -6,7 +6,7 @@ import type { MemoryPort } from '../../ports/memory-port.ts';
 import { toolErrorResult } from '../../ports/tool-port.ts';
 import type { ToolInvocation, ToolPort, ToolResult } from '../../ports/tool-port.ts';
 import type { ToolRegistryPort } from '../../ports/tool-registry-port.ts';
-import { parseToolArguments, ToolArgumentValidator } from '../../runtime/tool-arguments.ts';
+import { parseToolArguments, ToolArgumentValidator } from '../../schemas/tool-arguments.ts';
 import { ToolIdSchema } from '../../schemas/tool.ts';
 import type { HttpTool } from '../../schemas/tool.ts';
 import { builtinFor } from './builtin-tools.ts';
