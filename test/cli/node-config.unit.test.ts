@@ -9,10 +9,12 @@ import { normalizeAllowedHost } from '../../functions/shared/net/address-policy.
 const parse = (value: unknown) => parseNodeConfig(value, 'agentos.config.json', '/tmp');
 
 /** The parts of a deploy context `stackContext` reads. */
-function deployContext(config: ReturnType<typeof parse>): RemoteContext {
+function deployContext(config: ReturnType<typeof parse>, onAws = false): RemoteContext {
   return {
     config,
-    target: { kind: 'endpoint', stage: 'dev', region: 'us-east-1', endpoint: 'http://localhost:1' },
+    target: onAws
+      ? { kind: 'aws', stage: 'dev', region: 'us-east-1' }
+      : { kind: 'endpoint', stage: 'dev', region: 'us-east-1', endpoint: 'http://localhost:1' },
     paths: { bundles: '/tmp/bundles' },
   } as unknown as RemoteContext;
 }
@@ -31,8 +33,8 @@ describe('tools.allowed_hosts in the node configuration', () => {
 
   it('returns the entries as the step worker compares them: lower case, canonical addresses', () => {
     expect(
-      parse({ tools: { allowed_hosts: ['127.0.0.1:8799', '[::1]:8799', 'Tools.Internal'] } }).tools,
-    ).toEqual({ allowed_hosts: ['127.0.0.1:8799', '[::1]:8799', 'tools.internal'] });
+      parse({ tools: { allowed_hosts: ['127.0.0.1:8799', '[::1]:8799', 'Tools.Internal:443'] } }).tools,
+    ).toEqual({ allowed_hosts: ['127.0.0.1:8799', '[::1]:8799', 'tools.internal:443'] });
   });
 
   it.each([
@@ -42,29 +44,39 @@ describe('tools.allowed_hosts in the node configuration', () => {
     ['::1', 'write an IPv6 address in brackets'],
     ['127.0.0.1:0', 'the port is a number 1-65535'],
     ['127.0.0.1:70000', 'the port is a number 1-65535'],
-    ['127.1', 'write the host as 127.0.0.1'],
-    ['[0:0::1]', 'write the host as [::1]'],
-    ['under_score', 'a host is an IPv4 address or a DNS name'],
+    ['127.1:80', 'write the host as 127.0.0.1'],
+    ['[0:0::1]:80', 'write the host as [::1]'],
+    ['under_score:80', 'a host is an IPv4 address or a DNS name'],
+    ['127.0.0.1', 'name the port'],
+    ['169.254.169.254:80', 'link-local and metadata addresses can never be allowed'],
     ['', 'it is empty'],
   ])('throws naming the field and the fix for %j', (entry, fix) => {
-    expect(() => parse({ tools: { allowed_hosts: ['localhost', entry] } })).toThrow(NodeConfigError);
-    expect(() => parse({ tools: { allowed_hosts: ['localhost', entry] } })).toThrow(
-      `agentos.config.json is invalid at tools.allowed_hosts.1: ${JSON.stringify(entry)} is not a host or host:port (${fix}`,
+    expect(() => parse({ tools: { allowed_hosts: ['localhost:8080', entry] } })).toThrow(NodeConfigError);
+    expect(() => parse({ tools: { allowed_hosts: ['localhost:8080', entry] } })).toThrow(
+      `agentos.config.json is invalid at tools.allowed_hosts.1: ${JSON.stringify(entry)} is not a host:port (${fix}`,
     );
   });
 
   it('throws naming a misspelt field of tools', () => {
-    expect(() => parse({ tools: { allowed_host: ['localhost'] } })).toThrow(
+    expect(() => parse({ tools: { allowed_host: ['localhost:8080'] } })).toThrow(
       'invalid at tools: Unrecognized key: "allowed_host"',
+    );
+  });
+
+  it('throws when an AWS stage would open private destinations to every tenant', () => {
+    const config = parse({ tools: { allowed_hosts: ['10.0.0.5:443'] } });
+    expect(() => stackContext(deployContext(config, true), keys)).toThrow(/local and emulator nodes/);
+    expect(stackContext(deployContext(parse({}), true), keys)).not.toHaveProperty(
+      contextKeys.toolAllowedHosts,
     );
   });
 
   it('passes the allow-list to the stack as context, and nothing when it is empty', () => {
     const allowing = stackContext(
-      deployContext(parse({ tools: { allowed_hosts: ['127.0.0.1:8799', 'tools.internal'] } })),
+      deployContext(parse({ tools: { allowed_hosts: ['127.0.0.1:8799', 'tools.internal:443'] } })),
       keys,
     );
-    expect(allowing[contextKeys.toolAllowedHosts]).toBe('127.0.0.1:8799,tools.internal');
+    expect(allowing[contextKeys.toolAllowedHosts]).toBe('127.0.0.1:8799,tools.internal:443');
     expect(Object.keys(stackContext(deployContext(parse({})), keys))).not.toContain(
       contextKeys.toolAllowedHosts,
     );

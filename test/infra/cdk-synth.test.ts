@@ -268,12 +268,12 @@ describe('the node stack', () => {
       'AGENTOS_TOOL_ALLOWED_HOSTS',
     );
     const allowing = await synthesizeNodeStack({
-      [contextKeys.toolAllowedHosts]: '127.0.0.1:8799, [::1]:8799,Tools.Internal',
+      [contextKeys.toolAllowedHosts]: '127.0.0.1:8799, [::1]:8799,Tools.Internal:443',
     });
     for (const name of functionNames) {
       const environment = environmentOf(functionResource(allowing.stack, allowing.template, name));
       expect(environment['AGENTOS_TOOL_ALLOWED_HOSTS']).toBe(
-        name === 'stepWorker' ? '127.0.0.1:8799,[::1]:8799,tools.internal' : undefined,
+        name === 'stepWorker' ? '127.0.0.1:8799,[::1]:8799,tools.internal:443' : undefined,
       );
     }
   });

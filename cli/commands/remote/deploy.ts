@@ -13,6 +13,7 @@ import { functionDefinitions } from '../../../infra/resources/definitions.ts';
 import type { FunctionName } from '../../../infra/resources/definitions.ts';
 import { contextArgs, runCdk, tail } from '../../aws/cdk-cli.ts';
 import type { RemoteNodeKeys } from '../../aws/node-signing-keys.ts';
+import { NodeConfigError } from '../../config/node-config.ts';
 import { cdkEnvironment } from '../../aws/target.ts';
 import type { RemoteContext } from './remote-context.ts';
 
@@ -41,6 +42,13 @@ export async function ensureSesSender(context: RemoteContext): Promise<string> {
 /** The CDK context that configures the stack from the node configuration and the node's keys. */
 export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Record<string, string> {
   const { config } = context;
+  if (context.target.kind === 'aws' && config.tools.allowed_hosts.length > 0) {
+    // An allowed private destination is open to every tenant's tools: only for a node on this machine.
+    throw new NodeConfigError(
+      'tools.allowed_hosts opens private destinations to every tenant’s tools; it is for local and emulator ' +
+        'nodes (--local, --endpoint) only: remove it from the configuration of an AWS stage',
+    );
+  }
   return {
     [bundlesDirContextKey]: context.paths.bundles,
     [contextKeys.nodeId]: context.target.stage,

@@ -66,6 +66,7 @@ const blockedV6: readonly Range[] = [
   v6('100::/64', 'discard'),
   v6('2001::/23', 'IETF protocol assignments'),
   v6('2001:db8::/32', 'documentation'),
+  v6('64:ff9b:1::/48', 'local-use NAT64'),
   v6('fc00::/7', 'unique-local'),
   v6('fe80::/10', 'link-local'),
   v6('fec0::/10', 'site-local'),
@@ -83,6 +84,7 @@ function embeddedIpv4(value: bigint): string | undefined {
   const toV4 = (n: bigint) => [24n, 16n, 8n, 0n].map((shift) => String((n >> shift) & 0xffn)).join('.');
   if (value >> 32n === 0xffffn) return toV4(low32); // ::ffff:a.b.c.d (mapped)
   if (value >> 32n === 0n && value > 1n) return toV4(low32); // ::a.b.c.d (compatible, deprecated)
+  if (value >> 32n === 0xffff0000n) return toV4(low32); // ::ffff:0:a.b.c.d (translated, SIIT)
   if (value >> 32n === ipv6ToBigInt('64:ff9b::') >> 32n) return toV4(low32); // NAT64
   if (value >> 112n === 0x2002n) return toV4((value >> 80n) & 0xffffffffn); // 6to4
   return undefined;
@@ -160,17 +162,39 @@ export function blockedAddress(address: string): string | undefined {
   return range === undefined ? undefined : `${bare} is ${range.reason}`;
 }
 
+/** The AWS metadata service's IPv6 address (inside fc00::/7, named here because no allow-list may open it). */
+const awsMetadataV6 = 'fd00:ec2::254';
+
+/**
+ * Why `address` stays refused even when its host is allow-listed, or undefined: link-local
+ * addresses (the cloud metadata services live there) and the AWS metadata IPv6 address hand out the
+ * node's own credentials, so no configuration opens them (HLD §10.1).
+ */
+export function neverAllowedAddress(address: string): string | undefined {
+  const bare = address.replace(/^\[|\]$/g, '').toLowerCase();
+  if (isIP(bare) === 6 && ipv6ToBigInt(bare) === ipv6ToBigInt(awsMetadataV6))
+    return `${bare} is the cloud metadata service`;
+  const reason = blockedAddress(address);
+  return reason !== undefined && reason.includes('link-local') ? reason : undefined;
+}
+
+/** Why a host name stays refused even when allow-listed (metadata names), or undefined. */
+export function neverAllowedHostName(hostname: string): string | undefined {
+  const reason = blockedHostName(hostname);
+  return reason !== undefined && !/^(localhost|.*\.localhost) /.test(reason) ? reason : undefined;
+}
+
 /**
  * Destinations a node's operator allowed explicitly despite the policy (the local node's own test
- * servers): entries `host` (any port) or `host:port`, `[v6]:port` for IPv6. Empty by default.
+ * servers): entries `host:port`, `[v6]:port` for IPv6. Empty by default. Link-local and metadata
+ * destinations stay refused whatever the list says.
  */
 export class AllowedHosts {
   readonly #entries: ReadonlySet<string>;
 
+  /** Throws, naming the entry, for one {@link normalizeAllowedHost} refuses. */
   constructor(entries: readonly string[]) {
-    this.#entries = new Set(
-      entries.map((entry) => entry.trim().toLowerCase()).filter((entry) => entry !== ''),
-    );
+    this.#entries = new Set(entries.filter((entry) => entry.trim() !== '').map(normalizeAllowedHost));
   }
 
   /** Parses a comma-separated list. */
@@ -180,8 +204,7 @@ export class AllowedHosts {
 
   /** True when `hostname` (as a URL gives it, IPv6 in brackets) on `port` is allowed. */
   allows(hostname: string, port: number): boolean {
-    const host = hostname.toLowerCase();
-    return this.#entries.has(host) || this.#entries.has(`${host}:${port}`);
+    return this.#entries.has(`${hostname.toLowerCase()}:${port}`);
   }
 }
 
@@ -194,9 +217,7 @@ export class AllowedHosts {
 export function normalizeAllowedHost(entry: string): string {
   const text = entry.trim().toLowerCase();
   const wrong = (why: string) =>
-    new Error(
-      `"${entry}" is not a host or host:port (${why}); e.g. 127.0.0.1:8799, [::1]:8799, tools.internal`,
-    );
+    new Error(`"${entry}" is not a host:port (${why}); e.g. 127.0.0.1:8799, [::1]:8799, tools.internal:443`);
   if (text === '') throw wrong('it is empty');
   if (text.includes('://')) throw wrong('write the host without the scheme');
   if (/[\s,/?#@*\\]/.test(text)) throw wrong('no paths, wildcards, credentials, spaces or commas');
@@ -213,8 +234,10 @@ export function normalizeAllowedHost(entry: string): string {
     host = parts[0] ?? '';
     port = parts[1];
   }
-  if (port !== undefined && !/^[1-9][0-9]{0,4}$/.test(port)) throw wrong('the port is a number 1-65535');
-  if (port !== undefined && Number(port) > 65_535) throw wrong('the port is a number 1-65535');
+  // One server, not every service of a host (the emulator holding every tenant's data may share it).
+  if (port === undefined) throw wrong('name the port: an entry opens one server');
+  if (!/^[1-9][0-9]{0,4}$/.test(port)) throw wrong('the port is a number 1-65535');
+  if (Number(port) > 65_535) throw wrong('the port is a number 1-65535');
   if (
     bracketed === null &&
     !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(host)
@@ -230,5 +253,8 @@ export function normalizeAllowedHost(entry: string): string {
     throw wrong('a host is an IPv4 address or a DNS name');
   }
   if (canonical !== host) throw wrong(`write the host as ${canonical}`);
-  return port === undefined ? host : `${host}:${port}`;
+  if (neverAllowedHostName(host) !== undefined) throw wrong('metadata services can never be allowed');
+  if (isIP(host.replace(/^\[|\]$/g, '')) !== 0 && neverAllowedAddress(host) !== undefined)
+    throw wrong('link-local and metadata addresses can never be allowed');
+  return `${host}:${port}`;
 }

@@ -4,7 +4,14 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
-import { AllowedHosts, blockedAddress, blockedHostName, parseIpv4Literal } from './address-policy.ts';
+import {
+  AllowedHosts,
+  blockedAddress,
+  blockedHostName,
+  neverAllowedAddress,
+  neverAllowedHostName,
+  parseIpv4Literal,
+} from './address-policy.ts';
 
 /**
  * Outbound HTTP for tools, safe against server-side request forgery (HLD §10.1): only http and
@@ -110,11 +117,11 @@ export function createSafeFetch(options: SafeFetchOptions = {}): SafeFetch {
     // A literal in any notation is checked as the address it denotes, never resolved.
     const literal = isIP(host) !== 0 ? host : parseIpv4Literal(host);
     if (literal !== undefined) {
-      const reason = isAllowed ? undefined : blockedAddress(literal);
+      const reason = isAllowed ? neverAllowedAddress(literal) : blockedAddress(literal);
       if (reason !== undefined) throw refuse(reason);
       return { url, address: { address: literal, family: isIP(literal) === 6 ? 6 : 4 } };
     }
-    const nameReason = isAllowed ? undefined : blockedHostName(host);
+    const nameReason = isAllowed ? neverAllowedHostName(host) : blockedHostName(host);
     if (nameReason !== undefined) throw refuse(nameReason);
     let addresses: ResolvedAddress[];
     try {
@@ -127,7 +134,7 @@ export function createSafeFetch(options: SafeFetchOptions = {}): SafeFetch {
       throw new OutboundRequestError('network_error', `The host ${host} has no address`);
     // Every address must pass: a name answering with one public and one private address is refused.
     for (const candidate of addresses) {
-      const reason = isAllowed ? undefined : blockedAddress(candidate.address);
+      const reason = isAllowed ? neverAllowedAddress(candidate.address) : blockedAddress(candidate.address);
       if (reason !== undefined)
         throw refuse(`it resolves to a non-public address (${reason.split(' is ')[1] ?? 'blocked'})`);
     }

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   AllowedHosts,
   blockedAddress,
+  normalizeAllowedHost,
   parseIpv4Literal,
 } from '../../../functions/shared/net/address-policy.ts';
 import { createSafeFetch, OutboundRequestError } from '../../../functions/shared/net/safe-fetch.ts';
@@ -184,5 +185,30 @@ describe('the address policy', () => {
     expect(blockedAddress('64:ff9b::a9fe:a9fe')).toContain('link-local');
     expect(blockedAddress('2002:7f00:1::')).toContain('loopback');
     expect(blockedAddress('2130706433')).toContain('loopback');
+    expect(blockedAddress('::ffff:0:127.0.0.1')).toContain('loopback');
+    expect(blockedAddress('64:ff9b:1::8.8.8.8')).toContain('NAT64');
+  });
+
+  it('takes allow-list entries as host:port only, and never link-local or metadata destinations', () => {
+    expect(normalizeAllowedHost('Tools.Test:8080')).toBe('tools.test:8080');
+    for (const entry of [
+      '127.0.0.1',
+      '169.254.169.254:80',
+      '[fe80::1]:80',
+      '[fd00:ec2::254]:80',
+      'metadata:80',
+    ]) {
+      expect(() => new AllowedHosts([entry])).toThrow(`"${entry}" is not a host:port`);
+    }
+  });
+});
+
+describe('an allow-listed destination', () => {
+  it('still refuses a name that resolves to a link-local (metadata) address', async () => {
+    const fetch = createSafeFetch({
+      resolver: resolverOf({ 'tools.test': ['169.254.169.254'] }),
+      allowedHosts: new AllowedHosts(['tools.test:80']),
+    });
+    expect(await refusal(fetch(get('http://tools.test/latest/meta-data/')))).toBe('blocked_destination');
   });
 });
