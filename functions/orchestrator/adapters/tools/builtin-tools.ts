@@ -197,7 +197,11 @@ export const builtinTools: Record<BuiltinToolId, BuiltinTool> = {
     },
     run: async (args) => {
       const seconds = Number(args['seconds']);
-      return { output: `Resumed after waiting ${seconds} s`, isError: false, suspendSeconds: seconds };
+      return {
+        output: `The run pauses ${seconds} s before its next step`,
+        isError: false,
+        suspendSeconds: seconds,
+      };
     },
   },
 };
