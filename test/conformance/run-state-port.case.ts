@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { ChatMessage } from '../../functions/shared/contracts/chat.ts';
 import {
+  maxCommitBytes,
+  maxRunIndexEntriesPerList,
   maxRunRecordBytes,
+  maxStepTranscriptBytes,
   messageBytes,
   RunStateConflictError,
   RunTooLargeError,
@@ -364,6 +367,44 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       expect(fits.run).toMatchObject({ transcript_messages: 4, transcript_bytes: firstBytes + secondBytes });
     });
 
+    it('refuses a commit past the size of one transaction, naming the limit, and keeps the run as it was', async () => {
+      const port = await factory();
+      const t = tenant();
+      // Each part within its own limit: 250 KB of input, a transcript just under the per-step limit,
+      // a step record and events of about 280 KB each; together past what one transaction holds.
+      const run = {
+        ...runRecord(t),
+        input: { messages: [{ role: 'user' as const, content: 'i'.repeat(250_000) }] },
+      };
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const big = (n: number) =>
+        newEvent(`${run.run_id}:big${n}`, 'step.completed', { step: 1, finish_reason: 'f'.repeat(280_000) });
+      const change = (events: number) => ({
+        requireStatus: ['queued' as const],
+        events: Array.from({ length: events }, (_, n) => big(n)),
+        appendTranscript: stepMessages(1, maxStepTranscriptBytes - 20_000),
+        step: stepRecordOf(run.run_id, 1, 's'.repeat(140_000)),
+      });
+      const refused = port.commit(authFor(t), run.run_id, change(3));
+      await expect(refused).rejects.toBeInstanceOf(RunTooLargeError);
+      await expect(refused).rejects.toMatchObject({
+        limit: maxCommitBytes,
+        limitName: 'commit size limit',
+        message: expect.stringContaining(`commit size limit of ${maxCommitBytes} bytes`),
+      });
+      expect(await port.getRun(authFor(t), run.run_id)).toMatchObject({
+        last_sequence: 1,
+        transcript_bytes: 0,
+        transcript_messages: 0,
+      });
+      expect(await port.readTranscript(authFor(t), run.run_id)).toEqual([]);
+      expect(await port.listSteps(authFor(t), run.run_id, { after: 0, limit: 10 })).toEqual([]);
+      // The same step with one event fits, and is stored whole.
+      const fits = await port.commit(authFor(t), run.run_id, change(1));
+      expect(fits.run).toMatchObject({ last_sequence: 2, transcript_messages: 2 });
+      expect(await port.listSteps(authFor(t), run.run_id, { after: 0, limit: 10 })).toHaveLength(1);
+    });
+
     it('keeps what it stores apart from the objects callers pass in and get back', async () => {
       const port = await factory();
       const t = tenant();
@@ -627,6 +668,56 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       } while (cursor !== undefined && pages < 10);
       expect(pages).toBeGreaterThan(1);
       expect(collected).toEqual([...runs].reverse().map((r) => r.run_id));
+    });
+
+    it('bounds a status-filtered listing per call, and pages every matching run once, in order', async () => {
+      const port = await factory();
+      const t = tenant();
+      const base = Date.parse('2026-03-03T00:00:00.000Z');
+      // More runs than one call examines: a few failed ones and one canceled among completed ones.
+      const total = maxRunIndexEntriesPerList + 50;
+      const failedAt = new Set([total - 10, 10, 5]);
+      const statusAt = (i: number): RunStatus =>
+        failedAt.has(i) ? 'failed' : i === 0 ? 'canceled' : 'completed';
+      const runs = Array.from({ length: total }, (_, i) => ({
+        ...runRecord(t),
+        status: statusAt(i),
+        created_at: new Date(base + i * 1000).toISOString(),
+      }));
+      for (let start = 0; start < runs.length; start += 25) {
+        await Promise.all(runs.slice(start, start + 25).map((run) => port.createRun(authFor(t), run, [])));
+      }
+      const newestFirst = [...runs].reverse();
+      const pagesOf = async (status: RunStatus, limit: number) => {
+        const pages: { ids: string[]; nextCursor: string | null }[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await port.listRuns(authFor(t), {
+            status,
+            limit,
+            ...(cursor === undefined ? {} : { cursor }),
+          });
+          expect(page.runs.length).toBeLessThanOrEqual(limit);
+          expect(page.runs.every((run) => run.status === status)).toBe(true);
+          pages.push({ ids: page.runs.map((run) => run.run_id), nextCursor: page.nextCursor });
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined && pages.length < 20);
+        return pages;
+      };
+      const failed = await pagesOf('failed', 2);
+      expect(failed.flatMap((page) => page.ids)).toEqual(
+        newestFirst.filter((run) => run.status === 'failed').map((run) => run.run_id),
+      );
+      // The first call stops at the bound with one match of two: a short page that carries a cursor.
+      expect(failed[0]).toEqual({ ids: [runs[total - 10]!.run_id], nextCursor: expect.any(String) });
+      const canceled = await pagesOf('canceled', 10);
+      expect(canceled.flatMap((page) => page.ids)).toEqual([runs[0]!.run_id]);
+      expect(canceled[0]).toEqual({ ids: [], nextCursor: expect.any(String) });
+      expect(canceled.at(-1)?.nextCursor).toBeNull();
+      const completed = await pagesOf('completed', 100);
+      const ids = completed.flatMap((page) => page.ids);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids).toEqual(newestFirst.filter((run) => run.status === 'completed').map((run) => run.run_id));
     });
 
     it('throws invalid_request for a cursor it did not give out', async () => {

@@ -104,6 +104,26 @@ export const maxRunRecordBytes = 300 * 1024;
  */
 export const maxStepTranscriptBytes = 3 * 1024 * 1024;
 
+/**
+ * Most one commit may write in all: a commit is one DynamoDB transaction (HLD §4.2), and a
+ * transaction holds at most 4 MB of items. The measure adds up the appended transcript, the step
+ * record, each new event, the run's own fields and an allowance per item for keys and attribute
+ * names (the same on every adapter). A commit past it is refused with RunTooLargeError
+ * (`commit size limit`) before anything is written, instead of failing in DynamoDB as if storage were
+ * unavailable.
+ */
+export const maxCommitBytes = 4 * 1024 * 1024;
+
+/**
+ * Most run-index entries one `listRuns` call examines (HLD §4.2): with a `status` filter the
+ * entries of other statuses are read and left out, so a rare status in a large tenant would
+ * otherwise read the whole index in one request. When the bound is reached first, the page holds
+ * the matching runs found so far (possibly fewer than `limit`, possibly none) and a `nextCursor`
+ * after the last entry examined. Without a filter a page needs only `limit + 1` entries, well under
+ * this.
+ */
+export const maxRunIndexEntriesPerList = 250;
+
 /** The size of a run record as the limit measures it: its JSON in UTF-8. */
 export function runRecordBytes(run: RunRecord): number {
   return Buffer.byteLength(JSON.stringify(run), 'utf8');
@@ -173,7 +193,12 @@ export interface RunStatePort {
   readTranscript(auth: AuthContext, runId: string, options?: { maxBytes?: number }): Promise<ChatMessage[]>;
   /** Step records after `after`, in step order. */
   listSteps(auth: AuthContext, runId: string, page: { after: number; limit: number }): Promise<StepRecord[]>;
-  /** The tenant's runs, newest first; `cursor` is opaque and comes from the previous page. */
+  /**
+   * The tenant's runs, newest first; `cursor` is opaque and comes from the previous page. One call
+   * examines at most {@link maxRunIndexEntriesPerList} index entries, so with a `status` filter a
+   * page may hold fewer than `limit` runs, or none, and still carry a `nextCursor`: the caller
+   * follows cursors until `nextCursor` is null, and sees every matching run once, in order.
+   */
   listRuns(auth: AuthContext, query: RunListQuery): Promise<{ runs: RunRecord[]; nextCursor: string | null }>;
 }
 

@@ -13,7 +13,7 @@ import {
 import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
-import { RunStateConflictError } from '../../ports/run-state-port.ts';
+import { maxRunIndexEntriesPerList, RunStateConflictError } from '../../ports/run-state-port.ts';
 import type {
   ClaimedRun,
   CommitResult,
@@ -356,7 +356,7 @@ export class DynamoRunStateStore implements RunStatePort {
           appended: 0,
         };
       }
-      const added = checkCommitSize(change, current.transcript_bytes, fresh);
+      const added = checkCommitSize(change, toRecord(current), fresh);
       const now = this.now().toISOString();
       const newItems = fresh.map((event, i) =>
         this.eventItem(auth, runId, pk, event, current!.last_sequence + i + 1, now),
@@ -530,10 +530,15 @@ export class DynamoRunStateStore implements RunStatePort {
     const values: Record<string, unknown> = { ':pk': pk };
     if (before !== undefined) values[':before'] = before;
     if (query.status !== undefined) values[':status'] = query.status;
-    // One more than a page, to know whether another page follows.
+    // One more than a page, to know whether another page follows; with a status filter, index
+    // entries are read in larger pages, but at most `maxRunIndexEntriesPerList` in all (HLD §4.2).
+    const budget = Math.max(maxRunIndexEntriesPerList, query.limit + 1);
     const found: IndexItem[] = [];
+    let examined = 0;
     let startKey: Record<string, unknown> | undefined;
+    let bounded = false;
     do {
+      const wanted = query.limit + 1 - found.length;
       const page = await this.page({
         TableName: this.tableName,
         KeyConditionExpression: before === undefined ? 'pk = :pk' : 'pk = :pk AND sk < :before',
@@ -543,11 +548,16 @@ export class DynamoRunStateStore implements RunStatePort {
         ExpressionAttributeValues: values,
         ConsistentRead: true,
         ScanIndexForward: false,
-        Limit: query.limit + 1,
+        Limit: Math.min(budget - examined, query.status === undefined ? wanted : Math.max(wanted, 100)),
         ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
       });
       found.push(...(page.items as IndexItem[]));
+      examined += page.scanned;
       startKey = found.length > query.limit ? undefined : page.lastKey;
+      if (startKey !== undefined && examined >= budget) {
+        bounded = true;
+        break;
+      }
     } while (startKey !== undefined);
     const entries = found.slice(0, query.limit);
     const items = await this.readRunItems(
@@ -558,10 +568,11 @@ export class DynamoRunStateStore implements RunStatePort {
     const cut = runs.length < items.length;
     const lastRunId = runs.at(-1)?.run_id;
     const last = cut ? entries.find((entry) => entry.run_id === lastRunId) : entries.at(-1);
-    return {
-      runs,
-      nextCursor: (cut || found.length > query.limit) && last !== undefined ? encodeRunCursor(last.sk) : null,
-    };
+    let nextCursor: string | null = null;
+    if ((cut || found.length > query.limit) && last !== undefined) nextCursor = encodeRunCursor(last.sk);
+    // The bound was reached with fewer matches than a page: continue after the last entry examined.
+    else if (bounded && startKey !== undefined) nextCursor = encodeRunCursor(Number(startKey.sk));
+    return { runs, nextCursor };
   }
 
   /** What a live claim says about a creation with `claim` as of `at`; `missing` if its run cannot be read. */
@@ -760,12 +771,20 @@ export class DynamoRunStateStore implements RunStatePort {
     return items;
   }
 
-  private async page(
-    input: QueryCommandInput,
-  ): Promise<{ items: Record<string, unknown>[]; lastKey: Record<string, unknown> | undefined }> {
+  private async page(input: QueryCommandInput): Promise<{
+    items: Record<string, unknown>[];
+    lastKey: Record<string, unknown> | undefined;
+    scanned: number;
+  }> {
     try {
       const result = await this.db.send(new QueryCommand(input));
-      return { items: result.Items ?? [], lastKey: result.LastEvaluatedKey };
+      const items = result.Items ?? [];
+      return {
+        items,
+        lastKey: result.LastEvaluatedKey,
+        // Items read before the filter; without the count, as many as the page could have read.
+        scanned: result.ScannedCount ?? input.Limit ?? items.length,
+      };
     } catch (error) {
       throw storageUnavailable(error);
     }

@@ -2,7 +2,7 @@ import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { ChatMessage } from '../../../shared/contracts/chat.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
 import { storageKeys } from '../../../shared/storage/keys.ts';
-import { RunStateConflictError } from '../../ports/run-state-port.ts';
+import { maxRunIndexEntriesPerList, RunStateConflictError } from '../../ports/run-state-port.ts';
 import type {
   ClaimedRun,
   CommitResult,
@@ -144,8 +144,7 @@ export class InMemoryRunStateStore implements RunStatePort {
       return { run: structuredClone(current.record), events: eventsFor(current, change.events), appended: 0 };
     }
     const appendedMessages = change.appendTranscript ?? [];
-    const transcriptBytes =
-      current.record.transcript_bytes + checkCommitSize(change, current.record.transcript_bytes, fresh);
+    const transcriptBytes = current.record.transcript_bytes + checkCommitSize(change, current.record, fresh);
     const time = this.#now().toISOString();
     const next: StoredRun = {
       ...current,
@@ -223,22 +222,35 @@ export class InMemoryRunStateStore implements RunStatePort {
     query: RunListQuery,
   ): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
     const before = query.cursor === undefined ? Number.POSITIVE_INFINITY : decodeRunCursor(query.cursor);
-    const matching = [...this.#runs.values()]
+    // The index part the query reads (the tenant's, or its principal's), newest first.
+    const index = [...this.#runs.values()]
       .filter(
         (stored) =>
           stored.tenant === auth.tenant_id &&
           stored.sortKey < before &&
-          (query.status === undefined || stored.record.status === query.status) &&
           (query.principalId === undefined || stored.record.principal_id === query.principalId),
       )
       .sort((a, b) => b.sortKey - a.sortKey);
+    // As on DynamoDB: the status filter applies to the entries read, one more match than a page is
+    // enough, and at most `maxRunIndexEntriesPerList` entries are examined (HLD §4.2).
+    const budget = Math.max(maxRunIndexEntriesPerList, query.limit + 1);
+    const matching: StoredRun[] = [];
+    let examined = 0;
+    while (examined < index.length && examined < budget && matching.length <= query.limit) {
+      const stored = index[examined]!;
+      examined += 1;
+      if (query.status === undefined || stored.record.status === query.status) matching.push(stored);
+    }
     // Within one response's bytes: runs that do not fit come on the next page.
     const page = withinPageBytes(matching.slice(0, query.limit), (stored) => stored.record);
     const last = page.at(-1);
-    return {
-      runs: page.map((stored) => structuredClone(stored.record)),
-      nextCursor: matching.length > page.length && last !== undefined ? encodeRunCursor(last.sortKey) : null,
-    };
+    let nextCursor: string | null = null;
+    if (matching.length > page.length && last !== undefined) nextCursor = encodeRunCursor(last.sortKey);
+    // The bound was reached with fewer matches than a page: continue after the last entry examined.
+    else if (examined < index.length && matching.length <= query.limit) {
+      nextCursor = encodeRunCursor(index[examined - 1]!.sortKey);
+    }
+    return { runs: page.map((stored) => structuredClone(stored.record)), nextCursor };
   }
 
   /** A place in the tenant's run index no other run has, ordered by creation time. */
