@@ -19,7 +19,11 @@ describe('a run without a size ceiling, on DynamoDB', () => {
     const runs = new DynamoRunStateStore(createDocumentClient(testAwsConfig()), resources.tableName);
     const { runId } = await runToolLoop(runs, auth, { toolSteps: 499, bytesPerStep: 10 * 1024 });
     const run = await runs.getRun(auth, runId);
-    expect(run).toMatchObject({ status: 'completed', steps_completed: 500, transcript_messages: 499 * 2 + 1 });
+    expect(run).toMatchObject({
+      status: 'completed',
+      steps_completed: 500,
+      transcript_messages: 499 * 2 + 1,
+    });
     expect(run!.transcript_bytes).toBeGreaterThan(5 * 1000 * 1000);
     expect(await streamedSequences(runs, auth, runId, systemClock)).toEqual(
       Array.from({ length: run!.last_sequence }, (_, i) => i + 1),
