@@ -245,17 +245,22 @@ export function createToolRunner(deps: ToolRunnerDeps) {
         ...(result.error === undefined ? {} : { error: plainError(result.error) }),
         output: cut(result.output, recordOutputBytes, false),
       });
-      if (!result.isError || result.error?.retryable !== true || policy.action === 'continue') break;
+      if (!result.isError || policy.action === 'continue') break;
+      const error = result.error ?? { code: 'failed' as const, message: result.output, retryable: false };
+      // The model can mend its own mistakes (bad arguments, a tool it may not call): never a reason to end the run.
+      if (error.code === 'invalid_arguments' || error.code === 'not_allowed') break;
       if (policy.action === 'abort') {
-        abort = abortError(name, result.error);
+        abort = abortError(name, error);
         break;
       }
+      // Trying again cannot help (a 4xx, a refused destination): the model hears of it instead.
+      if (!error.retryable) break;
       const delayMs = policy.backoff_ms * 2 ** (attempt - 1);
       const nextStored = stored.has(ids(attempt + 1).completed);
       const exhausted =
         attempt >= maxAttempts || (!nextStored && deps.clock.now() + delayMs >= request.deadlineMs);
       if (exhausted) {
-        if (policy.on_exhausted === 'abort') abort = abortError(name, result.error);
+        if (policy.on_exhausted === 'abort') abort = abortError(name, error);
         break;
       }
       if (!nextStored) await deps.clock.sleep(delayMs, request.signal);

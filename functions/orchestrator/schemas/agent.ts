@@ -32,8 +32,9 @@ export const ToolErrorPolicySchema = z
       .enum(['continue', 'retry', 'abort'])
       .describe(
         '`continue`: the error goes back to the model as the tool’s result; `retry`: retryable errors (timeout, ' +
-          'network_error, http_error 429/5xx) are retried with backoff, an event per attempt; `abort`: the run fails ' +
-          '`tool_failed`. invalid_arguments and not_allowed always go back to the model.',
+          'network_error, http_error 429/5xx) are retried with backoff, an event per attempt, then follow ' +
+          '`on_exhausted`, and other errors go back to the model; `abort`: any error fails the run `tool_failed`. ' +
+          'invalid_arguments and not_allowed always go back to the model.',
       ),
     max_attempts: z.number().int().min(1).max(10).default(3),
     backoff_ms: z
@@ -46,7 +47,9 @@ export const ToolErrorPolicySchema = z
     on_exhausted: z
       .enum(['continue', 'abort'])
       .default('abort')
-      .describe('After the last `retry` attempt failed: hand the error to the model, or fail the run.'),
+      .describe(
+        'After the last `retry` attempt of a retryable error failed: hand the error to the model, or fail the run.',
+      ),
   })
   .meta({ id: 'ToolErrorPolicy' });
 

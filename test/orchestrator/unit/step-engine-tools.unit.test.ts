@@ -296,6 +296,10 @@ describe('tool calls in the step engine', () => {
       [3, true, { code: 'timeout', message: 'The tool did not answer within 2000 ms' }],
     ]);
     expect(h.invocations).toHaveLength(3);
+    // Each retry waits out the backoff, doubling from 500 ms, after the 2000 ms timeout.
+    const [record] = await h.steps();
+    const starts = (record?.tool_calls[0]?.attempts ?? []).map((a) => Date.parse(a.started_at));
+    expect(starts.slice(1).map((start, i) => start - (starts[i] ?? 0))).toEqual([2000 + 500, 2000 + 1000]);
     const run = await h.getRun();
     expect(run).toMatchObject({ status: 'failed', error: { code: 'tool_failed' } });
     expect(run?.error?.message).toContain('"hang"');
@@ -332,6 +336,33 @@ describe('tool calls in the step engine', () => {
       status: 'completed',
       output: { message: { content: 'the tool is down' } },
     });
+  });
+
+  it('fails the run on any tool error under abort, and hands one retrying cannot mend to the model under retry', async () => {
+    // http_fetch to loopback is refused (blocked_destination): an error no retry can mend.
+    const blocked = toolCalls(['http_fetch', { url: 'http://127.0.0.1:9/' }]);
+    const aborting = await harness({
+      agent: {
+        tool_ids: ['http_fetch'],
+        on_tool_error: { action: 'abort', max_attempts: 1, backoff_ms: 0, on_exhausted: 'continue' },
+      },
+      turns: [blocked, { reply: 'never reached' }],
+    });
+    await aborting.drain();
+    const aborted = await aborting.getRun();
+    expect(aborted).toMatchObject({ status: 'failed', error: { code: 'tool_failed' } });
+    expect(aborted?.error?.message).toContain('blocked_destination');
+
+    const retrying = await harness({
+      agent: {
+        tool_ids: ['http_fetch'],
+        on_tool_error: { action: 'retry', max_attempts: 3, backoff_ms: 100, on_exhausted: 'abort' },
+      },
+      turns: [blocked, { reply: 'the page is out of reach' }],
+    });
+    await retrying.drain();
+    expect(retrying.invocations).toHaveLength(1);
+    expect(await retrying.getRun()).toMatchObject({ status: 'completed' });
   });
 
   it('fails the run at the first timeout when the policy says abort, and hands it to the model when it says continue', async () => {
