@@ -242,6 +242,21 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
     expect(answer.status).toBe(404);
   });
 
+  it('agents, tools and runs commands answer from the deployed node, as JSON with --json', async () => {
+    const agents = await agentos('agents', 'list', ...target(), '--json');
+    expect(agents.code).toBe(0);
+    expect(
+      (JSON.parse(agents.stdout) as { data: { agent_id: string }[] }).data.map((a) => a.agent_id),
+    ).toContain('sample-agent');
+    const tools = await agentos('tools', 'get', 'http_fetch', ...target(), '--json');
+    expect(JSON.parse(tools.stdout)).toMatchObject({ kind: 'builtin', tool_id: 'http_fetch' });
+    const runs = await agentos('runs', 'list', ...target(), '--status', 'completed', '--json');
+    const [latest] = (JSON.parse(runs.stdout) as { data: { run_id: string }[] }).data;
+    expect(latest).toBeDefined();
+    const steps = await agentos('runs', 'steps', latest!.run_id, ...target(), '--json');
+    expect((JSON.parse(steps.stdout) as { data: { status: string }[] }).data.length).toBeGreaterThan(0);
+  });
+
   it('redeploy shows the change, ships the new model catalog and validates without re-seeding', async () => {
     await writeConfig({
       'local/echo-redeployed': { backend: 'local', model: 'echo', max_output_tokens: 1024 },
