@@ -102,6 +102,37 @@ function fieldOrder(value: Record<string, unknown>, first: string[], last: strin
 
 const toolFields = ['tool_id', 'kind', 'version', 'description'];
 
+/** Creates an agent or tool from its spec (`POST /v1/agents|tools`) and says which version it got. */
+async function createResource(
+  client: AgentOsClient,
+  kind: 'agent' | 'tool',
+  spec: Record<string, unknown>,
+  output: CommandOutput,
+): Promise<number> {
+  const created = expectStatus<Record<string, unknown>>(
+    await client.request('POST', `/v1/${kind}s`, { body: spec }),
+    201,
+  );
+  emit(
+    output,
+    created,
+    () => `created ${kind} ${String(created[`${kind}_id`])} (version ${String(created['version'])})\n`,
+  );
+  return 0;
+}
+
+/** Deletes an agent or tool (`DELETE /v1/agents|tools/{id}`). */
+async function deleteResource(
+  client: AgentOsClient,
+  kind: 'agent' | 'tool',
+  id: string,
+  output: CommandOutput,
+): Promise<number> {
+  expectStatus(await client.request('DELETE', `/v1/${kind}s/${segment(id)}`), 204);
+  emit(output, { object: kind, [`${kind}_id`]: id, deleted: true }, () => `deleted ${kind} ${id}\n`);
+  return 0;
+}
+
 /** `agentos agents list|get|create|delete`. */
 export const agentCommands = {
   async list(client: AgentOsClient, page: PageOptions, output: CommandOutput): Promise<number> {
@@ -135,24 +166,11 @@ export const agentCommands = {
     return 0;
   },
 
-  async create(client: AgentOsClient, spec: Record<string, unknown>, output: CommandOutput): Promise<number> {
-    const agent = expectStatus<Record<string, unknown>>(
-      await client.request('POST', '/v1/agents', { body: spec }),
-      201,
-    );
-    emit(
-      output,
-      agent,
-      () => `created agent ${String(agent['agent_id'])} (version ${String(agent['version'])})\n`,
-    );
-    return 0;
-  },
+  create: (client: AgentOsClient, spec: Record<string, unknown>, output: CommandOutput) =>
+    createResource(client, 'agent', spec, output),
 
-  async delete(client: AgentOsClient, agentId: string, output: CommandOutput): Promise<number> {
-    expectStatus(await client.request('DELETE', `/v1/agents/${segment(agentId)}`), 204);
-    emit(output, { object: 'agent', agent_id: agentId, deleted: true }, () => `deleted agent ${agentId}\n`);
-    return 0;
-  },
+  delete: (client: AgentOsClient, agentId: string, output: CommandOutput) =>
+    deleteResource(client, 'agent', agentId, output),
 };
 
 /** `agentos tools list|get|create|delete`. */
@@ -193,24 +211,11 @@ export const toolCommands = {
     return 0;
   },
 
-  async create(client: AgentOsClient, spec: Record<string, unknown>, output: CommandOutput): Promise<number> {
-    const tool = expectStatus<Record<string, unknown>>(
-      await client.request('POST', '/v1/tools', { body: spec }),
-      201,
-    );
-    emit(
-      output,
-      tool,
-      () => `created tool ${String(tool['tool_id'])} (version ${String(tool['version'])})\n`,
-    );
-    return 0;
-  },
+  create: (client: AgentOsClient, spec: Record<string, unknown>, output: CommandOutput) =>
+    createResource(client, 'tool', spec, output),
 
-  async delete(client: AgentOsClient, toolId: string, output: CommandOutput): Promise<number> {
-    expectStatus(await client.request('DELETE', `/v1/tools/${segment(toolId)}`), 204);
-    emit(output, { object: 'tool', tool_id: toolId, deleted: true }, () => `deleted tool ${toolId}\n`);
-    return 0;
-  },
+  delete: (client: AgentOsClient, toolId: string, output: CommandOutput) =>
+    deleteResource(client, 'tool', toolId, output),
 };
 
 function clipped(text: string, width: number): string {
