@@ -87,6 +87,25 @@ export function createStepWorkerHandler(options: {
     options.reportFailure ??
     createFailureReporter(logger, (name, value) => metrics.addMetric(name, MetricUnit.Count, value));
 
+  /** Logs what a task's delivery came to and counts it. */
+  function recordOutcome(
+    task: Pick<StepMessage, 'auth' | 'run_id' | 'kind'>,
+    step: number | null,
+    attempt: number,
+    outcome: StepOutcome,
+  ): void {
+    logger.info('task processed', {
+      tenant_id: task.auth.tenant_id,
+      run_id: task.run_id,
+      kind: task.kind,
+      step,
+      attempt,
+      outcome: outcome.status,
+      reason: outcome.reason,
+    });
+    metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
+  }
+
   /** Brings a record back after a backoff; if that fails, the queue's visibility timeout applies. */
   async function backOff(
     record: SQSRecord,
@@ -206,16 +225,7 @@ export function createStepWorkerHandler(options: {
       );
     }
     clearInterval(beat);
-    logger.info('task processed', {
-      tenant_id: auth.tenant_id,
-      run_id: runId,
-      kind: task.kind,
-      step,
-      attempt,
-      outcome: outcome.status,
-      reason: outcome.reason,
-    });
-    metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
+    recordOutcome(task, step, attempt, outcome);
     if (
       outcome.status === 'retry' &&
       outcome.waitsForClaim === true &&
@@ -315,16 +325,7 @@ export function createStepWorkerHandler(options: {
               ...(deadlineMs === undefined ? {} : { deadlineMs }),
             })
           : await options.engine.expire(auth, runId);
-      logger.info('task processed', {
-        tenant_id: auth.tenant_id,
-        run_id: runId,
-        kind: task.kind,
-        step,
-        attempt,
-        outcome: outcome.status,
-        reason: outcome.reason,
-      });
-      metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
+      recordOutcome(task, step, attempt, outcome);
       if (outcome.status === 'retry' && attempt >= options.maxReceives) {
         // The queue would move it to the dead-letter queue on the next receive: end the run now. If
         // that fails too, the message stays, so it still reaches the dead-letter queue.
