@@ -102,6 +102,18 @@ function fieldOrder(value: Record<string, unknown>, first: string[], last: strin
 
 const toolFields = ['tool_id', 'kind', 'version', 'description'];
 
+/** Reads one resource (`GET path`) and shows it as fields, in `order` when given. */
+async function showResource(
+  client: AgentOsClient,
+  path: string,
+  output: CommandOutput,
+  order?: (resource: Record<string, unknown>) => Parameters<typeof details>[1],
+): Promise<number> {
+  const resource = expectStatus<Record<string, unknown>>(await client.request('GET', path), 200);
+  emit(output, resource, () => details(resource, order?.(resource)));
+  return 0;
+}
+
 /** Creates an agent or tool from its spec (`POST /v1/agents|tools`) and says which version it got. */
 async function createResource(
   client: AgentOsClient,
@@ -161,9 +173,7 @@ export const agentCommands = {
       version === undefined
         ? `/v1/agents/${segment(agentId)}`
         : `/v1/agents/${segment(agentId)}/versions/${version}`;
-    const agent = expectStatus<Record<string, unknown>>(await client.request('GET', path), 200);
-    emit(output, agent, () => details(agent, fieldOrder(agent, agentFields, ['instructions'])));
-    return 0;
+    return showResource(client, path, output, (agent) => fieldOrder(agent, agentFields, ['instructions']));
   },
 
   create: (client: AgentOsClient, spec: Record<string, unknown>, output: CommandOutput) =>
@@ -202,14 +212,8 @@ export const toolCommands = {
     return 0;
   },
 
-  async get(client: AgentOsClient, toolId: string, output: CommandOutput): Promise<number> {
-    const tool = expectStatus<Record<string, unknown>>(
-      await client.request('GET', `/v1/tools/${segment(toolId)}`),
-      200,
-    );
-    emit(output, tool, () => details(tool, fieldOrder(tool, toolFields, [])));
-    return 0;
-  },
+  get: (client: AgentOsClient, toolId: string, output: CommandOutput) =>
+    showResource(client, `/v1/tools/${segment(toolId)}`, output, (tool) => fieldOrder(tool, toolFields, [])),
 
   create: (client: AgentOsClient, spec: Record<string, unknown>, output: CommandOutput) =>
     createResource(client, 'tool', spec, output),
@@ -267,14 +271,8 @@ export const runCommands = {
     return 0;
   },
 
-  async get(client: AgentOsClient, runId: string, output: CommandOutput): Promise<number> {
-    const run = expectStatus<Record<string, unknown>>(
-      await client.request('GET', `/v1/runs/${segment(runId)}`),
-      200,
-    );
-    emit(output, run, () => details(run));
-    return 0;
-  },
+  get: (client: AgentOsClient, runId: string, output: CommandOutput) =>
+    showResource(client, `/v1/runs/${segment(runId)}`, output),
 
   /** Every event after `after`, page by page (the JSON form of the events route, not the stream). */
   async events(client: AgentOsClient, runId: string, after: number, output: CommandOutput): Promise<number> {

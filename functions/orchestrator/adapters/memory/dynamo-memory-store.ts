@@ -123,15 +123,7 @@ export class DynamoMemoryStore implements MemoryPort {
     if (!search.hasTerms) return [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.query({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        ProjectionExpression: entryProjection,
-        ExpressionAttributeNames: names,
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      });
+      const page = await this.query(this.entriesQuery(pk, start));
       for (const item of page.items) search.add(entryOf(item));
       start = page.next;
     } while (start !== undefined);
@@ -151,16 +143,7 @@ export class DynamoMemoryStore implements MemoryPort {
     // Until one more than fits the page (so it is known whether another page follows): at most
     // `limit + 1` items, and one query page (1 MB) beyond `maxPageBytes`.
     do {
-      const read = await this.query({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        ProjectionExpression: entryProjection,
-        ExpressionAttributeNames: names,
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-        Limit: limit + 1 - items.length,
-      });
+      const read = await this.query(this.entriesQuery(pk, start, limit + 1 - items.length));
       items.push(...read.items);
       start = read.next;
     } while (
@@ -176,6 +159,20 @@ export class DynamoMemoryStore implements MemoryPort {
         items.length > chosen.length && last !== undefined
           ? encodeMemoryCursor({ s: last.sk, k: last.key })
           : null,
+    };
+  }
+
+  /** A consistent read of a namespace's entries from `start`, at most `limit` of them when given. */
+  private entriesQuery(pk: string, start: Record<string, unknown> | undefined, limit?: number) {
+    return {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ProjectionExpression: entryProjection,
+      ExpressionAttributeNames: names,
+      ConsistentRead: true,
+      ExclusiveStartKey: start,
+      ...(limit === undefined ? {} : { Limit: limit }),
     };
   }
 
