@@ -1,6 +1,6 @@
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll } from 'vitest';
+import { afterAll, vi } from 'vitest';
 import { SfnRunDriver } from '../../functions/orchestrator/adapters/sfn/sfn-run-driver.ts';
 import { StepMessageSchema } from '../../functions/orchestrator/runtime/step-message.ts';
 import type { StepMessage } from '../../functions/orchestrator/runtime/step-message.ts';
@@ -23,6 +23,10 @@ const received: StepMessage[] = [];
  * Over the wire: the long-run state machine on the emulator's Step Functions (executions enabled by
  * the test emulator), its step tasks read from the node's step queue.
  */
+// moto runs executions on its own threads, in real time: on a loaded machine a task can take well
+// over a minute to reach the queue, so this file waits up to 150 polls within a longer test timeout.
+vi.setConfig({ testTimeout: 240_000 });
+
 runDriverPortConformance('Step Functions', async () => {
   const { resources } = await node;
   // A heartbeat far apart from the test's pace: no task times out while a test holds it.
@@ -36,7 +40,7 @@ runDriverPortConformance('Step Functions', async () => {
     // ignored; Step Functions answers TaskTimedOut), and its SendTaskFailure drops the cause.
     emulatorGaps: { answeredTaskStaysOpen: true, failureCauseDropped: true },
     async nextTask(runId) {
-      for (let polls = 0; polls < 60; polls += 1) {
+      for (let polls = 0; polls < 150; polls += 1) {
         const index = received.findIndex((task) => task.run_id === runId);
         if (index >= 0) return received.splice(index, 1)[0]!;
         const answer = await sqs.send(
