@@ -1,3 +1,4 @@
+import { interimAdmission } from '../../shared/tenancy/interim-admission.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -123,6 +124,7 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
           }),
         ),
         verifier: jwtVerifierFromEnv(env),
+        admission: interimAdmission,
         telemetry,
         maxBodyBytes: config.maxBodyBytes,
       }),

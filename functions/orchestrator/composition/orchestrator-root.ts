@@ -1,3 +1,4 @@
+import { interimAdmission } from '../../shared/tenancy/interim-admission.ts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -107,6 +108,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           ...memoryHandlers({ memory }),
         }),
         verifier: jwtVerifierFromEnv(env),
+        admission: interimAdmission,
         telemetry,
         maxBodyBytes: maxCreateRunBytes,
       });

@@ -34,7 +34,12 @@ export const scopes = {
   modelsInvoke: 'models:invoke',
   modelsRead: 'models:read',
   policyCheck: 'policy:check',
+  /** Read one's own metered usage. */
   usageRead: 'usage:read',
+  /** With `usage:read`: read every principal's usage of the tenant. */
+  usageReadAll: 'usage:read:all',
+  /** Administer the tenant's principals and the tokens issued to them. */
+  tenantAdmin: 'tenant:admin',
   /** Read the tenant's agents and their versions. */
   agentsRead: 'agents:read',
   /** Create, update and delete the tenant's agents. */

@@ -3,6 +3,7 @@ import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AuthContextSchema } from './auth-context.ts';
 import type { AuthContext } from './auth-context.ts';
 import { InternalError, UnauthorizedError } from '../errors/agentos-error.ts';
+import type { VerifiedToken } from '../tenancy/admission-port.ts';
 
 /** Only asymmetric algorithms: a verifier never holds a secret that could also mint tokens. */
 export const allowedJwtAlgorithms = ['ES256', 'RS256'] as const;
@@ -34,7 +35,11 @@ export type JwtVerifierOptions = {
 export const defaultMaxTokenLifetimeSeconds = 24 * 3600;
 
 /** Verifies bearer tokens and turns their claims into an Auth Context. */
-export type JwtVerifier = { verify(token: string): Promise<AuthContext> };
+export type JwtVerifier = {
+  verify(token: string): Promise<AuthContext>;
+  /** As `verify`, with what ingress admission needs besides the Auth Context (`jti`, `iat`, `iss`). */
+  verifyToken(token: string): Promise<VerifiedToken>;
+};
 
 function readScopes(payload: JWTPayload): string[] {
   const { scope, scp } = payload as { scope?: unknown; scp?: unknown };
@@ -97,29 +102,38 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxLifetime = options.maxLifetimeSeconds ?? defaultMaxTokenLifetimeSeconds;
   const resolvers = new Map(options.issuers.map((trusted) => [trusted.issuer, keyResolver(trusted.jwks)]));
-  return {
-    async verify(token) {
-      const issuer = claimedIssuer(token);
-      const keys = resolvers.get(issuer);
-      if (keys === undefined)
-        throw new UnauthorizedError('The bearer token comes from an issuer this node does not trust');
-      try {
-        const { payload } = await jwtVerify(token, keys, {
-          issuer,
-          audience: options.audience,
-          algorithms: [...allowedJwtAlgorithms],
-          requiredClaims: ['exp', 'sub'],
-          clockTolerance: tolerance,
-        });
-        checkLifetime(payload, maxLifetime, tolerance);
-        return toAuthContext(payload);
-      } catch (error) {
-        if (error instanceof UnauthorizedError) throw error;
-        if (error instanceof joseErrors.JOSEError) {
-          throw new UnauthorizedError('The bearer token is invalid or expired', { cause: error });
-        }
-        throw new InternalError('Token verification failed', { cause: error });
+  async function verifyToken(token: string): Promise<VerifiedToken> {
+    const issuer = claimedIssuer(token);
+    const keys = resolvers.get(issuer);
+    if (keys === undefined)
+      throw new UnauthorizedError('The bearer token comes from an issuer this node does not trust');
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer,
+        audience: options.audience,
+        algorithms: [...allowedJwtAlgorithms],
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: tolerance,
+      });
+      checkLifetime(payload, maxLifetime, tolerance);
+      return {
+        auth: toAuthContext(payload),
+        issuer,
+        ...(typeof payload.jti === 'string' ? { tokenId: payload.jti } : {}),
+        ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat } : {}),
+      };
+    } catch (error) {
+      if (error instanceof UnauthorizedError) throw error;
+      if (error instanceof joseErrors.JOSEError) {
+        throw new UnauthorizedError('The bearer token is invalid or expired', { cause: error });
       }
+      throw new InternalError('Token verification failed', { cause: error });
+    }
+  }
+  return {
+    verifyToken,
+    async verify(token) {
+      return (await verifyToken(token)).auth;
     },
   };
 }

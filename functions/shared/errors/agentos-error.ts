@@ -124,10 +124,16 @@ export class RequestInProgressError extends AgentOsError {
   }
 }
 
-/** The caller exceeded a rate limit, or an upstream did. */
+/**
+ * The caller exceeded a rate limit, or an upstream did. `details.limit` names the limit and
+ * `details.retry_after_seconds` becomes `Retry-After`; `headers` (the `RateLimit-*` fields) are sent
+ * with the answer but are not part of the envelope.
+ */
 export class RateLimitedError extends AgentOsError {
-  constructor(message: string, options: AgentOsErrorOptions = {}) {
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(message: string, options: AgentOsErrorOptions & { headers?: Record<string, string> } = {}) {
     super('rate_limited', 429, message, options);
+    this.headers = options.headers ?? {};
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { AuthContext } from '../auth/auth-context.ts';
+import type { Tenant } from '../tenancy/tenant-schemas.ts';
 import type { RouteSpec } from './route-spec.ts';
 
 type Parsed<T> = T extends z.ZodType ? z.output<T> : Record<string, never>;
@@ -23,6 +24,8 @@ export type RouteInput<S extends RouteSpec = RouteSpec> = {
   headers: Record<string, string>;
   /** The caller; an anonymous context on unauthenticated routes. */
   auth: AuthContext;
+  /** The caller's tenant as admitted at ingress (quotas, allow-list); undefined on unauthenticated routes. */
+  tenant: Tenant | undefined;
   correlationId: string;
   /** Aborted when the client goes away (or the platform's deadline passes). */
   signal: AbortSignal;

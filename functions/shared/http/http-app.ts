@@ -10,7 +10,10 @@ import {
   InvalidRequestError,
   MethodNotAllowedError,
   NotFoundError,
+  RateLimitedError,
 } from '../errors/agentos-error.ts';
+import type { AdmissionPort } from '../tenancy/admission-port.ts';
+import type { Tenant } from '../tenancy/tenant-schemas.ts';
 import { toErrorEnvelope } from '../errors/error-envelope.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import type { BoundRoute, RouteInput, RouteResult } from './bound-route.ts';
@@ -25,6 +28,8 @@ export type HttpAppOptions = {
   service: string;
   routes: BoundRoute[];
   verifier: JwtVerifier;
+  /** Admits each verified token's tenant and principal (unknown, disabled, revoked: refused). */
+  admission: AdmissionPort;
   telemetry: Telemetry;
   /** The largest JSON body a route accepts unless its declaration says otherwise. */
   maxBodyBytes: number;
@@ -132,12 +137,18 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   );
   const { logger, metrics } = options.telemetry;
 
-  async function authenticate(scope: string, headers: Record<string, string>): Promise<AuthContext> {
-    const auth = await options.verifier.verify(bearerToken(headers['authorization']));
+  async function authenticate(
+    scope: string,
+    headers: Record<string, string>,
+  ): Promise<{ auth: AuthContext; tenant: Tenant }> {
+    const token = await options.verifier.verifyToken(bearerToken(headers['authorization']));
+    const { auth } = token;
     logger.appendKeys({ tenant_id: auth.tenant_id });
+    // The tenant first: an unknown or disabled tenant's token is refused whatever it may hold.
+    const tenant = await options.admission.admit(token);
     if (!auth.scopes.includes(scope))
       throw new ForbiddenError(`This operation requires the "${scope}" scope`);
-    return auth;
+    return { auth, tenant };
   }
 
   async function inputFor(
@@ -149,7 +160,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     correlationId: string,
   ): Promise<RouteInput> {
     const { spec } = route;
-    const auth = spec.scope === null ? anonymous : await authenticate(spec.scope, headers);
+    const { auth, tenant } =
+      spec.scope === null ? { auth: anonymous, tenant: undefined } : await authenticate(spec.scope, headers);
     const parsedParams = validateParams(spec, params);
     const query = spec.request?.query ? validate(spec.request.query, queryRecord(url), 'query') : {};
     validateHeaders(spec, headers);
@@ -167,6 +179,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       body,
       headers,
       auth,
+      tenant,
       correlationId,
       signal: request.signal,
       url,
@@ -190,6 +203,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       ...route?.spec.errorHeaders?.({ code: envelope.error.code, requestHeaders: headers }),
     };
     if (error instanceof MethodNotAllowedError) extra['allow'] = error.allowed.join(', ');
+    if (error instanceof RateLimitedError) Object.assign(extra, error.headers);
     const retryAfter = error instanceof AgentOsError ? error.details['retry_after_seconds'] : undefined;
     if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter > 0) {
       extra['retry-after'] = String(Math.ceil(retryAfter));

@@ -76,7 +76,26 @@ export const storageKeys = {
    */
   memoryNamespace: (tenantId: string, namespace: string) =>
     `${tenant(tenantId)}/memory/${part(namespace, 'namespace')}`,
+  /** A tenant's registration (`sk` 0): status, quotas, allow-list and live revocations (HLD §5.2). */
+  tenantProfile: (tenantId: string) => `${tenant(tenantId)}/profile`,
+  /** The tenant's principals: one item each, `sk` = a hash of the principal id. */
+  principals: (tenantId: string) => `${tenant(tenantId)}/principals`,
+  /** The tokens issued to the tenant's principals: one item each, `sk` = a hash of the token id. */
+  issuedTokens: (tenantId: string) => `${tenant(tenantId)}/tokens`,
+  /** One of the tenant's limiter items (`sk` 0): a rate bucket or a slot pool, named by `limit`. */
+  tenantLimit: (tenantId: string, limit: string) => `${tenant(tenantId)}/limits/${part(limit, 'limit')}`,
   /** Where an entry lived before namespaces had one partition (`sk` 0); read and moved on first read. */
   legacyMemory: (tenantId: string, namespace: string, keyHash: string) =>
     `${tenant(tenantId)}/memory/${part(namespace, 'namespace')}/${part(keyHash, 'memory key')}`,
 } as const;
+
+/**
+ * The only keys outside a tenant: node-wide records that belong to no tenant. Nothing of a tenant's
+ * data lives here, only the directory of tenant ids and the node's own limiter items.
+ */
+export const platformKeys = {
+  /** The directory of the node's tenants: one small item per tenant, `sk` = a hash of its id. */
+  tenantDirectory: () => 'platform/tenants',
+  /** A node-wide limiter item (`sk` 0), e.g. the node's concurrent-run slots. */
+  nodeLimit: (limit: string) => `platform/limits/${part(limit, 'limit')}`,
+};

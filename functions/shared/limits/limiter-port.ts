@@ -1,0 +1,55 @@
+/**
+ * Quota enforcement state shared by every function instance (HLD §5.2, §10.2): rate limits and
+ * slots live in DynamoDB and change only through conditional writes, so two instances never both
+ * take the last token or slot.
+ */
+
+/** One rate limit: `rate` per `periodSeconds` sustained, `burst` at once. */
+export type RateLimit = { rate: number; periodSeconds: number; burst: number };
+
+/** What a rate-limited attempt came to; the fields feed the `RateLimit-*` headers. */
+export type RateDecision = {
+  allowed: boolean;
+  /** The bucket's size (`RateLimit-Limit`). */
+  limit: number;
+  /** Requests still allowed right now after this one (`RateLimit-Remaining`). */
+  remaining: number;
+  /** Seconds until the bucket is full again (`RateLimit-Reset`). */
+  resetSeconds: number;
+  /** When refused: seconds until one more request would be allowed (`Retry-After`). */
+  retryAfterSeconds: number;
+};
+
+/**
+ * A token-bucket limiter (GCRA: the bucket is one "theoretical arrival time" per key). `key` names
+ * the bucket, e.g. `tenant/acme/limits/run-rate`; the caller builds it with the storage key builders.
+ */
+export interface RateLimiterPort {
+  take(key: string, limit: RateLimit): Promise<RateDecision>;
+}
+
+/** A holder's claim on a slot, identified by `holder` (a run id, a stream id). */
+export type SlotLease = { holder: string; expiresAtMs: number };
+
+/** What an attempt to take a slot came to. */
+export type SlotDecision =
+  | { acquired: true; inUse: number; capacity: number }
+  | { acquired: false; inUse: number; capacity: number; retryAfterSeconds: number };
+
+/**
+ * Counted slots with leases that expire (concurrent runs, open streams, queued runs): a holder that
+ * dies without releasing loses its slot when its lease runs out, so caps never leak.
+ */
+export interface SlotPoolPort {
+  /**
+   * Takes a slot for `holder` (renewing it when the holder already has one) if fewer than
+   * `capacity` unexpired leases are held.
+   */
+  acquire(pool: string, holder: string, capacity: number, leaseSeconds: number): Promise<SlotDecision>;
+  /** Extends a held lease; false when the holder no longer holds one (it expired and was taken). */
+  renew(pool: string, holder: string, leaseSeconds: number): Promise<boolean>;
+  /** Gives a slot back; releasing a slot not held is a no-op. */
+  release(pool: string, holder: string): Promise<void>;
+  /** The unexpired leases of a pool, oldest first (for operators and the capacity report). */
+  holders(pool: string): Promise<SlotLease[]>;
+}

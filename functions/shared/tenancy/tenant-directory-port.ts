@@ -1,0 +1,82 @@
+import type { Cursor } from './tenant-paging.ts';
+import type {
+  CreateTenantRequest,
+  IssuedToken,
+  Principal,
+  PrincipalSpec,
+  Tenant,
+  TenantAccess,
+  TenantSpec,
+} from './tenant-schemas.ts';
+
+/** Thrown when a conditional change finds the record in another state than expected. */
+export class TenantDirectoryConflictError extends Error {
+  readonly reason: 'exists' | 'missing' | 'version';
+  constructor(message: string, reason: 'exists' | 'missing' | 'version') {
+    super(message);
+    this.reason = reason;
+    this.name = 'TenantDirectoryConflictError';
+  }
+}
+
+/** Who changed something and when, for the record's `updated_by`/`updated_at`. */
+export type ChangeStamp = { by: string; at: Date };
+
+/**
+ * The registry of a node's tenants, their principals and the tokens issued to them (HLD §5.2). It
+ * knows records, not rules: who may call which operation is the API's business.
+ */
+export interface TenantDirectoryPort {
+  /** Registers a tenant. @throws TenantDirectoryConflictError (`exists`) when the id is taken. */
+  createTenant(request: CreateTenantRequest, stamp: ChangeStamp): Promise<Tenant>;
+  getTenant(tenantId: string): Promise<Tenant | undefined>;
+  /** A page of the node's tenants in a stable order, `limit` at most, after `cursor`. */
+  listTenants(page: { limit: number; cursor?: Cursor }): Promise<{ tenants: Tenant[]; next: Cursor | null }>;
+  /**
+   * Changes a tenant's spec (merging partial quotas) and/or status.
+   * @throws TenantDirectoryConflictError `missing` (no such tenant) or `version` (expected_version moved on)
+   */
+  updateTenant(
+    tenantId: string,
+    change: TenantSpec & { status?: Tenant['status']; disabled_reason?: string | null },
+    stamp: ChangeStamp,
+    expectedVersion?: number,
+  ): Promise<Tenant>;
+  /** The tenant and its live revocations, for ingress; undefined for an unknown tenant. */
+  getAccess(tenantId: string): Promise<TenantAccess | undefined>;
+
+  /** Creates or replaces a principal. @throws TenantDirectoryConflictError (`missing`) for an unknown tenant. */
+  putPrincipal(
+    tenantId: string,
+    principalId: string,
+    spec: PrincipalSpec,
+    stamp: ChangeStamp,
+  ): Promise<Principal>;
+  getPrincipal(tenantId: string, principalId: string): Promise<Principal | undefined>;
+  listPrincipals(
+    tenantId: string,
+    page: { limit: number; cursor?: Cursor },
+  ): Promise<{ principals: Principal[]; next: Cursor | null }>;
+  /**
+   * Disables a principal and revokes every token issued to it until `now` (its record stays, so
+   * its usage and runs keep their owner). Idempotent; false when there is no such principal.
+   */
+  disablePrincipal(
+    tenantId: string,
+    principalId: string,
+    stamp: ChangeStamp,
+    keepUntilEpoch: number,
+  ): Promise<boolean>;
+
+  /** Records a token issued to a principal (its metadata; never the token). */
+  recordToken(token: IssuedToken): Promise<void>;
+  listTokens(
+    tenantId: string,
+    page: { limit: number; cursor?: Cursor; principalId?: string },
+  ): Promise<{ tokens: IssuedToken[]; next: Cursor | null }>;
+  /**
+   * Revokes one issued token: marks its record and adds its id to the tenant's revocations until it
+   * expires. Idempotent; undefined when the tenant issued no such token.
+   */
+  revokeToken(tenantId: string, tokenId: string, stamp: ChangeStamp): Promise<IssuedToken | undefined>;
+}
