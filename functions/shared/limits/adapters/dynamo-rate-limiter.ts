@@ -23,7 +23,7 @@ const maxWrites = 4;
 export const limitItemGraceSeconds = 3_600;
 
 /** The number stored under `name` in a failed condition's old item (raw or unmarshalled). */
-export function oldNumber(error: ConditionalCheckFailedException, name: string): number | undefined {
+function oldNumber(error: ConditionalCheckFailedException, name: string): number | undefined {
   const value: unknown = (error.Item as Record<string, unknown> | undefined)?.[name];
   if (typeof value === 'number') return value;
   if (typeof value === 'object' && value !== null && 'N' in value) return Number((value as { N: string }).N);

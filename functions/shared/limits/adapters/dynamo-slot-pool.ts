@@ -57,7 +57,7 @@ export class DynamoSlotPool implements SlotPoolPort {
     let seen: PoolItem | undefined;
     for (let attempt = 0; attempt < maxWrites; attempt += 1) {
       try {
-        if (seen === undefined) return await this.#take(pool, holder, capacity, expiry, signal);
+        if (seen === undefined) return await this.#take(pool, holder, capacity, expiry, now, signal);
         const live = liveLeases(seen.leases, now).filter((lease) => lease.holder !== holder);
         if (live.length >= capacity) {
           return {
@@ -140,6 +140,7 @@ export class DynamoSlotPool implements SlotPoolPort {
     holder: string,
     capacity: number,
     expiry: number,
+    now: number,
     signal: AbortSignal,
   ): Promise<SlotDecision> {
     const ttl = expiresAt(expiry + maxLeaseMs);
@@ -160,7 +161,7 @@ export class DynamoSlotPool implements SlotPoolPort {
         { abortSignal: signal },
       );
       const leases = (result.Attributes?.['leases'] ?? {}) as Record<string, number>;
-      return { acquired: true, inUse: Object.keys(leases).length, capacity };
+      return { acquired: true, inUse: liveLeases(leases, now).length, capacity };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException) || oldPool(error) !== undefined) throw error;
     }
