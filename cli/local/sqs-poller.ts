@@ -1,8 +1,14 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { createLambdaContext } from './lambda-context.ts';
+import { TenantLanes, tenantOfMessage } from './tenant-lanes.ts';
 
 /** A running event source mapping. */
 export type SqsPoller = { stop(): Promise<void> };
@@ -16,7 +22,7 @@ export type SqsPollerOptions = {
   timeoutSeconds: number;
   handler: (event: SQSEvent, context: unknown) => Promise<SQSBatchResponse | undefined>;
   batchSize: number;
-  /** Parallel pollers, like the concurrent batches of a Lambda event source mapping. */
+  /** Batches handled at once, like the concurrent batches of a Lambda event source mapping. */
   concurrency: number;
   /** Long-poll wait; short enough that `stop()` returns promptly. */
   waitTimeSeconds?: number;
@@ -24,6 +30,10 @@ export type SqsPollerOptions = {
   onError: (error: unknown) => void;
   /** Told which messages are being worked on, so a restarted node can release a dead one's. */
   journal?: { add(handles: readonly string[]): void; remove(handles: readonly string[]): void };
+  /** Messages received and waiting for a dispatcher at most; `2 × concurrency × batchSize` when absent. */
+  maxWaiting?: number;
+  /** The SQS client to poll with (tests pass a fake); one built from `aws` when absent. */
+  sqs?: Pick<SQSClient, 'send' | 'destroy'>;
 };
 
 function toRecord(message: Message, options: SqsPollerOptions): SQSRecord {
@@ -49,6 +59,7 @@ function toRecord(message: Message, options: SqsPollerOptions): SQSRecord {
       SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
       SenderId: attributes.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ...(attributes.MessageGroupId === undefined ? {} : { MessageGroupId: attributes.MessageGroupId }),
     },
     messageAttributes,
     md5OfBody: message.MD5OfBody ?? '',
@@ -63,23 +74,41 @@ function toRecord(message: Message, options: SqsPollerOptions): SQSRecord {
  * mapping with `ReportBatchItemFailures` does: records the handler reports in `batchItemFailures`
  * stay on the queue for redelivery, the rest are deleted; if the handler throws, or reports an id
  * that is not in the batch, the whole batch is redelivered.
+ *
+ * Received messages wait in one lane per tenant and each batch is taken round-robin across the
+ * tenants (HLD §10.2 fair scheduling, what SQS fair queues do on AWS): one tenant's backlog cannot
+ * starve another's steps among what the node has received. One receiver keeps up to `maxWaiting`
+ * messages received (so none sits received but unworked for long); `concurrency` dispatchers each
+ * hand one batch at a time to the handler.
  */
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
-  const sqs = new SQSClient(options.aws);
+  const sqs = options.sqs ?? new SQSClient(options.aws);
   const controller = new AbortController();
   const attributeNames = [
     'ApproximateReceiveCount',
     'SentTimestamp',
     'SenderId',
     'ApproximateFirstReceiveTimestamp',
+    'MessageGroupId',
   ] as const;
+  const waiting = new TenantLanes<Message>();
+  const dispatchers = Math.max(1, options.concurrency);
+  const maxWaiting = options.maxWaiting ?? 2 * dispatchers * options.batchSize;
+  /** Wakes the dispatchers when messages arrive, and the receiver when room is made. */
+  const arrived = new Wakeup();
+  const roomMade = new Wakeup();
+  controller.signal.addEventListener('abort', () => {
+    arrived.wakeAll();
+    roomMade.wakeAll();
+  });
 
-  async function pollOnce(): Promise<void> {
+  async function receive(): Promise<void> {
     const received = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: options.queueUrl,
-        MaxNumberOfMessages: options.batchSize,
-        WaitTimeSeconds: options.waitTimeSeconds ?? 1,
+        MaxNumberOfMessages: Math.min(maxReceiveCount, maxWaiting - waiting.size),
+        // Long-poll only when nothing is waiting, so waiting messages are not held up by it.
+        WaitTimeSeconds: waiting.size === 0 ? (options.waitTimeSeconds ?? 1) : 0,
         MessageSystemAttributeNames: [...attributeNames],
         MessageAttributeNames: ['All'],
       }),
@@ -87,12 +116,44 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     );
     const messages = received.Messages ?? [];
     if (messages.length === 0) return;
-    const handles = messages.map((m) => m.ReceiptHandle ?? '');
-    options.journal?.add(handles);
-    try {
-      await handleBatch(messages);
-    } finally {
-      options.journal?.remove(handles);
+    options.journal?.add(messages.map((m) => m.ReceiptHandle ?? ''));
+    for (const message of messages) waiting.push(tenantOfMessage(message), message);
+    arrived.wakeAll();
+  }
+
+  /** Keeps up to `maxWaiting` messages received. */
+  async function receiveLoop(): Promise<void> {
+    while (!controller.signal.aborted) {
+      if (waiting.size >= maxWaiting) {
+        await roomMade.next();
+        continue;
+      }
+      try {
+        await receive();
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        options.onError(error);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /** Hands batches, taken round-robin across tenants, to the handler one at a time. */
+  async function dispatchLoop(): Promise<void> {
+    while (!controller.signal.aborted) {
+      const messages = waiting.take(options.batchSize);
+      if (messages.length === 0) {
+        await arrived.next();
+        continue;
+      }
+      roomMade.wakeAll();
+      try {
+        await handleBatch(messages);
+      } catch (error) {
+        options.onError(error);
+      } finally {
+        options.journal?.remove(messages.map((m) => m.ReceiptHandle ?? ''));
+      }
     }
   }
 
@@ -125,24 +186,60 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     }
   }
 
-  async function loop(): Promise<void> {
-    while (!controller.signal.aborted) {
+  /** Makes messages received but never dispatched visible again at once, for the next poller. */
+  async function giveBack(messages: Message[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += maxReceiveCount) {
+      const chunk = messages.slice(i, i + maxReceiveCount);
       try {
-        await pollOnce();
+        const result = await sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: chunk.map((m, n) => ({
+              Id: String(n),
+              ReceiptHandle: m.ReceiptHandle ?? '',
+              VisibilityTimeout: 0,
+            })),
+          }),
+        );
+        for (const failure of result.Failed ?? []) {
+          options.onError(
+            new Error(`step message not given back: ${failure.Code ?? ''} ${failure.Message ?? ''}`),
+          );
+        }
       } catch (error) {
-        if (controller.signal.aborted) return;
+        // They come back after the queue's visibility timeout instead (or at once through the journal).
         options.onError(error);
-        await new Promise((r) => setTimeout(r, 500));
+        continue;
       }
+      options.journal?.remove(chunk.map((m) => m.ReceiptHandle ?? ''));
     }
   }
 
-  const loops = Array.from({ length: Math.max(1, options.concurrency) }, () => loop());
+  const loops = [receiveLoop(), ...Array.from({ length: dispatchers }, () => dispatchLoop())];
   return {
     async stop() {
       controller.abort();
       await Promise.allSettled(loops);
+      await giveBack(waiting.take(waiting.size));
       sqs.destroy();
     },
   };
+}
+
+/** SQS's most messages per receive. */
+const maxReceiveCount = 10;
+
+/** Lets loops wait for something to happen; `wakeAll` releases every waiter. */
+class Wakeup {
+  #waiters: Array<() => void> = [];
+
+  next(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  wakeAll(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
 }

@@ -1,8 +1,5 @@
-import {
-  BudgetExceededError,
-  RateLimitedError,
-  RequestInProgressError,
-} from '../../shared/errors/agentos-error.ts';
+import { BudgetExceededError, RequestInProgressError } from '../../shared/errors/agentos-error.ts';
+import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
 import type { Amount, BudgetCounters, BudgetLine, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
 import { pauseAfterContention } from '../../shared/timing/contention-backoff.ts';
 import { noCounters, sizeReservation } from './reservation-sizing.ts';
@@ -57,5 +54,6 @@ export async function reserveBudget(
     if (attempt > 0) await pauseAfterContention(attempt, { baseMs: 2, maxMs: 100 });
     counters = await ledger.readBudgets(tenantId, lines);
   }
-  throw new RateLimitedError('The budget ledger is busy with concurrent calls; retry shortly');
+  // The contention lasts as long as the concurrent calls' reservations take: milliseconds.
+  throw rateLimited('ledger_contention', 'The budget ledger is busy with concurrent calls; retry shortly', 1);
 }

@@ -1,11 +1,14 @@
 import type { RouteHop } from '../../shared/contracts/model-invocation.ts';
-import {
-  DependencyUnavailableError,
-  InvalidRequestError,
-  RateLimitedError,
-} from '../../shared/errors/agentos-error.ts';
+import { DependencyUnavailableError, InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 import type { AgentOsError } from '../../shared/errors/agentos-error.ts';
+import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
+
+/**
+ * What a caller is told to wait when every backend throttled it: backends do not say when they
+ * recover, and their throttling windows are about a second (HLD §10.2 one `rate_limited`).
+ */
+export const upstreamRetryAfterSeconds = 2;
 
 /** No backend of the chain answered; `hops` says what each one did. */
 export class RouteFailure extends Error {
@@ -37,10 +40,13 @@ export class RouteFailure extends Error {
       );
     }
     if (this.hops.length > 0 && this.hops.every((hop) => hop.reason === 'rate_limited')) {
-      return new RateLimitedError('Every model backend of this route is rate limited', {
-        details,
-        cause: last,
-      });
+      return rateLimited(
+        'upstream_rate_limit',
+        'Every model backend of this route is rate limited',
+        upstreamRetryAfterSeconds,
+        undefined,
+        { details, cause: last },
+      );
     }
     return new DependencyUnavailableError('No model backend could answer', { details, cause: last });
   }

@@ -1,4 +1,5 @@
 import { RateLimitedError } from '../errors/agentos-error.ts';
+import type { AgentOsErrorOptions } from '../errors/agentos-error.ts';
 import type { RateDecision } from './limiter-port.ts';
 
 /**
@@ -30,16 +31,19 @@ export function rateLimitHeaders(decision: RateDecision): Record<string, string>
 
 /**
  * The one `rate_limited` error (429): the envelope names the limit hit, `Retry-After` says when to
- * come back, and the `RateLimit-*` fields of the decision are sent as headers.
+ * come back, and the `RateLimit-*` fields of the decision are sent as headers. `options` adds
+ * client-safe details (never overriding `limit` and `retry_after_seconds`) and the cause for the logs.
  */
 export function rateLimited(
   limit: RateLimitName,
   message: string,
   retryAfterSeconds: number,
   decision?: RateDecision,
+  options: AgentOsErrorOptions = {},
 ): RateLimitedError {
   return new RateLimitedError(message, {
-    details: { limit, retry_after_seconds: Math.max(1, Math.ceil(retryAfterSeconds)) },
+    details: { ...options.details, limit, retry_after_seconds: Math.max(1, Math.ceil(retryAfterSeconds)) },
+    ...(options.cause === undefined ? {} : { cause: options.cause }),
     ...(decision === undefined ? {} : { headers: rateLimitHeaders(decision) }),
   });
 }

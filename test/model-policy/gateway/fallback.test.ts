@@ -203,7 +203,10 @@ describe('fallback', () => {
     bedrock.enqueue({ kind: 'error', status: 429 });
     const response = await invoke('tier:fast');
     expect(response.status).toBe(429);
-    expect(response.body['error']).toMatchObject({ code: 'rate_limited' });
+    expect(response.body['error']).toMatchObject({
+      code: 'rate_limited',
+      details: { limit: 'upstream_rate_limit', retry_after_seconds: 2 },
+    });
   });
 
   it('answers dependency_unavailable with the hops when no backend answers', async () => {

@@ -8,7 +8,8 @@ import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { StepMessage } from '../../runtime/step-message.ts';
 
 /**
- * QueuePort on an SQS standard queue; messages carry the Auth Context the task runs under. Deadlines
+ * QueuePort on an SQS standard queue; messages carry the Auth Context the task runs under, and the
+ * tenant as their message group id so steps are scheduled fairly across tenants. Deadlines
  * outlive SQS's 15-minute delay limit, so the run-deadline state machine waits them out and then
  * sends the task to the same queue.
  */
@@ -30,6 +31,10 @@ export class SqsStepQueue implements QueuePort {
         new SendMessageCommand({
           QueueUrl: this.queueUrl,
           MessageBody: JSON.stringify(message),
+          // Fair scheduling across tenants (HLD §10.2): an SQS fair queue (a standard queue given
+          // message group ids) serves a quiet tenant's steps before a noisy one's backlog, and the
+          // local poller dispatches by the same id.
+          MessageGroupId: auth.tenant_id,
           MessageAttributes: { tenant_id: { DataType: 'String', StringValue: auth.tenant_id } },
         }),
       );

@@ -1,0 +1,226 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { storageUnavailable } from '../../storage/dynamo-errors.ts';
+import type { Clock } from '../../timing/clock.ts';
+import { systemClock } from '../../timing/clock.ts';
+import type { SlotDecision, SlotLease, SlotPoolPort } from '../limiter-port.ts';
+import { defaultLimiterTimeoutMs, expiresAt } from './dynamo-rate-limiter.ts';
+import type { DynamoLimitsOptions } from './dynamo-rate-limiter.ts';
+import { checkSlotArguments, liveLeases, slotRetryAfterSeconds } from './gcra.ts';
+
+/** Conditional writes one call tries before it gives up; each lost race means another caller won. */
+const maxWrites = 6;
+/** The longest lease, so the pool item's TTL always outlives its leases. */
+const maxLeaseMs = 7 * 24 * 3600 * 1000;
+
+type PoolItem = { leases: Record<string, number>; version: number };
+
+/** The pool item in a failed condition's old item (raw attribute values or plain), if any. */
+function oldPool(error: ConditionalCheckFailedException): PoolItem | undefined {
+  const item = error.Item as Record<string, unknown> | undefined;
+  if (item === undefined || !('version' in item)) return undefined;
+  const plain =
+    typeof item['version'] === 'number' ? item : unmarshall(item as Record<string, AttributeValue>);
+  return { leases: (plain['leases'] ?? {}) as Record<string, number>, version: Number(plain['version']) };
+}
+
+/**
+ * SlotPoolPort on DynamoDB (HLD §5.2 concurrency caps, §10.2 global caps): one item per pool
+ * (`pk` = the pool key, `sk` 0) holding a map holder → lease expiry (epoch ms) and a version that
+ * every write bumps. Taking a slot is one conditional write while the pool has room (`the holder
+ * has one OR size(leases) < capacity`); when it has none, the failed write returns the item
+ * (ALL_OLD) and, if some leases expired, one write conditioned on the version seen drops them and
+ * takes the slot, so a dead holder's slot comes back and two callers never both take the last one.
+ * A pool holds at most `maxSlotPoolCapacity` leases (one item, 400 KB).
+ */
+export class DynamoSlotPool implements SlotPoolPort {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+
+  constructor(client: DynamoDBDocumentClient, table: string, options: DynamoLimitsOptions = {}) {
+    this.#client = client;
+    this.#table = table;
+    this.#clock = options.clock ?? systemClock;
+    this.#timeoutMs = options.timeoutMs ?? defaultLimiterTimeoutMs;
+  }
+
+  async acquire(pool: string, holder: string, capacity: number, leaseSeconds: number): Promise<SlotDecision> {
+    checkSlotArguments(holder, capacity, leaseSeconds);
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    const now = Math.floor(this.#clock.now());
+    const expiry = now + Math.min(maxLeaseMs, Math.ceil(leaseSeconds * 1000));
+    let seen: PoolItem | undefined;
+    for (let attempt = 0; attempt < maxWrites; attempt += 1) {
+      try {
+        if (seen === undefined) return await this.#take(pool, holder, capacity, expiry, now, signal);
+        const live = liveLeases(seen.leases, now).filter((lease) => lease.holder !== holder);
+        if (live.length >= capacity) {
+          return {
+            acquired: false,
+            inUse: live.length,
+            capacity,
+            retryAfterSeconds: slotRetryAfterSeconds(live, now),
+          };
+        }
+        return await this.#takeAfterPurge(pool, holder, capacity, expiry, now, seen, signal);
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw storageUnavailable(error);
+        seen = oldPool(error);
+      }
+    }
+    // Every write lost a race: others are taking and giving back slots right now; refuse for now.
+    const live = liveLeases(seen?.leases ?? {}, now);
+    return { acquired: false, inUse: live.length, capacity, retryAfterSeconds: 1 };
+  }
+
+  async renew(pool: string, holder: string, leaseSeconds: number): Promise<boolean> {
+    checkSlotArguments(holder, undefined, leaseSeconds);
+    const now = Math.floor(this.#clock.now());
+    const expiry = now + Math.min(maxLeaseMs, Math.ceil(leaseSeconds * 1000));
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: pool, sk: 0 },
+          UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
+          ConditionExpression: 'attribute_exists(leases.#h)',
+          ExpressionAttributeNames: { '#h': holder },
+          ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': expiresAt(now + maxLeaseMs) },
+        }),
+        { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw storageUnavailable(error);
+    }
+  }
+
+  async release(pool: string, holder: string): Promise<void> {
+    checkSlotArguments(holder);
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: pool, sk: 0 },
+          UpdateExpression: 'REMOVE leases.#h SET version = version + :one',
+          ConditionExpression: 'attribute_exists(leases.#h)',
+          ExpressionAttributeNames: { '#h': holder },
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
+        { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw storageUnavailable(error);
+    }
+  }
+
+  async holders(pool: string): Promise<SlotLease[]> {
+    try {
+      const result = await this.#client.send(
+        new GetCommand({ TableName: this.#table, Key: { pk: pool, sk: 0 }, ConsistentRead: true }),
+        { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
+      );
+      const leases = (result.Item?.['leases'] ?? {}) as Record<string, number>;
+      return liveLeases(leases, Math.floor(this.#clock.now()));
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+  }
+
+  /** The fast path: the pool has room (expired leases counted) or the holder already has a slot. */
+  async #take(
+    pool: string,
+    holder: string,
+    capacity: number,
+    expiry: number,
+    now: number,
+    signal: AbortSignal,
+  ): Promise<SlotDecision> {
+    const ttl = expiresAt(expiry + maxLeaseMs);
+    try {
+      const result = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: pool, sk: 0 },
+          UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
+          // `attribute_exists(leases)` first: the emulator fails on `size` of a missing attribute.
+          ConditionExpression:
+            'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
+          ExpressionAttributeNames: { '#h': holder },
+          ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': ttl, ':capacity': capacity },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+        { abortSignal: signal },
+      );
+      const leases = (result.Attributes?.['leases'] ?? {}) as Record<string, number>;
+      return { acquired: true, inUse: liveLeases(leases, now).length, capacity };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException) || oldPool(error) !== undefined) throw error;
+    }
+    if (capacity < 1) return { acquired: false, inUse: 0, capacity, retryAfterSeconds: 1 };
+    // No pool item yet: create it with this lease (a concurrent creator makes this condition fail).
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: {
+          pk: pool,
+          sk: 0,
+          kind: 'slot-pool',
+          leases: { [holder]: expiry },
+          version: 1,
+          expires_at: ttl,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+      { abortSignal: signal },
+    );
+    return { acquired: true, inUse: 1, capacity };
+  }
+
+  /** The slow path: drops the expired leases `seen` holds and takes the slot, if nothing changed since. */
+  async #takeAfterPurge(
+    pool: string,
+    holder: string,
+    capacity: number,
+    expiry: number,
+    now: number,
+    seen: PoolItem,
+    signal: AbortSignal,
+  ): Promise<SlotDecision> {
+    const expired = Object.entries(seen.leases)
+      .filter(([name, expiresAtMs]) => expiresAtMs <= now && name !== holder)
+      .map(([name]) => name);
+    const names: Record<string, string> = { '#h': holder };
+    expired.forEach((name, i) => (names[`#e${i}`] = name));
+    const remove = expired.length === 0 ? '' : ` REMOVE ${expired.map((_, i) => `leases.#e${i}`).join(', ')}`;
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { pk: pool, sk: 0 },
+        UpdateExpression: `SET leases.#h = :expiry, version = version + :one, expires_at = :ttl${remove}`,
+        ConditionExpression: 'version = :version',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: {
+          ':expiry': expiry,
+          ':one': 1,
+          ':ttl': expiresAt(expiry + maxLeaseMs),
+          ':version': seen.version,
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+      { abortSignal: signal },
+    );
+    const inUse =
+      Object.keys(seen.leases).filter((name) => !expired.includes(name) && name !== holder).length + 1;
+    return { acquired: true, inUse, capacity };
+  }
+}
