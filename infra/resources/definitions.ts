@@ -116,8 +116,8 @@ export function gatewayResponseBody(response: GatewayResponseDefinition, request
 }
 
 /**
- * The long-run state machine: waits out a run's deadline, then tells the step worker, which fails
- * the run if it is still going. `${StepQueueUrl}` is substituted by CDK and by the local provisioner.
+ * The run-deadline state machine: waits out a run's deadline, then tells the step worker, which fails
+ * the run if it is still going. The execution input is `{ timeout_seconds, tenant_id, message }`. `${StepQueueUrl}` is substituted by CDK and by the local provisioner.
  */
 export const runDeadlineStateMachineDefinition = {
   Comment: 'AgentOS run deadline: fails runs that outlive their agent timeout',
@@ -127,7 +127,12 @@ export const runDeadlineStateMachineDefinition = {
     NotifyStepWorker: {
       Type: 'Task',
       Resource: 'arn:aws:states:::sqs:sendMessage',
-      Parameters: { QueueUrl: '${StepQueueUrl}', 'MessageBody.$': '$.message' },
+      // The tenant is the message group of an SQS fair queue (HLD §10.2), as for every step message.
+      Parameters: {
+        QueueUrl: '${StepQueueUrl}',
+        'MessageBody.$': '$.message',
+        'MessageGroupId.$': '$.tenant_id',
+      },
       End: true,
     },
   },
@@ -172,6 +177,7 @@ export const longRunStateMachineDefinition = {
           'heartbeat_seconds.$': '$.heartbeat_seconds',
         },
         MessageAttributes: { tenant_id: { DataType: 'String', 'StringValue.$': '$.auth.tenant_id' } },
+        'MessageGroupId.$': '$.auth.tenant_id',
       },
       HeartbeatSecondsPath: '$.heartbeat_seconds',
       TimeoutSecondsPath: '$.step_timeout_seconds',
@@ -222,6 +228,7 @@ export const longRunStateMachineDefinition = {
           'cause.$': '$.failure.Cause',
         },
         MessageAttributes: { tenant_id: { DataType: 'String', 'StringValue.$': '$.auth.tenant_id' } },
+        'MessageGroupId.$': '$.auth.tenant_id',
       },
       ResultPath: null,
       Next: 'StepFailed',

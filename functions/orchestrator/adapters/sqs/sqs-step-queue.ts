@@ -51,7 +51,11 @@ export class SqsStepQueue implements QueuePort {
           stateMachineArn: this.deadlines.stateMachineArn,
           // One execution per run (run ids are unique across tenants): a redelivered start finds it there.
           name: task.runId,
-          input: JSON.stringify({ timeout_seconds: task.afterSeconds, message: JSON.stringify(message) }),
+          input: JSON.stringify({
+            timeout_seconds: task.afterSeconds,
+            tenant_id: auth.tenant_id,
+            message: JSON.stringify(message),
+          }),
         }),
       );
     } catch (cause) {
