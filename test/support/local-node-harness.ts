@@ -14,7 +14,7 @@ export type TestNode = {
   nodeId: string;
   resources: ProvisionedResources;
   auth: TestAuth;
-  /** Seeds an agent (and the sample tool) for a tenant. */
+  /** Registers a tenant and seeds an agent (and the sample tool) for it. */
   seed(tenantId: string, agent?: Partial<AgentDefinition>): Promise<void>;
   stop(): Promise<void>;
 };
@@ -58,6 +58,7 @@ export async function startTestNode(
     auth,
     async seed(tenantId, agent = {}) {
       const { sampleAgent } = await import('../../cli/local/seed.ts');
+      await auth.registerTenant(tenantId);
       await seedTenantCatalog({
         aws,
         tableName: resources.tableName,

@@ -58,6 +58,7 @@ export async function startOrchestratorApi(
     auth,
     resources,
     seed: async (tenantId, agent = {}) => {
+      await auth.registerTenant(tenantId);
       await seedTenantCatalog({
         aws: testAwsConfig(),
         tableName: resources.tableName,
