@@ -21,7 +21,10 @@ export type AdmissionOptions = {
   reportFailure?: FailureReporter;
 };
 
-/** How long "no such tenant" is remembered: briefly, so a newly registered tenant is admitted soon. */
+/**
+ * How long "no such tenant" is remembered (briefly, so a newly registered tenant is admitted soon),
+ * and how long a record the directory failed to refresh is used before the next attempt.
+ */
 const unknownCacheSeconds = 1;
 
 type Cached = { access: TenantAccess | undefined; expiresAt: number };
@@ -76,6 +79,8 @@ export function createAdmission(
       })
       .catch((error: unknown) => {
         if (cached !== undefined) {
+          // Kept a little longer, so a failing directory is not read again by every request.
+          cache.set(tenantId, { access: cached.access, expiresAt: now().getTime() + unknownMs });
           options.reportFailure?.('The tenant directory could not be read; using the cached record', error, {
             tenant_id: tenantId,
           });

@@ -146,6 +146,7 @@ describe('createAdmission', () => {
     vi.spyOn(directory, 'getAccess').mockRejectedValue(new Error('throttled'));
     clock.advance(10_000);
     await expect(admission.admit(tokenFor('acme'))).resolves.toMatchObject({ tenant_id: 'acme' });
+    await admission.admit(tokenFor('acme'));
     expect(reportFailure).toHaveBeenCalledOnce();
   });
 
