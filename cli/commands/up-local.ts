@@ -7,7 +7,7 @@ import { finishOperatorReport } from '../reports/operator-report.ts';
 import { boot } from './up-local/boot.ts';
 import { validate, wire } from './up-local/checks.ts';
 import { preflight } from './up-local/preflight.ts';
-import { seed } from './up-local/seed.ts';
+import { registerNodeTenants, seed } from './up-local/seed.ts';
 import { newUpContext } from './up-local/up-context.ts';
 import type { BootedNode, UpContext, UpLocalOptions } from './up-local/up-context.ts';
 
@@ -66,6 +66,8 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
     const resume = await runner.run('preflight', (note) => preflight(context, note));
     const booted = await runner.run('boot', (note) => boot(context, resume, note));
     const tokens = await setupTokens(context, booted);
+    // Every up, resumed or not: a node from before tenants were registered gets them too.
+    await registerNodeTenants(context, booted);
     // A node that died before its first seed finished has nothing to keep: seed it now.
     if (resume === undefined || Object.keys(resume.state.seeded).length === 0) {
       await runner.run('seed', (note) => seed(context, booted, tokens.operator, note));

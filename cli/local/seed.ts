@@ -5,6 +5,9 @@ import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynam
 import { AgentSpecSchema } from '../../functions/orchestrator/schemas/agent.ts';
 import type { z } from 'zod';
 import { ConflictError } from '../../functions/shared/errors/agentos-error.ts';
+import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/dynamo-tenant-directory.ts';
+import { TenantDirectoryConflictError } from '../../functions/shared/tenancy/tenant-directory-port.ts';
+import type { TenantQuotas } from '../../functions/shared/tenancy/tenant-schemas.ts';
 
 /** The tool the sample agent uses: a built-in, which every tenant has without registering it. */
 export const sampleToolId = 'echo';
@@ -66,4 +69,37 @@ export async function seedTenantCatalog(options: {
     agentId: agent.agent_id,
     toolId: sampleToolId,
   };
+}
+
+/**
+ * Registers tenants on a node (HLD §5.2: a token of an unregistered tenant is refused), leaving a
+ * tenant that is already registered as its operators left it. Returns the tenants it registered.
+ */
+export async function registerTenants(options: {
+  aws: AwsClientConfig;
+  tableName: string;
+  tenantIds: readonly string[];
+  /** Who registers them, for the records' `updated_by`. */
+  by: string;
+  quotas?: Partial<TenantQuotas>;
+}): Promise<string[]> {
+  const db = createDocumentClient(options.aws);
+  const directory = new DynamoTenantDirectory(db, options.tableName);
+  const registered: string[] = [];
+  try {
+    for (const tenantId of new Set(options.tenantIds)) {
+      try {
+        await directory.createTenant(
+          { tenant_id: tenantId, ...(options.quotas === undefined ? {} : { quotas: options.quotas }) },
+          { by: options.by, at: new Date() },
+        );
+        registered.push(tenantId);
+      } catch (error) {
+        if (!(error instanceof TenantDirectoryConflictError && error.reason === 'exists')) throw error;
+      }
+    }
+  } finally {
+    db.destroy();
+  }
+  return registered;
 }

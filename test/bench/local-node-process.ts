@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { defaultTenantScopes } from '../../functions/shared/auth/auth-context.ts';
+import { generousQuotas } from '../support/test-tenants.ts';
 import { createTokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
 import { ensureNodeSigningKeys, readActiveSigningKey } from '../../cli/aws/node-signing-keys.ts';
 import { nodeProcessSettings, startNodeProcess as spawnNodeProcess } from '../../cli/local/host-process.ts';
 import { deployNodeStack, ensureBootstrapped, localDeployContext } from '../../cli/local/local-deploy.ts';
 import { nodePaths } from '../../cli/local/local-state.ts';
-import { sampleAgent, seedTenantCatalog } from '../../cli/local/seed.ts';
+import { sampleAgent, registerTenants, seedTenantCatalog } from '../../cli/local/seed.ts';
 import { newOperatorReport } from '../../cli/reports/operator-report.ts';
 import { PhaseRunner } from '../../cli/reports/phase-runner.ts';
 
@@ -90,6 +91,13 @@ export async function startNodeProcess(options: {
   const tableName = outputs['TableName'];
   const issuer = outputs['NodeIssuer'];
   if (tableName === undefined || issuer === undefined) throw new Error('the deployed stack has no outputs');
+  await registerTenants({
+    aws: { region, endpoint: options.endpoint, maxAttempts: 3 },
+    tableName,
+    tenantIds: ['bench'],
+    by: 'bench',
+    quotas: generousQuotas,
+  });
   await seedTenantCatalog({
     aws: { region, endpoint: options.endpoint, maxAttempts: 3 },
     tableName,

@@ -29,6 +29,9 @@ import { createStreamingLambdaHandler } from '../../functions/shared/http/lambda
 import { deprovisionNode, provisionNode } from '../../infra/local/provision-emulator.ts';
 import { startFakeOpenAiServer } from '../fakes/fake-openai-server.ts';
 import { createTestAuth } from '../support/test-auth.ts';
+import { tenantRegistrar } from '../support/test-tenants.ts';
+import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/dynamo-tenant-directory.ts';
+import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { InMemoryLedger } from '../../functions/model-policy/adapters/in-memory/in-memory-ledger.ts';
 
 const { values: args } = parseArgs({
@@ -222,6 +225,7 @@ async function main(): Promise<void> {
       put: () => Promise.reject(new Error('not in the benchmark')),
     },
   });
+  await tenantRegistrar(new DynamoTenantDirectory(createDocumentClient(aws), resources.tableName))('bench');
   const token = await auth.tokens.issue({
     tenantId: 'bench',
     subject: 'bench-user',

@@ -12,6 +12,9 @@ import { startLocalNode } from '../../cli/local/local-node.ts';
 import { seedTenantCatalog } from '../../cli/local/seed.ts';
 import { provisionNode } from '../../infra/local/provision-emulator.ts';
 import { createTestAuth } from '../support/test-auth.ts';
+import { tenantRegistrar } from '../support/test-tenants.ts';
+import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/dynamo-tenant-directory.ts';
+import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { summarize } from './percentiles.ts';
 
 const runs = Number(process.argv[2] ?? 30);
@@ -27,7 +30,9 @@ const endpoint = external ?? emulator!.endpoint;
 const aws = { region: 'us-east-1', endpoint, maxAttempts: 3 };
 const nodeId = `bench-${Date.now().toString(36)}`;
 const resources = await provisionNode(nodeId, aws);
-const auth = await createTestAuth(`https://agentos.bench/${nodeId}`);
+const auth = await createTestAuth(`https://agentos.bench/${nodeId}`, undefined, {
+  registerTenant: tenantRegistrar(new DynamoTenantDirectory(createDocumentClient(aws), resources.tableName)),
+});
 const node = await startLocalNode({
   nodeId,
   host: '127.0.0.1',

@@ -65,6 +65,7 @@ async function writeState(id: string, orchestratorUrl: string, kid: string): Pro
 beforeAll(async () => {
   node = await startTestNode();
   await node.seed('default', { tool_ids: ['echo', 'http_fetch'] });
+  await node.auth.registerTenant('elsewhere');
   stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
   // The node's signing key where `up --local` keeps it: the CLI mints its tokens with it.
   const sm = new SecretsManagerClient(testAwsConfig());

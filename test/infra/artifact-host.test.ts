@@ -23,7 +23,7 @@ import { AgentOsClient } from '../../cli/client/agentos-client.ts';
 import { configureEmulator, startMoto } from '../../cli/local/emulator.ts';
 import type { EmulatorHandle } from '../../cli/local/emulator.ts';
 import { motoServerCommand } from '../../cli/local/project-paths.ts';
-import { seedTenantCatalog } from '../../cli/local/seed.ts';
+import { registerTenants, seedTenantCatalog } from '../../cli/local/seed.ts';
 import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
 import { contextKeys } from '../../infra/config/node-settings.ts';
 import { bundlesDirContextKey, nodeStackName } from '../../infra/node-app.ts';
@@ -195,6 +195,12 @@ describe('the artifact host of a deployed node stack', () => {
       tableName: outputs['TableName']!,
       tenantId: 'acme',
       adminPrincipal: 'admin-acme',
+    });
+    await registerTenants({
+      aws: deployedClientConfig(aws),
+      tableName: outputs['TableName']!,
+      tenantIds: ['acme'],
+      by: 'test',
     });
     const client = new AgentOsClient(host.orchestratorUrl, await auth.token('acme'));
     const created = await client.createRun(scriptedInput('sample-agent', [{ reply: 'deployed done' }]));

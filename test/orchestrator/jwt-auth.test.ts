@@ -44,6 +44,7 @@ async function getRunWith(authorization: string | undefined) {
 
 beforeAll(async () => {
   api = await startOrchestratorApi();
+  await api.auth.registerTenant(claims.tenant_id);
 });
 
 afterAll(async () => {

@@ -6,6 +6,7 @@ import type { ProvisionedResources } from '../../infra/local/provision-emulator.
 import { provisionTestNode, testAwsConfig } from './aws.ts';
 import { createTestAuth } from './test-auth.ts';
 import type { TestAuth } from './test-auth.ts';
+import { tenantRegistrar, testTenantDirectory } from './test-tenants.ts';
 
 /** A local node running in this test process against the emulator. */
 export type TestNode = {
@@ -13,7 +14,7 @@ export type TestNode = {
   nodeId: string;
   resources: ProvisionedResources;
   auth: TestAuth;
-  /** Seeds an agent (and the sample tool) for a tenant. */
+  /** Registers a tenant and seeds an agent (and the sample tool) for it. */
   seed(tenantId: string, agent?: Partial<AgentDefinition>): Promise<void>;
   stop(): Promise<void>;
 };
@@ -26,7 +27,9 @@ export async function startTestNode(
   options: { functionEnv?: Record<string, string> } = {},
 ): Promise<TestNode> {
   const { nodeId, resources } = await provisionTestNode('node');
-  const auth = await createTestAuth(`https://agentos.test/${nodeId}`);
+  const auth = await createTestAuth(`https://agentos.test/${nodeId}`, undefined, {
+    registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
+  });
   const aws = testAwsConfig();
   const node = await startLocalNode({
     nodeId,
@@ -55,6 +58,7 @@ export async function startTestNode(
     auth,
     async seed(tenantId, agent = {}) {
       const { sampleAgent } = await import('../../cli/local/seed.ts');
+      await auth.registerTenant(tenantId);
       await seedTenantCatalog({
         aws,
         tableName: resources.tableName,

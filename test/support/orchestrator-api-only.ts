@@ -9,6 +9,7 @@ import { provisionTestNode, testAwsConfig } from './aws.ts';
 import { importLambdaHandler } from './serve-lambda.ts';
 import { createTestAuth } from './test-auth.ts';
 import type { TestAuth } from './test-auth.ts';
+import { tenantRegistrar, testTenantDirectory } from './test-tenants.ts';
 
 /**
  * The Orchestrator's two HTTP functions (API and events) behind a local API Gateway front, against a
@@ -24,7 +25,9 @@ export async function startOrchestratorApi(
   close(): Promise<void>;
 }> {
   const { nodeId, resources } = await provisionTestNode('api');
-  const auth = await createTestAuth(`https://agentos.test/${nodeId}`);
+  const auth = await createTestAuth(`https://agentos.test/${nodeId}`, undefined, {
+    registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
+  });
   Object.assign(
     process.env,
     auth.env(),
@@ -55,6 +58,7 @@ export async function startOrchestratorApi(
     auth,
     resources,
     seed: async (tenantId, agent = {}) => {
+      await auth.registerTenant(tenantId);
       await seedTenantCatalog({
         aws: testAwsConfig(),
         tableName: resources.tableName,

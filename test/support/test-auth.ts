@@ -12,8 +12,13 @@ export type TestAuth = {
   signingKey: SigningJwk;
   jwks: JSONWebKeySet;
   tokens: TokenIssuer;
-  /** A bearer token for `tenantId` with the default tenant scopes (or the given ones). */
+  /**
+   * A bearer token for `tenantId` with the default tenant scopes (or the given ones); the tenant is
+   * registered on the node first when the auth has a registrar (the node refuses unknown tenants).
+   */
   token(tenantId: string, options?: { subject?: string; scopes?: string[] }): Promise<string>;
+  /** Registers a tenant on the node (no-op without a registrar); `token` does it by itself. */
+  registerTenant(tenantId: string): Promise<void>;
   /** The verifier's environment (the node as its only trusted issuer), its published JWKS and the service signing key. */
   env(): Record<string, string>;
 };
@@ -22,7 +27,9 @@ export type TestAuth = {
 export async function createTestAuth(
   issuer = 'https://agentos.test/node',
   audience = 'agentos',
+  options: { registerTenant?: (tenantId: string) => Promise<void> } = {},
 ): Promise<TestAuth> {
+  const registerTenant = options.registerTenant ?? (async () => undefined);
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = `test-${crypto.randomUUID().slice(0, 8)}`;
   const signingKey = SigningJwkSchema.parse({ ...(await exportJWK(privateKey)), kid, alg: 'ES256' });
@@ -34,13 +41,16 @@ export async function createTestAuth(
     signingKey,
     jwks,
     tokens,
-    token: (tenantId, options = {}) =>
-      tokens.issue({
+    token: async (tenantId, tokenOptions = {}) => {
+      await registerTenant(tenantId);
+      return tokens.issue({
         tenantId,
-        subject: options.subject ?? `user-${tenantId}`,
-        scopes: options.scopes ?? [...defaultTenantScopes],
+        subject: tokenOptions.subject ?? `user-${tenantId}`,
+        scopes: tokenOptions.scopes ?? [...defaultTenantScopes],
         ttlSeconds: 600,
-      }),
+      });
+    },
+    registerTenant,
     env: () => ({
       ...jwtVerifierEnv.render({
         AGENTOS_TRUSTED_ISSUERS: JSON.stringify([{ issuer, jwks }]),

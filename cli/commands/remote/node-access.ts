@@ -7,7 +7,7 @@ import { runningHost, startHost } from './artifact-host-process.ts';
 import type { RemoteContext } from './remote-context.ts';
 
 /** The platform tenant whose operator-scoped tokens may administer other tenants' policies. */
-const operatorTenantId = 'operator';
+export const operatorTenantId = 'operator';
 
 /**
  * Whether this target runs Lambda functions itself. moto does not (it would need Docker): there the

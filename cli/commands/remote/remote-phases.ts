@@ -1,5 +1,5 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { seedTenantCatalog } from '../../local/seed.ts';
+import { registerTenants, seedTenantCatalog } from '../../local/seed.ts';
 import { localNodeDefaults } from '../../local/local-defaults.ts';
 import { reportsDir } from '../../local/project-paths.ts';
 import { runPreflight } from '../../aws/preflight.ts';
@@ -14,6 +14,7 @@ import { finishOperatorReport } from '../../reports/operator-report.ts';
 import { cdkDeploy, ensureSesSender } from './deploy.ts';
 import type { DeployResult } from './deploy.ts';
 import type { NodeTokens } from './node-access.ts';
+import { operatorTenantId } from './node-access.ts';
 import type { RemoteContext } from './remote-context.ts';
 import { maskAccount, maskIdentifiers } from '../../aws/preflight-text.ts';
 
@@ -135,13 +136,22 @@ export async function seedPhase(
   if (tableName === undefined) throw new Error(`the stack ${context.stackName} has no TableName output`);
   const { tenant, admin_principal: admin } = context.config.seed;
   const { endpoint, ...rest } = context.client;
+  const aws = {
+    region: rest.region,
+    maxAttempts: rest.maxAttempts,
+    requestHandler: rest.requestHandler,
+    ...(endpoint === undefined ? {} : { endpoint }),
+  };
+  // The node admits only registered tenants (HLD §5.2): the seeded one and the operators'.
+  const registered = await registerTenants({
+    aws,
+    tableName,
+    tenantIds: [tenant, operatorTenantId],
+    by: 'agentos up',
+  });
+  if (registered.length > 0) note(`registered tenants ${registered.join(', ')}`);
   const seeded = await seedTenantCatalog({
-    aws: {
-      region: rest.region,
-      maxAttempts: rest.maxAttempts,
-      requestHandler: rest.requestHandler,
-      ...(endpoint === undefined ? {} : { endpoint }),
-    },
+    aws,
     tableName,
     tenantId: tenant,
     adminPrincipal: admin,

@@ -1,4 +1,4 @@
-import { seedTenantCatalog } from '../../local/seed.ts';
+import { registerTenants, seedTenantCatalog } from '../../local/seed.ts';
 import { writeLocalState } from '../../local/local-state.ts';
 import type { BootedNode, UpContext } from './up-context.ts';
 
@@ -40,4 +40,19 @@ export async function seed(
   note(
     `tenant ${seeded.tenantId}, admin ${seeded.adminPrincipal}, agent ${seeded.agentId}, tool ${seeded.toolId}`,
   );
+}
+
+/**
+ * Registers the seeded tenant and the operator tenant (idempotent: tenants already registered are
+ * left as their operators left them), so the node admits the tokens `up` and its users mint.
+ */
+export async function registerNodeTenants(context: UpContext, booted: BootedNode): Promise<void> {
+  const { defaults, report } = context;
+  const registered = await registerTenants({
+    aws: booted.aws,
+    tableName: booted.state.resources.table,
+    tenantIds: [defaults.tenantId, defaults.operatorTenantId],
+    by: 'agentos up',
+  });
+  if (registered.length > 0) report.notes.push(`Registered tenants: ${registered.join(', ')}`);
 }

@@ -15,6 +15,7 @@ import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
 import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 import { defaultModelCatalog } from './default-catalog.ts';
 import { defaultTenantPolicy } from './default-policy.ts';
+import { tenancyEnv } from '../../shared/tenancy/tenancy-config.ts';
 
 /** Settings of the Model Policy Lambda, read once per process. */
 export type ModelPolicyConfig = {
@@ -39,6 +40,7 @@ const day = 24 * 3600;
 /** The environment of the Model Policy function. */
 export const modelPolicyEnv = awsClientEnv.extend({
   ...jwtVerifierEnv.variables,
+  ...tenancyEnv.variables,
   AGENTOS_TABLE_NAME: envVar.string(),
   /** The catalog as JSON; Lambda environments hold 4 KB in all, so a large one ships as a file. */
   AGENTOS_MODEL_CATALOG: envVar.optionalString(),

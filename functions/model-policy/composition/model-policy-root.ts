@@ -1,4 +1,7 @@
-import { interimAdmission } from '../../shared/tenancy/interim-admission.ts';
+import { createAdmission } from '../../shared/tenancy/admission.ts';
+import { DynamoTenantDirectory } from '../../shared/tenancy/adapters/dynamo-tenant-directory.ts';
+import type { TenantDirectoryPort } from '../../shared/tenancy/tenant-directory-port.ts';
+import { tenancyConfigFromEnv } from '../../shared/tenancy/tenancy-config.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -38,6 +41,8 @@ export type ModelPolicyAdapters = {
   policyStore: TenantPolicyStorePort;
   secrets: SecretsPort;
   providerFactory: ProviderFactory;
+  /** The node's tenant directory, which ingress admits tokens against. */
+  tenants: TenantDirectoryPort;
 };
 
 /** Options of {@link composeModelPolicy}. */
@@ -71,6 +76,7 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     policyStore: options.adapters?.policyStore ?? new DynamoTenantPolicyStore(table(), config.tableName),
     secrets,
     providerFactory: options.adapters?.providerFactory ?? createProviderFactory(),
+    tenants: options.adapters?.tenants ?? new DynamoTenantDirectory(table(), config.tableName, { now }),
   };
   const policies = new TenantPolicySource(
     adapters.policyStore,
@@ -97,12 +103,19 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     log: telemetry.logger,
     metrics,
   });
+  const admission = createAdmission(adapters.tenants, {
+    cacheSeconds: tenancyConfigFromEnv(env).tenantCacheSeconds,
+    now,
+    reportFailure: failureReporter({ log: telemetry.logger, metrics }),
+  });
   const reporter = new UsageReporter({ usage: adapters.usage, ledger: adapters.ledger, policies, now });
   return {
     config,
     telemetry,
     gateway,
     policies,
+    /** The node's tenant directory and the admission that caches it. */
+    tenancy: { directory: adapters.tenants, admission },
     /** The HTTP core of the Model Policy function. */
     httpApp: () =>
       createHttpApp({
@@ -124,7 +137,7 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
           }),
         ),
         verifier: jwtVerifierFromEnv(env),
-        admission: interimAdmission,
+        admission,
         telemetry,
         maxBodyBytes: config.maxBodyBytes,
       }),

@@ -1,5 +1,6 @@
 import { jwtVerifierEnv, nodeJwksEnv, serviceTokenEnv } from '../../shared/auth/auth-config.ts';
 import { awsClientEnv } from '../../shared/aws/client-config.ts';
+import { tenancyEnv } from '../../shared/tenancy/tenancy-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
 import { envVar } from '../../shared/config/env-contract.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
@@ -12,6 +13,7 @@ const day = 24 * 3600;
 
 /** What every Orchestrator function reads: AWS clients, the node's table, the step queue. */
 export const orchestratorCoreEnv = awsClientEnv.extend({
+  ...tenancyEnv.variables,
   AGENTOS_TABLE_NAME: envVar.string(),
   AGENTOS_STEP_QUEUE_URL: envVar.url(),
   /** The run-deadline state machine. */

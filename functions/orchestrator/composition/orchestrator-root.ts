@@ -1,4 +1,6 @@
-import { interimAdmission } from '../../shared/tenancy/interim-admission.ts';
+import { createAdmission } from '../../shared/tenancy/admission.ts';
+import { DynamoTenantDirectory } from '../../shared/tenancy/adapters/dynamo-tenant-directory.ts';
+import { tenancyConfigFromEnv } from '../../shared/tenancy/tenancy-config.ts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -71,6 +73,13 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const reportFailure = createFailureReporter(telemetry.logger, (name, value) =>
     telemetry.metrics.addMetric(name, MetricUnit.Count, value),
   );
+  // Ingress admission and the step worker read tenants through one cache (HLD §5.2).
+  const directory = new DynamoTenantDirectory(db, config.tableName, { now });
+  const admission = createAdmission(directory, {
+    cacheSeconds: tenancyConfigFromEnv(env).tenantCacheSeconds,
+    now,
+    reportFailure,
+  });
   const service = createRunService({
     runs,
     queue,
@@ -85,6 +94,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   return {
     config,
     telemetry,
+    /** The node's tenant directory and the admission that caches it. */
+    tenancy: { directory, admission },
     /** The HTTP core of both Orchestrator functions; API Gateway sends each path to one of them. */
     httpApp: () => {
       const timing = eventStreamTimingFromEnv(env);
@@ -108,7 +119,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           ...memoryHandlers({ memory }),
         }),
         verifier: jwtVerifierFromEnv(env),
-        admission: interimAdmission,
+        admission,
         telemetry,
         maxBodyBytes: maxCreateRunBytes,
       });

@@ -5,6 +5,7 @@ import { scopes } from '../../../functions/shared/auth/auth-context.ts';
 import { provisionTestNode } from '../../support/aws.ts';
 import { importLambdaHandler, serveLambda } from '../../support/serve-lambda.ts';
 import { createTestAuth } from '../../support/test-auth.ts';
+import { tenantRegistrar, testTenantDirectory } from '../../support/test-tenants.ts';
 import type { TestAuth } from '../../support/test-auth.ts';
 import { script } from '../support/gateway-harness.ts';
 
@@ -14,7 +15,9 @@ let client: OpenAI;
 
 beforeAll(async () => {
   const { resources } = await provisionTestNode('oai');
-  auth = await createTestAuth(`https://agentos.test/${resources.tableName}`);
+  auth = await createTestAuth(`https://agentos.test/${resources.tableName}`, undefined, {
+    registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
+  });
   Object.assign(process.env, auth.env(), {
     AGENTOS_TABLE_NAME: resources.tableName,
     AGENTOS_MODEL_POLICY_CACHE_MS: '0',

@@ -12,6 +12,7 @@ import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
 import { serveLambda } from '../../support/serve-lambda.ts';
 import { createTestAuth } from '../../support/test-auth.ts';
 import type { TestAuth } from '../../support/test-auth.ts';
+import { tenantRegistrar, testTenantDirectory } from '../../support/test-tenants.ts';
 
 /** A Model Policy served over real HTTP against a fresh emulator table. */
 export type Gateway = {
@@ -60,7 +61,9 @@ export type GatewayOptions = {
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const { resources } = await provisionTestNode('mp');
-  const auth = await createTestAuth(`https://agentos.test/${resources.tableName}`);
+  const auth = await createTestAuth(`https://agentos.test/${resources.tableName}`, undefined, {
+    registerTenant: tenantRegistrar(options.adapters?.tenants ?? testTenantDirectory(resources.tableName)),
+  });
   const env: Record<string, string | undefined> = {
     ...process.env,
     ...auth.env(),

@@ -1,0 +1,475 @@
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { InternalError } from '../../errors/agentos-error.ts';
+import { cancellationCodes, isConditionFailure, storageUnavailable } from '../../storage/dynamo-errors.ts';
+import { platformKeys, recordSortKey, storageKeys } from '../../storage/keys.ts';
+import type { Cursor } from '../tenant-paging.ts';
+import { hashedSortKey, pageBy } from '../tenant-paging.ts';
+import { TenantDirectoryConflictError } from '../tenant-directory-port.ts';
+import type { ChangeStamp, TenantDirectoryPort } from '../tenant-directory-port.ts';
+import {
+  accessOf,
+  changedTenant,
+  epochSeconds,
+  newPrincipal,
+  newTenant,
+  prunedRevocations,
+  revokedToken,
+  tokenRevocationUntil,
+} from '../tenant-records.ts';
+import type { Revocations, TenantChange } from '../tenant-records.ts';
+import { IssuedTokenSchema, PrincipalSchema, TenantSchema } from '../tenant-schemas.ts';
+import type {
+  CreateTenantRequest,
+  IssuedToken,
+  Principal,
+  PrincipalSpec,
+  Tenant,
+  TenantAccess,
+} from '../tenant-schemas.ts';
+
+/** How often a write that lost a race to another writer is tried again before it gives up. */
+const maxWriteAttempts = 8;
+
+/** A tenant's profile item: the tenant, its live revocations, and the revision every write moves. */
+const StoredProfileSchema = z.object({
+  tenant: TenantSchema,
+  revision: z.int().min(1),
+  revoked_tokens: z.record(z.string(), z.number()),
+  revoked_principals: z.record(z.string(), z.object({ before: z.number(), until: z.number() })),
+});
+
+type Profile = { tenant: Tenant; revision: number; revocations: Revocations };
+type TransactItem = Record<string, unknown>;
+
+/**
+ * The tenant directory in the node's table (HLD §4.2, §5.2), one partition per kind of record:
+ *
+ * - `tenant/{t}/profile` (`sk` 0): the tenant and its live revocations, so admitting a token is one
+ *   GetItem; every write is conditional on the `revision` it read, so concurrent changes never lose
+ *   one, and drops the revocations that have expired.
+ * - `platform/tenants`: one small item per tenant (`sk` = a hash of its id), for listing.
+ * - `tenant/{t}/principals` and `tenant/{t}/tokens`: one item per principal and issued token.
+ *
+ * Every item read back is validated before use.
+ */
+export class DynamoTenantDirectory implements TenantDirectoryPort {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly now: () => Date;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}) {
+    this.db = db;
+    this.tableName = tableName;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async createTenant(request: CreateTenantRequest, stamp: ChangeStamp): Promise<Tenant> {
+    const tenant = newTenant(request, stamp);
+    const codes = await this.transact([
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.profileItem({ tenant, revision: 1, revocations: { tokens: {}, principals: {} } }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            pk: platformKeys.tenantDirectory(),
+            sk: hashedSortKey(tenant.tenant_id),
+            kind: 'directory_entry',
+            tenant_id: tenant.tenant_id,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR tenant_id = :id',
+          ExpressionAttributeValues: { ':id': tenant.tenant_id },
+        },
+      },
+    ]);
+    if (codes === undefined) return tenant;
+    if (codes[0] === 'ConditionalCheckFailed')
+      throw new TenantDirectoryConflictError(`Tenant ${tenant.tenant_id} already exists`, 'exists');
+    if (codes[1] === 'ConditionalCheckFailed')
+      throw new TenantDirectoryConflictError(
+        `Tenant id ${tenant.tenant_id} cannot be used on this node; choose another`,
+        'exists',
+      );
+    throw new TenantDirectoryConflictError(`Tenant ${tenant.tenant_id} is being created; retry`, 'exists');
+  }
+
+  async getTenant(tenantId: string): Promise<Tenant | undefined> {
+    return (await this.profile(tenantId, false))?.tenant;
+  }
+
+  async listTenants(page: {
+    limit: number;
+    cursor?: Cursor;
+  }): Promise<{ tenants: Tenant[]; next: Cursor | null }> {
+    const ids: string[] = [];
+    for (const item of await this.partition(platformKeys.tenantDirectory(), 'tenant_id')) {
+      const id = item['tenant_id'];
+      if (typeof id === 'string') ids.push(id);
+    }
+    const { items, next } = pageBy(ids, (id) => id, page);
+    const tenants = new Map<string, Tenant>();
+    for (let start = 0; start < items.length; start += 100) {
+      const keys = items
+        .slice(start, start + 100)
+        .map((id) => ({ pk: storageKeys.tenantProfile(id), sk: recordSortKey }));
+      for (const item of await this.batchGet(keys)) {
+        const profile = parseProfile(item);
+        tenants.set(profile.tenant.tenant_id, profile.tenant);
+      }
+    }
+    return { tenants: items.flatMap((id) => tenants.get(id) ?? []), next };
+  }
+
+  async updateTenant(
+    tenantId: string,
+    change: TenantChange,
+    stamp: ChangeStamp,
+    expectedVersion?: number,
+  ): Promise<Tenant> {
+    let updated: Tenant | undefined;
+    await this.changeProfile(
+      tenantId,
+      (profile) => {
+        if (expectedVersion !== undefined && expectedVersion !== profile.tenant.version)
+          throw new TenantDirectoryConflictError(
+            `Tenant ${tenantId} is at version ${profile.tenant.version}, not ${expectedVersion}`,
+            'version',
+          );
+        updated = changedTenant(profile.tenant, change, stamp);
+        return { profile: { ...profile, tenant: updated }, also: [] };
+      },
+      stamp.at,
+    );
+    if (updated === undefined) throw new InternalError('The tenant update produced no tenant');
+    return updated;
+  }
+
+  async getAccess(tenantId: string): Promise<TenantAccess | undefined> {
+    const profile = await this.profile(tenantId, false);
+    if (profile === undefined) return undefined;
+    return accessOf(profile.tenant, profile.revocations, epochSeconds(this.now()));
+  }
+
+  async putPrincipal(
+    tenantId: string,
+    principalId: string,
+    spec: PrincipalSpec,
+    stamp: ChangeStamp,
+  ): Promise<Principal> {
+    if ((await this.profile(tenantId, true)) === undefined)
+      throw new TenantDirectoryConflictError(`Tenant ${tenantId} not found`, 'missing');
+    const previous = await this.getPrincipal(tenantId, principalId);
+    const principal = newPrincipal(tenantId, principalId, spec, stamp, previous);
+    await this.putRecord(
+      storageKeys.principals(tenantId),
+      principalId,
+      'principal',
+      'principal_id',
+      principal,
+    );
+    return principal;
+  }
+
+  async getPrincipal(tenantId: string, principalId: string): Promise<Principal | undefined> {
+    const item = await this.read(storageKeys.principals(tenantId), hashedSortKey(principalId), true);
+    if (item === undefined || item['principal_id'] !== principalId) return undefined;
+    return parseRecord(PrincipalSchema, item, 'principal');
+  }
+
+  async listPrincipals(
+    tenantId: string,
+    page: { limit: number; cursor?: Cursor },
+  ): Promise<{ principals: Principal[]; next: Cursor | null }> {
+    const all = (await this.partition(storageKeys.principals(tenantId))).map((item) =>
+      parseRecord(PrincipalSchema, item, 'principal'),
+    );
+    const { items, next } = pageBy(all, (principal) => principal.principal_id, page);
+    return { principals: items, next };
+  }
+
+  async disablePrincipal(
+    tenantId: string,
+    principalId: string,
+    stamp: ChangeStamp,
+    keepUntilEpoch: number,
+  ): Promise<boolean> {
+    const principal = await this.getPrincipal(tenantId, principalId);
+    if (principal === undefined) return false;
+    const disabled: Principal = { ...principal, status: 'disabled', updated_at: stamp.at.toISOString() };
+    await this.changeProfile(
+      tenantId,
+      (profile) => {
+        const principals = { ...profile.revocations.principals };
+        const previous = principals[principalId];
+        principals[principalId] = {
+          before: Math.max(previous?.before ?? 0, epochSeconds(stamp.at)),
+          until: Math.max(previous?.until ?? 0, keepUntilEpoch),
+        };
+        return {
+          profile: { ...profile, revocations: { ...profile.revocations, principals } },
+          also: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: this.recordItem(storageKeys.principals(tenantId), principalId, 'principal', disabled),
+              },
+            },
+          ],
+        };
+      },
+      stamp.at,
+    );
+    return true;
+  }
+
+  async recordToken(token: IssuedToken): Promise<void> {
+    await this.putRecord(
+      storageKeys.issuedTokens(token.tenant_id),
+      token.token_id,
+      'issued_token',
+      'token_id',
+      token,
+    );
+  }
+
+  async listTokens(
+    tenantId: string,
+    page: { limit: number; cursor?: Cursor; principalId?: string },
+  ): Promise<{ tokens: IssuedToken[]; next: Cursor | null }> {
+    const all = (await this.partition(storageKeys.issuedTokens(tenantId)))
+      .map((item) => parseRecord(IssuedTokenSchema, item, 'issued token'))
+      .filter((token) => page.principalId === undefined || token.principal_id === page.principalId);
+    const { items, next } = pageBy(all, (token) => token.token_id, page);
+    return { tokens: items, next };
+  }
+
+  async revokeToken(tenantId: string, tokenId: string, stamp: ChangeStamp): Promise<IssuedToken | undefined> {
+    const item = await this.read(storageKeys.issuedTokens(tenantId), hashedSortKey(tokenId), true);
+    if (item === undefined || item['token_id'] !== tokenId) return undefined;
+    const revoked = revokedToken(parseRecord(IssuedTokenSchema, item, 'issued token'), stamp.at);
+    const until = tokenRevocationUntil(revoked);
+    await this.changeProfile(
+      tenantId,
+      (profile) => ({
+        profile:
+          until > epochSeconds(stamp.at)
+            ? {
+                ...profile,
+                revocations: {
+                  ...profile.revocations,
+                  tokens: { ...profile.revocations.tokens, [tokenId]: until },
+                },
+              }
+            : profile,
+        also: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: this.recordItem(storageKeys.issuedTokens(tenantId), tokenId, 'issued_token', revoked),
+            },
+          },
+        ],
+      }),
+      stamp.at,
+    );
+    return revoked;
+  }
+
+  /**
+   * Reads the tenant's profile, applies `change` and writes the result (with `also`, in one
+   * transaction) on condition that no other writer moved the profile meanwhile; a lost race reads
+   * again and re-applies the change. Expired revocations are dropped on the way.
+   */
+  private async changeProfile(
+    tenantId: string,
+    change: (profile: Profile) => { profile: Profile; also: TransactItem[] },
+    at: Date,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.profile(tenantId, true);
+      if (current === undefined)
+        throw new TenantDirectoryConflictError(`Tenant ${tenantId} not found`, 'missing');
+      const { profile, also } = change(current);
+      const next: Profile = {
+        ...profile,
+        revision: current.revision + 1,
+        revocations: prunedRevocations(profile.revocations, epochSeconds(at)),
+      };
+      const codes = await this.transact([
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: this.profileItem(next),
+            ConditionExpression: 'revision = :revision',
+            ExpressionAttributeValues: { ':revision': current.revision },
+          },
+        },
+        ...also,
+      ]);
+      if (codes === undefined) return;
+      if (attempt >= maxWriteAttempts)
+        throw new TenantDirectoryConflictError(
+          `Tenant ${tenantId} is being changed concurrently; retry`,
+          'version',
+        );
+    }
+  }
+
+  private async profile(tenantId: string, consistent: boolean): Promise<Profile | undefined> {
+    const item = await this.read(storageKeys.tenantProfile(tenantId), recordSortKey, consistent);
+    return item === undefined ? undefined : parseProfile(item);
+  }
+
+  private profileItem(profile: Profile): Record<string, unknown> {
+    return {
+      pk: storageKeys.tenantProfile(profile.tenant.tenant_id),
+      sk: recordSortKey,
+      kind: 'tenant_profile',
+      tenant: profile.tenant,
+      revision: profile.revision,
+      revoked_tokens: profile.revocations.tokens,
+      revoked_principals: profile.revocations.principals,
+    };
+  }
+
+  private recordItem(pk: string, id: string, kind: string, record: object): Record<string, unknown> {
+    return { ...record, pk, sk: hashedSortKey(id), kind };
+  }
+
+  /** Writes a principal or token record; a hash collision with another id is refused. */
+  private async putRecord(
+    pk: string,
+    id: string,
+    kind: string,
+    field: string,
+    record: object,
+  ): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.recordItem(pk, id, kind, record),
+          ConditionExpression: 'attribute_not_exists(pk) OR #id = :id',
+          ExpressionAttributeNames: { '#id': field },
+          ExpressionAttributeValues: { ':id': id },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error))
+        throw new TenantDirectoryConflictError(
+          `The id ${id} cannot be used on this node; choose another`,
+          'exists',
+        );
+      throw storageUnavailable(error);
+    }
+  }
+
+  private async read(
+    pk: string,
+    sk: number,
+    consistent: boolean,
+  ): Promise<Record<string, unknown> | undefined> {
+    try {
+      const result = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: consistent }),
+      );
+      return result.Item;
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+  }
+
+  /** Every item of a partition (or just `field` of each). */
+  private async partition(pk: string, field?: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    try {
+      do {
+        const result = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': pk },
+            ...(field === undefined
+              ? {}
+              : { ProjectionExpression: '#field', ExpressionAttributeNames: { '#field': field } }),
+            ConsistentRead: true,
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }),
+        );
+        items.push(...(result.Items ?? []));
+        start = result.LastEvaluatedKey;
+      } while (start !== undefined);
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+    return items;
+  }
+
+  private async batchGet(keys: { pk: string; sk: number }[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let pending: Record<string, unknown>[] = keys;
+    try {
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= 8) throw new Error('BatchGetItem left keys unprocessed after 8 attempts');
+        if (attempt > 0)
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
+        const result = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        items.push(...(result.Responses?.[this.tableName] ?? []));
+        pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+    return items;
+  }
+
+  /** Runs a transaction; undefined on success, the cancellation codes when it was canceled. */
+  private async transact(items: TransactItem[]): Promise<string[] | undefined> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: items as ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems'],
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes === undefined) throw storageUnavailable(error);
+      return codes;
+    }
+  }
+}
+
+function parseProfile(item: Record<string, unknown>): Profile {
+  const stored = parseRecord(StoredProfileSchema, item, 'tenant profile');
+  return {
+    tenant: stored.tenant,
+    revision: stored.revision,
+    revocations: { tokens: stored.revoked_tokens, principals: stored.revoked_principals },
+  };
+}
+
+function parseRecord<T>(schema: z.ZodType<T>, item: Record<string, unknown>, what: string): T {
+  const parsed = schema.safeParse(item);
+  if (!parsed.success)
+    throw new InternalError(`A stored ${what} record is malformed`, { cause: parsed.error });
+  return parsed.data;
+}

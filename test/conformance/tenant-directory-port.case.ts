@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { TenantDirectoryConflictError } from '../../functions/shared/tenancy/tenant-directory-port.ts';
+import type { TenantDirectoryPort } from '../../functions/shared/tenancy/tenant-directory-port.ts';
+import { defaultTenantQuotas } from '../../functions/shared/tenancy/tenant-schemas.ts';
+import type { IssuedToken } from '../../functions/shared/tenancy/tenant-schemas.ts';
+
+const stamp = (at = new Date()) => ({ by: 'operator-admin', at });
+const epoch = (at: Date) => Math.floor(at.getTime() / 1000);
+
+function issued(tenantId: string, tokenId: string, principalId: string, expiresInSeconds = 600): IssuedToken {
+  const now = Date.now();
+  return {
+    object: 'token',
+    token_id: tokenId,
+    tenant_id: tenantId,
+    principal_id: principalId,
+    scopes: ['runs:read'],
+    issued_at: new Date(now).toISOString(),
+    expires_at: new Date(now + expiresInSeconds * 1000).toISOString(),
+    revoked_at: null,
+  };
+}
+
+/** The behaviour every TenantDirectoryPort adapter must have (HLD §5.2). */
+export function tenantDirectoryPortConformance(
+  name: string,
+  factory: () => Promise<TenantDirectoryPort>,
+): void {
+  describe(`TenantDirectoryPort conformance: ${name}`, () => {
+    const tenant = () => `t${crypto.randomUUID().slice(0, 8)}`;
+
+    it('returns a created tenant with the default quotas and the given ones', async () => {
+      const port = await factory();
+      const id = tenant();
+      const created = await port.createTenant({ tenant_id: id, quotas: { run_burst: 5 } }, stamp());
+      expect(created).toMatchObject({
+        object: 'tenant',
+        tenant_id: id,
+        display_name: id,
+        status: 'active',
+        disabled_reason: null,
+        quotas: { ...defaultTenantQuotas, run_burst: 5 },
+        tool_allowlist: null,
+        version: 1,
+        updated_by: 'operator-admin',
+      });
+      expect(await port.getTenant(id)).toEqual(created);
+      expect(await port.getTenant(tenant())).toBeUndefined();
+      expect(await port.getAccess(tenant())).toBeUndefined();
+    });
+
+    it('throws TenantDirectoryConflictError (exists) when the tenant id is taken', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id, display_name: 'First' }, stamp());
+      const error = await port
+        .createTenant({ tenant_id: id, display_name: 'Second' }, stamp())
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TenantDirectoryConflictError);
+      expect(error).toMatchObject({ reason: 'exists' });
+      expect((await port.getTenant(id))?.display_name).toBe('First');
+    });
+
+    it('merges partial quotas, moves the version and keeps the reason of a disabled tenant', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id, quotas: { run_burst: 5 } }, stamp());
+      const updated = await port.updateTenant(id, { quotas: { max_concurrent_runs: 3 } }, stamp(), 1);
+      expect(updated.quotas).toEqual({ ...defaultTenantQuotas, run_burst: 5, max_concurrent_runs: 3 });
+      expect(updated.version).toBe(2);
+      const disabled = await port.updateTenant(
+        id,
+        { status: 'disabled', disabled_reason: 'runaway costs' },
+        stamp(),
+      );
+      expect(disabled).toMatchObject({ status: 'disabled', disabled_reason: 'runaway costs', version: 3 });
+      expect((await port.getAccess(id))?.tenant).toEqual(disabled);
+      const enabled = await port.updateTenant(id, { status: 'active' }, stamp());
+      expect(enabled).toMatchObject({ status: 'active', disabled_reason: null, version: 4 });
+    });
+
+    it('throws TenantDirectoryConflictError when the expected version moved on or the tenant is missing', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      await port.updateTenant(id, { display_name: 'Two' }, stamp());
+      await expect(port.updateTenant(id, { display_name: 'Stale' }, stamp(), 1)).rejects.toMatchObject({
+        reason: 'version',
+      });
+      await expect(port.updateTenant(tenant(), { display_name: 'X' }, stamp())).rejects.toMatchObject({
+        reason: 'missing',
+      });
+      expect((await port.getTenant(id))?.display_name).toBe('Two');
+    });
+
+    it('never loses one of many concurrent updates', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      await Promise.all(
+        [1, 2, 3, 4].map((n) => port.updateTenant(id, { display_name: `name ${n}` }, stamp())),
+      );
+      expect((await port.getTenant(id))?.version).toBe(5);
+    });
+
+    it('lists tenants in pages with a cursor', async () => {
+      const port = await factory();
+      const prefix = tenant();
+      const ids = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
+      for (const id of ids) await port.createTenant({ tenant_id: id }, stamp());
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 1000; pages++) {
+        const page = await port.listTenants({ limit: 2, ...(cursor === undefined ? {} : { cursor }) });
+        expect(page.tenants.length).toBeLessThanOrEqual(2);
+        seen.push(...page.tenants.map((t) => t.tenant_id));
+        if (page.next === null) break;
+        cursor = page.next;
+      }
+      expect(seen.filter((id) => id.startsWith(prefix))).toEqual(ids);
+      expect([...seen].sort()).toEqual(seen);
+    });
+
+    it('puts, replaces, lists and disables principals, keeping their record', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      const first = await port.putPrincipal(
+        id,
+        'alice@example.com',
+        { type: 'user', scopes: ['runs:read'] },
+        stamp(),
+      );
+      expect(first).toMatchObject({
+        object: 'principal',
+        tenant_id: id,
+        principal_id: 'alice@example.com',
+        scopes: ['runs:read'],
+        status: 'active',
+      });
+      const replaced = await port.putPrincipal(
+        id,
+        'alice@example.com',
+        { type: 'user', scopes: ['runs:read', 'runs:write'] },
+        stamp(),
+      );
+      expect(replaced.created_at).toBe(first.created_at);
+      await port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:write'] }, stamp());
+      const page = await port.listPrincipals(id, { limit: 1 });
+      expect(page.principals.map((p) => p.principal_id)).toEqual(['alice@example.com']);
+      const rest = await port.listPrincipals(id, { limit: 10, cursor: page.next ?? undefined });
+      expect(rest).toEqual({ principals: [expect.objectContaining({ principal_id: 'bot' })], next: null });
+
+      const at = new Date();
+      expect(await port.disablePrincipal(id, 'bot', stamp(at), epoch(at) + 3600)).toBe(true);
+      expect(await port.disablePrincipal(id, 'bot', stamp(at), epoch(at) + 3600)).toBe(true);
+      expect(await port.disablePrincipal(id, 'nobody', stamp(at), epoch(at) + 3600)).toBe(false);
+      expect((await port.getPrincipal(id, 'bot'))?.status).toBe('disabled');
+      expect((await port.getAccess(id))?.principalsRevokedBefore).toEqual({ bot: epoch(at) });
+      expect(await port.getPrincipal(tenant(), 'bot')).toBeUndefined();
+    });
+
+    it('throws TenantDirectoryConflictError (missing) for a principal of an unknown tenant', async () => {
+      const port = await factory();
+      await expect(
+        port.putPrincipal(tenant(), 'alice', { type: 'user', scopes: ['runs:read'] }, stamp()),
+      ).rejects.toMatchObject({
+        reason: 'missing',
+      });
+    });
+
+    it('records, lists and revokes issued tokens, and ingress sees the revocation', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      await port.recordToken(issued(id, 'jti-1', 'alice'));
+      await port.recordToken(issued(id, 'jti-2', 'bob'));
+      await port.recordToken(issued(id, 'jti-3', 'alice'));
+      const alices = await port.listTokens(id, { limit: 10, principalId: 'alice' });
+      expect(alices.tokens.map((t) => t.token_id)).toEqual(['jti-1', 'jti-3']);
+      const first = await port.listTokens(id, { limit: 2 });
+      expect(first.tokens.map((t) => t.token_id)).toEqual(['jti-1', 'jti-2']);
+      expect((await port.listTokens(id, { limit: 2, cursor: first.next ?? undefined })).tokens).toHaveLength(
+        1,
+      );
+
+      const revoked = await port.revokeToken(id, 'jti-2', stamp());
+      expect(revoked).toMatchObject({ token_id: 'jti-2', revoked_at: expect.any(String) });
+      expect(await port.revokeToken(id, 'jti-2', stamp())).toEqual(revoked);
+      expect(await port.revokeToken(id, 'jti-404', stamp())).toBeUndefined();
+      const access = await port.getAccess(id);
+      expect(Object.keys(access?.revokedTokens ?? {})).toEqual(['jti-2']);
+      expect(access?.tenant.version).toBe(1);
+    });
+
+    it('forgets revocations whose tokens have expired', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      await port.recordToken(issued(id, 'expired', 'alice', -60));
+      await port.recordToken(issued(id, 'live', 'alice'));
+      await port.revokeToken(id, 'expired', stamp());
+      await port.revokeToken(id, 'live', stamp());
+      await port.putPrincipal(id, 'gone', { type: 'user', scopes: ['runs:read'] }, stamp());
+      const at = new Date();
+      await port.disablePrincipal(id, 'gone', stamp(at), epoch(at) - 1);
+      expect(Object.keys((await port.getAccess(id))?.revokedTokens ?? {})).toEqual(['live']);
+      expect((await port.getAccess(id))?.principalsRevokedBefore).toEqual({});
+    });
+
+    it('keeps tenants apart', async () => {
+      const port = await factory();
+      const a = tenant();
+      const b = tenant();
+      await port.createTenant({ tenant_id: a }, stamp());
+      await port.createTenant({ tenant_id: b }, stamp());
+      await port.putPrincipal(a, 'alice', { type: 'user', scopes: ['runs:read'] }, stamp());
+      await port.recordToken(issued(a, 'jti-a', 'alice'));
+      expect((await port.listPrincipals(b, { limit: 10 })).principals).toEqual([]);
+      expect((await port.listTokens(b, { limit: 10 })).tokens).toEqual([]);
+      expect(await port.revokeToken(b, 'jti-a', stamp())).toBeUndefined();
+      expect((await port.getAccess(a))?.revokedTokens).toEqual({});
+    });
+  });
+}
