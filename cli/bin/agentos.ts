@@ -19,6 +19,8 @@ import { keysRemote, tokenRemote } from '../commands/remote/token-keys-remote.ts
 import { upRemote } from '../commands/remote/up-remote.ts';
 import { validateRemote } from '../commands/remote/validate-remote.ts';
 import { orchestratorClient } from '../commands/api/api-access.ts';
+import type { ApiCredentials } from '../commands/api/api-access.ts';
+import { operatorRunCommands, principalCommands, tenantCommands } from '../commands/api/admin-commands.ts';
 import { agentCommands, readSpec, runCommands, toolCommands } from '../commands/api/resource-commands.ts';
 import type { PageOptions } from '../commands/api/resource-commands.ts';
 import { ApiRefusal } from '../commands/api/resource-output.ts';
@@ -316,19 +318,21 @@ function pageOf(opts: PageOptions): PageOptions {
  */
 async function apiAction(
   opts: ApiOptions,
-  command: (client: AgentOsClient, output: CommandOutput) => Promise<number>,
+  command: (client: AgentOsClient, output: CommandOutput, target: Target) => Promise<number>,
+  role: ApiCredentials['role'] = 'member',
 ): Promise<void> {
   const { target, config } = await targetOf(opts);
   const client = await orchestratorClient(target, config, {
     ...(opts.token === undefined ? {} : { token: opts.token }),
-    ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }),
+    ...(opts.tenant === undefined || role === 'operator' ? {} : { tenant: opts.tenant }),
+    role,
   });
   try {
-    process.exitCode = await command(client, {
-      out: process.stdout,
-      err: process.stderr,
-      json: opts.json === true,
-    });
+    process.exitCode = await command(
+      client,
+      { out: process.stdout, err: process.stderr, json: opts.json === true },
+      target,
+    );
   } catch (error) {
     if (!(error instanceof ApiRefusal)) throw error;
     process.stderr.write(`${error.message}\n`);
@@ -388,17 +392,50 @@ withApi(tools.command('delete').description('delete an HTTP tool').argument('<to
     apiAction(opts, (client, out) => toolCommands.delete(client, toolId, out)),
 );
 
-const runs = program.command('runs').description("the tenant's runs: list, get, events, steps");
+const runs = program
+  .command('runs')
+  .description("the tenant's runs: list, get, events, steps; an operator's list --tenant and stop");
 withPaging(
   withApi(
     runs
       .command('list')
-      .description('list runs, newest first')
+      .description(
+        'list runs, newest first; with --tenant, as an operator: every run of that tenant (any principal)',
+      )
       .option('--status <status>', `only runs in this status (${runStatuses.join(', ')})`, runStatus),
   ),
-).action((opts: ApiOptions & PageOptions & { status?: string }) =>
-  apiAction(opts, (client, out) => runCommands.list(client, opts.status, pageOf(opts), out)),
-);
+).action((opts: ApiOptions & PageOptions & { status?: string }) => {
+  const tenant = opts.tenant;
+  return tenant === undefined
+    ? apiAction(opts, (client, out) => runCommands.list(client, opts.status, pageOf(opts), out))
+    : apiAction(
+        opts,
+        (client, out) => operatorRunCommands.list(client, tenant, opts.status, pageOf(opts), out),
+        'operator',
+      );
+});
+withApi(
+  runs
+    .command('stop')
+    .description(
+      "operator kill switch: end a tenant's runs canceled with a reason (stops long executions, frees slots); writes a report",
+    )
+    .requiredOption('--reason <text>', 'why: carried by each run.canceled event and the audit log')
+    .option('--run <run_id...>', 'the runs to stop')
+    .option('--all', 'every queued or running run of the tenant'),
+).action((opts: ApiOptions & { reason: string; run?: string[]; all?: boolean }) => {
+  const tenant = opts.tenant;
+  if (tenant === undefined) throw new InvalidArgumentError('runs stop needs --tenant <id>');
+  if ((opts.run === undefined) === (opts.all !== true))
+    throw new InvalidArgumentError('runs stop takes exactly one of --run <run_id...> and --all');
+  const selection = opts.all === true ? { all: true as const } : { runIds: opts.run ?? [] };
+  return apiAction(
+    opts,
+    (client, out, target) =>
+      operatorRunCommands.stop(client, tenant, selection, opts.reason, { target }, out),
+    'operator',
+  );
+});
 withApi(runs.command('get').description('show a run').argument('<run_id>')).action(
   (runId: string, opts: ApiOptions) => apiAction(opts, (client, out) => runCommands.get(client, runId, out)),
 );
@@ -425,6 +462,165 @@ withPaging(
   ),
 ).action((runId: string, opts: ApiOptions & PageOptions) =>
   apiAction(opts, (client, out) => runCommands.steps(client, runId, pageOf(opts), out)),
+);
+
+const tenants = program
+  .command('tenants')
+  .description("operator: the node's tenants: create, list, get, update, disable, enable");
+withApi(
+  tenants
+    .command('create')
+    .description('register a tenant (POST /v1/admin/tenants); writes a report')
+    .argument('<tenant_id>')
+    .option('--file <path>', 'a JSON TenantSpec: display_name, quotas, tool_allowlist (default: none)')
+    .option('--name <text>', 'its display name'),
+).action(async (tenantId: string, opts: ApiOptions & { file?: string; name?: string }) => {
+  const spec = {
+    ...(opts.file === undefined ? {} : await readSpec(opts.file)),
+    ...(opts.name === undefined ? {} : { display_name: opts.name }),
+    tenant_id: tenantId,
+  };
+  return apiAction(
+    opts,
+    (client, out, target) => tenantCommands.create(client, spec, { target }, out),
+    'operator',
+  );
+});
+withPaging(withApi(tenants.command('list').description('list the tenants'))).action(
+  (opts: ApiOptions & PageOptions) =>
+    apiAction(opts, (client, out) => tenantCommands.list(client, pageOf(opts), out), 'operator'),
+);
+withApi(
+  tenants
+    .command('get')
+    .description('show a tenant and where its model policy lives')
+    .argument('<tenant_id>'),
+).action((tenantId: string, opts: ApiOptions) =>
+  apiAction(opts, (client, out) => tenantCommands.get(client, tenantId, out), 'operator'),
+);
+withApi(
+  tenants
+    .command('update')
+    .description('change quotas, name or tool allow-list (PATCH body, from --file or stdin); writes a report')
+    .argument('<tenant_id>')
+    .option('--file <path>', 'the change (default or -: standard input)'),
+).action(async (tenantId: string, opts: ApiOptions & { file?: string }) => {
+  const spec = await readSpec(opts.file);
+  return apiAction(
+    opts,
+    (client, out, target) => tenantCommands.update(client, tenantId, spec, { target }, out),
+    'operator',
+  );
+});
+withApi(
+  tenants
+    .command('disable')
+    .description("refuse the tenant's tokens and stop its runs; writes a report")
+    .argument('<tenant_id>')
+    .requiredOption('--reason <text>', 'why: kept on the tenant and on its stopped runs'),
+).action((tenantId: string, opts: ApiOptions & { reason: string }) =>
+  apiAction(
+    opts,
+    (client, out, target) => tenantCommands.disable(client, tenantId, opts.reason, { target }, out),
+    'operator',
+  ),
+);
+withApi(
+  tenants
+    .command('enable')
+    .description('admit a disabled tenant again; writes a report')
+    .argument('<tenant_id>'),
+).action((tenantId: string, opts: ApiOptions) =>
+  apiAction(
+    opts,
+    (client, out, target) => tenantCommands.enable(client, tenantId, { target }, out),
+    'operator',
+  ),
+);
+
+const principals = program
+  .command('principals')
+  .description("tenant admin: the tenant's principals and their tokens");
+withPaging(withApi(principals.command('list').description('list the principals'))).action(
+  (opts: ApiOptions & PageOptions) =>
+    apiAction(opts, (client, out) => principalCommands.list(client, pageOf(opts), out), 'tenant-admin'),
+);
+withApi(principals.command('get').description('show a principal').argument('<principal_id>')).action(
+  (principalId: string, opts: ApiOptions) =>
+    apiAction(opts, (client, out) => principalCommands.get(client, principalId, out), 'tenant-admin'),
+);
+withApi(
+  principals
+    .command('put')
+    .description('create or replace a principal with its scopes; writes a report')
+    .argument('<principal_id>')
+    .requiredOption('--scopes <scope...>', 'the scopes its tokens may carry')
+    .option('--type <type>', 'user or service', 'user')
+    .option('--name <text>', 'its display name'),
+).action((principalId: string, opts: ApiOptions & { scopes: string[]; type: string; name?: string }) => {
+  const spec = {
+    type: opts.type,
+    scopes: opts.scopes,
+    ...(opts.name === undefined ? {} : { display_name: opts.name }),
+  };
+  return apiAction(
+    opts,
+    (client, out, target) => principalCommands.put(client, principalId, spec, { target }, out),
+    'tenant-admin',
+  );
+});
+withApi(
+  principals
+    .command('disable')
+    .description('disable a principal and revoke its tokens; writes a report')
+    .argument('<principal_id>'),
+).action((principalId: string, opts: ApiOptions) =>
+  apiAction(
+    opts,
+    (client, out, target) => principalCommands.disable(client, principalId, { target }, out),
+    'tenant-admin',
+  ),
+);
+withApi(
+  principals
+    .command('token')
+    .description('issue a token to a principal and print it (shown once); writes a report without it')
+    .argument('<principal_id>')
+    .option('--ttl <seconds>', "lifetime (default and most: the node's maximum)", tokenLifetime)
+    .option('--scopes <scope...>', "a subset of the principal's scopes (default: all of them)"),
+).action((principalId: string, opts: ApiOptions & { ttl?: number; scopes?: string[] }) => {
+  const request = {
+    ...(opts.ttl === undefined ? {} : { ttl_seconds: opts.ttl }),
+    ...(opts.scopes === undefined ? {} : { scopes: opts.scopes }),
+  };
+  return apiAction(
+    opts,
+    (client, out, target) => principalCommands.token(client, principalId, request, { target }, out),
+    'tenant-admin',
+  );
+});
+withPaging(
+  withApi(
+    principals
+      .command('tokens')
+      .description('list issued tokens (metadata only)')
+      .option('--principal <principal_id>', "only this principal's tokens"),
+  ),
+).action((opts: ApiOptions & PageOptions & { principal?: string }) =>
+  apiAction(
+    opts,
+    (client, out) => principalCommands.tokens(client, opts.principal, pageOf(opts), out),
+    'tenant-admin',
+  ),
+);
+withApi(
+  principals.command('revoke').description('revoke an issued token; writes a report').argument('<token_id>'),
+).action((tokenId: string, opts: ApiOptions) =>
+  apiAction(
+    opts,
+    (client, out, target) => principalCommands.revoke(client, tokenId, { target }, out),
+    'tenant-admin',
+  ),
 );
 
 try {

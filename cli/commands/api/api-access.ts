@@ -1,4 +1,4 @@
-import { defaultTenantScopes } from '../../../functions/shared/auth/auth-context.ts';
+import { defaultTenantScopes, scopes } from '../../../functions/shared/auth/auth-context.ts';
 import { AgentOsClient } from '../../client/agentos-client.ts';
 import type { Target } from '../../aws/target.ts';
 import type { NodeConfig } from '../../config/node-config.ts';
@@ -9,8 +9,19 @@ import { nodeEndpoints, nodeTokens } from '../remote/node-access.ts';
 import { deployedOutputs } from '../remote/remote-phases.ts';
 import { newRemoteContext } from '../remote/remote-context.ts';
 
-/** How an API command authenticates: a given token, or one minted for a tenant with the node's key. */
-export type ApiCredentials = { token?: string; tenant?: string };
+/**
+ * How an API command authenticates: a given token, or one minted with the node's key for a tenant
+ * member (the default), the tenant's admin (`tenant-admin`: every tenant scope and `tenant:admin`),
+ * or an operator of the operator tenant (`operator`).
+ */
+export type ApiCredentials = {
+  token?: string;
+  tenant?: string;
+  role?: 'member' | 'tenant-admin' | 'operator';
+};
+
+/** What a minted tenant admin holds: every scope but `operator`, so it may grant any of them. */
+export const tenantAdminScopes: string[] = Object.values(scopes).filter((scope) => scope !== scopes.operator);
 
 /** Lifetime of the tokens API commands mint for themselves. */
 const commandTokenSeconds = 900;
@@ -34,22 +45,28 @@ export async function orchestratorClient(
     const state = await readLocalState(target.nodeId);
     if (state === undefined)
       throw new Error(`no local node "${target.nodeId}" on this machine: run \`agentos up --local\` first`);
+    const defaults = localNodeDefaults(target.nodeId, 0);
+    const tenantId = credentials.tenant ?? defaults.tenantId;
+    const claims =
+      credentials.role === 'operator'
+        ? { tenantId: defaults.operatorTenantId, subject: 'operator@local', scopes: [scopes.operator] }
+        : {
+            tenantId,
+            subject: `admin@${tenantId}`,
+            scopes: credentials.role === 'tenant-admin' ? tenantAdminScopes : [...defaultTenantScopes],
+          };
     const token =
-      given ??
-      (await (
-        await localTokenIssuer(state)
-      ).issue({
-        tenantId: credentials.tenant ?? localNodeDefaults(target.nodeId, 0).tenantId,
-        subject: `admin@${credentials.tenant ?? localNodeDefaults(target.nodeId, 0).tenantId}`,
-        scopes: [...defaultTenantScopes],
-        ttlSeconds: commandTokenSeconds,
-      }));
+      given ?? (await (await localTokenIssuer(state)).issue({ ...claims, ttlSeconds: commandTokenSeconds }));
     return new AgentOsClient(state.node.orchestrator_url, token);
   }
   const context = await newRemoteContext('api', { target, config, out: process.stderr, env });
   const outputs = await deployedOutputs(context);
   const { orchestrator } = await nodeEndpoints(context, outputs, { restart: false });
   if (given !== undefined) return new AgentOsClient(orchestrator, given);
+  if (credentials.role === 'tenant-admin')
+    throw new Error("a deployed node's tenant admin commands need a tenant admin's token: pass --token");
+  if (credentials.role === 'operator')
+    return new AgentOsClient(orchestrator, (await nodeTokens(context, outputs)).operator);
   if (credentials.tenant !== undefined && credentials.tenant !== config.seed.tenant)
     throw new Error(
       `a deployed node's commands mint tokens for its seeded tenant "${config.seed.tenant}" only: pass --token for another`,

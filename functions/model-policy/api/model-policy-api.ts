@@ -238,7 +238,8 @@ export const getUsage = defineRoute({
   summary: 'The tenant’s metered usage, by window or by run',
   description:
     '`?window=day|month&date=…[&principal=…]` gives a window’s totals, per principal, with the current budgets; ' +
-    '`?run_id=…` gives one run’s totals.',
+    '`?run_id=…` gives one run’s totals. With `usage:read` alone a window shows only the caller’s own usage ' +
+    '(as if `principal` named the caller); `usage:read:all` opens every principal’s usage of the tenant.',
   request: { query: UsageQuerySchema },
   responses: {
     200: {
@@ -250,6 +251,9 @@ export const getUsage = defineRoute({
       },
     },
     400: { description: 'invalid_request: an invalid query parameter.' },
+    403: {
+      description: 'forbidden: `principal` names another principal and the caller lacks `usage:read:all`.',
+    },
     503: { description: 'dependency_unavailable: usage records could not be read.' },
   },
 });

@@ -8,6 +8,8 @@ import { memoryRoutes } from './memory-api.ts';
 import { EventPageSchema, RunEventSchema } from '../schemas/event.ts';
 import { agentRoutes } from './agent-api.ts';
 import { toolRoutes } from './tool-api.ts';
+import { tenantAdminRoutes } from './tenant-admin-api.ts';
+import { principalRoutes } from './principal-api.ts';
 import {
   CreateRunRequestSchema,
   EventQuerySchema,
@@ -235,5 +237,7 @@ export const orchestratorRoutes = [
   ...memoryRoutes,
   ...agentRoutes,
   ...toolRoutes,
+  ...tenantAdminRoutes,
+  ...principalRoutes,
   jwksRoute,
 ] as const;

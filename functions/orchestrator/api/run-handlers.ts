@@ -14,12 +14,16 @@ import type { memoryRoutes } from './memory-api.ts';
 import type { orchestratorRoutes } from './run-api.ts';
 import type { agentRoutes } from './agent-api.ts';
 import type { toolRoutes } from './tool-api.ts';
+import type { tenantAdminRoutes } from './tenant-admin-api.ts';
+import type { principalRoutes } from './principal-api.ts';
 
-/** The routes other handler sets serve (agent-handlers.ts, tool-handlers.ts). */
+/** The routes other handler sets serve (agent-, tool-, memory-, tenant-admin- and principal-handlers.ts). */
 type OtherOperations =
   | (typeof agentRoutes)[number]['operationId']
   | (typeof toolRoutes)[number]['operationId']
-  | (typeof memoryRoutes)[number]['operationId'];
+  | (typeof memoryRoutes)[number]['operationId']
+  | (typeof tenantAdminRoutes)[number]['operationId']
+  | (typeof principalRoutes)[number]['operationId'];
 
 /** What the Orchestrator's handlers are built on. */
 export type RunHandlerDeps = {

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { jwtVerifierEnv, nodeJwksEnv, serviceTokenEnv } from '../../shared/auth/auth-config.ts';
+import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import { awsClientEnv } from '../../shared/aws/client-config.ts';
 import { tenancyEnv } from '../../shared/tenancy/tenancy-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
@@ -10,6 +12,9 @@ import { defaultStreamLimits } from '../events/run-event-hub.ts';
 import type { StreamLimits } from '../events/run-event-hub.ts';
 
 const day = 24 * 3600;
+
+/** The operator tenant unless `AGENTOS_OPERATOR_TENANT` names another (the Model Policy's default too). */
+export const defaultOperatorTenantId = 'operator';
 
 /** What every Orchestrator function reads: AWS clients, the node's table, the step queue. */
 export const orchestratorCoreEnv = awsClientEnv.extend({
@@ -57,6 +62,15 @@ export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
     min: 10,
     max: 100_000,
   }),
+  /**
+   * The platform tenant whose operators (scope `operator`) administer the others; the same variable
+   * and default as the Model Policy's.
+   */
+  AGENTOS_OPERATOR_TENANT: z
+    .string()
+    .optional()
+    .transform((value) => value ?? defaultOperatorTenantId)
+    .pipe(TenantIdSchema),
 });
 
 /** The environment of the step worker, which calls the Model Policy on the run's principal's behalf. */
@@ -159,5 +173,22 @@ export function stepWorkerConfigFromEnv(env: EnvSource = process.env): StepWorke
       .split(',')
       .map((entry) => entry.trim())
       .filter((entry) => entry !== ''),
+  };
+}
+
+/** Settings of the administration APIs (operator and tenant admin). */
+export type AdminConfig = {
+  /** The tenant whose `operator` tokens may administer tenants. */
+  operatorTenantId: string;
+  /** The longest lifetime of a token issued to a principal (the verifier's maximum). */
+  maxTokenLifetimeSeconds: number;
+};
+
+/** Reads the administration APIs' settings, throwing on the bad ones. */
+export function adminConfigFromEnv(env: EnvSource = process.env): AdminConfig {
+  const values = orchestratorHttpEnv.parse(env);
+  return {
+    operatorTenantId: values.AGENTOS_OPERATOR_TENANT,
+    maxTokenLifetimeSeconds: values.AGENTOS_JWT_MAX_LIFETIME_SECONDS,
   };
 }

@@ -23,40 +23,63 @@ export type TokenClaims = {
 /** Mints short-lived tokens with a node's signing key (local mode, and service-to-service calls). */
 export type TokenIssuer = { issue(claims: TokenClaims): Promise<string> };
 
+/** A minted token with what its holder's tenant records about it (HLD §5.2 issued tokens). */
+export type IdentifiedToken = {
+  token: string;
+  /** Its `jti`, the id a revocation names. */
+  tokenId: string;
+  /** Its `iat` and `exp`, epoch seconds. */
+  issuedAt: number;
+  expiresAt: number;
+};
+
+/** An issuer that can also say which id and lifetime a token got, for tokens issued to principals. */
+export type IdentifyingTokenIssuer = TokenIssuer & {
+  issueIdentified(claims: TokenClaims): Promise<IdentifiedToken>;
+};
+
 /** Creates an issuer signing with `jwk` (or the key `jwk()` resolves to, loaded once) for the given issuer/audience. */
 export function createTokenIssuer(options: {
   jwk: SigningJwk | (() => Promise<SigningJwk>);
   issuer: string;
   audience: string;
-}): TokenIssuer {
+}): IdentifyingTokenIssuer {
   let signing: Promise<{ jwk: SigningJwk; key: Awaited<ReturnType<typeof importJWK>> }> | undefined;
   const load = async () => {
     const jwk = typeof options.jwk === 'function' ? await options.jwk() : options.jwk;
     return { jwk, key: await importJWK(jwk as JWK, jwk.alg) };
   };
+  async function issueIdentified(claims: TokenClaims): Promise<IdentifiedToken> {
+    // A failed load is retried on the next call rather than cached.
+    signing ??= load().catch((error: unknown) => {
+      signing = undefined;
+      throw error;
+    });
+    const { jwk, key } = await signing;
+    const payload: Record<string, unknown> = {
+      tenant_id: claims.tenantId,
+      scope: claims.scopes.join(' '),
+    };
+    if (claims.actor !== undefined) payload['act'] = { sub: claims.actor };
+    if (claims.policyContext !== undefined) payload['policy_context'] = claims.policyContext;
+    const tokenId = crypto.randomUUID();
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const expiresAt = issuedAt + claims.ttlSeconds;
+    const token = await new SignJWT(payload)
+      .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: 'JWT' })
+      .setIssuer(options.issuer)
+      .setAudience(options.audience)
+      .setSubject(claims.subject)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
+      .setJti(tokenId)
+      .sign(key);
+    return { token, tokenId, issuedAt, expiresAt };
+  }
   return {
     async issue(claims) {
-      // A failed load is retried on the next call rather than cached.
-      signing ??= load().catch((error: unknown) => {
-        signing = undefined;
-        throw error;
-      });
-      const { jwk, key } = await signing;
-      const payload: Record<string, unknown> = {
-        tenant_id: claims.tenantId,
-        scope: claims.scopes.join(' '),
-      };
-      if (claims.actor !== undefined) payload['act'] = { sub: claims.actor };
-      if (claims.policyContext !== undefined) payload['policy_context'] = claims.policyContext;
-      return new SignJWT(payload)
-        .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: 'JWT' })
-        .setIssuer(options.issuer)
-        .setAudience(options.audience)
-        .setSubject(claims.subject)
-        .setIssuedAt()
-        .setExpirationTime(`${claims.ttlSeconds}s`)
-        .setJti(crypto.randomUUID())
-        .sign(key);
+      return (await issueIdentified(claims)).token;
     },
+    issueIdentified,
   };
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultTenantScopes, scopes } from '../../../functions/shared/auth/auth-context.ts';
 import { startGateway } from '../support/gateway-harness.ts';
 import type { Gateway } from '../support/gateway-harness.ts';
 
@@ -32,7 +33,10 @@ async function call(token: string, requestId: string, text: string, runId?: stri
 
 describe('GET /v1/usage', () => {
   it('reports the tenant by day and month, by principal, and by run', async () => {
-    const alice = await gateway.token('metered', { subject: 'alice' });
+    const alice = await gateway.token('metered', {
+      subject: 'alice',
+      scopes: [...defaultTenantScopes, scopes.usageReadAll],
+    });
     const bob = await gateway.token('metered', { subject: 'bob' });
     const a1 = await call(alice, 'a1', 'one two', 'run_a');
     const a2 = await call(alice, 'a2', 'three', 'run_a');
@@ -100,6 +104,24 @@ describe('GET /v1/usage', () => {
     );
     expect(response.status).toBe(400);
     expect(response.body['error']).toMatchObject({ details: { fields: [{ field: 'date' }] } });
+  });
+
+  it('shows a member without usage:read:all only its own usage', async () => {
+    const carol = await gateway.token('own-usage', { subject: 'carol' });
+    const dave = await gateway.token('own-usage', { subject: 'dave' });
+    const c1 = await call(carol, 'c1', 'one two');
+    await call(dave, 'd1', 'three four five');
+
+    const own = await gateway.call('GET', '/v1/usage?window=day', carol);
+    expect(own.status).toBe(200);
+    expect(own.body['totals']).toMatchObject({ calls: 1, total_tokens: c1.total_tokens });
+    expect(own.body['by_principal']).toMatchObject([{ principal_id: 'carol', calls: 1 }]);
+    const named = await gateway.call('GET', '/v1/usage?window=day&principal=carol', carol);
+    expect(named.body['totals']).toMatchObject({ calls: 1 });
+
+    const other = await gateway.call('GET', '/v1/usage?window=day&principal=dave', carol);
+    expect(other.status).toBe(403);
+    expect(other.body['error']).toMatchObject({ code: 'forbidden' });
   });
 
   it('requires the usage:read scope', async () => {

@@ -1,0 +1,184 @@
+import { scopes } from '../../shared/auth/auth-context.ts';
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
+import type { EventSinkPort } from '../ports/event-sink-port.ts';
+import type { RunDriverPort } from '../ports/run-driver-port.ts';
+import { RunStateConflictError } from '../ports/run-state-port.ts';
+import type { RunRecord, RunStatePort } from '../ports/run-state-port.ts';
+import { newEvent } from '../schemas/event.ts';
+import type { RunStatus } from '../schemas/run.ts';
+import { eventIds } from './event-ids.ts';
+import { statesLeadingTo } from './run-state-machine.ts';
+
+/** Which of a tenant's runs an operator stops: the given ids, or every run not yet over. */
+export type RunSelection = { runIds: readonly string[] } | { all: true };
+
+/** What a stop did to each run it was asked about. */
+export type RunStopOutcome = {
+  /** Runs this call ended `canceled`. */
+  stopped: string[];
+  /** Runs that were already over (completed, failed or canceled), with their status. */
+  alreadyOver: { runId: string; status: RunStatus }[];
+  /** Ids that name no run of the tenant. */
+  notFound: string[];
+};
+
+/** An operator's audit line: who stopped what, of which tenant, and why. */
+export type StopAuditRecord = {
+  operator: { tenant_id: string; principal_id: string };
+  tenant_id: string;
+  reason: string;
+  stopped: string[];
+  already_over: string[];
+  not_found: string[];
+};
+
+/** What the run stopper needs from the world. */
+export type RunStopperDeps = {
+  runs: RunStatePort;
+  /** Stops the executions that drive `long` runs (HLD §4.3). */
+  driver?: RunDriverPort;
+  sink: EventSinkPort;
+  /** Logs and counts a failure that does not change the answer (the run is already canceled). */
+  reportFailure: FailureReporter;
+  now: () => Date;
+  /**
+   * Called once for each run this stopper ended, after its commit: frees what the run held (its
+   * run slots). A failure is reported, not thrown; the slot's lease expires anyway.
+   */
+  onStopped?: (tenantId: string, runId: string) => Promise<void>;
+  /** Writes the audit line of each stop (HLD §10.2 operator actions are audit-logged). */
+  audit: (message: string, record: StopAuditRecord) => void;
+};
+
+/** Runs the stopper ends at once; more would crowd the table for one request. */
+const stopConcurrency = 8;
+
+/** Largest page of the tenant's runs read when stopping all of them. */
+const listPage = 100;
+
+/**
+ * The Auth Context an operator acts with on another tenant's runs: the target tenant, the operator
+ * as principal, and the tenant-wide run scopes, so storage stays scoped by tenant (HLD §5.1).
+ */
+export function operatorActingFor(operator: AuthContext, tenantId: string): AuthContext {
+  return {
+    tenant_id: tenantId,
+    principal: operator.principal,
+    scopes: [scopes.runsRead, scopes.runsReadAll, scopes.runsWrite, scopes.runsWriteAll],
+    policy_context: {},
+  };
+}
+
+/**
+ * The operator kill switch (HLD §10.2): ends a tenant's runs `canceled` with the operator's reason
+ * and a `run.canceled` event (so their event streams end with it), stops a `long` run's Step
+ * Functions execution, frees the run's slots through `onStopped`, and writes an audit line. A step
+ * in flight finds the run canceled at its next commit and ends without committing.
+ */
+export function createRunStopper(deps: RunStopperDeps) {
+  async function reported(what: string, runId: string, work: () => Promise<void>): Promise<void> {
+    await work().catch((error: unknown) => deps.reportFailure(what, error, { run_id: runId }));
+  }
+
+  /** Every run id of the tenant that is queued or running, read page by page. */
+  async function unfinished(auth: AuthContext): Promise<string[]> {
+    const ids: string[] = [];
+    for (const status of statesLeadingTo('canceled')) {
+      let cursor: string | undefined;
+      do {
+        const page = await deps.runs.listRuns(auth, {
+          status,
+          limit: listPage,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        ids.push(...page.runs.map((run) => run.run_id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+    }
+    return [...new Set(ids)];
+  }
+
+  /** Ends one run; `over` with its status when it already was, `missing` when there is no such run. */
+  async function stopOne(
+    auth: AuthContext,
+    runId: string,
+    reason: string,
+  ): Promise<{ kind: 'stopped' } | { kind: 'over'; status: RunStatus } | { kind: 'missing' }> {
+    const run = await deps.runs.getRun(auth, runId);
+    if (run === undefined) return { kind: 'missing' };
+    if (!statesLeadingTo('canceled').includes(run.status)) return { kind: 'over', status: run.status };
+    let stopped: RunRecord;
+    try {
+      const result = await deps.runs.commit(auth, runId, {
+        requireStatus: statesLeadingTo('canceled'),
+        status: 'canceled',
+        changes: { ended_at: deps.now().toISOString() },
+        events: [newEvent(eventIds.runTerminal(runId), 'run.canceled', { status: 'canceled', reason })],
+      });
+      stopped = result.run;
+      await reported('run events not published', runId, () => deps.sink.publish(auth, result.events));
+    } catch (error) {
+      if (error instanceof RunStateConflictError) return { kind: 'over', status: error.actual };
+      throw error;
+    }
+    const executionArn = stopped.execution_arn;
+    if (stopped.mode === 'long' && executionArn !== null && deps.driver !== undefined) {
+      const driver = deps.driver;
+      await reported('long run execution not stopped', runId, () =>
+        driver.stop(executionArn, `canceled by operator: ${reason}`),
+      );
+    }
+    if (deps.onStopped !== undefined) {
+      const onStopped = deps.onStopped;
+      await reported('stopped run not released', runId, () => onStopped(auth.tenant_id, runId));
+    }
+    return { kind: 'stopped' };
+  }
+
+  return {
+    /**
+     * Stops the selected runs of `tenantId` for `operator` with `reason`. Runs already over are
+     * reported as such and left unchanged; the call is safe to repeat.
+     */
+    async stop(
+      operator: AuthContext,
+      tenantId: string,
+      selection: RunSelection,
+      reason: string,
+    ): Promise<RunStopOutcome> {
+      const auth = operatorActingFor(operator, tenantId);
+      const runIds = 'all' in selection ? await unfinished(auth) : [...new Set(selection.runIds)];
+      const outcome: RunStopOutcome = { stopped: [], alreadyOver: [], notFound: [] };
+      let failure: { error: unknown } | undefined;
+      for (let start = 0; start < runIds.length && failure === undefined; start += stopConcurrency) {
+        const batch = runIds.slice(start, start + stopConcurrency);
+        const results = await Promise.allSettled(batch.map((runId) => stopOne(auth, runId, reason)));
+        results.forEach((settled, index) => {
+          const runId = batch[index]!;
+          if (settled.status === 'rejected') {
+            failure ??= { error: settled.reason };
+            return;
+          }
+          const result = settled.value;
+          if (result.kind === 'stopped') outcome.stopped.push(runId);
+          else if (result.kind === 'over') outcome.alreadyOver.push({ runId, status: result.status });
+          else outcome.notFound.push(runId);
+        });
+      }
+      // What was stopped is audited even when a later run could not be (storage unavailable).
+      deps.audit('operator stopped runs', {
+        operator: { tenant_id: operator.tenant_id, principal_id: operator.principal.id },
+        tenant_id: tenantId,
+        reason,
+        stopped: outcome.stopped,
+        already_over: outcome.alreadyOver.map((entry) => entry.runId),
+        not_found: outcome.notFound,
+      });
+      if (failure !== undefined) throw failure.error;
+      return outcome;
+    },
+  };
+}
+
+export type RunStopper = ReturnType<typeof createRunStopper>;

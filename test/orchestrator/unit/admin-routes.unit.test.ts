@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
+import { principalRoutes } from '../../../functions/orchestrator/api/principal-api.ts';
+import { principalHandlers } from '../../../functions/orchestrator/api/principal-handlers.ts';
+import { tenantAdminRoutes } from '../../../functions/orchestrator/api/tenant-admin-api.ts';
+import { tenantAdminHandlers } from '../../../functions/orchestrator/api/tenant-admin-handlers.ts';
+import { createRunStopper } from '../../../functions/orchestrator/runtime/run-stopper.ts';
+import { createJwtVerifier } from '../../../functions/shared/auth/jwt-verifier.ts';
+import { bindRoutes } from '../../../functions/shared/http/bound-route.ts';
+import { createHttpApp } from '../../../functions/shared/http/http-app.ts';
+import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
+import { createTestAuth } from '../../support/test-auth.ts';
+import { admissionOver, TenantDirectoryDouble } from '../../support/tenant-directory-double.ts';
+
+/** The administration routes behind the real HTTP core (routing, scopes, validation), in memory. */
+async function adminApp() {
+  const auth = await createTestAuth();
+  const directory = new TenantDirectoryDouble();
+  for (const tenantId of ['operator', 'acme'])
+    await directory.createTenant({ tenant_id: tenantId }, { by: 'seed', at: new Date() });
+  const admission = admissionOver(directory);
+  const runs = new InMemoryRunStateStore();
+  const now = () => new Date();
+  const stopper = createRunStopper({
+    runs,
+    sink: { publish: async () => undefined },
+    reportFailure: () => undefined,
+    now,
+    audit: () => undefined,
+  });
+  const app = createHttpApp({
+    service: 'agent-orchestrator',
+    routes: bindRoutes([...tenantAdminRoutes, ...principalRoutes], {
+      ...tenantAdminHandlers({ directory, admission, runs, stopper, now, operatorTenantId: 'operator' }),
+      ...principalHandlers({
+        directory,
+        admission,
+        issuer: () => auth.tokens as never,
+        maxTokenLifetimeSeconds: 3600,
+        now,
+      }),
+    }),
+    verifier: createJwtVerifier({
+      issuers: [{ issuer: auth.issuer, jwks: { kind: 'inline', jwks: auth.jwks } }],
+      audience: auth.audience,
+      maxLifetimeSeconds: 86_400,
+    }),
+    admission,
+    telemetry: createTelemetry('test'),
+    maxBodyBytes: 64 * 1024,
+  });
+  const call = async (method: string, path: string, token: string, body?: unknown) => {
+    const response = await app.fetch(
+      new Request(`http://node.test${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+    );
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  return { auth, call };
+}
+
+describe('the administration routes over HTTP', () => {
+  it('serve an operator of the operator tenant and refuse everyone else', async () => {
+    const { auth, call } = await adminApp();
+    const operator = await auth.token('operator', { subject: 'ops', scopes: ['operator'] });
+    const member = await auth.token('acme');
+    const outsider = await auth.token('acme', { scopes: ['operator'] });
+
+    expect((await call('POST', '/v1/admin/tenants', member, { tenant_id: 'globex' })).status).toBe(403);
+    expect((await call('POST', '/v1/admin/tenants', outsider, { tenant_id: 'globex' })).status).toBe(403);
+    expect((await call('POST', '/v1/admin/tenants', operator, { tenant_id: 'globex' })).status).toBe(201);
+    expect((await call('GET', '/v1/admin/tenants/Not_A_Tenant!', operator)).status).toBe(404);
+    const disabled = await call('POST', '/v1/admin/tenants/globex:disable', operator, { reason: 'test' });
+    expect(disabled).toMatchObject({ status: 200, body: { status: 'disabled', stopped_runs: [] } });
+    expect((await call('POST', '/v1/admin/tenants/globex:enable', operator)).body).toMatchObject({
+      status: 'active',
+    });
+    const runs = await call('GET', '/v1/admin/tenants/acme/runs?status=running', operator);
+    expect(runs).toMatchObject({ status: 200, body: { object: 'list', data: [] } });
+  });
+
+  it('refuse a stop request that names runs and all at once, or neither', async () => {
+    const { auth, call } = await adminApp();
+    const operator = await auth.token('operator', { subject: 'ops', scopes: ['operator'] });
+    const both = await call('POST', '/v1/admin/tenants/acme/runs:stop', operator, {
+      run_ids: ['run_0123456789abcdefghijklmnop'],
+      all: true,
+      reason: 'x',
+    });
+    expect(both.status).toBe(400);
+    const neither = await call('POST', '/v1/admin/tenants/acme/runs:stop', operator, { reason: 'x' });
+    expect(neither.status).toBe(400);
+    const ok = await call('POST', '/v1/admin/tenants/acme/runs:stop', operator, { all: true, reason: 'x' });
+    expect(ok).toMatchObject({ status: 200, body: { object: 'run_stop', stopped: [] } });
+  });
+
+  it('let a tenant admin issue a token that works, within the principal scopes only', async () => {
+    const { auth, call } = await adminApp();
+    const admin = await auth.token('acme', { subject: 'root', scopes: ['tenant:admin', 'runs:read'] });
+    expect(
+      (await call('PUT', '/v1/tenant/principals/bot', admin, { scopes: ['runs:read', 'tenant:admin'] }))
+        .status,
+    ).toBe(200);
+    const issued = await call('POST', '/v1/tenant/principals/bot/tokens', admin, { ttl_seconds: 600 });
+    expect(issued).toMatchObject({
+      status: 201,
+      body: { principal_id: 'bot', scopes: ['runs:read', 'tenant:admin'] },
+    });
+    const token = String(issued.body['token']);
+    expect((await call('GET', '/v1/tenant/tokens', token)).body).toMatchObject({
+      data: [{ token_id: issued.body['token_id'] }],
+    });
+    expect((await call('PUT', '/v1/tenant/principals/bot2', admin, { scopes: ['operator'] })).status).toBe(
+      403,
+    );
+    const member = await auth.token('acme');
+    expect((await call('GET', '/v1/tenant/principals', member)).status).toBe(403);
+  });
+});
