@@ -37,8 +37,6 @@ import { tenantAdminHandlers } from '../api/tenant-admin-handlers.ts';
 import { principalHandlers } from '../api/principal-handlers.ts';
 import { createRunStopper } from '../runtime/run-stopper.ts';
 import type { IdentifyingTokenIssuer } from '../../shared/auth/token-issuer.ts';
-import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
-import type { TenantDirectoryPort } from '../../shared/tenancy/tenant-directory-port.ts';
 import { createRunService } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
 import { createStepEngine } from '../runtime/step-engine.ts';
@@ -53,29 +51,11 @@ import { RunEventHub } from '../events/run-event-hub.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 
-/** What the root takes from outside until it builds them itself. */
-export type OrchestratorParts = {
-  /** The node's tenant directory (HLD §5.2); without one the administration APIs answer 500. */
-  tenantDirectory?: TenantDirectoryPort;
-  /** Frees what a run stopped by an operator held (its run slots). */
-  onRunStopped?: (tenantId: string, runId: string) => Promise<void>;
-};
-
-/** A directory that refuses every call: the node was composed without one. */
-const noTenantDirectory: TenantDirectoryPort = new Proxy({} as TenantDirectoryPort, {
-  get: (_target, name) =>
-    name === 'then'
-      ? undefined
-      : async () => {
-          throw new ConfigurationError('This node has no tenant directory');
-        },
-});
-
 /**
  * The Orchestrator's composition root: the one place that picks adapters for its ports. Each Lambda
  * entry point takes the part it needs.
  */
-export function composeOrchestrator(env: EnvSource = process.env, parts: OrchestratorParts = {}) {
+export function composeOrchestrator(env: EnvSource = process.env) {
   const config = orchestratorConfigFromEnv(env);
   const telemetry = createTelemetry('agent-orchestrator');
   const aws = awsClientConfig(env);
@@ -125,8 +105,6 @@ export function composeOrchestrator(env: EnvSource = process.env, parts: Orchest
     httpApp: () => {
       const timing = eventStreamTimingFromEnv(env);
       const admin = adminConfigFromEnv(env);
-      const admission = interimAdmission;
-      const directory = parts.tenantDirectory ?? noTenantDirectory;
       // Only token issuance needs the node's signing key, so it is read on first use.
       let issuer: IdentifyingTokenIssuer | undefined;
       const stopper = createRunStopper({
@@ -135,7 +113,6 @@ export function composeOrchestrator(env: EnvSource = process.env, parts: Orchest
         sink,
         reportFailure,
         now,
-        ...(parts.onRunStopped === undefined ? {} : { onStopped: parts.onRunStopped }),
         audit: (message, record) => telemetry.logger.info(message, { audit: record }),
       });
       return createHttpApp({
