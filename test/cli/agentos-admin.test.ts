@@ -59,6 +59,8 @@ async function reportActions(): Promise<string[]> {
 beforeAll(async () => {
   node = await startTestNode();
   await node.seed('default');
+  // The operator's commands act from the platform tenant, which `up` registers on a real node.
+  await node.auth.registerTenant('operator');
   stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
   reportsDir = await mkdtemp(join(tmpdir(), 'agentos-reports-'));
   const sm = new SecretsManagerClient(testAwsConfig());
@@ -108,7 +110,7 @@ describe('agentos tenants on a local node', { timeout: 240_000 }, () => {
   it('creates, shows, lists, updates, disables and enables a tenant, with a report of each change', async () => {
     const created = await agentos(local('tenants', 'create', 'cli-tenant', '--name', 'CLI tenant'));
     expect(created).toMatchObject({ code: 0, stdout: 'created tenant cli-tenant\n' });
-    expect((await agentos(local('tenants', 'create', 'cli-tenant'))).stderr).toMatch(/^conflict: /);
+    expect((await agentos(local('tenants', 'create', 'cli-tenant'))).stderr).toMatch(/^conflict: /m);
 
     const shown = JSON.parse(
       (await agentos(local('tenants', 'get', 'cli-tenant', '--json'))).stdout,
@@ -129,7 +131,7 @@ describe('agentos tenants on a local node', { timeout: 240_000 }, () => {
     expect(updated).toMatchObject({ code: 0, stdout: 'updated tenant cli-tenant (version 2)\n' });
     const disabled = await agentos(local('tenants', 'disable', 'cli-tenant', '--reason', 'testing the CLI'));
     expect(disabled).toMatchObject({ code: 0, stdout: 'disabled tenant cli-tenant; stopped 0 run(s)\n' });
-    expect((await agentos(local('agents', 'list', '--tenant', 'cli-tenant'))).stderr).toMatch(/^forbidden: /);
+    expect((await agentos(local('agents', 'list', '--tenant', 'cli-tenant'))).stderr).toMatch(/^forbidden: /m);
     expect((await agentos(local('tenants', 'enable', 'cli-tenant'))).code).toBe(0);
     expect((await agentos(local('agents', 'list', '--tenant', 'cli-tenant'))).code).toBe(0);
 
@@ -168,7 +170,7 @@ describe('agentos principals on a local node', { timeout: 240_000 }, () => {
   it('refuses to grant the operator scope', async () => {
     const result = await agentos(local('principals', 'put', 'cli-op', '--scopes', 'operator'));
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^forbidden: /);
+    expect(result.stderr).toMatch(/^forbidden: /m);
   });
 });
 

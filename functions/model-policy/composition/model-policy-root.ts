@@ -138,6 +138,7 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
         ),
         verifier: jwtVerifierFromEnv(env),
         admission,
+        operatorTenantId: config.operatorTenantId,
         telemetry,
         maxBodyBytes: config.maxBodyBytes,
       }),

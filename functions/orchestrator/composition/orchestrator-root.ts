@@ -151,6 +151,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         }),
         verifier: jwtVerifierFromEnv(env),
         admission,
+        operatorTenantId: admin.operatorTenantId,
         telemetry,
         maxBodyBytes: maxCreateRunBytes,
       });

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { z } from 'zod';
+import { scopes } from '../auth/auth-context.ts';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { bearerToken } from '../auth/jwt-verifier.ts';
 import type { JwtVerifier } from '../auth/jwt-verifier.ts';
@@ -30,6 +31,11 @@ export type HttpAppOptions = {
   verifier: JwtVerifier;
   /** Admits each verified token's tenant and principal (unknown, disabled, revoked: refused). */
   admission: AdmissionPort;
+  /**
+   * The platform's own tenant: the `operator` scope grants something only on its tokens, so a route
+   * declared with that scope refuses every other tenant's token (403) before reading its input.
+   */
+  operatorTenantId: string;
   telemetry: Telemetry;
   /** The largest JSON body a route accepts unless its declaration says otherwise. */
   maxBodyBytes: number;
@@ -148,6 +154,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const tenant = await options.admission.admit(token);
     if (!auth.scopes.includes(scope))
       throw new ForbiddenError(`This operation requires the "${scope}" scope`);
+    if (scope === scopes.operator && auth.tenant_id !== options.operatorTenantId)
+      throw new ForbiddenError('Only operators of the platform tenant may administer tenants');
     return { auth, tenant };
   }
 

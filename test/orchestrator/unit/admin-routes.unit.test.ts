@@ -30,6 +30,7 @@ async function adminApp() {
   });
   const app = createHttpApp({
     service: 'agent-orchestrator',
+    operatorTenantId: 'operator',
     routes: bindRoutes([...tenantAdminRoutes, ...principalRoutes], {
       ...tenantAdminHandlers({ directory, admission, runs, stopper, now, operatorTenantId: 'operator' }),
       ...principalHandlers({
