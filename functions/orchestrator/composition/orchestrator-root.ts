@@ -34,8 +34,12 @@ import { toolHandlers } from '../api/tool-handlers.ts';
 import { createRunService } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
 import { createStepEngine } from '../runtime/step-engine.ts';
+import { createRunSlots } from '../runtime/run-slots.ts';
+import { createStreamSlots } from '../events/stream-slots.ts';
+import type { RateLimiterPort, SlotPoolPort } from '../../shared/limits/limiter-port.ts';
 import {
   eventStreamTimingFromEnv,
+  nodeRunLimitsFromEnv,
   orchestratorConfigFromEnv,
   stepWorkerConfigFromEnv,
   streamLimitsFromEnv,
@@ -48,7 +52,14 @@ import { createHttpApp } from '../../shared/http/http-app.ts';
  * The Orchestrator's composition root: the one place that picks adapters for its ports. Each Lambda
  * entry point takes the part it needs.
  */
-export function composeOrchestrator(env: EnvSource = process.env) {
+export function composeOrchestrator(
+  env: EnvSource = process.env,
+  /**
+   * The limiter state of HLD §5.2, §10.2 (the DynamoDB limiter and slot pool on the node's table);
+   * without it, no tenant or node limit is enforced.
+   */
+  limiterState?: { limiter: RateLimiterPort; pool: SlotPoolPort },
+) {
   const config = orchestratorConfigFromEnv(env);
   const telemetry = createTelemetry('agent-orchestrator');
   const aws = awsClientConfig(env);
@@ -71,6 +82,17 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const reportFailure = createFailureReporter(telemetry.logger, (name, value) =>
     telemetry.metrics.addMetric(name, MetricUnit.Count, value),
   );
+  // Tenant and node limits (HLD §5.2, §10.2).
+  const admission = interimAdmission;
+  const runLimits = nodeRunLimitsFromEnv(env);
+  const runSlots =
+    limiterState === undefined
+      ? undefined
+      : createRunSlots({
+          pool: limiterState.pool,
+          nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
+          leaseSeconds: runLimits.runSlotLeaseSeconds,
+        });
   const service = createRunService({
     runs,
     queue,
@@ -81,6 +103,15 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     now,
     newRunId: () => newRunId(),
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    ...(limiterState === undefined || runSlots === undefined
+      ? {}
+      : {
+          limits: {
+            limiter: limiterState.limiter,
+            slots: runSlots,
+            nodeCapacityMode: runLimits.nodeCapacityMode,
+          },
+        }),
   });
   return {
     config,
@@ -98,6 +129,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             runs,
             timing,
             hub: new RunEventHub({ runs, timing, limits: streamLimitsFromEnv(env) }),
+            ...(limiterState === undefined
+              ? {}
+              : { streamSlots: createStreamSlots({ pool: limiterState.pool, reportFailure }) }),
             readiness: readinessHandler(
               'agent-orchestrator',
               { table: tableProbe(db, config.tableName) },
@@ -108,7 +142,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           ...memoryHandlers({ memory }),
         }),
         verifier: jwtVerifierFromEnv(env),
-        admission: interimAdmission,
+        admission,
         telemetry,
         maxBodyBytes: maxCreateRunBytes,
       });
@@ -149,6 +183,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         reportFailure,
         now,
         warn: (message, context) => telemetry.logger.warn(message, context),
+        ...(limiterState === undefined || runSlots === undefined
+          ? {}
+          : { limits: { admission, slots: runSlots, limiter: limiterState.limiter } }),
       });
       const redeliverAfter = (receiptHandle: string, attempt: number, seconds?: number) =>
         backoff.redeliverAfter(

@@ -36,7 +36,15 @@ export type RunRecord = {
   ended_at: string | null;
   /** When the first step was handed to the queue; lets an idempotent retry re-schedule a run whose enqueue failed. */
   scheduled_at: string | null;
+  /**
+   * Why a queued (or running) run waits for a slot (HLD §10.2): `waiting_for_run_slot`,
+   * `waiting_for_node_capacity`; null (or absent, on runs stored before it existed) otherwise.
+   */
+  status_reason?: RunStatusReason | null;
 };
+
+/** Why a run waits, as the Run view's `status_reason` says. */
+export type RunStatusReason = 'waiting_for_run_slot' | 'waiting_for_node_capacity';
 
 /** Fields a commit may change besides status and sequence. */
 export type RunChanges = Partial<
@@ -50,6 +58,7 @@ export type RunChanges = Partial<
     | 'started_at'
     | 'ended_at'
     | 'scheduled_at'
+    | 'status_reason'
   >
 >;
 

@@ -94,6 +94,13 @@ export const RunSchema = z
     updated_at: z.iso.datetime(),
     started_at: z.iso.datetime().nullable(),
     ended_at: z.iso.datetime().nullable(),
+    status_reason: z
+      .enum(['waiting_for_run_slot', 'waiting_for_node_capacity'])
+      .nullable()
+      .describe(
+        'Why the run waits to start (or to go on): `waiting_for_run_slot` while its tenant runs as many runs as ' +
+          'it may, `waiting_for_node_capacity` while the node does; null otherwise.',
+      ),
     events_url: z.string(),
   })
   .meta({ id: 'Run' });
