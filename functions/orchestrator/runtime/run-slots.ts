@@ -44,44 +44,48 @@ export function createRunSlots(options: RunSlotsOptions) {
     return Math.max(options.leaseSeconds, Math.ceil(stepTimeoutSeconds) + runSlotLeaseMarginSeconds);
   }
 
+  /** Takes (or renews: the pool renews a holder's own lease) both slots of a run, or neither. */
+  async function take(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
+    const lease = leaseFor(stepTimeoutSeconds);
+    const tenantPool = runSlotPools.tenantRunning(tenant.tenant_id);
+    const own = await pool.acquire(tenantPool, runId, tenant.quotas.max_concurrent_runs, lease);
+    if (!own.acquired) {
+      return { acquired: false, reason: 'waiting_for_run_slot', retryAfterSeconds: own.retryAfterSeconds };
+    }
+    const node = await pool.acquire(runSlotPools.nodeRunning(), runId, options.nodeMaxConcurrentRuns, lease);
+    if (!node.acquired) {
+      // Not held while waiting for the node, so the tenant's other runs are not kept out by it.
+      await pool.release(tenantPool, runId);
+      return {
+        acquired: false,
+        reason: 'waiting_for_node_capacity',
+        retryAfterSeconds: node.retryAfterSeconds,
+      };
+    }
+    return { acquired: true };
+  }
+
   return {
     /** The node's capacity of running runs. */
     nodeCapacity: options.nodeMaxConcurrentRuns,
 
     /**
-     * Takes (or renews) the run's tenant slot and node slot for a step lasting at most
+     * Takes the tenant slot and the node slot of a run that starts, for a step lasting at most
      * `stepTimeoutSeconds`, and gives its queue slot back once both are held. When either is full
      * the run holds neither and waits.
      */
     async acquire(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
-      const lease = leaseFor(stepTimeoutSeconds);
-      const tenantPool = runSlotPools.tenantRunning(tenant.tenant_id);
-      const own = await pool.acquire(tenantPool, runId, tenant.quotas.max_concurrent_runs, lease);
-      if (!own.acquired) {
-        return { acquired: false, reason: 'waiting_for_run_slot', retryAfterSeconds: own.retryAfterSeconds };
-      }
-      const node = await pool.acquire(
-        runSlotPools.nodeRunning(),
-        runId,
-        options.nodeMaxConcurrentRuns,
-        lease,
-      );
-      if (!node.acquired) {
-        // Not held while waiting for the node, so the tenant's other runs are not kept out by it.
-        await pool.release(tenantPool, runId);
-        return {
-          acquired: false,
-          reason: 'waiting_for_node_capacity',
-          retryAfterSeconds: node.retryAfterSeconds,
-        };
-      }
-      await pool.release(runSlotPools.tenantQueued(tenant.tenant_id), runId);
-      return { acquired: true };
+      const grant = await take(tenant, runId, stepTimeoutSeconds);
+      if (grant.acquired) await pool.release(runSlotPools.tenantQueued(tenant.tenant_id), runId);
+      return grant;
     },
 
-    /** Renews the run's slots for the next step (the same as taking them again: a lost slot is retaken). */
+    /**
+     * Renews a running run's slots for its next step; a slot whose lease lapsed (its worker died)
+     * is taken again if free, else the run waits like a new one.
+     */
     async renew(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
-      return this.acquire(tenant, runId, stepTimeoutSeconds);
+      return take(tenant, runId, stepTimeoutSeconds);
     },
 
     /**

@@ -440,7 +440,10 @@ export function createStepEngine(deps: StepEngineDeps) {
       });
       return { status: 'done', reason: 'tenant disabled', continuation: end };
     }
-    const grant = await limits.slots.acquire(tenant, run.run_id, agent.step_timeout_seconds);
+    const grant =
+      run.status === 'queued'
+        ? await limits.slots.acquire(tenant, run.run_id, agent.step_timeout_seconds)
+        : await limits.slots.renew(tenant, run.run_id, agent.step_timeout_seconds);
     if (grant.acquired) {
       // A running run that waited again (its slot lapsed and was taken) says it no longer waits.
       if (run.status === 'running' && run.status_reason != null) {
