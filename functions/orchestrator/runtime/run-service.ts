@@ -21,7 +21,7 @@ import type { RunEvent } from '../schemas/event.ts';
 import type { CreateRunRequest, Run, RunStatus } from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
-import { statesLeadingTo } from './run-state-machine.ts';
+import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
 import type { RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
 import { storageKeys } from '../../shared/storage/keys.ts';
@@ -81,7 +81,8 @@ export function toRunView(run: RunRecord): Run {
     updated_at: run.updated_at,
     started_at: run.started_at,
     ended_at: run.ended_at,
-    status_reason: run.status_reason ?? null,
+    // A run that ended waits for nothing, whatever it last waited for.
+    status_reason: isTerminal(run.status) ? null : (run.status_reason ?? null),
     events_url: `/v1/runs/${run.run_id}/events`,
   };
 }

@@ -13,6 +13,7 @@ import type { ModelPort } from '../../../functions/orchestrator/ports/model-port
 import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
 import { createRunService } from '../../../functions/orchestrator/runtime/run-service.ts';
 import type { NodeCapacityMode } from '../../../functions/orchestrator/runtime/run-service.ts';
+import { createStreamSlots } from '../../../functions/orchestrator/events/stream-slots.ts';
 import { createRunSlots, runSlotPools } from '../../../functions/orchestrator/runtime/run-slots.ts';
 import { createStepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import type { StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
@@ -20,6 +21,7 @@ import type { StepMessage } from '../../../functions/orchestrator/runtime/step-m
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import type { AssistantMessage } from '../../../functions/shared/contracts/chat.ts';
 import { RateLimitedError } from '../../../functions/shared/errors/agentos-error.ts';
+import { storageKeys } from '../../../functions/shared/storage/keys.ts';
 import { createSafeFetch } from '../../../functions/shared/net/safe-fetch.ts';
 import type { Tenant, TenantQuotas } from '../../../functions/shared/tenancy/tenant-schemas.ts';
 import { agentDefinition } from '../../support/agent-definitions.ts';
@@ -184,6 +186,7 @@ async function harness(
         runs,
         timing: { pollMinMs: 10, pollMaxMs: 100, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 },
       }),
+      streamSlots: createStreamSlots({ pool, reportFailure, clock }),
       readiness: async () => ({ status: 200, json: {} }),
       jwks: async () => ({ status: 200, json: {} }),
     }),
@@ -410,5 +413,28 @@ describe('tenant tool limits', () => {
     expect(errors[0]).toBeNull();
     expect(errors[1]).toMatchObject({ code: 'rate_limited' });
     expect(String((errors[1] as { message: string }).message)).toMatch(/1 tool calls per minute/);
+  });
+});
+
+describe('the tenant open-stream cap on the events route', () => {
+  it('refuses a stream over max_sse_connections across instances and frees its slot when the client leaves', async () => {
+    const h = await harness({ max_sse_connections: 1 });
+    const { run } = await h.create();
+    const stream = (signal: AbortSignal) =>
+      h.handlers.listRunEvents({
+        auth,
+        tenant: h.tenant(),
+        params: { run_id: run.run_id },
+        query: {},
+        headers: { accept: 'text/event-stream' },
+        signal,
+      } as unknown as Parameters<typeof h.handlers.listRunEvents>[0]);
+    const client = new AbortController();
+    await stream(client.signal);
+    const refused = await refusal(stream(new AbortController().signal));
+    expect(refused.details).toMatchObject({ limit: 'tenant_sse_connections' });
+    client.abort();
+    const pool = storageKeys.tenantLimit('acme', 'sse-slots');
+    await expect.poll(async () => (await h.pool.holders(pool)).length).toBe(0);
   });
 });
