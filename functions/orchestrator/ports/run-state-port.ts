@@ -1,7 +1,7 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
 import type { NewEvent, RunEvent } from '../schemas/event.ts';
-import type { RunError, RunInput, RunStatus, RunUsage } from '../schemas/run.ts';
+import type { RunError, RunInput, RunStatus, RunStatusReason, RunUsage } from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
 
 /** A run as stored: the API view plus what the runtime needs to resume it. */
@@ -42,9 +42,6 @@ export type RunRecord = {
    */
   status_reason?: RunStatusReason | null;
 };
-
-/** Why a run waits, as the Run view's `status_reason` says. */
-export type RunStatusReason = 'waiting_for_run_slot' | 'waiting_for_node_capacity';
 
 /** Fields a commit may change besides status and sequence. */
 export type RunChanges = Partial<

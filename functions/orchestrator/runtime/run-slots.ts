@@ -1,6 +1,7 @@
 import type { SlotDecision, SlotPoolPort } from '../../shared/limits/limiter-port.ts';
 import { platformKeys, storageKeys } from '../../shared/storage/keys.ts';
 import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
+import type { RunStatusReason } from '../schemas/run.ts';
 
 /**
  * Run slots (HLD §5.2, §10.2): a run holds one slot of its tenant's `run-slots` pool (capacity
@@ -10,12 +11,9 @@ import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
  * redelivered step takes it again.
  */
 
-/** Why a run that may not start yet waits (the Run view's `status_reason`). */
-export type RunWaitReason = 'waiting_for_run_slot' | 'waiting_for_node_capacity';
-
 /** What an attempt to take a run's slots came to. */
 export type RunSlotGrant =
-  { acquired: true } | { acquired: false; reason: RunWaitReason; retryAfterSeconds: number };
+  { acquired: true } | { acquired: false; reason: RunStatusReason; retryAfterSeconds: number };
 
 /** What {@link createRunSlots} needs. */
 export type RunSlotsOptions = {
