@@ -101,6 +101,18 @@ export const NodeConfigSchema = z.strictObject({
       allowed_hosts: z.array(AllowedHostSchema).max(50).default([]),
     })
     .default({ allowed_hosts: [] }),
+  /** What the node runs at once across its tenants (HLD §10.2); each tenant's own quotas apply too. */
+  capacity: z
+    .strictObject({
+      /** Runs running at once on the node; more wait `queued` or are refused, per `mode`. */
+      max_concurrent_runs: z.int().min(1).max(1_000_000).default(1_000),
+      /**
+       * `queue`: a new run waits while the node is full (its `status_reason` says so); `reject`: it is
+       * refused with 429 `rate_limited` (`node_concurrent_runs`).
+       */
+      mode: z.enum(['queue', 'reject']).default('queue'),
+    })
+    .default({ max_concurrent_runs: 1_000, mode: 'queue' }),
   /** The tenant `up` seeds, and its administrator. */
   seed: z
     .strictObject({

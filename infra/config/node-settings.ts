@@ -31,6 +31,10 @@ export type NodeSettings = {
    * `host` or `host:port`; empty refuses every non-public destination.
    */
   toolAllowedHosts: string[];
+  /** Runs the node runs at once (HLD §10.2); the functions' default when unset. */
+  nodeMaxConcurrentRuns: number | undefined;
+  /** `queue` or `reject` a new run while the node is full; the functions' default when unset. */
+  nodeCapacityMode: 'queue' | 'reject' | undefined;
 };
 
 /** The CDK context keys a deployment can set (`cdk synth -c agentos:nodeId=dev`). */
@@ -46,6 +50,10 @@ export const contextKeys = {
   logRetention: 'agentos:logRetentionDays',
   /** Comma-separated `host` or `host:port` entries (`tools.allowed_hosts` of the node configuration). */
   toolAllowedHosts: 'agentos:toolAllowedHosts',
+  /** `capacity.max_concurrent_runs` of the node configuration. */
+  nodeMaxConcurrentRuns: 'agentos:nodeMaxConcurrentRuns',
+  /** `capacity.mode` of the node configuration: `queue` or `reject`. */
+  nodeCapacityMode: 'agentos:nodeCapacityMode',
 } as const;
 
 /** Reads one context value; anything else than a non-empty string or a boolean/number is absent. */
@@ -96,6 +104,22 @@ function secretArnContext(read: ContextReader, key: string): string | undefined 
     throw new Error(`Context ${key} must be a complete Secrets Manager secret ARN, got "${arn}"`);
   }
   return arn;
+}
+
+function positiveIntContext(read: ContextReader, key: string): number | undefined {
+  const raw = stringContext(read, key);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`Context ${key} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+function capacityModeContext(read: ContextReader, key: string): 'queue' | 'reject' | undefined {
+  const raw = stringContext(read, key);
+  if (raw === undefined || raw === 'queue' || raw === 'reject') return raw;
+  throw new Error(`Context ${key} must be queue or reject, got "${raw}"`);
 }
 
 function allowedHostsContext(read: ContextReader, key: string): string[] {
@@ -191,5 +215,7 @@ export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
     destroyOnRemoval: booleanContext(read, contextKeys.destroyOnRemoval, false),
     logRetention: retentionContext(read, contextKeys.logRetention, defaultLogRetention),
     toolAllowedHosts: allowedHostsContext(read, contextKeys.toolAllowedHosts),
+    nodeMaxConcurrentRuns: positiveIntContext(read, contextKeys.nodeMaxConcurrentRuns),
+    nodeCapacityMode: capacityModeContext(read, contextKeys.nodeCapacityMode),
   };
 }

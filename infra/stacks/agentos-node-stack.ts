@@ -175,6 +175,13 @@ export class AgentOsNodeStack extends Stack {
       AGENTOS_STEP_QUEUE_URL: this.stepQueue.queueUrl,
       AGENTOS_STATE_MACHINE_ARN: this.runDeadline.stateMachineArn,
       AGENTOS_LONG_RUN_STATE_MACHINE_ARN: this.longRun.stateMachineArn,
+      // The node's run capacity (HLD §10.2): the API refuses or queues by it, the worker starts by it.
+      ...(settings.nodeMaxConcurrentRuns === undefined
+        ? {}
+        : { AGENTOS_NODE_MAX_CONCURRENT_RUNS: String(settings.nodeMaxConcurrentRuns) }),
+      ...(settings.nodeCapacityMode === undefined
+        ? {}
+        : { AGENTOS_NODE_CAPACITY_MODE: settings.nodeCapacityMode }),
     };
     // Each function gets the variables of its own contract; the Model Policy's URL is added to the
     // step worker once that API exists.

@@ -57,6 +57,8 @@ export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Reco
     [contextKeys.nodeJwks]: JSON.stringify(keys.jwks),
     [contextKeys.destroyOnRemoval]: String(config.retention.destroy_data_with_stack),
     [contextKeys.logRetention]: String(config.retention.log_days),
+    [contextKeys.nodeMaxConcurrentRuns]: String(config.capacity.max_concurrent_runs),
+    [contextKeys.nodeCapacityMode]: config.capacity.mode,
     ...(config.identity_provider === undefined
       ? {}
       : {

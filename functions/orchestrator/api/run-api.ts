@@ -59,6 +59,32 @@ const location: HeaderSpec = {
   description: 'The run: /v1/runs/{run_id}.',
 };
 
+/**
+ * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) of the tenant's run creation
+ * bucket, sent on an accepted run creation and on a 429 of that bucket (HLD §10.2).
+ */
+export const runRateLimitHeaders: HeaderSpec[] = [
+  {
+    name: 'RateLimit-Limit',
+    required: false,
+    description:
+      'The tenant’s run creations at once (its `run_burst`); sent when the node enforces tenant quotas.',
+    schema: z.string().regex(/^\d+$/),
+  },
+  {
+    name: 'RateLimit-Remaining',
+    required: false,
+    description: 'Run creations the tenant may still make at once after this one.',
+    schema: z.string().regex(/^\d+$/),
+  },
+  {
+    name: 'RateLimit-Reset',
+    required: false,
+    description: 'Seconds until the tenant’s run creation bucket is full again.',
+    schema: z.string().regex(/^\d+$/),
+  },
+];
+
 const runErrors = {
   404: { description: 'not_found: no such run for this tenant (another tenant’s run is never revealed).' },
   503: { description: 'dependency_unavailable: run storage could not be reached; retry.' },
@@ -78,8 +104,10 @@ export const createRun = defineRoute({
   request: { body: CreateRunRequestSchema, maxBodyBytes: maxCreateRunBytes, headers: [idempotencyKey] },
   responses: {
     201: {
-      description: 'The run was created and queued.',
-      headers: [location],
+      description:
+        'The run was created and queued. It starts when a run slot of its tenant (`max_concurrent_runs`) and of ' +
+        'the node are free; until then its `status_reason` says what it waits for.',
+      headers: [location, ...runRateLimitHeaders],
       content: { 'application/json': { schema: RunSchema } },
     },
     200: {
@@ -101,6 +129,18 @@ export const createRun = defineRoute({
     },
     404: { description: 'not_found: the agent does not exist for this tenant.' },
     422: { description: 'idempotency_key_reused: the Idempotency-Key was used with a different body.' },
+    429: {
+      description:
+        'rate_limited: `details.limit` names the limit hit — `tenant_run_rate` (the tenant’s `runs_per_second` ' +
+        'and `run_burst`; the RateLimit-* headers describe the bucket), `tenant_queued_runs` (as many runs wait ' +
+        'as the tenant’s `max_queued_runs` allows beyond its free run slots) or `node_concurrent_runs` (the node ' +
+        'is full and refuses new runs rather than queueing them). Retry after the `Retry-After` seconds; nothing ' +
+        'was stored, and an idempotent replay is never refused.',
+      headers: [
+        { name: 'Retry-After', required: true, description: 'Seconds to wait before retrying.' },
+        ...runRateLimitHeaders,
+      ],
+    },
     503: {
       description:
         'dependency_unavailable: storage or the step queue could not be reached; retry with the same Idempotency-Key.',
@@ -179,8 +219,9 @@ export const listRunEvents = defineRoute({
     400: { description: 'invalid_request: an invalid query parameter or Last-Event-ID.' },
     429: {
       description:
-        'rate_limited: the node serves as many event streams (in all, or for this tenant) as it allows; ' +
-        'retry after the `Retry-After` seconds.',
+        'rate_limited: the node serves as many event streams (in all, or for this tenant) as it allows, or the ' +
+        'tenant holds as many streams open across the node as its `max_sse_connections` allows ' +
+        '(`details.limit` `tenant_sse_connections`); retry after the `Retry-After` seconds.',
     },
     ...runErrors,
   },

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { healthHandler } from '../../shared/http/health-route.ts';
+import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
 import type { readinessRoute } from '../../shared/http/health-route.ts';
 import type { jwksRoute } from '../../shared/http/jwks-route.ts';
 import type { RouteHandler, RouteHandlers } from '../../shared/http/bound-route.ts';
@@ -8,6 +9,7 @@ import { gaplessAfter } from '../events/event-order.ts';
 import { followRunEvents } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunEventHub } from '../events/run-event-hub.ts';
+import type { StreamSlots } from '../events/stream-slots.ts';
 import type { RunService } from '../runtime/run-service.ts';
 import { withinPageBytes } from '../memory/namespace.ts';
 import type { memoryRoutes } from './memory-api.ts';
@@ -32,6 +34,8 @@ export type RunHandlerDeps = {
   timing: EventStreamTiming;
   /** Shares one reader per run among the event streams of this process, and caps them. */
   hub: RunEventHub;
+  /** The tenant's open-stream cap across the node; absent, only the hub's per-process caps apply. */
+  streamSlots?: StreamSlots;
   /** `GET /v1/health/ready`, probing the service's dependencies. */
   readiness: RouteHandler<typeof readinessRoute>;
   /** `GET /.well-known/jwks.json`, the node's public signing keys. */
@@ -47,6 +51,7 @@ export function runHandlers({
   runs,
   timing,
   hub,
+  streamSlots,
   readiness,
   jwks,
 }: RunHandlerDeps): Omit<RouteHandlers<typeof orchestratorRoutes>, OtherOperations> {
@@ -55,13 +60,20 @@ export function runHandlers({
     getReadiness: readiness,
     getJwks: jwks,
 
-    async createRun({ auth, body, headers }) {
-      const { run, replayed } = await service.createRun(auth, body, headers['idempotency-key']);
+    async createRun({ auth, tenant, body, headers }) {
+      const { run, replayed, rateLimit } = await service.createRun(
+        auth,
+        body,
+        headers['idempotency-key'],
+        tenant,
+      );
       return {
         status: replayed ? 200 : 201,
         headers: {
           location: `/v1/runs/${run.run_id}`,
           ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+          // The tenant's run creation bucket after this run (HLD §10.2); a replay takes nothing from it.
+          ...(rateLimit === undefined ? {} : rateLimitHeaders(rateLimit)),
         },
         json: run,
       };
@@ -102,7 +114,7 @@ export function runHandlers({
       return { status: 200, json: await service.cancelRun(auth, params.run_id) };
     },
 
-    async listRunEvents({ auth, params, query, headers, signal }) {
+    async listRunEvents({ auth, tenant, params, query, headers, signal }) {
       const runId = params.run_id;
       const lastEventId = headers['last-event-id'];
       const after = Math.max(
@@ -126,9 +138,24 @@ export function runHandlers({
         };
       }
       const run = await service.getRun(auth, runId);
-      // Refused (429) here, before the response starts, when too many streams are open.
-      // A cursor past the run's end would start the run's shared reader beyond every event.
-      const subscription = hub.subscribe(auth, runId, Math.min(after, run.last_sequence));
+      // Refused (429) here, before the response starts, when too many streams are open: the
+      // tenant's across the node, then this process's.
+      const slot = tenant === undefined ? undefined : await streamSlots?.open(tenant);
+      let shared: ReturnType<RunEventHub['subscribe']>;
+      try {
+        // A cursor past the run's end would start the run's shared reader beyond every event.
+        shared = hub.subscribe(auth, runId, Math.min(after, run.last_sequence));
+      } catch (error) {
+        await slot?.close();
+        throw error;
+      }
+      const subscription = {
+        tail: shared.tail,
+        close: () => {
+          shared.close();
+          void slot?.close();
+        },
+      };
       // Closed when the client goes away or the response ends, even if the stream never started.
       if (signal.aborted) subscription.close();
       else signal.addEventListener('abort', () => subscription.close(), { once: true });

@@ -32,6 +32,22 @@ export const orchestratorCoreEnv = awsClientEnv.extend({
   AGENTOS_LONG_RUN_HEARTBEAT_SECONDS: envVar.int({ default: 60, min: 1, max: 900 }),
   /** How long an idempotency key is remembered; clients may retry for a day, so never less. */
   AGENTOS_IDEMPOTENCY_TTL_SECONDS: envVar.int({ default: day, min: day }),
+  /** Runs the node runs at once across its tenants (HLD §10.2); more wait or are refused. */
+  AGENTOS_NODE_MAX_CONCURRENT_RUNS: envVar.int({ default: 1_000, min: 1, max: 1_000_000 }),
+  /**
+   * What a new run meets while the node runs as many runs as it may: `queue` (it waits `queued`,
+   * saying so in `status_reason`) or `reject` (429 `rate_limited`, `node_concurrent_runs`).
+   */
+  AGENTOS_NODE_CAPACITY_MODE: z
+    .string()
+    .optional()
+    .transform((raw) => raw?.trim() || 'queue')
+    .pipe(z.enum(['queue', 'reject'], { error: 'must be queue or reject' })),
+  /**
+   * Shortest lease of a run slot; a step's lease is at least its step timeout plus a minute, so a
+   * worker that dies holding a slot loses it within that time.
+   */
+  AGENTOS_RUN_SLOT_LEASE_SECONDS: envVar.int({ default: 300, min: 30, max: 43_200 }),
 });
 
 /** The environment of the Orchestrator's HTTP functions (the runs API and the event stream). */
@@ -106,6 +122,13 @@ export type OrchestratorConfig = {
   idempotencyTtlSeconds: number;
 };
 
+/** The node's run capacity (HLD §10.2). */
+export type NodeRunLimits = {
+  nodeMaxConcurrentRuns: number;
+  nodeCapacityMode: 'queue' | 'reject';
+  runSlotLeaseSeconds: number;
+};
+
 /** Settings of the step worker. */
 export type StepWorkerConfig = {
   modelPolicyUrl: string;
@@ -129,6 +152,16 @@ export function orchestratorConfigFromEnv(env: EnvSource = process.env): Orchest
     longRunStateMachineArn: values.AGENTOS_LONG_RUN_STATE_MACHINE_ARN,
     longRunHeartbeatSeconds: values.AGENTOS_LONG_RUN_HEARTBEAT_SECONDS,
     idempotencyTtlSeconds: values.AGENTOS_IDEMPOTENCY_TTL_SECONDS,
+  };
+}
+
+/** Reads the node's run capacity, throwing on the bad values. */
+export function nodeRunLimitsFromEnv(env: EnvSource = process.env): NodeRunLimits {
+  const values = orchestratorCoreEnv.parse(env);
+  return {
+    nodeMaxConcurrentRuns: values.AGENTOS_NODE_MAX_CONCURRENT_RUNS,
+    nodeCapacityMode: values.AGENTOS_NODE_CAPACITY_MODE,
+    runSlotLeaseSeconds: values.AGENTOS_RUN_SLOT_LEASE_SECONDS,
   };
 }
 

@@ -40,9 +40,14 @@ import type { IdentifyingTokenIssuer } from '../../shared/auth/token-issuer.ts';
 import { createRunService } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
 import { createStepEngine } from '../runtime/step-engine.ts';
+import { createRunSlots } from '../runtime/run-slots.ts';
+import { createStreamSlots } from '../events/stream-slots.ts';
+import { DynamoRateLimiter } from '../../shared/limits/adapters/dynamo-rate-limiter.ts';
+import { DynamoSlotPool } from '../../shared/limits/adapters/dynamo-slot-pool.ts';
 import {
   adminConfigFromEnv,
   eventStreamTimingFromEnv,
+  nodeRunLimitsFromEnv,
   orchestratorConfigFromEnv,
   stepWorkerConfigFromEnv,
   streamLimitsFromEnv,
@@ -85,6 +90,15 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     now,
     reportFailure,
   });
+  // Tenant and node limits (HLD §5.2, §10.2), on the node's table with conditional writes.
+  const limiter = new DynamoRateLimiter(db, config.tableName);
+  const pool = new DynamoSlotPool(db, config.tableName);
+  const runLimits = nodeRunLimitsFromEnv(env);
+  const runSlots = createRunSlots({
+    pool,
+    nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
+    leaseSeconds: runLimits.runSlotLeaseSeconds,
+  });
   const service = createRunService({
     runs,
     queue,
@@ -95,6 +109,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     now,
     newRunId: () => newRunId(),
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    limits: { limiter, slots: runSlots, nodeCapacityMode: runLimits.nodeCapacityMode },
   });
   return {
     config,
@@ -113,6 +128,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         sink,
         reportFailure,
         now,
+        // An operator's stop frees the run's slots at once, as every terminal state does.
+        onStopped: (tenantId, runId) => runSlots.release(tenantId, runId),
         audit: (message, record) => telemetry.logger.info(message, { audit: record }),
       });
       return createHttpApp({
@@ -125,6 +142,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             runs,
             timing,
             hub: new RunEventHub({ runs, timing, limits: streamLimitsFromEnv(env) }),
+            streamSlots: createStreamSlots({ pool, reportFailure }),
             readiness: readinessHandler(
               'agent-orchestrator',
               { table: tableProbe(db, config.tableName) },
@@ -192,6 +210,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         reportFailure,
         now,
         warn: (message, context) => telemetry.logger.warn(message, context),
+        limits: { admission, slots: runSlots, limiter },
       });
       const redeliverAfter = (receiptHandle: string, attempt: number, seconds?: number) =>
         backoff.redeliverAfter(

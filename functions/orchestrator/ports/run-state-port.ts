@@ -1,7 +1,7 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
 import type { NewEvent, RunEvent } from '../schemas/event.ts';
-import type { RunError, RunInput, RunStatus, RunUsage } from '../schemas/run.ts';
+import type { RunError, RunInput, RunStatus, RunStatusReason, RunUsage } from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
 
 /** A run as stored: the API view plus what the runtime needs to resume it. */
@@ -36,6 +36,11 @@ export type RunRecord = {
   ended_at: string | null;
   /** When the first step was handed to the queue; lets an idempotent retry re-schedule a run whose enqueue failed. */
   scheduled_at: string | null;
+  /**
+   * Why a queued (or running) run waits for a slot (HLD §10.2): `waiting_for_run_slot`,
+   * `waiting_for_node_capacity`; null (or absent, on runs stored before it existed) otherwise.
+   */
+  status_reason?: RunStatusReason | null;
 };
 
 /** Fields a commit may change besides status and sequence. */
@@ -50,6 +55,7 @@ export type RunChanges = Partial<
     | 'started_at'
     | 'ended_at'
     | 'scheduled_at'
+    | 'status_reason'
   >
 >;
 

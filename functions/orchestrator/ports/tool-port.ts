@@ -42,9 +42,13 @@ export interface ToolPort {
   invoke(auth: AuthContext, call: ToolInvocation): Promise<ToolResult>;
 }
 
-/** Whether trying a failed call again may help: timeouts, network errors, and HTTP 429 and 5xx. */
+/**
+ * Whether trying a failed call again may help: timeouts, network errors, the tenant's tool-call
+ * rate (HLD §5.2), and HTTP 429 and 5xx.
+ */
 export function isRetryableToolError(error: ToolError): boolean {
-  if (error.code === 'timeout' || error.code === 'network_error') return true;
+  if (error.code === 'timeout' || error.code === 'network_error' || error.code === 'rate_limited')
+    return true;
   return (
     error.code === 'http_error' && error.status !== undefined && (error.status === 429 || error.status >= 500)
   );

@@ -21,7 +21,27 @@ import type { RunEvent } from '../schemas/event.ts';
 import type { CreateRunRequest, Run, RunStatus } from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
-import { statesLeadingTo } from './run-state-machine.ts';
+import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
+import type { RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
+import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
+import { storageKeys } from '../../shared/storage/keys.ts';
+import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
+import { runSlotLeaseMarginSeconds } from './run-slots.ts';
+import type { RunSlots } from './run-slots.ts';
+
+/** What a node does with a new run while it runs as many runs as it may (HLD §10.2). */
+export type NodeCapacityMode = 'queue' | 'reject';
+
+/** The limits run creation enforces (HLD §5.2, §10.2). */
+export type RunCreationLimits = {
+  limiter: RateLimiterPort;
+  slots: RunSlots;
+  /** `queue`: a run past the node's capacity waits queued; `reject`: it is refused with 429. */
+  nodeCapacityMode: NodeCapacityMode;
+};
+
+/** `Retry-After` of a run refused because the node is full: runs end all the time. */
+const nodeFullRetrySeconds = 5;
 
 /** What the run service needs from the world. */
 export type RunServiceDeps = {
@@ -37,6 +57,8 @@ export type RunServiceDeps = {
   newRunId: () => string;
   /** How long an idempotency key is remembered; at least 24 h. */
   idempotencyTtlSeconds: number;
+  /** Tenant and node limits; absent, runs are created without them (tests of other concerns). */
+  limits?: RunCreationLimits;
 };
 
 /** The public view of a run. */
@@ -59,6 +81,8 @@ export function toRunView(run: RunRecord): Run {
     updated_at: run.updated_at,
     started_at: run.started_at,
     ended_at: run.ended_at,
+    // A run that ended waits for nothing, whatever it last waited for.
+    status_reason: isTerminal(run.status) ? null : (run.status_reason ?? null),
     events_url: `/v1/runs/${run.run_id}/events`,
   };
 }
@@ -76,6 +100,67 @@ export function createRunService(deps: RunServiceDeps) {
       throw new NotFoundError(`Run ${runId} was not found`);
     }
     return run;
+  }
+
+  /** Gives back a run's slots; a failure is reported (the leases expire on their own). */
+  async function releaseSlots(tenantId: string, runId: string): Promise<void> {
+    await deps.limits?.slots
+      .release(tenantId, runId)
+      .catch((error: unknown) => deps.reportFailure('run slots not released', error, { run_id: runId }));
+  }
+
+  /**
+   * Takes one run creation from the tenant's token bucket (`runs_per_second`, `run_burst`).
+   *
+   * @throws RateLimitedError (`tenant_run_rate`) when the bucket is empty
+   */
+  async function takeRunRate(limits: RunCreationLimits, tenant: Tenant): Promise<RateDecision> {
+    const { runs_per_second: rate, run_burst: burst } = tenant.quotas;
+    const decision = await limits.limiter.take(storageKeys.tenantLimit(tenant.tenant_id, 'run-rate'), {
+      rate,
+      periodSeconds: 1,
+      burst,
+    });
+    if (!decision.allowed) {
+      throw rateLimited(
+        'tenant_run_rate',
+        `The tenant may create ${rate} runs per second (${burst} at once); retry later`,
+        decision.retryAfterSeconds,
+        decision,
+      );
+    }
+    return decision;
+  }
+
+  /**
+   * Holds a queue slot for the new run, and refuses it when the node is full in `reject` mode.
+   *
+   * @throws RateLimitedError (`node_concurrent_runs`, `tenant_queued_runs`)
+   */
+  async function admitRun(
+    limits: RunCreationLimits,
+    tenant: Tenant,
+    runId: string,
+    timeoutSeconds: number,
+    decision: RateDecision,
+  ): Promise<void> {
+    if (limits.nodeCapacityMode === 'reject' && (await limits.slots.nodeFull())) {
+      throw rateLimited(
+        'node_concurrent_runs',
+        `The node runs as many runs as it may (${limits.slots.nodeCapacity}); retry later`,
+        nodeFullRetrySeconds,
+        decision,
+      );
+    }
+    const queued = await limits.slots.enqueue(tenant, runId, timeoutSeconds + runSlotLeaseMarginSeconds);
+    if (!queued.acquired) {
+      throw rateLimited(
+        'tenant_queued_runs',
+        `The tenant has as many runs waiting as it may (${tenant.quotas.max_queued_runs} beyond its ${tenant.quotas.max_concurrent_runs} concurrent runs); retry later`,
+        queued.retryAfterSeconds,
+        decision,
+      );
+    }
   }
 
   /** Publishes committed events; the store already holds them, so a failed publish is reported, not thrown. */
@@ -181,12 +266,20 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   return {
-    /** Creates a run (or replays the one an idempotency key already created) and schedules its first step. */
+    /**
+     * Creates a run (or replays the one an idempotency key already created) and schedules its first
+     * step. A new run takes one of the tenant's run creations and a queue slot (HLD §10.2); a replay
+     * takes neither. `rateLimit` is the tenant's run-rate bucket after this run, for the
+     * `RateLimit-*` headers.
+     *
+     * @throws RateLimitedError (`tenant_run_rate`, `tenant_queued_runs`, `node_concurrent_runs`)
+     */
     async createRun(
       auth: AuthContext,
       body: CreateRunRequest,
       idempotencyKey: string | undefined,
-    ): Promise<{ run: Run; replayed: boolean }> {
+      tenant?: Tenant,
+    ): Promise<{ run: Run; replayed: boolean; rateLimit?: RateDecision }> {
       const now = deps.now();
       const at = now.toISOString();
       const claim =
@@ -200,11 +293,17 @@ export function createRunService(deps: RunServiceDeps) {
       // A replay answers from the claim, so it works even once the agent is gone.
       const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
       if (earlier !== undefined) return replayOf(auth, earlier);
+      const limits = tenant === undefined ? undefined : deps.limits;
+      const rateLimit =
+        limits === undefined || tenant === undefined ? undefined : await takeRunRate(limits, tenant);
       const agent = await deps.agents.get(auth, body.agent_id);
       if (agent === undefined) {
         throw new NotFoundError(`Agent ${body.agent_id} was not found`, { details: { field: 'agent_id' } });
       }
       const runId = deps.newRunId();
+      if (limits !== undefined && tenant !== undefined && rateLimit !== undefined) {
+        await admitRun(limits, tenant, runId, agent.timeout_seconds, rateLimit);
+      }
       const record: RunRecord = {
         run_id: runId,
         tenant_id: auth.tenant_id,
@@ -228,6 +327,7 @@ export function createRunService(deps: RunServiceDeps) {
         started_at: null,
         ended_at: null,
         scheduled_at: null,
+        status_reason: null,
       };
       const queued = newEvent(eventIds.runQueued(runId), 'run.queued', {
         agent_id: body.agent_id,
@@ -237,6 +337,7 @@ export function createRunService(deps: RunServiceDeps) {
       try {
         result = await deps.runs.createRun(auth, record, [queued], claim);
       } catch (error) {
+        await releaseSlots(auth.tenant_id, runId);
         if (error instanceof RunTooLargeError) {
           throw new InvalidRequestError(
             'The run input is too large to store',
@@ -246,13 +347,18 @@ export function createRunService(deps: RunServiceDeps) {
         }
         throw error;
       }
-      if (result.outcome !== 'created') return replayOf(auth, result);
+      if (result.outcome !== 'created') {
+        // Another attempt with the same key won the claim: this run id was never stored.
+        await releaseSlots(auth.tenant_id, runId);
+        return replayOf(auth, result);
+      }
       await publish(auth, result.events);
       if (claim === undefined) {
         try {
           await startFirstStep(auth, result.run, agent.step_timeout_seconds);
         } catch (cause) {
           // Without a key the client cannot resume this run, so it must not linger as queued.
+          await releaseSlots(auth.tenant_id, runId);
           await deps.runs
             .commit(auth, runId, {
               requireStatus: statesLeadingTo('failed'),
@@ -282,7 +388,11 @@ export function createRunService(deps: RunServiceDeps) {
       } else {
         await scheduleFirstStep(auth, result.run, agent.step_timeout_seconds);
       }
-      return { run: toRunView(result.run), replayed: false };
+      return {
+        run: toRunView(result.run),
+        replayed: false,
+        ...(rateLimit === undefined ? {} : { rateLimit }),
+      };
     },
 
     async getRun(auth: AuthContext, runId: string): Promise<Run> {
@@ -311,6 +421,7 @@ export function createRunService(deps: RunServiceDeps) {
           ],
         });
         await publish(auth, result.events);
+        await releaseSlots(run.tenant_id, runId);
         await stopExecution(result.run, 'canceled');
         return toRunView(result.run);
       } catch (error) {

@@ -27,6 +27,25 @@ import type { StepTrace } from './step-record.ts';
 import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
 import { createToolRunner } from './tool-runner.ts';
 import type { ToolRunOutcome } from './tool-runner.ts';
+import type { RateLimiterPort } from '../../shared/limits/limiter-port.ts';
+import type { AdmissionPort } from '../../shared/tenancy/admission-port.ts';
+import type { RunSlots } from './run-slots.ts';
+import { createTenantToolGate } from './tool-gate.ts';
+
+/**
+ * The tenant limits a step honours (HLD §5.2, §10.2): its tenant's status and tool allow-list, the
+ * tenant's and the node's run slots, the tenant's tool-call rate.
+ */
+export type StepLimits = {
+  admission: Pick<AdmissionPort, 'tenant'>;
+  slots: RunSlots;
+  limiter: RateLimiterPort;
+  /** Longest wait before a run waiting for a slot tries again (default 5 s). */
+  slotWaitSeconds?: number;
+};
+
+/** How long a run waiting for a slot waits at most before it tries again. */
+export const defaultSlotWaitSeconds = 5;
 
 /** What the step engine needs from the world. */
 export type StepEngineDeps = {
@@ -45,6 +64,8 @@ export type StepEngineDeps = {
   reportFailure: FailureReporter;
   /** Reports a problem that does not stop the step. */
   warn: (message: string, context: Record<string, unknown>) => void;
+  /** Tenant limits; absent, steps run without them (tests of other concerns). */
+  limits?: StepLimits;
 };
 
 /** One delivery of a step task. */
@@ -73,6 +94,11 @@ export type StepOutcome = {
    * attempt, so a long run's execution runs the same step again instead of spending a retry.
    */
   waitsForClaim?: boolean;
+  /**
+   * The run waits for a run slot of its tenant or the node (HLD §10.2): not a failed attempt, and
+   * never a reason to give the run up however often it comes back.
+   */
+  waitsForSlot?: boolean;
   continuation?: StepContinuation;
 };
 
@@ -146,11 +172,27 @@ export function createStepEngine(deps: StepEngineDeps) {
     clock,
     commit,
     reportFailure: deps.reportFailure,
+    ...(deps.limits === undefined
+      ? {}
+      : { gate: createTenantToolGate({ admission: deps.limits.admission, limiter: deps.limits.limiter }) }),
   });
+
+  /**
+   * Gives back the run's slots. A failure is reported, not thrown: the run is over all the same and
+   * the leases expire on their own.
+   */
+  async function releaseSlots(tenantId: string, runId: string): Promise<void> {
+    if (deps.limits === undefined) return;
+    await deps.limits.slots
+      .release(tenantId, runId)
+      .catch((error: unknown) => deps.reportFailure('run slots not released', error, { run_id: runId }));
+  }
 
   async function commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
     try {
       const result = await deps.runs.commit(auth, runId, change);
+      // Every terminal transition of a step gives the run's slots back (HLD §10.2).
+      if (change.status !== undefined && isTerminal(change.status)) await releaseSlots(auth.tenant_id, runId);
       if (result.appended > 0) {
         // The store already holds the events; a failed publish is reported, not thrown.
         await deps.sink
@@ -372,6 +414,63 @@ export function createStepEngine(deps: StepEngineDeps) {
     return undefined;
   }
 
+  /**
+   * Whether the step may run under its tenant's limits (HLD §5.2, §10.2): a disabled (or unknown)
+   * tenant's run is canceled with the reason; otherwise the run takes (or renews) its tenant and
+   * node slots for the step, and waits, saying why in `status_reason`, while either is full.
+   * Undefined: the step goes on.
+   */
+  async function admitStep(
+    auth: AuthContext,
+    run: RunRecord,
+    agent: AgentDefinition,
+  ): Promise<StepOutcome | undefined> {
+    const limits = deps.limits;
+    if (limits === undefined) return undefined;
+    const tenant = await limits.admission.tenant(run.tenant_id);
+    if (tenant === undefined || tenant.status === 'disabled') {
+      const why =
+        tenant === undefined ? 'the tenant is not registered' : (tenant.disabled_reason ?? 'no reason given');
+      const reason = `tenant disabled: ${why}`;
+      await commit(auth, run.run_id, {
+        requireStatus: statesLeadingTo('canceled'),
+        status: 'canceled',
+        changes: { ended_at: deps.now().toISOString() },
+        events: [newEvent(eventIds.runTerminal(run.run_id), 'run.canceled', { status: 'canceled', reason })],
+      });
+      return { status: 'done', reason: 'tenant disabled', continuation: end };
+    }
+    const grant =
+      run.status === 'queued'
+        ? await limits.slots.acquire(tenant, run.run_id, agent.step_timeout_seconds)
+        : await limits.slots.renew(tenant, run.run_id, agent.step_timeout_seconds);
+    if (grant.acquired) {
+      // A running run that waited again (its slot lapsed and was taken) says it no longer waits.
+      if (run.status === 'running' && run.status_reason != null) {
+        await commit(auth, run.run_id, {
+          requireStatus: ['running'],
+          changes: { status_reason: null },
+          events: [],
+        });
+      }
+      return undefined;
+    }
+    if ((run.status_reason ?? null) !== grant.reason) {
+      await commit(auth, run.run_id, {
+        requireStatus: [run.status],
+        changes: { status_reason: grant.reason },
+        events: [],
+      });
+    }
+    const wait = limits.slotWaitSeconds ?? defaultSlotWaitSeconds;
+    return {
+      status: 'retry',
+      reason: grant.reason,
+      retryAfterSeconds: Math.max(1, Math.min(wait, Math.ceil(grant.retryAfterSeconds))),
+      waitsForSlot: true,
+    };
+  }
+
   async function start(auth: AuthContext, run: RunRecord, agent: AgentDefinition): Promise<RunRecord> {
     if (run.status !== 'queued') return run;
     // Scheduled before the run starts so that a started run always has a deadline; scheduling twice is harmless.
@@ -383,7 +482,10 @@ export function createStepEngine(deps: StepEngineDeps) {
     const result = await commit(auth, run.run_id, {
       requireStatus: ['queued'],
       status: 'running',
-      changes: { started_at: deps.now().toISOString() },
+      changes: {
+        started_at: deps.now().toISOString(),
+        ...(run.status_reason == null ? {} : { status_reason: null }),
+      },
       events: [newEvent(eventIds.runStarted(run.run_id), 'run.started', { status: 'running' })],
     });
     return result.run;
@@ -448,14 +550,25 @@ export function createStepEngine(deps: StepEngineDeps) {
       }
     },
 
+    /**
+     * Hands a step to the queue afresh: a step that waited for a slot on as many deliveries as the
+     * queue allows comes back as a new message instead of reaching the dead-letter queue.
+     */
+    async resend(auth: AuthContext, runId: string, step: number): Promise<void> {
+      await deps.queue.enqueueStep(auth, { runId, step });
+    },
+
     /** Executes one delivery of a step task. Throws only for failures that should be retried by redelivery. */
     async execute(auth: AuthContext, delivery: StepDelivery): Promise<StepOutcome> {
       const { step } = delivery;
       const deliveryStarted = clock.now();
       let run = await deps.runs.getRun(auth, delivery.runId);
       if (run === undefined) return { status: 'done', reason: 'run not found', continuation: end };
-      if (isTerminal(run.status))
+      if (isTerminal(run.status)) {
+        // Whoever ended it may have died before giving its slots back.
+        await releaseSlots(auth.tenant_id, run.run_id);
         return { status: 'done', reason: `run is ${run.status}`, continuation: end };
+      }
       if (step <= run.steps_completed) {
         const continuation = await rescheduleIfStalled(auth, run, step);
         return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };
@@ -472,6 +585,8 @@ export function createStepEngine(deps: StepEngineDeps) {
           });
           return { status: 'done', reason: 'agent missing', continuation: end };
         }
+        const refused = await admitStep(auth, run, agent);
+        if (refused !== undefined) return refused;
         run = await start(auth, run, agent);
         const startedAt = deps.now();
         trace = {
@@ -526,6 +641,8 @@ export function createStepEngine(deps: StepEngineDeps) {
         return { status: 'done', reason: 'step completed', continuation };
       } catch (error) {
         if (error instanceof RunLeftRunning) {
+          // Ended elsewhere (canceled, timed out) perhaps after this step took its slots.
+          await releaseSlots(auth.tenant_id, delivery.runId);
           return { status: 'done', reason: `run left running (${error.message})`, continuation: end };
         }
         if (error instanceof RunTooLargeError) {

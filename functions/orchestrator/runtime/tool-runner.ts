@@ -14,6 +14,7 @@ import type { ToolAttempt, ToolCallRecord } from '../schemas/step.ts';
 import { ToolErrorSchema } from '../schemas/tool.ts';
 import type { ToolError } from '../schemas/tool.ts';
 import { eventIds } from './event-ids.ts';
+import type { ToolGate } from './tool-gate.ts';
 
 /**
  * Runs the tool calls of one model message (HLD §10.1): the agent's allow-list, a `tool.requested`
@@ -32,6 +33,8 @@ export type ToolRunnerDeps = {
   clock: Clock;
   commit: (auth: AuthContext, runId: string, change: RunCommit) => Promise<CommitResult>;
   reportFailure: FailureReporter;
+  /** The tenant's tool limits, asked before each fresh attempt (tool-gate.ts); absent, none apply. */
+  gate?: ToolGate;
 };
 
 export type ToolRunRequest = {
@@ -125,6 +128,8 @@ export function createToolRunner(deps: ToolRunnerDeps) {
     if (name === 'wait' && agent.run_mode !== 'long') {
       return toolErrorResult('not_allowed', 'Only long-running agents (run_mode "long") can wait');
     }
+    const refused = await deps.gate?.(auth, name);
+    if (refused !== undefined) return refused;
     const left = request.deadlineMs - deps.clock.now();
     if (left <= 0)
       return toolErrorResult('timeout', 'The step had no time left for the call', { retryable: false });

@@ -66,6 +66,10 @@ export const RunUsageSchema = z
 
 export type RunUsage = z.infer<typeof RunUsageSchema>;
 
+/** Why a run waits to start or to go on (HLD §10.2). */
+export const RunStatusReasonSchema = z.enum(['waiting_for_run_slot', 'waiting_for_node_capacity']);
+export type RunStatusReason = z.infer<typeof RunStatusReasonSchema>;
+
 /** A run as the API returns it. */
 export const RunSchema = z
   .strictObject({
@@ -94,6 +98,10 @@ export const RunSchema = z
     updated_at: z.iso.datetime(),
     started_at: z.iso.datetime().nullable(),
     ended_at: z.iso.datetime().nullable(),
+    status_reason: RunStatusReasonSchema.nullable().describe(
+      'Why the run waits to start (or to go on): `waiting_for_run_slot` while its tenant runs as many runs as ' +
+        'it may, `waiting_for_node_capacity` while the node does; null otherwise.',
+    ),
     events_url: z.string(),
   })
   .meta({ id: 'Run' });

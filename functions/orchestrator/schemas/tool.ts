@@ -135,6 +135,8 @@ export const toolErrorCodes = [
   'blocked_destination',
   'response_too_large',
   'failed',
+  /** The tenant's tool calls per minute are used up (HLD §5.2); retryable. */
+  'rate_limited',
 ] as const;
 export const ToolErrorCodeSchema = z.enum(toolErrorCodes).meta({ id: 'ToolErrorCode' });
 export type ToolErrorCode = z.infer<typeof ToolErrorCodeSchema>;

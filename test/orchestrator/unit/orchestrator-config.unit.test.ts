@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   eventStreamTimingFromEnv,
+  nodeRunLimitsFromEnv,
   orchestratorConfigFromEnv,
   stepWorkerConfigFromEnv,
 } from '../../../functions/orchestrator/composition/orchestrator-config.ts';
@@ -62,6 +63,27 @@ describe('orchestrator environment', () => {
     );
     expect(() => stepWorkerConfigFromEnv({ ...worker, AGENTOS_MODEL_POLICY_URL: 'model-policy' })).toThrow(
       /AGENTOS_MODEL_POLICY_URL: must be an absolute URL/,
+    );
+  });
+
+  it('returns the node run capacity, queueing runs past 1000 by default', () => {
+    expect(nodeRunLimitsFromEnv(core)).toEqual({
+      nodeMaxConcurrentRuns: 1_000,
+      nodeCapacityMode: 'queue',
+      runSlotLeaseSeconds: 300,
+    });
+    expect(
+      nodeRunLimitsFromEnv({
+        ...core,
+        AGENTOS_NODE_MAX_CONCURRENT_RUNS: '20',
+        AGENTOS_NODE_CAPACITY_MODE: 'reject',
+      }),
+    ).toMatchObject({ nodeMaxConcurrentRuns: 20, nodeCapacityMode: 'reject' });
+  });
+
+  it('throws when the node capacity mode is neither queue nor reject', () => {
+    expect(() => nodeRunLimitsFromEnv({ ...core, AGENTOS_NODE_CAPACITY_MODE: 'drop' })).toThrow(
+      /AGENTOS_NODE_CAPACITY_MODE: must be queue or reject/,
     );
   });
 });

@@ -27,6 +27,7 @@ function failingWorker(outcome?: StepOutcome, abandonFails = false) {
     backoffs: [] as number[],
     delays: [] as (number | undefined)[],
     abandoned: [] as { runId: string; attempts: number; error: unknown }[],
+    resent: [] as { runId: string; step: number }[],
   };
   const engine = {
     execute: () =>
@@ -37,6 +38,9 @@ function failingWorker(outcome?: StepOutcome, abandonFails = false) {
     abandon: async (_auth: unknown, runId: string, attempts: number, error: unknown) => {
       seen.abandoned.push({ runId, attempts, error });
       if (abandonFails) throw new DependencyUnavailableError('table down');
+    },
+    resend: async (_auth: unknown, runId: string, step: number) => {
+      seen.resent.push({ runId, step });
     },
   } as unknown as StepEngine;
   const handler = createStepWorkerHandler({
@@ -110,5 +114,29 @@ describe('the SQS step worker', () => {
     );
     expect(await run(5)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-5' }] });
     expect(seen.abandoned).toHaveLength(1);
+  });
+
+  it('redelivers a step that waits for a run slot after the wait without counting it as failed', async () => {
+    const { run, seen } = failingWorker({
+      status: 'retry',
+      reason: 'waiting_for_run_slot',
+      retryAfterSeconds: 5,
+      waitsForSlot: true,
+    });
+    expect(await run(4)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-4' }] });
+    expect(seen.delays).toEqual([5]);
+    expect(seen.abandoned).toEqual([]);
+  });
+
+  it('sends a step still waiting for a run slot afresh on the last delivery instead of failing the run', async () => {
+    const { run, seen } = failingWorker({
+      status: 'retry',
+      reason: 'waiting_for_node_capacity',
+      retryAfterSeconds: 5,
+      waitsForSlot: true,
+    });
+    expect(await run(5)).toEqual({ batchItemFailures: [] });
+    expect(seen.resent).toEqual([{ runId: 'run_1', step: 1 }]);
+    expect(seen.abandoned).toEqual([]);
   });
 });

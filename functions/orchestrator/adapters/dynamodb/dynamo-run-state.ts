@@ -87,6 +87,7 @@ const runFields = [
   'started_at',
   'ended_at',
   'scheduled_at',
+  'status_reason',
 ] as const satisfies readonly (keyof RunRecord)[];
 
 // Every field of a run record is stored and read back; adding a field without listing it fails to compile.
@@ -100,7 +101,8 @@ function itemBytes(item: RunItem): number {
 
 function toRecord(item: RunItem): RunRecord {
   const record: Record<string, unknown> = {};
-  for (const field of runFields) record[field] = item[field];
+  // A field newer than the item (`status_reason`) stays absent rather than undefined.
+  for (const field of runFields) if (item[field] !== undefined) record[field] = item[field];
   return record as RunRecord;
 }
 

@@ -228,11 +228,12 @@ export function createStepWorkerHandler(options: {
     recordOutcome(task, step, attempt, outcome);
     if (
       outcome.status === 'retry' &&
-      outcome.waitsForClaim === true &&
+      (outcome.waitsForClaim === true || outcome.waitsForSlot === true) &&
       outcome.retryAfterSeconds !== undefined
     ) {
-      // Waiting out another attempt's claim is not a failed attempt: the execution waits, then
-      // runs the same step again. Any other retry spends one of the state machine's attempts.
+      // Waiting out another attempt's claim, or for a run slot, is not a failed attempt: the
+      // execution waits, then runs the same step again. Any other retry spends one of the state
+      // machine's attempts.
       const again: StepContinuation = { kind: 'next', step, waitSeconds: outcome.retryAfterSeconds };
       return answer(task, () => driver.succeed(task.task_token, again), 'result');
     }
@@ -306,6 +307,32 @@ export function createStepWorkerHandler(options: {
     }
   }
 
+  /**
+   * A step that waits for a run slot (HLD §10.2) comes back after the wait, however long it waits:
+   * on the queue's last receive it is sent afresh (and this record acknowledged) rather than moved
+   * to the dead-letter queue or the run given up.
+   */
+  async function waitForSlot(
+    record: SQSRecord,
+    task: Pick<StepMessage, 'auth' | 'run_id'>,
+    step: number,
+    attempt: number,
+    outcome: StepOutcome,
+  ): Promise<boolean> {
+    if (attempt < options.maxReceives) {
+      await backOff(record, attempt, { run_id: task.run_id, step }, outcome.retryAfterSeconds);
+      return false;
+    }
+    try {
+      await options.engine.resend(task.auth, task.run_id, step);
+      return true;
+    } catch (error) {
+      // Left on the queue: the dead-letter queue and its alarm tell the operator.
+      reportFailure('waiting step not sent afresh', error, { run_id: task.run_id, step });
+      return false;
+    }
+  }
+
   async function processQueuedTask(
     record: SQSRecord,
     task: Exclude<StepMessage, { kind: 'run.fail' }>,
@@ -326,6 +353,9 @@ export function createStepWorkerHandler(options: {
             })
           : await options.engine.expire(auth, runId);
       recordOutcome(task, step, attempt, outcome);
+      if (outcome.status === 'retry' && outcome.waitsForSlot === true && step !== null) {
+        return waitForSlot(record, task, step, attempt, outcome);
+      }
       if (outcome.status === 'retry' && attempt >= options.maxReceives) {
         // The queue would move it to the dead-letter queue on the next receive: end the run now. If
         // that fails too, the message stays, so it still reaches the dead-letter queue.

@@ -1,0 +1,124 @@
+import type { SlotDecision, SlotPoolPort } from '../../shared/limits/limiter-port.ts';
+import { platformKeys, storageKeys } from '../../shared/storage/keys.ts';
+import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
+import type { RunStatusReason } from '../schemas/run.ts';
+
+/**
+ * Run slots (HLD §5.2, §10.2): a run holds one slot of its tenant's `run-slots` pool (capacity
+ * `max_concurrent_runs`) and one of the node's (the node's capacity) while it runs, and one of its
+ * tenant's `run-queue` pool (capacity `max_queued_runs`) while it waits to start. Every slot is a
+ * lease that expires, so a worker that dies holding one loses it and caps never leak; the run's
+ * redelivered step takes it again.
+ */
+
+/** What an attempt to take a run's slots came to. */
+export type RunSlotGrant =
+  { acquired: true } | { acquired: false; reason: RunStatusReason; retryAfterSeconds: number };
+
+/** What {@link createRunSlots} needs. */
+export type RunSlotsOptions = {
+  pool: SlotPoolPort;
+  /** Runs the node runs at once across its tenants. */
+  nodeMaxConcurrentRuns: number;
+  /** Shortest lease of a run slot; a step's lease is at least its step timeout plus a margin. */
+  leaseSeconds: number;
+};
+
+/** Time a step's lease lasts past its step timeout: the commit and the hand-over to the next step. */
+export const runSlotLeaseMarginSeconds = 60;
+
+/** The pool names of a tenant's and the node's run slots. */
+export const runSlotPools = {
+  tenantRunning: (tenantId: string) => storageKeys.tenantLimit(tenantId, 'run-slots'),
+  tenantQueued: (tenantId: string) => storageKeys.tenantLimit(tenantId, 'run-queue'),
+  nodeRunning: () => platformKeys.nodeLimit('run-slots'),
+};
+
+/** Creates the run slots of a node over a slot pool. */
+export function createRunSlots(options: RunSlotsOptions) {
+  const { pool } = options;
+
+  function leaseFor(stepTimeoutSeconds: number): number {
+    return Math.max(options.leaseSeconds, Math.ceil(stepTimeoutSeconds) + runSlotLeaseMarginSeconds);
+  }
+
+  /** Takes (or renews: the pool renews a holder's own lease) both slots of a run, or neither. */
+  async function take(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
+    const lease = leaseFor(stepTimeoutSeconds);
+    const tenantPool = runSlotPools.tenantRunning(tenant.tenant_id);
+    const own = await pool.acquire(tenantPool, runId, tenant.quotas.max_concurrent_runs, lease);
+    if (!own.acquired) {
+      return { acquired: false, reason: 'waiting_for_run_slot', retryAfterSeconds: own.retryAfterSeconds };
+    }
+    const node = await pool.acquire(runSlotPools.nodeRunning(), runId, options.nodeMaxConcurrentRuns, lease);
+    if (!node.acquired) {
+      // Not held while waiting for the node, so the tenant's other runs are not kept out by it.
+      await pool.release(tenantPool, runId);
+      return {
+        acquired: false,
+        reason: 'waiting_for_node_capacity',
+        retryAfterSeconds: node.retryAfterSeconds,
+      };
+    }
+    return { acquired: true };
+  }
+
+  return {
+    /** The node's capacity of running runs. */
+    nodeCapacity: options.nodeMaxConcurrentRuns,
+
+    /**
+     * Takes the tenant slot and the node slot of a run that starts, for a step lasting at most
+     * `stepTimeoutSeconds`, and gives its queue slot back once both are held. When either is full
+     * the run holds neither and waits.
+     */
+    async acquire(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
+      const grant = await take(tenant, runId, stepTimeoutSeconds);
+      if (grant.acquired) await pool.release(runSlotPools.tenantQueued(tenant.tenant_id), runId);
+      return grant;
+    },
+
+    /**
+     * Renews a running run's slots for its next step; a slot whose lease lapsed (its worker died)
+     * is taken again if free, else the run waits like a new one.
+     */
+    async renew(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
+      return take(tenant, runId, stepTimeoutSeconds);
+    },
+
+    /**
+     * Takes a slot of the tenant's queue for a new run, held until the run starts (or for
+     * `leaseSeconds`, the run's own timeout, at most); refused when `max_queued_runs` runs already
+     * wait beyond the tenant's free run slots.
+     */
+    async enqueue(tenant: Tenant, runId: string, leaseSeconds: number): Promise<SlotDecision> {
+      // A new run waits only when the tenant's run slots are full: the queue holds
+      // `max_queued_runs` more runs than the run slots free now.
+      const running = await pool.holders(runSlotPools.tenantRunning(tenant.tenant_id));
+      const free = Math.max(0, tenant.quotas.max_concurrent_runs - running.length);
+      return pool.acquire(
+        runSlotPools.tenantQueued(tenant.tenant_id),
+        runId,
+        tenant.quotas.max_queued_runs + free,
+        Math.max(options.leaseSeconds, Math.ceil(leaseSeconds)),
+      );
+    },
+
+    /** True when the node runs as many runs as it may (for the `reject` capacity mode). */
+    async nodeFull(): Promise<boolean> {
+      const held = await pool.holders(runSlotPools.nodeRunning());
+      return held.length >= options.nodeMaxConcurrentRuns;
+    },
+
+    /** Gives back every slot the run holds (at every terminal transition); releasing twice is harmless. */
+    async release(tenantId: string, runId: string): Promise<void> {
+      await Promise.all([
+        pool.release(runSlotPools.tenantRunning(tenantId), runId),
+        pool.release(runSlotPools.nodeRunning(), runId),
+        pool.release(runSlotPools.tenantQueued(tenantId), runId),
+      ]);
+    },
+  };
+}
+
+export type RunSlots = ReturnType<typeof createRunSlots>;

@@ -1,0 +1,440 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
+import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
+import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
+import { InMemoryStepQueue } from '../../../functions/orchestrator/adapters/in-memory/in-memory-step-queue.ts';
+import { InMemoryToolRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tool-registry.ts';
+import { InMemoryToolSecrets } from '../../../functions/orchestrator/adapters/in-memory/in-memory-tools.ts';
+import { ToolCatalog } from '../../../functions/orchestrator/adapters/tools/tool-catalog.ts';
+import { runHandlers } from '../../../functions/orchestrator/api/run-handlers.ts';
+import { RunEventHub } from '../../../functions/orchestrator/events/run-event-hub.ts';
+import type { AgentDefinition } from '../../../functions/orchestrator/ports/agent-registry-port.ts';
+import type { ModelPort } from '../../../functions/orchestrator/ports/model-port.ts';
+import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
+import { createRunService } from '../../../functions/orchestrator/runtime/run-service.ts';
+import type { NodeCapacityMode } from '../../../functions/orchestrator/runtime/run-service.ts';
+import { createStreamSlots } from '../../../functions/orchestrator/events/stream-slots.ts';
+import { createRunSlots, runSlotPools } from '../../../functions/orchestrator/runtime/run-slots.ts';
+import { createStepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import type { StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import type { StepMessage } from '../../../functions/orchestrator/runtime/step-message.ts';
+import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
+import type { AssistantMessage } from '../../../functions/shared/contracts/chat.ts';
+import { RateLimitedError } from '../../../functions/shared/errors/agentos-error.ts';
+import { storageKeys } from '../../../functions/shared/storage/keys.ts';
+import { createSafeFetch } from '../../../functions/shared/net/safe-fetch.ts';
+import type { Tenant, TenantQuotas } from '../../../functions/shared/tenancy/tenant-schemas.ts';
+import { agentDefinition } from '../../support/agent-definitions.ts';
+import { TestRateLimiter, TestSlotPool, testAdmission, testTenant } from '../../support/limits-doubles.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
+
+const auth: AuthContext = {
+  tenant_id: 'acme',
+  principal: { id: 'user-1', type: 'user' },
+  scopes: ['runs:read', 'runs:write'],
+  policy_context: {},
+};
+
+const agent: AgentDefinition = agentDefinition({
+  agent_id: 'helper',
+  model_ref: 'local/scripted',
+  tool_ids: ['echo'],
+  max_steps: 3,
+  timeout_seconds: 900,
+  step_timeout_seconds: 120,
+});
+
+const reply = (content: string): AssistantMessage => ({ role: 'assistant', content });
+const echoCalls = (...texts: string[]): AssistantMessage => ({
+  role: 'assistant',
+  content: null,
+  tool_calls: texts.map((text, i) => ({
+    id: `call_${i + 1}`,
+    type: 'function' as const,
+    function: { name: 'echo', arguments: JSON.stringify({ text }) },
+  })),
+});
+
+const body = { agent_id: 'helper', input: { messages: [{ role: 'user' as const, content: 'hi' }] } };
+
+/**
+ * Run service and step engine on in-memory adapters, the limiter doubles and a manual clock. The
+ * model asks for an echo on step 1 (so the run stays running, holding its slot) and replies on step 2,
+ * unless `model` says otherwise.
+ */
+async function harness(
+  quotas: Partial<TenantQuotas> = {},
+  options: {
+    nodeMaxConcurrentRuns?: number;
+    nodeCapacityMode?: NodeCapacityMode;
+    model?: (step: number) => AssistantMessage | Promise<AssistantMessage>;
+    tenant?: Omit<Partial<Tenant>, 'quotas'>;
+  } = {},
+) {
+  const clock = new ManualClock();
+  const now = () => clock.date();
+  const runs = new InMemoryRunStateStore({ now });
+  const queue = new InMemoryStepQueue({ now });
+  const agents = new InMemoryAgentRegistry({ now });
+  await agents.put(auth, agent);
+  const tenants = new Map([['acme', testTenant('acme', { ...options.tenant, quotas })]]);
+  const admission = testAdmission(tenants);
+  const limiter = new TestRateLimiter(() => clock.now());
+  const pool = new TestSlotPool(() => clock.now());
+  const slots = createRunSlots({
+    pool,
+    nodeMaxConcurrentRuns: options.nodeMaxConcurrentRuns ?? 1_000,
+    leaseSeconds: 60,
+  });
+  const model = options.model ?? ((step: number) => (step === 1 ? echoCalls('ping') : reply('pong')));
+  const models: ModelPort = {
+    async invoke(_auth, modelRef, request) {
+      const step = Number(request.request_id.split('/step-')[1]);
+      const message = await model(step);
+      return {
+        request_id: request.request_id,
+        correlation_id: 'c',
+        output: { message, finish_reason: message.tool_calls === undefined ? 'stop' : 'tool_calls' },
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2, cost_usd: 0 },
+        route: { model_ref: modelRef, provider: 'local', model: 'scripted', hops: [] },
+        policy: { decision: 'allow', redactions: {}, rules: [] },
+        replayed: false,
+      };
+    },
+  };
+  const failures: string[] = [];
+  const reportFailure = (message: string) => {
+    failures.push(message);
+  };
+  const sink = { publish: async () => undefined };
+  const engine = createStepEngine({
+    runs,
+    queue,
+    agents,
+    models,
+    tools: new ToolCatalog({
+      registry: new InMemoryToolRegistry({ now }),
+      memory: new InMemoryMemoryStore({ now }),
+      fetch: createSafeFetch(),
+      secrets: new InMemoryToolSecrets(),
+    }),
+    sink,
+    now,
+    clock,
+    reportFailure,
+    warn: (message) => failures.push(message),
+    limits: { admission, slots, limiter },
+  });
+  const service = createRunService({
+    runs,
+    queue,
+    agents,
+    sink,
+    reportFailure,
+    now,
+    newRunId: () => newRunId(clock.now()),
+    idempotencyTtlSeconds: 86_400,
+    limits: { limiter, slots, nodeCapacityMode: options.nodeCapacityMode ?? 'queue' },
+  });
+  const tenant = () => tenants.get('acme')!;
+  const create = (key?: string) => service.createRun(auth, body, key, tenant());
+  /** Steps waiting for another delivery (retried ones), as the queue would bring them back. */
+  const waiting: StepMessage[] = [];
+  /** Delivers every due step once, as workers would; retried steps wait for the next round. */
+  async function round(): Promise<StepOutcome[]> {
+    const tasks = [...waiting.splice(0), ...queue.take()];
+    const outcomes: StepOutcome[] = [];
+    for (const task of tasks) {
+      if (task.kind !== 'run.step') continue;
+      const outcome = await engine.execute(task.auth, {
+        runId: task.run_id,
+        step: task.step,
+        attempt: 1,
+        maxAttempts: 3,
+      });
+      if (outcome.status === 'retry') waiting.push(task);
+      outcomes.push(outcome);
+    }
+    return outcomes;
+  }
+  async function statuses(): Promise<Record<string, number>> {
+    const page = await runs.listRuns(auth, { limit: 100 });
+    const counts: Record<string, number> = {};
+    for (const run of page.runs) counts[run.status] = (counts[run.status] ?? 0) + 1;
+    return counts;
+  }
+  return {
+    clock,
+    runs,
+    queue,
+    engine,
+    service,
+    pool,
+    slots,
+    tenants,
+    tenant,
+    create,
+    round,
+    statuses,
+    waiting,
+    failures,
+    handlers: runHandlers({
+      service,
+      runs,
+      timing: { pollMinMs: 10, pollMaxMs: 100, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 },
+      hub: new RunEventHub({
+        runs,
+        timing: { pollMinMs: 10, pollMaxMs: 100, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 },
+      }),
+      streamSlots: createStreamSlots({ pool, reportFailure, clock }),
+      readiness: async () => ({ status: 200, json: {} }),
+      jwks: async () => ({ status: 200, json: {} }),
+    }),
+  };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<RateLimitedError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(RateLimitedError);
+  return error as RateLimitedError;
+}
+
+describe('run creation limits', () => {
+  it('refuses a run over the tenant run rate with the limit named, Retry-After and RateLimit headers', async () => {
+    const h = await harness({ runs_per_second: 1, run_burst: 2 });
+    const first = await h.create();
+    const second = await h.create();
+    expect(first.rateLimit).toMatchObject({ allowed: true, limit: 2, remaining: 1 });
+    expect(second.rateLimit).toMatchObject({ allowed: true, limit: 2, remaining: 0 });
+    const error = await refusal(h.create());
+    expect(error.status).toBe(429);
+    expect(error.details).toEqual({ limit: 'tenant_run_rate', retry_after_seconds: 1 });
+    expect(error.headers).toMatchObject({ 'ratelimit-limit': '2', 'ratelimit-remaining': '0' });
+    h.clock.advance(1_000);
+    await expect(h.create()).resolves.toMatchObject({ replayed: false });
+  });
+
+  it('sends the RateLimit headers with an accepted run creation', async () => {
+    const h = await harness({ runs_per_second: 5, run_burst: 10 });
+    const result = await h.handlers.createRun({
+      auth,
+      tenant: h.tenant(),
+      body,
+      headers: {},
+    } as unknown as Parameters<typeof h.handlers.createRun>[0]);
+    expect(result.status).toBe(201);
+    expect(result.headers).toMatchObject({
+      'ratelimit-limit': '10',
+      'ratelimit-remaining': '9',
+      'ratelimit-reset': '1',
+    });
+  });
+
+  it('answers an idempotent replay without taking from the run rate', async () => {
+    const h = await harness({ runs_per_second: 1, run_burst: 1 });
+    const created = await h.create('key-1');
+    const replay = await h.create('key-1');
+    expect(replay).toMatchObject({ replayed: true, run: { run_id: created.run.run_id } });
+    expect(replay.rateLimit).toBeUndefined();
+  });
+
+  it('refuses a run past the queued cap beyond the free run slots', async () => {
+    const h = await harness({ max_concurrent_runs: 1, max_queued_runs: 2 });
+    await h.create();
+    await h.create();
+    await h.create();
+    const error = await refusal(h.create());
+    expect(error.details).toMatchObject({ limit: 'tenant_queued_runs' });
+    // One starts and leaves the queue; the two others still fill it.
+    await h.round();
+    expect(await h.statuses()).toEqual({ running: 1, queued: 2 });
+    expect((await refusal(h.create())).details).toMatchObject({ limit: 'tenant_queued_runs' });
+  });
+
+  it('refuses a run while the node is full in reject mode', async () => {
+    const h = await harness({}, { nodeMaxConcurrentRuns: 1, nodeCapacityMode: 'reject' });
+    await h.create();
+    await h.round();
+    const error = await refusal(h.create());
+    expect(error.details).toMatchObject({ limit: 'node_concurrent_runs' });
+  });
+});
+
+describe('run slots', () => {
+  it('holds a cap of 3 concurrent runs over 30 submissions and frees slots as runs end', async () => {
+    const h = await harness({ max_concurrent_runs: 3, runs_per_second: 100, run_burst: 100 });
+    for (let i = 0; i < 30; i += 1) await h.create();
+    let most = 0;
+    for (let rounds = 0; rounds < 40; rounds += 1) {
+      const outcomes = await h.round();
+      const counts = await h.statuses();
+      most = Math.max(most, counts['running'] ?? 0);
+      expect(counts['running'] ?? 0).toBeLessThanOrEqual(3);
+      if (outcomes.length === 0) break;
+    }
+    expect(most).toBe(3);
+    expect(await h.statuses()).toEqual({ completed: 30 });
+    expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toEqual([]);
+    expect(await h.pool.holders(runSlotPools.nodeRunning())).toEqual([]);
+    expect(await h.pool.holders(runSlotPools.tenantQueued('acme'))).toEqual([]);
+  });
+
+  it('keeps a run queued with its status reason while the tenant slots are full', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    await h.create();
+    const { run: second } = await h.create();
+    const outcomes = await h.round();
+    expect(outcomes.map((o) => o.reason)).toEqual(['step completed', 'waiting_for_run_slot']);
+    expect(outcomes[1]).toMatchObject({ status: 'retry', waitsForSlot: true, retryAfterSeconds: 5 });
+    expect(await h.service.getRun(auth, second.run_id)).toMatchObject({
+      status: 'queued',
+      status_reason: 'waiting_for_run_slot',
+    });
+    // The first run ends; the second starts and no longer says it waits.
+    await h.round();
+    await h.round();
+    expect(await h.service.getRun(auth, second.run_id)).toMatchObject({
+      status: 'running',
+      status_reason: null,
+    });
+  });
+
+  it('says a run waits for the node when the node slots are full', async () => {
+    const h = await harness({}, { nodeMaxConcurrentRuns: 1 });
+    await h.create();
+    const { run: second } = await h.create();
+    await h.round();
+    expect(await h.service.getRun(auth, second.run_id)).toMatchObject({
+      status: 'queued',
+      status_reason: 'waiting_for_node_capacity',
+    });
+    // Not holding a tenant slot while it waits for the node.
+    expect((await h.pool.holders(runSlotPools.tenantRunning('acme'))).map((l) => l.holder)).toEqual([
+      expect.not.stringMatching(second.run_id),
+    ]);
+  });
+
+  it('frees the slot of a worker that died holding it once its lease expires', async () => {
+    // Step 1 of the first run never returns: its worker is gone mid-step.
+    let calls = 0;
+    const h = await harness(
+      { max_concurrent_runs: 1 },
+      {
+        model: () => {
+          calls += 1;
+          return calls === 1 ? new Promise<AssistantMessage>(() => undefined) : reply('done');
+        },
+      },
+    );
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    // Both first steps are handed out; the first run's worker dies in the model call.
+    expect(h.queue.take().map((task) => task.run_id)).toEqual([first.run_id, second.run_id]);
+    void h.engine.execute(auth, { runId: first.run_id, step: 1, attempt: 1, maxAttempts: 3 });
+    await expect.poll(() => calls).toBe(1);
+    expect(
+      await h.engine.execute(auth, { runId: second.run_id, step: 1, attempt: 1, maxAttempts: 3 }),
+    ).toMatchObject({
+      reason: 'waiting_for_run_slot',
+    });
+    // The lease is the step timeout plus a minute.
+    h.clock.advance((120 + 60) * 1000 + 1);
+    expect(
+      await h.engine.execute(auth, { runId: second.run_id, step: 1, attempt: 2, maxAttempts: 3 }),
+    ).toMatchObject({
+      reason: 'step completed',
+    });
+    expect(await h.service.getRun(auth, second.run_id)).toMatchObject({ status: 'completed' });
+    // The dead worker's step, redelivered, takes the slot again and goes on.
+    expect(
+      await h.engine.execute(auth, { runId: first.run_id, step: 1, attempt: 2, maxAttempts: 3 }),
+    ).toMatchObject({
+      reason: 'step completed',
+    });
+    expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toEqual([]);
+  });
+
+  it('cancels the run of a disabled tenant at its next step with the reason and frees its slots', async () => {
+    const h = await harness();
+    const { run } = await h.create();
+    await h.round();
+    h.tenants.set('acme', { ...h.tenant(), status: 'disabled', disabled_reason: 'abuse report 17' });
+    const outcomes = await h.round();
+    expect(outcomes).toEqual([expect.objectContaining({ status: 'done', reason: 'tenant disabled' })]);
+    const events = await h.runs.listEvents(auth, run.run_id, { after: 0, limit: 100 });
+    expect(events.at(-1)).toMatchObject({
+      type: 'run.canceled',
+      data: { status: 'canceled', reason: 'tenant disabled: abuse report 17' },
+    });
+    expect(await h.service.getRun(auth, run.run_id)).toMatchObject({ status: 'canceled' });
+    expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toEqual([]);
+    expect(await h.pool.holders(runSlotPools.nodeRunning())).toEqual([]);
+  });
+
+  it('frees the slots of a run canceled through the API', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run } = await h.create();
+    await h.round();
+    expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toHaveLength(1);
+    await h.service.cancelRun(auth, run.run_id);
+    expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toEqual([]);
+    expect(await h.pool.holders(runSlotPools.nodeRunning())).toEqual([]);
+  });
+});
+
+describe('tenant tool limits', () => {
+  async function toolErrors(h: Awaited<ReturnType<typeof harness>>, runId: string) {
+    const events = await h.runs.listEvents(auth, runId, { after: 0, limit: 100 });
+    return events.filter((e) => e.type === 'tool.completed').map((e) => e.data['error'] ?? null);
+  }
+
+  it('refuses a tool outside the tenant allow-list with not_allowed, which the model sees', async () => {
+    const h = await harness({}, { tenant: { tool_allowlist: ['wait'] } });
+    const { run } = await h.create();
+    await h.round();
+    await h.round();
+    expect(await toolErrors(h, run.run_id)).toEqual([
+      { code: 'not_allowed', message: 'Tool "echo" is not in the tenant\'s tool allow-list' },
+    ]);
+    expect(await h.service.getRun(auth, run.run_id)).toMatchObject({ status: 'completed' });
+  });
+
+  it('fails a call over the tenant tool-call rate with the retryable rate_limited', async () => {
+    const h = await harness(
+      { tool_calls_per_minute: 1 },
+      { model: (step) => (step === 1 ? echoCalls('a', 'b') : reply('done')) },
+    );
+    const { run } = await h.create();
+    await h.round();
+    const errors = await toolErrors(h, run.run_id);
+    expect(errors[0]).toBeNull();
+    expect(errors[1]).toMatchObject({ code: 'rate_limited' });
+    expect(String((errors[1] as { message: string }).message)).toMatch(/1 tool calls per minute/);
+  });
+});
+
+describe('the tenant open-stream cap on the events route', () => {
+  it('refuses a stream over max_sse_connections across instances and frees its slot when the client leaves', async () => {
+    const h = await harness({ max_sse_connections: 1 });
+    const { run } = await h.create();
+    const stream = (signal: AbortSignal) =>
+      h.handlers.listRunEvents({
+        auth,
+        tenant: h.tenant(),
+        params: { run_id: run.run_id },
+        query: {},
+        headers: { accept: 'text/event-stream' },
+        signal,
+      } as unknown as Parameters<typeof h.handlers.listRunEvents>[0]);
+    const client = new AbortController();
+    await stream(client.signal);
+    const refused = await refusal(stream(new AbortController().signal));
+    expect(refused.details).toMatchObject({ limit: 'tenant_sse_connections' });
+    client.abort();
+    const pool = storageKeys.tenantLimit('acme', 'sse-slots');
+    await expect.poll(async () => (await h.pool.holders(pool)).length).toBe(0);
+  });
+});
