@@ -183,17 +183,21 @@ export class AgentOsNodeStack extends Stack {
         ? {}
         : { AGENTOS_NODE_CAPACITY_MODE: settings.nodeCapacityMode }),
     };
+    // The node's signing key: the step worker signs service tokens, the tenant admin API issues
+    // principals' tokens. The first published key is the active one; see the variable's contract.
+    const signing = {
+      AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: signingKey.secretArn,
+      AGENTOS_SERVICE_SIGNING_KID: this.signingKid,
+    };
     // Each function gets the variables of its own contract; the Model Policy's URL is added to the
     // step worker once that API exists.
     const environments: Record<FunctionName, Record<string, string>> = {
-      orchestratorApi: orchestratorHttpEnv.render({ ...queues, ...audience, ...nodeJwks }),
-      orchestratorEvents: orchestratorHttpEnv.render({ ...queues, ...audience, ...nodeJwks }),
+      orchestratorApi: orchestratorHttpEnv.render({ ...queues, ...audience, ...nodeJwks, ...signing }),
+      orchestratorEvents: orchestratorHttpEnv.render({ ...queues, ...audience, ...nodeJwks, ...signing }),
       stepWorker: stepWorkerEnv.render({
         ...queues,
         ...audience,
-        AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: signingKey.secretArn,
-        // The first published key is the active one; see the variable's contract.
-        AGENTOS_SERVICE_SIGNING_KID: this.signingKid,
+        ...signing,
         AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
         AGENTOS_TOOL_SECRET_PREFIX: nodeSecretNames(settings.nodeId).toolSecretsPrefix,
         // Unset unless the operator allow-listed destinations: the SSRF policy then refuses them all.
@@ -278,7 +282,9 @@ export class AgentOsNodeStack extends Stack {
     for (const name of ['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const) {
       this.functions[name].addEnvironment(jwtVerifierEnv.names.AGENTOS_TRUSTED_ISSUERS, trustedIssuers);
     }
-    this.functions.stepWorker.addEnvironment(serviceTokenEnv.names.AGENTOS_NODE_ISSUER, this.nodeIssuer);
+    for (const name of ['stepWorker', 'orchestratorApi', 'orchestratorEvents'] as const) {
+      this.functions[name].addEnvironment(serviceTokenEnv.names.AGENTOS_NODE_ISSUER, this.nodeIssuer);
+    }
   }
 
   /** Each function gets what its composition root uses, and nothing else. */
@@ -291,7 +297,11 @@ export class AgentOsNodeStack extends Stack {
     this.longRun.grantStartExecution(orchestratorApi);
     this.longRun.grantExecution(orchestratorApi, 'states:StopExecution');
 
-    this.table.grantReadData(orchestratorEvents);
+    // Issuing a principal's token signs it with the node's key.
+    signingKey.grantRead(orchestratorApi);
+
+    // An open event stream holds a lease on one of its tenant's stream slots (HLD §5.2).
+    this.table.grantReadWriteData(orchestratorEvents);
 
     this.table.grantReadWriteData(stepWorker);
     this.stepQueue.grantSendMessages(stepWorker);

@@ -54,6 +54,8 @@ export const orchestratorCoreEnv = awsClientEnv.extend({
 export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
   ...jwtVerifierEnv.variables,
   ...nodeJwksEnv.variables,
+  // The tenant admin API issues principals' tokens with the node's key (HLD §3.3).
+  ...serviceTokenEnv.variables,
   /** Poll interval right after events arrived; shorter is a busy loop on the table. */
   AGENTOS_SSE_POLL_MIN_MS: envVar.int({ default: defaultEventStreamTiming.pollMinMs, min: 10 }),
   AGENTOS_SSE_POLL_MAX_MS: envVar.int({ default: defaultEventStreamTiming.pollMaxMs, min: 10 }),
