@@ -1,3 +1,4 @@
+import { maxSlotPoolCapacity } from '../../functions/shared/limits/limiter-port.ts';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -105,7 +106,7 @@ export const NodeConfigSchema = z.strictObject({
   capacity: z
     .strictObject({
       /** Runs running at once on the node; more wait `queued` or are refused, per `mode`. */
-      max_concurrent_runs: z.int().min(1).max(1_000_000).default(1_000),
+      max_concurrent_runs: z.int().min(1).max(maxSlotPoolCapacity).default(1_000),
       /**
        * `queue`: a new run waits while the node is full (its `status_reason` says so); `reject`: it is
        * refused with 429 `rate_limited` (`node_concurrent_runs`).

@@ -174,7 +174,9 @@ describe('the artifact host of a deployed node stack', () => {
     expect(process.env['AGENTOS_NODE_ISSUER']).toBe(outputs['NodeIssuer']);
     expect(host.environment.kept.map((k) => `${k.function} ${k.variable}`).sort()).toEqual([
       'modelPolicyApi AGENTOS_TRUSTED_ISSUERS',
+      'orchestratorApi AGENTOS_NODE_ISSUER',
       'orchestratorApi AGENTOS_TRUSTED_ISSUERS',
+      'orchestratorEvents AGENTOS_NODE_ISSUER',
       'orchestratorEvents AGENTOS_TRUSTED_ISSUERS',
       'stepWorker AGENTOS_NODE_ISSUER',
     ]);

@@ -164,7 +164,7 @@ describe('the node stack', () => {
     expect(text).not.toMatch(/"SecretString"\s*:/);
   });
 
-  it('lets only the step worker read the signing key and start run-deadline executions', () => {
+  it('lets only the step worker and the API (issuing principals’ tokens) read the signing key, and only the worker start run-deadline executions', () => {
     const allowedTo = (action: string, resource: string) =>
       functionNames.filter((name) =>
         policyStatementsOf(stack, template, name).some((statement) => {
@@ -173,7 +173,10 @@ describe('the node stack', () => {
         }),
       );
     const stateMachineId = stack.getLogicalId(stack.runDeadline.node.defaultChild as CfnResource);
-    expect(allowedTo('secretsmanager:GetSecretValue', sampleSigningKeySecretArn)).toEqual(['stepWorker']);
+    expect(allowedTo('secretsmanager:GetSecretValue', sampleSigningKeySecretArn).sort()).toEqual([
+      'orchestratorApi',
+      'stepWorker',
+    ]);
     expect(allowedTo('states:StartExecution', `"${stateMachineId}"`)).toEqual(['stepWorker']);
   });
 
@@ -201,11 +204,13 @@ describe('the node stack', () => {
     expect(secretReads[0]).toContain(`:secret:${nodeSecretNames('main').providerCredentialsPrefix}*`);
   });
 
-  it('gives the events function read-only table access and no queue access', () => {
+  it('gives the events function the table (its stream slots are leases) and no queue, secret or state machine', () => {
     const statements = JSON.stringify(policyStatementsOf(stack, template, 'orchestratorEvents'));
     expect(statements).toContain('dynamodb:Query');
-    expect(statements).not.toContain('dynamodb:PutItem');
+    expect(statements).toContain('dynamodb:UpdateItem');
     expect(statements).not.toContain('sqs:');
+    expect(statements).not.toContain('secretsmanager:');
+    expect(statements).not.toContain('states:');
   });
 
   it('trusts the node itself with its keys inline, and the identity provider when context names one', async () => {

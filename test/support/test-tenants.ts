@@ -9,10 +9,10 @@ import { testAwsConfig } from './aws.ts';
 export const generousQuotas: TenantQuotas = {
   runs_per_second: 10_000,
   run_burst: 100_000,
-  max_concurrent_runs: 10_000,
-  max_queued_runs: 100_000,
+  max_concurrent_runs: 2_000,
+  max_queued_runs: 3_000,
   tool_calls_per_minute: 1_000_000,
-  max_sse_connections: 100_000,
+  max_sse_connections: 5_000,
 };
 
 /** Registers a tenant once (later calls for it resolve at once; one registered elsewhere is kept). */

@@ -1,3 +1,4 @@
+import { maxSlotPoolCapacity } from '../../shared/limits/limiter-port.ts';
 import { z } from 'zod';
 import { jwtVerifierEnv, nodeJwksEnv, serviceTokenEnv } from '../../shared/auth/auth-config.ts';
 import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
@@ -33,7 +34,7 @@ export const orchestratorCoreEnv = awsClientEnv.extend({
   /** How long an idempotency key is remembered; clients may retry for a day, so never less. */
   AGENTOS_IDEMPOTENCY_TTL_SECONDS: envVar.int({ default: day, min: day }),
   /** Runs the node runs at once across its tenants (HLD §10.2); more wait or are refused. */
-  AGENTOS_NODE_MAX_CONCURRENT_RUNS: envVar.int({ default: 1_000, min: 1, max: 1_000_000 }),
+  AGENTOS_NODE_MAX_CONCURRENT_RUNS: envVar.int({ default: 1_000, min: 1, max: maxSlotPoolCapacity }),
   /**
    * What a new run meets while the node runs as many runs as it may: `queue` (it waits `queued`,
    * saying so in `status_reason`) or `reject` (429 `rate_limited`, `node_concurrent_runs`).

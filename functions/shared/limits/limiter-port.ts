@@ -28,6 +28,12 @@ export interface RateLimiterPort {
   take(key: string, limit: RateLimit): Promise<RateDecision>;
 }
 
+/**
+ * The most leases one slot pool holds: a pool is one item, and DynamoDB items end at 400 KB. Every
+ * quota counted in a pool (concurrent and queued runs, open streams) stays within it.
+ */
+export const maxSlotPoolCapacity = 5_000;
+
 /** A holder's claim on a slot, identified by `holder` (a run id, a stream id). */
 export type SlotLease = { holder: string; expiresAtMs: number };
 

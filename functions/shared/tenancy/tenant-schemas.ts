@@ -15,6 +15,8 @@ export const PrincipalIdSchema = z
 /**
  * A tenant's quotas. Each applies per tenant across every function instance of the node (the limiter
  * state lives in DynamoDB). Absent fields take the node's defaults ({@link defaultTenantQuotas}).
+ * Counted quotas stay within one slot pool's 5,000 leases: queued runs may also use the tenant's free
+ * run slots, so concurrent plus queued runs are at most 5,000.
  */
 export const TenantQuotasSchema = z
   .strictObject({
@@ -23,13 +25,13 @@ export const TenantQuotasSchema = z
     /** Run creations accepted at once on top of the sustained rate (token bucket size). */
     run_burst: z.int().min(1).max(100_000),
     /** Runs of the tenant running at once; more wait as `queued` (up to `max_queued_runs`). */
-    max_concurrent_runs: z.int().min(1).max(10_000),
+    max_concurrent_runs: z.int().min(1).max(2_000),
     /** Runs of the tenant waiting for a run slot; one more is refused with `rate_limited`. */
-    max_queued_runs: z.int().min(0).max(100_000),
+    max_queued_runs: z.int().min(0).max(3_000),
     /** Tool calls of the tenant's runs per minute; a call over it fails with the tool error `rate_limited`. */
     tool_calls_per_minute: z.int().min(1).max(1_000_000),
     /** Event streams (SSE) the tenant may hold open at once. */
-    max_sse_connections: z.int().min(1).max(100_000),
+    max_sse_connections: z.int().min(1).max(5_000),
   })
   .meta({ id: 'TenantQuotas' });
 

@@ -18,6 +18,7 @@ const http = {
     { issuer: 'https://issuer.test/', jwks_url: 'https://issuer.test/jwks.json' },
   ]),
   AGENTOS_JWT_AUDIENCE: 'agentos',
+  AGENTOS_NODE_ISSUER: 'https://agentos.test/node',
   AGENTOS_NODE_JWKS: JSON.stringify({ keys: [] }),
 };
 const worker = {

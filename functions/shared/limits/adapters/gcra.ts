@@ -62,8 +62,9 @@ export function nextTat(gcra: Gcra, now: number, tat: number | undefined): numbe
   return base <= highestAdmittingTat(gcra, now) ? base + gcra.intervalMs : undefined;
 }
 
-/** The most slots one pool holds: its leases live in one DynamoDB item (400 KB at most). */
-export const maxSlotPoolCapacity = 5_000;
+import { maxSlotPoolCapacity } from '../limiter-port.ts';
+
+export { maxSlotPoolCapacity };
 /** The longest holder id a pool takes (run ids and stream ids are about 30 characters). */
 export const maxSlotHolderLength = 64;
 
