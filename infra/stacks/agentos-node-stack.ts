@@ -293,6 +293,8 @@ export class AgentOsNodeStack extends Stack {
     const { orchestratorApi, orchestratorEvents, stepWorker, modelPolicyApi } = this.functions;
     this.table.grantReadWriteData(orchestratorApi);
     this.stepQueue.grantSendMessages(orchestratorApi);
+    // The operator's capacity report reads the step queue's depth (HLD §10.2 backpressure).
+    this.stepQueue.grant(orchestratorApi, 'sqs:GetQueueAttributes');
     // Creating a long run starts its execution; canceling it stops the execution.
     this.longRun.grantStartExecution(orchestratorApi);
     this.longRun.grantExecution(orchestratorApi, 'states:StopExecution');

@@ -9,6 +9,7 @@ import { EventPageSchema, RunEventSchema } from '../schemas/event.ts';
 import { agentRoutes } from './agent-api.ts';
 import { toolRoutes } from './tool-api.ts';
 import { tenantAdminRoutes } from './tenant-admin-api.ts';
+import { capacityRoutes } from './capacity-api.ts';
 import { principalRoutes } from './principal-api.ts';
 import {
   CreateRunRequestSchema,
@@ -279,6 +280,7 @@ export const orchestratorRoutes = [
   ...agentRoutes,
   ...toolRoutes,
   ...tenantAdminRoutes,
+  ...capacityRoutes,
   ...principalRoutes,
   jwksRoute,
 ] as const;

@@ -18,6 +18,7 @@ import type { agentRoutes } from './agent-api.ts';
 import type { toolRoutes } from './tool-api.ts';
 import type { tenantAdminRoutes } from './tenant-admin-api.ts';
 import type { principalRoutes } from './principal-api.ts';
+import type { capacityRoutes } from './capacity-api.ts';
 
 /** The routes other handler sets serve (agent-, tool-, memory-, tenant-admin- and principal-handlers.ts). */
 type OtherOperations =
@@ -25,7 +26,8 @@ type OtherOperations =
   | (typeof toolRoutes)[number]['operationId']
   | (typeof memoryRoutes)[number]['operationId']
   | (typeof tenantAdminRoutes)[number]['operationId']
-  | (typeof principalRoutes)[number]['operationId'];
+  | (typeof principalRoutes)[number]['operationId']
+  | (typeof capacityRoutes)[number]['operationId'];
 
 /** What the Orchestrator's handlers are built on. */
 export type RunHandlerDeps = {

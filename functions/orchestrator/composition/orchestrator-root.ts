@@ -3,7 +3,7 @@ import { DynamoTenantDirectory } from '../../shared/tenancy/adapters/dynamo-tena
 import { tenancyConfigFromEnv } from '../../shared/tenancy/tenancy-config.ts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { jwtVerifierFromEnv, nodeJwksEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
 import { jwksHandler } from '../../shared/http/jwks-route.ts';
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
@@ -34,6 +34,8 @@ import { runHandlers } from '../api/run-handlers.ts';
 import { agentHandlers } from '../api/agent-handlers.ts';
 import { toolHandlers } from '../api/tool-handlers.ts';
 import { tenantAdminHandlers } from '../api/tenant-admin-handlers.ts';
+import { capacityHandlers } from '../api/capacity-handlers.ts';
+import type { StepQueueDepth } from '../api/capacity-handlers.ts';
 import { principalHandlers } from '../api/principal-handlers.ts';
 import { createRunStopper } from '../runtime/run-stopper.ts';
 import type { IdentifyingTokenIssuer } from '../../shared/auth/token-issuer.ts';
@@ -55,6 +57,26 @@ import {
 import { RunEventHub } from '../events/run-event-hub.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
+
+/** The step queue's depth from SQS's approximate counts (HLD §10.2 backpressure). */
+async function sqsQueueDepth(sqs: SQSClient, queueUrl: string): Promise<StepQueueDepth> {
+  const { Attributes: attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  const read = (name: keyof typeof attributes) => Math.max(0, Number(attributes[name] ?? 0) || 0);
+  return {
+    visible: read('ApproximateNumberOfMessages'),
+    in_flight: read('ApproximateNumberOfMessagesNotVisible'),
+    delayed: read('ApproximateNumberOfMessagesDelayed'),
+  };
+}
 
 /**
  * The Orchestrator's composition root: the one place that picks adapters for its ports. Each Lambda
@@ -156,6 +178,14 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             admission,
             runs,
             stopper,
+            now,
+            operatorTenantId: admin.operatorTenantId,
+          }),
+          ...capacityHandlers({
+            pool,
+            nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
+            nodeCapacityMode: runLimits.nodeCapacityMode,
+            queueDepth: () => sqsQueueDepth(sqs, config.stepQueueUrl),
             now,
             operatorTenantId: admin.operatorTenantId,
           }),

@@ -66,7 +66,15 @@ export type StepEngineDeps = {
   warn: (message: string, context: Record<string, unknown>) => void;
   /** Tenant limits; absent, steps run without them (tests of other concerns). */
   limits?: StepLimits;
+  /**
+   * How often a step re-reads its run while the model call is in flight (default
+   * {@link defaultRunCheckMs}): a run canceled or stopped meanwhile aborts the call.
+   */
+  runCheckMs?: number;
 };
+
+/** How often a step in a model call checks whether its run was canceled or stopped meanwhile. */
+export const defaultRunCheckMs = 2000;
 
 /** One delivery of a step task. */
 export type StepDelivery = {
@@ -101,6 +109,25 @@ export type StepOutcome = {
   waitsForSlot?: boolean;
   continuation?: StepContinuation;
 };
+
+/**
+ * Waits `ms` of wall time, or until `signal` aborts, without keeping the process alive. The watch of a
+ * model call uses it rather than the injected clock: it paces reads during real I/O, and must not
+ * move a test's manual time while the call hangs.
+ */
+function wallSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    timer.unref?.();
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 /** Thrown inside the engine to stop a step because the run left the `running` state. */
 class RunLeftRunning extends Error {}
@@ -188,6 +215,38 @@ export function createStepEngine(deps: StepEngineDeps) {
       .catch((error: unknown) => deps.reportFailure('run slots not released', error, { run_id: runId }));
   }
 
+  /**
+   * Re-reads the run every `runCheckMs` while its model call is in flight, and aborts the call once
+   * the run is over (canceled by its owner, stopped by the operator's kill switch, timed out): the
+   * Model Policy then settles the call and releases what its budget reservation did not use (HLD
+   * §5.2, §10.2). One cheap read per interval, only while the call lasts; a failed read is reported
+   * and the watch goes on (the next read, or the commit after the call, finds the run over all the same).
+   */
+  function watchRun(auth: AuthContext, runId: string, call: AbortController) {
+    const stopped = new AbortController();
+    let endedAs: string | undefined;
+    const interval = deps.runCheckMs ?? defaultRunCheckMs;
+    void (async () => {
+      while (!stopped.signal.aborted) {
+        await wallSleep(interval, stopped.signal);
+        if (stopped.signal.aborted) return;
+        const current = await deps.runs.getRun(auth, runId).catch((error: unknown) => {
+          deps.reportFailure('run not re-read during its model call', error, { run_id: runId });
+          return undefined;
+        });
+        if (current !== undefined && isTerminal(current.status) && !stopped.signal.aborted) {
+          endedAs = current.status;
+          call.abort(new RunLeftRunning(current.status));
+          return;
+        }
+      }
+    })();
+    return {
+      stop: () => stopped.abort(),
+      endedAs: () => endedAs,
+    };
+  }
+
   async function commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
     try {
       const result = await deps.runs.commit(auth, runId, change);
@@ -265,13 +324,29 @@ export function createStepEngine(deps: StepEngineDeps) {
     });
     const tools = await deps.tools.describe(auth, agent.tool_ids);
     const calledAt = Date.now();
-    const response = await deps.models.invoke(auth, agent.model_ref, {
-      request_id: requestId,
-      messages,
-      ...(tools.length > 0 ? { tools } : {}),
-      max_tokens: agent.max_tokens_per_step,
-      attribution: { run_id: run.run_id, step },
-    });
+    const call = new AbortController();
+    const watch = watchRun(auth, run.run_id, call);
+    let response: ModelInvokeResponse;
+    try {
+      response = await deps.models.invoke(
+        auth,
+        agent.model_ref,
+        {
+          request_id: requestId,
+          messages,
+          ...(tools.length > 0 ? { tools } : {}),
+          max_tokens: agent.max_tokens_per_step,
+          attribution: { run_id: run.run_id, step },
+        },
+        { signal: call.signal },
+      );
+    } catch (error) {
+      // Aborted because the run ended meanwhile: the step ends without writing, whatever the call threw.
+      if (call.signal.aborted) throw new RunLeftRunning(watch.endedAs() ?? 'ended');
+      throw error;
+    } finally {
+      watch.stop();
+    }
     trace.model.durationMs = Date.now() - calledAt;
     trace.model.response = response;
     const fallbacks = response.route.hops

@@ -32,6 +32,7 @@ export class ModelPolicyClient implements ModelPort {
     auth: AuthContext,
     modelRef: string,
     request: ModelInvokeRequest,
+    options: { signal?: AbortSignal } = {},
   ): Promise<ModelInvokeResponse> {
     const token = await this.options.issuer.issue({
       tenantId: auth.tenant_id,
@@ -52,7 +53,11 @@ export class ModelPolicyClient implements ModelPort {
           'x-request-id': request.request_id,
         },
         body: JSON.stringify(request),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        // The caller's signal (its run ended) or the timeout, whichever comes first.
+        signal:
+          options.signal === undefined
+            ? AbortSignal.timeout(this.options.timeoutMs)
+            : AbortSignal.any([options.signal, AbortSignal.timeout(this.options.timeoutMs)]),
       });
     } catch (cause) {
       throw new DependencyUnavailableError('The Model Policy could not be reached', { cause });

@@ -56,6 +56,17 @@ function runErrorOf(error: unknown): RunError {
 }
 
 /**
+ * How long a record waited on the queue when it was received (now − its `SentTimestamp`), in ms;
+ * undefined without the attribute. A redelivered record counts from its first send, backoffs
+ * included, as the queue's own `ApproximateAgeOfOldestMessage` does (HLD §10.2 backpressure).
+ */
+export function messageAgeMs(record: SQSRecord, nowMs: number): number | undefined {
+  const sent = Number(record.attributes?.SentTimestamp);
+  if (!Number.isFinite(sent) || sent <= 0) return undefined;
+  return Math.max(0, nowMs - sent);
+}
+
+/**
  * Time a step keeps, before its function is stopped, to store its results and answer (a quarter of
  * what is left when the function has less than 40 s).
  */
@@ -87,13 +98,30 @@ export function createStepWorkerHandler(options: {
     options.reportFailure ??
     createFailureReporter(logger, (name, value) => metrics.addMetric(name, MetricUnit.Count, value));
 
+  /** How long each record of the batch being processed waited on the queue, measured on receipt. */
+  const ages = new WeakMap<SQSRecord, number>();
+
+  /**
+   * Measures how long the record waited on the queue (HLD §10.2 backpressure): logged with the
+   * task's outcome, and counted as `StepMessageAgeMs` with no tenant dimension, so the metric's
+   * cardinality stays one series per function.
+   */
+  function measureAge(record: SQSRecord): void {
+    const age = messageAgeMs(record, Date.now());
+    if (age === undefined) return;
+    ages.set(record, age);
+    metrics.addMetric('StepMessageAgeMs', MetricUnit.Milliseconds, age);
+  }
+
   /** Logs what a task's delivery came to and counts it. */
   function recordOutcome(
+    record: SQSRecord,
     task: Pick<StepMessage, 'auth' | 'run_id' | 'kind'>,
     step: number | null,
     attempt: number,
     outcome: StepOutcome,
   ): void {
+    const age = ages.get(record);
     logger.info('task processed', {
       tenant_id: task.auth.tenant_id,
       run_id: task.run_id,
@@ -102,6 +130,7 @@ export function createStepWorkerHandler(options: {
       attempt,
       outcome: outcome.status,
       reason: outcome.reason,
+      ...(age === undefined ? {} : { message_age_ms: age }),
     });
     metrics.addMetric(outcome.status === 'done' ? 'StepsProcessed' : 'StepsRetried', MetricUnit.Count, 1);
   }
@@ -225,7 +254,7 @@ export function createStepWorkerHandler(options: {
       );
     }
     clearInterval(beat);
-    recordOutcome(task, step, attempt, outcome);
+    recordOutcome(record, task, step, attempt, outcome);
     if (
       outcome.status === 'retry' &&
       (outcome.waitsForClaim === true || outcome.waitsForSlot === true) &&
@@ -249,6 +278,7 @@ export function createStepWorkerHandler(options: {
   }
 
   async function processRecord(record: SQSRecord, deadlineMs: number | undefined): Promise<boolean> {
+    measureAge(record);
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     let body: unknown;
     try {
@@ -285,12 +315,14 @@ export function createStepWorkerHandler(options: {
     const error = longRunFailure(task);
     try {
       await options.engine.fail(task.auth, task.run_id, error);
+      const age = ages.get(record);
       logger.info('task processed', {
         tenant_id: task.auth.tenant_id,
         run_id: task.run_id,
         kind: task.kind,
         step: task.step,
         reason: error.code,
+        ...(age === undefined ? {} : { message_age_ms: age }),
       });
       return true;
     } catch (failure) {
@@ -352,7 +384,7 @@ export function createStepWorkerHandler(options: {
               ...(deadlineMs === undefined ? {} : { deadlineMs }),
             })
           : await options.engine.expire(auth, runId);
-      recordOutcome(task, step, attempt, outcome);
+      recordOutcome(record, task, step, attempt, outcome);
       if (outcome.status === 'retry' && outcome.waitsForSlot === true && step !== null) {
         return waitForSlot(record, task, step, attempt, outcome);
       }
