@@ -135,7 +135,12 @@ withTarget(
   const { target, config } = await targetOf(opts);
   process.exitCode =
     target.kind === 'local'
-      ? await upLocal({ nodeId: target.nodeId, portBase: target.portBase, tools: config.tools })
+      ? await upLocal({
+          nodeId: target.nodeId,
+          portBase: target.portBase,
+          tools: config.tools,
+          capacity: config.capacity,
+        })
       : await upRemote({ target, config, bootstrap: opts.bootstrap === true });
 });
 

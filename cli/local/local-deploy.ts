@@ -46,11 +46,13 @@ export function localDeployContext(options: {
   paths?: LocalNodePaths;
   /** The `tools` section of the node configuration; the defaults without it. */
   tools?: NodeConfig['tools'];
+  /** The `capacity` section of the node configuration; the defaults without it. */
+  capacity?: NodeConfig['capacity'];
 }): RemoteContext {
   const paths = options.paths ?? nodePaths(options.nodeId);
   return {
     target: localTarget(options.nodeId, options.region, options.emulatorEndpoint),
-    config: localNodeConfig(options.tools),
+    config: localNodeConfig(options.tools, options.capacity),
     out: options.out,
     env: process.env,
     runner: options.runner,

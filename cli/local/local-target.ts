@@ -8,11 +8,15 @@ import { projectRoot } from './project-paths.ts';
  * The configuration a local node is deployed with: the defaults (audience `agentos`, the seeded
  * tenant `default` and its admin, no external identity provider, the local models), except that its
  * data goes with its stack: a local node is a development node. Only the `tools` section of the
- * node configuration applies to it (the destinations its tools may reach, e.g. its own test servers).
+ * node configuration (the destinations its tools may reach, e.g. its own test servers) and its
+ * `capacity` section (the runs it runs at once, and what a run meets when it is full) apply to it.
  */
-export function localNodeConfig(tools: Partial<NodeConfig['tools']> = {}): NodeConfig {
+export function localNodeConfig(
+  tools: Partial<NodeConfig['tools']> = {},
+  capacity: Partial<NodeConfig['capacity']> = {},
+): NodeConfig {
   return parseNodeConfig(
-    { retention: { destroy_data_with_stack: true }, tools },
+    { retention: { destroy_data_with_stack: true }, tools, capacity },
     'the local node configuration',
     projectRoot,
   );

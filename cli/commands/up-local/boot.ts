@@ -77,6 +77,7 @@ export async function boot(
     runner,
     report,
     ...(options.tools === undefined ? {} : { tools: options.tools }),
+    ...(options.capacity === undefined ? {} : { capacity: options.capacity }),
   });
   note(await ensureBootstrapped(deploy));
   // The alert sender's identity lives outside the stack, as on AWS; an emulator verifies it at once.

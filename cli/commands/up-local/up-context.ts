@@ -15,6 +15,11 @@ export type UpLocalOptions = {
   out?: NodeJS.WritableStream;
   /** The `tools` section of the node configuration (`tools.allowed_hosts`); the defaults without it. */
   tools?: NodeConfig['tools'];
+  /**
+   * The `capacity` section of the node configuration (`capacity.max_concurrent_runs`, `capacity.mode`),
+   * which the node's functions read as their node run capacity; the defaults without it.
+   */
+  capacity?: NodeConfig['capacity'];
 };
 
 /** What every phase of `up --local` reads and fills in. */
