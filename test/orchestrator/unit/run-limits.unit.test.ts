@@ -25,7 +25,11 @@ import { storageKeys } from '../../../functions/shared/storage/keys.ts';
 import { createSafeFetch } from '../../../functions/shared/net/safe-fetch.ts';
 import type { Tenant, TenantQuotas } from '../../../functions/shared/tenancy/tenant-schemas.ts';
 import { agentDefinition } from '../../support/agent-definitions.ts';
-import { TestRateLimiter, TestSlotPool, testAdmission, testTenant } from '../../support/limits-doubles.ts';
+import {
+  InMemoryRateLimiter,
+  InMemorySlotPool,
+} from '../../../functions/shared/limits/adapters/in-memory-limits.ts';
+import { testAdmission, testTenant } from '../../support/limits-doubles.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
 const auth: AuthContext = {
@@ -79,8 +83,8 @@ async function harness(
   await agents.put(auth, agent);
   const tenants = new Map([['acme', testTenant('acme', { ...options.tenant, quotas })]]);
   const admission = testAdmission(tenants);
-  const limiter = new TestRateLimiter(() => clock.now());
-  const pool = new TestSlotPool(() => clock.now());
+  const limiter = new InMemoryRateLimiter({ clock });
+  const pool = new InMemorySlotPool({ clock });
   const slots = createRunSlots({
     pool,
     nodeMaxConcurrentRuns: options.nodeMaxConcurrentRuns ?? 1_000,

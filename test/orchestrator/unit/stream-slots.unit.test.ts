@@ -3,7 +3,8 @@ import { createStreamSlots } from '../../../functions/orchestrator/events/stream
 import { RateLimitedError } from '../../../functions/shared/errors/agentos-error.ts';
 import { storageKeys } from '../../../functions/shared/storage/keys.ts';
 import type { Clock } from '../../../functions/shared/timing/clock.ts';
-import { TestSlotPool, testTenant } from '../../support/limits-doubles.ts';
+import { InMemorySlotPool } from '../../../functions/shared/limits/adapters/in-memory-limits.ts';
+import { testTenant } from '../../support/limits-doubles.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
 const pool = storageKeys.tenantLimit('acme', 'sse-slots');
@@ -21,7 +22,7 @@ const stillClock = (clock: ManualClock): Clock => ({
 describe('the tenant open-stream cap', () => {
   it('refuses a stream over max_sse_connections with tenant_sse_connections and frees a slot on close', async () => {
     const clock = new ManualClock();
-    const slots = new TestSlotPool(() => clock.now());
+    const slots = new InMemorySlotPool({ clock });
     const streams = createStreamSlots({
       pool: slots,
       reportFailure: () => undefined,
@@ -41,7 +42,7 @@ describe('the tenant open-stream cap', () => {
 
   it('renews an open stream past its lease, and a stream that is never closed loses its slot when the lease ends', async () => {
     const clock = new ManualClock();
-    const slots = new TestSlotPool(() => clock.now());
+    const slots = new InMemorySlotPool({ clock });
     const tenant = testTenant('acme', { quotas: { max_sse_connections: 1 } });
     const renewing = createStreamSlots({
       pool: slots,
