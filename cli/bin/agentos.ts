@@ -21,6 +21,7 @@ import { validateRemote } from '../commands/remote/validate-remote.ts';
 import { orchestratorClient } from '../commands/api/api-access.ts';
 import type { ApiCredentials } from '../commands/api/api-access.ts';
 import { operatorRunCommands, principalCommands, tenantCommands } from '../commands/api/admin-commands.ts';
+import { capacityCommand } from '../commands/api/capacity-command.ts';
 import { agentCommands, readSpec, runCommands, toolCommands } from '../commands/api/resource-commands.ts';
 import type { PageOptions } from '../commands/api/resource-commands.ts';
 import { ApiRefusal } from '../commands/api/resource-output.ts';
@@ -467,6 +468,14 @@ withPaging(
   ),
 ).action((runId: string, opts: ApiOptions & PageOptions) =>
   apiAction(opts, (client, out) => runCommands.steps(client, runId, pageOf(opts), out)),
+);
+
+withApi(
+  program
+    .command('capacity')
+    .description("operator: the node's run slots in use and the step queue's depth (HLD §10.2)"),
+).action((opts: ApiOptions) =>
+  apiAction(opts, (client, out) => capacityCommand.show(client, out), 'operator'),
 );
 
 const tenants = program
