@@ -67,6 +67,12 @@ export class DynamoSlotPool implements SlotPoolPort {
             retryAfterSeconds: slotRetryAfterSeconds(live, now),
           };
         }
+        // With no expired lease to drop, the size-conditioned write is the one to repeat: a write
+        // conditioned on the version seen would lose to every concurrent taker, however much room is left.
+        const purgeable = Object.entries(seen.leases).some(
+          ([name, expiresAtMs]) => expiresAtMs <= now && name !== holder,
+        );
+        if (!purgeable) return await this.#take(pool, holder, capacity, expiry, now, signal);
         return await this.#takeAfterPurge(pool, holder, capacity, expiry, now, seen, signal);
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw storageUnavailable(error);
