@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stackContext } from '../../cli/commands/remote/deploy.ts';
 import { localDeployContext } from '../../cli/local/local-deploy.ts';
+import { nodePaths } from '../../cli/local/local-state.ts';
 import { newOperatorReport } from '../../cli/reports/operator-report.ts';
 import { PhaseRunner } from '../../cli/reports/phase-runner.ts';
 import { nodeSettingsFromContext } from '../../infra/config/node-settings.ts';
@@ -22,13 +23,7 @@ function localStackSettings(sections: { capacity?: NodeConfig['capacity']; tools
     out: process.stdout,
     runner: new PhaseRunner(process.stdout),
     report: newOperatorReport('up', 'capacity-test', 'none'),
-    paths: {
-      dir: '/tmp/n',
-      bundles: '/tmp/n/b',
-      cdkOut: '/tmp/n/o',
-      outputs: '/tmp/n/o.json',
-      cdkLog: '/tmp/n/l',
-    },
+    paths: nodePaths('capacity-test', { AGENTOS_STATE_DIR: '/tmp/agentos-capacity-test' }),
     ...sections,
   });
   const values = stackContext(context, keys);
