@@ -4,8 +4,8 @@ import type { ModelInvokeRequest, ModelInvokeResponse } from '../../shared/contr
 /** Reaches models, always through the Model Policy (HLD §6.1). */
 export interface ModelPort {
   /**
-   * `signal` aborts the call: the caller went away (its run was canceled or stopped), and the Model
-   * Policy settles the call's budget reservation with what was used (HLD §5.2).
+   * `signal` aborts the call: the caller stops waiting for it (its run was canceled or stopped,
+   * HLD §5.2).
    */
   invoke(
     auth: AuthContext,

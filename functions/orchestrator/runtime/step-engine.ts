@@ -218,8 +218,10 @@ export function createStepEngine(deps: StepEngineDeps) {
   /**
    * Re-reads the run every `runCheckMs` while its model call is in flight, and aborts the call once
    * the run is over (canceled by its owner, stopped by the operator's kill switch, timed out): the
-   * Model Policy then settles the call and releases what its budget reservation did not use (HLD
-   * §5.2, §10.2). One cheap read per interval, only while the call lasts; a failed read is reported
+   * step stops waiting for the model and ends without writing (HLD §5.2, §10.2). The Model Policy
+   * releases the call's unused budget reservation when it sees its caller go away; a whole invoke
+   * behind API Gateway and Lambda does not see it, so there the reservation lasts until the backend
+   * answers or the call's deadline. One cheap read per interval, only while the call lasts; a failed read is reported
    * and the watch goes on (the next read, or the commit after the call, finds the run over all the same).
    */
   function watchRun(auth: AuthContext, runId: string, call: AbortController) {
