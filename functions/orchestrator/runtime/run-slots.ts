@@ -1,6 +1,9 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { SlotDecision, SlotPoolPort } from '../../shared/limits/limiter-port.ts';
 import { platformKeys, storageKeys } from '../../shared/storage/keys.ts';
 import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
+import type { QueuePort } from '../ports/queue-port.ts';
+import type { RunStatePort } from '../ports/run-state-port.ts';
 import type { RunStatusReason } from '../schemas/run.ts';
 
 /**
@@ -33,6 +36,18 @@ export const runSlotPools = {
   tenantQueued: (tenantId: string) => storageKeys.tenantLimit(tenantId, 'run-queue'),
   nodeRunning: () => platformKeys.nodeLimit('run-slots'),
 };
+
+/** What waking a waiting run needs (HLD §10.2): its record, and the queue of its first step. */
+export type RunWakeDeps = {
+  runs: Pick<RunStatePort, 'getRun'>;
+  queue: Pick<QueuePort, 'enqueueStep'>;
+};
+
+/** Most waiting runs one release wakes, however many slots are free. */
+export const maxWakesPerRelease = 3;
+
+/** Most waiting runs one release reads to find those it wakes. */
+export const maxWakeCandidates = 5;
 
 /** Creates the run slots of a node over a slot pool. */
 export function createRunSlots(options: RunSlotsOptions) {
@@ -108,6 +123,35 @@ export function createRunSlots(options: RunSlotsOptions) {
     async nodeFull(): Promise<boolean> {
       const held = await pool.holders(runSlotPools.nodeRunning());
       return held.length >= options.nodeMaxConcurrentRuns;
+    },
+
+    /**
+     * Wakes the oldest runs waiting for a slot of `tenant` once a slot freed (HLD §10.2): each of
+     * them, up to the tenant's free run slots (at most {@link maxWakesPerRelease}), gets a fresh
+     * message of its first step, so it takes the slot now instead of at its next redelivery. Several
+     * releases at once may wake the same run: a duplicate step message is harmless, and every
+     * release counts the slots free after it, so as many distinct runs are woken as slots are free.
+     * At most {@link maxWakeCandidates} queued runs are read. Skipped: runs no longer queued, `long`
+     * runs (they wait inside their state machine) and runs of another principal than `auth`'s (the
+     * step message carries its run's Auth Context, which the store does not keep); their
+     * redelivery still brings them back. Returns the run ids woken.
+     */
+    async wake(tenant: Tenant, auth: AuthContext, deps: RunWakeDeps): Promise<string[]> {
+      const [running, queued] = await Promise.all([
+        pool.holders(runSlotPools.tenantRunning(tenant.tenant_id)),
+        pool.holders(runSlotPools.tenantQueued(tenant.tenant_id)),
+      ]);
+      const free = Math.min(maxWakesPerRelease, tenant.quotas.max_concurrent_runs - running.length);
+      const woken: string[] = [];
+      for (const lease of queued.slice(0, maxWakeCandidates)) {
+        if (woken.length >= free) break;
+        const run = await deps.runs.getRun(auth, lease.holder);
+        if (run === undefined || run.status !== 'queued' || run.mode !== 'standard') continue;
+        if (run.principal_id !== auth.principal.id) continue;
+        await deps.queue.enqueueStep(auth, { runId: run.run_id, step: 1 });
+        woken.push(run.run_id);
+      }
+      return woken;
     },
 
     /** Gives back every slot the run holds (at every terminal transition); releasing twice is harmless. */

@@ -40,12 +40,31 @@ export type StepLimits = {
   admission: Pick<AdmissionPort, 'tenant'>;
   slots: RunSlots;
   limiter: RateLimiterPort;
-  /** Longest wait before a run waiting for a slot tries again (default 5 s). */
+  /** Wait before a run waiting for a slot tries again the first time (default 5 s); doubles per attempt. */
   slotWaitSeconds?: number;
+  /** Longest wait between two tries of a run waiting for a slot (default 60 s). */
+  maxSlotWaitSeconds?: number;
 };
 
-/** How long a run waiting for a slot waits at most before it tries again. */
+/** How long a run waiting for a slot waits before its first retry. */
 export const defaultSlotWaitSeconds = 5;
+
+/** How long a run waiting for a slot waits at most between two retries. */
+export const defaultMaxSlotWaitSeconds = 60;
+
+/**
+ * The wait before the `attempt`-th retry of a run waiting for a slot (HLD §10.2): `base`·2^(attempt-1),
+ * at most `max`. A freed slot wakes the oldest waiting runs at once, so this redelivery is only the
+ * safety net (a lost wake, a wait for the node's capacity) and backs off instead of polling.
+ */
+export function slotWaitSeconds(
+  attempt: number,
+  base: number = defaultSlotWaitSeconds,
+  max: number = defaultMaxSlotWaitSeconds,
+): number {
+  const exponent = Math.min(Math.max(0, Math.floor(attempt) - 1), 30);
+  return Math.max(1, Math.min(max, base * 2 ** exponent));
+}
 
 /** What the step engine needs from the world. */
 export type StepEngineDeps = {
@@ -205,14 +224,23 @@ export function createStepEngine(deps: StepEngineDeps) {
   });
 
   /**
-   * Gives back the run's slots. A failure is reported, not thrown: the run is over all the same and
-   * the leases expire on their own.
+   * Gives back the run's slots, then wakes the oldest runs of its tenant waiting for one (HLD §10.2).
+   * A failure of either is reported, not thrown: the run is over all the same, the leases expire on
+   * their own, and a run not woken comes back with its own redelivery.
    */
-  async function releaseSlots(tenantId: string, runId: string): Promise<void> {
-    if (deps.limits === undefined) return;
-    await deps.limits.slots
-      .release(tenantId, runId)
+  async function releaseSlots(auth: AuthContext, runId: string): Promise<void> {
+    const limits = deps.limits;
+    if (limits === undefined) return;
+    await limits.slots
+      .release(auth.tenant_id, runId)
       .catch((error: unknown) => deps.reportFailure('run slots not released', error, { run_id: runId }));
+    try {
+      const tenant = await limits.admission.tenant(auth.tenant_id);
+      if (tenant === undefined || tenant.status === 'disabled') return;
+      await limits.slots.wake(tenant, auth, { runs: deps.runs, queue: deps.queue });
+    } catch (error) {
+      deps.reportFailure('waiting run not woken', error, { run_id: runId, tenant_id: auth.tenant_id });
+    }
   }
 
   /**
@@ -253,7 +281,7 @@ export function createStepEngine(deps: StepEngineDeps) {
     try {
       const result = await deps.runs.commit(auth, runId, change);
       // Every terminal transition of a step gives the run's slots back (HLD §10.2).
-      if (change.status !== undefined && isTerminal(change.status)) await releaseSlots(auth.tenant_id, runId);
+      if (change.status !== undefined && isTerminal(change.status)) await releaseSlots(auth, runId);
       if (result.appended > 0) {
         // The store already holds the events; a failed publish is reported, not thrown.
         await deps.sink
@@ -501,6 +529,7 @@ export function createStepEngine(deps: StepEngineDeps) {
     auth: AuthContext,
     run: RunRecord,
     agent: AgentDefinition,
+    attempt: number,
   ): Promise<StepOutcome | undefined> {
     const limits = deps.limits;
     if (limits === undefined) return undefined;
@@ -539,7 +568,11 @@ export function createStepEngine(deps: StepEngineDeps) {
         events: [],
       });
     }
-    const wait = limits.slotWaitSeconds ?? defaultSlotWaitSeconds;
+    const wait = slotWaitSeconds(
+      attempt,
+      limits.slotWaitSeconds ?? defaultSlotWaitSeconds,
+      limits.maxSlotWaitSeconds ?? defaultMaxSlotWaitSeconds,
+    );
     return {
       status: 'retry',
       reason: grant.reason,
@@ -643,7 +676,7 @@ export function createStepEngine(deps: StepEngineDeps) {
       if (run === undefined) return { status: 'done', reason: 'run not found', continuation: end };
       if (isTerminal(run.status)) {
         // Whoever ended it may have died before giving its slots back.
-        await releaseSlots(auth.tenant_id, run.run_id);
+        await releaseSlots(auth, run.run_id);
         return { status: 'done', reason: `run is ${run.status}`, continuation: end };
       }
       if (step <= run.steps_completed) {
@@ -662,7 +695,7 @@ export function createStepEngine(deps: StepEngineDeps) {
           });
           return { status: 'done', reason: 'agent missing', continuation: end };
         }
-        const refused = await admitStep(auth, run, agent);
+        const refused = await admitStep(auth, run, agent, delivery.attempt);
         if (refused !== undefined) return refused;
         run = await start(auth, run, agent);
         const startedAt = deps.now();
@@ -719,7 +752,7 @@ export function createStepEngine(deps: StepEngineDeps) {
       } catch (error) {
         if (error instanceof RunLeftRunning) {
           // Ended elsewhere (canceled, timed out) perhaps after this step took its slots.
-          await releaseSlots(auth.tenant_id, delivery.runId);
+          await releaseSlots(auth, delivery.runId);
           return { status: 'done', reason: `run left running (${error.message})`, continuation: end };
         }
         if (error instanceof RunTooLargeError) {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
 import { InMemoryMemoryStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-memory-store.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
@@ -15,7 +15,7 @@ import { createRunService } from '../../../functions/orchestrator/runtime/run-se
 import type { NodeCapacityMode } from '../../../functions/orchestrator/runtime/run-service.ts';
 import { createStreamSlots } from '../../../functions/orchestrator/events/stream-slots.ts';
 import { createRunSlots, runSlotPools } from '../../../functions/orchestrator/runtime/run-slots.ts';
-import { createStepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import { createStepEngine, slotWaitSeconds } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import type { StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import type { StepMessage } from '../../../functions/orchestrator/runtime/step-message.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
@@ -386,6 +386,117 @@ describe('run slots', () => {
     await h.service.cancelRun(auth, run.run_id);
     expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toEqual([]);
     expect(await h.pool.holders(runSlotPools.nodeRunning())).toEqual([]);
+  });
+});
+
+describe('waking a waiting run (HLD §10.2)', () => {
+  const step = (runId: string, n: number, attempt = 1) => ({ runId, step: n, attempt, maxAttempts: 3 });
+
+  it('hands the waiting run its first step at once when the running run ends', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    expect(await h.engine.execute(auth, step(first.run_id, 1))).toMatchObject({ reason: 'step completed' });
+    expect(await h.engine.execute(auth, step(second.run_id, 1))).toMatchObject({
+      reason: 'waiting_for_run_slot',
+    });
+    // While the slot is held, nobody is woken: only the running run's next step is queued.
+    expect(h.queue.take().map((task) => [task.run_id, 'step' in task ? task.step : null])).toEqual([
+      [first.run_id, 2],
+    ]);
+    expect(await h.engine.execute(auth, step(first.run_id, 2))).toMatchObject({ reason: 'step completed' });
+    expect(await h.service.getRun(auth, first.run_id)).toMatchObject({ status: 'completed' });
+    // The release woke the waiting run: its first step is in the queue now, not after its redelivery.
+    const woken = h.queue.take();
+    expect(woken.map((task) => [task.kind, task.run_id, 'step' in task ? task.step : null])).toEqual([
+      ['run.step', second.run_id, 1],
+    ]);
+    expect(woken[0]?.auth).toEqual(auth);
+    expect(await h.engine.execute(auth, step(second.run_id, 1))).toMatchObject({ reason: 'step completed' });
+    expect(await h.service.getRun(auth, second.run_id)).toMatchObject({
+      status: 'running',
+      status_reason: null,
+    });
+    expect(h.failures).toEqual([]);
+  });
+
+  it('wakes as many waiting runs as slots are free, oldest first, and no more', async () => {
+    const h = await harness({ max_concurrent_runs: 2, runs_per_second: 100, run_burst: 100 });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      ids.push((await h.create()).run.run_id);
+      h.clock.advance(1);
+    }
+    h.queue.take();
+    for (const id of ids) await h.engine.execute(auth, step(id, 1));
+    h.queue.take();
+    expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([]);
+    await h.service.cancelRun(auth, ids[0]!);
+    await h.service.cancelRun(auth, ids[1]!);
+    expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([ids[2], ids[3]]);
+  });
+
+  it('skips a waiting run of another principal and a long run: their redelivery brings them back', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    await h.engine.execute(auth, step(second.run_id, 1));
+    await h.service.cancelRun(auth, first.run_id);
+    const other: AuthContext = { ...auth, principal: { id: 'user-2', type: 'user' } };
+    expect(await h.slots.wake(h.tenant(), other, { runs: h.runs, queue: h.queue })).toEqual([]);
+    const longRun = { ...(await h.runs.getRun(auth, second.run_id))!, mode: 'long' as const };
+    const runs = { getRun: async () => longRun };
+    expect(await h.slots.wake(h.tenant(), auth, { runs, queue: h.queue })).toEqual([]);
+    expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([second.run_id]);
+  });
+
+  it('reports a failed wake and still releases the slots and ends the step', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    await h.engine.execute(auth, step(second.run_id, 1));
+    h.queue.take();
+    const enqueue = vi.spyOn(h.queue, 'enqueueStep').mockImplementation(async () => {
+      throw new Error('queue down');
+    });
+    expect(await h.engine.execute(auth, step(first.run_id, 2))).toMatchObject({
+      status: 'done',
+      reason: 'step completed',
+    });
+    expect(enqueue).toHaveBeenCalledTimes(1);
+    expect(h.failures).toEqual(['waiting run not woken']);
+    expect(await h.service.getRun(auth, first.run_id)).toMatchObject({ status: 'completed' });
+    expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toEqual([]);
+    expect(await h.pool.holders(runSlotPools.nodeRunning())).toEqual([]);
+    enqueue.mockRestore();
+    // The waiting run's own redelivery is the safety net.
+    expect(await h.engine.execute(auth, step(second.run_id, 1, 2))).toMatchObject({
+      reason: 'step completed',
+    });
+  });
+
+  it('backs off the redelivery of a waiting step per attempt, up to a minute', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    const waits: (number | undefined)[] = [];
+    for (let attempt = 1; attempt <= 7; attempt += 1) {
+      const outcome = await h.engine.execute(auth, step(second.run_id, 1, attempt));
+      expect(outcome).toMatchObject({ status: 'retry', waitsForSlot: true });
+      waits.push(outcome.retryAfterSeconds);
+    }
+    expect(waits).toEqual([5, 10, 20, 40, 60, 60, 60]);
+    expect(slotWaitSeconds(1)).toBe(5);
+    expect(slotWaitSeconds(1_000)).toBe(60);
+    expect(slotWaitSeconds(3, 2, 30)).toBe(8);
+    expect(slotWaitSeconds(0)).toBe(5);
   });
 });
 
