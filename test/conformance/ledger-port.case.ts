@@ -7,6 +7,8 @@ import type {
   LedgerPort,
   RequestClaim,
 } from '../../functions/model-policy/ports/ledger-port.ts';
+import { requestKey } from '../../functions/model-policy/metering/attribution-keys.ts';
+import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { StoredCall } from '../../functions/model-policy/schemas/stored-call.ts';
 import type { UsageRecord } from '../../functions/model-policy/schemas/usage-record.ts';
 
@@ -84,6 +86,21 @@ function recordOf(tenantId: string, claim: RequestClaim, outcome: UsageRecord['o
 }
 
 const tokens = (count: number): Amount => ({ tokens: count, nano: 0 });
+
+/** A caller of a tenant, as the abort route sees it. */
+function authOf(tenantId: string, principalId = 'alice'): AuthContext {
+  return {
+    tenant_id: tenantId,
+    principal: { id: principalId, type: 'user' },
+    scopes: [],
+    policy_context: {},
+  };
+}
+
+/** The claim of `requestId` by `principalId`, keyed as the gateway keys it. */
+function callClaimOf(requestId: string, principalId = 'alice'): RequestClaim {
+  return claimOf(requestKey(principalId, requestId), { requestId, principalId });
+}
 
 /** The behaviour every LedgerPort adapter must have (HLD §5.2 request ids, §5.3 budgets). */
 export function ledgerPortConformance(name: string, factory: () => Promise<LedgerPort>): void {
@@ -455,6 +472,58 @@ export function ledgerPortConformance(name: string, factory: () => Promise<Ledge
       await ledger.recordRefusal(id, recordOf(id, claim, 'denied'));
       expect(await ledger.claim(id, claimOf('req-refused'))).toMatchObject({ outcome: 'in_progress' });
       expect(await ledger.readBudgets(id, [])).toEqual([]);
+    });
+
+    it('marks only an in-flight call of the same tenant and principal as abort-requested (HLD §5.3)', async () => {
+      const ledger = await factory();
+      const a = tenant();
+      const b = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const claim = callClaimOf('run-1/step-1');
+      // Nothing to stop before the request id is claimed.
+      expect(await ledger.requestAbort(authOf(a), 'run-1/step-1')).toBe(false);
+      expect(await ledger.claim(a, claim)).toEqual({ outcome: 'claimed' });
+      expect(await ledger.reserve(a, claim, [line], tokens(400), 0)).toBe('reserved');
+      expect(await ledger.abortRequested(authOf(a), 'run-1/step-1')).toBe(false);
+      // Another tenant, or another principal of the same tenant, marks nothing and learns nothing.
+      expect(await ledger.requestAbort(authOf(b), 'run-1/step-1')).toBe(false);
+      expect(await ledger.requestAbort(authOf(a, 'mallory'), 'run-1/step-1')).toBe(false);
+      expect(await ledger.abortRequested(authOf(a), 'run-1/step-1')).toBe(false);
+      expect(await ledger.requestAbort(authOf(a), 'run-1/step-1')).toBe(true);
+      // Idempotent, and only read back by the caller who may ask.
+      expect(await ledger.requestAbort(authOf(a), 'run-1/step-1')).toBe(true);
+      expect(await ledger.abortRequested(authOf(a), 'run-1/step-1')).toBe(true);
+      expect(await ledger.abortRequested(authOf(b), 'run-1/step-1')).toBe(false);
+      // Marking moves no budget and leaves the claim its holder's: it alone settles the call.
+      expect((await ledger.readBudgets(a, [line]))[0]).toMatchObject({ reservedTokens: 400 });
+      expect(await ledger.claim(a, callClaimOf('run-1/step-1'))).toMatchObject({ outcome: 'in_progress' });
+      await ledger.settle(a, {
+        ...settlement(a, claim, { kind: 'release' }),
+        budgets: { lines: [line], reserved: tokens(400), charged: tokens(0) },
+      });
+      expect((await ledger.readBudgets(a, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
+      // A released request id has no live call left to stop.
+      expect(await ledger.requestAbort(authOf(a), 'run-1/step-1')).toBe(false);
+      expect(await ledger.abortRequested(authOf(a), 'run-1/step-1')).toBe(false);
+    });
+
+    it('does not mark a completed call, and a new claim of the id starts unmarked', async () => {
+      const ledger = await factory();
+      const a = tenant();
+      const claim = callClaimOf('run-2/step-1');
+      expect(await ledger.claim(a, claim)).toEqual({ outcome: 'claimed' });
+      await ledger.settle(a, settlement(a, claim, { kind: 'complete', call: storedCall('run-2/step-1') }));
+      expect(await ledger.requestAbort(authOf(a), 'run-2/step-1')).toBe(false);
+      expect(await ledger.abortRequested(authOf(a), 'run-2/step-1')).toBe(false);
+
+      const marked = callClaimOf('run-3/step-1');
+      expect(await ledger.claim(a, marked)).toEqual({ outcome: 'claimed' });
+      expect(await ledger.requestAbort(authOf(a), 'run-3/step-1')).toBe(true);
+      // Its lease lapses: a later attempt takes the id over, unmarked.
+      expect(await ledger.claim(a, laterClaim(marked, 1, { requestId: 'run-3/step-1' }))).toEqual({
+        outcome: 'claimed',
+      });
+      expect(await ledger.abortRequested(authOf(a), 'run-3/step-1')).toBe(false);
     });
   });
 }

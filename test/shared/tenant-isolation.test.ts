@@ -173,6 +173,8 @@ beforeAll(async () => {
   fixtures['model_ref'] = 'local/echo';
   fixtures['principal_id'] = `user-${a}`;
   fixtures['token_id'] = 'a-token';
+  // Any request id of A: B's abort of it must be 404 like an unknown one.
+  fixtures['request_id'] = `${fixtures['run_id']}/step-1`;
 }, 120_000);
 
 afterAll(async () => {

@@ -18,6 +18,7 @@ import {
   ModelListSchema,
   ModelObjectSchema,
 } from '../schemas/openai-chat.ts';
+import { ModelRequestAbortSchema } from '../schemas/request-abort.ts';
 import { PolicyCheckRequestSchema, PolicyCheckResponseSchema } from '../schemas/policy-check.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
 import { RunUsageReportSchema, UsageQuerySchema, UsageReportSchema } from '../schemas/usage.ts';
@@ -208,6 +209,35 @@ export const invokeModel = defineRoute({
   },
 });
 
+const RequestIdPathSchema = z.strictObject({
+  request_id: RequestIdSchema.describe(
+    'The request_id the call was made with (a `/` in it sent as-is or as %2F).',
+  ),
+});
+
+export const abortModelRequest = defineRoute({
+  operationId: 'abortModelRequest',
+  method: 'POST',
+  path: '/v1/models/requests/{request_id+}:abort',
+  scope: scopes.modelsInvoke,
+  tags: ['Native'],
+  summary: 'Stop an in-flight model call and release its budget reservation (HLD §5.3)',
+  description:
+    'For a caller that stopped waiting (its run was canceled or stopped) on a call whose connection the ' +
+    'platform cannot cut. The call of this request_id, made by the same principal of the same tenant, is ' +
+    'asked to stop: within seconds its backend call is aborted and it is settled by the invocation that ' +
+    'holds it, charged what was produced, the rest of its reservation released.',
+  request: { params: RequestIdPathSchema, invalidParams: 'not_found' },
+  responses: {
+    202: {
+      description: 'A live call was asked to stop.',
+      content: { 'application/json': { schema: ModelRequestAbortSchema } },
+    },
+    404: { description: 'not_found: no call of this request_id is in flight for the caller.' },
+    503: { description: 'dependency_unavailable: the budget ledger could not be reached.' },
+  },
+});
+
 export const checkPolicy = defineRoute({
   operationId: 'checkPolicy',
   method: 'POST',
@@ -306,6 +336,7 @@ export const modelPolicyRoutes = [
   listModels,
   getModel,
   invokeModel,
+  abortModelRequest,
   checkPolicy,
   getUsage,
   getTenantModelPolicy,

@@ -7,6 +7,7 @@ import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
 import { adminPolicyHandlers, defaultOperatorTenantId } from './admin-policy-handlers.ts';
 import { chatCompletionsHandler } from './chat-completions-handler.ts';
+import { abortRequestHandler } from './abort-request-handler.ts';
 import { invokeHandler } from './invoke-handler.ts';
 import type { modelPolicyRoutes } from './model-policy-api.ts';
 import { modelsHandlers } from './models-handlers.ts';
@@ -34,6 +35,7 @@ export function modelPolicyHandlers(deps: ModelPolicyHandlerDeps): RouteHandlers
     createChatCompletion: chatCompletionsHandler(deps.gateway),
     ...modelsHandlers(deps.catalog, deps.policies),
     invokeModel: invokeHandler(deps.gateway),
+    abortModelRequest: abortRequestHandler(deps.gateway),
     checkPolicy: policyCheckHandler(deps.gateway),
     getUsage: usageHandler(deps.reporter),
     ...adminPolicyHandlers(deps.policies, deps.now, deps.operatorTenantId ?? defaultOperatorTenantId),

@@ -43,6 +43,8 @@ export type GatewayDeps = {
   requestRetentionSeconds: number;
   log: GatewayLog;
   metrics: GatewayMetrics;
+  /** How often an in-flight call looks for an abort request; 2 s when absent (HLD §5.3). */
+  abortPollMs?: number;
 };
 
 /** A call that passed policy, holds its request id and has its budget reserved. */

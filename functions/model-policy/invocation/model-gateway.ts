@@ -21,6 +21,8 @@ import type { ModelCallInput } from './model-call.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
 import { pumpStream } from './stream-pump.ts';
 import type { StreamEvent } from './stream-pump.ts';
+import { watchForAbort } from './abort-watch.ts';
+import type { AbortWatch } from './abort-watch.ts';
 
 /** A call's result, and whether it is the stored result of an earlier call with the same request id. */
 export type CallResult = { call: StoredCall; replayed: boolean };
@@ -74,6 +76,23 @@ function routedCall(deps: GatewayDeps, call: PreparedCall): RoutedCall {
 }
 
 /**
+ * The call with its client's signal joined by an abort request's: a call asked to stop ends exactly
+ * as one whose client went away (HLD §5.3).
+ */
+function abortable(input: ModelCallInput, aborter: AbortController): ModelCallInput {
+  return { ...input, signal: AbortSignal.any([input.signal, aborter.signal]) };
+}
+
+/** A live stream's events, its abort watch stopped once the stream ends. */
+async function* watched(events: AsyncGenerator<StreamEvent>, watch: AbortWatch): AsyncGenerator<StreamEvent> {
+  try {
+    yield* events;
+  } finally {
+    watch.stop();
+  }
+}
+
+/**
  * The Model Policy's use cases: a model call (whole or streamed) through policy, request-id claim,
  * budget reservation, routing with fallback and settlement; and a policy check without a call.
  */
@@ -86,15 +105,19 @@ export class ModelGateway {
 
   /** A whole completion. */
   async complete(input: ModelCallInput): Promise<CallResult> {
-    const preparation = await prepareCall(this.#deps, input);
+    const aborter = new AbortController();
+    const preparation = await prepareCall(this.#deps, abortable(input, aborter));
     if (preparation.kind === 'replay') return { call: preparation.call, replayed: true };
     const call = preparation.call;
     let routed: Awaited<ReturnType<typeof completeWithFallback>>;
+    const watch = watchForAbort(this.#deps, call, aborter);
     try {
       routed = await completeWithFallback(this.#deps.providers, routedCall(this.#deps, call));
     } catch (error) {
+      watch.stop();
       throw await this.#failed(call, error);
     }
+    watch.stop();
     let message = routed.result.message;
     let policy = call.outcome;
     if (call.policy.redaction.output) {
@@ -129,13 +152,16 @@ export class ModelGateway {
    * until one does), so the caller can still answer with an error status when none does.
    */
   async openStream(input: ModelCallInput): Promise<StreamStart> {
-    const preparation = await prepareCall(this.#deps, input);
+    const aborter = new AbortController();
+    const preparation = await prepareCall(this.#deps, abortable(input, aborter));
     if (preparation.kind === 'replay') return { kind: 'replay', call: preparation.call };
     const call = preparation.call;
     let opened: Awaited<ReturnType<typeof openStreamWithFallback>>;
+    const watch = watchForAbort(this.#deps, call, aborter);
     try {
       opened = await openStreamWithFallback(this.#deps.providers, routedCall(this.#deps, call));
     } catch (error) {
+      watch.stop();
       throw await this.#failed(call, error);
     }
     const identity = {
@@ -148,8 +174,16 @@ export class ModelGateway {
       model: opened.route.model,
       route: opened.route,
       policy: call.outcome,
-      events: pumpStream(this.#deps, call, opened, identity),
+      events: watched(pumpStream(this.#deps, call, opened, identity), watch),
     };
+  }
+
+  /**
+   * Asks the caller's in-flight call with this request id to stop (HLD §5.3); true when a live call
+   * was marked. The invocation holding the call sees it, aborts its backend call and settles it.
+   */
+  requestAbort(auth: AuthContext, requestId: string): Promise<boolean> {
+    return this.#deps.ledger.requestAbort(auth, requestId);
   }
 
   /** Evaluates a call against policy and budgets without calling a model or reserving anything. */

@@ -1,3 +1,4 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { BudgetPeriod, BudgetScope } from '../schemas/tenant-policy.ts';
 import type { UsageWindow } from '../schemas/usage.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
@@ -121,4 +122,14 @@ export interface LedgerPort {
   settle(tenantId: string, settlement: CallSettlement): Promise<void>;
   /** Writes the usage record of a call refused before anything was claimed (e.g. denied by policy). */
   recordRefusal(tenantId: string, record: UsageRecord): Promise<void>;
+  /**
+   * Asks the call holding this request id (the caller's tenant and principal) to stop (HLD §5.3): marks
+   * its claim abort-requested, in one conditional write that applies only while the call is in flight.
+   * The claim's holder alone settles the call, so its reservation is released by the invocation that
+   * made it. Idempotent; true when a live call is (now or already) marked, false for an unknown,
+   * completed or released request id, or one of another tenant.
+   */
+  requestAbort(auth: AuthContext, requestId: string): Promise<boolean>;
+  /** Whether the in-flight call of this request id was asked to stop (one consistent read). */
+  abortRequested(auth: AuthContext, requestId: string): Promise<boolean>;
 }

@@ -13,4 +13,11 @@ export interface ModelPort {
     request: ModelInvokeRequest,
     options?: { signal?: AbortSignal },
   ): Promise<ModelInvokeResponse>;
+  /**
+   * Asks the Model Policy to stop the in-flight call of `requestId` (its run ended), so its budget
+   * reservation is released within seconds by the invocation that holds it (HLD §5.3). Resolves
+   * when the call was asked to stop or none was in flight; rejects when the Model Policy could not
+   * be reached.
+   */
+  abort?(auth: AuthContext, requestId: string): Promise<void>;
 }

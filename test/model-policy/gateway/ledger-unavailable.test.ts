@@ -40,6 +40,14 @@ class FailingLedger implements LedgerPort {
   recordRefusal(...args: Parameters<LedgerPort['recordRefusal']>) {
     return this.#ledger.recordRefusal(...args);
   }
+
+  requestAbort(...args: Parameters<LedgerPort['requestAbort']>) {
+    return this.#ledger.requestAbort(...args);
+  }
+
+  abortRequested(...args: Parameters<LedgerPort['abortRequested']>) {
+    return this.#ledger.abortRequested(...args);
+  }
 }
 
 function unreachable(): DependencyUnavailableError {

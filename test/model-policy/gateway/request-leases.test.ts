@@ -41,6 +41,8 @@ class FlakySettlement implements LedgerPort {
   readonly readBudgets: LedgerPort['readBudgets'];
   readonly reserve: LedgerPort['reserve'];
   readonly recordRefusal: LedgerPort['recordRefusal'];
+  readonly requestAbort: LedgerPort['requestAbort'];
+  readonly abortRequested: LedgerPort['abortRequested'];
 
   constructor(ledger: LedgerPort) {
     this.#ledger = ledger;
@@ -48,6 +50,8 @@ class FlakySettlement implements LedgerPort {
     this.readBudgets = (...args) => ledger.readBudgets(...args);
     this.reserve = (...args) => ledger.reserve(...args);
     this.recordRefusal = (...args) => ledger.recordRefusal(...args);
+    this.requestAbort = (...args) => ledger.requestAbort(...args);
+    this.abortRequested = (...args) => ledger.abortRequested(...args);
   }
 
   async settle(...args: Parameters<LedgerPort['settle']>): Promise<void> {

@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto';
-import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   cancellationCodes,
   isConditionFailure,
   storageUnavailable,
 } from '../../../shared/storage/dynamo-errors.ts';
+import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
 import { principalKey, principalSortKey, requestKey, runKey } from '../../metering/attribution-keys.ts';
@@ -243,6 +250,36 @@ export class DynamoLedger implements LedgerPort {
     } catch (error) {
       throw storageUnavailable(error);
     }
+  }
+
+  async requestAbort(auth: AuthContext, requestId: string): Promise<boolean> {
+    try {
+      // Only the claim item of this tenant and principal, and only while its call is in flight: a
+      // completed or released request id has nothing to stop.
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: this.#requestPk(auth, requestId), sk: recordSortKey },
+          UpdateExpression: 'SET abort_requested = :yes',
+          ConditionExpression: 'attribute_exists(pk) AND #status = :in_flight',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':yes': true, ':in_flight': 'in_flight' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw storageUnavailable(error);
+    }
+  }
+
+  async abortRequested(auth: AuthContext, requestId: string): Promise<boolean> {
+    const item = await this.#get<RequestItem>(this.#requestPk(auth, requestId));
+    return item?.status === 'in_flight' && item.abort_requested === true;
+  }
+
+  #requestPk(auth: AuthContext, requestId: string): string {
+    return storageKeys.modelRequest(auth.tenant_id, requestKey(auth.principal.id, requestId));
   }
 
   /**

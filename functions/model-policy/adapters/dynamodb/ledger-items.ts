@@ -6,7 +6,7 @@ import type { StoredCall } from '../../schemas/stored-call.ts';
  *
  * - request   `tenant/{t}/model-requests/{hash}`, 0: the request-id claim, the reservation made under
  *             it while the call runs and, once completed, the stored response (gzip JSON) for
- *             replays; TTL `expires_at`.
+ *             replays; `abort_requested` once the call was asked to stop; TTL `expires_at`.
  * - budget    `tenant/{t}/budgets/{scope}/{period}`, 0: spent / reserved / committed counters.
  * - record    `tenant/{t}/usage/records/{hash}`, attempt epoch ms: one usage record per attempt.
  * - usage     `tenant/{t}/usage/{window}/{date}`, 0: the window's totals; sk = principal sort key:
@@ -37,6 +37,8 @@ export type RequestItem = {
   expires_at: number;
   reservation?: HeldReservation;
   response?: Uint8Array;
+  /** Set while in flight when the call was asked to stop (HLD §5.3); its holder aborts and settles it. */
+  abort_requested?: boolean;
 };
 
 /** A budget counter (committed = spent + reserved is kept alongside, for the reservation condition). */

@@ -1,3 +1,5 @@
+import type { AuthContext } from '../../../shared/auth/auth-context.ts';
+import { requestKey } from '../../metering/attribution-keys.ts';
 import type {
   Amount,
   BudgetCounters,
@@ -19,6 +21,8 @@ type RequestEntry = {
   expiresAt: number;
   held?: Held;
   call?: StoredCall;
+  /** Set by `requestAbort` while the call is in flight. */
+  abortRequested?: boolean;
 };
 type Counters = BudgetCounters & { committedTokens: number; committedNano: number };
 
@@ -126,6 +130,22 @@ export class InMemoryLedger implements LedgerPort {
 
   async recordRefusal(): Promise<void> {
     this.records += 1;
+  }
+
+  async requestAbort(auth: AuthContext, requestId: string): Promise<boolean> {
+    const entry = this.#requests.get(this.#requestEntryKey(auth, requestId));
+    if (entry === undefined || entry.call !== undefined) return false;
+    entry.abortRequested = true;
+    return true;
+  }
+
+  async abortRequested(auth: AuthContext, requestId: string): Promise<boolean> {
+    const entry = this.#requests.get(this.#requestEntryKey(auth, requestId));
+    return entry !== undefined && entry.call === undefined && entry.abortRequested === true;
+  }
+
+  #requestEntryKey(auth: AuthContext, requestId: string): string {
+    return `${auth.tenant_id}/${requestKey(auth.principal.id, requestId)}`;
   }
 
   #release(held: Held): void {

@@ -7,6 +7,9 @@ import { DependencyUnavailableError, InternalError } from '../../../shared/error
 import { errorFromResponse } from '../../../shared/errors/error-from-envelope.ts';
 import type { ModelPort } from '../../ports/model-port.ts';
 
+/** Asking a call to stop is one conditional write: it needs no more than this. */
+const abortTimeoutMs = 10_000;
+
 /** Settings of the Model Policy client. */
 export type ModelPolicyClientOptions = {
   baseUrl: string;
@@ -28,13 +31,40 @@ export class ModelPolicyClient implements ModelPort {
     this.options = options;
   }
 
-  async invoke(
-    auth: AuthContext,
-    modelRef: string,
-    request: ModelInvokeRequest,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<ModelInvokeResponse> {
-    const token = await this.options.issuer.issue({
+  /**
+   * `POST /v1/models/requests/{request_id}:abort` (HLD §5.3): a 202 (the call was asked to stop) and a
+   * 404 (it finished, or never started) both mean nothing more is held for it.
+   */
+  async abort(auth: AuthContext, requestId: string): Promise<void> {
+    const token = await this.#token(auth);
+    const url = `${this.options.baseUrl.replace(/\/$/, '')}/v1/models/requests/${encodeURIComponent(requestId)}:abort`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(Math.min(this.options.timeoutMs, abortTimeoutMs)),
+      });
+    } catch (cause) {
+      throw new DependencyUnavailableError('The Model Policy could not be reached', { cause });
+    }
+    if (response.status === 202 || response.status === 404) {
+      await response.body?.cancel();
+      return;
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch (cause) {
+      throw new DependencyUnavailableError(`The Model Policy answered ${response.status} without JSON`, {
+        cause,
+      });
+    }
+    throw errorFromResponse(response.status, body, 'Model Policy');
+  }
+
+  #token(auth: AuthContext): Promise<string> {
+    return this.options.issuer.issue({
       tenantId: auth.tenant_id,
       subject: auth.principal.id,
       scopes: [scopes.modelsInvoke],
@@ -42,6 +72,15 @@ export class ModelPolicyClient implements ModelPort {
       policyContext: auth.policy_context,
       ttlSeconds: 300,
     });
+  }
+
+  async invoke(
+    auth: AuthContext,
+    modelRef: string,
+    request: ModelInvokeRequest,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ModelInvokeResponse> {
+    const token = await this.#token(auth);
     const url = `${this.options.baseUrl.replace(/\/$/, '')}/v1/models/${encodeURIComponent(modelRef)}:invoke`;
     let response: Response;
     try {
