@@ -55,7 +55,7 @@ const node = await startLocalNode({
 type FloodCount = { accepted: number; refused: Record<string, number>; other: number; failed: string[] };
 
 /** Tenant A's flood: `floodLoops` loops creating runs back to back until `stop` is set. */
-function flood(client: AgentOsClient, count: FloodCount, stop: { done: boolean }): Promise<void[]> {
+function flood(client: AgentOsClient, count: FloodCount, stop: { done: boolean }): Promise<unknown> {
   return Promise.all(
     Array.from({ length: floodLoops }, async (_, loop) => {
       for (let i = 0; !stop.done; i += 1) {

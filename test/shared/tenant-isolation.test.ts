@@ -98,6 +98,12 @@ async function call(
   return { status: response.status, text: await response.text() };
 }
 
+/** Setup refuses to go on with an answer it did not expect (the tests would prove nothing). */
+function must(answer: { status: number; text: string }, ...statuses: number[]): void {
+  if (!statuses.includes(answer.status))
+    throw new Error(`setup got ${answer.status}, expected ${statuses.join(' or ')}: ${answer.text}`);
+}
+
 /** A's path with A's ids (`{key+}` and `{name}` alike), percent-encoded per segment. */
 function pathFor(operation: Operation): string {
   return operation.path.replace(/\{(\w+)\+?\}/g, (_, name: string) => {
@@ -141,7 +147,7 @@ beforeAll(async () => {
     { ...scriptedInput('sample-agent', [{ reply: marker }], marker), metadata: { note: marker } },
     { 'idempotency-key': `iso-${marker}` },
   );
-  expect(run.status).toBe(201);
+  must(run, 201);
   fixtures['run_id'] = (JSON.parse(run.text) as { run_id: string }).run_id;
   for (let i = 0; i < 300; i += 1) {
     const state = await call(`${orchestrator}/v1/runs/${fixtures['run_id']}`, 'GET', tokenA);
@@ -155,7 +161,7 @@ beforeAll(async () => {
     model_ref: 'local/echo',
     instructions: marker,
   });
-  expect(agent.status).toBe(201);
+  must(agent, 201);
   fixtures['agent_id'] = 'only-a';
   const tool = await call(`${orchestrator}/v1/tools`, 'POST', tokenA, {
     tool_id: 'a-tool',
@@ -163,16 +169,23 @@ beforeAll(async () => {
     parameters: { type: 'object' },
     http: { method: 'GET', url: 'https://example.com/a' },
   });
-  expect(tool.status).toBe(201);
+  must(tool, 201);
   fixtures['tool_id'] = 'a-tool';
   fixtures['namespace'] = 'a-space';
   fixtures['key'] = 'a-key';
   const memory = await call(`${orchestrator}/v1/memory/a-space/a-key`, 'PUT', tokenA, { value: marker });
-  expect([200, 201]).toContain(memory.status);
+  must(memory, 200, 201);
   fixtures['tenant_id'] = a;
   fixtures['model_ref'] = 'local/echo';
-  fixtures['principal_id'] = `user-${a}`;
-  fixtures['token_id'] = 'a-token';
+  const principal = await call(`${orchestrator}/v1/tenant/principals/a-principal`, 'PUT', tokenA, {
+    display_name: marker,
+    scopes: ['runs:read'],
+  });
+  must(principal, 200, 201);
+  fixtures['principal_id'] = 'a-principal';
+  const issued = await call(`${orchestrator}/v1/tenant/principals/a-principal/tokens`, 'POST', tokenA, {});
+  must(issued, 201);
+  fixtures['token_id'] = (JSON.parse(issued.text) as { token_id: string }).token_id;
   // Any request id of A: B's abort of it must be 404 like an unknown one.
   fixtures['request_id'] = `${fixtures['run_id']}/step-1`;
 }, 120_000);
@@ -209,7 +222,7 @@ describe('tenant isolation, generated from the OpenAPI documents', () => {
     it(`${operation.method} ${operation.path}: refused to a tenant that is not the platform's`, async () => {
       const path = operation.pathParams.length > 0 ? pathFor(operation) : operation.path;
       const answer = await call(`${baseUrl(operation)}${path}`, operation.method, tokenB, bodyFor(operation));
-      expect(answer.status, answer.text).toBe(403);
+      expect({ status: answer.status, text: answer.text }).toMatchObject({ status: 403 });
       expect(answer.text).not.toContain(marker);
     });
   }
@@ -220,11 +233,13 @@ describe('tenant isolation, generated from the OpenAPI documents', () => {
     it(`${operation.method} ${operation.path}: B's listing never shows A's items`, async () => {
       const query = operation.operationId === 'getUsage' ? '?window=month' : '';
       const answer = await call(`${baseUrl(operation)}${operation.path}${query}`, 'GET', tokenB);
-      expect(answer.status, answer.text).toBeLessThan(500);
+      expect({ status: answer.status, text: answer.text }).toMatchObject({ status: 200 });
       expect(answer.text).not.toContain(marker);
       expect(answer.text).not.toContain(fixtures['run_id']!);
       expect(answer.text).not.toContain('only-a');
       expect(answer.text).not.toContain('a-tool');
+      expect(answer.text).not.toContain('a-principal');
+      expect(answer.text).not.toContain(fixtures['token_id']!);
     });
   }
 
@@ -239,15 +254,17 @@ describe('tenant isolation, generated from the OpenAPI documents', () => {
         operation.path.endsWith('/events') ? { accept: 'text/event-stream' } : {},
       );
       expect(answer.text).not.toContain(marker);
-      if (operation.method === 'PUT') {
-        // A PUT creates or replaces B's own resource of that id (or is refused), never A's.
-        expect([200, 201, 400, 404, 409], answer.text).toContain(answer.status);
-      } else if (isListing(operation) && answer.status === 200) {
-        // A listing under a name (a memory namespace) is B's own, empty one.
-        expect(answer.text).not.toContain(fixtures['key']!);
-      } else {
-        expect(answer.status, answer.text).toBe(404);
-      }
+      // A PUT creates or replaces B's own resource of that id (or is refused), never A's; a listing
+      // under a name (a memory namespace) is B's own, empty one; anything else of A's is not found.
+      const expected =
+        operation.method === 'PUT' ? [200, 201, 400, 404, 409] : isListing(operation) ? [200, 404] : [404];
+      expect({ status: answer.status, text: answer.text }).toMatchObject({
+        status: expect.toBeOneOf(expected),
+      });
+      // A listing names no key or token of A's (other answers may echo the caller's own path).
+      const listed = isListing(operation) ? answer.text : '';
+      expect(listed).not.toContain(fixtures['key']!);
+      expect(listed).not.toContain(fixtures['token_id']!);
     });
   }
   it("B's usage by A's run id is not found", async () => {
@@ -258,7 +275,8 @@ describe('tenant isolation, generated from the OpenAPI documents', () => {
     );
     expect(answer.text).not.toContain(marker);
     expect([200, 404]).toContain(answer.status);
-    if (answer.status === 200) expect(answer.text).not.toMatch(/"prompt_tokens":[1-9]/);
+    // B's own, empty usage at most: none of A's tokens.
+    expect(answer.text).not.toMatch(/"prompt_tokens":[1-9]/);
   });
 
   it("B cannot start a run of A's agent", async () => {
