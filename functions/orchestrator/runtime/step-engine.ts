@@ -224,16 +224,20 @@ export function createStepEngine(deps: StepEngineDeps) {
   });
 
   /**
-   * Gives back the run's slots, then wakes the oldest runs of its tenant waiting for one (HLD §10.2).
-   * A failure of either is reported, not thrown: the run is over all the same, the leases expire on
-   * their own, and a run not woken comes back with its own redelivery.
+   * Gives back the run's slots and, with `wake`, then wakes the oldest runs of its tenant waiting for
+   * one (HLD §10.2). Only the delivery that ended the run (or found it canceled) wakes: a duplicate
+   * delivery of a run already over only releases, else every duplicate would wake more runs, whose
+   * duplicates would wake more still. A failure of either is reported, not thrown: the run is over
+   * all the same, the leases expire on their own, and a run not woken comes back with its own
+   * redelivery.
    */
-  async function releaseSlots(auth: AuthContext, runId: string): Promise<void> {
+  async function releaseSlots(auth: AuthContext, runId: string, wake: boolean): Promise<void> {
     const limits = deps.limits;
     if (limits === undefined) return;
     await limits.slots
       .release(auth.tenant_id, runId)
       .catch((error: unknown) => deps.reportFailure('run slots not released', error, { run_id: runId }));
+    if (!wake) return;
     try {
       const tenant = await limits.admission.tenant(auth.tenant_id);
       if (tenant === undefined || tenant.status === 'disabled') return;
@@ -281,7 +285,7 @@ export function createStepEngine(deps: StepEngineDeps) {
     try {
       const result = await deps.runs.commit(auth, runId, change);
       // Every terminal transition of a step gives the run's slots back (HLD §10.2).
-      if (change.status !== undefined && isTerminal(change.status)) await releaseSlots(auth, runId);
+      if (change.status !== undefined && isTerminal(change.status)) await releaseSlots(auth, runId, true);
       if (result.appended > 0) {
         // The store already holds the events; a failed publish is reported, not thrown.
         await deps.sink
@@ -676,7 +680,7 @@ export function createStepEngine(deps: StepEngineDeps) {
       if (run === undefined) return { status: 'done', reason: 'run not found', continuation: end };
       if (isTerminal(run.status)) {
         // Whoever ended it may have died before giving its slots back.
-        await releaseSlots(auth, run.run_id);
+        await releaseSlots(auth, run.run_id, false);
         return { status: 'done', reason: `run is ${run.status}`, continuation: end };
       }
       if (step <= run.steps_completed) {
@@ -751,8 +755,10 @@ export function createStepEngine(deps: StepEngineDeps) {
         return { status: 'done', reason: 'step completed', continuation };
       } catch (error) {
         if (error instanceof RunLeftRunning) {
-          // Ended elsewhere (canceled, timed out) perhaps after this step took its slots.
-          await releaseSlots(auth, delivery.runId);
+          // Ended elsewhere (canceled, timed out) perhaps after this step took its slots. A run
+          // canceled (through the API, by an operator) wakes the next one here, as its canceller
+          // only releases; one completed or failed by another delivery of this step already woke.
+          await releaseSlots(auth, delivery.runId, error.message === 'canceled');
           return { status: 'done', reason: `run left running (${error.message})`, continuation: end };
         }
         if (error instanceof RunTooLargeError) {

@@ -421,6 +421,21 @@ describe('waking a waiting run (HLD §10.2)', () => {
     expect(h.failures).toEqual([]);
   });
 
+  it('does not wake again on a duplicate delivery of a run already over', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    await h.engine.execute(auth, step(second.run_id, 1));
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 2));
+    expect(h.queue.take()).toHaveLength(1);
+    // The step message of the ended run comes back: it only releases, so wakes do not multiply.
+    expect(await h.engine.execute(auth, step(first.run_id, 2, 2))).toMatchObject({ status: 'done' });
+    expect(h.queue.take()).toEqual([]);
+  });
+
   it('wakes as many waiting runs as slots are free, oldest first, and no more', async () => {
     const h = await harness({ max_concurrent_runs: 2, runs_per_second: 100, run_burst: 100 });
     const ids: string[] = [];
