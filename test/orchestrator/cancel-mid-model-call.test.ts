@@ -4,9 +4,10 @@ import type { TestNode } from '../support/local-node-harness.ts';
 import { scriptedInput } from '../support/run-events.ts';
 
 /**
- * The kill switch on a node over real HTTP (HLD §5.2, §10.2): a run canceled while its model call
- * is in flight stops waiting for the model within seconds, instead of holding its step worker (and
- * its step message) until the model would have answered.
+ * The kill switch on a node over real HTTP (HLD §5.2, §5.3, §10.2): a run canceled or stopped while
+ * its model call is in flight stops waiting for the model within seconds, instead of holding its
+ * step worker (and its step message) until the model would have answered, and the call's budget
+ * reservation is given back as soon.
  */
 
 let node: TestNode;
@@ -56,28 +57,41 @@ async function stepsOnTheQueue(): Promise<number> {
   return queue.visible + queue.in_flight + queue.delayed;
 }
 
+async function runInModelCall(): Promise<string> {
+  const created = await fetch(`${node.node.orchestratorUrl}/v1/runs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(scriptedInput('sample-agent', [{ reply: 'too late', delay_ms: 40_000 }])),
+  });
+  expect(created.status).toBe(201);
+  // The model call is in flight once the Model Policy holds its reservation.
+  await expect.poll(reservedTokens, { timeout: 20_000, interval: 200 }).toBeGreaterThan(0);
+  return ((await created.json()) as { run_id: string }).run_id;
+}
+
 describe('canceling a run during its model call', { timeout: 60_000 }, () => {
-  it('frees its step within seconds, long before the model would have answered', async () => {
-    const created = await fetch(`${node.node.orchestratorUrl}/v1/runs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(scriptedInput('sample-agent', [{ reply: 'too late', delay_ms: 40_000 }])),
-    });
-    expect(created.status).toBe(201);
-    const runId = ((await created.json()) as { run_id: string }).run_id;
-    // The model call is in flight once the Model Policy holds its reservation.
-    await expect.poll(reservedTokens, { timeout: 20_000, interval: 200 }).toBeGreaterThan(0);
+  it('frees its step and its budget reservation within seconds, long before the model would have answered', async () => {
+    const runId = await runInModelCall();
     const cancel = await fetch(`${node.node.orchestratorUrl}/v1/runs/${runId}:cancel`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
     });
     expect(cancel.status).toBe(200);
-    // The step re-reads its run every 2 s during the call: well within 10 s of the 40 s call.
+    // The step re-reads its run every 2 s during the call, and the Model Policy's invocation looks
+    // for a stop request every 2 s: both well within 10 s of the 40 s call.
     await expect.poll(stepsOnTheQueue, { timeout: 10_000, interval: 250 }).toBe(0);
+    await expect.poll(reservedTokens, { timeout: 10_000, interval: 250 }).toBe(0);
   });
 
-  // A whole (not streamed) invoke reaches the Model Policy through API Gateway and Lambda, which do
-  // not tell the function that its caller went away: the reservation stays until the backend
-  // answers or the call's deadline. Releasing it at once needs the Model Policy's side (HLD §5.2).
-  it.todo('gives back the model call’s budget reservation at once');
+  it("gives back the reservation of a run the operator's kill switch stops", async () => {
+    const runId = await runInModelCall();
+    const stop = await fetch(`${node.node.orchestratorUrl}/v1/admin/tenants/acme/runs:stop`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ run_ids: [runId], reason: 'runaway' }),
+    });
+    expect(stop.status).toBe(200);
+    await expect.poll(reservedTokens, { timeout: 10_000, interval: 250 }).toBe(0);
+    await expect.poll(stepsOnTheQueue, { timeout: 10_000, interval: 250 }).toBe(0);
+  });
 });

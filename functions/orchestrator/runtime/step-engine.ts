@@ -250,11 +250,11 @@ export function createStepEngine(deps: StepEngineDeps) {
   /**
    * Re-reads the run every `runCheckMs` while its model call is in flight, and aborts the call once
    * the run is over (canceled by its owner, stopped by the operator's kill switch, timed out): the
-   * step stops waiting for the model and ends without writing (HLD §5.2, §10.2). The Model Policy
-   * releases the call's unused budget reservation when it sees its caller go away; a whole invoke
-   * behind API Gateway and Lambda does not see it, so there the reservation lasts until the backend
-   * answers or the call's deadline. One cheap read per interval, only while the call lasts; a failed read is reported
-   * and the watch goes on (the next read, or the commit after the call, finds the run over all the same).
+   * step stops waiting for the model, asks the Model Policy to stop the call (which releases its
+   * budget reservation: a buffered invoke behind API Gateway and Lambda never sees its caller go
+   * away) and ends without writing (HLD §5.2, §5.3, §10.2). One cheap read per interval, only while
+   * the call lasts; a failed read is reported and the watch goes on (the next read, or the commit
+   * after the call, finds the run over all the same).
    */
   function watchRun(auth: AuthContext, runId: string, call: AbortController) {
     const stopped = new AbortController();
@@ -376,7 +376,17 @@ export function createStepEngine(deps: StepEngineDeps) {
       );
     } catch (error) {
       // Aborted because the run ended meanwhile: the step ends without writing, whatever the call threw.
-      if (call.signal.aborted) throw new RunLeftRunning(watch.endedAs() ?? 'ended');
+      if (call.signal.aborted) {
+        // The Model Policy cannot see a buffered caller leave: ask it to stop the call, so the call's
+        // budget reservation is released now rather than at its deadline (HLD §5.3).
+        await deps.models.abort?.(auth, requestId).catch((abortError: unknown) =>
+          deps.reportFailure('model call not asked to stop', abortError, {
+            run_id: run.run_id,
+            request_id: requestId,
+          }),
+        );
+        throw new RunLeftRunning(watch.endedAs() ?? 'ended');
+      }
       throw error;
     } finally {
       watch.stop();
