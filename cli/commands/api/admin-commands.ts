@@ -3,8 +3,8 @@ import type { AgentOsClient } from '../../client/agentos-client.ts';
 import { reportsDir } from '../../local/project-paths.ts';
 import { finishOperatorReport, newOperatorReport } from '../../reports/operator-report.ts';
 import type { Outcome } from '../../reports/operator-report.ts';
-import { details, emit, expectStatus, table } from './resource-output.ts';
-import type { CommandOutput } from './resource-output.ts';
+import { emit, emitList, expectStatus, segment, showResource, table } from './resource-output.ts';
+import type { CommandOutput, PageOptions } from './resource-output.ts';
 
 /**
  * `agentos tenants …` (operator), `agentos principals …` (tenant admin) and the operator's
@@ -13,80 +13,68 @@ import type { CommandOutput } from './resource-output.ts';
  * operator report (`reports/<action>-<time>.md` and `.json`) saying who did what, never a token.
  */
 
-type ListPage = { object: 'list'; data: Record<string, unknown>[]; next_cursor: string | null };
-
 /** Paging options of the list commands. */
-export type AdminPageOptions = { limit?: number; cursor?: string; all?: boolean };
-
-const segment = (value: string) => encodeURIComponent(value);
-
-function query(params: Record<string, string | number | undefined>): string {
-  const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params))
-    if (value !== undefined) search.set(name, String(value));
-  const text = search.toString();
-  return text === '' ? '' : `?${text}`;
-}
-
-async function listPages(
-  client: AgentOsClient,
-  path: string,
-  params: Record<string, string | number | undefined>,
-  page: AdminPageOptions,
-): Promise<ListPage> {
-  let cursor = page.cursor;
-  const data: Record<string, unknown>[] = [];
-  for (;;) {
-    const body = expectStatus<ListPage>(
-      await client.request('GET', `${path}${query({ ...params, limit: page.limit, cursor })}`),
-      200,
-    );
-    data.push(...body.data);
-    if (page.all !== true || body.next_cursor === null)
-      return { object: 'list', data, next_cursor: body.next_cursor };
-    cursor = body.next_cursor;
-  }
-}
-
-function withMore(page: ListPage, text: string): string {
-  return page.next_cursor === null ? text : `${text}(more: --cursor ${page.next_cursor}, or --all)\n`;
-}
+export type AdminPageOptions = PageOptions;
 
 /** Where a state-changing command's report goes, and which node it names. */
 export type ReportTarget = { target: Target; dir?: string };
 
+/** A state-changing request of a command, and what its report and its human output say of it. */
+type Change<T> = {
+  action: string;
+  phase: string;
+  method: 'POST' | 'PUT' | 'PATCH';
+  path: string;
+  body?: unknown;
+  status: number;
+  /** The report's phase detail and notes for the request's result. */
+  report: (result: T) => { detail: string; notes?: string[] };
+  /** The human output (`--json` prints the result itself). */
+  say: (result: T) => string;
+};
+
 /**
- * Runs a state-changing command and writes its report whatever happens: green when `change`
- * returns, red (and rethrown) when it throws. The report's notes say what changed.
+ * Sends a state-changing request and writes its report whatever happens: green when the node
+ * answers `status`, red (and rethrown) when it refuses or cannot be reached. The report's notes say
+ * what changed; the result is then written to the output.
  */
 async function reported<T>(
+  client: AgentOsClient,
   where: ReportTarget,
-  action: string,
-  phase: string,
-  change: () => Promise<{ result: T; notes: string[]; detail: string }>,
+  change: Change<T>,
   output: CommandOutput,
 ): Promise<T> {
   const nodeId = where.target.kind === 'local' ? where.target.nodeId : where.target.stage;
-  const report = newOperatorReport(action, nodeId, 'not part of this command');
+  const report = newOperatorReport(change.action, nodeId, 'not part of this command');
   if (where.target.kind !== 'local') report.mode = 'aws';
   const started = Date.now();
   let outcome: Outcome = 'failed';
   let detail = '';
+  let result: T;
   try {
-    const done = await change();
+    result = expectStatus<T>(
+      await client.request(
+        change.method,
+        change.path,
+        change.body === undefined ? undefined : { body: change.body },
+      ),
+      change.status,
+    );
+    const done = change.report(result);
     outcome = 'ok';
     detail = done.detail;
-    report.notes.push(...done.notes);
+    report.notes.push(...(done.notes ?? []));
     report.outcome = 'green';
-    return done.result;
   } catch (error) {
     detail = (error as Error).message;
     throw error;
   } finally {
-    report.phases.push({ name: phase, outcome, duration_ms: Date.now() - started, detail });
+    report.phases.push({ name: change.phase, outcome, duration_ms: Date.now() - started, detail });
     const written = await finishOperatorReport(where.dir ?? reportsDir(), report);
     output.err.write(`report: ${written.markdown}\n`);
   }
+  emit(output, result, () => change.say(result));
+  return result;
 }
 
 const tenantColumns = [
@@ -115,41 +103,32 @@ export const tenantCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const tenant = await reported(
+    await reported<Record<string, unknown>>(
+      client,
       where,
-      'tenants-create',
-      'create tenant',
-      async () => {
-        const created = expectStatus<Record<string, unknown>>(
-          await client.request('POST', '/v1/admin/tenants', { body: spec }),
-          201,
-        );
-        return {
-          result: created,
+      {
+        action: 'tenants-create',
+        phase: 'create tenant',
+        method: 'POST',
+        path: '/v1/admin/tenants',
+        body: spec,
+        status: 201,
+        report: (created) => ({
           detail: `created tenant ${String(created['tenant_id'])}`,
           notes: [`quotas: ${JSON.stringify(created['quotas'])}`],
-        };
+        }),
+        say: (created) => `created tenant ${String(created['tenant_id'])}\n`,
       },
       output,
     );
-    emit(output, tenant, () => `created tenant ${String(tenant['tenant_id'])}\n`);
     return 0;
   },
 
-  async list(client: AgentOsClient, page: AdminPageOptions, output: CommandOutput): Promise<number> {
-    const body = await listPages(client, '/v1/admin/tenants', {}, page);
-    emit(output, body, () => withMore(body, table(tenantColumns, body.data)));
-    return 0;
-  },
+  list: (client: AgentOsClient, page: AdminPageOptions, output: CommandOutput) =>
+    emitList(client, '/v1/admin/tenants', {}, page, tenantColumns, output),
 
-  async get(client: AgentOsClient, tenantId: string, output: CommandOutput): Promise<number> {
-    const tenant = expectStatus<Record<string, unknown>>(
-      await client.request('GET', tenantPath(tenantId)),
-      200,
-    );
-    emit(output, tenant, () => details(tenant));
-    return 0;
-  },
+  get: (client: AgentOsClient, tenantId: string, output: CommandOutput) =>
+    showResource(client, tenantPath(tenantId), output),
 
   async update(
     client: AgentOsClient,
@@ -158,24 +137,24 @@ export const tenantCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const tenant = await reported(
+    await reported<Record<string, unknown>>(
+      client,
       where,
-      'tenants-update',
-      'update tenant',
-      async () => {
-        const updated = expectStatus<Record<string, unknown>>(
-          await client.request('PATCH', tenantPath(tenantId), { body: spec }),
-          200,
-        );
-        return {
-          result: updated,
+      {
+        action: 'tenants-update',
+        phase: 'update tenant',
+        method: 'PATCH',
+        path: tenantPath(tenantId),
+        body: spec,
+        status: 200,
+        report: (updated) => ({
           detail: `tenant ${tenantId} now at version ${String(updated['version'])}`,
           notes: [`change: ${JSON.stringify(spec)}`],
-        };
+        }),
+        say: (updated) => `updated tenant ${tenantId} (version ${String(updated['version'])})\n`,
       },
       output,
     );
-    emit(output, tenant, () => `updated tenant ${tenantId} (version ${String(tenant['version'])})\n`);
     return 0;
   },
 
@@ -186,24 +165,24 @@ export const tenantCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const tenant = await reported(
+    await reported<Record<string, unknown> & { stopped_runs: string[] }>(
+      client,
       where,
-      'tenants-disable',
-      'disable tenant',
-      async () => {
-        const disabled = expectStatus<Record<string, unknown> & { stopped_runs: string[] }>(
-          await client.request('POST', `${tenantPath(tenantId)}:disable`, { body: { reason } }),
-          200,
-        );
-        return {
-          result: disabled,
+      {
+        action: 'tenants-disable',
+        phase: 'disable tenant',
+        method: 'POST',
+        path: `${tenantPath(tenantId)}:disable`,
+        body: { reason },
+        status: 200,
+        report: (disabled) => ({
           detail: `tenant ${tenantId} disabled, ${disabled.stopped_runs.length} run(s) stopped`,
           notes: [`reason: ${reason}`, `stopped runs: ${disabled.stopped_runs.join(', ') || 'none'}`],
-        };
+        }),
+        say: (disabled) => `disabled tenant ${tenantId}; stopped ${disabled.stopped_runs.length} run(s)\n`,
       },
       output,
     );
-    emit(output, tenant, () => `disabled tenant ${tenantId}; stopped ${tenant.stopped_runs.length} run(s)\n`);
     return 0;
   },
 
@@ -213,21 +192,20 @@ export const tenantCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const tenant = await reported(
+    await reported(
+      client,
       where,
-      'tenants-enable',
-      'enable tenant',
-      async () => ({
-        result: expectStatus<Record<string, unknown>>(
-          await client.request('POST', `${tenantPath(tenantId)}:enable`),
-          200,
-        ),
-        detail: `tenant ${tenantId} enabled`,
-        notes: [],
-      }),
+      {
+        action: 'tenants-enable',
+        phase: 'enable tenant',
+        method: 'POST',
+        path: `${tenantPath(tenantId)}:enable`,
+        status: 200,
+        report: () => ({ detail: `tenant ${tenantId} enabled` }),
+        say: () => `enabled tenant ${tenantId}\n`,
+      },
       output,
     );
-    emit(output, tenant, () => `enabled tenant ${tenantId}\n`);
     return 0;
   },
 };
@@ -248,17 +226,13 @@ type StopResult = {
 
 /** The operator's `agentos runs list --tenant T` and `agentos runs stop --tenant T`. */
 export const operatorRunCommands = {
-  async list(
+  list: (
     client: AgentOsClient,
     tenantId: string,
     status: string | undefined,
     page: AdminPageOptions,
     output: CommandOutput,
-  ): Promise<number> {
-    const body = await listPages(client, `${tenantPath(tenantId)}/runs`, { status }, page);
-    emit(output, body, () => withMore(body, table(runColumns, body.data)));
-    return 0;
-  },
+  ) => emitList(client, `${tenantPath(tenantId)}/runs`, { status }, page, runColumns, output),
 
   async stop(
     client: AgentOsClient,
@@ -268,18 +242,17 @@ export const operatorRunCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const body = 'all' in selection ? { all: true, reason } : { run_ids: selection.runIds, reason };
-    const result = await reported(
+    const result = await reported<StopResult>(
+      client,
       where,
-      'runs-stop',
-      'stop runs',
-      async () => {
-        const answer = expectStatus<StopResult>(
-          await client.request('POST', `${tenantPath(tenantId)}/runs:stop`, { body }),
-          200,
-        );
-        return {
-          result: answer,
+      {
+        action: 'runs-stop',
+        phase: 'stop runs',
+        method: 'POST',
+        path: `${tenantPath(tenantId)}/runs:stop`,
+        body: 'all' in selection ? { all: true, reason } : { run_ids: selection.runIds, reason },
+        status: 200,
+        report: (answer) => ({
           detail: `tenant ${tenantId}: ${answer.stopped.length} stopped, ${answer.already_over.length} already over, ${answer.not_found.length} not found`,
           notes: [
             `reason: ${reason}`,
@@ -291,22 +264,21 @@ export const operatorRunCommands = {
                 ]),
             ...(answer.not_found.length === 0 ? [] : [`not found: ${answer.not_found.join(', ')}`]),
           ],
-        };
+        }),
+        say: (answer) =>
+          table(
+            [
+              { title: 'RUN_ID', value: (r: { run_id: string }) => r.run_id },
+              { title: 'OUTCOME', value: (r: { outcome: string }) => r.outcome },
+            ],
+            [
+              ...answer.stopped.map((runId) => ({ run_id: runId, outcome: 'stopped' })),
+              ...answer.already_over.map((run) => ({ run_id: run.run_id, outcome: `already ${run.status}` })),
+              ...answer.not_found.map((runId) => ({ run_id: runId, outcome: 'not found' })),
+            ],
+          ),
       },
       output,
-    );
-    emit(output, result, () =>
-      table(
-        [
-          { title: 'RUN_ID', value: (r: { run_id: string }) => r.run_id },
-          { title: 'OUTCOME', value: (r: { outcome: string }) => r.outcome },
-        ],
-        [
-          ...result.stopped.map((runId) => ({ run_id: runId, outcome: 'stopped' })),
-          ...result.already_over.map((run) => ({ run_id: run.run_id, outcome: `already ${run.status}` })),
-          ...result.not_found.map((runId) => ({ run_id: runId, outcome: 'not found' })),
-        ],
-      ),
     );
     // Runs named that do not exist are a failed request in part: exit 1 so scripts notice.
     return result.not_found.length === 0 ? 0 : 1;
@@ -317,37 +289,27 @@ const principalPath = (principalId: string) => `/v1/tenant/principals/${segment(
 
 /** `agentos principals list|get|put|disable|token|tokens|revoke` (tenant admin). */
 export const principalCommands = {
-  async list(client: AgentOsClient, page: AdminPageOptions, output: CommandOutput): Promise<number> {
-    const body = await listPages(client, '/v1/tenant/principals', {}, page);
-    emit(output, body, () =>
-      withMore(
-        body,
-        table(
-          [
-            { title: 'PRINCIPAL_ID', value: (p: Record<string, unknown>) => p['principal_id'] },
-            { title: 'TYPE', value: (p: Record<string, unknown>) => p['type'] },
-            { title: 'STATUS', value: (p: Record<string, unknown>) => p['status'] },
-            {
-              title: 'SCOPES',
-              value: (p: Record<string, unknown>) => (p['scopes'] as string[]).join(' '),
-              max: 80,
-            },
-          ],
-          body.data,
-        ),
-      ),
-    );
-    return 0;
-  },
+  list: (client: AgentOsClient, page: AdminPageOptions, output: CommandOutput) =>
+    emitList(
+      client,
+      '/v1/tenant/principals',
+      {},
+      page,
+      [
+        { title: 'PRINCIPAL_ID', value: (p: Record<string, unknown>) => p['principal_id'] },
+        { title: 'TYPE', value: (p: Record<string, unknown>) => p['type'] },
+        { title: 'STATUS', value: (p: Record<string, unknown>) => p['status'] },
+        {
+          title: 'SCOPES',
+          value: (p: Record<string, unknown>) => (p['scopes'] as string[]).join(' '),
+          max: 80,
+        },
+      ],
+      output,
+    ),
 
-  async get(client: AgentOsClient, principalId: string, output: CommandOutput): Promise<number> {
-    const principal = expectStatus<Record<string, unknown>>(
-      await client.request('GET', principalPath(principalId)),
-      200,
-    );
-    emit(output, principal, () => details(principal));
-    return 0;
-  },
+  get: (client: AgentOsClient, principalId: string, output: CommandOutput) =>
+    showResource(client, principalPath(principalId), output),
 
   async put(
     client: AgentOsClient,
@@ -356,24 +318,24 @@ export const principalCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const principal = await reported(
+    await reported<Record<string, unknown>>(
+      client,
       where,
-      'principals-put',
-      'put principal',
-      async () => {
-        const stored = expectStatus<Record<string, unknown>>(
-          await client.request('PUT', principalPath(principalId), { body: spec }),
-          200,
-        );
-        return {
-          result: stored,
+      {
+        action: 'principals-put',
+        phase: 'put principal',
+        method: 'PUT',
+        path: principalPath(principalId),
+        body: spec,
+        status: 200,
+        report: (stored) => ({
           detail: `principal ${principalId} stored`,
           notes: [`scopes: ${(stored['scopes'] as string[]).join(' ')}`],
-        };
+        }),
+        say: () => `stored principal ${principalId}\n`,
       },
       output,
     );
-    emit(output, principal, () => `stored principal ${principalId}\n`);
     return 0;
   },
 
@@ -383,21 +345,20 @@ export const principalCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const principal = await reported(
+    await reported(
+      client,
       where,
-      'principals-disable',
-      'disable principal',
-      async () => ({
-        result: expectStatus<Record<string, unknown>>(
-          await client.request('POST', `${principalPath(principalId)}:disable`),
-          200,
-        ),
-        detail: `principal ${principalId} disabled and its tokens revoked`,
-        notes: [],
-      }),
+      {
+        action: 'principals-disable',
+        phase: 'disable principal',
+        method: 'POST',
+        path: `${principalPath(principalId)}:disable`,
+        status: 200,
+        report: () => ({ detail: `principal ${principalId} disabled and its tokens revoked` }),
+        say: () => `disabled principal ${principalId}; its tokens are refused\n`,
+      },
       output,
     );
-    emit(output, principal, () => `disabled principal ${principalId}; its tokens are refused\n`);
     return 0;
   },
 
@@ -409,58 +370,54 @@ export const principalCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const issued = await reported(
+    await reported<Record<string, unknown> & { token: string }>(
+      client,
       where,
-      'principals-token',
-      'issue token',
-      async () => {
-        const answer = expectStatus<Record<string, unknown> & { token: string }>(
-          await client.request('POST', `${principalPath(principalId)}/tokens`, { body: request }),
-          201,
-        );
-        return {
-          result: answer,
-          detail: `token ${String(answer['token_id'])} issued to ${principalId}`,
+      {
+        action: 'principals-token',
+        phase: 'issue token',
+        method: 'POST',
+        path: `${principalPath(principalId)}/tokens`,
+        body: request,
+        status: 201,
+        report: (issued) => ({
+          detail: `token ${String(issued['token_id'])} issued to ${principalId}`,
           notes: [
-            `scopes: ${(answer['scopes'] as string[]).join(' ')}`,
-            `expires: ${String(answer['expires_at'])}`,
+            `scopes: ${(issued['scopes'] as string[]).join(' ')}`,
+            `expires: ${String(issued['expires_at'])}`,
           ],
-        };
+        }),
+        say: (issued) => `${issued.token}\n`,
       },
       output,
     );
-    emit(output, issued, () => `${issued.token}\n`);
     return 0;
   },
 
-  async tokens(
+  tokens: (
     client: AgentOsClient,
     principalId: string | undefined,
     page: AdminPageOptions,
     output: CommandOutput,
-  ): Promise<number> {
-    const body = await listPages(client, '/v1/tenant/tokens', { principal: principalId }, page);
-    emit(output, body, () =>
-      withMore(
-        body,
-        table(
-          [
-            { title: 'TOKEN_ID', value: (t: Record<string, unknown>) => t['token_id'] },
-            { title: 'PRINCIPAL', value: (t: Record<string, unknown>) => t['principal_id'] },
-            { title: 'EXPIRES', value: (t: Record<string, unknown>) => t['expires_at'] },
-            { title: 'REVOKED', value: (t: Record<string, unknown>) => t['revoked_at'] },
-            {
-              title: 'SCOPES',
-              value: (t: Record<string, unknown>) => (t['scopes'] as string[]).join(' '),
-              max: 60,
-            },
-          ],
-          body.data,
-        ),
-      ),
-    );
-    return 0;
-  },
+  ) =>
+    emitList(
+      client,
+      '/v1/tenant/tokens',
+      { principal: principalId },
+      page,
+      [
+        { title: 'TOKEN_ID', value: (t: Record<string, unknown>) => t['token_id'] },
+        { title: 'PRINCIPAL', value: (t: Record<string, unknown>) => t['principal_id'] },
+        { title: 'EXPIRES', value: (t: Record<string, unknown>) => t['expires_at'] },
+        { title: 'REVOKED', value: (t: Record<string, unknown>) => t['revoked_at'] },
+        {
+          title: 'SCOPES',
+          value: (t: Record<string, unknown>) => (t['scopes'] as string[]).join(' '),
+          max: 60,
+        },
+      ],
+      output,
+    ),
 
   async revoke(
     client: AgentOsClient,
@@ -468,21 +425,20 @@ export const principalCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    const token = await reported(
+    await reported(
+      client,
       where,
-      'tokens-revoke',
-      'revoke token',
-      async () => ({
-        result: expectStatus<Record<string, unknown>>(
-          await client.request('POST', `/v1/tenant/tokens/${segment(tokenId)}:revoke`),
-          200,
-        ),
-        detail: `token ${tokenId} revoked`,
-        notes: [],
-      }),
+      {
+        action: 'tokens-revoke',
+        phase: 'revoke token',
+        method: 'POST',
+        path: `/v1/tenant/tokens/${segment(tokenId)}:revoke`,
+        status: 200,
+        report: () => ({ detail: `token ${tokenId} revoked` }),
+        say: () => `revoked token ${tokenId}\n`,
+      },
       output,
     );
-    emit(output, token, () => `revoked token ${tokenId}\n`);
     return 0;
   },
 };

@@ -2,54 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import { terminalEventTypes } from '../../../functions/orchestrator/schemas/event.ts';
 import type { AgentOsClient } from '../../client/agentos-client.ts';
-import { details, emit, expectStatus, table } from './resource-output.ts';
-import type { CommandOutput } from './resource-output.ts';
+import { emit, emitList, expectStatus, query, segment, showResource, table } from './resource-output.ts';
+import type { CommandOutput, PageOptions } from './resource-output.ts';
 
 /**
  * `agentos agents|tools|runs …`: thin commands over the Orchestrator API (functions/orchestrator/README.md
  * lists the routes). Each prints a table or the fields of one item, or the API's JSON with `--json`.
  */
 
-/** A list page as every list route of the API answers it. */
-type ListPage = { object: 'list'; data: Record<string, unknown>[]; next_cursor: string | null };
-
 /** Paging options of the list commands. */
-export type PageOptions = { limit?: number; cursor?: string; all?: boolean };
-
-function query(params: Record<string, string | number | undefined>): string {
-  const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params))
-    if (value !== undefined) search.set(name, String(value));
-  const text = search.toString();
-  return text === '' ? '' : `?${text}`;
-}
-
-const segment = (value: string) => encodeURIComponent(value);
-
-/** One page, or with `all` every page after it, merged into one list. */
-async function listPages(
-  client: AgentOsClient,
-  path: string,
-  params: Record<string, string | number | undefined>,
-  page: PageOptions,
-): Promise<ListPage> {
-  let cursor = page.cursor;
-  const data: Record<string, unknown>[] = [];
-  for (;;) {
-    const body = expectStatus<ListPage>(
-      await client.request('GET', `${path}${query({ ...params, limit: page.limit, cursor })}`),
-      200,
-    );
-    data.push(...body.data);
-    if (page.all !== true || body.next_cursor === null)
-      return { object: 'list', data, next_cursor: body.next_cursor };
-    cursor = body.next_cursor;
-  }
-}
-
-function withMore(page: ListPage, text: string): string {
-  return page.next_cursor === null ? text : `${text}(more: --cursor ${page.next_cursor}, or --all)\n`;
-}
+export type { PageOptions } from './resource-output.ts';
 
 /** A JSON object from `--file` (a path, or `-` for standard input) or, without it, standard input. */
 export async function readSpec(
@@ -102,18 +64,6 @@ function fieldOrder(value: Record<string, unknown>, first: string[], last: strin
 
 const toolFields = ['tool_id', 'kind', 'version', 'description'];
 
-/** Reads one resource (`GET path`) and shows it as fields, in `order` when given. */
-async function showResource(
-  client: AgentOsClient,
-  path: string,
-  output: CommandOutput,
-  order?: (resource: Record<string, unknown>) => Parameters<typeof details>[1],
-): Promise<number> {
-  const resource = expectStatus<Record<string, unknown>>(await client.request('GET', path), 200);
-  emit(output, resource, () => details(resource, order?.(resource)));
-  return 0;
-}
-
 /** Creates an agent or tool from its spec (`POST /v1/agents|tools`) and says which version it got. */
 async function createResource(
   client: AgentOsClient,
@@ -148,24 +98,21 @@ async function deleteResource(
 /** `agentos agents list|get|create|delete`. */
 export const agentCommands = {
   async list(client: AgentOsClient, page: PageOptions, output: CommandOutput): Promise<number> {
-    const body = await listPages(client, '/v1/agents', {}, page);
-    emit(output, body, () =>
-      withMore(
-        body,
-        table(
-          [
-            { title: 'AGENT_ID', value: (a: Record<string, unknown>) => a['agent_id'] },
-            { title: 'VERSION', value: (a: Record<string, unknown>) => a['version'] },
-            { title: 'NAME', value: (a: Record<string, unknown>) => a['name'], max: 40 },
-            { title: 'MODEL', value: (a: Record<string, unknown>) => a['model_ref'] },
-            { title: 'MODE', value: (a: Record<string, unknown>) => a['run_mode'] },
-            { title: 'UPDATED', value: (a: Record<string, unknown>) => a['updated_at'] },
-          ],
-          body.data,
-        ),
-      ),
+    return emitList(
+      client,
+      '/v1/agents',
+      {},
+      page,
+      [
+        { title: 'AGENT_ID', value: (a: Record<string, unknown>) => a['agent_id'] },
+        { title: 'VERSION', value: (a: Record<string, unknown>) => a['version'] },
+        { title: 'NAME', value: (a: Record<string, unknown>) => a['name'], max: 40 },
+        { title: 'MODEL', value: (a: Record<string, unknown>) => a['model_ref'] },
+        { title: 'MODE', value: (a: Record<string, unknown>) => a['run_mode'] },
+        { title: 'UPDATED', value: (a: Record<string, unknown>) => a['updated_at'] },
+      ],
+      output,
     );
-    return 0;
   },
 
   async get(client: AgentOsClient, agentId: string, version: number | undefined, output: CommandOutput) {
@@ -186,30 +133,27 @@ export const agentCommands = {
 /** `agentos tools list|get|create|delete`. */
 export const toolCommands = {
   async list(client: AgentOsClient, page: PageOptions, output: CommandOutput): Promise<number> {
-    const body = await listPages(client, '/v1/tools', {}, page);
-    emit(output, body, () =>
-      withMore(
-        body,
-        table(
-          [
-            { title: 'TOOL_ID', value: (t: Record<string, unknown>) => t['tool_id'] },
-            { title: 'KIND', value: (t: Record<string, unknown>) => t['kind'] },
-            { title: 'VERSION', value: (t: Record<string, unknown>) => t['version'] },
-            {
-              title: 'TARGET',
-              value: (t: Record<string, unknown>) => {
-                const http = t['http'] as { method?: string; url?: string } | undefined;
-                return http === undefined ? '-' : `${http.method ?? ''} ${http.url ?? ''}`;
-              },
-              max: 50,
-            },
-            { title: 'DESCRIPTION', value: (t: Record<string, unknown>) => t['description'], max: 60 },
-          ],
-          body.data,
-        ),
-      ),
+    return emitList(
+      client,
+      '/v1/tools',
+      {},
+      page,
+      [
+        { title: 'TOOL_ID', value: (t: Record<string, unknown>) => t['tool_id'] },
+        { title: 'KIND', value: (t: Record<string, unknown>) => t['kind'] },
+        { title: 'VERSION', value: (t: Record<string, unknown>) => t['version'] },
+        {
+          title: 'TARGET',
+          value: (t: Record<string, unknown>) => {
+            const http = t['http'] as { method?: string; url?: string } | undefined;
+            return http === undefined ? '-' : `${http.method ?? ''} ${http.url ?? ''}`;
+          },
+          max: 50,
+        },
+        { title: 'DESCRIPTION', value: (t: Record<string, unknown>) => t['description'], max: 60 },
+      ],
+      output,
     );
-    return 0;
   },
 
   get: (client: AgentOsClient, toolId: string, output: CommandOutput) =>
@@ -252,23 +196,20 @@ export const runCommands = {
     page: PageOptions,
     output: CommandOutput,
   ): Promise<number> {
-    const body = await listPages(client, '/v1/runs', { status }, page);
-    emit(output, body, () =>
-      withMore(
-        body,
-        table(
-          [
-            { title: 'RUN_ID', value: (r: Record<string, unknown>) => r['run_id'] },
-            { title: 'STATUS', value: (r: Record<string, unknown>) => r['status'] },
-            { title: 'AGENT', value: (r: Record<string, unknown>) => r['agent_id'] },
-            { title: 'STEPS', value: (r: Record<string, unknown>) => r['steps_completed'] },
-            { title: 'CREATED', value: (r: Record<string, unknown>) => r['created_at'] },
-          ],
-          body.data,
-        ),
-      ),
+    return emitList(
+      client,
+      '/v1/runs',
+      { status },
+      page,
+      [
+        { title: 'RUN_ID', value: (r: Record<string, unknown>) => r['run_id'] },
+        { title: 'STATUS', value: (r: Record<string, unknown>) => r['status'] },
+        { title: 'AGENT', value: (r: Record<string, unknown>) => r['agent_id'] },
+        { title: 'STEPS', value: (r: Record<string, unknown>) => r['steps_completed'] },
+        { title: 'CREATED', value: (r: Record<string, unknown>) => r['created_at'] },
+      ],
+      output,
     );
-    return 0;
   },
 
   get: (client: AgentOsClient, runId: string, output: CommandOutput) =>
@@ -345,36 +286,32 @@ export const runCommands = {
     page: PageOptions,
     output: CommandOutput,
   ): Promise<number> {
-    const body = await listPages(client, `/v1/runs/${segment(runId)}/steps`, {}, page);
-    emit(output, body, () =>
-      withMore(
-        body,
-        table(
-          [
-            { title: 'STEP', value: (s: Record<string, unknown>) => s['step'] },
-            { title: 'STATUS', value: (s: Record<string, unknown>) => s['status'] },
-            { title: 'DURATION_MS', value: (s: Record<string, unknown>) => s['duration_ms'] },
-            {
-              title: 'MODEL',
-              value: (s: Record<string, unknown>) =>
-                (s['model'] as { model_ref?: unknown } | undefined)?.model_ref,
-            },
-            {
-              title: 'TOOLS',
-              value: (s: Record<string, unknown>) =>
-                ((s['tool_calls'] as ToolCallSummary[] | undefined) ?? []).map(toolCallCell).join(' ') || '-',
-              max: 80,
-            },
-            {
-              title: 'ERROR',
-              value: (s: Record<string, unknown>) =>
-                (s['error'] as { code?: unknown } | null | undefined)?.code,
-            },
-          ],
-          body.data,
-        ),
-      ),
+    return emitList(
+      client,
+      `/v1/runs/${segment(runId)}/steps`,
+      {},
+      page,
+      [
+        { title: 'STEP', value: (s: Record<string, unknown>) => s['step'] },
+        { title: 'STATUS', value: (s: Record<string, unknown>) => s['status'] },
+        { title: 'DURATION_MS', value: (s: Record<string, unknown>) => s['duration_ms'] },
+        {
+          title: 'MODEL',
+          value: (s: Record<string, unknown>) =>
+            (s['model'] as { model_ref?: unknown } | undefined)?.model_ref,
+        },
+        {
+          title: 'TOOLS',
+          value: (s: Record<string, unknown>) =>
+            ((s['tool_calls'] as ToolCallSummary[] | undefined) ?? []).map(toolCallCell).join(' ') || '-',
+          max: 80,
+        },
+        {
+          title: 'ERROR',
+          value: (s: Record<string, unknown>) => (s['error'] as { code?: unknown } | null | undefined)?.code,
+        },
+      ],
+      output,
     );
-    return 0;
   },
 };

@@ -1,4 +1,4 @@
-import type { ApiAnswer } from '../../client/agentos-client.ts';
+import type { AgentOsClient, ApiAnswer } from '../../client/agentos-client.ts';
 
 /** Where an API command writes: results to `out`, refusals to `err`; `--json` for machines. */
 export type CommandOutput = { out: NodeJS.WritableStream; err: NodeJS.WritableStream; json: boolean };
@@ -88,4 +88,75 @@ export function details(value: Record<string, unknown>, fields?: string[]): stri
 /** Writes a result: its JSON for `--json`, else the human form. */
 export function emit(output: CommandOutput, value: unknown, human: () => string): void {
   output.out.write(output.json ? `${JSON.stringify(value, null, 2)}\n` : human());
+}
+
+/** A list page as every list route of the API answers it. */
+export type ListPage = { object: 'list'; data: Record<string, unknown>[]; next_cursor: string | null };
+
+/** Paging options of the list commands. */
+export type PageOptions = { limit?: number; cursor?: string; all?: boolean };
+
+/** A path segment: an id as the API's routes take it. */
+export const segment = (value: string) => encodeURIComponent(value);
+
+/** A query string of the parameters that are set (`''` when none is). */
+export function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined) search.set(name, String(value));
+  const text = search.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+/** One page, or with `all` every page after it, merged into one list. */
+export async function listPages(
+  client: AgentOsClient,
+  path: string,
+  params: Record<string, string | number | undefined>,
+  page: PageOptions,
+): Promise<ListPage> {
+  let cursor = page.cursor;
+  const data: Record<string, unknown>[] = [];
+  for (;;) {
+    const body = expectStatus<ListPage>(
+      await client.request('GET', `${path}${query({ ...params, limit: page.limit, cursor })}`),
+      200,
+    );
+    data.push(...body.data);
+    if (page.all !== true || body.next_cursor === null)
+      return { object: 'list', data, next_cursor: body.next_cursor };
+    cursor = body.next_cursor;
+  }
+}
+
+/**
+ * Lists `path` (see `listPages`) and writes the list: its JSON for `--json`, else a table of
+ * `columns` and, when there is more, how to get it.
+ */
+export async function emitList(
+  client: AgentOsClient,
+  path: string,
+  params: Record<string, string | number | undefined>,
+  page: PageOptions,
+  columns: Parameters<typeof table>[0],
+  output: CommandOutput,
+): Promise<number> {
+  const body = await listPages(client, path, params, page);
+  emit(output, body, () => {
+    const text = table(columns, body.data);
+    return body.next_cursor === null ? text : `${text}(more: --cursor ${body.next_cursor}, or --all)\n`;
+  });
+  return 0;
+}
+
+/** Reads one resource (`GET path`) and shows it as fields, in `order` when given. */
+export async function showResource(
+  client: AgentOsClient,
+  path: string,
+  output: CommandOutput,
+  order?: (resource: Record<string, unknown>) => Parameters<typeof details>[1],
+): Promise<number> {
+  const resource = expectStatus<Record<string, unknown>>(await client.request('GET', path), 200);
+  emit(output, resource, () => details(resource, order?.(resource)));
+  return 0;
 }
