@@ -9,13 +9,14 @@ import { createJwtVerifier } from '../../../functions/shared/auth/jwt-verifier.t
 import { bindRoutes } from '../../../functions/shared/http/bound-route.ts';
 import { createHttpApp } from '../../../functions/shared/http/http-app.ts';
 import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
+import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
 import { createTestAuth } from '../../support/test-auth.ts';
-import { admissionOver, TenantDirectoryDouble } from '../../support/tenant-directory-double.ts';
+import { admissionOver } from '../../support/recording-admission.ts';
 
 /** The administration routes behind the real HTTP core (routing, scopes, validation), in memory. */
 async function adminApp() {
   const auth = await createTestAuth();
-  const directory = new TenantDirectoryDouble();
+  const directory = new InMemoryTenantDirectory();
   for (const tenantId of ['operator', 'acme'])
     await directory.createTenant({ tenant_id: tenantId }, { by: 'seed', at: new Date() });
   const admission = admissionOver(directory);

@@ -10,13 +10,14 @@ import { bindRoutes } from '../../../functions/shared/http/bound-route.ts';
 import { createHttpApp } from '../../../functions/shared/http/http-app.ts';
 import { InMemorySlotPool } from '../../../functions/shared/limits/adapters/in-memory-limits.ts';
 import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
+import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
 import { createTestAuth } from '../../support/test-auth.ts';
-import { admissionOver, TenantDirectoryDouble } from '../../support/tenant-directory-double.ts';
+import { admissionOver } from '../../support/recording-admission.ts';
 
 /** The capacity route behind the real HTTP core, over an in-memory slot pool and a fixed queue depth. */
 async function capacityApp() {
   const auth = await createTestAuth();
-  const directory = new TenantDirectoryDouble();
+  const directory = new InMemoryTenantDirectory();
   for (const tenantId of ['operator', 'acme'])
     await directory.createTenant({ tenant_id: tenantId }, { by: 'seed', at: new Date() });
   const admission = admissionOver(directory);

@@ -5,8 +5,9 @@ import { defaultTenantScopes } from '../../../functions/shared/auth/auth-context
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import { createJwtVerifier } from '../../../functions/shared/auth/jwt-verifier.ts';
 import type { RouteInput } from '../../../functions/shared/http/bound-route.ts';
+import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
 import { createTestAuth } from '../../support/test-auth.ts';
-import { admissionOver, TenantDirectoryDouble } from '../../support/tenant-directory-double.ts';
+import { admissionOver } from '../../support/recording-admission.ts';
 
 const admin: AuthContext = {
   tenant_id: 'acme',
@@ -31,7 +32,7 @@ function input(auth: AuthContext, parts: { params?: unknown; query?: unknown; bo
 
 async function setup() {
   const auth = await createTestAuth();
-  const directory = new TenantDirectoryDouble();
+  const directory = new InMemoryTenantDirectory();
   await directory.createTenant({ tenant_id: 'acme' }, { by: 'ops', at: new Date() });
   await directory.createTenant({ tenant_id: 'globex' }, { by: 'ops', at: new Date() });
   const admission = admissionOver(directory);
@@ -108,7 +109,7 @@ describe('the tenant admin API', () => {
       tokenId: json.token_id,
       auth: { tenant_id: 'acme', principal: { id: 'bot' }, scopes: ['runs:read'] },
     });
-    expect([...directory.tokens.values()]).toEqual([
+    expect((await directory.listTokens('acme', { limit: 100 })).tokens).toEqual([
       expect.not.objectContaining({ token: expect.anything() }),
     ]);
 

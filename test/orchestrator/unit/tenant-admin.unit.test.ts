@@ -10,8 +10,9 @@ import { createRunStopper } from '../../../functions/orchestrator/runtime/run-st
 import type { StopAuditRecord } from '../../../functions/orchestrator/runtime/run-stopper.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import type { RouteInput } from '../../../functions/shared/http/bound-route.ts';
+import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
 import { agentDefinition } from '../../support/agent-definitions.ts';
-import { admissionOver, TenantDirectoryDouble } from '../../support/tenant-directory-double.ts';
+import { admissionOver } from '../../support/recording-admission.ts';
 
 const member = (tenantId: string, id = 'alice'): AuthContext => ({
   tenant_id: tenantId,
@@ -93,7 +94,7 @@ async function node() {
     },
     audit: (_message, record) => audits.push(record),
   });
-  const directory = new TenantDirectoryDouble();
+  const directory = new InMemoryTenantDirectory();
   const admission = admissionOver(directory);
   const handlers = tenantAdminHandlers({
     directory,
