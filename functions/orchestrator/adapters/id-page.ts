@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 
 /**
@@ -41,12 +40,4 @@ export function pageOfIds(
     ids: taken,
     nextCursor: sorted.length > taken.length && last !== undefined ? encodeIdCursor(last) : null,
   };
-}
-
-/**
- * The sort key of an id's entry in a directory partition: 48 bits of its SHA-256, so entries of
- * one partition have distinct numeric keys (a collision is refused by the write's condition).
- */
-export function directorySortKey(id: string): number {
-  return createHash('sha256').update(id).digest().readUIntBE(0, 6);
 }

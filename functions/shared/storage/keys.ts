@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TenantIdSchema } from '../auth/auth-context.ts';
 import { InternalError } from '../errors/agentos-error.ts';
 
@@ -27,6 +28,15 @@ function part(value: string, what: string): string {
 
 /** The sort key of a record itself (as opposed to an event under it). */
 export const recordSortKey = 0;
+
+/**
+ * The numeric sort key of an id's item in a partition that holds one item per id (directories,
+ * principals, tokens): 48 bits of the id's SHA-256, so the items of one partition have distinct keys
+ * (a collision is refused by the write's condition). Stored keys depend on it: never change it.
+ */
+export function hashedSortKey(id: string): number {
+  return createHash('sha256').update(id).digest().readUIntBE(0, 6);
+}
 
 export const storageKeys = {
   run: (tenantId: string, runId: string) => `${tenant(tenantId)}/runs/${part(runId, 'run id')}`,

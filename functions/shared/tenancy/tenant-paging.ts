@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { InvalidRequestError } from '../errors/agentos-error.ts';
 
 /** An opaque page position of a directory listing (base64url JSON of the last key seen). */
@@ -48,12 +47,4 @@ export function pageBy<T>(
     items: taken,
     next: sorted.length > taken.length && last !== undefined ? encodeCursor(idOf(last)) : null,
   };
-}
-
-/**
- * The numeric sort key of an id's item in a partition (HLD §4.2): 48 bits of its SHA-256, so the
- * items of one partition have distinct keys (a collision is refused by the write's condition).
- */
-export function hashedSortKey(id: string): number {
-  return createHash('sha256').update(id).digest().readUIntBE(0, 6);
 }

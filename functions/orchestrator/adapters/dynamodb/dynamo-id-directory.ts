@@ -1,7 +1,7 @@
 import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
-import { directorySortKey } from '../id-page.ts';
+import { hashedSortKey } from '../../../shared/storage/keys.ts';
 
 /**
  * A directory partition (HLD §4.2, no secondary index): one small item per live id under one `pk`,
@@ -16,7 +16,7 @@ export function directoryPut(tableName: string, pk: string, id: string, field: s
   return {
     Put: {
       TableName: tableName,
-      Item: { pk, sk: directorySortKey(id), kind: 'directory_entry', [field]: id },
+      Item: { pk, sk: hashedSortKey(id), kind: 'directory_entry', [field]: id },
       ConditionExpression: 'attribute_not_exists(pk) OR #id = :id',
       ExpressionAttributeNames: { '#id': field },
       ExpressionAttributeValues: { ':id': id },
@@ -26,7 +26,7 @@ export function directoryPut(tableName: string, pk: string, id: string, field: s
 
 /** The write that removes `id` from the directory. */
 export function directoryDelete(tableName: string, pk: string, id: string): TransactItem {
-  return { Delete: { TableName: tableName, Key: { pk, sk: directorySortKey(id) } } };
+  return { Delete: { TableName: tableName, Key: { pk, sk: hashedSortKey(id) } } };
 }
 
 /** Every id of the directory, in no particular order. */

@@ -9,9 +9,9 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { InternalError } from '../../errors/agentos-error.ts';
 import { cancellationCodes, isConditionFailure, storageUnavailable } from '../../storage/dynamo-errors.ts';
-import { platformKeys, recordSortKey, storageKeys } from '../../storage/keys.ts';
+import { hashedSortKey, platformKeys, recordSortKey, storageKeys } from '../../storage/keys.ts';
 import type { Cursor } from '../tenant-paging.ts';
-import { hashedSortKey, pageBy } from '../tenant-paging.ts';
+import { pageBy } from '../tenant-paging.ts';
 import { TenantDirectoryConflictError } from '../tenant-directory-port.ts';
 import type { ChangeStamp, TenantDirectoryPort } from '../tenant-directory-port.ts';
 import {
