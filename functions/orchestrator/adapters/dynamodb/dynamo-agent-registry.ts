@@ -1,8 +1,7 @@
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { ConflictError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
-import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
+import { batchGet, getItem, transactWrite } from '../../../shared/storage/dynamo-items.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import type {
   AgentDefinition,
@@ -12,7 +11,7 @@ import type {
 } from '../../ports/agent-registry-port.ts';
 import { pageOfIds } from '../id-page.ts';
 import { agentFromStored, isLegacyHead } from '../stored-agent.ts';
-import { batchGet, directoryDelete, directoryIds, directoryPut } from './dynamo-id-directory.ts';
+import { directoryDelete, directoryIds, directoryPut } from './dynamo-id-directory.ts';
 
 /** How often a write that lost a race to another writer is tried again before it answers 409. */
 const maxWriteAttempts = 5;
@@ -47,11 +46,21 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
     version: number,
   ): Promise<AgentDefinition | undefined> {
     if (!Number.isInteger(version) || version < 1) return undefined;
-    const item = await this.read(storageKeys.agent(auth.tenant_id, agentId), version, false);
+    const item = await getItem(
+      this.db,
+      this.tableName,
+      { pk: storageKeys.agent(auth.tenant_id, agentId), sk: version },
+      false,
+    );
     if (item !== undefined) return agentFromStored(item, agentId);
     if (version !== 1) return undefined;
     // An agent stored before versions existed has its version 1 only in its head.
-    const head = await this.read(storageKeys.agent(auth.tenant_id, agentId), recordSortKey, false);
+    const head = await getItem(
+      this.db,
+      this.tableName,
+      { pk: storageKeys.agent(auth.tenant_id, agentId), sk: recordSortKey },
+      false,
+    );
     return head !== undefined && isLegacyHead(head) ? agentFromStored(head, agentId) : undefined;
   }
 
@@ -144,7 +153,7 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
         directoryDelete(this.tableName, storageKeys.agentIndex(auth.tenant_id), agentId),
         ...this.legacyVersion(pk, head),
       ];
-      const codes = await this.transact(items);
+      const codes = await transactWrite(this.db, items);
       if (codes === undefined) return;
       if (attempt >= maxWriteAttempts) throw new ConflictError(`Agent ${agentId} is being changed; retry`);
     }
@@ -157,7 +166,7 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
    */
   private async write(auth: AuthContext, agent: AgentDefinition, head: Head | undefined) {
     const pk = storageKeys.agent(auth.tenant_id, agent.agent_id);
-    return this.transact([
+    return transactWrite(this.db, [
       {
         Put: {
           TableName: this.tableName,
@@ -226,7 +235,12 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
   }
 
   private async head(auth: AuthContext, agentId: string, consistent: boolean): Promise<Head | undefined> {
-    const item = await this.read(storageKeys.agent(auth.tenant_id, agentId), recordSortKey, consistent);
+    const item = await getItem(
+      this.db,
+      this.tableName,
+      { pk: storageKeys.agent(auth.tenant_id, agentId), sk: recordSortKey },
+      consistent,
+    );
     if (item === undefined) return undefined;
     if (item['deleted'] === true)
       return {
@@ -238,44 +252,13 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
     return { item, agent, latest: agent.version };
   }
 
-  private async read(
-    pk: string,
-    sk: number,
-    consistent: boolean,
-  ): Promise<Record<string, unknown> | undefined> {
-    try {
-      const result = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: consistent }),
-      );
-      return result.Item;
-    } catch (error) {
-      throw storageUnavailable(error);
-    }
-  }
-
-  /** Runs a transaction; undefined on success, the cancellation codes when it was canceled. */
-  private async transact(items: Record<string, unknown>[]): Promise<string[] | undefined> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: items as ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems'],
-        }),
-      );
-      return undefined;
-    } catch (error) {
-      const codes = cancellationCodes(error);
-      if (codes === undefined) throw storageUnavailable(error);
-      return codes;
-    }
-  }
-
   /**
    * Writes `agent` exactly as given as the agent's current version (seeding and tests): no version
    * check, the directory entry included.
    */
   async put(auth: AuthContext, agent: AgentDefinition): Promise<void> {
     const pk = storageKeys.agent(auth.tenant_id, agent.agent_id);
-    const codes = await this.transact([
+    const codes = await transactWrite(this.db, [
       {
         Put: {
           TableName: this.tableName,

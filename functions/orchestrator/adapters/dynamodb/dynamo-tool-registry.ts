@@ -1,15 +1,14 @@
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { ConflictError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
-import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
+import { batchGet, getItem, transactWrite } from '../../../shared/storage/dynamo-items.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import type { ToolPage, ToolRegistryPort } from '../../ports/tool-registry-port.ts';
 import type { HttpTool, ToolSpec } from '../../schemas/tool.ts';
 import { checkToolSpec } from '../../schemas/tool-spec-checks.ts';
 import { pageOfIds } from '../id-page.ts';
 import { toolFromStored, toolOf } from '../stored-tool.ts';
-import { batchGet, directoryDelete, directoryIds, directoryPut } from './dynamo-id-directory.ts';
+import { directoryDelete, directoryIds, directoryPut } from './dynamo-id-directory.ts';
 
 /** How often an update that lost a race to another writer is tried again before it answers 409. */
 const maxWriteAttempts = 5;
@@ -33,19 +32,12 @@ export class DynamoToolRegistry implements ToolRegistryPort {
   }
 
   async get(auth: AuthContext, toolId: string): Promise<HttpTool | undefined> {
-    let item: Record<string, unknown> | undefined;
-    try {
-      const result = await this.db.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: { pk: storageKeys.tool(auth.tenant_id, toolId), sk: recordSortKey },
-          ConsistentRead: true,
-        }),
-      );
-      item = result.Item;
-    } catch (error) {
-      throw storageUnavailable(error);
-    }
+    const item = await getItem(
+      this.db,
+      this.tableName,
+      { pk: storageKeys.tool(auth.tenant_id, toolId), sk: recordSortKey },
+      true,
+    );
     return item === undefined || item['kind'] !== itemKind ? undefined : toolFromStored(item, toolId);
   }
 
@@ -70,7 +62,7 @@ export class DynamoToolRegistry implements ToolRegistryPort {
     checkToolSpec(toolId, spec);
     const at = this.now().toISOString();
     const tool = toolOf(toolId, spec, 1, at, at);
-    const codes = await this.transact([
+    const codes = await transactWrite(this.db, [
       {
         Put: {
           TableName: this.tableName,
@@ -93,7 +85,7 @@ export class DynamoToolRegistry implements ToolRegistryPort {
       const current = await this.get(auth, toolId);
       if (current === undefined) throw new NotFoundError(`Tool ${toolId} not found`);
       const tool = toolOf(toolId, spec, current.version + 1, current.created_at, this.now().toISOString());
-      const codes = await this.transact([
+      const codes = await transactWrite(this.db, [
         {
           Put: {
             TableName: this.tableName,
@@ -112,7 +104,7 @@ export class DynamoToolRegistry implements ToolRegistryPort {
   }
 
   async delete(auth: AuthContext, toolId: string): Promise<void> {
-    const codes = await this.transact([
+    const codes = await transactWrite(this.db, [
       {
         Delete: {
           TableName: this.tableName,
@@ -131,21 +123,5 @@ export class DynamoToolRegistry implements ToolRegistryPort {
 
   private item(auth: AuthContext, tool: HttpTool): Record<string, unknown> {
     return { pk: storageKeys.tool(auth.tenant_id, tool.tool_id), sk: recordSortKey, ...tool, kind: itemKind };
-  }
-
-  /** Runs a transaction; undefined on success, the per-item cancellation codes when it was canceled. */
-  private async transact(items: Record<string, unknown>[]): Promise<string[] | undefined> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: items as ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems'],
-        }),
-      );
-      return undefined;
-    } catch (error) {
-      const codes = cancellationCodes(error);
-      if (codes === undefined) throw storageUnavailable(error);
-      return codes;
-    }
   }
 }

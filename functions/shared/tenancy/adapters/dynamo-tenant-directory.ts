@@ -1,14 +1,10 @@
-import {
-  BatchGetCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { InternalError } from '../../errors/agentos-error.ts';
-import { cancellationCodes, isConditionFailure, storageUnavailable } from '../../storage/dynamo-errors.ts';
+import { isConditionFailure, storageUnavailable } from '../../storage/dynamo-errors.ts';
+import { batchGet, getItem, partitionItems, transactWrite } from '../../storage/dynamo-items.ts';
+import type { TransactItem } from '../../storage/dynamo-items.ts';
 import { hashedSortKey, platformKeys, recordSortKey, storageKeys } from '../../storage/keys.ts';
 import type { Cursor } from '../tenant-paging.ts';
 import { pageBy } from '../tenant-paging.ts';
@@ -47,7 +43,6 @@ const StoredProfileSchema = z.object({
 });
 
 type Profile = { tenant: Tenant; revision: number; revocations: Revocations };
-type TransactItem = Record<string, unknown>;
 
 /**
  * The tenant directory in the node's table (HLD §4.2, §5.2), one partition per kind of record:
@@ -73,7 +68,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
 
   async createTenant(request: CreateTenantRequest, stamp: ChangeStamp): Promise<Tenant> {
     const tenant = newTenant(request, stamp);
-    const codes = await this.transact([
+    const codes = await transactWrite(this.db, [
       {
         Put: {
           TableName: this.tableName,
@@ -115,7 +110,12 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     cursor?: Cursor;
   }): Promise<{ tenants: Tenant[]; next: Cursor | null }> {
     const ids: string[] = [];
-    for (const item of await this.partition(platformKeys.tenantDirectory(), 'tenant_id')) {
+    for (const item of await partitionItems(
+      this.db,
+      this.tableName,
+      platformKeys.tenantDirectory(),
+      'tenant_id',
+    )) {
       const id = item['tenant_id'];
       if (typeof id === 'string') ids.push(id);
     }
@@ -125,7 +125,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
       const keys = items
         .slice(start, start + 100)
         .map((id) => ({ pk: storageKeys.tenantProfile(id), sk: recordSortKey }));
-      for (const item of await this.batchGet(keys)) {
+      for (const item of await batchGet(this.db, this.tableName, keys)) {
         const profile = parseProfile(item);
         tenants.set(profile.tenant.tenant_id, profile.tenant);
       }
@@ -184,7 +184,12 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
   }
 
   async getPrincipal(tenantId: string, principalId: string): Promise<Principal | undefined> {
-    const item = await this.read(storageKeys.principals(tenantId), hashedSortKey(principalId), true);
+    const item = await getItem(
+      this.db,
+      this.tableName,
+      { pk: storageKeys.principals(tenantId), sk: hashedSortKey(principalId) },
+      true,
+    );
     if (item === undefined || item['principal_id'] !== principalId) return undefined;
     return parseRecord(PrincipalSchema, item, 'principal');
   }
@@ -193,8 +198,8 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     tenantId: string,
     page: { limit: number; cursor?: Cursor },
   ): Promise<{ principals: Principal[]; next: Cursor | null }> {
-    const all = (await this.partition(storageKeys.principals(tenantId))).map((item) =>
-      parseRecord(PrincipalSchema, item, 'principal'),
+    const all = (await partitionItems(this.db, this.tableName, storageKeys.principals(tenantId))).map(
+      (item) => parseRecord(PrincipalSchema, item, 'principal'),
     );
     const { items, next } = pageBy(all, (principal) => principal.principal_id, page);
     return { principals: items, next };
@@ -249,7 +254,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     tenantId: string,
     page: { limit: number; cursor?: Cursor; principalId?: string },
   ): Promise<{ tokens: IssuedToken[]; next: Cursor | null }> {
-    const all = (await this.partition(storageKeys.issuedTokens(tenantId)))
+    const all = (await partitionItems(this.db, this.tableName, storageKeys.issuedTokens(tenantId)))
       .map((item) => parseRecord(IssuedTokenSchema, item, 'issued token'))
       .filter((token) => page.principalId === undefined || token.principal_id === page.principalId);
     const { items, next } = pageBy(all, (token) => token.token_id, page);
@@ -257,7 +262,12 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
   }
 
   async revokeToken(tenantId: string, tokenId: string, stamp: ChangeStamp): Promise<IssuedToken | undefined> {
-    const item = await this.read(storageKeys.issuedTokens(tenantId), hashedSortKey(tokenId), true);
+    const item = await getItem(
+      this.db,
+      this.tableName,
+      { pk: storageKeys.issuedTokens(tenantId), sk: hashedSortKey(tokenId) },
+      true,
+    );
     if (item === undefined || item['token_id'] !== tokenId) return undefined;
     const revoked = revokedToken(parseRecord(IssuedTokenSchema, item, 'issued token'), stamp.at);
     const until = tokenRevocationUntil(revoked);
@@ -308,7 +318,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
         revision: current.revision + 1,
         revocations: prunedRevocations(profile.revocations, epochSeconds(at)),
       };
-      const codes = await this.transact([
+      const codes = await transactWrite(this.db, [
         {
           Put: {
             TableName: this.tableName,
@@ -329,7 +339,12 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
   }
 
   private async profile(tenantId: string, consistent: boolean): Promise<Profile | undefined> {
-    const item = await this.read(storageKeys.tenantProfile(tenantId), recordSortKey, consistent);
+    const item = await getItem(
+      this.db,
+      this.tableName,
+      { pk: storageKeys.tenantProfile(tenantId), sk: recordSortKey },
+      consistent,
+    );
     return item === undefined ? undefined : parseProfile(item);
   }
 
@@ -374,86 +389,6 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
           'exists',
         );
       throw storageUnavailable(error);
-    }
-  }
-
-  private async read(
-    pk: string,
-    sk: number,
-    consistent: boolean,
-  ): Promise<Record<string, unknown> | undefined> {
-    try {
-      const result = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: consistent }),
-      );
-      return result.Item;
-    } catch (error) {
-      throw storageUnavailable(error);
-    }
-  }
-
-  /** Every item of a partition (or just `field` of each). */
-  private async partition(pk: string, field?: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    try {
-      do {
-        const result = await this.db.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': pk },
-            ...(field === undefined
-              ? {}
-              : { ProjectionExpression: '#field', ExpressionAttributeNames: { '#field': field } }),
-            ConsistentRead: true,
-            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-          }),
-        );
-        items.push(...(result.Items ?? []));
-        start = result.LastEvaluatedKey;
-      } while (start !== undefined);
-    } catch (error) {
-      throw storageUnavailable(error);
-    }
-    return items;
-  }
-
-  private async batchGet(keys: { pk: string; sk: number }[]): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let pending: Record<string, unknown>[] = keys;
-    try {
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= 8) throw new Error('BatchGetItem left keys unprocessed after 8 attempts');
-        if (attempt > 0)
-          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
-        const result = await this.db.send(
-          new BatchGetCommand({
-            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
-          }),
-        );
-        items.push(...(result.Responses?.[this.tableName] ?? []));
-        pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-    } catch (error) {
-      throw storageUnavailable(error);
-    }
-    return items;
-  }
-
-  /** Runs a transaction; undefined on success, the cancellation codes when it was canceled. */
-  private async transact(items: TransactItem[]): Promise<string[] | undefined> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: items as ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems'],
-        }),
-      );
-      return undefined;
-    } catch (error) {
-      const codes = cancellationCodes(error);
-      if (codes === undefined) throw storageUnavailable(error);
-      return codes;
     }
   }
 }
