@@ -4,10 +4,10 @@ import { principalHandlers } from '../../../functions/orchestrator/api/principal
 import { defaultTenantScopes } from '../../../functions/shared/auth/auth-context.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import { createJwtVerifier } from '../../../functions/shared/auth/jwt-verifier.ts';
-import type { RouteInput } from '../../../functions/shared/http/bound-route.ts';
 import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
 import { createTestAuth } from '../../support/test-auth.ts';
 import { admissionOver } from '../../support/recording-admission.ts';
+import { routeInput as input } from '../../support/route-input.ts';
 
 const admin: AuthContext = {
   tenant_id: 'acme',
@@ -15,20 +15,6 @@ const admin: AuthContext = {
   scopes: ['tenant:admin', 'runs:read', 'runs:write', 'usage:read'],
   policy_context: {},
 };
-
-function input(auth: AuthContext, parts: { params?: unknown; query?: unknown; body?: unknown }): RouteInput {
-  return {
-    params: parts.params ?? {},
-    query: parts.query ?? {},
-    body: parts.body,
-    headers: {},
-    auth,
-    tenant: undefined,
-    correlationId: 'test',
-    signal: new AbortController().signal,
-    url: new URL('http://node.test/'),
-  } as RouteInput;
-}
 
 async function setup() {
   const auth = await createTestAuth();

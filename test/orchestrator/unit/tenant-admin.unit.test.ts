@@ -9,10 +9,10 @@ import { createRunService } from '../../../functions/orchestrator/runtime/run-se
 import { createRunStopper } from '../../../functions/orchestrator/runtime/run-stopper.ts';
 import type { StopAuditRecord } from '../../../functions/orchestrator/runtime/run-stopper.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
-import type { RouteInput } from '../../../functions/shared/http/bound-route.ts';
 import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
 import { agentDefinition } from '../../support/agent-definitions.ts';
 import { admissionOver } from '../../support/recording-admission.ts';
+import { routeInput as input } from '../../support/route-input.ts';
 
 const member = (tenantId: string, id = 'alice'): AuthContext => ({
   tenant_id: tenantId,
@@ -30,21 +30,6 @@ const body = (agentId: string) => ({
   agent_id: agentId,
   input: { messages: [{ role: 'user' as const, content: 'hi' }] },
 });
-
-/** A handler's input with only the parts a test sets. */
-function input(auth: AuthContext, parts: { params?: unknown; query?: unknown; body?: unknown }): RouteInput {
-  return {
-    params: parts.params ?? {},
-    query: parts.query ?? {},
-    body: parts.body,
-    headers: {},
-    auth,
-    tenant: undefined,
-    correlationId: 'test',
-    signal: new AbortController().signal,
-    url: new URL('http://node.test/'),
-  } as RouteInput;
-}
 
 async function node() {
   let tick = Date.parse('2026-02-01T00:00:00.000Z');
