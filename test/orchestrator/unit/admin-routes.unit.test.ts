@@ -5,21 +5,12 @@ import { principalHandlers } from '../../../functions/orchestrator/api/principal
 import { tenantAdminRoutes } from '../../../functions/orchestrator/api/tenant-admin-api.ts';
 import { tenantAdminHandlers } from '../../../functions/orchestrator/api/tenant-admin-handlers.ts';
 import { createRunStopper } from '../../../functions/orchestrator/runtime/run-stopper.ts';
-import { createJwtVerifier } from '../../../functions/shared/auth/jwt-verifier.ts';
 import { bindRoutes } from '../../../functions/shared/http/bound-route.ts';
-import { createHttpApp } from '../../../functions/shared/http/http-app.ts';
-import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
-import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
-import { createTestAuth } from '../../support/test-auth.ts';
-import { admissionOver } from '../../support/recording-admission.ts';
+import { adminHttpCore } from '../../support/admin-http.ts';
 
 /** The administration routes behind the real HTTP core (routing, scopes, validation), in memory. */
 async function adminApp() {
-  const auth = await createTestAuth();
-  const directory = new InMemoryTenantDirectory();
-  for (const tenantId of ['operator', 'acme'])
-    await directory.createTenant({ tenant_id: tenantId }, { by: 'seed', at: new Date() });
-  const admission = admissionOver(directory);
+  const { auth, directory, admission, appOf } = await adminHttpCore();
   const runs = new InMemoryRunStateStore();
   const now = () => new Date();
   const stopper = createRunStopper({
@@ -29,10 +20,8 @@ async function adminApp() {
     now,
     audit: () => undefined,
   });
-  const app = createHttpApp({
-    service: 'agent-orchestrator',
-    operatorTenantId: 'operator',
-    routes: bindRoutes([...tenantAdminRoutes, ...principalRoutes], {
+  const app = appOf(
+    bindRoutes([...tenantAdminRoutes, ...principalRoutes], {
       ...tenantAdminHandlers({ directory, admission, runs, stopper, now, operatorTenantId: 'operator' }),
       ...principalHandlers({
         directory,
@@ -42,15 +31,7 @@ async function adminApp() {
         now,
       }),
     }),
-    verifier: createJwtVerifier({
-      issuers: [{ issuer: auth.issuer, jwks: { kind: 'inline', jwks: auth.jwks } }],
-      audience: auth.audience,
-      maxLifetimeSeconds: 86_400,
-    }),
-    admission,
-    telemetry: createTelemetry('test'),
-    maxBodyBytes: 64 * 1024,
-  });
+  );
   const call = async (method: string, path: string, token: string, body?: unknown) => {
     const response = await app.fetch(
       new Request(`http://node.test${path}`, {

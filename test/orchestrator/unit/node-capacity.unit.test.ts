@@ -5,27 +5,17 @@ import { capacityHandlers } from '../../../functions/orchestrator/api/capacity-h
 import { createStepWorkerHandler } from '../../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
 import { runSlotPools } from '../../../functions/orchestrator/runtime/run-slots.ts';
 import type { StepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
-import { createJwtVerifier } from '../../../functions/shared/auth/jwt-verifier.ts';
 import { bindRoutes } from '../../../functions/shared/http/bound-route.ts';
-import { createHttpApp } from '../../../functions/shared/http/http-app.ts';
 import { InMemorySlotPool } from '../../../functions/shared/limits/adapters/in-memory-limits.ts';
 import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
-import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
-import { createTestAuth } from '../../support/test-auth.ts';
-import { admissionOver } from '../../support/recording-admission.ts';
+import { adminHttpCore } from '../../support/admin-http.ts';
 
 /** The capacity route behind the real HTTP core, over an in-memory slot pool and a fixed queue depth. */
 async function capacityApp() {
-  const auth = await createTestAuth();
-  const directory = new InMemoryTenantDirectory();
-  for (const tenantId of ['operator', 'acme'])
-    await directory.createTenant({ tenant_id: tenantId }, { by: 'seed', at: new Date() });
-  const admission = admissionOver(directory);
+  const { auth, appOf } = await adminHttpCore();
   const pool = new InMemorySlotPool();
-  const app = createHttpApp({
-    service: 'agent-orchestrator',
-    operatorTenantId: 'operator',
-    routes: bindRoutes(capacityRoutes, {
+  const app = appOf(
+    bindRoutes(capacityRoutes, {
       ...capacityHandlers({
         pool,
         nodeMaxConcurrentRuns: 3,
@@ -35,15 +25,7 @@ async function capacityApp() {
         operatorTenantId: 'operator',
       }),
     }),
-    verifier: createJwtVerifier({
-      issuers: [{ issuer: auth.issuer, jwks: { kind: 'inline', jwks: auth.jwks } }],
-      audience: auth.audience,
-      maxLifetimeSeconds: 86_400,
-    }),
-    admission,
-    telemetry: createTelemetry('test'),
-    maxBodyBytes: 64 * 1024,
-  });
+  );
   const get = async (token: string) => {
     const response = await app.fetch(
       new Request('http://node.test/v1/admin/capacity', { headers: { authorization: `Bearer ${token}` } }),
