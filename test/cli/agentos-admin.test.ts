@@ -1,16 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalState } from '../../cli/local/local-state.ts';
-import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import { startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
-import { testAwsConfig } from '../support/aws.ts';
-
-const cli = new URL('../../cli/bin/agentos.ts', import.meta.url).pathname;
+import { runCli, storeSigningKey, writeLocalState } from '../support/cli-local-node.ts';
 
 /** A whole node in this process; the CLI reaches it through a local state file, as after `up --local`. */
 let node: TestNode;
@@ -18,30 +12,8 @@ let stateDir: string;
 let reportsDir: string;
 const nodeId = `adm-${Date.now().toString(36)}`;
 
-type Result = { code: number; stdout: string; stderr: string };
-
-function agentos(args: string[], stdin?: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [cli, ...args],
-      {
-        env: {
-          ...process.env,
-          AGENTOS_STATE_DIR: stateDir,
-          AGENTOS_REPORTS_DIR: reportsDir,
-          AGENTOS_TOKEN: '',
-        },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end(stdin ?? '');
-  });
-}
+const agentos = (args: string[], stdin?: string) =>
+  runCli({ AGENTOS_STATE_DIR: stateDir, AGENTOS_REPORTS_DIR: reportsDir }, args, stdin);
 
 const local = (...args: string[]) => [...args, '--local', '--node-id', nodeId];
 
@@ -63,40 +35,8 @@ beforeAll(async () => {
   await node.auth.registerTenant('operator');
   stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
   reportsDir = await mkdtemp(join(tmpdir(), 'agentos-reports-'));
-  const sm = new SecretsManagerClient(testAwsConfig());
-  await sm.send(
-    new CreateSecretCommand({
-      Name: nodeSecretNames(nodeId).serviceSigningKey,
-      SecretString: JSON.stringify({ keys: [node.auth.signingKey] }),
-    }),
-  );
-  sm.destroy();
-  const config = testAwsConfig();
-  const state: LocalState = {
-    node_id: nodeId,
-    started_at: new Date().toISOString(),
-    emulator: { endpoint: config.endpoint!, pid: null, managed: false, log_file: null },
-    node: {
-      pid: null,
-      orchestrator_url: node.node.orchestratorUrl,
-      model_policy_url: 'http://127.0.0.1:9',
-      log_file: '/dev/null',
-    },
-    resources: {
-      table: node.resources.tableName,
-      step_queue_url: node.resources.stepQueueUrl,
-      state_machine_arn: node.resources.stateMachineArn,
-    },
-    stack: {
-      name: `AgentOS-${nodeId}`,
-      region: config.region,
-      node_issuer: node.auth.issuer,
-      signing_kid: node.auth.signingKey.kid,
-    },
-    seeded: { tenant: 'default' },
-  };
-  await mkdir(join(stateDir, nodeId), { recursive: true });
-  await writeFile(join(stateDir, nodeId, 'state.json'), JSON.stringify(state));
+  await storeSigningKey(nodeId, node);
+  await writeLocalState(stateDir, nodeId, node, node.node.orchestratorUrl, node.auth.signingKey.kid);
 });
 
 afterAll(async () => {
@@ -131,7 +71,9 @@ describe('agentos tenants on a local node', { timeout: 240_000 }, () => {
     expect(updated).toMatchObject({ code: 0, stdout: 'updated tenant cli-tenant (version 2)\n' });
     const disabled = await agentos(local('tenants', 'disable', 'cli-tenant', '--reason', 'testing the CLI'));
     expect(disabled).toMatchObject({ code: 0, stdout: 'disabled tenant cli-tenant; stopped 0 run(s)\n' });
-    expect((await agentos(local('agents', 'list', '--tenant', 'cli-tenant'))).stderr).toMatch(/^forbidden: /m);
+    expect((await agentos(local('agents', 'list', '--tenant', 'cli-tenant'))).stderr).toMatch(
+      /^forbidden: /m,
+    );
     expect((await agentos(local('tenants', 'enable', 'cli-tenant'))).code).toBe(0);
     expect((await agentos(local('agents', 'list', '--tenant', 'cli-tenant'))).code).toBe(0);
 

@@ -1,81 +1,30 @@
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalState } from '../../cli/local/local-state.ts';
-import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import { startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
-import { testAwsConfig } from '../support/aws.ts';
-
-const cli = new URL('../../cli/bin/agentos.ts', import.meta.url).pathname;
+import { runCli, storeSigningKey, writeLocalState } from '../support/cli-local-node.ts';
 
 /** A whole node in this process: the APIs, the step worker and the Model Policy with its local models. */
 let node: TestNode;
 let stateDir: string;
 const nodeId = `res-${Date.now().toString(36)}`;
 
-type Result = { code: number; stdout: string; stderr: string };
-
 /** Runs the CLI as an operator would, against the node of `--node-id`, optionally with standard input. */
-function agentos(args: string[], stdin?: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [cli, ...args],
-      { env: { ...process.env, AGENTOS_STATE_DIR: stateDir, AGENTOS_TOKEN: '' }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end(stdin ?? '');
-  });
-}
+const agentos = (args: string[], stdin?: string) => runCli({ AGENTOS_STATE_DIR: stateDir }, args, stdin);
 
 const local = (...args: string[]) => [...args, '--local', '--node-id', nodeId];
 
-/** A local node's state file, as `agentos up --local` writes it, pointing at `orchestratorUrl`. */
-async function writeState(id: string, orchestratorUrl: string, kid: string): Promise<void> {
-  const config = testAwsConfig();
-  const state: LocalState = {
-    node_id: id,
-    started_at: new Date().toISOString(),
-    emulator: { endpoint: config.endpoint!, pid: null, managed: false, log_file: null },
-    node: {
-      pid: null,
-      orchestrator_url: orchestratorUrl,
-      model_policy_url: 'http://127.0.0.1:9',
-      log_file: '/dev/null',
-    },
-    resources: {
-      table: node.resources.tableName,
-      step_queue_url: node.resources.stepQueueUrl,
-      state_machine_arn: node.resources.stateMachineArn,
-    },
-    stack: { name: `AgentOS-${id}`, region: config.region, node_issuer: node.auth.issuer, signing_kid: kid },
-    seeded: { tenant: 'default' },
-  };
-  await mkdir(join(stateDir, id), { recursive: true });
-  await writeFile(join(stateDir, id, 'state.json'), JSON.stringify(state));
-}
+const writeState = (id: string, orchestratorUrl: string, kid: string) =>
+  writeLocalState(stateDir, id, node, orchestratorUrl, kid);
 
 beforeAll(async () => {
   node = await startTestNode();
   await node.seed('default', { tool_ids: ['echo', 'http_fetch'] });
   await node.auth.registerTenant('elsewhere');
   stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
-  // The node's signing key where `up --local` keeps it: the CLI mints its tokens with it.
-  const sm = new SecretsManagerClient(testAwsConfig());
-  await sm.send(
-    new CreateSecretCommand({
-      Name: nodeSecretNames(nodeId).serviceSigningKey,
-      SecretString: JSON.stringify({ keys: [node.auth.signingKey] }),
-    }),
-  );
-  sm.destroy();
+  await storeSigningKey(nodeId, node);
   await writeState(nodeId, node.node.orchestratorUrl, node.auth.signingKey.kid);
 });
 
