@@ -66,13 +66,11 @@ export function createStreamSlots(options: {
           closed ??= (async () => {
             stop.abort();
             await renewing;
-            await options.pool
-              .release(pool, holder)
-              .catch((error: unknown) =>
-                options.reportFailure('event stream slot not released', error, {
-                  tenant_id: tenant.tenant_id,
-                }),
-              );
+            await options.pool.release(pool, holder).catch((error: unknown) =>
+              options.reportFailure('event stream slot not released', error, {
+                tenant_id: tenant.tenant_id,
+              }),
+            );
           })();
           return closed;
         },
