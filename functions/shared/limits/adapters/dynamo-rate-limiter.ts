@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BoundedCache } from '../../cache/bounded-cache.ts';
 import { storageUnavailable } from '../../storage/dynamo-errors.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { systemClock } from '../../timing/clock.ts';
@@ -13,12 +14,16 @@ export type DynamoLimitsOptions = {
   clock?: Clock;
   /** The whole call's budget, SDK retries included; `dependency_unavailable` after it. */
   timeoutMs?: number;
+  /** Buckets whose last known `tat` this instance remembers (least recently used go first). */
+  maxRememberedBuckets?: number;
 };
 
 /** The default budget of one limiter call: well inside API Gateway's 29 s and a step's timeout. */
 export const defaultLimiterTimeoutMs = 5_000;
 /** Conditional writes one call tries before it gives up; each lost race means another caller won. */
 const maxWrites = 4;
+/** Buckets one instance remembers by default: a few hundred bytes each, one per busy tenant. */
+export const defaultRememberedBuckets = 10_000;
 /** Idle buckets and pools outlive their last use by this much before TTL deletes them. */
 export const limitItemGraceSeconds = 3_600;
 
@@ -38,36 +43,65 @@ function oldNumber(error: ConditionalCheckFailedException, name: string): number
  * interval` when it is idle; a failed condition returns the stored `tat` (ALL_OLD), which says
  * whether to refuse or to try the other write. Two round trips at most when nobody races
  * (an idle bucket's first take), one otherwise. `expires_at` (the table's TTL) lets idle buckets vanish.
+ *
+ * A refusal costs no write when this instance already knows the bucket is full: every write only
+ * moves a bucket's `tat` forward, so the last `tat` this instance saw is a lower bound of the stored
+ * one, and a bucket that bound already refuses refuses for certain (HLD §10.2: a tenant flooding
+ * past its quota must not load the storage every other tenant shares). The memory is bounded in
+ * entries and kept only while it can still refuse.
  */
 export class DynamoRateLimiter implements RateLimiterPort {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #clock: Clock;
   readonly #timeoutMs: number;
+  /** Bucket (key and parameters) → the highest `tat` this instance has seen stored. */
+  readonly #knownTat: BoundedCache<string, number>;
 
   constructor(client: DynamoDBDocumentClient, table: string, options: DynamoLimitsOptions = {}) {
     this.#client = client;
     this.#table = table;
     this.#clock = options.clock ?? systemClock;
     this.#timeoutMs = options.timeoutMs ?? defaultLimiterTimeoutMs;
+    this.#knownTat = new BoundedCache({
+      maxEntries: options.maxRememberedBuckets ?? defaultRememberedBuckets,
+      // A remembered tat refuses for at most burst × interval after it was seen; the age bound
+      // only keeps entries from outliving any use, whatever the clock does.
+      maxAgeMs: 3_600_000,
+      now: () => this.#clock.now(),
+    });
   }
 
   async take(key: string, limit: RateLimit): Promise<RateDecision> {
     const gcra = gcraOf(limit);
-    const signal = AbortSignal.timeout(this.#timeoutMs);
     const now = Math.floor(this.#clock.now());
+    const bucket = `${key}\u0000${gcra.intervalMs}\u0000${gcra.burst}`;
+    const remembered = this.#knownTat.get(bucket);
+    if (remembered !== undefined && remembered > highestAdmittingTat(gcra, now)) {
+      return refusedDecision(gcra, now, remembered);
+    }
+    const decision = await this.#write(key, gcra, now);
+    if (decision.tat !== undefined && decision.tat > (this.#knownTat.get(bucket) ?? -Infinity)) {
+      this.#knownTat.set(bucket, decision.tat);
+    }
+    return decision.decision;
+  }
+
+  /** The conditional writes of one take, and the `tat` they saw stored (when they saw one). */
+  async #write(key: string, gcra: Gcra, now: number): Promise<{ decision: RateDecision; tat?: number }> {
+    const signal = AbortSignal.timeout(this.#timeoutMs);
     // What the bucket held at the last failed write; undefined = unknown (try the busy-bucket write).
     let known: { tat: number | undefined } | undefined;
     for (let attempt = 0; attempt < maxWrites; attempt += 1) {
       const idle = known !== undefined && (known.tat === undefined || known.tat < now);
       if (known?.tat !== undefined && !idle && known.tat > highestAdmittingTat(gcra, now)) {
-        return refusedDecision(gcra, now, known.tat);
+        return { decision: refusedDecision(gcra, now, known.tat), tat: known.tat };
       }
       try {
         const tat = idle
           ? await this.#restart(key, gcra, now, signal)
           : await this.#advance(key, gcra, now, signal);
-        return allowedDecision(gcra, now, tat);
+        return { decision: allowedDecision(gcra, now, tat), tat };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw storageUnavailable(error);
         known = { tat: oldNumber(error, 'tat') };
@@ -75,7 +109,11 @@ export class DynamoRateLimiter implements RateLimiterPort {
     }
     // Every write lost a race: the bucket is being filled by others right now, so refuse (the
     // conservative answer) and say when it would admit again by the last `tat` seen.
-    return refusedDecision(gcra, now, Math.max(known?.tat ?? now, highestAdmittingTat(gcra, now) + 1));
+    const lastSeen = known?.tat;
+    return {
+      decision: refusedDecision(gcra, now, Math.max(lastSeen ?? now, highestAdmittingTat(gcra, now) + 1)),
+      ...(lastSeen === undefined ? {} : { tat: lastSeen }),
+    };
   }
 
   /** A bucket in use that admits one more: `tat += interval`. */
