@@ -7,7 +7,13 @@ import type { CommandOutput } from '../../cli/commands/api/resource-output.ts';
 const capacity = {
   object: 'node_capacity',
   run_slots: { in_use: 37, capacity: 50, mode: 'queue' },
-  step_queue: { visible: 12, in_flight: 37, delayed: 4 },
+  step_queue: {
+    visible: 12,
+    in_flight: 37,
+    delayed: 4,
+    oldest_message_age_ms: 8_250,
+    age_window_seconds: 60,
+  },
   measured_at: '2026-03-02T09:15:00.000Z',
 };
 
@@ -28,11 +34,19 @@ function output(json = false): CommandOutput & { text: () => string } {
 }
 
 describe('agentos capacity', () => {
-  it('prints the node’s run slots in use and the step queue’s depth', async () => {
+  it('prints the node’s run slots in use, the step queue’s depth and its oldest step age', async () => {
     const out = output();
     expect(await capacityCommand.show(client(200, capacity), out)).toBe(0);
     expect(out.text()).toContain('37 of 50 in use (mode: queue)');
     expect(out.text()).toContain('12 waiting, 37 in flight, 4 delayed');
+    expect(out.text()).toContain('8250 ms old when received (last 60 s)');
+  });
+
+  it('says so when no step was received lately', async () => {
+    const out = output();
+    const idle = { ...capacity, step_queue: { ...capacity.step_queue, oldest_message_age_ms: null } };
+    await capacityCommand.show(client(200, idle), out);
+    expect(out.text()).toContain('no step received in the last 60 s');
   });
 
   it('prints the answer as it is with --json', async () => {

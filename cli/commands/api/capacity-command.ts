@@ -6,12 +6,18 @@ import type { CommandOutput } from './resource-output.ts';
 type NodeCapacity = {
   object: 'node_capacity';
   run_slots: { in_use: number; capacity: number; mode: 'queue' | 'reject' };
-  step_queue: { visible: number; in_flight: number; delayed: number };
+  step_queue: {
+    visible: number;
+    in_flight: number;
+    delayed: number;
+    oldest_message_age_ms: number | null;
+    age_window_seconds: number;
+  };
   measured_at: string;
 };
 
 /**
- * `agentos capacity` (operator): the node's run slots and step queue depth (HLD §10.2
+ * `agentos capacity` (operator): the node's run slots, step queue depth and oldest step age (HLD §10.2
  * backpressure), from the Orchestrator's capacity route. Reads only; writes no report.
  */
 export const capacityCommand = {
@@ -23,7 +29,10 @@ export const capacityCommand = {
         run_slots: `${slots.in_use} of ${slots.capacity} in use (mode: ${slots.mode})`,
         step_queue: `${queue.visible} waiting, ${queue.in_flight} in flight, ${queue.delayed} delayed`,
         measured_at: body.measured_at,
-        oldest_step: 'see the StepMessageAgeMs metric (ApproximateAgeOfOldestMessage on AWS)',
+        oldest_step:
+          queue.oldest_message_age_ms === null
+            ? `no step received in the last ${queue.age_window_seconds} s`
+            : `${queue.oldest_message_age_ms} ms old when received (last ${queue.age_window_seconds} s)`,
       }),
     );
     return 0;

@@ -2,11 +2,12 @@ import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import { DependencyUnavailableError, ForbiddenError } from '../../shared/errors/agentos-error.ts';
 import type { RouteHandlers } from '../../shared/http/bound-route.ts';
 import type { SlotPoolPort } from '../../shared/limits/limiter-port.ts';
+import type { StepAgePort } from '../ports/step-age-port.ts';
 import { runSlotPools } from '../runtime/run-slots.ts';
 import type { capacityRoutes, NodeCapacity } from './capacity-api.ts';
 
 /** The step queue's depth, as SQS approximates it (HLD §10.2 backpressure). */
-export type StepQueueDepth = NodeCapacity['step_queue'];
+export type StepQueueDepth = Pick<NodeCapacity['step_queue'], 'visible' | 'in_flight' | 'delayed'>;
 
 /** What the capacity report is built on. */
 export type CapacityHandlerDeps = {
@@ -15,6 +16,8 @@ export type CapacityHandlerDeps = {
   nodeCapacityMode: 'queue' | 'reject';
   /** Reads the step queue's depth (SQS GetQueueAttributes). */
   queueDepth: () => Promise<StepQueueDepth>;
+  /** The oldest step message age the workers noted recently. */
+  stepAge: Pick<StepAgePort, 'oldest'>;
   now: () => Date;
   /** The platform tenant whose operators read the node's capacity (`AGENTOS_OPERATOR_TENANT`). */
   operatorTenantId: string;
@@ -32,11 +35,12 @@ export function capacityHandlers(deps: CapacityHandlerDeps): RouteHandlers<typeo
   return {
     async getNodeCapacity({ auth }) {
       requirePlatformOperator(auth, deps.operatorTenantId);
-      const [holders, queue] = await Promise.all([
+      const [holders, queue, age] = await Promise.all([
         deps.pool.holders(runSlotPools.nodeRunning()),
         deps.queueDepth().catch((cause: unknown) => {
           throw new DependencyUnavailableError('The step queue’s depth could not be read', { cause });
         }),
+        deps.stepAge.oldest(),
       ]);
       const body: NodeCapacity = {
         object: 'node_capacity',
@@ -45,7 +49,11 @@ export function capacityHandlers(deps: CapacityHandlerDeps): RouteHandlers<typeo
           capacity: deps.nodeMaxConcurrentRuns,
           mode: deps.nodeCapacityMode,
         },
-        step_queue: queue,
+        step_queue: {
+          ...queue,
+          oldest_message_age_ms: age.maxAgeMs,
+          age_window_seconds: age.windowSeconds,
+        },
         measured_at: deps.now().toISOString(),
       };
       return { status: 200, json: body };

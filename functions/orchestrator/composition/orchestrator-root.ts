@@ -46,6 +46,7 @@ import { createRunSlots } from '../runtime/run-slots.ts';
 import { createStreamSlots } from '../events/stream-slots.ts';
 import { DynamoRateLimiter } from '../../shared/limits/adapters/dynamo-rate-limiter.ts';
 import { DynamoSlotPool } from '../../shared/limits/adapters/dynamo-slot-pool.ts';
+import { DynamoStepAge } from '../adapters/dynamodb/dynamo-step-age.ts';
 import {
   adminConfigFromEnv,
   eventStreamTimingFromEnv,
@@ -115,6 +116,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   // Tenant and node limits (HLD §5.2, §10.2), on the node's table with conditional writes.
   const limiter = new DynamoRateLimiter(db, config.tableName);
   const pool = new DynamoSlotPool(db, config.tableName);
+  const stepAge = new DynamoStepAge(db, config.tableName);
   const runLimits = nodeRunLimitsFromEnv(env);
   const runSlots = createRunSlots({
     pool,
@@ -186,6 +188,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
             nodeCapacityMode: runLimits.nodeCapacityMode,
             queueDepth: () => sqsQueueDepth(sqs, config.stepQueueUrl),
+            stepAge,
             now,
             operatorTenantId: admin.operatorTenantId,
           }),
@@ -247,7 +250,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           receiptHandle,
           Math.min(worker.stepRetryMaxDelaySeconds, seconds ?? SqsRedeliveryBackoff.delaySeconds(attempt)),
         );
-      return { config: worker, engine, redeliverAfter, driver, reportFailure };
+      return { config: worker, engine, redeliverAfter, driver, reportFailure, stepAge };
     },
   };
 }

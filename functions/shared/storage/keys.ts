@@ -108,4 +108,6 @@ export const platformKeys = {
   tenantDirectory: () => 'platform/tenants',
   /** A node-wide limiter item (`sk` 0), e.g. the node's concurrent-run slots. */
   nodeLimit: (limit: string) => `platform/limits/${part(limit, 'limit')}`,
+  /** The largest step message ages the workers noted, one item per window (`sk` = the window's number). */
+  stepAge: () => 'platform/step-age',
 };

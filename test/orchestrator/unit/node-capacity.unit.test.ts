@@ -21,6 +21,7 @@ async function capacityApp() {
         nodeMaxConcurrentRuns: 3,
         nodeCapacityMode: 'queue',
         queueDepth: async () => ({ visible: 5, in_flight: 2, delayed: 1 }),
+        stepAge: { oldest: async () => ({ maxAgeMs: 4_200, windowSeconds: 60 }) },
         now: () => new Date('2026-03-02T09:15:00Z'),
         operatorTenantId: 'operator',
       }),
@@ -36,7 +37,7 @@ async function capacityApp() {
 }
 
 describe('the node capacity report', () => {
-  it('shows an operator the node’s run slots in use, its capacity and mode, and the step queue’s depth', async () => {
+  it('shows an operator the node’s run slots in use, its capacity and mode, the step queue’s depth and oldest step age', async () => {
     const { auth, pool, get } = await capacityApp();
     await pool.acquire(runSlotPools.nodeRunning(), 'run_a', 3, 60);
     await pool.acquire(runSlotPools.nodeRunning(), 'run_b', 3, 60);
@@ -46,7 +47,13 @@ describe('the node capacity report', () => {
       body: {
         object: 'node_capacity',
         run_slots: { in_use: 2, capacity: 3, mode: 'queue' },
-        step_queue: { visible: 5, in_flight: 2, delayed: 1 },
+        step_queue: {
+          visible: 5,
+          in_flight: 2,
+          delayed: 1,
+          oldest_message_age_ms: 4_200,
+          age_window_seconds: 60,
+        },
         measured_at: '2026-03-02T09:15:00.000Z',
       },
     });
@@ -60,7 +67,7 @@ describe('the node capacity report', () => {
 });
 
 describe('the step worker', () => {
-  it('logs how long each step message waited on the queue and counts it without a tenant dimension', async () => {
+  it('logs how long each step message waited on the queue, counts it without a tenant dimension and notes it for the report', async () => {
     const telemetry = createTelemetry('test-worker');
     const info = vi.spyOn(telemetry.logger, 'info');
     const addMetric = vi.spyOn(telemetry.metrics, 'addMetric');
@@ -68,12 +75,14 @@ describe('the step worker', () => {
     const engine = {
       execute: async () => ({ status: 'done', reason: 'step completed' }),
     } as unknown as StepEngine;
+    const noted: number[] = [];
     const handler = createStepWorkerHandler({
       engine,
       telemetry,
       maxAttempts: 3,
       maxReceives: 5,
       redeliverAfter: async () => undefined,
+      stepAge: { record: async (ageMs) => void noted.push(ageMs) },
     });
     const sentAt = Date.now() - 4_000;
     const record = {
@@ -95,5 +104,6 @@ describe('the step worker', () => {
     const metric = addMetric.mock.calls.find(([name]) => name === 'StepMessageAgeMs');
     expect(metric?.[2]).toBe(age);
     expect(addDimension).not.toHaveBeenCalled();
+    expect(noted).toEqual([age]);
   });
 });

@@ -8,6 +8,7 @@ import { createFailureReporter } from '../../../shared/observability/failure-rep
 import type { FailureReporter } from '../../../shared/observability/failure-reporter.ts';
 import type { Telemetry } from '../../../shared/observability/telemetry.ts';
 import type { RunDriverPort, StepContinuation, TaskAnswer } from '../../ports/run-driver-port.ts';
+import type { StepAgePort } from '../../ports/step-age-port.ts';
 import type { RunError } from '../../schemas/run.ts';
 import type { StepEngine, StepOutcome } from '../../runtime/step-engine.ts';
 import { IdentifiableRunSchema, StepMessageSchema, stepTaskErrors } from '../../runtime/step-message.ts';
@@ -92,6 +93,8 @@ export function createStepWorkerHandler(options: {
   driver?: RunDriverPort;
   /** Logs and counts a failure that does not change a record's outcome; the telemetry's when absent. */
   reportFailure?: FailureReporter;
+  /** Notes each record's age for the node's capacity report (HLD §10.2); ages are only logged without it. */
+  stepAge?: Pick<StepAgePort, 'record'>;
 }) {
   const { logger, metrics } = options.telemetry;
   const reportFailure =
@@ -103,14 +106,20 @@ export function createStepWorkerHandler(options: {
 
   /**
    * Measures how long the record waited on the queue (HLD §10.2 backpressure): logged with the
-   * task's outcome, and counted as `StepMessageAgeMs` with no tenant dimension, so the metric's
-   * cardinality stays one series per function.
+   * task's outcome, counted as `StepMessageAgeMs` with no tenant dimension, so the metric's
+   * cardinality stays one series per function, and noted for the node's capacity report.
    */
-  function measureAge(record: SQSRecord): void {
+  async function measureAge(record: SQSRecord): Promise<void> {
     const age = messageAgeMs(record, Date.now());
     if (age === undefined) return;
     ages.set(record, age);
     metrics.addMetric('StepMessageAgeMs', MetricUnit.Milliseconds, age);
+    const stepAge = options.stepAge;
+    if (stepAge === undefined) return;
+    // The step runs whether or not its age could be noted: the report only misses one figure.
+    await stepAge
+      .record(age)
+      .catch((error: unknown) => reportFailure('step message age not recorded', error));
   }
 
   /** Logs what a task's delivery came to and counts it. */
@@ -278,7 +287,7 @@ export function createStepWorkerHandler(options: {
   }
 
   async function processRecord(record: SQSRecord, deadlineMs: number | undefined): Promise<boolean> {
-    measureAge(record);
+    await measureAge(record);
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     let body: unknown;
     try {
