@@ -1,9 +1,16 @@
 /**
- * Benchmark (a script, not a test): does one tenant's flood move another tenant's latency? Tenant A
- * floods POST /v1/runs from many concurrent loops (each back as soon as `Retry-After` allows) while tenant B creates three-step runs one at a
- * time and follows each over SSE; both tenants have the default quotas. Quiet and flooded phases
- * alternate, so drift of the machine falls on both. Prints B's POST → first event and POST →
- * run.completed (p50/p95) in each phase, the change of B's p95, and how A's requests were answered.
+ * Benchmark (a script, not a test): does one tenant's flood move another tenant's latency? Tenant B
+ * creates three-step runs one at a time and follows each over SSE, in three phases per round:
+ * - **A quiet**: tenant A sends nothing;
+ * - **A at its quota**: A creates runs from one loop paced at its run rate, so it uses its quota and
+ *   no more;
+ * - **A flooding**: the paced loop goes on and `floodLoops` more loops create runs back to back
+ *   (each back as soon as `Retry-After` allows), far past A's quota.
+ * The flood's own cost is the move from "at its quota" to "flooding" (HLD §10.2: what A sends past
+ * its quota must not slow B); the move from "quiet" shows what A's admitted work costs B when both
+ * share this one process and one serialized emulator. Phases alternate, so drift of the machine falls
+ * on all three. Prints B's POST → first event and POST → run.completed (p50/p95) per phase, both
+ * moves of B's p95, and how A's requests were answered.
  *
  *   node test/bench/noisy-neighbour-bench.ts [rounds=3] [runsPerPhase=10] [floodLoops=16]
  *
@@ -19,7 +26,7 @@ import { startLocalNode } from '../../cli/local/local-node.ts';
 import { seedTenantCatalog } from '../../cli/local/seed.ts';
 import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/dynamo-tenant-directory.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
-import { TenantQuotasSchema } from '../../functions/shared/tenancy/tenant-schemas.ts';
+import { defaultTenantQuotas, TenantQuotasSchema } from '../../functions/shared/tenancy/tenant-schemas.ts';
 import { provisionNode } from '../../infra/local/provision-emulator.ts';
 import { createTestAuth } from '../support/test-auth.ts';
 import { summarize } from './percentiles.ts';
@@ -53,6 +60,26 @@ const node = await startLocalNode({
 });
 
 type FloodCount = { accepted: number; refused: Record<string, number>; other: number; failed: string[] };
+
+/** Tenant A at its quota: one loop creating a run every `intervalMs` until `stop` is set. */
+async function paced(
+  client: AgentOsClient,
+  intervalMs: number,
+  count: FloodCount,
+  stop: { done: boolean },
+): Promise<void> {
+  for (let i = 0; !stop.done; i += 1) {
+    const started = performance.now();
+    try {
+      const created = await client.createRun(threeStepRunInput('sample-agent', `paced-${Date.now()}-${i}`));
+      if (created.status === 201) count.accepted += 1;
+      else count.other += 1;
+    } catch (error) {
+      count.failed.push(String(error));
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, intervalMs - (performance.now() - started))));
+  }
+}
 
 /** Tenant A's flood: `floodLoops` loops creating runs back to back until `stop` is set. */
 function flood(client: AgentOsClient, count: FloodCount, stop: { done: boolean }): Promise<unknown> {
@@ -143,30 +170,43 @@ try {
   const noisy = new AgentOsClient(node.orchestratorUrl, await auth.token('noisy', { scopes }));
   const quiet = new AgentOsClient(node.orchestratorUrl, await auth.token('quiet', { scopes }));
   await timeThreeStepRun(quiet, 'sample-agent', 'warmup');
-  const quietPhases: TimedRun[] = [];
-  const floodPhases: TimedRun[] = [];
+  const quotas = { ...defaultTenantQuotas, ...noisyQuotas };
+  const pacedIntervalMs = 1000 / quotas.runs_per_second;
+  const phases = { quiet: [] as TimedRun[], steady: [] as TimedRun[], flood: [] as TimedRun[] };
+  const pacedCount: FloodCount = { accepted: 0, refused: {}, other: 0, failed: [] };
   const count: FloodCount = { accepted: 0, refused: {}, other: 0, failed: [] };
+  const progress = (line: string) => process.stderr.write(`[noisy] ${new Date().toISOString()} ${line}\n`);
   for (let round = 0; round < rounds; round += 1) {
-    quietPhases.push(...(await measure(quiet, `quiet-${round}`)));
+    progress(`round ${round + 1}: A quiet`);
+    phases.quiet.push(...(await measure(quiet, `quiet-${round}`)));
     const stop = { done: false };
-    const flooding = flood(noisy, count, stop);
-    // Let the flood fill A's queue and run slots before B measures.
+    const steady = paced(noisy, pacedIntervalMs, pacedCount, stop);
+    // Let A's paced runs fill its run slots before B measures.
     await new Promise((r) => setTimeout(r, 2_000));
-    floodPhases.push(...(await measure(quiet, `flooded-${round}`)));
+    progress(`round ${round + 1}: A at its quota`);
+    phases.steady.push(...(await measure(quiet, `steady-${round}`)));
+    const stopFlood = { done: false };
+    const flooding = flood(noisy, count, stopFlood);
+    await new Promise((r) => setTimeout(r, 2_000));
+    progress(`round ${round + 1}: A flooding`);
+    phases.flood.push(...(await measure(quiet, `flooded-${round}`)));
+    stopFlood.done = true;
     stop.done = true;
-    await flooding;
+    await Promise.all([flooding, steady]);
+    progress(`round ${round + 1}: draining A`);
     await drain(noisy);
   }
-  const failed = [...quietPhases, ...floodPhases].filter((r) => r.status !== 'completed');
-  const row = (name: string, all: TimedRun[]) => {
-    const runs = all.filter((r) => r.status === 'completed');
-    const first = summarize(runs.map((r) => r.firstEventMs));
-    const done = summarize(runs.map((r) => r.terminalMs));
+  const all = [...phases.quiet, ...phases.steady, ...phases.flood];
+  const failed = all.filter((r) => r.status !== 'completed');
+  const completed = (runs: TimedRun[]) => runs.filter((r) => r.status === 'completed');
+  const row = (name: string, runs: TimedRun[]) => {
+    const first = summarize(completed(runs).map((r) => r.firstEventMs));
+    const done = summarize(completed(runs).map((r) => r.terminalMs));
     return `| ${name} | ${first.n} | ${first.p50} | ${first.p95} | ${done.p50} | ${done.p95} |`;
   };
-  const completed = (runs: TimedRun[]) => runs.filter((r) => r.status === 'completed');
-  const quietP95 = summarize(completed(quietPhases).map((r) => r.firstEventMs)).p95;
-  const floodP95 = summarize(completed(floodPhases).map((r) => r.firstEventMs)).p95;
+  const p95 = (runs: TimedRun[]) => summarize(completed(runs).map((r) => r.firstEventMs)).p95;
+  const moved = (from: number, to: number) =>
+    `${(((to - from) / from) * 100).toFixed(1)}% (ratio ${(to / from).toFixed(2)})`;
   console.log(
     `noisy neighbour on a local node (moto): ${rounds} rounds × ${runsPerPhase} runs of tenant B per phase, ` +
       `tenant A flooding from ${floodLoops} loops with quotas ${JSON.stringify(noisyQuotas)}; ` +
@@ -174,15 +214,19 @@ try {
   );
   console.log('| tenant B, phase | n | first event p50 ms | p95 ms | completed p50 ms | p95 ms |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-  console.log(row('A quiet', quietPhases));
-  console.log(row('A flooding', floodPhases));
+  console.log(row('A quiet', phases.quiet));
+  console.log(row('A at its quota', phases.steady));
+  console.log(row('A flooding past its quota', phases.flood));
+  console.log(`A's flood moved B's p95 POST → first event ${moved(p95(phases.steady), p95(phases.flood))}`);
   console.log(
-    `B's p95 POST → first event moved ${(((floodP95 - quietP95) / quietP95) * 100).toFixed(1)}% ` +
-      `(ratio ${(floodP95 / quietP95).toFixed(2)})`,
+    `A's whole load (quiet → flooding) moved it ${moved(p95(phases.quiet), p95(phases.flood))}; ` +
+      `at its quota alone ${moved(p95(phases.quiet), p95(phases.steady))}`,
   );
   console.log(
-    `A's flood: ${count.accepted} runs accepted, refused ${JSON.stringify(count.refused)}, ${count.other} other answers, ` +
-      `${count.failed.length} requests failed on the wire ${JSON.stringify([...new Set(count.failed)])}`,
+    `A at its quota: ${pacedCount.accepted} runs accepted, ${pacedCount.other} other answers; ` +
+      `A's flood: ${count.accepted} runs accepted, refused ${JSON.stringify(count.refused)}, ${count.other} other answers, ` +
+      `${count.failed.length + pacedCount.failed.length} requests failed on the wire ` +
+      `${JSON.stringify([...new Set([...count.failed, ...pacedCount.failed])])}`,
   );
   if (failed.length > 0) process.exitCode = 1;
 } finally {
