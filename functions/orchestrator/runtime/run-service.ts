@@ -293,13 +293,14 @@ export function createRunService(deps: RunServiceDeps) {
       // A replay answers from the claim, so it works even once the agent is gone.
       const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
       if (earlier !== undefined) return replayOf(auth, earlier);
-      const limits = tenant === undefined ? undefined : deps.limits;
-      const rateLimit =
-        limits === undefined || tenant === undefined ? undefined : await takeRunRate(limits, tenant);
+      // The agent is looked up first: a request refused for its own fault spends no run creation.
       const agent = await deps.agents.get(auth, body.agent_id);
       if (agent === undefined) {
         throw new NotFoundError(`Agent ${body.agent_id} was not found`, { details: { field: 'agent_id' } });
       }
+      const limits = tenant === undefined ? undefined : deps.limits;
+      const rateLimit =
+        limits === undefined || tenant === undefined ? undefined : await takeRunRate(limits, tenant);
       const runId = deps.newRunId();
       if (limits !== undefined && tenant !== undefined && rateLimit !== undefined) {
         await admitRun(limits, tenant, runId, agent.timeout_seconds, rateLimit);

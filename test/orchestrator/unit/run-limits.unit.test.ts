@@ -237,6 +237,13 @@ describe('run creation limits', () => {
     });
   });
 
+  it('throws not found for an unknown agent without taking from the run rate', async () => {
+    const h = await harness({ runs_per_second: 1, run_burst: 1 });
+    const unknown = h.service.createRun(auth, { ...body, agent_id: 'nobody' }, undefined, h.tenant());
+    await expect(unknown).rejects.toMatchObject({ status: 404, code: 'not_found' });
+    await expect(h.create()).resolves.toMatchObject({ replayed: false, rateLimit: { remaining: 0 } });
+  });
+
   it('answers an idempotent replay without taking from the run rate', async () => {
     const h = await harness({ runs_per_second: 1, run_burst: 1 });
     const created = await h.create('key-1');
