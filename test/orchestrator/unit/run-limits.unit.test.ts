@@ -428,6 +428,28 @@ describe('waking a waiting run (HLD §10.2)', () => {
     expect(h.failures).toEqual([]);
   });
 
+  it('hands the waiting run its first step at once when the running run is canceled through the API', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    expect(await h.engine.execute(auth, step(second.run_id, 1))).toMatchObject({
+      reason: 'waiting_for_run_slot',
+    });
+    // The first run's next step waits in the queue: no step is in flight to notice the cancel.
+    expect(h.queue.take().map((task) => task.run_id)).toEqual([first.run_id]);
+    const canceled = await h.handlers.cancelRun({
+      auth,
+      tenant: h.tenant(),
+      params: { run_id: first.run_id },
+    } as unknown as Parameters<typeof h.handlers.cancelRun>[0]);
+    expect(canceled).toMatchObject({ status: 200, json: { status: 'canceled' } });
+    expect(h.queue.take().map((task) => [task.kind, task.run_id])).toEqual([['run.step', second.run_id]]);
+    expect(await h.engine.execute(auth, step(second.run_id, 1))).toMatchObject({ reason: 'step completed' });
+    expect(h.failures).toEqual([]);
+  });
+
   it('does not wake again on a duplicate delivery of a run already over', async () => {
     const h = await harness({ max_concurrent_runs: 1 });
     const { run: first } = await h.create();
