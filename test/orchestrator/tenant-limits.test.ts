@@ -108,6 +108,44 @@ describe("a tenant's concurrency cap", () => {
   }, 180_000);
 });
 
+describe('a freed run slot', () => {
+  it("starts another member's waiting run with its first delivery, not its backed-off redelivery", async () => {
+    await tenantWith('pair', { max_concurrent_runs: 1, max_queued_runs: 10 });
+    const member = async (subject: string) =>
+      new AgentOsClient(node.node.orchestratorUrl, await node.auth.token('pair', { subject }));
+    const alice = await member('alice');
+    const bob = await member('bob');
+    const first = await alice.createRun(scriptedInput('sample-agent', [{ reply: 'slow', delay_ms: 10_000 }]));
+    expect(first.status).toBe(201);
+    await waitForRun(alice, first.body.run_id, (run) => run.status === 'running');
+    const second = await bob.createRun(quick('second'));
+    expect(second.status).toBe(201);
+    expect(
+      await waitForRun<RunView>(
+        bob,
+        second.body.run_id,
+        (run) => run.status_reason === 'waiting_for_run_slot',
+      ),
+    ).toMatchObject({ status: 'queued', status_reason: 'waiting_for_run_slot' });
+
+    const finished = await waitForRun<RunView>(
+      bob,
+      second.body.run_id,
+      (run) => run.status === 'completed',
+      90_000,
+    );
+    expect(finished).toMatchObject({ status: 'completed' });
+    expect((await alice.getRun(first.body.run_id)).body).toMatchObject({ status: 'completed' });
+    // Woken when alice's run ended, bob's run ran its first step from a fresh message: its own
+    // message, waiting for its next redelivery, would have made it a later delivery.
+    const steps = await bob.request<{ data: { step: number; deliveries: number }[] }>(
+      'GET',
+      `/v1/runs/${second.body.run_id}/steps`,
+    );
+    expect(steps.body.data[0]).toMatchObject({ step: 1, deliveries: 1 });
+  }, 150_000);
+});
+
 describe("an operator's stop", () => {
   it("frees the stopped run's slot: the tenant's next run starts", async () => {
     const single = await tenantWith('single', { max_concurrent_runs: 1, max_queued_runs: 10 });

@@ -328,6 +328,12 @@ export function createRunService(deps: RunServiceDeps) {
         mode: agent.run_mode,
         execution_arn: null,
         principal_id: auth.principal.id,
+        auth: {
+          tenant_id: auth.tenant_id,
+          principal: { id: auth.principal.id, type: auth.principal.type },
+          scopes: [...auth.scopes],
+          policy_context: auth.policy_context,
+        },
         status: 'queued',
         input: body.input,
         output: null,

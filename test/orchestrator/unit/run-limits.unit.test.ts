@@ -481,7 +481,33 @@ describe('waking a waiting run (HLD §10.2)', () => {
     expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([ids[2], ids[3]]);
   });
 
-  it('skips a waiting run of another principal and a long run: their redelivery brings them back', async () => {
+  it("hands another principal's waiting run its first step, with that principal's Auth Context, when a run ends", async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const other: AuthContext = {
+      ...auth,
+      principal: { id: 'user-2', type: 'service' },
+      scopes: ['runs:write'],
+    };
+    const { run: first } = await h.create();
+    const { run: second } = await h.service.createRun(other, body, undefined, h.tenant());
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    expect(await h.engine.execute(other, step(second.run_id, 1))).toMatchObject({
+      reason: 'waiting_for_run_slot',
+    });
+    h.queue.take();
+    expect(await h.engine.execute(auth, step(first.run_id, 2))).toMatchObject({ reason: 'step completed' });
+    const woken = h.queue.take();
+    expect(woken.map((task) => [task.kind, task.run_id])).toEqual([['run.step', second.run_id]]);
+    expect(woken[0]?.auth).toEqual(other);
+    expect(await h.engine.execute(woken[0]!.auth, step(second.run_id, 1))).toMatchObject({
+      reason: 'step completed',
+    });
+    expect(await h.service.getRun(other, second.run_id)).toMatchObject({ status: 'running' });
+    expect(h.failures).toEqual([]);
+  });
+
+  it('skips a long run and a run of another principal stored without its Auth Context: their redelivery brings them back', async () => {
     const h = await harness({ max_concurrent_runs: 1 });
     const { run: first } = await h.create();
     const { run: second } = await h.create();
@@ -489,12 +515,16 @@ describe('waking a waiting run (HLD §10.2)', () => {
     await h.engine.execute(auth, step(first.run_id, 1));
     await h.engine.execute(auth, step(second.run_id, 1));
     await h.service.cancelRun(auth, first.run_id);
+    h.queue.take();
+    // As stored before the run record kept its Auth Context.
+    const stored = { ...(await h.runs.getRun(auth, second.run_id))!, auth: undefined };
     const other: AuthContext = { ...auth, principal: { id: 'user-2', type: 'user' } };
-    expect(await h.slots.wake(h.tenant(), other, { runs: h.runs, queue: h.queue })).toEqual([]);
-    const longRun = { ...(await h.runs.getRun(auth, second.run_id))!, mode: 'long' as const };
-    const runs = { getRun: async () => longRun };
-    expect(await h.slots.wake(h.tenant(), auth, { runs, queue: h.queue })).toEqual([]);
-    expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([second.run_id]);
+    const older = { getRun: async () => stored };
+    expect(await h.slots.wake(h.tenant(), other, { runs: older, queue: h.queue })).toEqual([]);
+    const longRun = { getRun: async () => ({ ...stored, mode: 'long' as const }) };
+    expect(await h.slots.wake(h.tenant(), auth, { runs: longRun, queue: h.queue })).toEqual([]);
+    expect(await h.slots.wake(h.tenant(), other, { runs: h.runs, queue: h.queue })).toEqual([second.run_id]);
+    expect(h.queue.take()[0]?.auth).toEqual(auth);
   });
 
   it('reports a failed wake and still releases the slots and ends the step', async () => {
