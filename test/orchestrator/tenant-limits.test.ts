@@ -178,4 +178,53 @@ describe("an operator's stop", () => {
     );
     expect(finished).toMatchObject({ status: 'completed', status_reason: null });
   }, 120_000);
+
+  it('stops a page of runs within the request and every other run in the background when there are more than a page', async () => {
+    const many = await tenantWith('many', {
+      max_concurrent_runs: 1,
+      max_queued_runs: 200,
+      runs_per_second: 1_000,
+      run_burst: 1_000,
+    });
+    const slow = scriptedInput('sample-agent', [{ reply: 'slow', delay_ms: 60_000 }]);
+    const ids: string[] = [];
+    for (let batch = 0; batch < 7; batch += 1) {
+      const created = await Promise.all(Array.from({ length: 15 }, () => many.createRun(slow)));
+      expect(created.map((answer) => answer.status)).toEqual(Array.from({ length: 15 }, () => 201));
+      ids.push(...created.map((answer) => answer.body.run_id));
+    }
+
+    const stop = await operator.request<{ stopped: string[]; continues_in_background: boolean }>(
+      'POST',
+      '/v1/admin/tenants/many/runs:stop',
+      { body: { all: true, reason: 'runaway tenant' } },
+    );
+    expect(stop.status).toBe(200);
+    expect(stop.body.stopped).toHaveLength(100);
+    expect(stop.body.continues_in_background).toBe(true);
+
+    const unfinished = async () => {
+      let count = 0;
+      for (const status of ['queued', 'running']) {
+        const page = await operator.request<{ data: unknown[] }>(
+          'GET',
+          `/v1/admin/tenants/many/runs?status=${status}&limit=100`,
+        );
+        count += page.body.data.length;
+      }
+      return count;
+    };
+    await expect.poll(unfinished, { timeout: 60_000, interval: 250 }).toBe(0);
+    const statuses = new Map<string, string>();
+    let cursor: string | null = null;
+    do {
+      const page: { body: { data: RunView[]; next_cursor: string | null } } = await operator.request(
+        'GET',
+        `/v1/admin/tenants/many/runs?limit=100${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+      );
+      for (const run of page.body.data) statuses.set(run.run_id, run.status);
+      cursor = page.body.next_cursor;
+    } while (cursor !== null);
+    expect(ids.map((id) => statuses.get(id))).toEqual(ids.map(() => 'canceled'));
+  }, 180_000);
 });

@@ -133,6 +133,18 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     limits: { limiter, slots: runSlots, nodeCapacityMode: runLimits.nodeCapacityMode },
   });
+  // The operator kill switch (HLD §10.2): a request stops a page of runs, the step worker the rest.
+  const stopper = createRunStopper({
+    runs,
+    driver,
+    sink,
+    reportFailure,
+    now,
+    // An operator's stop frees the run's slots at once, as every terminal state does.
+    onStopped: (tenantId, runId) => runSlots.release(tenantId, runId),
+    audit: (message, record) => telemetry.logger.info(message, { audit: record }),
+    continuation: queue,
+  });
   return {
     config,
     telemetry,
@@ -144,16 +156,6 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       const admin = adminConfigFromEnv(env);
       // Only token issuance needs the node's signing key, so it is read on first use.
       let issuer: IdentifyingTokenIssuer | undefined;
-      const stopper = createRunStopper({
-        runs,
-        driver,
-        sink,
-        reportFailure,
-        now,
-        // An operator's stop frees the run's slots at once, as every terminal state does.
-        onStopped: (tenantId, runId) => runSlots.release(tenantId, runId),
-        audit: (message, record) => telemetry.logger.info(message, { audit: record }),
-      });
       return createHttpApp({
         service: 'agent-orchestrator',
         routes: bindRoutes(orchestratorRoutes, {
@@ -247,7 +249,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           receiptHandle,
           Math.min(worker.stepRetryMaxDelaySeconds, seconds ?? SqsRedeliveryBackoff.delaySeconds(attempt)),
         );
-      return { config: worker, engine, redeliverAfter, driver, reportFailure };
+      return { config: worker, engine, redeliverAfter, driver, reportFailure, stopper };
     },
   };
 }

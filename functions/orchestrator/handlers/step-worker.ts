@@ -13,4 +13,5 @@ export const handler = createStepWorkerHandler({
   redeliverAfter: worker.redeliverAfter,
   driver: worker.driver,
   reportFailure: worker.reportFailure,
+  stopper: worker.stopper,
 });

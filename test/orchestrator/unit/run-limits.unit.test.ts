@@ -17,7 +17,7 @@ import { createStreamSlots } from '../../../functions/orchestrator/events/stream
 import { createRunSlots, runSlotPools } from '../../../functions/orchestrator/runtime/run-slots.ts';
 import { createStepEngine, slotWaitSeconds } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import type { StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
-import type { StepMessage } from '../../../functions/orchestrator/runtime/step-message.ts';
+import type { RunTaskMessage } from '../../../functions/orchestrator/runtime/step-message.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import type { AssistantMessage } from '../../../functions/shared/contracts/chat.ts';
 import { RateLimitedError } from '../../../functions/shared/errors/agentos-error.ts';
@@ -143,7 +143,7 @@ async function harness(
   const tenant = () => tenants.get('acme')!;
   const create = (key?: string) => service.createRun(auth, body, key, tenant());
   /** Steps waiting for another delivery (retried ones), as the queue would bring them back. */
-  const waiting: StepMessage[] = [];
+  const waiting: RunTaskMessage[] = [];
   /** Delivers every due step once, as workers would; retried steps wait for the next round. */
   async function round(): Promise<StepOutcome[]> {
     const tasks = [...waiting.splice(0), ...queue.take()];
