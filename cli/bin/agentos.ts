@@ -273,10 +273,20 @@ withTarget(
 /** The options of the commands that call the Orchestrator API. */
 type ApiOptions = TargetOptions & { tenant?: string; token?: string; json?: boolean };
 
-/** Adds the target flags and how an API command authenticates and prints. */
-function withApi(command: Command): Command {
+/** `--tenant` of a tenant's own API command: whose token is minted. */
+const mintTenantHelp = 'mint the token for this tenant (default: the seeded tenant)';
+
+/** `--tenant` of an operator's command: the tenant acted on, with an operator token. */
+const operatorTenantHelp =
+  'as an operator: the tenant whose runs this acts on (the token minted is an operator token, not one of that tenant)';
+
+/**
+ * Adds the target flags and how an API command authenticates and prints; `tenantHelp` says what
+ * `--tenant` means for the command.
+ */
+function withApi(command: Command, tenantHelp: string = mintTenantHelp): Command {
   return withTarget(command)
-    .option('--tenant <id>', 'mint the token for this tenant (default: the seeded tenant)')
+    .option('--tenant <id>', tenantHelp)
     .option(
       '--token <jwt>',
       'use this bearer token (default: $AGENTOS_TOKEN, else one minted with the node key)',
@@ -409,6 +419,7 @@ withPaging(
         'list runs, newest first; with --tenant, as an operator: every run of that tenant (any principal)',
       )
       .option('--status <status>', `only runs in this status (${runStatuses.join(', ')})`, runStatus),
+    operatorTenantHelp,
   ),
 ).action((opts: ApiOptions & PageOptions & { status?: string }) => {
   const tenant = opts.tenant;
@@ -429,6 +440,7 @@ withApi(
     .requiredOption('--reason <text>', 'why: carried by each run.canceled event and the audit log')
     .option('--run <run_id...>', 'the runs to stop')
     .option('--all', 'every queued or running run of the tenant'),
+  `${operatorTenantHelp}; required`,
 ).action((opts: ApiOptions & { reason: string; run?: string[]; all?: boolean }) => {
   const tenant = opts.tenant;
   if (tenant === undefined) throw new InvalidArgumentError('runs stop needs --tenant <id>');

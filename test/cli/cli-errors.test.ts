@@ -68,3 +68,24 @@ describe('agentos errors', () => {
     expect(result).toEqual({ code: 2, stderr: 'agentos: model-policy takes get or set\n' });
   });
 });
+
+describe('agentos help', () => {
+  async function help(...args: string[]): Promise<string> {
+    const { stdout } = await run(process.execPath, [cli, ...args, '--help'], {
+      env: { ...process.env, AGENTOS_STATE_DIR: stateDir },
+    });
+    return stdout.replace(/\s+/g, ' ');
+  }
+
+  it('returns an operator meaning of --tenant for runs list and runs stop, and a token tenant elsewhere', async () => {
+    for (const command of [
+      ['runs', 'list'],
+      ['runs', 'stop'],
+    ]) {
+      const text = await help(...command);
+      expect(text).toContain('--tenant <id> as an operator: the tenant whose runs this acts on');
+      expect(text).not.toContain('mint the token for this tenant');
+    }
+    expect(await help('runs', 'get')).toContain('--tenant <id> mint the token for this tenant');
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { QueuePort } from '../../functions/orchestrator/ports/queue-port.ts';
-import type { StepMessage } from '../../functions/orchestrator/runtime/step-message.ts';
+import type { RunTaskMessage } from '../../functions/orchestrator/runtime/step-message.ts';
 
 /**
  * How long `received` lets tasks arrive: a harness over a real queue keeps receiving for at least
@@ -22,7 +22,7 @@ const later = 3600;
  * on the emulator, which does not duplicate messages) deliver each message once, so the cases count
  * exactly: a deadline scheduled twice would otherwise be indistinguishable from one delivered twice.
  */
-export type QueuePortHarness = { port: QueuePort; received(): Promise<StepMessage[]> };
+export type QueuePortHarness = { port: QueuePort; received(): Promise<RunTaskMessage[]> };
 
 const authFor = (tenant: string, scopes: string[] = ['runs:write']): AuthContext => ({
   tenant_id: tenant,
@@ -31,21 +31,21 @@ const authFor = (tenant: string, scopes: string[] = ['runs:write']): AuthContext
   policy_context: { plan: `plan-${tenant}` },
 });
 
-const step = (auth: AuthContext, runId: string, n: number): StepMessage => ({
+const step = (auth: AuthContext, runId: string, n: number): RunTaskMessage => ({
   kind: 'run.step',
   run_id: runId,
   step: n,
   auth,
 });
-const deadline = (auth: AuthContext, runId: string): StepMessage => ({
+const deadline = (auth: AuthContext, runId: string): RunTaskMessage => ({
   kind: 'run.deadline',
   run_id: runId,
   auth,
 });
 
 /** Messages in a stable order (by run, kind and step), since delivery order is not promised. */
-function sorted(messages: StepMessage[]): StepMessage[] {
-  const keyOf = (m: StepMessage) => `${m.run_id}/${m.kind}/${m.kind === 'run.step' ? m.step : 0}`;
+function sorted(messages: RunTaskMessage[]): RunTaskMessage[] {
+  const keyOf = (m: RunTaskMessage) => `${m.run_id}/${m.kind}/${m.kind === 'run.step' ? m.step : 0}`;
   return [...messages].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
 }
 

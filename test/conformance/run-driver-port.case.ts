@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RunDriverPort } from '../../functions/orchestrator/ports/run-driver-port.ts';
-import type { StepMessage } from '../../functions/orchestrator/runtime/step-message.ts';
+import type { RunTaskMessage } from '../../functions/orchestrator/runtime/step-message.ts';
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 
 /** Where an execution is, as Step Functions' DescribeExecution names it. */
@@ -12,7 +12,7 @@ export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
  */
 export type RunDriverHarness = {
   driver: RunDriverPort;
-  nextTask(runId: string): Promise<StepMessage>;
+  nextTask(runId: string): Promise<RunTaskMessage>;
   status(executionArn: string): Promise<ExecutionStatus>;
   /**
    * Where the engine under the adapter is an emulator that falls short of Step Functions: an
@@ -29,7 +29,7 @@ const auth: AuthContext = {
   policy_context: { team: 'core' },
 };
 
-type StepTask = Extract<StepMessage, { kind: 'run.step' }> & { task_token: string };
+type StepTask = Extract<RunTaskMessage, { kind: 'run.step' }> & { task_token: string };
 
 async function nextStep(harness: RunDriverHarness, runId: string): Promise<StepTask> {
   const task = await harness.nextTask(runId);

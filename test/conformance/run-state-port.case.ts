@@ -36,6 +36,7 @@ export function runRecord(tenant: string): RunRecord {
     mode: 'standard',
     execution_arn: null,
     principal_id: `user-${tenant}`,
+    auth: { ...authFor(tenant), scopes: ['runs:write'], policy_context: { team: 'blue' } },
     status: 'queued',
     input: { messages: [{ role: 'user', content: 'hi' }] },
     output: null,

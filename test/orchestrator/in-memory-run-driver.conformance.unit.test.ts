@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryRunDriver } from '../../functions/orchestrator/adapters/in-memory/in-memory-run-driver.ts';
-import type { StepMessage } from '../../functions/orchestrator/runtime/step-message.ts';
+import type { RunTaskMessage } from '../../functions/orchestrator/runtime/step-message.ts';
 import { runDriverPortConformance } from '../conformance/run-driver-port.case.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 
 runDriverPortConformance('in memory', async () => {
   const clock = new ManualClock();
   const driver = new InMemoryRunDriver({ now: () => clock.date() });
-  const taken: StepMessage[] = [];
+  const taken: RunTaskMessage[] = [];
   return {
     driver,
     async nextTask(runId) {

@@ -3,7 +3,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk
 import { afterAll, vi } from 'vitest';
 import { SfnRunDriver } from '../../functions/orchestrator/adapters/sfn/sfn-run-driver.ts';
 import { StepMessageSchema } from '../../functions/orchestrator/runtime/step-message.ts';
-import type { StepMessage } from '../../functions/orchestrator/runtime/step-message.ts';
+import type { RunTaskMessage } from '../../functions/orchestrator/runtime/step-message.ts';
 import { runDriverPortConformance } from '../conformance/run-driver-port.case.ts';
 import type { ExecutionStatus } from '../conformance/run-driver-port.case.ts';
 import { provisionTestNode, testAwsConfig } from '../support/aws.ts';
@@ -17,7 +17,7 @@ afterAll(() => {
 });
 
 /** Tasks the state machine sent to the step queue, received but not yet asked for, by run. */
-const received: StepMessage[] = [];
+const received: RunTaskMessage[] = [];
 
 /**
  * Over the wire: the long-run state machine on the emulator's Step Functions (executions enabled by
@@ -51,7 +51,7 @@ runDriverPortConformance('Step Functions', async () => {
           }),
         );
         for (const message of answer.Messages ?? []) {
-          received.push(StepMessageSchema.parse(JSON.parse(message.Body ?? '')));
+          received.push(StepMessageSchema.parse(JSON.parse(message.Body ?? '')) as RunTaskMessage);
           await sqs.send(
             new DeleteMessageCommand({
               QueueUrl: resources.stepQueueUrl,

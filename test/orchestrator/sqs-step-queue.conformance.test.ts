@@ -2,7 +2,7 @@ import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SqsStepQueue } from '../../functions/orchestrator/adapters/sqs/sqs-step-queue.ts';
 import { StepMessageSchema } from '../../functions/orchestrator/runtime/step-message.ts';
-import type { StepMessage } from '../../functions/orchestrator/runtime/step-message.ts';
+import type { RunTaskMessage } from '../../functions/orchestrator/runtime/step-message.ts';
 import { deliveryWindowSeconds, queuePortConformance } from '../conformance/queue-port.case.ts';
 import { provisionTestNode, testAwsConfig } from '../support/aws.ts';
 
@@ -31,17 +31,17 @@ queuePortConformance('SQS + Step Functions on the emulator', async () => {
   // What a worker receives over the window, deleted as taken. On a busy emulator a deadline can land
   // after the window although it was due within it, so receiving goes on until every execution due
   // by then has finished (its message is in the queue by then) and the queue is empty.
-  async function received(): Promise<StepMessage[]> {
+  async function received(): Promise<RunTaskMessage[]> {
     const horizon = Date.now() + deliveryWindowSeconds * 1000;
     const giveUp = horizon + 30_000;
-    const messages: StepMessage[] = [];
+    const messages: RunTaskMessage[] = [];
     for (;;) {
       const settled = Date.now() >= horizon && !(await deadlineInFlight(horizon));
       const batch = await sqs.send(
         new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
       );
       const got = batch.Messages ?? [];
-      messages.push(...got.map((m) => StepMessageSchema.parse(JSON.parse(m.Body ?? ''))));
+      messages.push(...got.map((m) => StepMessageSchema.parse(JSON.parse(m.Body ?? '')) as RunTaskMessage));
       if (got.length > 0)
         await sqs.send(
           new DeleteMessageBatchCommand({

@@ -108,6 +108,44 @@ describe("a tenant's concurrency cap", () => {
   }, 180_000);
 });
 
+describe('a freed run slot', () => {
+  it("starts another member's waiting run with its first delivery, not its backed-off redelivery", async () => {
+    await tenantWith('pair', { max_concurrent_runs: 1, max_queued_runs: 10 });
+    const member = async (subject: string) =>
+      new AgentOsClient(node.node.orchestratorUrl, await node.auth.token('pair', { subject }));
+    const alice = await member('alice');
+    const bob = await member('bob');
+    const first = await alice.createRun(scriptedInput('sample-agent', [{ reply: 'slow', delay_ms: 10_000 }]));
+    expect(first.status).toBe(201);
+    await waitForRun(alice, first.body.run_id, (run) => run.status === 'running');
+    const second = await bob.createRun(quick('second'));
+    expect(second.status).toBe(201);
+    expect(
+      await waitForRun<RunView>(
+        bob,
+        second.body.run_id,
+        (run) => run.status_reason === 'waiting_for_run_slot',
+      ),
+    ).toMatchObject({ status: 'queued', status_reason: 'waiting_for_run_slot' });
+
+    const finished = await waitForRun<RunView>(
+      bob,
+      second.body.run_id,
+      (run) => run.status === 'completed',
+      90_000,
+    );
+    expect(finished).toMatchObject({ status: 'completed' });
+    expect((await alice.getRun(first.body.run_id)).body).toMatchObject({ status: 'completed' });
+    // Woken when alice's run ended, bob's run ran its first step from a fresh message: its own
+    // message, waiting for its next redelivery, would have made it a later delivery.
+    const steps = await bob.request<{ data: { step: number; deliveries: number }[] }>(
+      'GET',
+      `/v1/runs/${second.body.run_id}/steps`,
+    );
+    expect(steps.body.data[0]).toMatchObject({ step: 1, deliveries: 1 });
+  }, 150_000);
+});
+
 describe("an operator's stop", () => {
   it("frees the stopped run's slot: the tenant's next run starts", async () => {
     const single = await tenantWith('single', { max_concurrent_runs: 1, max_queued_runs: 10 });
@@ -140,4 +178,53 @@ describe("an operator's stop", () => {
     );
     expect(finished).toMatchObject({ status: 'completed', status_reason: null });
   }, 120_000);
+
+  it('stops a page of runs within the request and every other run in the background when there are more than a page', async () => {
+    const many = await tenantWith('many', {
+      max_concurrent_runs: 1,
+      max_queued_runs: 200,
+      runs_per_second: 1_000,
+      run_burst: 1_000,
+    });
+    const slow = scriptedInput('sample-agent', [{ reply: 'slow', delay_ms: 60_000 }]);
+    const ids: string[] = [];
+    for (let batch = 0; batch < 7; batch += 1) {
+      const created = await Promise.all(Array.from({ length: 15 }, () => many.createRun(slow)));
+      expect(created.map((answer) => answer.status)).toEqual(Array.from({ length: 15 }, () => 201));
+      ids.push(...created.map((answer) => answer.body.run_id));
+    }
+
+    const stop = await operator.request<{ stopped: string[]; continues_in_background: boolean }>(
+      'POST',
+      '/v1/admin/tenants/many/runs:stop',
+      { body: { all: true, reason: 'runaway tenant' } },
+    );
+    expect(stop.status).toBe(200);
+    expect(stop.body.stopped).toHaveLength(100);
+    expect(stop.body.continues_in_background).toBe(true);
+
+    const unfinished = async () => {
+      let count = 0;
+      for (const status of ['queued', 'running']) {
+        const page = await operator.request<{ data: unknown[] }>(
+          'GET',
+          `/v1/admin/tenants/many/runs?status=${status}&limit=100`,
+        );
+        count += page.body.data.length;
+      }
+      return count;
+    };
+    await expect.poll(unfinished, { timeout: 60_000, interval: 250 }).toBe(0);
+    const statuses = new Map<string, string>();
+    let cursor: string | null = null;
+    do {
+      const page: { body: { data: RunView[]; next_cursor: string | null } } = await operator.request(
+        'GET',
+        `/v1/admin/tenants/many/runs?limit=100${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+      );
+      for (const run of page.body.data) statuses.set(run.run_id, run.status);
+      cursor = page.body.next_cursor;
+    } while (cursor !== null);
+    expect(ids.map((id) => statuses.get(id))).toEqual(ids.map(() => 'canceled'));
+  }, 180_000);
 });

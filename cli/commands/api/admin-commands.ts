@@ -165,7 +165,7 @@ export const tenantCommands = {
     where: ReportTarget,
     output: CommandOutput,
   ): Promise<number> {
-    await reported<Record<string, unknown> & { stopped_runs: string[] }>(
+    await reported<Record<string, unknown> & { stopped_runs: string[]; continues_in_background?: boolean }>(
       client,
       where,
       {
@@ -176,10 +176,11 @@ export const tenantCommands = {
         body: { reason },
         status: 200,
         report: (disabled) => ({
-          detail: `tenant ${tenantId} disabled, ${disabled.stopped_runs.length} run(s) stopped`,
+          detail: `tenant ${tenantId} disabled, ${disabled.stopped_runs.length} run(s) stopped${moreInBackground(disabled.continues_in_background)}`,
           notes: [`reason: ${reason}`, `stopped runs: ${disabled.stopped_runs.join(', ') || 'none'}`],
         }),
-        say: (disabled) => `disabled tenant ${tenantId}; stopped ${disabled.stopped_runs.length} run(s)\n`,
+        say: (disabled) =>
+          `disabled tenant ${tenantId}; stopped ${disabled.stopped_runs.length} run(s)${moreInBackground(disabled.continues_in_background)}\n`,
       },
       output,
     );
@@ -218,8 +219,14 @@ const runColumns = [
   { title: 'CREATED', value: (r: Record<string, unknown>) => r['created_at'] },
 ];
 
+/** Says that more runs are being stopped in the background, when they are. */
+function moreInBackground(continuing: boolean | undefined): string {
+  return continuing === true ? '; more are being stopped in the background' : '';
+}
+
 type StopResult = {
   stopped: string[];
+  continues_in_background?: boolean;
   already_over: { run_id: string; status: string }[];
   not_found: string[];
 };
@@ -253,7 +260,7 @@ export const operatorRunCommands = {
         body: 'all' in selection ? { all: true, reason } : { run_ids: selection.runIds, reason },
         status: 200,
         report: (answer) => ({
-          detail: `tenant ${tenantId}: ${answer.stopped.length} stopped, ${answer.already_over.length} already over, ${answer.not_found.length} not found`,
+          detail: `tenant ${tenantId}: ${answer.stopped.length} stopped, ${answer.already_over.length} already over, ${answer.not_found.length} not found${moreInBackground(answer.continues_in_background)}`,
           notes: [
             `reason: ${reason}`,
             `stopped: ${answer.stopped.join(', ') || 'none'}`,
@@ -266,7 +273,7 @@ export const operatorRunCommands = {
           ],
         }),
         say: (answer) =>
-          table(
+          `${table(
             [
               { title: 'RUN_ID', value: (r: { run_id: string }) => r.run_id },
               { title: 'OUTCOME', value: (r: { outcome: string }) => r.outcome },
@@ -276,7 +283,7 @@ export const operatorRunCommands = {
               ...answer.already_over.map((run) => ({ run_id: run.run_id, outcome: `already ${run.status}` })),
               ...answer.not_found.map((runId) => ({ run_id: runId, outcome: 'not found' })),
             ],
-          ),
+          )}${answer.continues_in_background === true ? 'More runs are being stopped in the background.\n' : ''}`,
       },
       output,
     );

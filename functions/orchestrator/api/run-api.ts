@@ -220,9 +220,10 @@ export const listRunEvents = defineRoute({
     400: { description: 'invalid_request: an invalid query parameter or Last-Event-ID.' },
     429: {
       description:
-        'rate_limited: the node serves as many event streams (in all, or for this tenant) as it allows, or the ' +
-        'tenant holds as many streams open across the node as its `max_sse_connections` allows ' +
-        '(`details.limit` `tenant_sse_connections`); retry after the `Retry-After` seconds.',
+        'rate_limited: the serving process holds as many event streams as it allows (`details.limit` ' +
+        '`node_sse_connections`), or the tenant holds as many as allowed, in that process or across the node ' +
+        'as its `max_sse_connections` allows (`details.limit` `tenant_sse_connections`); retry after the ' +
+        '`Retry-After` seconds.',
     },
     ...runErrors,
   },

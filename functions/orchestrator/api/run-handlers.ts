@@ -112,8 +112,8 @@ export function runHandlers({
       return { status: 200, json: await service.getRun(auth, params.run_id) };
     },
 
-    async cancelRun({ auth, params }) {
-      return { status: 200, json: await service.cancelRun(auth, params.run_id) };
+    async cancelRun({ auth, tenant, params }) {
+      return { status: 200, json: await service.cancelRun(auth, params.run_id, tenant) };
     },
 
     async listRunEvents({ auth, tenant, params, query, headers, signal }) {

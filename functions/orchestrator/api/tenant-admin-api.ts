@@ -60,7 +60,14 @@ export const DisableTenantRequestSchema = z
   .meta({ id: 'DisableTenantRequest' });
 
 export const DisabledTenantSchema = TenantViewSchema.extend({
-  stopped_runs: z.array(z.string()).describe('The runs the disable ended `canceled` (queued or running).'),
+  stopped_runs: z
+    .array(z.string())
+    .describe('The runs this request ended `canceled` (queued or running): at most a page of 100.'),
+  continues_in_background: z
+    .boolean()
+    .describe(
+      'True when the tenant had more runs than one request stops (100): the rest are being stopped in the background, page by page; list the tenant’s queued and running runs to follow.',
+    ),
 }).meta({ id: 'DisabledTenant' });
 
 export const StopRunsRequestSchema = z
@@ -80,7 +87,14 @@ export const StopRunsResultSchema = z
     object: z.literal('run_stop'),
     tenant_id: TenantIdSchema,
     reason: z.string(),
-    stopped: z.array(z.string()).describe('Runs this request ended `canceled`.'),
+    stopped: z
+      .array(z.string())
+      .describe('Runs this request ended `canceled`; with `all`, at most a page of 100.'),
+    continues_in_background: z
+      .boolean()
+      .describe(
+        'True when the tenant had more runs than one request stops (100): the rest are being stopped in the background, page by page; list the tenant’s queued and running runs to follow.',
+      ),
     already_over: z
       .array(z.strictObject({ run_id: z.string(), status: RunStatusSchema }))
       .describe('Runs that were already over, left as they were.'),
@@ -192,7 +206,8 @@ export const disableTenant = defineRoute({
   description:
     'The tenant’s tokens are refused (403 forbidden, `tenant_disabled`) within the tenant cache time (5 seconds) ' +
     'on every function instance, at once on this one. Its queued and running runs end `canceled` with the ' +
-    'reason, so their event streams end with `run.canceled`. Disabling a disabled tenant updates the reason and ' +
+    'reason, so their event streams end with `run.canceled`: a page of them (100) within the request, the rest ' +
+    'in the background (`continues_in_background`). Disabling a disabled tenant updates the reason and ' +
     'stops any run still going.',
   request: { params: TenantPathSchema, invalidParams: 'not_found', body: DisableTenantRequestSchema },
   responses: {
@@ -251,7 +266,9 @@ export const stopTenantRuns = defineRoute({
     'Ends the given runs, or every queued and running run of the tenant (`all: true`), `canceled` with the ' +
     'reason: a `run.canceled` event ends their event streams, a long run’s Step Functions execution is stopped, ' +
     'their run slots are freed, and a step in flight ends at its next commit. Runs already over are left as ' +
-    'they are. Each stop is audit-logged with the operator, the tenant, the runs and the reason.',
+    'they are. With `all`, a page of runs (100) is stopped within the request and the rest in the background, ' +
+    'page by page (`continues_in_background`). Each stop is audit-logged with the operator, the tenant, the ' +
+    'runs and the reason.',
   request: { params: TenantPathSchema, invalidParams: 'not_found', body: StopRunsRequestSchema },
   responses: {
     200: {

@@ -122,7 +122,14 @@ export function tenantAdminHandlers(deps: TenantAdminHandlerDeps): RouteHandlers
       });
       // New requests are refused from now on; then the runs already admitted are stopped.
       const outcome = await stopper.stop(auth, tenant.tenant_id, { all: true }, body.reason);
-      return { status: 200, json: { ...view(tenant), stopped_runs: outcome.stopped } };
+      return {
+        status: 200,
+        json: {
+          ...view(tenant),
+          stopped_runs: outcome.stopped,
+          continues_in_background: outcome.continuing,
+        },
+      };
     },
 
     async enableTenant({ auth, params }) {
@@ -161,6 +168,7 @@ export function tenantAdminHandlers(deps: TenantAdminHandlerDeps): RouteHandlers
           tenant_id: params.tenant_id,
           reason: body.reason,
           stopped: outcome.stopped,
+          continues_in_background: outcome.continuing,
           already_over: outcome.alreadyOver.map((entry) => ({ run_id: entry.runId, status: entry.status })),
           not_found: outcome.notFound,
         },

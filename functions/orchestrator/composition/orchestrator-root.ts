@@ -135,6 +135,18 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     limits: { limiter, slots: runSlots, nodeCapacityMode: runLimits.nodeCapacityMode },
   });
+  // The operator kill switch (HLD §10.2): a request stops a page of runs, the step worker the rest.
+  const stopper = createRunStopper({
+    runs,
+    driver,
+    sink,
+    reportFailure,
+    now,
+    // An operator's stop frees the run's slots at once, as every terminal state does.
+    onStopped: (tenantId, runId) => runSlots.release(tenantId, runId),
+    audit: (message, record) => telemetry.logger.info(message, { audit: record }),
+    continuation: queue,
+  });
   return {
     config,
     telemetry,
@@ -146,16 +158,6 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       const admin = adminConfigFromEnv(env);
       // Only token issuance needs the node's signing key, so it is read on first use.
       let issuer: IdentifyingTokenIssuer | undefined;
-      const stopper = createRunStopper({
-        runs,
-        driver,
-        sink,
-        reportFailure,
-        now,
-        // An operator's stop frees the run's slots at once, as every terminal state does.
-        onStopped: (tenantId, runId) => runSlots.release(tenantId, runId),
-        audit: (message, record) => telemetry.logger.info(message, { audit: record }),
-      });
       return createHttpApp({
         service: 'agent-orchestrator',
         routes: bindRoutes(orchestratorRoutes, {
@@ -250,7 +252,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           receiptHandle,
           Math.min(worker.stepRetryMaxDelaySeconds, seconds ?? SqsRedeliveryBackoff.delaySeconds(attempt)),
         );
-      return { config: worker, engine, redeliverAfter, driver, reportFailure, stepAge };
+      return { config: worker, engine, redeliverAfter, driver, reportFailure, stepAge, stopper };
     },
   };
 }

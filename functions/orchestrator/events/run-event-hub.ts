@@ -1,5 +1,5 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
-import { RateLimitedError } from '../../shared/errors/agentos-error.ts';
+import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
 import { systemClock } from '../../shared/timing/clock.ts';
 import type { Clock } from '../../shared/timing/clock.ts';
 import type { RunStatePort } from '../ports/run-state-port.ts';
@@ -23,6 +23,9 @@ export const defaultStreamLimits: StreamLimits = {
   maxStreamsPerTenant: 1_000,
   bufferedEvents: 1_000,
 };
+
+/** `Retry-After` of a stream refused by a per-process cap: streams end all the time. */
+const streamRetrySeconds = 5;
 
 type TailOptions = {
   runs: RunStatePort;
@@ -177,16 +180,26 @@ export class RunEventHub {
    * Registers a stream of `runId` whose client has seen `after`; the returned subscription gives the
    * shared reader and must be closed when the stream ends.
    *
-   * @throws RateLimitedError when the process or the tenant has as many streams open as allowed.
+   * @throws RateLimitedError `node_sse_connections` when the process serves as many streams as it
+   * may, `tenant_sse_connections` when the tenant has as many open in it as allowed.
    */
   subscribe(auth: AuthContext, runId: string, after: number): { tail: RunTail; close(): void } {
     const limits = this.options.limits ?? defaultStreamLimits;
     const tenant = auth.tenant_id;
     const tenantOpen = this.#open.get(tenant) ?? 0;
-    if (this.#total >= limits.maxStreams || tenantOpen >= limits.maxStreamsPerTenant) {
-      throw new RateLimitedError('Too many event streams are open; retry shortly', {
-        details: { retry_after_seconds: 5 },
-      });
+    if (this.#total >= limits.maxStreams) {
+      throw rateLimited(
+        'node_sse_connections',
+        'The node serves as many event streams as it may; retry shortly',
+        streamRetrySeconds,
+      );
+    }
+    if (tenantOpen >= limits.maxStreamsPerTenant) {
+      throw rateLimited(
+        'tenant_sse_connections',
+        'The tenant has as many event streams open as it may; retry shortly',
+        streamRetrySeconds,
+      );
     }
     const key = `${tenant}/${runId}`;
     let tail = this.#tails.get(key);

@@ -14,4 +14,5 @@ export const handler = createStepWorkerHandler({
   driver: worker.driver,
   reportFailure: worker.reportFailure,
   stepAge: worker.stepAge,
+  stopper: worker.stopper,
 });

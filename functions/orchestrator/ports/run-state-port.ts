@@ -16,6 +16,12 @@ export type RunRecord = {
   /** The Step Functions execution of a `long` run, once started. */
   execution_arn: string | null;
   principal_id: string;
+  /**
+   * The Auth Context of the request that created the run (it holds no token or secret), which its
+   * steps run with: any run ending can then wake this one when it waits for a slot (HLD §3.3,
+   * §10.2). Absent on runs stored before it existed.
+   */
+  auth?: AuthContext;
   status: RunStatus;
   input: RunInput;
   output: { message: AssistantMessage } | null;

@@ -110,6 +110,21 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   /**
+   * Wakes the oldest runs of the tenant waiting for the slot a canceled run gave back, as a run that
+   * ends does (HLD §10.2), instead of leaving them to their backoff. A disabled tenant's runs stay
+   * asleep. A failure is reported: a run not woken comes back with its own redelivery.
+   */
+  async function wakeWaiting(auth: AuthContext, tenant: Tenant | undefined, runId: string): Promise<void> {
+    const slots = deps.limits?.slots;
+    if (slots === undefined || tenant === undefined || tenant.status === 'disabled') return;
+    await slots
+      .wake(tenant, auth, { runs: deps.runs, queue: deps.queue })
+      .catch((error: unknown) =>
+        deps.reportFailure('waiting run not woken', error, { run_id: runId, tenant_id: tenant.tenant_id }),
+      );
+  }
+
+  /**
    * Takes one run creation from the tenant's token bucket (`runs_per_second`, `run_burst`).
    *
    * @throws RateLimitedError (`tenant_run_rate`) when the bucket is empty
@@ -293,13 +308,14 @@ export function createRunService(deps: RunServiceDeps) {
       // A replay answers from the claim, so it works even once the agent is gone.
       const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
       if (earlier !== undefined) return replayOf(auth, earlier);
-      const limits = tenant === undefined ? undefined : deps.limits;
-      const rateLimit =
-        limits === undefined || tenant === undefined ? undefined : await takeRunRate(limits, tenant);
+      // The agent is looked up first: a request refused for its own fault spends no run creation.
       const agent = await deps.agents.get(auth, body.agent_id);
       if (agent === undefined) {
         throw new NotFoundError(`Agent ${body.agent_id} was not found`, { details: { field: 'agent_id' } });
       }
+      const limits = tenant === undefined ? undefined : deps.limits;
+      const rateLimit =
+        limits === undefined || tenant === undefined ? undefined : await takeRunRate(limits, tenant);
       const runId = deps.newRunId();
       if (limits !== undefined && tenant !== undefined && rateLimit !== undefined) {
         await admitRun(limits, tenant, runId, agent.timeout_seconds, rateLimit);
@@ -312,6 +328,12 @@ export function createRunService(deps: RunServiceDeps) {
         mode: agent.run_mode,
         execution_arn: null,
         principal_id: auth.principal.id,
+        auth: {
+          tenant_id: auth.tenant_id,
+          principal: { id: auth.principal.id, type: auth.principal.type },
+          scopes: [...auth.scopes],
+          policy_context: auth.policy_context,
+        },
         status: 'queued',
         input: body.input,
         output: null,
@@ -402,9 +424,10 @@ export function createRunService(deps: RunServiceDeps) {
     /**
      * Cancels a queued or running run. Canceling a canceled run is a no-op; a finished run cannot be
      * canceled. A `long` run's execution is stopped, so no further step runs; a step in flight
-     * finds the run canceled and ends.
+     * finds the run canceled and ends. The run's slots are given back and, given the caller's
+     * `tenant`, its oldest waiting runs are woken at once (HLD §10.2).
      */
-    async cancelRun(auth: AuthContext, runId: string): Promise<Run> {
+    async cancelRun(auth: AuthContext, runId: string, tenant?: Tenant): Promise<Run> {
       const run = await load(auth, runId, scopes.runsWriteAll);
       if (run.status === 'canceled') return toRunView(run);
       try {
@@ -422,6 +445,7 @@ export function createRunService(deps: RunServiceDeps) {
         });
         await publish(auth, result.events);
         await releaseSlots(run.tenant_id, runId);
+        await wakeWaiting(auth, tenant, runId);
         await stopExecution(result.run, 'canceled');
         return toRunView(result.run);
       } catch (error) {

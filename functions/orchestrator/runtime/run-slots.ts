@@ -131,10 +131,11 @@ export function createRunSlots(options: RunSlotsOptions) {
      * message of its first step, so it takes the slot now instead of at its next redelivery. Several
      * releases at once may wake the same run: a duplicate step message is harmless, and every
      * release counts the slots free after it, so as many distinct runs are woken as slots are free.
-     * At most {@link maxWakeCandidates} queued runs are read. Skipped: runs no longer queued, `long`
-     * runs (they wait inside their state machine) and runs of another principal than `auth`'s (the
-     * step message carries its run's Auth Context, which the store does not keep); their
-     * redelivery still brings them back. Returns the run ids woken.
+     * At most {@link maxWakeCandidates} queued runs are read, with `auth` (any Auth Context of the
+     * tenant). A woken run's step message carries the run's own Auth Context, kept on its record,
+     * whichever principal's run freed the slot. Skipped: runs no longer queued, `long` runs (they
+     * wait inside their state machine) and runs stored without their Auth Context unless they are
+     * `auth`'s principal's; their redelivery still brings them back. Returns the run ids woken.
      */
     async wake(tenant: Tenant, auth: AuthContext, deps: RunWakeDeps): Promise<string[]> {
       const [running, queued] = await Promise.all([
@@ -147,8 +148,9 @@ export function createRunSlots(options: RunSlotsOptions) {
         if (woken.length >= free) break;
         const run = await deps.runs.getRun(auth, lease.holder);
         if (run === undefined || run.status !== 'queued' || run.mode !== 'standard') continue;
-        if (run.principal_id !== auth.principal.id) continue;
-        await deps.queue.enqueueStep(auth, { runId: run.run_id, step: 1 });
+        const stepAuth = run.auth ?? (run.principal_id === auth.principal.id ? auth : undefined);
+        if (stepAuth === undefined) continue;
+        await deps.queue.enqueueStep(stepAuth, { runId: run.run_id, step: 1 });
         woken.push(run.run_id);
       }
       return woken;

@@ -9,6 +9,7 @@ import { newEvent } from '../schemas/event.ts';
 import type { RunStatus } from '../schemas/run.ts';
 import { eventIds } from './event-ids.ts';
 import { statesLeadingTo } from './run-state-machine.ts';
+import type { RunStopPosition, RunStopTask } from './step-message.ts';
 
 /** Which of a tenant's runs an operator stops: the given ids, or every run not yet over. */
 export type RunSelection = { runIds: readonly string[] } | { all: true };
@@ -17,6 +18,11 @@ export type RunSelection = { runIds: readonly string[] } | { all: true };
 export type RunStopOutcome = {
   /** Runs this call ended `canceled`. */
   stopped: string[];
+  /**
+   * True when a stop of every run found more than one page of them: the rest are being stopped in
+   * the background, page by page, by the step worker.
+   */
+  continuing: boolean;
   /** Runs that were already over (completed, failed or canceled), with their status. */
   alreadyOver: { runId: string; status: RunStatus }[];
   /** Ids that name no run of the tenant. */
@@ -49,13 +55,32 @@ export type RunStopperDeps = {
   onStopped?: (tenantId: string, runId: string) => Promise<void>;
   /** Writes the audit line of each stop (HLD §10.2 operator actions are audit-logged). */
   audit: (message: string, record: StopAuditRecord) => void;
+  /**
+   * Where the rest of a stop of every run of a tenant goes on, a page per task: the step queue.
+   * Absent, one call stops them all (a process without a step queue).
+   */
+  continuation?: { enqueueRunStop(operator: AuthContext, task: RunStopTask): Promise<void> };
+  /** Runs one call (a request, a background task) stops at most (default {@link stopPageSize}). */
+  pageSize?: number;
 };
 
 /** Runs the stopper ends at once; more would crowd the table for one request. */
 const stopConcurrency = 8;
 
-/** Largest page of the tenant's runs read when stopping all of them. */
-const listPage = 100;
+/**
+ * Runs one request (or one background task) stops at most when stopping all of a tenant's runs,
+ * so it ends well within API Gateway's 29 s and a Lambda's timeout whatever the tenant runs.
+ */
+export const stopPageSize = 100;
+
+/**
+ * Listings one page reads at most: a page may take the last queued runs and the first running ones,
+ * and a listing filtered by status may come back short, even empty, with a cursor.
+ */
+const maxListingsPerPage = 4;
+
+/** Where a stop of every run of a tenant starts: its queued runs, then its running ones. */
+const firstPosition: RunStopPosition = { status: 'queued', cursor: null };
 
 /**
  * The Auth Context an operator acts with on another tenant's runs: the target tenant, the operator
@@ -81,22 +106,100 @@ export function createRunStopper(deps: RunStopperDeps) {
     await work().catch((error: unknown) => deps.reportFailure(what, error, { run_id: runId }));
   }
 
-  /** Every run id of the tenant that is queued or running, read page by page. */
-  async function unfinished(auth: AuthContext): Promise<string[]> {
-    const ids: string[] = [];
-    for (const status of statesLeadingTo('canceled')) {
-      let cursor: string | undefined;
-      do {
-        const page = await deps.runs.listRuns(auth, {
-          status,
-          limit: listPage,
-          ...(cursor === undefined ? {} : { cursor }),
-        });
-        ids.push(...page.runs.map((run) => run.run_id));
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor !== undefined);
+  /**
+   * A page of the tenant's queued, then running, runs from `from`, and where the next page starts
+   * (null once both are read). A stopped run leaves its status, so a cursor read after a stop still
+   * finds the runs after it.
+   */
+  async function unfinishedPage(
+    auth: AuthContext,
+    from: RunStopPosition,
+  ): Promise<{ runIds: string[]; next: RunStopPosition | null }> {
+    const size = deps.pageSize ?? stopPageSize;
+    const runIds: string[] = [];
+    let position: RunStopPosition | null = from;
+    for (let reads = 0; position !== null && runIds.length < size && reads < maxListingsPerPage; reads += 1) {
+      const { status, cursor }: RunStopPosition = position;
+      const page = await deps.runs.listRuns(auth, {
+        status,
+        limit: size - runIds.length,
+        ...(cursor === null ? {} : { cursor }),
+      });
+      runIds.push(...page.runs.map((run) => run.run_id));
+      position =
+        page.nextCursor !== null
+          ? { status, cursor: page.nextCursor }
+          : status === 'queued'
+            ? { status: 'running', cursor: null }
+            : null;
     }
-    return [...new Set(ids)];
+    return { runIds, next: position };
+  }
+
+  /** Stops `runIds` of `auth`'s tenant and audits what it did, even when one could not be stopped. */
+  async function stopRuns(
+    operator: AuthContext,
+    auth: AuthContext,
+    runIds: readonly string[],
+    reason: string,
+  ): Promise<RunStopOutcome> {
+    const outcome: RunStopOutcome = { stopped: [], continuing: false, alreadyOver: [], notFound: [] };
+    let failure: { error: unknown } | undefined;
+    for (let start = 0; start < runIds.length && failure === undefined; start += stopConcurrency) {
+      const batch = runIds.slice(start, start + stopConcurrency);
+      const results = await Promise.allSettled(batch.map((runId) => stopOne(auth, runId, reason)));
+      results.forEach((settled, index) => {
+        const runId = batch[index]!;
+        if (settled.status === 'rejected') {
+          failure ??= { error: settled.reason };
+          return;
+        }
+        const result = settled.value;
+        if (result.kind === 'stopped') outcome.stopped.push(runId);
+        else if (result.kind === 'over') outcome.alreadyOver.push({ runId, status: result.status });
+        else outcome.notFound.push(runId);
+      });
+    }
+    // What was stopped is audited even when a later run could not be (storage unavailable).
+    deps.audit('operator stopped runs', {
+      operator: { tenant_id: operator.tenant_id, principal_id: operator.principal.id },
+      tenant_id: auth.tenant_id,
+      reason,
+      stopped: outcome.stopped,
+      already_over: outcome.alreadyOver.map((entry) => entry.runId),
+      not_found: outcome.notFound,
+    });
+    if (failure !== undefined) throw failure.error;
+    return outcome;
+  }
+
+  /**
+   * Stops one page of the tenant's unfinished runs from `from` and hands the next page to the step
+   * queue; without one, goes on page by page itself.
+   */
+  async function stopPages(
+    operator: AuthContext,
+    tenantId: string,
+    reason: string,
+    from: RunStopPosition,
+  ): Promise<RunStopOutcome> {
+    const auth = operatorActingFor(operator, tenantId);
+    const total: RunStopOutcome = { stopped: [], continuing: false, alreadyOver: [], notFound: [] };
+    let position: RunStopPosition | null = from;
+    while (position !== null) {
+      const page = await unfinishedPage(auth, position);
+      const outcome = await stopRuns(operator, auth, page.runIds, reason);
+      total.stopped.push(...outcome.stopped);
+      total.alreadyOver.push(...outcome.alreadyOver);
+      position = page.next;
+      if (position !== null && deps.continuation !== undefined) {
+        // Handed over only once this page is stopped: a failure here is retried from the same page.
+        await deps.continuation.enqueueRunStop(operator, { tenantId, reason, from: position });
+        total.continuing = true;
+        break;
+      }
+    }
+    return total;
   }
 
   /** Ends one run; `over` with its status when it already was, `missing` when there is no such run. */
@@ -139,7 +242,9 @@ export function createRunStopper(deps: RunStopperDeps) {
   return {
     /**
      * Stops the selected runs of `tenantId` for `operator` with `reason`. Runs already over are
-     * reported as such and left unchanged; the call is safe to repeat.
+     * reported as such and left unchanged; the call is safe to repeat. Stopping every run stops at
+     * most a page of them here ({@link stopPageSize}) and, when more remain, hands the rest to the
+     * step queue (`continuing`), where {@link continueStop} goes on page by page.
      */
     async stop(
       operator: AuthContext,
@@ -147,36 +252,26 @@ export function createRunStopper(deps: RunStopperDeps) {
       selection: RunSelection,
       reason: string,
     ): Promise<RunStopOutcome> {
-      const auth = operatorActingFor(operator, tenantId);
-      const runIds = 'all' in selection ? await unfinished(auth) : [...new Set(selection.runIds)];
-      const outcome: RunStopOutcome = { stopped: [], alreadyOver: [], notFound: [] };
-      let failure: { error: unknown } | undefined;
-      for (let start = 0; start < runIds.length && failure === undefined; start += stopConcurrency) {
-        const batch = runIds.slice(start, start + stopConcurrency);
-        const results = await Promise.allSettled(batch.map((runId) => stopOne(auth, runId, reason)));
-        results.forEach((settled, index) => {
-          const runId = batch[index]!;
-          if (settled.status === 'rejected') {
-            failure ??= { error: settled.reason };
-            return;
-          }
-          const result = settled.value;
-          if (result.kind === 'stopped') outcome.stopped.push(runId);
-          else if (result.kind === 'over') outcome.alreadyOver.push({ runId, status: result.status });
-          else outcome.notFound.push(runId);
-        });
-      }
-      // What was stopped is audited even when a later run could not be (storage unavailable).
-      deps.audit('operator stopped runs', {
-        operator: { tenant_id: operator.tenant_id, principal_id: operator.principal.id },
-        tenant_id: tenantId,
+      if ('all' in selection) return stopPages(operator, tenantId, reason, firstPosition);
+      return stopRuns(
+        operator,
+        operatorActingFor(operator, tenantId),
+        [...new Set(selection.runIds)],
         reason,
-        stopped: outcome.stopped,
-        already_over: outcome.alreadyOver.map((entry) => entry.runId),
-        not_found: outcome.notFound,
-      });
-      if (failure !== undefined) throw failure.error;
-      return outcome;
+      );
+    },
+
+    /**
+     * Goes on with a stop of every run of `tenantId` from `from` (a step-queue task): stops a page
+     * and hands the next one on. Safe to repeat: a redelivered task finds its runs already over.
+     */
+    async continueStop(
+      operator: AuthContext,
+      tenantId: string,
+      reason: string,
+      from: RunStopPosition,
+    ): Promise<RunStopOutcome> {
+      return stopPages(operator, tenantId, reason, from);
     },
   };
 }

@@ -766,8 +766,9 @@ export function createStepEngine(deps: StepEngineDeps) {
       } catch (error) {
         if (error instanceof RunLeftRunning) {
           // Ended elsewhere (canceled, timed out) perhaps after this step took its slots. A run
-          // canceled (through the API, by an operator) wakes the next one here, as its canceller
-          // only releases; one completed or failed by another delivery of this step already woke.
+          // canceled wakes the next one here: an operator's stop only releases, and after an API
+          // cancel (which wakes too) a second wake is harmless; one completed or failed by another
+          // delivery of this step already woke.
           await releaseSlots(auth, delivery.runId, error.message === 'canceled');
           return { status: 'done', reason: `run left running (${error.message})`, continuation: end };
         }

@@ -1,12 +1,23 @@
 import { z } from 'zod';
-import { AuthContextSchema } from '../../shared/auth/auth-context.ts';
+import { AuthContextSchema, TenantIdSchema } from '../../shared/auth/auth-context.ts';
 
 /**
- * The body of a task on the step queue: run a step, enforce a run's deadline, or fail a long run
- * whose step failed on every attempt. A step of a `long` run carries its Step Functions task token,
+ * The body of a task on the step queue: run a step, enforce a run's deadline, fail a long run
+ * whose step failed on every attempt, or go on stopping a tenant's runs. A step of a `long` run carries its Step Functions task token,
  * the attempt (0 for the first) and the heartbeat interval the state machine expects (HLD §4.3).
  */
 export const StepMessageSchema = z.discriminatedUnion('kind', [
+  // An operator's stop of every run of a tenant, continued page by page in the background (HLD
+  // §10.2): `auth` is the operator's, `status` and `cursor` where the next page of the tenant's
+  // unfinished runs starts.
+  z.strictObject({
+    kind: z.literal('runs.stop'),
+    auth: AuthContextSchema,
+    tenant_id: TenantIdSchema,
+    reason: z.string().min(1),
+    status: z.enum(['queued', 'running']),
+    cursor: z.string().min(1).nullable(),
+  }),
   z.strictObject({
     kind: z.literal('run.step'),
     run_id: z.string().min(1),
@@ -50,3 +61,12 @@ export const stepTaskErrors = {
  * that run can then be failed with the reason instead of waiting for a step that never comes.
  */
 export const IdentifiableRunSchema = z.object({ run_id: z.string().min(1), auth: AuthContextSchema });
+
+/** Where an operator's stop of every run of a tenant goes on: the status listed and its cursor. */
+export type RunStopPosition = { status: 'queued' | 'running'; cursor: string | null };
+
+/** An operator's stop of every run of a tenant, handed to the step queue to go on in the background. */
+export type RunStopTask = { tenantId: string; reason: string; from: RunStopPosition };
+
+/** A task about one run: a step, a deadline, a long run's failure. */
+export type RunTaskMessage = Exclude<StepMessage, { kind: 'runs.stop' }>;

@@ -8,10 +8,8 @@ import type { RateDecision } from './limiter-port.ts';
  */
 export const rateLimitNames = [
   'tenant_run_rate',
-  'tenant_concurrent_runs',
   'tenant_queued_runs',
   'node_concurrent_runs',
-  'tenant_tool_calls',
   'tenant_sse_connections',
   'node_sse_connections',
   'upstream_rate_limit',

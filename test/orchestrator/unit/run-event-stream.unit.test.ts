@@ -186,12 +186,38 @@ describe('followRunEvents', () => {
     });
     const first = hub.subscribe(auth, 'run_x', 0);
     hub.subscribe(auth, 'run_y', 0);
-    expect(() => hub.subscribe(auth, 'run_z', 0)).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    expect(() => hub.subscribe(auth, 'run_z', 0)).toThrow(
+      expect.objectContaining({
+        code: 'rate_limited',
+        details: { limit: 'tenant_sse_connections', retry_after_seconds: 5 },
+      }),
+    );
     expect(hub.subscribe({ ...auth, tenant_id: 'other' }, 'run_x', 0)).toBeDefined();
     first.close();
     first.close();
     expect(hub.openStreams('acme')).toBe(1);
     expect(hub.subscribe(auth, 'run_z', 0)).toBeDefined();
+  });
+
+  it('throws rate_limited naming node_sse_connections once the process serves as many streams as allowed', async () => {
+    const timing = { pollMinMs: 1, pollMaxMs: 5, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 };
+    const hub = new RunEventHub({
+      runs: scriptedLog([[]]),
+      timing,
+      clock: new ManualClock(),
+      limits: { maxStreams: 2, maxStreamsPerTenant: 10, bufferedEvents: 100 },
+    });
+    hub.subscribe(auth, 'run_x', 0);
+    const second = hub.subscribe({ ...auth, tenant_id: 'other' }, 'run_y', 0);
+    expect(() => hub.subscribe({ ...auth, tenant_id: 'third' }, 'run_z', 0)).toThrow(
+      expect.objectContaining({
+        code: 'rate_limited',
+        details: { limit: 'node_sse_connections', retry_after_seconds: 5 },
+        headers: {},
+      }),
+    );
+    second.close();
+    expect(hub.subscribe({ ...auth, tenant_id: 'third' }, 'run_z', 0)).toBeDefined();
   });
 
   it('catches a stream that is behind the shared reader up from the store', async () => {

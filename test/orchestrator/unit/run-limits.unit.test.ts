@@ -17,7 +17,7 @@ import { createStreamSlots } from '../../../functions/orchestrator/events/stream
 import { createRunSlots, runSlotPools } from '../../../functions/orchestrator/runtime/run-slots.ts';
 import { createStepEngine, slotWaitSeconds } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import type { StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
-import type { StepMessage } from '../../../functions/orchestrator/runtime/step-message.ts';
+import type { RunTaskMessage } from '../../../functions/orchestrator/runtime/step-message.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import type { AssistantMessage } from '../../../functions/shared/contracts/chat.ts';
 import { RateLimitedError } from '../../../functions/shared/errors/agentos-error.ts';
@@ -143,7 +143,7 @@ async function harness(
   const tenant = () => tenants.get('acme')!;
   const create = (key?: string) => service.createRun(auth, body, key, tenant());
   /** Steps waiting for another delivery (retried ones), as the queue would bring them back. */
-  const waiting: StepMessage[] = [];
+  const waiting: RunTaskMessage[] = [];
   /** Delivers every due step once, as workers would; retried steps wait for the next round. */
   async function round(): Promise<StepOutcome[]> {
     const tasks = [...waiting.splice(0), ...queue.take()];
@@ -235,6 +235,13 @@ describe('run creation limits', () => {
       'ratelimit-remaining': '9',
       'ratelimit-reset': '1',
     });
+  });
+
+  it('throws not found for an unknown agent without taking from the run rate', async () => {
+    const h = await harness({ runs_per_second: 1, run_burst: 1 });
+    const unknown = h.service.createRun(auth, { ...body, agent_id: 'nobody' }, undefined, h.tenant());
+    await expect(unknown).rejects.toMatchObject({ status: 404, code: 'not_found' });
+    await expect(h.create()).resolves.toMatchObject({ replayed: false, rateLimit: { remaining: 0 } });
   });
 
   it('answers an idempotent replay without taking from the run rate', async () => {
@@ -421,6 +428,28 @@ describe('waking a waiting run (HLD §10.2)', () => {
     expect(h.failures).toEqual([]);
   });
 
+  it('hands the waiting run its first step at once when the running run is canceled through the API', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    expect(await h.engine.execute(auth, step(second.run_id, 1))).toMatchObject({
+      reason: 'waiting_for_run_slot',
+    });
+    // The first run's next step waits in the queue: no step is in flight to notice the cancel.
+    expect(h.queue.take().map((task) => task.run_id)).toEqual([first.run_id]);
+    const canceled = await h.handlers.cancelRun({
+      auth,
+      tenant: h.tenant(),
+      params: { run_id: first.run_id },
+    } as unknown as Parameters<typeof h.handlers.cancelRun>[0]);
+    expect(canceled).toMatchObject({ status: 200, json: { status: 'canceled' } });
+    expect(h.queue.take().map((task) => [task.kind, task.run_id])).toEqual([['run.step', second.run_id]]);
+    expect(await h.engine.execute(auth, step(second.run_id, 1))).toMatchObject({ reason: 'step completed' });
+    expect(h.failures).toEqual([]);
+  });
+
   it('does not wake again on a duplicate delivery of a run already over', async () => {
     const h = await harness({ max_concurrent_runs: 1 });
     const { run: first } = await h.create();
@@ -452,7 +481,33 @@ describe('waking a waiting run (HLD §10.2)', () => {
     expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([ids[2], ids[3]]);
   });
 
-  it('skips a waiting run of another principal and a long run: their redelivery brings them back', async () => {
+  it("hands another principal's waiting run its first step, with that principal's Auth Context, when a run ends", async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const other: AuthContext = {
+      ...auth,
+      principal: { id: 'user-2', type: 'service' },
+      scopes: ['runs:write'],
+    };
+    const { run: first } = await h.create();
+    const { run: second } = await h.service.createRun(other, body, undefined, h.tenant());
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    expect(await h.engine.execute(other, step(second.run_id, 1))).toMatchObject({
+      reason: 'waiting_for_run_slot',
+    });
+    h.queue.take();
+    expect(await h.engine.execute(auth, step(first.run_id, 2))).toMatchObject({ reason: 'step completed' });
+    const woken = h.queue.take();
+    expect(woken.map((task) => [task.kind, task.run_id])).toEqual([['run.step', second.run_id]]);
+    expect(woken[0]?.auth).toEqual(other);
+    expect(await h.engine.execute(woken[0]!.auth, step(second.run_id, 1))).toMatchObject({
+      reason: 'step completed',
+    });
+    expect(await h.service.getRun(other, second.run_id)).toMatchObject({ status: 'running' });
+    expect(h.failures).toEqual([]);
+  });
+
+  it('skips a long run and a run of another principal stored without its Auth Context: their redelivery brings them back', async () => {
     const h = await harness({ max_concurrent_runs: 1 });
     const { run: first } = await h.create();
     const { run: second } = await h.create();
@@ -460,12 +515,16 @@ describe('waking a waiting run (HLD §10.2)', () => {
     await h.engine.execute(auth, step(first.run_id, 1));
     await h.engine.execute(auth, step(second.run_id, 1));
     await h.service.cancelRun(auth, first.run_id);
+    h.queue.take();
+    // As stored before the run record kept its Auth Context.
+    const stored = { ...(await h.runs.getRun(auth, second.run_id))!, auth: undefined };
     const other: AuthContext = { ...auth, principal: { id: 'user-2', type: 'user' } };
-    expect(await h.slots.wake(h.tenant(), other, { runs: h.runs, queue: h.queue })).toEqual([]);
-    const longRun = { ...(await h.runs.getRun(auth, second.run_id))!, mode: 'long' as const };
-    const runs = { getRun: async () => longRun };
-    expect(await h.slots.wake(h.tenant(), auth, { runs, queue: h.queue })).toEqual([]);
-    expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([second.run_id]);
+    const older = { getRun: async () => stored };
+    expect(await h.slots.wake(h.tenant(), other, { runs: older, queue: h.queue })).toEqual([]);
+    const longRun = { getRun: async () => ({ ...stored, mode: 'long' as const }) };
+    expect(await h.slots.wake(h.tenant(), auth, { runs: longRun, queue: h.queue })).toEqual([]);
+    expect(await h.slots.wake(h.tenant(), other, { runs: h.runs, queue: h.queue })).toEqual([second.run_id]);
+    expect(h.queue.take()[0]?.auth).toEqual(auth);
   });
 
   it('reports a failed wake and still releases the slots and ends the step', async () => {

@@ -1,4 +1,8 @@
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { createStepWorkerHandler } from '../../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
+import type { StepEngine } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
 import { InMemoryAgentRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-agent-registry.ts';
 import { InMemoryRunDriver } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-driver.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
@@ -7,7 +11,7 @@ import { tenantAdminHandlers } from '../../../functions/orchestrator/api/tenant-
 import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
 import { createRunService } from '../../../functions/orchestrator/runtime/run-service.ts';
 import { createRunStopper } from '../../../functions/orchestrator/runtime/run-stopper.ts';
-import type { StopAuditRecord } from '../../../functions/orchestrator/runtime/run-stopper.ts';
+import type { RunStopper, StopAuditRecord } from '../../../functions/orchestrator/runtime/run-stopper.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import { InMemoryTenantDirectory } from '../../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
 import { agentDefinition } from '../../support/agent-definitions.ts';
@@ -31,7 +35,11 @@ const body = (agentId: string) => ({
   input: { messages: [{ role: 'user' as const, content: 'hi' }] },
 });
 
-async function node() {
+/**
+ * The node's operator API over in-memory adapters; with `pageSize`, a stop of every run stops that
+ * many per call and hands the rest to `stops`, a step queue the step worker drains.
+ */
+async function node(options: { pageSize?: number } = {}) {
   let tick = Date.parse('2026-02-01T00:00:00.000Z');
   const now = () => new Date((tick += 1000));
   const runs = new InMemoryRunStateStore({ now });
@@ -68,7 +76,9 @@ async function node() {
   });
   const released: string[] = [];
   const audits: StopAuditRecord[] = [];
+  const stops = new InMemoryStepQueue();
   const stopper = createRunStopper({
+    ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize, continuation: stops }),
     runs,
     driver,
     sink,
@@ -109,6 +119,7 @@ async function node() {
     admission,
     handlers,
     start,
+    stops,
     published,
     released,
     audits,
@@ -123,7 +134,7 @@ describe('the run stopper', () => {
     const running = await start('acme', 'slow', true);
     const outcome = await stopper.stop(operator, 'acme', { runIds: [queued, running] }, 'runaway loop');
 
-    expect(outcome).toEqual({ stopped: [queued, running], alreadyOver: [], notFound: [] });
+    expect(outcome).toEqual({ stopped: [queued, running], continuing: false, alreadyOver: [], notFound: [] });
     for (const runId of [queued, running]) {
       const run = await runs.getRun(member('acme'), runId);
       expect(run).toMatchObject({ status: 'canceled' });
@@ -159,6 +170,7 @@ describe('the run stopper', () => {
     const outcome = await stopper.stop(operator, 'acme', { runIds: [done, others] }, 'cleanup');
     expect(outcome).toEqual({
       stopped: [],
+      continuing: false,
       alreadyOver: [{ runId: done, status: 'canceled' }],
       notFound: [others],
     });
@@ -179,6 +191,85 @@ describe('the run stopper', () => {
     expect(await runs.getRun(member('globex'), globex)).toMatchObject({ status: 'queued' });
     const again = await stopper.stop(operator, 'acme', { all: true }, 'tenant over budget');
     expect(again.stopped).toEqual([]);
+  });
+});
+
+/** Runs the queued stop tasks through the SQS step worker, as the queue would deliver them; how many ran. */
+async function drainStops(stops: InMemoryStepQueue, stopper: RunStopper): Promise<number> {
+  const worker = createStepWorkerHandler({
+    engine: {} as StepEngine,
+    telemetry: createTelemetry('test-worker'),
+    maxAttempts: 3,
+    maxReceives: 5,
+    redeliverAfter: async () => undefined,
+    stopper,
+  });
+  let delivered = 0;
+  for (let tasks = stops.takeRunStops(); tasks.length > 0; tasks = stops.takeRunStops()) {
+    for (const task of tasks) {
+      delivered += 1;
+      const record = {
+        messageId: `m-${delivered}`,
+        receiptHandle: `r-${delivered}`,
+        body: JSON.stringify(task),
+        attributes: { ApproximateReceiveCount: '1' },
+      } as unknown as SQSRecord;
+      const answer = await worker({ Records: [record] } as SQSEvent, { functionName: 'w' } as Context);
+      expect(answer).toEqual({ batchItemFailures: [] });
+    }
+  }
+  return delivered;
+}
+
+describe('stopping more runs than one request stops', () => {
+  it('returns a page stopped and continues_in_background, then the step worker stops the rest page by page', async () => {
+    const { handlers, stopper, runs, start, stops, audits } = await node({ pageSize: 3 });
+    await handlers.createTenant(input(operator, { body: { tenant_id: 'acme' } }) as never);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) ids.push(await start('acme', 'quick'));
+    for (let i = 0; i < 3; i += 1) ids.push(await start('acme', 'quick', true));
+    const globex = await start('globex', 'quick');
+
+    const answer = (await handlers.stopTenantRuns(
+      input(operator, { params: { tenant_id: 'acme' }, body: { all: true, reason: 'runaway' } }) as never,
+    )) as { status: number; json: { stopped: string[]; continues_in_background: boolean } };
+    expect(answer.status).toBe(200);
+    expect(answer.json.stopped).toHaveLength(3);
+    expect(answer.json.continues_in_background).toBe(true);
+
+    expect(await drainStops(stops, stopper)).toBeGreaterThanOrEqual(2);
+    for (const runId of ids)
+      expect(await runs.getRun(member('acme'), runId)).toMatchObject({ status: 'canceled' });
+    expect(await runs.getRun(member('globex'), globex)).toMatchObject({ status: 'queued' });
+    const stopped = audits.flatMap((audit) => audit.stopped);
+    expect([...stopped].sort()).toEqual([...ids].sort());
+    expect(audits.every((audit) => audit.stopped.length <= 3)).toBe(true);
+  });
+
+  it('returns a disabled tenant with a page of runs stopped, and stops the rest in the background', async () => {
+    const { handlers, stopper, runs, start, stops } = await node({ pageSize: 2 });
+    await handlers.createTenant(input(operator, { body: { tenant_id: 'acme' } }) as never);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) ids.push(await start('acme', 'quick', i % 2 === 0));
+    const disabled = (await handlers.disableTenant(
+      input(operator, { params: { tenant_id: 'acme' }, body: { reason: 'unpaid invoice' } }) as never,
+    )) as { json: { status: string; stopped_runs: string[]; continues_in_background: boolean } };
+    expect(disabled.json).toMatchObject({ status: 'disabled', continues_in_background: true });
+    expect(disabled.json.stopped_runs).toHaveLength(2);
+    await drainStops(stops, stopper);
+    for (const runId of ids)
+      expect(await runs.getRun(member('acme'), runId)).toMatchObject({ status: 'canceled' });
+  });
+
+  it('returns continues_in_background false when one page holds every run', async () => {
+    const { handlers, start, stops } = await node({ pageSize: 3 });
+    await handlers.createTenant(input(operator, { body: { tenant_id: 'acme' } }) as never);
+    await start('acme', 'quick');
+    const answer = await handlers.stopTenantRuns(
+      input(operator, { params: { tenant_id: 'acme' }, body: { all: true, reason: 'runaway' } }) as never,
+    );
+    expect(answer).toMatchObject({ json: { continues_in_background: false } });
+    expect(stops.takeRunStops()).toEqual([]);
   });
 });
 

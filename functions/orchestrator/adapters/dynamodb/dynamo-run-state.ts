@@ -72,6 +72,7 @@ const runFields = [
   'mode',
   'execution_arn',
   'principal_id',
+  'auth',
   'status',
   'input',
   'output',
@@ -101,7 +102,7 @@ function itemBytes(item: RunItem): number {
 
 function toRecord(item: RunItem): RunRecord {
   const record: Record<string, unknown> = {};
-  // A field newer than the item (`status_reason`) stays absent rather than undefined.
+  // A field newer than the item (`status_reason`, `auth`) stays absent rather than undefined.
   for (const field of runFields) if (item[field] !== undefined) record[field] = item[field];
   return record as RunRecord;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { RunDriverPort, StepContinuation, TaskAnswer } from '../../ports/run-driver-port.ts';
-import type { StepMessage } from '../../runtime/step-message.ts';
+import type { RunTaskMessage } from '../../runtime/step-message.ts';
 
 /** Where an execution is, named as Step Functions' DescribeExecution names it. */
 export type InMemoryExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
@@ -23,7 +23,7 @@ type Execution = InMemoryExecution & { auth: AuthContext };
 
 type OpenTask = { executionArn: string; step: number; attempt: number };
 
-type Pending = { message: StepMessage; dueAt: number };
+type Pending = { message: RunTaskMessage; dueAt: number };
 
 /**
  * RunDriverPort held in one process's memory, for the unit tier and single-process use only. It
@@ -120,7 +120,7 @@ export class InMemoryRunDriver implements RunDriverPort {
    * Removes and returns the tasks due by the clock's current time, earliest due first (in the order
    * handed out among equals). Tasks behind a pause stay until the clock passes it.
    */
-  take(): StepMessage[] {
+  take(): RunTaskMessage[] {
     const now = this.#now().getTime();
     const due = this.#pending.filter((task) => task.dueAt <= now);
     const waiting = this.#pending.filter((task) => task.dueAt > now);
@@ -198,7 +198,7 @@ export class InMemoryRunDriver implements RunDriverPort {
     );
   }
 
-  #push(message: StepMessage, afterSeconds: number): void {
+  #push(message: RunTaskMessage, afterSeconds: number): void {
     this.#pending.push({ message, dueAt: this.#now().getTime() + afterSeconds * 1000 });
   }
 

@@ -1,11 +1,11 @@
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
-import type { StepMessage } from '../../runtime/step-message.ts';
+import type { RunStopTask, RunTaskMessage, StepMessage } from '../../runtime/step-message.ts';
 
 /** A scheduled deadline: its task, the delay it was scheduled with, and when it becomes due. */
 export type ScheduledDeadline = { message: StepMessage; afterSeconds: number; dueAt: string };
 
-type Pending = { message: StepMessage; dueAt: number };
+type Pending = { message: RunTaskMessage; dueAt: number };
 
 /**
  * QueuePort held in one process's memory, for the unit tier and single-process use only (nothing is
@@ -18,6 +18,7 @@ type Pending = { message: StepMessage; dueAt: number };
  */
 export class InMemoryStepQueue implements QueuePort {
   readonly #pending: Pending[] = [];
+  readonly #stops: StepMessage[] = [];
   readonly #deadlines = new Map<string, ScheduledDeadline>();
   readonly #now: () => Date;
 
@@ -28,6 +29,19 @@ export class InMemoryStepQueue implements QueuePort {
   async enqueueStep(auth: AuthContext, task: StepTask): Promise<void> {
     const message: StepMessage = { kind: 'run.step', run_id: task.runId, step: task.step, auth };
     this.#pending.push({ message: structuredClone(message), dueAt: this.#now().getTime() });
+  }
+
+  /** Queues the rest of an operator's stop of every run of a tenant, apart: {@link takeRunStops} takes it. */
+  async enqueueRunStop(operator: AuthContext, task: RunStopTask): Promise<void> {
+    const message: StepMessage = {
+      kind: 'runs.stop',
+      auth: operator,
+      tenant_id: task.tenantId,
+      reason: task.reason,
+      status: task.from.status,
+      cursor: task.from.cursor,
+    };
+    this.#stops.push(structuredClone(message));
   }
 
   async scheduleDeadline(auth: AuthContext, task: { runId: string; afterSeconds: number }): Promise<void> {
@@ -46,7 +60,7 @@ export class InMemoryStepQueue implements QueuePort {
    * Removes and returns the tasks due by the clock's current time (steps, and deadlines whose delay
    * has passed), earliest due first, in the order sent among equals. Later deadlines stay queued.
    */
-  take(): StepMessage[] {
+  take(): RunTaskMessage[] {
     const now = this.#now().getTime();
     const due = this.#pending.filter((task) => task.dueAt <= now);
     const waiting = this.#pending.filter((task) => task.dueAt > now);
@@ -58,5 +72,10 @@ export class InMemoryStepQueue implements QueuePort {
   /** Every deadline scheduled so far, one per run, whether it has been taken or not. */
   deadlines(): ScheduledDeadline[] {
     return structuredClone([...this.#deadlines.values()]);
+  }
+
+  /** Removes and returns the queued stops of every run of a tenant, in the order sent. */
+  takeRunStops(): Extract<StepMessage, { kind: 'runs.stop' }>[] {
+    return this.#stops.splice(0).filter((message) => message.kind === 'runs.stop');
   }
 }

@@ -5,7 +5,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { DependencyUnavailableError } from '../../../shared/errors/agentos-error.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
-import type { StepMessage } from '../../runtime/step-message.ts';
+import type { RunStopTask, StepMessage } from '../../runtime/step-message.ts';
 
 /**
  * QueuePort on an SQS standard queue; messages carry the Auth Context the task runs under, and the
@@ -36,6 +36,33 @@ export class SqsStepQueue implements QueuePort {
           // local poller dispatches by the same id.
           MessageGroupId: auth.tenant_id,
           MessageAttributes: { tenant_id: { DataType: 'String', StringValue: auth.tenant_id } },
+        }),
+      );
+    } catch (cause) {
+      throw new DependencyUnavailableError('The step queue is unavailable', { cause });
+    }
+  }
+
+  /**
+   * Hands the rest of an operator's stop of every run of a tenant to the step worker (HLD §10.2),
+   * in the lane of the tenant whose runs it stops.
+   */
+  async enqueueRunStop(operator: AuthContext, task: RunStopTask): Promise<void> {
+    const message: StepMessage = {
+      kind: 'runs.stop',
+      auth: operator,
+      tenant_id: task.tenantId,
+      reason: task.reason,
+      status: task.from.status,
+      cursor: task.from.cursor,
+    };
+    try {
+      await this.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: this.queueUrl,
+          MessageBody: JSON.stringify(message),
+          MessageGroupId: task.tenantId,
+          MessageAttributes: { tenant_id: { DataType: 'String', StringValue: task.tenantId } },
         }),
       );
     } catch (cause) {

@@ -11,10 +11,14 @@ import type { RunDriverPort, StepContinuation, TaskAnswer } from '../../ports/ru
 import type { StepAgePort } from '../../ports/step-age-port.ts';
 import type { RunError } from '../../schemas/run.ts';
 import type { StepEngine, StepOutcome } from '../../runtime/step-engine.ts';
+import type { RunStopper } from '../../runtime/run-stopper.ts';
 import { IdentifiableRunSchema, StepMessageSchema, stepTaskErrors } from '../../runtime/step-message.ts';
 import type { StepMessage } from '../../runtime/step-message.ts';
 
 type LongStep = Extract<StepMessage, { kind: 'run.step' }> & { task_token: string };
+
+/** A task about one run: a step, a deadline, a long run's failure. */
+type RunTask = Exclude<StepMessage, { kind: 'runs.stop' }>;
 
 /** The cause a failed step task carries, so the run can fail with the step's own error code. */
 function taskCause(error: RunError): string {
@@ -95,6 +99,8 @@ export function createStepWorkerHandler(options: {
   reportFailure?: FailureReporter;
   /** Notes each record's age for the node's capacity report (HLD §10.2); ages are only logged without it. */
   stepAge?: Pick<StepAgePort, 'record'>;
+  /** Goes on with an operator's stop of every run of a tenant; without it, such a task is refused. */
+  stopper?: Pick<RunStopper, 'continueStop'>;
 }) {
   const { logger, metrics } = options.telemetry;
   const reportFailure =
@@ -125,7 +131,7 @@ export function createStepWorkerHandler(options: {
   /** Logs what a task's delivery came to and counts it. */
   function recordOutcome(
     record: SQSRecord,
-    task: Pick<StepMessage, 'auth' | 'run_id' | 'kind'>,
+    task: Pick<RunTask, 'auth' | 'run_id' | 'kind'>,
     step: number | null,
     attempt: number,
     outcome: StepOutcome,
@@ -306,6 +312,7 @@ export function createStepWorkerHandler(options: {
       );
     }
     const task = message.data;
+    if (task.kind === 'runs.stop') return processStopTask(record, task, attempt);
     if (task.kind === 'run.step' && task.task_token !== undefined) {
       if (options.driver === undefined)
         return rejectRecord(record, body, attempt, 'no run driver for a task token');
@@ -313,6 +320,41 @@ export function createStepWorkerHandler(options: {
     }
     if (task.kind === 'run.fail') return processFailTask(task, attempt, record);
     return processQueuedTask(record, task, attempt, deadlineMs);
+  }
+
+  /**
+   * Stops the next page of a tenant's runs for the operator who stopped them all and hands the
+   * page after it on (HLD §10.2). A failure brings the task back after a backoff; its runs already
+   * stopped are then found over, so nothing is stopped twice and nothing is skipped.
+   */
+  async function processStopTask(
+    record: SQSRecord,
+    task: Extract<StepMessage, { kind: 'runs.stop' }>,
+    attempt: number,
+  ): Promise<boolean> {
+    const context = { tenant_id: task.tenant_id, kind: task.kind, attempt };
+    if (options.stopper === undefined) {
+      logger.error('task failed', { ...context, error: 'this worker cannot stop runs' });
+      await backOff(record, attempt, context);
+      return false;
+    }
+    try {
+      const outcome = await options.stopper.continueStop(task.auth, task.tenant_id, task.reason, {
+        status: task.status,
+        cursor: task.cursor,
+      });
+      logger.info('task processed', {
+        ...context,
+        stopped: outcome.stopped.length,
+        continuing: outcome.continuing,
+      });
+      return true;
+    } catch (error) {
+      logger.error('task failed', { ...context, error });
+      metrics.addMetric('StepErrors', MetricUnit.Count, 1);
+      await backOff(record, attempt, context);
+      return false;
+    }
   }
 
   /** The state machine gave a long run's step up: the run fails with the reason. */
@@ -355,7 +397,7 @@ export function createStepWorkerHandler(options: {
    */
   async function waitForSlot(
     record: SQSRecord,
-    task: Pick<StepMessage, 'auth' | 'run_id'>,
+    task: Pick<RunTask, 'auth' | 'run_id'>,
     step: number,
     attempt: number,
     outcome: StepOutcome,
@@ -376,7 +418,7 @@ export function createStepWorkerHandler(options: {
 
   async function processQueuedTask(
     record: SQSRecord,
-    task: Exclude<StepMessage, { kind: 'run.fail' }>,
+    task: Exclude<RunTask, { kind: 'run.fail' }>,
     attempt: number,
     deadlineMs: number | undefined,
   ): Promise<boolean> {
