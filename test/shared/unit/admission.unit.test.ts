@@ -86,6 +86,25 @@ describe('createAdmission', () => {
     await expect(admission.admit(tokenFor('acme'))).resolves.toMatchObject({ status: 'active' });
   });
 
+  it('reads the directory again after forget, even while an older read is in flight', async () => {
+    const { directory, stamp, admission } = await setup();
+    await directory.createTenant({ tenant_id: 'acme' }, stamp());
+    const before = await directory.getAccess('acme');
+    let release: () => void = () => undefined;
+    const slow = vi
+      .spyOn(directory, 'getAccess')
+      .mockImplementationOnce(() => new Promise((resolve) => (release = () => resolve(before))));
+    const inFlight = admission.admit(tokenFor('acme'));
+    await directory.updateTenant('acme', { status: 'disabled', disabled_reason: 'abuse' }, stamp());
+    admission.forget('acme');
+    release();
+    await expect(inFlight).resolves.toMatchObject({ status: 'active' });
+    await expect(admission.admit(tokenFor('acme'))).rejects.toMatchObject({
+      details: { reason: 'tenant_disabled' },
+    });
+    slow.mockRestore();
+  });
+
   it("refuses a revoked token and admits the tenant's other tokens", async () => {
     const { clock, directory, stamp, admission } = await setup();
     await directory.createTenant({ tenant_id: 'acme' }, stamp());
