@@ -160,6 +160,22 @@ export function tenantDirectoryPortConformance(
       expect(await port.getPrincipal(tenant(), 'bot')).toBeUndefined();
     });
 
+    it('keeps a principal disabled until it is enabled again, past the end of its revocation', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      await port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:write'] }, stamp());
+      const at = new Date();
+      // Its old tokens have all expired; the principal stays disabled all the same.
+      expect(await port.disablePrincipal(id, 'bot', stamp(at), epoch(at) - 1)).toBe(true);
+      await port.updateTenant(id, { display_name: 'Renamed' }, stamp());
+      expect((await port.getAccess(id))?.disabledPrincipals).toEqual(['bot']);
+      expect(await port.enablePrincipal(id, 'bot', stamp())).toBe(true);
+      expect(await port.enablePrincipal(id, 'nobody', stamp())).toBe(false);
+      expect((await port.getPrincipal(id, 'bot'))?.status).toBe('active');
+      expect((await port.getAccess(id))?.disabledPrincipals).toEqual([]);
+    });
+
     it('throws TenantDirectoryConflictError (missing) for a principal of an unknown tenant', async () => {
       const port = await factory();
       await expect(

@@ -287,7 +287,7 @@ export const operatorRunCommands = {
 
 const principalPath = (principalId: string) => `/v1/tenant/principals/${segment(principalId)}`;
 
-/** `agentos principals list|get|put|disable|token|tokens|revoke` (tenant admin). */
+/** `agentos principals list|get|put|disable|enable|token|tokens|revoke` (tenant admin). */
 export const principalCommands = {
   list: (client: AgentOsClient, page: AdminPageOptions, output: CommandOutput) =>
     emitList(
@@ -356,6 +356,30 @@ export const principalCommands = {
         status: 200,
         report: () => ({ detail: `principal ${principalId} disabled and its tokens revoked` }),
         say: () => `disabled principal ${principalId}; its tokens are refused\n`,
+      },
+      output,
+    );
+    return 0;
+  },
+
+  async enable(
+    client: AgentOsClient,
+    principalId: string,
+    where: ReportTarget,
+    output: CommandOutput,
+  ): Promise<number> {
+    await reported(
+      client,
+      where,
+      {
+        action: 'principals-enable',
+        phase: 'enable principal',
+        method: 'POST',
+        path: `${principalPath(principalId)}:enable`,
+        status: 200,
+        report: () => ({ detail: `principal ${principalId} enabled again` }),
+        say: () =>
+          `enabled principal ${principalId}; its tokens issued before it was disabled stay refused\n`,
       },
       output,
     );

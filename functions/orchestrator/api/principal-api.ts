@@ -146,13 +146,32 @@ export const disablePrincipal = defineRoute({
   tags: ['Principals'],
   summary: 'Disable a principal and revoke its tokens',
   description:
-    'Every token issued to it so far is refused (401 unauthorized, `principal_disabled`) within the tenant ' +
-    'cache time (5 seconds); its record stays, so its runs and usage keep their owner. Idempotent.',
+    'Every token of the principal is refused (401 unauthorized, `principal_disabled`) within the tenant cache ' +
+    'time (5 seconds) while it is disabled, whoever issued the token (this node or an identity provider the node ' +
+    'trusts); its record stays, so its runs and usage keep their owner. Only `:enable` enables it again. Idempotent.',
   request: { params: PrincipalPathSchema, invalidParams: 'not_found' },
   responses: {
     200: { description: 'The disabled principal.', content: principalContent },
     404: unknownPrincipal,
     409: { description: 'conflict: an admin cannot disable itself.' },
+    ...adminErrors,
+  },
+});
+
+export const enablePrincipal = defineRoute({
+  operationId: 'enablePrincipal',
+  method: 'POST',
+  path: '/v1/tenant/principals/{principal_id}:enable',
+  scope: scopes.tenantAdmin,
+  tags: ['Principals'],
+  summary: 'Enable a disabled principal again',
+  description:
+    'Its tokens are admitted again within the tenant cache time (5 seconds), except those issued before it was ' +
+    'disabled: they stay refused. Idempotent.',
+  request: { params: PrincipalPathSchema, invalidParams: 'not_found' },
+  responses: {
+    200: { description: 'The enabled principal.', content: principalContent },
+    404: unknownPrincipal,
     ...adminErrors,
   },
 });
@@ -230,6 +249,7 @@ export const principalRoutes = [
   listPrincipals,
   getPrincipal,
   disablePrincipal,
+  enablePrincipal,
   issuePrincipalToken,
   listTokens,
   revokeToken,

@@ -113,6 +113,14 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
       return { status: 200, json: await existing(auth, params.principal_id) };
     },
 
+    async enablePrincipal({ auth, params }) {
+      if (!(await directory.enablePrincipal(auth.tenant_id, params.principal_id, stamp(auth)))) {
+        throw new NotFoundError(`Principal ${params.principal_id} not found`);
+      }
+      admission.forget(auth.tenant_id);
+      return { status: 200, json: await existing(auth, params.principal_id) };
+    },
+
     async issuePrincipalToken({ auth, params, body }) {
       const principal = await existing(auth, params.principal_id);
       if (principal.status !== 'active') {

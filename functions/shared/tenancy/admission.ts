@@ -118,6 +118,11 @@ export function createAdmission(
         throw new UnauthorizedError('This token has been revoked; ask for a new one', {
           details: { reason: 'token_revoked' },
         });
+      if (access.disabledPrincipals.includes(token.auth.principal.id))
+        throw new UnauthorizedError(
+          `Principal ${token.auth.principal.id} is disabled; a tenant admin can enable it again`,
+          { details: { reason: 'principal_disabled' } },
+        );
       const revokedBefore = access.principalsRevokedBefore[token.auth.principal.id];
       // A token without `iat` cannot show it was issued after the principal was disabled.
       if (revokedBefore !== undefined && (token.issuedAt === undefined || token.issuedAt <= revokedBefore))

@@ -58,8 +58,9 @@ export interface TenantDirectoryPort {
     page: { limit: number; cursor?: Cursor },
   ): Promise<{ principals: Principal[]; next: Cursor | null }>;
   /**
-   * Disables a principal and revokes every token issued to it until `now` (its record stays, so
-   * its usage and runs keep their owner). Idempotent; false when there is no such principal.
+   * Disables a principal: every token of it is refused while it is disabled, whoever issued it, and
+   * those issued until now stay refused until `keepUntilEpoch` (its record stays, so its usage and
+   * runs keep their owner). Idempotent; false when there is no such principal.
    */
   disablePrincipal(
     tenantId: string,
@@ -67,6 +68,12 @@ export interface TenantDirectoryPort {
     stamp: ChangeStamp,
     keepUntilEpoch: number,
   ): Promise<boolean>;
+
+  /**
+   * Enables a disabled principal again: its tokens are admitted again, except those issued before it
+   * was disabled. Idempotent; false when there is no such principal.
+   */
+  enablePrincipal(tenantId: string, principalId: string, stamp: ChangeStamp): Promise<boolean>;
 
   /** Records a token issued to a principal (its metadata; never the token). */
   recordToken(token: IssuedToken): Promise<void>;

@@ -26,6 +26,11 @@ export type Revocations = {
   /** Token id → epoch seconds after which the entry can be forgotten (the token has expired). */
   tokens: Record<string, number>;
   principals: Record<string, PrincipalRevocation>;
+  /**
+   * The principals disabled now: every token of theirs is refused, whoever issued it, until they are
+   * enabled again (kept without an expiry, unlike the entries above).
+   */
+  disabledPrincipals: string[];
 };
 
 /** The tenant a create request registers. */
@@ -96,6 +101,7 @@ export function prunedRevocations(revocations: Revocations, nowEpoch: number): R
     principals: Object.fromEntries(
       Object.entries(revocations.principals).filter(([, entry]) => entry.until > nowEpoch),
     ),
+    disabledPrincipals: [...revocations.disabledPrincipals],
   };
 }
 
@@ -108,6 +114,32 @@ export function accessOf(tenant: Tenant, revocations: Revocations, nowEpoch: num
     principalsRevokedBefore: Object.fromEntries(
       Object.entries(live.principals).map(([principalId, entry]) => [principalId, entry.before]),
     ),
+    disabledPrincipals: live.disabledPrincipals,
+  };
+}
+
+/**
+ * `revocations` with the principal disabled (every token of it refused, and those issued so far
+ * refused until `keepUntilEpoch` even once it is enabled again) or enabled again.
+ */
+export function withPrincipalStatus(
+  revocations: Revocations,
+  principalId: string,
+  change: { disabledAt: Date; keepUntilEpoch: number } | 'enabled',
+): Revocations {
+  const others = revocations.disabledPrincipals.filter((id) => id !== principalId);
+  if (change === 'enabled') return { ...revocations, disabledPrincipals: others };
+  const previous = revocations.principals[principalId];
+  return {
+    ...revocations,
+    principals: {
+      ...revocations.principals,
+      [principalId]: {
+        before: Math.max(previous?.before ?? 0, epochSeconds(change.disabledAt)),
+        until: Math.max(previous?.until ?? 0, change.keepUntilEpoch),
+      },
+    },
+    disabledPrincipals: [...others, principalId].sort(),
   };
 }
 

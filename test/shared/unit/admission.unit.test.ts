@@ -129,7 +129,7 @@ describe('createAdmission', () => {
     });
   });
 
-  it('refuses tokens a disabled principal got before it was disabled, and admits later ones', async () => {
+  it('refuses tokens a disabled principal got before it was disabled, even once it is enabled again', async () => {
     const { clock, directory, stamp, admission } = await setup();
     await directory.createTenant({ tenant_id: 'acme' }, stamp());
     await directory.putPrincipal('acme', 'bot', { type: 'service', scopes: ['runs:write'] }, stamp());
@@ -143,10 +143,36 @@ describe('createAdmission', () => {
         code: 'unauthorized',
         details: { reason: 'principal_disabled' },
       });
+    await directory.enablePrincipal('acme', 'bot', stamp());
+    admission.forget('acme');
+    await expect(admission.admit(tokenFor('acme', { subject: 'bot', issuedAt }))).rejects.toMatchObject({
+      details: { reason: 'principal_disabled' },
+    });
     await expect(
       admission.admit(tokenFor('acme', { subject: 'bot', issuedAt: issuedAt + 1 })),
     ).resolves.toBeDefined();
     await expect(admission.admit(tokenFor('acme', { subject: 'alice', issuedAt }))).resolves.toBeDefined();
+  });
+
+  it('refuses any token of a disabled principal, issued before or after, until it is enabled again', async () => {
+    const { clock, directory, stamp, admission } = await setup();
+    await directory.createTenant({ tenant_id: 'acme' }, stamp());
+    await directory.putPrincipal('acme', 'bot', { type: 'service', scopes: ['runs:write'] }, stamp());
+    const disabledAt = Math.floor(clock.date().getTime() / 1000);
+    await directory.disablePrincipal('acme', 'bot', stamp(), disabledAt + 3600);
+    admission.forget('acme');
+    // A token an identity provider issued later still names the disabled principal.
+    await expect(
+      admission.admit(tokenFor('acme', { subject: 'bot', issuedAt: disabledAt + 60 })),
+    ).rejects.toMatchObject({ code: 'unauthorized', details: { reason: 'principal_disabled' } });
+    await directory.enablePrincipal('acme', 'bot', stamp());
+    admission.forget('acme');
+    await expect(
+      admission.admit(tokenFor('acme', { subject: 'bot', issuedAt: disabledAt + 60 })),
+    ).resolves.toMatchObject({ tenant_id: 'acme' });
+    await expect(
+      admission.admit(tokenFor('acme', { subject: 'bot', issuedAt: disabledAt })),
+    ).rejects.toMatchObject({ details: { reason: 'principal_disabled' } });
   });
 
   it('throws DependencyUnavailableError when the directory fails and nothing is cached', async () => {

@@ -19,6 +19,7 @@ import {
   prunedRevocations,
   revokedToken,
   tokenRevocationUntil,
+  withPrincipalStatus,
 } from '../tenant-records.ts';
 import type { Revocations, TenantChange } from '../tenant-records.ts';
 import { IssuedTokenSchema, PrincipalSchema, TenantSchema } from '../tenant-schemas.ts';
@@ -40,6 +41,8 @@ const StoredProfileSchema = z.object({
   revision: z.int().min(1),
   revoked_tokens: z.record(z.string(), z.number()),
   revoked_principals: z.record(z.string(), z.object({ before: z.number(), until: z.number() })),
+  // Absent from profiles written before principals could be enabled again.
+  disabled_principals: z.array(z.string()).default([]),
 });
 
 type Profile = { tenant: Tenant; revision: number; revocations: Revocations };
@@ -72,7 +75,11 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
       {
         Put: {
           TableName: this.tableName,
-          Item: this.profileItem({ tenant, revision: 1, revocations: { tokens: {}, principals: {} } }),
+          Item: this.profileItem({
+            tenant,
+            revision: 1,
+            revocations: { tokens: {}, principals: {}, disabledPrincipals: [] },
+          }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
@@ -211,30 +218,40 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     stamp: ChangeStamp,
     keepUntilEpoch: number,
   ): Promise<boolean> {
+    return this.changePrincipalStatus(tenantId, principalId, stamp, { disabledAt: stamp.at, keepUntilEpoch });
+  }
+
+  async enablePrincipal(tenantId: string, principalId: string, stamp: ChangeStamp): Promise<boolean> {
+    return this.changePrincipalStatus(tenantId, principalId, stamp, 'enabled');
+  }
+
+  /** Writes the principal's status and the tenant's revocations together (one transaction). */
+  private async changePrincipalStatus(
+    tenantId: string,
+    principalId: string,
+    stamp: ChangeStamp,
+    change: Parameters<typeof withPrincipalStatus>[2],
+  ): Promise<boolean> {
     const principal = await this.getPrincipal(tenantId, principalId);
     if (principal === undefined) return false;
-    const disabled: Principal = { ...principal, status: 'disabled', updated_at: stamp.at.toISOString() };
+    const changed: Principal = {
+      ...principal,
+      status: change === 'enabled' ? 'active' : 'disabled',
+      updated_at: stamp.at.toISOString(),
+    };
     await this.changeProfile(
       tenantId,
-      (profile) => {
-        const principals = { ...profile.revocations.principals };
-        const previous = principals[principalId];
-        principals[principalId] = {
-          before: Math.max(previous?.before ?? 0, epochSeconds(stamp.at)),
-          until: Math.max(previous?.until ?? 0, keepUntilEpoch),
-        };
-        return {
-          profile: { ...profile, revocations: { ...profile.revocations, principals } },
-          also: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: this.recordItem(storageKeys.principals(tenantId), principalId, 'principal', disabled),
-              },
+      (profile) => ({
+        profile: { ...profile, revocations: withPrincipalStatus(profile.revocations, principalId, change) },
+        also: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: this.recordItem(storageKeys.principals(tenantId), principalId, 'principal', changed),
             },
-          ],
-        };
-      },
+          },
+        ],
+      }),
       stamp.at,
     );
     return true;
@@ -357,6 +374,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
       revision: profile.revision,
       revoked_tokens: profile.revocations.tokens,
       revoked_principals: profile.revocations.principals,
+      disabled_principals: profile.revocations.disabledPrincipals,
     };
   }
 
@@ -398,7 +416,11 @@ function parseProfile(item: Record<string, unknown>): Profile {
   return {
     tenant: stored.tenant,
     revision: stored.revision,
-    revocations: { tokens: stored.revoked_tokens, principals: stored.revoked_principals },
+    revocations: {
+      tokens: stored.revoked_tokens,
+      principals: stored.revoked_principals,
+      disabledPrincipals: stored.disabled_principals,
+    },
   };
 }
 

@@ -11,6 +11,7 @@ import {
   prunedRevocations,
   revokedToken,
   tokenRevocationUntil,
+  withPrincipalStatus,
 } from '../tenant-records.ts';
 import type { Revocations, TenantChange } from '../tenant-records.ts';
 import type {
@@ -47,7 +48,7 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
     const tenant = newTenant(request, stamp);
     this.#tenants.set(tenant.tenant_id, {
       tenant,
-      revocations: { tokens: {}, principals: {} },
+      revocations: { tokens: {}, principals: {}, disabledPrincipals: [] },
       principals: new Map(),
       tokens: new Map(),
     });
@@ -134,13 +135,24 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
       status: 'disabled',
       updated_at: stamp.at.toISOString(),
     });
-    const revocations = prunedRevocations(entry.revocations, epochSeconds(stamp.at));
-    const previous = revocations.principals[principalId];
-    revocations.principals[principalId] = {
-      before: Math.max(previous?.before ?? 0, epochSeconds(stamp.at)),
-      until: Math.max(previous?.until ?? 0, keepUntilEpoch),
-    };
-    entry.revocations = revocations;
+    entry.revocations = withPrincipalStatus(
+      prunedRevocations(entry.revocations, epochSeconds(stamp.at)),
+      principalId,
+      { disabledAt: stamp.at, keepUntilEpoch },
+    );
+    return true;
+  }
+
+  async enablePrincipal(tenantId: string, principalId: string, stamp: ChangeStamp): Promise<boolean> {
+    const entry = this.#tenants.get(tenantId);
+    const principal = entry?.principals.get(principalId);
+    if (entry === undefined || principal === undefined) return false;
+    entry.principals.set(principalId, { ...principal, status: 'active', updated_at: stamp.at.toISOString() });
+    entry.revocations = withPrincipalStatus(
+      prunedRevocations(entry.revocations, epochSeconds(stamp.at)),
+      principalId,
+      'enabled',
+    );
     return true;
   }
 
