@@ -170,6 +170,13 @@ export function tenantDirectoryPortConformance(
       expect(await port.disablePrincipal(id, 'bot', stamp(at), epoch(at) - 1)).toBe(true);
       await port.updateTenant(id, { display_name: 'Renamed' }, stamp());
       expect((await port.getAccess(id))?.disabledPrincipals).toEqual(['bot']);
+      const replaced = await port.putPrincipal(
+        id,
+        'bot',
+        { type: 'service', scopes: ['runs:read'] },
+        stamp(),
+      );
+      expect(replaced).toMatchObject({ status: 'disabled', scopes: ['runs:read'] });
       expect(await port.enablePrincipal(id, 'bot', stamp())).toBe(true);
       expect(await port.enablePrincipal(id, 'nobody', stamp())).toBe(false);
       expect((await port.getPrincipal(id, 'bot'))?.status).toBe('active');

@@ -89,7 +89,8 @@ export const putPrincipal = defineRoute({
   summary: 'Create or replace a principal',
   description:
     'Sets the principal’s type, name and scopes. An admin grants only scopes it holds itself, never `operator`; ' +
-    'tokens issued before keep their scopes until they expire or are revoked.',
+    'tokens issued before keep their scopes until they expire or are revoked. A new principal is active; a replaced ' +
+    'one keeps its status: a disabled principal stays disabled until `:enable`.',
   request: { params: PrincipalPathSchema, invalidParams: 'not_found', body: PrincipalSpecSchema },
   responses: {
     200: { description: 'The principal as stored.', content: principalContent },

@@ -72,7 +72,10 @@ export function changedTenant(tenant: Tenant, change: TenantChange, stamp: Chang
   };
 }
 
-/** The principal `spec` describes, keeping the creation time of the one it replaces. */
+/**
+ * The principal `spec` describes, keeping the creation time and the status of the one it replaces:
+ * only disabling and enabling change a principal's status (HLD §5.2).
+ */
 export function newPrincipal(
   tenantId: string,
   principalId: string,
@@ -88,7 +91,7 @@ export function newPrincipal(
     type: spec.type,
     display_name: spec.display_name ?? principalId,
     scopes: [...spec.scopes],
-    status: 'active',
+    status: previous?.status ?? 'active',
     created_at: previous?.created_at ?? at,
     updated_at: at,
   };

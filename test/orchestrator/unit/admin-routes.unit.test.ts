@@ -105,4 +105,22 @@ describe('the administration routes over HTTP', () => {
     const member = await auth.token('acme');
     expect((await call('GET', '/v1/tenant/principals', member)).status).toBe(403);
   });
+
+  it('keep a disabled principal disabled when it is replaced, until it is enabled', async () => {
+    const { auth, call } = await adminApp();
+    const admin = await auth.token('acme', { subject: 'root', scopes: ['tenant:admin', 'runs:read'] });
+    expect((await call('PUT', '/v1/tenant/principals/bot', admin, { scopes: ['runs:read'] })).status).toBe(
+      200,
+    );
+    expect((await call('POST', '/v1/tenant/principals/bot:disable', admin)).body).toMatchObject({
+      status: 'disabled',
+    });
+    const replaced = await call('PUT', '/v1/tenant/principals/bot', admin, { scopes: ['runs:read'] });
+    expect(replaced).toMatchObject({ status: 200, body: { status: 'disabled' } });
+    expect((await call('POST', '/v1/tenant/principals/bot/tokens', admin, {})).status).toBe(409);
+    expect((await call('POST', '/v1/tenant/principals/bot:enable', admin)).body).toMatchObject({
+      status: 'active',
+    });
+    expect((await call('POST', '/v1/tenant/principals/bot/tokens', admin, {})).status).toBe(201);
+  });
 });
