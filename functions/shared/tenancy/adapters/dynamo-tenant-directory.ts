@@ -54,7 +54,8 @@ type Profile = { tenant: Tenant; revision: number; revocations: Revocations };
  *   GetItem; every write is conditional on the `revision` it read, so concurrent changes never lose
  *   one, and drops the revocations that have expired.
  * - `platform/tenants`: one small item per tenant (`sk` = a hash of its id), for listing.
- * - `tenant/{t}/principals` and `tenant/{t}/tokens`: one item per principal and issued token.
+ * - `tenant/{t}/principals` and `tenant/{t}/tokens`: one item per principal and issued token; a
+ *   token's item carries the table's TTL (`expires_at`, epoch seconds), so it goes once it expired.
  *
  * Every item read back is validated before use.
  */
@@ -263,7 +264,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
       token.token_id,
       'issued_token',
       'token_id',
-      token,
+      storedToken(token),
     );
   }
 
@@ -272,7 +273,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     page: { limit: number; cursor?: Cursor; principalId?: string },
   ): Promise<{ tokens: IssuedToken[]; next: Cursor | null }> {
     const all = (await partitionItems(this.db, this.tableName, storageKeys.issuedTokens(tenantId)))
-      .map((item) => parseRecord(IssuedTokenSchema, item, 'issued token'))
+      .map(parseToken)
       .filter((token) => page.principalId === undefined || token.principal_id === page.principalId);
     const { items, next } = pageBy(all, (token) => token.token_id, page);
     return { tokens: items, next };
@@ -286,7 +287,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
       true,
     );
     if (item === undefined || item['token_id'] !== tokenId) return undefined;
-    const revoked = revokedToken(parseRecord(IssuedTokenSchema, item, 'issued token'), stamp.at);
+    const revoked = revokedToken(parseToken(item), stamp.at);
     const until = tokenRevocationUntil(revoked);
     await this.changeProfile(
       tenantId,
@@ -305,7 +306,12 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
           {
             Put: {
               TableName: this.tableName,
-              Item: this.recordItem(storageKeys.issuedTokens(tenantId), tokenId, 'issued_token', revoked),
+              Item: this.recordItem(
+                storageKeys.issuedTokens(tenantId),
+                tokenId,
+                'issued_token',
+                storedToken(revoked),
+              ),
             },
           },
         ],
@@ -409,6 +415,21 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
       throw storageUnavailable(error);
     }
   }
+}
+
+/**
+ * An issued token's item: `expires_at` is the table's TTL attribute (epoch seconds), so the record
+ * disappears once the token has expired (HLD §4.2); the token's own expiry is `token_expires_at`.
+ */
+function storedToken(token: IssuedToken): Record<string, unknown> {
+  return { ...token, token_expires_at: token.expires_at, expires_at: tokenRevocationUntil(token) };
+}
+
+function parseToken(item: Record<string, unknown>): IssuedToken {
+  const { token_expires_at: expiresAt, ...rest } = item;
+  // Items written before the TTL held the token's expiry (a timestamp) in `expires_at`.
+  const record = typeof expiresAt === 'string' ? { ...rest, expires_at: expiresAt } : rest;
+  return parseRecord(IssuedTokenSchema, record, 'issued token');
 }
 
 function parseProfile(item: Record<string, unknown>): Profile {
