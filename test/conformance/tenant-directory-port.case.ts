@@ -18,6 +18,7 @@ function issued(tenantId: string, tokenId: string, principalId: string, expiresI
     issued_at: new Date(now).toISOString(),
     expires_at: new Date(now + expiresInSeconds * 1000).toISOString(),
     revoked_at: null,
+    issued_by: 'root',
   };
 }
 

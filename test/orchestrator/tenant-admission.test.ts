@@ -87,6 +87,7 @@ describe('ingress admission of tenants', () => {
       issued_at: new Date(Number(claims.iat) * 1000).toISOString(),
       expires_at: new Date(Number(claims.exp) * 1000).toISOString(),
       revoked_at: null,
+      issued_by: 'root',
     });
     expect((await call(runs(), revoked)).status).toBe(200);
     await directory.revokeToken('revoking', String(claims.jti), stamp());

@@ -29,6 +29,7 @@ describe('DynamoTenantDirectory items', () => {
       issued_at: new Date().toISOString(),
       expires_at: expiresAt.toISOString(),
       revoked_at: null,
+      issued_by: 'root',
     };
     await directory.recordToken(token);
     const ttlOf = async () =>

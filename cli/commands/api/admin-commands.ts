@@ -434,6 +434,7 @@ export const principalCommands = {
         { title: 'PRINCIPAL', value: (t: Record<string, unknown>) => t['principal_id'] },
         { title: 'EXPIRES', value: (t: Record<string, unknown>) => t['expires_at'] },
         { title: 'REVOKED', value: (t: Record<string, unknown>) => t['revoked_at'] },
+        { title: 'ISSUED_BY', value: (t: Record<string, unknown>) => t['issued_by'] },
         {
           title: 'SCOPES',
           value: (t: Record<string, unknown>) => (t['scopes'] as string[]).join(' '),

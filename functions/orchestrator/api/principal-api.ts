@@ -185,7 +185,8 @@ export const issuePrincipalToken = defineRoute({
   tags: ['Principals'],
   summary: 'Issue a token to a principal',
   description:
-    'Signs a bearer token for the principal with the node’s key and records its metadata (id, scopes, expiry). ' +
+    'Signs a bearer token for the principal with the node’s key and records its metadata (id, scopes, expiry, and ' +
+    'the calling admin as `issued_by`, also a claim of the token). ' +
     'The token is in this answer only. Revoke it with `POST /v1/tenant/tokens/{token_id}:revoke`.',
   request: { params: PrincipalPathSchema, invalidParams: 'not_found', body: IssueTokenRequestSchema },
   responses: {

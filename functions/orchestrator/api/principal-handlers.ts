@@ -144,6 +144,8 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
         tenantId: auth.tenant_id,
         subject: principal.principal_id,
         scopes: [...tokenScopes],
+        // Any admin of the tenant may issue a principal's token: who did is kept with it (HLD §5.2).
+        issuedBy: auth.principal.id,
         ttlSeconds,
       });
       const record: IssuedToken = {
@@ -155,6 +157,7 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
         issued_at: new Date(issued.issuedAt * 1000).toISOString(),
         expires_at: new Date(issued.expiresAt * 1000).toISOString(),
         revoked_at: null,
+        issued_by: auth.principal.id,
       };
       await directory.recordToken(record);
       return {

@@ -137,6 +137,11 @@ export const IssuedTokenSchema = z
     issued_at: z.iso.datetime(),
     expires_at: z.iso.datetime(),
     revoked_at: z.iso.datetime().nullable(),
+    /**
+     * The tenant admin who issued it (its principal id; also the token's `issued_by` claim); `null`
+     * for a token recorded before issuers were recorded.
+     */
+    issued_by: z.string().nullable(),
   })
   .meta({ id: 'IssuedToken' });
 

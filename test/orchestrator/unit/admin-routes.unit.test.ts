@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { principalRoutes } from '../../../functions/orchestrator/api/principal-api.ts';
@@ -97,8 +98,9 @@ describe('the administration routes over HTTP', () => {
     });
     const token = String(issued.body['token']);
     expect((await call('GET', '/v1/tenant/tokens', token)).body).toMatchObject({
-      data: [{ token_id: issued.body['token_id'] }],
+      data: [{ token_id: issued.body['token_id'], issued_by: 'root' }],
     });
+    expect(decodeJwt(token)).toMatchObject({ sub: 'bot', issued_by: 'root' });
     expect((await call('PUT', '/v1/tenant/principals/bot2', admin, { scopes: ['operator'] })).status).toBe(
       403,
     );

@@ -118,6 +118,7 @@ describe('createAdmission', () => {
       issued_at: at.toISOString(),
       expires_at: new Date(at.getTime() + 600_000).toISOString(),
       revoked_at: null,
+      issued_by: 'root',
     });
     await directory.revokeToken('acme', 'jti-1', stamp());
     await expect(admission.admit(tokenFor('acme', { tokenId: 'jti-1' }))).rejects.toMatchObject({

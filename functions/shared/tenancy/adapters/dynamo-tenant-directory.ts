@@ -429,7 +429,8 @@ function parseToken(item: Record<string, unknown>): IssuedToken {
   const { token_expires_at: expiresAt, ...rest } = item;
   // Items written before the TTL held the token's expiry (a timestamp) in `expires_at`.
   const record = typeof expiresAt === 'string' ? { ...rest, expires_at: expiresAt } : rest;
-  return parseRecord(IssuedTokenSchema, record, 'issued token');
+  // Items written before issuers were recorded have none.
+  return parseRecord(IssuedTokenSchema, { issued_by: null, ...record }, 'issued token');
 }
 
 function parseProfile(item: Record<string, unknown>): Profile {
