@@ -62,6 +62,22 @@ export function tenantDirectoryPortConformance(
       expect((await port.getTenant(id))?.display_name).toBe('First');
     });
 
+    it('creates a tenant once when many creates of its id race, and tells every other one it exists', async () => {
+      const port = await factory();
+      const id = tenant();
+      const outcomes = await Promise.allSettled(
+        [1, 2, 3, 4].map((n) => port.createTenant({ tenant_id: id, display_name: `try ${n}` }, stamp())),
+      );
+      const created = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      expect(created).toHaveLength(1);
+      const refusals = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+      expect(refusals).toEqual(
+        Array.from({ length: 3 }, () => expect.objectContaining({ reason: 'exists' })),
+      );
+      expect(refusals.every((e) => e instanceof TenantDirectoryConflictError)).toBe(true);
+      expect(await port.getTenant(id)).toEqual(created[0]);
+    });
+
     it('merges partial quotas, moves the version and keeps the reason of a disabled tenant', async () => {
       const port = await factory();
       const id = tenant();

@@ -1,4 +1,6 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/dynamo-tenant-directory.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
@@ -45,5 +47,36 @@ describe('DynamoTenantDirectory items', () => {
     expect((await directory.listTokens(tenantId, { limit: 10 })).tokens).toEqual([token]);
     await directory.revokeToken(tenantId, 'jti-ttl', { by: 'ops', at: new Date() });
     expect(await ttlOf()).toBe(expiresAt.getTime() / 1000);
+  });
+
+  it('returns the created tenant when a concurrent transaction cancelled its first attempts', async () => {
+    const db = createDocumentClient(testAwsConfig());
+    let cancelled = 0;
+    // DynamoDB cancels a transaction that overlaps another in flight (`TransactionConflict`).
+    const racing = new Proxy(db, {
+      get(target, key, receiver) {
+        if (key !== 'send') return Reflect.get(target, key, receiver) as unknown;
+        return async (command: unknown) => {
+          if (command instanceof TransactWriteCommand && cancelled < 2) {
+            cancelled++;
+            throw new TransactionCanceledException({
+              message: 'Transaction cancelled',
+              $metadata: {},
+              CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
+            });
+          }
+          return target.send(command as never);
+        };
+      },
+    }) as DynamoDBDocumentClient;
+    const directory = new DynamoTenantDirectory(racing, await table);
+    const id = `t${crypto.randomUUID().slice(0, 8)}`;
+    await expect(
+      directory.createTenant({ tenant_id: id }, { by: 'ops', at: new Date() }),
+    ).resolves.toMatchObject({
+      tenant_id: id,
+    });
+    expect(cancelled).toBe(2);
+    expect(await directory.getTenant(id)).toMatchObject({ tenant_id: id, version: 1 });
   });
 });

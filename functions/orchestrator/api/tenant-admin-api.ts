@@ -126,8 +126,17 @@ export const createTenant = defineRoute({
       content: tenantContent,
     },
     400: { description: 'invalid_request: malformed JSON or an unknown or invalid field.' },
-    409: { description: 'conflict: a tenant with this id exists.' },
+    409: {
+      description:
+        'conflict: a tenant with this id exists (also the answer to the loser of two concurrent creates), or the ' +
+        'id cannot be used on this node.',
+    },
     ...operatorErrors,
+    503: {
+      description:
+        'dependency_unavailable: the tenant directory could not be reached, or concurrent changes kept the create ' +
+        'from completing; retry.',
+    },
   },
 });
 

@@ -9,10 +9,14 @@ import type {
   TenantSpec,
 } from './tenant-schemas.ts';
 
-/** Thrown when a conditional change finds the record in another state than expected. */
+/**
+ * Thrown when a conditional change finds the record in another state than expected: `exists` (the
+ * record is there already), `missing`, `version` (it moved on), `unusable` (the id's storage key is
+ * held by another id, so this id cannot be used on the node).
+ */
 export class TenantDirectoryConflictError extends Error {
-  readonly reason: 'exists' | 'missing' | 'version';
-  constructor(message: string, reason: 'exists' | 'missing' | 'version') {
+  readonly reason: 'exists' | 'missing' | 'version' | 'unusable';
+  constructor(message: string, reason: 'exists' | 'missing' | 'version' | 'unusable') {
     super(message);
     this.reason = reason;
     this.name = 'TenantDirectoryConflictError';
@@ -27,7 +31,11 @@ export type ChangeStamp = { by: string; at: Date };
  * knows records, not rules: who may call which operation is the API's business.
  */
 export interface TenantDirectoryPort {
-  /** Registers a tenant. @throws TenantDirectoryConflictError (`exists`) when the id is taken. */
+  /**
+   * Registers a tenant. A create that races another of the same id either wins or finds it exists.
+   * @throws TenantDirectoryConflictError `exists` when the tenant exists, `unusable` when its id cannot be used
+   * @throws DependencyUnavailableError when concurrent writes kept it from completing; retry
+   */
   createTenant(request: CreateTenantRequest, stamp: ChangeStamp): Promise<Tenant>;
   getTenant(tenantId: string): Promise<Tenant | undefined>;
   /** A page of the node's tenants in a stable order, `limit` at most, after `cursor`. */

@@ -1,7 +1,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { InternalError } from '../../errors/agentos-error.ts';
+import { DependencyUnavailableError, InternalError } from '../../errors/agentos-error.ts';
 import { isConditionFailure, storageUnavailable } from '../../storage/dynamo-errors.ts';
 import { batchGet, getItem, partitionItems, transactWrite } from '../../storage/dynamo-items.ts';
 import type { TransactItem } from '../../storage/dynamo-items.ts';
@@ -72,41 +72,49 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
 
   async createTenant(request: CreateTenantRequest, stamp: ChangeStamp): Promise<Tenant> {
     const tenant = newTenant(request, stamp);
-    const codes = await transactWrite(this.db, [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: this.profileItem({
-            tenant,
-            revision: 1,
-            revocations: { tokens: {}, principals: {}, disabledPrincipals: [] },
-          }),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            pk: platformKeys.tenantDirectory(),
-            sk: hashedSortKey(tenant.tenant_id),
-            kind: 'directory_entry',
-            tenant_id: tenant.tenant_id,
+    for (let attempt = 1; ; attempt++) {
+      const codes = await transactWrite(this.db, [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: this.profileItem({
+              tenant,
+              revision: 1,
+              revocations: { tokens: {}, principals: {}, disabledPrincipals: [] },
+            }),
+            ConditionExpression: 'attribute_not_exists(pk)',
           },
-          ConditionExpression: 'attribute_not_exists(pk) OR tenant_id = :id',
-          ExpressionAttributeValues: { ':id': tenant.tenant_id },
         },
-      },
-    ]);
-    if (codes === undefined) return tenant;
-    if (codes[0] === 'ConditionalCheckFailed')
-      throw new TenantDirectoryConflictError(`Tenant ${tenant.tenant_id} already exists`, 'exists');
-    if (codes[1] === 'ConditionalCheckFailed')
-      throw new TenantDirectoryConflictError(
-        `Tenant id ${tenant.tenant_id} cannot be used on this node; choose another`,
-        'exists',
-      );
-    throw new TenantDirectoryConflictError(`Tenant ${tenant.tenant_id} is being created; retry`, 'exists');
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              pk: platformKeys.tenantDirectory(),
+              sk: hashedSortKey(tenant.tenant_id),
+              kind: 'directory_entry',
+              tenant_id: tenant.tenant_id,
+            },
+            ConditionExpression: 'attribute_not_exists(pk) OR tenant_id = :id',
+            ExpressionAttributeValues: { ':id': tenant.tenant_id },
+          },
+        },
+      ]);
+      if (codes === undefined) return tenant;
+      if (codes[0] === 'ConditionalCheckFailed')
+        throw new TenantDirectoryConflictError(`Tenant ${tenant.tenant_id} already exists`, 'exists');
+      if (codes[1] === 'ConditionalCheckFailed')
+        throw new TenantDirectoryConflictError(
+          `Tenant id ${tenant.tenant_id} cannot be used on this node; choose another`,
+          'unusable',
+        );
+      // Canceled by a concurrent transaction (most likely a create of the same id) that may yet
+      // fail: the tenant is not known to exist, so try again; the next attempt wins or sees it.
+      if (attempt >= maxWriteAttempts)
+        throw new DependencyUnavailableError(
+          `Tenant ${tenant.tenant_id} could not be created while it was being changed concurrently; retry`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
   }
 
   async getTenant(tenantId: string): Promise<Tenant | undefined> {
