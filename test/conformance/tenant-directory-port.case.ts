@@ -200,6 +200,42 @@ export function tenantDirectoryPortConformance(
       expect((await port.getAccess(id))?.disabledPrincipals).toEqual([]);
     });
 
+    it('moves a principal version on every write and replaces only the expected version', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      const spec = { type: 'user' as const, scopes: ['runs:read'] };
+      await expect(port.putPrincipal(id, 'alice', spec, stamp(), 1)).rejects.toMatchObject({
+        reason: 'version',
+      });
+      expect(await port.putPrincipal(id, 'alice', spec, stamp())).toMatchObject({ version: 1 });
+      expect(await port.putPrincipal(id, 'alice', spec, stamp(), 1)).toMatchObject({ version: 2 });
+      await expect(
+        port.putPrincipal(id, 'alice', { ...spec, scopes: ['runs:write'] }, stamp(), 1),
+      ).rejects.toMatchObject({ name: 'TenantDirectoryConflictError', reason: 'version' });
+      await port.disablePrincipal(id, 'alice', stamp(), epoch(new Date()) + 60);
+      expect(await port.getPrincipal(id, 'alice')).toMatchObject({ version: 3, scopes: ['runs:read'] });
+      await port.enablePrincipal(id, 'alice', stamp());
+      expect(await port.getPrincipal(id, 'alice')).toMatchObject({ version: 4, status: 'active' });
+    });
+
+    it('never loses one of many concurrent principal writes', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      await port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:read'] }, stamp());
+      await Promise.all([
+        port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:write'] }, stamp()),
+        port.disablePrincipal(id, 'bot', stamp(), epoch(new Date()) + 60),
+        port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:write'] }, stamp()),
+      ]);
+      expect(await port.getPrincipal(id, 'bot')).toMatchObject({
+        version: 4,
+        status: 'disabled',
+        scopes: ['runs:write'],
+      });
+    });
+
     it('throws TenantDirectoryConflictError (missing) for a principal of an unknown tenant', async () => {
       const port = await factory();
       await expect(

@@ -7,6 +7,7 @@ import {
   PrincipalSchema,
   PrincipalSpecSchema,
 } from '../../shared/tenancy/tenant-schemas.ts';
+import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { ListQuerySchema } from './agent-api.ts';
 
 /**
@@ -54,6 +55,33 @@ export const TokenListSchema = z
   })
   .meta({ id: 'TokenList' });
 
+export const PutPrincipalRequestSchema = PrincipalSpecSchema.extend({
+  expected_version: z
+    .int()
+    .min(1)
+    .optional()
+    .describe('Only replace the principal if this is its current version (else 409); same as `If-Match`.'),
+}).meta({ id: 'PutPrincipalRequest' });
+
+/** `If-Match` of a principal write: its version as an entity tag (`"3"`, `W/"3"`, `3`) or `*`. */
+const principalIfMatch: HeaderSpec = {
+  name: 'If-Match',
+  required: false,
+  description:
+    'Replace only if the principal is at this version: its `ETag` (`"3"`); 409 conflict when it moved on or ' +
+    'does not exist. `*` (or no header) replaces whatever version is current.',
+  schema: z
+    .string()
+    .regex(/^(\*|(W\/)?"?\d{1,15}"?)$/, 'must be a principal version as an entity tag, e.g. "3"'),
+};
+
+const principalEtag: HeaderSpec = {
+  name: 'ETag',
+  required: true,
+  description:
+    'The principal’s version, as an entity tag (`"3"`): send it back in `If-Match` to update safely.',
+};
+
 const TokenListQuerySchema = ListQuerySchema.extend({
   principal: PrincipalIdSchema.optional().describe('Only the tokens issued to this principal.'),
 });
@@ -90,10 +118,17 @@ export const putPrincipal = defineRoute({
   description:
     'Sets the principal’s type, name and scopes. An admin grants only scopes it holds itself, never `operator`; ' +
     'tokens issued before keep their scopes until they expire or are revoked. A new principal is active; a replaced ' +
-    'one keeps its status: a disabled principal stays disabled until `:enable`.',
-  request: { params: PrincipalPathSchema, invalidParams: 'not_found', body: PrincipalSpecSchema },
+    'one keeps its status: a disabled principal stays disabled until `:enable`. Every write is conditional: with ' +
+    '`If-Match` or `expected_version`, only if the principal is still at that version; without, whatever version is ' +
+    'current is replaced and a concurrent change is never lost.',
+  request: {
+    params: PrincipalPathSchema,
+    invalidParams: 'not_found',
+    body: PutPrincipalRequestSchema,
+    headers: [principalIfMatch],
+  },
   responses: {
-    200: { description: 'The principal as stored.', content: principalContent },
+    200: { description: 'The principal as stored.', headers: [principalEtag], content: principalContent },
     400: {
       description:
         'invalid_request: malformed JSON, an unknown or invalid field, or a scope AgentOS does not know.',
@@ -102,6 +137,11 @@ export const putPrincipal = defineRoute({
     403: {
       description:
         'forbidden: the token lacks `tenant:admin`, or a scope is `operator` or one the caller lacks.',
+    },
+    409: {
+      description:
+        'conflict: the principal is no longer at the expected version (or changed concurrently), or its id cannot ' +
+        'be used on this node.',
     },
   },
 });
@@ -133,7 +173,7 @@ export const getPrincipal = defineRoute({
   summary: 'Read a principal',
   request: { params: PrincipalPathSchema, invalidParams: 'not_found' },
   responses: {
-    200: { description: 'The principal.', content: principalContent },
+    200: { description: 'The principal.', headers: [principalEtag], content: principalContent },
     404: unknownPrincipal,
     ...adminErrors,
   },

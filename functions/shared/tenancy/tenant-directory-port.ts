@@ -53,12 +53,18 @@ export interface TenantDirectoryPort {
   /** The tenant and its live revocations, for ingress; undefined for an unknown tenant. */
   getAccess(tenantId: string): Promise<TenantAccess | undefined>;
 
-  /** Creates or replaces a principal. @throws TenantDirectoryConflictError (`missing`) for an unknown tenant. */
+  /**
+   * Creates or replaces a principal, keeping its status. Every write is conditional on the version
+   * it replaces, so concurrent changes never lose one; with `expectedVersion`, only that version is
+   * replaced (a missing principal has none).
+   * @throws TenantDirectoryConflictError `missing` (unknown tenant), `version`, `unusable` (id's key taken)
+   */
   putPrincipal(
     tenantId: string,
     principalId: string,
     spec: PrincipalSpec,
     stamp: ChangeStamp,
+    expectedVersion?: number,
   ): Promise<Principal>;
   getPrincipal(tenantId: string, principalId: string): Promise<Principal | undefined>;
   listPrincipals(

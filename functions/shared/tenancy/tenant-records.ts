@@ -92,9 +92,30 @@ export function newPrincipal(
     display_name: spec.display_name ?? principalId,
     scopes: [...spec.scopes],
     status: previous?.status ?? 'active',
+    version: (previous?.version ?? 0) + 1,
     created_at: previous?.created_at ?? at,
     updated_at: at,
   };
+}
+
+/** Why a principal write expecting `expected` was refused. */
+export function versionMessage(
+  principalId: string,
+  current: Principal | undefined,
+  expected: number,
+): string {
+  return current === undefined
+    ? `Principal ${principalId} does not exist, so it is not at version ${expected}`
+    : `Principal ${principalId} is at version ${current.version}, not ${expected}`;
+}
+
+/** `principal` with its status set, one version later. */
+export function principalWithStatus(
+  principal: Principal,
+  status: Principal['status'],
+  stamp: ChangeStamp,
+): Principal {
+  return { ...principal, status, version: principal.version + 1, updated_at: stamp.at.toISOString() };
 }
 
 /** The revocations still relevant at `nowEpoch`: expired entries are dropped on every write. */

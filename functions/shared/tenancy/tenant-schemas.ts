@@ -118,6 +118,8 @@ export const PrincipalSchema = z
     display_name: z.string(),
     scopes: z.array(z.string()),
     status: z.enum(['active', 'disabled']),
+    /** Increases on every change (also disabling and enabling); `PUT` may require it (`If-Match`). */
+    version: z.int().min(1),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })

@@ -18,7 +18,9 @@ import {
   newTenant,
   prunedRevocations,
   revokedToken,
+  principalWithStatus,
   tokenRevocationUntil,
+  versionMessage,
   withPrincipalStatus,
 } from '../tenant-records.ts';
 import type { Revocations, TenantChange } from '../tenant-records.ts';
@@ -184,30 +186,68 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     principalId: string,
     spec: PrincipalSpec,
     stamp: ChangeStamp,
+    expectedVersion?: number,
   ): Promise<Principal> {
     if ((await this.profile(tenantId, true)) === undefined)
       throw new TenantDirectoryConflictError(`Tenant ${tenantId} not found`, 'missing');
-    const previous = await this.getPrincipal(tenantId, principalId);
-    const principal = newPrincipal(tenantId, principalId, spec, stamp, previous);
-    await this.putRecord(
-      storageKeys.principals(tenantId),
-      principalId,
-      'principal',
-      'principal_id',
-      principal,
-    );
-    return principal;
+    for (let attempt = 1; ; attempt++) {
+      const previous = await this.storedPrincipal(tenantId, principalId);
+      if (expectedVersion !== undefined && previous?.principal.version !== expectedVersion)
+        throw new TenantDirectoryConflictError(
+          versionMessage(principalId, previous?.principal, expectedVersion),
+          'version',
+        );
+      const principal = newPrincipal(tenantId, principalId, spec, stamp, previous?.principal);
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: this.recordItem(storageKeys.principals(tenantId), principalId, 'principal', principal),
+            ...principalCondition(previous),
+          }),
+        );
+        return principal;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw storageUnavailable(error);
+        // Another writer changed it since it was read: with an expected version that is a
+        // conflict; without, the change is applied again to what is there now.
+        if (expectedVersion !== undefined || attempt >= maxWriteAttempts)
+          throw new TenantDirectoryConflictError(
+            `Principal ${principalId} was changed concurrently; read it and retry`,
+            'version',
+          );
+      }
+    }
   }
 
   async getPrincipal(tenantId: string, principalId: string): Promise<Principal | undefined> {
+    return (await this.storedPrincipal(tenantId, principalId, false))?.principal;
+  }
+
+  /**
+   * The principal's item as stored, with whether it predates principal versions. A key holding
+   * another principal (a hash collision) is `unusable`, or no principal when `strict` is false.
+   */
+  private async storedPrincipal(
+    tenantId: string,
+    principalId: string,
+    strict = true,
+  ): Promise<StoredPrincipal | undefined> {
     const item = await getItem(
       this.db,
       this.tableName,
       { pk: storageKeys.principals(tenantId), sk: hashedSortKey(principalId) },
       true,
     );
-    if (item === undefined || item['principal_id'] !== principalId) return undefined;
-    return parseRecord(PrincipalSchema, item, 'principal');
+    if (item === undefined) return undefined;
+    if (item['principal_id'] !== principalId) {
+      if (!strict) return undefined;
+      throw new TenantDirectoryConflictError(
+        `The principal id ${principalId} cannot be used on this node; choose another`,
+        'unusable',
+      );
+    }
+    return parsePrincipal(item);
   }
 
   async listPrincipals(
@@ -215,7 +255,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     page: { limit: number; cursor?: Cursor },
   ): Promise<{ principals: Principal[]; next: Cursor | null }> {
     const all = (await partitionItems(this.db, this.tableName, storageKeys.principals(tenantId))).map(
-      (item) => parseRecord(PrincipalSchema, item, 'principal'),
+      (item) => parsePrincipal(item).principal,
     );
     const { items, next } = pageBy(all, (principal) => principal.principal_id, page);
     return { principals: items, next };
@@ -234,36 +274,41 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     return this.changePrincipalStatus(tenantId, principalId, stamp, 'enabled');
   }
 
-  /** Writes the principal's status and the tenant's revocations together (one transaction). */
+  /**
+   * Writes the principal's status and the tenant's revocations together (one transaction), on
+   * condition that neither moved since they were read.
+   */
   private async changePrincipalStatus(
     tenantId: string,
     principalId: string,
     stamp: ChangeStamp,
     change: Parameters<typeof withPrincipalStatus>[2],
   ): Promise<boolean> {
-    const principal = await this.getPrincipal(tenantId, principalId);
-    if (principal === undefined) return false;
-    const changed: Principal = {
-      ...principal,
-      status: change === 'enabled' ? 'active' : 'disabled',
-      updated_at: stamp.at.toISOString(),
-    };
-    await this.changeProfile(
+    return this.changeProfile(
       tenantId,
-      (profile) => ({
-        profile: { ...profile, revocations: withPrincipalStatus(profile.revocations, principalId, change) },
-        also: [
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: this.recordItem(storageKeys.principals(tenantId), principalId, 'principal', changed),
+      async (profile) => {
+        const previous = await this.storedPrincipal(tenantId, principalId, false);
+        if (previous === undefined) return undefined;
+        const changed = principalWithStatus(
+          previous.principal,
+          change === 'enabled' ? 'active' : 'disabled',
+          stamp,
+        );
+        return {
+          profile: { ...profile, revocations: withPrincipalStatus(profile.revocations, principalId, change) },
+          also: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: this.recordItem(storageKeys.principals(tenantId), principalId, 'principal', changed),
+                ...principalCondition(previous),
+              },
             },
-          },
-        ],
-      }),
+          ],
+        };
+      },
       stamp.at,
     );
-    return true;
   }
 
   async recordToken(token: IssuedToken): Promise<void> {
@@ -332,18 +377,26 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
   /**
    * Reads the tenant's profile, applies `change` and writes the result (with `also`, in one
    * transaction) on condition that no other writer moved the profile meanwhile; a lost race reads
-   * again and re-applies the change. Expired revocations are dropped on the way.
+   * again and re-applies the change. Expired revocations are dropped on the way. False (nothing
+   * written) when `change` finds nothing to change.
    */
   private async changeProfile(
     tenantId: string,
-    change: (profile: Profile) => { profile: Profile; also: TransactItem[] },
+    change: (
+      profile: Profile,
+    ) =>
+      | { profile: Profile; also: TransactItem[] }
+      | undefined
+      | Promise<{ profile: Profile; also: TransactItem[] } | undefined>,
     at: Date,
-  ): Promise<void> {
+  ): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.profile(tenantId, true);
       if (current === undefined)
         throw new TenantDirectoryConflictError(`Tenant ${tenantId} not found`, 'missing');
-      const { profile, also } = change(current);
+      const changed = await change(current);
+      if (changed === undefined) return false;
+      const { profile, also } = changed;
       const next: Profile = {
         ...profile,
         revision: current.revision + 1,
@@ -360,7 +413,7 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
         },
         ...also,
       ]);
-      if (codes === undefined) return;
+      if (codes === undefined) return true;
       if (attempt >= maxWriteAttempts)
         throw new TenantDirectoryConflictError(
           `Tenant ${tenantId} is being changed concurrently; retry`,
@@ -439,6 +492,38 @@ function parseToken(item: Record<string, unknown>): IssuedToken {
   const record = typeof expiresAt === 'string' ? { ...rest, expires_at: expiresAt } : rest;
   // Items written before issuers were recorded have none.
   return parseRecord(IssuedTokenSchema, { issued_by: null, ...record }, 'issued token');
+}
+
+/** A principal's item: the principal, and whether it was written with a version. */
+type StoredPrincipal = { principal: Principal; versioned: boolean };
+
+function parsePrincipal(item: Record<string, unknown>): StoredPrincipal {
+  // Items written before principals had versions count as version 1.
+  const versioned = typeof item['version'] === 'number';
+  return {
+    principal: parseRecord(PrincipalSchema, versioned ? item : { ...item, version: 1 }, 'principal'),
+    versioned,
+  };
+}
+
+/** The condition of a write replacing `previous` (or creating the principal when there is none). */
+function principalCondition(previous: StoredPrincipal | undefined): {
+  ConditionExpression: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+} {
+  if (previous === undefined) return { ConditionExpression: 'attribute_not_exists(pk)' };
+  if (!previous.versioned)
+    return {
+      ConditionExpression: 'attribute_not_exists(#version) AND principal_id = :id',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: { ':id': previous.principal.principal_id },
+    };
+  return {
+    ConditionExpression: '#version = :version',
+    ExpressionAttributeNames: { '#version': 'version' },
+    ExpressionAttributeValues: { ':version': previous.principal.version },
+  };
 }
 
 function parseProfile(item: Record<string, unknown>): Profile {

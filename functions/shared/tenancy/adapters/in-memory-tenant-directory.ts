@@ -10,7 +10,9 @@ import {
   newTenant,
   prunedRevocations,
   revokedToken,
+  principalWithStatus,
   tokenRevocationUntil,
+  versionMessage,
   withPrincipalStatus,
 } from '../tenant-records.ts';
 import type { Revocations, TenantChange } from '../tenant-records.ts';
@@ -100,9 +102,16 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
     principalId: string,
     spec: PrincipalSpec,
     stamp: ChangeStamp,
+    expectedVersion?: number,
   ): Promise<Principal> {
     const entry = this.#entry(tenantId);
-    const principal = newPrincipal(tenantId, principalId, spec, stamp, entry.principals.get(principalId));
+    const previous = entry.principals.get(principalId);
+    if (expectedVersion !== undefined && previous?.version !== expectedVersion)
+      throw new TenantDirectoryConflictError(
+        versionMessage(principalId, previous, expectedVersion),
+        'version',
+      );
+    const principal = newPrincipal(tenantId, principalId, spec, stamp, previous);
     entry.principals.set(principalId, principal);
     return structuredClone(principal);
   }
@@ -130,11 +139,7 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
     const entry = this.#tenants.get(tenantId);
     const principal = entry?.principals.get(principalId);
     if (entry === undefined || principal === undefined) return false;
-    entry.principals.set(principalId, {
-      ...principal,
-      status: 'disabled',
-      updated_at: stamp.at.toISOString(),
-    });
+    entry.principals.set(principalId, principalWithStatus(principal, 'disabled', stamp));
     entry.revocations = withPrincipalStatus(
       prunedRevocations(entry.revocations, epochSeconds(stamp.at)),
       principalId,
@@ -147,7 +152,7 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
     const entry = this.#tenants.get(tenantId);
     const principal = entry?.principals.get(principalId);
     if (entry === undefined || principal === undefined) return false;
-    entry.principals.set(principalId, { ...principal, status: 'active', updated_at: stamp.at.toISOString() });
+    entry.principals.set(principalId, principalWithStatus(principal, 'active', stamp));
     entry.revocations = withPrincipalStatus(
       prunedRevocations(entry.revocations, epochSeconds(stamp.at)),
       principalId,
