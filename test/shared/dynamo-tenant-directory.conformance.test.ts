@@ -1,5 +1,5 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/dynamo-tenant-directory.ts';
@@ -78,5 +78,35 @@ describe('DynamoTenantDirectory items', () => {
     });
     expect(cancelled).toBe(2);
     expect(await directory.getTenant(id)).toMatchObject({ tenant_id: id, version: 1 });
+  });
+
+  it('returns a page of principals reading about a page of items, not the whole partition', async () => {
+    const db = createDocumentClient(testAwsConfig());
+    let itemsRead = 0;
+    const counting = new Proxy(db, {
+      get(target, key, receiver) {
+        if (key !== 'send') return Reflect.get(target, key, receiver) as unknown;
+        return async (command: unknown) => {
+          const result = (await target.send(command as never)) as { Items?: unknown[] };
+          if (command instanceof QueryCommand) itemsRead += result.Items?.length ?? 0;
+          return result;
+        };
+      },
+    }) as DynamoDBDocumentClient;
+    const directory = new DynamoTenantDirectory(counting, await table);
+    const id = `t${crypto.randomUUID().slice(0, 8)}`;
+    await directory.createTenant({ tenant_id: id }, { by: 'ops', at: new Date() });
+    for (let n = 0; n < 12; n++)
+      await directory.putPrincipal(
+        id,
+        `p${n}`,
+        { type: 'user', scopes: ['runs:read'] },
+        { by: 'ops', at: new Date() },
+      );
+    itemsRead = 0;
+    const page = await directory.listPrincipals(id, { limit: 3 });
+    expect(page.principals).toHaveLength(3);
+    expect(page.next).not.toBeNull();
+    expect(itemsRead).toBeLessThanOrEqual(4);
   });
 });

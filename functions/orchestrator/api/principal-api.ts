@@ -20,7 +20,9 @@ import { ListQuerySchema } from './agent-api.ts';
 export const PrincipalListSchema = z
   .strictObject({
     object: z.literal('list'),
-    data: z.array(PrincipalSchema).describe('The tenant’s principals, ordered by principal id.'),
+    data: z
+      .array(PrincipalSchema)
+      .describe('The tenant’s principals, in a stable order that is not alphabetical.'),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last one.'),
   })
   .meta({ id: 'PrincipalList' });
@@ -50,7 +52,12 @@ export const IssuedTokenSecretSchema = IssuedTokenSchema.extend({
 export const TokenListSchema = z
   .strictObject({
     object: z.literal('list'),
-    data: z.array(IssuedTokenSchema).describe('Issued tokens’ metadata (never the tokens).'),
+    data: z
+      .array(IssuedTokenSchema)
+      .describe(
+        'Issued tokens’ metadata (never the tokens), in a stable order. Filtered by `principal`, a page may hold ' +
+          'fewer than `limit` tokens (even none) while `next_cursor` says more may follow.',
+      ),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last one.'),
   })
   .meta({ id: 'TokenList' });

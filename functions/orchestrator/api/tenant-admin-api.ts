@@ -35,7 +35,9 @@ export type TenantView = z.infer<typeof TenantViewSchema>;
 export const TenantListSchema = z
   .strictObject({
     object: z.literal('list'),
-    data: z.array(TenantViewSchema).describe('The node’s tenants, ordered by tenant id.'),
+    data: z
+      .array(TenantViewSchema)
+      .describe('The node’s tenants, in a stable order that is not alphabetical.'),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last one.'),
   })
   .meta({ id: 'TenantList' });

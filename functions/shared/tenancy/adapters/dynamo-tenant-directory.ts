@@ -3,11 +3,11 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { DependencyUnavailableError, InternalError } from '../../errors/agentos-error.ts';
 import { isConditionFailure, storageUnavailable } from '../../storage/dynamo-errors.ts';
-import { batchGet, getItem, partitionItems, transactWrite } from '../../storage/dynamo-items.ts';
+import { batchGet, getItem, queryPage, transactWrite } from '../../storage/dynamo-items.ts';
 import type { TransactItem } from '../../storage/dynamo-items.ts';
 import { hashedSortKey, platformKeys, recordSortKey, storageKeys } from '../../storage/keys.ts';
 import type { Cursor } from '../tenant-paging.ts';
-import { pageBy } from '../tenant-paging.ts';
+import { decodeCursor, encodeCursor } from '../tenant-paging.ts';
 import { TenantDirectoryConflictError } from '../tenant-directory-port.ts';
 import type { ChangeStamp, TenantDirectoryPort } from '../tenant-directory-port.ts';
 import {
@@ -34,6 +34,9 @@ import type {
   TenantAccess,
 } from '../tenant-schemas.ts';
 
+/** The largest page a listing reads (the API allows 100). */
+const maxPageSize = 100;
+
 /** How often a write that lost a race to another writer is tried again before it gives up. */
 const maxWriteAttempts = 8;
 
@@ -56,6 +59,8 @@ type Profile = { tenant: Tenant; revision: number; revocations: Revocations };
  *   GetItem; every write is conditional on the `revision` it read, so concurrent changes never lose
  *   one, and drops the revocations that have expired.
  * - `platform/tenants`: one small item per tenant (`sk` = a hash of its id), for listing.
+ *
+ * Listings page in DynamoDB in `sk` order (Query with a limit after the cursor's `sk`).
  * - `tenant/{t}/principals` and `tenant/{t}/tokens`: one item per principal and issued token; a
  *   token's item carries the table's TTL (`expires_at`, epoch seconds), so it goes once it expired.
  *
@@ -127,17 +132,10 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     limit: number;
     cursor?: Cursor;
   }): Promise<{ tenants: Tenant[]; next: Cursor | null }> {
-    const ids: string[] = [];
-    for (const item of await partitionItems(
-      this.db,
-      this.tableName,
-      platformKeys.tenantDirectory(),
-      'tenant_id',
-    )) {
-      const id = item['tenant_id'];
-      if (typeof id === 'string') ids.push(id);
-    }
-    const { items, next } = pageBy(ids, (id) => id, page);
+    const { items: entries, next } = await this.page(platformKeys.tenantDirectory(), page);
+    const items = entries.flatMap((item) =>
+      typeof item['tenant_id'] === 'string' ? [item['tenant_id']] : [],
+    );
     const tenants = new Map<string, Tenant>();
     for (let start = 0; start < items.length; start += 100) {
       const keys = items
@@ -254,11 +252,8 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     tenantId: string,
     page: { limit: number; cursor?: Cursor },
   ): Promise<{ principals: Principal[]; next: Cursor | null }> {
-    const all = (await partitionItems(this.db, this.tableName, storageKeys.principals(tenantId))).map(
-      (item) => parsePrincipal(item).principal,
-    );
-    const { items, next } = pageBy(all, (principal) => principal.principal_id, page);
-    return { principals: items, next };
+    const { items, next } = await this.page(storageKeys.principals(tenantId), page);
+    return { principals: items.map((item) => parsePrincipal(item).principal), next };
   }
 
   async disablePrincipal(
@@ -325,11 +320,19 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
     tenantId: string,
     page: { limit: number; cursor?: Cursor; principalId?: string },
   ): Promise<{ tokens: IssuedToken[]; next: Cursor | null }> {
-    const all = (await partitionItems(this.db, this.tableName, storageKeys.issuedTokens(tenantId)))
-      .map(parseToken)
-      .filter((token) => page.principalId === undefined || token.principal_id === page.principalId);
-    const { items, next } = pageBy(all, (token) => token.token_id, page);
-    return { tokens: items, next };
+    const { items, next } = await this.page(storageKeys.issuedTokens(tenantId), {
+      ...page,
+      ...(page.principalId === undefined
+        ? {}
+        : {
+            filter: {
+              expression: '#principal = :principal',
+              names: { '#principal': 'principal_id' },
+              values: { ':principal': page.principalId },
+            },
+          }),
+    });
+    return { tokens: items.map(parseToken), next };
   }
 
   async revokeToken(tenantId: string, tokenId: string, stamp: ChangeStamp): Promise<IssuedToken | undefined> {
@@ -420,6 +423,19 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
           'version',
         );
     }
+  }
+
+  /** One page of a partition, read in DynamoDB (its sort keys are the listing positions). */
+  private async page(
+    pk: string,
+    page: { limit: number; cursor?: Cursor; filter?: Parameters<typeof queryPage>[3]['filter'] },
+  ): Promise<{ items: Record<string, unknown>[]; next: Cursor | null }> {
+    const { items, resumeAfter } = await queryPage(this.db, this.tableName, pk, {
+      limit: Math.min(Math.max(1, page.limit), maxPageSize),
+      after: page.cursor === undefined ? undefined : decodeCursor(page.cursor),
+      ...(page.filter === undefined ? {} : { filter: page.filter }),
+    });
+    return { items, next: resumeAfter === undefined ? null : encodeCursor(resumeAfter) };
   }
 
   private async profile(tenantId: string, consistent: boolean): Promise<Profile | undefined> {
