@@ -609,6 +609,18 @@ withApi(
 );
 withApi(
   principals
+    .command('enable')
+    .description('enable a disabled principal again; writes a report')
+    .argument('<principal_id>'),
+).action((principalId: string, opts: ApiOptions) =>
+  apiAction(
+    opts,
+    (client, out, target) => principalCommands.enable(client, principalId, { target }, out),
+    'tenant-admin',
+  ),
+);
+withApi(
+  principals
     .command('token')
     .description('issue a token to a principal and print it (shown once); writes a report without it')
     .argument('<principal_id>')

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TenantDirectoryConflictError } from '../../functions/shared/tenancy/tenant-directory-port.ts';
 import type { TenantDirectoryPort } from '../../functions/shared/tenancy/tenant-directory-port.ts';
+import { positionOf } from '../../functions/shared/tenancy/tenant-paging.ts';
 import { defaultTenantQuotas } from '../../functions/shared/tenancy/tenant-schemas.ts';
 import type { IssuedToken } from '../../functions/shared/tenancy/tenant-schemas.ts';
 
@@ -18,6 +19,7 @@ function issued(tenantId: string, tokenId: string, principalId: string, expiresI
     issued_at: new Date(now).toISOString(),
     expires_at: new Date(now + expiresInSeconds * 1000).toISOString(),
     revoked_at: null,
+    issued_by: 'root',
   };
 }
 
@@ -59,6 +61,22 @@ export function tenantDirectoryPortConformance(
       expect(error).toBeInstanceOf(TenantDirectoryConflictError);
       expect(error).toMatchObject({ reason: 'exists' });
       expect((await port.getTenant(id))?.display_name).toBe('First');
+    });
+
+    it('creates a tenant once when many creates of its id race, and tells every other one it exists', async () => {
+      const port = await factory();
+      const id = tenant();
+      const outcomes = await Promise.allSettled(
+        [1, 2, 3, 4].map((n) => port.createTenant({ tenant_id: id, display_name: `try ${n}` }, stamp())),
+      );
+      const created = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      expect(created).toHaveLength(1);
+      const refusals = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+      expect(refusals).toEqual(
+        Array.from({ length: 3 }, () => expect.objectContaining({ reason: 'exists' })),
+      );
+      expect(refusals.every((e) => e instanceof TenantDirectoryConflictError)).toBe(true);
+      expect(await port.getTenant(id)).toEqual(created[0]);
     });
 
     it('merges partial quotas, moves the version and keeps the reason of a disabled tenant', async () => {
@@ -117,8 +135,9 @@ export function tenantDirectoryPortConformance(
         if (page.next === null) break;
         cursor = page.next;
       }
-      expect(seen.filter((id) => id.startsWith(prefix))).toEqual(ids);
-      expect([...seen].sort()).toEqual(seen);
+      const ours = seen.filter((id) => id.startsWith(prefix));
+      expect(ours).toEqual([...ids].sort((a, b) => positionOf(a) - positionOf(b)));
+      expect(new Set(seen).size).toBe(seen.length);
     });
 
     it('puts, replaces, lists and disables principals, keeping their record', async () => {
@@ -147,9 +166,12 @@ export function tenantDirectoryPortConformance(
       expect(replaced.created_at).toBe(first.created_at);
       await port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:write'] }, stamp());
       const page = await port.listPrincipals(id, { limit: 1 });
-      expect(page.principals.map((p) => p.principal_id)).toEqual(['alice@example.com']);
+      expect(page.principals).toHaveLength(1);
       const rest = await port.listPrincipals(id, { limit: 10, cursor: page.next ?? undefined });
-      expect(rest).toEqual({ principals: [expect.objectContaining({ principal_id: 'bot' })], next: null });
+      expect(rest.next).toBeNull();
+      expect([...page.principals, ...rest.principals].map((p) => p.principal_id)).toEqual(
+        ['alice@example.com', 'bot'].sort((a, b) => positionOf(a) - positionOf(b)),
+      );
 
       const at = new Date();
       expect(await port.disablePrincipal(id, 'bot', stamp(at), epoch(at) + 3600)).toBe(true);
@@ -158,6 +180,65 @@ export function tenantDirectoryPortConformance(
       expect((await port.getPrincipal(id, 'bot'))?.status).toBe('disabled');
       expect((await port.getAccess(id))?.principalsRevokedBefore).toEqual({ bot: epoch(at) });
       expect(await port.getPrincipal(tenant(), 'bot')).toBeUndefined();
+    });
+
+    it('keeps a principal disabled until it is enabled again, past the end of its revocation', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      await port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:write'] }, stamp());
+      const at = new Date();
+      // Its old tokens have all expired; the principal stays disabled all the same.
+      expect(await port.disablePrincipal(id, 'bot', stamp(at), epoch(at) - 1)).toBe(true);
+      await port.updateTenant(id, { display_name: 'Renamed' }, stamp());
+      expect((await port.getAccess(id))?.disabledPrincipals).toEqual(['bot']);
+      const replaced = await port.putPrincipal(
+        id,
+        'bot',
+        { type: 'service', scopes: ['runs:read'] },
+        stamp(),
+      );
+      expect(replaced).toMatchObject({ status: 'disabled', scopes: ['runs:read'] });
+      expect(await port.enablePrincipal(id, 'bot', stamp())).toBe(true);
+      expect(await port.enablePrincipal(id, 'nobody', stamp())).toBe(false);
+      expect((await port.getPrincipal(id, 'bot'))?.status).toBe('active');
+      expect((await port.getAccess(id))?.disabledPrincipals).toEqual([]);
+    });
+
+    it('moves a principal version on every write and replaces only the expected version', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      const spec = { type: 'user' as const, scopes: ['runs:read'] };
+      await expect(port.putPrincipal(id, 'alice', spec, stamp(), 1)).rejects.toMatchObject({
+        reason: 'version',
+      });
+      expect(await port.putPrincipal(id, 'alice', spec, stamp())).toMatchObject({ version: 1 });
+      expect(await port.putPrincipal(id, 'alice', spec, stamp(), 1)).toMatchObject({ version: 2 });
+      await expect(
+        port.putPrincipal(id, 'alice', { ...spec, scopes: ['runs:write'] }, stamp(), 1),
+      ).rejects.toMatchObject({ name: 'TenantDirectoryConflictError', reason: 'version' });
+      await port.disablePrincipal(id, 'alice', stamp(), epoch(new Date()) + 60);
+      expect(await port.getPrincipal(id, 'alice')).toMatchObject({ version: 3, scopes: ['runs:read'] });
+      await port.enablePrincipal(id, 'alice', stamp());
+      expect(await port.getPrincipal(id, 'alice')).toMatchObject({ version: 4, status: 'active' });
+    });
+
+    it('never loses one of many concurrent principal writes', async () => {
+      const port = await factory();
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      await port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:read'] }, stamp());
+      await Promise.all([
+        port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:write'] }, stamp()),
+        port.disablePrincipal(id, 'bot', stamp(), epoch(new Date()) + 60),
+        port.putPrincipal(id, 'bot', { type: 'service', scopes: ['runs:write'] }, stamp()),
+      ]);
+      expect(await port.getPrincipal(id, 'bot')).toMatchObject({
+        version: 4,
+        status: 'disabled',
+        scopes: ['runs:write'],
+      });
     });
 
     it('throws TenantDirectoryConflictError (missing) for a principal of an unknown tenant', async () => {
@@ -176,12 +257,23 @@ export function tenantDirectoryPortConformance(
       await port.recordToken(issued(id, 'jti-1', 'alice'));
       await port.recordToken(issued(id, 'jti-2', 'bob'));
       await port.recordToken(issued(id, 'jti-3', 'alice'));
+      const inOrder = (ids: string[]) => [...ids].sort((a, b) => positionOf(a) - positionOf(b));
       const alices = await port.listTokens(id, { limit: 10, principalId: 'alice' });
-      expect(alices.tokens.map((t) => t.token_id)).toEqual(['jti-1', 'jti-3']);
+      expect(alices.tokens.map((t) => t.token_id)).toEqual(inOrder(['jti-1', 'jti-3']));
       const first = await port.listTokens(id, { limit: 2 });
-      expect(first.tokens.map((t) => t.token_id)).toEqual(['jti-1', 'jti-2']);
-      expect((await port.listTokens(id, { limit: 2, cursor: first.next ?? undefined })).tokens).toHaveLength(
-        1,
+      const second = await port.listTokens(id, { limit: 2, cursor: first.next ?? undefined });
+      expect([...first.tokens, ...second.tokens].map((t) => t.token_id)).toEqual(
+        inOrder(['jti-1', 'jti-2', 'jti-3']),
+      );
+      expect(second.next).toBeNull();
+      const firstAlice = await port.listTokens(id, { limit: 1, principalId: 'alice' });
+      const nextAlice = await port.listTokens(id, {
+        limit: 1,
+        principalId: 'alice',
+        cursor: firstAlice.next ?? undefined,
+      });
+      expect([...firstAlice.tokens, ...nextAlice.tokens].map((t) => t.token_id)).toEqual(
+        inOrder(['jti-1', 'jti-3']),
       );
 
       const revoked = await port.revokeToken(id, 'jti-2', stamp());

@@ -87,6 +87,7 @@ describe('ingress admission of tenants', () => {
       issued_at: new Date(Number(claims.iat) * 1000).toISOString(),
       expires_at: new Date(Number(claims.exp) * 1000).toISOString(),
       revoked_at: null,
+      issued_by: 'root',
     });
     expect((await call(runs(), revoked)).status).toBe(200);
     await directory.revokeToken('revoking', String(claims.jti), stamp());
@@ -113,5 +114,26 @@ describe('ingress admission of tenants', () => {
       details: { reason: 'principal_disabled' },
     });
     expect((await call(runs(), await node.auth.token('members', { subject: 'alice' }))).status).toBe(200);
+  });
+
+  it('refuses a token issued after a principal was disabled, until the principal is enabled again', async () => {
+    await node.auth.token('rejoin', { subject: 'alice' });
+    await directory.putPrincipal('rejoin', 'bot', { type: 'service', scopes: ['runs:read'] }, stamp());
+    const at = new Date(Date.now() - 5000);
+    await directory.disablePrincipal(
+      'rejoin',
+      'bot',
+      { by: 'operator-test', at },
+      Math.floor(at.getTime() / 1000),
+    );
+    const fresh = await node.auth.token('rejoin', { subject: 'bot' });
+    const answer = await call(runs(), fresh);
+    expect(answer.status).toBe(401);
+    expect(answer.body.error).toMatchObject({
+      code: 'unauthorized',
+      details: { reason: 'principal_disabled' },
+    });
+    await directory.enablePrincipal('rejoin', 'bot', stamp());
+    expect((await call(runs(), fresh)).status).toBe(200);
   });
 });

@@ -294,7 +294,7 @@ export const operatorRunCommands = {
 
 const principalPath = (principalId: string) => `/v1/tenant/principals/${segment(principalId)}`;
 
-/** `agentos principals list|get|put|disable|token|tokens|revoke` (tenant admin). */
+/** `agentos principals list|get|put|disable|enable|token|tokens|revoke` (tenant admin). */
 export const principalCommands = {
   list: (client: AgentOsClient, page: AdminPageOptions, output: CommandOutput) =>
     emitList(
@@ -369,6 +369,30 @@ export const principalCommands = {
     return 0;
   },
 
+  async enable(
+    client: AgentOsClient,
+    principalId: string,
+    where: ReportTarget,
+    output: CommandOutput,
+  ): Promise<number> {
+    await reported(
+      client,
+      where,
+      {
+        action: 'principals-enable',
+        phase: 'enable principal',
+        method: 'POST',
+        path: `${principalPath(principalId)}:enable`,
+        status: 200,
+        report: () => ({ detail: `principal ${principalId} enabled again` }),
+        say: () =>
+          `enabled principal ${principalId}; its tokens issued before it was disabled stay refused\n`,
+      },
+      output,
+    );
+    return 0;
+  },
+
   /** Issues a token; the token itself goes to standard output only, never into the report. */
   async token(
     client: AgentOsClient,
@@ -417,6 +441,7 @@ export const principalCommands = {
         { title: 'PRINCIPAL', value: (t: Record<string, unknown>) => t['principal_id'] },
         { title: 'EXPIRES', value: (t: Record<string, unknown>) => t['expires_at'] },
         { title: 'REVOKED', value: (t: Record<string, unknown>) => t['revoked_at'] },
+        { title: 'ISSUED_BY', value: (t: Record<string, unknown>) => t['issued_by'] },
         {
           title: 'SCOPES',
           value: (t: Record<string, unknown>) => (t['scopes'] as string[]).join(' '),

@@ -7,6 +7,7 @@ import {
   PrincipalSchema,
   PrincipalSpecSchema,
 } from '../../shared/tenancy/tenant-schemas.ts';
+import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { ListQuerySchema } from './agent-api.ts';
 
 /**
@@ -19,7 +20,9 @@ import { ListQuerySchema } from './agent-api.ts';
 export const PrincipalListSchema = z
   .strictObject({
     object: z.literal('list'),
-    data: z.array(PrincipalSchema).describe('The tenant’s principals, ordered by principal id.'),
+    data: z
+      .array(PrincipalSchema)
+      .describe('The tenant’s principals, in a stable order that is not alphabetical.'),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last one.'),
   })
   .meta({ id: 'PrincipalList' });
@@ -49,10 +52,42 @@ export const IssuedTokenSecretSchema = IssuedTokenSchema.extend({
 export const TokenListSchema = z
   .strictObject({
     object: z.literal('list'),
-    data: z.array(IssuedTokenSchema).describe('Issued tokens’ metadata (never the tokens).'),
+    data: z
+      .array(IssuedTokenSchema)
+      .describe(
+        'Issued tokens’ metadata (never the tokens), in a stable order. Filtered by `principal`, a page may hold ' +
+          'fewer than `limit` tokens (even none) while `next_cursor` says more may follow.',
+      ),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last one.'),
   })
   .meta({ id: 'TokenList' });
+
+export const PutPrincipalRequestSchema = PrincipalSpecSchema.extend({
+  expected_version: z
+    .int()
+    .min(1)
+    .optional()
+    .describe('Only replace the principal if this is its current version (else 409); same as `If-Match`.'),
+}).meta({ id: 'PutPrincipalRequest' });
+
+/** `If-Match` of a principal write: its version as an entity tag (`"3"`, `W/"3"`, `3`) or `*`. */
+const principalIfMatch: HeaderSpec = {
+  name: 'If-Match',
+  required: false,
+  description:
+    'Replace only if the principal is at this version: its `ETag` (`"3"`); 409 conflict when it moved on or ' +
+    'does not exist. `*` (or no header) replaces whatever version is current.',
+  schema: z
+    .string()
+    .regex(/^(\*|(W\/)?"?\d{1,15}"?)$/, 'must be a principal version as an entity tag, e.g. "3"'),
+};
+
+const principalEtag: HeaderSpec = {
+  name: 'ETag',
+  required: true,
+  description:
+    'The principal’s version, as an entity tag (`"3"`): send it back in `If-Match` to update safely.',
+};
 
 const TokenListQuerySchema = ListQuerySchema.extend({
   principal: PrincipalIdSchema.optional().describe('Only the tokens issued to this principal.'),
@@ -89,10 +124,18 @@ export const putPrincipal = defineRoute({
   summary: 'Create or replace a principal',
   description:
     'Sets the principal’s type, name and scopes. An admin grants only scopes it holds itself, never `operator`; ' +
-    'tokens issued before keep their scopes until they expire or are revoked.',
-  request: { params: PrincipalPathSchema, invalidParams: 'not_found', body: PrincipalSpecSchema },
+    'tokens issued before keep their scopes until they expire or are revoked. A new principal is active; a replaced ' +
+    'one keeps its status: a disabled principal stays disabled until `:enable`. Every write is conditional: with ' +
+    '`If-Match` or `expected_version`, only if the principal is still at that version; without, whatever version is ' +
+    'current is replaced and a concurrent change is never lost.',
+  request: {
+    params: PrincipalPathSchema,
+    invalidParams: 'not_found',
+    body: PutPrincipalRequestSchema,
+    headers: [principalIfMatch],
+  },
   responses: {
-    200: { description: 'The principal as stored.', content: principalContent },
+    200: { description: 'The principal as stored.', headers: [principalEtag], content: principalContent },
     400: {
       description:
         'invalid_request: malformed JSON, an unknown or invalid field, or a scope AgentOS does not know.',
@@ -101,6 +144,11 @@ export const putPrincipal = defineRoute({
     403: {
       description:
         'forbidden: the token lacks `tenant:admin`, or a scope is `operator` or one the caller lacks.',
+    },
+    409: {
+      description:
+        'conflict: the principal is no longer at the expected version (or changed concurrently), or its id cannot ' +
+        'be used on this node.',
     },
   },
 });
@@ -132,7 +180,7 @@ export const getPrincipal = defineRoute({
   summary: 'Read a principal',
   request: { params: PrincipalPathSchema, invalidParams: 'not_found' },
   responses: {
-    200: { description: 'The principal.', content: principalContent },
+    200: { description: 'The principal.', headers: [principalEtag], content: principalContent },
     404: unknownPrincipal,
     ...adminErrors,
   },
@@ -146,13 +194,32 @@ export const disablePrincipal = defineRoute({
   tags: ['Principals'],
   summary: 'Disable a principal and revoke its tokens',
   description:
-    'Every token issued to it so far is refused (401 unauthorized, `principal_disabled`) within the tenant ' +
-    'cache time (5 seconds); its record stays, so its runs and usage keep their owner. Idempotent.',
+    'Every token of the principal is refused (401 unauthorized, `principal_disabled`) within the tenant cache ' +
+    'time (5 seconds) while it is disabled, whoever issued the token (this node or an identity provider the node ' +
+    'trusts); its record stays, so its runs and usage keep their owner. Only `:enable` enables it again. Idempotent.',
   request: { params: PrincipalPathSchema, invalidParams: 'not_found' },
   responses: {
     200: { description: 'The disabled principal.', content: principalContent },
     404: unknownPrincipal,
     409: { description: 'conflict: an admin cannot disable itself.' },
+    ...adminErrors,
+  },
+});
+
+export const enablePrincipal = defineRoute({
+  operationId: 'enablePrincipal',
+  method: 'POST',
+  path: '/v1/tenant/principals/{principal_id}:enable',
+  scope: scopes.tenantAdmin,
+  tags: ['Principals'],
+  summary: 'Enable a disabled principal again',
+  description:
+    'Its tokens are admitted again within the tenant cache time (5 seconds), except those issued before it was ' +
+    'disabled: they stay refused. Idempotent.',
+  request: { params: PrincipalPathSchema, invalidParams: 'not_found' },
+  responses: {
+    200: { description: 'The enabled principal.', content: principalContent },
+    404: unknownPrincipal,
     ...adminErrors,
   },
 });
@@ -165,7 +232,8 @@ export const issuePrincipalToken = defineRoute({
   tags: ['Principals'],
   summary: 'Issue a token to a principal',
   description:
-    'Signs a bearer token for the principal with the node’s key and records its metadata (id, scopes, expiry). ' +
+    'Signs a bearer token for the principal with the node’s key and records its metadata (id, scopes, expiry, and ' +
+    'the calling admin as `issued_by`, also a claim of the token). ' +
     'The token is in this answer only. Revoke it with `POST /v1/tenant/tokens/{token_id}:revoke`.',
   request: { params: PrincipalPathSchema, invalidParams: 'not_found', body: IssueTokenRequestSchema },
   responses: {
@@ -230,6 +298,7 @@ export const principalRoutes = [
   listPrincipals,
   getPrincipal,
   disablePrincipal,
+  enablePrincipal,
   issuePrincipalToken,
   listTokens,
   revokeToken,

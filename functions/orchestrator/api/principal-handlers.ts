@@ -27,6 +27,16 @@ export type PrincipalHandlerDeps = {
   now: () => Date;
 };
 
+/** The version an `If-Match` header names; undefined for `*` or no header. */
+function ifMatchVersion(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  return Number(/\d+/.exec(header)?.[0]);
+}
+
+function etagOf(principal: Principal): string {
+  return `"${principal.version}"`;
+}
+
 const knownScopes: ReadonlySet<string> = new Set(Object.values(scopes));
 
 /**
@@ -69,21 +79,28 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
   }
 
   return {
-    async putPrincipal({ auth, params, body }) {
-      checkGrantable(auth, body.scopes, 'scopes');
+    async putPrincipal({ auth, params, body, headers }) {
+      const { expected_version: inBody, ...spec } = body;
+      const inHeader = ifMatchVersion(headers['if-match']);
+      if (inBody !== undefined && inHeader !== undefined && inBody !== inHeader)
+        throw new InvalidRequestError('If-Match and expected_version name different versions', [
+          { field: 'expected_version', message: `is ${inBody} but If-Match names ${inHeader}` },
+        ]);
+      checkGrantable(auth, spec.scopes, 'scopes');
       try {
         const principal = await directory.putPrincipal(
           auth.tenant_id,
           params.principal_id,
-          body,
+          spec,
           stamp(auth),
+          inBody ?? inHeader,
         );
         admission.forget(auth.tenant_id);
-        return { status: 200, json: principal };
+        return { status: 200, headers: { etag: etagOf(principal) }, json: principal };
       } catch (error) {
-        if (error instanceof TenantDirectoryConflictError && error.reason === 'missing')
-          throw new NotFoundError(`Tenant ${auth.tenant_id} not found`);
-        throw error;
+        if (!(error instanceof TenantDirectoryConflictError)) throw error;
+        if (error.reason === 'missing') throw new NotFoundError(`Tenant ${auth.tenant_id} not found`);
+        throw new ConflictError(error.message, { details: { reason: error.reason } });
       }
     },
 
@@ -96,7 +113,8 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
     },
 
     async getPrincipal({ auth, params }) {
-      return { status: 200, json: await existing(auth, params.principal_id) };
+      const principal = await existing(auth, params.principal_id);
+      return { status: 200, headers: { etag: etagOf(principal) }, json: principal };
     },
 
     async disablePrincipal({ auth, params }) {
@@ -107,6 +125,14 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
       // Its tokens stay refused until every one issued so far would have expired anyway.
       const keepUntil = Math.floor(at.at.getTime() / 1000) + deps.maxTokenLifetimeSeconds;
       if (!(await directory.disablePrincipal(auth.tenant_id, params.principal_id, at, keepUntil))) {
+        throw new NotFoundError(`Principal ${params.principal_id} not found`);
+      }
+      admission.forget(auth.tenant_id);
+      return { status: 200, json: await existing(auth, params.principal_id) };
+    },
+
+    async enablePrincipal({ auth, params }) {
+      if (!(await directory.enablePrincipal(auth.tenant_id, params.principal_id, stamp(auth)))) {
         throw new NotFoundError(`Principal ${params.principal_id} not found`);
       }
       admission.forget(auth.tenant_id);
@@ -136,6 +162,8 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
         tenantId: auth.tenant_id,
         subject: principal.principal_id,
         scopes: [...tokenScopes],
+        // Any admin of the tenant may issue a principal's token: who did is kept with it (HLD §5.2).
+        issuedBy: auth.principal.id,
         ttlSeconds,
       });
       const record: IssuedToken = {
@@ -147,6 +175,7 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
         issued_at: new Date(issued.issuedAt * 1000).toISOString(),
         expires_at: new Date(issued.expiresAt * 1000).toISOString(),
         revoked_at: null,
+        issued_by: auth.principal.id,
       };
       await directory.recordToken(record);
       return {

@@ -35,7 +35,9 @@ export type TenantView = z.infer<typeof TenantViewSchema>;
 export const TenantListSchema = z
   .strictObject({
     object: z.literal('list'),
-    data: z.array(TenantViewSchema).describe('The node’s tenants, ordered by tenant id.'),
+    data: z
+      .array(TenantViewSchema)
+      .describe('The node’s tenants, in a stable order that is not alphabetical.'),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last one.'),
   })
   .meta({ id: 'TenantList' });
@@ -140,8 +142,17 @@ export const createTenant = defineRoute({
       content: tenantContent,
     },
     400: { description: 'invalid_request: malformed JSON or an unknown or invalid field.' },
-    409: { description: 'conflict: a tenant with this id exists.' },
+    409: {
+      description:
+        'conflict: a tenant with this id exists (also the answer to the loser of two concurrent creates), or the ' +
+        'id cannot be used on this node.',
+    },
     ...operatorErrors,
+    503: {
+      description:
+        'dependency_unavailable: the tenant directory could not be reached, or concurrent changes kept the create ' +
+        'from completing; retry.',
+    },
   },
 });
 

@@ -36,11 +36,13 @@ function view(tenant: Tenant): TenantView {
   return { ...tenant, model_policy_path: modelPolicyPath(tenant.tenant_id) };
 }
 
-/** The directory's conflicts as API errors: `missing` is 404, `exists` and `version` are 409. */
+/** The directory's conflicts as API errors: `missing` is 404, the others 409 saying which. */
 function asApiError(error: unknown, tenantId: string): unknown {
   if (!(error instanceof TenantDirectoryConflictError)) return error;
   if (error.reason === 'missing') return new NotFoundError(`Tenant ${tenantId} not found`);
   if (error.reason === 'exists') return new ConflictError(`Tenant ${tenantId} already exists`);
+  if (error.reason === 'unusable')
+    return new ConflictError(`Tenant id ${tenantId} cannot be used on this node; choose another`);
   return new ConflictError(`Tenant ${tenantId} is no longer at the expected version`, {
     details: { reason: 'version' },
   });

@@ -17,6 +17,8 @@ export type TokenClaims = {
   /** Set when a service acts on behalf of `subject` (RFC 8693 `act`). */
   actor?: string;
   policyContext?: Record<string, unknown>;
+  /** The principal that had the token issued (a tenant admin), as the `issued_by` claim, for audit. */
+  issuedBy?: string;
   ttlSeconds: number;
 };
 
@@ -62,6 +64,7 @@ export function createTokenIssuer(options: {
     };
     if (claims.actor !== undefined) payload['act'] = { sub: claims.actor };
     if (claims.policyContext !== undefined) payload['policy_context'] = claims.policyContext;
+    if (claims.issuedBy !== undefined) payload['issued_by'] = claims.issuedBy;
     const tokenId = crypto.randomUUID();
     const issuedAt = Math.floor(Date.now() / 1000);
     const expiresAt = issuedAt + claims.ttlSeconds;

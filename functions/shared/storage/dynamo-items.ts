@@ -59,6 +59,58 @@ export async function partitionItems(
   return items;
 }
 
+/** How many Query calls one page of a filtered listing may take before it returns a short page. */
+const maxPageReads = 10;
+
+/**
+ * One page of the partition `pk` in sort key order: at most `limit` items after the sort key
+ * `after` that pass `filter`, and the sort key to resume after (undefined when nothing follows).
+ * Each Query reads a bounded number of items, so a page never reads the whole partition; a
+ * filtered page that finds few matches may come back short, with a position to go on from.
+ */
+export async function queryPage(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  pk: string,
+  page: {
+    limit: number;
+    after?: number | undefined;
+    filter?: { expression: string; names: Record<string, string>; values: Record<string, unknown> };
+  },
+): Promise<{ items: Record<string, unknown>[]; resumeAfter: number | undefined }> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined =
+    page.after === undefined ? undefined : { pk, sk: page.after };
+  try {
+    for (let reads = 0; reads < maxPageReads; reads++) {
+      const result = await db.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk, ...page.filter?.values },
+          ...(page.filter === undefined
+            ? {}
+            : { FilterExpression: page.filter.expression, ExpressionAttributeNames: page.filter.names }),
+          // One more than the page, so a full page knows whether another follows.
+          Limit: page.limit + 1 - items.length,
+          ConsistentRead: true,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        }),
+      );
+      items.push(...(result.Items ?? []));
+      start = result.LastEvaluatedKey;
+      if (items.length > page.limit) {
+        const taken = items.slice(0, page.limit);
+        return { items: taken, resumeAfter: Number(taken.at(-1)?.['sk']) };
+      }
+      if (start === undefined) return { items, resumeAfter: undefined };
+    }
+  } catch (error) {
+    throw storageUnavailable(error);
+  }
+  return { items, resumeAfter: start === undefined ? undefined : Number(start['sk']) };
+}
+
 /** The items at `keys` (at most 100), in no particular order; keys that hold nothing are left out. */
 export async function batchGet(
   db: DynamoDBDocumentClient,

@@ -71,16 +71,20 @@ export function createAdmission(
     }
     const pending = loading.get(tenantId);
     if (pending !== undefined) return pending;
-    const read = directory
+    // A read is cached only while it is still the tenant's current one: `forget` drops it, since
+    // what it reads may predate the change that was just made.
+    const current = (): boolean => loading.get(tenantId) === read;
+    const read: Promise<TenantAccess | undefined> = directory
       .getAccess(tenantId)
       .then((access) => {
-        remember(tenantId, access);
+        if (current()) remember(tenantId, access);
         return access;
       })
       .catch((error: unknown) => {
         if (cached !== undefined) {
           // Kept a little longer, so a failing directory is not read again by every request.
-          cache.set(tenantId, { access: cached.access, expiresAt: now().getTime() + unknownMs });
+          if (current())
+            cache.set(tenantId, { access: cached.access, expiresAt: now().getTime() + unknownMs });
           options.reportFailure?.('The tenant directory could not be read; using the cached record', error, {
             tenant_id: tenantId,
           });
@@ -89,7 +93,9 @@ export function createAdmission(
         if (error instanceof AgentOsError && error.code === 'dependency_unavailable') throw error;
         throw new DependencyUnavailableError('The tenant directory is unavailable', { cause: error });
       })
-      .finally(() => loading.delete(tenantId));
+      .finally(() => {
+        if (current()) loading.delete(tenantId);
+      });
     loading.set(tenantId, read);
     return read;
   };
@@ -112,6 +118,11 @@ export function createAdmission(
         throw new UnauthorizedError('This token has been revoked; ask for a new one', {
           details: { reason: 'token_revoked' },
         });
+      if (access.disabledPrincipals.includes(token.auth.principal.id))
+        throw new UnauthorizedError(
+          `Principal ${token.auth.principal.id} is disabled; a tenant admin can enable it again`,
+          { details: { reason: 'principal_disabled' } },
+        );
       const revokedBefore = access.principalsRevokedBefore[token.auth.principal.id];
       // A token without `iat` cannot show it was issued after the principal was disabled.
       if (revokedBefore !== undefined && (token.issuedAt === undefined || token.issuedAt <= revokedBefore))
@@ -126,6 +137,9 @@ export function createAdmission(
     },
     forget(tenantId: string): void {
       cache.delete(tenantId);
+      // A read in flight finishes for its callers but is neither cached nor shared with later
+      // requests, which read the directory again.
+      loading.delete(tenantId);
     },
   };
 }

@@ -9,10 +9,14 @@ import type {
   TenantSpec,
 } from './tenant-schemas.ts';
 
-/** Thrown when a conditional change finds the record in another state than expected. */
+/**
+ * Thrown when a conditional change finds the record in another state than expected: `exists` (the
+ * record is there already), `missing`, `version` (it moved on), `unusable` (the id's storage key is
+ * held by another id, so this id cannot be used on the node).
+ */
 export class TenantDirectoryConflictError extends Error {
-  readonly reason: 'exists' | 'missing' | 'version';
-  constructor(message: string, reason: 'exists' | 'missing' | 'version') {
+  readonly reason: 'exists' | 'missing' | 'version' | 'unusable';
+  constructor(message: string, reason: 'exists' | 'missing' | 'version' | 'unusable') {
     super(message);
     this.reason = reason;
     this.name = 'TenantDirectoryConflictError';
@@ -27,7 +31,11 @@ export type ChangeStamp = { by: string; at: Date };
  * knows records, not rules: who may call which operation is the API's business.
  */
 export interface TenantDirectoryPort {
-  /** Registers a tenant. @throws TenantDirectoryConflictError (`exists`) when the id is taken. */
+  /**
+   * Registers a tenant. A create that races another of the same id either wins or finds it exists.
+   * @throws TenantDirectoryConflictError `exists` when the tenant exists, `unusable` when its id cannot be used
+   * @throws DependencyUnavailableError when concurrent writes kept it from completing; retry
+   */
   createTenant(request: CreateTenantRequest, stamp: ChangeStamp): Promise<Tenant>;
   getTenant(tenantId: string): Promise<Tenant | undefined>;
   /** A page of the node's tenants in a stable order, `limit` at most, after `cursor`. */
@@ -45,12 +53,18 @@ export interface TenantDirectoryPort {
   /** The tenant and its live revocations, for ingress; undefined for an unknown tenant. */
   getAccess(tenantId: string): Promise<TenantAccess | undefined>;
 
-  /** Creates or replaces a principal. @throws TenantDirectoryConflictError (`missing`) for an unknown tenant. */
+  /**
+   * Creates or replaces a principal, keeping its status. Every write is conditional on the version
+   * it replaces, so concurrent changes never lose one; with `expectedVersion`, only that version is
+   * replaced (a missing principal has none).
+   * @throws TenantDirectoryConflictError `missing` (unknown tenant), `version`, `unusable` (id's key taken)
+   */
   putPrincipal(
     tenantId: string,
     principalId: string,
     spec: PrincipalSpec,
     stamp: ChangeStamp,
+    expectedVersion?: number,
   ): Promise<Principal>;
   getPrincipal(tenantId: string, principalId: string): Promise<Principal | undefined>;
   listPrincipals(
@@ -58,8 +72,9 @@ export interface TenantDirectoryPort {
     page: { limit: number; cursor?: Cursor },
   ): Promise<{ principals: Principal[]; next: Cursor | null }>;
   /**
-   * Disables a principal and revokes every token issued to it until `now` (its record stays, so
-   * its usage and runs keep their owner). Idempotent; false when there is no such principal.
+   * Disables a principal: every token of it is refused while it is disabled, whoever issued it, and
+   * those issued until now stay refused until `keepUntilEpoch` (its record stays, so its usage and
+   * runs keep their owner). Idempotent; false when there is no such principal.
    */
   disablePrincipal(
     tenantId: string,
@@ -67,6 +82,12 @@ export interface TenantDirectoryPort {
     stamp: ChangeStamp,
     keepUntilEpoch: number,
   ): Promise<boolean>;
+
+  /**
+   * Enables a disabled principal again: its tokens are admitted again, except those issued before it
+   * was disabled. Idempotent; false when there is no such principal.
+   */
+  enablePrincipal(tenantId: string, principalId: string, stamp: ChangeStamp): Promise<boolean>;
 
   /** Records a token issued to a principal (its metadata; never the token). */
   recordToken(token: IssuedToken): Promise<void>;

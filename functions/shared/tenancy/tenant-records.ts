@@ -26,6 +26,11 @@ export type Revocations = {
   /** Token id → epoch seconds after which the entry can be forgotten (the token has expired). */
   tokens: Record<string, number>;
   principals: Record<string, PrincipalRevocation>;
+  /**
+   * The principals disabled now: every token of theirs is refused, whoever issued it, until they are
+   * enabled again (kept without an expiry, unlike the entries above).
+   */
+  disabledPrincipals: string[];
 };
 
 /** The tenant a create request registers. */
@@ -67,7 +72,10 @@ export function changedTenant(tenant: Tenant, change: TenantChange, stamp: Chang
   };
 }
 
-/** The principal `spec` describes, keeping the creation time of the one it replaces. */
+/**
+ * The principal `spec` describes, keeping the creation time and the status of the one it replaces:
+ * only disabling and enabling change a principal's status (HLD §5.2).
+ */
 export function newPrincipal(
   tenantId: string,
   principalId: string,
@@ -83,10 +91,31 @@ export function newPrincipal(
     type: spec.type,
     display_name: spec.display_name ?? principalId,
     scopes: [...spec.scopes],
-    status: 'active',
+    status: previous?.status ?? 'active',
+    version: (previous?.version ?? 0) + 1,
     created_at: previous?.created_at ?? at,
     updated_at: at,
   };
+}
+
+/** Why a principal write expecting `expected` was refused. */
+export function versionMessage(
+  principalId: string,
+  current: Principal | undefined,
+  expected: number,
+): string {
+  return current === undefined
+    ? `Principal ${principalId} does not exist, so it is not at version ${expected}`
+    : `Principal ${principalId} is at version ${current.version}, not ${expected}`;
+}
+
+/** `principal` with its status set, one version later. */
+export function principalWithStatus(
+  principal: Principal,
+  status: Principal['status'],
+  stamp: ChangeStamp,
+): Principal {
+  return { ...principal, status, version: principal.version + 1, updated_at: stamp.at.toISOString() };
 }
 
 /** The revocations still relevant at `nowEpoch`: expired entries are dropped on every write. */
@@ -96,6 +125,7 @@ export function prunedRevocations(revocations: Revocations, nowEpoch: number): R
     principals: Object.fromEntries(
       Object.entries(revocations.principals).filter(([, entry]) => entry.until > nowEpoch),
     ),
+    disabledPrincipals: [...revocations.disabledPrincipals],
   };
 }
 
@@ -108,6 +138,32 @@ export function accessOf(tenant: Tenant, revocations: Revocations, nowEpoch: num
     principalsRevokedBefore: Object.fromEntries(
       Object.entries(live.principals).map(([principalId, entry]) => [principalId, entry.before]),
     ),
+    disabledPrincipals: live.disabledPrincipals,
+  };
+}
+
+/**
+ * `revocations` with the principal disabled (every token of it refused, and those issued so far
+ * refused until `keepUntilEpoch` even once it is enabled again) or enabled again.
+ */
+export function withPrincipalStatus(
+  revocations: Revocations,
+  principalId: string,
+  change: { disabledAt: Date; keepUntilEpoch: number } | 'enabled',
+): Revocations {
+  const others = revocations.disabledPrincipals.filter((id) => id !== principalId);
+  if (change === 'enabled') return { ...revocations, disabledPrincipals: others };
+  const previous = revocations.principals[principalId];
+  return {
+    ...revocations,
+    principals: {
+      ...revocations.principals,
+      [principalId]: {
+        before: Math.max(previous?.before ?? 0, epochSeconds(change.disabledAt)),
+        until: Math.max(previous?.until ?? 0, change.keepUntilEpoch),
+      },
+    },
+    disabledPrincipals: [...others, principalId].sort(),
   };
 }
 

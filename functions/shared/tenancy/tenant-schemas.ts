@@ -118,6 +118,8 @@ export const PrincipalSchema = z
     display_name: z.string(),
     scopes: z.array(z.string()),
     status: z.enum(['active', 'disabled']),
+    /** Increases on every change (also disabling and enabling); `PUT` may require it (`If-Match`). */
+    version: z.int().min(1),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
@@ -137,6 +139,11 @@ export const IssuedTokenSchema = z
     issued_at: z.iso.datetime(),
     expires_at: z.iso.datetime(),
     revoked_at: z.iso.datetime().nullable(),
+    /**
+     * The tenant admin who issued it (its principal id; also the token's `issued_by` claim); `null`
+     * for a token recorded before issuers were recorded.
+     */
+    issued_by: z.string().nullable(),
   })
   .meta({ id: 'IssuedToken' });
 
@@ -154,4 +161,6 @@ export type TenantAccess = {
   revokedTokens: Readonly<Record<string, number>>;
   /** Principal id → epoch seconds: tokens of that principal issued at or before it are refused. */
   principalsRevokedBefore: Readonly<Record<string, number>>;
+  /** Principals disabled now: each of their tokens is refused, whoever issued it (HLD §5.2). */
+  disabledPrincipals: readonly string[];
 };

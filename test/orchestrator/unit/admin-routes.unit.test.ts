@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { principalRoutes } from '../../../functions/orchestrator/api/principal-api.ts';
@@ -32,18 +33,29 @@ async function adminApp() {
       }),
     }),
   );
-  const call = async (method: string, path: string, token: string, body?: unknown) => {
+  const call = async (
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const response = await app.fetch(
       new Request(`http://node.test${path}`, {
         method,
         headers: {
           authorization: `Bearer ${token}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       }),
     );
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    return {
+      status: response.status,
+      etag: response.headers.get('etag'),
+      body: (await response.json()) as Record<string, unknown>,
+    };
   };
   return { auth, call };
 }
@@ -97,12 +109,67 @@ describe('the administration routes over HTTP', () => {
     });
     const token = String(issued.body['token']);
     expect((await call('GET', '/v1/tenant/tokens', token)).body).toMatchObject({
-      data: [{ token_id: issued.body['token_id'] }],
+      data: [{ token_id: issued.body['token_id'], issued_by: 'root' }],
     });
+    expect(decodeJwt(token)).toMatchObject({ sub: 'bot', issued_by: 'root' });
     expect((await call('PUT', '/v1/tenant/principals/bot2', admin, { scopes: ['operator'] })).status).toBe(
       403,
     );
     const member = await auth.token('acme');
     expect((await call('GET', '/v1/tenant/principals', member)).status).toBe(403);
+  });
+
+  it('keep a disabled principal disabled when it is replaced, until it is enabled', async () => {
+    const { auth, call } = await adminApp();
+    const admin = await auth.token('acme', { subject: 'root', scopes: ['tenant:admin', 'runs:read'] });
+    expect((await call('PUT', '/v1/tenant/principals/bot', admin, { scopes: ['runs:read'] })).status).toBe(
+      200,
+    );
+    expect((await call('POST', '/v1/tenant/principals/bot:disable', admin)).body).toMatchObject({
+      status: 'disabled',
+    });
+    const replaced = await call('PUT', '/v1/tenant/principals/bot', admin, { scopes: ['runs:read'] });
+    expect(replaced).toMatchObject({ status: 200, body: { status: 'disabled' } });
+    expect((await call('POST', '/v1/tenant/principals/bot/tokens', admin, {})).status).toBe(409);
+    expect((await call('POST', '/v1/tenant/principals/bot:enable', admin)).body).toMatchObject({
+      status: 'active',
+    });
+    expect((await call('POST', '/v1/tenant/principals/bot/tokens', admin, {})).status).toBe(201);
+  });
+
+  it('refuse a principal write whose If-Match or expected_version names a version it moved on from', async () => {
+    const { auth, call } = await adminApp();
+    const admin = await auth.token('acme', { subject: 'root', scopes: ['tenant:admin', 'runs:read'] });
+    const created = await call('PUT', '/v1/tenant/principals/bot', admin, { scopes: ['runs:read'] });
+    expect(created).toMatchObject({ status: 200, etag: '"1"', body: { version: 1 } });
+    const first = await call(
+      'PUT',
+      '/v1/tenant/principals/bot',
+      admin,
+      { scopes: ['runs:read'] },
+      {
+        'if-match': '"1"',
+      },
+    );
+    expect(first).toMatchObject({ status: 200, etag: '"2"' });
+    const stale = await call(
+      'PUT',
+      '/v1/tenant/principals/bot',
+      admin,
+      { scopes: ['tenant:admin'] },
+      {
+        'if-match': '"1"',
+      },
+    );
+    expect(stale).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
+    const staleBody = await call('PUT', '/v1/tenant/principals/bot', admin, {
+      scopes: ['tenant:admin'],
+      expected_version: 1,
+    });
+    expect(staleBody.status).toBe(409);
+    expect(await call('GET', '/v1/tenant/principals/bot', admin)).toMatchObject({
+      etag: '"2"',
+      body: { scopes: ['runs:read'] },
+    });
   });
 });

@@ -306,11 +306,13 @@ describe('the operator tenant API', () => {
       await handlers.createTenant(input(operator, { body: { tenant_id: tenantId } }) as never);
     const first = await handlers.listTenants(input(operator, { query: { limit: 2 } }) as never);
     const page = (first as { json: { data: { tenant_id: string }[]; next_cursor: string } }).json;
-    expect(page.data.map((tenant) => tenant.tenant_id)).toEqual(['a1', 'a2']);
+    expect(page.data).toHaveLength(2);
     const second = await handlers.listTenants(
       input(operator, { query: { limit: 2, cursor: page.next_cursor } }) as never,
     );
-    expect(second).toMatchObject({ json: { data: [{ tenant_id: 'a3' }], next_cursor: null } });
+    const rest = (second as { json: { data: { tenant_id: string }[]; next_cursor: string | null } }).json;
+    expect(rest.next_cursor).toBeNull();
+    expect([...page.data, ...rest.data].map((tenant) => tenant.tenant_id).sort()).toEqual(['a1', 'a2', 'a3']);
     expect(await handlers.getTenant(input(operator, { params: { tenant_id: 'a2' } }) as never)).toMatchObject(
       {
         json: { tenant_id: 'a2' },

@@ -86,6 +86,25 @@ describe('createAdmission', () => {
     await expect(admission.admit(tokenFor('acme'))).resolves.toMatchObject({ status: 'active' });
   });
 
+  it('reads the directory again after forget, even while an older read is in flight', async () => {
+    const { directory, stamp, admission } = await setup();
+    await directory.createTenant({ tenant_id: 'acme' }, stamp());
+    const before = await directory.getAccess('acme');
+    let release: () => void = () => undefined;
+    const slow = vi
+      .spyOn(directory, 'getAccess')
+      .mockImplementationOnce(() => new Promise((resolve) => (release = () => resolve(before))));
+    const inFlight = admission.admit(tokenFor('acme'));
+    await directory.updateTenant('acme', { status: 'disabled', disabled_reason: 'abuse' }, stamp());
+    admission.forget('acme');
+    release();
+    await expect(inFlight).resolves.toMatchObject({ status: 'active' });
+    await expect(admission.admit(tokenFor('acme'))).rejects.toMatchObject({
+      details: { reason: 'tenant_disabled' },
+    });
+    slow.mockRestore();
+  });
+
   it("refuses a revoked token and admits the tenant's other tokens", async () => {
     const { clock, directory, stamp, admission } = await setup();
     await directory.createTenant({ tenant_id: 'acme' }, stamp());
@@ -99,6 +118,7 @@ describe('createAdmission', () => {
       issued_at: at.toISOString(),
       expires_at: new Date(at.getTime() + 600_000).toISOString(),
       revoked_at: null,
+      issued_by: 'root',
     });
     await directory.revokeToken('acme', 'jti-1', stamp());
     await expect(admission.admit(tokenFor('acme', { tokenId: 'jti-1' }))).rejects.toMatchObject({
@@ -110,7 +130,7 @@ describe('createAdmission', () => {
     });
   });
 
-  it('refuses tokens a disabled principal got before it was disabled, and admits later ones', async () => {
+  it('refuses tokens a disabled principal got before it was disabled, even once it is enabled again', async () => {
     const { clock, directory, stamp, admission } = await setup();
     await directory.createTenant({ tenant_id: 'acme' }, stamp());
     await directory.putPrincipal('acme', 'bot', { type: 'service', scopes: ['runs:write'] }, stamp());
@@ -124,10 +144,36 @@ describe('createAdmission', () => {
         code: 'unauthorized',
         details: { reason: 'principal_disabled' },
       });
+    await directory.enablePrincipal('acme', 'bot', stamp());
+    admission.forget('acme');
+    await expect(admission.admit(tokenFor('acme', { subject: 'bot', issuedAt }))).rejects.toMatchObject({
+      details: { reason: 'principal_disabled' },
+    });
     await expect(
       admission.admit(tokenFor('acme', { subject: 'bot', issuedAt: issuedAt + 1 })),
     ).resolves.toBeDefined();
     await expect(admission.admit(tokenFor('acme', { subject: 'alice', issuedAt }))).resolves.toBeDefined();
+  });
+
+  it('refuses any token of a disabled principal, issued before or after, until it is enabled again', async () => {
+    const { clock, directory, stamp, admission } = await setup();
+    await directory.createTenant({ tenant_id: 'acme' }, stamp());
+    await directory.putPrincipal('acme', 'bot', { type: 'service', scopes: ['runs:write'] }, stamp());
+    const disabledAt = Math.floor(clock.date().getTime() / 1000);
+    await directory.disablePrincipal('acme', 'bot', stamp(), disabledAt + 3600);
+    admission.forget('acme');
+    // A token an identity provider issued later still names the disabled principal.
+    await expect(
+      admission.admit(tokenFor('acme', { subject: 'bot', issuedAt: disabledAt + 60 })),
+    ).rejects.toMatchObject({ code: 'unauthorized', details: { reason: 'principal_disabled' } });
+    await directory.enablePrincipal('acme', 'bot', stamp());
+    admission.forget('acme');
+    await expect(
+      admission.admit(tokenFor('acme', { subject: 'bot', issuedAt: disabledAt + 60 })),
+    ).resolves.toMatchObject({ tenant_id: 'acme' });
+    await expect(
+      admission.admit(tokenFor('acme', { subject: 'bot', issuedAt: disabledAt })),
+    ).rejects.toMatchObject({ details: { reason: 'principal_disabled' } });
   });
 
   it('throws DependencyUnavailableError when the directory fails and nothing is cached', async () => {

@@ -10,7 +10,10 @@ import {
   newTenant,
   prunedRevocations,
   revokedToken,
+  principalWithStatus,
   tokenRevocationUntil,
+  versionMessage,
+  withPrincipalStatus,
 } from '../tenant-records.ts';
 import type { Revocations, TenantChange } from '../tenant-records.ts';
 import type {
@@ -47,7 +50,7 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
     const tenant = newTenant(request, stamp);
     this.#tenants.set(tenant.tenant_id, {
       tenant,
-      revocations: { tokens: {}, principals: {} },
+      revocations: { tokens: {}, principals: {}, disabledPrincipals: [] },
       principals: new Map(),
       tokens: new Map(),
     });
@@ -99,9 +102,16 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
     principalId: string,
     spec: PrincipalSpec,
     stamp: ChangeStamp,
+    expectedVersion?: number,
   ): Promise<Principal> {
     const entry = this.#entry(tenantId);
-    const principal = newPrincipal(tenantId, principalId, spec, stamp, entry.principals.get(principalId));
+    const previous = entry.principals.get(principalId);
+    if (expectedVersion !== undefined && previous?.version !== expectedVersion)
+      throw new TenantDirectoryConflictError(
+        versionMessage(principalId, previous, expectedVersion),
+        'version',
+      );
+    const principal = newPrincipal(tenantId, principalId, spec, stamp, previous);
     entry.principals.set(principalId, principal);
     return structuredClone(principal);
   }
@@ -129,18 +139,25 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
     const entry = this.#tenants.get(tenantId);
     const principal = entry?.principals.get(principalId);
     if (entry === undefined || principal === undefined) return false;
-    entry.principals.set(principalId, {
-      ...principal,
-      status: 'disabled',
-      updated_at: stamp.at.toISOString(),
-    });
-    const revocations = prunedRevocations(entry.revocations, epochSeconds(stamp.at));
-    const previous = revocations.principals[principalId];
-    revocations.principals[principalId] = {
-      before: Math.max(previous?.before ?? 0, epochSeconds(stamp.at)),
-      until: Math.max(previous?.until ?? 0, keepUntilEpoch),
-    };
-    entry.revocations = revocations;
+    entry.principals.set(principalId, principalWithStatus(principal, 'disabled', stamp));
+    entry.revocations = withPrincipalStatus(
+      prunedRevocations(entry.revocations, epochSeconds(stamp.at)),
+      principalId,
+      { disabledAt: stamp.at, keepUntilEpoch },
+    );
+    return true;
+  }
+
+  async enablePrincipal(tenantId: string, principalId: string, stamp: ChangeStamp): Promise<boolean> {
+    const entry = this.#tenants.get(tenantId);
+    const principal = entry?.principals.get(principalId);
+    if (entry === undefined || principal === undefined) return false;
+    entry.principals.set(principalId, principalWithStatus(principal, 'active', stamp));
+    entry.revocations = withPrincipalStatus(
+      prunedRevocations(entry.revocations, epochSeconds(stamp.at)),
+      principalId,
+      'enabled',
+    );
     return true;
   }
 
