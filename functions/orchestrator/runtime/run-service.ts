@@ -42,6 +42,12 @@ export type RunCreationLimits = {
 
 /** `Retry-After` of a run refused because the node is full: runs end all the time. */
 const nodeFullRetrySeconds = 5;
+/**
+ * The longest `Retry-After` of a run refused because the tenant's queue is full. A queue slot frees
+ * when any of the tenant's runs ends, usually long before the oldest lease (the run's timeout plus a
+ * margin, minutes) would lapse, so the lease's end is no useful retry time.
+ */
+const queueFullRetrySeconds = 5;
 
 /** What the run service needs from the world. */
 export type RunServiceDeps = {
@@ -172,7 +178,7 @@ export function createRunService(deps: RunServiceDeps) {
       throw rateLimited(
         'tenant_queued_runs',
         `The tenant has as many runs waiting as it may (${tenant.quotas.max_queued_runs} beyond its ${tenant.quotas.max_concurrent_runs} concurrent runs); retry later`,
-        queued.retryAfterSeconds,
+        Math.min(queued.retryAfterSeconds, queueFullRetrySeconds),
         decision,
       );
     }

@@ -259,6 +259,9 @@ describe('run creation limits', () => {
     await h.create();
     const error = await refusal(h.create());
     expect(error.details).toMatchObject({ limit: 'tenant_queued_runs' });
+    // A queue slot frees when any run ends, not when the oldest run's lease (minutes) lapses.
+    expect(error.details).toMatchObject({ retry_after_seconds: expect.any(Number) });
+    expect((error.details as { retry_after_seconds: number }).retry_after_seconds).toBeLessThanOrEqual(5);
     // One starts and leaves the queue; the two others still fill it.
     await h.round();
     expect(await h.statuses()).toEqual({ running: 1, queued: 2 });
