@@ -30,6 +30,19 @@ export function rateLimiterPortConformance(name: string, factory: () => Promise<
       expect(decisions[4]).toMatchObject({ resetSeconds: 0.5, retryAfterSeconds: 0 });
     });
 
+    it('knows a refusal without the store only while the bucket it refused is still full', async () => {
+      const { limiter, advance } = await factory();
+      const bucket = key();
+      expect(limiter.knownRefusal(bucket, limit)).toBeUndefined();
+      for (let i = 0; i < 5; i += 1) await limiter.take(bucket, limit);
+      const refused = await limiter.take(bucket, limit);
+      expect(limiter.knownRefusal(bucket, limit)).toEqual(refused);
+      expect(limiter.knownRefusal(key(), limit)).toBeUndefined();
+      advance(refused.retryAfterSeconds * 1000);
+      expect(limiter.knownRefusal(bucket, limit)).toBeUndefined();
+      expect((await limiter.take(bucket, limit)).allowed).toBe(true);
+    });
+
     it('says a refused request can come back after one interval, and the bucket is full after the burst', async () => {
       const { limiter } = await factory();
       const bucket = key();

@@ -22,7 +22,7 @@ import type { CreateRunRequest, Run, RunStatus } from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
 import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
-import type { RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
+import type { RateDecision, RateLimit, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
 import { storageKeys } from '../../shared/storage/keys.ts';
 import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
@@ -136,12 +136,33 @@ export function createRunService(deps: RunServiceDeps) {
    * @throws RateLimitedError (`tenant_run_rate`) when the bucket is empty
    */
   async function takeRunRate(limits: RunCreationLimits, tenant: Tenant): Promise<RateDecision> {
+    return runRateDecision(tenant, await limits.limiter.take(...runRateBucket(tenant)));
+  }
+
+  /** The tenant's run-rate bucket: its key and limit. */
+  function runRateBucket(tenant: Tenant): [string, RateLimit] {
     const { runs_per_second: rate, run_burst: burst } = tenant.quotas;
-    const decision = await limits.limiter.take(storageKeys.tenantLimit(tenant.tenant_id, 'run-rate'), {
-      rate,
-      periodSeconds: 1,
-      burst,
-    });
+    return [storageKeys.tenantLimit(tenant.tenant_id, 'run-rate'), { rate, periodSeconds: 1, burst }];
+  }
+
+  /**
+   * Refuses a run at once when this instance already knows the tenant's run rate is spent, before
+   * any read: a tenant flooding past its quota costs the storage every tenant shares nothing more.
+   *
+   * @throws RateLimitedError (`tenant_run_rate`)
+   */
+  function refuseKnownFlood(limits: RunCreationLimits, tenant: Tenant): void {
+    const known = limits.limiter.knownRefusal(...runRateBucket(tenant));
+    if (known !== undefined) runRateDecision(tenant, known);
+  }
+
+  /**
+   * The decision itself when allowed.
+   *
+   * @throws RateLimitedError (`tenant_run_rate`) when it refuses
+   */
+  function runRateDecision(tenant: Tenant, decision: RateDecision): RateDecision {
+    const { runs_per_second: rate, run_burst: burst } = tenant.quotas;
     if (!decision.allowed) {
       throw rateLimited(
         'tenant_run_rate',
@@ -314,6 +335,7 @@ export function createRunService(deps: RunServiceDeps) {
       // A replay answers from the claim, so it works even once the agent is gone.
       const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
       if (earlier !== undefined) return replayOf(auth, earlier);
+      if (tenant !== undefined && deps.limits !== undefined) refuseKnownFlood(deps.limits, tenant);
       // The agent is looked up first: a request refused for its own fault spends no run creation.
       const agent = await deps.agents.get(auth, body.agent_id);
       if (agent === undefined) {

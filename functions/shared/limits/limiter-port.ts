@@ -26,6 +26,13 @@ export type RateDecision = {
  */
 export interface RateLimiterPort {
   take(key: string, limit: RateLimit): Promise<RateDecision>;
+  /**
+   * A refusal this instance already knows without a call to the store: the bucket was full when the
+   * instance last saw it and has not refilled since. `undefined` says nothing (the bucket may still
+   * be full); a refusal returned is always one `take` would return, so a caller can answer a flood
+   * before any other work (HLD §10.2).
+   */
+  knownRefusal(key: string, limit: RateLimit): RateDecision | undefined;
 }
 
 /**

@@ -169,6 +169,7 @@ async function harness(
   }
   return {
     clock,
+    agents,
     runs,
     queue,
     engine,
@@ -242,6 +243,16 @@ describe('run creation limits', () => {
     const unknown = h.service.createRun(auth, { ...body, agent_id: 'nobody' }, undefined, h.tenant());
     await expect(unknown).rejects.toMatchObject({ status: 404, code: 'not_found' });
     await expect(h.create()).resolves.toMatchObject({ replayed: false, rateLimit: { remaining: 0 } });
+  });
+
+  it('refuses a flood past the run rate before looking up its agent', async () => {
+    const h = await harness({ runs_per_second: 1, run_burst: 1 });
+    await h.create();
+    await refusal(h.create());
+    const lookups = vi.spyOn(h.agents, 'get');
+    const error = await refusal(h.create());
+    expect(error.details).toMatchObject({ limit: 'tenant_run_rate' });
+    expect(lookups).not.toHaveBeenCalled();
   });
 
   it('answers an idempotent replay without taking from the run rate', async () => {

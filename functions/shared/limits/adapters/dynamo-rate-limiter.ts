@@ -72,14 +72,21 @@ export class DynamoRateLimiter implements RateLimiterPort {
     });
   }
 
-  async take(key: string, limit: RateLimit): Promise<RateDecision> {
+  knownRefusal(key: string, limit: RateLimit): RateDecision | undefined {
     const gcra = gcraOf(limit);
     const now = Math.floor(this.#clock.now());
-    const bucket = `${key}\u0000${gcra.intervalMs}\u0000${gcra.burst}`;
-    const remembered = this.#knownTat.get(bucket);
-    if (remembered !== undefined && remembered > highestAdmittingTat(gcra, now)) {
-      return refusedDecision(gcra, now, remembered);
-    }
+    const remembered = this.#knownTat.get(bucketOf(key, gcra));
+    return remembered !== undefined && remembered > highestAdmittingTat(gcra, now)
+      ? refusedDecision(gcra, now, remembered)
+      : undefined;
+  }
+
+  async take(key: string, limit: RateLimit): Promise<RateDecision> {
+    const known = this.knownRefusal(key, limit);
+    if (known !== undefined) return known;
+    const gcra = gcraOf(limit);
+    const now = Math.floor(this.#clock.now());
+    const bucket = bucketOf(key, gcra);
     const decision = await this.#write(key, gcra, now);
     if (decision.tat !== undefined && decision.tat > (this.#knownTat.get(bucket) ?? -Infinity)) {
       this.#knownTat.set(bucket, decision.tat);
@@ -161,6 +168,11 @@ export class DynamoRateLimiter implements RateLimiterPort {
     );
     return tat;
   }
+}
+
+/** The memory's key of a bucket: the same item under other parameters is another bucket. */
+function bucketOf(key: string, gcra: Gcra): string {
+  return `${key}\u0000${gcra.intervalMs}\u0000${gcra.burst}`;
 }
 
 /** The TTL (epoch seconds) of an item whose state matters until `untilMs`. */

@@ -39,6 +39,15 @@ export class InMemoryRateLimiter implements RateLimiterPort {
     this.#tats.set(key, next);
     return allowedDecision(gcra, now, next);
   }
+
+  knownRefusal(key: string, limit: RateLimit): RateDecision | undefined {
+    const gcra = gcraOf(limit);
+    const now = Math.floor(this.#clock.now());
+    const stored = this.#tats.get(key);
+    return stored !== undefined && nextTat(gcra, now, stored) === undefined
+      ? refusedDecision(gcra, now, stored)
+      : undefined;
+  }
 }
 
 /**
