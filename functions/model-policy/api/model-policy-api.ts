@@ -269,7 +269,8 @@ export const getUsage = defineRoute({
   description:
     '`?window=day|month&date=…[&principal=…]` gives a window’s totals, per principal, with the current budgets; ' +
     '`?run_id=…` gives one run’s totals. With `usage:read` alone a window shows only the caller’s own usage ' +
-    '(as if `principal` named the caller); `usage:read:all` opens every principal’s usage of the tenant.',
+    '(as if `principal` named the caller) and a run only the caller’s own calls of it (zero totals, as for an ' +
+    'unknown run, when it made none); `usage:read:all` opens every principal’s usage of the tenant.',
   request: { query: UsageQuerySchema },
   responses: {
     200: {
