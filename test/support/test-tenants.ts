@@ -13,6 +13,8 @@ export const generousQuotas: TenantQuotas = {
   max_queued_runs: 3_000,
   tool_calls_per_minute: 1_000_000,
   max_sse_connections: 5_000,
+  model_requests_per_second: 10_000,
+  model_request_burst: 100_000,
 };
 
 /** Registers a tenant once (later calls for it resolve at once; one registered elsewhere is kept). */

@@ -8,6 +8,9 @@ import type { ChatCompletionRequest } from '../schemas/openai-chat.ts';
 import type { createChatCompletion } from './model-policy-api.ts';
 import { ChunkWriter, chatCompletionOf, gatewayHeaders, replayChunks, sseEvent } from './openai-rendering.ts';
 import { requestIdFrom } from './request-id.ts';
+import type { RateDecision } from '../../shared/limits/limiter-port.ts';
+import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
+import { modelRequestRateOf } from '../invocation/model-request-rate.ts';
 
 const sseHeaders = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -39,7 +42,13 @@ function callInput(
     ...(stop === undefined ? {} : { stop }),
     attribution: {},
     signal: request.signal,
+    ...(request.tenant === undefined ? {} : { requestRate: modelRequestRateOf(request.tenant.quotas) }),
   };
+}
+
+/** The `RateLimit-*` fields of the tenant's model call bucket after this call (HLD §10.2). */
+function rateHeaders(rateLimit: RateDecision | undefined): Record<string, string> {
+  return rateLimit === undefined ? {} : rateLimitHeaders(rateLimit);
 }
 
 async function* liveSse(
@@ -60,7 +69,7 @@ async function* liveSse(
 /**
  * `POST /v1/chat/completions` (scope `models:invoke`): the OpenAI-compatible form. `X-Request-Id`
  * names the request for dedupe (one is generated when absent); the route taken, the policy decision
- * and the cost come back as `x-agentos-*` headers.
+ * and the cost come back as `x-agentos-*` headers, the tenant's model call bucket as `RateLimit-*`.
  */
 export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<typeof createChatCompletion> {
   return async (request): Promise<RouteResult> => {
@@ -68,16 +77,19 @@ export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<type
     const requestId = requestIdFrom(request.headers);
     const input = callInput(request, body, requestId);
     if (!input.stream) {
-      const { call, replayed } = await gateway.complete(input);
+      const { call, replayed, rateLimit } = await gateway.complete(input);
       return {
         status: 200,
-        headers: gatewayHeaders({
-          requestId,
-          route: call.route,
-          policy: call.policy,
-          replayed,
-          costNano: call.usage.cost_nano,
-        }),
+        headers: {
+          ...gatewayHeaders({
+            requestId,
+            route: call.route,
+            policy: call.policy,
+            replayed,
+            costNano: call.usage.cost_nano,
+          }),
+          ...rateHeaders(rateLimit),
+        },
         json: chatCompletionOf(call),
       };
     }
@@ -89,6 +101,7 @@ export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<type
         headers: {
           ...sseHeaders,
           ...gatewayHeaders({ requestId, route: call.route, policy: call.policy, replayed: true }),
+          ...rateHeaders(start.rateLimit),
         },
         stream: Readable.from(replayChunks(call)),
       };
@@ -98,6 +111,7 @@ export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<type
       headers: {
         ...sseHeaders,
         ...gatewayHeaders({ requestId, route: start.route, policy: start.policy, replayed: false }),
+        ...rateHeaders(start.rateLimit),
       },
       stream: Readable.from(liveSse(start, request.correlationId)),
     };

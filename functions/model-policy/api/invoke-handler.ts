@@ -5,13 +5,16 @@ import type { ModelGateway } from '../invocation/model-gateway.ts';
 import { requestFingerprint } from '../invocation/request-fingerprint.ts';
 import { usdFromNano } from '../metering/money.ts';
 import type { invokeModel } from './model-policy-api.ts';
+import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
+import { modelRequestRateOf } from '../invocation/model-request-rate.ts';
 
 /**
  * `POST /v1/models/{model_ref}:invoke` (scope `models:invoke`): the native form the Orchestrator's
- * ModelPort uses (HLD §6.1). `model_ref` arrives URL-encoded (`local%2Fscripted`, `tier:fast`).
+ * ModelPort uses (HLD §6.1). `model_ref` arrives URL-encoded (`local%2Fscripted`, `tier:fast`). The
+ * tenant's model call bucket after the call comes back as `RateLimit-*` headers.
  */
 export function invokeHandler(gateway: ModelGateway): RouteHandler<typeof invokeModel> {
-  return async ({ params, body, headers, auth, correlationId, signal }) => {
+  return async ({ params, body, headers, auth, tenant, correlationId, signal }) => {
     const modelRef = params.model_ref;
     const headerId = headers['x-request-id'];
     if (headerId !== undefined && headerId !== '' && headerId !== body.request_id) {
@@ -20,7 +23,7 @@ export function invokeHandler(gateway: ModelGateway): RouteHandler<typeof invoke
       ]);
     }
     const { request_id: requestId, ...rest } = body;
-    const { call, replayed } = await gateway.complete({
+    const { call, replayed, rateLimit } = await gateway.complete({
       auth,
       endpoint: 'invoke',
       stream: false,
@@ -41,6 +44,7 @@ export function invokeHandler(gateway: ModelGateway): RouteHandler<typeof invoke
         ...(body.attribution?.step === undefined ? {} : { step: body.attribution.step }),
       },
       signal,
+      ...(tenant === undefined ? {} : { requestRate: modelRequestRateOf(tenant.quotas) }),
     });
     const response: ModelInvokeResponse = {
       request_id: requestId,
@@ -56,6 +60,14 @@ export function invokeHandler(gateway: ModelGateway): RouteHandler<typeof invoke
       policy: call.policy,
       replayed,
     };
-    return { status: 200, headers: { 'x-request-id': requestId }, json: response };
+    return {
+      status: 200,
+      headers: {
+        'x-request-id': requestId,
+        // The tenant's model call bucket after this call (HLD §10.2).
+        ...(rateLimit === undefined ? {} : rateLimitHeaders(rateLimit)),
+      },
+      json: response,
+    };
   };
 }

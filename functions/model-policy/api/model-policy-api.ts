@@ -85,19 +85,51 @@ const gatewayHeaders: HeaderSpec[] = [
   },
 ];
 
+/**
+ * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) of the tenant's model call bucket
+ * (HLD §10.2), sent on every accepted model call, streamed or not, and on a 429 of that bucket.
+ */
+const modelRateLimitHeaders: HeaderSpec[] = [
+  {
+    name: 'RateLimit-Limit',
+    required: false,
+    description: 'The tenant’s model calls at once (its `model_request_burst`).',
+    schema: z.string().regex(/^\d+$/),
+  },
+  {
+    name: 'RateLimit-Remaining',
+    required: false,
+    description: 'Model calls the tenant may still make at once after this one.',
+    schema: z.string().regex(/^\d+$/),
+  },
+  {
+    name: 'RateLimit-Reset',
+    required: false,
+    description: 'Seconds until the tenant’s model call bucket is full again.',
+    schema: z.string().regex(/^\d+$/),
+  },
+];
+
+/** What a 429 of a model call carries besides its envelope. */
+const tooManyHeaders: HeaderSpec[] = [
+  {
+    name: 'Retry-After',
+    required: false,
+    description: 'Seconds to wait before retrying; sent with rate_limited.',
+  },
+  ...modelRateLimitHeaders,
+];
+
+const shouldRetryHeader: HeaderSpec = {
+  name: 'x-should-retry',
+  required: true,
+  description: '`true` when retrying the same request may succeed (rate limits, unavailable backends).',
+  schema: z.enum(['true', 'false']),
+};
+
 /** OpenAI clients retry by `x-should-retry`; the OpenAI-compatible routes set it on every error. */
-function openAiError(description: string): ResponseSpec {
-  return {
-    description,
-    headers: [
-      {
-        name: 'x-should-retry',
-        required: true,
-        description: '`true` when retrying the same request may succeed (rate limits, unavailable backends).',
-        schema: z.enum(['true', 'false']),
-      },
-    ],
-  };
+function openAiError(description: string, headers: HeaderSpec[] = []): ResponseSpec {
+  return { description, headers: [shouldRetryHeader, ...headers] };
 }
 
 const modelCallErrors = {
@@ -106,9 +138,24 @@ const modelCallErrors = {
   404: 'not_found: no such model or tier for this tenant.',
   409: 'request_in_progress: a call with this request id is still running; retry later.',
   422: 'idempotency_key_reused: this request id was used with a different request.',
-  429: 'budget_exceeded: a budget cannot cover the call (not retryable); or rate_limited: every backend of the route is rate limited.',
+  429:
+    'budget_exceeded: a budget cannot cover the call (not retryable); or rate_limited, `details.limit` naming ' +
+    'the limit hit: `tenant_model_request_rate` (the tenant’s `model_requests_per_second` and ' +
+    '`model_request_burst`, checked before anything else, replays included; the RateLimit-* headers describe ' +
+    'the bucket, and nothing was called or metered) or `upstream_rate_limit` (every backend of the route is ' +
+    'rate limited). Retry rate_limited after the `Retry-After` seconds.',
   503: 'dependency_unavailable: no backend could answer, or the budget ledger cannot be reached (the call is refused, never let through).',
 };
+
+/** The error responses of a model-calling route, each with `headers` and the 429's own. */
+function modelCallResponses(headers: HeaderSpec[]): Record<string, ResponseSpec> {
+  return Object.fromEntries(
+    Object.entries(modelCallErrors).map(([status, description]) => [
+      status,
+      { description, headers: [...headers, ...(status === '429' ? tooManyHeaders : [])] },
+    ]),
+  );
+}
 
 /** Every operation of the Model Policy API, for the OpenAPI document. */
 
@@ -128,7 +175,7 @@ export const createChatCompletion = defineRoute({
   responses: {
     200: {
       description: 'The completion, or with `stream: true` its chunks.',
-      headers: gatewayHeaders,
+      headers: [...gatewayHeaders, ...modelRateLimitHeaders],
       content: {
         'application/json': { schema: ChatCompletionSchema },
         'text/event-stream': {
@@ -142,9 +189,7 @@ export const createChatCompletion = defineRoute({
         },
       },
     },
-    ...Object.fromEntries(
-      Object.entries(modelCallErrors).map(([status, description]) => [status, openAiError(description)]),
-    ),
+    ...modelCallResponses([shouldRetryHeader]),
   },
 });
 
@@ -200,12 +245,10 @@ export const invokeModel = defineRoute({
   responses: {
     200: {
       description: 'The model’s answer (replayed: true when it is the stored answer to this request_id).',
-      headers: [requestIdEcho],
+      headers: [requestIdEcho, ...modelRateLimitHeaders],
       content: { 'application/json': { schema: ModelInvokeResponseSchema } },
     },
-    ...Object.fromEntries(
-      Object.entries(modelCallErrors).map(([status, description]) => [status, { description }]),
-    ),
+    ...modelCallResponses([]),
   },
 });
 
@@ -269,7 +312,8 @@ export const getUsage = defineRoute({
   description:
     '`?window=day|month&date=…[&principal=…]` gives a window’s totals, per principal, with the current budgets; ' +
     '`?run_id=…` gives one run’s totals. With `usage:read` alone a window shows only the caller’s own usage ' +
-    '(as if `principal` named the caller); `usage:read:all` opens every principal’s usage of the tenant.',
+    '(as if `principal` named the caller) and a run only the caller’s own calls of it (zero totals, as for an ' +
+    'unknown run, when it made none); `usage:read:all` opens every principal’s usage of the tenant.',
   request: { query: UsageQuerySchema },
   responses: {
     200: {

@@ -1,6 +1,8 @@
 import { createAdmission } from '../../shared/tenancy/admission.ts';
 import { DynamoTenantDirectory } from '../../shared/tenancy/adapters/dynamo-tenant-directory.ts';
 import type { TenantDirectoryPort } from '../../shared/tenancy/tenant-directory-port.ts';
+import { DynamoRateLimiter } from '../../shared/limits/adapters/dynamo-rate-limiter.ts';
+import type { RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 import { tenancyConfigFromEnv } from '../../shared/tenancy/tenancy-config.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -43,6 +45,8 @@ export type ModelPolicyAdapters = {
   providerFactory: ProviderFactory;
   /** The node's tenant directory, which ingress admits tokens against. */
   tenants: TenantDirectoryPort;
+  /** The node's rate limiter, shared with the Orchestrator's (the tenants' model call buckets). */
+  limiter: RateLimiterPort;
 };
 
 /** Options of {@link composeModelPolicy}. */
@@ -55,7 +59,7 @@ export type ComposeModelPolicyOptions = {
 
 /**
  * The Model Policy's composition root: reads the configuration, picks adapters for the ports (the
- * node's DynamoDB table for ledger, usage and tenant policies; Secrets Manager and the environment
+ * node's DynamoDB table for ledger, usage, tenant policies and rate limits; Secrets Manager and the environment
  * for credentials; the catalog's backends for providers) and builds the gateway and its routes.
  */
 export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
@@ -77,6 +81,7 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     secrets,
     providerFactory: options.adapters?.providerFactory ?? createProviderFactory(),
     tenants: options.adapters?.tenants ?? new DynamoTenantDirectory(table(), config.tableName, { now }),
+    limiter: options.adapters?.limiter ?? new DynamoRateLimiter(table(), config.tableName),
   };
   const policies = new TenantPolicySource(
     adapters.policyStore,
@@ -102,6 +107,7 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     requestRetentionSeconds: config.requestRetentionSeconds,
     log: telemetry.logger,
     metrics,
+    limiter: adapters.limiter,
   });
   const admission = createAdmission(adapters.tenants, {
     cacheSeconds: tenancyConfigFromEnv(env).tenantCacheSeconds,

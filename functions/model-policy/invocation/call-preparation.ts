@@ -31,6 +31,8 @@ import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 import type { GatewayLog, GatewayMetrics, ModelCallInput } from './model-call.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
 import { usageRecordOf } from './usage-records.ts';
+import { takeModelRequest } from './model-request-rate.ts';
+import type { RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 
 /** What the gateway is built from. */
 export type GatewayDeps = {
@@ -45,6 +47,8 @@ export type GatewayDeps = {
   metrics: GatewayMetrics;
   /** How often an in-flight call looks for an abort request; 2 s when absent (HLD §5.3). */
   abortPollMs?: number;
+  /** The node's rate limiter for the tenants' model call buckets; none is enforced when absent. */
+  limiter?: RateLimiterPort;
 };
 
 /** A call that passed policy, holds its request id and has its budget reserved. */
@@ -65,8 +69,13 @@ export type PreparedCall = {
   deadlineMs: number;
 };
 
-/** What preparing a call gives: the stored result of an earlier call with its request id, or a call ready to route. */
-export type Preparation = { kind: 'replay'; call: StoredCall } | { kind: 'ready'; call: PreparedCall };
+/**
+ * What preparing a call gives: the stored result of an earlier call with its request id, or a call
+ * ready to route; either with the tenant's model call bucket after it when one was taken.
+ */
+export type Preparation = ({ kind: 'replay'; call: StoredCall } | { kind: 'ready'; call: PreparedCall }) & {
+  rateLimit?: RateDecision;
+};
 
 /**
  * The longest any call runs: a Lambda function runs at most 15 minutes, so nothing can wait on a
@@ -215,7 +224,19 @@ function claimFor(deps: GatewayDeps, input: ModelCallInput, deadlineMs: number, 
  */
 export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Promise<Preparation> {
   const startedAt = deps.now();
-  const planned = await planCall(deps, input, startedAt);
+  // The tenant's bucket is taken alongside the policy read, not before it, so the rate limit adds no
+  // round trip of its own; a refusal wins over whatever the plan came to. Every request takes from
+  // it, a replay too: it is refused before its request id is looked up.
+  const [taken, planning] = await Promise.allSettled([
+    deps.limiter === undefined || input.requestRate === undefined
+      ? Promise.resolve(undefined)
+      : takeModelRequest(deps.limiter, input.auth.tenant_id, input.requestRate),
+    planCall(deps, input, startedAt),
+  ]);
+  if (taken.status === 'rejected') throw taken.reason;
+  if (planning.status === 'rejected') throw planning.reason;
+  const rateLimit = taken.value === undefined ? {} : { rateLimit: taken.value };
+  const planned = planning.value;
   if (planned.kind === 'denied') {
     deps.metrics.count('PolicyDenials', 1);
     await recordRefusalSafely(deps, input, {
@@ -233,7 +254,7 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   const claimed = await deps.ledger.claim(input.auth.tenant_id, claim);
   if (claimed.outcome === 'replay') {
     deps.metrics.count('ModelCallsReplayed', 1);
-    return { kind: 'replay', call: claimed.call };
+    return { kind: 'replay', call: claimed.call, ...rateLimit };
   }
   if (claimed.outcome === 'reused') {
     throw new IdempotencyKeyReusedError(
@@ -282,6 +303,7 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
       startedAt,
       deadlineMs,
     },
+    ...rateLimit,
   };
 }
 

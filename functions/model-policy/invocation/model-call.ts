@@ -1,6 +1,7 @@
 import type { handledFailuresMetric } from '../../shared/observability/failure-reporter.ts';
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { ChatMessage, ToolDefinition } from '../../shared/contracts/chat.ts';
+import type { RateLimit } from '../../shared/limits/limiter-port.ts';
 import type { ToolChoice } from '../schemas/openai-chat.ts';
 
 /** A model call as both API forms hand it to the gateway. */
@@ -27,6 +28,8 @@ export type ModelCallInput = {
   maxLatencyMs?: number;
   attribution: { runId?: string; step?: number };
   signal: AbortSignal;
+  /** The tenant's model call bucket; no request rate is enforced without it (or without a limiter). */
+  requestRate?: RateLimit;
 };
 
 /** Where a gateway writes what operators need to know (never message content). */

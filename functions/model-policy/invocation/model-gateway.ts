@@ -15,7 +15,8 @@ import type { RoutedCall } from '../router/fallback-executor.ts';
 import { RouteFailure } from '../router/route-failure.ts';
 import type { PolicyCheckResponse } from '../schemas/policy-check.ts';
 import { planCall, prepareCall, worstCaseOf } from './call-preparation.ts';
-import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
+import type { GatewayDeps, PreparedCall, Preparation } from './call-preparation.ts';
+import type { RateDecision } from '../../shared/limits/limiter-port.ts';
 import { actualAmount, settleCompleted, settleFailed } from './call-settlement.ts';
 import type { ModelCallInput } from './model-call.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
@@ -24,11 +25,17 @@ import type { StreamEvent } from './stream-pump.ts';
 import { watchForAbort } from './abort-watch.ts';
 import type { AbortWatch } from './abort-watch.ts';
 
-/** A call's result, and whether it is the stored result of an earlier call with the same request id. */
-export type CallResult = { call: StoredCall; replayed: boolean };
+/**
+ * A call's result, whether it is the stored result of an earlier call with the same request id, and
+ * the tenant's model call bucket after it (when one was taken).
+ */
+export type CallResult = { call: StoredCall; replayed: boolean; rateLimit?: RateDecision };
 
-/** A stream about to be sent: a replay of a stored call, or a live stream whose route is decided. */
-export type StreamStart =
+/**
+ * A stream about to be sent: a replay of a stored call, or a live stream whose route is decided;
+ * either with the tenant's model call bucket after it (when one was taken).
+ */
+export type StreamStart = (
   | { kind: 'replay'; call: StoredCall }
   | {
       kind: 'live';
@@ -38,7 +45,13 @@ export type StreamStart =
       route: ModelRoute;
       policy: PolicyOutcome;
       events: AsyncGenerator<StreamEvent>;
-    };
+    }
+) & { rateLimit?: RateDecision };
+
+/** The bucket of a preparation, as an optional field to spread into a result. */
+function rateLimitOf(preparation: Preparation): { rateLimit?: RateDecision } {
+  return preparation.rateLimit === undefined ? {} : { rateLimit: preparation.rateLimit };
+}
 
 /** What `POST /v1/policy/check` evaluates. */
 export type PolicyCheckInput = {
@@ -107,7 +120,8 @@ export class ModelGateway {
   async complete(input: ModelCallInput): Promise<CallResult> {
     const aborter = new AbortController();
     const preparation = await prepareCall(this.#deps, abortable(input, aborter));
-    if (preparation.kind === 'replay') return { call: preparation.call, replayed: true };
+    if (preparation.kind === 'replay')
+      return { call: preparation.call, replayed: true, ...rateLimitOf(preparation) };
     const call = preparation.call;
     let routed: Awaited<ReturnType<typeof completeWithFallback>>;
     const watch = watchForAbort(this.#deps, call, aborter);
@@ -144,7 +158,7 @@ export class ModelGateway {
       policy,
     };
     await settleCompleted(this.#deps, call, stored, routed.latencyMs);
-    return { call: stored, replayed: false };
+    return { call: stored, replayed: false, ...rateLimitOf(preparation) };
   }
 
   /**
@@ -154,7 +168,9 @@ export class ModelGateway {
   async openStream(input: ModelCallInput): Promise<StreamStart> {
     const aborter = new AbortController();
     const preparation = await prepareCall(this.#deps, abortable(input, aborter));
-    if (preparation.kind === 'replay') return { kind: 'replay', call: preparation.call };
+    if (preparation.kind === 'replay') {
+      return { kind: 'replay', call: preparation.call, ...rateLimitOf(preparation) };
+    }
     const call = preparation.call;
     let opened: Awaited<ReturnType<typeof openStreamWithFallback>>;
     const watch = watchForAbort(this.#deps, call, aborter);
@@ -175,6 +191,7 @@ export class ModelGateway {
       route: opened.route,
       policy: call.outcome,
       events: watched(pumpStream(this.#deps, call, opened, identity), watch),
+      ...rateLimitOf(preparation),
     };
   }
 

@@ -36,14 +36,16 @@ export class UsageReporter {
     this.#now = deps.now;
   }
 
-  /** A run's usage, all time. */
-  async run(auth: AuthContext, runId: string): Promise<RunUsageReport> {
-    return {
-      object: 'usage.run',
-      tenant_id: auth.tenant_id,
-      run_id: runId,
-      totals: totals(await this.#usage.readRun(auth.tenant_id, runId)),
-    };
+  /**
+   * A run's usage, all time: the whole run's, or with `principalId` only that principal's calls of
+   * it (zero, as for an unknown run, when it made none).
+   */
+  async run(auth: AuthContext, runId: string, principalId?: string): Promise<RunUsageReport> {
+    const metered =
+      principalId === undefined
+        ? await this.#usage.readRun(auth.tenant_id, runId)
+        : await this.#usage.readRunPrincipal(auth.tenant_id, runId, principalId);
+    return { object: 'usage.run', tenant_id: auth.tenant_id, run_id: runId, totals: totals(metered) };
   }
 
   /**

@@ -31,4 +31,6 @@ export interface UsageStorePort {
   ): Promise<MeteredTotals>;
   /** One run's totals, all time. */
   readRun(tenantId: string, runId: string): Promise<MeteredTotals>;
+  /** One principal's calls of a run, all time (zero when it metered nothing there). */
+  readRunPrincipal(tenantId: string, runId: string, principalId: string): Promise<MeteredTotals>;
 }

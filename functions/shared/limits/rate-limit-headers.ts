@@ -8,6 +8,7 @@ import type { RateDecision } from './limiter-port.ts';
  */
 export const rateLimitNames = [
   'tenant_run_rate',
+  'tenant_model_request_rate',
   'tenant_queued_runs',
   'node_concurrent_runs',
   'tenant_sse_connections',

@@ -70,6 +70,9 @@ export const storageKeys = {
   usageByPrincipal: (tenantId: string, window: 'day' | 'month', date: string, principalHash: string) =>
     `${tenant(tenantId)}/usage/${window}/${part(date, 'date')}/principals/${part(principalHash, 'principal')}`,
   usageByRun: (tenantId: string, runId: string) => `${tenant(tenantId)}/usage/runs/${part(runId, 'run id')}`,
+  /** One principal's share of a run's usage (stored under `usageByRun` with `sk` = its hash). */
+  usageByRunPrincipal: (tenantId: string, runId: string, principalHash: string) =>
+    `${tenant(tenantId)}/usage/runs/${part(runId, 'run id')}/principals/${part(principalHash, 'principal')}`,
   /** The usage records of one request id (one item per attempt, `sk` = the attempt's epoch ms). */
   usageRecords: (tenantId: string, requestHash: string) =>
     `${tenant(tenantId)}/usage/records/${part(requestHash, 'request id')}`,

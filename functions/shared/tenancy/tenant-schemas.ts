@@ -32,19 +32,29 @@ export const TenantQuotasSchema = z
     tool_calls_per_minute: z.int().min(1).max(1_000_000),
     /** Event streams (SSE) the tenant may hold open at once. */
     max_sse_connections: z.int().min(1).max(5_000),
+    /**
+     * Sustained model calls per second through the Model Policy (token bucket refill rate). Absent
+     * on a tenant registered before this quota existed: the default applies.
+     */
+    model_requests_per_second: z.number().positive().max(10_000).optional(),
+    /** Model calls accepted at once on top of the sustained rate (token bucket size); absent as above. */
+    model_request_burst: z.int().min(1).max(100_000).optional(),
   })
   .meta({ id: 'TenantQuotas' });
 
 export type TenantQuotas = z.infer<typeof TenantQuotasSchema>;
 
 /** The quotas of a tenant that sets none. */
-export const defaultTenantQuotas: TenantQuotas = {
+export const defaultTenantQuotas: Required<TenantQuotas> = {
   runs_per_second: 10,
   run_burst: 20,
   max_concurrent_runs: 50,
   max_queued_runs: 500,
   tool_calls_per_minute: 600,
   max_sse_connections: 200,
+  // Twice the run rate, so the tenant's runs at their own default rate each have room for a model call or two.
+  model_requests_per_second: 20,
+  model_request_burst: 40,
 };
 
 /** A tool id in an allow-list (a built-in or one of the tenant's HTTP tools). */

@@ -124,6 +124,41 @@ describe('GET /v1/usage', () => {
     expect(other.body['error']).toMatchObject({ code: 'forbidden' });
   });
 
+  it('returns a member without usage:read:all only its own calls of a run, and another principal’s run as an unknown one', async () => {
+    const erin = await gateway.token('own-run-usage', { subject: 'erin' });
+    const frank = await gateway.token('own-run-usage', { subject: 'frank' });
+    const e1 = await call(erin, 'e1', 'one two', 'run_erin');
+    await call(frank, 'f1', 'three four five', 'run_frank');
+    const f2 = await call(frank, 'f2', 'six', 'run_shared');
+    const e2 = await call(erin, 'e2', 'seven eight', 'run_shared');
+
+    const own = await gateway.call('GET', '/v1/usage?run_id=run_erin', erin);
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({
+      run_id: 'run_erin',
+      totals: { calls: 1, total_tokens: e1.total_tokens },
+    });
+
+    const foreign = await gateway.call('GET', '/v1/usage?run_id=run_frank', erin);
+    const unknown = await gateway.call('GET', '/v1/usage?run_id=run_nobody', erin);
+    expect(foreign.status).toBe(200);
+    expect(unknown.status).toBe(200);
+    expect({ ...foreign.body, run_id: 'x' }).toEqual({ ...unknown.body, run_id: 'x' });
+    expect(foreign.body['totals']).toMatchObject({ calls: 0, total_tokens: 0, cost_usd: 0 });
+
+    const shared = await gateway.call('GET', '/v1/usage?run_id=run_shared', erin);
+    expect(shared.body['totals']).toMatchObject({ calls: 1, total_tokens: e2.total_tokens });
+
+    const admin = await gateway.token('own-run-usage', {
+      subject: 'grace',
+      scopes: [...defaultTenantScopes, scopes.usageReadAll],
+    });
+    const whole = await gateway.call('GET', '/v1/usage?run_id=run_shared', admin);
+    expect(whole.body['totals']).toMatchObject({ calls: 2, total_tokens: e2.total_tokens + f2.total_tokens });
+    const frankRun = await gateway.call('GET', '/v1/usage?run_id=run_frank', admin);
+    expect(frankRun.body['totals']).toMatchObject({ calls: 1 });
+  });
+
   it('requires the usage:read scope', async () => {
     const token = await gateway.token('metered', { scopes: ['models:invoke'] });
     expect((await gateway.call('GET', '/v1/usage', token)).status).toBe(403);

@@ -496,6 +496,26 @@ export class DynamoLedger implements LedgerPort {
           ExpressionAttributeValues: { ...counters, ':key': pk, ':run': targets.runId },
         },
       });
+      // Each principal's share of the run apart, so a member without usage:read:all reads only its
+      // own calls of a run (HLD §5.2): run ids are the caller's attribution, not owned by anyone.
+      items.push({
+        Update: {
+          TableName: this.#tableName,
+          Key: { pk, sk: principalSortKey(targets.principalId) },
+          UpdateExpression: `SET #key = :key, tenant_id = :tenant, run_id = :run, principal_id = :principal ${add}`,
+          ExpressionAttributeNames: { '#key': 'key', '#calls': 'calls' },
+          ExpressionAttributeValues: {
+            ...counters,
+            ':key': storageKeys.usageByRunPrincipal(
+              tenantId,
+              runKey(targets.runId),
+              principalKey(targets.principalId),
+            ),
+            ':run': targets.runId,
+            ':principal': targets.principalId,
+          },
+        },
+      });
     }
     return items;
   }

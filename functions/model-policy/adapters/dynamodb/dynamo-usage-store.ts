@@ -83,6 +83,14 @@ export class DynamoUsageStore implements UsageStorePort {
     return totalsOf(await this.#get(storageKeys.usageByRun(tenantId, runKey(runId)), recordSortKey));
   }
 
+  async readRunPrincipal(tenantId: string, runId: string, principalId: string): Promise<MeteredTotals> {
+    const item = await this.#get(
+      storageKeys.usageByRun(tenantId, runKey(runId)),
+      principalSortKey(principalId),
+    );
+    return totalsOf(item?.principal_id === principalId ? item : undefined);
+  }
+
   async #get(pk: string, sk: number): Promise<TotalsItem | undefined> {
     try {
       const result = await this.#db.send(

@@ -11,7 +11,8 @@ import type { StoredCall } from '../../schemas/stored-call.ts';
  * - record    `tenant/{t}/usage/records/{hash}`, attempt epoch ms: one usage record per attempt.
  * - usage     `tenant/{t}/usage/{window}/{date}`, 0: the window's totals; sk = principal sort key:
  *             that principal's totals (canonical key `.../principals/{hash}` in `key`).
- * - run usage `tenant/{t}/usage/runs/{run}`, 0: a run's totals.
+ * - run usage `tenant/{t}/usage/runs/{run}`, 0: a run's totals; sk = principal sort key: that
+ *             principal's share of them (canonical key `.../principals/{hash}` in `key`).
  */
 
 /** A reservation as its request item records it, so whoever takes a lapsed claim over can release it. */

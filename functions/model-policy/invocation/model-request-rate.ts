@@ -1,0 +1,40 @@
+import type { RateDecision, RateLimit, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
+import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
+import { storageKeys } from '../../shared/storage/keys.ts';
+import type { TenantQuotas } from '../../shared/tenancy/tenant-schemas.ts';
+import { defaultTenantQuotas } from '../../shared/tenancy/tenant-schemas.ts';
+
+/**
+ * The tenant's model call bucket (`model_requests_per_second`, `model_request_burst`; the defaults
+ * for a tenant registered before those quotas existed).
+ */
+export function modelRequestRateOf(quotas: TenantQuotas): RateLimit {
+  return {
+    rate: quotas.model_requests_per_second ?? defaultTenantQuotas.model_requests_per_second,
+    periodSeconds: 1,
+    burst: quotas.model_request_burst ?? defaultTenantQuotas.model_request_burst,
+  };
+}
+
+/**
+ * Takes one model call from the tenant's bucket (HLD §5.2, §10.2), in the node's table like the
+ * Orchestrator's run creation bucket, so every function instance shares it.
+ *
+ * @throws RateLimitedError (`tenant_model_request_rate`) when the bucket is empty
+ */
+export async function takeModelRequest(
+  limiter: RateLimiterPort,
+  tenantId: string,
+  limit: RateLimit,
+): Promise<RateDecision> {
+  const decision = await limiter.take(storageKeys.tenantLimit(tenantId, 'model-request-rate'), limit);
+  if (!decision.allowed) {
+    throw rateLimited(
+      'tenant_model_request_rate',
+      `The tenant may make ${limit.rate} model calls per second (${limit.burst} at once); retry later`,
+      decision.retryAfterSeconds,
+      decision,
+    );
+  }
+  return decision;
+}
