@@ -139,6 +139,12 @@ async function drain(client: AgentOsClient): Promise<void> {
   for (let i = 0; i < 600; i += 1) {
     const queued = await client.request<{ data?: unknown[] }>('GET', '/v1/runs?status=queued&limit=1');
     const running = await client.request<{ data?: unknown[] }>('GET', '/v1/runs?status=running&limit=1');
+    if (i % 20 === 19) {
+      process.stderr.write(
+        `[noisy] still draining A: queued ${queued.status} ${JSON.stringify(queued.body).slice(0, 200)}, ` +
+          `running ${running.status} ${JSON.stringify(running.body).slice(0, 200)}\n`,
+      );
+    }
     // A refused listing (a busy emulator) is asked again, like a run still going.
     if (
       queued.status === 200 &&
@@ -167,8 +173,11 @@ try {
     });
   }
   const scopes = ['runs:write', 'runs:read', 'runs:read:all'];
-  const noisy = new AgentOsClient(node.orchestratorUrl, await auth.token('noisy', { scopes }));
-  const quiet = new AgentOsClient(node.orchestratorUrl, await auth.token('quiet', { scopes }));
+  // Tokens that outlast the bench (the test default of 10 minutes does not).
+  const token = (tenantId: string) =>
+    auth.tokens.issue({ tenantId, subject: `user-${tenantId}`, scopes, ttlSeconds: 4 * 3600 });
+  const noisy = new AgentOsClient(node.orchestratorUrl, await token('noisy'));
+  const quiet = new AgentOsClient(node.orchestratorUrl, await token('quiet'));
   await timeThreeStepRun(quiet, 'sample-agent', 'warmup');
   const quotas = { ...defaultTenantQuotas, ...noisyQuotas };
   const pacedIntervalMs = 1000 / quotas.runs_per_second;
