@@ -51,7 +51,8 @@ const quick = (text: string) => scriptedInput('sample-agent', [{ reply: text, de
 
 describe("a tenant's run-creation rate", () => {
   it('tells an accepted run how much of the burst is left, and refuses the run past the burst with Retry-After', async () => {
-    const limited = await tenantWith('bursty', { runs_per_second: 1, run_burst: 2 });
+    // One run per 100 s: however slow the machine, the bucket does not refill during the test.
+    const limited = await tenantWith('bursty', { runs_per_second: 0.01, run_burst: 2 });
     const answers = [];
     for (let i = 0; i < 3; i += 1) answers.push(await limited.createRun(quick(`burst ${i}`)));
     expect(answers.map((answer) => answer.status)).toEqual([201, 201, 429]);
@@ -67,9 +68,25 @@ describe("a tenant's run-creation rate", () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
 
     // Another tenant's bucket is its own.
-    const other = await tenantWith('steady', { runs_per_second: 1, run_burst: 2 });
+    const other = await tenantWith('steady', { runs_per_second: 0.01, run_burst: 2 });
     const others = [await other.createRun(quick('a')), await other.createRun(quick('b'))];
     expect(others.map((answer) => answer.status)).toEqual([201, 201]);
+
+    // The runs end before the next test counts the node's run slots.
+    for (const [client, created] of [
+      [limited, answers.slice(0, 2)],
+      [other, others],
+    ] as const) {
+      for (const answer of created) {
+        const ended = await waitForRun<RunView>(
+          client,
+          answer.body.run_id,
+          (run) => run.status === 'completed',
+          60_000,
+        );
+        expect(ended.status).toBe('completed');
+      }
+    }
   });
 });
 
