@@ -189,7 +189,8 @@ export const listRunEvents = defineRoute({
   summary: 'A run’s events, streamed (SSE) or as a JSON page',
   description:
     'With `Accept: text/event-stream` the events after `after` / `Last-Event-ID` are replayed, then followed live ' +
-    'until the terminal event (run.completed, run.failed or run.canceled), after which the stream closes. ' +
+    'until the terminal event (run.completed, run.failed or run.canceled), after which the stream closes; a ' +
+    'reconnect after the terminal event is answered 204 No Content, which stops EventSource. ' +
     'Otherwise one JSON page is returned. Sequences are per run, gapless and increasing; consumers dedupe by ' +
     'event_id. Event types may be added: clients skip types they do not know.',
   request: {
@@ -216,6 +217,11 @@ export const listRunEvents = defineRoute({
           },
         },
       },
+    },
+    204: {
+      description:
+        'Stream only: the run has ended and the client already has its terminal event (`Last-Event-ID` or ' +
+        '`after` at or past it). No Content stops an EventSource from reconnecting.',
     },
     400: { description: 'invalid_request: an invalid query parameter or Last-Event-ID.' },
     429: {

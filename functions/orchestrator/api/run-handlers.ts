@@ -3,9 +3,10 @@ import { healthHandler } from '../../shared/http/health-route.ts';
 import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
 import type { readinessRoute } from '../../shared/http/health-route.ts';
 import type { jwksRoute } from '../../shared/http/jwks-route.ts';
-import type { RouteHandler, RouteHandlers } from '../../shared/http/bound-route.ts';
+import type { EmptyResult, RouteHandler, RouteHandlers } from '../../shared/http/bound-route.ts';
 import type { RunStatePort } from '../ports/run-state-port.ts';
 import { gaplessAfter } from '../events/event-order.ts';
+import { isTerminal } from '../runtime/run-state-machine.ts';
 import { followRunEvents } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunEventHub } from '../events/run-event-hub.ts';
@@ -140,6 +141,12 @@ export function runHandlers({
         };
       }
       const run = await service.getRun(auth, runId);
+      // A client that already has the terminal event is told to stop: 204 ends EventSource's
+      // reconnecting (WHATWG HTML §9.2.3), where an empty 200 would have it reconnect forever.
+      if (isTerminal(run.status) && after >= run.last_sequence) {
+        const noContent: EmptyResult = { status: 204, headers: { 'cache-control': 'no-store' }, empty: true };
+        return noContent;
+      }
       // Refused (429) here, before the response starts, when too many streams are open: the
       // tenant's across the node, then this process's.
       const slot = tenant === undefined ? undefined : await streamSlots?.open(tenant);

@@ -119,6 +119,9 @@ function withBase(correlationId: string, headers: Record<string, string> | undef
 }
 
 function toResponse(result: RouteResult, correlationId: string): Response {
+  if ('empty' in result) {
+    return new Response(null, { status: result.status, headers: withBase(correlationId, result.headers) });
+  }
   if ('stream' in result) {
     return new Response(Readable.toWeb(result.stream) as ReadableStream<Uint8Array>, {
       status: result.status,
