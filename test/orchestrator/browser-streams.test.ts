@@ -74,3 +74,20 @@ describe('reconnecting to the stream of an ended run', () => {
     expect(await response.json()).toMatchObject({ data: [], has_more: false, next_after: 2 });
   });
 });
+
+describe('CORS on a node that configures none', () => {
+  it('returns no CORS headers to a preflight or a request from any origin', async () => {
+    const origin = 'https://app.example.com';
+    const preflight = await fetch(`${api.url}/v1/runs`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.status).toBe(405);
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    const response = await fetch(`${api.url}/v1/runs`, {
+      headers: { origin, authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

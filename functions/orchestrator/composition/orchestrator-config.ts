@@ -1,5 +1,6 @@
 import { maxSlotPoolCapacity } from '../../shared/limits/limiter-port.ts';
 import { z } from 'zod';
+import { corsEnv } from '../../shared/http/cors.ts';
 import { jwtVerifierEnv, nodeJwksEnv, serviceTokenEnv } from '../../shared/auth/auth-config.ts';
 import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import { awsClientEnv } from '../../shared/aws/client-config.ts';
@@ -57,6 +58,7 @@ export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
   ...nodeJwksEnv.variables,
   // The tenant admin API issues principals' tokens with the node's key (HLD §3.3).
   ...serviceTokenEnv.variables,
+  ...corsEnv.variables,
   /** Poll interval right after events arrived; shorter is a busy loop on the table. */
   AGENTOS_SSE_POLL_MIN_MS: envVar.int({ default: defaultEventStreamTiming.pollMinMs, min: 10 }),
   AGENTOS_SSE_POLL_MAX_MS: envVar.int({ default: defaultEventStreamTiming.pollMaxMs, min: 10 }),

@@ -57,6 +57,7 @@ import {
 } from './orchestrator-config.ts';
 import { RunEventHub } from '../events/run-event-hub.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
+import { corsPolicyFromEnv } from '../../shared/http/cors.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 
 /** The step queue's depth from SQS's approximate counts (HLD §10.2 backpressure). */
@@ -203,6 +204,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           }),
         }),
         verifier: jwtVerifierFromEnv(env),
+        cors: corsPolicyFromEnv(env),
         admission,
         operatorTenantId: admin.operatorTenantId,
         telemetry,
