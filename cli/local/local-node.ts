@@ -52,6 +52,7 @@ export type LocalNode = {
 export function functionEnvironment(
   settings: LocalNodeSettings,
   modelPolicyUrl: string,
+  orchestratorUrl: string,
 ): Record<string, string> {
   const environment = {
     ...orchestratorHttpEnv.render({
@@ -65,6 +66,8 @@ export function functionEnvironment(
       AGENTOS_NODE_JWKS: JSON.stringify(settings.jwt.jwks),
       AGENTOS_AWS_ENDPOINT: settings.awsEndpoint,
       AWS_REGION: settings.region,
+      // Runs' events URLs are absolute: a browser opens them as they are.
+      AGENTOS_PUBLIC_API_URL: orchestratorUrl,
     }),
     ...stepWorkerEnv.render({
       AGENTOS_MODEL_POLICY_URL: modelPolicyUrl,
@@ -122,7 +125,10 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   const modelPolicyPort = settings.modelPolicyPort === 0 ? await freePort() : settings.modelPolicyPort;
   const orchestratorPort = settings.orchestratorPort === 0 ? await freePort() : settings.orchestratorPort;
   const modelPolicyUrl = `http://${settings.host}:${modelPolicyPort}`;
-  Object.assign(process.env, functionEnvironment(settings, modelPolicyUrl));
+  Object.assign(
+    process.env,
+    functionEnvironment(settings, modelPolicyUrl, `http://${settings.host}:${orchestratorPort}`),
+  );
   installLambdaRuntimeShim();
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;

@@ -308,6 +308,10 @@ export class AgentOsNodeStack extends Stack {
     for (const name of ['stepWorker', 'orchestratorApi', 'orchestratorEvents'] as const) {
       this.functions[name].addEnvironment(serviceTokenEnv.names.AGENTOS_NODE_ISSUER, this.nodeIssuer);
     }
+    // The same URL is where clients reach the runs API: runs' absolute events URLs start with it.
+    for (const name of ['orchestratorApi', 'orchestratorEvents'] as const) {
+      this.functions[name].addEnvironment(orchestratorHttpEnv.names.AGENTOS_PUBLIC_API_URL, this.nodeIssuer);
+    }
   }
 
   /** Each function gets what its composition root uses, and nothing else. */

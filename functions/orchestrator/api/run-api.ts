@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { healthRoute, readinessRoute } from '../../shared/http/health-route.ts';
 import { jwksRoute } from '../../shared/http/jwks-route.ts';
+import { runEventsResource, streamTokenParameter } from '../events/stream-token.ts';
 import { defineRoute } from '../../shared/http/route-spec.ts';
 import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { scopes } from '../../shared/auth/auth-context.ts';
@@ -192,13 +193,17 @@ export const listRunEvents = defineRoute({
     'until the terminal event (run.completed, run.failed or run.canceled), after which the stream closes; a ' +
     'reconnect after the terminal event is answered 204 No Content, which stops EventSource. ' +
     'Otherwise one JSON page is returned. Sequences are per run, gapless and increasing; consumers dedupe by ' +
-    'event_id. Event types may be added: clients skip types they do not know.',
+    'event_id. Event types may be added: clients skip types they do not know. Instead of the Authorization ' +
+    'header, the `stream_token` of the run’s `events_url` authenticates (for EventSource, which cannot set ' +
+    'headers): it reads this run’s events only, for minutes, and no other route or run accepts it.',
   request: {
     params: RunPathSchema,
     invalidParams: 'not_found',
     query: EventQuerySchema,
     headers: [lastEventId],
   },
+  // A browser's EventSource cannot send Authorization: the run's events_url carries a token instead.
+  queryToken: { name: streamTokenParameter, resource: (params) => runEventsResource(params['run_id'] ?? '') },
   responses: {
     200: {
       description: 'The events.',

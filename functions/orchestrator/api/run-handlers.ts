@@ -7,6 +7,7 @@ import type { EmptyResult, RouteHandler, RouteHandlers } from '../../shared/http
 import type { RunStatePort } from '../ports/run-state-port.ts';
 import { gaplessAfter } from '../events/event-order.ts';
 import { isTerminal } from '../runtime/run-state-machine.ts';
+import type { EventsUrlMinter } from '../events/stream-token.ts';
 import { followRunEvents } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunEventHub } from '../events/run-event-hub.ts';
@@ -41,6 +42,8 @@ export type RunHandlerDeps = {
   streamSlots?: StreamSlots;
   /** `GET /v1/health/ready`, probing the service's dependencies. */
   readiness: RouteHandler<typeof readinessRoute>;
+  /** Mints the absolute, token-carrying `events_url` of a created or read run. */
+  eventsUrl: EventsUrlMinter;
   /** `GET /.well-known/jwks.json`, the node's public signing keys. */
   jwks: RouteHandler<typeof jwksRoute>;
 };
@@ -57,13 +60,14 @@ export function runHandlers({
   streamSlots,
   readiness,
   jwks,
+  eventsUrl,
 }: RunHandlerDeps): Omit<RouteHandlers<typeof orchestratorRoutes>, OtherOperations> {
   return {
     getHealth: healthHandler('agent-orchestrator'),
     getReadiness: readiness,
     getJwks: jwks,
 
-    async createRun({ auth, tenant, body, headers }) {
+    async createRun({ auth, tenant, body, headers, url }) {
       const { run, replayed, rateLimit } = await service.createRun(
         auth,
         body,
@@ -78,7 +82,7 @@ export function runHandlers({
           // The tenant's run creation bucket after this run (HLD §10.2); a replay takes nothing from it.
           ...(rateLimit === undefined ? {} : rateLimitHeaders(rateLimit)),
         },
-        json: run,
+        json: { ...run, events_url: await eventsUrl(auth, run.run_id, url) },
       };
     },
 
@@ -109,8 +113,9 @@ export function runHandlers({
       };
     },
 
-    async getRun({ auth, params }) {
-      return { status: 200, json: await service.getRun(auth, params.run_id) };
+    async getRun({ auth, params, url }) {
+      const run = await service.getRun(auth, params.run_id);
+      return { status: 200, json: { ...run, events_url: await eventsUrl(auth, run.run_id, url) } };
     },
 
     async cancelRun({ auth, tenant, params }) {

@@ -151,11 +151,28 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   );
   const { logger, metrics } = options.telemetry;
 
+  /** The bearer token, or where the route allows it and no header came, its query token. */
+  function verifyCaller(
+    spec: RouteSpec,
+    url: URL,
+    params: Record<string, string>,
+    headers: Record<string, string>,
+  ) {
+    const queryToken = spec.queryToken === undefined ? null : url.searchParams.get(spec.queryToken.name);
+    if (headers['authorization'] === undefined && queryToken !== null && spec.queryToken !== undefined) {
+      return options.verifier.verifyToken(queryToken, { resource: spec.queryToken.resource(params) });
+    }
+    return options.verifier.verifyToken(bearerToken(headers['authorization']));
+  }
+
   async function authenticate(
+    spec: RouteSpec,
     scope: string,
+    url: URL,
+    params: Record<string, string>,
     headers: Record<string, string>,
   ): Promise<{ auth: AuthContext; tenant: Tenant }> {
-    const token = await options.verifier.verifyToken(bearerToken(headers['authorization']));
+    const token = await verifyCaller(spec, url, params, headers);
     const { auth } = token;
     logger.appendKeys({ tenant_id: auth.tenant_id });
     // The tenant first: an unknown or disabled tenant's token is refused whatever it may hold.
@@ -177,7 +194,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   ): Promise<RouteInput> {
     const { spec } = route;
     const { auth, tenant } =
-      spec.scope === null ? { auth: anonymous, tenant: undefined } : await authenticate(spec.scope, headers);
+      spec.scope === null
+        ? { auth: anonymous, tenant: undefined }
+        : await authenticate(spec, spec.scope, url, params, headers);
     const parsedParams = validateParams(spec, params);
     const query = spec.request?.query ? validate(spec.request.query, queryRecord(url), 'query') : {};
     validateHeaders(spec, headers);
