@@ -40,7 +40,7 @@ export const corsExposedHeaders = [
 ] as const;
 
 /** An origin: scheme, host and port only, serialized as a browser does (no trailing slash, path or query). */
-const OriginSchema = z.string().refine(
+export const CorsOriginSchema = z.string().refine(
   (value) => {
     try {
       const url = new URL(value);
@@ -66,7 +66,7 @@ export const corsEnv = defineEnvContract({
         .map((entry) => entry.trim())
         .filter((entry) => entry !== ''),
     )
-    .pipe(z.array(OriginSchema).max(64)),
+    .pipe(z.array(CorsOriginSchema).max(64)),
   AGENTOS_CORS_ALLOW_CREDENTIALS: z
     .string()
     .optional()
