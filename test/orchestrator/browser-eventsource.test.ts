@@ -100,8 +100,16 @@ describe('a browser following a run with EventSource', () => {
     const run = (await created.json()) as { run_id: string; events_url: string };
     const tab = await browser.newPage();
     const statuses: number[] = [];
+    const resumedFrom: Promise<string | undefined>[] = [];
     tab.on('response', (response) => {
-      if (new URL(response.url()).pathname.endsWith('/events')) statuses.push(response.status());
+      if (!new URL(response.url()).pathname.endsWith('/events')) return;
+      statuses.push(response.status());
+      resumedFrom.push(
+        response
+          .request()
+          .headerValue('last-event-id')
+          .then((value) => value ?? undefined),
+      );
     });
     await tab.goto(`${pageOrigin}/?events=${encodeURIComponent(run.events_url)}`);
     // The server closed the first stream and the browser opened a second one, resuming after event 1.
@@ -120,6 +128,11 @@ describe('a browser following a run with EventSource', () => {
     ]);
     expect(state.opens).toBeGreaterThanOrEqual(2);
     expect(statuses.at(-1)).toBe(204);
+    // Each reconnect resumed where the page was: after run.queued, and finally after run.canceled.
+    const resumed = await Promise.all(resumedFrom);
+    expect(resumed[0]).toBeUndefined();
+    expect(resumed.slice(1, -1).every((id) => id === '1')).toBe(true);
+    expect(resumed.at(-1)).toBe('2');
     expect(statuses.slice(0, -1).every((status) => status === 200)).toBe(true);
   });
 });
