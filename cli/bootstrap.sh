@@ -9,7 +9,8 @@
 # place, since the emulator launcher patches that exact version (and refuses any other). With
 # AGENTOS_AWS_ENDPOINT (or AWS_ENDPOINT_URL) pointing at a running LocalStack-compatible emulator, no
 # emulator is installed or started. For `test`, cfn-lint (pinned in cli/lint-requirements.txt) goes
-# into the same .toolchain/venv: the stack hygiene test lints the synthesized node template with it.
+# into the same .toolchain/venv: the stack hygiene test lints the synthesized node template with it,
+# and Debian's chromium package (apt-get, when /usr/bin/chromium is missing) for the browser test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -94,6 +95,29 @@ ensure_cfn_lint() {
   exit 1
 }
 
+# The browser test (test/orchestrator/browser-eventsource.test.ts) drives Debian's Chromium through
+# playwright-core; nothing is downloaded by Playwright itself. Installed once, when missing.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    return
+  fi
+  log "installing Chromium (apt-get install chromium) for the browser test"
+  local sudo=''
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      log "Chromium is missing and installing it needs root: run 'apt-get install -y chromium' as root"
+      exit 1
+    fi
+    sudo='sudo'
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "Chromium is missing and this system has no apt-get: install Debian's chromium package at /usr/bin/chromium"
+    exit 1
+  fi
+  $sudo apt-get update >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium >&2
+}
+
 command=${1:-}
 shift || true
 case "$command" in
@@ -112,4 +136,5 @@ if [ "$command" = up ]; then
   exec node cli/bin/agentos.ts up --local "$@"
 fi
 ensure_cfn_lint
+ensure_chromium
 exec npm run check

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { normalizeAllowedHost } from '../../functions/shared/net/address-policy.ts';
+import { CorsOriginSchema } from '../../functions/shared/http/cors.ts';
 
 /** The retentions CloudWatch Logs offers, in days (finite ones: logs are never kept forever). */
 const logRetentionDays: readonly number[] = Object.values(RetentionDays).filter(
@@ -102,6 +103,15 @@ export const NodeConfigSchema = z.strictObject({
       allowed_hosts: z.array(AllowedHostSchema).max(50).default([]),
     })
     .default({ allowed_hosts: [] }),
+  /** Browsers' cross-origin access to the node's APIs (CORS); off while no origin is listed. */
+  cors: z
+    .strictObject({
+      /** Origins (`https://app.example.com`) whose pages may call the APIs. */
+      allowed_origins: z.array(CorsOriginSchema).max(64).default([]),
+      /** Let those pages send credentials (cookies, HTTP auth). */
+      allow_credentials: z.boolean().default(false),
+    })
+    .default({ allowed_origins: [], allow_credentials: false }),
   /** What the node runs at once across its tenants (HLD §10.2); each tenant's own quotas apply too. */
   capacity: z
     .strictObject({

@@ -10,6 +10,7 @@ import {
   stepWorkerEnv,
 } from '../../functions/orchestrator/composition/orchestrator-config.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
+import { corsEnv } from '../../functions/shared/http/cors.ts';
 import { freePort } from './emulator.ts';
 import { startHttpFront } from './lambda-http-front.ts';
 import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
@@ -29,6 +30,8 @@ export type LocalNodeSettings = {
   region: string;
   resources: ProvisionedResources;
   jwt: { issuer: string; audience: string; jwks: JSONWebKeySet; serviceSigningKey: SigningJwk };
+  /** Web origins whose pages may call the node's APIs (CORS); absent or empty, CORS is off. */
+  cors?: { allowedOrigins: string[]; allowCredentials: boolean };
   /** Extra environment for the functions (model catalog, tenant policy defaults, timings…). */
   functionEnv?: Record<string, string>;
   pollerConcurrency?: number;
@@ -49,6 +52,7 @@ export type LocalNode = {
 export function functionEnvironment(
   settings: LocalNodeSettings,
   modelPolicyUrl: string,
+  orchestratorUrl: string,
 ): Record<string, string> {
   const environment = {
     ...orchestratorHttpEnv.render({
@@ -62,6 +66,8 @@ export function functionEnvironment(
       AGENTOS_NODE_JWKS: JSON.stringify(settings.jwt.jwks),
       AGENTOS_AWS_ENDPOINT: settings.awsEndpoint,
       AWS_REGION: settings.region,
+      // Runs' events URLs are absolute: a browser opens them as they are.
+      AGENTOS_PUBLIC_API_URL: orchestratorUrl,
     }),
     ...stepWorkerEnv.render({
       AGENTOS_MODEL_POLICY_URL: modelPolicyUrl,
@@ -69,6 +75,14 @@ export function functionEnvironment(
       AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(settings.jwt.serviceSigningKey),
       AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
     }),
+    ...corsEnv.render(
+      settings.cors === undefined || settings.cors.allowedOrigins.length === 0
+        ? {}
+        : {
+            AGENTOS_CORS_ALLOWED_ORIGINS: settings.cors.allowedOrigins.join(','),
+            AGENTOS_CORS_ALLOW_CREDENTIALS: String(settings.cors.allowCredentials),
+          },
+    ),
     AWS_ACCESS_KEY_ID: optionalEnv('AWS_ACCESS_KEY_ID', 'test'),
     AWS_SECRET_ACCESS_KEY: optionalEnv('AWS_SECRET_ACCESS_KEY', 'test'),
     POWERTOOLS_TRACE_ENABLED: 'false',
@@ -111,7 +125,10 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   const modelPolicyPort = settings.modelPolicyPort === 0 ? await freePort() : settings.modelPolicyPort;
   const orchestratorPort = settings.orchestratorPort === 0 ? await freePort() : settings.orchestratorPort;
   const modelPolicyUrl = `http://${settings.host}:${modelPolicyPort}`;
-  Object.assign(process.env, functionEnvironment(settings, modelPolicyUrl));
+  Object.assign(
+    process.env,
+    functionEnvironment(settings, modelPolicyUrl, `http://${settings.host}:${orchestratorPort}`),
+  );
   installLambdaRuntimeShim();
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;

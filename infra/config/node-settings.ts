@@ -1,6 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
+import { corsEnv } from '../../functions/shared/http/cors.ts';
 import { normalizeAllowedHost } from '../../functions/shared/net/address-policy.ts';
 import { resourceNames } from '../resources/definitions.ts';
 
@@ -35,6 +36,11 @@ export type NodeSettings = {
   nodeMaxConcurrentRuns: number | undefined;
   /** `queue` or `reject` a new run while the node is full; the functions' default when unset. */
   nodeCapacityMode: 'queue' | 'reject' | undefined;
+  /**
+   * Web origins whose pages may call the node's APIs (CORS); none, the default, turns CORS off.
+   * `allowCredentials` lets those pages send cookies or HTTP auth.
+   */
+  cors: { allowedOrigins: string[]; allowCredentials: boolean };
 };
 
 /** The CDK context keys a deployment can set (`cdk synth -c agentos:nodeId=dev`). */
@@ -54,6 +60,10 @@ export const contextKeys = {
   nodeMaxConcurrentRuns: 'agentos:nodeMaxConcurrentRuns',
   /** `capacity.mode` of the node configuration: `queue` or `reject`. */
   nodeCapacityMode: 'agentos:nodeCapacityMode',
+  /** Comma-separated web origins (`https://app.example.com`) allowed to call the APIs from a browser. */
+  corsAllowedOrigins: 'agentos:corsAllowedOrigins',
+  /** `true` to let those origins' pages send credentials. */
+  corsAllowCredentials: 'agentos:corsAllowCredentials',
 } as const;
 
 /** Reads one context value; anything else than a non-empty string or a boolean/number is absent. */
@@ -187,6 +197,21 @@ function httpsUrlContext(read: ContextReader, key: string): string | undefined {
   return url;
 }
 
+/** The CORS settings, validated by the functions' own contract so a bad origin fails at synth. */
+function corsContext(read: ContextReader): NodeSettings['cors'] {
+  const origins = stringContext(read, contextKeys.corsAllowedOrigins);
+  const parsed = corsEnv.variables.AGENTOS_CORS_ALLOWED_ORIGINS.safeParse(origins);
+  if (!parsed.success) {
+    throw new Error(
+      `Context ${contextKeys.corsAllowedOrigins} must list origins such as https://app.example.com, got "${origins}"`,
+    );
+  }
+  return {
+    allowedOrigins: parsed.data,
+    allowCredentials: booleanContext(read, contextKeys.corsAllowCredentials, false),
+  };
+}
+
 /** Builds a node's settings from CDK context, validating every value before anything is synthesized. */
 export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
   const nodeId = stringContext(read, contextKeys.nodeId) ?? defaultNodeId;
@@ -217,5 +242,6 @@ export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
     toolAllowedHosts: allowedHostsContext(read, contextKeys.toolAllowedHosts),
     nodeMaxConcurrentRuns: positiveIntContext(read, contextKeys.nodeMaxConcurrentRuns),
     nodeCapacityMode: capacityModeContext(read, contextKeys.nodeCapacityMode),
+    cors: corsContext(read),
   };
 }

@@ -66,6 +66,8 @@ export type FunctionName = keyof typeof functionDefinitions;
 export const apiRoutes = {
   orchestrator: [
     { resource: '/v1/runs/{run_id}/events', method: 'GET', function: 'orchestratorEvents' },
+    // A browser's CORS preflight of the stream: the function's HTTP core answers it (or refuses it).
+    { resource: '/v1/runs/{run_id}/events', method: 'OPTIONS', function: 'orchestratorEvents' },
     { resource: '/{proxy+}', method: 'ANY', function: 'orchestratorApi' },
   ],
   modelPolicy: [{ resource: '/{proxy+}', method: 'ANY', function: 'modelPolicyApi' }],

@@ -12,6 +12,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { corsEnv } from '../../functions/shared/http/cors.ts';
 import type { NodeSettings } from '../config/node-settings.ts';
 import { bundleDirectory } from '../build/bundle-layout.ts';
 import { jwtVerifierEnv, serviceTokenEnv } from '../../functions/shared/auth/auth-config.ts';
@@ -189,11 +190,32 @@ export class AgentOsNodeStack extends Stack {
       AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: signingKey.secretArn,
       AGENTOS_SERVICE_SIGNING_KID: this.signingKid,
     };
+    // Browsers' cross-origin access to both APIs (CORS), off unless the node lists origins.
+    const cors = corsEnv.render({
+      ...(settings.cors.allowedOrigins.length === 0
+        ? {}
+        : {
+            AGENTOS_CORS_ALLOWED_ORIGINS: settings.cors.allowedOrigins.join(','),
+            AGENTOS_CORS_ALLOW_CREDENTIALS: String(settings.cors.allowCredentials),
+          }),
+    });
     // Each function gets the variables of its own contract; the Model Policy's URL is added to the
     // step worker once that API exists.
     const environments: Record<FunctionName, Record<string, string>> = {
-      orchestratorApi: orchestratorHttpEnv.render({ ...queues, ...audience, ...nodeJwks, ...signing }),
-      orchestratorEvents: orchestratorHttpEnv.render({ ...queues, ...audience, ...nodeJwks, ...signing }),
+      orchestratorApi: orchestratorHttpEnv.render({
+        ...queues,
+        ...audience,
+        ...nodeJwks,
+        ...signing,
+        ...cors,
+      }),
+      orchestratorEvents: orchestratorHttpEnv.render({
+        ...queues,
+        ...audience,
+        ...nodeJwks,
+        ...signing,
+        ...cors,
+      }),
       stepWorker: stepWorkerEnv.render({
         ...queues,
         ...audience,
@@ -208,6 +230,7 @@ export class AgentOsNodeStack extends Stack {
       modelPolicyApi: modelPolicyEnv.render({
         AGENTOS_TABLE_NAME: this.table.tableName,
         ...audience,
+        ...cors,
         ...(catalogShipped ? { AGENTOS_MODEL_CATALOG_FILE: shippedCatalogFileName } : {}),
       }),
     };
@@ -284,6 +307,10 @@ export class AgentOsNodeStack extends Stack {
     }
     for (const name of ['stepWorker', 'orchestratorApi', 'orchestratorEvents'] as const) {
       this.functions[name].addEnvironment(serviceTokenEnv.names.AGENTOS_NODE_ISSUER, this.nodeIssuer);
+    }
+    // The same URL is where clients reach the runs API: runs' absolute events URLs start with it.
+    for (const name of ['orchestratorApi', 'orchestratorEvents'] as const) {
+      this.functions[name].addEnvironment(orchestratorHttpEnv.names.AGENTOS_PUBLIC_API_URL, this.nodeIssuer);
     }
   }
 

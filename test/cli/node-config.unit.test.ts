@@ -96,3 +96,28 @@ describe('tools.allowed_hosts in the node configuration', () => {
     }
   });
 });
+
+describe('cors in the node configuration', () => {
+  it('returns CORS off by default, and passes nothing to the stack', () => {
+    expect(parse({}).cors).toEqual({ allowed_origins: [], allow_credentials: false });
+    expect(Object.keys(stackContext(deployContext(parse({})), keys))).not.toContain(
+      contextKeys.corsAllowedOrigins,
+    );
+  });
+
+  it('passes the listed origins and the credentials flag to the stack as context', () => {
+    const config = parse({
+      cors: {
+        allowed_origins: ['https://app.example.com', 'http://localhost:3000'],
+        allow_credentials: true,
+      },
+    });
+    const context = stackContext(deployContext(config, true), keys);
+    expect(context[contextKeys.corsAllowedOrigins]).toBe('https://app.example.com,http://localhost:3000');
+    expect(context[contextKeys.corsAllowCredentials]).toBe('true');
+  });
+
+  it('throws naming the field for an origin with a path', () => {
+    expect(() => parse({ cors: { allowed_origins: ['https://app.example.com/app'] } })).toThrow(/cors/);
+  });
+});

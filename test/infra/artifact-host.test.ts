@@ -161,7 +161,16 @@ describe('the artifact host of a deployed node stack', () => {
   });
 
   it('shares the deployed environments, the worker calling the local Model Policy front', async () => {
+    // Runs' events URLs start at the local Orchestrator front, where a browser reaches them.
+    const publicApiUrl = (fn: 'orchestratorApi' | 'orchestratorEvents') => ({
+      function: fn,
+      variable: 'AGENTOS_PUBLIC_API_URL',
+      from: outputs['NodeIssuer'],
+      to: host.orchestratorUrl,
+    });
     expect(host.environment.rewritten).toEqual([
+      publicApiUrl('orchestratorApi'),
+      publicApiUrl('orchestratorEvents'),
       {
         function: 'stepWorker',
         variable: 'AGENTOS_MODEL_POLICY_URL',
@@ -170,6 +179,7 @@ describe('the artifact host of a deployed node stack', () => {
       },
     ]);
     expect(process.env['AGENTOS_MODEL_POLICY_URL']).toBe(`${host.modelPolicyUrl}/`);
+    expect(process.env['AGENTOS_PUBLIC_API_URL']).toBe(host.orchestratorUrl);
     // The node's issuer is its deployed Orchestrator URL, and stays so: it is compared, not called.
     expect(process.env['AGENTOS_NODE_ISSUER']).toBe(outputs['NodeIssuer']);
     expect(host.environment.kept.map((k) => `${k.function} ${k.variable}`).sort()).toEqual([

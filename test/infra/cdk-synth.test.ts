@@ -13,6 +13,7 @@ import {
   tableDefinition,
 } from '../../infra/resources/definitions.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
+import { corsEnv } from '../../functions/shared/http/cors.ts';
 import { functionEnvironments } from '../../infra/resources/function-environments.ts';
 import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
@@ -79,6 +80,7 @@ describe('the node stack', () => {
   it('streams the run events route and the whole Model Policy API, and buffers the rest', () => {
     expect(methodTransferModes(stack, template)).toEqual({
       'orchestrator GET /v1/runs/{run_id}/events': 'STREAM',
+      'orchestrator OPTIONS /v1/runs/{run_id}/events': 'STREAM',
       'orchestrator ANY /{proxy+}': 'BUFFERED',
       'modelPolicy ANY /{proxy+}': 'STREAM',
     });
@@ -237,6 +239,28 @@ describe('the node stack', () => {
     expect(JSON.stringify(worker['AGENTOS_NODE_ISSUER'])).toContain('execute-api');
     expect(worker['AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN']).toBe(sampleSigningKeySecretArn);
     expect(Object.keys(resourcesOfType(withIdp.template, 'AWS::SecretsManager::Secret'))).toHaveLength(0);
+  });
+
+  it('leaves CORS off by default, and sets the listed origins on every API function when context names them', async () => {
+    const { AGENTOS_CORS_ALLOWED_ORIGINS, AGENTOS_CORS_ALLOW_CREDENTIALS } = corsEnv.names;
+    const apis = ['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const;
+    for (const name of apis) {
+      expect(environmentOf(functionResource(stack, template, name))).not.toHaveProperty(
+        AGENTOS_CORS_ALLOWED_ORIGINS,
+      );
+    }
+    const withCors = await synthesizeNodeStack({
+      [contextKeys.corsAllowedOrigins]: 'https://app.example.com,http://localhost:3000',
+      [contextKeys.corsAllowCredentials]: 'true',
+    });
+    for (const name of apis) {
+      const env = environmentOf(functionResource(withCors.stack, withCors.template, name));
+      expect(env[AGENTOS_CORS_ALLOWED_ORIGINS]).toBe('https://app.example.com,http://localhost:3000');
+      expect(env[AGENTOS_CORS_ALLOW_CREDENTIALS]).toBe('true');
+    }
+    await expect(
+      synthesizeNodeStack({ [contextKeys.corsAllowedOrigins]: 'https://app.example.com/path' }),
+    ).rejects.toThrow(contextKeys.corsAllowedOrigins);
   });
 
   it('refuses an identity provider JWKS over plain HTTP unless it is on this machine', async () => {

@@ -64,7 +64,11 @@ describe('POST /v1/runs', () => {
     expect(created.headers.get('location')).toBe(`/v1/runs/${runId}`);
     expect(created.headers.get('x-correlation-id')).toBeTruthy();
     const fetched = await call('GET', `/v1/runs/${runId}`, { token });
-    expect(fetched.json).toEqual(created.json);
+    // Each answer carries its own freshly minted stream token in events_url.
+    const { events_url: createdEvents, ...createdRun } = created.json ?? {};
+    const { events_url: fetchedEvents, ...fetchedRun } = fetched.json ?? {};
+    expect(fetchedRun).toEqual(createdRun);
+    expect(new URL(String(fetchedEvents)).pathname).toBe(new URL(String(createdEvents)).pathname);
     const sqs = new SQSClient(testAwsConfig());
     const messages = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: api.resources.stepQueueUrl, MaxNumberOfMessages: 10 }),

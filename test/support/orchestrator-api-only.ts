@@ -1,3 +1,4 @@
+import { freePort } from '../../cli/local/emulator.ts';
 import { startHttpFront } from '../../cli/local/lambda-http-front.ts';
 import type { HttpFront } from '../../cli/local/lambda-http-front.ts';
 import { seedTenantCatalog, sampleAgent } from '../../cli/local/seed.ts';
@@ -25,6 +26,8 @@ export async function startOrchestratorApi(
   close(): Promise<void>;
 }> {
   const { nodeId, resources } = await provisionTestNode('api');
+  // Chosen first, so the functions know their public URL (runs' events URLs are absolute).
+  const port = await freePort();
   const auth = await createTestAuth(`https://agentos.test/${nodeId}`, undefined, {
     registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
   });
@@ -36,6 +39,7 @@ export async function startOrchestratorApi(
       AGENTOS_STEP_QUEUE_URL: resources.stepQueueUrl,
       AGENTOS_STATE_MACHINE_ARN: resources.stateMachineArn,
       AGENTOS_LONG_RUN_STATE_MACHINE_ARN: resources.longRunStateMachineArn,
+      AGENTOS_PUBLIC_API_URL: `http://127.0.0.1:${port}`,
     }),
     extraEnv,
   );
@@ -45,6 +49,7 @@ export async function startOrchestratorApi(
     orchestratorEvents: await importLambdaHandler(`${root}${functionDefinitions.orchestratorEvents.entry}`),
   };
   const front: HttpFront = await startHttpFront({
+    port,
     routes: apiRoutes.orchestrator.map((route) => ({
       resource: route.resource,
       method: route.method,

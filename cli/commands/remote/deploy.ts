@@ -69,6 +69,12 @@ export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Reco
     ...(config.tools.allowed_hosts.length === 0
       ? {}
       : { [contextKeys.toolAllowedHosts]: config.tools.allowed_hosts.join(',') }),
+    ...(config.cors.allowed_origins.length === 0
+      ? {}
+      : {
+          [contextKeys.corsAllowedOrigins]: config.cors.allowed_origins.join(','),
+          [contextKeys.corsAllowCredentials]: String(config.cors.allow_credentials),
+        }),
   };
 }
 

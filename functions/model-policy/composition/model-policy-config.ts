@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { corsEnv } from '../../shared/http/cors.ts';
 import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import { jwtVerifierEnv } from '../../shared/auth/auth-config.ts';
 import { awsClientEnv } from '../../shared/aws/client-config.ts';
@@ -41,6 +42,7 @@ const day = 24 * 3600;
 export const modelPolicyEnv = awsClientEnv.extend({
   ...jwtVerifierEnv.variables,
   ...tenancyEnv.variables,
+  ...corsEnv.variables,
   AGENTOS_TABLE_NAME: envVar.string(),
   /** The catalog as JSON; Lambda environments hold 4 KB in all, so a large one ships as a file. */
   AGENTOS_MODEL_CATALOG: envVar.optionalString(),

@@ -19,6 +19,7 @@ import { ConfiguredSecrets } from '../adapters/secrets/configured-secrets.ts';
 import { modelPolicyRoutes } from '../api/model-policy-api.ts';
 import { modelPolicyHandlers } from '../api/model-policy-handlers.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
+import { corsPolicyFromEnv } from '../../shared/http/cors.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 import { ModelGateway } from '../invocation/model-gateway.ts';
 import { readinessHandler, readinessTiming } from '../../shared/http/health-route.ts';
@@ -143,6 +144,7 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
           }),
         ),
         verifier: jwtVerifierFromEnv(env),
+        cors: corsPolicyFromEnv(env),
         admission,
         operatorTenantId: config.operatorTenantId,
         telemetry,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { healthRoute, readinessRoute } from '../../shared/http/health-route.ts';
 import { jwksRoute } from '../../shared/http/jwks-route.ts';
+import { runEventsResource, streamTokenParameter } from '../events/stream-token.ts';
 import { defineRoute } from '../../shared/http/route-spec.ts';
 import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { scopes } from '../../shared/auth/auth-context.ts';
@@ -189,15 +190,20 @@ export const listRunEvents = defineRoute({
   summary: 'A run’s events, streamed (SSE) or as a JSON page',
   description:
     'With `Accept: text/event-stream` the events after `after` / `Last-Event-ID` are replayed, then followed live ' +
-    'until the terminal event (run.completed, run.failed or run.canceled), after which the stream closes. ' +
+    'until the terminal event (run.completed, run.failed or run.canceled), after which the stream closes; a ' +
+    'reconnect after the terminal event is answered 204 No Content, which stops EventSource. ' +
     'Otherwise one JSON page is returned. Sequences are per run, gapless and increasing; consumers dedupe by ' +
-    'event_id. Event types may be added: clients skip types they do not know.',
+    'event_id. Event types may be added: clients skip types they do not know. Instead of the Authorization ' +
+    'header, the `stream_token` of the run’s `events_url` authenticates (for EventSource, which cannot set ' +
+    'headers): it reads this run’s events only, for minutes, and no other route or run accepts it.',
   request: {
     params: RunPathSchema,
     invalidParams: 'not_found',
     query: EventQuerySchema,
     headers: [lastEventId],
   },
+  // A browser's EventSource cannot send Authorization: the run's events_url carries a token instead.
+  queryToken: { name: streamTokenParameter, resource: (params) => runEventsResource(params['run_id'] ?? '') },
   responses: {
     200: {
       description: 'The events.',
@@ -216,6 +222,11 @@ export const listRunEvents = defineRoute({
           },
         },
       },
+    },
+    204: {
+      description:
+        'Stream only: the run has ended and the client already has its terminal event (`Last-Event-ID` or ' +
+        '`after` at or past it). No Content stops an EventSource from reconnecting.',
     },
     400: { description: 'invalid_request: an invalid query parameter or Last-Event-ID.' },
     429: {

@@ -3,9 +3,11 @@ import { healthHandler } from '../../shared/http/health-route.ts';
 import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
 import type { readinessRoute } from '../../shared/http/health-route.ts';
 import type { jwksRoute } from '../../shared/http/jwks-route.ts';
-import type { RouteHandler, RouteHandlers } from '../../shared/http/bound-route.ts';
+import type { EmptyResult, RouteHandler, RouteHandlers } from '../../shared/http/bound-route.ts';
 import type { RunStatePort } from '../ports/run-state-port.ts';
 import { gaplessAfter } from '../events/event-order.ts';
+import { isTerminal } from '../runtime/run-state-machine.ts';
+import type { EventsUrlMinter } from '../events/stream-token.ts';
 import { followRunEvents } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunEventHub } from '../events/run-event-hub.ts';
@@ -40,6 +42,8 @@ export type RunHandlerDeps = {
   streamSlots?: StreamSlots;
   /** `GET /v1/health/ready`, probing the service's dependencies. */
   readiness: RouteHandler<typeof readinessRoute>;
+  /** Mints the absolute, token-carrying `events_url` of a created or read run. */
+  eventsUrl: EventsUrlMinter;
   /** `GET /.well-known/jwks.json`, the node's public signing keys. */
   jwks: RouteHandler<typeof jwksRoute>;
 };
@@ -56,13 +60,14 @@ export function runHandlers({
   streamSlots,
   readiness,
   jwks,
+  eventsUrl,
 }: RunHandlerDeps): Omit<RouteHandlers<typeof orchestratorRoutes>, OtherOperations> {
   return {
     getHealth: healthHandler('agent-orchestrator'),
     getReadiness: readiness,
     getJwks: jwks,
 
-    async createRun({ auth, tenant, body, headers }) {
+    async createRun({ auth, tenant, body, headers, url }) {
       const { run, replayed, rateLimit } = await service.createRun(
         auth,
         body,
@@ -77,7 +82,7 @@ export function runHandlers({
           // The tenant's run creation bucket after this run (HLD §10.2); a replay takes nothing from it.
           ...(rateLimit === undefined ? {} : rateLimitHeaders(rateLimit)),
         },
-        json: run,
+        json: { ...run, events_url: await eventsUrl(auth, run.run_id, url) },
       };
     },
 
@@ -108,8 +113,9 @@ export function runHandlers({
       };
     },
 
-    async getRun({ auth, params }) {
-      return { status: 200, json: await service.getRun(auth, params.run_id) };
+    async getRun({ auth, params, url }) {
+      const run = await service.getRun(auth, params.run_id);
+      return { status: 200, json: { ...run, events_url: await eventsUrl(auth, run.run_id, url) } };
     },
 
     async cancelRun({ auth, tenant, params }) {
@@ -140,6 +146,12 @@ export function runHandlers({
         };
       }
       const run = await service.getRun(auth, runId);
+      // A client that already has the terminal event is told to stop: 204 ends EventSource's
+      // reconnecting (WHATWG HTML §9.2.3), where an empty 200 would have it reconnect forever.
+      if (isTerminal(run.status) && after >= run.last_sequence) {
+        const noContent: EmptyResult = { status: 204, headers: { 'cache-control': 'no-store' }, empty: true };
+        return noContent;
+      }
       // Refused (429) here, before the response starts, when too many streams are open: the
       // tenant's across the node, then this process's.
       const slot = tenant === undefined ? undefined : await streamSlots?.open(tenant);

@@ -1,5 +1,6 @@
 import { maxSlotPoolCapacity } from '../../shared/limits/limiter-port.ts';
 import { z } from 'zod';
+import { corsEnv } from '../../shared/http/cors.ts';
 import { jwtVerifierEnv, nodeJwksEnv, serviceTokenEnv } from '../../shared/auth/auth-config.ts';
 import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import { awsClientEnv } from '../../shared/aws/client-config.ts';
@@ -57,6 +58,7 @@ export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
   ...nodeJwksEnv.variables,
   // The tenant admin API issues principals' tokens with the node's key (HLD §3.3).
   ...serviceTokenEnv.variables,
+  ...corsEnv.variables,
   /** Poll interval right after events arrived; shorter is a busy loop on the table. */
   AGENTOS_SSE_POLL_MIN_MS: envVar.int({ default: defaultEventStreamTiming.pollMinMs, min: 10 }),
   AGENTOS_SSE_POLL_MAX_MS: envVar.int({ default: defaultEventStreamTiming.pollMaxMs, min: 10 }),
@@ -68,6 +70,13 @@ export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
   }),
   AGENTOS_SSE_MAX_DURATION_MS: envVar.int({ default: defaultEventStreamTiming.maxDurationMs, min: 1_000 }),
   AGENTOS_SSE_RETRY_MS: envVar.int({ default: defaultEventStreamTiming.retryMs, min: 0 }),
+  /** How long the stream token of a run's `events_url` opens its events; minutes, so a leaked URL soon expires. */
+  AGENTOS_STREAM_TOKEN_TTL_SECONDS: envVar.int({ default: 300, min: 10, max: 3_600 }),
+  /**
+   * The API's public base URL (a deployed node's stage URL), for absolute `events_url`s; unset, the
+   * base a request arrived at.
+   */
+  AGENTOS_PUBLIC_API_URL: envVar.optionalUrl(),
   /** Event streams one process serves at once; one more is refused with 429. */
   AGENTOS_SSE_MAX_STREAMS: envVar.int({ default: defaultStreamLimits.maxStreams, min: 1 }),
   /** Event streams one tenant may hold open in one process. */
@@ -219,6 +228,18 @@ export type AdminConfig = {
   /** The longest lifetime of a token issued to a principal (the verifier's maximum). */
   maxTokenLifetimeSeconds: number;
 };
+
+/** How the runs API mints its events URLs. */
+export type StreamTokenConfig = { ttlSeconds: number; publicBaseUrl: string | undefined };
+
+/** Reads the stream token settings, throwing on the bad values. */
+export function streamTokenConfigFromEnv(env: EnvSource = process.env): StreamTokenConfig {
+  const values = orchestratorHttpEnv.parse(env);
+  return {
+    ttlSeconds: values.AGENTOS_STREAM_TOKEN_TTL_SECONDS,
+    publicBaseUrl: values.AGENTOS_PUBLIC_API_URL,
+  };
+}
 
 /** Reads the administration APIs' settings, throwing on the bad ones. */
 export function adminConfigFromEnv(env: EnvSource = process.env): AdminConfig {

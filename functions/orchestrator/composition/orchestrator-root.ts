@@ -54,9 +54,12 @@ import {
   orchestratorConfigFromEnv,
   stepWorkerConfigFromEnv,
   streamLimitsFromEnv,
+  streamTokenConfigFromEnv,
 } from './orchestrator-config.ts';
+import { createEventsUrlMinter } from '../events/stream-token.ts';
 import { RunEventHub } from '../events/run-event-hub.ts';
 import { bindRoutes } from '../../shared/http/bound-route.ts';
+import { corsPolicyFromEnv } from '../../shared/http/cors.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 
 /** The step queue's depth from SQS's approximate counts (HLD §10.2 backpressure). */
@@ -156,7 +159,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     httpApp: () => {
       const timing = eventStreamTimingFromEnv(env);
       const admin = adminConfigFromEnv(env);
-      // Only token issuance needs the node's signing key, so it is read on first use.
+      // Only token issuance (principals' and stream tokens) needs the node's signing key: read on first use.
       let issuer: IdentifyingTokenIssuer | undefined;
       return createHttpApp({
         service: 'agent-orchestrator',
@@ -175,6 +178,11 @@ export function composeOrchestrator(env: EnvSource = process.env) {
               { ...readinessTiming, reportFailure },
             ),
             jwks: jwksHandler(nodeJwksEnv.parse(env).AGENTOS_NODE_JWKS),
+            // Signed with the node's key, like the principals' tokens (HLD §3.3).
+            eventsUrl: createEventsUrlMinter({
+              issuer: () => (issuer ??= serviceTokenIssuerFromEnv(env)),
+              ...streamTokenConfigFromEnv(env),
+            }),
           }),
           ...memoryHandlers({ memory }),
           ...tenantAdminHandlers({
@@ -203,6 +211,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           }),
         }),
         verifier: jwtVerifierFromEnv(env),
+        cors: corsPolicyFromEnv(env),
         admission,
         operatorTenantId: admin.operatorTenantId,
         telemetry,

@@ -102,7 +102,13 @@ export const RunSchema = z
       'Why the run waits to start (or to go on): `waiting_for_run_slot` while its tenant runs as many runs as ' +
         'it may, `waiting_for_node_capacity` while the node does; null otherwise.',
     ),
-    events_url: z.string(),
+    events_url: z
+      .string()
+      .describe(
+        'The run’s events. In the answers of POST /v1/runs and GET /v1/runs/{run_id}, an absolute URL with a ' +
+          '`stream_token` query parameter: a short-lived token that reads only this run’s events, for a ' +
+          'browser’s EventSource; elsewhere the path. Read the run again for a fresh one.',
+      ),
   })
   .meta({ id: 'Run' });
 
@@ -125,6 +131,12 @@ export const EventQuerySchema = z.strictObject({
     .max(1000)
     .optional()
     .describe('Largest page for the JSON form (default 100); ignored when streaming.'),
+  stream_token: z
+    .string()
+    .optional()
+    .describe(
+      'The token of the run’s `events_url`, used in place of the Authorization header (which wins when both come).',
+    ),
 });
 
 /** `Idempotency-Key` header values. */

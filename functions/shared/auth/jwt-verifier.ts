@@ -37,8 +37,12 @@ export const defaultMaxTokenLifetimeSeconds = 24 * 3600;
 /** Verifies bearer tokens and turns their claims into an Auth Context. */
 export type JwtVerifier = {
   verify(token: string): Promise<AuthContext>;
-  /** As `verify`, with what ingress admission needs besides the Auth Context (`jti`, `iat`, `iss`). */
-  verifyToken(token: string): Promise<VerifiedToken>;
+  /**
+   * As `verify`, with what ingress admission needs besides the Auth Context (`jti`, `iat`, `iss`).
+   * With `resource`, only a token minted for that one resource (`aud` = audience + resource) passes;
+   * without, such a token is refused like any token for another audience.
+   */
+  verifyToken(token: string, options?: { resource?: string }): Promise<VerifiedToken>;
 };
 
 function readScopes(payload: JWTPayload): string[] {
@@ -102,7 +106,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxLifetime = options.maxLifetimeSeconds ?? defaultMaxTokenLifetimeSeconds;
   const resolvers = new Map(options.issuers.map((trusted) => [trusted.issuer, keyResolver(trusted.jwks)]));
-  async function verifyToken(token: string): Promise<VerifiedToken> {
+  async function verifyToken(token: string, scope: { resource?: string } = {}): Promise<VerifiedToken> {
     const issuer = claimedIssuer(token);
     const keys = resolvers.get(issuer);
     if (keys === undefined)
@@ -110,7 +114,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     try {
       const { payload } = await jwtVerify(token, keys, {
         issuer,
-        audience: options.audience,
+        audience: scope.resource === undefined ? options.audience : `${options.audience}${scope.resource}`,
         algorithms: [...allowedJwtAlgorithms],
         requiredClaims: ['exp', 'sub'],
         clockTolerance: tolerance,

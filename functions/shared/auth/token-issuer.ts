@@ -19,6 +19,11 @@ export type TokenClaims = {
   policyContext?: Record<string, unknown>;
   /** The principal that had the token issued (a tenant admin), as the `issued_by` claim, for audit. */
   issuedBy?: string;
+  /**
+   * Narrows the token to one resource: its `aud` becomes the issuer's audience followed by this path,
+   * which no verifier accepts but one asked for exactly that resource (see `JwtVerifier.verifyToken`).
+   */
+  resource?: string;
   ttlSeconds: number;
 };
 
@@ -71,7 +76,7 @@ export function createTokenIssuer(options: {
     const token = await new SignJWT(payload)
       .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: 'JWT' })
       .setIssuer(options.issuer)
-      .setAudience(options.audience)
+      .setAudience(claims.resource === undefined ? options.audience : `${options.audience}${claims.resource}`)
       .setSubject(claims.subject)
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)

@@ -39,7 +39,10 @@ export type JsonResult = { status: number; headers?: Record<string, string>; jso
 /** A streamed answer (server-sent events); only streaming functions serve these. */
 export type StreamResult = { status: number; headers: Record<string, string>; stream: Readable };
 
-export type RouteResult = JsonResult | StreamResult;
+/** An answer without a body, such as 204 No Content. */
+export type EmptyResult = { status: number; headers?: Record<string, string>; empty: true };
+
+export type RouteResult = JsonResult | StreamResult | EmptyResult;
 
 /** The handler of one declared route. */
 export type RouteHandler<S extends RouteSpec> = (input: RouteInput<S>) => Promise<RouteResult>;

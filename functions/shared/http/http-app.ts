@@ -19,6 +19,8 @@ import { toErrorEnvelope } from '../errors/error-envelope.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import type { BoundRoute, RouteInput, RouteResult } from './bound-route.ts';
 import { correlationIdFor } from './correlation-id.ts';
+import { addCorsHeaders, preflightHeaders } from './cors.ts';
+import type { CorsPolicy } from './cors.ts';
 import { parseJsonBody, validate } from './json-body.ts';
 import { createPathMatcher } from './path-matcher.ts';
 import type { RouteSpec } from './route-spec.ts';
@@ -39,6 +41,8 @@ export type HttpAppOptions = {
   telemetry: Telemetry;
   /** The largest JSON body a route accepts unless its declaration says otherwise. */
   maxBodyBytes: number;
+  /** Which web origins browsers may call this API from; absent, CORS is off. */
+  cors?: CorsPolicy;
 };
 
 /** Platform facts an adapter knows about a request. */
@@ -119,6 +123,9 @@ function withBase(correlationId: string, headers: Record<string, string> | undef
 }
 
 function toResponse(result: RouteResult, correlationId: string): Response {
+  if ('empty' in result) {
+    return new Response(null, { status: result.status, headers: withBase(correlationId, result.headers) });
+  }
   if ('stream' in result) {
     return new Response(Readable.toWeb(result.stream) as ReadableStream<Uint8Array>, {
       status: result.status,
@@ -135,7 +142,8 @@ function toResponse(result: RouteResult, correlationId: string): Response {
  * Builds a service's HTTP core from its bound routes. Per request: correlation id → route (400 on
  * malformed percent-encoding, 404, 405 with `Allow`) → bearer authentication and scope (401 with
  * `WWW-Authenticate`, 403) → params, query, headers and JSON body parsed against the declaration →
- * handler; every failure becomes the error envelope with a stable code.
+ * handler; every failure becomes the error envelope with a stable code. With a CORS policy, a
+ * preflight of any route is answered here, and answers to allowed origins carry the CORS headers.
  */
 export function createHttpApp(options: HttpAppOptions): HttpApp {
   const match = createPathMatcher(
@@ -143,11 +151,28 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   );
   const { logger, metrics } = options.telemetry;
 
+  /** The bearer token, or where the route allows it and no header came, its query token. */
+  function verifyCaller(
+    spec: RouteSpec,
+    url: URL,
+    params: Record<string, string>,
+    headers: Record<string, string>,
+  ) {
+    const queryToken = spec.queryToken === undefined ? null : url.searchParams.get(spec.queryToken.name);
+    if (headers['authorization'] === undefined && queryToken !== null && spec.queryToken !== undefined) {
+      return options.verifier.verifyToken(queryToken, { resource: spec.queryToken.resource(params) });
+    }
+    return options.verifier.verifyToken(bearerToken(headers['authorization']));
+  }
+
   async function authenticate(
+    spec: RouteSpec,
     scope: string,
+    url: URL,
+    params: Record<string, string>,
     headers: Record<string, string>,
   ): Promise<{ auth: AuthContext; tenant: Tenant }> {
-    const token = await options.verifier.verifyToken(bearerToken(headers['authorization']));
+    const token = await verifyCaller(spec, url, params, headers);
     const { auth } = token;
     logger.appendKeys({ tenant_id: auth.tenant_id });
     // The tenant first: an unknown or disabled tenant's token is refused whatever it may hold.
@@ -169,7 +194,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   ): Promise<RouteInput> {
     const { spec } = route;
     const { auth, tenant } =
-      spec.scope === null ? { auth: anonymous, tenant: undefined } : await authenticate(spec.scope, headers);
+      spec.scope === null
+        ? { auth: anonymous, tenant: undefined }
+        : await authenticate(spec, spec.scope, url, params, headers);
     const parsedParams = validateParams(spec, params);
     const query = spec.request?.query ? validate(spec.request.query, queryRecord(url), 'query') : {};
     validateHeaders(spec, headers);
@@ -226,26 +253,59 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     return toResponse({ status, headers: extra, json: envelope }, correlationId);
   }
 
+  /**
+   * A CORS preflight (an OPTIONS request with `Access-Control-Request-Method`) for any route:
+   * 204 with the path's methods for an allowed origin, 403 for any other, 404 for no such path.
+   */
+  function preflight(cors: CorsPolicy, url: URL, headers: Record<string, string>, correlationId: string) {
+    const found = match('OPTIONS', url.pathname);
+    if (found.kind !== 'method_not_allowed') throw new NotFoundError(`No route for OPTIONS ${url.pathname}`);
+    const origin = headers['origin'];
+    if (origin === undefined || !cors.allowedOrigins.includes(origin))
+      throw new ForbiddenError('This origin may not call this API from a browser');
+    return toResponse(
+      { status: 204, headers: preflightHeaders(cors, origin, found.allowed), empty: true },
+      correlationId,
+    );
+  }
+
+  async function serve(
+    request: Request,
+    headers: Record<string, string>,
+    correlationId: string,
+  ): Promise<Response> {
+    let route: BoundRoute | undefined;
+    try {
+      const url = new URL(request.url);
+      if (
+        options.cors !== undefined &&
+        request.method === 'OPTIONS' &&
+        headers['access-control-request-method'] !== undefined
+      ) {
+        return preflight(options.cors, url, headers, correlationId);
+      }
+      const found = match(request.method, url.pathname);
+      if (found.kind === 'not_found')
+        throw new NotFoundError(`No route for ${request.method} ${url.pathname}`);
+      if (found.kind === 'method_not_allowed') throw new MethodNotAllowedError(request.method, found.allowed);
+      route = found.route.bound;
+      const input = await inputFor(route, request, url, found.params, headers, correlationId);
+      return toResponse(await route.handle(input), correlationId);
+    } catch (error) {
+      return failure(error, correlationId, headers, route);
+    }
+  }
+
   return {
     async fetch(request, context = {}) {
       const headers = headerRecord(request.headers);
       const correlationId = correlationIdFor(headers, context.requestId);
       logger.appendKeys({ correlation_id: correlationId });
       metrics.addMetric('Requests', MetricUnit.Count, 1);
-      let route: BoundRoute | undefined;
-      try {
-        const url = new URL(request.url);
-        const found = match(request.method, url.pathname);
-        if (found.kind === 'not_found')
-          throw new NotFoundError(`No route for ${request.method} ${url.pathname}`);
-        if (found.kind === 'method_not_allowed')
-          throw new MethodNotAllowedError(request.method, found.allowed);
-        route = found.route.bound;
-        const input = await inputFor(route, request, url, found.params, headers, correlationId);
-        return toResponse(await route.handle(input), correlationId);
-      } catch (error) {
-        return failure(error, correlationId, headers, route);
-      }
+      const response = await serve(request, headers, correlationId);
+      // Every answer, errors included, so a page can read why it was refused.
+      if (options.cors !== undefined) addCorsHeaders(response.headers, options.cors, headers['origin']);
+      return response;
     },
   };
 }

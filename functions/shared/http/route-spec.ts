@@ -93,6 +93,12 @@ export type RouteSpec = {
   tags?: string[];
   request?: RequestSpec;
   responses: Record<number, ResponseSpec>;
+  /**
+   * A short-lived token this route also accepts in a query parameter instead of `Authorization`, for
+   * clients that cannot set headers (a browser's EventSource). It must have been minted for the
+   * resource `resource(params)` names, so it opens nothing else.
+   */
+  queryToken?: { name: string; resource(params: Record<string, string>): string };
   /** Extra headers on every error answer of this route (e.g. OpenAI's `x-should-retry`). */
   errorHeaders?: ErrorHeaders;
   /** `false` documents an operation that is designed but not served yet (`x-implemented: false`). */

@@ -194,6 +194,7 @@ async function harness(
       streamSlots: createStreamSlots({ pool, reportFailure, clock }),
       readiness: async () => ({ status: 200, json: {} }),
       jwks: async () => ({ status: 200, json: {} }),
+      eventsUrl: async (_auth, runId) => `/v1/runs/${runId}/events`,
     }),
   };
 }
