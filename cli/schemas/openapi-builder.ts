@@ -14,8 +14,23 @@ export type ApiDocumentSpec = {
   description: string;
   /** `stub` marks a designed API that no service serves yet (`info.x-status`). */
   status?: 'stub';
+  /** Where the API is served (OpenAPI `servers`): a local node's port, a deployed node's stage. */
+  servers: readonly ApiServer[];
   operations: readonly RouteSpec[];
 };
+
+/** One OpenAPI server: a URL template and the variables it names. */
+export type ApiServer = {
+  url: string;
+  description: string;
+  variables?: Record<string, { default: string; description: string }>;
+};
+
+/**
+ * The licence every document declares. The project grants none (package.json is private and the
+ * repository carries no licence file), so the documents say so rather than leave it unstated.
+ */
+const license = { name: 'Proprietary: no licence is granted', identifier: 'LicenseRef-AgentOS-Proprietary' };
 
 const errorEnvelopeRef = { $ref: '#/components/schemas/ErrorEnvelope' };
 const correlationHeaderName = 'X-Correlation-Id';
@@ -220,8 +235,10 @@ export function buildOpenApiDocument(spec: ApiDocumentSpec): JsonObject {
       title: spec.title,
       version: spec.version,
       description: spec.description,
+      license,
       ...(spec.status === undefined ? {} : { 'x-status': spec.status }),
     },
+    servers: spec.servers.map((server) => ({ ...server })) as JsonObject[],
     security: [{ bearerAuth: [] }],
     paths,
     components: {
