@@ -8,9 +8,10 @@
 # pinned in cli/emulator-requirements.txt) goes into .toolchain/venv; nothing else is used in its
 # place, since the emulator launcher patches that exact version (and refuses any other). With
 # AGENTOS_AWS_ENDPOINT (or AWS_ENDPOINT_URL) pointing at a running LocalStack-compatible emulator, no
-# emulator is installed or started. For `test`, cfn-lint (pinned in cli/lint-requirements.txt) goes
-# into the same .toolchain/venv: the stack hygiene test lints the synthesized node template with it,
-# and Debian's chromium package (apt-get, when /usr/bin/chromium is missing) for the browser test.
+# emulator is installed or started. For `test`, the Python linters pinned in cli/lint-requirements.txt
+# (cfn-lint for the synthesized node template, openapi-spec-validator for schemas/) go into the same
+# .toolchain/venv, and Debian's chromium package (apt-get, when /usr/bin/chromium is missing) is
+# installed for the browser test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -76,22 +77,25 @@ ensure_emulator() {
   exit 1
 }
 
-ensure_cfn_lint() {
+ensure_lint_tools() {
   local venv="$root/.toolchain/venv"
-  local version
-  version=$(sed -n 's/^cfn-lint==\([^[:space:]]*\).*/\1/p' cli/lint-requirements.txt)
-  # The installed version itself, not a stamp: installing moto (which depends on cfn-lint) into the
-  # same virtualenv may change it.
-  if [ -x "$venv/bin/cfn-lint" ] &&
-    compgen -G "$venv/lib/python3*/site-packages/cfn_lint-$version.dist-info" >/dev/null; then
+  local missing=() name version
+  # The installed versions themselves, not a stamp: installing moto (which depends on cfn-lint and
+  # openapi-spec-validator) into the same virtualenv may change them.
+  while IFS='=' read -r name version; do
+    if ! compgen -G "$venv/lib/python3*/site-packages/${name//-/_}-${version#=}.dist-info" >/dev/null; then
+      missing+=("$name==${version#=}")
+    fi
+  done < <(sed -n 's/^\([A-Za-z0-9_-]*==[^[:space:]]*\).*/\1/p' cli/lint-requirements.txt)
+  if [ "${#missing[@]}" -eq 0 ]; then
     return
   fi
-  log "installing cfn-lint $version into .toolchain/venv"
+  log "installing ${missing[*]} into .toolchain/venv"
   if { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" >&2; } &&
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r cli/lint-requirements.txt >&2; then
     return
   fi
-  log "could not install the pinned cfn-lint (cli/lint-requirements.txt) into .toolchain/venv"
+  log "could not install the pinned linters (cli/lint-requirements.txt) into .toolchain/venv"
   exit 1
 }
 
@@ -135,6 +139,6 @@ ensure_emulator
 if [ "$command" = up ]; then
   exec node cli/bin/agentos.ts up --local "$@"
 fi
-ensure_cfn_lint
+ensure_lint_tools
 ensure_chromium
 exec npm run check

@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { useJsonOutput } from '../commands/cli-output.ts';
+import { completionScript, completionShells } from '../commands/completion.ts';
+import type { CompletionShell } from '../commands/completion.ts';
 import { describeCliError, exitCodes } from '../commands/cli-errors.ts';
 import { modelPolicyLocal } from '../commands/model-policy-local.ts';
 import { nukeLocal } from '../commands/nuke-local.ts';
@@ -89,8 +93,12 @@ function withTarget(command: Command): Command {
       'local: orchestrator port; model policy uses +1, the emulator +2',
       port,
       8710,
-    );
+    )
+    .option('--json', 'print the result as JSON on standard output; progress goes to standard error');
 }
+
+/** Commands that call the API print their own JSON under `--json` (the API's documents). */
+const apiCommands = new WeakSet<Command>();
 
 /**
  * Resolves a command's one target. A local target and an emulator get the emulator's keys when the
@@ -116,7 +124,16 @@ const program = new Command()
   .description(
     'Operate AgentOS nodes: on this machine (--local), on AWS (--profile/--region), or on an AWS emulator (--endpoint URL)',
   )
+  .version(
+    (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+      .version,
+    '-V, --version',
+    'print the agentos version',
+  )
   .showHelpAfterError()
+  .hook('preAction', (_program, action) => {
+    if (action.opts()['json'] === true && !apiCommands.has(action)) useJsonOutput();
+  })
   // A wrong flag or argument is a usage error (exit 2), as for every command; help and --version exit 0.
   .exitOverride((error) => {
     process.exit(error.exitCode === 1 ? exitCodes.usage : error.exitCode);
@@ -285,13 +302,13 @@ const operatorTenantHelp =
  * `--tenant` means for the command.
  */
 function withApi(command: Command, tenantHelp: string = mintTenantHelp): Command {
+  apiCommands.add(command);
   return withTarget(command)
     .option('--tenant <id>', tenantHelp)
     .option(
       '--token <jwt>',
       'use this bearer token (default: $AGENTOS_TOKEN, else one minted with the node key)',
-    )
-    .option('--json', 'print the API’s JSON instead of a table');
+    );
 }
 
 /** Adds `--limit`, `--cursor` and `--all` to a list command. */
@@ -660,6 +677,16 @@ withApi(
     'tenant-admin',
   ),
 );
+
+program
+  .command('completion')
+  .description('print a shell completion script: `source <(agentos completion bash)`, or zsh')
+  .argument('<shell>', completionShells.join(' or '))
+  .action((shell: string) => {
+    if (!(completionShells as readonly string[]).includes(shell))
+      throw new InvalidArgumentError(`completion takes ${completionShells.join(' or ')}`);
+    process.stdout.write(completionScript(program, shell as CompletionShell));
+  });
 
 try {
   await program.parseAsync(process.argv);

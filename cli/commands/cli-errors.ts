@@ -10,6 +10,13 @@ export const exitCodes = {
   unreachable: 3,
 } as const;
 
+/** What a file error means to the person who named the file (`--file`, `--config`). */
+const fileProblems: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+};
+
 const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
 
 /**
@@ -29,6 +36,10 @@ export function describeCliError(error: unknown): { line: string; exitCode: numb
       line: `cannot reach the node at${where} (${cause.code}); is it running? \`agentos status --local\` shows it`,
       exitCode: exitCodes.unreachable,
     };
+  }
+  const file = error as { code?: unknown; path?: unknown } | undefined;
+  if (typeof file?.path === 'string' && typeof file.code === 'string' && file.code in fileProblems) {
+    return { line: `cannot read ${file.path}: ${fileProblems[file.code]}`, exitCode: exitCodes.failed };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { line: message.split('\n')[0] ?? message, exitCode: exitCodes.failed };

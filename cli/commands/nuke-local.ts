@@ -1,3 +1,4 @@
+import { humanOutput } from './cli-output.ts';
 import { removeNodeStack } from '../local/local-deploy.ts';
 import { localClientConfig } from '../local/local-target.ts';
 import { readLocalState, removeLocalState } from '../local/local-state.ts';
@@ -17,7 +18,7 @@ export async function nukeLocal(options: {
   yes: boolean;
   out?: NodeJS.WritableStream;
 }): Promise<number> {
-  const out = options.out ?? process.stdout;
+  const out = options.out ?? humanOutput();
   if (!options.yes) {
     const agreed = await confirm(`Stop local node "${options.nodeId}" and delete its data and keys? [y/N] `);
     if (!agreed) {

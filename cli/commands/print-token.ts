@@ -1,3 +1,4 @@
+import { emitJson, isJsonOutput } from './cli-output.ts';
 import { defaultTenantScopes, TenantIdSchema } from '../../functions/shared/auth/auth-context.ts';
 import type { TokenIssuer } from '../../functions/shared/auth/token-issuer.ts';
 
@@ -22,13 +23,24 @@ export async function printToken(
   request: TokenRequest,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<0> {
-  const token = await issuer.issue({
+  const claims = {
     tenantId: tenant,
     subject: request.subject ?? `admin@${tenant}`,
     scopes:
       request.scopes !== undefined && request.scopes.length > 0 ? request.scopes : [...defaultTenantScopes],
     ttlSeconds: request.ttlSeconds,
-  });
+  };
+  const token = await issuer.issue(claims);
+  if (isJsonOutput()) {
+    emitJson({
+      token,
+      tenant_id: claims.tenantId,
+      subject: claims.subject,
+      scopes: claims.scopes,
+      expires_in: claims.ttlSeconds,
+    });
+    return 0;
+  }
   out.write(`${token}\n`);
   return 0;
 }

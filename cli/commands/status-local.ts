@@ -1,3 +1,4 @@
+import { humanOutput } from './cli-output.ts';
 import { readLocalState } from '../local/local-state.ts';
 import { isAlive } from '../local/processes.ts';
 import { httpCheck } from '../reports/checks.ts';
@@ -7,7 +8,7 @@ import type { CheckRecord } from '../reports/operator-report.ts';
 
 /** `agentos status --local`: what runs, whether it answers, and a report. Exit 0 when healthy. */
 export async function statusLocal(options: { nodeId: string; out?: NodeJS.WritableStream }): Promise<number> {
-  const out = options.out ?? process.stdout;
+  const out = options.out ?? humanOutput();
   const state = await readLocalState(options.nodeId);
   const report = newOperatorReport('status', options.nodeId, 'not part of status');
   report.seeded = state?.seeded ?? {};

@@ -1,3 +1,4 @@
+import { emitJson } from '../commands/cli-output.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -89,6 +90,8 @@ export async function writeOperatorReport(dir: string, report: OperatorReport): 
   const paths = reportPaths(dir, report);
   await writeFile(paths.json, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(paths.markdown, renderMarkdown(report));
+  // Under --json the report is the command's result (its Markdown twin stays a file).
+  emitJson({ ...report, report_files: paths });
   return paths;
 }
 

@@ -1,3 +1,4 @@
+import { humanOutput } from '../commands/cli-output.ts';
 import type { PhaseRecord } from './operator-report.ts';
 
 /** Prints each phase as it starts and ends, and records it for the report. */
@@ -5,7 +6,7 @@ export class PhaseRunner {
   readonly phases: PhaseRecord[] = [];
   private readonly out: NodeJS.WritableStream;
 
-  constructor(out: NodeJS.WritableStream = process.stdout) {
+  constructor(out: NodeJS.WritableStream = humanOutput()) {
     this.out = out;
   }
 

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { restApiDefinition } from '../../infra/resources/definitions.ts';
 import { ErrorEnvelopeSchema } from '../../functions/shared/errors/error-envelope.ts';
 import type { HeaderSpec, ResponseSpec, RouteSpec } from '../../functions/shared/http/route-spec.ts';
 import type { JsonObject } from './json-value.ts';
@@ -14,8 +15,23 @@ export type ApiDocumentSpec = {
   description: string;
   /** `stub` marks a designed API that no service serves yet (`info.x-status`). */
   status?: 'stub';
+  /** Where the API is served (OpenAPI `servers`): a local node's port, a deployed node's stage. */
+  servers: readonly ApiServer[];
   operations: readonly RouteSpec[];
 };
+
+/** One OpenAPI server: a URL template and the variables it names. */
+export type ApiServer = {
+  url: string;
+  description: string;
+  variables?: Record<string, { default: string; description: string }>;
+};
+
+/**
+ * The licence every document declares. The project grants none (package.json is private and the
+ * repository carries no licence file), so the documents say so rather than leave it unstated.
+ */
+const license = { name: 'Proprietary: no licence is granted', identifier: 'LicenseRef-AgentOS-Proprietary' };
 
 const errorEnvelopeRef = { $ref: '#/components/schemas/ErrorEnvelope' };
 const correlationHeaderName = 'X-Correlation-Id';
@@ -26,6 +42,26 @@ const authErrors: Record<number, string> = {
   403: 'forbidden: the token does not carry the scope this operation requires',
 };
 const internalError = 'internal: an unexpected failure; the message is always generic';
+
+/**
+ * Client errors API Gateway itself answers, with the error envelope, before any route sees the
+ * request (infra/resources/definitions.ts, served the same by the local front): today a request over
+ * the gateway's size limit, whatever its method. "No route" (404) is left out: it belongs to no
+ * operation.
+ */
+const gatewayErrors = restApiDefinition.gatewayResponses.flatMap((response) =>
+  'statusCode' in response &&
+  response.statusCode >= 400 &&
+  response.statusCode < 500 &&
+  response.code !== 'not_found'
+    ? [
+        {
+          status: response.statusCode,
+          description: `${response.code}: ${response.message} (answered by the API gateway)`,
+        },
+      ]
+    : [],
+);
 
 /** Parameter names of a route template such as `/v1/runs/{run_id}:cancel` (or `{model_ref+}`). */
 export function pathParameterNames(path: string): string[] {
@@ -150,7 +186,12 @@ function withDefaultErrors(operation: RouteSpec): Record<number, ResponseSpec> {
     responses[415] ??= {
       description: 'invalid_request: the body is not JSON (send Content-Type: application/json).',
     };
+    responses[413] ??= {
+      description:
+        'invalid_request: the body is larger than this operation accepts (its own limit, below the API gateway’s 10 MB).',
+    };
   }
+  for (const { status, description } of gatewayErrors) responses[status] ??= { description };
   responses[500] ??= { description: internalError };
   return responses;
 }
@@ -220,8 +261,10 @@ export function buildOpenApiDocument(spec: ApiDocumentSpec): JsonObject {
       title: spec.title,
       version: spec.version,
       description: spec.description,
+      license,
       ...(spec.status === undefined ? {} : { 'x-status': spec.status }),
     },
+    servers: spec.servers.map((server) => ({ ...server })) as JsonObject[],
     security: [{ bearerAuth: [] }],
     paths,
     components: {

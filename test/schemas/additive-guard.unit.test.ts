@@ -78,6 +78,7 @@ function widgetDocument(api: WidgetApi = {}): JsonObject {
     title: 'Widgets',
     version: '1.0.0',
     description: 'Test API',
+    servers: [],
     operations,
   });
 }

@@ -1,3 +1,4 @@
+import { humanOutput } from '../cli-output.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeStackName } from '../../../infra/node-app.ts';
@@ -49,7 +50,7 @@ export type RemoteContext = {
 
 /** A fresh context for one command against a deployed node; its state directory exists. */
 export async function newRemoteContext(action: string, options: RemoteOptions): Promise<RemoteContext> {
-  const out = options.out ?? process.stdout;
+  const out = options.out ?? humanOutput();
   const env = options.env ?? process.env;
   const runner = new PhaseRunner(out);
   const report = newOperatorReport(action, options.target.stage, 'not part of this command');

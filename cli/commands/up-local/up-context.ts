@@ -1,3 +1,4 @@
+import { humanOutput } from '../cli-output.ts';
 import type { NodeConfig } from '../../config/node-config.ts';
 import type { AwsClientConfig } from '../../../functions/shared/aws/client-config.ts';
 import type { TokenIssuer } from '../../../functions/shared/auth/token-issuer.ts';
@@ -55,7 +56,7 @@ export type BootedNode = {
 
 /** A fresh context for one `up --local`. */
 export function newUpContext(options: UpLocalOptions): UpContext {
-  const out = options.out ?? process.stdout;
+  const out = options.out ?? humanOutput();
   const runner = new PhaseRunner(out);
   const report = newOperatorReport('up', options.nodeId, 'SMTP alerting is not configured in local mode yet');
   report.phases = runner.phases;
