@@ -22,6 +22,15 @@ export type ProviderRequest = {
   temperature?: number;
   top_p?: number;
   stop?: string[];
+  /**
+   * OpenAI request options that only OpenAI-compatible backends take (HLD §3.2 `providers`): they
+   * are forwarded there as given and ignored by backends without an equivalent (Bedrock, local).
+   */
+  seed?: number;
+  user?: string;
+  parallel_tool_calls?: boolean;
+  metadata?: Record<string, string>;
+  store?: boolean;
   /** Aborts the call (per-provider timeout, or the client went away). */
   signal: AbortSignal;
 };

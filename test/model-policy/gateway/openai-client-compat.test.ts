@@ -1,0 +1,146 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
+import { provisionTestNode } from '../../support/aws.ts';
+import { importLambdaHandler, serveLambda } from '../../support/serve-lambda.ts';
+import { createTestAuth } from '../../support/test-auth.ts';
+import { tenantRegistrar, testTenantDirectory } from '../../support/test-tenants.ts';
+import { script } from '../support/gateway-harness.ts';
+
+/**
+ * What the official `openai` client sends beyond plain text, against a local node: every field it
+ * may send is honoured or refused with a 400 naming it, streamed or not.
+ */
+
+let front: HttpFront;
+let client: OpenAI;
+
+beforeAll(async () => {
+  const { resources } = await provisionTestNode('oaicompat');
+  const auth = await createTestAuth(`https://agentos.test/${resources.tableName}`, undefined, {
+    registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
+  });
+  Object.assign(process.env, auth.env(), {
+    AGENTOS_TABLE_NAME: resources.tableName,
+    AGENTOS_MODEL_POLICY_CACHE_MS: '0',
+  });
+  const handler = await importLambdaHandler(
+    new URL('../../../functions/model-policy/handlers/api.ts', import.meta.url).pathname,
+  );
+  front = await serveLambda({ handler });
+  client = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: await auth.token('acme'), maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await front.close();
+});
+
+const tools: OpenAI.ChatCompletionTool[] = [
+  {
+    type: 'function',
+    function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } },
+  },
+];
+
+/** The text of a stream, read to its end. */
+async function streamedText(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+  return text;
+}
+
+describe.each([false, true])('the official openai client, stream %s', (stream) => {
+  it('returns an answer to a request carrying metadata, store, seed, user and parallel_tool_calls', async () => {
+    const body = {
+      model: 'local/echo',
+      messages: [{ role: 'user' as const, content: 'options' }],
+      tools,
+      metadata: { team: 'blue' },
+      store: false,
+      seed: 42,
+      user: 'end-user-1',
+      parallel_tool_calls: false,
+    };
+    const text = stream
+      ? await streamedText(await client.chat.completions.create({ ...body, stream: true }))
+      : (await client.chat.completions.create(body)).choices[0]?.message.content;
+    expect(text).toBe('echo: options');
+  });
+
+  it('returns an answer to a conversation echoing a response message with tool calls and no content', async () => {
+    const turns = script({ tool_calls: [{ name: 'lookup', arguments: { q: 'x' } }] }, { reply: 'found it' });
+    const echoed = {
+      role: 'assistant' as const,
+      content: null,
+      refusal: null,
+      annotations: [],
+      audio: null,
+      function_call: null,
+      tool_calls: [
+        { id: 'call_1', type: 'function' as const, function: { name: 'lookup', arguments: '{}' } },
+      ],
+    };
+    const withoutContent = {
+      role: 'assistant' as const,
+      tool_calls: [
+        { id: 'call_2', type: 'function' as const, function: { name: 'lookup', arguments: '{}' } },
+      ],
+    };
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      turns,
+      { role: 'user', content: 'find x' },
+      echoed as OpenAI.ChatCompletionMessageParam,
+      { role: 'tool', tool_call_id: 'call_1', content: 'x is here' },
+      withoutContent,
+      { role: 'tool', tool_call_id: 'call_2', content: 'x is here too' },
+    ];
+    // The scripted model plays the turn after the assistant messages it holds: past the last, `done`.
+    const text = stream
+      ? await streamedText(
+          await client.chat.completions.create({ model: 'local/scripted', messages, tools, stream: true }),
+        )
+      : (await client.chat.completions.create({ model: 'local/scripted', messages, tools })).choices[0]
+          ?.message.content;
+    expect(text).toBe('done');
+  });
+
+  it('returns the next answer when the previous answer message is sent back as it came', async () => {
+    const turns = script({ tool_calls: [{ name: 'lookup', arguments: { q: 'y' } }] }, { reply: 'It is y.' });
+    const first = await client.chat.completions.create({
+      model: 'local/scripted',
+      messages: [turns, { role: 'user', content: 'y?' }],
+      tools,
+    });
+    const message = first.choices[0]!.message;
+    const call = message.tool_calls![0]!;
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      turns,
+      { role: 'user', content: 'y?' },
+      message,
+      { role: 'tool', tool_call_id: call.id, content: 'y' },
+    ];
+    const text = stream
+      ? await streamedText(
+          await client.chat.completions.create({ model: 'local/scripted', messages, tools, stream: true }),
+        )
+      : (await client.chat.completions.create({ model: 'local/scripted', messages, tools })).choices[0]
+          ?.message.content;
+    expect(text).toBe('It is y.');
+  });
+
+  it('throws a 400 naming audio when an echoed message carries audio output', async () => {
+    const error = await client.chat.completions
+      .create({
+        model: 'local/echo',
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'assistant', content: 'b', audio: { id: 'audio_1' } },
+          { role: 'user', content: 'c' },
+        ],
+        ...(stream ? { stream: true as const } : {}),
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain('audio');
+  });
+});
