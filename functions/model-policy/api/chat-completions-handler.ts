@@ -10,6 +10,7 @@ import type { PassThroughOptions } from '../invocation/model-call.ts';
 import type { createChatCompletion } from './model-policy-api.ts';
 import { ChunkWriter, chatCompletionOf, gatewayHeaders, replayChunks, sseEvent } from './openai-rendering.ts';
 import { requestIdFrom } from './request-id.ts';
+import { checkResponseFormat } from '../invocation/response-format.ts';
 import type { RateDecision } from '../../shared/limits/limiter-port.ts';
 import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
 import { modelRequestRateOf } from '../invocation/model-request-rate.ts';
@@ -46,6 +47,9 @@ function passThroughOf(body: ChatCompletionRequest): PassThroughOptions {
     ...(body.parallel_tool_calls === undefined ? {} : { parallel_tool_calls: body.parallel_tool_calls }),
     ...(body.metadata === undefined || body.metadata === null ? {} : { metadata: body.metadata }),
     ...(body.store === undefined || body.store === null ? {} : { store: body.store }),
+    ...(body.response_format === undefined || body.response_format === null
+      ? {}
+      : { response_format: body.response_format }),
   };
 }
 
@@ -107,6 +111,7 @@ export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<type
   return async (request): Promise<RouteResult> => {
     const { body } = request;
     const requestId = requestIdFrom(request.headers);
+    checkResponseFormat(body.response_format ?? undefined);
     const input = callInput(request, body, requestId);
     if (!input.stream) {
       const { call, replayed, rateLimit } = await gateway.complete(input);

@@ -8,7 +8,7 @@ import type { ProviderRequest } from '../ports/model-provider-port.ts';
 /** OpenAI request options forwarded to OpenAI-compatible backends and ignored by the others. */
 export type PassThroughOptions = Pick<
   ProviderRequest,
-  'seed' | 'user' | 'parallel_tool_calls' | 'metadata' | 'store'
+  'seed' | 'user' | 'parallel_tool_calls' | 'metadata' | 'store' | 'response_format'
 >;
 
 /** A model call as both API forms hand it to the gateway. */

@@ -33,7 +33,8 @@ export type ConverseInput = Omit<ConverseStreamCommandInput, 'modelId'>;
  * - tool messages become `toolResult` blocks in a user message;
  * - adjacent messages of the same role merge into one, since Converse requires alternating roles
  *   (so consecutive tool results share one user message);
- * - tools become `toolConfig.tools[].toolSpec`, `tool_choice` becomes `toolChoice` (`required` → any).
+ * - tools become `toolConfig.tools[].toolSpec`, `tool_choice` becomes `toolChoice` (`required` → any);
+ * - a JSON `response_format` becomes one more tool, forced (see {@link structuredAnswerTool});
  *   Converse has no `none`: tools are then left out, unless the conversation already holds tool
  *   blocks, which Converse only accepts alongside a tool configuration.
  *
@@ -119,9 +120,33 @@ function toolUseBlock(call: ToolCall): ContentBlock {
   return { toolUse: { toolUseId: call.id, name: call.function.name, input: input as BedrockDocument } };
 }
 
+/**
+ * The name of the tool through which Bedrock answers a request for structured output: Converse has
+ * no `response_format`, so the answer is a forced call of a tool whose input schema is the
+ * requested schema (`json_object`: any object), mapped back to message content as JSON text.
+ * Undefined when the request asks for free text.
+ */
+export function structuredAnswerTool(request: ProviderRequest): string | undefined {
+  const format = request.response_format;
+  if (format === undefined || format.type === 'text') return undefined;
+  return format.type === 'json_schema' ? format.json_schema.name : 'json_answer';
+}
+
+function answerToolSpec(request: ProviderRequest, name: string): Tool {
+  const format = request.response_format;
+  const schema =
+    format?.type === 'json_schema' && format.json_schema.schema !== undefined
+      ? format.json_schema.schema
+      : { type: 'object' };
+  const description =
+    format?.type === 'json_schema' && format.json_schema.description !== undefined
+      ? format.json_schema.description
+      : 'Give the answer as the input of this tool.';
+  return { toolSpec: { name, description, inputSchema: { json: schema as BedrockDocument } } };
+}
+
 function toolConfiguration(request: ProviderRequest, messages: Message[]): ToolConfiguration | undefined {
   const definitions = request.tools ?? [];
-  if (definitions.length === 0) return undefined;
   const tools: Tool[] = definitions.map(({ function: fn }) => ({
     toolSpec: {
       name: fn.name,
@@ -129,6 +154,23 @@ function toolConfiguration(request: ProviderRequest, messages: Message[]): ToolC
       inputSchema: { json: (fn.parameters ?? { type: 'object', properties: {} }) as BedrockDocument },
     },
   }));
+  const answerTool = structuredAnswerTool(request);
+  if (answerTool !== undefined) {
+    if (definitions.some(({ function: fn }) => fn.name === answerTool)) {
+      throw new ProviderError(
+        'invalid_request',
+        `response_format name '${answerTool}' is also the name of a tool; Bedrock needs them apart`,
+        { status: 400 },
+      );
+    }
+    // The answer is forced, so the caller's tools stay declared (the conversation may hold their
+    // calls) but are not called in this turn.
+    return {
+      tools: [...tools, answerToolSpec(request, answerTool)],
+      toolChoice: { tool: { name: answerTool } },
+    };
+  }
+  if (definitions.length === 0) return undefined;
   const choice = request.tool_choice;
   if (choice === 'none') {
     const holdsToolBlocks = messages.some((message) =>
@@ -187,7 +229,7 @@ const ConverseOutputSchema = z.object({
  *
  * @throws ProviderError `server_error` when the response lacks a message, a stop reason or usage.
  */
-export function converseResult(output: unknown): ProviderResult {
+export function converseResult(output: unknown, answerTool?: string): ProviderResult {
   const parsed = ConverseOutputSchema.safeParse(output);
   if (!parsed.success) {
     throw new ProviderError(
@@ -199,6 +241,18 @@ export function converseResult(output: unknown): ProviderResult {
     );
   }
   const { content } = parsed.data.output.message;
+  const answer = content.find((block) => answerTool !== undefined && block.toolUse?.name === answerTool);
+  if (answer?.toolUse !== undefined) {
+    // Structured output: the forced tool call's input is the answer (see structuredAnswerTool).
+    return {
+      message: { role: 'assistant', content: JSON.stringify(answer.toolUse.input ?? {}) },
+      finish_reason: parsed.data.stopReason === 'tool_use' ? 'stop' : finishReasonOf(parsed.data.stopReason),
+      usage: {
+        prompt_tokens: parsed.data.usage.inputTokens,
+        completion_tokens: parsed.data.usage.outputTokens,
+      },
+    };
+  }
   const text = content.flatMap((block) => (block.text !== undefined ? [block.text] : [])).join('');
   const toolCalls: ToolCall[] = content.flatMap((block) =>
     block.toolUse === undefined

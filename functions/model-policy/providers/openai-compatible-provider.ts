@@ -187,6 +187,7 @@ export class OpenAiCompatibleProvider implements ModelProvider {
         ? { parallel_tool_calls: request.parallel_tool_calls }
         : {}),
       ...(request.store !== undefined ? { store: request.store } : {}),
+      ...(request.response_format !== undefined ? { response_format: request.response_format } : {}),
       ...(request.metadata !== undefined && request.store === true ? { metadata: request.metadata } : {}),
       ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
     };

@@ -26,6 +26,26 @@ export const ToolChoiceSchema = z.union([
 /** A validated tool choice. */
 export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
 
+/**
+ * Structured output: free text, any JSON object, or JSON matching a JSON Schema. The schema's size
+ * and depth are bounded when the request is checked (`invocation/response-format.ts`).
+ */
+export const ResponseFormatSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('text') }),
+    z.strictObject({ type: z.literal('json_object') }),
+    z.strictObject({
+      type: z.literal('json_schema'),
+      json_schema: z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+        description: z.string().max(4096).optional(),
+        schema: z.record(z.string(), z.unknown()).optional(),
+        strict: z.boolean().nullable().optional(),
+      }),
+    }),
+  ])
+  .meta({ id: 'ResponseFormat' });
+
 /** A web citation OpenAI attaches to an answer; clients echo it back with the message. */
 const UrlCitationSchema = z.strictObject({
   type: z.literal('url_citation'),
@@ -103,6 +123,7 @@ export const ChatCompletionRequestSchema = z
       .nullable()
       .optional(),
     store: z.boolean().nullable().optional(),
+    response_format: ResponseFormatSchema.nullable().optional(),
     seed: z.number().int().nullable().optional(),
     parallel_tool_calls: z.boolean().optional(),
     frequency_penalty: z.number().min(-2).max(2).nullable().optional(),

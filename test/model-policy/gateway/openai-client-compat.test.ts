@@ -1,4 +1,6 @@
 import OpenAI from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
 import { provisionTestNode } from '../../support/aws.ts';
@@ -142,5 +144,81 @@ describe.each([false, true])('the official openai client, stream %s', (stream) =
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain('audio');
+  });
+});
+
+const Weather = z.object({ city: z.string(), celsius: z.number().int(), tags: z.array(z.string()) });
+
+describe('structured output through the official openai client', () => {
+  it('returns a parsed answer matching a zod response_format', async () => {
+    const completion = await client.chat.completions.parse({
+      model: 'local/echo',
+      messages: [{ role: 'user', content: 'weather in Oslo' }],
+      response_format: zodResponseFormat(Weather, 'weather'),
+    });
+    expect(completion.choices[0]?.message.parsed).toEqual({ city: '', celsius: 0, tags: [] });
+  });
+
+  it('returns a scripted answer that matches the schema, streamed', async () => {
+    const reply = JSON.stringify({ city: 'Oslo', celsius: 4, tags: ['cold'] });
+    const stream = client.chat.completions.stream({
+      model: 'local/scripted',
+      messages: [script({ reply }), { role: 'user', content: 'weather in Oslo' }],
+      response_format: zodResponseFormat(Weather, 'weather'),
+    });
+    const completion = await stream.finalChatCompletion();
+    expect(completion.choices[0]?.message.parsed).toEqual({ city: 'Oslo', celsius: 4, tags: ['cold'] });
+  });
+
+  it.each([false, true])('returns a JSON object for json_object, stream %s', async (stream) => {
+    const body = {
+      model: 'local/echo',
+      messages: [{ role: 'user' as const, content: 'as json' }],
+      response_format: { type: 'json_object' as const },
+    };
+    const text = stream
+      ? await streamedText(await client.chat.completions.create({ ...body, stream: true }))
+      : (await client.chat.completions.create(body)).choices[0]?.message.content;
+    expect(JSON.parse(text ?? '')).toEqual({ echo: 'as json' });
+  });
+
+  it('throws a 503 with reason output_invalid when the answer does not match the schema', async () => {
+    const error = await client.chat.completions
+      .create({
+        model: 'local/scripted',
+        messages: [script({ reply: '{"city": 7}' }), { role: 'user', content: 'weather' }],
+        response_format: zodResponseFormat(Weather, 'weather'),
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    const apiError = error as InstanceType<typeof OpenAI.APIError>;
+    expect(apiError.code).toBe('dependency_unavailable');
+    expect(apiError.message).toContain('response_format');
+  });
+
+  it('ends the stream with an error event when the streamed answer does not match the schema', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'local/scripted',
+      messages: [script({ reply: 'not json at all' }), { role: 'user', content: 'weather' }],
+      response_format: { type: 'json_object' },
+      stream: true,
+    });
+    const error = await streamedText(stream).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as Error).message).toContain('response_format');
+  });
+
+  it('throws a 400 naming the schema when it is nested too deeply', async () => {
+    let schema: Record<string, unknown> = { type: 'string' };
+    for (let level = 0; level < 40; level += 1) schema = { type: 'array', items: schema };
+    const error = await client.chat.completions
+      .create({
+        model: 'local/echo',
+        messages: [{ role: 'user', content: 'deep' }],
+        response_format: { type: 'json_schema', json_schema: { name: 'deep', schema } },
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as Error).message).toContain('nested too deeply');
   });
 });

@@ -251,6 +251,33 @@ describe('BedrockProvider against a fake Bedrock Runtime', () => {
     expect(result.finish_reason).toBe('tool_calls');
   });
 
+  it('returns structured output as JSON content, from a forced call of the answer tool, streamed or not', async () => {
+    const response_format = {
+      type: 'json_schema' as const,
+      json_schema: {
+        name: 'weather',
+        schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+    };
+    const answer = { kind: 'tool_calls' as const, calls: [{ name: 'weather', arguments: { city: 'Oslo' } }] };
+    fake.enqueue(answer, answer);
+    const whole = await provider.complete(request({ tools, response_format }));
+    const streamed = await collectStream(provider.stream(request({ tools, response_format })));
+    for (const result of [whole, streamed]) {
+      expect(result.message).toEqual({ role: 'assistant', content: '{"city":"Oslo"}' });
+      expect(result.finish_reason).toBe('stop');
+    }
+    const config = fake.requests[0]?.body.toolConfig as {
+      tools: { toolSpec: { name: string; inputSchema: { json: unknown } } }[];
+      toolChoice: unknown;
+    };
+    expect(config.toolChoice).toEqual({ tool: { name: 'weather' } });
+    expect(config.tools.at(-1)?.toolSpec).toMatchObject({
+      name: 'weather',
+      inputSchema: { json: response_format.json_schema.schema },
+    });
+  });
+
   it.for([
     [403, 'AccessDeniedException', 'auth'],
     [403, 'UnrecognizedClientException', 'auth'],

@@ -88,7 +88,7 @@ describe('OpenAiCompatibleProvider against a fake OpenAI server', () => {
     expect(streamed?.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });
 
-  it('forwards seed, user, parallel_tool_calls, store and metadata as OpenAI takes them', async () => {
+  it('forwards seed, user, parallel_tool_calls, store, metadata and response_format as OpenAI takes them', async () => {
     await provider.complete(
       request({
         tools,
@@ -97,6 +97,7 @@ describe('OpenAiCompatibleProvider against a fake OpenAI server', () => {
         parallel_tool_calls: false,
         store: true,
         metadata: { team: 'blue' },
+        response_format: { type: 'json_object' },
       }),
     );
     await provider.complete(request({ parallel_tool_calls: true, metadata: { team: 'blue' } }));
@@ -107,6 +108,7 @@ describe('OpenAiCompatibleProvider against a fake OpenAI server', () => {
       parallel_tool_calls: false,
       store: true,
       metadata: { team: 'blue' },
+      response_format: { type: 'json_object' },
     });
     // OpenAI answers 400 to parallel_tool_calls without tools and to metadata on an unstored completion.
     expect(bare?.body.parallel_tool_calls).toBeUndefined();
