@@ -1,6 +1,7 @@
 import type {
   ContentBlock,
   ConverseStreamCommandInput,
+  ImageFormat,
   Message,
   SystemContentBlock,
   Tool,
@@ -29,6 +30,7 @@ export type ConverseInput = Omit<ConverseStreamCommandInput, 'modelId'>;
  * Maps a request to Converse:
  * - system and developer messages become `system` blocks, wherever they appear;
  * - user and assistant text become text blocks (empty text is dropped: Converse rejects blank blocks);
+ * - `data:` URL image parts become image blocks (`https:` ones are refused: nothing is fetched);
  * - assistant tool calls become `toolUse` blocks with their arguments parsed to JSON;
  * - tool messages become `toolResult` blocks in a user message;
  * - adjacent messages of the same role merge into one, since Converse requires alternating roles
@@ -94,8 +96,45 @@ export function converseInput(request: ProviderRequest): ConverseInput {
 
 function textBlocks(content: ChatMessage['content']): ContentBlock[] {
   if (content === null) return [];
-  const texts = typeof content === 'string' ? [content] : content.map((part) => part.text);
-  return texts.filter((text) => text !== '').map((text) => ({ text }));
+  if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
+  return content.flatMap((part): ContentBlock[] => {
+    if (part.type === 'image_url') return [imageBlock(part.image_url.url)];
+    return part.text === '' ? [] : [{ text: part.text }];
+  });
+}
+
+const imageFormats: Record<string, ImageFormat> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'image/jpg': 'jpeg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+};
+
+/**
+ * A Converse image block from a `data:` URL. Converse takes image bytes only, and the gateway never
+ * fetches a URL on a caller's behalf, so `https:` images are refused here.
+ *
+ * @throws ProviderError `invalid_request` for an `https:` URL or an image type Converse does not take.
+ */
+function imageBlock(url: string): ContentBlock {
+  const match = /^data:(image\/[a-z0-9.+-]+);base64,(.*)$/is.exec(url);
+  if (match === null) {
+    throw new ProviderError(
+      'invalid_request',
+      'bedrock takes images as base64 data: URLs only; https: image URLs are not fetched',
+      { status: 400 },
+    );
+  }
+  const format = imageFormats[match[1]!.toLowerCase()];
+  if (format === undefined) {
+    throw new ProviderError(
+      'invalid_request',
+      `bedrock does not take ${match[1]} images (png, jpeg, gif, webp)`,
+      { status: 400 },
+    );
+  }
+  return { image: { format, source: { bytes: Buffer.from(match[2]!, 'base64') } } };
 }
 
 function toolUseBlock(call: ToolCall): ContentBlock {

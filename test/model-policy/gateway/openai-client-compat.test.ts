@@ -222,3 +222,43 @@ describe('structured output through the official openai client', () => {
     expect((error as Error).message).toContain('nested too deeply');
   });
 });
+
+/** A 1×1 transparent PNG. */
+const pixel =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+
+describe.each([false, true])('image parts through the official openai client, stream %s', (stream) => {
+  const imageMessage: OpenAI.ChatCompletionMessageParam = {
+    role: 'user',
+    content: [
+      { type: 'text', text: 'what is this?' },
+      { type: 'image_url', image_url: { url: pixel, detail: 'low' } },
+    ],
+  };
+
+  it('returns an answer for an image on a vision model', async () => {
+    const text = stream
+      ? await streamedText(
+          await client.chat.completions.create({
+            model: 'local/echo',
+            messages: [imageMessage],
+            stream: true,
+          }),
+        )
+      : (await client.chat.completions.create({ model: 'local/echo', messages: [imageMessage] })).choices[0]
+          ?.message.content;
+    expect(text).toBe('echo: what is this?');
+  });
+
+  it('throws a 400 naming the model when it has no vision', async () => {
+    const error = await client.chat.completions
+      .create({
+        model: 'local/scripted',
+        messages: [imageMessage],
+        ...(stream ? { stream: true as const } : {}),
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as Error).message).toContain("'local/scripted' does not take image input");
+  });
+});

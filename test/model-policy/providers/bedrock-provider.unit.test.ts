@@ -149,6 +149,38 @@ describe('converseInput', () => {
     expect(withHistory.toolConfig?.toolChoice).toBeUndefined();
   });
 
+  it('maps a data: URL image part to an image block with its bytes', () => {
+    const input = converseInput(
+      request({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this?' },
+              { type: 'image_url', image_url: { url: 'data:image/jpeg;base64,AAEC' } },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(input.messages?.[0]?.content).toEqual([
+      { text: 'what is this?' },
+      { image: { format: 'jpeg', source: { bytes: Buffer.from([0, 1, 2]) } } },
+    ]);
+  });
+
+  it('throws invalid_request for an https: image URL, which is never fetched', () => {
+    const call = (): unknown =>
+      converseInput(
+        request({
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.test/a.png' } }] },
+          ],
+        }),
+      );
+    expect(call).toThrow(/never|not fetched/);
+  });
+
   it('throws invalid_request when tool call arguments are not a JSON object', () => {
     const messages = (args: string): ChatMessage[] => [
       { role: 'user', content: 'hi' },
