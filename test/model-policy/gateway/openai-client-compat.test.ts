@@ -8,6 +8,9 @@ import { importLambdaHandler, serveLambda } from '../../support/serve-lambda.ts'
 import { createTestAuth } from '../../support/test-auth.ts';
 import { tenantRegistrar, testTenantDirectory } from '../../support/test-tenants.ts';
 import { script } from '../support/gateway-harness.ts';
+import { defaultModelCatalog } from '../../../functions/model-policy/composition/default-catalog.ts';
+import { startFakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
+import type { FakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
 
 /**
  * What the official `openai` client sends beyond plain text, against a local node: every field it
@@ -16,8 +19,29 @@ import { script } from '../support/gateway-harness.ts';
 
 let front: HttpFront;
 let client: OpenAI;
+let upstream: FakeOpenAiServer;
+
+/** The default local models, and a vision model behind a fake OpenAI-compatible server. */
+function catalogWith(upstreamUrl: string): unknown {
+  const [prices] = defaultModelCatalog.price_tables;
+  return {
+    ...defaultModelCatalog,
+    backends: { ...defaultModelCatalog.backends, fake: { kind: 'openai', base_url: upstreamUrl } },
+    models: {
+      ...defaultModelCatalog.models,
+      'openai/vision': { backend: 'fake', model: 'gpt-4o', vision: true },
+    },
+    price_tables: [
+      {
+        ...prices!,
+        prices: { ...prices!.prices, 'openai/vision': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 } },
+      },
+    ],
+  };
+}
 
 beforeAll(async () => {
+  upstream = await startFakeOpenAiServer();
   const { resources } = await provisionTestNode('oaicompat');
   const auth = await createTestAuth(`https://agentos.test/${resources.tableName}`, undefined, {
     registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
@@ -25,6 +49,7 @@ beforeAll(async () => {
   Object.assign(process.env, auth.env(), {
     AGENTOS_TABLE_NAME: resources.tableName,
     AGENTOS_MODEL_POLICY_CACHE_MS: '0',
+    AGENTOS_MODEL_CATALOG: JSON.stringify(catalogWith(upstream.url)),
   });
   const handler = await importLambdaHandler(
     new URL('../../../functions/model-policy/handlers/api.ts', import.meta.url).pathname,
@@ -35,6 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await front.close();
+  await upstream.close();
 });
 
 const tools: OpenAI.ChatCompletionTool[] = [
@@ -260,5 +286,50 @@ describe.each([false, true])('image parts through the official openai client, st
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as Error).message).toContain("'local/scripted' does not take image input");
+  });
+});
+
+describe('an OpenAI-compatible backend behind the gateway', () => {
+  it('returns the backend answer parsed, having sent it response_format as given', async () => {
+    upstream.reset();
+    upstream.enqueue({ kind: 'reply', text: '{"city":"Oslo","celsius":4,"tags":[]}' });
+    const completion = await client.chat.completions.parse({
+      model: 'openai/vision',
+      messages: [{ role: 'user', content: 'weather in Oslo' }],
+      response_format: zodResponseFormat(Weather, 'weather'),
+    });
+    expect(completion.choices[0]?.message.parsed).toEqual({ city: 'Oslo', celsius: 4, tags: [] });
+    expect(upstream.requests[0]?.body['response_format']).toMatchObject({
+      type: 'json_schema',
+      json_schema: { name: 'weather', strict: true },
+    });
+  });
+
+  it('throws a 503 naming response_format when the backend answer does not match the schema', async () => {
+    upstream.reset({ kind: 'reply', text: '{"city":"Oslo"}' });
+    const error = await client.chat.completions
+      .create({
+        model: 'openai/vision',
+        messages: [{ role: 'user', content: 'weather' }],
+        response_format: zodResponseFormat(Weather, 'weather'),
+      })
+      .catch((caught: unknown) => caught);
+    upstream.reset();
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((error as Error).message).toContain('response_format');
+  });
+
+  it('sends an https: image part to the backend unchanged', async () => {
+    upstream.reset();
+    const content: OpenAI.ChatCompletionContentPart[] = [
+      { type: 'text', text: 'describe' },
+      { type: 'image_url', image_url: { url: 'https://images.example/cat.png', detail: 'high' } },
+    ];
+    const answer = await client.chat.completions.create({
+      model: 'openai/vision',
+      messages: [{ role: 'user', content }],
+    });
+    expect(answer.choices[0]?.message.content).toBeTypeOf('string');
+    expect(upstream.requests[0]?.body.messages[0]?.content).toEqual(content);
   });
 });
