@@ -4,10 +4,13 @@ import type { RouteHandler, RouteInput, RouteResult } from '../../shared/http/bo
 import type { ModelCallInput } from '../invocation/model-call.ts';
 import type { ModelGateway, StreamStart } from '../invocation/model-gateway.ts';
 import { requestFingerprint } from '../invocation/request-fingerprint.ts';
-import type { ChatCompletionRequest } from '../schemas/openai-chat.ts';
+import type { ChatCompletionRequest, ChatRequestMessage } from '../schemas/openai-chat.ts';
+import type { ChatMessage } from '../../shared/contracts/chat.ts';
+import type { PassThroughOptions } from '../invocation/model-call.ts';
 import type { createChatCompletion } from './model-policy-api.ts';
 import { ChunkWriter, chatCompletionOf, gatewayHeaders, replayChunks, sseEvent } from './openai-rendering.ts';
 import { requestIdFrom } from './request-id.ts';
+import { checkResponseFormat } from '../invocation/response-format.ts';
 import type { RateDecision } from '../../shared/limits/limiter-port.ts';
 import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
 import { modelRequestRateOf } from '../invocation/model-request-rate.ts';
@@ -17,6 +20,38 @@ const sseHeaders = {
   'cache-control': 'no-cache, no-transform',
   'x-accel-buffering': 'no',
 };
+
+/**
+ * The message as the gateway carries it: an assistant message without content holds `null`, and the
+ * response fields a client echoes back (`annotations`, `audio`, `function_call`, a null `refusal`)
+ * are dropped — no backend takes them as input.
+ */
+function chatMessageOf(message: ChatRequestMessage): ChatMessage {
+  if (message.role !== 'assistant') return message;
+  return {
+    role: 'assistant',
+    content: message.content ?? null,
+    ...(message.tool_calls === undefined || message.tool_calls.length === 0
+      ? {}
+      : { tool_calls: message.tool_calls }),
+    ...(message.name === undefined ? {} : { name: message.name }),
+    ...(typeof message.refusal === 'string' ? { refusal: message.refusal } : {}),
+  };
+}
+
+/** The OpenAI request options that OpenAI-compatible backends take; nulls mean "not set". */
+function passThroughOf(body: ChatCompletionRequest): PassThroughOptions {
+  return {
+    ...(body.seed === undefined || body.seed === null ? {} : { seed: body.seed }),
+    ...(body.user === undefined ? {} : { user: body.user }),
+    ...(body.parallel_tool_calls === undefined ? {} : { parallel_tool_calls: body.parallel_tool_calls }),
+    ...(body.metadata === undefined || body.metadata === null ? {} : { metadata: body.metadata }),
+    ...(body.store === undefined || body.store === null ? {} : { store: body.store }),
+    ...(body.response_format === undefined || body.response_format === null
+      ? {}
+      : { response_format: body.response_format }),
+  };
+}
 
 function callInput(
   request: RouteInput<typeof createChatCompletion>,
@@ -33,13 +68,14 @@ function callInput(
     fingerprint: requestFingerprint('chat.completions', body.model, body),
     correlationId: request.correlationId,
     modelRef: body.model,
-    messages: body.messages,
+    messages: body.messages.map(chatMessageOf),
     ...(body.tools === undefined ? {} : { tools: body.tools }),
     ...(body.tool_choice === undefined ? {} : { toolChoice: body.tool_choice }),
     ...(maxTokens === undefined ? {} : { maxTokens }),
     ...(body.temperature === undefined || body.temperature === null ? {} : { temperature: body.temperature }),
     ...(body.top_p === undefined || body.top_p === null ? {} : { topP: body.top_p }),
     ...(stop === undefined ? {} : { stop }),
+    passThrough: passThroughOf(body),
     attribution: {},
     signal: request.signal,
     ...(request.tenant === undefined ? {} : { requestRate: modelRequestRateOf(request.tenant.quotas) }),
@@ -75,6 +111,7 @@ export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<type
   return async (request): Promise<RouteResult> => {
     const { body } = request;
     const requestId = requestIdFrom(request.headers);
+    checkResponseFormat(body.response_format ?? undefined);
     const input = callInput(request, body, requestId);
     if (!input.stream) {
       const { call, replayed, rateLimit } = await gateway.complete(input);

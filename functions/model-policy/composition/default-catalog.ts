@@ -8,7 +8,7 @@ import type { ModelCatalogSchema } from '../schemas/model-catalog.ts';
 export const defaultModelCatalog: z.input<typeof ModelCatalogSchema> = {
   backends: { local: { kind: 'local', timeout_ms: 30_000 } },
   models: {
-    'local/echo': { backend: 'local', model: 'echo', tools: true, max_output_tokens: 4096 },
+    'local/echo': { backend: 'local', model: 'echo', tools: true, vision: true, max_output_tokens: 4096 },
     'local/scripted': { backend: 'local', model: 'scripted', tools: true, max_output_tokens: 4096 },
   },
   tiers: { fast: ['local/echo'], default: ['local/scripted', 'local/echo'] },

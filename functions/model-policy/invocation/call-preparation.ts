@@ -1,6 +1,7 @@
 import { createFailureReporter } from '../../shared/observability/failure-reporter.ts';
 import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import { randomUUID } from 'node:crypto';
+import { imageParts } from '../../shared/contracts/chat.ts';
 import type { ChatMessage } from '../../shared/contracts/chat.ts';
 import type { PolicyOutcome } from '../../shared/contracts/model-invocation.ts';
 import {
@@ -158,7 +159,14 @@ export async function planCall(deps: GatewayDeps, subject: PlanSubject, at: Date
     };
   }
   const sendsTools = (subject.tools?.length ?? 0) > 0;
-  const targets = routeTargets(deps.catalog, evaluation.chain, sendsTools || subject.requireTools === true);
+  const images = subject.messages.flatMap((message) =>
+    message.role === 'user' ? imageParts(message.content) : [],
+  );
+  const targets = routeTargets(deps.catalog, evaluation.chain, sendsTools || subject.requireTools === true, {
+    any: images.length > 0,
+    fetched: images.some((image) => /^https:/i.test(image.image_url.url)),
+    modelRef: subject.modelRef,
+  });
   const modelLimit = outputLimitOf(deps.catalog, targets);
   return {
     kind: 'planned',

@@ -3,6 +3,13 @@ import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { ChatMessage, ToolDefinition } from '../../shared/contracts/chat.ts';
 import type { RateLimit } from '../../shared/limits/limiter-port.ts';
 import type { ToolChoice } from '../schemas/openai-chat.ts';
+import type { ProviderRequest } from '../ports/model-provider-port.ts';
+
+/** OpenAI request options forwarded to OpenAI-compatible backends and ignored by the others. */
+export type PassThroughOptions = Pick<
+  ProviderRequest,
+  'seed' | 'user' | 'parallel_tool_calls' | 'metadata' | 'store' | 'response_format'
+>;
 
 /** A model call as both API forms hand it to the gateway. */
 export type ModelCallInput = {
@@ -22,6 +29,8 @@ export type ModelCallInput = {
   temperature?: number;
   topP?: number;
   stop?: string[];
+  /** OpenAI request options passed through to the backends that take them (see `ProviderRequest`). */
+  passThrough?: PassThroughOptions;
   /** Only models that accept tools, even when the call carries none. */
   requireTools?: boolean;
   /** Overall deadline for the call, fallbacks included. */

@@ -84,6 +84,7 @@ function routedCall(deps: GatewayDeps, call: PreparedCall): RoutedCall {
       ...(input.temperature === undefined ? {} : { temperature: input.temperature }),
       ...(input.topP === undefined ? {} : { top_p: input.topP }),
       ...(input.stop === undefined ? {} : { stop: input.stop }),
+      ...input.passThrough,
     },
   };
 }

@@ -14,6 +14,7 @@ import type { RoutedStream } from '../router/fallback-executor.ts';
 import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
 import { actualAmount, settleCompleted, settlePartial } from './call-settlement.ts';
 import { OutputMeter } from './output-meter.ts';
+import { checkStructuredOutput } from './response-format.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
 
 /** A piece of a streamed answer, in the provider port's indexed-delta convention. */
@@ -170,7 +171,11 @@ async function settleBroken(
 /** The error a client sees for a stream that failed before it was settled. */
 function midStreamError(error: unknown, opened: RoutedStream): AgentOsError {
   if (error instanceof AgentOsError) return error;
-  return new DependencyUnavailableError('The model backend failed mid-stream', {
+  const message =
+    error instanceof ProviderError && error.kind === 'output_invalid'
+      ? 'The model answer does not match response_format'
+      : 'The model backend failed mid-stream';
+  return new DependencyUnavailableError(message, {
     cause: error,
     details: { reason: error instanceof ProviderError ? error.kind : 'server_error', route: opened.route },
   });
@@ -199,6 +204,15 @@ export async function* pumpStream(
     await closeBackend(deps, opened, state.meter.exhausted, 'a cut backend stream did not close');
     const flushed = flushRedaction(call, state);
     if (flushed.tail !== undefined) yield flushed.tail;
+    if (finish !== undefined && finish.finish_reason !== 'length') {
+      // Structured output can only be checked whole; a mismatch ends the stream with an error event.
+      const message = state.streamed.message();
+      checkStructuredOutput(
+        call.input.passThrough?.response_format,
+        message.content,
+        (message.tool_calls ?? []).length > 0,
+      );
+    }
     phase = 'settling';
     const stored = storedCallOf(call, opened, identity, state, finish, flushed.counts);
     await settleCompleted(deps, call, stored, deps.now().getTime() - call.startedAt.getTime());

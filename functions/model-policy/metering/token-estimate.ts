@@ -1,4 +1,4 @@
-import { contentText } from '../../shared/contracts/chat.ts';
+import { contentText, imageParts } from '../../shared/contracts/chat.ts';
 import type { AssistantMessage, ChatMessage, ToolDefinition } from '../../shared/contracts/chat.ts';
 
 /**
@@ -25,6 +25,12 @@ function byteLength(text: string): number {
  *
  * The local provider reports exactly this as `prompt_tokens`, so tests can predict its cost.
  */
+/**
+ * Prompt tokens counted per image, whatever its size: above what OpenAI (≈1,100 at high detail) and
+ * Claude (≈1,600 for a 1.15-megapixel image) charge, so a reservation holds the image.
+ */
+export const tokensPerImage = 1_600;
+
 export function estimatePromptTokens(
   messages: readonly ChatMessage[],
   tools?: readonly ToolDefinition[],
@@ -32,6 +38,7 @@ export function estimatePromptTokens(
   let total = 0;
   for (const message of messages) {
     total += perMessageOverhead + byteLength(contentText(message.content));
+    total += imageParts(message.content).length * tokensPerImage;
     if ('name' in message && message.name !== undefined) total += byteLength(message.name);
     if (message.role === 'assistant') {
       for (const call of message.tool_calls ?? []) {

@@ -1,10 +1,12 @@
-import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
+import type { AssistantMessage, ChatMessage, ContentPart } from '../../shared/contracts/chat.ts';
 import type { RedactionKind } from '../schemas/tenant-policy.ts';
 import { addCounts, redactText } from './sensitive-text.ts';
 import type { RedactionCounts } from './sensitive-text.ts';
 import { redactStructuredText } from './structured-redaction.ts';
 
-type Content = string | { type: 'text'; text: string }[];
+type Content = string | ContentPart[];
+
+type TextPart = Extract<ContentPart, { type: 'text' }>;
 
 type TextRedaction = typeof redactText;
 
@@ -20,6 +22,8 @@ function redactContent(
     return redacted.text;
   }
   return content.map((part) => {
+    // Images are passed as they are: the gateway reads no text in them.
+    if (part.type !== 'text') return part;
     const redacted = redact(part.text, kinds);
     addCounts(counts, redacted.counts);
     return { ...part, text: redacted.text };
@@ -60,8 +64,13 @@ export function redactMessages(
   const counts: RedactionCounts = {};
   const redacted = messages.map((message): ChatMessage => {
     if (message.role === 'assistant') return redactAssistantMessage(message, kinds, counts);
+    if (message.role === 'user') {
+      return { ...message, content: redactContent(message.content, kinds, counts, redactText) };
+    }
     const redact = message.role === 'tool' ? redactStructuredText : redactText;
-    return { ...message, content: redactContent(message.content, kinds, counts, redact) };
+    // System, developer and tool messages hold text parts only, so their content stays text.
+    const content = redactContent(message.content, kinds, counts, redact) as string | TextPart[];
+    return { ...message, content };
   });
   return { messages: redacted, counts };
 }

@@ -22,9 +22,37 @@ export type ProviderRequest = {
   temperature?: number;
   top_p?: number;
   stop?: string[];
+  /**
+   * OpenAI request options that only OpenAI-compatible backends take (HLD §3.2 `providers`): they
+   * are forwarded there as given and ignored by backends without an equivalent (Bedrock, local).
+   */
+  seed?: number;
+  user?: string;
+  parallel_tool_calls?: boolean;
+  metadata?: Record<string, string>;
+  store?: boolean;
+  /**
+   * Structured output: OpenAI-compatible backends take it natively, Bedrock answers through a forced
+   * tool call, the local provider generates JSON from the schema. The gateway checks the answer.
+   */
+  response_format?: ResponseFormat;
   /** Aborts the call (per-provider timeout, or the client went away). */
   signal: AbortSignal;
 };
+
+/** The OpenAI `response_format` of a request. */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema';
+      json_schema: {
+        name: string;
+        description?: string;
+        schema?: Record<string, unknown>;
+        strict?: boolean | null;
+      };
+    };
 
 /** Token usage as the backend reported it. */
 export type ProviderUsage = { prompt_tokens: number; completion_tokens: number };
@@ -56,7 +84,9 @@ export type ProviderFailureKind =
    */
   | 'model_unavailable'
   /** Credentials or permissions of AgentOS at the backend: not the caller's fault, so fall back. */
-  | 'auth';
+  | 'auth'
+  /** The answer does not match the request's `response_format`: another backend may do better. */
+  | 'output_invalid';
 
 /** Failure of a backend call. */
 export class ProviderError extends Error {

@@ -1,6 +1,7 @@
 import type {
   ContentBlock,
   ConverseStreamCommandInput,
+  ImageFormat,
   Message,
   SystemContentBlock,
   Tool,
@@ -29,11 +30,13 @@ export type ConverseInput = Omit<ConverseStreamCommandInput, 'modelId'>;
  * Maps a request to Converse:
  * - system and developer messages become `system` blocks, wherever they appear;
  * - user and assistant text become text blocks (empty text is dropped: Converse rejects blank blocks);
+ * - `data:` URL image parts become image blocks (`https:` ones are refused: nothing is fetched);
  * - assistant tool calls become `toolUse` blocks with their arguments parsed to JSON;
  * - tool messages become `toolResult` blocks in a user message;
  * - adjacent messages of the same role merge into one, since Converse requires alternating roles
  *   (so consecutive tool results share one user message);
- * - tools become `toolConfig.tools[].toolSpec`, `tool_choice` becomes `toolChoice` (`required` → any).
+ * - tools become `toolConfig.tools[].toolSpec`, `tool_choice` becomes `toolChoice` (`required` → any);
+ * - a JSON `response_format` becomes one more tool, forced (see {@link structuredAnswerTool});
  *   Converse has no `none`: tools are then left out, unless the conversation already holds tool
  *   blocks, which Converse only accepts alongside a tool configuration.
  *
@@ -93,8 +96,45 @@ export function converseInput(request: ProviderRequest): ConverseInput {
 
 function textBlocks(content: ChatMessage['content']): ContentBlock[] {
   if (content === null) return [];
-  const texts = typeof content === 'string' ? [content] : content.map((part) => part.text);
-  return texts.filter((text) => text !== '').map((text) => ({ text }));
+  if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
+  return content.flatMap((part): ContentBlock[] => {
+    if (part.type === 'image_url') return [imageBlock(part.image_url.url)];
+    return part.text === '' ? [] : [{ text: part.text }];
+  });
+}
+
+const imageFormats: Record<string, ImageFormat> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'image/jpg': 'jpeg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+};
+
+/**
+ * A Converse image block from a `data:` URL. Converse takes image bytes only, and the gateway never
+ * fetches a URL on a caller's behalf, so `https:` images are refused here.
+ *
+ * @throws ProviderError `invalid_request` for an `https:` URL or an image type Converse does not take.
+ */
+function imageBlock(url: string): ContentBlock {
+  const match = /^data:(image\/[a-z0-9.+-]+);base64,(.*)$/is.exec(url);
+  if (match === null) {
+    throw new ProviderError(
+      'invalid_request',
+      'bedrock takes images as base64 data: URLs only; https: image URLs are not fetched',
+      { status: 400 },
+    );
+  }
+  const format = imageFormats[match[1]!.toLowerCase()];
+  if (format === undefined) {
+    throw new ProviderError(
+      'invalid_request',
+      `bedrock does not take ${match[1]} images (png, jpeg, gif, webp)`,
+      { status: 400 },
+    );
+  }
+  return { image: { format, source: { bytes: Buffer.from(match[2]!, 'base64') } } };
 }
 
 function toolUseBlock(call: ToolCall): ContentBlock {
@@ -119,9 +159,33 @@ function toolUseBlock(call: ToolCall): ContentBlock {
   return { toolUse: { toolUseId: call.id, name: call.function.name, input: input as BedrockDocument } };
 }
 
+/**
+ * The name of the tool through which Bedrock answers a request for structured output: Converse has
+ * no `response_format`, so the answer is a forced call of a tool whose input schema is the
+ * requested schema (`json_object`: any object), mapped back to message content as JSON text.
+ * Undefined when the request asks for free text.
+ */
+export function structuredAnswerTool(request: ProviderRequest): string | undefined {
+  const format = request.response_format;
+  if (format === undefined || format.type === 'text') return undefined;
+  return format.type === 'json_schema' ? format.json_schema.name : 'json_answer';
+}
+
+function answerToolSpec(request: ProviderRequest, name: string): Tool {
+  const format = request.response_format;
+  const schema =
+    format?.type === 'json_schema' && format.json_schema.schema !== undefined
+      ? format.json_schema.schema
+      : { type: 'object' };
+  const description =
+    format?.type === 'json_schema' && format.json_schema.description !== undefined
+      ? format.json_schema.description
+      : 'Give the answer as the input of this tool.';
+  return { toolSpec: { name, description, inputSchema: { json: schema as BedrockDocument } } };
+}
+
 function toolConfiguration(request: ProviderRequest, messages: Message[]): ToolConfiguration | undefined {
   const definitions = request.tools ?? [];
-  if (definitions.length === 0) return undefined;
   const tools: Tool[] = definitions.map(({ function: fn }) => ({
     toolSpec: {
       name: fn.name,
@@ -129,6 +193,23 @@ function toolConfiguration(request: ProviderRequest, messages: Message[]): ToolC
       inputSchema: { json: (fn.parameters ?? { type: 'object', properties: {} }) as BedrockDocument },
     },
   }));
+  const answerTool = structuredAnswerTool(request);
+  if (answerTool !== undefined) {
+    if (definitions.some(({ function: fn }) => fn.name === answerTool)) {
+      throw new ProviderError(
+        'invalid_request',
+        `response_format name '${answerTool}' is also the name of a tool; Bedrock needs them apart`,
+        { status: 400 },
+      );
+    }
+    // The answer is forced, so the caller's tools stay declared (the conversation may hold their
+    // calls) but are not called in this turn.
+    return {
+      tools: [...tools, answerToolSpec(request, answerTool)],
+      toolChoice: { tool: { name: answerTool } },
+    };
+  }
+  if (definitions.length === 0) return undefined;
   const choice = request.tool_choice;
   if (choice === 'none') {
     const holdsToolBlocks = messages.some((message) =>
@@ -187,7 +268,7 @@ const ConverseOutputSchema = z.object({
  *
  * @throws ProviderError `server_error` when the response lacks a message, a stop reason or usage.
  */
-export function converseResult(output: unknown): ProviderResult {
+export function converseResult(output: unknown, answerTool?: string): ProviderResult {
   const parsed = ConverseOutputSchema.safeParse(output);
   if (!parsed.success) {
     throw new ProviderError(
@@ -199,6 +280,18 @@ export function converseResult(output: unknown): ProviderResult {
     );
   }
   const { content } = parsed.data.output.message;
+  const answer = content.find((block) => answerTool !== undefined && block.toolUse?.name === answerTool);
+  if (answer?.toolUse !== undefined) {
+    // Structured output: the forced tool call's input is the answer (see structuredAnswerTool).
+    return {
+      message: { role: 'assistant', content: JSON.stringify(answer.toolUse.input ?? {}) },
+      finish_reason: parsed.data.stopReason === 'tool_use' ? 'stop' : finishReasonOf(parsed.data.stopReason),
+      usage: {
+        prompt_tokens: parsed.data.usage.inputTokens,
+        completion_tokens: parsed.data.usage.outputTokens,
+      },
+    };
+  }
   const text = content.flatMap((block) => (block.text !== undefined ? [block.text] : [])).join('');
   const toolCalls: ToolCall[] = content.flatMap((block) =>
     block.toolUse === undefined

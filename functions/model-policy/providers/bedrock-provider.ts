@@ -10,6 +10,7 @@ import {
   converseInput,
   converseResult,
   finishReasonOf,
+  structuredAnswerTool,
 } from './bedrock-mapping.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
@@ -67,7 +68,7 @@ export class BedrockProvider implements ModelProvider {
     const input = { modelId: request.model, ...converseInput(request) };
     try {
       const output = await this.#client.send(new ConverseCommand(input), { abortSignal: request.signal });
-      return converseResult(output);
+      return converseResult(output, structuredAnswerTool(request));
     } catch (error) {
       throw bedrockFailure(error, request.signal, false);
     }
@@ -89,6 +90,9 @@ export class BedrockProvider implements ModelProvider {
     // Converse numbers all content blocks; OpenAI-style deltas number tool calls only.
     const toolIndexOfBlock = new Map<number, number>();
     const blocksWithArguments = new Set<number>();
+    // Structured output arrives as the forced answer tool's input: it is relayed as content.
+    const answerTool = structuredAnswerTool(request);
+    const answerBlocks = new Set<number>();
     let stopReason: string | undefined;
     let usage: ProviderUsage | undefined;
     try {
@@ -101,7 +105,9 @@ export class BedrockProvider implements ModelProvider {
         }
         const { contentBlockStart, contentBlockDelta, contentBlockStop, messageStop, metadata } = event.data;
         const toolUse = contentBlockStart?.start?.toolUse;
-        if (contentBlockStart !== undefined && toolUse !== undefined) {
+        if (contentBlockStart !== undefined && toolUse !== undefined && toolUse.name === answerTool) {
+          answerBlocks.add(contentBlockStart.contentBlockIndex);
+        } else if (contentBlockStart !== undefined && toolUse !== undefined) {
           const index = toolIndexOfBlock.size;
           toolIndexOfBlock.set(contentBlockStart.contentBlockIndex, index);
           yield {
@@ -112,7 +118,12 @@ export class BedrockProvider implements ModelProvider {
         if (contentBlockDelta !== undefined) {
           const { text, toolUse: toolDelta } = contentBlockDelta.delta;
           if (text !== undefined && text !== '') yield { type: 'delta', content: text };
-          if (toolDelta !== undefined && toolDelta.input !== '') {
+          if (toolDelta !== undefined && answerBlocks.has(contentBlockDelta.contentBlockIndex)) {
+            if (toolDelta.input !== '') {
+              blocksWithArguments.add(contentBlockDelta.contentBlockIndex);
+              yield { type: 'delta', content: toolDelta.input };
+            }
+          } else if (toolDelta !== undefined && toolDelta.input !== '') {
             const index = toolIndexOfBlock.get(contentBlockDelta.contentBlockIndex);
             if (index === undefined) {
               throw new ProviderError(
@@ -126,6 +137,8 @@ export class BedrockProvider implements ModelProvider {
         }
         if (contentBlockStop !== undefined) {
           const block = contentBlockStop.contentBlockIndex;
+          if (answerBlocks.has(block) && !blocksWithArguments.has(block))
+            yield { type: 'delta', content: '{}' };
           const index = toolIndexOfBlock.get(block);
           // A tool without parameters streams no input; OpenAI clients expect the JSON `{}`.
           if (index !== undefined && !blocksWithArguments.has(block)) {
@@ -146,6 +159,7 @@ export class BedrockProvider implements ModelProvider {
     if (stopReason === undefined || usage === undefined) {
       throw new ProviderError('stream_cut', 'bedrock: the stream ended before its stop and usage events');
     }
-    yield { type: 'finish', finish_reason: finishReasonOf(stopReason), usage };
+    const answered = answerBlocks.size > 0 && toolIndexOfBlock.size === 0 && stopReason === 'tool_use';
+    yield { type: 'finish', finish_reason: answered ? 'stop' : finishReasonOf(stopReason), usage };
   }
 }

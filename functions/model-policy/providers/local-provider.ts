@@ -1,6 +1,7 @@
 import { contentText } from '../../shared/contracts/chat.ts';
 import type { AssistantMessage, FinishReason, ToolCall } from '../../shared/contracts/chat.ts';
 import { embeddedScript } from './local-script.ts';
+import { sampleOfSchema } from './schema-sample.ts';
 import type { LocalTurn } from './local-script.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
@@ -56,6 +57,7 @@ type Answer = { cut: false; result: ProviderResult } | { cut: true };
  * The deterministic local backend (kind `local`), for local mode and tests; no network, no model.
  *
  * - `echo` answers `echo: <text of the last user message>`.
+ * - With a JSON `response_format` and no scripted reply, both answer JSON generated from it.
  * - `scripted` plays the turns of an `agentos-script: [...]` line found in the first system or user
  *   message (see {@link LocalTurn}); the turn played is the number of assistant messages already in
  *   the request, and past the last turn it answers `done`.
@@ -135,10 +137,23 @@ function isLocalModel(model: string): model is LocalModelId {
 function defaultTurn(model: LocalModelId, request: ProviderRequest): LocalTurn {
   if (model === 'echo') {
     const lastUser = request.messages.findLast((message) => message.role === 'user');
-    return { reply: `echo: ${contentText(lastUser?.content)}` };
+    const text = `echo: ${contentText(lastUser?.content)}`;
+    return { reply: structuredReply(request) ?? text };
   }
   const turns = embeddedScript(request.messages) ?? [];
-  return turns[assistantTurns(request)] ?? { reply: 'done' };
+  return turns[assistantTurns(request)] ?? { reply: structuredReply(request) ?? 'done' };
+}
+
+/**
+ * The answer to a request for structured output, when no script gives one: a value generated from
+ * the `json_schema` schema, or `{"echo": <last user text>}` for `json_object`.
+ */
+function structuredReply(request: ProviderRequest): string | undefined {
+  const format = request.response_format;
+  if (format === undefined || format.type === 'text') return undefined;
+  if (format.type === 'json_schema') return JSON.stringify(sampleOfSchema(format.json_schema.schema));
+  const lastUser = request.messages.findLast((message) => message.role === 'user');
+  return JSON.stringify({ echo: contentText(lastUser?.content) });
 }
 
 /** The number of the turn being played: how many assistant messages the conversation already holds. */

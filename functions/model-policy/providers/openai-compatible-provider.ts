@@ -180,6 +180,15 @@ export class OpenAiCompatibleProvider implements ModelProvider {
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.top_p !== undefined ? { top_p: request.top_p } : {}),
       ...(request.stop !== undefined && request.stop.length > 0 ? { stop: request.stop } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      ...(request.user !== undefined ? { user: request.user } : {}),
+      // OpenAI refuses parallel_tool_calls without tools, and metadata unless the completion is stored.
+      ...(request.parallel_tool_calls !== undefined && request.tools !== undefined && request.tools.length > 0
+        ? { parallel_tool_calls: request.parallel_tool_calls }
+        : {}),
+      ...(request.store !== undefined ? { store: request.store } : {}),
+      ...(request.response_format !== undefined ? { response_format: request.response_format } : {}),
+      ...(request.metadata !== undefined && request.store === true ? { metadata: request.metadata } : {}),
       ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
     };
   }

@@ -1,6 +1,7 @@
 import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import type { ModelRoute, RouteHop } from '../../shared/contracts/model-invocation.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
+import { checkStructuredOutput } from '../invocation/response-format.ts';
 import type { ProviderRequest, ProviderResult, ProviderStreamChunk } from '../ports/model-provider-port.ts';
 import { IdleDeadline } from './idle-deadline.ts';
 import type { ProviderRegistry } from './provider-registry.ts';
@@ -93,6 +94,12 @@ export async function completeWithFallback(
     try {
       const provider = await providers.providerFor(target.backendId);
       const result = await provider.complete({ ...call.request, model: target.backendModel, signal });
+      if (result.finish_reason !== 'length')
+        checkStructuredOutput(
+          call.request.response_format,
+          result.message.content,
+          (result.message.tool_calls ?? []).length > 0,
+        );
       return { result, target, route: okRoute(call, target, hops, startedAt), latencyMs: call.now() - began };
     } catch (error) {
       lastError = asProviderError(error, signal);

@@ -48,6 +48,12 @@ export class RouteFailure extends Error {
         { details, cause: last },
       );
     }
+    if (this.hops.length > 0 && this.hops.every((hop) => hop.reason === 'output_invalid')) {
+      return new DependencyUnavailableError('No model backend answered in the requested response_format', {
+        details: { ...details, reason: 'output_invalid' },
+        cause: last,
+      });
+    }
     return new DependencyUnavailableError('No model backend could answer', { details, cause: last });
   }
 }

@@ -31,30 +31,52 @@ export function candidatesFor(catalog: ModelCatalog, modelRef: string): string[]
   return [...new Set([modelRef, ...model.fallbacks])];
 }
 
+/** What a call's images ask of a model: any image at all, and any given as an `https:` URL. */
+export type ImageNeeds = { any: boolean; fetched: boolean; modelRef: string };
+
 /**
  * The routable targets of an (entitled) chain: only models that accept tools when the call carries
- * any.
+ * any, only vision models when it carries images (and no Bedrock model for `https:` images).
  *
- * @throws InvalidRequestError when tools are needed and no model of the chain takes them.
+ * @throws InvalidRequestError when tools or images are needed and no model of the chain takes them.
  */
 export function routeTargets(
   catalog: ModelCatalog,
   chain: readonly string[],
   needsTools: boolean,
+  images?: ImageNeeds,
 ): RouteTarget[] {
-  const targets = chain
-    .filter((ref) => !needsTools || catalog.models[ref]?.tools === true)
-    .map((ref): RouteTarget => {
-      const model = catalog.models[ref]!;
-      const backend = catalog.backends[model.backend]!;
-      return {
-        modelRef: ref,
-        backendId: model.backend,
-        backendKind: backend.kind,
-        backendModel: model.model,
-        timeoutMs: backend.timeout_ms,
-      };
-    });
+  const withTools = chain.filter((ref) => !needsTools || catalog.models[ref]?.tools === true);
+  if (images?.any === true) {
+    const vision = withTools.filter((ref) => catalog.models[ref]?.vision === true);
+    if (vision.length === 0) {
+      throw new InvalidRequestError(`The model '${images.modelRef}' does not take image input`, [
+        { field: 'messages', message: 'image_url parts need a model with vision' },
+      ]);
+    }
+    // Bedrock takes image bytes only, and the gateway never fetches a URL for a caller.
+    const reachable = images.fetched
+      ? vision.filter((ref) => catalog.backends[catalog.models[ref]!.backend]?.kind !== 'bedrock')
+      : vision;
+    if (reachable.length === 0) {
+      throw new InvalidRequestError(
+        `The model '${images.modelRef}' takes images as base64 data: URLs only; https: URLs are not fetched`,
+        [{ field: 'messages', message: 'send the image as a data: URL' }],
+      );
+    }
+    withTools.splice(0, withTools.length, ...reachable);
+  }
+  const targets = withTools.map((ref): RouteTarget => {
+    const model = catalog.models[ref]!;
+    const backend = catalog.backends[model.backend]!;
+    return {
+      modelRef: ref,
+      backendId: model.backend,
+      backendKind: backend.kind,
+      backendModel: model.model,
+      timeoutMs: backend.timeout_ms,
+    };
+  });
   if (targets.length === 0) {
     throw new InvalidRequestError('No model of this model_ref accepts tools', [
       { field: 'tools', message: 'not supported by the requested model' },

@@ -71,6 +71,8 @@ export const CatalogModelSchema = z.strictObject({
   model: z.string().min(1).max(256),
   /** Whether the model accepts tool definitions. */
   tools: z.boolean().default(true),
+  /** Whether the model takes image input (`image_url` parts); off unless the catalog says so. */
+  vision: z.boolean().default(false),
   /** The model's own output limit; calls are lowered to it. */
   max_output_tokens: z.number().int().positive().max(1_000_000).optional(),
   /** Models tried, in order, when this one fails with a fallback-eligible error. */

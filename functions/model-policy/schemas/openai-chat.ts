@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import {
   AssistantMessageSchema,
-  ChatMessageSchema,
   FinishReasonSchema,
+  SystemMessageSchema,
+  ToolCallSchema,
   ToolDefinitionSchema,
+  ToolMessageSchema,
+  UserMessageSchema,
 } from '../../shared/contracts/chat.ts';
 
 /**
@@ -24,14 +27,79 @@ export const ToolChoiceSchema = z.union([
 export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
 
 /**
- * A chat completion request. `seed`, `user`, `parallel_tool_calls`, `frequency_penalty` and
- * `presence_penalty` are accepted for client compatibility but not forwarded: the provider port does
- * not carry them to every backend alike. Fields outside this list are rejected by name.
+ * Structured output: free text, any JSON object, or JSON matching a JSON Schema. The schema's size
+ * and depth are bounded when the request is checked (`invocation/response-format.ts`).
+ */
+export const ResponseFormatSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('text') }),
+    z.strictObject({ type: z.literal('json_object') }),
+    z.strictObject({
+      type: z.literal('json_schema'),
+      json_schema: z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+        description: z.string().max(4096).optional(),
+        schema: z.record(z.string(), z.unknown()).optional(),
+        strict: z.boolean().nullable().optional(),
+      }),
+    }),
+  ])
+  .meta({ id: 'ResponseFormat' });
+
+/** A web citation OpenAI attaches to an answer; clients echo it back with the message. */
+const UrlCitationSchema = z.strictObject({
+  type: z.literal('url_citation'),
+  url_citation: z.strictObject({
+    start_index: z.number().int().nonnegative(),
+    end_index: z.number().int().nonnegative(),
+    url: z.string().max(8192),
+    title: z.string().max(4096),
+  }),
+});
+
+/**
+ * An assistant message as a request carries it: `content` may be null or absent when the message
+ * holds tool calls, and the fields of a response message that clients echo back verbatim
+ * (`refusal`, `annotations`, `audio` and `function_call` as null) are accepted and dropped — they
+ * are the model's own output, not instructions to it.
+ */
+export const AssistantRequestMessageSchema = z
+  .strictObject({
+    role: z.literal('assistant'),
+    content: z.string().nullable().optional(),
+    tool_calls: z.array(ToolCallSchema).optional(),
+    name: z.string().optional(),
+    refusal: z.string().nullable().optional(),
+    annotations: z.array(UrlCitationSchema).max(1024).nullable().optional(),
+    audio: z.null('audio output is not supported').optional(),
+    function_call: z.null('function_call is deprecated and not supported; use tool_calls').optional(),
+  })
+  .meta({ id: 'AssistantRequestMessage' });
+
+/** A message of a chat completion request. */
+export const ChatRequestMessageSchema = z
+  .discriminatedUnion('role', [
+    SystemMessageSchema.extend({ role: z.literal('system') }),
+    SystemMessageSchema.extend({ role: z.literal('developer') }),
+    UserMessageSchema,
+    AssistantRequestMessageSchema,
+    ToolMessageSchema,
+  ])
+  .meta({ id: 'ChatRequestMessage' });
+
+/** A validated request message. */
+export type ChatRequestMessage = z.infer<typeof ChatRequestMessageSchema>;
+
+/**
+ * A chat completion request. `seed`, `user`, `parallel_tool_calls`, `metadata` and `store` are
+ * forwarded to OpenAI-compatible backends and ignored by the others (Bedrock Converse has no such
+ * parameters); `frequency_penalty` and `presence_penalty` are accepted for client compatibility but
+ * not forwarded. Fields outside this list are rejected by name.
  */
 export const ChatCompletionRequestSchema = z
   .strictObject({
     model: z.string().min(1).max(256),
-    messages: z.array(ChatMessageSchema).min(1).max(500),
+    messages: z.array(ChatRequestMessageSchema).min(1).max(500),
     tools: z.array(ToolDefinitionSchema).max(128).optional(),
     tool_choice: ToolChoiceSchema.optional(),
     max_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
@@ -49,6 +117,13 @@ export const ChatCompletionRequestSchema = z
       .optional(),
     n: z.literal(1, 'only n = 1 is supported').nullable().optional(),
     user: z.string().max(256).optional(),
+    metadata: z
+      .record(z.string().max(64), z.string().max(512))
+      .refine((value) => Object.keys(value).length <= 16, 'metadata holds at most 16 pairs')
+      .nullable()
+      .optional(),
+    store: z.boolean().nullable().optional(),
+    response_format: ResponseFormatSchema.nullable().optional(),
     seed: z.number().int().nullable().optional(),
     parallel_tool_calls: z.boolean().optional(),
     frequency_penalty: z.number().min(-2).max(2).nullable().optional(),

@@ -13,9 +13,28 @@ export const SystemMessageSchema = z.strictObject({
   name: z.string().optional(),
 });
 
+/**
+ * An image in a user message: a `data:` URL (base64) or an `https:` URL. Only models whose catalog
+ * entry has `vision` take it; backends that cannot fetch URLs get `data:` URLs only.
+ */
+export const ImagePartSchema = z
+  .strictObject({
+    type: z.literal('image_url'),
+    image_url: z.strictObject({
+      url: z
+        .string()
+        .max(20_000_000)
+        .regex(/^(https:\/\/|data:image\/[a-z0-9.+-]+;base64,)/i, 'an https: URL or a base64 data:image URL'),
+      detail: z.enum(['auto', 'low', 'high']).optional(),
+    }),
+  })
+  .meta({ id: 'ImagePart' });
+
+export type ImagePart = z.infer<typeof ImagePartSchema>;
+
 export const UserMessageSchema = z.strictObject({
   role: z.literal('user'),
-  content: z.union([z.string(), z.array(TextPartSchema)]),
+  content: z.union([z.string(), z.array(z.discriminatedUnion('type', [TextPartSchema, ImagePartSchema]))]),
   name: z.string().optional(),
 });
 
@@ -76,8 +95,19 @@ export type ToolDefinition = z.infer<typeof ToolDefinitionSchema>;
 export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter']);
 export type FinishReason = z.infer<typeof FinishReasonSchema>;
 
-/** Text of a message's content, whether a string or text parts. */
-export function contentText(content: string | null | { text: string }[] | undefined): string {
+/** A content part of any message. */
+export type ContentPart = z.infer<typeof TextPartSchema> | ImagePart;
+
+/** Text of a message's content, whether a string or parts; image parts hold no text. */
+export function contentText(content: string | null | readonly ContentPart[] | undefined): string {
   if (content === null || content === undefined) return '';
-  return typeof content === 'string' ? content : content.map((part) => part.text).join('');
+  return typeof content === 'string'
+    ? content
+    : content.map((part) => (part.type === 'text' ? part.text : '')).join('');
+}
+
+/** The image parts of a message's content. */
+export function imageParts(content: string | null | readonly ContentPart[] | undefined): ImagePart[] {
+  if (content === null || content === undefined || typeof content === 'string') return [];
+  return content.filter((part): part is ImagePart => part.type === 'image_url');
 }

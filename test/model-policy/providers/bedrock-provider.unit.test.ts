@@ -149,6 +149,38 @@ describe('converseInput', () => {
     expect(withHistory.toolConfig?.toolChoice).toBeUndefined();
   });
 
+  it('maps a data: URL image part to an image block with its bytes', () => {
+    const input = converseInput(
+      request({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this?' },
+              { type: 'image_url', image_url: { url: 'data:image/jpeg;base64,AAEC' } },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(input.messages?.[0]?.content).toEqual([
+      { text: 'what is this?' },
+      { image: { format: 'jpeg', source: { bytes: Buffer.from([0, 1, 2]) } } },
+    ]);
+  });
+
+  it('throws invalid_request for an https: image URL, which is never fetched', () => {
+    const call = (): unknown =>
+      converseInput(
+        request({
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.test/a.png' } }] },
+          ],
+        }),
+      );
+    expect(call).toThrow(/never|not fetched/);
+  });
+
   it('throws invalid_request when tool call arguments are not a JSON object', () => {
     const messages = (args: string): ChatMessage[] => [
       { role: 'user', content: 'hi' },
@@ -249,6 +281,33 @@ describe('BedrockProvider against a fake Bedrock Runtime', () => {
       ],
     });
     expect(result.finish_reason).toBe('tool_calls');
+  });
+
+  it('returns structured output as JSON content, from a forced call of the answer tool, streamed or not', async () => {
+    const response_format = {
+      type: 'json_schema' as const,
+      json_schema: {
+        name: 'weather',
+        schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+    };
+    const answer = { kind: 'tool_calls' as const, calls: [{ name: 'weather', arguments: { city: 'Oslo' } }] };
+    fake.enqueue(answer, answer);
+    const whole = await provider.complete(request({ tools, response_format }));
+    const streamed = await collectStream(provider.stream(request({ tools, response_format })));
+    for (const result of [whole, streamed]) {
+      expect(result.message).toEqual({ role: 'assistant', content: '{"city":"Oslo"}' });
+      expect(result.finish_reason).toBe('stop');
+    }
+    const config = fake.requests[0]?.body.toolConfig as {
+      tools: { toolSpec: { name: string; inputSchema: { json: unknown } } }[];
+      toolChoice: unknown;
+    };
+    expect(config.toolChoice).toEqual({ tool: { name: 'weather' } });
+    expect(config.tools.at(-1)?.toolSpec).toMatchObject({
+      name: 'weather',
+      inputSchema: { json: response_format.json_schema.schema },
+    });
   });
 
   it.for([

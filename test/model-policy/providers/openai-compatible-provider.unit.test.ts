@@ -88,6 +88,33 @@ describe('OpenAiCompatibleProvider against a fake OpenAI server', () => {
     expect(streamed?.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });
 
+  it('forwards seed, user, parallel_tool_calls, store, metadata and response_format as OpenAI takes them', async () => {
+    await provider.complete(
+      request({
+        tools,
+        seed: 7,
+        user: 'end-user-1',
+        parallel_tool_calls: false,
+        store: true,
+        metadata: { team: 'blue' },
+        response_format: { type: 'json_object' },
+      }),
+    );
+    await provider.complete(request({ parallel_tool_calls: true, metadata: { team: 'blue' } }));
+    const [withTools, bare] = fake.requests;
+    expect(withTools?.body).toMatchObject({
+      seed: 7,
+      user: 'end-user-1',
+      parallel_tool_calls: false,
+      store: true,
+      metadata: { team: 'blue' },
+      response_format: { type: 'json_object' },
+    });
+    // OpenAI answers 400 to parallel_tool_calls without tools and to metadata on an unstored completion.
+    expect(bare?.body.parallel_tool_calls).toBeUndefined();
+    expect(bare?.body.metadata).toBeUndefined();
+  });
+
   it('sends no authorization header when no key is configured, and max_completion_tokens when told', async () => {
     const open = await startFakeOpenAiServer();
     try {
