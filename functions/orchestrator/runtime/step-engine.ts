@@ -122,8 +122,9 @@ export type StepOutcome = {
    */
   waitsForClaim?: boolean;
   /**
-   * The run waits for a run slot of its tenant or the node (HLD §10.2): not a failed attempt, and
-   * never a reason to give the run up however often it comes back.
+   * The run waits for a run slot of its tenant or the node, or for its tenant's model call rate
+   * (HLD §10.2): not a failed attempt, and never a reason to give the run up however often it comes
+   * back (the run's own timeout still ends it).
    */
   waitsForSlot?: boolean;
   continuation?: StepContinuation;
@@ -177,6 +178,21 @@ function leaseRetry(error: unknown): StepOutcome | undefined {
     retryAfterSeconds: Math.ceil(seconds),
     waitsForClaim: true,
   };
+}
+
+/**
+ * A model call the Model Policy refused because the run's tenant is over its own model call rate
+ * (`tenant_model_request_rate`): the tenant's runs share that rate, so a busy tenant's runs wait
+ * their turn for `Retry-After` instead of spending the agent's `on_model_error` attempts and failing
+ * (HLD §10.2). Other rate limits (every backend throttled, ledger contention) are failed attempts.
+ */
+function quotaRetry(error: unknown): StepOutcome | undefined {
+  if (!(error instanceof RateLimitedError) || error.details['limit'] !== 'tenant_model_request_rate') {
+    return undefined;
+  }
+  const seconds = error.details['retry_after_seconds'];
+  const wait = typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : 1;
+  return { status: 'retry', reason: 'rate_limited', retryAfterSeconds: Math.ceil(wait), waitsForSlot: true };
 }
 
 /**
@@ -733,7 +749,7 @@ export function createStepEngine(deps: StepEngineDeps) {
           model = await callModel(auth, run, agent, step, trace);
         } catch (error) {
           if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
-          const lease = leaseRetry(error);
+          const lease = leaseRetry(error) ?? quotaRetry(error);
           if (lease !== undefined) return lease;
           const retry = modelRetry(agent.on_model_error, error, delivery);
           if (retry !== undefined) return retry;

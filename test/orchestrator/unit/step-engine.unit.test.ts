@@ -17,6 +17,7 @@ import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts
 import type { AssistantMessage } from '../../../functions/shared/contracts/chat.ts';
 import {
   DependencyUnavailableError,
+  RateLimitedError,
   RequestInProgressError,
 } from '../../../functions/shared/errors/agentos-error.ts';
 import type { ChatMessage } from '../../../functions/shared/contracts/chat.ts';
@@ -210,6 +211,40 @@ describe('the step engine', () => {
       waitsForClaim: true,
     });
     expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
+  });
+
+  it("returns a wait, not a failed attempt, when the tenant's own model call rate is spent", async () => {
+    const spent = new RateLimitedError('over the rate', {
+      details: { limit: 'tenant_model_request_rate', retry_after_seconds: 2 },
+    });
+    const h = await harness([spent]);
+    h.queue.take();
+    // The last attempt the agent allows: a failure would fail the run, a wait does not.
+    expect(await h.engine.execute(auth, { runId: h.runId, step: 1, attempt: 3, maxAttempts: 3 })).toEqual({
+      status: 'retry',
+      reason: 'rate_limited',
+      retryAfterSeconds: 2,
+      waitsForSlot: true,
+    });
+    expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
+  });
+
+  it('fails the run on its last attempt when every backend is rate limited', async () => {
+    const throttled = new RateLimitedError('every backend throttled', {
+      details: { limit: 'upstream_rate_limit', retry_after_seconds: 1 },
+    });
+    const h = await harness([throttled]);
+    h.queue.take();
+    expect(
+      await h.engine.execute(auth, { runId: h.runId, step: 1, attempt: 3, maxAttempts: 3 }),
+    ).toMatchObject({
+      status: 'done',
+      reason: 'model call failed',
+    });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'rate_limited' },
+    });
   });
 
   it('fails the run with max_steps_exceeded when the agent keeps calling tools', async () => {
