@@ -32,7 +32,7 @@ import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 import type { GatewayLog, GatewayMetrics, ModelCallInput } from './model-call.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
 import { usageRecordOf } from './usage-records.ts';
-import { takeModelRequest } from './model-request-rate.ts';
+import { refuseKnownModelFlood, takeModelRequest } from './model-request-rate.ts';
 import type { RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 
 /** What the gateway is built from. */
@@ -234,7 +234,13 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   const startedAt = deps.now();
   // The tenant's bucket is taken alongside the policy read, not before it, so the rate limit adds no
   // round trip of its own; a refusal wins over whatever the plan came to. Every request takes from
-  // it, a replay too: it is refused before its request id is looked up.
+  // it, a replay too: it is refused before its request id is looked up. So does a request the plan
+  // then refuses for its own fault (denied, unknown model): deciding that first would put the
+  // policy read and the bucket's write one after the other. A flood the instance already knows
+  // is past the rate is refused before either.
+  if (deps.limiter !== undefined && input.requestRate !== undefined) {
+    refuseKnownModelFlood(deps.limiter, input.auth.tenant_id, input.requestRate);
+  }
   const [taken, planning] = await Promise.allSettled([
     deps.limiter === undefined || input.requestRate === undefined
       ? Promise.resolve(undefined)

@@ -27,7 +27,25 @@ export async function takeModelRequest(
   tenantId: string,
   limit: RateLimit,
 ): Promise<RateDecision> {
-  const decision = await limiter.take(storageKeys.tenantLimit(tenantId, 'model-request-rate'), limit);
+  return refusedOrAllowed(
+    limit,
+    await limiter.take(storageKeys.tenantLimit(tenantId, 'model-request-rate'), limit),
+  );
+}
+
+/**
+ * Refuses a model call at once, before the policy read or anything else, when this instance
+ * already knows the tenant's bucket is empty (HLD §10.2: a flood past the rate costs the shared
+ * table nothing).
+ *
+ * @throws RateLimitedError (`tenant_model_request_rate`) when the bucket is known to be empty
+ */
+export function refuseKnownModelFlood(limiter: RateLimiterPort, tenantId: string, limit: RateLimit): void {
+  const known = limiter.knownRefusal(storageKeys.tenantLimit(tenantId, 'model-request-rate'), limit);
+  if (known !== undefined) refusedOrAllowed(limit, known);
+}
+
+function refusedOrAllowed(limit: RateLimit, decision: RateDecision): RateDecision {
   if (!decision.allowed) {
     throw rateLimited(
       'tenant_model_request_rate',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   modelRequestRateOf,
+  refuseKnownModelFlood,
   takeModelRequest,
 } from '../../../functions/model-policy/invocation/model-request-rate.ts';
 import { InMemoryRateLimiter } from '../../../functions/shared/limits/adapters/in-memory-limits.ts';
@@ -42,5 +43,16 @@ describe('takeModelRequest', () => {
       'ratelimit-remaining': '0',
     });
     expect((await takeModelRequest(limiter, 'other', limit)).allowed).toBe(true);
+  });
+});
+
+describe('refuseKnownModelFlood', () => {
+  it('throws at once for a tenant whose bucket is known empty, and passes otherwise', async () => {
+    const limiter = new InMemoryRateLimiter({ clock: new ManualClock() });
+    const limit = { rate: 1, periodSeconds: 1, burst: 1 };
+    expect(() => refuseKnownModelFlood(limiter, 'acme', limit)).not.toThrow();
+    await takeModelRequest(limiter, 'acme', limit);
+    expect(() => refuseKnownModelFlood(limiter, 'acme', limit)).toThrow(RateLimitedError);
+    expect(() => refuseKnownModelFlood(limiter, 'other', limit)).not.toThrow();
   });
 });
