@@ -61,6 +61,12 @@ const node = await startLocalNode({
 
 type FloodCount = { accepted: number; refused: Record<string, number>; other: number; failed: string[] };
 
+/** Counts a 429 under the limit it names. */
+function countRefusal(count: FloodCount, body: unknown): void {
+  const limit = String((body as { error?: { details?: { limit?: string } } }).error?.details?.limit);
+  count.refused[limit] = (count.refused[limit] ?? 0) + 1;
+}
+
 /** Tenant A at its quota: one loop creating a run every `intervalMs` until `stop` is set. */
 async function paced(
   client: AgentOsClient,
@@ -73,6 +79,7 @@ async function paced(
     try {
       const created = await client.createRun(threeStepRunInput('sample-agent', `paced-${Date.now()}-${i}`));
       if (created.status === 201) count.accepted += 1;
+      else if (created.status === 429) countRefusal(count, created.body);
       else count.other += 1;
     } catch (error) {
       count.failed.push(String(error));
@@ -97,10 +104,7 @@ function flood(client: AgentOsClient, count: FloodCount, stop: { done: boolean }
         if (created.status === 201) {
           count.accepted += 1;
         } else if (created.status === 429) {
-          const limit = String(
-            (created.body as unknown as { error?: { details?: { limit?: string } } }).error?.details?.limit,
-          );
-          count.refused[limit] = (count.refused[limit] ?? 0) + 1;
+          countRefusal(count, created.body);
           // The flood comes back as soon as Retry-After allows (a client ignoring it saturates the
           // one-process emulator before it tells anything about the node).
           const seconds = Number(created.headers.get('retry-after') ?? '1');
@@ -232,7 +236,7 @@ try {
       `at its quota alone ${moved(p95(phases.quiet), p95(phases.steady))}`,
   );
   console.log(
-    `A at its quota: ${pacedCount.accepted} runs accepted, ${pacedCount.other} other answers; ` +
+    `A at its quota: ${pacedCount.accepted} runs accepted, refused ${JSON.stringify(pacedCount.refused)}, ${pacedCount.other} other answers; ` +
       `A's flood: ${count.accepted} runs accepted, refused ${JSON.stringify(count.refused)}, ${count.other} other answers, ` +
       `${count.failed.length + pacedCount.failed.length} requests failed on the wire ` +
       `${JSON.stringify([...new Set([...count.failed, ...pacedCount.failed])])}`,
