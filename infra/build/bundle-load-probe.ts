@@ -119,6 +119,7 @@ export async function sampleFunctionEnvironment(): Promise<Record<string, string
         { issuer: 'https://issuer.invalid/', jwks_url: 'https://issuer.invalid/.well-known/jwks.json' },
       ]),
       AGENTOS_NODE_JWKS: JSON.stringify({ keys: [] }),
+      AGENTOS_PUBLIC_API_URL: 'https://orchestrator.invalid/prod',
     }),
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   };
