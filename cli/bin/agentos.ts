@@ -130,6 +130,9 @@ const program = new Command()
     '-V, --version',
     'print the agentos version',
   )
+  // The program's own options (`--version`) come before a command only, so a command's option of
+  // the same name (`agents get --version 1`) stays the command's.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .hook('preAction', (_program, action) => {
     if (action.opts()['json'] === true && !apiCommands.has(action)) useJsonOutput();
