@@ -27,6 +27,11 @@ export type RunStopOutcome = {
   alreadyOver: { runId: string; status: RunStatus }[];
   /** Ids that name no run of the tenant. */
   notFound: string[];
+  /**
+   * Runs that could not be stopped (storage unavailable for them): reported and audited as failed,
+   * left as they were. A stop of every run goes on past them, so one run never holds up the rest.
+   */
+  failed: string[];
 };
 
 /** An operator's audit line: who stopped what, of which tenant, and why. */
@@ -37,6 +42,8 @@ export type StopAuditRecord = {
   stopped: string[];
   already_over: string[];
   not_found: string[];
+  /** Runs whose stop failed; they were left as they were. */
+  failed: string[];
 };
 
 /** What the run stopper needs from the world. */
@@ -79,6 +86,10 @@ export const stopPageSize = 100;
  */
 const maxListingsPerPage = 4;
 
+function emptyOutcome(): RunStopOutcome {
+  return { stopped: [], continuing: false, alreadyOver: [], notFound: [], failed: [] };
+}
+
 /** Where a stop of every run of a tenant starts: its queued runs, then its running ones. */
 const firstPosition: RunStopPosition = { status: 'queued', cursor: null };
 
@@ -107,14 +118,18 @@ export function createRunStopper(deps: RunStopperDeps) {
   }
 
   /**
-   * A page of the tenant's queued, then running, runs from `from`, and where the next page starts
-   * (null once both are read). A stopped run leaves its status, so a cursor read after a stop still
-   * finds the runs after it.
+   * A page of the tenant's queued, then running, runs from `from` created no later than
+   * `createdBefore`, and where the next page starts (null once both are read). A stopped run leaves
+   * its status, so a cursor read after a stop still finds the runs after it. Runs created after the
+   * stop was asked are left alone: the running pass starts again from the newest run, and the
+   * tenant may have been enabled again meanwhile (HLD §10.2).
    */
   async function unfinishedPage(
     auth: AuthContext,
     from: RunStopPosition,
+    createdBefore: string | undefined,
   ): Promise<{ runIds: string[]; next: RunStopPosition | null }> {
+    const cutoffMs = createdBefore === undefined ? Number.POSITIVE_INFINITY : Date.parse(createdBefore);
     const size = deps.pageSize ?? stopPageSize;
     const runIds: string[] = [];
     let position: RunStopPosition | null = from;
@@ -125,7 +140,9 @@ export function createRunStopper(deps: RunStopperDeps) {
         limit: size - runIds.length,
         ...(cursor === null ? {} : { cursor }),
       });
-      runIds.push(...page.runs.map((run) => run.run_id));
+      runIds.push(
+        ...page.runs.filter((run) => Date.parse(run.created_at) <= cutoffMs).map((run) => run.run_id),
+      );
       position =
         page.nextCursor !== null
           ? { status, cursor: page.nextCursor }
@@ -136,22 +153,28 @@ export function createRunStopper(deps: RunStopperDeps) {
     return { runIds, next: position };
   }
 
-  /** Stops `runIds` of `auth`'s tenant and audits what it did, even when one could not be stopped. */
+  /**
+   * Stops `runIds` of `auth`'s tenant and audits what it did. A run that could not be stopped is
+   * reported (logged and counted), audited as failed and named in `failed`, and the others are still
+   * stopped; `errors` holds why, first failure first.
+   */
   async function stopRuns(
     operator: AuthContext,
     auth: AuthContext,
     runIds: readonly string[],
     reason: string,
-  ): Promise<RunStopOutcome> {
-    const outcome: RunStopOutcome = { stopped: [], continuing: false, alreadyOver: [], notFound: [] };
-    let failure: { error: unknown } | undefined;
-    for (let start = 0; start < runIds.length && failure === undefined; start += stopConcurrency) {
+  ): Promise<{ outcome: RunStopOutcome; errors: unknown[] }> {
+    const outcome = emptyOutcome();
+    const errors: unknown[] = [];
+    for (let start = 0; start < runIds.length; start += stopConcurrency) {
       const batch = runIds.slice(start, start + stopConcurrency);
       const results = await Promise.allSettled(batch.map((runId) => stopOne(auth, runId, reason)));
       results.forEach((settled, index) => {
         const runId = batch[index]!;
         if (settled.status === 'rejected') {
-          failure ??= { error: settled.reason };
+          outcome.failed.push(runId);
+          errors.push(settled.reason);
+          deps.reportFailure('run not stopped', settled.reason, { tenant_id: auth.tenant_id, run_id: runId });
           return;
         }
         const result = settled.value;
@@ -160,7 +183,7 @@ export function createRunStopper(deps: RunStopperDeps) {
         else outcome.notFound.push(runId);
       });
     }
-    // What was stopped is audited even when a later run could not be (storage unavailable).
+    // What was stopped is audited even when a run could not be (storage unavailable), and so is that.
     deps.audit('operator stopped runs', {
       operator: { tenant_id: operator.tenant_id, principal_id: operator.principal.id },
       tenant_id: auth.tenant_id,
@@ -168,33 +191,42 @@ export function createRunStopper(deps: RunStopperDeps) {
       stopped: outcome.stopped,
       already_over: outcome.alreadyOver.map((entry) => entry.runId),
       not_found: outcome.notFound,
+      failed: outcome.failed,
     });
-    if (failure !== undefined) throw failure.error;
-    return outcome;
+    return { outcome, errors };
   }
 
   /**
    * Stops one page of the tenant's unfinished runs from `from` and hands the next page to the step
-   * queue; without one, goes on page by page itself.
+   * queue; without one, goes on page by page itself. A run that cannot be stopped is named in
+   * `failed` and the pages go on; only a page that cannot be read, or a next page that cannot be
+   * handed on, throws (the step queue then brings the task back).
    */
   async function stopPages(
     operator: AuthContext,
     tenantId: string,
     reason: string,
     from: RunStopPosition,
+    createdBefore: string | undefined,
   ): Promise<RunStopOutcome> {
     const auth = operatorActingFor(operator, tenantId);
-    const total: RunStopOutcome = { stopped: [], continuing: false, alreadyOver: [], notFound: [] };
+    const total = emptyOutcome();
     let position: RunStopPosition | null = from;
     while (position !== null) {
-      const page = await unfinishedPage(auth, position);
-      const outcome = await stopRuns(operator, auth, page.runIds, reason);
+      const page = await unfinishedPage(auth, position, createdBefore);
+      const { outcome } = await stopRuns(operator, auth, page.runIds, reason);
       total.stopped.push(...outcome.stopped);
       total.alreadyOver.push(...outcome.alreadyOver);
+      total.failed.push(...outcome.failed);
       position = page.next;
       if (position !== null && deps.continuation !== undefined) {
         // Handed over only once this page is stopped: a failure here is retried from the same page.
-        await deps.continuation.enqueueRunStop(operator, { tenantId, reason, from: position });
+        await deps.continuation.enqueueRunStop(operator, {
+          tenantId,
+          reason,
+          from: position,
+          ...(createdBefore === undefined ? {} : { createdBefore }),
+        });
         total.continuing = true;
         break;
       }
@@ -244,7 +276,9 @@ export function createRunStopper(deps: RunStopperDeps) {
      * Stops the selected runs of `tenantId` for `operator` with `reason`. Runs already over are
      * reported as such and left unchanged; the call is safe to repeat. Stopping every run stops at
      * most a page of them here ({@link stopPageSize}) and, when more remain, hands the rest to the
-     * step queue (`continuing`), where {@link continueStop} goes on page by page.
+     * step queue (`continuing`), where {@link continueStop} goes on page by page; runs created after
+     * this call are left alone. A run that cannot be stopped is reported and named in `failed`; a stop
+     * of every run goes on past it, a stop of named runs throws once the others are stopped.
      */
     async stop(
       operator: AuthContext,
@@ -252,26 +286,32 @@ export function createRunStopper(deps: RunStopperDeps) {
       selection: RunSelection,
       reason: string,
     ): Promise<RunStopOutcome> {
-      if ('all' in selection) return stopPages(operator, tenantId, reason, firstPosition);
-      return stopRuns(
+      if ('all' in selection)
+        return stopPages(operator, tenantId, reason, firstPosition, deps.now().toISOString());
+      const { outcome, errors } = await stopRuns(
         operator,
         operatorActingFor(operator, tenantId),
         [...new Set(selection.runIds)],
         reason,
       );
+      // The operator named these runs: one left running is an error they see (and may repeat).
+      if (errors.length > 0) throw errors[0];
+      return outcome;
     },
 
     /**
      * Goes on with a stop of every run of `tenantId` from `from` (a step-queue task): stops a page
-     * and hands the next one on. Safe to repeat: a redelivered task finds its runs already over.
+     * of the runs created no later than `createdBefore` (every run when absent) and hands the next
+     * page on. Safe to repeat: a redelivered task finds its runs already over.
      */
     async continueStop(
       operator: AuthContext,
       tenantId: string,
       reason: string,
       from: RunStopPosition,
+      createdBefore?: string,
     ): Promise<RunStopOutcome> {
-      return stopPages(operator, tenantId, reason, from);
+      return stopPages(operator, tenantId, reason, from, createdBefore);
     },
   };
 }

@@ -9,7 +9,8 @@ import { AuthContextSchema, TenantIdSchema } from '../../shared/auth/auth-contex
 export const StepMessageSchema = z.discriminatedUnion('kind', [
   // An operator's stop of every run of a tenant, continued page by page in the background (HLD
   // §10.2): `auth` is the operator's, `status` and `cursor` where the next page of the tenant's
-  // unfinished runs starts.
+  // unfinished runs starts, `created_before` when the stop was asked (runs created later are left
+  // alone; absent on tasks queued before it was carried).
   z.strictObject({
     kind: z.literal('runs.stop'),
     auth: AuthContextSchema,
@@ -17,6 +18,7 @@ export const StepMessageSchema = z.discriminatedUnion('kind', [
     reason: z.string().min(1),
     status: z.enum(['queued', 'running']),
     cursor: z.string().min(1).nullable(),
+    created_before: z.iso.datetime().optional(),
   }),
   z.strictObject({
     kind: z.literal('run.step'),
@@ -66,7 +68,13 @@ export const IdentifiableRunSchema = z.object({ run_id: z.string().min(1), auth:
 export type RunStopPosition = { status: 'queued' | 'running'; cursor: string | null };
 
 /** An operator's stop of every run of a tenant, handed to the step queue to go on in the background. */
-export type RunStopTask = { tenantId: string; reason: string; from: RunStopPosition };
+export type RunStopTask = {
+  tenantId: string;
+  reason: string;
+  from: RunStopPosition;
+  /** When the stop was asked (ISO 8601): runs created after it are not stopped. */
+  createdBefore?: string;
+};
 
 /** A task about one run: a step, a deadline, a long run's failure. */
 export type RunTaskMessage = Exclude<StepMessage, { kind: 'runs.stop' }>;

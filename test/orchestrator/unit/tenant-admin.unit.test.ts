@@ -134,7 +134,13 @@ describe('the run stopper', () => {
     const running = await start('acme', 'slow', true);
     const outcome = await stopper.stop(operator, 'acme', { runIds: [queued, running] }, 'runaway loop');
 
-    expect(outcome).toEqual({ stopped: [queued, running], continuing: false, alreadyOver: [], notFound: [] });
+    expect(outcome).toEqual({
+      stopped: [queued, running],
+      continuing: false,
+      alreadyOver: [],
+      notFound: [],
+      failed: [],
+    });
     for (const runId of [queued, running]) {
       const run = await runs.getRun(member('acme'), runId);
       expect(run).toMatchObject({ status: 'canceled' });
@@ -157,6 +163,7 @@ describe('the run stopper', () => {
         stopped: [queued, running],
         already_over: [],
         not_found: [],
+        failed: [],
       },
     ]);
     expect(failures).toEqual([]);
@@ -173,6 +180,7 @@ describe('the run stopper', () => {
       continuing: false,
       alreadyOver: [{ runId: done, status: 'canceled' }],
       notFound: [others],
+      failed: [],
     });
     expect(await runs.getRun(member('globex'), others)).toMatchObject({ status: 'queued' });
     expect(released).toEqual([]);

@@ -40,6 +40,7 @@ export class InMemoryStepQueue implements QueuePort {
       reason: task.reason,
       status: task.from.status,
       cursor: task.from.cursor,
+      ...(task.createdBefore === undefined ? {} : { created_before: task.createdBefore }),
     };
     this.#stops.push(structuredClone(message));
   }

@@ -55,6 +55,7 @@ export class SqsStepQueue implements QueuePort {
       reason: task.reason,
       status: task.from.status,
       cursor: task.from.cursor,
+      ...(task.createdBefore === undefined ? {} : { created_before: task.createdBefore }),
     };
     try {
       await this.sqs.send(

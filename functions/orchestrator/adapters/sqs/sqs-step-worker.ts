@@ -324,8 +324,9 @@ export function createStepWorkerHandler(options: {
 
   /**
    * Stops the next page of a tenant's runs for the operator who stopped them all and hands the
-   * page after it on (HLD §10.2). A failure brings the task back after a backoff; its runs already
-   * stopped are then found over, so nothing is stopped twice and nothing is skipped.
+   * page after it on (HLD §10.2). A run that cannot be stopped is reported by the stopper and the
+   * page goes on past it; only a page that cannot be read or handed on fails the task, which then
+   * comes back after a backoff and finds the runs it stopped already over, so none is stopped twice.
    */
   async function processStopTask(
     record: SQSRecord,
@@ -339,13 +340,17 @@ export function createStepWorkerHandler(options: {
       return false;
     }
     try {
-      const outcome = await options.stopper.continueStop(task.auth, task.tenant_id, task.reason, {
-        status: task.status,
-        cursor: task.cursor,
-      });
+      const outcome = await options.stopper.continueStop(
+        task.auth,
+        task.tenant_id,
+        task.reason,
+        { status: task.status, cursor: task.cursor },
+        task.created_before,
+      );
       logger.info('task processed', {
         ...context,
         stopped: outcome.stopped.length,
+        failed: outcome.failed.length,
         continuing: outcome.continuing,
       });
       return true;
