@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TenantDirectoryConflictError } from '../../functions/shared/tenancy/tenant-directory-port.ts';
 import type { TenantDirectoryPort } from '../../functions/shared/tenancy/tenant-directory-port.ts';
 import { positionOf } from '../../functions/shared/tenancy/tenant-paging.ts';
+import type { TenantDirectoryOptions } from '../../functions/shared/tenancy/tenant-records.ts';
 import { defaultTenantQuotas } from '../../functions/shared/tenancy/tenant-schemas.ts';
 import type { IssuedToken } from '../../functions/shared/tenancy/tenant-schemas.ts';
 
@@ -26,7 +27,7 @@ function issued(tenantId: string, tokenId: string, principalId: string, expiresI
 /** The behaviour every TenantDirectoryPort adapter must have (HLD §5.2). */
 export function tenantDirectoryPortConformance(
   name: string,
-  factory: () => Promise<TenantDirectoryPort>,
+  factory: (options?: TenantDirectoryOptions) => Promise<TenantDirectoryPort>,
 ): void {
   describe(`TenantDirectoryPort conformance: ${name}`, () => {
     const tenant = () => `t${crypto.randomUUID().slice(0, 8)}`;
@@ -191,7 +192,7 @@ export function tenantDirectoryPortConformance(
       // Its old tokens have all expired; the principal stays disabled all the same.
       expect(await port.disablePrincipal(id, 'bot', stamp(at), epoch(at) - 1)).toBe(true);
       await port.updateTenant(id, { display_name: 'Renamed' }, stamp());
-      expect((await port.getAccess(id))?.disabledPrincipals).toEqual(['bot']);
+      expect((await port.getAccess(id))?.disabledPrincipals).toEqual(new Set(['bot']));
       const replaced = await port.putPrincipal(
         id,
         'bot',
@@ -202,7 +203,40 @@ export function tenantDirectoryPortConformance(
       expect(await port.enablePrincipal(id, 'bot', stamp())).toBe(true);
       expect(await port.enablePrincipal(id, 'nobody', stamp())).toBe(false);
       expect((await port.getPrincipal(id, 'bot'))?.status).toBe('active');
-      expect((await port.getAccess(id))?.disabledPrincipals).toEqual([]);
+      expect((await port.getAccess(id))?.disabledPrincipals).toEqual(new Set());
+    });
+
+    it('throws when one more principal than the limit is disabled, and disables it once one is enabled', async () => {
+      const limit = 3;
+      const port = await factory({ maxDisabledPrincipals: limit });
+      const id = tenant();
+      await port.createTenant({ tenant_id: id }, stamp());
+      // The longest principal ids the schema allows.
+      const principalId = (n: number) => `p${String(n).padStart(127, '0')}`;
+      const spec = { type: 'service' as const, scopes: ['runs:read'] };
+      for (let n = 0; n <= limit; n++) await port.putPrincipal(id, principalId(n), spec, stamp());
+      const at = new Date();
+      for (let n = 0; n < limit; n++)
+        expect(await port.disablePrincipal(id, principalId(n), stamp(at), epoch(at) + 3600)).toBe(true);
+      // Disabling one already disabled stays idempotent at the limit.
+      expect(await port.disablePrincipal(id, principalId(0), stamp(at), epoch(at) + 3600)).toBe(true);
+
+      const extra = principalId(limit);
+      await expect(port.disablePrincipal(id, extra, stamp(at), epoch(at) + 3600)).rejects.toMatchObject({
+        name: 'TenantDirectoryConflictError',
+        reason: 'limit',
+        message: expect.stringMatching(/has 3 disabled principals.*enable one of them again/),
+      });
+      expect((await port.getPrincipal(id, extra))?.status).toBe('active');
+      expect((await port.getAccess(id))?.disabledPrincipals.has(extra)).toBe(false);
+
+      expect(await port.enablePrincipal(id, principalId(0), stamp())).toBe(true);
+      expect((await port.getAccess(id))?.disabledPrincipals.has(principalId(0))).toBe(false);
+      expect(await port.disablePrincipal(id, extra, stamp(at), epoch(at) + 3600)).toBe(true);
+      expect((await port.getPrincipal(id, extra))?.status).toBe('disabled');
+      expect((await port.getAccess(id))?.disabledPrincipals).toEqual(
+        new Set([principalId(1), principalId(2), extra]),
+      );
     });
 
     it('moves a principal version on every write and replaces only the expected version', async () => {

@@ -1,10 +1,11 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/dynamo-tenant-directory.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
-import { hashedSortKey, storageKeys } from '../../functions/shared/storage/keys.ts';
+import { hashedSortKey, recordSortKey, storageKeys } from '../../functions/shared/storage/keys.ts';
+import { maxDisabledPrincipals } from '../../functions/shared/tenancy/tenant-records.ts';
 import { tenantDirectoryPortConformance } from '../conformance/tenant-directory-port.case.ts';
 import { provisionTestNode, testAwsConfig } from '../support/aws.ts';
 import { tableDefinition } from '../../infra/resources/definitions.ts';
@@ -12,10 +13,50 @@ import { tableDefinition } from '../../infra/resources/definitions.ts';
 const table = provisionTestNode('tenants').then(({ resources }) => resources.tableName);
 tenantDirectoryPortConformance(
   'DynamoDB',
-  async () => new DynamoTenantDirectory(createDocumentClient(testAwsConfig()), await table),
+  async (options) => new DynamoTenantDirectory(createDocumentClient(testAwsConfig()), await table, options),
 );
 
 describe('DynamoTenantDirectory items', () => {
+  it('returns every write of a tenant whose profile holds as many disabled principals as it may, with the longest ids', async () => {
+    const db = createDocumentClient(testAwsConfig());
+    const directory = new DynamoTenantDirectory(db, await table);
+    const tenantId = `t${crypto.randomUUID().slice(0, 8)}`;
+    const at = new Date();
+    await directory.createTenant({ tenant_id: tenantId }, { by: 'ops', at });
+    const principalId = (n: number) => `p${String(n).padStart(127, '0')}`;
+    const key = { pk: storageKeys.tenantProfile(tenantId), sk: recordSortKey };
+    // The profile as the limit leaves it at its largest: every disabled principal also carries its
+    // "tokens issued before" entry for the token lifetime.
+    const profile = (await db.send(new GetCommand({ TableName: await table, Key: key }))).Item ?? {};
+    const ids = Array.from({ length: maxDisabledPrincipals }, (_, n) => principalId(n));
+    const until = Math.floor(at.getTime() / 1000) + 86_400;
+    await db.send(
+      new PutCommand({
+        TableName: await table,
+        Item: {
+          ...profile,
+          disabled_principals: ids,
+          revoked_principals: Object.fromEntries(ids.map((id) => [id, { before: until - 86_400, until }])),
+        },
+      }),
+    );
+    const spec = { type: 'service' as const, scopes: ['runs:read'] };
+    const extra = principalId(maxDisabledPrincipals);
+    await directory.putPrincipal(tenantId, principalId(0), spec, { by: 'ops', at });
+    await directory.putPrincipal(tenantId, extra, spec, { by: 'ops', at });
+
+    await expect(directory.disablePrincipal(tenantId, extra, { by: 'ops', at }, until)).rejects.toMatchObject(
+      { reason: 'limit' },
+    );
+    expect(await directory.enablePrincipal(tenantId, principalId(0), { by: 'ops', at })).toBe(true);
+    expect(await directory.disablePrincipal(tenantId, extra, { by: 'ops', at }, until)).toBe(true);
+    await directory.updateTenant(tenantId, { status: 'disabled' }, { by: 'ops', at });
+    const access = await directory.getAccess(tenantId);
+    expect(access?.tenant.status).toBe('disabled');
+    expect(access?.disabledPrincipals.size).toBe(maxDisabledPrincipals);
+    expect(Object.keys(access?.principalsRevokedBefore ?? {})).toHaveLength(maxDisabledPrincipals + 1);
+  });
+
   it('returns issued-token items carrying the table TTL at the token expiry, before and after revocation', async () => {
     const db = createDocumentClient(testAwsConfig());
     const directory = new DynamoTenantDirectory(db, await table);

@@ -1,4 +1,4 @@
 import { InMemoryTenantDirectory } from '../../functions/shared/tenancy/adapters/in-memory-tenant-directory.ts';
 import { tenantDirectoryPortConformance } from '../conformance/tenant-directory-port.case.ts';
 
-tenantDirectoryPortConformance('in memory', async () => new InMemoryTenantDirectory());
+tenantDirectoryPortConformance('in memory', async (options) => new InMemoryTenantDirectory(options));

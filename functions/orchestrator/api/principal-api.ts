@@ -8,6 +8,7 @@ import {
   PrincipalSpecSchema,
 } from '../../shared/tenancy/tenant-schemas.ts';
 import type { HeaderSpec } from '../../shared/http/route-spec.ts';
+import { maxDisabledPrincipals } from '../../shared/tenancy/tenant-records.ts';
 import { ListQuerySchema } from './agent-api.ts';
 
 /**
@@ -138,7 +139,8 @@ export const putPrincipal = defineRoute({
     200: { description: 'The principal as stored.', headers: [principalEtag], content: principalContent },
     400: {
       description:
-        'invalid_request: malformed JSON, an unknown or invalid field, or a scope AgentOS does not know.',
+        'invalid_request: malformed JSON, an unknown or invalid field, a scope AgentOS does not know, or an ' +
+        '`If-Match` naming no version.',
     },
     ...adminErrors,
     403: {
@@ -196,12 +198,18 @@ export const disablePrincipal = defineRoute({
   description:
     'Every token of the principal is refused (401 unauthorized, `principal_disabled`) within the tenant cache ' +
     'time (5 seconds) while it is disabled, whoever issued the token (this node or an identity provider the node ' +
-    'trusts); its record stays, so its runs and usage keep their owner. Only `:enable` enables it again. Idempotent.',
+    'trusts); its record stays, so its runs and usage keep their owner. Only `:enable` enables it again. Idempotent. ' +
+    `A tenant has at most ${maxDisabledPrincipals} principals disabled at once: disabling one more answers 409 ` +
+    '(`limit`) until one of them is enabled again.',
   request: { params: PrincipalPathSchema, invalidParams: 'not_found' },
   responses: {
     200: { description: 'The disabled principal.', content: principalContent },
     404: unknownPrincipal,
-    409: { description: 'conflict: an admin cannot disable itself.' },
+    409: {
+      description:
+        'conflict: an admin cannot disable itself, or the tenant already has ' +
+        `${maxDisabledPrincipals} disabled principals (\`limit\`).`,
+    },
     ...adminErrors,
   },
 });

@@ -27,10 +27,18 @@ export type PrincipalHandlerDeps = {
   now: () => Date;
 };
 
-/** The version an `If-Match` header names; undefined for `*` or no header. */
+/**
+ * The version an `If-Match` header names; undefined for `*` or no header.
+ * @throws InvalidRequestError when the header names no version (a principal's ETag is `"N"`)
+ */
 function ifMatchVersion(header: string | undefined): number | undefined {
   if (header === undefined || header.trim() === '*') return undefined;
-  return Number(/\d+/.exec(header)?.[0]);
+  const digits = /\d+/.exec(header)?.[0];
+  if (digits === undefined)
+    throw new InvalidRequestError('If-Match names no version', [
+      { field: 'If-Match', message: 'must be a principal’s ETag, such as "3", or *' },
+    ]);
+  return Number(digits);
 }
 
 function etagOf(principal: Principal): string {
@@ -124,9 +132,15 @@ export function principalHandlers(deps: PrincipalHandlerDeps): RouteHandlers<typ
       const at = stamp(auth);
       // Its tokens stay refused until every one issued so far would have expired anyway.
       const keepUntil = Math.floor(at.at.getTime() / 1000) + deps.maxTokenLifetimeSeconds;
-      if (!(await directory.disablePrincipal(auth.tenant_id, params.principal_id, at, keepUntil))) {
-        throw new NotFoundError(`Principal ${params.principal_id} not found`);
+      let disabled: boolean;
+      try {
+        disabled = await directory.disablePrincipal(auth.tenant_id, params.principal_id, at, keepUntil);
+      } catch (error) {
+        if (!(error instanceof TenantDirectoryConflictError)) throw error;
+        if (error.reason === 'missing') throw new NotFoundError(`Tenant ${auth.tenant_id} not found`);
+        throw new ConflictError(error.message, { details: { reason: error.reason } });
       }
+      if (!disabled) throw new NotFoundError(`Principal ${params.principal_id} not found`);
       admission.forget(auth.tenant_id);
       return { status: 200, json: await existing(auth, params.principal_id) };
     },

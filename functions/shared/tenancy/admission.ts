@@ -118,7 +118,7 @@ export function createAdmission(
         throw new UnauthorizedError('This token has been revoked; ask for a new one', {
           details: { reason: 'token_revoked' },
         });
-      if (access.disabledPrincipals.includes(token.auth.principal.id))
+      if (access.disabledPrincipals.has(token.auth.principal.id))
         throw new UnauthorizedError(
           `Principal ${token.auth.principal.id} is disabled; a tenant admin can enable it again`,
           { details: { reason: 'principal_disabled' } },

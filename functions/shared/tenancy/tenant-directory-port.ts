@@ -12,11 +12,12 @@ import type {
 /**
  * Thrown when a conditional change finds the record in another state than expected: `exists` (the
  * record is there already), `missing`, `version` (it moved on), `unusable` (the id's storage key is
- * held by another id, so this id cannot be used on the node).
+ * held by another id, so this id cannot be used on the node), `limit` (the tenant holds as many of
+ * such records as it may, e.g. disabled principals).
  */
 export class TenantDirectoryConflictError extends Error {
-  readonly reason: 'exists' | 'missing' | 'version' | 'unusable';
-  constructor(message: string, reason: 'exists' | 'missing' | 'version' | 'unusable') {
+  readonly reason: 'exists' | 'missing' | 'version' | 'unusable' | 'limit';
+  constructor(message: string, reason: 'exists' | 'missing' | 'version' | 'unusable' | 'limit') {
     super(message);
     this.reason = reason;
     this.name = 'TenantDirectoryConflictError';
@@ -75,6 +76,8 @@ export interface TenantDirectoryPort {
    * Disables a principal: every token of it is refused while it is disabled, whoever issued it, and
    * those issued until now stay refused until `keepUntilEpoch` (its record stays, so its usage and
    * runs keep their owner). Idempotent; false when there is no such principal.
+   * @throws TenantDirectoryConflictError `limit` when the tenant already has
+   *   `maxDisabledPrincipals` (tenant-records.ts) disabled principals and this one is not one of them
    */
   disablePrincipal(
     tenantId: string,

@@ -8,12 +8,29 @@ import type {
   TenantAccess,
   TenantSpec,
 } from './tenant-schemas.ts';
+import { TenantDirectoryConflictError } from './tenant-directory-port.ts';
 import type { ChangeStamp } from './tenant-directory-port.ts';
 
 /**
  * How every TenantDirectoryPort adapter builds and changes records (HLD §5.2), so adapters differ
  * only in where the records live.
  */
+
+/**
+ * How many principals a tenant may have disabled at once. Every one is kept in the tenant's profile
+ * item (HLD §5.2: admission is one read) twice: in `disabled_principals` and, for the node's maximum
+ * token lifetime, in `revoked_principals`. With the longest principal id (128 characters) that is
+ * about 290 bytes a principal, so 500 of them take about 145 KB and the item stays far below
+ * DynamoDB's 400 KB, leaving room for the tenant and its revoked tokens.
+ */
+export const maxDisabledPrincipals = 500;
+
+/** Options every TenantDirectoryPort adapter takes. */
+export type TenantDirectoryOptions = {
+  now?: () => Date;
+  /** Disabled principals a tenant may have; {@link maxDisabledPrincipals} unless a test sets fewer. */
+  maxDisabledPrincipals?: number;
+};
 
 /** A tenant's change as the port takes it. */
 export type TenantChange = TenantSpec & { status?: Tenant['status']; disabled_reason?: string | null };
@@ -129,7 +146,10 @@ export function prunedRevocations(revocations: Revocations, nowEpoch: number): R
   };
 }
 
-/** What ingress reads of a tenant: the tenant and its live revocations. */
+/**
+ * What ingress reads of a tenant: the tenant and its live revocations, the disabled principals as a
+ * set, so admitting a request looks its principal up once rather than scanning the list.
+ */
 export function accessOf(tenant: Tenant, revocations: Revocations, nowEpoch: number): TenantAccess {
   const live = prunedRevocations(revocations, nowEpoch);
   return {
@@ -138,21 +158,31 @@ export function accessOf(tenant: Tenant, revocations: Revocations, nowEpoch: num
     principalsRevokedBefore: Object.fromEntries(
       Object.entries(live.principals).map(([principalId, entry]) => [principalId, entry.before]),
     ),
-    disabledPrincipals: live.disabledPrincipals,
+    disabledPrincipals: new Set(live.disabledPrincipals),
   };
 }
 
 /**
  * `revocations` with the principal disabled (every token of it refused, and those issued so far
- * refused until `keepUntilEpoch` even once it is enabled again) or enabled again.
+ * refused until `keepUntilEpoch` even once it is enabled again) or enabled again (its entry removed).
+ * @throws TenantDirectoryConflictError `limit` when disabling one more than `limit` (by default
+ *   {@link maxDisabledPrincipals})
  */
 export function withPrincipalStatus(
   revocations: Revocations,
   principalId: string,
   change: { disabledAt: Date; keepUntilEpoch: number } | 'enabled',
+  limit = maxDisabledPrincipals,
 ): Revocations {
   const others = revocations.disabledPrincipals.filter((id) => id !== principalId);
   if (change === 'enabled') return { ...revocations, disabledPrincipals: others };
+  // One already disabled stays so (idempotent), even in a tenant left above the limit by earlier writes.
+  const alreadyDisabled = others.length < revocations.disabledPrincipals.length;
+  if (!alreadyDisabled && others.length >= limit)
+    throw new TenantDirectoryConflictError(
+      `The tenant has ${limit} disabled principals, as many as it may; enable one of them again before disabling another`,
+      'limit',
+    );
   const previous = revocations.principals[principalId];
   return {
     ...revocations,

@@ -172,5 +172,5 @@ export type TenantAccess = {
   /** Principal id → epoch seconds: tokens of that principal issued at or before it are refused. */
   principalsRevokedBefore: Readonly<Record<string, number>>;
   /** Principals disabled now: each of their tokens is refused, whoever issued it (HLD §5.2). */
-  disabledPrincipals: readonly string[];
+  disabledPrincipals: ReadonlySet<string>;
 };

@@ -7,6 +7,7 @@ import { tenantAdminRoutes } from '../../../functions/orchestrator/api/tenant-ad
 import { tenantAdminHandlers } from '../../../functions/orchestrator/api/tenant-admin-handlers.ts';
 import { createRunStopper } from '../../../functions/orchestrator/runtime/run-stopper.ts';
 import { bindRoutes } from '../../../functions/shared/http/bound-route.ts';
+import { maxDisabledPrincipals } from '../../../functions/shared/tenancy/tenant-records.ts';
 import { adminHttpCore } from '../../support/admin-http.ts';
 
 /** The administration routes behind the real HTTP core (routing, scopes, validation), in memory. */
@@ -57,7 +58,7 @@ async function adminApp() {
       body: (await response.json()) as Record<string, unknown>,
     };
   };
-  return { auth, call };
+  return { auth, directory, call };
 }
 
 describe('the administration routes over HTTP', () => {
@@ -170,6 +171,50 @@ describe('the administration routes over HTTP', () => {
     expect(await call('GET', '/v1/tenant/principals/bot', admin)).toMatchObject({
       etag: '"2"',
       body: { scopes: ['runs:read'] },
+    });
+  });
+
+  it('returns 400 naming If-Match when the header names no version', async () => {
+    const { auth, call } = await adminApp();
+    const admin = await auth.token('acme', { subject: 'root', scopes: ['tenant:admin', 'runs:read'] });
+    await call('PUT', '/v1/tenant/principals/bot', admin, { scopes: ['runs:read'] });
+    const garbled = await call(
+      'PUT',
+      '/v1/tenant/principals/bot',
+      admin,
+      { scopes: ['runs:read'] },
+      { 'if-match': '"abc"' },
+    );
+    expect(garbled).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_request', details: { fields: [{ field: 'If-Match' }] } } },
+    });
+    expect(await call('GET', '/v1/tenant/principals/bot', admin)).toMatchObject({ etag: '"1"' });
+  });
+
+  it('returns 409 limit when the tenant has as many disabled principals as it may, until one is enabled', async () => {
+    const { auth, directory, call } = await adminApp();
+    const admin = await auth.token('acme', { subject: 'root', scopes: ['tenant:admin', 'runs:read'] });
+    const seed = { by: 'seed', at: new Date() };
+    for (let n = 0; n < maxDisabledPrincipals; n++) {
+      await directory.putPrincipal('acme', `p${n}`, { type: 'service', scopes: ['runs:read'] }, seed);
+      await directory.disablePrincipal('acme', `p${n}`, seed, Math.floor(Date.now() / 1000) + 60);
+    }
+    await call('PUT', '/v1/tenant/principals/bot', admin, { scopes: ['runs:read'] });
+
+    const refused = await call('POST', '/v1/tenant/principals/bot:disable', admin);
+    expect(refused).toMatchObject({
+      status: 409,
+      body: { error: { code: 'conflict', details: { reason: 'limit' } } },
+    });
+    expect(JSON.stringify(refused.body)).toMatch(/enable one of them again/);
+    expect((await call('GET', '/v1/tenant/principals/bot', admin)).body).toMatchObject({ status: 'active' });
+
+    expect((await call('POST', '/v1/tenant/principals/p0:enable', admin)).body).toMatchObject({
+      status: 'active',
+    });
+    expect((await call('POST', '/v1/tenant/principals/bot:disable', admin)).body).toMatchObject({
+      status: 'disabled',
     });
   });
 });

@@ -14,6 +14,7 @@ import {
   accessOf,
   changedTenant,
   epochSeconds,
+  maxDisabledPrincipals,
   newPrincipal,
   newTenant,
   prunedRevocations,
@@ -23,7 +24,7 @@ import {
   versionMessage,
   withPrincipalStatus,
 } from '../tenant-records.ts';
-import type { Revocations, TenantChange } from '../tenant-records.ts';
+import type { Revocations, TenantChange, TenantDirectoryOptions } from '../tenant-records.ts';
 import { IssuedTokenSchema, PrincipalSchema, TenantSchema } from '../tenant-schemas.ts';
 import type {
   CreateTenantRequest,
@@ -70,11 +71,13 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly now: () => Date;
+  private readonly maxDisabledPrincipals: number;
 
-  constructor(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}) {
+  constructor(db: DynamoDBDocumentClient, tableName: string, options: TenantDirectoryOptions = {}) {
     this.db = db;
     this.tableName = tableName;
     this.now = options.now ?? (() => new Date());
+    this.maxDisabledPrincipals = options.maxDisabledPrincipals ?? maxDisabledPrincipals;
   }
 
   async createTenant(request: CreateTenantRequest, stamp: ChangeStamp): Promise<Tenant> {
@@ -290,7 +293,15 @@ export class DynamoTenantDirectory implements TenantDirectoryPort {
           stamp,
         );
         return {
-          profile: { ...profile, revocations: withPrincipalStatus(profile.revocations, principalId, change) },
+          profile: {
+            ...profile,
+            revocations: withPrincipalStatus(
+              profile.revocations,
+              principalId,
+              change,
+              this.maxDisabledPrincipals,
+            ),
+          },
           also: [
             {
               Put: {

@@ -6,6 +6,7 @@ import {
   accessOf,
   changedTenant,
   epochSeconds,
+  maxDisabledPrincipals,
   newPrincipal,
   newTenant,
   prunedRevocations,
@@ -15,7 +16,7 @@ import {
   versionMessage,
   withPrincipalStatus,
 } from '../tenant-records.ts';
-import type { Revocations, TenantChange } from '../tenant-records.ts';
+import type { Revocations, TenantChange, TenantDirectoryOptions } from '../tenant-records.ts';
 import type {
   CreateTenantRequest,
   IssuedToken,
@@ -39,9 +40,11 @@ type Entry = {
 export class InMemoryTenantDirectory implements TenantDirectoryPort {
   readonly #tenants = new Map<string, Entry>();
   readonly #now: () => Date;
+  readonly #maxDisabledPrincipals: number;
 
-  constructor(options: { now?: () => Date } = {}) {
+  constructor(options: TenantDirectoryOptions = {}) {
     this.#now = options.now ?? (() => new Date());
+    this.#maxDisabledPrincipals = options.maxDisabledPrincipals ?? maxDisabledPrincipals;
   }
 
   async createTenant(request: CreateTenantRequest, stamp: ChangeStamp): Promise<Tenant> {
@@ -139,12 +142,15 @@ export class InMemoryTenantDirectory implements TenantDirectoryPort {
     const entry = this.#tenants.get(tenantId);
     const principal = entry?.principals.get(principalId);
     if (entry === undefined || principal === undefined) return false;
-    entry.principals.set(principalId, principalWithStatus(principal, 'disabled', stamp));
-    entry.revocations = withPrincipalStatus(
+    // Worked out first: past the tenant's limit it throws and nothing changes.
+    const revocations = withPrincipalStatus(
       prunedRevocations(entry.revocations, epochSeconds(stamp.at)),
       principalId,
       { disabledAt: stamp.at, keepUntilEpoch },
+      this.#maxDisabledPrincipals,
     );
+    entry.principals.set(principalId, principalWithStatus(principal, 'disabled', stamp));
+    entry.revocations = revocations;
     return true;
   }
 
