@@ -78,6 +78,16 @@ export function messageAgeMs(record: SQSRecord, nowMs: number): number | undefin
 export const stepCommitMarginMs = 10_000;
 
 /**
+ * A worker process notes a step message's age for the capacity report at most once in this long
+ * (HLD §10.2 backpressure): during a backlog every message is older than the last, and each note
+ * is a write to the same item.
+ */
+export const stepAgeNoteIntervalMs = 5_000;
+
+/** An age this much older than the last one noted is noted at once, whatever the interval. */
+export const stepAgeNoteMarginMs = 5_000;
+
+/**
  * The SQS step worker: runs each record's step and reports the records to redeliver in
  * `batchItemFailures`, so one failed step never redelivers its batch-mates. A record that is not a
  * valid step message comes back at once (not after the queue's visibility timeout), so it reaches
@@ -97,7 +107,10 @@ export function createStepWorkerHandler(options: {
   driver?: RunDriverPort;
   /** Logs and counts a failure that does not change a record's outcome; the telemetry's when absent. */
   reportFailure?: FailureReporter;
-  /** Notes each record's age for the node's capacity report (HLD §10.2); ages are only logged without it. */
+  /**
+   * Notes the age of run steps received for the first time for the node's capacity report (HLD
+   * §10.2), throttled and not awaited; ages are only logged and counted without it.
+   */
   stepAge?: Pick<StepAgePort, 'record'>;
   /** Goes on with an operator's stop of every run of a tenant; without it, such a task is refused. */
   stopper?: Pick<RunStopper, 'continueStop'>;
@@ -110,21 +123,41 @@ export function createStepWorkerHandler(options: {
   /** How long each record of the batch being processed waited on the queue, measured on receipt. */
   const ages = new WeakMap<SQSRecord, number>();
 
+  /** The last age this process noted and when, and the largest age seen since, not yet noted. */
+  let lastNote: { atMs: number; ageMs: number } | undefined;
+  let unnotedMaxMs = 0;
+
+  /** Measures how long the record waited on the queue, for its `task processed` line. */
+  function measureAge(record: SQSRecord, receivedAtMs: number): void {
+    const age = messageAgeMs(record, receivedAtMs);
+    if (age !== undefined) ages.set(record, age);
+  }
+
   /**
-   * Measures how long the record waited on the queue (HLD §10.2 backpressure): logged with the
-   * task's outcome, counted as `StepMessageAgeMs` with no tenant dimension, so the metric's
-   * cardinality stays one series per function, and noted for the node's capacity report.
+   * Counts a run step's wait as backlog (HLD §10.2 backpressure): `StepMessageAgeMs` with no tenant
+   * dimension, so the metric's cardinality stays one series per function, and a note for the
+   * node's capacity report. Only a first receive is backlog: a redelivered record's age includes the
+   * waits the worker planned (slot waits, retry backoffs). The note is not awaited, so the step
+   * never waits for it, and it is written at most once per {@link stepAgeNoteIntervalMs} unless the
+   * age grew by more than {@link stepAgeNoteMarginMs}; then the largest age seen since is written.
    */
-  async function measureAge(record: SQSRecord): Promise<void> {
-    const age = messageAgeMs(record, Date.now());
-    if (age === undefined) return;
-    ages.set(record, age);
+  function countBacklog(record: SQSRecord, attempt: number, nowMs: number): void {
+    const age = ages.get(record);
+    if (age === undefined || attempt !== 1) return;
     metrics.addMetric('StepMessageAgeMs', MetricUnit.Milliseconds, age);
     const stepAge = options.stepAge;
     if (stepAge === undefined) return;
+    unnotedMaxMs = Math.max(unnotedMaxMs, age);
+    const due =
+      lastNote === undefined ||
+      nowMs - lastNote.atMs >= stepAgeNoteIntervalMs ||
+      unnotedMaxMs > lastNote.ageMs + stepAgeNoteMarginMs;
+    if (!due) return;
+    lastNote = { atMs: nowMs, ageMs: unnotedMaxMs };
+    unnotedMaxMs = 0;
     // The step runs whether or not its age could be noted: the report only misses one figure.
-    await stepAge
-      .record(age)
+    void stepAge
+      .record(lastNote.ageMs)
       .catch((error: unknown) => reportFailure('step message age not recorded', error));
   }
 
@@ -293,7 +326,8 @@ export function createStepWorkerHandler(options: {
   }
 
   async function processRecord(record: SQSRecord, deadlineMs: number | undefined): Promise<boolean> {
-    await measureAge(record);
+    const receivedAtMs = Date.now();
+    measureAge(record, receivedAtMs);
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     let body: unknown;
     try {
@@ -312,6 +346,7 @@ export function createStepWorkerHandler(options: {
       );
     }
     const task = message.data;
+    if (task.kind === 'run.step') countBacklog(record, attempt, receivedAtMs);
     if (task.kind === 'runs.stop') return processStopTask(record, task, attempt);
     if (task.kind === 'run.step' && task.task_token !== undefined) {
       if (options.driver === undefined)
