@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AuthContextSchema, TenantIdSchema } from '../../shared/auth/auth-context.ts';
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
 
 /**
  * The body of a task on the step queue: run a step, enforce a run's deadline, fail a long run
@@ -75,6 +76,19 @@ export type RunStopTask = {
   /** When the stop was asked (ISO 8601): runs created after it are not stopped. */
   createdBefore?: string;
 };
+
+/** The step-queue message that carries an operator's stop of every run of a tenant onwards. */
+export function runStopMessage(operator: AuthContext, task: RunStopTask): StepMessage {
+  return {
+    kind: 'runs.stop',
+    auth: operator,
+    tenant_id: task.tenantId,
+    reason: task.reason,
+    status: task.from.status,
+    cursor: task.from.cursor,
+    ...(task.createdBefore === undefined ? {} : { created_before: task.createdBefore }),
+  };
+}
 
 /** A task about one run: a step, a deadline, a long run's failure. */
 export type RunTaskMessage = Exclude<StepMessage, { kind: 'runs.stop' }>;

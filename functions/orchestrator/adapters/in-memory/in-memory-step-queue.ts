@@ -1,6 +1,7 @@
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { RunStopTask, RunTaskMessage, StepMessage } from '../../runtime/step-message.ts';
+import { runStopMessage } from '../../runtime/step-message.ts';
 
 /** A scheduled deadline: its task, the delay it was scheduled with, and when it becomes due. */
 export type ScheduledDeadline = { message: StepMessage; afterSeconds: number; dueAt: string };
@@ -33,15 +34,7 @@ export class InMemoryStepQueue implements QueuePort {
 
   /** Queues the rest of an operator's stop of every run of a tenant, apart: {@link takeRunStops} takes it. */
   async enqueueRunStop(operator: AuthContext, task: RunStopTask): Promise<void> {
-    const message: StepMessage = {
-      kind: 'runs.stop',
-      auth: operator,
-      tenant_id: task.tenantId,
-      reason: task.reason,
-      status: task.from.status,
-      cursor: task.from.cursor,
-      ...(task.createdBefore === undefined ? {} : { created_before: task.createdBefore }),
-    };
+    const message = runStopMessage(operator, task);
     this.#stops.push(structuredClone(message));
   }
 

@@ -6,6 +6,7 @@ import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { DependencyUnavailableError } from '../../../shared/errors/agentos-error.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { RunStopTask, StepMessage } from '../../runtime/step-message.ts';
+import { runStopMessage } from '../../runtime/step-message.ts';
 
 /**
  * QueuePort on an SQS standard queue; messages carry the Auth Context the task runs under, and the
@@ -48,15 +49,7 @@ export class SqsStepQueue implements QueuePort {
    * in the lane of the tenant whose runs it stops.
    */
   async enqueueRunStop(operator: AuthContext, task: RunStopTask): Promise<void> {
-    const message: StepMessage = {
-      kind: 'runs.stop',
-      auth: operator,
-      tenant_id: task.tenantId,
-      reason: task.reason,
-      status: task.from.status,
-      cursor: task.from.cursor,
-      ...(task.createdBefore === undefined ? {} : { created_before: task.createdBefore }),
-    };
+    const message = runStopMessage(operator, task);
     try {
       await this.sqs.send(
         new SendMessageCommand({
