@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentOsClient } from '../../cli/client/agentos-client.ts';
 import { defaultTenantScopes, scopes } from '../../functions/shared/auth/auth-context.ts';
-import { startTestNode } from '../support/local-node-harness.ts';
+import { operatorClient, startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
 import { scriptedInput, waitForRun } from '../support/run-events.ts';
 
@@ -18,11 +18,7 @@ beforeAll(async () => {
   node = await startTestNode({
     functionEnv: { AGENTOS_NODE_MAX_CONCURRENT_RUNS: '1', AGENTOS_NODE_CAPACITY_MODE: 'reject' },
   });
-  await node.auth.registerTenant('operator');
-  operator = new AgentOsClient(
-    node.node.orchestratorUrl,
-    await node.auth.token('operator', { scopes: [scopes.operator] }),
-  );
+  operator = await operatorClient(node);
 });
 
 afterAll(async () => {

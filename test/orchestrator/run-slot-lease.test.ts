@@ -5,7 +5,7 @@ import { defaultTenantScopes, scopes } from '../../functions/shared/auth/auth-co
 import { DynamoSlotPool } from '../../functions/shared/limits/adapters/dynamo-slot-pool.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { testAwsConfig } from '../support/aws.ts';
-import { startTestNode } from '../support/local-node-harness.ts';
+import { operatorClient, startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
 import { scriptedInput, waitForRun } from '../support/run-events.ts';
 
@@ -25,11 +25,7 @@ beforeAll(async () => {
   node = await startTestNode({
     functionEnv: { AGENTOS_TENANT_CACHE_SECONDS: '0', AGENTOS_NODE_MAX_CONCURRENT_RUNS: '1' },
   });
-  await node.auth.registerTenant('operator');
-  operator = new AgentOsClient(
-    node.node.orchestratorUrl,
-    await node.auth.token('operator', { scopes: [scopes.operator] }),
-  );
+  operator = await operatorClient(node);
 });
 
 afterAll(async () => {

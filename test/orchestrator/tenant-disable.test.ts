@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentOsClient } from '../../cli/client/agentos-client.ts';
-import { scopes } from '../../functions/shared/auth/auth-context.ts';
-import { startTestNode } from '../support/local-node-harness.ts';
+import { operatorClient, startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
 import { scriptedInput, waitForRun } from '../support/run-events.ts';
 
@@ -17,11 +16,7 @@ type RunView = { run_id: string; status: string; status_reason: string | null };
 
 beforeAll(async () => {
   node = await startTestNode({ functionEnv: { AGENTOS_TENANT_CACHE_SECONDS: '0' } });
-  await node.auth.registerTenant('operator');
-  operator = new AgentOsClient(
-    node.node.orchestratorUrl,
-    await node.auth.token('operator', { scopes: [scopes.operator] }),
-  );
+  operator = await operatorClient(node);
 });
 
 afterAll(async () => {

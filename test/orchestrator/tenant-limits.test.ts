@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentOsClient } from '../../cli/client/agentos-client.ts';
 import { defaultTenantScopes, scopes } from '../../functions/shared/auth/auth-context.ts';
 import type { TenantQuotas } from '../../functions/shared/tenancy/tenant-schemas.ts';
-import { startTestNode } from '../support/local-node-harness.ts';
+import { operatorClient, startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
 import { scriptedInput, waitForRun } from '../support/run-events.ts';
 
@@ -19,11 +19,7 @@ type ErrorBody = { error: { code: string; details?: Record<string, unknown> } };
 
 beforeAll(async () => {
   node = await startTestNode({ functionEnv: { AGENTOS_TENANT_CACHE_SECONDS: '0' } });
-  await node.auth.registerTenant('operator');
-  operator = new AgentOsClient(
-    node.node.orchestratorUrl,
-    await node.auth.token('operator', { scopes: [scopes.operator] }),
-  );
+  operator = await operatorClient(node);
 });
 
 afterAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentOsClient } from '../../cli/client/agentos-client.ts';
-import { defaultTenantScopes, scopes } from '../../functions/shared/auth/auth-context.ts';
+import { defaultTenantScopes } from '../../functions/shared/auth/auth-context.ts';
 import type { TenantSpec } from '../../functions/shared/tenancy/tenant-schemas.ts';
-import { startTestNode } from '../support/local-node-harness.ts';
+import { operatorClient, startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
 import { allEvents, scriptedInput, waitForRun } from '../support/run-events.ts';
 
@@ -29,11 +29,7 @@ const retryOnce = {
 
 beforeAll(async () => {
   node = await startTestNode({ functionEnv: { AGENTOS_TENANT_CACHE_SECONDS: '0' } });
-  await node.auth.registerTenant('operator');
-  operator = new AgentOsClient(
-    node.node.orchestratorUrl,
-    await node.auth.token('operator', { scopes: [scopes.operator] }),
-  );
+  operator = await operatorClient(node);
 });
 
 afterAll(async () => {

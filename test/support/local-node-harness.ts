@@ -1,6 +1,8 @@
+import { AgentOsClient } from '../../cli/client/agentos-client.ts';
 import { startLocalNode } from '../../cli/local/local-node.ts';
 import type { LocalNode } from '../../cli/local/local-node.ts';
 import { seedTenantCatalog } from '../../cli/local/seed.ts';
+import { scopes } from '../../functions/shared/auth/auth-context.ts';
 import type { AgentDefinition } from '../../functions/orchestrator/ports/agent-registry-port.ts';
 import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
 import { provisionTestNode, testAwsConfig } from './aws.ts';
@@ -69,4 +71,13 @@ export async function startTestNode(
     },
     stop: () => node.stop(),
   };
+}
+
+/** Registers the operator tenant on `node` and returns a client holding an operator token for it. */
+export async function operatorClient(node: TestNode): Promise<AgentOsClient> {
+  await node.auth.registerTenant('operator');
+  return new AgentOsClient(
+    node.node.orchestratorUrl,
+    await node.auth.token('operator', { scopes: [scopes.operator] }),
+  );
 }
