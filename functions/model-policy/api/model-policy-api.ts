@@ -18,6 +18,11 @@ import {
   ModelListSchema,
   ModelObjectSchema,
 } from '../schemas/openai-chat.ts';
+import {
+  CreateResponseRequestSchema,
+  ResponseObjectSchema,
+  ResponseStreamEventSchema,
+} from '../schemas/openai-responses.ts';
 import { ModelRequestAbortSchema } from '../schemas/request-abort.ts';
 import { PolicyCheckRequestSchema, PolicyCheckResponseSchema } from '../schemas/policy-check.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
@@ -185,6 +190,42 @@ export const createChatCompletion = defineRoute({
               'One ChatCompletionChunk as JSON; the last chunk before [DONE] carries usage and no choices. A failure ' +
               'after the stream started arrives as one ErrorEnvelope, and the stream ends.',
             terminator: '[DONE]',
+          },
+        },
+      },
+    },
+    ...modelCallResponses([shouldRetryHeader]),
+  },
+});
+
+export const createResponse = defineRoute({
+  errorHeaders: openAiErrorHeaders,
+  operationId: 'createResponse',
+  method: 'POST',
+  path: '/v1/responses',
+  scope: scopes.modelsInvoke,
+  tags: ['OpenAI-compatible'],
+  summary: 'Response, OpenAI Responses API (stateless; streaming or not)',
+  description:
+    'A translation over the chat completion call: the same policy, budgets, X-Request-Id deduplication and ' +
+    'metering. Nothing is stored: `store: true`, `previous_response_id` and `item_reference` input items are ' +
+    'refused with 400 invalid_request naming them, as are built-in tools (only function tools are served). ' +
+    '`text.format` is enforced as `response_format` is on the chat route.',
+  request: { body: CreateResponseRequestSchema, headers: [requestIdHeader] },
+  responses: {
+    200: {
+      description: 'The response, or with `stream: true` its typed events.',
+      headers: [...gatewayHeaders, ...modelRateLimitHeaders],
+      content: {
+        'application/json': { schema: ResponseObjectSchema },
+        'text/event-stream': {
+          schema: ResponseStreamEventSchema,
+          sse: {
+            event: 'The event’s `type`.',
+            data:
+              'One ResponseStreamEvent as JSON, its sequence_number one higher than the last. The stream ends ' +
+              'with response.completed or response.incomplete; a failure after it started ends it with ' +
+              'response.failed and an error event.',
           },
         },
       },
@@ -377,6 +418,7 @@ export const modelPolicyRoutes = [
   healthRoute,
   readinessRoute,
   createChatCompletion,
+  createResponse,
   listModels,
   getModel,
   invokeModel,

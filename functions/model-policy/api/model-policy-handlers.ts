@@ -11,6 +11,7 @@ import { abortRequestHandler } from './abort-request-handler.ts';
 import { invokeHandler } from './invoke-handler.ts';
 import type { modelPolicyRoutes } from './model-policy-api.ts';
 import { modelsHandlers } from './models-handlers.ts';
+import { responsesHandler } from './responses-handler.ts';
 import { policyCheckHandler } from './policy-check-handler.ts';
 import { usageHandler } from './usage-handler.ts';
 
@@ -33,6 +34,7 @@ export function modelPolicyHandlers(deps: ModelPolicyHandlerDeps): RouteHandlers
     getHealth: healthHandler('model-policy'),
     getReadiness: deps.readiness,
     createChatCompletion: chatCompletionsHandler(deps.gateway),
+    createResponse: responsesHandler(deps.gateway),
     ...modelsHandlers(deps.catalog, deps.policies),
     invokeModel: invokeHandler(deps.gateway),
     abortModelRequest: abortRequestHandler(deps.gateway),

@@ -14,7 +14,7 @@ export type PassThroughOptions = Pick<
 /** A model call as both API forms hand it to the gateway. */
 export type ModelCallInput = {
   auth: AuthContext;
-  endpoint: 'chat.completions' | 'invoke';
+  endpoint: 'chat.completions' | 'responses' | 'invoke';
   stream: boolean;
   requestId: string;
   /** Hash of the request body: a retry with the same id must send the same request. */
