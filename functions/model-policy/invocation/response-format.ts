@@ -1,4 +1,6 @@
 import { Ajv } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
@@ -28,10 +30,21 @@ function depthOf(value: unknown, limit: number): number {
   return deepest + 1;
 }
 
+/**
+ * A validator of the schema's declared draft: clients that derive schemas from zod 4 (LangChain,
+ * among others) declare JSON Schema 2020-12; draft-07 is the default when none is declared.
+ */
+function validatorFor(schema: Record<string, unknown>): Ajv {
+  const options = { strict: false, validateFormats: false, allErrors: false };
+  const draft = typeof schema.$schema === 'string' ? schema.$schema : '';
+  if (draft.includes('2020-12')) return new Ajv2020(options);
+  if (draft.includes('2019-09')) return new Ajv2019(options);
+  return new Ajv(options);
+}
+
 function compile(schema: Record<string, unknown>): ValidateFunction {
   // A fresh validator per call: Ajv caches every schema it compiles, and callers' schemas are unbounded.
-  const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: false });
-  return ajv.compile(schema);
+  return validatorFor(schema).compile(schema);
 }
 
 /**

@@ -55,6 +55,13 @@ describe('checkResponseFormat', () => {
     expect(() => checkResponseFormat({ type: 'json_object' })).not.toThrow();
     expect(() => checkResponseFormat({ type: 'text' })).not.toThrow();
   });
+
+  it('returns for a schema declaring JSON Schema 2020-12, as zod 4 derives them, and checks answers by it', () => {
+    const format = jsonSchema({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...person });
+    expect(() => checkResponseFormat(format)).not.toThrow();
+    expect(() => checkStructuredOutput(format, JSON.stringify(sampleOfSchema(person)), false)).not.toThrow();
+    expect(thrown(() => checkStructuredOutput(format, '{"name":"Al"}', false))).toBeInstanceOf(ProviderError);
+  });
 });
 
 describe('checkStructuredOutput', () => {
