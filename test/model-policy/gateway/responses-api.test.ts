@@ -83,7 +83,7 @@ describe('the official openai client, responses.create', () => {
     // 17 bytes of text: ceil(17 / 4) = 5 tokens by the metering convention.
     expect(data.usage?.output_tokens).toBe(5);
     expect(data.usage?.total_tokens).toBe((data.usage?.input_tokens ?? 0) + 5);
-    expect(data.store).toBe(false);
+    expect((data as unknown as { store: boolean }).store).toBe(false);
     expect(JSON.parse(response.headers.get('x-agentos-route') ?? '{}')).toMatchObject({
       provider: 'local',
     });
@@ -130,7 +130,7 @@ describe('the official openai client, responses.create', () => {
       tools: [lookupTool],
       input: [
         { role: 'user', content: 'find x' },
-        ...first.output,
+        ...(first.output as OpenAI.Responses.ResponseInputItem[]),
         { type: 'function_call_output', call_id: call!.call_id, output: '{"definition":"a letter"}' },
       ],
     });
@@ -158,7 +158,7 @@ describe('the official openai client, responses.create', () => {
     const value = JSON.parse(data.output_text) as Record<string, unknown>;
     expect(typeof value.name).toBe('string');
     expect(Number.isInteger(value.population)).toBe(true);
-    expect(data.text.format).toMatchObject({ type: 'json_schema', name: 'city' });
+    expect(data.text?.format).toMatchObject({ type: 'json_schema', name: 'city' });
   });
 
   it('streams typed events in order, each with a sequence number one higher than the last', async () => {
