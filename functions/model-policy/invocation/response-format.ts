@@ -16,7 +16,7 @@ export const maxSchemaDepth = 32;
 /** Largest `json_schema` schema, in bytes of its JSON. */
 export const maxSchemaBytes = 65_536;
 
-const schemaField = 'response_format.json_schema.schema';
+const defaultSchemaField = 'response_format.json_schema.schema';
 
 /** The nesting depth of a JSON value, counted up to `limit + 1` and no further. */
 function depthOf(value: unknown, limit: number): number {
@@ -50,19 +50,23 @@ function compile(schema: Record<string, unknown>): ValidateFunction {
 /**
  * Checks a request's `response_format` before any backend is called.
  *
- * @throws InvalidRequestError naming `response_format.json_schema.schema` when the schema is nested
- * deeper than {@link maxSchemaDepth}, larger than {@link maxSchemaBytes} or not a valid JSON Schema.
+ * @throws InvalidRequestError naming `schemaField` (the chat route's `response_format.json_schema.schema`
+ * unless told otherwise) when the schema is nested deeper than {@link maxSchemaDepth}, larger than
+ * {@link maxSchemaBytes} or not a valid JSON Schema.
  */
-export function checkResponseFormat(format: ResponseFormat | undefined): void {
+export function checkResponseFormat(
+  format: ResponseFormat | undefined,
+  schemaField: string = defaultSchemaField,
+): void {
   if (format?.type !== 'json_schema' || format.json_schema.schema === undefined) return;
   const { schema } = format.json_schema;
   if (depthOf(schema, maxSchemaDepth) > maxSchemaDepth) {
-    throw new InvalidRequestError('response_format schema is nested too deeply', [
+    throw new InvalidRequestError(`${schemaField} is nested too deeply`, [
       { field: schemaField, message: `nested deeper than ${maxSchemaDepth} levels` },
     ]);
   }
   if (Buffer.byteLength(JSON.stringify(schema)) > maxSchemaBytes) {
-    throw new InvalidRequestError('response_format schema is too large', [
+    throw new InvalidRequestError(`${schemaField} is too large`, [
       { field: schemaField, message: `larger than ${maxSchemaBytes} bytes` },
     ]);
   }
@@ -70,7 +74,7 @@ export function checkResponseFormat(format: ResponseFormat | undefined): void {
     compile(schema);
   } catch (error) {
     throw new InvalidRequestError(
-      'response_format schema is not a valid JSON Schema',
+      `${schemaField} is not a valid JSON Schema`,
       [{ field: schemaField, message: error instanceof Error ? error.message.slice(0, 512) : 'invalid' }],
       { cause: error },
     );

@@ -313,6 +313,35 @@ describe('POST /v1/responses over HTTP', () => {
     expect(error.details).toEqual({ fields: [expect.objectContaining({ field: 'tools[0].type' })] });
   });
 
+  it('throws when the text.format schema is not a valid JSON Schema: 400 naming text.format.schema', async () => {
+    const reply = await post({
+      model: 'local/echo',
+      input: 'hi',
+      text: { format: { type: 'json_schema', name: 'bad', schema: { type: 'no-such-type' } } },
+    });
+    expect(reply.status).toBe(400);
+    const { error } = (await reply.json()) as { error: { details: unknown } };
+    expect(error.details).toEqual({ fields: [expect.objectContaining({ field: 'text.format.schema' })] });
+  });
+
+  it('throws when the model answers JSON that does not match text.format: 503 output_invalid', async () => {
+    const reply = await post({
+      model: 'local/scripted',
+      instructions: scriptOf({ reply: '{"name": 1}' }),
+      input: 'a city',
+      text: {
+        format: {
+          type: 'json_schema',
+          name: 'city',
+          schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        },
+      },
+    });
+    expect(reply.status).toBe(503);
+    const { error } = (await reply.json()) as { error: { code: string; details: unknown } };
+    expect(JSON.stringify(error)).toContain('output_invalid');
+  });
+
   it('returns an answer to input with reasoning items, which are dropped', async () => {
     const reply = await post({
       model: 'local/echo',
