@@ -140,6 +140,8 @@ export class ResponseEventWriter {
   /** The items closed so far, in output order. */
   readonly #done: ResponseOutputItem[] = [];
   #messageAnnounced = false;
+  /** The status a message closes with: `incomplete` only when the call ends cut at its token limit. */
+  #messageStatus: 'completed' | 'incomplete' = 'completed';
   /** Output index of each streamed tool call, by its delta index. */
   readonly #toolIndexes = new Map<number, number>();
 
@@ -183,7 +185,7 @@ export class ResponseEventWriter {
       const item: ResponseOutputItem = {
         type: 'message',
         id: open.id,
-        status: 'completed',
+        status: this.#messageStatus,
         role: 'assistant',
         content: [part],
       };
@@ -296,6 +298,8 @@ export class ResponseEventWriter {
         ? finalMessage.content[0].text
         : undefined;
     const toolCalls = call.message.tool_calls ?? [];
+    if (finalMessage?.type === 'message' && finalMessage.status === 'incomplete')
+      this.#messageStatus = 'incomplete';
     const open = this.#open;
     let out =
       open?.kind === 'function_call'

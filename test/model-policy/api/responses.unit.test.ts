@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidRequestError } from '../../../functions/shared/errors/agentos-error.ts';
+import { ResponseEventWriter, responseOf } from '../../../functions/model-policy/api/responses-rendering.ts';
+import { translateResponsesRequest } from '../../../functions/model-policy/api/responses-translation.ts';
+import { CreateResponseRequestSchema } from '../../../functions/model-policy/schemas/openai-responses.ts';
+import type { CreateResponseRequest } from '../../../functions/model-policy/schemas/openai-responses.ts';
+import type { StoredCall } from '../../../functions/model-policy/schemas/stored-call.ts';
+
+function request(body: Record<string, unknown>): CreateResponseRequest {
+  return CreateResponseRequestSchema.parse({ model: 'local/echo', ...body });
+}
+
+function call(message: StoredCall['message'], finish: StoredCall['finish_reason'] = 'stop'): StoredCall {
+  return {
+    request_id: 'req_1',
+    completion_id: 'chatcmpl-abc',
+    created: 1_764_149_400,
+    model_ref: 'local/echo',
+    model: 'local/echo',
+    message,
+    finish_reason: finish,
+    usage: { prompt_tokens: 10, completion_tokens: 4, cost_nano: 0 },
+    route: { model_ref: 'local/echo', provider: 'local', model: 'local/echo', hops: [] } as never,
+    policy: { decision: 'allow', redactions: {} } as never,
+  };
+}
+
+type Event = { type: string; sequence_number: number; [key: string]: unknown };
+
+function eventsOf(sse: string): Event[] {
+  return sse
+    .split('\n')
+    .filter((line) => line.startsWith('data: '))
+    .map((line) => JSON.parse(line.slice(6)) as Event);
+}
+
+describe('translateResponsesRequest', () => {
+  it('returns instructions as a system message and function calls joined to the assistant turn', () => {
+    const translated = translateResponsesRequest(
+      request({
+        instructions: 'be brief',
+        input: [
+          { role: 'user', content: [{ type: 'input_text', text: 'find x' }] },
+          { type: 'reasoning', id: 'rs_1', summary: [] },
+          {
+            type: 'message',
+            role: 'assistant',
+            content: [{ type: 'output_text', text: 'looking', annotations: [] }],
+          },
+          { type: 'function_call', call_id: 'c1', name: 'lookup', arguments: '{"q":"x"}' },
+          { type: 'function_call', call_id: 'c2', name: 'lookup', arguments: '{"q":"y"}' },
+          { type: 'function_call_output', call_id: 'c1', output: 'one' },
+          { type: 'function_call_output', call_id: 'c2', output: [{ type: 'input_text', text: 'two' }] },
+        ],
+      }),
+    );
+    expect(translated.messages).toEqual([
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: [{ type: 'text', text: 'find x' }] },
+      {
+        role: 'assistant',
+        content: 'looking',
+        tool_calls: [
+          { id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } },
+          { id: 'c2', type: 'function', function: { name: 'lookup', arguments: '{"q":"y"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'one' },
+      { role: 'tool', tool_call_id: 'c2', content: 'two' },
+    ]);
+  });
+
+  it('returns flat function tools, a named tool choice and text.format as response_format', () => {
+    const translated = translateResponsesRequest(
+      request({
+        input: 'hi',
+        tools: [{ type: 'function', name: 'lookup', parameters: { type: 'object' }, strict: true }],
+        tool_choice: { type: 'function', name: 'lookup' },
+        text: { format: { type: 'json_schema', name: 'out', schema: { type: 'object' }, strict: true } },
+      }),
+    );
+    expect(translated.tools).toEqual([
+      { type: 'function', function: { name: 'lookup', parameters: { type: 'object' }, strict: true } },
+    ]);
+    expect(translated.toolChoice).toEqual({ type: 'function', function: { name: 'lookup' } });
+    expect(translated.responseFormat).toEqual({
+      type: 'json_schema',
+      json_schema: { name: 'out', schema: { type: 'object' }, strict: true },
+    });
+  });
+
+  it.for([
+    [{ store: true }, 'store'],
+    [{ previous_response_id: 'resp_1' }, 'previous_response_id'],
+    [{ input: [{ type: 'item_reference', id: 'msg_1' }] }, 'input[0]'],
+    [{ tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] }, 'tools[0].type'],
+    [
+      { input: [{ role: 'system', content: [{ type: 'input_image', image_url: 'https://x.test/a.png' }] }] },
+      'input[0].content[0].type',
+    ],
+  ] as [Record<string, unknown>, string][])('throws invalid_request naming %o', ([extra, field]) => {
+    let thrown: unknown;
+    try {
+      translateResponsesRequest(request({ input: 'hi', ...extra }));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidRequestError);
+    expect((thrown as InvalidRequestError).details).toEqual({ fields: [expect.objectContaining({ field })] });
+  });
+});
+
+describe('ResponseEventWriter', () => {
+  it('returns events numbered from 0, closing the message before a function call and ending with the whole response', () => {
+    const body = request({ input: 'hi', stream: true });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    const final = call({
+      role: 'assistant',
+      content: 'ok',
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{}' } }],
+    });
+    const events = eventsOf(
+      writer.start() +
+        writer.delta({ type: 'delta', content: 'ok' }) +
+        writer.delta({
+          type: 'delta',
+          tool_calls: [{ index: 0, id: 'call_1', name: 'lookup', arguments: '' }],
+        }) +
+        writer.delta({ type: 'delta', tool_calls: [{ index: 0, arguments: '{}' }] }) +
+        writer.finish(final),
+    );
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+    expect(events.map((event) => event.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events.at(-1)?.response).toEqual(responseOf(final, body));
+  });
+
+  it('returns the items a redacting stream held back, and the redacted text, when the call ends', () => {
+    const body = request({ input: 'hi', stream: true });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    const final = call({
+      role: 'assistant',
+      content: null,
+      tool_calls: [
+        { id: 'call_1', type: 'function', function: { name: 'send', arguments: '{"to":"[EMAIL]"}' } },
+      ],
+    });
+    const events = eventsOf(writer.start() + writer.finish(final));
+    expect(events.map((event) => event.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events[3]).toMatchObject({ name: 'send', arguments: '{"to":"[EMAIL]"}' });
+  });
+
+  it('returns response.incomplete with an incomplete message when the answer is cut at its token limit', () => {
+    const body = request({ input: 'hi', stream: true, max_output_tokens: 2 });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    const final = call({ role: 'assistant', content: 'tok tok' }, 'length');
+    const events = eventsOf(
+      writer.start() + writer.delta({ type: 'delta', content: 'tok tok' }) + writer.finish(final),
+    );
+    expect(events.at(-1)).toMatchObject({
+      type: 'response.incomplete',
+      response: { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } },
+    });
+    expect(events.at(-1)?.response).toEqual(responseOf(final, body));
+  });
+
+  it('returns response.failed then an error event when the stream fails', () => {
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      request({ input: 'hi', stream: true }),
+    );
+    const events = eventsOf(
+      writer.start() +
+        writer.delta({ type: 'delta', content: 'par' }) +
+        writer.fail('dependency_unavailable', 'cut'),
+    );
+    expect(events.slice(-2)).toEqual([
+      expect.objectContaining({
+        type: 'response.failed',
+        response: expect.objectContaining({ status: 'failed' }),
+      }),
+      expect.objectContaining({ type: 'error', code: 'dependency_unavailable', message: 'cut', param: null }),
+    ]);
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+  });
+});
