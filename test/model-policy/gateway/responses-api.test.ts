@@ -63,6 +63,15 @@ async function post(body: unknown, headers: Record<string, string> = {}): Promis
   });
 }
 
+type Totals = { calls: number; prompt_tokens: number; completion_tokens: number };
+
+async function usageToday(): Promise<Totals> {
+  const reply = await fetch(`${front.url}/v1/usage?window=day`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return ((await reply.json()) as { totals: Totals }).totals;
+}
+
 describe('the official openai client, responses.create', () => {
   it('returns a response with an output_text message, usage and the route taken', async () => {
     const { data, response } = await client.responses
@@ -161,6 +170,23 @@ describe('the official openai client, responses.create', () => {
     expect(data.text?.format).toMatchObject({ type: 'json_schema', name: 'city' });
   });
 
+  it('returns a JSON object for text.format json_object, and an image part is taken by a vision model', async () => {
+    const data = await client.responses.create({
+      model: 'local/echo',
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'describe' },
+            { type: 'input_image', image_url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' },
+          ],
+        },
+      ],
+      text: { format: { type: 'json_object' } },
+    });
+    expect(JSON.parse(data.output_text)).toEqual({ echo: 'describe' });
+  });
+
   it('streams typed events in order, each with a sequence number one higher than the last', async () => {
     const stream = await client.responses.create({
       model: 'local/echo',
@@ -252,6 +278,16 @@ describe('the official openai client, responses.create', () => {
 });
 
 describe('POST /v1/responses over HTTP', () => {
+  it('returns usage metered as for any model call: one call, its tokens, in the tenant’s day', async () => {
+    const before = await usageToday();
+    const reply = await post({ model: 'local/echo', input: 'metered' });
+    const { usage } = (await reply.json()) as { usage: { input_tokens: number; output_tokens: number } };
+    const after = await usageToday();
+    expect(after.calls - before.calls).toBe(1);
+    expect(after.prompt_tokens - before.prompt_tokens).toBe(usage.input_tokens);
+    expect(after.completion_tokens - before.completion_tokens).toBe(usage.output_tokens);
+  });
+
   it('returns the same response for a retry with the same X-Request-Id, marked replayed', async () => {
     const headers = { 'x-request-id': `resp-replay-${Date.now()}` };
     const body = { model: 'local/echo', input: 'once' };
