@@ -13,7 +13,7 @@ import type {
  * call's completion id, so a replay of the same `X-Request-Id` answers the same ids.
  */
 
-/** What a response echoes besides the call: the request's settings. */
+/** Identity shared by every event of one response: its ids derive from the completion id. */
 export type ResponseIdentity = { completionId: string; created: number; model: string };
 
 function suffixOf(completionId: string): string {
