@@ -18,6 +18,7 @@ import {
   ModelListSchema,
   ModelObjectSchema,
 } from '../schemas/openai-chat.ts';
+import { EmbeddingListSchema, EmbeddingRequestSchema } from '../schemas/openai-embeddings.ts';
 import { ModelRequestAbortSchema } from '../schemas/request-abort.ts';
 import { PolicyCheckRequestSchema, PolicyCheckResponseSchema } from '../schemas/policy-check.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
@@ -190,6 +191,34 @@ export const createChatCompletion = defineRoute({
       },
     },
     ...modelCallResponses([shouldRetryHeader]),
+  },
+});
+
+export const createEmbedding = defineRoute({
+  errorHeaders: openAiErrorHeaders,
+  operationId: 'createEmbedding',
+  method: 'POST',
+  path: '/v1/embeddings',
+  scope: scopes.modelsInvoke,
+  tags: ['OpenAI-compatible'],
+  summary: 'Embeddings, OpenAI-compatible',
+  description:
+    'The official OpenAI clients work unchanged against this base URL. The model must be an embedding model ' +
+    '(a chat model answers 400 invalid_request, as an embedding model does on chat). Policy (entitlements, ' +
+    'input redaction, deny rules), the tenant’s model call rate, request-id replay, and the budgets apply as ' +
+    'for chat: the input tokens are reserved before any backend is called and settled after.',
+  request: { body: EmbeddingRequestSchema, headers: [requestIdHeader] },
+  responses: {
+    200: {
+      description: 'One vector per input, in input order.',
+      headers: [...gatewayHeaders, ...modelRateLimitHeaders],
+      content: { 'application/json': { schema: EmbeddingListSchema } },
+    },
+    ...modelCallResponses([shouldRetryHeader]),
+    413: openAiError(
+      'invalid_request: the body is too large, or the answer would hold more numbers than one call may ' +
+        '(inputs × dimensions); send fewer inputs.',
+    ),
   },
 });
 
@@ -377,6 +406,7 @@ export const modelPolicyRoutes = [
   healthRoute,
   readinessRoute,
   createChatCompletion,
+  createEmbedding,
   listModels,
   getModel,
   invokeModel,

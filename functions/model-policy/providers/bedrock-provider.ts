@@ -2,7 +2,9 @@ import {
   BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
+  InvokeModelCommand,
 } from '@aws-sdk/client-bedrock-runtime';
+import { z } from 'zod';
 import type { BedrockRuntimeClientConfig } from '@aws-sdk/client-bedrock-runtime';
 import { bedrockFailure } from './bedrock-failure.ts';
 import {
@@ -14,12 +16,20 @@ import {
 } from './bedrock-mapping.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
+  EmbeddingProviderRequest,
+  EmbeddingProviderResult,
   ModelProvider,
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
   ProviderUsage,
 } from '../ports/model-provider-port.ts';
+
+/** What Titan Text Embeddings v2 answers to InvokeModel (not strict: the service adds fields). */
+const TitanEmbeddingSchema = z.object({
+  embedding: z.array(z.number()).min(1),
+  inputTextTokenCount: z.number().int().nonnegative(),
+});
 
 /** Options of {@link BedrockProvider}. */
 export type BedrockProviderOptions = {
@@ -38,7 +48,8 @@ export type BedrockProviderOptions = {
 };
 
 /**
- * Amazon Bedrock through the Converse and ConverseStream APIs (kind `bedrock`). The mapping of
+ * Amazon Bedrock through the Converse and ConverseStream APIs (kind `bedrock`), and embeddings through
+ * InvokeModel with the Titan Text Embeddings v2 body. The mapping of
  * messages, tools and stop reasons is in `bedrock-mapping.ts`; the per-call timeout is the request's
  * abort signal.
  */
@@ -72,6 +83,58 @@ export class BedrockProvider implements ModelProvider {
     } catch (error) {
       throw bedrockFailure(error, request.signal, false);
     }
+  }
+
+  /**
+   * Embeds with a Titan Text Embeddings model (`amazon.titan-embed-text-v2:0`): InvokeModel takes one
+   * text per call, so the inputs are embedded one after the other under the request's one signal,
+   * normalised to unit length as OpenAI's vectors are.
+   */
+  async embed(request: EmbeddingProviderRequest): Promise<EmbeddingProviderResult> {
+    const embeddings: number[][] = [];
+    let promptTokens = 0;
+    for (const text of request.input) {
+      const body = {
+        inputText: text,
+        normalize: true,
+        ...(request.dimensions === undefined ? {} : { dimensions: request.dimensions }),
+      };
+      let raw: Uint8Array;
+      try {
+        const output = await this.#client.send(
+          new InvokeModelCommand({
+            modelId: request.model,
+            contentType: 'application/json',
+            accept: 'application/json',
+            body: JSON.stringify(body),
+          }),
+          { abortSignal: request.signal },
+        );
+        raw = output.body;
+      } catch (error) {
+        throw bedrockFailure(error, request.signal, false);
+      }
+      let parsed: ReturnType<typeof TitanEmbeddingSchema.safeParse>;
+      try {
+        parsed = TitanEmbeddingSchema.safeParse(JSON.parse(Buffer.from(raw).toString('utf8')));
+      } catch (error) {
+        throw new ProviderError(
+          'server_error',
+          'bedrock: InvokeModel answered with a body that is not JSON',
+          {
+            cause: error,
+          },
+        );
+      }
+      if (!parsed.success) {
+        throw new ProviderError('server_error', 'bedrock: unexpected InvokeModel embedding body', {
+          cause: parsed.error,
+        });
+      }
+      embeddings.push(parsed.data.embedding);
+      promptTokens += parsed.data.inputTextTokenCount;
+    }
+    return { embeddings, usage: { prompt_tokens: promptTokens } };
   }
 
   async *stream(request: ProviderRequest): AsyncIterable<ProviderStreamChunk> {

@@ -26,7 +26,7 @@ export type UsageRecord = {
   principal_type: 'user' | 'service';
   run_id?: string;
   step?: number;
-  endpoint: 'chat.completions' | 'invoke';
+  endpoint: 'chat.completions' | 'invoke' | 'embeddings';
   stream: boolean;
   /** The model ref as requested. */
   model_ref: string;
