@@ -31,6 +31,9 @@ const TitanEmbeddingSchema = z.object({
   inputTextTokenCount: z.number().int().nonnegative(),
 });
 
+/** InvokeModel calls of one embeddings request in flight at once: a few, to keep within the account's rate. */
+const titanConcurrency = 4;
+
 /** Options of {@link BedrockProvider}. */
 export type BedrockProviderOptions = {
   region?: string;
@@ -87,54 +90,68 @@ export class BedrockProvider implements ModelProvider {
 
   /**
    * Embeds with a Titan Text Embeddings model (`amazon.titan-embed-text-v2:0`): InvokeModel takes one
-   * text per call, so the inputs are embedded one after the other under the request's one signal,
-   * normalised to unit length as OpenAI's vectors are.
+   * text per call, so the inputs are embedded a few at a time (in input order) under the request's
+   * one signal, normalised to unit length as OpenAI's vectors are. The first failure fails the call.
    */
   async embed(request: EmbeddingProviderRequest): Promise<EmbeddingProviderResult> {
-    const embeddings: number[][] = [];
-    let promptTokens = 0;
-    for (const text of request.input) {
-      const body = {
-        inputText: text,
-        normalize: true,
-        ...(request.dimensions === undefined ? {} : { dimensions: request.dimensions }),
-      };
-      let raw: Uint8Array;
-      try {
-        const output = await this.#client.send(
-          new InvokeModelCommand({
-            modelId: request.model,
-            contentType: 'application/json',
-            accept: 'application/json',
-            body: JSON.stringify(body),
-          }),
-          { abortSignal: request.signal },
-        );
-        raw = output.body;
-      } catch (error) {
-        throw bedrockFailure(error, request.signal, false);
+    const embeddings: number[][] = new Array<number[]>(request.input.length);
+    const tokens: number[] = new Array<number>(request.input.length).fill(0);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < request.input.length && !request.signal.aborted) {
+        const index = next;
+        next += 1;
+        const answer = await this.#embedOne(request, request.input[index]!);
+        embeddings[index] = answer.embedding;
+        tokens[index] = answer.inputTextTokenCount;
       }
-      let parsed: ReturnType<typeof TitanEmbeddingSchema.safeParse>;
-      try {
-        parsed = TitanEmbeddingSchema.safeParse(JSON.parse(Buffer.from(raw).toString('utf8')));
-      } catch (error) {
-        throw new ProviderError(
-          'server_error',
-          'bedrock: InvokeModel answered with a body that is not JSON',
-          {
-            cause: error,
-          },
-        );
-      }
-      if (!parsed.success) {
-        throw new ProviderError('server_error', 'bedrock: unexpected InvokeModel embedding body', {
-          cause: parsed.error,
-        });
-      }
-      embeddings.push(parsed.data.embedding);
-      promptTokens += parsed.data.inputTextTokenCount;
+    };
+    const workers = Array.from({ length: Math.min(titanConcurrency, request.input.length) }, worker);
+    const settled = await Promise.allSettled(workers);
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    if (request.signal.aborted) throw bedrockFailure(request.signal.reason, request.signal, false);
+    return { embeddings, usage: { prompt_tokens: tokens.reduce((sum, count) => sum + count, 0) } };
+  }
+
+  async #embedOne(
+    request: EmbeddingProviderRequest,
+    text: string,
+  ): Promise<{ embedding: number[]; inputTextTokenCount: number }> {
+    const body = {
+      inputText: text,
+      normalize: true,
+      ...(request.dimensions === undefined ? {} : { dimensions: request.dimensions }),
+    };
+    let raw: Uint8Array;
+    try {
+      const output = await this.#client.send(
+        new InvokeModelCommand({
+          modelId: request.model,
+          contentType: 'application/json',
+          accept: 'application/json',
+          body: JSON.stringify(body),
+        }),
+        { abortSignal: request.signal },
+      );
+      raw = output.body;
+    } catch (error) {
+      throw bedrockFailure(error, request.signal, false);
     }
-    return { embeddings, usage: { prompt_tokens: promptTokens } };
+    let parsed: ReturnType<typeof TitanEmbeddingSchema.safeParse>;
+    try {
+      parsed = TitanEmbeddingSchema.safeParse(JSON.parse(Buffer.from(raw).toString('utf8')));
+    } catch (error) {
+      throw new ProviderError('server_error', 'bedrock: InvokeModel answered with a body that is not JSON', {
+        cause: error,
+      });
+    }
+    if (!parsed.success) {
+      throw new ProviderError('server_error', 'bedrock: unexpected InvokeModel embedding body', {
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
   }
 
   async *stream(request: ProviderRequest): AsyncIterable<ProviderStreamChunk> {

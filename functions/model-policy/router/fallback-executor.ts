@@ -152,7 +152,10 @@ export type RoutedEmbeddings = {
 
 /**
  * Embeds on the chain's backends in order until one answers, falling back as chat calls do; a
- * backend without embeddings counts as not serving the model.
+ * backend without embeddings counts as not serving the model. A model is asked for `dimensions`
+ * only when it differs from the model's own length (a model that cannot shorten its vectors may
+ * refuse the parameter), and its answer must hold one vector of the expected length per input:
+ * anything else is a backend fault, never passed on or stored.
  *
  * @throws RouteFailure with every hop when none answered.
  */
@@ -160,11 +163,28 @@ export function embedWithFallback(
   providers: ProviderRegistry,
   call: RoutedEmbeddingCall,
 ): Promise<RoutedEmbeddings> {
-  return firstAnswer(providers, call, (provider, target, signal) => {
+  return firstAnswer(providers, call, async (provider, target, signal) => {
     if (provider.embed === undefined) {
       throw new ProviderError('model_unavailable', `backend ${target.backendId} serves no embeddings`);
     }
-    return provider.embed({ ...call.request, model: target.backendModel, signal });
+    const { dimensions, ...request } = call.request;
+    const result = await provider.embed({
+      ...request,
+      ...(dimensions === undefined || dimensions === target.dimensions ? {} : { dimensions }),
+      model: target.backendModel,
+      signal,
+    });
+    const expected = dimensions ?? target.dimensions;
+    if (
+      result.embeddings.length !== request.input.length ||
+      result.embeddings.some((vector) => vector.length !== expected)
+    ) {
+      throw new ProviderError(
+        'server_error',
+        `backend ${target.backendId} did not answer one ${expected}-number vector per input`,
+      );
+    }
+    return result;
   });
 }
 

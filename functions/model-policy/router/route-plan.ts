@@ -14,6 +14,8 @@ export type RouteTarget = {
   /** The backend's own model id. */
   backendModel: string;
   timeoutMs: number;
+  /** An embedding model's native vector length. */
+  dimensions?: number;
 };
 
 const tierPrefix = 'tier:';
@@ -175,6 +177,7 @@ export function routeTargets(
       backendKind: backend.kind,
       backendModel: model.model,
       timeoutMs: backend.timeout_ms,
+      ...(model.embedding === undefined ? {} : { dimensions: model.embedding.dimensions }),
     };
   });
   if (targets.length === 0) {

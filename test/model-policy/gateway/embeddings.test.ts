@@ -41,6 +41,12 @@ beforeAll(async () => {
           embedding: { dimensions: 1536, dimensions_allowed: 'any' },
           fallbacks: ['bedrock/titan-embed-v2'],
         },
+        'openai/misconfigured': {
+          backend: 'primary',
+          model: 'text-embedding-3-small',
+          tools: false,
+          embedding: { dimensions: 8 },
+        },
         'bedrock/titan-embed-v2': {
           backend: 'bedrock',
           model: 'amazon.titan-embed-text-v2:0',
@@ -59,6 +65,7 @@ beforeAll(async () => {
             'local/embed-small': free,
             'openai/text-embedding-3-small': { input_usd_per_mtok: 0.02, output_usd_per_mtok: 0 },
             'bedrock/titan-embed-v2': { input_usd_per_mtok: 0.02, output_usd_per_mtok: 0 },
+            'openai/misconfigured': free,
           },
         },
       ],
@@ -210,6 +217,20 @@ describe('POST /v1/embeddings refusals', () => {
 });
 
 describe('POST /v1/embeddings metering', () => {
+  it('returns and replays the largest answer one call may hold', async () => {
+    const token = await gateway.token('emb-large');
+    const body = {
+      model: 'local/embed-small',
+      input: Array.from({ length: 256 }, (_, index) => `text number ${index} `.repeat(20)),
+    };
+    const first = await embed(token, body, { 'x-request-id': 'emb-large-1' });
+    expect(first.status).toBe(200);
+    expect((first.body as Vectors).data).toHaveLength(256);
+    const again = await embed(token, body, { 'x-request-id': 'emb-large-1' });
+    expect(again.headers.get('x-agentos-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+  });
+
   it('replays an X-Request-Id with the first answer, in either encoding, billed once', async () => {
     const token = await gateway.token('emb-replay');
     const body = { model: 'openai/text-embedding-3-small', input: ['one', 'two'], dimensions: 8 };
@@ -306,18 +327,56 @@ describe('POST /v1/embeddings on remote backends', () => {
     });
     expect(answer.data.map((item) => item.embedding.length)).toEqual([256, 256]);
     expect(answer.usage.prompt_tokens).toBe(5);
-    expect(bedrock.requests.map((request) => [request.operation, request.modelId, request.body])).toEqual([
-      [
-        'invoke',
-        'amazon.titan-embed-text-v2:0',
-        { inputText: 'first text', normalize: true, dimensions: 256 },
-      ],
-      [
-        'invoke',
-        'amazon.titan-embed-text-v2:0',
-        { inputText: 'second text here', normalize: true, dimensions: 256 },
-      ],
-    ]);
+    const calls = bedrock.requests.map((request) => [request.operation, request.modelId, request.body]);
+    expect(calls).toHaveLength(2);
+    expect(calls).toEqual(
+      expect.arrayContaining([
+        [
+          'invoke',
+          'amazon.titan-embed-text-v2:0',
+          { inputText: 'first text', normalize: true, dimensions: 256 },
+        ],
+        [
+          'invoke',
+          'amazon.titan-embed-text-v2:0',
+          { inputText: 'second text here', normalize: true, dimensions: 256 },
+        ],
+      ]),
+    );
+    expect(answer.data[0]!.embedding).not.toEqual(answer.data[1]!.embedding);
+  });
+
+  it('does not forward dimensions equal to the model’s own length', async () => {
+    const answer = await (
+      await clientFor('emb-remote')
+    ).embeddings.create({
+      model: 'openai/text-embedding-3-small',
+      input: 'native length',
+      dimensions: 1536,
+      encoding_format: 'float',
+    });
+    expect(answer.data[0]!.embedding).toHaveLength(1536);
+    expect(openai.requests[0]!.body).not.toHaveProperty('dimensions');
+  });
+
+  it('returns Titan’s own 1024-number vectors without asking Bedrock for a length', async () => {
+    const response = await embed(await gateway.token('emb-remote'), {
+      model: 'bedrock/titan-embed-v2',
+      input: 'x',
+      dimensions: 1024,
+    });
+    expect(response.status).toBe(200);
+    expect((response.body as Vectors).data[0]!.embedding).toHaveLength(1024);
+    expect(bedrock.requests[0]!.body).toEqual({ inputText: 'x', normalize: true });
+  });
+
+  it('answers 503 when a backend answers vectors of another length than the catalog says', async () => {
+    const response = await embed(await gateway.token('emb-remote'), {
+      model: 'openai/misconfigured',
+      input: 'x',
+    });
+    expect(response.status).toBe(503);
+    expect(response.body['error']).toMatchObject({ code: 'dependency_unavailable' });
   });
 
   it('falls back to Bedrock when the OpenAI-compatible backend fails', async () => {
