@@ -6,6 +6,7 @@ import type { ModelCallInput } from '../invocation/model-call.ts';
 import type { ModelGateway } from '../invocation/model-gateway.ts';
 import { modelRequestRateOf } from '../invocation/model-request-rate.ts';
 import { requestFingerprint } from '../invocation/request-fingerprint.ts';
+import { maxEmbeddingInputs } from '../schemas/openai-embeddings.ts';
 import type { EmbeddingList, EmbeddingRequest } from '../schemas/openai-embeddings.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
 import type { createEmbedding } from './model-policy-api.ts';
@@ -16,7 +17,7 @@ import { requestIdFrom } from './request-id.ts';
  * The texts of a request. Token arrays are refused: the gateway meters, redacts and applies deny
  * rules to text, and token ids mean nothing outside the tokenizer of one model.
  *
- * @throws InvalidRequestError naming `input` for token arrays
+ * @throws InvalidRequestError naming `input` for token arrays, or for more texts than one call takes
  */
 export function embeddingTexts(input: EmbeddingRequest['input']): string[] {
   if (typeof input === 'string') return [input];
@@ -24,6 +25,11 @@ export function embeddingTexts(input: EmbeddingRequest['input']): string[] {
   if (texts.length !== input.length) {
     throw new InvalidRequestError('Token-array input is not supported; send the text to embed', [
       { field: 'input', message: 'a string or an array of strings' },
+    ]);
+  }
+  if (texts.length > maxEmbeddingInputs) {
+    throw new InvalidRequestError(`At most ${maxEmbeddingInputs} texts can be embedded in one request`, [
+      { field: 'input', message: `at most ${maxEmbeddingInputs} items` },
     ]);
   }
   return texts;

@@ -17,22 +17,30 @@ export const maxEmbeddingInputChars = 50_000;
  */
 export const maxEmbeddingValues = 65_536;
 
-const TokenArraySchema = z.array(z.number().int().nonnegative()).min(1).max(8192);
+/** Most items of an `input` array as the schema takes it: as many as one token array may hold. */
+const maxInputItems = 8192;
+
+const TextSchema = z.string().min(1).max(maxEmbeddingInputChars);
 
 /** `POST /v1/embeddings`. */
 export const EmbeddingRequestSchema = z
   .strictObject({
     model: z.string().min(1).max(256).describe('An embedding model (`local/embed-small`) or a tier.'),
+    // One array variant whose items may be texts or tokens, rather than one variant per OpenAI form:
+    // the handler refuses tokens by name (embeddingTexts) and bounds the number of texts.
     input: z
       .union([
-        z.string().min(1).max(maxEmbeddingInputChars),
-        z.array(z.string().min(1).max(maxEmbeddingInputChars)).min(1).max(maxEmbeddingInputs),
-        TokenArraySchema,
-        z.array(TokenArraySchema).min(1).max(maxEmbeddingInputs),
+        TextSchema,
+        z
+          .array(
+            z.union([TextSchema, z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]),
+          )
+          .min(1)
+          .max(maxInputItems),
       ])
       .describe(
         `A text or up to ${maxEmbeddingInputs} texts, each non-empty and at most ${maxEmbeddingInputChars} ` +
-          'characters. Token arrays are refused (400 invalid_request): send text.',
+          'characters. Token arrays (OpenAI’s other forms) are refused with 400 invalid_request: send text.',
       ),
     encoding_format: z
       .enum(['float', 'base64'])

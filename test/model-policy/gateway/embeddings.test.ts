@@ -171,17 +171,18 @@ describe('POST /v1/embeddings refusals', () => {
     expect((refused as Error).message).toContain('is an embedding model');
   });
 
-  it('answers 400 invalid_request naming input for token arrays', async () => {
-    const response = await embed(await gateway.token('emb-kinds'), {
-      model: 'local/embed-small',
-      input: [[1, 2, 3]],
-    });
-    expect(response.status).toBe(400);
-    expect(response.body['error']).toMatchObject({
-      code: 'invalid_request',
-      details: { fields: [{ field: 'input' }] },
-    });
-  });
+  it.each([[[1, 2, 3]], [[[1, 2], [3]]]])(
+    'answers 400 invalid_request naming input for token arrays %j',
+    async (input) => {
+      const response = await embed(await gateway.token('emb-kinds'), { model: 'local/embed-small', input });
+      expect(response.status).toBe(400);
+      expect(response.body['error']).toMatchObject({
+        code: 'invalid_request',
+        message: 'Token-array input is not supported; send the text to embed',
+        details: { fields: [{ field: 'input' }] },
+      });
+    },
+  );
 
   it('answers 400 naming dimensions for a length the model cannot produce', async () => {
     const response = await embed(await gateway.token('emb-kinds'), {
@@ -203,6 +204,7 @@ describe('POST /v1/embeddings refusals', () => {
       input: Array.from({ length: 257 }, (_, index) => `text ${index}`),
     });
     expect(tooMany.status).toBe(400);
+    expect(tooMany.body['error']).toMatchObject({ details: { fields: [{ field: 'input' }] } });
     const tooLarge = await embed(token, {
       model: 'openai/text-embedding-3-small',
       input: Array.from({ length: 100 }, (_, index) => `text ${index}`),
