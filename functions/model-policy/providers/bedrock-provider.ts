@@ -97,19 +97,26 @@ export class BedrockProvider implements ModelProvider {
     const embeddings: number[][] = new Array<number[]>(request.input.length);
     const tokens: number[] = new Array<number>(request.input.length).fill(0);
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < request.input.length && !request.signal.aborted) {
+      // After a failure no worker starts another input: the call has failed already.
+      while (next < request.input.length && !failed && !request.signal.aborted) {
         const index = next;
         next += 1;
-        const answer = await this.#embedOne(request, request.input[index]!);
-        embeddings[index] = answer.embedding;
-        tokens[index] = answer.inputTextTokenCount;
+        try {
+          const answer = await this.#embedOne(request, request.input[index]!);
+          embeddings[index] = answer.embedding;
+          tokens[index] = answer.inputTextTokenCount;
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
       }
     };
     const workers = Array.from({ length: Math.min(titanConcurrency, request.input.length) }, worker);
     const settled = await Promise.allSettled(workers);
-    const failed = settled.find((outcome) => outcome.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    const failure = settled.find((outcome) => outcome.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
     if (request.signal.aborted) throw bedrockFailure(request.signal.reason, request.signal, false);
     return { embeddings, usage: { prompt_tokens: tokens.reduce((sum, count) => sum + count, 0) } };
   }
