@@ -130,6 +130,8 @@ describe('POST /v1/embeddings with the official openai client', () => {
       model_ref: 'local/embed-small',
       provider: 'local',
     });
+    // The call took one of the tenant's model calls, as a chat call does.
+    expect(response.headers.get('ratelimit-limit')).toMatch(/^\d+$/);
   });
 
   it('returns base64 vectors the client decodes to the same floats', async () => {
@@ -317,6 +319,21 @@ describe('POST /v1/embeddings on remote backends', () => {
       path: '/v1/embeddings',
       body: { input: ['alpha beta', 'gamma'], dimensions: 16, user: 'end-user-1', encoding_format: 'float' },
     });
+  });
+
+  it('sends the backend the texts with secrets and personal data redacted, as chat does', async () => {
+    const response = await embed(await gateway.token('emb-remote'), {
+      model: 'openai/text-embedding-3-small',
+      input: ['write to jane.doe@example.com', 'nothing to hide'],
+    });
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.headers.get('x-agentos-policy') ?? '{}')).toMatchObject({
+      decision: 'redact',
+      redactions: { email: 1 },
+    });
+    const sent = openai.requests[0]!.body['input'] as string[];
+    expect(sent[0]).not.toContain('jane.doe@example.com');
+    expect(sent[1]).toBe('nothing to hide');
   });
 
   it('embeds with Titan v2 on Bedrock, one InvokeModel call per input', async () => {
