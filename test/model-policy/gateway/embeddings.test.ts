@@ -6,6 +6,7 @@ import { startFakeBedrockServer } from '../../fakes/fake-bedrock-server.ts';
 import type { FakeBedrockServer } from '../../fakes/fake-bedrock-server.ts';
 import { startFakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
 import type { FakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
+import { testTenantDirectory } from '../../support/test-tenants.ts';
 import { policyWithBudgets, startGateway } from '../support/gateway-harness.ts';
 import type { Gateway } from '../support/gateway-harness.ts';
 
@@ -284,6 +285,23 @@ describe('POST /v1/embeddings metering', () => {
     const report = await gateway.call('GET', '/v1/usage?window=day', token);
     const budgets = report.body['budgets'] as { scope: string; period: string; spent_tokens: number }[];
     expect(budgets.find((budget) => budget.period === 'day')?.spent_tokens).toBe(spent);
+  });
+
+  it('refuses 429 naming the tenant model request rate once the tenant’s model calls are spent', async () => {
+    await testTenantDirectory(gateway.tableName).createTenant(
+      { tenant_id: 'emb-rate', quotas: { model_requests_per_second: 0.001, model_request_burst: 2 } },
+      { by: 'test', at: new Date() },
+    );
+    const token = await gateway.token('emb-rate');
+    const body = { model: 'local/embed-small', input: 'x' };
+    expect((await embed(token, body)).status).toBe(200);
+    expect((await embed(token, body)).status).toBe(200);
+    const refused = await embed(token, body);
+    expect(refused.status).toBe(429);
+    expect(refused.body['error']).toMatchObject({
+      code: 'rate_limited',
+      details: { limit: 'tenant_model_request_rate' },
+    });
   });
 
   it('refuses a model the tenant is not entitled to', async () => {
