@@ -6,7 +6,9 @@ import {
   BehaviourQueue,
   cancellableWait,
   fakeAnswer,
+  fakeEmbedding,
   fakePromptTokens,
+  fakeTextTokens,
   slices,
   wordPieces,
 } from './fake-behaviour.ts';
@@ -18,6 +20,8 @@ import type { FakeAnswer, FakeBehaviour } from './fake-behaviour.ts';
  * - `POST /model/{modelId}/converse`: JSON as the Converse API answers it;
  * - `POST /model/{modelId}/converse-stream`: `application/vnd.amazon.eventstream` frames (`:event-type`,
  *   `:content-type`, `:message-type` headers), exceptions as `:message-type: exception` frames;
+ * - `POST /model/{modelId}/invoke`: the Titan Text Embeddings v2 body (`inputText`, `dimensions` of
+ *   256, 512 or 1024, `normalize`), answered with `fakeEmbedding` vectors and `inputTextTokenCount`;
  * - errors with the `x-amzn-ErrorType` header and a JSON `{"message"}` body, as the service sends them.
  *
  * It speaks HTTP/2 (cleartext), which is what the SDK's default request handler uses. It checks the
@@ -36,7 +40,7 @@ export type FakeConverseBody = {
 
 /** One request the fake received. */
 export type FakeBedrockRequest = {
-  operation: 'converse' | 'converse-stream';
+  operation: 'converse' | 'converse-stream' | 'invoke';
   modelId: string;
   headers: IncomingHttpHeaders;
   body: FakeConverseBody;
@@ -110,12 +114,14 @@ export async function startFakeBedrockServer(
   });
 
   async function handle(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
-    const match = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec((req.url ?? '').split('?')[0] ?? '');
+    const match = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(
+      (req.url ?? '').split('?')[0] ?? '',
+    );
     if (req.method !== 'POST' || match === null) {
       sendException(res, 404, 'UnknownOperationException', 'Unknown operation');
       return;
     }
-    const operation = match[2] as 'converse' | 'converse-stream';
+    const operation = match[2] as 'converse' | 'converse-stream' | 'invoke';
     const modelId = decodeURIComponent(match[1] ?? '');
     let body: FakeConverseBody;
     try {
@@ -126,7 +132,7 @@ export async function startFakeBedrockServer(
     }
     const entry: FakeBedrockRequest = { operation, modelId, headers: req.headers, body };
     requests.push(entry);
-    const invalid = validationProblem(body);
+    const invalid = operation === 'invoke' ? titanProblem(modelId, body) : validationProblem(body);
     if (invalid !== undefined) {
       sendException(res, 400, 'ValidationException', invalid);
       return;
@@ -137,6 +143,21 @@ export async function startFakeBedrockServer(
       const wait = cancellableWait(behaviour.delayMs);
       res.once('close', wait.cancel);
       if (await wait.done) return;
+    }
+    if (operation === 'invoke' && behaviour.kind !== 'error' && behaviour.kind !== 'drop') {
+      const text = body['inputText'] as string;
+      const dimensions = typeof body['dimensions'] === 'number' ? body['dimensions'] : 1024;
+      const tokens = fakeTextTokens(text);
+      entry.usage = { prompt_tokens: tokens, completion_tokens: 0 };
+      const embedding = fakeEmbedding(text, dimensions);
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-amzn-requestid': `fake-invoke-${requests.length}`,
+      });
+      res.end(
+        JSON.stringify({ embedding, embeddingsByType: { float: embedding }, inputTextTokenCount: tokens }),
+      );
+      return;
     }
     const streaming = operation === 'converse-stream';
     switch (behaviour.kind) {
@@ -225,6 +246,18 @@ export async function startFakeBedrockServer(
         for (const session of sessions) session.destroy();
       }),
   };
+}
+
+/** What Titan Text Embeddings v2 refuses in an InvokeModel body, worded like the service, or undefined. */
+function titanProblem(modelId: string, body: FakeConverseBody): string | undefined {
+  if (!modelId.startsWith('amazon.titan-embed-text-v2')) return 'The provided model identifier is invalid.';
+  const text = body['inputText'];
+  if (typeof text !== 'string' || text.trim() === '') return 'Malformed input request: inputText is required';
+  const dimensions = body['dimensions'];
+  if (dimensions !== undefined && ![256, 512, 1024].includes(dimensions as number)) {
+    return `Malformed input request: #/dimensions: ${String(dimensions)} is not a valid enum value`;
+  }
+  return undefined;
 }
 
 /** The first rule of the Converse API the request breaks, worded like the service, or undefined. */

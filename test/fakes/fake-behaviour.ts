@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   countTextTokens,
   textWithinTokens,
@@ -148,4 +149,27 @@ export function cancellableWait(ms: number): { done: Promise<boolean>; cancel: (
     };
   });
   return { done, cancel };
+}
+
+/**
+ * The vector a fake backend answers for a text: deterministic, unit length, `dimensions` long, and
+ * distinct per text (so a test can tell which input a vector belongs to).
+ */
+export function fakeEmbedding(text: string, dimensions: number): number[] {
+  const values: number[] = [];
+  let block = Buffer.alloc(0);
+  for (let index = 0; values.length < dimensions; index += 1) {
+    if (index % 8 === 0)
+      block = createHash('sha256')
+        .update(`${text}#${index / 8}`)
+        .digest();
+    values.push(block.readInt32LE((index % 8) * 4) / 2 ** 31);
+  }
+  const norm = Math.hypot(...values);
+  return values.map((value) => value / norm);
+}
+
+/** The input tokens a fake backend meters for a text: one per word. */
+export function fakeTextTokens(text: string): number {
+  return text.split(/\s+/).filter((word) => word !== '').length;
 }

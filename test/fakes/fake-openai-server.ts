@@ -5,7 +5,9 @@ import {
   BehaviourQueue,
   cancellableWait,
   fakeAnswer,
+  fakeEmbedding,
   fakePromptTokens,
+  fakeTextTokens,
   slices,
   wordPieces,
 } from './fake-behaviour.ts';
@@ -15,6 +17,8 @@ import type { FakeAnswer, FakeBehaviour } from './fake-behaviour.ts';
  * A fake OpenAI-compatible server on 127.0.0.1 that speaks the chat-completions wire format (JSON,
  * and SSE `chat.completion.chunk`s with the `include_usage` chunk and `data: [DONE]`), so real
  * clients and adapters run against it unchanged. Each request plays the next queued behaviour.
+ * `/embeddings` answers `fakeEmbedding` vectors (`dimensions` long, 1536 unless asked), as floats or
+ * base64 float32 as `encoding_format` says; of the behaviours it plays `error`, `drop` and delays.
  */
 
 /** The body a client sent to `/chat/completions`, as received. */
@@ -85,8 +89,75 @@ export async function startFakeOpenAiServer(
     void handle(req, res).catch(() => res.destroy());
   });
 
+  async function handleEmbeddings(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    let body: FakeOpenAiRequestBody;
+    try {
+      body = JSON.parse(await readBody(req)) as FakeOpenAiRequestBody;
+    } catch {
+      sendError(res, 400, { message: 'We could not parse the JSON body of your request.' });
+      return;
+    }
+    const entry: FakeOpenAiRequest = { path, headers: req.headers, body };
+    requests.push(entry);
+    if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+      sendError(res, 401, {});
+      return;
+    }
+    const input = typeof body.input === 'string' ? [body.input] : body.input;
+    if (
+      typeof body.model !== 'string' ||
+      !Array.isArray(input) ||
+      input.some((text) => typeof text !== 'string')
+    ) {
+      sendError(res, 400, { message: "'input' must be a string or an array of strings." });
+      return;
+    }
+    const behaviour = queue.next();
+    entry.behaviour = behaviour;
+    if (behaviour.delayMs !== undefined && behaviour.delayMs > 0) {
+      const wait = cancellableWait(behaviour.delayMs);
+      res.once('close', wait.cancel);
+      if (await wait.done) return;
+    }
+    if (behaviour.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    if (behaviour.kind === 'error') {
+      sendError(res, behaviour.status, {
+        ...(behaviour.message !== undefined ? { message: behaviour.message } : {}),
+        ...(behaviour.type !== undefined ? { type: behaviour.type } : {}),
+      });
+      return;
+    }
+    const dimensions = typeof body.dimensions === 'number' ? body.dimensions : 1536;
+    const texts = input as string[];
+    const promptTokens = texts.reduce((sum, text) => sum + fakeTextTokens(text), 0);
+    entry.usage = { prompt_tokens: promptTokens, completion_tokens: 0 };
+    sendJson(res, 200, {
+      object: 'list',
+      data: texts.map((text, index) => {
+        const vector = fakeEmbedding(text, dimensions);
+        return {
+          object: 'embedding',
+          index,
+          embedding:
+            body.encoding_format === 'base64'
+              ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+              : vector,
+        };
+      }),
+      model: body.model,
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'POST' && (path === '/v1/embeddings' || path === '/embeddings')) {
+      await handleEmbeddings(req, res, path);
+      return;
+    }
     if (req.method !== 'POST' || (path !== '/v1/chat/completions' && path !== '/chat/completions')) {
       sendError(res, 404, {
         message: `Unknown request URL: ${req.method} ${path}.`,

@@ -107,6 +107,8 @@ const exempt: Record<string, string> = {
     'calls a model for the caller’s tenant and names no other resource; the usage it meters is attacked through getUsage',
   'model-policy createResponse':
     'calls a model for the caller’s tenant and names no other resource (nothing is stored to refer to); the usage it meters is attacked through getUsage',
+  'model-policy createEmbedding':
+    'embeds for the caller’s tenant and names no other resource; its request ids are the caller’s as on chat; the usage it meters is attacked through getUsage',
   'model-policy invokeModel':
     'calls a model for the caller’s tenant; with A’s request and run ids it is attacked below (B’s own; A’s run usage unchanged)',
   'orchestrator createRun':

@@ -23,6 +23,7 @@ import {
   ResponseObjectSchema,
   ResponseStreamEventSchema,
 } from '../schemas/openai-responses.ts';
+import { EmbeddingListSchema, EmbeddingRequestSchema } from '../schemas/openai-embeddings.ts';
 import { ModelRequestAbortSchema } from '../schemas/request-abort.ts';
 import { PolicyCheckRequestSchema, PolicyCheckResponseSchema } from '../schemas/policy-check.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
@@ -234,6 +235,34 @@ export const createResponse = defineRoute({
   },
 });
 
+export const createEmbedding = defineRoute({
+  errorHeaders: openAiErrorHeaders,
+  operationId: 'createEmbedding',
+  method: 'POST',
+  path: '/v1/embeddings',
+  scope: scopes.modelsInvoke,
+  tags: ['OpenAI-compatible'],
+  summary: 'Embeddings, OpenAI-compatible',
+  description:
+    'The official OpenAI clients work unchanged against this base URL. The model must be an embedding model ' +
+    '(a chat model answers 400 invalid_request, as an embedding model does on chat). Policy (entitlements, ' +
+    'input redaction, deny rules), the tenant’s model call rate, request-id replay, and the budgets apply as ' +
+    'for chat: the input tokens are reserved before any backend is called and settled after.',
+  request: { body: EmbeddingRequestSchema, headers: [requestIdHeader] },
+  responses: {
+    200: {
+      description: 'One vector per input, in input order.',
+      headers: [...gatewayHeaders, ...modelRateLimitHeaders],
+      content: { 'application/json': { schema: EmbeddingListSchema } },
+    },
+    ...modelCallResponses([shouldRetryHeader]),
+    413: openAiError(
+      'invalid_request: the body is too large, or the answer would hold more numbers than one call may ' +
+        '(inputs × dimensions); send fewer inputs.',
+    ),
+  },
+});
+
 export const listModels = defineRoute({
   errorHeaders: openAiErrorHeaders,
   operationId: 'listModels',
@@ -419,6 +448,7 @@ export const modelPolicyRoutes = [
   readinessRoute,
   createChatCompletion,
   createResponse,
+  createEmbedding,
   listModels,
   getModel,
   invokeModel,

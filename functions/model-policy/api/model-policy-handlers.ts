@@ -7,6 +7,7 @@ import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
 import { adminPolicyHandlers, defaultOperatorTenantId } from './admin-policy-handlers.ts';
 import { chatCompletionsHandler } from './chat-completions-handler.ts';
+import { embeddingsHandler } from './embeddings-handler.ts';
 import { abortRequestHandler } from './abort-request-handler.ts';
 import { invokeHandler } from './invoke-handler.ts';
 import type { modelPolicyRoutes } from './model-policy-api.ts';
@@ -35,6 +36,7 @@ export function modelPolicyHandlers(deps: ModelPolicyHandlerDeps): RouteHandlers
     getReadiness: deps.readiness,
     createChatCompletion: chatCompletionsHandler(deps.gateway),
     createResponse: responsesHandler(deps.gateway),
+    createEmbedding: embeddingsHandler(deps.gateway),
     ...modelsHandlers(deps.catalog, deps.policies),
     invokeModel: invokeHandler(deps.gateway),
     abortModelRequest: abortRequestHandler(deps.gateway),

@@ -2,7 +2,7 @@ import { BudgetExceededError, RequestInProgressError } from '../../shared/errors
 import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
 import type { Amount, BudgetCounters, BudgetLine, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
 import { pauseAfterContention } from '../../shared/timing/contention-backoff.ts';
-import { noCounters, sizeReservation } from './reservation-sizing.ts';
+import { leastOutputTokens, noCounters, sizeReservation } from './reservation-sizing.ts';
 import type { ReservationSize, WorstCase } from './reservation-sizing.ts';
 
 /** A reservation held for a call. */
@@ -31,7 +31,8 @@ function exceeded(size: ReservationSize): BudgetExceededError {
  * never overdraw: the store checks each line's limit atomically. The reservation is recorded on the
  * request claim, so an attempt that takes a lapsed claim over releases it.
  *
- * @throws BudgetExceededError when not even one output token fits; RequestInProgressError when a
+ * @throws BudgetExceededError when not even one output token fits (the prompt alone, for a call
+ * without output); RequestInProgressError when a
  * later attempt took the request id over meanwhile.
  */
 export async function reserveBudget(
@@ -44,7 +45,7 @@ export async function reserveBudget(
   let counters: BudgetCounters[] = lines.map(() => noCounters);
   for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
     const size = sizeReservation(worst, lines, counters);
-    if (size.outputTokens < 1) throw exceeded(size);
+    if (size.outputTokens < leastOutputTokens(worst)) throw exceeded(size);
     const outcome =
       lines.length === 0 ? 'reserved' : await ledger.reserve(tenantId, claim, lines, size.amount, attempt);
     if (outcome === 'reserved') return { lines, outputTokens: size.outputTokens, amount: size.amount };

@@ -5,14 +5,25 @@ import type { TokenPrices } from '../metering/price-table.ts';
 export type WorstCase = {
   /** Upper bound of the prompt tokens (see `estimatePromptTokens`). */
   promptTokens: number;
-  /** Output tokens the call asks for, after policy and model caps. */
+  /** Output tokens the call asks for, after policy and model caps; 0 for a call without output (embeddings). */
   maxOutputTokens: number;
   /** The highest prices among the models the call may end up on. */
   prices: TokenPrices;
 };
 
-/** How much a call may reserve. `outputTokens < 1` means no budget can cover the call. */
+/**
+ * How much a call may reserve. `outputTokens` below {@link leastOutputTokens} means no budget can
+ * cover the call.
+ */
 export type ReservationSize = { outputTokens: number; amount: Amount; limitedBy: BudgetLine | undefined };
+
+/**
+ * The fewest output tokens a call can make do with: one for a call that produces output, none for
+ * one that asks for none (embeddings meter input tokens only), which still needs its prompt to fit.
+ */
+export function leastOutputTokens(worst: WorstCase): number {
+  return Math.min(1, worst.maxOutputTokens);
+}
 
 /** The counters of a budget nothing was spent or reserved on yet. */
 export const noCounters: BudgetCounters = {

@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import type { ModelCatalogSchema } from '../schemas/model-catalog.ts';
 
 /**
- * The catalog of a node configured with no `AGENTOS_MODEL_CATALOG`: the deterministic local models,
+ * The catalog of a node configured with no `AGENTOS_MODEL_CATALOG`: the deterministic local models
+ * (chat, and the `local/embed-small` embedding model),
  * priced at zero (still metered in tokens, and still capped by token budgets).
  */
 export const defaultModelCatalog: z.input<typeof ModelCatalogSchema> = {
@@ -10,6 +11,12 @@ export const defaultModelCatalog: z.input<typeof ModelCatalogSchema> = {
   models: {
     'local/echo': { backend: 'local', model: 'echo', tools: true, vision: true, max_output_tokens: 4096 },
     'local/scripted': { backend: 'local', model: 'scripted', tools: true, max_output_tokens: 4096 },
+    'local/embed-small': {
+      backend: 'local',
+      model: 'embed-small',
+      tools: false,
+      embedding: { dimensions: 256 },
+    },
   },
   tiers: { fast: ['local/echo'], default: ['local/scripted', 'local/echo'] },
   price_tables: [
@@ -19,6 +26,7 @@ export const defaultModelCatalog: z.input<typeof ModelCatalogSchema> = {
       prices: {
         'local/echo': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
         'local/scripted': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
+        'local/embed-small': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
       },
     },
   ],

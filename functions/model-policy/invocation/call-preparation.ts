@@ -25,7 +25,14 @@ import type { AggregateTargets, LedgerPort, RequestClaim } from '../ports/ledger
 import { promptOverheadTokens } from '../budgets/prompt-overhead.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { ProviderRegistry } from '../router/provider-registry.ts';
-import { candidatesFor, outputLimitOf, routeTargets } from '../router/route-plan.ts';
+import {
+  candidatesFor,
+  candidatesOfKind,
+  embeddingTargets,
+  outputLimitOf,
+  routeTargets,
+} from '../router/route-plan.ts';
+import { maxEmbeddingValues } from '../schemas/openai-embeddings.ts';
 import type { RouteTarget } from '../router/route-plan.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
 import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
@@ -122,7 +129,7 @@ export function worstCaseOf(plan: CallPlan): WorstCase {
 /** What planning needs of a call. */
 export type PlanSubject = Pick<
   ModelCallInput,
-  'auth' | 'modelRef' | 'messages' | 'tools' | 'maxTokens' | 'requireTools'
+  'auth' | 'modelRef' | 'messages' | 'tools' | 'maxTokens' | 'requireTools' | 'embedding'
 >;
 
 /** A plan, or the policy's denial of the call. */
@@ -134,11 +141,22 @@ export type PlanResult =
  * Plans a call: resolves the model ref, applies the tenant's policy, picks the routable models and
  * sizes the worst case. Pure apart from reading the tenant's policy.
  *
- * @throws NotFoundError for an unknown model ref; InvalidRequestError when no model takes the tools.
+ * An embeddings call plans onto embedding models only, a chat call onto chat models only; it asks
+ * for no output tokens.
+ *
+ * @throws NotFoundError for an unknown model ref; InvalidRequestError when no model takes the tools,
+ * when the model is of the wrong kind or cannot produce the vector length asked for;
+ * PayloadTooLargeError when an embeddings answer would be too large to keep for replays.
  */
 export async function planCall(deps: GatewayDeps, subject: PlanSubject, at: Date): Promise<PlanResult> {
   const { policy } = await deps.policies.forTenant(subject.auth.tenant_id);
-  const candidates = candidatesFor(deps.catalog, subject.modelRef);
+  const embedding = subject.embedding;
+  const candidates = candidatesOfKind(
+    deps.catalog,
+    candidatesFor(deps.catalog, subject.modelRef),
+    embedding === undefined ? 'chat' : 'embedding',
+    subject.modelRef,
+  );
   const prices = priceTableAt(deps.catalog, at);
   const evaluation = evaluatePolicy({
     policy,
@@ -162,12 +180,21 @@ export async function planCall(deps: GatewayDeps, subject: PlanSubject, at: Date
   const images = subject.messages.flatMap((message) =>
     message.role === 'user' ? imageParts(message.content) : [],
   );
-  const targets = routeTargets(deps.catalog, evaluation.chain, sendsTools || subject.requireTools === true, {
+  const routable = routeTargets(deps.catalog, evaluation.chain, sendsTools || subject.requireTools === true, {
     any: images.length > 0,
     fetched: images.some((image) => /^https:/i.test(image.image_url.url)),
     modelRef: subject.modelRef,
   });
-  const modelLimit = outputLimitOf(deps.catalog, targets);
+  const targets =
+    embedding === undefined
+      ? routable
+      : embeddingTargets(deps.catalog, routable, {
+          modelRef: subject.modelRef,
+          inputs: subject.messages.length,
+          ...(embedding.dimensions === undefined ? {} : { dimensions: embedding.dimensions }),
+          maxValues: maxEmbeddingValues,
+        });
+  const modelLimit = embedding === undefined ? outputLimitOf(deps.catalog, targets) : 0;
   return {
     kind: 'planned',
     plan: {

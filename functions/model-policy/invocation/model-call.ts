@@ -14,7 +14,8 @@ export type PassThroughOptions = Pick<
 /** A model call as both API forms hand it to the gateway. */
 export type ModelCallInput = {
   auth: AuthContext;
-  endpoint: 'chat.completions' | 'responses' | 'invoke';
+  
+  endpoint: 'chat.completions' | 'responses' | 'invoke' | 'embeddings';
   stream: boolean;
   requestId: string;
   /** Hash of the request body: a retry with the same id must send the same request. */
@@ -22,7 +23,10 @@ export type ModelCallInput = {
   correlationId: string;
   /** A concrete model or a `tier:`. */
   modelRef: string;
+  /** The conversation; for an embeddings call, one user message per text, so policy applies alike. */
   messages: ChatMessage[];
+  /** Set for an embeddings call: it goes to embedding models only, and produces no output tokens. */
+  embedding?: { dimensions?: number; user?: string };
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
   maxTokens?: number;

@@ -10,7 +10,11 @@ import type { RedactionCounts } from '../policy/sensitive-text.ts';
 import { budgetLines } from '../budgets/budget-lines.ts';
 import { sizeReservation } from '../budgets/reservation-sizing.ts';
 import { usdFromNano } from '../metering/money.ts';
-import { completeWithFallback, openStreamWithFallback } from '../router/fallback-executor.ts';
+import {
+  completeWithFallback,
+  embedWithFallback,
+  openStreamWithFallback,
+} from '../router/fallback-executor.ts';
 import type { RoutedCall } from '../router/fallback-executor.ts';
 import { RouteFailure } from '../router/route-failure.ts';
 import type { PolicyCheckResponse } from '../schemas/policy-check.ts';
@@ -23,6 +27,8 @@ import type { StoredCall } from '../schemas/stored-call.ts';
 import { pumpStream } from './stream-pump.ts';
 import type { StreamEvent } from './stream-pump.ts';
 import { watchForAbort } from './abort-watch.ts';
+import { packVector } from './embedding-vectors.ts';
+import { contentText } from '../../shared/contracts/chat.ts';
 import type { AbortWatch } from './abort-watch.ts';
 
 /**
@@ -65,6 +71,10 @@ export type PolicyCheckInput = {
 
 function newCompletionId(): string {
   return `chatcmpl-${randomUUID().replace(/-/g, '')}`;
+}
+
+function newEmbeddingId(): string {
+  return `embd-${randomUUID().replace(/-/g, '')}`;
 }
 
 function routedCall(deps: GatewayDeps, call: PreparedCall): RoutedCall {
@@ -157,6 +167,56 @@ export class ModelGateway {
       usage: { ...usage, cost_nano: actualAmount(call, routed.target.modelRef, usage).nano },
       route: routed.route,
       policy,
+    };
+    await settleCompleted(this.#deps, call, stored, routed.latencyMs);
+    return { call: stored, replayed: false, ...rateLimitOf(preparation) };
+  }
+
+  /**
+   * An embeddings call (`input.embedding` set, one user message per text): the same policy, request-id
+   * claim, rate, reservation (input tokens only), fallback and settlement as a completion; the
+   * stored call keeps the vectors, so a replay answers them again.
+   */
+  async embed(input: ModelCallInput): Promise<CallResult> {
+    const aborter = new AbortController();
+    const preparation = await prepareCall(this.#deps, abortable(input, aborter));
+    if (preparation.kind === 'replay')
+      return { call: preparation.call, replayed: true, ...rateLimitOf(preparation) };
+    const call = preparation.call;
+    const embedding = input.embedding ?? {};
+    let routed: Awaited<ReturnType<typeof embedWithFallback>>;
+    const watch = watchForAbort(this.#deps, call, aborter);
+    try {
+      routed = await embedWithFallback(this.#deps.providers, {
+        modelRef: input.modelRef,
+        now: () => this.#deps.now().getTime(),
+        targets: call.targets,
+        signal: AbortSignal.any([call.input.signal, AbortSignal.timeout(call.deadlineMs)]),
+        request: {
+          // The texts as policy left them (redacted where the tenant's policy says so).
+          input: call.messages.map((message) => contentText(message.content)),
+          ...(embedding.dimensions === undefined ? {} : { dimensions: embedding.dimensions }),
+          ...(embedding.user === undefined ? {} : { user: embedding.user }),
+        },
+      });
+    } catch (error) {
+      watch.stop();
+      throw await this.#failed(call, error);
+    }
+    watch.stop();
+    const usage = { prompt_tokens: routed.result.usage.prompt_tokens, completion_tokens: 0 };
+    const stored: StoredCall = {
+      request_id: input.requestId,
+      completion_id: newEmbeddingId(),
+      created: Math.floor(call.startedAt.getTime() / 1000),
+      model_ref: input.modelRef,
+      model: routed.target.modelRef,
+      message: { role: 'assistant', content: null },
+      finish_reason: 'stop',
+      usage: { ...usage, cost_nano: actualAmount(call, routed.target.modelRef, usage).nano },
+      route: routed.route,
+      policy: call.outcome,
+      embeddings: routed.result.embeddings.map(packVector),
     };
     await settleCompleted(this.#deps, call, stored, routed.latencyMs);
     return { call: stored, replayed: false, ...rateLimitOf(preparation) };

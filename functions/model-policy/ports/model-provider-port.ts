@@ -69,6 +69,22 @@ export type ProviderStreamChunk =
     }
   | { type: 'finish'; finish_reason: FinishReason; usage: ProviderUsage };
 
+/** One embeddings call to a backend (HLD §3.2 `providers`). */
+export type EmbeddingProviderRequest = {
+  /** The backend's own model id, e.g. `amazon.titan-embed-text-v2:0`. */
+  model: string;
+  /** The texts to embed, in order (policy redaction already applied). */
+  input: string[];
+  /** The vector length asked for, when the caller asked and the model can shorten its vectors. */
+  dimensions?: number;
+  /** The OpenAI `user`, forwarded to OpenAI-compatible backends only. */
+  user?: string;
+  signal: AbortSignal;
+};
+
+/** A backend's vectors, one per input in input order, and the input tokens it metered. */
+export type EmbeddingProviderResult = { embeddings: number[][]; usage: { prompt_tokens: number } };
+
 /** Why a backend call failed, which decides whether the router falls back. */
 export type ProviderFailureKind =
   | 'rate_limited'
@@ -116,6 +132,8 @@ export interface ModelProvider {
   complete(request: ProviderRequest): Promise<ProviderResult>;
   /** Streams a completion; ends with exactly one `finish` chunk, or throws (`stream_cut` if it ends early). */
   stream(request: ProviderRequest): AsyncIterable<ProviderStreamChunk>;
+  /** Embeds texts; absent on a backend that serves no embedding model. */
+  embed?(request: EmbeddingProviderRequest): Promise<EmbeddingProviderResult>;
   /** Releases the adapter's connections once no call uses it any more (a replaced provider). */
   close?(): void;
 }

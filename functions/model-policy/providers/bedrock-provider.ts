@@ -2,7 +2,9 @@ import {
   BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
+  InvokeModelCommand,
 } from '@aws-sdk/client-bedrock-runtime';
+import { z } from 'zod';
 import type { BedrockRuntimeClientConfig } from '@aws-sdk/client-bedrock-runtime';
 import { bedrockFailure } from './bedrock-failure.ts';
 import {
@@ -14,12 +16,23 @@ import {
 } from './bedrock-mapping.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
+  EmbeddingProviderRequest,
+  EmbeddingProviderResult,
   ModelProvider,
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
   ProviderUsage,
 } from '../ports/model-provider-port.ts';
+
+/** What Titan Text Embeddings v2 answers to InvokeModel (not strict: the service adds fields). */
+const TitanEmbeddingSchema = z.object({
+  embedding: z.array(z.number()).min(1),
+  inputTextTokenCount: z.number().int().nonnegative(),
+});
+
+/** InvokeModel calls of one embeddings request in flight at once: a few, to keep within the account's rate. */
+const titanConcurrency = 4;
 
 /** Options of {@link BedrockProvider}. */
 export type BedrockProviderOptions = {
@@ -38,7 +51,8 @@ export type BedrockProviderOptions = {
 };
 
 /**
- * Amazon Bedrock through the Converse and ConverseStream APIs (kind `bedrock`). The mapping of
+ * Amazon Bedrock through the Converse and ConverseStream APIs (kind `bedrock`), and embeddings through
+ * InvokeModel with the Titan Text Embeddings v2 body. The mapping of
  * messages, tools and stop reasons is in `bedrock-mapping.ts`; the per-call timeout is the request's
  * abort signal.
  */
@@ -72,6 +86,79 @@ export class BedrockProvider implements ModelProvider {
     } catch (error) {
       throw bedrockFailure(error, request.signal, false);
     }
+  }
+
+  /**
+   * Embeds with a Titan Text Embeddings model (`amazon.titan-embed-text-v2:0`): InvokeModel takes one
+   * text per call, so the inputs are embedded a few at a time (in input order) under the request's
+   * one signal, normalised to unit length as OpenAI's vectors are. The first failure fails the call.
+   */
+  async embed(request: EmbeddingProviderRequest): Promise<EmbeddingProviderResult> {
+    const embeddings: number[][] = new Array<number[]>(request.input.length);
+    const tokens: number[] = new Array<number>(request.input.length).fill(0);
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      // After a failure no worker starts another input: the call has failed already.
+      while (next < request.input.length && !failed && !request.signal.aborted) {
+        const index = next;
+        next += 1;
+        try {
+          const answer = await this.#embedOne(request, request.input[index]!);
+          embeddings[index] = answer.embedding;
+          tokens[index] = answer.inputTextTokenCount;
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
+    };
+    const workers = Array.from({ length: Math.min(titanConcurrency, request.input.length) }, worker);
+    const settled = await Promise.allSettled(workers);
+    const failure = settled.find((outcome) => outcome.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
+    if (request.signal.aborted) throw bedrockFailure(request.signal.reason, request.signal, false);
+    return { embeddings, usage: { prompt_tokens: tokens.reduce((sum, count) => sum + count, 0) } };
+  }
+
+  async #embedOne(
+    request: EmbeddingProviderRequest,
+    text: string,
+  ): Promise<{ embedding: number[]; inputTextTokenCount: number }> {
+    const body = {
+      inputText: text,
+      normalize: true,
+      ...(request.dimensions === undefined ? {} : { dimensions: request.dimensions }),
+    };
+    let raw: Uint8Array;
+    try {
+      const output = await this.#client.send(
+        new InvokeModelCommand({
+          modelId: request.model,
+          contentType: 'application/json',
+          accept: 'application/json',
+          body: JSON.stringify(body),
+        }),
+        { abortSignal: request.signal },
+      );
+      raw = output.body;
+    } catch (error) {
+      throw bedrockFailure(error, request.signal, false);
+    }
+    let parsed: ReturnType<typeof TitanEmbeddingSchema.safeParse>;
+    try {
+      parsed = TitanEmbeddingSchema.safeParse(JSON.parse(Buffer.from(raw).toString('utf8')));
+    } catch (error) {
+      throw new ProviderError('server_error', 'bedrock: InvokeModel answered with a body that is not JSON', {
+        cause: error,
+      });
+    }
+    if (!parsed.success) {
+      throw new ProviderError('server_error', 'bedrock: unexpected InvokeModel embedding body', {
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
   }
 
   async *stream(request: ProviderRequest): AsyncIterable<ProviderStreamChunk> {

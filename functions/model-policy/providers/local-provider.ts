@@ -4,7 +4,10 @@ import { embeddedScript } from './local-script.ts';
 import { sampleOfSchema } from './schema-sample.ts';
 import type { LocalTurn } from './local-script.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
+import { localEmbedding, localEmbeddingDimensions } from './local-embedding.ts';
 import type {
+  EmbeddingProviderRequest,
+  EmbeddingProviderResult,
   ModelProvider,
   ProviderFailureKind,
   ProviderRequest,
@@ -22,7 +25,7 @@ import {
 export type { LocalTurn } from './local-script.ts';
 
 /** Models the local provider serves. */
-export const localModelIds = ['echo', 'scripted'] as const;
+export const localModelIds = ['echo', 'scripted', 'embed-small'] as const;
 /** One of {@link localModelIds}. */
 export type LocalModelId = (typeof localModelIds)[number];
 
@@ -62,6 +65,8 @@ type Answer = { cut: false; result: ProviderResult } | { cut: true };
  *   message (see {@link LocalTurn}); the turn played is the number of assistant messages already in
  *   the request, and past the last turn it answers `done`.
  *
+ * - `embed-small` embeds texts as 256-number unit vectors (see `local-embedding.ts`).
+ *
  * Usage follows the convention of `token-estimate.ts`: `prompt_tokens` is exactly
  * `estimatePromptTokens(messages, tools)` and `completion_tokens` is `countCompletionTokens(answer)`,
  * which never exceeds `max_tokens` (longer answers are truncated with finish `length`).
@@ -78,6 +83,29 @@ export class LocalModelProvider implements ModelProvider {
     const answer = await this.#answer(request);
     if (answer.cut) throw new ProviderError('stream_cut', 'local provider: scripted stream cut');
     return answer.result;
+  }
+
+  /** Embeds with `embed-small`; `prompt_tokens` is `countTextTokens` of every input, summed. */
+  async embed(request: EmbeddingProviderRequest): Promise<EmbeddingProviderResult> {
+    if (request.model !== 'embed-small') {
+      throw new ProviderError(
+        'model_unavailable',
+        `local provider: ${request.model} is not an embedding model`,
+      );
+    }
+    if (request.dimensions !== undefined && request.dimensions !== localEmbeddingDimensions) {
+      throw new ProviderError(
+        'invalid_request',
+        `local provider: embed-small has ${localEmbeddingDimensions} dimensions`,
+        {
+          status: 400,
+        },
+      );
+    }
+    return {
+      embeddings: request.input.map((text) => localEmbedding(text)),
+      usage: { prompt_tokens: request.input.reduce((sum, text) => sum + countTextTokens(text), 0) },
+    };
   }
 
   async *stream(request: ProviderRequest): AsyncIterable<ProviderStreamChunk> {

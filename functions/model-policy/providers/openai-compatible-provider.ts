@@ -1,13 +1,20 @@
 import type { AssistantMessage, FinishReason } from '../../shared/contracts/chat.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
+  EmbeddingProviderRequest,
+  EmbeddingProviderResult,
   ModelProvider,
   ProviderRequest,
   ProviderResult,
   ProviderStreamChunk,
   ProviderUsage,
 } from '../ports/model-provider-port.ts';
-import { ChatCompletionChunkSchema, ChatCompletionSchema, UpstreamErrorSchema } from './openai-wire.ts';
+import {
+  ChatCompletionChunkSchema,
+  ChatCompletionSchema,
+  EmbeddingListSchema,
+  UpstreamErrorSchema,
+} from './openai-wire.ts';
 import { sseData } from './sse-data.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import { failureKindOfStatus, upstreamMessage } from './upstream-failure.ts';
@@ -16,7 +23,8 @@ import { failureKindOfStatus, upstreamMessage } from './upstream-failure.ts';
 export type OpenAiCompatibleProviderOptions = {
   /**
    * Base URL up to the API version: `https://api.openai.com/v1`, `http://vllm-host:8000/v1`,
-   * `http://localhost:11434/v1` (Ollama). Requests go to `{baseUrl}/chat/completions`.
+   * `http://localhost:11434/v1` (Ollama). Requests go to `{baseUrl}/chat/completions` and
+   * `{baseUrl}/embeddings`.
    */
   baseUrl: string;
   /** Sent as a bearer token. Resolved by the caller from configuration or Secrets Manager, never from a request. */
@@ -40,6 +48,7 @@ const maxErrorBodyBytes = 16_384;
 export class OpenAiCompatibleProvider implements ModelProvider {
   readonly kind: string;
   readonly #url: string;
+  readonly #embeddingsUrl: string;
   readonly #apiKey: string | undefined;
   readonly #maxTokensField: 'max_tokens' | 'max_completion_tokens';
   readonly #fetch: typeof globalThis.fetch;
@@ -47,6 +56,7 @@ export class OpenAiCompatibleProvider implements ModelProvider {
   constructor(options: OpenAiCompatibleProviderOptions) {
     this.kind = options.kind ?? 'openai';
     this.#url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    this.#embeddingsUrl = `${options.baseUrl.replace(/\/+$/, '')}/embeddings`;
     this.#apiKey = options.apiKey;
     this.#maxTokensField = options.maxTokensField ?? 'max_tokens';
     this.#fetch = options.fetch ?? globalThis.fetch;
@@ -147,7 +157,58 @@ export class OpenAiCompatibleProvider implements ModelProvider {
     };
   }
 
-  async #post(request: ProviderRequest, stream: boolean): Promise<Response> {
+  /**
+   * Forwards to `{baseUrl}/embeddings`, always asking for floats (the gateway encodes base64 itself),
+   * and checks there is one vector per input, each with the length asked for.
+   */
+  async embed(request: EmbeddingProviderRequest): Promise<EmbeddingProviderResult> {
+    const body = {
+      model: request.model,
+      input: request.input,
+      encoding_format: 'float',
+      ...(request.dimensions === undefined ? {} : { dimensions: request.dimensions }),
+      ...(request.user === undefined ? {} : { user: request.user }),
+    };
+    const response = await this.#send(this.#embeddingsUrl, body, false, request.signal);
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch (error) {
+      if (request.signal.aborted) throw this.#timeout(error);
+      if (error instanceof SyntaxError) throw this.#unexpectedBody(response.status, error);
+      throw new ProviderError('connection', `${this.kind}: the response body could not be read`, {
+        cause: error,
+      });
+    }
+    const parsed = EmbeddingListSchema.safeParse(json);
+    if (!parsed.success) throw this.#unexpectedBody(response.status, parsed.error);
+    const vectors: number[][] = [];
+    for (const item of parsed.data.data) vectors[item.index] = item.embedding;
+    const lengths = new Set(vectors.map((vector) => vector.length));
+    if (
+      vectors.length !== request.input.length ||
+      vectors.some((vector) => vector === undefined) ||
+      lengths.size !== 1 ||
+      (request.dimensions !== undefined && !lengths.has(request.dimensions))
+    ) {
+      throw this.#unexpectedBody(response.status, new Error('not one vector of the asked length per input'));
+    }
+    return {
+      embeddings: vectors,
+      usage: {
+        // A server that reports no usage is metered at the estimate's upper bound: one token per byte.
+        prompt_tokens:
+          parsed.data.usage?.prompt_tokens ??
+          request.input.reduce((sum, text) => sum + Buffer.byteLength(text), 0),
+      },
+    };
+  }
+
+  #post(request: ProviderRequest, stream: boolean): Promise<Response> {
+    return this.#send(this.#url, this.#body(request, stream), stream, request.signal);
+  }
+
+  async #send(url: string, body: unknown, stream: boolean, signal: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
@@ -156,17 +217,17 @@ export class OpenAiCompatibleProvider implements ModelProvider {
       headers['authorization'] = `Bearer ${this.#apiKey}`;
     let response: Response;
     try {
-      response = await this.#fetch(this.#url, {
+      response = await this.#fetch(url, {
         method: 'POST',
         headers,
-        body: JSON.stringify(this.#body(request, stream)),
-        signal: request.signal,
+        body: JSON.stringify(body),
+        signal,
       });
     } catch (error) {
-      if (request.signal.aborted) throw this.#timeout(error);
+      if (signal.aborted) throw this.#timeout(error);
       throw new ProviderError('connection', `${this.kind}: could not reach the backend`, { cause: error });
     }
-    if (!response.ok) throw await this.#httpFailure(response, request.signal);
+    if (!response.ok) throw await this.#httpFailure(response, signal);
     return response;
   }
 

@@ -60,3 +60,16 @@ export const UpstreamErrorSchema = z.object({
     z.object({ message: z.string().nullish(), code: z.union([z.string(), z.number()]).nullish() }),
   ]),
 });
+
+/** A `/embeddings` answer with float vectors (`encoding_format: float`). */
+export const EmbeddingListSchema = z.object({
+  data: z
+    .array(
+      z.object({
+        index: z.number().int().nonnegative(),
+        embedding: z.array(z.number()).min(1),
+      }),
+    )
+    .min(1),
+  usage: z.object({ prompt_tokens: z.number().int().nonnegative() }).nullish(),
+});

@@ -2,7 +2,14 @@ import type { FailureReporter } from '../../shared/observability/failure-reporte
 import type { ModelRoute, RouteHop } from '../../shared/contracts/model-invocation.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import { checkStructuredOutput } from '../invocation/response-format.ts';
-import type { ProviderRequest, ProviderResult, ProviderStreamChunk } from '../ports/model-provider-port.ts';
+import type {
+  EmbeddingProviderRequest,
+  EmbeddingProviderResult,
+  ModelProvider,
+  ProviderRequest,
+  ProviderResult,
+  ProviderStreamChunk,
+} from '../ports/model-provider-port.ts';
 import { IdleDeadline } from './idle-deadline.ts';
 import type { ProviderRegistry } from './provider-registry.ts';
 import type { RouteTarget } from './route-plan.ts';
@@ -56,7 +63,12 @@ function fallbackHop(
   };
 }
 
-function okRoute(call: RoutedCall, target: RouteTarget, hops: RouteHop[], startedAt: number): ModelRoute {
+function okRoute(
+  call: Pick<RoutedCall, 'modelRef' | 'now'>,
+  target: RouteTarget,
+  hops: RouteHop[],
+  startedAt: number,
+): ModelRoute {
   return {
     model_ref: call.modelRef,
     provider: target.backendId,
@@ -73,17 +85,19 @@ function okRoute(call: RoutedCall, target: RouteTarget, hops: RouteHop[], starte
   };
 }
 
+/** What routing a call needs whatever it asks of the backends. */
+type ChainCall = Pick<RoutedCall, 'modelRef' | 'targets' | 'signal' | 'now'>;
+
 /**
- * Calls the chain's backends in order until one answers (HLD §3.2 router): on 429, 5xx, timeouts, connection
+ * Asks the chain's backends in order until one answers (HLD §3.2 router): on 429, 5xx, timeouts, connection
  * errors, auth failures at the backend and cut streams it moves on; on a 4xx caused by the request
  * it stops, since every backend would refuse it alike. Each hop has its backend's timeout.
- *
- * @throws RouteFailure with every hop when none answered.
  */
-export async function completeWithFallback(
+async function firstAnswer<T>(
   providers: ProviderRegistry,
-  call: RoutedCall,
-): Promise<RoutedResult> {
+  call: ChainCall,
+  ask: (provider: ModelProvider, target: RouteTarget, signal: AbortSignal) => Promise<T>,
+): Promise<{ result: T; target: RouteTarget; route: ModelRoute; latencyMs: number }> {
   const hops: RouteHop[] = [];
   const began = call.now();
   let lastError: ReturnType<typeof asProviderError> | undefined;
@@ -93,13 +107,7 @@ export async function completeWithFallback(
     const signal = AbortSignal.any([call.signal, AbortSignal.timeout(target.timeoutMs)]);
     try {
       const provider = await providers.providerFor(target.backendId);
-      const result = await provider.complete({ ...call.request, model: target.backendModel, signal });
-      if (result.finish_reason !== 'length')
-        checkStructuredOutput(
-          call.request.response_format,
-          result.message.content,
-          (result.message.tool_calls ?? []).length > 0,
-        );
+      const result = await ask(provider, target, signal);
       return { result, target, route: okRoute(call, target, hops, startedAt), latencyMs: call.now() - began };
     } catch (error) {
       lastError = asProviderError(error, signal);
@@ -109,6 +117,75 @@ export async function completeWithFallback(
     }
   }
   throw new RouteFailure(hops, lastError, false);
+}
+
+/**
+ * Calls the chain's backends in order until one completes, falling back as {@link firstAnswer} says.
+ *
+ * @throws RouteFailure with every hop when none answered.
+ */
+export function completeWithFallback(providers: ProviderRegistry, call: RoutedCall): Promise<RoutedResult> {
+  return firstAnswer(providers, call, async (provider, target, signal) => {
+    const result = await provider.complete({ ...call.request, model: target.backendModel, signal });
+    if (result.finish_reason !== 'length')
+      checkStructuredOutput(
+        call.request.response_format,
+        result.message.content,
+        (result.message.tool_calls ?? []).length > 0,
+      );
+    return result;
+  });
+}
+
+/** An embeddings call to route: the request without the backend model and signal, which each hop sets. */
+export type RoutedEmbeddingCall = ChainCall & {
+  request: Omit<EmbeddingProviderRequest, 'model' | 'signal'>;
+};
+
+/** An embeddings route that answered. */
+export type RoutedEmbeddings = {
+  result: EmbeddingProviderResult;
+  target: RouteTarget;
+  route: ModelRoute;
+  latencyMs: number;
+};
+
+/**
+ * Embeds on the chain's backends in order until one answers, falling back as chat calls do; a
+ * backend without embeddings counts as not serving the model. A model is asked for `dimensions`
+ * only when it differs from the model's own length (a model that cannot shorten its vectors may
+ * refuse the parameter), and its answer must hold one vector of the expected length per input:
+ * anything else is a backend fault, never passed on or stored.
+ *
+ * @throws RouteFailure with every hop when none answered.
+ */
+export function embedWithFallback(
+  providers: ProviderRegistry,
+  call: RoutedEmbeddingCall,
+): Promise<RoutedEmbeddings> {
+  return firstAnswer(providers, call, async (provider, target, signal) => {
+    if (provider.embed === undefined) {
+      throw new ProviderError('model_unavailable', `backend ${target.backendId} serves no embeddings`);
+    }
+    const { dimensions, ...request } = call.request;
+    const result = await provider.embed({
+      ...request,
+      ...(dimensions === undefined || dimensions === target.dimensions ? {} : { dimensions }),
+      model: target.backendModel,
+      signal,
+    });
+    const expected = dimensions ?? target.dimensions;
+    if (
+      result.embeddings.length !== request.input.length ||
+      result.embeddings.some((vector) => vector.length !== expected)
+    ) {
+      throw new ProviderError(
+        'server_error',
+        `backend ${target.backendId} did not answer one ${expected}-number vector per input`,
+      );
+    }
+    return result;
+  });
 }
 
 /**

@@ -64,6 +64,21 @@ export const ModelRefSchema = z
 /** A tier name as used in `tier:<name>`. */
 export const TierNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'tier names are a-z 0-9 _ -');
 
+/**
+ * What marks a model as an embedding model (served by `POST /v1/embeddings` only, never by chat):
+ * its native vector length and the shorter lengths it can produce on request (`dimensions`), any up
+ * to the native one (`any`) or a list; without `dimensions_allowed` only the native length.
+ */
+export const EmbeddingCapabilitySchema = z.strictObject({
+  dimensions: z.number().int().positive().max(65_536),
+  dimensions_allowed: z
+    .union([z.literal('any'), z.array(z.number().int().positive().max(65_536)).min(1).max(32)])
+    .optional(),
+});
+
+/** A model's embedding capability. */
+export type EmbeddingCapability = z.output<typeof EmbeddingCapabilitySchema>;
+
 /** A concrete model: its backend, the backend's own id, capabilities and fallbacks. */
 export const CatalogModelSchema = z.strictObject({
   backend: BackendIdSchema,
@@ -75,7 +90,13 @@ export const CatalogModelSchema = z.strictObject({
   vision: z.boolean().default(false),
   /** The model's own output limit; calls are lowered to it. */
   max_output_tokens: z.number().int().positive().max(1_000_000).optional(),
-  /** Models tried, in order, when this one fails with a fallback-eligible error. */
+  /** Set for an embedding model; a model without it is a chat model. */
+  embedding: EmbeddingCapabilitySchema.optional(),
+  /**
+   * Models tried, in order, when this one fails with a fallback-eligible error; an embedding model's
+   * fallbacks are embedding models too (ideally the same model on another backend, since vectors of
+   * different models do not compare).
+   */
   fallbacks: z.array(ModelRefSchema).max(10).default([]),
 });
 
@@ -122,11 +143,18 @@ export const ModelCatalogSchema = z
         });
       }
       model.fallbacks.forEach((fallback, index) => {
-        if (catalog.models[fallback] === undefined) {
+        const target = catalog.models[fallback];
+        if (target === undefined) {
           context.addIssue({
             code: 'custom',
             path: ['models', ref, 'fallbacks', index],
             message: `unknown model "${fallback}"`,
+          });
+        } else if ((target.embedding === undefined) !== (model.embedding === undefined)) {
+          context.addIssue({
+            code: 'custom',
+            path: ['models', ref, 'fallbacks', index],
+            message: `"${fallback}" is not the same kind of model (chat or embedding) as "${ref}"`,
           });
         }
       });

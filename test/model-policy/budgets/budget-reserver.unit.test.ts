@@ -33,3 +33,23 @@ describe('reserveBudget', () => {
     });
   });
 });
+
+describe('reserveBudget for a call without output', () => {
+  const embedding = { promptTokens: 100, maxOutputTokens: 0, prices: { inputNano: 1000, outputNano: 0 } };
+  const roomy = { reserve: () => Promise.resolve('reserved' as const) } as unknown as LedgerPort;
+
+  it('returns a reservation of the prompt alone', async () => {
+    const reservation = await reserveBudget(roomy, 't', claim, [line], embedding);
+    expect(reservation).toMatchObject({ outputTokens: 0, amount: { tokens: 100, nano: 100_000 } });
+  });
+
+  it('throws budget_exceeded when the prompt alone does not fit', async () => {
+    const full = {
+      reserve: () => Promise.resolve('no_room' as const),
+      readBudgets: () => Promise.resolve([{ ...noCounters, spentTokens: 950 }]),
+    } as unknown as LedgerPort;
+    await expect(reserveBudget(full, 't', claim, [line], embedding)).rejects.toMatchObject({
+      code: 'budget_exceeded',
+    });
+  });
+});

@@ -16,7 +16,7 @@ const base = {
 describe('modelPolicyConfigFromEnv', () => {
   it('defaults to the local catalog and a default policy with finite budgets', () => {
     const config = modelPolicyConfigFromEnv(base);
-    expect(Object.keys(config.catalog.models)).toEqual(['local/echo', 'local/scripted']);
+    expect(Object.keys(config.catalog.models)).toEqual(['local/echo', 'local/scripted', 'local/embed-small']);
     expect(config.catalog.tiers).toMatchObject({ fast: ['local/echo'] });
     expect(config.defaultPolicy.budgets.some((budget) => budget.limit_tokens !== undefined)).toBe(true);
     expect(config.defaultPolicy.budgets.some((budget) => budget.limit_usd !== undefined)).toBe(true);

@@ -38,6 +38,7 @@ beforeAll(async () => {
           prices: {
             'local/echo': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
             'local/scripted': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
+            'local/embed-small': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
             'priced/scripted': { input_usd_per_mtok: 1, output_usd_per_mtok: 2 },
           },
         },

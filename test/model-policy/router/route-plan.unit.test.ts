@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidRequestError } from '../../../functions/shared/errors/agentos-error.ts';
+import { InvalidRequestError, PayloadTooLargeError } from '../../../functions/shared/errors/agentos-error.ts';
 import { ModelCatalogSchema } from '../../../functions/model-policy/schemas/model-catalog.ts';
-import { routeTargets } from '../../../functions/model-policy/router/route-plan.ts';
+import {
+  candidatesOfKind,
+  embeddingTargets,
+  routeTargets,
+} from '../../../functions/model-policy/router/route-plan.ts';
 
 const catalog = ModelCatalogSchema.parse({
   backends: {
@@ -61,5 +65,111 @@ describe('routeTargets with images', () => {
     expect(routeTargets(catalog, ['local/text'], false).map((target) => target.modelRef)).toEqual([
       'local/text',
     ]);
+  });
+});
+
+const kinds = ModelCatalogSchema.parse({
+  backends: { local: { kind: 'local' } },
+  models: {
+    'local/text': { backend: 'local', model: 'echo' },
+    'local/embed': { backend: 'local', model: 'embed-small', embedding: { dimensions: 256 } },
+    'local/shrink': {
+      backend: 'local',
+      model: 'shrink',
+      embedding: { dimensions: 1024, dimensions_allowed: [256, 512] },
+    },
+  },
+  tiers: { mixed: ['local/text', 'local/embed'] },
+  price_tables: [
+    {
+      version: 'v1',
+      effective_from: '2025-01-01T00:00:00Z',
+      prices: {
+        'local/text': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
+        'local/embed': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
+        'local/shrink': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
+      },
+    },
+  ],
+});
+
+describe('candidatesOfKind', () => {
+  it('returns only the members of a mixed tier of the kind asked for', () => {
+    expect(candidatesOfKind(kinds, ['local/text', 'local/embed'], 'embedding', 'tier:mixed')).toEqual([
+      'local/embed',
+    ]);
+    expect(candidatesOfKind(kinds, ['local/text', 'local/embed'], 'chat', 'tier:mixed')).toEqual([
+      'local/text',
+    ]);
+  });
+
+  it('throws invalid_request naming the model for the wrong kind', () => {
+    expect(() => candidatesOfKind(kinds, ['local/embed'], 'chat', 'local/embed')).toThrow(
+      /'local\/embed' is an embedding model/,
+    );
+    expect(() => candidatesOfKind(kinds, ['local/text'], 'embedding', 'local/text')).toThrow(
+      /'local\/text' is not an embedding model/,
+    );
+  });
+
+  it('throws when the catalog lets an embedding model fall back to a chat model', () => {
+    expect(() =>
+      ModelCatalogSchema.parse({
+        backends: { local: { kind: 'local' } },
+        models: {
+          'local/text': { backend: 'local', model: 'echo' },
+          'local/embed': {
+            backend: 'local',
+            model: 'embed-small',
+            embedding: { dimensions: 256 },
+            fallbacks: ['local/text'],
+          },
+        },
+        price_tables: [
+          {
+            version: 'v1',
+            effective_from: '2025-01-01T00:00:00Z',
+            prices: {
+              'local/text': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
+              'local/embed': { input_usd_per_mtok: 0, output_usd_per_mtok: 0 },
+            },
+          },
+        ],
+      }),
+    ).toThrow(/not the same kind of model/);
+  });
+});
+
+describe('embeddingTargets', () => {
+  const shrink = routeTargets(kinds, ['local/shrink'], false);
+
+  it('returns the targets that produce the length asked for', () => {
+    const call = { modelRef: 'local/shrink', inputs: 2, maxValues: 65_536 };
+    expect(embeddingTargets(kinds, shrink, { ...call, dimensions: 512 })).toHaveLength(1);
+    expect(embeddingTargets(kinds, shrink, call)).toHaveLength(1);
+  });
+
+  it('throws invalid_request naming dimensions for a length no target produces', () => {
+    let thrown: unknown;
+    try {
+      embeddingTargets(kinds, shrink, {
+        modelRef: 'local/shrink',
+        inputs: 1,
+        dimensions: 300,
+        maxValues: 65_536,
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidRequestError);
+    expect((thrown as InvalidRequestError).details).toMatchObject({
+      fields: [{ field: 'dimensions', message: 'supported: 1024, 256, 512' }],
+    });
+  });
+
+  it('throws payload too large naming input when the answer would hold too many numbers', () => {
+    expect(() =>
+      embeddingTargets(kinds, shrink, { modelRef: 'local/shrink', inputs: 65, maxValues: 65_536 }),
+    ).toThrow(PayloadTooLargeError);
   });
 });
