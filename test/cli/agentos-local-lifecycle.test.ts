@@ -114,6 +114,11 @@ describe('agentos up | status | token | nuke --local', () => {
       'report',
     ]);
     expect(upReport?.['smoke']).toEqual([expect.objectContaining({ outcome: 'ok' })]);
+    // The test alert went through the node's notifier and SMTP sink and was stored as an e-mail.
+    expect(upReport?.['alert_test']).toMatchObject({
+      outcome: 'ok',
+      detail: expect.stringContaining("stored by the node's SMTP sink"),
+    });
     expect(JSON.stringify(upReport)).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
 
     const again = await agentos('up', '--local', '--node-id', nodeId, '--port-base', String(portBase));
@@ -164,13 +169,26 @@ describe('agentos up | status | token | nuke --local', () => {
     );
     expect(invalid.code).not.toBe(0);
 
+    const testAlert = await agentos('validate', '--local', '--test-alert', '--node-id', nodeId);
+    expect(testAlert.code).toBe(0);
+    expect(testAlert.stdout).toContain('✔ test alert delivered');
+    expect((await reports('validate'))[0]).toMatchObject({
+      outcome: 'green',
+      alert_test: { outcome: 'ok', detail: expect.stringContaining('sent over SMTP') },
+    });
+    const mails = (await readdir(join(stateDir, nodeId, 'mail'))).filter((name) => name.endsWith('.eml'));
+    expect(mails).toHaveLength(2);
+
     const status = await agentos('status', '--local', '--node-id', nodeId);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain('running');
+    expect(status.stdout).toContain('Alert e-mails received by the SMTP sink: 2 (0 alerts, 2 test alerts)');
     const state = JSON.parse(await readFile(join(stateDir, nodeId, 'state.json'), 'utf8')) as {
       node: { pid: number };
       emulator: { pid: number };
+      alerts: { pid: number };
     };
+    expect(isAlive(state.alerts.pid)).toBe(true);
 
     const refused = await agentos('nuke', '--local', '--node-id', nodeId);
     expect(refused.code).toBe(1);
@@ -180,6 +198,7 @@ describe('agentos up | status | token | nuke --local', () => {
     expect(nuke.code).toBe(0);
     expect(isAlive(state.node.pid)).toBe(false);
     expect(isAlive(state.emulator.pid)).toBe(false);
+    expect(isAlive(state.alerts.pid)).toBe(false);
     expect((await reports('nuke'))[0]).toMatchObject({ outcome: 'green' });
     const after = await agentos('status', '--local', '--node-id', nodeId);
     expect(after.code).toBe(1);
