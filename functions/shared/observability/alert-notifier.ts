@@ -141,11 +141,10 @@ export class AlertNotifier {
       }
     }
     await dedup.release(key, claimedAt);
+    const why = lastError instanceof Error ? lastError.message : String(lastError);
     throw new AlertDeliveryError(
-      `the alert e-mail of ${event.alarm.id} could not be sent after ${maxAttempts} attempts`,
-      {
-        cause: lastError,
-      },
+      `the alert e-mail of ${event.alarm.id} could not be sent after ${maxAttempts} attempts: ${why}`,
+      { cause: lastError },
     );
   }
 }
