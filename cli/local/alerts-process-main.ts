@@ -62,7 +62,11 @@ async function main(): Promise<void> {
     oldestStepAgeSeconds: oldestStepAge(settings.node_id, settings.orchestrator_url),
   });
   const evaluator = new AlarmEvaluator({
-    alarms: stageAlarms(settings.thresholds),
+    // One evaluation period here is the local period, whatever CloudWatch's is.
+    alarms: stageAlarms(settings.thresholds).map((alarm) => ({
+      ...alarm,
+      period_seconds: settings.period_seconds,
+    })),
     source,
     notifier: localNotifier({ ...settings, smtp_port: sink.port }, systemClock),
     clock: systemClock,

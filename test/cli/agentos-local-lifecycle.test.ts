@@ -319,3 +319,73 @@ describe('agentos up --local after a crash', () => {
     expect(events.body.data.filter((event) => event.type === 'run.completed')).toHaveLength(1);
   }, 300_000);
 });
+
+describe('agentos up --local alerting', () => {
+  const alertingId = `${nodeId}-alert`;
+  let base: number;
+
+  beforeAll(async () => {
+    do {
+      base = 20_000 + Math.floor(Math.random() * 12_000);
+    } while (!(await portsFree(base, 3)));
+  });
+
+  afterAll(async () => {
+    await agentos('nuke', '--local', '--yes', '--node-id', alertingId);
+  });
+
+  it('returns exactly one service-down e-mail in the SMTP sink while the killed node keeps failing its health checks', async () => {
+    const config = join(stateDir, 'alerting.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        alerts: { local_period_seconds: 5, thresholds: { service_down: { evaluation_periods: 1 } } },
+      }),
+    );
+    const up = await agentos(
+      'up',
+      '--local',
+      '--node-id',
+      alertingId,
+      '--port-base',
+      String(base),
+      '--config',
+      config,
+    );
+    expect(up.code).toBe(0);
+    const state = JSON.parse(await readFile(join(stateDir, alertingId, 'state.json'), 'utf8')) as {
+      node: { pid: number };
+      alerts: { mail_dir: string; log_file: string };
+    };
+    const serviceDown = async () => {
+      const names = (await readdir(state.alerts.mail_dir)).filter((name) => name.endsWith('.eml'));
+      const texts = await Promise.all(
+        names.map((name) => readFile(join(state.alerts.mail_dir, name), 'utf8')),
+      );
+      return texts.filter((text) => /^X-AgentOS-Alarm: service_down$/im.test(text));
+    };
+    expect(await serviceDown()).toHaveLength(0);
+
+    // The injected fault: the node process dies; its APIs stop answering their health checks.
+    process.kill(state.node.pid, 'SIGKILL');
+    let mails: string[] = [];
+    for (let polls = 0; mails.length === 0 && polls < 300; polls += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      mails = await serviceDown();
+    }
+    expect(mails).toHaveLength(1);
+    // Long headers are folded onto continuation lines.
+    expect(mails[0]?.replace(/\r?\n[ \t]+/g, ' ')).toContain(`service_down on node ${alertingId}`);
+    // The alarm keeps firing every period; the e-mail is not sent again inside its window.
+    let deduplicated = false;
+    for (let polls = 0; !deduplicated && polls < 300; polls += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      deduplicated = (await readFile(state.alerts.log_file, 'utf8')).includes('"reason":"deduplicated"');
+    }
+    expect(deduplicated).toBe(true);
+    expect(await serviceDown()).toHaveLength(1);
+
+    const status = await agentos('status', '--local', '--node-id', alertingId);
+    expect(status.stdout).toContain('Alert e-mails received by the SMTP sink: 2 (1 alerts, 1 test alerts)');
+  }, 240_000);
+});

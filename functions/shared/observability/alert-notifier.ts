@@ -77,7 +77,7 @@ export function composeAlertEmail(event: AlertEvent): AlertEmail {
     ...(event.tenantId === undefined ? [] : [`Tenant:    ${event.tenantId}`]),
     `Alarm:     ${alarm.id}`,
     `Value:     ${formatValue(event.value)} ${alarm.unit} (threshold ${alarm.comparison} ${formatValue(alarm.threshold)} ${alarm.unit})`,
-    `Periods:   ${alarm.evaluation_periods} × ${alarm.period_seconds} s breaching`,
+    `Periods:   ${alarm.evaluation_periods} x ${alarm.period_seconds} s breaching`,
     `When:      ${when}`,
     '',
     `Next:      ${alarm.next_step}`,
