@@ -18,10 +18,7 @@ export const awsTestAlertUnsupported =
 export async function validateRemote(options: RemoteOptions & { testAlert?: boolean }): Promise<number> {
   const context = await newRemoteContext('validate', options);
   const { report } = context;
-  if (options.testAlert === true) {
-    report.alert_test.detail = awsTestAlertUnsupported;
-    context.runner.skip('alert test', awsTestAlertUnsupported);
-  }
+  if (options.testAlert === true) report.alert_test.detail = awsTestAlertUnsupported;
   try {
     const outputs = await deployedOutputs(context);
     const endpoints = await nodeEndpoints(context, outputs, { restart: false });
@@ -31,6 +28,7 @@ export async function validateRemote(options: RemoteOptions & { testAlert?: bool
   } catch (error) {
     report.notes.push(`Stopped: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (options.testAlert === true) context.runner.skip('alert test', awsTestAlertUnsupported);
   return finishRemote(context, {
     green: `AgentOS stage "${options.target.stage}" is healthy`,
     red: 'agentos validate failed',
