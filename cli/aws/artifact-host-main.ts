@@ -29,6 +29,8 @@ const SettingsFileSchema = z.strictObject({
   pauseDeployedEventSource: z.boolean().optional(),
   /** Where the host journals the step messages it is working on, so a restart can release them. */
   inFlightFile: z.string().min(1).optional(),
+  /** Log one structured line per answered request (the local node's alarms read them). */
+  accessLog: z.boolean().optional(),
 });
 
 /** What the settings file holds. */

@@ -3,7 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { freePort } from '../local/emulator.ts';
-import { startHttpFront } from '../local/lambda-http-front.ts';
+import { accessLogLine, startHttpFront } from '../local/lambda-http-front.ts';
 import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
 import { installLambdaRuntimeShim, isStreamingHandler } from '../local/lambda-runtime-shim.ts';
 import { startSqsPoller } from '../local/sqs-poller.ts';
@@ -40,6 +40,11 @@ export type ArtifactHostSettings = DeployedArtifactsSettings & {
    * at once instead of after the queue's visibility timeout.
    */
   inFlightFile?: string;
+  /**
+   * Log one structured line per answered request on standard output (`request served`, with the
+   * API, status and latency): a local node's log then holds what its alarms read (HLD §9.3).
+   */
+  accessLog?: boolean;
 };
 
 /** A function the host runs, and the deployed code it runs it from. */
@@ -214,6 +219,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
         routes: localRoutes(artifacts, 'modelPolicy', handlers),
         port: modelPolicyPort,
         host,
+        ...(settings.accessLog === true ? { observe: accessLogLine('model_policy') } : {}),
       }),
     );
     fronts.push(
@@ -221,6 +227,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
         routes: localRoutes(artifacts, 'orchestrator', handlers),
         port: orchestratorPort,
         host,
+        ...(settings.accessLog === true ? { observe: accessLogLine('orchestrator') } : {}),
       }),
     );
     const worker = artifacts.functions.stepWorker;

@@ -10,6 +10,7 @@ import { nukeLocal } from '../commands/nuke-local.ts';
 import { statusLocal } from '../commands/status-local.ts';
 import { tokenLocal } from '../commands/token-local.ts';
 import { upLocal } from '../commands/up-local.ts';
+import { validateLocalTestAlert } from '../commands/validate-local.ts';
 import { defaultMaxTokenLifetimeSeconds } from '../../functions/shared/auth/jwt-verifier.ts';
 import { useEmulatorCredentials } from '../local/emulator.ts';
 import { resolveTarget } from '../aws/target.ts';
@@ -151,8 +152,12 @@ withTarget(
     .option(
       '--bootstrap',
       'AWS and emulators: run `cdk bootstrap` when the account/region is not bootstrapped',
+    )
+    .option(
+      '--no-test-alert',
+      "local: do not send the test alert through the node's SMTP sink after validate",
     ),
-).action(async (opts: TargetOptions & { bootstrap?: boolean }) => {
+).action(async (opts: TargetOptions & { bootstrap?: boolean; testAlert: boolean }) => {
   const { target, config } = await targetOf(opts);
   process.exitCode =
     target.kind === 'local'
@@ -161,6 +166,8 @@ withTarget(
           portBase: target.portBase,
           tools: config.tools,
           capacity: config.capacity,
+          alerts: config.alerts,
+          testAlert: opts.testAlert,
         })
       : await upRemote({ target, config, bootstrap: opts.bootstrap === true });
 });
@@ -182,15 +189,27 @@ withTarget(
 });
 
 withTarget(
-  program.command('validate').description('health checks and the smoke run, on demand; writes a report'),
-).action(async (opts: TargetOptions) => {
+  program
+    .command('validate')
+    .description('health checks and the smoke run, on demand; writes a report')
+    .option(
+      '--test-alert',
+      "send a test alert e-mail and confirm it arrived (local: through the node's SMTP sink; AWS: not yet supported)",
+    ),
+).action(async (opts: TargetOptions & { testAlert?: boolean }) => {
   const { target, config } = await targetOf(opts);
   if (target.kind === 'local') {
-    process.stderr.write('`agentos up --local` validates a local node; `agentos status --local` checks it\n');
+    if (opts.testAlert === true) {
+      process.exitCode = await validateLocalTestAlert({ nodeId: target.nodeId });
+      return;
+    }
+    process.stderr.write(
+      '`agentos up --local` validates a local node; `agentos status --local` checks it; `agentos validate --local --test-alert` tests alert e-mail\n',
+    );
     process.exitCode = 2;
     return;
   }
-  process.exitCode = await validateRemote({ target, config });
+  process.exitCode = await validateRemote({ target, config, testAlert: opts.testAlert === true });
 });
 
 withTarget(

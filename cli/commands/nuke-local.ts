@@ -32,7 +32,12 @@ export async function nukeLocal(options: {
   report.phases = runner.phases;
   try {
     await runner.run('stop node', async (note) => {
-      note(state === undefined ? 'no node state found' : `node process ${await stopProcess(state.node.pid)}`);
+      if (state === undefined) return note('no node state found');
+      const alerts =
+        state.alerts === undefined
+          ? ''
+          : `, alerts process and SMTP sink ${await stopProcess(state.alerts.pid)}`;
+      note(`node process ${await stopProcess(state.node.pid)}${alerts}`);
     });
     await runner.run('remove resources', async (note) => {
       if (state === undefined) return note('nothing recorded');

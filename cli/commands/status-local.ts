@@ -1,6 +1,8 @@
 import { humanOutput } from './cli-output.ts';
 import { readLocalState } from '../local/local-state.ts';
 import { isAlive } from '../local/processes.ts';
+import { readStoredAlerts } from '../local/smtp-sink.ts';
+import { testAlarm } from '../../functions/shared/observability/alert-notifier.ts';
 import { httpCheck } from '../reports/checks.ts';
 import { reportsDir } from '../local/project-paths.ts';
 import { newOperatorReport, writeOperatorReport } from '../reports/operator-report.ts';
@@ -39,10 +41,28 @@ export async function statusLocal(options: { nodeId: string; out?: NodeJS.Writab
             } as CheckRecord,
           ]
         : []),
+      ...(state.alerts === undefined
+        ? []
+        : [
+            {
+              name: 'alerts process (SMTP sink, alarm evaluator)',
+              outcome: isAlive(state.alerts.pid) ? 'ok' : 'failed',
+              duration_ms: 0,
+              detail: `pid ${state.alerts.pid ?? 'unknown'}, smtp://127.0.0.1:${state.alerts.smtp_port}`,
+            } as CheckRecord,
+          ]),
       await httpCheck('emulator endpoint', state.emulator.endpoint),
       await httpCheck('orchestrator health', `${state.node.orchestrator_url}/v1/health`),
       await httpCheck('model policy health', `${state.node.model_policy_url}/v1/health`),
     );
+    if (state.alerts !== undefined) {
+      const mails = await readStoredAlerts(state.alerts.mail_dir);
+      const tests = mails.filter((mail) => mail.alarmId === testAlarm.id).length;
+      report.endpoints['smtp_sink'] = `smtp://127.0.0.1:${state.alerts.smtp_port}`;
+      report.notes.push(
+        `Alert e-mails received by the SMTP sink: ${mails.length} (${mails.length - tests} alerts, ${tests} test alerts) in ${state.alerts.mail_dir}`,
+      );
+    }
     report.outcome = report.health.every((check) => check.outcome === 'ok') ? 'green' : 'red';
   }
   report.finished_at = new Date().toISOString();

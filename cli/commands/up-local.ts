@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { defaultTenantScopes, scopes } from '../../functions/shared/auth/auth-context.ts';
 import { stopProcess } from '../local/processes.ts';
+import { localTestAlert } from '../local/test-alert.ts';
 import { reportsDir } from '../local/project-paths.ts';
 import { finishOperatorReport } from '../reports/operator-report.ts';
 import { boot } from './up-local/boot.ts';
@@ -36,7 +37,8 @@ async function setupTokens(context: UpContext, booted: BootedNode) {
 /** Report: the written report's path, and a summary with the next command to try. */
 async function finish(context: UpContext): Promise<number> {
   const { runner, report, out, defaults } = context;
-  runner.skip('alert test', report.alert_test.detail);
+  if (!runner.phases.some((phase) => phase.name === 'alert test'))
+    runner.skip('alert test', report.alert_test.detail);
   const written = await finishOperatorReport(reportsDir(), report);
   const green = report.outcome === 'green';
   out.write(
@@ -77,12 +79,20 @@ export async function upLocal(options: UpLocalOptions): Promise<number> {
     }
     await runner.run('wire', (note) => wire(context, booted, tokens.tenant, note));
     await runner.run('validate', (note) => validate(context, booted, tokens.tenant, note));
+    if (options.testAlert !== false) {
+      await runner.run('alert test', async (note) => {
+        report.alert_test = await localTestAlert(booted.state);
+        if (report.alert_test.outcome !== 'ok') throw new Error(report.alert_test.detail);
+        note(report.alert_test.detail);
+      });
+    }
     report.outcome = 'green';
   } catch (error) {
     report.notes.push(`Stopped: ${error instanceof Error ? error.message : String(error)}`);
     if (report.phases.some((p) => p.name === 'boot' && p.outcome === 'failed')) {
       await stopProcess(started.nodePid);
       await stopProcess(started.emulatorPid);
+      await stopProcess(started.alertsPid);
     }
     if (existsSync(paths.nodeLog)) report.notes.push(`Node log: ${paths.nodeLog}`);
   } finally {

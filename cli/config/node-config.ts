@@ -5,6 +5,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { normalizeAllowedHost } from '../../functions/shared/net/address-policy.ts';
 import { CorsOriginSchema } from '../../functions/shared/http/cors.ts';
+import { AlarmOverridesSchema } from '../../functions/shared/observability/alarm-catalog.ts';
 
 /** The retentions CloudWatch Logs offers, in days (finite ones: logs are never kept forever). */
 const logRetentionDays: readonly number[] = Object.values(RetentionDays).filter(
@@ -70,13 +71,26 @@ export const NodeConfigSchema = z.strictObject({
    * exists. They must live under `agentos/<stage>/providers/`, the only secrets the gateway may read.
    */
   provider_secrets: z.array(z.string().min(1)).default([]),
+  /** Baseline alerts and their e-mail (HLD §9.3); see docs/alerts.md. */
   alerts: z
     .strictObject({
       /** The SES identity alert e-mail is sent from. */
       sender: z.email().default('alerts@agentos.local'),
       recipients: z.array(z.email()).default([]),
+      /** Repeated triggers of one alarm inside this many minutes send one e-mail. */
+      window_minutes: z.int().min(1).max(1_440).default(60),
+      /** This stage's changes to the catalog's defaults, by alarm id (threshold, evaluation periods, enabled). */
+      thresholds: AlarmOverridesSchema.default({}),
+      /** How often a local node's evaluator reads its signals: one evaluation period, in seconds. */
+      local_period_seconds: z.int().min(5).max(3_600).default(30),
     })
-    .default({ sender: 'alerts@agentos.local', recipients: [] }),
+    .default({
+      sender: 'alerts@agentos.local',
+      recipients: [],
+      window_minutes: 60,
+      thresholds: {},
+      local_period_seconds: 30,
+    }),
   retention: z
     .strictObject({
       /** CloudWatch Logs retention of every log group, in days. */

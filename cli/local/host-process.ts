@@ -47,6 +47,7 @@ export function nodeProcessSettings(
     orchestratorPort: options.orchestratorPort,
     modelPolicyPort: options.modelPolicyPort,
     inFlightFile: options.inFlightFile,
+    accessLog: true,
   };
 }
 

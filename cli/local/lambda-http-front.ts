@@ -28,6 +28,34 @@ export type FrontLog = (message: string, attributes: Record<string, unknown>) =>
 const defaultLog: FrontLog = (message, attributes) =>
   console.error(JSON.stringify({ level: 'WARN', message, ...attributes }));
 
+/**
+ * One answered request, as the front saw it: its status, how long until the response ended, and
+ * whether it was a response stream (whose length is the client's, not a latency).
+ */
+export type ServedRequest = { status: number; latencyMs: number; streaming: boolean };
+
+/**
+ * An observer writing one structured `request served` line per answered request of `api`, to
+ * standard output unless told where.
+ */
+export function accessLogLine(
+  api: string,
+  write: (line: string) => void = (line) => console.log(line),
+): (served: ServedRequest) => void {
+  return (served) =>
+    write(
+      JSON.stringify({
+        level: 'INFO',
+        message: 'request served',
+        api,
+        status: served.status,
+        latency_ms: served.latencyMs,
+        streaming: served.streaming,
+        timestamp: new Date().toISOString(),
+      }),
+    );
+}
+
 /** Bodies beyond this many bytes past the limit are no longer drained: the connection is closed. */
 const maxDrainBytes = 4 * restApiDefinition.maxPayloadBytes;
 
@@ -224,15 +252,32 @@ export async function startHttpFront(options: {
   host?: string;
   stage?: string;
   log?: FrontLog;
+  /** Told of every answered request (the local node's access log, which its alarms read). */
+  observe?: (served: ServedRequest) => void;
 }): Promise<HttpFront> {
   const match = createResourceMatcher(options.routes);
   const stage = options.stage ?? 'local';
   const log = options.log ?? defaultLog;
   const server: Server = createServer((req, res) => {
     res.on('error', (error) => log('response stream failed', { error: String(error) }));
+    const started = performance.now();
+    let streaming = false;
+    const { observe } = options;
+    if (observe !== undefined) {
+      // Once per request: when the response is handed over, or when the client left before that.
+      let observed = false;
+      const report = () => {
+        if (observed) return;
+        observed = true;
+        observe({ status: res.statusCode, latencyMs: Math.round(performance.now() - started), streaming });
+      };
+      res.once('finish', report);
+      res.once('close', report);
+    }
     void (async () => {
       const path = new URL(req.url ?? '/', 'http://local').pathname;
       const found = match(req.method ?? 'GET', path);
+      streaming = found !== undefined && isStreamingHandler(found.template.handler);
       const outcome = await readBody(req);
       if (outcome.kind === 'aborted') return;
       const requestId = crypto.randomUUID();

@@ -30,6 +30,19 @@ export const LocalStateSchema = z.object({
     .object({ name: z.string(), region: z.string(), node_issuer: z.string(), signing_kid: z.string() })
     .optional(),
   seeded: z.record(z.string(), z.string()),
+  /**
+   * The node's alerts process (HLD §9.3): its SMTP sink, which stores every alert e-mail as a
+   * `.eml` file in `mail_dir`, and the alarm evaluator. Absent in a node started before it existed.
+   */
+  alerts: z
+    .object({
+      pid: z.number().int().nullable(),
+      smtp_port: z.number().int(),
+      mail_dir: z.string(),
+      settings_file: z.string(),
+      log_file: z.string(),
+    })
+    .optional(),
 });
 
 export type LocalState = z.infer<typeof LocalStateSchema>;
@@ -46,6 +59,8 @@ export function nodePaths(nodeId: string, env: NodeJS.ProcessEnv = process.env) 
     nodeLog: join(dir, 'node.log'),
     emulatorLog: join(dir, 'emulator.log'),
     lock: join(dir, 'up.lock'),
+    /** Where the node's SMTP sink stores the alert e-mails it receives, one `.eml` file each. */
+    mail: join(dir, 'mail'),
     /** Receipt handles of the step messages the node process is working on (see in-flight-journal.ts). */
     inFlight: join(dir, 'in-flight.json'),
     /** What `cdk deploy` builds and writes: bundles, cloud assembly, outputs, its log. */

@@ -114,6 +114,11 @@ describe('agentos up | status | token | nuke --local', () => {
       'report',
     ]);
     expect(upReport?.['smoke']).toEqual([expect.objectContaining({ outcome: 'ok' })]);
+    // The test alert went through the node's notifier and SMTP sink and was stored as an e-mail.
+    expect(upReport?.['alert_test']).toMatchObject({
+      outcome: 'ok',
+      detail: expect.stringContaining("stored by the node's SMTP sink"),
+    });
     expect(JSON.stringify(upReport)).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
 
     const again = await agentos('up', '--local', '--node-id', nodeId, '--port-base', String(portBase));
@@ -164,13 +169,26 @@ describe('agentos up | status | token | nuke --local', () => {
     );
     expect(invalid.code).not.toBe(0);
 
+    const testAlert = await agentos('validate', '--local', '--test-alert', '--node-id', nodeId);
+    expect(testAlert.code).toBe(0);
+    expect(testAlert.stdout).toContain('✔ test alert delivered');
+    expect((await reports('validate'))[0]).toMatchObject({
+      outcome: 'green',
+      alert_test: { outcome: 'ok', detail: expect.stringContaining('sent over SMTP') },
+    });
+    const mails = (await readdir(join(stateDir, nodeId, 'mail'))).filter((name) => name.endsWith('.eml'));
+    expect(mails).toHaveLength(2);
+
     const status = await agentos('status', '--local', '--node-id', nodeId);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain('running');
+    expect(status.stdout).toContain('Alert e-mails received by the SMTP sink: 2 (0 alerts, 2 test alerts)');
     const state = JSON.parse(await readFile(join(stateDir, nodeId, 'state.json'), 'utf8')) as {
       node: { pid: number };
       emulator: { pid: number };
+      alerts: { pid: number };
     };
+    expect(isAlive(state.alerts.pid)).toBe(true);
 
     const refused = await agentos('nuke', '--local', '--node-id', nodeId);
     expect(refused.code).toBe(1);
@@ -180,6 +198,7 @@ describe('agentos up | status | token | nuke --local', () => {
     expect(nuke.code).toBe(0);
     expect(isAlive(state.node.pid)).toBe(false);
     expect(isAlive(state.emulator.pid)).toBe(false);
+    expect(isAlive(state.alerts.pid)).toBe(false);
     expect((await reports('nuke'))[0]).toMatchObject({ outcome: 'green' });
     const after = await agentos('status', '--local', '--node-id', nodeId);
     expect(after.code).toBe(1);
@@ -299,4 +318,74 @@ describe('agentos up --local after a crash', () => {
     expect(sequences).toEqual(sequences.map((_, index) => index + 1));
     expect(events.body.data.filter((event) => event.type === 'run.completed')).toHaveLength(1);
   }, 300_000);
+});
+
+describe('agentos up --local alerting', () => {
+  const alertingId = `${nodeId}-alert`;
+  let base: number;
+
+  beforeAll(async () => {
+    do {
+      base = 20_000 + Math.floor(Math.random() * 12_000);
+    } while (!(await portsFree(base, 3)));
+  });
+
+  afterAll(async () => {
+    await agentos('nuke', '--local', '--yes', '--node-id', alertingId);
+  });
+
+  it('returns exactly one service-down e-mail in the SMTP sink while the killed node keeps failing its health checks', async () => {
+    const config = join(stateDir, 'alerting.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        alerts: { local_period_seconds: 5, thresholds: { service_down: { evaluation_periods: 1 } } },
+      }),
+    );
+    const up = await agentos(
+      'up',
+      '--local',
+      '--node-id',
+      alertingId,
+      '--port-base',
+      String(base),
+      '--config',
+      config,
+    );
+    expect(up.code).toBe(0);
+    const state = JSON.parse(await readFile(join(stateDir, alertingId, 'state.json'), 'utf8')) as {
+      node: { pid: number };
+      alerts: { mail_dir: string; log_file: string };
+    };
+    const serviceDown = async () => {
+      const names = (await readdir(state.alerts.mail_dir)).filter((name) => name.endsWith('.eml'));
+      const texts = await Promise.all(
+        names.map((name) => readFile(join(state.alerts.mail_dir, name), 'utf8')),
+      );
+      return texts.filter((text) => /^X-AgentOS-Alarm: service_down$/im.test(text));
+    };
+    expect(await serviceDown()).toHaveLength(0);
+
+    // The injected fault: the node process dies; its APIs stop answering their health checks.
+    process.kill(state.node.pid, 'SIGKILL');
+    let mails: string[] = [];
+    for (let polls = 0; mails.length === 0 && polls < 300; polls += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      mails = await serviceDown();
+    }
+    expect(mails).toHaveLength(1);
+    // Long headers are folded onto continuation lines.
+    expect(mails[0]?.replace(/\r?\n[ \t]+/g, ' ')).toContain(`service_down on node ${alertingId}`);
+    // The alarm keeps firing every period; the e-mail is not sent again inside its window.
+    let deduplicated = false;
+    for (let polls = 0; !deduplicated && polls < 300; polls += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      deduplicated = (await readFile(state.alerts.log_file, 'utf8')).includes('"reason":"deduplicated"');
+    }
+    expect(deduplicated).toBe(true);
+    expect(await serviceDown()).toHaveLength(1);
+
+    const status = await agentos('status', '--local', '--node-id', alertingId);
+    expect(status.stdout).toContain('Alert e-mails received by the SMTP sink: 2 (1 alerts, 1 test alerts)');
+  }, 240_000);
 });

@@ -2,6 +2,7 @@ import { nodeEndpoints, nodeTokens } from './node-access.ts';
 import { bootPhase, checkPhases, finishRemote, preflightPhase, seedPhase } from './remote-phases.ts';
 import { newRemoteContext } from './remote-context.ts';
 import type { RemoteOptions } from './remote-context.ts';
+import { awsTestAlertUnsupported } from './validate-remote.ts';
 
 /**
  * `agentos up` against AWS or an emulator (HLD §8.1): preflight → boot (the node's keys and alert
@@ -10,7 +11,7 @@ import type { RemoteOptions } from './remote-context.ts';
 export async function upRemote(options: RemoteOptions & { bootstrap: boolean }): Promise<number> {
   const context = await newRemoteContext('up', options);
   const { runner, report } = context;
-  report.alert_test.detail = 'the test alert comes with the observability work; not sent';
+  report.alert_test.detail = awsTestAlertUnsupported;
   try {
     await runner.run('preflight', (note) => preflightPhase(context, { bootstrap: options.bootstrap }, note));
     const { deployed } = await runner.run('boot', (note) => bootPhase(context, note));

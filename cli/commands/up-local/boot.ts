@@ -6,6 +6,10 @@ import type { LocalState } from '../../local/local-state.ts';
 import { localTokenIssuer } from '../../local/local-tokens.ts';
 import { nodeProcessSettings, startNodeProcess } from '../../local/host-process.ts';
 import { ensureSesSender } from '../remote/deploy.ts';
+import { resourceNames } from '../../../infra/resources/definitions.ts';
+import { NodeConfigSchema } from '../../config/node-config.ts';
+import { alertsFiles, startAlertsProcess } from '../../local/alerts-process.ts';
+import { stopProcess } from '../../local/processes.ts';
 import type { RemoteContext } from '../remote/remote-context.ts';
 import type { BootedNode, ResumePlan, UpContext } from './up-context.ts';
 
@@ -49,6 +53,63 @@ async function spawnNode(context: UpContext, deploy: RemoteContext) {
   return { pid: child.pid, ready };
 }
 
+/**
+ * Starts the node's alerts process (HLD §9.3): its SMTP sink, on a free loopback port, storing
+ * every e-mail under the node's state directory, and the alarm evaluator, which reads the node's
+ * signals every period and e-mails through the sink. A resumed node's old one is replaced.
+ */
+async function startNodeAlerts(
+  context: UpContext,
+  resume: ResumePlan | undefined,
+  node: {
+    endpoint: string;
+    table: string;
+    stepQueueUrl: string;
+    orchestratorUrl: string;
+    modelPolicyUrl: string;
+  },
+): Promise<NonNullable<LocalState['alerts']>> {
+  const { options, paths, defaults } = context;
+  await stopProcess(resume?.state.alerts?.pid);
+  const alerts = options.alerts ?? NodeConfigSchema.shape.alerts.parse(undefined);
+  const files = alertsFiles(paths.dir);
+  const started = await startAlertsProcess(
+    {
+      node_id: options.nodeId,
+      stage: options.nodeId,
+      host: '127.0.0.1',
+      smtp_port: 0,
+      mail_dir: paths.mail,
+      from: alerts.sender,
+      to: alerts.recipients.length > 0 ? alerts.recipients : [`operator@${options.nodeId}.agentos.local`],
+      window_ms: alerts.window_minutes * 60_000,
+      period_seconds: alerts.local_period_seconds,
+      thresholds: alerts.thresholds,
+      region: defaults.region,
+      endpoint: node.endpoint,
+      table: node.table,
+      // The DLQ's URL is the step queue's with the DLQ's name (infra/resources/definitions.ts).
+      dead_letter_queue_url: node.stepQueueUrl.replace(
+        /[^/]+$/,
+        resourceNames(options.nodeId).stepDeadLetterQueue,
+      ),
+      node_log: paths.nodeLog,
+      health_urls: [`${node.orchestratorUrl}/v1/health`, `${node.modelPolicyUrl}/v1/health`],
+      orchestrator_url: node.orchestratorUrl,
+    },
+    files,
+    { detached: true },
+  );
+  context.started.alertsPid = started.pid;
+  return {
+    pid: started.pid,
+    smtp_port: started.smtpPort,
+    mail_dir: paths.mail,
+    settings_file: files.settings,
+    log_file: files.log,
+  };
+}
+
 function output(outputs: Record<string, string>, key: string, stackName: string): string {
   const value = outputs[key];
   if (value === undefined) throw new Error(`the stack ${stackName} has no ${key} output`);
@@ -87,6 +148,16 @@ export async function boot(
   const outputs = await deployNodeStack(deploy, keys, note);
   const { pid, ready } = await spawnNode(context, deploy);
   note(`node process ${pid} serving the orchestrator at ${ready.orchestrator_url}`);
+  const alerts = await startNodeAlerts(context, resume, {
+    endpoint,
+    table: output(outputs, 'TableName', deploy.stackName),
+    stepQueueUrl: output(outputs, 'StepQueueUrl', deploy.stackName),
+    orchestratorUrl: ready.orchestrator_url,
+    modelPolicyUrl: ready.model_policy_url,
+  });
+  note(
+    `alerts process ${alerts.pid ?? 'unknown'}: SMTP sink on 127.0.0.1:${alerts.smtp_port}, e-mail stored in ${alerts.mail_dir}`,
+  );
   const previous = resume?.state.emulator;
   const stackName = deploy.stackName;
   const state: LocalState = {
@@ -116,6 +187,7 @@ export async function boot(
       signing_kid: output(outputs, 'ServiceSigningKid', stackName),
     },
     seeded: resume?.state.seeded ?? {},
+    alerts,
   };
   await writeLocalState(state);
   report.endpoints = {
@@ -126,6 +198,7 @@ export async function boot(
     table: state.resources.table,
     step_queue: state.resources.step_queue_url,
     state_machine: state.resources.state_machine_arn,
+    smtp_sink: `smtp://127.0.0.1:${alerts.smtp_port}`,
   };
   report.notes.push(
     `The emulator does not execute Lambda functions: the node process serves the functions its stack deployed (their deployment packages, with the environments CloudFormation resolved and the deployed API routes) on this machine; log ${context.paths.nodeLog}.`,

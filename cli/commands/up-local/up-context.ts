@@ -21,6 +21,13 @@ export type UpLocalOptions = {
    * which the node's functions read as their node run capacity; the defaults without it.
    */
   capacity?: NodeConfig['capacity'];
+  /**
+   * The `alerts` section of the node configuration (recipients, dedup window, this stage's
+   * thresholds, the local evaluation period); the defaults without it.
+   */
+  alerts?: NodeConfig['alerts'];
+  /** Send a test alert through the node's SMTP sink after validate (default true; `--no-test-alert`). */
+  testAlert?: boolean;
 };
 
 /** What every phase of `up --local` reads and fills in. */
@@ -32,7 +39,7 @@ export type UpContext = {
   defaults: ReturnType<typeof localNodeDefaults>;
   report: OperatorReport;
   /** Processes this run started, stopped again when boot fails. */
-  started: { emulatorPid?: number | undefined; nodePid?: number | undefined };
+  started: { emulatorPid?: number | undefined; nodePid?: number | undefined; alertsPid?: number | undefined };
   /** Whether this run holds the node's start-up lock (released at the end). */
   ownsLock: boolean;
 };
@@ -58,7 +65,11 @@ export type BootedNode = {
 export function newUpContext(options: UpLocalOptions): UpContext {
   const out = options.out ?? humanOutput();
   const runner = new PhaseRunner(out);
-  const report = newOperatorReport('up', options.nodeId, 'SMTP alerting is not configured in local mode yet');
+  const report = newOperatorReport(
+    'up',
+    options.nodeId,
+    options.testAlert === false ? 'not sent: --no-test-alert' : 'not sent: up stopped before it',
+  );
   report.phases = runner.phases;
   return {
     options,

@@ -1,0 +1,48 @@
+import { createTransport } from 'nodemailer';
+import { z } from 'zod';
+import type { AlertEmail, AlertTransport } from './alert-notifier.ts';
+
+/** Where alert e-mail goes over SMTP (HLD §9.3: SMTP alerting out of the box). */
+export const SmtpSettingsSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.int().min(1).max(65_535),
+  /** Implicit TLS (port 465); otherwise STARTTLS is used when the server offers it. */
+  secure: z.boolean().default(false),
+  auth: z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }).optional(),
+  from: z.email(),
+  to: z.array(z.email()).min(1),
+  /** The budget of one send: connecting, greeting and the whole exchange each get this much. */
+  timeout_ms: z.int().min(100).max(60_000).default(10_000),
+});
+
+export type SmtpSettings = z.output<typeof SmtpSettingsSchema>;
+
+/**
+ * An {@link AlertTransport} over SMTP with nodemailer: one connection per e-mail (alerts are rare),
+ * every step of it bounded by `timeout_ms`. The notifier retries; this only sends once.
+ */
+export function smtpTransport(settings: SmtpSettings): AlertTransport {
+  const transporter = createTransport({
+    host: settings.host,
+    port: settings.port,
+    secure: settings.secure,
+    ...(settings.auth === undefined ? {} : { auth: settings.auth }),
+    connectionTimeout: settings.timeout_ms,
+    greetingTimeout: settings.timeout_ms,
+    socketTimeout: settings.timeout_ms,
+    // A local sink speaks plain SMTP; a real relay offering STARTTLS is still upgraded.
+    ignoreTLS: false,
+  });
+  return {
+    async send(email: AlertEmail) {
+      const info = await transporter.sendMail({
+        from: settings.from,
+        to: settings.to,
+        subject: email.subject,
+        text: email.text,
+        headers: email.headers,
+      });
+      return { messageId: String(info.messageId) };
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { appendFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stageAlarms } from '../../functions/shared/observability/alarm-catalog.ts';
+import { DynamoAlertDedup } from '../../functions/shared/observability/adapters/dynamo-alert-dedup.ts';
+import { AlertNotifier } from '../../functions/shared/observability/alert-notifier.ts';
+import { smtpTransport } from '../../functions/shared/observability/alert-smtp.ts';
+import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
+import { systemClock } from '../../functions/shared/timing/clock.ts';
+import { AlarmEvaluator } from '../../cli/local/alarm-evaluator.ts';
+import { accessLogLine, startHttpFront } from '../../cli/local/lambda-http-front.ts';
+import type { HttpFront } from '../../cli/local/lambda-http-front.ts';
+import { localSignalSource } from '../../cli/local/local-signals.ts';
+import { readStoredAlerts, startSmtpSink } from '../../cli/local/smtp-sink.ts';
+import type { SmtpSink } from '../../cli/local/smtp-sink.ts';
+import { startFakeOpenAiServer } from '../fakes/fake-openai-server.ts';
+import type { FakeOpenAiServer } from '../fakes/fake-openai-server.ts';
+import { provisionTestNode, testAwsConfig } from '../support/aws.ts';
+
+/**
+ * A node front whose model backend fails: every chat request goes to a fake OpenAI-compatible
+ * server answering 500, and the front answers 502, logging each request as the local node does.
+ */
+let dir: string;
+let sink: SmtpSink;
+let provider: FakeOpenAiServer;
+let front: HttpFront;
+let nodeLog: string;
+let resources: Awaited<ReturnType<typeof provisionTestNode>>['resources'];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'agentos-alerts-'));
+  nodeLog = join(dir, 'node.log');
+  appendFileSync(nodeLog, '');
+  resources = (await provisionTestNode('alerts')).resources;
+  sink = await startSmtpSink({ dir: join(dir, 'mail'), port: 0 });
+  provider = await startFakeOpenAiServer({ defaultBehaviour: { kind: 'error', status: 500 } });
+  front = await startHttpFront({
+    observe: accessLogLine('orchestrator', (line) => appendFileSync(nodeLog, `${line}\n`)),
+    routes: [
+      {
+        resource: '/v1/health',
+        method: 'GET',
+        functionName: 'health',
+        timeoutSeconds: 5,
+        handler: () => Promise.resolve({ statusCode: 200, body: '{"status":"ok"}' }),
+      },
+      {
+        resource: '/v1/chat',
+        method: 'POST',
+        functionName: 'chat',
+        timeoutSeconds: 5,
+        handler: async () => {
+          const upstream = await fetch(`${provider.url}/chat/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+          });
+          return upstream.ok
+            ? { statusCode: 200, body: await upstream.text() }
+            : { statusCode: 502, body: '{"error":{"code":"dependency_unavailable"}}' };
+        },
+      },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await front.close();
+  await provider.close();
+  await sink.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('local alarm evaluation', () => {
+  it('returns exactly one alert e-mail in the SMTP sink while a failing model backend keeps the error rate high', async () => {
+    const aws = testAwsConfig();
+    const source = localSignalSource({
+      nodeLog,
+      healthUrls: [`${front.url}/v1/health`],
+      aws,
+      deadLetterQueueUrl: resources.stepDeadLetterQueueUrl,
+    });
+    const notifier = new AlertNotifier({
+      dedup: new DynamoAlertDedup(createDocumentClient(aws), resources.tableName),
+      transport: smtpTransport({
+        host: '127.0.0.1',
+        port: sink.port,
+        secure: false,
+        from: 'alerts@agentos.local',
+        to: ['operator@agentos.local'],
+        timeout_ms: 5_000,
+      }),
+      clock: systemClock,
+      windowMs: 3_600_000,
+    });
+    const evaluator = new AlarmEvaluator({
+      alarms: stageAlarms({ high_error_rate: { evaluation_periods: 1 } }),
+      source,
+      notifier,
+      clock: systemClock,
+      nodeId: 'local',
+      stage: 'test',
+    });
+    try {
+      // The first read starts the log tail at the log's end.
+      await evaluator.evaluate();
+      const fired = [];
+      for (let period = 0; period < 4; period += 1) {
+        for (let i = 0; i < 3; i += 1) {
+          const answer = await fetch(`${front.url}/v1/chat`, { method: 'POST', body: '{}' });
+          expect(answer.status).toBe(502);
+        }
+        const decision = (await evaluator.evaluate()).find((entry) => entry.alarmId === 'high_error_rate');
+        fired.push(decision?.fired);
+      }
+      expect(fired).toEqual([true, true, true, true]);
+      const mails = await readStoredAlerts(join(dir, 'mail'));
+      expect(mails.map((mail) => mail.alarmId)).toEqual(['high_error_rate']);
+      expect(mails[0]?.subject).toBe('[AgentOS test] high_error_rate on node local');
+      expect(provider.requests.length).toBe(12);
+    } finally {
+      source.close();
+    }
+  });
+});

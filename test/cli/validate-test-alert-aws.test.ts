@@ -1,0 +1,50 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const cli = new URL('../../cli/bin/agentos.ts', import.meta.url).pathname;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'agentos-validate-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('agentos validate --test-alert against a deployed node', () => {
+  it('returns a report whose alert test says it is not yet supported on AWS, never a pass', async () => {
+    const env = { ...process.env, AGENTOS_REPORTS_DIR: dir, AGENTOS_STATE_DIR: join(dir, 'state') };
+    // Nothing listens on port 9: the checks fail, and the alert test is still reported for what it is.
+    const exit = await run(
+      process.execPath,
+      [cli, 'validate', '--endpoint', 'http://127.0.0.1:9', '--stage', 'x', '--test-alert'],
+      { env, timeout: 60_000 },
+    ).then(
+      () => 0,
+      (error: unknown) => (error as { code?: number }).code ?? 1,
+    );
+    expect(exit).not.toBe(0);
+    const [file] = (await readdir(dir)).filter(
+      (name) => name.startsWith('validate-') && name.endsWith('.json'),
+    );
+    const report = JSON.parse(await readFile(join(dir, file ?? 'missing'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(report['alert_test']).toEqual({
+      name: 'alert e-mail',
+      outcome: 'skipped',
+      duration_ms: 0,
+      detail: expect.stringContaining('not yet supported on AWS') as unknown,
+    });
+    expect(report['phases']).toContainEqual(
+      expect.objectContaining({ name: 'alert test', outcome: 'skipped' }),
+    );
+  });
+});
