@@ -9,8 +9,15 @@ import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 import type { getModel, listModels } from './model-policy-api.ts';
 
 function modelObject(catalog: ModelCatalog, ref: string): ModelObject {
-  const backend = ref.startsWith('tier:') ? 'tier' : (catalog.models[ref]?.backend ?? 'unknown');
-  return { id: ref, object: 'model', created: 0, owned_by: `agentos:${backend}` };
+  const base = { id: ref, object: 'model' as const, created: 0 };
+  const model = catalog.models[ref];
+  if (ref.startsWith('tier:')) return { ...base, owned_by: 'agentos:tier', agentos: { kind: 'tier' } };
+  if (model === undefined) return { ...base, owned_by: 'agentos:unknown' };
+  const agentos: NonNullable<ModelObject['agentos']> =
+    model.embedding === undefined
+      ? { kind: 'chat', tools: model.tools, vision: model.vision }
+      : { kind: 'embedding', dimensions: model.embedding.dimensions };
+  return { ...base, owned_by: `agentos:${model.backend}`, agentos };
 }
 
 /** The catalog's models, and its tiers with their members. */

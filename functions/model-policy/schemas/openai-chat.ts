@@ -209,6 +209,19 @@ export const ModelObjectSchema = z
     object: z.literal('model'),
     created: z.number().int(),
     owned_by: z.string(),
+    agentos: z
+      .strictObject({
+        kind: z.enum(['chat', 'embedding', 'tier']),
+        tools: z.boolean().optional(),
+        vision: z.boolean().optional(),
+        dimensions: z.number().int().positive().optional(),
+      })
+      .optional()
+      .describe(
+        'AgentOS’s addition (OpenAI clients ignore it): whether the ref is a chat model (served by chat ' +
+          'completions and responses), an embedding model (served by embeddings, with its native vector ' +
+          'length) or a tier, and what a chat model accepts.',
+      ),
   })
   .meta({ id: 'Model' });
 

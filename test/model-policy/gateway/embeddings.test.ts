@@ -150,6 +150,16 @@ describe('POST /v1/embeddings with the official openai client', () => {
     expect(fromBase64).toEqual(floats.data[0]!.embedding);
   });
 
+  it('lists which models embed, with their vector length, beside the chat models', async () => {
+    const client = await clientFor('emb-client');
+    const kinds: Record<string, unknown> = {};
+    for await (const model of client.models.list())
+      kinds[model.id] = (model as { agentos?: unknown }).agentos;
+    expect(kinds['local/embed-small']).toEqual({ kind: 'embedding', dimensions: 256 });
+    expect(kinds['local/echo']).toEqual({ kind: 'chat', tools: true, vision: true });
+    expect(kinds['tier:embed']).toEqual({ kind: 'tier' });
+  });
+
   it('embeds through a tier of embedding models', async () => {
     const client = await clientFor('emb-client');
     const answer = await client.embeddings.create({ model: 'tier:embed', input: 'tiered' });
