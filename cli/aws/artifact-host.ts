@@ -4,6 +4,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { freePort } from '../local/emulator.ts';
 import { startHttpFront } from '../local/lambda-http-front.ts';
+import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
 import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
 import { installLambdaRuntimeShim, isStreamingHandler } from '../local/lambda-runtime-shim.ts';
 import { startSqsPoller } from '../local/sqs-poller.ts';
@@ -214,6 +215,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
         routes: localRoutes(artifacts, 'modelPolicy', handlers),
         port: modelPolicyPort,
         host,
+        metricsRegistry: localMetricsRegistry,
       }),
     );
     fronts.push(
@@ -221,6 +223,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
         routes: localRoutes(artifacts, 'orchestrator', handlers),
         port: orchestratorPort,
         host,
+        metricsRegistry: localMetricsRegistry,
       }),
     );
     const worker = artifacts.functions.stepWorker;

@@ -13,6 +13,7 @@ import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { corsEnv } from '../../functions/shared/http/cors.ts';
 import { freePort } from './emulator.ts';
 import { startHttpFront } from './lambda-http-front.ts';
+import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
 import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
 import { installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
@@ -138,6 +139,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
         routes: await routesFor('modelPolicy'),
         port: modelPolicyPort,
         host: settings.host,
+        metricsRegistry: localMetricsRegistry,
       }),
     );
     fronts.push(
@@ -145,6 +147,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
         routes: await routesFor('orchestrator'),
         port: orchestratorPort,
         host: settings.host,
+        metricsRegistry: localMetricsRegistry,
       }),
     );
     const worker = functionDefinitions.stepWorker;

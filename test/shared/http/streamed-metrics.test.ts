@@ -25,7 +25,7 @@ describe('streaming Lambda metrics', () => {
 
   it('publishes the metrics a streamed response recorded within the same invocation', async () => {
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
-    const telemetry = createTelemetry('streamed-metrics-test');
+    const telemetry = createTelemetry('model-policy');
     vi.unstubAllEnvs();
     const written: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
