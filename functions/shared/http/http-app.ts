@@ -19,6 +19,7 @@ import { toErrorEnvelope } from '../errors/error-envelope.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import type { BoundRoute, RouteInput, RouteResult } from './bound-route.ts';
 import { correlationIdFor } from './correlation-id.ts';
+import { continueTrace, runInTrace, traceparentHeader } from '../observability/trace-context.ts';
 import { addCorsHeaders, preflightHeaders } from './cors.ts';
 import type { CorsPolicy } from './cors.ts';
 import { parseJsonBody, validate } from './json-body.ts';
@@ -300,9 +301,12 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     async fetch(request, context = {}) {
       const headers = headerRecord(request.headers);
       const correlationId = correlationIdFor(headers, context.requestId);
-      logger.appendKeys({ correlation_id: correlationId });
+      // A caller's W3C trace goes on through this request's calls; one is started when absent
+      // (HLD §9.1), and its id is the `trace_id` of every log line of the request.
+      const trace = continueTrace(headers[traceparentHeader]);
+      logger.appendKeys({ correlation_id: correlationId, trace_id: trace.traceId });
       metrics.addMetric('Requests', MetricUnit.Count, 1);
-      const response = await serve(request, headers, correlationId);
+      const response = await runInTrace(trace, () => serve(request, headers, correlationId));
       // Every answer, errors included, so a page can read why it was refused.
       if (options.cors !== undefined) addCorsHeaders(response.headers, options.cors, headers['origin']);
       return response;

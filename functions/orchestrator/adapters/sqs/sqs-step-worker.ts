@@ -2,6 +2,7 @@ import { AgentOsError, DependencyUnavailableError } from '../../../shared/errors
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { continueTrace, runInTrace, traceparentHeader } from '../../../shared/observability/trace-context.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createFailureReporter } from '../../../shared/observability/failure-reporter.ts';
@@ -537,7 +538,11 @@ export function createStepWorkerHandler(options: {
           ? undefined
           : Date.now() + remainingMs - Math.min(stepCommitMarginMs, remainingMs / 4);
       const results = await Promise.all(
-        event.Records.map(async (record) => ({ record, ok: await processRecord(record, deadlineMs) })),
+        event.Records.map(async (record) => {
+          // Each step goes on with the trace of the request (or step) that queued it (HLD §9.1).
+          const trace = continueTrace(record.messageAttributes?.[traceparentHeader]?.stringValue);
+          return { record, ok: await runInTrace(trace, () => processRecord(record, deadlineMs)) };
+        }),
       );
       return {
         batchItemFailures: results
