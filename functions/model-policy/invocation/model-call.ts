@@ -56,6 +56,7 @@ export type GatewayMetricName =
   | 'ModelCalls'
   | 'ModelTokens'
   | 'ModelFallbacks'
+  | 'ModelCostNanoUsd'
   | 'ModelCallsFailed'
   | 'ModelCallsPartial'
   | 'ModelCallsBeyondReservation'

@@ -306,7 +306,15 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       const trace = continueTrace(headers[traceparentHeader]);
       logger.appendKeys({ correlation_id: correlationId, trace_id: trace.traceId });
       metrics.addMetric('Requests', MetricUnit.Count, 1);
+      const startedMs = Date.now();
       const response = await runInTrace(trace, () => serve(request, headers, correlationId));
+      // One access line per request (its tenant is among the keys once admitted): CloudWatch
+      // Contributor Insights ranks tenants by requests and errors from it (HLD §9.2).
+      logger.info('request served', {
+        method: request.method,
+        status: response.status,
+        duration_ms: Date.now() - startedMs,
+      });
       // Every answer, errors included, so a page can read why it was refused.
       if (options.cors !== undefined) addCorsHeaders(response.headers, options.cors, headers['origin']);
       return response;
