@@ -14,6 +14,7 @@ import { corsEnv } from '../../functions/shared/http/cors.ts';
 import { freePort } from './emulator.ts';
 import { startHttpFront } from './lambda-http-front.ts';
 import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
+import { otlpTracingEnv } from '../../functions/shared/observability/otlp-tracing.ts';
 import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
 import { installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
@@ -92,7 +93,8 @@ export function functionEnvironment(
     ...settings.functionEnv,
   };
   // A bad override fails here, naming the variable, rather than in the first request.
-  for (const contract of [orchestratorHttpEnv, stepWorkerEnv, modelPolicyEnv]) contract.parse(environment);
+  for (const contract of [orchestratorHttpEnv, stepWorkerEnv, modelPolicyEnv, otlpTracingEnv])
+    contract.parse(environment);
   return environment;
 }
 

@@ -20,6 +20,7 @@ import type { Telemetry } from '../observability/telemetry.ts';
 import type { BoundRoute, RouteInput, RouteResult } from './bound-route.ts';
 import { correlationIdFor } from './correlation-id.ts';
 import { continueTrace, runInTrace, traceparentHeader } from '../observability/trace-context.ts';
+import { exportSpan } from '../observability/otlp-tracing.ts';
 import { addCorsHeaders, preflightHeaders } from './cors.ts';
 import type { CorsPolicy } from './cors.ts';
 import { parseJsonBody, validate } from './json-body.ts';
@@ -315,6 +316,17 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
         status: response.status,
         duration_ms: Date.now() - startedMs,
       });
+      const tenantId = logger.getPersistentLogAttributes()['tenant_id'];
+      exportSpan(
+        `${request.method} request`,
+        trace,
+        {
+          'http.request.method': request.method,
+          'http.response.status_code': response.status,
+          ...(typeof tenantId === 'string' ? { 'agentos.tenant_id': tenantId } : {}),
+        },
+        startedMs,
+      );
       // Every answer, errors included, so a page can read why it was refused.
       if (options.cors !== undefined) addCorsHeaders(response.headers, options.cors, headers['origin']);
       return response;
