@@ -177,6 +177,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const token = await verifyCaller(spec, url, params, headers);
     const { auth } = token;
     logger.appendKeys({ tenant_id: auth.tenant_id });
+    // On AWS the X-Ray segment is searchable by tenant (HLD §9.1); a no-op with tracing off.
+    options.telemetry.tracer.putAnnotation('tenant_id', auth.tenant_id);
     // The tenant first: an unknown or disabled tenant's token is refused whatever it may hold.
     const tenant = await options.admission.admit(token);
     if (!auth.scopes.includes(scope))
@@ -306,6 +308,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       // (HLD §9.1), and its id is the `trace_id` of every log line of the request.
       const trace = continueTrace(headers[traceparentHeader]);
       logger.appendKeys({ correlation_id: correlationId, trace_id: trace.traceId });
+      options.telemetry.tracer.putAnnotation('trace_id', trace.traceId);
       metrics.addMetric('Requests', MetricUnit.Count, 1);
       const startedMs = Date.now();
       const response = await runInTrace(trace, () => serve(request, headers, correlationId));

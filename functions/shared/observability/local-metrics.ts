@@ -68,9 +68,12 @@ function instrumentFor(name: string, unit: MetricUnit): Mirrored {
   return mirrored;
 }
 
-/** Records one EMF data point in the local registry, under its EMF name. */
+/**
+ * Records one EMF data point in the local registry, under its EMF name. `service` is the name a
+ * composition root gives its telemetry (a constant of the code, never a request's value), as the
+ * EMF `service` dimension is.
+ */
 export function mirrorMetric(service: string, name: string, unit: MetricUnit, value: number): void {
-  assertBoundedLabel('service', service);
   const mirrored = instrumentFor(name, unit);
   const labels = { service };
   if (mirrored.kind === 'counter') mirrored.instrument.inc(labels, value);

@@ -41,7 +41,6 @@ class BoundedMetrics extends Metrics {
  * tenant and run ids go into log keys and trace annotations instead.
  */
 export function createTelemetry(serviceName: string): Telemetry {
-  assertBoundedLabel('service', serviceName);
   return {
     logger: new Logger({ serviceName }),
     tracer: new Tracer({ serviceName }),
