@@ -101,6 +101,14 @@ describe('log lines of a run', () => {
         trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
       });
     }
+    // The run's lifecycle, across the step queue, is one trace in its event lines.
+    const runEvents = lines.filter((line) => line['message'] === 'run event' && line['run_id'] === runId);
+    expect(runEvents.map((line) => line['event_type'])).toContain('run.completed');
+    expect(new Set(runEvents.map((line) => line['trace_id'])).size).toBe(1);
+    expect(runEvents[0]).toMatchObject({
+      tenant_id: 'acme',
+      trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
     const text = JSON.stringify(lines);
     for (const secret of [planted.bearer, planted.apiKey, planted.email, planted.card, token]) {
       expect(text).not.toContain(secret);

@@ -54,6 +54,7 @@ describe('GET /metrics on a local node', () => {
     expect(value('Requests', 'agent-orchestrator')).toBeGreaterThanOrEqual(2);
     expect(value('Requests', 'model-policy')).toBeGreaterThanOrEqual(1);
     expect(value('StepsProcessed', 'agent-orchestrator')).toBeGreaterThanOrEqual(3);
+    expect(value('RunsCompleted', 'agent-orchestrator')).toBeGreaterThanOrEqual(1);
 
     const fromModelPolicyPort = samples(await (await fetch(`${node.node.modelPolicyUrl}/metrics`)).text());
     expect(fromModelPolicyPort.map((s) => s.name)).toContain('Requests');
