@@ -4,6 +4,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { freePort } from '../local/emulator.ts';
 import { accessLogLine, startHttpFront } from '../local/lambda-http-front.ts';
+import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
 import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
 import { installLambdaRuntimeShim, isStreamingHandler } from '../local/lambda-runtime-shim.ts';
 import { startSqsPoller } from '../local/sqs-poller.ts';
@@ -220,6 +221,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
         port: modelPolicyPort,
         host,
         ...(settings.accessLog === true ? { observe: accessLogLine('model_policy') } : {}),
+        metricsRegistry: localMetricsRegistry,
       }),
     );
     fronts.push(
@@ -228,6 +230,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
         port: orchestratorPort,
         host,
         ...(settings.accessLog === true ? { observe: accessLogLine('orchestrator') } : {}),
+        metricsRegistry: localMetricsRegistry,
       }),
     );
     const worker = artifacts.functions.stepWorker;

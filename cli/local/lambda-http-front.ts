@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { Registry } from 'prom-client';
 import { gatewayResponseBody, restApiDefinition } from '../../infra/resources/definitions.ts';
 import type { GatewayResponseDefinition } from '../../infra/resources/definitions.ts';
 import { createResourceMatcher, toProxyEvent } from './api-gateway-event.ts';
@@ -18,6 +19,9 @@ export type LocalRoute = {
   timeoutSeconds: number;
   handler: unknown;
 };
+
+/** Where a front given a metrics registry serves it (the path Prometheus scrapes by default). */
+export const metricsPath = '/metrics';
 
 /** A running HTTP front. */
 export type HttpFront = { url: string; port: number; close(): Promise<void> };
@@ -254,6 +258,12 @@ export async function startHttpFront(options: {
   log?: FrontLog;
   /** Told of every answered request (the local node's access log, which its alarms read). */
   observe?: (served: ServedRequest) => void;
+  /**
+   * Served at `GET /metrics` in the Prometheus text format when given. Unauthenticated, as a
+   * scraper expects: it holds global, bounded-label aggregates only (HLD §9.2), never a tenant's
+   * id or data, and a local node listens on loopback unless told otherwise.
+   */
+  metricsRegistry?: Registry;
 }): Promise<HttpFront> {
   const match = createResourceMatcher(options.routes);
   const stage = options.stage ?? 'local';
@@ -276,6 +286,12 @@ export async function startHttpFront(options: {
     }
     void (async () => {
       const path = new URL(req.url ?? '/', 'http://local').pathname;
+      if (options.metricsRegistry !== undefined && req.method === 'GET' && path === metricsPath) {
+        const text = await options.metricsRegistry.metrics();
+        res.writeHead(200, { 'content-type': options.metricsRegistry.contentType });
+        res.end(text);
+        return;
+      }
       const found = match(req.method ?? 'GET', path);
       streaming = found !== undefined && isStreamingHandler(found.template.handler);
       const outcome = await readBody(req);

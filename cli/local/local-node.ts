@@ -13,6 +13,8 @@ import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { corsEnv } from '../../functions/shared/http/cors.ts';
 import { freePort } from './emulator.ts';
 import { startHttpFront } from './lambda-http-front.ts';
+import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
+import { otlpTracingEnv } from '../../functions/shared/observability/otlp-tracing.ts';
 import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
 import { installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
@@ -91,7 +93,8 @@ export function functionEnvironment(
     ...settings.functionEnv,
   };
   // A bad override fails here, naming the variable, rather than in the first request.
-  for (const contract of [orchestratorHttpEnv, stepWorkerEnv, modelPolicyEnv]) contract.parse(environment);
+  for (const contract of [orchestratorHttpEnv, stepWorkerEnv, modelPolicyEnv, otlpTracingEnv])
+    contract.parse(environment);
   return environment;
 }
 
@@ -138,6 +141,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
         routes: await routesFor('modelPolicy'),
         port: modelPolicyPort,
         host: settings.host,
+        metricsRegistry: localMetricsRegistry,
       }),
     );
     fronts.push(
@@ -145,6 +149,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
         routes: await routesFor('orchestrator'),
         port: orchestratorPort,
         host: settings.host,
+        metricsRegistry: localMetricsRegistry,
       }),
     );
     const worker = functionDefinitions.stepWorker;

@@ -79,6 +79,16 @@ export async function settleCompleted(
   deps.metrics.count('ModelCalls', 1);
   deps.metrics.count('ModelTokens', actual.tokens);
   deps.metrics.count('ModelFallbacks', stored.route.hops.filter((hop) => hop.outcome === 'fallback').length);
+  deps.metrics.count('ModelCostNanoUsd', actual.nano);
+  // One line per settled call: CloudWatch Contributor Insights ranks tenants by spend from it
+  // (HLD §9.2), since the global metrics above carry no tenant.
+  deps.log.info('model call settled', {
+    tenant_id: call.input.auth.tenant_id,
+    model_ref: stored.route.model_ref,
+    tokens: actual.tokens,
+    cost_nano_usd: actual.nano,
+    latency_ms: latencyMs,
+  });
 }
 
 /** Releases the whole reservation and the request id of a call no backend answered. */

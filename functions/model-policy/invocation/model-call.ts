@@ -60,6 +60,7 @@ export type GatewayMetricName =
   | 'ModelCalls'
   | 'ModelTokens'
   | 'ModelFallbacks'
+  | 'ModelCostNanoUsd'
   | 'ModelCallsFailed'
   | 'ModelCallsPartial'
   | 'ModelCallsBeyondReservation'

@@ -1,4 +1,5 @@
 import type { AssistantMessage, FinishReason } from '../../shared/contracts/chat.ts';
+import { withTraceparent } from '../../shared/observability/trace-context.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import type {
   EmbeddingProviderRequest,
@@ -209,10 +210,11 @@ export class OpenAiCompatibleProvider implements ModelProvider {
   }
 
   async #send(url: string, body: unknown, stream: boolean, signal: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = {
+    // The caller's W3C trace goes on to the provider (HLD §9.1).
+    const headers: Record<string, string> = withTraceparent({
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
-    };
+    });
     if (this.#apiKey !== undefined && this.#apiKey !== '')
       headers['authorization'] = `Bearer ${this.#apiKey}`;
     let response: Response;

@@ -105,7 +105,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     heartbeatSeconds: config.longRunHeartbeatSeconds,
   });
   const backoff = new SqsRedeliveryBackoff(sqs, config.stepQueueUrl);
-  const sink = new LogEventSink(telemetry.logger);
+  const sink = new LogEventSink(telemetry.logger, (name, value) =>
+    telemetry.metrics.addMetric(name, MetricUnit.Count, value),
+  );
   const reportFailure = createFailureReporter(telemetry.logger, (name, value) =>
     telemetry.metrics.addMetric(name, MetricUnit.Count, value),
   );

@@ -19,6 +19,8 @@ import { toErrorEnvelope } from '../errors/error-envelope.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import type { BoundRoute, RouteInput, RouteResult } from './bound-route.ts';
 import { correlationIdFor } from './correlation-id.ts';
+import { continueTrace, runInTrace, traceparentHeader } from '../observability/trace-context.ts';
+import { exportSpan } from '../observability/otlp-tracing.ts';
 import { addCorsHeaders, preflightHeaders } from './cors.ts';
 import type { CorsPolicy } from './cors.ts';
 import { parseJsonBody, validate } from './json-body.ts';
@@ -175,6 +177,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const token = await verifyCaller(spec, url, params, headers);
     const { auth } = token;
     logger.appendKeys({ tenant_id: auth.tenant_id });
+    // On AWS the X-Ray segment is searchable by tenant (HLD §9.1); a no-op with tracing off.
+    options.telemetry.tracer.putAnnotation('tenant_id', auth.tenant_id);
     // The tenant first: an unknown or disabled tenant's token is refused whatever it may hold.
     const tenant = await options.admission.admit(token);
     if (!auth.scopes.includes(scope))
@@ -300,9 +304,32 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     async fetch(request, context = {}) {
       const headers = headerRecord(request.headers);
       const correlationId = correlationIdFor(headers, context.requestId);
-      logger.appendKeys({ correlation_id: correlationId });
+      // A caller's W3C trace goes on through this request's calls; one is started when absent
+      // (HLD §9.1), and its id is the `trace_id` of every log line of the request.
+      const trace = continueTrace(headers[traceparentHeader]);
+      logger.appendKeys({ correlation_id: correlationId, trace_id: trace.traceId });
+      options.telemetry.tracer.putAnnotation('trace_id', trace.traceId);
       metrics.addMetric('Requests', MetricUnit.Count, 1);
-      const response = await serve(request, headers, correlationId);
+      const startedMs = Date.now();
+      const response = await runInTrace(trace, () => serve(request, headers, correlationId));
+      // One access line per request (its tenant is among the keys once admitted): CloudWatch
+      // Contributor Insights ranks tenants by requests and errors from it (HLD §9.2).
+      logger.info('request served', {
+        method: request.method,
+        status: response.status,
+        duration_ms: Date.now() - startedMs,
+      });
+      const tenantId = logger.getPersistentLogAttributes()['tenant_id'];
+      exportSpan(
+        `${request.method} request`,
+        trace,
+        {
+          'http.request.method': request.method,
+          'http.response.status_code': response.status,
+          ...(typeof tenantId === 'string' ? { 'agentos.tenant_id': tenantId } : {}),
+        },
+        startedMs,
+      );
       // Every answer, errors included, so a page can read why it was refused.
       if (options.cors !== undefined) addCorsHeaders(response.headers, options.cors, headers['origin']);
       return response;

@@ -103,6 +103,23 @@ export function createBufferedLambdaHandler(app: HttpApp, telemetry: Telemetry) 
 }
 
 /**
+ * Yields the response body, then publishes the metrics recorded while it streamed (model calls,
+ * tokens, cost). `logMetrics` flushes when the handler returns, before the body is written, so
+ * without this those metrics would wait for the next invocation (HLD §9.1). The `finally` runs
+ * before the stream ends, and also when the client goes away and the body is destroyed.
+ */
+async function* publishingMetricsAtEnd(
+  source: AsyncIterable<Uint8Array>,
+  metrics: Telemetry['metrics'],
+): AsyncGenerator<Uint8Array> {
+  try {
+    yield* source;
+  } finally {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+}
+
+/**
  * A response-streaming API Lambda (`AWS_PROXY`, STREAM transfer mode). The body is piped as the
  * core produces it; when the client goes away the response stream closes, the body stream is
  * destroyed (cancelling the core's stream) and the request's signal aborts.
@@ -115,10 +132,11 @@ export function createStreamingLambdaHandler(app: HttpApp, telemetry: Telemetry)
     const signal = AbortSignal.any([controller.signal, deadlineSignal(context)]);
     const request = requestFromProxyEvent(event, signal);
     const response = await app.fetch(request, { requestId: event.requestContext?.requestId });
-    const body =
+    const source =
       response.body === null
         ? Readable.from([])
         : Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>);
+    const body = Readable.from(publishingMetricsAtEnd(source, telemetry.metrics), { objectMode: false });
     body.once('close', () => controller.abort());
     return { statusCode: response.status, headers: plainHeaders(response.headers), body };
   });

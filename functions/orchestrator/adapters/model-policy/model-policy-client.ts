@@ -6,6 +6,7 @@ import type { ModelInvokeRequest, ModelInvokeResponse } from '../../../shared/co
 import { DependencyUnavailableError, InternalError } from '../../../shared/errors/agentos-error.ts';
 import { errorFromResponse } from '../../../shared/errors/error-from-envelope.ts';
 import type { ModelPort } from '../../ports/model-port.ts';
+import { withTraceparent } from '../../../shared/observability/trace-context.ts';
 
 /** Asking a call to stop is one conditional write: it needs no more than this. */
 const abortTimeoutMs = 10_000;
@@ -86,11 +87,11 @@ export class ModelPolicyClient implements ModelPort {
     try {
       response = await fetch(url, {
         method: 'POST',
-        headers: {
+        headers: withTraceparent({
           'content-type': 'application/json',
           authorization: `Bearer ${token}`,
           'x-request-id': request.request_id,
-        },
+        }),
         body: JSON.stringify(request),
         // The caller's signal (its run ended) or the timeout, whichever comes first.
         signal:

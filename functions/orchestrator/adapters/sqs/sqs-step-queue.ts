@@ -1,4 +1,5 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { outgoingTraceparent, traceparentHeader } from '../../../shared/observability/trace-context.ts';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
@@ -7,6 +8,14 @@ import { DependencyUnavailableError } from '../../../shared/errors/agentos-error
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { RunStopTask, StepMessage } from '../../runtime/step-message.ts';
 import { runStopMessage } from '../../runtime/step-message.ts';
+
+/** The current W3C trace as a message attribute, so the step worker goes on with it (HLD §9.1). */
+function traceAttribute(): Record<string, { DataType: 'String'; StringValue: string }> {
+  const traceparent = outgoingTraceparent();
+  return traceparent === undefined
+    ? {}
+    : { [traceparentHeader]: { DataType: 'String', StringValue: traceparent } };
+}
 
 /**
  * QueuePort on an SQS standard queue; messages carry the Auth Context the task runs under, and the
@@ -36,7 +45,10 @@ export class SqsStepQueue implements QueuePort {
           // message group ids) serves a quiet tenant's steps before a noisy one's backlog, and the
           // local poller dispatches by the same id.
           MessageGroupId: auth.tenant_id,
-          MessageAttributes: { tenant_id: { DataType: 'String', StringValue: auth.tenant_id } },
+          MessageAttributes: {
+            tenant_id: { DataType: 'String', StringValue: auth.tenant_id },
+            ...traceAttribute(),
+          },
         }),
       );
     } catch (cause) {

@@ -2,6 +2,8 @@ import { AgentOsError, DependencyUnavailableError } from '../../../shared/errors
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { continueTrace, runInTrace, traceparentHeader } from '../../../shared/observability/trace-context.ts';
+import { exportSpan } from '../../../shared/observability/otlp-tracing.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createFailureReporter } from '../../../shared/observability/failure-reporter.ts';
@@ -29,6 +31,22 @@ function taskCause(error: RunError): string {
  * The run error of a long run whose step failed on every attempt, from the state machine's
  * `run.fail` task: a heartbeat or step timeout, or the step's last error.
  */
+
+/** The tenant and run a step message names, as span attributes (HLD §9.1); none when it does not parse. */
+function stepSpanAttributes(record: SQSRecord): Record<string, string> {
+  const tenantId = record.messageAttributes?.['tenant_id']?.stringValue;
+  let runId: unknown;
+  try {
+    runId = (JSON.parse(record.body) as { run_id?: unknown }).run_id;
+  } catch {
+    runId = undefined;
+  }
+  return {
+    ...(tenantId === undefined ? {} : { 'agentos.tenant_id': tenantId }),
+    ...(typeof runId === 'string' ? { 'agentos.run_id': runId } : {}),
+  };
+}
+
 export function longRunFailure(task: Extract<StepMessage, { kind: 'run.fail' }>): RunError {
   if (task.error === 'States.Timeout' || task.error === 'States.HeartbeatTimeout') {
     return {
@@ -537,7 +555,14 @@ export function createStepWorkerHandler(options: {
           ? undefined
           : Date.now() + remainingMs - Math.min(stepCommitMarginMs, remainingMs / 4);
       const results = await Promise.all(
-        event.Records.map(async (record) => ({ record, ok: await processRecord(record, deadlineMs) })),
+        event.Records.map(async (record) => {
+          // Each step goes on with the trace of the request (or step) that queued it (HLD §9.1).
+          const trace = continueTrace(record.messageAttributes?.[traceparentHeader]?.stringValue);
+          const startedMs = Date.now();
+          const ok = await runInTrace(trace, () => processRecord(record, deadlineMs));
+          exportSpan('step', trace, { ...stepSpanAttributes(record), 'agentos.step_ok': ok }, startedMs);
+          return { record, ok };
+        }),
       );
       return {
         batchItemFailures: results
