@@ -91,6 +91,16 @@ describe('log lines of a run', () => {
     // The request reached the provider (the Model Policy redacts what the user sent on the way).
     expect(openai.requests.length).toBeGreaterThan(0);
 
+    // The step worker logs the terminal event after committing it, so the line may trail the status.
+    await vi.waitFor(
+      () =>
+        expect(
+          logLines()
+            .filter((line) => line['message'] === 'run event' && line['run_id'] === runId)
+            .map((line) => line['event_type']),
+        ).toContain('run.completed'),
+      { timeout: 15_000, interval: 50 },
+    );
     const lines = logLines();
     const served = lines.filter((line) => line['message'] === 'request served');
     expect(served.length).toBeGreaterThan(0);
