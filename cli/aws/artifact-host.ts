@@ -6,7 +6,11 @@ import { freePort } from '../local/emulator.ts';
 import { accessLogLine, startHttpFront } from '../local/lambda-http-front.ts';
 import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
 import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
-import { installLambdaRuntimeShim, isStreamingHandler } from '../local/lambda-runtime-shim.ts';
+import {
+  installInvokeStore,
+  installLambdaRuntimeShim,
+  isStreamingHandler,
+} from '../local/lambda-runtime-shim.ts';
 import { startSqsPoller } from '../local/sqs-poller.ts';
 import type { SqsPoller } from '../local/sqs-poller.ts';
 import { InFlightJournal, releaseMessages } from '../local/in-flight-journal.ts';
@@ -196,6 +200,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   hostStarted = true;
   const removed = applyEnvironment(shared.variables);
   installLambdaRuntimeShim();
+  installInvokeStore();
 
   const handlers = new Map<FunctionName, unknown>();
   for (const f of Object.values(artifacts.functions))

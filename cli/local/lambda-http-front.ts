@@ -8,7 +8,7 @@ import { gatewayResponseBody, restApiDefinition } from '../../infra/resources/de
 import type { GatewayResponseDefinition } from '../../infra/resources/definitions.ts';
 import { createResourceMatcher, toProxyEvent } from './api-gateway-event.ts';
 import { createLambdaContext } from './lambda-context.ts';
-import { isStreamingHandler, preludeDelimiter } from './lambda-runtime-shim.ts';
+import { inInvocation, isStreamingHandler, preludeDelimiter } from './lambda-runtime-shim.ts';
 
 /** One API Gateway route served locally: a resource template and the Lambda handler behind it. */
 export type LocalRoute = {
@@ -214,8 +214,18 @@ async function invoke(
   event: ReturnType<typeof toProxyEvent>,
   log: FrontLog,
 ): Promise<void> {
-  const context = createLambdaContext(route.functionName, route.timeoutSeconds);
   const requestId = event.requestContext.requestId;
+  await inInvocation(requestId, () => invokeWithin(route, res, event, log, requestId));
+}
+
+async function invokeWithin(
+  route: LocalRoute,
+  res: ServerResponse,
+  event: ReturnType<typeof toProxyEvent>,
+  log: FrontLog,
+  requestId: string,
+): Promise<void> {
+  const context = createLambdaContext(route.functionName, route.timeoutSeconds);
   if (isStreamingHandler(route.handler)) {
     const stream = responseStreamFor(res, log);
     try {

@@ -16,7 +16,7 @@ import { startHttpFront } from './lambda-http-front.ts';
 import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
 import { otlpTracingEnv } from '../../functions/shared/observability/otlp-tracing.ts';
 import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
-import { installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
+import { installInvokeStore, installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
 import { startSqsPoller } from './sqs-poller.ts';
 import type { SqsPoller } from './sqs-poller.ts';
@@ -133,6 +133,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     functionEnvironment(settings, modelPolicyUrl, `http://${settings.host}:${orchestratorPort}`),
   );
   installLambdaRuntimeShim();
+  installInvokeStore();
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
   try {

@@ -8,6 +8,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { createLambdaContext } from './lambda-context.ts';
+import { inInvocation } from './lambda-runtime-shim.ts';
 import { TenantLanes, tenantOfMessage } from './tenant-lanes.ts';
 
 /** A running event source mapping. */
@@ -161,10 +162,8 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, options)) };
     let failed: Set<string>;
     try {
-      const result = await options.handler(
-        event,
-        createLambdaContext(options.functionName, options.timeoutSeconds),
-      );
+      const context = createLambdaContext(options.functionName, options.timeoutSeconds);
+      const result = await inInvocation(context.awsRequestId, () => options.handler(event, context));
       const ids = new Set(event.Records.map((r) => r.messageId));
       const reported = (result?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
       failed = reported.every((id) => ids.has(id)) ? new Set(reported) : ids;
