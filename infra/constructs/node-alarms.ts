@@ -1,7 +1,7 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Validations } from 'aws-cdk-lib';
 import {
   Alarm,
-  AlarmWidget,
+  AlarmStatusWidget,
   ComparisonOperator,
   Dashboard,
   GraphWidget,
@@ -146,11 +146,16 @@ export class NodeAlarms extends Construct {
         height: 2,
       }),
     );
-    dashboard.addWidgets(
-      ...Object.values(this.alarms).map(
-        (alarm) => new AlarmWidget({ alarm, title: alarm.alarmName, width: 8, height: 5 }),
+    // The alarms are named by ARN built from their names rather than by reference: the emulator
+    // does not create CloudWatch alarms from a template, and a reference to one fails its deploy.
+    const alarms = Object.keys(this.alarms).map((alarmId) =>
+      Alarm.fromAlarmArn(
+        this,
+        `Watched-${alarmId}`,
+        `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:agentos-${props.nodeId}-${alarmId}`,
       ),
     );
+    dashboard.addWidgets(new AlarmStatusWidget({ title: 'Baseline alarms', alarms, width: 24, height: 4 }));
     dashboard.addWidgets(
       new GraphWidget({
         title: 'Service health (successful health checks, requests)',

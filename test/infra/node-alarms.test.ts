@@ -56,7 +56,7 @@ describe('the node stack alarms', () => {
     expect(policies).toContain('aws:SecureTransport');
   });
 
-  it('creates the node dashboard with a widget per alarm', () => {
+  it('creates the node dashboard with the state of every alarm and the signals behind them', () => {
     const dashboards = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'));
     expect(dashboards.map((dashboard) => dashboard.Properties?.['DashboardName'])).toEqual(['agentos-main']);
     const body = JSON.stringify(dashboards[0]?.Properties?.['DashboardBody']);
@@ -68,6 +68,7 @@ describe('the node stack alarms', () => {
     ]) {
       expect(body).toContain(title);
     }
+    for (const definition of alarmCatalog) expect(body).toContain(`:alarm:agentos-main-${definition.id}`);
   });
 
   it('returns the stage threshold and leaves out a disabled alarm when the configuration overrides them', async () => {
