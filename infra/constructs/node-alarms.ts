@@ -1,6 +1,7 @@
-import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import {
   Alarm,
+  CfnInsightRule,
   AlarmStatusWidget,
   ComparisonOperator,
   Dashboard,
@@ -10,11 +11,16 @@ import {
   TextWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import type { IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import type { IMetric, IWidget } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  contributorInsightsRuleBody,
+  contributorInsightsRules,
+} from '../../functions/shared/observability/contributor-insights-rules.ts';
 import { stageAlarms } from '../../functions/shared/observability/alarm-catalog.ts';
 import type {
   AlarmDefinition,
@@ -29,7 +35,47 @@ export type NodeAlarmsProps = {
   overrides: AlarmOverrides;
   stepQueue: Queue;
   stepDeadLetterQueue: Queue;
+  /** The API functions' log groups: the top-tenants rules read them. */
+  apiLogGroups: ILogGroup[];
 };
+
+/** A Contributor Insights "top contributors" graph, which the CDK has no widget class for. */
+class InsightRuleWidget implements IWidget {
+  readonly width = 12;
+  readonly height = 6;
+  readonly warnings: string[] = [];
+  #position = { x: 0, y: 0 };
+
+  readonly #ruleName: string;
+  readonly #title: string;
+
+  constructor(ruleName: string, title: string) {
+    this.#ruleName = ruleName;
+    this.#title = title;
+  }
+
+  position(x: number, y: number): void {
+    this.#position = { x, y };
+  }
+
+  toJson(): unknown[] {
+    return [
+      {
+        type: 'metric',
+        width: this.width,
+        height: this.height,
+        ...this.#position,
+        properties: {
+          title: this.#title,
+          region: Aws.REGION,
+          insightRule: { maxContributorCount: 10, orderBy: 'Sum', ruleName: this.#ruleName },
+          view: 'timeSeries',
+          stacked: false,
+        },
+      },
+    ];
+  }
+}
 
 const comparisons = {
   '>': ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -192,6 +238,24 @@ export class NodeAlarms extends Construct {
         title: 'Model spend: calls refused for budget',
         left: [agentOs('BudgetRefusals', 'Sum')],
         width: 8,
+      }),
+    );
+    // Top tenants (HLD §9.2): Contributor Insights over the API functions' structured logs.
+    const stack = Stack.of(this);
+    dashboard.addWidgets(
+      ...contributorInsightsRules.map((rule) => {
+        const ruleName = `agentos-${props.nodeId}-${rule.id}`;
+        new CfnInsightRule(this, `Insight-${rule.id}`, {
+          ruleName,
+          ruleState: 'ENABLED',
+          ruleBody: stack.toJsonString(
+            contributorInsightsRuleBody(
+              rule,
+              props.apiLogGroups.map((group) => group.logGroupName),
+            ),
+          ),
+        });
+        return new InsightRuleWidget(ruleName, rule.title);
       }),
     );
     return dashboard;

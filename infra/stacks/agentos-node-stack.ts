@@ -287,6 +287,9 @@ export class AgentOsNodeStack extends Stack {
       overrides: settings.alarmOverrides,
       stepQueue: this.stepQueue,
       stepDeadLetterQueue: this.stepDeadLetterQueue,
+      apiLogGroups: (['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const).map(
+        (name) => this.functions[name].logGroup,
+      ),
     });
 
     this.outputs(signingKey);

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { contextKeys } from '../../infra/config/node-settings.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
 import { alarmCatalog } from '../../functions/shared/observability/alarm-catalog.ts';
+import { contributorInsightsRules } from '../../functions/shared/observability/contributor-insights-rules.ts';
 import { resourcesOfType, synthesizeNodeStack } from './node-template.ts';
 import type { TemplateResource } from './node-template.ts';
 
@@ -68,6 +69,11 @@ describe('the node stack alarms', () => {
     ]) {
       expect(body).toContain(title);
     }
+    for (const rule of contributorInsightsRules) expect(body).toContain(`agentos-main-${rule.id}`);
+    const rules = Object.values(resourcesOfType(template, 'AWS::CloudWatch::InsightRule'));
+    expect(rules.map((rule) => rule.Properties?.['RuleName']).sort()).toEqual(
+      contributorInsightsRules.map((rule) => `agentos-main-${rule.id}`).sort(),
+    );
     for (const definition of alarmCatalog) expect(body).toContain(`:alarm:agentos-main-${definition.id}`);
   });
 
