@@ -1,6 +1,8 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
+import { AlarmOverridesSchema } from '../../functions/shared/observability/alarm-catalog.ts';
+import type { AlarmOverrides } from '../../functions/shared/observability/alarm-catalog.ts';
 import { corsEnv } from '../../functions/shared/http/cors.ts';
 import { normalizeAllowedHost } from '../../functions/shared/net/address-policy.ts';
 import { resourceNames } from '../resources/definitions.ts';
@@ -41,6 +43,8 @@ export type NodeSettings = {
    * `allowCredentials` lets those pages send cookies or HTTP auth.
    */
   cors: { allowedOrigins: string[]; allowCredentials: boolean };
+  /** The stage's changes to the baseline alarms (HLD §9.3): `alerts.thresholds` of its configuration. */
+  alarmOverrides: AlarmOverrides;
 };
 
 /** The CDK context keys a deployment can set (`cdk synth -c agentos:nodeId=dev`). */
@@ -64,6 +68,8 @@ export const contextKeys = {
   corsAllowedOrigins: 'agentos:corsAllowedOrigins',
   /** `true` to let those origins' pages send credentials. */
   corsAllowCredentials: 'agentos:corsAllowCredentials',
+  /** JSON of `alerts.thresholds` of the node configuration: per-alarm threshold, periods, enabled. */
+  alarmThresholds: 'agentos:alarmThresholds',
 } as const;
 
 /** Reads one context value; anything else than a non-empty string or a boolean/number is absent. */
@@ -212,6 +218,28 @@ function corsContext(read: ContextReader): NodeSettings['cors'] {
   };
 }
 
+/** The stage's alarm overrides, validated by the catalog's own schema so a typo fails at synth. */
+function alarmOverridesContext(read: ContextReader): AlarmOverrides {
+  const raw = read(contextKeys.alarmThresholds);
+  if (raw === undefined || raw === '') return {};
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (cause) {
+      throw new Error(`Context ${contextKeys.alarmThresholds} must be JSON`, { cause });
+    }
+  }
+  const parsed = AlarmOverridesSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `Context ${contextKeys.alarmThresholds} is invalid at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? ''}`,
+    );
+  }
+  return parsed.data;
+}
+
 /** Builds a node's settings from CDK context, validating every value before anything is synthesized. */
 export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
   const nodeId = stringContext(read, contextKeys.nodeId) ?? defaultNodeId;
@@ -243,5 +271,6 @@ export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
     nodeMaxConcurrentRuns: positiveIntContext(read, contextKeys.nodeMaxConcurrentRuns),
     nodeCapacityMode: capacityModeContext(read, contextKeys.nodeCapacityMode),
     cors: corsContext(read),
+    alarmOverrides: alarmOverridesContext(read),
   };
 }

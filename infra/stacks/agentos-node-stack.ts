@@ -19,6 +19,7 @@ import { jwtVerifierEnv, serviceTokenEnv } from '../../functions/shared/auth/aut
 import type { TrustedIssuersSetting } from '../../functions/shared/auth/auth-config.ts';
 import { ModelCatalogSchema } from '../../functions/model-policy/schemas/model-catalog.ts';
 import { AgentOsFunction } from '../constructs/agentos-function.ts';
+import { NodeAlarms } from '../constructs/node-alarms.ts';
 import { NodeTable } from '../constructs/node-table.ts';
 import { RunDeadlineStateMachine } from '../constructs/run-deadline-state-machine.ts';
 import { ServiceRestApi } from '../constructs/service-rest-api.ts';
@@ -115,6 +116,8 @@ export class AgentOsNodeStack extends Stack {
   readonly functions: Record<FunctionName, LambdaFunction>;
   readonly orchestratorApi: ServiceRestApi;
   readonly modelPolicyApi: ServiceRestApi;
+  /** The baseline alarms (HLD §9.3), their topic and the node's dashboard. */
+  readonly alarms: NodeAlarms;
   /** The `iss` of the node's own tokens: its Orchestrator's base URL. */
   nodeIssuer = '';
   /** The key this deployment signs with: the first it publishes. */
@@ -279,6 +282,15 @@ export class AgentOsNodeStack extends Stack {
       this.modelPolicyApi.url,
     );
     this.addTrust(settings);
+    this.alarms = new NodeAlarms(this, 'Alarms', {
+      nodeId: settings.nodeId,
+      overrides: settings.alarmOverrides,
+      stepQueue: this.stepQueue,
+      stepDeadLetterQueue: this.stepDeadLetterQueue,
+      apiLogGroups: (['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const).map(
+        (name) => this.functions[name].logGroup,
+      ),
+    });
 
     this.outputs(signingKey);
   }
@@ -429,6 +441,7 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'ServiceSigningKeySecretArn', { value: signingKey.secretArn });
     new CfnOutput(this, 'NodeIssuer', { value: this.nodeIssuer });
     new CfnOutput(this, 'ServiceSigningKid', { value: this.signingKid });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'StepWorkerFunctionName', { value: this.functions.stepWorker.functionName });
   }
 }

@@ -277,8 +277,9 @@ describe('the node stack', () => {
     const physicalNames = (json: Record<string, unknown>) =>
       Object.values((json['Resources'] ?? {}) as Record<string, TemplateResource>).flatMap((resource) =>
         Object.entries(resource.Properties ?? {})
-          // An inline policy's name is its role's, a stage's its API's: neither is account-wide.
-          .filter(([key]) => /Name$/.test(key) && !['PolicyName', 'StageName'].includes(key))
+          // An inline policy's name is its role's, a stage's its API's: neither is account-wide; an
+          // alarm's metric name names what it reads, not a resource.
+          .filter(([key]) => /Name$/.test(key) && !['PolicyName', 'StageName', 'MetricName'].includes(key))
           .filter(([, value]) => typeof value === 'string')
           .map(([key, value]) => `${resource.Type}.${key}=${String(value)}`),
       );

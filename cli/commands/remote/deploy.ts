@@ -75,6 +75,10 @@ export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Reco
           [contextKeys.corsAllowedOrigins]: config.cors.allowed_origins.join(','),
           [contextKeys.corsAllowCredentials]: String(config.cors.allow_credentials),
         }),
+    // The stage's alarm thresholds (HLD §9.3): the stack builds its CloudWatch alarms from them.
+    ...(Object.keys(config.alerts.thresholds).length === 0
+      ? {}
+      : { [contextKeys.alarmThresholds]: JSON.stringify(config.alerts.thresholds) }),
   };
 }
 

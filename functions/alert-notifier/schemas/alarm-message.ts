@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { alarmCatalog } from '../../shared/observability/alarm-catalog.ts';
+import type { AlertEvent } from '../../shared/observability/alert-notifier.ts';
+
+/**
+ * The parts of a CloudWatch alarm's SNS message (its `Message`, a JSON string) the notifier reads.
+ * Nothing of its shape is trusted: a message that does not parse, or names an alarm that is not one
+ * of the node's (`agentos-<node id>-<catalog id>`), is refused rather than mailed.
+ */
+export const CloudWatchAlarmMessageSchema = z.looseObject({
+  AlarmName: z.string().min(1).max(255),
+  NewStateValue: z.enum(['ALARM', 'OK', 'INSUFFICIENT_DATA']),
+  NewStateReason: z.string().max(1_024).optional(),
+  StateChangeTime: z.iso
+    .datetime({ offset: true })
+    .or(z.string().regex(/^\d{4}-\d\d-\d\dT[\d:.]+[+-]\d{4}$/)),
+});
+
+export type CloudWatchAlarmMessage = z.infer<typeof CloudWatchAlarmMessageSchema>;
+
+/** The last figure of a state reason such as `Threshold Crossed: 1 datapoint [5.0 (04/12/26 18:00:00)] ...`. */
+function breachingValue(reason: string | undefined): number {
+  const match = /\[([-\d.eE+]+)\s/.exec(reason ?? '');
+  const value = match === null ? Number.NaN : Number(match[1]);
+  return Number.isFinite(value) ? value : Number.NaN;
+}
+
+/** Why a message was not turned into an alert. */
+export class AlarmMessageRefused extends Error {
+  override readonly name = 'AlarmMessageRefused';
+}
+
+/**
+ * Turns the `Message` of an SNS notification from one of the node's alarms into the notifier's
+ * event (HLD §9.3); `undefined` for a state change that is not an alarm firing (OK,
+ * INSUFFICIENT_DATA). Throws {@link AlarmMessageRefused} for anything else than a node alarm.
+ */
+export function alertEventOf(
+  message: string,
+  node: { nodeId: string; stage: string },
+): AlertEvent | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(message);
+  } catch {
+    throw new AlarmMessageRefused('the SNS message is not JSON');
+  }
+  const parsed = CloudWatchAlarmMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new AlarmMessageRefused(
+      `the SNS message is not a CloudWatch alarm state change (${parsed.error.issues[0]?.path.join('.') ?? '?'})`,
+    );
+  }
+  const prefix = `agentos-${node.nodeId}-`;
+  const alarm = alarmCatalog.find((entry) => parsed.data.AlarmName === `${prefix}${entry.id}`);
+  if (alarm === undefined) throw new AlarmMessageRefused('the alarm is not one of this node');
+  if (parsed.data.NewStateValue !== 'ALARM') return undefined;
+  const firedAtMs = Date.parse(parsed.data.StateChangeTime.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  return {
+    alarm,
+    nodeId: node.nodeId,
+    stage: node.stage,
+    value: breachingValue(parsed.data.NewStateReason),
+    firedAtMs: Number.isFinite(firedAtMs) ? firedAtMs : 0,
+  };
+}

@@ -1,0 +1,263 @@
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
+import {
+  Alarm,
+  CfnInsightRule,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  TextWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import type { IMetric, IWidget } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  contributorInsightsRuleBody,
+  contributorInsightsRules,
+} from '../../functions/shared/observability/contributor-insights-rules.ts';
+import { stageAlarms } from '../../functions/shared/observability/alarm-catalog.ts';
+import type {
+  AlarmDefinition,
+  AlarmId,
+  AlarmOverrides,
+} from '../../functions/shared/observability/alarm-catalog.ts';
+
+/** What {@link NodeAlarms} watches besides the node's own `AgentOS` metrics. */
+export type NodeAlarmsProps = {
+  nodeId: string;
+  /** The stage's changes to the catalog (`alerts.thresholds` of the node configuration). */
+  overrides: AlarmOverrides;
+  stepQueue: Queue;
+  stepDeadLetterQueue: Queue;
+  /** The API functions' log groups: the top-tenants rules read them. */
+  apiLogGroups: ILogGroup[];
+};
+
+/** A Contributor Insights "top contributors" graph, which the CDK has no widget class for. */
+class InsightRuleWidget implements IWidget {
+  readonly width = 12;
+  readonly height = 6;
+  readonly warnings: string[] = [];
+  #position = { x: 0, y: 0 };
+
+  readonly #ruleName: string;
+  readonly #title: string;
+
+  constructor(ruleName: string, title: string) {
+    this.#ruleName = ruleName;
+    this.#title = title;
+  }
+
+  position(x: number, y: number): void {
+    this.#position = { x, y };
+  }
+
+  toJson(): unknown[] {
+    return [
+      {
+        type: 'metric',
+        width: this.width,
+        height: this.height,
+        ...this.#position,
+        properties: {
+          title: this.#title,
+          region: Aws.REGION,
+          insightRule: { maxContributorCount: 10, orderBy: 'Sum', ruleName: this.#ruleName },
+          view: 'timeSeries',
+          stacked: false,
+        },
+      },
+    ];
+  }
+}
+
+const comparisons = {
+  '>': ComparisonOperator.GREATER_THAN_THRESHOLD,
+  '>=': ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+  '<': ComparisonOperator.LESS_THAN_THRESHOLD,
+  '<=': ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+} as const satisfies Record<AlarmDefinition['comparison'], ComparisonOperator>;
+
+/**
+ * The node's baseline alarms on AWS (HLD §9.3): one CloudWatch alarm per entry of the shared
+ * catalog (functions/shared/observability/alarm-catalog.ts), with the stage's overrides applied, each
+ * publishing to the node's alarm topic when it fires and when it clears, and a dashboard of the same
+ * signals. The catalog is the only place thresholds are written; nothing here restates one.
+ */
+export class NodeAlarms extends Construct {
+  /** Every alarm's action: the node's alert notifier subscribes to it. */
+  readonly topic: Topic;
+  readonly alarms: Partial<Record<AlarmId, Alarm>>;
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: NodeAlarmsProps) {
+    super(scope, id);
+    this.topic = new Topic(this, 'Topic', {
+      topicName: `agentos-${props.nodeId}-alarms`,
+      displayName: `AgentOS ${props.nodeId} alarms`,
+      enforceSSL: true,
+    });
+    Validations.of(this.topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and the ' +
+        'messages hold alarm names and figures only (no tenant data, no secrets: HLD §9.3).',
+    });
+    const action = new SnsAction(this.topic);
+    const definitions = stageAlarms(props.overrides);
+    this.alarms = Object.fromEntries(
+      definitions.map((definition) => {
+        const alarm = new Alarm(this, `Alarm-${definition.id}`, {
+          alarmName: `agentos-${props.nodeId}-${definition.id}`,
+          alarmDescription: definition.description,
+          metric: this.metricOf(definition, props),
+          threshold: definition.threshold,
+          comparisonOperator: comparisons[definition.comparison],
+          evaluationPeriods: definition.evaluation_periods,
+          treatMissingData:
+            definition.missing_data === 'breaching'
+              ? TreatMissingData.BREACHING
+              : TreatMissingData.NOT_BREACHING,
+        });
+        // The OK action lets the notifier say an alarm cleared; it is deduplicated like the rest.
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+        return [definition.id, alarm];
+      }),
+    );
+    this.dashboard = this.buildDashboard(props);
+  }
+
+  /** The metric an alarm reads: the catalog's single metric, or its metric math over several. */
+  private metricOf(definition: AlarmDefinition, props: NodeAlarmsProps): IMetric {
+    const period = Duration.seconds(definition.period_seconds);
+    const metrics = definition.metrics.map(
+      (name) =>
+        new Metric({
+          namespace: definition.namespace,
+          metricName: name,
+          statistic: definition.statistic,
+          period,
+          dimensionsMap: this.dimensionsOf(definition, props),
+        }),
+    );
+    if (definition.expression === undefined) {
+      const [metric] = metrics;
+      if (metric === undefined) throw new Error(`Alarm ${definition.id} names no metric`);
+      return metric;
+    }
+    // CloudWatch metric math wants variables starting lowercase; the catalog uses metric names.
+    const variable = (name: string) => `m${name}`;
+    let expression = definition.expression;
+    for (const name of definition.metrics) {
+      expression = expression.replace(new RegExp(`\\b${name}\\b`, 'g'), variable(name));
+    }
+    return new MathExpression({
+      expression,
+      usingMetrics: Object.fromEntries(
+        definition.metrics.map((name, index) => [variable(name), metrics[index]!]),
+      ),
+      period,
+      label: definition.id,
+    });
+  }
+
+  /** SQS metrics name their queue; the node's own metrics are global (HLD §9.2). */
+  private dimensionsOf(
+    definition: AlarmDefinition,
+    props: NodeAlarmsProps,
+  ): Record<string, string> | undefined {
+    if (definition.namespace !== 'AWS/SQS') return undefined;
+    const queue = definition.id === 'dlq_not_empty' ? props.stepDeadLetterQueue : props.stepQueue;
+    return { QueueName: queue.queueName };
+  }
+
+  /** One dashboard per node: the alarms' state and the signals behind them. */
+  private buildDashboard(props: NodeAlarmsProps): Dashboard {
+    const agentOs = (metricName: string, statistic: string) =>
+      new Metric({ namespace: 'AgentOS', metricName, statistic, period: Duration.minutes(1) });
+    const dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `agentos-${props.nodeId}`,
+    });
+    dashboard.addWidgets(
+      new TextWidget({
+        markdown: `# AgentOS node ${props.nodeId}\nBaseline alarms (HLD §9.3) and the signals behind them; see docs/alerts.md.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    // The alarms are named by ARN built from their names rather than by reference: the emulator
+    // does not create CloudWatch alarms from a template, and a reference to one fails its deploy.
+    const alarms = Object.keys(this.alarms).map((alarmId) =>
+      Alarm.fromAlarmArn(
+        this,
+        `Watched-${alarmId}`,
+        `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:agentos-${props.nodeId}-${alarmId}`,
+      ),
+    );
+    dashboard.addWidgets(new AlarmStatusWidget({ title: 'Baseline alarms', alarms, width: 24, height: 4 }));
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Service health (successful health checks, requests)',
+        left: [agentOs('HealthyChecks', 'Sum'), agentOs('Requests', 'Sum')],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'API latency percentiles (ms)',
+        left: ['p50', 'p95', 'p99'].map((statistic) => agentOs('RequestLatencyMs', statistic)),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Errors (5xx, failed model calls, throttles)',
+        left: [
+          agentOs('ServerErrors', 'Sum'),
+          agentOs('ModelCallsFailed', 'Sum'),
+          agentOs('StorageThrottles', 'Sum'),
+        ],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Step queue depth and oldest step age',
+        left: [props.stepQueue.metricApproximateNumberOfMessagesVisible()],
+        right: [props.stepQueue.metricApproximateAgeOfOldestMessage()],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Dead-lettered steps',
+        left: [props.stepDeadLetterQueue.metricApproximateNumberOfMessagesVisible()],
+        width: 8,
+      }),
+      new GraphWidget({
+        // The functions emit no spend metric yet: budget refusals are the spend signal an alarm reads.
+        title: 'Model spend: calls refused for budget',
+        left: [agentOs('BudgetRefusals', 'Sum')],
+        width: 8,
+      }),
+    );
+    // Top tenants (HLD §9.2): Contributor Insights over the API functions' structured logs.
+    const stack = Stack.of(this);
+    dashboard.addWidgets(
+      ...contributorInsightsRules.map((rule) => {
+        const ruleName = `agentos-${props.nodeId}-${rule.id}`;
+        new CfnInsightRule(this, `Insight-${rule.id}`, {
+          ruleName,
+          ruleState: 'ENABLED',
+          ruleBody: stack.toJsonString(
+            contributorInsightsRuleBody(
+              rule,
+              props.apiLogGroups.map((group) => group.logGroupName),
+            ),
+          ),
+        });
+        return new InsightRuleWidget(ruleName, rule.title);
+      }),
+    );
+    return dashboard;
+  }
+}

@@ -1,0 +1,100 @@
+import type { CfnResource } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { contextKeys } from '../../infra/config/node-settings.ts';
+import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
+import { alarmCatalog } from '../../functions/shared/observability/alarm-catalog.ts';
+import { contributorInsightsRules } from '../../functions/shared/observability/contributor-insights-rules.ts';
+import { resourcesOfType, synthesizeNodeStack } from './node-template.ts';
+import type { TemplateResource } from './node-template.ts';
+
+const comparisonNames = {
+  '>': 'GreaterThanThreshold',
+  '>=': 'GreaterThanOrEqualToThreshold',
+  '<': 'LessThanThreshold',
+  '<=': 'LessThanOrEqualToThreshold',
+} as const;
+
+function alarmNamed(template: Template, name: string): TemplateResource | undefined {
+  return Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).find(
+    (alarm) => alarm.Properties?.['AlarmName'] === name,
+  );
+}
+
+describe('the node stack alarms', () => {
+  let stack: AgentOsNodeStack;
+  let template: Template;
+
+  beforeAll(async () => {
+    ({ stack, template } = await synthesizeNodeStack());
+  });
+
+  it('creates one alarm per catalog entry with its threshold, publishing to the alarm topic when it fires and clears', () => {
+    const topicId = stack.getLogicalId(stack.alarms.topic.node.defaultChild as CfnResource);
+    expect(Object.keys(resourcesOfType(template, 'AWS::CloudWatch::Alarm'))).toHaveLength(
+      alarmCatalog.length,
+    );
+    for (const definition of alarmCatalog) {
+      const alarm = alarmNamed(template, `agentos-main-${definition.id}`);
+      expect({ id: definition.id, ...alarm?.Properties }).toMatchObject({
+        id: definition.id,
+        Threshold: definition.threshold,
+        ComparisonOperator: comparisonNames[definition.comparison],
+        EvaluationPeriods: definition.evaluation_periods,
+        TreatMissingData: definition.missing_data === 'breaching' ? 'breaching' : 'notBreaching',
+        AlarmActions: [{ Ref: topicId }],
+        OKActions: [{ Ref: topicId }],
+      });
+    }
+  });
+
+  it('creates the alarm topic, refusing publishes without TLS', () => {
+    const topics = resourcesOfType(template, 'AWS::SNS::Topic');
+    expect(Object.values(topics).map((topic) => topic.Properties?.['TopicName'])).toEqual([
+      'agentos-main-alarms',
+    ]);
+    const policies = JSON.stringify(resourcesOfType(template, 'AWS::SNS::TopicPolicy'));
+    expect(policies).toContain('aws:SecureTransport');
+  });
+
+  it('creates the node dashboard with the state of every alarm and the signals behind them', () => {
+    const dashboards = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'));
+    expect(dashboards.map((dashboard) => dashboard.Properties?.['DashboardName'])).toEqual(['agentos-main']);
+    const body = JSON.stringify(dashboards[0]?.Properties?.['DashboardBody']);
+    for (const title of [
+      'API latency percentiles',
+      'Step queue depth',
+      'Dead-lettered steps',
+      'Model spend',
+    ]) {
+      expect(body).toContain(title);
+    }
+    for (const rule of contributorInsightsRules) expect(body).toContain(`agentos-main-${rule.id}`);
+    const rules = Object.values(resourcesOfType(template, 'AWS::CloudWatch::InsightRule'));
+    expect(rules.map((rule) => rule.Properties?.['RuleName']).sort()).toEqual(
+      contributorInsightsRules.map((rule) => `agentos-main-${rule.id}`).sort(),
+    );
+    for (const definition of alarmCatalog) expect(body).toContain(`:alarm:agentos-main-${definition.id}`);
+  });
+
+  it('returns the stage threshold and leaves out a disabled alarm when the configuration overrides them', async () => {
+    const { template: overridden } = await synthesizeNodeStack({
+      [contextKeys.alarmThresholds]: JSON.stringify({
+        p95_latency_high: { threshold: 1_234, evaluation_periods: 2 },
+        tenant_budget_exceeded: { enabled: false },
+      }),
+    });
+    expect(alarmNamed(overridden, 'agentos-main-p95_latency_high')?.Properties).toMatchObject({
+      Threshold: 1_234,
+      EvaluationPeriods: 2,
+    });
+    expect(alarmNamed(overridden, 'agentos-main-tenant_budget_exceeded')).toBeUndefined();
+    expect(alarmNamed(overridden, 'agentos-main-dlq_not_empty')?.Properties?.['Threshold']).toBe(0);
+  });
+
+  it('throws when a stage names an alarm the catalog does not have', async () => {
+    await expect(
+      synthesizeNodeStack({ [contextKeys.alarmThresholds]: JSON.stringify({ disk_full: { threshold: 1 } }) }),
+    ).rejects.toThrow(/alarmThresholds/);
+  });
+});
