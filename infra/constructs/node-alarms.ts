@@ -18,9 +18,10 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
-  contributorInsightsRuleBody,
-  contributorInsightsRules,
-} from '../../functions/shared/observability/contributor-insights-rules.ts';
+  insightRuleBody,
+  tenantInsightRuleNames,
+  tenantInsightRules,
+} from '../../functions/shared/observability/contributor-insights.ts';
 import { stageAlarms } from '../../functions/shared/observability/alarm-catalog.ts';
 import type {
   AlarmDefinition,
@@ -234,28 +235,28 @@ export class NodeAlarms extends Construct {
         width: 8,
       }),
       new GraphWidget({
-        // The functions emit no spend metric yet: budget refusals are the spend signal an alarm reads.
-        title: 'Model spend: calls refused for budget',
-        left: [agentOs('BudgetRefusals', 'Sum')],
+        title: 'Model spend (nano-USD) and calls refused for budget',
+        left: [agentOs('ModelCostNanoUsd', 'Sum')],
+        right: [agentOs('BudgetRefusals', 'Sum')],
         width: 8,
       }),
     );
     // Top tenants (HLD §9.2): Contributor Insights over the API functions' structured logs.
     const stack = Stack.of(this);
     dashboard.addWidgets(
-      ...contributorInsightsRules.map((rule) => {
-        const ruleName = `agentos-${props.nodeId}-${rule.id}`;
-        new CfnInsightRule(this, `Insight-${rule.id}`, {
+      ...tenantInsightRuleNames.map((name) => {
+        const ruleName = `agentos-${props.nodeId}-${name}`;
+        new CfnInsightRule(this, `Insight-${name}`, {
           ruleName,
           ruleState: 'ENABLED',
           ruleBody: stack.toJsonString(
-            contributorInsightsRuleBody(
-              rule,
+            insightRuleBody(
+              name,
               props.apiLogGroups.map((group) => group.logGroupName),
             ),
           ),
         });
-        return new InsightRuleWidget(ruleName, rule.title);
+        return new InsightRuleWidget(ruleName, tenantInsightRules[name].title);
       }),
     );
     return dashboard;

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { contextKeys } from '../../infra/config/node-settings.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
 import { alarmCatalog } from '../../functions/shared/observability/alarm-catalog.ts';
-import { contributorInsightsRules } from '../../functions/shared/observability/contributor-insights-rules.ts';
+import { tenantInsightRuleNames } from '../../functions/shared/observability/contributor-insights.ts';
 import { resourcesOfType, synthesizeNodeStack } from './node-template.ts';
 import type { TemplateResource } from './node-template.ts';
 
@@ -69,10 +69,10 @@ describe('the node stack alarms', () => {
     ]) {
       expect(body).toContain(title);
     }
-    for (const rule of contributorInsightsRules) expect(body).toContain(`agentos-main-${rule.id}`);
+    for (const name of tenantInsightRuleNames) expect(body).toContain(`agentos-main-${name}`);
     const rules = Object.values(resourcesOfType(template, 'AWS::CloudWatch::InsightRule'));
     expect(rules.map((rule) => rule.Properties?.['RuleName']).sort()).toEqual(
-      contributorInsightsRules.map((rule) => `agentos-main-${rule.id}`).sort(),
+      tenantInsightRuleNames.map((name) => `agentos-main-${name}`).sort(),
     );
     for (const definition of alarmCatalog) expect(body).toContain(`:alarm:agentos-main-${definition.id}`);
   });

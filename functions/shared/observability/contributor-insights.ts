@@ -20,6 +20,8 @@ export type ContributorInsightsRule = {
 
 /** What one rule ranks tenants by: the log lines it reads, and a count or the sum of a field. */
 type TenantInsightRule = {
+  /** What a dashboard's top-tenants graph of the rule is titled. */
+  title: string;
   keys: string[];
   sumOf?: string;
   filters: ({ Match: string } & Record<string, unknown>)[];
@@ -30,6 +32,7 @@ type TenantInsightRule = {
 export const tenantInsightRules = {
   /** Requests per tenant, from each admitted request's `request served` line. */
   'tenant-requests': {
+    title: 'Top tenants by requests',
     keys: ['$.tenant_id'],
     filters: [
       { Match: '$.message', In: ['request served'] },
@@ -39,6 +42,7 @@ export const tenantInsightRules = {
   },
   /** Server errors (5xx) per tenant. */
   'tenant-server-errors': {
+    title: 'Top tenants by server errors',
     keys: ['$.tenant_id'],
     filters: [
       { Match: '$.message', In: ['request served'] },
@@ -49,6 +53,7 @@ export const tenantInsightRules = {
   },
   /** Model spend per tenant (nano-USD), from each settled model call's line. */
   'tenant-model-spend': {
+    title: 'Top tenants by model spend (nano-USD)',
     keys: ['$.tenant_id'],
     sumOf: '$.cost_nano_usd',
     filters: [{ Match: '$.message', In: ['model call settled'] }],
@@ -58,6 +63,9 @@ export const tenantInsightRules = {
 
 /** The name of one of {@link tenantInsightRules}. */
 export type TenantInsightRuleName = keyof typeof tenantInsightRules;
+
+/** Every rule's name, in declaration order. */
+export const tenantInsightRuleNames = Object.keys(tenantInsightRules) as TenantInsightRuleName[];
 
 /** The JSON rule body of `name` over `logGroupNames`, as `AWS::CloudWatch::InsightRule` takes it. */
 export function insightRuleBody(
