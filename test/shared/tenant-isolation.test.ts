@@ -501,7 +501,12 @@ describe('tenant isolation, generated from the OpenAPI documents', () => {
         params,
       });
     const send = await rpc('only-a', 'message/send', {
-      message: { kind: 'message', messageId: `iso-${marker}`, role: 'user', parts: [{ kind: 'text', text: 'x' }] },
+      message: {
+        kind: 'message',
+        messageId: `iso-${marker}`,
+        role: 'user',
+        parts: [{ kind: 'text', text: 'x' }],
+      },
     });
     expect(send.status).toBe(404);
     expect(send.text).not.toContain(marker);

@@ -82,9 +82,12 @@ export function jsonRpcError(id: string | number | null, code: number, message: 
  * JSON is -32700, JSON that is not a request -32600. Other refusals keep the error envelope.
  */
 function jsonRpcRefusal(error: unknown) {
-  if (!(error instanceof InvalidRequestError) && !(error instanceof UnsupportedMediaTypeError)) return undefined;
+  if (!(error instanceof InvalidRequestError) && !(error instanceof UnsupportedMediaTypeError))
+    return undefined;
   const fields = (error.details['fields'] ?? []) as { message?: string }[];
-  const malformed = fields.some((field) => field.message === 'malformed JSON' || field.message === 'invalid UTF-8');
+  const malformed = fields.some(
+    (field) => field.message === 'malformed JSON' || field.message === 'invalid UTF-8',
+  );
   return {
     status: 200,
     json: jsonRpcError(

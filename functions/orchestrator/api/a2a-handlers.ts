@@ -25,6 +25,8 @@ import { a2aMetadataKeys, agentCard, contextIdOf, eventToStatusUpdate, runToTask
 export type A2aHandlerDeps = RunStreamDeps & {
   service: RunService;
   agents: AgentRegistryPort;
+  /** Where clients reach this API (the node's public URL), for the card's `url`; absent, the request's origin. */
+  publicBaseUrl?: string | undefined;
   /** How long a blocking `message/send` waits for its run to end before answering with the task as it is. */
   blockingWaitMs?: number;
 };
@@ -70,7 +72,10 @@ function parseParams<S extends z.ZodType>(schema: S, params: unknown): z.infer<S
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const where = issue === undefined ? 'params' : ['params', ...issue.path.map(String)].join('.');
-  throw new JsonRpcFailure(jsonRpcErrors.invalidParams, `Invalid params: ${where}: ${issue?.message ?? 'invalid'}`);
+  throw new JsonRpcFailure(
+    jsonRpcErrors.invalidParams,
+    `Invalid params: ${where}: ${issue?.message ?? 'invalid'}`,
+  );
 }
 
 function requireWrite(auth: AuthContext): void {
@@ -79,7 +84,12 @@ function requireWrite(auth: AuthContext): void {
 }
 
 /** A task id that is no run id, or names another tenant's or member's run, is not found alike. */
-async function loadTask(service: RunService, auth: AuthContext, agentId: string, taskId: string): Promise<Run> {
+async function loadTask(
+  service: RunService,
+  auth: AuthContext,
+  agentId: string,
+  taskId: string,
+): Promise<Run> {
   const notFound = new JsonRpcFailure(jsonRpcErrors.taskNotFound, 'Task not found');
   if (!RunIdSchema.safeParse(taskId).success) throw notFound;
   try {
@@ -125,20 +135,33 @@ export function a2aHandlers(deps: A2aHandlerDeps): {
   ): Promise<Run> {
     requireWrite(auth);
     const { message, configuration } = params;
-    if (configuration?.pushNotificationConfig !== undefined && configuration.pushNotificationConfig !== null) {
-      throw new JsonRpcFailure(jsonRpcErrors.pushNotificationNotSupported, 'Push Notification is not supported');
+    if (
+      configuration?.pushNotificationConfig !== undefined &&
+      configuration.pushNotificationConfig !== null
+    ) {
+      throw new JsonRpcFailure(
+        jsonRpcErrors.pushNotificationNotSupported,
+        'Push Notification is not supported',
+      );
     }
     // Each message starts a run of its own: a run takes no further input once started (HLD §3.1).
     if (message.taskId !== undefined && message.taskId !== '') {
-      throw new JsonRpcFailure(jsonRpcErrors.invalidParams, 'Invalid params: a message may not continue a task');
+      throw new JsonRpcFailure(
+        jsonRpcErrors.invalidParams,
+        'Invalid params: a message may not continue a task',
+      );
     }
     const text = message.parts
       .flatMap((part) => (part.kind === 'text' && typeof part['text'] === 'string' ? [part['text']] : []))
       .join('\n');
     if (text === '') {
-      throw new JsonRpcFailure(jsonRpcErrors.invalidParams, 'Invalid params: params.message.parts: no text part');
+      throw new JsonRpcFailure(
+        jsonRpcErrors.invalidParams,
+        'Invalid params: params.message.parts: no text part',
+      );
     }
-    const contextId = message.contextId === undefined || message.contextId === '' ? undefined : message.contextId;
+    const contextId =
+      message.contextId === undefined || message.contextId === '' ? undefined : message.contextId;
     try {
       const { run } = await service.createRun(
         auth,
@@ -239,9 +262,13 @@ export function a2aHandlers(deps: A2aHandlerDeps): {
           return ok(runToTask(await service.cancelRun(auth, taskId, tenant)));
         } catch (error) {
           if (error instanceof ConflictError) {
-            throw new JsonRpcFailure(jsonRpcErrors.taskNotCancelable, `Task cannot be canceled: ${error.message}`);
+            throw new JsonRpcFailure(
+              jsonRpcErrors.taskNotCancelable,
+              `Task cannot be canceled: ${error.message}`,
+            );
           }
-          if (error instanceof NotFoundError) throw new JsonRpcFailure(jsonRpcErrors.taskNotFound, 'Task not found');
+          if (error instanceof NotFoundError)
+            throw new JsonRpcFailure(jsonRpcErrors.taskNotFound, 'Task not found');
           throw error;
         }
       }
@@ -258,8 +285,9 @@ export function a2aHandlers(deps: A2aHandlerDeps): {
     async getA2aAgentCard({ auth, params, url }) {
       const agent = await agents.get(auth, params.agent_id);
       if (agent === undefined) throw new NotFoundError(`agent_id ${params.agent_id} was not found`);
-      const endpoint = new URL(url.pathname.replace(/\/\.well-known\/agent-card\.json$/, ''), url.origin);
-      return { status: 200, json: agentCard(agent, endpoint.href) };
+      const base = (deps.publicBaseUrl ?? url.origin).replace(/\/+$/, '');
+      const endpoint = `${base}/v1/a2a/${encodeURIComponent(agent.agent_id)}`;
+      return { status: 200, json: agentCard(agent, endpoint) };
     },
 
     async a2aJsonRpc(input) {

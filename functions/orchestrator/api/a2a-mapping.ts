@@ -85,7 +85,14 @@ export function contextIdOf(run: Pick<Run, 'run_id' | 'metadata'>): string {
 }
 
 function agentMessage(taskId: string, contextId: string, id: string, text: string): A2aMessage {
-  return { kind: 'message', messageId: id, role: 'agent', parts: [{ kind: 'text', text }], taskId, contextId };
+  return {
+    kind: 'message',
+    messageId: id,
+    role: 'agent',
+    parts: [{ kind: 'text', text }],
+    taskId,
+    contextId,
+  };
 }
 
 function userText(run: Run): string {
@@ -112,7 +119,10 @@ export function runToTask(run: Run): A2aTask {
     id: run.run_id,
     contextId,
     status,
-    artifacts: answer === null ? [] : [{ artifactId: 'answer', name: 'answer', parts: [{ kind: 'text', text: answer }] }],
+    artifacts:
+      answer === null
+        ? []
+        : [{ artifactId: 'answer', name: 'answer', parts: [{ kind: 'text', text: answer }] }],
     history: [
       {
         kind: 'message',
@@ -134,7 +144,8 @@ export function runToTask(run: Run): A2aTask {
 export function eventToStatusUpdate(event: RunEvent, contextId: string): A2aStatusUpdate {
   const status: A2aTaskStatus = { state: eventState(event), timestamp: event.time };
   if (event.type === 'run.completed') {
-    const content = (event.data as { output: { message: { content: string | null } } }).output.message.content;
+    const content = (event.data as { output: { message: { content: string | null } } }).output.message
+      .content;
     if (content !== null) status.message = agentMessage(event.run_id, contextId, event.event_id, content);
   } else if (event.type === 'run.failed') {
     const { error } = event.data as { error: { message: string } };

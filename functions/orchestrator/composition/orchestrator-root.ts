@@ -189,7 +189,12 @@ export function composeOrchestrator(env: EnvSource = process.env) {
               ...streamTokenConfigFromEnv(env),
             }),
           }),
-          ...a2aHandlers({ service, agents, ...streams }),
+          ...a2aHandlers({
+            service,
+            agents,
+            ...streams,
+            publicBaseUrl: streamTokenConfigFromEnv(env).publicBaseUrl,
+          }),
           ...memoryHandlers({ memory }),
           ...tenantAdminHandlers({
             directory,
