@@ -18,7 +18,8 @@ import type { RunService } from '../runtime/run-service.ts';
 import type { RunEvent } from '../schemas/event.ts';
 import { RunIdSchema } from '../schemas/run.ts';
 import type { Run } from '../schemas/run.ts';
-import { a2aJsonRpc, getA2aAgentCard, jsonRpcError, jsonRpcErrors } from './a2a-api.ts';
+import type { a2aJsonRpc, getA2aAgentCard } from './a2a-api.ts';
+import { jsonRpcError, jsonRpcErrors } from './a2a-api.ts';
 import { a2aMetadataKeys, agentCard, contextIdOf, eventToStatusUpdate, runToTask } from './a2a-mapping.ts';
 
 /** What the A2A handlers are built on: the run service and the run event streams, shared with the runs API. */
