@@ -20,9 +20,9 @@ const AgentPathSchema = z.strictObject({
 
 const JsonRpcIdSchema = z.union([z.string(), z.number().int(), z.null()]);
 
-/** A JSON-RPC 2.0 request; a body that is not one is answered with error -32600. */
+/** A JSON-RPC 2.0 request, no more members; a body that is not one is answered with error -32600. */
 export const JsonRpcRequestSchema = z
-  .looseObject({
+  .strictObject({
     jsonrpc: z.literal('2.0'),
     id: JsonRpcIdSchema.optional(),
     method: z.string().min(1).max(200),
