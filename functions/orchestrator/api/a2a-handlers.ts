@@ -7,6 +7,7 @@ import {
   AgentOsError,
   ConflictError,
   ForbiddenError,
+  InvalidRequestError,
   NotFoundError,
 } from '../../shared/errors/agentos-error.ts';
 import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
@@ -16,7 +17,7 @@ import type { AgentRegistryPort } from '../ports/agent-registry-port.ts';
 import { isTerminal } from '../runtime/run-state-machine.ts';
 import type { RunService } from '../runtime/run-service.ts';
 import type { RunEvent } from '../schemas/event.ts';
-import { RunIdSchema } from '../schemas/run.ts';
+import { CreateRunRequestSchema, RunIdSchema } from '../schemas/run.ts';
 import type { Run } from '../schemas/run.ts';
 import type { a2aJsonRpc, getA2aAgentCard } from './a2a-api.ts';
 import { jsonRpcError, jsonRpcErrors } from './a2a-api.ts';
@@ -49,7 +50,8 @@ const PartSchema = z.union([TextPartSchema, z.looseObject({ kind: z.string() })]
 const MessageSendParamsSchema = z.looseObject({
   message: z.looseObject({
     kind: z.literal('message').optional(),
-    messageId: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters'),
+    // With its `a2a:` prefix, the run's idempotency key (at most 255 characters).
+    messageId: z.string().regex(/^[\x21-\x7e]{1,251}$/, 'must be 1-251 printable ASCII characters'),
     role: z.literal('user'),
     parts: z.array(PartSchema).min(1).max(100),
     contextId: z.string().max(512).optional(),
@@ -164,22 +166,28 @@ export function a2aHandlers(deps: A2aHandlerDeps): {
     const contextId =
       message.contextId === undefined || message.contextId === '' ? undefined : message.contextId;
     try {
+      // Checked as POST /v1/runs checks its body, so a run made over A2A is one the runs API would make.
+      const request = parseParams(CreateRunRequestSchema, {
+        agent_id: agentId,
+        input: { messages: [{ role: 'user', content: text }] },
+        metadata: {
+          [a2aMetadataKeys.messageId]: message.messageId,
+          ...(contextId === undefined ? {} : { [a2aMetadataKeys.contextId]: contextId }),
+        },
+      });
       const { run } = await service.createRun(
         auth,
-        {
-          agent_id: agentId,
-          input: { messages: [{ role: 'user', content: text }] },
-          metadata: {
-            [a2aMetadataKeys.messageId]: message.messageId,
-            ...(contextId === undefined ? {} : { [a2aMetadataKeys.contextId]: contextId }),
-          },
-        },
+        request,
         // The message id makes a retried send safe: the same message returns the same task.
-        `a2a:${message.messageId}`.slice(0, 255),
+        `a2a:${message.messageId}`,
         tenant,
       );
       return run;
     } catch (error) {
+      // The run's input as the runs API refuses it (too long a text, say) is a fault of the params.
+      if (error instanceof InvalidRequestError) {
+        throw new JsonRpcFailure(jsonRpcErrors.invalidParams, `Invalid params: ${error.message}`);
+      }
       if (error instanceof AgentOsError && error.code === 'idempotency_key_reused') {
         throw new JsonRpcFailure(
           jsonRpcErrors.invalidParams,
