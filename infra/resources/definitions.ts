@@ -61,13 +61,16 @@ export type FunctionName = keyof typeof functionDefinitions;
 
 /**
  * How the REST APIs route to functions: the most specific resource wins, as in API Gateway. The
- * events route streams, so it gets its own function.
+ * routes that stream (run events, A2A's JSON-RPC) get their own function.
  */
 export const apiRoutes = {
   orchestrator: [
     { resource: '/v1/runs/{run_id}/events', method: 'GET', function: 'orchestratorEvents' },
     // A browser's CORS preflight of the stream: the function's HTTP core answers it (or refuses it).
     { resource: '/v1/runs/{run_id}/events', method: 'OPTIONS', function: 'orchestratorEvents' },
+    // A2A's JSON-RPC endpoint answers message/stream and tasks/resubscribe as streams (the method is in the body).
+    { resource: '/v1/a2a/{agent_id}', method: 'POST', function: 'orchestratorEvents' },
+    { resource: '/v1/a2a/{agent_id}', method: 'OPTIONS', function: 'orchestratorEvents' },
     { resource: '/{proxy+}', method: 'ANY', function: 'orchestratorApi' },
   ],
   modelPolicy: [{ resource: '/{proxy+}', method: 'ANY', function: 'modelPolicyApi' }],

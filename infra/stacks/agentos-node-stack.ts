@@ -343,6 +343,10 @@ export class AgentOsNodeStack extends Stack {
 
     // An open event stream holds a lease on one of its tenant's stream slots (HLD §5.2).
     this.table.grantReadWriteData(orchestratorEvents);
+    // A2A's message/send and message/stream create runs and tasks/cancel cancels them, as the runs API does.
+    this.stepQueue.grantSendMessages(orchestratorEvents);
+    this.longRun.grantStartExecution(orchestratorEvents);
+    this.longRun.grantExecution(orchestratorEvents, 'states:StopExecution');
 
     this.table.grantReadWriteData(stepWorker);
     this.stepQueue.grantSendMessages(stepWorker);
@@ -350,7 +354,7 @@ export class AgentOsNodeStack extends Stack {
     // The worker answers a long run's step tasks, and stops the execution of a run it times out.
     this.longRun.grantTaskResponse(stepWorker);
     this.longRun.grantExecution(stepWorker, 'states:StopExecution');
-    this.acknowledgeLongRunExecutions([orchestratorApi, stepWorker]);
+    this.acknowledgeLongRunExecutions([orchestratorApi, orchestratorEvents, stepWorker]);
     signingKey.grantRead(stepWorker);
     // HTTP tools' credentials (HLD §10.1): the tenants' secrets under the node's tool prefix, and no other.
     const toolSecrets = `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${toolSecretsPrefix}/*`;

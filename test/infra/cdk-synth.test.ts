@@ -77,10 +77,12 @@ describe('the node stack', () => {
     }
   });
 
-  it('streams the run events route and the whole Model Policy API, and buffers the rest', () => {
+  it('streams the run events route, A2A’s JSON-RPC endpoint and the whole Model Policy API, and buffers the rest', () => {
     expect(methodTransferModes(stack, template)).toEqual({
       'orchestrator GET /v1/runs/{run_id}/events': 'STREAM',
       'orchestrator OPTIONS /v1/runs/{run_id}/events': 'STREAM',
+      'orchestrator POST /v1/a2a/{agent_id}': 'STREAM',
+      'orchestrator OPTIONS /v1/a2a/{agent_id}': 'STREAM',
       'orchestrator ANY /{proxy+}': 'BUFFERED',
       'modelPolicy ANY /{proxy+}': 'STREAM',
     });
@@ -182,7 +184,7 @@ describe('the node stack', () => {
     expect(allowedTo('states:StartExecution', `"${stateMachineId}"`)).toEqual(['stepWorker']);
   });
 
-  it('lets the Orchestrator API start and stop long runs, and only the step worker answer their step tasks', () => {
+  it('lets the Orchestrator API and A2A’s endpoint start and stop long runs, and only the step worker answer their step tasks', () => {
     const allowedTo = (action: string, resource: string) =>
       functionNames.filter((name) =>
         policyStatementsOf(stack, template, name).some((statement) => {
@@ -191,8 +193,15 @@ describe('the node stack', () => {
         }),
       );
     const longRunId = stack.getLogicalId(stack.longRun.node.defaultChild as CfnResource);
-    expect(allowedTo('states:StartExecution', `"${longRunId}"`)).toEqual(['orchestratorApi']);
-    expect(allowedTo('states:StopExecution', `"${longRunId}"`)).toEqual(['orchestratorApi', 'stepWorker']);
+    expect(allowedTo('states:StartExecution', `"${longRunId}"`)).toEqual([
+      'orchestratorApi',
+      'orchestratorEvents',
+    ]);
+    expect(allowedTo('states:StopExecution', `"${longRunId}"`)).toEqual([
+      'orchestratorApi',
+      'orchestratorEvents',
+      'stepWorker',
+    ]);
     for (const action of ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat']) {
       expect(allowedTo(action, `"${longRunId}"`)).toEqual(['stepWorker']);
     }
@@ -206,13 +215,14 @@ describe('the node stack', () => {
     expect(secretReads[0]).toContain(`:secret:${nodeSecretNames('main').providerCredentialsPrefix}*`);
   });
 
-  it('gives the events function the table (its stream slots are leases) and no queue, secret or state machine', () => {
+  it('gives the events function the table, and to create and cancel A2A’s runs the step queue and long runs, but no secret', () => {
     const statements = JSON.stringify(policyStatementsOf(stack, template, 'orchestratorEvents'));
     expect(statements).toContain('dynamodb:Query');
     expect(statements).toContain('dynamodb:UpdateItem');
-    expect(statements).not.toContain('sqs:');
+    expect(statements).toContain('sqs:SendMessage');
+    expect(statements).not.toContain('sqs:ReceiveMessage');
     expect(statements).not.toContain('secretsmanager:');
-    expect(statements).not.toContain('states:');
+    expect(statements).not.toContain('states:SendTask');
   });
 
   it('trusts the node itself with its keys inline, and the identity provider when context names one', async () => {

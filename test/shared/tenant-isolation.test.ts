@@ -113,6 +113,8 @@ const exempt: Record<string, string> = {
     'calls a model for the caller’s tenant; with A’s request and run ids it is attacked below (B’s own; A’s run usage unchanged)',
   'orchestrator createRun':
     'creates in the caller’s tenant; B’s run of A’s agent id is attacked below (agent not found)',
+  'orchestrator a2aJsonRpc':
+    'one endpoint of many methods, dispatched by the body; B’s send to A’s agent and B’s reads of A’s task are attacked below (not found)',
 };
 
 /**
@@ -488,6 +490,31 @@ describe('tenant isolation, generated from the OpenAPI documents', () => {
     });
     expect(answer.status).toBe(404);
     expect(answer.text).not.toContain(marker);
+  });
+
+  it("B's A2A send to A's agent and B's A2A reads of A's task find nothing", async () => {
+    const rpc = (agentId: string, method: string, params: unknown) =>
+      call(`${node.node.orchestratorUrl}/v1/a2a/${agentId}`, 'POST', tokenB, {
+        jsonrpc: '2.0',
+        id: 1,
+        method,
+        params,
+      });
+    const send = await rpc('only-a', 'message/send', {
+      message: {
+        kind: 'message',
+        messageId: `iso-${marker}`,
+        role: 'user',
+        parts: [{ kind: 'text', text: 'x' }],
+      },
+    });
+    expect(send.status).toBe(404);
+    expect(send.text).not.toContain(marker);
+    for (const method of ['tasks/get', 'tasks/cancel', 'tasks/resubscribe']) {
+      const answer = await rpc('sample-agent', method, { id: fixtures['run_id'] });
+      expect(answer.text).not.toContain(marker);
+      expect(JSON.parse(answer.text)).toMatchObject({ error: { code: -32001 } });
+    }
   });
 
   for (const operation of ordered.filter((op) => op.method !== 'PUT')) attackById(operation);

@@ -12,6 +12,7 @@ import { toolRoutes } from './tool-api.ts';
 import { tenantAdminRoutes } from './tenant-admin-api.ts';
 import { capacityRoutes } from './capacity-api.ts';
 import { principalRoutes } from './principal-api.ts';
+import { a2aRoutes } from './a2a-api.ts';
 import {
   CreateRunRequestSchema,
   EventQuerySchema,
@@ -294,5 +295,6 @@ export const orchestratorRoutes = [
   ...tenantAdminRoutes,
   ...capacityRoutes,
   ...principalRoutes,
+  ...a2aRoutes,
   jwksRoute,
 ] as const;

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { healthHandler } from '../../shared/http/health-route.ts';
 import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
 import type { readinessRoute } from '../../shared/http/health-route.ts';
@@ -8,7 +7,7 @@ import type { RunStatePort } from '../ports/run-state-port.ts';
 import { gaplessAfter } from '../events/event-order.ts';
 import { isTerminal } from '../runtime/run-state-machine.ts';
 import type { EventsUrlMinter } from '../events/stream-token.ts';
-import { followRunEvents } from '../events/run-event-stream.ts';
+import { openRunStream, sseHeaders } from '../events/open-run-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import type { RunEventHub } from '../events/run-event-hub.ts';
 import type { StreamSlots } from '../events/stream-slots.ts';
@@ -21,15 +20,17 @@ import type { toolRoutes } from './tool-api.ts';
 import type { tenantAdminRoutes } from './tenant-admin-api.ts';
 import type { principalRoutes } from './principal-api.ts';
 import type { capacityRoutes } from './capacity-api.ts';
+import type { a2aRoutes } from './a2a-api.ts';
 
-/** The routes other handler sets serve (agent-, tool-, memory-, tenant-admin- and principal-handlers.ts). */
+/** The routes other handler sets serve (agent-, tool-, memory-, tenant-admin-, principal- and a2a-handlers.ts). */
 type OtherOperations =
   | (typeof agentRoutes)[number]['operationId']
   | (typeof toolRoutes)[number]['operationId']
   | (typeof memoryRoutes)[number]['operationId']
   | (typeof tenantAdminRoutes)[number]['operationId']
   | (typeof principalRoutes)[number]['operationId']
-  | (typeof capacityRoutes)[number]['operationId'];
+  | (typeof capacityRoutes)[number]['operationId']
+  | (typeof a2aRoutes)[number]['operationId'];
 
 /** What the Orchestrator's handlers are built on. */
 export type RunHandlerDeps = {
@@ -152,46 +153,15 @@ export function runHandlers({
         const noContent: EmptyResult = { status: 204, headers: { 'cache-control': 'no-store' }, empty: true };
         return noContent;
       }
-      // Refused (429) here, before the response starts, when too many streams are open: the
-      // tenant's across the node, then this process's.
-      const slot = tenant === undefined ? undefined : await streamSlots?.open(tenant);
-      let shared: ReturnType<RunEventHub['subscribe']>;
-      try {
-        // A cursor past the run's end would start the run's shared reader beyond every event.
-        shared = hub.subscribe(auth, runId, Math.min(after, run.last_sequence));
-      } catch (error) {
-        await slot?.close();
-        throw error;
-      }
-      const subscription = {
-        tail: shared.tail,
-        close: () => {
-          shared.close();
-          void slot?.close();
-        },
-      };
-      // Closed when the client goes away or the response ends, even if the stream never started.
-      if (signal.aborted) subscription.close();
-      else signal.addEventListener('abort', () => subscription.close(), { once: true });
-      const stream = Readable.from(
-        followRunEvents({
-          runs,
-          subscription,
-          auth,
-          runId,
-          after,
-          initialStatus: run.status,
-          timing,
-          signal,
-        }),
+      // Refused (429) before the response starts when too many streams are open: the tenant's
+      // across the node, then this process's.
+      const stream = await openRunStream(
+        { runs, timing, hub, ...(streamSlots === undefined ? {} : { streamSlots }) },
+        { auth, tenant, runId, after, lastSequence: run.last_sequence, initialStatus: run.status, signal },
       );
       return {
         status: 200,
-        headers: {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache, no-transform',
-          'x-accel-buffering': 'no',
-        },
+        headers: sseHeaders,
         stream,
       };
     },

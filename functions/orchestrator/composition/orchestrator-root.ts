@@ -37,6 +37,7 @@ import { tenantAdminHandlers } from '../api/tenant-admin-handlers.ts';
 import { capacityHandlers } from '../api/capacity-handlers.ts';
 import type { StepQueueDepth } from '../api/capacity-handlers.ts';
 import { principalHandlers } from '../api/principal-handlers.ts';
+import { a2aHandlers } from '../api/a2a-handlers.ts';
 import { createRunStopper } from '../runtime/run-stopper.ts';
 import type { IdentifyingTokenIssuer } from '../../shared/auth/token-issuer.ts';
 import { createRunService } from '../runtime/run-service.ts';
@@ -163,6 +164,13 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       const admin = adminConfigFromEnv(env);
       // Only token issuance (principals' and stream tokens) needs the node's signing key: read on first use.
       let issuer: IdentifyingTokenIssuer | undefined;
+      // One reader per run and one slot count, shared by the runs API's and A2A's event streams.
+      const streams = {
+        runs,
+        timing,
+        hub: new RunEventHub({ runs, timing, limits: streamLimitsFromEnv(env) }),
+        streamSlots: createStreamSlots({ pool, reportFailure }),
+      };
       return createHttpApp({
         service: 'agent-orchestrator',
         routes: bindRoutes(orchestratorRoutes, {
@@ -170,10 +178,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           ...toolHandlers({ tools: toolRegistry }),
           ...runHandlers({
             service,
-            runs,
-            timing,
-            hub: new RunEventHub({ runs, timing, limits: streamLimitsFromEnv(env) }),
-            streamSlots: createStreamSlots({ pool, reportFailure }),
+            ...streams,
             readiness: readinessHandler(
               'agent-orchestrator',
               { table: tableProbe(db, config.tableName) },
@@ -185,6 +190,12 @@ export function composeOrchestrator(env: EnvSource = process.env) {
               issuer: () => (issuer ??= serviceTokenIssuerFromEnv(env)),
               ...streamTokenConfigFromEnv(env),
             }),
+          }),
+          ...a2aHandlers({
+            service,
+            agents,
+            ...streams,
+            publicBaseUrl: streamTokenConfigFromEnv(env).publicBaseUrl,
           }),
           ...memoryHandlers({ memory }),
           ...tenantAdminHandlers({

@@ -4,6 +4,7 @@ import type { RunTail } from './run-event-hub.ts';
 import { terminalEventTypes } from '../schemas/event.ts';
 import { isTerminal } from '../runtime/run-state-machine.ts';
 import type { RunStatus } from '../schemas/run.ts';
+import type { RunEvent } from '../schemas/event.ts';
 import { gaplessAfter } from './event-order.ts';
 import { formatSseComment, formatSseEvent, formatSseRetry } from './sse-format.ts';
 import { systemClock } from '../../shared/timing/clock.ts';
@@ -49,10 +50,13 @@ export async function* followRunEvents(options: {
   signal: AbortSignal;
   /** The real clock unless a test injects one. */
   clock?: Clock;
+  /** How one event is framed; the run events API's framing unless another protocol (A2A) frames it. */
+  format?: (event: RunEvent) => string;
 }): AsyncGenerator<string> {
   const { runs, auth, runId, timing, signal, subscription } = options;
   const { tail } = subscription;
   const clock = options.clock ?? systemClock;
+  const format = options.format ?? formatSseEvent;
   try {
     const startedAt = clock.now();
     let after = options.after;
@@ -68,7 +72,7 @@ export async function* followRunEvents(options: {
         events = gaplessAfter(await runs.listEvents(auth, runId, { after, limit: 100 }), after);
       }
       for (const event of events) {
-        yield formatSseEvent(event);
+        yield format(event);
         after = event.sequence;
         lastSentAt = clock.now();
         if (terminalEventTypes.has(event.type)) return;

@@ -231,6 +231,11 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     headers: Record<string, string>,
     route?: BoundRoute,
   ) {
+    const own = route?.spec.errorAnswer?.(error);
+    if (own !== undefined) {
+      logger.info('request rejected', { status: own.status });
+      return toResponse(own, correlationId);
+    }
     const { status, envelope } = toErrorEnvelope(error, correlationId);
     if (status >= 500) {
       logger.error('request failed', { error_code: envelope.error.code, error });

@@ -101,6 +101,11 @@ export type RouteSpec = {
   queryToken?: { name: string; resource(params: Record<string, string>): string };
   /** Extra headers on every error answer of this route (e.g. OpenAI's `x-should-retry`). */
   errorHeaders?: ErrorHeaders;
+  /**
+   * Answers a refused request in the route's own protocol instead of the error envelope (a JSON-RPC
+   * endpoint answers a malformed body with a JSON-RPC error); `undefined` keeps the envelope.
+   */
+  errorAnswer?: (error: unknown) => { status: number; json: unknown } | undefined;
   /** `false` documents an operation that is designed but not served yet (`x-implemented: false`). */
   implemented?: false;
 };
