@@ -61,7 +61,7 @@ export type FunctionName = keyof typeof functionDefinitions;
 
 /**
  * How the REST APIs route to functions: the most specific resource wins, as in API Gateway. The
- * routes that stream (run events, A2A's JSON-RPC) get their own function.
+ * routes that stream (run events, A2A's JSON-RPC, background responses) get their own function.
  */
 export const apiRoutes = {
   orchestrator: [
@@ -71,6 +71,11 @@ export const apiRoutes = {
     // A2A's JSON-RPC endpoint answers message/stream and tasks/resubscribe as streams (the method is in the body).
     { resource: '/v1/a2a/{agent_id}', method: 'POST', function: 'orchestratorEvents' },
     { resource: '/v1/a2a/{agent_id}', method: 'OPTIONS', function: 'orchestratorEvents' },
+    // A background response is answered with its typed events when asked to (`stream`), on create or retrieve.
+    { resource: '/v1/responses', method: 'POST', function: 'orchestratorEvents' },
+    { resource: '/v1/responses', method: 'OPTIONS', function: 'orchestratorEvents' },
+    { resource: '/v1/responses/{response_id}', method: 'GET', function: 'orchestratorEvents' },
+    { resource: '/v1/responses/{response_id}', method: 'OPTIONS', function: 'orchestratorEvents' },
     { resource: '/{proxy+}', method: 'ANY', function: 'orchestratorApi' },
   ],
   modelPolicy: [{ resource: '/{proxy+}', method: 'ANY', function: 'modelPolicyApi' }],

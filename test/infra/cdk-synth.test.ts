@@ -77,12 +77,16 @@ describe('the node stack', () => {
     }
   });
 
-  it('streams the run events route, A2A’s JSON-RPC endpoint and the whole Model Policy API, and buffers the rest', () => {
+  it('streams the run events route, A2A’s JSON-RPC endpoint, background responses and the whole Model Policy API, and buffers the rest', () => {
     expect(methodTransferModes(stack, template)).toEqual({
       'orchestrator GET /v1/runs/{run_id}/events': 'STREAM',
       'orchestrator OPTIONS /v1/runs/{run_id}/events': 'STREAM',
       'orchestrator POST /v1/a2a/{agent_id}': 'STREAM',
       'orchestrator OPTIONS /v1/a2a/{agent_id}': 'STREAM',
+      'orchestrator POST /v1/responses': 'STREAM',
+      'orchestrator OPTIONS /v1/responses': 'STREAM',
+      'orchestrator GET /v1/responses/{response_id}': 'STREAM',
+      'orchestrator OPTIONS /v1/responses/{response_id}': 'STREAM',
       'orchestrator ANY /{proxy+}': 'BUFFERED',
       'modelPolicy ANY /{proxy+}': 'STREAM',
     });

@@ -113,6 +113,8 @@ const exempt: Record<string, string> = {
     'calls a model for the caller’s tenant; with A’s request and run ids it is attacked below (B’s own; A’s run usage unchanged)',
   'orchestrator createRun':
     'creates in the caller’s tenant; B’s run of A’s agent id is attacked below (agent not found)',
+  'orchestrator createBackgroundResponse':
+    'creates in the caller’s tenant as createRun does; B’s response for A’s agent id is attacked below (agent not found)',
   'orchestrator a2aJsonRpc':
     'one endpoint of many methods, dispatched by the body; B’s send to A’s agent and B’s reads of A’s task are attacked below (not found)',
 };
@@ -222,6 +224,8 @@ beforeAll(async () => {
   );
   must(run, 201);
   fixtures['run_id'] = (JSON.parse(run.text) as { run_id: string }).run_id;
+  // The same run as an OpenAI-style background response.
+  fixtures['response_id'] = `resp_${fixtures['run_id'].slice('run_'.length)}`;
   for (let i = 0; i < 300; i += 1) {
     const state = await call(`${orchestrator}/v1/runs/${fixtures['run_id']}`, 'GET', tokenA);
     if (state.text.includes('"completed"')) break;
@@ -487,6 +491,16 @@ describe('tenant isolation, generated from the OpenAPI documents', () => {
     const answer = await call(`${node.node.orchestratorUrl}/v1/runs`, 'POST', tokenB, {
       agent_id: 'only-a',
       input: { messages: [{ role: 'user', content: 'x' }] },
+    });
+    expect(answer.status).toBe(404);
+    expect(answer.text).not.toContain(marker);
+  });
+
+  it("B cannot start a background response of A's agent", async () => {
+    const answer = await call(`${node.node.orchestratorUrl}/v1/responses`, 'POST', tokenB, {
+      model: 'only-a',
+      input: 'x',
+      background: true,
     });
     expect(answer.status).toBe(404);
     expect(answer.text).not.toContain(marker);

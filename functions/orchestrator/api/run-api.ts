@@ -13,6 +13,7 @@ import { tenantAdminRoutes } from './tenant-admin-api.ts';
 import { capacityRoutes } from './capacity-api.ts';
 import { principalRoutes } from './principal-api.ts';
 import { a2aRoutes } from './a2a-api.ts';
+import { backgroundResponseRoutes } from './background-response-api.ts';
 import {
   CreateRunRequestSchema,
   EventQuerySchema,
@@ -296,5 +297,6 @@ export const orchestratorRoutes = [
   ...capacityRoutes,
   ...principalRoutes,
   ...a2aRoutes,
+  ...backgroundResponseRoutes,
   jwksRoute,
 ] as const;

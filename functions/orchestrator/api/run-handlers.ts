@@ -21,8 +21,9 @@ import type { tenantAdminRoutes } from './tenant-admin-api.ts';
 import type { principalRoutes } from './principal-api.ts';
 import type { capacityRoutes } from './capacity-api.ts';
 import type { a2aRoutes } from './a2a-api.ts';
+import type { backgroundResponseRoutes } from './background-response-api.ts';
 
-/** The routes other handler sets serve (agent-, tool-, memory-, tenant-admin-, principal- and a2a-handlers.ts). */
+/** The routes other handler sets serve (agent-, tool-, memory-, tenant-admin-, principal-, a2a- and background-response-handlers.ts). */
 type OtherOperations =
   | (typeof agentRoutes)[number]['operationId']
   | (typeof toolRoutes)[number]['operationId']
@@ -30,7 +31,8 @@ type OtherOperations =
   | (typeof tenantAdminRoutes)[number]['operationId']
   | (typeof principalRoutes)[number]['operationId']
   | (typeof capacityRoutes)[number]['operationId']
-  | (typeof a2aRoutes)[number]['operationId'];
+  | (typeof a2aRoutes)[number]['operationId']
+  | (typeof backgroundResponseRoutes)[number]['operationId'];
 
 /** What the Orchestrator's handlers are built on. */
 export type RunHandlerDeps = {

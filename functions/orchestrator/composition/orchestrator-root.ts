@@ -38,6 +38,7 @@ import { capacityHandlers } from '../api/capacity-handlers.ts';
 import type { StepQueueDepth } from '../api/capacity-handlers.ts';
 import { principalHandlers } from '../api/principal-handlers.ts';
 import { a2aHandlers } from '../api/a2a-handlers.ts';
+import { backgroundResponseHandlers } from '../api/background-response-handlers.ts';
 import { createRunStopper } from '../runtime/run-stopper.ts';
 import type { IdentifyingTokenIssuer } from '../../shared/auth/token-issuer.ts';
 import { createRunService } from '../runtime/run-service.ts';
@@ -171,6 +172,11 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         hub: new RunEventHub({ runs, timing, limits: streamLimitsFromEnv(env) }),
         streamSlots: createStreamSlots({ pool, reportFailure }),
       };
+      // Signed with the node's key, like the principals' tokens (HLD §3.3).
+      const eventsUrl = createEventsUrlMinter({
+        issuer: () => (issuer ??= serviceTokenIssuerFromEnv(env)),
+        ...streamTokenConfigFromEnv(env),
+      });
       return createHttpApp({
         service: 'agent-orchestrator',
         routes: bindRoutes(orchestratorRoutes, {
@@ -185,12 +191,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
               { ...readinessTiming, reportFailure },
             ),
             jwks: jwksHandler(nodeJwksEnv.parse(env).AGENTOS_NODE_JWKS),
-            // Signed with the node's key, like the principals' tokens (HLD §3.3).
-            eventsUrl: createEventsUrlMinter({
-              issuer: () => (issuer ??= serviceTokenIssuerFromEnv(env)),
-              ...streamTokenConfigFromEnv(env),
-            }),
+            eventsUrl,
           }),
+          ...backgroundResponseHandlers({ service, ...streams, eventsUrl }),
           ...a2aHandlers({
             service,
             agents,
