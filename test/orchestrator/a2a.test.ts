@@ -2,7 +2,10 @@ import { LegacyJsonRpcTransport, parseLegacyAgentCard } from '@a2a-js/sdk/compat
 import { TaskNotCancelableError, TaskNotFoundError } from '@a2a-js/sdk/errors';
 import { Role, TaskState } from '@a2a-js/sdk';
 import type { Message, Task } from '@a2a-js/sdk';
+import { compactVerify, createLocalJWKSet, decodeProtectedHeader } from 'jose';
+import type { JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../functions/shared/encoding/canonical-json.ts';
 import { scriptedInput } from '../support/run-events.ts';
 import { startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
@@ -133,6 +136,30 @@ describe('A2A agent card', () => {
     const card = parseLegacyAgentCard(raw);
     expect(card.capabilities?.streaming).toBe(true);
     expect(card.supportedInterfaces.map((i) => i.url)).toContain(endpoint);
+  });
+
+  it('returns a card signed with the node’s key, verifiable against its published JWKS', async () => {
+    const response = await fetch(`${endpoint}/.well-known/agent-card.json`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const { signatures, ...card } = (await response.json()) as {
+      signatures: { protected: string; signature: string }[];
+    } & Record<string, unknown>;
+    expect(signatures).toHaveLength(1);
+    const [signed] = signatures;
+    const header = decodeProtectedHeader(`${signed!.protected}..${signed!.signature}`);
+    expect(header).toMatchObject({ typ: 'JOSE', jku: `${node.node.orchestratorUrl}/.well-known/jwks.json` });
+    const jwks = createLocalJWKSet((await (await fetch(header.jku!)).json()) as JSONWebKeySet);
+    const payload = Buffer.from(canonicalJson(card)).toString('base64url');
+    const verified = await compactVerify(`${signed!.protected}.${payload}.${signed!.signature}`, jwks);
+    expect(JSON.parse(new TextDecoder().decode(verified.payload))).toEqual(card);
+    // A card changed after signing no longer verifies.
+    const forged = Buffer.from(canonicalJson({ ...card, url: 'https://evil.example/a2a' })).toString(
+      'base64url',
+    );
+    await expect(
+      compactVerify(`${signed!.protected}.${forged}.${signed!.signature}`, jwks),
+    ).rejects.toThrow();
   });
 
   it("answers 404 for another tenant's agent", async () => {

@@ -57,6 +57,13 @@ export const AgentCardSchema = z
     skills: z.array(z.looseObject({ id: z.string(), name: z.string(), description: z.string() })),
     securitySchemes: z.record(z.string(), z.unknown()),
     security: z.array(z.record(z.string(), z.array(z.string()))),
+    signatures: z
+      .array(z.looseObject({ protected: z.string(), signature: z.string() }))
+      .optional()
+      .describe(
+        'The node’s JWS over the card’s RFC 8785 canonical JSON without `signatures` (detached payload); the ' +
+          'protected header’s `jku` names the node’s JWKS and `kid` the key.',
+      ),
   })
   .meta({ id: 'A2aAgentCard' });
 

@@ -12,6 +12,8 @@ import {
 } from '../../shared/errors/agentos-error.ts';
 import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
 import { openRunStream, sseHeaders } from '../events/open-run-stream.ts';
+import { canonicalJson } from '../../shared/encoding/canonical-json.ts';
+import type { DetachedSigner } from '../../shared/auth/token-issuer.ts';
 import type { RunStreamDeps } from '../events/open-run-stream.ts';
 import type { AgentRegistryPort } from '../ports/agent-registry-port.ts';
 import { isTerminal } from '../runtime/run-state-machine.ts';
@@ -31,6 +33,8 @@ export type A2aHandlerDeps = RunStreamDeps & {
   publicBaseUrl?: string | undefined;
   /** How long a blocking `message/send` waits for its run to end before answering with the task as it is. */
   blockingWaitMs?: number;
+  /** Signs a card with the node's key (JWS, detached payload); absent, cards go out unsigned. */
+  signCard?: DetachedSigner['signDetached'];
 };
 
 type JsonRpcId = string | number | null;
@@ -296,7 +300,12 @@ export function a2aHandlers(deps: A2aHandlerDeps): {
       if (agent === undefined) throw new NotFoundError(`agent_id ${params.agent_id} was not found`);
       const base = (deps.publicBaseUrl ?? url.origin).replace(/\/+$/, '');
       const endpoint = `${base}/v1/a2a/${encodeURIComponent(agent.agent_id)}`;
-      return { status: 200, json: agentCard(agent, endpoint) };
+      const card = agentCard(agent, endpoint);
+      if (deps.signCard === undefined) return { status: 200, json: card };
+      // A2A v0.3 §5.5.7: a JWS over the card's RFC 8785 canonical form without `signatures`; `jku`
+      // names the node's published keys to verify it with.
+      const signature = await deps.signCard(canonicalJson(card), { jku: `${base}/.well-known/jwks.json` });
+      return { status: 200, json: { ...card, signatures: [signature] } };
     },
 
     async a2aJsonRpc(input) {

@@ -40,7 +40,7 @@ import { principalHandlers } from '../api/principal-handlers.ts';
 import { a2aHandlers } from '../api/a2a-handlers.ts';
 import { backgroundResponseHandlers } from '../api/background-response-handlers.ts';
 import { createRunStopper } from '../runtime/run-stopper.ts';
-import type { IdentifyingTokenIssuer } from '../../shared/auth/token-issuer.ts';
+import type { DetachedSigner, IdentifyingTokenIssuer } from '../../shared/auth/token-issuer.ts';
 import { createRunService } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
 import { createStepEngine } from '../runtime/step-engine.ts';
@@ -164,7 +164,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       const timing = eventStreamTimingFromEnv(env);
       const admin = adminConfigFromEnv(env);
       // Only token issuance (principals' and stream tokens) needs the node's signing key: read on first use.
-      let issuer: IdentifyingTokenIssuer | undefined;
+      let issuer: (IdentifyingTokenIssuer & DetachedSigner) | undefined;
       // One reader per run and one slot count, shared by the runs API's and A2A's event streams.
       const streams = {
         runs,
@@ -199,6 +199,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             agents,
             ...streams,
             publicBaseUrl: streamTokenConfigFromEnv(env).publicBaseUrl,
+            // Cards are signed with the node's key, the one its JWKS publishes (HLD §3.3).
+            signCard: (payload, header) =>
+              (issuer ??= serviceTokenIssuerFromEnv(env)).signDetached(payload, header),
           }),
           ...memoryHandlers({ memory }),
           ...tenantAdminHandlers({

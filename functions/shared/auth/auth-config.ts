@@ -10,7 +10,7 @@ import type { JwtVerifier } from './jwt-verifier.ts';
 import { parseSigningKeySet, SigningKeySetSchema } from './signing-keys.ts';
 import type { SigningKeySet } from './signing-keys.ts';
 import { createTokenIssuer } from './token-issuer.ts';
-import type { IdentifyingTokenIssuer, SigningJwk } from './token-issuer.ts';
+import type { DetachedSigner, IdentifyingTokenIssuer, SigningJwk } from './token-issuer.ts';
 
 const JwkSetSchema = z.object(
   { keys: z.array(z.record(z.string(), z.unknown())) },
@@ -102,7 +102,9 @@ export function jwtVerifierFromEnv(env: EnvSource = process.env): JwtVerifier {
  * Builds the issuer a service uses to call another on a principal's behalf, from
  * {@link serviceTokenEnv}; a key kept in Secrets Manager is read once, on first use.
  */
-export function serviceTokenIssuerFromEnv(env: EnvSource = process.env): IdentifyingTokenIssuer {
+export function serviceTokenIssuerFromEnv(
+  env: EnvSource = process.env,
+): IdentifyingTokenIssuer & DetachedSigner {
   const values = serviceTokenEnv.parse(env);
   const issuer = values.AGENTOS_NODE_ISSUER;
   const audience = values.AGENTOS_JWT_AUDIENCE;

@@ -1,4 +1,4 @@
-import { importJWK, SignJWT } from 'jose';
+import { FlattenedSign, importJWK, SignJWT } from 'jose';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 
@@ -45,24 +45,36 @@ export type IdentifyingTokenIssuer = TokenIssuer & {
   issueIdentified(claims: TokenClaims): Promise<IdentifiedToken>;
 };
 
+/** A JWS with a detached payload (RFC 7515 appendix F), as A2A's agent card signatures carry it. */
+export type DetachedSignature = { protected: string; signature: string };
+
+/** Signs arbitrary payloads with the node's key, for documents the node vouches for (HLD §3.3). */
+export type DetachedSigner = {
+  /** Signs `payload` (its UTF-8 bytes); `header` members join the protected header (e.g. `jku`). */
+  signDetached(payload: string, header?: Record<string, string>): Promise<DetachedSignature>;
+};
+
 /** Creates an issuer signing with `jwk` (or the key `jwk()` resolves to, loaded once) for the given issuer/audience. */
 export function createTokenIssuer(options: {
   jwk: SigningJwk | (() => Promise<SigningJwk>);
   issuer: string;
   audience: string;
-}): IdentifyingTokenIssuer {
+}): IdentifyingTokenIssuer & DetachedSigner {
   let signing: Promise<{ jwk: SigningJwk; key: Awaited<ReturnType<typeof importJWK>> }> | undefined;
   const load = async () => {
     const jwk = typeof options.jwk === 'function' ? await options.jwk() : options.jwk;
     return { jwk, key: await importJWK(jwk as JWK, jwk.alg) };
   };
-  async function issueIdentified(claims: TokenClaims): Promise<IdentifiedToken> {
+  const signingKey = () => {
     // A failed load is retried on the next call rather than cached.
     signing ??= load().catch((error: unknown) => {
       signing = undefined;
       throw error;
     });
-    const { jwk, key } = await signing;
+    return signing;
+  };
+  async function issueIdentified(claims: TokenClaims): Promise<IdentifiedToken> {
+    const { jwk, key } = await signingKey();
     const payload: Record<string, unknown> = {
       tenant_id: claims.tenantId,
       scope: claims.scopes.join(' '),
@@ -89,5 +101,12 @@ export function createTokenIssuer(options: {
       return (await issueIdentified(claims)).token;
     },
     issueIdentified,
+    async signDetached(payload, header = {}) {
+      const { jwk, key } = await signingKey();
+      const signed = await new FlattenedSign(new TextEncoder().encode(payload))
+        .setProtectedHeader({ ...header, alg: jwk.alg, kid: jwk.kid, typ: 'JOSE' })
+        .sign(key);
+      return { protected: signed.protected ?? '', signature: signed.signature };
+    },
   };
 }
