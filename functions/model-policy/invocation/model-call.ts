@@ -14,7 +14,7 @@ export type PassThroughOptions = Pick<
 /** A model call as both API forms hand it to the gateway. */
 export type ModelCallInput = {
   auth: AuthContext;
-  
+
   endpoint: 'chat.completions' | 'responses' | 'invoke' | 'embeddings';
   stream: boolean;
   requestId: string;

@@ -26,7 +26,7 @@ export type UsageRecord = {
   principal_type: 'user' | 'service';
   run_id?: string;
   step?: number;
-  
+
   endpoint: 'chat.completions' | 'responses' | 'invoke' | 'embeddings';
   stream: boolean;
   /** The model ref as requested. */
