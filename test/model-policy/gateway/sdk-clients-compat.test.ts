@@ -1,7 +1,7 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import type { OpenAIProvider } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
-import { Output, generateObject, generateText, stepCountIs, streamText, tool } from 'ai';
+import { Output, embed, embedMany, generateObject, generateText, stepCountIs, streamText, tool } from 'ai';
 import type { LanguageModel, ModelMessage } from 'ai';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +123,24 @@ describe.each(vercelModels)('the Vercel AI SDK with %s', (_, model) => {
       maxRetries: 0,
     });
     expect(City.parse(result.object)).toEqual(result.object);
+  });
+});
+
+describe('the Vercel AI SDK’s embeddings', () => {
+  it('returns one vector from embed and one per value from embedMany, similar texts closer', async () => {
+    const model = provider.embedding('local/embed-small');
+    const { embedding, usage } = await embed({ model, value: 'the cat sat on the mat', maxRetries: 0 });
+    expect(embedding).toHaveLength(256);
+    expect(usage.tokens).toBeGreaterThan(0);
+    const { embeddings } = await embedMany({
+      model,
+      values: ['the cat sat on the mat', 'a cat sat on a mat', 'quarterly revenue grew'],
+      maxRetries: 0,
+    });
+    expect(embeddings).toHaveLength(3);
+    const dot = (a: number[], b: number[]) => a.reduce((sum, value, index) => sum + value * b[index]!, 0);
+    expect(embeddings[0]).toEqual(embedding);
+    expect(dot(embeddings[0]!, embeddings[1]!)).toBeGreaterThan(dot(embeddings[0]!, embeddings[2]!));
   });
 });
 
