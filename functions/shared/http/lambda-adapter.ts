@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
@@ -103,20 +103,33 @@ export function createBufferedLambdaHandler(app: HttpApp, telemetry: Telemetry) 
 }
 
 /**
- * Yields the response body, then publishes the metrics recorded while it streamed (model calls,
- * tokens, cost). `logMetrics` flushes when the handler returns, before the body is written, so
- * without this those metrics would wait for the next invocation (HLD §9.1). The `finally` runs
- * before the stream ends, and also when the client goes away and the body is destroyed.
+ * Passes the response body through, then publishes the metrics recorded while it streamed (model
+ * calls, tokens, cost). `logMetrics` flushes when the handler returns, before the body is written, so
+ * without this those metrics would wait for the next invocation (HLD §9.1). They go out before the
+ * body ends (`flush`), or when the client goes away and the body is destroyed. A transform rather
+ * than a generator: destroying a generator waits for the source's next chunk, which on a quiet event
+ * stream is the next keep-alive, and the request's signal (which frees the stream's slot) with it.
  */
-async function* publishingMetricsAtEnd(
-  source: AsyncIterable<Uint8Array>,
-  metrics: Telemetry['metrics'],
-): AsyncGenerator<Uint8Array> {
-  try {
-    yield* source;
-  } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
+function publishingMetricsAtEnd(source: Readable, telemetry: Telemetry): Readable {
+  const publish = () => {
+    if (telemetry.metrics.hasStoredMetrics()) telemetry.metrics.publishStoredMetrics();
+  };
+  const body = new Transform({
+    transform(chunk, _encoding, callback) {
+      callback(null, chunk);
+    },
+    flush(callback) {
+      publish();
+      callback();
+    },
+  });
+  // Either end failing ends the other: a client that goes away destroys the body, and so the source.
+  pipeline(source, body, (error) => {
+    if (error !== undefined && error !== null && error.code !== 'ERR_STREAM_PREMATURE_CLOSE')
+      telemetry.logger.warn('response body failed', { error: String(error) });
+  });
+  body.once('close', publish);
+  return body;
 }
 
 /**
@@ -136,7 +149,7 @@ export function createStreamingLambdaHandler(app: HttpApp, telemetry: Telemetry)
       response.body === null
         ? Readable.from([])
         : Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>);
-    const body = Readable.from(publishingMetricsAtEnd(source, telemetry.metrics), { objectMode: false });
+    const body = publishingMetricsAtEnd(source, telemetry);
     body.once('close', () => controller.abort());
     return { statusCode: response.status, headers: plainHeaders(response.headers), body };
   });
