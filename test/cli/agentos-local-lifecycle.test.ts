@@ -86,7 +86,7 @@ describe('agentos up | status | token | nuke --local', () => {
     const up = await agentos('up', '--local', '--node-id', nodeId, '--port-base', String(portBase));
     expect(up.stdout).toContain('▶ preflight');
     expect(up.stdout).toContain('✔ validate');
-    expect(up.code).toBe(0);
+    expect(up.code, `agentos up failed:\n${up.stdout}\n${up.stderr}`).toBe(0);
     const [upReport] = await reports('up');
     expect(upReport).toMatchObject({
       action: 'up',
@@ -221,7 +221,7 @@ describe('agentos up --local after a crash', () => {
 
   it('resumes a killed node on its data without re-seeding, and its in-flight run completes', async () => {
     const up = await agentos('up', '--local', '--node-id', crashedId, '--port-base', String(base));
-    expect(up.code).toBe(0);
+    expect(up.code, `agentos up failed:\n${up.stdout}\n${up.stderr}`).toBe(0);
     const token = (
       await agentos('token', '--local', '--node-id', crashedId, '--tenant', 'default')
     ).stdout.trim();
@@ -352,7 +352,7 @@ describe('agentos up --local alerting', () => {
       '--config',
       config,
     );
-    expect(up.code).toBe(0);
+    expect(up.code, `agentos up failed:\n${up.stdout}\n${up.stderr}`).toBe(0);
     const state = JSON.parse(await readFile(join(stateDir, alertingId, 'state.json'), 'utf8')) as {
       node: { pid: number };
       alerts: { mail_dir: string; log_file: string };
