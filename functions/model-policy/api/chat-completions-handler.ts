@@ -1,25 +1,15 @@
-import { Readable } from 'node:stream';
 import { toErrorEnvelope } from '../../shared/errors/error-envelope.ts';
 import type { RouteHandler, RouteInput, RouteResult } from '../../shared/http/bound-route.ts';
 import type { ModelCallInput } from '../invocation/model-call.ts';
 import type { ModelGateway, StreamStart } from '../invocation/model-gateway.ts';
-import { requestFingerprint } from '../invocation/request-fingerprint.ts';
 import type { ChatCompletionRequest, ChatRequestMessage } from '../schemas/openai-chat.ts';
 import type { ChatMessage } from '../../shared/contracts/chat.ts';
 import type { PassThroughOptions } from '../invocation/model-call.ts';
 import type { createChatCompletion } from './model-policy-api.ts';
-import { ChunkWriter, chatCompletionOf, gatewayHeaders, replayChunks, sseEvent } from './openai-rendering.ts';
+import { ChunkWriter, chatCompletionOf, replayChunks, sseEvent } from './openai-rendering.ts';
 import { requestIdFrom } from './request-id.ts';
 import { checkResponseFormat } from '../invocation/response-format.ts';
-import type { RateDecision } from '../../shared/limits/limiter-port.ts';
-import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
-import { modelRequestRateOf } from '../invocation/model-request-rate.ts';
-
-const sseHeaders = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-transform',
-  'x-accel-buffering': 'no',
-};
+import { callBasis, completedAnswer, samplingOf, streamedAnswer } from './gateway-call.ts';
 
 /**
  * The message as the gateway carries it: an assistant message without content holds `null`, and the
@@ -61,30 +51,16 @@ function callInput(
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
   const stop = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined);
   return {
-    auth: request.auth,
-    endpoint: 'chat.completions',
+    ...callBasis(request, 'chat.completions', { modelRef: body.model, requestId, meaning: body }),
     stream: body.stream === true,
-    requestId,
-    fingerprint: requestFingerprint('chat.completions', body.model, body),
-    correlationId: request.correlationId,
-    modelRef: body.model,
     messages: body.messages.map(chatMessageOf),
     ...(body.tools === undefined ? {} : { tools: body.tools }),
     ...(body.tool_choice === undefined ? {} : { toolChoice: body.tool_choice }),
     ...(maxTokens === undefined ? {} : { maxTokens }),
-    ...(body.temperature === undefined || body.temperature === null ? {} : { temperature: body.temperature }),
-    ...(body.top_p === undefined || body.top_p === null ? {} : { topP: body.top_p }),
+    ...samplingOf(body),
     ...(stop === undefined ? {} : { stop }),
     passThrough: passThroughOf(body),
-    attribution: {},
-    signal: request.signal,
-    ...(request.tenant === undefined ? {} : { requestRate: modelRequestRateOf(request.tenant.quotas) }),
   };
-}
-
-/** The `RateLimit-*` fields of the tenant's model call bucket after this call (HLD §10.2). */
-function rateHeaders(rateLimit: RateDecision | undefined): Record<string, string> {
-  return rateLimit === undefined ? {} : rateLimitHeaders(rateLimit);
 }
 
 async function* liveSse(
@@ -114,43 +90,12 @@ export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<type
     checkResponseFormat(body.response_format ?? undefined);
     const input = callInput(request, body, requestId);
     if (!input.stream) {
-      const { call, replayed, rateLimit } = await gateway.complete(input);
-      return {
-        status: 200,
-        headers: {
-          ...gatewayHeaders({
-            requestId,
-            route: call.route,
-            policy: call.policy,
-            replayed,
-            costNano: call.usage.cost_nano,
-          }),
-          ...rateHeaders(rateLimit),
-        },
-        json: chatCompletionOf(call),
-      };
+      const outcome = await gateway.complete(input);
+      return completedAnswer(requestId, outcome, chatCompletionOf(outcome.call));
     }
-    const start = await gateway.openStream(input);
-    if (start.kind === 'replay') {
-      const { call } = start;
-      return {
-        status: 200,
-        headers: {
-          ...sseHeaders,
-          ...gatewayHeaders({ requestId, route: call.route, policy: call.policy, replayed: true }),
-          ...rateHeaders(start.rateLimit),
-        },
-        stream: Readable.from(replayChunks(call)),
-      };
-    }
-    return {
-      status: 200,
-      headers: {
-        ...sseHeaders,
-        ...gatewayHeaders({ requestId, route: start.route, policy: start.policy, replayed: false }),
-        ...rateHeaders(start.rateLimit),
-      },
-      stream: Readable.from(liveSse(start, request.correlationId)),
-    };
+    return streamedAnswer(requestId, await gateway.openStream(input), {
+      replay: replayChunks,
+      live: (start) => liveSse(start, request.correlationId),
+    });
   };
 }

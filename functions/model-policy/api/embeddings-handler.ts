@@ -1,16 +1,13 @@
 import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 import type { RouteHandler, RouteResult } from '../../shared/http/bound-route.ts';
-import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
 import { unpackVector } from '../invocation/embedding-vectors.ts';
 import type { ModelCallInput } from '../invocation/model-call.ts';
 import type { ModelGateway } from '../invocation/model-gateway.ts';
-import { modelRequestRateOf } from '../invocation/model-request-rate.ts';
-import { requestFingerprint } from '../invocation/request-fingerprint.ts';
 import { maxEmbeddingInputs } from '../schemas/openai-embeddings.ts';
 import type { EmbeddingList, EmbeddingRequest } from '../schemas/openai-embeddings.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
 import type { createEmbedding } from './model-policy-api.ts';
-import { gatewayHeaders } from './openai-rendering.ts';
+import { callBasis, completedAnswer } from './gateway-call.ts';
 import { requestIdFrom } from './request-id.ts';
 
 /**
@@ -61,36 +58,15 @@ export function embeddingsHandler(gateway: ModelGateway): RouteHandler<typeof cr
     const texts = embeddingTexts(body.input);
     const { encoding_format: format = 'float', ...meaning } = body;
     const input: ModelCallInput = {
-      auth: request.auth,
-      endpoint: 'embeddings',
+      ...callBasis(request, 'embeddings', { modelRef: body.model, requestId, meaning }),
       stream: false,
-      requestId,
-      fingerprint: requestFingerprint('embeddings', body.model, meaning),
-      correlationId: request.correlationId,
-      modelRef: body.model,
       messages: texts.map((text) => ({ role: 'user', content: text })),
       embedding: {
         ...(body.dimensions === undefined ? {} : { dimensions: body.dimensions }),
         ...(body.user === undefined ? {} : { user: body.user }),
       },
-      attribution: {},
-      signal: request.signal,
-      ...(request.tenant === undefined ? {} : { requestRate: modelRequestRateOf(request.tenant.quotas) }),
     };
-    const { call, replayed, rateLimit } = await gateway.embed(input);
-    return {
-      status: 200,
-      headers: {
-        ...gatewayHeaders({
-          requestId,
-          route: call.route,
-          policy: call.policy,
-          replayed,
-          costNano: call.usage.cost_nano,
-        }),
-        ...(rateLimit === undefined ? {} : rateLimitHeaders(rateLimit)),
-      },
-      json: embeddingListOf(call, format),
-    };
+    const outcome = await gateway.embed(input);
+    return completedAnswer(requestId, outcome, embeddingListOf(outcome.call, format));
   };
 }

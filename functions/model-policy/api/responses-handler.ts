@@ -1,26 +1,15 @@
-import { Readable } from 'node:stream';
 import { toErrorEnvelope } from '../../shared/errors/error-envelope.ts';
 import type { RouteHandler, RouteInput, RouteResult } from '../../shared/http/bound-route.ts';
-import type { RateDecision } from '../../shared/limits/limiter-port.ts';
-import { rateLimitHeaders } from '../../shared/limits/rate-limit-headers.ts';
 import type { ModelCallInput, PassThroughOptions } from '../invocation/model-call.ts';
 import type { ModelGateway, StreamStart } from '../invocation/model-gateway.ts';
-import { modelRequestRateOf } from '../invocation/model-request-rate.ts';
-import { requestFingerprint } from '../invocation/request-fingerprint.ts';
 import { checkResponseFormat } from '../invocation/response-format.ts';
 import type { CreateResponseRequest } from '../schemas/openai-responses.ts';
 import type { createResponse } from './model-policy-api.ts';
-import { gatewayHeaders } from './openai-rendering.ts';
+import { callBasis, completedAnswer, samplingOf, streamedAnswer } from './gateway-call.ts';
 import { requestIdFrom } from './request-id.ts';
 import { ResponseEventWriter, replayEvents, responseOf } from './responses-rendering.ts';
 import { translateResponsesRequest } from './responses-translation.ts';
 import type { TranslatedRequest } from './responses-translation.ts';
-
-const sseHeaders = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-transform',
-  'x-accel-buffering': 'no',
-};
 
 /** The OpenAI options forwarded to OpenAI-compatible backends, as on the chat route; nothing is stored. */
 function passThroughOf(body: CreateResponseRequest, translated: TranslatedRequest): PassThroughOptions {
@@ -41,31 +30,17 @@ function callInput(
 ): ModelCallInput {
   const { body } = request;
   return {
-    auth: request.auth,
-    endpoint: 'responses',
+    ...callBasis(request, 'responses', { modelRef: body.model, requestId, meaning: body }),
     stream: body.stream === true,
-    requestId,
-    fingerprint: requestFingerprint('responses', body.model, body),
-    correlationId: request.correlationId,
-    modelRef: body.model,
     messages: translated.messages,
     ...(translated.tools === undefined ? {} : { tools: translated.tools }),
     ...(translated.toolChoice === undefined ? {} : { toolChoice: translated.toolChoice }),
     ...(body.max_output_tokens === undefined || body.max_output_tokens === null
       ? {}
       : { maxTokens: body.max_output_tokens }),
-    ...(body.temperature === undefined || body.temperature === null ? {} : { temperature: body.temperature }),
-    ...(body.top_p === undefined || body.top_p === null ? {} : { topP: body.top_p }),
+    ...samplingOf(body),
     passThrough: passThroughOf(body, translated),
-    attribution: {},
-    signal: request.signal,
-    ...(request.tenant === undefined ? {} : { requestRate: modelRequestRateOf(request.tenant.quotas) }),
   };
-}
-
-/** The `RateLimit-*` fields of the tenant's model call bucket after this call (HLD §10.2). */
-function rateHeaders(rateLimit: RateDecision | undefined): Record<string, string> {
-  return rateLimit === undefined ? {} : rateLimitHeaders(rateLimit);
 }
 
 async function* liveEvents(
@@ -102,43 +77,12 @@ export function responsesHandler(gateway: ModelGateway): RouteHandler<typeof cre
     checkResponseFormat(translated.responseFormat, 'text.format.schema');
     const input = callInput(request, translated, requestId);
     if (!input.stream) {
-      const { call, replayed, rateLimit } = await gateway.complete(input);
-      return {
-        status: 200,
-        headers: {
-          ...gatewayHeaders({
-            requestId,
-            route: call.route,
-            policy: call.policy,
-            replayed,
-            costNano: call.usage.cost_nano,
-          }),
-          ...rateHeaders(rateLimit),
-        },
-        json: responseOf(call, body),
-      };
+      const outcome = await gateway.complete(input);
+      return completedAnswer(requestId, outcome, responseOf(outcome.call, body));
     }
-    const start = await gateway.openStream(input);
-    if (start.kind === 'replay') {
-      const { call } = start;
-      return {
-        status: 200,
-        headers: {
-          ...sseHeaders,
-          ...gatewayHeaders({ requestId, route: call.route, policy: call.policy, replayed: true }),
-          ...rateHeaders(start.rateLimit),
-        },
-        stream: Readable.from(replayEvents(call, body)),
-      };
-    }
-    return {
-      status: 200,
-      headers: {
-        ...sseHeaders,
-        ...gatewayHeaders({ requestId, route: start.route, policy: start.policy, replayed: false }),
-        ...rateHeaders(start.rateLimit),
-      },
-      stream: Readable.from(liveEvents(start, body, request.correlationId)),
-    };
+    return streamedAnswer(requestId, await gateway.openStream(input), {
+      replay: (call) => replayEvents(call, body),
+      live: (start) => liveEvents(start, body, request.correlationId),
+    });
   };
 }

@@ -5,6 +5,7 @@ import type {
   CreateResponseRequest,
   ResponseObject,
   ResponseOutputItem,
+  ResponseOutputPart,
   ResponseStreamEvent,
 } from '../schemas/openai-responses.ts';
 
@@ -122,28 +123,27 @@ function sse(event: ResponseStreamEvent): string {
 
 type Distribute<T> = T extends unknown ? Omit<T, 'sequence_number'> : never;
 
-type OpenItem =
-  | { kind: 'message'; index: number; id: string; text: string }
-  | { kind: 'function_call'; index: number; id: string; callId: string; name: string; arguments: string };
+/** A message the stream announced: its output index and the text streamed into it so far. */
+type OpenMessage = { index: number; id: string; text: string };
+
+/** A function call the stream announced, by its delta index: what its pieces carried so far. */
+type OpenFunctionCall = { index: number; id: string; callId: string; name: string; arguments: string };
 
 /**
  * Turns the chat path's stream deltas into Responses API events, numbering them. Items open as their
- * first delta arrives and close when the next item opens or the call ends; the finished call is
- * authoritative for what each item holds (output redaction may hold tool calls back until the end).
+ * first delta arrives and stay open until the call ends, so pieces of parallel tool calls may
+ * interleave and text held back by output redaction still lands in its message; the finished call
+ * is authoritative for what each item holds when it closes (redaction may rewrite text and hold tool
+ * calls back until the end, and a tool call's first piece may lack its id).
  */
 export class ResponseEventWriter {
   readonly #identity: ResponseIdentity;
   readonly #body: CreateResponseRequest;
   #sequence = 0;
   #outputCount = 0;
-  #open: OpenItem | undefined;
-  /** The items closed so far, in output order. */
-  readonly #done: ResponseOutputItem[] = [];
-  #messageAnnounced = false;
-  /** The status a message closes with: `incomplete` only when the call ends cut at its token limit. */
-  #messageStatus: 'completed' | 'incomplete' = 'completed';
-  /** Output index of each streamed tool call, by its delta index. */
-  readonly #toolIndexes = new Map<number, number>();
+  #message: OpenMessage | undefined;
+  /** The announced function calls, by their delta index. */
+  readonly #calls = new Map<number, OpenFunctionCall>();
 
   constructor(identity: ResponseIdentity, body: CreateResponseRequest) {
     this.#identity = identity;
@@ -174,79 +174,51 @@ export class ResponseEventWriter {
     );
   }
 
-  #close(finalText?: string, finalArguments?: string): string {
-    const open = this.#open;
-    this.#open = undefined;
-    if (open === undefined) return '';
-    if (open.kind === 'message') {
-      const text = finalText ?? open.text;
-      const where = { item_id: open.id, output_index: open.index, content_index: 0 };
-      const part = { type: 'output_text' as const, text, annotations: [], logprobs: [] };
-      const item: ResponseOutputItem = {
-        type: 'message',
-        id: open.id,
-        status: this.#messageStatus,
-        role: 'assistant',
-        content: [part],
-      };
-      this.#done.push(item);
-      return (
-        this.#event({ type: 'response.output_text.done', ...where, text, logprobs: [] }) +
-        this.#event({ type: 'response.content_part.done', ...where, part }) +
-        this.#event({ type: 'response.output_item.done', output_index: open.index, item })
-      );
-    }
-    const args = finalArguments ?? open.arguments;
-    const item: ResponseOutputItem = {
-      type: 'function_call',
-      id: open.id,
-      status: 'completed',
-      call_id: open.callId,
-      name: open.name,
-      arguments: args,
+  #announceMessage(part: ResponseOutputPart): { open: OpenMessage; events: string } {
+    const open: OpenMessage = {
+      index: this.#outputCount++,
+      id: messageIdOf(this.#identity.completionId),
+      text: '',
     };
-    this.#done.push(item);
-    return (
-      this.#event({
-        type: 'response.function_call_arguments.done',
-        item_id: open.id,
-        output_index: open.index,
-        name: open.name,
-        arguments: args,
-      }) + this.#event({ type: 'response.output_item.done', output_index: open.index, item })
-    );
+    this.#message = open;
+    return {
+      open,
+      events:
+        this.#event({
+          type: 'response.output_item.added',
+          output_index: open.index,
+          item: { type: 'message', id: open.id, status: 'in_progress', role: 'assistant', content: [] },
+        }) +
+        this.#event({
+          type: 'response.content_part.added',
+          item_id: open.id,
+          output_index: open.index,
+          content_index: 0,
+          part,
+        }),
+    };
   }
 
-  #openMessage(): string {
-    const index = this.#outputCount++;
-    const id = messageIdOf(this.#identity.completionId);
-    this.#open = { kind: 'message', index, id, text: '' };
-    this.#messageAnnounced = true;
-    return (
-      this.#event({
-        type: 'response.output_item.added',
-        output_index: index,
-        item: { type: 'message', id, status: 'in_progress', role: 'assistant', content: [] },
-      }) +
-      this.#event({
-        type: 'response.content_part.added',
-        item_id: id,
-        output_index: index,
-        content_index: 0,
-        part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
-      })
-    );
-  }
-
-  #openFunctionCall(toolIndex: number, callId: string, name: string): string {
-    const index = this.#outputCount++;
-    const id = functionCallIdOf(this.#identity.completionId, toolIndex);
-    this.#toolIndexes.set(toolIndex, index);
-    this.#open = { kind: 'function_call', index, id, callId, name, arguments: '' };
+  #announceFunctionCall(toolIndex: number, callId: string, name: string): string {
+    const open: OpenFunctionCall = {
+      index: this.#outputCount++,
+      id: functionCallIdOf(this.#identity.completionId, toolIndex),
+      callId,
+      name,
+      arguments: '',
+    };
+    this.#calls.set(toolIndex, open);
     return this.#event({
       type: 'response.output_item.added',
-      output_index: index,
-      item: { type: 'function_call', id, status: 'in_progress', call_id: callId, name, arguments: '' },
+      output_index: open.index,
+      item: {
+        type: 'function_call',
+        id: open.id,
+        status: 'in_progress',
+        call_id: callId,
+        name,
+        arguments: '',
+      },
     });
   }
 
@@ -254,8 +226,12 @@ export class ResponseEventWriter {
   delta(delta: StreamDelta): string {
     let out = '';
     if (delta.content !== undefined && delta.content !== '') {
-      if (this.#open?.kind !== 'message') out += this.#close() + this.#openMessage();
-      const open = this.#open as Extract<OpenItem, { kind: 'message' }>;
+      let open = this.#message;
+      if (open === undefined) {
+        const announced = this.#announceMessage(emptyTextPart());
+        open = announced.open;
+        out += announced.events;
+      }
       open.text += delta.content;
       out += this.#event({
         type: 'response.output_text.delta',
@@ -267,11 +243,12 @@ export class ResponseEventWriter {
       });
     }
     for (const piece of delta.tool_calls ?? []) {
-      if (!this.#toolIndexes.has(piece.index)) {
-        out += this.#close() + this.#openFunctionCall(piece.index, piece.id ?? '', piece.name ?? '');
+      if (!this.#calls.has(piece.index)) {
+        out += this.#announceFunctionCall(piece.index, piece.id ?? '', piece.name ?? '');
       }
-      const open = this.#open;
-      if (open?.kind !== 'function_call' || this.#toolIndexes.get(piece.index) !== open.index) continue;
+      const open = this.#calls.get(piece.index) as OpenFunctionCall;
+      if (open.callId === '' && piece.id !== undefined) open.callId = piece.id;
+      if (open.name === '' && piece.name !== undefined) open.name = piece.name;
       if (piece.arguments !== undefined && piece.arguments !== '') {
         open.arguments += piece.arguments;
         out += this.#event({
@@ -285,56 +262,126 @@ export class ResponseEventWriter {
     return out;
   }
 
+  /** Closes the message with its final content part (text or refusal). */
+  #closeMessage(open: OpenMessage, part: ResponseOutputPart, status: ItemStatus): ClosedItem {
+    const where = { item_id: open.id, output_index: open.index, content_index: 0 };
+    const item: ResponseOutputItem = {
+      type: 'message',
+      id: open.id,
+      status,
+      role: 'assistant',
+      content: [part],
+    };
+    const partDone =
+      part.type === 'output_text'
+        ? this.#event({ type: 'response.output_text.done', ...where, text: part.text, logprobs: [] })
+        : this.#event({ type: 'response.refusal.delta', ...where, delta: part.refusal }) +
+          this.#event({ type: 'response.refusal.done', ...where, refusal: part.refusal });
+    return {
+      index: open.index,
+      item,
+      events:
+        partDone +
+        this.#event({ type: 'response.content_part.done', ...where, part }) +
+        this.#event({ type: 'response.output_item.done', output_index: open.index, item }),
+    };
+  }
+
+  #closeFunctionCall(open: OpenFunctionCall, final: ToolCall | undefined): ClosedItem {
+    const name = final?.function.name ?? open.name;
+    const args = final?.function.arguments ?? open.arguments;
+    const item: ResponseOutputItem = {
+      type: 'function_call',
+      id: open.id,
+      status: 'completed',
+      call_id: final?.id ?? open.callId,
+      name,
+      arguments: args,
+    };
+    return {
+      index: open.index,
+      item,
+      events:
+        this.#event({
+          type: 'response.function_call_arguments.done',
+          item_id: open.id,
+          output_index: open.index,
+          name,
+          arguments: args,
+        }) + this.#event({ type: 'response.output_item.done', output_index: open.index, item }),
+    };
+  }
+
   /**
-   * The events that end the stream: the open item closed with the call's final content, every item
-   * the deltas did not announce, then `response.completed` (or `response.incomplete`) whose output
-   * holds the items in the order they were announced.
+   * The events that end the stream: every announced item closed, in output order, with the call's
+   * final content; then every item the deltas did not announce (the message first, then the function
+   * calls); then `response.completed` (or `response.incomplete`) whose output holds the items by
+   * output index.
    */
   finish(call: StoredCall): string {
     const final = responseOf(call, this.#body);
     const finalMessage = final.output.find((item) => item.type === 'message');
-    const finalText =
-      finalMessage?.type === 'message' && finalMessage.content[0]?.type === 'output_text'
-        ? finalMessage.content[0].text
-        : undefined;
     const toolCalls = call.message.tool_calls ?? [];
-    if (finalMessage?.type === 'message' && finalMessage.status === 'incomplete')
-      this.#messageStatus = 'incomplete';
-    const open = this.#open;
-    let out =
-      open?.kind === 'function_call'
-        ? this.#close(
-            undefined,
-            toolCalls.find((toolCall) => toolCall.id === open.callId)?.function.arguments,
-          )
-        : this.#close(finalText);
-    if (!this.#messageAnnounced && finalMessage !== undefined)
-      out += this.#openMessage() + this.#close(finalText);
-    for (const [index, toolCall] of toolCalls.entries()) {
-      if (this.#toolIndexes.has(index)) continue;
-      out +=
-        this.#openFunctionCall(index, toolCall.id, toolCall.function.name) +
-        this.#close(undefined, toolCall.function.arguments);
+    const closed: ClosedItem[] = [];
+    const announced: { index: number; close: () => ClosedItem }[] = [];
+    const message = this.#message;
+    if (message !== undefined) {
+      // A message the deltas announced keeps its text part; the final text is authoritative.
+      const text =
+        finalMessage?.content[0]?.type === 'output_text' ? finalMessage.content[0].text : message.text;
+      announced.push({
+        index: message.index,
+        close: () =>
+          this.#closeMessage(message, { ...emptyTextPart(), text }, finalMessage?.status ?? 'completed'),
+      });
     }
-    const response = { ...final, output: this.#done };
+    for (const [toolIndex, open] of this.#calls) {
+      announced.push({ index: open.index, close: () => this.#closeFunctionCall(open, toolCalls[toolIndex]) });
+    }
+    for (const { close } of announced.sort((a, b) => a.index - b.index)) closed.push(close());
+    if (message === undefined && finalMessage !== undefined) {
+      const part = finalMessage.content[0] ?? emptyTextPart();
+      const { open, events } = this.#announceMessage(
+        part.type === 'refusal' ? { type: 'refusal', refusal: '' } : emptyTextPart(),
+      );
+      const done = this.#closeMessage(open, part, finalMessage.status);
+      closed.push({ ...done, events: events + done.events });
+    }
+    for (const [toolIndex, toolCall] of toolCalls.entries()) {
+      if (this.#calls.has(toolIndex)) continue;
+      const added = this.#announceFunctionCall(toolIndex, toolCall.id, toolCall.function.name);
+      const done = this.#closeFunctionCall(this.#calls.get(toolIndex) as OpenFunctionCall, toolCall);
+      closed.push({ ...done, events: added + done.events });
+    }
+    const output = [...closed].sort((a, b) => a.index - b.index).map(({ item }) => item);
     return (
-      out +
+      closed.map(({ events }) => events).join('') +
       this.#event({
         type: final.status === 'incomplete' ? 'response.incomplete' : 'response.completed',
-        response,
+        response: { ...final, output },
       })
     );
   }
 
   /** `response.failed` then an `error` event, for a failure after the stream started. */
   fail(code: string, message: string): string {
-    this.#open = undefined;
     const response: ResponseObject = { ...this.#pending(), status: 'failed', error: { code, message } };
     return (
       this.#event({ type: 'response.failed', response }) +
       this.#event({ type: 'error', code, message, param: null })
     );
   }
+}
+
+type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
+
+type ToolCall = NonNullable<StoredCall['message']['tool_calls']>[number];
+
+/** An item closed by `finish`: its output index, its final form and the events that closed it. */
+type ClosedItem = { index: number; item: ResponseOutputItem; events: string };
+
+function emptyTextPart(): Extract<ResponseOutputPart, { type: 'output_text' }> {
+  return { type: 'output_text', text: '', annotations: [], logprobs: [] };
 }
 
 /** A stored call as the events a replay of a streamed request sends. */

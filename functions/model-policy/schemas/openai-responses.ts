@@ -306,7 +306,7 @@ const sequence = { sequence_number: z.number().int().nonnegative() };
 /**
  * One event of a streamed response (`event:` names its `type`), each with a `sequence_number` one
  * higher than the last: `response.created`, `response.in_progress`, then per output item
- * `response.output_item.added`, its text or arguments deltas and `done`s and
+ * `response.output_item.added`, its text, refusal or arguments deltas and `done`s and
  * `response.output_item.done`, then `response.completed` or `response.incomplete` — or, on a failure
  * after the stream started, `response.failed` followed by one `error` event.
  */
@@ -353,6 +353,22 @@ export const ResponseStreamEventSchema = z
       content_index: z.number().int().nonnegative(),
       text: z.string(),
       logprobs: z.array(z.never()),
+      ...sequence,
+    }),
+    z.strictObject({
+      type: z.literal('response.refusal.delta'),
+      item_id: z.string(),
+      output_index: z.number().int().nonnegative(),
+      content_index: z.number().int().nonnegative(),
+      delta: z.string(),
+      ...sequence,
+    }),
+    z.strictObject({
+      type: z.literal('response.refusal.done'),
+      item_id: z.string(),
+      output_index: z.number().int().nonnegative(),
+      content_index: z.number().int().nonnegative(),
+      refusal: z.string(),
       ...sequence,
     }),
     z.strictObject({

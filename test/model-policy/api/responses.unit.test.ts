@@ -111,7 +111,7 @@ describe('translateResponsesRequest', () => {
 });
 
 describe('ResponseEventWriter', () => {
-  it('returns events numbered from 0, closing the message before a function call and ending with the whole response', () => {
+  it('returns events numbered from 0, closing every item when the call ends and ending with the whole response', () => {
     const body = request({ input: 'hi', stream: true });
     const writer = new ResponseEventWriter(
       { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
@@ -139,15 +139,135 @@ describe('ResponseEventWriter', () => {
       'response.output_item.added',
       'response.content_part.added',
       'response.output_text.delta',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
       'response.output_text.done',
       'response.content_part.done',
       'response.output_item.done',
-      'response.output_item.added',
-      'response.function_call_arguments.delta',
       'response.function_call_arguments.done',
       'response.output_item.done',
       'response.completed',
     ]);
+    expect(events.at(-1)?.response).toEqual(responseOf(final, body));
+  });
+
+  it('returns whole arguments for parallel tool calls whose pieces interleave', () => {
+    const body = request({ input: 'hi', stream: true });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    const final = call({
+      role: 'assistant',
+      content: null,
+      tool_calls: [
+        { id: 'call_a', type: 'function', function: { name: 'a', arguments: '{"x":1}' } },
+        { id: 'call_b', type: 'function', function: { name: 'b', arguments: '{"y":2}' } },
+      ],
+    });
+    const events = eventsOf(
+      writer.start() +
+        writer.delta({
+          type: 'delta',
+          tool_calls: [{ index: 0, id: 'call_a', name: 'a', arguments: '{"x"' }],
+        }) +
+        writer.delta({
+          type: 'delta',
+          tool_calls: [{ index: 1, id: 'call_b', name: 'b', arguments: '{"y"' }],
+        }) +
+        writer.delta({
+          type: 'delta',
+          tool_calls: [
+            { index: 0, arguments: ':1}' },
+            { index: 1, arguments: ':2}' },
+          ],
+        }) +
+        writer.finish(final),
+    );
+    const deltas = events.filter((event) => event.type === 'response.function_call_arguments.delta');
+    expect(deltas.map((event) => [event.output_index, event.delta])).toEqual([
+      [0, '{"x"'],
+      [1, '{"y"'],
+      [0, ':1}'],
+      [1, ':2}'],
+    ]);
+    const done = events.filter((event) => event.type === 'response.function_call_arguments.done');
+    expect(done.map((event) => event.arguments)).toEqual(['{"x":1}', '{"y":2}']);
+    expect(events.at(-1)?.response).toEqual(responseOf(final, body));
+  });
+
+  it('returns the final redacted text when text is followed by a tool call', () => {
+    const body = request({ input: 'hi', stream: true });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    const final = call({
+      role: 'assistant',
+      content: 'mail [EMAIL] now',
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'send', arguments: '{}' } }],
+    });
+    const events = eventsOf(
+      writer.start() +
+        writer.delta({ type: 'delta', content: 'mail ' }) +
+        writer.delta({
+          type: 'delta',
+          tool_calls: [{ index: 0, id: 'call_1', name: 'send', arguments: '{}' }],
+        }) +
+        writer.delta({ type: 'delta', content: '[EMAIL] now' }) +
+        writer.finish(final),
+    );
+    expect(events.filter((event) => event.type === 'response.output_item.added')).toHaveLength(2);
+    expect(events.find((event) => event.type === 'response.output_text.done')).toMatchObject({
+      text: 'mail [EMAIL] now',
+    });
+    expect(events.at(-1)?.response).toEqual(responseOf(final, body));
+  });
+
+  it("returns the call id of the finished call when a tool call's first piece has none", () => {
+    const body = request({ input: 'hi', stream: true });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    const final = call({
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: 'call_late', type: 'function', function: { name: 'f', arguments: '{}' } }],
+    });
+    const events = eventsOf(
+      writer.start() +
+        writer.delta({ type: 'delta', tool_calls: [{ index: 0, arguments: '{}' }] }) +
+        writer.finish(final),
+    );
+    const itemDone = events.find((event) => event.type === 'response.output_item.done');
+    expect(itemDone).toMatchObject({ item: { call_id: 'call_late', name: 'f' } });
+    expect(events.at(-1)?.response).toEqual(responseOf(final, body));
+  });
+
+  it('returns a refusal part, not empty text, for an answer that is only a refusal', () => {
+    const body = request({ input: 'hi', stream: true });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    const final = call({ role: 'assistant', content: null, refusal: 'I cannot help with that.' });
+    const events = eventsOf(writer.start() + writer.finish(final));
+    expect(events.map((event) => event.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.refusal.delta',
+      'response.refusal.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events.find((event) => event.type === 'response.refusal.done')).toMatchObject({
+      refusal: 'I cannot help with that.',
+    });
+    expect(events.some((event) => event.type === 'response.output_text.done')).toBe(false);
     expect(events.at(-1)?.response).toEqual(responseOf(final, body));
   });
 

@@ -3,10 +3,7 @@ import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
-import { provisionTestNode } from '../../support/aws.ts';
-import { importLambdaHandler, serveLambda } from '../../support/serve-lambda.ts';
-import { createTestAuth } from '../../support/test-auth.ts';
-import { tenantRegistrar, testTenantDirectory } from '../../support/test-tenants.ts';
+import { serveModelPolicy } from '../../support/model-policy-front.ts';
 import { script } from '../support/gateway-harness.ts';
 import { defaultModelCatalog } from '../../../functions/model-policy/composition/default-catalog.ts';
 import { startFakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
@@ -42,19 +39,11 @@ function catalogWith(upstreamUrl: string): unknown {
 
 beforeAll(async () => {
   upstream = await startFakeOpenAiServer();
-  const { resources } = await provisionTestNode('oaicompat');
-  const auth = await createTestAuth(`https://agentos.test/${resources.tableName}`, undefined, {
-    registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
-  });
-  Object.assign(process.env, auth.env(), {
-    AGENTOS_TABLE_NAME: resources.tableName,
-    AGENTOS_MODEL_POLICY_CACHE_MS: '0',
+  const served = await serveModelPolicy('oaicompat', {
     AGENTOS_MODEL_CATALOG: JSON.stringify(catalogWith(upstream.url)),
   });
-  const handler = await importLambdaHandler(
-    new URL('../../../functions/model-policy/handlers/api.ts', import.meta.url).pathname,
-  );
-  front = await serveLambda({ handler });
+  front = served.front;
+  const { auth } = served;
   client = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: await auth.token('acme'), maxRetries: 0 });
 });
 

@@ -1,11 +1,8 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
+import { serveModelPolicy } from '../../support/model-policy-front.ts';
 import { scopes } from '../../../functions/shared/auth/auth-context.ts';
-import { provisionTestNode } from '../../support/aws.ts';
-import { importLambdaHandler, serveLambda } from '../../support/serve-lambda.ts';
-import { createTestAuth } from '../../support/test-auth.ts';
-import { tenantRegistrar, testTenantDirectory } from '../../support/test-tenants.ts';
 import type { TestAuth } from '../../support/test-auth.ts';
 import { script } from '../support/gateway-harness.ts';
 
@@ -14,18 +11,7 @@ let auth: TestAuth;
 let client: OpenAI;
 
 beforeAll(async () => {
-  const { resources } = await provisionTestNode('oai');
-  auth = await createTestAuth(`https://agentos.test/${resources.tableName}`, undefined, {
-    registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
-  });
-  Object.assign(process.env, auth.env(), {
-    AGENTOS_TABLE_NAME: resources.tableName,
-    AGENTOS_MODEL_POLICY_CACHE_MS: '0',
-  });
-  const handler = await importLambdaHandler(
-    new URL('../../../functions/model-policy/handlers/api.ts', import.meta.url).pathname,
-  );
-  front = await serveLambda({ handler });
+  ({ front, auth } = await serveModelPolicy('oai'));
   client = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: await auth.token('acme'), maxRetries: 0 });
 });
 

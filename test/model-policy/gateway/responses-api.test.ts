@@ -1,10 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
-import { provisionTestNode } from '../../support/aws.ts';
-import { importLambdaHandler, serveLambda } from '../../support/serve-lambda.ts';
-import { createTestAuth } from '../../support/test-auth.ts';
-import { tenantRegistrar, testTenantDirectory } from '../../support/test-tenants.ts';
+import { scriptPrompt, serveModelPolicy } from '../../support/model-policy-front.ts';
 
 /**
  * OpenAI's Responses API (`POST /v1/responses`) against a local node, through the official `openai`
@@ -17,18 +14,9 @@ let token: string;
 let client: OpenAI;
 
 beforeAll(async () => {
-  const { resources } = await provisionTestNode('resp');
-  const auth = await createTestAuth(`https://agentos.test/${resources.tableName}`, undefined, {
-    registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
-  });
-  Object.assign(process.env, auth.env(), {
-    AGENTOS_TABLE_NAME: resources.tableName,
-    AGENTOS_MODEL_POLICY_CACHE_MS: '0',
-  });
-  const handler = await importLambdaHandler(
-    new URL('../../../functions/model-policy/handlers/api.ts', import.meta.url).pathname,
-  );
-  front = await serveLambda({ handler });
+  const served = await serveModelPolicy('resp');
+  front = served.front;
+  const { auth } = served;
   token = await auth.token('acme');
   client = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: token, maxRetries: 0 });
 });
@@ -36,11 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await front.close();
 });
-
-/** Instructions that make `local/scripted` play the given turns, one per call. */
-function scriptOf(...turns: unknown[]): string {
-  return `agentos-script: ${JSON.stringify(turns)}`;
-}
 
 const lookupTool: OpenAI.Responses.FunctionTool = {
   type: 'function',
@@ -102,7 +85,7 @@ describe('the official openai client, responses.create', () => {
   it('returns an answer that follows the instructions and input messages', async () => {
     const data = await client.responses.create({
       model: 'local/scripted',
-      instructions: scriptOf({ reply: 'as instructed' }),
+      instructions: scriptPrompt({ reply: 'as instructed' }),
       input: [{ role: 'user', content: [{ type: 'input_text', text: 'go' }] }],
       temperature: 0.2,
       top_p: 0.9,
@@ -119,7 +102,7 @@ describe('the official openai client, responses.create', () => {
   });
 
   it('returns a function call, then the answer to its function_call_output', async () => {
-    const instructions = scriptOf(
+    const instructions = scriptPrompt(
       { tool_calls: [{ name: 'lookup', arguments: { q: 'x' } }] },
       { reply: 'found x' },
     );
@@ -227,7 +210,7 @@ describe('the official openai client, responses.create', () => {
   it('streams a function call as argument deltas and its done events', async () => {
     const stream = await client.responses.create({
       model: 'local/scripted',
-      instructions: scriptOf({ tool_calls: [{ name: 'lookup', arguments: { q: 'a longer query' } }] }),
+      instructions: scriptPrompt({ tool_calls: [{ name: 'lookup', arguments: { q: 'a longer query' } }] }),
       input: 'find it',
       tools: [lookupTool],
       stream: true,
@@ -252,7 +235,7 @@ describe('the official openai client, responses.create', () => {
   it('streams response.failed and an error the client raises when the backend fails mid-stream', async () => {
     const stream = await client.responses.create({
       model: 'local/scripted',
-      instructions: scriptOf({ error: 'stream_cut' }),
+      instructions: scriptPrompt({ error: 'stream_cut' }),
       input: 'go',
       stream: true,
     });
@@ -267,7 +250,7 @@ describe('the official openai client, responses.create', () => {
   it('returns status incomplete when the answer is cut at max_output_tokens', async () => {
     const data = await client.responses.create({
       model: 'local/scripted',
-      instructions: scriptOf({ fill: true }),
+      instructions: scriptPrompt({ fill: true }),
       input: 'go',
       max_output_tokens: 16,
     });
@@ -363,7 +346,7 @@ describe('POST /v1/responses over HTTP', () => {
   it('throws when the model answers JSON that does not match text.format: 503 output_invalid', async () => {
     const reply = await post({
       model: 'local/scripted',
-      instructions: scriptOf({ reply: '{"name": 1}' }),
+      instructions: scriptPrompt({ reply: '{"name": 1}' }),
       input: 'a city',
       text: {
         format: {

@@ -6,10 +6,7 @@ import type { LanguageModel, ModelMessage } from 'ai';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
-import { provisionTestNode } from '../../support/aws.ts';
-import { importLambdaHandler, serveLambda } from '../../support/serve-lambda.ts';
-import { createTestAuth } from '../../support/test-auth.ts';
-import { tenantRegistrar, testTenantDirectory } from '../../support/test-tenants.ts';
+import { scriptPrompt, serveModelPolicy } from '../../support/model-policy-front.ts';
 
 /**
  * The Vercel AI SDK and LangChain JS, unchanged, against a local node: each over the Responses API
@@ -22,18 +19,9 @@ let token: string;
 let provider: OpenAIProvider;
 
 beforeAll(async () => {
-  const { resources } = await provisionTestNode('sdks');
-  const auth = await createTestAuth(`https://agentos.test/${resources.tableName}`, undefined, {
-    registerTenant: tenantRegistrar(testTenantDirectory(resources.tableName)),
-  });
-  Object.assign(process.env, auth.env(), {
-    AGENTOS_TABLE_NAME: resources.tableName,
-    AGENTOS_MODEL_POLICY_CACHE_MS: '0',
-  });
-  const handler = await importLambdaHandler(
-    new URL('../../../functions/model-policy/handlers/api.ts', import.meta.url).pathname,
-  );
-  front = await serveLambda({ handler });
+  const served = await serveModelPolicy('sdks');
+  front = served.front;
+  const { auth } = served;
   token = await auth.token('acme');
   provider = createOpenAI({ baseURL: `${front.url}/v1`, apiKey: token });
 });
@@ -41,11 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await front.close();
 });
-
-/** A system prompt that makes `local/scripted` play the given turns, one per call. */
-function scriptOf(...turns: unknown[]): string {
-  return `agentos-script: ${JSON.stringify(turns)}`;
-}
 
 const City = z.object({ name: z.string(), population: z.number().int() });
 
@@ -74,7 +57,7 @@ describe.each(vercelModels)('the Vercel AI SDK with %s', (_, model) => {
     const looked: string[] = [];
     const result = await generateText({
       model: model('local/scripted'),
-      system: scriptOf({ tool_calls: [{ name: 'lookup', arguments: { q: 'x' } }] }, { reply: 'found x' }),
+      system: scriptPrompt({ tool_calls: [{ name: 'lookup', arguments: { q: 'x' } }] }, { reply: 'found x' }),
       prompt: 'find x',
       tools: {
         lookup: tool({
@@ -203,7 +186,7 @@ describe.each([false, true])('LangChain ChatOpenAI, useResponsesApi %s', (useRes
       },
     ]);
     const answer = await model.invoke([
-      ['system', scriptOf({ tool_calls: [{ name: 'lookup', arguments: { q: 'x' } }] })],
+      ['system', scriptPrompt({ tool_calls: [{ name: 'lookup', arguments: { q: 'x' } }] })],
       ['user', 'find x'],
     ]);
     expect(answer.tool_calls).toEqual([expect.objectContaining({ name: 'lookup', args: { q: 'x' } })]);
