@@ -343,6 +343,8 @@ export class AgentOsNodeStack extends Stack {
 
     // An open event stream holds a lease on one of its tenant's stream slots (HLD §5.2).
     this.table.grantReadWriteData(orchestratorEvents);
+    // A background response's answer carries its events URL with a stream token signed by the node's key.
+    signingKey.grantRead(orchestratorEvents);
     // A2A's message/send and message/stream create runs and tasks/cancel cancels them, as the runs API does.
     this.stepQueue.grantSendMessages(orchestratorEvents);
     this.longRun.grantStartExecution(orchestratorEvents);

@@ -172,7 +172,7 @@ describe('the node stack', () => {
     expect(text).not.toMatch(/"SecretString"\s*:/);
   });
 
-  it('lets only the step worker and the API (issuing principals’ tokens) read the signing key, and only the worker start run-deadline executions', () => {
+  it('lets only the step worker, the API (issuing principals’ tokens) and the events function (minting stream tokens) read the signing key, and only the worker start run-deadline executions', () => {
     const allowedTo = (action: string, resource: string) =>
       functionNames.filter((name) =>
         policyStatementsOf(stack, template, name).some((statement) => {
@@ -183,6 +183,7 @@ describe('the node stack', () => {
     const stateMachineId = stack.getLogicalId(stack.runDeadline.node.defaultChild as CfnResource);
     expect(allowedTo('secretsmanager:GetSecretValue', sampleSigningKeySecretArn).sort()).toEqual([
       'orchestratorApi',
+      'orchestratorEvents',
       'stepWorker',
     ]);
     expect(allowedTo('states:StartExecution', `"${stateMachineId}"`)).toEqual(['stepWorker']);
@@ -219,13 +220,17 @@ describe('the node stack', () => {
     expect(secretReads[0]).toContain(`:secret:${nodeSecretNames('main').providerCredentialsPrefix}*`);
   });
 
-  it('gives the events function the table, and to create and cancel A2A’s runs the step queue and long runs, but no secret', () => {
+  it('gives the events function the table, to create and cancel runs the step queue and long runs, and of secrets only the signing key', () => {
     const statements = JSON.stringify(policyStatementsOf(stack, template, 'orchestratorEvents'));
     expect(statements).toContain('dynamodb:Query');
     expect(statements).toContain('dynamodb:UpdateItem');
     expect(statements).toContain('sqs:SendMessage');
     expect(statements).not.toContain('sqs:ReceiveMessage');
-    expect(statements).not.toContain('secretsmanager:');
+    const secretReads = policyStatementsOf(stack, template, 'orchestratorEvents')
+      .map((statement) => JSON.stringify(statement))
+      .filter((statement) => statement.includes('secretsmanager:'));
+    expect(secretReads).toHaveLength(1);
+    expect(secretReads[0]).toContain(sampleSigningKeySecretArn);
     expect(statements).not.toContain('states:SendTask');
   });
 

@@ -291,6 +291,10 @@ describe('A2A tasks/get and tasks/cancel', () => {
     const sent = (await send(userMessage(scripted('late', 'slow', 10_000)), false)) as Task;
     const canceled = await client().cancelTask({ tenant: '', id: sent.id, metadata: undefined });
     expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    // Canceled is a final state: a second cancel is refused like one of a completed task.
+    await expect(
+      client().cancelTask({ tenant: '', id: sent.id, metadata: undefined }),
+    ).rejects.toBeInstanceOf(TaskNotCancelableError);
   });
 
   it("throws task not found (-32001) for another tenant's task", async () => {

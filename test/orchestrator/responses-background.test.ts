@@ -149,6 +149,31 @@ describe('background responses with the official openai client', () => {
     expect(again.status).toBe('cancelled');
   });
 
+  it('answers the cancel of a completed response with the completed response', async () => {
+    const created = await client().responses.create({
+      model: 'sample-agent',
+      input: scripted('done before', 'cancel-done'),
+      background: true,
+    });
+    const done = await untilDone(created.id);
+    expect(done.output_text).toBe('done before');
+    const answered = await client().responses.cancel(created.id);
+    expect(answered.status).toBe('completed');
+    expect(answered.output).toEqual(done.output);
+  });
+
+  it('accepts include as the openai client sends it when retrieving', async () => {
+    const created = await client().responses.create({
+      model: 'sample-agent',
+      input: scripted('with include', 'include'),
+      background: true,
+    });
+    const retrieved = await client().responses.retrieve(created.id, {
+      include: ['message.output_text.logprobs'],
+    });
+    expect(retrieved.id).toBe(created.id);
+  });
+
   it('returns the response created first for a repeated Idempotency-Key', async () => {
     const body = { model: 'sample-agent', input: scripted('once', 'idem'), background: true };
     const key = { headers: { 'Idempotency-Key': `bg-${crypto.randomUUID()}` } };

@@ -50,6 +50,26 @@ describe('event stream limits', () => {
     expect(refused.headers.get('retry-after')).toBe('5');
     expect(await refused.json()).toMatchObject({ error: { code: 'rate_limited' } });
 
+    // A streamed background response is refused before its run is created: a retry creates none twice.
+    const listRuns = async () =>
+      (
+        (await (
+          await fetch(`${api.url}/v1/runs`, { headers: { authorization: `Bearer ${token}` } })
+        ).json()) as {
+          data: unknown[];
+        }
+      ).data.length;
+    const runsBefore = await listRuns();
+    const streamedResponse = await fetch(`${api.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sample-agent', input: 'hi', background: true, stream: true }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(streamedResponse.status).toBe(429);
+    await streamedResponse.arrayBuffer();
+    expect(await listRuns()).toBe(runsBefore);
+
     // Another tenant has its own allowance.
     const globex = await api.auth.token('globex');
     const other = new AbortController();

@@ -122,8 +122,9 @@ export const getA2aAgentCard = defineRoute({
   tags: ['A2A'],
   summary: 'The A2A agent card of an agent',
   description:
-    'Names the agent, its one skill, its JSON-RPC endpoint (`url`) and the bearer JWT it takes. Cards are not ' +
-    'signed yet.',
+    'Names the agent, its one skill, its JSON-RPC endpoint (`url`) and the bearer JWT it takes. Once the node ' +
+    'has a signing key the card carries `signatures`: a detached JWS over the RFC 8785 canonical form of the ' +
+    'card as served without `signatures`, whose `jku` names the node’s published keys.',
   request: { params: AgentPathSchema, invalidParams: 'not_found' },
   responses: {
     200: { description: 'The card.', content: { 'application/json': { schema: AgentCardSchema } } },

@@ -23,7 +23,14 @@ import { CreateRunRequestSchema, RunIdSchema } from '../schemas/run.ts';
 import type { Run } from '../schemas/run.ts';
 import type { a2aJsonRpc, getA2aAgentCard } from './a2a-api.ts';
 import { jsonRpcError, jsonRpcErrors } from './a2a-api.ts';
-import { a2aMetadataKeys, agentCard, contextIdOf, eventToStatusUpdate, runToTask } from './a2a-mapping.ts';
+import {
+  a2aMetadataKeys,
+  agentCard,
+  contextIdOf,
+  eventToStatusUpdate,
+  runToTask,
+  taskState,
+} from './a2a-mapping.ts';
 
 /** What the A2A handlers are built on: the run service and the run event streams, shared with the runs API. */
 export type A2aHandlerDeps = RunStreamDeps & {
@@ -115,11 +122,16 @@ function sseData(payload: unknown, id?: number): string {
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    // Removed when the timer fires, so a long blocking wait does not pile listeners on the signal.
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 
 /**
@@ -270,7 +282,14 @@ export function a2aHandlers(deps: A2aHandlerDeps): {
       case 'tasks/cancel': {
         requireWrite(auth);
         const { id: taskId } = parseParams(TaskIdParamsSchema, params);
-        await loadTask(service, auth, agentId, taskId);
+        const task = await loadTask(service, auth, agentId, taskId);
+        // A2A: a task in any final state, canceled included, is not cancelable.
+        if (isTerminal(task.status)) {
+          throw new JsonRpcFailure(
+            jsonRpcErrors.taskNotCancelable,
+            `Task cannot be canceled: it is already ${taskState(task.status)}`,
+          );
+        }
         try {
           return ok(runToTask(await service.cancelRun(auth, taskId, tenant)));
         } catch (error) {

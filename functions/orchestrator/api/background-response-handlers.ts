@@ -1,6 +1,7 @@
 import type { RouteHandler, RouteInput, RouteResult } from '../../shared/http/bound-route.ts';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../../shared/errors/agentos-error.ts';
-import { openRunStream, sseHeaders } from '../events/open-run-stream.ts';
+import { openRunStream, sseHeaders, takeStreamSlot } from '../events/open-run-stream.ts';
+import type { StreamSlot } from '../events/stream-slots.ts';
 import type { RunStreamDeps } from '../events/open-run-stream.ts';
 import type { EventsUrlMinter } from '../events/stream-token.ts';
 import type { RunService } from '../runtime/run-service.ts';
@@ -89,6 +90,7 @@ export function backgroundResponseHandlers(deps: BackgroundResponseHandlerDeps):
     input: RouteInput<typeof retrieveBackgroundResponse> | RouteInput<typeof createBackgroundResponse>,
     run: Run,
     startingAfter: number | undefined,
+    held?: { slot: StreamSlot | undefined },
   ): Promise<RouteResult> {
     // The path, not a freshly minted URL, so a replayed event is byte for byte the one sent before.
     const toEvents = responseEventMapper(run, `/v1/runs/${run.run_id}/events`);
@@ -107,6 +109,7 @@ export function backgroundResponseHandlers(deps: BackgroundResponseHandlerDeps):
       initialStatus: run.status,
       signal: input.signal,
       format,
+      ...(held === undefined ? {} : { slot: held.slot }),
     });
     return { status: 200, headers: sseHeaders, stream: events };
   }
@@ -114,13 +117,20 @@ export function backgroundResponseHandlers(deps: BackgroundResponseHandlerDeps):
   return {
     async createBackgroundResponse(input) {
       const { auth, tenant, body, headers, url } = input;
-      const { run, replayed } = await service.createRun(
-        auth,
-        runRequestOf(body),
-        headers['idempotency-key'],
-        tenant,
-      );
-      if (body.stream === true) return stream(input, run, undefined);
+      const request = runRequestOf(body);
+      if (body.stream === true) {
+        // The stream slot first: a 429 for want of one must not follow a run already created.
+        const slot = await takeStreamSlot(deps, tenant, auth.tenant_id);
+        let created: Run;
+        try {
+          ({ run: created } = await service.createRun(auth, request, headers['idempotency-key'], tenant));
+        } catch (error) {
+          await slot?.close();
+          throw error;
+        }
+        return stream(input, created, undefined, { slot });
+      }
+      const { run, replayed } = await service.createRun(auth, request, headers['idempotency-key'], tenant);
       return {
         status: 200,
         headers: replayed ? { 'idempotent-replayed': 'true' } : {},

@@ -7,7 +7,7 @@ import type { RunStatus } from '../schemas/run.ts';
 import type { RunEventHub } from './run-event-hub.ts';
 import { followRunEvents } from './run-event-stream.ts';
 import type { EventStreamTiming } from './run-event-stream.ts';
-import type { StreamSlots } from './stream-slots.ts';
+import type { StreamSlot, StreamSlots } from './stream-slots.ts';
 
 /** What every event stream of a run is built on. */
 export type RunStreamDeps = {
@@ -16,6 +16,20 @@ export type RunStreamDeps = {
   hub: RunEventHub;
   streamSlots?: StreamSlots;
 };
+
+/**
+ * Takes one of the tenant's stream slots across the node and one of this process, or throws the
+ * 429 `openRunStream` would. A route that creates a run and streams it takes the slot first, so a
+ * refusal never follows a run it created (the client would retry and create another).
+ */
+export async function takeStreamSlot(
+  deps: RunStreamDeps,
+  tenant: Tenant | undefined,
+  tenantId: string,
+): Promise<StreamSlot | undefined> {
+  deps.hub.assertRoom(tenantId);
+  return tenant === undefined ? undefined : await deps.streamSlots?.open(tenant);
+}
 
 /**
  * Opens a run's event stream after `after`: takes a stream slot of the tenant across the node and
@@ -35,10 +49,12 @@ export async function openRunStream(
     signal: AbortSignal;
     format?: (event: RunEvent) => string;
     prefix?: string[];
+    /** A slot taken beforehand with `takeStreamSlot` (the stream closes it); absent, one is taken here. */
+    slot?: StreamSlot | undefined;
   },
 ): Promise<Readable> {
   const { auth, tenant, runId, after, signal } = request;
-  const slot = tenant === undefined ? undefined : await deps.streamSlots?.open(tenant);
+  const slot = 'slot' in request ? request.slot : await takeStreamSlot(deps, tenant, auth.tenant_id);
   let shared: ReturnType<RunEventHub['subscribe']>;
   try {
     // A cursor past the run's end would start the run's shared reader beyond every event.

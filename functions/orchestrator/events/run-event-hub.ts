@@ -177,6 +177,30 @@ export class RunEventHub {
   }
 
   /**
+   * Throws what `subscribe` would for want of room, without registering a stream: a route that
+   * creates a run and then streams it checks first, so the refusal comes before the run exists.
+   *
+   * @throws RateLimitedError `node_sse_connections` or `tenant_sse_connections`, as `subscribe`
+   */
+  assertRoom(tenantId: string): void {
+    const limits = this.options.limits ?? defaultStreamLimits;
+    if (this.#total >= limits.maxStreams) {
+      throw rateLimited(
+        'node_sse_connections',
+        'The node serves as many event streams as it may; retry shortly',
+        streamRetrySeconds,
+      );
+    }
+    if ((this.#open.get(tenantId) ?? 0) >= limits.maxStreamsPerTenant) {
+      throw rateLimited(
+        'tenant_sse_connections',
+        'The tenant has as many event streams open as it may; retry shortly',
+        streamRetrySeconds,
+      );
+    }
+  }
+
+  /**
    * Registers a stream of `runId` whose client has seen `after`; the returned subscription gives the
    * shared reader and must be closed when the stream ends.
    *
@@ -186,21 +210,8 @@ export class RunEventHub {
   subscribe(auth: AuthContext, runId: string, after: number): { tail: RunTail; close(): void } {
     const limits = this.options.limits ?? defaultStreamLimits;
     const tenant = auth.tenant_id;
+    this.assertRoom(tenant);
     const tenantOpen = this.#open.get(tenant) ?? 0;
-    if (this.#total >= limits.maxStreams) {
-      throw rateLimited(
-        'node_sse_connections',
-        'The node serves as many event streams as it may; retry shortly',
-        streamRetrySeconds,
-      );
-    }
-    if (tenantOpen >= limits.maxStreamsPerTenant) {
-      throw rateLimited(
-        'tenant_sse_connections',
-        'The tenant has as many event streams open as it may; retry shortly',
-        streamRetrySeconds,
-      );
-    }
     const key = `${tenant}/${runId}`;
     let tail = this.#tails.get(key);
     if (tail === undefined) {

@@ -78,6 +78,12 @@ export const RetrieveBackgroundResponseQuerySchema = z.strictObject({
     .union([z.string(), z.array(z.string())])
     .optional()
     .describe('Accepted and ignored.'),
+  // The openai client sends arrays in brackets form (`include[]=…`).
+  'include[]': z
+    .string()
+    .optional()
+    .describe('Accepted and ignored (`include` as the openai client sends it).'),
+  include_obfuscation: z.enum(['true', 'false']).optional().describe('Accepted and ignored.'),
 });
 
 const OutputTextSchema = z.looseObject({
