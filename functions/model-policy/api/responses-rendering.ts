@@ -129,12 +129,16 @@ type OpenMessage = { index: number; id: string; text: string };
 /** A function call the stream announced, by its delta index: what its pieces carried so far. */
 type OpenFunctionCall = { index: number; id: string; callId: string; name: string; arguments: string };
 
+/** Pieces of a tool call seen before one carried its id: held, since clients pin `call_id` at announcement. */
+type PendingFunctionCall = { name: string; arguments: string };
+
 /**
  * Turns the chat path's stream deltas into Responses API events, numbering them. Items open as their
- * first delta arrives and stay open until the call ends, so pieces of parallel tool calls may
- * interleave and text held back by output redaction still lands in its message; the finished call
- * is authoritative for what each item holds when it closes (redaction may rewrite text and hold tool
- * calls back until the end, and a tool call's first piece may lack its id).
+ * first delta arrives (a function call once a piece carries its id) and stay open until the call
+ * ends, so pieces of parallel tool calls may interleave and text held back by output redaction still
+ * lands in its message; the finished call is authoritative for what each item holds when it closes
+ * (redaction may rewrite text and hold tool calls back until the end). Finished tool calls are
+ * matched to announced ones by call id, never by position: the finished call packs them in order.
  */
 export class ResponseEventWriter {
   readonly #identity: ResponseIdentity;
@@ -144,6 +148,10 @@ export class ResponseEventWriter {
   #message: OpenMessage | undefined;
   /** The announced function calls, by their delta index. */
   readonly #calls = new Map<number, OpenFunctionCall>();
+  /** Tool calls whose pieces arrived before their id, by delta index. */
+  readonly #pendingCalls = new Map<number, PendingFunctionCall>();
+  /** Function calls announced so far: numbers their item ids in announcement order, as `outputOf` does. */
+  #functionCallCount = 0;
 
   constructor(identity: ResponseIdentity, body: CreateResponseRequest) {
     this.#identity = identity;
@@ -199,26 +207,38 @@ export class ResponseEventWriter {
     };
   }
 
-  #announceFunctionCall(toolIndex: number, callId: string, name: string): string {
+  #announceFunctionCall(callId: string, name: string): { open: OpenFunctionCall; events: string } {
     const open: OpenFunctionCall = {
       index: this.#outputCount++,
-      id: functionCallIdOf(this.#identity.completionId, toolIndex),
+      id: functionCallIdOf(this.#identity.completionId, this.#functionCallCount++),
       callId,
       name,
       arguments: '',
     };
-    this.#calls.set(toolIndex, open);
+    return {
+      open,
+      events: this.#event({
+        type: 'response.output_item.added',
+        output_index: open.index,
+        item: {
+          type: 'function_call',
+          id: open.id,
+          status: 'in_progress',
+          call_id: callId,
+          name,
+          arguments: '',
+        },
+      }),
+    };
+  }
+
+  #argumentsDelta(open: OpenFunctionCall, piece: string): string {
+    open.arguments += piece;
     return this.#event({
-      type: 'response.output_item.added',
+      type: 'response.function_call_arguments.delta',
+      item_id: open.id,
       output_index: open.index,
-      item: {
-        type: 'function_call',
-        id: open.id,
-        status: 'in_progress',
-        call_id: callId,
-        name,
-        arguments: '',
-      },
+      delta: piece,
     });
   }
 
@@ -243,21 +263,24 @@ export class ResponseEventWriter {
       });
     }
     for (const piece of delta.tool_calls ?? []) {
-      if (!this.#calls.has(piece.index)) {
-        out += this.#announceFunctionCall(piece.index, piece.id ?? '', piece.name ?? '');
+      const open = this.#calls.get(piece.index);
+      if (open !== undefined) {
+        if (piece.arguments !== undefined && piece.arguments !== '')
+          out += this.#argumentsDelta(open, piece.arguments);
+        continue;
       }
-      const open = this.#calls.get(piece.index) as OpenFunctionCall;
-      if (open.callId === '' && piece.id !== undefined) open.callId = piece.id;
-      if (open.name === '' && piece.name !== undefined) open.name = piece.name;
-      if (piece.arguments !== undefined && piece.arguments !== '') {
-        open.arguments += piece.arguments;
-        out += this.#event({
-          type: 'response.function_call_arguments.delta',
-          item_id: open.id,
-          output_index: open.index,
-          delta: piece.arguments,
-        });
+      const pending = this.#pendingCalls.get(piece.index) ?? { name: '', arguments: '' };
+      if (pending.name === '' && piece.name !== undefined) pending.name = piece.name;
+      pending.arguments += piece.arguments ?? '';
+      if (piece.id === undefined || piece.id === '') {
+        this.#pendingCalls.set(piece.index, pending);
+        continue;
       }
+      this.#pendingCalls.delete(piece.index);
+      const announced = this.#announceFunctionCall(piece.id, pending.name);
+      this.#calls.set(piece.index, announced.open);
+      out += announced.events;
+      if (pending.arguments !== '') out += this.#argumentsDelta(announced.open, pending.arguments);
     }
     return out;
   }
@@ -335,8 +358,12 @@ export class ResponseEventWriter {
           this.#closeMessage(message, { ...emptyTextPart(), text }, finalMessage?.status ?? 'completed'),
       });
     }
-    for (const [toolIndex, open] of this.#calls) {
-      announced.push({ index: open.index, close: () => this.#closeFunctionCall(open, toolCalls[toolIndex]) });
+    const finalById = new Map(toolCalls.map((toolCall) => [toolCall.id, toolCall]));
+    for (const open of this.#calls.values()) {
+      announced.push({
+        index: open.index,
+        close: () => this.#closeFunctionCall(open, finalById.get(open.callId)),
+      });
     }
     for (const { close } of announced.sort((a, b) => a.index - b.index)) closed.push(close());
     if (message === undefined && finalMessage !== undefined) {
@@ -347,11 +374,12 @@ export class ResponseEventWriter {
       const done = this.#closeMessage(open, part, finalMessage.status);
       closed.push({ ...done, events: events + done.events });
     }
-    for (const [toolIndex, toolCall] of toolCalls.entries()) {
-      if (this.#calls.has(toolIndex)) continue;
-      const added = this.#announceFunctionCall(toolIndex, toolCall.id, toolCall.function.name);
-      const done = this.#closeFunctionCall(this.#calls.get(toolIndex) as OpenFunctionCall, toolCall);
-      closed.push({ ...done, events: added + done.events });
+    const announcedIds = new Set([...this.#calls.values()].map((open) => open.callId));
+    for (const toolCall of toolCalls) {
+      if (announcedIds.has(toolCall.id)) continue;
+      const added = this.#announceFunctionCall(toolCall.id, toolCall.function.name);
+      const done = this.#closeFunctionCall(added.open, toolCall);
+      closed.push({ ...done, events: added.events + done.events });
     }
     const output = [...closed].sort((a, b) => a.index - b.index).map(({ item }) => item);
     return (

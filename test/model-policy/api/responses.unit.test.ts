@@ -1,3 +1,4 @@
+import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../../functions/shared/errors/agentos-error.ts';
 import { ResponseEventWriter, responseOf } from '../../../functions/model-policy/api/responses-rendering.ts';
@@ -32,6 +33,17 @@ function eventsOf(sse: string): Event[] {
     .split('\n')
     .filter((line) => line.startsWith('data: '))
     .map((line) => JSON.parse(line.slice(6)) as Event);
+}
+
+/** The final response the official `openai` client assembles from a stream, which checks every item's identity. */
+async function throughOpenAiClient(sse: string): Promise<OpenAI.Responses.Response> {
+  const client = new OpenAI({
+    apiKey: 'unused',
+    baseURL: 'http://gateway.invalid/v1',
+    maxRetries: 0,
+    fetch: async () => new Response(sse, { headers: { 'content-type': 'text/event-stream' } }),
+  });
+  return client.responses.stream({ model: 'local/echo', input: 'hi' }).finalResponse();
 }
 
 describe('translateResponsesRequest', () => {
@@ -196,6 +208,42 @@ describe('ResponseEventWriter', () => {
     expect(events.at(-1)?.response).toEqual(responseOf(final, body));
   });
 
+  it('returns each finished call under its own id when the deltas number tool calls from 1', async () => {
+    const body = request({ input: 'hi', stream: true });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    // The finished call packs the tool calls in delta order: positions 0 and 1.
+    const final = call({
+      role: 'assistant',
+      content: null,
+      tool_calls: [
+        { id: 'call_a', type: 'function', function: { name: 'a', arguments: '{"x":1}' } },
+        { id: 'call_b', type: 'function', function: { name: 'b', arguments: '{"y":2}' } },
+      ],
+    });
+    const sse =
+      writer.start() +
+      writer.delta({
+        type: 'delta',
+        tool_calls: [{ index: 1, id: 'call_a', name: 'a', arguments: '{"x":1}' }],
+      }) +
+      writer.delta({
+        type: 'delta',
+        tool_calls: [{ index: 2, id: 'call_b', name: 'b', arguments: '{"y":2}' }],
+      }) +
+      writer.finish(final);
+    expect(eventsOf(sse).at(-1)?.response).toEqual(responseOf(final, body));
+    const assembled = await throughOpenAiClient(sse);
+    expect(
+      assembled.output.map((item) => (item.type === 'function_call' ? [item.call_id, item.arguments] : [])),
+    ).toEqual([
+      ['call_a', '{"x":1}'],
+      ['call_b', '{"y":2}'],
+    ]);
+  });
+
   it('returns the final redacted text when text is followed by a tool call', () => {
     const body = request({ input: 'hi', stream: true });
     const writer = new ResponseEventWriter(
@@ -224,7 +272,7 @@ describe('ResponseEventWriter', () => {
     expect(events.at(-1)?.response).toEqual(responseOf(final, body));
   });
 
-  it("returns the call id of the finished call when a tool call's first piece has none", () => {
+  it('returns the call id of the finished call when no piece of a tool call carries one', async () => {
     const body = request({ input: 'hi', stream: true });
     const writer = new ResponseEventWriter(
       { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
@@ -235,14 +283,48 @@ describe('ResponseEventWriter', () => {
       content: null,
       tool_calls: [{ id: 'call_late', type: 'function', function: { name: 'f', arguments: '{}' } }],
     });
-    const events = eventsOf(
+    const sse =
       writer.start() +
-        writer.delta({ type: 'delta', tool_calls: [{ index: 0, arguments: '{}' }] }) +
-        writer.finish(final),
-    );
+      writer.delta({ type: 'delta', tool_calls: [{ index: 0, name: 'f', arguments: '{' }] }) +
+      writer.delta({ type: 'delta', tool_calls: [{ index: 0, arguments: '}' }] }) +
+      writer.finish(final);
+    const events = eventsOf(sse);
+    // The call is announced only with its id: clients pin call_id at announcement.
+    const added = events.find((event) => event.type === 'response.output_item.added');
+    expect(added).toMatchObject({ item: { call_id: 'call_late', name: 'f' } });
     const itemDone = events.find((event) => event.type === 'response.output_item.done');
-    expect(itemDone).toMatchObject({ item: { call_id: 'call_late', name: 'f' } });
+    expect(itemDone).toMatchObject({ item: { call_id: 'call_late', name: 'f', arguments: '{}' } });
     expect(events.at(-1)?.response).toEqual(responseOf(final, body));
+    const assembled = await throughOpenAiClient(sse);
+    expect(assembled.output[0]).toMatchObject({
+      type: 'function_call',
+      call_id: 'call_late',
+      arguments: '{}',
+    });
+  });
+
+  it('returns a call announced once a later piece carries its id, with the arguments held until then', async () => {
+    const body = request({ input: 'hi', stream: true });
+    const writer = new ResponseEventWriter(
+      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
+      body,
+    );
+    const final = call({
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: 'call_2nd', type: 'function', function: { name: 'f', arguments: '{"q":1}' } }],
+    });
+    const sse =
+      writer.start() +
+      writer.delta({ type: 'delta', tool_calls: [{ index: 0, name: 'f', arguments: '{"q"' }] }) +
+      writer.delta({ type: 'delta', tool_calls: [{ index: 0, id: 'call_2nd', arguments: ':1}' }] }) +
+      writer.finish(final);
+    const events = eventsOf(sse);
+    expect(events.filter((event) => event.type === 'response.function_call_arguments.delta')).toEqual([
+      expect.objectContaining({ delta: '{"q":1}' }),
+    ]);
+    const assembled = await throughOpenAiClient(sse);
+    expect(assembled.output).toMatchObject(responseOf(final, body).output);
   });
 
   it('returns a refusal part, not empty text, for an answer that is only a refusal', () => {
