@@ -133,6 +133,9 @@ describe('background responses with the official openai client', () => {
     const whole = await streamed(created.id);
     expect([...first, ...rest]).toEqual(whole);
     expect(whole.at(-1)?.type).toBe('response.completed');
+    // A cursor inside the events one run event expands to (the answer's item, part, text, completion).
+    const inside = whole.at(-3)!.sequence_number;
+    expect(await streamed(created.id, inside)).toEqual(whole.slice(-2));
   });
 
   it('cancels a response whose run has not finished, and answers a finished one as it is', async () => {
@@ -209,5 +212,19 @@ describe('background response refusals', () => {
       OpenAI.NotFoundError,
     );
     await expect(client().responses.retrieve('resp_nope')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    // Another tenant's response reads exactly as a missing one, its id aside.
+    const bodyOf = async (bearer: string, id: string) => {
+      const response = await fetch(`${node.node.orchestratorUrl}/v1/responses/${id}`, {
+        headers: { authorization: `Bearer ${bearer}` },
+      });
+      const json = (await response.json()) as { error: { code: string; message: string } };
+      return {
+        status: response.status,
+        code: json.error.code,
+        message: json.error.message.replace(id, 'ID'),
+      };
+    };
+    const missing = `resp_${'0'.repeat(26)}`;
+    expect(await bodyOf(intruderToken, created.id)).toEqual(await bodyOf(intruderToken, missing));
   });
 });
