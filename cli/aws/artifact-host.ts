@@ -5,6 +5,7 @@ import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { freePort } from '../local/emulator.ts';
 import { accessLogLine, startHttpFront } from '../local/lambda-http-front.ts';
 import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
+import { otlpTracingEnv } from '../../functions/shared/observability/otlp-tracing.ts';
 import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
 import {
   installInvokeStore,
@@ -50,7 +51,28 @@ export type ArtifactHostSettings = DeployedArtifactsSettings & {
    * API, status and latency): a local node's log then holds what its alarms read (HLD §9.3).
    */
   accessLog?: boolean;
+  /**
+   * Where the hosted functions export their spans over OTLP/HTTP (HLD §9.1): set as their
+   * `AGENTOS_OTLP_TRACES_URL`, which no deployed function sets (X-Ray traces them on AWS).
+   */
+  otlpTracesUrl?: string;
 };
+
+/**
+ * The environment the hosted functions share: the deployed one, plus what the host's settings add
+ * for this machine only (the OTLP traces endpoint), checked as the functions will read it.
+ */
+export function hostedVariables(
+  deployed: Record<string, string>,
+  settings: Pick<ArtifactHostSettings, 'otlpTracesUrl'>,
+): Record<string, string> {
+  const variables =
+    settings.otlpTracesUrl === undefined
+      ? { ...deployed }
+      : { ...deployed, ...otlpTracingEnv.render({ AGENTOS_OTLP_TRACES_URL: settings.otlpTracesUrl }) };
+  otlpTracingEnv.parse(variables);
+  return variables;
+}
 
 /** A function the host runs, and the deployed code it runs it from. */
 export type HostedFunction = {
@@ -198,7 +220,8 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   // From here on this process's environment and loaded modules belong to this host.
   refuseSecond();
   hostStarted = true;
-  const removed = applyEnvironment(shared.variables);
+  const variables = hostedVariables(shared.variables, settings);
+  const removed = applyEnvironment(variables);
   installLambdaRuntimeShim();
   installInvokeStore();
 
@@ -287,7 +310,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       kept: shared.kept,
       functionScoped: shared.functionScoped,
       removed,
-      names: Object.keys(shared.variables).sort(),
+      names: Object.keys(variables).sort(),
     },
     timings: { ...artifacts.timings, startMs: performance.now() - started },
     notes,
