@@ -6,7 +6,8 @@ import { freePort } from '../local/emulator.ts';
 import { accessLogLine, startHttpFront } from '../local/lambda-http-front.ts';
 import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
 import { otlpTracingEnv } from '../../functions/shared/observability/otlp-tracing.ts';
-import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
+import type { HttpFront, LocalRoute, ServedRequest } from '../local/lambda-http-front.ts';
+import { startLocalDashboard } from '../local/dashboard/local-dashboard.ts';
 import {
   installInvokeStore,
   installLambdaRuntimeShim,
@@ -235,6 +236,22 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   const pauseMapping = (settings.pauseDeployedEventSource ?? true) && queue.enabled;
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
+  const dashboard = startLocalDashboard({
+    nodeId: settings.stackName.replace(/^AgentOS-/, ''),
+    aws: config,
+    stepQueueUrl: queue.queueUrl,
+  });
+  // Each front also serves the node's dashboard and feeds it its requests' latencies.
+  const frontFor = (api: string) => {
+    const accessLog = settings.accessLog === true ? accessLogLine(api) : undefined;
+    return {
+      localPages: dashboard.localPages,
+      observe: (served: ServedRequest) => {
+        accessLog?.(served);
+        dashboard.observe(served);
+      },
+    };
+  };
   try {
     if (pauseMapping) {
       await setQueueSourceEnabled(config, queue.uuid, false);
@@ -248,19 +265,21 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
         routes: localRoutes(artifacts, 'modelPolicy', handlers),
         port: modelPolicyPort,
         host,
-        ...(settings.accessLog === true ? { observe: accessLogLine('model_policy') } : {}),
+        ...frontFor('model_policy'),
         metricsRegistry: localMetricsRegistry,
       }),
     );
+    dashboard.addFront('model_policy', fronts[0]!);
     fronts.push(
       await startHttpFront({
         routes: localRoutes(artifacts, 'orchestrator', handlers),
         port: orchestratorPort,
         host,
-        ...(settings.accessLog === true ? { observe: accessLogLine('orchestrator') } : {}),
+        ...frontFor('orchestrator'),
         metricsRegistry: localMetricsRegistry,
       }),
     );
+    dashboard.addFront('orchestrator', fronts[1]!);
     const worker = artifacts.functions.stepWorker;
     const inFlight =
       settings.inFlightFile === undefined
@@ -281,6 +300,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     });
   } catch (error) {
     await Promise.allSettled(fronts.map((front) => front.close()));
+    await dashboard.stop();
     if (pauseMapping) {
       // Both failures matter: the start's, and that the deployed mapping stays disabled.
       await setQueueSourceEnabled(config, queue.uuid, true).catch((restoreError: unknown) => {
@@ -318,6 +338,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       try {
         await runningPoller.stop();
         await Promise.allSettled(fronts.map((front) => front.close()));
+        await dashboard.stop();
       } finally {
         if (pauseMapping) await setQueueSourceEnabled(config, queue.uuid, true);
       }
