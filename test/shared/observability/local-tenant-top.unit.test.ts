@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  installLocalTenantTop,
   LocalTenantTop,
+  observeTenantLogEvent,
   SpaceSaving,
+  tenantObservingLog,
   WindowedTopN,
 } from '../../../functions/shared/observability/local-tenant-top.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
@@ -123,5 +126,31 @@ describe('LocalTenantTop', () => {
     top.observe('request served', { tenant_id: 'acme', status: 200, duration_ms: 5 });
     clock.advance(120_000);
     expect(top.views().every((view) => view.top.length === 0)).toBe(true);
+  });
+});
+
+describe('the installed tenant pre-aggregation', () => {
+  it('returns the log events written after install counted, and nothing once uninstalled', () => {
+    const clock = new ManualClock(0);
+    const top = new LocalTenantTop({ clock });
+    const written: string[] = [];
+    const log = tenantObservingLog({
+      info: (message) => written.push(message),
+      warn: () => undefined,
+      error: () => undefined,
+    });
+    observeTenantLogEvent('request served', { tenant_id: 'before', status: 200, duration_ms: 1 });
+    installLocalTenantTop(top);
+    try {
+      log.info('model call settled', { tenant_id: 'acme', cost_nano_usd: 42 });
+      observeTenantLogEvent('request served', { tenant_id: 'acme', status: 200, duration_ms: 3 });
+    } finally {
+      installLocalTenantTop(undefined);
+    }
+    observeTenantLogEvent('request served', { tenant_id: 'after', status: 200, duration_ms: 1 });
+    expect(written).toEqual(['model call settled']);
+    const views = Object.fromEntries(top.views().map((view) => [view.ranking, view.top]));
+    expect(views['tenant-requests']).toEqual([{ tenant_id: 'acme', value: 1, overcount: 0 }]);
+    expect(views['tenant-model-spend']).toEqual([{ tenant_id: 'acme', value: 42, overcount: 0 }]);
   });
 });
