@@ -20,6 +20,7 @@ export async function statusLocal(options: { nodeId: string; out?: NodeJS.Writab
     report.endpoints = {
       orchestrator: state.node.orchestrator_url,
       model_policy: state.node.model_policy_url,
+      dashboard: `${state.node.orchestrator_url}/dashboard`,
       aws_emulator: state.emulator.endpoint,
       ...(state.stack === undefined ? {} : { stack: state.stack.name }),
       table: state.resources.table,

@@ -194,6 +194,7 @@ describe('agentos up | status | token | nuke --local', () => {
     const status = await agentos('status', '--local', '--node-id', nodeId);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain('running');
+    expect(status.stdout).toContain(`dashboard: http://127.0.0.1:${portBase}/dashboard`);
     expect(status.stdout).toContain('Alert e-mails received by the SMTP sink: 2 (0 alerts, 2 test alerts)');
     const state = JSON.parse(await readFile(join(stateDir, nodeId, 'state.json'), 'utf8')) as {
       node: { pid: number };
