@@ -31,6 +31,8 @@ const SettingsFileSchema = z.strictObject({
   inFlightFile: z.string().min(1).optional(),
   /** Log one structured line per answered request (the local node's alarms read them). */
   accessLog: z.boolean().optional(),
+  /** Where the hosted functions export their spans over OTLP/HTTP (`AGENTOS_OTLP_TRACES_URL`). */
+  otlpTracesUrl: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 /** What the settings file holds. */

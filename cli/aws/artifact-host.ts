@@ -5,7 +5,9 @@ import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { freePort } from '../local/emulator.ts';
 import { accessLogLine, startHttpFront } from '../local/lambda-http-front.ts';
 import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
-import type { HttpFront, LocalRoute } from '../local/lambda-http-front.ts';
+import { otlpTracingEnv } from '../../functions/shared/observability/otlp-tracing.ts';
+import type { HttpFront, LocalRoute, ServedRequest } from '../local/lambda-http-front.ts';
+import { startLocalDashboard } from '../local/dashboard/local-dashboard.ts';
 import {
   installInvokeStore,
   installLambdaRuntimeShim,
@@ -50,7 +52,28 @@ export type ArtifactHostSettings = DeployedArtifactsSettings & {
    * API, status and latency): a local node's log then holds what its alarms read (HLD §9.3).
    */
   accessLog?: boolean;
+  /**
+   * Where the hosted functions export their spans over OTLP/HTTP (HLD §9.1): set as their
+   * `AGENTOS_OTLP_TRACES_URL`, which no deployed function sets (X-Ray traces them on AWS).
+   */
+  otlpTracesUrl?: string;
 };
+
+/**
+ * The environment the hosted functions share: the deployed one, plus what the host's settings add
+ * for this machine only (the OTLP traces endpoint), checked as the functions will read it.
+ */
+export function hostedVariables(
+  deployed: Record<string, string>,
+  settings: Pick<ArtifactHostSettings, 'otlpTracesUrl'>,
+): Record<string, string> {
+  const variables =
+    settings.otlpTracesUrl === undefined
+      ? { ...deployed }
+      : { ...deployed, ...otlpTracingEnv.render({ AGENTOS_OTLP_TRACES_URL: settings.otlpTracesUrl }) };
+  otlpTracingEnv.parse(variables);
+  return variables;
+}
 
 /** A function the host runs, and the deployed code it runs it from. */
 export type HostedFunction = {
@@ -198,7 +221,8 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   // From here on this process's environment and loaded modules belong to this host.
   refuseSecond();
   hostStarted = true;
-  const removed = applyEnvironment(shared.variables);
+  const variables = hostedVariables(shared.variables, settings);
+  const removed = applyEnvironment(variables);
   installLambdaRuntimeShim();
   installInvokeStore();
 
@@ -212,6 +236,22 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   const pauseMapping = (settings.pauseDeployedEventSource ?? true) && queue.enabled;
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
+  const dashboard = startLocalDashboard({
+    nodeId: settings.stackName.replace(/^AgentOS-/, ''),
+    aws: config,
+    stepQueueUrl: queue.queueUrl,
+  });
+  // Each front also serves the node's dashboard and feeds it its requests' latencies.
+  const frontFor = (api: string) => {
+    const accessLog = settings.accessLog === true ? accessLogLine(api) : undefined;
+    return {
+      localPages: dashboard.localPages,
+      observe: (served: ServedRequest) => {
+        accessLog?.(served);
+        dashboard.observe(served);
+      },
+    };
+  };
   try {
     if (pauseMapping) {
       await setQueueSourceEnabled(config, queue.uuid, false);
@@ -225,19 +265,21 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
         routes: localRoutes(artifacts, 'modelPolicy', handlers),
         port: modelPolicyPort,
         host,
-        ...(settings.accessLog === true ? { observe: accessLogLine('model_policy') } : {}),
+        ...frontFor('model_policy'),
         metricsRegistry: localMetricsRegistry,
       }),
     );
+    dashboard.addFront('model_policy', fronts[0]!);
     fronts.push(
       await startHttpFront({
         routes: localRoutes(artifacts, 'orchestrator', handlers),
         port: orchestratorPort,
         host,
-        ...(settings.accessLog === true ? { observe: accessLogLine('orchestrator') } : {}),
+        ...frontFor('orchestrator'),
         metricsRegistry: localMetricsRegistry,
       }),
     );
+    dashboard.addFront('orchestrator', fronts[1]!);
     const worker = artifacts.functions.stepWorker;
     const inFlight =
       settings.inFlightFile === undefined
@@ -258,6 +300,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     });
   } catch (error) {
     await Promise.allSettled(fronts.map((front) => front.close()));
+    await dashboard.stop();
     if (pauseMapping) {
       // Both failures matter: the start's, and that the deployed mapping stays disabled.
       await setQueueSourceEnabled(config, queue.uuid, true).catch((restoreError: unknown) => {
@@ -287,7 +330,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       kept: shared.kept,
       functionScoped: shared.functionScoped,
       removed,
-      names: Object.keys(shared.variables).sort(),
+      names: Object.keys(variables).sort(),
     },
     timings: { ...artifacts.timings, startMs: performance.now() - started },
     notes,
@@ -295,6 +338,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       try {
         await runningPoller.stop();
         await Promise.allSettled(fronts.map((front) => front.close()));
+        await dashboard.stop();
       } finally {
         if (pauseMapping) await setQueueSourceEnabled(config, queue.uuid, true);
       }

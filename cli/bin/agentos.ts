@@ -167,6 +167,7 @@ withTarget(
           tools: config.tools,
           capacity: config.capacity,
           alerts: config.alerts,
+          observability: config.observability,
           testAlert: opts.testAlert,
         })
       : await upRemote({ target, config, bootstrap: opts.bootstrap === true });

@@ -1,7 +1,7 @@
 import { humanOutput } from './cli-output.ts';
 import { readLocalState } from '../local/local-state.ts';
 import { isAlive } from '../local/processes.ts';
-import { readStoredAlerts } from '../local/smtp-sink.ts';
+import { defaultMailboxCaps, mailboxFull, mailboxUsage, readStoredAlerts } from '../local/smtp-sink.ts';
 import { testAlarm } from '../../functions/shared/observability/alert-notifier.ts';
 import { httpCheck } from '../reports/checks.ts';
 import { reportsDir } from '../local/project-paths.ts';
@@ -20,6 +20,7 @@ export async function statusLocal(options: { nodeId: string; out?: NodeJS.Writab
     report.endpoints = {
       orchestrator: state.node.orchestrator_url,
       model_policy: state.node.model_policy_url,
+      dashboard: `${state.node.orchestrator_url}/dashboard`,
       aws_emulator: state.emulator.endpoint,
       ...(state.stack === undefined ? {} : { stack: state.stack.name }),
       table: state.resources.table,
@@ -62,6 +63,11 @@ export async function statusLocal(options: { nodeId: string; out?: NodeJS.Writab
       report.notes.push(
         `Alert e-mails received by the SMTP sink: ${mails.length} (${mails.length - tests} alerts, ${tests} test alerts) in ${state.alerts.mail_dir}`,
       );
+      const usage = await mailboxUsage(state.alerts.mail_dir);
+      if (mailboxFull(usage))
+        report.notes.push(
+          `The SMTP sink's mailbox is full (${usage.files} files, ${usage.bytes} bytes; caps ${defaultMailboxCaps.maxFiles} files, ${defaultMailboxCaps.maxBytes} bytes): new alerts are refused (452) until stored ones are removed from ${state.alerts.mail_dir}`,
+        );
     }
     report.outcome = report.health.every((check) => check.outcome === 'ok') ? 'green' : 'red';
   }

@@ -46,7 +46,7 @@ async function finish(context: UpContext): Promise<number> {
   );
   if (green) {
     out.write(
-      `  orchestrator: ${report.endpoints['orchestrator']}\n  model policy: ${report.endpoints['model_policy']}\n`,
+      `  orchestrator: ${report.endpoints['orchestrator']}\n  model policy: ${report.endpoints['model_policy']}\n  dashboard:    ${report.endpoints['orchestrator']}/dashboard\n`,
     );
     out.write(`  get a token:  npm run agentos -- token --local --tenant ${defaults.tenantId}\n`);
   }

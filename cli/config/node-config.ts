@@ -138,6 +138,16 @@ export const NodeConfigSchema = z.strictObject({
       mode: z.enum(['queue', 'reject']).default('queue'),
     })
     .default({ max_concurrent_runs: 1_000, mode: 'queue' }),
+  /** Where a local node sends what it observes (HLD §9.1). */
+  observability: z
+    .strictObject({
+      /**
+       * A local node's OTLP/HTTP traces endpoint (e.g. `http://127.0.0.1:4318/v1/traces`); the
+       * operator's `AGENTOS_OTLP_TRACES_URL` overrides it. Unset, no span is exported.
+       */
+      otlp_traces_url: z.url({ protocol: /^https?$/ }).optional(),
+    })
+    .default({}),
   /** The tenant `up` seeds, and its administrator. */
   seed: z
     .strictObject({

@@ -36,9 +36,15 @@ export class AlarmEvaluator {
   readonly #notifier: AlertNotifier;
   readonly #clock: Clock;
   readonly #node: { nodeId: string; stage: string };
-  /** Alarm (and tenant) → consecutive breaching periods; bounded by alarms × tenants seen breaching. */
+  /**
+   * Alarm (and tenant) → consecutive breaching periods, least recently updated first (a Map keeps
+   * insertion order and an update re-inserts). Bounded: when full, the stalest streak is evicted so
+   * a newly breaching alarm or tenant is still evaluated; an evicted streak that breaches again
+   * starts over at one period.
+   */
   readonly #streaks = new Map<string, number>();
-  readonly #maxStreaks = 10_000;
+  readonly #maxStreaks: number;
+  #evictions = 0;
 
   constructor(options: {
     alarms: readonly AlarmDefinition[];
@@ -47,12 +53,35 @@ export class AlarmEvaluator {
     clock: Clock;
     nodeId: string;
     stage: string;
+    /** The most streaks kept at once (default 10,000). */
+    maxStreaks?: number;
   }) {
+    this.#maxStreaks = Math.max(1, options.maxStreaks ?? 10_000);
     this.#alarms = new Map(options.alarms.map((alarm) => [alarm.id, alarm]));
     this.#source = options.source;
     this.#notifier = options.notifier;
     this.#clock = options.clock;
     this.#node = { nodeId: options.nodeId, stage: options.stage };
+  }
+
+  /** Streaks evicted so far to keep the streak map bounded (a sign of many tenants breaching at once). */
+  get evictions(): number {
+    return this.#evictions;
+  }
+
+  /** Streaks held now. */
+  get streaks(): number {
+    return this.#streaks.size;
+  }
+
+  #keep(key: string, streak: number): void {
+    while (this.#streaks.size >= this.#maxStreaks) {
+      const stalest = this.#streaks.keys().next().value;
+      if (stalest === undefined) break;
+      this.#streaks.delete(stalest);
+      this.#evictions += 1;
+    }
+    this.#streaks.set(key, streak);
   }
 
   /** Evaluates one period: reads the signals, updates each alarm's streak, fires what breached long enough. */
@@ -66,9 +95,8 @@ export class AlarmEvaluator {
       const breached =
         sample.value === undefined ? alarm.missing_data === 'breaching' : breaches(alarm, sample.value);
       const streak = breached ? (this.#streaks.get(key) ?? 0) + 1 : 0;
-      if (streak === 0) this.#streaks.delete(key);
-      else if (this.#streaks.has(key) || this.#streaks.size < this.#maxStreaks)
-        this.#streaks.set(key, streak);
+      this.#streaks.delete(key);
+      if (streak > 0) this.#keep(key, streak);
       const decision: AlarmDecision = {
         alarmId: alarm.id,
         ...(sample.tenantId === undefined ? {} : { tenantId: sample.tenantId }),

@@ -79,7 +79,12 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown);
   await writeFile(readyPath, JSON.stringify({ pid: process.pid, smtp_port: sink.port }));
   log('INFO', 'alerts process ready', { smtp_port: sink.port, period_seconds: settings.period_seconds });
+  let evictionsLogged = 0;
   await evaluator.run(settings.period_seconds * 1000, stop.signal, (result) => {
+    if (evaluator.evictions > evictionsLogged) {
+      log('WARN', 'alarm streaks evicted', { evictions: evaluator.evictions - evictionsLogged });
+      evictionsLogged = evaluator.evictions;
+    }
     if ('error' in result) {
       log('ERROR', 'alarm evaluation failed', { error: String(result.error) });
       return;

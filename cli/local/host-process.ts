@@ -20,13 +20,31 @@ const ReadySchema = z.object({
 export type NodeReady = z.infer<typeof ReadySchema>;
 
 /**
+ * Where `up --local`'s node exports its spans: the operator's `AGENTOS_OTLP_TRACES_URL` (in
+ * `defaults`), else the configuration's `observability.otlp_traces_url`, else nowhere.
+ */
+export function otlpTracesUrlOf(
+  defaults: { otlpTracesUrl?: string | undefined },
+  observability: { otlp_traces_url?: string | undefined } | undefined,
+): string | undefined {
+  return defaults.otlpTracesUrl ?? observability?.otlp_traces_url;
+}
+
+/**
  * The settings of a local node's process: the artifact host (cli/aws/artifact-host-main.ts) for the
  * node's deployed stack on its emulator, on fixed ports (0 picks free ones), journaling the step
  * messages it works on in `inFlightFile`.
  */
 export function nodeProcessSettings(
   deploy: RemoteContext,
-  options: { orchestratorPort: number; modelPolicyPort: number; cacheDir: string; inFlightFile: string },
+  options: {
+    orchestratorPort: number;
+    modelPolicyPort: number;
+    cacheDir: string;
+    inFlightFile: string;
+    /** Where the node exports its spans (OTLP/HTTP); none when absent. */
+    otlpTracesUrl?: string | undefined;
+  },
 ): ArtifactHostSettingsFile {
   if (deploy.target.kind !== 'endpoint') throw new Error('a local node runs on an emulator');
   const { credentials } = deploy.client;
@@ -48,6 +66,7 @@ export function nodeProcessSettings(
     modelPolicyPort: options.modelPolicyPort,
     inFlightFile: options.inFlightFile,
     accessLog: true,
+    ...(options.otlpTracesUrl === undefined ? {} : { otlpTracesUrl: options.otlpTracesUrl }),
   };
 }
 

@@ -24,7 +24,23 @@ export type LocalRoute = {
 export const metricsPath = '/metrics';
 
 /** A running HTTP front. */
-export type HttpFront = { url: string; port: number; close(): Promise<void> };
+export type HttpFront = {
+  url: string;
+  port: number;
+  /** Response streams (event streams, streamed model calls) open now; a front of this module counts them. */
+  openStreams?(): number;
+  close(): Promise<void>;
+};
+
+/**
+ * Pages a local node serves beside its APIs (its dashboard): answers and returns `true` for a path
+ * of its own, `false` for any other.
+ */
+export type LocalPages = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  path: string,
+) => Promise<boolean>;
 
 /** Where the front reports what went wrong outside any handler (never request bodies). */
 export type FrontLog = (message: string, attributes: Record<string, unknown>) => void;
@@ -274,20 +290,24 @@ export async function startHttpFront(options: {
    * id or data, and a local node listens on loopback unless told otherwise.
    */
   metricsRegistry?: Registry;
+  /** The node's own pages (its dashboard), answered before the API's routes and not observed. */
+  localPages?: LocalPages;
 }): Promise<HttpFront> {
   const match = createResourceMatcher(options.routes);
   const stage = options.stage ?? 'local';
   const log = options.log ?? defaultLog;
+  let openStreams = 0;
   const server: Server = createServer((req, res) => {
     res.on('error', (error) => log('response stream failed', { error: String(error) }));
     const started = performance.now();
     let streaming = false;
+    let ownPage = false;
     const { observe } = options;
     if (observe !== undefined) {
       // Once per request: when the response is handed over, or when the client left before that.
       let observed = false;
       const report = () => {
-        if (observed) return;
+        if (observed || ownPage) return;
         observed = true;
         observe({ status: res.statusCode, latencyMs: Math.round(performance.now() - started), streaming });
       };
@@ -296,6 +316,10 @@ export async function startHttpFront(options: {
     }
     void (async () => {
       const path = new URL(req.url ?? '/', 'http://local').pathname;
+      if (options.localPages !== undefined) {
+        ownPage = await options.localPages(req, res, path);
+        if (ownPage) return;
+      }
       if (options.metricsRegistry !== undefined && req.method === 'GET' && path === metricsPath) {
         const text = await options.metricsRegistry.metrics();
         res.writeHead(200, { 'content-type': options.metricsRegistry.contentType });
@@ -304,6 +328,10 @@ export async function startHttpFront(options: {
       }
       const found = match(req.method ?? 'GET', path);
       streaming = found !== undefined && isStreamingHandler(found.template.handler);
+      if (streaming) {
+        openStreams += 1;
+        res.once('close', () => (openStreams -= 1));
+      }
       const outcome = await readBody(req);
       if (outcome.kind === 'aborted') return;
       const requestId = crypto.randomUUID();
@@ -358,6 +386,7 @@ export async function startHttpFront(options: {
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     port,
+    openStreams: () => openStreams,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -16,6 +16,8 @@ export function localNodeDefaults(nodeId: string, portBase: number, env: NodeJS.
     externalEmulator: external !== undefined,
     emulatorEndpoint: external ?? `http://127.0.0.1:${portBase + 2}`,
     region: maybeEnv('AWS_REGION', env) ?? 'us-east-1',
+    /** The operator's OTLP traces endpoint, which overrides `observability.otlp_traces_url`. */
+    otlpTracesUrl: maybeEnv('AGENTOS_OTLP_TRACES_URL', env),
     tenantId: 'default',
     /** The platform tenant whose operator-scoped tokens may administer other tenants (the Model Policy's default). */
     operatorTenantId: 'operator',

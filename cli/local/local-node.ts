@@ -19,6 +19,7 @@ import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
 import { installInvokeStore, installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
 import { startSqsPoller } from './sqs-poller.ts';
+import { startLocalDashboard } from './dashboard/local-dashboard.ts';
 import type { SqsPoller } from './sqs-poller.ts';
 
 /** Everything a local node needs to start. */
@@ -37,6 +38,8 @@ export type LocalNodeSettings = {
   /** Extra environment for the functions (model catalog, tenant policy defaults, timings…). */
   functionEnv?: Record<string, string>;
   pollerConcurrency?: number;
+  /** How often the node's dashboard takes a point (default 5 s). */
+  dashboardPeriodMs?: number;
 };
 
 /** A running local node. */
@@ -136,6 +139,14 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   installInvokeStore();
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
+  const dashboard = startLocalDashboard({
+    nodeId: settings.nodeId,
+    aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 2 },
+    stepQueueUrl: settings.resources.stepQueueUrl,
+    deadLetterQueueUrl: settings.resources.stepDeadLetterQueueUrl,
+    periodMs: settings.dashboardPeriodMs,
+  });
+  const pages = { localPages: dashboard.localPages, observe: dashboard.observe };
   try {
     fronts.push(
       await startHttpFront({
@@ -143,16 +154,20 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
         port: modelPolicyPort,
         host: settings.host,
         metricsRegistry: localMetricsRegistry,
+        ...pages,
       }),
     );
+    dashboard.addFront('model_policy', fronts[0]!);
     fronts.push(
       await startHttpFront({
         routes: await routesFor('orchestrator'),
         port: orchestratorPort,
         host: settings.host,
         metricsRegistry: localMetricsRegistry,
+        ...pages,
       }),
     );
+    dashboard.addFront('orchestrator', fronts[1]!);
     const worker = functionDefinitions.stepWorker;
     poller = startSqsPoller({
       aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
@@ -171,6 +186,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   } catch (error) {
     await Promise.allSettled(fronts.map((front) => front.close()));
     await poller?.stop();
+    await dashboard.stop();
     throw error;
   }
   const [modelPolicyFront, orchestratorFront] = fronts as [HttpFront, HttpFront];
@@ -181,6 +197,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     async stop() {
       await poller?.stop();
       await Promise.allSettled(fronts.map((front) => front.close()));
+      await dashboard.stop();
     },
   };
 }

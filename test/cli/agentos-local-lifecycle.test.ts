@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AgentOsClient } from '../../cli/client/agentos-client.ts';
+import type { DashboardData } from '../../cli/local/dashboard/node-dashboard.ts';
 import { isAlive } from '../../cli/local/processes.ts';
 import { scriptedInput } from '../support/run-events.ts';
 
@@ -132,6 +133,17 @@ describe('agentos up | status | token | nuke --local', () => {
     });
     expect(response.status).toBe(404);
 
+    // The node process serves its dashboard, fed by the deployed functions' own events.
+    expect(up.stdout).toContain(`dashboard:    http://127.0.0.1:${portBase}/dashboard`);
+    const dashboard = await fetch(`http://127.0.0.1:${portBase}/dashboard/data.json`);
+    expect(dashboard.status).toBe(200);
+    const data = (await dashboard.json()) as DashboardData;
+    expect(data.node_id).toBe(nodeId);
+    expect(data.totals.find((total) => total.key === 'runs_completed')?.value).toBeGreaterThanOrEqual(1);
+    expect(
+      data.tenants.find((view) => view.ranking === 'tenant-requests')?.top.map((row) => row.tenant_id),
+    ).toContain('default');
+
     const policyFile = join(stateDir, 'policy.json');
     await writeFile(
       policyFile,
@@ -182,6 +194,7 @@ describe('agentos up | status | token | nuke --local', () => {
     const status = await agentos('status', '--local', '--node-id', nodeId);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain('running');
+    expect(status.stdout).toContain(`dashboard: http://127.0.0.1:${portBase}/dashboard`);
     expect(status.stdout).toContain('Alert e-mails received by the SMTP sink: 2 (0 alerts, 2 test alerts)');
     const state = JSON.parse(await readFile(join(stateDir, nodeId, 'state.json'), 'utf8')) as {
       node: { pid: number };

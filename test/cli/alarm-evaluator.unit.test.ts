@@ -9,7 +9,7 @@ import { countLogLines, p95 } from '../../cli/local/local-signals.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 
 /** An evaluator over scripted periods, e-mailing into a list, on a manual clock. */
-function harness(periods: AlarmSample[][], windowMs = 600_000) {
+function harness(periods: AlarmSample[][], windowMs = 600_000, maxStreaks?: number) {
   const clock = new ManualClock();
   const sent: AlertEmail[] = [];
   const notifier = new AlertNotifier({
@@ -31,6 +31,7 @@ function harness(periods: AlarmSample[][], windowMs = 600_000) {
     clock,
     nodeId: 'local',
     stage: 'dev',
+    ...(maxStreaks === undefined ? {} : { maxStreaks }),
   });
   return { clock, sent, evaluator };
 }
@@ -89,6 +90,44 @@ describe('AlarmEvaluator', () => {
     expect(sent.map((email) => email.subject)).toEqual([
       '[AgentOS dev] tenant_budget_exceeded tenant acme on node local',
     ]);
+  });
+
+  it('returns a new alarm fired after its evaluation periods when the streak map is full, evicting the stalest streak', async () => {
+    const budget = (tenantId: string): AlarmSample => ({
+      alarmId: 'tenant_budget_exceeded',
+      value: 1,
+      tenantId,
+    });
+    const { evaluator, sent } = harness([[budget('acme')], errors(50), errors(50)], 600_000, 1);
+    const fired = [];
+    for (let i = 0; i < 3; i += 1) fired.push((await evaluator.evaluate())[0]?.fired);
+    expect(fired).toEqual([true, false, true]);
+    expect(sent.map((email) => email.subject)).toEqual([
+      '[AgentOS dev] tenant_budget_exceeded tenant acme on node local',
+      '[AgentOS dev] high_error_rate on node local',
+    ]);
+    expect(evaluator.evictions).toBe(1);
+    expect(evaluator.streaks).toBe(1);
+  });
+
+  it('returns a streak kept while it is updated, evicting the one updated least recently', async () => {
+    const budget = (tenantId: string): AlarmSample => ({
+      alarmId: 'tenant_budget_exceeded',
+      value: 1,
+      tenantId,
+    });
+    const { evaluator } = harness(
+      [[errors(50)[0]!, budget('acme')], [errors(50)[0]!, budget('globex')], errors(50)],
+      600_000,
+      2,
+    );
+    const decisions = [];
+    for (let i = 0; i < 3; i += 1) decisions.push(...(await evaluator.evaluate()));
+    // The error-rate streak was updated every period, so acme's (the stalest) made room for globex.
+    expect(decisions.filter((d) => d.alarmId === 'high_error_rate').map((d) => d.breaching)).toEqual([
+      1, 2, 3,
+    ]);
+    expect(evaluator.evictions).toBe(1);
   });
 
   it('returns from run once stopped, having evaluated once a period', async () => {

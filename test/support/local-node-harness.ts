@@ -26,7 +26,7 @@ export type TestNode = {
  * handlers read their environment once, at import.
  */
 export async function startTestNode(
-  options: { functionEnv?: Record<string, string> } = {},
+  options: { functionEnv?: Record<string, string>; dashboardPeriodMs?: number } = {},
 ): Promise<TestNode> {
   const { nodeId, resources } = await provisionTestNode('node');
   const auth = await createTestAuth(`https://agentos.test/${nodeId}`, undefined, {
@@ -52,6 +52,7 @@ export async function startTestNode(
       AGENTOS_SSE_POLL_MAX_MS: '200',
       ...options.functionEnv,
     },
+    ...(options.dashboardPeriodMs === undefined ? {} : { dashboardPeriodMs: options.dashboardPeriodMs }),
   });
   return {
     node,

@@ -4,7 +4,7 @@ import { deployNodeStack, ensureBootstrapped, localDeployContext } from '../../l
 import { writeLocalState } from '../../local/local-state.ts';
 import type { LocalState } from '../../local/local-state.ts';
 import { localTokenIssuer } from '../../local/local-tokens.ts';
-import { nodeProcessSettings, startNodeProcess } from '../../local/host-process.ts';
+import { nodeProcessSettings, otlpTracesUrlOf, startNodeProcess } from '../../local/host-process.ts';
 import { ensureSesSender } from '../remote/deploy.ts';
 import { resourceNames } from '../../../infra/resources/definitions.ts';
 import { NodeConfigSchema } from '../../config/node-config.ts';
@@ -43,6 +43,7 @@ async function spawnNode(context: UpContext, deploy: RemoteContext) {
     modelPolicyPort: defaults.modelPolicyPort,
     cacheDir: paths.codeCache,
     inFlightFile: paths.inFlight,
+    otlpTracesUrl: otlpTracesUrlOf(defaults, context.options.observability),
   });
   const { child, ready } = await startNodeProcess(
     settings,

@@ -26,6 +26,11 @@ export type UpLocalOptions = {
    * thresholds, the local evaluation period); the defaults without it.
    */
   alerts?: NodeConfig['alerts'];
+  /**
+   * The `observability` section of the node configuration: the node process exports its spans to
+   * `otlp_traces_url` (the environment's `AGENTOS_OTLP_TRACES_URL` wins); none without it.
+   */
+  observability?: NodeConfig['observability'];
   /** Send a test alert through the node's SMTP sink after validate (default true; `--no-test-alert`). */
   testAlert?: boolean;
 };

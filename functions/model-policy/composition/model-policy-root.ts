@@ -36,6 +36,7 @@ import { ProviderRegistry } from '../router/provider-registry.ts';
 import type { ProviderFactory } from '../router/provider-registry.ts';
 import { modelPolicyConfigFromEnv } from './model-policy-config.ts';
 import { createProviderFactory } from './provider-factory.ts';
+import { tenantObservingLog } from '../../shared/observability/local-tenant-top.ts';
 
 /** The adapters behind the Model Policy's ports; each can be replaced (tests, other stores). */
 export type ModelPolicyAdapters = {
@@ -106,7 +107,8 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     policies,
     now,
     requestRetentionSeconds: config.requestRetentionSeconds,
-    log: telemetry.logger,
+    // Settled calls' lines also rank tenants by spend on a local node (HLD §9.2).
+    log: tenantObservingLog(telemetry.logger),
     metrics,
     limiter: adapters.limiter,
   });
