@@ -60,8 +60,9 @@ export class SpaceSaving {
 
 /**
  * The heaviest keys of the last `windowMs`: the window is cut in `slots` slots of equal length, each
- * its own {@link SpaceSaving} summary; a slot older than the window is dropped whole, and a query
- * sums the live slots' estimates. Memory is `slots × capacity` counters whatever the traffic.
+ * its own {@link SpaceSaving} summary; a slot is dropped whole once it ended before the window began,
+ * and a query sums the live slots' estimates, so it covers at least the whole window and at most one
+ * slot more. Memory is `(slots + 1) × capacity` counters whatever the traffic.
  */
 export class WindowedTopN {
   readonly #clock: Clock;
@@ -79,8 +80,10 @@ export class WindowedTopN {
   }
 
   #live(now: number): { start: number; summary: SpaceSaving }[] {
-    const oldest = Math.floor(now / this.#slotMs) * this.#slotMs - (this.#slotCount - 1) * this.#slotMs;
-    while (this.#slots.length > 0 && this.#slots[0]!.start < oldest) this.#slots.shift();
+    // A slot that still overlaps the window stays: dropping it at the slot boundary would lose up to a
+    // slot's worth of the window.
+    const windowStart = now - this.#slotCount * this.#slotMs;
+    while (this.#slots.length > 0 && this.#slots[0]!.start + this.#slotMs <= windowStart) this.#slots.shift();
     return this.#slots;
   }
 

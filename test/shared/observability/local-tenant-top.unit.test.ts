@@ -58,10 +58,24 @@ describe('WindowedTopN', () => {
     clock.advance(20_000);
     top.add('new', 1);
     expect(top.top(10).map((hit) => hit.key)).toEqual(['old', 'mid', 'new']);
+    // At 60 s the first slot still overlaps the window; it goes once it ended before the window began.
+    clock.advance(20_000);
+    expect(top.top(10).map((hit) => hit.key)).toEqual(['old', 'mid', 'new']);
     clock.advance(20_000);
     expect(top.top(10).map((hit) => hit.key)).toEqual(['mid', 'new']);
     clock.advance(40_000);
     expect(top.top(10)).toEqual([]);
+  });
+
+  it('returns at least the whole window of a steady key at any moment', () => {
+    const clock = new ManualClock(0);
+    const top = new WindowedTopN({ clock, windowMs: 900_000, slots: 3, capacity: 5 });
+    for (let second = 0; second < 1_800; second += 1) {
+      top.add('steady', 1);
+      clock.advance(1_000);
+      // Once a whole window has passed, the sum never drops below the window's 900.
+      if (second >= 899) expect(top.top(1)[0]!.weight).toBeGreaterThanOrEqual(900);
+    }
   });
 
   it('returns the sum of a key over the live slots, cut to the n heaviest', () => {
