@@ -15,6 +15,7 @@ import { freePort } from './emulator.ts';
 import { startHttpFront } from './lambda-http-front.ts';
 import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
 import { otlpTracingEnv } from '../../functions/shared/observability/otlp-tracing.ts';
+import { telemetryEnv } from '../../functions/shared/observability/telemetry-env.ts';
 import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
 import { installInvokeStore, installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
@@ -87,6 +88,7 @@ export function functionEnvironment(
     ),
     AWS_ACCESS_KEY_ID: optionalEnv('AWS_ACCESS_KEY_ID', 'test'),
     AWS_SECRET_ACCESS_KEY: optionalEnv('AWS_SECRET_ACCESS_KEY', 'test'),
+    ...telemetryEnv.render({ AGENTOS_NODE_ID: settings.nodeId }),
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: optionalEnv('POWERTOOLS_LOG_LEVEL', 'INFO'),

@@ -49,12 +49,20 @@ describe('GET /metrics on a local node', () => {
     expect(scraped.status).toBe(200);
     expect(scraped.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const lines = samples(await scraped.text());
+    // Summed over the finer labels (a request's operation), as the CloudWatch `service` set is.
     const value = (name: string, service: string) =>
-      lines.find((s) => s.name === name && s.labels['service'] === service)?.value ?? 0;
+      lines
+        .filter((s) => s.name === name && s.labels['service'] === service)
+        .reduce((sum, s) => sum + s.value, 0);
     expect(value('Requests', 'agent-orchestrator')).toBeGreaterThanOrEqual(2);
     expect(value('Requests', 'model-policy')).toBeGreaterThanOrEqual(1);
     expect(value('StepsProcessed', 'agent-orchestrator')).toBeGreaterThanOrEqual(3);
     expect(value('RunsCompleted', 'agent-orchestrator')).toBeGreaterThanOrEqual(1);
+    // Requests by declared operation, never by path: the run's id is in the path, not the label.
+    expect(
+      lines.find((s) => s.name === 'Requests' && s.labels['operation'] === 'createRun')?.value,
+    ).toBeGreaterThanOrEqual(1);
+    expect(value('RequestLatencyMs_count', 'model-policy')).toBeGreaterThanOrEqual(1);
 
     const fromModelPolicyPort = samples(await (await fetch(`${node.node.modelPolicyUrl}/metrics`)).text());
     expect(fromModelPolicyPort.map((s) => s.name)).toContain('Requests');

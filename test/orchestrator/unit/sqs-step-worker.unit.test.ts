@@ -45,7 +45,7 @@ function failingWorker(outcome?: StepOutcome, abandonFails = false) {
   } as unknown as StepEngine;
   const handler = createStepWorkerHandler({
     engine,
-    telemetry: createTelemetry('test-worker'),
+    telemetry: createTelemetry('agent-orchestrator'),
     maxAttempts: 3,
     maxReceives: 5,
     redeliverAfter: async (_receipt, attempt, seconds) => {
