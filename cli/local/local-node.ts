@@ -19,6 +19,8 @@ import { telemetryEnv } from '../../functions/shared/observability/telemetry-env
 import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
 import { installInvokeStore, installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
+import { startQueueSampler } from './queue-sampler.ts';
+import type { QueueSampler } from './queue-sampler.ts';
 import { startSqsPoller } from './sqs-poller.ts';
 import type { SqsPoller } from './sqs-poller.ts';
 
@@ -138,6 +140,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   installInvokeStore();
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
+  let sampler: QueueSampler | undefined;
   try {
     fronts.push(
       await startHttpFront({
@@ -170,6 +173,16 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
       concurrency: settings.pollerConcurrency ?? 4,
       onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
     });
+    const stepPoller = poller;
+    // The queues' gauges on GET /metrics, which SQS's own metrics give on AWS (HLD §9.1).
+    sampler = startQueueSampler({
+      aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 1 },
+      stepQueueUrl: settings.resources.stepQueueUrl,
+      deadLetterQueueUrl: settings.resources.stepDeadLetterQueueUrl,
+      oldestStepAgeMs: () => stepPoller.oldestHeldAgeMs(),
+      onError: (error) =>
+        console.error('queue sampler error', error instanceof Error ? error.message : error),
+    });
   } catch (error) {
     await Promise.allSettled(fronts.map((front) => front.close()));
     await poller?.stop();
@@ -181,6 +194,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     orchestratorUrl: orchestratorFront.url,
     modelPolicyUrl: modelPolicyFront.url,
     async stop() {
+      sampler?.stop();
       await poller?.stop();
       await Promise.allSettled(fronts.map((front) => front.close()));
     },

@@ -175,7 +175,12 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       const streams = {
         runs,
         timing,
-        hub: new RunEventHub({ runs, timing, limits: streamLimitsFromEnv(env) }),
+        hub: new RunEventHub({
+          runs,
+          timing,
+          limits: streamLimitsFromEnv(env),
+          onOpenStreams: (open) => telemetry.metrics.setGauge('SseConnectionsOpen', open),
+        }),
         streamSlots: createStreamSlots({ pool, reportFailure }),
       };
       // Signed with the node's key, like the principals' tokens (HLD §3.3).
