@@ -6,7 +6,7 @@ import type { EnvSource } from '../config/env.ts';
 import { assertBoundedLabel, mirrorMetric } from './local-metrics.ts';
 import { telemetryEnv, unknownNodeId } from './telemetry-env.ts';
 import { metricDefinition, metricDefinitions, metricNamespace } from './metric-definitions.ts';
-import type { MetricService } from './metric-definitions.ts';
+import type { MetricName, MetricService } from './metric-definitions.ts';
 
 /** What one API request adds to the request metrics (HLD §9.1). */
 export type RequestMeasurement = {
@@ -38,8 +38,11 @@ export class ServiceMetrics extends Metrics {
     this.#requests = new Metrics({ serviceName: service, namespace: metricNamespace });
   }
 
-  /** Throws when `name` is undeclared, declared with another unit, or not a by-service metric. */
-  override addMetric(name: string, unit: MetricUnit, value: number, resolution?: MetricResolution): this {
+  /**
+   * Buffers a declared metric (its name is checked when compiled too). Throws when `name` is
+   * undeclared, declared with another unit, or has finer dimensions than the service alone.
+   */
+  override addMetric(name: MetricName, unit: MetricUnit, value: number, resolution?: MetricResolution): this {
     const definition = metricDefinition(name);
     if (definition === undefined) throw new Error(`metric ${name} is not declared in metric-definitions.ts`);
     if (definition.unit !== unit) throw new Error(`metric ${name} is declared in ${definition.unit}`);

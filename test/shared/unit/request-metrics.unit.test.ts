@@ -5,6 +5,7 @@ import type { RouteInput } from '../../../functions/shared/http/bound-route.ts';
 import { createHttpApp } from '../../../functions/shared/http/http-app.ts';
 import { localMetricsRegistry } from '../../../functions/shared/observability/local-metrics.ts';
 import { metricDefinitions } from '../../../functions/shared/observability/metric-definitions.ts';
+import type { MetricName } from '../../../functions/shared/observability/metric-definitions.ts';
 import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
 import type { Telemetry } from '../../../functions/shared/observability/telemetry.ts';
 import type { AdmissionPort } from '../../../functions/shared/tenancy/admission-port.ts';
@@ -119,7 +120,7 @@ describe('request metrics', () => {
 
   it('throws when code records a metric that metric-definitions.ts does not declare as it is recorded', () => {
     const { metrics } = createTelemetry('model-policy');
-    expect(() => metrics.addMetric('TenantAcmeCalls', 'Count', 1)).toThrow(/not declared/);
+    expect(() => metrics.addMetric('TenantAcmeCalls' as MetricName, 'Count', 1)).toThrow(/not declared/);
     expect(() => metrics.addMetric('ModelCalls', 'Seconds', 1)).toThrow(/declared in Count/);
     expect(() => metrics.addMetric('Requests', 'Count', 1)).toThrow(/finer dimensions/);
   });
