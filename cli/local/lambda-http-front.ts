@@ -55,6 +55,13 @@ const defaultLog: FrontLog = (message, attributes) =>
 export type ServedRequest = { status: number; latencyMs: number; streaming: boolean };
 
 /**
+ * The header the node's own tooling (the dashboard, the alerts process) sets on its health probes:
+ * they are not client traffic, so the front neither observes nor logs them, and they never dilute
+ * the error rate the local alarms compute from the access lines.
+ */
+export const localProbeHeader = 'x-agentos-local-probe';
+
+/**
  * An observer writing one structured `request served` line per answered request of `api`, to
  * standard output unless told where.
  */
@@ -301,7 +308,8 @@ export async function startHttpFront(options: {
     res.on('error', (error) => log('response stream failed', { error: String(error) }));
     const started = performance.now();
     let streaming = false;
-    let ownPage = false;
+    // A health probe of the node's own tooling is answered like any request, but not observed.
+    let ownPage = req.headers[localProbeHeader] !== undefined;
     const { observe } = options;
     if (observe !== undefined) {
       // Once per request: when the response is handed over, or when the client left before that.

@@ -15,9 +15,12 @@ import { freePort } from './emulator.ts';
 import { startHttpFront } from './lambda-http-front.ts';
 import { localMetricsRegistry } from '../../functions/shared/observability/local-metrics.ts';
 import { otlpTracingEnv } from '../../functions/shared/observability/otlp-tracing.ts';
+import { telemetryEnv } from '../../functions/shared/observability/telemetry-env.ts';
 import type { HttpFront, LocalRoute } from './lambda-http-front.ts';
 import { installInvokeStore, installLambdaRuntimeShim } from './lambda-runtime-shim.ts';
 import { projectRoot } from './project-paths.ts';
+import { startQueueSampler } from './queue-sampler.ts';
+import type { QueueSampler } from './queue-sampler.ts';
 import { startSqsPoller } from './sqs-poller.ts';
 import { startLocalDashboard } from './dashboard/local-dashboard.ts';
 import type { SqsPoller } from './sqs-poller.ts';
@@ -90,6 +93,7 @@ export function functionEnvironment(
     ),
     AWS_ACCESS_KEY_ID: optionalEnv('AWS_ACCESS_KEY_ID', 'test'),
     AWS_SECRET_ACCESS_KEY: optionalEnv('AWS_SECRET_ACCESS_KEY', 'test'),
+    ...telemetryEnv.render({ AGENTOS_NODE_ID: settings.nodeId }),
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: optionalEnv('POWERTOOLS_LOG_LEVEL', 'INFO'),
@@ -147,6 +151,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     periodMs: settings.dashboardPeriodMs,
   });
   const pages = { localPages: dashboard.localPages, observe: dashboard.observe };
+  let sampler: QueueSampler | undefined;
   try {
     fronts.push(
       await startHttpFront({
@@ -183,6 +188,16 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
       concurrency: settings.pollerConcurrency ?? 4,
       onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
     });
+    const stepPoller = poller;
+    // The queues' gauges on GET /metrics, which SQS's own metrics give on AWS (HLD §9.1).
+    sampler = startQueueSampler({
+      aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 1 },
+      stepQueueUrl: settings.resources.stepQueueUrl,
+      deadLetterQueueUrl: settings.resources.stepDeadLetterQueueUrl,
+      oldestStepAgeMs: () => stepPoller.oldestHeldAgeMs(),
+      onError: (error) =>
+        console.error('queue sampler error', error instanceof Error ? error.message : error),
+    });
   } catch (error) {
     await Promise.allSettled(fronts.map((front) => front.close()));
     await poller?.stop();
@@ -195,6 +210,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     orchestratorUrl: orchestratorFront.url,
     modelPolicyUrl: modelPolicyFront.url,
     async stop() {
+      sampler?.stop();
       await poller?.stop();
       await Promise.allSettled(fronts.map((front) => front.close()));
       await dashboard.stop();

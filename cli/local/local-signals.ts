@@ -1,7 +1,9 @@
 import { open } from 'node:fs/promises';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
+import { healthRoute } from '../../functions/shared/http/health-route.ts';
 import type { AlarmSample, SignalSource } from './alarm-evaluator.ts';
+import { localProbeHeader } from './lambda-http-front.ts';
 
 /** What one period of the node log says, counted from the structured lines the node writes. */
 export type LogCounts = {
@@ -50,7 +52,9 @@ export function countLogLines(lines: Iterable<string>): LogCounts {
       continue;
     }
     const message = entry['message'];
-    if (message === 'request served') {
+    // Health checks are the service_down alarm's signal, not client traffic: they would dilute the
+    // error rate (the node's own probes are not logged by the front at all).
+    if (message === 'request served' && entry['operation'] !== healthRoute.operationId) {
       counts.requests += 1;
       const status = Number(entry['status']);
       if (status >= 500) counts.serverErrors += 1;
@@ -126,7 +130,10 @@ export class LogTail {
 /** A health check's answer: whether it succeeded. */
 async function healthy(url: string, timeoutMs: number): Promise<boolean> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(url, {
+      headers: { [localProbeHeader]: 'alerts' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     await response.body?.cancel();
     return response.ok;
   } catch {

@@ -12,7 +12,15 @@ import { inInvocation } from './lambda-runtime-shim.ts';
 import { TenantLanes, tenantOfMessage } from './tenant-lanes.ts';
 
 /** A running event source mapping. */
-export type SqsPoller = { stop(): Promise<void> };
+export type SqsPoller = {
+  stop(): Promise<void>;
+  /**
+   * Age of the oldest message the mapping holds (received and not yet deleted or given back), ms;
+   * null when it holds none. What SQS's ApproximateAgeOfOldestMessage gives on AWS, for the
+   * messages this node has received.
+   */
+  oldestHeldAgeMs(nowMs?: number): number | null;
+};
 
 /** Settings of a local SQS event source mapping. */
 export type SqsPollerOptions = {
@@ -93,6 +101,11 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     'MessageGroupId',
   ] as const;
   const waiting = new TenantLanes<Message>();
+  /** When each held message was first sent, by receipt handle; bounded by what is received at once. */
+  const held = new Map<string, number>();
+  const release = (messages: readonly Message[]) => {
+    for (const message of messages) held.delete(message.ReceiptHandle ?? '');
+  };
   const dispatchers = Math.max(1, options.concurrency);
   const maxWaiting = options.maxWaiting ?? 2 * dispatchers * options.batchSize;
   /** Wakes the dispatchers when messages arrive, and the receiver when room is made. */
@@ -118,6 +131,10 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     const messages = received.Messages ?? [];
     if (messages.length === 0) return;
     options.journal?.add(messages.map((m) => m.ReceiptHandle ?? ''));
+    for (const message of messages) {
+      const sentAt = Number(message.Attributes?.SentTimestamp);
+      held.set(message.ReceiptHandle ?? '', Number.isFinite(sentAt) ? sentAt : Date.now());
+    }
     for (const message of messages) waiting.push(tenantOfMessage(message), message);
     arrived.wakeAll();
   }
@@ -154,6 +171,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         options.onError(error);
       } finally {
         options.journal?.remove(messages.map((m) => m.ReceiptHandle ?? ''));
+        release(messages);
       }
     }
   }
@@ -219,8 +237,15 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     async stop() {
       controller.abort();
       await Promise.allSettled(loops);
-      await giveBack(waiting.take(waiting.size));
+      const left = waiting.take(waiting.size);
+      await giveBack(left);
+      release(left);
       sqs.destroy();
+    },
+    oldestHeldAgeMs(nowMs = Date.now()) {
+      let oldest: number | undefined;
+      for (const sentAt of held.values()) oldest = oldest === undefined ? sentAt : Math.min(oldest, sentAt);
+      return oldest === undefined ? null : Math.max(0, nowMs - oldest);
     },
   };
 }

@@ -9,6 +9,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { bundleDirectory, bundleFile, nonDeployedBundleFiles } from '../build/bundle-layout.ts';
 import { functionDefinitions } from '../resources/definitions.ts';
+import { telemetryEnv } from '../../functions/shared/observability/telemetry-env.ts';
 import type { FunctionName } from '../resources/definitions.ts';
 
 /** One AgentOS Lambda function: what differs from the others. */
@@ -18,6 +19,8 @@ export type AgentOsFunctionProps = {
   bundlesDir: string;
   /** The Powertools service name, the same one the composition root passes to its telemetry. */
   serviceName: string;
+  /** The node's id, on every log line of the function (HLD §9.1). */
+  nodeId: string;
   environment: Record<string, string>;
   logRetention: RetentionDays;
   removalPolicy: RemovalPolicy;
@@ -77,6 +80,7 @@ export class AgentOsFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...telemetryEnv.render({ AGENTOS_NODE_ID: props.nodeId }),
         ...props.environment,
       },
     });

@@ -23,6 +23,13 @@ import {
   tenantInsightRules,
 } from '../../functions/shared/observability/contributor-insights.ts';
 import { stageAlarms } from '../../functions/shared/observability/alarm-catalog.ts';
+import {
+  awsServiceMetrics,
+  metricDefinition,
+  metricDefinitions,
+  metricNamespace,
+} from '../../functions/shared/observability/metric-definitions.ts';
+import type { MetricName } from '../../functions/shared/observability/metric-definitions.ts';
 import type {
   AlarmDefinition,
   AlarmId,
@@ -76,6 +83,21 @@ class InsightRuleWidget implements IWidget {
       },
     ];
   }
+}
+
+/**
+ * One term for the per-service series of a catalog metric: an alarm on silence (`<`) fires when any
+ * service falls silent, so it takes the least; counts add up, a missing count being none (so one
+ * quiet source does not blank a sum); latencies and levels take the worst.
+ */
+function combined(definition: AlarmDefinition, variables: string[]): string {
+  const filled = variables.map((variable) => `FILL(${variable}, 0)`);
+  const counts = definition.statistic === 'Sum' || definition.statistic === 'SampleCount';
+  if (variables.length === 1)
+    return counts && definition.expression !== undefined ? filled[0]! : variables[0]!;
+  if (definition.comparison === '<' || definition.comparison === '<=') return `MIN([${filled.join(', ')}])`;
+  if (counts) return `(${filled.join(' + ')})`;
+  return `MAX([${variables.join(', ')}])`;
 }
 
 const comparisons = {
@@ -135,54 +157,81 @@ export class NodeAlarms extends Construct {
     this.dashboard = this.buildDashboard(props);
   }
 
-  /** The metric an alarm reads: the catalog's single metric, or its metric math over several. */
+  /**
+   * The metric an alarm reads: the catalog's single metric, or its metric math over several. The
+   * node's own metrics are read as the services emit them (metric-definitions.ts): Powertools adds
+   * a `service` dimension to every data point, so a catalog name stands for one CloudWatch metric
+   * per emitting service, combined here (summed for counts, the worst service otherwise).
+   */
   private metricOf(definition: AlarmDefinition, props: NodeAlarmsProps): IMetric {
     const period = Duration.seconds(definition.period_seconds);
-    const metrics = definition.metrics.map(
-      (name) =>
-        new Metric({
-          namespace: definition.namespace,
-          metricName: name,
-          statistic: definition.statistic,
-          period,
-          dimensionsMap: this.dimensionsOf(definition, props),
-        }),
-    );
-    if (definition.expression === undefined) {
-      const [metric] = metrics;
-      if (metric === undefined) throw new Error(`Alarm ${definition.id} names no metric`);
-      return metric;
-    }
-    // CloudWatch metric math wants variables starting lowercase; the catalog uses metric names.
-    const variable = (name: string) => `m${name}`;
-    let expression = definition.expression;
+    const usingMetrics: Record<string, IMetric> = {};
+    const terms = new Map<string, string>();
     for (const name of definition.metrics) {
-      expression = expression.replace(new RegExp(`\\b${name}\\b`, 'g'), variable(name));
+      const sources = this.sourcesOf(definition, name, props, period);
+      const variables = sources.map((source, index) => {
+        // CloudWatch metric math wants variables starting lowercase; the catalog uses metric names.
+        const variable = sources.length === 1 ? `m${name}` : `m${name}_${index}`;
+        usingMetrics[variable] = source;
+        return variable;
+      });
+      terms.set(name, combined(definition, variables));
     }
-    return new MathExpression({
-      expression,
-      usingMetrics: Object.fromEntries(
-        definition.metrics.map((name, index) => [variable(name), metrics[index]!]),
-      ),
-      period,
-      label: definition.id,
-    });
+    const sources = Object.values(usingMetrics);
+    if (definition.expression === undefined && sources.length === 1) return sources[0]!;
+    // One pass, so a term already substituted is never rewritten by a later name.
+    const expression = (definition.expression ?? definition.metrics[0]!).replace(
+      new RegExp(`\\b(${definition.metrics.join('|')})\\b`, 'g'),
+      (name) => terms.get(name)!,
+    );
+    return new MathExpression({ expression, usingMetrics, period, label: definition.id });
   }
 
-  /** SQS metrics name their queue; the node's own metrics are global (HLD §9.2). */
-  private dimensionsOf(
+  /**
+   * The CloudWatch metrics one catalog metric name reads: an SQS queue's metric, an AWS service's
+   * metric (awsServiceMetrics), or the node's own metric once per service that emits it, with
+   * exactly the `service` dimension it is emitted with.
+   */
+  private sourcesOf(
     definition: AlarmDefinition,
+    name: string,
     props: NodeAlarmsProps,
-  ): Record<string, string> | undefined {
-    if (definition.namespace !== 'AWS/SQS') return undefined;
-    const queue = definition.id === 'dlq_not_empty' ? props.stepDeadLetterQueue : props.stepQueue;
-    return { QueueName: queue.queueName };
+    period: Duration,
+  ): Metric[] {
+    const common = { metricName: name, statistic: definition.statistic, period };
+    if (definition.namespace === 'AWS/SQS') {
+      const queue = definition.id === 'dlq_not_empty' ? props.stepDeadLetterQueue : props.stepQueue;
+      return [new Metric({ ...common, namespace: 'AWS/SQS', dimensionsMap: { QueueName: queue.queueName } })];
+    }
+    const aws = (awsServiceMetrics as Partial<Record<string, { namespace: string; dimensions: object }>>)[
+      name
+    ];
+    if (aws !== undefined) {
+      return [new Metric({ ...common, namespace: aws.namespace, dimensionsMap: { ...aws.dimensions } })];
+    }
+    const emitted = metricDefinition(name);
+    if (emitted === undefined || definition.namespace !== metricNamespace || emitted.localOnly === true)
+      throw new Error(`Alarm ${definition.id} reads ${name}, which no service emits`);
+    return emitted.services.map(
+      (service) => new Metric({ ...common, namespace: metricNamespace, dimensionsMap: { service } }),
+    );
   }
 
   /** One dashboard per node: the alarms' state and the signals behind them. */
   private buildDashboard(props: NodeAlarmsProps): Dashboard {
-    const agentOs = (metricName: string, statistic: string) =>
-      new Metric({ namespace: 'AgentOS', metricName, statistic, period: Duration.minutes(1) });
+    // One line per emitting service, with the `service` dimension the metric is emitted with.
+    const agentOs = (metricName: MetricName, statistic: string) =>
+      metricDefinitions[metricName].services.map(
+        (service) =>
+          new Metric({
+            namespace: metricNamespace,
+            metricName,
+            statistic,
+            period: Duration.minutes(1),
+            dimensionsMap: { service },
+            label: `${metricName} ${statistic} (${service})`,
+          }),
+      );
     const dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: `agentos-${props.nodeId}`,
     });
@@ -206,20 +255,20 @@ export class NodeAlarms extends Construct {
     dashboard.addWidgets(
       new GraphWidget({
         title: 'Service health (successful health checks, requests)',
-        left: [agentOs('HealthyChecks', 'Sum'), agentOs('Requests', 'Sum')],
+        left: [...agentOs('HealthyChecks', 'Sum'), ...agentOs('Requests', 'Sum')],
         width: 8,
       }),
       new GraphWidget({
         title: 'API latency percentiles (ms)',
-        left: ['p50', 'p95', 'p99'].map((statistic) => agentOs('RequestLatencyMs', statistic)),
+        left: ['p50', 'p95', 'p99'].flatMap((statistic) => agentOs('RequestLatencyMs', statistic)),
         width: 8,
       }),
       new GraphWidget({
         title: 'Errors (5xx, failed model calls, throttles)',
         left: [
-          agentOs('ServerErrors', 'Sum'),
-          agentOs('ModelCallsFailed', 'Sum'),
-          agentOs('StorageThrottles', 'Sum'),
+          ...agentOs('ServerErrors', 'Sum'),
+          ...agentOs('ModelCallsFailed', 'Sum'),
+          ...agentOs('StorageThrottles', 'Sum'),
         ],
         width: 8,
       }),
@@ -236,8 +285,8 @@ export class NodeAlarms extends Construct {
       }),
       new GraphWidget({
         title: 'Model spend (nano-USD) and calls refused for budget',
-        left: [agentOs('ModelCostNanoUsd', 'Sum')],
-        right: [agentOs('BudgetRefusals', 'Sum')],
+        left: agentOs('ModelCostNanoUsd', 'Sum'),
+        right: agentOs('BudgetRefusals', 'Sum'),
         width: 8,
       }),
     );

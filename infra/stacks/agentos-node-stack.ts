@@ -245,6 +245,7 @@ export class AgentOsNodeStack extends Stack {
           name,
           bundlesDir: props.bundlesDir,
           serviceName: serviceNames[name],
+          nodeId: settings.nodeId,
           environment: environments[name],
           logRetention: settings.logRetention,
           removalPolicy,

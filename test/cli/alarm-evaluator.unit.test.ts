@@ -160,6 +160,14 @@ describe('countLogLines', () => {
     expect([...counts.budgetRefusals]).toEqual([['acme', 1]]);
   });
 
+  it('returns no request for a health check, which is the service_down signal and not client traffic', () => {
+    const counts = countLogLines([
+      '{"level":"INFO","message":"request served","operation":"getHealth","status":200,"duration_ms":3}',
+      '{"level":"INFO","message":"request served","operation":"getRun","status":500,"duration_ms":9}',
+    ]);
+    expect(counts).toMatchObject({ requests: 1, serverErrors: 1 });
+  });
+
   it('returns the nearest-rank 95th percentile', () => {
     expect(p95([])).toBeUndefined();
     expect(p95(Array.from({ length: 100 }, (_, i) => i + 1))).toBe(95);

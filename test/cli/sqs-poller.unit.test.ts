@@ -194,3 +194,29 @@ describe('startSqsPoller', () => {
     expect([...journal]).toEqual([]);
   });
 });
+
+describe('the oldest step message a poller holds', () => {
+  it('returns the age of the oldest message received and not yet done, and null once all are done', async () => {
+    const sent = (id: string, sentAt: number): Message => ({
+      ...step('acme', id),
+      Attributes: { MessageGroupId: 'acme', SentTimestamp: String(sentAt) },
+    });
+    const release = deferred();
+    const started = deferred();
+    const { sqs, deleted } = fakeQueue([() => Promise.resolve([sent('a1', 1_000), sent('a2', 4_000)])]);
+    const poller = startSqsPoller(
+      pollerOptions(sqs, async () => {
+        started.resolve();
+        await release.promise;
+        return { batchItemFailures: [] };
+      }),
+    );
+    expect(poller.oldestHeldAgeMs(10_000)).toBeNull();
+    await started.promise;
+    expect(poller.oldestHeldAgeMs(10_000)).toBe(9_000);
+    release.resolve();
+    await poller.stop();
+    expect(deleted).toEqual(['rh-a1', 'rh-a2']);
+    expect(poller.oldestHeldAgeMs(10_000)).toBeNull();
+  });
+});

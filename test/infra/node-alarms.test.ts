@@ -5,6 +5,10 @@ import { contextKeys } from '../../infra/config/node-settings.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
 import { alarmCatalog } from '../../functions/shared/observability/alarm-catalog.ts';
 import { tenantInsightRuleNames } from '../../functions/shared/observability/contributor-insights.ts';
+import {
+  metricDefinition,
+  metricNamespace,
+} from '../../functions/shared/observability/metric-definitions.ts';
 import { resourcesOfType, synthesizeNodeStack } from './node-template.ts';
 import type { TemplateResource } from './node-template.ts';
 
@@ -14,6 +18,58 @@ const comparisonNames = {
   '<': 'LessThanThreshold',
   '<=': 'LessThanOrEqualToThreshold',
 } as const;
+
+type TemplateMetric = {
+  Namespace: string;
+  MetricName: string;
+  Dimensions?: { Name: string; Value: unknown }[];
+};
+
+/** Every metric an alarm resource reads, directly or through its metric math. */
+function metricsRead(alarm: TemplateResource): TemplateMetric[] {
+  const properties = alarm.Properties ?? {};
+  if (typeof properties['MetricName'] === 'string') return [properties as unknown as TemplateMetric];
+  const queries = (properties['Metrics'] ?? []) as { MetricStat?: { Metric: TemplateMetric } }[];
+  return queries.flatMap((query) => (query.MetricStat === undefined ? [] : [query.MetricStat.Metric]));
+}
+
+/** What is wrong with the metrics an alarm reads, as lines naming the alarm and the metric. */
+function problemsOf(alarm: TemplateResource): string[] {
+  const problems: string[] = [];
+  const servicesRead = new Map<string, Set<unknown>>();
+  for (const metric of metricsRead(alarm)) {
+    const where = `${String(alarm.Properties?.['AlarmName'])} reads ${metric.Namespace}/${metric.MetricName}`;
+    const dimensions = metric.Dimensions ?? [];
+    const names = dimensions.map((dimension) => dimension.Name).sort();
+    if (metric.Namespace === 'AWS/SQS') {
+      if (names.join() !== 'QueueName') problems.push(`${where} without its QueueName alone`);
+      continue;
+    }
+    if (metric.Namespace === 'AWS/Lambda') {
+      if (metric.MetricName !== 'Throttles' || names.length > 0)
+        problems.push(`${where}: not the account's throttles`);
+      continue;
+    }
+    const definition = metricDefinition(metric.MetricName);
+    if (metric.Namespace !== metricNamespace || definition === undefined || definition.localOnly === true) {
+      problems.push(`${where}, which no service emits on AWS`);
+      continue;
+    }
+    if (!definition.dimensionSets.some((set) => [...set].sort().join() === names.join()))
+      problems.push(`${where} by [${names.join()}], which it is not emitted with`);
+    const service = dimensions.find((dimension) => dimension.Name === 'service')?.Value;
+    if (!(definition.services as readonly unknown[]).includes(service))
+      problems.push(`${where} of service ${String(service)}, which does not emit it`);
+    servicesRead.set(metric.MetricName, (servicesRead.get(metric.MetricName) ?? new Set()).add(service));
+  }
+  // Every emitting service is read: an alarm on one service alone would miss the other's failures.
+  for (const [name, services] of servicesRead) {
+    const emitting = metricDefinition(name)?.services ?? [];
+    if (emitting.some((service) => !services.has(service)))
+      problems.push(`${String(alarm.Properties?.['AlarmName'])} misses a service emitting ${name}`);
+  }
+  return problems;
+}
 
 function alarmNamed(template: Template, name: string): TemplateResource | undefined {
   return Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).find(
@@ -46,6 +102,13 @@ describe('the node stack alarms', () => {
         OKActions: [{ Ref: topicId }],
       });
     }
+  });
+
+  it('reads in every alarm only metrics the services emit, with exactly the dimensions they are emitted with', () => {
+    const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(alarmCatalog.length);
+    expect(alarms.filter((alarm) => metricsRead(alarm).length === 0)).toEqual([]);
+    expect(alarms.flatMap(problemsOf)).toEqual([]);
   });
 
   it('creates the alarm topic, refusing publishes without TLS', () => {

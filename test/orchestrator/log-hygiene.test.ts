@@ -107,10 +107,14 @@ describe('log lines of a run', () => {
     for (const line of served.filter((l) => l['tenant_id'] === 'acme')) {
       expect(line).toMatchObject({
         service: expect.any(String),
+        node_id: node.node.nodeId,
         correlation_id: expect.any(String),
         trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
       });
     }
+    // A request on the run carries its id; every line of every service names the node.
+    expect(served.filter((line) => line['run_id'] === runId).length).toBeGreaterThan(0);
+    expect(lines.filter((line) => line['node_id'] !== node.node.nodeId)).toEqual([]);
     // The run's lifecycle, across the step queue, is one trace in its event lines.
     const runEvents = lines.filter((line) => line['message'] === 'run event' && line['run_id'] === runId);
     expect(runEvents.map((line) => line['event_type'])).toContain('run.completed');

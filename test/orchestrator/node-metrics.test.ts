@@ -42,6 +42,12 @@ describe('GET /metrics on a local node', () => {
     const created = await client.createRun(threeStepRunInput('sample-agent', 'metrics'));
     expect(created.status).toBe(201);
     await waitForRun(client, created.body.run_id, (run) => run.status === 'completed');
+    // A completed run's event stream replays its events and ends: the gauge went up and back down.
+    const events = await fetch(`${node.node.orchestratorUrl}/v1/runs/${created.body.run_id}/events`, {
+      headers: { authorization: `Bearer ${await node.auth.token('acme')}`, accept: 'text/event-stream' },
+    });
+    expect(events.status).toBe(200);
+    await events.text();
     // Counted before admission: a refused call is a request too.
     expect((await fetch(`${node.node.modelPolicyUrl}/v1/models`)).status).toBe(401);
 
@@ -49,12 +55,33 @@ describe('GET /metrics on a local node', () => {
     expect(scraped.status).toBe(200);
     expect(scraped.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const lines = samples(await scraped.text());
+    // Summed over the finer labels (a request's operation), as the CloudWatch `service` set is.
     const value = (name: string, service: string) =>
-      lines.find((s) => s.name === name && s.labels['service'] === service)?.value ?? 0;
+      lines
+        .filter((s) => s.name === name && s.labels['service'] === service)
+        .reduce((sum, s) => sum + s.value, 0);
     expect(value('Requests', 'agent-orchestrator')).toBeGreaterThanOrEqual(2);
     expect(value('Requests', 'model-policy')).toBeGreaterThanOrEqual(1);
     expect(value('StepsProcessed', 'agent-orchestrator')).toBeGreaterThanOrEqual(3);
     expect(value('RunsCompleted', 'agent-orchestrator')).toBeGreaterThanOrEqual(1);
+    // Requests by declared operation, never by path: the run's id is in the path, not the label.
+    expect(
+      lines.find((s) => s.name === 'Requests' && s.labels['operation'] === 'createRun')?.value,
+    ).toBeGreaterThanOrEqual(1);
+    expect(value('RequestLatencyMs_count', 'model-policy')).toBeGreaterThanOrEqual(1);
+    // The gauges: open event streams, and the queues the node samples (SQS's own metrics on AWS).
+    const gauges = [
+      'SseConnectionsOpen',
+      'StepQueueDepth',
+      'StepQueueOldestAgeSeconds',
+      'DeadLetterQueueDepth',
+    ];
+    expect(
+      gauges.filter(
+        (name) => !lines.some((s) => s.name === name && s.labels['service'] === 'agent-orchestrator'),
+      ),
+    ).toEqual([]);
+    expect(value('DeadLetterQueueDepth', 'agent-orchestrator')).toBe(0);
 
     const fromModelPolicyPort = samples(await (await fetch(`${node.node.modelPolicyUrl}/metrics`)).text());
     expect(fromModelPolicyPort.map((s) => s.name)).toContain('Requests');

@@ -28,7 +28,7 @@ export async function adminHttpCore() {
         maxLifetimeSeconds: 86_400,
       }),
       admission,
-      telemetry: createTelemetry('test'),
+      telemetry: createTelemetry('agent-orchestrator'),
       maxBodyBytes: 64 * 1024,
     });
   return { auth, directory, admission, appOf };

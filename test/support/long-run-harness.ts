@@ -175,7 +175,7 @@ export async function startLongRunNode(options: {
   const backoff = new SqsRedeliveryBackoff(sqs, resources.stepQueueUrl);
   const handler = createStepWorkerHandler({
     engine,
-    telemetry: createTelemetry('long-run-test'),
+    telemetry: createTelemetry('agent-orchestrator'),
     maxAttempts: 3,
     maxReceives: 5,
     redeliverAfter: (receipt, attempt, seconds) =>

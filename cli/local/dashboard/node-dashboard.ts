@@ -9,6 +9,7 @@ import type {
   TenantRankingView,
 } from '../../../functions/shared/observability/local-tenant-top.ts';
 import type { Clock } from '../../../functions/shared/timing/clock.ts';
+import { localProbeHeader } from '../lambda-http-front.ts';
 import type { ServedRequest } from '../lambda-http-front.ts';
 import { p95 } from '../local-signals.ts';
 import {
@@ -191,7 +192,10 @@ const maxLatencies = 10_000;
 
 async function healthy(url: string): Promise<boolean> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const response = await fetch(url, {
+      headers: { [localProbeHeader]: 'dashboard' },
+      signal: AbortSignal.timeout(2_000),
+    });
     await response.body?.cancel();
     return response.ok;
   } catch {

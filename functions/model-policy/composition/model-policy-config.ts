@@ -1,3 +1,4 @@
+import { telemetryEnv } from '../../shared/observability/telemetry-env.ts';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,7 @@ const day = 24 * 3600;
 /** The environment of the Model Policy function. */
 export const modelPolicyEnv = awsClientEnv.extend({
   ...jwtVerifierEnv.variables,
+  ...telemetryEnv.variables,
   ...tenancyEnv.variables,
   ...corsEnv.variables,
   AGENTOS_TABLE_NAME: envVar.string(),

@@ -11,6 +11,7 @@ import { jwtVerifierFromEnv } from '../../shared/auth/auth-config.ts';
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
 import { createTelemetry } from '../../shared/observability/telemetry.ts';
+import { tracedClient } from '../../shared/aws/instrumented-clients.ts';
 import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
 import { DynamoLedger } from '../adapters/dynamodb/dynamo-ledger.ts';
 import { DynamoTenantPolicyStore } from '../adapters/dynamodb/dynamo-tenant-policy-store.ts';
@@ -68,14 +69,22 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
   const env = options.env ?? process.env;
   const now = options.now ?? (() => new Date());
   const config = modelPolicyConfigFromEnv(env);
-  const telemetry = createTelemetry('model-policy');
+  const telemetry = createTelemetry('model-policy', env);
   const aws = awsClientConfig(env);
   let db: DynamoDBDocumentClient | undefined;
-  const table = (): DynamoDBDocumentClient => (db ??= createDocumentClient(aws));
+  // On AWS every SDK call is a subsegment of the invocation's trace (HLD §9.1).
+  const table = (): DynamoDBDocumentClient =>
+    (db ??= createDocumentClient(aws, {
+      tracer: telemetry.tracer,
+      onStorageRefusal: () => telemetry.metrics.addMetric('StorageThrottles', MetricUnit.Count, 1),
+    }));
   let secretsClient: SecretsManagerClient | undefined;
   const secrets =
     options.adapters?.secrets ??
-    new ConfiguredSecrets(env, () => (secretsClient ??= new SecretsManagerClient(aws)));
+    new ConfiguredSecrets(
+      env,
+      () => (secretsClient ??= tracedClient(new SecretsManagerClient(aws), telemetry.tracer)),
+    );
   const adapters: ModelPolicyAdapters = {
     ledger: options.adapters?.ledger ?? new DynamoLedger(table(), config.tableName),
     usage: options.adapters?.usage ?? new DynamoUsageStore(table(), config.tableName),

@@ -1,3 +1,4 @@
+import { telemetryEnv } from '../../shared/observability/telemetry-env.ts';
 import { maxSlotPoolCapacity } from '../../shared/limits/limiter-port.ts';
 import { z } from 'zod';
 import { corsEnv } from '../../shared/http/cors.ts';
@@ -21,6 +22,7 @@ export const defaultOperatorTenantId = 'operator';
 /** What every Orchestrator function reads: AWS clients, the node's table, the step queue. */
 export const orchestratorCoreEnv = awsClientEnv.extend({
   ...tenancyEnv.variables,
+  ...telemetryEnv.variables,
   AGENTOS_TABLE_NAME: envVar.string(),
   AGENTOS_STEP_QUEUE_URL: envVar.url(),
   /** The run-deadline state machine. */

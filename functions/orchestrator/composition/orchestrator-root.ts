@@ -13,6 +13,7 @@ import { readinessHandler, readinessTiming } from '../../shared/http/health-rout
 import { createFailureReporter } from '../../shared/observability/failure-reporter.ts';
 import { tableProbe } from '../../shared/storage/table-probe.ts';
 import { createTelemetry } from '../../shared/observability/telemetry.ts';
+import { tracedClient } from '../../shared/aws/instrumented-clients.ts';
 import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../adapters/dynamodb/dynamo-agent-registry.ts';
 import { DynamoToolRegistry } from '../adapters/dynamodb/dynamo-tool-registry.ts';
@@ -90,17 +91,22 @@ async function sqsQueueDepth(sqs: SQSClient, queueUrl: string): Promise<StepQueu
  */
 export function composeOrchestrator(env: EnvSource = process.env) {
   const config = orchestratorConfigFromEnv(env);
-  const telemetry = createTelemetry('agent-orchestrator');
+  const telemetry = createTelemetry('agent-orchestrator', env);
   const aws = awsClientConfig(env);
-  const db = createDocumentClient(aws);
+  // On AWS every SDK call is a subsegment of the invocation's trace (HLD §9.1).
+  const traced = <T>(client: T): T => tracedClient(client, telemetry.tracer);
+  const db = createDocumentClient(aws, {
+    tracer: telemetry.tracer,
+    onStorageRefusal: () => telemetry.metrics.addMetric('StorageThrottles', MetricUnit.Count, 1),
+  });
   // One clock for every part that stamps or ages something.
   const now = () => new Date();
   const runs = new DynamoRunStateStore(db, config.tableName, { now });
   const agents = new DynamoAgentRegistry(db, config.tableName, { now });
   const toolRegistry = new DynamoToolRegistry(db, config.tableName, { now });
   const memory = new DynamoMemoryStore(db, config.tableName, { now });
-  const sqs = new SQSClient(aws);
-  const sfn = new SFNClient(aws);
+  const sqs = traced(new SQSClient(aws));
+  const sfn = traced(new SFNClient(aws));
   const queue = new SqsStepQueue(sqs, config.stepQueueUrl, { sfn, stateMachineArn: config.stateMachineArn });
   const driver = new SfnRunDriver(sfn, {
     stateMachineArn: config.longRunStateMachineArn,
@@ -169,7 +175,12 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       const streams = {
         runs,
         timing,
-        hub: new RunEventHub({ runs, timing, limits: streamLimitsFromEnv(env) }),
+        hub: new RunEventHub({
+          runs,
+          timing,
+          limits: streamLimitsFromEnv(env),
+          onOpenStreams: (open) => telemetry.metrics.setGauge('SseConnectionsOpen', open),
+        }),
         streamSlots: createStreamSlots({ pool, reportFailure }),
       };
       // Signed with the node's key, like the principals' tokens (HLD §3.3).
@@ -250,7 +261,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
                 throw new ToolSecretError('This node has no store for tool credentials', false);
               },
             }
-          : new SecretsManagerToolSecrets(new SecretsManagerClient(aws), { prefix: worker.toolSecretPrefix });
+          : new SecretsManagerToolSecrets(traced(new SecretsManagerClient(aws)), {
+              prefix: worker.toolSecretPrefix,
+            });
       const engine = createStepEngine({
         runs,
         queue,

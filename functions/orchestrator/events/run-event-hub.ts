@@ -44,6 +44,8 @@ export type RunEventHubOptions = {
   timing: EventStreamTiming;
   limits?: StreamLimits;
   clock?: Clock;
+  /** Told the number of streams open in this process whenever one opens or ends (a gauge, HLD §9.1). */
+  onOpenStreams?: (open: number) => void;
 };
 
 /**
@@ -233,6 +235,7 @@ export class RunEventHub {
     tail.subscribers += 1;
     this.#total += 1;
     this.#open.set(tenant, tenantOpen + 1);
+    this.options.onOpenStreams?.(this.#total);
     const owned = tail;
     let closed = false;
     return {
@@ -242,6 +245,7 @@ export class RunEventHub {
         closed = true;
         owned.leave();
         this.#total -= 1;
+        this.options.onOpenStreams?.(this.#total);
         const left = (this.#open.get(tenant) ?? 1) - 1;
         if (left === 0) this.#open.delete(tenant);
         else this.#open.set(tenant, left);

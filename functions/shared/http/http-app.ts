@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { z } from 'zod';
 import { scopes } from '../auth/auth-context.ts';
 import type { AuthContext } from '../auth/auth-context.ts';
@@ -21,6 +20,9 @@ import type { BoundRoute, RouteInput, RouteResult } from './bound-route.ts';
 import { correlationIdFor } from './correlation-id.ts';
 import { continueTrace, runInTrace, traceparentHeader } from '../observability/trace-context.ts';
 import { exportSpan } from '../observability/otlp-tracing.ts';
+import { declareOperations } from '../observability/local-metrics.ts';
+import { metricDefinitions } from '../observability/metric-definitions.ts';
+import { healthRoute } from './health-route.ts';
 import { addCorsHeaders, preflightHeaders } from './cors.ts';
 import type { CorsPolicy } from './cors.ts';
 import { parseJsonBody, validate } from './json-body.ts';
@@ -153,6 +155,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     options.routes.map((bound) => ({ method: bound.spec.method, path: bound.spec.path, bound })),
   );
   const { logger, metrics } = options.telemetry;
+  // The operation ids are the only values the request metrics' `operation` label takes (HLD §9.2).
+  declareOperations(options.routes.map((bound) => bound.spec.operationId));
 
   /** The bearer token, or where the route allows it and no header came, its query token. */
   function verifyCaller(
@@ -210,6 +214,12 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
         ? { auth: anonymous, tenant: undefined }
         : await authenticate(spec, spec.scope, url, params, headers);
     const parsedParams = validateParams(spec, params);
+    const runId = (parsedParams as Record<string, unknown> | undefined)?.['run_id'];
+    if (typeof runId === 'string') {
+      // A run's requests are found by its id in the logs and, on AWS, in X-Ray (HLD §9.1).
+      logger.appendKeys({ run_id: runId });
+      options.telemetry.tracer.putAnnotation('run_id', runId);
+    }
     const query = spec.request?.query ? validate(spec.request.query, queryRecord(url), 'query') : {};
     validateHeaders(spec, headers);
     let body: unknown;
@@ -247,7 +257,6 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const { status, envelope } = toErrorEnvelope(error, correlationId);
     if (status >= 500) {
       logger.error('request failed', { error_code: envelope.error.code, error });
-      metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
     } else {
       logger.info('request rejected', { error_code: envelope.error.code, status });
     }
@@ -290,6 +299,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     request: Request,
     headers: Record<string, string>,
     correlationId: string,
+    matched: { route?: BoundRoute },
   ): Promise<Response> {
     let route: BoundRoute | undefined;
     try {
@@ -306,6 +316,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
         throw new NotFoundError(`No route for ${request.method} ${url.pathname}`);
       if (found.kind === 'method_not_allowed') throw new MethodNotAllowedError(request.method, found.allowed);
       route = found.route.bound;
+      matched.route = route;
       const input = await inputFor(route, request, url, found.params, headers, correlationId);
       return toResponse(await route.handle(input), correlationId);
     } catch (error) {
@@ -322,14 +333,24 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       const trace = continueTrace(headers[traceparentHeader]);
       logger.appendKeys({ correlation_id: correlationId, trace_id: trace.traceId });
       options.telemetry.tracer.putAnnotation('trace_id', trace.traceId);
-      metrics.addMetric('Requests', MetricUnit.Count, 1);
       const startedMs = Date.now();
-      const response = await runInTrace(trace, () => serve(request, headers, correlationId));
+      const matched: { route?: BoundRoute } = {};
+      const response = await runInTrace(trace, () => serve(request, headers, correlationId, matched));
+      // Per declared operation, never per raw path: the path holds tenants' ids (HLD §9.2).
+      const operation = matched.route?.spec.operationId ?? 'unmatched';
+      metrics.recordRequest({
+        operation,
+        latencyMs: Date.now() - startedMs,
+        serverError: response.status >= 500,
+      });
+      if (operation === healthRoute.operationId && response.status === 200)
+        metrics.addMetric('HealthyChecks', metricDefinitions.HealthyChecks.unit, 1);
       // One access line per request (its tenant is among the keys once admitted): CloudWatch
       // Contributor Insights ranks tenants by requests and errors from it (HLD §9.2).
       const durationMs = Date.now() - startedMs;
       logger.info('request served', {
         method: request.method,
+        operation,
         status: response.status,
         duration_ms: durationMs,
       });

@@ -1,19 +1,30 @@
-import { MetricUnit as Unit } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit } from '@aws-lambda-powertools/metrics/types';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { metricDefinition, metricServices } from './metric-definitions.ts';
+import type { MetricDimensionName } from './metric-definitions.ts';
 
 type Mirrored =
-  | { kind: 'counter'; instrument: Counter<'service'> }
-  | { kind: 'gauge'; instrument: Gauge<'service'> }
-  | { kind: 'histogram'; instrument: Histogram<'service'> };
+  | { kind: 'counter'; instrument: Counter<MetricDimensionName> }
+  | { kind: 'gauge'; instrument: Gauge<MetricDimensionName> }
+  | { kind: 'histogram'; instrument: Histogram<MetricDimensionName> };
+
+type LocalMetricsState = {
+  registry: Registry;
+  mirrored: Map<string, Mirrored>;
+  refused: Counter | undefined;
+  warned: Set<string>;
+};
 
 /**
  * One registry per process, kept on `globalThis` with its instruments because a node may load
  * bundled handlers, each with its own copy of this module and of prom-client.
  */
-const state = ((globalThis as Record<symbol, { registry: Registry; mirrored: Map<string, Mirrored> }>)[
-  Symbol.for('agentos.local-metrics')
-] ??= { registry: new Registry(), mirrored: new Map() });
+const state = ((globalThis as Record<symbol, LocalMetricsState>)[Symbol.for('agentos.local-metrics.v2')] ??= {
+  registry: new Registry(),
+  mirrored: new Map(),
+  refused: undefined,
+  warned: new Set(),
+});
 
 /**
  * The metrics a local node serves at `GET /metrics` in the Prometheus text format: the same names
@@ -23,13 +34,34 @@ const state = ((globalThis as Record<symbol, { registry: Registry; mirrored: Map
 export const localMetricsRegistry: Registry = state.registry;
 
 /**
+ * The most instruments the local registry creates. The declared metrics are far fewer; the cap
+ * holds even if a caller names metrics from data, so the registry stays bounded (HLD §9.2).
+ */
+export const maxLocalInstruments = 100;
+
+/** The local-only counter of data points the registry refused (undeclared metric, cap reached). */
+export const refusedMetricName = 'LocalMetricsRefused';
+
+/**
+ * The route operation ids the services declared: the only values the `operation` label takes. Code
+ * constants registered by the HTTP core at start, so the set is bounded by the route registries.
+ */
+const declaredOperations = new Set<string>(['unmatched']);
+
+/** Registers declared route operation ids as values the `operation` label may take. */
+export function declareOperations(operationIds: Iterable<string>): void {
+  for (const id of operationIds) declaredOperations.add(id);
+}
+
+/**
  * Label names a global metric may carry, each with the values it may take. Global metrics must not
  * be keyed by a tenant, run or principal (HLD §9.2): any other name, or a value outside its set,
  * throws where it is recorded, so an unbounded label cannot reach CloudWatch or Prometheus.
  */
 export const allowedMetricLabels = {
-  service: new Set(['agent-orchestrator', 'model-policy']),
-} as const satisfies Record<string, ReadonlySet<string>>;
+  service: new Set<string>(metricServices),
+  operation: declaredOperations,
+} as const satisfies Record<MetricDimensionName, ReadonlySet<string>>;
 
 /** The label names {@link allowedMetricLabels} allows. */
 export type MetricLabelName = keyof typeof allowedMetricLabels;
@@ -43,19 +75,38 @@ export function assertBoundedLabel(name: string, value: string): void {
   if (!values.has(value)) throw new Error(`metric label ${name} may not take an unlisted value`);
 }
 
-function instrumentFor(name: string, unit: MetricUnit): Mirrored {
+/** Counts a refused data point and warns once per metric name (the warnings are bounded too). */
+function refuse(name: string, reason: string): undefined {
+  state.refused ??= new Counter({
+    name: refusedMetricName,
+    help: 'Data points the local registry refused: undeclared metric, unit mismatch or instrument cap',
+    registers: [state.registry],
+  });
+  state.refused.inc();
+  if (state.warned.size < maxLocalInstruments && !state.warned.has(name)) {
+    state.warned.add(name);
+    console.warn(JSON.stringify({ level: 'WARN', message: 'local metric refused', metric: name, reason }));
+  }
+  return undefined;
+}
+
+function instrumentFor(name: string, unit: MetricUnit): Mirrored | undefined {
   const existing = state.mirrored.get(name);
   if (existing !== undefined) return existing;
+  const definition = metricDefinition(name);
+  if (definition === undefined) return refuse(name, 'not declared in metric-definitions.ts');
+  if (definition.unit !== unit) return refuse(name, `declared unit ${definition.unit}, recorded ${unit}`);
+  if (state.mirrored.size >= maxLocalInstruments) return refuse(name, 'instrument cap reached');
   const common = {
     name,
-    help: `${name} (${unit}), as published in EMF`,
-    labelNames: ['service'] as const,
+    help: `${definition.help} (${unit}), as published in EMF`,
+    labelNames: [...new Set(definition.dimensionSets.flat())],
     registers: [state.registry],
   };
   const mirrored: Mirrored =
-    unit === Unit.Count
-      ? { kind: 'counter', instrument: new Counter(common) }
-      : unit === Unit.Milliseconds
+    definition.gauge === true
+      ? { kind: 'gauge', instrument: new Gauge(common) }
+      : unit === 'Milliseconds'
         ? {
             kind: 'histogram',
             instrument: new Histogram({
@@ -63,7 +114,9 @@ function instrumentFor(name: string, unit: MetricUnit): Mirrored {
               buckets: [5, 25, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000],
             }),
           }
-        : { kind: 'gauge', instrument: new Gauge(common) };
+        : unit === 'Count'
+          ? { kind: 'counter', instrument: new Counter(common) }
+          : { kind: 'gauge', instrument: new Gauge(common) };
   state.mirrored.set(name, mirrored);
   return mirrored;
 }
@@ -71,12 +124,23 @@ function instrumentFor(name: string, unit: MetricUnit): Mirrored {
 /**
  * Records one EMF data point in the local registry, under its EMF name. `service` is the name a
  * composition root gives its telemetry (a constant of the code, never a request's value), as the
- * EMF `service` dimension is.
+ * EMF `service` dimension is; `labels` are the metric's finer dimensions (its operation). A label
+ * outside the allow-list throws; an undeclared metric, a unit other than the declared one, or a new
+ * metric beyond {@link maxLocalInstruments} is refused, counted in {@link refusedMetricName} and logged.
  */
-export function mirrorMetric(service: string, name: string, unit: MetricUnit, value: number): void {
+export function mirrorMetric(
+  service: string,
+  name: string,
+  unit: MetricUnit,
+  value: number,
+  labels: Partial<Record<Exclude<MetricDimensionName, 'service'>, string>> = {},
+): void {
+  assertBoundedLabel('service', service);
+  for (const [label, labelValue] of Object.entries(labels)) assertBoundedLabel(label, labelValue);
   const mirrored = instrumentFor(name, unit);
-  const labels = { service };
-  if (mirrored.kind === 'counter') mirrored.instrument.inc(labels, value);
-  else if (mirrored.kind === 'histogram') mirrored.instrument.observe(labels, value);
-  else mirrored.instrument.set(labels, value);
+  if (mirrored === undefined) return;
+  const all = { service, ...labels };
+  if (mirrored.kind === 'counter') mirrored.instrument.inc(all, value);
+  else if (mirrored.kind === 'histogram') mirrored.instrument.observe(all, value);
+  else mirrored.instrument.set(all, value);
 }

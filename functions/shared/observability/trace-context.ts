@@ -7,14 +7,32 @@ export type TraceContext = { traceId: string; spanId: string; sampled: boolean }
 /** The header name W3C Trace Context propagates a trace in (HTTP requests, SQS message attributes). */
 export const traceparentHeader = 'traceparent';
 
-const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/**
+ * A `traceparent` of any version: version, trace id, parent id, flags, then (from version 01 on)
+ * possibly more fields after a `-`, which a version-00 parser ignores (W3C Trace Context §4.3).
+ */
+const traceparentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const storage = new AsyncLocalStorage<TraceContext>();
 
-/** A `traceparent` value's context, or undefined when absent or malformed (all-zero ids are invalid). */
+/**
+ * A `traceparent` value's context, or undefined when absent or malformed. Version `00` has exactly
+ * its four fields; a higher version whose first four fields parse is read as `00`, as W3C Trace
+ * Context requires of a parser that knows only `00`; version `ff` and all-zero ids are invalid.
+ */
 export function parseTraceparent(value: string | undefined): TraceContext | undefined {
   const match = traceparentPattern.exec(value?.trim().toLowerCase() ?? '');
-  if (match === null || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return undefined;
-  return { traceId: match[1]!, spanId: match[2]!, sampled: (Number.parseInt(match[3]!, 16) & 1) === 1 };
+  if (match === null) return undefined;
+  const [, version, traceId, spanId, flags, rest] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ];
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
+  return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
 }
 
 /**
@@ -47,8 +65,21 @@ export function outgoingTraceparent(): string | undefined {
   return `00-${context.traceId}-${context.spanId}-${context.sampled ? '01' : '00'}`;
 }
 
-/** `headers` with the current trace's `traceparent` added, when there is one. */
+/** Headers that carry a caller's trace vendor state or baggage: never sent on by the node. */
+const callerTraceHeaders = new Set(['tracestate', 'baggage']);
+
+/**
+ * `headers` with the current trace's `traceparent` added, when there is one: the trace id goes on
+ * (HLD §9.1) with the node's own span as the parent. A caller's `tracestate` and `baggage` never go
+ * on (to a model provider they would hand a third party whatever the caller put in them), so any
+ * such header in `headers` is dropped.
+ */
 export function withTraceparent(headers: Record<string, string>): Record<string, string> {
+  const sent = Object.fromEntries(
+    Object.entries(headers).filter(
+      ([name]) => !callerTraceHeaders.has(name.toLowerCase()) && name.toLowerCase() !== traceparentHeader,
+    ),
+  );
   const traceparent = outgoingTraceparent();
-  return traceparent === undefined ? headers : { ...headers, [traceparentHeader]: traceparent };
+  return traceparent === undefined ? sent : { ...sent, [traceparentHeader]: traceparent };
 }

@@ -78,7 +78,7 @@ function worker(outcome: StepOutcome | Error, answer: TaskAnswer = 'answered') {
   } as unknown as RunDriverPort;
   const handler = createStepWorkerHandler({
     engine,
-    telemetry: createTelemetry('test-worker'),
+    telemetry: createTelemetry('agent-orchestrator'),
     maxAttempts: 3,
     maxReceives: 5,
     driver,

@@ -68,7 +68,7 @@ describe('the node capacity report', () => {
 
 describe('the step worker', () => {
   it('logs how long each step message waited on the queue, counts it without a tenant dimension and notes it for the report', async () => {
-    const telemetry = createTelemetry('test-worker');
+    const telemetry = createTelemetry('agent-orchestrator');
     const info = vi.spyOn(telemetry.logger, 'info');
     const addMetric = vi.spyOn(telemetry.metrics, 'addMetric');
     const addDimension = vi.spyOn(telemetry.metrics, 'addDimension');

@@ -97,7 +97,7 @@ async function node(pageSize: number) {
   const drain = async (): Promise<string[]> => {
     const worker = createStepWorkerHandler({
       engine: {} as StepEngine,
-      telemetry: createTelemetry('test-worker'),
+      telemetry: createTelemetry('agent-orchestrator'),
       maxAttempts: 3,
       maxReceives: 5,
       redeliverAfter: async () => undefined,

@@ -1,6 +1,9 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createStepWorkerHandler } from '../../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
+import {
+  annotateBatch,
+  createStepWorkerHandler,
+} from '../../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
 import type { StepEngine, StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
 import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
@@ -45,7 +48,7 @@ function failingWorker(outcome?: StepOutcome, abandonFails = false) {
   } as unknown as StepEngine;
   const handler = createStepWorkerHandler({
     engine,
-    telemetry: createTelemetry('test-worker'),
+    telemetry: createTelemetry('agent-orchestrator'),
     maxAttempts: 3,
     maxReceives: 5,
     redeliverAfter: async (_receipt, attempt, seconds) => {
@@ -138,5 +141,39 @@ describe('the SQS step worker', () => {
     expect(await run(5)).toEqual({ batchItemFailures: [] });
     expect(seen.resent).toEqual([{ runId: 'run_1', step: 1 }]);
     expect(seen.abandoned).toEqual([]);
+  });
+});
+
+describe('the step worker trace annotations', () => {
+  const message = (tenantId: string, runId: string): SQSRecord =>
+    ({
+      body: JSON.stringify({
+        kind: 'run.step',
+        run_id: runId,
+        step: 1,
+        auth: { ...auth, tenant_id: tenantId },
+      }),
+      messageAttributes: { tenant_id: { stringValue: tenantId, dataType: 'String' } },
+    }) as unknown as SQSRecord;
+
+  function annotations(records: SQSRecord[]): Record<string, string> {
+    const put: Record<string, string> = {};
+    annotateBatch(
+      { putAnnotation: (key: string, value: unknown) => void (put[key] = String(value)) },
+      records,
+    );
+    return put;
+  }
+
+  it('returns the tenant and run annotations of a batch of one run', () => {
+    expect(annotations([message('acme', 'run_1'), message('acme', 'run_1')])).toEqual({
+      tenant_id: 'acme',
+      run_id: 'run_1',
+    });
+  });
+
+  it('returns only what every record shares when a batch holds several runs or tenants', () => {
+    expect(annotations([message('acme', 'run_1'), message('acme', 'run_2')])).toEqual({ tenant_id: 'acme' });
+    expect(annotations([message('acme', 'run_1'), message('globex', 'run_2')])).toEqual({});
   });
 });

@@ -27,7 +27,7 @@ function worker(stepAge: Pick<StepAgePort, 'record'>, failures: string[] = []) {
       execute: async () => ({ status: 'done', reason: 'step completed' }),
       expire: async () => ({ status: 'done', reason: 'deadline passed' }),
     } as unknown as StepEngine,
-    telemetry: createTelemetry('test-worker'),
+    telemetry: createTelemetry('agent-orchestrator'),
     maxAttempts: 3,
     maxReceives: 5,
     redeliverAfter: async () => undefined,

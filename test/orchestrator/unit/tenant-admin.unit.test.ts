@@ -206,7 +206,7 @@ describe('the run stopper', () => {
 async function drainStops(stops: InMemoryStepQueue, stopper: RunStopper): Promise<number> {
   const worker = createStepWorkerHandler({
     engine: {} as StepEngine,
-    telemetry: createTelemetry('test-worker'),
+    telemetry: createTelemetry('agent-orchestrator'),
     maxAttempts: 3,
     maxReceives: 5,
     redeliverAfter: async () => undefined,

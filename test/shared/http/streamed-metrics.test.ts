@@ -44,7 +44,7 @@ describe('streaming Lambda metrics', () => {
               pull(controller) {
                 // Recorded once the client has read the first event, as a model call records its
                 // tokens when the provider's stream finishes.
-                telemetry.metrics.addMetric('StreamedTokens', MetricUnit.Count, 42);
+                telemetry.metrics.addMetric('ModelTokens', MetricUnit.Count, 42);
                 controller.enqueue(new TextEncoder().encode('data: done\n\n'));
                 controller.close();
               },
@@ -59,8 +59,8 @@ describe('streaming Lambda metrics', () => {
     const response = await fetch(`${front.url}/stream`);
     expect(await response.text()).toBe('data: start\n\ndata: done\n\n');
 
-    const streamed = emfDocuments(written).filter((document) => 'StreamedTokens' in document);
+    const streamed = emfDocuments(written).filter((document) => 'ModelTokens' in document);
     expect(streamed).toHaveLength(1);
-    expect(streamed[0]!['StreamedTokens']).toBe(42);
+    expect(streamed[0]!['ModelTokens']).toBe(42);
   });
 });

@@ -11,6 +11,9 @@ export const terminalRunMetrics = {
   'run.canceled': 'RunsCanceled',
 } as const satisfies Partial<Record<EventType, string>>;
 
+/** A metric of {@link terminalRunMetrics}. */
+export type TerminalRunMetric = (typeof terminalRunMetrics)[keyof typeof terminalRunMetrics];
+
 /**
  * Publishes committed events as structured log lines (tenant, run, type, sequence and the trace
  * they happened in; never the payload, which may hold user content), the feed for log-based metrics
@@ -18,9 +21,9 @@ export const terminalRunMetrics = {
  */
 export class LogEventSink implements EventSinkPort {
   private readonly logger: Logger;
-  private readonly count: (name: string, value: number) => void;
+  private readonly count: (name: TerminalRunMetric, value: number) => void;
 
-  constructor(logger: Logger, count: (name: string, value: number) => void = () => undefined) {
+  constructor(logger: Logger, count: (name: TerminalRunMetric, value: number) => void = () => undefined) {
     this.logger = logger;
     this.count = count;
   }
@@ -36,7 +39,7 @@ export class LogEventSink implements EventSinkPort {
         event_id: event.event_id,
         ...(trace === undefined ? {} : { trace_id: trace.traceId }),
       });
-      const metric = (terminalRunMetrics as Partial<Record<string, string>>)[event.type];
+      const metric = (terminalRunMetrics as Partial<Record<string, TerminalRunMetric>>)[event.type];
       if (metric !== undefined) this.count(metric, 1);
     }
   }

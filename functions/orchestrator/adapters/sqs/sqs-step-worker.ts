@@ -2,6 +2,8 @@ import { AgentOsError, DependencyUnavailableError } from '../../../shared/errors
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { continueTrace, runInTrace, traceparentHeader } from '../../../shared/observability/trace-context.ts';
 import { exportSpan } from '../../../shared/observability/otlp-tracing.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -45,6 +47,23 @@ function stepSpanAttributes(record: SQSRecord): Record<string, string> {
     ...(tenantId === undefined ? {} : { 'agentos.tenant_id': tenantId }),
     ...(typeof runId === 'string' ? { 'agentos.run_id': runId } : {}),
   };
+}
+
+/**
+ * Annotates the invocation's X-Ray segment with the tenant and run its batch works for (HLD §9.1),
+ * each only when every record names the same one: an annotation holds one value, and a batch of
+ * several runs is found by the runs' own trace ids instead. A no-op with tracing off.
+ */
+export function annotateBatch(tracer: Pick<Tracer, 'putAnnotation'>, records: readonly SQSRecord[]): void {
+  const attributes = records.map(stepSpanAttributes);
+  for (const [annotation, attribute] of [
+    ['tenant_id', 'agentos.tenant_id'],
+    ['run_id', 'agentos.run_id'],
+  ] as const) {
+    const values = new Set(attributes.map((named) => named[attribute]));
+    const [only] = values;
+    if (values.size === 1 && only !== undefined) tracer.putAnnotation(annotation, only);
+  }
 }
 
 export function longRunFailure(task: Extract<StepMessage, { kind: 'run.fail' }>): RunError {
@@ -545,8 +564,10 @@ export function createStepWorkerHandler(options: {
 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(options.telemetry.tracer, { captureResponse: false }))
     .use(logMetrics(metrics))
     .handler(async (event, context) => {
+      annotateBatch(options.telemetry.tracer, event.Records);
       // A step must end (and store what it did) before the function is stopped: its tools get no
       // more than the invocation has left, less the time to commit (HLD §10.1).
       const remainingMs = context?.getRemainingTimeInMillis?.();
