@@ -19,6 +19,7 @@ import { jwtVerifierEnv, serviceTokenEnv } from '../../functions/shared/auth/aut
 import type { TrustedIssuersSetting } from '../../functions/shared/auth/auth-config.ts';
 import { ModelCatalogSchema } from '../../functions/model-policy/schemas/model-catalog.ts';
 import { AgentOsFunction } from '../constructs/agentos-function.ts';
+import { HealthProbe } from '../constructs/health-probe.ts';
 import { NodeAlarms } from '../constructs/node-alarms.ts';
 import { NodeTable } from '../constructs/node-table.ts';
 import { RunDeadlineStateMachine } from '../constructs/run-deadline-state-machine.ts';
@@ -118,6 +119,8 @@ export class AgentOsNodeStack extends Stack {
   readonly modelPolicyApi: ServiceRestApi;
   /** The baseline alarms (HLD §9.3), their topic and the node's dashboard. */
   readonly alarms: NodeAlarms;
+  /** The schedule that gives the service_down alarm its health checks. */
+  readonly healthProbe: HealthProbe;
   /** The `iss` of the node's own tokens: its Orchestrator's base URL. */
   nodeIssuer = '';
   /** The key this deployment signs with: the first it publishes. */
@@ -291,6 +294,10 @@ export class AgentOsNodeStack extends Stack {
       apiLogGroups: (['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const).map(
         (name) => this.functions[name].logGroup,
       ),
+    });
+
+    this.healthProbe = new HealthProbe(this, 'HealthProbe', {
+      functions: [this.functions.orchestratorApi, this.functions.modelPolicyApi],
     });
 
     this.outputs(signingKey);

@@ -111,6 +111,25 @@ describe('the node stack alarms', () => {
     expect(alarms.flatMap(problemsOf)).toEqual([]);
   });
 
+  it('schedules a health check of both API functions every minute, so service_down has its signal without traffic', async () => {
+    const rules = Object.values(resourcesOfType(template, 'AWS::Events::Rule'));
+    const probe = rules.find((rule) => rule.Properties?.['ScheduleExpression'] === 'rate(1 minute)');
+    const targets = (probe?.Properties?.['Targets'] ?? []) as { Arn: unknown; Input: string }[];
+    const functionIds = (['orchestratorApi', 'modelPolicyApi'] as const).map((name) =>
+      stack.getLogicalId(stack.functions[name].node.defaultChild as CfnResource),
+    );
+    expect(targets.map((target) => JSON.stringify(target.Arn)).sort()).toEqual(
+      functionIds.map((id) => JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] })).sort(),
+    );
+    // What each target receives is the health route as API Gateway would hand it over.
+    const { requestFromProxyEvent } = await import('../../functions/shared/http/lambda-adapter.ts');
+    const request = requestFromProxyEvent(JSON.parse(targets[0]!.Input), new AbortController().signal);
+    expect([request.method, new URL(request.url).pathname]).toEqual(['GET', '/v1/health']);
+    expect(Object.keys(resourcesOfType(template, 'AWS::Lambda::Permission')).length).toBeGreaterThanOrEqual(
+      2,
+    );
+  });
+
   it('creates the alarm topic, refusing publishes without TLS', () => {
     const topics = resourcesOfType(template, 'AWS::SNS::Topic');
     expect(Object.values(topics).map((topic) => topic.Properties?.['TopicName'])).toEqual([
