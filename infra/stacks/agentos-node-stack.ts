@@ -19,6 +19,11 @@ import { jwtVerifierEnv, serviceTokenEnv } from '../../functions/shared/auth/aut
 import type { TrustedIssuersSetting } from '../../functions/shared/auth/auth-config.ts';
 import { ModelCatalogSchema } from '../../functions/model-policy/schemas/model-catalog.ts';
 import { AgentOsFunction } from '../constructs/agentos-function.ts';
+import {
+  AlertNotifierWiring,
+  alertNotifierDeadLetterReason,
+  alertNotifierEnvironment,
+} from '../constructs/alert-notifier.ts';
 import { NodeAlarms } from '../constructs/node-alarms.ts';
 import { NodeTable } from '../constructs/node-table.ts';
 import { RunDeadlineStateMachine } from '../constructs/run-deadline-state-machine.ts';
@@ -52,6 +57,7 @@ const serviceNames = {
   orchestratorEvents: 'agent-orchestrator',
   stepWorker: 'agent-orchestrator',
   modelPolicyApi: 'model-policy',
+  alertNotifier: 'alert-notifier',
 } as const satisfies Record<FunctionName, string>;
 
 /**
@@ -236,6 +242,7 @@ export class AgentOsNodeStack extends Stack {
         ...cors,
         ...(catalogShipped ? { AGENTOS_MODEL_CATALOG_FILE: shippedCatalogFileName } : {}),
       }),
+      alertNotifier: alertNotifierEnvironment(settings.nodeId, this.table.tableName, settings.alerts),
     };
     const functionNames = Object.keys(functionDefinitions) as FunctionName[];
     this.functions = Object.fromEntries(
@@ -248,6 +255,7 @@ export class AgentOsNodeStack extends Stack {
           environment: environments[name],
           logRetention: settings.logRetention,
           removalPolicy,
+          ...(name === 'alertNotifier' ? { deadLetterReason: alertNotifierDeadLetterReason } : {}),
         }).function,
       ]),
     ) as Record<FunctionName, LambdaFunction>;
@@ -290,6 +298,12 @@ export class AgentOsNodeStack extends Stack {
       apiLogGroups: (['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const).map(
         (name) => this.functions[name].logGroup,
       ),
+    });
+    new AlertNotifierWiring(this, 'AlertNotifier', {
+      notifier: this.functions.alertNotifier,
+      topic: this.alarms.topic,
+      table: this.table,
+      alerts: settings.alerts,
     });
 
     this.outputs(signingKey);
@@ -447,5 +461,8 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'ServiceSigningKid', { value: this.signingKid });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'StepWorkerFunctionName', { value: this.functions.stepWorker.functionName });
+    new CfnOutput(this, 'AlertNotifierFunctionName', {
+      value: this.functions.alertNotifier.functionName,
+    });
   }
 }
