@@ -464,5 +464,9 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'AlertNotifierFunctionName', {
       value: this.functions.alertNotifier.functionName,
     });
+    // `validate --test-alert` reads the notifier's log for the proof that it sent the e-mail.
+    new CfnOutput(this, 'AlertNotifierLogGroupName', {
+      value: this.functions.alertNotifier.logGroup.logGroupName,
+    });
   }
 }

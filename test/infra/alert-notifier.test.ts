@@ -114,6 +114,11 @@ describe('the alert notifier in the node stack', () => {
     });
   });
 
+  it("outputs the notifier's log group, where validate --test-alert reads that the e-mail was sent", () => {
+    const logGroupId = logicalId(stack, stack.functions.alertNotifier.logGroup as never);
+    expect(template.toJSON()['Outputs']['AlertNotifierLogGroupName']).toEqual({ Value: { Ref: logGroupId } });
+  });
+
   it('throws at synth when a recipient is not an e-mail address', async () => {
     await expect(synthesizeNodeStack({ [contextKeys.alertRecipients]: 'ops' })).rejects.toThrow(
       contextKeys.alertRecipients,

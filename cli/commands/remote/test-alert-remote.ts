@@ -1,7 +1,6 @@
 import { CloudWatchClient, paginateDescribeAlarms, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import type { MetricAlarm, StateValue } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { alertSentLogMessage } from '../../../functions/alert-notifier/alert-handler.ts';
 import { testAlertReason } from '../../../functions/alert-notifier/schemas/alarm-message.ts';
@@ -82,16 +81,6 @@ async function notifierLogLine(
   return undefined;
 }
 
-async function notifierLogGroup(context: RemoteContext, functionName: string): Promise<string> {
-  const lambda = new LambdaClient(context.client);
-  try {
-    const answer = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
-    return answer.LoggingConfig?.LogGroup ?? `/aws/lambda/${functionName}`;
-  } finally {
-    lambda.destroy();
-  }
-}
-
 /**
  * `agentos validate --test-alert` against a deployed node (HLD §9.3): sets one of the node's alarms
  * that publishes to its alarm topic (one not in ALARM, so the change runs its actions) to ALARM with
@@ -114,10 +103,10 @@ export async function remoteTestAlert(
   const testId = crypto.randomUUID();
   try {
     const topicArn = outputs['AlarmTopicArn'];
-    const notifier = outputs['AlertNotifierFunctionName'];
-    if (topicArn === undefined || notifier === undefined)
+    const logGroup = outputs['AlertNotifierLogGroupName'];
+    if (topicArn === undefined || logGroup === undefined)
       throw new Error(
-        `the stack ${context.stackName} has no alert notifier (no AlarmTopicArn or AlertNotifierFunctionName output): run \`agentos up\` to deploy it`,
+        `the stack ${context.stackName} has no alert notifier (no AlarmTopicArn or AlertNotifierLogGroupName output): run \`agentos up\` to deploy it`,
       );
     const alarms = await alarmsOnTopic(cloudWatch, context.target.stage, topicArn);
     const alarm = alarms.find((candidate) => candidate.StateValue !== 'ALARM');
@@ -128,7 +117,6 @@ export async function remoteTestAlert(
           : 'every alarm of the node is in ALARM, so none can carry a test alert now (a change to ALARM is what runs the action)',
       );
     const emulator = context.target.kind === 'endpoint' ? context.target.endpoint : undefined;
-    const logGroup = emulator === undefined ? await notifierLogGroup(context, notifier) : undefined;
     const setAt = Date.now();
     await cloudWatch.send(
       new SetAlarmStateCommand({
@@ -144,7 +132,7 @@ export async function remoteTestAlert(
       const confirmed =
         emulator !== undefined
           ? await motoSesMessage(emulator, testId)
-          : await notifierLogLine(logs, logGroup ?? '', testId, setAt - 60_000);
+          : await notifierLogLine(logs, logGroup, testId, setAt - 60_000);
       if (confirmed !== undefined) {
         const total = Date.now() - started;
         return {
@@ -161,7 +149,7 @@ export async function remoteTestAlert(
         throw new Error(
           `alarm ${alarm.AlarmName} was set to ALARM but no e-mail of test alert ${testId} was confirmed within ${timeoutMs} ms` +
             (emulator === undefined
-              ? ` (look in ${logGroup ?? 'the notifier log'} and at the topic's subscription)`
+              ? ` (look in ${logGroup} and at the topic's subscription)`
               : ' (is the artifact host running? see its log)'),
         );
       await new Promise((resolve) => setTimeout(resolve, emulator === undefined ? 3_000 : 250));
