@@ -55,8 +55,11 @@ async function motoSesMessage(endpoint: string, testId: string): Promise<Confirm
   return found === undefined ? undefined : { messageId: found.id, where: "the emulator's SES record" };
 }
 
-/** The notifier's log line about the test alert: sent (its message id), or not sent (its error). */
-async function notifierLogLine(
+/**
+ * The notifier's log line about the test alert: sent (its message id), or not sent (its error,
+ * thrown); `undefined` while neither is in the log.
+ */
+export async function notifierLogLine(
   logs: CloudWatchLogsClient,
   logGroupName: string,
   testId: string,
