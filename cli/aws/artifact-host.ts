@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SNSEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { freePort } from '../local/emulator.ts';
 import { accessLogLine, startHttpFront } from '../local/lambda-http-front.ts';
@@ -22,6 +22,8 @@ import { deployedClientConfig } from './deployed-aws.ts';
 import { runtimeEnvironment, sharedEnvironment } from './deployed-environment.ts';
 import type { KeptVariable, RewrittenVariable, UrlRewrite } from './deployed-environment.ts';
 import { setQueueSourceEnabled } from './deployed-event-source.ts';
+import { startAlarmActionBridge } from './alarm-action-bridge.ts';
+import type { AlarmActionBridge } from './alarm-action-bridge.ts';
 import { importHandler } from './deployed-handler.ts';
 import type { DeployedRoute, ServiceApi } from './deployed-routes.ts';
 
@@ -252,6 +254,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       },
     };
   };
+  let alarmBridge: AlarmActionBridge | undefined;
   try {
     if (pauseMapping) {
       await setQueueSourceEnabled(config, queue.uuid, false);
@@ -298,7 +301,27 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       concurrency: settings.pollerConcurrency ?? queue.maximumConcurrency ?? 4,
       onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
     });
+    // The alarm topic's Lambda subscription (the alert notifier, HLD §9.3): the emulator neither runs
+    // alarm actions nor invokes a subscribed function, so the host does both in their place.
+    const subscription = artifacts.stack.topicSubscriptions.find((s) => s.function === 'alertNotifier');
+    if (subscription !== undefined) {
+      const notifier = artifacts.functions.alertNotifier;
+      alarmBridge = startAlarmActionBridge({
+        aws: config,
+        topicArn: subscription.topicArn,
+        functionName: notifier.functionName,
+        timeoutSeconds: notifier.timeoutSeconds,
+        handler: handlers.get('alertNotifier') as (event: SNSEvent, context: unknown) => Promise<unknown>,
+        onError: (error) =>
+          console.error('alarm action bridge error', error instanceof Error ? error.message : error),
+      });
+      notes.push(
+        `alarm state changes whose actions publish to ${subscription.topicArn} are handed to ` +
+          `${notifier.functionName} by the host, standing in for CloudWatch alarm actions and the topic's Lambda subscription`,
+      );
+    }
   } catch (error) {
+    await alarmBridge?.stop();
     await Promise.allSettled(fronts.map((front) => front.close()));
     await dashboard.stop();
     if (pauseMapping) {
@@ -314,6 +337,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   }
   const [modelPolicyFront, orchestratorFront] = fronts as [HttpFront, HttpFront];
   const runningPoller = poller;
+  const runningBridge = alarmBridge;
   return {
     orchestratorUrl: orchestratorFront.url,
     modelPolicyUrl: modelPolicyFront.url,
@@ -337,6 +361,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     async stop() {
       try {
         await runningPoller.stop();
+        await runningBridge?.stop();
         await Promise.allSettled(fronts.map((front) => front.close()));
         await dashboard.stop();
       } finally {

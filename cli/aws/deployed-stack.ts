@@ -37,7 +37,15 @@ export type DeployedStack = {
   restApiIds: string[];
   /** Lambda functions of the stack that are not AgentOS functions (CDK helpers), by logical id. */
   otherFunctions: string[];
+  /** The template's SNS subscriptions of AgentOS functions: which topic invokes which function. */
+  topicSubscriptions: { topicArn: string; function: FunctionName }[];
 };
+
+const LambdaSubscriptionSchema = z.object({
+  Protocol: z.literal('lambda'),
+  TopicArn: z.object({ Ref: z.string() }),
+  Endpoint: z.object({ 'Fn::GetAtt': z.tuple([z.string(), z.literal('Arn')]) }),
+});
 
 /** Statuses in which a stack's resources are all in place and stable. */
 const usableStatuses = new Set([
@@ -202,6 +210,21 @@ export async function readDeployedStack(
       throw new Error(
         `Stack ${stackName} has no function for ${missing.join(', ')} (is it an AgentOS node stack?)`,
       );
+    const physicalIds = new Map(
+      resources.map((r) => [r.LogicalResourceId ?? '', r.PhysicalResourceId ?? '']),
+    );
+    const topicSubscriptions = Object.values(template.Resources).flatMap((resource) => {
+      if (resource.Type !== 'AWS::SNS::Subscription') return [];
+      const parsed = LambdaSubscriptionSchema.safeParse(resource.Properties);
+      if (!parsed.success) return [];
+      const target = Object.values(functions).find(
+        (f) => f.logicalId === parsed.data.Endpoint['Fn::GetAtt'][0],
+      );
+      const topicArn = physicalIds.get(parsed.data.TopicArn.Ref);
+      return target === undefined || topicArn === undefined || topicArn === ''
+        ? []
+        : [{ topicArn, function: target.name }];
+    });
     const restApiIds = resources
       .filter((r) => r.ResourceType === 'AWS::ApiGateway::RestApi' && r.PhysicalResourceId)
       .map((r) => r.PhysicalResourceId!);
@@ -217,6 +240,7 @@ export async function readDeployedStack(
       functions: functions as Record<FunctionName, DeployedFunctionResource>,
       restApiIds,
       otherFunctions,
+      topicSubscriptions,
     };
   } finally {
     cfn.destroy();

@@ -195,7 +195,7 @@ withTarget(
     .description('health checks and the smoke run, on demand; writes a report')
     .option(
       '--test-alert',
-      "send a test alert e-mail and confirm it arrived (local: through the node's SMTP sink; AWS: not yet supported)",
+      "send a test alert e-mail and confirm it was sent (local: through the node's SMTP sink; AWS: an alarm set to ALARM, through its topic and the notifier)",
     ),
 ).action(async (opts: TargetOptions & { testAlert?: boolean }) => {
   const { target, config } = await targetOf(opts);

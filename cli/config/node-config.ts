@@ -83,6 +83,20 @@ export const NodeConfigSchema = z.strictObject({
       thresholds: AlarmOverridesSchema.default({}),
       /** How often a local node's evaluator reads its signals: one evaluation period, in seconds. */
       local_period_seconds: z.int().min(5).max(3_600).default(30),
+      /**
+       * A deployed node mails through this SMTP relay (SES's SMTP interface or any other) instead of
+       * the SESv2 API; `credentials_secret` is the complete ARN of a Secrets Manager secret holding
+       * `{"user": …, "pass": …}`, the only secret the notifier may read.
+       */
+      smtp: z
+        .strictObject({
+          host: z.string().min(1),
+          port: z.int().min(1).max(65_535).default(587),
+          /** Implicit TLS; STARTTLS is used on other ports when the relay offers it. */
+          secure: z.boolean().optional(),
+          credentials_secret: z.string().min(1).optional(),
+        })
+        .optional(),
     })
     .default({
       sender: 'alerts@agentos.local',

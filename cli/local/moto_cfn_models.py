@@ -6,7 +6,8 @@ direct subclass below registers it. Each model delegates to the service backend,
 moto's own models do, so the resource is visible through the service's API afterwards.
 
 Added types:  AWS::SecretsManager::Secret, AWS::SQS::QueuePolicy, AWS::SES::EmailIdentity,
-              AWS::ApiGateway::Stage, AWS::ApiGateway::GatewayResponse, AWS::CDK::Metadata (no-op)
+              AWS::ApiGateway::Stage, AWS::ApiGateway::GatewayResponse, AWS::CloudWatch::Alarm
+              (name, actions and state only: moto never evaluates an alarm), AWS::CDK::Metadata (no-op)
 Fixed types:  AWS::StepFunctions::StateMachine (DefinitionSubstitutions; backend used by the API
               when execute_state_machine is on), AWS::ApiGateway::Deployment (Ref gives its id),
               AWS::Lambda::Function (Architectures, TracingConfig), AWS::DynamoDB::Table (TTL, PITR),
@@ -27,6 +28,7 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.exceptions import ValidationError as CloudFormationValidationError
 from moto.cloudformation.models import CloudFormationBackend, Stack
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.awslambda.models import LambdaFunction
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models.table import Table
@@ -284,6 +286,86 @@ class CfnSesEmailIdentity(CloudFormationModel):
 
     def delete(self, account_id: str, region_name: str) -> None:
         ses_backends[account_id][region_name].delete_identity(self.identity)
+
+    def is_created(self) -> bool:
+        return True
+
+
+# --------------------------------------------------------------------------- AWS::CloudWatch::Alarm
+class CfnCloudWatchAlarm(CloudFormationModel):
+    """A node alarm as a name, its actions and its state. moto never evaluates alarms, so an alarm's
+    metric (or metric math) is not kept; SetAlarmState moves it, and DescribeAlarms shows it, which is
+    what `agentos validate --test-alert` and the artifact host's alarm-action stand-in use."""
+
+    __module__ = _MOTO_MODULE
+
+    def __init__(self, name: str, arn: str):
+        self.name = name
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> "CfnCloudWatchAlarm":
+        props = _props(cloudformation_json)
+        name = props.get("AlarmName", resource_name)
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name,
+            namespace=props.get("Namespace", ""),
+            metric_name=props.get("MetricName", ""),
+            comparison_operator=props["ComparisonOperator"],
+            evaluation_periods=int(props["EvaluationPeriods"]),
+            period=int(props.get("Period", 60)),
+            threshold=float(props.get("Threshold", 0)),
+            statistic=props.get("Statistic", ""),
+            description=props.get("AlarmDescription", ""),
+            dimensions=props.get("Dimensions", []),
+            alarm_actions=props.get("AlarmActions", []),
+            ok_actions=props.get("OKActions", []),
+            insufficient_data_actions=props.get("InsufficientDataActions", []),
+            treat_missing_data=props.get("TreatMissingData"),
+            actions_enabled=props.get("ActionsEnabled", True) in (True, "true"),
+        )
+        return cls(name, alarm.alarm_arn)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str,
+    ) -> "CfnCloudWatchAlarm":
+        name = _props(cloudformation_json).get("AlarmName", new_resource_name)
+        if name != original_resource.name:
+            cloudwatch_backends[account_id][region_name].delete_alarms([original_resource.name])
+        return cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        name = _props(cloudformation_json).get("AlarmName", resource_name)
+        cloudwatch_backends[account_id][region_name].delete_alarms([name])
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
 
     def is_created(self) -> bool:
         return True

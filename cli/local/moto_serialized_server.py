@@ -21,6 +21,11 @@
    responses), properties it drops, and change-set execution as the CDK drives it (dependency order,
    outputs, updates, destroy), so `cdk bootstrap` + `cdk deploy` of the real stack complete.
 
+6. moto's model dump (`/moto-api/data.json`), where `agentos validate --test-alert` finds the e-mail
+   SES sent: moto skips only attributes whose value is not JSON, and answers HTTP 500 for the whole
+   dump once any model's attribute raises anything else (as some do once the node stack is deployed).
+   Such attributes are skipped too.
+
 Then it hands over to moto's own command line.
 
 These patches reach into moto's private internals, so they hold only for the moto version pinned in
@@ -178,6 +183,42 @@ import moto_sfn_patches  # noqa: E402,F401
 
 # CloudFormation resource types and engine fixes the node stack needs to deploy (moto_cfn_models.py).
 import moto_cfn_models  # noqa: E402,F401
+
+# The model dump skips attributes that raise, instead of failing whole (point 6 above).
+import json  # noqa: E402
+
+from moto.moto_api._internal.responses import MotoAPIResponse  # noqa: E402
+
+
+def _model_data(self, request, full_url, headers):  # type: ignore[no-untyped-def]
+    from moto.core.model_instances import model_data
+
+    results = {}
+    for service in sorted(model_data):
+        models = model_data[service]
+        results[service] = {}
+        for name in sorted(models):
+            results[service][name] = []
+            for instance in models[name].instances_tracked:
+                found = {}
+                for attr in dir(instance):
+                    if attr.startswith("_"):
+                        continue
+                    try:
+                        value = getattr(instance, attr)
+                        json.dumps(value)
+                    except Exception:  # noqa: BLE001 - an attribute that cannot be shown is left out
+                        continue
+                    found[attr] = value
+                results[service][name].append(found)
+    return 200, {"Content-Type": "application/javascript"}, json.dumps(results)
+
+
+MotoAPIResponse.model_data = _model_data  # type: ignore[method-assign]
+# The route table holds the method bound when it was built: bind it again.
+import moto.moto_api._internal.urls as _moto_api_urls  # noqa: E402
+
+_moto_api_urls.url_paths["{0}/moto-api/data.json"] = _moto_api_urls.response_instance.model_data
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -45,7 +45,23 @@ export type NodeSettings = {
   cors: { allowedOrigins: string[]; allowCredentials: boolean };
   /** The stage's changes to the baseline alarms (HLD §9.3): `alerts.thresholds` of its configuration. */
   alarmOverrides: AlarmOverrides;
+  /** Where the alert notifier mails the node's alarms, and how (HLD §9.3). */
+  alerts: AlertSettings;
 };
+
+/** The alert notifier's settings: `alerts` of the node configuration. */
+export type AlertSettings = {
+  /** The SES identity (or relay address) alert e-mail is sent from. */
+  sender: string;
+  /** Recipients; none sends to the sender itself, a verified identity even in the SES sandbox. */
+  recipients: string[];
+  windowMinutes: number;
+  /** An SMTP relay instead of the SESv2 API; its credentials are in one Secrets Manager secret. */
+  smtp: { host: string; port: number; secure: boolean; credentialsSecretArn: string | undefined } | undefined;
+};
+
+/** The alert sender when the configuration names none (the local node's too). */
+export const defaultAlertSender = 'alerts@agentos.local';
 
 /** The CDK context keys a deployment can set (`cdk synth -c agentos:nodeId=dev`). */
 export const contextKeys = {
@@ -70,6 +86,18 @@ export const contextKeys = {
   corsAllowCredentials: 'agentos:corsAllowCredentials',
   /** JSON of `alerts.thresholds` of the node configuration: per-alarm threshold, periods, enabled. */
   alarmThresholds: 'agentos:alarmThresholds',
+  /** `alerts.sender` of the node configuration. */
+  alertSender: 'agentos:alertSender',
+  /** Comma-separated `alerts.recipients`. */
+  alertRecipients: 'agentos:alertRecipients',
+  /** `alerts.window_minutes`. */
+  alertWindowMinutes: 'agentos:alertWindowMinutes',
+  /** `alerts.smtp.host`: mail through this relay instead of the SESv2 API. */
+  alertSmtpHost: 'agentos:alertSmtpHost',
+  alertSmtpPort: 'agentos:alertSmtpPort',
+  alertSmtpSecure: 'agentos:alertSmtpSecure',
+  /** The complete ARN of the secret holding the relay's `{"user", "pass"}`. */
+  alertSmtpSecretArn: 'agentos:alertSmtpSecretArn',
 } as const;
 
 /** Reads one context value; anything else than a non-empty string or a boolean/number is absent. */
@@ -240,6 +268,49 @@ function alarmOverridesContext(read: ContextReader): AlarmOverrides {
   return parsed.data;
 }
 
+const emailPattern = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+
+function emailContext(read: ContextReader, key: string): string | undefined {
+  const value = stringContext(read, key);
+  if (value !== undefined && !emailPattern.test(value))
+    throw new Error(`Context ${key} must be an e-mail address, got "${value}"`);
+  return value;
+}
+
+/** The alert notifier's settings, validated so a typo fails at synth rather than at the first alarm. */
+function alertContext(read: ContextReader): AlertSettings {
+  const recipients = (stringContext(read, contextKeys.alertRecipients) ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const recipient of recipients) {
+    if (!emailPattern.test(recipient))
+      throw new Error(
+        `Context ${contextKeys.alertRecipients} must list e-mail addresses, got "${recipient}"`,
+      );
+  }
+  const windowMinutes = positiveIntContext(read, contextKeys.alertWindowMinutes) ?? 60;
+  if (windowMinutes > 1_440)
+    throw new Error(`Context ${contextKeys.alertWindowMinutes} must be at most 1440 minutes`);
+  const host = stringContext(read, contextKeys.alertSmtpHost);
+  const port = positiveIntContext(read, contextKeys.alertSmtpPort) ?? 587;
+  if (port > 65_535) throw new Error(`Context ${contextKeys.alertSmtpPort} must be a TCP port`);
+  return {
+    sender: emailContext(read, contextKeys.alertSender) ?? defaultAlertSender,
+    recipients,
+    windowMinutes,
+    smtp:
+      host === undefined
+        ? undefined
+        : {
+            host,
+            port,
+            secure: booleanContext(read, contextKeys.alertSmtpSecure, port === 465),
+            credentialsSecretArn: secretArnContext(read, contextKeys.alertSmtpSecretArn),
+          },
+  };
+}
+
 /** Builds a node's settings from CDK context, validating every value before anything is synthesized. */
 export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
   const nodeId = stringContext(read, contextKeys.nodeId) ?? defaultNodeId;
@@ -272,5 +343,6 @@ export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
     nodeCapacityMode: capacityModeContext(read, contextKeys.nodeCapacityMode),
     cors: corsContext(read),
     alarmOverrides: alarmOverridesContext(read),
+    alerts: alertContext(read),
   };
 }

@@ -24,6 +24,8 @@ export type AgentOsFunctionProps = {
   environment: Record<string, string>;
   logRetention: RetentionDays;
   removalPolicy: RemovalPolicy;
+  /** Why a function invoked asynchronously has no Lambda dead-letter queue; unset: invoked synchronously. */
+  deadLetterReason?: string;
 };
 
 /** The Powertools namespace every AgentOS metric is published under (see telemetry.ts). */
@@ -112,9 +114,10 @@ export class AgentOsFunction extends Construct {
       Validations.of(this.function).acknowledge({
         id: 'Serverless-LambdaDLQ',
         reason:
+          props.deadLetterReason ??
           'Invoked only synchronously, by API Gateway: a failure is answered to the client as an HTTP error ' +
-          "in the API's error envelope, and a Lambda dead-letter queue receives only failed asynchronous " +
-          'invocations, which this function never gets.',
+            "in the API's error envelope, and a Lambda dead-letter queue receives only failed asynchronous " +
+            'invocations, which this function never gets.',
       });
     }
   }

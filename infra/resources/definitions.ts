@@ -55,6 +55,13 @@ export const functionDefinitions = {
     timeoutSeconds: 900,
     streaming: true,
   },
+  /** Mails the node's alarms (HLD §9.3), subscribed to the alarm topic; room for 3 bounded sends. */
+  alertNotifier: {
+    entry: 'functions/alert-notifier/handlers/sns.ts',
+    memoryMb: 256,
+    timeoutSeconds: 120,
+    streaming: false,
+  },
 } as const;
 
 export type FunctionName = keyof typeof functionDefinitions;

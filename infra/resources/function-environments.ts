@@ -3,6 +3,7 @@ import {
   orchestratorHttpEnv,
   stepWorkerEnv,
 } from '../../functions/orchestrator/composition/orchestrator-config.ts';
+import { alertNotifierEnv } from '../../functions/alert-notifier/composition/alert-notifier-config.ts';
 import type { EnvContract, EnvSpec } from '../../functions/shared/config/env-contract.ts';
 import type { FunctionName } from './definitions.ts';
 
@@ -12,4 +13,5 @@ export const functionEnvironments: Record<FunctionName, EnvContract<EnvSpec>> = 
   orchestratorEvents: orchestratorHttpEnv,
   stepWorker: stepWorkerEnv,
   modelPolicyApi: modelPolicyEnv,
+  alertNotifier: alertNotifierEnv,
 };

@@ -20,6 +20,11 @@ import type { TrustedIssuersSetting } from '../../functions/shared/auth/auth-con
 import { ModelCatalogSchema } from '../../functions/model-policy/schemas/model-catalog.ts';
 import { AgentOsFunction } from '../constructs/agentos-function.ts';
 import { HealthProbe } from '../constructs/health-probe.ts';
+import {
+  AlertNotifierWiring,
+  alertNotifierDeadLetterReason,
+  alertNotifierEnvironment,
+} from '../constructs/alert-notifier.ts';
 import { NodeAlarms } from '../constructs/node-alarms.ts';
 import { NodeTable } from '../constructs/node-table.ts';
 import { RunDeadlineStateMachine } from '../constructs/run-deadline-state-machine.ts';
@@ -53,6 +58,7 @@ const serviceNames = {
   orchestratorEvents: 'agent-orchestrator',
   stepWorker: 'agent-orchestrator',
   modelPolicyApi: 'model-policy',
+  alertNotifier: 'alert-notifier',
 } as const satisfies Record<FunctionName, string>;
 
 /**
@@ -239,6 +245,7 @@ export class AgentOsNodeStack extends Stack {
         ...cors,
         ...(catalogShipped ? { AGENTOS_MODEL_CATALOG_FILE: shippedCatalogFileName } : {}),
       }),
+      alertNotifier: alertNotifierEnvironment(settings.nodeId, this.table.tableName, settings.alerts),
     };
     const functionNames = Object.keys(functionDefinitions) as FunctionName[];
     this.functions = Object.fromEntries(
@@ -252,6 +259,7 @@ export class AgentOsNodeStack extends Stack {
           environment: environments[name],
           logRetention: settings.logRetention,
           removalPolicy,
+          ...(name === 'alertNotifier' ? { deadLetterReason: alertNotifierDeadLetterReason } : {}),
         }).function,
       ]),
     ) as Record<FunctionName, LambdaFunction>;
@@ -294,6 +302,12 @@ export class AgentOsNodeStack extends Stack {
       apiLogGroups: (['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const).map(
         (name) => this.functions[name].logGroup,
       ),
+    });
+    new AlertNotifierWiring(this, 'AlertNotifier', {
+      notifier: this.functions.alertNotifier,
+      topic: this.alarms.topic,
+      table: this.table,
+      alerts: settings.alerts,
     });
 
     this.healthProbe = new HealthProbe(this, 'HealthProbe', {
@@ -457,5 +471,12 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'ServiceSigningKid', { value: this.signingKid });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'StepWorkerFunctionName', { value: this.functions.stepWorker.functionName });
+    new CfnOutput(this, 'AlertNotifierFunctionName', {
+      value: this.functions.alertNotifier.functionName,
+    });
+    // `validate --test-alert` reads the notifier's log for the proof that it sent the e-mail.
+    new CfnOutput(this, 'AlertNotifierLogGroupName', {
+      value: this.functions.alertNotifier.logGroup.logGroupName,
+    });
   }
 }

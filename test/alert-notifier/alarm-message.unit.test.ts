@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { AlarmMessageRefused, alertEventOf } from '../../functions/alert-notifier/schemas/alarm-message.ts';
+import {
+  AlarmMessageRefused,
+  alertEventOf,
+  testAlertReason,
+} from '../../functions/alert-notifier/schemas/alarm-message.ts';
 
 const node = { nodeId: 'main', stage: 'prod' };
 
@@ -43,5 +47,16 @@ describe('alertEventOf', () => {
   it('throws when the message is not JSON or not an alarm state change', () => {
     expect(() => alertEventOf('hello', node)).toThrow(AlarmMessageRefused);
     expect(() => alertEventOf(message({ NewStateValue: 'EXPLODED' }), node)).toThrow(AlarmMessageRefused);
+  });
+});
+
+describe('alertEventOf for the test alert', () => {
+  it('returns a test alert with its test id for an alarm set to ALARM by validate --test-alert', () => {
+    const testId = crypto.randomUUID();
+    expect(alertEventOf(message({ NewStateReason: testAlertReason(testId) }), node)).toMatchObject({
+      alarm: { id: 'test_alert' },
+      test: true,
+      testId,
+    });
   });
 });

@@ -242,6 +242,31 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
     expect(answer.status).toBe(404);
   });
 
+  it('validate --test-alert sets an alarm the deployed notifier mails through SES, and the report names the message id', async () => {
+    const result = await agentos('validate', ...target(), '--test-alert');
+    // The whole output on failure: it names the phase and why.
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    const report = (await latestReport('validate')) as Report & {
+      alert_test: { outcome: string; detail: string };
+    };
+    expect(report.alert_test).toMatchObject({
+      outcome: 'ok',
+      detail: expect.stringMatching(
+        /^test alert [0-9a-f-]{36}: alarm agentos-e2e-\S+ set to ALARM .*message id \S+/,
+      ),
+    });
+    const testId = /^test alert ([0-9a-f-]{36})/.exec(report.alert_test.detail)?.[1] ?? 'missing';
+    const data = (await (await fetch(`${endpoint}/moto-api/data.json`)).json()) as {
+      ses?: { RawMessage?: { raw_data: string; destinations: string[] }[] };
+    };
+    const mails = (data.ses?.RawMessage ?? []).filter((mail) => mail.raw_data.includes(testId));
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.raw_data).toContain(`[TEST] [AgentOS ${stage}] test_alert on node ${stage}`);
+    expect(mails[0]?.destinations).toContain('alerts@agentos.local');
+    // A second test alert is sent too: the dedup never swallows a test.
+    expect(await agentos('validate', ...target(), '--test-alert')).toMatchObject({ code: 0 });
+  });
+
   it('agents, tools and runs commands answer from the deployed node, as JSON with --json', async () => {
     const agents = await agentos('agents', 'list', ...target(), '--json');
     expect(agents.code).toBe(0);

@@ -18,9 +18,9 @@ afterAll(async () => {
 });
 
 describe('agentos validate --test-alert against a deployed node', () => {
-  it('returns a report whose alert test says it is not yet supported on AWS, never a pass', async () => {
+  it('returns a red report whose alert test failed, never a pass, when the stack cannot be read', async () => {
     const env = { ...process.env, AGENTOS_REPORTS_DIR: dir, AGENTOS_STATE_DIR: join(dir, 'state') };
-    // Nothing listens on port 9: the checks fail, and the alert test is still reported for what it is.
+    // Nothing listens on port 9: the stack cannot be read, and the alert test is reported as not sent.
     const exit = await run(
       process.execPath,
       [cli, 'validate', '--endpoint', 'http://127.0.0.1:9', '--stage', 'x', '--test-alert'],
@@ -37,11 +37,12 @@ describe('agentos validate --test-alert against a deployed node', () => {
       string,
       unknown
     >;
+    expect(report['outcome']).toBe('red');
     expect(report['alert_test']).toEqual({
       name: 'alert e-mail',
-      outcome: 'skipped',
+      outcome: 'failed',
       duration_ms: 0,
-      detail: expect.stringContaining('not yet supported on AWS') as unknown,
+      detail: expect.stringContaining('no test alert was sent') as unknown,
     });
     expect(report['phases']).toContainEqual(
       expect.objectContaining({ name: 'alert test', outcome: 'skipped' }),

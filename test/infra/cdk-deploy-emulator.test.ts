@@ -14,6 +14,7 @@ import { functionDefinitions } from '../../infra/resources/definitions.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { functionEnvironments } from '../../infra/resources/function-environments.ts';
 import { runCdk } from './node-template.ts';
+import { alertNotifierConfigFromEnv } from '../../functions/alert-notifier/composition/alert-notifier-config.ts';
 import { ensureNodeSigningKeys } from '../../cli/aws/node-signing-keys.ts';
 import { operatorClientConfig } from '../../cli/aws/target.ts';
 
@@ -28,6 +29,7 @@ const settingsBuilders: Record<FunctionName, (env: Record<string, string>) => un
   orchestratorEvents: jwtVerifierFromEnv,
   stepWorker: serviceTokenIssuerFromEnv,
   modelPolicyApi: jwtVerifierFromEnv,
+  alertNotifier: alertNotifierConfigFromEnv,
 };
 
 let moto: EmulatorHandle;

@@ -79,6 +79,24 @@ export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Reco
     ...(Object.keys(config.alerts.thresholds).length === 0
       ? {}
       : { [contextKeys.alarmThresholds]: JSON.stringify(config.alerts.thresholds) }),
+    // Where the alert notifier mails the alarms, and how (HLD §9.3).
+    [contextKeys.alertSender]: config.alerts.sender,
+    [contextKeys.alertWindowMinutes]: String(config.alerts.window_minutes),
+    ...(config.alerts.recipients.length === 0
+      ? {}
+      : { [contextKeys.alertRecipients]: config.alerts.recipients.join(',') }),
+    ...(config.alerts.smtp === undefined
+      ? {}
+      : {
+          [contextKeys.alertSmtpHost]: config.alerts.smtp.host,
+          [contextKeys.alertSmtpPort]: String(config.alerts.smtp.port),
+          ...(config.alerts.smtp.secure === undefined
+            ? {}
+            : { [contextKeys.alertSmtpSecure]: String(config.alerts.smtp.secure) }),
+          ...(config.alerts.smtp.credentials_secret === undefined
+            ? {}
+            : { [contextKeys.alertSmtpSecretArn]: config.alerts.smtp.credentials_secret }),
+        }),
   };
 }
 

@@ -2,7 +2,6 @@ import { nodeEndpoints, nodeTokens } from './node-access.ts';
 import { bootPhase, checkPhases, finishRemote, preflightPhase, seedPhase } from './remote-phases.ts';
 import { newRemoteContext } from './remote-context.ts';
 import type { RemoteOptions } from './remote-context.ts';
-import { awsTestAlertUnsupported } from './validate-remote.ts';
 
 /**
  * `agentos up` against AWS or an emulator (HLD §8.1): preflight → boot (the node's keys and alert
@@ -11,7 +10,9 @@ import { awsTestAlertUnsupported } from './validate-remote.ts';
 export async function upRemote(options: RemoteOptions & { bootstrap: boolean }): Promise<number> {
   const context = await newRemoteContext('up', options);
   const { runner, report } = context;
-  report.alert_test.detail = awsTestAlertUnsupported;
+  // A new sender identity waits for its verification e-mail to be confirmed, so `up` sends no test
+  // alert on a deployed node; `validate --test-alert` does, once the operator is ready.
+  report.alert_test.detail = 'not sent by up on a deployed node: run `agentos validate --test-alert`';
   try {
     await runner.run('preflight', (note) => preflightPhase(context, { bootstrap: options.bootstrap }, note));
     const { deployed } = await runner.run('boot', (note) => bootPhase(context, note));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alarmCatalog } from '../../shared/observability/alarm-catalog.ts';
+import { testAlarm } from '../../shared/observability/alert-notifier.ts';
 import type { AlertEvent } from '../../shared/observability/alert-notifier.ts';
 
 /**
@@ -25,6 +26,18 @@ function breachingValue(reason: string | undefined): number {
   return Number.isFinite(value) ? value : Number.NaN;
 }
 
+/**
+ * The state reason `agentos validate --test-alert` sets on one of the node's alarms: the test alert
+ * goes the whole way a real one goes (alarm action, topic, notifier, e-mail), and this reason makes
+ * it a test alert, which says so and which the dedup never swallows.
+ */
+export function testAlertReason(testId: string): string {
+  return `agentos validate --test-alert ${testId}`;
+}
+
+const testAlertReasonPattern =
+  /^agentos validate --test-alert ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
 /** Why a message was not turned into an alert. */
 export class AlarmMessageRefused extends Error {
   override readonly name = 'AlarmMessageRefused';
@@ -33,7 +46,7 @@ export class AlarmMessageRefused extends Error {
 /**
  * Turns the `Message` of an SNS notification from one of the node's alarms into the notifier's
  * event (HLD §9.3); `undefined` for a state change that is not an alarm firing (OK,
- * INSUFFICIENT_DATA). Throws {@link AlarmMessageRefused} for anything else than a node alarm.
+ * INSUFFICIENT_DATA). An alarm set to ALARM with {@link testAlertReason} is the test alert. Throws {@link AlarmMessageRefused} for anything else than a node alarm.
  */
 export function alertEventOf(
   message: string,
@@ -56,6 +69,18 @@ export function alertEventOf(
   if (alarm === undefined) throw new AlarmMessageRefused('the alarm is not one of this node');
   if (parsed.data.NewStateValue !== 'ALARM') return undefined;
   const firedAtMs = Date.parse(parsed.data.StateChangeTime.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  const testId = testAlertReasonPattern.exec(parsed.data.NewStateReason ?? '')?.[1];
+  if (testId !== undefined) {
+    return {
+      alarm: testAlarm,
+      nodeId: node.nodeId,
+      stage: node.stage,
+      value: 1,
+      firedAtMs: Number.isFinite(firedAtMs) ? firedAtMs : 0,
+      test: true,
+      testId,
+    };
+  }
   return {
     alarm,
     nodeId: node.nodeId,

@@ -25,6 +25,8 @@ export type AlertEvent = {
   tenantId?: string;
   /** A test alert (`agentos validate --test-alert`): says so in its subject. */
   test?: boolean;
+  /** A test alert's own id (in its subject and a header), by which `validate` finds its e-mail. */
+  testId?: string;
 };
 
 /** An e-mail ready for a transport. */
@@ -53,6 +55,9 @@ export const testAlarm: AlertEvent['alarm'] = {
 /** The header that carries the alarm id, so a mailbox (and the local sink) can count alerts. */
 export const alertIdHeader = 'X-AgentOS-Alarm';
 
+/** The header that carries a test alert's id. */
+export const testIdHeader = 'X-AgentOS-Test-Id';
+
 function formatValue(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toFixed(2);
 }
@@ -66,7 +71,8 @@ export function composeAlertEmail(event: AlertEvent): AlertEmail {
   const { alarm } = event;
   const when = new Date(event.firedAtMs).toISOString();
   const tenant = event.tenantId === undefined ? '' : ` tenant ${event.tenantId}`;
-  const subject = `${event.test === true ? '[TEST] ' : ''}[AgentOS ${event.stage}] ${alarm.id}${tenant} on node ${event.nodeId}`;
+  const testId = event.test === true && event.testId !== undefined ? ` (${event.testId})` : '';
+  const subject = `${event.test === true ? '[TEST] ' : ''}[AgentOS ${event.stage}] ${alarm.id}${tenant} on node ${event.nodeId}${testId}`;
   const text = [
     event.test === true
       ? 'This is a test alert (agentos validate --test-alert): nothing is wrong.'
@@ -86,7 +92,11 @@ export function composeAlertEmail(event: AlertEvent): AlertEmail {
   return {
     subject,
     text,
-    headers: { [alertIdHeader]: alarm.id, 'X-AgentOS-Node': event.nodeId },
+    headers: {
+      [alertIdHeader]: alarm.id,
+      'X-AgentOS-Node': event.nodeId,
+      ...(event.test === true && event.testId !== undefined ? { [testIdHeader]: event.testId } : {}),
+    },
   };
 }
 
@@ -126,9 +136,9 @@ export class AlertNotifier {
   async notify(event: AlertEvent): Promise<NotifyOutcome> {
     const { dedup, transport, clock, windowMs, maxAttempts, backoffMs } = this.#options;
     // A test alert is always sent: it checks delivery, and must never be swallowed by dedup.
-    const key = `${event.test === true ? `test-${event.firedAtMs}` : event.alarm.id}${event.tenantId === undefined ? '' : `/${event.tenantId}`}`;
-    const claimedAt = clock.now();
-    if (!(await dedup.claim(key, claimedAt, windowMs))) return { sent: false, reason: 'deduplicated' };
+    const key = `${event.test === true ? `test-${event.testId ?? event.firedAtMs}` : event.alarm.id}${event.tenantId === undefined ? '' : `/${event.tenantId}`}`;
+    const claim = await dedup.claim(key, clock.now(), windowMs);
+    if (claim === undefined) return { sent: false, reason: 'deduplicated' };
     const email = composeAlertEmail(event);
     let lastError: unknown;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
@@ -140,16 +150,32 @@ export class AlertNotifier {
         if (attempt < maxAttempts) await clock.sleep(backoffMs * 2 ** (attempt - 1));
       }
     }
-    await dedup.release(key, claimedAt);
+    // The send's failure is what the caller must see; a failed give-back rides along with it (the
+    // claim then lapses at the window's end instead), never in its place.
+    const releaseFailure = await dedup.release(key, claim).then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
     const why = lastError instanceof Error ? lastError.message : String(lastError);
     throw new AlertDeliveryError(
-      `the alert e-mail of ${event.alarm.id} could not be sent after ${maxAttempts} attempts: ${why}`,
-      { cause: lastError },
+      `the alert e-mail of ${event.alarm.id} could not be sent after ${maxAttempts} attempts: ${why}` +
+        (releaseFailure === undefined ? '' : '; giving its dedup claim back failed too'),
+      { cause: lastError, ...(releaseFailure === undefined ? {} : { releaseError: releaseFailure.error }) },
     );
   }
 }
 
-/** An alert e-mail the SMTP server did not take, after every attempt. */
+/**
+ * An alert e-mail the server did not take, after every attempt. Its `cause` is the last send's
+ * error; `releaseError`, when set, is why its dedup claim could not be given back as well (the
+ * alarm then stays quiet until the window ends).
+ */
 export class AlertDeliveryError extends Error {
   override readonly name = 'AlertDeliveryError';
+  readonly releaseError: unknown;
+
+  constructor(message: string, options: { cause: unknown; releaseError?: unknown }) {
+    super(message, { cause: options.cause });
+    this.releaseError = options.releaseError;
+  }
 }

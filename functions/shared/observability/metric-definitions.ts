@@ -9,7 +9,7 @@ import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
  */
 
 /** The services that emit metrics; the `service` dimension Powertools adds to every metric. */
-export const metricServices = ['agent-orchestrator', 'model-policy'] as const;
+export const metricServices = ['agent-orchestrator', 'model-policy', 'alert-notifier'] as const;
 
 /** A service that emits metrics. */
 export type MetricService = (typeof metricServices)[number];
@@ -45,7 +45,8 @@ export type MetricDefinition = {
   localOnly?: true;
 };
 
-const both = metricServices;
+const both = ['agent-orchestrator', 'model-policy'] as const;
+const alertNotifier = ['alert-notifier'] as const;
 const orchestrator = ['agent-orchestrator'] as const;
 const modelPolicy = ['model-policy'] as const;
 const byService = [['service']] as const;
@@ -138,6 +139,10 @@ export const metricDefinitions = {
   ModelCallsReplayed: counter(modelPolicy, 'Model calls answered from an idempotent replay'),
   PolicyDenials: counter(modelPolicy, 'Model calls the tenant policy denied'),
   BudgetRefusals: counter(modelPolicy, 'Model calls refused for an exhausted budget'),
+  AlertsSent: counter(alertNotifier, 'Alert e-mails sent'),
+  AlertsDeduplicated: counter(alertNotifier, 'Alarm notifications not mailed again inside the dedup window'),
+  AlertsFailed: counter(alertNotifier, 'Alert e-mails that could not be sent (the notification is retried)'),
+  AlertsRefused: counter(alertNotifier, 'Notifications that were not a valid alarm message'),
 } as const satisfies Record<string, MetricDefinition>;
 
 /** The name of a metric of {@link metricDefinitions}. */

@@ -7,6 +7,7 @@ import {
   alertIdHeader,
   composeAlertEmail,
   testAlarm,
+  testIdHeader,
 } from '../../../functions/shared/observability/alert-notifier.ts';
 import type { AlertEmail, AlertEvent } from '../../../functions/shared/observability/alert-notifier.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
@@ -125,6 +126,40 @@ describe('AlertNotifier', () => {
     });
     await expect(notifier.notify(event())).rejects.toBeInstanceOf(AlertDeliveryError);
     expect(await notifier.notify(event())).toMatchObject({ sent: true, attempts: 1 });
+  });
+
+  it('throws the send failure, with the failed give-back beside it, when the claim cannot be given back', async () => {
+    const inner = new InMemoryAlertDedup();
+    const releaseFailure = new Error('table unavailable');
+    const dedup = {
+      claim: inner.claim.bind(inner),
+      release: () => Promise.reject(releaseFailure),
+    };
+    const notifier = new AlertNotifier({
+      dedup,
+      transport: recordingTransport(3),
+      clock: new ManualClock(),
+      windowMs: 60_000,
+      maxAttempts: 3,
+    });
+    const failure = await notifier.notify(event()).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(AlertDeliveryError);
+    expect((failure as AlertDeliveryError).message).toContain('421 try again later');
+    expect((failure as AlertDeliveryError).cause).toEqual(new Error('421 try again later'));
+    expect((failure as AlertDeliveryError).releaseError).toBe(releaseFailure);
+  });
+
+  it('returns sent for two test alerts of one millisecond with their own test ids', async () => {
+    const transport = recordingTransport();
+    const notifier = new AlertNotifier({
+      dedup: new InMemoryAlertDedup(),
+      transport,
+      clock: new ManualClock(),
+      windowMs: 60_000,
+    });
+    await notifier.notify(event({ alarm: testAlarm, test: true, testId: 'a' }));
+    await notifier.notify(event({ alarm: testAlarm, test: true, testId: 'b' }));
+    expect(transport.sent.map((email) => email.headers[testIdHeader])).toEqual(['a', 'b']);
   });
 
   it('returns sent for every test alert, never deduplicated', async () => {
