@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -64,5 +64,11 @@ export class HealthProbe extends Construct {
         }),
       );
     }
+    Validations.of(this.rule).acknowledge({
+      id: 'Serverless-EventBusDLQ',
+      reason:
+        'A health probe that could not be delivered is the very signal the service_down alarm reads (no ' +
+        'HealthyChecks in the period); a dead-letter queue of stale probes would hold nothing to act on.',
+    });
   }
 }
