@@ -89,6 +89,9 @@ const publicRoutes: Record<string, string> = {
   'orchestrator getHealth': 'liveness of the function itself; it reads no table',
   'orchestrator getReadiness': 'reachability of the node’s dependencies, the same for every tenant',
   'orchestrator getJwks': 'the node’s public signing keys, published so anyone can verify its tokens',
+  'federation getPeerInfo': 'the node’s id, release and public URLs, the same for every tenant',
+  'federation getPeerCapabilities':
+    'the node’s features, limits and advertised models; it lists no tenant’s agents (skills is empty)',
   'model-policy getHealth': 'liveness of the function itself; it reads no table',
   'model-policy getReadiness': 'reachability of the node’s dependencies, the same for every tenant',
 };

@@ -2,13 +2,20 @@ import { z } from 'zod';
 import type { HeaderSpec, RouteSpec } from '../../../functions/shared/http/route-spec.ts';
 import { IdempotencyKeySchema } from '../../../functions/orchestrator/schemas/run.ts';
 import { federationScopes } from './federation-scopes.ts';
-import { IngestEventsRequestSchema, IngestEventsResultSchema } from './schemas/event-ingest.ts';
-import { PeerCapabilitiesSchema } from './schemas/peer-capabilities.ts';
-import { ForwardedRunSchema, ForwardRunRequestSchema } from './schemas/run-forwarding.ts';
+import {
+  IngestEventsRequestSchema,
+  IngestEventsResultSchema,
+} from '../../../functions/orchestrator/federation/schemas/event-ingest.ts';
+import { peerRoutes } from '../../../functions/orchestrator/federation/peer-api.ts';
+import {
+  ForwardedRunSchema,
+  ForwardRunRequestSchema,
+} from '../../../functions/orchestrator/federation/schemas/run-forwarding.ts';
 
 /**
- * The Federation API (HLD §7), served by the Agent Orchestrator between peer nodes. Designed, not
- * served yet: every operation is `implemented: false` until its route exists.
+ * The Federation API (HLD §7), served by the Agent Orchestrator between peer nodes. The discovery
+ * routes are served (functions/orchestrator/federation/peer-api.ts); the others are designed, not
+ * served yet: `implemented: false` until their route exists.
  */
 
 const traceparent: HeaderSpec = {
@@ -36,25 +43,7 @@ const peerErrors = {
 };
 
 export const federationOperations: RouteSpec[] = [
-  {
-    operationId: 'getPeerCapabilities',
-    method: 'GET',
-    path: '/v1/peer/capabilities',
-    scope: federationScopes.peerRead,
-    tags: ['Peers'],
-    summary: 'What this peer supports',
-    description:
-      'Features, limits, model tiers and backends, protocol versions and required fields, shaped like an A2A ' +
-      'agent card. A forwarding node reads it first and forwards only what the peer says it accepts.',
-    implemented: false,
-    responses: {
-      200: {
-        description: 'The capabilities.',
-        content: { 'application/json': { schema: PeerCapabilitiesSchema } },
-      },
-      401: peerErrors[401],
-    },
-  },
+  ...peerRoutes,
   {
     operationId: 'forwardRun',
     method: 'POST',

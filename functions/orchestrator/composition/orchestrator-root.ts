@@ -4,7 +4,12 @@ import { tenancyConfigFromEnv } from '../../shared/tenancy/tenancy-config.ts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { jwtVerifierFromEnv, nodeJwksEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
+import {
+  jwtVerifierEnv,
+  jwtVerifierFromEnv,
+  nodeJwksEnv,
+  serviceTokenIssuerFromEnv,
+} from '../../shared/auth/auth-config.ts';
 import { jwksHandler } from '../../shared/http/jwks-route.ts';
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
@@ -29,6 +34,9 @@ import type { ToolSecretReader } from '../adapters/tools/tool-secrets.ts';
 import { AllowedHosts } from '../../shared/net/address-policy.ts';
 import { createSafeFetch } from '../../shared/net/safe-fetch.ts';
 import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
+import { peerRoutes } from '../federation/peer-api.ts';
+import { peerHandlers } from '../federation/peer-handlers.ts';
+import { federationConfigFromEnv } from '../federation/federation-config.ts';
 import { memoryHandlers } from '../api/memory-handlers.ts';
 import { runHandlers } from '../api/run-handlers.ts';
 import { agentHandlers } from '../api/agent-handlers.ts';
@@ -179,7 +187,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       });
       return createHttpApp({
         service: 'agent-orchestrator',
-        routes: bindRoutes(orchestratorRoutes, {
+        // The Federation API's discovery routes are served beside the runs API (HLD §7).
+        routes: bindRoutes([...orchestratorRoutes, ...peerRoutes], {
           ...agentHandlers({ agents, tools: toolRegistry }),
           ...toolHandlers({ tools: toolRegistry }),
           ...runHandlers({
@@ -220,6 +229,15 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             stepAge,
             now,
             operatorTenantId: admin.operatorTenantId,
+          }),
+          ...peerHandlers({
+            federation: federationConfigFromEnv(config.tableName, env),
+            publicBaseUrl: streamTokenConfigFromEnv(env).publicBaseUrl,
+            nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
+            trustedIssuers: jwtVerifierEnv
+              .parse(env)
+              .AGENTOS_TRUSTED_ISSUERS.map((entry) => entry.issuer)
+              .filter((issuer) => /^https?:\/\//.test(issuer)),
           }),
           ...principalHandlers({
             directory,
