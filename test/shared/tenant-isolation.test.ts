@@ -256,6 +256,8 @@ beforeAll(async () => {
   const memory = await call(`${orchestrator}/v1/memory/a-space/a-key`, 'PUT', tokenA, { value: marker });
   must(memory, 200, 201);
   fixtures['tenant_id'] = a;
+  // Peers are the node's, no tenant's: only the operator routes name them, refused to any tenant.
+  fixtures['peer_id'] = 'a-peer';
   fixtures['model_ref'] = 'local/echo';
   const principal = await call(`${orchestrator}/v1/tenant/principals/a-principal`, 'PUT', tokenA, {
     display_name: marker,

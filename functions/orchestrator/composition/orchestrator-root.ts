@@ -37,6 +37,8 @@ import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
 import { peerRoutes } from '../federation/peer-api.ts';
 import { peerHandlers } from '../federation/peer-handlers.ts';
 import { federationConfigFromEnv } from '../federation/federation-config.ts';
+import { peerAdminHandlers } from '../federation/peer-admin-handlers.ts';
+import { DynamoPeerRegistry } from '../adapters/dynamodb/dynamo-peer-registry.ts';
 import { memoryHandlers } from '../api/memory-handlers.ts';
 import { runHandlers } from '../api/run-handlers.ts';
 import { agentHandlers } from '../api/agent-handlers.ts';
@@ -132,6 +134,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const limiter = new DynamoRateLimiter(db, config.tableName);
   const pool = new DynamoSlotPool(db, config.tableName);
   const stepAge = new DynamoStepAge(db, config.tableName);
+  // The node's trusted federation peers (HLD §7.1), node-level records of the node's table.
+  const peers = new DynamoPeerRegistry(db, config.tableName);
   const runLimits = nodeRunLimitsFromEnv(env);
   const runSlots = createRunSlots({
     pool,
@@ -230,6 +234,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             now,
             operatorTenantId: admin.operatorTenantId,
           }),
+          ...peerAdminHandlers({ peers, now, operatorTenantId: admin.operatorTenantId }),
           ...peerHandlers({
             federation: federationConfigFromEnv(config.tableName, env),
             publicBaseUrl: streamTokenConfigFromEnv(env).publicBaseUrl,
