@@ -34,8 +34,10 @@ const tracestate: HeaderSpec = {
 const peerErrors = {
   401: {
     description:
-      'unauthorized: the peer token is missing or invalid, or does not carry a tenant and principal this node trusts.',
+      'unauthorized: the peer token is missing, forged, expired, not yet valid, for another node, used already ' +
+      '(peer tokens are single-use), lives longer than 5 minutes, or comes from a node this node does not trust.',
   },
+  403: { description: 'forbidden: the calling peer is not trusted for the token’s tenant on this node.' },
   429: {
     description: 'rate_limited: the tenant’s forwarding rate or concurrency limit on this peer is reached.',
   },

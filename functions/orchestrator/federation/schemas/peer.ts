@@ -7,8 +7,8 @@ export const maxPeerTenants = 100;
 
 /**
  * One tenant a peer may act for (HLD §7.1): `tenant_id` on this node, `peer_tenant_id` the same
- * tenant's id on the peer (ids may differ across nodes). Tokens the peer signs name
- * `peer_tenant_id`; runs this node forwards to the peer name it too.
+ * tenant's id on the peer (ids may differ across nodes). Tokens the peer signs name the tenant as
+ * the peer knows it, `peer_tenant_id`; this node acts for `tenant_id`.
  */
 export const PeerTenantSchema = z
   .strictObject({
