@@ -55,7 +55,7 @@ describe('the committed OpenAPI documents', () => {
     expect(Object.fromEntries(implemented)).toEqual({
       getPeerInfo: true,
       getPeerCapabilities: true,
-      forwardRun: false,
+      forwardRun: true,
       ingestEvents: false,
     });
   });

@@ -38,6 +38,11 @@ import { peerRoutes } from '../federation/peer-api.ts';
 import { peerHandlers } from '../federation/peer-handlers.ts';
 import { federationConfigFromEnv } from '../federation/federation-config.ts';
 import { peerAdminHandlers } from '../federation/peer-admin-handlers.ts';
+import { forwardRoutes } from '../federation/forward-api.ts';
+import { forwardHandlers } from '../federation/forward-handlers.ts';
+import { createPeerTokenVerifier, peerVerifiedToken } from '../federation/peer-tokens.ts';
+import { createJwksCache, httpJwksFetcher } from '../federation/peer-jwks.ts';
+import { DynamoPeerTokenReplay } from '../adapters/dynamodb/dynamo-peer-token-replay.ts';
 import { DynamoPeerRegistry } from '../adapters/dynamodb/dynamo-peer-registry.ts';
 import { memoryHandlers } from '../api/memory-handlers.ts';
 import { runHandlers } from '../api/run-handlers.ts';
@@ -174,6 +179,15 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     /** The HTTP core of both Orchestrator functions; API Gateway sends each path to one of them. */
     httpApp: () => {
       const timing = eventStreamTimingFromEnv(env);
+      const federation = federationConfigFromEnv(config.tableName, env);
+      // Peers' tokens (HLD §7.1): verified against each peer's published keys, each id used once.
+      const peerTokens = createPeerTokenVerifier({
+        nodeId: federation.nodeId,
+        peers,
+        replay: new DynamoPeerTokenReplay(db, config.tableName, { now }),
+        jwks: createJwksCache({ fetch: httpJwksFetcher(), now }),
+        now,
+      });
       const admin = adminConfigFromEnv(env);
       // Only token issuance (principals' and stream tokens) needs the node's signing key: read on first use.
       let issuer: (IdentifyingTokenIssuer & DetachedSigner) | undefined;
@@ -192,7 +206,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       return createHttpApp({
         service: 'agent-orchestrator',
         // The Federation API's discovery routes are served beside the runs API (HLD §7).
-        routes: bindRoutes([...orchestratorRoutes, ...peerRoutes], {
+        routes: bindRoutes([...orchestratorRoutes, ...peerRoutes, ...forwardRoutes], {
           ...agentHandlers({ agents, tools: toolRegistry }),
           ...toolHandlers({ tools: toolRegistry }),
           ...runHandlers({
@@ -235,8 +249,9 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             operatorTenantId: admin.operatorTenantId,
           }),
           ...peerAdminHandlers({ peers, now, operatorTenantId: admin.operatorTenantId }),
+          ...forwardHandlers({ service, eventsUrl, nodeId: federation.nodeId }),
           ...peerHandlers({
-            federation: federationConfigFromEnv(config.tableName, env),
+            federation,
             publicBaseUrl: streamTokenConfigFromEnv(env).publicBaseUrl,
             nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
             trustedIssuers: jwtVerifierEnv
@@ -253,6 +268,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           }),
         }),
         verifier: jwtVerifierFromEnv(env),
+        peerVerifier: { verifyToken: async (token) => peerVerifiedToken(await peerTokens.verify(token)) },
         cors: corsPolicyFromEnv(env),
         admission,
         operatorTenantId: admin.operatorTenantId,

@@ -59,11 +59,11 @@ export function peerHandlers(deps: PeerHandlerDeps): RouteHandlers<typeof peerRo
           protocol_binding: 'HTTP+JSON' as const,
           protocol_version: version,
         })),
-        // Forwarding, its events and ingest are not served yet: a forwarder reading `false` refuses
-        // before it creates anything (HLD §7.2).
+        // Event ingest is not served yet: a forwarder reading `false` refuses before it creates
+        // anything (HLD §7.2).
         features: {
-          run_forwarding: false,
-          event_streaming: false,
+          run_forwarding: true,
+          event_streaming: true,
           event_ingest: false,
           push_notifications: false,
           state_transition_history: true,

@@ -19,6 +19,7 @@ import {
   InternalError,
   UnauthorizedError,
 } from '../../shared/errors/agentos-error.ts';
+import type { VerifiedToken } from '../../shared/tenancy/admission-port.ts';
 import type { PeerRegistryPort } from '../ports/peer-registry-port.ts';
 import type { PeerTokenReplayPort } from '../ports/peer-token-replay-port.ts';
 import { localTenantOf } from './schemas/peer.ts';
@@ -244,4 +245,22 @@ export function createPeerTokenVerifier(options: PeerTokenVerifierOptions): Peer
     };
   }
   return { verify };
+}
+
+/**
+ * A verified peer call as the HTTP core admits callers: the tenant on this node, a principal that
+ * names the peer (`peer/<peer_id>/<sub>`, so a peer's runs are never another caller's), the token's
+ * scopes, and the peer in the policy context.
+ */
+export function peerVerifiedToken(caller: PeerCaller): VerifiedToken {
+  return {
+    auth: {
+      tenant_id: caller.tenantId,
+      principal: { id: `peer/${caller.peer.peer_id}/${caller.principal}`, type: 'service' },
+      scopes: caller.scopes,
+      policy_context: { peer_id: caller.peer.peer_id, traceparent: caller.traceparent },
+    },
+    issuer: caller.peer.peer_id,
+    tokenId: caller.tokenId,
+  };
 }

@@ -86,8 +86,8 @@ describe('GET /v1/peer/capabilities', { timeout: 60_000 }, () => {
       interfaces: [
         { url: api.url, protocol_binding: 'HTTP+JSON', protocol_version: 'agentos-federation/1.0' },
       ],
-      // Not served yet: a forwarder must refuse rather than try.
-      features: { run_forwarding: false, event_ingest: false },
+      // Ingest is not served yet: a forwarder must refuse rather than try.
+      features: { run_forwarding: true, event_streaming: true, event_ingest: false },
       limits: {
         max_request_bytes: 128 * 1024,
         max_input_messages: 100,
