@@ -2,7 +2,9 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InMemoryPeerRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-peer-registry.ts';
 import { createPeerTokenIssuer } from '../../../functions/orchestrator/federation/peer-tokens.ts';
+import { createRunForwarder } from '../../../functions/orchestrator/federation/run-forwarder.ts';
 import type { PeerTokenClaims } from '../../../functions/orchestrator/federation/peer-tokens.ts';
 import { ForwardedRunSchema } from '../../../functions/orchestrator/federation/schemas/run-forwarding.ts';
 import { generateSigningKey, publicJwks } from '../../../functions/shared/auth/signing-keys.ts';
@@ -32,7 +34,7 @@ const claims: PeerTokenClaims = {
 const request = {
   protocol_version: 'agentos-federation/1.0',
   agent_id: 'sample-agent',
-  input: { messages: [{ role: 'user', content: 'hello from east' }] },
+  input: { messages: [{ role: 'user' as const, content: 'hello from east' }] },
   origin: { node_id: 'east-1', run_id: 'run_0123456789abcdefghjkmnpqrs' },
 };
 
@@ -181,5 +183,101 @@ describe('POST /v1/federation/runs:forward', { timeout: 60_000 }, () => {
       origin: { node_id: 'south-1' },
     });
     expect(origin).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+  });
+});
+
+describe('the forwarder of east-1', { timeout: 60_000 }, () => {
+  const caller = {
+    tenant_id: 'acme',
+    principal: { id: 'alice', type: 'user' as const },
+    scopes: ['runs:write'],
+    policy_context: {},
+  };
+  const ask = (forwardKey = `fwd-${crypto.randomUUID()}`) => ({
+    peerId: 'west-1',
+    agentId: 'sample-agent',
+    input: request.input,
+    forwardKey,
+    traceparent,
+  });
+
+  /** east-1's side: west-1 trusted for acme (acme-west there), and every request it sends recorded. */
+  async function eastForwarder(
+    rewrite: (url: string, response: Response) => Promise<Response> = async (_u, r) => r,
+  ) {
+    const peers = new InMemoryPeerRegistry();
+    await peers.add(
+      {
+        peer_id: 'west-1',
+        base_url: api.url,
+        jwks_url: `${api.url}/.well-known/jwks.json`,
+        tenants: [{ tenant_id: 'acme', peer_tenant_id: 'acme-west' }],
+      },
+      { by: 'ops', at: new Date() },
+    );
+    const sent: string[] = [];
+    const forwarder = createRunForwarder({
+      nodeId: 'east-1',
+      peers,
+      issuer: east(),
+      fetch: async (input, init) => {
+        const url = String(input);
+        sent.push(`${init?.method ?? 'GET'} ${new URL(url).pathname}`);
+        return rewrite(url, await fetch(input, init));
+      },
+    });
+    return { forwarder, sent };
+  }
+
+  it('returns the remote run and its events URL for a peer that meets the request', async () => {
+    const { forwarder, sent } = await eastForwarder();
+    const forwarded = await forwarder.forward(caller, ask());
+    expect(forwarded).toMatchObject({ node_id: 'west-1', status: 'queued' });
+    expect((await fetch(forwarded.events_url)).status).toBe(200);
+    expect(sent).toEqual(['GET /v1/peer/capabilities', 'POST /v1/federation/runs:forward']);
+  });
+
+  it('refuses a peer whose capabilities do not meet the request before anything is created', async () => {
+    const { forwarder, sent } = await eastForwarder(async (url, response) => {
+      if (!url.endsWith('/v1/peer/capabilities')) return response;
+      const capabilities = (await response.json()) as {
+        features: Record<string, boolean>;
+        protocol_versions: string[];
+      };
+      capabilities.features['run_forwarding'] = false;
+      capabilities.protocol_versions = ['agentos-federation/2.0'];
+      return Response.json(capabilities);
+    });
+    const before = (await runsOf('acme-west')).length;
+    await expect(forwarder.forward(caller, ask())).rejects.toMatchObject({
+      code: 'invalid_request',
+      message:
+        'Peer west-1 cannot take this run: it does not accept forwarded runs; it does not speak agentos-federation/1.0 (it speaks agentos-federation/2.0)',
+    });
+    expect(sent).toEqual(['GET /v1/peer/capabilities']);
+    expect((await runsOf('acme-west')).length).toBe(before);
+  });
+
+  it('refuses a tenant that does not federate with the peer without calling it', async () => {
+    const { forwarder, sent } = await eastForwarder();
+    await expect(forwarder.forward({ ...caller, tenant_id: 'globex' }, ask())).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    expect(sent).toEqual([]);
+  });
+
+  it('returns the one remote run when a forward is retried after a failed answer', async () => {
+    let failed = false;
+    const { forwarder, sent } = await eastForwarder(async (url, response) => {
+      if (failed || !url.endsWith('runs:forward')) return response;
+      failed = true;
+      // The run was created, but the answer is lost on the way back.
+      return new Response('bad gateway', { status: 502 });
+    });
+    const key = `fwd-${crypto.randomUUID()}`;
+    const forwarded = await forwarder.forward(caller, ask(key));
+    expect(sent.filter((line) => line.startsWith('POST'))).toHaveLength(2);
+    const again = await (await eastForwarder()).forwarder.forward(caller, ask(key));
+    expect(again.run_id).toBe(forwarded.run_id);
   });
 });
