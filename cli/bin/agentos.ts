@@ -27,7 +27,7 @@ import { orchestratorClient } from '../commands/api/api-access.ts';
 import type { ApiCredentials } from '../commands/api/api-access.ts';
 import { operatorRunCommands, principalCommands, tenantCommands } from '../commands/api/admin-commands.ts';
 import { capacityCommand } from '../commands/api/capacity-command.ts';
-import { peerCommands, tenantMapping } from '../commands/api/peer-commands.ts';
+import { discoverPeer, peerCommands, tenantMapping } from '../commands/api/peer-commands.ts';
 import { agentCommands, readSpec, runCommands, toolCommands } from '../commands/api/resource-commands.ts';
 import type { PageOptions } from '../commands/api/resource-commands.ts';
 import { ApiRefusal } from '../commands/api/resource-output.ts';
@@ -544,6 +544,10 @@ withApi(
       'where the peer publishes its keys (default: <base_url>/.well-known/jwks.json)',
     )
     .option(
+      '--discover',
+      "read the peer's GET /v1/peer/info first: its node id must match, its JWKS URL is used",
+    )
+    .option(
       '--tenant-map <mapping...>',
       'the tenants it may act for: <tenant_id> (same id on both nodes) or <tenant_id>=<peer_tenant_id>',
       (value: string, previous: { tenant_id: string; peer_tenant_id: string }[] = []) => [
@@ -557,17 +561,19 @@ withApi(
     opts: ApiOptions & {
       url: string;
       keysUrl?: string;
+      discover?: boolean;
       tenantMap?: { tenant_id: string; peer_tenant_id: string }[];
     },
   ) =>
     apiAction(
       opts,
-      (client, out, target) =>
+      async (client, out, target) =>
         peerCommands.add(
           client,
           peerId,
           {
             baseUrl: opts.url,
+            ...(opts.discover === true ? await discoverPeer(peerId, opts.url) : {}),
             ...(opts.keysUrl === undefined ? {} : { jwksUrl: opts.keysUrl }),
             tenants: opts.tenantMap ?? [],
           },

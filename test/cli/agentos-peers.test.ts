@@ -93,6 +93,26 @@ describe('agentos peers on a local node', { timeout: 240_000 }, () => {
   });
 });
 
+describe('agentos peers add --discover', { timeout: 240_000 }, () => {
+  it('reads the peer’s info first: trusts it under its own id with its JWKS URL, refuses another id', async () => {
+    const info = (await (await fetch(`${node.node.orchestratorUrl}/v1/peer/info`)).json()) as {
+      node_id: string;
+      jwks_url: string;
+    };
+    const wrong = await agentos(
+      local('peers', 'add', 'not-it', '--url', node.node.orchestratorUrl, '--discover'),
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`answers as node ${info.node_id}, not not-it`);
+
+    const added = await agentos(
+      local('peers', 'add', info.node_id, '--url', node.node.orchestratorUrl, '--discover', '--json'),
+    );
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ peer_id: info.node_id, jwks_url: info.jwks_url });
+  });
+});
+
 describe('the /v1/admin/peers routes', { timeout: 60_000 }, () => {
   it('refuses a tenant’s token even with the operator scope', async () => {
     await node.auth.registerTenant('acme');

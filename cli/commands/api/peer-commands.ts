@@ -32,6 +32,40 @@ export function defaultJwksUrl(baseUrl: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/.well-known/jwks.json`;
 }
 
+/**
+ * Reads a peer's `GET /v1/peer/info` (HLD §7.2) before trusting it: the node must answer as
+ * `peerId`, and its JWKS URL is the one its info names. Refuses, saying why, a peer that cannot be
+ * reached, answers no peer info, or names itself otherwise.
+ */
+export async function discoverPeer(
+  peerId: string,
+  baseUrl: string,
+  fetcher: typeof globalThis.fetch = globalThis.fetch,
+): Promise<{ jwksUrl: string }> {
+  const url = `${baseUrl.replace(/\/+$/, '')}/v1/peer/info`;
+  let response: Response;
+  try {
+    response = await fetcher(url, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (cause) {
+    throw new Error(`cannot reach ${url}: ${(cause as Error).message}`, { cause });
+  }
+  const text = await response.text();
+  let info: { node_id?: unknown; jwks_url?: unknown } | undefined;
+  try {
+    info = response.ok ? (JSON.parse(text) as typeof info) : undefined;
+  } catch (cause) {
+    throw new Error(`${url} answered no peer info (not JSON)`, { cause });
+  }
+  if (info === undefined || typeof info.node_id !== 'string' || typeof info.jwks_url !== 'string')
+    throw new Error(`${url} answered ${response.status} without peer info: is it an AgentOS node?`);
+  if (info.node_id !== peerId)
+    throw new Error(`${url} answers as node ${info.node_id}, not ${peerId}: check the peer id and URL`);
+  return { jwksUrl: info.jwks_url };
+}
+
 /** What `agentos peers add` sends. */
 export type PeerAddOptions = {
   baseUrl: string;
