@@ -27,6 +27,7 @@ import { orchestratorClient } from '../commands/api/api-access.ts';
 import type { ApiCredentials } from '../commands/api/api-access.ts';
 import { operatorRunCommands, principalCommands, tenantCommands } from '../commands/api/admin-commands.ts';
 import { capacityCommand } from '../commands/api/capacity-command.ts';
+import { discoverPeer, peerCommands, tenantMapping } from '../commands/api/peer-commands.ts';
 import { agentCommands, readSpec, runCommands, toolCommands } from '../commands/api/resource-commands.ts';
 import type { PageOptions } from '../commands/api/resource-commands.ts';
 import { ApiRefusal } from '../commands/api/resource-output.ts';
@@ -528,6 +529,74 @@ withApi(
     .description("operator: the node's run slots in use and the step queue's depth (HLD §10.2)"),
 ).action((opts: ApiOptions) =>
   apiAction(opts, (client, out) => capacityCommand.show(client, out), 'operator'),
+);
+
+const peers = program
+  .command('peers')
+  .description("operator: the node's trusted federation peers (HLD §7.1): add, list, remove");
+withApi(
+  peers
+    .command('add')
+    .description('trust a peer for some tenants (POST /v1/admin/peers); writes a report')
+    .argument('<peer_id>', "the peer's node id (its GET /v1/peer/info node_id)")
+    .requiredOption('--url <base_url>', "the peer's Orchestrator base URL")
+    .option(
+      '--keys-url <url>',
+      'where the peer publishes its keys (default: <base_url>/.well-known/jwks.json)',
+    )
+    .option(
+      '--discover',
+      "read the peer's GET /v1/peer/info first: its node id must match, its JWKS URL is used",
+    )
+    .option(
+      '--tenant-map <mapping...>',
+      'the tenants it may act for: <tenant_id> (same id on both nodes) or <tenant_id>=<peer_tenant_id>',
+      (value: string, previous: { tenant_id: string; peer_tenant_id: string }[] = []) => [
+        ...previous,
+        tenantMapping(value),
+      ],
+    ),
+).action(
+  (
+    peerId: string,
+    opts: ApiOptions & {
+      url: string;
+      keysUrl?: string;
+      discover?: boolean;
+      tenantMap?: { tenant_id: string; peer_tenant_id: string }[];
+    },
+  ) =>
+    apiAction(
+      opts,
+      async (client, out, target) =>
+        peerCommands.add(
+          client,
+          peerId,
+          {
+            baseUrl: opts.url,
+            ...(opts.discover === true ? await discoverPeer(peerId, opts.url) : {}),
+            ...(opts.keysUrl === undefined ? {} : { jwksUrl: opts.keysUrl }),
+            tenants: opts.tenantMap ?? [],
+          },
+          { target },
+          out,
+        ),
+      'operator',
+    ),
+);
+withPaging(withApi(peers.command('list').description('list the trusted peers'))).action(
+  (opts: ApiOptions & PageOptions) =>
+    apiAction(opts, (client, out) => peerCommands.list(client, pageOf(opts), out), 'operator'),
+);
+withApi(
+  peers
+    .command('remove')
+    .description(
+      'stop trusting a peer: its tokens are refused (DELETE /v1/admin/peers/{id}); writes a report',
+    )
+    .argument('<peer_id>'),
+).action((peerId: string, opts: ApiOptions) =>
+  apiAction(opts, (client, out, target) => peerCommands.remove(client, peerId, { target }, out), 'operator'),
 );
 
 const tenants = program

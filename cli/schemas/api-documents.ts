@@ -57,15 +57,15 @@ export const apiDocumentSpecs: ApiDocumentSpec[] = [
     name: 'federation',
     title: 'AgentOS Federation API',
     version: '0.1.0',
-    status: 'stub',
     description:
-      'Peer capabilities, run forwarding and event replication between AgentOS nodes (HLD §7). A design stub: ' +
-      'no node serves it yet (x-implemented: false on every operation). Peers authenticate with a JWT that ' +
-      'carries the tenant and principal they act for; mTLS between peers is recommended.',
+      'Peer discovery, run forwarding and event replication between AgentOS nodes (HLD §7). The Orchestrator ' +
+      'serves the discovery routes (unauthenticated); run forwarding and event replication are designed, not ' +
+      'served yet (x-implemented: false). Peers authenticate with a JWT that carries the tenant and principal ' +
+      'they act for; mTLS between peers is recommended.',
     servers: [
       {
         url: '{peer_url}',
-        description: 'A peer node that serves federation (none does yet)',
+        description: 'A peer node: its Orchestrator base URL',
         variables: { peer_url: { default: 'https://peer.example.com', description: "The peer's base URL" } },
       },
     ],

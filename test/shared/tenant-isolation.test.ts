@@ -89,6 +89,9 @@ const publicRoutes: Record<string, string> = {
   'orchestrator getHealth': 'liveness of the function itself; it reads no table',
   'orchestrator getReadiness': 'reachability of the node’s dependencies, the same for every tenant',
   'orchestrator getJwks': 'the node’s public signing keys, published so anyone can verify its tokens',
+  'federation getPeerInfo': 'the node’s id, release and public URLs, the same for every tenant',
+  'federation getPeerCapabilities':
+    'the node’s features, limits and advertised models; it lists no tenant’s agents (skills is empty)',
   'model-policy getHealth': 'liveness of the function itself; it reads no table',
   'model-policy getReadiness': 'reachability of the node’s dependencies, the same for every tenant',
 };
@@ -115,6 +118,8 @@ const exempt: Record<string, string> = {
     'creates in the caller’s tenant; B’s run of A’s agent id is attacked below (agent not found)',
   'orchestrator createBackgroundResponse':
     'creates in the caller’s tenant as createRun does; B’s response for A’s agent id is attacked below (agent not found)',
+  'federation forwardRun':
+    'takes peer tokens only (a tenant’s token is refused 401); the tenant comes from the calling peer’s mapping, and a peer not trusted for a tenant is refused 403 in test/orchestrator/federation/run-forwarding.test.ts',
   'orchestrator a2aJsonRpc':
     'one endpoint of many methods, dispatched by the body; B’s send to A’s agent and B’s reads of A’s task are attacked below (not found)',
 };
@@ -253,6 +258,8 @@ beforeAll(async () => {
   const memory = await call(`${orchestrator}/v1/memory/a-space/a-key`, 'PUT', tokenA, { value: marker });
   must(memory, 200, 201);
   fixtures['tenant_id'] = a;
+  // Peers are the node's, no tenant's: only the operator routes name them, refused to any tenant.
+  fixtures['peer_id'] = 'a-peer';
   fixtures['model_ref'] = 'local/echo';
   const principal = await call(`${orchestrator}/v1/tenant/principals/a-principal`, 'PUT', tokenA, {
     display_name: marker,

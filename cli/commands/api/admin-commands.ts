@@ -23,7 +23,7 @@ export type ReportTarget = { target: Target; dir?: string };
 type Change<T> = {
   action: string;
   phase: string;
-  method: 'POST' | 'PUT' | 'PATCH';
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;
   status: number;
@@ -31,6 +31,8 @@ type Change<T> = {
   report: (result: T) => { detail: string; notes?: string[] };
   /** The human output (`--json` prints the result itself). */
   say: (result: T) => string;
+  /** What `--json` prints when the answer has no body (a 204); default: the result. */
+  json?: (result: T) => unknown;
 };
 
 /**
@@ -38,7 +40,7 @@ type Change<T> = {
  * answers `status`, red (and rethrown) when it refuses or cannot be reached. The report's notes say
  * what changed; the result is then written to the output.
  */
-async function reported<T>(
+export async function reported<T>(
   client: AgentOsClient,
   where: ReportTarget,
   change: Change<T>,
@@ -73,7 +75,7 @@ async function reported<T>(
     const written = await finishOperatorReport(where.dir ?? reportsDir(), report);
     output.err.write(`report: ${written.markdown}\n`);
   }
-  emit(output, result, () => change.say(result));
+  emit(output, change.json === undefined ? result : change.json(result), () => change.say(result));
   return result;
 }
 

@@ -1,102 +1,26 @@
-import { z } from 'zod';
-import type { HeaderSpec, RouteSpec } from '../../../functions/shared/http/route-spec.ts';
-import { IdempotencyKeySchema } from '../../../functions/orchestrator/schemas/run.ts';
-import { federationScopes } from './federation-scopes.ts';
-import { IngestEventsRequestSchema, IngestEventsResultSchema } from './schemas/event-ingest.ts';
-import { PeerCapabilitiesSchema } from './schemas/peer-capabilities.ts';
-import { ForwardedRunSchema, ForwardRunRequestSchema } from './schemas/run-forwarding.ts';
+import type { RouteSpec } from '../../../functions/shared/http/route-spec.ts';
+import {
+  forwardRun,
+  peerErrors,
+  traceparent,
+  tracestate,
+} from '../../../functions/orchestrator/federation/forward-api.ts';
+import { federationScopes } from '../../../functions/orchestrator/federation/federation-scopes.ts';
+import {
+  IngestEventsRequestSchema,
+  IngestEventsResultSchema,
+} from '../../../functions/orchestrator/federation/schemas/event-ingest.ts';
+import { peerRoutes } from '../../../functions/orchestrator/federation/peer-api.ts';
 
 /**
- * The Federation API (HLD §7), served by the Agent Orchestrator between peer nodes. Designed, not
- * served yet: every operation is `implemented: false` until its route exists.
+ * The Federation API (HLD §7), served by the Agent Orchestrator between peer nodes. Discovery and
+ * run forwarding are served (functions/orchestrator/federation/peer-api.ts, forward-api.ts); event
+ * ingest is designed, not served yet: `implemented: false` until its route exists.
  */
 
-const traceparent: HeaderSpec = {
-  name: 'traceparent',
-  required: true,
-  description: 'W3C Trace Context of the forwarding call, so one trace spans both nodes.',
-  schema: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent'),
-};
-
-const tracestate: HeaderSpec = {
-  name: 'tracestate',
-  required: false,
-  description: 'W3C Trace Context vendor state, passed through unchanged.',
-};
-
-const peerErrors = {
-  401: {
-    description:
-      'unauthorized: the peer token is missing or invalid, or does not carry a tenant and principal this node trusts.',
-  },
-  429: {
-    description: 'rate_limited: the tenant’s forwarding rate or concurrency limit on this peer is reached.',
-  },
-  503: { description: 'dependency_unavailable: this peer cannot take work right now; retry later.' },
-};
-
 export const federationOperations: RouteSpec[] = [
-  {
-    operationId: 'getPeerCapabilities',
-    method: 'GET',
-    path: '/v1/peer/capabilities',
-    scope: federationScopes.peerRead,
-    tags: ['Peers'],
-    summary: 'What this peer supports',
-    description:
-      'Features, limits, model tiers and backends, protocol versions and required fields, shaped like an A2A ' +
-      'agent card. A forwarding node reads it first and forwards only what the peer says it accepts.',
-    implemented: false,
-    responses: {
-      200: {
-        description: 'The capabilities.',
-        content: { 'application/json': { schema: PeerCapabilitiesSchema } },
-      },
-      401: peerErrors[401],
-    },
-  },
-  {
-    operationId: 'forwardRun',
-    method: 'POST',
-    path: '/v1/federation/runs:forward',
-    scope: federationScopes.runsForward,
-    tags: ['Federation'],
-    summary: 'Run an agent on this peer for a tenant of the calling node',
-    description:
-      'The tenant and principal come from the verified peer JWT and are enforced here as if local (HLD §7.1). ' +
-      'The answer names the run on this peer and where to stream its events.',
-    implemented: false,
-    request: {
-      body: ForwardRunRequestSchema,
-      headers: [
-        {
-          name: 'Idempotency-Key',
-          required: true,
-          description:
-            'Makes forwarding safe to retry: the same key and body return the run forwarded first (200).',
-          schema: IdempotencyKeySchema,
-        },
-        traceparent,
-        tracestate,
-      ],
-    },
-    responses: {
-      201: {
-        description: 'The run was created on this peer.',
-        content: { 'application/json': { schema: ForwardedRunSchema } },
-      },
-      200: {
-        description: 'Replay: this Idempotency-Key already forwarded the same request.',
-        content: { 'application/json': { schema: ForwardedRunSchema } },
-      },
-      400: {
-        description: 'invalid_request: an invalid field, or a protocol version this peer does not speak.',
-      },
-      404: { description: 'not_found: the agent is not offered to this tenant on this peer.' },
-      422: { description: 'idempotency_key_reused: the Idempotency-Key was used with a different body.' },
-      ...peerErrors,
-    },
-  },
+  ...peerRoutes,
+  forwardRun,
   {
     operationId: 'ingestEvents',
     method: 'POST',

@@ -14,6 +14,7 @@ import { capacityRoutes } from './capacity-api.ts';
 import { principalRoutes } from './principal-api.ts';
 import { a2aRoutes } from './a2a-api.ts';
 import { backgroundResponseRoutes } from './background-response-api.ts';
+import { peerAdminRoutes } from '../federation/peer-admin-api.ts';
 import {
   CreateRunRequestSchema,
   EventQuerySchema,
@@ -295,6 +296,7 @@ export const orchestratorRoutes = [
   ...toolRoutes,
   ...tenantAdminRoutes,
   ...capacityRoutes,
+  ...peerAdminRoutes,
   ...principalRoutes,
   ...a2aRoutes,
   ...backgroundResponseRoutes,

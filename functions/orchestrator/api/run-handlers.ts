@@ -22,6 +22,7 @@ import type { principalRoutes } from './principal-api.ts';
 import type { capacityRoutes } from './capacity-api.ts';
 import type { a2aRoutes } from './a2a-api.ts';
 import type { backgroundResponseRoutes } from './background-response-api.ts';
+import type { peerAdminRoutes } from '../federation/peer-admin-api.ts';
 
 /** The routes other handler sets serve (agent-, tool-, memory-, tenant-admin-, principal-, a2a- and background-response-handlers.ts). */
 type OtherOperations =
@@ -32,7 +33,8 @@ type OtherOperations =
   | (typeof principalRoutes)[number]['operationId']
   | (typeof capacityRoutes)[number]['operationId']
   | (typeof a2aRoutes)[number]['operationId']
-  | (typeof backgroundResponseRoutes)[number]['operationId'];
+  | (typeof backgroundResponseRoutes)[number]['operationId']
+  | (typeof peerAdminRoutes)[number]['operationId'];
 
 /** What the Orchestrator's handlers are built on. */
 export type RunHandlerDeps = {

@@ -12,6 +12,7 @@ import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { defaultEventStreamTiming } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
 import { defaultStreamLimits } from '../events/run-event-hub.ts';
+import { federationEnv } from '../federation/federation-config.ts';
 import type { StreamLimits } from '../events/run-event-hub.ts';
 
 const day = 24 * 3600;
@@ -61,6 +62,8 @@ export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
   // The tenant admin API issues principals' tokens with the node's key (HLD §3.3).
   ...serviceTokenEnv.variables,
   ...corsEnv.variables,
+  // What the Federation API's discovery routes say about the node (HLD §7.2).
+  ...federationEnv.variables,
   /** Poll interval right after events arrived; shorter is a busy loop on the table. */
   AGENTOS_SSE_POLL_MIN_MS: envVar.int({ default: defaultEventStreamTiming.pollMinMs, min: 10 }),
   AGENTOS_SSE_POLL_MAX_MS: envVar.int({ default: defaultEventStreamTiming.pollMaxMs, min: 10 }),

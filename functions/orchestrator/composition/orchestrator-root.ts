@@ -4,7 +4,12 @@ import { tenancyConfigFromEnv } from '../../shared/tenancy/tenancy-config.ts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { jwtVerifierFromEnv, nodeJwksEnv, serviceTokenIssuerFromEnv } from '../../shared/auth/auth-config.ts';
+import {
+  jwtVerifierEnv,
+  jwtVerifierFromEnv,
+  nodeJwksEnv,
+  serviceTokenIssuerFromEnv,
+} from '../../shared/auth/auth-config.ts';
 import { jwksHandler } from '../../shared/http/jwks-route.ts';
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
@@ -30,6 +35,16 @@ import type { ToolSecretReader } from '../adapters/tools/tool-secrets.ts';
 import { AllowedHosts } from '../../shared/net/address-policy.ts';
 import { createSafeFetch } from '../../shared/net/safe-fetch.ts';
 import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
+import { peerRoutes } from '../federation/peer-api.ts';
+import { peerHandlers } from '../federation/peer-handlers.ts';
+import { federationConfigFromEnv } from '../federation/federation-config.ts';
+import { peerAdminHandlers } from '../federation/peer-admin-handlers.ts';
+import { forwardRoutes } from '../federation/forward-api.ts';
+import { forwardHandlers } from '../federation/forward-handlers.ts';
+import { createPeerTokenVerifier, peerVerifiedToken } from '../federation/peer-tokens.ts';
+import { createJwksCache, httpJwksFetcher } from '../federation/peer-jwks.ts';
+import { DynamoPeerTokenReplay } from '../adapters/dynamodb/dynamo-peer-token-replay.ts';
+import { DynamoPeerRegistry } from '../adapters/dynamodb/dynamo-peer-registry.ts';
 import { memoryHandlers } from '../api/memory-handlers.ts';
 import { runHandlers } from '../api/run-handlers.ts';
 import { agentHandlers } from '../api/agent-handlers.ts';
@@ -130,6 +145,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const limiter = new DynamoRateLimiter(db, config.tableName);
   const pool = new DynamoSlotPool(db, config.tableName);
   const stepAge = new DynamoStepAge(db, config.tableName);
+  // The node's trusted federation peers (HLD §7.1), node-level records of the node's table.
+  const peers = new DynamoPeerRegistry(db, config.tableName);
   const runLimits = nodeRunLimitsFromEnv(env);
   const runSlots = createRunSlots({
     pool,
@@ -168,6 +185,15 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     /** The HTTP core of both Orchestrator functions; API Gateway sends each path to one of them. */
     httpApp: () => {
       const timing = eventStreamTimingFromEnv(env);
+      const federation = federationConfigFromEnv(config.tableName, env);
+      // Peers' tokens (HLD §7.1): verified against each peer's published keys, each id used once.
+      const peerTokens = createPeerTokenVerifier({
+        nodeId: federation.nodeId,
+        peers,
+        replay: new DynamoPeerTokenReplay(db, config.tableName, { now }),
+        jwks: createJwksCache({ fetch: httpJwksFetcher(), now }),
+        now,
+      });
       const admin = adminConfigFromEnv(env);
       // Only token issuance (principals' and stream tokens) needs the node's signing key: read on first use.
       let issuer: (IdentifyingTokenIssuer & DetachedSigner) | undefined;
@@ -190,7 +216,8 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       });
       return createHttpApp({
         service: 'agent-orchestrator',
-        routes: bindRoutes(orchestratorRoutes, {
+        // The Federation API's discovery routes are served beside the runs API (HLD §7).
+        routes: bindRoutes([...orchestratorRoutes, ...peerRoutes, ...forwardRoutes], {
           ...agentHandlers({ agents, tools: toolRegistry }),
           ...toolHandlers({ tools: toolRegistry }),
           ...runHandlers({
@@ -232,6 +259,17 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             now,
             operatorTenantId: admin.operatorTenantId,
           }),
+          ...peerAdminHandlers({ peers, now, operatorTenantId: admin.operatorTenantId }),
+          ...forwardHandlers({ service, eventsUrl, nodeId: federation.nodeId }),
+          ...peerHandlers({
+            federation,
+            publicBaseUrl: streamTokenConfigFromEnv(env).publicBaseUrl,
+            nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
+            trustedIssuers: jwtVerifierEnv
+              .parse(env)
+              .AGENTOS_TRUSTED_ISSUERS.map((entry) => entry.issuer)
+              .filter((issuer) => /^https?:\/\//.test(issuer)),
+          }),
           ...principalHandlers({
             directory,
             admission,
@@ -241,6 +279,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           }),
         }),
         verifier: jwtVerifierFromEnv(env),
+        peerVerifier: { verifyToken: async (token) => peerVerifiedToken(await peerTokens.verify(token)) },
         cors: corsPolicyFromEnv(env),
         admission,
         operatorTenantId: admin.operatorTenantId,

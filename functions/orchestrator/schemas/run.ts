@@ -17,6 +17,9 @@ export const AgentIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,64}$/, 'agent ids are 1-64 characters of A-Z a-z 0-9 . _ -');
 
+/** The most opening messages a run's input may hold. */
+export const maxRunInputMessages = 100;
+
 /** Input a client gives a run: the opening messages of the conversation. */
 export const RunInputSchema = z
   .strictObject({
@@ -28,7 +31,7 @@ export const RunInputSchema = z
         ]),
       )
       .min(1)
-      .max(100),
+      .max(maxRunInputMessages),
   })
   .meta({ id: 'RunInput' });
 

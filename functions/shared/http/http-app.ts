@@ -11,8 +11,9 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   RateLimitedError,
+  UnauthorizedError,
 } from '../errors/agentos-error.ts';
-import type { AdmissionPort } from '../tenancy/admission-port.ts';
+import type { AdmissionPort, VerifiedToken } from '../tenancy/admission-port.ts';
 import type { Tenant } from '../tenancy/tenant-schemas.ts';
 import { toErrorEnvelope } from '../errors/error-envelope.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
@@ -48,6 +49,11 @@ export type HttpAppOptions = {
   maxBodyBytes: number;
   /** Which web origins browsers may call this API from; absent, CORS is off. */
   cors?: CorsPolicy;
+  /**
+   * Verifies the peer tokens of routes declared `authentication: 'peer'` (HLD §7.1); absent, such
+   * routes refuse every caller (401).
+   */
+  peerVerifier?: { verifyToken(token: string): Promise<VerifiedToken> };
 };
 
 /** Platform facts an adapter knows about a request. */
@@ -165,6 +171,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     params: Record<string, string>,
     headers: Record<string, string>,
   ) {
+    if (spec.authentication === 'peer') {
+      if (options.peerVerifier === undefined) throw new UnauthorizedError('This node accepts no peer tokens');
+      return options.peerVerifier.verifyToken(bearerToken(headers['authorization']));
+    }
     const queryToken = spec.queryToken === undefined ? null : url.searchParams.get(spec.queryToken.name);
     if (headers['authorization'] === undefined && queryToken !== null && spec.queryToken !== undefined) {
       return options.verifier.verifyToken(queryToken, { resource: spec.queryToken.resource(params) });

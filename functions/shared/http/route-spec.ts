@@ -99,6 +99,12 @@ export type RouteSpec = {
    * resource `resource(params)` names, so it opens nothing else.
    */
   queryToken?: { name: string; resource(params: Record<string, string>): string };
+  /**
+   * `peer`: the caller is a federation peer whose bearer token is a peer token (HLD §7.1), verified
+   * by the service's peer verifier instead of its user and service token verifier; the tenant it
+   * acts for is then admitted, and the scope checked, as for any caller.
+   */
+  authentication?: 'peer';
   /** Extra headers on every error answer of this route (e.g. OpenAI's `x-should-retry`). */
   errorHeaders?: ErrorHeaders;
   /**

@@ -113,4 +113,11 @@ export const platformKeys = {
   nodeLimit: (limit: string) => `platform/limits/${part(limit, 'limit')}`,
   /** The largest step message ages the workers noted, one item per window (`sk` = the window's number). */
   stepAge: () => 'platform/step-age',
+  /** The node's trusted federation peers (HLD §7.1): one item each, `sk` = a hash of the peer id. */
+  peers: () => 'platform/peers',
+  /**
+   * The peer token ids one peer has used (`sk` = a hash of the `jti`), each kept until its token
+   * expires, so a replayed token is refused (HLD §7.1).
+   */
+  peerTokenIds: (peerId: string) => `platform/peer-token-ids/${part(peerId, 'peer id')}`,
 };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { RunIdSchema } from '../../../../functions/orchestrator/schemas/run.ts';
-import { RunEventSchema } from '../../../../functions/orchestrator/schemas/event.ts';
+import { RunIdSchema } from '../../schemas/run.ts';
+import { RunEventSchema } from '../../schemas/event.ts';
 import { NodeIdSchema } from './peer-identity.ts';
 
 /**
@@ -9,10 +9,13 @@ import { NodeIdSchema } from './peer-identity.ts';
  * holds and orders each run's events by `sequence`; it reports, per run, the highest sequence it
  * holds without a gap, so the sender knows what to resend.
  */
+/** The most events one `events:ingest` call carries. */
+export const maxIngestBatch = 500;
+
 export const IngestEventsRequestSchema = z
   .strictObject({
     source_node_id: NodeIdSchema,
-    events: z.array(RunEventSchema).min(1).max(500),
+    events: z.array(RunEventSchema).min(1).max(maxIngestBatch),
   })
   .meta({ id: 'IngestEventsRequest' });
 

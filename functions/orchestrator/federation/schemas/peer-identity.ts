@@ -10,3 +10,6 @@ export const FederationProtocolVersionSchema = z
   .string()
   .regex(/^agentos-federation\/\d+\.\d+$/, 'protocol versions look like agentos-federation/1.0')
   .meta({ id: 'FederationProtocolVersion' });
+
+/** The federation protocol versions this release speaks, newest first. */
+export const federationProtocolVersions = ['agentos-federation/1.0'] as const;

@@ -5,7 +5,7 @@ import {
   RunIdSchema,
   RunInputSchema,
   RunStatusSchema,
-} from '../../../../functions/orchestrator/schemas/run.ts';
+} from '../../schemas/run.ts';
 import { FederationProtocolVersionSchema, NodeIdSchema } from './peer-identity.ts';
 
 /**

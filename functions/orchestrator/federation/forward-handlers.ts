@@ -1,0 +1,67 @@
+import { scopes } from '../../shared/auth/auth-context.ts';
+import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
+import type { RouteHandlers } from '../../shared/http/bound-route.ts';
+import type { EventsUrlMinter } from '../events/stream-token.ts';
+import type { RunService } from '../runtime/run-service.ts';
+import type { forwardRoutes } from './forward-api.ts';
+import { federationProtocolVersions } from './schemas/peer-identity.ts';
+import type { ForwardedRun } from './schemas/run-forwarding.ts';
+
+/** What run forwarding is built on. */
+export type ForwardHandlerDeps = {
+  service: Pick<RunService, 'createRun'>;
+  eventsUrl: EventsUrlMinter;
+  /** This node's id, named in the answer. */
+  nodeId: string;
+};
+
+/** Metadata keys that link a forwarded run to the run it serves on the origin node. */
+export const originMetadata = { node: 'federation.origin_node_id', run: 'federation.origin_run_id' } as const;
+
+/**
+ * The handler of `POST /v1/federation/runs:forward` (forward-api.ts, HLD §7.3). The caller is a
+ * verified peer acting for a tenant of this node (its principal `peer/<peer_id>/<sub>`), admitted
+ * like any caller; the run is created by the run service exactly as `POST /v1/runs` creates one,
+ * so the tenant's quotas, budgets and policy apply, and the Idempotency-Key makes a retried or
+ * concurrent forward return the same run.
+ */
+export function forwardHandlers(deps: ForwardHandlerDeps): RouteHandlers<typeof forwardRoutes> {
+  return {
+    async forwardRun({ auth, tenant, body, headers, url }) {
+      if (!(federationProtocolVersions as readonly string[]).includes(body.protocol_version))
+        throw new InvalidRequestError(`This node does not speak ${body.protocol_version}`, [
+          { field: 'protocol_version', message: `supported: ${federationProtocolVersions.join(', ')}` },
+        ]);
+      const peerId = auth.policy_context['peer_id'];
+      if (body.origin.node_id !== peerId)
+        throw new InvalidRequestError('The origin is not the calling peer', [
+          { field: 'origin.node_id', message: 'must be the node id the peer token was issued by' },
+        ]);
+      const { run, replayed } = await deps.service.createRun(
+        auth,
+        {
+          agent_id: body.agent_id,
+          input: body.input,
+          metadata: {
+            ...body.metadata,
+            [originMetadata.node]: body.origin.node_id,
+            ...(body.origin.run_id === undefined ? {} : { [originMetadata.run]: body.origin.run_id }),
+          },
+        },
+        headers['idempotency-key'],
+        tenant,
+      );
+      // The events URL's token opens this run's events only, whatever the peer token held.
+      const events = await deps.eventsUrl({ ...auth, scopes: [scopes.runsRead] }, run.run_id, url);
+      const answer: ForwardedRun = {
+        object: 'federation.forwarded_run',
+        node_id: deps.nodeId,
+        run_id: run.run_id,
+        status: run.status,
+        events_url: events,
+        created_at: run.created_at,
+      };
+      return { status: replayed ? 200 : 201, json: answer };
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import {
+  DependencyUnavailableError,
+  ForbiddenError,
+  InvalidRequestError,
+  NotFoundError,
+} from '../../shared/errors/agentos-error.ts';
+import { errorFromResponse } from '../../shared/errors/error-from-envelope.ts';
+import type { PeerRegistryPort } from '../ports/peer-registry-port.ts';
+import type { RunInput } from '../schemas/run.ts';
+import { federationScopes } from './federation-scopes.ts';
+import type { PeerTokenIssuer } from './peer-tokens.ts';
+import { PeerCapabilitiesSchema } from './schemas/peer-capabilities.ts';
+import type { PeerCapabilities } from './schemas/peer-capabilities.ts';
+import { federationProtocolVersions } from './schemas/peer-identity.ts';
+import { peerTenantOf } from './schemas/peer.ts';
+import { ForwardedRunSchema } from './schemas/run-forwarding.ts';
+import type { ForwardedRun, ForwardRunRequest } from './schemas/run-forwarding.ts';
+
+/** What a local caller asks to run on a peer. */
+export type ForwardRequest = {
+  peerId: string;
+  agentId: string;
+  input: RunInput;
+  metadata?: Record<string, string>;
+  /** Makes the forward safe to retry: the same key returns the run forwarded first. */
+  forwardKey: string;
+  traceparent: string;
+  /** The local run this forward serves, if any. */
+  originRunId?: string;
+};
+
+/** Settings of {@link createRunForwarder}. */
+export type RunForwarderOptions = {
+  /** This node's id: the `iss` of its peer tokens and the forwarded run's origin. */
+  nodeId: string;
+  peers: Pick<PeerRegistryPort, 'get'>;
+  issuer: PeerTokenIssuer;
+  fetch?: typeof globalThis.fetch;
+  /** Per attempt, for the capabilities and the forward alike. */
+  timeoutMs?: number;
+  /** Attempts of a forward that met a network failure or a 5xx (the forward key makes them safe). */
+  attempts?: number;
+};
+
+/** A peer's JSON answer; a body that is no JSON reads as `undefined`, which no schema accepts. */
+async function answerOf(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    // Handled by the caller as an answer it cannot read (every schema refuses `undefined`).
+    return error instanceof SyntaxError ? undefined : Promise.reject(error);
+  }
+}
+
+/** Why a peer's capabilities do not meet a forward, or nothing when they do. */
+export function capabilityMismatches(
+  capabilities: PeerCapabilities,
+  peerId: string,
+  body: ForwardRunRequest,
+): string[] {
+  const problems: string[] = [];
+  if (capabilities.node_id !== peerId)
+    problems.push(`it answers as node ${capabilities.node_id}, not ${peerId}`);
+  if (!capabilities.features.run_forwarding) problems.push('it does not accept forwarded runs');
+  if (!capabilities.protocol_versions.includes(body.protocol_version))
+    problems.push(
+      `it does not speak ${body.protocol_version} (it speaks ${capabilities.protocol_versions.join(', ')})`,
+    );
+  const sent = new Set(Object.keys(body));
+  const missing = capabilities.required_fields.forward_run.filter((field) => !sent.has(field));
+  if (missing.length > 0) problems.push(`it requires fields this node does not send: ${missing.join(', ')}`);
+  if (body.input.messages.length > capabilities.limits.max_input_messages)
+    problems.push(
+      `the input has ${body.input.messages.length} messages; it takes at most ${capabilities.limits.max_input_messages}`,
+    );
+  const bytes = Buffer.byteLength(JSON.stringify(body));
+  if (bytes > capabilities.limits.max_request_bytes)
+    problems.push(`the request is ${bytes} bytes; it takes at most ${capabilities.limits.max_request_bytes}`);
+  return problems;
+}
+
+/**
+ * The calling side of run forwarding (HLD §7.2, §7.3): checks that the caller's tenant may federate
+ * with the peer, reads the peer's capabilities and refuses, before anything is created anywhere, a
+ * peer they do not meet; then forwards with a fresh peer token per attempt, the forward key as the
+ * Idempotency-Key, and the caller's traceparent.
+ */
+export function createRunForwarder(options: RunForwarderOptions) {
+  const fetcher = options.fetch ?? globalThis.fetch;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const attempts = options.attempts ?? 3;
+
+  async function capabilitiesOf(baseUrl: string, peerId: string): Promise<PeerCapabilities> {
+    let response: Response;
+    try {
+      response = await fetcher(`${baseUrl.replace(/\/+$/, '')}/v1/peer/capabilities`, {
+        headers: { accept: 'application/json' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (cause) {
+      throw new DependencyUnavailableError(`Peer ${peerId} could not be reached`, { cause });
+    }
+    const parsed = response.ok ? PeerCapabilitiesSchema.safeParse(await answerOf(response)) : undefined;
+    if (parsed === undefined || !parsed.success)
+      throw new DependencyUnavailableError(`Peer ${peerId} did not answer its capabilities`);
+    return parsed.data;
+  }
+
+  return {
+    async forward(auth: AuthContext, request: ForwardRequest): Promise<ForwardedRun> {
+      const peer = await options.peers.get(request.peerId);
+      if (peer === undefined) throw new NotFoundError(`Peer ${request.peerId} not found`);
+      if (peerTenantOf(peer, auth.tenant_id) === undefined)
+        throw new ForbiddenError(`Tenant ${auth.tenant_id} does not federate with peer ${peer.peer_id}`);
+      const body: ForwardRunRequest = {
+        protocol_version: federationProtocolVersions[0],
+        agent_id: request.agentId,
+        input: request.input,
+        ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
+        origin: {
+          node_id: options.nodeId,
+          ...(request.originRunId === undefined ? {} : { run_id: request.originRunId }),
+        },
+      };
+      const problems = capabilityMismatches(
+        await capabilitiesOf(peer.base_url, peer.peer_id),
+        peer.peer_id,
+        body,
+      );
+      if (problems.length > 0)
+        throw new InvalidRequestError(
+          `Peer ${peer.peer_id} cannot take this run: ${problems.join('; ')}`,
+          problems.map((message) => ({ field: 'peer_id', message })),
+        );
+      let last: unknown;
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        // Peer tokens are single-use: every attempt carries a new one.
+        const token = await options.issuer.issue({
+          audience: peer.peer_id,
+          tenantId: auth.tenant_id,
+          principal: auth.principal.id,
+          scopes: [federationScopes.runsForward],
+          traceparent: request.traceparent,
+        });
+        let response: Response;
+        try {
+          response = await fetcher(`${peer.base_url.replace(/\/+$/, '')}/v1/federation/runs:forward`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${token}`,
+              'content-type': 'application/json',
+              'idempotency-key': request.forwardKey,
+              traceparent: request.traceparent,
+            },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+        } catch (cause) {
+          last = cause;
+          continue;
+        }
+        const answer = await answerOf(response);
+        if (response.status >= 500) {
+          last = new Error(`peer answered ${response.status}`);
+          continue;
+        }
+        if (response.status === 200 || response.status === 201) {
+          const forwarded = ForwardedRunSchema.safeParse(answer);
+          if (forwarded.success) return forwarded.data;
+          throw new DependencyUnavailableError(
+            `Peer ${peer.peer_id} answered a forward this node cannot read`,
+          );
+        }
+        const refusal = errorFromResponse(response.status, answer, `Peer ${peer.peer_id}`);
+        // The local caller's own token is fine: a peer refusing this node's token is a trust problem
+        // between the nodes, said as such rather than as the caller's 401.
+        if (refusal.code === 'unauthorized')
+          throw new ForbiddenError(
+            `Peer ${peer.peer_id} does not accept this node's peer token: ${refusal.message}`,
+            {
+              cause: refusal,
+            },
+          );
+        throw refusal;
+      }
+      throw new DependencyUnavailableError(`Peer ${peer.peer_id} could not take the forward; retry`, {
+        cause: last,
+      });
+    },
+  };
+}
