@@ -211,8 +211,6 @@ export class AgentOsNodeStack extends Stack {
             AGENTOS_CORS_ALLOW_CREDENTIALS: String(settings.cors.allowCredentials),
           }),
     });
-    // The id peers know the node by (HLD §7): the deployed table's name does not carry it.
-    const federation = { AGENTOS_NODE_ID: settings.nodeId };
     // Each function gets the variables of its own contract; the Model Policy's URL is added to the
     // step worker once that API exists.
     const environments: Record<FunctionName, Record<string, string>> = {
@@ -222,7 +220,6 @@ export class AgentOsNodeStack extends Stack {
         ...nodeJwks,
         ...signing,
         ...cors,
-        ...federation,
       }),
       orchestratorEvents: orchestratorHttpEnv.render({
         ...queues,
@@ -230,7 +227,6 @@ export class AgentOsNodeStack extends Stack {
         ...nodeJwks,
         ...signing,
         ...cors,
-        ...federation,
       }),
       stepWorker: stepWorkerEnv.render({
         ...queues,

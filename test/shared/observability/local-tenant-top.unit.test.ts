@@ -70,12 +70,14 @@ describe('WindowedTopN', () => {
   it('returns at least the whole window of a steady key at any moment', () => {
     const clock = new ManualClock(0);
     const top = new WindowedTopN({ clock, windowMs: 900_000, slots: 3, capacity: 5 });
+    const afterFirstWindow: number[] = [];
     for (let second = 0; second < 1_800; second += 1) {
       top.add('steady', 1);
       clock.advance(1_000);
-      // Once a whole window has passed, the sum never drops below the window's 900.
-      if (second >= 899) expect(top.top(1)[0]!.weight).toBeGreaterThanOrEqual(900);
+      if (second >= 899) afterFirstWindow.push(top.top(1)[0]!.weight);
     }
+    // Once a whole window has passed, the sum never drops below the window's 900.
+    expect(Math.min(...afterFirstWindow)).toBeGreaterThanOrEqual(900);
   });
 
   it('returns the sum of a key over the live slots, cut to the n heaviest', () => {
