@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { AlertNotifier, composeAlertEmail } from '../../functions/shared/observability/alert-notifier.ts';
+import type { AlertEmail } from '../../functions/shared/observability/alert-notifier.ts';
+import { InMemoryAlertDedup } from '../../functions/shared/observability/alert-dedup-port.ts';
+import { ManualClock } from '../support/manual-clock.ts';
 import {
   AlarmMessageRefused,
   alertEventOf,
@@ -29,6 +33,41 @@ describe('alertEventOf', () => {
       value: 4,
       firedAtMs: Date.parse('2026-12-04T18:01:02.345Z'),
     });
+  });
+
+  it('returns an alert that says the metric had no data, never NaN, for an alarm firing on missing data', () => {
+    const event = alertEventOf(
+      message({
+        AlarmName: 'agentos-main-service_down',
+        OldStateValue: 'INSUFFICIENT_DATA',
+        NewStateReason:
+          'Threshold Crossed: no datapoints were received for 2 periods and 2 missing datapoints were treated as [Breaching].',
+      }),
+      node,
+    );
+    expect(event).toMatchObject({ noDataPeriods: 2, fromInsufficientData: true });
+    const { text } = composeAlertEmail(event!);
+    expect(text).toContain('no data for 2 period(s)');
+    expect(text).not.toContain('NaN');
+  });
+
+  it('returns a real firing mailed even right after a no-data firing of a new alarm', async () => {
+    const sent: AlertEmail[] = [];
+    const notifier = new AlertNotifier({
+      dedup: new InMemoryAlertDedup(),
+      transport: { send: (email) => Promise.resolve({ messageId: `<${sent.push(email)}@test>` }) },
+      clock: new ManualClock(),
+      windowMs: 3_600_000,
+    });
+    const noData = {
+      AlarmName: 'agentos-main-service_down',
+      NewStateReason:
+        'Threshold Crossed: no datapoints were received for 2 periods and 2 missing datapoints were treated as [Breaching].',
+    };
+    await notifier.notify(alertEventOf(message({ ...noData, OldStateValue: 'INSUFFICIENT_DATA' }), node)!);
+    await notifier.notify(alertEventOf(message({ ...noData, OldStateValue: 'OK' }), node)!);
+    await notifier.notify(alertEventOf(message({ ...noData, OldStateValue: 'OK' }), node)!);
+    expect(sent).toHaveLength(2);
   });
 
   it('returns nothing for an alarm that cleared', () => {

@@ -90,6 +90,9 @@ describe('agentos peers on a local node', { timeout: 240_000 }, () => {
     const url = await agentos(local('peers', 'add', 'west-2', '--url', 'not-a-url'));
     expect(url.code).toBe(1);
     expect(url.stderr).toMatch(/^invalid_request: .*base_url/m);
+    const plain = await agentos(local('peers', 'add', 'west-2', '--url', 'http://west-2.example.com'));
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(/^invalid_request: .*must be https/m);
   });
 });
 

@@ -11,6 +11,7 @@ import type { AlertEvent } from '../../shared/observability/alert-notifier.ts';
 export const CloudWatchAlarmMessageSchema = z.looseObject({
   AlarmName: z.string().min(1).max(255),
   NewStateValue: z.enum(['ALARM', 'OK', 'INSUFFICIENT_DATA']),
+  OldStateValue: z.enum(['ALARM', 'OK', 'INSUFFICIENT_DATA']).optional(),
   NewStateReason: z.string().max(1_024).optional(),
   StateChangeTime: z.iso
     .datetime({ offset: true })
@@ -24,6 +25,15 @@ function breachingValue(reason: string | undefined): number {
   const match = /\[([-\d.eE+]+)\s/.exec(reason ?? '');
   const value = match === null ? Number.NaN : Number(match[1]);
   return Number.isFinite(value) ? value : Number.NaN;
+}
+
+/**
+ * The periods without data of a reason such as `Threshold Crossed: no datapoints were received for 2
+ * periods and 2 missing datapoints were treated as [Breaching].`; undefined for a reason with data.
+ */
+function noDataPeriods(reason: string | undefined): number | undefined {
+  const match = /no datapoints were received for (\d+) period/.exec(reason ?? '');
+  return match === null ? undefined : Number(match[1]);
 }
 
 /**
@@ -81,11 +91,14 @@ export function alertEventOf(
       testId,
     };
   }
+  const missing = noDataPeriods(parsed.data.NewStateReason);
   return {
     alarm,
     nodeId: node.nodeId,
     stage: node.stage,
     value: breachingValue(parsed.data.NewStateReason),
     firedAtMs: Number.isFinite(firedAtMs) ? firedAtMs : 0,
+    ...(missing === undefined ? {} : { noDataPeriods: missing }),
+    ...(parsed.data.OldStateValue === 'INSUFFICIENT_DATA' ? { fromInsufficientData: true } : {}),
   };
 }

@@ -37,8 +37,10 @@ export function forwardHandlers(deps: ForwardHandlerDeps): RouteHandlers<typeof 
         throw new InvalidRequestError('The origin is not the calling peer', [
           { field: 'origin.node_id', message: 'must be the node id the peer token was issued by' },
         ]);
+      // The run is the peer's principal's with this node's minimal run scopes, never the peer's claims.
+      const runAuth = { ...auth, scopes: [scopes.runsWrite, scopes.runsRead] };
       const { run, replayed } = await deps.service.createRun(
-        auth,
+        runAuth,
         {
           agent_id: body.agent_id,
           input: body.input,

@@ -25,6 +25,7 @@ import type { PeerTokenReplayPort } from '../ports/peer-token-replay-port.ts';
 import { localTenantOf } from './schemas/peer.ts';
 import type { Peer } from './schemas/peer.ts';
 import type { JwksSource } from './peer-jwks.ts';
+import { federationScopes } from './federation-scopes.ts';
 
 /**
  * Peer tokens (HLD §7.1): every federation request carries a short-lived JWT signed by the calling
@@ -223,9 +224,12 @@ export function createPeerTokenVerifier(options: PeerTokenVerifierOptions): Peer
       throw new ForbiddenError(`Peer ${peer.peer_id} may not act for tenant ${peerTenantId} on this node`);
     const tokenId = payload.jti!;
     const expiresAt = new Date(exp * 1000);
+    // Remembered for as long as the token verifies, skew included: forgetting it at `exp` would let
+    // it be replayed within the tolerance.
+    const rememberUntil = new Date((exp + tolerance) * 1000);
     let fresh: boolean;
     try {
-      fresh = await options.replay.claim(peer.peer_id, tokenId, expiresAt);
+      fresh = await options.replay.claim(peer.peer_id, tokenId, rememberUntil);
     } catch (error) {
       throw error instanceof AgentOsError
         ? error
@@ -247,6 +251,8 @@ export function createPeerTokenVerifier(options: PeerTokenVerifierOptions): Peer
   return { verify };
 }
 
+const peerScopes = new Set<string>(Object.values(federationScopes));
+
 /**
  * A verified peer call as the HTTP core admits callers: the tenant on this node, a principal that
  * names the peer (`peer/<peer_id>/<sub>`, so a peer's runs are never another caller's), the token's
@@ -257,7 +263,8 @@ export function peerVerifiedToken(caller: PeerCaller): VerifiedToken {
     auth: {
       tenant_id: caller.tenantId,
       principal: { id: `peer/${caller.peer.peer_id}/${caller.principal}`, type: 'service' },
-      scopes: caller.scopes,
+      // Only federation scopes count from a peer: what a forwarded run may do is this node's call.
+      scopes: caller.scopes.filter((scope) => peerScopes.has(scope)),
       policy_context: { peer_id: caller.peer.peer_id, traceparent: caller.traceparent },
     },
     issuer: caller.peer.peer_id,

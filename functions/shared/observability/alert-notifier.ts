@@ -17,8 +17,16 @@ export type AlertEvent = {
   > & { id: string };
   nodeId: string;
   stage: string;
-  /** The value that breached (the last period's). */
+  /** The value that breached (the last period's); NaN when the alarm fired on missing data. */
   value: number;
+  /** Set when the alarm fired because its metric had no data for this many periods. */
+  noDataPeriods?: number;
+  /**
+   * The alarm fired straight from "insufficient data" (typically a freshly created alarm whose
+   * metric has no point yet): mailed, but under a dedup key of its own, so it never mutes the
+   * window of a real firing that follows.
+   */
+  fromInsufficientData?: boolean;
   /** When the evaluator decided, epoch ms. */
   firedAtMs: number;
   /** A per-tenant alarm's tenant id (its id only). */
@@ -82,7 +90,9 @@ export function composeAlertEmail(event: AlertEvent): AlertEmail {
     `Stage:     ${event.stage}`,
     ...(event.tenantId === undefined ? [] : [`Tenant:    ${event.tenantId}`]),
     `Alarm:     ${alarm.id}`,
-    `Value:     ${formatValue(event.value)} ${alarm.unit} (threshold ${alarm.comparison} ${formatValue(alarm.threshold)} ${alarm.unit})`,
+    event.noDataPeriods === undefined
+      ? `Value:     ${formatValue(event.value)} ${alarm.unit} (threshold ${alarm.comparison} ${formatValue(alarm.threshold)} ${alarm.unit})`
+      : `Value:     no data for ${event.noDataPeriods} period(s), treated as breaching (threshold ${alarm.comparison} ${formatValue(alarm.threshold)} ${alarm.unit})`,
     `Periods:   ${alarm.evaluation_periods} x ${alarm.period_seconds} s breaching`,
     `When:      ${when}`,
     '',
@@ -136,7 +146,7 @@ export class AlertNotifier {
   async notify(event: AlertEvent): Promise<NotifyOutcome> {
     const { dedup, transport, clock, windowMs, maxAttempts, backoffMs } = this.#options;
     // A test alert is always sent: it checks delivery, and must never be swallowed by dedup.
-    const key = `${event.test === true ? `test-${event.testId ?? event.firedAtMs}` : event.alarm.id}${event.tenantId === undefined ? '' : `/${event.tenantId}`}`;
+    const key = `${event.test === true ? `test-${event.testId ?? event.firedAtMs}` : event.alarm.id}${event.tenantId === undefined ? '' : `/${event.tenantId}`}${event.fromInsufficientData === true ? '#from-insufficient-data' : ''}`;
     const claim = await dedup.claim(key, clock.now(), windowMs);
     if (claim === undefined) return { sent: false, reason: 'deduplicated' };
     const email = composeAlertEmail(event);

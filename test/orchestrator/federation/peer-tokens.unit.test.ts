@@ -8,6 +8,7 @@ import {
   createPeerTokenIssuer,
   createPeerTokenVerifier,
   peerTokenType,
+  peerVerifiedToken,
 } from '../../../functions/orchestrator/federation/peer-tokens.ts';
 import type { PeerTokenVerifier } from '../../../functions/orchestrator/federation/peer-tokens.ts';
 import { generateSigningKey, publicJwks } from '../../../functions/shared/auth/signing-keys.ts';
@@ -163,6 +164,24 @@ describe('peer tokens', () => {
       code: 'unauthorized',
       message: 'The peer token was used already; peer tokens are single-use',
     });
+  });
+
+  it('throws 401 for a token replayed after its expiry but within the tolerated clock skew', async () => {
+    const token = await eastIssuer().issue({ ...claims, ttlSeconds: 60 });
+    await verifier.verify(token);
+    clock.advance(64_000);
+    expect(await refusal(token)).toEqual({
+      status: 401,
+      code: 'unauthorized',
+      message: 'The peer token was used already; peer tokens are single-use',
+    });
+  });
+
+  it('returns only federation scopes of what a peer token claims, never this node’s own', async () => {
+    const caller = await verifier.verify(
+      await eastIssuer().issue({ ...claims, scopes: ['federation:forward', 'operator', 'runs:read:all'] }),
+    );
+    expect(peerVerifiedToken(caller).auth.scopes).toEqual(['federation:forward']);
   });
 
   it('throws 403 when the peer may not act for the token’s tenant', async () => {

@@ -19,7 +19,19 @@ export const PeerTenantSchema = z
 
 export type PeerTenant = z.infer<typeof PeerTenantSchema>;
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' });
+/**
+ * A peer's URL: https, or plain http to a loopback host only (nodes side by side on one machine). A
+ * peer's keys fetched over plain http across a network could be swapped by anyone on the path.
+ */
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).refine(
+  (value) => {
+    // Not a URL at all is the url check's to report.
+    if (!URL.canParse(value)) return true;
+    const url = new URL(value);
+    return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  },
+  { error: 'must be https (plain http only to a loopback host: localhost, 127.0.0.1, [::1])' },
+);
 
 /** What an operator gives to trust a peer. */
 export const PeerSpecSchema = z
