@@ -2,7 +2,7 @@
  * Benchmark (a script, not a test): does a local node keep its speed as its table grows? Times
  * POST /v1/runs → run.completed for a three-step run on a fresh node, then again after the table
  * holds `seed` more runs, and prints both with their ratio; then times `concurrent` runs started at
- * once on the grown table (runs per second).
+ * at once on each table (runs per second), and the first page of GET /v1/runs on each.
  *
  *   node test/bench/table-growth-bench.ts [seed=3000] [samples=10] [concurrent=8] [--profile]
  *
@@ -256,6 +256,22 @@ async function timeConcurrent(client: AgentOsClient): Promise<{ results: TimedRu
   return { results, perSecond: concurrent / ((performance.now() - started) / 1000) };
 }
 
+/** GET /v1/runs?limit=20 (the newest page of the tenant's run index), timed `samples` times. */
+async function timeListing(token: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < samples; i += 1) {
+    const started = performance.now();
+    const answer = await fetch(`${node.orchestratorUrl}/v1/runs?limit=20`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(60_000),
+    });
+    await answer.arrayBuffer();
+    if (answer.status !== 200) throw new Error(`GET /v1/runs answered ${answer.status}`);
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
 let failed: number | undefined;
 try {
   await seedTenantCatalog({
@@ -264,9 +280,13 @@ try {
     tenantId: 'bench',
     adminPrincipal: 'admin@bench',
   });
-  const client = new AgentOsClient(node.orchestratorUrl, await auth.token('bench'));
+  const token = await auth.token('bench');
+  const client = new AgentOsClient(node.orchestratorUrl, token);
   const fresh = await timeSequential(client, 'fresh');
+  const freshListing = summarize(await timeListing(token));
   printCalls('fresh table', samples);
+  const freshBurst = await timeConcurrent(client);
+  printCalls(`${concurrent} concurrent runs on the fresh table`, concurrent);
   const template = await templateRun(client);
   if (profile)
     for (const item of template.items)
@@ -277,14 +297,16 @@ try {
   const seedSeconds = (performance.now() - seedStarted) / 1000;
   const itemsAfter = itemsBefore + written;
   const grown = await timeSequential(client, 'grown');
+  const grownListing = summarize(await timeListing(token));
   printCalls(`after ${seedRuns} more runs`, samples);
   const burst = await timeConcurrent(client);
   printCalls(`${concurrent} concurrent runs on the grown table`, concurrent);
-  const all = [...fresh, ...grown, ...burst.results];
+  const all = [...fresh, ...freshBurst.results, ...grown, ...burst.results];
   failed = all.filter((r) => r.status !== 'completed').length;
   const a = summarize(fresh.map((r) => r.terminalMs));
   const b = summarize(grown.map((r) => r.terminalMs));
   const c = summarize(burst.results.map((r) => r.terminalMs));
+  const d = summarize(freshBurst.results.map((r) => r.terminalMs));
   console.log(
     `\nthree-step runs on a local node (moto${profile ? ', through the timing proxy' : ''}), POST → run.completed; ` +
       `seeded ${seedRuns} runs of ${written / seedRuns} items each in ${seedSeconds.toFixed(1)} s ` +
@@ -293,10 +315,18 @@ try {
   console.log('| table | runs | p50 ms | p95 ms | max ms |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   console.log(`| fresh (${itemsBefore} items) | ${a.n} | ${a.p50} | ${a.p95} | ${a.max} |`);
+  console.log(`| fresh, ${concurrent} at once | ${d.n} | ${d.p50} | ${d.p95} | ${d.max} |`);
   console.log(`| after ${seedRuns} runs (${itemsAfter} items) | ${b.n} | ${b.p50} | ${b.p95} | ${b.max} |`);
-  console.log(`| same, ${concurrent} at once | ${c.n} | ${c.p50} | ${c.p95} | ${c.max} |`);
+  console.log(`| grown, ${concurrent} at once | ${c.n} | ${c.p50} | ${c.p95} | ${c.max} |`);
   console.log(
-    `grown / fresh p50: ${(b.p50 / a.p50).toFixed(2)}×; ${concurrent} concurrent runs: ${burst.perSecond.toFixed(2)} runs/s`,
+    `| GET /v1/runs?limit=20, fresh | ${freshListing.n} | ${freshListing.p50} | ${freshListing.p95} | ${freshListing.max} |`,
+  );
+  console.log(
+    `| GET /v1/runs?limit=20, grown | ${grownListing.n} | ${grownListing.p50} | ${grownListing.p95} | ${grownListing.max} |`,
+  );
+  console.log(
+    `grown / fresh p50: ${(b.p50 / a.p50).toFixed(2)}×; ${concurrent} concurrent runs: ` +
+      `${freshBurst.perSecond.toFixed(2)} runs/s fresh, ${burst.perSecond.toFixed(2)} runs/s grown`,
   );
 } finally {
   await node.stop();
