@@ -57,20 +57,20 @@ function pattern(pk: unknown): string {
 
 function operationOf(req: IncomingMessage, body: Buffer): string {
   const target = String(req.headers['x-amz-target'] ?? '');
-  if (target === '') {
-    const action = /Action=([A-Za-z]+)/.exec(body.toString('utf8'))?.[1];
-    return `${req.headers.host === undefined ? '' : 'query:'}${action ?? req.url ?? '?'}`;
-  }
-  if (target.startsWith('DynamoDB_') && target.endsWith('.Query')) {
-    const input = JSON.parse(body.toString('utf8')) as {
-      ExpressionAttributeValues?: Record<string, { S?: string }>;
-    };
-    return `Query ${pattern(input.ExpressionAttributeValues?.[':pk']?.S)}`;
-  }
-  return target
+  if (target === '') return `${req.method ?? '?'} ${req.url ?? '?'}`;
+  const operation = target
     .replace(/^DynamoDB_\d+\./, '')
     .replace(/^AmazonSQS\./, 'SQS.')
     .replace(/^AWSStepFunctions\./, 'SFN.');
+  if (!target.startsWith('DynamoDB_')) return operation;
+  const input = JSON.parse(body.toString('utf8')) as {
+    Key?: { pk?: { S?: string } };
+    ExpressionAttributeValues?: Record<string, { S?: string }>;
+  };
+  if (operation === 'Query') return `Query ${pattern(input.ExpressionAttributeValues?.[':pk']?.S)}`;
+  if (operation === 'GetItem' || operation === 'UpdateItem')
+    return `${operation} ${pattern(input.Key?.pk?.S)}`;
+  return operation;
 }
 
 /** A proxy to the emulator that times every call (only used with --profile). */
@@ -118,7 +118,7 @@ function printCalls(phase: string, runs: number): void {
   console.log(`\nAWS calls per run, ${phase} (${runs} runs; ReceiveMessage long polls included)`);
   console.log('| call | per run | ms per call | ms per run |');
   console.log('| --- | ---: | ---: | ---: |');
-  for (const [operation, seen] of [...calls].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15))
+  for (const [operation, seen] of [...calls].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20))
     console.log(
       `| ${operation} | ${(seen.n / runs).toFixed(1)} | ${(seen.ms / seen.n).toFixed(1)} | ${(seen.ms / runs).toFixed(1)} |`,
     );
