@@ -9,14 +9,20 @@
 2. Transactions that cost what they touch. moto snapshots each whole table (a deep copy) for every
    item of a TransactWriteItems call so it can roll back, which makes each transaction slower as the
    table grows. Under the lock above it is enough to snapshot the items the transaction writes.
-3. Concurrent Step Functions executions. moto deep-copies the state machine, executions included, on
+3. Queries that cost their partition. moto answers a Query on the table by listing and sorting every
+   item of the table, then keeping those under the queried hash key, so every Query (and, under the
+   lock above, every call queued behind it) slows down as the table grows: a three-step run took
+   several times longer once the table held a few thousand runs. Real DynamoDB reads only the
+   partition. Here a Query on the table itself (not an index) starts from the items under its hash
+   key; moto's own code still sorts, pages, filters and projects them, so answers are unchanged.
+4. Concurrent Step Functions executions. moto deep-copies the state machine, executions included, on
    every StartExecution; once one execution is running (it holds thread locks) every further start
    fails with "cannot pickle '_thread.RLock'". The copy here leaves the executions out.
 
-4. Step Functions callback tasks (moto_sfn_patches.py): a new task token for every retry attempt, and
+5. Step Functions callback tasks (moto_sfn_patches.py): a new task token for every retry attempt, and
    StopExecution aborting an execution at once, as the long-run state machine needs.
 
-5. CloudFormation for the node stack (moto_cfn_models.py): the resource types moto lacks
+6. CloudFormation for the node stack (moto_cfn_models.py): the resource types moto lacks
    (Secrets Manager secrets, SQS queue policies, SES identities, API Gateway stages and gateway
    responses), properties it drops, and change-set execution as the CDK drives it (dependency order,
    outputs, updates, destroy), so `cdk bootstrap` + `cdk deploy` of the real stack complete.
@@ -34,6 +40,7 @@ code 3) rather than run an emulator whose patches may silently do nothing.
 """
 
 import copy
+import inspect
 import os
 import re
 import sys
@@ -147,6 +154,37 @@ def _transact_write_items(self, transact_items):
 
 
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+# A Query on the table (not an index) names the one partition it reads (item 3 above).
+_query_scope = threading.local()
+_original_query = Table.query
+_original_all_items = Table.all_items
+_query_signature = inspect.signature(_original_query)
+if "for item in self.all_items()" not in inspect.getsource(_original_query):
+    raise SystemExit("moto's Table.query no longer finds its items through all_items(); revisit item 3")
+
+
+def _all_items(self):
+    partition = getattr(_query_scope, "partition", None)
+    if partition is None or partition[0] is not self:
+        return _original_all_items(self)
+    # `get`, not `[]`: self.items is a defaultdict, and a read must not add an empty partition.
+    return list(self.items.get(partition[1], {}).values())
+
+
+def _query(self, hash_key, *args, **kwargs):
+    index_name = _query_signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+    if index_name or hash_key is None or self.range_key_attr is None:
+        return _original_query(self, hash_key, *args, **kwargs)
+    _query_scope.partition = (self, hash_key)
+    try:
+        return _original_query(self, hash_key, *args, **kwargs)
+    finally:
+        _query_scope.partition = None
+
+
+Table.all_items = _all_items
+Table.query = _query
 
 _OPERATIONS = (
     "put_item",
