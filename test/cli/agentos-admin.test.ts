@@ -1,21 +1,19 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
-import { runCli, storeSigningKey, writeLocalState } from '../support/cli-local-node.ts';
+import { startOperatorCliNode } from '../support/cli-local-node.ts';
+import type { OperatorCliNode } from '../support/cli-local-node.ts';
 
 /** A whole node in this process; the CLI reaches it through a local state file, as after `up --local`. */
+let cli: OperatorCliNode;
 let node: TestNode;
-let stateDir: string;
 let reportsDir: string;
 const nodeId = `adm-${Date.now().toString(36)}`;
 
-const agentos = (args: string[], stdin?: string) =>
-  runCli({ AGENTOS_STATE_DIR: stateDir, AGENTOS_REPORTS_DIR: reportsDir }, args, stdin);
+const agentos = (args: string[], stdin?: string) => cli.agentos(args, stdin);
 
-const local = (...args: string[]) => [...args, '--local', '--node-id', nodeId];
+const local = (...args: string[]) => cli.local(...args);
 
 /** The actions of the reports written so far. */
 async function reportActions(): Promise<string[]> {
@@ -29,20 +27,12 @@ async function reportActions(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  node = await startTestNode();
-  await node.seed('default');
-  // The operator's commands act from the platform tenant, which `up` registers on a real node.
-  await node.auth.registerTenant('operator');
-  stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
-  reportsDir = await mkdtemp(join(tmpdir(), 'agentos-reports-'));
-  await storeSigningKey(nodeId, node);
-  await writeLocalState(stateDir, nodeId, node, node.node.orchestratorUrl, node.auth.signingKey.kid);
+  cli = await startOperatorCliNode(nodeId, (started) => started.seed('default'));
+  ({ node, reportsDir } = cli);
 });
 
 afterAll(async () => {
-  await node.stop();
-  await rm(stateDir, { recursive: true, force: true });
-  await rm(reportsDir, { recursive: true, force: true });
+  await cli.stop();
 });
 
 // Each CLI call starts a process that loads the CLI's sources: seconds each on a loaded machine.

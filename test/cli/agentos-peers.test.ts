@@ -1,37 +1,29 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
-import { runCli, storeSigningKey, writeLocalState } from '../support/cli-local-node.ts';
+import { startOperatorCliNode } from '../support/cli-local-node.ts';
+import type { OperatorCliNode } from '../support/cli-local-node.ts';
 
 /**
  * `agentos peers add|list|remove` against a local node (HLD §7.1), through the CLI as an operator
  * runs it, and the `/v1/admin/peers` routes under it over real HTTP.
  */
+let cli: OperatorCliNode;
 let node: TestNode;
-let stateDir: string;
 let reportsDir: string;
 const nodeId = `peers-${Date.now().toString(36)}`;
 
-const agentos = (args: string[]) =>
-  runCli({ AGENTOS_STATE_DIR: stateDir, AGENTOS_REPORTS_DIR: reportsDir }, args);
-const local = (...args: string[]) => [...args, '--local', '--node-id', nodeId];
+const agentos = (args: string[]) => cli.agentos(args);
+const local = (...args: string[]) => cli.local(...args);
 
 beforeAll(async () => {
-  node = await startTestNode();
-  await node.auth.registerTenant('operator');
-  stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
-  reportsDir = await mkdtemp(join(tmpdir(), 'agentos-reports-'));
-  await storeSigningKey(nodeId, node);
-  await writeLocalState(stateDir, nodeId, node, node.node.orchestratorUrl, node.auth.signingKey.kid);
+  cli = await startOperatorCliNode(nodeId);
+  ({ node, reportsDir } = cli);
 });
 
 afterAll(async () => {
-  await node.stop();
-  await rm(stateDir, { recursive: true, force: true });
-  await rm(reportsDir, { recursive: true, force: true });
+  await cli.stop();
 });
 
 describe('agentos peers on a local node', { timeout: 240_000 }, () => {

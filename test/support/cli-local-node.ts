@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { LocalState } from '../../cli/local/local-state.ts';
 import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import { testAwsConfig } from './aws.ts';
+import { startTestNode } from './local-node-harness.ts';
 import type { TestNode } from './local-node-harness.ts';
 
 const cli = new URL('../../cli/bin/agentos.ts', import.meta.url).pathname;
@@ -72,4 +74,46 @@ export async function writeLocalState(
   };
   await mkdir(join(stateDir, id), { recursive: true });
   await writeFile(join(stateDir, id, 'state.json'), JSON.stringify(state));
+}
+
+/** A whole node in this process that the CLI reaches as an operator, through a local state file. */
+export type OperatorCliNode = {
+  node: TestNode;
+  reportsDir: string;
+  /** Runs `agentos` with the node's state and reports directories. */
+  agentos(args: string[], stdin?: string): Promise<CliResult>;
+  /** `args` aimed at this local node (`--local --node-id …`). */
+  local(...args: string[]): string[];
+  stop(): Promise<void>;
+};
+
+/**
+ * Starts a node as `up --local` would leave it for the CLI: the operator tenant registered, the
+ * signing key stored and a local state file naming the node, with its own state and reports
+ * directories (removed by `stop`). `prepare` seeds what the test needs before the state is written.
+ */
+export async function startOperatorCliNode(
+  nodeId: string,
+  prepare: (node: TestNode) => Promise<void> = async () => {},
+): Promise<OperatorCliNode> {
+  const node = await startTestNode();
+  await prepare(node);
+  // The operator's commands act from the platform tenant, which `up` registers on a real node.
+  await node.auth.registerTenant('operator');
+  const stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
+  const reportsDir = await mkdtemp(join(tmpdir(), 'agentos-reports-'));
+  await storeSigningKey(nodeId, node);
+  await writeLocalState(stateDir, nodeId, node, node.node.orchestratorUrl, node.auth.signingKey.kid);
+  return {
+    node,
+    reportsDir,
+    agentos: (args, stdin) =>
+      runCli({ AGENTOS_STATE_DIR: stateDir, AGENTOS_REPORTS_DIR: reportsDir }, args, stdin),
+    local: (...args) => [...args, '--local', '--node-id', nodeId],
+    async stop() {
+      await node.stop();
+      await rm(stateDir, { recursive: true, force: true });
+      await rm(reportsDir, { recursive: true, force: true });
+    },
+  };
 }

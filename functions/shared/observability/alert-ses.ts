@@ -2,6 +2,7 @@ import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { createTransport } from 'nodemailer';
 import type { AlertEmail, AlertTransport } from './alert-notifier.ts';
+import { sendAlertMail } from './alert-smtp.ts';
 
 /** Who an alert e-mail is from and to, in SESv2 mode. */
 export type SesAlertSettings = { from: string; to: string[] };
@@ -16,13 +17,7 @@ export function sesTransport(client: SESv2Client, settings: SesAlertSettings): A
   const transporter = createTransport({ SES: { sesClient: client, SendEmailCommand } });
   return {
     async send(email: AlertEmail) {
-      const info = await transporter.sendMail({
-        from: settings.from,
-        to: settings.to,
-        subject: email.subject,
-        text: email.text,
-        headers: email.headers,
-      });
+      const info = await sendAlertMail(transporter, settings, email);
       return { messageId: String(info.response) };
     },
   };

@@ -1,4 +1,5 @@
 import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { z } from 'zod';
 import type { AlertEmail, AlertTransport } from './alert-notifier.ts';
 
@@ -18,6 +19,24 @@ export const SmtpSettingsSchema = z.strictObject({
 export type SmtpSettings = z.output<typeof SmtpSettingsSchema>;
 
 /**
+ * Sends `email` with a nodemailer transporter, as both transports do: the alert's subject, text and
+ * headers from `from` to `to`. Returns what nodemailer reported (its message id and the server's answer).
+ */
+export function sendAlertMail(
+  transporter: Transporter,
+  envelope: { from: string; to: string[] },
+  email: AlertEmail,
+): Promise<{ messageId: string; response: string }> {
+  return transporter.sendMail({
+    from: envelope.from,
+    to: envelope.to,
+    subject: email.subject,
+    text: email.text,
+    headers: email.headers,
+  }) as Promise<{ messageId: string; response: string }>;
+}
+
+/**
  * An {@link AlertTransport} over SMTP with nodemailer: one connection per e-mail (alerts are rare),
  * every step of it bounded by `timeout_ms`. The notifier retries; this only sends once.
  */
@@ -35,13 +54,7 @@ export function smtpTransport(settings: SmtpSettings): AlertTransport {
   });
   return {
     async send(email: AlertEmail) {
-      const info = await transporter.sendMail({
-        from: settings.from,
-        to: settings.to,
-        subject: email.subject,
-        text: email.text,
-        headers: email.headers,
-      });
+      const info = await sendAlertMail(transporter, settings, email);
       return { messageId: String(info.messageId) };
     },
   };

@@ -26,6 +26,11 @@ function call(message: StoredCall['message'], finish: StoredCall['finish_reason'
   };
 }
 
+/** A stream writer for the completion `chatcmpl-abc` of `local/echo`. */
+function writerFor(body: CreateResponseRequest): ResponseEventWriter {
+  return new ResponseEventWriter({ completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' }, body);
+}
+
 type Event = { type: string; sequence_number: number; [key: string]: unknown };
 
 function eventsOf(sse: string): Event[] {
@@ -125,10 +130,7 @@ describe('translateResponsesRequest', () => {
 describe('ResponseEventWriter', () => {
   it('returns events numbered from 0, closing every item when the call ends and ending with the whole response', () => {
     const body = request({ input: 'hi', stream: true });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     const final = call({
       role: 'assistant',
       content: 'ok',
@@ -165,10 +167,7 @@ describe('ResponseEventWriter', () => {
 
   it('returns whole arguments for parallel tool calls whose pieces interleave', () => {
     const body = request({ input: 'hi', stream: true });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     const final = call({
       role: 'assistant',
       content: null,
@@ -210,10 +209,7 @@ describe('ResponseEventWriter', () => {
 
   it('returns each finished call under its own id when the deltas number tool calls from 1', async () => {
     const body = request({ input: 'hi', stream: true });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     // The finished call packs the tool calls in delta order: positions 0 and 1.
     const final = call({
       role: 'assistant',
@@ -246,10 +242,7 @@ describe('ResponseEventWriter', () => {
 
   it('returns the final redacted text when text is followed by a tool call', () => {
     const body = request({ input: 'hi', stream: true });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     const final = call({
       role: 'assistant',
       content: 'mail [EMAIL] now',
@@ -274,10 +267,7 @@ describe('ResponseEventWriter', () => {
 
   it('returns the call id of the finished call when no piece of a tool call carries one', async () => {
     const body = request({ input: 'hi', stream: true });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     const final = call({
       role: 'assistant',
       content: null,
@@ -305,10 +295,7 @@ describe('ResponseEventWriter', () => {
 
   it('returns a call announced once a later piece carries its id, with the arguments held until then', async () => {
     const body = request({ input: 'hi', stream: true });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     const final = call({
       role: 'assistant',
       content: null,
@@ -329,10 +316,7 @@ describe('ResponseEventWriter', () => {
 
   it('returns a refusal part, not empty text, for an answer that is only a refusal', () => {
     const body = request({ input: 'hi', stream: true });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     const final = call({ role: 'assistant', content: null, refusal: 'I cannot help with that.' });
     const events = eventsOf(writer.start() + writer.finish(final));
     expect(events.map((event) => event.type)).toEqual([
@@ -355,10 +339,7 @@ describe('ResponseEventWriter', () => {
 
   it('returns the items a redacting stream held back, and the redacted text, when the call ends', () => {
     const body = request({ input: 'hi', stream: true });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     const final = call({
       role: 'assistant',
       content: null,
@@ -380,10 +361,7 @@ describe('ResponseEventWriter', () => {
 
   it('returns response.incomplete with an incomplete message when the answer is cut at its token limit', () => {
     const body = request({ input: 'hi', stream: true, max_output_tokens: 2 });
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      body,
-    );
+    const writer = writerFor(body);
     const final = call({ role: 'assistant', content: 'tok tok' }, 'length');
     const events = eventsOf(
       writer.start() + writer.delta({ type: 'delta', content: 'tok tok' }) + writer.finish(final),
@@ -396,10 +374,7 @@ describe('ResponseEventWriter', () => {
   });
 
   it('returns response.failed then an error event when the stream fails', () => {
-    const writer = new ResponseEventWriter(
-      { completionId: 'chatcmpl-abc', created: 1, model: 'local/echo' },
-      request({ input: 'hi', stream: true }),
-    );
+    const writer = writerFor(request({ input: 'hi', stream: true }));
     const events = eventsOf(
       writer.start() +
         writer.delta({ type: 'delta', content: 'par' }) +
