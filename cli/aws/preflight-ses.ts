@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { NodeConfig } from '../config/node-config.ts';
 import { awsErrorInfo, describeAwsError, isNotImplemented } from './preflight-aws-errors.ts';
 import type { AwsErrorInfo } from './preflight-aws-errors.ts';
-import { failed, ok } from './preflight-check.ts';
+import { failed, ok, skipped } from './preflight-check.ts';
 import type { Verdict } from './preflight-check.ts';
 import { awsCliCommand, maskIdentifiers } from './preflight-text.ts';
 import { operatorClientConfig } from './target.ts';
@@ -98,6 +98,8 @@ export async function checkSesSender(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Verdict> {
   const sender = config.alerts.sender;
+  if (config.alerts.smtp !== undefined)
+    return skipped(`alerts go through the SMTP relay ${config.alerts.smtp.host}, not SES`);
   // The default sender is a placeholder: nobody receives its verification e-mail on AWS.
   if (target.kind === 'aws' && sender.endsWith('.local'))
     return failed(

@@ -227,6 +227,19 @@ describe('runPreflight: SES sender', () => {
   });
 });
 
+describe('runPreflight: SMTP relay', () => {
+  it('returns the SES check skipped when alerts go through an SMTP relay', async () => {
+    const result = await runPreflight(
+      emulatorTarget('us-east-1'),
+      await config({ alerts: { sender: 'alerts@agentos.local', smtp: { host: 'smtp.example.com' } } }),
+    );
+    expect(check(result, 'ses sender')).toMatchObject({
+      outcome: 'skipped',
+      detail: expect.stringContaining('SMTP relay smtp.example.com'),
+    });
+  });
+});
+
 describe('runPreflight: model catalog and Bedrock', () => {
   async function catalogFile(catalog: unknown): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'agentos-catalog-'));

@@ -22,8 +22,11 @@ import type { RemoteContext } from './remote-context.ts';
  * stage, so it lives outside the stack: two stages sending from one address would collide there.
  */
 export async function ensureSesSender(context: RemoteContext): Promise<string> {
-  const ses = new SESv2Client(context.client);
   const sender = context.config.alerts.sender;
+  // Mail through a relay needs no SES identity: none is created, and SES sends no verification.
+  if (context.config.alerts.smtp !== undefined)
+    return `${sender}: mailed through the SMTP relay ${context.config.alerts.smtp.host}; no SES identity needed`;
+  const ses = new SESv2Client(context.client);
   try {
     const existing = await ses
       .send(new GetEmailIdentityCommand({ EmailIdentity: sender }))
