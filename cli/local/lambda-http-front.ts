@@ -6,6 +6,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { Registry } from 'prom-client';
 import { gatewayResponseBody, restApiDefinition } from '../../infra/resources/definitions.ts';
 import type { GatewayResponseDefinition } from '../../infra/resources/definitions.ts';
+import { healthRoute } from '../../functions/shared/http/health-route.ts';
 import { createResourceMatcher, toProxyEvent } from './api-gateway-event.ts';
 import { createLambdaContext } from './lambda-context.ts';
 import { inInvocation, isStreamingHandler, preludeDelimiter } from './lambda-runtime-shim.ts';
@@ -309,7 +310,10 @@ export async function startHttpFront(options: {
     const started = performance.now();
     let streaming = false;
     // A health probe of the node's own tooling is answered like any request, but not observed.
-    let ownPage = req.headers[localProbeHeader] !== undefined;
+    let ownPage =
+      req.headers[localProbeHeader] !== undefined &&
+      req.method === 'GET' &&
+      new URL(req.url ?? '/', 'http://local').pathname === healthRoute.path;
     const { observe } = options;
     if (observe !== undefined) {
       // Once per request: when the response is handed over, or when the client left before that.
