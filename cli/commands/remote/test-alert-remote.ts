@@ -55,6 +55,9 @@ async function motoSesMessage(endpoint: string, testId: string): Promise<Confirm
   return found === undefined ? undefined : { messageId: found.id, where: "the emulator's SES record" };
 }
 
+/** Pages of the notifier's log one look reads before the next poll tries again. */
+const maxLogPages = 10;
+
 /**
  * The notifier's log line about the test alert: sent (its message id), or not sent (its error,
  * thrown); `undefined` while neither is in the log.
@@ -65,10 +68,23 @@ export async function notifierLogLine(
   testId: string,
   sinceMs: number,
 ): Promise<Confirmation | undefined> {
-  const answer = await logs.send(
-    new FilterLogEventsCommand({ logGroupName, filterPattern: `"${testId}"`, startTime: sinceMs }),
-  );
-  for (const event of answer.events ?? []) {
+  // FilterLogEvents may answer a page with no events and a token for more: follow a few pages.
+  const events: { message?: string | undefined }[] = [];
+  let nextToken: string | undefined;
+  for (let page = 0; page < maxLogPages; page += 1) {
+    const answer = await logs.send(
+      new FilterLogEventsCommand({
+        logGroupName,
+        filterPattern: `"${testId}"`,
+        startTime: sinceMs,
+        ...(nextToken === undefined ? {} : { nextToken }),
+      }),
+    );
+    events.push(...(answer.events ?? []));
+    nextToken = answer.nextToken;
+    if (nextToken === undefined || events.length > 0) break;
+  }
+  for (const event of events) {
     let line: z.infer<typeof NotifierLogLineSchema>;
     try {
       line = NotifierLogLineSchema.parse(JSON.parse(event.message ?? ''));

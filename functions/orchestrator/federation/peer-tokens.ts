@@ -204,6 +204,11 @@ export function createPeerTokenVerifier(options: PeerTokenVerifierOptions): Peer
     } catch (error) {
       throw refusal(error);
     }
+    // jose accepts an `aud` list that contains this node; a peer token is for exactly one node.
+    if (payload.aud !== options.nodeId) throw new UnauthorizedError('The peer token is for another node');
+    // The principal becomes `peer/<peer_id>/<sub>`, which must stay a valid principal id.
+    if (typeof payload.sub !== 'string' || !peerSubjectPattern.test(payload.sub))
+      throw new UnauthorizedError('The peer token has an invalid sub claim');
     const exp = payload.exp!;
     const iat = payload.iat!;
     if (exp - iat > maxPeerTokenLifetimeSeconds)
@@ -250,6 +255,9 @@ export function createPeerTokenVerifier(options: PeerTokenVerifierOptions): Peer
   }
   return { verify };
 }
+
+/** A peer's principal: letters, digits and `._:@-`, short enough to stay a principal id once prefixed. */
+const peerSubjectPattern = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 const peerScopes = new Set<string>(Object.values(federationScopes));
 

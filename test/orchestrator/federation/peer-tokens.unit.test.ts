@@ -156,6 +156,17 @@ describe('peer tokens', () => {
     });
   });
 
+  it('throws 401 for a token whose audience lists this node among others, and for an unusable sub', async () => {
+    expect(
+      await refusal(await eastIssuer().issue({ ...claims, audience: ['west-1', 'north-1'] as never })),
+    ).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(await refusal(await eastIssuer().issue({ ...claims, principal: 'a/b c' }))).toEqual({
+      status: 401,
+      code: 'unauthorized',
+      message: 'The peer token has an invalid sub claim',
+    });
+  });
+
   it('throws 401 for a replayed token', async () => {
     const token = await eastIssuer().issue(claims);
     await verifier.verify(token);
