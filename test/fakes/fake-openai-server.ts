@@ -396,3 +396,21 @@ async function readBody(req: IncomingMessage): Promise<string> {
   for await (const part of req) parts.push(part as Buffer);
   return Buffer.concat(parts).toString('utf8');
 }
+
+/**
+ * A model catalog with one priced model, `fake/gpt`, served by the fake OpenAI-compatible server at
+ * `baseUrl`: what a test passes as `AGENTOS_MODEL_CATALOG` to run a node's model calls against it.
+ */
+export function fakeOpenAiCatalog(baseUrl: string) {
+  return {
+    backends: { fake: { kind: 'openai', base_url: baseUrl, timeout_ms: 5_000 } },
+    models: { 'fake/gpt': { backend: 'fake', model: 'gpt-4o-mini' } },
+    price_tables: [
+      {
+        version: 'test-1',
+        effective_from: '2024-01-01T00:00:00Z',
+        prices: { 'fake/gpt': { input_usd_per_mtok: 1, output_usd_per_mtok: 2 } },
+      },
+    ],
+  };
+}

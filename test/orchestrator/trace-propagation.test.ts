@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentOsClient } from '../../cli/client/agentos-client.ts';
 import { modelPolicyEnv } from '../../functions/model-policy/composition/model-policy-config.ts';
-import { startFakeOpenAiServer } from '../fakes/fake-openai-server.ts';
+import { fakeOpenAiCatalog, startFakeOpenAiServer } from '../fakes/fake-openai-server.ts';
 import type { FakeOpenAiServer } from '../fakes/fake-openai-server.ts';
 import { startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
@@ -14,17 +14,7 @@ beforeAll(async () => {
   openai = await startFakeOpenAiServer();
   node = await startTestNode({
     functionEnv: modelPolicyEnv.render({
-      AGENTOS_MODEL_CATALOG: JSON.stringify({
-        backends: { fake: { kind: 'openai', base_url: openai.url, timeout_ms: 5_000 } },
-        models: { 'fake/gpt': { backend: 'fake', model: 'gpt-4o-mini' } },
-        price_tables: [
-          {
-            version: 'test-1',
-            effective_from: '2024-01-01T00:00:00Z',
-            prices: { 'fake/gpt': { input_usd_per_mtok: 1, output_usd_per_mtok: 2 } },
-          },
-        ],
-      }),
+      AGENTOS_MODEL_CATALOG: JSON.stringify(fakeOpenAiCatalog(openai.url)),
     }) as Record<string, string>,
   });
   await node.seed('acme', { model_ref: 'fake/gpt' });
