@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { stageAlarms } from '../../functions/shared/observability/alarm-catalog.ts';
 import { systemClock } from '../../functions/shared/timing/clock.ts';
 import { scopes } from '../../functions/shared/auth/auth-context.ts';
@@ -77,7 +77,9 @@ async function main(): Promise<void> {
   const shutdown = () => stop.abort();
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
-  await writeFile(readyPath, JSON.stringify({ pid: process.pid, smtp_port: sink.port }));
+  // Written whole and then renamed: the starter polls for the file and must never read it half-written.
+  await writeFile(`${readyPath}.tmp`, JSON.stringify({ pid: process.pid, smtp_port: sink.port }));
+  await rename(`${readyPath}.tmp`, readyPath);
   log('INFO', 'alerts process ready', { smtp_port: sink.port, period_seconds: settings.period_seconds });
   let evictionsLogged = 0;
   await evaluator.run(settings.period_seconds * 1000, stop.signal, (result) => {

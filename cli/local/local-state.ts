@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { localStateDir } from './project-paths.ts';
@@ -87,7 +87,9 @@ export async function readLocalState(nodeId: string): Promise<LocalState | undef
 export async function writeLocalState(value: LocalState): Promise<void> {
   const paths = nodePaths(value.node_id);
   await mkdir(paths.dir, { recursive: true });
-  await writeFile(paths.state, `${JSON.stringify(value, null, 2)}\n`);
+  // Renamed into place so a process reading the state meanwhile sees the old file or the new one, never half of one.
+  await writeFile(`${paths.state}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(`${paths.state}.tmp`, paths.state);
 }
 
 /** Removes everything local mode keeps for a node (keys included). */
