@@ -59,9 +59,8 @@ export const apiDocumentSpecs: ApiDocumentSpec[] = [
     version: '0.1.0',
     description:
       'Peer discovery, run forwarding and event replication between AgentOS nodes (HLD §7). The Orchestrator ' +
-      'serves the discovery routes (unauthenticated); run forwarding and event replication are designed, not ' +
-      'served yet (x-implemented: false). Peers authenticate with a JWT that carries the tenant and principal ' +
-      'they act for; mTLS between peers is recommended.',
+      'serves the discovery routes (unauthenticated), run forwarding and event replication. Peers authenticate ' +
+      'with a JWT that carries the tenant and principal they act for; mTLS between peers is recommended.',
     servers: [
       {
         url: '{peer_url}',

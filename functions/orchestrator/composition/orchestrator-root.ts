@@ -41,6 +41,9 @@ import { federationConfigFromEnv } from '../federation/federation-config.ts';
 import { peerAdminHandlers } from '../federation/peer-admin-handlers.ts';
 import { forwardRoutes } from '../federation/forward-api.ts';
 import { forwardHandlers } from '../federation/forward-handlers.ts';
+import { ingestRoutes } from '../federation/ingest-api.ts';
+import { ingestHandlers } from '../federation/ingest-handlers.ts';
+import { createEventIngest } from '../federation/event-ingest.ts';
 import { createPeerTokenVerifier, peerVerifiedToken } from '../federation/peer-tokens.ts';
 import { createJwksCache, httpJwksFetcher } from '../federation/peer-jwks.ts';
 import { DynamoPeerTokenReplay } from '../adapters/dynamodb/dynamo-peer-token-replay.ts';
@@ -217,7 +220,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
       return createHttpApp({
         service: 'agent-orchestrator',
         // The Federation API's discovery routes are served beside the runs API (HLD §7).
-        routes: bindRoutes([...orchestratorRoutes, ...peerRoutes, ...forwardRoutes], {
+        routes: bindRoutes([...orchestratorRoutes, ...peerRoutes, ...forwardRoutes, ...ingestRoutes], {
           ...agentHandlers({ agents, tools: toolRegistry }),
           ...toolHandlers({ tools: toolRegistry }),
           ...runHandlers({
@@ -261,6 +264,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
           }),
           ...peerAdminHandlers({ peers, now, operatorTenantId: admin.operatorTenantId }),
           ...forwardHandlers({ service, eventsUrl, nodeId: federation.nodeId }),
+          ...ingestHandlers({ ingest: createEventIngest({ runs, sink, reportFailure }) }),
           ...peerHandlers({
             federation,
             publicBaseUrl: streamTokenConfigFromEnv(env).publicBaseUrl,

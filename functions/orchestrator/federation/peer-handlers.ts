@@ -59,12 +59,10 @@ export function peerHandlers(deps: PeerHandlerDeps): RouteHandlers<typeof peerRo
           protocol_binding: 'HTTP+JSON' as const,
           protocol_version: version,
         })),
-        // Event ingest is not served yet: a forwarder reading `false` refuses before it creates
-        // anything (HLD §7.2).
         features: {
           run_forwarding: true,
           event_streaming: true,
-          event_ingest: false,
+          event_ingest: true,
           push_notifications: false,
           state_transition_history: true,
         },

@@ -1,7 +1,14 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
 import type { NewEvent, RunEvent } from '../schemas/event.ts';
-import type { RunError, RunInput, RunStatus, RunStatusReason, RunUsage } from '../schemas/run.ts';
+import type {
+  RunError,
+  RunFederation,
+  RunInput,
+  RunStatus,
+  RunStatusReason,
+  RunUsage,
+} from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
 
 /** A run as stored: the API view plus what the runtime needs to resume it. */
@@ -47,6 +54,11 @@ export type RunRecord = {
    * `waiting_for_node_capacity`; null (or absent, on runs stored before it existed) otherwise.
    */
   status_reason?: RunStatusReason | null;
+  /**
+   * A run forwarded to a peer (HLD §7.3): the peer, its run, and how far the peer's events are
+   * replicated here (HLD §7.4). Absent on every other run.
+   */
+  federation?: RunFederation;
 };
 
 /** Fields a commit may change besides status and sequence. */
@@ -62,6 +74,7 @@ export type RunChanges = Partial<
     | 'ended_at'
     | 'scheduled_at'
     | 'status_reason'
+    | 'federation'
   >
 >;
 
@@ -79,6 +92,12 @@ export type RunCommit = {
   step?: StepRecord;
   /** The commit throws RunTooLargeError instead of taking `transcript_bytes` past this. */
   maxTranscriptBytes?: number;
+  /**
+   * The commit applies only while the run's `last_sequence` is this one, else it throws
+   * RunMovedOnError: a caller whose changes derive from what it read (event replication, HLD §7.4)
+   * reads again rather than writing over a newer state.
+   */
+  requireLastSequence?: number;
 };
 
 /** What a commit did. `events` holds, for each requested event, the stored one (new or already present). */
@@ -152,6 +171,16 @@ export class RunStateConflictError extends Error {
   constructor(actual: RunStatus) {
     super(`Run is ${actual}`);
     this.name = 'RunStateConflictError';
+    this.actual = actual;
+  }
+}
+
+/** Raised by `commit` when the run's `last_sequence` is not the one the commit required. */
+export class RunMovedOnError extends Error {
+  readonly actual: number;
+  constructor(actual: number) {
+    super(`Run is at sequence ${actual}`);
+    this.name = 'RunMovedOnError';
     this.actual = actual;
   }
 }

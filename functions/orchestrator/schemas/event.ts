@@ -3,6 +3,7 @@ import { AssistantMessageSchema } from '../../shared/contracts/chat.ts';
 import { PolicyOutcomeSchema, RouteSchema, UsageSchema } from '../../shared/contracts/model-invocation.ts';
 import { RunErrorSchema, RunIdSchema, RunStatusSchema } from './run.ts';
 import { ToolErrorSchema } from './tool.ts';
+import { NodeIdSchema } from '../federation/schemas/peer-identity.ts';
 
 /**
  * Run events. Every event has a per-run gapless `sequence` (its SSE `id:`) and an `event_id` that is
@@ -78,6 +79,9 @@ const envelope = {
   run_id: RunIdSchema,
   sequence: z.number().int().positive(),
   time: z.iso.datetime(),
+  node_id: NodeIdSchema.optional().describe(
+    'The node that produced the event: this node, or the peer a forwarded run runs on (HLD §7.4).',
+  ),
 };
 
 const eventVariants = eventTypes.map((type) =>
@@ -97,10 +101,21 @@ export type RunEvent = {
   type: EventType;
   time: string;
   data: Record<string, unknown>;
+  /** The node that produced it, when another node did (a forwarded run's replicated events). */
+  node_id?: string;
 };
 
-/** An event the runtime wants appended; the store assigns `sequence` (and `time` if absent). */
-export type NewEvent = { event_id: string; type: EventType; data: Record<string, unknown> };
+/**
+ * An event the runtime wants appended; the store assigns `sequence`, and `time` unless given (a
+ * replicated event keeps the time and node of the peer that produced it, HLD §7.4).
+ */
+export type NewEvent = {
+  event_id: string;
+  type: EventType;
+  data: Record<string, unknown>;
+  time?: string;
+  node_id?: string;
+};
 
 /** Builds a typed new event. */
 export function newEvent<T extends EventType>(eventId: string, type: T, data: EventData<T>): NewEvent {

@@ -5,6 +5,7 @@ import {
   UserMessageSchema,
   AssistantMessageSchema,
 } from '../../shared/contracts/chat.ts';
+import { NodeIdSchema } from '../federation/schemas/peer-identity.ts';
 
 export const runStatuses = ['queued', 'running', 'completed', 'failed', 'canceled'] as const;
 export const RunStatusSchema = z.enum(runStatuses).meta({ id: 'RunStatus' });
@@ -42,12 +43,39 @@ export const MetadataSchema = z
   .refine((value) => Object.keys(value).length <= 16, 'at most 16 metadata keys')
   .meta({ id: 'Metadata' });
 
+/** A model tier name, as in `model_ref` `tier:<name>`. */
+export const ModelTierNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'a model tier name');
+
+/**
+ * Where a run should run (HLD §7.3): on a named trusted peer, or wherever a model tier is offered
+ * (this node first, then its peers trusted for the tenant).
+ */
+export const RunTargetSchema = z
+  .union([
+    z.strictObject({
+      peer_id: NodeIdSchema.describe('Run on this trusted peer; the tenant must federate with it.'),
+    }),
+    z.strictObject({
+      model_tier: ModelTierNameSchema.describe(
+        'Run where this model tier is offered: on this node when it offers it, else on the first trusted peer ' +
+          'whose capabilities list it; refused when none does.',
+      ),
+    }),
+  ])
+  .meta({ id: 'RunTarget' });
+
+export type RunTarget = z.infer<typeof RunTargetSchema>;
+
 /** `POST /v1/runs` body. Unknown fields are rejected. */
 export const CreateRunRequestSchema = z
   .strictObject({
     agent_id: AgentIdSchema,
     input: RunInputSchema,
     metadata: MetadataSchema.optional(),
+    target: RunTargetSchema.optional().describe(
+      'Forward the run to a federation peer (HLD §7.3); absent, it runs on this node. A forwarded run is kept ' +
+        'here too: its `federation` names the peer and the run there, and its events are replicated into it.',
+    ),
   })
   .meta({ id: 'CreateRunRequest' });
 
@@ -72,6 +100,29 @@ export type RunUsage = z.infer<typeof RunUsageSchema>;
 /** Why a run waits to start or to go on (HLD §10.2). */
 export const RunStatusReasonSchema = z.enum(['waiting_for_run_slot', 'waiting_for_node_capacity']);
 export type RunStatusReason = z.infer<typeof RunStatusReasonSchema>;
+
+/** Where a forwarded run runs (HLD §7.3, §7.4). */
+export const RunFederationSchema = z
+  .strictObject({
+    origin_node_id: NodeIdSchema.describe('The node the run was created on (this one).'),
+    node_id: NodeIdSchema.describe('The peer the run was forwarded to, which runs it.'),
+    remote_run_id: RunIdSchema.nullable().describe('The run on the peer; null until the peer took it.'),
+    remote_events_url: z
+      .string()
+      .nullable()
+      .describe(
+        'The run’s events on the peer, without the short-lived token the peer gave; this run’s own events serve ' +
+          'them here, replicated.',
+      ),
+    replicated_sequence: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('Every event of the run on the peer up to this sequence is held here.'),
+  })
+  .meta({ id: 'RunFederation' });
+
+export type RunFederation = z.infer<typeof RunFederationSchema>;
 
 /** A run as the API returns it. */
 export const RunSchema = z
@@ -112,6 +163,9 @@ export const RunSchema = z
           '`stream_token` query parameter: a short-lived token that reads only this run’s events, for a ' +
           'browser’s EventSource; elsewhere the path. Read the run again for a fresh one.',
       ),
+    federation: RunFederationSchema.optional().describe(
+      'Present on a run forwarded to a peer: where it runs. Its events come from the peer (`node_id`).',
+    ),
   })
   .meta({ id: 'Run' });
 

@@ -99,22 +99,15 @@ export function jwtVerifierFromEnv(env: EnvSource = process.env): JwtVerifier {
 }
 
 /**
- * Builds the issuer a service uses to call another on a principal's behalf, from
- * {@link serviceTokenEnv}; a key kept in Secrets Manager is read once, on first use.
+ * The node's active signing key from {@link serviceTokenEnv}: the key itself in local mode, or a
+ * loader that reads the Secrets Manager secret (each call reads it; callers load it once).
  */
-export function serviceTokenIssuerFromEnv(
+export function serviceSigningKeyFromEnv(
   env: EnvSource = process.env,
-): IdentifyingTokenIssuer & DetachedSigner {
+): SigningJwk | (() => Promise<SigningJwk>) {
   const values = serviceTokenEnv.parse(env);
-  const issuer = values.AGENTOS_NODE_ISSUER;
-  const audience = values.AGENTOS_JWT_AUDIENCE;
-  if (values.AGENTOS_SERVICE_SIGNING_KEY !== undefined) {
-    return createTokenIssuer({
-      jwk: activeKey(values.AGENTOS_SERVICE_SIGNING_KEY, values.AGENTOS_SERVICE_SIGNING_KID),
-      issuer,
-      audience,
-    });
-  }
+  if (values.AGENTOS_SERVICE_SIGNING_KEY !== undefined)
+    return activeKey(values.AGENTOS_SERVICE_SIGNING_KEY, values.AGENTOS_SERVICE_SIGNING_KID);
   const secretArn = values.AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN;
   if (secretArn === undefined) {
     throw new ConfigurationError(
@@ -122,22 +115,33 @@ export function serviceTokenIssuerFromEnv(
     );
   }
   const client = new SecretsManagerClient(awsClientConfig(env));
+  return async () => {
+    let secret: string | undefined;
+    try {
+      secret = (await client.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
+    } catch (cause) {
+      throw new DependencyUnavailableError('The service signing key could not be read', { cause });
+    }
+    if (secret === undefined)
+      throw new ConfigurationError('The service signing key secret has no string value');
+    return activeKey(
+      parseSigningKeySet(secret, 'The service signing key secret'),
+      values.AGENTOS_SERVICE_SIGNING_KID,
+    );
+  };
+}
+
+/**
+ * Builds the issuer a service uses to call another on a principal's behalf, from
+ * {@link serviceTokenEnv}; a key kept in Secrets Manager is read once, on first use.
+ */
+export function serviceTokenIssuerFromEnv(
+  env: EnvSource = process.env,
+): IdentifyingTokenIssuer & DetachedSigner {
+  const values = serviceTokenEnv.parse(env);
   return createTokenIssuer({
-    issuer,
-    audience,
-    jwk: async () => {
-      let secret: string | undefined;
-      try {
-        secret = (await client.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
-      } catch (cause) {
-        throw new DependencyUnavailableError('The service signing key could not be read', { cause });
-      }
-      if (secret === undefined)
-        throw new ConfigurationError('The service signing key secret has no string value');
-      return activeKey(
-        parseSigningKeySet(secret, 'The service signing key secret'),
-        values.AGENTOS_SERVICE_SIGNING_KID,
-      );
-    },
+    jwk: serviceSigningKeyFromEnv(env),
+    issuer: values.AGENTOS_NODE_ISSUER,
+    audience: values.AGENTOS_JWT_AUDIENCE,
   });
 }

@@ -87,7 +87,7 @@ describe('GET /v1/peer/capabilities', { timeout: 60_000 }, () => {
         { url: api.url, protocol_binding: 'HTTP+JSON', protocol_version: 'agentos-federation/1.0' },
       ],
       // Ingest is not served yet: a forwarder must refuse rather than try.
-      features: { run_forwarding: true, event_streaming: true, event_ingest: false },
+      features: { run_forwarding: true, event_streaming: true, event_ingest: true },
       limits: {
         max_request_bytes: 128 * 1024,
         max_input_messages: 100,

@@ -13,7 +13,11 @@ import {
 import { cancellationCodes, storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
-import { maxRunIndexEntriesPerList, RunStateConflictError } from '../../ports/run-state-port.ts';
+import {
+  maxRunIndexEntriesPerList,
+  RunMovedOnError,
+  RunStateConflictError,
+} from '../../ports/run-state-port.ts';
 import type {
   ClaimedRun,
   CommitResult,
@@ -89,6 +93,7 @@ const runFields = [
   'ended_at',
   'scheduled_at',
   'status_reason',
+  'federation',
 ] as const satisfies readonly (keyof RunRecord)[];
 
 // Every field of a run record is stored and read back; adding a field without listing it fails to compile.
@@ -116,6 +121,7 @@ function toEvent(item: EventItem): RunEvent {
     type: item.type,
     time: item.time,
     data: item.data,
+    ...(item.node_id === undefined ? {} : { node_id: item.node_id }),
   };
 }
 
@@ -344,6 +350,12 @@ export class DynamoRunStateStore implements RunStatePort {
       if (current === undefined) throw new NotFoundError(`Run ${runId} was not found`);
       if (!change.requireStatus.includes(current.status)) {
         if (!fromCache) throw new RunStateConflictError(current.status);
+        current = await this.readRunItem(pk);
+        fromCache = false;
+        continue;
+      }
+      if (change.requireLastSequence !== undefined && current.last_sequence !== change.requireLastSequence) {
+        if (!fromCache) throw new RunMovedOnError(current.last_sequence);
         current = await this.readRunItem(pk);
         fromCache = false;
         continue;
@@ -610,8 +622,9 @@ export class DynamoRunStateStore implements RunStatePort {
       run_id: runId,
       sequence,
       type: event.type,
-      time,
+      time: event.time ?? time,
       data: event.data,
+      ...(event.node_id === undefined ? {} : { node_id: event.node_id }),
     };
   }
 

@@ -2,7 +2,11 @@ import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { ChatMessage } from '../../../shared/contracts/chat.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
 import { storageKeys } from '../../../shared/storage/keys.ts';
-import { maxRunIndexEntriesPerList, RunStateConflictError } from '../../ports/run-state-port.ts';
+import {
+  maxRunIndexEntriesPerList,
+  RunMovedOnError,
+  RunStateConflictError,
+} from '../../ports/run-state-port.ts';
 import type {
   ClaimedRun,
   CommitResult,
@@ -138,6 +142,11 @@ export class InMemoryRunStateStore implements RunStatePort {
     if (!change.requireStatus.includes(current.record.status)) {
       throw new RunStateConflictError(current.record.status);
     }
+    if (
+      change.requireLastSequence !== undefined &&
+      current.record.last_sequence !== change.requireLastSequence
+    )
+      throw new RunMovedOnError(current.record.last_sequence);
     const fresh = change.events.filter((event) => current.index[event.event_id] === undefined);
     // Every event already stored: a redelivered commit, which changes nothing.
     if (fresh.length === 0 && change.events.length > 0) {
@@ -282,8 +291,9 @@ export class InMemoryRunStateStore implements RunStatePort {
         run_id: stored.record.run_id,
         sequence,
         type: event.type,
-        time,
+        time: event.time ?? time,
         data: structuredClone(event.data),
+        ...(event.node_id === undefined ? {} : { node_id: event.node_id }),
       } as RunEvent);
       appended += 1;
     }

@@ -5,9 +5,11 @@ import { NodeIdSchema } from './peer-identity.ts';
 
 /**
  * `POST /v1/federation/events:ingest` (HLD §7.4): a peer replicates the events of runs it executes
- * for this node. Delivery is at least once: the receiver drops events whose `event_id` it already
- * holds and orders each run's events by `sequence`; it reports, per run, the highest sequence it
- * holds without a gap, so the sender knows what to resend.
+ * for this node. Each event names the run on this node the forward served (`origin.run_id` of the
+ * forward) and keeps the peer's `event_id` and `sequence`. Delivery is at least once: the receiver
+ * drops events it already holds and stores each run's events in `sequence` order, without a gap;
+ * an event past a gap is not stored, and the answer says, per run, the highest sequence held without
+ * a gap and the next one to send.
  */
 /** The most events one `events:ingest` call carries. */
 export const maxIngestBatch = 500;
@@ -26,6 +28,14 @@ export const IngestEventsResultSchema = z
     object: z.literal('federation.events_ingested'),
     accepted: z.number().int().nonnegative().describe('Events stored by this call.'),
     duplicates: z.number().int().nonnegative().describe('Events already held (same event_id), dropped.'),
+    deferred: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        'Events past a gap in their run’s sequence, not stored: send them again from `next_sequence`.',
+      ),
     runs: z.array(
       z.strictObject({
         run_id: RunIdSchema,
@@ -34,6 +44,12 @@ export const IngestEventsResultSchema = z
           .int()
           .nonnegative()
           .describe('Every event up to this sequence is held; resend from the next one.'),
+        next_sequence: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe('The sequence this node expects next for the run: `contiguous_sequence` + 1.'),
       }),
     ),
   })

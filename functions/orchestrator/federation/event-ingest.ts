@@ -1,0 +1,184 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import {
+  DependencyUnavailableError,
+  InvalidRequestError,
+  NotFoundError,
+} from '../../shared/errors/agentos-error.ts';
+import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
+import type { EventSinkPort } from '../ports/event-sink-port.ts';
+import { RunMovedOnError, RunStateConflictError } from '../ports/run-state-port.ts';
+import type { RunChanges, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
+import { statesLeadingTo } from '../runtime/run-state-machine.ts';
+import type { RunError, RunStatus } from '../schemas/run.ts';
+import type { AssistantMessage } from '../../shared/contracts/chat.ts';
+import type { NewEvent, RunEvent } from '../schemas/event.ts';
+import type { IngestEventsRequest, IngestEventsResult } from './schemas/event-ingest.ts';
+
+/** What event replication is built on. */
+export type EventIngestDeps = {
+  runs: RunStatePort;
+  sink: EventSinkPort;
+  reportFailure: FailureReporter;
+};
+
+/** Reads of a run that moved on under a concurrent ingest before one gives up (each re-reads it). */
+const maxIngestAttempts = 8;
+
+/** The run's status and fields once `events` (in order) have happened to it. */
+function applied(run: RunRecord, events: readonly RunEvent[]): { status: RunStatus; changes: RunChanges } {
+  let status = run.status;
+  const changes: RunChanges = {};
+  const move = (to: RunStatus): boolean => {
+    if (!statesLeadingTo(to).includes(status)) return false;
+    status = to;
+    return true;
+  };
+  for (const event of events) {
+    const data = event.data;
+    if (event.type === 'run.started' && move('running')) {
+      changes.started_at = event.time;
+      changes.status_reason = null;
+    } else if (event.type === 'step.completed') {
+      changes.steps_completed = Math.max(run.steps_completed, Number(data['step']) || 0);
+    } else if (event.type === 'run.completed' && move('completed')) {
+      changes.output = data['output'] as { message: AssistantMessage };
+      changes.ended_at = event.time;
+    } else if (event.type === 'run.failed' && move('failed')) {
+      changes.error = data['error'] as RunError;
+      changes.ended_at = event.time;
+    } else if (event.type === 'run.canceled' && move('canceled')) {
+      changes.ended_at = event.time;
+    }
+  }
+  return { status, changes };
+}
+
+/**
+ * The receiving side of event replication (HLD §7.4): the peer a run was forwarded to sends that
+ * run's events back to its origin, which stores them in its own record of the run, so the origin's
+ * events API and SSE stream serve them like local events. At least once, deduplicated by the peer's
+ * sequence and `event_id`, stored in sequence order with no gap: an event past a gap is deferred (not
+ * stored) and the answer names the next sequence expected, so the sender resends from there.
+ */
+export function createEventIngest(deps: EventIngestDeps) {
+  /** The run, when the caller is the peer it was forwarded to; any other run is unknown to it. */
+  async function forwardedRun(auth: AuthContext, peerId: string, runId: string): Promise<RunRecord> {
+    const run = await deps.runs.getRun(auth, runId);
+    // Another tenant's run, a local run and a run forwarded elsewhere all read as missing (HLD §5.2).
+    if (run?.federation?.node_id !== peerId) throw new NotFoundError(`Run ${runId} was not found`);
+    return run;
+  }
+
+  /** Stores what follows the run's replicated prefix; retried while a concurrent ingest moves it on. */
+  async function ingestRun(
+    auth: AuthContext,
+    peerId: string,
+    first: RunRecord,
+    events: readonly RunEvent[],
+  ): Promise<{ accepted: number; duplicates: number; deferred: number; contiguous: number }> {
+    // One event per sequence (the first sent wins), in order.
+    const bySequence = new Map<number, RunEvent>();
+    for (const event of events) if (!bySequence.has(event.sequence)) bySequence.set(event.sequence, event);
+    const ordered = [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
+    const repeated = events.length - ordered.length;
+    let run = first;
+    for (let attempt = 1; attempt <= maxIngestAttempts; attempt++) {
+      const link = run.federation!;
+      const held = link.replicated_sequence;
+      const taken: RunEvent[] = [];
+      for (const event of ordered) {
+        if (event.sequence <= held) continue;
+        if (event.sequence !== held + taken.length + 1) break;
+        taken.push(event);
+      }
+      const duplicates = repeated + ordered.filter((event) => event.sequence <= held).length;
+      const deferred = ordered.length - (duplicates - repeated) - taken.length;
+      if (taken.length === 0) return { accepted: 0, duplicates, deferred, contiguous: held };
+      const { status, changes } = applied(run, taken);
+      const newEvents: NewEvent[] = taken.map((event) => ({
+        event_id: event.event_id,
+        type: event.type,
+        data: event.data,
+        time: event.time,
+        node_id: event.node_id ?? peerId,
+      }));
+      try {
+        const result = await deps.runs.commit(auth, run.run_id, {
+          requireStatus: [run.status],
+          requireLastSequence: run.last_sequence,
+          ...(status === run.status ? {} : { status }),
+          changes: {
+            ...changes,
+            federation: { ...link, replicated_sequence: held + taken.length },
+          },
+          events: newEvents,
+        });
+        await deps.sink
+          .publish(auth, result.events)
+          .catch((error: unknown) =>
+            deps.reportFailure('replicated run events not published', error, { run_id: run.run_id }),
+          );
+        // An event id held already (a peer resending an event under a new sequence) is not stored twice.
+        return {
+          accepted: result.appended,
+          duplicates: duplicates + taken.length - result.appended,
+          deferred,
+          contiguous: held + taken.length,
+        };
+      } catch (error) {
+        if (!(error instanceof RunMovedOnError) && !(error instanceof RunStateConflictError)) throw error;
+        run = await forwardedRun(auth, peerId, run.run_id);
+      }
+    }
+    throw new DependencyUnavailableError(`Run ${first.run_id} kept changing; send its events again`);
+  }
+
+  return {
+    /**
+     * Stores a peer's batch of replicated events. `peerId` is the verified caller; every run the
+     * batch names must be one this tenant forwarded to it, else nothing is stored (404).
+     *
+     * @throws InvalidRequestError when `source_node_id` is not the caller
+     * @throws NotFoundError when a run is not one this tenant forwarded to the caller
+     */
+    async ingest(
+      auth: AuthContext,
+      peerId: string,
+      request: IngestEventsRequest,
+    ): Promise<IngestEventsResult> {
+      if (request.source_node_id !== peerId)
+        throw new InvalidRequestError('The source is not the calling peer', [
+          { field: 'source_node_id', message: 'must be the node id the peer token was issued by' },
+        ]);
+      const byRun = new Map<string, RunEvent[]>();
+      for (const event of request.events as RunEvent[]) {
+        const list = byRun.get(event.run_id) ?? [];
+        list.push(event);
+        byRun.set(event.run_id, list);
+      }
+      // Every run is checked before anything is stored, so a refused batch stores nothing.
+      const runs = await Promise.all([...byRun.keys()].map((runId) => forwardedRun(auth, peerId, runId)));
+      const result: IngestEventsResult = {
+        object: 'federation.events_ingested',
+        accepted: 0,
+        duplicates: 0,
+        deferred: 0,
+        runs: [],
+      };
+      for (const run of runs) {
+        const outcome = await ingestRun(auth, peerId, run, byRun.get(run.run_id)!);
+        result.accepted += outcome.accepted;
+        result.duplicates += outcome.duplicates;
+        result.deferred = (result.deferred ?? 0) + outcome.deferred;
+        result.runs.push({
+          run_id: run.run_id,
+          contiguous_sequence: outcome.contiguous,
+          next_sequence: outcome.contiguous + 1,
+        });
+      }
+      return result;
+    },
+  };
+}
+
+export type EventIngest = ReturnType<typeof createEventIngest>;
