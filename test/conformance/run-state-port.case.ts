@@ -7,6 +7,7 @@ import {
   maxRunRecordBytes,
   maxStepTranscriptBytes,
   messageBytes,
+  RunMovedOnError,
   RunStateConflictError,
   RunTooLargeError,
 } from '../../functions/orchestrator/ports/run-state-port.ts';
@@ -281,6 +282,49 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       });
       expect(result.run).toMatchObject(changes);
       expect(await port.getRun(authFor(t), run.run_id)).toEqual(result.run);
+    });
+
+    it('applies a commit only at the required last sequence, and throws the actual one otherwise', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const moved = port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        requireLastSequence: 0,
+        changes: { replicated_sequence: 5 },
+        events: [newEvent(`${run.run_id}:s1:step.started`, 'step.started', { step: 1 })],
+      });
+      await expect(moved).rejects.toBeInstanceOf(RunMovedOnError);
+      await expect(moved).rejects.toMatchObject({ actual: 1 });
+      const applied = await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        requireLastSequence: 1,
+        changes: { replicated_sequence: 1 },
+        events: [newEvent(`${run.run_id}:s1:step.started`, 'step.started', { step: 1 })],
+      });
+      expect(applied.run).toMatchObject({ last_sequence: 2, replicated_sequence: 1 });
+    });
+
+    it('keeps the time and node of an event that carries them, and stores a run’s federation link', async () => {
+      const port = await factory();
+      const t = tenant();
+      const federation = {
+        origin_node_id: 'east-1',
+        node_id: 'west-1',
+        remote_run_id: null,
+        remote_events_url: null,
+      };
+      const run = { ...runRecord(t), federation, replicated_sequence: 0 };
+      await port.createRun(authFor(t), run, []);
+      const time = '2026-01-01T00:00:00.000Z';
+      await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        events: [{ ...queued(run.run_id), time, node_id: 'west-1' }],
+      });
+      const [event] = await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 });
+      expect(event).toMatchObject({ sequence: 1, time, node_id: 'west-1' });
+      expect(await port.getRun(authFor(t), run.run_id)).toMatchObject({ federation, replicated_sequence: 0 });
     });
 
     it('holds a claim until the second it expires, then lets the key start a new run', async () => {

@@ -23,6 +23,10 @@ import type { capacityRoutes } from './capacity-api.ts';
 import type { a2aRoutes } from './a2a-api.ts';
 import type { backgroundResponseRoutes } from './background-response-api.ts';
 import type { peerAdminRoutes } from '../federation/peer-admin-api.ts';
+import type { FederatedRuns } from '../federation/federated-runs.ts';
+import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
+import { outgoingTraceparent } from '../../shared/observability/trace-context.ts';
+import { newTraceparent } from '../federation/event-pusher.ts';
 
 /** The routes other handler sets serve (agent-, tool-, memory-, tenant-admin-, principal-, a2a- and background-response-handlers.ts). */
 type OtherOperations =
@@ -51,6 +55,8 @@ export type RunHandlerDeps = {
   eventsUrl: EventsUrlMinter;
   /** `GET /.well-known/jwks.json`, the node's public signing keys. */
   jwks: RouteHandler<typeof jwksRoute>;
+  /** Forwards runs created with a `target` (HLD §7.3); absent, such a run is refused. */
+  federatedRuns?: FederatedRuns;
 };
 
 /**
@@ -66,6 +72,7 @@ export function runHandlers({
   readiness,
   jwks,
   eventsUrl,
+  federatedRuns,
 }: RunHandlerDeps): Omit<RouteHandlers<typeof orchestratorRoutes>, OtherOperations> {
   return {
     getHealth: healthHandler('agent-orchestrator'),
@@ -73,6 +80,30 @@ export function runHandlers({
     getJwks: jwks,
 
     async createRun({ auth, tenant, body, headers, url }) {
+      if (body.target !== undefined) {
+        if (federatedRuns === undefined)
+          throw new InvalidRequestError('This node does not forward runs', [
+            { field: 'target', message: 'not served by this node' },
+          ]);
+        const placed = await federatedRuns.place(auth, body.target);
+        if (placed.where === 'peer') {
+          const { run, replayed } = await federatedRuns.createRun(
+            auth,
+            body,
+            placed.peerId,
+            headers['idempotency-key'],
+            outgoingTraceparent() ?? newTraceparent(),
+          );
+          return {
+            status: replayed ? 200 : 201,
+            headers: {
+              location: `/v1/runs/${run.run_id}`,
+              ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+            },
+            json: { ...run, events_url: await eventsUrl(auth, run.run_id, url) },
+          };
+        }
+      }
       const { run, replayed, rateLimit } = await service.createRun(
         auth,
         body,

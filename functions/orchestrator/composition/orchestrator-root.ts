@@ -8,6 +8,7 @@ import {
   jwtVerifierEnv,
   jwtVerifierFromEnv,
   nodeJwksEnv,
+  serviceSigningKeyFromEnv,
   serviceTokenIssuerFromEnv,
 } from '../../shared/auth/auth-config.ts';
 import { jwksHandler } from '../../shared/http/jwks-route.ts';
@@ -44,6 +45,13 @@ import { forwardHandlers } from '../federation/forward-handlers.ts';
 import { ingestRoutes } from '../federation/ingest-api.ts';
 import { ingestHandlers } from '../federation/ingest-handlers.ts';
 import { createEventIngest } from '../federation/event-ingest.ts';
+import { createEventPusher, replicatingSink } from '../federation/event-pusher.ts';
+import type { EventPusher } from '../federation/event-pusher.ts';
+import { createFederatedRuns } from '../federation/federated-runs.ts';
+import { createRunForwarder } from '../federation/run-forwarder.ts';
+import { createPeerTokenIssuer } from '../federation/peer-tokens.ts';
+import type { PeerTokenIssuer } from '../federation/peer-tokens.ts';
+import type { SigningJwk } from '../../shared/auth/token-issuer.ts';
 import { createPeerTokenVerifier, peerVerifiedToken } from '../federation/peer-tokens.ts';
 import { createJwksCache, httpJwksFetcher } from '../federation/peer-jwks.ts';
 import { DynamoPeerTokenReplay } from '../adapters/dynamodb/dynamo-peer-token-replay.ts';
@@ -131,11 +139,38 @@ export function composeOrchestrator(env: EnvSource = process.env) {
     heartbeatSeconds: config.longRunHeartbeatSeconds,
   });
   const backoff = new SqsRedeliveryBackoff(sqs, config.stepQueueUrl);
-  const sink = new LogEventSink(telemetry.logger, (name, value) =>
-    telemetry.metrics.addMetric(name, MetricUnit.Count, value),
-  );
   const reportFailure = createFailureReporter(telemetry.logger, (name, value) =>
     telemetry.metrics.addMetric(name, MetricUnit.Count, value),
+  );
+  // The node's trusted federation peers (HLD §7.1), node-level records of the node's table.
+  const peers = new DynamoPeerRegistry(db, config.tableName);
+  // Read on first use: a node that never federates needs no node id or signing key to serve runs.
+  let peerIssuer: PeerTokenIssuer | undefined;
+  const peerTokenIssuer = (): PeerTokenIssuer =>
+    (peerIssuer ??= createPeerTokenIssuer({
+      nodeId: federationConfigFromEnv(config.tableName, env).nodeId,
+      // Signed with the node's key, which its JWKS publishes (HLD §7.1).
+      key: async (): Promise<SigningJwk> => {
+        const key = serviceSigningKeyFromEnv(env);
+        return typeof key === 'function' ? key() : key;
+      },
+    }));
+  let pusher: EventPusher | undefined;
+  // A forwarded run's events go back to the node it came from as they are committed (HLD §7.4).
+  const sink = replicatingSink(
+    new LogEventSink(telemetry.logger, (name, value) =>
+      telemetry.metrics.addMetric(name, MetricUnit.Count, value),
+    ),
+    {
+      push: (auth, runId, after) =>
+        (pusher ??= createEventPusher({
+          nodeId: federationConfigFromEnv(config.tableName, env).nodeId,
+          runs,
+          peers,
+          issuer: peerTokenIssuer(),
+        })).push(auth, runId, after),
+    },
+    reportFailure,
   );
   // Ingress admission and the step worker read tenants through one cache (HLD §5.2).
   const directory = new DynamoTenantDirectory(db, config.tableName, { now });
@@ -148,8 +183,6 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const limiter = new DynamoRateLimiter(db, config.tableName);
   const pool = new DynamoSlotPool(db, config.tableName);
   const stepAge = new DynamoStepAge(db, config.tableName);
-  // The node's trusted federation peers (HLD §7.1), node-level records of the node's table.
-  const peers = new DynamoPeerRegistry(db, config.tableName);
   const runLimits = nodeRunLimitsFromEnv(env);
   const runSlots = createRunSlots({
     pool,
@@ -233,6 +266,18 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             ),
             jwks: jwksHandler(nodeJwksEnv.parse(env).AGENTOS_NODE_JWKS),
             eventsUrl,
+            // Runs created with a `target` are forwarded to a peer and kept here (HLD §7.3).
+            federatedRuns: createFederatedRuns({
+              runs,
+              forwarder: createRunForwarder({ nodeId: federation.nodeId, peers, issuer: peerTokenIssuer() }),
+              peers,
+              nodeId: federation.nodeId,
+              localTiers: federation.models.tiers.map((tier) => tier.name),
+              reportFailure,
+              now,
+              newRunId: () => newRunId(),
+              idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+            }),
           }),
           ...backgroundResponseHandlers({ service, ...streams, eventsUrl }),
           ...a2aHandlers({

@@ -83,8 +83,7 @@ export function createEventIngest(deps: EventIngestDeps) {
     const repeated = events.length - ordered.length;
     let run = first;
     for (let attempt = 1; attempt <= maxIngestAttempts; attempt++) {
-      const link = run.federation!;
-      const held = link.replicated_sequence;
+      const held = run.replicated_sequence ?? 0;
       const taken: RunEvent[] = [];
       for (const event of ordered) {
         if (event.sequence <= held) continue;
@@ -107,10 +106,7 @@ export function createEventIngest(deps: EventIngestDeps) {
           requireStatus: [run.status],
           requireLastSequence: run.last_sequence,
           ...(status === run.status ? {} : { status }),
-          changes: {
-            ...changes,
-            federation: { ...link, replicated_sequence: held + taken.length },
-          },
+          changes: { ...changes, replicated_sequence: held + taken.length },
           events: newEvents,
         });
         await deps.sink

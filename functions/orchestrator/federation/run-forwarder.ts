@@ -14,6 +14,7 @@ import { PeerCapabilitiesSchema } from './schemas/peer-capabilities.ts';
 import type { PeerCapabilities } from './schemas/peer-capabilities.ts';
 import { federationProtocolVersions } from './schemas/peer-identity.ts';
 import { peerTenantOf } from './schemas/peer.ts';
+import type { Peer } from './schemas/peer.ts';
 import { ForwardedRunSchema } from './schemas/run-forwarding.ts';
 import type { ForwardedRun, ForwardRunRequest } from './schemas/run-forwarding.ts';
 
@@ -108,86 +109,114 @@ export function createRunForwarder(options: RunForwarderOptions) {
     return parsed.data;
   }
 
-  return {
-    async forward(auth: AuthContext, request: ForwardRequest): Promise<ForwardedRun> {
-      const peer = await options.peers.get(request.peerId);
-      if (peer === undefined) throw new NotFoundError(`Peer ${request.peerId} not found`);
-      if (peerTenantOf(peer, auth.tenant_id) === undefined)
-        throw new ForbiddenError(`Tenant ${auth.tenant_id} does not federate with peer ${peer.peer_id}`);
-      const body: ForwardRunRequest = {
-        protocol_version: federationProtocolVersions[0],
-        agent_id: request.agentId,
-        input: request.input,
-        ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
-        origin: {
-          node_id: options.nodeId,
-          ...(request.originRunId === undefined ? {} : { run_id: request.originRunId }),
-        },
-      };
-      const problems = capabilityMismatches(
-        await capabilitiesOf(peer.base_url, peer.peer_id),
-        peer.peer_id,
-        body,
+  /**
+   * Checks everything that can be checked before anything is created anywhere: the peer is
+   * trusted, the caller's tenant federates with it, its capabilities meet the forward. The answer
+   * sends it.
+   */
+  async function prepare(
+    auth: AuthContext,
+    request: ForwardRequest,
+  ): Promise<{ peer: Peer; send(originRunId?: string): Promise<ForwardedRun> }> {
+    const peer = await options.peers.get(request.peerId);
+    if (peer === undefined) throw new NotFoundError(`Peer ${request.peerId} not found`);
+    if (peerTenantOf(peer, auth.tenant_id) === undefined)
+      throw new ForbiddenError(`Tenant ${auth.tenant_id} does not federate with peer ${peer.peer_id}`);
+    const bodyFor = (originRunId: string | undefined): ForwardRunRequest => ({
+      protocol_version: federationProtocolVersions[0],
+      agent_id: request.agentId,
+      input: request.input,
+      ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
+      origin: { node_id: options.nodeId, ...(originRunId === undefined ? {} : { run_id: originRunId }) },
+    });
+    // The origin run id is not known yet; a run id has the same length whatever it is.
+    const checked = bodyFor(request.originRunId ?? 'run_00000000000000000000000000');
+    const problems = capabilityMismatches(
+      await capabilitiesOf(peer.base_url, peer.peer_id),
+      peer.peer_id,
+      checked,
+    );
+    if (problems.length > 0)
+      throw new InvalidRequestError(
+        `Peer ${peer.peer_id} cannot take this run: ${problems.join('; ')}`,
+        problems.map((message) => ({ field: 'peer_id', message })),
       );
-      if (problems.length > 0)
-        throw new InvalidRequestError(
-          `Peer ${peer.peer_id} cannot take this run: ${problems.join('; ')}`,
-          problems.map((message) => ({ field: 'peer_id', message })),
-        );
-      let last: unknown;
-      for (let attempt = 1; attempt <= attempts; attempt++) {
-        // Peer tokens are single-use: every attempt carries a new one.
-        const token = await options.issuer.issue({
-          audience: peer.peer_id,
-          tenantId: auth.tenant_id,
-          principal: auth.principal.id,
-          scopes: [federationScopes.runsForward],
-          traceparent: request.traceparent,
-        });
-        let response: Response;
-        try {
-          response = await fetcher(`${peer.base_url.replace(/\/+$/, '')}/v1/federation/runs:forward`, {
-            method: 'POST',
-            headers: {
-              authorization: `Bearer ${token}`,
-              'content-type': 'application/json',
-              'idempotency-key': request.forwardKey,
-              traceparent: request.traceparent,
-            },
-            body: JSON.stringify(body),
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (cause) {
-          last = cause;
-          continue;
-        }
-        const answer = await answerOf(response);
-        if (response.status >= 500) {
-          last = new Error(`peer answered ${response.status}`);
-          continue;
-        }
-        if (response.status === 200 || response.status === 201) {
-          const forwarded = ForwardedRunSchema.safeParse(answer);
-          if (forwarded.success) return forwarded.data;
-          throw new DependencyUnavailableError(
-            `Peer ${peer.peer_id} answered a forward this node cannot read`,
-          );
-        }
-        const refusal = errorFromResponse(response.status, answer, `Peer ${peer.peer_id}`);
-        // The local caller's own token is fine: a peer refusing this node's token is a trust problem
-        // between the nodes, said as such rather than as the caller's 401.
-        if (refusal.code === 'unauthorized')
-          throw new ForbiddenError(
-            `Peer ${peer.peer_id} does not accept this node's peer token: ${refusal.message}`,
-            {
-              cause: refusal,
-            },
-          );
-        throw refusal;
-      }
-      throw new DependencyUnavailableError(`Peer ${peer.peer_id} could not take the forward; retry`, {
-        cause: last,
+    return {
+      peer,
+      send: (originRunId = request.originRunId) => send(auth, request, peer, bodyFor(originRunId)),
+    };
+  }
+
+  async function send(
+    auth: AuthContext,
+    request: ForwardRequest,
+    peer: Peer,
+    body: ForwardRunRequest,
+  ): Promise<ForwardedRun> {
+    let last: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      // Peer tokens are single-use: every attempt carries a new one.
+      const token = await options.issuer.issue({
+        audience: peer.peer_id,
+        tenantId: auth.tenant_id,
+        principal: auth.principal.id,
+        scopes: [federationScopes.runsForward],
+        traceparent: request.traceparent,
       });
+      let response: Response;
+      try {
+        response = await fetcher(`${peer.base_url.replace(/\/+$/, '')}/v1/federation/runs:forward`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'idempotency-key': request.forwardKey,
+            traceparent: request.traceparent,
+          },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (cause) {
+        last = cause;
+        continue;
+      }
+      const answer = await answerOf(response);
+      if (response.status >= 500) {
+        last = new Error(`peer answered ${response.status}`);
+        continue;
+      }
+      if (response.status === 200 || response.status === 201) {
+        const forwarded = ForwardedRunSchema.safeParse(answer);
+        if (forwarded.success) return forwarded.data;
+        throw new DependencyUnavailableError(`Peer ${peer.peer_id} answered a forward this node cannot read`);
+      }
+      const refusal = errorFromResponse(response.status, answer, `Peer ${peer.peer_id}`);
+      // The local caller's own token is fine: a peer refusing this node's token is a trust problem
+      // between the nodes, said as such rather than as the caller's 401.
+      if (refusal.code === 'unauthorized')
+        throw new ForbiddenError(
+          `Peer ${peer.peer_id} does not accept this node's peer token: ${refusal.message}`,
+          {
+            cause: refusal,
+          },
+        );
+      throw refusal;
+    }
+    throw new DependencyUnavailableError(`Peer ${peer.peer_id} could not take the forward; retry`, {
+      cause: last,
+    });
+  }
+
+  return {
+    prepare,
+    /** The peer's capabilities, read now (HLD §7.2). */
+    capabilities: (peer: Pick<Peer, 'base_url' | 'peer_id'>) => capabilitiesOf(peer.base_url, peer.peer_id),
+    /** Checks the forward ({@link prepare}) and sends it. */
+    async forward(auth: AuthContext, request: ForwardRequest): Promise<ForwardedRun> {
+      return (await prepare(auth, request)).send();
     },
   };
 }
+
+/** The calling side of run forwarding. */
+export type RunForwarder = ReturnType<typeof createRunForwarder>;

@@ -54,11 +54,13 @@ export type RunRecord = {
    * `waiting_for_node_capacity`; null (or absent, on runs stored before it existed) otherwise.
    */
   status_reason?: RunStatusReason | null;
+  /** A run forwarded to a peer (HLD §7.3): the peer and its run. Absent on every other run. */
+  federation?: Omit<RunFederation, 'replicated_sequence'>;
   /**
-   * A run forwarded to a peer (HLD §7.3): the peer, its run, and how far the peer's events are
-   * replicated here (HLD §7.4). Absent on every other run.
+   * How far a forwarded run's events on the peer are replicated here (HLD §7.4). Kept apart from
+   * `federation`, so the ingest and the forward's link each change only their own field.
    */
-  federation?: RunFederation;
+  replicated_sequence?: number;
 };
 
 /** Fields a commit may change besides status and sequence. */
@@ -75,6 +77,7 @@ export type RunChanges = Partial<
     | 'scheduled_at'
     | 'status_reason'
     | 'federation'
+    | 'replicated_sequence'
   >
 >;
 

@@ -90,7 +90,9 @@ export function toRunView(run: RunRecord): Run {
     // A run that ended waits for nothing, whatever it last waited for.
     status_reason: isTerminal(run.status) ? null : (run.status_reason ?? null),
     events_url: `/v1/runs/${run.run_id}/events`,
-    ...(run.federation === undefined ? {} : { federation: run.federation }),
+    ...(run.federation === undefined
+      ? {}
+      : { federation: { ...run.federation, replicated_sequence: run.replicated_sequence ?? 0 } }),
   };
 }
 

@@ -85,7 +85,6 @@ async function setup() {
       node_id: 'west-1',
       remote_run_id: remoteRun,
       remote_events_url: null,
-      replicated_sequence: 0,
     }),
     [],
   );
@@ -121,7 +120,7 @@ describe('event ingest', () => {
     expect(await runs.getRun(owner, localRun)).toMatchObject({
       status: 'running',
       started_at: remote[1]!.time,
-      federation: { replicated_sequence: 3 },
+      replicated_sequence: 3,
     });
   });
 

@@ -94,6 +94,7 @@ const runFields = [
   'scheduled_at',
   'status_reason',
   'federation',
+  'replicated_sequence',
 ] as const satisfies readonly (keyof RunRecord)[];
 
 // Every field of a run record is stored and read back; adding a field without listing it fails to compile.

@@ -1,0 +1,287 @@
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import { fingerprint } from '../../shared/encoding/canonical-json.ts';
+import {
+  AgentOsError,
+  DependencyUnavailableError,
+  IdempotencyKeyReusedError,
+  InvalidRequestError,
+} from '../../shared/errors/agentos-error.ts';
+import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
+import type { Cursor } from '../../shared/tenancy/tenant-paging.ts';
+import type { PeerRegistryPort } from '../ports/peer-registry-port.ts';
+import { RunMovedOnError, RunStateConflictError } from '../ports/run-state-port.ts';
+import type { ClaimedRun, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
+import { eventIds } from '../runtime/event-ids.ts';
+import { toRunView } from '../runtime/run-service.ts';
+import { isTerminal, statesLeadingTo } from '../runtime/run-state-machine.ts';
+import { newEvent } from '../schemas/event.ts';
+import type { CreateRunRequest, Run, RunTarget } from '../schemas/run.ts';
+import type { RunForwarder } from './run-forwarder.ts';
+import { peerTenantOf } from './schemas/peer.ts';
+import type { ForwardedRun } from './schemas/run-forwarding.ts';
+
+/** What the origin side of a forwarded run is built on. */
+export type FederatedRunDeps = {
+  runs: RunStatePort;
+  forwarder: Pick<RunForwarder, 'prepare' | 'capabilities'>;
+  peers: Pick<PeerRegistryPort, 'list'>;
+  /** This node's id: the origin of the runs it forwards. */
+  nodeId: string;
+  /** The model tiers this node offers itself (`AGENTOS_FEDERATION_MODELS`). */
+  localTiers: readonly string[];
+  reportFailure: FailureReporter;
+  now: () => Date;
+  newRunId: () => string;
+  /** How long an idempotency key is remembered; the same as local runs'. */
+  idempotencyTtlSeconds: number;
+};
+
+/** Pages of trusted peers read looking for a model tier; each page holds up to 50 peers. */
+const maxPeerPages = 4;
+
+/** Where a run with a target goes: this node (its tier is offered here) or a peer. */
+export type Placement = { where: 'local' } | { where: 'peer'; peerId: string };
+
+/**
+ * The origin side of run forwarding (HLD §7.3, §7.4): a run created with a `target` is forwarded to a
+ * trusted peer and kept here as a run whose `federation` names the peer and the run there; the peer
+ * replicates its events into it (`events:ingest`), so this node's events API and SSE stream serve
+ * them. The client's Idempotency-Key makes creation safe to retry (the same local run) and derives
+ * the forward key (the same remote run).
+ */
+export function createFederatedRuns(deps: FederatedRunDeps) {
+  /** The first trusted peer of the tenant whose capabilities offer the tier, or none. */
+  async function peerOffering(auth: AuthContext, tier: string): Promise<string | undefined> {
+    let cursor: Cursor | undefined;
+    for (let page = 0; page < maxPeerPages; page++) {
+      const { peers, next } = await deps.peers.list({
+        limit: 50,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const peer of peers) {
+        if (peerTenantOf(peer, auth.tenant_id) === undefined) continue;
+        const capabilities = await deps.forwarder.capabilities(peer).catch((error: unknown) => {
+          // An unreachable peer offers nothing now; the others may.
+          deps.reportFailure('peer capabilities unavailable', error, { peer_id: peer.peer_id });
+          return undefined;
+        });
+        if (capabilities?.models.tiers.some((offered) => offered.name === tier)) return peer.peer_id;
+      }
+      if (next === null) return undefined;
+      cursor = next;
+    }
+    return undefined;
+  }
+
+  /** The forward key: the same for every retry of one client request, never another's. */
+  function forwardKeyOf(auth: AuthContext, idempotencyKey: string | undefined, runId: string): string {
+    if (idempotencyKey === undefined) return `run:${runId}`;
+    return `idem:${fingerprint([auth.tenant_id, auth.principal.id, idempotencyKey])}`;
+  }
+
+  /** Records where the run went; the ingest's own field (`replicated_sequence`) is left alone. */
+  async function link(auth: AuthContext, run: RunRecord, forwarded: ForwardedRun): Promise<RunRecord> {
+    const eventsUrl = new URL(forwarded.events_url);
+    // The peer's token reads only its run and lives minutes; the run's events are served here.
+    eventsUrl.search = '';
+    const result = await deps.runs.commit(auth, run.run_id, {
+      requireStatus: ['queued', 'running', 'completed', 'failed', 'canceled'],
+      changes: {
+        federation: {
+          origin_node_id: deps.nodeId,
+          node_id: forwarded.node_id,
+          remote_run_id: forwarded.run_id,
+          remote_events_url: eventsUrl.toString(),
+        },
+      },
+      events: [],
+    });
+    return result.run;
+  }
+
+  /** Ends a run whose forward was refused: the client's answer is the refusal. */
+  async function fail(auth: AuthContext, run: RunRecord, error: AgentOsError): Promise<void> {
+    const failure = { code: error.code, message: error.message };
+    await deps.runs
+      .commit(auth, run.run_id, {
+        requireStatus: statesLeadingTo('failed'),
+        status: 'failed',
+        changes: { error: failure, ended_at: deps.now().toISOString() },
+        events: [
+          {
+            ...newEvent(eventIds.runTerminal(run.run_id), 'run.failed', { status: 'failed', error: failure }),
+            node_id: deps.nodeId,
+          },
+        ],
+      })
+      .catch((commitError: unknown) => {
+        if (commitError instanceof RunStateConflictError || commitError instanceof RunMovedOnError) return;
+        deps.reportFailure('could not fail a run whose forward was refused', commitError, {
+          run_id: run.run_id,
+        });
+      });
+  }
+
+  /**
+   * Sends the forward of a stored run and links it. A peer that could not be reached leaves the run
+   * queued when the client can retry with its key (the retry sends the same forward); any other
+   * refusal fails the run.
+   */
+  async function forward(
+    auth: AuthContext,
+    run: RunRecord,
+    send: (originRunId: string) => Promise<ForwardedRun>,
+    retryable: boolean,
+  ): Promise<Run> {
+    let forwarded: ForwardedRun;
+    try {
+      forwarded = await send(run.run_id);
+    } catch (error) {
+      const refusal =
+        error instanceof AgentOsError
+          ? error
+          : new DependencyUnavailableError('The peer could not take the run', { cause: error });
+      if (!(retryable && refusal instanceof DependencyUnavailableError)) await fail(auth, run, refusal);
+      throw retryable && refusal instanceof DependencyUnavailableError
+        ? new DependencyUnavailableError(
+            'The run was stored but the peer could not take it yet; retry with the same Idempotency-Key',
+            { cause: refusal, details: { run_id: run.run_id } },
+          )
+        : refusal;
+    }
+    return toRunView(await link(auth, run, forwarded));
+  }
+
+  /** The answer to a request whose Idempotency-Key a live claim holds; an unsent forward is sent. */
+  async function replay(
+    auth: AuthContext,
+    body: CreateRunRequest,
+    claimed: ClaimedRun,
+    idempotencyKey: string,
+    traceparent: string,
+  ): Promise<{ run: Run; replayed: true }> {
+    if (claimed.outcome === 'key_reused')
+      throw new IdempotencyKeyReusedError(
+        'This Idempotency-Key was already used with a different request body',
+        {
+          details: { header: 'Idempotency-Key' },
+        },
+      );
+    const run = claimed.run;
+    if (run.federation === undefined || run.federation.remote_run_id !== null || isTerminal(run.status))
+      return { run: toRunView(run), replayed: true };
+    const prepared = await deps.forwarder.prepare(auth, {
+      peerId: run.federation.node_id,
+      agentId: body.agent_id,
+      input: body.input,
+      ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
+      forwardKey: forwardKeyOf(auth, idempotencyKey, run.run_id),
+      traceparent,
+      originRunId: run.run_id,
+    });
+    return { run: await forward(auth, run, prepared.send, true), replayed: true };
+  }
+
+  return {
+    /**
+     * Where a run with this target goes: a named peer, or wherever its model tier is offered (this
+     * node first). Refused when no node offers the tier.
+     *
+     * @throws InvalidRequestError when neither this node nor a peer trusted for the tenant offers it
+     */
+    async place(auth: AuthContext, target: RunTarget): Promise<Placement> {
+      if ('peer_id' in target) return { where: 'peer', peerId: target.peer_id };
+      if (deps.localTiers.includes(target.model_tier)) return { where: 'local' };
+      const peerId = await peerOffering(auth, target.model_tier);
+      if (peerId === undefined)
+        throw new InvalidRequestError(
+          `No node offers model tier ${target.model_tier}: neither this node nor a peer trusted for the tenant`,
+          [{ field: 'target.model_tier', message: 'offered by no node this tenant may use' }],
+        );
+      return { where: 'peer', peerId };
+    },
+
+    /**
+     * Creates the run here and forwards it to `peerId`. The peer's capabilities and the tenant's
+     * trust are checked before anything is created; a replay returns the run the key created.
+     *
+     * @throws IdempotencyKeyReusedError, and the forward's refusals (404 agent, 403 trust, 400 capabilities, 503)
+     */
+    async createRun(
+      auth: AuthContext,
+      body: CreateRunRequest,
+      peerId: string,
+      idempotencyKey: string | undefined,
+      traceparent: string,
+    ): Promise<{ run: Run; replayed: boolean }> {
+      const now = deps.now();
+      const at = now.toISOString();
+      // The same claim scope as a local run's, so one key names one run whichever node runs it.
+      const claim =
+        idempotencyKey === undefined
+          ? undefined
+          : {
+              scopeHash: fingerprint([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
+              requestHash: fingerprint(body),
+              expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
+            };
+      const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
+      if (earlier !== undefined) return replay(auth, body, earlier, idempotencyKey!, traceparent);
+      const runId = deps.newRunId();
+      const prepared = await deps.forwarder.prepare(auth, {
+        peerId,
+        agentId: body.agent_id,
+        input: body.input,
+        ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
+        forwardKey: forwardKeyOf(auth, idempotencyKey, runId),
+        traceparent,
+      });
+      const record: RunRecord = {
+        run_id: runId,
+        tenant_id: auth.tenant_id,
+        agent_id: body.agent_id,
+        // The agent is the peer's; its version there is not reported back.
+        agent_version: 1,
+        mode: 'standard',
+        execution_arn: null,
+        principal_id: auth.principal.id,
+        auth: {
+          tenant_id: auth.tenant_id,
+          principal: { id: auth.principal.id, type: auth.principal.type },
+          scopes: [...auth.scopes],
+          policy_context: auth.policy_context,
+        },
+        status: 'queued',
+        input: body.input,
+        output: null,
+        error: null,
+        metadata: body.metadata ?? {},
+        transcript_messages: 0,
+        transcript_bytes: 0,
+        steps_completed: 0,
+        last_sequence: 0,
+        usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
+        created_at: at,
+        updated_at: at,
+        started_at: null,
+        ended_at: null,
+        // No step of it runs here: the peer schedules it.
+        scheduled_at: at,
+        status_reason: null,
+        federation: {
+          origin_node_id: deps.nodeId,
+          node_id: prepared.peer.peer_id,
+          remote_run_id: null,
+          remote_events_url: null,
+        },
+        replicated_sequence: 0,
+      };
+      // No event of its own: the run's events are the peer's, replicated in their order (HLD §7.4).
+      const created = await deps.runs.createRun(auth, record, [], claim);
+      if (created.outcome !== 'created') return replay(auth, body, created, idempotencyKey!, traceparent);
+      return { run: await forward(auth, created.run, prepared.send, claim !== undefined), replayed: false };
+    },
+  };
+}
+
+export type FederatedRuns = ReturnType<typeof createFederatedRuns>;
