@@ -48,6 +48,8 @@ import { createEventIngest } from '../federation/event-ingest.ts';
 import { createEventPusher, replicatingSink } from '../federation/event-pusher.ts';
 import type { EventPusher } from '../federation/event-pusher.ts';
 import { createFederatedRuns } from '../federation/federated-runs.ts';
+import { withEventNodeIds } from '../federation/event-node.ts';
+import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { createRunForwarder } from '../federation/run-forwarder.ts';
 import { createPeerTokenIssuer } from '../federation/peer-tokens.ts';
 import type { PeerTokenIssuer } from '../federation/peer-tokens.ts';
@@ -127,7 +129,15 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   });
   // One clock for every part that stamps or ages something.
   const now = () => new Date();
-  const runs = new DynamoRunStateStore(db, config.tableName, { now });
+  // Every event read names the node that produced it (HLD §7.4); a node with no id names none.
+  const runs = withEventNodeIds(new DynamoRunStateStore(db, config.tableName, { now }), () => {
+    try {
+      return federationConfigFromEnv(config.tableName, env).nodeId;
+    } catch (error) {
+      if (error instanceof ConfigurationError) return undefined;
+      throw error;
+    }
+  });
   const agents = new DynamoAgentRegistry(db, config.tableName, { now });
   const toolRegistry = new DynamoToolRegistry(db, config.tableName, { now });
   const memory = new DynamoMemoryStore(db, config.tableName, { now });

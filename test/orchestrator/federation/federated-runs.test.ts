@@ -386,7 +386,10 @@ describe('POST /v1/federation/events:ingest on east-1', { timeout: 90_000 }, () 
     expect(localRun.status).toBe(404);
     expect(missing.status).toBe(404);
     expect((localRun.body['error'] as { code: string }).code).toBe('not_found');
-    expect((await eastEvents(local.body.run_id)).map((e) => e.type)).toEqual(['run.queued']);
+    // The tenant's own run is untouched, its events named as this node's.
+    expect((await eastEvents(local.body.run_id)).map((e) => [e.type, e.node_id])).toEqual([
+      ['run.queued', 'east-1'],
+    ]);
   });
 
   it('refuses a tenant the peer may not act for with 403, and an untrusted node or a tenant token with 401', async () => {
