@@ -50,7 +50,7 @@ const replicatorSubject = 'agentos-event-replicator';
  */
 export function createEventPusher(options: EventPusherOptions) {
   const fetcher = options.fetch ?? globalThis.fetch;
-  const timeoutMs = options.timeoutMs ?? 5_000;
+  const timeoutMs = options.timeoutMs ?? 3_000;
   const attempts = options.attempts ?? 3;
   const batchSize = Math.min(options.batchSize ?? 100, maxIngestBatch);
   const maxRounds = options.maxRounds ?? 20;
