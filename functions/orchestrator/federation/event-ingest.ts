@@ -11,7 +11,7 @@ import type { RunChanges, RunRecord, RunStatePort } from '../ports/run-state-por
 import { statesLeadingTo } from '../runtime/run-state-machine.ts';
 import type { RunError, RunStatus } from '../schemas/run.ts';
 import type { AssistantMessage } from '../../shared/contracts/chat.ts';
-import type { NewEvent, RunEvent } from '../schemas/event.ts';
+import type { RunEvent } from '../schemas/event.ts';
 import type { IngestEventsRequest, IngestEventsResult } from './schemas/event-ingest.ts';
 
 /** What event replication is built on. */
@@ -21,8 +21,30 @@ export type EventIngestDeps = {
   reportFailure: FailureReporter;
 };
 
-/** Reads of a run that moved on under a concurrent ingest before one gives up (each re-reads it). */
+/** Times a run may move on under an ingest (each time it re-reads it) before the ingest gives up. */
 const maxIngestAttempts = 8;
+
+/**
+ * Events one commit stores at most: each is two items of a transaction (the event and its id guard)
+ * of at most 100 (dynamo-run-state.ts), and their data at most about a third of its 4 MB.
+ */
+const maxEventsPerCommit = 40;
+const maxBytesPerCommit = 1024 * 1024;
+
+/** The events that follow `held` without a gap, as many as one commit stores. */
+function nextCommit(ordered: readonly RunEvent[], held: number): RunEvent[] {
+  const taken: RunEvent[] = [];
+  let bytes = 0;
+  for (const event of ordered) {
+    if (event.sequence <= held) continue;
+    if (event.sequence !== held + taken.length + 1 || taken.length === maxEventsPerCommit) break;
+    bytes += Buffer.byteLength(JSON.stringify(event.data), 'utf8');
+    // One event alone always goes: the store refuses what no commit can hold.
+    if (taken.length > 0 && bytes > maxBytesPerCommit) break;
+    taken.push(event);
+  }
+  return taken;
+}
 
 /** The run's status and fields once `events` (in order) have happened to it. */
 function applied(run: RunRecord, events: readonly RunEvent[]): { status: RunStatus; changes: RunChanges } {
@@ -69,7 +91,10 @@ export function createEventIngest(deps: EventIngestDeps) {
     return run;
   }
 
-  /** Stores what follows the run's replicated prefix; retried while a concurrent ingest moves it on. */
+  /**
+   * Stores what follows the run's replicated prefix, a commit at a time; re-reads the run and goes
+   * on when a concurrent ingest (or this node) moved it on.
+   */
   async function ingestRun(
     auth: AuthContext,
     peerId: string,
@@ -80,53 +105,49 @@ export function createEventIngest(deps: EventIngestDeps) {
     const bySequence = new Map<number, RunEvent>();
     for (const event of events) if (!bySequence.has(event.sequence)) bySequence.set(event.sequence, event);
     const ordered = [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
-    const repeated = events.length - ordered.length;
     let run = first;
-    for (let attempt = 1; attempt <= maxIngestAttempts; attempt++) {
+    let accepted = 0;
+    let moves = 0;
+    for (;;) {
       const held = run.replicated_sequence ?? 0;
-      const taken: RunEvent[] = [];
-      for (const event of ordered) {
-        if (event.sequence <= held) continue;
-        if (event.sequence !== held + taken.length + 1) break;
-        taken.push(event);
-      }
-      const duplicates = repeated + ordered.filter((event) => event.sequence <= held).length;
-      const deferred = ordered.length - (duplicates - repeated) - taken.length;
-      if (taken.length === 0) return { accepted: 0, duplicates, deferred, contiguous: held };
+      const taken = nextCommit(ordered, held);
+      if (taken.length === 0) break;
       const { status, changes } = applied(run, taken);
-      const newEvents: NewEvent[] = taken.map((event) => ({
-        event_id: event.event_id,
-        type: event.type,
-        data: event.data,
-        time: event.time,
-        node_id: event.node_id ?? peerId,
-      }));
       try {
         const result = await deps.runs.commit(auth, run.run_id, {
           requireStatus: [run.status],
           requireLastSequence: run.last_sequence,
           ...(status === run.status ? {} : { status }),
           changes: { ...changes, replicated_sequence: held + taken.length },
-          events: newEvents,
+          events: taken.map((event) => ({
+            event_id: event.event_id,
+            type: event.type,
+            data: event.data,
+            time: event.time,
+            node_id: event.node_id ?? peerId,
+          })),
         });
+        // An event id held already (a peer resending it under another sequence) is not stored twice.
+        accepted += result.appended;
+        run = result.run;
         await deps.sink
           .publish(auth, result.events)
           .catch((error: unknown) =>
             deps.reportFailure('replicated run events not published', error, { run_id: run.run_id }),
           );
-        // An event id held already (a peer resending an event under a new sequence) is not stored twice.
-        return {
-          accepted: result.appended,
-          duplicates: duplicates + taken.length - result.appended,
-          deferred,
-          contiguous: held + taken.length,
-        };
       } catch (error) {
         if (!(error instanceof RunMovedOnError) && !(error instanceof RunStateConflictError)) throw error;
+        moves += 1;
+        if (moves >= maxIngestAttempts)
+          throw new DependencyUnavailableError(`Run ${first.run_id} kept changing; send its events again`, {
+            cause: error,
+          });
         run = await forwardedRun(auth, peerId, run.run_id);
       }
     }
-    throw new DependencyUnavailableError(`Run ${first.run_id} kept changing; send its events again`);
+    const contiguous = run.replicated_sequence ?? 0;
+    const deferred = ordered.filter((event) => event.sequence > contiguous).length;
+    return { accepted, duplicates: events.length - accepted - deferred, deferred, contiguous };
   }
 
   return {

@@ -124,6 +124,9 @@ export function createEventPusher(options: EventPusherOptions) {
       const origin = run?.metadata[originMetadata.node];
       const originRunId = run?.metadata[originMetadata.run];
       if (run === undefined || origin === undefined || originRunId === undefined) return undefined;
+      // Only a run the origin itself created here goes back to it: metadata alone is the caller's to
+      // write, and a run this node forwarded elsewhere (a `federation` link) is a copy, never pushed on.
+      if (!run.principal_id.startsWith(`peer/${origin}/`) || run.federation !== undefined) return undefined;
       const peer = await options.peers.get(origin);
       if (peer === undefined || peerTenantOf(peer, auth.tenant_id) === undefined) return undefined;
       const url = `${peer.base_url.replace(/\/+$/, '')}/v1/federation/events:ingest`;

@@ -209,6 +209,21 @@ describe('event pusher', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('returns undefined without calling anyone for a run whose origin metadata its own caller wrote', async () => {
+    const { west, pusher, calls } = await setup();
+    const own = 'run_0000000000000000000000ownn';
+    await west.createRun(
+      westAuth,
+      record(own, 'acme-west', {
+        principal_id: 'bob',
+        metadata: { [originMetadata.node]: 'east-1', [originMetadata.run]: eastRun },
+      }),
+      [],
+    );
+    expect(await pusher.push(westAuth, own)).toBeUndefined();
+    expect(calls).toEqual([]);
+  });
+
   it('returns undefined without calling anyone for a run no peer forwarded', async () => {
     const { west, pusher, calls } = await setup();
     const local = 'run_000000000000000000000local';

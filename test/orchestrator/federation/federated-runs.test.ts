@@ -315,6 +315,28 @@ describe('a run created on east-1 with a target', { timeout: 90_000 }, () => {
     ]);
   });
 
+  it('replicates a run of more events than one batch or one transaction holds, complete and in order', async () => {
+    const created = await createRun({ target: { peer_id: 'west-1' } });
+    const runId = created.body.run_id;
+    const remoteRunId = created.body.federation!.remote_run_id!;
+    const { runs, pusher } = westSide();
+    const auth = await westAuth(remoteRunId);
+    for (let first = 1; first <= 120; first += 40) {
+      await runs.commit(auth, remoteRunId, {
+        requireStatus: ['queued'],
+        events: Array.from({ length: 40 }, (_, i) => ({
+          event_id: `${remoteRunId}:s${first + i}:step.started`,
+          type: 'step.started' as const,
+          data: { step: first + i },
+        })),
+      });
+    }
+    expect(await pusher.push(auth, remoteRunId, 1)).toBe(121);
+    const events = await eastEvents(runId);
+    expect(events.map((event) => event.sequence)).toEqual(Array.from({ length: 121 }, (_, i) => i + 1));
+    expect((await eastRun(runId)).federation?.replicated_sequence).toBe(121);
+  });
+
   it('refuses a tenant that does not federate with the peer before creating anything', async () => {
     const token = await east.auth.token('globex', { subject: 'bob' });
     const response = await fetch(`${east.url}/v1/runs`, {
