@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryPeerRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-peer-registry.ts';
+import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
+import { createFederatedRuns } from '../../../functions/orchestrator/federation/federated-runs.ts';
+import type { ForwardRequest } from '../../../functions/orchestrator/federation/run-forwarder.ts';
+import type { PeerCapabilities } from '../../../functions/orchestrator/federation/schemas/peer-capabilities.ts';
+import type { Peer } from '../../../functions/orchestrator/federation/schemas/peer.ts';
+import type { ForwardedRun } from '../../../functions/orchestrator/federation/schemas/run-forwarding.ts';
+import type { CreateRunRequest } from '../../../functions/orchestrator/schemas/run.ts';
+import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
+import { DependencyUnavailableError, NotFoundError } from '../../../functions/shared/errors/agentos-error.ts';
+
+/**
+ * The origin side of run forwarding (HLD §7.3) on the in-memory store, with a forwarder double that
+ * records each forward and answers as told: what a client of east-1 notices when west-1 takes the
+ * run, cannot be reached, or refuses it.
+ */
+
+const alice: AuthContext = {
+  tenant_id: 'acme',
+  principal: { id: 'alice', type: 'user' },
+  scopes: ['runs:read', 'runs:write'],
+  policy_context: {},
+};
+const body: CreateRunRequest = {
+  agent_id: 'sample-agent',
+  input: { messages: [{ role: 'user', content: 'hi' }] },
+  target: { peer_id: 'west-1' },
+};
+const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+type Answer = 'ok' | 'unreachable' | 'refused';
+
+async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {}) {
+  const runs = new InMemoryRunStateStore();
+  const peers = new InMemoryPeerRegistry();
+  for (const peerId of ['west-1', 'north-1'])
+    await peers.add(
+      {
+        peer_id: peerId,
+        base_url: `https://${peerId}.example`,
+        jwks_url: `https://${peerId}.example/jwks`,
+        tenants: [{ tenant_id: 'acme', peer_tenant_id: 'acme' }],
+      },
+      { by: 'ops', at: new Date() },
+    );
+  const sent: (ForwardRequest & { originRunId: string | undefined })[] = [];
+  const pending = [...answers];
+  let ids = 0;
+  const federated = createFederatedRuns({
+    runs,
+    peers,
+    nodeId: 'east-1',
+    localTiers: ['small'],
+    reportFailure: () => undefined,
+    now: () => new Date(),
+    newRunId: () => `run_${String(++ids).padStart(26, '0')}`,
+    idempotencyTtlSeconds: 86_400,
+    forwarder: {
+      capabilities: async (peer) =>
+        ({ models: { tiers: (tiers[peer.peer_id] ?? []).map((name) => ({ name })) } }) as PeerCapabilities,
+      prepare: async (_auth, request) => ({
+        peer: { peer_id: request.peerId } as Peer,
+        send: async (originRunId?: string): Promise<ForwardedRun> => {
+          sent.push({ ...request, originRunId });
+          const answer = pending.shift() ?? 'ok';
+          if (answer === 'unreachable')
+            throw new DependencyUnavailableError('Peer west-1 could not take the forward');
+          if (answer === 'refused') throw new NotFoundError('Agent sample-agent was not found');
+          return {
+            object: 'federation.forwarded_run',
+            node_id: request.peerId,
+            run_id: 'run_0000000000000000000000remo',
+            status: 'queued',
+            events_url: `https://${request.peerId}.example/v1/runs/run_0000000000000000000000remo/events?stream_token=secret`,
+            created_at: new Date().toISOString(),
+          };
+        },
+      }),
+    },
+  });
+  const create = (key?: string, request = body) =>
+    federated.createRun(alice, request, 'west-1', key, traceparent);
+  return { runs, federated, sent, create };
+}
+
+describe('federated runs', () => {
+  it('returns the run linked to the peer’s, without the peer’s token, and sends the forward naming it', async () => {
+    const { create, sent } = await setup();
+    const { run, replayed } = await create('key-1');
+    expect(replayed).toBe(false);
+    expect(run).toMatchObject({
+      status: 'queued',
+      federation: {
+        origin_node_id: 'east-1',
+        node_id: 'west-1',
+        remote_run_id: 'run_0000000000000000000000remo',
+        remote_events_url: 'https://west-1.example/v1/runs/run_0000000000000000000000remo/events',
+        replicated_sequence: 0,
+      },
+    });
+    expect(sent).toEqual([expect.objectContaining({ originRunId: run.run_id, traceparent })]);
+  });
+
+  it('returns the same run for the same key, and derives the forward key from it, never the key itself', async () => {
+    const { create, sent } = await setup();
+    const first = await create('key-1');
+    const again = await create('key-1');
+    expect(again).toMatchObject({ replayed: true, run: { run_id: first.run.run_id } });
+    expect(sent).toHaveLength(1);
+    const other = await create('key-2');
+    expect(other.run.run_id).not.toBe(first.run.run_id);
+    expect(sent[1]!.forwardKey).not.toBe(sent[0]!.forwardKey);
+    expect(sent[0]!.forwardKey).not.toContain('key-1');
+  });
+
+  it('keeps the run queued when the peer cannot be reached, and a retry with the key sends the same forward', async () => {
+    const { create, sent, runs } = await setup(['unreachable']);
+    const failed = await create('key-1').catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: 'dependency_unavailable', details: { run_id: expect.any(String) } });
+    const runId = (failed as DependencyUnavailableError).details['run_id'] as string;
+    expect(await runs.getRun(alice, runId)).toMatchObject({
+      status: 'queued',
+      federation: { remote_run_id: null },
+    });
+    const retried = await create('key-1');
+    expect(retried).toMatchObject({
+      replayed: true,
+      run: { run_id: runId, federation: { node_id: 'west-1' } },
+    });
+    expect(sent.map((request) => [request.forwardKey, request.originRunId])).toEqual([
+      [sent[0]!.forwardKey, runId],
+      [sent[0]!.forwardKey, runId],
+    ]);
+  });
+
+  it('fails the run with the peer’s refusal, and throws that refusal', async () => {
+    const { create, runs } = await setup(['refused']);
+    await expect(create('key-1')).rejects.toMatchObject({ code: 'not_found' });
+    const { runs: stored } = await runs.listRuns(alice, { limit: 10 });
+    expect(stored).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        error: { code: 'not_found', message: 'Agent sample-agent was not found' },
+      }),
+    ]);
+  });
+
+  it('fails the run when the peer cannot be reached and the client sent no key to retry with', async () => {
+    const { create, runs } = await setup(['unreachable']);
+    await expect(create()).rejects.toMatchObject({ code: 'dependency_unavailable' });
+    const { runs: stored } = await runs.listRuns(alice, { limit: 10 });
+    expect(stored.map((run) => run.status)).toEqual(['failed']);
+  });
+
+  it('throws idempotency_key_reused for the same key with another body', async () => {
+    const { create } = await setup();
+    await create('key-1');
+    await expect(create('key-1', { ...body, metadata: { other: 'x' } })).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+    });
+  });
+
+  it('places a tier offered here on this node, else on a peer that offers it, and refuses one no node offers', async () => {
+    const { federated } = await setup([], { 'north-1': ['large'] });
+    expect(await federated.place(alice, { model_tier: 'small' })).toEqual({ where: 'local' });
+    expect(await federated.place(alice, { model_tier: 'large' })).toEqual({
+      where: 'peer',
+      peerId: 'north-1',
+    });
+    await expect(federated.place(alice, { model_tier: 'huge' })).rejects.toMatchObject({
+      code: 'invalid_request',
+      details: { fields: [{ field: 'target.model_tier' }] },
+    });
+    await expect(
+      federated.place({ ...alice, tenant_id: 'globex' }, { model_tier: 'large' }),
+    ).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+  });
+});
