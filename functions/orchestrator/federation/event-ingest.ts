@@ -9,7 +9,7 @@ import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import { RunMovedOnError, RunStateConflictError } from '../ports/run-state-port.ts';
 import type { RunChanges, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import { statesLeadingTo } from '../runtime/run-state-machine.ts';
-import type { RunError, RunStatus } from '../schemas/run.ts';
+import type { RunError, RunStatus, RunUsage } from '../schemas/run.ts';
 import type { AssistantMessage } from '../../shared/contracts/chat.ts';
 import type { RunEvent } from '../schemas/event.ts';
 import type { IngestEventsRequest, IngestEventsResult } from './schemas/event-ingest.ts';
@@ -62,6 +62,15 @@ function applied(run: RunRecord, events: readonly RunEvent[]): { status: RunStat
       changes.status_reason = null;
     } else if (event.type === 'step.completed') {
       changes.steps_completed = Math.max(run.steps_completed, Number(data['step']) || 0);
+    } else if (event.type === 'model.completed') {
+      // The run's usage adds up its model answers, as the step engine does on the peer.
+      const usage = data['usage'] as RunUsage;
+      const sum = changes.usage ?? run.usage;
+      changes.usage = {
+        prompt_tokens: sum.prompt_tokens + usage.prompt_tokens,
+        completion_tokens: sum.completion_tokens + usage.completion_tokens,
+        cost_usd: sum.cost_usd + usage.cost_usd,
+      };
     } else if (event.type === 'run.completed' && move('completed')) {
       changes.output = data['output'] as { message: AssistantMessage };
       changes.ended_at = event.time;

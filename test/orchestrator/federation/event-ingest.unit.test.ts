@@ -124,6 +124,33 @@ describe('event ingest', () => {
     });
   });
 
+  it('adds up the usage of the model answers it stores', async () => {
+    const { send, runs } = await setup();
+    const answered = (sequence: number, tokens: number): RunEvent => ({
+      object: 'event',
+      event_id: `${remoteRun}:m${sequence}`,
+      run_id: localRun,
+      sequence,
+      time: at,
+      type: 'model.completed',
+      data: {
+        step: 1,
+        request_id: 'r',
+        message: { role: 'assistant', content: 'x' },
+        finish_reason: 'stop',
+        usage: { prompt_tokens: tokens, completion_tokens: 1, total_tokens: tokens + 1, cost_usd: 0.5 },
+        route: {},
+        policy: {},
+      },
+    });
+    await send([...remote.slice(0, 2), answered(3, 10), answered(4, 5)]);
+    expect((await runs.getRun(owner, localRun))?.usage).toEqual({
+      prompt_tokens: 15,
+      completion_tokens: 2,
+      cost_usd: 1,
+    });
+  });
+
   it('drops a repeated batch and repeated events within a batch', async () => {
     const { send, stored } = await setup();
     await send(remote.slice(0, 2));
