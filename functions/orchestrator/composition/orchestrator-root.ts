@@ -165,21 +165,22 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         return typeof key === 'function' ? key() : key;
       },
     }));
-  let pusher: EventPusher | undefined;
+  let created: EventPusher | undefined;
+  const pusher: EventPusher = {
+    push: (auth, runId, after) =>
+      (created ??= createEventPusher({
+        nodeId: federationConfigFromEnv(config.tableName, env).nodeId,
+        runs,
+        peers,
+        issuer: peerTokenIssuer(),
+      })).push(auth, runId, after),
+  };
   // A forwarded run's events go back to the node it came from as they are committed (HLD §7.4).
   const sink = replicatingSink(
     new LogEventSink(telemetry.logger, (name, value) =>
       telemetry.metrics.addMetric(name, MetricUnit.Count, value),
     ),
-    {
-      push: (auth, runId, after) =>
-        (pusher ??= createEventPusher({
-          nodeId: federationConfigFromEnv(config.tableName, env).nodeId,
-          runs,
-          peers,
-          issuer: peerTokenIssuer(),
-        })).push(auth, runId, after),
-    },
+    pusher,
     reportFailure,
   );
   // Ingress admission and the step worker read tenants through one cache (HLD §5.2).
@@ -318,7 +319,18 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             operatorTenantId: admin.operatorTenantId,
           }),
           ...peerAdminHandlers({ peers, now, operatorTenantId: admin.operatorTenantId }),
-          ...forwardHandlers({ service, eventsUrl, nodeId: federation.nodeId }),
+          ...forwardHandlers({
+            service,
+            eventsUrl,
+            nodeId: federation.nodeId,
+            resendEvents: async (auth, runId) => {
+              await pusher
+                .push(auth, runId)
+                .catch((error: unknown) =>
+                  reportFailure('forwarded run events not replicated', error, { run_id: runId }),
+                );
+            },
+          }),
           ...ingestHandlers({ ingest: createEventIngest({ runs, sink, reportFailure }) }),
           ...peerHandlers({
             federation,

@@ -168,9 +168,9 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
         },
       );
     const run = claimed.run;
-    if (run.federation === undefined || run.federation.remote_run_id !== null || isTerminal(run.status))
+    if (run.federation === undefined || isTerminal(run.status))
       return { run: toRunView(run), replayed: true };
-    const prepared = await deps.forwarder.prepare(auth, {
+    const request = {
       peerId: run.federation.node_id,
       agentId: body.agent_id,
       input: body.input,
@@ -178,8 +178,20 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       forwardKey: forwardKeyOf(auth, idempotencyKey, run.run_id),
       traceparent,
       originRunId: run.run_id,
-    });
-    return { run: await forward(auth, run, prepared.send, true), replayed: true };
+    };
+    if (run.federation.remote_run_id === null) {
+      const prepared = await deps.forwarder.prepare(auth, request);
+      return { run: await forward(auth, run, prepared.send, true), replayed: true };
+    }
+    // The same forward again is answered from the peer's idempotency record, and the peer pushes
+    // the run's events anew: a retry by the client makes good a push the peer could not deliver.
+    try {
+      await (await deps.forwarder.prepare(auth, request)).send(run.run_id);
+    } catch (error) {
+      deps.reportFailure('forwarded run not resynchronized', error, { run_id: run.run_id });
+    }
+    const now = await deps.runs.getRun(auth, run.run_id);
+    return { run: toRunView(now ?? run), replayed: true };
   }
 
   return {

@@ -1,4 +1,5 @@
 import { scopes } from '../../shared/auth/auth-context.ts';
+import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 import type { RouteHandlers } from '../../shared/http/bound-route.ts';
 import type { EventsUrlMinter } from '../events/stream-token.ts';
@@ -13,6 +14,11 @@ export type ForwardHandlerDeps = {
   eventsUrl: EventsUrlMinter;
   /** This node's id, named in the answer. */
   nodeId: string;
+  /**
+   * Sends the run's events to its origin again (HLD §7.4), when a forward is replayed: the origin
+   * retrying a forward it already made asks for what it may have missed. Its failure is its own.
+   */
+  resendEvents?: (auth: AuthContext, runId: string) => Promise<void>;
 };
 
 /** Metadata keys that link a forwarded run to the run it serves on the origin node. */
@@ -63,6 +69,7 @@ export function forwardHandlers(deps: ForwardHandlerDeps): RouteHandlers<typeof 
         events_url: events,
         created_at: run.created_at,
       };
+      if (replayed) await deps.resendEvents?.(runAuth, run.run_id);
       return { status: replayed ? 200 : 201, json: answer };
     },
   };

@@ -337,6 +337,39 @@ describe('a run created on east-1 with a target', { timeout: 90_000 }, () => {
     expect((await eastRun(runId)).federation?.replicated_sequence).toBe(121);
   });
 
+  it('catches up on events west-1 never pushed when the client retries the create with its key', async () => {
+    const key = `k-${crypto.randomUUID()}`;
+    const created = await createRun({ target: { peer_id: 'west-1' } }, key);
+    const runId = created.body.run_id;
+    const remoteRunId = created.body.federation!.remote_run_id!;
+    const { runs } = westSide();
+    const auth = await westAuth(remoteRunId);
+    // Committed on west-1 while east-1 was unreachable: no push delivered them.
+    await runs.commit(auth, remoteRunId, {
+      requireStatus: ['queued'],
+      status: 'failed',
+      changes: { error: { code: 'dependency_unavailable', message: 'no model' } },
+      events: [
+        {
+          event_id: `${remoteRunId}:run.terminal`,
+          type: 'run.failed',
+          data: { status: 'failed', error: { code: 'dependency_unavailable', message: 'no model' } },
+        },
+      ],
+    });
+    expect((await eastRun(runId)).status).toBe('queued');
+    const retried = await createRun({ target: { peer_id: 'west-1' } }, key);
+    expect(retried).toMatchObject({
+      status: 200,
+      body: {
+        run_id: runId,
+        status: 'failed',
+        error: { code: 'dependency_unavailable', message: 'no model' },
+      },
+    });
+    expect((await eastEvents(runId)).map((event) => event.type)).toEqual(['run.queued', 'run.failed']);
+  });
+
   it('refuses a tenant that does not federate with the peer before creating anything', async () => {
     const token = await east.auth.token('globex', { subject: 'bob' });
     const response = await fetch(`${east.url}/v1/runs`, {

@@ -107,7 +107,12 @@ describe('federated runs', () => {
     const first = await create('key-1');
     const again = await create('key-1');
     expect(again).toMatchObject({ replayed: true, run: { run_id: first.run.run_id } });
-    expect(sent).toHaveLength(1);
+    // The retry sends the same forward again, so the peer pushes what this node may have missed.
+    expect(sent.map((request) => [request.forwardKey, request.originRunId])).toEqual([
+      [sent[0]!.forwardKey, first.run.run_id],
+      [sent[0]!.forwardKey, first.run.run_id],
+    ]);
+    sent.length = 1;
     const other = await create('key-2');
     expect(other.run.run_id).not.toBe(first.run.run_id);
     expect(sent[1]!.forwardKey).not.toBe(sent[0]!.forwardKey);
@@ -132,6 +137,15 @@ describe('federated runs', () => {
       [sent[0]!.forwardKey, runId],
       [sent[0]!.forwardKey, runId],
     ]);
+  });
+
+  it('returns the run as it is when the retried forward meets an unreachable peer', async () => {
+    const { create } = await setup(['ok', 'unreachable']);
+    const first = await create('key-1');
+    expect(await create('key-1')).toMatchObject({
+      replayed: true,
+      run: { run_id: first.run.run_id, status: 'queued', federation: { node_id: 'west-1' } },
+    });
   });
 
   it('fails the run with the peer’s refusal, and throws that refusal', async () => {
