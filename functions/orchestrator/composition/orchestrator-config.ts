@@ -109,6 +109,9 @@ export const orchestratorHttpEnv = orchestratorCoreEnv.extend({
 /** The environment of the step worker, which calls the Model Policy on the run's principal's behalf. */
 export const stepWorkerEnv = orchestratorCoreEnv.extend({
   ...serviceTokenEnv.variables,
+  // A forwarded run's events are pushed to its origin as they commit, with a peer token naming this
+  // node (HLD §7.4).
+  ...federationEnv.variables,
   AGENTOS_MODEL_POLICY_URL: envVar.url(),
   AGENTOS_MODEL_TIMEOUT_MS: envVar.int({ default: 60_000, min: 1 }),
   /** Attempts of a step that failed with a retryable error before the run fails. */
