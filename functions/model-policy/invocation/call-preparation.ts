@@ -14,6 +14,7 @@ import {
 import { budgetLines } from '../budgets/budget-lines.ts';
 import { reserveBudget } from '../budgets/budget-reserver.ts';
 import type { Reservation } from '../budgets/budget-reserver.ts';
+import { leastOutputTokens, noCounters, sizeReservation } from '../budgets/reservation-sizing.ts';
 import type { WorstCase } from '../budgets/reservation-sizing.ts';
 import { priceTableAt, worstCasePrices } from '../metering/price-table.ts';
 import type { PriceTable } from '../metering/price-table.ts';
@@ -21,7 +22,7 @@ import { aggregateWindows } from '../metering/usage-windows.ts';
 import { requestKey } from '../metering/attribution-keys.ts';
 import { evaluatePolicy } from '../policy/policy-engine.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
-import type { AggregateTargets, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
+import type { AggregateTargets, ClaimOutcome, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
 import { promptOverheadTokens } from '../budgets/prompt-overhead.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { ProviderRegistry } from '../router/provider-registry.ts';
@@ -254,8 +255,9 @@ function claimFor(deps: GatewayDeps, input: ModelCallInput, deadlineMs: number, 
 
 /**
  * Everything before a backend is called (HLD §5.2 model invocation): plan and policy, then the request-id claim (a
- * retry of a completed request replays it; a different body or a request still running is refused),
- * then the atomic budget reservation, which lowers `max_tokens` to what remains.
+ * retry of a completed request replays it; a different body or a request still running is refused)
+ * with the atomic budget reservation, which lowers `max_tokens` to what remains. Claim and
+ * reservation are one ledger write unless the budgets are short.
  */
 export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Promise<Preparation> {
   const startedAt = deps.now();
@@ -292,37 +294,45 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   const { plan } = planned;
   const deadlineMs = callDeadlineMs(input, plan);
   const claim = claimFor(deps, input, deadlineMs, startedAt);
-  const claimed = await deps.ledger.claim(input.auth.tenant_id, claim);
-  if (claimed.outcome === 'replay') {
-    deps.metrics.count('ModelCallsReplayed', 1);
-    return { kind: 'replay', call: claimed.call, ...rateLimit };
-  }
-  if (claimed.outcome === 'reused') {
-    throw new IdempotencyKeyReusedError(
-      `Request id ${input.requestId} was already used with a different request`,
-    );
-  }
-  if (claimed.outcome === 'in_progress') {
-    // The holder may have died mid-call (a crashed worker): its claim lapses at the lease, so say when.
-    const retryAfterSeconds =
-      claimed.leaseUntil === undefined
-        ? undefined
-        : Math.max(1, Math.ceil((claimed.leaseUntil - startedAt.getTime()) / 1000));
-    throw new RequestInProgressError(`Request ${input.requestId} is still being processed`, {
-      details: retryAfterSeconds === undefined ? {} : { retry_after_seconds: retryAfterSeconds },
-    });
-  }
   const lines = budgetLines(plan.policy.budgets, {
     principalId: input.auth.principal.id,
     runId: input.attribution.runId,
     now: startedAt,
   });
+  const worst = worstCaseOf(plan);
+  // The claim and the reservation sized as if nothing were committed go in one write (HLD §5.3): the
+  // common call's only store round trip before its model is called. When the budgets cannot take
+  // that, the claim is taken alone and the reservation sized to the counters read.
+  const first = sizeReservation(
+    worst,
+    lines,
+    lines.map(() => noCounters),
+  );
+  const fitsEmpty = first.outputTokens >= leastOutputTokens(worst);
+  const claimed = fitsEmpty
+    ? await deps.ledger.claimAndReserve(input.auth.tenant_id, claim, lines, first.amount)
+    : await deps.ledger.claim(input.auth.tenant_id, claim);
+  if (claimed.outcome === 'no_room') {
+    // Nothing was written, the claim neither: take it alone, then reserve what the counters allow.
+    const alone = await deps.ledger.claim(input.auth.tenant_id, claim);
+    if (alone.outcome !== 'claimed') return refusedClaim(deps, input, alone, startedAt, rateLimit);
+  } else if (claimed.outcome !== 'claimed' && claimed.outcome !== 'reserved') {
+    return refusedClaim(deps, input, claimed, startedAt, rateLimit);
+  }
   let reservation: Reservation;
-  try {
-    reservation = await reserveBudget(deps.ledger, input.auth.tenant_id, claim, lines, worstCaseOf(plan));
-  } catch (error) {
-    await releaseUnreserved(deps, input, plan, claim, error, startedAt);
-    throw error;
+  if (claimed.outcome === 'reserved') {
+    reservation = { lines, outputTokens: first.outputTokens, amount: first.amount };
+  } else {
+    try {
+      reservation = await reserveBudget(deps.ledger, input.auth.tenant_id, claim, lines, worst, {
+        ...(claimed.outcome === 'no_room'
+          ? { counters: await deps.ledger.readBudgets(input.auth.tenant_id, lines) }
+          : {}),
+      });
+    } catch (error) {
+      await releaseUnreserved(deps, input, plan, claim, error, startedAt);
+      throw error;
+    }
   }
   return {
     kind: 'ready',
@@ -346,6 +356,36 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
     },
     ...rateLimit,
   };
+}
+
+/**
+ * A request id another call holds or held: its stored call for a replay, or the refusal of a
+ * different body or of a call still running.
+ */
+function refusedClaim(
+  deps: GatewayDeps,
+  input: ModelCallInput,
+  found: Exclude<ClaimOutcome, { outcome: 'claimed' }>,
+  startedAt: Date,
+  rateLimit: { rateLimit?: RateDecision },
+): Preparation {
+  if (found.outcome === 'replay') {
+    deps.metrics.count('ModelCallsReplayed', 1);
+    return { kind: 'replay', call: found.call, ...rateLimit };
+  }
+  if (found.outcome === 'reused') {
+    throw new IdempotencyKeyReusedError(
+      `Request id ${input.requestId} was already used with a different request`,
+    );
+  }
+  // The holder may have died mid-call (a crashed worker): its claim lapses at the lease, so say when.
+  const retryAfterSeconds =
+    found.leaseUntil === undefined
+      ? undefined
+      : Math.max(1, Math.ceil((found.leaseUntil - startedAt.getTime()) / 1000));
+  throw new RequestInProgressError(`Request ${input.requestId} is still being processed`, {
+    details: retryAfterSeconds === undefined ? {} : { retry_after_seconds: retryAfterSeconds },
+  });
 }
 
 /** Frees the request id of a call that got no reservation, recording why when it was the budget. */

@@ -23,6 +23,11 @@ class FailingLedger implements LedgerPort {
     return this.#ledger.claim(...args);
   }
 
+  claimAndReserve(...args: Parameters<LedgerPort['claimAndReserve']>) {
+    if (this.failing === 'reserve') return Promise.reject(unreachable());
+    return this.#ledger.claimAndReserve(...args);
+  }
+
   readBudgets(...args: Parameters<LedgerPort['readBudgets']>) {
     return this.#ledger.readBudgets(...args);
   }

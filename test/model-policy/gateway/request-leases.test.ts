@@ -38,6 +38,7 @@ class FlakySettlement implements LedgerPort {
   failNextSettle = false;
   readonly #ledger: LedgerPort;
   readonly claim: LedgerPort['claim'];
+  readonly claimAndReserve: LedgerPort['claimAndReserve'];
   readonly readBudgets: LedgerPort['readBudgets'];
   readonly reserve: LedgerPort['reserve'];
   readonly recordRefusal: LedgerPort['recordRefusal'];
@@ -47,6 +48,7 @@ class FlakySettlement implements LedgerPort {
   constructor(ledger: LedgerPort) {
     this.#ledger = ledger;
     this.claim = (...args) => ledger.claim(...args);
+    this.claimAndReserve = (...args) => ledger.claimAndReserve(...args);
     this.readBudgets = (...args) => ledger.readBudgets(...args);
     this.reserve = (...args) => ledger.reserve(...args);
     this.recordRefusal = (...args) => ledger.recordRefusal(...args);
