@@ -22,7 +22,14 @@ import { aggregateWindows } from '../metering/usage-windows.ts';
 import { requestKey } from '../metering/attribution-keys.ts';
 import { evaluatePolicy } from '../policy/policy-engine.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
-import type { AggregateTargets, ClaimOutcome, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
+import type {
+  AggregateTargets,
+  Amount,
+  BudgetLine,
+  ClaimOutcome,
+  LedgerPort,
+  RequestClaim,
+} from '../ports/ledger-port.ts';
 import { promptOverheadTokens } from '../budgets/prompt-overhead.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { ProviderRegistry } from '../router/provider-registry.ts';
@@ -42,6 +49,7 @@ import type { StoredCall } from '../schemas/stored-call.ts';
 import { usageRecordOf } from './usage-records.ts';
 import { refuseKnownModelFlood, takeModelRequest } from './model-request-rate.ts';
 import type { RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
+import type { DeferredSettlements } from './deferred-settlement.ts';
 
 /** What the gateway is built from. */
 export type GatewayDeps = {
@@ -58,6 +66,11 @@ export type GatewayDeps = {
   abortPollMs?: number;
   /** The node's rate limiter for the tenants' model call buckets; none is enforced when absent. */
   limiter?: RateLimiterPort;
+  /**
+   * Where completed calls settle after their answer is delivered (HLD §5.3); they settle before it
+   * when absent.
+   */
+  settlements?: DeferredSettlements;
 };
 
 /** A call that passed policy, holds its request id and has its budget reserved. */
@@ -261,26 +274,37 @@ function claimFor(deps: GatewayDeps, input: ModelCallInput, deadlineMs: number, 
  */
 export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Promise<Preparation> {
   const startedAt = deps.now();
-  // The tenant's bucket is taken alongside the policy read, not before it, so the rate limit adds no
-  // round trip of its own; a refusal wins over whatever the plan came to. Every request takes from
-  // it, a replay too: it is refused before its request id is looked up. So does a request the plan
-  // then refuses for its own fault (denied, unknown model): deciding that first would put the
-  // policy read and the bucket's write one after the other. A flood the instance already knows
-  // is past the rate is refused before either.
+  // The tenant's bucket is taken alongside the policy read and the request-id claim, not before
+  // them, so the rate limit adds no round trip of its own; a refusal wins over whatever the plan
+  // and the claim came to (a claim already written is released). Every request takes from it, a
+  // replay too. So does a request the plan then refuses for its own fault (denied, unknown model):
+  // deciding that first would put the policy read and the bucket's write one after the other. A
+  // flood the instance already knows is past the rate is refused before either.
   if (deps.limiter !== undefined && input.requestRate !== undefined) {
     refuseKnownModelFlood(deps.limiter, input.auth.tenant_id, input.requestRate);
   }
-  const [taken, planning] = await Promise.allSettled([
+  const taken = (
     deps.limiter === undefined || input.requestRate === undefined
       ? Promise.resolve(undefined)
-      : takeModelRequest(deps.limiter, input.auth.tenant_id, input.requestRate),
-    planCall(deps, input, startedAt),
-  ]);
-  if (taken.status === 'rejected') throw taken.reason;
-  if (planning.status === 'rejected') throw planning.reason;
-  const rateLimit = taken.value === undefined ? {} : { rateLimit: taken.value };
-  const planned = planning.value;
+      : takeModelRequest(deps.limiter, input.auth.tenant_id, input.requestRate)
+  ).then(
+    (decision) => ({ decision }),
+    (refusal: unknown) => ({ refusal }),
+  );
+  const rateOf = async (): Promise<{ rateLimit?: RateDecision }> => {
+    const bucket = await taken;
+    if ('refusal' in bucket) throw bucket.refusal;
+    return bucket.decision === undefined ? {} : { rateLimit: bucket.decision };
+  };
+  let planned: PlanResult;
+  try {
+    planned = await planCall(deps, input, startedAt);
+  } catch (error) {
+    await rateOf();
+    throw error;
+  }
   if (planned.kind === 'denied') {
+    await rateOf();
     deps.metrics.count('PolicyDenials', 1);
     await recordRefusalSafely(deps, input, {
       outcome: 'denied',
@@ -294,6 +318,8 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   const { plan } = planned;
   const deadlineMs = callDeadlineMs(input, plan);
   const claim = claimFor(deps, input, deadlineMs, startedAt);
+  // A retry of a call this process is still settling waits for it, and so replays it.
+  await deps.settlements?.settledRequest(pendingRequestKey(input.auth.tenant_id, claim.requestKey));
   const lines = budgetLines(plan.policy.budgets, {
     principalId: input.auth.principal.id,
     runId: input.attribution.runId,
@@ -312,6 +338,16 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   const claimed = fitsEmpty
     ? await deps.ledger.claimAndReserve(input.auth.tenant_id, claim, lines, first.amount)
     : await deps.ledger.claim(input.auth.tenant_id, claim);
+  let rateLimit: { rateLimit?: RateDecision };
+  try {
+    rateLimit = await rateOf();
+  } catch (refusal) {
+    if (claimed.outcome === 'reserved' || claimed.outcome === 'claimed') {
+      const held = claimed.outcome === 'reserved' ? { lines, amount: first.amount } : undefined;
+      await releaseUnreserved(deps, input, plan, claim, refusal, startedAt, held);
+    }
+    throw refusal;
+  }
   if (claimed.outcome === 'no_room') {
     // Nothing was written, the claim neither: take it alone, then reserve what the counters allow.
     const alone = await deps.ledger.claim(input.auth.tenant_id, claim);
@@ -358,6 +394,11 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   };
 }
 
+/** How {@link DeferredSettlements} names the request of a call: its tenant and request key. */
+export function pendingRequestKey(tenantId: string, requestKey: string): string {
+  return `${tenantId}/${requestKey}`;
+}
+
 /**
  * A request id another call holds or held: its stored call for a replay, or the refusal of a
  * different body or of a call still running.
@@ -388,7 +429,10 @@ function refusedClaim(
   });
 }
 
-/** Frees the request id of a call that got no reservation, recording why when it was the budget. */
+/**
+ * Frees the request id of a call that will not be made, recording why when it was the budget; with
+ * `held`, the reservation it holds is released in the same write.
+ */
 async function releaseUnreserved(
   deps: GatewayDeps,
   input: ModelCallInput,
@@ -396,6 +440,7 @@ async function releaseUnreserved(
   claim: RequestClaim,
   error: unknown,
   at: Date,
+  held?: { lines: BudgetLine[]; amount: Amount },
 ): Promise<void> {
   const overBudget = error instanceof BudgetExceededError;
   if (overBudget) deps.metrics.count('BudgetRefusals', 1);
@@ -403,6 +448,9 @@ async function releaseUnreserved(
     await deps.ledger.settle(input.auth.tenant_id, {
       claim,
       request: { kind: 'release' },
+      ...(held === undefined
+        ? {}
+        : { budgets: { lines: held.lines, reserved: held.amount, charged: { tokens: 0, nano: 0 } } }),
       record: usageRecordOf(input, {
         outcome: overBudget ? 'budget_exceeded' : 'failed',
         policy: plan.outcome,
