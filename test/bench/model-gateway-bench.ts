@@ -347,7 +347,21 @@ type CallTrips = {
   duringProvider: string[];
   afterProvider: string[];
   offPath: string[];
+  /** Sequential round trips before the provider and after it: calls that overlap counted once. */
+  roundsBefore: number;
+  roundsAfter: number;
 };
+
+/** How many sequential round trips some calls took: calls that overlap count as one. */
+function roundsOf(calls: DynamoCall[]): number {
+  let rounds = 0;
+  let reach = Number.NEGATIVE_INFINITY;
+  for (const one of [...calls].sort((a, b) => a.startedAt - b.startedAt)) {
+    if (one.startedAt >= reach) rounds += 1;
+    reach = Math.max(reach, one.endedAt);
+  }
+  return rounds;
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -373,19 +387,37 @@ async function countTrips(
     await new Promise((resolve) => setTimeout(resolve, 2 * dynamo.delayMs + 50));
     const arrival = upstream.arrivals[providerIndex] ?? Number.NaN;
     const providerDone = upstream.lastBytes[providerIndex] ?? Number.NaN;
-    const call: CallTrips = { beforeProvider: [], duringProvider: [], afterProvider: [], offPath: [] };
-    for (const made of dynamo.calls.slice(firstCall)) {
-      if (made.endedAt > lastByte) call.offPath.push(made.op);
-      else if (made.endedAt <= arrival) call.beforeProvider.push(made.op);
-      else if (made.endedAt <= providerDone) call.duringProvider.push(made.op);
-      else call.afterProvider.push(made.op);
+    const call: CallTrips = {
+      beforeProvider: [],
+      duringProvider: [],
+      afterProvider: [],
+      offPath: [],
+      roundsBefore: 0,
+      roundsAfter: 0,
+    };
+    const made = dynamo.calls.slice(firstCall);
+    call.roundsBefore = roundsOf(made.filter((one) => one.endedAt <= arrival));
+    call.roundsAfter = roundsOf(made.filter((one) => one.endedAt > providerDone && one.endedAt <= lastByte));
+    for (const one of dynamo.calls.slice(firstCall)) {
+      if (one.endedAt > lastByte) call.offPath.push(one.op);
+      else if (one.endedAt <= arrival) call.beforeProvider.push(one.op);
+      else if (one.endedAt <= providerDone) call.duringProvider.push(one.op);
+      else call.afterProvider.push(one.op);
     }
     trips.push(call);
   }
   return trips;
 }
 
-function describeTrips(trips: CallTrips[]): { onPath: number; before: number; after: number; text: string } {
+function describeTrips(trips: CallTrips[]): {
+  onPath: number;
+  before: number;
+  after: number;
+  rounds: string;
+  text: string;
+} {
+  const roundsBefore = median(trips.map((call) => call.roundsBefore));
+  const roundsAfter = median(trips.map((call) => call.roundsAfter));
   const before = median(trips.map((call) => call.beforeProvider.length));
   const during = median(trips.map((call) => call.duringProvider.length));
   const after = median(trips.map((call) => call.afterProvider.length));
@@ -400,8 +432,10 @@ function describeTrips(trips: CallTrips[]): { onPath: number; before: number; af
     onPath: before + during + after,
     before,
     after,
+    rounds: `${roundsBefore} before the provider + ${roundsAfter} after it`,
     text:
-      `${before + during + after} on the client's path (before the provider ${before}: ${names(typical?.beforeProvider)}; ` +
+      `${before + during + after} calls on the client's path in ${roundsBefore} + ${roundsAfter} sequential round trips ` +
+      `(before the provider ${before}: ${names(typical?.beforeProvider)}; ` +
       `during it ${during}; between the provider's last byte and the client's ${after}: ${names(typical?.afterProvider)}), ` +
       `${off} after the client's last byte: ${names(typical?.offPath)}`,
   };
@@ -621,7 +655,10 @@ async function main(): Promise<void> {
       console.log(`  ${label.padEnd(7)} ${described.text}`);
     }
     console.log(
-      `  before → after: ${counted.get('before')!.onPath} → ${counted.get('after')!.onPath} on the client's path ` +
+      `  sequential round trips on the client's path, before → after: ${counted.get('before')!.rounds} → ${counted.get('after')!.rounds}`,
+    );
+    console.log(
+      `  calls on the client's path, before → after: ${counted.get('before')!.onPath} → ${counted.get('after')!.onPath} ` +
         `(${counted.get('before')!.before} → ${counted.get('after')!.before} before the provider, ` +
         `${counted.get('before')!.after} → ${counted.get('after')!.after} after it)`,
     );
