@@ -189,6 +189,114 @@ export function ledgerPortConformance(name: string, factory: () => Promise<Ledge
       expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0 });
     });
 
+    it('returns reserved to a claim made with its reservation, and to a second claim what a plain claim finds', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const first = claimOf('req-joint');
+      expect(await ledger.claimAndReserve(id, first, [line], tokens(300))).toEqual({ outcome: 'reserved' });
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 300 });
+      expect(await ledger.claimAndReserve(id, claimOf('req-joint'), [line], tokens(300))).toEqual({
+        outcome: 'in_progress',
+        leaseUntil: first.leaseUntil,
+      });
+      expect(
+        await ledger.claimAndReserve(
+          id,
+          claimOf('req-joint', { fingerprint: 'fingerprint-2' }),
+          [line],
+          tokens(1),
+        ),
+      ).toEqual({ outcome: 'reused' });
+      // The duplicates reserved nothing; the reservation is the claim's, attempt 0, released at settlement.
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 300 });
+      expect(await ledger.reserve(id, first, [line], tokens(300), 0)).toBe('reserved');
+      expect(await ledger.reserve(id, first, [line], tokens(300), 1)).toBe('claim_lost');
+      await ledger.settle(
+        id,
+        settlement(
+          id,
+          first,
+          { kind: 'complete', call: storedCall('req-joint') },
+          { lines: [line], reserved: tokens(300), charged: tokens(30) },
+        ),
+      );
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 30 });
+      expect(await ledger.claimAndReserve(id, claimOf('req-joint'), [line], tokens(300))).toEqual({
+        outcome: 'replay',
+        call: storedCall('req-joint'),
+      });
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 30 });
+    });
+
+    it('returns no_room to a claim with its reservation when a line cannot take it, and writes neither', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const roomy = lineOf({ tokens: 1_000 }, 'tenant');
+      const tight = lineOf({ tokens: 100, nano: 100 }, 'principal.alice');
+      const claim = claimOf('req-short');
+      expect(await ledger.claimAndReserve(id, claim, [roomy, tight], tokens(150))).toEqual({
+        outcome: 'no_room',
+      });
+      expect(await ledger.claimAndReserve(id, claim, [roomy, tight], { tokens: 10, nano: 101 })).toEqual({
+        outcome: 'no_room',
+      });
+      expect(await ledger.readBudgets(id, [roomy, tight])).toEqual([
+        expect.objectContaining({ reservedTokens: 0, reservedNano: 0 }),
+        expect.objectContaining({ reservedTokens: 0, reservedNano: 0 }),
+      ]);
+      // The request id is still free: the caller claims it alone and reserves what remains.
+      expect(await ledger.claim(id, claim)).toEqual({ outcome: 'claimed' });
+      expect(await ledger.reserve(id, claim, [roomy, tight], tokens(100), 1)).toBe('reserved');
+      const other = claimOf('req-short-2');
+      expect(await ledger.claimAndReserve(id, other, [roomy, tight], tokens(1))).toEqual({
+        outcome: 'no_room',
+      });
+      expect(await ledger.claimAndReserve(id, other, [roomy], tokens(900))).toEqual({ outcome: 'reserved' });
+      expect((await ledger.readBudgets(id, [roomy]))[0]).toMatchObject({ reservedTokens: 1_000 });
+    });
+
+    it('returns claimed to a claim with its reservation that takes over a lapsed one, releasing what it held', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const lapsed = claimOf('req-joint-lapsed');
+      expect(await ledger.claimAndReserve(id, lapsed, [line], tokens(800))).toEqual({ outcome: 'reserved' });
+      const later = laterClaim(lapsed, 1);
+      expect(await ledger.claimAndReserve(id, later, [line], tokens(800))).toEqual({ outcome: 'claimed' });
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0 });
+      // The taking-over attempt holds the id with nothing reserved; it reserves from attempt 1 on.
+      expect(await ledger.reserve(id, later, [line], tokens(800), 1)).toBe('reserved');
+      expect(await ledger.reserve(id, lapsed, [line], tokens(800), 1)).toBe('claim_lost');
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 800 });
+    });
+
+    it('returns reserved to concurrent claims with reservations only while they fit, and to one claim of a request id', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const claims = Array.from({ length: 16 }, (_, i) => claimOf(`req-joint-race-${i}`));
+      const outcomes = await Promise.all(
+        claims.map((claim) => ledger.claimAndReserve(id, claim, [line], tokens(150))),
+      );
+      const reserved = outcomes.filter(({ outcome }) => outcome === 'reserved').length;
+      expect(outcomes.every(({ outcome }) => outcome === 'reserved' || outcome === 'no_room')).toBe(true);
+      expect(reserved).toBeGreaterThan(0);
+      expect(reserved).toBeLessThanOrEqual(6);
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 150 * reserved });
+
+      const duplicates = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          ledger.claimAndReserve(id, claimOf('req-joint-dup'), [line], tokens(10)),
+        ),
+      );
+      expect(duplicates.filter(({ outcome }) => outcome === 'reserved')).toHaveLength(1);
+      expect(duplicates.filter(({ outcome }) => outcome === 'in_progress')).toHaveLength(7);
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({
+        reservedTokens: 150 * reserved + 10,
+      });
+    });
+
     it('returns claimed once a completed request has passed its retention', async () => {
       const ledger = await factory();
       const id = tenant();

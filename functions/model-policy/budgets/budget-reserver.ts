@@ -24,9 +24,9 @@ function exceeded(size: ReservationSize): BudgetExceededError {
 }
 
 /**
- * Reserves the worst case of a call on all its budget lines before the call (HLD §5.3 hard gating). The first
- * attempt assumes nothing is committed, which is right for most calls and costs one conditional
- * write; when a line cannot take it, the counters are read and the reservation is sized to what
+ * Reserves the worst case of a call on all its budget lines before the call (HLD §5.3 hard gating),
+ * under a claim already held. The first attempt assumes `options.counters` (nothing committed when
+ * absent: right for most calls, one conditional write); when a line cannot take it, the counters are read and the reservation is sized to what
  * remains, lowering the call's output tokens. Concurrent calls can only ever fail a condition,
  * never overdraw: the store checks each line's limit atomically. The reservation is recorded on the
  * request claim, so an attempt that takes a lapsed claim over releases it.
@@ -41,9 +41,12 @@ export async function reserveBudget(
   claim: RequestClaim,
   lines: BudgetLine[],
   worst: WorstCase,
+  options: { counters?: BudgetCounters[] } = {},
 ): Promise<Reservation> {
-  let counters: BudgetCounters[] = lines.map(() => noCounters);
-  for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
+  let counters: BudgetCounters[] = options.counters ?? lines.map(() => noCounters);
+  // Attempt 0 of a claim is its first reservation, made together with the claim itself
+  // (`LedgerPort.claimAndReserve`); what follows it here counts from 1.
+  for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
     const size = sizeReservation(worst, lines, counters);
     if (size.outputTokens < leastOutputTokens(worst)) throw exceeded(size);
     const outcome =
@@ -52,7 +55,7 @@ export async function reserveBudget(
     if (outcome === 'claim_lost') {
       throw new RequestInProgressError(`Request ${claim.requestId} was taken over by a later attempt`);
     }
-    if (attempt > 0) await pauseAfterContention(attempt, { baseMs: 2, maxMs: 100 });
+    if (attempt > 1) await pauseAfterContention(attempt - 1, { baseMs: 2, maxMs: 100 });
     counters = await ledger.readBudgets(tenantId, lines);
   }
   // The contention lasts as long as the concurrent calls' reservations take: milliseconds.

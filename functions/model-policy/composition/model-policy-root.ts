@@ -23,6 +23,7 @@ import { bindRoutes } from '../../shared/http/bound-route.ts';
 import { corsPolicyFromEnv } from '../../shared/http/cors.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 import { ModelGateway } from '../invocation/model-gateway.ts';
+import { DeferredSettlements } from '../invocation/deferred-settlement.ts';
 import { readinessHandler, readinessTiming } from '../../shared/http/health-route.ts';
 import { tableProbe } from '../../shared/storage/table-probe.ts';
 import { failureReporter } from '../invocation/call-preparation.ts';
@@ -58,6 +59,11 @@ export type ComposeModelPolicyOptions = {
   /** Adapters to use instead of the DynamoDB / Secrets Manager / catalog-built ones. */
   adapters?: Partial<ModelPolicyAdapters>;
   now?: () => Date;
+  /**
+   * Settle each call before its answer is sent instead of after (HLD §5.3): only for the gateway
+   * benchmark's before/after comparison.
+   */
+  settleBeforeAnswer?: boolean;
 };
 
 /**
@@ -104,6 +110,9 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     count: (name: GatewayMetricName, value: number) =>
       telemetry.metrics.addMetric(name, MetricUnit.Count, value),
   };
+  // Completed calls settle after their answer is delivered (HLD §5.3); on Lambda the invocation
+  // waits for them once its response stream is closed (`handlers/api.ts`).
+  const settlements = new DeferredSettlements({ log: telemetry.logger, metrics });
   const gateway = new ModelGateway({
     catalog: config.catalog,
     providers: new ProviderRegistry(
@@ -120,18 +129,27 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     log: tenantObservingLog(telemetry.logger),
     metrics,
     limiter: adapters.limiter,
+    ...(options.settleBeforeAnswer === true ? {} : { settlements }),
   });
   const admission = createAdmission(adapters.tenants, {
     cacheSeconds: tenancyConfigFromEnv(env).tenantCacheSeconds,
     now,
     reportFailure: failureReporter({ log: telemetry.logger, metrics }),
   });
-  const reporter = new UsageReporter({ usage: adapters.usage, ledger: adapters.ledger, policies, now });
+  const reporter = new UsageReporter({
+    usage: adapters.usage,
+    ledger: adapters.ledger,
+    policies,
+    now,
+    settled: (tenantId) => settlements.settledTenant(tenantId),
+  });
   return {
     config,
     telemetry,
     gateway,
     policies,
+    /** Settlements still running after their answers were delivered; drain before the process ends. */
+    settlements,
     /** The node's tenant directory and the admission that caches it. */
     tenancy: { directory: adapters.tenants, admission },
     /** The HTTP core of the Model Policy function. */

@@ -14,6 +14,7 @@ import {
 import { budgetLines } from '../budgets/budget-lines.ts';
 import { reserveBudget } from '../budgets/budget-reserver.ts';
 import type { Reservation } from '../budgets/budget-reserver.ts';
+import { leastOutputTokens, noCounters, sizeReservation } from '../budgets/reservation-sizing.ts';
 import type { WorstCase } from '../budgets/reservation-sizing.ts';
 import { priceTableAt, worstCasePrices } from '../metering/price-table.ts';
 import type { PriceTable } from '../metering/price-table.ts';
@@ -21,7 +22,14 @@ import { aggregateWindows } from '../metering/usage-windows.ts';
 import { requestKey } from '../metering/attribution-keys.ts';
 import { evaluatePolicy } from '../policy/policy-engine.ts';
 import type { TenantPolicySource } from '../policy/tenant-policy-source.ts';
-import type { AggregateTargets, LedgerPort, RequestClaim } from '../ports/ledger-port.ts';
+import type {
+  AggregateTargets,
+  Amount,
+  BudgetLine,
+  ClaimOutcome,
+  LedgerPort,
+  RequestClaim,
+} from '../ports/ledger-port.ts';
 import { promptOverheadTokens } from '../budgets/prompt-overhead.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { ProviderRegistry } from '../router/provider-registry.ts';
@@ -41,6 +49,7 @@ import type { StoredCall } from '../schemas/stored-call.ts';
 import { usageRecordOf } from './usage-records.ts';
 import { refuseKnownModelFlood, takeModelRequest } from './model-request-rate.ts';
 import type { RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
+import type { DeferredSettlements } from './deferred-settlement.ts';
 
 /** What the gateway is built from. */
 export type GatewayDeps = {
@@ -57,6 +66,11 @@ export type GatewayDeps = {
   abortPollMs?: number;
   /** The node's rate limiter for the tenants' model call buckets; none is enforced when absent. */
   limiter?: RateLimiterPort;
+  /**
+   * Where completed calls settle after their answer is delivered (HLD §5.3); they settle before it
+   * when absent.
+   */
+  settlements?: DeferredSettlements;
 };
 
 /** A call that passed policy, holds its request id and has its budget reserved. */
@@ -254,31 +268,43 @@ function claimFor(deps: GatewayDeps, input: ModelCallInput, deadlineMs: number, 
 
 /**
  * Everything before a backend is called (HLD §5.2 model invocation): plan and policy, then the request-id claim (a
- * retry of a completed request replays it; a different body or a request still running is refused),
- * then the atomic budget reservation, which lowers `max_tokens` to what remains.
+ * retry of a completed request replays it; a different body or a request still running is refused)
+ * with the atomic budget reservation, which lowers `max_tokens` to what remains. Claim and
+ * reservation are one ledger write unless the budgets are short.
  */
 export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Promise<Preparation> {
   const startedAt = deps.now();
-  // The tenant's bucket is taken alongside the policy read, not before it, so the rate limit adds no
-  // round trip of its own; a refusal wins over whatever the plan came to. Every request takes from
-  // it, a replay too: it is refused before its request id is looked up. So does a request the plan
-  // then refuses for its own fault (denied, unknown model): deciding that first would put the
-  // policy read and the bucket's write one after the other. A flood the instance already knows
-  // is past the rate is refused before either.
+  // The tenant's bucket is taken alongside the policy read and the request-id claim, not before
+  // them, so the rate limit adds no round trip of its own; a refusal wins over whatever the plan
+  // and the claim came to (a claim already written is released). Every request takes from it, a
+  // replay too. So does a request the plan then refuses for its own fault (denied, unknown model):
+  // deciding that first would put the policy read and the bucket's write one after the other. A
+  // flood the instance already knows is past the rate is refused before either.
   if (deps.limiter !== undefined && input.requestRate !== undefined) {
     refuseKnownModelFlood(deps.limiter, input.auth.tenant_id, input.requestRate);
   }
-  const [taken, planning] = await Promise.allSettled([
+  const taken = (
     deps.limiter === undefined || input.requestRate === undefined
       ? Promise.resolve(undefined)
-      : takeModelRequest(deps.limiter, input.auth.tenant_id, input.requestRate),
-    planCall(deps, input, startedAt),
-  ]);
-  if (taken.status === 'rejected') throw taken.reason;
-  if (planning.status === 'rejected') throw planning.reason;
-  const rateLimit = taken.value === undefined ? {} : { rateLimit: taken.value };
-  const planned = planning.value;
+      : takeModelRequest(deps.limiter, input.auth.tenant_id, input.requestRate)
+  ).then(
+    (decision) => ({ decision }),
+    (refusal: unknown) => ({ refusal }),
+  );
+  const rateOf = async (): Promise<{ rateLimit?: RateDecision }> => {
+    const bucket = await taken;
+    if ('refusal' in bucket) throw bucket.refusal;
+    return bucket.decision === undefined ? {} : { rateLimit: bucket.decision };
+  };
+  let planned: PlanResult;
+  try {
+    planned = await planCall(deps, input, startedAt);
+  } catch (error) {
+    await rateOf();
+    throw error;
+  }
   if (planned.kind === 'denied') {
+    await rateOf();
     deps.metrics.count('PolicyDenials', 1);
     await recordRefusalSafely(deps, input, {
       outcome: 'denied',
@@ -292,37 +318,57 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   const { plan } = planned;
   const deadlineMs = callDeadlineMs(input, plan);
   const claim = claimFor(deps, input, deadlineMs, startedAt);
-  const claimed = await deps.ledger.claim(input.auth.tenant_id, claim);
-  if (claimed.outcome === 'replay') {
-    deps.metrics.count('ModelCallsReplayed', 1);
-    return { kind: 'replay', call: claimed.call, ...rateLimit };
-  }
-  if (claimed.outcome === 'reused') {
-    throw new IdempotencyKeyReusedError(
-      `Request id ${input.requestId} was already used with a different request`,
-    );
-  }
-  if (claimed.outcome === 'in_progress') {
-    // The holder may have died mid-call (a crashed worker): its claim lapses at the lease, so say when.
-    const retryAfterSeconds =
-      claimed.leaseUntil === undefined
-        ? undefined
-        : Math.max(1, Math.ceil((claimed.leaseUntil - startedAt.getTime()) / 1000));
-    throw new RequestInProgressError(`Request ${input.requestId} is still being processed`, {
-      details: retryAfterSeconds === undefined ? {} : { retry_after_seconds: retryAfterSeconds },
-    });
-  }
+  // A retry of a call this process is still settling waits for it, and so replays it.
+  await deps.settlements?.settledRequest(pendingRequestKey(input.auth.tenant_id, claim.requestKey));
   const lines = budgetLines(plan.policy.budgets, {
     principalId: input.auth.principal.id,
     runId: input.attribution.runId,
     now: startedAt,
   });
-  let reservation: Reservation;
+  const worst = worstCaseOf(plan);
+  // The claim and the reservation sized as if nothing were committed go in one write (HLD §5.3): the
+  // common call's only store round trip before its model is called. When the budgets cannot take
+  // that, the claim is taken alone and the reservation sized to the counters read.
+  const first = sizeReservation(
+    worst,
+    lines,
+    lines.map(() => noCounters),
+  );
+  const fitsEmpty = first.outputTokens >= leastOutputTokens(worst);
+  const claimed = fitsEmpty
+    ? await deps.ledger.claimAndReserve(input.auth.tenant_id, claim, lines, first.amount)
+    : await deps.ledger.claim(input.auth.tenant_id, claim);
+  let rateLimit: { rateLimit?: RateDecision };
   try {
-    reservation = await reserveBudget(deps.ledger, input.auth.tenant_id, claim, lines, worstCaseOf(plan));
-  } catch (error) {
-    await releaseUnreserved(deps, input, plan, claim, error, startedAt);
-    throw error;
+    rateLimit = await rateOf();
+  } catch (refusal) {
+    if (claimed.outcome === 'reserved' || claimed.outcome === 'claimed') {
+      const held = claimed.outcome === 'reserved' ? { lines, amount: first.amount } : undefined;
+      await releaseUnreserved(deps, input, plan, claim, refusal, startedAt, held);
+    }
+    throw refusal;
+  }
+  if (claimed.outcome === 'no_room') {
+    // Nothing was written, the claim neither: take it alone, then reserve what the counters allow.
+    const alone = await deps.ledger.claim(input.auth.tenant_id, claim);
+    if (alone.outcome !== 'claimed') return refusedClaim(deps, input, alone, startedAt, rateLimit);
+  } else if (claimed.outcome !== 'claimed' && claimed.outcome !== 'reserved') {
+    return refusedClaim(deps, input, claimed, startedAt, rateLimit);
+  }
+  let reservation: Reservation;
+  if (claimed.outcome === 'reserved') {
+    reservation = { lines, outputTokens: first.outputTokens, amount: first.amount };
+  } else {
+    try {
+      reservation = await reserveBudget(deps.ledger, input.auth.tenant_id, claim, lines, worst, {
+        ...(claimed.outcome === 'no_room'
+          ? { counters: await deps.ledger.readBudgets(input.auth.tenant_id, lines) }
+          : {}),
+      });
+    } catch (error) {
+      await releaseUnreserved(deps, input, plan, claim, error, startedAt);
+      throw error;
+    }
   }
   return {
     kind: 'ready',
@@ -348,7 +394,45 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   };
 }
 
-/** Frees the request id of a call that got no reservation, recording why when it was the budget. */
+/** How {@link DeferredSettlements} names the request of a call: its tenant and request key. */
+export function pendingRequestKey(tenantId: string, requestKey: string): string {
+  return `${tenantId}/${requestKey}`;
+}
+
+/**
+ * A request id another call holds or held: its stored call for a replay, or the refusal of a
+ * different body or of a call still running.
+ */
+function refusedClaim(
+  deps: GatewayDeps,
+  input: ModelCallInput,
+  found: Exclude<ClaimOutcome, { outcome: 'claimed' }>,
+  startedAt: Date,
+  rateLimit: { rateLimit?: RateDecision },
+): Preparation {
+  if (found.outcome === 'replay') {
+    deps.metrics.count('ModelCallsReplayed', 1);
+    return { kind: 'replay', call: found.call, ...rateLimit };
+  }
+  if (found.outcome === 'reused') {
+    throw new IdempotencyKeyReusedError(
+      `Request id ${input.requestId} was already used with a different request`,
+    );
+  }
+  // The holder may have died mid-call (a crashed worker): its claim lapses at the lease, so say when.
+  const retryAfterSeconds =
+    found.leaseUntil === undefined
+      ? undefined
+      : Math.max(1, Math.ceil((found.leaseUntil - startedAt.getTime()) / 1000));
+  throw new RequestInProgressError(`Request ${input.requestId} is still being processed`, {
+    details: retryAfterSeconds === undefined ? {} : { retry_after_seconds: retryAfterSeconds },
+  });
+}
+
+/**
+ * Frees the request id of a call that will not be made, recording why when it was the budget; with
+ * `held`, the reservation it holds is released in the same write.
+ */
 async function releaseUnreserved(
   deps: GatewayDeps,
   input: ModelCallInput,
@@ -356,6 +440,7 @@ async function releaseUnreserved(
   claim: RequestClaim,
   error: unknown,
   at: Date,
+  held?: { lines: BudgetLine[]; amount: Amount },
 ): Promise<void> {
   const overBudget = error instanceof BudgetExceededError;
   if (overBudget) deps.metrics.count('BudgetRefusals', 1);
@@ -363,6 +448,9 @@ async function releaseUnreserved(
     await deps.ledger.settle(input.auth.tenant_id, {
       claim,
       request: { kind: 'release' },
+      ...(held === undefined
+        ? {}
+        : { budgets: { lines: held.lines, reserved: held.amount, charged: { tokens: 0, nano: 0 } } }),
       record: usageRecordOf(input, {
         outcome: overBudget ? 'budget_exceeded' : 'failed',
         policy: plan.outcome,

@@ -2,7 +2,8 @@ import type { ModelRoute, RouteHop } from '../../shared/contracts/model-invocati
 import { budgetCharge } from '../budgets/budget-charge.ts';
 import type { BudgetCharge } from '../budgets/budget-charge.ts';
 import { costNano } from '../metering/price-table.ts';
-import type { Amount } from '../ports/ledger-port.ts';
+import type { Amount, CallSettlement } from '../ports/ledger-port.ts';
+import { pendingRequestKey } from './call-preparation.ts';
 import type { GatewayDeps, PreparedCall } from './call-preparation.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
 import { failedRoute, usageRecordOf } from './usage-records.ts';
@@ -44,7 +45,9 @@ function chargeOf(deps: GatewayDeps, call: PreparedCall, actual: Amount): Budget
 /**
  * Settles a completed call in one atomic ledger write: budgets to the actual cost, capped at the
  * reservation (the rest released), the usage record with the true usage, the aggregates, and the
- * stored response for replays.
+ * stored response for replays. With deferred settlements (HLD §5.3) the write is started and not
+ * waited for, so the answer reaches its client without a store round trip after the model's last
+ * byte; the reservation made before the call keeps the budgets whole meanwhile.
  */
 export async function settleCompleted(
   deps: GatewayDeps,
@@ -57,7 +60,7 @@ export async function settleCompleted(
     nano: stored.usage.cost_nano,
   };
   const charge = chargeOf(deps, call, actual);
-  await deps.ledger.settle(call.input.auth.tenant_id, {
+  const settlement: CallSettlement = {
     claim: call.claim,
     request: { kind: 'complete', call: stored },
     budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, charged: charge.charged },
@@ -75,7 +78,28 @@ export async function settleCompleted(
       at: deps.now(),
     }),
     aggregate: call.aggregate,
-  });
+  };
+  const write = async () => {
+    await deps.ledger.settle(call.input.auth.tenant_id, settlement);
+    countSettled(deps, call, stored, actual, latencyMs);
+  };
+  if (deps.settlements === undefined) return write();
+  const tenantId = call.input.auth.tenant_id;
+  deps.settlements.defer(
+    pendingRequestKey(tenantId, call.claim.requestKey),
+    { tenantId, requestId: call.input.requestId, kind: 'completed' },
+    write,
+  );
+}
+
+/** The metrics and the spend line of a settled call. */
+function countSettled(
+  deps: GatewayDeps,
+  call: PreparedCall,
+  stored: StoredCall,
+  actual: Amount,
+  latencyMs: number,
+): void {
   deps.metrics.count('ModelCalls', 1);
   deps.metrics.count('ModelTokens', actual.tokens);
   deps.metrics.count('ModelFallbacks', stored.route.hops.filter((hop) => hop.outcome === 'fallback').length);

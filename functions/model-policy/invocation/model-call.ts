@@ -64,6 +64,7 @@ export type GatewayMetricName =
   | 'ModelCallsFailed'
   | 'ModelCallsPartial'
   | 'ModelCallsBeyondReservation'
+  | 'ModelSettlementsFailed'
   | 'ModelCallsReplayed'
   | 'PolicyDenials'
   | 'BudgetRefusals'

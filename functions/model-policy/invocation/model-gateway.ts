@@ -290,6 +290,7 @@ export class ModelGateway {
       runId: input.runId,
       now: at,
     });
+    await this.#deps.settlements?.settledTenant(input.auth.tenant_id);
     const counters = await this.#deps.ledger.readBudgets(input.auth.tenant_id, lines);
     const size = sizeReservation(worstCaseOf(plan), lines, counters);
     const within = size.outputTokens >= 1;

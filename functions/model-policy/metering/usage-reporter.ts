@@ -23,17 +23,21 @@ export class UsageReporter {
   readonly #ledger: LedgerPort;
   readonly #policies: TenantPolicySource;
   readonly #now: () => Date;
+  readonly #settled: (tenantId: string) => Promise<void>;
 
   constructor(deps: {
     usage: UsageStorePort;
     ledger: LedgerPort;
     policies: TenantPolicySource;
+    /** Waits for this process's settlements of a tenant's calls still running, so its reads see them. */
+    settled?: (tenantId: string) => Promise<void>;
     now: () => Date;
   }) {
     this.#usage = deps.usage;
     this.#ledger = deps.ledger;
     this.#policies = deps.policies;
     this.#now = deps.now;
+    this.#settled = deps.settled ?? (async () => {});
   }
 
   /**
@@ -41,6 +45,7 @@ export class UsageReporter {
    * it (zero, as for an unknown run, when it made none).
    */
   async run(auth: AuthContext, runId: string, principalId?: string): Promise<RunUsageReport> {
+    await this.#settled(auth.tenant_id);
     const metered =
       principalId === undefined
         ? await this.#usage.readRun(auth.tenant_id, runId)
@@ -53,6 +58,7 @@ export class UsageReporter {
    * state of the tenant's and the caller's budgets in their current periods.
    */
   async window(auth: AuthContext, query: UsageQuery): Promise<UsageReport> {
+    await this.#settled(auth.tenant_id);
     const now = this.#now();
     const date = query.date ?? currentDate(query.window, now);
     const [window, policy] = await Promise.all([

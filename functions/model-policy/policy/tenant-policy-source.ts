@@ -8,7 +8,9 @@ export type EffectivePolicy = { policy: TenantModelPolicy; stored: StoredTenantP
 /**
  * The policy in force for a tenant: its stored policy, or the node default (which has finite
  * budgets, so no tenant is ever unlimited). Reads are cached per process for `cacheMs`, bounding how
- * long another process may act on an older policy; a change made through this process applies at once.
+ * long another process may act on an older policy, and for at most `maxTenants` tenants; so a warm
+ * call reads no policy from the store before its model is called. A change made through this
+ * process applies at once.
  */
 export class TenantPolicySource {
   readonly #store: TenantPolicyStorePort;
@@ -22,13 +24,15 @@ export class TenantPolicySource {
     defaultPolicy: TenantModelPolicy,
     cacheMs: number,
     now: () => Date = () => new Date(),
+    /** The most tenants whose policy one process keeps; the least recently used go first. */
+    maxTenants = 10_000,
   ) {
     this.#store = store;
     this.#defaultPolicy = defaultPolicy;
     this.#cacheMs = cacheMs;
     this.#now = now;
     this.#cache = new BoundedCache({
-      maxEntries: 10_000,
+      maxEntries: maxTenants,
       maxAgeMs: Math.max(0, cacheMs - 1),
       now: () => this.#now().getTime(),
     });

@@ -80,6 +80,15 @@ export type AggregateTargets = {
  */
 export type ReserveOutcome = 'reserved' | 'no_room' | 'claim_lost';
 
+/**
+ * What claiming a request id together with its first reservation found: `reserved` (claimed, and the
+ * amount reserved on every line, in one atomic write); `no_room` (some line cannot take the amount
+ * now: nothing was written, not even the claim); or, when the request id was taken, what
+ * {@link LedgerPort.claim} finds — `claimed` then means a lapsed claim was taken over and this
+ * attempt holds the id with nothing reserved yet.
+ */
+export type ClaimReservationOutcome = { outcome: 'reserved' } | { outcome: 'no_room' } | ClaimOutcome;
+
 /** How a call ends in the ledger. */
 export type CallSettlement = {
   claim: RequestClaim;
@@ -105,6 +114,18 @@ export interface LedgerPort {
    * the reservation it held is released in the same atomic write.
    */
   claim(tenantId: string, claim: RequestClaim): Promise<ClaimOutcome>;
+  /**
+   * Claims a request id and reserves `amount` on every line in one atomic write (HLD §5.3): the
+   * common call's only store round trip before its model is called. Its reservation is attempt 0
+   * of the claim; whatever follows it (after `no_room` or a takeover) reserves from attempt 1 on.
+   * Budgets are never exceeded: the write applies whole, within every line's limits, or not at all.
+   */
+  claimAndReserve(
+    tenantId: string,
+    claim: RequestClaim,
+    lines: readonly BudgetLine[],
+    amount: Amount,
+  ): Promise<ClaimReservationOutcome>;
   readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]>;
   /**
    * Atomically reserves `amount` on every line and records it on the claim, or does nothing: each

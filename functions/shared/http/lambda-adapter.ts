@@ -132,14 +132,38 @@ function publishingMetricsAtEnd(source: Readable, telemetry: Telemetry): Readabl
   return body;
 }
 
+/** What a streaming API Lambda runs besides answering. */
+export type StreamingHandlerOptions = {
+  /**
+   * Work left once the response stream is closed (the client has its last byte), which the
+   * invocation waits for before it ends, e.g. the Model Policy's settlements (HLD §5.3). Metrics it
+   * records are published when it is done.
+   */
+  afterResponse?: () => Promise<void>;
+};
+
 /**
  * A response-streaming API Lambda (`AWS_PROXY`, STREAM transfer mode). The body is piped as the
  * core produces it; when the client goes away the response stream closes, the body stream is
  * destroyed (cancelling the core's stream) and the request's signal aborts.
  */
-export function createStreamingLambdaHandler(app: HttpApp, telemetry: Telemetry) {
+export function createStreamingLambdaHandler(
+  app: HttpApp,
+  telemetry: Telemetry,
+  options: StreamingHandlerOptions = {},
+) {
+  const { afterResponse } = options;
   const handler = middy<APIGatewayProxyEvent, unknown, Error, Context>({
     executionMode: executionModeStreamifyResponse,
+    // middy runs `requestEnd` after the body is piped into the response stream and that stream ended.
+    ...(afterResponse === undefined
+      ? {}
+      : {
+          requestEnd: async () => {
+            await afterResponse();
+            if (telemetry.metrics.hasStoredMetrics()) telemetry.metrics.publishStoredMetrics();
+          },
+        }),
   }).handler(async (event, context) => {
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, deadlineSignal(context)]);

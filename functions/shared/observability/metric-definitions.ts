@@ -136,6 +136,10 @@ export const metricDefinitions = {
   ModelCallsFailed: counter(modelPolicy, 'Model calls that failed after every backend was tried'),
   ModelCallsPartial: counter(modelPolicy, 'Model streams that ended early'),
   ModelCallsBeyondReservation: counter(modelPolicy, 'Model calls that used more than they reserved'),
+  ModelSettlementsFailed: counter(
+    modelPolicy,
+    'Model calls whose settlement still failed after its retries (their reservation stays held)',
+  ),
   ModelCallsReplayed: counter(modelPolicy, 'Model calls answered from an idempotent replay'),
   PolicyDenials: counter(modelPolicy, 'Model calls the tenant policy denied'),
   BudgetRefusals: counter(modelPolicy, 'Model calls refused for an exhausted budget'),

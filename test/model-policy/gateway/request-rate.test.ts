@@ -103,6 +103,10 @@ describe('the tenant model request rate', () => {
     });
     const usage = await gateway.call('GET', '/v1/usage?window=day', reader);
     expect(usage.body['totals']).toMatchObject({ calls: 3 });
+    // A refused call's claim and reservation, written while its bucket was being taken, are released.
+    const budgets = usage.body['budgets'] as { reserved_tokens: number }[];
+    expect(budgets.length).toBeGreaterThan(0);
+    expect(budgets.every((budget) => budget.reserved_tokens === 0)).toBe(true);
 
     const neighbour = await chat(await gateway.token('rate-neighbour'), 'rate-1', false);
     expect(neighbour.status).toBe(200);

@@ -95,7 +95,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     options.transport === 'node'
       ? await serveNode(root.httpApp(), {})
       : await serveLambda({
-          handler: createStreamingLambdaHandler(root.httpApp(), root.telemetry),
+          handler: createStreamingLambdaHandler(root.httpApp(), root.telemetry, {
+            afterResponse: () => root.settlements.drain(),
+          }),
           timeoutSeconds: 60,
         });
   return {

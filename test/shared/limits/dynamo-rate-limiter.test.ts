@@ -42,6 +42,24 @@ describe('DynamoRateLimiter refusals', () => {
     expect(db.calls()).toBe(callsWhenFull);
   });
 
+  it('admits a take from a bucket it saw go idle with one write, and still admits when another instance kept it busy', async () => {
+    const clock = new ManualClock();
+    const db = counting();
+    const limiter = new DynamoRateLimiter(db.client, await table, { clock });
+    const other = new DynamoRateLimiter(client, await table, { clock });
+    const key = `tenant/idle-${crypto.randomUUID()}/limits/run-rate`;
+    expect((await limiter.take(key, limit)).allowed).toBe(true);
+    clock.advance(5_000);
+    const before = db.calls();
+    expect((await limiter.take(key, limit)).allowed).toBe(true);
+    expect(db.calls() - before).toBe(1);
+    // Another instance takes meanwhile: the idle guess fails its condition and the busy write follows.
+    clock.advance(5_000);
+    expect((await other.take(key, limit)).allowed).toBe(true);
+    expect((await limiter.take(key, limit)).allowed).toBe(true);
+    expect((await limiter.take(key, limit)).allowed).toBe(false);
+  });
+
   it('admits again as soon as the bucket refills, though it remembered it full', async () => {
     const clock = new ManualClock();
     const limiter = new DynamoRateLimiter(client, await table, { clock });

@@ -7,6 +7,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AttributeValue, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   cancellationCodes,
   isConditionFailure,
@@ -24,6 +26,7 @@ import type {
   BudgetLine,
   CallSettlement,
   ClaimOutcome,
+  ClaimReservationOutcome,
   LedgerPort,
   RequestClaim,
   ReserveOutcome,
@@ -77,54 +80,90 @@ export class DynamoLedger implements LedgerPort {
   }
 
   async claim(tenantId: string, claim: RequestClaim): Promise<ClaimOutcome> {
-    const pk = storageKeys.modelRequest(tenantId, claim.requestKey);
-    const item: RequestItem = {
-      pk,
-      sk: recordSortKey,
-      kind: 'model-request',
-      request_id: claim.requestId,
-      principal_id: claim.principalId,
-      fingerprint: claim.fingerprint,
-      status: 'in_flight',
-      claim_token: claim.token,
-      lease_until: claim.leaseUntil,
-      expires_at: claim.expiresAt,
-    };
-    const lapsedValues = {
-      ':in_flight': 'in_flight',
-      ':now_ms': claim.now,
-      ':now_s': Math.floor(claim.now / 1000),
-    };
+    const item = this.#claimItem(tenantId, claim);
     for (let attempt = 0; attempt < maxClaimAttempts; attempt += 1) {
       try {
         await this.#db.send(
           new PutCommand({
             TableName: this.#tableName,
             Item: item,
-            // A lapsed item holding a reservation is taken over below, releasing it in the same write.
-            ConditionExpression: `attribute_not_exists(pk) OR (attribute_not_exists(reservation) AND ${lapsedCondition})`,
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: lapsedValues,
+            ...this.#claimCondition(claim),
           }),
         );
         return { outcome: 'claimed' };
       } catch (error) {
         if (!isConditionFailure(error)) throw storageUnavailable(error);
       }
-      const existing = await this.#get<RequestItem>(pk);
-      // Released between our write and our read: try to claim again.
-      if (existing === undefined) continue;
-      if (isLapsed(existing, claim.now)) {
-        if (await this.#takeOver(item, existing, lapsedValues)) return { outcome: 'claimed' };
-        continue;
+      const found = await this.#claimTaken(item, claim, await this.#get<RequestItem>(item.pk));
+      if (found !== 'retry') return found;
+    }
+    throw storageUnavailable(new Error('request claim kept conflicting'));
+  }
+
+  async claimAndReserve(
+    tenantId: string,
+    claim: RequestClaim,
+    lines: readonly BudgetLine[],
+    amount: Amount,
+  ): Promise<ClaimReservationOutcome> {
+    if (lines.length === 0) {
+      const claimed = await this.claim(tenantId, claim);
+      return claimed.outcome === 'claimed' ? { outcome: 'reserved' } : claimed;
+    }
+    const updates = lines.map((line) => this.#reserveUpdate(tenantId, line, amount));
+    if (updates.some((update) => update === undefined)) return { outcome: 'no_room' };
+    const held: HeldReservation = {
+      budget_keys: lines.map((line) => this.#budgetKey(tenantId, line)),
+      tokens: amount.tokens,
+      nano: amount.nano,
+      attempt: 0,
+    };
+    const item: RequestItem = { ...this.#claimItem(tenantId, claim), reservation: held };
+    for (let attempt = 0; attempt < maxClaimAttempts; attempt += 1) {
+      try {
+        // The claim is a Put inside the reservation's transaction (HLD §5.3): one round trip takes the
+        // request id and the budget room, or neither. A conflicting claim hands back the item it met
+        // (ALL_OLD), so a replay is answered without a read.
+        await this.#db.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.#tableName,
+                  Item: item,
+                  ...this.#claimCondition(claim),
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+              ...updates.map((update) => ({ Update: update! })),
+            ],
+            ClientRequestToken: requestToken(`claim-reserve:${claim.token}`),
+          }),
+        );
+        return { outcome: 'reserved' };
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        if (codes === undefined) throw storageUnavailable(error);
+        if (codes[0] === 'ConditionalCheckFailed') {
+          const met = (error as TransactionCanceledException).CancellationReasons?.[0]?.Item;
+          const existing =
+            met === undefined
+              ? await this.#get<RequestItem>(item.pk)
+              : (unmarshall(met as Record<string, AttributeValue>) as RequestItem);
+          if (existing?.claim_token === claim.token) {
+            // This very write applied before (a retry the store did not recognise by its token).
+            return existing.reservation?.attempt === 0 ? { outcome: 'reserved' } : { outcome: 'claimed' };
+          }
+          const found = await this.#claimTaken(this.#claimItem(tenantId, claim), claim, existing);
+          if (found !== 'retry') return found;
+          continue;
+        }
+        if (!codes.every((code) => contendedCodes.has(code))) throw storageUnavailable(error);
+        // The request id was free but a budget line refused or was contended: nothing was written,
+        // and the caller reads the counters and sizes the reservation to what remains.
+        if (codes[0] !== 'TransactionConflict') return { outcome: 'no_room' };
+        await pause(attempt);
       }
-      if (existing.fingerprint !== claim.fingerprint) return { outcome: 'reused' };
-      if (existing.status === 'completed' && existing.response !== undefined) {
-        return { outcome: 'replay', call: decodeStoredCall(existing.response) };
-      }
-      return existing.status === 'in_flight'
-        ? { outcome: 'in_progress', leaseUntil: existing.lease_until }
-        : { outcome: 'in_progress' };
     }
     throw storageUnavailable(new Error('request claim kept conflicting'));
   }
@@ -276,6 +315,64 @@ export class DynamoLedger implements LedgerPort {
   async abortRequested(auth: AuthContext, requestId: string): Promise<boolean> {
     const item = await this.#get<RequestItem>(this.#requestPk(auth, requestId));
     return item?.status === 'in_flight' && item.abort_requested === true;
+  }
+
+  /** The request item a fresh claim writes. */
+  #claimItem(tenantId: string, claim: RequestClaim): RequestItem {
+    return {
+      pk: storageKeys.modelRequest(tenantId, claim.requestKey),
+      sk: recordSortKey,
+      kind: 'model-request',
+      request_id: claim.requestId,
+      principal_id: claim.principalId,
+      fingerprint: claim.fingerprint,
+      status: 'in_flight',
+      claim_token: claim.token,
+      lease_until: claim.leaseUntil,
+      expires_at: claim.expiresAt,
+    };
+  }
+
+  /**
+   * The condition of a fresh claim: no request item, or a lapsed one holding no reservation (a lapsed
+   * item holding one is taken over by {@link DynamoLedger.#takeOver}, releasing it in the same write).
+   */
+  #claimCondition(claim: RequestClaim) {
+    return {
+      ConditionExpression: `attribute_not_exists(pk) OR (attribute_not_exists(reservation) AND ${lapsedCondition})`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: this.#lapsedValues(claim),
+    };
+  }
+
+  #lapsedValues(claim: RequestClaim): Record<string, unknown> {
+    return { ':in_flight': 'in_flight', ':now_ms': claim.now, ':now_s': Math.floor(claim.now / 1000) };
+  }
+
+  /**
+   * What a claim that met an existing request item finds: the item's stored call, a reuse or a call
+   * in progress; `claimed` once a lapsed item was taken over; `retry` when the item went away
+   * meanwhile, or another attempt took it over first.
+   */
+  async #claimTaken(
+    item: RequestItem,
+    claim: RequestClaim,
+    existing: RequestItem | undefined,
+  ): Promise<ClaimOutcome | 'retry'> {
+    // Released between our write and our read: try to claim again.
+    if (existing === undefined) return 'retry';
+    if (isLapsed(existing, claim.now)) {
+      return (await this.#takeOver(item, existing, this.#lapsedValues(claim)))
+        ? { outcome: 'claimed' }
+        : 'retry';
+    }
+    if (existing.fingerprint !== claim.fingerprint) return { outcome: 'reused' };
+    if (existing.status === 'completed' && existing.response !== undefined) {
+      return { outcome: 'replay', call: decodeStoredCall(existing.response) };
+    }
+    return existing.status === 'in_flight'
+      ? { outcome: 'in_progress', leaseUntil: existing.lease_until }
+      : { outcome: 'in_progress' };
   }
 
   #requestPk(auth: AuthContext, requestId: string): string {

@@ -6,6 +6,7 @@ import type {
   BudgetLine,
   CallSettlement,
   ClaimOutcome,
+  ClaimReservationOutcome,
   LedgerPort,
   RequestClaim,
   ReserveOutcome,
@@ -63,6 +64,39 @@ export class InMemoryLedger implements LedgerPort {
       : { outcome: 'replay', call: structuredClone(existing.call) };
   }
 
+  async claimAndReserve(
+    tenantId: string,
+    claim: RequestClaim,
+    lines: readonly BudgetLine[],
+    amount: Amount,
+  ): Promise<ClaimReservationOutcome> {
+    if (lines.length === 0) {
+      const claimed = await this.claim(tenantId, claim);
+      return claimed.outcome === 'claimed' ? { outcome: 'reserved' } : claimed;
+    }
+    const key = `${tenantId}/${claim.requestKey}`;
+    const existing = this.#requests.get(key);
+    if (existing?.token === claim.token) {
+      return existing.held?.attempt === 0 ? { outcome: 'reserved' } : { outcome: 'claimed' };
+    }
+    // A live claim answers as to a plain claim; a lapsed one holding a reservation is taken over
+    // (releasing it) and the caller reserves afterwards, as the DynamoDB ledger's takeover does.
+    if (existing !== undefined && (!isLapsed(existing, claim.now) || existing.held !== undefined)) {
+      return this.claim(tenantId, claim);
+    }
+    const counters = lines.map((line) => this.#counters(tenantId, line));
+    if (!this.#fits(lines, counters, amount)) return { outcome: 'no_room' };
+    for (const counter of counters) this.#add(counter, amount, amount);
+    this.#requests.set(key, {
+      fingerprint: claim.fingerprint,
+      token: claim.token,
+      leaseUntil: claim.leaseUntil,
+      expiresAt: claim.expiresAt,
+      held: { keys: lines.map((line) => this.#key(tenantId, line)), amount, attempt: 0 },
+    });
+    return { outcome: 'reserved' };
+  }
+
   async readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]> {
     return lines.map((line) => {
       const { spentTokens, spentNano, reservedTokens, reservedNano } = this.#counters(tenantId, line);
@@ -85,14 +119,7 @@ export class InMemoryLedger implements LedgerPort {
       return 'claim_lost';
     }
     const counters = lines.map((line) => this.#counters(tenantId, line));
-    const fits = lines.every((line, index) => {
-      const counter = counters[index]!;
-      return (
-        (line.limitTokens === undefined || counter.committedTokens + amount.tokens <= line.limitTokens) &&
-        (line.limitNano === undefined || counter.committedNano + amount.nano <= line.limitNano)
-      );
-    });
-    if (!fits) return 'no_room';
+    if (!this.#fits(lines, counters, amount)) return 'no_room';
     for (const counter of counters) this.#add(counter, amount, amount);
     entry.held = { keys: lines.map((line) => this.#key(tenantId, line)), amount, attempt };
     return 'reserved';
@@ -146,6 +173,17 @@ export class InMemoryLedger implements LedgerPort {
 
   #requestEntryKey(auth: AuthContext, requestId: string): string {
     return `${auth.tenant_id}/${requestKey(auth.principal.id, requestId)}`;
+  }
+
+  /** Whether every line can take `amount` on top of what it has committed. */
+  #fits(lines: readonly BudgetLine[], counters: readonly Counters[], amount: Amount): boolean {
+    return lines.every((line, index) => {
+      const counter = counters[index]!;
+      return (
+        (line.limitTokens === undefined || counter.committedTokens + amount.tokens <= line.limitTokens) &&
+        (line.limitNano === undefined || counter.committedNano + amount.nano <= line.limitNano)
+      );
+    });
   }
 
   #release(held: Held): void {

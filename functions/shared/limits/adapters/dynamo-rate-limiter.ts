@@ -87,18 +87,30 @@ export class DynamoRateLimiter implements RateLimiterPort {
     const gcra = gcraOf(limit);
     const now = Math.floor(this.#clock.now());
     const bucket = bucketOf(key, gcra);
-    const decision = await this.#write(key, gcra, now);
+    const decision = await this.#write(key, gcra, now, this.#knownTat.get(bucket));
     if (decision.tat !== undefined && decision.tat > (this.#knownTat.get(bucket) ?? -Infinity)) {
       this.#knownTat.set(bucket, decision.tat);
     }
     return decision.decision;
   }
 
-  /** The conditional writes of one take, and the `tat` they saw stored (when they saw one). */
-  async #write(key: string, gcra: Gcra, now: number): Promise<{ decision: RateDecision; tat?: number }> {
+  /**
+   * The conditional writes of one take, and the `tat` they saw stored (when they saw one).
+   * `remembered` is the highest `tat` this instance saw: when it has passed, the bucket has most
+   * likely gone idle, so the idle-bucket write goes first and an idle bucket costs one write, not a
+   * failed busy-bucket write and then the idle one (a bucket another instance kept busy answers the
+   * failed condition with its `tat`, and the busy-bucket write follows, as before).
+   */
+  async #write(
+    key: string,
+    gcra: Gcra,
+    now: number,
+    remembered: number | undefined,
+  ): Promise<{ decision: RateDecision; tat?: number }> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
     // What the bucket held at the last failed write; undefined = unknown (try the busy-bucket write).
-    let known: { tat: number | undefined } | undefined;
+    let known: { tat: number | undefined } | undefined =
+      remembered !== undefined && remembered < now ? { tat: remembered } : undefined;
     for (let attempt = 0; attempt < maxWrites; attempt += 1) {
       const idle = known !== undefined && (known.tat === undefined || known.tat < now);
       if (known?.tat !== undefined && !idle && known.tat > highestAdmittingTat(gcra, now)) {

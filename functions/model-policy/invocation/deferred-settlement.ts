@@ -1,0 +1,111 @@
+import type { GatewayLog, GatewayMetrics } from './model-call.ts';
+
+/** How a deferred settlement is retried. */
+export type SettlementRetry = {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  /** The pause before the attempt numbered `attempt` (1 for the first retry). */
+  pauseMs: (attempt: number) => number;
+  sleep: (ms: number) => Promise<void>;
+};
+
+/** Three attempts, 100 ms then 400 ms apart: a settlement's store outage outlasting that is logged. */
+export const defaultSettlementRetry: SettlementRetry = {
+  attempts: 3,
+  pauseMs: (attempt) => 100 * 4 ** (attempt - 1),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** What a deferred settlement names in its failure's log line: never a prompt or an answer. */
+export type SettlementFacts = { tenantId: string; requestId: string; kind: string };
+
+/**
+ * Settlements taken off the client's path (HLD §5.3): a call's answer is delivered first and its
+ * ledger write runs after it, so no store round trip lies between the model's last byte and the
+ * client's. Nothing is lost by it: the call's reservation, written before the model was called,
+ * already holds its worst case on every budget, so budgets are never exceeded whether the
+ * settlement lands now, later or never. A settlement that fails is retried (bounded); one that
+ * still fails is logged and counted (`ModelSettlementsFailed`), and its reservation stays held
+ * until a retry of its request id takes the lapsed claim over or the budget's period ends.
+ *
+ * A process waits for its own pending settlements where a caller would notice them: before a
+ * request id is claimed again, before a tenant's usage or budgets are read, and (on Lambda) before
+ * the invocation ends, after the response stream is closed.
+ */
+export class DeferredSettlements {
+  readonly #log: GatewayLog;
+  readonly #metrics: GatewayMetrics;
+  readonly #retry: SettlementRetry;
+  readonly #byTenant = new Map<string, Set<Promise<void>>>();
+  readonly #byRequest = new Map<string, Promise<void>>();
+
+  constructor(deps: { log: GatewayLog; metrics: GatewayMetrics; retry?: SettlementRetry }) {
+    this.#log = deps.log;
+    this.#metrics = deps.metrics;
+    this.#retry = deps.retry ?? defaultSettlementRetry;
+  }
+
+  /** How many settlements are still running. */
+  get pending(): number {
+    return this.#byRequest.size;
+  }
+
+  /**
+   * Starts `settle` without waiting for it; `requestKey` names the call's request (tenant included)
+   * so a retry of it waits for the settlement. Never rejects.
+   */
+  defer(requestKey: string, facts: SettlementFacts, settle: () => Promise<void>): void {
+    const running = this.#settle(facts, settle);
+    const tenant = this.#byTenant.get(facts.tenantId) ?? new Set<Promise<void>>();
+    tenant.add(running);
+    this.#byTenant.set(facts.tenantId, tenant);
+    this.#byRequest.set(requestKey, running);
+    void running.finally(() => {
+      tenant.delete(running);
+      if (tenant.size === 0 && this.#byTenant.get(facts.tenantId) === tenant) {
+        this.#byTenant.delete(facts.tenantId);
+      }
+      if (this.#byRequest.get(requestKey) === running) this.#byRequest.delete(requestKey);
+    });
+  }
+
+  /** Waits for the pending settlement of a request, if this process has one. */
+  async settledRequest(requestKey: string): Promise<void> {
+    await this.#byRequest.get(requestKey);
+  }
+
+  /** Waits for this process's pending settlements of a tenant's calls. */
+  async settledTenant(tenantId: string): Promise<void> {
+    const tenant = this.#byTenant.get(tenantId);
+    if (tenant !== undefined) await Promise.all(tenant);
+  }
+
+  /** Waits for every pending settlement (a Lambda invocation's end, a node's shutdown). */
+  async drain(): Promise<void> {
+    while (this.#byRequest.size > 0) await Promise.all(this.#byRequest.values());
+  }
+
+  async #settle(facts: SettlementFacts, settle: () => Promise<void>): Promise<void> {
+    // Let the answer's pending writes go out first: the settlement is not on the client's path.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await settle();
+        return;
+      } catch (error) {
+        if (attempt + 1 >= this.#retry.attempts) {
+          this.#metrics.count('ModelSettlementsFailed', 1);
+          this.#log.error('a model call could not be settled; its reservation stays held', {
+            tenant_id: facts.tenantId,
+            request_id: facts.requestId,
+            settlement: facts.kind,
+            attempts: attempt + 1,
+            error_name: (error as Error).name,
+          });
+          return;
+        }
+        await this.#retry.sleep(this.#retry.pauseMs(attempt + 1));
+      }
+    }
+  }
+}

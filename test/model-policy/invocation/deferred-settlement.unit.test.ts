@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { DeferredSettlements } from '../../../functions/model-policy/invocation/deferred-settlement.ts';
+import type { GatewayMetricName } from '../../../functions/model-policy/invocation/model-call.ts';
+
+function recorder() {
+  const counts: Partial<Record<GatewayMetricName, number>> = {};
+  const errors: { message: string; attributes: Record<string, unknown> }[] = [];
+  const pauses: number[] = [];
+  const settlements = new DeferredSettlements({
+    log: {
+      info: () => {},
+      warn: () => {},
+      error: (message, attributes) => errors.push({ message, attributes }),
+    },
+    metrics: { count: (name, value) => (counts[name] = (counts[name] ?? 0) + value) },
+    retry: {
+      attempts: 3,
+      pauseMs: (attempt) => attempt * 100,
+      sleep: async (ms) => {
+        pauses.push(ms);
+      },
+    },
+  });
+  return { settlements, counts, errors, pauses };
+}
+
+const facts = { tenantId: 'acme', requestId: 'req-1', kind: 'completed' };
+
+describe('DeferredSettlements', () => {
+  it('returns before the settlement runs, and a waiter of the request or tenant sees it done', async () => {
+    const { settlements } = recorder();
+    let settled = false;
+    settlements.defer('acme/req-1', facts, async () => {
+      settled = true;
+    });
+    expect(settled).toBe(false);
+    expect(settlements.pending).toBe(1);
+    await settlements.settledRequest('acme/req-1');
+    expect(settled).toBe(true);
+    await settlements.settledTenant('acme');
+    expect(settlements.pending).toBe(0);
+  });
+
+  it('retries a failing settlement until it lands, counting no failure', async () => {
+    const { settlements, counts, pauses } = recorder();
+    let calls = 0;
+    settlements.defer('acme/req-1', facts, async () => {
+      calls += 1;
+      if (calls < 3) throw new Error('store unavailable');
+    });
+    await settlements.drain();
+    expect(calls).toBe(3);
+    expect(pauses).toEqual([100, 200]);
+    expect(counts.ModelSettlementsFailed).toBeUndefined();
+  });
+
+  it('logs and counts a settlement that still fails after its bounded retries, and never rejects', async () => {
+    const { settlements, counts, errors } = recorder();
+    let calls = 0;
+    settlements.defer('acme/req-1', facts, async () => {
+      calls += 1;
+      throw Object.assign(new Error('down'), { name: 'DependencyUnavailableError' });
+    });
+    await settlements.drain();
+    expect(calls).toBe(3);
+    expect(counts.ModelSettlementsFailed).toBe(1);
+    expect(errors).toEqual([
+      {
+        message: 'a model call could not be settled; its reservation stays held',
+        attributes: {
+          tenant_id: 'acme',
+          request_id: 'req-1',
+          settlement: 'completed',
+          attempts: 3,
+          error_name: 'DependencyUnavailableError',
+        },
+      },
+    ]);
+  });
+
+  it('waits for one tenant only, leaving another tenant pending', async () => {
+    const { settlements } = recorder();
+    let release!: () => void;
+    settlements.defer(
+      'other/req-9',
+      { ...facts, tenantId: 'other' },
+      () => new Promise((r) => (release = r)),
+    );
+    settlements.defer('acme/req-1', facts, async () => {});
+    await settlements.settledTenant('acme');
+    expect(settlements.pending).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    await settlements.drain();
+    expect(settlements.pending).toBe(0);
+  });
+});
