@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 import type { BuildOptions, Metafile, Plugin } from 'esbuild';
@@ -89,6 +90,29 @@ export const zodNamespaceImports: Plugin = {
   },
 };
 
+/**
+ * Node's built-ins, reached through `require` rather than `import`. Importing a built-in as ES
+ * module makes Node build its ESM facade, which reads every export, lazy getters included:
+ * `node:http`'s load undici (~30 ms of a cold start) for WebSocket classes no function uses. Through
+ * the bundle's `require` (see `requireBanner`), exports are read only when used.
+ */
+export const builtinsThroughRequire: Plugin = {
+  name: 'agentos-builtins-through-require',
+  setup(builder) {
+    const namespace = 'agentos-builtin';
+    builder.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      args.namespace !== namespace && isBuiltin(args.path) && !args.path.startsWith('node:test')
+        ? { path: args.path, namespace }
+        : undefined,
+    );
+    builder.onResolve({ filter: /.*/, namespace }, (args) => ({ path: args.path, external: true }));
+    builder.onLoad({ filter: /.*/, namespace }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 function esbuildOptions(entry: string, outDir: string): BuildOptions {
   return {
     entryPoints: { [bundleFileName.replace(/\.mjs$/, '')]: entry },
@@ -116,7 +140,7 @@ function esbuildOptions(entry: string, outDir: string): BuildOptions {
     banner: { js: requireBanner },
     metafile: true,
     logLevel: 'silent',
-    plugins: [zodNamespaceImports],
+    plugins: [zodNamespaceImports, builtinsThroughRequire],
   };
 }
 
