@@ -113,7 +113,8 @@ export const builtinsThroughRequire: Plugin = {
   },
 };
 
-function esbuildOptions(entry: string, outDir: string): BuildOptions {
+/** The esbuild options of one function's bundle: its entry file, into `outDir`. */
+export function functionBuildOptions(entry: string, outDir: string): BuildOptions {
   return {
     entryPoints: { [bundleFileName.replace(/\.mjs$/, '')]: entry },
     outdir: outDir,
@@ -197,7 +198,7 @@ async function bundleOne(name: FunctionName, root: string, outDir: string): Prom
   await rm(bundleDirectory(outDir, name), { recursive: true, force: true });
   await mkdir(bundleDirectory(outDir, name), { recursive: true });
   const result = await build({
-    ...esbuildOptions(entry, bundleDirectory(outDir, name)),
+    ...functionBuildOptions(entry, bundleDirectory(outDir, name)),
     absWorkingDir: root,
   });
   const metafile = result.metafile ?? { inputs: {}, outputs: {} };
