@@ -19,13 +19,13 @@ export type BundleBudget = {
  */
 export const bundleBudgets: Record<FunctionName, BundleBudget> = {
   orchestratorApi: {
-    initKiB: 980,
+    initKiB: 900,
     clients: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn', '@aws-sdk/client-sqs'],
   },
   // Reads events: runs are created or canceled here rarely, so SQS and Step Functions load on first use.
-  orchestratorEvents: { initKiB: 920, clients: ['@aws-sdk/client-dynamodb'] },
+  orchestratorEvents: { initKiB: 850, clients: ['@aws-sdk/client-dynamodb'] },
   stepWorker: {
-    initKiB: 1_330,
+    initKiB: 1_260,
     clients: [
       '@aws-sdk/client-dynamodb',
       '@aws-sdk/client-secrets-manager',
@@ -34,7 +34,7 @@ export const bundleBudgets: Record<FunctionName, BundleBudget> = {
     ],
   },
   modelPolicyApi: {
-    initKiB: 1_240,
+    initKiB: 1_170,
     clients: [
       '@aws-sdk/client-bedrock-runtime',
       '@aws-sdk/client-dynamodb',
@@ -42,7 +42,7 @@ export const bundleBudgets: Record<FunctionName, BundleBudget> = {
     ],
   },
   alertNotifier: {
-    initKiB: 950,
+    initKiB: 880,
     clients: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-sesv2'],
   },
 };
