@@ -1,13 +1,16 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
-import type { BuildOptions, Metafile } from 'esbuild';
+import type { BuildOptions, Metafile, Plugin } from 'esbuild';
 import { functionDefinitions } from '../resources/definitions.ts';
 import type { FunctionName } from '../resources/definitions.ts';
 import {
   bundleDirectory,
   bundleFile,
+  bundleFileName,
+  chunkNames,
   defaultBundlesDir,
   metafileName,
   repositoryRoot,
@@ -30,8 +33,16 @@ export type BundleInput = { source: string; bytes: number };
 export type BundleResult = {
   name: FunctionName;
   outFile: string;
+  /**
+   * Bytes Lambda's init phase loads: the entry file and the chunks it imports statically. Chunks
+   * reached only through `await import()` load on first use and are counted in `assetBytes` alone.
+   */
   bytes: number;
-  /** Top contributors by bytes in the output, largest first. */
+  /** Bytes of every JavaScript file of the asset, the lazily loaded chunks included. */
+  assetBytes: number;
+  /** The source files (repository-relative, or under `node_modules/`) the init phase loads. */
+  initialInputs: string[];
+  /** Top contributors to `bytes`, largest first. */
   largestInputs: BundleInput[];
   warnings: string[];
 };
@@ -58,10 +69,60 @@ const requireBanner = [
   'const require = __agentosCreateRequire(import.meta.url);',
 ].join('\n');
 
-function esbuildOptions(entry: string, outFile: string): BuildOptions {
+/**
+ * zod's package root exports its API as one namespace object, `z`. A named import of that object
+ * (`import { z } from 'zod'`) makes esbuild keep every export of the namespace, the ~40 locales and
+ * the JSON Schema converters included (~460 KiB minified), even though only `en` is ever used; a
+ * namespace import (`import * as z from 'zod'`) binds the very same exports and lets esbuild keep
+ * only those the code reads. This plugin compiles the first form as the second, so the source keeps
+ * the idiom zod documents and the bundles keep only the zod they use. Messages are unchanged: zod
+ * registers `en` itself on first use.
+ */
+export const zodNamespaceImports: Plugin = {
+  name: 'agentos-zod-namespace-imports',
+  setup(builder) {
+    const namedImport = /^import \{ z \} from 'zod';$/gm;
+    builder.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (args.path.includes('/node_modules/')) return undefined;
+      const source = await readFile(args.path, 'utf8');
+      return { contents: source.replace(namedImport, "import * as z from 'zod';"), loader: 'ts' };
+    });
+  },
+};
+
+/**
+ * Node's built-ins, reached through `require` rather than `import`. Importing a built-in as ES
+ * module makes Node build its ESM facade, which reads every export, lazy getters included:
+ * `node:http`'s load undici (~30 ms of a cold start) for WebSocket classes no function uses. Through
+ * the bundle's `require` (see `requireBanner`), exports are read only when used.
+ */
+export const builtinsThroughRequire: Plugin = {
+  name: 'agentos-builtins-through-require',
+  setup(builder) {
+    const namespace = 'agentos-builtin';
+    builder.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      args.namespace !== namespace && isBuiltin(args.path) && !args.path.startsWith('node:test')
+        ? { path: args.path, namespace }
+        : undefined,
+    );
+    builder.onResolve({ filter: /.*/, namespace }, (args) => ({ path: args.path, external: true }));
+    builder.onLoad({ filter: /.*/, namespace }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** The esbuild options of one function's bundle: its entry file, into `outDir`. */
+export function functionBuildOptions(entry: string, outDir: string): BuildOptions {
   return {
-    entryPoints: [entry],
-    outfile: outFile,
+    entryPoints: { [bundleFileName.replace(/\.mjs$/, '')]: entry },
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    // `await import()` stays a separate chunk, loaded on first use instead of at init: the AWS SDK's
+    // credential providers other than the environment's, and what a function rarely needs.
+    splitting: true,
+    chunkNames,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -80,6 +141,7 @@ function esbuildOptions(entry: string, outFile: string): BuildOptions {
     banner: { js: requireBanner },
     metafile: true,
     logLevel: 'silent',
+    plugins: [zodNamespaceImports, builtinsThroughRequire],
   };
 }
 
@@ -94,12 +156,35 @@ function inputGroup(path: string): string {
   return path.split('/').slice(0, 2).join('/');
 }
 
-function largestInputs(metafile: Metafile, limit: number): BundleInput[] {
-  const output = Object.values(metafile.outputs).find((candidate) => candidate.entryPoint !== undefined);
+/** The output files the entry loads at init: itself and the chunks it imports statically. */
+export function initialOutputs(metafile: Metafile, outFile: string, root: string): string[] {
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find((path) => resolve(root, path) === outFile);
+  const loaded = new Set<string>();
+  const pending = entry === undefined ? [] : [entry];
+  for (let path = pending.pop(); path !== undefined; path = pending.pop()) {
+    if (loaded.has(path)) continue;
+    loaded.add(path);
+    for (const imported of outputs[path]?.imports ?? [])
+      if (imported.kind === 'import-statement' && !imported.external) pending.push(imported.path);
+  }
+  return [...loaded];
+}
+
+/** Input paths relative to `node_modules/` when they are a package's, else to the repository. */
+function inputName(path: string): string {
+  const marker = 'node_modules/';
+  const at = path.lastIndexOf(marker);
+  return at >= 0 ? path.slice(at) : path;
+}
+
+function largestInputs(metafile: Metafile, outputs: readonly string[], limit: number): BundleInput[] {
   const totals = new Map<string, number>();
-  for (const [path, input] of Object.entries(output?.inputs ?? {})) {
-    const group = inputGroup(path);
-    totals.set(group, (totals.get(group) ?? 0) + input.bytesInOutput);
+  for (const output of outputs) {
+    for (const [path, input] of Object.entries(metafile.outputs[output]?.inputs ?? {})) {
+      const group = inputGroup(path);
+      totals.set(group, (totals.get(group) ?? 0) + input.bytesInOutput);
+    }
   }
   return [...totals.entries()]
     .map(([source, bytes]) => ({ source, bytes }))
@@ -112,14 +197,23 @@ async function bundleOne(name: FunctionName, root: string, outDir: string): Prom
   const outFile = bundleFile(outDir, name);
   await rm(bundleDirectory(outDir, name), { recursive: true, force: true });
   await mkdir(bundleDirectory(outDir, name), { recursive: true });
-  const result = await build({ ...esbuildOptions(entry, outFile), absWorkingDir: root });
+  const result = await build({
+    ...functionBuildOptions(entry, bundleDirectory(outDir, name)),
+    absWorkingDir: root,
+  });
   const metafile = result.metafile ?? { inputs: {}, outputs: {} };
   await writeFile(join(bundleDirectory(outDir, name), metafileName), JSON.stringify(metafile));
+  const initial = initialOutputs(metafile, outFile, root);
+  const javascript = Object.entries(metafile.outputs).filter(([path]) => path.endsWith('.mjs'));
   return {
     name,
     outFile,
-    bytes: (await stat(outFile)).size,
-    largestInputs: largestInputs(metafile, 5),
+    bytes: initial.reduce((sum, path) => sum + (metafile.outputs[path]?.bytes ?? 0), 0),
+    assetBytes: javascript.reduce((sum, [, output]) => sum + output.bytes, 0),
+    initialInputs: [
+      ...new Set(initial.flatMap((path) => Object.keys(metafile.outputs[path]?.inputs ?? {}).map(inputName))),
+    ],
+    largestInputs: largestInputs(metafile, initial, 5),
     warnings: result.warnings.map((warning) => warning.text),
   };
 }
@@ -150,7 +244,10 @@ function kib(bytes: number): string {
 export function formatBundleSummary(results: readonly BundleResult[]): string {
   const lines: string[] = [];
   for (const result of results) {
-    lines.push(`${result.name}: ${relative(repositoryRoot, result.outFile)} ${kib(result.bytes)}`);
+    lines.push(
+      `${result.name}: ${relative(repositoryRoot, result.outFile)} ${kib(result.bytes)} at init, ` +
+        `${kib(result.assetBytes)} with its lazy chunks`,
+    );
     for (const input of result.largestInputs)
       lines.push(`    ${kib(input.bytes).padStart(10)}  ${input.source}`);
     for (const warning of result.warnings) lines.push(`    warning: ${warning}`);

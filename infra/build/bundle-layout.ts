@@ -21,8 +21,11 @@ export function bundleFile(bundlesDir: string, name: FunctionName): string {
   return join(bundleDirectory(bundlesDir, name), bundleFileName);
 }
 
+/** Where esbuild puts the chunks an entry shares with its lazily imported modules, in its asset. */
+export const chunkNames = 'chunks/[name]-[hash]';
+
 /** esbuild's metafile, kept beside each bundle for size analysis. */
 export const metafileName = 'meta.json';
 
 /** Files beside a bundle that are for people, not for Lambda: kept out of the deployed asset. */
-export const nonDeployedBundleFiles = ['*.map', metafileName];
+export const nonDeployedBundleFiles = ['*.map', '**/*.map', metafileName];

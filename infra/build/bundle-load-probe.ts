@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
+import { alertNotifierEnv } from '../../functions/alert-notifier/composition/alert-notifier-config.ts';
 import {
   orchestratorHttpEnv,
   stepWorkerEnv,
@@ -121,6 +122,9 @@ export async function sampleFunctionEnvironment(): Promise<Record<string, string
       AGENTOS_NODE_JWKS: JSON.stringify({ keys: [] }),
       AGENTOS_PUBLIC_API_URL: 'https://orchestrator.invalid/prod',
     }),
+    [alertNotifierEnv.names.AGENTOS_NODE_ID]: 'probe',
+    [alertNotifierEnv.names.AGENTOS_ALERT_SENDER]: 'alerts@example.com',
+    [alertNotifierEnv.names.AGENTOS_ALERT_RECIPIENTS]: 'operators@example.com',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   };
 }

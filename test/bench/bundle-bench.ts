@@ -1,11 +1,13 @@
 /**
- * Lambda bundle benchmark (a script, not a test): the minified size of each bundle and its cold
- * module-load time, i.e. a fresh `node` importing it, as Lambda's init phase does, net of an empty
- * `node` start measured the same way.
+ * Lambda bundle benchmark (a script, not a test): the minified size of each bundle (what its init
+ * loads, against its budget in infra/build/bundle-budgets.ts, and the whole asset with the chunks
+ * loaded on first use) and its cold module-load time, i.e. a fresh `node` importing it, as Lambda's
+ * init phase does, net of an empty `node` start measured the same way.
  *
  *   node test/bench/bundle-bench.ts [--runs 15]
  */
 import { parseArgs } from 'node:util';
+import { bundleBudgets } from '../../infra/build/bundle-budgets.ts';
 import { bundleFunctions } from '../../infra/build/bundle-functions.ts';
 import {
   emptyProgram,
@@ -55,13 +57,15 @@ console.log(`Lambda bundles: ${runs} fresh node processes each; node ${process.v
 console.log(
   `empty node start: p50 ${ms(baseline)}, p95 ${ms(percentile(empty, 95))}; load times below are net of the p50\n`,
 );
-const header = ['function', 'bytes', 'KiB', 'load p50', 'load p95'];
+const header = ['function', 'init bytes', 'init KiB', 'budget KiB', 'asset KiB', 'load p50', 'load p95'];
 const rows = bundles.map((bundle) => {
   const samples = loads.get(bundle.name) ?? [];
   return [
     bundle.name,
     String(bundle.bytes),
     (bundle.bytes / 1024).toFixed(1),
+    String(bundleBudgets[bundle.name].initKiB),
+    (bundle.assetBytes / 1024).toFixed(1),
     ms(percentile(samples, 50) - baseline),
     ms(percentile(samples, 95) - baseline),
   ];

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,23 @@ describe('the Lambda bundles', () => {
     },
   );
 
+  it.each(functionNames)(
+    '%s loads each chunk it imports on first use, as the handler would on that use',
+    async (name) => {
+      const asset = bundleDirectory(bundlesDir, name);
+      const chunks = (await readdir(join(asset, 'chunks'))).filter((file) => file.endsWith('.mjs'));
+      expect(chunks.length).toBeGreaterThan(0);
+      for (const chunk of chunks) {
+        const outcome = await probeBundleLoad(join(asset, 'chunks', chunk), environments[name]);
+        expect({ chunk, error: outcome.error, loaded: outcome.loaded }).toEqual({
+          chunk,
+          error: undefined,
+          loaded: true,
+        });
+      }
+    },
+  );
+
   it('fails to load without a setting its composition root requires, naming the setting', async () => {
     const withoutTable = { ...environments.stepWorker };
     delete withoutTable['AGENTOS_TABLE_NAME'];
@@ -84,11 +101,16 @@ describe('the Lambda bundles', () => {
       const metafile = JSON.parse(
         await readFile(join(bundleDirectory(bundlesDir, name), metafileName), 'utf8'),
       ) as Metafile;
-      const output = Object.values(metafile.outputs).find((candidate) => candidate.entryPoint !== undefined);
-      const runtimeImports = (output?.imports ?? []).filter((imported) => imported.external);
+      // The entry and its chunks, those loaded on first use included.
+      const outputs = Object.values(metafile.outputs);
+      const runtimeImports = outputs
+        .flatMap((output) => output.imports)
+        .filter((imported) => imported.external);
       expect(runtimeImports.filter((imported) => !isBuiltin(imported.path))).toEqual([]);
       expect(
-        Object.keys(output?.inputs ?? {}).some((input) => input.includes('node_modules/@aws-sdk/')),
+        outputs.some((output) =>
+          Object.keys(output.inputs).some((input) => input.includes('node_modules/@aws-sdk/')),
+        ),
       ).toBe(true);
     }
   });
@@ -106,10 +128,20 @@ describe('bundleFunctions', () => {
     await expect(bundling).rejects.toThrow(functionDefinitions.stepWorker.entry);
   });
 
-  it('returns each bundle with its size', async () => {
+  it('returns each bundle with its size at init and the size of its whole asset', async () => {
     const outDir = await mkdtemp(join(tmpdir(), 'agentos-bundle-one-'));
     const [result] = await bundleFunctions({ outDir, functions: ['orchestratorEvents'] });
     const outFile = bundleFile(outDir, 'orchestratorEvents');
-    expect(result).toMatchObject({ name: 'orchestratorEvents', outFile, bytes: (await stat(outFile)).size });
+    const asset = bundleDirectory(outDir, 'orchestratorEvents');
+    const javascript = (await readdir(asset, { recursive: true })).filter((file) => file.endsWith('.mjs'));
+    const sizes = await Promise.all(javascript.map(async (file) => (await stat(join(asset, file))).size));
+    expect(result).toMatchObject({
+      name: 'orchestratorEvents',
+      outFile,
+      assetBytes: sizes.reduce((sum, size) => sum + size, 0),
+    });
+    // The entry and its static chunks: more than the entry file, less than the asset with its lazy chunks.
+    expect(result!.bytes).toBeGreaterThan((await stat(outFile)).size);
+    expect(result!.bytes).toBeLessThan(result!.assetBytes);
   });
 });

@@ -1,9 +1,6 @@
 import { createAdmission } from '../../shared/tenancy/admission.ts';
 import { DynamoTenantDirectory } from '../../shared/tenancy/adapters/dynamo-tenant-directory.ts';
 import { tenancyConfigFromEnv } from '../../shared/tenancy/tenancy-config.ts';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   jwtVerifierEnv,
   jwtVerifierFromEnv,
@@ -27,12 +24,12 @@ import { DynamoRunStateStore } from '../adapters/dynamodb/dynamo-run-state.ts';
 import { DynamoMemoryStore } from '../adapters/memory/dynamo-memory-store.ts';
 import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
 import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.ts';
-import { SfnRunDriver } from '../adapters/sfn/sfn-run-driver.ts';
-import { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
-import { SqsRedeliveryBackoff } from '../adapters/sqs/sqs-visibility.ts';
-import { ToolCatalog } from '../adapters/tools/tool-catalog.ts';
-import { SecretsManagerToolSecrets, ToolSecretError } from '../adapters/tools/tool-secrets.ts';
-import type { ToolSecretReader } from '../adapters/tools/tool-secrets.ts';
+import type { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
+import type { RunDriverPort } from '../ports/run-driver-port.ts';
+import type { ToolPort } from '../ports/tool-port.ts';
+import type { RunTransport } from './run-transport.ts';
+import type * as runTransportModule from './run-transport.ts';
+import type * as stepToolsModule from './step-tools.ts';
 import { AllowedHosts } from '../../shared/net/address-policy.ts';
 import { createSafeFetch } from '../../shared/net/safe-fetch.ts';
 import { maxCreateRunBytes, orchestratorRoutes } from '../api/run-api.ts';
@@ -64,7 +61,6 @@ import { agentHandlers } from '../api/agent-handlers.ts';
 import { toolHandlers } from '../api/tool-handlers.ts';
 import { tenantAdminHandlers } from '../api/tenant-admin-handlers.ts';
 import { capacityHandlers } from '../api/capacity-handlers.ts';
-import type { StepQueueDepth } from '../api/capacity-handlers.ts';
 import { principalHandlers } from '../api/principal-handlers.ts';
 import { a2aHandlers } from '../api/a2a-handlers.ts';
 import { backgroundResponseHandlers } from '../api/background-response-handlers.ts';
@@ -93,31 +89,38 @@ import { bindRoutes } from '../../shared/http/bound-route.ts';
 import { corsPolicyFromEnv } from '../../shared/http/cors.ts';
 import { createHttpApp } from '../../shared/http/http-app.ts';
 
-/** The step queue's depth from SQS's approximate counts (HLD §10.2 backpressure). */
-async function sqsQueueDepth(sqs: SQSClient, queueUrl: string): Promise<StepQueueDepth> {
-  const { Attributes: attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const read = (name: keyof typeof attributes) => Math.max(0, Number(attributes[name] ?? 0) || 0);
-  return {
-    visible: read('ApproximateNumberOfMessages'),
-    in_flight: read('ApproximateNumberOfMessagesNotVisible'),
-    delayed: read('ApproximateNumberOfMessagesDelayed'),
-  };
+type RunTransportModule = typeof runTransportModule;
+type StepToolsModule = typeof stepToolsModule;
+
+/**
+ * Resolves to `given`, or imports the module on first call; a failed import is retried on the next
+ * call instead of being remembered.
+ */
+function lazyModule<M>(given: M | undefined, load: () => Promise<M>): () => Promise<M> {
+  let loading: Promise<M> | undefined = given === undefined ? undefined : Promise.resolve(given);
+  return () =>
+    (loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    }));
 }
+
+/** How the composition root gets the SQS, Step Functions and Secrets Manager adapters. */
+export type ComposeOrchestratorOptions = {
+  /**
+   * The run transport module, for an entry that loads it at init; without it, the module is
+   * imported on the first call that needs it (the events function's case).
+   */
+  runTransport?: RunTransportModule;
+  /** The step worker's tool catalog module, likewise; imported on the first tool use without it. */
+  stepTools?: StepToolsModule;
+};
 
 /**
  * The Orchestrator's composition root: the one place that picks adapters for its ports. Each Lambda
  * entry point takes the part it needs.
  */
-export function composeOrchestrator(env: EnvSource = process.env) {
+export function composeOrchestrator(env: EnvSource = process.env, options: ComposeOrchestratorOptions = {}) {
   const config = orchestratorConfigFromEnv(env);
   const telemetry = createTelemetry('agent-orchestrator', env);
   const aws = awsClientConfig(env);
@@ -141,14 +144,30 @@ export function composeOrchestrator(env: EnvSource = process.env) {
   const agents = new DynamoAgentRegistry(db, config.tableName, { now });
   const toolRegistry = new DynamoToolRegistry(db, config.tableName, { now });
   const memory = new DynamoMemoryStore(db, config.tableName, { now });
-  const sqs = traced(new SQSClient(aws));
-  const sfn = traced(new SFNClient(aws));
-  const queue = new SqsStepQueue(sqs, config.stepQueueUrl, { sfn, stateMachineArn: config.stateMachineArn });
-  const driver = new SfnRunDriver(sfn, {
-    stateMachineArn: config.longRunStateMachineArn,
-    heartbeatSeconds: config.longRunHeartbeatSeconds,
-  });
-  const backoff = new SqsRedeliveryBackoff(sqs, config.stepQueueUrl);
+  const transportSettings = {
+    aws,
+    stepQueueUrl: config.stepQueueUrl,
+    stateMachineArn: config.stateMachineArn,
+    longRunStateMachineArn: config.longRunStateMachineArn,
+    longRunHeartbeatSeconds: config.longRunHeartbeatSeconds,
+    traced,
+  };
+  const transportModule = lazyModule(options.runTransport, () => import('./run-transport.ts'));
+  const stepToolsModule = lazyModule(options.stepTools, () => import('./step-tools.ts'));
+  let built: RunTransport | undefined;
+  const transport = async () => (built ??= (await transportModule()).createRunTransport(transportSettings));
+  const queue = {
+    enqueueStep: async (...args) => (await transport()).queue.enqueueStep(...args),
+    enqueueRunStop: async (...args) => (await transport()).queue.enqueueRunStop(...args),
+    scheduleDeadline: async (...args) => (await transport()).queue.scheduleDeadline(...args),
+  } satisfies Pick<SqsStepQueue, keyof SqsStepQueue>;
+  const driver = {
+    start: async (...args) => (await transport()).driver.start(...args),
+    stop: async (...args) => (await transport()).driver.stop(...args),
+    heartbeat: async (...args) => (await transport()).driver.heartbeat(...args),
+    succeed: async (...args) => (await transport()).driver.succeed(...args),
+    fail: async (...args) => (await transport()).driver.fail(...args),
+  } satisfies RunDriverPort;
   const reportFailure = createFailureReporter(telemetry.logger, (name, value) =>
     telemetry.metrics.addMetric(name, MetricUnit.Count, value),
   );
@@ -313,7 +332,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
             pool,
             nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
             nodeCapacityMode: runLimits.nodeCapacityMode,
-            queueDepth: () => sqsQueueDepth(sqs, config.stepQueueUrl),
+            queueDepth: async () => (await transport()).queueDepth(),
             stepAge,
             now,
             operatorTenantId: admin.operatorTenantId,
@@ -364,29 +383,27 @@ export function composeOrchestrator(env: EnvSource = process.env) {
      */
     stepWorker: () => {
       const worker = stepWorkerConfigFromEnv(env);
-      const secrets: ToolSecretReader =
-        worker.toolSecretPrefix === undefined
-          ? {
-              read: async () => {
-                throw new ToolSecretError('This node has no store for tool credentials', false);
-              },
-            }
-          : new SecretsManagerToolSecrets(traced(new SecretsManagerClient(aws)), {
-              prefix: worker.toolSecretPrefix,
-            });
+      // Built on the first step that needs a tool: one catalog, so its bounded caches are shared.
+      const catalog = lazyModule(undefined, async () =>
+        (await stepToolsModule()).createToolCatalog(transportSettings, {
+          // The tenants' HTTP tools come from the tool registry of the tools API (HLD §3.1).
+          registry: toolRegistry,
+          memory: memory,
+          fetch: createSafeFetch({ allowedHosts: new AllowedHosts(worker.toolAllowedHosts) }),
+          secretPrefix: worker.toolSecretPrefix,
+        }),
+      );
+      const tools = {
+        describe: async (...args) => (await catalog()).describe(...args),
+        invoke: async (...args) => (await catalog()).invoke(...args),
+      } satisfies ToolPort;
       const engine = createStepEngine({
         runs,
         queue,
         driver,
         agents,
         sink,
-        tools: new ToolCatalog({
-          // The tenants' HTTP tools come from the tool registry of the tools API (HLD §3.1).
-          registry: toolRegistry,
-          memory: memory,
-          fetch: createSafeFetch({ allowedHosts: new AllowedHosts(worker.toolAllowedHosts) }),
-          secrets,
-        }),
+        tools,
         models: new ModelPolicyClient({
           baseUrl: worker.modelPolicyUrl,
           issuer: serviceTokenIssuerFromEnv(env),
@@ -398,11 +415,13 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         warn: (message, context) => telemetry.logger.warn(message, context),
         limits: { admission, slots: runSlots, limiter },
       });
-      const redeliverAfter = (receiptHandle: string, attempt: number, seconds?: number) =>
-        backoff.redeliverAfter(
+      const redeliverAfter = async (receiptHandle: string, attempt: number, seconds?: number) => {
+        const { backoff, redeliveryDelaySeconds } = await transport();
+        return backoff.redeliverAfter(
           receiptHandle,
-          Math.min(worker.stepRetryMaxDelaySeconds, seconds ?? SqsRedeliveryBackoff.delaySeconds(attempt)),
+          Math.min(worker.stepRetryMaxDelaySeconds, seconds ?? redeliveryDelaySeconds(attempt)),
         );
+      };
       return { config: worker, engine, redeliverAfter, driver, reportFailure, stepAge, stopper };
     },
   };

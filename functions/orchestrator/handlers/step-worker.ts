@@ -1,7 +1,10 @@
 import { composeOrchestrator } from '../composition/orchestrator-root.ts';
+import * as runTransport from '../composition/run-transport.ts';
+import * as stepTools from '../composition/step-tools.ts';
 import { createStepWorkerHandler } from '../adapters/sqs/sqs-step-worker.ts';
 
-const root = composeOrchestrator();
+// Every invocation steps runs: the SQS, Step Functions and tool adapters load at init.
+const root = composeOrchestrator(process.env, { runTransport, stepTools });
 const worker = root.stepWorker();
 
 /** Lambda entry: the SQS step worker. */

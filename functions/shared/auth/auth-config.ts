@@ -2,7 +2,7 @@ import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
 import type { EnvSource } from '../config/env.ts';
 import { defineEnvContract, envVar } from '../config/env-contract.ts';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsClientConfig } from '../aws/client-config.ts';
 import { ConfigurationError, DependencyUnavailableError } from '../errors/agentos-error.ts';
 import { createJwtVerifier, defaultMaxTokenLifetimeSeconds } from './jwt-verifier.ts';
@@ -114,8 +114,12 @@ export function serviceSigningKeyFromEnv(
       `Invalid environment: ${serviceTokenEnv.names.AGENTOS_SERVICE_SIGNING_KEY} or ${serviceTokenEnv.names.AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN} is required`,
     );
   }
-  const client = new SecretsManagerClient(awsClientConfig(env));
+  const clientConfig = awsClientConfig(env);
+  let client: SecretsManagerClient | undefined;
   return async () => {
+    // Its SDK client loads on the first read, not with the function.
+    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    client ??= new SecretsManagerClient(clientConfig);
     let secret: string | undefined;
     try {
       secret = (await client.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;

@@ -80,8 +80,12 @@ function checkLifetime(payload: JWTPayload, maxSeconds: number, toleranceSeconds
 }
 
 function keyResolver(source: JwksSource): JWTVerifyGetKey {
+  if (source.kind === 'inline') return createLocalJWKSet(source.jwks);
+  const url = new URL(source.url);
   // A remote set is cached by jose (refetched at most every 30 s on an unknown `kid`, 10 min max age).
-  return source.kind === 'inline' ? createLocalJWKSet(source.jwks) : createRemoteJWKSet(new URL(source.url));
+  // Made on the first token of its issuer: making it loads Node's fetch (undici), ~30 ms of a cold start.
+  let remote: JWTVerifyGetKey | undefined;
+  return (header, token) => (remote ??= createRemoteJWKSet(url))(header, token);
 }
 
 /** The token's `iss`, read before verification only to pick the keys that must verify it. */

@@ -21,7 +21,7 @@ import type { BoundRoute, RouteInput, RouteResult } from './bound-route.ts';
 import { correlationIdFor } from './correlation-id.ts';
 import { continueTrace, runInTrace, traceparentHeader } from '../observability/trace-context.ts';
 import { exportSpan } from '../observability/otlp-tracing.ts';
-import { declareOperations } from '../observability/local-metrics.ts';
+import { declareOperations } from '../observability/metric-labels.ts';
 import { metricDefinitions } from '../observability/metric-definitions.ts';
 import { healthRoute } from './health-route.ts';
 import { addCorsHeaders, preflightHeaders } from './cors.ts';

@@ -1,7 +1,12 @@
 import type { MetricUnit } from '@aws-lambda-powertools/metrics/types';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { metricDefinition, metricServices } from './metric-definitions.ts';
+import { metricDefinition } from './metric-definitions.ts';
 import type { MetricDimensionName } from './metric-definitions.ts';
+import { assertBoundedLabel, installMetricMirror } from './metric-labels.ts';
+import type { MetricLabels } from './metric-labels.ts';
+
+export { allowedMetricLabels, assertBoundedLabel, declareOperations } from './metric-labels.ts';
+export type { MetricLabelName } from './metric-labels.ts';
 
 type Mirrored =
   | { kind: 'counter'; instrument: Counter<MetricDimensionName> }
@@ -41,39 +46,6 @@ export const maxLocalInstruments = 100;
 
 /** The local-only counter of data points the registry refused (undeclared metric, cap reached). */
 export const refusedMetricName = 'LocalMetricsRefused';
-
-/**
- * The route operation ids the services declared: the only values the `operation` label takes. Code
- * constants registered by the HTTP core at start, so the set is bounded by the route registries.
- */
-const declaredOperations = new Set<string>(['unmatched']);
-
-/** Registers declared route operation ids as values the `operation` label may take. */
-export function declareOperations(operationIds: Iterable<string>): void {
-  for (const id of operationIds) declaredOperations.add(id);
-}
-
-/**
- * Label names a global metric may carry, each with the values it may take. Global metrics must not
- * be keyed by a tenant, run or principal (HLD §9.2): any other name, or a value outside its set,
- * throws where it is recorded, so an unbounded label cannot reach CloudWatch or Prometheus.
- */
-export const allowedMetricLabels = {
-  service: new Set<string>(metricServices),
-  operation: declaredOperations,
-} as const satisfies Record<MetricDimensionName, ReadonlySet<string>>;
-
-/** The label names {@link allowedMetricLabels} allows. */
-export type MetricLabelName = keyof typeof allowedMetricLabels;
-
-/** Throws when a label name is not allow-listed or its value is outside the name's bounded set. */
-export function assertBoundedLabel(name: string, value: string): void {
-  const values = (allowedMetricLabels as Record<string, ReadonlySet<string> | undefined>)[name];
-  if (values === undefined) {
-    throw new Error(`metric label "${name}" is not allow-listed; global metrics have bounded labels only`);
-  }
-  if (!values.has(value)) throw new Error(`metric label ${name} may not take an unlisted value`);
-}
 
 /** Counts a refused data point and warns once per metric name (the warnings are bounded too). */
 function refuse(name: string, reason: string): undefined {
@@ -133,10 +105,15 @@ export function mirrorMetric(
   name: string,
   unit: MetricUnit,
   value: number,
-  labels: Partial<Record<Exclude<MetricDimensionName, 'service'>, string>> = {},
+  labels: MetricLabels = {},
 ): void {
   assertBoundedLabel('service', service);
   for (const [label, labelValue] of Object.entries(labels)) assertBoundedLabel(label, labelValue);
+  record(service, name, unit, value, labels);
+}
+
+/** Records a data point whose labels its caller has checked against its own allow-list. */
+function record(service: string, name: string, unit: MetricUnit, value: number, labels: MetricLabels): void {
   const mirrored = instrumentFor(name, unit);
   if (mirrored === undefined) return;
   const all = { service, ...labels };
@@ -144,3 +121,7 @@ export function mirrorMetric(
   else if (mirrored.kind === 'histogram') mirrored.instrument.observe(all, value);
   else mirrored.instrument.set(all, value);
 }
+
+// Importing this module is what makes a process mirror its metrics (a local node does; a Lambda never
+// loads prom-client): telemetry.ts records through metric-labels.ts, which hands each point here.
+installMetricMirror(record);

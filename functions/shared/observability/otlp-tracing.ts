@@ -1,9 +1,7 @@
-import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
-import type { Attributes } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { Attributes, SpanKind } from '@opentelemetry/api';
 import { z } from 'zod';
 import { defineEnvContract } from '../config/env-contract.ts';
+import type { SpanExport } from './otlp-exporter.ts';
 import type { TraceContext } from './trace-context.ts';
 
 /**
@@ -14,28 +12,61 @@ export const otlpTracingEnv = defineEnvContract({
   AGENTOS_OTLP_TRACES_URL: z.url().optional(),
 });
 
-type Exporting = { provider: TracerProvider; url: string } | undefined;
+/** One finished span, as {@link exportSpan} was given it. */
+export type FinishedSpan = {
+  name: string;
+  context: TraceContext;
+  attributes: Attributes;
+  startedAtMs: number;
+  endedAtMs: number;
+  /** Default: server. */
+  kind: SpanKind | undefined;
+};
 
-/** One provider per process, on `globalThis` since bundled handlers each have a copy of this module. */
+/**
+ * The most spans held while the OpenTelemetry SDK loads, the batch processor's own queue size:
+ * beyond it spans are dropped, as that processor drops them.
+ */
+const maxSpansWhileLoading = 2_048;
+
+type Exporting = {
+  url: string;
+  /** Set once the SDK has loaded. */
+  export: SpanExport | undefined;
+  /** The spans finished while it loads, replayed when it has. */
+  waiting: FinishedSpan[];
+  loaded: Promise<void>;
+};
+
+/** One exporter per process, on `globalThis` since bundled handlers each have a copy of this module. */
 const slot = globalThis as { [key: symbol]: Exporting | null };
-const key = Symbol.for('agentos.otlp-tracing');
+const key = Symbol.for('agentos.otlp-tracing.v2');
 
-function exporting(): Exporting {
+function exporting(): Exporting | undefined {
   if (slot[key] !== undefined) return slot[key] ?? undefined;
   const url = otlpTracingEnv.parse(process.env).AGENTOS_OTLP_TRACES_URL;
-  const provider =
-    url === undefined
-      ? undefined
-      : new TracerProvider({
-          spanProcessors: [
-            new BatchSpanProcessor({
-              exporter: new OTLPTraceExporter({ url, timeoutMillis: 5_000 }),
-              maxQueueSize: 2_048,
-            }),
-          ],
-        });
-  slot[key] = provider === undefined || url === undefined ? null : { provider, url };
-  return slot[key] ?? undefined;
+  if (url === undefined) {
+    slot[key] = null;
+    return undefined;
+  }
+  // The SDK loads on the first span, in the background: a node without an endpoint never loads it.
+  const target: Exporting = { url, export: undefined, waiting: [], loaded: Promise.resolve() };
+  target.loaded = import('./otlp-exporter.ts').then(
+    ({ createSpanExport }) => {
+      const spans = createSpanExport(url);
+      for (const span of target.waiting.splice(0)) spans.record(span);
+      target.export = spans;
+    },
+    (error: unknown) => {
+      // Tracing must not fail a request: the spans are dropped, and the log says why.
+      target.waiting.length = 0;
+      console.error(
+        JSON.stringify({ level: 'ERROR', message: 'OTLP span export unavailable', error: String(error) }),
+      );
+    },
+  );
+  slot[key] = target;
+  return target;
 }
 
 /**
@@ -48,23 +79,19 @@ export function exportSpan(
   context: TraceContext,
   attributes: Attributes,
   startedAtMs: number,
-  kind: SpanKind = SpanKind.SERVER,
+  kind?: SpanKind,
 ): void {
   const target = exporting();
   if (target === undefined) return;
-  const parent = trace.setSpanContext(ROOT_CONTEXT, {
-    traceId: context.traceId,
-    spanId: context.spanId,
-    traceFlags: context.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-    isRemote: true,
-  });
-  const span = target.provider
-    .getTracer('agentos')
-    .startSpan(name, { kind, attributes, startTime: startedAtMs }, parent);
-  span.end();
+  const span: FinishedSpan = { name, context, attributes, startedAtMs, endedAtMs: Date.now(), kind };
+  if (target.export !== undefined) target.export.record(span);
+  else if (target.waiting.length < maxSpansWhileLoading) target.waiting.push(span);
 }
 
 /** Sends the spans still batched (at shutdown, and in tests). */
 export async function flushSpans(): Promise<void> {
-  await exporting()?.provider.forceFlush();
+  const target = exporting();
+  if (target === undefined) return;
+  await target.loaded;
+  await target.export?.flush();
 }

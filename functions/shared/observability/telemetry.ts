@@ -3,7 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Dimensions, MetricResolution, MetricUnit } from '@aws-lambda-powertools/metrics/types';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { EnvSource } from '../config/env.ts';
-import { assertBoundedLabel, mirrorMetric } from './local-metrics.ts';
+import { assertBoundedLabel, recordMetricPoint } from './metric-labels.ts';
 import { telemetryEnv, unknownNodeId } from './telemetry-env.ts';
 import { metricDefinition, metricDefinitions, metricNamespace } from './metric-definitions.ts';
 import type { MetricName, MetricService } from './metric-definitions.ts';
@@ -49,7 +49,7 @@ export class ServiceMetrics extends Metrics {
     if (!byServiceOnly(definition.dimensionSets))
       throw new Error(`metric ${name} has finer dimensions: record it with its own method`);
     super.addMetric(name, unit, value, resolution);
-    mirrorMetric(this.#service, name, unit, value);
+    recordMetricPoint(this.#service, name, unit, value);
     return this;
   }
 
@@ -96,7 +96,7 @@ export class ServiceMetrics extends Metrics {
     for (const [name, value] of Object.entries(values) as [keyof typeof values, number][]) {
       const { unit } = metricDefinitions[name];
       record.addMetric(name, unit, value);
-      mirrorMetric(this.#service, name, unit, value, { operation: measurement.operation });
+      recordMetricPoint(this.#service, name, unit, value, { operation: measurement.operation });
     }
     record.publishStoredMetrics();
   }

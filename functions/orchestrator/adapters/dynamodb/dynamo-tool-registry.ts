@@ -5,10 +5,25 @@ import { batchGet, getItem, transactWrite } from '../../../shared/storage/dynamo
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import type { ToolPage, ToolRegistryPort } from '../../ports/tool-registry-port.ts';
 import type { HttpTool, ToolSpec } from '../../schemas/tool.ts';
-import { checkToolSpec } from '../../schemas/tool-spec-checks.ts';
+import type * as toolSpecChecks from '../../schemas/tool-spec-checks.ts';
 import { pageOfIds } from '../id-page.ts';
 import { toolFromStored, toolOf } from '../stored-tool.ts';
 import { directoryDelete, directoryIds, directoryPut } from './dynamo-id-directory.ts';
+
+let specChecks: Promise<typeof toolSpecChecks> | undefined;
+
+/**
+ * Checks a tool's spec, loading the checks on the first registration: their schema compiler (Ajv
+ * on RE2) is a third of a function's bundle, and tools are registered rarely, so no function loads
+ * it at init for them. A failed load is retried on the next registration.
+ */
+async function checkToolSpec(toolId: string, spec: ToolSpec): Promise<void> {
+  specChecks ??= import('../../schemas/tool-spec-checks.ts').catch((error: unknown) => {
+    specChecks = undefined;
+    throw error;
+  });
+  (await specChecks).checkToolSpec(toolId, spec);
+}
 
 /** How often an update that lost a race to another writer is tried again before it answers 409. */
 const maxWriteAttempts = 5;
@@ -59,7 +74,7 @@ export class DynamoToolRegistry implements ToolRegistryPort {
   }
 
   async create(auth: AuthContext, toolId: string, spec: ToolSpec): Promise<HttpTool> {
-    checkToolSpec(toolId, spec);
+    await checkToolSpec(toolId, spec);
     const at = this.now().toISOString();
     const tool = toolOf(toolId, spec, 1, at, at);
     const codes = await transactWrite(this.db, [
@@ -80,7 +95,7 @@ export class DynamoToolRegistry implements ToolRegistryPort {
   }
 
   async update(auth: AuthContext, toolId: string, spec: ToolSpec): Promise<HttpTool> {
-    checkToolSpec(toolId, spec);
+    await checkToolSpec(toolId, spec);
     for (let attempt = 1; ; attempt++) {
       const current = await this.get(auth, toolId);
       if (current === undefined) throw new NotFoundError(`Tool ${toolId} not found`);

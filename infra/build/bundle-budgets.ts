@@ -1,0 +1,58 @@
+import type { FunctionName } from '../resources/definitions.ts';
+
+/**
+ * What each function may load at init (Lambda's cold start): at most `initKiB` of minified
+ * JavaScript, and exactly the AWS SDK clients its init needs. A function reaches anything else
+ * through `await import()`, which the bundler keeps in chunks loaded on first use. Checked by
+ * test/infra/bundle-budget.unit.test.ts and printed by `npm run bench:bundles`.
+ */
+export type BundleBudget = {
+  /** The most KiB of the entry and its static chunks. */
+  initKiB: number;
+  /** The `@aws-sdk/client-*` packages loaded at init, by name, and no others. */
+  clients: readonly string[];
+};
+
+/**
+ * Today's sizes plus a little room: a change that grows a bundle past its budget must either cut
+ * elsewhere or raise the budget here, visibly in review.
+ */
+export const bundleBudgets: Record<FunctionName, BundleBudget> = {
+  orchestratorApi: {
+    initKiB: 900,
+    clients: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn', '@aws-sdk/client-sqs'],
+  },
+  // Reads events: runs are created or canceled here rarely, so SQS and Step Functions load on first use.
+  orchestratorEvents: { initKiB: 850, clients: ['@aws-sdk/client-dynamodb'] },
+  stepWorker: {
+    initKiB: 1_260,
+    clients: [
+      '@aws-sdk/client-dynamodb',
+      '@aws-sdk/client-secrets-manager',
+      '@aws-sdk/client-sfn',
+      '@aws-sdk/client-sqs',
+    ],
+  },
+  modelPolicyApi: {
+    initKiB: 1_170,
+    clients: [
+      '@aws-sdk/client-bedrock-runtime',
+      '@aws-sdk/client-dynamodb',
+      '@aws-sdk/client-secrets-manager',
+    ],
+  },
+  alertNotifier: {
+    initKiB: 880,
+    clients: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-sesv2'],
+  },
+};
+
+/** The `@aws-sdk/client-*` packages among a bundle's input paths (`node_modules/…`). */
+export function sdkClientsOf(inputs: readonly string[]): string[] {
+  const clients = new Set<string>();
+  for (const input of inputs) {
+    const match = /node_modules\/(@aws-sdk\/client-[a-z0-9-]+)\//.exec(input);
+    if (match?.[1] !== undefined) clients.add(match[1]);
+  }
+  return [...clients].sort();
+}

@@ -1,0 +1,53 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleBudgets, sdkClientsOf } from '../../infra/build/bundle-budgets.ts';
+import { bundleFunctions } from '../../infra/build/bundle-functions.ts';
+import type { BundleResult } from '../../infra/build/bundle-functions.ts';
+import { functionDefinitions } from '../../infra/resources/definitions.ts';
+import type { FunctionName } from '../../infra/resources/definitions.ts';
+
+const functionNames = Object.keys(functionDefinitions) as FunctionName[];
+
+describe('the Lambda bundles at init', () => {
+  const bundles = new Map<FunctionName, BundleResult>();
+
+  beforeAll(async () => {
+    const outDir = await mkdtemp(join(tmpdir(), 'agentos-bundle-budget-'));
+    for (const result of await bundleFunctions({ outDir })) bundles.set(result.name, result);
+  });
+
+  it('has a budget for every function', () => {
+    expect(Object.keys(bundleBudgets).sort()).toEqual([...functionNames].sort());
+  });
+
+  it.each(functionNames)('%s loads no more JavaScript at init than its budget', (name) => {
+    const bundle = bundles.get(name)!;
+    expect(bundle.bytes / 1024).toBeLessThanOrEqual(bundleBudgets[name].initKiB);
+  });
+
+  it.each(functionNames)('%s loads exactly the AWS SDK clients it uses at init', (name) => {
+    expect(sdkClientsOf(bundles.get(name)!.initialInputs)).toEqual([...bundleBudgets[name].clients].sort());
+  });
+
+  it('returns the events function without the SQS, Step Functions and Secrets Manager clients at init', () => {
+    const clients = sdkClientsOf(bundles.get('orchestratorEvents')!.initialInputs);
+    for (const client of ['client-sqs', 'client-sfn', 'client-secrets-manager'])
+      expect(clients).not.toContain(`@aws-sdk/${client}`);
+  });
+
+  it.each(functionNames)('%s carries no zod locale but English', (name) => {
+    const bundle = bundles.get(name)!;
+    const locales = bundle.initialInputs.filter((input) => /node_modules\/zod\/v4\/locales\//.test(input));
+    expect(locales.filter((input) => !input.endsWith('/en.js'))).toEqual([]);
+  });
+
+  it('loads the step worker’s tool checks, and no API function’s, at init', () => {
+    const loadsAjv = (name: FunctionName) =>
+      bundles.get(name)!.initialInputs.some((input) => input.includes('node_modules/ajv/'));
+    expect(loadsAjv('stepWorker')).toBe(true);
+    expect(loadsAjv('orchestratorApi')).toBe(false);
+    expect(loadsAjv('orchestratorEvents')).toBe(false);
+  });
+});
