@@ -153,7 +153,7 @@ function countByDetail(calls: readonly SeenCall[]): [string, number][] {
 }
 
 /** A key's shape, with ids and hashes replaced, so calls on different runs group together. */
-function keyShape(pk: unknown): string {
+export function keyShape(pk: unknown): string {
   if (typeof pk !== 'string') return '?';
   return pk
     .replace(/tenant\/[^/]+/, 'tenant/{t}')
