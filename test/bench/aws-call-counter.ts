@@ -105,10 +105,15 @@ export async function startAwsCallCounter(target: string): Promise<AwsCallCounte
 }
 
 /**
- * Long polls of the step queue's event source mapping: on AWS the Lambda service makes them (they
- * are billed as SQS requests, but do not grow with runs), so per-run counts leave them out.
+ * Requests that do not follow runs, which per-run counts leave out: the long polls of the step
+ * queue's event source mapping (on AWS the Lambda service makes them; the cost model counts one
+ * receive per step message instead) and the local node's queue sampler.
  */
-export const pollerActions = new Set(['SQS.ReceiveMessage']);
+export const pollerActions = new Set([
+  'SQS.ReceiveMessage',
+  // The local node's queue sampler; on AWS the queue's depth comes from CloudWatch's own metrics.
+  'SQS.GetQueueAttributes',
+]);
 
 /** Calls per action, most first. */
 export function countByAction(calls: readonly SeenCall[]): Map<string, number> {
@@ -132,7 +137,7 @@ export function printRunCalls(calls: readonly SeenCall[], runs: number): void {
     writeFileSync(baselineFile, `${JSON.stringify(Object.fromEntries(after), null, 2)}\n`);
   const polls = calls.length - counted.length;
   console.log(
-    `\nAWS requests per three-step run, by action (${runs} runs; the step queue's long polls, ${perRun(polls)} per run, left out)`,
+    `\nAWS requests per three-step run, by action (${runs} runs; the step queue's long polls and the local queue sampler, ${perRun(polls)} per run, left out)`,
   );
   console.log('| action | before | after |');
   console.log('| --- | ---: | ---: |');

@@ -203,6 +203,10 @@ try {
   console.log(
     `\n20-step / 3-step cost: ${(totals[1]! / totals[0]!).toFixed(2)} (linear would be ${(20 / 3).toFixed(2)}); DynamoDB write units per run ${three.usage.writeUnits.toFixed(0)} → ${twenty.usage.writeUnits.toFixed(0)} (${(twenty.usage.writeUnits / three.usage.writeUnits).toFixed(2)}×)`,
   );
+  const perStep = (totals[1]! - totals[0]!) / 17;
+  console.log(
+    `steps 4 to 20 add ${per1000(perStep)} each per 1,000 runs; a 20-step run costs ${per1000(totals[0]! + 17 * perStep)} = the 3-step run plus 17 steps, at most 20/3 of it (${per1000((totals[0]! * 20) / 3)}) because a run's fixed costs (creation, stream, deadline) are paid once`,
+  );
   console.log('\nusage per run | 3-step | 20-step');
   for (const key of Object.keys(three.usage) as (keyof RunUsage)[])
     console.log(`${key} | ${three.usage[key].toFixed(2)} | ${twenty.usage[key].toFixed(2)}`);
