@@ -87,7 +87,7 @@ export class DynamoRateLimiter implements RateLimiterPort {
     const gcra = gcraOf(limit);
     const now = Math.floor(this.#clock.now());
     const bucket = bucketOf(key, gcra);
-    const decision = await this.#write(key, gcra, now);
+    const decision = await this.#write(key, gcra, now, this.#knownTat.get(bucket));
     if (decision.tat !== undefined && decision.tat > (this.#knownTat.get(bucket) ?? -Infinity)) {
       this.#knownTat.set(bucket, decision.tat);
     }
@@ -95,10 +95,19 @@ export class DynamoRateLimiter implements RateLimiterPort {
   }
 
   /** The conditional writes of one take, and the `tat` they saw stored (when they saw one). */
-  async #write(key: string, gcra: Gcra, now: number): Promise<{ decision: RateDecision; tat?: number }> {
+  async #write(
+    key: string,
+    gcra: Gcra,
+    now: number,
+    remembered: number | undefined,
+  ): Promise<{ decision: RateDecision; tat?: number }> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
     // What the bucket held at the last failed write; undefined = unknown (try the busy-bucket write).
-    let known: { tat: number | undefined } | undefined;
+    // A `tat` this process saw picks the first write, so a bucket gone idle since (the usual case
+    // below the limit) takes one write instead of a failed advance and a restart; a wrong guess
+    // only fails its condition, as before.
+    let known: { tat: number | undefined } | undefined =
+      remembered === undefined ? undefined : { tat: remembered };
     for (let attempt = 0; attempt < maxWrites; attempt += 1) {
       const idle = known !== undefined && (known.tat === undefined || known.tat < now);
       if (known?.tat !== undefined && !idle && known.tat > highestAdmittingTat(gcra, now)) {
