@@ -16,6 +16,12 @@ import { tenantRegistrar } from '../support/test-tenants.ts';
 import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/dynamo-tenant-directory.ts';
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { summarize } from './percentiles.ts';
+import { printRunCalls, startAwsCallCounter } from './aws-call-counter.ts';
+
+/** Lets the last run's trailing requests (the queue's batch delete) land before counting. */
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+}
 
 const runs = Number(process.argv[2] ?? 30);
 const concurrency = Number(process.argv[3] ?? 1);
@@ -27,6 +33,7 @@ process.env['POWERTOOLS_LOG_LEVEL'] = 'ERROR';
 const external = process.env['AGENTOS_AWS_ENDPOINT'];
 const emulator = external === undefined ? await startMoto() : undefined;
 const endpoint = external ?? emulator!.endpoint;
+const counter = await startAwsCallCounter(endpoint);
 const aws = { region: 'us-east-1', endpoint, maxAttempts: 3 };
 const nodeId = `bench-${Date.now().toString(36)}`;
 const resources = await provisionNode(nodeId, aws);
@@ -38,11 +45,13 @@ const node = await startLocalNode({
   host: '127.0.0.1',
   orchestratorPort: 0,
   modelPolicyPort: 0,
-  awsEndpoint: endpoint,
+  awsEndpoint: counter.endpoint,
   region: aws.region,
   resources,
   jwt: { issuer: auth.issuer, audience: auth.audience, jwks: auth.jwks, serviceSigningKey: auth.signingKey },
   functionEnv: { POWERTOOLS_LOG_LEVEL: 'ERROR' },
+  // The dashboard's own reads would blur the per-run counts.
+  dashboardPeriodMs: 3_600_000,
 });
 try {
   await seedTenantCatalog({
@@ -53,6 +62,8 @@ try {
   });
   const client = new AgentOsClient(node.orchestratorUrl, await auth.token('bench'));
   await timeThreeStepRun(client, 'sample-agent', 'warmup');
+  await settle();
+  counter.take();
   const results: TimedRun[] = [];
   let next = 0;
   await Promise.all(
@@ -63,6 +74,8 @@ try {
       }
     }),
   );
+  await settle();
+  const calls = counter.take();
   const failed = results.filter((r) => r.status !== 'completed');
   const first = summarize(results.map((r) => r.firstEventMs));
   const done = summarize(results.map((r) => r.terminalMs));
@@ -73,8 +86,10 @@ try {
   console.log('| --- | ---: | ---: | ---: | ---: |');
   console.log(`| POST → first SSE event | ${first.n} | ${first.p50} | ${first.p95} | ${first.max} |`);
   console.log(`| POST → run.completed | ${done.n} | ${done.p50} | ${done.p95} | ${done.max} |`);
+  printRunCalls(calls, results.length);
   if (failed.length > 0) process.exitCode = 1;
 } finally {
   await node.stop();
+  await counter.close();
   await emulator?.stop();
 }

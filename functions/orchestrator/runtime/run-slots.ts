@@ -1,4 +1,7 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import { BoundedCache } from '../../shared/cache/bounded-cache.ts';
+import type { Clock } from '../../shared/timing/clock.ts';
+import { systemClock } from '../../shared/timing/clock.ts';
 import type { SlotDecision, SlotPoolPort } from '../../shared/limits/limiter-port.ts';
 import { platformKeys, storageKeys } from '../../shared/storage/keys.ts';
 import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
@@ -25,6 +28,8 @@ export type RunSlotsOptions = {
   nodeMaxConcurrentRuns: number;
   /** Shortest lease of a run slot; a step's lease is at least its step timeout plus a margin. */
   leaseSeconds: number;
+  /** The clock the pool's leases run on; the system's when absent. */
+  clock?: Clock;
 };
 
 /** Time a step's lease lasts past its step timeout: the commit and the hand-over to the next step. */
@@ -52,6 +57,13 @@ export const maxWakeCandidates = 5;
 /** Creates the run slots of a node over a slot pool. */
 export function createRunSlots(options: RunSlotsOptions) {
   const { pool } = options;
+  const clock = options.clock ?? systemClock;
+  /**
+   * Until when this process knows a run holds both its slots (measured from before the take, so
+   * never later than the pool's own expiry): a step whose lease still outlasts it by the margin
+   * skips the renewal's two writes. Bounded; a forgotten entry only costs a renewal.
+   */
+  const heldUntil = new BoundedCache<string, number>({ maxEntries: 2_000, maxAgeMs: 3_600_000 });
 
   function leaseFor(stepTimeoutSeconds: number): number {
     return Math.max(options.leaseSeconds, Math.ceil(stepTimeoutSeconds) + runSlotLeaseMarginSeconds);
@@ -60,6 +72,8 @@ export function createRunSlots(options: RunSlotsOptions) {
   /** Takes (or renews: the pool renews a holder's own lease) both slots of a run, or neither. */
   async function take(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
     const lease = leaseFor(stepTimeoutSeconds);
+    const takenAt = clock.now();
+    heldUntil.delete(holderKey(tenant.tenant_id, runId));
     const tenantPool = runSlotPools.tenantRunning(tenant.tenant_id);
     const own = await pool.acquire(tenantPool, runId, tenant.quotas.max_concurrent_runs, lease);
     if (!own.acquired) {
@@ -75,6 +89,7 @@ export function createRunSlots(options: RunSlotsOptions) {
         retryAfterSeconds: node.retryAfterSeconds,
       };
     }
+    heldUntil.set(holderKey(tenant.tenant_id, runId), takenAt + lease * 1000);
     return { acquired: true };
   }
 
@@ -98,6 +113,11 @@ export function createRunSlots(options: RunSlotsOptions) {
      * is taken again if free, else the run waits like a new one.
      */
     async renew(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
+      // A lease this process took that still outlasts the step by the margin needs no renewal:
+      // the step ends (or its worker dies and the lease lapses) within it, as after a fresh take.
+      const until = heldUntil.get(holderKey(tenant.tenant_id, runId));
+      const needed = (Math.ceil(stepTimeoutSeconds) + runSlotLeaseMarginSeconds) * 1000;
+      if (until !== undefined && until - clock.now() >= needed) return { acquired: true };
       return take(tenant, runId, stepTimeoutSeconds);
     },
 
@@ -158,6 +178,7 @@ export function createRunSlots(options: RunSlotsOptions) {
 
     /** Gives back every slot the run holds (at every terminal transition); releasing twice is harmless. */
     async release(tenantId: string, runId: string): Promise<void> {
+      heldUntil.delete(holderKey(tenantId, runId));
       await Promise.all([
         pool.release(runSlotPools.tenantRunning(tenantId), runId),
         pool.release(runSlotPools.nodeRunning(), runId),
@@ -168,3 +189,7 @@ export function createRunSlots(options: RunSlotsOptions) {
 }
 
 export type RunSlots = ReturnType<typeof createRunSlots>;
+
+function holderKey(tenantId: string, runId: string): string {
+  return `${tenantId}\u0000${runId}`;
+}

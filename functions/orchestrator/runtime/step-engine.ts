@@ -155,6 +155,9 @@ class RunLeftRunning extends Error {}
 /** The continuation of a step after which the run is over: a long run's execution ends with it. */
 const end: StepContinuation = { kind: 'end' };
 
+/** The `queued -> running` transition a run's first step commits with its own first events. */
+type RunStart = Required<Pick<RunCommit, 'requireStatus' | 'status' | 'changes' | 'events'>>;
+
 function isRetryable(error: unknown): boolean {
   return (
     error instanceof DependencyUnavailableError ||
@@ -349,11 +352,14 @@ export function createStepEngine(deps: StepEngineDeps) {
     agent: AgentDefinition,
     step: number,
     trace: StepTrace,
+    starting?: RunStart,
   ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
     const requestId = `${run.run_id}/step-${step}`;
-    const transcript = await deps.runs.readTranscript(auth, run.run_id, {
-      maxBytes: agent.max_context_bytes,
-    });
+    // The run's counters say when nothing was appended yet (its first step): no read then.
+    const transcript =
+      run.transcript_messages === 0
+        ? []
+        : await deps.runs.readTranscript(auth, run.run_id, { maxBytes: agent.max_context_bytes });
     const messages: ChatMessage[] = [
       ...(agent.instructions === '' ? [] : [{ role: 'system' as const, content: agent.instructions }]),
       ...run.input.messages,
@@ -361,8 +367,10 @@ export function createStepEngine(deps: StepEngineDeps) {
     ];
     trace.model = { requestId, modelRef: agent.model_ref, messages, durationMs: 0 };
     const started = await commit(auth, run.run_id, {
-      requireStatus: ['running'],
+      requireStatus: starting?.requireStatus ?? ['running'],
+      ...(starting === undefined ? {} : { status: starting.status, changes: starting.changes }),
       events: [
+        ...(starting?.events ?? []),
         newEvent(eventIds.step(run.run_id, step, 'step.started'), 'step.started', { step }),
         newEvent(eventIds.step(run.run_id, step, 'model.requested'), 'model.requested', {
           step,
@@ -611,15 +619,24 @@ export function createStepEngine(deps: StepEngineDeps) {
     };
   }
 
-  async function start(auth: AuthContext, run: RunRecord, agent: AgentDefinition): Promise<RunRecord> {
-    if (run.status !== 'queued') return run;
+  /**
+   * What starting a queued run adds to the step's first commit (HLD §4.3 `queued -> running`): the
+   * transition rides on the commit that stores `step.started`, one write instead of two. Undefined
+   * for a run already running.
+   */
+  async function start(
+    auth: AuthContext,
+    run: RunRecord,
+    agent: AgentDefinition,
+  ): Promise<RunStart | undefined> {
+    if (run.status !== 'queued') return undefined;
     // Scheduled before the run starts so that a started run always has a deadline; scheduling twice is harmless.
     await deps.queue
       .scheduleDeadline(auth, { runId: run.run_id, afterSeconds: agent.timeout_seconds })
       .catch((error: unknown) =>
         deps.reportFailure('run deadline not scheduled', error, { run_id: run.run_id }),
       );
-    const result = await commit(auth, run.run_id, {
+    return {
       requireStatus: ['queued'],
       status: 'running',
       changes: {
@@ -627,8 +644,7 @@ export function createStepEngine(deps: StepEngineDeps) {
         ...(run.status_reason == null ? {} : { status_reason: null }),
       },
       events: [newEvent(eventIds.runStarted(run.run_id), 'run.started', { status: 'running' })],
-    });
-    return result.run;
+    };
   }
 
   return {
@@ -702,7 +718,7 @@ export function createStepEngine(deps: StepEngineDeps) {
     async execute(auth: AuthContext, delivery: StepDelivery): Promise<StepOutcome> {
       const { step } = delivery;
       const deliveryStarted = clock.now();
-      let run = await deps.runs.getRun(auth, delivery.runId);
+      const run = await deps.runs.getRun(auth, delivery.runId);
       if (run === undefined) return { status: 'done', reason: 'run not found', continuation: end };
       if (isTerminal(run.status)) {
         // Whoever ended it may have died before giving its slots back.
@@ -727,7 +743,7 @@ export function createStepEngine(deps: StepEngineDeps) {
         }
         const refused = await admitStep(auth, run, agent, delivery.attempt);
         if (refused !== undefined) return refused;
-        run = await start(auth, run, agent);
+        const starting = await start(auth, run, agent);
         const startedAt = deps.now();
         trace = {
           runId: run.run_id,
@@ -746,7 +762,7 @@ export function createStepEngine(deps: StepEngineDeps) {
         };
         let model: { response: ModelInvokeResponse; run: RunRecord };
         try {
-          model = await callModel(auth, run, agent, step, trace);
+          model = await callModel(auth, run, agent, step, trace, starting);
         } catch (error) {
           if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
           const lease = leaseRetry(error) ?? quotaRetry(error);

@@ -89,6 +89,7 @@ async function harness(
     pool,
     nodeMaxConcurrentRuns: options.nodeMaxConcurrentRuns ?? 1_000,
     leaseSeconds: 60,
+    clock,
   });
   const model = options.model ?? ((step: number) => (step === 1 ? echoCalls('ping') : reply('pong')));
   const models: ModelPort = {

@@ -12,6 +12,7 @@ import type {
 import { pageOfIds } from '../id-page.ts';
 import { agentFromStored, isLegacyHead } from '../stored-agent.ts';
 import { directoryDelete, directoryIds, directoryPut } from './dynamo-id-directory.ts';
+import { BoundedCache } from '../../../shared/cache/bounded-cache.ts';
 
 /** How often a write that lost a race to another writer is tried again before it answers 409. */
 const maxWriteAttempts = 5;
@@ -29,15 +30,31 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly now: () => Date;
+  /**
+   * Versions read, by tenant, agent and version: a version is written once and never changed or
+   * removed (a delete only tombstones the head), so every step of a run after the first reads its
+   * agent from here instead of the table. Bounded by count, bytes and age.
+   */
+  private readonly versions: BoundedCache<string, AgentDefinition>;
 
   constructor(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}) {
     this.db = db;
     this.tableName = tableName;
     this.now = options.now ?? (() => new Date());
+    this.versions = new BoundedCache<string, AgentDefinition>({
+      maxEntries: 500,
+      maxAgeMs: 15 * 60_000,
+      maxWeight: 8 * 1024 * 1024,
+      weigh: (agent) => Buffer.byteLength(JSON.stringify(agent), 'utf8'),
+    });
   }
 
   async get(auth: AuthContext, agentId: string): Promise<AgentDefinition | undefined> {
-    return (await this.head(auth, agentId, false))?.agent;
+    const agent = (await this.head(auth, agentId, false))?.agent;
+    // The head is a copy of its current version: the run created from it reads that version next.
+    if (agent !== undefined)
+      this.versions.set(versionKey(auth, agentId, agent.version), structuredClone(agent));
+    return agent;
   }
 
   async getVersion(
@@ -46,6 +63,19 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
     version: number,
   ): Promise<AgentDefinition | undefined> {
     if (!Number.isInteger(version) || version < 1) return undefined;
+    const key = versionKey(auth, agentId, version);
+    const cached = this.versions.get(key);
+    if (cached !== undefined) return structuredClone(cached);
+    const found = await this.readVersion(auth, agentId, version);
+    if (found !== undefined) this.versions.set(key, structuredClone(found));
+    return found;
+  }
+
+  private async readVersion(
+    auth: AuthContext,
+    agentId: string,
+    version: number,
+  ): Promise<AgentDefinition | undefined> {
     const item = await getItem(
       this.db,
       this.tableName,
@@ -280,4 +310,8 @@ function versionConflict(agentId: string, expected: number, current: number): Co
     `Agent ${agentId} is at version ${current}, not ${expected}; read it again and retry`,
     { details: { current_version: current } },
   );
+}
+
+function versionKey(auth: AuthContext, agentId: string, version: number): string {
+  return JSON.stringify([auth.tenant_id, agentId, version]);
 }

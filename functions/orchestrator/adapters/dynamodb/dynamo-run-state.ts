@@ -45,6 +45,17 @@ type RunItem = RunRecord & {
   /** The run's place in the tenant's run index. */
   index_sk: number;
 };
+/**
+ * The fields of a run that never change after it is created, kept in their own item beside the run
+ * item (same pk, sk {@link runBodySortKey}): a commit then rewrites only the small run item, so what
+ * a step's commits cost does not grow with the run's input (DynamoDB bills an update by the size of
+ * the whole item). A run stored before the split keeps them in its run item.
+ */
+type BodyItem = Pick<RunRecord, BodyField> & { pk: string; sk: number; kind: 'run-body' };
+type BodyField = (typeof bodyFields)[number];
+const bodyFields = ['input', 'metadata', 'auth'] as const satisfies readonly (keyof RunRecord)[];
+/** Below the run item (0) and the events (1…): one query for `sk <= 0` reads the whole run. */
+const runBodySortKey = -1;
 type EventItem = Omit<RunEvent, 'object'> & { pk: string; sk: number; kind: 'event'; key: string };
 type GuardItem = { pk: string; sk: number; kind: 'event-id'; event_id: string; sequence: number };
 /**
@@ -184,7 +195,8 @@ function messagesOf(pieces: readonly PieceItem[]): ChatMessage[] {
 
 /**
  * RunStatePort on one DynamoDB table (HLD §4.2). A run is the item (`tenant/{t}/runs/{id}`, 0) with its
- * small fields; its events are items (same pk, sequence); its transcript is pieces under
+ * small fields, beside a body item (same pk, -1) with the fields that never change (input, metadata,
+ * Auth Context), read together by one query; its events are items (same pk, sequence); its transcript is pieces under
  * `…/transcript` (sk = piece number), its step records items under `…/steps` (sk = step), each of its
  * event ids a guard item under `…/event-ids/{hash}`, and the tenant's run index holds one item per
  * run (and one in its principal's part). Each commit is ONE transaction: the run item's update,
@@ -283,7 +295,14 @@ export class DynamoRunStateStore implements RunStatePort {
               {
                 Put: {
                   TableName: this.tableName,
-                  Item: item,
+                  Item: headOf(item),
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: bodyOf(item),
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
               },
@@ -738,18 +757,33 @@ export class DynamoRunStateStore implements RunStatePort {
     return new Map(guards.map((guard) => [guard.event_id, guard.sequence]));
   }
 
+  /** The run item and its body item, in one consistent query (`sk <= 0`), merged into one record. */
   private async readRunItem(pk: string): Promise<RunItem | undefined> {
-    const item = await this.get<RunItem>(pk);
+    const items = await this.query({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk <= :head',
+      ExpressionAttributeValues: { ':pk': pk, ':head': recordSortKey },
+      ConsistentRead: true,
+    });
+    const item = mergedRun(items);
     if (item === undefined) this.cache.delete(pk);
     else this.cache.set(pk, item);
     return item;
   }
 
-  /** Run items by key, in the order asked (missing ones left out). */
+  /** Run items by key, each with its body, in the order asked (missing ones left out). */
   private async readRunItems(pks: readonly string[]): Promise<RunItem[]> {
-    const items = (await this.batchGet(pks.map((pk) => ({ pk, sk: recordSortKey })))) as RunItem[];
-    const byPk = new Map(items.map((item) => [item.pk, item]));
-    return pks.map((pk) => byPk.get(pk)).filter((item): item is RunItem => item !== undefined);
+    const items = await this.batchGet(
+      pks.flatMap((pk) => [
+        { pk, sk: recordSortKey },
+        { pk, sk: runBodySortKey },
+      ]),
+    );
+    const byPk = new Map<string, Record<string, unknown>[]>();
+    for (const item of items) byPk.set(String(item['pk']), [...(byPk.get(String(item['pk'])) ?? []), item]);
+    return pks
+      .map((pk) => mergedRun(byPk.get(pk) ?? []))
+      .filter((item): item is RunItem => item !== undefined);
   }
 
   private async get<T>(pk: string): Promise<T | undefined> {
@@ -847,4 +881,29 @@ function countLineEnds(text: string): number {
 /** The fields a commit sets; as in a DynamoDB update, a field given as `undefined` is left as it is. */
 function definedChanges(changes: RunCommit['changes']): NonNullable<RunCommit['changes']> {
   return Object.fromEntries(Object.entries(changes ?? {}).filter(([, value]) => value !== undefined));
+}
+
+/** The run item as stored: the record without its body fields. */
+function headOf(item: RunItem): Omit<RunItem, BodyField> {
+  const body = new Set<string>(bodyFields);
+  return Object.fromEntries(Object.entries(item).filter(([field]) => !body.has(field))) as Omit<
+    RunItem,
+    BodyField
+  >;
+}
+
+function bodyOf(item: RunItem): BodyItem {
+  const body: Record<string, unknown> = { pk: item.pk, sk: runBodySortKey, kind: 'run-body' };
+  for (const field of bodyFields) if (item[field] !== undefined) body[field] = item[field];
+  return body as BodyItem;
+}
+
+/** A run from its run item and body item (a run stored before the split has no body item). */
+function mergedRun(items: readonly Record<string, unknown>[]): RunItem | undefined {
+  const head = items.find((item) => item['sk'] === recordSortKey);
+  if (head === undefined) return undefined;
+  const body = items.find((item) => item['sk'] === runBodySortKey) ?? {};
+  const merged: Record<string, unknown> = { ...head };
+  for (const field of bodyFields) if (body[field] !== undefined) merged[field] = body[field];
+  return merged as RunItem;
 }
