@@ -136,7 +136,21 @@ export function createEventIngest(deps: EventIngestDeps) {
             node_id: event.node_id ?? peerId,
           })),
         });
-        // An event id held already (a peer resending it under another sequence) is not stored twice.
+        // An event id held already (a peer resending it under another sequence) is not stored twice;
+        // a commit of only such ids is taken as a redelivery and moves nothing, so going on would
+        // send the same commit forever: the batch is refused, naming the event.
+        if (result.appended === 0 && (result.run.replicated_sequence ?? 0) <= held) {
+          const reused = taken[0]!;
+          throw new InvalidRequestError(
+            `Event ${reused.event_id} is already held under another sequence than ${reused.sequence}`,
+            [
+              {
+                field: 'events',
+                message: `event_id ${reused.event_id} was sent before with another sequence`,
+              },
+            ],
+          );
+        }
         accepted += result.appended;
         run = result.run;
         await deps.sink

@@ -248,6 +248,16 @@ describe('event ingest', () => {
     expect(await stored()).toEqual([]);
   });
 
+  it('throws invalid_request naming an event already held that comes again under a new sequence', async () => {
+    const { send, stored } = await setup();
+    await send(remote.slice(0, 2));
+    const moved = { ...remote[1]!, sequence: 3 };
+    const refused = await send([moved]).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'invalid_request' });
+    expect((refused as Error).message).toContain(remote[1]!.event_id);
+    expect((await stored()).map((event) => event.sequence)).toEqual([1, 2]);
+  });
+
   it('throws invalid_request when the source is not the calling peer', async () => {
     const { send } = await setup();
     await expect(send(remote.slice(0, 1), peerAuth(), 'south-1')).rejects.toMatchObject({
