@@ -8,7 +8,7 @@ import type { FailureReporter } from '../../shared/observability/failure-reporte
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import { RunMovedOnError, RunStateConflictError } from '../ports/run-state-port.ts';
 import type { RunChanges, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
-import { statesLeadingTo } from '../runtime/run-state-machine.ts';
+import { isTerminal, statesLeadingTo } from '../runtime/run-state-machine.ts';
 import type { RunError, RunStatus, RunUsage } from '../schemas/run.ts';
 import type { AssistantMessage } from '../../shared/contracts/chat.ts';
 import type { RunEvent } from '../schemas/event.ts';
@@ -31,6 +31,9 @@ const maxIngestAttempts = 8;
 const maxEventsPerCommit = 40;
 const maxBytesPerCommit = 1024 * 1024;
 
+/** The events that end a run. */
+const terminalEventTypes: ReadonlySet<string> = new Set(['run.completed', 'run.failed', 'run.canceled']);
+
 /** The events that follow `held` without a gap, as many as one commit stores. */
 function nextCommit(ordered: readonly RunEvent[], held: number): RunEvent[] {
   const taken: RunEvent[] = [];
@@ -42,6 +45,8 @@ function nextCommit(ordered: readonly RunEvent[], held: number): RunEvent[] {
     // One event alone always goes: the store refuses what no commit can hold.
     if (taken.length > 0 && bytes > maxBytesPerCommit) break;
     taken.push(event);
+    // What follows a run's end is not stored (see ingestRun): the end closes its commit.
+    if (terminalEventTypes.has(event.type)) break;
   }
   return taken;
 }
@@ -89,7 +94,8 @@ function applied(run: RunRecord, events: readonly RunEvent[]): { status: RunStat
  * run's events back to its origin, which stores them in its own record of the run, so the origin's
  * events API and SSE stream serve them like local events. At least once, deduplicated by the peer's
  * sequence and `event_id`, stored in sequence order with no gap: an event past a gap is deferred (not
- * stored) and the answer names the next sequence expected, so the sender resends from there.
+ * stored) and the answer names the next sequence expected, so the sender resends from there. Events
+ * that come once the run ended here are acknowledged and dropped (counted as duplicates).
  */
 export function createEventIngest(deps: EventIngestDeps) {
   /** The run, when the caller is the peer it was forwarded to; any other run is unknown to it. */
@@ -123,6 +129,20 @@ export function createEventIngest(deps: EventIngestDeps) {
       if (taken.length === 0) break;
       const { status, changes } = applied(run, taken);
       try {
+        if (isTerminal(run.status)) {
+          // The run ended here (canceled at this node, failed when the peer could not take it, or
+          // ended by a replicated event): the peer's later events are acknowledged, never stored,
+          // so the run's log still ends with its terminal event (HLD §7.4).
+          run = (
+            await deps.runs.commit(auth, run.run_id, {
+              requireStatus: [run.status],
+              requireLastSequence: run.last_sequence,
+              changes: { replicated_sequence: held + taken.length },
+              events: [],
+            })
+          ).run;
+          continue;
+        }
         const result = await deps.runs.commit(auth, run.run_id, {
           requireStatus: [run.status],
           requireLastSequence: run.last_sequence,

@@ -248,6 +248,34 @@ describe('event ingest', () => {
     expect(await stored()).toEqual([]);
   });
 
+  it('returns the run’s log still ending with its cancel when the peer’s events go on after it', async () => {
+    const { send, stored, runs } = await setup();
+    await send(remote.slice(0, 2));
+    await runs.commit(owner, localRun, {
+      requireStatus: ['running'],
+      status: 'canceled',
+      changes: { ended_at: at },
+      events: [{ event_id: `${localRun}:terminal`, type: 'run.canceled', data: { status: 'canceled' } }],
+    });
+    const answer = await send(remote.slice(2));
+    expect(answer).toMatchObject({ accepted: 0, duplicates: 3, deferred: 0 });
+    expect(answer.runs[0]).toMatchObject({ contiguous_sequence: 5, next_sequence: 6 });
+    expect((await stored()).map((event) => event.type)).toEqual([
+      'run.queued',
+      'run.started',
+      'run.canceled',
+    ]);
+    expect(await runs.getRun(owner, localRun)).toMatchObject({ status: 'canceled', output: null });
+  });
+
+  it('stores nothing a peer sends after the run’s terminal event', async () => {
+    const { send, stored } = await setup();
+    const late = { ...remote[2]!, event_id: `${remoteRun}:late`, sequence: 6 };
+    const answer = await send([...remote, late]);
+    expect(answer).toMatchObject({ accepted: 5, duplicates: 1 });
+    expect((await stored()).at(-1)?.type).toBe('run.completed');
+  });
+
   it('throws invalid_request naming an event already held that comes again under a new sequence', async () => {
     const { send, stored } = await setup();
     await send(remote.slice(0, 2));

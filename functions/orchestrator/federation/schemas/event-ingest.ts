@@ -27,7 +27,11 @@ export const IngestEventsResultSchema = z
   .strictObject({
     object: z.literal('federation.events_ingested'),
     accepted: z.number().int().nonnegative().describe('Events stored by this call.'),
-    duplicates: z.number().int().nonnegative().describe('Events already held (same event_id), dropped.'),
+    duplicates: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('Events already held (same event_id), or sent after the run ended on this node: dropped.'),
     deferred: z
       .number()
       .int()
