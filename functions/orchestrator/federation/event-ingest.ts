@@ -12,6 +12,7 @@ import { isTerminal, statesLeadingTo } from '../runtime/run-state-machine.ts';
 import type { RunError, RunStatus, RunUsage } from '../schemas/run.ts';
 import type { AssistantMessage } from '../../shared/contracts/chat.ts';
 import type { RunEvent } from '../schemas/event.ts';
+import { maxIngestRuns } from './schemas/event-ingest.ts';
 import type { IngestEventsRequest, IngestEventsResult } from './schemas/event-ingest.ts';
 
 /** What event replication is built on. */
@@ -153,7 +154,8 @@ export function createEventIngest(deps: EventIngestDeps) {
             type: event.type,
             data: event.data,
             time: event.time,
-            node_id: event.node_id ?? peerId,
+            // The verified caller produced them, whatever the event claims (HLD §7.4).
+            node_id: peerId,
           })),
         });
         // An event id held already (a peer resending it under another sequence) is not stored twice;
@@ -216,8 +218,24 @@ export function createEventIngest(deps: EventIngestDeps) {
         list.push(event);
         byRun.set(event.run_id, list);
       }
+      if (byRun.size > maxIngestRuns)
+        throw new InvalidRequestError(`A batch names events of at most ${maxIngestRuns} runs`, [
+          { field: 'events', message: `events of ${byRun.size} runs` },
+        ]);
       // Every run is checked before anything is stored, so a refused batch stores nothing.
       const runs = await Promise.all([...byRun.keys()].map((runId) => forwardedRun(auth, peerId, runId)));
+      for (const run of runs) {
+        // The peer's events carry its own run's ids: another prefix could claim ids of this node's
+        // events. Before the forward's answer links the run (its events may come first) the peer
+        // is bound by the run's `node_id` alone.
+        const remoteRunId = run.federation?.remote_run_id;
+        if (remoteRunId === undefined || remoteRunId === null) continue;
+        const foreign = byRun.get(run.run_id)!.find((event) => !event.event_id.startsWith(`${remoteRunId}:`));
+        if (foreign !== undefined)
+          throw new InvalidRequestError(`Event ${foreign.event_id} is not one of the peer's run`, [
+            { field: 'events', message: `event_id must start with ${remoteRunId}:` },
+          ]);
+      }
       const result: IngestEventsResult = {
         object: 'federation.events_ingested',
         accepted: 0,
