@@ -30,7 +30,29 @@ export type EventPusherOptions = {
   batchSize?: number;
   /** Calls per push: a push that keeps finding more stops here; the next push goes on. */
   maxRounds?: number;
+  /**
+   * A push's whole time, retries and backoff included: it runs inside a step's commit, so an
+   * unreachable origin slows a step by at most this much.
+   */
+  budgetMs?: number;
+  /** The first pause between attempts; each next one doubles. */
+  backoffMs?: number;
+  /** How long pushes to an origin are skipped after a push to it failed. */
+  breakerMs?: number;
+  /** Milliseconds since the epoch; the clock of the budget and the breaker. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 };
+
+/** Origins whose recent failure is remembered at most, and runs known not to be pushed. */
+const maxRemembered = 1_000;
+
+/** Adds `key` to a bounded map, forgetting the oldest entry when it is full. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= maxRemembered) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
 
 /** A traceparent for a call made outside any trace: a new trace (W3C Trace Context §3.2). */
 export function newTraceparent(): string {
@@ -54,6 +76,15 @@ export function createEventPusher(options: EventPusherOptions) {
   const attempts = options.attempts ?? 3;
   const batchSize = Math.min(options.batchSize ?? 100, maxIngestBatch);
   const maxRounds = options.maxRounds ?? 20;
+  const budgetMs = options.budgetMs ?? 3_000;
+  const backoffMs = options.backoffMs ?? 100;
+  const breakerMs = options.breakerMs ?? 10_000;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((done) => setTimeout(done, ms)));
+  /** Per origin, until when pushes to it are skipped (an in-process breaker). */
+  const failedUntil = new Map<string, number>();
+  /** Runs (tenant and id) that are never pushed: origin and creator of a run never change. */
+  const notForwarded = new Map<string, true>();
 
   /** Sends one batch with a fresh single-use token per attempt; answers the next sequence expected. */
   async function sendBatch(
@@ -62,9 +93,13 @@ export function createEventPusher(options: EventPusherOptions) {
     tenantId: string,
     traceparent: string,
     events: RunEvent[],
+    deadline: number,
   ): Promise<number> {
     let last: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) await sleep(Math.min(backoffMs * 2 ** (attempt - 2), Math.max(0, deadline - now())));
+      const left = deadline - now();
+      if (left <= 0) break;
       const token = await options.issuer.issue({
         audience: origin,
         tenantId,
@@ -78,7 +113,7 @@ export function createEventPusher(options: EventPusherOptions) {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', traceparent },
           body: JSON.stringify({ source_node_id: options.nodeId, events }),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.timeout(Math.min(timeoutMs, left)),
         });
       } catch (cause) {
         last = cause;
@@ -119,23 +154,44 @@ export function createEventPusher(options: EventPusherOptions) {
      *
      * @throws DependencyUnavailableError when the origin cannot be reached after the bounded retries
      */
-    async push(auth: AuthContext, runId: string, after = 0): Promise<number | undefined> {
+    async push(
+      auth: AuthContext,
+      runId: string,
+      after = 0,
+      pushOptions: { ignoreBreaker?: boolean } = {},
+    ): Promise<number | undefined> {
+      const known = `${auth.tenant_id}/${runId}`;
+      if (notForwarded.has(known)) return undefined;
       const run = await options.runs.getRun(auth, runId);
-      const origin = run?.metadata[originMetadata.node];
-      const originRunId = run?.metadata[originMetadata.run];
-      if (run === undefined || origin === undefined || originRunId === undefined) return undefined;
+      if (run === undefined) return undefined;
+      const origin = run.metadata[originMetadata.node];
+      const originRunId = run.metadata[originMetadata.run];
       // Only a run the origin itself created here goes back to it: metadata alone is the caller's to
       // write, and a run this node forwarded elsewhere (a `federation` link) is a copy, never pushed on.
-      if (!run.principal_id.startsWith(`peer/${origin}/`) || run.federation !== undefined) return undefined;
+      if (
+        origin === undefined ||
+        originRunId === undefined ||
+        !run.principal_id.startsWith(`peer/${origin}/`) ||
+        run.federation !== undefined
+      ) {
+        remember(notForwarded, known, true);
+        return undefined;
+      }
       const peer = await options.peers.get(origin);
       if (peer === undefined || peerTenantOf(peer, auth.tenant_id) === undefined) return undefined;
+      const start = now();
+      if (!pushOptions.ignoreBreaker && (failedUntil.get(origin) ?? 0) > start)
+        throw new DependencyUnavailableError(
+          `Node ${origin} could not take events moments ago; a later push resends them`,
+        );
+      const deadline = start + budgetMs;
       const url = `${peer.base_url.replace(/\/+$/, '')}/v1/federation/events:ingest`;
       const traceparent = outgoingTraceparent() ?? newTraceparent();
       let held = after;
-      for (let round = 0; round < maxRounds; round++) {
+      for (let round = 0; round < maxRounds && now() < deadline; round++) {
         const read = await options.runs.listEvents(auth, runId, { after: held, limit: batchSize });
         const events = gaplessAfter(read, held);
-        if (events.length === 0) return held;
+        if (events.length === 0) break;
         const sent = events.map((event) => ({
           ...event,
           run_id: originRunId,
@@ -143,8 +199,14 @@ export function createEventPusher(options: EventPusherOptions) {
         }));
         // What the origin holds without a gap: past this batch when it took it, before it when it
         // lacks earlier events (then they are sent next), beyond it when another push went further.
-        held = await sendBatch(url, origin, auth.tenant_id, traceparent, sent);
+        try {
+          held = await sendBatch(url, origin, auth.tenant_id, traceparent, sent, deadline);
+        } catch (error) {
+          if (error instanceof DependencyUnavailableError) remember(failedUntil, origin, now() + breakerMs);
+          throw error;
+        }
       }
+      failedUntil.delete(origin);
       return held;
     },
   };
@@ -154,9 +216,10 @@ export type EventPusher = ReturnType<typeof createEventPusher>;
 
 /**
  * An event sink that also pushes a forwarded run's committed events to the node it came from
- * (HLD §7.4). Only runs a peer created (principal `peer/<peer_id>/…`) are looked at; a failed push
- * is reported, never thrown: the events stay in the run's log and the next push resends them from
- * what the origin holds.
+ * (HLD §7.4), whoever committed them: the peer's own steps, the tenant's admin canceling the run or
+ * the operator's kill switch alike; the run (created here by its origin peer) decides, never the
+ * caller. A failed push is reported, never thrown: the events stay in the run's log and the next
+ * push resends them from what the origin holds.
  */
 export function replicatingSink(
   inner: EventSinkPort,
@@ -166,7 +229,7 @@ export function replicatingSink(
   return {
     async publish(auth, events) {
       await inner.publish(auth, events);
-      if (!auth.principal.id.startsWith('peer/') || events.length === 0) return;
+      if (events.length === 0) return;
       for (const runId of new Set(events.map((event) => event.run_id))) {
         const first = Math.min(
           ...events.filter((event) => event.run_id === runId).map((event) => event.sequence),
