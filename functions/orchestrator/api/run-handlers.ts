@@ -85,7 +85,10 @@ export function runHandlers({
           throw new InvalidRequestError('This node does not forward runs', [
             { field: 'target', message: 'not served by this node' },
           ]);
-        const placed = await federatedRuns.place(auth, body.target);
+        const placed = await federatedRuns.place(auth, body.target, {
+          body,
+          idempotencyKey: headers['idempotency-key'],
+        });
         if (placed.where === 'peer') {
           const { run, replayed } = await federatedRuns.createRun(
             auth,

@@ -73,6 +73,15 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
     return undefined;
   }
 
+  /** The claim of an Idempotency-Key: the same scope as a local run's, so one key names one run wherever it runs. */
+  function claimOf(auth: AuthContext, body: CreateRunRequest, idempotencyKey: string, now: Date) {
+    return {
+      scopeHash: fingerprint([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
+      requestHash: fingerprint(body),
+      expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
+    };
+  }
+
   /** The forward key: the same for every retry of one client request, never another's. */
   function forwardKeyOf(auth: AuthContext, idempotencyKey: string | undefined, runId: string): string {
     if (idempotencyKey === undefined) return `run:${runId}`;
@@ -201,9 +210,27 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
      *
      * @throws InvalidRequestError when neither this node nor a peer trusted for the tenant offers it
      */
-    async place(auth: AuthContext, target: RunTarget): Promise<Placement> {
+    async place(
+      auth: AuthContext,
+      target: RunTarget,
+      retry?: { body: CreateRunRequest; idempotencyKey: string | undefined },
+    ): Promise<Placement> {
       if ('peer_id' in target) return { where: 'peer', peerId: target.peer_id };
       if (deps.localTiers.includes(target.model_tier)) return { where: 'local' };
+      // A retry goes where its first attempt went, read from the key's claim before any peer is
+      // asked: a peer down now must not refuse a run that exists.
+      if (retry?.idempotencyKey !== undefined) {
+        const now = deps.now();
+        const earlier = await deps.runs.findIdempotentRun(
+          auth,
+          claimOf(auth, retry.body, retry.idempotencyKey, now),
+          now.toISOString(),
+        );
+        if (earlier !== undefined)
+          return earlier.outcome === 'replayed' && earlier.run.federation !== undefined
+            ? { where: 'peer', peerId: earlier.run.federation.node_id }
+            : { where: 'local' };
+      }
       const peerId = await peerOffering(auth, target.model_tier);
       if (peerId === undefined)
         throw new InvalidRequestError(
@@ -228,15 +255,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
     ): Promise<{ run: Run; replayed: boolean }> {
       const now = deps.now();
       const at = now.toISOString();
-      // The same claim scope as a local run's, so one key names one run whichever node runs it.
-      const claim =
-        idempotencyKey === undefined
-          ? undefined
-          : {
-              scopeHash: fingerprint([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
-              requestHash: fingerprint(body),
-              expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
-            };
+      const claim = idempotencyKey === undefined ? undefined : claimOf(auth, body, idempotencyKey, now);
       const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
       if (earlier !== undefined) return replay(auth, body, earlier, idempotencyKey!, traceparent);
       const runId = deps.newRunId();

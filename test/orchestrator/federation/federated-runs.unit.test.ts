@@ -31,7 +31,7 @@ const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 type Answer = 'ok' | 'unreachable' | 'refused';
 
-async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {}) {
+async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {}, down = new Set<string>()) {
   const runs = new InMemoryRunStateStore();
   const peers = new InMemoryPeerRegistry();
   for (const peerId of ['west-1', 'north-1'])
@@ -57,8 +57,13 @@ async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {
     newRunId: () => `run_${String(++ids).padStart(26, '0')}`,
     idempotencyTtlSeconds: 86_400,
     forwarder: {
-      capabilities: async (peer) =>
-        ({ models: { tiers: (tiers[peer.peer_id] ?? []).map((name) => ({ name })) } }) as PeerCapabilities,
+      capabilities: async (peer) => {
+        if (down.has(peer.peer_id))
+          throw new DependencyUnavailableError(`Peer ${peer.peer_id} did not answer`);
+        return {
+          models: { tiers: (tiers[peer.peer_id] ?? []).map((name) => ({ name })) },
+        } as PeerCapabilities;
+      },
       prepare: async (_auth, request) => ({
         peer: { peer_id: request.peerId } as Peer,
         send: async (originRunId?: string): Promise<ForwardedRun> => {
@@ -173,6 +178,26 @@ describe('federated runs', () => {
     await expect(create('key-1', { ...body, metadata: { other: 'x' } })).rejects.toMatchObject({
       code: 'idempotency_key_reused',
     });
+  });
+
+  it('returns the stored run when a tier’s peer is down on a retry with the key', async () => {
+    const down = new Set<string>();
+    const { federated } = await setup([], { 'north-1': ['large'] }, down);
+    const request: CreateRunRequest = { ...body, target: { model_tier: 'large' } };
+    const place = () =>
+      federated.place(alice, { model_tier: 'large' }, { body: request, idempotencyKey: 'key-1' });
+    const first = await federated.createRun(
+      alice,
+      request,
+      ((await place()) as { peerId: string }).peerId,
+      'key-1',
+      traceparent,
+    );
+    down.add('north-1');
+    const placed = await place();
+    expect(placed).toEqual({ where: 'peer', peerId: 'north-1' });
+    const again = await federated.createRun(alice, request, 'north-1', 'key-1', traceparent);
+    expect(again).toMatchObject({ replayed: true, run: { run_id: first.run.run_id } });
   });
 
   it('places a tier offered here on this node, else on a peer that offers it, and refuses one no node offers', async () => {
