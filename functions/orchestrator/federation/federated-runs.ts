@@ -46,7 +46,7 @@ export type Placement = { where: 'local' } | { where: 'peer'; peerId: string };
  * The origin side of run forwarding (HLD §7.3, §7.4): a run created with a `target` is forwarded to a
  * trusted peer and kept here as a run whose `federation` names the peer and the run there; the peer
  * replicates its events into it (`events:ingest`), so this node's events API and SSE stream serve
- * them. The client's Idempotency-Key makes creation safe to retry (the same local run) and derives
+ * them. The client's Idempotency-Key makes creation safe to retry (the same local run), whose id is
  * the forward key (the same remote run).
  */
 export function createFederatedRuns(deps: FederatedRunDeps) {
@@ -82,10 +82,13 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
     };
   }
 
-  /** The forward key: the same for every retry of one client request, never another's. */
-  function forwardKeyOf(auth: AuthContext, idempotencyKey: string | undefined, runId: string): string {
-    if (idempotencyKey === undefined) return `run:${runId}`;
-    return `idem:${fingerprint([auth.tenant_id, auth.principal.id, idempotencyKey])}`;
+  /**
+   * The forward key: the origin run's id, so every retry of one client request (which replays that
+   * run) sends the same forward, and a key reused once its claim expired, which creates a new run
+   * here, can never be answered with the old run's remote run.
+   */
+  function forwardKeyOf(runId: string): string {
+    return `run:${runId}`;
   }
 
   /** Records where the run went; the ingest's own field (`replicated_sequence`) is left alone. */
@@ -166,7 +169,6 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
     auth: AuthContext,
     body: CreateRunRequest,
     claimed: ClaimedRun,
-    idempotencyKey: string,
     traceparent: string,
   ): Promise<{ run: Run; replayed: true }> {
     if (claimed.outcome === 'key_reused')
@@ -184,7 +186,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       agentId: body.agent_id,
       input: body.input,
       ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
-      forwardKey: forwardKeyOf(auth, idempotencyKey, run.run_id),
+      forwardKey: forwardKeyOf(run.run_id),
       traceparent,
       originRunId: run.run_id,
     };
@@ -257,14 +259,14 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       const at = now.toISOString();
       const claim = idempotencyKey === undefined ? undefined : claimOf(auth, body, idempotencyKey, now);
       const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
-      if (earlier !== undefined) return replay(auth, body, earlier, idempotencyKey!, traceparent);
+      if (earlier !== undefined) return replay(auth, body, earlier, traceparent);
       const runId = deps.newRunId();
       const prepared = await deps.forwarder.prepare(auth, {
         peerId,
         agentId: body.agent_id,
         input: body.input,
         ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
-        forwardKey: forwardKeyOf(auth, idempotencyKey, runId),
+        forwardKey: forwardKeyOf(runId),
         traceparent,
       });
       const record: RunRecord = {
@@ -309,7 +311,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       };
       // No event of its own: the run's events are the peer's, replicated in their order (HLD §7.4).
       const created = await deps.runs.createRun(auth, record, [], claim);
-      if (created.outcome !== 'created') return replay(auth, body, created, idempotencyKey!, traceparent);
+      if (created.outcome !== 'created') return replay(auth, body, created, traceparent);
       return { run: await forward(auth, created.run, prepared.send, claim !== undefined), replayed: false };
     },
   };

@@ -107,7 +107,7 @@ describe('federated runs', () => {
     expect(sent).toEqual([expect.objectContaining({ originRunId: run.run_id, traceparent })]);
   });
 
-  it('returns the same run for the same key, and derives the forward key from it, never the key itself', async () => {
+  it('returns the same run for the same key, and names the forward by the run, never the key itself', async () => {
     const { create, sent } = await setup();
     const first = await create('key-1');
     const again = await create('key-1');
@@ -122,6 +122,9 @@ describe('federated runs', () => {
     expect(other.run.run_id).not.toBe(first.run.run_id);
     expect(sent[1]!.forwardKey).not.toBe(sent[0]!.forwardKey);
     expect(sent[0]!.forwardKey).not.toContain('key-1');
+    // A key reused once its claim expired makes a new run here: it must not find the old remote run.
+    expect(sent[0]!.forwardKey).toContain(first.run.run_id);
+    expect(sent[1]!.forwardKey).toContain(other.run.run_id);
   });
 
   it('keeps the run queued when the peer cannot be reached, and a retry with the key sends the same forward', async () => {
