@@ -17,7 +17,9 @@ import { isTerminal, statesLeadingTo } from '../runtime/run-state-machine.ts';
 import { newEvent } from '../schemas/event.ts';
 import type { CreateRunRequest, Run, RunTarget } from '../schemas/run.ts';
 import type { RunForwarder } from './run-forwarder.ts';
+import type { PeerCapabilities } from './schemas/peer-capabilities.ts';
 import { peerTenantOf } from './schemas/peer.ts';
+import type { Peer } from './schemas/peer.ts';
 import type { ForwardedRun } from './schemas/run-forwarding.ts';
 
 /** What the origin side of a forwarded run is built on. */
@@ -34,10 +36,20 @@ export type FederatedRunDeps = {
   newRunId: () => string;
   /** How long an idempotency key is remembered; the same as local runs'. */
   idempotencyTtlSeconds: number;
+  /** How long a peer's capabilities are reused when placing by model tier. */
+  capabilitiesTtlMs?: number;
+  /** The whole time placing by model tier may take; peers not heard from by then offer nothing. */
+  placementBudgetMs?: number;
 };
 
 /** Pages of trusted peers read looking for a model tier; each page holds up to 50 peers. */
 const maxPeerPages = 4;
+
+/** Peers whose capabilities are asked at once when placing by model tier. */
+const capabilityConcurrency = 4;
+
+/** Peers whose capabilities are remembered at most. */
+const maxCachedCapabilities = 500;
 
 /** Where a run with a target goes: this node (its tier is offered here) or a peer. */
 export type Placement = { where: 'local' } | { where: 'peer'; peerId: string };
@@ -50,22 +62,56 @@ export type Placement = { where: 'local' } | { where: 'peer'; peerId: string };
  * the forward key (the same remote run).
  */
 export function createFederatedRuns(deps: FederatedRunDeps) {
-  /** The first trusted peer of the tenant whose capabilities offer the tier, or none. */
+  const capabilitiesTtlMs = deps.capabilitiesTtlMs ?? 60_000;
+  const placementBudgetMs = deps.placementBudgetMs ?? 5_000;
+  /** Peers' capabilities as last read, each until it expires (an in-process, bounded cache). */
+  const known = new Map<string, { capabilities: PeerCapabilities; expiresAt: number }>();
+
+  /** A peer's capabilities, from the cache while fresh; an unreachable peer has none. */
+  async function capabilitiesOf(peer: Peer): Promise<PeerCapabilities | undefined> {
+    const cached = known.get(peer.peer_id);
+    if (cached !== undefined && cached.expiresAt > deps.now().getTime()) return cached.capabilities;
+    try {
+      const capabilities = await deps.forwarder.capabilities(peer);
+      known.delete(peer.peer_id);
+      if (known.size >= maxCachedCapabilities) known.delete(known.keys().next().value!);
+      known.set(peer.peer_id, { capabilities, expiresAt: deps.now().getTime() + capabilitiesTtlMs });
+      return capabilities;
+    } catch (error) {
+      // An unreachable peer offers nothing now; the others may.
+      deps.reportFailure('peer capabilities unavailable', error, { peer_id: peer.peer_id });
+      return undefined;
+    }
+  }
+
+  /**
+   * The first trusted peer of the tenant (in the registry's order) whose capabilities offer the
+   * tier, or none: a few peers asked at once, and none once the placement's time is spent.
+   */
   async function peerOffering(auth: AuthContext, tier: string): Promise<string | undefined> {
+    const deadline = deps.now().getTime() + placementBudgetMs;
     let cursor: Cursor | undefined;
     for (let page = 0; page < maxPeerPages; page++) {
       const { peers, next } = await deps.peers.list({
         limit: 50,
         ...(cursor === undefined ? {} : { cursor }),
       });
-      for (const peer of peers) {
-        if (peerTenantOf(peer, auth.tenant_id) === undefined) continue;
-        const capabilities = await deps.forwarder.capabilities(peer).catch((error: unknown) => {
-          // An unreachable peer offers nothing now; the others may.
-          deps.reportFailure('peer capabilities unavailable', error, { peer_id: peer.peer_id });
-          return undefined;
+      const trusted = peers.filter((peer) => peerTenantOf(peer, auth.tenant_id) !== undefined);
+      for (let at = 0; at < trusted.length; at += capabilityConcurrency) {
+        const left = deadline - deps.now().getTime();
+        if (left <= 0) return undefined;
+        const group = trusted.slice(at, at + capabilityConcurrency);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const outOfTime = new Promise<undefined>((done) => {
+          timer = setTimeout(() => done(undefined), left);
         });
-        if (capabilities?.models.tiers.some((offered) => offered.name === tier)) return peer.peer_id;
+        const answers = await Promise.race([Promise.all(group.map(capabilitiesOf)), outOfTime]);
+        clearTimeout(timer);
+        if (answers === undefined) return undefined;
+        const offering = group.find((_, index) =>
+          answers[index]?.models.tiers.some((offered) => offered.name === tier),
+        );
+        if (offering !== undefined) return offering.peer_id;
       }
       if (next === null) return undefined;
       cursor = next;

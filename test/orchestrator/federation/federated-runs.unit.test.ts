@@ -31,10 +31,16 @@ const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 type Answer = 'ok' | 'unreachable' | 'refused';
 
-async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {}, down = new Set<string>()) {
+async function setup(
+  answers: Answer[] = [],
+  tiers: Record<string, string[]> = {},
+  down = new Set<string>(),
+  slow = new Set<string>(),
+  peerIds = ['west-1', 'north-1'],
+) {
   const runs = new InMemoryRunStateStore();
   const peers = new InMemoryPeerRegistry();
-  for (const peerId of ['west-1', 'north-1'])
+  for (const peerId of peerIds)
     await peers.add(
       {
         peer_id: peerId,
@@ -47,17 +53,25 @@ async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {
   const sent: (ForwardRequest & { originRunId: string | undefined })[] = [];
   const pending = [...answers];
   let ids = 0;
+  // The capabilities cache's and the placement budget's clock: only the test and slow peers move it.
+  let clock = Date.parse('2026-12-04T10:00:00.000Z');
+  const advance = (ms: number) => void (clock += ms);
+  const asked: string[] = [];
   const federated = createFederatedRuns({
+    capabilitiesTtlMs: 60_000,
+    placementBudgetMs: 5_000,
     runs,
     peers,
     nodeId: 'east-1',
     localTiers: ['small'],
     reportFailure: () => undefined,
-    now: () => new Date(),
+    now: () => new Date(clock),
     newRunId: () => `run_${String(++ids).padStart(26, '0')}`,
     idempotencyTtlSeconds: 86_400,
     forwarder: {
       capabilities: async (peer) => {
+        asked.push(peer.peer_id);
+        if (slow.has(peer.peer_id)) advance(2_000);
         if (down.has(peer.peer_id))
           throw new DependencyUnavailableError(`Peer ${peer.peer_id} did not answer`);
         return {
@@ -86,7 +100,7 @@ async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {
   });
   const create = (key?: string, request = body) =>
     federated.createRun(alice, request, 'west-1', key, traceparent);
-  return { runs, federated, sent, create };
+  return { runs, federated, sent, create, asked, advance };
 }
 
 describe('federated runs', () => {
@@ -201,6 +215,28 @@ describe('federated runs', () => {
     expect(placed).toEqual({ where: 'peer', peerId: 'north-1' });
     const again = await federated.createRun(alice, request, 'north-1', 'key-1', traceparent);
     expect(again).toMatchObject({ replayed: true, run: { run_id: first.run.run_id } });
+  });
+
+  it('asks a peer its capabilities once while they are fresh, and again once they expired', async () => {
+    const { federated, asked, advance } = await setup([], { 'north-1': ['large'] });
+    await federated.place(alice, { model_tier: 'large' });
+    await federated.place(alice, { model_tier: 'large' });
+    expect(asked.filter((peer) => peer === 'north-1')).toHaveLength(1);
+    advance(61_000);
+    expect(await federated.place(alice, { model_tier: 'large' })).toEqual({
+      where: 'peer',
+      peerId: 'north-1',
+    });
+    expect(asked.filter((peer) => peer === 'north-1')).toHaveLength(2);
+  });
+
+  it('throws invalid_request without asking every peer once the placement’s time is spent', async () => {
+    const peerIds = Array.from({ length: 12 }, (_, index) => `peer-${index + 1}`);
+    const { federated, asked } = await setup([], {}, new Set(), new Set(peerIds), peerIds);
+    await expect(federated.place(alice, { model_tier: 'large' })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    expect(asked.length).toBeLessThan(peerIds.length);
   });
 
   it('places a tier offered here on this node, else on a peer that offers it, and refuses one no node offers', async () => {
