@@ -6,6 +6,7 @@ import {
   IdempotencyKeyReusedError,
   InvalidRequestError,
 } from '../../shared/errors/agentos-error.ts';
+import type { RateDecision } from '../../shared/limits/limiter-port.ts';
 import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import type { Cursor } from '../../shared/tenancy/tenant-paging.ts';
 import type { PeerRegistryPort } from '../ports/peer-registry-port.ts';
@@ -292,7 +293,9 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
      * Creates the run here and forwards it to `peerId`. The peer's capabilities and the tenant's
      * trust are checked before anything is created; a replay returns the run the key created.
      *
-     * @throws IdempotencyKeyReusedError, and the forward's refusals (404 agent, 403 trust, 400 capabilities, 503)
+     * `admit` takes the tenant's run creation (run-service.ts `takeRunCreation`).
+     *
+     * @throws RateLimitedError from `admit`, IdempotencyKeyReusedError, and the forward's refusals (404 agent, 403 trust, 400 capabilities, 503)
      */
     async createRun(
       auth: AuthContext,
@@ -300,12 +303,15 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       peerId: string,
       idempotencyKey: string | undefined,
       traceparent: string,
-    ): Promise<{ run: Run; replayed: boolean }> {
+      admit?: () => Promise<RateDecision | undefined>,
+    ): Promise<{ run: Run; replayed: boolean; rateLimit?: RateDecision }> {
       const now = deps.now();
       const at = now.toISOString();
       const claim = idempotencyKey === undefined ? undefined : claimOf(auth, body, idempotencyKey, now);
       const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
       if (earlier !== undefined) return replay(auth, body, earlier, traceparent);
+      // A new run takes one of the tenant's run creations as a local one does; a replay takes none.
+      const rateLimit = await admit?.();
       const runId = deps.newRunId();
       const prepared = await deps.forwarder.prepare(auth, {
         peerId,
@@ -358,7 +364,11 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       // No event of its own: the run's events are the peer's, replicated in their order (HLD §7.4).
       const created = await deps.runs.createRun(auth, record, [], claim);
       if (created.outcome !== 'created') return replay(auth, body, created, traceparent);
-      return { run: await forward(auth, created.run, prepared.send, claim !== undefined), replayed: false };
+      return {
+        run: await forward(auth, created.run, prepared.send, claim !== undefined),
+        replayed: false,
+        ...(rateLimit === undefined ? {} : { rateLimit }),
+      };
     },
   };
 }

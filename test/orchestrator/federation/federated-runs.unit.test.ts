@@ -8,6 +8,7 @@ import type { Peer } from '../../../functions/orchestrator/federation/schemas/pe
 import type { ForwardedRun } from '../../../functions/orchestrator/federation/schemas/run-forwarding.ts';
 import type { CreateRunRequest } from '../../../functions/orchestrator/schemas/run.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
+import { rateLimited } from '../../../functions/shared/limits/rate-limit-headers.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../../functions/shared/errors/agentos-error.ts';
 
 /**
@@ -237,6 +238,26 @@ describe('federated runs', () => {
       code: 'invalid_request',
     });
     expect(asked.length).toBeLessThan(peerIds.length);
+  });
+
+  it('throws rate_limited and stores and sends nothing when the tenant’s run rate is spent, and a replay takes none', async () => {
+    const { federated, sent, runs } = await setup();
+    let taken = 0;
+    const admit = async () => {
+      taken += 1;
+      if (taken > 1) throw rateLimited('tenant_run_rate', 'The tenant may create 1 run per second', 1);
+      return { allowed: true, limit: 1, remaining: 0, resetSeconds: 1, retryAfterSeconds: 0 };
+    };
+    const first = await federated.createRun(alice, body, 'west-1', 'key-1', traceparent, admit);
+    expect(first.rateLimit).toMatchObject({ remaining: 0 });
+    const again = await federated.createRun(alice, body, 'west-1', 'key-1', traceparent, admit);
+    expect(again).toMatchObject({ replayed: true, run: { run_id: first.run.run_id } });
+    expect(taken).toBe(1);
+    await expect(
+      federated.createRun(alice, body, 'west-1', 'key-2', traceparent, admit),
+    ).rejects.toMatchObject({ code: 'rate_limited' });
+    expect(sent).toHaveLength(2);
+    expect((await runs.listRuns(alice, { limit: 10 })).runs).toHaveLength(1);
   });
 
   it('places a tier offered here on this node, else on a peer that offers it, and refuses one no node offers', async () => {
