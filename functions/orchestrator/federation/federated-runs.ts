@@ -295,7 +295,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
      *
      * `admit` takes the tenant's run creation (run-service.ts `takeRunCreation`).
      *
-     * @throws RateLimitedError from `admit`, IdempotencyKeyReusedError, and the forward's refusals (404 agent, 403 trust, 400 capabilities, 503)
+     * @throws RateLimitedError from `admit`, IdempotencyKeyReusedError, and the forward's refusals (404 agent or a peer the tenant may not use, 403 trust between the nodes, 400 capabilities, 503)
      */
     async createRun(
       auth: AuthContext,
