@@ -173,6 +173,7 @@ export function composeOrchestrator(env: EnvSource = process.env) {
         runs,
         peers,
         issuer: peerTokenIssuer(),
+        reportFailure,
       })).push(auth, runId, after, pushOptions),
   };
   // A forwarded run's events go back to the node it came from as they are committed (HLD §7.4).

@@ -230,6 +230,40 @@ describe('event pusher', () => {
     expect(await pusher.push(westAuth, westRun)).toBe(1);
   });
 
+  it('pushes a run whose last push failed once another run’s push reaches its origin', async () => {
+    const { west, east, pusher, advance } = await setup(['network', 'network', 'network']);
+    const westOther = 'run_000000000000000000000west2';
+    const eastOther = 'run_000000000000000000000east2';
+    await west.createRun(
+      westAuth,
+      record(westOther, 'acme-west', {
+        principal_id: westAuth.principal.id,
+        metadata: { [originMetadata.node]: 'east-1', [originMetadata.run]: eastOther },
+      }),
+      [newEvent(`${westOther}:run.queued`, 'run.queued', { agent_id: 'sample-agent', status: 'queued' })],
+    );
+    await east.createRun(
+      eastOwner,
+      record(eastOther, 'acme', {
+        federation: {
+          origin_node_id: 'east-1',
+          node_id: 'west-1',
+          remote_run_id: westOther,
+          remote_events_url: null,
+        },
+        replicated_sequence: 0,
+      }),
+      [],
+    );
+    // The first run's only push fails, and nothing of it commits again.
+    await expect(pusher.push(westAuth, westRun)).rejects.toMatchObject({ code: 'dependency_unavailable' });
+    advance(60_000);
+    expect(await pusher.push(westAuth, westOther)).toBe(1);
+    expect(
+      (await east.listEvents(eastOwner, eastRun, { after: 0, limit: 10 })).map((event) => event.type),
+    ).toEqual(['run.queued']);
+  });
+
   it('returns what the origin holds when told to ignore an origin that failed moments ago', async () => {
     const { pusher } = await setup(['network', 'network', 'network']);
     await expect(pusher.push(westAuth, westRun)).rejects.toMatchObject({ code: 'dependency_unavailable' });
