@@ -85,20 +85,25 @@ export function runHandlers({
           throw new InvalidRequestError('This node does not forward runs', [
             { field: 'target', message: 'not served by this node' },
           ]);
-        const placed = await federatedRuns.place(auth, body.target);
+        const placed = await federatedRuns.place(auth, body.target, {
+          body,
+          idempotencyKey: headers['idempotency-key'],
+        });
         if (placed.where === 'peer') {
-          const { run, replayed } = await federatedRuns.createRun(
+          const { run, replayed, rateLimit } = await federatedRuns.createRun(
             auth,
             body,
             placed.peerId,
             headers['idempotency-key'],
             outgoingTraceparent() ?? newTraceparent(),
+            () => service.takeRunCreation(tenant),
           );
           return {
             status: replayed ? 200 : 201,
             headers: {
               location: `/v1/runs/${run.run_id}`,
               ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+              ...(rateLimit === undefined ? {} : rateLimitHeaders(rateLimit)),
             },
             json: { ...run, events_url: await eventsUrl(auth, run.run_id, url) },
           };

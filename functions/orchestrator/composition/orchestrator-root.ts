@@ -186,13 +186,14 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
     }));
   let created: EventPusher | undefined;
   const pusher: EventPusher = {
-    push: (auth, runId, after) =>
+    push: (auth, runId, after, pushOptions) =>
       (created ??= createEventPusher({
         nodeId: federationConfigFromEnv(config.tableName, env).nodeId,
         runs,
         peers,
         issuer: peerTokenIssuer(),
-      })).push(auth, runId, after),
+        reportFailure,
+      })).push(auth, runId, after, pushOptions),
   };
   // A forwarded run's events go back to the node it came from as they are committed (HLD §7.4).
   const sink = replicatingSink(
@@ -343,8 +344,9 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
             eventsUrl,
             nodeId: federation.nodeId,
             resendEvents: async (auth, runId) => {
+              // The origin just called: it is reachable whatever failed moments ago.
               await pusher
-                .push(auth, runId)
+                .push(auth, runId, 0, { ignoreBreaker: true })
                 .catch((error: unknown) =>
                   reportFailure('forwarded run events not replicated', error, { run_id: runId }),
                 );

@@ -8,10 +8,11 @@ import type { FailureReporter } from '../../shared/observability/failure-reporte
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import { RunMovedOnError, RunStateConflictError } from '../ports/run-state-port.ts';
 import type { RunChanges, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
-import { statesLeadingTo } from '../runtime/run-state-machine.ts';
+import { isTerminal, statesLeadingTo } from '../runtime/run-state-machine.ts';
 import type { RunError, RunStatus, RunUsage } from '../schemas/run.ts';
 import type { AssistantMessage } from '../../shared/contracts/chat.ts';
 import type { RunEvent } from '../schemas/event.ts';
+import { maxIngestRuns } from './schemas/event-ingest.ts';
 import type { IngestEventsRequest, IngestEventsResult } from './schemas/event-ingest.ts';
 
 /** What event replication is built on. */
@@ -31,6 +32,9 @@ const maxIngestAttempts = 8;
 const maxEventsPerCommit = 40;
 const maxBytesPerCommit = 1024 * 1024;
 
+/** The events that end a run. */
+const terminalEventTypes: ReadonlySet<string> = new Set(['run.completed', 'run.failed', 'run.canceled']);
+
 /** The events that follow `held` without a gap, as many as one commit stores. */
 function nextCommit(ordered: readonly RunEvent[], held: number): RunEvent[] {
   const taken: RunEvent[] = [];
@@ -42,6 +46,8 @@ function nextCommit(ordered: readonly RunEvent[], held: number): RunEvent[] {
     // One event alone always goes: the store refuses what no commit can hold.
     if (taken.length > 0 && bytes > maxBytesPerCommit) break;
     taken.push(event);
+    // What follows a run's end is not stored (see ingestRun): the end closes its commit.
+    if (terminalEventTypes.has(event.type)) break;
   }
   return taken;
 }
@@ -89,7 +95,8 @@ function applied(run: RunRecord, events: readonly RunEvent[]): { status: RunStat
  * run's events back to its origin, which stores them in its own record of the run, so the origin's
  * events API and SSE stream serve them like local events. At least once, deduplicated by the peer's
  * sequence and `event_id`, stored in sequence order with no gap: an event past a gap is deferred (not
- * stored) and the answer names the next sequence expected, so the sender resends from there.
+ * stored) and the answer names the next sequence expected, so the sender resends from there. Events
+ * that come once the run ended here are acknowledged and dropped (counted as duplicates).
  */
 export function createEventIngest(deps: EventIngestDeps) {
   /** The run, when the caller is the peer it was forwarded to; any other run is unknown to it. */
@@ -123,6 +130,20 @@ export function createEventIngest(deps: EventIngestDeps) {
       if (taken.length === 0) break;
       const { status, changes } = applied(run, taken);
       try {
+        if (isTerminal(run.status)) {
+          // The run ended here (canceled at this node, failed when the peer could not take it, or
+          // ended by a replicated event): the peer's later events are acknowledged, never stored,
+          // so the run's log still ends with its terminal event (HLD §7.4).
+          run = (
+            await deps.runs.commit(auth, run.run_id, {
+              requireStatus: [run.status],
+              requireLastSequence: run.last_sequence,
+              changes: { replicated_sequence: held + taken.length },
+              events: [],
+            })
+          ).run;
+          continue;
+        }
         const result = await deps.runs.commit(auth, run.run_id, {
           requireStatus: [run.status],
           requireLastSequence: run.last_sequence,
@@ -133,10 +154,25 @@ export function createEventIngest(deps: EventIngestDeps) {
             type: event.type,
             data: event.data,
             time: event.time,
-            node_id: event.node_id ?? peerId,
+            // The verified caller produced them, whatever the event claims (HLD §7.4).
+            node_id: peerId,
           })),
         });
-        // An event id held already (a peer resending it under another sequence) is not stored twice.
+        // An event id held already (a peer resending it under another sequence) is not stored twice;
+        // a commit of only such ids is taken as a redelivery and moves nothing, so going on would
+        // send the same commit forever: the batch is refused, naming the event.
+        if (result.appended === 0 && (result.run.replicated_sequence ?? 0) <= held) {
+          const reused = taken[0]!;
+          throw new InvalidRequestError(
+            `Event ${reused.event_id} is already held under another sequence than ${reused.sequence}`,
+            [
+              {
+                field: 'events',
+                message: `event_id ${reused.event_id} was sent before with another sequence`,
+              },
+            ],
+          );
+        }
         accepted += result.appended;
         run = result.run;
         await deps.sink
@@ -182,8 +218,24 @@ export function createEventIngest(deps: EventIngestDeps) {
         list.push(event);
         byRun.set(event.run_id, list);
       }
+      if (byRun.size > maxIngestRuns)
+        throw new InvalidRequestError(`A batch names events of at most ${maxIngestRuns} runs`, [
+          { field: 'events', message: `events of ${byRun.size} runs` },
+        ]);
       // Every run is checked before anything is stored, so a refused batch stores nothing.
       const runs = await Promise.all([...byRun.keys()].map((runId) => forwardedRun(auth, peerId, runId)));
+      for (const run of runs) {
+        // The peer's events carry its own run's ids: another prefix could claim ids of this node's
+        // events. Before the forward's answer links the run (its events may come first) the peer
+        // is bound by the run's `node_id` alone.
+        const remoteRunId = run.federation?.remote_run_id;
+        if (remoteRunId === undefined || remoteRunId === null) continue;
+        const foreign = byRun.get(run.run_id)!.find((event) => !event.event_id.startsWith(`${remoteRunId}:`));
+        if (foreign !== undefined)
+          throw new InvalidRequestError(`Event ${foreign.event_id} is not one of the peer's run`, [
+            { field: 'events', message: `event_id must start with ${remoteRunId}:` },
+          ]);
+      }
       const result: IngestEventsResult = {
         object: 'federation.events_ingested',
         accepted: 0,

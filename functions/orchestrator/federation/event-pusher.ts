@@ -30,7 +30,34 @@ export type EventPusherOptions = {
   batchSize?: number;
   /** Calls per push: a push that keeps finding more stops here; the next push goes on. */
   maxRounds?: number;
+  /**
+   * A push's whole time, retries and backoff included: it runs inside a step's commit, so an
+   * unreachable origin slows a step by at most this much.
+   */
+  budgetMs?: number;
+  /** The first pause between attempts; each next one doubles. */
+  backoffMs?: number;
+  /** How long pushes to an origin are skipped after a push to it failed. */
+  breakerMs?: number;
+  /** Milliseconds since the epoch; the clock of the budget and the breaker. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Where a failed catch-up push of another run is reported (see `push`). */
+  reportFailure?: FailureReporter;
 };
+
+/** Runs owed to an origin that one successful push to it pushes again at most. */
+const maxCatchUpPerPush = 5;
+
+/** Origins whose recent failure is remembered at most, and runs known not to be pushed. */
+const maxRemembered = 1_000;
+
+/** Adds `key` to a bounded map, forgetting the oldest entry when it is full. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= maxRemembered) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
 
 /** A traceparent for a call made outside any trace: a new trace (W3C Trace Context §3.2). */
 export function newTraceparent(): string {
@@ -54,6 +81,26 @@ export function createEventPusher(options: EventPusherOptions) {
   const attempts = options.attempts ?? 3;
   const batchSize = Math.min(options.batchSize ?? 100, maxIngestBatch);
   const maxRounds = options.maxRounds ?? 20;
+  const budgetMs = options.budgetMs ?? 3_000;
+  const backoffMs = options.backoffMs ?? 100;
+  const breakerMs = options.breakerMs ?? 10_000;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((done) => setTimeout(done, ms)));
+  /** Per origin, until when pushes to it are skipped (an in-process breaker). */
+  const failedUntil = new Map<string, number>();
+  /** Runs (tenant and id) that are never pushed: origin and creator of a run never change. */
+  const notForwarded = new Map<string, true>();
+  /** Per origin, the runs whose last push to it failed (tenant and id → the pushing caller). */
+  const owed = new Map<string, Map<string, AuthContext>>();
+
+  /** Remembers (or forgets) that `origin` lacks some of a run's events. */
+  function owe(origin: string, known: string, auth: AuthContext | undefined): void {
+    const runs = owed.get(origin) ?? new Map<string, AuthContext>();
+    if (auth === undefined) runs.delete(known);
+    else remember(runs, known, auth);
+    if (runs.size === 0) owed.delete(origin);
+    else if (!owed.has(origin)) remember(owed, origin, runs);
+  }
 
   /** Sends one batch with a fresh single-use token per attempt; answers the next sequence expected. */
   async function sendBatch(
@@ -62,9 +109,13 @@ export function createEventPusher(options: EventPusherOptions) {
     tenantId: string,
     traceparent: string,
     events: RunEvent[],
+    deadline: number,
   ): Promise<number> {
     let last: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) await sleep(Math.min(backoffMs * 2 ** (attempt - 2), Math.max(0, deadline - now())));
+      const left = deadline - now();
+      if (left <= 0) break;
       const token = await options.issuer.issue({
         audience: origin,
         tenantId,
@@ -78,7 +129,7 @@ export function createEventPusher(options: EventPusherOptions) {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', traceparent },
           body: JSON.stringify({ source_node_id: options.nodeId, events }),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.timeout(Math.min(timeoutMs, left)),
         });
       } catch (cause) {
         last = cause;
@@ -110,42 +161,103 @@ export function createEventPusher(options: EventPusherOptions) {
     );
   }
 
+  /**
+   * Pushes one run within `deadline`, remembering it as owed to its origin when that fails; answers
+   * the origin and what it holds, or undefined for a run not pushed to anyone.
+   */
+  async function pushRun(
+    auth: AuthContext,
+    runId: string,
+    after: number,
+    deadline: number,
+    ignoreBreaker: boolean,
+  ): Promise<{ origin: string; held: number } | undefined> {
+    const known = `${auth.tenant_id}/${runId}`;
+    if (notForwarded.has(known)) return undefined;
+    const run = await options.runs.getRun(auth, runId);
+    if (run === undefined) return undefined;
+    const origin = run.metadata[originMetadata.node];
+    const originRunId = run.metadata[originMetadata.run];
+    // Only a run the origin itself created here goes back to it: metadata alone is the caller's to
+    // write, and a run this node forwarded elsewhere (a `federation` link) is a copy, never pushed on.
+    if (
+      origin === undefined ||
+      originRunId === undefined ||
+      !run.principal_id.startsWith(`peer/${origin}/`) ||
+      run.federation !== undefined
+    ) {
+      remember(notForwarded, known, true);
+      return undefined;
+    }
+    const peer = await options.peers.get(origin);
+    if (peer === undefined || peerTenantOf(peer, auth.tenant_id) === undefined) return undefined;
+    if (!ignoreBreaker && (failedUntil.get(origin) ?? 0) > now()) {
+      owe(origin, known, auth);
+      throw new DependencyUnavailableError(
+        `Node ${origin} could not take events moments ago; a later push resends them`,
+      );
+    }
+    const url = `${peer.base_url.replace(/\/+$/, '')}/v1/federation/events:ingest`;
+    const traceparent = outgoingTraceparent() ?? newTraceparent();
+    let held = after;
+    for (let round = 0; round < maxRounds && now() < deadline; round++) {
+      const read = await options.runs.listEvents(auth, runId, { after: held, limit: batchSize });
+      const events = gaplessAfter(read, held);
+      if (events.length === 0) break;
+      const sent = events.map((event) => ({
+        ...event,
+        run_id: originRunId,
+        node_id: event.node_id ?? options.nodeId,
+      }));
+      // What the origin holds without a gap: past this batch when it took it, before it when it
+      // lacks earlier events (then they are sent next), beyond it when another push went further.
+      try {
+        held = await sendBatch(url, origin, auth.tenant_id, traceparent, sent, deadline);
+      } catch (error) {
+        if (error instanceof DependencyUnavailableError) {
+          remember(failedUntil, origin, now() + breakerMs);
+          owe(origin, known, auth);
+        }
+        throw error;
+      }
+    }
+    failedUntil.delete(origin);
+    owe(origin, known, undefined);
+    return { origin, held };
+  }
+
   return {
     /**
      * Sends the run's events the origin lacks, from `after` (what this node believes the origin
      * holds; 0 sends from the start), following the origin's answer when it holds less. Nothing
      * happens for a run that was not forwarded here, or whose origin this node no longer trusts
-     * for the tenant. Returns the sequence the origin holds everything up to.
+     * for the tenant. Returns the sequence the origin holds everything up to. Once it succeeded,
+     * it pushes again (within the same budget) a few runs whose last push to that origin failed,
+     * so a run that commits nothing more still reaches its origin when this process next reaches it.
      *
      * @throws DependencyUnavailableError when the origin cannot be reached after the bounded retries
      */
-    async push(auth: AuthContext, runId: string, after = 0): Promise<number | undefined> {
-      const run = await options.runs.getRun(auth, runId);
-      const origin = run?.metadata[originMetadata.node];
-      const originRunId = run?.metadata[originMetadata.run];
-      if (run === undefined || origin === undefined || originRunId === undefined) return undefined;
-      // Only a run the origin itself created here goes back to it: metadata alone is the caller's to
-      // write, and a run this node forwarded elsewhere (a `federation` link) is a copy, never pushed on.
-      if (!run.principal_id.startsWith(`peer/${origin}/`) || run.federation !== undefined) return undefined;
-      const peer = await options.peers.get(origin);
-      if (peer === undefined || peerTenantOf(peer, auth.tenant_id) === undefined) return undefined;
-      const url = `${peer.base_url.replace(/\/+$/, '')}/v1/federation/events:ingest`;
-      const traceparent = outgoingTraceparent() ?? newTraceparent();
-      let held = after;
-      for (let round = 0; round < maxRounds; round++) {
-        const read = await options.runs.listEvents(auth, runId, { after: held, limit: batchSize });
-        const events = gaplessAfter(read, held);
-        if (events.length === 0) return held;
-        const sent = events.map((event) => ({
-          ...event,
-          run_id: originRunId,
-          node_id: event.node_id ?? options.nodeId,
-        }));
-        // What the origin holds without a gap: past this batch when it took it, before it when it
-        // lacks earlier events (then they are sent next), beyond it when another push went further.
-        held = await sendBatch(url, origin, auth.tenant_id, traceparent, sent);
+    async push(
+      auth: AuthContext,
+      runId: string,
+      after = 0,
+      pushOptions: { ignoreBreaker?: boolean } = {},
+    ): Promise<number | undefined> {
+      const deadline = now() + budgetMs;
+      const pushed = await pushRun(auth, runId, after, deadline, pushOptions.ignoreBreaker ?? false);
+      if (pushed === undefined) return undefined;
+      const behind = [...(owed.get(pushed.origin) ?? new Map<string, AuthContext>())].slice(
+        0,
+        maxCatchUpPerPush,
+      );
+      for (const [known, owedAuth] of behind) {
+        if (now() >= deadline) break;
+        const owedRunId = known.slice(known.lastIndexOf('/') + 1);
+        await pushRun(owedAuth, owedRunId, 0, deadline, false).catch((error: unknown) =>
+          options.reportFailure?.('forwarded run events not replicated', error, { run_id: owedRunId }),
+        );
       }
-      return held;
+      return pushed.held;
     },
   };
 }
@@ -154,9 +266,10 @@ export type EventPusher = ReturnType<typeof createEventPusher>;
 
 /**
  * An event sink that also pushes a forwarded run's committed events to the node it came from
- * (HLD §7.4). Only runs a peer created (principal `peer/<peer_id>/…`) are looked at; a failed push
- * is reported, never thrown: the events stay in the run's log and the next push resends them from
- * what the origin holds.
+ * (HLD §7.4), whoever committed them: the peer's own steps, the tenant's admin canceling the run or
+ * the operator's kill switch alike; the run (created here by its origin peer) decides, never the
+ * caller. A failed push is reported, never thrown: the events stay in the run's log and the next
+ * push resends them from what the origin holds.
  */
 export function replicatingSink(
   inner: EventSinkPort,
@@ -166,7 +279,7 @@ export function replicatingSink(
   return {
     async publish(auth, events) {
       await inner.publish(auth, events);
-      if (!auth.principal.id.startsWith('peer/') || events.length === 0) return;
+      if (events.length === 0) return;
       for (const runId of new Set(events.map((event) => event.run_id))) {
         const first = Math.min(
           ...events.filter((event) => event.run_id === runId).map((event) => event.sequence),

@@ -6,6 +6,7 @@ import {
   IdempotencyKeyReusedError,
   InvalidRequestError,
 } from '../../shared/errors/agentos-error.ts';
+import type { RateDecision } from '../../shared/limits/limiter-port.ts';
 import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import type { Cursor } from '../../shared/tenancy/tenant-paging.ts';
 import type { PeerRegistryPort } from '../ports/peer-registry-port.ts';
@@ -17,7 +18,9 @@ import { isTerminal, statesLeadingTo } from '../runtime/run-state-machine.ts';
 import { newEvent } from '../schemas/event.ts';
 import type { CreateRunRequest, Run, RunTarget } from '../schemas/run.ts';
 import type { RunForwarder } from './run-forwarder.ts';
+import type { PeerCapabilities } from './schemas/peer-capabilities.ts';
 import { peerTenantOf } from './schemas/peer.ts';
+import type { Peer } from './schemas/peer.ts';
 import type { ForwardedRun } from './schemas/run-forwarding.ts';
 
 /** What the origin side of a forwarded run is built on. */
@@ -34,10 +37,20 @@ export type FederatedRunDeps = {
   newRunId: () => string;
   /** How long an idempotency key is remembered; the same as local runs'. */
   idempotencyTtlSeconds: number;
+  /** How long a peer's capabilities are reused when placing by model tier. */
+  capabilitiesTtlMs?: number;
+  /** The whole time placing by model tier may take; peers not heard from by then offer nothing. */
+  placementBudgetMs?: number;
 };
 
 /** Pages of trusted peers read looking for a model tier; each page holds up to 50 peers. */
 const maxPeerPages = 4;
+
+/** Peers whose capabilities are asked at once when placing by model tier. */
+const capabilityConcurrency = 4;
+
+/** Peers whose capabilities are remembered at most. */
+const maxCachedCapabilities = 500;
 
 /** Where a run with a target goes: this node (its tier is offered here) or a peer. */
 export type Placement = { where: 'local' } | { where: 'peer'; peerId: string };
@@ -46,26 +59,60 @@ export type Placement = { where: 'local' } | { where: 'peer'; peerId: string };
  * The origin side of run forwarding (HLD §7.3, §7.4): a run created with a `target` is forwarded to a
  * trusted peer and kept here as a run whose `federation` names the peer and the run there; the peer
  * replicates its events into it (`events:ingest`), so this node's events API and SSE stream serve
- * them. The client's Idempotency-Key makes creation safe to retry (the same local run) and derives
+ * them. The client's Idempotency-Key makes creation safe to retry (the same local run), whose id is
  * the forward key (the same remote run).
  */
 export function createFederatedRuns(deps: FederatedRunDeps) {
-  /** The first trusted peer of the tenant whose capabilities offer the tier, or none. */
+  const capabilitiesTtlMs = deps.capabilitiesTtlMs ?? 60_000;
+  const placementBudgetMs = deps.placementBudgetMs ?? 5_000;
+  /** Peers' capabilities as last read, each until it expires (an in-process, bounded cache). */
+  const known = new Map<string, { capabilities: PeerCapabilities; expiresAt: number }>();
+
+  /** A peer's capabilities, from the cache while fresh; an unreachable peer has none. */
+  async function capabilitiesOf(peer: Peer): Promise<PeerCapabilities | undefined> {
+    const cached = known.get(peer.peer_id);
+    if (cached !== undefined && cached.expiresAt > deps.now().getTime()) return cached.capabilities;
+    try {
+      const capabilities = await deps.forwarder.capabilities(peer);
+      known.delete(peer.peer_id);
+      if (known.size >= maxCachedCapabilities) known.delete(known.keys().next().value!);
+      known.set(peer.peer_id, { capabilities, expiresAt: deps.now().getTime() + capabilitiesTtlMs });
+      return capabilities;
+    } catch (error) {
+      // An unreachable peer offers nothing now; the others may.
+      deps.reportFailure('peer capabilities unavailable', error, { peer_id: peer.peer_id });
+      return undefined;
+    }
+  }
+
+  /**
+   * The first trusted peer of the tenant (in the registry's order) whose capabilities offer the
+   * tier, or none: a few peers asked at once, and none once the placement's time is spent.
+   */
   async function peerOffering(auth: AuthContext, tier: string): Promise<string | undefined> {
+    const deadline = deps.now().getTime() + placementBudgetMs;
     let cursor: Cursor | undefined;
     for (let page = 0; page < maxPeerPages; page++) {
       const { peers, next } = await deps.peers.list({
         limit: 50,
         ...(cursor === undefined ? {} : { cursor }),
       });
-      for (const peer of peers) {
-        if (peerTenantOf(peer, auth.tenant_id) === undefined) continue;
-        const capabilities = await deps.forwarder.capabilities(peer).catch((error: unknown) => {
-          // An unreachable peer offers nothing now; the others may.
-          deps.reportFailure('peer capabilities unavailable', error, { peer_id: peer.peer_id });
-          return undefined;
+      const trusted = peers.filter((peer) => peerTenantOf(peer, auth.tenant_id) !== undefined);
+      for (let at = 0; at < trusted.length; at += capabilityConcurrency) {
+        const left = deadline - deps.now().getTime();
+        if (left <= 0) return undefined;
+        const group = trusted.slice(at, at + capabilityConcurrency);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const outOfTime = new Promise<undefined>((done) => {
+          timer = setTimeout(() => done(undefined), left);
         });
-        if (capabilities?.models.tiers.some((offered) => offered.name === tier)) return peer.peer_id;
+        const answers = await Promise.race([Promise.all(group.map(capabilitiesOf)), outOfTime]);
+        clearTimeout(timer);
+        if (answers === undefined) return undefined;
+        const offering = group.find((_, index) =>
+          answers[index]?.models.tiers.some((offered) => offered.name === tier),
+        );
+        if (offering !== undefined) return offering.peer_id;
       }
       if (next === null) return undefined;
       cursor = next;
@@ -73,10 +120,22 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
     return undefined;
   }
 
-  /** The forward key: the same for every retry of one client request, never another's. */
-  function forwardKeyOf(auth: AuthContext, idempotencyKey: string | undefined, runId: string): string {
-    if (idempotencyKey === undefined) return `run:${runId}`;
-    return `idem:${fingerprint([auth.tenant_id, auth.principal.id, idempotencyKey])}`;
+  /** The claim of an Idempotency-Key: the same scope as a local run's, so one key names one run wherever it runs. */
+  function claimOf(auth: AuthContext, body: CreateRunRequest, idempotencyKey: string, now: Date) {
+    return {
+      scopeHash: fingerprint([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
+      requestHash: fingerprint(body),
+      expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
+    };
+  }
+
+  /**
+   * The forward key: the origin run's id, so every retry of one client request (which replays that
+   * run) sends the same forward, and a key reused once its claim expired, which creates a new run
+   * here, can never be answered with the old run's remote run.
+   */
+  function forwardKeyOf(runId: string): string {
+    return `run:${runId}`;
   }
 
   /** Records where the run went; the ingest's own field (`replicated_sequence`) is left alone. */
@@ -157,7 +216,6 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
     auth: AuthContext,
     body: CreateRunRequest,
     claimed: ClaimedRun,
-    idempotencyKey: string,
     traceparent: string,
   ): Promise<{ run: Run; replayed: true }> {
     if (claimed.outcome === 'key_reused')
@@ -175,7 +233,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       agentId: body.agent_id,
       input: body.input,
       ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
-      forwardKey: forwardKeyOf(auth, idempotencyKey, run.run_id),
+      forwardKey: forwardKeyOf(run.run_id),
       traceparent,
       originRunId: run.run_id,
     };
@@ -201,9 +259,27 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
      *
      * @throws InvalidRequestError when neither this node nor a peer trusted for the tenant offers it
      */
-    async place(auth: AuthContext, target: RunTarget): Promise<Placement> {
+    async place(
+      auth: AuthContext,
+      target: RunTarget,
+      retry?: { body: CreateRunRequest; idempotencyKey: string | undefined },
+    ): Promise<Placement> {
       if ('peer_id' in target) return { where: 'peer', peerId: target.peer_id };
       if (deps.localTiers.includes(target.model_tier)) return { where: 'local' };
+      // A retry goes where its first attempt went, read from the key's claim before any peer is
+      // asked: a peer down now must not refuse a run that exists.
+      if (retry?.idempotencyKey !== undefined) {
+        const now = deps.now();
+        const earlier = await deps.runs.findIdempotentRun(
+          auth,
+          claimOf(auth, retry.body, retry.idempotencyKey, now),
+          now.toISOString(),
+        );
+        if (earlier !== undefined)
+          return earlier.outcome === 'replayed' && earlier.run.federation !== undefined
+            ? { where: 'peer', peerId: earlier.run.federation.node_id }
+            : { where: 'local' };
+      }
       const peerId = await peerOffering(auth, target.model_tier);
       if (peerId === undefined)
         throw new InvalidRequestError(
@@ -217,7 +293,9 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
      * Creates the run here and forwards it to `peerId`. The peer's capabilities and the tenant's
      * trust are checked before anything is created; a replay returns the run the key created.
      *
-     * @throws IdempotencyKeyReusedError, and the forward's refusals (404 agent, 403 trust, 400 capabilities, 503)
+     * `admit` takes the tenant's run creation (run-service.ts `takeRunCreation`).
+     *
+     * @throws RateLimitedError from `admit`, IdempotencyKeyReusedError, and the forward's refusals (404 agent or a peer the tenant may not use, 403 trust between the nodes, 400 capabilities, 503)
      */
     async createRun(
       auth: AuthContext,
@@ -225,27 +303,22 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       peerId: string,
       idempotencyKey: string | undefined,
       traceparent: string,
-    ): Promise<{ run: Run; replayed: boolean }> {
+      admit?: () => Promise<RateDecision | undefined>,
+    ): Promise<{ run: Run; replayed: boolean; rateLimit?: RateDecision }> {
       const now = deps.now();
       const at = now.toISOString();
-      // The same claim scope as a local run's, so one key names one run whichever node runs it.
-      const claim =
-        idempotencyKey === undefined
-          ? undefined
-          : {
-              scopeHash: fingerprint([auth.tenant_id, auth.principal.id, body.agent_id, idempotencyKey]),
-              requestHash: fingerprint(body),
-              expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
-            };
+      const claim = idempotencyKey === undefined ? undefined : claimOf(auth, body, idempotencyKey, now);
       const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
-      if (earlier !== undefined) return replay(auth, body, earlier, idempotencyKey!, traceparent);
+      if (earlier !== undefined) return replay(auth, body, earlier, traceparent);
+      // A new run takes one of the tenant's run creations as a local one does; a replay takes none.
+      const rateLimit = await admit?.();
       const runId = deps.newRunId();
       const prepared = await deps.forwarder.prepare(auth, {
         peerId,
         agentId: body.agent_id,
         input: body.input,
         ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
-        forwardKey: forwardKeyOf(auth, idempotencyKey, runId),
+        forwardKey: forwardKeyOf(runId),
         traceparent,
       });
       const record: RunRecord = {
@@ -290,8 +363,12 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       };
       // No event of its own: the run's events are the peer's, replicated in their order (HLD §7.4).
       const created = await deps.runs.createRun(auth, record, [], claim);
-      if (created.outcome !== 'created') return replay(auth, body, created, idempotencyKey!, traceparent);
-      return { run: await forward(auth, created.run, prepared.send, claim !== undefined), replayed: false };
+      if (created.outcome !== 'created') return replay(auth, body, created, traceparent);
+      return {
+        run: await forward(auth, created.run, prepared.send, claim !== undefined),
+        replayed: false,
+        ...(rateLimit === undefined ? {} : { rateLimit }),
+      };
     },
   };
 }

@@ -16,7 +16,9 @@ export type ForwardHandlerDeps = {
   nodeId: string;
   /**
    * Sends the run's events to its origin again (HLD §7.4), when a forward is replayed: the origin
-   * retrying a forward it already made asks for what it may have missed. Its failure is its own.
+   * retrying a forward it already made asks for what it may have missed. Its failure is its own,
+   * and its time is bounded (the pusher's budget, a few seconds) well within the origin's forward
+   * timeout, so the answer always arrives.
    */
   resendEvents?: (auth: AuthContext, runId: string) => Promise<void>;
 };

@@ -119,9 +119,10 @@ export function createRunForwarder(options: RunForwarderOptions) {
     request: ForwardRequest,
   ): Promise<{ peer: Peer; send(originRunId?: string): Promise<ForwardedRun> }> {
     const peer = await options.peers.get(request.peerId);
-    if (peer === undefined) throw new NotFoundError(`Peer ${request.peerId} not found`);
-    if (peerTenantOf(peer, auth.tenant_id) === undefined)
-      throw new ForbiddenError(`Tenant ${auth.tenant_id} does not federate with peer ${peer.peer_id}`);
+    // A peer the tenant may not use answers as one that does not exist: the node's other tenants'
+    // peers are none of its business (HLD §5.2).
+    if (peer === undefined || peerTenantOf(peer, auth.tenant_id) === undefined)
+      throw new NotFoundError(`Peer ${request.peerId} not found`);
     const bodyFor = (originRunId: string | undefined): ForwardRunRequest => ({
       protocol_version: federationProtocolVersions[0],
       agent_id: request.agentId,

@@ -453,6 +453,19 @@ export function createRunService(deps: RunServiceDeps) {
     },
 
     /**
+     * Takes one of the tenant's run creations for a run created elsewhere than {@link createRun}
+     * (a run forwarded to a peer, HLD §7.3), as a local run takes it (HLD §10.2). Nothing without a
+     * tenant or limits.
+     *
+     * @throws RateLimitedError (`tenant_run_rate`)
+     */
+    async takeRunCreation(tenant: Tenant | undefined): Promise<RateDecision | undefined> {
+      if (tenant === undefined || deps.limits === undefined) return undefined;
+      refuseKnownFlood(deps.limits, tenant);
+      return takeRunRate(deps.limits, tenant);
+    },
+
+    /**
      * Cancels a queued or running run. Canceling a canceled run is a no-op; a finished run cannot be
      * canceled. A `long` run's execution is stopped, so no further step runs; a step in flight
      * finds the run canceled and ends. The run's slots are given back and, given the caller's

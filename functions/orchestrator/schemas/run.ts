@@ -53,7 +53,9 @@ export const ModelTierNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$
 export const RunTargetSchema = z
   .union([
     z.strictObject({
-      peer_id: NodeIdSchema.describe('Run on this trusted peer; the tenant must federate with it.'),
+      peer_id: NodeIdSchema.describe(
+        'Run on this trusted peer; the tenant must federate with it (any other peer is not found, 404).',
+      ),
     }),
     z.strictObject({
       model_tier: ModelTierNameSchema.describe(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { createEventIngest } from '../../../functions/orchestrator/federation/event-ingest.ts';
+import { IngestEventsRequestSchema } from '../../../functions/orchestrator/federation/schemas/event-ingest.ts';
 import type { RunRecord } from '../../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
@@ -246,6 +247,76 @@ describe('event ingest', () => {
     const other = { ...remote[1]!, run_id: 'run_0000000000000000000000othe' };
     await expect(send([remote[0]!, other])).rejects.toMatchObject({ code: 'not_found' });
     expect(await stored()).toEqual([]);
+  });
+
+  it('returns the run’s log still ending with its cancel when the peer’s events go on after it', async () => {
+    const { send, stored, runs } = await setup();
+    await send(remote.slice(0, 2));
+    await runs.commit(owner, localRun, {
+      requireStatus: ['running'],
+      status: 'canceled',
+      changes: { ended_at: at },
+      events: [{ event_id: `${localRun}:terminal`, type: 'run.canceled', data: { status: 'canceled' } }],
+    });
+    const answer = await send(remote.slice(2));
+    expect(answer).toMatchObject({ accepted: 0, duplicates: 3, deferred: 0 });
+    expect(answer.runs[0]).toMatchObject({ contiguous_sequence: 5, next_sequence: 6 });
+    expect((await stored()).map((event) => event.type)).toEqual([
+      'run.queued',
+      'run.started',
+      'run.canceled',
+    ]);
+    expect(await runs.getRun(owner, localRun)).toMatchObject({ status: 'canceled', output: null });
+  });
+
+  it('stores nothing a peer sends after the run’s terminal event', async () => {
+    const { send, stored } = await setup();
+    const late = { ...remote[2]!, event_id: `${remoteRun}:late`, sequence: 6 };
+    const answer = await send([...remote, late]);
+    expect(answer).toMatchObject({ accepted: 5, duplicates: 1 });
+    expect((await stored()).at(-1)?.type).toBe('run.completed');
+  });
+
+  it('throws invalid_request naming an event already held that comes again under a new sequence', async () => {
+    const { send, stored } = await setup();
+    await send(remote.slice(0, 2));
+    const moved = { ...remote[1]!, sequence: 3 };
+    const refused = await send([moved]).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'invalid_request' });
+    expect((refused as Error).message).toContain(remote[1]!.event_id);
+    expect((await stored()).map((event) => event.sequence)).toEqual([1, 2]);
+  });
+
+  it('stores the calling peer as the node of every event, whatever the event claims', async () => {
+    const { send, stored } = await setup();
+    await send([{ ...remote[0]!, node_id: 'east-1' }]);
+    expect((await stored()).map((event) => event.node_id)).toEqual(['west-1']);
+  });
+
+  it('throws invalid_request and stores nothing for an event id that is not of the peer’s run', async () => {
+    const { send, stored } = await setup();
+    const claimed = { ...remote[1]!, event_id: `${localRun}:run.terminal` };
+    await expect(send([remote[0]!, claimed])).rejects.toMatchObject({ code: 'invalid_request' });
+    expect(await stored()).toEqual([]);
+  });
+
+  it('throws invalid_request for a batch naming more runs than one call may', async () => {
+    const { send } = await setup();
+    const many = Array.from({ length: 21 }, (_, index) => ({
+      ...remote[0]!,
+      run_id: `run_00000000000000000000000${String(index).padStart(3, '0')}`,
+    }));
+    await expect(send(many)).rejects.toMatchObject({ code: 'invalid_request' });
+    expect(IngestEventsRequestSchema.safeParse({ source_node_id: 'west-1', events: many }).success).toBe(
+      false,
+    );
+  });
+
+  it('refuses an event id longer than an ingest stores', () => {
+    const long = { ...remote[0]!, event_id: `${remoteRun}:${'x'.repeat(300)}` };
+    expect(IngestEventsRequestSchema.safeParse({ source_node_id: 'west-1', events: [long] }).success).toBe(
+      false,
+    );
   });
 
   it('throws invalid_request when the source is not the calling peer', async () => {

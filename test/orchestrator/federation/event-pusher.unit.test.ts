@@ -66,7 +66,7 @@ function record(runId: string, tenant: string, extra: Partial<RunRecord>): RunRe
   };
 }
 
-type Failure = 'network' | 503 | 404;
+type Failure = 'network' | 503 | 404 | 'slow';
 
 /** A node's error answer: the envelope and status its HTTP core gives a thrown error. */
 function answer(error: unknown): Response {
@@ -116,7 +116,12 @@ async function setup(failures: Failure[] = []) {
   const tokens: PeerTokenClaims[] = [];
   const calls: string[] = [];
   const pending = [...failures];
+  // The budget's and the breaker's clock: only the test (and the pusher's pauses) move it.
+  let clock = Date.parse(at);
+  const advance = (ms: number) => void (clock += ms);
   const pusher = createEventPusher({
+    now: () => clock,
+    sleep: async (ms) => advance(ms),
     nodeId: 'west-1',
     runs: west,
     peers,
@@ -131,6 +136,11 @@ async function setup(failures: Failure[] = []) {
       calls.push(`${init?.method} ${String(input)}`);
       const failure = pending.shift();
       if (failure === 'network') throw new TypeError('fetch failed');
+      if (failure === 'slow') {
+        // A call that hangs until its timeout.
+        advance(2_000);
+        throw new DOMException('timed out', 'TimeoutError');
+      }
       if (failure === 503) return answer(new DependencyUnavailableError('busy'));
       if (failure === 404) return answer(new NotFoundError('gone'));
       const body = IngestEventsRequestSchema.parse(JSON.parse(String(init?.body)));
@@ -155,7 +165,7 @@ async function setup(failures: Failure[] = []) {
       ],
     });
   const eastEvents = async () => east.listEvents(eastOwner, eastRun, { after: 0, limit: 100 });
-  return { west, east, pusher, tokens, calls, commit, eastEvents };
+  return { west, east, pusher, tokens, calls, commit, eastEvents, advance };
 }
 
 describe('event pusher', () => {
@@ -197,10 +207,67 @@ describe('event pusher', () => {
   });
 
   it('throws dependency_unavailable once its attempts are spent, and the next push makes it good', async () => {
-    const { pusher, eastEvents } = await setup(['network', 503, 'network']);
+    const { pusher, eastEvents, advance } = await setup(['network', 503, 'network']);
     await expect(pusher.push(westAuth, westRun)).rejects.toMatchObject({ code: 'dependency_unavailable' });
     expect(await eastEvents()).toEqual([]);
+    advance(60_000);
     expect(await pusher.push(westAuth, westRun)).toBe(1);
+  });
+
+  it('throws dependency_unavailable once its time budget is spent, before its attempts are', async () => {
+    const { pusher, calls } = await setup(['slow', 'slow', 'slow']);
+    await expect(pusher.push(westAuth, westRun)).rejects.toMatchObject({ code: 'dependency_unavailable' });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('throws without calling an origin that failed moments ago, and calls it again later', async () => {
+    const { pusher, calls, advance } = await setup(['network', 'network', 'network']);
+    await expect(pusher.push(westAuth, westRun)).rejects.toMatchObject({ code: 'dependency_unavailable' });
+    expect(calls).toHaveLength(3);
+    await expect(pusher.push(westAuth, westRun)).rejects.toMatchObject({ code: 'dependency_unavailable' });
+    expect(calls).toHaveLength(3);
+    advance(60_000);
+    expect(await pusher.push(westAuth, westRun)).toBe(1);
+  });
+
+  it('pushes a run whose last push failed once another run’s push reaches its origin', async () => {
+    const { west, east, pusher, advance } = await setup(['network', 'network', 'network']);
+    const westOther = 'run_000000000000000000000west2';
+    const eastOther = 'run_000000000000000000000east2';
+    await west.createRun(
+      westAuth,
+      record(westOther, 'acme-west', {
+        principal_id: westAuth.principal.id,
+        metadata: { [originMetadata.node]: 'east-1', [originMetadata.run]: eastOther },
+      }),
+      [newEvent(`${westOther}:run.queued`, 'run.queued', { agent_id: 'sample-agent', status: 'queued' })],
+    );
+    await east.createRun(
+      eastOwner,
+      record(eastOther, 'acme', {
+        federation: {
+          origin_node_id: 'east-1',
+          node_id: 'west-1',
+          remote_run_id: westOther,
+          remote_events_url: null,
+        },
+        replicated_sequence: 0,
+      }),
+      [],
+    );
+    // The first run's only push fails, and nothing of it commits again.
+    await expect(pusher.push(westAuth, westRun)).rejects.toMatchObject({ code: 'dependency_unavailable' });
+    advance(60_000);
+    expect(await pusher.push(westAuth, westOther)).toBe(1);
+    expect(
+      (await east.listEvents(eastOwner, eastRun, { after: 0, limit: 10 })).map((event) => event.type),
+    ).toEqual(['run.queued']);
+  });
+
+  it('returns what the origin holds when told to ignore an origin that failed moments ago', async () => {
+    const { pusher } = await setup(['network', 'network', 'network']);
+    await expect(pusher.push(westAuth, westRun)).rejects.toMatchObject({ code: 'dependency_unavailable' });
+    expect(await pusher.push(westAuth, westRun, 0, { ignoreBreaker: true })).toBe(1);
   });
 
   it('throws the origin’s refusal without retrying it', async () => {
@@ -235,7 +302,7 @@ describe('event pusher', () => {
 
 describe('replicating sink', () => {
   it('pushes the committed events of a peer’s run and reports, never throws, a failed push', async () => {
-    const { pusher, commit, eastEvents } = await setup(['network', 'network', 'network']);
+    const { pusher, commit, eastEvents, advance } = await setup(['network', 'network', 'network']);
     const reported: string[] = [];
     const inner: string[] = [];
     const sink = replicatingSink(
@@ -246,26 +313,47 @@ describe('replicating sink', () => {
     const started = await commit('run.started');
     await sink.publish(westAuth, started.events);
     expect(reported).toEqual(['forwarded run events not replicated']);
+    advance(60_000);
     const stepped = await commit('step.started');
     await sink.publish(westAuth, stepped.events);
     expect(inner).toEqual(['run.started', 'step.started']);
     expect((await eastEvents()).map((event) => event.sequence)).toEqual([1, 2, 3]);
   });
 
-  it('leaves the runs of the node’s own callers alone', async () => {
-    const { pusher, calls } = await setup();
+  it('pushes the cancel of a peer’s run by the tenant’s admin, who is no peer', async () => {
+    const { west, pusher, calls, eastEvents } = await setup();
     const sink = replicatingSink({ publish: async () => undefined }, pusher, () => undefined);
-    await sink.publish({ ...westAuth, principal: { id: 'bob', type: 'user' } }, [
-      {
-        object: 'event',
-        event_id: 'e',
-        run_id: westRun,
-        sequence: 1,
-        type: 'run.queued',
-        time: at,
-        data: {},
-      },
-    ]);
+    const admin: AuthContext = {
+      tenant_id: 'acme-west',
+      principal: { id: 'carol', type: 'user' },
+      scopes: ['runs:write:all'],
+      policy_context: {},
+    };
+    const canceled = await west.commit(admin, westRun, {
+      requireStatus: ['queued'],
+      status: 'canceled',
+      events: [newEvent(`${westRun}:run.terminal`, 'run.canceled', { status: 'canceled' })],
+    });
+    await sink.publish(admin, canceled.events);
+    expect(calls.length).toBeGreaterThan(0);
+    expect((await eastEvents()).map((event) => event.type)).toEqual(['run.queued', 'run.canceled']);
+  });
+
+  it('leaves the runs of the node’s own callers alone', async () => {
+    const { west, pusher, calls } = await setup();
+    const sink = replicatingSink({ publish: async () => undefined }, pusher, () => undefined);
+    const local = 'run_000000000000000000000local';
+    const bob: AuthContext = { ...westAuth, principal: { id: 'bob', type: 'user' } };
+    await west.createRun(bob, record(local, 'acme-west', { principal_id: 'bob' }), []);
+    const event = {
+      object: 'event' as const,
+      run_id: local,
+      type: 'run.queued' as const,
+      time: at,
+      data: {},
+    };
+    await sink.publish(bob, [{ ...event, event_id: 'e1', sequence: 1 }]);
+    await sink.publish(bob, [{ ...event, event_id: 'e2', sequence: 2 }]);
     expect(calls).toEqual([]);
   });
 });

@@ -370,14 +370,17 @@ describe('a run created on east-1 with a target', { timeout: 90_000 }, () => {
     expect((await eastEvents(runId)).map((event) => event.type)).toEqual(['run.queued', 'run.failed']);
   });
 
-  it('refuses a tenant that does not federate with the peer before creating anything', async () => {
+  it('answers a tenant that does not federate with the peer 404 as for an unknown peer, creating nothing', async () => {
     const token = await east.auth.token('globex', { subject: 'bob' });
     const response = await fetch(`${east.url}/v1/runs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ agent_id: 'sample-agent', input, target: { peer_id: 'west-1' } }),
     });
-    expect(response.status).toBe(403);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({
+      error: { code: 'not_found', message: 'Peer west-1 not found' },
+    });
     const runs = await fetch(`${east.url}/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await runs.json()) as { data: unknown[] }).data).toEqual([]);
   });

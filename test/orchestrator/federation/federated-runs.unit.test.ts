@@ -8,6 +8,7 @@ import type { Peer } from '../../../functions/orchestrator/federation/schemas/pe
 import type { ForwardedRun } from '../../../functions/orchestrator/federation/schemas/run-forwarding.ts';
 import type { CreateRunRequest } from '../../../functions/orchestrator/schemas/run.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
+import { rateLimited } from '../../../functions/shared/limits/rate-limit-headers.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../../functions/shared/errors/agentos-error.ts';
 
 /**
@@ -31,10 +32,16 @@ const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 type Answer = 'ok' | 'unreachable' | 'refused';
 
-async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {}) {
+async function setup(
+  answers: Answer[] = [],
+  tiers: Record<string, string[]> = {},
+  down = new Set<string>(),
+  slow = new Set<string>(),
+  peerIds = ['west-1', 'north-1'],
+) {
   const runs = new InMemoryRunStateStore();
   const peers = new InMemoryPeerRegistry();
-  for (const peerId of ['west-1', 'north-1'])
+  for (const peerId of peerIds)
     await peers.add(
       {
         peer_id: peerId,
@@ -47,18 +54,31 @@ async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {
   const sent: (ForwardRequest & { originRunId: string | undefined })[] = [];
   const pending = [...answers];
   let ids = 0;
+  // The capabilities cache's and the placement budget's clock: only the test and slow peers move it.
+  let clock = Date.parse('2026-12-04T10:00:00.000Z');
+  const advance = (ms: number) => void (clock += ms);
+  const asked: string[] = [];
   const federated = createFederatedRuns({
+    capabilitiesTtlMs: 60_000,
+    placementBudgetMs: 5_000,
     runs,
     peers,
     nodeId: 'east-1',
     localTiers: ['small'],
     reportFailure: () => undefined,
-    now: () => new Date(),
+    now: () => new Date(clock),
     newRunId: () => `run_${String(++ids).padStart(26, '0')}`,
     idempotencyTtlSeconds: 86_400,
     forwarder: {
-      capabilities: async (peer) =>
-        ({ models: { tiers: (tiers[peer.peer_id] ?? []).map((name) => ({ name })) } }) as PeerCapabilities,
+      capabilities: async (peer) => {
+        asked.push(peer.peer_id);
+        if (slow.has(peer.peer_id)) advance(2_000);
+        if (down.has(peer.peer_id))
+          throw new DependencyUnavailableError(`Peer ${peer.peer_id} did not answer`);
+        return {
+          models: { tiers: (tiers[peer.peer_id] ?? []).map((name) => ({ name })) },
+        } as PeerCapabilities;
+      },
       prepare: async (_auth, request) => ({
         peer: { peer_id: request.peerId } as Peer,
         send: async (originRunId?: string): Promise<ForwardedRun> => {
@@ -81,7 +101,7 @@ async function setup(answers: Answer[] = [], tiers: Record<string, string[]> = {
   });
   const create = (key?: string, request = body) =>
     federated.createRun(alice, request, 'west-1', key, traceparent);
-  return { runs, federated, sent, create };
+  return { runs, federated, sent, create, asked, advance };
 }
 
 describe('federated runs', () => {
@@ -102,7 +122,7 @@ describe('federated runs', () => {
     expect(sent).toEqual([expect.objectContaining({ originRunId: run.run_id, traceparent })]);
   });
 
-  it('returns the same run for the same key, and derives the forward key from it, never the key itself', async () => {
+  it('returns the same run for the same key, and names the forward by the run, never the key itself', async () => {
     const { create, sent } = await setup();
     const first = await create('key-1');
     const again = await create('key-1');
@@ -117,6 +137,9 @@ describe('federated runs', () => {
     expect(other.run.run_id).not.toBe(first.run.run_id);
     expect(sent[1]!.forwardKey).not.toBe(sent[0]!.forwardKey);
     expect(sent[0]!.forwardKey).not.toContain('key-1');
+    // A key reused once its claim expired makes a new run here: it must not find the old remote run.
+    expect(sent[0]!.forwardKey).toContain(first.run.run_id);
+    expect(sent[1]!.forwardKey).toContain(other.run.run_id);
   });
 
   it('keeps the run queued when the peer cannot be reached, and a retry with the key sends the same forward', async () => {
@@ -173,6 +196,68 @@ describe('federated runs', () => {
     await expect(create('key-1', { ...body, metadata: { other: 'x' } })).rejects.toMatchObject({
       code: 'idempotency_key_reused',
     });
+  });
+
+  it('returns the stored run when a tier’s peer is down on a retry with the key', async () => {
+    const down = new Set<string>();
+    const { federated } = await setup([], { 'north-1': ['large'] }, down);
+    const request: CreateRunRequest = { ...body, target: { model_tier: 'large' } };
+    const place = () =>
+      federated.place(alice, { model_tier: 'large' }, { body: request, idempotencyKey: 'key-1' });
+    const first = await federated.createRun(
+      alice,
+      request,
+      ((await place()) as { peerId: string }).peerId,
+      'key-1',
+      traceparent,
+    );
+    down.add('north-1');
+    const placed = await place();
+    expect(placed).toEqual({ where: 'peer', peerId: 'north-1' });
+    const again = await federated.createRun(alice, request, 'north-1', 'key-1', traceparent);
+    expect(again).toMatchObject({ replayed: true, run: { run_id: first.run.run_id } });
+  });
+
+  it('asks a peer its capabilities once while they are fresh, and again once they expired', async () => {
+    const { federated, asked, advance } = await setup([], { 'north-1': ['large'] });
+    await federated.place(alice, { model_tier: 'large' });
+    await federated.place(alice, { model_tier: 'large' });
+    expect(asked.filter((peer) => peer === 'north-1')).toHaveLength(1);
+    advance(61_000);
+    expect(await federated.place(alice, { model_tier: 'large' })).toEqual({
+      where: 'peer',
+      peerId: 'north-1',
+    });
+    expect(asked.filter((peer) => peer === 'north-1')).toHaveLength(2);
+  });
+
+  it('throws invalid_request without asking every peer once the placement’s time is spent', async () => {
+    const peerIds = Array.from({ length: 12 }, (_, index) => `peer-${index + 1}`);
+    const { federated, asked } = await setup([], {}, new Set(), new Set(peerIds), peerIds);
+    await expect(federated.place(alice, { model_tier: 'large' })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    expect(asked.length).toBeLessThan(peerIds.length);
+  });
+
+  it('throws rate_limited and stores and sends nothing when the tenant’s run rate is spent, and a replay takes none', async () => {
+    const { federated, sent, runs } = await setup();
+    let taken = 0;
+    const admit = async () => {
+      taken += 1;
+      if (taken > 1) throw rateLimited('tenant_run_rate', 'The tenant may create 1 run per second', 1);
+      return { allowed: true, limit: 1, remaining: 0, resetSeconds: 1, retryAfterSeconds: 0 };
+    };
+    const first = await federated.createRun(alice, body, 'west-1', 'key-1', traceparent, admit);
+    expect(first.rateLimit).toMatchObject({ remaining: 0 });
+    const again = await federated.createRun(alice, body, 'west-1', 'key-1', traceparent, admit);
+    expect(again).toMatchObject({ replayed: true, run: { run_id: first.run.run_id } });
+    expect(taken).toBe(1);
+    await expect(
+      federated.createRun(alice, body, 'west-1', 'key-2', traceparent, admit),
+    ).rejects.toMatchObject({ code: 'rate_limited' });
+    expect(sent).toHaveLength(2);
+    expect((await runs.listRuns(alice, { limit: 10 })).runs).toHaveLength(1);
   });
 
   it('places a tier offered here on this node, else on a peer that offers it, and refuses one no node offers', async () => {

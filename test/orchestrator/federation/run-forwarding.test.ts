@@ -258,11 +258,16 @@ describe('the forwarder of east-1', { timeout: 60_000 }, () => {
     expect((await runsOf('acme-west')).length).toBe(before);
   });
 
-  it('refuses a tenant that does not federate with the peer without calling it', async () => {
+  it('throws the same not_found for a peer the tenant does not federate with as for an unknown one, without calling it', async () => {
     const { forwarder, sent } = await eastForwarder();
-    await expect(forwarder.forward({ ...caller, tenant_id: 'globex' }, ask())).rejects.toMatchObject({
-      code: 'forbidden',
-    });
+    const notTrusted = await forwarder
+      .forward({ ...caller, tenant_id: 'globex' }, ask())
+      .catch((error: unknown) => error);
+    const unknown = await forwarder
+      .forward(caller, { ...ask(), peerId: 'nowhere-1' })
+      .catch((error: unknown) => error);
+    expect(notTrusted).toMatchObject({ code: 'not_found', message: 'Peer west-1 not found' });
+    expect(unknown).toMatchObject({ code: 'not_found', message: 'Peer nowhere-1 not found' });
     expect(sent).toEqual([]);
   });
 

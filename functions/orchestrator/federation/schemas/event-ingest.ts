@@ -14,10 +14,34 @@ import { NodeIdSchema } from './peer-identity.ts';
 /** The most events one `events:ingest` call carries. */
 export const maxIngestBatch = 500;
 
+/** The most runs one `events:ingest` call names: each is read and committed on its own. */
+export const maxIngestRuns = 20;
+
+/** The longest `event_id` an ingest stores: the peer's run id, `:` and the peer's own suffix. */
+export const maxIngestEventIdLength = 256;
+
 export const IngestEventsRequestSchema = z
   .strictObject({
     source_node_id: NodeIdSchema,
-    events: z.array(RunEventSchema).min(1).max(maxIngestBatch),
+    events: z
+      .array(RunEventSchema)
+      .min(1)
+      .max(maxIngestBatch)
+      .superRefine((events, context) => {
+        events.forEach((event, index) => {
+          if (String(event.event_id).length > maxIngestEventIdLength)
+            context.addIssue({
+              code: 'custom',
+              path: [index, 'event_id'],
+              message: `at most ${maxIngestEventIdLength} characters`,
+            });
+        });
+        if (new Set(events.map((event) => event.run_id)).size > maxIngestRuns)
+          context.addIssue({ code: 'custom', message: `events of at most ${maxIngestRuns} runs per call` });
+      })
+      .describe(
+        `Events of at most ${maxIngestRuns} runs; each \`event_id\` (at most ${maxIngestEventIdLength} characters) starts with the peer's run id and \`:\`. The receiver sets \`node_id\` to the calling peer.`,
+      ),
   })
   .meta({ id: 'IngestEventsRequest' });
 
@@ -27,7 +51,11 @@ export const IngestEventsResultSchema = z
   .strictObject({
     object: z.literal('federation.events_ingested'),
     accepted: z.number().int().nonnegative().describe('Events stored by this call.'),
-    duplicates: z.number().int().nonnegative().describe('Events already held (same event_id), dropped.'),
+    duplicates: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('Events already held (same event_id), or sent after the run ended on this node: dropped.'),
     deferred: z
       .number()
       .int()
