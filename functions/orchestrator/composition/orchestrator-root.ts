@@ -341,6 +341,7 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
           ...peerAdminHandlers({ peers, now, operatorTenantId: admin.operatorTenantId }),
           ...forwardHandlers({
             service,
+            runs,
             eventsUrl,
             nodeId: federation.nodeId,
             resendEvents: async (auth, runId) => {
