@@ -1,4 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { LocalState } from '../../cli/local/local-state.ts';
+import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { AgentOsClient } from '../../cli/client/agentos-client.ts';
@@ -43,6 +48,11 @@ export type NodeSide = {
    * as a redeploy with rotated keys would leave the node.
    */
   restart(keys: SigningJwk[]): Promise<void>;
+  /**
+   * Lets `agentos … --local --node-id <nodeId>` reach this node with `AGENTOS_STATE_DIR=stateDir`,
+   * as `up --local` would: its state file, and its signing key where the CLI reads it.
+   */
+  writeCliState(stateDir: string): Promise<void>;
   /** How many node processes of this side are alive (0 after `stop`). */
   alive(): number;
 };
@@ -166,6 +176,44 @@ async function startSide(
       await stopProcess(current.child);
       keys = next;
       current = track(await startProcess(settings(Number(new URL(url).port))));
+    },
+    async writeCliState(stateDir) {
+      const sm = new SecretsManagerClient(aws);
+      try {
+        await sm.send(
+          new CreateSecretCommand({
+            Name: nodeSecretNames(nodeId).serviceSigningKey,
+            SecretString: JSON.stringify({ keys }),
+          }),
+        );
+      } finally {
+        sm.destroy();
+      }
+      const state: LocalState = {
+        node_id: nodeId,
+        started_at: new Date().toISOString(),
+        emulator: { endpoint: aws.endpoint ?? '', pid: null, managed: false, log_file: null },
+        node: {
+          pid: null,
+          orchestrator_url: url,
+          model_policy_url: 'http://127.0.0.1:9',
+          log_file: '/dev/null',
+        },
+        resources: {
+          table: resources.tableName,
+          step_queue_url: resources.stepQueueUrl,
+          state_machine_arn: resources.stateMachineArn,
+        },
+        stack: {
+          name: `AgentOS-${nodeId}`,
+          region: aws.region,
+          node_issuer: `https://agentos.test/${nodeId}`,
+          signing_kid: keys[0]!.kid,
+        },
+        seeded: { tenant: 'default' },
+      };
+      await mkdir(join(stateDir, nodeId), { recursive: true });
+      await writeFile(join(stateDir, nodeId, 'state.json'), JSON.stringify(state));
     },
     alive: () => children.size,
   };

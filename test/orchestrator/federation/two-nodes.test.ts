@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { threeStepRunInput } from '../../../cli/client/three-step-run.ts';
 import { parseSse } from '../../../cli/client/sse-client.ts';
@@ -11,6 +14,8 @@ import { generateSigningKey } from '../../../functions/shared/auth/signing-keys.
 import { AgentOsError } from '../../../functions/shared/errors/agentos-error.ts';
 import { createDocumentClient } from '../../../functions/shared/storage/dynamo-client.ts';
 import { testAwsConfig } from '../../support/aws.ts';
+import { runCli } from '../../support/cli-local-node.ts';
+import type { CliResult } from '../../support/cli-local-node.ts';
 import { startTwoNodes } from '../../support/two-nodes.ts';
 import type { NodeSide, TwoNodes } from '../../support/two-nodes.ts';
 
@@ -18,13 +23,16 @@ import type { NodeSide, TwoNodes } from '../../support/two-nodes.ts';
  * Federation between two nodes in two processes over real HTTP (HLD §7): A forwards runs to B with
  * A's own forwarder, peer registry and node key; B verifies A's peer tokens against the keys A
  * publishes, enforces its own quotas, and serves the forwarded run's events at an absolute URL.
- * `acme` on A is `acme-b` on B; `tight` is `tight` on both; `globex` exists on both but B does not
+ * Each operator trusts the other node with `agentos peers add --discover`. `acme` on A is `acme-b` on B; `tight` is `tight` on both; `globex` exists on both but B does not
  * trust A for it.
  */
 let nodes: TwoNodes;
 let a: NodeSide;
 let b: NodeSide;
 let forwarder: ReturnType<typeof createRunForwarder>;
+let stateDir: string;
+let reportsDir: string;
+const trusted: CliResult[] = [];
 
 const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
@@ -148,19 +156,12 @@ const claims = (overrides: Partial<PeerTokenClaims> = {}): PeerTokenClaims => ({
   ...overrides,
 });
 
-async function trust(on: NodeSide, peer: NodeSide, tenants: { tenant_id: string; peer_tenant_id: string }[]) {
-  const added = await (
-    await on.operator()
-  ).request('POST', '/v1/admin/peers', {
-    body: {
-      peer_id: peer.nodeId,
-      base_url: peer.url,
-      jwks_url: `${peer.url}/.well-known/jwks.json`,
-      tenants,
-    },
-  });
-  if (added.status !== 201)
-    throw new Error(`peer add answered ${added.status}: ${JSON.stringify(added.body)}`);
+/** `agentos peers add --discover` on `on`'s operator CLI, trusting `peer` for the mapped tenants. */
+async function trust(on: NodeSide, peer: NodeSide, tenantMaps: string[]): Promise<CliResult> {
+  const maps = tenantMaps.flatMap((map) => ['--tenant-map', map]);
+  const env = { AGENTOS_STATE_DIR: stateDir, AGENTOS_REPORTS_DIR: reportsDir };
+  const args = ['peers', 'add', peer.nodeId, '--url', peer.url, '--discover', ...maps];
+  return runCli(env, [...args, '--local', '--node-id', on.nodeId]);
 }
 
 beforeAll(async () => {
@@ -175,15 +176,23 @@ beforeAll(async () => {
     b.seed('globex'),
     b.seed('tight'),
   ]);
-  await trust(b, a, [
-    { tenant_id: 'acme-b', peer_tenant_id: 'acme' },
-    { tenant_id: 'tight', peer_tenant_id: 'tight' },
+  stateDir = await mkdtemp(join(tmpdir(), 'agentos-state-'));
+  reportsDir = await mkdtemp(join(tmpdir(), 'agentos-reports-'));
+  await Promise.all([
+    a.writeCliState(stateDir),
+    b.writeCliState(stateDir),
+    a.seed('operator'),
+    b.seed('operator'),
   ]);
-  await trust(a, b, [
-    { tenant_id: 'acme', peer_tenant_id: 'acme-b' },
-    { tenant_id: 'tight', peer_tenant_id: 'tight' },
-    { tenant_id: 'globex', peer_tenant_id: 'globex' },
-  ]);
+  // Each operator trusts the other node through the CLI, as docs/federation.md tells them to.
+  trusted.push(
+    ...(await Promise.all([
+      trust(b, a, ['acme-b=acme', 'tight']),
+      trust(a, b, ['acme=acme-b', 'tight', 'globex']),
+    ])),
+  );
+  if (trusted.some((result) => result.code !== 0))
+    throw new Error(`agentos peers add failed: ${trusted.map((result) => result.stderr).join('\n')}`);
   forwarder = createRunForwarder({
     nodeId: a.nodeId,
     // A's own registry, on A's table: what A's operator added.
@@ -195,11 +204,25 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await nodes?.stop();
+  if (stateDir !== undefined) await rm(stateDir, { recursive: true, force: true });
+  if (reportsDir !== undefined) await rm(reportsDir, { recursive: true, force: true });
   // No node process may outlive the file.
   if ((a?.alive() ?? 0) + (b?.alive() ?? 0) > 0) throw new Error('a node process is still running');
 });
 
 describe('two federated nodes in two processes', { timeout: 90_000 }, () => {
+  it('returns each peer, discovered and trusted through the CLI, in the other node’s peer list', async () => {
+    expect(trusted.map((result) => result.stdout)).toEqual([
+      `trusted peer ${a.nodeId} for 2 tenant(s); its tokens are verified with ${a.url}/.well-known/jwks.json\n`,
+      `trusted peer ${b.nodeId} for 3 tenant(s); its tokens are verified with ${b.url}/.well-known/jwks.json\n`,
+    ]);
+    const env = { AGENTOS_STATE_DIR: stateDir, AGENTOS_REPORTS_DIR: reportsDir };
+    const onB = await runCli(env, ['peers', 'list', '--local', '--node-id', b.nodeId]);
+    expect(onB.stdout).toMatch(
+      new RegExp(`\\n${a.nodeId}\\s+${a.url.replaceAll('.', '\\.')}\\s+acme-b=acme,tight\\s`),
+    );
+  });
+
   it('returns B’s run to A’s forwarder, and streams it to completion across a disconnect, each event once', async () => {
     const forward = request(threeStepRunInput('sample-agent', 'fed'));
     const forwarded = await forwarder.forward(callerOn('acme'), forward);
