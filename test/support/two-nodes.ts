@@ -32,6 +32,8 @@ const main = new URL('./node-process-main.ts', import.meta.url).pathname;
 export type NodeSide = {
   nodeId: string;
   url: string;
+  /** The node's Model Policy API. */
+  modelPolicyUrl: string;
   resources: ProvisionedResources;
   /** The keys the node publishes; the first signs. */
   keys(): SigningJwk[];
@@ -155,6 +157,7 @@ async function startSide(
   const side: NodeSide = {
     nodeId,
     url,
+    modelPolicyUrl: current.ready.model_policy_url,
     resources,
     keys: () => keys,
     token,

@@ -172,6 +172,8 @@ beforeAll(async () => {
     a.seed('acme'),
     a.seed('globex'),
     a.seed('tight'),
+    a.seed('frugal'),
+    b.seed('frugal'),
     b.seed('acme-b'),
     b.seed('globex'),
     b.seed('tight'),
@@ -187,8 +189,8 @@ beforeAll(async () => {
   // Each operator trusts the other node through the CLI, as docs/federation.md tells them to.
   trusted.push(
     ...(await Promise.all([
-      trust(b, a, ['acme-b=acme', 'tight']),
-      trust(a, b, ['acme=acme-b', 'tight', 'globex']),
+      trust(b, a, ['acme-b=acme', 'tight', 'frugal']),
+      trust(a, b, ['acme=acme-b', 'tight', 'globex', 'frugal']),
     ])),
   );
   if (trusted.some((result) => result.code !== 0))
@@ -213,13 +215,13 @@ afterAll(async () => {
 describe('two federated nodes in two processes', { timeout: 90_000 }, () => {
   it('returns each peer, discovered and trusted through the CLI, in the other node’s peer list', async () => {
     expect(trusted.map((result) => result.stdout)).toEqual([
-      `trusted peer ${a.nodeId} for 2 tenant(s); its tokens are verified with ${a.url}/.well-known/jwks.json\n`,
-      `trusted peer ${b.nodeId} for 3 tenant(s); its tokens are verified with ${b.url}/.well-known/jwks.json\n`,
+      `trusted peer ${a.nodeId} for 3 tenant(s); its tokens are verified with ${a.url}/.well-known/jwks.json\n`,
+      `trusted peer ${b.nodeId} for 4 tenant(s); its tokens are verified with ${b.url}/.well-known/jwks.json\n`,
     ]);
     const env = { AGENTOS_STATE_DIR: stateDir, AGENTOS_REPORTS_DIR: reportsDir };
     const onB = await runCli(env, ['peers', 'list', '--local', '--node-id', b.nodeId]);
     expect(onB.stdout).toMatch(
-      new RegExp(`\\n${a.nodeId}\\s+${a.url.replaceAll('.', '\\.')}\\s+acme-b=acme,tight\\s`),
+      new RegExp(`\\n${a.nodeId}\\s+${a.url.replaceAll('.', '\\.')}\\s+acme-b=acme,tight,frugal\\s`),
     );
   });
 
@@ -308,6 +310,28 @@ describe('two federated nodes in two processes', { timeout: 90_000 }, () => {
     expect(refused).toBeInstanceOf(AgentOsError);
     expect(refused).toMatchObject({ code: 'rate_limited' });
     expect(await runCountOn(b, 'tight')).toBe(1);
+  });
+
+  it('fails a forwarded run once it exceeds the tenant’s model budget on B', async () => {
+    const operator = await b.token('operator', { subject: 'ops', scopes: ['operator'] });
+    const policy = await fetch(`${b.modelPolicyUrl}/v1/admin/tenants/frugal/model-policy`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        entitlements: { allow: ['local/*'] },
+        max_tokens: 256,
+        budgets: [{ scope: 'tenant', period: 'day', limit_usd: 1, limit_tokens: 1 }],
+      }),
+    });
+    expect(policy.status).toBe(200);
+    const forwarded = await forwarder.forward(
+      callerOn('frugal'),
+      request(threeStepRunInput('sample-agent', 'frugal')),
+    );
+    const events = await waitForTerminal(forwarded.events_url);
+    expect(events.at(-1)?.type).toBe('run.failed');
+    const run = await (await b.client('frugal')).getRun(forwarded.run_id);
+    expect(run.body).toMatchObject({ status: 'failed', error: { code: 'budget_exceeded' } });
   });
 
   it('throws invalid_request for a run B’s capabilities cannot take, before anything is created on B', async () => {
