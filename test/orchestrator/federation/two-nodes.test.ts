@@ -348,7 +348,8 @@ describe('two federated nodes in two processes', { timeout: 90_000 }, () => {
   });
 
   it('keeps a forwarded run’s events URL working across a key rotation on B, and refuses it once the old key is retired', async () => {
-    const forwarded = await forwarder.forward(callerOn('acme'), request(slowRunInput('rotate')));
+    const rotating = request(slowRunInput('rotate'));
+    const forwarded = await forwarder.forward(callerOn('acme'), rotating);
     const first = await stream(forwarded.events_url, { stopAfter: 2 });
     expect(first.events.map((event) => event.id)).toEqual([1, 2]);
     const [old] = b.keys();
@@ -372,6 +373,10 @@ describe('two federated nodes in two processes', { timeout: 90_000 }, () => {
     const retired = await stream(forwarded.events_url);
     expect(retired.status).toBe(401);
     expect(JSON.parse(retired.body ?? '{}')).toMatchObject({ error: { code: 'unauthorized' } });
+    // Repeating the forward with the same key answers the same run with a freshly minted URL.
+    const again = await forwarder.forward(callerOn('acme'), rotating);
+    expect(again.run_id).toBe(forwarded.run_id);
+    expect(await storedEvents(again.events_url)).toEqual(all);
     // URLs minted with the new key still open (the JSON page: this run may be mid-step at the redeploy).
     expect((await fetch(after.events_url)).status).toBe(200);
   });
