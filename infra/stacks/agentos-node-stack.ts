@@ -288,6 +288,8 @@ export class AgentOsNodeStack extends Stack {
       functions: this.functions,
       logRetention: settings.logRetention,
       removalPolicy,
+      // Peers, like every client, then reach the Orchestrator only with a trusted client certificate (HLD §7.1).
+      ...(settings.federationMtls === undefined ? {} : { mutualTls: settings.federationMtls }),
     });
     this.functions.stepWorker.addEnvironment(
       stepWorkerEnv.names.AGENTOS_MODEL_POLICY_URL,
@@ -328,7 +330,11 @@ export class AgentOsNodeStack extends Stack {
     // The stage's name as written in the template: its `stageName` attribute would be a reference
     // to the stage resource, which depends on the functions.
     const stageName = (api.deploymentStage.node.defaultChild as CfnStage).stageName;
-    this.nodeIssuer = `https://${api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${stageName}`;
+    // Behind mutual TLS the default endpoint is disabled: the node is its custom domain, mapped to the stage.
+    this.nodeIssuer =
+      settings.federationMtls === undefined
+        ? `https://${api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${stageName}`
+        : `https://${settings.federationMtls.domainName}`;
     const trusted: TrustedIssuersSetting = [
       { issuer: this.nodeIssuer, jwks: settings.keys.jwks as { keys: Record<string, unknown>[] } },
     ];
