@@ -158,6 +158,14 @@ const end: StepContinuation = { kind: 'end' };
 /** The `queued -> running` transition a run's first step commits with its own first events. */
 type RunStart = Required<Pick<RunCommit, 'requireStatus' | 'status' | 'changes' | 'events'>>;
 
+/** A model call ready to be made: what it sends, and the run as `step.started` left it. */
+type PreparedModelCall = {
+  requestId: string;
+  messages: ChatMessage[];
+  tools: Awaited<ReturnType<ToolPort['describe']>>;
+  started: CommitResult;
+};
+
 function isRetryable(error: unknown): boolean {
   return (
     error instanceof DependencyUnavailableError ||
@@ -343,17 +351,20 @@ export function createStepEngine(deps: StepEngineDeps) {
   }
 
   /**
-   * Calls the model with the agent's instructions, the run's input and the newest transcript
-   * messages within `max_context_bytes` (HLD §4.3); what it sent and got is noted in `trace`.
+   * Prepares the model call of a step: the agent's instructions, the run's input and the newest
+   * transcript messages within `max_context_bytes` (HLD §4.3), noted in `trace`, and the commit of
+   * `step.started` (starting the run on its first step). Kept out of the model call's error
+   * handling: a storage failure here is redelivered like any other, not counted against the
+   * agent's `on_model_error` (HLD §10.1).
    */
-  async function callModel(
+  async function prepareModelCall(
     auth: AuthContext,
     run: RunRecord,
     agent: AgentDefinition,
     step: number,
     trace: StepTrace,
     starting?: RunStart,
-  ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
+  ): Promise<PreparedModelCall> {
     const requestId = `${run.run_id}/step-${step}`;
     // The run's counters say when nothing was appended yet (its first step): no read then.
     const transcript =
@@ -381,6 +392,19 @@ export function createStepEngine(deps: StepEngineDeps) {
       ],
     });
     const tools = await deps.tools.describe(auth, agent.tool_ids);
+    return { requestId, messages, tools, started };
+  }
+
+  /** Calls the model as prepared; what it got is noted in `trace`. */
+  async function callModel(
+    auth: AuthContext,
+    run: RunRecord,
+    agent: AgentDefinition,
+    step: number,
+    trace: StepTrace,
+    prepared: PreparedModelCall,
+  ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
+    const { requestId, messages, tools, started } = prepared;
     const calledAt = Date.now();
     const call = new AbortController();
     const watch = watchRun(auth, run.run_id, call);
@@ -760,9 +784,10 @@ export function createStepEngine(deps: StepEngineDeps) {
           toolCalls: [],
           error: null,
         };
+        const prepared = await prepareModelCall(auth, run, agent, step, trace, starting);
         let model: { response: ModelInvokeResponse; run: RunRecord };
         try {
-          model = await callModel(auth, run, agent, step, trace, starting);
+          model = await callModel(auth, run, agent, step, trace, prepared);
         } catch (error) {
           if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
           const lease = leaseRetry(error) ?? quotaRetry(error);
