@@ -898,11 +898,18 @@ function bodyOf(item: RunItem): BodyItem {
   return body as BodyItem;
 }
 
-/** A run from its run item and body item (a run stored before the split has no body item). */
+/**
+ * A run from its run item and body item (a run stored before the split has no body item, and its
+ * input on the run item). A run item without its input and without a body item is a run still
+ * being created, seen by a read that is not part of its transaction (a query or a batch read may
+ * see one item of a transaction without the other): not visible yet, like a run not created.
+ */
 function mergedRun(items: readonly Record<string, unknown>[]): RunItem | undefined {
   const head = items.find((item) => item['sk'] === recordSortKey);
   if (head === undefined) return undefined;
-  const body = items.find((item) => item['sk'] === runBodySortKey) ?? {};
+  const body = items.find((item) => item['sk'] === runBodySortKey);
+  if (body === undefined && head['input'] === undefined) return undefined;
+  if (body === undefined) return head as RunItem;
   const merged: Record<string, unknown> = { ...head };
   for (const field of bodyFields) if (body[field] !== undefined) merged[field] = body[field];
   return merged as RunItem;
