@@ -291,13 +291,15 @@ export function createStepEngine(deps: StepEngineDeps) {
       while (!stopped.signal.aborted) {
         await wallSleep(interval, stopped.signal);
         if (stopped.signal.aborted) return;
-        const current = await deps.runs.getRun(auth, runId).catch((error: unknown) => {
+        const read =
+          deps.runs.getRunStatus?.(auth, runId) ?? deps.runs.getRun(auth, runId).then((run) => run?.status);
+        const status = await read.catch((error: unknown) => {
           deps.reportFailure('run not re-read during its model call', error, { run_id: runId });
           return undefined;
         });
-        if (current !== undefined && isTerminal(current.status) && !stopped.signal.aborted) {
-          endedAs = current.status;
-          call.abort(new RunLeftRunning(current.status));
+        if (status !== undefined && isTerminal(status) && !stopped.signal.aborted) {
+          endedAs = status;
+          call.abort(new RunLeftRunning(status));
           return;
         }
       }

@@ -1,3 +1,4 @@
+import type { RunStatus } from '../../schemas/run.ts';
 import { createHash, randomInt } from 'node:crypto';
 import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { BatchGetCommandOutput, DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -357,6 +358,13 @@ export class DynamoRunStateStore implements RunStatePort {
     this.inflightReads.set(pk, started);
     const item = await started;
     return item === undefined ? undefined : toRecord(item);
+  }
+
+  async getRunStatus(auth: AuthContext, runId: string): Promise<RunStatus | undefined> {
+    // The run item alone, without the body item: a run item seen before its body item belongs to a
+    // run being created, whose status (`queued`) is what the caller would see next anyway.
+    const item = await this.get<{ status: RunStatus }>(storageKeys.run(auth.tenant_id, runId));
+    return item?.status;
   }
 
   async commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
