@@ -405,8 +405,8 @@ export function createStepEngine(deps: StepEngineDeps) {
     step: number,
     trace: StepTrace,
     prepared: PreparedModelCall,
-  ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
-    const { requestId, messages, tools, started } = prepared;
+  ): Promise<ModelInvokeResponse> {
+    const { requestId, messages, tools } = prepared;
     const calledAt = Date.now();
     const call = new AbortController();
     const watch = watchRun(auth, run.run_id, call);
@@ -443,6 +443,22 @@ export function createStepEngine(deps: StepEngineDeps) {
     }
     trace.model.durationMs = Date.now() - calledAt;
     trace.model.response = response;
+    return response;
+  }
+
+  /**
+   * Commits the model's answer (its fallbacks, `model.completed` and the usage). Kept out of the
+   * model call's error handling like {@link prepareModelCall}: a storage failure here redelivers the
+   * step, whose model call the Model Policy replays by its request id.
+   */
+  async function recordModelAnswer(
+    auth: AuthContext,
+    run: RunRecord,
+    step: number,
+    prepared: PreparedModelCall,
+    response: ModelInvokeResponse,
+  ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
+    const { requestId, started } = prepared;
     const fallbacks = response.route.hops
       .filter((hop) => hop.outcome === 'fallback')
       .map((hop, index) =>
@@ -787,9 +803,9 @@ export function createStepEngine(deps: StepEngineDeps) {
           error: null,
         };
         const prepared = await prepareModelCall(auth, run, agent, step, trace, starting);
-        let model: { response: ModelInvokeResponse; run: RunRecord };
+        let response: ModelInvokeResponse;
         try {
-          model = await callModel(auth, run, agent, step, trace, prepared);
+          response = await callModel(auth, run, agent, step, trace, prepared);
         } catch (error) {
           if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
           const lease = leaseRetry(error) ?? quotaRetry(error);
@@ -799,6 +815,7 @@ export function createStepEngine(deps: StepEngineDeps) {
           await failRun(auth, run, runErrorOf(error), trace);
           return { status: 'done', reason: 'model call failed', continuation: end };
         }
+        const model = await recordModelAnswer(auth, run, step, prepared, response);
         // The agent's step timeout, but never past the worker's own end: a worker stopped mid-step
         // would leave its tool calls to be made again by the next delivery.
         const deadlineMs = Math.min(
