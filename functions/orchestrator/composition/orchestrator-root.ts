@@ -77,6 +77,7 @@ import { DynamoStepAge } from '../adapters/dynamodb/dynamo-step-age.ts';
 import {
   adminConfigFromEnv,
   eventStreamTimingFromEnv,
+  modelTimeoutMsFromEnv,
   nodeRunLimitsFromEnv,
   orchestratorConfigFromEnv,
   stepWorkerConfigFromEnv,
@@ -219,6 +220,8 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
     pool,
     nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
     leaseSeconds: runLimits.runSlotLeaseSeconds,
+    // A step can outlast its step timeout by its model call: the renewal skip must cover both.
+    modelTimeoutSeconds: modelTimeoutMsFromEnv(env) / 1000,
   });
   const service = createRunService({
     runs,
