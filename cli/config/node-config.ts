@@ -156,6 +156,12 @@ export const NodeConfigSchema = z.strictObject({
           truststore_version: z.string().min(1).optional(),
         })
         .optional(),
+      /**
+       * The complete ARN of a Secrets Manager secret holding `{cert, key}` (PEM, optionally `ca`): the
+       * client certificate the node presents when it forwards runs to, or pushes events to, a peer
+       * behind mutual TLS. Off by default.
+       */
+      client_certificate_secret_arn: z.string().startsWith('arn:').optional(),
     })
     .default({}),
   /** What the node runs at once across its tenants (HLD §10.2); each tenant's own quotas apply too. */

@@ -52,6 +52,11 @@ export type NodeSettings = {
    * whose clients must present a certificate the truststore vouches for; off (undefined) by default.
    */
   federationMtls: FederationMtlsSettings | undefined;
+  /**
+   * The complete ARN of the secret holding `{cert, key}` (PEM) the node presents to peers behind
+   * mutual TLS when it forwards runs and pushes events (HLD §7.1); none (undefined) by default.
+   */
+  federationClientCertSecretArn: string | undefined;
 };
 
 /** The custom domain and truststore of the Orchestrator API when peers must use mutual TLS. */
@@ -121,6 +126,8 @@ export const contextKeys = {
   federationMtlsTruststoreUri: 'agentos:federationMtlsTruststoreUri',
   /** The truststore object's S3 version (optional; the latest when unset). */
   federationMtlsTruststoreVersion: 'agentos:federationMtlsTruststoreVersion',
+  /** The complete ARN of the secret with the client certificate the node presents to peers. */
+  federationClientCertSecretArn: 'agentos:federationClientCertSecretArn',
 } as const;
 
 /** Reads one context value; anything else than a non-empty string or a boolean/number is absent. */
@@ -405,5 +412,6 @@ export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
     alarmOverrides: alarmOverridesContext(read),
     alerts: alertContext(read),
     federationMtls: federationMtlsContext(read),
+    federationClientCertSecretArn: secretArnContext(read, contextKeys.federationClientCertSecretArn),
   };
 }

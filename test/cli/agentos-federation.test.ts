@@ -5,22 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readActiveSigningKey } from '../../cli/aws/node-signing-keys.ts';
 import { parseSse } from '../../cli/client/sse-client.ts';
 import { threeStepRunInput } from '../../cli/client/three-step-run.ts';
 import type { LocalState } from '../../cli/local/local-state.ts';
-import { localClientConfig } from '../../cli/local/local-target.ts';
+import { localTokenIssuer } from '../../cli/local/local-tokens.ts';
 import { isAlive } from '../../cli/local/processes.ts';
-import { DynamoPeerRegistry } from '../../functions/orchestrator/adapters/dynamodb/dynamo-peer-registry.ts';
-import { createPeerTokenIssuer } from '../../functions/orchestrator/federation/peer-tokens.ts';
-import { createRunForwarder } from '../../functions/orchestrator/federation/run-forwarder.ts';
-import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
+import { defaultTenantScopes, scopes } from '../../functions/shared/auth/auth-context.ts';
 
 /**
  * Federation as an operator sets it up (docs/federation.md): `agentos up --local` brings up two
  * nodes, each with its own emulator, stack and keys; `agentos peers add --discover` trusts each from
- * the other; node A's forwarder (its own peer registry and node key, read where `up` stored them)
- * forwards a run to B, and the run is followed on B's events URL to its end.
+ * the other; a client of A creates a run on A with B as its `target`, A forwards it, and the run is
+ * followed to its end on A's own stream (B replicates its events into A) and on B's events URL.
  */
 const run = promisify(execFile);
 const cli = new URL('../../cli/bin/agentos.ts', import.meta.url).pathname;
@@ -102,7 +98,7 @@ afterAll(async () => {
 });
 
 describe('agentos up ×2, peers add --discover both ways, forward, stream', { timeout: 300_000 }, () => {
-  it('forwards a run from A to B and streams it from B to its end across a disconnect', async () => {
+  it('returns a run created on A for B, streamed to its end from A and from B across a disconnect, the same events', async () => {
     const started = Date.now();
     const ups = await Promise.all(
       (['a', 'b'] as const).map((side) =>
@@ -135,57 +131,76 @@ describe('agentos up ×2, peers add --discover both ways, forward, stream', { ti
       );
     }
 
-    // A's forwarder on A's own registry and node key, where `up --local` keeps them.
+    // A client of A, with a token of A's tenant, creates the run on A with B as its target.
     const a = await stateOf(ids.a);
-    const aws = localClientConfig(ids.a, a.stack!.region, a.emulator.endpoint);
-    const forwarder = createRunForwarder({
-      nodeId: ids.a,
-      peers: new DynamoPeerRegistry(createDocumentClient(aws), a.resources.table),
-      issuer: createPeerTokenIssuer({
-        nodeId: ids.a,
-        key: () => readActiveSigningKey(aws, ids.a, a.stack!.signing_kid),
-      }),
+    const token = await (
+      await localTokenIssuer(a)
+    ).issue({
+      tenantId: 'default',
+      subject: 'admin@default',
+      scopes: [...defaultTenantScopes],
+      ttlSeconds: 600,
     });
-    const input = threeStepRunInput('sample-agent', 'federated');
-    const forwarded = await forwarder.forward(
-      {
-        tenant_id: 'default',
-        principal: { id: 'admin@default', type: 'user' },
-        scopes: ['runs:write', 'runs:read'],
-        policy_context: {},
+    const created = await fetch(`${url('a')}/v1/runs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'idempotency-key': `client-${suffix}`,
       },
-      {
-        peerId: ids.b,
-        agentId: input.agent_id,
-        input: input.input,
-        forwardKey: `fwd-${suffix}`,
-        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-      },
-    );
-    expect(forwarded).toMatchObject({ node_id: ids.b, status: 'queued' });
-    expect(forwarded.events_url.startsWith(`${url('b')}/v1/runs/${forwarded.run_id}/events?`)).toBe(true);
+      body: JSON.stringify({ ...threeStepRunInput('sample-agent', 'federated'), target: { peer_id: ids.b } }),
+    });
+    expect(created.status).toBe(201);
+    const forwarded = (await created.json()) as {
+      run_id: string;
+      events_url: string;
+      federation: { node_id: string; remote_run_id: string };
+    };
+    expect(forwarded.federation).toMatchObject({ node_id: ids.b });
+    expect(forwarded.events_url.startsWith(`${url('a')}/v1/runs/${forwarded.run_id}/events?`)).toBe(true);
 
-    const seen: { id: number; type: string }[] = [];
-    for (const lastEventId of [undefined, 3]) {
-      const controller = new AbortController();
-      const response = await fetch(forwarded.events_url, {
-        headers: {
-          accept: 'text/event-stream',
-          ...(lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) }),
-        },
-        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
-      });
-      expect(response.status).toBe(200);
-      for await (const frame of parseSse(response.body!)) {
-        if (frame.kind !== 'event') continue;
-        seen.push({ id: Number(frame.id), type: frame.event });
-        // The first connection drops after three events; the second resumes after them.
-        if (lastEventId === undefined && seen.length === 3) {
-          controller.abort();
-          break;
+    /** Follows `eventsUrl`, dropping the connection after three events and resuming after them. */
+    const follow = async (eventsUrl: string) => {
+      const seen: { id: number; type: string }[] = [];
+      for (const lastEventId of [undefined, 3]) {
+        const controller = new AbortController();
+        const response = await fetch(eventsUrl, {
+          headers: {
+            accept: 'text/event-stream',
+            ...(lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) }),
+          },
+          signal: AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
+        });
+        expect(response.status).toBe(200);
+        for await (const frame of parseSse(response.body!)) {
+          if (frame.kind !== 'event') continue;
+          seen.push({ id: Number(frame.id), type: frame.event });
+          if (lastEventId === undefined && seen.length === 3) {
+            controller.abort();
+            break;
+          }
         }
       }
-    }
+      return seen;
+    };
+    // A's own stream serves the events B replicates into it.
+    const seen = await follow(forwarded.events_url);
+    // The same run on B, read with B's tenant token, streams the same events.
+    const b = await stateOf(ids.b);
+    const onB = await fetch(`${url('b')}/v1/runs/${forwarded.federation.remote_run_id}`, {
+      headers: {
+        authorization: `Bearer ${await (
+          await localTokenIssuer(b)
+        ).issue({
+          tenantId: 'default',
+          subject: 'admin@default',
+          scopes: [...defaultTenantScopes, scopes.runsReadAll],
+          ttlSeconds: 600,
+        })}`,
+      },
+    });
+    expect(onB.status).toBe(200);
+    expect(await follow(((await onB.json()) as { events_url: string }).events_url)).toEqual(seen);
     expect(seen.map((event) => event.id)).toEqual(seen.map((_, i) => i + 1));
     expect(seen.at(-1)?.type).toBe('run.completed');
     console.info(`two local nodes up in ${upMs} ms; federated run streamed by ${Date.now() - started} ms`);

@@ -9,7 +9,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../infra/build/bundle-layout.ts';
 import { contextKeys, nodeSettingsFromContext } from '../../infra/config/node-settings.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
-import { nodeKeyContext, resourcesOfType, resourceWhere, synthesizeNodeStack } from './node-template.ts';
+import {
+  environmentOf,
+  functionResource,
+  nodeKeyContext,
+  resourcesOfType,
+  resourceWhere,
+  synthesizeNodeStack,
+} from './node-template.ts';
+import type { CfnResource } from 'aws-cdk-lib';
 
 /**
  * Mutual TLS between peers on AWS (HLD §7.1), behind the configuration switch: off, the Orchestrator
@@ -142,5 +150,63 @@ describe('the mutual TLS settings', () => {
       certificateArn: mtls[contextKeys.federationMtlsCertificateArn],
       truststore: { bucket: 'agentos-truststores', key: 'main/truststore.pem', version: undefined },
     });
+  });
+});
+
+describe('the client certificate the node presents to peers', () => {
+  const certificateArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:agentos/peer-cert-AbCdEf';
+  const callers = ['orchestratorApi', 'orchestratorEvents', 'stepWorker'] as const;
+
+  /** The functions whose role may read `arn`, and those whose environment names it. */
+  function readersOf(stack: AgentOsNodeStack, template: Template, arn: string) {
+    const functionNames = Object.keys(stack.functions) as (keyof AgentOsNodeStack['functions'])[];
+    const policies = Object.values(resourcesOfType(template, 'AWS::IAM::Policy'));
+    return {
+      granted: functionNames.filter((name) => {
+        const roleId = stack.getLogicalId(stack.functions[name].role?.node.defaultChild as CfnResource);
+        return policies.some((policy) => {
+          const text = JSON.stringify(policy.Properties);
+          return (
+            text.includes(`"${roleId}"`) &&
+            text.includes(arn) &&
+            text.includes('secretsmanager:GetSecretValue')
+          );
+        });
+      }),
+      configured: functionNames.filter(
+        (name) =>
+          environmentOf(functionResource(stack, template, name))[
+            'AGENTOS_FEDERATION_CLIENT_CERT_SECRET_ARN'
+          ] === arn,
+      ),
+    };
+  }
+
+  it('returns the secret to the functions that forward runs and push events, with read access for them only', async () => {
+    const { stack, template } = await synthesizeNodeStack({
+      [contextKeys.federationClientCertSecretArn]: certificateArn,
+    });
+    expect(readersOf(stack, template, certificateArn)).toEqual({
+      granted: [...callers],
+      configured: [...callers],
+    });
+  });
+
+  it('returns no certificate and no grant unless it is set', async () => {
+    const { stack, template } = await synthesizeNodeStack();
+    for (const name of callers)
+      expect(environmentOf(functionResource(stack, template, name))).not.toHaveProperty(
+        'AGENTOS_FEDERATION_CLIENT_CERT_SECRET_ARN',
+      );
+    expect(JSON.stringify(template.toJSON())).not.toContain('peer-cert');
+  });
+
+  it('throws on a secret ARN that is not complete', () => {
+    expect(() =>
+      nodeSettingsFromContext(
+        (key) =>
+          ({ ...nodeKeyContext(), [contextKeys.federationClientCertSecretArn]: 'agentos/peer-cert' })[key],
+      ),
+    ).toThrow(/agentos:federationClientCertSecretArn must be a complete Secrets Manager secret ARN/);
   });
 });

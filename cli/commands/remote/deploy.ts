@@ -89,6 +89,10 @@ export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Reco
             ? {}
             : { [contextKeys.federationMtlsTruststoreVersion]: config.federation.mtls.truststore_version }),
         }),
+    // The client certificate the node presents to peers behind mutual TLS (HLD §7.1).
+    ...(config.federation.client_certificate_secret_arn === undefined
+      ? {}
+      : { [contextKeys.federationClientCertSecretArn]: config.federation.client_certificate_secret_arn }),
     // The stage's alarm thresholds (HLD §9.3): the stack builds its CloudWatch alarms from them.
     ...(Object.keys(config.alerts.thresholds).length === 0
       ? {}

@@ -249,6 +249,70 @@ describe('two federated nodes in two processes', { timeout: 90_000 }, () => {
     });
   });
 
+  it('returns a run a client creates on A with a target peer, replicated from B: A’s stream and B’s serve the same events, each once', async () => {
+    const token = await a.token('acme');
+    const idempotencyKey = `client-${crypto.randomUUID()}`;
+    const create = () =>
+      fetch(`${a.url}/v1/runs`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': idempotencyKey,
+        },
+        body: JSON.stringify({ ...slowRunInput('client'), target: { peer_id: b.nodeId } }),
+      });
+    const created = await create();
+    expect(created.status).toBe(201);
+    const run = (await created.json()) as {
+      run_id: string;
+      events_url: string;
+      federation: { node_id: string; remote_run_id: string };
+    };
+    expect(run.federation).toMatchObject({ origin_node_id: a.nodeId, node_id: b.nodeId });
+    expect(run.events_url.startsWith(`${a.url}/v1/runs/${run.run_id}/events?`)).toBe(true);
+    // A retried create with the same key is the same run here, so the same run on B.
+    const retried = await create();
+    expect(retried.status).toBeLessThan(300);
+    expect(await retried.json()).toMatchObject({
+      run_id: run.run_id,
+      federation: { remote_run_id: run.federation.remote_run_id },
+    });
+
+    // A's own stream serves the replicated events; a client that loses it resumes with Last-Event-ID.
+    const first = await stream(run.events_url, { stopAfter: 2 });
+    expect(first.events.map((event) => event.id)).toEqual([1, 2]);
+    const rest = await stream(run.events_url, { lastEventId: 2 });
+    expect(rest.status).toBe(200);
+    const onA = [...first.events, ...rest.events];
+    expect(onA.map((event) => event.id)).toEqual(onA.map((_, i) => i + 1));
+    expect(onA.at(-1)?.type).toBe('run.completed');
+    expect(onA).toEqual(await storedEvents(run.events_url));
+    const page = (await (await fetch(`${run.events_url}&limit=1000`)).json()) as {
+      data: { node_id?: string }[];
+    };
+    expect(new Set(page.data.map((event) => event.node_id))).toEqual(new Set([b.nodeId]));
+
+    const here = await (await a.client('acme')).getRun(run.run_id);
+    expect(here.body).toMatchObject({
+      status: 'completed',
+      federation: {
+        node_id: b.nodeId,
+        remote_run_id: run.federation.remote_run_id,
+        replicated_sequence: onA.length,
+      },
+    });
+    // The same run on B, read through B's API, streams the same events.
+    const there = await (
+      await b.client('acme-b')
+    ).request<{ status: string; events_url: string }>('GET', `/v1/runs/${run.federation.remote_run_id}`);
+    expect(there.body).toMatchObject({
+      status: 'completed',
+      metadata: { 'federation.origin_run_id': run.run_id },
+    });
+    expect((await stream(there.body.events_url)).events).toEqual(onA);
+  });
+
   it('throws unauthorized for a forged, expired, wrong-audience or replayed peer token', async () => {
     const own = createPeerTokenIssuer({ nodeId: a.nodeId, key: a.keys()[0]! });
     // Forged: signed with another key under the kid A publishes.
@@ -288,11 +352,11 @@ describe('two federated nodes in two processes', { timeout: 90_000 }, () => {
     await expect(
       forwarder.forward(callerOn('globex'), request(threeStepRunInput('sample-agent', 'g'))),
     ).rejects.toMatchObject({ code: 'forbidden' });
-    // A tenant A does not federate with B is refused by A itself.
+    // A tenant A does not federate with B is refused by A itself, as if B were unknown to it.
     await a.seed('initech');
     await expect(
       forwarder.forward(callerOn('initech'), request(threeStepRunInput('sample-agent', 'i'))),
-    ).rejects.toMatchObject({ code: 'forbidden', message: expect.stringContaining('does not federate') });
+    ).rejects.toMatchObject({ code: 'not_found', message: `Peer ${b.nodeId} not found` });
     expect(await runCountOn(b, 'globex')).toBe(before);
   });
 
