@@ -140,6 +140,30 @@ export const NodeConfigSchema = z.strictObject({
       allow_credentials: z.boolean().default(false),
     })
     .default({ allowed_origins: [], allow_credentials: false }),
+  /**
+   * Federation between nodes (HLD §7). `mtls`, when set, serves the Orchestrator only on this custom
+   * domain and demands a client certificate the S3 truststore vouches for (AWS mode; the execute-api
+   * endpoint is disabled). Off by default; docs/federation.md.
+   */
+  federation: z
+    .strictObject({
+      mtls: z
+        .strictObject({
+          domain_name: z.string().min(1),
+          certificate_arn: z.string().min(1),
+          /** `s3://<bucket>/<key>` of the PEM truststore. */
+          truststore_uri: z.string().startsWith('s3://'),
+          truststore_version: z.string().min(1).optional(),
+        })
+        .optional(),
+      /**
+       * The complete ARN of a Secrets Manager secret holding `{cert, key}` (PEM, optionally `ca`): the
+       * client certificate the node presents when it forwards runs to, or pushes events to, a peer
+       * behind mutual TLS. Off by default.
+       */
+      client_certificate_secret_arn: z.string().startsWith('arn:').optional(),
+    })
+    .default({}),
   /** What the node runs at once across its tenants (HLD §10.2); each tenant's own quotas apply too. */
   capacity: z
     .strictObject({

@@ -94,17 +94,21 @@ export const zodNamespaceImports: Plugin = {
  * Node's built-ins, reached through `require` rather than `import`. Importing a built-in as ES
  * module makes Node build its ESM facade, which reads every export, lazy getters included:
  * `node:http`'s load undici (~30 ms of a cold start) for WebSocket classes no function uses. Through
- * the bundle's `require` (see `requireBanner`), exports are read only when used.
+ * the bundle's `require` (see `requireBanner`), exports are read only when used. A dynamic
+ * `import()` of a built-in is left as it is.
  */
 export const builtinsThroughRequire: Plugin = {
   name: 'agentos-builtins-through-require',
   setup(builder) {
     const namespace = 'agentos-builtin';
-    builder.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
-      args.namespace !== namespace && isBuiltin(args.path) && !args.path.startsWith('node:test')
-        ? { path: args.path, namespace }
-        : undefined,
-    );
+    builder.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+      if (args.namespace === namespace || !isBuiltin(args.path) || args.path.startsWith('node:test'))
+        return undefined;
+      // `await import()` of a built-in stays a native import: through `require` esbuild would hand
+      // back a namespace without the module's named exports (`AsyncLocalStorage` read as undefined).
+      if (args.kind === 'dynamic-import') return { path: args.path, external: true };
+      return { path: args.path, namespace };
+    });
     builder.onResolve({ filter: /.*/, namespace }, (args) => ({ path: args.path, external: true }));
     builder.onLoad({ filter: /.*/, namespace }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(args.path)});`,

@@ -47,6 +47,26 @@ export type NodeSettings = {
   alarmOverrides: AlarmOverrides;
   /** Where the alert notifier mails the node's alarms, and how (HLD §9.3). */
   alerts: AlertSettings;
+  /**
+   * Mutual TLS between peers (HLD §7.1): the Orchestrator API served only on this custom domain,
+   * whose clients must present a certificate the truststore vouches for; off (undefined) by default.
+   */
+  federationMtls: FederationMtlsSettings | undefined;
+  /**
+   * The complete ARN of the secret holding `{cert, key}` (PEM) the node presents to peers behind
+   * mutual TLS when it forwards runs and pushes events (HLD §7.1); none (undefined) by default.
+   */
+  federationClientCertSecretArn: string | undefined;
+};
+
+/** The custom domain and truststore of the Orchestrator API when peers must use mutual TLS. */
+export type FederationMtlsSettings = {
+  /** The domain peers call, e.g. `agentos.example.com`; its DNS record is the operator's. */
+  domainName: string;
+  /** The ACM certificate of that domain, in the stack's region. */
+  certificateArn: string;
+  /** The truststore (PEM bundle of the CAs whose client certificates are accepted) in S3. */
+  truststore: { bucket: string; key: string; version: string | undefined };
 };
 
 /** The alert notifier's settings: `alerts` of the node configuration. */
@@ -98,6 +118,16 @@ export const contextKeys = {
   alertSmtpSecure: 'agentos:alertSmtpSecure',
   /** The complete ARN of the secret holding the relay's `{"user", "pass"}`. */
   alertSmtpSecretArn: 'agentos:alertSmtpSecretArn',
+  /** The Orchestrator API's custom domain; with the two below, turns mutual TLS between peers on. */
+  federationMtlsDomainName: 'agentos:federationMtlsDomainName',
+  /** The ACM certificate ARN of that domain. */
+  federationMtlsCertificateArn: 'agentos:federationMtlsCertificateArn',
+  /** `s3://<bucket>/<key>` of the mutual-TLS truststore. */
+  federationMtlsTruststoreUri: 'agentos:federationMtlsTruststoreUri',
+  /** The truststore object's S3 version (optional; the latest when unset). */
+  federationMtlsTruststoreVersion: 'agentos:federationMtlsTruststoreVersion',
+  /** The complete ARN of the secret with the client certificate the node presents to peers. */
+  federationClientCertSecretArn: 'agentos:federationClientCertSecretArn',
 } as const;
 
 /** Reads one context value; anything else than a non-empty string or a boolean/number is absent. */
@@ -311,6 +341,43 @@ function alertContext(read: ContextReader): AlertSettings {
   };
 }
 
+const domainNamePattern = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const certificateArnPattern = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+const s3UriPattern = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/;
+
+/** Mutual TLS for peers: all three of domain, certificate and truststore, or none (off). */
+function federationMtlsContext(read: ContextReader): FederationMtlsSettings | undefined {
+  const domainName = stringContext(read, contextKeys.federationMtlsDomainName);
+  const certificateArn = stringContext(read, contextKeys.federationMtlsCertificateArn);
+  const truststoreUri = stringContext(read, contextKeys.federationMtlsTruststoreUri);
+  const version = stringContext(read, contextKeys.federationMtlsTruststoreVersion);
+  const set = [domainName, certificateArn, truststoreUri].filter((value) => value !== undefined);
+  if (set.length === 0) {
+    if (version !== undefined)
+      throw new Error(`Context ${contextKeys.federationMtlsTruststoreVersion} needs mutual TLS turned on`);
+    return undefined;
+  }
+  if (domainName === undefined || certificateArn === undefined || truststoreUri === undefined)
+    throw new Error(
+      `Contexts ${contextKeys.federationMtlsDomainName}, ${contextKeys.federationMtlsCertificateArn} and ` +
+        `${contextKeys.federationMtlsTruststoreUri} go together: set all three or none`,
+    );
+  if (!domainNamePattern.test(domainName))
+    throw new Error(
+      `Context ${contextKeys.federationMtlsDomainName} must be a domain name, got "${domainName}"`,
+    );
+  if (!certificateArnPattern.test(certificateArn))
+    throw new Error(
+      `Context ${contextKeys.federationMtlsCertificateArn} must be an ACM certificate ARN, got "${certificateArn}"`,
+    );
+  const uri = s3UriPattern.exec(truststoreUri);
+  if (uri === null)
+    throw new Error(
+      `Context ${contextKeys.federationMtlsTruststoreUri} must be s3://<bucket>/<key>, got "${truststoreUri}"`,
+    );
+  return { domainName, certificateArn, truststore: { bucket: uri[1]!, key: uri[2]!, version } };
+}
+
 /** Builds a node's settings from CDK context, validating every value before anything is synthesized. */
 export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
   const nodeId = stringContext(read, contextKeys.nodeId) ?? defaultNodeId;
@@ -344,5 +411,7 @@ export function nodeSettingsFromContext(read: ContextReader): NodeSettings {
     cors: corsContext(read),
     alarmOverrides: alarmOverridesContext(read),
     alerts: alertContext(read),
+    federationMtls: federationMtlsContext(read),
+    federationClientCertSecretArn: secretArnContext(read, contextKeys.federationClientCertSecretArn),
   };
 }

@@ -5,16 +5,20 @@ import {
   EndpointType,
   LambdaIntegration,
   LogGroupLogDestination,
+  SecurityPolicy,
   MethodLoggingLevel,
   ResponseTransferMode,
   ResponseType,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { defaultLogRetention } from '../config/node-settings.ts';
+import type { FederationMtlsSettings } from '../config/node-settings.ts';
 import {
   apiRoutes,
   functionDefinitions,
@@ -38,6 +42,11 @@ export type ServiceRestApiProps = {
   throttlingRateLimit?: number;
   /** Requests the stage accepts at once above the rate; `defaultStageThrottling` when absent. */
   throttlingBurstLimit?: number;
+  /**
+   * Serve the API only on this custom domain, with mutual TLS against the truststore: the default
+   * `execute-api` endpoint is disabled, so no client reaches the API without a trusted certificate.
+   */
+  mutualTls?: FederationMtlsSettings;
 };
 
 /** The stage every AgentOS API is deployed to; routes carry their own `/v1` version prefix. */
@@ -85,9 +94,11 @@ const accessLogFormat = AccessLogFormat.custom(
  */
 export class ServiceRestApi extends Construct {
   readonly restApi: RestApi;
+  private readonly mutualTls: FederationMtlsSettings | undefined;
 
   constructor(scope: Construct, id: string, props: ServiceRestApiProps) {
     super(scope, id);
+    this.mutualTls = props.mutualTls;
     const logRetention = props.logRetention ?? defaultLogRetention;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy });
@@ -110,6 +121,29 @@ export class ServiceRestApi extends Construct {
         throttlingBurstLimit: props.throttlingBurstLimit ?? defaultStageThrottling.burstLimit,
       },
       binaryMediaTypes: [...restApiDefinition.binaryMediaTypes],
+      ...(props.mutualTls === undefined
+        ? {}
+        : {
+            // The mutual TLS is the custom domain's alone: left open, the default endpoint would bypass it.
+            disableExecuteApiEndpoint: true,
+            domainName: {
+              domainName: props.mutualTls.domainName,
+              certificate: Certificate.fromCertificateArn(
+                this,
+                'Certificate',
+                props.mutualTls.certificateArn,
+              ),
+              endpointType: EndpointType.REGIONAL,
+              securityPolicy: SecurityPolicy.TLS_1_2,
+              mtls: {
+                bucket: Bucket.fromBucketName(this, 'Truststore', props.mutualTls.truststore.bucket),
+                key: props.mutualTls.truststore.key,
+                ...(props.mutualTls.truststore.version === undefined
+                  ? {}
+                  : { version: props.mutualTls.truststore.version }),
+              },
+            },
+          }),
     });
     // API Gateway creates its execution log group on first use, kept forever; created here first,
     // it gets the node's retention and goes with the stack.
@@ -168,8 +202,8 @@ export class ServiceRestApi extends Construct {
     }
   }
 
-  /** The API's base URL, ending in `/`. */
+  /** The API's base URL, ending in `/`: the custom domain's when mutual TLS is on. */
   get url(): string {
-    return this.restApi.url;
+    return this.mutualTls === undefined ? this.restApi.url : `https://${this.mutualTls.domainName}/`;
   }
 }

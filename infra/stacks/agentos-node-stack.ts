@@ -202,6 +202,11 @@ export class AgentOsNodeStack extends Stack {
       AGENTOS_SERVICE_SIGNING_KEY_SECRET_ARN: signingKey.secretArn,
       AGENTOS_SERVICE_SIGNING_KID: this.signingKid,
     };
+    // The client certificate outgoing federation calls present to peers behind mutual TLS (HLD §7.1).
+    const peerCertificate =
+      settings.federationClientCertSecretArn === undefined
+        ? {}
+        : { AGENTOS_FEDERATION_CLIENT_CERT_SECRET_ARN: settings.federationClientCertSecretArn };
     // Browsers' cross-origin access to both APIs (CORS), off unless the node lists origins.
     const cors = corsEnv.render({
       ...(settings.cors.allowedOrigins.length === 0
@@ -220,6 +225,7 @@ export class AgentOsNodeStack extends Stack {
         ...nodeJwks,
         ...signing,
         ...cors,
+        ...peerCertificate,
       }),
       orchestratorEvents: orchestratorHttpEnv.render({
         ...queues,
@@ -227,11 +233,13 @@ export class AgentOsNodeStack extends Stack {
         ...nodeJwks,
         ...signing,
         ...cors,
+        ...peerCertificate,
       }),
       stepWorker: stepWorkerEnv.render({
         ...queues,
         ...audience,
         ...signing,
+        ...peerCertificate,
         AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
         AGENTOS_TOOL_SECRET_PREFIX: nodeSecretNames(settings.nodeId).toolSecretsPrefix,
         // Unset unless the operator allow-listed destinations: the SSRF policy then refuses them all.
@@ -264,7 +272,11 @@ export class AgentOsNodeStack extends Stack {
       ]),
     ) as Record<FunctionName, LambdaFunction>;
 
-    this.grantLeastPrivilege(signingKey, nodeSecretNames(settings.nodeId));
+    this.grantLeastPrivilege(
+      signingKey,
+      nodeSecretNames(settings.nodeId),
+      settings.federationClientCertSecretArn,
+    );
     this.functions.stepWorker.addEventSource(
       new SqsEventSource(this.stepQueue, {
         batchSize: functionDefinitions.stepWorker.batchSize,
@@ -288,6 +300,8 @@ export class AgentOsNodeStack extends Stack {
       functions: this.functions,
       logRetention: settings.logRetention,
       removalPolicy,
+      // Peers, like every client, then reach the Orchestrator only with a trusted client certificate (HLD §7.1).
+      ...(settings.federationMtls === undefined ? {} : { mutualTls: settings.federationMtls }),
     });
     this.functions.stepWorker.addEnvironment(
       stepWorkerEnv.names.AGENTOS_MODEL_POLICY_URL,
@@ -328,7 +342,11 @@ export class AgentOsNodeStack extends Stack {
     // The stage's name as written in the template: its `stageName` attribute would be a reference
     // to the stage resource, which depends on the functions.
     const stageName = (api.deploymentStage.node.defaultChild as CfnStage).stageName;
-    this.nodeIssuer = `https://${api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${stageName}`;
+    // Behind mutual TLS the default endpoint is disabled: the node is its custom domain, mapped to the stage.
+    this.nodeIssuer =
+      settings.federationMtls === undefined
+        ? `https://${api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${stageName}`
+        : `https://${settings.federationMtls.domainName}`;
     const trusted: TrustedIssuersSetting = [
       { issuer: this.nodeIssuer, jwks: settings.keys.jwks as { keys: Record<string, unknown>[] } },
     ];
@@ -349,7 +367,11 @@ export class AgentOsNodeStack extends Stack {
   }
 
   /** Each function gets what its composition root uses, and nothing else. */
-  private grantLeastPrivilege(signingKey: ISecret, secretNames: ReturnType<typeof nodeSecretNames>): void {
+  private grantLeastPrivilege(
+    signingKey: ISecret,
+    secretNames: ReturnType<typeof nodeSecretNames>,
+    peerCertificateArn: string | undefined,
+  ): void {
     const { providerCredentialsPrefix, toolSecretsPrefix } = secretNames;
     const { orchestratorApi, orchestratorEvents, stepWorker, modelPolicyApi } = this.functions;
     this.table.grantReadWriteData(orchestratorApi);
@@ -380,6 +402,16 @@ export class AgentOsNodeStack extends Stack {
     this.longRun.grantExecution(stepWorker, 'states:StopExecution');
     this.acknowledgeLongRunExecutions([orchestratorApi, orchestratorEvents, stepWorker]);
     signingKey.grantRead(stepWorker);
+    // Forwards (the API) and event pushes (every function that commits a run's events) present the
+    // node's client certificate to peers behind mutual TLS, when one is configured (HLD §7.1).
+    if (peerCertificateArn !== undefined) {
+      const certificate = Secret.fromSecretCompleteArn(
+        this,
+        'FederationClientCertificate',
+        peerCertificateArn,
+      );
+      for (const fn of [orchestratorApi, orchestratorEvents, stepWorker]) certificate.grantRead(fn);
+    }
     // HTTP tools' credentials (HLD §10.1): the tenants' secrets under the node's tool prefix, and no other.
     const toolSecrets = `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${toolSecretsPrefix}/*`;
     stepWorker.addToRolePolicy(

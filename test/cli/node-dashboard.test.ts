@@ -117,7 +117,9 @@ describe('the local node dashboard', () => {
       (d) =>
         d.points.some((point) => (point.values.runs_completed ?? 0) > 0) &&
         d.health.length === 2 &&
-        d.health.every((check) => check.up === true),
+        d.health.every((check) => check.up === true) &&
+        // A model call is counted when it settles, which is after its answer was delivered.
+        (d.totals.find((entry) => entry.key === 'model_calls')?.value ?? 0) >= 3 * 3 + 3,
     );
     const total = (key: string) => data.totals.find((entry) => entry.key === key)?.value ?? 0;
     expect(total('runs_completed')).toBeGreaterThanOrEqual(3);

@@ -139,6 +139,23 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       expect(await port.getRun(authFor(t), newRunId())).toBeUndefined();
     });
 
+    it("returns a run's status alone, and undefined for an unknown run or another tenant's", async () => {
+      const port = await factory();
+      if (port.getRunStatus === undefined) return;
+      const t = tenant();
+      const run = runRecord(t);
+      await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      expect(await port.getRunStatus(authFor(t), run.run_id)).toBe('queued');
+      await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        status: 'canceled',
+        events: [],
+      });
+      expect(await port.getRunStatus(authFor(t), run.run_id)).toBe('canceled');
+      expect(await port.getRunStatus(authFor(tenant()), run.run_id)).toBeUndefined();
+      expect(await port.getRunStatus(authFor(t), newRunId())).toBeUndefined();
+    });
+
     it('never shows a run or its events to another tenant', async () => {
       const port = await factory();
       const owner = tenant();

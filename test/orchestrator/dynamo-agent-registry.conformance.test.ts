@@ -4,6 +4,7 @@ import { DynamoAgentRegistry } from '../../functions/orchestrator/adapters/dynam
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { recordSortKey, storageKeys } from '../../functions/shared/storage/keys.ts';
 import { agentRegistryPortConformance, agentSpec } from '../conformance/agent-registry-port.case.ts';
+import { agentDefinition } from '../support/agent-definitions.ts';
 import { provisionTestNode, testAwsConfig } from '../support/aws.ts';
 
 const table = provisionTestNode('agents').then(({ resources }) => resources.tableName);
@@ -65,5 +66,51 @@ describe('DynamoAgentRegistry with agents seeded by older nodes', () => {
       }),
     );
     expect(stored.Item).toMatchObject({ instructions: 'You are the AgentOS sample agent.', version: 1 });
+  });
+});
+
+describe('DynamoAgentRegistry version cache', () => {
+  const authOf = (tenant: string) => ({
+    tenant_id: tenant,
+    principal: { id: 'admin', type: 'user' as const },
+    scopes: [],
+    policy_context: {},
+  });
+
+  /** A registry over a client that counts its requests. */
+  async function counted() {
+    const db = createDocumentClient(testAwsConfig());
+    let requests = 0;
+    const send = db.send.bind(db) as (command: unknown) => Promise<unknown>;
+    const counting = Object.assign(Object.create(db) as typeof db, {
+      send: (command: unknown) => {
+        requests += 1;
+        return send(command);
+      },
+    });
+    return { registry: new DynamoAgentRegistry(counting, await table), requests: () => requests };
+  }
+
+  it("returns a version read once from the cache, and never another tenant's version", async () => {
+    const { registry, requests } = await counted();
+    const owner = authOf(`t${crypto.randomUUID().slice(0, 8)}`);
+    const other = authOf(`t${crypto.randomUUID().slice(0, 8)}`);
+    const agent = agentDefinition({ agent_id: 'cached', model_ref: 'local/scripted', name: 'One' });
+    await registry.put(owner, agent);
+    expect(await registry.getVersion(owner, 'cached', 1)).toEqual(agent);
+    const afterRead = requests();
+    expect(await registry.getVersion(owner, 'cached', 1)).toEqual(agent);
+    expect(requests()).toBe(afterRead);
+    expect(await registry.getVersion(other, 'cached', 1)).toBeUndefined();
+  });
+
+  it('returns the version as put() last wrote it, not as it was cached', async () => {
+    const { registry } = await counted();
+    const auth = authOf(`t${crypto.randomUUID().slice(0, 8)}`);
+    const first = agentDefinition({ agent_id: 'rewritten', model_ref: 'local/scripted', name: 'First' });
+    await registry.put(auth, first);
+    expect(await registry.getVersion(auth, 'rewritten', 1)).toMatchObject({ name: 'First' });
+    await registry.put(auth, { ...first, name: 'Second' });
+    expect(await registry.getVersion(auth, 'rewritten', 1)).toMatchObject({ name: 'Second' });
   });
 });

@@ -78,6 +78,21 @@ export function stackContext(context: RemoteContext, keys: RemoteNodeKeys): Reco
           [contextKeys.corsAllowedOrigins]: config.cors.allowed_origins.join(','),
           [contextKeys.corsAllowCredentials]: String(config.cors.allow_credentials),
         }),
+    // Mutual TLS between peers (HLD §7.1): the stack validates the three values together.
+    ...(config.federation.mtls === undefined
+      ? {}
+      : {
+          [contextKeys.federationMtlsDomainName]: config.federation.mtls.domain_name,
+          [contextKeys.federationMtlsCertificateArn]: config.federation.mtls.certificate_arn,
+          [contextKeys.federationMtlsTruststoreUri]: config.federation.mtls.truststore_uri,
+          ...(config.federation.mtls.truststore_version === undefined
+            ? {}
+            : { [contextKeys.federationMtlsTruststoreVersion]: config.federation.mtls.truststore_version }),
+        }),
+    // The client certificate the node presents to peers behind mutual TLS (HLD §7.1).
+    ...(config.federation.client_certificate_secret_arn === undefined
+      ? {}
+      : { [contextKeys.federationClientCertSecretArn]: config.federation.client_certificate_secret_arn }),
     // The stage's alarm thresholds (HLD §9.3): the stack builds its CloudWatch alarms from them.
     ...(Object.keys(config.alerts.thresholds).length === 0
       ? {}

@@ -7,7 +7,7 @@ import { TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import { awsClientEnv } from '../../shared/aws/client-config.ts';
 import { tenancyEnv } from '../../shared/tenancy/tenancy-config.ts';
 import type { EnvSource } from '../../shared/config/env.ts';
-import { envVar } from '../../shared/config/env-contract.ts';
+import { defineEnvContract, envVar } from '../../shared/config/env-contract.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { defaultEventStreamTiming } from '../events/run-event-stream.ts';
 import type { EventStreamTiming } from '../events/run-event-stream.ts';
@@ -183,6 +183,17 @@ export function nodeRunLimitsFromEnv(env: EnvSource = process.env): NodeRunLimit
     nodeCapacityMode: values.AGENTOS_NODE_CAPACITY_MODE,
     runSlotLeaseSeconds: values.AGENTOS_RUN_SLOT_LEASE_SECONDS,
   };
+}
+
+/**
+ * The step worker's model call timeout alone, which the run slots' renewal needs wherever they are
+ * composed (a step can outlast its step timeout by it, HLD §10.2).
+ */
+export function modelTimeoutMsFromEnv(env: EnvSource = process.env): number {
+  const contract = defineEnvContract({
+    AGENTOS_MODEL_TIMEOUT_MS: stepWorkerEnv.variables.AGENTOS_MODEL_TIMEOUT_MS,
+  });
+  return contract.parse(env).AGENTOS_MODEL_TIMEOUT_MS;
 }
 
 /** Reads the event stream's timing, throwing on the bad values. */

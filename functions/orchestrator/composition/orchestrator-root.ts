@@ -48,6 +48,7 @@ import { createFederatedRuns } from '../federation/federated-runs.ts';
 import { withEventNodeIds } from '../federation/event-node.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { createRunForwarder } from '../federation/run-forwarder.ts';
+import { peerFetchFromEnv } from '../federation/peer-fetch.ts';
 import { createPeerTokenIssuer } from '../federation/peer-tokens.ts';
 import type { PeerTokenIssuer } from '../federation/peer-tokens.ts';
 import type { SigningJwk } from '../../shared/auth/token-issuer.ts';
@@ -77,6 +78,7 @@ import { DynamoStepAge } from '../adapters/dynamodb/dynamo-step-age.ts';
 import {
   adminConfigFromEnv,
   eventStreamTimingFromEnv,
+  modelTimeoutMsFromEnv,
   nodeRunLimitsFromEnv,
   orchestratorConfigFromEnv,
   stepWorkerConfigFromEnv,
@@ -184,6 +186,9 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
         return typeof key === 'function' ? key() : key;
       },
     }));
+  // Forwards and event pushes present the node's client certificate when one is configured (HLD §7.1).
+  let peerFetch: typeof fetch | undefined;
+  const peerFetcher = () => (peerFetch ??= peerFetchFromEnv(env));
   let created: EventPusher | undefined;
   const pusher: EventPusher = {
     push: (auth, runId, after, pushOptions) =>
@@ -193,6 +198,7 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
         peers,
         issuer: peerTokenIssuer(),
         reportFailure,
+        fetch: peerFetcher(),
       })).push(auth, runId, after, pushOptions),
   };
   // A forwarded run's events go back to the node it came from as they are committed (HLD §7.4).
@@ -219,6 +225,8 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
     pool,
     nodeMaxConcurrentRuns: runLimits.nodeMaxConcurrentRuns,
     leaseSeconds: runLimits.runSlotLeaseSeconds,
+    // A step can outlast its step timeout by its model call: the renewal skip must cover both.
+    modelTimeoutSeconds: modelTimeoutMsFromEnv(env) / 1000,
   });
   const service = createRunService({
     runs,
@@ -300,7 +308,12 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
             // Runs created with a `target` are forwarded to a peer and kept here (HLD §7.3).
             federatedRuns: createFederatedRuns({
               runs,
-              forwarder: createRunForwarder({ nodeId: federation.nodeId, peers, issuer: peerTokenIssuer() }),
+              forwarder: createRunForwarder({
+                nodeId: federation.nodeId,
+                peers,
+                issuer: peerTokenIssuer(),
+                fetch: peerFetcher(),
+              }),
               peers,
               nodeId: federation.nodeId,
               localTiers: federation.models.tiers.map((tier) => tier.name),

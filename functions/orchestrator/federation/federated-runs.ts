@@ -13,6 +13,7 @@ import type { PeerRegistryPort } from '../ports/peer-registry-port.ts';
 import { RunMovedOnError, RunStateConflictError } from '../ports/run-state-port.ts';
 import type { ClaimedRun, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import { eventIds } from '../runtime/event-ids.ts';
+import { queuedRunRecord } from '../runtime/queued-run-record.ts';
 import { toRunView } from '../runtime/run-service.ts';
 import { isTerminal, statesLeadingTo } from '../runtime/run-state-machine.ts';
 import { newEvent } from '../schemas/event.ts';
@@ -322,37 +323,14 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
         traceparent,
       });
       const record: RunRecord = {
-        run_id: runId,
-        tenant_id: auth.tenant_id,
-        agent_id: body.agent_id,
-        // The agent is the peer's; its version there is not reported back.
-        agent_version: 1,
-        mode: 'standard',
-        execution_arn: null,
-        principal_id: auth.principal.id,
-        auth: {
-          tenant_id: auth.tenant_id,
-          principal: { id: auth.principal.id, type: auth.principal.type },
-          scopes: [...auth.scopes],
-          policy_context: auth.policy_context,
-        },
-        status: 'queued',
-        input: body.input,
-        output: null,
-        error: null,
-        metadata: body.metadata ?? {},
-        transcript_messages: 0,
-        transcript_bytes: 0,
-        steps_completed: 0,
-        last_sequence: 0,
-        usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
-        created_at: at,
-        updated_at: at,
-        started_at: null,
-        ended_at: null,
-        // No step of it runs here: the peer schedules it.
-        scheduled_at: at,
-        status_reason: null,
+        ...queuedRunRecord(auth, body, at, {
+          run_id: runId,
+          // The agent is the peer's; its version there is not reported back.
+          agent_version: 1,
+          mode: 'standard',
+          // No step of it runs here: the peer schedules it.
+          scheduled_at: at,
+        }),
         federation: {
           origin_node_id: deps.nodeId,
           node_id: prepared.peer.peer_id,

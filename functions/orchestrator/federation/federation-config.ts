@@ -24,6 +24,11 @@ export const federationEnv = defineEnvContract({
    * delete run events today, so any value is a true lower bound.
    */
   AGENTOS_FEDERATION_EVENT_RETENTION_DAYS: envVar.int({ default: 30, min: 1, max: 3_650 }),
+  /**
+   * A Secrets Manager secret holding `{cert, key}` (PEM) the node presents to peers behind mutual TLS
+   * (peer-fetch.ts); unset, the node presents no client certificate.
+   */
+  AGENTOS_FEDERATION_CLIENT_CERT_SECRET_ARN: envVar.optionalString(),
 });
 
 /** What the discovery routes say about the node beyond its URLs. */

@@ -226,6 +226,12 @@ export interface RunStatePort {
    */
   findIdempotentRun(auth: AuthContext, claim: IdempotencyClaim, at: string): Promise<ClaimedRun | undefined>;
   getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined>;
+  /**
+   * The run's status alone, read without its input, metadata and Auth Context (one small read):
+   * for a step watching whether its run ended during its model call (HLD §5.2). Undefined for an
+   * unknown run (or one of another tenant). Optional: a port without it is read with `getRun`.
+   */
+  getRunStatus?(auth: AuthContext, runId: string): Promise<RunStatus | undefined>;
   commit(auth: AuthContext, runId: string, commit: RunCommit): Promise<CommitResult>;
   listEvents(auth: AuthContext, runId: string, page: { after: number; limit: number }): Promise<RunEvent[]>;
   /** The stored events among these ids, in the order asked (ids not stored are left out). */

@@ -21,6 +21,7 @@ import type { RunEvent } from '../schemas/event.ts';
 import type { CreateRunRequest, Run, RunStatus } from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
+import { queuedRunRecord } from './queued-run-record.ts';
 import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
 import type { RateDecision, RateLimit, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
@@ -351,37 +352,12 @@ export function createRunService(deps: RunServiceDeps) {
       if (limits !== undefined && tenant !== undefined && rateLimit !== undefined) {
         await admitRun(limits, tenant, runId, agent.timeout_seconds, rateLimit);
       }
-      const record: RunRecord = {
+      const record = queuedRunRecord(auth, body, at, {
         run_id: runId,
-        tenant_id: auth.tenant_id,
-        agent_id: body.agent_id,
         agent_version: agent.version,
         mode: agent.run_mode,
-        execution_arn: null,
-        principal_id: auth.principal.id,
-        auth: {
-          tenant_id: auth.tenant_id,
-          principal: { id: auth.principal.id, type: auth.principal.type },
-          scopes: [...auth.scopes],
-          policy_context: auth.policy_context,
-        },
-        status: 'queued',
-        input: body.input,
-        output: null,
-        error: null,
-        metadata: body.metadata ?? {},
-        transcript_messages: 0,
-        transcript_bytes: 0,
-        steps_completed: 0,
-        last_sequence: 0,
-        usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
-        created_at: at,
-        updated_at: at,
-        started_at: null,
-        ended_at: null,
         scheduled_at: null,
-        status_reason: null,
-      };
+      });
       const queued = newEvent(eventIds.runQueued(runId), 'run.queued', {
         agent_id: body.agent_id,
         status: 'queued',

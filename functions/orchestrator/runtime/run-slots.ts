@@ -28,6 +28,12 @@ export type RunSlotsOptions = {
   nodeMaxConcurrentRuns: number;
   /** Shortest lease of a run slot; a step's lease is at least its step timeout plus a margin. */
   leaseSeconds: number;
+  /**
+   * Longest a step's model call may take (the Model Policy client's timeout): a step can outlast its
+   * step timeout by it, since the step timeout bounds the tool calls from the delivery on. None
+   * when absent.
+   */
+  modelTimeoutSeconds?: number;
   /** The clock the pool's leases run on; the system's when absent. */
   clock?: Clock;
 };
@@ -115,8 +121,15 @@ export function createRunSlots(options: RunSlotsOptions) {
     async renew(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
       // A lease this process took that still outlasts the step by the margin needs no renewal:
       // the step ends (or its worker dies and the lease lapses) within it, as after a fresh take.
+      // A step lasts up to its step timeout or its model call's timeout, whichever is longer; and
+      // the lease left is never below half the shortest lease, so the skip never leaves a step
+      // with much less than a fresh take would give it.
       const until = heldUntil.get(holderKey(tenant.tenant_id, runId));
-      const needed = (Math.ceil(stepTimeoutSeconds) + runSlotLeaseMarginSeconds) * 1000;
+      const longestStep = Math.max(
+        Math.ceil(stepTimeoutSeconds),
+        Math.ceil(options.modelTimeoutSeconds ?? 0),
+      );
+      const needed = Math.max(longestStep + runSlotLeaseMarginSeconds, options.leaseSeconds / 2) * 1000;
       if (until !== undefined && until - clock.now() >= needed) return { acquired: true };
       return take(tenant, runId, stepTimeoutSeconds);
     },

@@ -158,6 +158,14 @@ const end: StepContinuation = { kind: 'end' };
 /** The `queued -> running` transition a run's first step commits with its own first events. */
 type RunStart = Required<Pick<RunCommit, 'requireStatus' | 'status' | 'changes' | 'events'>>;
 
+/** A model call ready to be made: what it sends, and the run as `step.started` left it. */
+type PreparedModelCall = {
+  requestId: string;
+  messages: ChatMessage[];
+  tools: Awaited<ReturnType<ToolPort['describe']>>;
+  started: CommitResult;
+};
+
 function isRetryable(error: unknown): boolean {
   return (
     error instanceof DependencyUnavailableError ||
@@ -283,13 +291,15 @@ export function createStepEngine(deps: StepEngineDeps) {
       while (!stopped.signal.aborted) {
         await wallSleep(interval, stopped.signal);
         if (stopped.signal.aborted) return;
-        const current = await deps.runs.getRun(auth, runId).catch((error: unknown) => {
+        const read =
+          deps.runs.getRunStatus?.(auth, runId) ?? deps.runs.getRun(auth, runId).then((run) => run?.status);
+        const status = await read.catch((error: unknown) => {
           deps.reportFailure('run not re-read during its model call', error, { run_id: runId });
           return undefined;
         });
-        if (current !== undefined && isTerminal(current.status) && !stopped.signal.aborted) {
-          endedAs = current.status;
-          call.abort(new RunLeftRunning(current.status));
+        if (status !== undefined && isTerminal(status) && !stopped.signal.aborted) {
+          endedAs = status;
+          call.abort(new RunLeftRunning(status));
           return;
         }
       }
@@ -343,17 +353,20 @@ export function createStepEngine(deps: StepEngineDeps) {
   }
 
   /**
-   * Calls the model with the agent's instructions, the run's input and the newest transcript
-   * messages within `max_context_bytes` (HLD §4.3); what it sent and got is noted in `trace`.
+   * Prepares the model call of a step: the agent's instructions, the run's input and the newest
+   * transcript messages within `max_context_bytes` (HLD §4.3), noted in `trace`, and the commit of
+   * `step.started` (starting the run on its first step). Kept out of the model call's error
+   * handling: a storage failure here is redelivered like any other, not counted against the
+   * agent's `on_model_error` (HLD §10.1).
    */
-  async function callModel(
+  async function prepareModelCall(
     auth: AuthContext,
     run: RunRecord,
     agent: AgentDefinition,
     step: number,
     trace: StepTrace,
     starting?: RunStart,
-  ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
+  ): Promise<PreparedModelCall> {
     const requestId = `${run.run_id}/step-${step}`;
     // The run's counters say when nothing was appended yet (its first step): no read then.
     const transcript =
@@ -381,6 +394,19 @@ export function createStepEngine(deps: StepEngineDeps) {
       ],
     });
     const tools = await deps.tools.describe(auth, agent.tool_ids);
+    return { requestId, messages, tools, started };
+  }
+
+  /** Calls the model as prepared; what it got is noted in `trace`. */
+  async function callModel(
+    auth: AuthContext,
+    run: RunRecord,
+    agent: AgentDefinition,
+    step: number,
+    trace: StepTrace,
+    prepared: PreparedModelCall,
+  ): Promise<ModelInvokeResponse> {
+    const { requestId, messages, tools } = prepared;
     const calledAt = Date.now();
     const call = new AbortController();
     const watch = watchRun(auth, run.run_id, call);
@@ -417,6 +443,22 @@ export function createStepEngine(deps: StepEngineDeps) {
     }
     trace.model.durationMs = Date.now() - calledAt;
     trace.model.response = response;
+    return response;
+  }
+
+  /**
+   * Commits the model's answer (its fallbacks, `model.completed` and the usage). Kept out of the
+   * model call's error handling like {@link prepareModelCall}: a storage failure here redelivers the
+   * step, whose model call the Model Policy replays by its request id.
+   */
+  async function recordModelAnswer(
+    auth: AuthContext,
+    run: RunRecord,
+    step: number,
+    prepared: PreparedModelCall,
+    response: ModelInvokeResponse,
+  ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
+    const { requestId, started } = prepared;
     const fallbacks = response.route.hops
       .filter((hop) => hop.outcome === 'fallback')
       .map((hop, index) =>
@@ -760,9 +802,10 @@ export function createStepEngine(deps: StepEngineDeps) {
           toolCalls: [],
           error: null,
         };
-        let model: { response: ModelInvokeResponse; run: RunRecord };
+        const prepared = await prepareModelCall(auth, run, agent, step, trace, starting);
+        let response: ModelInvokeResponse;
         try {
-          model = await callModel(auth, run, agent, step, trace, starting);
+          response = await callModel(auth, run, agent, step, trace, prepared);
         } catch (error) {
           if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
           const lease = leaseRetry(error) ?? quotaRetry(error);
@@ -772,6 +815,7 @@ export function createStepEngine(deps: StepEngineDeps) {
           await failRun(auth, run, runErrorOf(error), trace);
           return { status: 'done', reason: 'model call failed', continuation: end };
         }
+        const model = await recordModelAnswer(auth, run, step, prepared, response);
         // The agent's step timeout, but never past the worker's own end: a worker stopped mid-step
         // would leave its tool calls to be made again by the next delivery.
         const deadlineMs = Math.min(

@@ -3,6 +3,7 @@ import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/
 import { createEventIngest } from '../../../functions/orchestrator/federation/event-ingest.ts';
 import { IngestEventsRequestSchema } from '../../../functions/orchestrator/federation/schemas/event-ingest.ts';
 import type { RunRecord } from '../../../functions/orchestrator/ports/run-state-port.ts';
+import { queuedRunRecord } from '../../../functions/orchestrator/runtime/queued-run-record.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 
@@ -30,30 +31,20 @@ const remoteRun = 'run_0000000000000000000000remo';
 const at = '2026-12-04T10:00:00.000Z';
 
 function record(runId: string, federation: RunRecord['federation']): RunRecord {
-  return {
-    run_id: runId,
+  const owner: AuthContext = {
     tenant_id: 'acme',
-    agent_id: 'sample-agent',
-    agent_version: 1,
-    mode: 'standard',
-    execution_arn: null,
-    principal_id: 'alice',
-    status: 'queued',
-    input: { messages: [{ role: 'user', content: 'hi' }] },
-    output: null,
-    error: null,
-    metadata: {},
-    transcript_messages: 0,
-    transcript_bytes: 0,
-    steps_completed: 0,
-    last_sequence: 0,
-    usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
-    created_at: at,
-    updated_at: at,
-    started_at: null,
-    ended_at: null,
-    scheduled_at: null,
-    status_reason: null,
+    principal: { id: 'alice', type: 'user' },
+    scopes: ['runs:write'],
+    policy_context: {},
+  };
+  const body = { agent_id: 'sample-agent', input: { messages: [{ role: 'user' as const, content: 'hi' }] } };
+  return {
+    ...queuedRunRecord(owner, body, at, {
+      run_id: runId,
+      agent_version: 1,
+      mode: 'standard',
+      scheduled_at: null,
+    }),
     ...(federation === undefined ? {} : { federation }),
   };
 }

@@ -10,6 +10,7 @@ import { originMetadata } from '../../../functions/orchestrator/federation/forwa
 import type { PeerTokenClaims } from '../../../functions/orchestrator/federation/peer-tokens.ts';
 import { IngestEventsRequestSchema } from '../../../functions/orchestrator/federation/schemas/event-ingest.ts';
 import type { RunRecord } from '../../../functions/orchestrator/ports/run-state-port.ts';
+import { queuedRunRecord } from '../../../functions/orchestrator/runtime/queued-run-record.ts';
 import { newEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../../functions/shared/errors/agentos-error.ts';
@@ -38,30 +39,20 @@ const eastOwner: AuthContext = {
 };
 
 function record(runId: string, tenant: string, extra: Partial<RunRecord>): RunRecord {
-  return {
-    run_id: runId,
+  const owner: AuthContext = {
     tenant_id: tenant,
-    agent_id: 'sample-agent',
-    agent_version: 1,
-    mode: 'standard',
-    execution_arn: null,
-    principal_id: 'alice',
-    status: 'queued',
-    input: { messages: [{ role: 'user', content: 'hi' }] },
-    output: null,
-    error: null,
-    metadata: {},
-    transcript_messages: 0,
-    transcript_bytes: 0,
-    steps_completed: 0,
-    last_sequence: 0,
-    usage: { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 },
-    created_at: at,
-    updated_at: at,
-    started_at: null,
-    ended_at: null,
-    scheduled_at: null,
-    status_reason: null,
+    principal: { id: 'alice', type: 'user' },
+    scopes: ['runs:write'],
+    policy_context: {},
+  };
+  const body = { agent_id: 'sample-agent', input: { messages: [{ role: 'user' as const, content: 'hi' }] } };
+  return {
+    ...queuedRunRecord(owner, body, at, {
+      run_id: runId,
+      agent_version: 1,
+      mode: 'standard',
+      scheduled_at: null,
+    }),
     ...extra,
   };
 }

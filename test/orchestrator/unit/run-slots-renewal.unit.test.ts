@@ -6,7 +6,7 @@ import { testTenant } from '../../support/limits-doubles.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
 /** Run slots over an in-memory pool that counts its acquires (each one a write on DynamoDB). */
-function harness() {
+function harness(options: { leaseSeconds?: number; modelTimeoutSeconds?: number } = {}) {
   const clock = new ManualClock();
   const pool = new InMemorySlotPool({ clock });
   let acquires = 0;
@@ -19,7 +19,15 @@ function harness() {
     release: (...args) => pool.release(...args),
     holders: (...args) => pool.holders(...args),
   };
-  const slots = createRunSlots({ pool: counted, nodeMaxConcurrentRuns: 10, leaseSeconds: 300, clock });
+  const slots = createRunSlots({
+    pool: counted,
+    nodeMaxConcurrentRuns: 10,
+    leaseSeconds: options.leaseSeconds ?? 300,
+    ...(options.modelTimeoutSeconds === undefined
+      ? {}
+      : { modelTimeoutSeconds: options.modelTimeoutSeconds }),
+    clock,
+  });
   return { clock, pool, slots, acquires: () => acquires };
 }
 
@@ -45,6 +53,35 @@ describe('run slot renewal', () => {
     expect(h.acquires()).toBe(afterAcquire + 2);
     const held = await h.pool.holders(runSlotPools.tenantRunning('acme'));
     expect(held.map((lease) => lease.holder)).toEqual(['run-a']);
+  });
+
+  it('renews in the pool once the lease left would not cover a model call longer than the step timeout', async () => {
+    const h = harness({ modelTimeoutSeconds: 180 });
+    await h.slots.acquire(tenant, 'run-a', 30);
+    const afterAcquire = h.acquires();
+    // 300 s lease, 200 s left: the 30 s step and its margin fit, a 180 s model call and its margin do not.
+    h.clock.advance(100_000);
+    expect(await h.slots.renew(tenant, 'run-a', 30)).toEqual({ acquired: true });
+    expect(h.acquires()).toBe(afterAcquire + 2);
+  });
+
+  it('renews in the pool once less than half the shortest lease is left, however short the step', async () => {
+    const h = harness({ modelTimeoutSeconds: 10 });
+    await h.slots.acquire(tenant, 'run-a', 10);
+    const afterAcquire = h.acquires();
+    // 300 s lease, 140 s left: more than the 10 s step and its margin, less than 150 s.
+    h.clock.advance(160_000);
+    expect(await h.slots.renew(tenant, 'run-a', 10)).toEqual({ acquired: true });
+    expect(h.acquires()).toBe(afterAcquire + 2);
+  });
+
+  it('returns a renewal without writing while the lease covers the model call, its margin and half the lease', async () => {
+    const h = harness({ modelTimeoutSeconds: 180 });
+    await h.slots.acquire(tenant, 'run-a', 30);
+    const afterAcquire = h.acquires();
+    h.clock.advance(50_000);
+    expect(await h.slots.renew(tenant, 'run-a', 30)).toEqual({ acquired: true });
+    expect(h.acquires()).toBe(afterAcquire);
   });
 
   it('renews in the pool after the run released its slots', async () => {

@@ -229,6 +229,44 @@ describe('the step engine', () => {
     expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
   });
 
+  it('throws a storage failure of the step.started commit for redelivery, leaving the run queued, under on_model_error abort', async () => {
+    const h = await harness([reply('pong')], {
+      on_model_error: { action: 'abort', max_attempts: 3, backoff_ms: 1000 },
+    });
+    h.queue.take();
+    const commit = h.runs.commit.bind(h.runs);
+    h.runs.commit = async (...args) => {
+      if (args[2].events.some((event) => event.type === 'step.started')) {
+        throw new DependencyUnavailableError('The state store is unavailable');
+      }
+      return commit(...args);
+    };
+    const delivery = { runId: h.runId, step: 1, attempt: 1, maxAttempts: 3 };
+    await expect(h.engine.execute(auth, delivery)).rejects.toThrow(DependencyUnavailableError);
+    expect((await h.runs.getRun(auth, h.runId))?.status).toBe('queued');
+    expect(h.requests).toEqual([]);
+    h.runs.commit = commit;
+    expect(await h.engine.execute(auth, { ...delivery, attempt: 2 })).toMatchObject({ status: 'done' });
+    expect((await h.runs.getRun(auth, h.runId))?.status).toBe('completed');
+  });
+
+  it('throws a storage failure of the model.completed commit for redelivery, leaving the run running, under on_model_error abort', async () => {
+    const h = await harness([reply('pong')], {
+      on_model_error: { action: 'abort', max_attempts: 3, backoff_ms: 1000 },
+    });
+    h.queue.take();
+    const commit = h.runs.commit.bind(h.runs);
+    h.runs.commit = async (...args) => {
+      if (args[2].events.some((event) => event.type === 'model.completed')) {
+        throw new DependencyUnavailableError('The state store is unavailable');
+      }
+      return commit(...args);
+    };
+    const delivery = { runId: h.runId, step: 1, attempt: 1, maxAttempts: 3 };
+    await expect(h.engine.execute(auth, delivery)).rejects.toThrow(DependencyUnavailableError);
+    expect((await h.runs.getRun(auth, h.runId))?.status).toBe('running');
+  });
+
   it('fails the run on its last attempt when every backend is rate limited', async () => {
     const throttled = new RateLimitedError('every backend throttled', {
       details: { limit: 'upstream_rate_limit', retry_after_seconds: 1 },

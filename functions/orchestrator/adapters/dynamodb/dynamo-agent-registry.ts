@@ -32,8 +32,9 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
   private readonly now: () => Date;
   /**
    * Versions read, by tenant, agent and version: a version is written once and never changed or
-   * removed (a delete only tombstones the head), so every step of a run after the first reads its
-   * agent from here instead of the table. Bounded by count, bytes and age.
+   * removed (a delete only tombstones the head; only `put`, for seeding and tests, rewrites one and
+   * drops it here), so every step of a run after the first reads its agent from here instead of the
+   * table. Bounded by count, bytes and age.
    */
   private readonly versions: BoundedCache<string, AgentDefinition>;
 
@@ -300,6 +301,8 @@ export class DynamoAgentRegistry implements AgentRegistryPort {
       },
       directoryPut(this.tableName, storageKeys.agentIndex(auth.tenant_id), agent.agent_id, 'agent_id'),
     ]);
+    // The one write that rewrites a stored version: this process must not keep serving the old one.
+    this.versions.delete(versionKey(auth, agent.agent_id, agent.version));
     if (codes !== undefined)
       throw new ConflictError(`Agent ${agent.agent_id} could not be stored (${codes.join(', ')})`);
   }

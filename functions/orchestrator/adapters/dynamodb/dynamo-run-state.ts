@@ -1,3 +1,4 @@
+import type { RunStatus } from '../../schemas/run.ts';
 import { createHash, randomInt } from 'node:crypto';
 import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { BatchGetCommandOutput, DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -357,6 +358,13 @@ export class DynamoRunStateStore implements RunStatePort {
     this.inflightReads.set(pk, started);
     const item = await started;
     return item === undefined ? undefined : toRecord(item);
+  }
+
+  async getRunStatus(auth: AuthContext, runId: string): Promise<RunStatus | undefined> {
+    // The run item alone, without the body item: a run item seen before its body item belongs to a
+    // run being created, whose status (`queued`) is what the caller would see next anyway.
+    const item = await this.get<{ status: RunStatus }>(storageKeys.run(auth.tenant_id, runId));
+    return item?.status;
   }
 
   async commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
@@ -898,11 +906,18 @@ function bodyOf(item: RunItem): BodyItem {
   return body as BodyItem;
 }
 
-/** A run from its run item and body item (a run stored before the split has no body item). */
+/**
+ * A run from its run item and body item (a run stored before the split has no body item, and its
+ * input on the run item). A run item without its input and without a body item is a run still
+ * being created, seen by a read that is not part of its transaction (a query or a batch read may
+ * see one item of a transaction without the other): not visible yet, like a run not created.
+ */
 function mergedRun(items: readonly Record<string, unknown>[]): RunItem | undefined {
   const head = items.find((item) => item['sk'] === recordSortKey);
   if (head === undefined) return undefined;
-  const body = items.find((item) => item['sk'] === runBodySortKey) ?? {};
+  const body = items.find((item) => item['sk'] === runBodySortKey);
+  if (body === undefined && head['input'] === undefined) return undefined;
+  if (body === undefined) return head as RunItem;
   const merged: Record<string, unknown> = { ...head };
   for (const field of bodyFields) if (body[field] !== undefined) merged[field] = body[field];
   return merged as RunItem;

@@ -1,3 +1,4 @@
+import type { RunStatus } from '../../schemas/run.ts';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { ChatMessage } from '../../../shared/contracts/chat.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
@@ -133,6 +134,10 @@ export class InMemoryRunStateStore implements RunStatePort {
   async getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined> {
     const stored = this.#runs.get(storageKeys.run(auth.tenant_id, runId));
     return stored === undefined ? undefined : structuredClone(stored.record);
+  }
+
+  async getRunStatus(auth: AuthContext, runId: string): Promise<RunStatus | undefined> {
+    return this.#runs.get(storageKeys.run(auth.tenant_id, runId))?.record.status;
   }
 
   async commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
