@@ -120,6 +120,8 @@ const exempt: Record<string, string> = {
     'creates in the caller’s tenant as createRun does; B’s response for A’s agent id is attacked below (agent not found)',
   'federation forwardRun':
     'takes peer tokens only (a tenant’s token is refused 401); the tenant comes from the calling peer’s mapping, and a peer not trusted for a tenant is refused 403 in test/orchestrator/federation/run-forwarding.test.ts',
+  'federation cancelForwardedRun':
+    'takes peer tokens only (a tenant’s token is refused 401); a run another peer forwarded, a local run or another tenant’s run answers 404 like a missing one, in test/orchestrator/federation/forward-cancel.unit.test.ts',
   'federation ingestEvents':
     'takes peer tokens only (a tenant’s token is refused 401); a run this tenant did not forward to the calling peer answers 404 like a missing one, and a peer not trusted for a tenant is refused 403, in test/orchestrator/federation/federated-runs.test.ts',
   'orchestrator a2aJsonRpc':

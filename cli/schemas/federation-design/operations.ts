@@ -1,5 +1,5 @@
 import type { RouteSpec } from '../../../functions/shared/http/route-spec.ts';
-import { forwardRun } from '../../../functions/orchestrator/federation/forward-api.ts';
+import { cancelForwardedRun, forwardRun } from '../../../functions/orchestrator/federation/forward-api.ts';
 import { ingestEvents } from '../../../functions/orchestrator/federation/ingest-api.ts';
 import { peerRoutes } from '../../../functions/orchestrator/federation/peer-api.ts';
 
@@ -8,4 +8,9 @@ import { peerRoutes } from '../../../functions/orchestrator/federation/peer-api.
  * forwarding and event replication (functions/orchestrator/federation/peer-api.ts, forward-api.ts,
  * ingest-api.ts).
  */
-export const federationOperations: RouteSpec[] = [...peerRoutes, forwardRun, ingestEvents];
+export const federationOperations: RouteSpec[] = [
+  ...peerRoutes,
+  forwardRun,
+  cancelForwardedRun,
+  ingestEvents,
+];

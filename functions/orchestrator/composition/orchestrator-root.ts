@@ -42,9 +42,11 @@ import { forwardHandlers } from '../federation/forward-handlers.ts';
 import { ingestRoutes } from '../federation/ingest-api.ts';
 import { ingestHandlers } from '../federation/ingest-handlers.ts';
 import { createEventIngest } from '../federation/event-ingest.ts';
-import { createEventPusher, replicatingSink } from '../federation/event-pusher.ts';
+import { createEventPusher, newTraceparent, replicatingSink } from '../federation/event-pusher.ts';
 import type { EventPusher } from '../federation/event-pusher.ts';
 import { createFederatedRuns } from '../federation/federated-runs.ts';
+import type { FederatedRuns } from '../federation/federated-runs.ts';
+import { outgoingTraceparent } from '../../shared/observability/trace-context.ts';
 import { withEventNodeIds } from '../federation/event-node.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { createRunForwarder } from '../federation/run-forwarder.ts';
@@ -209,6 +211,30 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
     pusher,
     reportFailure,
   );
+  // Runs forwarded to a peer (HLD §7.3), built on first use like the pusher: a node that never
+  // federates needs no node id to serve its own runs.
+  let forwarded: FederatedRuns | undefined;
+  const federatedRuns = (): FederatedRuns => {
+    if (forwarded !== undefined) return forwarded;
+    const federation = federationConfigFromEnv(config.tableName, env);
+    return (forwarded = createFederatedRuns({
+      runs,
+      forwarder: createRunForwarder({
+        nodeId: federation.nodeId,
+        peers,
+        issuer: peerTokenIssuer(),
+        fetch: peerFetcher(),
+      }),
+      peers,
+      nodeId: federation.nodeId,
+      localTiers: federation.models.tiers.map((tier) => tier.name),
+      reportFailure,
+      countRemoteCancelFailure: () => telemetry.metrics.addMetric('RemoteCancelsFailed', MetricUnit.Count, 1),
+      now,
+      newRunId: () => newRunId(),
+      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    }));
+  };
   // Ingress admission and the step worker read tenants through one cache (HLD §5.2).
   const directory = new DynamoTenantDirectory(db, config.tableName, { now });
   const admission = createAdmission(directory, {
@@ -239,6 +265,9 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
     newRunId: () => newRunId(),
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     limits: { limiter, slots: runSlots, nodeCapacityMode: runLimits.nodeCapacityMode },
+    // The client's cancel of a forwarded run reaches the peer that runs it (HLD §7.3).
+    cancelForwarded: (auth, run) =>
+      federatedRuns().cancelRemote(auth, run, outgoingTraceparent() ?? newTraceparent()),
   });
   // The operator kill switch (HLD §10.2): a request stops a page of runs, the step worker the rest.
   const stopper = createRunStopper({
@@ -306,22 +335,7 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
             jwks: jwksHandler(nodeJwksEnv.parse(env).AGENTOS_NODE_JWKS),
             eventsUrl,
             // Runs created with a `target` are forwarded to a peer and kept here (HLD §7.3).
-            federatedRuns: createFederatedRuns({
-              runs,
-              forwarder: createRunForwarder({
-                nodeId: federation.nodeId,
-                peers,
-                issuer: peerTokenIssuer(),
-                fetch: peerFetcher(),
-              }),
-              peers,
-              nodeId: federation.nodeId,
-              localTiers: federation.models.tiers.map((tier) => tier.name),
-              reportFailure,
-              now,
-              newRunId: () => newRunId(),
-              idempotencyTtlSeconds: config.idempotencyTtlSeconds,
-            }),
+            federatedRuns: federatedRuns(),
           }),
           ...backgroundResponseHandlers({ service, ...streams, eventsUrl }),
           ...a2aHandlers({
@@ -354,6 +368,7 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
           ...peerAdminHandlers({ peers, now, operatorTenantId: admin.operatorTenantId }),
           ...forwardHandlers({
             service,
+            runs,
             eventsUrl,
             nodeId: federation.nodeId,
             resendEvents: async (auth, runId) => {

@@ -27,13 +27,15 @@ import type { ForwardedRun } from './schemas/run-forwarding.ts';
 /** What the origin side of a forwarded run is built on. */
 export type FederatedRunDeps = {
   runs: RunStatePort;
-  forwarder: Pick<RunForwarder, 'prepare' | 'capabilities'>;
+  forwarder: Pick<RunForwarder, 'prepare' | 'capabilities' | 'cancel'>;
   peers: Pick<PeerRegistryPort, 'list'>;
   /** This node's id: the origin of the runs it forwards. */
   nodeId: string;
   /** The model tiers this node offers itself (`AGENTOS_FEDERATION_MODELS`). */
   localTiers: readonly string[];
   reportFailure: FailureReporter;
+  /** Counts a cancel that could not reach the peer (`RemoteCancelsFailed`). */
+  countRemoteCancelFailure?: () => void;
   now: () => Date;
   newRunId: () => string;
   /** How long an idempotency key is remembered; the same as local runs'. */
@@ -254,6 +256,32 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
   }
 
   return {
+    /**
+     * Sends the cancel of a forwarded run, already canceled here, to the peer that runs it (HLD
+     * §7.3), so the peer stops spending its budget on it. The cancel here stands whatever the peer
+     * answers: a peer that cannot be reached in the forwarder's cancel budget, or refuses, is logged
+     * and counted, and the answer's `federation.remote_cancel` says `failed` (cancelling again sends
+     * it again); `acknowledged` when the peer canceled its run or it had ended there already.
+     */
+    async cancelRemote(auth: AuthContext, run: Run, traceparent: string): Promise<Run> {
+      if (run.federation === undefined) return run;
+      const remoteRunId = run.federation.remote_run_id;
+      let outcome: 'acknowledged' | 'failed' = 'failed';
+      try {
+        // A run whose forward never got an answer has no run there this node knows to cancel.
+        if (remoteRunId === null) throw new DependencyUnavailableError('The peer never answered the forward');
+        await deps.forwarder.cancel(auth, { peerId: run.federation.node_id, remoteRunId, traceparent });
+        outcome = 'acknowledged';
+      } catch (error) {
+        deps.reportFailure('forwarded run cancel not sent to the peer', error, {
+          run_id: run.run_id,
+          peer_id: run.federation.node_id,
+        });
+        deps.countRemoteCancelFailure?.();
+      }
+      return { ...run, federation: { ...run.federation, remote_cancel: outcome } };
+    },
+
     /**
      * Where a run with this target goes: a named peer, or wherever its model tier is offered (this
      * node first). Refused when no node offers the tier.

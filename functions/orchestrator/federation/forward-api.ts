@@ -3,7 +3,12 @@ import { defineRoute } from '../../shared/http/route-spec.ts';
 import type { HeaderSpec } from '../../shared/http/route-spec.ts';
 import { IdempotencyKeySchema } from '../schemas/run.ts';
 import { federationScopes } from './federation-scopes.ts';
-import { ForwardedRunSchema, ForwardRunRequestSchema } from './schemas/run-forwarding.ts';
+import {
+  CancelForwardedRunRequestSchema,
+  CanceledForwardedRunSchema,
+  ForwardedRunSchema,
+  ForwardRunRequestSchema,
+} from './schemas/run-forwarding.ts';
 
 /**
  * `POST /v1/federation/runs:forward` (HLD §7.3), served by the Orchestrator to its trusted peers:
@@ -81,5 +86,31 @@ export const forwardRun = defineRoute({
   },
 });
 
+export const cancelForwardedRun = defineRoute({
+  operationId: 'cancelForwardedRun',
+  method: 'POST',
+  path: '/v1/federation/runs:cancel',
+  // Cancelling is part of forwarding: the peer that may forward a run may take it back.
+  scope: federationScopes.runsForward,
+  tags: ['Federation'],
+  summary: 'Cancel a run the calling peer forwarded to this node',
+  description:
+    'The origin of a forwarded run cancels it here when its client cancels it there (HLD §7.3), so the run stops ' +
+    'spending this node’s budget. Only the peer that forwarded the run, for the tenant it was forwarded for, may ' +
+    'cancel it; any other run answers 404 as a missing one. Idempotent: a run that already ended answers its ' +
+    'final state (200). The run’s `run.canceled` reaches the origin through `events:ingest` as its other events do.',
+  authentication: 'peer',
+  request: { body: CancelForwardedRunRequestSchema, headers: [traceparent, tracestate] },
+  responses: {
+    200: {
+      description: 'The run is canceled, or had already ended in the state named.',
+      content: { 'application/json': { schema: CanceledForwardedRunSchema } },
+    },
+    400: { description: 'invalid_request: an invalid field.' },
+    404: { description: 'not_found: no run the calling peer forwarded for this tenant has this id.' },
+    ...peerErrors,
+  },
+});
+
 /** The run forwarding routes, in document order. */
-export const forwardRoutes = [forwardRun] as const;
+export const forwardRoutes = [forwardRun, cancelForwardedRun] as const;

@@ -15,8 +15,8 @@ import type { PeerCapabilities } from './schemas/peer-capabilities.ts';
 import { federationProtocolVersions } from './schemas/peer-identity.ts';
 import { peerTenantOf } from './schemas/peer.ts';
 import type { Peer } from './schemas/peer.ts';
-import { ForwardedRunSchema } from './schemas/run-forwarding.ts';
-import type { ForwardedRun, ForwardRunRequest } from './schemas/run-forwarding.ts';
+import { CanceledForwardedRunSchema, ForwardedRunSchema } from './schemas/run-forwarding.ts';
+import type { CanceledForwardedRun, ForwardedRun, ForwardRunRequest } from './schemas/run-forwarding.ts';
 
 /** What a local caller asks to run on a peer. */
 export type ForwardRequest = {
@@ -42,6 +42,11 @@ export type RunForwarderOptions = {
   timeoutMs?: number;
   /** Attempts of a forward that met a network failure or a 5xx (the forward key makes them safe). */
   attempts?: number;
+  /**
+   * The whole time a cancel sent to a peer may take, its attempts included: it is sent while the
+   * client's cancel request waits, well within that request's deadline.
+   */
+  cancelBudgetMs?: number;
 };
 
 /** A peer's JSON answer; a body that is no JSON reads as `undefined`, which no schema accepts. */
@@ -92,6 +97,7 @@ export function createRunForwarder(options: RunForwarderOptions) {
   const fetcher = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const attempts = options.attempts ?? 3;
+  const cancelBudgetMs = options.cancelBudgetMs ?? 5_000;
 
   async function capabilitiesOf(baseUrl: string, peerId: string): Promise<PeerCapabilities> {
     let response: Response;
@@ -208,8 +214,74 @@ export function createRunForwarder(options: RunForwarderOptions) {
     });
   }
 
+  /**
+   * Cancels the run `remoteRunId` this node forwarded to `peerId`: up to {@link RunForwarderOptions.attempts}
+   * attempts for a network failure, a 5xx or a 429, each with a fresh peer token, all within the cancel
+   * budget (cancelling is idempotent on the peer, so a repeat is safe).
+   *
+   * @throws the peer's refusal (e.g. NotFoundError), ForbiddenError when it refuses this node's token, DependencyUnavailableError when it could not be reached in time
+   */
+  async function cancel(
+    auth: AuthContext,
+    request: { peerId: string; remoteRunId: string; traceparent: string },
+  ): Promise<CanceledForwardedRun> {
+    const peer = await options.peers.get(request.peerId);
+    if (peer === undefined || peerTenantOf(peer, auth.tenant_id) === undefined)
+      throw new NotFoundError(`Peer ${request.peerId} not found`);
+    const deadline = Date.now() + cancelBudgetMs;
+    let last: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const token = await options.issuer.issue({
+        audience: peer.peer_id,
+        tenantId: auth.tenant_id,
+        principal: auth.principal.id,
+        scopes: [federationScopes.runsForward],
+        traceparent: request.traceparent,
+      });
+      let response: Response;
+      try {
+        response = await fetcher(`${peer.base_url.replace(/\/+$/, '')}/v1/federation/runs:cancel`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            traceparent: request.traceparent,
+          },
+          body: JSON.stringify({ run_id: request.remoteRunId }),
+          signal: AbortSignal.timeout(Math.min(timeoutMs, left)),
+        });
+      } catch (cause) {
+        last = cause;
+        continue;
+      }
+      const answer = await answerOf(response);
+      if (response.status >= 500 || response.status === 429) {
+        last = new Error(`peer answered ${response.status}`);
+        continue;
+      }
+      if (response.status === 200) {
+        const canceled = CanceledForwardedRunSchema.safeParse(answer);
+        if (canceled.success) return canceled.data;
+        throw new DependencyUnavailableError(`Peer ${peer.peer_id} answered a cancel this node cannot read`);
+      }
+      const refusal = errorFromResponse(response.status, answer, `Peer ${peer.peer_id}`);
+      if (refusal.code === 'unauthorized')
+        throw new ForbiddenError(
+          `Peer ${peer.peer_id} does not accept this node's peer token: ${refusal.message}`,
+          { cause: refusal },
+        );
+      throw refusal;
+    }
+    throw new DependencyUnavailableError(`Peer ${peer.peer_id} could not be reached to cancel the run`, {
+      cause: last,
+    });
+  }
+
   return {
     prepare,
+    cancel,
     /** The peer's capabilities, read now (HLD §7.2). */
     capabilities: (peer: Pick<Peer, 'base_url' | 'peer_id'>) => capabilitiesOf(peer.base_url, peer.peer_id),
     /** Checks the forward ({@link prepare}) and sends it. */

@@ -66,6 +66,11 @@ export type RunServiceDeps = {
   idempotencyTtlSeconds: number;
   /** Tenant and node limits; absent, runs are created without them (tests of other concerns). */
   limits?: RunCreationLimits;
+  /**
+   * Sends the cancel of a run forwarded to a peer, already canceled here, to that peer (HLD §7.3)
+   * and answers the run with the outcome; absent, a forwarded run is canceled here only.
+   */
+  cancelForwarded?: (auth: AuthContext, run: Run) => Promise<Run>;
 };
 
 /** The public view of a run. */
@@ -293,6 +298,39 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   /** The answer to a request whose Idempotency-Key a live claim already holds. */
+  /** Cancels the run on this node: a canceled run stays as it is; a finished one is a conflict. */
+  async function cancelHere(auth: AuthContext, run: RunRecord, tenant: Tenant | undefined): Promise<Run> {
+    if (run.status === 'canceled') return toRunView(run);
+    const runId = run.run_id;
+    try {
+      const at = deps.now().toISOString();
+      const result = await deps.runs.commit(auth, runId, {
+        requireStatus: statesLeadingTo('canceled'),
+        status: 'canceled',
+        changes: { ended_at: at },
+        events: [
+          newEvent(eventIds.runTerminal(runId), 'run.canceled', {
+            status: 'canceled',
+            reason: `canceled by ${auth.principal.type}`,
+          }),
+        ],
+      });
+      await publish(auth, result.events);
+      await releaseSlots(run.tenant_id, runId);
+      await wakeWaiting(auth, tenant, runId);
+      await stopExecution(result.run, 'canceled');
+      return toRunView(result.run);
+    } catch (error) {
+      if (error instanceof RunStateConflictError) {
+        if (error.actual === 'canceled') return toRunView(await load(auth, runId, scopes.runsWriteAll));
+        throw new ConflictError(`The run is already ${error.actual} and cannot be canceled`, {
+          details: { status: error.actual },
+        });
+      }
+      throw error;
+    }
+  }
+
   async function replayOf(auth: AuthContext, result: ClaimedRun): Promise<{ run: Run; replayed: true }> {
     if (result.outcome === 'key_reused') {
       throw new IdempotencyKeyReusedError(
@@ -445,38 +483,16 @@ export function createRunService(deps: RunServiceDeps) {
      * Cancels a queued or running run. Canceling a canceled run is a no-op; a finished run cannot be
      * canceled. A `long` run's execution is stopped, so no further step runs; a step in flight
      * finds the run canceled and ends. The run's slots are given back and, given the caller's
-     * `tenant`, its oldest waiting runs are woken at once (HLD §10.2).
+     * `tenant`, its oldest waiting runs are woken at once (HLD §10.2). A run forwarded to a peer is
+     * canceled here, then on the peer (HLD §7.3), each time it is canceled.
      */
     async cancelRun(auth: AuthContext, runId: string, tenant?: Tenant): Promise<Run> {
       const run = await load(auth, runId, scopes.runsWriteAll);
-      if (run.status === 'canceled') return toRunView(run);
-      try {
-        const at = deps.now().toISOString();
-        const result = await deps.runs.commit(auth, runId, {
-          requireStatus: statesLeadingTo('canceled'),
-          status: 'canceled',
-          changes: { ended_at: at },
-          events: [
-            newEvent(eventIds.runTerminal(runId), 'run.canceled', {
-              status: 'canceled',
-              reason: `canceled by ${auth.principal.type}`,
-            }),
-          ],
-        });
-        await publish(auth, result.events);
-        await releaseSlots(run.tenant_id, runId);
-        await wakeWaiting(auth, tenant, runId);
-        await stopExecution(result.run, 'canceled');
-        return toRunView(result.run);
-      } catch (error) {
-        if (error instanceof RunStateConflictError) {
-          if (error.actual === 'canceled') return toRunView(await load(auth, runId, scopes.runsWriteAll));
-          throw new ConflictError(`The run is already ${error.actual} and cannot be canceled`, {
-            details: { status: error.actual },
-          });
-        }
-        throw error;
-      }
+      const canceled = await cancelHere(auth, run, tenant);
+      // Cancelling a forwarded run again sends its cancel to the peer again (HLD §7.3).
+      return canceled.federation === undefined || deps.cancelForwarded === undefined
+        ? canceled
+        : deps.cancelForwarded(auth, canceled);
     },
 
     /**

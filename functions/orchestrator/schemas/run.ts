@@ -121,6 +121,14 @@ export const RunFederationSchema = z
       .int()
       .nonnegative()
       .describe('Every event of the run on the peer up to this sequence is held here.'),
+    remote_cancel: z
+      .enum(['acknowledged', 'failed'])
+      .optional()
+      .describe(
+        'Only in the answer of a cancel: `acknowledged` when the peer canceled its run (or it had ended there), ' +
+          '`failed` when the peer could not be reached or refused. The run is canceled here either way; cancel ' +
+          'again to send it to the peer again.',
+      ),
   })
   .meta({ id: 'RunFederation' });
 

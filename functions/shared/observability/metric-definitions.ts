@@ -119,6 +119,10 @@ export const metricDefinitions = {
   RunsCompleted: counter(orchestrator, 'Runs that completed'),
   RunsFailed: counter(orchestrator, 'Runs that failed'),
   RunsCanceled: counter(orchestrator, 'Runs that were canceled'),
+  RemoteCancelsFailed: counter(
+    orchestrator,
+    'Cancels of forwarded runs that did not reach the peer running them',
+  ),
   StepsProcessed: counter(orchestrator, 'Step messages processed to the end of their step'),
   StepsRetried: counter(orchestrator, 'Step messages left for redelivery'),
   StepErrors: counter(orchestrator, 'Step messages whose processing failed'),

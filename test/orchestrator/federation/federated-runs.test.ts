@@ -114,6 +114,7 @@ type RunAnswer = {
     remote_run_id: string | null;
     remote_events_url: string | null;
     replicated_sequence: number;
+    remote_cancel?: 'acknowledged' | 'failed';
   };
 };
 
@@ -368,6 +369,33 @@ describe('a run created on east-1 with a target', { timeout: 90_000 }, () => {
       },
     });
     expect((await eastEvents(runId)).map((event) => event.type)).toEqual(['run.queued', 'run.failed']);
+  });
+
+  it('cancels the run on west-1 too when the client cancels it on east-1, and again on a repeated cancel', async () => {
+    const created = await createRun({ target: { peer_id: 'west-1' } });
+    const runId = created.body.run_id;
+    const remoteRunId = created.body.federation!.remote_run_id!;
+    const token = await east.auth.token('acme', { subject: 'alice' });
+    const cancel = async () => {
+      const response = await fetch(`${east.url}/v1/runs/${runId}:cancel`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return { status: response.status, body: (await response.json()) as RunAnswer };
+    };
+    const first = await cancel();
+    expect(first).toMatchObject({
+      status: 200,
+      body: { status: 'canceled', federation: { node_id: 'west-1', remote_cancel: 'acknowledged' } },
+    });
+    const { runs } = westSide();
+    expect(await runs.getRun(await westAuth(remoteRunId), remoteRunId)).toMatchObject({ status: 'canceled' });
+    expect(await cancel()).toMatchObject({
+      status: 200,
+      body: { status: 'canceled', federation: { remote_cancel: 'acknowledged' } },
+    });
+    // A read of the run says nothing of a cancel: that is the cancel's own answer.
+    expect((await eastRun(runId)).federation).not.toHaveProperty('remote_cancel');
   });
 
   it('answers a tenant that does not federate with the peer 404 as for an unknown peer, creating nothing', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryPeerRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-peer-registry.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
+import { toRunView } from '../../../functions/orchestrator/runtime/run-service.ts';
 import { createFederatedRuns } from '../../../functions/orchestrator/federation/federated-runs.ts';
 import type { ForwardRequest } from '../../../functions/orchestrator/federation/run-forwarder.ts';
 import type { PeerCapabilities } from '../../../functions/orchestrator/federation/schemas/peer-capabilities.ts';
@@ -31,6 +32,7 @@ const body: CreateRunRequest = {
 const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 type Answer = 'ok' | 'unreachable' | 'refused';
+type CancelAnswer = 'canceled' | 'unreachable';
 
 async function setup(
   answers: Answer[] = [],
@@ -38,6 +40,7 @@ async function setup(
   down = new Set<string>(),
   slow = new Set<string>(),
   peerIds = ['west-1', 'north-1'],
+  cancelAnswers: CancelAnswer[] = [],
 ) {
   const runs = new InMemoryRunStateStore();
   const peers = new InMemoryPeerRegistry();
@@ -58,6 +61,9 @@ async function setup(
   let clock = Date.parse('2026-12-04T10:00:00.000Z');
   const advance = (ms: number) => void (clock += ms);
   const asked: string[] = [];
+  const cancels: { peerId: string; remoteRunId: string; traceparent: string }[] = [];
+  const failures: string[] = [];
+  let cancelFailures = 0;
   const federated = createFederatedRuns({
     capabilitiesTtlMs: 60_000,
     placementBudgetMs: 5_000,
@@ -65,11 +71,23 @@ async function setup(
     peers,
     nodeId: 'east-1',
     localTiers: ['small'],
-    reportFailure: () => undefined,
+    reportFailure: (message) => void failures.push(message),
+    countRemoteCancelFailure: () => void cancelFailures++,
     now: () => new Date(clock),
     newRunId: () => `run_${String(++ids).padStart(26, '0')}`,
     idempotencyTtlSeconds: 86_400,
     forwarder: {
+      cancel: async (_auth, request) => {
+        cancels.push(request);
+        if (cancelAnswers.shift() === 'unreachable')
+          throw new DependencyUnavailableError('Peer west-1 could not be reached to cancel the run');
+        return {
+          object: 'federation.canceled_run',
+          node_id: request.peerId,
+          run_id: request.remoteRunId,
+          status: 'canceled',
+        };
+      },
       capabilities: async (peer) => {
         asked.push(peer.peer_id);
         if (slow.has(peer.peer_id)) advance(2_000);
@@ -101,7 +119,17 @@ async function setup(
   });
   const create = (key?: string, request = body) =>
     federated.createRun(alice, request, 'west-1', key, traceparent);
-  return { runs, federated, sent, create, asked, advance };
+  return {
+    runs,
+    federated,
+    sent,
+    create,
+    asked,
+    advance,
+    cancels,
+    failures,
+    cancelFailures: () => cancelFailures,
+  };
 }
 
 describe('federated runs', () => {
@@ -276,5 +304,55 @@ describe('federated runs', () => {
     ).rejects.toMatchObject({
       code: 'invalid_request',
     });
+  });
+
+  it('sends the cancel of a forwarded run to its peer and returns it acknowledged', async () => {
+    const { create, federated, cancels } = await setup();
+    const { run } = await create('key-1');
+    const canceled = await federated.cancelRemote(alice, { ...run, status: 'canceled' }, traceparent);
+    expect(cancels).toEqual([
+      { peerId: 'west-1', remoteRunId: 'run_0000000000000000000000remo', traceparent },
+    ]);
+    expect(canceled).toMatchObject({
+      status: 'canceled',
+      federation: { node_id: 'west-1', remote_cancel: 'acknowledged' },
+    });
+  });
+
+  it('returns the run canceled with remote_cancel failed, logged and counted, when the peer cannot be reached', async () => {
+    const { create, federated, failures, cancelFailures } = await setup(
+      [],
+      {},
+      new Set(),
+      new Set(),
+      undefined,
+      ['unreachable'],
+    );
+    const { run } = await create('key-1');
+    const canceled = await federated.cancelRemote(alice, { ...run, status: 'canceled' }, traceparent);
+    expect(canceled).toMatchObject({ status: 'canceled', federation: { remote_cancel: 'failed' } });
+    expect(failures).toEqual(['forwarded run cancel not sent to the peer']);
+    expect(cancelFailures()).toBe(1);
+  });
+
+  it('returns remote_cancel failed without calling the peer when the forward never got an answer', async () => {
+    const { create, federated, cancels, runs } = await setup(['unreachable']);
+    const failed = await create('key-1').catch((error: unknown) => error);
+    const runId = (failed as DependencyUnavailableError).details['run_id'] as string;
+    const stored = await runs.getRun(alice, runId);
+    expect(stored?.federation?.remote_run_id).toBeNull();
+    const run = { ...toRunView(stored!), status: 'canceled' as const };
+    const canceled = await federated.cancelRemote(alice, run, traceparent);
+    expect(cancels).toEqual([]);
+    expect(canceled.federation?.remote_cancel).toBe('failed');
+  });
+
+  it('returns a run that was never forwarded as it is', async () => {
+    const { federated, cancels } = await setup();
+    const run = { run_id: 'run_00000000000000000000000001', status: 'canceled' } as Parameters<
+      typeof federated.cancelRemote
+    >[1];
+    expect(await federated.cancelRemote(alice, run, traceparent)).toBe(run);
+    expect(cancels).toEqual([]);
   });
 });

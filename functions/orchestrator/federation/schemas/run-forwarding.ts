@@ -42,3 +42,29 @@ export const ForwardedRunSchema = z
   .meta({ id: 'ForwardedRun' });
 
 export type ForwardedRun = z.infer<typeof ForwardedRunSchema>;
+
+/**
+ * `POST /v1/federation/runs:cancel` (HLD §7.3): the origin cancels a run it forwarded here, so the
+ * run stops spending this node's budget once its client no longer wants it.
+ */
+export const CancelForwardedRunRequestSchema = z
+  .strictObject({
+    run_id: RunIdSchema.describe('The run on this peer, as the forward answered it (`run_id`).'),
+  })
+  .meta({ id: 'CancelForwardedRunRequest' });
+
+export type CancelForwardedRunRequest = z.infer<typeof CancelForwardedRunRequestSchema>;
+
+/** The forwarded run as a cancel left it: `canceled`, or the final state it had reached before. */
+export const CanceledForwardedRunSchema = z
+  .strictObject({
+    object: z.literal('federation.canceled_run'),
+    node_id: NodeIdSchema.describe('The peer that ran it (this node).'),
+    run_id: RunIdSchema.describe('The run id on the peer.'),
+    status: RunStatusSchema.describe(
+      '`canceled`, or `completed` / `failed` when the run had ended before the cancel arrived.',
+    ),
+  })
+  .meta({ id: 'CanceledForwardedRun' });
+
+export type CanceledForwardedRun = z.infer<typeof CanceledForwardedRunSchema>;
