@@ -295,7 +295,8 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
         nodeId: federation.nodeId,
         peers,
         replay: new DynamoPeerTokenReplay(db, config.tableName, { now }),
-        jwks: createJwksCache({ fetch: httpJwksFetcher(), now }),
+        // A peer behind mutual TLS serves its key set behind it too (HLD §7.1).
+        jwks: createJwksCache({ fetch: httpJwksFetcher({ fetch: peerFetcher() }), now }),
         now,
       });
       const admin = adminConfigFromEnv(env);

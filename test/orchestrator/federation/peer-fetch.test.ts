@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientCertificateFetch } from '../../../functions/orchestrator/federation/peer-fetch.ts';
+import { httpJwksFetcher } from '../../../functions/orchestrator/federation/peer-jwks.ts';
 import type { ClientCertificate } from '../../../functions/orchestrator/federation/peer-fetch.ts';
 
 /**
@@ -95,6 +96,11 @@ beforeAll(async () => {
       let body = '';
       request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       request.on('end', () => {
+        if (request.url === '/.well-known/jwks.json') {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ keys: [] }));
+          return;
+        }
         const peer = (request.socket as TLSSocket).getPeerCertificate();
         response.writeHead(201, { 'content-type': 'application/json' });
         response.end(
@@ -132,6 +138,18 @@ describe('the federation fetch with a client certificate', () => {
       method: 'POST',
       token: 'Bearer peer-token',
       body: '{"agent_id":"sample-agent"}',
+    });
+  });
+
+  it('returns the peer’s key set to the JWKS fetcher through the node’s certificate, and throws without one', async () => {
+    const withCert = httpJwksFetcher({ fetch: createClientCertificateFetch(async () => client) });
+    expect(await withCert(`${baseUrl}/.well-known/jwks.json`)).toEqual({ keys: [] });
+    const withoutCert = httpJwksFetcher({
+      fetch: createClientCertificateFetch(async () => ({ cert: '', key: '', ca })),
+      attempts: 1,
+    });
+    await expect(withoutCert(`${baseUrl}/.well-known/jwks.json`)).rejects.toMatchObject({
+      code: 'dependency_unavailable',
     });
   });
 
