@@ -56,6 +56,7 @@ describe('the committed OpenAPI documents', () => {
       getPeerInfo: true,
       getPeerCapabilities: true,
       forwardRun: true,
+      cancelForwardedRun: true,
       ingestEvents: true,
     });
   });
