@@ -154,6 +154,65 @@ export function createRunForwarder(options: RunForwarderOptions) {
     };
   }
 
+  /**
+   * One attempt of a peer call: a fresh peer token (they are single-use), the JSON body, the
+   * traceparent. A network failure or an answer worth retrying comes back as `retry`.
+   */
+  async function attempt(
+    auth: AuthContext,
+    peer: Peer,
+    call: {
+      path: string;
+      body: unknown;
+      traceparent: string;
+      timeoutMs: number;
+      headers?: Record<string, string>;
+      retryStatus(status: number): boolean;
+    },
+  ): Promise<{ retry: unknown } | { status: number; answer: unknown }> {
+    const token = await options.issuer.issue({
+      audience: peer.peer_id,
+      tenantId: auth.tenant_id,
+      principal: auth.principal.id,
+      scopes: [federationScopes.runsForward],
+      traceparent: call.traceparent,
+    });
+    let response: Response;
+    try {
+      response = await fetcher(`${peer.base_url.replace(/\/+$/, '')}${call.path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          ...call.headers,
+          traceparent: call.traceparent,
+        },
+        body: JSON.stringify(call.body),
+        signal: AbortSignal.timeout(call.timeoutMs),
+      });
+    } catch (cause) {
+      return { retry: cause };
+    }
+    const answer = await answerOf(response);
+    if (call.retryStatus(response.status)) return { retry: new Error(`peer answered ${response.status}`) };
+    return { status: response.status, answer };
+  }
+
+  /** A peer's refusal as this node's error; its refusing this node's token is a trust problem. */
+  function refusalOf(peer: Peer, status: number, answer: unknown): Error {
+    const refusal = errorFromResponse(status, answer, `Peer ${peer.peer_id}`);
+    // The local caller's own token is fine: a peer refusing this node's token is a trust problem
+    // between the nodes, said as such rather than as the caller's 401.
+    return refusal.code === 'unauthorized'
+      ? new ForbiddenError(
+          `Peer ${peer.peer_id} does not accept this node's peer token: ${refusal.message}`,
+          {
+            cause: refusal,
+          },
+        )
+      : refusal;
+  }
+
   async function send(
     auth: AuthContext,
     request: ForwardRequest,
@@ -161,53 +220,25 @@ export function createRunForwarder(options: RunForwarderOptions) {
     body: ForwardRunRequest,
   ): Promise<ForwardedRun> {
     let last: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      // Peer tokens are single-use: every attempt carries a new one.
-      const token = await options.issuer.issue({
-        audience: peer.peer_id,
-        tenantId: auth.tenant_id,
-        principal: auth.principal.id,
-        scopes: [federationScopes.runsForward],
+    for (let tried = 1; tried <= attempts; tried++) {
+      const result = await attempt(auth, peer, {
+        path: '/v1/federation/runs:forward',
+        body,
         traceparent: request.traceparent,
+        timeoutMs,
+        headers: { 'idempotency-key': request.forwardKey },
+        retryStatus: (status) => status >= 500,
       });
-      let response: Response;
-      try {
-        response = await fetcher(`${peer.base_url.replace(/\/+$/, '')}/v1/federation/runs:forward`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            'idempotency-key': request.forwardKey,
-            traceparent: request.traceparent,
-          },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (cause) {
-        last = cause;
+      if ('retry' in result) {
+        last = result.retry;
         continue;
       }
-      const answer = await answerOf(response);
-      if (response.status >= 500) {
-        last = new Error(`peer answered ${response.status}`);
-        continue;
-      }
-      if (response.status === 200 || response.status === 201) {
-        const forwarded = ForwardedRunSchema.safeParse(answer);
+      if (result.status === 200 || result.status === 201) {
+        const forwarded = ForwardedRunSchema.safeParse(result.answer);
         if (forwarded.success) return forwarded.data;
         throw new DependencyUnavailableError(`Peer ${peer.peer_id} answered a forward this node cannot read`);
       }
-      const refusal = errorFromResponse(response.status, answer, `Peer ${peer.peer_id}`);
-      // The local caller's own token is fine: a peer refusing this node's token is a trust problem
-      // between the nodes, said as such rather than as the caller's 401.
-      if (refusal.code === 'unauthorized')
-        throw new ForbiddenError(
-          `Peer ${peer.peer_id} does not accept this node's peer token: ${refusal.message}`,
-          {
-            cause: refusal,
-          },
-        );
-      throw refusal;
+      throw refusalOf(peer, result.status, result.answer);
     }
     throw new DependencyUnavailableError(`Peer ${peer.peer_id} could not take the forward; retry`, {
       cause: last,
@@ -230,49 +261,26 @@ export function createRunForwarder(options: RunForwarderOptions) {
       throw new NotFoundError(`Peer ${request.peerId} not found`);
     const deadline = Date.now() + cancelBudgetMs;
     let last: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    for (let tried = 1; tried <= attempts; tried++) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      const token = await options.issuer.issue({
-        audience: peer.peer_id,
-        tenantId: auth.tenant_id,
-        principal: auth.principal.id,
-        scopes: [federationScopes.runsForward],
+      const result = await attempt(auth, peer, {
+        path: '/v1/federation/runs:cancel',
+        body: { run_id: request.remoteRunId },
         traceparent: request.traceparent,
+        timeoutMs: Math.min(timeoutMs, left),
+        retryStatus: (status) => status >= 500 || status === 429,
       });
-      let response: Response;
-      try {
-        response = await fetcher(`${peer.base_url.replace(/\/+$/, '')}/v1/federation/runs:cancel`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            traceparent: request.traceparent,
-          },
-          body: JSON.stringify({ run_id: request.remoteRunId }),
-          signal: AbortSignal.timeout(Math.min(timeoutMs, left)),
-        });
-      } catch (cause) {
-        last = cause;
+      if ('retry' in result) {
+        last = result.retry;
         continue;
       }
-      const answer = await answerOf(response);
-      if (response.status >= 500 || response.status === 429) {
-        last = new Error(`peer answered ${response.status}`);
-        continue;
-      }
-      if (response.status === 200) {
-        const canceled = CanceledForwardedRunSchema.safeParse(answer);
+      if (result.status === 200) {
+        const canceled = CanceledForwardedRunSchema.safeParse(result.answer);
         if (canceled.success) return canceled.data;
         throw new DependencyUnavailableError(`Peer ${peer.peer_id} answered a cancel this node cannot read`);
       }
-      const refusal = errorFromResponse(response.status, answer, `Peer ${peer.peer_id}`);
-      if (refusal.code === 'unauthorized')
-        throw new ForbiddenError(
-          `Peer ${peer.peer_id} does not accept this node's peer token: ${refusal.message}`,
-          { cause: refusal },
-        );
-      throw refusal;
+      throw refusalOf(peer, result.status, result.answer);
     }
     throw new DependencyUnavailableError(`Peer ${peer.peer_id} could not be reached to cancel the run`, {
       cause: last,
