@@ -30,6 +30,7 @@ export type HttpFront = {
   port: number;
   /** Response streams (event streams, streamed model calls) open now; a front of this module counts them. */
   openStreams?(): number;
+  /** Stops listening, drops open connections and waits (bounded) for invocations still running. */
   close(): Promise<void>;
 };
 
@@ -300,11 +301,20 @@ export async function startHttpFront(options: {
   metricsRegistry?: Registry;
   /** The node's own pages (its dashboard), answered before the API's routes and not observed. */
   localPages?: LocalPages;
+  /**
+   * How long `close` waits for invocations in flight, which may still be settling model calls after
+   * their answers went out (HLD §5.3); the node's stop grace is 5 s, so 4 s by default.
+   */
+  drainMs?: number;
 }): Promise<HttpFront> {
   const match = createResourceMatcher(options.routes);
   const stage = options.stage ?? 'local';
   const log = options.log ?? defaultLog;
+  const drainMs = options.drainMs ?? 4_000;
   let openStreams = 0;
+  // Invocations not yet returned, as Lambda would let them finish: a handler may still be working
+  // after its response ended (a deferred settlement), and must not be cut off by a stop.
+  const inFlight = new Set<Promise<void>>();
   const server: Server = createServer((req, res) => {
     res.on('error', (error) => log('response stream failed', { error: String(error) }));
     const started = performance.now();
@@ -364,7 +374,13 @@ export async function startHttpFront(options: {
         binaryMediaTypes: restApiDefinition.binaryMediaTypes,
         requestId,
       });
-      await invoke(found.template, res, event, log);
+      const invocation = invoke(found.template, res, event, log);
+      inFlight.add(invocation);
+      try {
+        await invocation;
+      } finally {
+        inFlight.delete(invocation);
+      }
     })().catch((error: unknown) => {
       log('front failed to serve a request', { error: String(error) });
       sendGatewayResponse(res, 'DEFAULT_5XX', 'local', 502);
@@ -399,10 +415,25 @@ export async function startHttpFront(options: {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     port,
     openStreams: () => openStreams,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      const closed = new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      const pending = [...inFlight];
+      if (pending.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([
+          Promise.allSettled(pending).then(() => 'drained' as const),
+          new Promise<'timed out'>((resolve) => {
+            timer = setTimeout(() => resolve('timed out'), drainMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (outcome === 'timed out')
+          log('invocations still running when the front stopped', { invocations: inFlight.size });
+      }
+      await closed;
+    },
   };
 }

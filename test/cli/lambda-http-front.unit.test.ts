@@ -38,4 +38,57 @@ describe('local API Gateway front', () => {
       await front.close();
     }
   });
+
+  it('returns from close only once an invocation still working after its answer has finished', async () => {
+    let finished = false;
+    const front = await startHttpFront({
+      routes: [
+        {
+          resource: '/{proxy+}',
+          method: 'ANY',
+          functionName: 'settling',
+          timeoutSeconds: 10,
+          // Answers at once, then works on, as a model call settling after its answer does.
+          handler: () =>
+            new Promise((resolve) => {
+              setTimeout(() => {
+                finished = true;
+                resolve({ statusCode: 200, body: 'late' });
+              }, 300);
+            }),
+        },
+      ],
+      port: 0,
+      host: '127.0.0.1',
+    });
+    const answer = fetch(`${front.url}/v1/anything`).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await front.close();
+    expect(finished).toBe(true);
+    await answer;
+  });
+
+  it('returns from close after drainMs when an invocation never ends, and logs it', async () => {
+    const logged: string[] = [];
+    const front = await startHttpFront({
+      routes: [
+        {
+          resource: '/{proxy+}',
+          method: 'ANY',
+          functionName: 'stuck',
+          timeoutSeconds: 10,
+          handler: () => new Promise(() => undefined),
+        },
+      ],
+      port: 0,
+      host: '127.0.0.1',
+      drainMs: 100,
+      log: (message) => void logged.push(message),
+    });
+    const answer = fetch(`${front.url}/v1/anything`).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await front.close();
+    expect(logged).toContain('invocations still running when the front stopped');
+    await answer;
+  });
 });
