@@ -15,10 +15,11 @@ import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { ModelPort } from '../ports/model-port.ts';
 import type { QueuePort } from '../ports/queue-port.ts';
 import type { RunDriverPort, StepContinuation } from '../ports/run-driver-port.ts';
-import { RunStateConflictError, RunTooLargeError } from '../ports/run-state-port.ts';
+import { RunMovedOnError, RunStateConflictError, RunTooLargeError } from '../ports/run-state-port.ts';
 import type { CommitResult, RunCommit, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import type { ToolPort } from '../ports/tool-port.ts';
 import { newEvent } from '../schemas/event.ts';
+import type { NewEvent } from '../schemas/event.ts';
 import type { RunError } from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
@@ -157,6 +158,12 @@ const end: StepContinuation = { kind: 'end' };
 
 /** The `queued -> running` transition a run's first step commits with its own first events. */
 type RunStart = Required<Pick<RunCommit, 'requireStatus' | 'status' | 'changes' | 'events'>>;
+
+/**
+ * Writes a step's next commit carries for the commit before it (HLD §4.3): events and changes that
+ * ride along, valid only while the run is still at `after` (no other delivery wrote meanwhile).
+ */
+type Carried = { events: NewEvent[]; changes?: RunCommit['changes']; after: number };
 
 /** A model call ready to be made: what it sends, and the run as `step.started` left it. */
 type PreparedModelCall = {
@@ -446,18 +453,13 @@ export function createStepEngine(deps: StepEngineDeps) {
     return response;
   }
 
-  /**
-   * Commits the model's answer (its fallbacks, `model.completed` and the usage). Kept out of the
-   * model call's error handling like {@link prepareModelCall}: a storage failure here redelivers the
-   * step, whose model call the Model Policy replays by its request id.
-   */
-  async function recordModelAnswer(
-    auth: AuthContext,
+  /** The writes that store the model's answer: its fallbacks, `model.completed` and the usage. */
+  function modelAnswer(
     run: RunRecord,
     step: number,
     prepared: PreparedModelCall,
     response: ModelInvokeResponse,
-  ): Promise<{ response: ModelInvokeResponse; run: RunRecord }> {
+  ): Carried {
     const { requestId, started } = prepared;
     const fallbacks = response.route.hops
       .filter((hop) => hop.outcome === 'fallback')
@@ -471,8 +473,8 @@ export function createStepEngine(deps: StepEngineDeps) {
           ...(hop.status === undefined ? {} : { status: hop.status }),
         }),
       );
-    const completed = await commit(auth, run.run_id, {
-      requireStatus: ['running'],
+    return {
+      after: started.run.last_sequence,
       changes: {
         usage: {
           prompt_tokens: started.run.usage.prompt_tokens + response.usage.prompt_tokens,
@@ -492,11 +494,51 @@ export function createStepEngine(deps: StepEngineDeps) {
           policy: response.policy,
         }),
       ],
+    };
+  }
+
+  /**
+   * Commits the model's answer, with `joined` (the first tool call's request) when given. Kept out
+   * of the model call's error handling like {@link prepareModelCall}: a storage failure here
+   * redelivers the step, whose model call the Model Policy replays by its request id. `fresh`: the
+   * commit was the run's next write, so nothing of the step's tool calls is stored yet.
+   */
+  async function recordModelAnswer(
+    auth: AuthContext,
+    run: RunRecord,
+    step: number,
+    prepared: PreparedModelCall,
+    response: ModelInvokeResponse,
+    joined?: NewEvent,
+  ): Promise<{ response: ModelInvokeResponse; run: RunRecord; fresh: boolean }> {
+    const answer = modelAnswer(run, step, prepared, response);
+    if (joined !== undefined) {
+      try {
+        const both = await commit(auth, run.run_id, {
+          requireStatus: ['running'],
+          requireLastSequence: answer.after,
+          ...(answer.changes === undefined ? {} : { changes: answer.changes }),
+          events: [...answer.events, joined],
+        });
+        return { response, run: both.run, fresh: true };
+      } catch (error) {
+        // Another delivery of this step wrote meanwhile: its answer may be stored, and wins.
+        if (!(error instanceof RunMovedOnError)) throw error;
+      }
+    }
+    const completed = await commit(auth, run.run_id, {
+      requireStatus: ['running'],
+      ...(answer.changes === undefined ? {} : { changes: answer.changes }),
+      events: answer.events,
     });
     // On redelivery the stored event wins, so the transcript matches what was already streamed.
     const stored = completed.events.at(-1);
     const message = (stored?.data['message'] as AssistantMessage | undefined) ?? response.output.message;
-    return { response: { ...response, output: { ...response.output, message } }, run: completed.run };
+    return {
+      response: { ...response, output: { ...response.output, message } },
+      run: completed.run,
+      fresh: false,
+    };
   }
 
   async function runTools(
@@ -506,8 +548,37 @@ export function createStepEngine(deps: StepEngineDeps) {
     step: number,
     message: AssistantMessage,
     deadlineMs: number,
+    fresh: boolean,
   ): Promise<ToolRunOutcome> {
-    return toolRunner.run({ auth, run, agent, step, message, deadlineMs });
+    return toolRunner.run({ auth, run, agent, step, message, deadlineMs, fresh, deferLast: true });
+  }
+
+  /**
+   * Commits `change` with what `carried` brings (its events first), applying only while the run is
+   * at `carried.after`. When another delivery of the step wrote meanwhile, `fallback` decides: it
+   * stores the carried writes on their own and answers the change to commit after them, or is absent
+   * and the step is redone by a redelivery (HLD §10.1), which replays what was stored.
+   */
+  async function commitCarrying(
+    auth: AuthContext,
+    runId: string,
+    change: RunCommit,
+    carried: Carried | undefined,
+    fallback?: () => Promise<RunCommit | 'redo'>,
+  ): Promise<CommitResult | 'redo'> {
+    if (carried === undefined) return commit(auth, runId, change);
+    try {
+      return await commit(auth, runId, {
+        ...change,
+        requireLastSequence: carried.after,
+        changes: { ...carried.changes, ...change.changes },
+        events: [...carried.events, ...change.events],
+      });
+    } catch (error) {
+      if (!(error instanceof RunMovedOnError)) throw error;
+    }
+    const after = fallback === undefined ? 'redo' : await fallback();
+    return after === 'redo' ? 'redo' : commit(auth, runId, after);
   }
 
   async function finishStep(
@@ -519,7 +590,8 @@ export function createStepEngine(deps: StepEngineDeps) {
     toolMessages: ChatMessage[],
     trace: StepTrace,
     suspendSeconds: number,
-  ): Promise<StepContinuation> {
+    carried?: { writes: Carried; fallback?: () => Promise<ModelInvokeResponse> },
+  ): Promise<StepContinuation | 'redo'> {
     const message = response.output.message;
     // The step's messages join the transcript's own items with the commit that completes the step.
     const transcript = {
@@ -532,45 +604,73 @@ export function createStepEngine(deps: StepEngineDeps) {
     });
     const wantsTools = (message.tool_calls ?? []).length > 0;
     if (!wantsTools) {
-      const output = { message };
-      await commit(auth, run.run_id, {
-        requireStatus: ['running'],
-        status: 'completed',
-        changes: { steps_completed: step, output, ended_at: deps.now().toISOString() },
-        ...transcript,
-        step: recordOf(trace),
-        events: [
-          stepDone,
-          newEvent(eventIds.runTerminal(run.run_id), 'run.completed', { status: 'completed', output }),
-        ],
-      });
-      return { kind: 'end' };
+      const completion = (final: AssistantMessage): RunCommit => {
+        const output = { message: final };
+        return {
+          requireStatus: ['running'],
+          status: 'completed',
+          changes: { steps_completed: step, output, ended_at: deps.now().toISOString() },
+          appendTranscript: [final, ...toolMessages],
+          maxTranscriptBytes: agent.max_transcript_bytes,
+          step: recordOf(trace),
+          events: [
+            stepDone,
+            newEvent(eventIds.runTerminal(run.run_id), 'run.completed', { status: 'completed', output }),
+          ],
+        };
+      };
+      const fallback = carried?.fallback;
+      const done = await commitCarrying(
+        auth,
+        run.run_id,
+        completion(message),
+        carried?.writes,
+        fallback === undefined
+          ? undefined
+          : async () => {
+              // The answer another delivery stored wins; one asking for tools is taken up by a redelivery.
+              const stored = (await fallback()).output.message;
+              return (stored.tool_calls ?? []).length > 0 ? 'redo' : completion(stored);
+            },
+      );
+      return done === 'redo' ? 'redo' : { kind: 'end' };
     }
     if (step >= agent.max_steps) {
       const error = {
         code: 'max_steps_exceeded',
         message: `The agent did not finish within ${agent.max_steps} steps`,
       };
-      await commit(auth, run.run_id, {
-        requireStatus: ['running'],
-        status: 'failed',
-        changes: { steps_completed: step, error, ended_at: deps.now().toISOString() },
-        ...transcript,
-        step: recordOf(trace, error),
-        events: [
-          stepDone,
-          newEvent(eventIds.runTerminal(run.run_id), 'run.failed', { status: 'failed', error }),
-        ],
-      });
-      return { kind: 'end' };
+      const failed = await commitCarrying(
+        auth,
+        run.run_id,
+        {
+          requireStatus: ['running'],
+          status: 'failed',
+          changes: { steps_completed: step, error, ended_at: deps.now().toISOString() },
+          ...transcript,
+          step: recordOf(trace, error),
+          events: [
+            stepDone,
+            newEvent(eventIds.runTerminal(run.run_id), 'run.failed', { status: 'failed', error }),
+          ],
+        },
+        carried?.writes,
+      );
+      return failed === 'redo' ? 'redo' : { kind: 'end' };
     }
-    const done = await commit(auth, run.run_id, {
-      requireStatus: ['running'],
-      changes: { steps_completed: step },
-      ...transcript,
-      step: recordOf(trace),
-      events: [stepDone],
-    });
+    const done = await commitCarrying(
+      auth,
+      run.run_id,
+      {
+        requireStatus: ['running'],
+        changes: { steps_completed: step },
+        ...transcript,
+        step: recordOf(trace),
+        events: [stepDone],
+      },
+      carried?.writes,
+    );
+    if (done === 'redo') return 'redo';
     const next: StepContinuation = { kind: 'next', step: step + 1, waitSeconds: suspendSeconds };
     // A long run's state machine runs the next step; it is not enqueued.
     if (run.mode === 'long') return next;
@@ -815,37 +915,64 @@ export function createStepEngine(deps: StepEngineDeps) {
           await failRun(auth, run, runErrorOf(error), trace);
           return { status: 'done', reason: 'model call failed', continuation: end };
         }
-        const model = await recordModelAnswer(auth, run, step, prepared, response);
-        // The agent's step timeout, but never past the worker's own end: a worker stopped mid-step
-        // would leave its tool calls to be made again by the next delivery.
-        const deadlineMs = Math.min(
-          deliveryStarted + agent.step_timeout_seconds * 1000,
-          delivery.deadlineMs ?? Number.POSITIVE_INFINITY,
-        );
-        const tools = await runTools(auth, model.run, agent, step, model.response.output.message, deadlineMs);
-        trace.toolCalls = tools.calls;
-        if (tools.abort !== undefined) {
-          await failRun(auth, tools.run, tools.abort, trace);
-          return { status: 'done', reason: 'tool policy aborted the run', continuation: end };
+        // This delivery stored the step's start, so nothing of the step after it is stored yet: its
+        // next writes may ride on one commit, guarded by the run's sequence (HLD §4.3). A redelivery
+        // stores them one by one, and what was stored before wins.
+        const firstDelivery = prepared.started.appended > 0;
+        const answered = response.output.message;
+        let continuation: StepContinuation | 'redo';
+        if (firstDelivery && (answered.tool_calls ?? []).length === 0) {
+          // A final answer is stored with the run's completion, one write for both.
+          continuation = await finishStep(auth, prepared.started.run, agent, step, response, [], trace, 0, {
+            writes: modelAnswer(run, step, prepared, response),
+            fallback: async () => (await recordModelAnswer(auth, run, step, prepared, response)).response,
+          });
+        } else {
+          // An answer asking for tools is stored with the first call's request.
+          const joined = firstDelivery ? toolRunner.firstRequested(run.run_id, step, answered) : undefined;
+          const model = await recordModelAnswer(auth, run, step, prepared, response, joined);
+          // The agent's step timeout, but never past the worker's own end: a worker stopped mid-step
+          // would leave its tool calls to be made again by the next delivery.
+          const deadlineMs = Math.min(
+            deliveryStarted + agent.step_timeout_seconds * 1000,
+            delivery.deadlineMs ?? Number.POSITIVE_INFINITY,
+          );
+          const message = model.response.output.message;
+          const tools = await runTools(auth, model.run, agent, step, message, deadlineMs, model.fresh);
+          trace.toolCalls = tools.calls;
+          if (tools.abort !== undefined) {
+            await failRun(auth, tools.run, tools.abort, trace);
+            return { status: 'done', reason: 'tool policy aborted the run', continuation: end };
+          }
+          continuation = await finishStep(
+            auth,
+            tools.run,
+            agent,
+            step,
+            model.response,
+            tools.messages,
+            trace,
+            tools.suspendSeconds,
+            tools.pending === undefined
+              ? undefined
+              : { writes: { events: tools.pending, after: tools.run.last_sequence } },
+          );
         }
-        const continuation = await finishStep(
-          auth,
-          tools.run,
-          agent,
-          step,
-          model.response,
-          tools.messages,
-          trace,
-          tools.suspendSeconds,
-        );
+        if (continuation === 'redo') {
+          // Another delivery of this step stored part of it meanwhile: this one is redone from what
+          // is stored, at once (its tool calls replay; a call not stored is made again with its key).
+          return { status: 'retry', reason: 'step stored meanwhile', retryAfterSeconds: 0 };
+        }
         return { status: 'done', reason: 'step completed', continuation };
       } catch (error) {
         if (error instanceof RunLeftRunning) {
           // Ended elsewhere (canceled, timed out) perhaps after this step took its slots. A run
           // canceled wakes the next one here: an operator's stop only releases, and after an API
           // cancel (which wakes too) a second wake is harmless; one completed or failed by another
-          // delivery of this step already woke.
-          await releaseSlots(auth, delivery.runId, error.message === 'canceled');
+          // delivery of this step already woke. A run another delivery started is still going, and
+          // keeps the slots that delivery holds for it.
+          const live = error.message === 'running' || error.message === 'queued';
+          if (!live) await releaseSlots(auth, delivery.runId, error.message === 'canceled');
           return { status: 'done', reason: `run left running (${error.message})`, continuation: end };
         }
         if (error instanceof RunTooLargeError) {

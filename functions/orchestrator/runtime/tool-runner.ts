@@ -8,7 +8,7 @@ import { isRetryableToolError, toolErrorResult } from '../ports/tool-port.ts';
 import type { ToolPort, ToolResult } from '../ports/tool-port.ts';
 import { newEvent } from '../schemas/event.ts';
 import { cutText } from './step-record.ts';
-import type { RunEvent } from '../schemas/event.ts';
+import type { NewEvent, RunEvent } from '../schemas/event.ts';
 import type { RunError } from '../schemas/run.ts';
 import type { ToolAttempt, ToolCallRecord } from '../schemas/step.ts';
 import { ToolErrorSchema } from '../schemas/tool.ts';
@@ -47,6 +47,19 @@ export type ToolRunRequest = {
   deadlineMs: number;
   /** Aborted when the step gives up (cancellation, the worker's own limit). */
   signal?: AbortSignal;
+  /**
+   * The step's tool calls start afresh: the commit that stored the model's answer was the run's next
+   * write, so no event of these calls is stored, and it stored the first call's first
+   * `tool.requested` too ({@link ToolRunner.firstRequested}). Nothing is read back, and that event is
+   * not committed again.
+   */
+  fresh?: boolean;
+  /**
+   * The last call's final `tool.completed` is not committed but handed back in
+   * {@link ToolRunOutcome.pending}, for the commit that completes the step to store with it (one
+   * write fewer per step), unless the agent's policy aborts the run.
+   */
+  deferLast?: boolean;
 };
 
 /** What the tool calls of a step came to. */
@@ -59,6 +72,11 @@ export type ToolRunOutcome = {
   abort?: RunError;
   /** The longest pause a `wait` call asked for (0: none). */
   suspendSeconds: number;
+  /**
+   * With {@link ToolRunRequest.deferLast}: the last `tool.completed`, not yet stored; the commit that
+   * stores it must apply only while the run is still at `run.last_sequence`, or the step is redone.
+   */
+  pending?: NewEvent[];
 };
 
 /** The most of a tool's output kept in an event and handed to the model (an event is one stored item). */
@@ -91,6 +109,17 @@ export function toolEventId(
   return attempt === 1 ? base : `${base}:a${attempt}`;
 }
 
+/** The `tool.requested` of one attempt of a call. */
+function requestedEvent(runId: string, step: number, call: ToolCall, attempt: number): NewEvent {
+  return newEvent(toolEventId(runId, step, 'tool.requested', call.id, attempt), 'tool.requested', {
+    step,
+    tool_call_id: call.id,
+    name: call.function.name,
+    arguments: call.function.arguments,
+    attempt,
+  });
+}
+
 /** A stored `tool.completed` as the result it recorded. */
 function resultOf(event: RunEvent): ToolResult {
   const data = event.data;
@@ -113,7 +142,11 @@ type CallOutcome = {
   run: RunRecord;
   abort?: RunError;
   suspendSeconds: number;
+  pending?: NewEvent;
 };
+
+/** What follows an attempt's result under the agent's `on_tool_error`: the call ends, or it is tried again. */
+type AfterAttempt = { kind: 'end'; abort?: RunError } | { kind: 'again'; delayMs: number };
 
 /** Creates the runner the step engine hands each model message with tool calls. */
 export function createToolRunner(deps: ToolRunnerDeps) {
@@ -168,6 +201,7 @@ export function createToolRunner(deps: ToolRunnerDeps) {
     run: RunRecord,
     call: ToolCall,
     index: number,
+    last: boolean,
   ): Promise<CallOutcome> {
     const { auth, agent, step } = request;
     const runId = run.run_id;
@@ -184,12 +218,33 @@ export function createToolRunner(deps: ToolRunnerDeps) {
       id.completed,
     ]);
     const stored = new Map(
-      (await deps.runs.getEvents(auth, runId, wanted)).map((event) => [event.event_id, event]),
+      request.fresh === true
+        ? []
+        : (await deps.runs.getEvents(auth, runId, wanted)).map((event) => [event.event_id, event]),
     );
     const attempts: ToolAttempt[] = [];
     let latest = run;
     let result: ToolResult;
     let abort: RunError | undefined;
+    let pending: NewEvent | undefined;
+    /** What follows `result` of `attempt`; `nextStored`: that delivery already made the next attempt. */
+    const after = (attempt: number, nextStored: boolean): AfterAttempt => {
+      if (!result.isError || policy.action === 'continue') return { kind: 'end' };
+      const error = result.error ?? { code: 'failed' as const, message: result.output, retryable: false };
+      // The model can mend its own mistakes (bad arguments, a tool it may not call): never a reason to end the run.
+      if (error.code === 'invalid_arguments' || error.code === 'not_allowed') return { kind: 'end' };
+      if (policy.action === 'abort') return { kind: 'end', abort: abortError(name, error) };
+      // Trying again cannot help (a 4xx, a refused destination): the model hears of it instead.
+      if (!error.retryable) return { kind: 'end' };
+      const delayMs = policy.backoff_ms * 2 ** (attempt - 1);
+      const exhausted =
+        attempt >= maxAttempts || (!nextStored && deps.clock.now() + delayMs >= request.deadlineMs);
+      if (exhausted)
+        return policy.on_exhausted === 'abort'
+          ? { kind: 'end', abort: abortError(name, error) }
+          : { kind: 'end' };
+      return { kind: 'again', delayMs };
+    };
     for (let attempt = 1; ; attempt += 1) {
       const id = ids(attempt);
       const done = stored.get(id.completed);
@@ -201,19 +256,14 @@ export function createToolRunner(deps: ToolRunnerDeps) {
         const recorded = done.data['duration_ms'];
         durationMs = typeof recorded === 'number' ? recorded : 0;
       } else {
-        if (!stored.has(id.requested)) {
-          await deps.commit(auth, runId, {
+        // A fresh step's first request was stored with the model's answer.
+        const requestStored = request.fresh === true && index === 0 && attempt === 1;
+        if (!stored.has(id.requested) && !requestStored) {
+          const requested = await deps.commit(auth, runId, {
             requireStatus: ['running'],
-            events: [
-              newEvent(id.requested, 'tool.requested', {
-                step,
-                tool_call_id: call.id,
-                name,
-                arguments: call.function.arguments,
-                attempt,
-              }),
-            ],
+            events: [requestedEvent(runId, step, call, attempt)],
           });
+          latest = requested.run;
         }
         const started = deps.clock.now();
         startedAt = new Date(started).toISOString();
@@ -221,26 +271,32 @@ export function createToolRunner(deps: ToolRunnerDeps) {
         durationMs = Math.max(0, Math.round(deps.clock.now() - started));
         const output = cut(fresh.output, maxToolOutputBytes, true);
         const error = fresh.error === undefined ? undefined : plainError(fresh.error);
-        const committed = await deps.commit(auth, runId, {
-          requireStatus: ['running'],
-          events: [
-            newEvent(id.completed, 'tool.completed', {
-              step,
-              tool_call_id: call.id,
-              name,
-              attempt,
-              output,
-              is_error: fresh.isError,
-              ...(error === undefined ? {} : { error }),
-              duration_ms: durationMs,
-              ...(fresh.suspendSeconds === undefined ? {} : { suspend_seconds: fresh.suspendSeconds }),
-            }),
-          ],
+        const completed = newEvent(id.completed, 'tool.completed', {
+          step,
+          tool_call_id: call.id,
+          name,
+          attempt,
+          output,
+          is_error: fresh.isError,
+          ...(error === undefined ? {} : { error }),
+          duration_ms: durationMs,
+          ...(fresh.suspendSeconds === undefined ? {} : { suspend_seconds: fresh.suspendSeconds }),
         });
-        latest = committed.run;
-        // Another delivery may have stored this attempt meanwhile: the stored result wins.
-        const storedNow = committed.events[0];
-        result = storedNow === undefined ? { ...fresh, output } : resultOf(storedNow);
+        result = { ...fresh, output };
+        const next = after(attempt, stored.has(ids(attempt + 1).completed));
+        if (last && request.deferLast === true && next.kind === 'end' && next.abort === undefined) {
+          // Stored by the step's completing commit, which applies only while the run is at `latest`.
+          pending = completed;
+        } else {
+          const committed = await deps.commit(auth, runId, {
+            requireStatus: ['running'],
+            events: [completed],
+          });
+          latest = committed.run;
+          // Another delivery may have stored this attempt meanwhile: the stored result wins.
+          const storedNow = committed.events[0];
+          if (storedNow !== undefined) result = resultOf(storedNow);
+        }
       }
       attempts.push({
         attempt,
@@ -250,25 +306,13 @@ export function createToolRunner(deps: ToolRunnerDeps) {
         ...(result.error === undefined ? {} : { error: plainError(result.error) }),
         output: cut(result.output, recordOutputBytes, false),
       });
-      if (!result.isError || policy.action === 'continue') break;
-      const error = result.error ?? { code: 'failed' as const, message: result.output, retryable: false };
-      // The model can mend its own mistakes (bad arguments, a tool it may not call): never a reason to end the run.
-      if (error.code === 'invalid_arguments' || error.code === 'not_allowed') break;
-      if (policy.action === 'abort') {
-        abort = abortError(name, error);
-        break;
-      }
-      // Trying again cannot help (a 4xx, a refused destination): the model hears of it instead.
-      if (!error.retryable) break;
-      const delayMs = policy.backoff_ms * 2 ** (attempt - 1);
       const nextStored = stored.has(ids(attempt + 1).completed);
-      const exhausted =
-        attempt >= maxAttempts || (!nextStored && deps.clock.now() + delayMs >= request.deadlineMs);
-      if (exhausted) {
-        if (policy.on_exhausted === 'abort') abort = abortError(name, error);
+      const next = after(attempt, nextStored);
+      if (next.kind === 'end') {
+        abort = next.abort;
         break;
       }
-      if (!nextStored) await deps.clock.sleep(delayMs, request.signal);
+      if (!nextStored) await deps.clock.sleep(next.delayMs, request.signal);
     }
     return {
       message: { role: 'tool', tool_call_id: call.id, content: result.output },
@@ -281,25 +325,40 @@ export function createToolRunner(deps: ToolRunnerDeps) {
       },
       run: latest,
       ...(abort === undefined ? {} : { abort }),
+      ...(pending === undefined ? {} : { pending }),
       suspendSeconds: result.isError ? 0 : (result.suspendSeconds ?? 0),
     };
   }
 
   return {
+    /**
+     * The `tool.requested` of the first attempt of `message`'s first tool call, for the commit that
+     * stores the model's answer to carry (then run the calls with {@link ToolRunRequest.fresh});
+     * undefined when the message calls no tool.
+     */
+    firstRequested(runId: string, step: number, message: AssistantMessage): NewEvent | undefined {
+      const call = message.tool_calls?.[0];
+      if (call === undefined) return undefined;
+      return requestedEvent(runId, step, call, 1);
+    },
+
     /** Runs the message's tool calls in order; stops at the first one the agent's policy aborts on. */
     async run(request: ToolRunRequest): Promise<ToolRunOutcome> {
       const messages: ChatMessage[] = [];
       const calls: ToolCallRecord[] = [];
       let run = request.run;
       let suspendSeconds = 0;
-      for (const [index, call] of (request.message.tool_calls ?? []).entries()) {
-        const outcome = await runCall(request, run, call, index);
+      const toolCalls = request.message.tool_calls ?? [];
+      for (const [index, call] of toolCalls.entries()) {
+        const outcome = await runCall(request, run, call, index, index === toolCalls.length - 1);
         run = outcome.run;
         messages.push(outcome.message);
         calls.push(outcome.record);
         suspendSeconds = Math.max(suspendSeconds, outcome.suspendSeconds);
         if (outcome.abort !== undefined)
           return { messages, run, calls, abort: outcome.abort, suspendSeconds };
+        if (outcome.pending !== undefined)
+          return { messages, run, calls, suspendSeconds, pending: [outcome.pending] };
       }
       return { messages, run, calls, suspendSeconds };
     },

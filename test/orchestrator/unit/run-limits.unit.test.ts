@@ -410,6 +410,20 @@ describe('run slots', () => {
     expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toEqual([]);
     expect(await h.pool.holders(runSlotPools.nodeRunning())).toEqual([]);
   });
+  it('keeps the slots of a run a duplicate first delivery found started by the other', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run } = await h.create();
+    const [task] = h.queue.take();
+    const delivery = { runId: run.run_id, step: 1, attempt: 1, maxAttempts: 3 };
+    expect(task).toMatchObject({ kind: 'run.step', step: 1 });
+    const outcomes = await Promise.all([h.engine.execute(auth, delivery), h.engine.execute(auth, delivery)]);
+    expect(outcomes.map((o) => o.reason).sort()).toEqual(['run left running (running)', 'step completed']);
+    expect(await h.service.getRun(auth, run.run_id)).toMatchObject({ status: 'running' });
+    expect((await h.pool.holders(runSlotPools.tenantRunning('acme'))).map((l) => l.holder)).toEqual([
+      run.run_id,
+    ]);
+    expect((await h.pool.holders(runSlotPools.nodeRunning())).map((l) => l.holder)).toEqual([run.run_id]);
+  });
 });
 
 describe('waking a waiting run (HLD §10.2)', () => {

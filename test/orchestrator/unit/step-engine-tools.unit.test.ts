@@ -562,3 +562,109 @@ describe('a long run whose step fails', () => {
     expect(await h.getRun()).toMatchObject({ status: 'failed', error: { code: 'max_steps_exceeded' } });
   });
 });
+
+describe('the writes of a step', () => {
+  const threeSteps = [
+    toolCalls(['echo', { text: 'one' }]),
+    toolCalls(['echo', { text: 'two' }]),
+    { reply: 'done' },
+  ];
+  const threeStepEvents = [
+    'run.queued',
+    'run.started',
+    ...[
+      'step.started',
+      'model.requested',
+      'model.completed',
+      'tool.requested',
+      'tool.completed',
+      'step.completed',
+    ],
+    ...[
+      'step.started',
+      'model.requested',
+      'model.completed',
+      'tool.requested',
+      'tool.completed',
+      'step.completed',
+    ],
+    ...['step.started', 'model.requested', 'model.completed', 'step.completed', 'run.completed'],
+  ];
+
+  /** Counts the run's commits, and throws `failure` from the first commit `failWhen` picks. */
+  function watchCommits(
+    runs: InMemoryRunStateStore,
+    failWhen?: (change: Parameters<InMemoryRunStateStore['commit']>[2]) => boolean,
+  ) {
+    const original = runs.commit.bind(runs);
+    const seen = { commits: 0, failed: false };
+    runs.commit = async (a, runId, change) => {
+      seen.commits += 1;
+      if (!seen.failed && failWhen?.(change) === true) {
+        seen.failed = true;
+        throw new DependencyUnavailableError('the store is unreachable');
+      }
+      return original(a, runId, change);
+    };
+    return seen;
+  }
+
+  it('stores a three-step run in eight commits, with every event in the order of one commit per event', async () => {
+    const h = await harness({ agent: { tool_ids: ['echo'] }, turns: threeSteps });
+    const seen = watchCommits(h.runs);
+    await h.drain();
+    expect(await h.getRun()).toMatchObject({ status: 'completed', steps_completed: 3 });
+    expect((await h.events()).map((e) => e.type)).toEqual(threeStepEvents);
+    expect((await h.events()).map((e) => e.sequence)).toEqual(threeStepEvents.map((_, i) => i + 1));
+    // Per tool step: its start, the answer with the call's request, the call's result with the
+    // step's completion; the last step: its start, the answer with the run's completion.
+    expect(seen.commits).toBe(8);
+  });
+
+  it('returns the same run when the commit of a final answer fails and the step is delivered again', async () => {
+    const h = await harness({ turns: [{ reply: 'only once' }] });
+    watchCommits(h.runs, (change) => change.status === 'completed');
+    h.queue.take();
+    await expect(h.deliver(1, 1)).rejects.toThrow(DependencyUnavailableError);
+    expect(await h.deliver(1, 2)).toMatchObject({ status: 'done', reason: 'step completed' });
+    const run = await h.getRun();
+    const answers = (await h.events()).filter((e) => e.type === 'model.completed');
+    expect(answers).toHaveLength(1);
+    expect(run).toMatchObject({ status: 'completed', output: { message: { content: 'only once' } } });
+    // The usage of the one model call, counted once.
+    expect(run?.usage.prompt_tokens).toBe(
+      (answers[0]?.data['usage'] as { prompt_tokens: number }).prompt_tokens,
+    );
+  });
+
+  it('stores each event once when two deliveries of a step run side by side', async () => {
+    const h = await harness({ agent: { tool_ids: ['echo'] }, turns: threeSteps });
+    h.queue.take();
+    await h.deliver(1);
+    h.queue.take();
+    const outcomes = await Promise.all([h.deliver(2, 1), h.deliver(2, 1)]);
+    // The one that found the step stored meanwhile asks to be delivered again, at once, and that
+    // delivery finds the step done.
+    expect(outcomes.map((o) => o.reason).sort()).toEqual(['step completed', 'step stored meanwhile']);
+    expect(outcomes.find((o) => o.status === 'retry')).toMatchObject({ retryAfterSeconds: 0 });
+    expect(await h.deliver(2, 2)).toMatchObject({ status: 'done', reason: 'step already completed' });
+    await h.drain();
+    const events = await h.events();
+    expect(events.map((e) => e.type)).toEqual(threeStepEvents);
+    expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
+    expect(await h.getRun()).toMatchObject({ status: 'completed', output: { message: { content: 'done' } } });
+  });
+
+  it('does not call a tool again when the commit of its result and the step’s completion fails', async () => {
+    const h = await harness({ agent: { tool_ids: ['echo'] }, turns: threeSteps });
+    watchCommits(h.runs, (change) => change.events.some((e) => e.type === 'tool.completed'));
+    h.queue.take();
+    await expect(h.deliver(1, 1)).rejects.toThrow(DependencyUnavailableError);
+    expect(await h.deliver(1, 2)).toMatchObject({ status: 'done', reason: 'step completed' });
+    await h.drain();
+    // The call was made again (its result was not stored), with the same idempotency key.
+    const keys = h.invocations.map((call) => call.idempotencyKey);
+    expect(keys.slice(0, 2)).toEqual([keys[0], keys[0]]);
+    expect((await h.events()).map((e) => e.type)).toEqual(threeStepEvents);
+  });
+});
