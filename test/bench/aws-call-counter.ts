@@ -126,14 +126,19 @@ export function countByAction(calls: readonly SeenCall[]): Map<string, number> {
 const baselineFile = new URL('./run-aws-calls-baseline.json', import.meta.url);
 
 /** Prints the AWS requests per run, per action, beside the baseline (before → after). */
-export function printRunCalls(calls: readonly SeenCall[], runs: number): void {
+export function printRunCalls(
+  calls: readonly SeenCall[],
+  runs: number,
+  options: { compare?: boolean } = {},
+): void {
   const perRun = (n: number) => Math.round((n / Math.max(runs, 1)) * 10) / 10;
   const counted = calls.filter((call) => !pollerActions.has(call.action));
   const after = new Map([...countByAction(counted)].map(([action, n]) => [action, perRun(n)]));
-  const before = existsSync(baselineFile)
-    ? new Map(Object.entries(JSON.parse(readFileSync(baselineFile, 'utf8')) as Record<string, number>))
-    : new Map<string, number>();
-  if (process.env['AGENTOS_BENCH_WRITE_BASELINE'] === '1')
+  const before =
+    options.compare !== false && existsSync(baselineFile)
+      ? new Map(Object.entries(JSON.parse(readFileSync(baselineFile, 'utf8')) as Record<string, number>))
+      : new Map<string, number>();
+  if (options.compare !== false && process.env['AGENTOS_BENCH_WRITE_BASELINE'] === '1')
     writeFileSync(baselineFile, `${JSON.stringify(Object.fromEntries(after), null, 2)}\n`);
   const polls = calls.length - counted.length;
   console.log(

@@ -17,6 +17,9 @@ import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/d
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { summarize } from './percentiles.ts';
 import { printRunCalls, startAwsCallCounter } from './aws-call-counter.ts';
+import { threeStepRunInput } from '../../cli/client/three-step-run.ts';
+import { DynamoRunStateStore } from '../../functions/orchestrator/adapters/dynamodb/dynamo-run-state.ts';
+import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 
 /** Lets the last run's trailing requests (the queue's batch delete) land before counting. */
 async function settle(): Promise<void> {
@@ -87,7 +90,36 @@ try {
   console.log(`| POST → first SSE event | ${first.n} | ${first.p50} | ${first.p95} | ${first.max} |`);
   console.log(`| POST → run.completed | ${done.n} | ${done.p50} | ${done.p95} | ${done.max} |`);
   printRunCalls(calls, results.length);
-  if (failed.length > 0) process.exitCode = 1;
+  // The same runs with nobody following them: each is watched from the emulator directly, past the
+  // counter, so what is counted is the run's own requests; the difference is one SSE follower's.
+  const direct = new DynamoRunStateStore(createDocumentClient(aws), resources.tableName);
+  const reader: AuthContext = {
+    tenant_id: 'bench',
+    principal: { id: 'bench', type: 'service' },
+    scopes: [],
+    policy_context: {},
+  };
+  let unfinished = 0;
+  for (let i = 1; i <= runs; i += 1) {
+    const created = await client.createRun(
+      threeStepRunInput('sample-agent', `alone-${i}`),
+      `alone-${i}-${crypto.randomUUID()}`,
+    );
+    if (created.status !== 201) throw new Error(`POST /v1/runs answered ${created.status}`);
+    const deadline = Date.now() + 60_000;
+    let status = await direct.getRunStatus(reader, created.body.run_id);
+    while (status !== 'completed' && status !== 'failed' && status !== 'canceled' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = await direct.getRunStatus(reader, created.body.run_id);
+    }
+    if (status !== 'completed') unfinished += 1;
+  }
+  await settle();
+  console.log(
+    `\nThe same three-step runs with no SSE follower (${runs} runs, ${unfinished} not completed): the run's own requests`,
+  );
+  printRunCalls(counter.take(), runs, { compare: false });
+  if (failed.length > 0 || unfinished > 0) process.exitCode = 1;
 } finally {
   await node.stop();
   await counter.close();
