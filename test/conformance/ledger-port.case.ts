@@ -102,8 +102,23 @@ function callClaimOf(requestId: string, principalId = 'alice'): RequestClaim {
   return claimOf(requestKey(principalId, requestId), { requestId, principalId });
 }
 
+/**
+ * How a suite counts the usage records an adapter holds of one request (its tenant, principal and
+ * request id): the port itself has no read of them.
+ */
+export type UsageRecordCount = (
+  ledger: LedgerPort,
+  tenantId: string,
+  principalId: string,
+  requestId: string,
+) => Promise<number>;
+
 /** The behaviour every LedgerPort adapter must have (HLD §5.2 request ids, §5.3 budgets). */
-export function ledgerPortConformance(name: string, factory: () => Promise<LedgerPort>): void {
+export function ledgerPortConformance(
+  name: string,
+  factory: () => Promise<LedgerPort>,
+  usageRecords: UsageRecordCount,
+): void {
   describe(`LedgerPort conformance: ${name}`, () => {
     const tenant = () => `t${randomUUID().slice(0, 8)}`;
 
@@ -564,6 +579,57 @@ export function ledgerPortConformance(name: string, factory: () => Promise<Ledge
       });
       await ledger.settle(b, settlement(b, claimB, { kind: 'complete', call: storedCall('req-shared') }));
       expect(await ledger.claim(a, claimOf('req-shared'))).toMatchObject({ outcome: 'in_progress' });
+    });
+
+    it('returns the request id free and the reservation released after a release without a record, which writes no usage', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const refused = claimOf('req-rate-refused');
+      expect(await ledger.claimAndReserve(id, refused, [line], tokens(300))).toEqual({ outcome: 'reserved' });
+      // As the gateway releases a call its tenant's request rate refused (HLD §10.2).
+      await ledger.settle(id, {
+        claim: refused,
+        request: { kind: 'release' },
+        budgets: { lines: [line], reserved: tokens(300), charged: tokens(0) },
+      });
+      expect((await ledger.readBudgets(id, [line]))[0]).toEqual({
+        spentTokens: 0,
+        spentNano: 0,
+        reservedTokens: 0,
+        reservedNano: 0,
+      });
+      expect(await usageRecords(ledger, id, 'alice', 'req-rate-refused')).toBe(0);
+      const retry = claimOf('req-rate-refused');
+      expect(await ledger.claimAndReserve(id, retry, [line], tokens(1_000))).toEqual({ outcome: 'reserved' });
+      // The same release with a record writes it: the count above saw none because none was written.
+      await ledger.settle(id, {
+        ...settlement(id, retry, { kind: 'release' }),
+        budgets: { lines: [line], reserved: tokens(1_000), charged: tokens(0) },
+      });
+      expect(await usageRecords(ledger, id, 'alice', 'req-rate-refused')).toBe(1);
+      expect(await ledger.claim(id, claimOf('req-rate-refused'))).toEqual({ outcome: 'claimed' });
+    });
+
+    it('returns the request id to the taking-over attempt after a late release without a record, which writes no usage', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const lapsed = claimOf('req-rate-lapsed');
+      expect(await ledger.claimAndReserve(id, lapsed, [line], tokens(300))).toEqual({ outcome: 'reserved' });
+      const later = laterClaim(lapsed, 1);
+      expect(await ledger.claim(id, later)).toEqual({ outcome: 'claimed' });
+      await ledger.settle(id, {
+        claim: lapsed,
+        request: { kind: 'release' },
+        budgets: { lines: [line], reserved: tokens(300), charged: tokens(0) },
+      });
+      // The takeover released the reservation already, and the later attempt keeps the request id.
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
+      expect(await usageRecords(ledger, id, 'alice', 'req-rate-lapsed')).toBe(0);
+      expect(await ledger.claim(id, claimOf('req-rate-lapsed', { now: later.now }))).toMatchObject({
+        outcome: 'in_progress',
+      });
     });
 
     it('returns untouched budgets and request ids after a refusal is recorded', async () => {

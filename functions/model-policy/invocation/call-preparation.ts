@@ -9,6 +9,7 @@ import {
   BudgetExceededError,
   ForbiddenError,
   IdempotencyKeyReusedError,
+  RateLimitedError,
   RequestInProgressError,
 } from '../../shared/errors/agentos-error.ts';
 import { budgetLines } from '../budgets/budget-lines.ts';
@@ -276,10 +277,11 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
   const startedAt = deps.now();
   // The tenant's bucket is taken alongside the policy read and the request-id claim, not before
   // them, so the rate limit adds no round trip of its own; a refusal wins over whatever the plan
-  // and the claim came to (a claim already written is released). Every request takes from it, a
-  // replay too. So does a request the plan then refuses for its own fault (denied, unknown model):
-  // deciding that first would put the policy read and the bucket's write one after the other. A
-  // flood the instance already knows is past the rate is refused before either.
+  // and the claim came to (a claim and reservation already written are released, in one write
+  // with no usage record). Every request takes from it, a replay too. So does a request the plan
+  // then refuses for its own fault (denied, unknown model): deciding that first would put the
+  // policy read and the bucket's write one after the other. A flood the instance already knows is
+  // past the rate is refused before either.
   if (deps.limiter !== undefined && input.requestRate !== undefined) {
     refuseKnownModelFlood(deps.limiter, input.auth.tenant_id, input.requestRate);
   }
@@ -430,8 +432,10 @@ function refusedClaim(
 }
 
 /**
- * Frees the request id of a call that will not be made, recording why when it was the budget; with
- * `held`, the reservation it holds is released in the same write.
+ * Frees the request id of a call that will not be made, with `held` releasing the reservation it
+ * holds in the same write. A usage record says why (the budget, or another failure), except for a
+ * refusal by the tenant's request rate (HLD §10.2): that call never happened for the tenant's usage,
+ * and a flood past the rate must not write a record per refused call.
  */
 async function releaseUnreserved(
   deps: GatewayDeps,
@@ -451,13 +455,17 @@ async function releaseUnreserved(
       ...(held === undefined
         ? {}
         : { budgets: { lines: held.lines, reserved: held.amount, charged: { tokens: 0, nano: 0 } } }),
-      record: usageRecordOf(input, {
-        outcome: overBudget ? 'budget_exceeded' : 'failed',
-        policy: plan.outcome,
-        priceVersion: plan.prices.version,
-        errorCode: error instanceof AgentOsError ? error.code : 'internal',
-        at,
-      }),
+      ...(error instanceof RateLimitedError
+        ? {}
+        : {
+            record: usageRecordOf(input, {
+              outcome: overBudget ? 'budget_exceeded' : 'failed',
+              policy: plan.outcome,
+              priceVersion: plan.prices.version,
+              errorCode: error instanceof AgentOsError ? error.code : 'internal',
+              at,
+            }),
+          }),
     });
   } catch (releaseError) {
     // The claim lapses at its lease, and whoever takes it over releases anything it holds.

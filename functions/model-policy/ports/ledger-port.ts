@@ -102,10 +102,23 @@ export type CallSettlement = {
    * released by whoever takes the claim over once its lease lapses).
    */
   budgets?: { lines: BudgetLine[]; reserved: Amount; charged: Amount };
-  record: UsageRecord;
-  /** Set when the call consumed tokens, so they count in the usage aggregates. */
-  aggregate?: AggregateTargets;
-};
+} & (
+  | {
+      /** The call's usage record; written in the same atomic write. */
+      record: UsageRecord;
+      /** Set when the call consumed tokens, so they count in the usage aggregates. */
+      aggregate?: AggregateTargets;
+    }
+  | {
+      /**
+       * Absent for a call refused by its tenant's request rate (HLD §10.2): the claim and the
+       * reservation are released, and usage records and aggregates are left as they were, so a
+       * flood past the rate writes no usage.
+       */
+      record?: undefined;
+      aggregate?: undefined;
+    }
+);
 
 /** The ledger a call goes through. Every method fails with `dependency_unavailable` when unreachable. */
 export interface LedgerPort {
@@ -139,7 +152,10 @@ export interface LedgerPort {
     amount: Amount,
     attempt: number,
   ): Promise<ReserveOutcome>;
-  /** Settles a call: budgets to the actual amount, the usage record, aggregates and the request, atomically. */
+  /**
+   * Settles a call: budgets to the actual amount, the usage record (when given), aggregates and the
+   * request, atomically.
+   */
   settle(tenantId: string, settlement: CallSettlement): Promise<void>;
   /** Writes the usage record of a call refused before anything was claimed (e.g. denied by policy). */
   recordRefusal(tenantId: string, record: UsageRecord): Promise<void>;

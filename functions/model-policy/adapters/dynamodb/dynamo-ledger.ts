@@ -255,6 +255,9 @@ export class DynamoLedger implements LedgerPort {
     let includeRequest = true;
     for (let attempt = 0; attempt < maxSettleAttempts; attempt += 1) {
       const items = this.#settlementItems(tenantId, settlement, includeRequest);
+      // A release without a record whose claim was taken over (which released its reservation)
+      // has nothing left to write.
+      if (items.length === 0) return;
       try {
         await this.#db.send(
           new TransactWriteCommand({
@@ -508,17 +511,23 @@ export class DynamoLedger implements LedgerPort {
         });
       }
     }
-    items.push({
-      Put: {
-        TableName: this.#tableName,
-        Item: this.#recordItem(tenantId, settlement.record, settlement.claim.now),
-      },
-    });
+    // A call refused by its tenant's request rate has no record (HLD §10.2): its release leaves
+    // usage records and aggregates untouched.
+    if (settlement.record !== undefined) {
+      items.push({
+        Put: {
+          TableName: this.#tableName,
+          Item: this.#recordItem(tenantId, settlement.record, settlement.claim.now),
+        },
+      });
+    }
     if (budgets !== undefined) {
       // After a takeover the reservation is released already: only the charge remains to apply.
       const released = includeRequest ? budgets.reserved : { tokens: 0, nano: 0 };
       const { charged } = budgets;
-      for (const line of budgets.lines) {
+      const moves =
+        released.tokens !== 0 || released.nano !== 0 || charged.tokens !== 0 || charged.nano !== 0;
+      for (const line of moves ? budgets.lines : []) {
         items.push({
           Update: {
             TableName: this.#tableName,
@@ -537,7 +546,7 @@ export class DynamoLedger implements LedgerPort {
         });
       }
     }
-    if (settlement.aggregate !== undefined)
+    if (settlement.record !== undefined && settlement.aggregate !== undefined)
       items.push(...this.#aggregateItems(tenantId, settlement.record, settlement.aggregate));
     return items;
   }

@@ -152,7 +152,7 @@ export class InMemoryLedger implements LedgerPort {
         counter.spentNano += budgets.charged.nano;
       }
     }
-    this.records += 1;
+    if (settlement.record !== undefined) this.records += 1;
   }
 
   async recordRefusal(): Promise<void> {
