@@ -171,10 +171,10 @@ export function createRunSlots(options: RunSlotsOptions) {
      * `auth`'s principal's; their redelivery still brings them back. Returns the run ids woken.
      */
     async wake(tenant: Tenant, auth: AuthContext, deps: RunWakeDeps): Promise<string[]> {
-      const [running, queued] = await Promise.all([
-        pool.holders(runSlotPools.tenantRunning(tenant.tenant_id)),
-        pool.holders(runSlotPools.tenantQueued(tenant.tenant_id)),
-      ]);
+      // Nobody waits, most often: then the running runs need no read.
+      const queued = await pool.holders(runSlotPools.tenantQueued(tenant.tenant_id));
+      if (queued.length === 0) return [];
+      const running = await pool.holders(runSlotPools.tenantRunning(tenant.tenant_id));
       const free = Math.min(maxWakesPerRelease, tenant.quotas.max_concurrent_runs - running.length);
       const woken: string[] = [];
       for (const lease of queued.slice(0, maxWakeCandidates)) {
@@ -189,13 +189,16 @@ export function createRunSlots(options: RunSlotsOptions) {
       return woken;
     },
 
-    /** Gives back every slot the run holds (at every terminal transition); releasing twice is harmless. */
-    async release(tenantId: string, runId: string): Promise<void> {
+    /**
+     * Gives back every slot the run holds (at every terminal transition); releasing twice is
+     * harmless. With `started`, the run is known to have started, which gave its queue slot back.
+     */
+    async release(tenantId: string, runId: string, options: { started?: boolean } = {}): Promise<void> {
       heldUntil.delete(holderKey(tenantId, runId));
       await Promise.all([
         pool.release(runSlotPools.tenantRunning(tenantId), runId),
         pool.release(runSlotPools.nodeRunning(), runId),
-        pool.release(runSlotPools.tenantQueued(tenantId), runId),
+        ...(options.started === true ? [] : [pool.release(runSlotPools.tenantQueued(tenantId), runId)]),
       ]);
     },
   };

@@ -265,11 +265,16 @@ export function createStepEngine(deps: StepEngineDeps) {
    * all the same, the leases expire on their own, and a run not woken comes back with its own
    * redelivery.
    */
-  async function releaseSlots(auth: AuthContext, runId: string, wake: boolean): Promise<void> {
+  async function releaseSlots(
+    auth: AuthContext,
+    runId: string,
+    wake: boolean,
+    started = false,
+  ): Promise<void> {
     const limits = deps.limits;
     if (limits === undefined) return;
     await limits.slots
-      .release(auth.tenant_id, runId)
+      .release(auth.tenant_id, runId, { started })
       .catch((error: unknown) => deps.reportFailure('run slots not released', error, { run_id: runId }));
     if (!wake) return;
     try {
@@ -321,7 +326,11 @@ export function createStepEngine(deps: StepEngineDeps) {
     try {
       const result = await deps.runs.commit(auth, runId, change);
       // Every terminal transition of a step gives the run's slots back (HLD §10.2).
-      if (change.status !== undefined && isTerminal(change.status)) await releaseSlots(auth, runId, true);
+      if (change.status !== undefined && isTerminal(change.status)) {
+        // A run that ended from `running` gave its queue slot back when it started.
+        const started = change.requireStatus.every((status) => status === 'running');
+        await releaseSlots(auth, runId, true, started);
+      }
       if (result.appended > 0) {
         // The store already holds the events; a failed publish is reported, not thrown.
         await deps.sink

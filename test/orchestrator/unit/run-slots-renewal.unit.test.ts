@@ -10,14 +10,22 @@ function harness(options: { leaseSeconds?: number; modelTimeoutSeconds?: number 
   const clock = new ManualClock();
   const pool = new InMemorySlotPool({ clock });
   let acquires = 0;
+  const released: string[] = [];
+  const read: string[] = [];
   const counted: SlotPoolPort = {
     acquire: (...args) => {
       acquires += 1;
       return pool.acquire(...args);
     },
     renew: (...args) => pool.renew(...args),
-    release: (...args) => pool.release(...args),
-    holders: (...args) => pool.holders(...args),
+    release: (name, holder) => {
+      released.push(name);
+      return pool.release(name, holder);
+    },
+    holders: (name) => {
+      read.push(name);
+      return pool.holders(name);
+    },
   };
   const slots = createRunSlots({
     pool: counted,
@@ -28,7 +36,7 @@ function harness(options: { leaseSeconds?: number; modelTimeoutSeconds?: number 
       : { modelTimeoutSeconds: options.modelTimeoutSeconds }),
     clock,
   });
-  return { clock, pool, slots, acquires: () => acquires };
+  return { clock, pool, slots, acquires: () => acquires, released, read };
 }
 
 describe('run slot renewal', () => {
@@ -93,5 +101,47 @@ describe('run slot renewal', () => {
       acquired: false,
       reason: 'waiting_for_run_slot',
     });
+  });
+});
+
+describe('the writes and reads of a run that ends', () => {
+  const tenant = testTenant('acme', { quotas: { max_concurrent_runs: 2, max_queued_runs: 5 } });
+  const auth = {
+    tenant_id: 'acme',
+    principal: { id: 'u', type: 'user' as const },
+    scopes: [],
+    policy_context: {},
+  };
+  const nothingToWake = {
+    runs: { getRun: () => Promise.reject(new Error('no run to read')) },
+    queue: { enqueueStep: () => Promise.reject(new Error('no step to send')) },
+  };
+
+  it('returns the slots of a started run without touching the queue pool it left when it started', async () => {
+    const h = harness();
+    await h.slots.enqueue(tenant, 'run-a', 900);
+    await h.slots.acquire(tenant, 'run-a', 60);
+    h.released.length = 0;
+    await h.slots.release('acme', 'run-a', { started: true });
+    expect(h.released.sort()).toEqual(
+      [runSlotPools.nodeRunning(), runSlotPools.tenantRunning('acme')].sort(),
+    );
+    expect(await h.pool.holders(runSlotPools.tenantRunning('acme'))).toEqual([]);
+    expect(await h.pool.holders(runSlotPools.tenantQueued('acme'))).toEqual([]);
+  });
+
+  it('returns the queue slot too of a run not known to have started', async () => {
+    const h = harness();
+    await h.slots.enqueue(tenant, 'run-a', 900);
+    await h.slots.release('acme', 'run-a');
+    expect(await h.pool.holders(runSlotPools.tenantQueued('acme'))).toEqual([]);
+  });
+
+  it('returns no run woken after one read when no run waits', async () => {
+    const h = harness();
+    await h.slots.acquire(tenant, 'run-a', 60);
+    h.read.length = 0;
+    expect(await h.slots.wake(tenant, auth, nothingToWake)).toEqual([]);
+    expect(h.read).toEqual([runSlotPools.tenantQueued('acme')]);
   });
 });
