@@ -53,7 +53,7 @@ export async function timeThreeStepRun(
   let terminalMs = -1;
   const eventTypes: string[] = [];
   const sequences: number[] = [];
-  const signal = AbortSignal.timeout(60_000);
+  const signal = AbortSignal.timeout(180_000);
   for await (const frame of client.streamEvents(runId, { signal })) {
     if (frame.kind !== 'event') continue;
     if (firstEventMs < 0) firstEventMs = performance.now() - started;

@@ -53,6 +53,9 @@ export type LocalNode = {
   stop(): Promise<void>;
 };
 
+/** How often a local stream reads its run when no commit of this process signalled it. */
+export const localSseIdlePollMs = 2_000;
+
 /**
  * The environment the Lambda functions of a node see, as the CDK stack would set it: one process
  * hosts every function, so it gets the union of their contracts, checked against each before use.
@@ -76,6 +79,9 @@ export function functionEnvironment(
       AWS_REGION: settings.region,
       // Runs' events URLs are absolute: a browser opens them as they are.
       AGENTOS_PUBLIC_API_URL: orchestratorUrl,
+      // Every commit in this process wakes the streams following its run at once (run-signals.ts):
+      // the idle poll only finds writes made elsewhere (the CLI on the table, a restarted process).
+      AGENTOS_SSE_POLL_MAX_MS: String(localSseIdlePollMs),
     }),
     ...stepWorkerEnv.render({
       AGENTOS_MODEL_POLICY_URL: modelPolicyUrl,

@@ -69,6 +69,7 @@ try {
   counter.take();
   const results: TimedRun[] = [];
   let next = 0;
+  const wallStarted = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < runs) {
@@ -77,6 +78,7 @@ try {
       }
     }),
   );
+  const wallSeconds = (performance.now() - wallStarted) / 1000;
   await settle();
   const calls = counter.take();
   const failed = results.filter((r) => r.status !== 'completed');
@@ -89,6 +91,9 @@ try {
   console.log('| --- | ---: | ---: | ---: | ---: |');
   console.log(`| POST → first SSE event | ${first.n} | ${first.p50} | ${first.p95} | ${first.max} |`);
   console.log(`| POST → run.completed | ${done.n} | ${done.p50} | ${done.p95} | ${done.max} |`);
+  console.log(
+    `throughput: ${(results.length / wallSeconds).toFixed(2)} runs/s completed, each followed over SSE (${results.length} runs in ${wallSeconds.toFixed(1)} s)`,
+  );
   printRunCalls(calls, results.length);
   // The same runs with nobody following them: each is watched from the emulator directly, past the
   // counter, so what is counted is the run's own requests; the difference is one SSE follower's.

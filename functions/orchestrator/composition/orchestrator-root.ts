@@ -23,6 +23,7 @@ import { DynamoToolRegistry } from '../adapters/dynamodb/dynamo-tool-registry.ts
 import { DynamoRunStateStore } from '../adapters/dynamodb/dynamo-run-state.ts';
 import { DynamoMemoryStore } from '../adapters/memory/dynamo-memory-store.ts';
 import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
+import { processRunSignals, signallingSink } from '../events/run-signals.ts';
 import { ModelPolicyClient } from '../adapters/model-policy/model-policy-client.ts';
 import type { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
 import type { RunDriverPort } from '../ports/run-driver-port.ts';
@@ -204,12 +205,17 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
       })).push(auth, runId, after, pushOptions),
   };
   // A forwarded run's events go back to the node it came from as they are committed (HLD §7.4).
-  const sink = replicatingSink(
-    new LogEventSink(telemetry.logger, (name, value) =>
-      telemetry.metrics.addMetric(name, MetricUnit.Count, value),
+  // Streams this process serves hear of its commits at once (one process hosts every function on
+  // the local node; in Lambda the signals reach no stream and streams poll).
+  const sink = signallingSink(
+    replicatingSink(
+      new LogEventSink(telemetry.logger, (name, value) =>
+        telemetry.metrics.addMetric(name, MetricUnit.Count, value),
+      ),
+      pusher,
+      reportFailure,
     ),
-    pusher,
-    reportFailure,
+    processRunSignals,
   );
   // Runs forwarded to a peer (HLD §7.3), built on first use like the pusher: a node that never
   // federates needs no node id to serve its own runs.
@@ -309,6 +315,7 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
         hub: new RunEventHub({
           runs,
           timing,
+          signals: processRunSignals,
           limits: streamLimitsFromEnv(env),
           onOpenStreams: (open) => telemetry.metrics.setGauge('SseConnectionsOpen', open),
         }),

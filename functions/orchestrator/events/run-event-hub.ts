@@ -7,6 +7,7 @@ import { terminalEventTypes } from '../schemas/event.ts';
 import type { RunEvent } from '../schemas/event.ts';
 import { gaplessAfter } from './event-order.ts';
 import type { EventStreamTiming } from './run-event-stream.ts';
+import type { RunSignals } from './run-signals.ts';
 
 /** Limits on the event streams one process serves (HLD §3.1 event streaming). */
 export type StreamLimits = {
@@ -36,6 +37,7 @@ type TailOptions = {
   clock: Clock;
   buffered: number;
   onIdle: () => void;
+  signals?: RunSignals;
 };
 
 /** What a {@link RunEventHub} is built from. */
@@ -46,13 +48,20 @@ export type RunEventHubOptions = {
   clock?: Clock;
   /** Told the number of streams open in this process whenever one opens or ends (a gauge, HLD §9.1). */
   onOpenStreams?: (open: number) => void;
+  /**
+   * Commits of this process signal their runs here ({@link RunSignals}): a reader woken by one reads
+   * at once and then waits for the next signal or its idle interval, instead of polling fast.
+   */
+  signals?: RunSignals;
 };
 
 /**
  * The one reader of a run's events in this process, however many streams follow the run: it polls
  * the store (fast while events arrive, backing off to the idle interval while none do), keeps the
- * newest events, and wakes its subscribers. It stops when the run's terminal event arrived or its
- * last subscriber left.
+ * newest events, and wakes its subscribers. A signal that a commit in this process stored events
+ * for the run makes it read at once; after a read a signal prompted it waits for the next signal
+ * (or the idle interval, for writers elsewhere) rather than polling fast. It stops when the run's
+ * terminal event arrived or its last subscriber left.
  */
 class RunTail {
   /** The newest events read, gapless and ascending. */
@@ -67,6 +76,10 @@ class RunTail {
   #version = 0;
   readonly #stop = new AbortController();
   #failure: unknown;
+  /** A signal came since the last read began. */
+  #signalled = false;
+  /** Ends the current wait between reads early (a signal). */
+  #nap: AbortController | undefined;
 
   private readonly options: TailOptions;
 
@@ -122,8 +135,14 @@ class RunTail {
   async #poll(): Promise<void> {
     const { runs, auth, runId, timing, clock, buffered } = this.options;
     let pollMs = timing.pollMinMs;
+    const unlisten = this.options.signals?.listen(auth.tenant_id, runId, () => {
+      this.#signalled = true;
+      this.#nap?.abort();
+    });
     try {
       while (!this.#stop.signal.aborted && !this.terminal) {
+        const prompted = this.#signalled;
+        this.#signalled = false;
         const page = await runs.listEvents(auth, runId, { after: this.last, limit: 100 });
         const fresh = gaplessAfter(page, this.last);
         if (fresh.length > 0) {
@@ -138,13 +157,22 @@ class RunTail {
           this.caughtUp = true;
           this.#wake();
         }
-        pollMs = page.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
-        await clock.sleep(pollMs, this.#stop.signal);
+        // After a read a signal prompted, the next commit here signals too: no fast polls for it.
+        if (prompted) pollMs = timing.pollMaxMs;
+        else pollMs = page.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
+        // A signal that came during the read is not slept past.
+        if (this.#signalled) continue;
+        const nap = new AbortController();
+        this.#nap = nap;
+        await clock.sleep(pollMs, AbortSignal.any([this.#stop.signal, nap.signal]));
+        this.#nap = undefined;
       }
     } catch (error) {
       // Every subscriber sees the read failure and ends its stream; the next one starts afresh.
       this.#failure = error;
       this.options.onIdle();
+    } finally {
+      unlisten?.();
     }
     this.#wake();
   }
@@ -225,6 +253,7 @@ export class RunEventHub {
         timing: this.options.timing,
         clock: this.options.clock ?? systemClock,
         buffered: limits.bufferedEvents,
+        ...(this.options.signals === undefined ? {} : { signals: this.options.signals }),
         onIdle: () => {
           if (this.#tails.get(key) === created) this.#tails.delete(key);
         },

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { RunEventHub } from '../../../functions/orchestrator/events/run-event-hub.ts';
+import { RunSignals, signallingSink } from '../../../functions/orchestrator/events/run-signals.ts';
+import type { RunStatePort } from '../../../functions/orchestrator/ports/run-state-port.ts';
+import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
+
+const auth = {
+  tenant_id: 'acme',
+  principal: { id: 'u', type: 'user' as const },
+  scopes: [],
+  policy_context: {},
+};
+
+function event(sequence: number, type: RunEvent['type'] = 'step.started'): RunEvent {
+  return {
+    object: 'event',
+    event_id: `e${sequence}`,
+    run_id: 'run_x',
+    sequence,
+    type,
+    time: '2026-01-01T00:00:00.000Z',
+    data: {},
+  };
+}
+
+/** A run's log that counts its reads. */
+function countedLog() {
+  const stored: RunEvent[] = [];
+  let reads = 0;
+  const unused = () => Promise.reject(new Error('unused'));
+  const runs: RunStatePort = {
+    listEvents: async (_auth, _runId, page) => {
+      reads += 1;
+      return stored.filter((e) => e.sequence > page.after).slice(0, page.limit);
+    },
+    createRun: unused,
+    findIdempotentRun: unused,
+    getRun: unused,
+    commit: unused,
+    getEvents: unused,
+    readTranscript: unused,
+    listSteps: unused,
+    listRuns: unused,
+  };
+  return { runs, stored, reads: () => reads };
+}
+
+const timing = { pollMinMs: 50, pollMaxMs: 2_000, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 };
+
+/**
+ * Follows run_x while a writer commits one event a second for five seconds, then the terminal one,
+ * signalling each when `signals` is given; answers when each event was first seen and the reads made.
+ */
+async function follow(signals?: RunSignals) {
+  const clock = new ManualClock();
+  const start = clock.now();
+  const log = countedLog();
+  const hub = new RunEventHub({
+    runs: log.runs,
+    timing,
+    clock,
+    ...(signals === undefined ? {} : { signals }),
+  });
+  const { tail, close } = hub.subscribe(auth, 'run_x', 0);
+  const writer = (async () => {
+    for (let sequence = 1; sequence <= 6; sequence += 1) {
+      await clock.sleep(1_000);
+      log.stored.push(event(sequence, sequence === 6 ? 'run.completed' : 'step.started'));
+      signals?.signal('acme', 'run_x');
+    }
+  })();
+  const seenAt: number[] = [];
+  while (seenAt.length < 6) {
+    const seen = tail.version;
+    const events = tail.eventsAfter(seenAt.length) ?? [];
+    seenAt.push(...events.map(() => clock.now() - start));
+    if (seenAt.length < 6) await tail.changed(seen, 60_000, new AbortController().signal);
+  }
+  await writer;
+  close();
+  return { seenAt, reads: log.reads() };
+}
+
+describe('run signals', () => {
+  it('returns each event the moment its commit signals it, with one read per signal and idle reads between', async () => {
+    const signals = new RunSignals();
+    const { seenAt, reads } = await follow(signals);
+    expect(seenAt).toEqual([1_000, 2_000, 3_000, 4_000, 5_000, 6_000]);
+    // The first read, the backing-off polls of its first second (nothing signalled yet), then one
+    // read per signal: no fast polls after an event the signals announce.
+    expect(reads).toBeLessThanOrEqual(1 + 5 + 6);
+    expect(signals.followed()).toBe(0);
+  });
+
+  it('returns the same events, polling fast after each, when no signal comes', async () => {
+    const { seenAt, reads } = await follow();
+    expect(seenAt).toHaveLength(6);
+    expect(reads).toBeGreaterThan(1 + 5 + 6);
+  });
+
+  it('signals the runs of published events, for their tenant only', async () => {
+    const signals = new RunSignals();
+    const heard: string[] = [];
+    const stopAcme = signals.listen('acme', 'run_x', () => heard.push('acme'));
+    signals.listen('other', 'run_x', () => heard.push('other'));
+    const published: string[] = [];
+    const sink = signallingSink(
+      { publish: async (_a, events) => void published.push(...events.map((e) => e.event_id)) },
+      signals,
+    );
+    await sink.publish(auth, [event(1), event(2)]);
+    expect(heard).toEqual(['acme']);
+    expect(published).toEqual(['e1', 'e2']);
+    stopAcme();
+    expect(signals.followed()).toBe(1);
+  });
+});
