@@ -23,22 +23,27 @@ function throwOnFailures(checks: CheckRecord[]): void {
 
 /**
  * Wire: both services answer their health checks, the tenant sees its entitled models, and (when
- * `activeKid` is given) the Orchestrator publishes the node's JWKS with the key it signs with.
+ * `activeKid` is given) the Orchestrator publishes the node's JWKS with the key it signs with; with
+ * `orchestrator: false`, the Orchestrator's checks are left out.
  * Records each check in `report.health`; throws naming the failed ones.
  */
 export async function wireChecks(
   report: OperatorReport,
   endpoints: NodeEndpoints,
   tenantToken: string,
-  options: { activeKid?: string } = {},
+  options: { activeKid?: string; orchestrator?: boolean } = {},
 ): Promise<string> {
   const healthy = (url: string) => async () => {
     const response = await fetchWithin(url);
     if (!response.ok) throw new Error(`answered ${response.status}`);
     return 'ok';
   };
+  // `orchestrator: false`: the Orchestrator cannot be reached from here (behind mutual TLS).
+  const orchestrator = options.orchestrator !== false;
   const checks = [
-    await timedCheck('orchestrator health', healthy(endpointUrl(endpoints.orchestrator, '/v1/health'))),
+    ...(orchestrator
+      ? [await timedCheck('orchestrator health', healthy(endpointUrl(endpoints.orchestrator, '/v1/health')))]
+      : []),
     await timedCheck('model policy health', healthy(endpointUrl(endpoints.modelPolicy, '/v1/health'))),
     await timedCheck('model policy lists entitled models', async () => {
       const response = await fetchWithin(endpointUrl(endpoints.modelPolicy, '/v1/models'), {
@@ -49,7 +54,7 @@ export async function wireChecks(
       return (body.data ?? []).map((model) => String(model.id)).join(', ');
     }),
   ];
-  if (options.activeKid !== undefined) {
+  if (options.activeKid !== undefined && orchestrator) {
     const kid = options.activeKid;
     checks.push(
       await timedCheck('node JWKS published', async () => {

@@ -500,6 +500,10 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'LongRunStateMachineArn', { value: this.longRun.stateMachineArn });
     new CfnOutput(this, 'ServiceSigningKeySecretArn', { value: signingKey.secretArn });
     new CfnOutput(this, 'NodeIssuer', { value: this.nodeIssuer });
+    const domain = this.orchestratorApi.restApi.domainName;
+    if (domain !== undefined)
+      // Behind mutual TLS the node is its custom domain: its DNS record points here.
+      new CfnOutput(this, 'OrchestratorRegionalDomainName', { value: domain.domainNameAliasDomainName });
     new CfnOutput(this, 'ServiceSigningKid', { value: this.signingKid });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'StepWorkerFunctionName', { value: this.functions.stepWorker.functionName });

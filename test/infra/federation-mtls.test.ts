@@ -73,6 +73,7 @@ describe('mutual TLS between peers, switched off (the default)', () => {
     expect(resourcesOfType(template, 'AWS::ApiGateway::DomainName')).toEqual({});
     expect(orchestratorApi(template).Properties?.['DisableExecuteApiEndpoint']).toBeUndefined();
     expect(JSON.stringify(template.findOutputs('NodeIssuer'))).toContain('execute-api');
+    expect(template.findOutputs('OrchestratorRegionalDomainName')).toEqual({});
   });
 });
 
@@ -104,6 +105,11 @@ describe('mutual TLS between peers, switched on', () => {
     expect(template.findOutputs('OrchestratorApiUrl')['OrchestratorApiUrl']?.['Value']).toBe(
       'https://agentos.example.com/',
     );
+  });
+
+  it('returns the domain’s regional target as an output, for the DNS record that points the domain at it', () => {
+    const output = template.findOutputs('OrchestratorRegionalDomainName')['OrchestratorRegionalDomainName'];
+    expect(JSON.stringify(output?.['Value'])).toContain('RegionalDomainName');
   });
 
   it('creates no IAM role or policy of its own for the domain or the truststore', async () => {

@@ -192,13 +192,36 @@ export async function checkPhases(
   const { runner, report } = context;
   report.endpoints['orchestrator'] = endpoints.orchestrator;
   report.endpoints['model_policy'] = endpoints.modelPolicy;
+  const mtls = context.config.federation.mtls;
+  if (mtls !== undefined) {
+    // Behind mutual TLS the Orchestrator refuses any client without a certificate its truststore
+    // signed, and the CLI presents none: its checks would fail whatever the node's state.
+    report.notes.push(
+      `The Orchestrator is served behind mutual TLS on ${mtls.domain_name}: the CLI presents no client ` +
+        'certificate, so its health, JWKS and smoke-run checks were skipped. Point the domain’s DNS ' +
+        'record at the stack output OrchestratorRegionalDomainName, then check it from a host holding a ' +
+        `client certificate (curl --cert client.pem --key client.key https://${mtls.domain_name}/v1/health).`,
+    );
+  }
   await runner.run('wire', async (note) =>
-    note(await wireChecks(report, endpoints, tokens.tenant, { activeKid: tokens.activeKid })),
+    note(
+      await wireChecks(report, endpoints, tokens.tenant, {
+        activeKid: tokens.activeKid,
+        orchestrator: mtls === undefined,
+      }),
+    ),
   );
   await runner.run('validate', async (note) => {
     await policyCheck(report, endpoints, tokens.tenant, 'local/scripted');
     note(
-      await smokeRunCheck(report, endpoints, tokens.tenant, report.seeded['sample_agent'] ?? 'sample-agent'),
+      mtls === undefined
+        ? await smokeRunCheck(
+            report,
+            endpoints,
+            tokens.tenant,
+            report.seeded['sample_agent'] ?? 'sample-agent',
+          )
+        : 'smoke run skipped: the Orchestrator requires a client certificate (see the report notes)',
     );
   });
 }

@@ -70,7 +70,7 @@ import { a2aHandlers } from '../api/a2a-handlers.ts';
 import { backgroundResponseHandlers } from '../api/background-response-handlers.ts';
 import { createRunStopper } from '../runtime/run-stopper.ts';
 import type { DetachedSigner, IdentifyingTokenIssuer } from '../../shared/auth/token-issuer.ts';
-import { createRunService } from '../runtime/run-service.ts';
+import { createRunService, toRunView } from '../runtime/run-service.ts';
 import { newRunId } from '../runtime/run-id.ts';
 import { createStepEngine } from '../runtime/step-engine.ts';
 import { createRunSlots } from '../runtime/run-slots.ts';
@@ -284,6 +284,10 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
     now,
     // An operator's stop frees the run's slots at once, as every terminal state does.
     onStopped: (tenantId, runId) => runSlots.release(tenantId, runId),
+    // A stopped run that runs on a peer is canceled there too (HLD §7.3).
+    cancelForwarded: async (auth, run) => {
+      await federatedRuns().cancelRemote(auth, toRunView(run), outgoingTraceparent() ?? newTraceparent());
+    },
     audit: (message, record) => telemetry.logger.info(message, { audit: record }),
     continuation: queue,
   });

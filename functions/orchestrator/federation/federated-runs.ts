@@ -52,6 +52,12 @@ const maxPeerPages = 4;
 /** Peers whose capabilities are asked at once when placing by model tier. */
 const capabilityConcurrency = 4;
 
+/**
+ * The most a cancel may spend forwarding again a run whose forward never got an answer, to learn its
+ * id on the peer, and cancelling it there: it runs while the client's cancel request waits.
+ */
+const unansweredCancelBudgetMs = 8_000;
+
 /** Peers whose capabilities are remembered at most. */
 const maxCachedCapabilities = 500;
 
@@ -194,6 +200,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
     run: RunRecord,
     send: (originRunId: string) => Promise<ForwardedRun>,
     retryable: boolean,
+    traceparent: string,
   ): Promise<Run> {
     let forwarded: ForwardedRun;
     try {
@@ -211,7 +218,94 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
           )
         : refusal;
     }
-    return toRunView(await link(auth, run, forwarded));
+    const linked = await link(auth, run, forwarded);
+    // Canceled here while the forward was on its way: the peer's run is canceled too (HLD §7.3).
+    if (linked.status === 'canceled') return cancelRemote(auth, toRunView(linked), traceparent);
+    return toRunView(linked);
+  }
+
+  /** The forward request of a stored forwarded run, as its creation sent it (the same forward key). */
+  function forwardRequestOf(run: RunRecord, peerId: string, traceparent: string) {
+    return {
+      peerId,
+      agentId: run.agent_id,
+      input: run.input,
+      ...(run.metadata === undefined || run.metadata === null ? {} : { metadata: run.metadata }),
+      forwardKey: forwardKeyOf(run.run_id),
+      traceparent,
+      originRunId: run.run_id,
+    };
+  }
+
+  /**
+   * Cancels on the peer a forwarded run whose forward never got an answer: the same forward again
+   * (the forward key makes it idempotent) is answered with the run the first one created there, or
+   * creates it, and is linked here; then that run is canceled. Within its budget, or it throws; what
+   * is still under way goes on and is reported if it fails.
+   */
+  async function cancelUnanswered(
+    auth: AuthContext,
+    runId: string,
+    peerId: string,
+    traceparent: string,
+  ): Promise<void> {
+    const work = (async () => {
+      const run = await deps.runs.getRun(auth, runId);
+      if (run === undefined) throw new DependencyUnavailableError('The forwarded run is gone');
+      let remoteRunId = run.federation?.remote_run_id ?? null;
+      if (remoteRunId === null) {
+        const prepared = await deps.forwarder.prepare(auth, forwardRequestOf(run, peerId, traceparent));
+        const forwarded = await prepared.send(runId);
+        await link(auth, run, forwarded);
+        remoteRunId = forwarded.run_id;
+      }
+      await deps.forwarder.cancel(auth, { peerId, remoteRunId, traceparent });
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new DependencyUnavailableError('The peer did not answer the forward in time to cancel it')),
+        unansweredCancelBudgetMs,
+      );
+    });
+    try {
+      await Promise.race([work, late]);
+    } catch (error) {
+      // Still under way after the budget: its own end is reported, not lost.
+      work.catch((failure: unknown) =>
+        deps.reportFailure('forwarded run cancel not sent to the peer', failure, { run_id: runId }),
+      );
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Sends the cancel of a forwarded run, already canceled here, to the peer that runs it (HLD
+   * §7.3), so the peer stops spending its budget on it. The cancel here stands whatever the peer
+   * answers: a peer that cannot be reached in the forwarder's cancel budget, or refuses, is logged
+   * and counted, and the answer's `federation.remote_cancel` says `failed` (cancelling again sends
+   * it again); `acknowledged` when the peer canceled its run or it had ended there already. A run
+   * whose forward never got an answer is forwarded again first, to learn its id there.
+   */
+  async function cancelRemote(auth: AuthContext, run: Run, traceparent: string): Promise<Run> {
+    if (run.federation === undefined) return run;
+    let outcome: 'acknowledged' | 'failed' = 'failed';
+    try {
+      const remoteRunId = run.federation.remote_run_id;
+      if (remoteRunId === null) await cancelUnanswered(auth, run.run_id, run.federation.node_id, traceparent);
+      else await deps.forwarder.cancel(auth, { peerId: run.federation.node_id, remoteRunId, traceparent });
+      outcome = 'acknowledged';
+    } catch (error) {
+      deps.reportFailure('forwarded run cancel not sent to the peer', error, {
+        run_id: run.run_id,
+        peer_id: run.federation.node_id,
+      });
+      deps.countRemoteCancelFailure?.();
+    }
+    return { ...run, federation: { ...run.federation, remote_cancel: outcome } };
   }
 
   /** The answer to a request whose Idempotency-Key a live claim holds; an unsent forward is sent. */
@@ -242,7 +336,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
     };
     if (run.federation.remote_run_id === null) {
       const prepared = await deps.forwarder.prepare(auth, request);
-      return { run: await forward(auth, run, prepared.send, true), replayed: true };
+      return { run: await forward(auth, run, prepared.send, true, traceparent), replayed: true };
     }
     // The same forward again is answered from the peer's idempotency record, and the peer pushes
     // the run's events anew: a retry by the client makes good a push the peer could not deliver.
@@ -256,31 +350,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
   }
 
   return {
-    /**
-     * Sends the cancel of a forwarded run, already canceled here, to the peer that runs it (HLD
-     * §7.3), so the peer stops spending its budget on it. The cancel here stands whatever the peer
-     * answers: a peer that cannot be reached in the forwarder's cancel budget, or refuses, is logged
-     * and counted, and the answer's `federation.remote_cancel` says `failed` (cancelling again sends
-     * it again); `acknowledged` when the peer canceled its run or it had ended there already.
-     */
-    async cancelRemote(auth: AuthContext, run: Run, traceparent: string): Promise<Run> {
-      if (run.federation === undefined) return run;
-      const remoteRunId = run.federation.remote_run_id;
-      let outcome: 'acknowledged' | 'failed' = 'failed';
-      try {
-        // A run whose forward never got an answer has no run there this node knows to cancel.
-        if (remoteRunId === null) throw new DependencyUnavailableError('The peer never answered the forward');
-        await deps.forwarder.cancel(auth, { peerId: run.federation.node_id, remoteRunId, traceparent });
-        outcome = 'acknowledged';
-      } catch (error) {
-        deps.reportFailure('forwarded run cancel not sent to the peer', error, {
-          run_id: run.run_id,
-          peer_id: run.federation.node_id,
-        });
-        deps.countRemoteCancelFailure?.();
-      }
-      return { ...run, federation: { ...run.federation, remote_cancel: outcome } };
-    },
+    cancelRemote,
 
     /**
      * Where a run with this target goes: a named peer, or wherever its model tier is offered (this
@@ -371,7 +441,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       const created = await deps.runs.createRun(auth, record, [], claim);
       if (created.outcome !== 'created') return replay(auth, body, created, traceparent);
       return {
-        run: await forward(auth, created.run, prepared.send, claim !== undefined),
+        run: await forward(auth, created.run, prepared.send, claim !== undefined, traceparent),
         replayed: false,
         ...(rateLimit === undefined ? {} : { rateLimit }),
       };

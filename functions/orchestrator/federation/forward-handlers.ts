@@ -90,7 +90,7 @@ export function forwardHandlers(deps: ForwardHandlerDeps): RouteHandlers<typeof 
       return { status: replayed ? 200 : 201, json: answer };
     },
 
-    async cancelForwardedRun({ auth, body }) {
+    async cancelForwardedRun({ auth, tenant, body }) {
       // The run is read in the tenant the peer token maps to: another tenant's run is not found.
       const run = await deps.runs.getRun(auth, body.run_id);
       // A run another peer forwarded, or a local one, answers as a missing run (HLD §5.2).
@@ -100,7 +100,8 @@ export function forwardHandlers(deps: ForwardHandlerDeps): RouteHandlers<typeof 
       const cancelAuth = { ...auth, scopes: [scopes.runsWrite, scopes.runsWriteAll] };
       let status = run.status;
       try {
-        status = (await deps.service.cancelRun(cancelAuth, run.run_id)).status;
+        // With the tenant, the cancel frees the run's slots and wakes the tenant's waiting runs.
+        status = (await deps.service.cancelRun(cancelAuth, run.run_id, tenant)).status;
       } catch (error) {
         // A run that ended first answers its final state: the origin asked for nothing more.
         if (!(error instanceof ConflictError)) throw error;

@@ -1,4 +1,5 @@
 import { request } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -41,6 +42,22 @@ function responseOf(message: IncomingMessage): Response {
   });
 }
 
+/** `work`, or the abort reason of `signal` as soon as it aborts. */
+async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /**
  * A `fetch` that presents `certificate` to HTTPS peers (HLD §7.1: a peer behind mutual TLS refuses a
  * node without one). `globalThis.fetch` cannot present a client certificate and undici is not a
@@ -59,8 +76,9 @@ export function createClientCertificateFetch(
     if (input instanceof Request) throw new TypeError('peer fetch takes a URL and init, not a Request');
     if (init?.body !== undefined && init.body !== null && typeof init.body !== 'string')
       throw new TypeError('peer fetch sends string bodies only');
-    const { cert, key, ca } = await load();
     const signal = init?.signal ?? undefined;
+    // The certificate's first read counts against the caller's deadline too.
+    const { cert, key, ca } = await untilAborted(load(), signal);
     signal?.throwIfAborted();
     return new Promise<Response>((resolve, reject) => {
       const outgoing = request(url, {
@@ -68,7 +86,8 @@ export function createClientCertificateFetch(
         headers: headersOf(init),
         cert,
         key,
-        ...(ca === undefined ? {} : { ca }),
+        // `ca` replaces Node's trusted roots: the extra CA is added to them, so public peers stay trusted.
+        ...(ca === undefined ? {} : { ca: [...rootCertificates, ca] }),
         signal,
       });
       outgoing.once('response', (message) => resolve(responseOf(message)));
@@ -101,7 +120,14 @@ export function peerFetchFromEnv(env: EnvSource = process.env): typeof globalThi
     } finally {
       client.destroy();
     }
-    const parsed = ClientCertificateSecretSchema.safeParse(JSON.parse(secret ?? 'null'));
+    let json: unknown;
+    try {
+      json = JSON.parse(secret ?? 'null');
+    } catch {
+      // Not chained: a JSON parse error quotes the start of the text, the secret's key included.
+      json = undefined;
+    }
+    const parsed = ClientCertificateSecretSchema.safeParse(json);
     if (!parsed.success)
       throw new ConfigurationError('The federation client certificate secret is not {cert, key} in PEM');
     return parsed.data;

@@ -169,7 +169,7 @@ export function createRunForwarder(options: RunForwarderOptions) {
       headers?: Record<string, string>;
       retryStatus(status: number): boolean;
     },
-  ): Promise<{ retry: unknown } | { status: number; answer: unknown }> {
+  ): Promise<{ retry: unknown; waitMs?: number } | { status: number; answer: unknown }> {
     const token = await options.issuer.issue({
       audience: peer.peer_id,
       tenantId: auth.tenant_id,
@@ -193,9 +193,31 @@ export function createRunForwarder(options: RunForwarderOptions) {
     } catch (cause) {
       return { retry: cause };
     }
-    const answer = await answerOf(response);
-    if (call.retryStatus(response.status)) return { retry: new Error(`peer answered ${response.status}`) };
+    let answer: unknown;
+    try {
+      answer = await answerOf(response);
+    } catch (cause) {
+      // The connection broke while the answer was read: as retryable as one that never came.
+      return { retry: cause };
+    }
+    if (call.retryStatus(response.status)) {
+      const seconds = Number(response.headers.get('retry-after'));
+      return {
+        retry: new Error(`peer answered ${response.status}`),
+        ...(Number.isFinite(seconds) && seconds > 0 ? { waitMs: seconds * 1000 } : {}),
+      };
+    }
     return { status: response.status, answer };
+  }
+
+  /**
+   * Waits before attempt `tried + 1`: the peer's Retry-After when it gave one, else 100 ms doubling
+   * with jitter, never past `deadline` (epoch ms).
+   */
+  async function pause(tried: number, waitMs: number | undefined, deadline: number): Promise<void> {
+    const backoff = waitMs ?? 100 * 2 ** (tried - 1) * (0.5 + Math.random() / 2);
+    const ms = Math.min(backoff, deadline - Date.now());
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   /** A peer's refusal as this node's error; its refusing this node's token is a trust problem. */
@@ -220,6 +242,8 @@ export function createRunForwarder(options: RunForwarderOptions) {
     body: ForwardRunRequest,
   ): Promise<ForwardedRun> {
     let last: unknown;
+    // Between attempts at most a second in all: the caller waits for the forward.
+    const pausesEnd = Date.now() + 1_000;
     for (let tried = 1; tried <= attempts; tried++) {
       const result = await attempt(auth, peer, {
         path: '/v1/federation/runs:forward',
@@ -231,6 +255,7 @@ export function createRunForwarder(options: RunForwarderOptions) {
       });
       if ('retry' in result) {
         last = result.retry;
+        if (tried < attempts) await pause(tried, undefined, pausesEnd);
         continue;
       }
       if (result.status === 200 || result.status === 201) {
@@ -273,6 +298,8 @@ export function createRunForwarder(options: RunForwarderOptions) {
       });
       if ('retry' in result) {
         last = result.retry;
+        // Half of what is left at most, so the next attempt keeps time of its own.
+        if (tried < attempts) await pause(tried, result.waitMs, Date.now() + (deadline - Date.now()) / 2);
         continue;
       }
       if (result.status === 200) {

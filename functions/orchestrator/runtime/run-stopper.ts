@@ -60,6 +60,11 @@ export type RunStopperDeps = {
    * run slots). A failure is reported, not thrown; the slot's lease expires anyway.
    */
   onStopped?: (tenantId: string, runId: string) => Promise<void>;
+  /**
+   * Sends the cancel of a stopped run that was forwarded to a peer to that peer (HLD §7.3), so the
+   * peer stops spending the tenant's budget there too; it reports its own failures.
+   */
+  cancelForwarded?: (auth: AuthContext, run: RunRecord) => Promise<void>;
   /** Writes the audit line of each stop (HLD §10.2 operator actions are audit-logged). */
   audit: (message: string, record: StopAuditRecord) => void;
   /**
@@ -166,6 +171,7 @@ export function createRunStopper(deps: RunStopperDeps) {
   ): Promise<{ outcome: RunStopOutcome; errors: unknown[] }> {
     const outcome = emptyOutcome();
     const errors: unknown[] = [];
+    const forwarded: RunRecord[] = [];
     for (let start = 0; start < runIds.length; start += stopConcurrency) {
       const batch = runIds.slice(start, start + stopConcurrency);
       const results = await Promise.allSettled(batch.map((runId) => stopOne(auth, runId, reason)));
@@ -178,11 +184,22 @@ export function createRunStopper(deps: RunStopperDeps) {
           return;
         }
         const result = settled.value;
-        if (result.kind === 'stopped') outcome.stopped.push(runId);
-        else if (result.kind === 'over') outcome.alreadyOver.push({ runId, status: result.status });
+        if (result.kind === 'stopped') {
+          outcome.stopped.push(runId);
+          if (result.forwarded !== undefined) forwarded.push(result.forwarded);
+        } else if (result.kind === 'over') outcome.alreadyOver.push({ runId, status: result.status });
         else outcome.notFound.push(runId);
       });
     }
+    // The stopped runs that run on peers are canceled there, all at once: each cancel is bounded,
+    // so the page still ends within its request (HLD §7.3, §10.2).
+    const cancelForwarded = deps.cancelForwarded;
+    if (cancelForwarded !== undefined)
+      await Promise.all(
+        forwarded.map((run) =>
+          reported('stopped run not canceled on its peer', run.run_id, () => cancelForwarded(auth, run)),
+        ),
+      );
     // What was stopped is audited even when a run could not be (storage unavailable), and so is that.
     deps.audit('operator stopped runs', {
       operator: { tenant_id: operator.tenant_id, principal_id: operator.principal.id },
@@ -239,7 +256,9 @@ export function createRunStopper(deps: RunStopperDeps) {
     auth: AuthContext,
     runId: string,
     reason: string,
-  ): Promise<{ kind: 'stopped' } | { kind: 'over'; status: RunStatus } | { kind: 'missing' }> {
+  ): Promise<
+    { kind: 'stopped'; forwarded?: RunRecord } | { kind: 'over'; status: RunStatus } | { kind: 'missing' }
+  > {
     const run = await deps.runs.getRun(auth, runId);
     if (run === undefined) return { kind: 'missing' };
     if (!statesLeadingTo('canceled').includes(run.status)) return { kind: 'over', status: run.status };
@@ -268,7 +287,7 @@ export function createRunStopper(deps: RunStopperDeps) {
       const onStopped = deps.onStopped;
       await reported('stopped run not released', runId, () => onStopped(auth.tenant_id, runId));
     }
-    return { kind: 'stopped' };
+    return { kind: 'stopped', ...(stopped.federation === undefined ? {} : { forwarded: stopped }) };
   }
 
   return {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InMemoryPeerRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-peer-registry.ts';
 import { InMemoryRunStateStore } from '../../../functions/orchestrator/adapters/in-memory/in-memory-run-state.ts';
 import { toRunView } from '../../../functions/orchestrator/runtime/run-service.ts';
@@ -31,7 +31,7 @@ const body: CreateRunRequest = {
 };
 const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
-type Answer = 'ok' | 'unreachable' | 'refused';
+type Answer = 'ok' | 'unreachable' | 'refused' | 'held';
 type CancelAnswer = 'canceled' | 'unreachable';
 
 async function setup(
@@ -57,6 +57,9 @@ async function setup(
   const sent: (ForwardRequest & { originRunId: string | undefined })[] = [];
   const pending = [...answers];
   let ids = 0;
+  // A `held` forward waits for the test to let its answer through.
+  let letThrough: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (letThrough = resolve));
   // The capabilities cache's and the placement budget's clock: only the test and slow peers move it.
   let clock = Date.parse('2026-12-04T10:00:00.000Z');
   const advance = (ms: number) => void (clock += ms);
@@ -102,6 +105,7 @@ async function setup(
         send: async (originRunId?: string): Promise<ForwardedRun> => {
           sent.push({ ...request, originRunId });
           const answer = pending.shift() ?? 'ok';
+          if (answer === 'held') await held;
           if (answer === 'unreachable')
             throw new DependencyUnavailableError('Peer west-1 could not take the forward');
           if (answer === 'refused') throw new NotFoundError('Agent sample-agent was not found');
@@ -129,6 +133,7 @@ async function setup(
     cancels,
     failures,
     cancelFailures: () => cancelFailures,
+    letThrough: () => letThrough(),
   };
 }
 
@@ -335,16 +340,42 @@ describe('federated runs', () => {
     expect(cancelFailures()).toBe(1);
   });
 
-  it('returns remote_cancel failed without calling the peer when the forward never got an answer', async () => {
-    const { create, federated, cancels, runs } = await setup(['unreachable']);
+  it('forwards again a run whose forward never got an answer, to learn its id there, and cancels it', async () => {
+    const { create, federated, cancels, runs, sent } = await setup(['unreachable']);
     const failed = await create('key-1').catch((error: unknown) => error);
     const runId = (failed as DependencyUnavailableError).details['run_id'] as string;
     const stored = await runs.getRun(alice, runId);
     expect(stored?.federation?.remote_run_id).toBeNull();
     const run = { ...toRunView(stored!), status: 'canceled' as const };
     const canceled = await federated.cancelRemote(alice, run, traceparent);
-    expect(cancels).toEqual([]);
-    expect(canceled.federation?.remote_cancel).toBe('failed');
+    // The same forward again (the same key), then the cancel of the run it names.
+    expect(sent.map((forward) => forward.forwardKey)).toEqual([`run:${runId}`, `run:${runId}`]);
+    expect(cancels).toEqual([
+      { peerId: 'west-1', remoteRunId: 'run_0000000000000000000000remo', traceparent },
+    ]);
+    expect(canceled.federation?.remote_cancel).toBe('acknowledged');
+    expect((await runs.getRun(alice, runId))?.federation?.remote_run_id).toBe(
+      'run_0000000000000000000000remo',
+    );
+  });
+
+  it('cancels on the peer a run canceled here while its forward was on its way', async () => {
+    const { create, cancels, runs, sent, letThrough } = await setup(['held']);
+    const creating = create('key-1');
+    await vi.waitFor(() => expect(sent).toHaveLength(1));
+    const [stored] = (await runs.listRuns(alice, { limit: 10 })).runs;
+    await runs.commit(alice, stored!.run_id, {
+      requireStatus: ['queued'],
+      status: 'canceled',
+      changes: { ended_at: new Date().toISOString() },
+      events: [],
+    });
+    letThrough();
+    const { run } = await creating;
+    expect(run).toMatchObject({ status: 'canceled', federation: { remote_cancel: 'acknowledged' } });
+    expect(cancels).toEqual([
+      { peerId: 'west-1', remoteRunId: 'run_0000000000000000000000remo', traceparent },
+    ]);
   });
 
   it('returns a run that was never forwarded as it is', async () => {

@@ -37,6 +37,7 @@ function setup() {
   // A local caller naming east-1 in its metadata does not make east-1 its origin.
   add(record('run_local', 'running', 'carol', 'east-1'));
   const canceled: string[] = [];
+  const tenants: (string | undefined)[] = [];
   const handlers = forwardHandlers({
     nodeId: 'west-1',
     eventsUrl: async () => 'unused',
@@ -45,7 +46,8 @@ function setup() {
       createRun: async () => {
         throw new Error('not used');
       },
-      cancelRun: async (auth, runId) => {
+      cancelRun: async (auth, runId, tenant) => {
+        tenants.push(tenant?.tenant_id);
         const run = table.get(`${auth.tenant_id}/${runId}`)!;
         if (run.status === 'completed' || run.status === 'failed')
           throw new ConflictError(`The run is already ${run.status} and cannot be canceled`);
@@ -56,16 +58,20 @@ function setup() {
     },
   });
   const cancel = (auth: AuthContext, runId: string) =>
-    handlers.cancelForwardedRun({ auth, body: { run_id: runId } } as Parameters<
-      typeof handlers.cancelForwardedRun
-    >[0]);
-  return { cancel, canceled };
+    handlers.cancelForwardedRun({
+      auth,
+      tenant: { tenant_id: auth.tenant_id },
+      body: { run_id: runId },
+    } as Parameters<typeof handlers.cancelForwardedRun>[0]);
+  return { cancel, canceled, tenants };
 }
 
 describe('POST /v1/federation/runs:cancel', () => {
   it('returns the run canceled for the peer that forwarded it', async () => {
-    const { cancel, canceled } = setup();
+    const { cancel, canceled, tenants } = setup();
     const answer = await cancel(peerAuth('east-1'), 'run_forwarded');
+    // With its tenant, so the run's slots go to the tenant's waiting runs at once.
+    expect(tenants).toEqual([peerAuth('east-1').tenant_id]);
     expect(answer).toMatchObject({
       status: 200,
       json: {

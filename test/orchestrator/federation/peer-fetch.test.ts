@@ -195,4 +195,12 @@ describe('the federation fetch with a client certificate', () => {
     expect(await (await peerFetch('http://127.0.0.1:9/v1/peer/info')).text()).toBe('ok');
     expect(calls).toEqual(['http://127.0.0.1:9/v1/peer/info']);
   });
+
+  it('throws the caller’s timeout when the certificate cannot be read in time', async () => {
+    const peerFetch = createClientCertificateFetch(() => new Promise<ClientCertificate>(() => undefined));
+    const answer = await peerFetch(`${baseUrl}/v1/peer/info`, { signal: AbortSignal.timeout(50) }).catch(
+      (error: unknown) => error,
+    );
+    expect(answer).toMatchObject({ name: 'TimeoutError' });
+  });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InMemoryPeerRegistry } from '../../../functions/orchestrator/adapters/in-memory/in-memory-peer-registry.ts';
 import { createRunForwarder } from '../../../functions/orchestrator/federation/run-forwarder.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
@@ -131,5 +131,35 @@ describe('run forwarder cancel', () => {
       code: 'not_found',
     });
     expect(sent).toEqual([]);
+  });
+
+  it('waits the Retry-After a busy peer gives before sending the cancel again', async () => {
+    vi.useFakeTimers();
+    try {
+      const busy = new Response('{}', { status: 429, headers: { 'retry-after': '1' } });
+      const { cancel, sent } = await setup([busy, canceled()]);
+      const answer = cancel();
+      await vi.advanceTimersByTimeAsync(900);
+      expect(sent).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(200);
+      expect(await answer).toMatchObject({ status: 'canceled' });
+      expect(sent).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('sends the cancel again when the answer breaks off while it is read', async () => {
+    const broken = new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.error(new TypeError('terminated'));
+        },
+      }),
+      { status: 200 },
+    );
+    const { cancel, sent } = await setup([broken, canceled()]);
+    expect(await cancel()).toMatchObject({ status: 'canceled' });
+    expect(sent).toHaveLength(2);
   });
 });

@@ -33,7 +33,7 @@ const operator: AuthContext = {
  * A node whose stop of every run stops `pageSize` runs per call and hands the rest to a step queue;
  * a commit of a run named in `failing` fails as if storage were unavailable for it.
  */
-async function node(pageSize: number) {
+async function node(pageSize: number, peerDown = false) {
   let tick = Date.parse('2026-02-01T00:00:00.000Z');
   const now = () => new Date((tick += 1000));
   const store = new InMemoryRunStateStore({ now });
@@ -69,11 +69,17 @@ async function node(pageSize: number) {
   });
   const audits: StopAuditRecord[] = [];
   const stops = new InMemoryStepQueue();
+  const peerCancels: string[] = [];
   const stopper = createRunStopper({
     runs,
     sink,
     reportFailure,
     now,
+    cancelForwarded: async (_auth, run) => {
+      if (peerDown)
+        throw new DependencyUnavailableError('Peer west-1 could not be reached to cancel the run');
+      peerCancels.push(`${run.federation?.node_id}/${run.federation?.remote_run_id}`);
+    },
     audit: (_message, record) => void audits.push(record),
     continuation: stops,
     pageSize,
@@ -121,7 +127,22 @@ async function node(pageSize: number) {
     }
     return failed;
   };
-  return { runs: store, stopper, failing, failures, audits, start, drain };
+  /** Marks a run as forwarded to west-1, where it runs as `remote`. */
+  const forward = async (runId: string, remote: string) => {
+    await store.commit(member('acme'), runId, {
+      requireStatus: ['queued', 'running'],
+      changes: {
+        federation: {
+          origin_node_id: 'east-1',
+          node_id: 'west-1',
+          remote_run_id: remote,
+          remote_events_url: null,
+        },
+      },
+      events: [],
+    });
+  };
+  return { runs: store, stopper, failing, failures, audits, start, drain, forward, peerCancels };
 }
 
 describe('a stop of every run in the background', () => {
@@ -169,5 +190,28 @@ describe('a stop of every run in the background', () => {
       expect(await runs.getRun(member('acme'), runId)).toMatchObject({ status: 'canceled' });
     expect(await runs.getRun(member('acme'), later[0]!)).toMatchObject({ status: 'queued' });
     expect(await runs.getRun(member('acme'), later[1]!)).toMatchObject({ status: 'running' });
+  });
+
+  it('cancels on their peer the stopped runs that run there, and only those', async () => {
+    const { stopper, start, forward, peerCancels } = await node(10);
+    const [local, forwarded] = [await start(true), await start(true)];
+    await forward(forwarded, 'run_remote');
+    const outcome = await stopper.stop(operator, 'acme', { all: true }, 'runaway');
+    expect(outcome.stopped.sort()).toEqual([local, forwarded].sort());
+    expect(peerCancels).toEqual(['west-1/run_remote']);
+  });
+
+  it('returns the forwarded run stopped here, and reports it, when its peer cannot be reached', async () => {
+    const { runs, stopper, start, forward, failures } = await node(10, true);
+    const forwarded = await start(true);
+    await forward(forwarded, 'run_remote');
+    expect(await stopper.stop(operator, 'acme', { runIds: [forwarded] }, 'runaway')).toMatchObject({
+      stopped: [forwarded],
+      failed: [],
+    });
+    expect(await runs.getRun(member('acme'), forwarded)).toMatchObject({ status: 'canceled' });
+    expect(failures).toEqual([
+      { what: 'stopped run not canceled on its peer', context: { run_id: forwarded } },
+    ]);
   });
 });
