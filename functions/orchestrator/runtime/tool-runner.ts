@@ -218,8 +218,7 @@ export function createToolRunner(deps: ToolRunnerDeps) {
       id.completed,
     ]);
     const stored = new Map(
-      // Only the first call is known unstored: a delivery beside this one may have made later ones.
-      request.fresh === true && index === 0
+      request.fresh === true
         ? []
         : (await deps.runs.getEvents(auth, runId, wanted)).map((event) => [event.event_id, event]),
     );
