@@ -195,7 +195,8 @@ async function resumeInFlight(
  * deployment package CloudFormation deployed (downloaded and unpacked), its environment is the one
  * Lambda holds (deployed API URLs pointed at the local fronts), its routes are the deployed REST
  * APIs' (checked against infra/resources/definitions.ts). API Gateway is stood in for by the local
- * fronts and the step queue's event source mapping by the local poller, as in the local node.
+ * fronts and the step worker's event source mappings (step and deadline queues) by local pollers, as
+ * in the local node.
  * One host per process: the handlers read `process.env` when imported, and stay loaded.
  */
 export async function startArtifactHost(settings: ArtifactHostSettings): Promise<ArtifactHost> {
@@ -235,9 +236,15 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   const config = deployedClientConfig(settings.aws);
   const queue = artifacts.stepQueue;
   const notes = [...artifacts.notes];
-  const pauseMapping = (settings.pauseDeployedEventSource ?? true) && queue.enabled;
+  // The step worker's event sources: the step queue and the deadline queue (HLD §4.3).
+  const sources = [queue, ...(artifacts.deadlineQueue === undefined ? [] : [artifacts.deadlineQueue])];
+  const paused = (settings.pauseDeployedEventSource ?? true) ? sources.filter((s) => s.enabled) : [];
+  const resume = async () => {
+    for (const source of paused) await setQueueSourceEnabled(config, source.uuid, true);
+  };
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
+  let deadlinePoller: SqsPoller | undefined;
   const dashboard = startLocalDashboard({
     nodeId: settings.stackName.replace(/^AgentOS-/, ''),
     aws: config,
@@ -256,10 +263,10 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   };
   let alarmBridge: AlarmActionBridge | undefined;
   try {
-    if (pauseMapping) {
-      await setQueueSourceEnabled(config, queue.uuid, false);
+    for (const source of paused) {
+      await setQueueSourceEnabled(config, source.uuid, false);
       notes.push(
-        `the stack's event source mapping ${queue.uuid} is disabled while the host polls ${queue.queueArn} ` +
+        `the stack's event source mapping ${source.uuid} is disabled while the host polls ${source.queueArn} ` +
           'in its place (enabled again on stop)',
       );
     }
@@ -301,6 +308,24 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       concurrency: settings.pollerConcurrency ?? queue.maximumConcurrency ?? 4,
       onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
     });
+    const deadlines = artifacts.deadlineQueue;
+    if (deadlines !== undefined) {
+      deadlinePoller = startSqsPoller({
+        aws: config,
+        queueUrl: deadlines.queueUrl,
+        queueArn: deadlines.queueArn,
+        functionName: worker.functionName,
+        timeoutSeconds: worker.timeoutSeconds,
+        handler: handlers.get('stepWorker') as (
+          event: SQSEvent,
+          context: unknown,
+        ) => Promise<SQSBatchResponse>,
+        batchSize: deadlines.batchSize,
+        concurrency: 1,
+        onError: (error) =>
+          console.error('deadline poller error', error instanceof Error ? error.message : error),
+      });
+    }
     // The alarm topic's Lambda subscription (the alert notifier, HLD §9.3): the emulator neither runs
     // alarm actions nor invokes a subscribed function, so the host does both in their place.
     const subscription = artifacts.stack.topicSubscriptions.find((s) => s.function === 'alertNotifier');
@@ -322,21 +347,22 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     }
   } catch (error) {
     await alarmBridge?.stop();
+    await poller?.stop();
+    await deadlinePoller?.stop();
     await Promise.allSettled(fronts.map((front) => front.close()));
     await dashboard.stop();
-    if (pauseMapping) {
-      // Both failures matter: the start's, and that the deployed mapping stays disabled.
-      await setQueueSourceEnabled(config, queue.uuid, true).catch((restoreError: unknown) => {
-        throw new AggregateError(
-          [error, restoreError],
-          `${String(error)}; enabling ${queue.uuid} again failed too`,
-        );
-      });
-    }
+    // Both failures matter: the start's, and that the deployed mappings stay disabled.
+    await resume().catch((restoreError: unknown) => {
+      throw new AggregateError(
+        [error, restoreError],
+        `${String(error)}; enabling ${paused.map((s) => s.uuid).join(', ')} again failed too`,
+      );
+    });
     throw error;
   }
   const [modelPolicyFront, orchestratorFront] = fronts as [HttpFront, HttpFront];
   const runningPoller = poller;
+  const runningDeadlinePoller = deadlinePoller;
   const runningBridge = alarmBridge;
   return {
     orchestratorUrl: orchestratorFront.url,
@@ -360,12 +386,12 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     notes,
     async stop() {
       try {
-        await runningPoller.stop();
+        await Promise.all([runningPoller.stop(), runningDeadlinePoller?.stop()]);
         await runningBridge?.stop();
         await Promise.allSettled(fronts.map((front) => front.close()));
         await dashboard.stop();
       } finally {
-        if (pauseMapping) await setQueueSourceEnabled(config, queue.uuid, true);
+        await resume();
       }
     },
   };

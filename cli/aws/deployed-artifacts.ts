@@ -4,7 +4,7 @@ import { deployedClientConfig } from './deployed-aws.ts';
 import type { DeployedAwsSettings } from './deployed-aws.ts';
 import { fetchFunctionCode } from './deployed-code.ts';
 import type { ExtractedCode } from './deployed-code.ts';
-import { readQueueSource } from './deployed-event-source.ts';
+import { readQueueSources } from './deployed-event-source.ts';
 import type { DeployedQueueSource } from './deployed-event-source.ts';
 import { readFunctionConfigurations } from './deployed-functions.ts';
 import type { DeployedFunctionConfiguration } from './deployed-functions.ts';
@@ -38,18 +38,37 @@ export type DeployedArtifacts = {
   apis: Record<ServiceApi, DeployedApi>;
   /** The step worker's event source: the step queue. */
   stepQueue: DeployedQueueSource;
+  /** The step worker's other event source: the deadline queue (absent on a stack from before it). */
+  deadlineQueue: DeployedQueueSource | undefined;
   /** What differs from a deployed node, or was worked around, in words. */
   notes: string[];
   timings: { readStackMs: number; codeMs: number };
 };
 
-function checkStepQueue(stack: DeployedStack, source: DeployedQueueSource): void {
-  const output = stack.outputs['StepQueueUrl'];
-  const queueName = source.queueArn.split(':').at(-1);
-  if (output !== undefined && output.split('/').at(-1) !== queueName)
+/**
+ * Tells the step worker's event sources apart by the stack's queue outputs: the step queue's, and
+ * the deadline queue's. With one source and no step queue output, that source is the step queue.
+ */
+function sortQueueSources(
+  stack: DeployedStack,
+  sources: readonly DeployedQueueSource[],
+): { stepQueue: DeployedQueueSource; deadlineQueue: DeployedQueueSource | undefined } {
+  const named = (output: string) => {
+    const url = stack.outputs[output];
+    return url === undefined
+      ? undefined
+      : sources.find((source) => source.queueArn.split(':').at(-1) === url.split('/').at(-1));
+  };
+  const deadlineQueue = named('DeadlineQueueUrl');
+  const stepQueue = named('StepQueueUrl') ?? (sources.length === 1 ? sources[0] : undefined);
+  const expected = deadlineQueue === undefined ? 1 : 2;
+  if (stepQueue === undefined || sources.length !== expected)
     throw new Error(
-      `The step worker is fed from ${source.queueArn}, but the stack's StepQueueUrl output is ${output}`,
+      `The step worker is fed from ${sources.map((s) => s.queueArn).join(', ')}, but the stack's ` +
+        `StepQueueUrl and DeadlineQueueUrl outputs are ${stack.outputs['StepQueueUrl'] ?? 'absent'} and ` +
+        `${stack.outputs['DeadlineQueueUrl'] ?? 'absent'}`,
     );
+  return { stepQueue, deadlineQueue };
 }
 
 function runtimeNote(functions: readonly DeployedFunctionConfiguration[]): string[] {
@@ -71,11 +90,11 @@ export async function readDeployedArtifacts(settings: DeployedArtifactsSettings)
   const started = performance.now();
   const stack = await readDeployedStack(config, settings.stackName);
   const configurations = await readFunctionConfigurations(config, stack);
-  const [{ apis, notes: routeNotes }, stepQueue] = await Promise.all([
+  const [{ apis, notes: routeNotes }, queueSources] = await Promise.all([
     readDeployedApis(config, stack, configurations),
-    readQueueSource(config, configurations.stepWorker.functionName),
+    readQueueSources(config, configurations.stepWorker.functionName),
   ]);
-  checkStepQueue(stack, stepQueue);
+  const { stepQueue, deadlineQueue } = sortQueueSources(stack, queueSources);
   const stackRead = performance.now();
 
   const download = deployedClientConfig(settings.aws, 'download');
@@ -113,6 +132,7 @@ export async function readDeployedArtifacts(settings: DeployedArtifactsSettings)
     functions,
     apis,
     stepQueue,
+    deadlineQueue,
     notes,
     timings: { readStackMs: stackRead - started, codeMs: performance.now() - stackRead },
   };

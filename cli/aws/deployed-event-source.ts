@@ -37,13 +37,14 @@ async function queueUrlOf(config: DeployedClientConfig, queueArn: string): Promi
 }
 
 /**
- * The one SQS event source mapping of a function. Refused unless it reports batch item failures:
- * the local poller implements only that contract (failed records stay, the rest are deleted).
+ * The SQS event source mappings of a function (the step worker has two: the step queue and the
+ * deadline queue). Refused unless there is one and each reports batch item failures: the local
+ * poller implements only that contract (failed records stay, the rest are deleted).
  */
-export async function readQueueSource(
+export async function readQueueSources(
   config: DeployedClientConfig,
   functionName: string,
-): Promise<DeployedQueueSource> {
+): Promise<DeployedQueueSource[]> {
   const lambda = new LambdaClient(config);
   const mappings: EventSourceMappingConfiguration[] = [];
   try {
@@ -56,23 +57,25 @@ export async function readQueueSource(
     lambda.destroy();
   }
   const sqsMappings = mappings.filter((mapping) => mapping.EventSourceArn?.includes(':sqs:'));
-  if (sqsMappings.length !== 1)
-    throw new Error(`${functionName} has ${sqsMappings.length} SQS event source mappings; expected one`);
-  const mapping = sqsMappings[0]!;
-  if (!(mapping.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'))
-    throw new Error(
-      `The event source mapping ${mapping.UUID} of ${functionName} does not report batch item failures; ` +
-        'the local poller implements only that contract',
-    );
-  const queueArn = mapping.EventSourceArn!;
-  return {
-    uuid: mapping.UUID ?? '',
-    queueArn,
-    queueUrl: await queueUrlOf(config, queueArn),
-    batchSize: mapping.BatchSize ?? 10,
-    maximumConcurrency: mapping.ScalingConfig?.MaximumConcurrency,
-    enabled: mapping.State === 'Enabled' || mapping.State === 'Enabling',
-  };
+  if (sqsMappings.length === 0) throw new Error(`${functionName} has no SQS event source mapping`);
+  return Promise.all(
+    sqsMappings.map(async (mapping) => {
+      if (!(mapping.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'))
+        throw new Error(
+          `The event source mapping ${mapping.UUID} of ${functionName} does not report batch item failures; ` +
+            'the local poller implements only that contract',
+        );
+      const queueArn = mapping.EventSourceArn!;
+      return {
+        uuid: mapping.UUID ?? '',
+        queueArn,
+        queueUrl: await queueUrlOf(config, queueArn),
+        batchSize: mapping.BatchSize ?? 10,
+        maximumConcurrency: mapping.ScalingConfig?.MaximumConcurrency,
+        enabled: mapping.State === 'Enabled' || mapping.State === 'Enabling',
+      };
+    }),
+  );
 }
 
 /** Turns an event source mapping on or off. */

@@ -69,6 +69,7 @@ export function functionEnvironment(
     ...orchestratorHttpEnv.render({
       AGENTOS_TABLE_NAME: settings.resources.tableName,
       AGENTOS_STEP_QUEUE_URL: settings.resources.stepQueueUrl,
+      AGENTOS_DEADLINE_QUEUE_URL: settings.resources.deadlineQueueUrl,
       AGENTOS_STATE_MACHINE_ARN: settings.resources.stateMachineArn,
       AGENTOS_LONG_RUN_STATE_MACHINE_ARN: settings.resources.longRunStateMachineArn,
       // A local node is its own identity provider: one issuer signs users' and service tokens.
@@ -132,7 +133,7 @@ async function routesFor(api: keyof typeof apiRoutes): Promise<LocalRoute[]> {
 /**
  * Runs a node's Lambda handlers from this checkout's source on localhost against the emulator: the
  * Orchestrator and Model Policy REST APIs on their own ports, and the SQS event source mapping of
- * the step worker. Handlers read their settings from `process.env` at import, like in Lambda, so
+ * the step worker (on the step and deadline queues). Handlers read their settings from `process.env` at import, like in Lambda, so
  * one process hosts one node. The tests and benchmarks start nodes this way in their own process,
  * on resources infra/local/provision-emulator.ts creates; `agentos up --local` instead deploys the
  * node stack and runs what was deployed (cli/aws/artifact-host.ts).
@@ -149,6 +150,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   installInvokeStore();
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
+  let deadlinePoller: SqsPoller | undefined;
   const dashboard = startLocalDashboard({
     nodeId: settings.nodeId,
     aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 2 },
@@ -180,19 +182,33 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     );
     dashboard.addFront('orchestrator', fronts[1]!);
     const worker = functionDefinitions.stepWorker;
+    const stepWorkerHandler = (await loadHandler('stepWorker')) as (
+      event: SQSEvent,
+      context: unknown,
+    ) => Promise<SQSBatchResponse>;
     poller = startSqsPoller({
       aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
       queueUrl: settings.resources.stepQueueUrl,
       queueArn: settings.resources.stepQueueArn,
       functionName: 'stepWorker',
       timeoutSeconds: worker.timeoutSeconds,
-      handler: (await loadHandler('stepWorker')) as (
-        event: SQSEvent,
-        context: unknown,
-      ) => Promise<SQSBatchResponse>,
+      handler: stepWorkerHandler,
       batchSize: worker.batchSize,
       concurrency: settings.pollerConcurrency ?? 4,
       onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
+    });
+    // The worker's second event source: runs' deadlines, due as their delay passes (HLD §4.3).
+    deadlinePoller = startSqsPoller({
+      aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
+      queueUrl: settings.resources.deadlineQueueUrl,
+      queueArn: settings.resources.deadlineQueueArn,
+      functionName: 'stepWorker',
+      timeoutSeconds: worker.timeoutSeconds,
+      handler: stepWorkerHandler,
+      batchSize: worker.batchSize,
+      concurrency: 1,
+      onError: (error) =>
+        console.error('deadline poller error', error instanceof Error ? error.message : error),
     });
     const stepPoller = poller;
     // The queues' gauges on GET /metrics, which SQS's own metrics give on AWS (HLD §9.1).
@@ -207,6 +223,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   } catch (error) {
     await Promise.allSettled(fronts.map((front) => front.close()));
     await poller?.stop();
+    await deadlinePoller?.stop();
     await dashboard.stop();
     throw error;
   }
@@ -217,7 +234,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     modelPolicyUrl: modelPolicyFront.url,
     async stop() {
       sampler?.stop();
-      await poller?.stop();
+      await Promise.all([poller?.stop(), deadlinePoller?.stop()]);
       await Promise.allSettled(fronts.map((front) => front.close()));
       await dashboard.stop();
     },

@@ -103,6 +103,7 @@ export async function sampleFunctionEnvironment(): Promise<Record<string, string
       AWS_REGION: 'us-east-1',
       AGENTOS_TABLE_NAME: 'agentos-probe',
       AGENTOS_STEP_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/agentos-probe-steps',
+      AGENTOS_DEADLINE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/agentos-probe-deadlines',
       AGENTOS_STATE_MACHINE_ARN:
         'arn:aws:states:us-east-1:000000000000:stateMachine:agentos-probe-run-deadline',
       AGENTOS_LONG_RUN_STATE_MACHINE_ARN:

@@ -26,6 +26,7 @@ import { AlreadyExistsException, CreateEmailIdentityCommand, SESv2Client } from 
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import {
   alertEmailDefinition,
+  deadlineQueueDefinition,
   longRunStateMachineDefinition,
   renderStateMachineDefinition,
   resourceNames,
@@ -40,6 +41,9 @@ export type ProvisionedResources = {
   stepQueueUrl: string;
   stepQueueArn: string;
   stepDeadLetterQueueUrl: string;
+  /** Runs' deadlines of at most 15 minutes, as delayed messages the step worker consumes. */
+  deadlineQueueUrl: string;
+  deadlineQueueArn: string;
   stateMachineArn: string;
   /** The long-run state machine, which drives `long` runs. */
   longRunStateMachineArn: string;
@@ -108,7 +112,7 @@ async function findStateMachine(sfn: SFNClient, name: string): Promise<string | 
 }
 
 /**
- * Creates (or finds) a node's table, step queue with DLQ, run-deadline and long-run state machines
+ * Creates (or finds) a node's table, step and deadline queues with their DLQ, run-deadline and long-run state machines
  * and alert sender identity in an emulator, from the same definitions the CDK stack uses. Idempotent.
  * The test suite and the benchmarks use it for the nodes and adapters they run in their own process
  * (fresh resources per test file in well under a second, where a `cdk deploy` takes seconds);
@@ -133,6 +137,15 @@ export async function provisionNode(nodeId: string, aws: AwsClientConfig): Promi
       RedrivePolicy: JSON.stringify({
         deadLetterTargetArn: dlq.arn,
         maxReceiveCount: stepQueueDefinition.maxReceiveCount,
+      }),
+    });
+    const deadlineQueue = await ensureQueue(sqs, names.deadlineQueue, {
+      VisibilityTimeout: String(deadlineQueueDefinition.visibilityTimeoutSeconds),
+      MessageRetentionPeriod: String(deadlineQueueDefinition.messageRetentionSeconds),
+      ReceiveMessageWaitTimeSeconds: String(deadlineQueueDefinition.receiveMessageWaitTimeSeconds),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: dlq.arn,
+        maxReceiveCount: deadlineQueueDefinition.maxReceiveCount,
       }),
     });
     const ensureStateMachine = async (name: string, definition: string): Promise<string> =>
@@ -166,6 +179,8 @@ export async function provisionNode(nodeId: string, aws: AwsClientConfig): Promi
       stepQueueUrl: queue.url,
       stepQueueArn: queue.arn,
       stepDeadLetterQueueUrl: dlq.url,
+      deadlineQueueUrl: deadlineQueue.url,
+      deadlineQueueArn: deadlineQueue.arn,
       stateMachineArn,
       longRunStateMachineArn,
       alertSender: alertEmailDefinition.defaultSender,
@@ -188,7 +203,7 @@ export async function deprovisionNode(nodeId: string, aws: AwsClientConfig): Pro
     await db.send(new DeleteTableCommand({ TableName: names.table })).catch((error: unknown) => {
       if (!(error instanceof ResourceNotFoundException)) throw error;
     });
-    for (const queueName of [names.stepQueue, names.stepDeadLetterQueue]) {
+    for (const queueName of [names.stepQueue, names.deadlineQueue, names.stepDeadLetterQueue]) {
       try {
         const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }));
         await sqs.send(new DeleteQueueCommand({ QueueUrl }));

@@ -28,6 +28,24 @@ export const stepDeadLetterQueueDefinition = {
   messageRetentionSeconds: 14 * 24 * 3600,
 } as const;
 
+/**
+ * The deadline queue (HLD §4.3 run deadlines, §10.2): a run whose deadline is at most
+ * `maxDelaySeconds` away gets it as one message sent with that delay, not a Step Functions
+ * execution. It is a queue of its own so that a waiting deadline never counts as step backlog in
+ * the step queue's age (the `queue_backlog` alarm). The step worker consumes it like the step
+ * queue, and it redrives to the step queue's dead-letter queue after as many receives, so the
+ * worker's last-delivery handling and the `dlq_not_empty` alarm cover deadlines too.
+ */
+export const deadlineQueueDefinition = {
+  /** SQS's longest DelaySeconds: a longer deadline goes through the run-deadline state machine. */
+  maxDelaySeconds: 900,
+  visibilityTimeoutSeconds: stepQueueDefinition.visibilityTimeoutSeconds,
+  /** Far beyond the longest delay, so a deadline held up by a worker outage is not lost. */
+  messageRetentionSeconds: stepQueueDefinition.messageRetentionSeconds,
+  receiveMessageWaitTimeSeconds: stepQueueDefinition.receiveMessageWaitTimeSeconds,
+  maxReceiveCount: stepQueueDefinition.maxReceiveCount,
+} as const;
+
 /** Lambda settings that the local node mirrors (batch size, timeouts). */
 export const functionDefinitions = {
   orchestratorApi: {
@@ -265,6 +283,7 @@ export function resourceNames(nodeId: string) {
     table: `agentos-${nodeId}`,
     stepQueue: `agentos-${nodeId}-steps`,
     stepDeadLetterQueue: `agentos-${nodeId}-steps-dlq`,
+    deadlineQueue: `agentos-${nodeId}-deadlines`,
     stateMachine: `agentos-${nodeId}-run-deadline`,
     longRunStateMachine: `agentos-${nodeId}-long-run`,
   };

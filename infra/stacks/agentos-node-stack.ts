@@ -106,7 +106,7 @@ function shipModelCatalog(bundlesDir: string, catalogFile: string | undefined): 
 }
 
 /**
- * One AgentOS node on AWS: the table, the step queue and its DLQ, the run-deadline and long-run
+ * One AgentOS node on AWS: the table, the step and deadline queues and their DLQ, the run-deadline and long-run
  * state machines,
  * the Lambda functions and the Orchestrator and Model Policy REST APIs, all built from
  * infra/resources/definitions.ts, the same values the local node is provisioned from. The node's
@@ -117,6 +117,8 @@ export class AgentOsNodeStack extends Stack {
   readonly table: Table;
   readonly stepQueue: Queue;
   readonly stepDeadLetterQueue: Queue;
+  /** Runs' deadlines of at most 15 minutes, each one delayed message (HLD §4.3). */
+  readonly deadlineQueue: Queue;
   readonly runDeadline: StateMachine;
   /** Drives the steps of `long` runs (task tokens, heartbeats, waits). */
   readonly longRun: StateMachine;
@@ -144,6 +146,7 @@ export class AgentOsNodeStack extends Stack {
     const names = {
       stepQueue: `${base.stepQueue}-${instance}`,
       stepDeadLetterQueue: `${base.stepDeadLetterQueue}-${instance}`,
+      deadlineQueue: `${base.deadlineQueue}-${instance}`,
       stateMachine: `${base.stateMachine}-${instance}`,
       longRunStateMachine: `${base.longRunStateMachine}-${instance}`,
     };
@@ -155,9 +158,11 @@ export class AgentOsNodeStack extends Stack {
     const stepQueues = new StepQueues(this, 'StepQueues', {
       queueName: names.stepQueue,
       deadLetterQueueName: names.stepDeadLetterQueue,
+      deadlineQueueName: names.deadlineQueue,
     });
     this.stepQueue = stepQueues.queue;
     this.stepDeadLetterQueue = stepQueues.deadLetterQueue;
+    this.deadlineQueue = stepQueues.deadlineQueue;
     this.runDeadline = new RunDeadlineStateMachine(this, 'RunDeadline', {
       stateMachineName: names.stateMachine,
       stepQueue: this.stepQueue,
@@ -186,6 +191,7 @@ export class AgentOsNodeStack extends Stack {
     const queues = {
       AGENTOS_TABLE_NAME: this.table.tableName,
       AGENTOS_STEP_QUEUE_URL: this.stepQueue.queueUrl,
+      AGENTOS_DEADLINE_QUEUE_URL: this.deadlineQueue.queueUrl,
       AGENTOS_STATE_MACHINE_ARN: this.runDeadline.stateMachineArn,
       AGENTOS_LONG_RUN_STATE_MACHINE_ARN: this.longRun.stateMachineArn,
       // The node's run capacity (HLD §10.2): the API refuses or queues by it, the worker starts by it.
@@ -283,6 +289,14 @@ export class AgentOsNodeStack extends Stack {
         reportBatchItemFailures: true,
         // Bounds the step workers running at once (each on up to batchSize steps), so a burst of
         // runs cannot take the account's Lambda concurrency or the table's and models' throughput.
+        maxConcurrency: stepWorkerMaxConcurrency,
+      }),
+    );
+    // Due deadlines reach the same worker, which fails the runs still going (HLD §4.3).
+    this.functions.stepWorker.addEventSource(
+      new SqsEventSource(this.deadlineQueue, {
+        batchSize: functionDefinitions.stepWorker.batchSize,
+        reportBatchItemFailures: true,
         maxConcurrency: stepWorkerMaxConcurrency,
       }),
     );
@@ -396,6 +410,9 @@ export class AgentOsNodeStack extends Stack {
 
     this.table.grantReadWriteData(stepWorker);
     this.stepQueue.grantSendMessages(stepWorker);
+    // A run's first step schedules its deadline: a delayed message for up to 15 minutes, the
+    // run-deadline state machine beyond (HLD §4.3). The worker's event source consumes the queue.
+    this.deadlineQueue.grantSendMessages(stepWorker);
     this.runDeadline.grantStartExecution(stepWorker);
     // The worker answers a long run's step tasks, and stops the execution of a run it times out.
     this.longRun.grantTaskResponse(stepWorker);
@@ -496,6 +513,7 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'StepQueueUrl', { value: this.stepQueue.queueUrl });
     new CfnOutput(this, 'StepDeadLetterQueueUrl', { value: this.stepDeadLetterQueue.queueUrl });
+    new CfnOutput(this, 'DeadlineQueueUrl', { value: this.deadlineQueue.queueUrl });
     new CfnOutput(this, 'RunDeadlineStateMachineArn', { value: this.runDeadline.stateMachineArn });
     new CfnOutput(this, 'LongRunStateMachineArn', { value: this.longRun.stateMachineArn });
     new CfnOutput(this, 'ServiceSigningKeySecretArn', { value: signingKey.secretArn });

@@ -192,13 +192,13 @@ describe('the artifact host of a deployed node stack', () => {
     ]);
     expect(process.env['AGENTOS_AWS_ENDPOINT']).toBe(aws.endpoint);
     expect(host.environment.functionScoped).toEqual(['POWERTOOLS_SERVICE_NAME']);
-    // The host polls the step queue in place of the deployed mapping, which it paused.
+    // The host polls the step and deadline queues in place of the deployed mappings, which it paused.
     const lambda = new LambdaClient(deployedClientConfig(aws));
     const mappings = await lambda.send(
       new ListEventSourceMappingsCommand({ FunctionName: host.functions.stepWorker.functionName }),
     );
     lambda.destroy();
-    expect(mappings.EventSourceMappings?.map((m) => m.State)).toEqual(['Disabled']);
+    expect(mappings.EventSourceMappings?.map((m) => m.State)).toEqual(['Disabled', 'Disabled']);
   });
 
   it('runs a run to completion through the deployed functions', async () => {

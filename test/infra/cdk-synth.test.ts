@@ -9,6 +9,7 @@ import { contextKeys } from '../../infra/config/node-settings.ts';
 import { bundlesDirContextKey, nodeStackName } from '../../infra/node-app.ts';
 import {
   functionDefinitions,
+  deadlineQueueDefinition,
   stepQueueDefinition,
   tableDefinition,
 } from '../../infra/resources/definitions.ts';
@@ -103,22 +104,30 @@ describe('the node stack', () => {
     }
   });
 
-  it('feeds the step worker from the step queue in defined batches, reporting batch item failures', () => {
-    const queueId = stack.getLogicalId(stack.stepQueue.node.defaultChild as CfnResource);
+  it('feeds the step worker from the step and deadline queues in defined batches, reporting batch item failures', () => {
+    const queueIds = [stack.stepQueue, stack.deadlineQueue].map((queue) =>
+      stack.getLogicalId(queue.node.defaultChild as CfnResource),
+    );
     const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
-    expect(mappings).toHaveLength(1);
-    expect(mappings[0]?.Properties).toMatchObject({
-      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
-      FunctionName: { Ref: stack.getLogicalId(stack.functions.stepWorker.node.defaultChild as CfnResource) },
-      BatchSize: functionDefinitions.stepWorker.batchSize,
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-    });
+    expect(mappings).toHaveLength(2);
+    for (const [index, queueId] of queueIds.entries()) {
+      expect(mappings[index]?.Properties).toMatchObject({
+        EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        FunctionName: {
+          Ref: stack.getLogicalId(stack.functions.stepWorker.node.defaultChild as CfnResource),
+        },
+        BatchSize: functionDefinitions.stepWorker.batchSize,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    }
   });
 
-  it('redrives the step queue to its DLQ, with both queues encrypted and TLS-only', () => {
+  it('redrives the step and deadline queues to their DLQ, with every queue encrypted and TLS-only', () => {
     const dlqId = stack.getLogicalId(stack.stepDeadLetterQueue.node.defaultChild as CfnResource);
     const queueId = stack.getLogicalId(stack.stepQueue.node.defaultChild as CfnResource);
+    const deadlineQueueId = stack.getLogicalId(stack.deadlineQueue.node.defaultChild as CfnResource);
     const queues = resourcesOfType(template, 'AWS::SQS::Queue');
+    expect(Object.keys(queues).sort()).toEqual([queueId, deadlineQueueId, dlqId].sort());
     expect(queues[queueId]?.Properties).toMatchObject({
       RedrivePolicy: {
         deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
@@ -126,11 +135,23 @@ describe('the node stack', () => {
       },
       SqsManagedSseEnabled: true,
     });
+    // A deadline waits out its delay on the queue: it must outlive the longest one (900 s).
+    expect(queues[deadlineQueueId]?.Properties).toMatchObject({
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+        maxReceiveCount: deadlineQueueDefinition.maxReceiveCount,
+      },
+      MessageRetentionPeriod: deadlineQueueDefinition.messageRetentionSeconds,
+      SqsManagedSseEnabled: true,
+    });
+    expect(deadlineQueueDefinition.messageRetentionSeconds).toBeGreaterThan(
+      deadlineQueueDefinition.maxDelaySeconds,
+    );
     expect(queues[dlqId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
     const denials = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy')).map((policy) =>
       JSON.stringify(policy.Properties?.['PolicyDocument']),
     );
-    expect(denials).toHaveLength(2);
+    expect(denials).toHaveLength(3);
     for (const denial of denials) expect(denial).toContain('"aws:SecureTransport":"false"');
   });
 
@@ -187,6 +208,10 @@ describe('the node stack', () => {
       'stepWorker',
     ]);
     expect(allowedTo('states:StartExecution', `"${stateMachineId}"`)).toEqual(['stepWorker']);
+    // Deadlines of at most 15 minutes are delayed messages the worker sends and consumes itself.
+    const deadlineQueueId = stack.getLogicalId(stack.deadlineQueue.node.defaultChild as CfnResource);
+    expect(allowedTo('sqs:SendMessage', `"${deadlineQueueId}"`)).toEqual(['stepWorker']);
+    expect(allowedTo('sqs:ReceiveMessage', `"${deadlineQueueId}"`)).toEqual(['stepWorker']);
   });
 
   it('lets the Orchestrator API and A2A’s endpoint start and stop long runs, and only the step worker answer their step tasks', () => {

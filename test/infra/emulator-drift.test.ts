@@ -164,16 +164,18 @@ describe('the emulator node and the CDK stack', () => {
     });
   });
 
-  it('declare the same step queue and dead-letter queue', async () => {
+  it('declare the same step queue, deadline queue and dead-letter queue', async () => {
     const sqs = new SQSClient(testAwsConfig());
     const emulator = {
       stepQueue: await emulatorQueue(sqs, provisioned.stepQueueUrl, false),
+      deadlineQueue: await emulatorQueue(sqs, provisioned.deadlineQueueUrl, false),
       deadLetterQueue: await emulatorQueue(sqs, provisioned.stepDeadLetterQueueUrl, true),
     };
     sqs.destroy();
 
     expect(emulator).toEqual({
       stepQueue: templateQueue(template, names.stepQueue, false),
+      deadlineQueue: templateQueue(template, names.deadlineQueue, false),
       deadLetterQueue: templateQueue(template, names.stepDeadLetterQueue, true),
     });
   });

@@ -102,14 +102,17 @@ describe('the node stack hygiene', () => {
   });
 
   it('lets a step finish before its message is redelivered: visibility is at least 6× the worker timeout', () => {
-    // Read from the template: the deployed values, whatever the definitions say.
-    const queueId = stack.getLogicalId(stack.stepQueue.node.defaultChild as CfnResource);
-    const visibility = resourcesOfType(template, 'AWS::SQS::Queue')[queueId]?.Properties?.[
-      'VisibilityTimeout'
-    ];
-    const workerTimeout = functionResource(stack, template, 'stepWorker').Properties?.['Timeout'];
-    expect(typeof visibility).toBe('number');
-    expect(visibility as number).toBeGreaterThanOrEqual(6 * (workerTimeout as number));
+    // Read from the template: the deployed values, whatever the definitions say. Both queues the
+    // worker consumes (steps and deadlines).
+    for (const queue of [stack.stepQueue, stack.deadlineQueue]) {
+      const queueId = stack.getLogicalId(queue.node.defaultChild as CfnResource);
+      const visibility = resourcesOfType(template, 'AWS::SQS::Queue')[queueId]?.Properties?.[
+        'VisibilityTimeout'
+      ];
+      const workerTimeout = functionResource(stack, template, 'stepWorker').Properties?.['Timeout'];
+      expect(typeof visibility).toBe('number');
+      expect(visibility as number).toBeGreaterThanOrEqual(6 * (workerTimeout as number));
+    }
   });
 
   it('stops every buffered API function before API Gateway gives up on it', () => {
@@ -127,12 +130,14 @@ describe('the node stack hygiene', () => {
     }
   });
 
-  it('bounds how many step workers the step queue can run at once', () => {
+  it('bounds how many step workers the step and deadline queues can run at once', () => {
     const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
-    expect(mappings).toHaveLength(1);
-    expect(mappings[0]?.Properties?.['ScalingConfig']).toMatchObject({
-      MaximumConcurrency: expect.any(Number) as unknown,
-    });
+    expect(mappings).toHaveLength(2);
+    for (const mapping of mappings) {
+      expect(mapping.Properties?.['ScalingConfig']).toMatchObject({
+        MaximumConcurrency: expect.any(Number) as unknown,
+      });
+    }
   });
 
   it('traces every function, the state machine and both API stages', () => {

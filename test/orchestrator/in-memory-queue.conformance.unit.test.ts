@@ -7,6 +7,7 @@ queuePortConformance('in memory', async () => {
   const port = new InMemoryStepQueue({ now: () => new Date(now) });
   return {
     port,
+    deadlineOncePerRun: true,
     received: async () => {
       now += deliveryWindowSeconds * 1000;
       return port.take();

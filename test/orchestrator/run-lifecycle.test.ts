@@ -1,3 +1,4 @@
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentOsClient } from '../../cli/client/agentos-client.ts';
@@ -10,12 +11,12 @@ import { allEvents, scriptedInput, waitForRun } from '../support/run-events.ts';
 let node: TestNode;
 let client: AgentOsClient;
 
-async function queueIsDrained(): Promise<void> {
+async function queueIsDrained(queueUrl = node.resources.stepQueueUrl): Promise<void> {
   const sqs = new SQSClient(testAwsConfig());
   for (let i = 0; i < 200; i += 1) {
     const { Attributes } = await sqs.send(
       new GetQueueAttributesCommand({
-        QueueUrl: node.resources.stepQueueUrl,
+        QueueUrl: queueUrl,
         AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
       }),
     );
@@ -26,7 +27,7 @@ async function queueIsDrained(): Promise<void> {
       return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('the step queue did not drain');
+  throw new Error(`the queue ${queueUrl} did not drain`);
 }
 
 beforeAll(async () => {
@@ -204,7 +205,7 @@ describe('a run end to end', () => {
     expect(events.at(-1)).toMatchObject({ type: 'run.failed', data: { error: { code: 'invalid_request' } } });
   });
 
-  it('fails a run that outlives its agent timeout with run_timeout, through the Step Functions deadline', async () => {
+  it('fails a run that outlives its agent timeout with run_timeout, through the deadline queue and no Step Functions execution', async () => {
     await node.seed('acme', { agent_id: 'impatient', timeout_seconds: 2 });
     const created = await client.createRun(
       scriptedInput('impatient', [{ reply: 'too late', delay_ms: 8000 }]),
@@ -217,9 +218,17 @@ describe('a run end to end', () => {
     );
     expect(run.error?.code).toBe('run_timeout');
     await queueIsDrained();
+    await queueIsDrained(node.resources.deadlineQueueUrl);
     const events = await allEvents(client, created.body.run_id);
     expect(events.at(-1)?.type).toBe('run.failed');
     expect(events.some((e) => e.type === 'model.completed')).toBe(false);
+    // A deadline within SQS's 15-minute delay is one delayed message, not an execution (HLD §4.3).
+    const sfn = new SFNClient(testAwsConfig());
+    const { executions = [] } = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: node.resources.stateMachineArn }),
+    );
+    sfn.destroy();
+    expect(executions.map((e) => e.name)).not.toContain(created.body.run_id);
   });
 
   it('records each Model Policy fallback hop as a model.fallback event of the run', async () => {

@@ -13,6 +13,7 @@ describe('SqsStepQueue fair scheduling', () => {
     const queue = new SqsStepQueue(sqs, resources.stepQueueUrl, {
       sfn: new SFNClient(testAwsConfig()),
       stateMachineArn: resources.stateMachineArn,
+      queueUrl: resources.deadlineQueueUrl,
     });
     const auth = {
       tenant_id: 'acme',

@@ -122,6 +122,7 @@ export async function startLongRunNode(options: {
   const queue = new SqsStepQueue(sqs, resources.stepQueueUrl, {
     sfn,
     stateMachineArn: resources.stateMachineArn,
+    queueUrl: resources.deadlineQueueUrl,
   });
   const driver = new SfnRunDriver(sfn, {
     stateMachineArn: resources.longRunStateMachineArn,
@@ -172,54 +173,59 @@ export async function startLongRunNode(options: {
     reportFailure,
     warn: () => undefined,
   });
-  const backoff = new SqsRedeliveryBackoff(sqs, resources.stepQueueUrl);
+  const backoff = new SqsRedeliveryBackoff(sqs, resources.stepQueueUrl, [resources.deadlineQueueUrl]);
   const handler = createStepWorkerHandler({
     engine,
     telemetry: createTelemetry('agent-orchestrator'),
     maxAttempts: 3,
     maxReceives: 5,
-    redeliverAfter: (receipt, attempt, seconds) =>
-      backoff.redeliverAfter(receipt, seconds ?? SqsRedeliveryBackoff.delaySeconds(attempt)),
+    redeliverAfter: (receipt, attempt, seconds, queueArn) =>
+      backoff.redeliverAfter(receipt, seconds ?? SqsRedeliveryBackoff.delaySeconds(attempt), queueArn),
     driver,
     reportFailure,
   });
   const deliveries: Record<string, unknown>[] = [];
   let processed = 0;
-  const poller = startSqsPoller({
-    aws: { region: aws.region, endpoint: aws.endpoint ?? '', maxAttempts: 3 },
-    queueUrl: resources.stepQueueUrl,
-    queueArn: resources.stepQueueArn,
-    functionName: 'stepWorker',
-    timeoutSeconds: options.workerTimeoutSeconds ?? 150,
-    batchSize: 5,
-    concurrency: 2,
-    waitTimeSeconds: 1,
-    onError: (error) => reportFailure('step poller error', error),
-    handler: async (event: SQSEvent, context: unknown): Promise<SQSBatchResponse> => {
-      const kept: SQSEvent['Records'] = [];
-      const dropped: string[] = [];
-      for (const record of event.Records) {
-        let body: Record<string, unknown>;
-        try {
-          body = JSON.parse(record.body) as Record<string, unknown>;
-        } catch {
-          body = { invalid: record.body };
-        }
-        deliveries.push(body);
-        if (options.intercept?.(body) === true) dropped.push(record.messageId);
-        else kept.push(record);
+  const workerHandler = async (event: SQSEvent, context: unknown): Promise<SQSBatchResponse> => {
+    const kept: SQSEvent['Records'] = [];
+    const dropped: string[] = [];
+    for (const record of event.Records) {
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(record.body) as Record<string, unknown>;
+      } catch {
+        body = { invalid: record.body };
       }
-      const answer =
-        kept.length === 0 ? { batchItemFailures: [] } : await handler({ Records: kept }, context as never);
-      processed += kept.length;
-      return {
-        batchItemFailures: [
-          ...answer.batchItemFailures,
-          ...dropped.map((itemIdentifier) => ({ itemIdentifier })),
-        ],
-      };
-    },
-  });
+      deliveries.push(body);
+      if (options.intercept?.(body) === true) dropped.push(record.messageId);
+      else kept.push(record);
+    }
+    const answer =
+      kept.length === 0 ? { batchItemFailures: [] } : await handler({ Records: kept }, context as never);
+    processed += kept.length;
+    return {
+      batchItemFailures: [
+        ...answer.batchItemFailures,
+        ...dropped.map((itemIdentifier) => ({ itemIdentifier })),
+      ],
+    };
+  };
+  // The worker's two event sources, as deployed: the step queue and the deadline queue.
+  const pollers = [
+    { queueUrl: resources.stepQueueUrl, queueArn: resources.stepQueueArn, concurrency: 2 },
+    { queueUrl: resources.deadlineQueueUrl, queueArn: resources.deadlineQueueArn, concurrency: 1 },
+  ].map((source) =>
+    startSqsPoller({
+      ...source,
+      aws: { region: aws.region, endpoint: aws.endpoint ?? '', maxAttempts: 3 },
+      functionName: 'stepWorker',
+      timeoutSeconds: options.workerTimeoutSeconds ?? 150,
+      batchSize: 5,
+      waitTimeSeconds: 1,
+      onError: (error) => reportFailure('step poller error', error),
+      handler: workerHandler,
+    }),
+  );
   return {
     resources,
     runs,
@@ -230,7 +236,7 @@ export async function startLongRunNode(options: {
     processed: () => processed,
     reported,
     async stop() {
-      await poller.stop();
+      await Promise.all(pollers.map((poller) => poller.stop()));
       sqs.destroy();
       sfn.destroy();
       db.destroy();

@@ -20,12 +20,17 @@ const day = 24 * 3600;
 /** The operator tenant unless `AGENTOS_OPERATOR_TENANT` names another (the Model Policy's default too). */
 export const defaultOperatorTenantId = 'operator';
 
-/** What every Orchestrator function reads: AWS clients, the node's table, the step queue. */
+/** What every Orchestrator function reads: AWS clients, the node's table, the step and deadline queues. */
 export const orchestratorCoreEnv = awsClientEnv.extend({
   ...tenancyEnv.variables,
   ...telemetryEnv.variables,
   AGENTOS_TABLE_NAME: envVar.string(),
   AGENTOS_STEP_QUEUE_URL: envVar.url(),
+  /**
+   * The deadline queue: a run deadline at most 15 minutes away is one message delayed on it, rather
+   * than an execution of the run-deadline state machine (HLD §4.3).
+   */
+  AGENTOS_DEADLINE_QUEUE_URL: envVar.url(),
   /** The run-deadline state machine. */
   AGENTOS_STATE_MACHINE_ARN: envVar.string(),
   /** The long-run state machine, which drives the steps of `long` runs (HLD §4.3). */
@@ -136,6 +141,7 @@ export const stepWorkerEnv = orchestratorCoreEnv.extend({
 export type OrchestratorConfig = {
   tableName: string;
   stepQueueUrl: string;
+  deadlineQueueUrl: string;
   stateMachineArn: string;
   longRunStateMachineArn: string;
   longRunHeartbeatSeconds: number;
@@ -168,6 +174,7 @@ export function orchestratorConfigFromEnv(env: EnvSource = process.env): Orchest
   return {
     tableName: values.AGENTOS_TABLE_NAME,
     stepQueueUrl: values.AGENTOS_STEP_QUEUE_URL,
+    deadlineQueueUrl: values.AGENTOS_DEADLINE_QUEUE_URL,
     stateMachineArn: values.AGENTOS_STATE_MACHINE_ARN,
     longRunStateMachineArn: values.AGENTOS_LONG_RUN_STATE_MACHINE_ARN,
     longRunHeartbeatSeconds: values.AGENTOS_LONG_RUN_HEARTBEAT_SECONDS,

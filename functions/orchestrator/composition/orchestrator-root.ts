@@ -152,6 +152,7 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
   const transportSettings = {
     aws,
     stepQueueUrl: config.stepQueueUrl,
+    deadlineQueueUrl: config.deadlineQueueUrl,
     stateMachineArn: config.stateMachineArn,
     longRunStateMachineArn: config.longRunStateMachineArn,
     longRunHeartbeatSeconds: config.longRunHeartbeatSeconds,
@@ -457,11 +458,17 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
         warn: (message, context) => telemetry.logger.warn(message, context),
         limits: { admission, slots: runSlots, limiter },
       });
-      const redeliverAfter = async (receiptHandle: string, attempt: number, seconds?: number) => {
+      const redeliverAfter = async (
+        receiptHandle: string,
+        attempt: number,
+        seconds?: number,
+        queueArn?: string,
+      ) => {
         const { backoff, redeliveryDelaySeconds } = await transport();
         return backoff.redeliverAfter(
           receiptHandle,
           Math.min(worker.stepRetryMaxDelaySeconds, seconds ?? redeliveryDelaySeconds(attempt)),
+          queueArn,
         );
       };
       return { config: worker, engine, redeliverAfter, driver, reportFailure, stepAge, stopper };

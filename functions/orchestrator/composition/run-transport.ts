@@ -16,6 +16,8 @@ import { SqsRedeliveryBackoff } from '../adapters/sqs/sqs-visibility.ts';
 export type RunTransportSettings = {
   aws: AwsClientConfig;
   stepQueueUrl: string;
+  /** Where deadlines of at most 15 minutes wait as delayed messages (HLD §4.3). */
+  deadlineQueueUrl: string;
   stateMachineArn: string;
   longRunStateMachineArn: string;
   longRunHeartbeatSeconds: number;
@@ -43,17 +45,21 @@ async function sqsQueueDepth(sqs: SQSClient, queueUrl: string): Promise<StepQueu
   };
 }
 
-/** Builds the step queue, the long-run driver, the redelivery backoff and the queue-depth reader. */
+/** Builds the step queue (with its deadlines), the long-run driver, the redelivery backoff and the queue-depth reader. */
 export function createRunTransport(settings: RunTransportSettings) {
   const sqs = settings.traced(new SQSClient(settings.aws));
   const sfn = settings.traced(new SFNClient(settings.aws));
   return {
-    queue: new SqsStepQueue(sqs, settings.stepQueueUrl, { sfn, stateMachineArn: settings.stateMachineArn }),
+    queue: new SqsStepQueue(sqs, settings.stepQueueUrl, {
+      sfn,
+      stateMachineArn: settings.stateMachineArn,
+      queueUrl: settings.deadlineQueueUrl,
+    }),
     driver: new SfnRunDriver(sfn, {
       stateMachineArn: settings.longRunStateMachineArn,
       heartbeatSeconds: settings.longRunHeartbeatSeconds,
     }),
-    backoff: new SqsRedeliveryBackoff(sqs, settings.stepQueueUrl),
+    backoff: new SqsRedeliveryBackoff(sqs, settings.stepQueueUrl, [settings.deadlineQueueUrl]),
     /** How long a retried step waits before its redelivery, by attempt. */
     redeliveryDelaySeconds: (attempt: number) => SqsRedeliveryBackoff.delaySeconds(attempt),
     queueDepth: () => sqsQueueDepth(sqs, settings.stepQueueUrl),

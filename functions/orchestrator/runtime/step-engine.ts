@@ -968,8 +968,18 @@ export function createStepEngine(deps: StepEngineDeps) {
           );
         }
         if (continuation === 'redo') {
-          // Another delivery of this step stored part of it meanwhile: this one is redone from what
-          // is stored, at once (its tool calls replay; a call not stored is made again with its key).
+          // Another delivery of this step wrote meanwhile. When it completed the step, this one is
+          // a duplicate and done; else it is redone from what is stored, at once (its tool calls
+          // replay; a call not stored is made again with its key).
+          const now = await deps.runs.getRun(auth, run.run_id);
+          if (now !== undefined && (isTerminal(now.status) || now.steps_completed >= step)) {
+            const after = isTerminal(now.status) ? end : await rescheduleIfStalled(auth, now, step);
+            return {
+              status: 'done',
+              reason: 'step completed by another delivery',
+              ...(after && { continuation: after }),
+            };
+          }
           return { status: 'retry', reason: 'step stored meanwhile', retryAfterSeconds: 0 };
         }
         return { status: 'done', reason: 'step completed', continuation };

@@ -218,7 +218,8 @@ export function createToolRunner(deps: ToolRunnerDeps) {
       id.completed,
     ]);
     const stored = new Map(
-      request.fresh === true
+      // Only the first call is known unstored: a delivery beside this one may have made later ones.
+      request.fresh === true && index === 0
         ? []
         : (await deps.runs.getEvents(auth, runId, wanted)).map((event) => [event.event_id, event]),
     );

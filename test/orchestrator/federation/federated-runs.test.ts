@@ -53,6 +53,7 @@ async function startNode(id: string, tiers: string[]): Promise<Node> {
     ...orchestratorHttpEnv.render({
       AGENTOS_TABLE_NAME: resources.tableName,
       AGENTOS_STEP_QUEUE_URL: resources.stepQueueUrl,
+      AGENTOS_DEADLINE_QUEUE_URL: resources.deadlineQueueUrl,
       AGENTOS_STATE_MACHINE_ARN: resources.stateMachineArn,
       AGENTOS_LONG_RUN_STATE_MACHINE_ARN: resources.longRunStateMachineArn,
       AGENTOS_PUBLIC_API_URL: `http://127.0.0.1:${port}`,

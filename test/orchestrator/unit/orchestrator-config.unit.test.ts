@@ -9,6 +9,7 @@ import {
 const core = {
   AGENTOS_TABLE_NAME: 'agentos-test',
   AGENTOS_STEP_QUEUE_URL: 'http://localhost:5000/000000000000/steps',
+  AGENTOS_DEADLINE_QUEUE_URL: 'http://localhost:5000/000000000000/deadlines',
   AGENTOS_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:deadline',
   AGENTOS_LONG_RUN_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:long-run',
 };
@@ -34,6 +35,7 @@ describe('orchestrator environment', () => {
     expect(orchestratorConfigFromEnv(core)).toEqual({
       tableName: 'agentos-test',
       stepQueueUrl: core.AGENTOS_STEP_QUEUE_URL,
+      deadlineQueueUrl: core.AGENTOS_DEADLINE_QUEUE_URL,
       stateMachineArn: core.AGENTOS_STATE_MACHINE_ARN,
       longRunStateMachineArn: core.AGENTOS_LONG_RUN_STATE_MACHINE_ARN,
       longRunHeartbeatSeconds: 60,

@@ -643,10 +643,12 @@ describe('the writes of a step', () => {
     await h.deliver(1);
     h.queue.take();
     const outcomes = await Promise.all([h.deliver(2, 1), h.deliver(2, 1)]);
-    // The one that found the step stored meanwhile asks to be delivered again, at once, and that
-    // delivery finds the step done.
-    expect(outcomes.map((o) => o.reason).sort()).toEqual(['step completed', 'step stored meanwhile']);
-    expect(outcomes.find((o) => o.status === 'retry')).toMatchObject({ retryAfterSeconds: 0 });
+    // The one that found the step completed by the other is a duplicate: done, nothing to redo.
+    expect(outcomes.map((o) => o.reason).sort()).toEqual([
+      'step completed',
+      'step completed by another delivery',
+    ]);
+    expect(outcomes.every((o) => o.status === 'done')).toBe(true);
     expect(await h.deliver(2, 2)).toMatchObject({ status: 'done', reason: 'step already completed' });
     await h.drain();
     const events = await h.events();
@@ -655,7 +657,7 @@ describe('the writes of a step', () => {
     expect(await h.getRun()).toMatchObject({ status: 'completed', output: { message: { content: 'done' } } });
   });
 
-  it('does not call a tool again when the commit of its result and the step’s completion fails', async () => {
+  it('calls a tool again with the same idempotency key when the commit of its result and the step’s completion fails', async () => {
     const h = await harness({ agent: { tool_ids: ['echo'] }, turns: threeSteps });
     watchCommits(h.runs, (change) => change.events.some((e) => e.type === 'tool.completed'));
     h.queue.take();

@@ -17,18 +17,27 @@ function traceAttribute(): Record<string, { DataType: 'String'; StringValue: str
     : { [traceparentHeader]: { DataType: 'String', StringValue: traceparent } };
 }
 
+/** SQS's longest message delay: a deadline further away goes through the run-deadline state machine. */
+export const maxQueuedDeadlineSeconds = 900;
+
+/** Where run deadlines wait: the deadline queue, and the run-deadline state machine beyond its reach. */
+export type DeadlineTransport = { sfn: SFNClient; stateMachineArn: string; queueUrl: string };
+
 /**
  * QueuePort on an SQS standard queue; messages carry the Auth Context the task runs under, and the
- * tenant as their message group id so steps are scheduled fairly across tenants. Deadlines
- * outlive SQS's 15-minute delay limit, so the run-deadline state machine waits them out and then
- * sends the task to the same queue.
+ * tenant as their message group id so steps are scheduled fairly across tenants. A deadline at most
+ * {@link maxQueuedDeadlineSeconds} away is one message delayed on the deadline queue, which the step
+ * worker consumes too (HLD §4.3): one request instead of an execution's three state transitions,
+ * and the step queue's age (the backlog alarm) never counts a waiting deadline. A longer deadline
+ * outlives SQS's delay limit, so the run-deadline state machine waits it out and then sends the
+ * task to the step queue.
  */
 export class SqsStepQueue implements QueuePort {
   private readonly sqs: SQSClient;
   private readonly queueUrl: string;
-  private readonly deadlines: { sfn: SFNClient; stateMachineArn: string };
+  private readonly deadlines: DeadlineTransport;
 
-  constructor(sqs: SQSClient, queueUrl: string, deadlines: { sfn: SFNClient; stateMachineArn: string }) {
+  constructor(sqs: SQSClient, queueUrl: string, deadlines: DeadlineTransport) {
     this.sqs = sqs;
     this.queueUrl = queueUrl;
     this.deadlines = deadlines;
@@ -76,8 +85,32 @@ export class SqsStepQueue implements QueuePort {
     }
   }
 
+  /**
+   * Schedules the run's deadline. Asked twice (a redelivered first step), a queued deadline is sent
+   * twice: the second one to arrive finds the run over, and expiring a run that is over does
+   * nothing. The state machine's execution is named after the run, so it starts once.
+   */
   async scheduleDeadline(auth: AuthContext, task: { runId: string; afterSeconds: number }): Promise<void> {
     const message: StepMessage = { kind: 'run.deadline', run_id: task.runId, auth };
+    if (task.afterSeconds <= maxQueuedDeadlineSeconds) {
+      try {
+        await this.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: this.deadlines.queueUrl,
+            MessageBody: JSON.stringify(message),
+            DelaySeconds: Math.max(0, Math.ceil(task.afterSeconds)),
+            MessageGroupId: auth.tenant_id,
+            MessageAttributes: {
+              tenant_id: { DataType: 'String', StringValue: auth.tenant_id },
+              ...traceAttribute(),
+            },
+          }),
+        );
+      } catch (cause) {
+        throw new DependencyUnavailableError('The run deadline could not be scheduled', { cause });
+      }
+      return;
+    }
     try {
       await this.deadlines.sfn.send(
         new StartExecutionCommand({

@@ -138,8 +138,16 @@ export function createStepWorkerHandler(options: {
   maxAttempts: number;
   /** The queue's receive limit: the delivery after the last of them goes to the dead-letter queue. */
   maxReceives: number;
-  /** Delays the record's redelivery: by `seconds` when given, else by a backoff growing with `attempt`. */
-  redeliverAfter: (receiptHandle: string, attempt: number, seconds?: number) => Promise<void>;
+  /**
+   * Delays the record's redelivery: by `seconds` when given, else by a backoff growing with
+   * `attempt`; `queueArn` (the record's source) tells the step queue from the deadline queue.
+   */
+  redeliverAfter: (
+    receiptHandle: string,
+    attempt: number,
+    seconds?: number,
+    queueArn?: string,
+  ) => Promise<void>;
   /** Answers the step tasks of long runs; without it, a step with a task token is refused. */
   driver?: RunDriverPort;
   /** Logs and counts a failure that does not change a record's outcome; the telemetry's when absent. */
@@ -228,7 +236,7 @@ export function createStepWorkerHandler(options: {
     seconds?: number,
   ) {
     await options
-      .redeliverAfter(record.receiptHandle, attempt, seconds)
+      .redeliverAfter(record.receiptHandle, attempt, seconds, record.eventSourceARN)
       .catch((error: unknown) => reportFailure('step backoff not applied', error, context));
   }
 
