@@ -186,30 +186,23 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
       event: SQSEvent,
       context: unknown,
     ) => Promise<SQSBatchResponse>;
-    poller = startSqsPoller({
-      aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
-      queueUrl: settings.resources.stepQueueUrl,
-      queueArn: settings.resources.stepQueueArn,
-      functionName: 'stepWorker',
-      timeoutSeconds: worker.timeoutSeconds,
-      handler: stepWorkerHandler,
-      batchSize: worker.batchSize,
-      concurrency: settings.pollerConcurrency ?? 4,
-      onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
-    });
-    // The worker's second event source: runs' deadlines, due as their delay passes (HLD §4.3).
-    deadlinePoller = startSqsPoller({
-      aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
-      queueUrl: settings.resources.deadlineQueueUrl,
-      queueArn: settings.resources.deadlineQueueArn,
-      functionName: 'stepWorker',
-      timeoutSeconds: worker.timeoutSeconds,
-      handler: stepWorkerHandler,
-      batchSize: worker.batchSize,
-      concurrency: 1,
-      onError: (error) =>
-        console.error('deadline poller error', error instanceof Error ? error.message : error),
-    });
+    // The step worker's two event sources (HLD §4.3): its steps, and runs' deadlines due as their
+    // delay passes, which need no more than one message at a time.
+    const pollWorkerQueue = (queue: 'step' | 'deadline', concurrency: number) =>
+      startSqsPoller({
+        aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
+        queueUrl: settings.resources[`${queue}QueueUrl`],
+        queueArn: settings.resources[`${queue}QueueArn`],
+        functionName: 'stepWorker',
+        timeoutSeconds: worker.timeoutSeconds,
+        handler: stepWorkerHandler,
+        batchSize: worker.batchSize,
+        concurrency,
+        onError: (error) =>
+          console.error(`${queue} poller error`, error instanceof Error ? error.message : error),
+      });
+    poller = pollWorkerQueue('step', settings.pollerConcurrency ?? 4);
+    deadlinePoller = pollWorkerQueue('deadline', 1);
     const stepPoller = poller;
     // The queues' gauges on GET /metrics, which SQS's own metrics give on AWS (HLD §9.1).
     sampler = startQueueSampler({

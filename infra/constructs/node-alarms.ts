@@ -43,6 +43,8 @@ export type NodeAlarmsProps = {
   overrides: AlarmOverrides;
   stepQueue: Queue;
   stepDeadLetterQueue: Queue;
+  /** Runs' deadlines of at most 15 minutes, as delayed messages (HLD §4.3). */
+  deadlineQueue: Queue;
   /** The API functions' log groups: the top-tenants rules read them. */
   apiLogGroups: ILogGroup[];
 };
@@ -276,6 +278,16 @@ export class NodeAlarms extends Construct {
         title: 'Step queue depth and oldest step age',
         left: [props.stepQueue.metricApproximateNumberOfMessagesVisible()],
         right: [props.stepQueue.metricApproximateAgeOfOldestMessage()],
+        width: 8,
+      }),
+      // A deadline waits delayed; one visible for long means the step worker does not consume the
+      // deadline queue, and runs outlive their timeout.
+      new GraphWidget({
+        title: 'Run deadlines waiting and due',
+        left: [
+          props.deadlineQueue.metricApproximateNumberOfMessagesDelayed({ label: 'waiting' }),
+          props.deadlineQueue.metricApproximateNumberOfMessagesVisible({ label: 'due, not yet taken' }),
+        ],
         width: 8,
       }),
       new GraphWidget({

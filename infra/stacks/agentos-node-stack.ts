@@ -327,6 +327,7 @@ export class AgentOsNodeStack extends Stack {
       overrides: settings.alarmOverrides,
       stepQueue: this.stepQueue,
       stepDeadLetterQueue: this.stepDeadLetterQueue,
+      deadlineQueue: this.deadlineQueue,
       apiLogGroups: (['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const).map(
         (name) => this.functions[name].logGroup,
       ),

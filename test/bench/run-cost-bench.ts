@@ -109,6 +109,14 @@ const node = await startLocalNode({
   dashboardPeriodMs: 3_600_000,
 });
 
+/** A send to the node's deadline queue (a run's deadline, at most 15 minutes away). */
+function isQueuedDeadline(call: SeenCall): boolean {
+  if (call.action !== 'SQS.SendMessage') return false;
+  const queueUrl = (call.body as { QueueUrl?: unknown } | undefined)?.QueueUrl;
+  const queueName = resources.deadlineQueueUrl.split('/').pop();
+  return typeof queueUrl === 'string' && queueName !== undefined && queueUrl.endsWith(`/${queueName}`);
+}
+
 type Measured = { steps: number; usage: RunUsage; calls: Map<string, number>; writes: Map<string, number> };
 
 function usageOf(steps: number, calls: SeenCall[], wallMs: number, logBytes: number, runs: number): RunUsage {
@@ -116,13 +124,18 @@ function usageOf(steps: number, calls: SeenCall[], wallMs: number, logBytes: num
   const counted = calls.filter((call) => !pollerActions.has(call.action));
   const { writeUnits, readUnits } = dynamoUnits(counted);
   const startExecutions = counted.filter((c) => c.action === 'SFN.StartExecution').length;
+  const queuedDeadlines = counted.filter(isQueuedDeadline).length;
   const sqs = counted.filter((c) => c.action.startsWith('SQS.')).length;
-  const stepMessages = counted.filter((c) => c.action === 'SQS.SendMessage').length;
+  // Messages the step queue's event source mapping receives (the deadline sends are counted apart).
+  const stepMessages = counted.filter((c) => c.action === 'SQS.SendMessage').length - queuedDeadlines;
   const seconds = per(wallMs) / 1000;
   const gb = (name: keyof typeof functionDefinitions) => functionDefinitions[name].memoryMb / 1024;
-  // A deadline execution fires once the run's timeout passes: its send, receive and delete, and one
-  // step worker invocation that finds the run over.
-  const deadlines = per(startExecutions);
+  // A deadline fires once the run's timeout passes, and one step worker invocation finds the run
+  // over. Through the state machine: three state transitions, then a send, receive and delete on the
+  // step queue. Through the deadline queue: the send (already among the counted SQS requests), then
+  // the event source mapping's receive and the delete.
+  const sfnDeadlines = per(startExecutions);
+  const deadlines = sfnDeadlines + per(queuedDeadlines);
   return {
     // The client's POST, stream and GET, and each step's call to the Model Policy's API.
     apiRequests: 3 + steps,
@@ -139,13 +152,13 @@ function usageOf(steps: number, calls: SeenCall[], wallMs: number, logBytes: num
     writeUnits: per(writeUnits),
     readUnits: per(readUnits),
     // Every step message is received once by the event source mapping.
-    sqsRequests: per(sqs + stepMessages) + 3 * deadlines,
+    sqsRequests: per(sqs + stepMessages) + 3 * sfnDeadlines + 2 * per(queuedDeadlines),
     // WaitForDeadline, NotifyStepWorker, and the end.
-    stateTransitions: 3 * deadlines,
-    // One trace per client request and per deadline execution (the steps and model calls join them).
+    stateTransitions: 3 * sfnDeadlines,
+    // One trace per client request and per deadline (the steps and model calls join them).
     tracesRecorded: (3 + deadlines) * xraySampled,
-    // The node's own log lines, and the deadline execution's history (every event, ~300 bytes each).
-    logBytes: per(logBytes) + deadlines * 5 * 300,
+    // The node's own log lines, and a deadline execution's history (every event, ~300 bytes each).
+    logBytes: per(logBytes) + sfnDeadlines * 5 * 300,
   };
 }
 

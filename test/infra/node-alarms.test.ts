@@ -150,6 +150,7 @@ describe('the node stack alarms', () => {
     for (const title of [
       'API latency percentiles',
       'Step queue depth',
+      'Run deadlines waiting and due',
       'Dead-lettered steps',
       'Model spend',
     ]) {

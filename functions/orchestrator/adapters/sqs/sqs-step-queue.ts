@@ -9,12 +9,20 @@ import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { RunStopTask, StepMessage } from '../../runtime/step-message.ts';
 import { runStopMessage } from '../../runtime/step-message.ts';
 
-/** The current W3C trace as a message attribute, so the step worker goes on with it (HLD §9.1). */
-function traceAttribute(): Record<string, { DataType: 'String'; StringValue: string }> {
+type StringAttributes = Record<string, { DataType: 'String'; StringValue: string }>;
+
+/**
+ * A message's attributes: its tenant (the local poller's lane) and the current W3C trace, so the
+ * step worker goes on with it (HLD §9.1).
+ */
+function messageAttributes(tenantId: string): StringAttributes {
   const traceparent = outgoingTraceparent();
-  return traceparent === undefined
-    ? {}
-    : { [traceparentHeader]: { DataType: 'String', StringValue: traceparent } };
+  return {
+    tenant_id: { DataType: 'String', StringValue: tenantId },
+    ...(traceparent === undefined
+      ? {}
+      : { [traceparentHeader]: { DataType: 'String', StringValue: traceparent } }),
+  };
 }
 
 /** SQS's longest message delay: a deadline further away goes through the run-deadline state machine. */
@@ -54,10 +62,7 @@ export class SqsStepQueue implements QueuePort {
           // message group ids) serves a quiet tenant's steps before a noisy one's backlog, and the
           // local poller dispatches by the same id.
           MessageGroupId: auth.tenant_id,
-          MessageAttributes: {
-            tenant_id: { DataType: 'String', StringValue: auth.tenant_id },
-            ...traceAttribute(),
-          },
+          MessageAttributes: messageAttributes(auth.tenant_id),
         }),
       );
     } catch (cause) {
@@ -77,7 +82,7 @@ export class SqsStepQueue implements QueuePort {
           QueueUrl: this.queueUrl,
           MessageBody: JSON.stringify(message),
           MessageGroupId: task.tenantId,
-          MessageAttributes: { tenant_id: { DataType: 'String', StringValue: task.tenantId } },
+          MessageAttributes: messageAttributes(task.tenantId),
         }),
       );
     } catch (cause) {
@@ -100,10 +105,7 @@ export class SqsStepQueue implements QueuePort {
             MessageBody: JSON.stringify(message),
             DelaySeconds: Math.max(0, Math.ceil(task.afterSeconds)),
             MessageGroupId: auth.tenant_id,
-            MessageAttributes: {
-              tenant_id: { DataType: 'String', StringValue: auth.tenant_id },
-              ...traceAttribute(),
-            },
+            MessageAttributes: messageAttributes(auth.tenant_id),
           }),
         );
       } catch (cause) {
