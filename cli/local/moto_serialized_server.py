@@ -32,6 +32,13 @@
    dump once any model's attribute raises anything else (as some do once the node stack is deployed).
    Such attributes are skipped too.
 
+7. Request dispatch that costs the request, not the installation. For every request moto lists its
+   own package folder on disk and tries each service's URL pattern in turn to find the backend for
+   the request's host (about a tenth of the emulator's CPU under a local node's load); the answer
+   for a host never changes, so it is kept, for at most a few hundred hosts. Werkzeug's line per
+   successful request (`"POST / HTTP/1.1" 200 -`: every AWS JSON call looks alike) is dropped; lines
+   for failed requests are kept.
+
 Then it hands over to moto's own command line.
 
 These patches reach into moto's private internals, so they hold only for the moto version pinned in
@@ -257,6 +264,41 @@ MotoAPIResponse.model_data = _model_data  # type: ignore[method-assign]
 import moto.moto_api._internal.urls as _moto_api_urls  # noqa: E402
 
 _moto_api_urls.url_paths["{0}/moto-api/data.json"] = _moto_api_urls.response_instance.model_data
+
+# Dispatch without a disk listing and a pattern search per request (point 7 above).
+import moto.backends as _moto_backends  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
+from werkzeug.serving import WSGIRequestHandler  # noqa: E402
+
+_moto_modules = tuple(_moto_backends.list_of_moto_modules())
+_moto_backends.list_of_moto_modules = lambda: _moto_modules  # type: ignore[assignment]
+
+_MAX_KNOWN_HOSTS = 512
+_known_hosts: dict = {}
+_backend_for_host = DomainDispatcherApplication.get_backend_for_host
+
+
+def _cached_backend_for_host(self, host):  # type: ignore[no-untyped-def]
+    # Called under the dispatcher's own lock.
+    if host in _known_hosts:
+        return _known_hosts[host]
+    backend = _backend_for_host(self, host)
+    if len(_known_hosts) < _MAX_KNOWN_HOSTS:
+        _known_hosts[host] = backend
+    return backend
+
+
+DomainDispatcherApplication.get_backend_for_host = _cached_backend_for_host  # type: ignore[method-assign]
+_log_request = WSGIRequestHandler.log_request
+
+
+def _log_failed_request(self, code="-", size="-"):  # type: ignore[no-untyped-def]
+    if str(code)[:1] in ("1", "2", "3"):
+        return
+    _log_request(self, code, size)
+
+
+WSGIRequestHandler.log_request = _log_failed_request  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])
