@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AuthContextSchema } from './auth-context.ts';
@@ -33,6 +34,53 @@ export type JwtVerifierOptions = {
 
 /** The default of {@link JwtVerifierOptions.maxLifetimeSeconds}: one day. */
 export const defaultMaxTokenLifetimeSeconds = 24 * 3600;
+
+/** Tokens whose verification a verifier keeps, at most (the least recently verified go first). */
+export const verifiedTokenCacheSize = 1_000;
+
+/**
+ * How long a verification stands, at most, before the token is verified again: a key removed from
+ * an issuer's remote key set stops vouching for the tokens it signed within this time.
+ */
+export const verifiedTokenCacheMs = 60_000;
+
+/**
+ * Verifications already made, by a hash of the token and the audience it was verified for (never
+ * the token itself, so the cache holds no usable credential). Each stands until the token expires
+ * or {@link verifiedTokenCacheMs} passes, whichever comes first: a client sending the same token on
+ * every call (the step worker's service token, a user's session) pays for one signature check.
+ */
+class VerifiedTokens {
+  readonly #entries = new Map<string, { token: VerifiedToken; until: number }>();
+
+  static keyOf(token: string, resource: string | undefined): string {
+    return createHash('sha256')
+      .update(resource ?? '')
+      .update('\n')
+      .update(token)
+      .digest('base64url');
+  }
+
+  get(key: string): VerifiedToken | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (Date.now() >= entry.until) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.token;
+  }
+
+  set(key: string, token: VerifiedToken, expiresAtSeconds: number): void {
+    const until = Math.min(expiresAtSeconds * 1000, Date.now() + verifiedTokenCacheMs);
+    this.#entries.delete(key);
+    this.#entries.set(key, { token, until });
+    if (this.#entries.size > verifiedTokenCacheSize) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done !== true) this.#entries.delete(oldest.value);
+    }
+  }
+}
 
 /** Verifies bearer tokens and turns their claims into an Auth Context. */
 export type JwtVerifier = {
@@ -88,6 +136,13 @@ function keyResolver(source: JwksSource): JWTVerifyGetKey {
   return (header, token) => (remote ??= createRemoteJWKSet(url))(header, token);
 }
 
+function deepFreeze<T>(value: T, depth = 0): T {
+  // Claims are small JSON; the depth bound keeps a hostile nesting from walking far.
+  if (depth > 16 || typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  for (const member of Object.values(value)) deepFreeze(member, depth + 1);
+  return Object.freeze(value);
+}
+
 /** The token's `iss`, read before verification only to pick the keys that must verify it. */
 function claimedIssuer(token: string): string {
   try {
@@ -110,7 +165,11 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxLifetime = options.maxLifetimeSeconds ?? defaultMaxTokenLifetimeSeconds;
   const resolvers = new Map(options.issuers.map((trusted) => [trusted.issuer, keyResolver(trusted.jwks)]));
+  const verified = new VerifiedTokens();
   async function verifyToken(token: string, scope: { resource?: string } = {}): Promise<VerifiedToken> {
+    const cacheKey = VerifiedTokens.keyOf(token, scope.resource);
+    const known = verified.get(cacheKey);
+    if (known !== undefined) return known;
     const issuer = claimedIssuer(token);
     const keys = resolvers.get(issuer);
     if (keys === undefined)
@@ -124,12 +183,16 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         clockTolerance: tolerance,
       });
       checkLifetime(payload, maxLifetime, tolerance);
-      return {
+      const result: VerifiedToken = {
         auth: toAuthContext(payload),
         issuer,
         ...(typeof payload.jti === 'string' ? { tokenId: payload.jti } : {}),
         ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat } : {}),
       };
+      // `exp` is a required claim: jwtVerify refuses a token without one.
+      // Frozen: every caller presenting this token gets the same object.
+      if (typeof payload.exp === 'number') verified.set(cacheKey, deepFreeze(result), payload.exp);
+      return result;
     } catch (error) {
       if (error instanceof UnauthorizedError) throw error;
       if (error instanceof joseErrors.JOSEError) {
