@@ -21,6 +21,8 @@
  * Every process shares this machine's cores (client, gateway, emulator, upstream): compare the
  * columns with each other, not with a deployed system.
  */
+// First: the functions below read it when they load.
+import './untraced-env.ts';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -462,9 +464,6 @@ function ms(value: number): string {
 }
 
 async function main(): Promise<void> {
-  process.env['POWERTOOLS_LOG_LEVEL'] = 'ERROR';
-  process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
-  process.env['POWERTOOLS_TRACE_ENABLED'] = 'false';
   process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
   process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
   process.env['AWS_REGION'] ??= 'us-east-1';

@@ -1,3 +1,5 @@
+// First: the X-Ray SDK reads its context mode when it loads, through the tracer below.
+import './xray-context-mode.ts';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Dimensions, MetricResolution, MetricUnit } from '@aws-lambda-powertools/metrics/types';
