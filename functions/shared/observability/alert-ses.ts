@@ -1,8 +1,7 @@
 import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
-import { createTransport } from 'nodemailer';
 import type { AlertEmail, AlertTransport } from './alert-notifier.ts';
-import { sendAlertMail } from './alert-smtp.ts';
+import { lazyTransporter, sendAlertMail } from './alert-smtp.ts';
 
 /** Who an alert e-mail is from and to, in SESv2 mode. */
 export type SesAlertSettings = { from: string; to: string[] };
@@ -14,10 +13,10 @@ export type SesAlertSettings = { from: string; to: string[] };
  * retries on top of that, this sends once. The message id is the one SES assigned.
  */
 export function sesTransport(client: SESv2Client, settings: SesAlertSettings): AlertTransport {
-  const transporter = createTransport({ SES: { sesClient: client, SendEmailCommand } });
+  const transporter = lazyTransporter(() => ({ SES: { sesClient: client, SendEmailCommand } }));
   return {
     async send(email: AlertEmail) {
-      const info = await sendAlertMail(transporter, settings, email);
+      const info = await sendAlertMail(await transporter(), settings, email);
       return { messageId: String(info.response) };
     },
   };

@@ -1,5 +1,4 @@
-import { createTransport } from 'nodemailer';
-import type { Transporter } from 'nodemailer';
+import type { createTransport, Transporter } from 'nodemailer';
 import { z } from 'zod';
 import type { AlertEmail, AlertTransport } from './alert-notifier.ts';
 
@@ -17,6 +16,26 @@ export const SmtpSettingsSchema = z.strictObject({
 });
 
 export type SmtpSettings = z.output<typeof SmtpSettingsSchema>;
+
+/** The options nodemailer's `createTransport` takes. */
+type TransportOptions = Parameters<typeof createTransport>[0];
+
+/**
+ * A nodemailer transporter made on the first e-mail, nodemailer included: it is most of the alert
+ * notifier's code, and an invocation that sends nothing (an alarm already notified within the
+ * deduplication window) never loads it. A failed load is tried again on the next e-mail.
+ */
+export function lazyTransporter(options: () => TransportOptions): () => Promise<Transporter> {
+  let made: Promise<Transporter> | undefined;
+  return () =>
+    (made ??= import('nodemailer').then(
+      ({ createTransport }) => createTransport(options()),
+      (error: unknown) => {
+        made = undefined;
+        throw error;
+      },
+    ));
+}
 
 /**
  * Sends `email` with a nodemailer transporter, as both transports do: the alert's subject, text and
@@ -41,7 +60,7 @@ export function sendAlertMail(
  * every step of it bounded by `timeout_ms`. The notifier retries; this only sends once.
  */
 export function smtpTransport(settings: SmtpSettings): AlertTransport {
-  const transporter = createTransport({
+  const transporter = lazyTransporter(() => ({
     host: settings.host,
     port: settings.port,
     secure: settings.secure,
@@ -51,10 +70,10 @@ export function smtpTransport(settings: SmtpSettings): AlertTransport {
     socketTimeout: settings.timeout_ms,
     // A local sink speaks plain SMTP; a real relay offering STARTTLS is still upgraded.
     ignoreTLS: false,
-  });
+  }));
   return {
     async send(email: AlertEmail) {
-      const info = await sendAlertMail(transporter, settings, email);
+      const info = await sendAlertMail(await transporter(), settings, email);
       return { messageId: String(info.messageId) };
     },
   };
