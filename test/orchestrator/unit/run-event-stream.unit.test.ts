@@ -3,27 +3,12 @@ import { followRunEvents } from '../../../functions/orchestrator/events/run-even
 import type { RunStatePort } from '../../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
+import { followerAuth, runEvent } from '../../support/run-event-fixtures.ts';
 import { RunEventHub } from '../../../functions/orchestrator/events/run-event-hub.ts';
 import type { RunStatus } from '../../../functions/orchestrator/schemas/run.ts';
 
-const auth = {
-  tenant_id: 'acme',
-  principal: { id: 'u', type: 'user' as const },
-  scopes: [],
-  policy_context: {},
-};
-
-function event(sequence: number, type: RunEvent['type'] = 'step.started'): RunEvent {
-  return {
-    object: 'event',
-    event_id: `e${sequence}`,
-    run_id: 'run_x',
-    sequence,
-    type,
-    time: '2026-01-01T00:00:00.000Z',
-    data: {},
-  };
-}
+const auth = followerAuth;
+const event = runEvent;
 
 /** A run log whose reads are scripted: each call to listEvents returns the next answer (then the last). */
 function scriptedLog(answers: RunEvent[][]): RunStatePort {

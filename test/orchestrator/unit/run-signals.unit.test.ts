@@ -4,25 +4,10 @@ import { RunSignals, signallingSink } from '../../../functions/orchestrator/even
 import type { RunStatePort } from '../../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
+import { followerAuth, runEvent } from '../../support/run-event-fixtures.ts';
 
-const auth = {
-  tenant_id: 'acme',
-  principal: { id: 'u', type: 'user' as const },
-  scopes: [],
-  policy_context: {},
-};
-
-function event(sequence: number, type: RunEvent['type'] = 'step.started'): RunEvent {
-  return {
-    object: 'event',
-    event_id: `e${sequence}`,
-    run_id: 'run_x',
-    sequence,
-    type,
-    time: '2026-01-01T00:00:00.000Z',
-    data: {},
-  };
-}
+const auth = followerAuth;
+const event = runEvent;
 
 /** A run's log that counts its reads. */
 function countedLog() {
