@@ -141,15 +141,16 @@ export function createRunSlots(options: RunSlotsOptions) {
      */
     async enqueue(tenant: Tenant, runId: string, leaseSeconds: number): Promise<SlotDecision> {
       // A new run waits only when the tenant's run slots are full: the queue holds
-      // `max_queued_runs` more runs than the run slots free now.
+      // `max_queued_runs` more runs than the run slots free now. It always holds `max_queued_runs`,
+      // so a run within them (most often the queue is all but empty) needs no read of the run slots.
+      const queue = runSlotPools.tenantQueued(tenant.tenant_id);
+      const lease = Math.max(options.leaseSeconds, Math.ceil(leaseSeconds));
+      const within = await pool.acquire(queue, runId, tenant.quotas.max_queued_runs, lease);
+      if (within.acquired) return within;
       const running = await pool.holders(runSlotPools.tenantRunning(tenant.tenant_id));
       const free = Math.max(0, tenant.quotas.max_concurrent_runs - running.length);
-      return pool.acquire(
-        runSlotPools.tenantQueued(tenant.tenant_id),
-        runId,
-        tenant.quotas.max_queued_runs + free,
-        Math.max(options.leaseSeconds, Math.ceil(leaseSeconds)),
-      );
+      if (free === 0) return within;
+      return pool.acquire(queue, runId, tenant.quotas.max_queued_runs + free, lease);
     },
 
     /** True when the node runs as many runs as it may (for the `reject` capacity mode). */

@@ -334,7 +334,7 @@ export function createStepEngine(deps: StepEngineDeps) {
       if (result.appended > 0) {
         // The store already holds the events; a failed publish is reported, not thrown.
         await deps.sink
-          .publish(auth, result.events)
+          .publish(auth, result.events, result.run)
           .catch((error: unknown) =>
             deps.reportFailure('run events not published', error, { run_id: runId }),
           );

@@ -137,6 +137,24 @@ describe('the writes and reads of a run that ends', () => {
     expect(await h.pool.holders(runSlotPools.tenantQueued('acme'))).toEqual([]);
   });
 
+  it('queues a new run within the tenant’s max_queued_runs without reading its run slots', async () => {
+    const h = harness();
+    const roomy = testTenant('acme', { quotas: { max_concurrent_runs: 1, max_queued_runs: 2 } });
+    expect((await h.slots.enqueue(roomy, 'run-a', 900)).acquired).toBe(true);
+    expect((await h.slots.enqueue(roomy, 'run-b', 900)).acquired).toBe(true);
+    expect(h.read).toEqual([]);
+  });
+
+  it('queues a run past max_queued_runs while run slots are free, and refuses it once they are not', async () => {
+    const h = harness();
+    const tight = testTenant('acme', { quotas: { max_concurrent_runs: 1, max_queued_runs: 1 } });
+    expect((await h.slots.enqueue(tight, 'run-a', 900)).acquired).toBe(true);
+    // One run slot free: the queue holds one run more.
+    expect((await h.slots.enqueue(tight, 'run-b', 900)).acquired).toBe(true);
+    await h.slots.acquire(tight, 'run-a', 60);
+    expect((await h.slots.enqueue(tight, 'run-c', 900)).acquired).toBe(false);
+  });
+
   it('returns no run woken after one read when no run waits', async () => {
     const h = harness();
     await h.slots.acquire(tenant, 'run-a', 60);
