@@ -20,6 +20,9 @@ export type RateDecision = {
   retryAfterSeconds: number;
 };
 
+/** A bucket to take one request from: its key (built with the storage key builders) and limit. */
+export type RateBucket = { key: string; limit: RateLimit };
+
 /**
  * A token-bucket limiter (GCRA: the bucket is one "theoretical arrival time" per key). `key` names
  * the bucket, e.g. `tenant/acme/limits/run-rate`; the caller builds it with the storage key builders.

@@ -31,6 +31,14 @@ export class InMemoryRateLimiter implements RateLimiterPort {
   }
 
   async take(key: string, limit: RateLimit): Promise<RateDecision> {
+    return this.takeNow(key, limit);
+  }
+
+  /**
+   * {@link take} without yielding, for another in-process store that takes a request in the same
+   * step as its own write (as the DynamoDB adapters do in one transaction).
+   */
+  takeNow(key: string, limit: RateLimit): RateDecision {
     const gcra = gcraOf(limit);
     const now = Math.floor(this.#clock.now());
     const stored = this.#tats.get(key);
