@@ -155,6 +155,38 @@ describe('the writes and reads of a run that ends', () => {
     expect((await h.slots.enqueue(tight, 'run-c', 900)).acquired).toBe(false);
   });
 
+  it('takes both run slots and gives the queue slot back in one write when the pool can, and holds neither when the node is full', async () => {
+    const clock = new ManualClock();
+    const inner = new InMemorySlotPool({ clock });
+    const writes: string[] = [];
+    const pool: SlotPoolPort = {
+      acquire: (...args) => (writes.push('acquire'), inner.acquire(...args)),
+      renew: (...args) => inner.renew(...args),
+      release: (...args) => (writes.push('release'), inner.release(...args)),
+      holders: (name) => inner.holders(name),
+      acquireAll: (...args) => (writes.push('acquireAll'), inner.acquireAll(...args)),
+      releaseAll: (...args) => (writes.push('releaseAll'), inner.releaseAll(...args)),
+    };
+    const slots = createRunSlots({ pool, nodeMaxConcurrentRuns: 1, leaseSeconds: 300, clock });
+    await slots.enqueue(tenant, 'run-a', 900);
+    writes.length = 0;
+    expect(await slots.acquire(tenant, 'run-a', 60)).toEqual({ acquired: true });
+    expect(writes).toEqual(['acquireAll']);
+    expect(await inner.holders(runSlotPools.tenantQueued('acme'))).toEqual([]);
+    const other = testTenant('other', { quotas: { max_concurrent_runs: 1 } });
+    await slots.enqueue(other, 'run-b', 900);
+    expect(await slots.acquire(other, 'run-b', 60)).toMatchObject({
+      acquired: false,
+      reason: 'waiting_for_node_capacity',
+    });
+    expect(await inner.holders(runSlotPools.tenantRunning('other'))).toEqual([]);
+    expect((await inner.holders(runSlotPools.tenantQueued('other'))).map((l) => l.holder)).toEqual(['run-b']);
+    writes.length = 0;
+    await slots.release('acme', 'run-a', { started: true });
+    expect(writes).toEqual(['releaseAll']);
+    expect(await slots.acquire(other, 'run-b', 60)).toEqual({ acquired: true });
+  });
+
   it('returns no run woken after one read when no run waits', async () => {
     const h = harness();
     await h.slots.acquire(tenant, 'run-a', 60);
