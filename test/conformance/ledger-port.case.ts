@@ -9,6 +9,7 @@ import type {
 } from '../../functions/model-policy/ports/ledger-port.ts';
 import { requestKey } from '../../functions/model-policy/metering/attribution-keys.ts';
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
+import type { RateBucket, RateLimiterPort } from '../../functions/shared/limits/limiter-port.ts';
 import type { StoredCall } from '../../functions/model-policy/schemas/stored-call.ts';
 import type { UsageRecord } from '../../functions/model-policy/schemas/usage-record.ts';
 
@@ -114,10 +115,14 @@ export type UsageRecordCount = (
 ) => Promise<number>;
 
 /** The behaviour every LedgerPort adapter must have (HLD §5.2 request ids, §5.3 budgets). */
+/** A ledger that takes request-rate buckets in its writes, and the limiter whose buckets it shares. */
+export type RatedLedgerFactory = () => Promise<{ ledger: LedgerPort; limiter: RateLimiterPort }>;
+
 export function ledgerPortConformance(
   name: string,
   factory: () => Promise<LedgerPort>,
   usageRecords: UsageRecordCount,
+  rated?: RatedLedgerFactory,
 ): void {
   describe(`LedgerPort conformance: ${name}`, () => {
     const tenant = () => `t${randomUUID().slice(0, 8)}`;
@@ -700,4 +705,77 @@ export function ledgerPortConformance(
       expect(await ledger.abortRequested(authOf(a), 'run-3/step-1')).toBe(false);
     });
   });
+
+  describe.runIf(rated !== undefined)(
+    `LedgerPort conformance, request rate in the claim's write: ${name}`,
+    () => {
+      const tenant = () => `t${randomUUID().slice(0, 8)}`;
+      // Two calls at once, and none more within the test: the bucket refills in an hour.
+      const bucketOf = (tenantId: string): RateBucket => ({
+        key: `tenant/${tenantId}/limits/model-request-rate`,
+        limit: { rate: 2, periodSeconds: 7_200, burst: 2 },
+      });
+
+      it('returns reserved with the rate taken, and then rate_limited once the bucket is spent, writing nothing', async () => {
+        const { ledger } = await rated!();
+        const id = tenant();
+        const line = lineOf({ tokens: 10_000 });
+        const first = await ledger.claimAndReserve(id, claimOf('req-1'), [line], tokens(100), bucketOf(id));
+        expect(first).toMatchObject({ outcome: 'reserved', rate: { allowed: true, limit: 2, remaining: 1 } });
+        const second = await ledger.claimAndReserve(id, claimOf('req-2'), [line], tokens(100), bucketOf(id));
+        expect(second).toMatchObject({ outcome: 'reserved', rate: { allowed: true, remaining: 0 } });
+        const refused = claimOf('req-3');
+        const third = await ledger.claimAndReserve(id, refused, [line], tokens(100), bucketOf(id));
+        expect(third).toMatchObject({ outcome: 'rate_limited', rate: { allowed: false, remaining: 0 } });
+        // Neither the claim nor the reservation of the refused call was written.
+        expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 200 });
+        expect(await ledger.claim(id, refused)).toEqual({ outcome: 'claimed' });
+      });
+
+      it('returns reserved with the rate taken for a claim with no budget line', async () => {
+        const { ledger, limiter } = await rated!();
+        const id = tenant();
+        const outcome = await ledger.claimAndReserve(id, claimOf('req-1'), [], tokens(0), bucketOf(id));
+        expect(outcome).toMatchObject({ outcome: 'reserved', rate: { allowed: true, remaining: 1 } });
+        const bucket = bucketOf(id);
+        expect(await limiter.take(bucket.key, bucket.limit)).toMatchObject({ allowed: true, remaining: 0 });
+        expect(await limiter.take(bucket.key, bucket.limit)).toMatchObject({ allowed: false });
+      });
+
+      it("counts the ledger's takes and the limiter's own against one bucket", async () => {
+        const { ledger, limiter } = await rated!();
+        const id = tenant();
+        const bucket = bucketOf(id);
+        expect(await limiter.take(bucket.key, bucket.limit)).toMatchObject({ allowed: true, remaining: 1 });
+        const line = lineOf({ tokens: 10_000 });
+        expect(await ledger.claimAndReserve(id, claimOf('req-1'), [line], tokens(1), bucket)).toMatchObject({
+          outcome: 'reserved',
+          rate: { remaining: 0 },
+        });
+        expect(await ledger.claimAndReserve(id, claimOf('req-2'), [line], tokens(1), bucket)).toMatchObject({
+          outcome: 'rate_limited',
+        });
+        expect(await limiter.take(bucket.key, bucket.limit)).toMatchObject({ allowed: false });
+      });
+
+      it('leaves the bucket untaken when the request id is taken or the budgets have no room', async () => {
+        const { ledger, limiter } = await rated!();
+        const id = tenant();
+        const bucket = bucketOf(id);
+        const line = lineOf({ tokens: 1_000 });
+        const held = claimOf('req-held');
+        expect(await ledger.claim(id, held)).toEqual({ outcome: 'claimed' });
+        expect(await ledger.claimAndReserve(id, claimOf('req-held'), [line], tokens(10), bucket)).toEqual({
+          outcome: 'in_progress',
+          leaseUntil: held.leaseUntil,
+        });
+        expect(await ledger.claimAndReserve(id, claimOf('req-big'), [line], tokens(5_000), bucket)).toEqual({
+          outcome: 'no_room',
+        });
+        // Both places are still in the bucket.
+        expect(await limiter.take(bucket.key, bucket.limit)).toMatchObject({ allowed: true, remaining: 1 });
+        expect(await limiter.take(bucket.key, bucket.limit)).toMatchObject({ allowed: true, remaining: 0 });
+      });
+    },
+  );
 }

@@ -126,6 +126,62 @@ export function slotPoolPortConformance(name: string, factory: () => Promise<Slo
       expect((await pool.acquire(b, 'run-b', 1, lease)).acquired).toBe(true);
     });
 
+    it('takes a slot in every pool and gives back the released one in one step, or changes nothing', async () => {
+      const { pool } = await factory();
+      if (pool.acquireAll === undefined) return;
+      const [own, node, queue] = [poolKey(), poolKey(), poolKey()];
+      // Pools in use already: an adapter may answer false for a pool it has never seen.
+      await pool.acquire(own, 'run-other', 2, lease);
+      await pool.acquire(node, 'run-other', 1, lease);
+      await pool.acquire(queue, 'run-a', 5, lease);
+      const pools = [
+        { pool: own, capacity: 2 },
+        { pool: node, capacity: 1 },
+      ];
+      expect(await pool.acquireAll('run-a', pools, lease, [queue])).toBe(false);
+      expect((await pool.holders(own)).map((l) => l.holder)).toEqual(['run-other']);
+      expect((await pool.holders(queue)).map((l) => l.holder)).toEqual(['run-a']);
+      await pool.release(node, 'run-other');
+      expect(await pool.acquireAll('run-a', pools, lease, [queue])).toBe(true);
+      expect((await pool.holders(own)).map((l) => l.holder).sort()).toEqual(['run-a', 'run-other']);
+      expect((await pool.holders(node)).map((l) => l.holder)).toEqual(['run-a']);
+      expect(await pool.holders(queue)).toEqual([]);
+      // A holder renews its own leases however full the pools are.
+      expect(await pool.acquireAll('run-a', pools, lease, [])).toBe(true);
+      expect(await pool.acquire(node, 'run-b', 1, lease)).toMatchObject({ acquired: false });
+    });
+
+    it('grants every slot to at most as many concurrent takes in several pools as the smallest pool holds', async () => {
+      const { pool } = await factory();
+      if (pool.acquireAll === undefined) return;
+      const [own, node] = [poolKey(), poolKey()];
+      await pool.acquire(own, 'run-seed', 3, lease);
+      await pool.acquire(node, 'run-seed', 2, lease);
+      const pools = [
+        { pool: own, capacity: 3 },
+        { pool: node, capacity: 2 },
+      ];
+      const taken = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => pool.acquireAll!(`run-${i}`, pools, lease, [])),
+      );
+      expect(taken.filter(Boolean).length).toBeLessThanOrEqual(1);
+      expect((await pool.holders(node)).length).toBeLessThanOrEqual(2);
+    });
+
+    it('gives back a holder’s slots in several pools at once, pools it holds nothing in included', async () => {
+      const { pool } = await factory();
+      if (pool.releaseAll === undefined) return;
+      const [own, node, never] = [poolKey(), poolKey(), poolKey()];
+      await pool.acquire(own, 'run-a', 2, lease);
+      await pool.acquire(own, 'run-b', 2, lease);
+      await pool.acquire(node, 'run-a', 2, lease);
+      await pool.releaseAll([own, node], 'run-a');
+      await pool.releaseAll([own, node, never], 'run-a');
+      expect((await pool.holders(own)).map((l) => l.holder)).toEqual(['run-b']);
+      expect(await pool.holders(node)).toEqual([]);
+      expect(await pool.holders(never)).toEqual([]);
+    });
+
     it('throws when the capacity or the holder id is out of range', async () => {
       const { pool } = await factory();
       await expect(pool.acquire(poolKey(), 'run-a', 1_000_000, lease)).rejects.toThrow(RangeError);

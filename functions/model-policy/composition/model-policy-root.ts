@@ -91,14 +91,23 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
       env,
       () => (secretsClient ??= tracedClient(new SecretsManagerClient(aws), telemetry.tracer)),
     );
+  const limiter = options.adapters?.limiter ?? new DynamoRateLimiter(table(), config.tableName);
   const adapters: ModelPolicyAdapters = {
-    ledger: options.adapters?.ledger ?? new DynamoLedger(table(), config.tableName),
+    // The ledger takes the tenant's model call bucket in the claim's own write (HLD §10.2), sharing
+    // what the limiter knows of it.
+    ledger:
+      options.adapters?.ledger ??
+      new DynamoLedger(
+        table(),
+        config.tableName,
+        limiter instanceof DynamoRateLimiter ? { rateLimiter: limiter } : {},
+      ),
     usage: options.adapters?.usage ?? new DynamoUsageStore(table(), config.tableName),
     policyStore: options.adapters?.policyStore ?? new DynamoTenantPolicyStore(table(), config.tableName),
     secrets,
     providerFactory: options.adapters?.providerFactory ?? createProviderFactory(),
     tenants: options.adapters?.tenants ?? new DynamoTenantDirectory(table(), config.tableName, { now }),
-    limiter: options.adapters?.limiter ?? new DynamoRateLimiter(table(), config.tableName),
+    limiter,
   };
   const policies = new TenantPolicySource(
     adapters.policyStore,

@@ -48,7 +48,12 @@ import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 import type { GatewayLog, GatewayMetrics, ModelCallInput } from './model-call.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
 import { usageRecordOf } from './usage-records.ts';
-import { refuseKnownModelFlood, takeModelRequest } from './model-request-rate.ts';
+import {
+  modelRequestBucket,
+  modelRequestRefusal,
+  refuseKnownModelFlood,
+  takeModelRequest,
+} from './model-request-rate.ts';
 import type { RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 import type { DeferredSettlements } from './deferred-settlement.ts';
 
@@ -275,28 +280,36 @@ function claimFor(deps: GatewayDeps, input: ModelCallInput, deadlineMs: number, 
  */
 export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Promise<Preparation> {
   const startedAt = deps.now();
-  // The tenant's bucket is taken alongside the policy read and the request-id claim, not before
-  // them, so the rate limit adds no round trip of its own; a refusal wins over whatever the plan
-  // and the claim came to (a claim and reservation already written are released, in one write
-  // with no usage record). Every request takes from it, a replay too. So does a request the plan
-  // then refuses for its own fault (denied, unknown model): deciding that first would put the
-  // policy read and the bucket's write one after the other. A flood the instance already knows is
-  // past the rate is refused before either.
-  if (deps.limiter !== undefined && input.requestRate !== undefined) {
-    refuseKnownModelFlood(deps.limiter, input.auth.tenant_id, input.requestRate);
-  }
-  const taken = (
-    deps.limiter === undefined || input.requestRate === undefined
-      ? Promise.resolve(undefined)
-      : takeModelRequest(deps.limiter, input.auth.tenant_id, input.requestRate)
-  ).then(
-    (decision) => ({ decision }),
-    (refusal: unknown) => ({ refusal }),
-  );
+  // The tenant's bucket is taken in the claim and reservation's own write when the ledger shares the
+  // limiter's buckets (HLD §10.2), so the rate limit adds no round trip of its own and a refused
+  // call writes nothing at all. Otherwise (a claim taken alone, a request id already claimed, a
+  // budget that cannot take the first reservation, a ledger that does not take it) it is taken on
+  // its own, and a refusal wins over whatever the plan and the claim came to (a claim and
+  // reservation already written are released, in one write with no usage record). Every request
+  // takes from it, a replay too. So does a request the plan then refuses for its own fault (denied,
+  // unknown model). A flood the instance already knows is past the rate is refused before anything.
+  const limiter = deps.limiter;
+  const requestRate = input.requestRate;
+  const bucket =
+    limiter === undefined || requestRate === undefined
+      ? undefined
+      : { limiter, ...modelRequestBucket(input.auth.tenant_id, requestRate) };
+  if (bucket !== undefined) refuseKnownModelFlood(bucket.limiter, input.auth.tenant_id, bucket.limit);
+  let alone: Promise<{ decision?: RateDecision } | { refusal: unknown }> | undefined;
+  /** Takes the bucket on its own, once. */
+  const takeAlone = () =>
+    (alone ??= (
+      bucket === undefined
+        ? Promise.resolve(undefined)
+        : takeModelRequest(bucket.limiter, input.auth.tenant_id, bucket.limit)
+    ).then(
+      (decision) => (decision === undefined ? {} : { decision }),
+      (refusal: unknown) => ({ refusal }),
+    ));
   const rateOf = async (): Promise<{ rateLimit?: RateDecision }> => {
-    const bucket = await taken;
-    if ('refusal' in bucket) throw bucket.refusal;
-    return bucket.decision === undefined ? {} : { rateLimit: bucket.decision };
+    const taken = await takeAlone();
+    if ('refusal' in taken) throw taken.refusal;
+    return taken.decision === undefined ? {} : { rateLimit: taken.decision };
   };
   let planned: PlanResult;
   try {
@@ -337,12 +350,25 @@ export async function prepareCall(deps: GatewayDeps, input: ModelCallInput): Pro
     lines.map(() => noCounters),
   );
   const fitsEmpty = first.outputTokens >= leastOutputTokens(worst);
+  // A claim taken alone takes the bucket alongside, not after it.
+  if (!fitsEmpty) void takeAlone();
   const claimed = fitsEmpty
-    ? await deps.ledger.claimAndReserve(input.auth.tenant_id, claim, lines, first.amount)
+    ? await deps.ledger.claimAndReserve(
+        input.auth.tenant_id,
+        claim,
+        lines,
+        first.amount,
+        bucket === undefined ? undefined : { key: bucket.key, limit: bucket.limit },
+      )
     : await deps.ledger.claim(input.auth.tenant_id, claim);
+  // Refused in the claim's own write (asked only with a bucket): nothing was written.
+  if (claimed.outcome === 'rate_limited') throw modelRequestRefusal(bucket!.limit, claimed.rate);
   let rateLimit: { rateLimit?: RateDecision };
   try {
-    rateLimit = await rateOf();
+    rateLimit =
+      claimed.outcome === 'reserved' && claimed.rate !== undefined
+        ? { rateLimit: claimed.rate }
+        : await rateOf();
   } catch (refusal) {
     if (claimed.outcome === 'reserved' || claimed.outcome === 'claimed') {
       const held = claimed.outcome === 'reserved' ? { lines, amount: first.amount } : undefined;

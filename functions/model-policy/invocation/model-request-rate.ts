@@ -1,5 +1,11 @@
-import type { RateDecision, RateLimit, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
+import type {
+  RateBucket,
+  RateDecision,
+  RateLimit,
+  RateLimiterPort,
+} from '../../shared/limits/limiter-port.ts';
 import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
+import type { RateLimitedError } from '../../shared/errors/agentos-error.ts';
 import { storageKeys } from '../../shared/storage/keys.ts';
 import type { TenantQuotas } from '../../shared/tenancy/tenant-schemas.ts';
 import { defaultTenantQuotas } from '../../shared/tenancy/tenant-schemas.ts';
@@ -16,6 +22,21 @@ export function modelRequestRateOf(quotas: TenantQuotas): RateLimit {
   };
 }
 
+/** The tenant's model call bucket, for a store write that takes it along (HLD §10.2). */
+export function modelRequestBucket(tenantId: string, limit: RateLimit): RateBucket {
+  return { key: storageKeys.tenantLimit(tenantId, 'model-request-rate'), limit };
+}
+
+/** The refusal of a model call by the tenant's bucket (`tenant_model_request_rate`), wherever it was taken. */
+export function modelRequestRefusal(limit: RateLimit, decision: RateDecision): RateLimitedError {
+  return rateLimited(
+    'tenant_model_request_rate',
+    `The tenant may make ${limit.rate} model calls per second (${limit.burst} at once); retry later`,
+    decision.retryAfterSeconds,
+    decision,
+  );
+}
+
 /**
  * Takes one model call from the tenant's bucket (HLD §5.2, §10.2), in the node's table like the
  * Orchestrator's run creation bucket, so every function instance shares it.
@@ -27,10 +48,7 @@ export async function takeModelRequest(
   tenantId: string,
   limit: RateLimit,
 ): Promise<RateDecision> {
-  return refusedOrAllowed(
-    limit,
-    await limiter.take(storageKeys.tenantLimit(tenantId, 'model-request-rate'), limit),
-  );
+  return refusedOrAllowed(limit, await limiter.take(modelRequestBucket(tenantId, limit).key, limit));
 }
 
 /**
@@ -41,18 +59,11 @@ export async function takeModelRequest(
  * @throws RateLimitedError (`tenant_model_request_rate`) when the bucket is known to be empty
  */
 export function refuseKnownModelFlood(limiter: RateLimiterPort, tenantId: string, limit: RateLimit): void {
-  const known = limiter.knownRefusal(storageKeys.tenantLimit(tenantId, 'model-request-rate'), limit);
+  const known = limiter.knownRefusal(modelRequestBucket(tenantId, limit).key, limit);
   if (known !== undefined) refusedOrAllowed(limit, known);
 }
 
 function refusedOrAllowed(limit: RateLimit, decision: RateDecision): RateDecision {
-  if (!decision.allowed) {
-    throw rateLimited(
-      'tenant_model_request_rate',
-      `The tenant may make ${limit.rate} model calls per second (${limit.burst} at once); retry later`,
-      decision.retryAfterSeconds,
-      decision,
-    );
-  }
+  if (!decision.allowed) throw modelRequestRefusal(limit, decision);
   return decision;
 }

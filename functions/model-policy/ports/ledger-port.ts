@@ -1,4 +1,5 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import type { RateBucket, RateDecision } from '../../shared/limits/limiter-port.ts';
 import type { BudgetPeriod, BudgetScope } from '../schemas/tenant-policy.ts';
 import type { UsageWindow } from '../schemas/usage.ts';
 import type { StoredCall } from '../schemas/stored-call.ts';
@@ -85,9 +86,16 @@ export type ReserveOutcome = 'reserved' | 'no_room' | 'claim_lost';
  * amount reserved on every line, in one atomic write); `no_room` (some line cannot take the amount
  * now: nothing was written, not even the claim); or, when the request id was taken, what
  * {@link LedgerPort.claim} finds — `claimed` then means a lapsed claim was taken over and this
- * attempt holds the id with nothing reserved yet.
+ * attempt holds the id with nothing reserved yet. With a rate bucket: `reserved` carries `rate`, the
+ * bucket's decision, when the request was taken from it in the same write (absent: the bucket was
+ * not taken, and is the caller's to take); `rate_limited` says the bucket refused, and nothing was
+ * written. No other outcome takes from the bucket.
  */
-export type ClaimReservationOutcome = { outcome: 'reserved' } | { outcome: 'no_room' } | ClaimOutcome;
+export type ClaimReservationOutcome =
+  | { outcome: 'reserved'; rate?: RateDecision }
+  | { outcome: 'rate_limited'; rate: RateDecision }
+  | { outcome: 'no_room' }
+  | ClaimOutcome;
 
 /** How a call ends in the ledger. */
 export type CallSettlement = {
@@ -132,12 +140,16 @@ export interface LedgerPort {
    * common call's only store round trip before its model is called. Its reservation is attempt 0
    * of the claim; whatever follows it (after `no_room` or a takeover) reserves from attempt 1 on.
    * Budgets are never exceeded: the write applies whole, within every line's limits, or not at all.
+   * `rate`: a request-rate bucket (HLD §10.2) the same write takes one request from, when this
+   * ledger shares the limiter's buckets; the bucket is never taken without the claim, nor the
+   * claim without the bucket.
    */
   claimAndReserve(
     tenantId: string,
     claim: RequestClaim,
     lines: readonly BudgetLine[],
     amount: Amount,
+    rate?: RateBucket,
   ): Promise<ClaimReservationOutcome>;
   readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]>;
   /**

@@ -1,6 +1,7 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { RunEvent } from '../schemas/event.ts';
+import type { RunRecord } from '../ports/run-state-port.ts';
 
 /**
  * Tells the event readers of this process that a run has new events the moment a commit in this
@@ -52,9 +53,9 @@ export const processRunSignals = new RunSignals();
 /** An event sink that also signals the runs whose events it publishes (they are stored already). */
 export function signallingSink(inner: EventSinkPort, signals: RunSignals): EventSinkPort {
   return {
-    async publish(auth: AuthContext, events: readonly RunEvent[]): Promise<void> {
+    async publish(auth: AuthContext, events: readonly RunEvent[], run?: RunRecord): Promise<void> {
       for (const runId of new Set(events.map((event) => event.run_id))) signals.signal(auth.tenant_id, runId);
-      await inner.publish(auth, events);
+      await inner.publish(auth, events, run);
     },
   };
 }

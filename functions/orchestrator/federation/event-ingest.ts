@@ -176,7 +176,7 @@ export function createEventIngest(deps: EventIngestDeps) {
         accepted += result.appended;
         run = result.run;
         await deps.sink
-          .publish(auth, result.events)
+          .publish(auth, result.events, result.run)
           .catch((error: unknown) =>
             deps.reportFailure('replicated run events not published', error, { run_id: run.run_id }),
           );

@@ -6,7 +6,7 @@ import { outgoingTraceparent } from '../../shared/observability/trace-context.ts
 import { gaplessAfter } from '../events/event-order.ts';
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { PeerRegistryPort } from '../ports/peer-registry-port.ts';
-import type { RunStatePort } from '../ports/run-state-port.ts';
+import type { RunRecord, RunStatePort } from '../ports/run-state-port.ts';
 import type { RunEvent } from '../schemas/event.ts';
 import { federationScopes } from './federation-scopes.ts';
 import { originMetadata } from './forward-handlers.ts';
@@ -171,10 +171,11 @@ export function createEventPusher(options: EventPusherOptions) {
     after: number,
     deadline: number,
     ignoreBreaker: boolean,
+    given?: RunRecord,
   ): Promise<{ origin: string; held: number } | undefined> {
     const known = `${auth.tenant_id}/${runId}`;
     if (notForwarded.has(known)) return undefined;
-    const run = await options.runs.getRun(auth, runId);
+    const run = given?.run_id === runId ? given : await options.runs.getRun(auth, runId);
     if (run === undefined) return undefined;
     const origin = run.metadata[originMetadata.node];
     const originRunId = run.metadata[originMetadata.run];
@@ -234,6 +235,8 @@ export function createEventPusher(options: EventPusherOptions) {
      * for the tenant. Returns the sequence the origin holds everything up to. Once it succeeded,
      * it pushes again (within the same budget) a few runs whose last push to that origin failed,
      * so a run that commits nothing more still reaches its origin when this process next reaches it.
+     * `run`, the run as a commit just left it, saves reading it to learn whether it was forwarded
+     * here (its creator and origin never change).
      *
      * @throws DependencyUnavailableError when the origin cannot be reached after the bounded retries
      */
@@ -241,10 +244,17 @@ export function createEventPusher(options: EventPusherOptions) {
       auth: AuthContext,
       runId: string,
       after = 0,
-      pushOptions: { ignoreBreaker?: boolean } = {},
+      pushOptions: { ignoreBreaker?: boolean; run?: RunRecord } = {},
     ): Promise<number | undefined> {
       const deadline = now() + budgetMs;
-      const pushed = await pushRun(auth, runId, after, deadline, pushOptions.ignoreBreaker ?? false);
+      const pushed = await pushRun(
+        auth,
+        runId,
+        after,
+        deadline,
+        pushOptions.ignoreBreaker ?? false,
+        pushOptions.run,
+      );
       if (pushed === undefined) return undefined;
       const behind = [...(owed.get(pushed.origin) ?? new Map<string, AuthContext>())].slice(
         0,
@@ -277,15 +287,15 @@ export function replicatingSink(
   reportFailure: FailureReporter,
 ): EventSinkPort {
   return {
-    async publish(auth, events) {
-      await inner.publish(auth, events);
+    async publish(auth, events, run) {
+      await inner.publish(auth, events, run);
       if (events.length === 0) return;
       for (const runId of new Set(events.map((event) => event.run_id))) {
         const first = Math.min(
           ...events.filter((event) => event.run_id === runId).map((event) => event.sequence),
         );
         await pusher
-          .push(auth, runId, first - 1)
+          .push(auth, runId, first - 1, run?.run_id === runId ? { run } : {})
           .catch((error: unknown) =>
             reportFailure('forwarded run events not replicated', error, { run_id: runId }),
           );

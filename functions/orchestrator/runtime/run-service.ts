@@ -215,9 +215,9 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   /** Publishes committed events; the store already holds them, so a failed publish is reported, not thrown. */
-  async function publish(auth: AuthContext, events: RunEvent[]): Promise<void> {
+  async function publish(auth: AuthContext, events: RunEvent[], run: RunRecord): Promise<void> {
     await deps.sink
-      .publish(auth, events)
+      .publish(auth, events, run)
       .catch((error: unknown) =>
         deps.reportFailure('run events not published', error, { count: events.length }),
       );
@@ -315,7 +315,7 @@ export function createRunService(deps: RunServiceDeps) {
           }),
         ],
       });
-      await publish(auth, result.events);
+      await publish(auth, result.events, result.run);
       await releaseSlots(run.tenant_id, runId);
       await wakeWaiting(auth, tenant, runId);
       await stopExecution(result.run, 'canceled');
@@ -419,7 +419,7 @@ export function createRunService(deps: RunServiceDeps) {
         await releaseSlots(auth.tenant_id, runId);
         return replayOf(auth, result);
       }
-      await publish(auth, result.events);
+      await publish(auth, result.events, result.run);
       if (claim === undefined) {
         try {
           await startFirstStep(auth, result.run, agent.step_timeout_seconds);

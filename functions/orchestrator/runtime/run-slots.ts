@@ -75,12 +75,34 @@ export function createRunSlots(options: RunSlotsOptions) {
     return Math.max(options.leaseSeconds, Math.ceil(stepTimeoutSeconds) + runSlotLeaseMarginSeconds);
   }
 
-  /** Takes (or renews: the pool renews a holder's own lease) both slots of a run, or neither. */
-  async function take(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
+  /**
+   * Takes (or renews: the pool renews a holder's own lease) both slots of a run, or neither, and
+   * gives back its slots in `release` once both are held. Most often all of it is one write; when
+   * that cannot be (a pool full, a lapsed lease to drop), the pools are taken one by one.
+   */
+  async function take(
+    tenant: Tenant,
+    runId: string,
+    stepTimeoutSeconds: number,
+    release: readonly string[] = [],
+  ): Promise<RunSlotGrant> {
     const lease = leaseFor(stepTimeoutSeconds);
     const takenAt = clock.now();
     heldUntil.delete(holderKey(tenant.tenant_id, runId));
     const tenantPool = runSlotPools.tenantRunning(tenant.tenant_id);
+    const atOnce = await pool.acquireAll?.(
+      runId,
+      [
+        { pool: tenantPool, capacity: tenant.quotas.max_concurrent_runs },
+        { pool: runSlotPools.nodeRunning(), capacity: options.nodeMaxConcurrentRuns },
+      ],
+      lease,
+      release,
+    );
+    if (atOnce === true) {
+      heldUntil.set(holderKey(tenant.tenant_id, runId), takenAt + lease * 1000);
+      return { acquired: true };
+    }
     const own = await pool.acquire(tenantPool, runId, tenant.quotas.max_concurrent_runs, lease);
     if (!own.acquired) {
       return { acquired: false, reason: 'waiting_for_run_slot', retryAfterSeconds: own.retryAfterSeconds };
@@ -95,6 +117,7 @@ export function createRunSlots(options: RunSlotsOptions) {
         retryAfterSeconds: node.retryAfterSeconds,
       };
     }
+    await Promise.all(release.map((name) => pool.release(name, runId)));
     heldUntil.set(holderKey(tenant.tenant_id, runId), takenAt + lease * 1000);
     return { acquired: true };
   }
@@ -109,9 +132,7 @@ export function createRunSlots(options: RunSlotsOptions) {
      * the run holds neither and waits.
      */
     async acquire(tenant: Tenant, runId: string, stepTimeoutSeconds: number): Promise<RunSlotGrant> {
-      const grant = await take(tenant, runId, stepTimeoutSeconds);
-      if (grant.acquired) await pool.release(runSlotPools.tenantQueued(tenant.tenant_id), runId);
-      return grant;
+      return take(tenant, runId, stepTimeoutSeconds, [runSlotPools.tenantQueued(tenant.tenant_id)]);
     },
 
     /**
@@ -141,15 +162,16 @@ export function createRunSlots(options: RunSlotsOptions) {
      */
     async enqueue(tenant: Tenant, runId: string, leaseSeconds: number): Promise<SlotDecision> {
       // A new run waits only when the tenant's run slots are full: the queue holds
-      // `max_queued_runs` more runs than the run slots free now.
+      // `max_queued_runs` more runs than the run slots free now. It always holds `max_queued_runs`,
+      // so a run within them (most often the queue is all but empty) needs no read of the run slots.
+      const queue = runSlotPools.tenantQueued(tenant.tenant_id);
+      const lease = Math.max(options.leaseSeconds, Math.ceil(leaseSeconds));
+      const within = await pool.acquire(queue, runId, tenant.quotas.max_queued_runs, lease);
+      if (within.acquired) return within;
       const running = await pool.holders(runSlotPools.tenantRunning(tenant.tenant_id));
       const free = Math.max(0, tenant.quotas.max_concurrent_runs - running.length);
-      return pool.acquire(
-        runSlotPools.tenantQueued(tenant.tenant_id),
-        runId,
-        tenant.quotas.max_queued_runs + free,
-        Math.max(options.leaseSeconds, Math.ceil(leaseSeconds)),
-      );
+      if (free === 0) return within;
+      return pool.acquire(queue, runId, tenant.quotas.max_queued_runs + free, lease);
     },
 
     /** True when the node runs as many runs as it may (for the `reject` capacity mode). */
@@ -195,11 +217,12 @@ export function createRunSlots(options: RunSlotsOptions) {
      */
     async release(tenantId: string, runId: string, options: { started?: boolean } = {}): Promise<void> {
       heldUntil.delete(holderKey(tenantId, runId));
-      await Promise.all([
-        pool.release(runSlotPools.tenantRunning(tenantId), runId),
-        pool.release(runSlotPools.nodeRunning(), runId),
-        ...(options.started === true ? [] : [pool.release(runSlotPools.tenantQueued(tenantId), runId)]),
-      ]);
+      const pools = [
+        runSlotPools.tenantRunning(tenantId),
+        runSlotPools.nodeRunning(),
+        ...(options.started === true ? [] : [runSlotPools.tenantQueued(tenantId)]),
+      ];
+      await (pool.releaseAll?.(pools, runId) ?? Promise.all(pools.map((name) => pool.release(name, runId))));
     },
   };
 }

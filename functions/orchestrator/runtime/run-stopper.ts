@@ -271,7 +271,9 @@ export function createRunStopper(deps: RunStopperDeps) {
         events: [newEvent(eventIds.runTerminal(runId), 'run.canceled', { status: 'canceled', reason })],
       });
       stopped = result.run;
-      await reported('run events not published', runId, () => deps.sink.publish(auth, result.events));
+      await reported('run events not published', runId, () =>
+        deps.sink.publish(auth, result.events, result.run),
+      );
     } catch (error) {
       if (error instanceof RunStateConflictError) return { kind: 'over', status: error.actual };
       throw error;

@@ -32,6 +32,7 @@ import type { RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 import type { AdmissionPort } from '../../shared/tenancy/admission-port.ts';
 import type { RunSlots } from './run-slots.ts';
 import { createTenantToolGate } from './tool-gate.ts';
+import { RunCache } from './run-cache.ts';
 
 /**
  * The tenant limits a step honours (HLD §5.2, §10.2): its tenant's status and tool allow-list, the
@@ -91,6 +92,11 @@ export type StepEngineDeps = {
    * {@link defaultRunCheckMs}): a run canceled or stopped meanwhile aborts the call.
    */
   runCheckMs?: number;
+  /**
+   * What this process last committed to each run, so the run's next step here reads neither the
+   * run nor its transcript again; a bounded one of its own when absent.
+   */
+  runCache?: RunCache;
 };
 
 /** How often a step in a model call checks whether its run was canceled or stopped meanwhile. */
@@ -152,6 +158,9 @@ function wallSleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Thrown inside the engine to stop a step because the run left the `running` state. */
 class RunLeftRunning extends Error {}
+
+/** Thrown inside the engine when a step started from the cached run finds the run moved on. */
+class CachedRunStale extends Error {}
 
 /** The continuation of a step after which the run is over: a long run's execution ends with it. */
 const end: StepContinuation = { kind: 'end' };
@@ -246,6 +255,7 @@ function runErrorOf(error: unknown): RunError {
  */
 export function createStepEngine(deps: StepEngineDeps) {
   const clock: Clock = deps.clock ?? { now: () => deps.now().getTime(), sleep: systemClock.sleep };
+  const runCache = deps.runCache ?? new RunCache();
   const toolRunner = createToolRunner({
     runs: deps.runs,
     tools: deps.tools,
@@ -323,27 +333,29 @@ export function createStepEngine(deps: StepEngineDeps) {
   }
 
   async function commit(auth: AuthContext, runId: string, change: RunCommit): Promise<CommitResult> {
+    let result: CommitResult;
     try {
-      const result = await deps.runs.commit(auth, runId, change);
-      // Every terminal transition of a step gives the run's slots back (HLD §10.2).
-      if (change.status !== undefined && isTerminal(change.status)) {
-        // A run that ended from `running` gave its queue slot back when it started.
-        const started = change.requireStatus.every((status) => status === 'running');
-        await releaseSlots(auth, runId, true, started);
-      }
-      if (result.appended > 0) {
-        // The store already holds the events; a failed publish is reported, not thrown.
-        await deps.sink
-          .publish(auth, result.events)
-          .catch((error: unknown) =>
-            deps.reportFailure('run events not published', error, { run_id: runId }),
-          );
-      }
-      return result;
+      result = await deps.runs.commit(auth, runId, change);
     } catch (error) {
+      // Whatever came of it, the run may not be where this process believes.
+      runCache.forget(auth.tenant_id, runId);
       if (error instanceof RunStateConflictError) throw new RunLeftRunning(error.actual);
       throw error;
     }
+    runCache.committed(result.run, change);
+    // Every terminal transition of a step gives the run's slots back (HLD §10.2).
+    if (change.status !== undefined && isTerminal(change.status)) {
+      // A run that ended from `running` gave its queue slot back when it started.
+      const started = change.requireStatus.every((status) => status === 'running');
+      await releaseSlots(auth, runId, true, started);
+    }
+    if (result.appended > 0) {
+      // The store already holds the events; a failed publish is reported, not thrown.
+      await deps.sink
+        .publish(auth, result.events, result.run)
+        .catch((error: unknown) => deps.reportFailure('run events not published', error, { run_id: runId }));
+    }
+    return result;
   }
 
   /** Fails the run; `trace` is the step that failed it, recorded with the same commit. */
@@ -373,7 +385,8 @@ export function createStepEngine(deps: StepEngineDeps) {
    * transcript messages within `max_context_bytes` (HLD §4.3), noted in `trace`, and the commit of
    * `step.started` (starting the run on its first step). Kept out of the model call's error
    * handling: a storage failure here is redelivered like any other, not counted against the
-   * agent's `on_model_error` (HLD §10.1).
+   * agent's `on_model_error` (HLD §10.1). `cached`: `run` is what this process last committed, so
+   * `step.started` is stored only while the run is still there ({@link CachedRunStale} otherwise).
    */
   async function prepareModelCall(
     auth: AuthContext,
@@ -381,22 +394,28 @@ export function createStepEngine(deps: StepEngineDeps) {
     agent: AgentDefinition,
     step: number,
     trace: StepTrace,
-    starting?: RunStart,
+    starting: RunStart | undefined,
+    cached: boolean,
   ): Promise<PreparedModelCall> {
     const requestId = `${run.run_id}/step-${step}`;
-    // The run's counters say when nothing was appended yet (its first step): no read then.
+    const maxBytes = agent.max_context_bytes;
+    // The run's counters say when nothing was appended yet (its first step): no read then; nor when
+    // this process holds the tail at the run's transcript count (it wrote or read it).
     const transcript =
       run.transcript_messages === 0
         ? []
-        : await deps.runs.readTranscript(auth, run.run_id, { maxBytes: agent.max_context_bytes });
+        : (runCache.transcript(run, maxBytes) ??
+          (await deps.runs.readTranscript(auth, run.run_id, { maxBytes })));
+    runCache.rememberTranscript(run, transcript, maxBytes);
     const messages: ChatMessage[] = [
       ...(agent.instructions === '' ? [] : [{ role: 'system' as const, content: agent.instructions }]),
       ...run.input.messages,
       ...transcript,
     ];
     trace.model = { requestId, modelRef: agent.model_ref, messages, durationMs: 0 };
-    const started = await commit(auth, run.run_id, {
+    const startedChange: RunCommit = {
       requireStatus: starting?.requireStatus ?? ['running'],
+      ...(cached ? { requireLastSequence: run.last_sequence } : {}),
       ...(starting === undefined ? {} : { status: starting.status, changes: starting.changes }),
       events: [
         ...(starting?.events ?? []),
@@ -408,7 +427,14 @@ export function createStepEngine(deps: StepEngineDeps) {
           message_count: messages.length,
         }),
       ],
-    });
+    };
+    let started: CommitResult;
+    try {
+      started = await commit(auth, run.run_id, startedChange);
+    } catch (error) {
+      if (cached && error instanceof RunMovedOnError) throw new CachedRunStale();
+      throw error;
+    }
     const tools = await deps.tools.describe(auth, agent.tool_ids);
     return { requestId, messages, tools, started };
   }
@@ -798,6 +824,174 @@ export function createStepEngine(deps: StepEngineDeps) {
     };
   }
 
+  /**
+   * One delivery of a step task. `useCache`: the run may come from what this process last committed
+   * to it (no read); a step that then finds the run moved on starts again from the stored run.
+   */
+  async function executeStep(
+    auth: AuthContext,
+    delivery: StepDelivery,
+    useCache: boolean,
+  ): Promise<StepOutcome> {
+    const { step } = delivery;
+    const deliveryStarted = clock.now();
+    const remembered = useCache ? runCache.runBefore(auth.tenant_id, delivery.runId, step) : undefined;
+    const run = remembered ?? (await deps.runs.getRun(auth, delivery.runId));
+    if (run === undefined) return { status: 'done', reason: 'run not found', continuation: end };
+    if (isTerminal(run.status)) {
+      // Whoever ended it may have died before giving its slots back.
+      await releaseSlots(auth, run.run_id, false);
+      return { status: 'done', reason: `run is ${run.status}`, continuation: end };
+    }
+    if (step <= run.steps_completed) {
+      const continuation = await rescheduleIfStalled(auth, run, step);
+      return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };
+    }
+    if (step > run.steps_completed + 1) return { status: 'done', reason: 'step is ahead of the run' };
+    let trace: StepTrace | undefined;
+    try {
+      // The version the run started with: later versions or a deleted agent do not change a run.
+      const agent = await deps.agents.getVersion(auth, run.agent_id, run.agent_version);
+      if (agent === undefined) {
+        await failRun(auth, run, {
+          code: 'not_found',
+          message: `Agent ${run.agent_id} version ${run.agent_version} no longer exists`,
+        });
+        return { status: 'done', reason: 'agent missing', continuation: end };
+      }
+      const refused = await admitStep(auth, run, agent, delivery.attempt);
+      if (refused !== undefined) return refused;
+      const starting = await start(auth, run, agent);
+      const startedAt = deps.now();
+      trace = {
+        runId: run.run_id,
+        step,
+        deliveries: delivery.attempt,
+        startedAt,
+        endedAt: startedAt,
+        model: {
+          requestId: `${run.run_id}/step-${step}`,
+          modelRef: agent.model_ref,
+          messages: [],
+          durationMs: 0,
+        },
+        toolCalls: [],
+        error: null,
+      };
+      const prepared = await prepareModelCall(
+        auth,
+        run,
+        agent,
+        step,
+        trace,
+        starting,
+        remembered !== undefined,
+      );
+      let response: ModelInvokeResponse;
+      try {
+        response = await callModel(auth, run, agent, step, trace, prepared);
+      } catch (error) {
+        if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
+        const lease = leaseRetry(error) ?? quotaRetry(error);
+        if (lease !== undefined) return lease;
+        const retry = modelRetry(agent.on_model_error, error, delivery);
+        if (retry !== undefined) return retry;
+        await failRun(auth, run, runErrorOf(error), trace);
+        return { status: 'done', reason: 'model call failed', continuation: end };
+      }
+      // This delivery stored the step's start, so nothing of the step after it is stored yet: its
+      // next writes may ride on one commit, guarded by the run's sequence (HLD §4.3). A redelivery
+      // stores them one by one, and what was stored before wins.
+      const firstDelivery = prepared.started.appended > 0;
+      const answered = response.output.message;
+      let continuation: StepContinuation | 'redo';
+      if (firstDelivery && (answered.tool_calls ?? []).length === 0) {
+        // A final answer is stored with the run's completion, one write for both.
+        continuation = await finishStep(auth, prepared.started.run, agent, step, response, [], trace, 0, {
+          writes: modelAnswer(run, step, prepared, response),
+          fallback: async () => (await recordModelAnswer(auth, run, step, prepared, response)).response,
+        });
+      } else {
+        // An answer asking for tools is stored with the first call's request.
+        const joined = firstDelivery ? toolRunner.firstRequested(run.run_id, step, answered) : undefined;
+        const model = await recordModelAnswer(auth, run, step, prepared, response, joined);
+        // The agent's step timeout, but never past the worker's own end: a worker stopped mid-step
+        // would leave its tool calls to be made again by the next delivery.
+        const deadlineMs = Math.min(
+          deliveryStarted + agent.step_timeout_seconds * 1000,
+          delivery.deadlineMs ?? Number.POSITIVE_INFINITY,
+        );
+        const message = model.response.output.message;
+        const tools = await runTools(auth, model.run, agent, step, message, deadlineMs, model.fresh);
+        trace.toolCalls = tools.calls;
+        if (tools.abort !== undefined) {
+          await failRun(auth, tools.run, tools.abort, trace);
+          return { status: 'done', reason: 'tool policy aborted the run', continuation: end };
+        }
+        continuation = await finishStep(
+          auth,
+          tools.run,
+          agent,
+          step,
+          model.response,
+          tools.messages,
+          trace,
+          tools.suspendSeconds,
+          tools.pending === undefined
+            ? undefined
+            : { writes: { events: tools.pending, after: tools.run.last_sequence } },
+        );
+      }
+      if (continuation === 'redo') {
+        // Another delivery of this step wrote meanwhile. When it completed the step, this one is
+        // a duplicate and done; else it is redone from what is stored, at once (its tool calls
+        // replay; a call not stored is made again with its key).
+        const now = await deps.runs.getRun(auth, run.run_id);
+        if (now !== undefined && (isTerminal(now.status) || now.steps_completed >= step)) {
+          const after = isTerminal(now.status) ? end : await rescheduleIfStalled(auth, now, step);
+          return {
+            status: 'done',
+            reason: 'step completed by another delivery',
+            ...(after && { continuation: after }),
+          };
+        }
+        return { status: 'retry', reason: 'step stored meanwhile', retryAfterSeconds: 0 };
+      }
+      return { status: 'done', reason: 'step completed', continuation };
+    } catch (error) {
+      // Another process wrote since this one last committed: start again from what is stored.
+      if (error instanceof CachedRunStale) return executeStep(auth, delivery, false);
+      if (error instanceof RunLeftRunning) {
+        // Ended elsewhere (canceled, timed out) perhaps after this step took its slots. A run
+        // canceled wakes the next one here: an operator's stop only releases, and after an API
+        // cancel (which wakes too) a second wake is harmless; one completed or failed by another
+        // delivery of this step already woke. A run another delivery started is still going, and
+        // keeps the slots that delivery holds for it.
+        const live = error.message === 'running' || error.message === 'queued';
+        if (!live) await releaseSlots(auth, delivery.runId, error.message === 'canceled');
+        return { status: 'done', reason: `run left running (${error.message})`, continuation: end };
+      }
+      if (error instanceof RunTooLargeError) {
+        try {
+          await failRun(
+            auth,
+            run,
+            {
+              code: 'run_too_large',
+              message: `The run would take ${error.bytes} bytes, past its ${error.limitName} of ${error.limit} bytes`,
+            },
+            trace,
+          );
+        } catch (failure) {
+          // Canceled (or ended) meanwhile: the run is over all the same.
+          if (!(failure instanceof RunLeftRunning)) throw failure;
+        }
+        return { status: 'done', reason: 'run too large', continuation: end };
+      }
+      throw error;
+    }
+  }
+
   return {
     /** Fails the run with `run_timeout` if it is still going when its deadline task arrives. */
     async expire(auth: AuthContext, runId: string): Promise<StepOutcome> {
@@ -867,152 +1061,7 @@ export function createStepEngine(deps: StepEngineDeps) {
 
     /** Executes one delivery of a step task. Throws only for failures that should be retried by redelivery. */
     async execute(auth: AuthContext, delivery: StepDelivery): Promise<StepOutcome> {
-      const { step } = delivery;
-      const deliveryStarted = clock.now();
-      const run = await deps.runs.getRun(auth, delivery.runId);
-      if (run === undefined) return { status: 'done', reason: 'run not found', continuation: end };
-      if (isTerminal(run.status)) {
-        // Whoever ended it may have died before giving its slots back.
-        await releaseSlots(auth, run.run_id, false);
-        return { status: 'done', reason: `run is ${run.status}`, continuation: end };
-      }
-      if (step <= run.steps_completed) {
-        const continuation = await rescheduleIfStalled(auth, run, step);
-        return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };
-      }
-      if (step > run.steps_completed + 1) return { status: 'done', reason: 'step is ahead of the run' };
-      let trace: StepTrace | undefined;
-      try {
-        // The version the run started with: later versions or a deleted agent do not change a run.
-        const agent = await deps.agents.getVersion(auth, run.agent_id, run.agent_version);
-        if (agent === undefined) {
-          await failRun(auth, run, {
-            code: 'not_found',
-            message: `Agent ${run.agent_id} version ${run.agent_version} no longer exists`,
-          });
-          return { status: 'done', reason: 'agent missing', continuation: end };
-        }
-        const refused = await admitStep(auth, run, agent, delivery.attempt);
-        if (refused !== undefined) return refused;
-        const starting = await start(auth, run, agent);
-        const startedAt = deps.now();
-        trace = {
-          runId: run.run_id,
-          step,
-          deliveries: delivery.attempt,
-          startedAt,
-          endedAt: startedAt,
-          model: {
-            requestId: `${run.run_id}/step-${step}`,
-            modelRef: agent.model_ref,
-            messages: [],
-            durationMs: 0,
-          },
-          toolCalls: [],
-          error: null,
-        };
-        const prepared = await prepareModelCall(auth, run, agent, step, trace, starting);
-        let response: ModelInvokeResponse;
-        try {
-          response = await callModel(auth, run, agent, step, trace, prepared);
-        } catch (error) {
-          if (error instanceof RunLeftRunning || error instanceof RunTooLargeError) throw error;
-          const lease = leaseRetry(error) ?? quotaRetry(error);
-          if (lease !== undefined) return lease;
-          const retry = modelRetry(agent.on_model_error, error, delivery);
-          if (retry !== undefined) return retry;
-          await failRun(auth, run, runErrorOf(error), trace);
-          return { status: 'done', reason: 'model call failed', continuation: end };
-        }
-        // This delivery stored the step's start, so nothing of the step after it is stored yet: its
-        // next writes may ride on one commit, guarded by the run's sequence (HLD §4.3). A redelivery
-        // stores them one by one, and what was stored before wins.
-        const firstDelivery = prepared.started.appended > 0;
-        const answered = response.output.message;
-        let continuation: StepContinuation | 'redo';
-        if (firstDelivery && (answered.tool_calls ?? []).length === 0) {
-          // A final answer is stored with the run's completion, one write for both.
-          continuation = await finishStep(auth, prepared.started.run, agent, step, response, [], trace, 0, {
-            writes: modelAnswer(run, step, prepared, response),
-            fallback: async () => (await recordModelAnswer(auth, run, step, prepared, response)).response,
-          });
-        } else {
-          // An answer asking for tools is stored with the first call's request.
-          const joined = firstDelivery ? toolRunner.firstRequested(run.run_id, step, answered) : undefined;
-          const model = await recordModelAnswer(auth, run, step, prepared, response, joined);
-          // The agent's step timeout, but never past the worker's own end: a worker stopped mid-step
-          // would leave its tool calls to be made again by the next delivery.
-          const deadlineMs = Math.min(
-            deliveryStarted + agent.step_timeout_seconds * 1000,
-            delivery.deadlineMs ?? Number.POSITIVE_INFINITY,
-          );
-          const message = model.response.output.message;
-          const tools = await runTools(auth, model.run, agent, step, message, deadlineMs, model.fresh);
-          trace.toolCalls = tools.calls;
-          if (tools.abort !== undefined) {
-            await failRun(auth, tools.run, tools.abort, trace);
-            return { status: 'done', reason: 'tool policy aborted the run', continuation: end };
-          }
-          continuation = await finishStep(
-            auth,
-            tools.run,
-            agent,
-            step,
-            model.response,
-            tools.messages,
-            trace,
-            tools.suspendSeconds,
-            tools.pending === undefined
-              ? undefined
-              : { writes: { events: tools.pending, after: tools.run.last_sequence } },
-          );
-        }
-        if (continuation === 'redo') {
-          // Another delivery of this step wrote meanwhile. When it completed the step, this one is
-          // a duplicate and done; else it is redone from what is stored, at once (its tool calls
-          // replay; a call not stored is made again with its key).
-          const now = await deps.runs.getRun(auth, run.run_id);
-          if (now !== undefined && (isTerminal(now.status) || now.steps_completed >= step)) {
-            const after = isTerminal(now.status) ? end : await rescheduleIfStalled(auth, now, step);
-            return {
-              status: 'done',
-              reason: 'step completed by another delivery',
-              ...(after && { continuation: after }),
-            };
-          }
-          return { status: 'retry', reason: 'step stored meanwhile', retryAfterSeconds: 0 };
-        }
-        return { status: 'done', reason: 'step completed', continuation };
-      } catch (error) {
-        if (error instanceof RunLeftRunning) {
-          // Ended elsewhere (canceled, timed out) perhaps after this step took its slots. A run
-          // canceled wakes the next one here: an operator's stop only releases, and after an API
-          // cancel (which wakes too) a second wake is harmless; one completed or failed by another
-          // delivery of this step already woke. A run another delivery started is still going, and
-          // keeps the slots that delivery holds for it.
-          const live = error.message === 'running' || error.message === 'queued';
-          if (!live) await releaseSlots(auth, delivery.runId, error.message === 'canceled');
-          return { status: 'done', reason: `run left running (${error.message})`, continuation: end };
-        }
-        if (error instanceof RunTooLargeError) {
-          try {
-            await failRun(
-              auth,
-              run,
-              {
-                code: 'run_too_large',
-                message: `The run would take ${error.bytes} bytes, past its ${error.limitName} of ${error.limit} bytes`,
-              },
-              trace,
-            );
-          } catch (failure) {
-            // Canceled (or ended) meanwhile: the run is over all the same.
-            if (!(failure instanceof RunLeftRunning)) throw failure;
-          }
-          return { status: 'done', reason: 'run too large', continuation: end };
-        }
-        throw error;
-      }
+      return executeStep(auth, delivery, true);
     },
   };
 }

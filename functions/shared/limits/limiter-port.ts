@@ -20,6 +20,9 @@ export type RateDecision = {
   retryAfterSeconds: number;
 };
 
+/** A bucket to take one request from: its key (built with the storage key builders) and limit. */
+export type RateBucket = { key: string; limit: RateLimit };
+
 /**
  * A token-bucket limiter (GCRA: the bucket is one "theoretical arrival time" per key). `key` names
  * the bucket, e.g. `tenant/acme/limits/run-rate`; the caller builds it with the storage key builders.
@@ -63,6 +66,21 @@ export interface SlotPoolPort {
   renew(pool: string, holder: string, leaseSeconds: number): Promise<boolean>;
   /** Gives a slot back; releasing a slot not held is a no-op. */
   release(pool: string, holder: string): Promise<void>;
+  /**
+   * Takes a slot for `holder` in every one of `pools` (renewing a lease it has) and gives back its
+   * slot in each of `release`, in one atomic write: all of it, or nothing and false. False says
+   * nothing of why (a pool full, an expired lease not yet dropped, a pool not yet created, a race):
+   * the caller then goes pool by pool with {@link acquire}, which says. Optional: without it the
+   * caller always goes pool by pool.
+   */
+  acquireAll?(
+    holder: string,
+    pools: readonly { pool: string; capacity: number }[],
+    leaseSeconds: number,
+    release: readonly string[],
+  ): Promise<boolean>;
+  /** Gives back the holder's slot in every one of `pools`, in one write where it can; like {@link release} per pool. */
+  releaseAll?(pools: readonly string[], holder: string): Promise<void>;
   /** The unexpired leases of a pool, oldest first (for operators and the capacity report). */
   holders(pool: string): Promise<SlotLease[]>;
 }

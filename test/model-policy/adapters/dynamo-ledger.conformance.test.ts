@@ -1,5 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoLedger } from '../../../functions/model-policy/adapters/dynamodb/dynamo-ledger.ts';
+import { DynamoRateLimiter } from '../../../functions/shared/limits/adapters/dynamo-rate-limiter.ts';
 import { requestKey } from '../../../functions/model-policy/metering/attribution-keys.ts';
 import { createDocumentClient } from '../../../functions/shared/storage/dynamo-client.ts';
 import { storageKeys } from '../../../functions/shared/storage/keys.ts';
@@ -23,5 +24,9 @@ ledgerPortConformance(
       }),
     );
     return found.Count ?? 0;
+  },
+  async () => {
+    const limiter = new DynamoRateLimiter(db, await table);
+    return { ledger: new DynamoLedger(db, await table, { rateLimiter: limiter }), limiter };
   },
 );

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoLedger } from '../../../functions/model-policy/adapters/dynamodb/dynamo-ledger.ts';
+import { DynamoRateLimiter } from '../../../functions/shared/limits/adapters/dynamo-rate-limiter.ts';
 import type { BudgetLine, RequestClaim } from '../../../functions/model-policy/ports/ledger-port.ts';
 import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
 
@@ -60,6 +61,35 @@ const line: BudgetLine = {
 };
 
 describe('DynamoLedger', () => {
+  it('takes the request rate in the claim’s write after another instance moved the bucket, never past its burst', async () => {
+    const db = DynamoDBDocumentClient.from(new DynamoDBClient(testAwsConfig()));
+    const here = new DynamoRateLimiter(db, tableName);
+    const ledger = new DynamoLedger(db, tableName, { rateLimiter: here });
+    const elsewhere = new DynamoRateLimiter(db, tableName);
+    const run = Date.now().toString(36);
+    const bucket = {
+      key: `tenant/rated-${run}/limits/model-request-rate`,
+      limit: { rate: 3, periodSeconds: 10_800, burst: 3 },
+    };
+    const free = { ...line, limitTokens: 1_000_000 };
+    expect(
+      await ledger.claimAndReserve('rated', claimOf(`r1-${run}`), [free], { tokens: 1, nano: 0 }, bucket),
+    ).toMatchObject({ outcome: 'reserved', rate: { remaining: 2 } });
+    // Another instance takes a place: what this one remembers of the bucket is now behind.
+    expect(await elsewhere.take(bucket.key, bucket.limit)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(
+      await ledger.claimAndReserve('rated', claimOf(`r2-${run}`), [free], { tokens: 1, nano: 0 }, bucket),
+    ).toMatchObject({ outcome: 'reserved', rate: { remaining: 0 } });
+    const refused = claimOf(`r3-${run}`);
+    expect(
+      await ledger.claimAndReserve('rated', refused, [free], { tokens: 1, nano: 0 }, bucket),
+    ).toMatchObject({
+      outcome: 'rate_limited',
+    });
+    expect(await elsewhere.take(bucket.key, bucket.limit)).toMatchObject({ allowed: false });
+    expect(await ledger.claim('rated', refused)).toEqual({ outcome: 'claimed' });
+  });
+
   it('counts a reservation once when the SDK retries a write that applied', async () => {
     const { db, loseNextWriteAnswer } = clientLosingOneAnswer();
     const ledger = new DynamoLedger(db, tableName);

@@ -330,6 +330,31 @@ describe('replicating sink', () => {
     expect((await eastEvents()).map((event) => event.type)).toEqual(['run.queued', 'run.canceled']);
   });
 
+  it('decides from the committed run it is given, without reading the run again', async () => {
+    const { west, pusher, calls, commit, eastEvents } = await setup();
+    const sink = replicatingSink({ publish: async () => undefined }, pusher, () => undefined);
+    const reads: string[] = [];
+    const getRun = west.getRun.bind(west);
+    west.getRun = async (auth, runId) => {
+      reads.push(runId);
+      return getRun(auth, runId);
+    };
+    const started = await commit('run.started');
+    await sink.publish(westAuth, started.events, started.run);
+    expect(calls.length).toBeGreaterThan(0);
+    expect((await eastEvents()).map((event) => event.type)).toEqual(['run.queued', 'run.started']);
+    const local = 'run_000000000000000000000local';
+    const bob: AuthContext = { ...westAuth, principal: { id: 'bob', type: 'user' } };
+    const created = await west.createRun(bob, record(local, 'acme-west', { principal_id: 'bob' }), [
+      newEvent(`${local}:run.queued`, 'run.queued', { agent_id: 'sample-agent', status: 'queued' }),
+    ]);
+    if (created.outcome !== 'created') throw new Error('the run was not created');
+    const sent = calls.length;
+    await sink.publish(bob, created.events, created.run);
+    expect(calls.length).toBe(sent);
+    expect(reads).toEqual([]);
+  });
+
   it('leaves the runs of the node’s own callers alone', async () => {
     const { west, pusher, calls } = await setup();
     const sink = replicatingSink({ publish: async () => undefined }, pusher, () => undefined);

@@ -137,6 +137,56 @@ describe('the writes and reads of a run that ends', () => {
     expect(await h.pool.holders(runSlotPools.tenantQueued('acme'))).toEqual([]);
   });
 
+  it('queues a new run within the tenant’s max_queued_runs without reading its run slots', async () => {
+    const h = harness();
+    const roomy = testTenant('acme', { quotas: { max_concurrent_runs: 1, max_queued_runs: 2 } });
+    expect((await h.slots.enqueue(roomy, 'run-a', 900)).acquired).toBe(true);
+    expect((await h.slots.enqueue(roomy, 'run-b', 900)).acquired).toBe(true);
+    expect(h.read).toEqual([]);
+  });
+
+  it('queues a run past max_queued_runs while run slots are free, and refuses it once they are not', async () => {
+    const h = harness();
+    const tight = testTenant('acme', { quotas: { max_concurrent_runs: 1, max_queued_runs: 1 } });
+    expect((await h.slots.enqueue(tight, 'run-a', 900)).acquired).toBe(true);
+    // One run slot free: the queue holds one run more.
+    expect((await h.slots.enqueue(tight, 'run-b', 900)).acquired).toBe(true);
+    await h.slots.acquire(tight, 'run-a', 60);
+    expect((await h.slots.enqueue(tight, 'run-c', 900)).acquired).toBe(false);
+  });
+
+  it('takes both run slots and gives the queue slot back in one write when the pool can, and holds neither when the node is full', async () => {
+    const clock = new ManualClock();
+    const inner = new InMemorySlotPool({ clock });
+    const writes: string[] = [];
+    const pool: SlotPoolPort = {
+      acquire: (...args) => (writes.push('acquire'), inner.acquire(...args)),
+      renew: (...args) => inner.renew(...args),
+      release: (...args) => (writes.push('release'), inner.release(...args)),
+      holders: (name) => inner.holders(name),
+      acquireAll: (...args) => (writes.push('acquireAll'), inner.acquireAll(...args)),
+      releaseAll: (...args) => (writes.push('releaseAll'), inner.releaseAll(...args)),
+    };
+    const slots = createRunSlots({ pool, nodeMaxConcurrentRuns: 1, leaseSeconds: 300, clock });
+    await slots.enqueue(tenant, 'run-a', 900);
+    writes.length = 0;
+    expect(await slots.acquire(tenant, 'run-a', 60)).toEqual({ acquired: true });
+    expect(writes).toEqual(['acquireAll']);
+    expect(await inner.holders(runSlotPools.tenantQueued('acme'))).toEqual([]);
+    const other = testTenant('other', { quotas: { max_concurrent_runs: 1 } });
+    await slots.enqueue(other, 'run-b', 900);
+    expect(await slots.acquire(other, 'run-b', 60)).toMatchObject({
+      acquired: false,
+      reason: 'waiting_for_node_capacity',
+    });
+    expect(await inner.holders(runSlotPools.tenantRunning('other'))).toEqual([]);
+    expect((await inner.holders(runSlotPools.tenantQueued('other'))).map((l) => l.holder)).toEqual(['run-b']);
+    writes.length = 0;
+    await slots.release('acme', 'run-a', { started: true });
+    expect(writes).toEqual(['releaseAll']);
+    expect(await slots.acquire(other, 'run-b', 60)).toEqual({ acquired: true });
+  });
+
   it('returns no run woken after one read when no run waits', async () => {
     const h = harness();
     await h.slots.acquire(tenant, 'run-a', 60);

@@ -15,6 +15,11 @@ import {
   storageUnavailable,
 } from '../../../shared/storage/dynamo-errors.ts';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
+import type {
+  DynamoRateLimiter,
+  PlannedRateTake,
+} from '../../../shared/limits/adapters/dynamo-rate-limiter.ts';
+import type { RateBucket } from '../../../shared/limits/limiter-port.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import { pauseAfterContention } from '../../../shared/timing/contention-backoff.ts';
 import { principalKey, principalSortKey, requestKey, runKey } from '../../metering/attribution-keys.ts';
@@ -73,10 +78,20 @@ const lapsedCondition = '(expires_at < :now_s OR (#status = :in_flight AND lease
 export class DynamoLedger implements LedgerPort {
   readonly #db: DynamoDBDocumentClient;
   readonly #tableName: string;
+  readonly #rates: DynamoRateLimiter | undefined;
 
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
+  /**
+   * `rateLimiter`: the limiter whose buckets (in the same table) a claim and reservation take from
+   * in their own transaction, sharing what it knows of each bucket.
+   */
+  constructor(
+    db: DynamoDBDocumentClient,
+    tableName: string,
+    options: { rateLimiter?: DynamoRateLimiter } = {},
+  ) {
     this.#db = db;
     this.#tableName = tableName;
+    this.#rates = options.rateLimiter;
   }
 
   async claim(tenantId: string, claim: RequestClaim): Promise<ClaimOutcome> {
@@ -105,8 +120,10 @@ export class DynamoLedger implements LedgerPort {
     claim: RequestClaim,
     lines: readonly BudgetLine[],
     amount: Amount,
+    rate?: RateBucket,
   ): Promise<ClaimReservationOutcome> {
-    if (lines.length === 0) {
+    const rates = rate === undefined ? undefined : this.#rates;
+    if (lines.length === 0 && rates === undefined) {
       const claimed = await this.claim(tenantId, claim);
       return claimed.outcome === 'claimed' ? { outcome: 'reserved' } : claimed;
     }
@@ -118,8 +135,16 @@ export class DynamoLedger implements LedgerPort {
       nano: amount.nano,
       attempt: 0,
     };
-    const item: RequestItem = { ...this.#claimItem(tenantId, claim), reservation: held };
+    const claimItem = this.#claimItem(tenantId, claim);
+    const item: RequestItem = lines.length === 0 ? claimItem : { ...claimItem, reservation: held };
+    // The tenant's request-rate bucket rides in the same transaction (HLD §10.2): the common call
+    // takes its claim, its budget room and its place in the rate in one round trip.
+    let take: PlannedRateTake | undefined =
+      rate === undefined ? undefined : rates?.planTake(rate.key, rate.limit);
+    const rateIndex = 1 + updates.length;
     for (let attempt = 0; attempt < maxClaimAttempts; attempt += 1) {
+      if (take?.kind === 'refused') return { outcome: 'rate_limited', rate: take.decision };
+      const write = take?.kind === 'write' ? take : undefined;
       try {
         // The claim is a Put inside the reservation's transaction (HLD §5.3): one round trip takes the
         // request id and the budget room, or neither. A conflicting claim hands back the item it met
@@ -136,32 +161,62 @@ export class DynamoLedger implements LedgerPort {
                 },
               },
               ...updates.map((update) => ({ Update: update! })),
+              ...(write === undefined ? [] : [{ Update: write.update }]),
             ],
-            ClientRequestToken: requestToken(`claim-reserve:${claim.token}`),
+            // A different take is a different write: it must not pass for a retry of the last one.
+            ClientRequestToken: requestToken(
+              `claim-reserve:${claim.token}${write === undefined ? '' : `:${write.id}`}`,
+            ),
           }),
         );
-        return { outcome: 'reserved' };
+        return write === undefined
+          ? { outcome: 'reserved' }
+          : { outcome: 'reserved', rate: rates!.tookPlanned(write) };
       } catch (error) {
         const codes = cancellationCodes(error);
         if (codes === undefined) throw storageUnavailable(error);
+        const reasons = (error as TransactionCanceledException).CancellationReasons;
         if (codes[0] === 'ConditionalCheckFailed') {
-          const met = (error as TransactionCanceledException).CancellationReasons?.[0]?.Item;
+          const met = reasons?.[0]?.Item;
           const existing =
             met === undefined
               ? await this.#get<RequestItem>(item.pk)
               : (unmarshall(met as Record<string, AttributeValue>) as RequestItem);
           if (existing?.claim_token === claim.token) {
             // This very write applied before (a retry the store did not recognise by its token).
-            return existing.reservation?.attempt === 0 ? { outcome: 'reserved' } : { outcome: 'claimed' };
+            const applied =
+              lines.length === 0 || existing.reservation?.attempt === 0
+                ? ({ outcome: 'reserved' } as const)
+                : ({ outcome: 'claimed' } as const);
+            return applied;
           }
-          const found = await this.#claimTaken(this.#claimItem(tenantId, claim), claim, existing);
+          const found = await this.#claimTaken(claimItem, claim, existing);
           if (found !== 'retry') return found;
           continue;
         }
         if (!codes.every((code) => contendedCodes.has(code))) throw storageUnavailable(error);
+        const budgetsHeld = codes.slice(1, rateIndex).every((code) => code === 'None');
+        if (write !== undefined && budgetsHeld && codes[0] === 'None') {
+          const rateCode = codes[rateIndex];
+          const met = reasons?.[rateIndex]?.Item;
+          if (rateCode === 'ConditionalCheckFailed' && met !== undefined) {
+            // The bucket moved since this instance last saw it: plan again from what it holds.
+            const seen = rates!.sawPlanned(write, unmarshall(met as Record<string, AttributeValue>));
+            take = rates!.planTake(rate!.key, rate!.limit, seen);
+            continue;
+          }
+          if (rateCode === 'ConditionalCheckFailed') {
+            // The store did not say what the bucket holds: the claim and reservation go on without
+            // it, and the caller takes it on its own.
+            take = undefined;
+            continue;
+          }
+        }
         // The request id was free but a budget line refused or was contended: nothing was written,
         // and the caller reads the counters and sizes the reservation to what remains.
-        if (codes[0] !== 'TransactionConflict') return { outcome: 'no_room' };
+        if (codes[0] !== 'TransactionConflict' && !(write !== undefined && budgetsHeld)) {
+          return { outcome: 'no_room' };
+        }
         await pause(attempt);
       }
     }

@@ -1,4 +1,6 @@
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
+import type { InMemoryRateLimiter } from '../../../shared/limits/adapters/in-memory-limits.ts';
+import type { RateBucket } from '../../../shared/limits/limiter-port.ts';
 import { requestKey } from '../../metering/attribution-keys.ts';
 import type {
   Amount,
@@ -43,7 +45,13 @@ function isLapsed(entry: RequestEntry, nowMs: number): boolean {
 export class InMemoryLedger implements LedgerPort {
   readonly #requests = new Map<string, RequestEntry>();
   readonly #budgets = new Map<string, Counters>();
+  readonly #rates: InMemoryRateLimiter | undefined;
   records = 0;
+
+  /** `rateLimiter`: the limiter whose buckets a claim and reservation take from in the same step. */
+  constructor(options: { rateLimiter?: InMemoryRateLimiter } = {}) {
+    this.#rates = options.rateLimiter;
+  }
 
   async claim(tenantId: string, claim: RequestClaim): Promise<ClaimOutcome> {
     const key = `${tenantId}/${claim.requestKey}`;
@@ -69,13 +77,21 @@ export class InMemoryLedger implements LedgerPort {
     claim: RequestClaim,
     lines: readonly BudgetLine[],
     amount: Amount,
+    rate?: RateBucket,
   ): Promise<ClaimReservationOutcome> {
-    if (lines.length === 0) {
-      const claimed = await this.claim(tenantId, claim);
-      return claimed.outcome === 'claimed' ? { outcome: 'reserved' } : claimed;
-    }
     const key = `${tenantId}/${claim.requestKey}`;
     const existing = this.#requests.get(key);
+    // The bucket is taken only where the claim and reservation then apply, in the same step.
+    const takeRate = () =>
+      rate === undefined || this.#rates === undefined ? undefined : this.#rates.takeNow(rate.key, rate.limit);
+    if (lines.length === 0) {
+      const free = existing === undefined || isLapsed(existing, claim.now);
+      const taken = free ? takeRate() : undefined;
+      if (taken?.allowed === false) return { outcome: 'rate_limited', rate: taken };
+      const claimed = await this.claim(tenantId, claim);
+      if (claimed.outcome !== 'claimed') return claimed;
+      return taken === undefined ? { outcome: 'reserved' } : { outcome: 'reserved', rate: taken };
+    }
     if (existing?.token === claim.token) {
       return existing.held?.attempt === 0 ? { outcome: 'reserved' } : { outcome: 'claimed' };
     }
@@ -86,6 +102,8 @@ export class InMemoryLedger implements LedgerPort {
     }
     const counters = lines.map((line) => this.#counters(tenantId, line));
     if (!this.#fits(lines, counters, amount)) return { outcome: 'no_room' };
+    const taken = takeRate();
+    if (taken?.allowed === false) return { outcome: 'rate_limited', rate: taken };
     for (const counter of counters) this.#add(counter, amount, amount);
     this.#requests.set(key, {
       fingerprint: claim.fingerprint,
@@ -94,7 +112,7 @@ export class InMemoryLedger implements LedgerPort {
       expiresAt: claim.expiresAt,
       held: { keys: lines.map((line) => this.#key(tenantId, line)), amount, attempt: 0 },
     });
-    return { outcome: 'reserved' };
+    return taken === undefined ? { outcome: 'reserved' } : { outcome: 'reserved', rate: taken };
   }
 
   async readBudgets(tenantId: string, lines: readonly BudgetLine[]): Promise<BudgetCounters[]> {

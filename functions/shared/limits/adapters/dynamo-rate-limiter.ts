@@ -81,6 +81,96 @@ export class DynamoRateLimiter implements RateLimiterPort {
       : undefined;
   }
 
+  /**
+   * Plans a take to be written inside another transaction. `seen`: what the bucket held when the
+   * last such write failed its condition (`tat` undefined: no bucket yet); when absent, what this
+   * instance last saw. A bucket in use is moved on from exactly the `tat` seen, so the write's
+   * outcome is known without reading it back; an idle or unknown one is restarted at now.
+   */
+  planTake(key: string, limit: RateLimit, seen?: { tat: number | undefined }): PlannedRateTake {
+    const gcra = gcraOf(limit);
+    const now = Math.floor(this.#clock.now());
+    const bucket = bucketOf(key, gcra);
+    const remembered = this.#knownTat.get(bucket);
+    const known = seen === undefined ? remembered : seen.tat;
+    if (known !== undefined && known > highestAdmittingTat(gcra, now)) {
+      return { kind: 'refused', decision: refusedDecision(gcra, now, known) };
+    }
+    const common = { TableName: this.#table, Key: { pk: key, sk: 0 } };
+    if (known !== undefined && known >= now) {
+      const tat = known + gcra.intervalMs;
+      return {
+        kind: 'write',
+        update: {
+          ...common,
+          UpdateExpression: 'SET tat = :tat, expires_at = :expires, kind = :kind',
+          ConditionExpression: 'tat = :seen',
+          ExpressionAttributeValues: {
+            ':tat': tat,
+            ':seen': known,
+            ':expires': expiresAt(tat),
+            ':kind': 'rate-limit',
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+        id: `${key}:${known}`,
+        bucket,
+        gcra,
+        now,
+        tat,
+      };
+    }
+    const tat = now + gcra.intervalMs;
+    return {
+      kind: 'write',
+      update: {
+        ...common,
+        UpdateExpression: 'SET tat = :tat, expires_at = :expires, kind = :kind',
+        ConditionExpression: 'attribute_not_exists(tat) OR tat < :now',
+        ExpressionAttributeValues: {
+          ':tat': tat,
+          ':now': now,
+          ':expires': expiresAt(tat),
+          ':kind': 'rate-limit',
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+      id: `${key}:idle:${now}`,
+      bucket,
+      gcra,
+      now,
+      tat,
+    };
+  }
+
+  /** The decision of a planned take whose transaction applied; this instance remembers the bucket. */
+  tookPlanned(plan: Extract<PlannedRateTake, { kind: 'write' }>): RateDecision {
+    this.#remember(plan.bucket, plan.tat);
+    return allowedDecision(plan.gcra, plan.now, plan.tat);
+  }
+
+  /** Notes what a planned take's failed condition found stored (from its ALL_OLD item). */
+  sawPlanned(
+    plan: Extract<PlannedRateTake, { kind: 'write' }>,
+    item: Record<string, unknown> | undefined,
+  ): {
+    tat: number | undefined;
+  } {
+    const value = item?.['tat'];
+    const tat =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'object' && value !== null && 'N' in value
+          ? Number((value as { N: string }).N)
+          : undefined;
+    if (tat !== undefined) this.#remember(plan.bucket, tat);
+    return { tat };
+  }
+
+  #remember(bucket: string, tat: number): void {
+    if (tat > (this.#knownTat.get(bucket) ?? -Infinity)) this.#knownTat.set(bucket, tat);
+  }
+
   async take(key: string, limit: RateLimit): Promise<RateDecision> {
     const known = this.knownRefusal(key, limit);
     if (known !== undefined) return known;
@@ -181,6 +271,32 @@ export class DynamoRateLimiter implements RateLimiterPort {
     return tat;
   }
 }
+
+/**
+ * A take of one request planned to ride in another write's transaction (HLD §10.2: a limit checked
+ * in the write it guards costs no round trip of its own): the conditional update to add to it, or
+ * the refusal already known. The update either applies whole with the transaction or not at all.
+ */
+export type PlannedRateTake =
+  | { kind: 'refused'; decision: RateDecision }
+  | {
+      kind: 'write';
+      update: {
+        TableName: string;
+        Key: { pk: string; sk: number };
+        UpdateExpression: string;
+        ConditionExpression: string;
+        ExpressionAttributeValues: Record<string, unknown>;
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD';
+      };
+      /** Names the write: a retried transaction carrying the same take keeps the same name. */
+      id: string;
+      bucket: string;
+      gcra: Gcra;
+      now: number;
+      /** The bucket's `tat` once the write applied. */
+      tat: number;
+    };
 
 /** The memory's key of a bucket: the same item under other parameters is another bucket. */
 function bucketOf(key: string, gcra: Gcra): string {

@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -125,6 +125,81 @@ export class DynamoSlotPool implements SlotPoolPort {
       if (error instanceof ConditionalCheckFailedException) return;
       throw storageUnavailable(error);
     }
+  }
+
+  async acquireAll(
+    holder: string,
+    pools: readonly { pool: string; capacity: number }[],
+    leaseSeconds: number,
+    release: readonly string[],
+  ): Promise<boolean> {
+    checkSlotArguments(holder, undefined, leaseSeconds);
+    for (const { capacity } of pools) checkSlotArguments(holder, capacity);
+    const now = Math.floor(this.#clock.now());
+    const expiry = now + Math.min(maxLeaseMs, Math.ceil(leaseSeconds * 1000));
+    const ttl = expiresAt(expiry + maxLeaseMs);
+    try {
+      // The fast path of `acquire` in every pool, and the releases, as one transaction.
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            ...pools.map(({ pool, capacity }) => ({
+              Update: {
+                TableName: this.#table,
+                Key: { pk: pool, sk: 0 },
+                UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
+                ConditionExpression:
+                  'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
+                ExpressionAttributeNames: { '#h': holder },
+                ExpressionAttributeValues: {
+                  ':expiry': expiry,
+                  ':one': 1,
+                  ':ttl': ttl,
+                  ':capacity': capacity,
+                },
+              },
+            })),
+            ...release.map((pool) => this.#releaseUpdate(pool, holder)),
+          ],
+        }),
+        { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return false;
+      throw storageUnavailable(error);
+    }
+  }
+
+  async releaseAll(pools: readonly string[], holder: string): Promise<void> {
+    checkSlotArguments(holder);
+    if (pools.length > 1) {
+      try {
+        await this.#client.send(
+          new TransactWriteCommand({ TransactItems: pools.map((pool) => this.#releaseUpdate(pool, holder)) }),
+          { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
+        );
+        return;
+      } catch (error) {
+        // A pool without an item (never used, or gone with its TTL) holds nothing: release one by one.
+        if (!(error instanceof TransactionCanceledException)) throw storageUnavailable(error);
+      }
+    }
+    await Promise.all(pools.map((pool) => this.release(pool, holder)));
+  }
+
+  /** Gives `holder`'s slot back inside a transaction: removing a lease not held changes nothing. */
+  #releaseUpdate(pool: string, holder: string) {
+    return {
+      Update: {
+        TableName: this.#table,
+        Key: { pk: pool, sk: 0 },
+        UpdateExpression: 'REMOVE leases.#h SET version = version + :one',
+        ConditionExpression: 'attribute_exists(leases)',
+        ExpressionAttributeNames: { '#h': holder },
+        ExpressionAttributeValues: { ':one': 1 },
+      },
+    };
   }
 
   async holders(pool: string): Promise<SlotLease[]> {

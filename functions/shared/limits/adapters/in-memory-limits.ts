@@ -31,6 +31,14 @@ export class InMemoryRateLimiter implements RateLimiterPort {
   }
 
   async take(key: string, limit: RateLimit): Promise<RateDecision> {
+    return this.takeNow(key, limit);
+  }
+
+  /**
+   * {@link take} without yielding, for another in-process store that takes a request in the same
+   * step as its own write (as the DynamoDB adapters do in one transaction).
+   */
+  takeNow(key: string, limit: RateLimit): RateDecision {
     const gcra = gcraOf(limit);
     const now = Math.floor(this.#clock.now());
     const stored = this.#tats.get(key);
@@ -94,6 +102,30 @@ export class InMemorySlotPool implements SlotPoolPort {
 
   async release(pool: string, holder: string): Promise<void> {
     this.#pools.get(pool)?.delete(holder);
+  }
+
+  async acquireAll(
+    holder: string,
+    pools: readonly { pool: string; capacity: number }[],
+    leaseSeconds: number,
+    release: readonly string[],
+  ): Promise<boolean> {
+    checkSlotArguments(holder, undefined, leaseSeconds);
+    for (const { capacity } of pools) checkSlotArguments(holder, capacity);
+    // As one conditional write would: a pool that looks full (expired leases counted) refuses it all.
+    const full = pools.some(({ pool, capacity }) => {
+      const leases = this.#pool(pool);
+      return !leases.has(holder) && leases.size >= capacity;
+    });
+    if (full) return false;
+    const expiry = Math.floor(this.#clock.now()) + Math.ceil(leaseSeconds * 1000);
+    for (const { pool } of pools) this.#pool(pool).set(holder, expiry);
+    for (const pool of release) this.#pools.get(pool)?.delete(holder);
+    return true;
+  }
+
+  async releaseAll(pools: readonly string[], holder: string): Promise<void> {
+    for (const pool of pools) this.#pools.get(pool)?.delete(holder);
   }
 
   async holders(pool: string): Promise<SlotLease[]> {
