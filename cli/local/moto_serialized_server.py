@@ -39,6 +39,15 @@
    successful request (`"POST / HTTP/1.1" 200 -`: every AWS JSON call looks alike) is dropped; lines
    for failed requests are kept.
 
+8. Idempotent transactions. Real DynamoDB applies a TransactWriteItems call once per
+   ClientRequestToken: a repeat within 10 minutes with the same items succeeds without writing again,
+   and one with other items is refused with IdempotentParameterMismatchException. moto ignores the
+   token, so an SDK retry of a transaction whose first attempt was applied but answered too late (a
+   swamped emulator past the client's request timeout) applied it twice: a settlement released a
+   model call's reservation twice and let later calls past a budget. Here a transaction that applied
+   keeps its token for 10 minutes (at most 100,000 tokens); a cancelled one keeps nothing, so
+   retrying it evaluates it again.
+
 Then it hands over to moto's own command line.
 
 These patches reach into moto's private internals, so they hold only for the moto version pinned in
@@ -299,6 +308,58 @@ def _log_failed_request(self, code="-", size="-"):  # type: ignore[no-untyped-de
 
 
 WSGIRequestHandler.log_request = _log_failed_request  # type: ignore[method-assign]
+
+# Transactions applied once per ClientRequestToken (point 8 above).
+import hashlib  # noqa: E402
+import time  # noqa: E402
+from collections import OrderedDict  # noqa: E402
+
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException  # noqa: E402
+from moto.dynamodb.responses import DynamoHandler  # noqa: E402
+
+_TOKEN_WINDOW_SECONDS = 600
+_MAX_TOKENS = 100_000
+# (account, region, token) -> (digest of the items, when the token may be used for a new write).
+# Every entry has the same window, so insertion order is expiry order.
+_applied_tokens: OrderedDict = OrderedDict()
+_handler_transact_write_items = DynamoHandler.transact_write_items
+
+
+class _IdempotentParameterMismatch(DynamodbException):
+    error_type = ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException"
+
+    def __init__(self) -> None:
+        super().__init__(
+            _IdempotentParameterMismatch.error_type,
+            "The request uses the same client token as a previous, but non-identical request.",
+        )
+
+
+def _transact_write_items_once(self):  # type: ignore[no-untyped-def]
+    token = self.body.get("ClientRequestToken")
+    if token is None:
+        return _handler_transact_write_items(self)
+    key = (self.current_account, self.region, token)
+    digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).digest()
+    with _lock:
+        now = time.monotonic()
+        while _applied_tokens:
+            oldest = next(iter(_applied_tokens.values()))
+            if oldest[1] > now and len(_applied_tokens) < _MAX_TOKENS:
+                break
+            _applied_tokens.popitem(last=False)
+        applied = _applied_tokens.get(key)
+        if applied is not None:
+            if applied[0] != digest:
+                raise _IdempotentParameterMismatch()
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = _handler_transact_write_items(self)
+        _applied_tokens[key] = (digest, now + _TOKEN_WINDOW_SECONDS)
+        return result
+
+
+DynamoHandler.transact_write_items = _transact_write_items_once  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])
