@@ -336,12 +336,20 @@ class _IdempotentParameterMismatch(DynamodbException):
         )
 
 
+def _bytes_for_digest(value):  # type: ignore[no-untyped-def]
+    if isinstance(value, (bytes, bytearray)):
+        return {"bytes": value.hex()}
+    raise TypeError(f"{type(value).__name__} in a transaction's items")
+
+
 def _transact_write_items_once(self):  # type: ignore[no-untyped-def]
     token = self.body.get("ClientRequestToken")
     if token is None:
         return _handler_transact_write_items(self)
     key = (self.current_account, self.region, token)
-    digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).digest()
+    # moto has decoded binary attributes (B, BS) to bytes by now.
+    items = json.dumps(self.body["TransactItems"], sort_keys=True, default=_bytes_for_digest)
+    digest = hashlib.sha256(items.encode()).digest()
     with _lock:
         now = time.monotonic()
         while _applied_tokens:

@@ -46,9 +46,10 @@ function add(pk: string, by: number, options: { whileOpen?: boolean } = {}): Tra
     Update: {
       TableName: table,
       Key: { pk: { S: pk } },
-      UpdateExpression: 'ADD n :by',
+      // A binary attribute too: the emulator compares repeats by their items, binary values included.
+      UpdateExpression: 'ADD n :by SET tag = :tag',
       ...(options.whileOpen === true ? { ConditionExpression: 'attribute_exists(open_since)' } : {}),
-      ExpressionAttributeValues: { ':by': { N: String(by) } },
+      ExpressionAttributeValues: { ':by': { N: String(by) }, ':tag': { B: new Uint8Array([0, 255, by]) } },
     },
   };
 }
