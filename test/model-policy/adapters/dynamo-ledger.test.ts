@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -45,7 +46,7 @@ function claimOf(requestKey: string): RequestClaim {
     requestId: requestKey,
     principalId: 'alice',
     fingerprint: 'f',
-    token: `token-${requestKey}`,
+    token: `token-${requestKey}-${randomUUID()}`,
     leaseUntil: now + 60_000,
     expiresAt: Math.floor(now / 1000) + 86_400,
     now,
@@ -77,9 +78,11 @@ describe('DynamoLedger', () => {
     ).toMatchObject({ outcome: 'reserved', rate: { remaining: 2 } });
     // Another instance takes a place: what this one remembers of the bucket is now behind.
     expect(await elsewhere.take(bucket.key, bucket.limit)).toMatchObject({ allowed: true, remaining: 1 });
+    // Its RateLimit-Remaining is reckoned from what this instance knew (a transaction returns no
+    // values): the other instance's take is not in it. The bucket itself holds both.
     expect(
       await ledger.claimAndReserve('rated', claimOf(`r2-${run}`), [free], { tokens: 1, nano: 0 }, bucket),
-    ).toMatchObject({ outcome: 'reserved', rate: { remaining: 0 } });
+    ).toMatchObject({ outcome: 'reserved', rate: { allowed: true, remaining: 1 } });
     const refused = claimOf(`r3-${run}`);
     expect(
       await ledger.claimAndReserve('rated', refused, [free], { tokens: 1, nano: 0 }, bucket),
@@ -88,6 +91,43 @@ describe('DynamoLedger', () => {
     });
     expect(await elsewhere.take(bucket.key, bucket.limit)).toMatchObject({ allowed: false });
     expect(await ledger.claim('rated', refused)).toEqual({ outcome: 'claimed' });
+  });
+
+  it('reserves every one of many concurrent calls within the burst, made through several instances', async () => {
+    const db = DynamoDBDocumentClient.from(new DynamoDBClient(testAwsConfig()));
+    const ledgers = Array.from(
+      { length: 3 },
+      () => new DynamoLedger(db, tableName, { rateLimiter: new DynamoRateLimiter(db, tableName) }),
+    );
+    const run = Date.now().toString(36);
+    const bucket = {
+      key: `tenant/crowd-${run}/limits/model-request-rate`,
+      limit: { rate: 40, periodSeconds: 1, burst: 40 },
+    };
+    const free = { ...line, limitTokens: 1_000_000 };
+    // A first call makes every instance's bucket busy; then 30 at once, none past the burst of 40.
+    await ledgers[0]!.claimAndReserve(
+      'crowd',
+      claimOf(`first-${run}`),
+      [free],
+      { tokens: 1, nano: 0 },
+      bucket,
+    );
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, (_, index) =>
+        ledgers[index % 3]!.claimAndReserve(
+          'crowd',
+          claimOf(`c${index}-${run}`),
+          [free],
+          { tokens: 1, nano: 0 },
+          bucket,
+        ).then(
+          (outcome) => outcome.outcome,
+          (error: unknown) => (error as Error).message,
+        ),
+      ),
+    );
+    expect(outcomes).toEqual(Array.from({ length: 30 }, () => 'reserved'));
   });
 
   it('counts a reservation once when the SDK retries a write that applied', async () => {
@@ -109,7 +149,7 @@ describe('DynamoLedger', () => {
     const first = claimOf('taken-over');
     await ledger.claim('beta', first);
     expect(await ledger.reserve('beta', first, [line], { tokens: 300, nano: 0 }, 0)).toBe('reserved');
-    const later = { ...claimOf('taken-over'), token: 'later', now: first.leaseUntil + 1 };
+    const later = { ...claimOf('taken-over'), token: `later-${randomUUID()}`, now: first.leaseUntil + 1 };
     expect(await ledger.claim('beta', later)).toEqual({ outcome: 'claimed' });
     expect((await ledger.readBudgets('beta', [line]))[0]).toMatchObject({ reservedTokens: 0 });
     expect(await ledger.reserve('beta', first, [line], { tokens: 300, nano: 0 }, 1)).toBe('claim_lost');

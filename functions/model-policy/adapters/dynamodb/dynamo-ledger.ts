@@ -142,6 +142,7 @@ export class DynamoLedger implements LedgerPort {
     let take: PlannedRateTake | undefined =
       rate === undefined ? undefined : rates?.planTake(rate.key, rate.limit);
     const rateIndex = 1 + updates.length;
+    let replanned = false;
     for (let attempt = 0; attempt < maxClaimAttempts; attempt += 1) {
       if (take?.kind === 'refused') return { outcome: 'rate_limited', rate: take.decision };
       const write = take?.kind === 'write' ? take : undefined;
@@ -183,12 +184,12 @@ export class DynamoLedger implements LedgerPort {
               ? await this.#get<RequestItem>(item.pk)
               : (unmarshall(met as Record<string, AttributeValue>) as RequestItem);
           if (existing?.claim_token === claim.token) {
-            // This very write applied before (a retry the store did not recognise by its token).
-            const applied =
-              lines.length === 0 || existing.reservation?.attempt === 0
-                ? ({ outcome: 'reserved' } as const)
-                : ({ outcome: 'claimed' } as const);
-            return applied;
+            // This very write applied before (a retry the store did not recognise by its token),
+            // its take of the bucket with it.
+            if (lines.length > 0 && existing.reservation?.attempt !== 0) return { outcome: 'claimed' };
+            return write === undefined
+              ? { outcome: 'reserved' }
+              : { outcome: 'reserved', rate: rates!.tookPlanned(write) };
           }
           const found = await this.#claimTaken(claimItem, claim, existing);
           if (found !== 'retry') return found;
@@ -199,15 +200,18 @@ export class DynamoLedger implements LedgerPort {
         if (write !== undefined && budgetsHeld && codes[0] === 'None') {
           const rateCode = codes[rateIndex];
           const met = reasons?.[rateIndex]?.Item;
-          if (rateCode === 'ConditionalCheckFailed' && met !== undefined) {
-            // The bucket moved since this instance last saw it: plan again from what it holds.
+          if (rateCode === 'ConditionalCheckFailed' && met !== undefined && !replanned) {
+            // The bucket moved since this instance last saw it (another instance took from it, or
+            // it went idle or busy): plan once more from what it holds.
             const seen = rates!.sawPlanned(write, unmarshall(met as Record<string, AttributeValue>));
             take = rates!.planTake(rate!.key, rate!.limit, seen);
+            replanned = true;
             continue;
           }
           if (rateCode === 'ConditionalCheckFailed') {
-            // The store did not say what the bucket holds: the claim and reservation go on without
-            // it, and the caller takes it on its own.
+            // Still moving under other calls (a bucket near idle flips between idle and busy faster
+            // than a round trip), or the store did not say what it holds: the claim and reservation
+            // go on without it, and the caller takes it on its own, which never conflicts.
             take = undefined;
             continue;
           }

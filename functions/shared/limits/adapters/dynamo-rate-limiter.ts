@@ -3,6 +3,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BoundedCache } from '../../cache/bounded-cache.ts';
 import { storageUnavailable } from '../../storage/dynamo-errors.ts';
+import { retryOnTransactionConflict } from '../../storage/transaction-conflict.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { systemClock } from '../../timing/clock.ts';
 import type { RateDecision, RateLimit, RateLimiterPort } from '../limiter-port.ts';
@@ -84,8 +85,11 @@ export class DynamoRateLimiter implements RateLimiterPort {
   /**
    * Plans a take to be written inside another transaction. `seen`: what the bucket held when the
    * last such write failed its condition (`tat` undefined: no bucket yet); when absent, what this
-   * instance last saw. A bucket in use is moved on from exactly the `tat` seen, so the write's
-   * outcome is known without reading it back; an idle or unknown one is restarted at now.
+   * instance last saw. A bucket in use is moved on by one interval from whatever it holds, under the
+   * same condition as {@link DynamoRateLimiter.take} (in use, and admitting one more), so takes of
+   * concurrent calls never conflict with each other; an idle or unknown one is restarted at now.
+   * A transaction returns no values, so an applied take's decision (its `RateLimit-Remaining`) is
+   * reckoned from the `tat` this instance knew: takes other instances made since are not in it.
    */
   planTake(key: string, limit: RateLimit, seen?: { tat: number | undefined }): PlannedRateTake {
     const gcra = gcraOf(limit);
@@ -98,26 +102,26 @@ export class DynamoRateLimiter implements RateLimiterPort {
     }
     const common = { TableName: this.#table, Key: { pk: key, sk: 0 } };
     if (known !== undefined && known >= now) {
-      const tat = known + gcra.intervalMs;
       return {
         kind: 'write',
         update: {
           ...common,
-          UpdateExpression: 'SET tat = :tat, expires_at = :expires, kind = :kind',
-          ConditionExpression: 'tat = :seen',
+          UpdateExpression: 'SET tat = tat + :interval, expires_at = :expires, kind = :kind',
+          ConditionExpression: 'tat >= :now AND tat <= :highest',
           ExpressionAttributeValues: {
-            ':tat': tat,
-            ':seen': known,
-            ':expires': expiresAt(tat),
+            ':interval': gcra.intervalMs,
+            ':now': now,
+            ':highest': highestAdmittingTat(gcra, now),
+            ':expires': expiresAt(now + gcra.burst * gcra.intervalMs),
             ':kind': 'rate-limit',
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
-        id: `${key}:${known}`,
+        id: `${bucket}:busy:${now}`,
         bucket,
         gcra,
         now,
-        tat,
+        tat: known + gcra.intervalMs,
       };
     }
     const tat = now + gcra.intervalMs;
@@ -135,7 +139,7 @@ export class DynamoRateLimiter implements RateLimiterPort {
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
-      id: `${key}:idle:${now}`,
+      id: `${bucket}:idle:${now}`,
       bucket,
       gcra,
       now,
@@ -227,23 +231,25 @@ export class DynamoRateLimiter implements RateLimiterPort {
 
   /** A bucket in use that admits one more: `tat += interval`. */
   async #advance(key: string, gcra: Gcra, now: number, signal: AbortSignal): Promise<number> {
-    const result = await this.#client.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { pk: key, sk: 0 },
-        UpdateExpression: 'SET tat = tat + :interval, expires_at = :expires, kind = :kind',
-        ConditionExpression: 'tat >= :now AND tat <= :highest',
-        ExpressionAttributeValues: {
-          ':interval': gcra.intervalMs,
-          ':now': now,
-          ':highest': highestAdmittingTat(gcra, now),
-          ':expires': expiresAt(now + gcra.burst * gcra.intervalMs),
-          ':kind': 'rate-limit',
-        },
-        ReturnValues: 'UPDATED_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-      { abortSignal: signal },
+    const result = await retryOnTransactionConflict(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: key, sk: 0 },
+          UpdateExpression: 'SET tat = tat + :interval, expires_at = :expires, kind = :kind',
+          ConditionExpression: 'tat >= :now AND tat <= :highest',
+          ExpressionAttributeValues: {
+            ':interval': gcra.intervalMs,
+            ':now': now,
+            ':highest': highestAdmittingTat(gcra, now),
+            ':expires': expiresAt(now + gcra.burst * gcra.intervalMs),
+            ':kind': 'rate-limit',
+          },
+          ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+        { abortSignal: signal },
+      ),
     );
     const tat: unknown = result.Attributes?.['tat'];
     return typeof tat === 'number' ? tat : now + gcra.intervalMs;
@@ -252,21 +258,23 @@ export class DynamoRateLimiter implements RateLimiterPort {
   /** An idle (or new) bucket: `tat = now + interval`. */
   async #restart(key: string, gcra: Gcra, now: number, signal: AbortSignal): Promise<number> {
     const tat = now + gcra.intervalMs;
-    await this.#client.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { pk: key, sk: 0 },
-        UpdateExpression: 'SET tat = :tat, expires_at = :expires, kind = :kind',
-        ConditionExpression: 'attribute_not_exists(tat) OR tat < :now',
-        ExpressionAttributeValues: {
-          ':tat': tat,
-          ':now': now,
-          ':expires': expiresAt(tat),
-          ':kind': 'rate-limit',
-        },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-      { abortSignal: signal },
+    await retryOnTransactionConflict(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: key, sk: 0 },
+          UpdateExpression: 'SET tat = :tat, expires_at = :expires, kind = :kind',
+          ConditionExpression: 'attribute_not_exists(tat) OR tat < :now',
+          ExpressionAttributeValues: {
+            ':tat': tat,
+            ':now': now,
+            ':expires': expiresAt(tat),
+            ':kind': 'rate-limit',
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+        { abortSignal: signal },
+      ),
     );
     return tat;
   }
@@ -294,7 +302,7 @@ export type PlannedRateTake =
       bucket: string;
       gcra: Gcra;
       now: number;
-      /** The bucket's `tat` once the write applied. */
+      /** The bucket's `tat` once the write applied, as far as this instance knows (a lower bound). */
       tat: number;
     };
 

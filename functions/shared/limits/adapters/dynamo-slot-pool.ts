@@ -3,7 +3,9 @@ import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aw
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { storageUnavailable } from '../../storage/dynamo-errors.ts';
+import { cancellationCodes, storageUnavailable } from '../../storage/dynamo-errors.ts';
+import { conflictAttempts, retryOnTransactionConflict } from '../../storage/transaction-conflict.ts';
+import { pauseAfterContention } from '../../timing/contention-backoff.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { systemClock } from '../../timing/clock.ts';
 import type { SlotDecision, SlotLease, SlotPoolPort } from '../limiter-port.ts';
@@ -89,16 +91,18 @@ export class DynamoSlotPool implements SlotPoolPort {
     const now = Math.floor(this.#clock.now());
     const expiry = now + Math.min(maxLeaseMs, Math.ceil(leaseSeconds * 1000));
     try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk: pool, sk: 0 },
-          UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
-          ConditionExpression: 'attribute_exists(leases.#h)',
-          ExpressionAttributeNames: { '#h': holder },
-          ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': expiresAt(now + maxLeaseMs) },
-        }),
-        { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
+      await retryOnTransactionConflict(() =>
+        this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: pool, sk: 0 },
+            UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
+            ConditionExpression: 'attribute_exists(leases.#h)',
+            ExpressionAttributeNames: { '#h': holder },
+            ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': expiresAt(now + maxLeaseMs) },
+          }),
+          { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
+        ),
       );
       return true;
     } catch (error) {
@@ -110,16 +114,19 @@ export class DynamoSlotPool implements SlotPoolPort {
   async release(pool: string, holder: string): Promise<void> {
     checkSlotArguments(holder);
     try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk: pool, sk: 0 },
-          UpdateExpression: 'REMOVE leases.#h SET version = version + :one',
-          ConditionExpression: 'attribute_exists(leases.#h)',
-          ExpressionAttributeNames: { '#h': holder },
-          ExpressionAttributeValues: { ':one': 1 },
-        }),
-        { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
+      const signal = AbortSignal.timeout(this.#timeoutMs);
+      await retryOnTransactionConflict(() =>
+        this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: pool, sk: 0 },
+            UpdateExpression: 'REMOVE leases.#h SET version = version + :one',
+            ConditionExpression: 'attribute_exists(leases.#h)',
+            ExpressionAttributeNames: { '#h': holder },
+            ExpressionAttributeValues: { ':one': 1 },
+          }),
+          { abortSignal: signal },
+        ),
       );
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return;
@@ -138,36 +145,44 @@ export class DynamoSlotPool implements SlotPoolPort {
     const now = Math.floor(this.#clock.now());
     const expiry = now + Math.min(maxLeaseMs, Math.ceil(leaseSeconds * 1000));
     const ttl = expiresAt(expiry + maxLeaseMs);
-    try {
-      // The fast path of `acquire` in every pool, and the releases, as one transaction.
-      await this.#client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            ...pools.map(({ pool, capacity }) => ({
-              Update: {
-                TableName: this.#table,
-                Key: { pk: pool, sk: 0 },
-                UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
-                ConditionExpression:
-                  'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
-                ExpressionAttributeNames: { '#h': holder },
-                ExpressionAttributeValues: {
-                  ':expiry': expiry,
-                  ':one': 1,
-                  ':ttl': ttl,
-                  ':capacity': capacity,
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        // The fast path of `acquire` in every pool, and the releases, as one transaction.
+        await this.#client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              ...pools.map(({ pool, capacity }) => ({
+                Update: {
+                  TableName: this.#table,
+                  Key: { pk: pool, sk: 0 },
+                  UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
+                  ConditionExpression:
+                    'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
+                  ExpressionAttributeNames: { '#h': holder },
+                  ExpressionAttributeValues: {
+                    ':expiry': expiry,
+                    ':one': 1,
+                    ':ttl': ttl,
+                    ':capacity': capacity,
+                  },
                 },
-              },
-            })),
-            ...release.map((pool) => this.#releaseUpdate(pool, holder)),
-          ],
-        }),
-        { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) return false;
-      throw storageUnavailable(error);
+              })),
+              ...release.map((pool) => this.#releaseUpdate(pool, holder)),
+            ],
+          }),
+          { abortSignal: signal },
+        );
+        return true;
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        if (codes === undefined) throw storageUnavailable(error);
+        // Met another transaction on a pool item (every run of the node shares its pool): that says
+        // nothing of the room left, so try again before the caller goes pool by pool.
+        const contended = codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+        if (!contended || attempt + 1 >= conflictAttempts) return false;
+        await pauseAfterContention(attempt, { baseMs: 5, maxMs: 100 });
+      }
     }
   }
 
@@ -226,20 +241,22 @@ export class DynamoSlotPool implements SlotPoolPort {
   ): Promise<SlotDecision> {
     const ttl = expiresAt(expiry + maxLeaseMs);
     try {
-      const result = await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk: pool, sk: 0 },
-          UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
-          // `attribute_exists(leases)` first: the emulator fails on `size` of a missing attribute.
-          ConditionExpression:
-            'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
-          ExpressionAttributeNames: { '#h': holder },
-          ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': ttl, ':capacity': capacity },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-        { abortSignal: signal },
+      const result = await retryOnTransactionConflict(() =>
+        this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: pool, sk: 0 },
+            UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
+            // `attribute_exists(leases)` first: the emulator fails on `size` of a missing attribute.
+            ConditionExpression:
+              'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
+            ExpressionAttributeNames: { '#h': holder },
+            ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': ttl, ':capacity': capacity },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+          { abortSignal: signal },
+        ),
       );
       const leases = (result.Attributes?.['leases'] ?? {}) as Record<string, number>;
       return { acquired: true, inUse: liveLeases(leases, now).length, capacity };
@@ -283,22 +300,24 @@ export class DynamoSlotPool implements SlotPoolPort {
     const names: Record<string, string> = { '#h': holder };
     expired.forEach((name, i) => (names[`#e${i}`] = name));
     const remove = expired.length === 0 ? '' : ` REMOVE ${expired.map((_, i) => `leases.#e${i}`).join(', ')}`;
-    await this.#client.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { pk: pool, sk: 0 },
-        UpdateExpression: `SET leases.#h = :expiry, version = version + :one, expires_at = :ttl${remove}`,
-        ConditionExpression: 'version = :version',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: {
-          ':expiry': expiry,
-          ':one': 1,
-          ':ttl': expiresAt(expiry + maxLeaseMs),
-          ':version': seen.version,
-        },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-      { abortSignal: signal },
+    await retryOnTransactionConflict(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: pool, sk: 0 },
+          UpdateExpression: `SET leases.#h = :expiry, version = version + :one, expires_at = :ttl${remove}`,
+          ConditionExpression: 'version = :version',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: {
+            ':expiry': expiry,
+            ':one': 1,
+            ':ttl': expiresAt(expiry + maxLeaseMs),
+            ':version': seen.version,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+        { abortSignal: signal },
+      ),
     );
     const inUse =
       Object.keys(seen.leases).filter((name) => !expired.includes(name) && name !== holder).length + 1;
