@@ -1,4 +1,6 @@
 import { TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, UpdateCommandInput, UpdateCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { pauseAfterContention } from '../timing/contention-backoff.ts';
 
 /** Attempts of one single-item write that meets items inside other transactions, the first included. */
@@ -30,4 +32,16 @@ export async function retryOnTransactionConflict<T>(
       await pause(attempt);
     }
   }
+}
+
+/**
+ * One UpdateItem through {@link retryOnTransactionConflict}, every attempt bounded by `signal` (the
+ * caller's whole budget, not one per attempt).
+ */
+export function updateRetryingConflicts(
+  client: DynamoDBDocumentClient,
+  input: UpdateCommandInput,
+  signal: AbortSignal,
+): Promise<UpdateCommandOutput> {
+  return retryOnTransactionConflict(() => client.send(new UpdateCommand(input), { abortSignal: signal }));
 }

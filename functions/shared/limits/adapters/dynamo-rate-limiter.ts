@@ -1,9 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BoundedCache } from '../../cache/bounded-cache.ts';
 import { storageUnavailable } from '../../storage/dynamo-errors.ts';
-import { retryOnTransactionConflict } from '../../storage/transaction-conflict.ts';
+import { updateRetryingConflicts } from '../../storage/transaction-conflict.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { systemClock } from '../../timing/clock.ts';
 import type { RateDecision, RateLimit, RateLimiterPort } from '../limiter-port.ts';
@@ -100,23 +99,10 @@ export class DynamoRateLimiter implements RateLimiterPort {
     if (known !== undefined && known > highestAdmittingTat(gcra, now)) {
       return { kind: 'refused', decision: refusedDecision(gcra, now, known) };
     }
-    const common = { TableName: this.#table, Key: { pk: key, sk: 0 } };
     if (known !== undefined && known >= now) {
       return {
         kind: 'write',
-        update: {
-          ...common,
-          UpdateExpression: 'SET tat = tat + :interval, expires_at = :expires, kind = :kind',
-          ConditionExpression: 'tat >= :now AND tat <= :highest',
-          ExpressionAttributeValues: {
-            ':interval': gcra.intervalMs,
-            ':now': now,
-            ':highest': highestAdmittingTat(gcra, now),
-            ':expires': expiresAt(now + gcra.burst * gcra.intervalMs),
-            ':kind': 'rate-limit',
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
+        update: advanceUpdate(this.#table, key, gcra, now),
         id: `${bucket}:busy:${now}`,
         bucket,
         gcra,
@@ -127,18 +113,7 @@ export class DynamoRateLimiter implements RateLimiterPort {
     const tat = now + gcra.intervalMs;
     return {
       kind: 'write',
-      update: {
-        ...common,
-        UpdateExpression: 'SET tat = :tat, expires_at = :expires, kind = :kind',
-        ConditionExpression: 'attribute_not_exists(tat) OR tat < :now',
-        ExpressionAttributeValues: {
-          ':tat': tat,
-          ':now': now,
-          ':expires': expiresAt(tat),
-          ':kind': 'rate-limit',
-        },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
+      update: restartUpdate(this.#table, key, gcra, now),
       id: `${bucket}:idle:${now}`,
       bucket,
       gcra,
@@ -231,25 +206,10 @@ export class DynamoRateLimiter implements RateLimiterPort {
 
   /** A bucket in use that admits one more: `tat += interval`. */
   async #advance(key: string, gcra: Gcra, now: number, signal: AbortSignal): Promise<number> {
-    const result = await retryOnTransactionConflict(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk: key, sk: 0 },
-          UpdateExpression: 'SET tat = tat + :interval, expires_at = :expires, kind = :kind',
-          ConditionExpression: 'tat >= :now AND tat <= :highest',
-          ExpressionAttributeValues: {
-            ':interval': gcra.intervalMs,
-            ':now': now,
-            ':highest': highestAdmittingTat(gcra, now),
-            ':expires': expiresAt(now + gcra.burst * gcra.intervalMs),
-            ':kind': 'rate-limit',
-          },
-          ReturnValues: 'UPDATED_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-        { abortSignal: signal },
-      ),
+    const result = await updateRetryingConflicts(
+      this.#client,
+      { ...advanceUpdate(this.#table, key, gcra, now), ReturnValues: 'UPDATED_NEW' },
+      signal,
     );
     const tat: unknown = result.Attributes?.['tat'];
     return typeof tat === 'number' ? tat : now + gcra.intervalMs;
@@ -257,26 +217,8 @@ export class DynamoRateLimiter implements RateLimiterPort {
 
   /** An idle (or new) bucket: `tat = now + interval`. */
   async #restart(key: string, gcra: Gcra, now: number, signal: AbortSignal): Promise<number> {
-    const tat = now + gcra.intervalMs;
-    await retryOnTransactionConflict(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk: key, sk: 0 },
-          UpdateExpression: 'SET tat = :tat, expires_at = :expires, kind = :kind',
-          ConditionExpression: 'attribute_not_exists(tat) OR tat < :now',
-          ExpressionAttributeValues: {
-            ':tat': tat,
-            ':now': now,
-            ':expires': expiresAt(tat),
-            ':kind': 'rate-limit',
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-        { abortSignal: signal },
-      ),
-    );
-    return tat;
+    await updateRetryingConflicts(this.#client, restartUpdate(this.#table, key, gcra, now), signal);
+    return now + gcra.intervalMs;
   }
 }
 
@@ -305,6 +247,45 @@ export type PlannedRateTake =
       /** The bucket's `tat` once the write applied, as far as this instance knows (a lower bound). */
       tat: number;
     };
+
+/**
+ * The write that takes one request from a bucket in use that admits one more: `tat += interval`
+ * (whatever it holds, so concurrent takes never conflict).
+ */
+function advanceUpdate(table: string, key: string, gcra: Gcra, now: number) {
+  return {
+    TableName: table,
+    Key: { pk: key, sk: 0 },
+    UpdateExpression: 'SET tat = tat + :interval, expires_at = :expires, kind = :kind',
+    ConditionExpression: 'tat >= :now AND tat <= :highest',
+    ExpressionAttributeValues: {
+      ':interval': gcra.intervalMs,
+      ':now': now,
+      ':highest': highestAdmittingTat(gcra, now),
+      ':expires': expiresAt(now + gcra.burst * gcra.intervalMs),
+      ':kind': 'rate-limit',
+    },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+/** The write that takes one request from an idle (or new) bucket: `tat = now + interval`. */
+function restartUpdate(table: string, key: string, gcra: Gcra, now: number) {
+  const tat = now + gcra.intervalMs;
+  return {
+    TableName: table,
+    Key: { pk: key, sk: 0 },
+    UpdateExpression: 'SET tat = :tat, expires_at = :expires, kind = :kind',
+    ConditionExpression: 'attribute_not_exists(tat) OR tat < :now',
+    ExpressionAttributeValues: {
+      ':tat': tat,
+      ':now': now,
+      ':expires': expiresAt(tat),
+      ':kind': 'rate-limit',
+    },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
 
 /** The memory's key of a bucket: the same item under other parameters is another bucket. */
 function bucketOf(key: string, gcra: Gcra): string {

@@ -1,10 +1,10 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { cancellationCodes, storageUnavailable } from '../../storage/dynamo-errors.ts';
-import { conflictAttempts, retryOnTransactionConflict } from '../../storage/transaction-conflict.ts';
+import { conflictAttempts, updateRetryingConflicts } from '../../storage/transaction-conflict.ts';
 import { pauseAfterContention } from '../../timing/contention-backoff.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { systemClock } from '../../timing/clock.ts';
@@ -91,18 +91,17 @@ export class DynamoSlotPool implements SlotPoolPort {
     const now = Math.floor(this.#clock.now());
     const expiry = now + Math.min(maxLeaseMs, Math.ceil(leaseSeconds * 1000));
     try {
-      await retryOnTransactionConflict(() =>
-        this.#client.send(
-          new UpdateCommand({
-            TableName: this.#table,
-            Key: { pk: pool, sk: 0 },
-            UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
-            ConditionExpression: 'attribute_exists(leases.#h)',
-            ExpressionAttributeNames: { '#h': holder },
-            ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': expiresAt(now + maxLeaseMs) },
-          }),
-          { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
-        ),
+      await updateRetryingConflicts(
+        this.#client,
+        {
+          TableName: this.#table,
+          Key: { pk: pool, sk: 0 },
+          UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
+          ConditionExpression: 'attribute_exists(leases.#h)',
+          ExpressionAttributeNames: { '#h': holder },
+          ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': expiresAt(now + maxLeaseMs) },
+        },
+        AbortSignal.timeout(this.#timeoutMs),
       );
       return true;
     } catch (error) {
@@ -115,18 +114,17 @@ export class DynamoSlotPool implements SlotPoolPort {
     checkSlotArguments(holder);
     try {
       const signal = AbortSignal.timeout(this.#timeoutMs);
-      await retryOnTransactionConflict(() =>
-        this.#client.send(
-          new UpdateCommand({
-            TableName: this.#table,
-            Key: { pk: pool, sk: 0 },
-            UpdateExpression: 'REMOVE leases.#h SET version = version + :one',
-            ConditionExpression: 'attribute_exists(leases.#h)',
-            ExpressionAttributeNames: { '#h': holder },
-            ExpressionAttributeValues: { ':one': 1 },
-          }),
-          { abortSignal: signal },
-        ),
+      await updateRetryingConflicts(
+        this.#client,
+        {
+          TableName: this.#table,
+          Key: { pk: pool, sk: 0 },
+          UpdateExpression: 'REMOVE leases.#h SET version = version + :one',
+          ConditionExpression: 'attribute_exists(leases.#h)',
+          ExpressionAttributeNames: { '#h': holder },
+          ExpressionAttributeValues: { ':one': 1 },
+        },
+        signal,
       );
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return;
@@ -153,20 +151,7 @@ export class DynamoSlotPool implements SlotPoolPort {
           new TransactWriteCommand({
             TransactItems: [
               ...pools.map(({ pool, capacity }) => ({
-                Update: {
-                  TableName: this.#table,
-                  Key: { pk: pool, sk: 0 },
-                  UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
-                  ConditionExpression:
-                    'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
-                  ExpressionAttributeNames: { '#h': holder },
-                  ExpressionAttributeValues: {
-                    ':expiry': expiry,
-                    ':one': 1,
-                    ':ttl': ttl,
-                    ':capacity': capacity,
-                  },
-                },
+                Update: this.#takeUpdate(pool, holder, capacity, expiry, ttl),
               })),
               ...release.map((pool) => this.#releaseUpdate(pool, holder)),
             ],
@@ -201,6 +186,23 @@ export class DynamoSlotPool implements SlotPoolPort {
       }
     }
     await Promise.all(pools.map((pool) => this.release(pool, holder)));
+  }
+
+  /**
+   * The fast path's write: the holder's lease, when the pool has room (expired leases counted) or
+   * the holder already has a slot.
+   */
+  #takeUpdate(pool: string, holder: string, capacity: number, expiry: number, ttl: number) {
+    return {
+      TableName: this.#table,
+      Key: { pk: pool, sk: 0 },
+      UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
+      // `attribute_exists(leases)` first: the emulator fails on `size` of a missing attribute.
+      ConditionExpression:
+        'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
+      ExpressionAttributeNames: { '#h': holder },
+      ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': ttl, ':capacity': capacity },
+    };
   }
 
   /** Gives `holder`'s slot back inside a transaction: removing a lease not held changes nothing. */
@@ -241,22 +243,14 @@ export class DynamoSlotPool implements SlotPoolPort {
   ): Promise<SlotDecision> {
     const ttl = expiresAt(expiry + maxLeaseMs);
     try {
-      const result = await retryOnTransactionConflict(() =>
-        this.#client.send(
-          new UpdateCommand({
-            TableName: this.#table,
-            Key: { pk: pool, sk: 0 },
-            UpdateExpression: 'SET leases.#h = :expiry, version = version + :one, expires_at = :ttl',
-            // `attribute_exists(leases)` first: the emulator fails on `size` of a missing attribute.
-            ConditionExpression:
-              'attribute_exists(leases.#h) OR (attribute_exists(leases) AND size(leases) < :capacity)',
-            ExpressionAttributeNames: { '#h': holder },
-            ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':ttl': ttl, ':capacity': capacity },
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-          { abortSignal: signal },
-        ),
+      const result = await updateRetryingConflicts(
+        this.#client,
+        {
+          ...this.#takeUpdate(pool, holder, capacity, expiry, ttl),
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+        signal,
       );
       const leases = (result.Attributes?.['leases'] ?? {}) as Record<string, number>;
       return { acquired: true, inUse: liveLeases(leases, now).length, capacity };
@@ -300,24 +294,23 @@ export class DynamoSlotPool implements SlotPoolPort {
     const names: Record<string, string> = { '#h': holder };
     expired.forEach((name, i) => (names[`#e${i}`] = name));
     const remove = expired.length === 0 ? '' : ` REMOVE ${expired.map((_, i) => `leases.#e${i}`).join(', ')}`;
-    await retryOnTransactionConflict(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { pk: pool, sk: 0 },
-          UpdateExpression: `SET leases.#h = :expiry, version = version + :one, expires_at = :ttl${remove}`,
-          ConditionExpression: 'version = :version',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: {
-            ':expiry': expiry,
-            ':one': 1,
-            ':ttl': expiresAt(expiry + maxLeaseMs),
-            ':version': seen.version,
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-        { abortSignal: signal },
-      ),
+    await updateRetryingConflicts(
+      this.#client,
+      {
+        TableName: this.#table,
+        Key: { pk: pool, sk: 0 },
+        UpdateExpression: `SET leases.#h = :expiry, version = version + :one, expires_at = :ttl${remove}`,
+        ConditionExpression: 'version = :version',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: {
+          ':expiry': expiry,
+          ':one': 1,
+          ':ttl': expiresAt(expiry + maxLeaseMs),
+          ':version': seen.version,
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+      signal,
     );
     const inUse =
       Object.keys(seen.leases).filter((name) => !expired.includes(name) && name !== holder).length + 1;
