@@ -534,12 +534,14 @@ async function main(): Promise<void> {
     ledgerOf: (ledger: LedgerPort) => LedgerPort,
   ): Partial<ModelPolicyAdapters> => {
     const db = countedClient(aws, probe);
+    // As the composition root wires it: the claim's transaction takes the tenant's bucket too.
+    const limiter = new DynamoRateLimiter(db, resources.tableName);
     return {
-      ledger: ledgerOf(new DynamoLedger(db, resources.tableName)),
+      ledger: ledgerOf(new DynamoLedger(db, resources.tableName, { rateLimiter: limiter })),
       usage: new DynamoUsageStore(db, resources.tableName),
       policyStore: new DynamoTenantPolicyStore(db, resources.tableName),
       tenants: new DynamoTenantDirectory(db, resources.tableName),
-      limiter: new DynamoRateLimiter(db, resources.tableName),
+      limiter,
     };
   };
   const afterProbe: DynamoProbe = { calls: [], delayMs: 0 };
@@ -548,9 +550,10 @@ async function main(): Promise<void> {
   const before = await serveGateway(countedAdapters(beforeProbe, twoStepLedger), {
     settleBeforeAnswer: true,
   });
+  const memoryLimiter = new InMemoryRateLimiter();
   const memory = await serveGateway({
-    ledger: new InMemoryLedger(),
-    limiter: new InMemoryRateLimiter(),
+    ledger: new InMemoryLedger({ rateLimiter: memoryLimiter }),
+    limiter: memoryLimiter,
     policyStore: {
       get: async () => undefined,
       put: () => Promise.reject(new Error('not in the benchmark')),
@@ -787,8 +790,8 @@ async function main(): Promise<void> {
     console.log(
       [
         `\nBaseline p95 for "doubles" is each target's p95 at ${rates[0]} req/s.`,
-        'AgentOS does per call, "after": the tenant bucket take alongside one transaction that claims the',
-        'request id and reserves on 3 budgets (the policy is cached in process), then after the answer a',
+        'AgentOS does per call, "after": one transaction that claims the request id, reserves on 3 budgets',
+        "and takes the tenant's rate bucket (the policy is cached in process), then after the answer a",
         'settlement transaction (budgets, usage record, aggregates, stored response). "before": the claim,',
         'then the reservation, then the settlement, all before the answer.',
         '"moto ledger" keeps them in the emulator (moto server over HTTP, one DynamoDB operation at a time);',
