@@ -130,6 +130,28 @@ describe('DynamoLedger', () => {
     expect(outcomes).toEqual(Array.from({ length: 30 }, () => 'reserved'));
   });
 
+  it('returns each of many concurrent calls through one instance its own RateLimit-Remaining', async () => {
+    const db = DynamoDBDocumentClient.from(new DynamoDBClient(testAwsConfig()));
+    const ledger = new DynamoLedger(db, tableName, { rateLimiter: new DynamoRateLimiter(db, tableName) });
+    const run = Date.now().toString(36);
+    const bucket = {
+      key: `tenant/remaining-${run}/limits/model-request-rate`,
+      limit: { rate: 40, periodSeconds: 60, burst: 40 },
+    };
+    const free = { ...line, limitTokens: 1_000_000 };
+    const claimWithRate = (name: string) =>
+      ledger.claimAndReserve('remaining', claimOf(`${name}-${run}`), [free], { tokens: 1, nano: 0 }, bucket);
+    expect(await claimWithRate('first')).toMatchObject({ outcome: 'reserved', rate: { remaining: 39 } });
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, index) => claimWithRate(`c${index}`)));
+    const remaining = outcomes.map((outcome) =>
+      outcome.outcome === 'reserved' ? outcome.rate?.remaining : outcome.outcome,
+    );
+    // Planned at once from the same known bucket, each still counts the takes planned before it.
+    expect([...remaining].sort((a, b) => Number(b) - Number(a))).toEqual(
+      Array.from({ length: 20 }, (_, index) => 38 - index),
+    );
+  });
+
   it('counts a reservation once when the SDK retries a write that applied', async () => {
     const { db, loseNextWriteAnswer } = clientLosingOneAnswer();
     const ledger = new DynamoLedger(db, tableName);

@@ -57,6 +57,11 @@ export class DynamoRateLimiter implements RateLimiterPort {
   readonly #timeoutMs: number;
   /** Bucket (key and parameters) → the highest `tat` this instance has seen stored. */
   readonly #knownTat: BoundedCache<string, number>;
+  /**
+   * Bucket → the `tat` the takes this instance last planned into transactions would leave, applied
+   * or not: only what their `RateLimit-Remaining` is reckoned from, never a reason to refuse.
+   */
+  readonly #plannedTat: BoundedCache<string, number>;
 
   constructor(client: DynamoDBDocumentClient, table: string, options: DynamoLimitsOptions = {}) {
     this.#client = client;
@@ -67,6 +72,11 @@ export class DynamoRateLimiter implements RateLimiterPort {
       maxEntries: options.maxRememberedBuckets ?? defaultRememberedBuckets,
       // A remembered tat refuses for at most burst × interval after it was seen; the age bound
       // only keeps entries from outliving any use, whatever the clock does.
+      maxAgeMs: 3_600_000,
+      now: () => this.#clock.now(),
+    });
+    this.#plannedTat = new BoundedCache({
+      maxEntries: options.maxRememberedBuckets ?? defaultRememberedBuckets,
       maxAgeMs: 3_600_000,
       now: () => this.#clock.now(),
     });
@@ -88,7 +98,8 @@ export class DynamoRateLimiter implements RateLimiterPort {
    * same condition as {@link DynamoRateLimiter.take} (in use, and admitting one more), so takes of
    * concurrent calls never conflict with each other; an idle or unknown one is restarted at now.
    * A transaction returns no values, so an applied take's decision (its `RateLimit-Remaining`) is
-   * reckoned from the `tat` this instance knew: takes other instances made since are not in it.
+   * reckoned from the `tat` this instance knew and the takes it planned since: takes other
+   * instances made since are not in it.
    */
   planTake(key: string, limit: RateLimit, seen?: { tat: number | undefined }): PlannedRateTake {
     const gcra = gcraOf(limit);
@@ -108,6 +119,10 @@ export class DynamoRateLimiter implements RateLimiterPort {
         gcra,
         now,
         tat: known + gcra.intervalMs,
+        estimate: this.#plan(
+          bucket,
+          Math.max(known, this.#plannedTat.get(bucket) ?? known) + gcra.intervalMs,
+        ),
       };
     }
     const tat = now + gcra.intervalMs;
@@ -119,13 +134,20 @@ export class DynamoRateLimiter implements RateLimiterPort {
       gcra,
       now,
       tat,
+      estimate: this.#plan(bucket, tat),
     };
   }
 
   /** The decision of a planned take whose transaction applied; this instance remembers the bucket. */
   tookPlanned(plan: Extract<PlannedRateTake, { kind: 'write' }>): RateDecision {
     this.#remember(plan.bucket, plan.tat);
-    return allowedDecision(plan.gcra, plan.now, plan.tat);
+    return allowedDecision(plan.gcra, plan.now, Math.max(plan.tat, plan.estimate));
+  }
+
+  /** Notes the `tat` a planned take would leave, so the next plan of this instance counts it. */
+  #plan(bucket: string, estimate: number): number {
+    this.#plannedTat.set(bucket, estimate);
+    return estimate;
   }
 
   /** Notes what a planned take's failed condition found stored (from its ALL_OLD item). */
@@ -246,6 +268,11 @@ export type PlannedRateTake =
       now: number;
       /** The bucket's `tat` once the write applied, as far as this instance knows (a lower bound). */
       tat: number;
+      /**
+       * The bucket's `tat` once the write applied, counting the takes this instance planned before
+       * it (they may still be in flight): what the decision's `remaining` is reckoned from.
+       */
+      estimate: number;
     };
 
 /**
