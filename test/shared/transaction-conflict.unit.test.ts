@@ -107,6 +107,31 @@ describe('single writes to items that transactions also write', () => {
     expect(sends()).toBe(2);
   });
 
+  it('leaves a run to take its slots pool by pool when its transaction was refused for more than a conflict', async () => {
+    const throttled = new TransactionCanceledException({
+      message: 'Transaction cancelled',
+      $metadata: {},
+      CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'ThrottlingError' }],
+    });
+    const { client, sends } = scriptedClient([throttled, {}]);
+    const pools = [
+      { pool: 'tenant-pool', capacity: 3 },
+      { pool: 'node-pool', capacity: 10 },
+    ];
+    await expect(new DynamoSlotPool(client, 'table').acquireAll('run-1', pools, 60, [])).resolves.toBe(false);
+    expect(sends()).toBe(1);
+  });
+
+  it('creates a pool on its first use when another run’s transaction held its key', async () => {
+    const noPool = new ConditionalCheckFailedException({ message: 'condition', $metadata: {} });
+    const { client, sends } = scriptedClient([noPool, conflict(), {}]);
+    await expect(new DynamoSlotPool(client, 'table').acquire('pool', 'run-1', 3, 60)).resolves.toMatchObject({
+      acquired: true,
+      inUse: 1,
+    });
+    expect(sends()).toBe(3);
+  });
+
   it('takes from a rate bucket when its item was inside another call’s transaction', async () => {
     const { client, sends } = scriptedClient([conflict(), { Attributes: { tat: Date.now() + 100 } }]);
     const limiter = new DynamoRateLimiter(client, 'table');

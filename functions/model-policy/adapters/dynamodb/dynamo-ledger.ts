@@ -143,7 +143,10 @@ export class DynamoLedger implements LedgerPort {
       rate === undefined ? undefined : rates?.planTake(rate.key, rate.limit);
     const rateIndex = 1 + updates.length;
     let replanned = false;
-    for (let attempt = 0; attempt < maxClaimAttempts; attempt += 1) {
+    // The bucket's re-plan and its drop (at most one each) are not attempts: they do not use up
+    // the attempts the claim and budgets have against contention.
+    let bucketTurns = 0;
+    for (let attempt = 0; attempt < maxClaimAttempts + bucketTurns; attempt += 1) {
       if (take?.kind === 'refused') return { outcome: 'rate_limited', rate: take.decision };
       const write = take?.kind === 'write' ? take : undefined;
       try {
@@ -206,13 +209,17 @@ export class DynamoLedger implements LedgerPort {
             const seen = rates!.sawPlanned(write, unmarshall(met as Record<string, AttributeValue>));
             take = rates!.planTake(rate!.key, rate!.limit, seen);
             replanned = true;
+            bucketTurns += 1;
             continue;
           }
-          if (rateCode === 'ConditionalCheckFailed') {
+          if (rateCode === 'ConditionalCheckFailed' || rateCode === 'TransactionConflict') {
             // Still moving under other calls (a bucket near idle flips between idle and busy faster
-            // than a round trip), or the store did not say what it holds: the claim and reservation
-            // go on without it, and the caller takes it on its own, which never conflicts.
+            // than a round trip), the store did not say what it holds, or the bucket is inside
+            // another call's transaction (two transactions on one item conflict whatever their
+            // conditions): the claim and reservation go on without it, and the caller takes it
+            // on its own, which retries such a conflict.
             take = undefined;
+            bucketTurns += 1;
             continue;
           }
         }

@@ -4,7 +4,11 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { cancellationCodes, storageUnavailable } from '../../storage/dynamo-errors.ts';
-import { conflictAttempts, updateRetryingConflicts } from '../../storage/transaction-conflict.ts';
+import {
+  conflictAttempts,
+  retryOnTransactionConflict,
+  updateRetryingConflicts,
+} from '../../storage/transaction-conflict.ts';
 import { pauseAfterContention } from '../../timing/contention-backoff.ts';
 import type { Clock } from '../../timing/clock.ts';
 import { systemClock } from '../../timing/clock.ts';
@@ -164,7 +168,9 @@ export class DynamoSlotPool implements SlotPoolPort {
         if (codes === undefined) throw storageUnavailable(error);
         // Met another transaction on a pool item (every run of the node shares its pool): that says
         // nothing of the room left, so try again before the caller goes pool by pool.
-        const contended = codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+        const contended =
+          codes.includes('TransactionConflict') &&
+          codes.every((code) => code === 'None' || code === 'TransactionConflict');
         if (!contended || attempt + 1 >= conflictAttempts) return false;
         await pauseAfterContention(attempt, { baseMs: 5, maxMs: 100 });
       }
@@ -259,21 +265,23 @@ export class DynamoSlotPool implements SlotPoolPort {
     }
     if (capacity < 1) return { acquired: false, inUse: 0, capacity, retryAfterSeconds: 1 };
     // No pool item yet: create it with this lease (a concurrent creator makes this condition fail).
-    await this.#client.send(
-      new PutCommand({
-        TableName: this.#table,
-        Item: {
-          pk: pool,
-          sk: 0,
-          kind: 'slot-pool',
-          leases: { [holder]: expiry },
-          version: 1,
-          expires_at: ttl,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-      { abortSignal: signal },
+    await retryOnTransactionConflict(() =>
+      this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            pk: pool,
+            sk: 0,
+            kind: 'slot-pool',
+            leases: { [holder]: expiry },
+            version: 1,
+            expires_at: ttl,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+        { abortSignal: signal },
+      ),
     );
     return { acquired: true, inUse: 1, capacity };
   }
