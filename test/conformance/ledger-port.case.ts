@@ -12,23 +12,9 @@ import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
 import type { RateBucket, RateLimiterPort } from '../../functions/shared/limits/limiter-port.ts';
 import type { StoredCall } from '../../functions/model-policy/schemas/stored-call.ts';
 import type { UsageRecord } from '../../functions/model-policy/schemas/usage-record.ts';
+import { claimOf } from '../support/ledger-claims.ts';
 
 const policy = { decision: 'allow' as const, redactions: {}, rules: [] };
-
-function claimOf(requestKey: string, changes: Partial<RequestClaim> = {}): RequestClaim {
-  const now = Date.now();
-  return {
-    requestKey,
-    requestId: requestKey,
-    principalId: 'alice',
-    fingerprint: 'fingerprint-1',
-    token: randomUUID(),
-    leaseUntil: now + 60_000,
-    expiresAt: Math.floor(now / 1000) + 86_400,
-    now,
-    ...changes,
-  };
-}
 
 /** A later attempt at `claim`'s request, `afterMs` after its lease ends (0: the very last ms of it). */
 function laterClaim(claim: RequestClaim, afterMs: number, changes: Partial<RequestClaim> = {}): RequestClaim {

@@ -2,8 +2,8 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoLedger } from '../../../functions/model-policy/adapters/dynamodb/dynamo-ledger.ts';
-import type { BudgetLine, RequestClaim } from '../../../functions/model-policy/ports/ledger-port.ts';
 import { DynamoRateLimiter } from '../../../functions/shared/limits/adapters/dynamo-rate-limiter.ts';
+import { claimOf, tenantTotalLine } from '../../support/ledger-claims.ts';
 
 /**
  * What the claim's transaction does when DynamoDB cancels it for the tenant's rate bucket alone:
@@ -31,23 +31,8 @@ function cancelled(codes: string[]): TransactionCanceledException {
 }
 
 const now = Date.now();
-const claim: RequestClaim = {
-  requestKey: 'req-1',
-  requestId: 'req-1',
-  principalId: 'alice',
-  fingerprint: 'f',
-  token: 'token-1',
-  leaseUntil: now + 60_000,
-  expiresAt: Math.floor(now / 1000) + 86_400,
-  now,
-};
-const line: BudgetLine = {
-  scope: 'tenant',
-  period: 'total',
-  scopeKey: 'tenant',
-  periodKey: 'total',
-  limitTokens: 1000,
-};
+const claim = claimOf('req-1');
+const line = tenantTotalLine;
 const bucket = {
   key: 'tenant/acme/limits/model-request-rate',
   limit: { rate: 20, periodSeconds: 1, burst: 40 },

@@ -4,8 +4,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoLedger } from '../../../functions/model-policy/adapters/dynamodb/dynamo-ledger.ts';
 import { DynamoRateLimiter } from '../../../functions/shared/limits/adapters/dynamo-rate-limiter.ts';
-import type { BudgetLine, RequestClaim } from '../../../functions/model-policy/ports/ledger-port.ts';
 import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
+import { claimOf, tenantTotalLine } from '../../support/ledger-claims.ts';
 
 /**
  * A document client whose next write, once armed, reaches the store but loses its answer on the way
@@ -39,27 +39,7 @@ beforeAll(async () => {
   tableName = (await provisionTestNode('ledger')).resources.tableName;
 });
 
-function claimOf(requestKey: string): RequestClaim {
-  const now = Date.now();
-  return {
-    requestKey,
-    requestId: requestKey,
-    principalId: 'alice',
-    fingerprint: 'f',
-    token: `token-${requestKey}-${randomUUID()}`,
-    leaseUntil: now + 60_000,
-    expiresAt: Math.floor(now / 1000) + 86_400,
-    now,
-  };
-}
-
-const line: BudgetLine = {
-  scope: 'tenant',
-  period: 'total',
-  scopeKey: 'tenant',
-  periodKey: 'total',
-  limitTokens: 1000,
-};
+const line = tenantTotalLine;
 
 describe('DynamoLedger', () => {
   it('takes the request rate in the claim’s write after another instance moved the bucket, never past its burst', async () => {
