@@ -19,14 +19,17 @@
  * The in-process ("memory") AgentOS keeps its ledger, tenant policies and rate buckets in process.
  *
  * Every process shares this machine's cores (client, gateway, emulator, upstream): compare the
- * columns with each other, not with a deployed system.
+ * columns with each other, not with a deployed system. The client runs in a process of its own
+ * (`http-client-process.ts`), as it does for LiteLLM and Portkey, so what an in-process AgentOS
+ * does after its answer does not hold the client's last byte back.
  */
 // First: the functions below read it when they load.
 import './untraced-env.ts';
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest } from 'node:http';
+import type { ClientAnswer, ClientAsk } from './http-client-process.ts';
 import type { Server } from 'node:http';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tmpdir } from 'node:os';
@@ -85,49 +88,76 @@ function percentile(sorted: number[], p: number): number {
 
 let sequence = 0;
 
-/** Client connections: kept alive across requests, or one new connection per request. */
-const agents = {
-  on: new Agent({ keepAlive: true, maxSockets: maxInFlight }),
-  off: new Agent({ keepAlive: false, maxSockets: maxInFlight }),
-};
-type KeepAlive = keyof typeof agents;
+/** This process's clock, ms: comparable with the client process's once its offset is known. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
 
-/** One chat completion; resolves to its latency in ms (to the last byte), or throws on a non-200. */
-function request(target: Target, keepAlive: KeepAlive = 'on'): Promise<number> {
+/** Client connections: kept alive across requests, or one new connection per request. */
+type KeepAlive = 'on' | 'off';
+
+/** The HTTP client's process, and the asks it has not answered yet. */
+const client = fork(join(import.meta.dirname, 'http-client-process.ts'), { stdio: 'inherit' });
+const unanswered = new Map<number, (answer: ClientAnswer) => void>();
+let asks = 0;
+client.on('message', (answer: ClientAnswer) => {
+  unanswered.get(answer.id)?.(answer);
+  unanswered.delete(answer.id);
+});
+
+function ask(message: Omit<Extract<ClientAsk, { kind: 'post' }>, 'id'> | { kind: 'clock' }): Promise<ClientAnswer> {
+  asks += 1;
+  const id = asks;
+  return new Promise((resolve) => {
+    unanswered.set(id, resolve);
+    client.send({ ...message, id });
+  });
+}
+
+/**
+ * The client's clock less this one's, ms: the median over pings of the client's reading less the
+ * middle of the ping here (the two clocks start from each process's own reading of the wall clock).
+ */
+async function clientClockOffset(): Promise<number> {
+  const offsets: number[] = [];
+  for (let ping = 0; ping < 51; ping += 1) {
+    const sent = now();
+    const answer = await ask({ kind: 'clock' });
+    const back = now();
+    if ('clock' in answer) offsets.push(answer.clock - (sent + back) / 2);
+  }
+  return median(offsets);
+}
+
+let clientOffset = 0;
+
+/** One call as the client saw it, on this process's clock. */
+type Timed = { ms: number; startedAt: number; endedAt: number };
+
+/** One chat completion, made by the client process; throws on a non-200. */
+async function request(target: Target, keepAlive: KeepAlive = 'on'): Promise<Timed> {
   sequence += 1;
-  const body = JSON.stringify({
-    model: target.model,
-    messages: [{ role: 'user', content: 'ping' }],
-    max_tokens: 16,
+  const answer = await ask({
+    kind: 'post',
+    url: target.url,
+    keepAlive,
+    headers: {
+      'content-type': 'application/json',
+      'x-request-id': `bench-${process.pid}-${sequence}`,
+      ...target.headers(),
+    },
+    body: JSON.stringify({
+      model: target.model,
+      messages: [{ role: 'user', content: 'ping' }],
+      max_tokens: 16,
+    }),
   });
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(
-      target.url,
-      {
-        method: 'POST',
-        agent: agents[keepAlive],
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'x-request-id': `bench-${process.pid}-${sequence}`,
-          ...(keepAlive === 'off' ? { connection: 'close' } : {}),
-          ...target.headers(),
-        },
-      },
-      (response) => {
-        response.on('data', () => {});
-        response.on('error', reject);
-        response.on('end', () => {
-          if (response.statusCode !== 200)
-            reject(new Error(`${target.name} answered ${response.statusCode}`));
-          else resolve(performance.now() - started);
-        });
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
+  if ('error' in answer) throw new Error(`${target.name}: ${answer.error}`);
+  if (!('status' in answer)) throw new Error(`${target.name}: the client answered no call`);
+  if (answer.status !== 200) throw new Error(`${target.name} answered ${answer.status}`);
+  const startedAt = answer.startedAt - clientOffset;
+  const endedAt = answer.endedAt - clientOffset;
+  return { ms: endedAt - startedAt, startedAt, endedAt };
 }
 
 /** Sequential latency, the targets interleaved so that drift hits them alike. */
@@ -154,9 +184,7 @@ async function sequentialLatencies(
     for (const target of targets) {
       await quiesce();
       const first = target.probe?.calls.length ?? 0;
-      const started = performance.now();
-      const latency = await request(target, keepAlive);
-      const ended = performance.now();
+      const { ms: latency, startedAt: started, endedAt: ended } = await request(target, keepAlive);
       latencies.get(target.name)!.push(latency);
       if (target.probe !== undefined) {
         const waited = target.probe.calls
@@ -208,7 +236,7 @@ async function loadAt(
     inFlight += 1;
     pending.push(
       request(target)
-        .then((ms) => void latencies.push(ms))
+        .then((timed) => void latencies.push(timed.ms))
         .catch(() => void (errors += 1))
         .finally(() => void (inFlight -= 1)),
     );
@@ -250,7 +278,7 @@ function startLiteLlm(upstreamUrl: string, port: number): ChildProcess | undefin
   );
 }
 
-/** A DynamoDB call a gateway made: its operation, when it completed (performance.now()), how long it took. */
+/** A DynamoDB call a gateway made: its operation, when it started and completed ({@link now}), how long it took. */
 type DynamoCall = { op: string; startedAt: number; endedAt: number; ms: number };
 
 /** What the DynamoDB middleware records; `delayMs` holds each call back before it is sent. */
@@ -267,11 +295,11 @@ function countedClient(aws: ReturnType<typeof awsClientConfig>, probe: DynamoPro
   db.middlewareStack.add(
     (next, context) => async (args) => {
       if (probe.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, probe.delayMs));
-      const started = performance.now();
+      const started = now();
       try {
         return await next(args);
       } finally {
-        const endedAt = performance.now();
+        const endedAt = now();
         probe.calls.push({
           op: context.commandName ?? 'unknown',
           startedAt: started,
@@ -285,8 +313,10 @@ function countedClient(aws: ReturnType<typeof awsClientConfig>, probe: DynamoPro
   return db;
 }
 
-/** When each upstream request arrived and when its answer's last byte left (performance.now()). */
+/** When each upstream request arrived and when its answer's last byte left ({@link now}). */
 type UpstreamProbe = { arrivals: number[]; lastBytes: number[] };
+
+const upstreamAgent = new Agent({ keepAlive: true, maxSockets: maxInFlight });
 
 /** A pass-through proxy in front of the upstream that records when the provider is called and done. */
 async function probedUpstream(
@@ -295,7 +325,7 @@ async function probedUpstream(
 ): Promise<{ url: string; server: Server }> {
   const target = new URL(upstreamUrl);
   const server = createServer((incoming, outgoing) => {
-    const index = probe.arrivals.push(performance.now()) - 1;
+    const index = probe.arrivals.push(now()) - 1;
     const forward = httpRequest(
       {
         host: target.hostname,
@@ -303,12 +333,12 @@ async function probedUpstream(
         path: incoming.url,
         method: incoming.method,
         headers: incoming.headers,
-        agent: agents.on,
+        agent: upstreamAgent,
       },
       (answer) => {
         outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(outgoing);
-        outgoing.on('finish', () => (probe.lastBytes[index] = performance.now()));
+        outgoing.on('finish', () => (probe.lastBytes[index] = now()));
       },
     );
     forward.on('error', () => outgoing.destroy());
@@ -383,8 +413,7 @@ async function countTrips(
     await drain();
     const firstCall = dynamo.calls.length;
     const providerIndex = upstream.arrivals.length;
-    await request(target);
-    const lastByte = performance.now();
+    const { endedAt: lastByte } = await request(target);
     await drain();
     await new Promise((resolve) => setTimeout(resolve, 2 * dynamo.delayMs + 50));
     const arrival = upstream.arrivals[providerIndex] ?? Number.NaN;
@@ -639,6 +668,8 @@ async function main(): Promise<void> {
   }
 
   try {
+    clientOffset = await clientClockOffset();
+    console.log(`The client process's clock is ${clientOffset.toFixed(3)} ms off this one's; its times are corrected by it.`);
     // DynamoDB round trips on the client's path, counted: each call held back 25 ms, so one made
     // after the answer cannot complete before the client's last byte.
     const tripCalls = 20;
@@ -806,8 +837,8 @@ async function main(): Promise<void> {
     for (const served of [emulator, before, memory, probeAfter, probeBefore]) await served.front.close();
     await new Promise((resolve) => probed.server.close(resolve));
     await upstream.close();
-    agents.on.destroy();
-    agents.off.destroy();
+    upstreamAgent.destroy();
+    client.disconnect();
     await deprovisionNode(nodeId, aws).catch((error: unknown) =>
       console.warn(`the benchmark's node was not deprovisioned: ${String(error)}`),
     );

@@ -16,6 +16,13 @@ export const defaultSettlementRetry: SettlementRetry = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
+/**
+ * The longest a deferred settlement waits for its answer to be delivered before it starts all the
+ * same: a path that never says its response is out (no {@link DeferredSettlements.release}) only
+ * settles later, never not at all.
+ */
+export const settlementHoldMs = 1_000;
+
 /** What a deferred settlement names in its failure's log line: never a prompt or an answer. */
 export type SettlementFacts = { tenantId: string; requestId: string; kind: string };
 
@@ -28,9 +35,14 @@ export type SettlementFacts = { tenantId: string; requestId: string; kind: strin
  * still fails is logged and counted (`ModelSettlementsFailed`), and its reservation stays held
  * until a retry of its request id takes the lapsed claim over or the budget's period ends.
  *
+ * A settlement is held until the HTTP adapter says the answer is out ({@link release}, called once
+ * the response stream is closed): its write's own work (marshalling, signing) would otherwise share
+ * the process with the answer's last bytes and delay them. It starts after {@link settlementHoldMs}
+ * all the same.
+ *
  * A process waits for its own pending settlements where a caller would notice them: before a
  * request id is claimed again, before a tenant's usage or budgets are read, and (on Lambda) before
- * the invocation ends, after the response stream is closed.
+ * the invocation ends, after the response stream is closed. Waiting starts what is held.
  */
 export class DeferredSettlements {
   readonly #log: GatewayLog;
@@ -38,11 +50,21 @@ export class DeferredSettlements {
   readonly #retry: SettlementRetry;
   readonly #byTenant = new Map<string, Set<Promise<void>>>();
   readonly #byRequest = new Map<string, Promise<void>>();
+  /** Starts each settlement still held for its answer's delivery. */
+  readonly #held = new Set<() => void>();
+  readonly #holdMs: number;
 
-  constructor(deps: { log: GatewayLog; metrics: GatewayMetrics; retry?: SettlementRetry }) {
+  constructor(deps: {
+    log: GatewayLog;
+    metrics: GatewayMetrics;
+    retry?: SettlementRetry;
+    /** {@link settlementHoldMs} unless given. */
+    holdMs?: number;
+  }) {
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#retry = deps.retry ?? defaultSettlementRetry;
+    this.#holdMs = deps.holdMs ?? settlementHoldMs;
   }
 
   /** How many settlements are still running. */
@@ -69,25 +91,53 @@ export class DeferredSettlements {
     });
   }
 
+  /**
+   * Starts every held settlement: the answers they waited for are delivered. A process serving
+   * several requests at once starts the others' settlements too, only sooner than their answers.
+   */
+  release(): void {
+    for (const start of [...this.#held]) start();
+  }
+
   /** Waits for the pending settlement of a request, if this process has one. */
   async settledRequest(requestKey: string): Promise<void> {
-    await this.#byRequest.get(requestKey);
+    const pending = this.#byRequest.get(requestKey);
+    if (pending === undefined) return;
+    this.release();
+    await pending;
   }
 
   /** Waits for this process's pending settlements of a tenant's calls. */
   async settledTenant(tenantId: string): Promise<void> {
     const tenant = this.#byTenant.get(tenantId);
-    if (tenant !== undefined) await Promise.all(tenant);
+    if (tenant === undefined) return;
+    this.release();
+    await Promise.all(tenant);
   }
 
-  /** Waits for every pending settlement (a Lambda invocation's end, a node's shutdown). */
+  /** Starts and waits for every pending settlement (a Lambda invocation's end, a node's shutdown). */
   async drain(): Promise<void> {
-    while (this.#byRequest.size > 0) await Promise.all(this.#byRequest.values());
+    while (this.#byRequest.size > 0) {
+      this.release();
+      await Promise.all(this.#byRequest.values());
+    }
+  }
+
+  /** Resolves once the settlement may start: on {@link release}, or after the hold at the latest. */
+  #heldTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      const start = () => {
+        clearTimeout(timer);
+        this.#held.delete(start);
+        resolve();
+      };
+      const timer = setTimeout(start, this.#holdMs);
+      this.#held.add(start);
+    });
   }
 
   async #settle(facts: SettlementFacts, settle: () => Promise<void>): Promise<void> {
-    // Let the answer's pending writes go out first: the settlement is not on the client's path.
-    await new Promise((resolve) => setImmediate(resolve));
+    await this.#heldTurn();
     for (let attempt = 0; ; attempt += 1) {
       try {
         await settle();

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { DeferredSettlements } from '../../../functions/model-policy/invocation/deferred-settlement.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DeferredSettlements, settlementHoldMs } from '../../../functions/model-policy/invocation/deferred-settlement.ts';
 import type { GatewayMetricName } from '../../../functions/model-policy/invocation/model-call.ts';
 
 function recorder() {
@@ -93,5 +93,62 @@ describe('DeferredSettlements', () => {
     release();
     await settlements.drain();
     expect(settlements.pending).toBe(0);
+  });
+
+  describe('held for the answer', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('starts no settlement before its answer is released, and each at release', async () => {
+      const { settlements } = recorder();
+      const started: string[] = [];
+      settlements.defer('acme/req-1', facts, async () => {
+        started.push('req-1');
+      });
+      settlements.defer('acme/req-2', { ...facts, requestId: 'req-2' }, async () => {
+        started.push('req-2');
+      });
+      for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      expect(started).toEqual([]);
+      settlements.release();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(started).toEqual(['req-1', 'req-2']);
+      expect(settlements.pending).toBe(0);
+    });
+
+    it('starts a settlement nobody releases once the hold is over', async () => {
+      vi.useFakeTimers();
+      const { settlements } = recorder();
+      let settled = false;
+      settlements.defer('acme/req-1', facts, async () => {
+        settled = true;
+      });
+      await vi.advanceTimersByTimeAsync(settlementHoldMs - 1);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(settled).toBe(true);
+      expect(settlements.pending).toBe(0);
+    });
+
+    it('starts what is held when a request, a tenant or the process waits for it', async () => {
+      const { settlements } = recorder();
+      const settled: string[] = [];
+      for (const [key, tenantId] of [
+        ['acme/req-1', 'acme'],
+        ['other/req-2', 'other'],
+        ['third/req-3', 'third'],
+      ] as const) {
+        settlements.defer(key, { ...facts, tenantId }, async () => {
+          settled.push(key);
+        });
+      }
+      await settlements.settledRequest('acme/req-1');
+      expect(settled).toContain('acme/req-1');
+      await settlements.settledTenant('other');
+      expect(settled).toContain('other/req-2');
+      await settlements.drain();
+      expect(settled.sort()).toEqual(['acme/req-1', 'other/req-2', 'third/req-3']);
+    });
   });
 });
