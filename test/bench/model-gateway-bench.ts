@@ -105,7 +105,9 @@ client.on('message', (answer: ClientAnswer) => {
   unanswered.delete(answer.id);
 });
 
-function ask(message: Omit<Extract<ClientAsk, { kind: 'post' }>, 'id'> | { kind: 'clock' }): Promise<ClientAnswer> {
+function ask(
+  message: Omit<Extract<ClientAsk, { kind: 'post' }>, 'id'> | { kind: 'clock' },
+): Promise<ClientAnswer> {
   asks += 1;
   const id = asks;
   return new Promise((resolve) => {
@@ -669,7 +671,9 @@ async function main(): Promise<void> {
 
   try {
     clientOffset = await clientClockOffset();
-    console.log(`The client process's clock is ${clientOffset.toFixed(3)} ms off this one's; its times are corrected by it.`);
+    console.log(
+      `The client process's clock is ${clientOffset.toFixed(3)} ms off this one's; its times are corrected by it.`,
+    );
     // DynamoDB round trips on the client's path, counted: each call held back 25 ms, so one made
     // after the answer cannot complete before the client's last byte.
     const tripCalls = 20;

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DeferredSettlements, settlementHoldMs } from '../../../functions/model-policy/invocation/deferred-settlement.ts';
+import {
+  DeferredSettlements,
+  settlementHoldMs,
+} from '../../../functions/model-policy/invocation/deferred-settlement.ts';
 import type { GatewayMetricName } from '../../../functions/model-policy/invocation/model-call.ts';
 
 function recorder() {
