@@ -50,6 +50,12 @@ export type RunRecord = {
   /** When the first step was handed to the queue; lets an idempotent retry re-schedule a run whose enqueue failed. */
   scheduled_at: string | null;
   /**
+   * The step of the queue message under which a worker went on with the run's next step instead of
+   * queueing it (HLD §4.3, chained steps): a redelivery of that message goes on with the run. Null
+   * (or absent) while the run's next step is queued.
+   */
+  chain_step?: number | null;
+  /**
    * Why a queued (or running) run waits for a slot (HLD §10.2): `waiting_for_run_slot`,
    * `waiting_for_node_capacity`; null (or absent, on runs stored before it existed) otherwise.
    */
@@ -75,6 +81,7 @@ export type RunChanges = Partial<
     | 'started_at'
     | 'ended_at'
     | 'scheduled_at'
+    | 'chain_step'
     | 'status_reason'
     | 'federation'
     | 'replicated_sequence'

@@ -110,6 +110,14 @@ export type StepDelivery = {
   maxAttempts: number;
   /** When the worker running the delivery must stop (epoch ms): caps the agent's step timeout. */
   deadlineMs?: number;
+  /**
+   * The step of the queue message this delivery runs under, when its worker may go on with the
+   * run's next steps under the same message (HLD §4.3, chained steps): a `standard` step that
+   * completes with a whole step timeout left before `deadlineMs` then queues no successor and says
+   * so (`chained`), and the run records the message's step, so a redelivery of that message (its
+   * worker stopped mid-chain) goes on with the run's next step. Absent: the successor is queued.
+   */
+  carrier?: number;
 };
 
 /**
@@ -135,7 +143,15 @@ export type StepOutcome = {
    */
   waitsForSlot?: boolean;
   continuation?: StepContinuation;
+  /**
+   * The run's next step (the continuation's) was not queued: the worker runs it under the same
+   * message, as a delivery with the same `carrier`.
+   */
+  chained?: true;
 };
+
+/** What a step that completes hands on: its continuation, and whether its successor was left to the worker. */
+type StepHandOn = StepContinuation & { chained?: true };
 
 /**
  * Waits `ms` of wall time, or until `signal` aborts, without keeping the process alive. The watch of a
@@ -625,8 +641,9 @@ export function createStepEngine(deps: StepEngineDeps) {
     toolMessages: ChatMessage[],
     trace: StepTrace,
     suspendSeconds: number,
-    carried?: { writes: Carried; fallback?: () => Promise<ModelInvokeResponse> },
-  ): Promise<StepContinuation | 'redo'> {
+    carried: { writes: Carried; fallback?: () => Promise<ModelInvokeResponse> } | undefined,
+    chain: { carrier: number; deadlineMs: number } | undefined,
+  ): Promise<StepHandOn | 'redo'> {
     const message = response.output.message;
     // The step's messages join the transcript's own items with the commit that completes the step.
     const transcript = {
@@ -693,12 +710,22 @@ export function createStepEngine(deps: StepEngineDeps) {
       );
       return failed === 'redo' ? 'redo' : { kind: 'end' };
     }
+    // The worker goes on with the next step itself while a whole step still fits before it must stop.
+    const chained =
+      chain !== undefined &&
+      run.mode === 'standard' &&
+      suspendSeconds === 0 &&
+      chain.deadlineMs - clock.now() >= agent.step_timeout_seconds * 1000;
     const done = await commitCarrying(
       auth,
       run.run_id,
       {
         requireStatus: ['running'],
-        changes: { steps_completed: step },
+        changes: {
+          steps_completed: step,
+          // Which message carries the run on; cleared once a successor is queued again.
+          ...(chained ? { chain_step: chain.carrier } : run.chain_step == null ? {} : { chain_step: null }),
+        },
         ...transcript,
         step: recordOf(trace),
         events: [stepDone],
@@ -710,7 +737,9 @@ export function createStepEngine(deps: StepEngineDeps) {
     // A long run's state machine runs the next step; it is not enqueued.
     if (run.mode === 'long') return next;
     // Only the delivery that completed the step schedules the next one, so duplicates do not multiply.
-    if (done.appended > 0) await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+    if (done.appended === 0) return next;
+    if (chained) return { ...next, chained: true };
+    await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
     return next;
   }
 
@@ -844,6 +873,11 @@ export function createStepEngine(deps: StepEngineDeps) {
       return { status: 'done', reason: `run is ${run.status}`, continuation: end };
     }
     if (step <= run.steps_completed) {
+      if (delivery.carrier !== undefined && run.chain_step === delivery.carrier && run.mode === 'standard') {
+        // This message carried the run past its step and queued no successor, and it is back: the
+        // worker that carried it stopped mid-chain. It goes on with the run's next step.
+        return executeStep(auth, { ...delivery, step: run.steps_completed + 1 }, false);
+      }
       const continuation = await rescheduleIfStalled(auth, run, step);
       return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };
     }
@@ -904,13 +938,28 @@ export function createStepEngine(deps: StepEngineDeps) {
       // stores them one by one, and what was stored before wins.
       const firstDelivery = prepared.started.appended > 0;
       const answered = response.output.message;
-      let continuation: StepContinuation | 'redo';
+      const chain =
+        delivery.carrier === undefined || delivery.deadlineMs === undefined
+          ? undefined
+          : { carrier: delivery.carrier, deadlineMs: delivery.deadlineMs };
+      let continuation: StepHandOn | 'redo';
       if (firstDelivery && (answered.tool_calls ?? []).length === 0) {
         // A final answer is stored with the run's completion, one write for both.
-        continuation = await finishStep(auth, prepared.started.run, agent, step, response, [], trace, 0, {
-          writes: modelAnswer(run, step, prepared, response),
-          fallback: async () => (await recordModelAnswer(auth, run, step, prepared, response)).response,
-        });
+        continuation = await finishStep(
+          auth,
+          prepared.started.run,
+          agent,
+          step,
+          response,
+          [],
+          trace,
+          0,
+          {
+            writes: modelAnswer(run, step, prepared, response),
+            fallback: async () => (await recordModelAnswer(auth, run, step, prepared, response)).response,
+          },
+          chain,
+        );
       } else {
         // An answer asking for tools is stored with the first call's request.
         const joined = firstDelivery ? toolRunner.firstRequested(run.run_id, step, answered) : undefined;
@@ -940,6 +989,7 @@ export function createStepEngine(deps: StepEngineDeps) {
           tools.pending === undefined
             ? undefined
             : { writes: { events: tools.pending, after: tools.run.last_sequence } },
+          chain,
         );
       }
       if (continuation === 'redo') {
@@ -957,7 +1007,13 @@ export function createStepEngine(deps: StepEngineDeps) {
         }
         return { status: 'retry', reason: 'step stored meanwhile', retryAfterSeconds: 0 };
       }
-      return { status: 'done', reason: 'step completed', continuation };
+      const { chained, ...handedOn } = continuation;
+      return {
+        status: 'done',
+        reason: 'step completed',
+        continuation: handedOn,
+        ...(chained && { chained }),
+      };
     } catch (error) {
       // Another process wrote since this one last committed: start again from what is stored.
       if (error instanceof CachedRunStale) return executeStep(auth, delivery, false);

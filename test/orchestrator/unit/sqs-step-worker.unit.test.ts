@@ -4,7 +4,11 @@ import {
   annotateBatch,
   createStepWorkerHandler,
 } from '../../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
-import type { StepEngine, StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
+import type {
+  StepDelivery,
+  StepEngine,
+  StepOutcome,
+} from '../../../functions/orchestrator/runtime/step-engine.ts';
 import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
 import { createTelemetry } from '../../../functions/shared/observability/telemetry.ts';
 
@@ -141,6 +145,77 @@ describe('the SQS step worker', () => {
     expect(await run(5)).toEqual({ batchItemFailures: [] });
     expect(seen.resent).toEqual([{ runId: 'run_1', step: 1 }]);
     expect(seen.abandoned).toEqual([]);
+  });
+});
+
+describe('the SQS step worker, chaining steps', () => {
+  /** A worker whose engine answers the scripted outcomes in turn, recording each delivery it got. */
+  function chainingWorker(outcomes: StepOutcome[]) {
+    const deliveries: StepDelivery[] = [];
+    const backoffs: number[] = [];
+    const engine = {
+      execute: async (_auth: unknown, delivery: StepDelivery) => {
+        deliveries.push(delivery);
+        const next = outcomes.shift();
+        if (next === undefined) throw new Error('no outcome scripted');
+        return next;
+      },
+    } as unknown as StepEngine;
+    const handler = createStepWorkerHandler({
+      engine,
+      telemetry: createTelemetry('agent-orchestrator'),
+      maxAttempts: 3,
+      maxReceives: 5,
+      redeliverAfter: async (_receipt, attempt) => void backoffs.push(attempt),
+    });
+    const run = (receiveCount: number, context: Partial<Context>) =>
+      handler({ Records: [record(receiveCount)] } as SQSEvent, { functionName: 'w', ...context } as Context);
+    return { run, deliveries, backoffs };
+  }
+  const chained = (step: number): StepOutcome => ({
+    status: 'done',
+    reason: 'step completed',
+    continuation: { kind: 'next', step, waitSeconds: 0 },
+    chained: true,
+  });
+  const withTime = { getRemainingTimeInMillis: () => 150_000 };
+
+  it('runs each chained step under the same record and acknowledges it once the chain ends', async () => {
+    const { run, deliveries, backoffs } = chainingWorker([
+      chained(2),
+      chained(3),
+      { status: 'done', reason: 'step completed', continuation: { kind: 'end' } },
+    ]);
+    expect(await run(1, withTime)).toEqual({ batchItemFailures: [] });
+    expect(deliveries.map(({ step, attempt, carrier }) => ({ step, attempt, carrier }))).toEqual([
+      { step: 1, attempt: 1, carrier: 1 },
+      { step: 2, attempt: 1, carrier: 1 },
+      { step: 3, attempt: 1, carrier: 1 },
+    ]);
+    expect(new Set(deliveries.map((delivery) => delivery.deadlineMs)).size).toBe(1);
+    expect(backoffs).toEqual([]);
+  });
+
+  it('brings the record back when a chained step must be retried, so its redelivery goes on with the run', async () => {
+    const { run, deliveries, backoffs } = chainingWorker([
+      chained(2),
+      { status: 'retry', reason: 'dependency_unavailable', retryAfterSeconds: 1 },
+    ]);
+    expect(await run(2, withTime)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+    expect(deliveries.map(({ step, attempt }) => ({ step, attempt }))).toEqual([
+      { step: 1, attempt: 2 },
+      { step: 2, attempt: 1 },
+    ]);
+    expect(backoffs).toEqual([2]);
+  });
+
+  it('names no carrier when the invocation does not say how long it has left', async () => {
+    const { run, deliveries } = chainingWorker([
+      { status: 'done', reason: 'step completed', continuation: { kind: 'next', step: 2, waitSeconds: 0 } },
+    ]);
+    expect(await run(1, {})).toEqual({ batchItemFailures: [] });
+    expect(deliveries).toHaveLength(1);
+    expect(deliveries[0]?.carrier).toBeUndefined();
   });
 });
 

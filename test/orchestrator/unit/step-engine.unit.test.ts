@@ -431,3 +431,109 @@ describe('the step engine', () => {
     });
   });
 });
+
+describe('the step engine, chaining steps under one message', () => {
+  /** The first step's message, taken off the queue. */
+  function firstStep(h: Awaited<ReturnType<typeof harness>>) {
+    const [task] = h.queue.take();
+    expect(task?.kind).toBe('run.step');
+    return task?.kind === 'run.step' ? task.step : 0;
+  }
+
+  it('returns chained and queues nothing when a whole step timeout is left before the deadline', async () => {
+    const h = await harness([echo('ping'), reply('pong')]);
+    const step = firstStep(h);
+    const outcome = await h.engine.execute(auth, {
+      runId: h.runId,
+      step,
+      attempt: 1,
+      maxAttempts: 3,
+      deadlineMs: h.clock.now() + 121_000,
+      carrier: step,
+    });
+    expect(outcome).toMatchObject({
+      status: 'done',
+      chained: true,
+      continuation: { kind: 'next', step: 2 },
+    });
+    expect(h.queue.take()).toEqual([]);
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ steps_completed: 1, chain_step: step });
+    // The worker goes on with step 2 under the same message; the run ends without a message queued.
+    const last = await h.engine.execute(auth, {
+      runId: h.runId,
+      step: 2,
+      attempt: 1,
+      maxAttempts: 3,
+      deadlineMs: h.clock.now() + 121_000,
+      carrier: step,
+    });
+    expect(last).toEqual({ status: 'done', reason: 'step completed', continuation: { kind: 'end' } });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ status: 'completed', steps_completed: 2 });
+    expect(h.queue.take()).toEqual([]);
+  });
+
+  it('queues the next step when less than a step timeout is left, and clears the chain', async () => {
+    const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
+    const step = firstStep(h);
+    const delivery = { runId: h.runId, attempt: 1, maxAttempts: 3, carrier: step };
+    const chained = await h.engine.execute(auth, { ...delivery, step, deadlineMs: h.clock.now() + 200_000 });
+    expect(chained.chained).toBe(true);
+    const queued = await h.engine.execute(auth, {
+      ...delivery,
+      step: 2,
+      deadlineMs: h.clock.now() + 119_000,
+    });
+    expect(queued.chained).toBeUndefined();
+    expect(queued.continuation).toEqual({ kind: 'next', step: 3, waitSeconds: 0 });
+    expect(h.queue.take()).toMatchObject([{ kind: 'run.step', run_id: h.runId, step: 3 }]);
+    expect((await h.runs.getRun(auth, h.runId))?.chain_step).toBeNull();
+  });
+
+  it('queues the next step when the delivery names no carrier or no deadline', async () => {
+    const h = await harness([echo('ping'), reply('pong')]);
+    const step = firstStep(h);
+    const outcome = await h.engine.execute(auth, {
+      runId: h.runId,
+      step,
+      attempt: 1,
+      maxAttempts: 3,
+      carrier: step,
+    });
+    expect(outcome.chained).toBeUndefined();
+    expect(h.queue.take()).toMatchObject([{ kind: 'run.step', step: 2 }]);
+    expect((await h.runs.getRun(auth, h.runId))?.chain_step).toBeUndefined();
+  });
+
+  it('goes on with the run when the carrying message comes back after its worker stopped mid-chain', async () => {
+    const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
+    const step = firstStep(h);
+    const delivery = { runId: h.runId, maxAttempts: 3, carrier: step, deadlineMs: h.clock.now() + 600_000 };
+    expect((await h.engine.execute(auth, { ...delivery, step, attempt: 1 })).chained).toBe(true);
+    // The worker stopped before step 2 ran; the queue brings the first message back.
+    const redelivered = await h.engine.execute(auth, { ...delivery, step, attempt: 2 });
+    expect(redelivered).toMatchObject({
+      status: 'done',
+      chained: true,
+      continuation: { kind: 'next', step: 3 },
+    });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ steps_completed: 2, chain_step: step });
+    // Once more, and the run completes: each redelivery took the run one step on, none ran twice.
+    const last = await h.engine.execute(auth, { ...delivery, step, attempt: 3 });
+    expect(last).toMatchObject({ status: 'done', continuation: { kind: 'end' } });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ status: 'completed', steps_completed: 3 });
+    expect(h.requests).toEqual([`${h.runId}/step-1`, `${h.runId}/step-2`, `${h.runId}/step-3`]);
+    expect(h.queue.take()).toEqual([]);
+  });
+
+  it('leaves a run alone when a message comes back whose successor was queued', async () => {
+    const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
+    const step = firstStep(h);
+    const delivery = { runId: h.runId, maxAttempts: 3, carrier: step, deadlineMs: h.clock.now() + 60_000 };
+    expect((await h.engine.execute(auth, { ...delivery, step, attempt: 1 })).chained).toBeUndefined();
+    expect(h.queue.take()).toMatchObject([{ kind: 'run.step', step: 2 }]);
+    const again = await h.engine.execute(auth, { ...delivery, step, attempt: 2 });
+    expect(again).toEqual({ status: 'done', reason: 'step already completed' });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ steps_completed: 1 });
+    expect(h.requests).toEqual([`${h.runId}/step-1`]);
+  });
+});

@@ -104,6 +104,7 @@ const runFields = [
   'started_at',
   'ended_at',
   'scheduled_at',
+  'chain_step',
   'status_reason',
   'federation',
   'replicated_sequence',
