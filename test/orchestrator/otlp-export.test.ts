@@ -53,7 +53,12 @@ describe('OTLP trace export', () => {
     expect(created.status).toBe(201);
     const { run_id: runId } = (await created.json()) as { run_id: string };
     await waitForRun(client, runId, (run) => run.status === 'completed');
-    await flushSpans();
+    // A step's span goes out once the worker is done with it, which may be just after the run
+    // reads completed; the batch is flushed until it holds one of the run's steps.
+    for (let tries = 0; tries < 50 && !received.join('\n').includes(runId); tries += 1) {
+      await flushSpans();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
 
     const exported = received.join('\n');
     expect(exported).toContain('agentos.tenant_id');

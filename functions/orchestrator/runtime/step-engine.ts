@@ -873,10 +873,17 @@ export function createStepEngine(deps: StepEngineDeps) {
       return { status: 'done', reason: `run is ${run.status}`, continuation: end };
     }
     if (step <= run.steps_completed) {
-      if (delivery.carrier !== undefined && run.chain_step === delivery.carrier && run.mode === 'standard') {
+      if (delivery.carrier !== undefined && run.mode === 'standard') {
         // This message carried the run past its step and queued no successor, and it is back: the
         // worker that carried it stopped mid-chain. It goes on with the run's next step.
-        return executeStep(auth, { ...delivery, step: run.steps_completed + 1 }, false);
+        if (run.chain_step === delivery.carrier)
+          return executeStep(auth, { ...delivery, step: run.steps_completed + 1 }, false);
+        // A chain under it may have ended by queueing a successor that never went out (the send
+        // failed, or its worker stopped first): the run then waits at its last completed step.
+        if (step < run.steps_completed) {
+          await rescheduleIfStalled(auth, run, run.steps_completed);
+          return { status: 'done', reason: 'step already completed' };
+        }
       }
       const continuation = await rescheduleIfStalled(auth, run, step);
       return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };

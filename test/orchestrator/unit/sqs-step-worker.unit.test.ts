@@ -150,15 +150,21 @@ describe('the SQS step worker', () => {
 
 describe('the SQS step worker, chaining steps', () => {
   /** A worker whose engine answers the scripted outcomes in turn, recording each delivery it got. */
-  function chainingWorker(outcomes: StepOutcome[]) {
+  function chainingWorker(outcomes: (StepOutcome | Error)[], options: { resendFails?: boolean } = {}) {
     const deliveries: StepDelivery[] = [];
     const backoffs: number[] = [];
+    const resent: number[] = [];
     const engine = {
       execute: async (_auth: unknown, delivery: StepDelivery) => {
         deliveries.push(delivery);
         const next = outcomes.shift();
         if (next === undefined) throw new Error('no outcome scripted');
+        if (next instanceof Error) throw next;
         return next;
+      },
+      resend: async (_auth: unknown, _runId: string, step: number) => {
+        if (options.resendFails === true) throw new DependencyUnavailableError('queue down');
+        resent.push(step);
       },
     } as unknown as StepEngine;
     const handler = createStepWorkerHandler({
@@ -170,7 +176,7 @@ describe('the SQS step worker, chaining steps', () => {
     });
     const run = (receiveCount: number, context: Partial<Context>) =>
       handler({ Records: [record(receiveCount)] } as SQSEvent, { functionName: 'w', ...context } as Context);
-    return { run, deliveries, backoffs };
+    return { run, deliveries, backoffs, resent };
   }
   const chained = (step: number): StepOutcome => ({
     status: 'done',
@@ -196,17 +202,33 @@ describe('the SQS step worker, chaining steps', () => {
     expect(backoffs).toEqual([]);
   });
 
-  it('brings the record back when a chained step must be retried, so its redelivery goes on with the run', async () => {
-    const { run, deliveries, backoffs } = chainingWorker([
+  it('hands a chained step that must be tried again to the queue as a message of its own and ends the record', async () => {
+    const { run, deliveries, backoffs, resent } = chainingWorker([
       chained(2),
       { status: 'retry', reason: 'dependency_unavailable', retryAfterSeconds: 1 },
     ]);
-    expect(await run(2, withTime)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+    expect(await run(2, withTime)).toEqual({ batchItemFailures: [] });
     expect(deliveries.map(({ step, attempt }) => ({ step, attempt }))).toEqual([
       { step: 1, attempt: 2 },
       { step: 2, attempt: 1 },
     ]);
-    expect(backoffs).toEqual([2]);
+    expect(resent).toEqual([2]);
+    expect(backoffs).toEqual([]);
+  });
+
+  it('hands a chained step that threw to the queue, and on the record’s last delivery gives no run up', async () => {
+    const { run, resent } = chainingWorker([chained(2), new DependencyUnavailableError('ledger down')]);
+    expect(await run(5, withTime)).toEqual({ batchItemFailures: [] });
+    expect(resent).toEqual([2]);
+  });
+
+  it('brings the record back after a backoff when the chained step cannot be handed to the queue', async () => {
+    const { run, backoffs } = chainingWorker(
+      [chained(2), { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: 5 }],
+      { resendFails: true },
+    );
+    expect(await run(1, withTime)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+    expect(backoffs).toEqual([1]);
   });
 
   it('names no carrier when the invocation does not say how long it has left', async () => {

@@ -525,6 +525,28 @@ describe('the step engine, chaining steps under one message', () => {
     expect(h.queue.take()).toEqual([]);
   });
 
+  it('queues the successor again when the carrying message comes back after its chain ended by queueing one that never went out', async () => {
+    const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
+    const step = firstStep(h);
+    const delivery = { runId: h.runId, maxAttempts: 3, carrier: step };
+    const far = h.clock.now() + 600_000;
+    expect((await h.engine.execute(auth, { ...delivery, step, attempt: 1, deadlineMs: far })).chained).toBe(
+      true,
+    );
+    // Step 2 ends the chain (too little time left) and its successor's send fails.
+    const enqueueStep = h.queue.enqueueStep.bind(h.queue);
+    h.queue.enqueueStep = () => Promise.reject(new Error('queue down'));
+    await expect(
+      h.engine.execute(auth, { ...delivery, step: 2, attempt: 1, deadlineMs: h.clock.now() + 1_000 }),
+    ).rejects.toThrow('queue down');
+    h.queue.enqueueStep = enqueueStep;
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ steps_completed: 2, chain_step: null });
+    expect(h.queue.take()).toEqual([]);
+    const again = await h.engine.execute(auth, { ...delivery, step, attempt: 2, deadlineMs: far });
+    expect(again).toEqual({ status: 'done', reason: 'step already completed' });
+    expect(h.queue.take()).toMatchObject([{ kind: 'run.step', run_id: h.runId, step: 3 }]);
+  });
+
   it('leaves a run alone when a message comes back whose successor was queued', async () => {
     const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
     const step = firstStep(h);

@@ -4,7 +4,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
-import { continueTrace, runInTrace, traceparentHeader } from '../../../shared/observability/trace-context.ts';
+import {
+  continueTrace,
+  outgoingTraceparent,
+  runInTrace,
+  traceparentHeader,
+} from '../../../shared/observability/trace-context.ts';
 import { exportSpan } from '../../../shared/observability/otlp-tracing.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -501,6 +506,58 @@ export function createStepWorkerHandler(options: {
     }
   }
 
+  /**
+   * Runs a chained step as a span of its own, a child of the step before it (HLD §9.1); undefined
+   * when it threw (logged and counted), for the caller to hand the step to the queue.
+   */
+  async function runChained(
+    auth: RunTask['auth'],
+    runId: string,
+    step: number,
+    runStep: (step: number, attempt: number) => Promise<StepOutcome>,
+  ): Promise<StepOutcome | undefined> {
+    const trace = continueTrace(outgoingTraceparent());
+    const startedMs = Date.now();
+    const attributes = { 'agentos.tenant_id': auth.tenant_id, 'agentos.run_id': runId };
+    try {
+      const outcome = await runInTrace(trace, () => runStep(step, 1));
+      exportSpan('step', trace, { ...attributes, 'agentos.step_ok': outcome.status === 'done' }, startedMs);
+      return outcome;
+    } catch (error) {
+      exportSpan('step', trace, { ...attributes, 'agentos.step_ok': false }, startedMs);
+      logger.error('task failed', {
+        tenant_id: auth.tenant_id,
+        run_id: runId,
+        kind: 'run.step',
+        step,
+        error,
+      });
+      metrics.addMetric('StepErrors', MetricUnit.Count, 1);
+      return undefined;
+    }
+  }
+
+  /**
+   * Hands a chained step that must be tried again to the queue as a message of its own and ends
+   * the carrying record; if it cannot be sent, the record comes back after a backoff and its
+   * redelivery goes on with the run (HLD §4.3).
+   */
+  async function handOff(
+    record: SQSRecord,
+    task: Pick<RunTask, 'auth' | 'run_id'>,
+    step: number,
+    attempt: number,
+  ): Promise<boolean> {
+    try {
+      await options.engine.resend(task.auth, task.run_id, step);
+      return true;
+    } catch (error) {
+      reportFailure('chained step not queued', error, { run_id: task.run_id, step });
+      await backOff(record, attempt, { run_id: task.run_id, step });
+      return false;
+    }
+  }
+
   async function processQueuedTask(
     record: SQSRecord,
     task: Exclude<RunTask, { kind: 'run.fail' }>,
@@ -524,9 +581,15 @@ export function createStepWorkerHandler(options: {
       // A step that completed with time to spare left its successor to this worker, under this
       // message (HLD §4.3, chained steps): the run goes on here without a queue round trip.
       while (outcome.chained === true && outcome.continuation?.kind === 'next') {
-        step = outcome.continuation.step;
-        outcome = await runStep(step, 1);
-        recordOutcome(record, task, step, 1, outcome);
+        const chained = outcome.continuation.step;
+        step = chained;
+        const next = await runChained(auth, runId, chained, runStep);
+        if (next === undefined) return handOff(record, task, chained, attempt);
+        outcome = next;
+        recordOutcome(record, task, chained, 1, outcome);
+        // A chained step to try again goes to the queue as a message of its own, with its own
+        // deliveries to count, rather than spending this message's.
+        if (outcome.status === 'retry') return handOff(record, task, chained, attempt);
       }
       if (outcome.status === 'retry' && outcome.waitsForSlot === true && step !== null) {
         return waitForSlot(record, task, step, attempt, outcome);
