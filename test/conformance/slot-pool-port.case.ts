@@ -182,6 +182,44 @@ export function slotPoolPortConformance(name: string, factory: () => Promise<Slo
       expect(await pool.holders(never)).toEqual([]);
     });
 
+    it('returns the leases of a watched pool with the release: none, live ones, or undefined when watched and released', async () => {
+      const { pool, advance } = await factory();
+      const releaseAll = pool.releaseAll?.bind(pool);
+      expect(releaseAll).toBeDefined();
+      if (releaseAll === undefined) return;
+      const [own, node, queue, emptied] = [poolKey(), poolKey(), poolKey(), poolKey()];
+      const holdBoth = async (holder: string) => {
+        await pool.acquire(own, holder, 5, lease);
+        await pool.acquire(node, holder, 5, lease);
+      };
+      await holdBoth('run-a');
+      // A pool never used, and one whose every slot came back: nobody waits.
+      expect(await releaseAll([own, node], 'run-a', queue)).toEqual([]);
+      await pool.acquire(emptied, 'run-x', 2, lease);
+      await pool.release(emptied, 'run-x');
+      await holdBoth('run-a');
+      expect(await releaseAll([own, node], 'run-a', emptied)).toEqual([]);
+      // Runs waiting: their leases, oldest first, and the slots went back all the same.
+      await pool.acquire(queue, 'run-q1', 5, lease);
+      advance(1_000);
+      await pool.acquire(queue, 'run-q2', 5, lease);
+      await holdBoth('run-a');
+      await holdBoth('run-b');
+      const waiting = await releaseAll([own, node], 'run-a', queue);
+      expect(waiting?.map((held) => held.holder)).toEqual(['run-q1', 'run-q2']);
+      expect((await pool.holders(own)).map((held) => held.holder)).toEqual(['run-b']);
+      expect((await pool.holders(node)).map((held) => held.holder)).toEqual(['run-b']);
+      // Only an expired lease left: nobody waits any more.
+      await pool.release(queue, 'run-q2');
+      advance((lease + 1) * 1000);
+      expect(await releaseAll([own, node], 'run-b', queue)).toEqual([]);
+      expect(await pool.holders(own)).toEqual([]);
+      // Watching a pool the holder gives back too: nothing to tell, the slot goes back.
+      await pool.acquire(queue, 'run-c', 5, lease);
+      expect(await releaseAll([own, queue], 'run-c', queue)).toBeUndefined();
+      expect(await pool.holders(queue)).toEqual([]);
+    });
+
     it('throws when the capacity or the holder id is out of range', async () => {
       const { pool } = await factory();
       await expect(pool.acquire(poolKey(), 'run-a', 1_000_000, lease)).rejects.toThrow(RangeError);

@@ -284,7 +284,9 @@ export function composeOrchestrator(env: EnvSource = process.env, options: Compo
     reportFailure,
     now,
     // An operator's stop frees the run's slots at once, as every terminal state does.
-    onStopped: (tenantId, runId) => runSlots.release(tenantId, runId),
+    onStopped: async (tenantId, runId) => {
+      await runSlots.release(tenantId, runId);
+    },
     // A stopped run that runs on a peer is canceled there too (HLD §7.3).
     cancelForwarded: async (auth, run) => {
       await federatedRuns().cancelRemote(auth, toRunView(run), outgoingTraceparent() ?? newTraceparent());

@@ -2,7 +2,7 @@ import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import { BoundedCache } from '../../shared/cache/bounded-cache.ts';
 import type { Clock } from '../../shared/timing/clock.ts';
 import { systemClock } from '../../shared/timing/clock.ts';
-import type { SlotDecision, SlotPoolPort } from '../../shared/limits/limiter-port.ts';
+import type { SlotDecision, SlotLease, SlotPoolPort } from '../../shared/limits/limiter-port.ts';
 import { platformKeys, storageKeys } from '../../shared/storage/keys.ts';
 import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
 import type { QueuePort } from '../ports/queue-port.ts';
@@ -190,11 +190,18 @@ export function createRunSlots(options: RunSlotsOptions) {
      * tenant). A woken run's step message carries the run's own Auth Context, kept on its record,
      * whichever principal's run freed the slot. Skipped: runs no longer queued, `long` runs (they
      * wait inside their state machine) and runs stored without their Auth Context unless they are
-     * `auth`'s principal's; their redelivery still brings them back. Returns the run ids woken.
+     * `auth`'s principal's; their redelivery still brings them back. `queued`: the tenant's waiting
+     * runs as {@link release} found them, when it could tell (else they are read). Returns the run
+     * ids woken.
      */
-    async wake(tenant: Tenant, auth: AuthContext, deps: RunWakeDeps): Promise<string[]> {
+    async wake(
+      tenant: Tenant,
+      auth: AuthContext,
+      deps: RunWakeDeps,
+      queued?: readonly SlotLease[],
+    ): Promise<string[]> {
       // Nobody waits, most often: then the running runs need no read.
-      const queued = await pool.holders(runSlotPools.tenantQueued(tenant.tenant_id));
+      queued ??= await pool.holders(runSlotPools.tenantQueued(tenant.tenant_id));
       if (queued.length === 0) return [];
       const running = await pool.holders(runSlotPools.tenantRunning(tenant.tenant_id));
       const free = Math.min(maxWakesPerRelease, tenant.quotas.max_concurrent_runs - running.length);
@@ -214,15 +221,24 @@ export function createRunSlots(options: RunSlotsOptions) {
     /**
      * Gives back every slot the run holds (at every terminal transition); releasing twice is
      * harmless. With `started`, the run is known to have started, which gave its queue slot back.
+     * Answers the tenant's waiting runs (its queue pool's leases) when the same write could tell
+     * them, for {@link wake}; undefined otherwise.
      */
-    async release(tenantId: string, runId: string, options: { started?: boolean } = {}): Promise<void> {
+    async release(
+      tenantId: string,
+      runId: string,
+      options: { started?: boolean } = {},
+    ): Promise<SlotLease[] | undefined> {
       heldUntil.delete(holderKey(tenantId, runId));
+      const queue = runSlotPools.tenantQueued(tenantId);
       const pools = [
         runSlotPools.tenantRunning(tenantId),
         runSlotPools.nodeRunning(),
-        ...(options.started === true ? [] : [runSlotPools.tenantQueued(tenantId)]),
+        ...(options.started === true ? [] : [queue]),
       ];
-      await (pool.releaseAll?.(pools, runId) ?? Promise.all(pools.map((name) => pool.release(name, runId))));
+      if (pool.releaseAll !== undefined) return pool.releaseAll(pools, runId, queue);
+      await Promise.all(pools.map((name) => pool.release(name, runId)));
+      return undefined;
     },
   };
 }

@@ -299,14 +299,15 @@ export function createStepEngine(deps: StepEngineDeps) {
   ): Promise<void> {
     const limits = deps.limits;
     if (limits === undefined) return;
-    await limits.slots
-      .release(auth.tenant_id, runId, { started })
-      .catch((error: unknown) => deps.reportFailure('run slots not released', error, { run_id: runId }));
+    const queued = await limits.slots.release(auth.tenant_id, runId, { started }).catch((error: unknown) => {
+      deps.reportFailure('run slots not released', error, { run_id: runId });
+      return undefined;
+    });
     if (!wake) return;
     try {
       const tenant = await limits.admission.tenant(auth.tenant_id);
       if (tenant === undefined || tenant.status === 'disabled') return;
-      await limits.slots.wake(tenant, auth, { runs: deps.runs, queue: deps.queue });
+      await limits.slots.wake(tenant, auth, { runs: deps.runs, queue: deps.queue }, queued);
     } catch (error) {
       deps.reportFailure('waiting run not woken', error, { run_id: runId, tenant_id: auth.tenant_id });
     }

@@ -79,8 +79,14 @@ export interface SlotPoolPort {
     leaseSeconds: number,
     release: readonly string[],
   ): Promise<boolean>;
-  /** Gives back the holder's slot in every one of `pools`, in one write where it can; like {@link release} per pool. */
-  releaseAll?(pools: readonly string[], holder: string): Promise<void>;
+  /**
+   * Gives back the holder's slot in every one of `pools`, in one write where it can; like
+   * {@link release} per pool. With `watch`, a pool not among `pools`, it also answers that pool's
+   * unexpired leases when the same write can tell them (it checks the pool holds no lease, or
+   * reads them from the check that failed), so a caller about to read them need not; undefined
+   * when it cannot tell, or without `watch`.
+   */
+  releaseAll?(pools: readonly string[], holder: string, watch?: string): Promise<SlotLease[] | undefined>;
   /** The unexpired leases of a pool, oldest first (for operators and the capacity report). */
   holders(pool: string): Promise<SlotLease[]>;
 }

@@ -194,4 +194,30 @@ describe('the writes and reads of a run that ends', () => {
     expect(await h.slots.wake(tenant, auth, nothingToWake)).toEqual([]);
     expect(h.read).toEqual([runSlotPools.tenantQueued('acme')]);
   });
+
+  it('returns the waiting runs with the release of a started run, and a wake with them reads no pool', async () => {
+    const clock = new ManualClock();
+    const inner = new InMemorySlotPool({ clock });
+    const read: string[] = [];
+    const pool: SlotPoolPort = {
+      acquire: (...args) => inner.acquire(...args),
+      renew: (...args) => inner.renew(...args),
+      release: (...args) => inner.release(...args),
+      holders: (name) => (read.push(name), inner.holders(name)),
+      acquireAll: (...args) => inner.acquireAll(...args),
+      releaseAll: (...args) => inner.releaseAll(...args),
+    };
+    const slots = createRunSlots({ pool, nodeMaxConcurrentRuns: 10, leaseSeconds: 300, clock });
+    await slots.acquire(tenant, 'run-a', 60);
+    expect(await slots.release('acme', 'run-a', { started: true })).toEqual([]);
+    expect(await slots.wake(tenant, auth, nothingToWake, [])).toEqual([]);
+    expect(read).toEqual([]);
+    await slots.acquire(tenant, 'run-b', 60);
+    await slots.enqueue(tenant, 'run-c', 900);
+    const waiting = await slots.release('acme', 'run-b', { started: true });
+    expect(waiting?.map((lease) => lease.holder)).toEqual(['run-c']);
+    // Not started: its queue slot goes back too, so the release cannot tell who waits.
+    await slots.enqueue(tenant, 'run-d', 900);
+    expect(await slots.release('acme', 'run-d')).toBeUndefined();
+  });
 });

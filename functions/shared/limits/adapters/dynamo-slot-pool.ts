@@ -26,7 +26,12 @@ type PoolItem = { leases: Record<string, number>; version: number };
 
 /** The pool item in a failed condition's old item (raw attribute values or plain), if any. */
 function oldPool(error: ConditionalCheckFailedException): PoolItem | undefined {
-  const item = error.Item as Record<string, unknown> | undefined;
+  return poolOf(error.Item);
+}
+
+/** A pool item as a failed condition returns it (raw attribute values or plain), if any. */
+function poolOf(old: unknown): PoolItem | undefined {
+  const item = old as Record<string, unknown> | undefined;
   if (item === undefined || !('version' in item)) return undefined;
   const plain =
     typeof item['version'] === 'number' ? item : unmarshall(item as Record<string, AttributeValue>);
@@ -177,21 +182,60 @@ export class DynamoSlotPool implements SlotPoolPort {
     }
   }
 
-  async releaseAll(pools: readonly string[], holder: string): Promise<void> {
+  async releaseAll(
+    pools: readonly string[],
+    holder: string,
+    watch?: string,
+  ): Promise<SlotLease[] | undefined> {
     checkSlotArguments(holder);
-    if (pools.length > 1) {
+    const watching = watch !== undefined && !pools.includes(watch);
+    if (pools.length > 1 || watching) {
+      const items = [
+        ...pools.map((pool) => this.#releaseUpdate(pool, holder)),
+        ...(watching ? [this.#emptyCheck(watch)] : []),
+      ];
       try {
-        await this.#client.send(
-          new TransactWriteCommand({ TransactItems: pools.map((pool) => this.#releaseUpdate(pool, holder)) }),
-          { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
-        );
-        return;
+        await this.#client.send(new TransactWriteCommand({ TransactItems: items }), {
+          abortSignal: AbortSignal.timeout(this.#timeoutMs),
+        });
+        return watching ? [] : undefined;
       } catch (error) {
         // A pool without an item (never used, or gone with its TTL) holds nothing: release one by one.
         if (!(error instanceof TransactionCanceledException)) throw storageUnavailable(error);
+        const reasons = error.CancellationReasons ?? [];
+        const check = reasons[pools.length];
+        const onlyTheCheck =
+          watching &&
+          check?.Code === 'ConditionalCheckFailed' &&
+          reasons.slice(0, pools.length).every((reason) => (reason.Code ?? 'None') === 'None');
+        if (onlyTheCheck) {
+          // The watched pool holds leases: the slots go back without the check, and its leases are
+          // the ones the check failed on.
+          await this.releaseAll(pools, holder);
+          const watched = poolOf(check.Item);
+          return watched === undefined
+            ? undefined
+            : liveLeases(watched.leases, Math.floor(this.#clock.now()));
+        }
       }
     }
     await Promise.all(pools.map((pool) => this.release(pool, holder)));
+    return undefined;
+  }
+
+  /** Inside a transaction: the pool holds no lease, live or expired (or has no item); its item when it fails. */
+  #emptyCheck(pool: string) {
+    return {
+      ConditionCheck: {
+        TableName: this.#table,
+        Key: { pk: pool, sk: 0 },
+        // `attribute_exists(leases)` before `size`: the emulator fails on `size` of a missing attribute.
+        ConditionExpression:
+          'attribute_not_exists(leases) OR (attribute_exists(leases) AND size(leases) = :none)',
+        ExpressionAttributeValues: { ':none': 0 },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      },
+    };
   }
 
   /**

@@ -124,8 +124,13 @@ export class InMemorySlotPool implements SlotPoolPort {
     return true;
   }
 
-  async releaseAll(pools: readonly string[], holder: string): Promise<void> {
+  async releaseAll(
+    pools: readonly string[],
+    holder: string,
+    watch?: string,
+  ): Promise<SlotLease[] | undefined> {
     for (const pool of pools) this.#pools.get(pool)?.delete(holder);
+    return watch === undefined || pools.includes(watch) ? undefined : this.holders(watch);
   }
 
   async holders(pool: string): Promise<SlotLease[]> {
