@@ -139,9 +139,9 @@ function usageOf(steps: number, calls: SeenCall[], wallMs: number, logBytes: num
   return {
     // The client's POST, stream and GET, and each step's call to the Model Policy's API.
     apiRequests: 3 + steps,
-    // The API function twice, the events function once, the step worker per step and per deadline,
-    // the Model Policy per step.
-    lambdaInvocations: 3 + steps + deadlines + steps,
+    // The API function twice, the events function once, the step worker per step message (the steps
+    // a worker chains after one share its invocation) and per deadline, the Model Policy per step.
+    lambdaInvocations: 3 + per(stepMessages) + deadlines + steps,
     // Upper bounds from wall time (the emulator is slower than DynamoDB): the step worker busy for the
     // whole run, the events function streaming it, each API request and model call ~100 ms.
     lambdaGbSeconds:

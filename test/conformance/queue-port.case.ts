@@ -119,6 +119,15 @@ export function queuePortConformance(name: string, factory: () => Promise<QueueP
       expect(sorted(await received())).toEqual(sorted([deadline(a, runA), deadline(b, runB)]));
     });
 
+    it('holds a step handed on for later back until its delay has passed, and returns it with the tries it had', async () => {
+      const { port, received } = await factory();
+      const auth = authFor('acme');
+      const [due, held] = [runId(), runId()];
+      await port.enqueueStep(auth, { runId: due, step: 2, delaySeconds: soon, triedBefore: 1 });
+      await port.enqueueStep(auth, { runId: held, step: 2, delaySeconds: notYet, triedBefore: 1 });
+      expect(await received()).toEqual([{ ...step(auth, due, 2), attempt: 1 }]);
+    });
+
     it('holds a deadline back until its delay has passed', async () => {
       const { port, received } = await factory();
       const auth = authFor('acme');

@@ -724,8 +724,14 @@ export function createStepEngine(deps: StepEngineDeps) {
         requireStatus: ['running'],
         changes: {
           steps_completed: step,
-          // Which message carries the run on; cleared once a successor is queued again.
-          ...(chained ? { chain_step: chain.carrier } : run.chain_step == null ? {} : { chain_step: null }),
+          // Which message carries the run on. A chain that ends by queueing its successor keeps it,
+          // so that if the send fails (or the worker stops before it) the carrier's redelivery goes
+          // on with the run; the successor's own delivery clears it.
+          ...(chained
+            ? { chain_step: chain.carrier }
+            : run.chain_step == null || run.chain_step === chain?.carrier
+              ? {}
+              : { chain_step: null }),
         },
         ...transcript,
         step: recordOf(trace),
@@ -874,17 +880,11 @@ export function createStepEngine(deps: StepEngineDeps) {
       return { status: 'done', reason: `run is ${run.status}`, continuation: end };
     }
     if (step <= run.steps_completed) {
-      if (delivery.carrier !== undefined && run.mode === 'standard') {
-        // This message carried the run past its step and queued no successor, and it is back: the
-        // worker that carried it stopped mid-chain. It goes on with the run's next step.
-        if (run.chain_step === delivery.carrier)
-          return executeStep(auth, { ...delivery, step: run.steps_completed + 1 }, false);
-        // A chain under it may have ended by queueing a successor that never went out (the send
-        // failed, or its worker stopped first): the run then waits at its last completed step.
-        if (step < run.steps_completed) {
-          await rescheduleIfStalled(auth, run, run.steps_completed);
-          return { status: 'done', reason: 'step already completed' };
-        }
+      if (delivery.carrier !== undefined && run.chain_step === delivery.carrier && run.mode === 'standard') {
+        // This message carried the run past its step and is back: the worker that carried it
+        // stopped mid-chain, or before the successor it meant to queue went out. It goes on with
+        // the run's next step (a successor that did go out is a duplicate the engine tolerates).
+        return executeStep(auth, { ...delivery, step: run.steps_completed + 1 }, false);
       }
       const continuation = await rescheduleIfStalled(auth, run, step);
       return { status: 'done', reason: 'step already completed', ...(continuation && { continuation }) };
@@ -1117,10 +1117,17 @@ export function createStepEngine(deps: StepEngineDeps) {
 
     /**
      * Hands a step to the queue afresh: a step that waited for a slot on as many deliveries as the
-     * queue allows comes back as a new message instead of reaching the dead-letter queue.
+     * queue allows comes back as a new message instead of reaching the dead-letter queue, and a
+     * chained step to try again comes back as a message of its own, after `delaySeconds`, counting
+     * the `triedBefore` tries it already had.
      */
-    async resend(auth: AuthContext, runId: string, step: number): Promise<void> {
-      await deps.queue.enqueueStep(auth, { runId, step });
+    async resend(
+      auth: AuthContext,
+      runId: string,
+      step: number,
+      options: { delaySeconds?: number; triedBefore?: number } = {},
+    ): Promise<void> {
+      await deps.queue.enqueueStep(auth, { runId, step, ...options });
     },
 
     /** Executes one delivery of a step task. Throws only for failures that should be retried by redelivery. */

@@ -2,6 +2,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import {
   annotateBatch,
+  chainedRetrySeconds,
   createStepWorkerHandler,
 } from '../../../functions/orchestrator/adapters/sqs/sqs-step-worker.ts';
 import type {
@@ -153,7 +154,8 @@ describe('the SQS step worker, chaining steps', () => {
   function chainingWorker(outcomes: (StepOutcome | Error)[], options: { resendFails?: boolean } = {}) {
     const deliveries: StepDelivery[] = [];
     const backoffs: number[] = [];
-    const resent: number[] = [];
+    const resent: { step: number; delaySeconds?: number; triedBefore?: number }[] = [];
+    const abandoned: number[] = [];
     const engine = {
       execute: async (_auth: unknown, delivery: StepDelivery) => {
         deliveries.push(delivery);
@@ -162,9 +164,17 @@ describe('the SQS step worker, chaining steps', () => {
         if (next instanceof Error) throw next;
         return next;
       },
-      resend: async (_auth: unknown, _runId: string, step: number) => {
+      resend: async (
+        _auth: unknown,
+        _runId: string,
+        step: number,
+        how: { delaySeconds?: number; triedBefore?: number },
+      ) => {
         if (options.resendFails === true) throw new DependencyUnavailableError('queue down');
-        resent.push(step);
+        resent.push({ step, ...how });
+      },
+      abandon: async (_auth: unknown, _runId: string, attempts: number) => {
+        abandoned.push(attempts);
       },
     } as unknown as StepEngine;
     const handler = createStepWorkerHandler({
@@ -174,9 +184,10 @@ describe('the SQS step worker, chaining steps', () => {
       maxReceives: 5,
       redeliverAfter: async (_receipt, attempt) => void backoffs.push(attempt),
     });
-    const run = (receiveCount: number, context: Partial<Context>) =>
-      handler({ Records: [record(receiveCount)] } as SQSEvent, { functionName: 'w', ...context } as Context);
-    return { run, deliveries, backoffs, resent };
+    const runRecord = (one: SQSRecord, context: Partial<Context>) =>
+      handler({ Records: [one] } as SQSEvent, { functionName: 'w', ...context } as Context);
+    const run = (receiveCount: number, context: Partial<Context>) => runRecord(record(receiveCount), context);
+    return { run, runRecord, deliveries, backoffs, resent, abandoned };
   }
   const chained = (step: number): StepOutcome => ({
     status: 'done',
@@ -212,14 +223,40 @@ describe('the SQS step worker, chaining steps', () => {
       { step: 1, attempt: 2 },
       { step: 2, attempt: 1 },
     ]);
-    expect(resent).toEqual([2]);
+    expect(resent).toEqual([{ step: 2, delaySeconds: 1, triedBefore: 1 }]);
     expect(backoffs).toEqual([]);
   });
 
   it('hands a chained step that threw to the queue, and on the record’s last delivery gives no run up', async () => {
-    const { run, resent } = chainingWorker([chained(2), new DependencyUnavailableError('ledger down')]);
+    const { run, resent, abandoned } = chainingWorker([
+      chained(2),
+      new DependencyUnavailableError('ledger down'),
+    ]);
     expect(await run(5, withTime)).toEqual({ batchItemFailures: [] });
-    expect(resent).toEqual([2]);
+    expect(resent).toEqual([{ step: 2, delaySeconds: chainedRetrySeconds, triedBefore: 1 }]);
+    expect(abandoned).toEqual([]);
+  });
+
+  it('fails the run when a chained step cannot be handed to the queue on the record’s last delivery', async () => {
+    const { run, abandoned } = chainingWorker(
+      [chained(2), { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: 5 }],
+      { resendFails: true },
+    );
+    expect(await run(5, withTime)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-5' }] });
+    expect(abandoned).toEqual([5]);
+  });
+
+  it('counts the tries a handed-on step had before its own message', async () => {
+    const { runRecord, deliveries } = chainingWorker([
+      { status: 'done', reason: 'step completed', continuation: { kind: 'end' } },
+    ]);
+    // Its second delivery, after one try in the chain that handed it on.
+    const handedOn = {
+      ...record(2),
+      body: JSON.stringify({ kind: 'run.step', run_id: 'run_1', step: 4, auth, attempt: 1 }),
+    } as SQSRecord;
+    await runRecord(handedOn, withTime);
+    expect(deliveries.map(({ step, attempt }) => ({ step, attempt }))).toEqual([{ step: 4, attempt: 3 }]);
   });
 
   it('brings the record back after a backoff when the chained step cannot be handed to the queue', async () => {

@@ -472,7 +472,7 @@ describe('the step engine, chaining steps under one message', () => {
     expect(h.queue.take()).toEqual([]);
   });
 
-  it('queues the next step when less than a step timeout is left, and clears the chain', async () => {
+  it('queues the next step when less than a step timeout is left, the carrier still carrying the run', async () => {
     const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
     const step = firstStep(h);
     const delivery = { runId: h.runId, attempt: 1, maxAttempts: 3, carrier: step };
@@ -486,7 +486,7 @@ describe('the step engine, chaining steps under one message', () => {
     expect(queued.chained).toBeUndefined();
     expect(queued.continuation).toEqual({ kind: 'next', step: 3, waitSeconds: 0 });
     expect(h.queue.take()).toMatchObject([{ kind: 'run.step', run_id: h.runId, step: 3 }]);
-    expect((await h.runs.getRun(auth, h.runId))?.chain_step).toBeNull();
+    expect((await h.runs.getRun(auth, h.runId))?.chain_step).toBe(step);
   });
 
   it('queues the next step when the delivery names no carrier or no deadline', async () => {
@@ -525,7 +525,7 @@ describe('the step engine, chaining steps under one message', () => {
     expect(h.queue.take()).toEqual([]);
   });
 
-  it('queues the successor again when the carrying message comes back after its chain ended by queueing one that never went out', async () => {
+  it('goes on with the run when the carrying message comes back after its chain ended by queueing a successor that never went out', async () => {
     const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
     const step = firstStep(h);
     const delivery = { runId: h.runId, maxAttempts: 3, carrier: step };
@@ -540,11 +540,38 @@ describe('the step engine, chaining steps under one message', () => {
       h.engine.execute(auth, { ...delivery, step: 2, attempt: 1, deadlineMs: h.clock.now() + 1_000 }),
     ).rejects.toThrow('queue down');
     h.queue.enqueueStep = enqueueStep;
-    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ steps_completed: 2, chain_step: null });
+    // The chain's carrier still carries the run until the successor's own delivery takes over.
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ steps_completed: 2, chain_step: step });
     expect(h.queue.take()).toEqual([]);
     const again = await h.engine.execute(auth, { ...delivery, step, attempt: 2, deadlineMs: far });
-    expect(again).toEqual({ status: 'done', reason: 'step already completed' });
-    expect(h.queue.take()).toMatchObject([{ kind: 'run.step', run_id: h.runId, step: 3 }]);
+    expect(again).toMatchObject({ status: 'done', continuation: { kind: 'end' } });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ status: 'completed', steps_completed: 3 });
+    expect(h.requests).toEqual([`${h.runId}/step-1`, `${h.runId}/step-2`, `${h.runId}/step-3`]);
+  });
+
+  it('clears the chain once a queued successor completes its own step, so the old carrier takes nothing over', async () => {
+    const h = await harness([echo('one'), echo('two', 'call_2'), echo('three', 'call_3'), reply('done')], {
+      max_steps: 4,
+    });
+    const step = firstStep(h);
+    const delivery = { runId: h.runId, maxAttempts: 3 };
+    const far = h.clock.now() + 600_000;
+    await h.engine.execute(auth, { ...delivery, step, attempt: 1, deadlineMs: far, carrier: step });
+    // Step 2 ends the chain by queueing step 3, whose own message then completes it (not chaining).
+    const near = h.clock.now() + 1_000;
+    await h.engine.execute(auth, { ...delivery, step: 2, attempt: 1, deadlineMs: near, carrier: step });
+    expect(h.queue.take()).toMatchObject([{ step: 3 }]);
+    await h.engine.execute(auth, { ...delivery, step: 3, attempt: 1, deadlineMs: near, carrier: 3 });
+    expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ steps_completed: 3, chain_step: null });
+    const stale = await h.engine.execute(auth, {
+      ...delivery,
+      step,
+      attempt: 2,
+      deadlineMs: far,
+      carrier: step,
+    });
+    expect(stale).toEqual({ status: 'done', reason: 'step already completed' });
+    expect(h.requests).toHaveLength(3);
   });
 
   it('leaves a run alone when a message comes back whose successor was queued', async () => {

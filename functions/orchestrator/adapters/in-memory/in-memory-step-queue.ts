@@ -1,4 +1,5 @@
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
+import { maxStepDelaySeconds } from '../../ports/queue-port.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { RunStopTask, RunTaskMessage, StepMessage } from '../../runtime/step-message.ts';
 import { runStopMessage } from '../../runtime/step-message.ts';
@@ -28,8 +29,15 @@ export class InMemoryStepQueue implements QueuePort {
   }
 
   async enqueueStep(auth: AuthContext, task: StepTask): Promise<void> {
-    const message: StepMessage = { kind: 'run.step', run_id: task.runId, step: task.step, auth };
-    this.#pending.push({ message: structuredClone(message), dueAt: this.#now().getTime() });
+    const message: StepMessage = {
+      kind: 'run.step',
+      run_id: task.runId,
+      step: task.step,
+      auth,
+      ...(task.triedBefore === undefined ? {} : { attempt: task.triedBefore }),
+    };
+    const delayMs = Math.min(maxStepDelaySeconds, Math.max(0, task.delaySeconds ?? 0)) * 1000;
+    this.#pending.push({ message: structuredClone(message), dueAt: this.#now().getTime() + delayMs });
   }
 
   /** Queues the rest of an operator's stop of every run of a tenant, apart: {@link takeRunStops} takes it. */

@@ -5,6 +5,7 @@ import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-s
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { DependencyUnavailableError } from '../../../shared/errors/agentos-error.ts';
+import { maxStepDelaySeconds } from '../../ports/queue-port.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { RunStopTask, StepMessage } from '../../runtime/step-message.ts';
 import { runStopMessage } from '../../runtime/step-message.ts';
@@ -52,12 +53,20 @@ export class SqsStepQueue implements QueuePort {
   }
 
   async enqueueStep(auth: AuthContext, task: StepTask): Promise<void> {
-    const message: StepMessage = { kind: 'run.step', run_id: task.runId, step: task.step, auth };
+    const message: StepMessage = {
+      kind: 'run.step',
+      run_id: task.runId,
+      step: task.step,
+      auth,
+      ...(task.triedBefore === undefined ? {} : { attempt: task.triedBefore }),
+    };
+    const delaySeconds = Math.min(maxStepDelaySeconds, Math.max(0, Math.ceil(task.delaySeconds ?? 0)));
     try {
       await this.sqs.send(
         new SendMessageCommand({
           QueueUrl: this.queueUrl,
           MessageBody: JSON.stringify(message),
+          ...(delaySeconds === 0 ? {} : { DelaySeconds: delaySeconds }),
           // Fair scheduling across tenants (HLD §10.2): an SQS fair queue (a standard queue given
           // message group ids) serves a quiet tenant's steps before a noisy one's backlog, and the
           // local poller dispatches by the same id.

@@ -113,6 +113,9 @@ export function messageAgeMs(record: SQSRecord, nowMs: number): number | undefin
   return Math.max(0, nowMs - sent);
 }
 
+/** How long a chained step that threw waits before its own message brings it back. */
+export const chainedRetrySeconds = 1;
+
 /**
  * Time a step keeps, before its function is stopped, to store its results and answer (a quarter of
  * what is left when the function has less than 40 s).
@@ -547,13 +550,24 @@ export function createStepWorkerHandler(options: {
     task: Pick<RunTask, 'auth' | 'run_id'>,
     step: number,
     attempt: number,
+    delaySeconds: number,
   ): Promise<boolean> {
     try {
-      await options.engine.resend(task.auth, task.run_id, step);
+      // Its try here counts: the message's deliveries add to it.
+      await options.engine.resend(task.auth, task.run_id, step, { delaySeconds, triedBefore: 1 });
       return true;
     } catch (error) {
       reportFailure('chained step not queued', error, { run_id: task.run_id, step });
-      await backOff(record, attempt, { run_id: task.run_id, step });
+      if (attempt < options.maxReceives) {
+        await backOff(record, attempt, { run_id: task.run_id, step });
+        return false;
+      }
+      // The record's last delivery: it goes to the dead-letter queue next, so the run ends now.
+      await options.engine
+        .abandon(task.auth, task.run_id, attempt, error)
+        .catch((failure: unknown) =>
+          reportFailure('could not fail an abandoned run', failure, { run_id: task.run_id }),
+        );
       return false;
     }
   }
@@ -566,6 +580,8 @@ export function createStepWorkerHandler(options: {
   ): Promise<boolean> {
     const { auth, run_id: runId } = task;
     const carrier = task.kind === 'run.step' ? task.step : null;
+    // A step handed on by a chain had a try there already; its deliveries add to it.
+    const tried = task.kind === 'run.step' ? (task.attempt ?? 0) : 0;
     let step = carrier;
     try {
       const runStep = (delivered: number, deliveryAttempt: number) =>
@@ -576,7 +592,8 @@ export function createStepWorkerHandler(options: {
           maxAttempts: options.maxAttempts,
           ...(deadlineMs === undefined ? {} : { deadlineMs, carrier: carrier ?? delivered }),
         });
-      let outcome = step === null ? await options.engine.expire(auth, runId) : await runStep(step, attempt);
+      let outcome =
+        step === null ? await options.engine.expire(auth, runId) : await runStep(step, attempt + tried);
       recordOutcome(record, task, step, attempt, outcome);
       // A step that completed with time to spare left its successor to this worker, under this
       // message (HLD §4.3, chained steps): the run goes on here without a queue round trip.
@@ -584,12 +601,13 @@ export function createStepWorkerHandler(options: {
         const chained = outcome.continuation.step;
         step = chained;
         const next = await runChained(auth, runId, chained, runStep);
-        if (next === undefined) return handOff(record, task, chained, attempt);
+        if (next === undefined) return handOff(record, task, chained, attempt, chainedRetrySeconds);
         outcome = next;
         recordOutcome(record, task, chained, 1, outcome);
-        // A chained step to try again goes to the queue as a message of its own, with its own
-        // deliveries to count, rather than spending this message's.
-        if (outcome.status === 'retry') return handOff(record, task, chained, attempt);
+        // A chained step to try again goes to the queue as a message of its own, after the wait the
+        // step asked for, with its own deliveries to count rather than spending this message's.
+        if (outcome.status === 'retry')
+          return handOff(record, task, chained, attempt, outcome.retryAfterSeconds ?? chainedRetrySeconds);
       }
       if (outcome.status === 'retry' && outcome.waitsForSlot === true && step !== null) {
         return waitForSlot(record, task, step, attempt, outcome);
