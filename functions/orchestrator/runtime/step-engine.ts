@@ -747,7 +747,27 @@ export function createStepEngine(deps: StepEngineDeps) {
     if (done.appended === 0) return next;
     if (chained) return { ...next, chained: true };
     await deps.queue.enqueueStep(auth, { runId: run.run_id, step: step + 1 });
+    if (chain !== undefined && done.run.chain_step === chain.carrier) await releaseChain(auth, done.run);
     return next;
+  }
+
+  /**
+   * The run's next step went to the queue as a message of its own: the message that carried the
+   * run no longer does, so its redelivery (a duplicate, or a batch brought back whole) runs nothing
+   * beside that step's own delivery. Guarded by the run's sequence: once the successor started,
+   * its own commits say which message carries the run. A failure is reported: the carrier's
+   * redelivery would then only run the successor twice, which the engine tolerates.
+   */
+  async function releaseChain(auth: AuthContext, run: RunRecord): Promise<void> {
+    await commit(auth, run.run_id, {
+      requireStatus: ['running'],
+      requireLastSequence: run.last_sequence,
+      changes: { chain_step: null },
+      events: [],
+    }).catch((error: unknown) => {
+      if (error instanceof RunMovedOnError || error instanceof RunLeftRunning) return;
+      deps.reportFailure('run chain not released', error, { run_id: run.run_id });
+    });
   }
 
   /**
@@ -1125,9 +1145,18 @@ export function createStepEngine(deps: StepEngineDeps) {
       auth: AuthContext,
       runId: string,
       step: number,
-      options: { delaySeconds?: number; triedBefore?: number } = {},
+      options: { delaySeconds?: number; triedBefore?: number; carrier?: number } = {},
     ): Promise<void> {
-      await deps.queue.enqueueStep(auth, { runId, step, ...options });
+      const { carrier, ...task } = options;
+      await deps.queue.enqueueStep(auth, { runId, step, ...task });
+      if (carrier === undefined) return;
+      // Handed on by a chain: its carrier no longer carries the run.
+      const run = await deps.runs.getRun(auth, runId).catch((error: unknown) => {
+        deps.reportFailure('run chain not released', error, { run_id: runId });
+        return undefined;
+      });
+      if (run !== undefined && run.chain_step === carrier && run.status === 'running')
+        await releaseChain(auth, run);
     },
 
     /** Executes one delivery of a step task. Throws only for failures that should be retried by redelivery. */

@@ -6,6 +6,8 @@ import type { AuthContext } from '../../shared/auth/auth-context.ts';
  * The body of a task on the step queue: run a step, enforce a run's deadline, fail a long run
  * whose step failed on every attempt, or go on stopping a tenant's runs. A step of a `long` run carries its Step Functions task token,
  * the attempt (0 for the first) and the heartbeat interval the state machine expects (HLD §4.3).
+ * A `standard` step handed on by a chain carries in `attempt` the tries it had there, which its
+ * deliveries add to.
  */
 export const StepMessageSchema = z.discriminatedUnion('kind', [
   // An operator's stop of every run of a tenant, continued page by page in the background (HLD

@@ -223,8 +223,24 @@ describe('the SQS step worker, chaining steps', () => {
       { step: 1, attempt: 2 },
       { step: 2, attempt: 1 },
     ]);
-    expect(resent).toEqual([{ step: 2, delaySeconds: 1, triedBefore: 1 }]);
+    expect(resent).toEqual([{ step: 2, delaySeconds: 1, triedBefore: 1, carrier: 1 }]);
     expect(backoffs).toEqual([]);
+  });
+
+  it('hands a chained step that waits for a slot on without counting a try, and never gives its run up', async () => {
+    const waiting: StepOutcome = {
+      status: 'retry',
+      reason: 'waiting_for_run_slot',
+      retryAfterSeconds: 7,
+      waitsForSlot: true,
+    };
+    const handedOn = chainingWorker([chained(2), waiting]);
+    expect(await handedOn.run(1, withTime)).toEqual({ batchItemFailures: [] });
+    expect(handedOn.resent).toEqual([{ step: 2, delaySeconds: 7, triedBefore: 0, carrier: 1 }]);
+    const unsent = chainingWorker([chained(2), waiting], { resendFails: true });
+    expect(await unsent.run(5, withTime)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-5' }] });
+    expect(unsent.abandoned).toEqual([]);
+    expect(unsent.backoffs).toEqual([5]);
   });
 
   it('hands a chained step that threw to the queue, and on the record’s last delivery gives no run up', async () => {
@@ -233,7 +249,7 @@ describe('the SQS step worker, chaining steps', () => {
       new DependencyUnavailableError('ledger down'),
     ]);
     expect(await run(5, withTime)).toEqual({ batchItemFailures: [] });
-    expect(resent).toEqual([{ step: 2, delaySeconds: chainedRetrySeconds, triedBefore: 1 }]);
+    expect(resent).toEqual([{ step: 2, delaySeconds: chainedRetrySeconds, triedBefore: 1, carrier: 1 }]);
     expect(abandoned).toEqual([]);
   });
 

@@ -472,7 +472,7 @@ describe('the step engine, chaining steps under one message', () => {
     expect(h.queue.take()).toEqual([]);
   });
 
-  it('queues the next step when less than a step timeout is left, the carrier still carrying the run', async () => {
+  it('queues the next step when less than a step timeout is left, and the carrier no longer carries the run', async () => {
     const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
     const step = firstStep(h);
     const delivery = { runId: h.runId, attempt: 1, maxAttempts: 3, carrier: step };
@@ -486,7 +486,16 @@ describe('the step engine, chaining steps under one message', () => {
     expect(queued.chained).toBeUndefined();
     expect(queued.continuation).toEqual({ kind: 'next', step: 3, waitSeconds: 0 });
     expect(h.queue.take()).toMatchObject([{ kind: 'run.step', run_id: h.runId, step: 3 }]);
-    expect((await h.runs.getRun(auth, h.runId))?.chain_step).toBe(step);
+    expect((await h.runs.getRun(auth, h.runId))?.chain_step).toBeNull();
+    // The carrier comes back (a duplicate): it runs nothing beside step 3's own delivery.
+    const stale = await h.engine.execute(auth, {
+      ...delivery,
+      step,
+      attempt: 2,
+      deadlineMs: h.clock.now() + 200_000,
+    });
+    expect(stale).toEqual({ status: 'done', reason: 'step already completed' });
+    expect(h.requests).toHaveLength(2);
   });
 
   it('queues the next step when the delivery names no carrier or no deadline', async () => {
@@ -572,6 +581,24 @@ describe('the step engine, chaining steps under one message', () => {
     });
     expect(stale).toEqual({ status: 'done', reason: 'step already completed' });
     expect(h.requests).toHaveLength(3);
+  });
+
+  it('returns a chained step handed to the queue in a message of its own, and its carrier no longer carries the run', async () => {
+    const h = await harness([echo('one'), echo('two', 'call_2'), reply('done')]);
+    const step = firstStep(h);
+    const far = h.clock.now() + 600_000;
+    await h.engine.execute(auth, {
+      runId: h.runId,
+      step,
+      attempt: 1,
+      maxAttempts: 3,
+      deadlineMs: far,
+      carrier: step,
+    });
+    expect((await h.runs.getRun(auth, h.runId))?.chain_step).toBe(step);
+    await h.engine.resend(auth, h.runId, 2, { triedBefore: 1, carrier: step });
+    expect(h.queue.take()).toMatchObject([{ kind: 'run.step', step: 2, attempt: 1 }]);
+    expect((await h.runs.getRun(auth, h.runId))?.chain_step).toBeNull();
   });
 
   it('leaves a run alone when a message comes back whose successor was queued', async () => {

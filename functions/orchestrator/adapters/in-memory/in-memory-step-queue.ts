@@ -36,7 +36,7 @@ export class InMemoryStepQueue implements QueuePort {
       auth,
       ...(task.triedBefore === undefined ? {} : { attempt: task.triedBefore }),
     };
-    const delayMs = Math.min(maxStepDelaySeconds, Math.max(0, task.delaySeconds ?? 0)) * 1000;
+    const delayMs = Math.min(maxStepDelaySeconds, Math.max(0, Math.ceil(task.delaySeconds ?? 0))) * 1000;
     this.#pending.push({ message: structuredClone(message), dueAt: this.#now().getTime() + delayMs });
   }
 

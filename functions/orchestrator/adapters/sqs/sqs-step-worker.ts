@@ -399,7 +399,8 @@ export function createStepWorkerHandler(options: {
       );
     }
     const task = message.data;
-    if (task.kind === 'run.step') countBacklog(record, attempt, receivedAtMs);
+    // A step handed on for later waited on purpose: its wait is no backlog.
+    if (task.kind === 'run.step' && (task.attempt ?? 0) === 0) countBacklog(record, attempt, receivedAtMs);
     if (task.kind === 'runs.stop') return processStopTask(record, task, attempt);
     if (task.kind === 'run.step' && task.task_token !== undefined) {
       if (options.driver === undefined)
@@ -548,17 +549,23 @@ export function createStepWorkerHandler(options: {
   async function handOff(
     record: SQSRecord,
     task: Pick<RunTask, 'auth' | 'run_id'>,
-    step: number,
+    { step, carrier }: { step: number; carrier: number },
     attempt: number,
-    delaySeconds: number,
+    outcome: StepOutcome,
   ): Promise<boolean> {
+    // A wait (for a slot, or for another delivery's model call) was no failed try.
+    const waited = outcome.waitsForSlot === true || outcome.waitsForClaim === true;
     try {
-      // Its try here counts: the message's deliveries add to it.
-      await options.engine.resend(task.auth, task.run_id, step, { delaySeconds, triedBefore: 1 });
+      await options.engine.resend(task.auth, task.run_id, step, {
+        delaySeconds: outcome.retryAfterSeconds ?? chainedRetrySeconds,
+        triedBefore: waited ? 0 : 1,
+        carrier,
+      });
       return true;
     } catch (error) {
       reportFailure('chained step not queued', error, { run_id: task.run_id, step });
-      if (attempt < options.maxReceives) {
+      // A run waiting for a slot is never given up (HLD §10.2): the record comes back instead.
+      if (attempt < options.maxReceives || outcome.waitsForSlot === true) {
         await backOff(record, attempt, { run_id: task.run_id, step });
         return false;
       }
@@ -601,13 +608,18 @@ export function createStepWorkerHandler(options: {
         const chained = outcome.continuation.step;
         step = chained;
         const next = await runChained(auth, runId, chained, runStep);
-        if (next === undefined) return handOff(record, task, chained, attempt, chainedRetrySeconds);
+        if (next === undefined)
+          return handOff(record, task, { step: chained, carrier: carrier ?? chained }, attempt, {
+            status: 'retry',
+            reason: 'error',
+            retryAfterSeconds: chainedRetrySeconds,
+          });
         outcome = next;
         recordOutcome(record, task, chained, 1, outcome);
         // A chained step to try again goes to the queue as a message of its own, after the wait the
         // step asked for, with its own deliveries to count rather than spending this message's.
         if (outcome.status === 'retry')
-          return handOff(record, task, chained, attempt, outcome.retryAfterSeconds ?? chainedRetrySeconds);
+          return handOff(record, task, { step: chained, carrier: carrier ?? chained }, attempt, outcome);
       }
       if (outcome.status === 'retry' && outcome.waitsForSlot === true && step !== null) {
         return waitForSlot(record, task, step, attempt, outcome);
