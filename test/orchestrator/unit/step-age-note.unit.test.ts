@@ -48,6 +48,19 @@ describe('the step age the capacity report reads', () => {
     expect(noted[0]).toBeLessThan(50_000);
   });
 
+  it('notes no step a chain handed on for later, whether it waited or was to be tried again', async () => {
+    const noted: number[] = [];
+    const deliver = worker({ record: async (ageMs) => void noted.push(ageMs) });
+    const handedOn = (attempt: number) => {
+      const one = record(30_000);
+      return { ...one, body: JSON.stringify({ kind: 'run.step', run_id: 'run_1', step: 2, auth, attempt }) };
+    };
+    await deliver(handedOn(0), handedOn(1));
+    expect(noted).toEqual([]);
+    await deliver(record(2_000));
+    expect(noted).toHaveLength(1);
+  });
+
   it('returns the step answer while the note is still being written', async () => {
     let release: () => void = () => undefined;
     const pending = new Promise<void>((resolve) => (release = resolve));

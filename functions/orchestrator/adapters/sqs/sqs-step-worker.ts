@@ -399,8 +399,10 @@ export function createStepWorkerHandler(options: {
       );
     }
     const task = message.data;
-    // A step handed on for later waited on purpose: its wait is no backlog.
-    if (task.kind === 'run.step' && (task.attempt ?? 0) === 0) countBacklog(record, attempt, receivedAtMs);
+    // A standard step handed on by a chain (it carries its tries, none for a wait) waited on
+    // purpose: its wait is no backlog.
+    const handedOn = task.kind === 'run.step' && task.task_token === undefined && task.attempt !== undefined;
+    if (task.kind === 'run.step' && !handedOn) countBacklog(record, attempt, receivedAtMs);
     if (task.kind === 'runs.stop') return processStopTask(record, task, attempt);
     if (task.kind === 'run.step' && task.task_token !== undefined) {
       if (options.driver === undefined)
@@ -564,7 +566,9 @@ export function createStepWorkerHandler(options: {
       return true;
     } catch (error) {
       reportFailure('chained step not queued', error, { run_id: task.run_id, step });
-      // A run waiting for a slot is never given up (HLD §10.2): the record comes back instead.
+      // A run waiting for a slot is never given up (HLD §10.2): as a step waiting for one whose
+      // fresh message could not be sent, the record comes back, or on its last delivery goes to
+      // the dead-letter queue, whose alarm tells the operator.
       if (attempt < options.maxReceives || outcome.waitsForSlot === true) {
         await backOff(record, attempt, { run_id: task.run_id, step });
         return false;
