@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { AuthContextSchema, TenantIdSchema } from '../../shared/auth/auth-context.ts';
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
+import { maxStepDelaySeconds } from '../ports/queue-port.ts';
+import type { StepTask } from '../ports/queue-port.ts';
 
 /**
  * The body of a task on the step queue: run a step, enforce a run's deadline, fail a long run
@@ -94,3 +96,22 @@ export function runStopMessage(operator: AuthContext, task: RunStopTask): StepMe
 
 /** A task about one run: a step, a deadline, a long run's failure. */
 export type RunTaskMessage = Exclude<StepMessage, { kind: 'runs.stop' }>;
+
+/** The step-queue message of a run's step; a step handed on carries the tries it had (`attempt`). */
+export function runStepMessage(
+  auth: AuthContext,
+  task: StepTask,
+): Extract<StepMessage, { kind: 'run.step' }> {
+  return {
+    kind: 'run.step',
+    run_id: task.runId,
+    step: task.step,
+    auth,
+    ...(task.triedBefore === undefined ? {} : { attempt: task.triedBefore }),
+  };
+}
+
+/** Whole seconds a step waits on the queue before delivery, within what the queue allows. */
+export function stepDelaySeconds(task: StepTask): number {
+  return Math.min(maxStepDelaySeconds, Math.max(0, Math.ceil(task.delaySeconds ?? 0)));
+}

@@ -1,8 +1,7 @@
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
-import { maxStepDelaySeconds } from '../../ports/queue-port.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { RunStopTask, RunTaskMessage, StepMessage } from '../../runtime/step-message.ts';
-import { runStopMessage } from '../../runtime/step-message.ts';
+import { runStepMessage, runStopMessage, stepDelaySeconds } from '../../runtime/step-message.ts';
 
 /** A scheduled deadline: its task, the delay it was scheduled with, and when it becomes due. */
 export type ScheduledDeadline = { message: StepMessage; afterSeconds: number; dueAt: string };
@@ -29,14 +28,8 @@ export class InMemoryStepQueue implements QueuePort {
   }
 
   async enqueueStep(auth: AuthContext, task: StepTask): Promise<void> {
-    const message: StepMessage = {
-      kind: 'run.step',
-      run_id: task.runId,
-      step: task.step,
-      auth,
-      ...(task.triedBefore === undefined ? {} : { attempt: task.triedBefore }),
-    };
-    const delayMs = Math.min(maxStepDelaySeconds, Math.max(0, Math.ceil(task.delaySeconds ?? 0))) * 1000;
+    const message = runStepMessage(auth, task);
+    const delayMs = stepDelaySeconds(task) * 1000;
     this.#pending.push({ message: structuredClone(message), dueAt: this.#now().getTime() + delayMs });
   }
 

@@ -5,10 +5,9 @@ import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-s
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { DependencyUnavailableError } from '../../../shared/errors/agentos-error.ts';
-import { maxStepDelaySeconds } from '../../ports/queue-port.ts';
 import type { QueuePort, StepTask } from '../../ports/queue-port.ts';
 import type { RunStopTask, StepMessage } from '../../runtime/step-message.ts';
-import { runStopMessage } from '../../runtime/step-message.ts';
+import { runStepMessage, runStopMessage, stepDelaySeconds } from '../../runtime/step-message.ts';
 
 type StringAttributes = Record<string, { DataType: 'String'; StringValue: string }>;
 
@@ -53,14 +52,8 @@ export class SqsStepQueue implements QueuePort {
   }
 
   async enqueueStep(auth: AuthContext, task: StepTask): Promise<void> {
-    const message: StepMessage = {
-      kind: 'run.step',
-      run_id: task.runId,
-      step: task.step,
-      auth,
-      ...(task.triedBefore === undefined ? {} : { attempt: task.triedBefore }),
-    };
-    const delaySeconds = Math.min(maxStepDelaySeconds, Math.max(0, Math.ceil(task.delaySeconds ?? 0)));
+    const message = runStepMessage(auth, task);
+    const delaySeconds = stepDelaySeconds(task);
     try {
       await this.sqs.send(
         new SendMessageCommand({
