@@ -29,6 +29,20 @@ function record(receiveCount: number): SQSRecord {
   } as unknown as SQSRecord;
 }
 
+/** The step worker over `engine`, with 3 attempts a step and 5 receives a message. */
+function workerOver(
+  engine: StepEngine,
+  options: Pick<Parameters<typeof createStepWorkerHandler>[0], 'redeliverAfter'>,
+) {
+  return createStepWorkerHandler({
+    engine,
+    telemetry: createTelemetry('agent-orchestrator'),
+    maxAttempts: 3,
+    maxReceives: 5,
+    ...options,
+  });
+}
+
 /** A worker whose engine always throws (or answers `outcome`), recording what the worker did about it. */
 function failingWorker(outcome?: StepOutcome, abandonFails = false) {
   const seen = {
@@ -51,11 +65,7 @@ function failingWorker(outcome?: StepOutcome, abandonFails = false) {
       seen.resent.push({ runId, step });
     },
   } as unknown as StepEngine;
-  const handler = createStepWorkerHandler({
-    engine,
-    telemetry: createTelemetry('agent-orchestrator'),
-    maxAttempts: 3,
-    maxReceives: 5,
+  const handler = workerOver(engine, {
     redeliverAfter: async (_receipt, attempt, seconds) => {
       seen.backoffs.push(attempt);
       seen.delays.push(seconds);
@@ -177,11 +187,7 @@ describe('the SQS step worker, chaining steps', () => {
         abandoned.push(attempts);
       },
     } as unknown as StepEngine;
-    const handler = createStepWorkerHandler({
-      engine,
-      telemetry: createTelemetry('agent-orchestrator'),
-      maxAttempts: 3,
-      maxReceives: 5,
+    const handler = workerOver(engine, {
       redeliverAfter: async (_receipt, attempt) => void backoffs.push(attempt),
     });
     const runRecord = (one: SQSRecord, context: Partial<Context>) =>
@@ -253,14 +259,22 @@ describe('the SQS step worker, chaining steps', () => {
     expect(abandoned).toEqual([]);
   });
 
-  it('fails the run when a chained step cannot be handed to the queue on the record’s last delivery', async () => {
-    const { run, abandoned } = chainingWorker(
-      [chained(2), { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: 5 }],
-      { resendFails: true },
-    );
-    expect(await run(5, withTime)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-5' }] });
-    expect(abandoned).toEqual([5]);
-  });
+  it.each([
+    [1, { backoffs: [1], abandoned: [] }],
+    [5, { backoffs: [], abandoned: [5] }],
+  ])(
+    'brings the record back (delivery %i) when the chained step cannot be handed to the queue, and fails the run on its last',
+    async (receiveCount, expected) => {
+      const { run, backoffs, abandoned } = chainingWorker(
+        [chained(2), { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: 5 }],
+        { resendFails: true },
+      );
+      expect(await run(receiveCount, withTime)).toEqual({
+        batchItemFailures: [{ itemIdentifier: `m-${receiveCount}` }],
+      });
+      expect({ backoffs, abandoned }).toEqual(expected);
+    },
+  );
 
   it('counts the tries a handed-on step had before its own message', async () => {
     const { runRecord, deliveries } = chainingWorker([
@@ -273,15 +287,6 @@ describe('the SQS step worker, chaining steps', () => {
     } as SQSRecord;
     await runRecord(handedOn, withTime);
     expect(deliveries.map(({ step, attempt }) => ({ step, attempt }))).toEqual([{ step: 4, attempt: 3 }]);
-  });
-
-  it('brings the record back after a backoff when the chained step cannot be handed to the queue', async () => {
-    const { run, backoffs } = chainingWorker(
-      [chained(2), { status: 'retry', reason: 'request_in_progress', retryAfterSeconds: 5 }],
-      { resendFails: true },
-    );
-    expect(await run(1, withTime)).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
-    expect(backoffs).toEqual([1]);
   });
 
   it('names no carrier when the invocation does not say how long it has left', async () => {

@@ -443,14 +443,8 @@ describe('the step engine, chaining steps under one message', () => {
   it('returns chained and queues nothing when a whole step timeout is left before the deadline', async () => {
     const h = await harness([echo('ping'), reply('pong')]);
     const step = firstStep(h);
-    const outcome = await h.engine.execute(auth, {
-      runId: h.runId,
-      step,
-      attempt: 1,
-      maxAttempts: 3,
-      deadlineMs: h.clock.now() + 121_000,
-      carrier: step,
-    });
+    const delivery = { runId: h.runId, attempt: 1, maxAttempts: 3, carrier: step };
+    const outcome = await h.engine.execute(auth, { ...delivery, step, deadlineMs: h.clock.now() + 121_000 });
     expect(outcome).toMatchObject({
       status: 'done',
       chained: true,
@@ -459,14 +453,7 @@ describe('the step engine, chaining steps under one message', () => {
     expect(h.queue.take()).toEqual([]);
     expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ steps_completed: 1, chain_step: step });
     // The worker goes on with step 2 under the same message; the run ends without a message queued.
-    const last = await h.engine.execute(auth, {
-      runId: h.runId,
-      step: 2,
-      attempt: 1,
-      maxAttempts: 3,
-      deadlineMs: h.clock.now() + 121_000,
-      carrier: step,
-    });
+    const last = await h.engine.execute(auth, { ...delivery, step: 2, deadlineMs: h.clock.now() + 121_000 });
     expect(last).toEqual({ status: 'done', reason: 'step completed', continuation: { kind: 'end' } });
     expect(await h.runs.getRun(auth, h.runId)).toMatchObject({ status: 'completed', steps_completed: 2 });
     expect(h.queue.take()).toEqual([]);
@@ -498,7 +485,10 @@ describe('the step engine, chaining steps under one message', () => {
     expect(h.requests).toHaveLength(2);
   });
 
-  it('queues the next step when the delivery names no carrier or no deadline', async () => {
+  it.each([
+    ['no deadline', { carrier: 1 }],
+    ['no carrier', { deadlineMs: Number.MAX_SAFE_INTEGER }],
+  ])('queues the next step when the delivery names %s', async (_case, named) => {
     const h = await harness([echo('ping'), reply('pong')]);
     const step = firstStep(h);
     const outcome = await h.engine.execute(auth, {
@@ -506,7 +496,7 @@ describe('the step engine, chaining steps under one message', () => {
       step,
       attempt: 1,
       maxAttempts: 3,
-      carrier: step,
+      ...named,
     });
     expect(outcome.chained).toBeUndefined();
     expect(h.queue.take()).toMatchObject([{ kind: 'run.step', step: 2 }]);
