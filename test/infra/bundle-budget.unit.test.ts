@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,9 +12,10 @@ const functionNames = Object.keys(functionDefinitions) as FunctionName[];
 
 describe('the Lambda bundles at init', () => {
   const bundles = new Map<FunctionName, BundleResult>();
+  let outDir = '';
 
   beforeAll(async () => {
-    const outDir = await mkdtemp(join(tmpdir(), 'agentos-bundle-budget-'));
+    outDir = await mkdtemp(join(tmpdir(), 'agentos-bundle-budget-'));
     for (const result of await bundleFunctions({ outDir })) bundles.set(result.name, result);
   });
 
@@ -43,11 +44,22 @@ describe('the Lambda bundles at init', () => {
     expect(locales.filter((input) => !input.endsWith('/en.js'))).toEqual([]);
   });
 
-  it('loads the step worker’s tool checks, and no API function’s, at init', () => {
-    const loadsAjv = (name: FunctionName) =>
-      bundles.get(name)!.initialInputs.some((input) => input.includes('node_modules/ajv/'));
-    expect(loadsAjv('stepWorker')).toBe(true);
-    expect(loadsAjv('orchestratorApi')).toBe(false);
-    expect(loadsAjv('orchestratorEvents')).toBe(false);
+  it.each(functionNames.filter((name) => name !== 'modelPolicyApi'))(
+    '%s loads no JSON Schema validator or RE2 engine at init',
+    (name) => {
+      // Tool-argument checks, response formats and deny patterns import them on their first use.
+      const heavy = bundles
+        .get(name)!
+        .initialInputs.filter((input) => /node_modules\/(ajv|ajv-formats|re2js)\//.test(input));
+      expect(heavy).toEqual([]);
+    },
+  );
+
+  it('keeps the step worker’s schema validator in its asset, for its first tool call', async () => {
+    const asset = await readdir(join(outDir, 'stepWorker', 'chunks'));
+    const sources = await Promise.all(
+      asset.map((chunk) => readFile(join(outDir, 'stepWorker', 'chunks', chunk), 'utf8')),
+    );
+    expect(sources.some((source) => source.includes('ToolArgumentValidator'))).toBe(true);
   });
 });
