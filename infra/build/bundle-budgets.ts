@@ -34,7 +34,7 @@ export const bundleBudgets: Record<FunctionName, BundleBudget> = {
     ],
   },
   modelPolicyApi: {
-    initKiB: 1_170,
+    initKiB: 990,
     clients: [
       '@aws-sdk/client-bedrock-runtime',
       '@aws-sdk/client-dynamodb',
