@@ -33,13 +33,10 @@ export const bundleBudgets: Record<FunctionName, BundleBudget> = {
       '@aws-sdk/client-sqs',
     ],
   },
+  // A backend's provider adapter loads on its first call: Bedrock Runtime only on a Bedrock backend's.
   modelPolicyApi: {
-    initKiB: 990,
-    clients: [
-      '@aws-sdk/client-bedrock-runtime',
-      '@aws-sdk/client-dynamodb',
-      '@aws-sdk/client-secrets-manager',
-    ],
+    initKiB: 910,
+    clients: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-secrets-manager'],
   },
   // Alarms repeated within the dedup window send nothing: SES, Secrets Manager and nodemailer load on
   // the first e-mail.
