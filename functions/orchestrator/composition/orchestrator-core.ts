@@ -21,16 +21,13 @@ import type { RunTransport } from './run-transport.ts';
 import type * as runTransportModule from './run-transport.ts';
 import type * as stepToolsModule from './step-tools.ts';
 import { federationConfigFromEnv } from '../federation/federation-config.ts';
-import { createEventPusher, newTraceparent, replicatingSink } from '../federation/event-pusher.ts';
+import { newTraceparent, replicatingSink } from '../federation/event-pusher.ts';
 import type { EventPusher } from '../federation/event-pusher.ts';
-import { createFederatedRuns } from '../federation/federated-runs.ts';
 import type { FederatedRuns } from '../federation/federated-runs.ts';
 import { outgoingTraceparent } from '../../shared/observability/trace-context.ts';
 import { withEventNodeIds } from '../federation/event-node.ts';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
-import { createRunForwarder } from '../federation/run-forwarder.ts';
 import { peerFetchFromEnv } from '../federation/peer-fetch.ts';
-import { createPeerTokenIssuer } from '../federation/peer-tokens.ts';
 import type { PeerTokenIssuer } from '../federation/peer-tokens.ts';
 import type { SigningJwk } from '../../shared/auth/token-issuer.ts';
 import { DynamoPeerRegistry } from '../adapters/dynamodb/dynamo-peer-registry.ts';
@@ -46,6 +43,9 @@ import {
   orchestratorConfigFromEnv,
 } from './orchestrator-config.ts';
 import { lazyModule } from './lazy-module.ts';
+import type * as federationRuntime from './federation-runtime.ts';
+
+type FederationRuntime = typeof federationRuntime;
 
 type RunTransportModule = typeof runTransportModule;
 type StepToolsModule = typeof stepToolsModule;
@@ -124,10 +124,13 @@ export function composeOrchestratorCore(
   );
   // The node's trusted federation peers (HLD §7.1), node-level records of the node's table.
   const peers = new DynamoPeerRegistry(db, config.tableName);
+  // The forwarding and pushing side of federation (HLD §7.3, §7.4), imported on the first push or
+  // forward: most invocations commit no event and forward nothing.
+  const federationModule = lazyModule(undefined, () => import('./federation-runtime.ts'));
   // Read on first use: a node that never federates needs no node id or signing key to serve runs.
   let peerIssuer: PeerTokenIssuer | undefined;
-  const peerTokenIssuer = (): PeerTokenIssuer =>
-    (peerIssuer ??= createPeerTokenIssuer({
+  const peerTokenIssuer = (module: FederationRuntime): PeerTokenIssuer =>
+    (peerIssuer ??= module.createPeerTokenIssuer({
       nodeId: federationConfigFromEnv(config.tableName, env).nodeId,
       // Signed with the node's key, which its JWKS publishes (HLD §7.1).
       key: async (): Promise<SigningJwk> => {
@@ -140,15 +143,22 @@ export function composeOrchestratorCore(
   const peerFetcher = () => (peerFetch ??= peerFetchFromEnv(env));
   let created: EventPusher | undefined;
   const pusher: EventPusher = {
-    push: (auth, runId, after, pushOptions) =>
-      (created ??= createEventPusher({
-        nodeId: federationConfigFromEnv(config.tableName, env).nodeId,
-        runs,
-        peers,
-        issuer: peerTokenIssuer(),
-        reportFailure,
-        fetch: peerFetcher(),
-      })).push(auth, runId, after, pushOptions),
+    push: (auth, runId, after, pushOptions) => {
+      if (created !== undefined) return created.push(auth, runId, after, pushOptions);
+      // The settings are read before the import, so that they fail as they always did: at once.
+      const nodeId = federationConfigFromEnv(config.tableName, env).nodeId;
+      const fetch = peerFetcher();
+      return federationModule().then((module) =>
+        (created ??= module.createEventPusher({
+          nodeId,
+          runs,
+          peers,
+          issuer: peerTokenIssuer(module),
+          reportFailure,
+          fetch,
+        })).push(auth, runId, after, pushOptions),
+      );
+    },
   };
   // A forwarded run's events go back to the node it came from as they are committed (HLD §7.4).
   // Streams this process serves hear of its commits at once (one process hosts every function on
@@ -166,16 +176,18 @@ export function composeOrchestratorCore(
   // Runs forwarded to a peer (HLD §7.3), built on first use like the pusher: a node that never
   // federates needs no node id to serve its own runs.
   let forwarded: FederatedRuns | undefined;
-  const federatedRuns = (): FederatedRuns => {
+  const federated = async (): Promise<FederatedRuns> => {
     if (forwarded !== undefined) return forwarded;
     const federation = federationConfigFromEnv(config.tableName, env);
-    return (forwarded = createFederatedRuns({
+    const fetch = peerFetcher();
+    const module = await federationModule();
+    return (forwarded ??= module.createFederatedRuns({
       runs,
-      forwarder: createRunForwarder({
+      forwarder: module.createRunForwarder({
         nodeId: federation.nodeId,
         peers,
-        issuer: peerTokenIssuer(),
-        fetch: peerFetcher(),
+        issuer: peerTokenIssuer(module),
+        fetch,
       }),
       peers,
       nodeId: federation.nodeId,
@@ -187,6 +199,11 @@ export function composeOrchestratorCore(
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     }));
   };
+  const federatedRuns = {
+    place: async (...args) => (await federated()).place(...args),
+    createRun: async (...args) => (await federated()).createRun(...args),
+    cancelRemote: async (...args) => (await federated()).cancelRemote(...args),
+  } satisfies FederatedRuns;
   // Ingress admission and the step worker read tenants through one cache (HLD §5.2).
   const directory = new DynamoTenantDirectory(db, config.tableName, { now });
   const admission = createAdmission(directory, {
@@ -219,7 +236,7 @@ export function composeOrchestratorCore(
     limits: { limiter, slots: runSlots, nodeCapacityMode: runLimits.nodeCapacityMode },
     // The client's cancel of a forwarded run reaches the peer that runs it (HLD §7.3).
     cancelForwarded: (auth, run) =>
-      federatedRuns().cancelRemote(auth, run, outgoingTraceparent() ?? newTraceparent()),
+      federatedRuns.cancelRemote(auth, run, outgoingTraceparent() ?? newTraceparent()),
   });
   return {
     env,

@@ -70,7 +70,7 @@ export function orchestratorHttpApp(core: OrchestratorCore): HttpApp {
         jwks: jwksHandler(nodeJwksEnv.parse(env).AGENTOS_NODE_JWKS),
         eventsUrl,
         // Runs created with a `target` are forwarded to a peer and kept here (HLD §7.3).
-        federatedRuns: federatedRuns(),
+        federatedRuns,
       }),
       ...streaming.handlers,
       ...memoryHandlers({ memory }),

@@ -25,7 +25,7 @@ export function runStopperOf(core: OrchestratorCore): RunStopper {
     onStopped: (tenantId, runId) => runSlots.release(tenantId, runId),
     // A stopped run that runs on a peer is canceled there too (HLD §7.3).
     cancelForwarded: async (auth, run) => {
-      await federatedRuns().cancelRemote(auth, toRunView(run), outgoingTraceparent() ?? newTraceparent());
+      await federatedRuns.cancelRemote(auth, toRunView(run), outgoingTraceparent() ?? newTraceparent());
     },
     audit: (message, record) => telemetry.logger.info(message, { audit: record }),
     continuation: queue,
