@@ -33,11 +33,9 @@ export const bundleBudgets: Record<FunctionName, BundleBudget> = {
       '@aws-sdk/client-sqs',
     ],
   },
-  // A backend's provider adapter loads on its first call: Bedrock Runtime only on a Bedrock backend's.
-  modelPolicyApi: {
-    initKiB: 910,
-    clients: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-secrets-manager'],
-  },
+  // A backend's provider adapter loads on its first call (Bedrock Runtime only on a Bedrock
+  // backend's), Secrets Manager on the first credential reference it resolves.
+  modelPolicyApi: { initKiB: 880, clients: ['@aws-sdk/client-dynamodb'] },
   // Alarms repeated within the dedup window send nothing: SES, Secrets Manager and nodemailer load on
   // the first e-mail.
   alertNotifier: { initKiB: 530, clients: ['@aws-sdk/client-dynamodb'] },
