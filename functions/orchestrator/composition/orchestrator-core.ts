@@ -10,9 +10,7 @@ import { createTelemetry } from '../../shared/observability/telemetry.ts';
 import { tracedClient } from '../../shared/aws/instrumented-clients.ts';
 import { createDocumentClient } from '../../shared/storage/dynamo-client.ts';
 import { DynamoAgentRegistry } from '../adapters/dynamodb/dynamo-agent-registry.ts';
-import { DynamoToolRegistry } from '../adapters/dynamodb/dynamo-tool-registry.ts';
 import { DynamoRunStateStore } from '../adapters/dynamodb/dynamo-run-state.ts';
-import { DynamoMemoryStore } from '../adapters/memory/dynamo-memory-store.ts';
 import { LogEventSink } from '../adapters/event-sink/log-event-sink.ts';
 import { processRunSignals, signallingSink } from '../events/run-signals.ts';
 import type { SqsStepQueue } from '../adapters/sqs/sqs-step-queue.ts';
@@ -92,8 +90,6 @@ export function composeOrchestratorCore(
     }
   });
   const agents = new DynamoAgentRegistry(db, config.tableName, { now });
-  const toolRegistry = new DynamoToolRegistry(db, config.tableName, { now });
-  const memory = new DynamoMemoryStore(db, config.tableName, { now });
   const transportSettings = {
     aws,
     stepQueueUrl: config.stepQueueUrl,
@@ -248,8 +244,6 @@ export function composeOrchestratorCore(
     now,
     runs,
     agents,
-    toolRegistry,
-    memory,
     transportSettings,
     /** The SQS and Step Functions adapters, imported on first use unless the entry passed them. */
     transport,

@@ -30,6 +30,7 @@ import { adminConfigFromEnv, streamTokenConfigFromEnv } from './orchestrator-con
 import type { OrchestratorCore } from './orchestrator-core.ts';
 import { streamingParts } from './orchestrator-events-http.ts';
 import { runStopperOf } from './orchestrator-stopper.ts';
+import { orchestratorStoresOf } from './orchestrator-stores.ts';
 
 /**
  * The HTTP core of the Orchestrator's API function: every route of the Orchestrator API (run-api.ts)
@@ -37,7 +38,8 @@ import { runStopperOf } from './orchestrator-stopper.ts';
  * events function instead (see orchestrator-events-http.ts).
  */
 export function orchestratorHttpApp(core: OrchestratorCore): HttpApp {
-  const { env, config, telemetry, db, now, runs, agents, toolRegistry, memory, peers, peerFetcher } = core;
+  const { env, config, telemetry, db, now, runs, agents, peers, peerFetcher } = core;
+  const { toolRegistry, memory } = orchestratorStoresOf(core);
   const { service, reportFailure, federatedRuns, pusher, sink, pool, stepAge, runLimits, transport } = core;
   const { directory, admission } = core.tenancy;
   const federation = federationConfigFromEnv(config.tableName, env);

@@ -8,13 +8,15 @@ import { lazyModule } from './lazy-module.ts';
 import type { OrchestratorCore } from './orchestrator-core.ts';
 import { stepWorkerConfigFromEnv } from './orchestrator-config.ts';
 import { runStopperOf } from './orchestrator-stopper.ts';
+import { orchestratorStoresOf } from './orchestrator-stores.ts';
 
 /**
  * The step worker's parts: its settings, the engine, the redelivery backoff of retried steps, and
  * the driver whose step tasks it answers.
  */
 export function orchestratorStepWorker(core: OrchestratorCore) {
-  const { env, transportSettings, toolRegistry, memory, runs, queue, driver, agents, sink } = core;
+  const { env, transportSettings, runs, queue, driver, agents, sink } = core;
+  const { toolRegistry, memory } = orchestratorStoresOf(core);
   const { reportFailure, now, telemetry, runSlots, limiter, transport, stepAge, stepToolsModule } = core;
   const { admission } = core.tenancy;
   const worker = stepWorkerConfigFromEnv(env);
