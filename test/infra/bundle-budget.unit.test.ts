@@ -38,6 +38,19 @@ describe('the Lambda bundles at init', () => {
       expect(clients).not.toContain(`@aws-sdk/${client}`);
   });
 
+  it('loads in the events function the streaming routes’ declarations and no other route’s', () => {
+    const inputs = bundles.get('orchestratorEvents')!.initialInputs;
+    expect(inputs).toContain('functions/orchestrator/api/run-events-api.ts');
+    for (const other of [
+      'run-api.ts',
+      'tenant-admin-api.ts',
+      'principal-api.ts',
+      'agent-api.ts',
+      'memory-api.ts',
+    ])
+      expect(inputs).not.toContain(`functions/orchestrator/api/${other}`);
+  });
+
   it.each(functionNames)('%s carries no zod locale but English', (name) => {
     const bundle = bundles.get(name)!;
     const locales = bundle.initialInputs.filter((input) => /node_modules\/zod\/v4\/locales\//.test(input));

@@ -1,11 +1,12 @@
 import { composeOrchestratorCore } from '../composition/orchestrator-core.ts';
 import { orchestratorStepWorker } from '../composition/orchestrator-step-worker.ts';
 import * as runTransport from '../composition/run-transport.ts';
-import * as stepTools from '../composition/step-tools.ts';
 import { createStepWorkerHandler } from '../adapters/sqs/sqs-step-worker.ts';
 
-// Every invocation steps runs: the SQS, Step Functions and tool adapters load at init.
-const core = composeOrchestratorCore(process.env, { runTransport, stepTools });
+// Every invocation steps runs: the SQS and Step Functions adapters load at init. The tools (their
+// catalog, HTTP tools' Secrets Manager credentials, argument validation) load on a step's first
+// tool call: a step that only calls the model needs none of them.
+const core = composeOrchestratorCore(process.env, { runTransport });
 const worker = orchestratorStepWorker(core);
 
 /** Lambda entry: the SQS step worker. */
