@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,9 +12,10 @@ const functionNames = Object.keys(functionDefinitions) as FunctionName[];
 
 describe('the Lambda bundles at init', () => {
   const bundles = new Map<FunctionName, BundleResult>();
+  let outDir = '';
 
   beforeAll(async () => {
-    const outDir = await mkdtemp(join(tmpdir(), 'agentos-bundle-budget-'));
+    outDir = await mkdtemp(join(tmpdir(), 'agentos-bundle-budget-'));
     for (const result of await bundleFunctions({ outDir })) bundles.set(result.name, result);
   });
 
@@ -37,17 +38,47 @@ describe('the Lambda bundles at init', () => {
       expect(clients).not.toContain(`@aws-sdk/${client}`);
   });
 
+  it('loads in the events function the streaming routes’ declarations and no other route’s', () => {
+    const inputs = bundles.get('orchestratorEvents')!.initialInputs;
+    expect(inputs).toContain('functions/orchestrator/api/run-events-api.ts');
+    for (const other of [
+      'run-api.ts',
+      'tenant-admin-api.ts',
+      'principal-api.ts',
+      'agent-api.ts',
+      'memory-api.ts',
+    ])
+      expect(inputs).not.toContain(`functions/orchestrator/api/${other}`);
+  });
+
   it.each(functionNames)('%s carries no zod locale but English', (name) => {
     const bundle = bundles.get(name)!;
     const locales = bundle.initialInputs.filter((input) => /node_modules\/zod\/v4\/locales\//.test(input));
     expect(locales.filter((input) => !input.endsWith('/en.js'))).toEqual([]);
   });
 
-  it('loads the step worker’s tool checks, and no API function’s, at init', () => {
-    const loadsAjv = (name: FunctionName) =>
-      bundles.get(name)!.initialInputs.some((input) => input.includes('node_modules/ajv/'));
-    expect(loadsAjv('stepWorker')).toBe(true);
-    expect(loadsAjv('orchestratorApi')).toBe(false);
-    expect(loadsAjv('orchestratorEvents')).toBe(false);
+  const initialPackages = (name: FunctionName, pattern: RegExp) =>
+    bundles.get(name)!.initialInputs.filter((input) => pattern.test(input));
+
+  it.each(functionNames)('%s loads no JSON Schema validator at init', (name) => {
+    // Tool-argument checks and structured output import Ajv on their first use.
+    expect(initialPackages(name, /node_modules\/(ajv|ajv-formats)\//)).toEqual([]);
+  });
+
+  // The Model Policy API checks deny patterns synchronously wherever a tenant policy is parsed (the
+  // policy route's body, the policy store, the default policy): only it loads RE2 at init.
+  it.each(functionNames.filter((name) => name !== 'modelPolicyApi'))(
+    '%s loads no RE2 engine at init',
+    (name) => {
+      expect(initialPackages(name, /node_modules\/re2js\//)).toEqual([]);
+    },
+  );
+
+  it('keeps the step worker’s schema validator in its asset, for its first tool call', async () => {
+    const asset = await readdir(join(outDir, 'stepWorker', 'chunks'));
+    const sources = await Promise.all(
+      asset.map((chunk) => readFile(join(outDir, 'stepWorker', 'chunks', chunk), 'utf8')),
+    );
+    expect(sources.some((source) => source.includes('ToolArgumentValidator'))).toBe(true);
   });
 });

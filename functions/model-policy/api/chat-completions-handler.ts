@@ -87,7 +87,7 @@ export function chatCompletionsHandler(gateway: ModelGateway): RouteHandler<type
   return async (request): Promise<RouteResult> => {
     const { body } = request;
     const requestId = requestIdFrom(request.headers);
-    checkResponseFormat(body.response_format ?? undefined);
+    await checkResponseFormat(body.response_format ?? undefined);
     const input = callInput(request, body, requestId);
     if (!input.stream) {
       const outcome = await gateway.complete(input);

@@ -74,7 +74,7 @@ export function responsesHandler(gateway: ModelGateway): RouteHandler<typeof cre
     const { body } = request;
     const requestId = requestIdFrom(request.headers);
     const translated = translateResponsesRequest(body);
-    checkResponseFormat(translated.responseFormat, 'text.format.schema');
+    await checkResponseFormat(translated.responseFormat, 'text.format.schema');
     const input = callInput(request, translated, requestId);
     if (!input.stream) {
       const outcome = await gateway.complete(input);

@@ -5,7 +5,7 @@ import { DynamoRateLimiter } from '../../shared/limits/adapters/dynamo-rate-limi
 import type { RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 import { tenancyConfigFromEnv } from '../../shared/tenancy/tenancy-config.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { jwtVerifierFromEnv } from '../../shared/auth/auth-config.ts';
 import { awsClientConfig } from '../../shared/aws/client-config.ts';
@@ -84,12 +84,20 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
       tracer: telemetry.tracer,
       onStorageRefusal: () => telemetry.metrics.addMetric('StorageThrottles', MetricUnit.Count, 1),
     }));
-  let secretsClient: SecretsManagerClient | undefined;
+  // Imported on the first secret to read: most catalogs name env: references or none.
+  let secretsClient: Promise<SecretsManagerClient> | undefined;
   const secrets =
     options.adapters?.secrets ??
     new ConfiguredSecrets(
       env,
-      () => (secretsClient ??= tracedClient(new SecretsManagerClient(aws), telemetry.tracer)),
+      () =>
+        (secretsClient ??= import('@aws-sdk/client-secrets-manager').then(
+          (module) => tracedClient(new module.SecretsManagerClient(aws), telemetry.tracer),
+          (error: unknown) => {
+            secretsClient = undefined;
+            throw error;
+          },
+        )),
     );
   const limiter = options.adapters?.limiter ?? new DynamoRateLimiter(table(), config.tableName);
   const adapters: ModelPolicyAdapters = {

@@ -1,10 +1,8 @@
 import type { BedrockRuntimeClientConfig } from '@aws-sdk/client-bedrock-runtime';
 import { z } from 'zod';
 import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
-import { BedrockProvider } from '../providers/bedrock-provider.ts';
-import { LocalModelProvider } from '../providers/local-provider.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
-import { OpenAiCompatibleProvider } from '../providers/openai-compatible-provider.ts';
+import type { ModelProvider } from '../ports/model-provider-port.ts';
 import type { ProviderFactory } from '../router/provider-registry.ts';
 import type { BackendConfig } from '../schemas/model-catalog.ts';
 
@@ -32,22 +30,37 @@ function bedrockCredentials(secret: string): BedrockRuntimeClientConfig['credent
   };
 }
 
-function build(backend: BackendConfig, credentials: string | undefined) {
+/**
+ * The builder of a backend's provider adapter, its module imported when the first backend of its
+ * kind is built: a node loads only the adapters its catalog uses (Bedrock's brings the Bedrock
+ * Runtime client), and those on the first call, not at init.
+ */
+async function builderFor(
+  backend: BackendConfig,
+): Promise<(credentials: string | undefined) => ModelProvider> {
   switch (backend.kind) {
-    case 'local':
-      return new LocalModelProvider();
-    case 'openai':
-      return new OpenAiCompatibleProvider({
-        baseUrl: backend.base_url,
-        ...(credentials === undefined ? {} : { apiKey: credentials }),
-        ...(backend.max_tokens_field === undefined ? {} : { maxTokensField: backend.max_tokens_field }),
-      });
-    case 'bedrock':
-      return new BedrockProvider({
-        region: backend.region,
-        ...(backend.endpoint === undefined ? {} : { endpoint: backend.endpoint }),
-        ...(credentials === undefined ? {} : { credentials: bedrockCredentials(credentials) }),
-      });
+    case 'local': {
+      const { LocalModelProvider } = await import('../providers/local-provider.ts');
+      return () => new LocalModelProvider();
+    }
+    case 'openai': {
+      const { OpenAiCompatibleProvider } = await import('../providers/openai-compatible-provider.ts');
+      return (credentials) =>
+        new OpenAiCompatibleProvider({
+          baseUrl: backend.base_url,
+          ...(credentials === undefined ? {} : { apiKey: credentials }),
+          ...(backend.max_tokens_field === undefined ? {} : { maxTokensField: backend.max_tokens_field }),
+        });
+    }
+    case 'bedrock': {
+      const { BedrockProvider } = await import('../providers/bedrock-provider.ts');
+      return (credentials) =>
+        new BedrockProvider({
+          region: backend.region,
+          ...(backend.endpoint === undefined ? {} : { endpoint: backend.endpoint }),
+          ...(credentials === undefined ? {} : { credentials: bedrockCredentials(credentials) }),
+        });
+    }
   }
 }
 
@@ -58,8 +71,10 @@ function build(backend: BackendConfig, credentials: string | undefined) {
  */
 export function createProviderFactory(): ProviderFactory {
   return async (backendId, backend, credentials) => {
+    // A module that fails to load fails as itself, not as the backend's credentials.
+    const build = await builderFor(backend);
     try {
-      return build(backend, credentials);
+      return build(credentials);
     } catch (error) {
       throw new ProviderError('auth', `credentials of backend ${backendId} cannot be used`, {
         cause: error,

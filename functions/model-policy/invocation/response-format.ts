@@ -1,10 +1,7 @@
-import { Ajv } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { ValidateFunction } from 'ajv';
 import { InvalidRequestError } from '../../shared/errors/agentos-error.ts';
 import { ProviderError } from '../ports/model-provider-port.ts';
 import type { ResponseFormat } from '../ports/model-provider-port.ts';
+import type * as jsonSchemaCompiler from './json-schema-compiler.ts';
 
 /**
  * Structured output (`response_format`): the bounds a caller's JSON schema must keep, and the check
@@ -31,20 +28,16 @@ function depthOf(value: unknown, limit: number): number {
 }
 
 /**
- * A validator of the schema's declared draft: clients that derive schemas from zod 4 (LangChain,
- * among others) declare JSON Schema 2020-12; draft-07 is the default when none is declared.
+ * The JSON Schema compiler (Ajv), imported on the first `json_schema` format to check: most calls
+ * ask for none, and Ajv is among the largest parts of the function. A failed import is retried on
+ * the next call instead of being remembered.
  */
-function validatorFor(schema: Record<string, unknown>): Ajv {
-  const options = { strict: false, validateFormats: false, allErrors: false };
-  const draft = typeof schema.$schema === 'string' ? schema.$schema : '';
-  if (draft.includes('2020-12')) return new Ajv2020(options);
-  if (draft.includes('2019-09')) return new Ajv2019(options);
-  return new Ajv(options);
-}
-
-function compile(schema: Record<string, unknown>): ValidateFunction {
-  // A fresh validator per call: Ajv caches every schema it compiles, and callers' schemas are unbounded.
-  return validatorFor(schema).compile(schema);
+let compiler: Promise<typeof jsonSchemaCompiler> | undefined;
+function loadCompiler(): Promise<typeof jsonSchemaCompiler> {
+  return (compiler ??= import('./json-schema-compiler.ts').catch((error: unknown) => {
+    compiler = undefined;
+    throw error;
+  }));
 }
 
 /**
@@ -54,10 +47,10 @@ function compile(schema: Record<string, unknown>): ValidateFunction {
  * unless told otherwise) when the schema is nested deeper than {@link maxSchemaDepth}, larger than
  * {@link maxSchemaBytes} or not a valid JSON Schema.
  */
-export function checkResponseFormat(
+export async function checkResponseFormat(
   format: ResponseFormat | undefined,
   schemaField: string = defaultSchemaField,
-): void {
+): Promise<void> {
   if (format?.type !== 'json_schema' || format.json_schema.schema === undefined) return;
   const { schema } = format.json_schema;
   if (depthOf(schema, maxSchemaDepth) > maxSchemaDepth) {
@@ -70,8 +63,9 @@ export function checkResponseFormat(
       { field: schemaField, message: `larger than ${maxSchemaBytes} bytes` },
     ]);
   }
+  const { compileJsonSchema } = await loadCompiler();
   try {
-    compile(schema);
+    compileJsonSchema(schema);
   } catch (error) {
     throw new InvalidRequestError(
       `${schemaField} is not a valid JSON Schema`,
@@ -88,11 +82,11 @@ export function checkResponseFormat(
  *
  * @throws ProviderError `output_invalid` (the router then tries the next backend) when it does not match.
  */
-export function checkStructuredOutput(
+export async function checkStructuredOutput(
   format: ResponseFormat | undefined,
   content: string | null,
   hasToolCalls: boolean,
-): void {
+): Promise<void> {
   if (format === undefined || format.type === 'text' || hasToolCalls) return;
   let value: unknown;
   try {
@@ -107,7 +101,7 @@ export function checkStructuredOutput(
     return;
   }
   if (format.json_schema.schema === undefined) return;
-  const validate = compile(format.json_schema.schema);
+  const validate = (await loadCompiler()).compileJsonSchema(format.json_schema.schema);
   if (!validate(value)) {
     const issue = validate.errors?.[0];
     throw new ProviderError(

@@ -207,7 +207,7 @@ export async function* pumpStream(
     if (finish !== undefined && finish.finish_reason !== 'length') {
       // Structured output can only be checked whole; a mismatch ends the stream with an error event.
       const message = state.streamed.message();
-      checkStructuredOutput(
+      await checkStructuredOutput(
         call.input.passThrough?.response_format,
         message.content,
         (message.tool_calls ?? []).length > 0,

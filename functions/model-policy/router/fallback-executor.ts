@@ -128,7 +128,7 @@ export function completeWithFallback(providers: ProviderRegistry, call: RoutedCa
   return firstAnswer(providers, call, async (provider, target, signal) => {
     const result = await provider.complete({ ...call.request, model: target.backendModel, signal });
     if (result.finish_reason !== 'length')
-      checkStructuredOutput(
+      await checkStructuredOutput(
         call.request.response_format,
         result.message.content,
         (result.message.tool_calls ?? []).length > 0,

@@ -1,16 +1,18 @@
-import { composeOrchestrator } from '../composition/orchestrator-root.ts';
+import { composeOrchestratorCore } from '../composition/orchestrator-core.ts';
+import { orchestratorStepWorker } from '../composition/orchestrator-step-worker.ts';
 import * as runTransport from '../composition/run-transport.ts';
-import * as stepTools from '../composition/step-tools.ts';
 import { createStepWorkerHandler } from '../adapters/sqs/sqs-step-worker.ts';
 
-// Every invocation steps runs: the SQS, Step Functions and tool adapters load at init.
-const root = composeOrchestrator(process.env, { runTransport, stepTools });
-const worker = root.stepWorker();
+// Every invocation steps runs: the SQS and Step Functions adapters load at init. The tools (their
+// catalog, HTTP tools' Secrets Manager credentials, argument validation) load on a step's first
+// tool call: a step that only calls the model needs none of them.
+const core = composeOrchestratorCore(process.env, { runTransport });
+const worker = orchestratorStepWorker(core);
 
 /** Lambda entry: the SQS step worker. */
 export const handler = createStepWorkerHandler({
   engine: worker.engine,
-  telemetry: root.telemetry,
+  telemetry: core.telemetry,
   maxAttempts: worker.config.stepMaxAttempts,
   maxReceives: worker.config.maxReceives,
   redeliverAfter: worker.redeliverAfter,

@@ -7,6 +7,9 @@ import {
 } from '../../shared/contracts/chat.ts';
 import { NodeIdSchema } from '../federation/schemas/peer-identity.ts';
 
+/** Largest accepted `POST /v1/runs` body. */
+export const maxCreateRunBytes = 128 * 1024;
+
 export const runStatuses = ['queued', 'running', 'completed', 'failed', 'canceled'] as const;
 export const RunStatusSchema = z.enum(runStatuses).meta({ id: 'RunStatus' });
 export type RunStatus = z.infer<typeof RunStatusSchema>;

@@ -6,6 +6,11 @@ import { RE2JS } from 're2js';
 import { BoundedCache } from '../../shared/cache/bounded-cache.ts';
 import { canonicalJson } from '../../shared/encoding/canonical-json.ts';
 
+// Parsing the arguments text needs none of Ajv: it lives apart, so the step worker loads Ajv and RE2
+// only on its first argument check.
+export { parseToolArguments } from './tool-arguments-text.ts';
+export type { ParsedArguments } from './tool-arguments-text.ts';
+
 /**
  * A tool's arguments checked against its `parameters` JSON Schema before the call (HLD §10.1):
  * invalid arguments go back to the model as an `invalid_arguments` result, never to the tool. The
@@ -37,23 +42,6 @@ function newAjv(): Ajv2020 {
     code: { regExp: re2Engine },
   });
   return addFormats(ajv);
-}
-
-/** Arguments as the model sent them: a JSON object, or why they are not one. */
-export type ParsedArguments = { ok: true; value: Record<string, unknown> } | { ok: false; message: string };
-
-/** Parses a tool call's arguments text; an empty text is an empty object. */
-export function parseToolArguments(text: string): ParsedArguments {
-  let value: unknown;
-  try {
-    value = JSON.parse(text.trim() === '' ? '{}' : text);
-  } catch {
-    return { ok: false, message: 'Tool arguments are not valid JSON' };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, message: 'Tool arguments must be a JSON object' };
-  }
-  return { ok: true, value: value as Record<string, unknown> };
 }
 
 function describeError(error: ErrorObject): string {

@@ -13,9 +13,9 @@ function jsonSchema(schema: Record<string, unknown>): ResponseFormat {
   return { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } };
 }
 
-function thrown(action: () => void): unknown {
+async function thrown(action: () => Promise<unknown>): Promise<unknown> {
   try {
-    action();
+    await action();
   } catch (error) {
     return error;
   }
@@ -36,8 +36,8 @@ const person = {
 };
 
 describe('checkResponseFormat', () => {
-  it('throws when the schema is larger than the bound, naming the field', () => {
-    const error = thrown(() =>
+  it('throws when the schema is larger than the bound, naming the field', async () => {
+    const error = await thrown(() =>
       checkResponseFormat(jsonSchema({ type: 'string', description: 'x'.repeat(maxSchemaBytes) })),
     );
     expect(error).toBeInstanceOf(InvalidRequestError);
@@ -46,21 +46,27 @@ describe('checkResponseFormat', () => {
     });
   });
 
-  it('throws when the schema is not a valid JSON Schema', () => {
-    expect(() => checkResponseFormat(jsonSchema({ type: 'no-such-type' }))).toThrow(InvalidRequestError);
+  it('throws when the schema is not a valid JSON Schema', async () => {
+    await expect(checkResponseFormat(jsonSchema({ type: 'no-such-type' }))).rejects.toThrow(
+      InvalidRequestError,
+    );
   });
 
-  it('returns for a valid schema, json_object and text', () => {
-    expect(() => checkResponseFormat(jsonSchema(person))).not.toThrow();
-    expect(() => checkResponseFormat({ type: 'json_object' })).not.toThrow();
-    expect(() => checkResponseFormat({ type: 'text' })).not.toThrow();
+  it('returns for a valid schema, json_object and text', async () => {
+    await expect(checkResponseFormat(jsonSchema(person))).resolves.toBeUndefined();
+    await expect(checkResponseFormat({ type: 'json_object' })).resolves.toBeUndefined();
+    await expect(checkResponseFormat({ type: 'text' })).resolves.toBeUndefined();
   });
 
-  it('returns for a schema declaring JSON Schema 2020-12, as zod 4 derives them, and checks answers by it', () => {
+  it('returns for a schema declaring JSON Schema 2020-12, as zod 4 derives them, and checks answers by it', async () => {
     const format = jsonSchema({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...person });
-    expect(() => checkResponseFormat(format)).not.toThrow();
-    expect(() => checkStructuredOutput(format, JSON.stringify(sampleOfSchema(person)), false)).not.toThrow();
-    expect(thrown(() => checkStructuredOutput(format, '{"name":"Al"}', false))).toBeInstanceOf(ProviderError);
+    await expect(checkResponseFormat(format)).resolves.toBeUndefined();
+    await expect(
+      checkStructuredOutput(format, JSON.stringify(sampleOfSchema(person)), false),
+    ).resolves.toBeUndefined();
+    expect(await thrown(() => checkStructuredOutput(format, '{"name":"Al"}', false))).toBeInstanceOf(
+      ProviderError,
+    );
   });
 });
 
@@ -71,19 +77,19 @@ describe('checkStructuredOutput', () => {
     [{ type: 'json_object' }, 'plain text'],
   ] as [ResponseFormat, string][])(
     'throws output_invalid, which falls back, for %o and %s',
-    ([format, content]) => {
-      const error = thrown(() => checkStructuredOutput(format, content, false));
+    async ([format, content]) => {
+      const error = await thrown(() => checkStructuredOutput(format, content, false));
       expect(error).toBeInstanceOf(ProviderError);
       expect((error as ProviderError).kind).toBe('output_invalid');
       expect((error as ProviderError).fallbackEligible).toBe(true);
     },
   );
 
-  it('returns for matching content and for an answer holding tool calls', () => {
-    expect(() => checkStructuredOutput({ type: 'json_object' }, null, true)).not.toThrow();
-    expect(() =>
+  it('returns for matching content and for an answer holding tool calls', async () => {
+    await expect(checkStructuredOutput({ type: 'json_object' }, null, true)).resolves.toBeUndefined();
+    await expect(
       checkStructuredOutput(jsonSchema(person), JSON.stringify(sampleOfSchema(person)), false),
-    ).not.toThrow();
+    ).resolves.toBeUndefined();
   });
 });
 

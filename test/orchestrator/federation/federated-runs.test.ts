@@ -69,7 +69,7 @@ async function startNode(id: string, tiers: string[]): Promise<Node> {
   installLambdaRuntimeShim();
   const handlers = {
     orchestratorApi: createBufferedLambdaHandler(root.httpApp(), root.telemetry),
-    orchestratorEvents: createStreamingLambdaHandler(root.httpApp(), root.telemetry),
+    orchestratorEvents: createStreamingLambdaHandler(root.eventsHttpApp(), root.telemetry),
   };
   const front: HttpFront = await startHttpFront({
     port,

@@ -1,4 +1,3 @@
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { BoundedCache } from '../../../shared/cache/bounded-cache.ts';
 import { maybeEnv } from '../../../shared/config/env.ts';
@@ -16,10 +15,14 @@ const cacheMs = 5 * 60 * 1000;
  */
 export class ConfiguredSecrets implements SecretsPort {
   readonly #env: EnvSource;
-  readonly #client: () => SecretsManagerClient;
+  readonly #client: () => SecretsManagerClient | Promise<SecretsManagerClient>;
   readonly #cache = new BoundedCache<string, Promise<string>>({ maxEntries: 256, maxAgeMs: cacheMs });
 
-  constructor(env: EnvSource, client: () => SecretsManagerClient) {
+  /**
+   * @param client The Secrets Manager client, asked for on the first `secretsmanager:` reference
+   * (the composition root imports the client then; see model-policy-root.ts).
+   */
+  constructor(env: EnvSource, client: () => SecretsManagerClient | Promise<SecretsManagerClient>) {
     this.#env = env;
     this.#client = client;
   }
@@ -48,7 +51,12 @@ export class ConfiguredSecrets implements SecretsPort {
 
   async #fetch(target: string): Promise<string> {
     const [secretId, field] = target.split('#') as [string, string | undefined];
-    const result = await this.#client().send(new GetSecretValueCommand({ SecretId: secretId }));
+    // Imported with the client, on the first secret to read: a catalog of `env:` references never does.
+    const [client, { GetSecretValueCommand }] = await Promise.all([
+      this.#client(),
+      import('@aws-sdk/client-secrets-manager'),
+    ]);
+    const result = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     const text =
       result.SecretString ??
       (result.SecretBinary === undefined ? undefined : Buffer.from(result.SecretBinary).toString('utf8'));

@@ -6,7 +6,8 @@ import type { MemoryPort } from '../../ports/memory-port.ts';
 import { toolErrorResult } from '../../ports/tool-port.ts';
 import type { ToolInvocation, ToolPort, ToolResult } from '../../ports/tool-port.ts';
 import type { ToolRegistryPort } from '../../ports/tool-registry-port.ts';
-import { parseToolArguments, ToolArgumentValidator } from '../../schemas/tool-arguments.ts';
+import { parseToolArguments } from '../../schemas/tool-arguments-text.ts';
+import type { ToolArgumentValidator } from '../../schemas/tool-arguments.ts';
 import { ToolIdSchema } from '../../schemas/tool.ts';
 import type { HttpTool } from '../../schemas/tool.ts';
 import { builtinFor } from './builtin-tools.ts';
@@ -38,6 +39,7 @@ export type ToolCatalogDeps = {
   fetch: SafeFetch;
   /** HTTP tools' credentials. */
   secrets: ToolSecretReader;
+  /** Checks arguments against the tool's `parameters`; default: one of its own, loaded on first use. */
   validator?: ToolArgumentValidator;
 };
 
@@ -49,11 +51,26 @@ export type ToolCatalogDeps = {
  */
 export class ToolCatalog implements ToolPort {
   readonly #deps: ToolCatalogDeps;
-  readonly #validator: ToolArgumentValidator;
+  #validator: Promise<ToolArgumentValidator> | undefined;
 
   constructor(deps: ToolCatalogDeps) {
     this.#deps = deps;
-    this.#validator = deps.validator ?? new ToolArgumentValidator();
+    this.#validator = deps.validator === undefined ? undefined : Promise.resolve(deps.validator);
+  }
+
+  /**
+   * The validator, imported on the first call that checks arguments: Ajv and RE2 are most of the
+   * step worker's code, and a step that calls no tool needs neither. A failed import is retried on
+   * the next call instead of being remembered.
+   */
+  #argumentValidator(): Promise<ToolArgumentValidator> {
+    return (this.#validator ??= import('../../schemas/tool-arguments.ts').then(
+      (module) => new module.ToolArgumentValidator(),
+      (error: unknown) => {
+        this.#validator = undefined;
+        throw error;
+      },
+    ));
   }
 
   async describe(auth: AuthContext, toolIds: readonly string[]): Promise<ToolDefinition[]> {
@@ -87,7 +104,10 @@ export class ToolCatalog implements ToolPort {
     }
     const parsed = parseToolArguments(call.arguments);
     if (!parsed.ok) return toolErrorResult('invalid_arguments', parsed.message);
-    const check = this.#validator.check(builtin?.parameters ?? tool?.parameters ?? {}, parsed.value);
+    const check = (await this.#argumentValidator()).check(
+      builtin?.parameters ?? tool?.parameters ?? {},
+      parsed.value,
+    );
     if (!check.ok) return toolErrorResult('invalid_arguments', check.message);
     if (builtin !== undefined) {
       return builtin.run(parsed.value, { auth, memory: this.#deps.memory, fetch: this.#deps.fetch, call });
