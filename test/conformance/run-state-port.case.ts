@@ -12,6 +12,7 @@ import {
   RunTooLargeError,
 } from '../../functions/orchestrator/ports/run-state-port.ts';
 import type { RunRecord, RunStatePort } from '../../functions/orchestrator/ports/run-state-port.ts';
+import type { RateLimiterPort } from '../../functions/shared/limits/limiter-port.ts';
 import { newRunId } from '../../functions/orchestrator/runtime/run-id.ts';
 import { newEvent } from '../../functions/orchestrator/schemas/event.ts';
 import type { RunStatus } from '../../functions/orchestrator/schemas/run.ts';
@@ -123,7 +124,15 @@ const claim = (scope: string, request: string) => ({
  * The behaviour every RunStatePort adapter must have. Each case uses fresh tenants, so adapters may
  * share state across cases.
  */
-export function runStatePortConformance(name: string, factory: () => Promise<RunStatePort>): void {
+/**
+ * `limiters`: rate limiters, by name, whose buckets a run's creation may take from (each adapter
+ * gives its own kind, taken in its creating write, and another kind, taken before it).
+ */
+export function runStatePortConformance(
+  name: string,
+  factory: () => Promise<RunStatePort>,
+  limiters: Record<string, () => Promise<RateLimiterPort>> = {},
+): void {
   describe(`RunStatePort conformance: ${name}`, () => {
     const tenant = () => `t${crypto.randomUUID().slice(0, 8)}`;
 
@@ -199,7 +208,7 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
         }),
       );
       expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
-      const ids = new Set(results.map((r) => (r.outcome === 'key_reused' ? 'reused' : r.run.run_id)));
+      const ids = new Set(results.map((r) => ('run' in r ? r.run.run_id : r.outcome)));
       expect(ids.size).toBe(1);
     });
 
@@ -829,6 +838,82 @@ export function runStatePortConformance(name: string, factory: () => Promise<Run
       });
       const later = new Date(Date.now() + 2 * 86_400_000).toISOString();
       expect(await port.findIdempotentRun(authFor(t), claim('scope-f', 'body-1'), later)).toBeUndefined();
+    });
+
+    describe.each(Object.entries(limiters))('with the run rate taken through %s', (_, limiter) => {
+      // Two creations at once, none more within the hour: no refill during a case.
+      const bucket = (t: string) => ({
+        key: `tenant/${t}/limits/run-rate`,
+        limit: { rate: 1, periodSeconds: 3_600, burst: 2 },
+      });
+
+      it('takes one creation from the bucket per run it creates, none for a replay, and refuses past it', async () => {
+        const port = await factory();
+        const rate = { bucket: bucket(tenant()), limiter: await limiter() };
+        const t = tenant();
+        const first = runRecord(t);
+        const created = await port.createRun(
+          authFor(t),
+          first,
+          [queued(first.run_id)],
+          claim('r-1', 'b'),
+          rate,
+        );
+        expect(created).toMatchObject({ outcome: 'created', rate: { allowed: true, remaining: 1 } });
+        const again = runRecord(t);
+        const replay = await port.createRun(
+          authFor(t),
+          again,
+          [queued(again.run_id)],
+          claim('r-1', 'b'),
+          rate,
+        );
+        expect(replay).toMatchObject({ outcome: 'replayed', run: { run_id: first.run_id } });
+        const second = runRecord(t);
+        expect(
+          await port.createRun(authFor(t), second, [queued(second.run_id)], claim('r-2', 'b'), rate),
+        ).toMatchObject({
+          outcome: 'created',
+          rate: { allowed: true, remaining: 0 },
+        });
+        const third = runRecord(t);
+        const refused = await port.createRun(
+          authFor(t),
+          third,
+          [queued(third.run_id)],
+          claim('r-3', 'b'),
+          rate,
+        );
+        expect(refused).toMatchObject({ outcome: 'rate_limited', rate: { allowed: false } });
+        expect(await port.getRun(authFor(t), third.run_id)).toBeUndefined();
+        expect(
+          await port.findIdempotentRun(authFor(t), claim('r-3', 'b'), new Date().toISOString()),
+        ).toBeUndefined();
+        // A replay answers even once the bucket is spent: it takes nothing.
+        const late = runRecord(t);
+        expect(
+          await port.createRun(authFor(t), late, [queued(late.run_id)], claim('r-1', 'b'), rate),
+        ).toMatchObject({
+          outcome: 'replayed',
+          run: { run_id: first.run_id },
+        });
+      });
+
+      it('creates exactly as many runs as the bucket holds from concurrent creations', async () => {
+        const port = await factory();
+        const rate = { bucket: bucket(tenant()), limiter: await limiter() };
+        const t = tenant();
+        const runs = Array.from({ length: 12 }, () => runRecord(t));
+        const results = await Promise.all(
+          runs.map((run, index) =>
+            port.createRun(authFor(t), run, [queued(run.run_id)], claim(`c-${index}`, 'b'), rate),
+          ),
+        );
+        expect(results.filter((result) => result.outcome === 'created')).toHaveLength(2);
+        expect(results.filter((result) => result.outcome === 'rate_limited')).toHaveLength(10);
+        const stored = await Promise.all(runs.map((run) => port.getRun(authFor(t), run.run_id)));
+        expect(stored.filter((run) => run !== undefined)).toHaveLength(2);
+      });
     });
   });
 }

@@ -17,8 +17,8 @@ export function withEventNodeIds(runs: RunStatePort, nodeId: () => string | unde
     return events.map((event) => (event.node_id === undefined ? { ...event, node_id: id } : event));
   };
   return {
-    createRun: async (auth, run, events, idempotency) => {
-      const result = await runs.createRun(auth, run, events, idempotency);
+    createRun: async (auth, run, events, idempotency, rate) => {
+      const result = await runs.createRun(auth, run, events, idempotency, rate);
       return result.outcome === 'created' ? { ...result, events: stamp(result.events) } : result;
     },
     findIdempotentRun: (auth, claim, at) => runs.findIdempotentRun(auth, claim, at),

@@ -438,7 +438,10 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
         replicated_sequence: 0,
       };
       // No event of its own: the run's events are the peer's, replicated in their order (HLD §7.4).
+      // Its run creation was taken above (`takeRunCreation`), so the store is given no bucket.
       const created = await deps.runs.createRun(auth, record, [], claim);
+      if (created.outcome === 'rate_limited')
+        throw new Error('A creation given no rate bucket was rate limited');
       if (created.outcome !== 'created') return replay(auth, body, created, traceparent);
       return {
         run: await forward(auth, created.run, prepared.send, claim !== undefined, traceparent),

@@ -1,6 +1,7 @@
 import type { AuthContext } from '../../shared/auth/auth-context.ts';
 import type { AssistantMessage, ChatMessage } from '../../shared/contracts/chat.ts';
 import type { NewEvent, RunEvent } from '../schemas/event.ts';
+import type { RateBucket, RateDecision, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
 import type {
   RunError,
   RunFederation,
@@ -123,13 +124,29 @@ export type IdempotencyClaim = {
   expiresAt: number;
 };
 
+/**
+ * A rate bucket a run's creation takes one from (HLD §10.2: the tenant's run rate), and the limiter
+ * that holds it. A store that shares the limiter's table takes it in the very write that creates
+ * the run; any other takes it through the limiter just before. Either way the bucket is taken only
+ * for a run this call creates: never for a replay, never without the run being created.
+ */
+export type RunCreationRate = { bucket: RateBucket; limiter: RateLimiterPort };
+
 export type CreateRunResult =
-  | { outcome: 'created'; run: RunRecord; events: RunEvent[] }
+  | {
+      outcome: 'created';
+      run: RunRecord;
+      events: RunEvent[];
+      /** What the creation's rate take came to (when a `rate` was given): the `RateLimit-*` headers. */
+      rate?: RateDecision;
+    }
   | { outcome: 'replayed'; run: RunRecord }
-  | { outcome: 'key_reused' };
+  | { outcome: 'key_reused' }
+  /** The rate bucket refused this creation; nothing was written. */
+  | { outcome: 'rate_limited'; rate: RateDecision };
 
 /** What a live idempotency claim answers: the run it created, or that the key was used for another request. */
-export type ClaimedRun = Exclude<CreateRunResult, { outcome: 'created' }>;
+export type ClaimedRun = Exclude<CreateRunResult, { outcome: 'created' } | { outcome: 'rate_limited' }>;
 
 /**
  * Most a run's own fields (input, metadata, output, error) may take, as JSON, and also one event's
@@ -219,11 +236,17 @@ export class RunTooLargeError extends Error {
  * sequences, and skip events whose `event_id` is already stored.
  */
 export interface RunStatePort {
+  /**
+   * Stores a new run with its first events, under its idempotency claim when given: a live claim
+   * answers the run it created (`replayed`) or `key_reused`, and nothing is written. `rate`: the
+   * bucket the creation takes one from; `rate_limited` when it refuses, nothing written.
+   */
   createRun(
     auth: AuthContext,
     run: RunRecord,
     events: NewEvent[],
     idempotency?: IdempotencyClaim,
+    rate?: RunCreationRate,
   ): Promise<CreateRunResult>;
   /**
    * What creating a run with this claim would do about its key, without creating anything: the run

@@ -8,13 +8,20 @@ import {
   IdempotencyKeyReusedError,
   InvalidRequestError,
   NotFoundError,
+  RateLimitedError,
 } from '../../shared/errors/agentos-error.ts';
 import type { AgentRegistryPort } from '../ports/agent-registry-port.ts';
 import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { QueuePort } from '../ports/queue-port.ts';
 import type { RunDriverPort } from '../ports/run-driver-port.ts';
 import { RunStateConflictError, RunTooLargeError } from '../ports/run-state-port.ts';
-import type { ClaimedRun, CreateRunResult, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
+import type {
+  ClaimedRun,
+  CreateRunResult,
+  IdempotencyClaim,
+  RunRecord,
+  RunStatePort,
+} from '../ports/run-state-port.ts';
 import { newEvent } from '../schemas/event.ts';
 import { defaultStepTimeoutSeconds } from '../schemas/agent.ts';
 import type { RunEvent } from '../schemas/event.ts';
@@ -23,7 +30,12 @@ import type { StepRecord } from '../schemas/step.ts';
 import { eventIds } from './event-ids.ts';
 import { queuedRunRecord } from './queued-run-record.ts';
 import { isTerminal, statesLeadingTo } from './run-state-machine.ts';
-import type { RateDecision, RateLimit, RateLimiterPort } from '../../shared/limits/limiter-port.ts';
+import type {
+  RateBucket,
+  RateDecision,
+  RateLimit,
+  RateLimiterPort,
+} from '../../shared/limits/limiter-port.ts';
 import { rateLimited } from '../../shared/limits/rate-limit-headers.ts';
 import { storageKeys } from '../../shared/storage/keys.ts';
 import type { Tenant } from '../../shared/tenancy/tenant-schemas.ts';
@@ -149,9 +161,18 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   /** The tenant's run-rate bucket: its key and limit. */
-  function runRateBucket(tenant: Tenant): [string, RateLimit] {
+  function runRateBucketOf(tenant: Tenant): RateBucket {
     const { runs_per_second: rate, run_burst: burst } = tenant.quotas;
-    return [storageKeys.tenantLimit(tenant.tenant_id, 'run-rate'), { rate, periodSeconds: 1, burst }];
+    return {
+      key: storageKeys.tenantLimit(tenant.tenant_id, 'run-rate'),
+      limit: { rate, periodSeconds: 1, burst },
+    };
+  }
+
+  /** The tenant's run-rate bucket as a limiter's arguments. */
+  function runRateBucket(tenant: Tenant): [string, RateLimit] {
+    const { key, limit } = runRateBucketOf(tenant);
+    return [key, limit];
   }
 
   /**
@@ -171,16 +192,20 @@ export function createRunService(deps: RunServiceDeps) {
    * @throws RateLimitedError (`tenant_run_rate`) when it refuses
    */
   function runRateDecision(tenant: Tenant, decision: RateDecision): RateDecision {
-    const { runs_per_second: rate, run_burst: burst } = tenant.quotas;
-    if (!decision.allowed) {
-      throw rateLimited(
-        'tenant_run_rate',
-        `The tenant may create ${rate} runs per second (${burst} at once); retry later`,
-        decision.retryAfterSeconds,
-        decision,
-      );
-    }
+    if (!decision.allowed) throw runRateRefusal(runRateBucketOf(tenant).limit, decision);
     return decision;
+  }
+
+  /** The refusal of a run creation by the tenant's run rate (`tenant_run_rate`), worded by its limit. */
+  function runRateRefusal(limit: RateLimit | undefined, decision: RateDecision): RateLimitedError {
+    return rateLimited(
+      'tenant_run_rate',
+      limit === undefined
+        ? 'The tenant created as many runs as its run rate allows; retry later'
+        : `The tenant may create ${limit.rate} runs per second (${limit.burst} at once); retry later`,
+      decision.retryAfterSeconds,
+      decision,
+    );
   }
 
   /**
@@ -193,14 +218,12 @@ export function createRunService(deps: RunServiceDeps) {
     tenant: Tenant,
     runId: string,
     timeoutSeconds: number,
-    decision: RateDecision,
   ): Promise<void> {
     if (limits.nodeCapacityMode === 'reject' && (await limits.slots.nodeFull())) {
       throw rateLimited(
         'node_concurrent_runs',
         `The node runs as many runs as it may (${limits.slots.nodeCapacity}); retry later`,
         nodeFullRetrySeconds,
-        decision,
       );
     }
     const queued = await limits.slots.enqueue(tenant, runId, timeoutSeconds + runSlotLeaseMarginSeconds);
@@ -209,7 +232,6 @@ export function createRunService(deps: RunServiceDeps) {
         'tenant_queued_runs',
         `The tenant has as many runs waiting as it may (${tenant.quotas.max_queued_runs} beyond its ${tenant.quotas.max_concurrent_runs} concurrent runs); retry later`,
         Math.min(queued.retryAfterSeconds, queueFullRetrySeconds),
-        decision,
       );
     }
   }
@@ -349,6 +371,115 @@ export function createRunService(deps: RunServiceDeps) {
     return { run: toRunView(result.run), replayed: true };
   }
 
+  /**
+   * Creates a run that no live claim answers for yet: looks its agent up, holds a queue slot for
+   * it, stores it (taking the tenant's run rate in the same write) and schedules its first step. A
+   * live claim met by the creating write answers its run instead (`replayed`).
+   *
+   * @throws NotFoundError for an unknown agent
+   * @throws RateLimitedError (`tenant_run_rate`, `tenant_queued_runs`, `node_concurrent_runs`)
+   */
+  async function createNew(
+    auth: AuthContext,
+    body: CreateRunRequest,
+    claim: IdempotencyClaim | undefined,
+    now: Date,
+    tenant: Tenant | undefined,
+  ): Promise<{ run: Run; replayed: boolean; rateLimit?: RateDecision }> {
+    const at = now.toISOString();
+    if (tenant !== undefined && deps.limits !== undefined) refuseKnownFlood(deps.limits, tenant);
+    // The agent is looked up first: a request refused for its own fault spends no run creation.
+    const agent = await deps.agents.get(auth, body.agent_id);
+    if (agent === undefined) {
+      throw new NotFoundError(`Agent ${body.agent_id} was not found`, { details: { field: 'agent_id' } });
+    }
+    const limits = tenant === undefined ? undefined : deps.limits;
+    const runId = deps.newRunId();
+    // The slot is held before the run exists, so no stored run is ever without one; the rate is
+    // taken by the write that stores the run, so a run refused by either takes nothing.
+    if (limits !== undefined && tenant !== undefined) {
+      await admitRun(limits, tenant, runId, agent.timeout_seconds);
+    }
+    const rate =
+      limits === undefined || tenant === undefined
+        ? undefined
+        : { bucket: runRateBucketOf(tenant), limiter: limits.limiter };
+    const record = queuedRunRecord(auth, body, at, {
+      run_id: runId,
+      agent_version: agent.version,
+      mode: agent.run_mode,
+      scheduled_at: null,
+    });
+    const queued = newEvent(eventIds.runQueued(runId), 'run.queued', {
+      agent_id: body.agent_id,
+      status: 'queued',
+    });
+    let result: CreateRunResult;
+    try {
+      result = await deps.runs.createRun(auth, record, [queued], claim, rate);
+    } catch (error) {
+      await releaseSlots(auth.tenant_id, runId);
+      if (error instanceof RunTooLargeError) {
+        throw new InvalidRequestError(
+          'The run input is too large to store',
+          [{ field: 'input', message: 'too large' }],
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (result.outcome === 'rate_limited') {
+      await releaseSlots(auth.tenant_id, runId);
+      throw runRateRefusal(rate?.bucket.limit, result.rate);
+    }
+    if (result.outcome !== 'created') {
+      // Another attempt with the same key won the claim: this run id was never stored.
+      await releaseSlots(auth.tenant_id, runId);
+      return replayOf(auth, result);
+    }
+    await publish(auth, result.events, result.run);
+    if (claim === undefined) {
+      try {
+        await startFirstStep(auth, result.run, agent.step_timeout_seconds);
+      } catch (cause) {
+        // Without a key the client cannot resume this run, so it must not linger as queued.
+        await releaseSlots(auth.tenant_id, runId);
+        await deps.runs
+          .commit(auth, runId, {
+            requireStatus: statesLeadingTo('failed'),
+            status: 'failed',
+            changes: {
+              error: { code: 'dependency_unavailable', message: 'The run could not be scheduled' },
+              ended_at: deps.now().toISOString(),
+            },
+            events: [
+              newEvent(eventIds.runTerminal(runId), 'run.failed', {
+                status: 'failed',
+                error: { code: 'dependency_unavailable', message: 'The run could not be scheduled' },
+              }),
+            ],
+          })
+          .catch((error: unknown) =>
+            // The client gets the 503 either way; the run stays queued unscheduled, visibly.
+            deps.reportFailure('could not fail a run that could not be scheduled', error, {
+              run_id: runId,
+            }),
+          );
+        throw new DependencyUnavailableError('The run could not be scheduled', {
+          cause,
+          details: { run_id: runId },
+        });
+      }
+    } else {
+      await scheduleFirstStep(auth, result.run, agent.step_timeout_seconds);
+    }
+    return {
+      run: toRunView(result.run),
+      replayed: false,
+      ...(result.rate === undefined ? {} : { rateLimit: result.rate }),
+    };
+  }
+
   return {
     /**
      * Creates a run (or replays the one an idempotency key already created) and schedules its first
@@ -365,7 +496,6 @@ export function createRunService(deps: RunServiceDeps) {
       tenant?: Tenant,
     ): Promise<{ run: Run; replayed: boolean; rateLimit?: RateDecision }> {
       const now = deps.now();
-      const at = now.toISOString();
       const claim =
         idempotencyKey === undefined
           ? undefined
@@ -374,92 +504,20 @@ export function createRunService(deps: RunServiceDeps) {
               requestHash: fingerprint(body),
               expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
             };
-      // A replay answers from the claim, so it works even once the agent is gone.
-      const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
-      if (earlier !== undefined) return replayOf(auth, earlier);
-      if (tenant !== undefined && deps.limits !== undefined) refuseKnownFlood(deps.limits, tenant);
-      // The agent is looked up first: a request refused for its own fault spends no run creation.
-      const agent = await deps.agents.get(auth, body.agent_id);
-      if (agent === undefined) {
-        throw new NotFoundError(`Agent ${body.agent_id} was not found`, { details: { field: 'agent_id' } });
-      }
-      const limits = tenant === undefined ? undefined : deps.limits;
-      const rateLimit =
-        limits === undefined || tenant === undefined ? undefined : await takeRunRate(limits, tenant);
-      const runId = deps.newRunId();
-      if (limits !== undefined && tenant !== undefined && rateLimit !== undefined) {
-        await admitRun(limits, tenant, runId, agent.timeout_seconds, rateLimit);
-      }
-      const record = queuedRunRecord(auth, body, at, {
-        run_id: runId,
-        agent_version: agent.version,
-        mode: agent.run_mode,
-        scheduled_at: null,
-      });
-      const queued = newEvent(eventIds.runQueued(runId), 'run.queued', {
-        agent_id: body.agent_id,
-        status: 'queued',
-      });
-      let result: CreateRunResult;
       try {
-        result = await deps.runs.createRun(auth, record, [queued], claim);
+        return await createNew(auth, body, claim, now, tenant);
       } catch (error) {
-        await releaseSlots(auth.tenant_id, runId);
-        if (error instanceof RunTooLargeError) {
-          throw new InvalidRequestError(
-            'The run input is too large to store',
-            [{ field: 'input', message: 'too large' }],
-            { cause: error },
-          );
+        // The claim is not read before the run is created: the creating write finds a live one
+        // itself, and the common creation saves that read. A creation refused before that write
+        // (its agent gone, its rate or queue full) reads it here, so a replay still answers from
+        // the claim: it needs no agent and takes no run creation nor queue slot (HLD §4.3, §10.2).
+        if (claim === undefined || !(error instanceof NotFoundError || error instanceof RateLimitedError)) {
+          throw error;
         }
-        throw error;
+        const earlier = await deps.runs.findIdempotentRun(auth, claim, now.toISOString());
+        if (earlier === undefined) throw error;
+        return replayOf(auth, earlier);
       }
-      if (result.outcome !== 'created') {
-        // Another attempt with the same key won the claim: this run id was never stored.
-        await releaseSlots(auth.tenant_id, runId);
-        return replayOf(auth, result);
-      }
-      await publish(auth, result.events, result.run);
-      if (claim === undefined) {
-        try {
-          await startFirstStep(auth, result.run, agent.step_timeout_seconds);
-        } catch (cause) {
-          // Without a key the client cannot resume this run, so it must not linger as queued.
-          await releaseSlots(auth.tenant_id, runId);
-          await deps.runs
-            .commit(auth, runId, {
-              requireStatus: statesLeadingTo('failed'),
-              status: 'failed',
-              changes: {
-                error: { code: 'dependency_unavailable', message: 'The run could not be scheduled' },
-                ended_at: deps.now().toISOString(),
-              },
-              events: [
-                newEvent(eventIds.runTerminal(runId), 'run.failed', {
-                  status: 'failed',
-                  error: { code: 'dependency_unavailable', message: 'The run could not be scheduled' },
-                }),
-              ],
-            })
-            .catch((error: unknown) =>
-              // The client gets the 503 either way; the run stays queued unscheduled, visibly.
-              deps.reportFailure('could not fail a run that could not be scheduled', error, {
-                run_id: runId,
-              }),
-            );
-          throw new DependencyUnavailableError('The run could not be scheduled', {
-            cause,
-            details: { run_id: runId },
-          });
-        }
-      } else {
-        await scheduleFirstStep(auth, result.run, agent.step_timeout_seconds);
-      }
-      return {
-        run: toRunView(result.run),
-        replayed: false,
-        ...(rateLimit === undefined ? {} : { rateLimit }),
-      };
     },
 
     async getRun(auth: AuthContext, runId: string): Promise<Run> {

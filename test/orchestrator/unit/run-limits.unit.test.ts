@@ -265,6 +265,53 @@ describe('run creation limits', () => {
     expect(replay.rateLimit).toBeUndefined();
   });
 
+  it('reads no idempotency claim before creating a run: the creating write meets a live one', async () => {
+    const h = await harness({ runs_per_second: 5, run_burst: 5 });
+    const lookups = vi.spyOn(h.runs, 'findIdempotentRun');
+    const created = await h.create('key-1');
+    expect(created).toMatchObject({ replayed: false, rateLimit: { remaining: 4 } });
+    expect(lookups).not.toHaveBeenCalled();
+    await expect(h.create('key-1')).resolves.toMatchObject({
+      replayed: true,
+      run: { run_id: created.run.run_id },
+    });
+  });
+
+  it('answers an idempotent replay while the run rate is spent', async () => {
+    const h = await harness({ runs_per_second: 1, run_burst: 1 });
+    const created = await h.create('key-1');
+    expect((await refusal(h.create())).details).toMatchObject({ limit: 'tenant_run_rate' });
+    const replay = await h.create('key-1');
+    expect(replay).toMatchObject({ replayed: true, run: { run_id: created.run.run_id } });
+  });
+
+  it('answers an idempotent replay while the tenant queue is full', async () => {
+    const h = await harness({
+      max_concurrent_runs: 1,
+      max_queued_runs: 0,
+      runs_per_second: 10,
+      run_burst: 10,
+    });
+    const created = await h.create('key-1');
+    expect((await refusal(h.create())).details).toMatchObject({ limit: 'tenant_queued_runs' });
+    const replay = await h.create('key-1');
+    expect(replay).toMatchObject({ replayed: true, run: { run_id: created.run.run_id } });
+  });
+
+  it('stores no run and gives its queue slot back when the run rate refuses it in the creating write', async () => {
+    const h = await harness({ runs_per_second: 1, run_burst: 1 });
+    const released = vi.spyOn(h.slots, 'release');
+    // Both pass the flood check (the bucket is not spent yet) and hold a queue slot; one is refused.
+    const outcomes = await Promise.allSettled([h.create('key-1'), h.create('key-2')]);
+    const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({
+      details: { limit: 'tenant_run_rate' },
+    });
+    expect(await h.statuses()).toEqual({ queued: 1 });
+    expect(released).toHaveBeenCalledTimes(1);
+  });
+
   it('refuses a run past the queued cap beyond the free run slots', async () => {
     const h = await harness({ max_concurrent_runs: 1, max_queued_runs: 2 });
     await h.create();

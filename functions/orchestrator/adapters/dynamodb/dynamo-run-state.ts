@@ -2,6 +2,11 @@ import type { RunStatus } from '../../schemas/run.ts';
 import { createHash, randomInt } from 'node:crypto';
 import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { BatchGetCommandOutput, DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { AttributeValue, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { DynamoRateLimiter } from '../../../shared/limits/adapters/dynamo-rate-limiter.ts';
+import type { PlannedRateTake } from '../../../shared/limits/adapters/dynamo-rate-limiter.ts';
+import type { RateDecision } from '../../../shared/limits/limiter-port.ts';
 import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import { BoundedCache } from '../../../shared/cache/bounded-cache.ts';
 import type { ChatMessage } from '../../../shared/contracts/chat.ts';
@@ -25,6 +30,7 @@ import type {
   CreateRunResult,
   IdempotencyClaim,
   RunCommit,
+  RunCreationRate,
   RunListQuery,
   RunRecord,
   RunStatePort,
@@ -247,6 +253,7 @@ export class DynamoRunStateStore implements RunStatePort {
     run: RunRecord,
     events: NewEvent[],
     claim?: IdempotencyClaim,
+    rate?: RunCreationRate,
   ): Promise<CreateRunResult> {
     const pk = storageKeys.run(auth.tenant_id, run.run_id);
     const time = run.created_at;
@@ -261,7 +268,33 @@ export class DynamoRunStateStore implements RunStatePort {
     };
     assertRecordFits(record);
     const idemPk = claim === undefined ? undefined : storageKeys.idempotency(auth.tenant_id, claim.scopeHash);
-    for (let attempt = 0; attempt < maxCommitAttempts; attempt += 1) {
+    // The run rate rides in the creating transaction when its limiter writes to DynamoDB too (HLD
+    // §10.2: a limit checked in the write it guards costs no round trip of its own); another
+    // limiter is taken before, unless the claim already answers.
+    const rates = rate?.limiter instanceof DynamoRateLimiter ? rate.limiter : undefined;
+    let takenAlone: RateDecision | undefined;
+    if (rate !== undefined && rates === undefined) {
+      const found = claim === undefined ? undefined : await this.claimed(auth, claim, time);
+      if (found !== undefined && found !== 'missing') return found;
+      takenAlone = await rate.limiter.take(rate.bucket.key, rate.bucket.limit);
+      if (!takenAlone.allowed) return { outcome: 'rate_limited', rate: takenAlone };
+    }
+    let take: PlannedRateTake | undefined =
+      rates === undefined || rate === undefined
+        ? undefined
+        : rates.planTake(rate.bucket.key, rate.bucket.limit);
+    let replanned = false;
+    // The bucket's re-plan and its take on its own (at most one each) are not attempts: they do not
+    // use up the attempts the run has against contention.
+    let bucketTurns = 0;
+    for (let attempt = 0; attempt < maxCommitAttempts + bucketTurns; attempt += 1) {
+      if (take?.kind === 'refused') {
+        // Refused without a write; a replay still answers as one, since it takes no run creation.
+        const found = claim === undefined ? undefined : await this.claimed(auth, claim, time);
+        if (found !== undefined && found !== 'missing') return found;
+        return { outcome: 'rate_limited', rate: take.decision };
+      }
+      const write = take?.kind === 'write' ? take : undefined;
       // A fresh tie-breaker on every attempt, in case another run took this place in the index.
       const item: RunItem = {
         ...record,
@@ -319,15 +352,38 @@ export class DynamoRunStateStore implements RunStatePort {
               ...eventItems.map((e) => ({
                 Put: { TableName: this.tableName, Item: this.guardItem(auth, e) },
               })),
+              // Last, so its cancellation reason is the last one.
+              ...(write === undefined ? [] : [{ Update: write.update }]),
             ],
           }),
         );
         this.cache.set(pk, item);
         this.inflightReads.delete(pk);
-        return { outcome: 'created', run: toRecord(item), events: eventItems.map(toEvent) };
+        const decision = write === undefined ? takenAlone : rates?.tookPlanned(write);
+        return {
+          outcome: 'created',
+          run: toRecord(item),
+          events: eventItems.map(toEvent),
+          ...(decision === undefined ? {} : { rate: decision }),
+        };
       } catch (error) {
         const codes = cancellationCodes(error);
         if (codes === undefined || !retryableCancellation(codes)) throw storageUnavailable(error);
+        if (write !== undefined && rates !== undefined && rate !== undefined) {
+          const turn = await this.bucketTurn(error, codes, write, rates, rate, replanned);
+          if (turn.kind === 'refused') return { outcome: 'rate_limited', rate: turn.decision };
+          if (turn.kind !== 'none') {
+            if (turn.kind === 'replanned') {
+              take = turn.take;
+              replanned = true;
+            } else {
+              take = undefined;
+              takenAlone = turn.decision;
+            }
+            bucketTurns += 1;
+            continue;
+          }
+        }
         if (claim !== undefined) {
           const found = await this.claimed(auth, claim, time);
           if (found !== undefined && found !== 'missing') return found;
@@ -337,6 +393,38 @@ export class DynamoRunStateStore implements RunStatePort {
       }
     }
     throw storageUnavailable(new Error('run creation kept conflicting'));
+  }
+
+  /**
+   * What to do about the run-rate take of a creating transaction that was canceled, when only the
+   * take failed (the run's own items would have applied): the bucket moved since this instance saw
+   * it, so plan once more from what it holds (`replanned`); or it keeps moving, or is inside
+   * another call's transaction, so take it on its own, which retries such conflicts, and create
+   * without it (`alone`, or `refused`). `none`: the run's own items failed too.
+   */
+  private async bucketTurn(
+    error: unknown,
+    codes: readonly string[],
+    write: Extract<PlannedRateTake, { kind: 'write' }>,
+    rates: DynamoRateLimiter,
+    rate: RunCreationRate,
+    replanned: boolean,
+  ): Promise<
+    | { kind: 'none' }
+    | { kind: 'replanned'; take: PlannedRateTake }
+    | { kind: 'alone'; decision: RateDecision }
+    | { kind: 'refused'; decision: RateDecision }
+  > {
+    if (!codes.slice(0, -1).every((code) => code === 'None')) return { kind: 'none' };
+    const rateCode = codes.at(-1);
+    const met = (error as TransactionCanceledException).CancellationReasons?.at(-1)?.Item;
+    if (rateCode === 'ConditionalCheckFailed' && met !== undefined && !replanned) {
+      const seen = rates.sawPlanned(write, unmarshall(met as Record<string, AttributeValue>));
+      return { kind: 'replanned', take: rates.planTake(rate.bucket.key, rate.bucket.limit, seen) };
+    }
+    if (rateCode !== 'ConditionalCheckFailed' && rateCode !== 'TransactionConflict') return { kind: 'none' };
+    const decision = await rates.take(rate.bucket.key, rate.bucket.limit);
+    return decision.allowed ? { kind: 'alone', decision } : { kind: 'refused', decision };
   }
 
   /**

@@ -3,6 +3,8 @@ import type { AuthContext } from '../../../shared/auth/auth-context.ts';
 import type { ChatMessage } from '../../../shared/contracts/chat.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../../shared/errors/agentos-error.ts';
 import { storageKeys } from '../../../shared/storage/keys.ts';
+import { InMemoryRateLimiter } from '../../../shared/limits/adapters/in-memory-limits.ts';
+import type { RateDecision } from '../../../shared/limits/limiter-port.ts';
 import {
   maxRunIndexEntriesPerList,
   RunMovedOnError,
@@ -15,6 +17,7 @@ import type {
   IdempotencyClaim,
   RunChanges,
   RunCommit,
+  RunCreationRate,
   RunListQuery,
   RunRecord,
   RunStatePort,
@@ -96,7 +99,14 @@ export class InMemoryRunStateStore implements RunStatePort {
     run: RunRecord,
     events: NewEvent[],
     idempotency?: IdempotencyClaim,
+    rate?: RunCreationRate,
   ): Promise<CreateRunResult> {
+    // A limiter of this process takes in the same step as the run is stored; any other is awaited
+    // first, and the claim is looked at again after it.
+    const decision =
+      rate === undefined || rate.limiter instanceof InMemoryRateLimiter
+        ? undefined
+        : await this.#takeUnlessReplay(auth, rate, run.created_at, idempotency);
     const pk = storageKeys.run(auth.tenant_id, run.run_id);
     const time = run.created_at;
     const stored: StoredRun = {
@@ -115,6 +125,12 @@ export class InMemoryRunStateStore implements RunStatePort {
       if (replay !== undefined) return replay;
     }
     if (this.#runs.has(pk)) throw new DependencyUnavailableError(`Run ${run.run_id} already exists`);
+    const taken =
+      decision ??
+      (rate?.limiter instanceof InMemoryRateLimiter
+        ? rate.limiter.takeNow(rate.bucket.key, rate.bucket.limit)
+        : undefined);
+    if (taken?.allowed === false) return { outcome: 'rate_limited', rate: taken };
     stored.sortKey = this.#sortKeyFor(auth.tenant_id, run.created_at);
     this.#runs.set(pk, stored);
     if (idempotency !== undefined) {
@@ -128,7 +144,19 @@ export class InMemoryRunStateStore implements RunStatePort {
       outcome: 'created',
       run: structuredClone(stored.record),
       events: structuredClone(stored.events),
+      ...(taken === undefined ? {} : { rate: taken }),
     };
+  }
+
+  /** Takes the creation's rate through a limiter of another store, unless the claim already answers. */
+  async #takeUnlessReplay(
+    auth: AuthContext,
+    rate: RunCreationRate,
+    at: string,
+    idempotency: IdempotencyClaim | undefined,
+  ): Promise<RateDecision | undefined> {
+    if (idempotency !== undefined && this.#replayOf(auth, idempotency, at) !== undefined) return undefined;
+    return rate.limiter.take(rate.bucket.key, rate.bucket.limit);
   }
 
   async getRun(auth: AuthContext, runId: string): Promise<RunRecord | undefined> {
