@@ -4,6 +4,7 @@ import {
   AgentOsError,
   DependencyUnavailableError,
   IdempotencyKeyReusedError,
+  InternalError,
   InvalidRequestError,
 } from '../../shared/errors/agentos-error.ts';
 import type { RateDecision } from '../../shared/limits/limiter-port.ts';
@@ -441,7 +442,7 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
       // Its run creation was taken above (`takeRunCreation`), so the store is given no bucket.
       const created = await deps.runs.createRun(auth, record, [], claim);
       if (created.outcome === 'rate_limited')
-        throw new Error('A creation given no rate bucket was rate limited');
+        throw new InternalError('A creation given no rate bucket was rate limited');
       if (created.outcome !== 'created') return replay(auth, body, created, traceparent);
       return {
         run: await forward(auth, created.run, prepared.send, claim !== undefined, traceparent),

@@ -127,8 +127,10 @@ export type IdempotencyClaim = {
 /**
  * A rate bucket a run's creation takes one from (HLD §10.2: the tenant's run rate), and the limiter
  * that holds it. A store that shares the limiter's table takes it in the very write that creates
- * the run; any other takes it through the limiter just before. Either way the bucket is taken only
- * for a run this call creates: never for a replay, never without the run being created.
+ * the run: then it is taken exactly when the run is stored. Any other limiter (or the same one,
+ * while another creation's write holds the bucket) is taken on its own just before that write,
+ * once no live claim answers the creation; a same-key creation stored in between, or a write that
+ * then fails, leaves that one token spent.
  */
 export type RunCreationRate = { bucket: RateBucket; limiter: RateLimiterPort };
 

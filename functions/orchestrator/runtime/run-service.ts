@@ -24,6 +24,7 @@ import type {
 } from '../ports/run-state-port.ts';
 import { newEvent } from '../schemas/event.ts';
 import { defaultStepTimeoutSeconds } from '../schemas/agent.ts';
+import type { AgentDefinition } from '../schemas/agent.ts';
 import type { RunEvent } from '../schemas/event.ts';
 import type { CreateRunRequest, Run, RunStatus } from '../schemas/run.ts';
 import type { StepRecord } from '../schemas/step.ts';
@@ -372,38 +373,66 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   /**
-   * Creates a run that no live claim answers for yet: looks its agent up, holds a queue slot for
-   * it, stores it (taking the tenant's run rate in the same write) and schedules its first step. A
-   * live claim met by the creating write answers its run instead (`replayed`).
+   * What a creation refused before its run was stored answers: the run of a live claim with the
+   * same request (a replay needs no agent and takes no run creation nor queue slot, HLD §4.3,
+   * §10.2), `idempotency_key_reused` for another request, else the refusal itself.
+   */
+  async function refusedOrClaimed(
+    auth: AuthContext,
+    claim: IdempotencyClaim | undefined,
+    at: string,
+    refusal: unknown,
+  ): Promise<{ run: Run; replayed: true }> {
+    const earlier = claim === undefined ? undefined : await deps.runs.findIdempotentRun(auth, claim, at);
+    if (earlier === undefined) throw refusal;
+    return replayOf(auth, earlier);
+  }
+
+  /**
+   * Admits a new run: refuses a known flood, looks its agent up and holds a queue slot for it. The
+   * slot is held before the run exists, so no stored run is ever without one.
    *
    * @throws NotFoundError for an unknown agent
-   * @throws RateLimitedError (`tenant_run_rate`, `tenant_queued_runs`, `node_concurrent_runs`)
+   * @throws RateLimitedError (`tenant_run_rate` when known spent, `tenant_queued_runs`, `node_concurrent_runs`)
    */
-  async function createNew(
+  async function admitNew(
     auth: AuthContext,
     body: CreateRunRequest,
-    claim: IdempotencyClaim | undefined,
-    now: Date,
     tenant: Tenant | undefined,
-  ): Promise<{ run: Run; replayed: boolean; rateLimit?: RateDecision }> {
-    const at = now.toISOString();
+  ): Promise<{ agent: AgentDefinition; runId: string }> {
     if (tenant !== undefined && deps.limits !== undefined) refuseKnownFlood(deps.limits, tenant);
     // The agent is looked up first: a request refused for its own fault spends no run creation.
     const agent = await deps.agents.get(auth, body.agent_id);
     if (agent === undefined) {
       throw new NotFoundError(`Agent ${body.agent_id} was not found`, { details: { field: 'agent_id' } });
     }
-    const limits = tenant === undefined ? undefined : deps.limits;
     const runId = deps.newRunId();
-    // The slot is held before the run exists, so no stored run is ever without one; the rate is
-    // taken by the write that stores the run, so a run refused by either takes nothing.
-    if (limits !== undefined && tenant !== undefined) {
-      await admitRun(limits, tenant, runId, agent.timeout_seconds);
+    if (tenant !== undefined && deps.limits !== undefined) {
+      await admitRun(deps.limits, tenant, runId, agent.timeout_seconds);
     }
+    return { agent, runId };
+  }
+
+  /**
+   * Stores an admitted run, taking the tenant's run rate in the same write, and schedules its first
+   * step. A live claim met by that write answers its run instead (`replayed`); a run the rate
+   * refuses is not stored. Either way its queue slot is given back.
+   *
+   * @throws RateLimitedError (`tenant_run_rate`)
+   */
+  async function storeNew(
+    auth: AuthContext,
+    body: CreateRunRequest,
+    claim: IdempotencyClaim | undefined,
+    at: string,
+    tenant: Tenant | undefined,
+    admitted: { agent: AgentDefinition; runId: string },
+  ): Promise<{ run: Run; replayed: boolean; rateLimit?: RateDecision }> {
+    const { agent, runId } = admitted;
     const rate =
-      limits === undefined || tenant === undefined
+      tenant === undefined || deps.limits === undefined
         ? undefined
-        : { bucket: runRateBucketOf(tenant), limiter: limits.limiter };
+        : { bucket: runRateBucketOf(tenant), limiter: deps.limits.limiter };
     const record = queuedRunRecord(auth, body, at, {
       run_id: runId,
       agent_version: agent.version,
@@ -420,15 +449,24 @@ export function createRunService(deps: RunServiceDeps) {
     } catch (error) {
       await releaseSlots(auth.tenant_id, runId);
       if (error instanceof RunTooLargeError) {
-        throw new InvalidRequestError(
-          'The run input is too large to store',
-          [{ field: 'input', message: 'too large' }],
-          { cause: error },
+        // Refused before anything was written: a live claim still answers first.
+        return refusedOrClaimed(
+          auth,
+          claim,
+          at,
+          new InvalidRequestError(
+            'The run input is too large to store',
+            [{ field: 'input', message: 'too large' }],
+            {
+              cause: error,
+            },
+          ),
         );
       }
       throw error;
     }
     if (result.outcome === 'rate_limited') {
+      // The store found no live claim: the refusal stands.
       await releaseSlots(auth.tenant_id, runId);
       throw runRateRefusal(rate?.bucket.limit, result.rate);
     }
@@ -504,20 +542,18 @@ export function createRunService(deps: RunServiceDeps) {
               requestHash: fingerprint(body),
               expiresAt: Math.floor(now.getTime() / 1000) + deps.idempotencyTtlSeconds,
             };
+      const at = now.toISOString();
+      // The claim is not read before the run is created: the creating write meets a live one
+      // itself, which saves the common creation that read. A creation refused before that write
+      // (its agent unknown, its queue or node full, a flood already known) reads it then.
+      let admitted: { agent: AgentDefinition; runId: string };
       try {
-        return await createNew(auth, body, claim, now, tenant);
+        admitted = await admitNew(auth, body, tenant);
       } catch (error) {
-        // The claim is not read before the run is created: the creating write finds a live one
-        // itself, and the common creation saves that read. A creation refused before that write
-        // (its agent gone, its rate or queue full) reads it here, so a replay still answers from
-        // the claim: it needs no agent and takes no run creation nor queue slot (HLD §4.3, §10.2).
-        if (claim === undefined || !(error instanceof NotFoundError || error instanceof RateLimitedError)) {
-          throw error;
-        }
-        const earlier = await deps.runs.findIdempotentRun(auth, claim, now.toISOString());
-        if (earlier === undefined) throw error;
-        return replayOf(auth, earlier);
+        if (!(error instanceof NotFoundError || error instanceof RateLimitedError)) throw error;
+        return refusedOrClaimed(auth, claim, at, error);
       }
+      return storeNew(auth, body, claim, at, tenant, admitted);
     },
 
     async getRun(auth: AuthContext, runId: string): Promise<Run> {

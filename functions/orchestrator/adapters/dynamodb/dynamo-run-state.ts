@@ -369,27 +369,36 @@ export class DynamoRunStateStore implements RunStatePort {
       } catch (error) {
         const codes = cancellationCodes(error);
         if (codes === undefined || !retryableCancellation(codes)) throw storageUnavailable(error);
-        if (write !== undefined && rates !== undefined && rate !== undefined) {
-          const turn = await this.bucketTurn(error, codes, write, rates, rate, replanned);
-          if (turn.kind === 'refused') return { outcome: 'rate_limited', rate: turn.decision };
-          if (turn.kind !== 'none') {
-            if (turn.kind === 'replanned') {
-              take = turn.take;
-              replanned = true;
-            } else {
-              take = undefined;
-              takenAlone = turn.decision;
-            }
-            bucketTurns += 1;
-            continue;
-          }
+        const turn =
+          write === undefined || rates === undefined || rate === undefined
+            ? 'none'
+            : this.bucketTurn(error, codes, write, rates, rate, replanned);
+        if (turn !== 'none' && typeof turn !== 'string') {
+          take = turn;
+          replanned = true;
+          bucketTurns += 1;
+          continue;
+        }
+        if (turn === 'alone' && rates !== undefined && rate !== undefined) {
+          // A same-key creation may have been stored meanwhile: it answers before a token is spent.
+          const found = claim === undefined ? undefined : await this.claimed(auth, claim, time);
+          if (found !== undefined && found !== 'missing') return found;
+          takenAlone = await rates.take(rate.bucket.key, rate.bucket.limit);
+          if (!takenAlone.allowed) return { outcome: 'rate_limited', rate: takenAlone };
+          take = undefined;
+          bucketTurns += 1;
+          continue;
         }
         if (claim !== undefined) {
           const found = await this.claimed(auth, claim, time);
           if (found !== undefined && found !== 'missing') return found;
         }
-        // Contention on the claim, or another run took this index place: try again.
+        // Contention on the claim, or another run took this index place: try again, with the take
+        // planned afresh (a plan's conditions hold its own moment, which the pause leaves behind).
         await pauseAfterContention(attempt, { baseMs: 5, maxMs: 200 });
+        if (write !== undefined && rates !== undefined && rate !== undefined) {
+          take = rates.planTake(rate.bucket.key, rate.bucket.limit);
+        }
       }
     }
     throw storageUnavailable(new Error('run creation kept conflicting'));
@@ -398,33 +407,26 @@ export class DynamoRunStateStore implements RunStatePort {
   /**
    * What to do about the run-rate take of a creating transaction that was canceled, when only the
    * take failed (the run's own items would have applied): the bucket moved since this instance saw
-   * it, so plan once more from what it holds (`replanned`); or it keeps moving, or is inside
-   * another call's transaction, so take it on its own, which retries such conflicts, and create
-   * without it (`alone`, or `refused`). `none`: the run's own items failed too.
+   * it, so the take planned once more from what it holds; or it keeps moving, or is inside another
+   * call's transaction, so take it on its own, which retries such conflicts, and create without it
+   * (`alone`). `none`: the run's own items failed too.
    */
-  private async bucketTurn(
+  private bucketTurn(
     error: unknown,
     codes: readonly string[],
     write: Extract<PlannedRateTake, { kind: 'write' }>,
     rates: DynamoRateLimiter,
     rate: RunCreationRate,
     replanned: boolean,
-  ): Promise<
-    | { kind: 'none' }
-    | { kind: 'replanned'; take: PlannedRateTake }
-    | { kind: 'alone'; decision: RateDecision }
-    | { kind: 'refused'; decision: RateDecision }
-  > {
-    if (!codes.slice(0, -1).every((code) => code === 'None')) return { kind: 'none' };
+  ): PlannedRateTake | 'alone' | 'none' {
+    if (!codes.slice(0, -1).every((code) => code === 'None')) return 'none';
     const rateCode = codes.at(-1);
     const met = (error as TransactionCanceledException).CancellationReasons?.at(-1)?.Item;
     if (rateCode === 'ConditionalCheckFailed' && met !== undefined && !replanned) {
       const seen = rates.sawPlanned(write, unmarshall(met as Record<string, AttributeValue>));
-      return { kind: 'replanned', take: rates.planTake(rate.bucket.key, rate.bucket.limit, seen) };
+      return rates.planTake(rate.bucket.key, rate.bucket.limit, seen);
     }
-    if (rateCode !== 'ConditionalCheckFailed' && rateCode !== 'TransactionConflict') return { kind: 'none' };
-    const decision = await rates.take(rate.bucket.key, rate.bucket.limit);
-    return decision.allowed ? { kind: 'alone', decision } : { kind: 'refused', decision };
+    return rateCode === 'ConditionalCheckFailed' || rateCode === 'TransactionConflict' ? 'alone' : 'none';
   }
 
   /**
