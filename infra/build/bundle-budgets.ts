@@ -32,8 +32,9 @@ export const bundleBudgets: Record<FunctionName, BundleBudget> = {
     clients: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn', '@aws-sdk/client-sqs'],
   },
   // A backend's provider adapter loads on its first call (Bedrock Runtime only on a Bedrock
-  // backend's), Secrets Manager on the first credential reference it resolves.
-  modelPolicyApi: { initKiB: 885, clients: ['@aws-sdk/client-dynamodb'] },
+  // backend's), Secrets Manager on the first credential reference it resolves, RE2 with the first
+  // policy holding a content pattern.
+  modelPolicyApi: { initKiB: 735, clients: ['@aws-sdk/client-dynamodb'] },
   // Alarms repeated within the dedup window send nothing: SES, Secrets Manager and nodemailer load on
   // the first e-mail.
   alertNotifier: { initKiB: 530, clients: ['@aws-sdk/client-dynamodb'] },

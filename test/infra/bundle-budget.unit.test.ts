@@ -65,14 +65,18 @@ describe('the Lambda bundles at init', () => {
     expect(initialPackages(name, /node_modules\/(ajv|ajv-formats)\//)).toEqual([]);
   });
 
-  // The Model Policy API checks deny patterns synchronously wherever a tenant policy is parsed (the
-  // policy route's body, the policy store, the default policy): only it loads RE2 at init.
-  it.each(functionNames.filter((name) => name !== 'modelPolicyApi'))(
-    '%s loads no RE2 engine at init',
-    (name) => {
-      expect(initialPackages(name, /node_modules\/re2js\//)).toEqual([]);
-    },
-  );
+  // Tool-argument patterns and tenant policies' deny patterns import RE2 with the first that needs it.
+  it.each(functionNames)('%s loads no RE2 engine at init', (name) => {
+    expect(initialPackages(name, /node_modules\/re2js\//)).toEqual([]);
+  });
+
+  it('keeps RE2 in the Model Policy API’s asset, for the first policy with a content pattern', async () => {
+    const asset = await readdir(join(outDir, 'modelPolicyApi', 'chunks'));
+    const sources = await Promise.all(
+      asset.map((chunk) => readFile(join(outDir, 'modelPolicyApi', 'chunks', chunk), 'utf8')),
+    );
+    expect(sources.some((source) => source.includes('RE2JSSyntaxException'))).toBe(true);
+  });
 
   it('keeps the step worker’s schema validator in its asset, for its first tool call', async () => {
     const asset = await readdir(join(outDir, 'stepWorker', 'chunks'));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '../../cli/schemas/json-value.ts';
 import { isJsonObject } from '../../cli/schemas/json-value.ts';
 import {
@@ -11,6 +11,7 @@ import {
 import type { ExampleTarget } from './support/example-catalog.ts';
 import { RunEventSchema } from '../../functions/orchestrator/schemas/event.ts';
 import { validateJsonSchema } from './support/json-schema-validator.ts';
+import { loadDenyPatternEngine } from '../../functions/model-policy/policy/deny-pattern.ts';
 
 const targets = expectedExamples();
 const files = exampleFiles();
@@ -36,6 +37,10 @@ function payloadsOf(target: ExampleTarget): JsonValue[] {
     throw new Error(`${target.file} must be a non-empty array`);
   return value;
 }
+
+// A tenant policy's content patterns are validated by RE2, which its route loads before validating
+// (`prepareBody`); the examples are validated against the bare schemas, so it is loaded here.
+beforeAll(loadDenyPatternEngine);
 
 describe('schemas/examples', () => {
   it('has an example of every request body, success response and event type, and of every error code', () => {

@@ -27,6 +27,7 @@ import { EmbeddingListSchema, EmbeddingRequestSchema } from '../schemas/openai-e
 import { ModelRequestAbortSchema } from '../schemas/request-abort.ts';
 import { PolicyCheckRequestSchema, PolicyCheckResponseSchema } from '../schemas/policy-check.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
+import { prepareDenyPatterns } from '../policy/deny-pattern.ts';
 import { RunUsageReportSchema, UsageQuerySchema, UsageReportSchema } from '../schemas/usage.ts';
 
 /**
@@ -431,7 +432,13 @@ export const putTenantModelPolicy = defineRoute({
   description:
     'Replaces the whole policy. Budgets are never unlimited: a tenant-scope budget needs both limit_usd and ' +
     'limit_tokens.',
-  request: { params: TenantPathSchema, body: TenantModelPolicySchema, maxBodyBytes: maxPolicyBytes },
+  request: {
+    params: TenantPathSchema,
+    body: TenantModelPolicySchema,
+    maxBodyBytes: maxPolicyBytes,
+    // Content patterns are validated by RE2, which loads with the first policy that holds one.
+    prepareBody: prepareDenyPatterns,
+  },
   responses: {
     200: {
       description: 'The stored policy, with its new version.',

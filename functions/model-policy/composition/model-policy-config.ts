@@ -13,6 +13,7 @@ import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { defaultOperatorTenantId } from '../api/admin-policy-handlers.ts';
 import { ModelCatalogSchema } from '../schemas/model-catalog.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
+import { prepareDenyPatterns } from '../policy/deny-pattern.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
 import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 import { defaultModelCatalog } from './default-catalog.ts';
@@ -99,6 +100,23 @@ function catalogSource(
   } catch (cause) {
     throw new ConfigurationError(`${AGENTOS_MODEL_CATALOG_FILE} (${file}) cannot be read as JSON`, { cause });
   }
+}
+
+/**
+ * Loads what validating the settings needs beyond init: RE2, when the default policy in `env` holds
+ * content patterns. Await it before {@link modelPolicyConfigFromEnv}; text that is not JSON loads
+ * nothing (the settings' validation names it).
+ */
+export async function prepareModelPolicyEnv(env: EnvSource = process.env): Promise<void> {
+  const text = env[modelPolicyEnv.names.AGENTOS_MODEL_DEFAULT_POLICY];
+  if (text === undefined || text.trim() === '') return;
+  let policy: unknown;
+  try {
+    policy = JSON.parse(text);
+  } catch {
+    return;
+  }
+  await prepareDenyPatterns(policy);
 }
 
 /** Reads and validates the Model Policy's settings, throwing on the bad ones. */

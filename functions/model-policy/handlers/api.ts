@@ -1,6 +1,8 @@
 import { createStreamingLambdaHandler } from '../../shared/http/lambda-adapter.ts';
+import { prepareModelPolicyEnv } from '../composition/model-policy-config.ts';
 import { composeModelPolicy } from '../composition/model-policy-root.ts';
 
+await prepareModelPolicyEnv();
 const root = composeModelPolicy();
 
 /**

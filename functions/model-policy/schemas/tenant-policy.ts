@@ -1,6 +1,5 @@
-import { RE2JSSyntaxException } from 're2js';
 import { z } from 'zod';
-import { compileDenyPattern } from '../policy/deny-pattern.ts';
+import { isValidDenyPattern } from '../policy/deny-pattern.ts';
 
 /**
  * A tenant's model policy (HLD §5.2, §5.3): entitlements, the max-tokens cap, redaction, deny rules
@@ -31,16 +30,6 @@ export const ModelGlobSchema = z
     'model globs are 1-200 characters of A-Z a-z 0-9 . _ : / * ? @ + -',
   );
 
-function isValidPattern(pattern: string): boolean {
-  try {
-    compileDenyPattern(pattern);
-    return true;
-  } catch (error) {
-    if (error instanceof RE2JSSyntaxException) return false;
-    throw error;
-  }
-}
-
 /** A rule that refuses calls: every condition it names must hold (model, principal, content). */
 export const DenyRuleSchema = z
   .strictObject({
@@ -52,7 +41,8 @@ export const DenyRuleSchema = z
     principals: z.array(z.string().min(1).max(256)).min(1).max(50).optional(),
     /**
      * Case-insensitive regular expressions in RE2 syntax (no backreferences or lookaround), tested
-     * against the text of every message in time linear in its length.
+     * against the text of every message in time linear in its length. Validating them needs RE2
+     * loaded first: `prepareDenyPatterns(value)` before parsing.
      */
     content: z
       .array(
@@ -60,7 +50,7 @@ export const DenyRuleSchema = z
           .string()
           .min(1)
           .max(500)
-          .refine(isValidPattern, 'not a valid RE2 regular expression (no backreferences or lookaround)'),
+          .refine(isValidDenyPattern, 'not a valid RE2 regular expression (no backreferences or lookaround)'),
       )
       .min(1)
       .max(50)

@@ -26,7 +26,7 @@ import { metricDefinitions } from '../observability/metric-definitions.ts';
 import { healthRoute } from './health-route.ts';
 import { addCorsHeaders, preflightHeaders } from './cors.ts';
 import type { CorsPolicy } from './cors.ts';
-import { parseJsonBody, validate } from './json-body.ts';
+import { decodeJsonBody, validate } from './json-body.ts';
 import { createPathMatcher } from './path-matcher.ts';
 import type { RouteSpec } from './route-spec.ts';
 import { observeTenantLogEvent } from '../observability/local-tenant-top.ts';
@@ -235,10 +235,12 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     let body: unknown;
     if (spec.request?.body !== undefined) {
       const raw = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
-      body = parseJsonBody(raw, spec.request.body, {
+      const value = decodeJsonBody(raw, {
         maxBytes: spec.request.maxBodyBytes ?? options.maxBodyBytes,
         contentType: headers['content-type'],
       });
+      await spec.request.prepareBody?.(value);
+      body = validate(spec.request.body, value, 'request body');
     }
     return {
       params: parsedParams,

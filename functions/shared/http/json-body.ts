@@ -50,6 +50,16 @@ export function parseJsonBody<S extends z.ZodType>(
   schema: S,
   options: { maxBytes: number; contentType: string | undefined },
 ): z.infer<S> {
+  return validate(schema, decodeJsonBody(raw, options), 'request body');
+}
+
+/**
+ * {@link parseJsonBody} up to the schema: the body as JSON, `unknown` until a schema validates it.
+ */
+export function decodeJsonBody(
+  raw: Uint8Array | undefined,
+  options: { maxBytes: number; contentType: string | undefined },
+): unknown {
   if (raw === undefined || raw.byteLength === 0) {
     throw new InvalidRequestError('Request body is required', [{ field: 'body', message: 'required' }]);
   }
@@ -91,5 +101,5 @@ export function parseJsonBody<S extends z.ZodType>(
           { field, message: 'lone UTF-16 surrogate' },
         ]);
   }
-  return validate(schema, value, 'request body');
+  return value;
 }

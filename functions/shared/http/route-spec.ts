@@ -78,6 +78,11 @@ export type RequestSpec = {
   body?: z.ZodType;
   /** The largest accepted body; the service's default applies when absent. */
   maxBodyBytes?: number;
+  /**
+   * Awaited with the body as received (JSON, not yet validated) just before `body` validates it:
+   * loads what validating this body needs, for a module loaded on first use rather than at init.
+   */
+  prepareBody?: (body: unknown) => Promise<void>;
 };
 
 /** One operation of a service's API, declared once. */

@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { evaluatePolicy } from '../../../functions/model-policy/policy/policy-engine.ts';
 import type { PolicySubject } from '../../../functions/model-policy/policy/policy-engine.ts';
 import { TenantModelPolicySchema } from '../../../functions/model-policy/schemas/tenant-policy.ts';
+import { loadDenyPatternEngine } from '../../../functions/model-policy/policy/deny-pattern.ts';
+
+// The policies below hold content patterns: validating them needs RE2, which loads on first need.
+await loadDenyPatternEngine();
 
 const policy = TenantModelPolicySchema.parse({
   entitlements: { allow: ['local/*', 'tier:*', 'openai/*'], deny: ['openai/gpt-4o'] },

@@ -4,12 +4,14 @@ import { InternalError } from '../../../shared/errors/agentos-error.ts';
 import { storageUnavailable } from '../../../shared/storage/dynamo-errors.ts';
 import { recordSortKey, storageKeys } from '../../../shared/storage/keys.ts';
 import type { StoredTenantPolicy, TenantPolicyStorePort } from '../../ports/tenant-policy-store-port.ts';
+import { prepareDenyPatterns } from '../../policy/deny-pattern.ts';
 import { TenantModelPolicySchema } from '../../schemas/tenant-policy.ts';
 import type { TenantModelPolicy } from '../../schemas/tenant-policy.ts';
 
 type PolicyItem = { policy: unknown; version: number; updated_at: string; updated_by: string };
 
-function toStored(item: PolicyItem): StoredTenantPolicy {
+async function toStored(item: PolicyItem): Promise<StoredTenantPolicy> {
+  await prepareDenyPatterns(item.policy);
   const parsed = TenantModelPolicySchema.safeParse(item.policy);
   if (!parsed.success)
     throw new InternalError('A stored tenant model policy is invalid', { cause: parsed.error });
@@ -55,6 +57,7 @@ export class DynamoTenantPolicyStore implements TenantPolicyStorePort {
     now: Date,
   ): Promise<StoredTenantPolicy> {
     const pk = storageKeys.modelPolicy(tenantId);
+    let stored: PolicyItem;
     try {
       const result = await this.#db.send(
         new UpdateCommand({
@@ -80,9 +83,10 @@ export class DynamoTenantPolicyStore implements TenantPolicyStorePort {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toStored(result.Attributes as PolicyItem);
+      stored = result.Attributes as PolicyItem;
     } catch (error) {
       throw storageUnavailable(error);
     }
+    return toStored(stored);
   }
 }
