@@ -4,7 +4,10 @@ import type { JSONWebKeySet } from 'jose';
 import type { SigningJwk } from '../../functions/shared/auth/token-issuer.ts';
 import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
 import { apiRoutes, functionDefinitions, stepQueueDefinition } from '../../infra/resources/definitions.ts';
-import { modelPolicyEnv } from '../../functions/model-policy/composition/model-policy-config.ts';
+import {
+  modelPolicyEnv,
+  prepareModelPolicyEnv,
+} from '../../functions/model-policy/composition/model-policy-config.ts';
 import {
   orchestratorHttpEnv,
   stepWorkerEnv,
@@ -60,11 +63,11 @@ export const localSseIdlePollMs = 2_000;
  * The environment the Lambda functions of a node see, as the CDK stack would set it: one process
  * hosts every function, so it gets the union of their contracts, checked against each before use.
  */
-export function functionEnvironment(
+export async function functionEnvironment(
   settings: LocalNodeSettings,
   modelPolicyUrl: string,
   orchestratorUrl: string,
-): Record<string, string> {
+): Promise<Record<string, string>> {
   const environment = {
     ...orchestratorHttpEnv.render({
       AGENTOS_TABLE_NAME: settings.resources.tableName,
@@ -107,6 +110,7 @@ export function functionEnvironment(
     ...settings.functionEnv,
   };
   // A bad override fails here, naming the variable, rather than in the first request.
+  await prepareModelPolicyEnv(environment);
   for (const contract of [orchestratorHttpEnv, stepWorkerEnv, modelPolicyEnv, otlpTracingEnv])
     contract.parse(environment);
   return environment;
@@ -144,7 +148,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   const modelPolicyUrl = `http://${settings.host}:${modelPolicyPort}`;
   Object.assign(
     process.env,
-    functionEnvironment(settings, modelPolicyUrl, `http://${settings.host}:${orchestratorPort}`),
+    await functionEnvironment(settings, modelPolicyUrl, `http://${settings.host}:${orchestratorPort}`),
   );
   installLambdaRuntimeShim();
   installInvokeStore();

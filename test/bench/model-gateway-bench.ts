@@ -42,6 +42,7 @@ import type { HttpFront } from '../../cli/local/lambda-http-front.ts';
 import { installLambdaRuntimeShim } from '../../cli/local/lambda-runtime-shim.ts';
 import { projectRoot } from '../../cli/local/project-paths.ts';
 import { composeModelPolicy } from '../../functions/model-policy/composition/model-policy-root.ts';
+import { prepareModelPolicyEnv } from '../../functions/model-policy/composition/model-policy-config.ts';
 import type { ModelPolicyAdapters } from '../../functions/model-policy/composition/model-policy-root.ts';
 import { awsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { createStreamingLambdaHandler } from '../../functions/shared/http/lambda-adapter.ts';
@@ -544,8 +545,10 @@ async function main(): Promise<void> {
     adapters: Partial<ModelPolicyAdapters>,
     options: { upstreamUrl?: string; settleBeforeAnswer?: boolean } = {},
   ): Promise<Served> => {
+    const env = envFor(options.upstreamUrl ?? upstream.url);
+    await prepareModelPolicyEnv(env);
     const root = composeModelPolicy({
-      env: envFor(options.upstreamUrl ?? upstream.url),
+      env,
       adapters,
       ...(options.settleBeforeAnswer === true ? { settleBeforeAnswer: true } : {}),
     });

@@ -13,7 +13,7 @@ import { ConfigurationError } from '../../shared/errors/agentos-error.ts';
 import { defaultOperatorTenantId } from '../api/admin-policy-handlers.ts';
 import { ModelCatalogSchema } from '../schemas/model-catalog.ts';
 import type { ModelCatalog } from '../schemas/model-catalog.ts';
-import { prepareDenyPatterns } from '../policy/deny-pattern.ts';
+import { DenyPatternEngineNotLoadedError, prepareDenyPatterns } from '../policy/deny-pattern.ts';
 import { TenantModelPolicySchema } from '../schemas/tenant-policy.ts';
 import type { TenantModelPolicy } from '../schemas/tenant-policy.ts';
 import { defaultModelCatalog } from './default-catalog.ts';
@@ -121,7 +121,16 @@ export async function prepareModelPolicyEnv(env: EnvSource = process.env): Promi
 
 /** Reads and validates the Model Policy's settings, throwing on the bad ones. */
 export function modelPolicyConfigFromEnv(env: EnvSource = process.env): ModelPolicyConfig {
-  const values = modelPolicyEnv.parse(env);
+  let values: ReturnType<typeof modelPolicyEnv.parse>;
+  try {
+    values = modelPolicyEnv.parse(env);
+  } catch (error) {
+    if (!(error instanceof DenyPatternEngineNotLoadedError)) throw error;
+    throw new ConfigurationError(
+      `${modelPolicyEnv.names.AGENTOS_MODEL_DEFAULT_POLICY} holds deny-rule content patterns, which need RE2: await prepareModelPolicyEnv(env) first`,
+      { cause: error },
+    );
+  }
   const catalog = catalogSource(values.AGENTOS_MODEL_CATALOG, values.AGENTOS_MODEL_CATALOG_FILE);
   return {
     tableName: values.AGENTOS_TABLE_NAME,

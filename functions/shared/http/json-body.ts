@@ -40,21 +40,10 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
- * Reads a JSON request body and validates it against `schema`. In order: present, at most
- * `maxBytes`, a JSON media type (415 otherwise), valid UTF-8, valid JSON, nested at most
- * {@link maxJsonDepth} levels with no lone surrogates, then the schema. The value is typed only after
- * validation, and every refusal is a 4xx naming what is wrong.
- */
-export function parseJsonBody<S extends z.ZodType>(
-  raw: Uint8Array | undefined,
-  schema: S,
-  options: { maxBytes: number; contentType: string | undefined },
-): z.infer<S> {
-  return validate(schema, decodeJsonBody(raw, options), 'request body');
-}
-
-/**
- * {@link parseJsonBody} up to the schema: the body as JSON, `unknown` until a schema validates it.
+ * Reads a JSON request body up to its schema, which the caller applies with {@link validate}. In
+ * order: present, at most `maxBytes`, a JSON media type (415 otherwise), valid UTF-8, valid JSON,
+ * nested at most {@link maxJsonDepth} levels with no lone surrogates. The value stays `unknown`
+ * until a schema validates it, and every refusal is a 4xx naming what is wrong.
  */
 export function decodeJsonBody(
   raw: Uint8Array | undefined,

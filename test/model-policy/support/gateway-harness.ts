@@ -2,6 +2,7 @@ import { installLambdaRuntimeShim } from '../../../cli/local/lambda-runtime-shim
 import type { HttpFront } from '../../../cli/local/lambda-http-front.ts';
 import { DynamoLedger } from '../../../functions/model-policy/adapters/dynamodb/dynamo-ledger.ts';
 import { composeModelPolicy } from '../../../functions/model-policy/composition/model-policy-root.ts';
+import { prepareModelPolicyEnv } from '../../../functions/model-policy/composition/model-policy-config.ts';
 import type { ModelPolicyAdapters } from '../../../functions/model-policy/composition/model-policy-root.ts';
 import type { LedgerPort } from '../../../functions/model-policy/ports/ledger-port.ts';
 import { scopes } from '../../../functions/shared/auth/auth-context.ts';
@@ -76,6 +77,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...options.env,
   };
   installLambdaRuntimeShim();
+  await prepareModelPolicyEnv(env);
   const adapters: Partial<ModelPolicyAdapters> = {
     ...options.adapters,
     ...(options.wrapLedger === undefined
