@@ -26,7 +26,8 @@ export const bundleBudgets: Record<FunctionName, BundleBudget> = {
   // Serves the streaming routes alone; runs are created or canceled here rarely, so SQS and Step
   // Functions load on first use.
   orchestratorEvents: { initKiB: 730, clients: ['@aws-sdk/client-dynamodb'] },
-  // Tools (and Secrets Manager, for HTTP tools' credentials) load on a step's first tool call.
+  // Tools (and Secrets Manager, for HTTP tools' credentials) load with the first step of an agent
+  // that has tools.
   stepWorker: {
     initKiB: 785,
     clients: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn', '@aws-sdk/client-sqs'],

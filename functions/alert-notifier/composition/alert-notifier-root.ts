@@ -24,10 +24,13 @@ function transportOnFirstSend(build: (module: typeof alertTransports) => AlertTr
   let loading: Promise<AlertTransport> | undefined;
   return {
     async send(email) {
-      const transport = await (loading ??= import('./alert-transports.ts').then(build, (error: unknown) => {
-        loading = undefined;
-        throw error;
-      }));
+      // A failed import or build is not remembered: the next send tries again.
+      const transport = await (loading ??= import('./alert-transports.ts')
+        .then(build)
+        .catch((error: unknown) => {
+          loading = undefined;
+          throw error;
+        }));
       return transport.send(email);
     },
   };

@@ -91,13 +91,13 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
     new ConfiguredSecrets(
       env,
       () =>
-        (secretsClient ??= import('@aws-sdk/client-secrets-manager').then(
-          (module) => tracedClient(new module.SecretsManagerClient(aws), telemetry.tracer),
-          (error: unknown) => {
+        // A failed import or client build is not remembered: the next secret read tries again.
+        (secretsClient ??= import('@aws-sdk/client-secrets-manager')
+          .then((module) => tracedClient(new module.SecretsManagerClient(aws), telemetry.tracer))
+          .catch((error: unknown) => {
             secretsClient = undefined;
             throw error;
-          },
-        )),
+          })),
     );
   const limiter = options.adapters?.limiter ?? new DynamoRateLimiter(table(), config.tableName);
   const adapters: ModelPolicyAdapters = {

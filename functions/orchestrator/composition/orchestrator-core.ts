@@ -101,8 +101,10 @@ export function composeOrchestratorCore(
   };
   const transportModule = lazyModule(options.runTransport, () => import('./run-transport.ts'));
   const stepToolsModule = lazyModule(options.stepTools, () => import('./step-tools.ts'));
-  let built: RunTransport | undefined;
-  const transport = async () => (built ??= (await transportModule()).createRunTransport(transportSettings));
+  // One transport per instance, even when a batch's records first need it at once.
+  const transport = lazyModule(undefined, async (): Promise<RunTransport> =>
+    (await transportModule()).createRunTransport(transportSettings),
+  );
   const queue = {
     enqueueStep: async (...args) => (await transport()).queue.enqueueStep(...args),
     enqueueRunStop: async (...args) => (await transport()).queue.enqueueRunStop(...args),
@@ -120,8 +122,9 @@ export function composeOrchestratorCore(
   );
   // The node's trusted federation peers (HLD §7.1), node-level records of the node's table.
   const peers = new DynamoPeerRegistry(db, config.tableName);
-  // The forwarding and pushing side of federation (HLD §7.3, §7.4), imported on the first push or
-  // forward: most invocations commit no event and forward nothing.
+  // The forwarding and pushing side of federation (HLD §7.3, §7.4), imported on the first event
+  // committed or run forwarded (the sink asks the pusher whether a run was forwarded here): the
+  // events function, which mostly reads, seldom needs it.
   const federationModule = lazyModule(undefined, () => import('./federation-runtime.ts'));
   // Read on first use: a node that never federates needs no node id or signing key to serve runs.
   let peerIssuer: PeerTokenIssuer | undefined;

@@ -9,9 +9,9 @@ export type { ComposeOrchestratorOptions, OrchestratorCore } from './orchestrato
 
 /**
  * The Orchestrator's composition root: the one place that picks adapters for its ports, with every
- * function's part on one core, for a process that hosts them all (tests, the local node). The
- * Lambda entries build the core and only their own part (see handlers/), so each bundle loads only
- * what its function serves.
+ * function's part on one core, for the tests, which host them all in one process. The Lambda
+ * entries build the core and only their own part (see handlers/), so each bundle loads only what
+ * its function serves; the local node imports those entries, one core per function, as Lambda does.
  */
 export function composeOrchestrator(env: EnvSource = process.env, options: ComposeOrchestratorOptions = {}) {
   const core = composeOrchestratorCore(env, options);

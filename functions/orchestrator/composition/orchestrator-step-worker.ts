@@ -11,6 +11,18 @@ import { runStopperOf } from './orchestrator-stopper.ts';
 import { orchestratorStoresOf } from './orchestrator-stores.ts';
 
 /**
+ * A ToolPort that builds the tool catalog on first use: an agent without tools describes none, so
+ * its steps load no catalog (nor the Secrets Manager client for HTTP tools' credentials).
+ */
+export function toolsOnFirstUse(catalog: () => Promise<ToolPort>): ToolPort {
+  return {
+    describe: async (auth, toolIds) =>
+      toolIds.length === 0 ? [] : (await catalog()).describe(auth, toolIds),
+    invoke: async (...args) => (await catalog()).invoke(...args),
+  };
+}
+
+/**
  * The step worker's parts: its settings, the engine, the redelivery backoff of retried steps, and
  * the driver whose step tasks it answers.
  */
@@ -20,7 +32,7 @@ export function orchestratorStepWorker(core: OrchestratorCore) {
   const { reportFailure, now, telemetry, runSlots, limiter, transport, stepAge, stepToolsModule } = core;
   const { admission } = core.tenancy;
   const worker = stepWorkerConfigFromEnv(env);
-  // Built on the first step that needs a tool: one catalog, so its bounded caches are shared.
+  // Built with the first step of an agent that has tools: one catalog, so its caches are shared.
   const catalog = lazyModule(undefined, async () =>
     (await stepToolsModule()).createToolCatalog(transportSettings, {
       // The tenants' HTTP tools come from the tool registry of the tools API (HLD §3.1).
@@ -30,10 +42,7 @@ export function orchestratorStepWorker(core: OrchestratorCore) {
       secretPrefix: worker.toolSecretPrefix,
     }),
   );
-  const tools = {
-    describe: async (...args) => (await catalog()).describe(...args),
-    invoke: async (...args) => (await catalog()).invoke(...args),
-  } satisfies ToolPort;
+  const tools = toolsOnFirstUse(catalog);
   const engine = createStepEngine({
     runs,
     queue,

@@ -8,8 +8,8 @@ import type { ToolSecretReader } from '../adapters/tools/tool-secrets.ts';
 /**
  * The step worker's tools, in a module of their own: only the step worker calls tools, so the API
  * functions never load the tool catalog, its schema validator or the Secrets Manager client; the
- * step worker imports this module on a step's first tool call (and the catalog its schema
- * validator on the first argument check).
+ * step worker imports this module with the first step of an agent that has tools (and the catalog
+ * its schema validator on the first argument check).
  */
 
 /**

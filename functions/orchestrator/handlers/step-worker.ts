@@ -4,8 +4,8 @@ import * as runTransport from '../composition/run-transport.ts';
 import { createStepWorkerHandler } from '../adapters/sqs/sqs-step-worker.ts';
 
 // Every invocation steps runs: the SQS and Step Functions adapters load at init. The tools (their
-// catalog, HTTP tools' Secrets Manager credentials, argument validation) load on a step's first
-// tool call: a step that only calls the model needs none of them.
+// catalog, HTTP tools' Secrets Manager credentials) load with the first step of an agent that has
+// tools, and argument validation with the first tool call: an agent without tools needs none.
 const core = composeOrchestratorCore(process.env, { runTransport });
 const worker = orchestratorStepWorker(core);
 

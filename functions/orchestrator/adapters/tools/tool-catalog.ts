@@ -64,13 +64,12 @@ export class ToolCatalog implements ToolPort {
    * the next call instead of being remembered.
    */
   #argumentValidator(): Promise<ToolArgumentValidator> {
-    return (this.#validator ??= import('../../schemas/tool-arguments.ts').then(
-      (module) => new module.ToolArgumentValidator(),
-      (error: unknown) => {
+    return (this.#validator ??= import('../../schemas/tool-arguments.ts')
+      .then((module) => new module.ToolArgumentValidator())
+      .catch((error: unknown) => {
         this.#validator = undefined;
         throw error;
-      },
-    ));
+      }));
   }
 
   async describe(auth: AuthContext, toolIds: readonly string[]): Promise<ToolDefinition[]> {
