@@ -530,6 +530,27 @@ export function runStatePortConformance(
       expect(page.map((e) => [e.sequence, e.data['step']])).toEqual([[3, 2]]);
     });
 
+    it('returns from a creation and a commit the events exactly as a read returns them', async () => {
+      const port = await factory();
+      const t = tenant();
+      const run = runRecord(t);
+      const created = await port.createRun(authFor(t), run, [queued(run.run_id)]);
+      const started = newEvent(`${run.run_id}:s1:step.started`, 'step.started', { step: 1 });
+      const first = await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        events: [started],
+      });
+      // A redelivered commit answers the event already stored, as stored.
+      const again = await port.commit(authFor(t), run.run_id, {
+        requireStatus: ['queued'],
+        events: [started],
+      });
+      const read = await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 });
+      expect(created.outcome === 'created' ? created.events : []).toEqual(read.slice(0, 1));
+      expect(first.events).toEqual(read.slice(1));
+      expect(again.events).toEqual(read.slice(1));
+    });
+
     it('returns stored events by id, in the order asked, leaving out ids not stored', async () => {
       const port = await factory();
       const t = tenant();

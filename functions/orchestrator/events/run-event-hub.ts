@@ -58,10 +58,11 @@ export type RunEventHubOptions = {
 /**
  * The one reader of a run's events in this process, however many streams follow the run: it polls
  * the store (fast while events arrive, backing off to the idle interval while none do), keeps the
- * newest events, and wakes its subscribers. A signal that a commit in this process stored events
- * for the run makes it read at once; after a read a signal prompted it waits for the next signal
- * (or the idle interval, for writers elsewhere) rather than polling fast. It stops when the run's
- * terminal event arrived or its last subscriber left.
+ * newest events, and wakes its subscribers. A commit in this process hands it the events it stored
+ * for the run: those that follow what it holds without a gap are passed on as they are, with no
+ * read; otherwise (a gap, or a signal without events) it reads at once. After a read a signal
+ * prompted it waits for the next signal (or the idle interval, for writers elsewhere) rather than
+ * polling fast. It stops when the run's terminal event arrived or its last subscriber left.
  */
 class RunTail {
   /** The newest events read, gapless and ascending. */
@@ -78,6 +79,8 @@ class RunTail {
   #failure: unknown;
   /** A signal came since the last read began. */
   #signalled = false;
+  /** A commit of this process handed events over: its writer signals, so reads need not be fast. */
+  #handedOver = false;
   /** Ends the current wait between reads early (a signal). */
   #nap: AbortController | undefined;
 
@@ -135,7 +138,8 @@ class RunTail {
   async #poll(): Promise<void> {
     const { runs, auth, runId, timing, clock, buffered } = this.options;
     let pollMs = timing.pollMinMs;
-    const unlisten = this.options.signals?.listen(auth.tenant_id, runId, () => {
+    const unlisten = this.options.signals?.listen(auth.tenant_id, runId, (events) => {
+      if (events !== undefined && this.#take(events)) return;
       this.#signalled = true;
       this.#nap?.abort();
     });
@@ -144,21 +148,17 @@ class RunTail {
         const prompted = this.#signalled;
         this.#signalled = false;
         const page = await runs.listEvents(auth, runId, { after: this.last, limit: 100 });
+        // `last` as it is now: events handed over while the read was out are not passed on twice.
         const fresh = gaplessAfter(page, this.last);
-        if (fresh.length > 0) {
-          this.events.push(...fresh);
-          if (this.events.length > buffered) this.events.splice(0, this.events.length - buffered);
-          this.last = fresh.at(-1)!.sequence;
-          this.terminal = fresh.some((event) => terminalEventTypes.has(event.type));
-          this.#wake();
-        }
+        this.#append(fresh, buffered);
         if (fresh.length === 100) continue;
         if (!this.caughtUp) {
           this.caughtUp = true;
           this.#wake();
         }
-        // After a read a signal prompted, the next commit here signals too: no fast polls for it.
-        if (prompted) pollMs = timing.pollMaxMs;
+        // After a read a signal prompted, or once commits here hand events over, the next commit
+        // here signals too: no fast polls for it.
+        if (prompted || this.#handedOver) pollMs = timing.pollMaxMs;
         else pollMs = page.length > 0 ? timing.pollMinMs : Math.min(timing.pollMaxMs, pollMs * 2);
         // A signal that came during the read is not slept past.
         if (this.#signalled) continue;
@@ -174,6 +174,31 @@ class RunTail {
     } finally {
       unlisten?.();
     }
+    this.#wake();
+  }
+
+  /**
+   * Takes events a commit of this process stored (ascending): true when every one of them was
+   * already held or now is, false when one follows a gap and the store must be read.
+   */
+  #take(events: readonly RunEvent[]): boolean {
+    if (this.terminal || this.#failure !== undefined) return true;
+    const unseen = events.filter((event) => event.sequence > this.last);
+    const fresh = gaplessAfter(unseen, this.last);
+    if (fresh.length > 0) this.#handedOver = true;
+    this.#append(fresh, this.options.buffered);
+    // A terminal event ends the reader now, not after its idle wait.
+    if (this.terminal) this.#nap?.abort();
+    return fresh.length === unseen.length;
+  }
+
+  /** Keeps `fresh` (gapless after {@link last}), bounded by `buffered`, and wakes the subscribers. */
+  #append(fresh: readonly RunEvent[], buffered: number): void {
+    if (fresh.length === 0) return;
+    this.events.push(...fresh);
+    if (this.events.length > buffered) this.events.splice(0, this.events.length - buffered);
+    this.last = fresh.at(-1)!.sequence;
+    this.terminal = fresh.some((event) => terminalEventTypes.has(event.type));
     this.#wake();
   }
 

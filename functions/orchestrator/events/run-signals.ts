@@ -4,16 +4,24 @@ import type { RunEvent } from '../schemas/event.ts';
 import type { RunRecord } from '../ports/run-state-port.ts';
 
 /**
+ * Hears of a run's newly stored events: `events` are the stored events a commit of this process
+ * returned (ascending), or `undefined` when only the fact of a change is known.
+ */
+export type RunSignalListener = (events?: readonly RunEvent[]) => void;
+
+/**
  * Tells the event readers of this process that a run has new events the moment a commit in this
- * process stored them (HLD §4.4), so a reader waits for that instead of polling fast. A hint only:
- * events committed by another process are still found by the reader's own idle poll. Listeners
- * exist only while a reader follows the run, so what this holds is bounded by the open readers.
+ * process stored them (HLD §4.4), and hands them the stored events, so a reader that follows without
+ * a gap passes them on without reading the store, and otherwise reads at once instead of polling
+ * fast. A hint only: events committed by another process are still found by the reader's own idle
+ * poll. Listeners exist only while a reader follows the run, so what this holds is bounded by the
+ * open readers.
  */
 export class RunSignals {
-  readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #listeners = new Map<string, Set<RunSignalListener>>();
 
   /** Calls `listener` whenever the run `tenantId`/`runId` is signalled; the answer stops it. */
-  listen(tenantId: string, runId: string, listener: () => void): () => void {
+  listen(tenantId: string, runId: string, listener: RunSignalListener): () => void {
     const key = signalKey(tenantId, runId);
     let listeners = this.#listeners.get(key);
     if (listeners === undefined) {
@@ -28,9 +36,12 @@ export class RunSignals {
     };
   }
 
-  /** Wakes the readers of the run, if this process has any. */
-  signal(tenantId: string, runId: string): void {
-    for (const listener of this.#listeners.get(signalKey(tenantId, runId)) ?? []) listener();
+  /**
+   * Wakes the readers of the run, if this process has any, handing them `events` when given: the
+   * run's events as the store holds them (stored already, ascending).
+   */
+  signal(tenantId: string, runId: string, events?: readonly RunEvent[]): void {
+    for (const listener of this.#listeners.get(signalKey(tenantId, runId)) ?? []) listener(events);
   }
 
   /** Runs followed in this process now (for tests and gauges). */
@@ -50,11 +61,26 @@ function signalKey(tenantId: string, runId: string): string {
  */
 export const processRunSignals = new RunSignals();
 
-/** An event sink that also signals the runs whose events it publishes (they are stored already). */
+/**
+ * An event sink that also signals the runs whose events it publishes, handing each run's events to
+ * its readers: what a sink is given is what the store returned for a commit, stored already.
+ */
 export function signallingSink(inner: EventSinkPort, signals: RunSignals): EventSinkPort {
   return {
     async publish(auth: AuthContext, events: readonly RunEvent[], run?: RunRecord): Promise<void> {
-      for (const runId of new Set(events.map((event) => event.run_id))) signals.signal(auth.tenant_id, runId);
+      const byRun = new Map<string, RunEvent[]>();
+      for (const event of events) {
+        const list = byRun.get(event.run_id);
+        if (list === undefined) byRun.set(event.run_id, [event]);
+        else list.push(event);
+      }
+      for (const [runId, runEvents] of byRun) {
+        signals.signal(
+          auth.tenant_id,
+          runId,
+          runEvents.toSorted((a, b) => a.sequence - b.sequence),
+        );
+      }
       await inner.publish(auth, events, run);
     },
   };
