@@ -83,7 +83,7 @@ export async function functionEnvironment(
       AWS_REGION: settings.region,
       // Runs' events URLs are absolute: a browser opens them as they are.
       AGENTOS_PUBLIC_API_URL: orchestratorUrl,
-      // Every commit in this process wakes the streams following its run at once (run-signals.ts):
+      // Every commit in this process hands its events to the streams following its run (run-signals.ts):
       // the idle poll only finds writes made elsewhere (the CLI on the table, a restarted process).
       AGENTOS_SSE_POLL_MAX_MS: String(localSseIdlePollMs),
     }),

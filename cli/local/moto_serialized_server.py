@@ -48,6 +48,13 @@
    keeps its token for 10 minutes (at most 100,000 tokens); a cancelled one keeps nothing, so
    retrying it evaluates it again.
 
+9. Update expressions parsed once per text. moto tokenizes and parses an UpdateExpression twice per
+   update (once to check its placeholders, once to apply it), about a tenth of the emulator's CPU
+   under a local node's load, where the same few expressions recur with other values. The parse of
+   an expression text never changes and moto's validator works on a deep copy of it, so parsed
+   expressions are kept, for at most a few thousand texts; one that fails to parse is not kept and
+   fails again each time.
+
 Then it hands over to moto's own command line.
 
 These patches reach into moto's private internals, so they hold only for the moto version pinned in
@@ -368,6 +375,26 @@ def _transact_write_items_once(self):  # type: ignore[no-untyped-def]
 
 
 DynamoHandler.transact_write_items = _transact_write_items_once  # type: ignore[method-assign]
+
+# Update expressions parsed once per text (point 9 above).
+import functools  # noqa: E402
+
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # noqa: E402
+from moto.dynamodb.parsing.validators import Validator  # noqa: E402
+
+if "self.node_to_validate = deepcopy(expression)" not in inspect.getsource(Validator.__init__):
+    raise SystemExit("moto's update validator no longer works on a copy of the parsed expression; revisit item 9")
+
+_MAX_PARSED_EXPRESSIONS = 4096
+_parse_update_expression = UpdateExpressionParser.make
+
+
+@functools.lru_cache(maxsize=_MAX_PARSED_EXPRESSIONS)
+def _parsed_update_expression(expression_str):  # type: ignore[no-untyped-def]
+    return _parse_update_expression(expression_str)
+
+
+UpdateExpressionParser.make = staticmethod(_parsed_update_expression)  # type: ignore[method-assign,assignment]
 
 if __name__ == "__main__":
     main(sys.argv[1:])

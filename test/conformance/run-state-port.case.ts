@@ -535,20 +535,22 @@ export function runStatePortConformance(
       const t = tenant();
       const run = runRecord(t);
       const created = await port.createRun(authFor(t), run, [queued(run.run_id)]);
-      const started = newEvent(`${run.run_id}:s1:step.started`, 'step.started', { step: 1 });
+      const started = (step: number) =>
+        newEvent(`${run.run_id}:s${step}:step.started`, 'step.started', { step });
       const first = await port.commit(authFor(t), run.run_id, {
         requireStatus: ['queued'],
-        events: [started],
+        events: [started(1), started(2)],
       });
-      // A redelivered commit answers the event already stored, as stored.
+      // A partly redelivered commit answers the event already stored, as stored, beside the new one.
       const again = await port.commit(authFor(t), run.run_id, {
         requireStatus: ['queued'],
-        events: [started],
+        events: [started(2), started(3)],
       });
       const read = await port.listEvents(authFor(t), run.run_id, { after: 0, limit: 10 });
+      expect(read.map((event) => event.sequence)).toEqual([1, 2, 3, 4]);
       expect(created.outcome === 'created' ? created.events : []).toEqual(read.slice(0, 1));
-      expect(first.events).toEqual(read.slice(1));
-      expect(again.events).toEqual(read.slice(1));
+      expect(first.events).toEqual(read.slice(1, 3));
+      expect(again.events).toEqual(read.slice(2, 4));
     });
 
     it('returns stored events by id, in the order asked, leaving out ids not stored', async () => {

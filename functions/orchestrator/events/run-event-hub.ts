@@ -49,8 +49,9 @@ export type RunEventHubOptions = {
   /** Told the number of streams open in this process whenever one opens or ends (a gauge, HLD §9.1). */
   onOpenStreams?: (open: number) => void;
   /**
-   * Commits of this process signal their runs here ({@link RunSignals}): a reader woken by one reads
-   * at once and then waits for the next signal or its idle interval, instead of polling fast.
+   * Commits of this process hand their runs' stored events over here ({@link RunSignals}): a reader
+   * passes on those that follow what it holds without a gap and reads at once otherwise, and then
+   * waits for the next hand-over or its idle interval, instead of polling fast.
    */
   signals?: RunSignals;
 };
@@ -150,8 +151,12 @@ class RunTail {
         const page = await runs.listEvents(auth, runId, { after: this.last, limit: 100 });
         // `last` as it is now: events handed over while the read was out are not passed on twice.
         const fresh = gaplessAfter(page, this.last);
+        // Events no commit here handed over, found unprompted: a writer elsewhere, so poll fast again.
+        if (fresh.length > 0 && !prompted) this.#handedOver = false;
         this.#append(fresh, buffered);
-        if (fresh.length === 100) continue;
+        if (this.terminal) break;
+        // A full page, all of it now held (some may have been handed over meanwhile): read on.
+        if (page.length === 100 && page.at(-1)!.sequence === this.last) continue;
         if (!this.caughtUp) {
           this.caughtUp = true;
           this.#wake();
@@ -199,6 +204,8 @@ class RunTail {
     if (this.events.length > buffered) this.events.splice(0, this.events.length - buffered);
     this.last = fresh.at(-1)!.sequence;
     this.terminal = fresh.some((event) => terminalEventTypes.has(event.type));
+    // Nothing follows a terminal event: the reader has caught up for good.
+    if (this.terminal) this.caughtUp = true;
     this.#wake();
   }
 

@@ -54,12 +54,18 @@ function signalKey(tenantId: string, runId: string): string {
   return `${tenantId}\u0000${runId}`;
 }
 
+/** Where the process's signals are kept: a key every copy of this module finds, bundled or not. */
+const processSignalsKey = Symbol.for('agentos.orchestrator.run-signals');
+
 /**
- * The signals of this process: every function composed in it shares them. In Lambda each function
- * has its own process, so a step worker's signals reach no reader and streams keep polling; in the
- * local node, where one process hosts every function, a commit wakes its streams at once.
+ * The signals of this process: every function composed in it shares them, even when each is its
+ * own bundle with its own copy of this module (a local node hosting the deployed bundles). In
+ * Lambda each function has its own process, so a step worker's signals reach no reader and
+ * streams keep polling; where one process hosts every function, a commit hands its events to the
+ * streams at once.
  */
-export const processRunSignals = new RunSignals();
+export const processRunSignals: RunSignals = ((globalThis as Record<symbol, unknown>)[processSignalsKey] ??=
+  new RunSignals()) as RunSignals;
 
 /**
  * An event sink that also signals the runs whose events it publishes, handing each run's events to

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RunEventHub } from '../../../functions/orchestrator/events/run-event-hub.ts';
 import { RunSignals, signallingSink } from '../../../functions/orchestrator/events/run-signals.ts';
 import type { RunStatePort } from '../../../functions/orchestrator/ports/run-state-port.ts';
@@ -9,14 +9,19 @@ import { followerAuth, runEvent } from '../../support/run-event-fixtures.ts';
 const auth = followerAuth;
 const event = runEvent;
 
-/** A run's log that counts its reads. */
+/** A run's log that counts its reads; while `hold` is set, a read answers once it is released. */
 function countedLog() {
   const stored: RunEvent[] = [];
   let reads = 0;
+  const gate: { hold?: Promise<void>; started?: () => void } = {};
   const unused = () => Promise.reject(new Error('unused'));
   const runs: RunStatePort = {
     listEvents: async (_auth, _runId, page) => {
       reads += 1;
+      if (gate.hold !== undefined) {
+        gate.started?.();
+        await gate.hold;
+      }
       return stored.filter((e) => e.sequence > page.after).slice(0, page.limit);
     },
     createRun: unused,
@@ -28,7 +33,7 @@ function countedLog() {
     listSteps: unused,
     listRuns: unused,
   };
-  return { runs, stored, reads: () => reads };
+  return { runs, stored, gate, reads: () => reads };
 }
 
 const timing = { pollMinMs: 50, pollMaxMs: 2_000, keepAliveMs: 15_000, maxDurationMs: 60_000, retryMs: 1000 };
@@ -99,6 +104,7 @@ describe('run signals', () => {
     const { tail, close } = hub.subscribe(auth, 'run_x', 0);
     await clock.sleep(10_000);
     const readsBefore = log.reads();
+    const at = clock.now();
     log.stored.push(event(1), event(2), event(3));
     // Events 1 and 2 were committed elsewhere: only 3 is handed over.
     signals.signal('acme', 'run_x', [event(3)]);
@@ -106,6 +112,8 @@ describe('run signals', () => {
       await tail.changed(tail.version, 60_000, new AbortController().signal);
     expect(tail.eventsAfter(0)!.map((e) => e.sequence)).toEqual([1, 2, 3]);
     expect(log.reads()).toBe(readsBefore + 1);
+    // At once: not at the next idle poll.
+    expect(clock.now()).toBe(at);
     close();
   });
 
@@ -129,10 +137,65 @@ describe('run signals', () => {
     close();
   });
 
+  /** Subscribes to run_x after event 1 is read, then holds the next read until `release` is called. */
+  async function heldRead() {
+    const clock = new ManualClock();
+    const log = countedLog();
+    const signals = new RunSignals();
+    const hub = new RunEventHub({ runs: log.runs, timing, clock, signals });
+    log.stored.push(event(1));
+    const subscription = hub.subscribe(auth, 'run_x', 0);
+    while ((subscription.tail.eventsAfter(0) ?? []).length < 1) {
+      await subscription.tail.changed(subscription.tail.version, 60_000, new AbortController().signal);
+    }
+    let release!: () => void;
+    log.gate.hold = new Promise((resolve) => (release = resolve));
+    const started = new Promise<void>((resolve) => (log.gate.started = resolve));
+    // A signal without events prompts the read that is held.
+    signals.signal('acme', 'run_x');
+    await started;
+    return { clock, log, signals, ...subscription, release };
+  }
+
+  it('passes each event on once when a commit hands events over while a read is out', async () => {
+    const { log, signals, tail, close, release } = await heldRead();
+    log.stored.push(event(2), event(3));
+    signals.signal('acme', 'run_x', [event(2), event(3)]);
+    expect(tail.eventsAfter(0)!.map((e) => e.sequence)).toEqual([1, 2, 3]);
+    log.stored.push(event(4));
+    release();
+    while (tail.last < 4) await tail.changed(tail.version, 60_000, new AbortController().signal);
+    expect(tail.eventsAfter(0)!.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
+    close();
+  });
+
+  it('stops reading once a terminal event is handed over while a read is out', async () => {
+    const { clock, log, signals, tail, close, release } = await heldRead();
+    const at = clock.now();
+    log.stored.push(event(2, 'run.completed'));
+    signals.signal('acme', 'run_x', [event(2, 'run.completed')]);
+    const reads = log.reads();
+    release();
+    while (signals.followed() > 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(tail.eventsAfter(0)!.map((e) => e.sequence)).toEqual([1, 2]);
+    expect(tail.caughtUp).toBe(true);
+    expect(log.reads()).toBe(reads);
+    expect(clock.now()).toBe(at);
+    close();
+  });
+
   it('returns the same events, polling fast after each, when no signal comes', async () => {
     const { seenAt, reads } = await follow();
     expect(seenAt).toHaveLength(6);
     expect(reads).toBeGreaterThan(1 + 5 + 6);
+  });
+
+  it('returns the one set of signals of the process to every copy of its module', async () => {
+    const { processRunSignals } = await import('../../../functions/orchestrator/events/run-signals.ts');
+    vi.resetModules();
+    const again = await import('../../../functions/orchestrator/events/run-signals.ts');
+    expect(again.processRunSignals).toBe(processRunSignals);
+    expect(again.RunSignals).not.toBe(RunSignals);
   });
 
   it('signals the runs of published events with their events in order, for their tenant only', async () => {
