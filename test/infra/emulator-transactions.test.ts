@@ -1,44 +1,15 @@
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  TransactWriteItemsCommand,
-} from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMoto } from '../../cli/local/emulator.ts';
-import type { EmulatorHandle } from '../../cli/local/emulator.ts';
+import { describe, expect, it } from 'vitest';
+import { emulatorTable } from '../support/emulator-table.ts';
 
 /**
  * The launcher applies a transaction once per ClientRequestToken, as DynamoDB does
  * (cli/local/moto_serialized_server.py, point 8): an SDK retry of a transaction that applied but
  * answered too late must not apply it again.
  */
-let emulator: EmulatorHandle;
-let dynamo: DynamoDBClient;
 const table = 'transactions';
-
-beforeAll(async () => {
-  emulator = await startMoto();
-  dynamo = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: emulator.endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    }),
-  );
-});
-
-afterAll(async () => {
-  dynamo.destroy();
-  await emulator.stop();
-});
+const emulator = emulatorTable(table);
 
 /** Adds `by` to the counter of item `pk`, optionally only while the item is `open`. */
 function add(pk: string, by: number, options: { whileOpen?: boolean } = {}): TransactWriteItem {
@@ -66,34 +37,37 @@ function open(pk: string): TransactWriteItem {
 }
 
 async function counter(pk: string): Promise<number | undefined> {
-  const read = await dynamo.send(
-    new GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }),
-  );
+  const read = await emulator
+    .dynamo()
+    .send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }));
   const n = read.Item?.['n']?.N;
   return n === undefined ? undefined : Number(n);
 }
 
 describe('transactions on the emulator', () => {
   it('applies each call without a client token', async () => {
-    await dynamo.send(new TransactWriteItemsCommand({ TransactItems: [add('plain', 1)] }));
-    await dynamo.send(new TransactWriteItemsCommand({ TransactItems: [add('plain', 1)] }));
+    await emulator.dynamo().send(new TransactWriteItemsCommand({ TransactItems: [add('plain', 1)] }));
+    await emulator.dynamo().send(new TransactWriteItemsCommand({ TransactItems: [add('plain', 1)] }));
     expect(await counter('plain')).toBe(2);
   });
 
   it('returns success for a repeat with the same token and items, and writes once', async () => {
     const call = { TransactItems: [add('once', 1)], ClientRequestToken: 'token-once' };
-    await dynamo.send(new TransactWriteItemsCommand(call));
-    await dynamo.send(new TransactWriteItemsCommand(call));
-    await dynamo.send(new TransactWriteItemsCommand(call));
+    await emulator.dynamo().send(new TransactWriteItemsCommand(call));
+    await emulator.dynamo().send(new TransactWriteItemsCommand(call));
+    await emulator.dynamo().send(new TransactWriteItemsCommand(call));
     expect(await counter('once')).toBe(1);
   });
 
   it('throws IdempotentParameterMismatchException for the same token with other items, and writes nothing', async () => {
-    await dynamo.send(
-      new TransactWriteItemsCommand({ TransactItems: [add('mismatch', 1)], ClientRequestToken: 'token-mm' }),
+    await emulator.dynamo().send(
+      new TransactWriteItemsCommand({
+        TransactItems: [add('mismatch', 1)],
+        ClientRequestToken: 'token-mm',
+      }),
     );
     await expect(
-      dynamo.send(
+      emulator.dynamo().send(
         new TransactWriteItemsCommand({
           TransactItems: [add('mismatch', 5)],
           ClientRequestToken: 'token-mm',
@@ -108,22 +82,28 @@ describe('transactions on the emulator', () => {
       TransactItems: [add('retried', 1, { whileOpen: true })],
       ClientRequestToken: 'token-retry',
     };
-    await expect(dynamo.send(new TransactWriteItemsCommand(call))).rejects.toMatchObject({
+    await expect(emulator.dynamo().send(new TransactWriteItemsCommand(call))).rejects.toMatchObject({
       name: 'TransactionCanceledException',
     });
     expect(await counter('retried')).toBeUndefined();
-    await dynamo.send(new TransactWriteItemsCommand({ TransactItems: [open('retried')] }));
-    await dynamo.send(new TransactWriteItemsCommand(call));
-    await dynamo.send(new TransactWriteItemsCommand(call));
+    await emulator.dynamo().send(new TransactWriteItemsCommand({ TransactItems: [open('retried')] }));
+    await emulator.dynamo().send(new TransactWriteItemsCommand(call));
+    await emulator.dynamo().send(new TransactWriteItemsCommand(call));
     expect(await counter('retried')).toBe(1);
   });
 
   it('keeps tokens apart per token: another token applies the same items again', async () => {
-    await dynamo.send(
-      new TransactWriteItemsCommand({ TransactItems: [add('two-tokens', 1)], ClientRequestToken: 'token-a' }),
+    await emulator.dynamo().send(
+      new TransactWriteItemsCommand({
+        TransactItems: [add('two-tokens', 1)],
+        ClientRequestToken: 'token-a',
+      }),
     );
-    await dynamo.send(
-      new TransactWriteItemsCommand({ TransactItems: [add('two-tokens', 1)], ClientRequestToken: 'token-b' }),
+    await emulator.dynamo().send(
+      new TransactWriteItemsCommand({
+        TransactItems: [add('two-tokens', 1)],
+        ClientRequestToken: 'token-b',
+      }),
     );
     expect(await counter('two-tokens')).toBe(2);
   });

@@ -190,7 +190,8 @@ class RunTail {
     if (this.terminal || this.#failure !== undefined) return true;
     const unseen = events.filter((event) => event.sequence > this.last);
     const fresh = gaplessAfter(unseen, this.last);
-    if (fresh.length > 0) this.#handedOver = true;
+    // Even events a read found first show that commits here hand this run's events over.
+    if (events.length > 0) this.#handedOver = true;
     this.#append(fresh, this.options.buffered);
     // A terminal event ends the reader now, not after its idle wait.
     if (this.terminal) this.#nap?.abort();

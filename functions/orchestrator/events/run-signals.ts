@@ -54,8 +54,12 @@ function signalKey(tenantId: string, runId: string): string {
   return `${tenantId}\u0000${runId}`;
 }
 
-/** Where the process's signals are kept: a key every copy of this module finds, bundled or not. */
-const processSignalsKey = Symbol.for('agentos.orchestrator.run-signals');
+/**
+ * Where the process's signals are kept: a key every copy of this module finds, bundled or not. Its
+ * version changes with {@link RunSignals}' interface, so bundles of different builds hosted in one
+ * process never share signals they would read differently.
+ */
+const processSignalsKey = Symbol.for('agentos.orchestrator.run-signals/v1');
 
 /**
  * The signals of this process: every function composed in it shares them, even when each is its

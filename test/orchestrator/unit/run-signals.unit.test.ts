@@ -96,13 +96,19 @@ describe('run signals', () => {
     expect(signals.followed()).toBe(0);
   });
 
-  it('reads the store at once when a commit hands over events after a gap', async () => {
+  /** Follows run_x, whose log is empty, with signals, until its reader has backed off to idle. */
+  async function idleFollower() {
     const clock = new ManualClock();
     const log = countedLog();
     const signals = new RunSignals();
     const hub = new RunEventHub({ runs: log.runs, timing, clock, signals });
-    const { tail, close } = hub.subscribe(auth, 'run_x', 0);
+    const subscription = hub.subscribe(auth, 'run_x', 0);
     await clock.sleep(10_000);
+    return { clock, log, signals, ...subscription };
+  }
+
+  it('reads the store at once when a commit hands over events after a gap', async () => {
+    const { clock, log, signals, tail, close } = await idleFollower();
     const readsBefore = log.reads();
     const at = clock.now();
     log.stored.push(event(1), event(2), event(3));
@@ -118,12 +124,7 @@ describe('run signals', () => {
   });
 
   it('passes on handed-over events it already holds once, and ends at a handed-over terminal event', async () => {
-    const clock = new ManualClock();
-    const log = countedLog();
-    const signals = new RunSignals();
-    const hub = new RunEventHub({ runs: log.runs, timing, clock, signals });
-    const { tail, close } = hub.subscribe(auth, 'run_x', 0);
-    await clock.sleep(10_000);
+    const { clock, log, signals, tail, close } = await idleFollower();
     log.stored.push(event(1), event(2));
     signals.signal('acme', 'run_x', [event(1), event(2)]);
     signals.signal('acme', 'run_x', [event(2)]);
@@ -196,6 +197,16 @@ describe('run signals', () => {
     const again = await import('../../../functions/orchestrator/events/run-signals.ts');
     expect(again.processRunSignals).toBe(processRunSignals);
     expect(again.RunSignals).not.toBe(RunSignals);
+    // A stream served by one copy gets the events a commit publishes through the other.
+    const clock = new ManualClock();
+    const log = countedLog();
+    const hub = new RunEventHub({ runs: log.runs, timing, clock, signals: processRunSignals });
+    const { tail, close } = hub.subscribe(auth, 'run_x', 0);
+    await clock.sleep(10_000);
+    const sink = again.signallingSink({ publish: async () => undefined }, again.processRunSignals);
+    await sink.publish(auth, [event(1)]);
+    expect(tail.eventsAfter(0)!.map((e) => e.sequence)).toEqual([1]);
+    close();
   });
 
   it('signals the runs of published events with their events in order, for their tenant only', async () => {
