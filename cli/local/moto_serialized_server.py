@@ -35,7 +35,10 @@
 7. Request dispatch that costs the request, not the installation. For every request moto lists its
    own package folder on disk and tries each service's URL pattern in turn to find the backend for
    the request's host (about a tenth of the emulator's CPU under a local node's load); the answer
-   for a host never changes, so it is kept, for at most a few hundred hosts. Werkzeug's line per
+   for a host never changes, so it is kept, for at most a few hundred hosts. moto also lists every
+   method of the service's response class, by introspection, for every request, to check that the
+   action is one; the list of a class is kept (the launcher's patches are all applied before the
+   first request). Werkzeug's line per
    successful request (`"POST / HTTP/1.1" 200 -`: every AWS JSON call looks alike) is dropped; lines
    for failed requests are kept.
 
@@ -55,6 +58,35 @@
    expressions are kept, for at most a few thousand texts; one that fails to parse is not kept and
    fails again each time.
 
+10. Update validation that costs the expression, not Python's generic copy. moto's validator deep-copies
+   the parsed expression before it substitutes values (with `copy.deepcopy`, which looks up a copier
+   for every node and attribute), and each of its ten passes rebuilds its table of node types for
+   every node it visits: together about a quarter of the emulator's CPU under a local node's load.
+   Here the parse tree (nodes holding strings, numbers and other nodes) is copied node by node,
+   parents and children alike, and each kind of pass builds its table once; anything else is still copied by
+   `copy.deepcopy`. The passes' walk is moto's own, line for line, except that it remembers which
+   classes are nodes and which of them a pass processes (moto's node classes are abstract base
+   classes, for which every `isinstance` is a Python call), and skips the hook before each child
+   that only one pass has. Every pass still runs in the same order on the same nodes.
+
+11. Condition expressions split into tokens once per text. moto splits a ConditionExpression into
+   tokens, a dozen regular expressions tried per token, for every conditional write and for every
+   item of a transaction that has a condition. The tokens (immutable tuples) depend on the text
+   alone, so the token lists of the last few thousand texts are kept; parsing the tokens with the
+   call's own names and values, and evaluating them, is moto's own as before.
+
+12. Queue writes that do not count the queue. Every SendMessage reads one attribute of its queue
+   (ContentBasedDeduplication) and every message a ReceiveMessage returns reads another
+   (MessageRetentionPeriod, three times), and moto answers each read by building all the queue's
+   attributes, counting its messages three ways on the way. Those reads now skip the counts (they
+   are not among the attributes read); GetQueueAttributes counts as before.
+
+13. Items built in one pass. moto builds an item (for every PutItem and for each Put of a
+   transaction) one attribute at a time, and before each it sums the size of every attribute already
+   there, to refuse an item over DynamoDB's size limit: quadratic in the attributes, with maps and
+   lists sized element by element. The same sums are kept as a running total here, so the item is
+   refused at the same attribute with the same error, and built in one pass otherwise.
+
 Then it hands over to moto's own command line.
 
 These patches reach into moto's private internals, so they hold only for the moto version pinned in
@@ -63,6 +95,7 @@ code 3) rather than run an emulator whose patches may silently do nothing.
 """
 
 import copy
+import hashlib
 import inspect
 import os
 import re
@@ -305,6 +338,24 @@ def _cached_backend_for_host(self, host):  # type: ignore[no-untyped-def]
 
 
 DomainDispatcherApplication.get_backend_for_host = _cached_backend_for_host  # type: ignore[method-assign]
+
+import moto.core.responses as _moto_responses  # noqa: E402
+
+_method_names_from_class = _moto_responses.method_names_from_class
+_MAX_RESPONSE_CLASSES = 512
+_known_method_names: dict = {}
+
+
+def _cached_method_names(cls):  # type: ignore[no-untyped-def]
+    names = _known_method_names.get(cls)
+    if names is None:
+        names = _method_names_from_class(cls)
+        if len(_known_method_names) < _MAX_RESPONSE_CLASSES:
+            _known_method_names[cls] = names
+    return names
+
+
+_moto_responses.method_names_from_class = _cached_method_names  # type: ignore[assignment]
 _log_request = WSGIRequestHandler.log_request
 
 
@@ -317,7 +368,6 @@ def _log_failed_request(self, code="-", size="-"):  # type: ignore[no-untyped-de
 WSGIRequestHandler.log_request = _log_failed_request  # type: ignore[method-assign]
 
 # Transactions applied once per ClientRequestToken (point 8 above).
-import hashlib  # noqa: E402
 import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
 
@@ -395,6 +445,264 @@ def _parsed_update_expression(expression_str):  # type: ignore[no-untyped-def]
 
 
 UpdateExpressionParser.make = staticmethod(_parsed_update_expression)  # type: ignore[method-assign,assignment]
+
+# Update validation without generic deep copies or per-node tables (point 10 above).
+import moto.dynamodb.parsing.validators as _validators  # noqa: E402
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # noqa: E402
+
+if _validators.deepcopy is not copy.deepcopy or "return tuple(k for k in self._processing_map().keys())" not in (
+    inspect.getsource(DepthFirstTraverser.nodes_to_be_processed)
+):
+    raise SystemExit("moto's update validator copies or dispatches nodes differently; revisit item 10")
+
+
+def _node_classes_of(cls):  # type: ignore[no-untyped-def]
+    yield cls
+    for subclass in cls.__subclasses__():
+        yield from _node_classes_of(subclass)
+
+
+# The copy below does what copy.deepcopy does for objects that copy their attributes: no node
+# class may copy, pickle or store itself otherwise.
+if any(
+    name in vars(cls)
+    for cls in _node_classes_of(Node)
+    for name in ("__slots__", "__deepcopy__", "__copy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__")
+):
+    raise SystemExit("a node class of moto's update expressions copies itself its own way now; revisit item 10")
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _copy_node(node, memo):  # type: ignore[no-untyped-def]
+    # What copy.deepcopy does for a node (a new instance, its attributes copied, each object copied
+    # once through `memo`, so parent links land on the copies), without its per-object dispatch.
+    found = memo.get(id(node))
+    if found is not None:
+        return found
+    clone = object.__new__(type(node))
+    memo[id(node)] = clone
+    state = clone.__dict__
+    for key, value in node.__dict__.items():
+        state[key] = _copy_member(value, memo)
+    return clone
+
+
+def _copy_member(value, memo):  # type: ignore[no-untyped-def]
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, Node):
+        return _copy_node(value, memo)
+    if type(value) is list:
+        copied = memo.get(id(value))
+        if copied is None:
+            copied = memo[id(value)] = []
+            copied.extend(_copy_member(member, memo) for member in value)
+        return copied
+    return copy.deepcopy(value, memo)
+
+
+def _copy_for_validation(value, memo=None):  # type: ignore[no-untyped-def]
+    if isinstance(value, Node):
+        return _copy_node(value, {} if memo is None else memo)
+    return copy.deepcopy(value, memo)
+
+
+# Each pass's table maps fixed node classes to methods of its own class; kept per class as plain
+# functions (a table of bound methods kept on the pass itself would make every pass a reference
+# cycle), for the few passes moto has. A pass whose table holds anything else is not kept.
+_pass_tables: dict = {}
+
+
+def _pass_table(self):  # type: ignore[no-untyped-def]
+    cls = type(self)
+    table = _pass_tables.get(cls)
+    if table is None:
+        built = self._processing_map()
+        if not all(getattr(method, "__self__", None) is self for method in built.values()):
+            return tuple((node_class, method, False) for node_class, method in built.items())
+        table = _pass_tables[cls] = tuple((node_class, method.__func__, True) for node_class, method in built.items())
+    return table
+
+
+def _nodes_to_be_processed(self):  # type: ignore[no-untyped-def]
+    return tuple(node_class for node_class, _, _ in _pass_table(self))
+
+
+def _process(self, node):  # type: ignore[no-untyped-def]
+    for node_class, processor, unbound in _pass_table(self):
+        if isinstance(node, node_class):
+            return processor(self, node) if unbound else processor(node)
+    return None
+
+
+# moto's walk and dispatch, from moto 5.2.1's ast_nodes.py; the digests refuse any other text of them.
+_WALK_SOURCES_SHA256 = ("d7f01d9b45cf9f64", "58328ec7c2f9b1f9")
+if tuple(
+    hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+    for function in (DepthFirstTraverser.traverse_node_recursively, DepthFirstTraverser.process)
+) != _WALK_SOURCES_SHA256:
+    raise SystemExit("moto's update validator walks the parse tree differently; revisit item 10")
+
+# Keyed by classes alone (moto's node and pass classes): bounded by the classes moto defines.
+_node_classes: dict = {}
+_processed_classes: dict = {}
+_child_hook = DepthFirstTraverser.pre_processing_of_child
+
+
+def _is_node(value):  # type: ignore[no-untyped-def]
+    cls = type(value)
+    known = _node_classes.get(cls)
+    if known is None:
+        known = _node_classes[cls] = issubclass(cls, Node)
+    return known
+
+
+def _walk(self, node, child_id=-1):  # type: ignore[no-untyped-def]
+    if _is_node(node):
+        parent_node = node.parent
+        if node.children is not None:
+            hook = type(self).pre_processing_of_child
+            for i, child_node in enumerate(node.children):
+                if hook is not _child_hook:
+                    hook(self, node, i)
+                _walk(self, child_node, i)
+        key = (type(self), type(node))
+        wanted = _processed_classes.get(key)
+        if wanted is None:
+            wanted = _processed_classes[key] = issubclass(key[1], self.nodes_to_be_processed())
+        if wanted:
+            node = self.process(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+    return node
+
+
+_validators.deepcopy = _copy_for_validation  # type: ignore[attr-defined]
+DepthFirstTraverser.traverse_node_recursively = _walk  # type: ignore[method-assign]
+DepthFirstTraverser.nodes_to_be_processed = _nodes_to_be_processed  # type: ignore[method-assign]
+DepthFirstTraverser.process = _process  # type: ignore[method-assign]
+
+# Condition expressions split into tokens once per text (point 11 above).
+import collections  # noqa: E402
+
+from moto.dynamodb.comparisons import ConditionExpressionParser  # noqa: E402
+
+# The lexer of moto 5.2.1's comparisons.py, which reads nothing but the text: the digests refuse any
+# other text of it.
+_LEX_SOURCES_SHA256 = ("a815288359216b2e", "58485dd15b2f6df5")
+if tuple(
+    hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+    for function in (ConditionExpressionParser._lex_condition_expression, ConditionExpressionParser._lex_one_node)
+) != _LEX_SOURCES_SHA256 or ConditionExpressionParser.Node.__bases__ != (tuple,):
+    raise SystemExit("moto's condition expression lexer changed; revisit item 11")
+
+_MAX_LEXED_CONDITIONS = 4096
+_lex_condition_expression = ConditionExpressionParser._lex_condition_expression
+
+
+@functools.lru_cache(maxsize=_MAX_LEXED_CONDITIONS)
+def _condition_tokens(expression):  # type: ignore[no-untyped-def]
+    parser = ConditionExpressionParser.__new__(ConditionExpressionParser)
+    parser.condition_expression = expression
+    return tuple(_lex_condition_expression(parser))
+
+
+def _lex_once(self):  # type: ignore[no-untyped-def]
+    # A fresh deque each time: the parser consumes it. Its tokens are tuples whose only list, their
+    # children, is empty when lexed and never appended to.
+    return collections.deque(_condition_tokens(self.condition_expression))
+
+
+ConditionExpressionParser._lex_condition_expression = _lex_once  # type: ignore[method-assign]
+
+# Queue writes and reads that do not count the queue (point 12 above).
+from moto.sqs.models import Queue, SQSBackend  # noqa: E402
+
+_uncounted = threading.local()
+_UNCOUNTED_READS = {"ContentBasedDeduplication", "MessageRetentionPeriod"}
+
+
+def _attributes_read(function):  # type: ignore[no-untyped-def]
+    source = inspect.getsource(function)
+    if "approximate" in source:
+        return None
+    return set(re.findall(r'attributes(?:\.get\(|\[)"(\w+)"', source)) | set(
+        re.findall(r'get_queue_attributes\(\s*queue_name,\s*\["(\w+)"\]', source)
+    )
+
+
+for _function in (SQSBackend.send_message, Queue.add_message, SQSBackend.is_message_valid_based_on_retention_period):
+    _read = _attributes_read(_function)
+    if _read is None or not _read or not _read <= _UNCOUNTED_READS:
+        raise SystemExit(f"moto's {_function.__qualname__} reads other queue attributes now; revisit item 12")
+
+
+def _without_counts(function):  # type: ignore[no-untyped-def]
+    def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+        outer = getattr(_uncounted, "active", False)
+        _uncounted.active = True
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _uncounted.active = outer
+
+    return run
+
+
+def _count_unless_skipped(count):  # type: ignore[no-untyped-def]
+    def counted(self):  # type: ignore[no-untyped-def]
+        return 0 if getattr(_uncounted, "active", False) else count.fget(self)
+
+    return property(counted)
+
+
+for _name in (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+):
+    setattr(Queue, _name, _count_unless_skipped(getattr(Queue, _name)))
+SQSBackend.send_message = _without_counts(SQSBackend.send_message)  # type: ignore[method-assign]
+SQSBackend.is_message_valid_based_on_retention_period = _without_counts(  # type: ignore[method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period
+)
+
+# Items built in one pass (point 13 above), from moto 5.2.1's dynamo_type.py: the digests refuse any
+# other text of the constructor or of the size check it relies on.
+from moto.dynamodb.exceptions import ItemSizeTooLarge  # noqa: E402
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict  # noqa: E402
+from moto.dynamodb.models.utilities import bytesize  # noqa: E402
+
+_ITEM_SOURCES_SHA256 = ("d9c12b62cb921831", "d979580fdbe14f79")
+if tuple(
+    hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+    for function in (Item.__init__, LimitedSizeDict.__setitem__)
+) != _ITEM_SOURCES_SHA256:
+    raise SystemExit("moto builds or sizes items differently; revisit item 13")
+
+_MAX_ITEM_BYTES = 405000  # moto's own limit, in LimitedSizeDict.__setitem__
+
+
+def _build_item(self, hash_key, range_key, attrs):  # type: ignore[no-untyped-def]
+    self.hash_key = hash_key
+    self.range_key = range_key
+    built = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.__init__(built)
+    # The sum moto takes before each attribute: every name and value already set, plus the new one.
+    # Nothing else changes the new item's values meanwhile, so a running total is that same sum.
+    total = 0
+    for key, value in attrs.items():
+        typed = DynamoType(value)
+        total += bytesize(key) + typed.size()
+        if total > _MAX_ITEM_BYTES:
+            raise ItemSizeTooLarge
+        dict.__setitem__(built, key, typed)
+    self.attrs = built
+
+
+Item.__init__ = _build_item  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])

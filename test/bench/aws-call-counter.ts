@@ -12,6 +12,10 @@ export type SeenCall = {
   responseBytes: number;
   /** The request's JSON body (AWS JSON protocols), or undefined for other protocols. */
   body: unknown;
+  /** The answer's HTTP status. */
+  status: number;
+  /** The error an answer of 400 or more names (`x-amzn-ErrorType`, else its JSON `__type`). */
+  errorType?: string;
 };
 
 /** A proxy in front of the emulator that counts every AWS request by its action. */
@@ -50,6 +54,17 @@ function parsed(body: Buffer): unknown {
   }
 }
 
+/**
+ * The error an AWS answer names: `x-amzn-ErrorType` (details after a colon dropped), else its JSON
+ * `__type`; undefined when it names none (its status says all there is).
+ */
+function errorTypeOf(answer: IncomingMessage, body: Buffer): string | undefined {
+  const header = answer.headers['x-amzn-errortype'];
+  const fromBody = (parsed(body) as { __type?: unknown } | undefined)?.__type;
+  const named = typeof header === 'string' ? header : typeof fromBody === 'string' ? fromBody : undefined;
+  return named?.split(':')[0]?.replace(/^.*#/, '');
+}
+
 /** Starts a counting proxy to `target` (the emulator's endpoint) on a free local port. */
 export async function startAwsCallCounter(target: string): Promise<AwsCallCounter> {
   const upstream = new URL(target);
@@ -70,16 +85,22 @@ export async function startAwsCallCounter(target: string): Promise<AwsCallCounte
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           let responseBytes = 0;
+          const status = answer.statusCode ?? 502;
+          const errorChunks: Buffer[] = [];
           answer.on('data', (chunk: Buffer) => {
             responseBytes += chunk.length;
+            if (status >= 400) errorChunks.push(chunk);
           });
           answer.pipe(res);
           answer.on('end', () => {
+            const errorType = status >= 400 ? errorTypeOf(answer, Buffer.concat(errorChunks)) : undefined;
             calls.push({
               action: actionOf(req, body),
               requestBytes: body.length,
               responseBytes,
               body: parsed(body),
+              status,
+              ...(errorType === undefined ? {} : { errorType }),
             });
           });
         },
@@ -154,6 +175,21 @@ export function printRunCalls(
   if (process.env['AGENTOS_BENCH_DETAIL'] !== '1') return;
   console.log('\nper key shape:');
   for (const [detail, n] of countByDetail(counted)) console.log(`${perRun(n)}\t${detail}`);
+  const answered = new Map<string, number>();
+  for (const call of counted)
+    answered.set(call.action, (answered.get(call.action) ?? 0) + call.responseBytes);
+  console.log('\nanswer KiB per run, by action:');
+  for (const [action, bytes] of [...answered].sort((a, b) => b[1] - a[1]))
+    console.log(`${(bytes / 1024 / Math.max(runs, 1)).toFixed(1)}\t${action}`);
+  const refused = counted.filter((call) => call.status >= 400);
+  console.log(`\nrefused answers per run (in the counts above): ${perRun(refused.length)}`);
+  const reasons = countByAction(
+    refused.map((call) => ({
+      ...call,
+      action: `${detailOf(call)}: ${call.status} ${call.errorType ?? ''}`.trim(),
+    })),
+  );
+  for (const [reason, n] of reasons) console.log(`${perRun(n)}\t${reason}`);
 }
 
 function countByDetail(calls: readonly SeenCall[]): [string, number][] {

@@ -17,6 +17,7 @@ import { DynamoTenantDirectory } from '../../functions/shared/tenancy/adapters/d
 import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
 import { summarize } from './percentiles.ts';
 import { printRunCalls, startAwsCallCounter } from './aws-call-counter.ts';
+import { ownCpuMs, processCpuMs } from './process-cpu.ts';
 import { threeStepRunInput } from '../../cli/client/three-step-run.ts';
 import { DynamoRunStateStore } from '../../functions/orchestrator/adapters/dynamodb/dynamo-run-state.ts';
 import type { AuthContext } from '../../functions/shared/auth/auth-context.ts';
@@ -70,6 +71,8 @@ try {
   const results: TimedRun[] = [];
   let next = 0;
   const wallStarted = performance.now();
+  const emulatorCpuStarted = processCpuMs(emulator?.pid);
+  const nodeCpuStarted = ownCpuMs();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < runs) {
@@ -79,6 +82,8 @@ try {
     }),
   );
   const wallSeconds = (performance.now() - wallStarted) / 1000;
+  const emulatorCpuEnded = processCpuMs(emulator?.pid);
+  const nodeCpuMs = ownCpuMs() - nodeCpuStarted;
   await settle();
   const calls = counter.take();
   const failed = results.filter((r) => r.status !== 'completed');
@@ -93,6 +98,15 @@ try {
   console.log(`| POST → run.completed | ${done.n} | ${done.p50} | ${done.p95} | ${done.max} |`);
   console.log(
     `throughput: ${(results.length / wallSeconds).toFixed(2)} runs/s completed, each followed over SSE (${results.length} runs in ${wallSeconds.toFixed(1)} s)`,
+  );
+  // Which side bounds the throughput: the emulator runs on one core (Python), so near 100 % of one
+  // core it is the limit, and its CPU per run is what a faster emulator path must cut.
+  const emulatorCpu =
+    emulatorCpuStarted === undefined || emulatorCpuEnded === undefined
+      ? 'not measured (an external emulator, or no /proc)'
+      : `${((emulatorCpuEnded - emulatorCpuStarted) / results.length).toFixed(1)} ms per run (${(((emulatorCpuEnded - emulatorCpuStarted) / 1000 / wallSeconds) * 100).toFixed(0)} % of one core)`;
+  console.log(
+    `CPU: emulator ${emulatorCpu}; this process (the node and its clients) ${(nodeCpuMs / results.length).toFixed(1)} ms per run (${((nodeCpuMs / 1000 / wallSeconds) * 100).toFixed(0)} % of one core)`,
   );
   printRunCalls(calls, results.length);
   // The same runs with nobody following them: each is watched from the emulator directly, past the

@@ -60,6 +60,13 @@ export const maxWakesPerRelease = 3;
 /** Most waiting runs one release reads to find those it wakes. */
 export const maxWakeCandidates = 5;
 
+/**
+ * How long a new run still `queued` without a `status_reason` is taken to have its first step
+ * message on its way, so a release does not wake it: a step message waits at most this long in a
+ * busy queue before its first try. An older one (its first step could not be scheduled) is woken.
+ */
+export const firstStepGraceSeconds = 60;
+
 /** Creates the run slots of a node over a slot pool. */
 export function createRunSlots(options: RunSlotsOptions) {
   const { pool } = options;
@@ -188,9 +195,11 @@ export function createRunSlots(options: RunSlotsOptions) {
      * release counts the slots free after it, so as many distinct runs are woken as slots are free.
      * At most {@link maxWakeCandidates} queued runs are read, with `auth` (any Auth Context of the
      * tenant). A woken run's step message carries the run's own Auth Context, kept on its record,
-     * whichever principal's run freed the slot. Skipped: runs no longer queued, `long` runs (they
-     * wait inside their state machine) and runs stored without their Auth Context unless they are
-     * `auth`'s principal's; their redelivery still brings them back. `queued`: the tenant's waiting
+     * whichever principal's run freed the slot. Skipped: runs no longer queued, runs created less
+     * than {@link firstStepGraceSeconds} ago that wait for no slot (no `status_reason`: their first
+     * step has not been tried yet and its message is on its way, so another would only run the
+     * step twice), `long` runs (they wait inside their state machine) and runs stored without their
+     * Auth Context unless they are `auth`'s principal's; their redelivery still brings them back. `queued`: the tenant's waiting
      * runs as {@link release} found them, when it could tell (else they are read). Returns the run
      * ids woken.
      */
@@ -210,6 +219,8 @@ export function createRunSlots(options: RunSlotsOptions) {
         if (woken.length >= free) break;
         const run = await deps.runs.getRun(auth, lease.holder);
         if (run === undefined || run.status !== 'queued' || run.mode !== 'standard') continue;
+        const age = clock.now() - Date.parse(run.created_at);
+        if (run.status_reason == null && age < firstStepGraceSeconds * 1000) continue;
         const stepAuth = run.auth ?? (run.principal_id === auth.principal.id ? auth : undefined);
         if (stepAuth === undefined) continue;
         await deps.queue.enqueueStep(stepAuth, { runId: run.run_id, step: 1 });

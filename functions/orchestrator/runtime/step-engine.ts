@@ -817,10 +817,11 @@ export function createStepEngine(deps: StepEngineDeps) {
       });
       return { status: 'done', reason: 'tenant disabled', continuation: end };
     }
-    const grant =
+    const take = () =>
       run.status === 'queued'
-        ? await limits.slots.acquire(tenant, run.run_id, agent.step_timeout_seconds)
-        : await limits.slots.renew(tenant, run.run_id, agent.step_timeout_seconds);
+        ? limits.slots.acquire(tenant, run.run_id, agent.step_timeout_seconds)
+        : limits.slots.renew(tenant, run.run_id, agent.step_timeout_seconds);
+    let grant = await take();
     if (grant.acquired) {
       // A running run that waited again (its slot lapsed and was taken) says it no longer waits.
       if (run.status === 'running' && run.status_reason != null) {
@@ -838,6 +839,17 @@ export function createStepEngine(deps: StepEngineDeps) {
         changes: { status_reason: grant.reason },
         events: [],
       });
+      // A release only wakes runs whose reason it reads: one that came between the refusal and
+      // this write saw none, so the slot it freed is looked for once more now.
+      grant = await take();
+      if (grant.acquired) {
+        await commit(auth, run.run_id, {
+          requireStatus: [run.status],
+          changes: { status_reason: null },
+          events: [],
+        });
+        return undefined;
+      }
     }
     const wait = slotWaitSeconds(
       attempt,

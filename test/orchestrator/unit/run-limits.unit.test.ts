@@ -14,7 +14,11 @@ import { newRunId } from '../../../functions/orchestrator/runtime/run-id.ts';
 import { createRunService } from '../../../functions/orchestrator/runtime/run-service.ts';
 import type { NodeCapacityMode } from '../../../functions/orchestrator/runtime/run-service.ts';
 import { createStreamSlots } from '../../../functions/orchestrator/events/stream-slots.ts';
-import { createRunSlots, runSlotPools } from '../../../functions/orchestrator/runtime/run-slots.ts';
+import {
+  createRunSlots,
+  firstStepGraceSeconds,
+  runSlotPools,
+} from '../../../functions/orchestrator/runtime/run-slots.ts';
 import { createStepEngine, slotWaitSeconds } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import type { StepOutcome } from '../../../functions/orchestrator/runtime/step-engine.ts';
 import type { RunTaskMessage } from '../../../functions/orchestrator/runtime/step-message.ts';
@@ -556,6 +560,70 @@ describe('waking a waiting run (HLD §10.2)', () => {
     await h.service.cancelRun(auth, ids[0]!);
     await h.service.cancelRun(auth, ids[1]!);
     expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([ids[2], ids[3]]);
+  });
+
+  it('wakes no queued run that waits for no slot: its first step message is still on its way', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    h.clock.advance(1);
+    const { run: second } = await h.create();
+    h.clock.advance(1);
+    const { run: third } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    expect(await h.engine.execute(auth, step(third.run_id, 1))).toMatchObject({
+      reason: 'waiting_for_run_slot',
+    });
+    h.queue.take();
+    await h.service.cancelRun(auth, first.run_id);
+    // The second run is older, but nothing of it has run yet: only the third, which waits, is woken.
+    expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([third.run_id]);
+    expect(h.queue.take().map((task) => task.run_id)).toEqual([third.run_id]);
+    expect(await h.service.getRun(auth, second.run_id)).toMatchObject({
+      status: 'queued',
+      status_reason: null,
+    });
+  });
+
+  it('wakes a queued run that waits for no slot once it is older than its first step message could be', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: unscheduled } = await h.create();
+    h.queue.take();
+    // The second run's first step message is lost (as when it could not be sent): nothing tries it.
+    await h.engine.execute(auth, step(first.run_id, 1));
+    await h.service.cancelRun(auth, first.run_id);
+    h.queue.take();
+    expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([]);
+    h.clock.advance(firstStepGraceSeconds * 1000);
+    expect(await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue })).toEqual([
+      unscheduled.run_id,
+    ]);
+  });
+
+  it('takes the slot a run gave back between refusing a step and saying it waits, which no wake would find', async () => {
+    const h = await harness({ max_concurrent_runs: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    const commit = h.runs.commit.bind(h.runs);
+    let wokenInBetween: string[] | undefined;
+    h.runs.commit = async (context, runId, change) => {
+      // The first run ends just before the second says it waits: the release reads no reason.
+      if (runId === second.run_id && change.changes?.status_reason === 'waiting_for_run_slot') {
+        await h.service.cancelRun(auth, first.run_id);
+        await h.engine.execute(auth, step(first.run_id, 2));
+        wokenInBetween = await h.slots.wake(h.tenant(), auth, { runs: h.runs, queue: h.queue });
+      }
+      return commit(context, runId, change);
+    };
+    expect(await h.engine.execute(auth, step(second.run_id, 1))).toMatchObject({ reason: 'step completed' });
+    expect(wokenInBetween).toEqual([]);
+    expect(await h.service.getRun(auth, second.run_id)).toMatchObject({
+      status: 'running',
+      status_reason: null,
+    });
   });
 
   it("hands another principal's waiting run its first step, with that principal's Auth Context, when a run ends", async () => {
