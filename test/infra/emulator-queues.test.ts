@@ -13,7 +13,7 @@ import type { EmulatorHandle } from '../../cli/local/emulator.ts';
 
 /**
  * The launcher's sends and receives read their queue's attributes without counting its messages
- * (cli/local/moto_serialized_server.py, point 11): a FIFO queue still drops a duplicate by its
+ * (cli/local/moto_serialized_server.py, point 12): a FIFO queue still drops a duplicate by its
  * content, messages still go out and come back, and GetQueueAttributes still counts them.
  */
 let emulator: EmulatorHandle;
@@ -96,14 +96,14 @@ describe('the emulator launcher', () => {
     const queueUrl = QueueUrl!;
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'now' }));
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'now' }));
-    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'later', DelaySeconds: 1 }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'later', DelaySeconds: 5 }));
     expect(await counts(queueUrl)).toEqual({
       ApproximateNumberOfMessages: '2',
       ApproximateNumberOfMessagesNotVisible: '0',
       ApproximateNumberOfMessagesDelayed: '1',
     });
     const bodies: string[] = [];
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     while (bodies.length < 3 && Date.now() < deadline) {
       const { Messages } = await sqs.send(
         new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),

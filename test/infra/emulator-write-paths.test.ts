@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { emulatorTable } from '../support/emulator-table.ts';
 
 /**
- * What the launcher changes on moto's write path (cli/local/moto_serialized_server.py, points 10, 12
+ * What the launcher changes on moto's write path (cli/local/moto_serialized_server.py, points 10, 11
  * and 13) leaves DynamoDB's answers as they were: update expressions of every kind apply and fail
  * as before however often their text recurs, recurring condition texts are judged on each call's
  * own values, and an item over the size limit is still refused, whole, by PutItem and transactions.

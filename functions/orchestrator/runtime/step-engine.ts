@@ -794,16 +794,17 @@ export function createStepEngine(deps: StepEngineDeps) {
    * Whether the step may run under its tenant's limits (HLD §5.2, §10.2): a disabled (or unknown)
    * tenant's run is canceled with the reason; otherwise the run takes (or renews) its tenant and
    * node slots for the step, and waits, saying why in `status_reason`, while either is full.
-   * Undefined: the step goes on.
+   * `refused`: the step does not go on, with this outcome; otherwise it goes on with `run`, the run as
+   * stored now (its `status_reason` may have just been written).
    */
   async function admitStep(
     auth: AuthContext,
     run: RunRecord,
     agent: AgentDefinition,
     attempt: number,
-  ): Promise<StepOutcome | undefined> {
+  ): Promise<{ refused: StepOutcome } | { run: RunRecord }> {
     const limits = deps.limits;
-    if (limits === undefined) return undefined;
+    if (limits === undefined) return { run };
     const tenant = await limits.admission.tenant(run.tenant_id);
     if (tenant === undefined || tenant.status === 'disabled') {
       const why =
@@ -815,7 +816,7 @@ export function createStepEngine(deps: StepEngineDeps) {
         changes: { ended_at: deps.now().toISOString() },
         events: [newEvent(eventIds.runTerminal(run.run_id), 'run.canceled', { status: 'canceled', reason })],
       });
-      return { status: 'done', reason: 'tenant disabled', continuation: end };
+      return { refused: { status: 'done', reason: 'tenant disabled', continuation: end } };
     }
     const take = () =>
       run.status === 'queued'
@@ -831,24 +832,35 @@ export function createStepEngine(deps: StepEngineDeps) {
           events: [],
         });
       }
-      return undefined;
+      return { run };
     }
-    if ((run.status_reason ?? null) !== grant.reason) {
+    let stored = run.status_reason ?? null;
+    if (stored !== grant.reason) {
       await commit(auth, run.run_id, {
         requireStatus: [run.status],
         changes: { status_reason: grant.reason },
         events: [],
       });
+      stored = grant.reason;
       // A release only wakes runs whose reason it reads: one that came between the refusal and
       // this write saw none, so the slot it freed is looked for once more now.
       grant = await take();
       if (grant.acquired) {
+        // A queued run's start clears the reason in its own commit; a running run has none.
+        if (run.status === 'queued') return { run: { ...run, status_reason: stored } };
         await commit(auth, run.run_id, {
           requireStatus: [run.status],
           changes: { status_reason: null },
           events: [],
         });
-        return undefined;
+        return { run: { ...run, status_reason: null } };
+      }
+      if (grant.reason !== stored) {
+        await commit(auth, run.run_id, {
+          requireStatus: [run.status],
+          changes: { status_reason: grant.reason },
+          events: [],
+        });
       }
     }
     const wait = slotWaitSeconds(
@@ -857,10 +869,12 @@ export function createStepEngine(deps: StepEngineDeps) {
       limits.maxSlotWaitSeconds ?? defaultMaxSlotWaitSeconds,
     );
     return {
-      status: 'retry',
-      reason: grant.reason,
-      retryAfterSeconds: Math.max(1, Math.min(wait, Math.ceil(grant.retryAfterSeconds))),
-      waitsForSlot: true,
+      refused: {
+        status: 'retry',
+        reason: grant.reason,
+        retryAfterSeconds: Math.max(1, Math.min(wait, Math.ceil(grant.retryAfterSeconds))),
+        waitsForSlot: true,
+      },
     };
   }
 
@@ -933,9 +947,9 @@ export function createStepEngine(deps: StepEngineDeps) {
         });
         return { status: 'done', reason: 'agent missing', continuation: end };
       }
-      const refused = await admitStep(auth, run, agent, delivery.attempt);
-      if (refused !== undefined) return refused;
-      const starting = await start(auth, run, agent);
+      const admission = await admitStep(auth, run, agent, delivery.attempt);
+      if ('refused' in admission) return admission.refused;
+      const starting = await start(auth, admission.run, agent);
       const startedAt = deps.now();
       trace = {
         runId: run.run_id,

@@ -626,6 +626,28 @@ describe('waking a waiting run (HLD §10.2)', () => {
     });
   });
 
+  it('says what a step waits for after its second look, when that differs from the first', async () => {
+    const h = await harness({ max_concurrent_runs: 1 }, { nodeMaxConcurrentRuns: 1 });
+    const { run: first } = await h.create();
+    const { run: second } = await h.create();
+    h.queue.take();
+    await h.engine.execute(auth, step(first.run_id, 1));
+    const commit = h.runs.commit.bind(h.runs);
+    h.runs.commit = async (context, runId, change) => {
+      // The tenant's slot frees up in between, but the node's stays taken.
+      if (runId === second.run_id && change.changes?.status_reason === 'waiting_for_run_slot')
+        await h.pool.release(runSlotPools.tenantRunning('acme'), first.run_id);
+      return commit(context, runId, change);
+    };
+    expect(await h.engine.execute(auth, step(second.run_id, 1))).toMatchObject({
+      reason: 'waiting_for_node_capacity',
+    });
+    expect(await h.service.getRun(auth, second.run_id)).toMatchObject({
+      status: 'queued',
+      status_reason: 'waiting_for_node_capacity',
+    });
+  });
+
   it("hands another principal's waiting run its first step, with that principal's Auth Context, when a run ends", async () => {
     const h = await harness({ max_concurrent_runs: 1 });
     const other: AuthContext = {
