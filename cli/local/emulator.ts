@@ -68,7 +68,7 @@ export async function configureEmulator(endpoint: string): Promise<'configured' 
   }
 }
 
-/** The launcher's exit code when the installed moto is not the pinned version. */
+/** The launcher's exit code when the installed moto or Werkzeug is not the pinned version. */
 const refusedVersionExitCode = 3;
 
 /**
@@ -92,7 +92,7 @@ export async function startMoto(
       reject(
         new Error(
           code === refusedVersionExitCode
-            ? 'moto server refused to start: the installed moto is not the version pinned in ' +
+            ? 'moto server refused to start: the installed moto or Werkzeug is not the version pinned in ' +
                 'cli/emulator-requirements.txt (run `bash cli/bootstrap.sh test` to install it)'
             : `moto server exited with code ${String(code)}`,
         ),

@@ -87,11 +87,32 @@
    lists sized element by element. The same sums are kept as a running total here, so the item is
    refused at the same attribute with the same error, and built in one pass otherwise.
 
+14. Connections kept open. Werkzeug, which serves moto, closes every connection after one answer,
+   because its request handler cannot tell where a request's body ends (it drains whatever follows
+   the answer instead), so every AWS call paid a new TCP connection and a new server thread. Here a
+   request's body is read whole (by its Content-Length) before the application runs, so the stream
+   stays at the next request and the connection stays open for it, as real AWS endpoints keep it.
+   A connection still closes when the client asks, speaks HTTP/1.0, sends a chunked body, or when
+   an answer did not go out whole (more than one status line, or a body other than its
+   Content-Length). Each answer goes out in one write, with Nagle's algorithm off, so no answer
+   waits for the client's delayed acknowledgement.
+
+15. Attribute values written without the generic shape walk. moto writes every answer by walking the
+   service's model, and for each member of each DynamoDB attribute value it tries half a dozen
+   aliases of the member's name (about a tenth of the emulator's CPU under a local node's load, for
+   items read, returned by updates, and queried by event streams). An attribute value that moto
+   holds as a plain dict of AttributeValue's own member names is written directly here: the walk's
+   lookups could only have found each member under its own name, so the JSON is the same, byte for
+   byte (test/infra/emulator-serialization.test.ts compares the two over a generated corpus).
+   Anything else (other names in the dict, another kind of object, response transformers) is still
+   walked by moto.
+
 Then it hands over to moto's own command line.
 
 These patches reach into moto's private internals, so they hold only for the moto version pinned in
-cli/emulator-requirements.txt: with any other version installed the launcher refuses to start (exit
-code 3) rather than run an emulator whose patches may silently do nothing.
+cli/emulator-requirements.txt (and point 14 for the Werkzeug version pinned there): with any other
+version installed the launcher refuses to start (exit code 3) rather than run an emulator whose
+patches may silently do nothing.
 """
 
 import copy
@@ -717,6 +738,286 @@ def _build_item(self, hash_key, range_key, attrs):  # type: ignore[no-untyped-de
 
 
 Item.__init__ = _build_item  # type: ignore[method-assign]
+
+# Connections kept open between requests (point 14 above), from Werkzeug 3.1.9's serving.py: the
+# digests refuse any other text of the two methods this relies on (the request body is the socket's
+# stream; the response says `Connection: close`, then the stream is drained).
+import io  # noqa: E402
+from importlib.metadata import version as _installed_version  # noqa: E402
+
+_PINNED_WERKZEUG = "3.1.9"
+_HANDLER_SOURCES_SHA256 = ("774df60c75afd439", "5aa026f5fa8ca3c2")
+if _installed_version("werkzeug") != _PINNED_WERKZEUG:
+    sys.stderr.write(
+        f"werkzeug {_installed_version('werkzeug')} is installed but the launcher's patches are written for "
+        f"werkzeug {_PINNED_WERKZEUG} (cli/emulator-requirements.txt); run `bash cli/bootstrap.sh test`\n"
+    )
+    sys.exit(_REFUSED_VERSION_EXIT_CODE)
+if tuple(
+    hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+    for function in (WSGIRequestHandler.run_wsgi, WSGIRequestHandler.make_environ)
+) != _HANDLER_SOURCES_SHA256:
+    raise SystemExit("werkzeug serves requests differently; revisit item 14")
+
+# A body read ahead of the application is held in memory: larger ones keep werkzeug's own handling.
+_MAX_READ_AHEAD_BYTES = 32 * 1024 * 1024
+
+
+class _BodyCountingWriter:
+    """The connection's writer, counting what is written after the response's header block.
+
+    The header block is held until the body's first bytes (or a flush) and sent with them: two
+    small writes on a kept connection would wait out the client's delayed acknowledgement (Nagle's
+    algorithm), where a closing connection flushed at once.
+    """
+
+    __slots__ = ("raw", "body_bytes", "pending")
+
+    def __init__(self, raw):  # type: ignore[no-untyped-def]
+        self.raw = raw
+        self.body_bytes = -1
+        self.pending = b""
+
+    def write(self, data):  # type: ignore[no-untyped-def]
+        if self.body_bytes < 0:
+            self.pending += data
+            return len(data)
+        self.body_bytes += len(data)
+        if self.pending:
+            data, self.pending = self.pending + data, b""
+        return self.raw.write(data)
+
+    def flush(self):  # type: ignore[no-untyped-def]
+        if self.pending:
+            pending, self.pending = self.pending, b""
+            self.raw.write(pending)
+        self.raw.flush()
+
+
+class _Exchange:
+    """What one request on a kept connection has said and sent so far."""
+
+    __slots__ = ("reader", "writer", "responses", "content_length", "close_withheld")
+
+    def __init__(self, reader, writer):  # type: ignore[no-untyped-def]
+        self.reader = reader
+        self.writer = writer
+        self.responses = 0
+        self.content_length = None
+        self.close_withheld = False
+
+
+_make_environ = WSGIRequestHandler.make_environ
+_run_wsgi = WSGIRequestHandler.run_wsgi
+_send_response = WSGIRequestHandler.send_response
+_send_header = WSGIRequestHandler.send_header
+_end_headers = WSGIRequestHandler.end_headers
+
+
+def _make_environ_read_ahead(self):  # type: ignore[no-untyped-def]
+    environ = _make_environ(self)
+    self._agentos_exchange = None
+    if environ.get("wsgi.input_terminated"):
+        return environ  # a chunked body: werkzeug reads it from the socket, and the connection closes
+    length_text = environ.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(length_text)
+    except ValueError:
+        return environ
+    if length < 0 or length > _MAX_READ_AHEAD_BYTES:
+        return environ
+    body = self.rfile.read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    if len(body) != length:
+        self.close_connection = True  # the client went away mid-body
+        return environ
+    # The socket's stream now starts at the next request: werkzeug's drain after the response reads
+    # an empty stream instead, and the response's body is counted to prove it was sent whole.
+    exchange = _Exchange(self.rfile, _BodyCountingWriter(self.wfile))
+    self._agentos_exchange = exchange
+    self.rfile = io.BytesIO()
+    self.wfile = exchange.writer
+    return environ
+
+
+def _send_response_counted(self, code, message=None):  # type: ignore[no-untyped-def]
+    exchange = getattr(self, "_agentos_exchange", None)
+    if exchange is not None:
+        exchange.responses += 1
+    _send_response(self, code, message)
+
+
+def _send_header_keeping_alive(self, keyword, value):  # type: ignore[no-untyped-def]
+    exchange = getattr(self, "_agentos_exchange", None)
+    if exchange is not None:
+        name = keyword.lower()
+        if name == "content-length":
+            exchange.content_length = value
+        elif name == "connection" and value.lower() == "close" and not self.close_connection:
+            exchange.close_withheld = True
+            return
+    _send_header(self, keyword, value)
+
+
+def _end_headers_then_count(self):  # type: ignore[no-untyped-def]
+    _end_headers(self)
+    exchange = getattr(self, "_agentos_exchange", None)
+    if exchange is not None:
+        exchange.writer.body_bytes = 0
+
+
+def _run_wsgi_on_kept_connection(self):  # type: ignore[no-untyped-def]
+    try:
+        _run_wsgi(self)
+    finally:
+        exchange = getattr(self, "_agentos_exchange", None)
+        self._agentos_exchange = None
+        if exchange is not None:
+            self.rfile = exchange.reader
+            try:
+                exchange.writer.flush()
+            finally:
+                self.wfile = exchange.writer.raw
+            # Open for the next request only after exactly one response whose body matched its
+            # Content-Length: anything else (a failure mid-answer, a chunked answer) closes it.
+            whole = (
+                exchange.responses == 1
+                and exchange.content_length is not None
+                and str(exchange.writer.body_bytes) == exchange.content_length.strip()
+            )
+            if not (exchange.close_withheld and whole):
+                self.close_connection = True
+
+
+# Every answer goes out in one write (above); a kept connection must not hold it back either.
+WSGIRequestHandler.disable_nagle_algorithm = True
+WSGIRequestHandler.make_environ = _make_environ_read_ahead  # type: ignore[method-assign]
+WSGIRequestHandler.run_wsgi = _run_wsgi_on_kept_connection  # type: ignore[method-assign]
+WSGIRequestHandler.send_response = _send_response_counted  # type: ignore[method-assign]
+WSGIRequestHandler.send_header = _send_header_keeping_alive  # type: ignore[method-assign]
+WSGIRequestHandler.end_headers = _end_headers_then_count  # type: ignore[method-assign]
+
+# DynamoDB attribute values serialized without the generic shape walk (point 15 above), for moto
+# 5.2.1's serialize.py: the digests refuse any other text of it or of the value lookup it uses.
+import moto.core.serialize as _serialize  # noqa: E402
+import moto.core.utils as _moto_utils  # noqa: E402
+
+_SERIALIZE_SHA256 = "fced0fac9fa8aaf8"
+_GET_VALUE_SHA256 = "79ec14cb183c4ed6"
+if (
+    hashlib.sha256(open(_serialize.__file__, "rb").read()).hexdigest()[:16] != _SERIALIZE_SHA256
+    or hashlib.sha256(
+        (inspect.getsource(_moto_utils.get_value) + inspect.getsource(_moto_utils._get_value_for_key)).encode()
+    ).hexdigest()[:16]
+    != _GET_VALUE_SHA256
+):
+    raise SystemExit("moto serializes responses differently; revisit item 15")
+
+# DynamoDB's AttributeValue: each member in the model's order, with its shape's type.
+_ATTRIBUTE_VALUE_MEMBERS = (
+    ("S", "string"),
+    ("N", "string"),
+    ("B", "blob"),
+    ("SS", "list"),
+    ("NS", "list"),
+    ("BS", "list"),
+    ("M", "map"),
+    ("L", "list"),
+    ("NULL", "boolean"),
+    ("BOOL", "boolean"),
+)
+_ATTRIBUTE_VALUE_NAMES = frozenset(name for name, _ in _ATTRIBUTE_VALUE_MEMBERS)
+_serialize_structure = _serialize.BaseJSONSerializer._serialize_type_structure
+
+
+def _is_attribute_value(shape):  # type: ignore[no-untyped-def]
+    # No shape on the way renames what it writes (a serialization name), as the JSON written assumes.
+    if shape.name != "AttributeValue" or shape.serialization:
+        return False
+    members = shape.members
+    if tuple((name, member.type_name) for name, member in members.items()) != _ATTRIBUTE_VALUE_MEMBERS:
+        return False
+    inner = [members[name].member for name in ("SS", "NS", "BS", "L")] + [members["M"].key, members["M"].value]
+    return not any(member.serialization for member in [*members.values(), *inner]) and members["L"].member.name == (
+        "AttributeValue"
+    )
+
+
+def _walks_as_moto_does(serializer):  # type: ignore[no-untyped-def]
+    # The lookups the JSON above stands for: moto's own picker, its own aliases, no transformers
+    # (they match on the walk's key path, which the fast path does not keep).
+    picker = serializer._value_picker
+    return (
+        type(picker) is _serialize.XFormedAttributePicker
+        and picker.alias_providers is _serialize.DEFAULT_ALIAS_PROVIDERS
+        and not picker.response_transformers
+        and type(serializer)._serialize_type_blob is _serialize.ResponseSerializer._serialize_type_blob
+        and type(serializer)._serialize_type_map is _serialize.BaseJSONSerializer._serialize_type_map
+        and type(serializer)._serialize_type_list is _serialize.BaseJSONSerializer._serialize_type_list
+        and type(serializer)._default_serialize is _serialize.ResponseSerializer._default_serialize
+        and not hasattr(serializer, "_serialize_type_string")
+        and not hasattr(serializer, "_serialize_type_boolean")
+    )
+
+
+def _attribute_value(self, value, shape):  # type: ignore[no-untyped-def]
+    """The JSON moto's walk writes for one attribute value, or None where only the walk will do.
+
+    For a plain dict holding only AttributeValue's member names, the walk's lookups find each member
+    under its own name (the other names they try, like `ListAttributeValue` or `s`, are not in the
+    dict), skip it when it is None, and write it as its shape says: strings and booleans as they are,
+    blobs in base64, the sets' members likewise, a map's and a list's values as attribute values.
+    """
+    if type(value) is not dict or not _ATTRIBUTE_VALUE_NAMES.issuperset(value):
+        return None
+    written = {}
+    for name, _ in _ATTRIBUTE_VALUE_MEMBERS:
+        member = value.get(name)
+        if member is None:
+            continue
+        if name == "M":
+            entries = {}
+            for entry_key, entry in member.items():
+                if entry is None:
+                    continue
+                fast = _attribute_value(self, entry, shape)
+                if fast is None:
+                    _serialize_structure(self, entries, entry, shape, entry_key)
+                else:
+                    entries[entry_key] = fast
+            written[name] = entries
+        elif name == "L":
+            items = []
+            for item in member:
+                fast = None if item is None else _attribute_value(self, item, shape)
+                if fast is not None:
+                    items.append(fast)
+                    continue
+                holder = {}
+                _serialize_structure(self, holder, item, shape, "AttributeValue")
+                items.append(holder["AttributeValue"] if "AttributeValue" in holder else item)
+            written[name] = items
+        elif name == "B":
+            written[name] = self._base64(member)
+        elif name == "BS":
+            written[name] = [self._base64(item) for item in member]
+        elif name in ("SS", "NS"):
+            written[name] = list(member)
+        else:
+            written[name] = member
+    return written
+
+
+def _serialize_structure_fast(self, serialized, value, shape, key):  # type: ignore[no-untyped-def]
+    if key and _is_attribute_value(shape) and _walks_as_moto_does(self):
+        fast = _attribute_value(self, value, shape)
+        if fast is not None:
+            serialized[key] = fast
+            return
+    _serialize_structure(self, serialized, value, shape, key)
+
+
+_serialize.BaseJSONSerializer._serialize_type_structure = _serialize_structure_fast  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])
