@@ -146,6 +146,40 @@ describe('the emulator launcher', () => {
     expect(await item('typed')).toEqual({ pk: { S: 'typed' }, n: { N: '1' }, s: { S: 'x' } });
   });
 
+  it("checks a recurring update text that passed before against each call's own names", async () => {
+    await db().send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'named' }, a: { N: '1' } } }));
+    const twoPaths = 'SET #x = :one, #y = :two';
+    const values = { ':one': { N: '1' }, ':two': { N: '2' } };
+    const calls = [
+      update('named', twoPaths, values, { '#x': 'a', '#y': 'b' }),
+      update('named', twoPaths, values, { '#x': 'a', '#y': 'a' }),
+      update('named', twoPaths, values, { '#x': 'pk', '#y': 'b' }),
+      update('named', twoPaths, values, { '#x': 'c', '#y': 'd' }),
+      update('named', 'SET a = :one SET b = :two', values),
+      update('named', 'SET a = :one SET b = :two', values),
+    ];
+    const seen: string[] = [];
+    for (const call of calls) {
+      const { name, message } = await failure(db().send(call));
+      seen.push(`${name}: ${message}`);
+    }
+    expect(seen).toEqual([
+      'ok: ',
+      expect.stringMatching(/^ValidationException: .*Two document paths overlap/),
+      expect.stringMatching(/^ValidationException: .*Cannot update attribute pk/),
+      'ok: ',
+      expect.stringMatching(/^ValidationException: .*The "SET" section can only be used once/),
+      expect.stringMatching(/^ValidationException: .*The "SET" section can only be used once/),
+    ]);
+    expect(await item('named')).toEqual({
+      pk: { S: 'named' },
+      a: { N: '1' },
+      b: { N: '2' },
+      c: { N: '1' },
+      d: { N: '2' },
+    });
+  });
+
   it("judges a recurring condition text on each call's own values and names", async () => {
     await db().send(
       new PutItemCommand({ TableName: table, Item: { pk: { S: 'versioned' }, version: { N: '1' } } }),
