@@ -98,10 +98,12 @@
    the answer instead), so every AWS call paid a new TCP connection and a new server thread. Here a
    request's body is read whole (by its Content-Length) before the application runs, so the stream
    stays at the next request and the connection stays open for it, as real AWS endpoints keep it.
-   A connection still closes when the client asks, speaks HTTP/1.0, sends a chunked body, or when
-   an answer did not go out whole (more than one status line, or a body other than its
-   Content-Length). Each answer goes out in one write, with Nagle's algorithm off, so no answer
-   waits for the client's delayed acknowledgement.
+   The answer still says `Connection: close`, and the connection closes, when the client asks for
+   that, speaks HTTP/1.0, sends a chunked body, or when the answer does not announce where it ends
+   (a chunked answer); no body follows a HEAD, a 1xx, a 204 or a 304. An answer that then does not
+   go out as announced (a failure mid-answer) closes the connection after it. Each answer goes out
+   in one write, with Nagle's algorithm off, so no answer waits for the client's delayed
+   acknowledgement. An open connection holds its server thread (a daemon) until its client closes it.
 
 15. Attribute values written without the generic shape walk. moto writes every answer by walking the
    service's model, and for each member of each DynamoDB attribute value it tries half a dozen
@@ -900,13 +902,18 @@ Item.__init__ = _build_item  # type: ignore[method-assign]
 # digests refuse any other text of the two methods this relies on (the request body is the socket's
 # stream; the response says `Connection: close`, then the stream is drained).
 import io  # noqa: E402
+from importlib.metadata import PackageNotFoundError  # noqa: E402
 from importlib.metadata import version as _installed_version  # noqa: E402
 
 _PINNED_WERKZEUG = "3.1.9"
 _HANDLER_SOURCES_SHA256 = ("774df60c75afd439", "5aa026f5fa8ca3c2")
-if _installed_version("werkzeug") != _PINNED_WERKZEUG:
+try:
+    _werkzeug_version = _installed_version("werkzeug")
+except PackageNotFoundError:
+    _werkzeug_version = "(no package metadata)"
+if _werkzeug_version != _PINNED_WERKZEUG:
     sys.stderr.write(
-        f"werkzeug {_installed_version('werkzeug')} is installed but the launcher's patches are written for "
+        f"werkzeug {_werkzeug_version} is installed but the launcher's patches are written for "
         f"werkzeug {_PINNED_WERKZEUG} (cli/emulator-requirements.txt); run `bash cli/bootstrap.sh test`\n"
     )
     sys.exit(_REFUSED_VERSION_EXIT_CODE)
@@ -954,14 +961,30 @@ class _BodyCountingWriter:
 class _Exchange:
     """What one request on a kept connection has said and sent so far."""
 
-    __slots__ = ("reader", "writer", "responses", "content_length", "close_withheld")
+    __slots__ = ("reader", "writer", "responses", "status", "content_length", "chunked", "body_expected")
 
     def __init__(self, reader, writer):  # type: ignore[no-untyped-def]
         self.reader = reader
         self.writer = writer
         self.responses = 0
+        self.status = 0
         self.content_length = None
-        self.close_withheld = False
+        self.chunked = False
+        # The body length the answer announced, once it went out without `Connection: close`.
+        self.body_expected = None
+
+
+def _announced_body_length(self, exchange):  # type: ignore[no-untyped-def]
+    """How many body bytes the answer's status line and headers announce, or None if they do not."""
+    if exchange.chunked:
+        return None
+    if self.command == "HEAD" or 100 <= exchange.status < 200 or exchange.status in (204, 304):
+        return 0
+    try:
+        length = int(exchange.content_length)
+    except (TypeError, ValueError):
+        return None
+    return length if length >= 0 else None
 
 
 _make_environ = WSGIRequestHandler.make_environ
@@ -1001,18 +1024,30 @@ def _send_response_counted(self, code, message=None):  # type: ignore[no-untyped
     exchange = getattr(self, "_agentos_exchange", None)
     if exchange is not None:
         exchange.responses += 1
+        exchange.status = int(code)
     _send_response(self, code, message)
 
 
 def _send_header_keeping_alive(self, keyword, value):  # type: ignore[no-untyped-def]
+    # Werkzeug sends the application's headers, then Transfer-Encoding, then `Connection: close`:
+    # by then the answer has said how long its body is, or that it will not say.
     exchange = getattr(self, "_agentos_exchange", None)
     if exchange is not None:
         name = keyword.lower()
         if name == "content-length":
             exchange.content_length = value
-        elif name == "connection" and value.lower() == "close" and not self.close_connection:
-            exchange.close_withheld = True
-            return
+        elif name == "transfer-encoding":
+            exchange.chunked = True
+        elif name == "connection" and value.lower() == "close":
+            length = _announced_body_length(self, exchange)
+            if (
+                length is not None
+                and exchange.responses == 1
+                and not self.close_connection
+                and self.request_version == "HTTP/1.1"
+            ):
+                exchange.body_expected = length
+                return
     _send_header(self, keyword, value)
 
 
@@ -1035,14 +1070,14 @@ def _run_wsgi_on_kept_connection(self):  # type: ignore[no-untyped-def]
                 exchange.writer.flush()
             finally:
                 self.wfile = exchange.writer.raw
-            # Open for the next request only after exactly one response whose body matched its
-            # Content-Length: anything else (a failure mid-answer, a chunked answer) closes it.
-            whole = (
-                exchange.responses == 1
-                and exchange.content_length is not None
-                and str(exchange.writer.body_bytes) == exchange.content_length.strip()
-            )
-            if not (exchange.close_withheld and whole):
+            # Open for the next request only when the answer went out as announced: one status line
+            # and the body length its headers gave. Anything else (an answer that said it closes, a
+            # failure mid-answer) closes it.
+            if not (
+                exchange.body_expected is not None
+                and exchange.responses == 1
+                and exchange.writer.body_bytes == exchange.body_expected
+            ):
                 self.close_connection = True
 
 
@@ -1095,8 +1130,10 @@ def _is_attribute_value(shape):  # type: ignore[no-untyped-def]
     if tuple((name, member.type_name) for name, member in members.items()) != _ATTRIBUTE_VALUE_MEMBERS:
         return False
     inner = [members[name].member for name in ("SS", "NS", "BS", "L")] + [members["M"].key, members["M"].value]
-    return not any(member.serialization for member in [*members.values(), *inner]) and members["L"].member.name == (
-        "AttributeValue"
+    return (
+        not any(member.serialization for member in [*members.values(), *inner])
+        and members["L"].member.name == "AttributeValue"
+        and members["M"].value.name == "AttributeValue"
     )
 
 
@@ -1137,7 +1174,8 @@ def _attribute_value(self, value, shape):  # type: ignore[no-untyped-def]
             for entry_key, entry in member.items():
                 if entry is None:
                     continue
-                fast = _attribute_value(self, entry, shape)
+                # moto's walk writes the members of an entry under the empty name into the map itself.
+                fast = _attribute_value(self, entry, shape) if entry_key else None
                 if fast is None:
                     _serialize_structure(self, entries, entry, shape, entry_key)
                 else:

@@ -47,13 +47,15 @@ function dynamoRequest(
 type Answer = { status: number; headers: Record<string, string>; body: string };
 
 /**
- * Reads answers off one socket until `count` arrived whole (each framed by its Content-Length) and,
- * when `untilClosed`, until the server closes it.
+ * Reads answers off one socket until `count` arrived whole and, when `untilClosed`, until the server
+ * closes it. Each answer is framed as HTTP/1.1 frames it: no body after a HEAD (`heads` lists which
+ * answers are to one), a 204 or a 304, else its Content-Length; one without fails the read.
  */
 async function readAnswers(
   socket: Socket,
   count: number,
   untilClosed = false,
+  heads: readonly number[] = [],
 ): Promise<{ answers: Answer[]; closed: boolean }> {
   let buffer = Buffer.alloc(0);
   const answers: Answer[] = [];
@@ -79,10 +81,16 @@ async function readAnswers(
             return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
           }),
         );
-        const length = Number(headers['content-length']);
+        const status = Number(statusLine.split(' ')[1]);
+        const bodiless = heads.includes(answers.length) || status === 204 || status === 304;
+        const length = bodiless ? 0 : Number(headers['content-length'] ?? Number.NaN);
+        if (!Number.isInteger(length) || length < 0) {
+          reject(new Error(`an answer without a usable Content-Length: ${statusLine}`));
+          return;
+        }
         if (buffer.length < end + 4 + length) break;
         answers.push({
-          status: Number(statusLine.split(' ')[1]),
+          status,
           headers,
           body: buffer.subarray(end + 4, end + 4 + length).toString('utf8'),
         });
@@ -150,6 +158,51 @@ describe('the emulator launcher', () => {
     expect(JSON.parse(second.answers[0]!.body)).toEqual(JSON.parse(first.answers[2]!.body));
   });
 
+  it('keeps the connection open after answers without a body: to a HEAD, and a 204', async () => {
+    const s3 = (method: string, path: string, body = ''): string =>
+      [
+        `${method} ${path} HTTP/1.1`,
+        `Host: 127.0.0.1:${port}`,
+        'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0',
+        'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        body,
+      ].join('\r\n');
+    const socket = await open();
+    socket.write(
+      s3('PUT', '/kept-bucket') +
+        s3('PUT', '/kept-bucket/note', 'hello') +
+        s3('HEAD', '/kept-bucket/note') +
+        s3('DELETE', '/kept-bucket/note') +
+        s3('GET', '/kept-bucket/note'),
+    );
+    const { answers, closed } = await readAnswers(socket, 5, false, [2]);
+    socket.destroy();
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 204, 404]);
+    expect(answers[2]?.headers['content-length']).toBe('5');
+    expect(answers.map((answer) => answer.headers['connection'])).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(answers[4]?.body).toContain('NoSuchKey');
+    expect(closed).toBe(false);
+  });
+
+  it('closes the connection after the answer to an HTTP/1.0 request that asks to keep it', async () => {
+    const socket = await open();
+    socket.write(
+      dynamoRequest('ListTables', {}, { version: 'HTTP/1.0', headers: { Connection: 'keep-alive' } }),
+    );
+    const { answers, closed } = await readAnswers(socket, 1, true);
+    expect(answers[0]?.status).toBe(200);
+    expect(answers[0]?.headers['connection']).toBe('close');
+    expect(closed).toBe(true);
+  });
+
   it('closes the connection after the answer when the client asks it to', async () => {
     const socket = await open();
     socket.write(dynamoRequest('ListTables', {}, { headers: { Connection: 'close' } }));
@@ -169,7 +222,11 @@ describe('the emulator launcher', () => {
   });
 
   it('reads a chunked body and closes the connection after the answer', async () => {
-    const text = JSON.stringify({ TableName: table, Key: { pk: { S: 'a' } } });
+    const setup = await open();
+    setup.write(dynamoRequest('PutItem', { TableName: table, Item: { pk: { S: 'chunked' } } }));
+    await readAnswers(setup, 1);
+    setup.destroy();
+    const text = JSON.stringify({ TableName: table, Key: { pk: { S: 'chunked' } } });
     // The same request with its body in one chunk instead of a Content-Length.
     const [head = ''] = dynamoRequest('GetItem', {}).split('\r\n\r\n');
     const chunkedHead = head.replace(/Content-Length: \d+/, 'Transfer-Encoding: chunked');
@@ -177,7 +234,7 @@ describe('the emulator launcher', () => {
     socket.write(`${chunkedHead}\r\n\r\n${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n0\r\n\r\n`);
     const { answers, closed } = await readAnswers(socket, 1, true);
     expect(answers[0]?.status).toBe(200);
-    expect(JSON.parse(answers[0]!.body)).toMatchObject({ Item: { pk: { S: 'a' } } });
+    expect(JSON.parse(answers[0]!.body)).toEqual({ Item: { pk: { S: 'chunked' } } });
     expect(closed).toBe(true);
   });
 

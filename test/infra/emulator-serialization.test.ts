@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
 import {
   BatchGetItemCommand,
   CreateTableCommand,
@@ -30,7 +31,7 @@ import { motoServerCommand } from '../../cli/local/project-paths.ts';
  */
 const differentialCheck = String.raw`
 import json, random, sys
-sys.path.insert(0, "cli/local")
+sys.path.insert(0, sys.argv[1])
 import moto_serialized_server as launcher
 from moto.core import serialize
 from moto.core.responses import get_service_model
@@ -67,13 +68,18 @@ def attribute(depth):
     if rng.random() < 0.5:
         entries = {f"k{index}": attribute(depth + 1) for index in range(rng.randint(0, 4))}
         if rng.random() < 0.1: entries["gone"] = None
+        # moto's walk writes an entry under the empty name into the map itself.
+        if rng.random() < 0.1: entries[""] = attribute(depth + 1)
+        if rng.random() < 0.05: entries["odd"] = "not an attribute value"
         return {"M": entries}
     items = [attribute(depth + 1) for _ in range(rng.randint(0, 4))]
     if rng.random() < 0.1: items.append(None)
     return {"L": items}
 
 def item():
-    return {f"a{index}": attribute(0) for index in range(rng.randint(1, 6))}
+    attributes = {f"a{index}": attribute(0) for index in range(rng.randint(1, 6))}
+    if rng.random() < 0.1: attributes[""] = attribute(0)
+    return attributes
 
 def results():
     for _ in range(150):
@@ -178,9 +184,12 @@ function normalised(item: Record<string, AttributeValue> | undefined): unknown {
 
 describe('the emulator launcher', () => {
   it('writes attribute values byte for byte as moto walks them, over a generated corpus', () => {
-    const python = motoServerCommand().command;
-    const run = spawnSync(python, ['-c', differentialCheck], { encoding: 'utf8', timeout: 120_000 });
-    expect(run.stderr).toBe('');
+    const launcher = motoServerCommand();
+    const run = spawnSync(launcher.command, ['-c', differentialCheck, dirname(launcher.args[0]!)], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
     const outcome = JSON.parse(run.stdout) as { compared: number; fastTaken: number; mismatches: unknown[] };
     expect(outcome.mismatches).toEqual([]);
     expect(outcome.compared).toBe(900);

@@ -1,5 +1,6 @@
 import {
   ConditionalCheckFailedException,
+  CreateTableCommand,
   GetItemCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
@@ -178,6 +179,30 @@ describe('the emulator launcher', () => {
       c: { N: '1' },
       d: { N: '2' },
     });
+
+    // The text and names that passed above, on a table whose key is one of the paths it sets.
+    await db().send(
+      new CreateTableCommand({
+        TableName: 'keyed-by-b',
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'b', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'b', AttributeType: 'S' }],
+      }),
+    );
+    const onOtherKeys = await failure(
+      db().send(
+        new UpdateItemCommand({
+          TableName: 'keyed-by-b',
+          Key: { b: { S: 'x' } },
+          UpdateExpression: twoPaths,
+          ExpressionAttributeNames: { '#x': 'a', '#y': 'b' },
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+    expect(`${onOtherKeys.name}: ${onOtherKeys.message}`).toMatch(
+      /^ValidationException: .*Cannot update attribute b/,
+    );
   });
 
   it("judges a recurring condition text on each call's own values and names", async () => {

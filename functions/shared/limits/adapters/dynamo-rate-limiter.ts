@@ -110,11 +110,7 @@ export class DynamoRateLimiter implements RateLimiterPort {
     if (known !== undefined && known > highestAdmittingTat(gcra, now)) {
       return { kind: 'refused', decision: refusedDecision(gcra, now, known) };
     }
-    const planned = this.#plannedTat.get(bucket);
-    if (
-      (known !== undefined && known >= now) ||
-      (seen === undefined && this.#restartUnderway(planned, now))
-    ) {
+    if (known !== undefined && known >= now) {
       return {
         kind: 'write',
         update: advanceUpdate(this.#table, key, gcra, now),
@@ -122,8 +118,11 @@ export class DynamoRateLimiter implements RateLimiterPort {
         bucket,
         gcra,
         now,
-        tat: Math.max(known ?? now, now) + gcra.intervalMs,
-        estimate: this.#plan(bucket, Math.max(known ?? now, planned ?? now) + gcra.intervalMs),
+        tat: known + gcra.intervalMs,
+        estimate: this.#plan(
+          bucket,
+          Math.max(known, this.#plannedTat.get(bucket) ?? known) + gcra.intervalMs,
+        ),
       };
     }
     const tat = now + gcra.intervalMs;
@@ -143,17 +142,6 @@ export class DynamoRateLimiter implements RateLimiterPort {
   tookPlanned(plan: Extract<PlannedRateTake, { kind: 'write' }>): RateDecision {
     this.#remember(plan.bucket, plan.tat);
     return allowedDecision(plan.gcra, plan.now, Math.max(plan.tat, plan.estimate));
-  }
-
-  /**
-   * Whether a take of this instance, planned or on its way, leaves the bucket in use now (`planned`
-   * is what those takes would leave): then a concurrent take goes straight to the in-use write. Every
-   * take of a burst would otherwise restart the idle bucket at once, and all but one lose the race
-   * (a transaction cancelled, or a conditional write refused, then written again). Only the write to
-   * try first: its condition still decides, and a lost guess costs the one write it always did.
-   */
-  #restartUnderway(planned: number | undefined, now: number): boolean {
-    return planned !== undefined && planned >= now;
   }
 
   /** Notes the `tat` a planned take would leave, so the next plan of this instance counts it. */
@@ -190,7 +178,7 @@ export class DynamoRateLimiter implements RateLimiterPort {
     const gcra = gcraOf(limit);
     const now = Math.floor(this.#clock.now());
     const bucket = bucketOf(key, gcra);
-    const decision = await this.#write(key, gcra, now, bucket);
+    const decision = await this.#write(key, gcra, now, this.#knownTat.get(bucket));
     if (decision.tat !== undefined && decision.tat > (this.#knownTat.get(bucket) ?? -Infinity)) {
       this.#knownTat.set(bucket, decision.tat);
     }
@@ -208,28 +196,17 @@ export class DynamoRateLimiter implements RateLimiterPort {
     key: string,
     gcra: Gcra,
     now: number,
-    bucket: string,
+    remembered: number | undefined,
   ): Promise<{ decision: RateDecision; tat?: number }> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
-    const remembered = this.#knownTat.get(bucket);
-    const planned = this.#plannedTat.get(bucket);
     // What the bucket held at the last failed write; undefined = unknown (try the busy-bucket write).
     let known: { tat: number | undefined } | undefined =
-      remembered !== undefined && remembered < now && !this.#restartUnderway(planned, now)
-        ? { tat: remembered }
-        : undefined;
+      remembered !== undefined && remembered < now ? { tat: remembered } : undefined;
     for (let attempt = 0; attempt < maxWrites; attempt += 1) {
       const idle = known !== undefined && (known.tat === undefined || known.tat < now);
       if (known?.tat !== undefined && !idle && known.tat > highestAdmittingTat(gcra, now)) {
         return { decision: refusedDecision(gcra, now, known.tat), tat: known.tat };
       }
-      // Concurrent takes of this instance see this one underway (see #restartUnderway).
-      this.#plan(
-        bucket,
-        idle
-          ? now + gcra.intervalMs
-          : Math.max(known?.tat ?? now, this.#plannedTat.get(bucket) ?? now, now) + gcra.intervalMs,
-      );
       try {
         const tat = idle
           ? await this.#restart(key, gcra, now, signal)
