@@ -116,19 +116,25 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     roomMade.wakeAll();
   });
 
+  /** Whether the last receive found the queue empty. */
+  let foundEmpty = false;
+
   async function receive(): Promise<void> {
     const received = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: options.queueUrl,
         MaxNumberOfMessages: Math.min(maxReceiveCount, maxWaiting - waiting.size),
-        // Long-poll only when nothing is waiting, so waiting messages are not held up by it.
-        WaitTimeSeconds: waiting.size === 0 ? (options.waitTimeSeconds ?? 1) : 0,
+        // While messages wait, look for more at once (more tenants to take turns between), but
+        // only until the queue is found empty: then long-poll, or the loop would ask an empty
+        // queue again and again as fast as it answers until the waiting messages are dispatched.
+        WaitTimeSeconds: waiting.size === 0 || foundEmpty ? (options.waitTimeSeconds ?? 1) : 0,
         MessageSystemAttributeNames: [...attributeNames],
         MessageAttributeNames: ['All'],
       }),
       { abortSignal: controller.signal },
     );
     const messages = received.Messages ?? [];
+    foundEmpty = messages.length === 0;
     if (messages.length === 0) return;
     options.journal?.add(messages.map((m) => m.ReceiptHandle ?? ''));
     for (const message of messages) {

@@ -26,9 +26,11 @@ function fakeQueue(script: Array<() => Promise<Message[]>>) {
   const deleted: string[] = [];
   const givenBack: string[] = [];
   let receives = 0;
+  const waits: number[] = [];
   const sqs = {
     async send(command: unknown) {
       if (command instanceof ReceiveMessageCommand) {
+        waits.push(command.input.WaitTimeSeconds ?? 0);
         const next = script[receives];
         receives += 1;
         if (next !== undefined) return { Messages: await next() };
@@ -47,7 +49,7 @@ function fakeQueue(script: Array<() => Promise<Message[]>>) {
     },
     destroy() {},
   } as unknown as Pick<SQSClient, 'send' | 'destroy'>;
-  return { sqs, deleted, givenBack, receives: () => receives };
+  return { sqs, deleted, givenBack, receives: () => receives, waits };
 }
 
 function deferred() {
@@ -144,6 +146,26 @@ describe('startSqsPoller', () => {
       ['n5', 'n6'],
     ]);
     expect(deleted).toHaveLength(8);
+  });
+
+  it('long-polls once it finds the queue empty, though received messages still wait', async () => {
+    const release = deferred();
+    const { sqs, waits } = fakeQueue([
+      () => Promise.resolve(['1', '2', '3', '4', '5', '6'].map((n) => step('t', n))),
+    ]);
+    const poller = startSqsPoller(
+      pollerOptions(sqs, async () => {
+        await release.promise;
+        return { batchItemFailures: [] };
+      }),
+    );
+    // The handler holds its first batch, so four messages wait while the queue is empty.
+    while (waits.length < 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    const seen = waits.slice(0, 5);
+    release.resolve();
+    await poller.stop();
+    expect(seen.slice(0, 3)).toEqual([1, 0, 1]);
+    expect(seen.filter((wait) => wait === 0)).toHaveLength(1);
   });
 
   it('hands each record its message group id, and keeps the failures the handler reports', async () => {
