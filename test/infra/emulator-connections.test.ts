@@ -192,29 +192,16 @@ describe('the emulator launcher', () => {
     expect(closed).toBe(false);
   });
 
-  it('closes the connection after the answer to an HTTP/1.0 request that asks to keep it', async () => {
+  it.each([
+    ['the client asks it to', { headers: { Connection: 'close' } }],
+    ['the request is HTTP/1.0', { version: 'HTTP/1.0' }],
+    [
+      'the request is HTTP/1.0 and asks to keep it',
+      { version: 'HTTP/1.0', headers: { Connection: 'keep-alive' } },
+    ],
+  ])('closes the connection after the answer when %s', async (_, options) => {
     const socket = await open();
-    socket.write(
-      dynamoRequest('ListTables', {}, { version: 'HTTP/1.0', headers: { Connection: 'keep-alive' } }),
-    );
-    const { answers, closed } = await readAnswers(socket, 1, true);
-    expect(answers[0]?.status).toBe(200);
-    expect(answers[0]?.headers['connection']).toBe('close');
-    expect(closed).toBe(true);
-  });
-
-  it('closes the connection after the answer when the client asks it to', async () => {
-    const socket = await open();
-    socket.write(dynamoRequest('ListTables', {}, { headers: { Connection: 'close' } }));
-    const { answers, closed } = await readAnswers(socket, 1, true);
-    expect(answers[0]?.status).toBe(200);
-    expect(answers[0]?.headers['connection']).toBe('close');
-    expect(closed).toBe(true);
-  });
-
-  it('closes the connection after the answer to an HTTP/1.0 request', async () => {
-    const socket = await open();
-    socket.write(dynamoRequest('ListTables', {}, { version: 'HTTP/1.0' }));
+    socket.write(dynamoRequest('ListTables', {}, options));
     const { answers, closed } = await readAnswers(socket, 1, true);
     expect(answers[0]?.status).toBe(200);
     expect(answers[0]?.headers['connection']).toBe('close');

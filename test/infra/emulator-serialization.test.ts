@@ -2,8 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import {
   BatchGetItemCommand,
-  CreateTableCommand,
-  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
@@ -12,10 +10,9 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMoto } from '../../cli/local/emulator.ts';
-import type { EmulatorHandle } from '../../cli/local/emulator.ts';
+import { describe, expect, it } from 'vitest';
 import { motoServerCommand } from '../../cli/local/project-paths.ts';
+import { emulatorTable } from '../support/emulator-table.ts';
 
 /**
  * The launcher writes DynamoDB attribute values without moto's generic shape walk
@@ -114,42 +111,13 @@ for operation, result in results():
 print(json.dumps({"compared": compared, "fastTaken": fast_taken[0], "mismatches": mismatches[:3]}))
 `;
 
-let emulator: EmulatorHandle;
-let dynamo: DynamoDBClient;
 const table = 'attribute-types';
-
-beforeAll(async () => {
-  emulator = await startMoto();
-  dynamo = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: emulator.endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: table,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'N' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-});
-
-afterAll(async () => {
-  dynamo.destroy();
-  await emulator.stop();
-});
+const emulator = emulatorTable(table);
+const dynamo = () => emulator.dynamo();
 
 const bytes = new Uint8Array([0, 1, 2, 253, 254, 255]);
 const everyType: Record<string, AttributeValue> = {
   pk: { S: 'types' },
-  sk: { N: '1' },
   text: { S: 'é ☃ "quoted" \\ /' },
   empty: { S: '' },
   number: { N: '-12.5' },
@@ -201,12 +169,12 @@ describe('the emulator launcher', () => {
   });
 
   it('returns every attribute type as written, from every read', async () => {
-    await dynamo.send(new PutItemCommand({ TableName: table, Item: everyType }));
-    const key = { pk: { S: 'types' }, sk: { N: '1' } };
+    await dynamo().send(new PutItemCommand({ TableName: table, Item: everyType }));
+    const key = { pk: { S: 'types' } };
     const read = {
-      get: (await dynamo.send(new GetItemCommand({ TableName: table, Key: key }))).Item,
+      get: (await dynamo().send(new GetItemCommand({ TableName: table, Key: key }))).Item,
       query: (
-        await dynamo.send(
+        await dynamo().send(
           new QueryCommand({
             TableName: table,
             KeyConditionExpression: 'pk = :pk',
@@ -214,16 +182,16 @@ describe('the emulator launcher', () => {
           }),
         )
       ).Items?.[0],
-      scan: (await dynamo.send(new ScanCommand({ TableName: table }))).Items?.[0],
-      batch: (await dynamo.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [key] } } })))
+      scan: (await dynamo().send(new ScanCommand({ TableName: table }))).Items?.[0],
+      batch: (await dynamo().send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [key] } } })))
         .Responses?.[table]?.[0],
       transact: (
-        await dynamo.send(
+        await dynamo().send(
           new TransactGetItemsCommand({ TransactItems: [{ Get: { TableName: table, Key: key } }] }),
         )
       ).Responses?.[0]?.Item,
       updated: (
-        await dynamo.send(
+        await dynamo().send(
           new UpdateItemCommand({
             TableName: table,
             Key: key,
