@@ -100,11 +100,13 @@
    request's body is read whole (by its Content-Length) before the application runs, so the stream
    stays at the next request and the connection stays open for it, as real AWS endpoints keep it.
    The answer still says `Connection: close`, and the connection closes, when the client asks for
-   that, speaks HTTP/1.0, sends a chunked body, or when the answer does not announce where it ends
-   (a chunked answer); no body follows a HEAD, a 1xx, a 204 or a 304. An answer that then does not
-   go out as announced (a failure mid-answer) closes the connection after it. Each answer goes out
-   in one write, with Nagle's algorithm off, so no answer waits for the client's delayed
-   acknowledgement. An open connection holds its server thread (a daemon) until its client closes it.
+   that, speaks HTTP/1.0, sends a coded (chunked) body, a body over 32 MiB or a Content-Length that
+   is not a plain number, or when the answer does not announce where it ends (a chunked answer); no
+   body follows a HEAD, a 204 or a 304. An answer that then does not go out as announced (a failure
+   mid-answer) closes the connection after it, and bytes past its announced length are not sent.
+   An answer's header block goes out with its body's first bytes, with Nagle's algorithm off, so no
+   answer waits for the client's delayed acknowledgement. An open connection holds its server
+   thread (a daemon) until its client closes it.
 
 15. Attribute values written without the generic shape walk. moto writes every answer by walking the
    service's model, and for each member of each DynamoDB attribute value it tries half a dozen
@@ -568,6 +570,8 @@ def _recipe_of(root):  # type: ignore[no-untyped-def]
     for node in nodes:
         steps = []
         for name, member in node.__dict__.items():
+            if type(name) is not str:
+                return None
             if type(member) in _IMMUTABLE:
                 steps.append((name, 0, member))
             elif _is_node(member):
@@ -617,7 +621,10 @@ def _builder_of(recipe):  # type: ignore[no-untyped-def]
         lines.append(f"    n{index}.__dict__ = {{{', '.join(members)}}}")
     lines.append("    return n0")
     namespace: dict = {}
-    exec(compile("\n".join(lines), "<update expression recipe>", "exec"), namespace)
+    try:
+        exec(compile("\n".join(lines), "<update expression recipe>", "exec"), namespace)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # copied node by node instead
     build = namespace["build"]
     kept, classes = tuple(constants), tuple(cls for cls, _ in recipe)
     return functools.partial(build, kept, classes, object.__new__)
@@ -626,6 +633,8 @@ def _builder_of(recipe):  # type: ignore[no-untyped-def]
 # Parsed expressions are kept (point 9) and never changed (the validator works on copies), so the
 # recipe of one holds as long as the expression does: each entry keeps its expression, which its
 # key (the expression's id) then cannot name another one.
+# Validations run under the lock of point 1 (update_item and transact_write_items both go through
+# it), so these caches are never changed by two threads at once.
 _MAX_RECIPES = _MAX_PARSED_EXPRESSIONS
 _recipes: dict = {}
 
@@ -957,21 +966,27 @@ class _BodyCountingWriter:
     algorithm), where a closing connection flushed at once.
     """
 
-    __slots__ = ("raw", "body_bytes", "pending")
+    __slots__ = ("raw", "body_bytes", "pending", "limit")
 
     def __init__(self, raw):  # type: ignore[no-untyped-def]
         self.raw = raw
         self.body_bytes = -1
         self.pending = b""
+        # The body length the answer announced on a kept connection: bytes past it are not sent
+        # (the client would read them as the next answer), and the connection closes after it.
+        self.limit = None
 
     def write(self, data):  # type: ignore[no-untyped-def]
         if self.body_bytes < 0:
             self.pending += data
             return len(data)
-        self.body_bytes += len(data)
+        written = len(data)
+        if self.limit is not None and self.body_bytes + written > self.limit:
+            data = data[: max(0, self.limit - self.body_bytes)]
+        self.body_bytes += written
         if self.pending:
             data, self.pending = self.pending + data, b""
-        return self.raw.write(data)
+        return self.raw.write(data) if data else written
 
     def flush(self):  # type: ignore[no-untyped-def]
         if self.pending:
@@ -983,7 +998,7 @@ class _BodyCountingWriter:
 class _Exchange:
     """What one request on a kept connection has said and sent so far."""
 
-    __slots__ = ("reader", "writer", "responses", "status", "content_length", "chunked", "body_expected")
+    __slots__ = ("reader", "writer", "responses", "status", "content_length", "chunked", "connection_said", "body_expected")
 
     def __init__(self, reader, writer):  # type: ignore[no-untyped-def]
         self.reader = reader
@@ -992,21 +1007,25 @@ class _Exchange:
         self.status = 0
         self.content_length = None
         self.chunked = False
+        self.connection_said = False
         # The body length the answer announced, once it went out without `Connection: close`.
         self.body_expected = None
 
 
+def _plain_number(text):  # type: ignore[no-untyped-def]
+    """A Content-Length's value when it is plain ASCII digits (no sign, space or underscore)."""
+    if isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 15:
+        return int(text)
+    return None
+
+
 def _announced_body_length(self, exchange):  # type: ignore[no-untyped-def]
     """How many body bytes the answer's status line and headers announce, or None if they do not."""
-    if exchange.chunked:
-        return None
-    if self.command == "HEAD" or 100 <= exchange.status < 200 or exchange.status in (204, 304):
+    if exchange.chunked or 100 <= exchange.status < 200:
+        return None  # an interim answer: the final one follows, so it does not end the exchange
+    if self.command == "HEAD" or exchange.status in (204, 304):
         return 0
-    try:
-        length = int(exchange.content_length)
-    except (TypeError, ValueError):
-        return None
-    return length if length >= 0 else None
+    return _plain_number(exchange.content_length)
 
 
 _make_environ = WSGIRequestHandler.make_environ
@@ -1019,15 +1038,11 @@ _end_headers = WSGIRequestHandler.end_headers
 def _make_environ_read_ahead(self):  # type: ignore[no-untyped-def]
     environ = _make_environ(self)
     self._agentos_exchange = None
-    if environ.get("wsgi.input_terminated"):
-        return environ  # a chunked body: werkzeug reads it from the socket, and the connection closes
-    length_text = environ.get("CONTENT_LENGTH") or "0"
-    try:
-        length = int(length_text)
-    except ValueError:
-        return environ
-    if length < 0 or length > _MAX_READ_AHEAD_BYTES:
-        return environ
+    if environ.get("wsgi.input_terminated") or "HTTP_TRANSFER_ENCODING" in environ:
+        return environ  # a coded body: werkzeug reads it from the socket, and the connection closes
+    length = _plain_number(environ.get("CONTENT_LENGTH") or "0")
+    if length is None or length > _MAX_READ_AHEAD_BYTES:
+        return environ  # werkzeug's own handling, and the connection closes
     body = self.rfile.read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     if len(body) != length:
@@ -1060,15 +1075,20 @@ def _send_header_keeping_alive(self, keyword, value):  # type: ignore[no-untyped
             exchange.content_length = value
         elif name == "transfer-encoding":
             exchange.chunked = True
-        elif name == "connection" and value.lower() == "close":
+        elif name == "connection":
+            # Only Werkzeug's own `Connection: close` is withheld: an application that says
+            # something of the connection first is heard, and the connection closes after it.
+            said_before, exchange.connection_said = exchange.connection_said, True
             length = _announced_body_length(self, exchange)
             if (
-                length is not None
+                not said_before
+                and value.lower() == "close"
+                and length is not None
                 and exchange.responses == 1
                 and not self.close_connection
                 and self.request_version == "HTTP/1.1"
             ):
-                exchange.body_expected = length
+                exchange.body_expected = exchange.writer.limit = length
                 return
     _send_header(self, keyword, value)
 

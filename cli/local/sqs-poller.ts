@@ -127,6 +127,8 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         // While messages wait, look for more at once (more tenants to take turns between), but
         // only until the queue is found empty: then long-poll, or the loop would ask an empty
         // queue again and again as fast as it answers until the waiting messages are dispatched.
+        // (A long poll returns when a message is sent; one made visible again meanwhile, a retry
+        // after its visibility timeout, is seen when the poll ends, within waitTimeSeconds.)
         WaitTimeSeconds: waiting.size === 0 || foundEmpty ? (options.waitTimeSeconds ?? 1) : 0,
         MessageSystemAttributeNames: [...attributeNames],
         MessageAttributeNames: ['All'],

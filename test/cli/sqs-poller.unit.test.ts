@@ -168,6 +168,26 @@ describe('startSqsPoller', () => {
     expect(seen.filter((wait) => wait === 0)).toHaveLength(1);
   });
 
+  it('looks for more at once again after a long poll that brought messages', async () => {
+    const release = deferred();
+    const { sqs, waits } = fakeQueue([
+      () => Promise.resolve(['1', '2', '3', '4', '5', '6'].map((n) => step('t', n))),
+      () => Promise.resolve([]),
+      () => Promise.resolve([step('u', '7'), step('u', '8')]),
+    ]);
+    const poller = startSqsPoller(
+      pollerOptions(sqs, async () => {
+        await release.promise;
+        return { batchItemFailures: [] };
+      }),
+    );
+    while (waits.length < 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    const seen = waits.slice(0, 5);
+    release.resolve();
+    await poller.stop();
+    expect(seen).toEqual([1, 0, 1, 0, 1]);
+  });
+
   it('hands each record its message group id, and keeps the failures the handler reports', async () => {
     const { sqs, deleted } = fakeQueue([() => Promise.resolve([step('acme', 'a1'), step('acme', 'a2')])]);
     const handled = deferred();

@@ -85,6 +85,8 @@ async function readAnswers(
         const bodiless = heads.includes(answers.length) || status === 204 || status === 304;
         const length = bodiless ? 0 : Number(headers['content-length'] ?? Number.NaN);
         if (!Number.isInteger(length) || length < 0) {
+          clearTimeout(timer);
+          socket.off('data', onData);
           reject(new Error(`an answer without a usable Content-Length: ${statusLine}`));
           return;
         }
@@ -177,7 +179,7 @@ describe('the emulator launcher', () => {
         s3('DELETE', '/kept-bucket/note') +
         s3('GET', '/kept-bucket/note'),
     );
-    const { answers, closed } = await readAnswers(socket, 5, false, [2]);
+    const { answers } = await readAnswers(socket, 5, false, [2]);
     socket.destroy();
     expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 204, 404]);
     expect(answers[2]?.headers['content-length']).toBe('5');
@@ -189,7 +191,6 @@ describe('the emulator launcher', () => {
       undefined,
     ]);
     expect(answers[4]?.body).toContain('NoSuchKey');
-    expect(closed).toBe(false);
   });
 
   it.each([
