@@ -630,6 +630,17 @@ def _builder_of(recipe):  # type: ignore[no-untyped-def]
     return functools.partial(build, kept, classes, object.__new__)
 
 
+def _keep(cache, key, value, limit):  # type: ignore[no-untyped-def]
+    """Keeps `value` under `key` in `cache`, dropping the oldest entry first when `limit` are kept.
+
+    Only for caches changed under the lock of point 1 (dropping the oldest is not safe otherwise).
+    """
+    if key not in cache and len(cache) >= limit:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
+
+
 # Parsed expressions are kept (point 9) and never changed (the validator works on copies), so the
 # recipe of one holds as long as the expression does: each entry keeps its expression, which its
 # key (the expression's id) then cannot name another one.
@@ -644,10 +655,8 @@ def _copy_for_validation(value, memo=None):  # type: ignore[no-untyped-def]
         if memo is None:
             entry = _recipes.get(id(value))
             if entry is None or entry[0] is not value:
-                if len(_recipes) >= _MAX_RECIPES:
-                    del _recipes[next(iter(_recipes))]
                 recipe = _recipe_of(value)
-                entry = _recipes[id(value)] = (value, None if recipe is None else _builder_of(recipe))
+                entry = _keep(_recipes, id(value), (value, None if recipe is None else _builder_of(recipe)), _MAX_RECIPES)
             if entry[1] is not None:
                 return entry[1]()
         return _copy_node(value, {} if memo is None else memo)
@@ -747,9 +756,7 @@ def _validate(self):  # type: ignore[no-untyped-def]
             unchanged = False
         n = processor.traverse(n)
         if key is not None:
-            if len(_passed_checks) >= _MAX_PASSED_CHECKS:
-                del _passed_checks[next(iter(_passed_checks))]
-            _passed_checks[key] = expression
+            _keep(_passed_checks, key, expression, _MAX_PASSED_CHECKS)
     return n
 
 
@@ -998,7 +1005,7 @@ class _BodyCountingWriter:
 class _Exchange:
     """What one request on a kept connection has said and sent so far."""
 
-    __slots__ = ("reader", "writer", "responses", "status", "content_length", "chunked", "connection_said", "body_expected")
+    __slots__ = ("reader", "writer", "responses", "status", "content_length", "chunked", "connection_said")
 
     def __init__(self, reader, writer):  # type: ignore[no-untyped-def]
         self.reader = reader
@@ -1008,8 +1015,6 @@ class _Exchange:
         self.content_length = None
         self.chunked = False
         self.connection_said = False
-        # The body length the answer announced, once it went out without `Connection: close`.
-        self.body_expected = None
 
 
 def _plain_number(text):  # type: ignore[no-untyped-def]
@@ -1088,7 +1093,7 @@ def _send_header_keeping_alive(self, keyword, value):  # type: ignore[no-untyped
                 and not self.close_connection
                 and self.request_version == "HTTP/1.1"
             ):
-                exchange.body_expected = exchange.writer.limit = length
+                exchange.writer.limit = length
                 return
     _send_header(self, keyword, value)
 
@@ -1116,9 +1121,9 @@ def _run_wsgi_on_kept_connection(self):  # type: ignore[no-untyped-def]
             # and the body length its headers gave. Anything else (an answer that said it closes, a
             # failure mid-answer) closes it.
             if not (
-                exchange.body_expected is not None
+                exchange.writer.limit is not None
                 and exchange.responses == 1
-                and exchange.writer.body_bytes == exchange.body_expected
+                and exchange.writer.body_bytes == exchange.writer.limit
             ):
                 self.close_connection = True
 
@@ -1164,7 +1169,27 @@ _ATTRIBUTE_VALUE_NAMES = frozenset(name for name, _ in _ATTRIBUTE_VALUE_MEMBERS)
 _serialize_structure = _serialize.BaseJSONSerializer._serialize_type_structure
 
 
+# Shape (by id) -> (the shape, whether it is AttributeValue as the fast path reads it). botocore
+# keeps each operation's shapes, so the same few recur; each entry keeps its shape, so its id
+# cannot name another one. Answers are written outside the lock of point 1, so entries are only
+# added (at most a few hundred), never dropped.
+_MAX_KNOWN_SHAPES = 512
+_known_shapes: dict = {}
+
+
 def _is_attribute_value(shape):  # type: ignore[no-untyped-def]
+    if shape.name != "AttributeValue":
+        return False
+    known = _known_shapes.get(id(shape))
+    if known is not None and known[0] is shape:
+        return known[1]
+    reads = _reads_as_attribute_value(shape)
+    if len(_known_shapes) < _MAX_KNOWN_SHAPES:
+        _known_shapes[id(shape)] = (shape, reads)
+    return reads
+
+
+def _reads_as_attribute_value(shape):  # type: ignore[no-untyped-def]
     # No shape on the way renames what it writes (a serialization name), as the JSON written assumes.
     if shape.name != "AttributeValue" or shape.serialization:
         return False
