@@ -2,7 +2,7 @@
 
 The long-run state machine sends each step to SQS with a task token (`sqs:sendMessage.waitForTaskToken`),
 retries it on failure or heartbeat timeout, and is stopped when its run is canceled. moto's execution
-engine gets two of these wrong:
+engine gets three of these wrong:
 
 1. A retried callback task keeps its first attempt's task token, and with it the callback endpoint
    that already holds the first attempt's outcome: the retry's first heartbeat then returns that stale
@@ -13,16 +13,29 @@ engine gets two of these wrong:
    or timeout), and that task's timeout then overwrites the stop: the execution ends FAILED with
    States.Timeout instead of ABORTED. AWS aborts at once. Here a stop wakes the callback tasks that
    wait, the execution is ABORTED at once, and a stopped program keeps its stopped state.
+3. A task token takes every answer sent to it, and the last one sent wins: each answer overwrites the
+   outcome the waiting task reads once it wakes, so a late answer sent just after the first (a
+   duplicate delivery's, or one for a task already over) can replace it before the execution reads
+   it, and the execution goes on with the wrong continuation or fails. AWS takes one answer per task
+   and refuses every later answer or heartbeat with TaskTimedOut. Here the first answer is the one
+   the task reads, and once a task has its answer, or has stopped waiting (timed out, stopped), every
+   later answer or heartbeat for its token is refused with TaskTimedOut.
 
 Imported by moto_serialized_server.py after the pinned version check.
 """
 
-from moto.stepfunctions.parser.api import ExecutionStatus
+import threading
+
+from moto.stepfunctions.parser.api import ExecutionStatus, TaskTimedOut
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
+)
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    CallbackPoolManager,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
@@ -80,3 +93,51 @@ def _stop(self, stop_date, error, cause):
 
 
 Execution.stop = _stop
+
+# ------------------------------------------------------------------ 3. one answer per task token
+# Answers arrive on the server's request threads, so taking one is a check and a set under a lock.
+_answering = threading.Lock()
+
+
+def _task_over():
+    # moto's TaskTimedOut names no error type unless given one (it answers `"__type": null`).
+    return TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'", "TaskTimedOut")
+
+
+def _take_first_answer(self, outcome):
+    """Sets the task's outcome unless it has one or has stopped waiting; True when it was set."""
+    with _answering:
+        # The event is set by the first answer and by interrupt_all once the task stops waiting.
+        if self._notify_event.is_set():
+            return False
+        self._outcome = outcome
+        self._notify_event.set()
+    if self._heartbeat_endpoint:
+        self._heartbeat_endpoint.notify()
+    return True
+
+
+_original_pool_notify = CallbackPoolManager.notify
+_original_pool_heartbeat = CallbackPoolManager.heartbeat
+
+
+def _notify_once(self, callback_id, outcome):
+    endpoint = self._pool.get(callback_id, None)
+    if endpoint is None or endpoint.consumer_error is not None:
+        # moto's own answer: not this execution's token, or a task whose consumer gave up.
+        return _original_pool_notify(self, callback_id, outcome)
+    if not endpoint.notify(outcome=outcome):
+        raise _task_over()
+    return True
+
+
+def _heartbeat_while_waiting(self, callback_id):
+    endpoint = self._pool.get(callback_id, None)
+    if endpoint is not None and endpoint._notify_event.is_set():
+        raise _task_over()
+    return _original_pool_heartbeat(self, callback_id)
+
+
+CallbackEndpoint.notify = _take_first_answer
+CallbackPoolManager.notify = _notify_once
+CallbackPoolManager.heartbeat = _heartbeat_while_waiting

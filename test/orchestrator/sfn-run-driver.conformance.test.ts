@@ -36,9 +36,8 @@ runDriverPortConformance('Step Functions', async () => {
   });
   return {
     driver,
-    // moto 5.2.1 keeps an answered task's token in its callback pool (a later answer is accepted and
-    // ignored; Step Functions answers TaskTimedOut), and its SendTaskFailure drops the cause.
-    emulatorGaps: { answeredTaskStaysOpen: true, failureCauseDropped: true },
+    // moto 5.2.1's SendTaskFailure drops the cause.
+    emulatorGaps: { failureCauseDropped: true },
     async nextTask(runId) {
       for (let polls = 0; polls < 150; polls += 1) {
         const index = received.findIndex((task) => task.run_id === runId);
