@@ -305,7 +305,8 @@ def _atomic(operation):
 for _name in _OPERATIONS:
     setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
 
-# Callback tasks (task tokens, StopExecution) as the long-run state machine needs them (moto_sfn_patches.py).
+# Callback tasks (task tokens, StopExecution, one answer per task) as the long-run state machine needs
+# them (moto_sfn_patches.py).
 import moto_sfn_patches  # noqa: E402,F401
 
 # CloudFormation resource types and engine fixes the node stack needs to deploy (moto_cfn_models.py).

@@ -283,8 +283,9 @@ export function createStepWorkerHandler(options: {
   async function answer(task: LongStep, send: () => Promise<TaskAnswer>, what: string): Promise<boolean> {
     try {
       const result = await send();
-      // The task ended meanwhile (the run was canceled, or the step timed out and was retried): the
-      // execution has moved on without this answer.
+      // The task ended meanwhile (the run was canceled, the step timed out and was retried, or
+      // another delivery of this step answered it first): the execution has moved on without this
+      // answer.
       if (result === 'task_over')
         logger.info('step task already over', { run_id: task.run_id, step: task.step, what });
       return true;
