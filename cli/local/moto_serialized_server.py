@@ -119,6 +119,29 @@
    Anything else (other names in the dict, another kind of object, response transformers) is still
    walked by moto.
 
+16. Condition expressions parsed once per text and placeholders. moto parses a ConditionExpression
+   (after the lexing of point 11) with the call's own names and values, in half a dozen passes over
+   its tokens: twice for a conditional write (once to check the names it uses, once to evaluate it),
+   three times for a transaction's Put, Update or Delete with a condition, and twice for a query's
+   FilterExpression, each time with other values. The parse reads neither a name nor a value: a
+   name becomes an element of an attribute path, a value goes whole to the operand that holds it
+   (which reads only its type). So the operator tree of a text and the placeholders the call gives
+   is kept, each name and value standing as a slot, for the last few thousand; each call gets a
+   copy of the tree with its own names and values in the slots, built as moto builds them, and the
+   same names and placeholders found. A call whose parse fails (parsed again by moto, which raises
+   its own error), whose names or values are not plain, or whose tree is over 64 levels deep, is
+   parsed by moto as before. (test/infra/emulator-conditions.test.ts compares the two over a
+   generated corpus.)
+
+17. Garbage collection that scans what is new. moto holds every table item, queue message and
+   execution as Python objects, and Python's cyclic collector scans all of them in each full
+   collection: with half a million objects (a few hundred runs) each took about a quarter of a
+   second, every few seconds under a local node's load, with every request held up meanwhile.
+   Here the objects that survived a full collection are frozen (`gc.freeze`, before the next
+   request) so later collections scan only newer ones; once a minute they are released again
+   (`gc.unfreeze`), so the next full collection scans everything and reclaims any cycle that has
+   become garbage since. Objects without cycles are freed as before, when their last reference goes.
+
 Then it hands over to moto's own command line.
 
 These patches reach into moto's private internals, so they hold only for the moto version pinned in
@@ -851,6 +874,141 @@ def _lex_once(self):  # type: ignore[no-untyped-def]
 
 ConditionExpressionParser._lex_condition_expression = _lex_once  # type: ignore[method-assign]
 
+
+# Condition expressions parsed once per text and placeholders (point 16 above), from moto 5.2.1's
+# comparisons.py: the digests refuse any other text of the parse, of the functions that read the
+# call's names and values and build the operator tree from them, and of the classes that hold them.
+from moto.dynamodb.comparisons import AttributePath as _ConditionPath  # noqa: E402
+from moto.dynamodb.comparisons import AttributeValue as _ConditionValue  # noqa: E402
+from moto.dynamodb.comparisons import Func as _ConditionFunc  # noqa: E402
+from moto.dynamodb.comparisons import Op as _ConditionOp  # noqa: E402
+
+_CONDITION_SOURCES_SHA256 = (
+    "5c9b63c5f49ed5d5",
+    "a7ac783bd94ea73b",
+    "891f122f1ef67fb3",
+    "021131942c01900c",
+    "e9d1e9c70b61ac24",
+    "09426dc1cfbf7651",
+    "69dd03f6e330476f",
+    "9154a303c5503a6f",
+)
+if tuple(
+    hashlib.sha256(inspect.getsource(source).encode()).hexdigest()[:16]
+    for source in (
+        ConditionExpressionParser.parse,
+        ConditionExpressionParser._lookup_expression_attribute_value,
+        ConditionExpressionParser._lookup_expression_attribute_name,
+        ConditionExpressionParser._make_operand,
+        ConditionExpressionParser._make_op_condition,
+        ConditionExpressionParser._parse_path_element,
+        _ConditionValue,
+        _ConditionPath,
+    )
+) != _CONDITION_SOURCES_SHA256:
+    raise SystemExit("moto parses condition expressions differently; revisit item 16")
+
+_MAX_CONDITION_TEMPLATES = 4096
+_MAX_CONDITION_DEPTH = 64
+_parse_condition = ConditionExpressionParser.parse
+
+
+class _Slot:
+    """Where a template holds the call's name (`#name`) or value (`:name`) of one placeholder."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):  # type: ignore[no-untyped-def]
+        self.name = name
+
+
+def _template_depth(node, depth=0):  # type: ignore[no-untyped-def]
+    """How deep the operator tree under `node` goes (None past the limit)."""
+    if depth > _MAX_CONDITION_DEPTH:
+        return None
+    deepest = depth
+    for member in vars(node).values():
+        for child in member if isinstance(member, (list, tuple)) else (member,):
+            if isinstance(child, (_ConditionOp, _ConditionFunc)):
+                below = _template_depth(child, depth + 1)
+                if below is None:
+                    return None
+                deepest = max(deepest, below)
+    return deepest
+
+
+@functools.lru_cache(maxsize=_MAX_CONDITION_TEMPLATES)
+def _condition_template(expression, name_keys, value_keys):  # type: ignore[no-untyped-def]
+    """moto's own parse of `expression`, each name and value standing as a slot (the parse never
+    reads either: a name becomes an element of an attribute path, a value goes whole to the operand
+    that holds it); None when the tree is too deep to copy."""
+    parser = ConditionExpressionParser(
+        expression,
+        None if name_keys is None else {key: _Slot(key) for key in name_keys},
+        None if value_keys is None else {key: {"S": _Slot(key)} for key in value_keys},
+    )
+    op = _parse_condition(parser)
+    if _template_depth(op) is None:
+        return None
+    return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
+
+
+def _filled(node, names, values):  # type: ignore[no-untyped-def]
+    """A copy of a template's operator tree with the call's names and values in its slots."""
+    kind = type(node)
+    if kind is _ConditionValue:
+        slot = node.value
+        return _ConditionValue(values[slot.name]) if type(slot) is _Slot else node
+    if kind is _ConditionPath:
+        if not any(type(element) is _Slot for element in node.path):
+            return node
+        return _ConditionPath([names[e.name] if type(e) is _Slot else e for e in node.path])
+    if not isinstance(node, (_ConditionOp, _ConditionFunc)):
+        return node
+    copy_ = object.__new__(kind)
+    copy_.__dict__ = {
+        name: (
+            type(member)(_filled(child, names, values) for child in member)
+            if isinstance(member, (list, tuple))
+            else _filled(member, names, values)
+        )
+        for name, member in vars(node).items()
+    }
+    return copy_
+
+
+def _condition_key(parser):  # type: ignore[no-untyped-def]
+    """The template's key for this call, or None when the call's names or values do not fit one."""
+    names = parser.expression_attribute_names
+    values = parser.expression_attribute_values
+    if (names is not None and type(names) is not dict) or (values is not None and type(values) is not dict):
+        return None
+    if values is not None and any(type(value) is not dict or len(value) != 1 for value in values.values()):
+        return None
+    return (
+        parser.condition_expression,
+        None if names is None else tuple(sorted(names)),
+        None if values is None else tuple(sorted(values)),
+    )
+
+
+def _parse_once(self):  # type: ignore[no-untyped-def]
+    try:
+        key = _condition_key(self) if self.condition_expression else None
+        template = None if key is None else _condition_template(*key)
+    except Exception:
+        # Handled by moto's own parse of the call as sent, below: it raises moto's own error.
+        template = None
+    if template is None:
+        return _parse_condition(self)
+    op, names_found, values_found = template
+    self.expr_attr_names_found.extend(names_found)
+    self.expr_attr_values_found.extend(values_found)
+    return _filled(op, self.expression_attribute_names, self.expression_attribute_values)
+
+
+ConditionExpressionParser.parse = _parse_once  # type: ignore[method-assign]
+
 # Queue writes and reads that do not count the queue (point 12 above).
 from moto.sqs.models import Queue, SQSBackend  # noqa: E402
 
@@ -1282,6 +1440,55 @@ def _serialize_structure_fast(self, serialized, value, shape, key):  # type: ign
 
 
 _serialize.BaseJSONSerializer._serialize_type_structure = _serialize_structure_fast  # type: ignore[method-assign]
+
+# Garbage collection that scans what is new (point 17 above).
+import gc  # noqa: E402
+import time  # noqa: E402
+
+_RESCAN_SECONDS = 60.0
+
+
+class _Generations:
+    """Freezes the objects that survived a full collection, until the next rescan is due.
+
+    `before_request` runs at the start of every request, outside any collection: a full collection
+    only notes that it ran (its callback must not change the collector's lists), and the next request
+    freezes what survived it. Once `rescan_seconds` have passed since the last release, the frozen
+    objects are released instead, so the next full collection scans everything again.
+    """
+
+    def __init__(self, clock=time.monotonic, rescan_seconds=_RESCAN_SECONDS):  # type: ignore[no-untyped-def]
+        self._clock = clock
+        self._rescan_seconds = rescan_seconds
+        self._released_at = clock()
+        self._survivors_settled = False
+
+    def collected(self, phase, info):  # type: ignore[no-untyped-def]
+        if phase == "stop" and info["generation"] == 2:
+            self._survivors_settled = True
+
+    def before_request(self):  # type: ignore[no-untyped-def]
+        now = self._clock()
+        if now - self._released_at >= self._rescan_seconds:
+            self._released_at = now
+            self._survivors_settled = False
+            gc.unfreeze()
+        elif self._survivors_settled:
+            self._survivors_settled = False
+            gc.freeze()
+
+
+_generations = _Generations()
+gc.callbacks.append(_generations.collected)
+_run_wsgi_kept = WSGIRequestHandler.run_wsgi
+
+
+def _run_wsgi_after_settling(self):  # type: ignore[no-untyped-def]
+    _generations.before_request()
+    return _run_wsgi_kept(self)
+
+
+WSGIRequestHandler.run_wsgi = _run_wsgi_after_settling  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { motoServerCommand } from '../../cli/local/project-paths.ts';
+
+/**
+ * The launcher freezes what survived a full collection and releases it for a rescan once a minute
+ * (cli/local/moto_serialized_server.py, point 17). Run by the emulator's Python with the launcher
+ * imported (its patches applied, its server not started), on a clock the script moves by hand; it
+ * prints what it saw as JSON.
+ */
+const script = String.raw`
+import gc, json, sys, weakref
+sys.path.insert(0, sys.argv[1])
+import moto_serialized_server as launcher
+
+class Node:
+    pass
+
+now = [1000.0]
+generations = launcher._Generations(clock=lambda: now[0], rescan_seconds=60.0)
+gc.callbacks.remove(launcher._generations.collected)
+gc.callbacks.append(generations.collected)
+gc.unfreeze()
+seen = {}
+
+# A cycle that is alive through a full collection, then frozen by the next request.
+cycle = Node()
+cycle.me = cycle
+alive = weakref.ref(cycle)
+gc.collect()
+seen["frozenBeforeRequest"] = gc.get_freeze_count()
+generations.before_request()
+seen["frozenAfterRequest"] = gc.get_freeze_count()
+seen["frozenAfterSecondRequest"] = gc.get_freeze_count() if generations.before_request() is None else -1
+
+# Garbage now, but frozen: full collections do not scan it until the rescan is due.
+del cycle
+gc.collect()
+generations.before_request()
+now[0] += 59.0
+generations.before_request()
+gc.collect()
+seen["reclaimedBeforeRescan"] = alive() is None
+
+# The rescan is due: the next request releases everything, and the next full collection reclaims it.
+now[0] += 1.0
+generations.before_request()
+seen["frozenAfterRelease"] = gc.get_freeze_count()
+gc.collect()
+seen["reclaimedAfterRescan"] = alive() is None
+
+# An object without a cycle is freed when its last reference goes, frozen or not.
+plain = Node()
+plain_alive = weakref.ref(plain)
+gc.collect()
+generations.before_request()
+del plain
+seen["plainFreedWhileFrozen"] = plain_alive() is None
+print(json.dumps(seen))
+`;
+
+describe('the emulator launcher', () => {
+  it('freezes what survived a full collection, and reclaims a frozen cycle once the rescan is due', () => {
+    const launcher = motoServerCommand();
+    const run = spawnSync(launcher.command, ['-c', script, dirname(launcher.args[0]!)], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({
+      status: 0,
+      stderr: '',
+    });
+    const seen = JSON.parse(run.stdout) as Record<string, number | boolean>;
+    expect(seen).toMatchObject({
+      frozenBeforeRequest: 0,
+      reclaimedBeforeRescan: false,
+      frozenAfterRelease: 0,
+      reclaimedAfterRescan: true,
+      plainFreedWhileFrozen: true,
+    });
+    expect(seen['frozenAfterRequest']).toBeGreaterThan(0);
+    // A second request with no full collection in between freezes nothing more.
+    expect(seen['frozenAfterSecondRequest']).toBe(seen['frozenAfterRequest']);
+  });
+});
