@@ -137,10 +137,11 @@
    execution as Python objects, and Python's cyclic collector scans all of them in each full
    collection: with half a million objects (a few hundred runs) each took about a quarter of a
    second, every few seconds under a local node's load, with every request held up meanwhile.
-   Here the objects that survived a full collection are frozen (`gc.freeze`, before the next
-   request) so later collections scan only newer ones; once a minute they are released again
-   (`gc.unfreeze`), so the next full collection scans everything and reclaims any cycle that has
-   become garbage since. Objects without cycles are freed as before, when their last reference goes.
+   Here, after a full collection, the next request freezes what the collector tracks (`gc.freeze`:
+   the survivors, and what requests in flight hold), so later collections scan only newer objects;
+   once a minute a request releases them again (`gc.unfreeze`), so the next full collection scans
+   everything and reclaims any cycle that has become garbage since. Objects without cycles are freed
+   as before, when their last reference goes.
 
 Then it hands over to moto's own command line.
 
@@ -876,36 +877,16 @@ ConditionExpressionParser._lex_condition_expression = _lex_once  # type: ignore[
 
 
 # Condition expressions parsed once per text and placeholders (point 16 above), from moto 5.2.1's
-# comparisons.py: the digests refuse any other text of the parse, of the functions that read the
-# call's names and values and build the operator tree from them, and of the classes that hold them.
+# comparisons.py: the digest refuses any other text of it (the parse's passes, which read no name or
+# value, and the operator classes, whose constructors store their operands as given).
+import moto.dynamodb.comparisons as _comparisons  # noqa: E402
 from moto.dynamodb.comparisons import AttributePath as _ConditionPath  # noqa: E402
 from moto.dynamodb.comparisons import AttributeValue as _ConditionValue  # noqa: E402
 from moto.dynamodb.comparisons import Func as _ConditionFunc  # noqa: E402
 from moto.dynamodb.comparisons import Op as _ConditionOp  # noqa: E402
 
-_CONDITION_SOURCES_SHA256 = (
-    "5c9b63c5f49ed5d5",
-    "a7ac783bd94ea73b",
-    "891f122f1ef67fb3",
-    "021131942c01900c",
-    "e9d1e9c70b61ac24",
-    "09426dc1cfbf7651",
-    "69dd03f6e330476f",
-    "9154a303c5503a6f",
-)
-if tuple(
-    hashlib.sha256(inspect.getsource(source).encode()).hexdigest()[:16]
-    for source in (
-        ConditionExpressionParser.parse,
-        ConditionExpressionParser._lookup_expression_attribute_value,
-        ConditionExpressionParser._lookup_expression_attribute_name,
-        ConditionExpressionParser._make_operand,
-        ConditionExpressionParser._make_op_condition,
-        ConditionExpressionParser._parse_path_element,
-        _ConditionValue,
-        _ConditionPath,
-    )
-) != _CONDITION_SOURCES_SHA256:
+_COMPARISONS_SHA256 = "ececc4ad917526ae"
+if hashlib.sha256(inspect.getsource(_comparisons).encode()).hexdigest()[:16] != _COMPARISONS_SHA256:
     raise SystemExit("moto parses condition expressions differently; revisit item 16")
 
 _MAX_CONDITION_TEMPLATES = 4096
@@ -924,7 +905,7 @@ class _Slot:
 
 def _template_depth(node, depth=0):  # type: ignore[no-untyped-def]
     """How deep the operator tree under `node` goes (None past the limit)."""
-    if depth > _MAX_CONDITION_DEPTH:
+    if depth >= _MAX_CONDITION_DEPTH:
         return None
     deepest = depth
     for member in vars(node).values():
@@ -953,28 +934,37 @@ def _condition_template(expression, name_keys, value_keys):  # type: ignore[no-u
     return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
 
 
-def _filled(node, names, values):  # type: ignore[no-untyped-def]
-    """A copy of a template's operator tree with the call's names and values in its slots."""
+def _filled(node, names, values, memo):  # type: ignore[no-untyped-def]
+    """A copy of a template's operator tree with the call's names and values in its slots; `memo`
+    copies a node held twice (a function keeps its operands by name and in its arguments) once."""
+    copied = memo.get(id(node))
+    if copied is not None:
+        return copied
     kind = type(node)
     if kind is _ConditionValue:
         slot = node.value
-        return _ConditionValue(values[slot.name]) if type(slot) is _Slot else node
-    if kind is _ConditionPath:
-        if not any(type(element) is _Slot for element in node.path):
-            return node
-        return _ConditionPath([names[e.name] if type(e) is _Slot else e for e in node.path])
-    if not isinstance(node, (_ConditionOp, _ConditionFunc)):
-        return node
-    copy_ = object.__new__(kind)
-    copy_.__dict__ = {
-        name: (
-            type(member)(_filled(child, names, values) for child in member)
-            if isinstance(member, (list, tuple))
-            else _filled(member, names, values)
+        copied = _ConditionValue(values[slot.name]) if type(slot) is _Slot else node
+    elif kind is _ConditionPath:
+        path = node.path
+        copied = (
+            _ConditionPath([names[e.name] if type(e) is _Slot else e for e in path])
+            if any(type(element) is _Slot for element in path)
+            else node
         )
-        for name, member in vars(node).items()
-    }
-    return copy_
+    elif isinstance(node, (_ConditionOp, _ConditionFunc)):
+        copied = object.__new__(kind)
+        copied.__dict__ = {
+            name: (
+                type(member)(_filled(child, names, values, memo) for child in member)
+                if isinstance(member, (list, tuple))
+                else _filled(member, names, values, memo)
+            )
+            for name, member in vars(node).items()
+        }
+    else:
+        return node
+    memo[id(node)] = copied
+    return copied
 
 
 def _condition_key(parser):  # type: ignore[no-untyped-def]
@@ -1004,7 +994,7 @@ def _parse_once(self):  # type: ignore[no-untyped-def]
     op, names_found, values_found = template
     self.expr_attr_names_found.extend(names_found)
     self.expr_attr_values_found.extend(values_found)
-    return _filled(op, self.expression_attribute_names, self.expression_attribute_values)
+    return _filled(op, self.expression_attribute_names, self.expression_attribute_values, {})
 
 
 ConditionExpressionParser.parse = _parse_once  # type: ignore[method-assign]
@@ -1449,32 +1439,36 @@ _RESCAN_SECONDS = 60.0
 
 
 class _Generations:
-    """Freezes the objects that survived a full collection, until the next rescan is due.
+    """Freezes what the collector tracks after a full collection, until the next rescan is due.
 
-    `before_request` runs at the start of every request, outside any collection: a full collection
-    only notes that it ran (its callback must not change the collector's lists), and the next request
-    freezes what survived it. Once `rescan_seconds` have passed since the last release, the frozen
-    objects are released instead, so the next full collection scans everything again.
+    A full collection only notes that it ran (its callback runs on whichever thread allocated last);
+    the next request to start collects the young generations, so what is already garbage there is
+    not frozen, and freezes the rest: the survivors, and whatever requests in flight hold. Once
+    `rescan_seconds` have passed since the last release, a request releases the frozen objects
+    instead, so the next full collection scans everything again. On a Python whose collector reports
+    no full collections (3.14's incremental one), nothing is ever frozen.
     """
 
     def __init__(self, clock=time.monotonic, rescan_seconds=_RESCAN_SECONDS):  # type: ignore[no-untyped-def]
         self._clock = clock
         self._rescan_seconds = rescan_seconds
         self._released_at = clock()
-        self._survivors_settled = False
+        self._full_collection_ran = False
 
     def collected(self, phase, info):  # type: ignore[no-untyped-def]
         if phase == "stop" and info["generation"] == 2:
-            self._survivors_settled = True
+            self._full_collection_ran = True
 
     def before_request(self):  # type: ignore[no-untyped-def]
         now = self._clock()
         if now - self._released_at >= self._rescan_seconds:
             self._released_at = now
-            self._survivors_settled = False
             gc.unfreeze()
-        elif self._survivors_settled:
-            self._survivors_settled = False
+            # Cleared after the release: a full collection before it must not freeze anew.
+            self._full_collection_ran = False
+        elif self._full_collection_ran:
+            self._full_collection_ran = False
+            gc.collect(1)
             gc.freeze()
 
 

@@ -6,10 +6,11 @@ import { motoServerCommand } from '../../cli/local/project-paths.ts';
 import { emulatorTable } from '../support/emulator-table.ts';
 
 /**
- * The launcher parses a condition expression once per text and placeholders, and fills each
- * call's names and values into a copy of that parse (cli/local/moto_serialized_server.py, point 16). Two proofs: over a generated corpus, every call parses to what moto's own parse gives (the
- * same tree, the same names and values found, the same verdict on every item, the same error); and
- * over the wire, one expression text sent with other values each time decides by each call's own.
+ * The launcher parses a condition expression once per text and placeholders, and fills each call's
+ * names and values into a copy of that parse (cli/local/moto_serialized_server.py, point 16). Two
+ * proofs: over a generated corpus, every call parses to what moto's own parse gives (the same tree,
+ * the same names and values found, the same verdict on every item, the same error); and over the
+ * wire, one expression text sent with other names or values each time decides by each call's own.
  */
 
 /**
@@ -193,5 +194,24 @@ describe('the emulator launcher', () => {
     await expect(take(90, 105)).rejects.toBeInstanceOf(ConditionalCheckFailedException);
     await expect(take(120, 200)).rejects.toBeInstanceOf(ConditionalCheckFailedException);
     expect((await take(110, 110)).Attributes).toEqual({ tat: { N: '120' } });
+  });
+
+  it('decides a recurring condition by each call’s own names', async () => {
+    const key = { pk: { S: 'named' } };
+    await dynamo().send(new PutItemCommand({ TableName: table, Item: { ...key, present: { N: '1' } } }));
+    const touch = (attribute: string) =>
+      dynamo().send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: key,
+          UpdateExpression: 'SET touched = :t',
+          ConditionExpression: 'attribute_exists(#a)',
+          ExpressionAttributeNames: { '#a': attribute },
+          ExpressionAttributeValues: { ':t': { BOOL: true } },
+        }),
+      );
+    await expect(touch('present')).resolves.toBeDefined();
+    await expect(touch('absent')).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    await expect(touch('present')).resolves.toBeDefined();
   });
 });
