@@ -1,8 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { dirname } from 'node:path';
 import { ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { motoServerCommand } from '../../cli/local/project-paths.ts';
+import { runLauncherScript } from '../support/launcher-script.ts';
 import { emulatorTable } from '../support/emulator-table.ts';
 
 /**
@@ -152,20 +150,9 @@ const dynamo = () => emulator.dynamo();
 
 describe('the emulator launcher', () => {
   it('parses condition expressions as moto does, over a generated corpus', () => {
-    const launcher = motoServerCommand();
-    const run = spawnSync(launcher.command, ['-c', differentialCheck, dirname(launcher.args[0]!)], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({
-      status: 0,
-      stderr: '',
-    });
-    const outcome = JSON.parse(run.stdout) as {
-      compared: number;
-      templateHits: number;
-      mismatches: unknown[];
-    };
+    const outcome = runLauncherScript<{ compared: number; templateHits: number; mismatches: unknown[] }>(
+      differentialCheck,
+    );
     expect(outcome.mismatches).toEqual([]);
     expect(outcome.compared).toBe(2600);
     // The corpus went through kept parses, not only around them.

@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { motoServerCommand } from '../../cli/local/project-paths.ts';
+import { runLauncherScript } from '../support/launcher-script.ts';
 
 /**
  * The launcher freezes what survived a full collection and releases it for a rescan once a minute
@@ -60,16 +58,7 @@ print(json.dumps(seen))
 
 describe('the emulator launcher', () => {
   it('freezes what survived a full collection, and reclaims a frozen cycle once the rescan is due', () => {
-    const launcher = motoServerCommand();
-    const run = spawnSync(launcher.command, ['-c', script, dirname(launcher.args[0]!)], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({
-      status: 0,
-      stderr: '',
-    });
-    const seen = JSON.parse(run.stdout) as Record<string, number | boolean>;
+    const seen = runLauncherScript<Record<string, number | boolean>>(script);
     expect(seen).toMatchObject({
       frozenBeforeRequest: 0,
       reclaimedBeforeRescan: false,

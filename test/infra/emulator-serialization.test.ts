@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { dirname } from 'node:path';
 import {
   BatchGetItemCommand,
   GetItemCommand,
@@ -11,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { motoServerCommand } from '../../cli/local/project-paths.ts';
+import { runLauncherScript } from '../support/launcher-script.ts';
 import { emulatorTable } from '../support/emulator-table.ts';
 
 /**
@@ -152,16 +150,9 @@ function normalised(item: Record<string, AttributeValue> | undefined): unknown {
 
 describe('the emulator launcher', () => {
   it('writes attribute values byte for byte as moto walks them, over a generated corpus', () => {
-    const launcher = motoServerCommand();
-    const run = spawnSync(launcher.command, ['-c', differentialCheck, dirname(launcher.args[0]!)], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({
-      status: 0,
-      stderr: '',
-    });
-    const outcome = JSON.parse(run.stdout) as { compared: number; fastTaken: number; mismatches: unknown[] };
+    const outcome = runLauncherScript<{ compared: number; fastTaken: number; mismatches: unknown[] }>(
+      differentialCheck,
+    );
     expect(outcome.mismatches).toEqual([]);
     expect(outcome.compared).toBe(900);
     // The corpus went through the fast path, not only around it.
