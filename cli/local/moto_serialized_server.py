@@ -1433,7 +1433,6 @@ _serialize.BaseJSONSerializer._serialize_type_structure = _serialize_structure_f
 
 # Garbage collection that scans what is new (point 17 above).
 import gc  # noqa: E402
-import time  # noqa: E402
 
 _RESCAN_SECONDS = 60.0
 
