@@ -20,8 +20,9 @@
    fails with "cannot pickle '_thread.RLock'". The copy here leaves the executions out.
 
 5. Step Functions callback tasks (moto_sfn_patches.py): a new task token for every retry attempt,
-   StopExecution aborting an execution at once, and one answer per task (the first; later answers
-   and heartbeats are refused with TaskTimedOut), as the long-run state machine needs.
+   StopExecution aborting an execution at once, and one answer per task (the first, even one sent
+   before the task began to wait; later answers and heartbeats are refused with TaskTimedOut), as the
+   long-run state machine needs.
 
 6. CloudFormation for the node stack (moto_cfn_models.py): the resource types moto lacks
    (Secrets Manager secrets, SQS queue policies, SES identities, API Gateway stages and gateway

@@ -21,6 +21,11 @@ engine gets three of these wrong:
    attempt has ended (timed out, failed, stopped), a later answer or heartbeat for its token is
    refused with TaskTimedOut, as AWS refuses it, while its execution runs; once the execution has
    ended, moto answers as before (InvalidToken, or TaskTimedOut for a failure).
+   moto also sends the task's message before its wait sets up the heartbeat that wakes it: an answer
+   that lands in between (a fast worker's) sets the outcome with nothing to wake, the wait sleeps
+   through it and the step times out on its heartbeat, and a heartbeat that lands in between is
+   refused with InvalidToken. Here a wait set up after its task's answer (or its stop) wakes at once,
+   and a heartbeat for a task that has not begun to wait is taken, as AWS takes it.
 
 Imported by moto_serialized_server.py after the pinned version check.
 """
@@ -39,6 +44,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackEndpoint,
     CallbackPoolManager,
+    HeartbeatEndpoint,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
@@ -108,14 +114,17 @@ def _stop(self, stop_date, error, cause):
 Execution.stop = _stop
 
 # ------------------------------------------------------------------ 3. one answer per task token
-# The digests refuse any other text of the functions replaced or wrapped here, or of the wait that
-# reads the outcome only once woken.
+# The digests refuse any other text of the functions replaced or wrapped here, or of the waits that
+# read the outcome only once woken.
 _CALLBACK_SOURCES_SHA256 = (
     "8a2febb9b274f707",
     "d5b1c5de4a0b4fe9",
     "85d0fa6224f12b37",
     "244536ab931eb3b8",
     "b816a1b1ca234405",
+    "bcf8b4650679f830",
+    "156c1dac9685af62",
+    "2037f07deefe18f0",
 )
 if tuple(
     hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
@@ -125,6 +134,9 @@ if tuple(
         CallbackEndpoint.wait,
         CallbackPoolManager.notify,
         CallbackPoolManager.heartbeat,
+        CallbackEndpoint.setup_heartbeat_endpoint,
+        StateTaskServiceCallback._wait_for_task_token_heartbeat,
+        HeartbeatEndpoint.clear_and_wait,
     )
 ) != _CALLBACK_SOURCES_SHA256:
     raise SystemExit("moto's callback tasks take answers differently; revisit moto_sfn_patches item 3")
@@ -176,10 +188,28 @@ def _heartbeat_while_waiting(self, callback_id):
     endpoint = self._pool.get(callback_id, None)
     if endpoint is not None and endpoint._notify_event.is_set():
         raise _task_over()
+    if endpoint is not None and endpoint.consumer_error is None and endpoint._heartbeat_endpoint is None:
+        # The task's message is out but its wait has not begun: the heartbeat clock starts with the
+        # wait, so this heartbeat is taken and changes nothing.
+        return True
     return _original_pool_heartbeat(self, callback_id)
+
+
+_original_setup_heartbeat_endpoint = CallbackEndpoint.setup_heartbeat_endpoint
+
+
+def _setup_heartbeat_awake(self, heartbeat_seconds):
+    """Sets up the wait's heartbeat, woken at once when the task already has its answer or is stopped."""
+    with _answering:
+        heartbeat_endpoint = _original_setup_heartbeat_endpoint(self, heartbeat_seconds)
+        # Under the lock, so an answer either sees this endpoint and wakes it, or came before.
+        if self._notify_event.is_set():
+            heartbeat_endpoint.notify()
+    return heartbeat_endpoint
 
 
 CallbackEndpoint.notify = _take_first_answer
 CallbackEndpoint.interrupt_all = _interrupt_all_closing
 CallbackPoolManager.notify = _notify_once
 CallbackPoolManager.heartbeat = _heartbeat_while_waiting
+CallbackEndpoint.setup_heartbeat_endpoint = _setup_heartbeat_awake
