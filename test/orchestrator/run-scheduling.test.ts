@@ -77,9 +77,12 @@ describe('scheduling a run', () => {
     expect(queue.sent).toHaveLength(1);
   });
 
-  it('fails a run without a key whose enqueue failed, so it never lingers as queued', async () => {
+  it('fails a run without a key whose enqueue failed, so it never lingers as queued, and publishes its end', async () => {
     const queue = new FlakyQueue(1);
-    const { service, runs } = await serviceWith(queue);
+    const published: string[] = [];
+    const { service, runs } = await serviceWith(queue, {
+      sink: { publish: async (_auth, events) => void published.push(...events.map((event) => event.type)) },
+    });
     const error = await service.createRun(auth, body, undefined).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'dependency_unavailable', details: { run_id: expect.any(String) } });
     const runId = (error as { details: { run_id: string } }).details.run_id;
@@ -87,6 +90,8 @@ describe('scheduling a run', () => {
       status: 'failed',
       error: { code: 'dependency_unavailable' },
     });
+    // Streams following the run hear of its end at once, and logs and replication see it.
+    expect(published).toEqual(['run.queued', 'run.failed']);
   });
 
   it('throws invalid_request for an input too large to store', async () => {

@@ -182,6 +182,7 @@ export function composeOrchestratorCore(
     const module = await federationModule();
     return (forwarded ??= module.createFederatedRuns({
       runs,
+      sink,
       forwarder: module.createRunForwarder({
         nodeId: federation.nodeId,
         peers,

@@ -38,10 +38,20 @@ export class RunSignals {
 
   /**
    * Wakes the readers of the run, if this process has any, handing them `events` when given: the
-   * run's events as the store holds them (stored already, ascending).
+   * run's events as the store holds them (stored already, ascending). Every listener is called even
+   * when one throws; what they threw is thrown after the last, as one `AggregateError`.
    */
   signal(tenantId: string, runId: string, events?: readonly RunEvent[]): void {
-    for (const listener of this.#listeners.get(signalKey(tenantId, runId)) ?? []) listener(events);
+    const errors: unknown[] = [];
+    for (const listener of this.#listeners.get(signalKey(tenantId, runId)) ?? []) {
+      try {
+        listener(events);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0)
+      throw new AggregateError(errors, `a reader of run ${runId} failed to take its events`);
   }
 
   /** Runs followed in this process now (for tests and gauges). */
@@ -73,7 +83,9 @@ export const processRunSignals: RunSignals = ((globalThis as Record<symbol, unkn
 
 /**
  * An event sink that also signals the runs whose events it publishes, handing each run's events to
- * its readers: what a sink is given is what the store returned for a commit, stored already.
+ * its readers: what a sink is given is what the store returned for a commit, stored already. A
+ * reader that fails to take its events keeps neither the other readers nor the inner sink from
+ * theirs; what failed is thrown once every one had its turn (the caller reports it).
  */
 export function signallingSink(inner: EventSinkPort, signals: RunSignals): EventSinkPort {
   return {
@@ -84,14 +96,25 @@ export function signallingSink(inner: EventSinkPort, signals: RunSignals): Event
         if (list === undefined) byRun.set(event.run_id, [event]);
         else list.push(event);
       }
+      const failures: unknown[] = [];
       for (const [runId, runEvents] of byRun) {
-        signals.signal(
-          auth.tenant_id,
-          runId,
-          runEvents.toSorted((a, b) => a.sequence - b.sequence),
-        );
+        try {
+          signals.signal(
+            auth.tenant_id,
+            runId,
+            runEvents.toSorted((a, b) => a.sequence - b.sequence),
+          );
+        } catch (error) {
+          failures.push(error);
+        }
       }
-      await inner.publish(auth, events, run);
+      try {
+        await inner.publish(auth, events, run);
+      } catch (error) {
+        failures.push(error);
+      }
+      if (failures.length === 1) throw failures[0];
+      if (failures.length > 1) throw new AggregateError(failures, 'run events not published everywhere');
     },
   };
 }

@@ -10,6 +10,7 @@ import {
 import type { RateDecision } from '../../shared/limits/limiter-port.ts';
 import type { FailureReporter } from '../../shared/observability/failure-reporter.ts';
 import type { Cursor } from '../../shared/tenancy/tenant-paging.ts';
+import type { EventSinkPort } from '../ports/event-sink-port.ts';
 import type { PeerRegistryPort } from '../ports/peer-registry-port.ts';
 import { RunMovedOnError, RunStateConflictError } from '../ports/run-state-port.ts';
 import type { ClaimedRun, RunRecord, RunStatePort } from '../ports/run-state-port.ts';
@@ -28,6 +29,8 @@ import type { ForwardedRun } from './schemas/run-forwarding.ts';
 /** What the origin side of a forwarded run is built on. */
 export type FederatedRunDeps = {
   runs: RunStatePort;
+  /** Where the events a commit here stored go: streams following the run, logs, replication. */
+  sink: EventSinkPort;
   forwarder: Pick<RunForwarder, 'prepare' | 'capabilities' | 'cancel'>;
   peers: Pick<PeerRegistryPort, 'list'>;
   /** This node's id: the origin of the runs it forwards. */
@@ -183,12 +186,23 @@ export function createFederatedRuns(deps: FederatedRunDeps) {
           },
         ],
       })
-      .catch((commitError: unknown) => {
-        if (commitError instanceof RunStateConflictError || commitError instanceof RunMovedOnError) return;
-        deps.reportFailure('could not fail a run whose forward was refused', commitError, {
-          run_id: run.run_id,
-        });
-      });
+      .then(
+        async (failed) => {
+          if (failed.appended === 0) return;
+          // The store already holds the event; a failed publish is reported, not thrown.
+          await deps.sink
+            .publish(auth, failed.events, failed.run)
+            .catch((publishError: unknown) =>
+              deps.reportFailure('run events not published', publishError, { run_id: run.run_id }),
+            );
+        },
+        (commitError: unknown) => {
+          if (commitError instanceof RunStateConflictError || commitError instanceof RunMovedOnError) return;
+          deps.reportFailure('could not fail a run whose forward was refused', commitError, {
+            run_id: run.run_id,
+          });
+        },
+      );
   }
 
   /**

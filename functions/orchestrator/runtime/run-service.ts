@@ -497,11 +497,15 @@ export function createRunService(deps: RunServiceDeps) {
               }),
             ],
           })
-          .catch((error: unknown) =>
-            // The client gets the 503 either way; the run stays queued unscheduled, visibly.
-            deps.reportFailure('could not fail a run that could not be scheduled', error, {
-              run_id: runId,
-            }),
+          .then(
+            async (failed) => {
+              if (failed.appended > 0) await publish(auth, failed.events, failed.run);
+            },
+            (error: unknown) =>
+              // The client gets the 503 either way; the run stays queued unscheduled, visibly.
+              deps.reportFailure('could not fail a run that could not be scheduled', error, {
+                run_id: runId,
+              }),
           );
         throw new DependencyUnavailableError('The run could not be scheduled', {
           cause,

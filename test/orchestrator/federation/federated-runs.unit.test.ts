@@ -7,6 +7,7 @@ import type { ForwardRequest } from '../../../functions/orchestrator/federation/
 import type { PeerCapabilities } from '../../../functions/orchestrator/federation/schemas/peer-capabilities.ts';
 import type { Peer } from '../../../functions/orchestrator/federation/schemas/peer.ts';
 import type { ForwardedRun } from '../../../functions/orchestrator/federation/schemas/run-forwarding.ts';
+import type { RunEvent } from '../../../functions/orchestrator/schemas/event.ts';
 import type { CreateRunRequest } from '../../../functions/orchestrator/schemas/run.ts';
 import type { AuthContext } from '../../../functions/shared/auth/auth-context.ts';
 import { rateLimited } from '../../../functions/shared/limits/rate-limit-headers.ts';
@@ -67,7 +68,11 @@ async function setup(
   const cancels: { peerId: string; remoteRunId: string; traceparent: string }[] = [];
   const failures: string[] = [];
   let cancelFailures = 0;
+  const published: RunEvent[] = [];
   const federated = createFederatedRuns({
+    sink: {
+      publish: async (_auth, events) => void published.push(...events),
+    },
     capabilitiesTtlMs: 60_000,
     placementBudgetMs: 5_000,
     runs,
@@ -132,6 +137,7 @@ async function setup(
     advance,
     cancels,
     failures,
+    published,
     cancelFailures: () => cancelFailures,
     letThrough: () => letThrough(),
   };
@@ -204,14 +210,23 @@ describe('federated runs', () => {
     });
   });
 
-  it('fails the run with the peer’s refusal, and throws that refusal', async () => {
-    const { create, runs } = await setup(['refused']);
+  it('fails the run with the peer’s refusal, publishes its run.failed event, and throws that refusal', async () => {
+    const { create, runs, published } = await setup(['refused']);
     await expect(create('key-1')).rejects.toMatchObject({ code: 'not_found' });
     const { runs: stored } = await runs.listRuns(alice, { limit: 10 });
     expect(stored).toEqual([
       expect.objectContaining({
         status: 'failed',
         error: { code: 'not_found', message: 'Agent sample-agent was not found' },
+      }),
+    ]);
+    // Streams following the run hear of its end at once, and logs and replication see it.
+    expect(published).toEqual([
+      expect.objectContaining({
+        run_id: stored[0]!.run_id,
+        type: 'run.failed',
+        node_id: 'east-1',
+        data: { status: 'failed', error: { code: 'not_found', message: 'Agent sample-agent was not found' } },
       }),
     ]);
   });

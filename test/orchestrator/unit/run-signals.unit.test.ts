@@ -227,4 +227,40 @@ describe('run signals', () => {
     stopAcme();
     expect(signals.followed()).toBe(1);
   });
+
+  it('throws what a reader threw only after every other reader and the inner sink had the events', async () => {
+    const signals = new RunSignals();
+    const heard: string[] = [];
+    signals.listen('acme', 'run_x', () => {
+      throw new Error('reader x broke');
+    });
+    signals.listen('acme', 'run_x', (events) => heard.push(`x:${(events ?? []).length}`));
+    signals.listen('acme', 'run_y', (events) => heard.push(`y:${(events ?? []).length}`));
+    const published: string[] = [];
+    const sink = signallingSink(
+      { publish: async (_a, events) => void published.push(...events.map((e) => e.run_id)) },
+      signals,
+    );
+    const other = { ...event(1), run_id: 'run_y', event_id: 'y1' };
+    await expect(sink.publish(auth, [event(1), other])).rejects.toMatchObject({
+      name: 'AggregateError',
+      errors: [new Error('reader x broke')],
+    });
+    expect(heard).toEqual(['x:1', 'y:1']);
+    expect(published).toEqual(['run_x', 'run_y']);
+  });
+
+  it('throws both failures when a reader and the inner sink fail', async () => {
+    const signals = new RunSignals();
+    signals.listen('acme', 'run_x', () => {
+      throw new Error('reader broke');
+    });
+    const sink = signallingSink({ publish: () => Promise.reject(new Error('sink down')) }, signals);
+    const failure = await sink.publish(auth, [event(1)]).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(AggregateError);
+    expect((failure as AggregateError).errors).toEqual([
+      expect.objectContaining({ name: 'AggregateError', errors: [new Error('reader broke')] }),
+      new Error('sink down'),
+    ]);
+  });
 });
