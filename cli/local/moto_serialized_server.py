@@ -150,9 +150,9 @@
    boolean as it is. A Query compares the queried key with every item of its partition and sorts
    them, so on a partition of 10,000 items (a tenant's run index, after 10,000 runs) these tests were
    four fifths of the Query. Here a number, string, binary or boolean value is cast straight away,
-   and two values of one such type are compared without the property; any other value (sets, lists,
-   maps, null, or two of different types) goes through moto's own code, so every comparison answers
-   as before. (test/infra/emulator-comparisons.test.ts compares the two over every pair of a corpus.)
+   and two values of one such type are compared without the property (two values of different types
+   are unequal, as moto finds); sets, lists, maps and null go through moto's own code, so every
+   comparison answers as before. (test/infra/emulator-comparisons.test.ts compares the two over every pair of a corpus.)
 
 Then it hands over to moto's own command line.
 

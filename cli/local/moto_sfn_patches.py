@@ -25,7 +25,9 @@ engine gets three of these wrong:
    that lands in between (a fast worker's) sets the outcome with nothing to wake, the wait sleeps
    through it and the step times out on its heartbeat, and a heartbeat that lands in between is
    refused with InvalidToken. Here a wait set up after its task's answer (or its stop) wakes at once,
-   and a heartbeat for a task that has not begun to wait is taken, as AWS takes it.
+   and a heartbeat for a callback task with a heartbeat that has not begun to wait is taken, as AWS
+   takes it (it changes nothing: the heartbeat clock starts with the wait); other tasks' heartbeats
+   are answered as before.
 
 Imported by moto_serialized_server.py after the pinned version check.
 """
@@ -65,6 +67,12 @@ def _evaluate_with_timeout(self, env):
     if state.get("RetryCount", 0) > 0:
         env.callback_pool_manager.add(env.states.context_object.update_task_token())
     token = env.states.context_object.context_object_data.get("Task", {}).get("Token")
+    if self.heartbeat:
+        # Its message goes out before its wait sets up the heartbeat (item 3): until then a
+        # heartbeat for its token is taken.
+        endpoint = env.callback_pool_manager.get(token)
+        if endpoint is not None:
+            endpoint.awaits_heartbeat_setup = True
     try:
         return _original_evaluate_with_timeout(self, env)
     finally:
@@ -114,8 +122,8 @@ def _stop(self, stop_date, error, cause):
 Execution.stop = _stop
 
 # ------------------------------------------------------------------ 3. one answer per task token
-# The digests refuse any other text of the functions replaced or wrapped here, or of the waits that
-# read the outcome only once woken.
+# The digests refuse any other text of the functions replaced or wrapped here, of the waits that
+# read the outcome only once woken, or of the task that sends its message before its wait begins.
 _CALLBACK_SOURCES_SHA256 = (
     "8a2febb9b274f707",
     "d5b1c5de4a0b4fe9",
@@ -125,6 +133,8 @@ _CALLBACK_SOURCES_SHA256 = (
     "bcf8b4650679f830",
     "156c1dac9685af62",
     "2037f07deefe18f0",
+    "3c7b61c1202c08b3",
+    "3b97ada1d4cb7280",
 )
 if tuple(
     hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
@@ -137,6 +147,8 @@ if tuple(
         CallbackEndpoint.setup_heartbeat_endpoint,
         StateTaskServiceCallback._wait_for_task_token_heartbeat,
         HeartbeatEndpoint.clear_and_wait,
+        HeartbeatEndpoint.notify,
+        StateTaskServiceCallback._eval_integration_pattern,
     )
 ) != _CALLBACK_SOURCES_SHA256:
     raise SystemExit("moto's callback tasks take answers differently; revisit moto_sfn_patches item 3")
@@ -188,7 +200,7 @@ def _heartbeat_while_waiting(self, callback_id):
     endpoint = self._pool.get(callback_id, None)
     if endpoint is not None and endpoint._notify_event.is_set():
         raise _task_over()
-    if endpoint is not None and endpoint.consumer_error is None and endpoint._heartbeat_endpoint is None:
+    if endpoint is not None and getattr(endpoint, "awaits_heartbeat_setup", False):
         # The task's message is out but its wait has not begun: the heartbeat clock starts with the
         # wait, so this heartbeat is taken and changes nothing.
         return True
@@ -202,6 +214,7 @@ def _setup_heartbeat_awake(self, heartbeat_seconds):
     """Sets up the wait's heartbeat, woken at once when the task already has its answer or is stopped."""
     with _answering:
         heartbeat_endpoint = _original_setup_heartbeat_endpoint(self, heartbeat_seconds)
+        self.awaits_heartbeat_setup = False
         # Under the lock, so an answer either sees this endpoint and wakes it, or came before.
         if self._notify_event.is_set():
             heartbeat_endpoint.notify()

@@ -35,9 +35,15 @@ seen["earlyAnswerTaken"] = pool.notify("answered-early", CallbackOutcomeSuccess(
 seen["waitAfterEarlyAnswer"] = wait(endpoint, 1)
 
 endpoint = pool.add("heartbeat-early")
+# What a callback task with a heartbeat marks once its message is out (the launcher's attempt).
+endpoint.awaits_heartbeat_setup = True
 seen["earlyHeartbeatTaken"] = pool.heartbeat("heartbeat-early")
 # The heartbeat clock starts with the wait: with no answer, the wait still times out on its heartbeat.
 seen["waitAfterEarlyHeartbeat"] = wait(endpoint, 1)
+
+# A task with no heartbeat never sets one up: its heartbeats are answered as moto answers them.
+pool.add("no-heartbeat")
+seen["heartbeatWithoutOne"] = pool.heartbeat("no-heartbeat")
 
 # An answer racing the wait's set-up, from another thread, as the server's request threads send them.
 outcomes = []
@@ -60,6 +66,7 @@ describe('the emulator’s Step Functions callback tasks', () => {
       waitAfterEarlyAnswer: ['CallbackOutcomeSuccess', '{"kind":"end"}'],
       earlyHeartbeatTaken: true,
       waitAfterEarlyHeartbeat: ['HeartbeatTimedOut', null],
+      heartbeatWithoutOne: false,
       racedOutcomes: ['CallbackOutcomeSuccess'],
       racedOutputsInOrder: true,
     });

@@ -35,8 +35,17 @@ def outcome(compute):
     except Exception as error:
         return ["raises", type(error).__name__]
 
+# moto's own comparisons, as its source states them, on moto's own cast.
+cast = launcher._generic_cast_value
+
 def generic_hash(value):
-    return hash((value.type, launcher._generic_cast_value(value)))
+    return hash((value.type, cast(value)))
+
+def generic_eq(left, right):
+    return left.type == right.type and cast(left) == cast(right)
+
+def generic_lt(left, right):
+    return cast(left) < cast(right)
 
 differences = []
 pairs = 0
@@ -52,9 +61,10 @@ for left_json in corpus:
         right = DynamoType(right_json)
         pairs += 1
         for compute, generic, name in (
-            (lambda: left == right, lambda: launcher._generic_eq(left, right), "=="),
-            (lambda: left != right, lambda: not launcher._generic_eq(left, right), "!="),
-            (lambda: left < right, lambda: launcher._generic_lt(left, right), "<"),
+            (lambda: left == right, lambda: generic_eq(left, right), "=="),
+            (lambda: left != right, lambda: left.type != right.type or cast(left) != cast(right), "!="),
+            (lambda: left < right, lambda: generic_lt(left, right), "<"),
+            (lambda: left <= right, lambda: cast(left) <= cast(right), "<="),
         ):
             if outcome(compute) != outcome(generic):
                 differences.append([name, left_json, right_json])
@@ -62,9 +72,11 @@ for left_json in corpus:
 # A partition of numbered keys, in the order moto's Query sorts it.
 keys = [DynamoType({"N": str(number)}) for number in (5, -3, 10, 2.5, 0, 1e3, 7, -0.5)]
 patched_order = [key.value for key in sorted(keys)]
-generic_order = [key.value for key in sorted(keys, key=lambda key: launcher._generic_cast_value(key))]
+generic_order = [key.value for key in sorted(keys, key=cast)]
 print(json.dumps({
-    "patched": DynamoType.__eq__ is launcher._eq and DynamoType.__lt__ is launcher._lt,
+    "patched": DynamoType.__eq__ is launcher._eq
+    and DynamoType.__lt__ is launcher._lt
+    and DynamoType.cast_value.fget is launcher._cast_value,
     "pairs": pairs,
     "differences": differences,
     "sortedAlike": patched_order == generic_order,

@@ -105,7 +105,7 @@ export function signallingSink(inner: EventSinkPort, signals: RunSignals): Event
             runEvents.toSorted((a, b) => a.sequence - b.sequence),
           );
         } catch (error) {
-          failures.push(error);
+          failures.push(...(error instanceof AggregateError ? error.errors : [error]));
         }
       }
       try {

@@ -359,26 +359,18 @@ export function createStepEngine(deps: StepEngineDeps) {
       if (error instanceof RunStateConflictError) throw new RunLeftRunning(error.actual);
       throw error;
     }
-    try {
-      runCache.committed(result.run, change);
-      // Every terminal transition of a step gives the run's slots back (HLD §10.2), before its
-      // terminal event is out: a client that starts another run on hearing of the end finds the slot.
-      if (change.status !== undefined && isTerminal(change.status)) {
-        // A run that ended from `running` gave its queue slot back when it started.
-        const started = change.requireStatus.every((status) => status === 'running');
-        await releaseSlots(auth, runId, true, started);
-      }
-    } finally {
-      // Published whatever happened since the commit: a redelivered step finds its events stored
-      // already (nothing appended), so this is the only publish they get.
-      if (result.appended > 0) {
-        // The store already holds the events; a failed publish is reported, not thrown.
-        await deps.sink
-          .publish(auth, result.events, result.run)
-          .catch((error: unknown) =>
-            deps.reportFailure('run events not published', error, { run_id: runId }),
-          );
-      }
+    runCache.committed(result.run, change);
+    // Every terminal transition of a step gives the run's slots back (HLD §10.2).
+    if (change.status !== undefined && isTerminal(change.status)) {
+      // A run that ended from `running` gave its queue slot back when it started.
+      const started = change.requireStatus.every((status) => status === 'running');
+      await releaseSlots(auth, runId, true, started);
+    }
+    if (result.appended > 0) {
+      // The store already holds the events; a failed publish is reported, not thrown.
+      await deps.sink
+        .publish(auth, result.events, result.run)
+        .catch((error: unknown) => deps.reportFailure('run events not published', error, { run_id: runId }));
     }
     return result;
   }

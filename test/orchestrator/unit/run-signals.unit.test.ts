@@ -242,10 +242,7 @@ describe('run signals', () => {
       signals,
     );
     const other = { ...event(1), run_id: 'run_y', event_id: 'y1' };
-    await expect(sink.publish(auth, [event(1), other])).rejects.toMatchObject({
-      name: 'AggregateError',
-      errors: [new Error('reader x broke')],
-    });
+    await expect(sink.publish(auth, [event(1), other])).rejects.toEqual(new Error('reader x broke'));
     expect(heard).toEqual(['x:1', 'y:1']);
     expect(published).toEqual(['run_x', 'run_y']);
   });
@@ -258,9 +255,6 @@ describe('run signals', () => {
     const sink = signallingSink({ publish: () => Promise.reject(new Error('sink down')) }, signals);
     const failure = await sink.publish(auth, [event(1)]).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(AggregateError);
-    expect((failure as AggregateError).errors).toEqual([
-      expect.objectContaining({ name: 'AggregateError', errors: [new Error('reader broke')] }),
-      new Error('sink down'),
-    ]);
+    expect((failure as AggregateError).errors).toEqual([new Error('reader broke'), new Error('sink down')]);
   });
 });
