@@ -9,12 +9,19 @@
 2. Transactions that cost what they touch. moto snapshots each whole table (a deep copy) for every
    item of a TransactWriteItems call so it can roll back, which makes each transaction slower as the
    table grows. Under the lock above it is enough to snapshot the items the transaction writes.
-3. Queries that cost their partition. moto answers a Query on the table by listing and sorting every
-   item of the table, then keeping those under the queried hash key, so every Query (and, under the
-   lock above, every call queued behind it) slows down as the table grows: a three-step run took
-   several times longer once the table held a few thousand runs. Real DynamoDB reads only the
-   partition. Here a Query on the table itself (not an index) starts from the items under its hash
-   key; moto's own code still sorts, pages, filters and projects them, so answers are unchanged.
+3. Queries that cost their partition, and with a Limit what they reach. moto answers a Query on the
+   table by listing and sorting every item of the table, then keeping those under the queried hash
+   key, so every Query (and, under the lock above, every call queued behind it) slows down as the
+   table grows: a three-step run took several times longer once the table held a few thousand runs.
+   Real DynamoDB reads only the partition, and of it only from where the key condition or the start
+   key puts it up to the Limit. Here a Query on the table itself (not an index) starts from the items
+   under its hash key; with a Limit, moto is given only the items its walk reaches (from the start
+   key or the key condition's bound, found by bisection in the partition's key order, to one past
+   the Limit), so a page of a tenant's run index holding 10,000 runs costs little more than a page.
+   The key order of the largest partitions queried lately is kept while their keys stay the same
+   (checked against the keys at each Query, a pointer comparison per key). moto's own code still sorts,
+   pages, filters and projects them, so answers are unchanged (test/infra/emulator-query-walks.test.ts
+   compares the two over generated partitions and queries).
 4. Concurrent Step Functions executions. moto deep-copies the state machine, executions included, on
    every StartExecution; once one execution is running (it holds thread locks) every further start
    fails with "cannot pickle '_thread.RLock'". The copy here leaves the executions out.
@@ -279,28 +286,133 @@ def _transact_write_items(self, transact_items):
 
 DynamoDBBackend.transact_write_items = _transact_write_items
 
-# A Query on the table (not an index) names the one partition it reads (item 3 above).
+# A Query on the table (not an index) names the one partition it reads, and with a Limit the items
+# of it that it reaches (item 3 above).
+import bisect  # noqa: E402
+from collections import OrderedDict  # noqa: E402
+
+from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: E402
+
 _query_scope = threading.local()
 _original_query = Table.query
 _original_all_items = Table.all_items
 _query_signature = inspect.signature(_original_query)
-if "for item in self.all_items()" not in inspect.getsource(_original_query):
-    raise SystemExit("moto's Table.query no longer finds its items through all_items(); revisit item 3")
+# The query's walk (sort, start key, key condition, Limit) and the comparisons it makes, as read here.
+_QUERY_SOURCES_SHA256 = ("002b4d00be6df07c", "6d70f41f7cb059f4", "5a77253bbdb399ee")
+if tuple(
+    hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+    for function in (_original_query, Table._item_comes_before_dct, DynamoType.compare)
+) != _QUERY_SOURCES_SHA256:
+    raise SystemExit("moto's Table.query reads its items differently; revisit item 3")
 
 
 def _all_items(self):
     partition = getattr(_query_scope, "partition", None)
     if partition is None or partition[0] is not self:
         return _original_all_items(self)
+    if partition[2] is not None:
+        return partition[2]
     # `get`, not `[]`: self.items is a defaultdict, and a read must not add an empty partition.
     return list(self.items.get(partition[1], {}).values())
 
 
+# Key conditions whose matches, in key order, start at their lower bound (a forward Query) or end at
+# their upper bound (a backward one): the position of the bound's value in range_objs.
+_LOWER_BOUNDED = frozenset(("GT", ">", "GE", ">=", "BETWEEN", "EQ", "="))
+_UPPER_BOUND_AT = {"LT": 0, "<": 0, "LE": 0, "<=": 0, "BETWEEN": 1, "EQ": 0, "=": 0}
+
+
+# The range keys of the largest partitions queried lately, in key order, with their casts: sorting a
+# partition of 10,000 items costs a Query more than the page it answers.
+_KEY_ORDER_FROM = 256
+_KEY_ORDERS_KEPT = 64
+_key_orders = OrderedDict()
+
+
+def _in_key_order(partition):
+    """The partition's range keys in key order, and their casts (moto orders keys by their casts).
+
+    A large partition's order is kept while its keys stay the same: the keys in the dict's order are
+    compared with those it was computed from, which costs a pointer comparison per key when nothing
+    changed (a replaced item keeps its key object), and finds any key added or removed.
+    """
+    keys = list(partition)
+    kept = _key_orders.get(id(partition)) if len(keys) >= _KEY_ORDER_FROM else None
+    if kept is not None and kept[0] is partition and kept[1] == keys:
+        _key_orders.move_to_end(id(partition))
+        return kept[2], kept[3]
+    ordered = sorted(keys, key=lambda key: key.cast_value)
+    casts = [key.cast_value for key in ordered]
+    if len(keys) >= _KEY_ORDER_FROM:
+        _key_orders[id(partition)] = (partition, keys, ordered, casts)
+        _key_orders.move_to_end(id(partition))
+        while len(_key_orders) > _KEY_ORDERS_KEPT:
+            _key_orders.popitem(last=False)
+    return ordered, casts
+
+
+def _query_candidates(table, hash_key, arguments):
+    """The items of the partition that moto's Query, with its Limit, reaches, in key order (item 3).
+
+    moto sorts the partition, skips to the exclusive start key, then walks the items in the query's
+    direction, keeping those its key condition matches, until it has `limit` of them and meets one
+    more (which makes it answer a LastEvaluatedKey). Here the same walk starts at the start key or at
+    the key condition's bound, found by bisection, and the items it reaches are what moto is given;
+    items before that start are skipped by moto too, and match nothing. None (moto reads the whole
+    partition) for a Query without a Limit, with a legacy filter, with keys of mixed types, or with a
+    start key outside the partition or without ScanIndexForward.
+    """
+    limit = arguments.get("limit")
+    if not limit or arguments.get("filter_kwargs") or len(arguments.get("range_key_conditions") or ()) > 1:
+        return None
+    partition = table.items.get(hash_key)
+    if not partition:
+        return None
+    comparison = arguments.get("range_comparison")
+    bounds = arguments.get("range_objs") or []
+    forward = arguments.get("scan_index_forward") is not False
+    start_key = arguments.get("exclusive_start_key")
+    try:
+        ordered, casts = _in_key_order(partition)
+        low, high = 0, len(ordered)
+        if start_key is not None:
+            # moto skips the previous pages only with ScanIndexForward given (with it absent, it
+            # compares each item's order with None), and only within the partition.
+            if arguments.get("scan_index_forward") not in (True, False):
+                return None
+            if DynamoType(start_key[table.hash_key_attr]) != hash_key:
+                return None
+            after = DynamoType(start_key[table.range_key_attr]).cast_value
+            # The items at or before the start key, in the query's direction, are the previous pages.
+            if forward:
+                low = max(low, bisect.bisect_right(casts, after))
+            else:
+                high = min(high, bisect.bisect_left(casts, after))
+        if comparison in _LOWER_BOUNDED and forward:
+            low = max(low, bisect.bisect_left(casts, bounds[0].cast_value))
+        if comparison in _UPPER_BOUND_AT and not forward:
+            high = min(high, bisect.bisect_right(casts, bounds[_UPPER_BOUND_AT[comparison]].cast_value))
+        reached = []
+        matched = 0
+        for position in range(low, high) if forward else range(high - 1, low - 1, -1):
+            item = partition[ordered[position]]
+            reached.append(item)
+            if matched == limit:
+                break
+            if comparison is None or item.range_key.compare(comparison, bounds):
+                matched += 1
+    except (TypeError, KeyError, ArithmeticError, IndexError):
+        # Keys or bounds moto would order or compare otherwise (or refuse): moto reads them all, and
+        # answers (or refuses) as it always did.
+        return None
+    return reached
+
+
 def _query(self, hash_key, *args, **kwargs):
-    index_name = _query_signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
-    if index_name or hash_key is None or self.range_key_attr is None:
+    arguments = _query_signature.bind(self, hash_key, *args, **kwargs).arguments
+    if arguments.get("index_name") or hash_key is None or self.range_key_attr is None:
         return _original_query(self, hash_key, *args, **kwargs)
-    _query_scope.partition = (self, hash_key)
+    _query_scope.partition = (self, hash_key, _query_candidates(self, hash_key, arguments))
     try:
         return _original_query(self, hash_key, *args, **kwargs)
     finally:
@@ -438,7 +550,6 @@ WSGIRequestHandler.log_request = _log_failed_request  # type: ignore[method-assi
 
 # Transactions applied once per ClientRequestToken (point 8 above).
 import time  # noqa: E402
-from collections import OrderedDict  # noqa: E402
 
 from moto.core.responses import ActionResult  # noqa: E402
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException  # noqa: E402
