@@ -358,9 +358,12 @@ def _query_candidates(table, hash_key, arguments):
     direction, keeping those its key condition matches, until it has `limit` of them and meets one
     more (which makes it answer a LastEvaluatedKey). Here the same walk starts at the start key or at
     the key condition's bound, found by bisection, and the items it reaches are what moto is given;
-    items before that start are skipped by moto too, and match nothing. None (moto reads the whole
-    partition) for a Query without a Limit, with a legacy filter, with keys of mixed types, or with a
-    start key outside the partition or without ScanIndexForward.
+    items before that start are skipped by moto too, and match nothing. A bound is used only when
+    the condition has as many values as it takes, of the keys' type (moto compares the values it is
+    given with each item it walks, and one of another type or count may raise where this would skip).
+    None (moto reads the whole partition) for a Query without a Limit or with a legacy filter, or with
+    a start key outside the partition, of another type than the keys, or without a boolean
+    ScanIndexForward (moto then compares each item's order with that value).
     """
     limit = arguments.get("limit")
     if not limit or arguments.get("filter_kwargs") or len(arguments.get("range_key_conditions") or ()) > 1:
@@ -370,27 +373,30 @@ def _query_candidates(table, hash_key, arguments):
         return None
     comparison = arguments.get("range_comparison")
     bounds = arguments.get("range_objs") or []
-    forward = arguments.get("scan_index_forward") is not False
+    direction = arguments.get("scan_index_forward")
+    forward = direction is not False
     start_key = arguments.get("exclusive_start_key")
     try:
         ordered, casts = _in_key_order(partition)
+        key_type = ordered[0].type
         low, high = 0, len(ordered)
         if start_key is not None:
-            # moto skips the previous pages only with ScanIndexForward given (with it absent, it
-            # compares each item's order with None), and only within the partition.
-            if arguments.get("scan_index_forward") not in (True, False):
+            if type(direction) is not bool or DynamoType(start_key[table.hash_key_attr]) != hash_key:
                 return None
-            if DynamoType(start_key[table.hash_key_attr]) != hash_key:
+            after = DynamoType(start_key[table.range_key_attr])
+            if after.type != key_type:
                 return None
-            after = DynamoType(start_key[table.range_key_attr]).cast_value
             # The items at or before the start key, in the query's direction, are the previous pages.
             if forward:
-                low = max(low, bisect.bisect_right(casts, after))
+                low = max(low, bisect.bisect_right(casts, after.cast_value))
             else:
-                high = min(high, bisect.bisect_left(casts, after))
-        if comparison in _LOWER_BOUNDED and forward:
+                high = min(high, bisect.bisect_left(casts, after.cast_value))
+        bounded = len(bounds) == (2 if comparison == "BETWEEN" else 1) and all(
+            bound.type == key_type for bound in bounds
+        )
+        if bounded and comparison in _LOWER_BOUNDED and forward:
             low = max(low, bisect.bisect_left(casts, bounds[0].cast_value))
-        if comparison in _UPPER_BOUND_AT and not forward:
+        if bounded and comparison in _UPPER_BOUND_AT and not forward:
             high = min(high, bisect.bisect_right(casts, bounds[_UPPER_BOUND_AT[comparison]].cast_value))
         reached = []
         matched = 0
@@ -402,7 +408,7 @@ def _query_candidates(table, hash_key, arguments):
             if comparison is None or item.range_key.compare(comparison, bounds):
                 matched += 1
     except (TypeError, KeyError, ArithmeticError, IndexError):
-        # Keys or bounds moto would order or compare otherwise (or refuse): moto reads them all, and
+        # Keys or values moto would order or compare otherwise (or refuse): moto reads them all, and
         # answers (or refuses) as it always did.
         return None
     return reached
