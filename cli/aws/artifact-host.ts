@@ -195,8 +195,8 @@ async function resumeInFlight(
  * deployment package CloudFormation deployed (downloaded and unpacked), its environment is the one
  * Lambda holds (deployed API URLs pointed at the local fronts), its routes are the deployed REST
  * APIs' (checked against infra/resources/definitions.ts). API Gateway is stood in for by the local
- * fronts and the step worker's event source mappings (step and deadline queues) by local pollers, as
- * in the local node.
+ * fronts and the event source mappings of the step worker (step and deadline queues) and of the
+ * settlement worker (settlement queue) by local pollers, as in the local node.
  * One host per process: the handlers read `process.env` when imported, and stay loaded.
  */
 export async function startArtifactHost(settings: ArtifactHostSettings): Promise<ArtifactHost> {
@@ -236,8 +236,13 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   const config = deployedClientConfig(settings.aws);
   const queue = artifacts.stepQueue;
   const notes = [...artifacts.notes];
-  // The step worker's event sources: the step queue and the deadline queue (HLD §4.3).
-  const sources = [queue, ...(artifacts.deadlineQueue === undefined ? [] : [artifacts.deadlineQueue])];
+  // The step worker's event sources, the step queue and the deadline queue (HLD §4.3), and the
+  // settlement worker's, the settlement queue (HLD §5.3).
+  const sources = [
+    queue,
+    ...(artifacts.deadlineQueue === undefined ? [] : [artifacts.deadlineQueue]),
+    artifacts.settlementQueue,
+  ];
   const paused = (settings.pauseDeployedEventSource ?? true) ? sources.filter((s) => s.enabled) : [];
   const resume = async () => {
     for (const source of paused) await setQueueSourceEnabled(config, source.uuid, true);
@@ -245,6 +250,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
   let deadlinePoller: SqsPoller | undefined;
+  let settlementPoller: SqsPoller | undefined;
   const dashboard = startLocalDashboard({
     nodeId: settings.stackName.replace(/^AgentOS-/, ''),
     aws: config,
@@ -326,6 +332,24 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
           console.error('deadline poller error', error instanceof Error ? error.message : error),
       });
     }
+    // Settlements queue up only while the table refuses them: one batch at a time keeps up.
+    const settler = artifacts.functions.settlementWorker;
+    const settlements = artifacts.settlementQueue;
+    settlementPoller = startSqsPoller({
+      aws: config,
+      queueUrl: settlements.queueUrl,
+      queueArn: settlements.queueArn,
+      functionName: settler.functionName,
+      timeoutSeconds: settler.timeoutSeconds,
+      handler: handlers.get('settlementWorker') as (
+        event: SQSEvent,
+        context: unknown,
+      ) => Promise<SQSBatchResponse>,
+      batchSize: settlements.batchSize,
+      concurrency: 1,
+      onError: (error) =>
+        console.error('settlement poller error', error instanceof Error ? error.message : error),
+    });
     // The alarm topic's Lambda subscription (the alert notifier, HLD §9.3): the emulator neither runs
     // alarm actions nor invokes a subscribed function, so the host does both in their place.
     const subscription = artifacts.stack.topicSubscriptions.find((s) => s.function === 'alertNotifier');
@@ -349,6 +373,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     await alarmBridge?.stop();
     await poller?.stop();
     await deadlinePoller?.stop();
+    await settlementPoller?.stop();
     await Promise.allSettled(fronts.map((front) => front.close()));
     await dashboard.stop();
     // Both failures matter: the start's, and that the deployed mappings stay disabled.
@@ -363,6 +388,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   const [modelPolicyFront, orchestratorFront] = fronts as [HttpFront, HttpFront];
   const runningPoller = poller;
   const runningDeadlinePoller = deadlinePoller;
+  const runningSettlementPoller = settlementPoller;
   const runningBridge = alarmBridge;
   return {
     orchestratorUrl: orchestratorFront.url,
@@ -386,7 +412,11 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     notes,
     async stop() {
       try {
-        await Promise.all([runningPoller.stop(), runningDeadlinePoller?.stop()]);
+        await Promise.all([
+          runningPoller.stop(),
+          runningDeadlinePoller?.stop(),
+          runningSettlementPoller.stop(),
+        ]);
         await runningBridge?.stop();
         await Promise.allSettled(fronts.map((front) => front.close()));
         await dashboard.stop();

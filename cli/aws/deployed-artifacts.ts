@@ -40,6 +40,8 @@ export type DeployedArtifacts = {
   stepQueue: DeployedQueueSource;
   /** The step worker's other event source: the deadline queue (absent on a stack from before it). */
   deadlineQueue: DeployedQueueSource | undefined;
+  /** The settlement worker's event source: the settlement queue (HLD §5.3). */
+  settlementQueue: DeployedQueueSource;
   /** What differs from a deployed node, or was worked around, in words. */
   notes: string[];
   timings: { readStackMs: number; codeMs: number };
@@ -71,6 +73,28 @@ function sortQueueSources(
   return { stepQueue, deadlineQueue };
 }
 
+/**
+ * The settlement worker's one event source, checked against the stack's `SettlementQueueUrl`
+ * output: the host polls exactly the queue the Model Policy sends to.
+ */
+function settlementQueueSource(
+  stack: DeployedStack,
+  sources: readonly DeployedQueueSource[],
+): DeployedQueueSource {
+  const url = stack.outputs['SettlementQueueUrl'];
+  const [source] = sources;
+  if (
+    sources.length !== 1 ||
+    source === undefined ||
+    (url !== undefined && source.queueArn.split(':').at(-1) !== url.split('/').at(-1))
+  )
+    throw new Error(
+      `The settlement worker is fed from ${sources.map((s) => s.queueArn).join(', ')}, but the stack's ` +
+        `SettlementQueueUrl output is ${url ?? 'absent'}`,
+    );
+  return source;
+}
+
 function runtimeNote(functions: readonly DeployedFunctionConfiguration[]): string[] {
   const local = `nodejs${process.versions.node.split('.')[0]}.x`;
   const others = [...new Set(functions.map((f) => f.runtime).filter((runtime) => runtime !== local))];
@@ -90,11 +114,13 @@ export async function readDeployedArtifacts(settings: DeployedArtifactsSettings)
   const started = performance.now();
   const stack = await readDeployedStack(config, settings.stackName);
   const configurations = await readFunctionConfigurations(config, stack);
-  const [{ apis, notes: routeNotes }, queueSources] = await Promise.all([
+  const [{ apis, notes: routeNotes }, queueSources, settlementSources] = await Promise.all([
     readDeployedApis(config, stack, configurations),
     readQueueSources(config, configurations.stepWorker.functionName),
+    readQueueSources(config, configurations.settlementWorker.functionName),
   ]);
   const { stepQueue, deadlineQueue } = sortQueueSources(stack, queueSources);
+  const settlementQueue = settlementQueueSource(stack, settlementSources);
   const stackRead = performance.now();
 
   const download = deployedClientConfig(settings.aws, 'download');
@@ -133,6 +159,7 @@ export async function readDeployedArtifacts(settings: DeployedArtifactsSettings)
     apis,
     stepQueue,
     deadlineQueue,
+    settlementQueue,
     notes,
     timings: { readStackMs: stackRead - started, codeMs: performance.now() - stackRead },
   };

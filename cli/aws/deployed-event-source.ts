@@ -38,8 +38,9 @@ async function queueUrlOf(config: DeployedClientConfig, queueArn: string): Promi
 
 /**
  * The SQS event source mappings of a function (the step worker has two: the step queue and the
- * deadline queue). Refused unless there is one and each reports batch item failures: the local
- * poller implements only that contract (failed records stay, the rest are deleted).
+ * deadline queue; the settlement worker one). Refused unless there is one and each reports batch
+ * item failures: the local poller implements only that contract (failed records stay, the rest are
+ * deleted).
  */
 export async function readQueueSources(
   config: DeployedClientConfig,

@@ -57,6 +57,8 @@ export type StatusProbes = {
   endpoints: Record<string, string>;
   stepQueue: Probe<QueueDepth>;
   deadLetterQueue: Probe<QueueDepth>;
+  /** The settlement queue's dead-letter queue (HLD §5.3); skipped on a stack deployed before it. */
+  settlementDeadLetterQueue: Probe<QueueDepth>;
   apiErrors: Probe<ApiErrorCounts[]>;
   /** The probes as report checks, in the order above. */
   checks: CheckRecord[];
@@ -70,7 +72,17 @@ export type StatusProbeOptions = {
 };
 
 /** The stack outputs holding the queues' URLs (infra/stacks/agentos-node-stack.ts). */
-const queueOutputs = { stepQueue: 'StepQueueUrl', deadLetterQueue: 'StepDeadLetterQueueUrl' } as const;
+const queueOutputs = {
+  stepQueue: 'StepQueueUrl',
+  deadLetterQueue: 'StepDeadLetterQueueUrl',
+  settlementDeadLetterQueue: 'SettlementDeadLetterQueueUrl',
+} as const;
+
+/** What a dead-letter queue's messages are, in the probe's words; absent for a queue that is not one. */
+const deadLettered: Partial<Record<keyof typeof queueOutputs, string>> = {
+  deadLetterQueue: 'steps',
+  settlementDeadLetterQueue: 'model call settlements (usage not yet counted)',
+};
 
 const minute = 60_000;
 
@@ -121,7 +133,7 @@ async function queueProbe(
   cloudWatch: CloudWatchClient,
   queueUrl: string,
   window: { from: Date; to: Date },
-  deadLetter: boolean,
+  deadLetters: string | undefined,
 ): Promise<Finding<QueueDepth>> {
   const queueName = queueUrl.slice(queueUrl.lastIndexOf('/') + 1);
   let attributes: z.infer<typeof QueueAttributesSchema>['Attributes'];
@@ -171,12 +183,12 @@ async function queueProbe(
       ? 'oldest message age: no datapoints in the last 15 min'
       : `oldest message ${age.value} s old (at ${age.at})`;
   const detail = `${queueName}: ${depth.visible} waiting, ${depth.inFlight} in flight; ${ageText}`;
-  // Messages in the DLQ are steps that failed every delivery: an operator must look at them.
-  if (deadLetter && depth.visible + depth.inFlight > 0)
+  // Messages in a DLQ failed every delivery: an operator must look at them.
+  if (deadLetters !== undefined && depth.visible + depth.inFlight > 0)
     return {
       outcome: 'failed',
       value,
-      detail: `${detail} (steps that failed every delivery; inspect them before redriving)`,
+      detail: `${detail} (${deadLetters} that failed every delivery; inspect them before redriving)`,
     };
   return { outcome: 'ok', value, detail };
 }
@@ -238,10 +250,11 @@ async function apiErrorsProbe(
 }
 
 /**
- * Probes a deployed node for `agentos status`: the stack's status and outputs, the step queue's and
- * DLQ's depth and oldest message age, and each REST API's recent 5xx count. A missing stack is
- * reported as "not deployed" and the other probes are skipped; a probe that fails says why, and the
- * others still run. Metrics with no datapoints are reported as such, never as zero.
+ * Probes a deployed node for `agentos status`: the stack's status and outputs, the step queue's, its
+ * DLQ's and the settlement DLQ's depth and oldest message age, and each REST API's recent 5xx count.
+ * A missing stack is reported as "not deployed" and the other probes are skipped; a probe that
+ * fails says why, and the others still run. Metrics with no datapoints are reported as such, never
+ * as zero.
  */
 export async function probeStatus(
   target: RemoteTarget,
@@ -264,26 +277,44 @@ export async function probeStatus(
     if (state === undefined || !state.deployed) {
       const reason = state === undefined ? 'the stack could not be described' : 'the stack is not deployed';
       const skipped = { outcome: 'skipped', detail: reason, duration_ms: 0 } as const;
-      return assemble(stackName, stack, {}, skipped, skipped, skipped);
+      return assemble(
+        stackName,
+        stack,
+        {},
+        {
+          stepQueue: skipped,
+          deadLetterQueue: skipped,
+          settlementDeadLetterQueue: skipped,
+          apiErrors: skipped,
+        },
+      );
     }
     const now = (options.now ?? (() => new Date()))();
     const window = { from: new Date(now.getTime() - 15 * minute), to: now };
     const queue = (key: keyof typeof queueOutputs): Promise<Probe<QueueDepth>> =>
       timed(async () => {
         const url = state.outputs[queueOutputs[key]];
-        return url === undefined
-          ? { outcome: 'failed', detail: `${stackName} has no ${queueOutputs[key]} output` }
-          : queueProbe(sqs, cloudWatch, url, window, key === 'deadLetterQueue');
+        if (url !== undefined) return queueProbe(sqs, cloudWatch, url, window, deadLettered[key]);
+        // A stack deployed before the settlement queue has none; every node stack has the others.
+        return key === 'settlementDeadLetterQueue'
+          ? { outcome: 'skipped', detail: `${stackName} has no ${queueOutputs[key]} output` }
+          : { outcome: 'failed', detail: `${stackName} has no ${queueOutputs[key]} output` };
       });
-    const [stepQueue, deadLetterQueue, apiErrors] = await Promise.all([
+    const [stepQueue, deadLetterQueue, settlementDeadLetterQueue, apiErrors] = await Promise.all([
       queue('stepQueue'),
       queue('deadLetterQueue'),
+      queue('settlementDeadLetterQueue'),
       timed(() => apiErrorsProbe(cloudFormation, cloudWatch, stackName, now)),
     ]);
     const endpoints = Object.fromEntries(
       Object.entries(state.outputs).filter(([key]) => key.endsWith('ApiUrl')),
     );
-    return assemble(stackName, stack, endpoints, stepQueue, deadLetterQueue, apiErrors);
+    return assemble(stackName, stack, endpoints, {
+      stepQueue,
+      deadLetterQueue,
+      settlementDeadLetterQueue,
+      apiErrors,
+    });
   } finally {
     cloudFormation.destroy();
     cloudWatch.destroy();
@@ -295,10 +326,9 @@ function assemble(
   stackName: string,
   stack: Probe<StackState>,
   endpoints: Record<string, string>,
-  stepQueue: Probe<QueueDepth>,
-  deadLetterQueue: Probe<QueueDepth>,
-  apiErrors: Probe<ApiErrorCounts[]>,
+  probes: Pick<StatusProbes, 'stepQueue' | 'deadLetterQueue' | 'settlementDeadLetterQueue' | 'apiErrors'>,
 ): StatusProbes {
+  const { stepQueue, deadLetterQueue, settlementDeadLetterQueue, apiErrors } = probes;
   const check = (name: string, probe: Probe<unknown>): CheckRecord => ({
     name,
     outcome: probe.outcome,
@@ -311,11 +341,13 @@ function assemble(
     endpoints,
     stepQueue,
     deadLetterQueue,
+    settlementDeadLetterQueue,
     apiErrors,
     checks: [
       check('stack', stack),
       check('step queue', stepQueue),
       check('step dead-letter queue', deadLetterQueue),
+      check('settlement dead-letter queue', settlementDeadLetterQueue),
       check('api 5xx', apiErrors),
     ],
   };

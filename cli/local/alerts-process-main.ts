@@ -58,7 +58,12 @@ async function main(): Promise<void> {
     nodeLog: settings.node_log,
     healthUrls: settings.health_urls,
     aws: alertsAwsConfig(settings),
-    deadLetterQueueUrl: settings.dead_letter_queue_url,
+    deadLetterQueueUrls: [
+      settings.dead_letter_queue_url,
+      ...(settings.settlement_dead_letter_queue_url === undefined
+        ? []
+        : [settings.settlement_dead_letter_queue_url]),
+    ],
     oldestStepAgeSeconds: oldestStepAge(settings.node_id, settings.orchestrator_url),
   });
   const evaluator = new AlarmEvaluator({

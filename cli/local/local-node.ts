@@ -7,6 +7,7 @@ import { apiRoutes, functionDefinitions, stepQueueDefinition } from '../../infra
 import {
   modelPolicyEnv,
   prepareModelPolicyEnv,
+  settlementWorkerEnv,
 } from '../../functions/model-policy/composition/model-policy-config.ts';
 import {
   orchestratorHttpEnv,
@@ -93,6 +94,8 @@ export async function functionEnvironment(
       AGENTOS_SERVICE_SIGNING_KEY: JSON.stringify(settings.jwt.serviceSigningKey),
       AGENTOS_STEP_MAX_RECEIVES: String(stepQueueDefinition.maxReceiveCount),
     }),
+    // Settlements the table keeps refusing go to the settlement queue, as on AWS (HLD §5.3).
+    ...modelPolicyEnv.render({ AGENTOS_SETTLEMENT_QUEUE_URL: settings.resources.settlementQueueUrl }),
     ...corsEnv.render(
       settings.cors === undefined || settings.cors.allowedOrigins.length === 0
         ? {}
@@ -111,7 +114,13 @@ export async function functionEnvironment(
   };
   // A bad override fails here, naming the variable, rather than in the first request.
   await prepareModelPolicyEnv(environment);
-  for (const contract of [orchestratorHttpEnv, stepWorkerEnv, modelPolicyEnv, otlpTracingEnv])
+  for (const contract of [
+    orchestratorHttpEnv,
+    stepWorkerEnv,
+    modelPolicyEnv,
+    settlementWorkerEnv,
+    otlpTracingEnv,
+  ])
     contract.parse(environment);
   return environment;
 }
@@ -136,8 +145,9 @@ async function routesFor(api: keyof typeof apiRoutes): Promise<LocalRoute[]> {
 
 /**
  * Runs a node's Lambda handlers from this checkout's source on localhost against the emulator: the
- * Orchestrator and Model Policy REST APIs on their own ports, and the SQS event source mapping of
- * the step worker (on the step and deadline queues). Handlers read their settings from `process.env` at import, like in Lambda, so
+ * Orchestrator and Model Policy REST APIs on their own ports, and the SQS event source mappings of
+ * the step worker (on the step and deadline queues) and of the settlement worker (on the settlement
+ * queue). Handlers read their settings from `process.env` at import, like in Lambda, so
  * one process hosts one node. The tests and benchmarks start nodes this way in their own process,
  * on resources infra/local/provision-emulator.ts creates; `agentos up --local` instead deploys the
  * node stack and runs what was deployed (cli/aws/artifact-host.ts).
@@ -155,6 +165,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
   const fronts: HttpFront[] = [];
   let poller: SqsPoller | undefined;
   let deadlinePoller: SqsPoller | undefined;
+  let settlementPoller: SqsPoller | undefined;
   const dashboard = startLocalDashboard({
     nodeId: settings.nodeId,
     aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 2 },
@@ -207,6 +218,24 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
       });
     poller = pollWorkerQueue('step', settings.pollerConcurrency ?? 4);
     deadlinePoller = pollWorkerQueue('deadline', 1);
+    // The settlement worker's event source (HLD §5.3): settlements queue up only while the table
+    // refuses them, so one batch at a time keeps up.
+    const settler = functionDefinitions.settlementWorker;
+    settlementPoller = startSqsPoller({
+      aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
+      queueUrl: settings.resources.settlementQueueUrl,
+      queueArn: settings.resources.settlementQueueArn,
+      functionName: 'settlementWorker',
+      timeoutSeconds: settler.timeoutSeconds,
+      handler: (await loadHandler('settlementWorker')) as (
+        event: SQSEvent,
+        context: unknown,
+      ) => Promise<SQSBatchResponse>,
+      batchSize: settler.batchSize,
+      concurrency: 1,
+      onError: (error) =>
+        console.error('settlement poller error', error instanceof Error ? error.message : error),
+    });
     const stepPoller = poller;
     // The queues' gauges on GET /metrics, which SQS's own metrics give on AWS (HLD §9.1).
     sampler = startQueueSampler({
@@ -221,6 +250,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     await Promise.allSettled(fronts.map((front) => front.close()));
     await poller?.stop();
     await deadlinePoller?.stop();
+    await settlementPoller?.stop();
     await dashboard.stop();
     throw error;
   }
@@ -231,7 +261,7 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     modelPolicyUrl: modelPolicyFront.url,
     async stop() {
       sampler?.stop();
-      await Promise.all([poller?.stop(), deadlinePoller?.stop()]);
+      await Promise.all([poller?.stop(), deadlinePoller?.stop(), settlementPoller?.stop()]);
       await Promise.allSettled(fronts.map((front) => front.close()));
       await dashboard.stop();
     },

@@ -148,7 +148,11 @@ export type LocalSignalSettings = {
   /** The health URLs of the node's APIs. */
   healthUrls: string[];
   aws: AwsClientConfig;
-  deadLetterQueueUrl: string;
+  /**
+   * The node's dead-letter queues (the step queue's, the settlement queue's): `dlq_not_empty` reads
+   * the deepest, as the stack's alarm does.
+   */
+  deadLetterQueueUrls: readonly string[];
   /**
    * The oldest step message age the node's capacity report gives, in seconds (null: none lately);
    * without it the queue alarm reads the step queue's depth only as "no data".
@@ -161,7 +165,7 @@ export type LocalSignalSettings = {
 /**
  * The local node's signals, one period per `read` (HLD §9.3 over a local node): health checks of
  * its APIs, the lines its process logged since the last period (requests with status and latency,
- * model calls no backend answered, storage throttles, budget refusals per tenant), the DLQ's depth,
+ * model calls no backend answered, storage throttles, budget refusals per tenant), the DLQs' depth,
  * and the capacity report's oldest step age. The same alarm ids the deployed stack's CloudWatch
  * alarms carry; on AWS the metrics come from CloudWatch instead.
  */
@@ -199,15 +203,20 @@ export function localSignalSource(settings: LocalSignalSettings): SignalSource &
         })),
       ];
       try {
-        const answer = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: settings.deadLetterQueueUrl,
-            AttributeNames: ['ApproximateNumberOfMessages'],
+        const depths = await Promise.all(
+          settings.deadLetterQueueUrls.map(async (url) => {
+            const answer = await sqs.send(
+              new GetQueueAttributesCommand({
+                QueueUrl: url,
+                AttributeNames: ['ApproximateNumberOfMessages'],
+              }),
+            );
+            return Number(answer.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
           }),
         );
         samples.push({
           alarmId: 'dlq_not_empty',
-          value: Number(answer.Attributes?.['ApproximateNumberOfMessages'] ?? 0),
+          value: depths.length === 0 ? undefined : Math.max(...depths),
         });
       } catch {
         // The emulator did not answer: the service_down check says whether the node is reachable.

@@ -36,6 +36,8 @@ export const bundleBudgets: Record<FunctionName, BundleBudget> = {
   // backend's), Secrets Manager on the first credential reference it resolves, RE2 with the first
   // policy holding a content pattern.
   modelPolicyApi: { initKiB: 735, clients: ['@aws-sdk/client-dynamodb'] },
+  // Writes queued settlements to the ledger on the table, and nothing else (HLD §5.3).
+  settlementWorker: { initKiB: 565, clients: ['@aws-sdk/client-dynamodb'] },
   // Alarms repeated within the dedup window send nothing: SES, Secrets Manager and nodemailer load on
   // the first e-mail.
   alertNotifier: { initKiB: 530, clients: ['@aws-sdk/client-dynamodb'] },

@@ -3,6 +3,10 @@ import { pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import { alertNotifierEnv } from '../../functions/alert-notifier/composition/alert-notifier-config.ts';
 import {
+  modelPolicyEnv,
+  settlementWorkerEnv,
+} from '../../functions/model-policy/composition/model-policy-config.ts';
+import {
   orchestratorHttpEnv,
   stepWorkerEnv,
 } from '../../functions/orchestrator/composition/orchestrator-config.ts';
@@ -116,6 +120,11 @@ export async function sampleFunctionEnvironment(): Promise<Record<string, string
         'arn:aws:secretsmanager:us-east-1:000000000000:secret:agentos/probe/service-signing-key-AbCdEf',
       AGENTOS_STEP_MAX_RECEIVES: '5',
     }),
+    ...modelPolicyEnv.render({
+      AGENTOS_SETTLEMENT_QUEUE_URL:
+        'https://sqs.us-east-1.amazonaws.com/000000000000/agentos-probe-settlements',
+    }),
+    ...settlementWorkerEnv.render({ AGENTOS_TABLE_NAME: 'agentos-probe' }),
     ...orchestratorHttpEnv.render({
       AGENTOS_TRUSTED_ISSUERS: JSON.stringify([
         { issuer: 'https://issuer.invalid/', jwks_url: 'https://issuer.invalid/.well-known/jwks.json' },

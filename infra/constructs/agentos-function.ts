@@ -98,16 +98,17 @@ export class AgentOsFunction extends Construct {
         {
           id: 'Serverless-LambdaDLQ',
           reason:
-            'The step worker is invoked only by its SQS event source mapping, never asynchronously, so a ' +
-            'Lambda dead-letter queue would stay empty; a step message that keeps failing moves to the ' +
-            "step queue's dead-letter queue through the queue's redrive policy (maxReceiveCount).",
+            'A queue worker (the step worker, the settlement worker) is invoked only by its SQS event ' +
+            'source mappings, never asynchronously, so a Lambda dead-letter queue would stay empty; a ' +
+            "message that keeps failing moves to its queue's dead-letter queue through the queue's " +
+            'redrive policy (maxReceiveCount).',
         },
         {
           id: 'Serverless-LambdaEventSourceMappingDestination',
           reason:
-            'Lambda supports no on-failure destination for SQS event sources; failed step messages go ' +
-            "to the step queue's dead-letter queue through the queue's redrive policy, and the worker " +
-            'fails the run on the last delivery before that.',
+            'Lambda supports no on-failure destination for SQS event sources; failed messages go to ' +
+            "their queue's dead-letter queue through the queue's redrive policy, where the dlq_not_empty " +
+            'alarm finds them (the step worker also fails the run on the last delivery before that).',
         },
       );
     } else {

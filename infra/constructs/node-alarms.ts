@@ -45,6 +45,10 @@ export type NodeAlarmsProps = {
   stepDeadLetterQueue: Queue;
   /** Runs' deadlines of at most 15 minutes, as delayed messages (HLD §4.3). */
   deadlineQueue: Queue;
+  /** Model call settlements the table refused, waiting for the settlement worker (HLD §5.3). */
+  settlementQueue: Queue;
+  /** Read by `dlq_not_empty` with the step queue's DLQ: a dead-lettered settlement is usage not counted. */
+  settlementDeadLetterQueue: Queue;
   /** The API functions' log groups: the top-tenants rules read them. */
   apiLogGroups: ILogGroup[];
 };
@@ -202,8 +206,15 @@ export class NodeAlarms extends Construct {
   ): Metric[] {
     const common = { metricName: name, statistic: definition.statistic, period };
     if (definition.namespace === 'AWS/SQS') {
-      const queue = definition.id === 'dlq_not_empty' ? props.stepDeadLetterQueue : props.stepQueue;
-      return [new Metric({ ...common, namespace: 'AWS/SQS', dimensionsMap: { QueueName: queue.queueName } })];
+      // Every dead-letter queue of the node, combined like any multi-source metric (the deepest).
+      const queues =
+        definition.id === 'dlq_not_empty'
+          ? [props.stepDeadLetterQueue, props.settlementDeadLetterQueue]
+          : [props.stepQueue];
+      return queues.map(
+        (queue) =>
+          new Metric({ ...common, namespace: 'AWS/SQS', dimensionsMap: { QueueName: queue.queueName } }),
+      );
     }
     const aws = (awsServiceMetrics as Partial<Record<string, { namespace: string; dimensions: object }>>)[
       name
@@ -293,6 +304,18 @@ export class NodeAlarms extends Construct {
       new GraphWidget({
         title: 'Dead-lettered steps',
         left: [props.stepDeadLetterQueue.metricApproximateNumberOfMessagesVisible()],
+        width: 8,
+      }),
+      // Settlements wait here only while the table refuses them; any dead-lettered one is usage not
+      // yet counted and a reservation still held.
+      new GraphWidget({
+        title: 'Queued and dead-lettered settlements',
+        left: [
+          props.settlementQueue.metricApproximateNumberOfMessagesVisible({ label: 'queued' }),
+          props.settlementDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            label: 'dead-lettered',
+          }),
+        ],
         width: 8,
       }),
       new GraphWidget({

@@ -30,6 +30,8 @@ import {
   longRunStateMachineDefinition,
   renderStateMachineDefinition,
   resourceNames,
+  settlementDeadLetterQueueDefinition,
+  settlementQueueDefinition,
   stepDeadLetterQueueDefinition,
   stepQueueDefinition,
   tableDefinition,
@@ -44,6 +46,10 @@ export type ProvisionedResources = {
   /** Runs' deadlines of at most 15 minutes, as delayed messages the step worker consumes. */
   deadlineQueueUrl: string;
   deadlineQueueArn: string;
+  /** Model call settlements the table refused, which the settlement worker writes (HLD §5.3). */
+  settlementQueueUrl: string;
+  settlementQueueArn: string;
+  settlementDeadLetterQueueUrl: string;
   stateMachineArn: string;
   /** The long-run state machine, which drives `long` runs. */
   longRunStateMachineArn: string;
@@ -112,7 +118,8 @@ async function findStateMachine(sfn: SFNClient, name: string): Promise<string | 
 }
 
 /**
- * Creates (or finds) a node's table, step and deadline queues with their DLQ, run-deadline and long-run state machines
+ * Creates (or finds) a node's table, step and deadline queues with their DLQ, settlement queue with
+ * its own DLQ, run-deadline and long-run state machines
  * and alert sender identity in an emulator, from the same definitions the CDK stack uses. Idempotent.
  * The test suite and the benchmarks use it for the nodes and adapters they run in their own process
  * (fresh resources per test file in well under a second, where a `cdk deploy` takes seconds);
@@ -148,6 +155,19 @@ export async function provisionNode(nodeId: string, aws: AwsClientConfig): Promi
         maxReceiveCount: deadlineQueueDefinition.maxReceiveCount,
       }),
     });
+    const settlementDlq = await ensureQueue(sqs, names.settlementDeadLetterQueue, {
+      MessageRetentionPeriod: String(settlementDeadLetterQueueDefinition.messageRetentionSeconds),
+    });
+    const settlementQueue = await ensureQueue(sqs, names.settlementQueue, {
+      VisibilityTimeout: String(settlementQueueDefinition.visibilityTimeoutSeconds),
+      MaximumMessageSize: String(settlementQueueDefinition.maxMessageSizeBytes),
+      MessageRetentionPeriod: String(settlementQueueDefinition.messageRetentionSeconds),
+      ReceiveMessageWaitTimeSeconds: String(settlementQueueDefinition.receiveMessageWaitTimeSeconds),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: settlementDlq.arn,
+        maxReceiveCount: settlementQueueDefinition.maxReceiveCount,
+      }),
+    });
     const ensureStateMachine = async (name: string, definition: string): Promise<string> =>
       (await findStateMachine(sfn, name)) ??
       (
@@ -181,6 +201,9 @@ export async function provisionNode(nodeId: string, aws: AwsClientConfig): Promi
       stepDeadLetterQueueUrl: dlq.url,
       deadlineQueueUrl: deadlineQueue.url,
       deadlineQueueArn: deadlineQueue.arn,
+      settlementQueueUrl: settlementQueue.url,
+      settlementQueueArn: settlementQueue.arn,
+      settlementDeadLetterQueueUrl: settlementDlq.url,
       stateMachineArn,
       longRunStateMachineArn,
       alertSender: alertEmailDefinition.defaultSender,
@@ -203,7 +226,13 @@ export async function deprovisionNode(nodeId: string, aws: AwsClientConfig): Pro
     await db.send(new DeleteTableCommand({ TableName: names.table })).catch((error: unknown) => {
       if (!(error instanceof ResourceNotFoundException)) throw error;
     });
-    for (const queueName of [names.stepQueue, names.deadlineQueue, names.stepDeadLetterQueue]) {
+    for (const queueName of [
+      names.stepQueue,
+      names.deadlineQueue,
+      names.stepDeadLetterQueue,
+      names.settlementQueue,
+      names.settlementDeadLetterQueue,
+    ]) {
       try {
         const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }));
         await sqs.send(new DeleteQueueCommand({ QueueUrl }));

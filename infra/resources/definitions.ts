@@ -46,6 +46,35 @@ export const deadlineQueueDefinition = {
   maxReceiveCount: stepQueueDefinition.maxReceiveCount,
 } as const;
 
+/**
+ * The settlement queue (HLD §5.3): a model call's settlement that its store would not take after
+ * the Model Policy's own bounded retries is handed here, and the settlement worker writes it to the
+ * ledger once the table answers again. A settlement applies once however often it is delivered
+ * (the ledger's write is conditioned on the call's usage record), so redelivery is safe; one that
+ * fails on every receive moves to the dead-letter queue, where the `dlq_not_empty` alarm finds it.
+ */
+export const settlementQueueDefinition = {
+  /**
+   * Six times the worker's timeout, as AWS advises for a Lambda event source: a slow or throttled
+   * batch is not handed to a second worker mid-flight, and a failed message waits this long.
+   */
+  visibilityTimeoutSeconds: 360,
+  /** SQS's most, stated rather than left to the default: any answer that fits a table item fits. */
+  maxMessageSizeBytes: 1024 * 1024,
+  /** Longer than the dead-letter path below needs: nothing the queue holds expires first. */
+  messageRetentionSeconds: 14 * 24 * 3600,
+  receiveMessageWaitTimeSeconds: 20,
+  /**
+   * Deliveries before a message moves to the DLQ, spaced by the visibility timeout: about five
+   * hours of table outage drain by themselves; past that the DLQ keeps them 14 days for a redrive.
+   */
+  maxReceiveCount: 50,
+} as const;
+
+export const settlementDeadLetterQueueDefinition = {
+  messageRetentionSeconds: 14 * 24 * 3600,
+} as const;
+
 /** Lambda settings that the local node mirrors (batch size, timeouts). */
 export const functionDefinitions = {
   orchestratorApi: {
@@ -72,6 +101,14 @@ export const functionDefinitions = {
     memoryMb: 512,
     timeoutSeconds: 900,
     streaming: true,
+  },
+  /** Writes the settlements handed to the settlement queue to the ledger (HLD §5.3). */
+  settlementWorker: {
+    entry: 'functions/model-policy/handlers/settlement-worker.ts',
+    memoryMb: 256,
+    timeoutSeconds: 60,
+    streaming: false,
+    batchSize: 10,
   },
   /** Mails the node's alarms (HLD §9.3), subscribed to the alarm topic; room for 3 bounded sends. */
   alertNotifier: {
@@ -284,6 +321,8 @@ export function resourceNames(nodeId: string) {
     stepQueue: `agentos-${nodeId}-steps`,
     stepDeadLetterQueue: `agentos-${nodeId}-steps-dlq`,
     deadlineQueue: `agentos-${nodeId}-deadlines`,
+    settlementQueue: `agentos-${nodeId}-settlements`,
+    settlementDeadLetterQueue: `agentos-${nodeId}-settlements-dlq`,
     stateMachine: `agentos-${nodeId}-run-deadline`,
     longRunStateMachine: `agentos-${nodeId}-long-run`,
   };

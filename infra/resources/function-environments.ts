@@ -1,4 +1,7 @@
-import { modelPolicyEnv } from '../../functions/model-policy/composition/model-policy-config.ts';
+import {
+  modelPolicyEnv,
+  settlementWorkerEnv,
+} from '../../functions/model-policy/composition/model-policy-config.ts';
 import {
   orchestratorHttpEnv,
   stepWorkerEnv,
@@ -13,5 +16,6 @@ export const functionEnvironments: Record<FunctionName, EnvContract<EnvSpec>> = 
   orchestratorEvents: orchestratorHttpEnv,
   stepWorker: stepWorkerEnv,
   modelPolicyApi: modelPolicyEnv,
+  settlementWorker: settlementWorkerEnv,
   alertNotifier: alertNotifierEnv,
 };

@@ -29,8 +29,12 @@ import { NodeAlarms } from '../constructs/node-alarms.ts';
 import { NodeTable } from '../constructs/node-table.ts';
 import { RunDeadlineStateMachine } from '../constructs/run-deadline-state-machine.ts';
 import { ServiceRestApi } from '../constructs/service-rest-api.ts';
+import { SettlementQueues } from '../constructs/settlement-queues.ts';
 import { StepQueues } from '../constructs/step-queues.ts';
-import { modelPolicyEnv } from '../../functions/model-policy/composition/model-policy-config.ts';
+import {
+  modelPolicyEnv,
+  settlementWorkerEnv,
+} from '../../functions/model-policy/composition/model-policy-config.ts';
 import {
   orchestratorHttpEnv,
   stepWorkerEnv,
@@ -52,12 +56,20 @@ export type AgentOsNodeStackProps = StackProps & {
 /** The most step worker invocations the step queue's event source mapping runs at once. */
 const stepWorkerMaxConcurrency = 10;
 
+/**
+ * The most settlement worker invocations at once (2, the least a mapping may set): a backlog built
+ * up while the table refused writes is written back at a bounded pace, leaving the table's
+ * throughput to the live calls that recover with it.
+ */
+const settlementWorkerMaxConcurrency = 2;
+
 /** The Powertools service name of each function: the one its composition root passes to telemetry. */
 const serviceNames = {
   orchestratorApi: 'agent-orchestrator',
   orchestratorEvents: 'agent-orchestrator',
   stepWorker: 'agent-orchestrator',
   modelPolicyApi: 'model-policy',
+  settlementWorker: 'model-policy',
   alertNotifier: 'alert-notifier',
 } as const satisfies Record<FunctionName, string>;
 
@@ -106,8 +118,8 @@ function shipModelCatalog(bundlesDir: string, catalogFile: string | undefined): 
 }
 
 /**
- * One AgentOS node on AWS: the table, the step and deadline queues and their DLQ, the run-deadline and long-run
- * state machines,
+ * One AgentOS node on AWS: the table, the step and deadline queues and their DLQ, the settlement
+ * queue and its DLQ, the run-deadline and long-run state machines,
  * the Lambda functions and the Orchestrator and Model Policy REST APIs, all built from
  * infra/resources/definitions.ts, the same values the local node is provisioned from. The node's
  * signing keys and the alert sender's SES identity live outside it (`agentos up` creates them).
@@ -119,6 +131,9 @@ export class AgentOsNodeStack extends Stack {
   readonly stepDeadLetterQueue: Queue;
   /** Runs' deadlines of at most 15 minutes, each one delayed message (HLD §4.3). */
   readonly deadlineQueue: Queue;
+  /** Model call settlements the table refused, for the settlement worker (HLD §5.3). */
+  readonly settlementQueue: Queue;
+  readonly settlementDeadLetterQueue: Queue;
   readonly runDeadline: StateMachine;
   /** Drives the steps of `long` runs (task tokens, heartbeats, waits). */
   readonly longRun: StateMachine;
@@ -147,6 +162,8 @@ export class AgentOsNodeStack extends Stack {
       stepQueue: `${base.stepQueue}-${instance}`,
       stepDeadLetterQueue: `${base.stepDeadLetterQueue}-${instance}`,
       deadlineQueue: `${base.deadlineQueue}-${instance}`,
+      settlementQueue: `${base.settlementQueue}-${instance}`,
+      settlementDeadLetterQueue: `${base.settlementDeadLetterQueue}-${instance}`,
       stateMachine: `${base.stateMachine}-${instance}`,
       longRunStateMachine: `${base.longRunStateMachine}-${instance}`,
     };
@@ -163,6 +180,12 @@ export class AgentOsNodeStack extends Stack {
     this.stepQueue = stepQueues.queue;
     this.stepDeadLetterQueue = stepQueues.deadLetterQueue;
     this.deadlineQueue = stepQueues.deadlineQueue;
+    const settlementQueues = new SettlementQueues(this, 'SettlementQueues', {
+      queueName: names.settlementQueue,
+      deadLetterQueueName: names.settlementDeadLetterQueue,
+    });
+    this.settlementQueue = settlementQueues.queue;
+    this.settlementDeadLetterQueue = settlementQueues.deadLetterQueue;
     this.runDeadline = new RunDeadlineStateMachine(this, 'RunDeadline', {
       stateMachineName: names.stateMachine,
       stepQueue: this.stepQueue,
@@ -258,7 +281,9 @@ export class AgentOsNodeStack extends Stack {
         ...audience,
         ...cors,
         ...(catalogShipped ? { AGENTOS_MODEL_CATALOG_FILE: shippedCatalogFileName } : {}),
+        AGENTOS_SETTLEMENT_QUEUE_URL: this.settlementQueue.queueUrl,
       }),
+      settlementWorker: settlementWorkerEnv.render({ AGENTOS_TABLE_NAME: this.table.tableName }),
       alertNotifier: alertNotifierEnvironment(settings.nodeId, this.table.tableName, settings.alerts),
     };
     const functionNames = Object.keys(functionDefinitions) as FunctionName[];
@@ -300,6 +325,14 @@ export class AgentOsNodeStack extends Stack {
         maxConcurrency: stepWorkerMaxConcurrency,
       }),
     );
+    // Settlements the Model Policy could not write reach the ledger through their own worker (HLD §5.3).
+    this.functions.settlementWorker.addEventSource(
+      new SqsEventSource(this.settlementQueue, {
+        batchSize: functionDefinitions.settlementWorker.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: settlementWorkerMaxConcurrency,
+      }),
+    );
 
     this.modelPolicyApi = new ServiceRestApi(this, 'ModelPolicyApi', {
       api: 'modelPolicy',
@@ -328,6 +361,8 @@ export class AgentOsNodeStack extends Stack {
       stepQueue: this.stepQueue,
       stepDeadLetterQueue: this.stepDeadLetterQueue,
       deadlineQueue: this.deadlineQueue,
+      settlementQueue: this.settlementQueue,
+      settlementDeadLetterQueue: this.settlementDeadLetterQueue,
       apiLogGroups: (['orchestratorApi', 'orchestratorEvents', 'modelPolicyApi'] as const).map(
         (name) => this.functions[name].logGroup,
       ),
@@ -388,7 +423,8 @@ export class AgentOsNodeStack extends Stack {
     peerCertificateArn: string | undefined,
   ): void {
     const { providerCredentialsPrefix, toolSecretsPrefix } = secretNames;
-    const { orchestratorApi, orchestratorEvents, stepWorker, modelPolicyApi } = this.functions;
+    const { orchestratorApi, orchestratorEvents, stepWorker, modelPolicyApi, settlementWorker } =
+      this.functions;
     this.table.grantReadWriteData(orchestratorApi);
     this.stepQueue.grantSendMessages(orchestratorApi);
     // The operator's capacity report reads the step queue's depth (HLD §10.2 backpressure).
@@ -445,6 +481,10 @@ export class AgentOsNodeStack extends Stack {
     });
 
     this.table.grantReadWriteData(modelPolicyApi);
+    // A settlement the table keeps refusing is handed to the settlement queue (HLD §5.3); the
+    // settlement worker writes it to the ledger, and its event source consumes the queue.
+    this.settlementQueue.grantSendMessages(modelPolicyApi);
+    this.table.grantReadWriteData(settlementWorker);
     // Provider credentials are `secretsmanager:` references in the model catalog; they live under
     // the node's prefix, so the gateway can read them and no other secret.
     modelPolicyApi.addToRolePolicy(
@@ -515,6 +555,8 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'StepQueueUrl', { value: this.stepQueue.queueUrl });
     new CfnOutput(this, 'StepDeadLetterQueueUrl', { value: this.stepDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'DeadlineQueueUrl', { value: this.deadlineQueue.queueUrl });
+    new CfnOutput(this, 'SettlementQueueUrl', { value: this.settlementQueue.queueUrl });
+    new CfnOutput(this, 'SettlementDeadLetterQueueUrl', { value: this.settlementDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'RunDeadlineStateMachineArn', { value: this.runDeadline.stateMachineArn });
     new CfnOutput(this, 'LongRunStateMachineArn', { value: this.longRun.stateMachineArn });
     new CfnOutput(this, 'ServiceSigningKeySecretArn', { value: signingKey.secretArn });
@@ -526,6 +568,9 @@ export class AgentOsNodeStack extends Stack {
     new CfnOutput(this, 'ServiceSigningKid', { value: this.signingKid });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'StepWorkerFunctionName', { value: this.functions.stepWorker.functionName });
+    new CfnOutput(this, 'SettlementWorkerFunctionName', {
+      value: this.functions.settlementWorker.functionName,
+    });
     new CfnOutput(this, 'AlertNotifierFunctionName', {
       value: this.functions.alertNotifier.functionName,
     });

@@ -232,6 +232,9 @@ describe('agentos against an AWS endpoint (the embedded emulator)', { timeout: 3
     const status = await agentos('status', ...target());
     expect(status).toMatchObject({ code: 0 });
     expect(status.stdout).toMatch(/step queue \(agentos-e2e-steps-[0-9a-f]{8}: \d+ waiting/);
+    expect(status.stdout).toMatch(
+      /settlement dead-letter queue \(agentos-e2e-settlements-dlq-[0-9a-f]{8}: 0 waiting, 0 in flight/,
+    );
     expect(status.stdout).toContain('artifact host (pid');
     const token = await agentos('token', ...target(), '--tenant', 'default');
     expect(token.code).toBe(0);

@@ -32,9 +32,24 @@ function target(stage: string): RemoteTarget {
   return { kind: 'endpoint', stage, region, endpoint };
 }
 
-/** Creates a stack shaped like the node stack where the probes look, and returns its queue URLs. */
-async function deployStandIn(stage: string): Promise<{ stepQueueUrl: string; deadLetterQueueUrl: string }> {
+/**
+ * Creates a stack shaped like the node stack where the probes look, and returns its queue URLs;
+ * `settlements: false` leaves out the settlement DLQ, as a stack deployed before it.
+ */
+async function deployStandIn(
+  stage: string,
+  { settlements = true } = {},
+): Promise<{ stepQueueUrl: string; deadLetterQueueUrl: string; settlementDeadLetterQueueUrl: string }> {
   const names = resourceNames(stage);
+  const settlementDlq = {
+    Resources: {
+      SettlementDeadLetterQueue: {
+        Type: 'AWS::SQS::Queue',
+        Properties: { QueueName: names.settlementDeadLetterQueue },
+      },
+    },
+    Outputs: { SettlementDeadLetterQueueUrl: { Value: { Ref: 'SettlementDeadLetterQueue' } } },
+  };
   const template = {
     Resources: {
       StepQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: names.stepQueue } },
@@ -43,11 +58,13 @@ async function deployStandIn(stage: string): Promise<{ stepQueueUrl: string; dea
         Type: 'AWS::ApiGateway::RestApi',
         Properties: { Name: `agentos-${stage}-orchestrator` },
       },
+      ...(settlements ? settlementDlq.Resources : {}),
     },
     Outputs: {
       StepQueueUrl: { Value: { Ref: 'StepQueue' } },
       StepDeadLetterQueueUrl: { Value: { Ref: 'StepDeadLetterQueue' } },
       OrchestratorApiUrl: { Value: `https://orchestrator.example.test/${stage}/` },
+      ...(settlements ? settlementDlq.Outputs : {}),
     },
   };
   const cloudFormation = new CloudFormationClient({ region, endpoint, credentials: keys });
@@ -59,6 +76,7 @@ async function deployStandIn(stage: string): Promise<{ stepQueueUrl: string; dea
   return {
     stepQueueUrl: `https://sqs.${region}.amazonaws.com/${account}/${names.stepQueue}`,
     deadLetterQueueUrl: `https://sqs.${region}.amazonaws.com/${account}/${names.stepDeadLetterQueue}`,
+    settlementDeadLetterQueueUrl: `https://sqs.${region}.amazonaws.com/${account}/${names.settlementDeadLetterQueue}`,
   };
 }
 
@@ -74,12 +92,18 @@ describe('probeStatus', () => {
     const status = await probeStatus(target('absent'), nodeStackName('absent'));
     expect(status.stack).toMatchObject({ outcome: 'failed', value: { deployed: false } });
     expect(status.stack.detail).toContain('not deployed: there is no stack AgentOS-absent in us-east-1');
-    for (const probe of [status.stepQueue, status.deadLetterQueue, status.apiErrors])
+    for (const probe of [
+      status.stepQueue,
+      status.deadLetterQueue,
+      status.settlementDeadLetterQueue,
+      status.apiErrors,
+    ])
       expect(probe).toMatchObject({ outcome: 'skipped', detail: 'the stack is not deployed' });
     expect(status.checks.map((check) => check.name)).toEqual([
       'stack',
       'step queue',
       'step dead-letter queue',
+      'settlement dead-letter queue',
       'api 5xx',
     ]);
   });
@@ -105,6 +129,10 @@ describe('probeStatus', () => {
     });
     expect(status.stepQueue.detail).toContain('2 waiting, 0 in flight; oldest message age: no datapoints');
     expect(status.deadLetterQueue).toMatchObject({ outcome: 'ok', value: { visible: 0, inFlight: 0 } });
+    expect(status.settlementDeadLetterQueue).toMatchObject({
+      outcome: 'ok',
+      value: { queueName: 'agentos-depth-settlements-dlq', visible: 0, inFlight: 0 },
+    });
     expect(status.apiErrors).toMatchObject({
       outcome: 'ok',
       value: [{ apiName: 'agentos-depth-orchestrator' }],
@@ -119,6 +147,30 @@ describe('probeStatus', () => {
     const status = await probeStatus(target(stage), nodeStackName(stage));
     expect(status.deadLetterQueue).toMatchObject({ outcome: 'failed', value: { visible: 1 } });
     expect(status.deadLetterQueue.detail).toContain('steps that failed every delivery');
+    expect(status.settlementDeadLetterQueue).toMatchObject({ outcome: 'ok', value: { visible: 0 } });
+  });
+
+  it('fails the settlement dead-letter queue probe when it holds messages', async () => {
+    const stage = 'settle-dlq';
+    const { settlementDeadLetterQueueUrl } = await deployStandIn(stage);
+    await send(settlementDeadLetterQueueUrl, 2);
+    const status = await probeStatus(target(stage), nodeStackName(stage));
+    expect(status.settlementDeadLetterQueue).toMatchObject({ outcome: 'failed', value: { visible: 2 } });
+    expect(status.settlementDeadLetterQueue.detail).toContain(
+      'model call settlements (usage not yet counted) that failed every delivery',
+    );
+    expect(status.deadLetterQueue).toMatchObject({ outcome: 'ok', value: { visible: 0 } });
+  });
+
+  it('skips the settlement dead-letter queue probe when the stack was deployed before it', async () => {
+    const stage = 'before-settle';
+    await deployStandIn(stage, { settlements: false });
+    const status = await probeStatus(target(stage), nodeStackName(stage));
+    expect(status.settlementDeadLetterQueue).toMatchObject({
+      outcome: 'skipped',
+      detail: `${nodeStackName(stage)} has no SettlementDeadLetterQueueUrl output`,
+    });
+    expect(status.deadLetterQueue.outcome).toBe('ok');
   });
 
   it("returns the 5xx sums of the stack's APIs over the last 15 and 60 minutes", async () => {

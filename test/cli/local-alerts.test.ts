@@ -2,6 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageAlarms } from '../../functions/shared/observability/alarm-catalog.ts';
 import { DynamoAlertDedup } from '../../functions/shared/observability/adapters/dynamo-alert-dedup.ts';
@@ -81,7 +82,7 @@ describe('local alarm evaluation', () => {
       nodeLog,
       healthUrls: [`${front.url}/v1/health`],
       aws,
-      deadLetterQueueUrl: resources.stepDeadLetterQueueUrl,
+      deadLetterQueueUrls: [resources.stepDeadLetterQueueUrl, resources.settlementDeadLetterQueueUrl],
     });
     const notifier = new AlertNotifier({
       dedup: new DynamoAlertDedup(createDocumentClient(aws), resources.tableName),
@@ -122,6 +123,32 @@ describe('local alarm evaluation', () => {
       expect(mails[0]?.subject).toBe('[AgentOS test] high_error_rate on node local');
       expect(provider.requests.length).toBe(12);
     } finally {
+      source.close();
+    }
+  });
+
+  it('returns dlq_not_empty from the deepest dead-letter queue, the settlement queue’s included', async () => {
+    const aws = testAwsConfig();
+    const { resources: own } = await provisionTestNode('alerts-dlq');
+    const source = localSignalSource({
+      nodeLog,
+      healthUrls: [`${front.url}/v1/health`],
+      aws,
+      deadLetterQueueUrls: [own.stepDeadLetterQueueUrl, own.settlementDeadLetterQueueUrl],
+    });
+    const dlqDepth = async () =>
+      (await source.read()).find((sample) => sample.alarmId === 'dlq_not_empty')?.value;
+    const sqs = new SQSClient(aws);
+    try {
+      expect(await dlqDepth()).toBe(0);
+      for (const body of ['a', 'b'])
+        await sqs.send(
+          new SendMessageCommand({ QueueUrl: own.settlementDeadLetterQueueUrl, MessageBody: body }),
+        );
+      await sqs.send(new SendMessageCommand({ QueueUrl: own.stepDeadLetterQueueUrl, MessageBody: 'c' }));
+      expect(await dlqDepth()).toBe(2);
+    } finally {
+      sqs.destroy();
       source.close();
     }
   });

@@ -512,6 +512,114 @@ export function ledgerPortConformance(
       });
     });
 
+    it('returns the budgets, record and stored response of one write when a settlement is written again', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000, nano: 10_000 });
+      const claim = callClaimOf('req-twice');
+      await ledger.claim(id, claim);
+      await ledger.reserve(id, claim, [line], { tokens: 500, nano: 5_000 }, 0);
+      const once = settlement(
+        id,
+        claim,
+        { kind: 'complete', call: storedCall('req-twice') },
+        { lines: [line], reserved: { tokens: 500, nano: 5_000 }, charged: { tokens: 120, nano: 1_200 } },
+      );
+      // A retry whose first write landed, or a settlement replayed from the settlement queue.
+      await ledger.settle(id, once);
+      await ledger.settle(id, structuredClone(once));
+      expect((await ledger.readBudgets(id, [line]))[0]).toEqual({
+        reservedTokens: 0,
+        reservedNano: 0,
+        spentTokens: 120,
+        spentNano: 1_200,
+      });
+      expect(await usageRecords(ledger, id, 'alice', 'req-twice')).toBe(1);
+      expect(await ledger.claim(id, callClaimOf('req-twice'))).toEqual({
+        outcome: 'replay',
+        call: storedCall('req-twice'),
+      });
+    });
+
+    it('returns a release charged once when it is written again, the request id free for a retry', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const partial = claimOf('req-partial-twice');
+      await ledger.claim(id, partial);
+      await ledger.reserve(id, partial, [line], tokens(400), 0);
+      const once = settlement(
+        id,
+        partial,
+        { kind: 'release' },
+        { lines: [line], reserved: tokens(400), charged: tokens(50) },
+      );
+      await ledger.settle(id, once);
+      await ledger.settle(id, once);
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 50 });
+      const retry = claimOf('req-partial-twice');
+      expect(await ledger.claim(id, retry)).toEqual({ outcome: 'claimed' });
+      // A third write of the released settlement leaves the retry's claim and budgets alone.
+      await ledger.settle(id, once);
+      expect(await ledger.reserve(id, retry, [line], tokens(950), 0)).toBe('reserved');
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({
+        reservedTokens: 950,
+        spentTokens: 50,
+      });
+    });
+
+    it('throws when a settlement without a record charges something, and writes nothing of it', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const refused = claimOf('req-unrecorded');
+      await ledger.claim(id, refused);
+      await ledger.reserve(id, refused, [line], tokens(400), 0);
+      // Only a call refused by its tenant's rate has no record, and it reached no backend.
+      const charging: CallSettlement = {
+        claim: refused,
+        request: { kind: 'release' },
+        budgets: { lines: [line], reserved: tokens(400), charged: tokens(50) },
+      };
+      await expect(ledger.settle(id, charging)).rejects.toThrow(TypeError);
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({
+        reservedTokens: 400,
+        spentTokens: 0,
+      });
+      const release = { ...charging, budgets: { ...charging.budgets!, charged: tokens(0) } };
+      await ledger.settle(id, release);
+      const retry = claimOf('req-unrecorded');
+      expect(await ledger.claim(id, retry)).toEqual({ outcome: 'claimed' });
+      // Written again after a retry claimed the id, it moves nothing.
+      await ledger.settle(id, release);
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
+      expect(await ledger.reserve(id, retry, [line], tokens(1_000), 0)).toBe('reserved');
+    });
+
+    it('returns a lapsed attempt charged once when its late settlement is written again after a takeover', async () => {
+      const ledger = await factory();
+      const id = tenant();
+      const line = lineOf({ tokens: 1_000 });
+      const lapsed = callClaimOf('req-late-twice');
+      await ledger.claim(id, lapsed);
+      await ledger.reserve(id, lapsed, [line], tokens(300), 0);
+      const later = laterClaim(lapsed, 1);
+      expect(await ledger.claim(id, later)).toEqual({ outcome: 'claimed' });
+      const late = settlement(
+        id,
+        lapsed,
+        { kind: 'complete', call: storedCall('req-late-twice', 'the lapsed answer') },
+        { lines: [line], reserved: tokens(300), charged: tokens(100) },
+      );
+      await ledger.settle(id, late);
+      await ledger.settle(id, late);
+      expect((await ledger.readBudgets(id, [line]))[0]).toMatchObject({
+        reservedTokens: 0,
+        spentTokens: 100,
+      });
+      expect(await usageRecords(ledger, id, 'alice', 'req-late-twice')).toBe(1);
+    });
+
     it('returns in_progress after a release without budgets while the claim holds a reservation, until a takeover releases it', async () => {
       const ledger = await factory();
       const id = tenant();

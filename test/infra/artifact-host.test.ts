@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startArtifactHost } from '../../cli/aws/artifact-host.ts';
@@ -199,6 +200,35 @@ describe('the artifact host of a deployed node stack', () => {
     );
     lambda.destroy();
     expect(mappings.EventSourceMappings?.map((m) => m.State)).toEqual(['Disabled', 'Disabled']);
+  });
+
+  it('runs the deployed settlement worker on the settlement queue, in place of its paused mapping', async () => {
+    const lambda = new LambdaClient(deployedClientConfig(aws));
+    const mappings = await lambda.send(
+      new ListEventSourceMappingsCommand({ FunctionName: host.functions.settlementWorker.functionName }),
+    );
+    lambda.destroy();
+    expect(mappings.EventSourceMappings?.map((m) => m.State)).toEqual(['Disabled']);
+    // A message the worker cannot read stays on the queue, received: only the host's poller takes it.
+    const sqs = new SQSClient(deployedClientConfig(aws));
+    const queueUrl = outputs['SettlementQueueUrl'];
+    try {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not a settlement' }));
+      let received = 0;
+      for (let attempt = 0; attempt < 100 && received === 0; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const answer = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: queueUrl,
+            AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
+          }),
+        );
+        received = Number(answer.Attributes?.['ApproximateNumberOfMessagesNotVisible'] ?? 0);
+      }
+      expect(received).toBe(1);
+    } finally {
+      sqs.destroy();
+    }
   });
 
   it('runs a run to completion through the deployed functions', async () => {

@@ -15,6 +15,10 @@ import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { functionEnvironments } from '../../infra/resources/function-environments.ts';
 import { runCdk } from './node-template.ts';
 import { alertNotifierConfigFromEnv } from '../../functions/alert-notifier/composition/alert-notifier-config.ts';
+import {
+  modelPolicyEnv,
+  settlementWorkerEnv,
+} from '../../functions/model-policy/composition/model-policy-config.ts';
 import { ensureNodeSigningKeys } from '../../cli/aws/node-signing-keys.ts';
 import { operatorClientConfig } from '../../cli/aws/target.ts';
 
@@ -29,6 +33,8 @@ const settingsBuilders: Record<FunctionName, (env: Record<string, string>) => un
   orchestratorEvents: jwtVerifierFromEnv,
   stepWorker: serviceTokenIssuerFromEnv,
   modelPolicyApi: jwtVerifierFromEnv,
+  // No either-or setting: its contract alone says what its root reads.
+  settlementWorker: (env) => settlementWorkerEnv.parse(env),
   alertNotifier: alertNotifierConfigFromEnv,
 };
 
@@ -119,6 +125,8 @@ describe('cdk deploy onto the emulator', () => {
         ),
         ModelPolicyApiUrl: expect.stringMatching(/\/prod\/$/),
         StepQueueUrl: expect.stringMatching(/agentos-main-steps-[0-9a-f]{8}$/),
+        SettlementQueueUrl: expect.stringMatching(/agentos-main-settlements-[0-9a-f]{8}$/),
+        SettlementDeadLetterQueueUrl: expect.stringMatching(/agentos-main-settlements-dlq-[0-9a-f]{8}$/),
         ServiceSigningKeySecretArn: expect.stringContaining(':secret:agentos/main/service-signing-key'),
       });
 
@@ -136,6 +144,11 @@ describe('cdk deploy onto the emulator', () => {
       }
       const worker = functions.find((f) => f.FunctionName?.includes('-stepWorkerFunction'));
       expect(worker?.Environment?.Variables?.['AGENTOS_MODEL_POLICY_URL']).toBe(outputs['ModelPolicyApiUrl']);
+      // The Model Policy sends to the queue the settlement worker's event source consumes.
+      const gateway = functions.find((f) => f.FunctionName?.includes('-modelPolicyApiFunction'));
+      expect(gateway?.Environment?.Variables?.[modelPolicyEnv.names.AGENTOS_SETTLEMENT_QUEUE_URL]).toBe(
+        outputs['SettlementQueueUrl'],
+      );
 
       const destroy = await cdk(
         ['destroy', '--force', '--no-notices', '--output', join(out, 'cdk.out'), ...contextArgs],

@@ -10,11 +10,14 @@ import { bundlesDirContextKey, nodeStackName } from '../../infra/node-app.ts';
 import {
   functionDefinitions,
   deadlineQueueDefinition,
+  settlementDeadLetterQueueDefinition,
+  settlementQueueDefinition,
   stepQueueDefinition,
   tableDefinition,
 } from '../../infra/resources/definitions.ts';
 import type { FunctionName } from '../../infra/resources/definitions.ts';
 import { corsEnv } from '../../functions/shared/http/cors.ts';
+import { modelPolicyEnv } from '../../functions/model-policy/composition/model-policy-config.ts';
 import { functionEnvironments } from '../../infra/resources/function-environments.ts';
 import { nodeSecretNames } from '../../infra/stacks/agentos-node-stack.ts';
 import type { AgentOsNodeStack } from '../../infra/stacks/agentos-node-stack.ts';
@@ -65,6 +68,24 @@ describe('the node stack', () => {
     ({ stack, template } = await synthesizeNodeStack());
   });
 
+  /** The functions whose role allows `action` on a resource whose JSON holds `resource`. */
+  const allowedTo = (action: string, resource: string) =>
+    functionNames.filter((name) =>
+      policyStatementsOf(stack, template, name).some((statement) => {
+        const text = JSON.stringify(statement);
+        return text.includes(`"${action}"`) && text.includes(resource);
+      }),
+    );
+
+  /** The event source mappings that invoke one function. */
+  const mappingsOf = (name: FunctionName) => {
+    const functionId = stack.getLogicalId(stack.functions[name].node.defaultChild as CfnResource);
+    return Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).filter(
+      (mapping) =>
+        JSON.stringify(mapping.Properties?.['FunctionName']) === JSON.stringify({ Ref: functionId }),
+    );
+  };
+
   it('runs every function on nodejs24.x on arm64 with active tracing, sized as defined', () => {
     for (const name of functionNames) {
       expect(functionResource(stack, template, name).Properties).toMatchObject({
@@ -108,26 +129,40 @@ describe('the node stack', () => {
     const queueIds = [stack.stepQueue, stack.deadlineQueue].map((queue) =>
       stack.getLogicalId(queue.node.defaultChild as CfnResource),
     );
-    const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
+    const mappings = mappingsOf('stepWorker');
     expect(mappings).toHaveLength(2);
     for (const [index, queueId] of queueIds.entries()) {
       expect(mappings[index]?.Properties).toMatchObject({
         EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
-        FunctionName: {
-          Ref: stack.getLogicalId(stack.functions.stepWorker.node.defaultChild as CfnResource),
-        },
         BatchSize: functionDefinitions.stepWorker.batchSize,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
   });
 
+  it('feeds the settlement worker from the settlement queue alone in defined batches, reporting batch item failures', () => {
+    const queueId = stack.getLogicalId(stack.settlementQueue.node.defaultChild as CfnResource);
+    const mappings = mappingsOf('settlementWorker');
+    expect(mappings.map((mapping) => mapping.Properties)).toEqual([
+      expect.objectContaining({
+        EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        BatchSize: functionDefinitions.settlementWorker.batchSize,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      }),
+    ]);
+    // Every mapping of the stack is one of the two workers'.
+    expect(Object.keys(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'))).toHaveLength(3);
+  });
+
   it('redrives the step and deadline queues to their DLQ, with every queue encrypted and TLS-only', () => {
     const dlqId = stack.getLogicalId(stack.stepDeadLetterQueue.node.defaultChild as CfnResource);
     const queueId = stack.getLogicalId(stack.stepQueue.node.defaultChild as CfnResource);
     const deadlineQueueId = stack.getLogicalId(stack.deadlineQueue.node.defaultChild as CfnResource);
+    const settlementIds = [stack.settlementQueue, stack.settlementDeadLetterQueue].map((queue) =>
+      stack.getLogicalId(queue.node.defaultChild as CfnResource),
+    );
     const queues = resourcesOfType(template, 'AWS::SQS::Queue');
-    expect(Object.keys(queues).sort()).toEqual([queueId, deadlineQueueId, dlqId].sort());
+    expect(Object.keys(queues).sort()).toEqual([queueId, deadlineQueueId, dlqId, ...settlementIds].sort());
     expect(queues[queueId]?.Properties).toMatchObject({
       RedrivePolicy: {
         deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
@@ -151,8 +186,56 @@ describe('the node stack', () => {
     const denials = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy')).map((policy) =>
       JSON.stringify(policy.Properties?.['PolicyDocument']),
     );
-    expect(denials).toHaveLength(3);
+    expect(denials).toHaveLength(5);
     for (const denial of denials) expect(denial).toContain('"aws:SecureTransport":"false"');
+  });
+
+  it('redrives the settlement queue to a dead-letter queue of its own, both encrypted, TLS-only and as defined', () => {
+    const [queueId, dlqId] = [stack.settlementQueue, stack.settlementDeadLetterQueue].map((queue) =>
+      stack.getLogicalId(queue.node.defaultChild as CfnResource),
+    );
+    const queues = resourcesOfType(template, 'AWS::SQS::Queue');
+    expect(queues[queueId!]?.Properties).toMatchObject({
+      VisibilityTimeout: settlementQueueDefinition.visibilityTimeoutSeconds,
+      MaximumMessageSize: settlementQueueDefinition.maxMessageSizeBytes,
+      MessageRetentionPeriod: settlementQueueDefinition.messageRetentionSeconds,
+      ReceiveMessageWaitTimeSeconds: settlementQueueDefinition.receiveMessageWaitTimeSeconds,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+        maxReceiveCount: settlementQueueDefinition.maxReceiveCount,
+      },
+      SqsManagedSseEnabled: true,
+    });
+    expect(queues[dlqId!]?.Properties).toMatchObject({
+      MessageRetentionPeriod: settlementDeadLetterQueueDefinition.messageRetentionSeconds,
+      SqsManagedSseEnabled: true,
+    });
+    const tlsOnly = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy'))
+      .filter((policy) => JSON.stringify(policy.Properties?.['Queues']).includes(`"${dlqId}"`))
+      .map((policy) => JSON.stringify(policy.Properties?.['PolicyDocument']));
+    expect(tlsOnly).toEqual([expect.stringContaining('"aws:SecureTransport":"false"')]);
+  });
+
+  it('lets only the Model Policy API send to the settlement queue, and only the settlement worker consume it', () => {
+    const queueId = stack.getLogicalId(stack.settlementQueue.node.defaultChild as CfnResource);
+    expect(allowedTo('sqs:SendMessage', `"${queueId}"`)).toEqual(['modelPolicyApi']);
+    expect(allowedTo('sqs:ReceiveMessage', `"${queueId}"`)).toEqual(['settlementWorker']);
+    expect(allowedTo('sqs:DeleteMessage', `"${queueId}"`)).toEqual(['settlementWorker']);
+    // The API sends to the queue its environment names: the same resource.
+    expect(
+      environmentOf(functionResource(stack, template, 'modelPolicyApi'))[
+        modelPolicyEnv.names.AGENTOS_SETTLEMENT_QUEUE_URL
+      ],
+    ).toEqual({ Ref: queueId });
+  });
+
+  it('gives the settlement worker the table and no secret, state machine or other queue', () => {
+    const statements = JSON.stringify(policyStatementsOf(stack, template, 'settlementWorker'));
+    const tableId = stack.getLogicalId(stack.table.node.defaultChild as CfnResource);
+    expect(allowedTo('dynamodb:UpdateItem', `"${tableId}"`)).toContain('settlementWorker');
+    expect(allowedTo('dynamodb:ConditionCheckItem', `"${tableId}"`)).toContain('settlementWorker');
+    for (const action of ['secretsmanager:', 'states:', 'sqs:SendMessage', 'bedrock:'])
+      expect(statements).not.toContain(action);
   });
 
   it('keeps the table with TTL on, point-in-time recovery on, and retained by default', () => {
@@ -194,13 +277,6 @@ describe('the node stack', () => {
   });
 
   it('lets only the step worker, the API (issuing principals’ tokens) and the events function (minting stream tokens) read the signing key, and only the worker start run-deadline executions', () => {
-    const allowedTo = (action: string, resource: string) =>
-      functionNames.filter((name) =>
-        policyStatementsOf(stack, template, name).some((statement) => {
-          const text = JSON.stringify(statement);
-          return text.includes(`"${action}"`) && text.includes(resource);
-        }),
-      );
     const stateMachineId = stack.getLogicalId(stack.runDeadline.node.defaultChild as CfnResource);
     expect(allowedTo('secretsmanager:GetSecretValue', sampleSigningKeySecretArn).sort()).toEqual([
       'orchestratorApi',
@@ -215,13 +291,6 @@ describe('the node stack', () => {
   });
 
   it('lets the Orchestrator API and A2A’s endpoint start and stop long runs, and only the step worker answer their step tasks', () => {
-    const allowedTo = (action: string, resource: string) =>
-      functionNames.filter((name) =>
-        policyStatementsOf(stack, template, name).some((statement) => {
-          const text = JSON.stringify(statement);
-          return text.includes(`"${action}"`) && text.includes(resource);
-        }),
-      );
     const longRunId = stack.getLogicalId(stack.longRun.node.defaultChild as CfnResource);
     expect(allowedTo('states:StartExecution', `"${longRunId}"`)).toEqual([
       'orchestratorApi',
@@ -393,9 +462,17 @@ describe('the node stack', () => {
     },
   );
 
-  it('outputs both API base URLs, the table name and the step queue URL', () => {
+  it('outputs both API base URLs, the table name, the step queue URL and the settlement queues’ URLs', () => {
     expect(Object.keys(template.toJSON()['Outputs'] as object)).toEqual(
-      expect.arrayContaining(['OrchestratorApiUrl', 'ModelPolicyApiUrl', 'TableName', 'StepQueueUrl']),
+      expect.arrayContaining([
+        'OrchestratorApiUrl',
+        'ModelPolicyApiUrl',
+        'TableName',
+        'StepQueueUrl',
+        'SettlementQueueUrl',
+        'SettlementDeadLetterQueueUrl',
+        'SettlementWorkerFunctionName',
+      ]),
     );
   });
 });

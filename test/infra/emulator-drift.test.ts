@@ -180,6 +180,21 @@ describe('the emulator node and the CDK stack', () => {
     });
   });
 
+  it('declare the same settlement queue and its own dead-letter queue', async () => {
+    const sqs = new SQSClient(testAwsConfig());
+    const emulator = {
+      settlementQueue: await emulatorQueue(sqs, provisioned.settlementQueueUrl, false),
+      deadLetterQueue: await emulatorQueue(sqs, provisioned.settlementDeadLetterQueueUrl, true),
+    };
+    sqs.destroy();
+
+    expect(emulator).toEqual({
+      settlementQueue: templateQueue(template, names.settlementQueue, false),
+      deadLetterQueue: templateQueue(template, names.settlementDeadLetterQueue, true),
+    });
+    expect(emulator.settlementQueue.deadLetterQueueName).toBe(names.settlementDeadLetterQueue);
+  });
+
   it.each([
     { machine: 'run-deadline', name: 'stateMachine', arn: 'stateMachineArn' },
     { machine: 'long-run', name: 'longRunStateMachine', arn: 'longRunStateMachineArn' },

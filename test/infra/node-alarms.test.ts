@@ -111,6 +111,20 @@ describe('the node stack alarms', () => {
     expect(alarms.flatMap(problemsOf)).toEqual([]);
   });
 
+  it('reads in dlq_not_empty every dead-letter queue of the node, the settlement queue’s included', () => {
+    const queueNames = metricsRead(alarmNamed(template, 'agentos-main-dlq_not_empty')!).map((metric) =>
+      JSON.stringify(metric.Dimensions),
+    );
+    const dlqIds = [stack.stepDeadLetterQueue, stack.settlementDeadLetterQueue].map((queue) =>
+      stack.getLogicalId(queue.node.defaultChild as CfnResource),
+    );
+    expect(queueNames.sort()).toEqual(
+      dlqIds
+        .map((id) => JSON.stringify([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }]))
+        .sort(),
+    );
+  });
+
   it('schedules a health check of both API functions every minute, so service_down has its signal without traffic', async () => {
     const rules = Object.values(resourcesOfType(template, 'AWS::Events::Rule'));
     const probe = rules.find((rule) => rule.Properties?.['ScheduleExpression'] === 'rate(1 minute)');
@@ -152,6 +166,7 @@ describe('the node stack alarms', () => {
       'Step queue depth',
       'Run deadlines waiting and due',
       'Dead-lettered steps',
+      'Queued and dead-lettered settlements',
       'Model spend',
     ]) {
       expect(body).toContain(title);

@@ -1,8 +1,17 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueDoesNotExist,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { provisionNode } from '../../infra/local/provision-emulator.ts';
-import { stepQueueDefinition } from '../../infra/resources/definitions.ts';
+import { deprovisionNode, provisionNode } from '../../infra/local/provision-emulator.ts';
+import {
+  resourceNames,
+  settlementQueueDefinition,
+  stepQueueDefinition,
+} from '../../infra/resources/definitions.ts';
 import { testAwsConfig, uniqueNodeId } from '../support/aws.ts';
 
 describe('provisionNode', () => {
@@ -25,5 +34,33 @@ describe('provisionNode', () => {
       maxReceiveCount: stepQueueDefinition.maxReceiveCount,
     });
     expect(first.stateMachineArn).toMatch(/^arn:aws:states:/);
+  });
+
+  it('creates the settlement queue redriving to its own DLQ, and deprovisionNode removes every queue', async () => {
+    const nodeId = uniqueNodeId('prov');
+    const aws = testAwsConfig();
+    const resources = await provisionNode(nodeId, aws);
+    const sqs = new SQSClient(aws);
+    try {
+      const attributes = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: resources.settlementQueueUrl, AttributeNames: ['All'] }),
+      );
+      expect(attributes.Attributes?.['QueueArn']).toBe(resources.settlementQueueArn);
+      expect(JSON.parse(attributes.Attributes?.['RedrivePolicy'] ?? '{}')).toMatchObject({
+        deadLetterTargetArn: expect.stringMatching(
+          new RegExp(`:${resourceNames(nodeId).settlementDeadLetterQueue}$`),
+        ),
+        maxReceiveCount: settlementQueueDefinition.maxReceiveCount,
+      });
+      await deprovisionNode(nodeId, aws);
+      const names = resourceNames(nodeId);
+      for (const queueName of [names.settlementQueue, names.settlementDeadLetterQueue, names.stepQueue]) {
+        await expect(sqs.send(new GetQueueUrlCommand({ QueueName: queueName }))).rejects.toBeInstanceOf(
+          QueueDoesNotExist,
+        );
+      }
+    } finally {
+      sqs.destroy();
+    }
   });
 });

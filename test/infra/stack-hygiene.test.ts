@@ -115,6 +115,16 @@ describe('the node stack hygiene', () => {
     }
   });
 
+  it('lets a settlement write finish before its message is redelivered: visibility exceeds the worker timeout', () => {
+    const queueId = stack.getLogicalId(stack.settlementQueue.node.defaultChild as CfnResource);
+    const visibility = resourcesOfType(template, 'AWS::SQS::Queue')[queueId]?.Properties?.[
+      'VisibilityTimeout'
+    ];
+    const workerTimeout = functionResource(stack, template, 'settlementWorker').Properties?.['Timeout'];
+    expect(typeof visibility).toBe('number');
+    expect(visibility as number).toBeGreaterThan(workerTimeout as number);
+  });
+
   it('stops every buffered API function before API Gateway gives up on it', () => {
     const buffered = [
       ...new Set(
@@ -130,9 +140,9 @@ describe('the node stack hygiene', () => {
     }
   });
 
-  it('bounds how many step workers the step and deadline queues can run at once', () => {
+  it('bounds how many workers the step, deadline and settlement queues can run at once', () => {
     const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const mapping of mappings) {
       expect(mapping.Properties?.['ScalingConfig']).toMatchObject({
         MaximumConcurrency: expect.any(Number) as unknown,

@@ -9,8 +9,9 @@ import type { RemoteOptions } from './remote-context.ts';
 
 /**
  * `agentos status`: the stack's status and endpoints, the health of both APIs, the step queue's
- * depth and oldest message age, the DLQ's depth and recent 5xx; a report. Exit 0 when nothing
- * needs the operator. Status starts nothing: a stopped artifact host is reported, not restarted.
+ * depth and oldest message age, the step and settlement DLQs' depth and recent 5xx; a report. Exit 0
+ * when nothing needs the operator. Status starts nothing: a stopped artifact host is reported, not
+ * restarted.
  */
 export async function statusRemote(options: RemoteOptions): Promise<number> {
   const context = await newRemoteContext('status', options);

@@ -6,7 +6,6 @@ import type { LocalState } from '../../local/local-state.ts';
 import { localTokenIssuer } from '../../local/local-tokens.ts';
 import { nodeProcessSettings, otlpTracesUrlOf, startNodeProcess } from '../../local/host-process.ts';
 import { ensureSesSender } from '../remote/deploy.ts';
-import { resourceNames } from '../../../infra/resources/definitions.ts';
 import { NodeConfigSchema } from '../../config/node-config.ts';
 import { alertsFiles, startAlertsProcess } from '../../local/alerts-process.ts';
 import { stopProcess } from '../../local/processes.ts';
@@ -65,7 +64,8 @@ async function startNodeAlerts(
   node: {
     endpoint: string;
     table: string;
-    stepQueueUrl: string;
+    stepDeadLetterQueueUrl: string;
+    settlementDeadLetterQueueUrl: string;
     orchestratorUrl: string;
     modelPolicyUrl: string;
   },
@@ -89,11 +89,9 @@ async function startNodeAlerts(
       region: defaults.region,
       endpoint: node.endpoint,
       table: node.table,
-      // The DLQ's URL is the step queue's with the DLQ's name (infra/resources/definitions.ts).
-      dead_letter_queue_url: node.stepQueueUrl.replace(
-        /[^/]+$/,
-        resourceNames(options.nodeId).stepDeadLetterQueue,
-      ),
+      // The stack's outputs: its queues' names end in the stack instance's suffix.
+      dead_letter_queue_url: node.stepDeadLetterQueueUrl,
+      settlement_dead_letter_queue_url: node.settlementDeadLetterQueueUrl,
       node_log: paths.nodeLog,
       health_urls: [`${node.orchestratorUrl}/v1/health`, `${node.modelPolicyUrl}/v1/health`],
       orchestrator_url: node.orchestratorUrl,
@@ -152,7 +150,8 @@ export async function boot(
   const alerts = await startNodeAlerts(context, resume, {
     endpoint,
     table: output(outputs, 'TableName', deploy.stackName),
-    stepQueueUrl: output(outputs, 'StepQueueUrl', deploy.stackName),
+    stepDeadLetterQueueUrl: output(outputs, 'StepDeadLetterQueueUrl', deploy.stackName),
+    settlementDeadLetterQueueUrl: output(outputs, 'SettlementDeadLetterQueueUrl', deploy.stackName),
     orchestratorUrl: ready.orchestrator_url,
     modelPolicyUrl: ready.model_policy_url,
   });

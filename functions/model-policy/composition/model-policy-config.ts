@@ -36,6 +36,8 @@ export type ModelPolicyConfig = {
    * policies, so an operator scope minted for any other tenant grants nothing.
    */
   operatorTenantId: string;
+  /** Where settlements the table refused go to be written later; none: they are logged and lost. */
+  settlementQueueUrl?: string;
 };
 
 const day = 24 * 3600;
@@ -61,6 +63,17 @@ export const modelPolicyEnv = awsClientEnv.extend({
     .optional()
     .transform((value) => value ?? defaultOperatorTenantId)
     .pipe(TenantIdSchema),
+  /**
+   * The settlement queue (HLD §5.3): a settlement the table refuses after its retries is handed
+   * here for the settlement worker. Unset, such a settlement is logged and counted, and lost.
+   */
+  AGENTOS_SETTLEMENT_QUEUE_URL: envVar.optionalUrl(),
+});
+
+/** The environment of the settlement worker, which writes queued settlements to the ledger. */
+export const settlementWorkerEnv = awsClientEnv.extend({
+  ...telemetryEnv.variables,
+  AGENTOS_TABLE_NAME: envVar.string(),
 });
 
 function parsed<S extends z.ZodType>(schema: S, value: unknown, source: string): z.output<S> {
@@ -142,5 +155,8 @@ export function modelPolicyConfigFromEnv(env: EnvSource = process.env): ModelPol
     policyCacheMs: values.AGENTOS_MODEL_POLICY_CACHE_MS,
     maxBodyBytes: values.AGENTOS_MODEL_MAX_BODY_BYTES,
     operatorTenantId: values.AGENTOS_OPERATOR_TENANT,
+    ...(values.AGENTOS_SETTLEMENT_QUEUE_URL === undefined
+      ? {}
+      : { settlementQueueUrl: values.AGENTOS_SETTLEMENT_QUEUE_URL }),
   };
 }

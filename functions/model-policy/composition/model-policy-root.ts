@@ -32,6 +32,7 @@ import { UsageReporter } from '../metering/usage-reporter.ts';
 import { TenantPolicySource } from '../policy/tenant-policy-source.ts';
 import type { LedgerPort } from '../ports/ledger-port.ts';
 import type { SecretsPort } from '../ports/secrets-port.ts';
+import type { SettlementQueuePort } from '../ports/settlement-queue-port.ts';
 import type { TenantPolicyStorePort } from '../ports/tenant-policy-store-port.ts';
 import type { UsageStorePort } from '../ports/usage-store-port.ts';
 import { ProviderRegistry } from '../router/provider-registry.ts';
@@ -51,6 +52,11 @@ export type ModelPolicyAdapters = {
   tenants: TenantDirectoryPort;
   /** The node's rate limiter, shared with the Orchestrator's (the tenants' model call buckets). */
   limiter: RateLimiterPort;
+  /**
+   * Where settlements the table keeps refusing go (HLD §5.3): SQS when the queue is configured;
+   * absent, such a settlement is logged and lost.
+   */
+  settlementQueue?: SettlementQueuePort;
 };
 
 /** Options of {@link composeModelPolicy}. */
@@ -129,7 +135,33 @@ export function composeModelPolicy(options: ComposeModelPolicyOptions = {}) {
   };
   // Completed calls settle after their answer is delivered (HLD §5.3); on Lambda the invocation
   // waits for them once its response stream is closed (`handlers/api.ts`).
-  const settlements = new DeferredSettlements({ log: telemetry.logger, metrics });
+  // A settlement the table keeps refusing goes to the settlement queue, whose worker writes it later.
+  let sqs: Promise<SettlementQueuePort> | undefined;
+  const queueUrl = config.settlementQueueUrl;
+  const queue: SettlementQueuePort | undefined =
+    options.adapters?.settlementQueue ??
+    (queueUrl === undefined
+      ? undefined
+      : {
+          // Imported on the first hand-off: a healthy table never needs the SQS client.
+          enqueue: async (tenantId, settlement) => {
+            const adapter = await (sqs ??= import('../adapters/sqs/sqs-settlement-queue.ts')
+              .then(async ({ SqsSettlementQueue }) => {
+                const { SQSClient } = await import('@aws-sdk/client-sqs');
+                return new SqsSettlementQueue(tracedClient(new SQSClient(aws), telemetry.tracer), queueUrl);
+              })
+              .catch((error: unknown) => {
+                sqs = undefined;
+                throw error;
+              }));
+            return adapter.enqueue(tenantId, settlement);
+          },
+        });
+  const settlements = new DeferredSettlements({
+    log: telemetry.logger,
+    metrics,
+    ...(queue === undefined ? {} : { queue }),
+  });
   const gateway = new ModelGateway({
     catalog: config.catalog,
     providers: new ProviderRegistry(

@@ -79,9 +79,10 @@ export async function settleCompleted(
     }),
     aggregate: call.aggregate,
   };
+  const counted = () => countSettled(deps, call, stored, actual, latencyMs);
   const write = async () => {
     await deps.ledger.settle(call.input.auth.tenant_id, settlement);
-    countSettled(deps, call, stored, actual, latencyMs);
+    counted();
   };
   if (deps.settlements === undefined) return write();
   const tenantId = call.input.auth.tenant_id;
@@ -89,6 +90,7 @@ export async function settleCompleted(
     pendingRequestKey(tenantId, call.claim.requestKey),
     { tenantId, requestId: call.input.requestId, kind: 'completed' },
     write,
+    { settlement, queued: counted },
   );
 }
 
@@ -115,6 +117,26 @@ function countSettled(
   });
 }
 
+/**
+ * Writes a settlement on its call's own path (HLD §5.3); one the table refuses goes to the
+ * settlement queue, or is logged and counted as lost. Throws only without deferred settlements
+ * (settling before the answer), where the caller logs the failure.
+ */
+async function settleOrHandOff(
+  deps: GatewayDeps,
+  call: PreparedCall,
+  settlement: CallSettlement,
+  kind: string,
+): Promise<void> {
+  const tenantId = call.input.auth.tenant_id;
+  try {
+    await deps.ledger.settle(tenantId, settlement);
+  } catch (error) {
+    if (deps.settlements === undefined) throw error;
+    await deps.settlements.handOff({ tenantId, requestId: call.input.requestId, kind }, settlement, error);
+  }
+}
+
 /** Releases the whole reservation and the request id of a call no backend answered. */
 export async function settleFailed(
   deps: GatewayDeps,
@@ -123,21 +145,26 @@ export async function settleFailed(
   errorCode: string,
 ): Promise<void> {
   const route = failedRoute(call.input.modelRef, hops);
-  await deps.ledger.settle(call.input.auth.tenant_id, {
-    claim: call.claim,
-    request: { kind: 'release' },
-    budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, charged: nothing },
-    record: usageRecordOf(call.input, {
-      outcome: 'failed',
-      policy: call.outcome,
-      priceVersion: call.prices.version,
-      ...(route === undefined ? {} : { route }),
-      reserved: call.reservation.amount,
-      latencyMs: deps.now().getTime() - call.startedAt.getTime(),
-      errorCode,
-      at: deps.now(),
-    }),
-  });
+  await settleOrHandOff(
+    deps,
+    call,
+    {
+      claim: call.claim,
+      request: { kind: 'release' },
+      budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, charged: nothing },
+      record: usageRecordOf(call.input, {
+        outcome: 'failed',
+        policy: call.outcome,
+        priceVersion: call.prices.version,
+        ...(route === undefined ? {} : { route }),
+        reserved: call.reservation.amount,
+        latencyMs: deps.now().getTime() - call.startedAt.getTime(),
+        errorCode,
+        at: deps.now(),
+      }),
+    },
+    'failed',
+  );
   deps.metrics.count('ModelCallsFailed', 1);
 }
 
@@ -155,26 +182,31 @@ export async function settlePartial(
   const usage = { prompt_tokens: call.promptTokens, completion_tokens: completionTokens };
   const actual = actualAmount(call, route.model, usage);
   const charge = chargeOf(deps, call, actual);
-  await deps.ledger.settle(call.input.auth.tenant_id, {
-    claim: call.claim,
-    request: { kind: 'release' },
-    budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, charged: charge.charged },
-    record: usageRecordOf(call.input, {
-      outcome: 'partial',
-      policy: call.outcome,
-      priceVersion: call.prices.version,
-      route,
-      promptTokens: usage.prompt_tokens,
-      completionTokens,
-      costNano: actual.nano,
-      reserved: call.reservation.amount,
-      beyondReservation: charge.beyond,
-      latencyMs: deps.now().getTime() - call.startedAt.getTime(),
-      errorCode,
-      at: deps.now(),
-    }),
-    aggregate: call.aggregate,
-  });
+  await settleOrHandOff(
+    deps,
+    call,
+    {
+      claim: call.claim,
+      request: { kind: 'release' },
+      budgets: { lines: call.reservation.lines, reserved: call.reservation.amount, charged: charge.charged },
+      record: usageRecordOf(call.input, {
+        outcome: 'partial',
+        policy: call.outcome,
+        priceVersion: call.prices.version,
+        route,
+        promptTokens: usage.prompt_tokens,
+        completionTokens,
+        costNano: actual.nano,
+        reserved: call.reservation.amount,
+        beyondReservation: charge.beyond,
+        latencyMs: deps.now().getTime() - call.startedAt.getTime(),
+        errorCode,
+        at: deps.now(),
+      }),
+      aggregate: call.aggregate,
+    },
+    'partial',
+  );
   deps.metrics.count('ModelCallsPartial', 1);
   deps.metrics.count('ModelTokens', actual.tokens);
 }

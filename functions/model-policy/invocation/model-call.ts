@@ -65,6 +65,7 @@ export type GatewayMetricName =
   | 'ModelCallsPartial'
   | 'ModelCallsBeyondReservation'
   | 'ModelSettlementsFailed'
+  | 'ModelSettlementsQueued'
   | 'ModelCallsReplayed'
   | 'PolicyDenials'
   | 'BudgetRefusals'

@@ -121,7 +121,9 @@ export type CallSettlement = {
       /**
        * Absent for a call refused by its tenant's request rate (HLD §10.2): the claim and the
        * reservation are released, and usage records and aggregates are left as they were, so a
-       * flood past the rate writes no usage.
+       * flood past the rate writes no usage. Such a call reached no backend: it charges nothing
+       * (`settle` throws a `TypeError` for one whose `budgets.charged` is not zero), so writing it
+       * again can move nothing twice.
        */
       record?: undefined;
       aggregate?: undefined;
@@ -166,7 +168,9 @@ export interface LedgerPort {
   ): Promise<ReserveOutcome>;
   /**
    * Settles a call: budgets to the actual amount, the usage record (when given), aggregates and the
-   * request, atomically.
+   * request, atomically. A settlement applies once however often it is written, at any time later
+   * (a retry whose first write landed, a replay from the settlement queue): its second write
+   * changes nothing.
    */
   settle(tenantId: string, settlement: CallSettlement): Promise<void>;
   /** Writes the usage record of a call refused before anything was claimed (e.g. denied by policy). */
@@ -181,4 +185,20 @@ export interface LedgerPort {
   requestAbort(auth: AuthContext, requestId: string): Promise<boolean>;
   /** Whether the in-flight call of this request id was asked to stop (one consistent read). */
   abortRequested(auth: AuthContext, requestId: string): Promise<boolean>;
+}
+
+/**
+ * Throws a `TypeError` for a settlement without a usage record that charges something: only a call
+ * refused by its tenant's request rate has no record, and it reached no backend (see
+ * {@link CallSettlement}). A ledger checks it before it writes anything.
+ */
+export function assertChargesOnlyWithRecord(settlement: CallSettlement): void {
+  const charged = settlement.budgets?.charged;
+  if (
+    settlement.record === undefined &&
+    charged !== undefined &&
+    (charged.tokens !== 0 || charged.nano !== 0)
+  ) {
+    throw new TypeError('A settlement without a usage record cannot charge its budgets');
+  }
 }

@@ -145,7 +145,7 @@ export const alarmCatalog: readonly AlarmDefinition[] = z.array(AlarmDefinitionS
   },
   {
     id: 'dlq_not_empty',
-    description: 'Step messages were dead-lettered after their last delivery',
+    description: 'Step or settlement messages were dead-lettered after their last delivery',
     namespace: 'AWS/SQS',
     metrics: ['ApproximateNumberOfMessagesVisible'],
     statistic: 'Maximum',
@@ -155,7 +155,8 @@ export const alarmCatalog: readonly AlarmDefinition[] = z.array(AlarmDefinitionS
     period_seconds: 60,
     evaluation_periods: 1,
     missing_data: 'not_breaching',
-    next_step: 'agentos status (DLQ depth); the step worker log of those runs',
+    next_step:
+      'agentos status (both DLQs); the step worker log of those runs, or the settlement worker log of those settlements, then redrive',
     per_tenant: false,
   },
   {

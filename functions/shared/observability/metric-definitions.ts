@@ -142,7 +142,16 @@ export const metricDefinitions = {
   ModelCallsBeyondReservation: counter(modelPolicy, 'Model calls that used more than they reserved'),
   ModelSettlementsFailed: counter(
     modelPolicy,
-    'Model calls whose settlement still failed after its retries (their reservation stays held)',
+    'Model calls whose settlement neither the table nor the settlement queue took (usage lost, reservation held)',
+  ),
+  ModelSettlementsQueued: counter(
+    modelPolicy,
+    'Model calls whose settlement the table refused, handed to the settlement queue to be written later',
+  ),
+  ModelSettlementsRecovered: counter(modelPolicy, 'Queued settlements the settlement worker wrote'),
+  ModelSettlementsUnreadable: counter(
+    modelPolicy,
+    'Queued settlements the settlement worker could not read (they go to the dead-letter queue)',
   ),
   ModelCallsReplayed: counter(modelPolicy, 'Model calls answered from an idempotent replay'),
   PolicyDenials: counter(modelPolicy, 'Model calls the tenant policy denied'),

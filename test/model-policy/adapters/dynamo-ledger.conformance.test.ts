@@ -5,28 +5,51 @@ import { requestKey } from '../../../functions/model-policy/metering/attribution
 import { createDocumentClient } from '../../../functions/shared/storage/dynamo-client.ts';
 import { storageKeys } from '../../../functions/shared/storage/keys.ts';
 import { ledgerPortConformance } from '../../conformance/ledger-port.case.ts';
+import type { UsageRecordCount } from '../../conformance/ledger-port.case.ts';
 import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
 
 const table = provisionTestNode('ledger').then(({ resources }) => resources.tableName);
 const db = createDocumentClient(testAwsConfig());
+
+const usageRecordCount: UsageRecordCount = async (_ledger, tenantId, principalId, requestId) => {
+  const found = await db.send(
+    new QueryCommand({
+      TableName: await table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: {
+        ':pk': storageKeys.usageRecords(tenantId, requestKey(principalId, requestId)),
+      },
+      ConsistentRead: true,
+    }),
+  );
+  return found.Count ?? 0;
+};
+
 ledgerPortConformance(
   'DynamoDB',
   async () => new DynamoLedger(db, await table),
-  async (_ledger, tenantId, principalId, requestId) => {
-    const found = await db.send(
-      new QueryCommand({
-        TableName: await table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: {
-          ':pk': storageKeys.usageRecords(tenantId, requestKey(principalId, requestId)),
-        },
-        ConsistentRead: true,
-      }),
-    );
-    return found.Count ?? 0;
-  },
+  usageRecordCount,
   async () => {
     const limiter = new DynamoRateLimiter(db, await table);
     return { ledger: new DynamoLedger(db, await table, { rateLimiter: limiter }), limiter };
   },
+);
+
+/**
+ * The same table on a client that sends no client request token, as a write does once the token's
+ * ten minutes have passed (a settlement replayed from the settlement queue): the ledger's own
+ * conditions alone must keep every write from applying twice.
+ */
+const tokenless = createDocumentClient(testAwsConfig());
+tokenless.middlewareStack.add(
+  (next) => async (args) => {
+    delete (args.input as { ClientRequestToken?: string }).ClientRequestToken;
+    return next(args);
+  },
+  { step: 'initialize', name: 'dropClientRequestToken' },
+);
+ledgerPortConformance(
+  'DynamoDB past the client request token window',
+  async () => new DynamoLedger(tokenless, await table),
+  usageRecordCount,
 );

@@ -4,17 +4,23 @@ import {
   settlementHoldMs,
 } from '../../../functions/model-policy/invocation/deferred-settlement.ts';
 import type { GatewayMetricName } from '../../../functions/model-policy/invocation/model-call.ts';
+import { InMemorySettlementQueue } from '../../../functions/model-policy/adapters/in-memory/in-memory-settlement-queue.ts';
+import type { CallSettlement } from '../../../functions/model-policy/ports/ledger-port.ts';
+import type { SettlementQueuePort } from '../../../functions/model-policy/ports/settlement-queue-port.ts';
+import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
 
-function recorder() {
+function recorder(queue?: SettlementQueuePort) {
   const counts: Partial<Record<GatewayMetricName, number>> = {};
   const errors: { message: string; attributes: Record<string, unknown> }[] = [];
+  const warnings: { message: string; attributes: Record<string, unknown> }[] = [];
   const pauses: number[] = [];
   const settlements = new DeferredSettlements({
     log: {
       info: () => {},
-      warn: () => {},
+      warn: (message, attributes) => warnings.push({ message, attributes }),
       error: (message, attributes) => errors.push({ message, attributes }),
     },
+    ...(queue === undefined ? {} : { queue }),
     metrics: { count: (name, value) => (counts[name] = (counts[name] ?? 0) + value) },
     retry: {
       attempts: 3,
@@ -24,10 +30,27 @@ function recorder() {
       },
     },
   });
-  return { settlements, counts, errors, pauses };
+  return { settlements, counts, errors, warnings, pauses };
 }
 
 const facts = { tenantId: 'acme', requestId: 'req-1', kind: 'completed' };
+
+/** A settlement to hand off; its content is the queue's to keep, not this suite's to read. */
+function settlementOf(requestId: string): CallSettlement {
+  return {
+    claim: {
+      requestKey: `alice/${requestId}`,
+      requestId,
+      principalId: 'alice',
+      fingerprint: 'f',
+      token: `token-${requestId}`,
+      leaseUntil: 2,
+      expiresAt: 3,
+      now: 1,
+    },
+    request: { kind: 'release' },
+  };
+}
 
 describe('DeferredSettlements', () => {
   it('returns before the settlement runs, and a waiter of the request or tenant sees it done', async () => {
@@ -69,13 +92,98 @@ describe('DeferredSettlements', () => {
     expect(counts.ModelSettlementsFailed).toBe(1);
     expect(errors).toEqual([
       {
-        message: 'a model call could not be settled; its reservation stays held',
+        message: 'a model call could not be settled; its usage is lost and its reservation stays held',
         attributes: {
           tenant_id: 'acme',
           request_id: 'req-1',
           settlement: 'completed',
           attempts: 3,
           error_name: 'DependencyUnavailableError',
+        },
+      },
+    ]);
+  });
+
+  it('hands a settlement that still fails to the settlement queue, counting it queued and not failed', async () => {
+    const queue = new InMemorySettlementQueue();
+    const { settlements, counts, errors, warnings } = recorder(queue);
+    let queued = 0;
+    settlements.defer(
+      'acme/req-1',
+      facts,
+      async () => {
+        throw new DependencyUnavailableError('down');
+      },
+      { settlement: settlementOf('req-1'), queued: () => (queued += 1) },
+    );
+    await settlements.drain();
+    expect(queue.take()).toEqual([{ tenantId: 'acme', settlement: settlementOf('req-1') }]);
+    expect(queued).toBe(1);
+    expect(counts.ModelSettlementsQueued).toBe(1);
+    expect(counts.ModelSettlementsFailed).toBeUndefined();
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([
+      {
+        message: 'a model call could not be settled yet; its settlement is queued to be written',
+        attributes: {
+          tenant_id: 'acme',
+          request_id: 'req-1',
+          settlement: 'completed',
+          attempts: 3,
+          error_name: 'DependencyUnavailableError',
+        },
+      },
+    ]);
+  });
+
+  it('queues nothing for a settlement that lands on a retry', async () => {
+    const queue = new InMemorySettlementQueue();
+    const { settlements, counts } = recorder(queue);
+    let calls = 0;
+    settlements.defer(
+      'acme/req-1',
+      facts,
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new Error('store unavailable');
+      },
+      { settlement: settlementOf('req-1') },
+    );
+    await settlements.drain();
+    expect(queue.take()).toEqual([]);
+    expect(counts.ModelSettlementsQueued).toBeUndefined();
+  });
+
+  it('logs and counts as lost a settlement the queue refuses too, naming both failures, and never rejects', async () => {
+    const refusing: SettlementQueuePort = {
+      enqueue: async () => {
+        throw new DependencyUnavailableError('The settlement queue is unavailable');
+      },
+    };
+    const { settlements, counts, errors } = recorder(refusing);
+    let queued = 0;
+    settlements.defer(
+      'acme/req-1',
+      facts,
+      async () => {
+        throw new DependencyUnavailableError('down');
+      },
+      { settlement: settlementOf('req-1'), queued: () => (queued += 1) },
+    );
+    await settlements.drain();
+    expect(queued).toBe(0);
+    expect(counts.ModelSettlementsFailed).toBe(1);
+    expect(counts.ModelSettlementsQueued).toBeUndefined();
+    expect(errors).toEqual([
+      {
+        message: 'a model call could not be settled; its usage is lost and its reservation stays held',
+        attributes: {
+          tenant_id: 'acme',
+          request_id: 'req-1',
+          settlement: 'completed',
+          attempts: 3,
+          error_name: 'DependencyUnavailableError',
+          queue_error_name: 'DependencyUnavailableError',
         },
       },
     ]);

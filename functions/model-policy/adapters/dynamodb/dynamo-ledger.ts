@@ -36,6 +36,7 @@ import type {
   RequestClaim,
   ReserveOutcome,
 } from '../../ports/ledger-port.ts';
+import { assertChargesOnlyWithRecord } from '../../ports/ledger-port.ts';
 import { decodeStoredCall, encodeStoredCall } from './ledger-items.ts';
 import type { BudgetItem, HeldReservation, RequestItem } from './ledger-items.ts';
 
@@ -74,6 +75,9 @@ const lapsedCondition = '(expires_at < :now_s OR (#status = :in_flight AND lease
  * changed limit applies at once. Every write that moves counters is a transaction carrying a client
  * request token, so neither a concurrent retry nor an SDK retry can apply it twice. A reservation is
  * recorded on the request item in the same transaction, so taking over a lapsed claim releases it.
+ * A settlement also applies once long after its token's ten minutes (one replayed from the
+ * settlement queue): its usage record is written with the claim's token and refused to that
+ * settlement's second write, which then changes nothing.
  */
 export class DynamoLedger implements LedgerPort {
   readonly #db: DynamoDBDocumentClient;
@@ -318,9 +322,12 @@ export class DynamoLedger implements LedgerPort {
   }
 
   async settle(tenantId: string, settlement: CallSettlement): Promise<void> {
+    assertChargesOnlyWithRecord(settlement);
     let includeRequest = true;
     for (let attempt = 0; attempt < maxSettleAttempts; attempt += 1) {
       const items = this.#settlementItems(tenantId, settlement, includeRequest);
+      // The record's write is the settlement's own: it is refused once this settlement applied.
+      const recordIndex = settlement.record === undefined ? -1 : includeRequest ? 1 : 0;
       // A release without a record whose claim was taken over (which released its reservation)
       // has nothing left to write.
       if (items.length === 0) return;
@@ -335,9 +342,14 @@ export class DynamoLedger implements LedgerPort {
       } catch (error) {
         const codes = cancellationCodes(error);
         if (codes === undefined) throw storageUnavailable(error);
+        // Applied before: a retry whose first write landed although it seemed to fail, or a
+        // settlement replayed from the settlement queue, long after the request token's window.
+        if (recordIndex >= 0 && codes[recordIndex] === 'ConditionalCheckFailed') return;
         if (includeRequest && codes[0] === 'ConditionalCheckFailed') {
           // Another attempt took the request id over after our lease ran out, releasing our
           // reservation: it owns the stored response, but what this attempt consumed is still billed.
+          // (Or the request item expired before a late replay: its reservation then stays counted
+          // until the budget's period ends, never released twice.)
           // (Or a claim released without budgets holds a reservation after all: it stays for the
           // takeover to release, and the record is still written.)
           includeRequest = false;
@@ -350,6 +362,8 @@ export class DynamoLedger implements LedgerPort {
     throw storageUnavailable(new Error('settlement kept conflicting'));
   }
 
+  // A refusal's record is keyed by its time, like an attempt's by its claim's: the two share a key
+  // only for the same principal and request id in the same millisecond, where the later write wins.
   async recordRefusal(tenantId: string, record: UsageRecord): Promise<void> {
     try {
       await this.#db.send(
@@ -583,7 +597,15 @@ export class DynamoLedger implements LedgerPort {
       items.push({
         Put: {
           TableName: this.#tableName,
-          Item: this.#recordItem(tenantId, settlement.record, settlement.claim.now),
+          // The record carries the claim token of the settlement that wrote it, and is refused to
+          // that settlement's second write: a settlement applies once however often it is written
+          // (HLD §5.3), where a request token is honoured for ten minutes only.
+          Item: {
+            ...this.#recordItem(tenantId, settlement.record, settlement.claim.now),
+            settlement_token: settlement.claim.token,
+          },
+          ConditionExpression: 'attribute_not_exists(settlement_token) OR settlement_token <> :settled_by',
+          ExpressionAttributeValues: { ':settled_by': settlement.claim.token },
         },
       });
     }

@@ -8,7 +8,9 @@ import type { StoredCall } from '../../schemas/stored-call.ts';
  *             it while the call runs and, once completed, the stored response (gzip JSON) for
  *             replays; `abort_requested` once the call was asked to stop; TTL `expires_at`.
  * - budget    `tenant/{t}/budgets/{scope}/{period}`, 0: spent / reserved / committed counters.
- * - record    `tenant/{t}/usage/records/{hash}`, attempt epoch ms: one usage record per attempt.
+ * - record    `tenant/{t}/usage/records/{hash}`, attempt epoch ms: one usage record per attempt; a
+ *             settled attempt's record holds its claim's `settlement_token`, which refuses that
+ *             settlement a second write (HLD §5.3).
  * - usage     `tenant/{t}/usage/{window}/{date}`, 0: the window's totals; sk = principal sort key:
  *             that principal's totals (canonical key `.../principals/{hash}` in `key`).
  * - run usage `tenant/{t}/usage/runs/{run}`, 0: a run's totals; sk = principal sort key: that

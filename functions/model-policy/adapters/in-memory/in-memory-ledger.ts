@@ -13,6 +13,7 @@ import type {
   RequestClaim,
   ReserveOutcome,
 } from '../../ports/ledger-port.ts';
+import { assertChargesOnlyWithRecord } from '../../ports/ledger-port.ts';
 import type { StoredCall } from '../../schemas/stored-call.ts';
 
 type Held = { keys: string[]; amount: Amount; attempt: number };
@@ -44,6 +45,8 @@ function isLapsed(entry: RequestEntry, nowMs: number): boolean {
  */
 export class InMemoryLedger implements LedgerPort {
   readonly #requests = new Map<string, RequestEntry>();
+  /** The settlements applied, by tenant, request and claim token: a second write of one is a no-op. */
+  readonly #settled = new Set<string>();
   readonly #budgets = new Map<string, Counters>();
   readonly #rates: InMemoryRateLimiter | undefined;
   records = 0;
@@ -144,7 +147,15 @@ export class InMemoryLedger implements LedgerPort {
   }
 
   async settle(tenantId: string, settlement: CallSettlement): Promise<void> {
+    assertChargesOnlyWithRecord(settlement);
     const key = `${tenantId}/${settlement.claim.requestKey}`;
+    // A settlement with a record applies once, however often it is written (as the record's
+    // conditional write does in DynamoDB); one without a record moves nothing a second time.
+    if (settlement.record !== undefined) {
+      const settledKey = `${key}/${settlement.claim.token}`;
+      if (this.#settled.has(settledKey)) return;
+      this.#settled.add(settledKey);
+    }
     const entry = this.#requests.get(key);
     const owned = entry?.token === settlement.claim.token;
     if (owned && (settlement.budgets !== undefined || entry.held === undefined)) {
@@ -156,18 +167,19 @@ export class InMemoryLedger implements LedgerPort {
     const budgets = settlement.budgets;
     if (budgets !== undefined) {
       const released = owned ? budgets.reserved : { tokens: 0, nano: 0 };
+      const { charged } = budgets;
       for (const line of budgets.lines) {
         const counter = this.#counters(tenantId, line);
         this.#add(
           counter,
           { tokens: -released.tokens, nano: -released.nano },
           {
-            tokens: budgets.charged.tokens - released.tokens,
-            nano: budgets.charged.nano - released.nano,
+            tokens: charged.tokens - released.tokens,
+            nano: charged.nano - released.nano,
           },
         );
-        counter.spentTokens += budgets.charged.tokens;
-        counter.spentNano += budgets.charged.nano;
+        counter.spentTokens += charged.tokens;
+        counter.spentNano += charged.nano;
       }
     }
     if (settlement.record !== undefined) this.records += 1;
