@@ -202,26 +202,24 @@ export function localSignalSource(settings: LocalSignalSettings): SignalSource &
           tenantId,
         })),
       ];
-      try {
-        const depths = await Promise.all(
-          settings.deadLetterQueueUrls.map(async (url) => {
-            const answer = await sqs.send(
-              new GetQueueAttributesCommand({
-                QueueUrl: url,
-                AttributeNames: ['ApproximateNumberOfMessages'],
-              }),
-            );
-            return Number(answer.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
-          }),
-        );
-        samples.push({
-          alarmId: 'dlq_not_empty',
-          value: depths.length === 0 ? undefined : Math.max(...depths),
-        });
-      } catch {
-        // The emulator did not answer: the service_down check says whether the node is reachable.
-        samples.push({ alarmId: 'dlq_not_empty', value: undefined });
-      }
+      // Each DLQ is read on its own: one that does not answer hides no depth the other shows. With
+      // none answering, the service_down check says whether the node is reachable.
+      const reads = await Promise.allSettled(
+        settings.deadLetterQueueUrls.map(async (url) => {
+          const answer = await sqs.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: url,
+              AttributeNames: ['ApproximateNumberOfMessages'],
+            }),
+          );
+          return Number(answer.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
+        }),
+      );
+      const depths = reads.flatMap((read) => (read.status === 'fulfilled' ? [read.value] : []));
+      samples.push({
+        alarmId: 'dlq_not_empty',
+        value: depths.length === 0 ? undefined : Math.max(...depths),
+      });
       if (settings.oldestStepAgeSeconds !== undefined) {
         const age = await settings.oldestStepAgeSeconds().catch(() => null);
         samples.push({ alarmId: 'queue_backlog', value: age ?? undefined });

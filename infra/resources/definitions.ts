@@ -66,7 +66,8 @@ export const settlementQueueDefinition = {
   receiveMessageWaitTimeSeconds: 20,
   /**
    * Deliveries before a message moves to the DLQ, spaced by the visibility timeout: about five
-   * hours of table outage drain by themselves; past that the DLQ keeps them 14 days for a redrive.
+   * hours of table outage drain by themselves; past that the DLQ keeps them for a redrive until 14
+   * days after they were first sent (a standard queue's retention counts from the first send).
    */
   maxReceiveCount: 50,
 } as const;

@@ -99,7 +99,9 @@ describe('agentos help', () => {
     const local = await agentos(['redeploy', '--local', '--help']);
     expect(local.code).toBe(0);
     expect(local.stdout).toContain('Usage: agentos redeploy');
-  });
+    // One CLI process per command, each loading the CLI from source: about 50 s on a 2-core machine
+    // at rest, so the default minute is too close under a loaded one.
+  }, 240_000);
 });
 
 describe('agentos errors', () => {

@@ -147,6 +147,18 @@ describe('local alarm evaluation', () => {
         );
       await sqs.send(new SendMessageCommand({ QueueUrl: own.stepDeadLetterQueueUrl, MessageBody: 'c' }));
       expect(await dlqDepth()).toBe(2);
+      // A dead-letter queue that does not answer (deleted here) hides nothing the other one shows.
+      const partly = localSignalSource({
+        nodeLog,
+        healthUrls: [`${front.url}/v1/health`],
+        aws,
+        deadLetterQueueUrls: [`${own.settlementDeadLetterQueueUrl}-gone`, own.stepDeadLetterQueueUrl],
+      });
+      try {
+        expect((await partly.read()).find((sample) => sample.alarmId === 'dlq_not_empty')?.value).toBe(1);
+      } finally {
+        partly.close();
+      }
     } finally {
       sqs.destroy();
       source.close();

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startArtifactHost } from '../../cli/aws/artifact-host.ts';
@@ -34,6 +33,7 @@ import { scriptedInput, waitForRun } from '../support/run-events.ts';
 import { createTestAuth } from '../support/test-auth.ts';
 import type { TestAuth } from '../support/test-auth.ts';
 import { runCdk } from './node-template.ts';
+import { settleThroughQueue } from '../support/queued-settlements.ts';
 
 /**
  * A node stack deployed onto a private emulator with `cdk deploy`, then run on this machine by the
@@ -209,26 +209,15 @@ describe('the artifact host of a deployed node stack', () => {
     );
     lambda.destroy();
     expect(mappings.EventSourceMappings?.map((m) => m.State)).toEqual(['Disabled']);
-    // A message the worker cannot read stays on the queue, received: only the host's poller takes it.
-    const sqs = new SQSClient(deployedClientConfig(aws));
-    const queueUrl = outputs['SettlementQueueUrl'];
-    try {
-      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not a settlement' }));
-      let received = 0;
-      for (let attempt = 0; attempt < 100 && received === 0; attempt += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        const answer = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: queueUrl,
-            AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
-          }),
-        );
-        received = Number(answer.Attributes?.['ApproximateNumberOfMessagesNotVisible'] ?? 0);
-      }
-      expect(received).toBe(1);
-    } finally {
-      sqs.destroy();
-    }
+    // The host's poller hands a queued settlement to the deployed worker, which writes it.
+    expect(
+      await settleThroughQueue(
+        deployedClientConfig(aws),
+        outputs['SettlementQueueUrl']!,
+        outputs['TableName']!,
+        'queued-tenant',
+      ),
+    ).toEqual({ left: 0, outcomes: ['failed'] });
   });
 
   it('runs a run to completion through the deployed functions', async () => {

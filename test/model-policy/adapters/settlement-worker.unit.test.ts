@@ -7,7 +7,10 @@ import {
   encodeSettlementMessage,
   UnreadableSettlementError,
 } from '../../../functions/model-policy/adapters/sqs/settlement-message.ts';
-import { createSettlementWorkerHandler } from '../../../functions/model-policy/adapters/sqs/sqs-settlement-worker.ts';
+import {
+  createSettlementWorkerHandler,
+  settleMarginMs,
+} from '../../../functions/model-policy/adapters/sqs/sqs-settlement-worker.ts';
 import type {
   BudgetLine,
   CallSettlement,
@@ -138,6 +141,21 @@ describe('the settlement worker', () => {
     again.attributes.ApproximateReceiveCount = '2';
     expect(await worker.run([again])).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-garbage' }] });
     expect(worker.metrics().filter((name) => name === 'ModelSettlementsUnreadable')).toHaveLength(1);
+  });
+
+  it('returns every message it has no time left to write as a failure, writing none of them', async () => {
+    const ledger = new InMemoryLedger();
+    const telemetry = createTelemetry('model-policy', {});
+    vi.spyOn(telemetry.logger, 'info').mockImplementation(() => {});
+    const handler = createSettlementWorkerHandler({ ledger, telemetry });
+    const context = createLambdaContext('settlementWorker', 60);
+    context.getRemainingTimeInMillis = () => settleMarginMs - 1;
+    const answer = (await handler(
+      { Records: [recordOf('m-1', encodeSettlementMessage('acme', releaseOf('req-1')))] },
+      context,
+    )) as SQSBatchResponse;
+    expect(answer.batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
+    expect(ledger.records).toBe(0);
   });
 });
 

@@ -9,6 +9,12 @@ import type { LedgerPort } from '../../ports/ledger-port.ts';
 import { decodeSettlementMessage, UnreadableSettlementError } from './settlement-message.ts';
 
 /**
+ * The time one settlement may take at most: the client's attempts at the transaction (3 × 4 s with
+ * the default timeouts, and backoff) and the ledger's retries on a conflict.
+ */
+export const settleMarginMs = 20_000;
+
+/**
  * The settlement worker's SQS handler (HLD §5.3): writes each queued settlement to the ledger, which
  * applies a settlement once however often it is delivered. A message whose write fails stays on the
  * queue for a later delivery (a partial batch failure); one that cannot be read, or keeps failing,
@@ -66,12 +72,15 @@ export function createSettlementWorkerHandler(deps: { ledger: LedgerPort; teleme
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       // One at a time: a tenant's settlements all update its day and month aggregates and its
-      // budget counters, so settled at once they would mostly conflict with each other.
+      // budget counters, so settled at once they would mostly conflict with each other. A message
+      // is begun only while a write's whole retry budget still fits in the invocation: one cut off
+      // by the function's timeout would give no partial answer, and the whole batch would return.
       const failures: { itemIdentifier: string }[] = [];
       for (const record of event.Records) {
-        if (!(await settle(record))) failures.push({ itemIdentifier: record.messageId });
+        const fits = context.getRemainingTimeInMillis() >= settleMarginMs;
+        if (!fits || !(await settle(record))) failures.push({ itemIdentifier: record.messageId });
       }
       return { batchItemFailures: failures };
     });
