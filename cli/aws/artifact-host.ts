@@ -255,6 +255,9 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     nodeId: settings.stackName.replace(/^AgentOS-/, ''),
     aws: config,
     stepQueueUrl: queue.queueUrl,
+    // A deployed stack names its queues with an instance suffix: the DLQ is read from its output,
+    // not derived from the step queue's name.
+    deadLetterQueueUrl: artifacts.stack.outputs['StepDeadLetterQueueUrl'],
   });
   // Each front also serves the node's dashboard and feeds it its requests' latencies.
   const frontFor = (api: string) => {

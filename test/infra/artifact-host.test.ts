@@ -220,6 +220,19 @@ describe('the artifact host of a deployed node stack', () => {
     ).toEqual({ left: 0, outcomes: ['failed'] });
   });
 
+  it('returns the deployed step DLQ’s depth on the node’s dashboard', async () => {
+    // The dashboard samples every 5 s; a point carries the DLQ's depth once the queue was read.
+    let deadLetters: unknown = null;
+    for (let attempt = 0; attempt < 30 && deadLetters === null; attempt += 1) {
+      const data = (await (await fetch(`${host.orchestratorUrl}/dashboard/data.json`)).json()) as {
+        points: { values: Record<string, unknown> }[];
+      };
+      deadLetters = data.points.at(-1)?.values['dead_letters'] ?? null;
+      if (deadLetters === null) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(deadLetters).toBe(0);
+  });
+
   it('runs a run to completion through the deployed functions', async () => {
     await seedTenantCatalog({
       aws: deployedClientConfig(aws),
