@@ -22,6 +22,7 @@ import { deployedClientConfig } from './deployed-aws.ts';
 import { runtimeEnvironment, sharedEnvironment } from './deployed-environment.ts';
 import type { KeptVariable, RewrittenVariable, UrlRewrite } from './deployed-environment.ts';
 import { setQueueSourceEnabled } from './deployed-event-source.ts';
+import type { DeployedQueueSource } from './deployed-event-source.ts';
 import { startAlarmActionBridge } from './alarm-action-bridge.ts';
 import type { AlarmActionBridge } from './alarm-action-bridge.ts';
 import { importHandler } from './deployed-handler.ts';
@@ -299,60 +300,44 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       }),
     );
     dashboard.addFront('orchestrator', fronts[1]!);
-    const worker = artifacts.functions.stepWorker;
     const inFlight =
       settings.inFlightFile === undefined
         ? undefined
         : await resumeInFlight(config, queue.queueUrl, settings.inFlightFile);
     if (inFlight?.note !== undefined) notes.push(inFlight.note);
-    poller = startSqsPoller({
-      ...(inFlight === undefined ? {} : { journal: inFlight.journal }),
-      aws: config,
-      queueUrl: queue.queueUrl,
-      queueArn: queue.queueArn,
-      functionName: worker.functionName,
-      timeoutSeconds: worker.timeoutSeconds,
-      handler: handlers.get('stepWorker') as (event: SQSEvent, context: unknown) => Promise<SQSBatchResponse>,
-      batchSize: queue.batchSize,
-      concurrency: settings.pollerConcurrency ?? queue.maximumConcurrency ?? 4,
-      onError: (error) => console.error('step poller error', error instanceof Error ? error.message : error),
-    });
-    const deadlines = artifacts.deadlineQueue;
-    if (deadlines !== undefined) {
-      deadlinePoller = startSqsPoller({
+    type QueueHandler = (event: SQSEvent, context: unknown) => Promise<SQSBatchResponse>;
+    /** An event source mapping of a deployed queue onto the deployed function that consumes it. */
+    const pollQueue = (
+      label: string,
+      source: DeployedQueueSource,
+      functionName: 'stepWorker' | 'settlementWorker',
+      concurrency: number,
+      journal?: Parameters<typeof startSqsPoller>[0]['journal'],
+    ) =>
+      startSqsPoller({
+        ...(journal === undefined ? {} : { journal }),
         aws: config,
-        queueUrl: deadlines.queueUrl,
-        queueArn: deadlines.queueArn,
-        functionName: worker.functionName,
-        timeoutSeconds: worker.timeoutSeconds,
-        handler: handlers.get('stepWorker') as (
-          event: SQSEvent,
-          context: unknown,
-        ) => Promise<SQSBatchResponse>,
-        batchSize: deadlines.batchSize,
-        concurrency: 1,
+        queueUrl: source.queueUrl,
+        queueArn: source.queueArn,
+        functionName: artifacts.functions[functionName].functionName,
+        timeoutSeconds: artifacts.functions[functionName].timeoutSeconds,
+        handler: handlers.get(functionName) as QueueHandler,
+        batchSize: source.batchSize,
+        concurrency,
         onError: (error) =>
-          console.error('deadline poller error', error instanceof Error ? error.message : error),
+          console.error(`${label} poller error`, error instanceof Error ? error.message : error),
       });
-    }
+    poller = pollQueue(
+      'step',
+      queue,
+      'stepWorker',
+      settings.pollerConcurrency ?? queue.maximumConcurrency ?? 4,
+      inFlight?.journal,
+    );
+    const deadlines = artifacts.deadlineQueue;
+    if (deadlines !== undefined) deadlinePoller = pollQueue('deadline', deadlines, 'stepWorker', 1);
     // Settlements queue up only while the table refuses them: one batch at a time keeps up.
-    const settler = artifacts.functions.settlementWorker;
-    const settlements = artifacts.settlementQueue;
-    settlementPoller = startSqsPoller({
-      aws: config,
-      queueUrl: settlements.queueUrl,
-      queueArn: settlements.queueArn,
-      functionName: settler.functionName,
-      timeoutSeconds: settler.timeoutSeconds,
-      handler: handlers.get('settlementWorker') as (
-        event: SQSEvent,
-        context: unknown,
-      ) => Promise<SQSBatchResponse>,
-      batchSize: settlements.batchSize,
-      concurrency: 1,
-      onError: (error) =>
-        console.error('settlement poller error', error instanceof Error ? error.message : error),
-    });
+    settlementPoller = pollQueue('settlement', artifacts.settlementQueue, 'settlementWorker', 1);
     // The alarm topic's Lambda subscription (the alert notifier, HLD §9.3): the emulator neither runs
     // alarm actions nor invokes a subscribed function, so the host does both in their place.
     const subscription = artifacts.stack.topicSubscriptions.find((s) => s.function === 'alertNotifier');

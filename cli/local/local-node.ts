@@ -196,46 +196,36 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
       }),
     );
     dashboard.addFront('orchestrator', fronts[1]!);
-    const worker = functionDefinitions.stepWorker;
-    const stepWorkerHandler = (await loadHandler('stepWorker')) as (
-      event: SQSEvent,
-      context: unknown,
-    ) => Promise<SQSBatchResponse>;
-    // The step worker's two event sources (HLD §4.3): its steps, and runs' deadlines due as their
-    // delay passes, which need no more than one message at a time.
-    const pollWorkerQueue = (queue: 'step' | 'deadline', concurrency: number) =>
+    type QueueHandler = (event: SQSEvent, context: unknown) => Promise<SQSBatchResponse>;
+    const handlers = {
+      stepWorker: (await loadHandler('stepWorker')) as QueueHandler,
+      settlementWorker: (await loadHandler('settlementWorker')) as QueueHandler,
+    };
+    /** A Lambda event source mapping of `queue` onto the function that consumes it. */
+    const pollQueue = (
+      queue: 'step' | 'deadline' | 'settlement',
+      functionName: keyof typeof handlers,
+      concurrency: number,
+    ) =>
       startSqsPoller({
         aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
         queueUrl: settings.resources[`${queue}QueueUrl`],
         queueArn: settings.resources[`${queue}QueueArn`],
-        functionName: 'stepWorker',
-        timeoutSeconds: worker.timeoutSeconds,
-        handler: stepWorkerHandler,
-        batchSize: worker.batchSize,
+        functionName,
+        timeoutSeconds: functionDefinitions[functionName].timeoutSeconds,
+        handler: handlers[functionName],
+        batchSize: functionDefinitions[functionName].batchSize,
         concurrency,
         onError: (error) =>
           console.error(`${queue} poller error`, error instanceof Error ? error.message : error),
       });
-    poller = pollWorkerQueue('step', settings.pollerConcurrency ?? 4);
-    deadlinePoller = pollWorkerQueue('deadline', 1);
+    // The step worker's two event sources (HLD §4.3): its steps, and runs' deadlines due as their
+    // delay passes, which need no more than one message at a time.
+    poller = pollQueue('step', 'stepWorker', settings.pollerConcurrency ?? 4);
+    deadlinePoller = pollQueue('deadline', 'stepWorker', 1);
     // The settlement worker's event source (HLD §5.3): settlements queue up only while the table
     // refuses them, so one batch at a time keeps up.
-    const settler = functionDefinitions.settlementWorker;
-    settlementPoller = startSqsPoller({
-      aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 3 },
-      queueUrl: settings.resources.settlementQueueUrl,
-      queueArn: settings.resources.settlementQueueArn,
-      functionName: 'settlementWorker',
-      timeoutSeconds: settler.timeoutSeconds,
-      handler: (await loadHandler('settlementWorker')) as (
-        event: SQSEvent,
-        context: unknown,
-      ) => Promise<SQSBatchResponse>,
-      batchSize: settler.batchSize,
-      concurrency: 1,
-      onError: (error) =>
-        console.error('settlement poller error', error instanceof Error ? error.message : error),
-    });
+    settlementPoller = pollQueue('settlement', 'settlementWorker', 1);
     const stepPoller = poller;
     // The queues' gauges on GET /metrics, which SQS's own metrics give on AWS (HLD §9.1).
     sampler = startQueueSampler({

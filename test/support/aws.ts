@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { awsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { provisionNode } from '../../infra/local/provision-emulator.ts';
+import { createDocumentClient } from '../../functions/shared/storage/dynamo-client.ts';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
 
 /** SDK settings pointing at the test emulator. */
@@ -20,4 +22,20 @@ export async function provisionTestNode(
 ): Promise<{ nodeId: string; resources: ProvisionedResources }> {
   const nodeId = uniqueNodeId(prefix);
   return { nodeId, resources: await provisionNode(nodeId, testAwsConfig()) };
+}
+
+/**
+ * A document client on the test emulator that sends no client request token, as a write does once
+ * the token's ten minutes have passed: only a ledger's own conditions keep a write from applying twice.
+ */
+export function clientPastTokenWindow(): DynamoDBDocumentClient {
+  const client = createDocumentClient(testAwsConfig());
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      delete (args.input as { ClientRequestToken?: string }).ClientRequestToken;
+      return next(args);
+    },
+    { step: 'initialize', name: 'dropClientRequestToken' },
+  );
+  return client;
 }

@@ -6,7 +6,7 @@ import { createDocumentClient } from '../../../functions/shared/storage/dynamo-c
 import { storageKeys } from '../../../functions/shared/storage/keys.ts';
 import { ledgerPortConformance } from '../../conformance/ledger-port.case.ts';
 import type { UsageRecordCount } from '../../conformance/ledger-port.case.ts';
-import { provisionTestNode, testAwsConfig } from '../../support/aws.ts';
+import { clientPastTokenWindow, provisionTestNode, testAwsConfig } from '../../support/aws.ts';
 
 const table = provisionTestNode('ledger').then(({ resources }) => resources.tableName);
 const db = createDocumentClient(testAwsConfig());
@@ -40,14 +40,7 @@ ledgerPortConformance(
  * ten minutes have passed (a settlement replayed from the settlement queue): the ledger's own
  * conditions alone must keep every write from applying twice.
  */
-const tokenless = createDocumentClient(testAwsConfig());
-tokenless.middlewareStack.add(
-  (next) => async (args) => {
-    delete (args.input as { ClientRequestToken?: string }).ClientRequestToken;
-    return next(args);
-  },
-  { step: 'initialize', name: 'dropClientRequestToken' },
-);
+const tokenless = clientPastTokenWindow();
 ledgerPortConformance(
   'DynamoDB past the client request token window',
   async () => new DynamoLedger(tokenless, await table),

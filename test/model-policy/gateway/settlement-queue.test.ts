@@ -11,13 +11,12 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoLedger } from '../../../functions/model-policy/adapters/dynamodb/dynamo-ledger.ts';
 import { composeSettlementWorker } from '../../../functions/model-policy/composition/settlement-worker-root.ts';
-import { createDocumentClient } from '../../../functions/shared/storage/dynamo-client.ts';
 import type { LedgerPort } from '../../../functions/model-policy/ports/ledger-port.ts';
 import { DependencyUnavailableError } from '../../../functions/shared/errors/agentos-error.ts';
 import { createLambdaContext } from '../../../cli/local/lambda-context.ts';
 import { startFakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
 import type { FakeOpenAiServer } from '../../fakes/fake-openai-server.ts';
-import { testAwsConfig } from '../../support/aws.ts';
+import { clientPastTokenWindow, testAwsConfig } from '../../support/aws.ts';
 import { pricedCatalog, startGateway } from '../support/gateway-harness.ts';
 import type { Gateway } from '../support/gateway-harness.ts';
 
@@ -50,15 +49,7 @@ function settlingFails(ledger: LedgerPort, state: StoreState): LedgerPort {
  * token's ten minutes have passed: only the ledger's own conditions keep it from applying twice.
  */
 function ledgerPastTokenWindow(tableName: string): LedgerPort {
-  const client = createDocumentClient(testAwsConfig());
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      delete (args.input as { ClientRequestToken?: string }).ClientRequestToken;
-      return next(args);
-    },
-    { step: 'initialize', name: 'dropClientRequestToken' },
-  );
-  return new DynamoLedger(client, tableName);
+  return new DynamoLedger(clientPastTokenWindow(), tableName);
 }
 
 /** A received message as the SQS event source hands it to a function. */

@@ -35,6 +35,20 @@ function recorder(queue?: SettlementQueuePort) {
 
 const facts = { tenantId: 'acme', requestId: 'req-1', kind: 'completed' };
 
+/** A settlement write that fails as an unreachable table does. */
+const storeDown = async () => {
+  throw new DependencyUnavailableError('down');
+};
+
+/** What the log names of a settlement given up after its three attempts against {@link storeDown}. */
+const gaveUpAfterThree = {
+  tenant_id: 'acme',
+  request_id: 'req-1',
+  settlement: 'completed',
+  attempts: 3,
+  error_name: 'DependencyUnavailableError',
+};
+
 /** A settlement to hand off; its content is the queue's to keep, not this suite's to read. */
 function settlementOf(requestId: string): CallSettlement {
   return {
@@ -93,13 +107,7 @@ describe('DeferredSettlements', () => {
     expect(errors).toEqual([
       {
         message: 'a model call could not be settled; its usage is lost and its reservation stays held',
-        attributes: {
-          tenant_id: 'acme',
-          request_id: 'req-1',
-          settlement: 'completed',
-          attempts: 3,
-          error_name: 'DependencyUnavailableError',
-        },
+        attributes: gaveUpAfterThree,
       },
     ]);
   });
@@ -108,14 +116,10 @@ describe('DeferredSettlements', () => {
     const queue = new InMemorySettlementQueue();
     const { settlements, counts, errors, warnings } = recorder(queue);
     let queued = 0;
-    settlements.defer(
-      'acme/req-1',
-      facts,
-      async () => {
-        throw new DependencyUnavailableError('down');
-      },
-      { settlement: settlementOf('req-1'), queued: () => (queued += 1) },
-    );
+    settlements.defer('acme/req-1', facts, storeDown, {
+      settlement: settlementOf('req-1'),
+      queued: () => (queued += 1),
+    });
     await settlements.drain();
     expect(queue.take()).toEqual([{ tenantId: 'acme', settlement: settlementOf('req-1') }]);
     expect(queued).toBe(1);
@@ -125,13 +129,7 @@ describe('DeferredSettlements', () => {
     expect(warnings).toEqual([
       {
         message: 'a model call could not be settled yet; its settlement is queued to be written',
-        attributes: {
-          tenant_id: 'acme',
-          request_id: 'req-1',
-          settlement: 'completed',
-          attempts: 3,
-          error_name: 'DependencyUnavailableError',
-        },
+        attributes: gaveUpAfterThree,
       },
     ]);
   });
@@ -162,14 +160,10 @@ describe('DeferredSettlements', () => {
     };
     const { settlements, counts, errors } = recorder(refusing);
     let queued = 0;
-    settlements.defer(
-      'acme/req-1',
-      facts,
-      async () => {
-        throw new DependencyUnavailableError('down');
-      },
-      { settlement: settlementOf('req-1'), queued: () => (queued += 1) },
-    );
+    settlements.defer('acme/req-1', facts, storeDown, {
+      settlement: settlementOf('req-1'),
+      queued: () => (queued += 1),
+    });
     await settlements.drain();
     expect(queued).toBe(0);
     expect(counts.ModelSettlementsFailed).toBe(1);
@@ -178,11 +172,7 @@ describe('DeferredSettlements', () => {
       {
         message: 'a model call could not be settled; its usage is lost and its reservation stays held',
         attributes: {
-          tenant_id: 'acme',
-          request_id: 'req-1',
-          settlement: 'completed',
-          attempts: 3,
-          error_name: 'DependencyUnavailableError',
+          ...gaveUpAfterThree,
           queue_error_name: 'DependencyUnavailableError',
         },
       },
