@@ -4,7 +4,7 @@ import { threeStepRunInput } from '../../cli/client/three-step-run.ts';
 import { defaultTenantScopes } from '../../functions/shared/auth/auth-context.ts';
 import { startTestNode } from '../support/local-node-harness.ts';
 import type { TestNode } from '../support/local-node-harness.ts';
-import { waitForRun } from '../support/run-events.ts';
+import { scriptedInput, waitForRun } from '../support/run-events.ts';
 
 type Page<T> = { object: 'list'; data: T[]; next_cursor: string | null };
 type Step = {
@@ -80,11 +80,9 @@ describe('GET /v1/runs/{run_id}/steps', () => {
 describe('GET /v1/runs', () => {
   it('lists the caller’s runs newest first; runs:read:all lists the tenant’s; status filters', async () => {
     const bob = await clientFor('acme', 'bob');
-    const bobs = await bob.createRun({
-      agent_id: 'sample-agent',
-      input: { messages: [{ role: 'user', content: 'hello' }] },
-    });
-    await bob.cancelRun(bobs.body.run_id);
+    // Its model answers after 5 s, so the cancel always lands before the run could complete.
+    const bobs = await bob.createRun(scriptedInput('sample-agent', [{ reply: 'late', delay_ms: 5_000 }]));
+    expect((await bob.cancelRun(bobs.body.run_id)).body).toMatchObject({ status: 'canceled' });
     const own = await alice.request<Page<{ run_id: string; agent_version: number }>>('GET', '/v1/runs');
     expect(own.status).toBe(200);
     expect(own.body.data.map((r) => r.run_id)).toEqual([runId]);
