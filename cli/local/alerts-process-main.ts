@@ -65,6 +65,9 @@ async function main(): Promise<void> {
         : [settings.settlement_dead_letter_queue_url]),
     ],
     oldestStepAgeSeconds: oldestStepAge(settings.node_id, settings.orchestrator_url),
+    ...(settings.settlement_queue_url === undefined
+      ? {}
+      : { settlementQueueUrl: settings.settlement_queue_url }),
   });
   const evaluator = new AlarmEvaluator({
     // One evaluation period here is the local period, whatever CloudWatch's is.

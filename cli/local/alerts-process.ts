@@ -34,6 +34,8 @@ export const AlertsSettingsSchema = z.strictObject({
   endpoint: z.string().min(1),
   table: z.string().min(1),
   dead_letter_queue_url: z.string().min(1),
+  /** The settlement queue (HLD §5.3); absent in the settings of a process started before it. */
+  settlement_queue_url: z.string().min(1).optional(),
   /** The settlement queue's DLQ (HLD §5.3); absent in the settings of a process started before it. */
   settlement_dead_letter_queue_url: z.string().min(1).optional(),
   node_log: z.string().min(1),

@@ -127,6 +127,49 @@ export class LogTail {
   }
 }
 
+/** A queue's messages by state: waiting, in flight, delayed. */
+const heldCounts = [
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+] as const;
+
+/**
+ * How long a queue has held messages without emptying, in seconds: the local stand-in for
+ * CloudWatch's `ApproximateAgeOfOldestMessage`, which SQS's API does not give. It starts when a read
+ * first finds the queue holding anything, so it trails the oldest message's age by up to one period,
+ * and runs ahead of it when new messages keep arriving before old ones leave; a queue that holds
+ * anything only while a store refuses writes (the settlement queue) seldom does the latter.
+ */
+export class QueueHold {
+  readonly #nowMs: () => number;
+  #since: number | undefined;
+
+  constructor(nowMs: () => number) {
+    this.#nowMs = nowMs;
+  }
+
+  /** Seconds `queueUrl` has held messages (waiting, in flight or delayed) since a read found it empty; 0 while empty. */
+  async secondsHeld(sqs: SQSClient, queueUrl: string): Promise<number> {
+    const answer = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: [...heldCounts],
+      }),
+    );
+    const held = heldCounts
+      .map((name) => Number(answer.Attributes?.[name] ?? 0))
+      .reduce((sum, count) => sum + count, 0);
+    const now = this.#nowMs();
+    if (held === 0) {
+      this.#since = undefined;
+      return 0;
+    }
+    this.#since ??= now;
+    return (now - this.#since) / 1000;
+  }
+}
+
 /** A health check's answer: whether it succeeded. */
 async function healthy(url: string, timeoutMs: number): Promise<boolean> {
   try {
@@ -158,6 +201,13 @@ export type LocalSignalSettings = {
    * without it the queue alarm reads the step queue's depth only as "no data".
    */
   oldestStepAgeSeconds?: () => Promise<number | null>;
+  /**
+   * The node's settlement queue (HLD §5.3): `queue_backlog` reads the older of its wait and the
+   * step queue's, as the stack's alarm does.
+   */
+  settlementQueueUrl?: string;
+  /** The clock that times how long the settlement queue has held messages; the real one by default. */
+  nowMs?: () => number;
   /** The budget of one health check, ms. */
   healthTimeoutMs?: number;
 };
@@ -179,6 +229,7 @@ export function localSignalSource(settings: LocalSignalSettings): SignalSource &
       throwOnRequestTimeout: true,
     },
   });
+  const settlementsHeld = new QueueHold(settings.nowMs ?? Date.now);
   return {
     close: () => sqs.destroy(),
     async read(): Promise<AlarmSample[]> {
@@ -220,10 +271,17 @@ export function localSignalSource(settings: LocalSignalSettings): SignalSource &
         alarmId: 'dlq_not_empty',
         value: depths.length === 0 ? undefined : Math.max(...depths),
       });
+      const ages: number[] = [];
       if (settings.oldestStepAgeSeconds !== undefined) {
         const age = await settings.oldestStepAgeSeconds().catch(() => null);
-        samples.push({ alarmId: 'queue_backlog', value: age ?? undefined });
+        if (age !== null) ages.push(age);
       }
+      if (settings.settlementQueueUrl !== undefined) {
+        const held = await settlementsHeld.secondsHeld(sqs, settings.settlementQueueUrl).catch(() => null);
+        if (held !== null) ages.push(held);
+      }
+      if (settings.oldestStepAgeSeconds !== undefined || settings.settlementQueueUrl !== undefined)
+        samples.push({ alarmId: 'queue_backlog', value: ages.length === 0 ? undefined : Math.max(...ages) });
       return samples;
     },
   };

@@ -45,7 +45,10 @@ export type NodeAlarmsProps = {
   stepDeadLetterQueue: Queue;
   /** Runs' deadlines of at most 15 minutes, as delayed messages (HLD §4.3). */
   deadlineQueue: Queue;
-  /** Model call settlements the table refused, waiting for the settlement worker (HLD §5.3). */
+  /**
+   * Model call settlements the table refused, waiting for the settlement worker (HLD §5.3); read by
+   * `queue_backlog` with the step queue.
+   */
   settlementQueue: Queue;
   /** Read by `dlq_not_empty` with the step queue's DLQ: a dead-lettered settlement is usage not counted. */
   settlementDeadLetterQueue: Queue;
@@ -206,11 +209,12 @@ export class NodeAlarms extends Construct {
   ): Metric[] {
     const common = { metricName: name, statistic: definition.statistic, period };
     if (definition.namespace === 'AWS/SQS') {
-      // Every dead-letter queue of the node, combined like any multi-source metric (the deepest).
+      // Every queue of its kind, combined like any multi-source metric (the deepest, the oldest): a
+      // settlement that waits or is dead-lettered is usage not yet counted (HLD §5.3).
       const queues =
         definition.id === 'dlq_not_empty'
           ? [props.stepDeadLetterQueue, props.settlementDeadLetterQueue]
-          : [props.stepQueue];
+          : [props.stepQueue, props.settlementQueue];
       return queues.map(
         (queue) =>
           new Metric({ ...common, namespace: 'AWS/SQS', dimensionsMap: { QueueName: queue.queueName } }),
@@ -309,13 +313,14 @@ export class NodeAlarms extends Construct {
       // Settlements wait here only while the table refuses them; any dead-lettered one is usage not
       // yet counted and a reservation still held.
       new GraphWidget({
-        title: 'Queued and dead-lettered settlements',
+        title: 'Queued and dead-lettered settlements, and the oldest queued one’s age',
         left: [
           props.settlementQueue.metricApproximateNumberOfMessagesVisible({ label: 'queued' }),
           props.settlementDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
             label: 'dead-lettered',
           }),
         ],
+        right: [props.settlementQueue.metricApproximateAgeOfOldestMessage({ label: 'oldest queued' })],
         width: 8,
       }),
       new GraphWidget({

@@ -50,8 +50,9 @@ export const deadlineQueueDefinition = {
  * The settlement queue (HLD §5.3): a model call's settlement that its store would not take after
  * the Model Policy's own bounded retries is handed here, and the settlement worker writes it to the
  * ledger once the table answers again. A settlement applies once however often it is delivered
- * (the ledger's write is conditioned on the call's usage record), so redelivery is safe; one that
- * fails on every receive moves to the dead-letter queue, where the `dlq_not_empty` alarm finds it.
+ * (the ledger's write is conditioned on the call's usage record), so redelivery is safe. One that
+ * waits past five minutes fires the `queue_backlog` alarm; one that fails on every receive moves to
+ * the dead-letter queue, where the `dlq_not_empty` alarm finds it.
  */
 export const settlementQueueDefinition = {
   /**

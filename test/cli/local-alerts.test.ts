@@ -2,7 +2,12 @@ import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageAlarms } from '../../functions/shared/observability/alarm-catalog.ts';
 import { DynamoAlertDedup } from '../../functions/shared/observability/adapters/dynamo-alert-dedup.ts';
@@ -159,6 +164,49 @@ describe('local alarm evaluation', () => {
       } finally {
         partly.close();
       }
+    } finally {
+      sqs.destroy();
+      source.close();
+    }
+  });
+  it('returns queue_backlog as how long the settlement queue has held settlements, past the alarm threshold while one waits', async () => {
+    const aws = testAwsConfig();
+    const { resources: own } = await provisionTestNode('alerts-backlog');
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const source = localSignalSource({
+      nodeLog,
+      healthUrls: [`${front.url}/v1/health`],
+      aws,
+      deadLetterQueueUrls: [own.settlementDeadLetterQueueUrl],
+      settlementQueueUrl: own.settlementQueueUrl,
+      nowMs: () => now,
+    });
+    const backlog = async () =>
+      (await source.read()).find((sample) => sample.alarmId === 'queue_backlog')?.value;
+    const [rule] = stageAlarms({}).filter((alarm) => alarm.id === 'queue_backlog');
+    const sqs = new SQSClient(aws);
+    try {
+      expect(await backlog()).toBe(0);
+      await sqs.send(new SendMessageCommand({ QueueUrl: own.settlementQueueUrl, MessageBody: 'settlement' }));
+      expect(await backlog()).toBe(0);
+      // Taken by a worker whose write fails: in flight, then waiting again; the queue still holds it.
+      const taken = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: own.settlementQueueUrl, VisibilityTimeout: 600 }),
+      );
+      now += (rule!.threshold + 1) * 1000;
+      expect(await backlog()).toBe(rule!.threshold + 1);
+      await sqs.send(
+        new DeleteMessageCommand({
+          QueueUrl: own.settlementQueueUrl,
+          ReceiptHandle: taken.Messages?.[0]?.ReceiptHandle,
+        }),
+      );
+      now += 60_000;
+      expect(await backlog()).toBe(0);
+      await sqs.send(new SendMessageCommand({ QueueUrl: own.settlementQueueUrl, MessageBody: 'next' }));
+      now += 60_000;
+      // A new message starts a new hold: the time the queue was empty does not count.
+      expect(await backlog()).toBe(0);
     } finally {
       sqs.destroy();
       source.close();

@@ -111,19 +111,27 @@ describe('the node stack alarms', () => {
     expect(alarms.flatMap(problemsOf)).toEqual([]);
   });
 
-  it('reads in dlq_not_empty every dead-letter queue of the node, the settlement queue’s included', () => {
-    const queueNames = metricsRead(alarmNamed(template, 'agentos-main-dlq_not_empty')!).map((metric) =>
-      JSON.stringify(metric.Dimensions),
-    );
-    const dlqIds = [stack.stepDeadLetterQueue, stack.settlementDeadLetterQueue].map((queue) =>
-      stack.getLogicalId(queue.node.defaultChild as CfnResource),
-    );
-    expect(queueNames.sort()).toEqual(
-      dlqIds
-        .map((id) => JSON.stringify([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }]))
-        .sort(),
-    );
-  });
+  it.each([
+    [
+      'dlq_not_empty',
+      'dead-letter queue',
+      () => [stack.stepDeadLetterQueue, stack.settlementDeadLetterQueue],
+    ],
+    ['queue_backlog', 'work queue', () => [stack.stepQueue, stack.settlementQueue]],
+  ] as const)(
+    'reads in %s every %s of the node, the settlement queue’s included',
+    (alarmId, _kind, queues) => {
+      const queueNames = metricsRead(alarmNamed(template, `agentos-main-${alarmId}`)!).map((metric) =>
+        JSON.stringify(metric.Dimensions),
+      );
+      const queueIds = queues().map((queue) => stack.getLogicalId(queue.node.defaultChild as CfnResource));
+      expect(queueNames.sort()).toEqual(
+        queueIds
+          .map((id) => JSON.stringify([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }]))
+          .sort(),
+      );
+    },
+  );
 
   it('schedules a health check of both API functions every minute, so service_down has its signal without traffic', async () => {
     const rules = Object.values(resourcesOfType(template, 'AWS::Events::Rule'));

@@ -65,6 +65,7 @@ async function startNodeAlerts(
     endpoint: string;
     table: string;
     stepDeadLetterQueueUrl: string;
+    settlementQueueUrl: string;
     settlementDeadLetterQueueUrl: string;
     orchestratorUrl: string;
     modelPolicyUrl: string;
@@ -91,6 +92,7 @@ async function startNodeAlerts(
       table: node.table,
       // The stack's outputs: its queues' names end in the stack instance's suffix.
       dead_letter_queue_url: node.stepDeadLetterQueueUrl,
+      settlement_queue_url: node.settlementQueueUrl,
       settlement_dead_letter_queue_url: node.settlementDeadLetterQueueUrl,
       node_log: paths.nodeLog,
       health_urls: [`${node.orchestratorUrl}/v1/health`, `${node.modelPolicyUrl}/v1/health`],
@@ -151,6 +153,7 @@ export async function boot(
     endpoint,
     table: output(outputs, 'TableName', deploy.stackName),
     stepDeadLetterQueueUrl: output(outputs, 'StepDeadLetterQueueUrl', deploy.stackName),
+    settlementQueueUrl: output(outputs, 'SettlementQueueUrl', deploy.stackName),
     settlementDeadLetterQueueUrl: output(outputs, 'SettlementDeadLetterQueueUrl', deploy.stackName),
     orchestratorUrl: ready.orchestrator_url,
     modelPolicyUrl: ready.model_policy_url,

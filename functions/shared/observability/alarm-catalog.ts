@@ -130,7 +130,8 @@ export const alarmCatalog: readonly AlarmDefinition[] = z.array(AlarmDefinitionS
   },
   {
     id: 'queue_backlog',
-    description: 'Steps wait: the step queue is deep or its oldest message is old',
+    description:
+      'Steps or model call settlements wait: the oldest message of the step queue or the settlement queue is old',
     namespace: 'AWS/SQS',
     metrics: ['ApproximateAgeOfOldestMessage'],
     statistic: 'Maximum',
@@ -140,7 +141,8 @@ export const alarmCatalog: readonly AlarmDefinition[] = z.array(AlarmDefinitionS
     period_seconds: 60,
     evaluation_periods: 5,
     missing_data: 'not_breaching',
-    next_step: 'agentos capacity (run slots, step queue depth, oldest step age)',
+    next_step:
+      'agentos capacity (run slots, step queue depth, oldest step age); for settlements, the settlement worker log ("could not be written yet": the store\'s error)',
     per_tenant: false,
   },
   {
