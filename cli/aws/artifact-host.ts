@@ -256,9 +256,12 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     nodeId: settings.stackName.replace(/^AgentOS-/, ''),
     aws: config,
     stepQueueUrl: queue.queueUrl,
-    // A deployed stack names its queues with an instance suffix: the DLQ is read from its output,
+    // A deployed stack names its queues with an instance suffix: the DLQs are read from its outputs,
     // not derived from the step queue's name.
-    deadLetterQueueUrl: artifacts.stack.outputs['StepDeadLetterQueueUrl'],
+    deadLetterQueueUrls: ['StepDeadLetterQueueUrl', 'SettlementDeadLetterQueueUrl'].flatMap((name) => {
+      const url = artifacts.stack.outputs[name];
+      return url === undefined ? [] : [url];
+    }),
   });
   // Each front also serves the node's dashboard and feeds it its requests' latencies.
   const frontFor = (api: string) => {

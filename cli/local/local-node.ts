@@ -170,7 +170,10 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     nodeId: settings.nodeId,
     aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 2 },
     stepQueueUrl: settings.resources.stepQueueUrl,
-    deadLetterQueueUrl: settings.resources.stepDeadLetterQueueUrl,
+    deadLetterQueueUrls: [
+      settings.resources.stepDeadLetterQueueUrl,
+      settings.resources.settlementDeadLetterQueueUrl,
+    ],
     periodMs: settings.dashboardPeriodMs,
   });
   const pages = { localPages: dashboard.localPages, observe: dashboard.observe };
@@ -231,7 +234,10 @@ export async function startLocalNode(settings: LocalNodeSettings): Promise<Local
     sampler = startQueueSampler({
       aws: { region: settings.region, endpoint: settings.awsEndpoint, maxAttempts: 1 },
       stepQueueUrl: settings.resources.stepQueueUrl,
-      deadLetterQueueUrl: settings.resources.stepDeadLetterQueueUrl,
+      deadLetterQueueUrls: [
+        settings.resources.stepDeadLetterQueueUrl,
+        settings.resources.settlementDeadLetterQueueUrl,
+      ],
       oldestStepAgeMs: () => stepPoller.oldestHeldAgeMs(),
       onError: (error) =>
         console.error('queue sampler error', error instanceof Error ? error.message : error),

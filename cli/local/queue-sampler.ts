@@ -7,7 +7,8 @@ import { metricDefinitions } from '../../functions/shared/observability/metric-d
 export type QueueSamplerOptions = {
   aws: AwsClientConfig;
   stepQueueUrl: string;
-  deadLetterQueueUrl: string;
+  /** The node's DLQs (the step queue's, the settlement queue's): the gauge is the deepest. */
+  deadLetterQueueUrls: readonly string[];
   /** The oldest step message's age the step poller holds, ms (null: none). */
   oldestStepAgeMs: () => number | null;
   /** How often to sample; 5 s when absent. */
@@ -22,7 +23,7 @@ export type QueueSamplerOptions = {
 export type QueueSampler = { sample(): Promise<void>; stop(): void };
 
 /**
- * Publishes the step queue's depth, its oldest message's age and the dead-letter queue's depth as
+ * Publishes the step queue's depth, its oldest message's age and the deepest dead-letter queue's depth as
  * gauges of the local `/metrics` (HLD §9.1): on AWS the alarms and dashboard read SQS's own metrics
  * (`AWS/SQS`), which a local emulator does not publish, so a local node samples GetQueueAttributes.
  */
@@ -47,12 +48,12 @@ export function startQueueSampler(options: QueueSamplerOptions): QueueSampler {
   };
   let running: Promise<void> | undefined;
   async function sample(): Promise<void> {
-    const [depth, deadLettered] = await Promise.all([
+    const [depth, ...deadLettered] = await Promise.all([
       depthOf(options.stepQueueUrl),
-      depthOf(options.deadLetterQueueUrl),
+      ...options.deadLetterQueueUrls.map(depthOf),
     ]);
     gauge('StepQueueDepth', depth);
-    gauge('DeadLetterQueueDepth', deadLettered);
+    gauge('DeadLetterQueueDepth', Math.max(0, ...deadLettered));
     gauge('StepQueueOldestAgeSeconds', Math.round((options.oldestStepAgeMs() ?? 0) / 1000));
   }
   const tick = () => {

@@ -51,8 +51,8 @@ export const deadlineQueueDefinition = {
  * the Model Policy's own bounded retries is handed here, and the settlement worker writes it to the
  * ledger once the table answers again. A settlement applies once however often it is delivered
  * (the ledger's write is conditioned on the call's usage record), so redelivery is safe. One that
- * waits past five minutes fires the `queue_backlog` alarm; one that fails on every receive moves to
- * the dead-letter queue, where the `dlq_not_empty` alarm finds it.
+ * still waits about ten minutes in fires the `queue_backlog` alarm; one that fails on every receive
+ * moves to the dead-letter queue, where the `dlq_not_empty` alarm finds it.
  */
 export const settlementQueueDefinition = {
   /**

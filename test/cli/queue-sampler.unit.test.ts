@@ -11,8 +11,12 @@ async function gauge(name: string): Promise<number | undefined> {
 }
 
 describe('the local queue sampler', () => {
-  it('returns the step queue depth, the oldest held step age and the dead-letter depth on the local /metrics', async () => {
-    const depths: Record<string, string> = { 'http://steps': '7', 'http://dlq': '2' };
+  it('returns the step queue depth, the oldest held step age and the deepest dead-letter depth on the local /metrics', async () => {
+    const depths: Record<string, string> = {
+      'http://steps': '7',
+      'http://dlq': '2',
+      'http://settlement-dlq': '3',
+    };
     const sqs = {
       send(command: unknown) {
         if (!(command instanceof GetQueueAttributesCommand)) throw new Error('unexpected command');
@@ -26,7 +30,7 @@ describe('the local queue sampler', () => {
     const sampler = startQueueSampler({
       aws: { region: 'us-east-1', maxAttempts: 1 },
       stepQueueUrl: 'http://steps',
-      deadLetterQueueUrl: 'http://dlq',
+      deadLetterQueueUrls: ['http://dlq', 'http://settlement-dlq'],
       oldestStepAgeMs: () => 42_000,
       onError: (error) => errors.push(error),
       sqs,
@@ -35,7 +39,7 @@ describe('the local queue sampler', () => {
     sampler.stop();
     expect(errors).toEqual([]);
     expect(await gauge('StepQueueDepth')).toBe(7);
-    expect(await gauge('DeadLetterQueueDepth')).toBe(2);
+    expect(await gauge('DeadLetterQueueDepth')).toBe(3);
     expect(await gauge('StepQueueOldestAgeSeconds')).toBe(42);
     const text = await localMetricsRegistry.metrics();
     expect(text).toMatch(/^# TYPE StepQueueDepth gauge$/m);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
+import { PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startArtifactHost } from '../../cli/aws/artifact-host.ts';
@@ -220,17 +221,29 @@ describe('the artifact host of a deployed node stack', () => {
     ).toEqual({ left: 0, outcomes: ['failed'] });
   });
 
-  it('returns the deployed step DLQ’s depth on the node’s dashboard', async () => {
-    // The dashboard samples every 5 s; a point carries the DLQ's depth once the queue was read.
-    let deadLetters: unknown = null;
-    for (let attempt = 0; attempt < 30 && deadLetters === null; attempt += 1) {
-      const data = (await (await fetch(`${host.orchestratorUrl}/dashboard/data.json`)).json()) as {
-        points: { values: Record<string, unknown> }[];
-      };
-      deadLetters = data.points.at(-1)?.values['dead_letters'] ?? null;
-      if (deadLetters === null) await new Promise((resolve) => setTimeout(resolve, 500));
+  it('returns the deepest deployed DLQ’s depth on the node’s dashboard, the settlement queue’s included', async () => {
+    // The dashboard samples every 5 s; a point carries the DLQs' depth once they were read.
+    const deadLetters = async (want: number) => {
+      let seen: unknown = null;
+      for (let attempt = 0; attempt < 40 && seen !== want; attempt += 1) {
+        const data = (await (await fetch(`${host.orchestratorUrl}/dashboard/data.json`)).json()) as {
+          points: { values: Record<string, unknown> }[];
+        };
+        seen = data.points.at(-1)?.values['dead_letters'] ?? null;
+        if (seen !== want) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      return seen;
+    };
+    expect(await deadLetters(0)).toBe(0);
+    const sqs = new SQSClient(deployedClientConfig(aws));
+    const queueUrl = outputs['SettlementDeadLetterQueueUrl']!;
+    try {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'dead-lettered settlement' }));
+      expect(await deadLetters(1)).toBe(1);
+    } finally {
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+      sqs.destroy();
     }
-    expect(deadLetters).toBe(0);
   });
 
   it('runs a run to completion through the deployed functions', async () => {

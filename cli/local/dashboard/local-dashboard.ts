@@ -39,7 +39,8 @@ export function startLocalDashboard(options: {
   nodeId: string;
   aws: AwsClientConfig;
   stepQueueUrl: string;
-  deadLetterQueueUrl?: string | undefined;
+  /** The node's DLQs, the step queue's and the settlement queue's; the step queue's DLQ alone, named beside it, when absent. */
+  deadLetterQueueUrls?: readonly string[] | undefined;
   clock?: Clock;
   periodMs?: number;
 }): LocalDashboard {
@@ -60,7 +61,8 @@ export function startLocalDashboard(options: {
     const answer = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names }));
     return names.map((name) => Number(answer.Attributes?.[name] ?? 0));
   };
-  const deadLetters = options.deadLetterQueueUrl ?? deadLetterQueueUrlOf(options.stepQueueUrl);
+  const derived = deadLetterQueueUrlOf(options.stepQueueUrl);
+  const deadLetters = options.deadLetterQueueUrls ?? (derived === undefined ? [] : [derived]);
   const dashboard = new NodeDashboard({
     nodeId: options.nodeId,
     clock,
@@ -77,11 +79,12 @@ export function startLocalDashboard(options: {
             'ApproximateNumberOfMessages',
             'ApproximateNumberOfMessagesNotVisible',
           ]),
-          deadLetters === undefined
-            ? Promise.resolve(undefined)
-            : depth(deadLetters, ['ApproximateNumberOfMessages']),
+          // The deepest DLQ, as the dlq_not_empty alarm reads them; one that does not answer hides
+          // nothing the others show.
+          Promise.allSettled(deadLetters.map((url) => depth(url, ['ApproximateNumberOfMessages']))),
         ]);
-        return { visible, inFlight, deadLetters: dead?.[0] ?? null };
+        const depths = dead.flatMap((read) => (read.status === 'fulfilled' ? [read.value[0] ?? 0] : []));
+        return { visible, inFlight, deadLetters: depths.length === 0 ? null : Math.max(...depths) };
       },
     },
   });

@@ -118,7 +118,7 @@ export const dashboardPanels: DashboardPanel[] = [
   },
   {
     id: 'queue',
-    title: 'Step queue depth and dead-lettered steps',
+    title: 'Step queue depth, and dead-lettered steps or settlements',
     unit: 'messages',
     series: [
       { key: 'queue_visible', label: 'waiting' },

@@ -111,7 +111,7 @@ export const metricDefinitions = {
     unit: MetricUnit.Count,
     dimensionSets: byService,
     services: orchestrator,
-    help: 'Step messages in the dead-letter queue (sampled)',
+    help: 'Messages in the deepest dead-letter queue, the step or the settlement queue’s (sampled)',
     gauge: true,
     localOnly: true,
   },
