@@ -31,10 +31,11 @@
    before the task began to wait; later answers and heartbeats are refused with TaskTimedOut), as the
    long-run state machine needs.
 
-6. CloudFormation for the node stack (moto_cfn_models.py): the resource types moto lacks
-   (Secrets Manager secrets, SQS queue policies, SES identities, API Gateway stages and gateway
-   responses), properties it drops, and change-set execution as the CDK drives it (dependency order,
-   outputs, updates, destroy), so `cdk bootstrap` + `cdk deploy` of the real stack complete.
+(Unnumbered, in its own module) CloudFormation for the node stack (moto_cfn_models.py): the
+   resource types moto lacks (Secrets Manager secrets, SQS queue policies, SES identities, API Gateway
+   stages and gateway responses), properties it drops, and change-set execution as the CDK drives it
+   (dependency order, outputs, updates, destroy), so `cdk bootstrap` + `cdk deploy` of the real stack
+   complete.
 
 6. moto's model dump (`/moto-api/data.json`), where `agentos validate --test-alert` finds the e-mail
    SES sent: moto skips only attributes whose value is not JSON, and answers HTTP 500 for the whole
