@@ -3,11 +3,11 @@ import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetEmailIdentityCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { contextKeys } from '../../infra/config/node-settings.ts';
 import { deprovisionNode, provisionNode } from '../../infra/local/provision-emulator.ts';
 import type { ProvisionedResources } from '../../infra/local/provision-emulator.ts';
-import { resourceNames } from '../../infra/resources/definitions.ts';
+import { resourceNames, settlementQueueDefinition } from '../../infra/resources/definitions.ts';
 import { testAwsConfig, uniqueNodeId } from '../support/aws.ts';
 import { resourcesOfType, synthesizeNodeStack } from './node-template.ts';
 
@@ -186,13 +186,26 @@ describe('the emulator node and the CDK stack', () => {
       settlementQueue: await emulatorQueue(sqs, provisioned.settlementQueueUrl, false),
       deadLetterQueue: await emulatorQueue(sqs, provisioned.settlementDeadLetterQueueUrl, true),
     };
-    sqs.destroy();
+    onTestFinished(() => sqs.destroy());
 
     expect(emulator).toEqual({
       settlementQueue: templateQueue(template, names.settlementQueue, false),
       deadLetterQueue: templateQueue(template, names.settlementDeadLetterQueue, true),
     });
     expect(emulator.settlementQueue.deadLetterQueueName).toBe(names.settlementDeadLetterQueue);
+    // A settlement carries the call's whole answer, so its queue's size limit is declared on both
+    // sides (the step queues keep SQS's default, which AWS and the emulator report differently).
+    const { Attributes: attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: provisioned.settlementQueueUrl,
+        AttributeNames: ['MaximumMessageSize'],
+      }),
+    );
+    const declared = resourcesOfType(template, 'AWS::SQS::Queue')[
+      logicalIdNamed(template, 'AWS::SQS::Queue', 'QueueName', names.settlementQueue)
+    ]?.Properties?.['MaximumMessageSize'];
+    expect(Number(attributes['MaximumMessageSize'])).toBe(Number(declared));
+    expect(Number(declared)).toBe(settlementQueueDefinition.maxMessageSizeBytes);
   });
 
   it.each([
