@@ -68,6 +68,11 @@ async function main(): Promise<void> {
     ...(settings.settlement_queue_url === undefined
       ? {}
       : { settlementQueueUrl: settings.settlement_queue_url }),
+    onReadError: (signal, error) =>
+      log('WARN', 'alarm signal unreadable; its sample is no data this period', {
+        signal,
+        error: error instanceof Error ? error.message : String(error),
+      }),
   });
   const evaluator = new AlarmEvaluator({
     // One evaluation period here is the local period, whatever CloudWatch's is.

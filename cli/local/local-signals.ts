@@ -1,9 +1,10 @@
 import { open } from 'node:fs/promises';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { healthRoute } from '../../functions/shared/http/health-route.ts';
 import type { AlarmSample, SignalSource } from './alarm-evaluator.ts';
 import { localProbeHeader } from './lambda-http-front.ts';
+import { deepestQueue, QueueHold } from './queue-depths.ts';
 
 /** What one period of the node log says, counted from the structured lines the node writes. */
 export type LogCounts = {
@@ -127,49 +128,6 @@ export class LogTail {
   }
 }
 
-/** A queue's messages by state: waiting, in flight, delayed. */
-const heldCounts = [
-  'ApproximateNumberOfMessages',
-  'ApproximateNumberOfMessagesNotVisible',
-  'ApproximateNumberOfMessagesDelayed',
-] as const;
-
-/**
- * How long a queue has held messages without emptying, in seconds: the local stand-in for
- * CloudWatch's `ApproximateAgeOfOldestMessage`, which SQS's API does not give. It starts when a read
- * first finds the queue holding anything, so it trails the oldest message's age by up to one period,
- * and runs ahead of it when new messages keep arriving before old ones leave; a queue that holds
- * anything only while a store refuses writes (the settlement queue) seldom does the latter.
- */
-export class QueueHold {
-  readonly #nowMs: () => number;
-  #since: number | undefined;
-
-  constructor(nowMs: () => number) {
-    this.#nowMs = nowMs;
-  }
-
-  /** Seconds `queueUrl` has held messages (waiting, in flight or delayed) since a read found it empty; 0 while empty. */
-  async secondsHeld(sqs: SQSClient, queueUrl: string): Promise<number> {
-    const answer = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: [...heldCounts],
-      }),
-    );
-    const held = heldCounts
-      .map((name) => Number(answer.Attributes?.[name] ?? 0))
-      .reduce((sum, count) => sum + count, 0);
-    const now = this.#nowMs();
-    if (held === 0) {
-      this.#since = undefined;
-      return 0;
-    }
-    this.#since ??= now;
-    return (now - this.#since) / 1000;
-  }
-}
-
 /** A health check's answer: whether it succeeded. */
 async function healthy(url: string, timeoutMs: number): Promise<boolean> {
   try {
@@ -197,17 +155,20 @@ export type LocalSignalSettings = {
    */
   deadLetterQueueUrls: readonly string[];
   /**
-   * The oldest step message age the node's capacity report gives, in seconds (null: none lately);
-   * without it the queue alarm reads the step queue's depth only as "no data".
+   * The oldest step message age the node's capacity report gives, in seconds (null: none lately).
+   * `queue_backlog` reads the older of it and the settlement queue's hold; with neither given it has
+   * no sample.
    */
   oldestStepAgeSeconds?: () => Promise<number | null>;
   /**
-   * The node's settlement queue (HLD §5.3): `queue_backlog` reads the older of its wait and the
-   * step queue's, as the stack's alarm does.
+   * The node's settlement queue (HLD §5.3): `queue_backlog` reads how long it has held messages
+   * ({@link QueueHold}) beside the oldest step age, as the stack's alarm reads both queues' age.
    */
   settlementQueueUrl?: string;
   /** The clock that times how long the settlement queue has held messages; the real one by default. */
   nowMs?: () => number;
+  /** Told about a signal that could not be read this period; its sample is then "no data". */
+  onReadError: (signal: string, error: unknown) => void;
   /** The budget of one health check, ms. */
   healthTimeoutMs?: number;
 };
@@ -216,8 +177,8 @@ export type LocalSignalSettings = {
  * The local node's signals, one period per `read` (HLD §9.3 over a local node): health checks of
  * its APIs, the lines its process logged since the last period (requests with status and latency,
  * model calls no backend answered, storage throttles, budget refusals per tenant), the DLQs' depth,
- * and the capacity report's oldest step age. The same alarm ids the deployed stack's CloudWatch
- * alarms carry; on AWS the metrics come from CloudWatch instead.
+ * the capacity report's oldest step age and the settlement queue's hold. The same alarm ids the
+ * deployed stack's CloudWatch alarms carry; on AWS the metrics come from CloudWatch instead.
  */
 export function localSignalSource(settings: LocalSignalSettings): SignalSource & { close(): void } {
   const tail = new LogTail(settings.nodeLog);
@@ -229,7 +190,20 @@ export function localSignalSource(settings: LocalSignalSettings): SignalSource &
       throwOnRequestTimeout: true,
     },
   });
-  const settlementsHeld = new QueueHold(settings.nowMs ?? Date.now);
+  const { onReadError } = settings;
+  const settlementsHeld =
+    settings.settlementQueueUrl === undefined
+      ? undefined
+      : new QueueHold(sqs, settings.settlementQueueUrl, settings.nowMs ?? Date.now);
+  /** A signal's value, or null (no data) when it cannot be read, which is told to `onReadError`. */
+  const readOrNull = async (signal: string, read: () => Promise<number | null>) => {
+    try {
+      return await read();
+    } catch (error) {
+      onReadError(signal, error);
+      return null;
+    }
+  };
   return {
     close: () => sqs.destroy(),
     async read(): Promise<AlarmSample[]> {
@@ -253,35 +227,22 @@ export function localSignalSource(settings: LocalSignalSettings): SignalSource &
           tenantId,
         })),
       ];
-      // Each DLQ is read on its own: one that does not answer hides no depth the other shows. With
-      // none answering, the service_down check says whether the node is reachable.
-      const reads = await Promise.allSettled(
-        settings.deadLetterQueueUrls.map(async (url) => {
-          const answer = await sqs.send(
-            new GetQueueAttributesCommand({
-              QueueUrl: url,
-              AttributeNames: ['ApproximateNumberOfMessages'],
-            }),
-          );
-          return Number(answer.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
-        }),
+      // With no DLQ answering, the service_down check says whether the node is reachable.
+      const deepest = await deepestQueue(sqs, settings.deadLetterQueueUrls, (url, error) =>
+        onReadError(`dead-letter queue ${url}`, error),
       );
-      const depths = reads.flatMap((read) => (read.status === 'fulfilled' ? [read.value] : []));
-      samples.push({
-        alarmId: 'dlq_not_empty',
-        value: depths.length === 0 ? undefined : Math.max(...depths),
-      });
-      const ages: number[] = [];
-      if (settings.oldestStepAgeSeconds !== undefined) {
-        const age = await settings.oldestStepAgeSeconds().catch(() => null);
-        if (age !== null) ages.push(age);
-      }
-      if (settings.settlementQueueUrl !== undefined) {
-        const held = await settlementsHeld.secondsHeld(sqs, settings.settlementQueueUrl).catch(() => null);
-        if (held !== null) ages.push(held);
-      }
-      if (settings.oldestStepAgeSeconds !== undefined || settings.settlementQueueUrl !== undefined)
+      samples.push({ alarmId: 'dlq_not_empty', value: deepest ?? undefined });
+      if (settings.oldestStepAgeSeconds !== undefined || settlementsHeld !== undefined) {
+        const ages = [
+          settings.oldestStepAgeSeconds === undefined
+            ? null
+            : await readOrNull('oldest step age', settings.oldestStepAgeSeconds),
+          settlementsHeld === undefined
+            ? null
+            : await readOrNull('settlement queue', () => settlementsHeld.secondsHeld()),
+        ].filter((age) => age !== null);
         samples.push({ alarmId: 'queue_backlog', value: ages.length === 0 ? undefined : Math.max(...ages) });
+      }
       return samples;
     },
   };

@@ -1,7 +1,8 @@
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsClientConfig } from '../../functions/shared/aws/client-config.ts';
 import { mirrorMetric } from '../../functions/shared/observability/local-metrics.ts';
 import { metricDefinitions } from '../../functions/shared/observability/metric-definitions.ts';
+import { deepestQueue, queueCount } from './queue-depths.ts';
 
 /** Settings of {@link startQueueSampler}. */
 export type QueueSamplerOptions = {
@@ -40,20 +41,16 @@ export function startQueueSampler(options: QueueSamplerOptions): QueueSampler {
     });
   const gauge = (name: keyof typeof metricDefinitions, value: number) =>
     mirrorMetric('agent-orchestrator', name, metricDefinitions[name].unit, value);
-  const depthOf = async (queueUrl: string) => {
-    const answer = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
-    );
-    return Number(answer.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
-  };
   let running: Promise<void> | undefined;
   async function sample(): Promise<void> {
-    const [depth, ...deadLettered] = await Promise.all([
-      depthOf(options.stepQueueUrl),
-      ...options.deadLetterQueueUrls.map(depthOf),
+    const [depth, deadLettered] = await Promise.all([
+      queueCount(sqs, options.stepQueueUrl, ['ApproximateNumberOfMessages']),
+      // A DLQ that does not answer is told to onError and hides nothing the other one shows; with
+      // none answering the gauge keeps its last value.
+      deepestQueue(sqs, options.deadLetterQueueUrls, (_url, error) => options.onError(error)),
     ]);
     gauge('StepQueueDepth', depth);
-    gauge('DeadLetterQueueDepth', Math.max(0, ...deadLettered));
+    if (deadLettered !== null) gauge('DeadLetterQueueDepth', deadLettered);
     gauge('StepQueueOldestAgeSeconds', Math.round((options.oldestStepAgeMs() ?? 0) / 1000));
   }
   const tick = () => {

@@ -36,6 +36,11 @@ let front: HttpFront;
 let nodeLog: string;
 let resources: Awaited<ReturnType<typeof provisionTestNode>>['resources'];
 
+/** A signal source's read errors where every signal should read: each fails the test. */
+function unexpected(signal: string, error: unknown): never {
+  throw new Error(`signal ${signal} could not be read`, { cause: error });
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'agentos-alerts-'));
   nodeLog = join(dir, 'node.log');
@@ -88,6 +93,7 @@ describe('local alarm evaluation', () => {
       healthUrls: [`${front.url}/v1/health`],
       aws,
       deadLetterQueueUrls: [resources.stepDeadLetterQueueUrl, resources.settlementDeadLetterQueueUrl],
+      onReadError: unexpected,
     });
     const notifier = new AlertNotifier({
       dedup: new DynamoAlertDedup(createDocumentClient(aws), resources.tableName),
@@ -140,6 +146,7 @@ describe('local alarm evaluation', () => {
       healthUrls: [`${front.url}/v1/health`],
       aws,
       deadLetterQueueUrls: [own.stepDeadLetterQueueUrl, own.settlementDeadLetterQueueUrl],
+      onReadError: unexpected,
     });
     const dlqDepth = async () =>
       (await source.read()).find((sample) => sample.alarmId === 'dlq_not_empty')?.value;
@@ -152,15 +159,19 @@ describe('local alarm evaluation', () => {
         );
       await sqs.send(new SendMessageCommand({ QueueUrl: own.stepDeadLetterQueueUrl, MessageBody: 'c' }));
       expect(await dlqDepth()).toBe(2);
-      // A dead-letter queue that does not answer (deleted here) hides nothing the other one shows.
+      // A dead-letter queue that does not answer (deleted here) hides nothing the other one shows,
+      // and is told to the alerts process.
+      const unreadable: string[] = [];
       const partly = localSignalSource({
         nodeLog,
         healthUrls: [`${front.url}/v1/health`],
         aws,
         deadLetterQueueUrls: [`${own.settlementDeadLetterQueueUrl}-gone`, own.stepDeadLetterQueueUrl],
+        onReadError: (signal) => unreadable.push(signal),
       });
       try {
         expect((await partly.read()).find((sample) => sample.alarmId === 'dlq_not_empty')?.value).toBe(1);
+        expect(unreadable).toEqual([`dead-letter queue ${own.settlementDeadLetterQueueUrl}-gone`]);
       } finally {
         partly.close();
       }
@@ -180,6 +191,7 @@ describe('local alarm evaluation', () => {
       deadLetterQueueUrls: [own.settlementDeadLetterQueueUrl],
       settlementQueueUrl: own.settlementQueueUrl,
       nowMs: () => now,
+      onReadError: unexpected,
     });
     const backlog = async () =>
       (await source.read()).find((sample) => sample.alarmId === 'queue_backlog')?.value;
@@ -189,7 +201,7 @@ describe('local alarm evaluation', () => {
       expect(await backlog()).toBe(0);
       await sqs.send(new SendMessageCommand({ QueueUrl: own.settlementQueueUrl, MessageBody: 'settlement' }));
       expect(await backlog()).toBe(0);
-      // Taken by a worker whose write fails: in flight, then waiting again; the queue still holds it.
+      // Taken by a worker whose write fails: in flight until its visibility ends, still held.
       const taken = await sqs.send(
         new ReceiveMessageCommand({ QueueUrl: own.settlementQueueUrl, VisibilityTimeout: 600 }),
       );
@@ -209,6 +221,62 @@ describe('local alarm evaluation', () => {
       expect(await backlog()).toBe(0);
     } finally {
       sqs.destroy();
+      source.close();
+    }
+  });
+  it('returns queue_backlog as the older of the oldest step and the settlement queue’s hold', async () => {
+    const { resources: own } = await provisionTestNode('alerts-older');
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    let stepAge: number | null = 120;
+    const source = localSignalSource({
+      nodeLog,
+      healthUrls: [`${front.url}/v1/health`],
+      aws: testAwsConfig(),
+      deadLetterQueueUrls: [own.settlementDeadLetterQueueUrl],
+      oldestStepAgeSeconds: () => Promise.resolve(stepAge),
+      settlementQueueUrl: own.settlementQueueUrl,
+      nowMs: () => now,
+      onReadError: unexpected,
+    });
+    const backlog = async () =>
+      (await source.read()).find((sample) => sample.alarmId === 'queue_backlog')?.value;
+    const sqs = new SQSClient(testAwsConfig());
+    try {
+      expect(await backlog()).toBe(120);
+      await sqs.send(new SendMessageCommand({ QueueUrl: own.settlementQueueUrl, MessageBody: 'settlement' }));
+      expect(await backlog()).toBe(120);
+      now += 400_000;
+      expect(await backlog()).toBe(400);
+      // No step waiting lately: the settlement queue's hold alone.
+      stepAge = null;
+      now += 100_000;
+      expect(await backlog()).toBe(500);
+    } finally {
+      sqs.destroy();
+      source.close();
+    }
+  });
+
+  it('returns queue_backlog as no data while neither queue signal can be read, and says which', async () => {
+    const { resources: own } = await provisionTestNode('alerts-unread');
+    const unreadable: string[] = [];
+    const source = localSignalSource({
+      nodeLog,
+      healthUrls: [`${front.url}/v1/health`],
+      aws: testAwsConfig(),
+      deadLetterQueueUrls: [own.settlementDeadLetterQueueUrl],
+      oldestStepAgeSeconds: () => Promise.reject(new Error('the capacity report answered 503')),
+      settlementQueueUrl: `${own.settlementQueueUrl}-gone`,
+      onReadError: (signal) => unreadable.push(signal),
+    });
+    try {
+      const samples = await source.read();
+      expect(samples.find((sample) => sample.alarmId === 'queue_backlog')).toEqual({
+        alarmId: 'queue_backlog',
+        value: undefined,
+      });
+      expect(unreadable).toEqual(['oldest step age', 'settlement queue']);
+    } finally {
       source.close();
     }
   });

@@ -44,4 +44,31 @@ describe('the local queue sampler', () => {
     const text = await localMetricsRegistry.metrics();
     expect(text).toMatch(/^# TYPE StepQueueDepth gauge$/m);
   });
+  it('returns the deepest dead-letter depth of the queues that answer, and tells the one that does not', async () => {
+    const sqs = {
+      send(command: unknown) {
+        if (!(command instanceof GetQueueAttributesCommand)) throw new Error('unexpected command');
+        if (command.input.QueueUrl === 'http://settlement-dlq') return Promise.reject(new Error('gone'));
+        return Promise.resolve({
+          Attributes: { ApproximateNumberOfMessages: command.input.QueueUrl === 'http://dlq' ? '4' : '1' },
+        });
+      },
+      destroy() {},
+    } as unknown as Pick<SQSClient, 'send' | 'destroy'>;
+    const errors: unknown[] = [];
+    const sampler = startQueueSampler({
+      aws: { region: 'us-east-1', maxAttempts: 1 },
+      stepQueueUrl: 'http://steps',
+      deadLetterQueueUrls: ['http://settlement-dlq', 'http://dlq'],
+      oldestStepAgeMs: () => null,
+      onError: (error) => errors.push(error),
+      sqs,
+    });
+    await sampler.sample();
+    sampler.stop();
+    // The sampler samples once as it starts and once more here: each time the same queue is gone.
+    expect(new Set(errors.map((error) => (error as Error).message))).toEqual(new Set(['gone']));
+    expect(await gauge('StepQueueDepth')).toBe(1);
+    expect(await gauge('DeadLetterQueueDepth')).toBe(4);
+  });
 });

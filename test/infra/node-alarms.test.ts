@@ -130,6 +130,14 @@ describe('the node stack alarms', () => {
           .map((id) => JSON.stringify([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }]))
           .sort(),
       );
+      // The deepest or the oldest of the queues, whichever one it is: never a sum or the least.
+      const queries = alarmNamed(template, `agentos-main-${alarmId}`)!.Properties?.['Metrics'] as {
+        Expression?: string;
+      }[];
+      const metric = alarmCatalog.find((definition) => definition.id === alarmId)!.metrics[0]!;
+      expect(queries.flatMap((query) => query.Expression ?? [])).toEqual([
+        `MAX([m${metric}_0, m${metric}_1])`,
+      ]);
     },
   );
 

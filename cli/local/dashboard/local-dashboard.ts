@@ -9,6 +9,7 @@ import { systemClock } from '../../../functions/shared/timing/clock.ts';
 import type { Clock } from '../../../functions/shared/timing/clock.ts';
 import { resourceNames } from '../../../infra/resources/definitions.ts';
 import type { HttpFront, LocalPages, ServedRequest } from '../lambda-http-front.ts';
+import { deepestQueue } from '../queue-depths.ts';
 import { dashboardRequest, NodeDashboard } from './node-dashboard.ts';
 
 /** The dashboard of one local node process, and what its fronts need to feed and serve it. */
@@ -79,12 +80,19 @@ export function startLocalDashboard(options: {
             'ApproximateNumberOfMessages',
             'ApproximateNumberOfMessagesNotVisible',
           ]),
-          // The deepest DLQ, as the dlq_not_empty alarm reads them; one that does not answer hides
-          // nothing the others show.
-          Promise.allSettled(deadLetters.map((url) => depth(url, ['ApproximateNumberOfMessages']))),
+          // The deepest DLQ, as the dlq_not_empty alarm reads them.
+          deepestQueue(sqs, deadLetters, (url, error) =>
+            console.error(
+              JSON.stringify({
+                level: 'WARN',
+                message: 'dashboard DLQ read failed',
+                queue_url: url,
+                error: String(error),
+              }),
+            ),
+          ),
         ]);
-        const depths = dead.flatMap((read) => (read.status === 'fulfilled' ? [read.value[0] ?? 0] : []));
-        return { visible, inFlight, deadLetters: depths.length === 0 ? null : Math.max(...depths) };
+        return { visible, inFlight, deadLetters: dead };
       },
     },
   });

@@ -49,8 +49,8 @@ export function defineEnvContract<S extends EnvSpec>(variables: S): EnvContract<
   const names = Object.fromEntries(Object.keys(variables).map((name) => [name, name])) as {
     readonly [K in keyof S]: K;
   };
-  // Computed on first read: only deployment tooling asks, and a function's cold start builds every
-  // contract it imports (extensions included) without needing it.
+  // Computed on first read: nothing at run time asks, and a function's cold start builds every
+  // contract it imports (extensions included).
   let required: readonly string[] | undefined;
   return {
     variables,
