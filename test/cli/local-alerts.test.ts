@@ -19,6 +19,7 @@ import { AlarmEvaluator } from '../../cli/local/alarm-evaluator.ts';
 import { accessLogLine, startHttpFront } from '../../cli/local/lambda-http-front.ts';
 import type { HttpFront } from '../../cli/local/lambda-http-front.ts';
 import { localSignalSource } from '../../cli/local/local-signals.ts';
+import type { LocalSignalSettings } from '../../cli/local/local-signals.ts';
 import { readStoredAlerts, startSmtpSink } from '../../cli/local/smtp-sink.ts';
 import type { SmtpSink } from '../../cli/local/smtp-sink.ts';
 import { startFakeOpenAiServer } from '../fakes/fake-openai-server.ts';
@@ -36,9 +37,23 @@ let front: HttpFront;
 let nodeLog: string;
 let resources: Awaited<ReturnType<typeof provisionTestNode>>['resources'];
 
-/** A signal source's read errors where every signal should read: each fails the test. */
-function unexpected(signal: string, error: unknown): never {
-  throw new Error(`signal ${signal} could not be read`, { cause: error });
+/**
+ * The node's signals as the alerts process reads them, through the failing front: an unreadable
+ * signal fails the test unless `onReadError` is given.
+ */
+function signalsOf(
+  settings: Omit<LocalSignalSettings, 'nodeLog' | 'healthUrls' | 'aws' | 'onReadError'> &
+    Partial<Pick<LocalSignalSettings, 'onReadError'>>,
+) {
+  return localSignalSource({
+    nodeLog,
+    healthUrls: [`${front.url}/v1/health`],
+    aws: testAwsConfig(),
+    onReadError: (signal, error) => {
+      throw new Error(`signal ${signal} could not be read`, { cause: error });
+    },
+    ...settings,
+  });
 }
 
 beforeAll(async () => {
@@ -88,12 +103,8 @@ afterAll(async () => {
 describe('local alarm evaluation', () => {
   it('returns exactly one alert e-mail in the SMTP sink while a failing model backend keeps the error rate high', async () => {
     const aws = testAwsConfig();
-    const source = localSignalSource({
-      nodeLog,
-      healthUrls: [`${front.url}/v1/health`],
-      aws,
+    const source = signalsOf({
       deadLetterQueueUrls: [resources.stepDeadLetterQueueUrl, resources.settlementDeadLetterQueueUrl],
-      onReadError: unexpected,
     });
     const notifier = new AlertNotifier({
       dedup: new DynamoAlertDedup(createDocumentClient(aws), resources.tableName),
@@ -141,12 +152,8 @@ describe('local alarm evaluation', () => {
   it('returns dlq_not_empty from the deepest dead-letter queue, the settlement queue’s included', async () => {
     const aws = testAwsConfig();
     const { resources: own } = await provisionTestNode('alerts-dlq');
-    const source = localSignalSource({
-      nodeLog,
-      healthUrls: [`${front.url}/v1/health`],
-      aws,
+    const source = signalsOf({
       deadLetterQueueUrls: [own.stepDeadLetterQueueUrl, own.settlementDeadLetterQueueUrl],
-      onReadError: unexpected,
     });
     const dlqDepth = async () =>
       (await source.read()).find((sample) => sample.alarmId === 'dlq_not_empty')?.value;
@@ -162,10 +169,7 @@ describe('local alarm evaluation', () => {
       // A dead-letter queue that does not answer (deleted here) hides nothing the other one shows,
       // and is told to the alerts process.
       const unreadable: string[] = [];
-      const partly = localSignalSource({
-        nodeLog,
-        healthUrls: [`${front.url}/v1/health`],
-        aws,
+      const partly = signalsOf({
         deadLetterQueueUrls: [`${own.settlementDeadLetterQueueUrl}-gone`, own.stepDeadLetterQueueUrl],
         onReadError: (signal) => unreadable.push(signal),
       });
@@ -180,18 +184,15 @@ describe('local alarm evaluation', () => {
       source.close();
     }
   });
+
   it('returns queue_backlog as how long the settlement queue has held settlements, past the alarm threshold while one waits', async () => {
     const aws = testAwsConfig();
     const { resources: own } = await provisionTestNode('alerts-backlog');
     let now = Date.parse('2026-01-01T00:00:00Z');
-    const source = localSignalSource({
-      nodeLog,
-      healthUrls: [`${front.url}/v1/health`],
-      aws,
+    const source = signalsOf({
       deadLetterQueueUrls: [own.settlementDeadLetterQueueUrl],
       settlementQueueUrl: own.settlementQueueUrl,
       nowMs: () => now,
-      onReadError: unexpected,
     });
     const backlog = async () =>
       (await source.read()).find((sample) => sample.alarmId === 'queue_backlog')?.value;
@@ -224,19 +225,16 @@ describe('local alarm evaluation', () => {
       source.close();
     }
   });
+
   it('returns queue_backlog as the older of the oldest step and the settlement queue’s hold', async () => {
     const { resources: own } = await provisionTestNode('alerts-older');
     let now = Date.parse('2026-01-01T00:00:00Z');
     let stepAge: number | null = 120;
-    const source = localSignalSource({
-      nodeLog,
-      healthUrls: [`${front.url}/v1/health`],
-      aws: testAwsConfig(),
+    const source = signalsOf({
       deadLetterQueueUrls: [own.settlementDeadLetterQueueUrl],
       oldestStepAgeSeconds: () => Promise.resolve(stepAge),
       settlementQueueUrl: own.settlementQueueUrl,
       nowMs: () => now,
-      onReadError: unexpected,
     });
     const backlog = async () =>
       (await source.read()).find((sample) => sample.alarmId === 'queue_backlog')?.value;
@@ -260,10 +258,7 @@ describe('local alarm evaluation', () => {
   it('returns queue_backlog as no data while neither queue signal can be read, and says which', async () => {
     const { resources: own } = await provisionTestNode('alerts-unread');
     const unreadable: string[] = [];
-    const source = localSignalSource({
-      nodeLog,
-      healthUrls: [`${front.url}/v1/health`],
-      aws: testAwsConfig(),
+    const source = signalsOf({
       deadLetterQueueUrls: [own.settlementDeadLetterQueueUrl],
       oldestStepAgeSeconds: () => Promise.reject(new Error('the capacity report answered 503')),
       settlementQueueUrl: `${own.settlementQueueUrl}-gone`,
