@@ -15,6 +15,8 @@ import {
 } from '../local/lambda-runtime-shim.ts';
 import { startSqsPoller } from '../local/sqs-poller.ts';
 import type { SqsPoller } from '../local/sqs-poller.ts';
+import { startQueueSampler } from '../local/queue-sampler.ts';
+import type { QueueSampler } from '../local/queue-sampler.ts';
 import { InFlightJournal, releaseMessages } from '../local/in-flight-journal.ts';
 import { readDeployedArtifacts } from './deployed-artifacts.ts';
 import type { DeployedArtifacts, DeployedArtifactsSettings } from './deployed-artifacts.ts';
@@ -252,16 +254,18 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   let poller: SqsPoller | undefined;
   let deadlinePoller: SqsPoller | undefined;
   let settlementPoller: SqsPoller | undefined;
+  let sampler: QueueSampler | undefined;
+  // A deployed stack names its queues with an instance suffix: the DLQs are read from its outputs,
+  // not derived from the step queue's name.
+  const deadLetterQueueUrls = ['StepDeadLetterQueueUrl', 'SettlementDeadLetterQueueUrl'].flatMap((name) => {
+    const url = artifacts.stack.outputs[name];
+    return url === undefined ? [] : [url];
+  });
   const dashboard = startLocalDashboard({
     nodeId: settings.stackName.replace(/^AgentOS-/, ''),
     aws: config,
     stepQueueUrl: queue.queueUrl,
-    // A deployed stack names its queues with an instance suffix: the DLQs are read from its outputs,
-    // not derived from the step queue's name.
-    deadLetterQueueUrls: ['StepDeadLetterQueueUrl', 'SettlementDeadLetterQueueUrl'].flatMap((name) => {
-      const url = artifacts.stack.outputs[name];
-      return url === undefined ? [] : [url];
-    }),
+    deadLetterQueueUrls,
   });
   // Each front also serves the node's dashboard and feeds it its requests' latencies.
   const frontFor = (api: string) => {
@@ -341,6 +345,16 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     if (deadlines !== undefined) deadlinePoller = pollQueue('deadline', deadlines, 'stepWorker', 1);
     // Settlements queue up only while the table refuses them: one batch at a time keeps up.
     settlementPoller = pollQueue('settlement', artifacts.settlementQueue, 'settlementWorker', 1);
+    const stepPoller = poller;
+    // The queues' gauges on GET /metrics, which SQS's own metrics give on AWS (HLD §9.1).
+    sampler = startQueueSampler({
+      aws: config,
+      stepQueueUrl: queue.queueUrl,
+      deadLetterQueueUrls,
+      oldestStepAgeMs: () => stepPoller.oldestHeldAgeMs(),
+      onError: (error) =>
+        console.error('queue sampler error', error instanceof Error ? error.message : error),
+    });
     // The alarm topic's Lambda subscription (the alert notifier, HLD §9.3): the emulator neither runs
     // alarm actions nor invokes a subscribed function, so the host does both in their place.
     const subscription = artifacts.stack.topicSubscriptions.find((s) => s.function === 'alertNotifier');
@@ -361,6 +375,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
       );
     }
   } catch (error) {
+    sampler?.stop();
     await alarmBridge?.stop();
     await poller?.stop();
     await deadlinePoller?.stop();
@@ -381,6 +396,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
   const runningDeadlinePoller = deadlinePoller;
   const runningSettlementPoller = settlementPoller;
   const runningBridge = alarmBridge;
+  const runningSampler = sampler;
   return {
     orchestratorUrl: orchestratorFront.url,
     modelPolicyUrl: modelPolicyFront.url,
@@ -403,6 +419,7 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     notes,
     async stop() {
       try {
+        runningSampler?.stop();
         await Promise.all([
           runningPoller.stop(),
           runningDeadlinePoller?.stop(),

@@ -221,7 +221,7 @@ describe('the artifact host of a deployed node stack', () => {
     ).toEqual({ left: 0, outcomes: ['failed'] });
   });
 
-  it('returns the deepest deployed DLQ’s depth on the node’s dashboard, the settlement queue’s included', async () => {
+  it('returns the deepest deployed DLQ’s depth on the node’s dashboard and /metrics, the settlement queue’s included', async () => {
     // The dashboard samples every 5 s; a point carries the DLQs' depth once they were read.
     const deadLetters = async (want: number) => {
       let seen: unknown = null;
@@ -240,6 +240,14 @@ describe('the artifact host of a deployed node stack', () => {
     try {
       await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'dead-lettered settlement' }));
       expect(await deadLetters(1)).toBe(1);
+      // The queue sampler's gauge, sampled every 5 s as the dashboard is.
+      let gauge: string | undefined;
+      for (let attempt = 0; attempt < 40 && gauge !== '1'; attempt += 1) {
+        const text = await (await fetch(`${host.orchestratorUrl}/metrics`)).text();
+        gauge = /^DeadLetterQueueDepth\{[^}]*\} (\S+)$/m.exec(text)?.[1];
+        if (gauge !== '1') await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(gauge).toBe('1');
     } finally {
       await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
       sqs.destroy();
