@@ -348,7 +348,9 @@ export async function startArtifactHost(settings: ArtifactHostSettings): Promise
     const stepPoller = poller;
     // The queues' gauges on GET /metrics, which SQS's own metrics give on AWS (HLD §9.1).
     sampler = startQueueSampler({
-      aws: config,
+      // One attempt per read, as on the in-process node: a stalled emulator leaves the gauges at their
+      // last values instead of stretching a sample past its 5 s period.
+      aws: { ...config, maxAttempts: 1 },
       stepQueueUrl: queue.queueUrl,
       deadLetterQueueUrls,
       oldestStepAgeMs: () => stepPoller.oldestHeldAgeMs(),

@@ -142,7 +142,7 @@ export const alarmCatalog: readonly AlarmDefinition[] = z.array(AlarmDefinitionS
     evaluation_periods: 5,
     missing_data: 'not_breaching',
     next_step:
-      'agentos capacity (run slots, step queue depth, oldest step age); for settlements, the settlement worker log ("could not be written yet" names the store\'s error, "cannot be read" a message to redrive or drop)',
+      'agentos capacity (run slots, step queue depth, oldest step age); for settlements, the settlement worker log ("could not be written yet" names the store\'s error, "cannot be read" a message to inspect and drop)',
     per_tenant: false,
   },
   {
